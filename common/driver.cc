@@ -1,0 +1,282 @@
+#include "common/driver.h"
+
+#include <algorithm>
+
+namespace ballot {
+
+namespace {
+constexpr int kWarn = 3;
+constexpr int kError = 4;
+}  // namespace
+
+Driver::Driver(NodeId self, std::unique_ptr<Engine> engine, Storage& storage, Network& network,
+               StateMachine& state_machine, DriverOptions options)
+    : self_(self),
+      engine_(std::move(engine)),
+      storage_(storage),
+      network_(network),
+      state_machine_(state_machine),
+      options_(options) {}
+
+void Driver::log(int level, const std::string& line) const {
+    if (log_) log_(level, line);
+}
+
+// ---------------------------------------------------------------- inputs
+
+void Driver::tick() {
+    ++now_tick_;
+    if (storage_failed_) return;
+    engine_->tick();
+    expire_and_retry();
+}
+
+bool Driver::receive(NodeId from, std::span<const std::uint8_t> payload) {
+    if (storage_failed_) return true;  // a failed node stays silent; the peer is not at fault
+    return engine_->step(from, payload);
+}
+
+void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
+    if (storage_failed_) return done(Outcome{Outcome::Status::storage_failed, storage_error_});
+    if (writes_.size() >= options_.max_pending_requests) return done(Outcome{Outcome::Status::overloaded, {}});
+
+    Command c;
+    bool own = !stamp.has_value();
+    if (own) {
+        c.client_id = options_.session_id;
+        c.seq = next_seq_++;
+        own_unanswered_.insert(c.seq);
+        c.acked_below = *own_unanswered_.begin();
+    } else {
+        c.client_id = stamp->client_id;
+        c.seq = stamp->seq;
+        c.acked_below = stamp->acked_below;
+    }
+    RequestKey key{c.client_id, c.seq};
+    auto it = writes_.find(key);
+    if (it != writes_.end()) {  // the same stamped request again while the first is in flight
+        it->second.waiters.push_back(std::move(done));
+        return;
+    }
+    c.payload = std::move(payload);
+    PendingWrite& w = writes_[key];
+    w.encoded = encode_command(c);
+    w.waiters.push_back(std::move(done));
+    w.deadline_tick = now_tick_ + options_.request_timeout_ticks;
+    w.own = own;
+    propose(w);
+}
+
+void Driver::propose(PendingWrite& w) {
+    switch (engine_->propose(w.encoded)) {
+        case ProposeResult::accepted:
+            w.retry_tick = now_tick_ + options_.retry_ticks;
+            break;
+        case ProposeResult::no_leader:
+        case ProposeResult::overloaded:
+            w.retry_tick = now_tick_ + options_.read_retry_ticks;
+            break;
+    }
+}
+
+void Driver::read(Completion done) {
+    if (storage_failed_) return done(Outcome{Outcome::Status::storage_failed, storage_error_});
+    if (reads_.size() >= options_.max_pending_requests) return done(Outcome{Outcome::Status::overloaded, {}});
+    std::uint64_t id = next_read_id_++;
+    reads_[id] = PendingRead{std::move(done), now_tick_ + options_.request_timeout_ticks, 0};
+    engine_->read(id);
+}
+
+// Requests past their deadline fail; requests due for a retry are proposed (or read) again.
+void Driver::expire_and_retry() {
+    std::vector<RequestKey> expired;
+    for (auto& [key, w] : writes_) {
+        if (now_tick_ >= w.deadline_tick)
+            expired.push_back(key);
+        else if (now_tick_ >= w.retry_tick)
+            propose(w);
+    }
+    for (auto& key : expired) complete_write(key, Outcome{unavailable_status(), {}});
+
+    for (auto it = reads_.begin(); it != reads_.end();) {
+        PendingRead& r = it->second;
+        if (now_tick_ >= r.deadline_tick) {
+            Completion done = std::move(r.done);
+            std::erase_if(reads_waiting_apply_, [&](auto& p) { return p.second == it->first; });
+            it = reads_.erase(it);
+            done(Outcome{unavailable_status(), {}});
+            continue;
+        }
+        if (r.retry_tick != 0 && now_tick_ >= r.retry_tick) {
+            r.retry_tick = 0;
+            engine_->read(it->first);
+        }
+        ++it;
+    }
+}
+
+// Why a request could not finish in time: -CLUSTERDOWN when this node cannot reach a majority
+// (itself plus reachable peers), else -TRYAGAIN.
+Outcome::Status Driver::unavailable_status() const {
+    std::size_t reachable = network_.reachable_peers() + 1;
+    return reachable >= options_.cluster_size / 2 + 1 ? Outcome::Status::timeout : Outcome::Status::no_quorum;
+}
+
+void Driver::complete_write(const RequestKey& key, const Outcome& outcome) {
+    auto it = writes_.find(key);
+    if (it == writes_.end()) return;
+    std::vector<Completion> waiters = std::move(it->second.waiters);
+    if (it->second.own) own_unanswered_.erase(key.seq);
+    writes_.erase(it);
+    for (auto& done : waiters) done(outcome);
+}
+
+void Driver::fail_all(Outcome::Status status) {
+    std::vector<RequestKey> keys;
+    for (auto& [key, w] : writes_) keys.push_back(key);
+    for (auto& key : keys) complete_write(key, Outcome{status, {}});
+    auto reads = std::move(reads_);
+    reads_.clear();
+    reads_waiting_apply_.clear();
+    for (auto& [id, r] : reads) r.done(Outcome{status, {}});
+}
+
+// ---------------------------------------------------------------- output
+
+void Driver::pump() {
+    if (storage_failed_) return;
+    do {
+        drain_engine();
+    } while (release_durable_batches());
+    start_flush();
+}
+
+// Takes every ready batch: writes its durable part, sends what may leave now, queues the rest.
+void Driver::drain_engine() {
+    while (engine_->has_ready()) {
+        Ready r = engine_->take_ready();
+        if (r.needs_persist()) {
+            storage_.write(r);
+            ++written_;
+        }
+        Batch b;
+        b.needs_write = written_;
+        for (auto& m : r.messages) {
+            if (!m.after_persist && m.to != self_)
+                send(m);
+            else
+                b.held.push_back(std::move(m));
+        }
+        b.committed = std::move(r.committed);
+        b.reads = std::move(r.reads);
+        if (!b.held.empty() || !b.committed.empty() || !b.reads.empty()) batches_.push_back(std::move(b));
+    }
+}
+
+// Releases, oldest first, every batch whose writes are durable. Returns true if a message was
+// delivered to this node's own engine (which may then have new output).
+bool Driver::release_durable_batches() {
+    bool stepped_self = false;
+    while (!batches_.empty() && batches_.front().needs_write <= flushed_writes_ && !storage_failed_) {
+        Batch b = std::move(batches_.front());
+        batches_.pop_front();
+        for (auto& m : b.held) {
+            if (m.to == self_) {
+                if (trace_) trace_("n" + std::to_string(self_) + " -> n" + std::to_string(self_) + " " +
+                                   engine_->describe(m.payload));
+                engine_->step(self_, m.payload);
+                stepped_self = true;
+            } else {
+                send(m);
+            }
+        }
+        for (auto& e : b.committed) apply(e);
+        for (auto& rs : b.reads) on_read_state(rs);
+    }
+    return stepped_self;
+}
+
+void Driver::send(Envelope& m) {
+    if (trace_) trace_("n" + std::to_string(self_) + " -> n" + std::to_string(m.to) + " " + engine_->describe(m.payload));
+    network_.send(m.to, std::move(m.payload));
+}
+
+void Driver::start_flush() {
+    if (flushing_ || storage_failed_ || written_ == flushed_writes_) return;
+    flushing_ = true;
+    std::uint64_t covered = written_;
+    storage_.flush([this, covered](std::error_code ec) { on_flushed(covered, ec); });
+}
+
+void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
+    flushing_ = false;
+    if (ec) {
+        // Persist before you promise: nothing that depends on this data may leave, ever. The
+        // page cache may have dropped it, so retrying the fsync proves nothing (fsyncgate).
+        storage_failed_ = true;
+        storage_error_ = "storage failure: " + ec.message() + "; this node acknowledges nothing until restarted";
+        log(kError, storage_error_);
+        batches_.clear();
+        fail_all(Outcome::Status::storage_failed);
+        return;
+    }
+    flushed_writes_ = covered_writes;
+    pump();
+}
+
+void Driver::apply(const Entry& e) {
+    if (e.index != applied_index_ + 1) {
+        log(kError, "engine committed index " + std::to_string(e.index) + " after " + std::to_string(applied_index_) +
+                        "; ignoring (engine bug)");
+        return;
+    }
+    applied_index_ = e.index;
+    if (!e.data.empty()) {
+        auto command = decode_command(e.data);
+        if (!command) {
+            log(kWarn, "log entry " + std::to_string(e.index) + " is not a command; skipped");
+        } else {
+            std::string reply = state_machine_.apply(e.index, *command);
+            complete_write(RequestKey{command->client_id, command->seq}, Outcome{Outcome::Status::ok, std::move(reply)});
+        }
+    }
+    // Reads waiting for this index may now run.
+    while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= applied_index_) {
+        std::uint64_t id = reads_waiting_apply_.begin()->second;
+        reads_waiting_apply_.erase(reads_waiting_apply_.begin());
+        auto it = reads_.find(id);
+        if (it == reads_.end()) continue;
+        Completion done = std::move(it->second.done);
+        reads_.erase(it);
+        done(Outcome{Outcome::Status::ok, {}});
+    }
+}
+
+void Driver::on_read_state(const ReadState& rs) {
+    auto it = reads_.find(rs.id);
+    if (it == reads_.end()) return;  // already timed out
+    if (!rs.ok) {
+        it->second.retry_tick = now_tick_ + options_.read_retry_ticks;
+        return;
+    }
+    if (rs.index <= applied_index_) {
+        Completion done = std::move(it->second.done);
+        reads_.erase(it);
+        done(Outcome{Outcome::Status::ok, {}});
+        return;
+    }
+    reads_waiting_apply_.emplace(rs.index, rs.id);
+}
+
+DriverStatus Driver::status() const {
+    DriverStatus s;
+    s.engine = engine_->status();
+    s.applied_index = applied_index_;
+    s.pending_writes = writes_.size();
+    s.pending_reads = reads_.size();
+    s.storage_failed = storage_failed_;
+    s.storage_error = storage_error_;
+    return s;
+}
+
+}  // namespace ballot

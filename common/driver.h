@@ -1,0 +1,188 @@
+// The runtime core: drives one engine with a Storage, a Network and a StateMachine.
+//
+// This is the loop of etcd-io/raft's application (Ready / persist / send / apply / Advance),
+// written once for every engine and free of Asio, so that the real node (common/node.h) and the
+// deterministic simulator (tests/sim) run exactly this code. Single-threaded: every call comes
+// from the runtime's one thread (the node's io_context, or the simulator's loop).
+//
+// Persist before you promise: batches taken from the engine are written to Storage in order;
+// their held messages (after_persist), committed entries and reads are released only once a
+// flush that started after the write has completed. At most one flush is in flight; everything
+// written meanwhile rides on the next one, so many proposals share one fsync (group commit).
+//
+// Exactly once: every command travels stamped (client id, seq). Commands from plain RESP clients
+// are stamped with this node's session id, which is fresh for every start of the process, so a
+// command this node retries internally (lost forward, leader change) is applied once. A client
+// that stamps its own commands (ballot-client) keeps its stamp. The reply is produced by this
+// node's own state machine when it applies the command, so forwarding needs no reply path.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/command.h"
+#include "common/engine.h"
+#include "common/state_machine.h"
+#include "common/storage.h"
+
+namespace ballot {
+
+// Where the driver sends peer messages. The real one frames them onto TCP; the simulator's
+// delays, drops and partitions them.
+class Network {
+public:
+    virtual ~Network() = default;
+    virtual void send(NodeId to, Bytes payload) = 0;
+    // Peers currently reachable (connected), not counting this node. Used only to tell a client
+    // "no quorum" instead of "try again".
+    virtual std::size_t reachable_peers() const = 0;
+};
+
+struct Outcome {
+    enum class Status {
+        ok,              // applied; `reply` is the state machine's reply (or empty for a read barrier)
+        timeout,         // request timeout passed; the write may or may not have been applied
+        no_quorum,       // this node knows no majority is reachable; outcome unknown too
+        storage_failed,  // this node's disk failed; it acknowledges nothing any more
+        overloaded,      // too many requests in flight on this node
+    };
+    Status status = Status::ok;
+    std::string reply;
+};
+using Completion = std::function<void(const Outcome&)>;
+
+struct Stamp {
+    std::uint64_t client_id = 0;
+    std::uint64_t seq = 0;
+    std::uint64_t acked_below = 0;
+};
+
+struct DriverOptions {
+    std::uint64_t session_id = 1;  // unique for this process start (never 0)
+    std::size_t cluster_size = 1;  // members, self included (for the no-quorum hint)
+    std::uint32_t request_timeout_ticks = 300;
+    // An unanswered command is proposed again after this long (a forward may have been lost or
+    // the leader may have changed); dedup makes the retry harmless.
+    std::uint32_t retry_ticks = 60;
+    std::uint32_t read_retry_ticks = 2;  // a read that found no leader asks again this soon
+    std::size_t max_pending_requests = 100000;
+};
+
+// What INFO shows beyond the engine's own status.
+struct DriverStatus {
+    EngineStatus engine;
+    Index applied_index = 0;
+    std::size_t pending_writes = 0;
+    std::size_t pending_reads = 0;
+    bool storage_failed = false;
+    std::string storage_error;
+};
+
+class Driver {
+public:
+    Driver(NodeId self, std::unique_ptr<Engine> engine, Storage& storage, Network& network,
+           StateMachine& state_machine, DriverOptions options);
+
+    // ---- inputs; call pump() after any of them (the node coalesces pumps per event-loop turn) ----
+    void tick();
+    // A peer message. Returns false if it does not decode (the caller drops that connection).
+    bool receive(NodeId from, std::span<const std::uint8_t> payload);
+    // A write: completes once this node has applied it (or with a failure status).
+    void submit(std::optional<Stamp> stamp, std::string payload, Completion done);
+    // A linearizable read barrier: completes with ok once the local state machine may be queried.
+    void read(Completion done);
+
+    // Takes engine output and acts on it (persist, send, apply, release reads).
+    void pump();
+
+    DriverStatus status() const;
+    Index applied_index() const { return applied_index_; }
+    bool storage_failed() const { return storage_failed_; }
+    // Called with one readable line per protocol message sent ("n1 -> n2 AppendEntries ...").
+    void set_trace(std::function<void(const std::string&)> sink) { trace_ = std::move(sink); }
+    // Called with notable runtime events (errors) for the log.
+    void set_log(std::function<void(int level, const std::string&)> sink) { log_ = std::move(sink); }
+
+    // Completes every waiting request with `status` (used at shutdown).
+    void fail_all(Outcome::Status status);
+
+private:
+    struct RequestKey {
+        std::uint64_t client_id;
+        std::uint64_t seq;
+        bool operator==(const RequestKey&) const = default;
+    };
+    struct RequestKeyHash {
+        std::size_t operator()(const RequestKey& k) const {
+            return k.client_id * 0x9E3779B97F4A7C15ull ^ k.seq;
+        }
+    };
+    struct PendingWrite {
+        std::string encoded;  // the Command as it goes into the log
+        std::vector<Completion> waiters;
+        std::uint64_t deadline_tick = 0;
+        std::uint64_t retry_tick = 0;
+        bool own = false;  // stamped with this node's session
+    };
+    struct PendingRead {
+        Completion done;
+        std::uint64_t deadline_tick = 0;
+        std::uint64_t retry_tick = 0;  // 0: the engine is working on it
+    };
+    // Output of one take_ready() waiting for the flush that makes it durable.
+    struct Batch {
+        std::uint64_t needs_write = 0;  // released once flushed_writes_ >= this
+        std::vector<Envelope> held;
+        std::vector<Entry> committed;
+        std::vector<ReadState> reads;
+    };
+
+    void drain_engine();
+    bool release_durable_batches();
+    void start_flush();
+    void on_flushed(std::uint64_t covered_writes, std::error_code ec);
+    void send(Envelope& m);
+    void apply(const Entry& e);
+    void on_read_state(const ReadState& rs);
+    void propose(PendingWrite& w);
+    void expire_and_retry();
+    void complete_write(const RequestKey& key, const Outcome& outcome);
+    Outcome::Status unavailable_status() const;
+    void log(int level, const std::string& line) const;
+
+    NodeId self_;
+    std::unique_ptr<Engine> engine_;
+    Storage& storage_;
+    Network& network_;
+    StateMachine& state_machine_;
+    DriverOptions options_;
+
+    std::uint64_t now_tick_ = 0;
+    std::uint64_t next_seq_ = 1;
+    std::set<std::uint64_t> own_unanswered_;  // own seqs without a reply: acked_below = min
+    std::unordered_map<RequestKey, PendingWrite, RequestKeyHash> writes_;
+    std::uint64_t next_read_id_ = 1;
+    std::map<std::uint64_t, PendingRead> reads_;
+    std::multimap<Index, std::uint64_t> reads_waiting_apply_;  // index -> read id
+
+    std::deque<Batch> batches_;         // taken from the engine, not yet released (oldest first)
+    std::uint64_t written_ = 0;         // storage writes issued
+    std::uint64_t flushed_writes_ = 0;  // writes known durable
+    bool flushing_ = false;
+    bool storage_failed_ = false;
+    std::string storage_error_;
+
+    Index applied_index_ = 0;
+    std::function<void(const std::string&)> trace_;
+    std::function<void(int, const std::string&)> log_;
+};
+
+}  // namespace ballot

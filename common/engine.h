@@ -1,0 +1,151 @@
+// The replicated-log interface that Raft, Multi-Paxos and basic Paxos all implement.
+//
+// An engine is a deterministic state machine. It never touches sockets, files, clocks, threads
+// or a global random source. Everything comes in through four calls:
+//
+//     tick()                  one unit of logical time has passed (the runtime ticks every tick_ms)
+//     step(from, bytes)       a peer message arrived (the engine decodes it with its own codec)
+//     propose(command)        place this command in the log
+//     read(id)                a linearizable read wants a safe point
+//
+// and everything goes out through one batch, taken with take_ready() after any input, in the
+// manner of etcd-io/raft's Ready:
+//
+//     hard_state, truncate_from, entries   what to make durable
+//     messages                             what to send
+//     committed                            what is chosen, in log order, to apply
+//     reads                                which reads may now be served, and from which index
+//
+// THE PERSIST-BEFORE-SEND RULE. The runtime makes the batch's hard state and entries durable
+// (written and fsync'ed) before it sends any message whose `after_persist` is true, and before it
+// applies `committed`. A message with `after_persist` false may leave at once: the engine marks a
+// message so only when it promises nothing that is not yet durable (for example a Raft leader's
+// AppendEntries, whose receivers do not rely on the leader having persisted the entries;
+// dissertation §10.2.1). Messages to the node itself (to == own id) are delivered back through
+// step() once durable: that is how an engine learns its own writes are on disk (a Raft leader's
+// own match index, a Paxos leader's own Accepted). Batches are made durable in the order they
+// were taken, and messages are sent in the order they were taken.
+//
+// Same inputs in the same order give the same outputs, always: that is what lets one simulator
+// test every engine from a seed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/types.h"
+
+namespace ballot {
+
+// Static configuration of one engine instance. Times are in ticks.
+struct EngineConfig {
+    NodeId id = kNoNode;
+    std::vector<NodeId> members;  // every member, self included, ascending
+
+    // Raft §5.2 / Multi-Paxos leader failure detection: a follower that hears nothing from a
+    // leader for a random time in [min, max] starts an election (Raft) or phase 1 (Multi-Paxos).
+    // Randomized so that split votes / dueling proposers are rare.
+    std::uint32_t election_timeout_min_ticks = 30;
+    std::uint32_t election_timeout_max_ticks = 60;
+    // How often a leader tells followers it is alive (and carries the commit point).
+    std::uint32_t heartbeat_ticks = 5;
+
+    // Seed for the engine's own random choices (timeouts, backoff). The runtime picks it.
+    std::uint64_t seed = 1;
+
+    // Bounds on replication traffic, so a slow peer cannot make a leader buffer without limit.
+    std::size_t max_message_bytes = 1 << 20;     // entries per AppendEntries / Accept message
+    std::size_t max_inflight_messages = 256;     // unacknowledged replication messages per peer
+    // Bound on proposals a node holds while it has nowhere to send them (no leader known).
+    std::size_t max_pending_proposals = 65536;
+
+    std::size_t quorum() const { return members.size() / 2 + 1; }
+};
+
+struct Envelope {
+    NodeId to = kNoNode;
+    Bytes payload;              // encoded by the engine's own codec
+    bool after_persist = true;  // see the persist-before-send rule above
+};
+
+// A linearizable read may be served once the local state machine has applied `index`.
+// `ok == false`: the engine could not confirm a safe point (no leader, lost leadership); the
+// runtime retries or reports to the client.
+struct ReadState {
+    std::uint64_t id = 0;
+    Index index = 0;
+    bool ok = true;
+};
+
+// One batch of engine output. See the file comment for the order in which it is acted on.
+struct Ready {
+    std::optional<HardState> hard_state;
+    // Delete every persisted entry with index >= truncate_from before appending `entries`
+    // (Raft §5.3: a conflicting entry and all that follow it are removed).
+    std::optional<Index> truncate_from;
+    // Entries to persist; an entry replaces any persisted entry with the same index.
+    std::vector<Entry> entries;
+    std::vector<Envelope> messages;
+    std::vector<Entry> committed;  // in strictly increasing index order, no gaps between batches
+    std::vector<ReadState> reads;
+
+    bool needs_persist() const { return hard_state || truncate_from || !entries.empty(); }
+    bool empty() const {
+        return !needs_persist() && messages.empty() && committed.empty() && reads.empty();
+    }
+};
+
+// What INFO shows and what the runtime needs to know about the engine's view of the cluster.
+struct EngineStatus {
+    std::string role;          // leader | follower | candidate | proposer
+    NodeId leader = kNoNode;   // 0 when unknown or leaderless
+    std::string term_name;     // "term" (Raft) or "ballot" (Paxos engines)
+    std::string term_value;    // e.g. "7" or "3.2"
+    Index commit_index = 0;    // highest index known chosen, contiguous from 1
+    Index log_first_index = 0;
+    Index log_last_index = 0;
+};
+
+// What an engine found on disk at startup.
+struct RecoveredState {
+    HardState hard_state;
+    std::vector<Entry> entries;  // ascending by index
+};
+
+enum class ProposeResult {
+    accepted,    // placed in the local log or forwarded to the leader
+    no_leader,   // nowhere to put it right now; retry later
+    overloaded,  // a bounded queue is full; retry later
+};
+
+class Engine {
+public:
+    virtual ~Engine() = default;
+
+    virtual void tick() = 0;
+    // Returns false (and changes nothing) if the message does not decode.
+    virtual bool step(NodeId from, std::span<const std::uint8_t> payload) = 0;
+    virtual ProposeResult propose(std::string command) = 0;
+    virtual void read(std::uint64_t read_id) = 0;
+
+    virtual Ready take_ready() = 0;
+    virtual bool has_ready() const = 0;
+
+    virtual EngineStatus status() const = 0;
+    // One readable line for --trace, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".
+    virtual std::string describe(std::span<const std::uint8_t> payload) const = 0;
+};
+
+// Builds an engine by protocol name ("raft", "multipaxos", "paxos") from its configuration and
+// what it recovered from disk. Returns nullptr for an unknown protocol.
+std::unique_ptr<Engine> make_engine(const std::string& protocol, const EngineConfig& config,
+                                    RecoveredState recovered);
+
+// The protocol names make_engine accepts, in the order the bench runs them.
+const std::vector<std::string>& engine_names();
+
+}  // namespace ballot

@@ -1,0 +1,162 @@
+#include "common/node.h"
+
+#include <random>
+#include <spdlog/spdlog.h>
+
+#include "common/file_storage.h"
+#include "common/log_store.h"
+#include "common/transport.h"
+
+namespace ballot {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+void log_at(int level, const std::string& line) {
+    spdlog::log(static_cast<spdlog::level::level_enum>(level), "{}", line);
+}
+
+std::uint32_t to_ticks(std::uint32_t ms, std::uint32_t tick_ms) { return std::max<std::uint32_t>(1, (ms + tick_ms - 1) / tick_ms); }
+
+// A fresh, non-zero id for this process start: commands this node stamps must never collide
+// with those of its previous incarnations (their seqs restart at 1).
+std::uint64_t fresh_session_id() {
+    std::random_device rd;
+    std::uint64_t id = 0;
+    while (id == 0) id = (std::uint64_t{rd()} << 32) ^ rd();
+    return id;
+}
+
+tcp::endpoint resolve(asio::io_context& io, const std::string& host, std::uint16_t port) {
+    tcp::resolver resolver(io);
+    auto results = resolver.resolve(host, std::to_string(port));
+    return results.begin()->endpoint();
+}
+
+}  // namespace
+
+// Adapts the Transport to the driver's Network.
+class Node::TransportNetwork final : public Network {
+public:
+    explicit TransportNetwork(Transport& t) : transport_(t) {}
+    void send(NodeId to, Bytes payload) override { transport_.send(to, payload); }
+    std::size_t reachable_peers() const override { return transport_.connected_peers(); }
+
+private:
+    Transport& transport_;
+};
+
+Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machine)
+    : io_(io), options_(std::move(options)), tick_timer_(io) {
+    OpenResult opened = LogStore::open(options_.data_dir);
+    if (!opened.ok()) throw NodeOpenError{opened.error->message()};
+    if (opened.torn_bytes_dropped > 0) spdlog::warn("{}", opened.torn_message);
+    spdlog::info("recovered {} log entries from {} (term/ballot {}, vote {})", opened.recovered.entries.size(),
+                 options_.data_dir, opened.recovered.hard_state.term, opened.recovered.hard_state.vote);
+    storage_ = std::make_unique<FileStorage>(io_, std::move(opened.store));
+
+    const NodeId self = options_.cluster.self;
+    EngineConfig config;
+    config.id = self;
+    config.members = options_.cluster.ids();
+    config.election_timeout_min_ticks = to_ticks(options_.election_timeout_min_ms, options_.tick_ms);
+    config.election_timeout_max_ticks = to_ticks(options_.election_timeout_max_ms, options_.tick_ms);
+    config.heartbeat_ticks = to_ticks(options_.heartbeat_ms, options_.tick_ms);
+    config.seed = fresh_session_id();
+    auto engine = make_engine(options_.protocol, config, std::move(opened.recovered));
+    if (!engine) throw NodeOpenError{"unknown protocol " + options_.protocol};
+
+    std::map<NodeId, tcp::endpoint> peers;
+    for (auto& m : options_.cluster.members)
+        if (m.id != self) peers[m.id] = resolve(io_, m.host, m.peer_port());
+    transport_ = std::make_unique<Transport>(
+        io_, self, options_.protocol, peers, TransportOptions{},
+        [this](NodeId from, std::span<const std::uint8_t> payload) {
+            if (stopped_) return true;
+            bool ok = driver_->receive(from, payload);
+            schedule_pump();
+            return ok;
+        },
+        log_at);
+    network_ = std::make_unique<TransportNetwork>(*transport_);
+
+    DriverOptions d;
+    d.session_id = fresh_session_id();
+    d.cluster_size = options_.cluster.members.size();
+    d.request_timeout_ticks = to_ticks(options_.request_timeout_ms, options_.tick_ms);
+    d.retry_ticks = config.election_timeout_max_ticks;
+    d.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);
+    driver_ = std::make_unique<Driver>(self, std::move(engine), *storage_, *network_, state_machine, d);
+    driver_->set_log(log_at);
+    if (options_.trace) driver_->set_trace([](const std::string& line) { spdlog::info("{}", line); });
+}
+
+Node::~Node() { stop(); }
+
+void Node::start() {
+    const auto& me = options_.cluster.self_address();
+    transport_->start(resolve(io_, me.host, me.peer_port()));
+    next_tick_ = std::chrono::steady_clock::now();
+    schedule_tick();
+}
+
+void Node::stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    tick_timer_.cancel();
+    if (transport_) transport_->stop();
+    if (driver_) driver_->fail_all(Outcome::Status::timeout);
+    if (storage_) storage_->close();  // finishes the fsync in flight
+}
+
+void Node::schedule_tick() {
+    // Ticks keep a fixed cadence: a late tick does not push every later one back.
+    next_tick_ += std::chrono::milliseconds(options_.tick_ms);
+    tick_timer_.expires_at(next_tick_);
+    tick_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || stopped_) return;
+        auto now = std::chrono::steady_clock::now();
+        if (now - next_tick_ > std::chrono::seconds(1)) next_tick_ = now;  // after a long stall (SIGSTOP)
+        driver_->tick();
+        schedule_pump();
+        report_state_changes();
+        schedule_tick();
+    });
+}
+
+void Node::schedule_pump() {
+    if (pump_scheduled_ || stopped_) return;
+    pump_scheduled_ = true;
+    asio::post(io_, [this] {
+        pump_scheduled_ = false;
+        if (!stopped_) driver_->pump();
+    });
+}
+
+void Node::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
+    if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
+    driver_->submit(stamp, std::move(payload), std::move(done));
+    schedule_pump();
+}
+
+void Node::read(Completion done) {
+    if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
+    driver_->read(std::move(done));
+    schedule_pump();
+}
+
+DriverStatus Node::status() const { return driver_->status(); }
+
+// Logs at INFO whenever this node's role, leader or term/ballot changes.
+void Node::report_state_changes() {
+    EngineStatus s = driver_->status().engine;
+    std::string now = s.role + "/" + std::to_string(s.leader) + "/" + s.term_value;
+    if (now == last_reported_state_) return;
+    last_reported_state_ = now;
+    spdlog::info("role={} leader_id={} {}={} commit_index={} applied_index={}", s.role, s.leader, s.term_name,
+                 s.term_value, s.commit_index, driver_->applied_index());
+}
+
+}  // namespace ballot

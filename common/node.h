@@ -1,0 +1,77 @@
+// The node runtime: one io_context thread that owns the transport, the timers and the driver,
+// plus FileStorage's fsync thread. Everything protocol-specific lives in the engine; everything
+// the runtime does is in common/driver.h, which the simulator runs too.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <memory>
+#include <string>
+
+#include "common/cluster_config.h"
+#include "common/driver.h"
+#include "common/engine.h"
+#include "common/state_machine.h"
+
+namespace ballot {
+
+class FileStorage;
+class Transport;
+
+struct NodeOptions {
+    std::string protocol;
+    ClusterConfig cluster;
+    std::string data_dir;
+    std::uint32_t tick_ms = 10;
+    std::uint32_t election_timeout_min_ms = 300;
+    std::uint32_t election_timeout_max_ms = 600;
+    std::uint32_t heartbeat_ms = 50;
+    std::uint32_t request_timeout_ms = 3000;
+    bool trace = false;
+};
+
+// What opening the data dir can go wrong with: SPEC says a corrupt data dir exits 1 naming the
+// file and byte offset.
+struct NodeOpenError {
+    std::string message;
+};
+
+class Node {
+public:
+    // Opens the data dir (recovering the engine) and builds the runtime; does not start I/O.
+    // Throws NodeOpenError if the data dir cannot be used.
+    Node(boost::asio::io_context& io, NodeOptions options, StateMachine& state_machine);
+    ~Node();
+
+    // Binds the peer port (throws boost::system::system_error) and starts ticking.
+    void start();
+    // Stops timers and the transport, fails waiting requests, waits for the fsync in flight.
+    void stop();
+
+    // Inputs from the client front end. Each schedules a pump for this event-loop turn, so many
+    // requests that arrive together share one engine batch, one fsync and one network write.
+    void submit(std::optional<Stamp> stamp, std::string payload, Completion done);
+    void read(Completion done);
+
+    DriverStatus status() const;
+    const NodeOptions& options() const { return options_; }
+
+private:
+    void schedule_pump();
+    void schedule_tick();
+    void report_state_changes();
+
+    boost::asio::io_context& io_;
+    NodeOptions options_;
+    std::unique_ptr<FileStorage> storage_;
+    std::unique_ptr<Transport> transport_;
+    class TransportNetwork;
+    std::unique_ptr<TransportNetwork> network_;
+    std::unique_ptr<Driver> driver_;
+    boost::asio::steady_timer tick_timer_;
+    std::chrono::steady_clock::time_point next_tick_;
+    bool pump_scheduled_ = false;
+    bool stopped_ = false;
+    std::string last_reported_state_;
+};
+
+}  // namespace ballot

@@ -1,0 +1,353 @@
+#include "common/transport.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <bit>
+#include <cstring>
+
+#include "common/codec.h"
+
+namespace ballot {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint8_t kFrameVersion = 1;
+constexpr std::uint32_t kHelloMagic = 0x314C5442;  // "BTL1"
+constexpr std::size_t kFrameHeaderBytes = 5;        // u32 length + u8 version
+constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
+
+void put_frame_header(Bytes& out, std::size_t payload_bytes) {
+    std::uint32_t len = static_cast<std::uint32_t>(payload_bytes + 1);
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(len >> (8 * i)));
+    out.push_back(kFrameVersion);
+}
+
+struct Hello {
+    std::string protocol;
+    NodeId from = kNoNode;
+    NodeId to = kNoNode;
+};
+
+Bytes encode_hello(const Hello& h) {
+    Bytes payload;
+    Writer w(payload);
+    w.u32(kHelloMagic);
+    w.str(h.protocol);
+    w.u64(h.from);
+    w.u64(h.to);
+    Bytes frame;
+    put_frame_header(frame, payload.size());
+    frame.insert(frame.end(), payload.begin(), payload.end());
+    return frame;
+}
+
+}  // namespace
+
+struct Connection {
+    explicit Connection(tcp::socket s, NodeId peer_id)
+        : socket(std::move(s)), wake(socket.get_executor()), peer(peer_id) {
+        wake.expires_at(asio::steady_timer::time_point::max());
+    }
+    void close() {
+        if (closed) return;
+        closed = true;
+        boost::system::error_code ignored;
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+        socket.close(ignored);
+        wake.cancel();
+    }
+
+    tcp::socket socket;
+    asio::steady_timer wake;  // cancelled to tell the writer there is something to send
+    NodeId peer;
+    Bytes queue;              // framed, waiting for the writer
+    bool closed = false;
+};
+
+struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
+    struct Peer {
+        tcp::endpoint endpoint;
+        std::shared_ptr<Connection> connection;
+        std::unique_ptr<asio::steady_timer> backoff;
+    };
+
+    Impl(asio::io_context& io_, NodeId self_, std::string protocol_, TransportOptions options_, Handler handler_,
+         Log log_)
+        : io(io_),
+          self(self_),
+          protocol(std::move(protocol_)),
+          options(options_),
+          handler(std::move(handler_)),
+          log(std::move(log_)) {}
+
+    asio::io_context& io;
+    NodeId self;
+    std::string protocol;
+    TransportOptions options;
+    Handler handler;
+    Log log;
+    std::map<NodeId, Peer> peers;
+    std::unique_ptr<tcp::acceptor> acceptor;
+    bool stopped = false;
+
+    void say(int level, const std::string& line) {
+        if (log) log(level, line);
+    }
+
+    void start(const tcp::endpoint& listen) {
+        acceptor = std::make_unique<tcp::acceptor>(io);
+        acceptor->open(listen.protocol());
+        acceptor->set_option(tcp::acceptor::reuse_address(true));
+        acceptor->bind(listen);
+        acceptor->listen();
+        auto self_ptr = shared_from_this();
+        asio::co_spawn(io, accept_loop(self_ptr), asio::detached);
+        for (auto& [id, peer] : peers) {
+            peer.backoff = std::make_unique<asio::steady_timer>(io);
+            if (self < id) asio::co_spawn(io, dial_loop(self_ptr, id), asio::detached);
+        }
+    }
+
+    void stop() {
+        stopped = true;
+        boost::system::error_code ignored;
+        if (acceptor) acceptor->close(ignored);
+        for (auto& [id, peer] : peers) {
+            if (peer.connection) peer.connection->close();
+            if (peer.backoff) peer.backoff->cancel();
+        }
+    }
+
+    // Reads one whole frame (header and payload) during the handshake, with a deadline.
+    static awaitable<std::optional<Bytes>> read_frame(tcp::socket& socket, std::size_t max_bytes) {
+        std::uint8_t header[kFrameHeaderBytes];
+        auto [ec, n] = co_await asio::async_read(socket, asio::buffer(header), tuple_awaitable);
+        if (ec) co_return std::nullopt;
+        std::uint32_t len = 0;
+        std::memcpy(&len, header, 4);  // little-endian hosts only (checked at build time below)
+        if (len < 1 || len > max_bytes || header[4] != kFrameVersion) co_return std::nullopt;
+        Bytes payload(len - 1);
+        auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(payload), tuple_awaitable);
+        if (ec2) co_return std::nullopt;
+        co_return payload;
+    }
+
+    // Exchanges Hello frames. The dialer speaks first. Returns the peer's id or 0 on failure.
+    awaitable<NodeId> handshake(tcp::socket& socket, NodeId expected_peer) {
+        asio::steady_timer deadline(io);
+        deadline.expires_after(std::chrono::milliseconds(options.handshake_timeout_ms));
+        deadline.async_wait([&socket](boost::system::error_code ec) {
+            if (!ec) {
+                boost::system::error_code ignored;
+                socket.close(ignored);
+            }
+        });
+        bool dialer = expected_peer != kNoNode;
+        if (dialer) {
+            Bytes hello = encode_hello(Hello{protocol, self, expected_peer});
+            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
+            if (ec) co_return kNoNode;
+        }
+        auto payload = co_await read_frame(socket, 4096);
+        if (!payload) co_return kNoNode;
+        Reader r(*payload);
+        bool magic_ok = r.u32() == kHelloMagic;
+        Hello h{r.str(), r.u64(), r.u64()};
+        std::string why;
+        if (!r.finish() || !magic_ok)
+            why = "not a Ballot peer hello";
+        else if (h.protocol != protocol)
+            why = "peer runs --protocol " + h.protocol + ", this node runs " + protocol;
+        else if (h.to != self)
+            why = "peer thinks it is talking to node " + std::to_string(h.to);
+        else if (!peers.count(h.from))
+            why = "node " + std::to_string(h.from) + " is not a member";
+        else if (dialer && h.from != expected_peer)
+            why = "expected node " + std::to_string(expected_peer) + ", got " + std::to_string(h.from);
+        else if (!dialer && h.from > self)
+            why = "node " + std::to_string(h.from) + " dialed, but the lower id dials";
+        if (!why.empty()) {
+            say(3, "peer handshake rejected: " + why);
+            co_return kNoNode;
+        }
+        if (!dialer) {
+            Bytes hello = encode_hello(Hello{protocol, self, h.from});
+            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
+            if (ec) co_return kNoNode;
+        }
+        deadline.cancel();
+        co_return h.from;
+    }
+
+    static awaitable<void> accept_loop(std::shared_ptr<Impl> me) {
+        while (!me->stopped) {
+            auto [ec, socket] = co_await me->acceptor->async_accept(tuple_awaitable);
+            if (ec) {
+                if (me->stopped) co_return;
+                me->say(3, "peer accept failed: " + ec.message());
+                continue;
+            }
+            asio::co_spawn(me->io, inbound(me, std::move(socket)), asio::detached);
+        }
+    }
+
+    static awaitable<void> inbound(std::shared_ptr<Impl> me, tcp::socket socket) {
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        NodeId peer = co_await me->handshake(socket, kNoNode);
+        if (peer == kNoNode || me->stopped) co_return;
+        co_await me->run(std::make_shared<Connection>(std::move(socket), peer));
+    }
+
+    static awaitable<void> dial_loop(std::shared_ptr<Impl> me, NodeId peer_id) {
+        std::uint32_t backoff_ms = me->options.connect_backoff_min_ms;
+        while (!me->stopped) {
+            Peer& peer = me->peers.at(peer_id);
+            tcp::socket socket(me->io);
+            asio::steady_timer deadline(me->io);
+            deadline.expires_after(std::chrono::milliseconds(me->options.handshake_timeout_ms));
+            deadline.async_wait([&socket](boost::system::error_code ec) {
+                if (!ec) {
+                    boost::system::error_code ignored;
+                    socket.close(ignored);
+                }
+            });
+            auto [ec] = co_await socket.async_connect(peer.endpoint, tuple_awaitable);
+            deadline.cancel();
+            if (!ec && !me->stopped) {
+                boost::system::error_code ignored;
+                socket.set_option(tcp::no_delay(true), ignored);
+                if (co_await me->handshake(socket, peer_id) == peer_id && !me->stopped) {
+                    backoff_ms = me->options.connect_backoff_min_ms;
+                    co_await me->run(std::make_shared<Connection>(std::move(socket), peer_id));
+                }
+            }
+            if (me->stopped) co_return;
+            peer.backoff->expires_after(std::chrono::milliseconds(backoff_ms));
+            co_await peer.backoff->async_wait(tuple_awaitable);
+            backoff_ms = std::min(backoff_ms * 2, me->options.connect_backoff_max_ms);
+        }
+    }
+
+    // Owns a live connection until it closes: installs it as the peer's, runs its writer, and
+    // reads frames into the handler.
+    awaitable<void> run(std::shared_ptr<Connection> c) {
+        Peer& peer = peers.at(c->peer);
+        if (peer.connection) peer.connection->close();  // a newer connection replaces an old one
+        peer.connection = c;
+        say(2, "connected to peer n" + std::to_string(c->peer));
+        asio::co_spawn(io, writer(shared_from_this(), c), asio::detached);
+
+        Bytes buffer(64 * 1024);
+        std::size_t begin = 0, end = 0;
+        std::string why;
+        while (!c->closed && why.empty()) {
+            if (buffer.size() - end < 4096) {
+                if (begin > 0) {  // compact
+                    std::memmove(buffer.data(), buffer.data() + begin, end - begin);
+                    end -= begin;
+                    begin = 0;
+                }
+                if (buffer.size() - end < 4096) buffer.resize(buffer.size() * 2);
+            }
+            auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(buffer.data() + end, buffer.size() - end),
+                                                               tuple_awaitable);
+            if (ec) break;
+            end += n;
+            while (end - begin >= kFrameHeaderBytes) {
+                std::uint32_t len = 0;
+                std::memcpy(&len, buffer.data() + begin, 4);
+                if (len < 1 || len > options.max_frame_bytes) {
+                    why = "frame length " + std::to_string(len) + " out of range";
+                    break;
+                }
+                if (buffer[begin + 4] != kFrameVersion) {
+                    why = "unknown frame version " + std::to_string(buffer[begin + 4]);
+                    break;
+                }
+                if (end - begin < 4 + std::size_t{len}) {
+                    if (buffer.size() < 4 + std::size_t{len}) {
+                        std::memmove(buffer.data(), buffer.data() + begin, end - begin);
+                        end -= begin;
+                        begin = 0;
+                        buffer.resize(4 + std::size_t{len});
+                    }
+                    break;
+                }
+                std::span<const std::uint8_t> payload(buffer.data() + begin + kFrameHeaderBytes, len - 1);
+                begin += 4 + std::size_t{len};
+                if (!handler(c->peer, payload)) {
+                    why = "malformed message";
+                    break;
+                }
+            }
+            if (begin == end) begin = end = 0;
+        }
+        if (!why.empty()) say(3, "dropping connection to peer n" + std::to_string(c->peer) + ": " + why);
+        else if (!stopped) say(2, "connection to peer n" + std::to_string(c->peer) + " closed");
+        c->close();
+        if (peer.connection == c) peer.connection.reset();
+    }
+
+    static awaitable<void> writer(std::shared_ptr<Impl> me, std::shared_ptr<Connection> c) {
+        Bytes writing;
+        while (!c->closed) {
+            if (c->queue.empty()) {
+                co_await c->wake.async_wait(tuple_awaitable);
+                continue;
+            }
+            writing.clear();
+            std::swap(writing, c->queue);  // everything queued goes in one write
+            auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(writing), tuple_awaitable);
+            if (ec) {
+                if (!c->closed && !me->stopped)
+                    me->say(2, "write to peer n" + std::to_string(c->peer) + " failed: " + ec.message());
+                c->close();
+            }
+        }
+    }
+
+    void send(NodeId to, std::span<const std::uint8_t> payload) {
+        auto it = peers.find(to);
+        if (it == peers.end() || !it->second.connection || it->second.connection->closed) return;
+        Connection& c = *it->second.connection;
+        if (c.queue.size() + payload.size() + kFrameHeaderBytes > options.max_queue_bytes) return;
+        bool was_empty = c.queue.empty();
+        put_frame_header(c.queue, payload.size());
+        c.queue.insert(c.queue.end(), payload.begin(), payload.end());
+        if (was_empty) c.wake.cancel();
+    }
+};
+
+static_assert(std::endian::native == std::endian::little, "frame headers are read with memcpy");
+
+Transport::Transport(asio::io_context& io, NodeId self, std::string protocol, std::map<NodeId, tcp::endpoint> peers,
+                     TransportOptions options, Handler handler, Log log)
+    : impl_(std::make_shared<Impl>(io, self, std::move(protocol), options, std::move(handler), std::move(log))) {
+    for (auto& [id, endpoint] : peers) impl_->peers[id].endpoint = endpoint;
+}
+
+Transport::~Transport() { impl_->stop(); }
+
+void Transport::start(const tcp::endpoint& listen) { impl_->start(listen); }
+void Transport::stop() { impl_->stop(); }
+void Transport::send(NodeId to, std::span<const std::uint8_t> payload) { impl_->send(to, payload); }
+
+std::size_t Transport::connected_peers() const {
+    std::size_t n = 0;
+    for (auto& [id, peer] : impl_->peers)
+        if (peer.connection && !peer.connection->closed) ++n;
+    return n;
+}
+
+bool Transport::connected(NodeId peer) const {
+    auto it = impl_->peers.find(peer);
+    return it != impl_->peers.end() && it->second.connection && !it->second.connection->closed;
+}
+
+}  // namespace ballot

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing Ballot needs, from Debian 12 packages, if it is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build
+  libboost1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
+  libspdlog-dev
+  redis-tools          # redis-cli / redis-benchmark: end-to-end tests and the bench baseline
+  redis-server         # the bench's optional --baseline redis reference row
+)
+if [[ "${BALLOT_SANITIZE:-0}" == 1 || "${BALLOT_FUZZ:-0}" == 1 ]]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,237 @@
+// The runtime core's promises, checked with a scripted engine, a manual disk and a recording
+// network: persist before send, group commit, apply after durable, exactly-once completion,
+// timeouts, and a failed fsync that stops all acknowledgement.
+#define BOOST_TEST_MODULE driver
+#include <boost/test/unit_test.hpp>
+#include <deque>
+
+#include "common/codec.h"
+#include "common/driver.h"
+
+using namespace ballot;
+
+namespace {
+
+// An engine whose output the test scripts: propose() appends an entry, sends one after_persist
+// message to node 2 and one free message to node 3, and "commits" it at once.
+class ScriptedEngine : public Engine {
+public:
+    void tick() override { ++ticks; }
+    bool step(NodeId from, std::span<const std::uint8_t> payload) override {
+        if (payload.empty()) return false;
+        stepped.push_back({from, Bytes(payload.begin(), payload.end())});
+        return true;
+    }
+    ProposeResult propose(std::string command) override {
+        if (refuse) return ProposeResult::no_leader;
+        ++proposals;
+        if (swallow) return ProposeResult::accepted;  // as if forwarded to a leader that lost it
+        Entry e{++last, 1, 0, std::move(command)};
+        ready.entries.push_back(e);
+        ready.messages.push_back(Envelope{2, Bytes{1}, true});
+        ready.messages.push_back(Envelope{3, Bytes{2}, false});
+        ready.committed.push_back(e);
+        return ProposeResult::accepted;
+    }
+    void read(std::uint64_t id) override { ready.reads.push_back(ReadState{id, read_index, read_ok}); }
+    Ready take_ready() override { return std::exchange(ready, Ready{}); }
+    bool has_ready() const override { return !ready.empty(); }
+    EngineStatus status() const override { return EngineStatus{"leader", 1, "term", "1", last, 1, last}; }
+    std::string describe(std::span<const std::uint8_t>) const override { return "Scripted"; }
+
+    Ready ready;
+    Index last = 0;
+    int ticks = 0;
+    int proposals = 0;
+    bool refuse = false;
+    bool swallow = false;
+    bool read_ok = true;
+    Index read_index = 0;
+    std::vector<std::pair<NodeId, Bytes>> stepped;
+};
+
+class ManualDisk : public Storage {
+public:
+    void write(const Ready& r) override { written.push_back(r.entries.size()); }
+    void flush(std::function<void(std::error_code)> done) override {
+        ++flushes;
+        pending.push_back(std::move(done));
+    }
+    void complete(std::error_code ec = {}) {
+        auto done = std::move(pending.front());
+        pending.pop_front();
+        done(ec);
+    }
+    std::vector<std::size_t> written;
+    std::deque<std::function<void(std::error_code)>> pending;
+    int flushes = 0;
+};
+
+class RecordingNetwork : public Network {
+public:
+    void send(NodeId to, Bytes) override { sent.push_back(to); }
+    std::size_t reachable_peers() const override { return reachable; }
+    std::vector<NodeId> sent;
+    std::size_t reachable = 2;
+};
+
+class EchoMachine : public StateMachine {
+public:
+    std::string apply(Index index, const Command& c) override {
+        applied.push_back({index, c});
+        return "+applied " + c.payload + "\r\n";
+    }
+    std::string query(std::string_view) const override { return "state"; }
+    std::vector<std::pair<Index, Command>> applied;
+};
+
+struct Fixture {
+    Fixture() {
+        auto e = std::make_unique<ScriptedEngine>();
+        engine = e.get();
+        DriverOptions o;
+        o.session_id = 77;
+        o.cluster_size = 3;
+        o.request_timeout_ticks = 10;
+        o.retry_ticks = 3;
+        o.read_retry_ticks = 1;
+        driver = std::make_unique<Driver>(1, std::move(e), disk, network, machine, o);
+    }
+    ScriptedEngine* engine;
+    ManualDisk disk;
+    RecordingNetwork network;
+    EchoMachine machine;
+    std::unique_ptr<Driver> driver;
+    std::vector<Outcome> outcomes;
+    Completion record() {
+        return [this](const Outcome& o) { outcomes.push_back(o); };
+    }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(messages_that_depend_on_the_batch_wait_for_its_fsync, Fixture) {
+    driver->submit(std::nullopt, "a", record());
+    driver->pump();
+    BOOST_TEST(disk.written.size() == 1u);
+    BOOST_TEST(disk.flushes == 1);
+    BOOST_TEST(network.sent == std::vector<NodeId>{3});  // only the free message left
+    BOOST_TEST(machine.applied.empty());                 // nothing applied before durable
+    BOOST_TEST(outcomes.empty());
+    disk.complete();
+    BOOST_TEST((network.sent == std::vector<NodeId>{3, 2}));
+    BOOST_REQUIRE(machine.applied.size() == 1u);
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST(outcomes[0].reply == "+applied a\r\n");
+}
+
+BOOST_FIXTURE_TEST_CASE(proposals_during_a_flush_share_the_next_one, Fixture) {
+    driver->submit(std::nullopt, "a", record());
+    driver->pump();
+    for (int i = 0; i < 10; ++i) {
+        driver->submit(std::nullopt, "b" + std::to_string(i), record());
+        driver->pump();
+    }
+    BOOST_TEST(disk.flushes == 1);  // one in flight at a time
+    disk.complete();
+    BOOST_TEST(disk.flushes == 2);  // the ten waiting writes share one fsync
+    BOOST_TEST(outcomes.size() == 1u);
+    disk.complete();
+    BOOST_TEST(outcomes.size() == 11u);
+    BOOST_TEST(machine.applied.size() == 11u);
+}
+
+BOOST_FIXTURE_TEST_CASE(own_commands_are_stamped_with_session_and_rising_seq, Fixture) {
+    driver->submit(std::nullopt, "a", record());
+    driver->submit(std::nullopt, "b", record());
+    driver->pump();
+    disk.complete();
+    BOOST_REQUIRE(machine.applied.size() == 2u);
+    BOOST_TEST(machine.applied[0].second.client_id == 77u);
+    BOOST_TEST(machine.applied[0].second.seq == 1u);
+    BOOST_TEST(machine.applied[1].second.seq == 2u);
+    BOOST_TEST(machine.applied[1].second.acked_below == 1u);  // seq 1 was not yet answered
+    driver->submit(std::nullopt, "c", record());
+    driver->pump();
+    disk.complete();
+    BOOST_TEST(machine.applied[2].second.acked_below == 3u);  // 1 and 2 answered
+}
+
+BOOST_FIXTURE_TEST_CASE(a_client_stamp_is_kept_and_a_duplicate_waits_for_the_same_apply, Fixture) {
+    Stamp s{123, 5, 5};
+    driver->submit(s, "x", record());
+    driver->submit(s, "x", record());  // the client retried on this same node
+    driver->pump();
+    BOOST_TEST(engine->proposals == 1);
+    disk.complete();
+    BOOST_TEST(outcomes.size() == 2u);
+    BOOST_TEST(machine.applied.size() == 1u);
+    BOOST_TEST(machine.applied[0].second.client_id == 123u);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_unanswered_command_is_proposed_again_then_times_out, Fixture) {
+    engine->swallow = true;
+    driver->submit(std::nullopt, "a", record());
+    driver->pump();
+    for (int i = 0; i < 9; ++i) driver->tick();
+    BOOST_TEST(engine->proposals >= 3);  // retried every retry_ticks
+    BOOST_TEST(outcomes.empty());
+    driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::timeout));
+    network.reachable = 0;
+    driver->submit(std::nullopt, "b", record());
+    for (int i = 0; i < 10; ++i) driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 2u);
+    BOOST_TEST((outcomes[1].status == Outcome::Status::no_quorum));
+}
+
+BOOST_FIXTURE_TEST_CASE(reads_wait_for_the_read_index_to_be_applied, Fixture) {
+    engine->read_index = 1;
+    driver->read(record());
+    driver->pump();
+    BOOST_TEST(outcomes.empty());  // index 1 not applied yet
+    driver->submit(std::nullopt, "a", record());
+    driver->pump();
+    disk.complete();
+    BOOST_REQUIRE(outcomes.size() == 2u);  // the write, then the read it unblocked
+    BOOST_TEST((outcomes[1].status == Outcome::Status::ok));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_read_without_a_safe_point_is_retried_never_answered_early, Fixture) {
+    engine->read_ok = false;
+    driver->read(record());
+    driver->pump();
+    driver->tick();
+    driver->pump();
+    BOOST_TEST(outcomes.empty());
+    engine->read_ok = true;
+    driver->tick();
+    driver->pump();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::ok));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_failed_fsync_releases_nothing_and_refuses_everything_after, Fixture) {
+    driver->submit(std::nullopt, "a", record());
+    driver->pump();
+    disk.complete(std::make_error_code(std::errc::io_error));
+    BOOST_TEST((network.sent == std::vector<NodeId>{3}));  // the held message never leaves
+    BOOST_TEST(machine.applied.empty());
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::storage_failed));
+    driver->submit(std::nullopt, "b", record());
+    BOOST_TEST((outcomes.back().status == Outcome::Status::storage_failed));
+    BOOST_TEST(driver->status().storage_failed);
+}
+
+BOOST_FIXTURE_TEST_CASE(messages_to_self_are_delivered_back_after_the_fsync, Fixture) {
+    engine->ready.entries.push_back(Entry{1, 1, 0, ""});
+    engine->ready.messages.push_back(Envelope{1, Bytes{9}, false});
+    driver->pump();
+    BOOST_TEST(engine->stepped.empty());
+    disk.complete();
+    BOOST_REQUIRE(engine->stepped.size() == 1u);
+    BOOST_TEST(engine->stepped[0].first == 1u);
+    BOOST_TEST(network.sent.empty());
+}
