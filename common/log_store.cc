@@ -1,0 +1,546 @@
+// The log store: record encoding, the durable append path, and recovery (segment replay with
+// torn-tail repair and corruption detection). The format is described in log_store.h.
+#include "common/log_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <vector>
+
+#include "common/codec.h"
+#include "common/crc32c.h"
+
+namespace ballot {
+namespace {
+
+constexpr char kMagic[8] = {'B', 'A', 'L', 'L', 'O', 'T', 'L', 'G'};
+constexpr std::size_t kHardStatePayloadBytes = 8 + 8 + 8;
+constexpr std::size_t kTruncatePayloadBytes = 8;
+
+std::error_code errno_code() {
+    return {errno, std::generic_category()};
+}
+
+void put_le32(std::uint8_t* p, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
+std::uint32_t get_le32(const std::uint8_t* p) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= std::uint32_t(p[i]) << (8 * i);
+    return v;
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+    return (std::filesystem::path(dir) / name).string();
+}
+
+// Writes all of `bytes` at the file's end, retrying short writes and EINTR.
+std::error_code write_all(int fd, std::span<const std::uint8_t> bytes) {
+    while (!bytes.empty()) {
+        ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno_code();
+        }
+        if (n == 0) return std::make_error_code(std::errc::io_error);  // never for a regular file
+        bytes = bytes.subspan(static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+std::error_code read_whole_file(const std::string& path, Bytes& out) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno_code();
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        auto ec = errno_code();
+        ::close(fd);
+        return ec;
+    }
+    out.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t done = 0;
+    while (done < out.size()) {
+        ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            auto ec = n < 0 ? errno_code() : std::make_error_code(std::errc::io_error);
+            ::close(fd);
+            return ec;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    return {};
+}
+
+Bytes segment_header(std::uint64_t number) {
+    Bytes h;
+    h.reserve(LogStore::kSegmentHeaderBytes);
+    Writer w(h);
+    w.raw({reinterpret_cast<const std::uint8_t*>(kMagic), sizeof kMagic});
+    w.u32(LogStore::kFormatVersion);
+    w.u64(number);
+    w.u32(crc32c(h));
+    return h;
+}
+
+// The entries and hard state recovered so far, updated record by record in log order.
+class Replay {
+public:
+    void hard_state(const HardState& hs) { state_.hard_state = hs; }
+
+    // Raft §5.3: a conflicting entry and all that follow it are removed.
+    void truncate(Index from) {
+        auto& es = state_.entries;
+        es.erase(lower_bound(from), es.end());
+    }
+
+    // An entry replaces an earlier one at the same index; Paxos slots may arrive out of order.
+    void entry(Entry e) {
+        auto& es = state_.entries;
+        if (es.empty() || es.back().index < e.index) {
+            es.push_back(std::move(e));
+            return;
+        }
+        auto it = lower_bound(e.index);
+        if (it != es.end() && it->index == e.index)
+            *it = std::move(e);
+        else
+            es.insert(it, std::move(e));
+    }
+
+    RecoveredState take() { return std::move(state_); }
+
+private:
+    std::vector<Entry>::iterator lower_bound(Index index) {
+        return std::lower_bound(state_.entries.begin(), state_.entries.end(), index,
+                                [](const Entry& e, Index i) { return e.index < i; });
+    }
+    RecoveredState state_;
+};
+
+// How a scan of one segment ended.
+struct Scan {
+    enum class Stop {
+        clean,    // every byte was a valid header or record
+        torn,     // a crash mid-write: fine in the last segment, from `offset` on
+        corrupt,  // never fine
+    };
+    Stop stop = Stop::clean;
+    std::uint64_t offset = 0;  // torn / corrupt: where the bad header or record begins
+    std::string what;          // "segment header" or "record"
+    std::string reason;
+};
+
+Scan torn(std::uint64_t offset, std::string what, std::string reason) {
+    return {Scan::Stop::torn, offset, std::move(what), std::move(reason)};
+}
+Scan corrupt(std::uint64_t offset, std::string what, std::string reason) {
+    return {Scan::Stop::corrupt, offset, std::move(what), std::move(reason)};
+}
+
+bool all_zero(std::span<const std::uint8_t> bytes) {
+    return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+Scan check_header(std::span<const std::uint8_t> bytes, std::uint64_t number) {
+    const std::string what = "segment header";
+    if (bytes.size() < LogStore::kSegmentHeaderBytes)
+        return torn(0, what, "segment header cut short at " + std::to_string(bytes.size()) + " bytes");
+    auto header = bytes.first(LogStore::kSegmentHeaderBytes);
+    // A file system may show a file extended by a crash as zeros: nothing of it was written.
+    if (all_zero(bytes)) return torn(0, what, "zero-filled segment");
+    Reader r(header);
+    for (char c : kMagic)
+        if (r.u8() != static_cast<std::uint8_t>(c))
+            return corrupt(0, what, "bad magic, not a ballot log segment");
+    std::uint32_t version = r.u32();
+    std::uint64_t header_number = r.u64();
+    std::uint32_t checksum = r.u32();
+    if (checksum != crc32c(header.first(LogStore::kSegmentHeaderBytes - 4)))
+        return corrupt(0, what, "checksum mismatch");
+    if (version != LogStore::kFormatVersion)
+        return corrupt(0, what,
+                       "format version " + std::to_string(version) + ", this build reads version " +
+                           std::to_string(LogStore::kFormatVersion));
+    if (header_number != number)
+        return corrupt(0, what,
+                       "segment number " + std::to_string(header_number) + " does not match the file name");
+    return {};
+}
+
+// Decodes one record whose checksum matched and applies it. Returns an empty string or why the
+// record is malformed.
+std::string apply_record(std::uint8_t type, std::span<const std::uint8_t> payload, Replay& replay) {
+    Reader r(payload);
+    switch (static_cast<LogStore::RecordType>(type)) {
+        case LogStore::RecordType::hard_state: {
+            HardState hs;
+            hs.term = r.u64();
+            hs.vote = r.u64();
+            hs.commit = r.u64();
+            if (!r.finish()) break;
+            replay.hard_state(hs);
+            return {};
+        }
+        case LogStore::RecordType::truncate: {
+            Index from = r.u64();
+            if (!r.finish()) break;
+            replay.truncate(from);
+            return {};
+        }
+        case LogStore::RecordType::entry: {
+            Entry e = r.entry();
+            if (!r.finish()) break;
+            if (e.index == 0) return "entry at index 0";
+            replay.entry(std::move(e));
+            return {};
+        }
+        default:
+            return "unknown record type " + std::to_string(type);
+    }
+    return std::string("payload does not decode: ") + r.error();
+}
+
+// True if a whole record with a matching checksum and a known type starts anywhere in
+// [from, end of bytes). Only called on the error path, and it stops at the first valid record, so
+// it reads little more than the damaged span (in the torn case, the rest of the last record).
+bool valid_record_after(std::span<const std::uint8_t> bytes, std::uint64_t from) {
+    for (std::uint64_t q = from; q + LogStore::kRecordHeaderBytes <= bytes.size(); ++q) {
+        std::uint64_t length = get_le32(bytes.data() + q);
+        std::uint8_t type = bytes[q + 8];
+        if (type < 1 || type > 3) continue;
+        if (q + LogStore::kRecordHeaderBytes + length > bytes.size()) continue;
+        if (crc32c(bytes.subspan(q + 8, 1 + length)) == get_le32(bytes.data() + q + 4)) return true;
+    }
+    return false;
+}
+
+// Checks a segment's header and replays its records, stopping at the first bad one.
+//
+// A bad record (cut short, running past the end of the file, or failing its checksum) is the
+// torn tail of the last write only if no valid record follows it anywhere in the file: a crash
+// can only damage the end of what was being appended. If a valid record follows, the bad one is
+// damage in the middle of the log (a flipped bit, perhaps in its length field), and trusting the
+// length to decide "this is the tail" would silently drop acknowledged records after it.
+Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, Replay& replay) {
+    if (Scan h = check_header(bytes, number); h.stop != Scan::Stop::clean) return h;
+    const std::string what = "record";
+    std::uint64_t pos = LogStore::kSegmentHeaderBytes;
+    const std::uint64_t size = bytes.size();
+    while (pos < size) {
+        auto rest = bytes.subspan(pos);
+        std::string bad;
+        std::uint64_t end = size;
+        std::uint8_t type = 0;
+        if (rest.size() < LogStore::kRecordHeaderBytes) {
+            bad = "record header cut short at " + std::to_string(rest.size()) + " bytes";
+        } else {
+            std::uint64_t length = get_le32(rest.data());
+            std::uint32_t checksum = get_le32(rest.data() + 4);
+            type = rest[8];
+            end = pos + LogStore::kRecordHeaderBytes + length;
+            if (end > size)
+                bad = "record runs past the end of the file";
+            else if (crc32c(bytes.subspan(pos + 8, 1 + length)) != checksum)
+                bad = all_zero(rest) ? "zero-filled tail" : "checksum mismatch";
+        }
+        if (!bad.empty()) {
+            if (valid_record_after(bytes, pos + 1)) return corrupt(pos, what, bad);
+            return torn(pos, what, bad);
+        }
+        auto payload =
+            bytes.subspan(pos + LogStore::kRecordHeaderBytes, end - pos - LogStore::kRecordHeaderBytes);
+        if (std::string why = apply_record(type, payload, replay); !why.empty())
+            return corrupt(pos, what, why);
+        pos = end;
+    }
+    return {};
+}
+
+// Segment numbers in `dir`, ascending; names that are not segments are ignored.
+std::error_code list_segments(const std::string& dir, std::vector<std::uint64_t>& numbers) {
+    std::error_code ec;
+    for (const auto& item : std::filesystem::directory_iterator(dir, ec)) {
+        std::string name = item.path().filename().string();
+        // "log-" + 10 digits + ".seg"
+        if (name.size() != 18 || name.compare(0, 4, "log-") != 0 || name.compare(14, 4, ".seg") != 0)
+            continue;
+        if (!std::all_of(name.begin() + 4, name.begin() + 14, [](char c) { return c >= '0' && c <= '9'; }))
+            continue;
+        numbers.push_back(std::stoull(name.substr(4, 10)));
+    }
+    std::sort(numbers.begin(), numbers.end());
+    return ec;
+}
+
+std::error_code fsync_path(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno_code();
+    std::error_code ec;
+    if (::fsync(fd) != 0) ec = errno_code();
+    ::close(fd);
+    return ec;
+}
+
+StoreError io_error(std::string path, std::string reason, std::error_code code) {
+    StoreError e;
+    e.kind = StoreError::Kind::io;
+    e.path = std::move(path);
+    e.reason = std::move(reason);
+    e.code = code;
+    return e;
+}
+
+StoreError corrupt_error(std::string path, const Scan& scan) {
+    StoreError e;
+    e.kind = StoreError::Kind::corrupt;
+    e.path = std::move(path);
+    e.offset = scan.offset;
+    e.what = scan.what;
+    e.reason = scan.reason;
+    return e;
+}
+
+}  // namespace
+
+std::string segment_file_name(std::uint64_t number) {
+    char name[32];
+    std::snprintf(name, sizeof name, "log-%010llu.seg", static_cast<unsigned long long>(number));
+    return name;
+}
+
+std::string StoreError::message() const {
+    switch (kind) {
+        case Kind::corrupt:
+            if (what.empty()) return path + ": " + reason + "; refusing to start";
+            return path + ": corrupt " + what + " at byte offset " + std::to_string(offset) + " (" + reason +
+                   "); refusing to start";
+        case Kind::locked:
+            return path + ": " + reason;
+        case Kind::io:
+            break;
+    }
+    return path + ": " + reason + ": " + code.message();
+}
+
+// ---- writing ----
+
+void LogStore::encode(const Ready& batch, Bytes& out) {
+    std::size_t need = out.size();
+    if (batch.hard_state) need += kRecordHeaderBytes + kHardStatePayloadBytes;
+    if (batch.truncate_from) need += kRecordHeaderBytes + kTruncatePayloadBytes;
+    for (const Entry& e : batch.entries) need += kRecordHeaderBytes + kMinEntryBytes + e.data.size();
+    // Geometric growth: the runtime may encode many batches into one buffer before a flush.
+    if (out.capacity() < need) out.reserve(std::max(need, 2 * out.capacity()));
+
+    Writer w(out);
+    auto begin = [&](RecordType type) {
+        std::size_t at = out.size();
+        w.u32(0);  // length and checksum, filled in by end()
+        w.u32(0);
+        w.u8(static_cast<std::uint8_t>(type));
+        return at;
+    };
+    auto end = [&](std::size_t at) {
+        std::size_t length = out.size() - at - kRecordHeaderBytes;
+        assert(length <= std::numeric_limits<std::uint32_t>::max());
+        put_le32(out.data() + at, static_cast<std::uint32_t>(length));
+        put_le32(out.data() + at + 4, crc32c({out.data() + at + 8, 1 + length}));
+    };
+
+    if (batch.hard_state) {
+        std::size_t at = begin(RecordType::hard_state);
+        w.u64(batch.hard_state->term);
+        w.u64(batch.hard_state->vote);
+        w.u64(batch.hard_state->commit);
+        end(at);
+    }
+    if (batch.truncate_from) {
+        std::size_t at = begin(RecordType::truncate);
+        w.u64(*batch.truncate_from);
+        end(at);
+    }
+    for (const Entry& e : batch.entries) {
+        std::size_t at = begin(RecordType::entry);
+        w.entry(e);
+        end(at);
+    }
+    assert(out.size() == need);
+}
+
+std::error_code LogStore::write_durably(std::span<const std::uint8_t> records) {
+    if (failed_) return failed_;
+    if (records.empty()) return {};
+    // A batch never straddles segments, so a segment only ever ends between batches.
+    if (active_bytes_ > kSegmentHeaderBytes && active_bytes_ + records.size() > options_.segment_bytes) {
+        if (auto ec = start_segment(active_segment_ + 1, false)) return fail(ec);
+    }
+    if (auto ec = write_all(active_fd_, records)) return fail(ec);
+    active_bytes_ += records.size();
+    // fdatasync also writes the new file size, which is all the metadata an append needs.
+    if (::fdatasync(active_fd_) != 0) return fail(errno_code());
+    return {};
+}
+
+std::error_code LogStore::fail(std::error_code ec) {
+    failed_ = ec;
+    return ec;
+}
+
+std::error_code LogStore::start_segment(std::uint64_t number, bool replace) {
+    std::string path = join(dir_, segment_file_name(number));
+    // O_EXCL: a segment we did not expect to exist must never be overwritten.
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (replace ? O_TRUNC : O_EXCL);
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) return errno_code();
+    Bytes header = segment_header(number);
+    std::error_code ec = write_all(fd, header);
+    if (!ec && ::fsync(fd) != 0) ec = errno_code();
+    // The directory entry must be durable too, or a crash could lose the whole file.
+    if (!ec && ::fsync(dir_fd_) != 0) ec = errno_code();
+    if (ec) {
+        ::close(fd);
+        return ec;
+    }
+    if (active_fd_ >= 0) ::close(active_fd_);
+    active_fd_ = fd;
+    active_segment_ = number;
+    active_bytes_ = header.size();
+    return {};
+}
+
+// ---- opening and recovery ----
+
+LogStore::LogStore(std::string dir, Options options, int lock_fd, int dir_fd)
+    : dir_(std::move(dir)), options_(options), lock_fd_(lock_fd), dir_fd_(dir_fd) {}
+
+LogStore::~LogStore() {
+    if (active_fd_ >= 0) ::close(active_fd_);
+    if (dir_fd_ >= 0) ::close(dir_fd_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+OpenResult LogStore::open(const std::string& dir, Options options) {
+    OpenResult result;
+    auto failed = [&](StoreError e) {
+        result.store.reset();
+        result.recovered = {};
+        result.error = std::move(e);
+        return std::move(result);
+    };
+
+    std::error_code ec;
+    bool created = std::filesystem::create_directories(dir, ec);
+    if (ec) return failed(io_error(dir, "cannot create the data dir", ec));
+    if (created) {
+        std::string parent = std::filesystem::absolute(dir).parent_path().string();
+        if ((ec = fsync_path(parent))) return failed(io_error(parent, "cannot fsync", ec));
+    }
+
+    // One server per data dir: two writers would interleave records and destroy the log.
+    std::string lock_path = join(dir, "LOCK");
+    int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) return failed(io_error(lock_path, "cannot open the lock file", errno_code()));
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        auto code = errno_code();
+        ::close(lock_fd);
+        if (code == std::errc::resource_unavailable_try_again || code == std::errc::operation_would_block) {
+            StoreError e;
+            e.kind = StoreError::Kind::locked;
+            e.path = dir;
+            e.reason = "data dir is in use: another ballot-server holds its lock (" + lock_path +
+                       "); stop it or choose another --data-dir";
+            e.code = code;
+            return failed(std::move(e));
+        }
+        return failed(io_error(lock_path, "cannot lock", code));
+    }
+    int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) {
+        auto code = errno_code();
+        ::close(lock_fd);
+        return failed(io_error(dir, "cannot open the data dir", code));
+    }
+    result.store.reset(new LogStore(dir, options, lock_fd, dir_fd));
+    LogStore& store = *result.store;
+
+    std::vector<std::uint64_t> numbers;
+    if ((ec = list_segments(dir, numbers))) return failed(io_error(dir, "cannot list the data dir", ec));
+    // Segments are numbered from 1 without gaps: a missing one is lost data, not a fresh start.
+    for (std::size_t i = 0; i < numbers.size(); ++i) {
+        if (numbers[i] == i + 1) continue;
+        StoreError e;
+        e.kind = StoreError::Kind::corrupt;
+        e.path = join(dir, segment_file_name(i + 1));
+        e.reason = "segment missing (the log has " + segment_file_name(numbers[i]) +
+                   (i == 0 ? std::string() : " after " + segment_file_name(numbers[i - 1])) + ")";
+        return failed(std::move(e));
+    }
+
+    Replay replay;
+    Bytes bytes;
+    Scan last_scan;
+    std::uint64_t last_size = 0;
+    for (std::size_t i = 0; i < numbers.size(); ++i) {
+        std::string path = join(dir, segment_file_name(numbers[i]));
+        if ((ec = read_whole_file(path, bytes))) return failed(io_error(path, "cannot read", ec));
+        Scan scan = scan_segment(bytes, numbers[i], replay);
+        bool last = i + 1 == numbers.size();
+        if (scan.stop == Scan::Stop::corrupt) return failed(corrupt_error(path, scan));
+        if (scan.stop == Scan::Stop::torn && !last) {
+            scan.reason += ", in a segment that is not the last";
+            return failed(corrupt_error(path, scan));
+        }
+        last_scan = scan;
+        last_size = bytes.size();
+    }
+    result.recovered = replay.take();
+
+    if (numbers.empty()) {
+        if ((ec = store.start_segment(1, false)))
+            return failed(io_error(join(dir, segment_file_name(1)), "cannot create", ec));
+        return result;
+    }
+
+    std::uint64_t number = numbers.back();
+    std::string path = join(dir, segment_file_name(number));
+    if (last_scan.stop == Scan::Stop::torn) {
+        result.torn_bytes_dropped = last_size - last_scan.offset;
+        if (result.torn_bytes_dropped > 0)
+            result.torn_message = path + ": dropped " + std::to_string(result.torn_bytes_dropped) +
+                                  " bytes of a torn " + last_scan.what + " at byte offset " +
+                                  std::to_string(last_scan.offset) + " (" + last_scan.reason +
+                                  "); it was never acknowledged, the node catches up from its peers";
+    }
+    if (last_scan.stop == Scan::Stop::torn && last_scan.offset == 0) {
+        // The crash came while the segment was being created: write its header again.
+        if ((ec = store.start_segment(number, true))) return failed(io_error(path, "cannot rewrite", ec));
+        return result;
+    }
+
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return failed(io_error(path, "cannot open for writing", errno_code()));
+    store.active_fd_ = fd;
+    store.active_segment_ = number;
+    store.active_bytes_ = last_size;
+    if (last_scan.stop == Scan::Stop::torn) {
+        // Cut the torn record away for good before anything is appended after it.
+        if (::ftruncate(fd, static_cast<off_t>(last_scan.offset)) != 0 || ::fsync(fd) != 0)
+            return failed(io_error(path, "cannot truncate the torn tail", errno_code()));
+        store.active_bytes_ = last_scan.offset;
+    }
+    return result;
+}
+
+}  // namespace ballot

@@ -1,0 +1,774 @@
+// The durable log store (common/log_store.h) and FileStorage (common/file_storage.h): round trips,
+// segment rolling, recovery from torn tails and bit flips, refusal on corruption, the data-dir
+// lock, sticky failure after a write error, and the background flush thread.
+#define BOOST_TEST_MODULE log_store
+#include "common/log_store.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/codec.h"
+#include "common/crc32c.h"
+#include "common/file_storage.h"
+#include "common/random.h"
+
+namespace fs = std::filesystem;
+
+namespace ballot {
+std::ostream& boost_test_print_type(std::ostream& os, const Entry& e) {
+    return os << "{index=" << e.index << " term=" << e.term << " promise=" << e.promise
+              << " data=" << e.data.size() << " bytes}";
+}
+std::ostream& boost_test_print_type(std::ostream& os, StoreError::Kind kind) {
+    return os << static_cast<int>(kind);
+}
+std::ostream& boost_test_print_type(std::ostream& os, const HardState& hs) {
+    return os << "{term=" << hs.term << " vote=" << hs.vote << " commit=" << hs.commit << "}";
+}
+}  // namespace ballot
+
+namespace {
+
+using namespace ballot;
+
+// A fresh directory under /tmp, removed with everything in it at the end of the test.
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "ballot-log-store-XXXXXX").string();
+        BOOST_REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    std::string path() const { return path_.string(); }
+    std::string sub(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+    fs::path path_;
+};
+
+std::string seg(const std::string& dir, std::uint64_t number) {
+    return (fs::path(dir) / segment_file_name(number)).string();
+}
+
+Entry entry(Index index, std::uint64_t term, std::string data, std::uint64_t promise = 0) {
+    return Entry{index, term, promise, std::move(data)};
+}
+
+std::unique_ptr<LogStore> open_ok(const std::string& dir, LogStore::Options options = {},
+                                  RecoveredState* recovered = nullptr, std::uint64_t* torn = nullptr) {
+    OpenResult r = LogStore::open(dir, options);
+    BOOST_REQUIRE_MESSAGE(r.ok(), (r.error ? r.error->message() : ""));
+    BOOST_REQUIRE(r.store != nullptr);
+    if (recovered) *recovered = std::move(r.recovered);
+    if (torn) *torn = r.torn_bytes_dropped;
+    return std::move(r.store);
+}
+
+RecoveredState recover(const std::string& dir, LogStore::Options options = {},
+                       std::uint64_t* torn = nullptr) {
+    RecoveredState state;
+    open_ok(dir, options, &state, torn);
+    return state;
+}
+
+StoreError open_fails(const std::string& dir) {
+    OpenResult r = LogStore::open(dir);
+    BOOST_REQUIRE_MESSAGE(!r.ok(), "open unexpectedly succeeded");
+    BOOST_REQUIRE(r.store == nullptr);
+    return *r.error;
+}
+
+void write(LogStore& store, const Ready& batch) {
+    Bytes records;
+    LogStore::encode(batch, records);
+    std::error_code ec = store.write_durably(records);
+    BOOST_REQUIRE_MESSAGE(!ec, ec.message());
+}
+
+Ready entries_batch(std::vector<Entry> entries) {
+    Ready r;
+    r.entries = std::move(entries);
+    return r;
+}
+
+// What the store must recover: the same rules as the store's replay, written the obvious way.
+struct Model {
+    HardState hard_state;
+    std::map<Index, Entry> entries;
+
+    void apply(const Ready& batch) {
+        if (batch.hard_state) hard_state = *batch.hard_state;
+        if (batch.truncate_from) entries.erase(entries.lower_bound(*batch.truncate_from), entries.end());
+        for (const Entry& e : batch.entries) entries[e.index] = e;
+    }
+    std::vector<Entry> list() const {
+        std::vector<Entry> out;
+        for (const auto& [index, e] : entries) out.push_back(e);
+        return out;
+    }
+};
+
+Bytes read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return Bytes(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_file(const std::string& path, const Bytes& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    BOOST_REQUIRE(out.good());
+}
+
+// A log of three batches in one segment; `last_record_at` is where the final batch's one record
+// begins, so tests can damage exactly that record or the ones before it.
+struct ThreeBatchLog {
+    Model model_before_last;  // what must survive when the last record is lost
+    Model model_all;
+    std::uint64_t second_record_at = 0;  // the second batch's first record
+    std::uint64_t last_record_at = 0;
+    std::uint64_t size = 0;
+};
+
+ThreeBatchLog make_three_batch_log(const std::string& dir) {
+    ThreeBatchLog log;
+    auto store = open_ok(dir);
+    Ready first;
+    first.hard_state = HardState{2, 1, 0};
+    first.entries = {entry(1, 1, "alpha"), entry(2, 2, "beta")};
+    Ready second = entries_batch({entry(3, 2, std::string(100, 'c'))});
+    Ready third = entries_batch({entry(4, 2, std::string(100, 'd'))});
+    write(*store, first);
+    log.second_record_at = fs::file_size(seg(dir, 1));
+    write(*store, second);
+    log.last_record_at = fs::file_size(seg(dir, 1));
+    write(*store, third);
+    log.size = fs::file_size(seg(dir, 1));
+    log.model_before_last.apply(first);
+    log.model_before_last.apply(second);
+    log.model_all = log.model_before_last;
+    log.model_all.apply(third);
+    return log;
+}
+
+void copy_dir(const std::string& from, const std::string& to) {
+    fs::remove_all(to);
+    fs::create_directories(to);
+    for (const auto& item : fs::directory_iterator(from))
+        if (item.path().filename() != "LOCK")
+            fs::copy_file(item.path(), fs::path(to) / item.path().filename());
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- CRC32C
+
+BOOST_AUTO_TEST_CASE(crc32c_known_answers) {
+    const std::string check = "123456789";
+    std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(check.data()), check.size());
+    BOOST_TEST(crc32c(bytes) == 0xE3069283u);
+    BOOST_TEST(detail::crc32c_portable(bytes) == 0xE3069283u);
+    BOOST_TEST(crc32c({}) == 0u);
+    // RFC 3720 B.4: 32 bytes of zeros.
+    Bytes zeros(32, 0);
+    BOOST_TEST(crc32c(zeros) == 0x8A9136AAu);
+    BOOST_TEST(detail::crc32c_portable(zeros) == 0x8A9136AAu);
+}
+
+BOOST_AUTO_TEST_CASE(crc32c_paths_agree_and_extend) {
+    Rng rng(7);
+    Bytes data(4096 + 16);
+    for (auto& b : data) b = static_cast<std::uint8_t>(rng.next());
+    for (std::size_t offset = 0; offset < 9; ++offset) {
+        for (std::size_t length : {0, 1, 7, 8, 9, 63, 64, 65, 1000, 4096}) {
+            std::span<const std::uint8_t> s(data.data() + offset, length);
+            std::uint32_t whole = crc32c(s);
+            BOOST_TEST(whole == detail::crc32c_portable(s));
+            std::size_t cut = length / 3;
+            BOOST_TEST(crc32c(s.subspan(cut), crc32c(s.first(cut))) == whole);
+            BOOST_TEST(detail::crc32c_portable(s.subspan(cut), detail::crc32c_portable(s.first(cut))) ==
+                       whole);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- round trips
+
+BOOST_AUTO_TEST_CASE(new_dir_is_empty_and_created) {
+    TempDir tmp;
+    std::string dir = tmp.sub("a/b/node-1");
+    std::uint64_t torn = 99;
+    RecoveredState state = recover(dir, {}, &torn);
+    BOOST_TEST(state.hard_state == HardState{});
+    BOOST_TEST(state.entries.empty());
+    BOOST_TEST(torn == 0u);
+    BOOST_TEST(fs::is_regular_file(seg(dir, 1)));
+    BOOST_TEST(fs::file_size(seg(dir, 1)) == LogStore::kSegmentHeaderBytes);
+    // A header-only last segment reopens as it is.
+    BOOST_TEST(recover(dir).entries.empty());
+}
+
+BOOST_AUTO_TEST_CASE(round_trip_hard_state_truncate_replace_sparse) {
+    TempDir tmp;
+    std::string dir = tmp.path();
+    Model model;
+    {
+        auto store = open_ok(dir);
+        std::vector<Ready> batches(5);
+        batches[0].hard_state = HardState{1, 3, 0};
+        batches[0].entries = {entry(1, 1, "one"), entry(2, 1, ""), entry(3, 1, "three")};
+        // Raft §5.3: a conflicting suffix is removed, then replaced.
+        batches[1].hard_state = HardState{2, 0, 1};
+        batches[1].truncate_from = 2;
+        batches[1].entries = {entry(2, 2, "two-b")};
+        // Paxos: sparse slots, out of order, accepted again at a higher ballot, promise kept.
+        batches[2].entries = {entry(10, 5, "ten", 7), entry(6, 5, "six", 7), entry(8, 5, "eight")};
+        batches[3].entries = {entry(6, 9, "six-b", 9)};
+        batches[4].hard_state = HardState{9, 2, 3};
+        batches[4].entries = {entry(7, 9, std::string(300, '\0'))};
+        for (const Ready& b : batches) {
+            write(*store, b);
+            model.apply(b);
+        }
+    }
+    RecoveredState state = recover(dir);
+    BOOST_TEST(state.hard_state == (HardState{9, 2, 3}));
+    BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+    std::vector<Index> indices;
+    for (const Entry& e : state.entries) indices.push_back(e.index);
+    BOOST_TEST(indices == (std::vector<Index>{1, 2, 6, 7, 8, 10}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(encode_appends_records_in_order) {
+    Ready batch;
+    batch.hard_state = HardState{4, 2, 1};
+    batch.truncate_from = 3;
+    batch.entries = {entry(3, 4, "x")};
+    Bytes out = {0xAA};
+    LogStore::encode(batch, out);
+    BOOST_TEST(out[0] == 0xAA);
+    Reader r(std::span<const std::uint8_t>(out).subspan(1));
+    for (auto [type, payload] : std::vector<std::pair<LogStore::RecordType, std::size_t>>{
+             {LogStore::RecordType::hard_state, 24},
+             {LogStore::RecordType::truncate, 8},
+             {LogStore::RecordType::entry, kMinEntryBytes + 1}}) {
+        BOOST_TEST(r.u32() == payload);
+        r.u32();  // checksum
+        BOOST_TEST(r.u8() == static_cast<std::uint8_t>(type));
+        for (std::size_t i = 0; i < payload; ++i) r.u8();
+    }
+    BOOST_TEST(r.finish());
+    // A batch with nothing durable encodes to nothing.
+    Bytes none;
+    LogStore::encode(Ready{}, none);
+    BOOST_TEST(none.empty());
+}
+
+BOOST_AUTO_TEST_CASE(many_batches_roll_across_small_segments_and_reopen) {
+    TempDir tmp;
+    std::string dir = tmp.path();
+    LogStore::Options options;
+    options.segment_bytes = 2048;
+    Model model;
+    Rng rng(42);
+    Index next = 1;
+    auto random_batch = [&] {
+        Ready b;
+        if (rng.chance(1, 4)) b.hard_state = HardState{rng.between(1, 100), rng.between(0, 5), next - 1};
+        if (next > 3 && rng.chance(1, 10)) {
+            next = rng.between(next - 3, next - 1);
+            b.truncate_from = next;
+        }
+        for (auto n = rng.between(0, 6); n > 0; --n)
+            b.entries.push_back(entry(next++, rng.between(1, 9), std::string(rng.between(0, 200), 'v')));
+        return b;
+    };
+    // Three sessions, each reopening what the previous one wrote and appending more.
+    for (int session = 0; session < 3; ++session) {
+        RecoveredState state;
+        auto store = open_ok(dir, options, &state);
+        BOOST_TEST(state.hard_state == model.hard_state);
+        BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+        for (int i = 0; i < 150; ++i) {
+            Ready b = random_batch();
+            write(*store, b);
+            model.apply(b);
+        }
+    }
+    RecoveredState state = recover(dir, options);
+    BOOST_TEST(state.hard_state == model.hard_state);
+    BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+
+    // Segments are numbered 1..n, and none is overfull: batches here are smaller than a segment.
+    std::uint64_t segments = 0;
+    for (const auto& item : fs::directory_iterator(dir)) {
+        if (item.path().extension() != ".seg") continue;
+        ++segments;
+        BOOST_TEST(item.file_size() <= options.segment_bytes);
+    }
+    BOOST_TEST(segments > 5u);
+    for (std::uint64_t n = 1; n <= segments; ++n) BOOST_TEST(fs::exists(seg(dir, n)));
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_larger_than_a_segment_gets_a_segment_of_its_own) {
+    TempDir tmp;
+    LogStore::Options options;
+    options.segment_bytes = 256;
+    Model model;
+    {
+        auto store = open_ok(tmp.path(), options);
+        for (Index i = 1; i <= 3; ++i) {
+            Ready b = entries_batch({entry(i, 1, std::string(1000, 'x')), entry(100 + i, 1, "small")});
+            write(*store, b);
+            model.apply(b);
+            BOOST_TEST(store->active_segment() == i);
+        }
+    }
+    BOOST_TEST(recover(tmp.path(), options).entries == model.list(), boost::test_tools::per_element());
+}
+
+// ---------------------------------------------------------------- torn tails
+
+BOOST_AUTO_TEST_CASE(torn_last_record_is_cut_at_every_byte) {
+    TempDir tmp;
+    std::string original = tmp.sub("original");
+    ThreeBatchLog log = make_three_batch_log(original);
+    std::string dir = tmp.sub("copy");
+    for (std::uint64_t keep = log.last_record_at; keep < log.size; ++keep) {
+        BOOST_TEST_CONTEXT("last record cut to " << keep - log.last_record_at << " bytes") {
+            copy_dir(original, dir);
+            fs::resize_file(seg(dir, 1), keep);
+            std::uint64_t torn = 0;
+            RecoveredState state;
+            {
+                OpenResult r = LogStore::open(dir);
+                BOOST_REQUIRE_MESSAGE(r.ok(), (r.error ? r.error->message() : ""));
+                torn = r.torn_bytes_dropped;
+                state = std::move(r.recovered);
+                BOOST_TEST((torn == 0) == r.torn_message.empty());
+                // The repaired log takes new writes after the cut.
+                write(*r.store, entries_batch({entry(4, 3, "after")}));
+            }
+            BOOST_TEST(torn == keep - log.last_record_at);
+            BOOST_TEST(state.hard_state == log.model_before_last.hard_state);
+            BOOST_TEST(state.entries == log.model_before_last.list(), boost::test_tools::per_element());
+            RecoveredState again = recover(dir);
+            BOOST_REQUIRE(again.entries.size() == 4u);
+            BOOST_TEST(again.entries.back() == entry(4, 3, "after"));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(torn_message_names_file_and_offset) {
+    TempDir tmp;
+    ThreeBatchLog log = make_three_batch_log(tmp.path());
+    fs::resize_file(seg(tmp.path(), 1), log.size - 5);
+    OpenResult r = LogStore::open(tmp.path());
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST(r.torn_bytes_dropped == log.size - 5 - log.last_record_at);
+    BOOST_TEST_MESSAGE(r.torn_message);
+    BOOST_TEST(r.torn_message.find(seg(tmp.path(), 1)) == 0u);
+    BOOST_TEST(r.torn_message.find("byte offset " + std::to_string(log.last_record_at)) != std::string::npos);
+    BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) == log.last_record_at);
+}
+
+BOOST_AUTO_TEST_CASE(zero_filled_tail_is_torn) {
+    // Some file systems show a file extended by a crash, but never written, as zeros.
+    TempDir tmp;
+    ThreeBatchLog log = make_three_batch_log(tmp.path());
+    Bytes bytes = read_file(seg(tmp.path(), 1));
+    std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(log.last_record_at), bytes.end(), 0);
+    bytes.resize(bytes.size() + 4096, 0);
+    write_file(seg(tmp.path(), 1), bytes);
+    std::uint64_t torn = 0;
+    RecoveredState state = recover(tmp.path(), {}, &torn);
+    BOOST_TEST(torn == bytes.size() - log.last_record_at);
+    BOOST_TEST(state.entries == log.model_before_last.list(), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(every_bit_flip_in_the_last_record_is_truncated) {
+    TempDir tmp;
+    std::string original = tmp.sub("original");
+    ThreeBatchLog log = make_three_batch_log(original);
+    Bytes bytes = read_file(seg(original, 1));
+    std::string dir = tmp.sub("copy");
+    // Every bit, the length field included: a bad length must not hide the record's torn-ness.
+    for (std::uint64_t at = log.last_record_at; at < log.size; ++at) {
+        for (int bit = 0; bit < 8; ++bit) {
+            BOOST_TEST_CONTEXT("byte " << at << " bit " << bit) {
+                copy_dir(original, dir);
+                Bytes flipped = bytes;
+                flipped[at] ^= static_cast<std::uint8_t>(1u << bit);
+                write_file(seg(dir, 1), flipped);
+                std::uint64_t torn = 0;
+                RecoveredState state = recover(dir, {}, &torn);
+                BOOST_TEST(torn == log.size - log.last_record_at);
+                BOOST_TEST(state.entries == log.model_before_last.list(), boost::test_tools::per_element());
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- corruption
+
+BOOST_AUTO_TEST_CASE(every_bit_flip_in_an_earlier_record_refuses_to_start) {
+    TempDir tmp;
+    std::string original = tmp.sub("original");
+    ThreeBatchLog log = make_three_batch_log(original);
+    Bytes bytes = read_file(seg(original, 1));
+    std::string dir = tmp.sub("copy");
+    // The second batch's record, followed by the intact third one.
+    for (std::uint64_t at = log.second_record_at; at < log.last_record_at; ++at) {
+        for (int bit = 0; bit < 8; ++bit) {
+            BOOST_TEST_CONTEXT("byte " << at << " bit " << bit) {
+                copy_dir(original, dir);
+                Bytes flipped = bytes;
+                flipped[at] ^= static_cast<std::uint8_t>(1u << bit);
+                write_file(seg(dir, 1), flipped);
+                StoreError e = open_fails(dir);
+                BOOST_TEST(e.kind == StoreError::Kind::corrupt);
+                BOOST_TEST(e.path == seg(dir, 1));
+                BOOST_TEST(e.offset == log.second_record_at);
+                // The file is left exactly as found.
+                BOOST_TEST((read_file(seg(dir, 1)) == flipped));
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(corrupt_record_message_names_file_and_offset) {
+    TempDir tmp;
+    ThreeBatchLog log = make_three_batch_log(tmp.path());
+    Bytes bytes = read_file(seg(tmp.path(), 1));
+    bytes[log.second_record_at + 20] ^= 0x10;  // inside the payload
+    write_file(seg(tmp.path(), 1), bytes);
+    StoreError e = open_fails(tmp.path());
+    BOOST_TEST(e.message() == seg(tmp.path(), 1) + ": corrupt record at byte offset " +
+                                  std::to_string(log.second_record_at) +
+                                  " (checksum mismatch); refusing to start");
+}
+
+BOOST_AUTO_TEST_CASE(damage_in_a_segment_that_is_not_the_last_refuses_to_start) {
+    TempDir tmp;
+    std::string original = tmp.sub("original");
+    LogStore::Options options;
+    options.segment_bytes = 512;
+    {
+        auto store = open_ok(original, options);
+        for (Index i = 1; i <= 20; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 'z'))}));
+        BOOST_REQUIRE(store->active_segment() >= 3u);
+    }
+    std::string dir = tmp.sub("copy");
+    std::uint64_t size = fs::file_size(seg(original, 2));
+
+    // Torn at its end: only the last segment may have a torn tail.
+    copy_dir(original, dir);
+    fs::resize_file(seg(dir, 2), size - 3);
+    StoreError torn = open_fails(dir);
+    BOOST_TEST(torn.path == seg(dir, 2));
+    BOOST_TEST(torn.message().find("not the last") != std::string::npos);
+
+    // Its last record flipped.
+    copy_dir(original, dir);
+    Bytes bytes = read_file(seg(dir, 2));
+    bytes[size - 1] ^= 1;
+    write_file(seg(dir, 2), bytes);
+    BOOST_TEST(open_fails(dir).path == seg(dir, 2));
+}
+
+BOOST_AUTO_TEST_CASE(valid_checksum_but_unknown_type_or_bad_payload_refuses_to_start) {
+    TempDir tmp;
+    ThreeBatchLog log = make_three_batch_log(tmp.path());
+    Bytes good = read_file(seg(tmp.path(), 1));
+    auto append_record = [&](std::uint8_t type, Bytes payload) {
+        Bytes bytes = good;
+        Bytes body = {type};
+        body.insert(body.end(), payload.begin(), payload.end());
+        Writer w(bytes);
+        w.u32(static_cast<std::uint32_t>(payload.size()));
+        w.u32(crc32c(body));
+        w.raw(body);
+        write_file(seg(tmp.path(), 1), bytes);
+    };
+    append_record(9, Bytes(8, 1));
+    StoreError e = open_fails(tmp.path());
+    BOOST_TEST(e.offset == log.size);
+    BOOST_TEST(e.message().find("unknown record type 9") != std::string::npos);
+
+    append_record(static_cast<std::uint8_t>(LogStore::RecordType::hard_state), Bytes(23, 1));
+    e = open_fails(tmp.path());
+    BOOST_TEST(e.offset == log.size);
+    BOOST_TEST(e.message().find("does not decode") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_segment_headers_refuse_to_start) {
+    TempDir tmp;
+    std::string original = tmp.sub("original");
+    LogStore::Options options;
+    options.segment_bytes = 512;
+    {
+        auto store = open_ok(original, options);
+        for (Index i = 1; i <= 10; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 'h'))}));
+        BOOST_REQUIRE(store->active_segment() >= 2u);
+    }
+    std::string dir = tmp.sub("copy");
+    auto damaged = [&](std::uint64_t number, std::size_t at) {
+        copy_dir(original, dir);
+        Bytes bytes = read_file(seg(dir, number));
+        bytes[at] ^= 0x01;
+        write_file(seg(dir, number), bytes);
+        return open_fails(dir);
+    };
+    StoreError magic = damaged(1, 0);
+    BOOST_TEST(magic.path == seg(dir, 1));
+    BOOST_TEST(magic.message().find("corrupt segment header at byte offset 0 (bad magic") !=
+               std::string::npos);
+    BOOST_TEST(damaged(1, 9).message().find("checksum mismatch") != std::string::npos);  // version
+    // In the last segment too: a header is written and fsync'ed before any record follows it.
+    std::uint64_t last = 0;
+    for (std::uint64_t n = 1; fs::exists(seg(original, n)); ++n) last = n;
+    BOOST_TEST(damaged(last, 14).path == seg(dir, last));  // segment number
+
+    // A segment whose header names another segment (a copy under the wrong name).
+    copy_dir(original, dir);
+    fs::copy_file(seg(dir, 1), seg(dir, last), fs::copy_options::overwrite_existing);
+    BOOST_TEST(open_fails(dir).message().find("does not match the file name") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(missing_segments_refuse_to_start) {
+    TempDir tmp;
+    std::string original = tmp.sub("original");
+    LogStore::Options options;
+    options.segment_bytes = 512;
+    {
+        auto store = open_ok(original, options);
+        for (Index i = 1; i <= 10; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 'm'))}));
+        BOOST_REQUIRE(store->active_segment() >= 3u);
+    }
+    std::string dir = tmp.sub("copy");
+    copy_dir(original, dir);
+    fs::remove(seg(dir, 2));
+    StoreError middle = open_fails(dir);
+    BOOST_TEST(middle.kind == StoreError::Kind::corrupt);
+    BOOST_TEST(middle.path == seg(dir, 2));
+    BOOST_TEST_MESSAGE(middle.message());
+
+    copy_dir(original, dir);
+    fs::remove(seg(dir, 1));
+    BOOST_TEST(open_fails(dir).path == seg(dir, 1));
+}
+
+BOOST_AUTO_TEST_CASE(empty_or_half_created_last_segment_is_rewritten) {
+    TempDir tmp;
+    ThreeBatchLog log = make_three_batch_log(tmp.path());
+    for (std::uint64_t cut : {0u, 10u}) {
+        BOOST_TEST_CONTEXT("new segment cut to " << cut << " bytes") {
+            // A crash while segment 2 was being created.
+            Bytes header = read_file(seg(tmp.path(), 1));
+            header.resize(cut);
+            write_file(seg(tmp.path(), 2), header);
+            std::uint64_t torn = 0;
+            {
+                RecoveredState state;
+                auto store = open_ok(tmp.path(), {}, &state, &torn);
+                BOOST_TEST(torn == cut);
+                BOOST_TEST(state.entries == log.model_all.list(), boost::test_tools::per_element());
+                BOOST_TEST(store->active_segment() == 2u);
+                write(*store, entries_batch({entry(5, 2, "five")}));
+            }
+            BOOST_TEST(recover(tmp.path()).entries.back() == entry(5, 2, "five"));
+            fs::remove(seg(tmp.path(), 2));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- lock and failures
+
+BOOST_AUTO_TEST_CASE(a_second_open_of_a_locked_dir_fails_clearly) {
+    TempDir tmp;
+    auto first = open_ok(tmp.path());
+    OpenResult second = LogStore::open(tmp.path());
+    BOOST_REQUIRE(!second.ok());
+    BOOST_TEST(second.error->kind == StoreError::Kind::locked);
+    std::string message = second.error->message();
+    BOOST_TEST_MESSAGE(message);
+    BOOST_TEST(message.find(tmp.path()) == 0u);
+    BOOST_TEST(message.find("another ballot-server") != std::string::npos);
+    first.reset();
+    BOOST_TEST(LogStore::open(tmp.path()).ok());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_write_fails_every_later_call) {
+    TempDir tmp;
+    Model model;
+    {
+        auto store = open_ok(tmp.path());
+        Ready first = entries_batch({entry(1, 1, "kept")});
+        write(*store, first);
+        model.apply(first);
+
+        // A real short write: the file-size limit lets part of the batch in, then EFBIG.
+        std::uint64_t size = fs::file_size(seg(tmp.path(), 1));
+        rlimit saved{};
+        BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+        auto saved_handler = ::signal(SIGXFSZ, SIG_IGN);
+        rlimit limited = saved;
+        limited.rlim_cur = size + 100;
+        BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+        Bytes big;
+        LogStore::encode(entries_batch({entry(2, 1, std::string(1000, 'l'))}), big);
+        std::error_code failed = store->write_durably(big);
+        Bytes small;
+        LogStore::encode(entries_batch({entry(2, 1, "s")}), small);
+        std::error_code later = store->write_durably(small);  // would fit under the limit
+        BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
+        ::signal(SIGXFSZ, saved_handler);
+
+        BOOST_TEST(failed == std::error_code(EFBIG, std::generic_category()));
+        BOOST_TEST(store->failed());
+        BOOST_TEST(later == failed);
+        BOOST_TEST(store->write_durably(small) == failed);  // with the limit gone, still failed
+        BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) == size + 100);
+    }
+    // The partial record is a torn tail: the next start drops it.
+    std::uint64_t torn = 0;
+    RecoveredState state = recover(tmp.path(), {}, &torn);
+    BOOST_TEST(torn == 100u);
+    BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_segment_roll_fails_every_later_call) {
+    TempDir tmp;
+    LogStore::Options options;
+    options.segment_bytes = 256;
+    Model model;
+    {
+        auto store = open_ok(tmp.path(), options);
+        Ready first = entries_batch({entry(1, 1, std::string(200, 'r'))});
+        write(*store, first);
+        model.apply(first);
+        // Something already sits where the next segment must go: the roll's O_EXCL create fails.
+        fs::create_directory(seg(tmp.path(), 2));
+        Bytes records;
+        LogStore::encode(entries_batch({entry(2, 1, std::string(200, 'r'))}), records);
+        std::error_code ec = store->write_durably(records);
+        BOOST_TEST(ec == std::error_code(EEXIST, std::generic_category()));
+        fs::remove(seg(tmp.path(), 2));
+        BOOST_TEST(store->write_durably(records) == ec);
+    }
+    BOOST_TEST(recover(tmp.path(), options).entries == model.list(), boost::test_tools::per_element());
+}
+
+// ---------------------------------------------------------------- FileStorage
+
+BOOST_AUTO_TEST_CASE(file_storage_flushes_via_io_context_and_data_survives) {
+    TempDir tmp;
+    Model model;
+    {
+        boost::asio::io_context io;
+        FileStorage storage(io, open_ok(tmp.path()));
+        std::vector<int> order;
+        std::vector<std::error_code> results;
+
+        Ready a;
+        a.hard_state = HardState{3, 1, 0};
+        a.entries = {entry(1, 3, "a1"), entry(2, 3, "a2")};
+        storage.write(a);
+        model.apply(a);
+        storage.flush([&](std::error_code ec) {
+            order.push_back(1);
+            results.push_back(ec);
+        });
+        // Written while the first flush may be in flight: it rides on the next one.
+        Ready b = entries_batch({entry(3, 3, "b")});
+        storage.write(b);
+        model.apply(b);
+        storage.flush([&](std::error_code ec) {
+            order.push_back(2);
+            results.push_back(ec);
+        });
+        // A third, defensive: joins the waiting flush if the second has not started yet.
+        Ready c;
+        c.truncate_from = 3;
+        c.entries = {entry(3, 4, "c")};
+        storage.write(c);
+        model.apply(c);
+        storage.flush([&](std::error_code ec) {
+            order.push_back(3);
+            results.push_back(ec);
+        });
+        // No socket or timer keeps this io_context alive: the flushes themselves must.
+        io.run();
+        BOOST_TEST(order == (std::vector<int>{1, 2, 3}), boost::test_tools::per_element());
+        for (const auto& ec : results) BOOST_TEST(!ec, ec.message());
+    }
+    RecoveredState state = recover(tmp.path());
+    BOOST_TEST(state.hard_state == (HardState{3, 1, 0}));
+    BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(file_storage_close_finishes_the_flush_in_flight) {
+    TempDir tmp;
+    boost::asio::io_context io;
+    std::optional<std::error_code> result;
+    {
+        FileStorage storage(io, open_ok(tmp.path()));
+        storage.write(entries_batch({entry(1, 1, "durable before exit")}));
+        storage.flush([&](std::error_code ec) { result = ec; });
+        storage.close();  // SIGTERM: finish the fsync in flight, close
+        // Closed: the lock is released, and the record is on disk, before io runs at all.
+        BOOST_TEST(recover(tmp.path()).entries == (std::vector<Entry>{entry(1, 1, "durable before exit")}),
+                   boost::test_tools::per_element());
+        std::optional<std::error_code> late;
+        storage.flush([&](std::error_code ec) { late = ec; });
+        io.run();
+        BOOST_REQUIRE(late.has_value());
+        BOOST_TEST(*late == std::make_error_code(std::errc::operation_canceled));
+    }
+    BOOST_REQUIRE(result.has_value());
+    BOOST_TEST(!*result);
+}
+
+BOOST_AUTO_TEST_CASE(file_storage_reports_errors_with_errno_and_stays_failed) {
+    TempDir tmp;
+    LogStore::Options options;
+    options.segment_bytes = 256;
+    boost::asio::io_context io;
+    FileStorage storage(io, open_ok(tmp.path(), options));
+    std::vector<std::error_code> results;
+    auto done = [&](std::error_code ec) { results.push_back(ec); };
+
+    storage.write(entries_batch({entry(1, 1, std::string(200, 'f'))}));
+    storage.flush(done);
+    io.run();
+    io.restart();
+    fs::create_directory(seg(tmp.path(), 2));  // the next roll cannot create its segment
+    storage.write(entries_batch({entry(2, 1, std::string(200, 'f'))}));
+    storage.flush(done);
+    io.run();
+    io.restart();
+    fs::remove(seg(tmp.path(), 2));
+    storage.write(entries_batch({entry(3, 1, "f")}));
+    storage.flush(done);
+    io.run();
+
+    BOOST_REQUIRE(results.size() == 3u);
+    BOOST_TEST(!results[0]);
+    BOOST_TEST(results[1] == std::error_code(EEXIST, std::generic_category()));
+    BOOST_TEST(results[2] == results[1]);
+}
