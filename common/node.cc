@@ -5,6 +5,7 @@
 
 #include "common/file_storage.h"
 #include "common/log_store.h"
+#include "common/membership_guard.h"
 #include "common/transport.h"
 
 namespace ballot {
@@ -56,6 +57,11 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     spdlog::info("recovered {} log entries from {} (term/ballot {}, vote {})", opened.recovered.entries.size(),
                  options_.data_dir, opened.recovered.hard_state.term, opened.recovered.hard_state.vote);
     storage_ = std::make_unique<FileStorage>(io_, std::move(opened.store));
+    try {
+        guard_ = std::make_unique<MembershipGuard>(options_.data_dir, fresh_session_id());
+    } catch (const std::runtime_error& e) {
+        throw NodeOpenError{e.what()};
+    }
 
     const NodeId self = options_.cluster.self;
     EngineConfig config;
@@ -71,8 +77,11 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     std::map<NodeId, tcp::endpoint> peers;
     for (auto& m : options_.cluster.members)
         if (m.id != self) peers[m.id] = resolve(io_, m.host, m.peer_port());
+    TransportOptions transport_options;
+    transport_options.identity = guard_->identity();
+    transport_options.admit = [this](NodeId peer, std::uint64_t identity) { return guard_->admit(peer, identity); };
     transport_ = std::make_unique<Transport>(
-        io_, self, options_.protocol, peers, TransportOptions{},
+        io_, self, options_.protocol, peers, transport_options,
         [this](NodeId from, std::span<const std::uint8_t> payload) {
             if (stopped_) return true;
             bool ok = driver_->receive(from, payload);

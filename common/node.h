@@ -15,6 +15,7 @@
 namespace ballot {
 
 class FileStorage;
+class MembershipGuard;
 class Transport;
 
 struct NodeOptions {
@@ -63,6 +64,7 @@ private:
     boost::asio::io_context& io_;
     NodeOptions options_;
     std::unique_ptr<FileStorage> storage_;
+    std::unique_ptr<MembershipGuard> guard_;
     std::unique_ptr<Transport> transport_;
     class TransportNetwork;
     std::unique_ptr<TransportNetwork> network_;

@@ -31,6 +31,8 @@ struct Hello {
     std::string protocol;
     NodeId from = kNoNode;
     NodeId to = kNoNode;
+    std::uint64_t identity = 0;  // the sender's data dir identity
+    std::string refusal;         // non-empty: the acceptor refuses the dialer, and says why
 };
 
 Bytes encode_hello(const Hello& h) {
@@ -40,6 +42,8 @@ Bytes encode_hello(const Hello& h) {
     w.str(h.protocol);
     w.u64(h.from);
     w.u64(h.to);
+    w.u64(h.identity);
+    w.str(h.refusal);
     Bytes frame;
     put_frame_header(frame, payload.size());
     frame.insert(frame.end(), payload.begin(), payload.end());
@@ -149,7 +153,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         });
         bool dialer = expected_peer != kNoNode;
         if (dialer) {
-            Bytes hello = encode_hello(Hello{protocol, self, expected_peer});
+            Bytes hello = encode_hello(Hello{protocol, self, expected_peer, options.identity, {}});
             auto [ec, n] = co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
             if (ec) co_return kNoNode;
         }
@@ -157,7 +161,12 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         if (!payload) co_return kNoNode;
         Reader r(*payload);
         bool magic_ok = r.u32() == kHelloMagic;
-        Hello h{r.str(), r.u64(), r.u64()};
+        Hello h;
+        h.protocol = r.str();
+        h.from = r.u64();
+        h.to = r.u64();
+        h.identity = r.u64();
+        h.refusal = r.str();
         std::string why;
         if (!r.finish() || !magic_ok)
             why = "not a Ballot peer hello";
@@ -175,8 +184,22 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             say(3, "peer handshake rejected: " + why);
             co_return kNoNode;
         }
+        if (!h.refusal.empty()) {
+            say(4, "node " + std::to_string(h.from) + " refuses this node: " + h.refusal);
+            co_return kNoNode;
+        }
+        if (options.admit) {
+            if (auto refusal = options.admit(h.from, h.identity)) {
+                say(4, "refusing node " + std::to_string(h.from) + ": " + *refusal);
+                if (!dialer) {  // tell it why, so its own log says so too
+                    Bytes hello = encode_hello(Hello{protocol, self, h.from, options.identity, *refusal});
+                    co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
+                }
+                co_return kNoNode;
+            }
+        }
         if (!dialer) {
-            Bytes hello = encode_hello(Hello{protocol, self, h.from});
+            Bytes hello = encode_hello(Hello{protocol, self, h.from, options.identity, {}});
             auto [ec, n] = co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
             if (ec) co_return kNoNode;
         }

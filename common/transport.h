@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -32,6 +33,10 @@ struct TransportOptions {
     std::uint32_t connect_backoff_min_ms = 50;
     std::uint32_t connect_backoff_max_ms = 1000;
     std::uint32_t handshake_timeout_ms = 3000;
+    // This node's data dir identity, sent in the Hello, and the check applied to a peer's
+    // (common/membership_guard.h): nullopt admits, a string is the reason for refusing.
+    std::uint64_t identity = 0;
+    std::function<std::optional<std::string>(NodeId, std::uint64_t)> admit;
 };
 
 class Transport {

@@ -1,0 +1,245 @@
+#include "bench/local_cluster.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "kv/resp_client.h"
+
+namespace ballot {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool can_bind(std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return ok;
+}
+
+}  // namespace
+
+std::vector<std::uint16_t> pick_free_ports(int count) {
+    std::random_device rd;
+    std::mt19937 rng(rd());
+    std::uniform_int_distribution<int> dist(20000, 45000);
+    std::vector<std::uint16_t> ports;
+    for (int attempt = 0; attempt < 10000 && static_cast<int>(ports.size()) < count; ++attempt) {
+        auto p = static_cast<std::uint16_t>(dist(rng));
+        if (std::find(ports.begin(), ports.end(), p) != ports.end()) continue;
+        if (can_bind(p) && can_bind(static_cast<std::uint16_t>(p + 10000))) ports.push_back(p);
+    }
+    if (static_cast<int>(ports.size()) < count) throw std::runtime_error("no free loopback ports");
+    return ports;
+}
+
+LocalCluster::LocalCluster(std::string server, std::string protocol, int nodes, std::vector<std::string> extra_args)
+    : server_(std::move(server)), protocol_(std::move(protocol)), extra_args_(std::move(extra_args)) {
+    char tmpl[] = "/tmp/ballot-e2e-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    root_ = tmpl;
+    ports_ = pick_free_ports(nodes);
+}
+
+LocalCluster::~LocalCluster() {
+    for (auto& [id, pid] : pids_) {
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+    }
+    std::error_code ignored;
+    if (!std::getenv("BALLOT_KEEP_TEST_DIRS")) fs::remove_all(root_, ignored);
+}
+
+std::string LocalCluster::data_dir(NodeId id) const { return root_ + "/node-" + std::to_string(id); }
+std::string LocalCluster::log_path(NodeId id) const { return root_ + "/node-" + std::to_string(id) + ".log"; }
+
+std::vector<std::string> LocalCluster::node_args() const {
+    std::vector<std::string> args;
+    for (int i = 0; i < size(); ++i) {
+        args.push_back("--node");
+        args.push_back("127.0.0.1:" + std::to_string(ports_[i]) + ":" + std::to_string(i + 1));
+    }
+    return args;
+}
+
+void LocalCluster::start(NodeId id) {
+    if (running(id)) throw std::logic_error("node already running");
+    std::vector<std::string> args = {server_, "--protocol", protocol_, "--id", std::to_string(id),
+                                     "--data-dir", data_dir(id)};
+    for (auto& a : node_args()) args.push_back(a);
+    for (auto& a : extra_args_) args.push_back(a);
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        int fd = ::open(log_path(id).c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+        }
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    pids_[id] = pid;
+}
+
+void LocalCluster::start_all() {
+    for (int i = 1; i <= size(); ++i) start(static_cast<NodeId>(i));
+}
+
+int LocalCluster::signal(NodeId id, int sig) {
+    auto it = pids_.find(id);
+    if (it == pids_.end()) return 0;
+    ::kill(it->second, sig);
+    if (sig != SIGKILL && sig != SIGTERM) return 0;
+    int status = 0;
+    ::waitpid(it->second, &status, 0);
+    pids_.erase(it);
+    return status;
+}
+
+std::optional<int> LocalCluster::wait_exit(NodeId id, std::chrono::milliseconds timeout) {
+    auto it = pids_.find(id);
+    if (it == pids_.end()) return std::nullopt;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        if (::waitpid(it->second, &status, WNOHANG) == it->second) {
+            pids_.erase(it);
+            return status;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    return std::nullopt;
+}
+
+std::optional<int> LocalCluster::reap(NodeId id) {
+    auto it = pids_.find(id);
+    if (it == pids_.end()) return std::nullopt;
+    int status = 0;
+    if (::waitpid(it->second, &status, WNOHANG) != it->second) return std::nullopt;
+    pids_.erase(it);
+    return status;
+}
+
+kv::RespValue LocalCluster::command(NodeId id, const std::vector<std::string>& args,
+                                      std::chrono::milliseconds timeout) {
+    try {
+        kv::RespClient client;
+        client.connect("127.0.0.1", port(id), timeout);
+        client.set_timeout(timeout);
+        return client.command(args);
+    } catch (const std::exception& e) {
+        return kv::RespValue::error_string(std::string("IOERR ") + e.what());
+    }
+}
+
+std::map<std::string, std::string> LocalCluster::info(NodeId id) {
+    std::map<std::string, std::string> out;
+    kv::RespValue v = command(id, {"INFO"}, 1000ms);
+    if (v.type != kv::RespValue::Type::bulk) return out;
+    std::istringstream in(v.str);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        auto colon = line.find(':');
+        if (line.empty() || line[0] == '#' || colon == std::string::npos) continue;
+        out[line.substr(0, colon)] = line.substr(colon + 1);
+    }
+    return out;
+}
+
+NodeId LocalCluster::wait_for_leader(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        for (auto& [id, pid] : pids_) {
+            auto i = info(id);
+            if (i["role"] == "leader") return id;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    return kNoNode;
+}
+
+bool LocalCluster::write_until_ok(NodeId id, const std::string& key, const std::string& value,
+                                    std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        kv::RespValue v = command(id, {"SET", key, value}, 3000ms);
+        if (v.type == kv::RespValue::Type::simple && v.str == "OK") return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return false;
+}
+
+std::string LocalCluster::log_tail(NodeId id, int lines) const {
+    std::ifstream in(log_path(id));
+    std::vector<std::string> all;
+    std::string line;
+    while (std::getline(in, line)) all.push_back(line);
+    std::string out;
+    for (std::size_t i = all.size() > static_cast<std::size_t>(lines) ? all.size() - lines : 0; i < all.size(); ++i)
+        out += all[i] + "\n";
+    return out;
+}
+
+std::pair<int, std::string> LocalCluster::run_server(const std::string& server, const std::vector<std::string>& args) {
+    char tmpl[] = "/tmp/ballot-args-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(fd, 2);
+        int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1);
+        std::vector<std::string> full = {server};
+        full.insert(full.end(), args.begin(), args.end());
+        std::vector<char*> argv;
+        for (auto& a : full) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(fd);
+    int status = 0;
+    // Bounded: a server that did not exit on bad arguments within 10 s is killed.
+    for (int i = 0; i < 1000; ++i) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) break;
+        std::this_thread::sleep_for(10ms);
+        if (i == 999) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+        }
+    }
+    std::ifstream in(tmpl);
+    std::stringstream text;
+    text << in.rdbuf();
+    ::unlink(tmpl);
+    return {status, text.str()};
+}
+
+}  // namespace ballot

@@ -1,0 +1,79 @@
+// A cluster of real ballot-server processes on loopback, for ballot-bench and the end-to-end
+// tests.
+//
+// Ports are picked free at construction (client port P and peer port P+10000 both bindable);
+// data dirs and logs live in a fresh temp dir that is removed at the end. Every process this
+// class starts is stopped by PID in the destructor.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "common/types.h"
+#include "kv/resp.h"
+
+namespace ballot {
+
+class LocalCluster {
+public:
+    // `server` is the path of the ballot-server binary.
+    LocalCluster(std::string server, std::string protocol, int nodes, std::vector<std::string> extra_args = {});
+    ~LocalCluster();
+    LocalCluster(const LocalCluster&) = delete;
+    LocalCluster& operator=(const LocalCluster&) = delete;
+
+    const std::string& protocol() const { return protocol_; }
+    int size() const { return static_cast<int>(ports_.size()); }
+    std::uint16_t port(NodeId id) const { return ports_.at(id - 1); }
+    std::string data_dir(NodeId id) const;
+    std::string log_path(NodeId id) const;
+    std::vector<std::string> node_args() const;  // --node ... for every member
+
+    void start(NodeId id);
+    void start_all();
+    bool running(NodeId id) const { return pids_.count(id) > 0; }
+    // Sends `signal`; for SIGKILL/SIGTERM also waits for the process and returns its exit status
+    // (as from waitpid), else returns 0.
+    int signal(NodeId id, int signal);
+    // Waits up to `timeout` for the process to exit by itself; its waitpid status, or nullopt.
+    std::optional<int> wait_exit(NodeId id, std::chrono::milliseconds timeout);
+    // Without waiting: if the node's process has exited, reaps it and returns its waitpid
+    // status; nullopt while it runs (or if it was never started).
+    std::optional<int> reap(NodeId id);
+
+    // One command on a fresh connection to node `id`; a connection failure gives an error value
+    // whose text starts with "IOERR".
+    kv::RespValue command(NodeId id, const std::vector<std::string>& args,
+                          std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+    // INFO of node `id` as key -> value (empty if unreachable).
+    std::map<std::string, std::string> info(NodeId id);
+    // Polls INFO until some running node reports role leader (returns it) or `timeout` passes (0).
+    NodeId wait_for_leader(std::chrono::milliseconds timeout);
+    // Repeats SET through node `id` until it answers +OK or `timeout` passes.
+    bool write_until_ok(NodeId id, const std::string& key, const std::string& value,
+                        std::chrono::milliseconds timeout);
+    // The last `lines` lines of the node's log (for failure messages).
+    std::string log_tail(NodeId id, int lines = 20) const;
+
+    // Runs ballot-server with `args` (not as a member of this cluster) and returns its exit
+    // status and stderr; for argument-checking tests.
+    static std::pair<int, std::string> run_server(const std::string& server, const std::vector<std::string>& args);
+
+private:
+    std::string server_;
+    std::string protocol_;
+    std::vector<std::string> extra_args_;
+    std::string root_;
+    std::vector<std::uint16_t> ports_;
+    std::map<NodeId, pid_t> pids_;
+};
+
+// Free loopback ports P such that P and P + 10000 can both be bound right now.
+std::vector<std::uint16_t> pick_free_ports(int count);
+
+}  // namespace ballot

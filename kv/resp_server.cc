@@ -1,0 +1,275 @@
+#include "kv/resp_server.h"
+
+#include <charconv>
+#include <deque>
+#include <spdlog/spdlog.h>
+
+#include "kv/kv_commands.h"
+
+namespace ballot::kv {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+// The replies for requests that could not finish (SPEC "Errors").
+std::string failure_reply(const Outcome& o) {
+    switch (o.status) {
+        case Outcome::Status::timeout:
+            return error_reply("TRYAGAIN request timed out; a write may or may not have been applied");
+        case Outcome::Status::no_quorum:
+            return error_reply("CLUSTERDOWN no quorum reachable; a write may or may not have been applied");
+        case Outcome::Status::storage_failed:
+            return error_reply("ERR " + (o.reply.empty() ? std::string("storage failure on this node") : o.reply));
+        case Outcome::Status::overloaded:
+            return error_reply("TRYAGAIN too many requests in flight on this node");
+        case Outcome::Status::ok:
+            break;
+    }
+    return error_reply("ERR internal error");
+}
+
+std::optional<std::uint64_t> parse_u64(const std::string& s) {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+std::string upper(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace
+
+std::string info_text(const Node& node) {
+    DriverStatus s = node.status();
+    const NodeOptions& o = node.options();
+    std::string out = "# Ballot\r\n";
+    auto line = [&](const std::string& k, const std::string& v) { out += k + ":" + v + "\r\n"; };
+    line("protocol", o.protocol);
+    line("id", std::to_string(o.cluster.self));
+    line("role", s.engine.role);
+    line("leader_id", std::to_string(s.engine.leader));
+    line(s.engine.term_name, s.engine.term_value);
+    line("commit_index", std::to_string(s.engine.commit_index));
+    line("applied_index", std::to_string(s.applied_index));
+    line("log_first_index", std::to_string(s.engine.log_first_index));
+    line("log_last_index", std::to_string(s.engine.log_last_index));
+    line("members", o.cluster.members_string());
+    line("pending_writes", std::to_string(s.pending_writes));
+    line("pending_reads", std::to_string(s.pending_reads));
+    line("storage", s.storage_failed ? s.storage_error : "ok");
+    return out;
+}
+
+// One client connection.
+struct Session : std::enable_shared_from_this<Session> {
+    struct Slot {
+        bool done = false;
+        std::string reply;
+    };
+
+    Session(tcp::socket s, RespServerOptions& options)
+        : socket(std::move(s)), wake(socket.get_executor()), room(socket.get_executor()), parser(options.limits) {
+        wake.expires_at(asio::steady_timer::time_point::max());
+        room.expires_at(asio::steady_timer::time_point::max());
+    }
+
+    // Reserves the next reply slot; replies leave in slot order.
+    std::shared_ptr<Slot> reserve() {
+        slots.push_back(std::make_shared<Slot>());
+        return slots.back();
+    }
+    void finish(const std::shared_ptr<Slot>& slot, std::string reply) {
+        slot->reply = std::move(reply);
+        slot->done = true;
+        if (!slots.empty() && slots.front() == slot) wake.cancel();
+    }
+    void close() {
+        if (closed) return;
+        closed = true;
+        boost::system::error_code ignored;
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+        socket.close(ignored);
+        wake.cancel();
+        room.cancel();
+    }
+
+    tcp::socket socket;
+    asio::steady_timer wake;  // the writer waits on it
+    asio::steady_timer room;  // the reader waits on it when too many requests are in flight
+    RespRequestParser parser;
+    std::deque<std::shared_ptr<Slot>> slots;
+    bool close_after_flush = false;
+    bool closed = false;
+};
+
+struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
+    Impl(asio::io_context& io_, Node& node_, const KvStore& store_, RespServerOptions options_)
+        : io(io_), node(node_), store(store_), options(options_) {}
+
+    asio::io_context& io;
+    Node& node;
+    const KvStore& store;
+    RespServerOptions options;
+    std::unique_ptr<tcp::acceptor> acceptor;
+    std::vector<std::weak_ptr<Session>> sessions;
+    bool stopped = false;
+
+    static awaitable<void> accept_loop(std::shared_ptr<Impl> me) {
+        while (!me->stopped) {
+            auto [ec, socket] = co_await me->acceptor->async_accept(tuple_awaitable);
+            if (ec) {
+                if (me->stopped) co_return;
+                spdlog::warn("client accept failed: {}", ec.message());
+                continue;
+            }
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            auto session = std::make_shared<Session>(std::move(socket), me->options);
+            std::erase_if(me->sessions, [](auto& w) { return w.expired(); });
+            me->sessions.push_back(session);
+            asio::co_spawn(me->io, writer(session), asio::detached);
+            asio::co_spawn(me->io, reader(me, session), asio::detached);
+        }
+    }
+
+    static awaitable<void> reader(std::shared_ptr<Impl> me, std::shared_ptr<Session> s) {
+        std::vector<std::string> args;
+        while (!s->closed) {
+            if (s->slots.size() >= me->options.max_pipelined_requests) {
+                co_await s->room.async_wait(tuple_awaitable);  // the writer makes room
+                continue;
+            }
+            auto buffer = s->parser.prepare(16 * 1024);
+            auto [ec, n] = co_await s->socket.async_read_some(asio::buffer(buffer.data(), buffer.size()),
+                                                              tuple_awaitable);
+            if (ec) break;
+            s->parser.commit(n);
+            for (;;) {
+                RespStatus st = s->parser.next(args);
+                if (st == RespStatus::need_more) break;
+                if (st == RespStatus::error) {
+                    // SPEC: one -ERR Protocol error reply, then the connection is closed.
+                    auto slot = s->reserve();
+                    s->finish(slot, error_reply("ERR Protocol error: " + s->parser.error()));
+                    s->close_after_flush = true;
+                    s->wake.cancel();
+                    co_return;
+                }
+                me->dispatch(s, args);
+                if (s->close_after_flush) co_return;
+            }
+        }
+        if (s->slots.empty()) s->close();
+        else s->close_after_flush = true;
+    }
+
+    static awaitable<void> writer(std::shared_ptr<Session> s) {
+        std::string out;
+        while (!s->closed) {
+            out.clear();
+            while (!s->slots.empty() && s->slots.front()->done) {
+                out += s->slots.front()->reply;
+                s->slots.pop_front();
+            }
+            if (out.empty()) {
+                if (s->close_after_flush && s->slots.empty()) break;
+                co_await s->wake.async_wait(tuple_awaitable);
+                continue;
+            }
+            s->room.cancel();
+            auto [ec, n] = co_await asio::async_write(s->socket, asio::buffer(out), tuple_awaitable);
+            if (ec) break;
+        }
+        s->close();
+    }
+
+    void dispatch(const std::shared_ptr<Session>& s, std::vector<std::string>& args) {
+        if (args.empty()) return;  // an empty inline line: Redis ignores it
+        auto slot = s->reserve();
+        std::optional<Stamp> stamp;
+        std::span<const std::string> command(args);
+        std::string name = upper(args[0]);
+
+        // Exactly-once writes from ballot-client: BALLOT.STAMPED client seq acked_below CMD args...
+        if (name == "BALLOT.STAMPED") {
+            if (args.size() < 5) return s->finish(slot, error_reply("ERR wrong number of arguments for 'ballot.stamped' command"));
+            auto client = parse_u64(args[1]), seq = parse_u64(args[2]), acked = parse_u64(args[3]);
+            if (!client || !seq || !acked || *client == 0)
+                return s->finish(slot, error_reply("ERR BALLOT.STAMPED needs a non-zero client id, a seq and acked_below as integers"));
+            stamp = Stamp{*client, *seq, *acked};
+            command = command.subspan(4);
+            name = upper(command[0]);
+        }
+
+        if (name == "QUIT") {
+            s->finish(slot, simple_reply("OK"));
+            s->close_after_flush = true;
+            return;
+        }
+        if (name == "COMMAND") {  // redis-cli asks for command docs at start; we have none to give
+            return s->finish(slot, "*0\r\n");
+        }
+
+        Validation check = validate(std::vector<std::string>(command.begin(), command.end()));
+        if (!check.ok()) return s->finish(slot, error_reply(check.error));
+        if (check.command.op == Op::ping) {
+            std::string r;
+            if (check.command.args.size() >= 1) append_bulk(r, check.command.args[0]);
+            else append_simple(r, "PONG");
+            return s->finish(slot, std::move(r));
+        }
+        if (check.command.op == Op::info) {
+            std::string r;
+            append_bulk(r, info_text(node));
+            return s->finish(slot, std::move(r));
+        }
+        std::weak_ptr<Session> weak = s;
+        std::string payload = encode_payload(check.command);
+        if (check.command.kind() == CommandKind::write) {
+            node.submit(stamp, std::move(payload), [weak, slot](const Outcome& o) {
+                auto session = weak.lock();
+                if (!session) return;
+                session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o));
+            });
+        } else {
+            node.read([this, weak, slot, payload = std::move(payload)](const Outcome& o) {
+                auto session = weak.lock();
+                if (!session) return;
+                session->finish(slot, o.status == Outcome::Status::ok ? store.query(payload) : failure_reply(o));
+            });
+        }
+    }
+};
+
+RespServer::RespServer(asio::io_context& io, Node& node, const KvStore& store, RespServerOptions options)
+    : impl_(std::make_shared<Impl>(io, node, store, options)) {}
+
+RespServer::~RespServer() { stop(); }
+
+void RespServer::start(const tcp::endpoint& listen) {
+    impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->io);
+    impl_->acceptor->open(listen.protocol());
+    impl_->acceptor->set_option(tcp::acceptor::reuse_address(true));
+    impl_->acceptor->bind(listen);
+    impl_->acceptor->listen();
+    asio::co_spawn(impl_->io, Impl::accept_loop(impl_), asio::detached);
+}
+
+void RespServer::stop() {
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    boost::system::error_code ignored;
+    if (impl_->acceptor) impl_->acceptor->close(ignored);
+    for (auto& w : impl_->sessions)
+        if (auto s = w.lock()) s->close();
+}
+
+}  // namespace ballot::kv

@@ -1,0 +1,43 @@
+// The RESP2 front end: accepts client connections (redis-cli, redis-benchmark, ballot-client)
+// and turns each command into a replicated write, a linearizable read or a local answer.
+//
+// One coroutine reads and parses a connection's requests; every request gets a reply slot in
+// arrival order, and a writer coroutine sends the finished prefix of those slots, so pipelined
+// requests are answered in order while many of them are in the log at once.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <memory>
+#include <string>
+
+#include "common/node.h"
+#include "kv/kv_store.h"
+#include "kv/resp.h"
+
+namespace ballot::kv {
+
+struct RespServerOptions {
+    RespLimits limits;                       // 1 MiB bulk strings by default (SPEC)
+    std::size_t max_pipelined_requests = 4096;  // per connection; reading pauses beyond it
+};
+
+class RespServer {
+public:
+    RespServer(boost::asio::io_context& io, Node& node, const KvStore& store, RespServerOptions options);
+    ~RespServer();
+
+    // Binds the client port (throws boost::system::system_error if it cannot).
+    void start(const boost::asio::ip::tcp::endpoint& listen);
+    // Stops accepting and closes every connection.
+    void stop();
+
+    struct Impl;
+
+private:
+    std::shared_ptr<Impl> impl_;
+};
+
+// The INFO reply body: `key:value` lines after a `# Ballot` header (SPEC).
+std::string info_text(const Node& node);
+
+}  // namespace ballot::kv

@@ -1,0 +1,178 @@
+// ballot-server: one member of a replicated KV cluster, on any engine (SPEC "ballot-server").
+//
+// Exit codes: 0 after SIGTERM/SIGINT, 1 when the data dir is corrupt or a port cannot be bound,
+// 2 for bad arguments (one line on stderr naming the problem; nothing started, nothing created).
+#include <boost/asio.hpp>
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/cluster_config.h"
+#include "common/engine.h"
+#include "common/node.h"
+#include "kv/kv_store.h"
+#include "kv/resp_server.h"
+
+namespace po = boost::program_options;
+namespace asio = boost::asio;
+using namespace ballot;
+
+namespace {
+
+struct UsageError {
+    std::string message;
+};
+
+const char* kUsage =
+    "usage: ballot-server --protocol raft|paxos|multipaxos --id ID\n"
+    "                     --node HOST:PORT:ID --node HOST:PORT:ID --node HOST:PORT:ID\n"
+    "                     [--data-dir DIR] [--log-level trace|debug|info|warn|error] [--trace]\n"
+    "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms N]\n"
+    "                     [--max-bulk-bytes N]\n";
+
+// A whole number for --OPTION, at least `min`.
+std::uint32_t parse_number(const std::string& option, const std::string& text, std::uint32_t min) {
+    std::uint32_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
+        throw UsageError{"--" + option + " " + text + ": not a whole number"};
+    if (v < min) throw UsageError{"--" + option + " " + text + ": must be at least " + std::to_string(min)};
+    return v;
+}
+
+struct ServerArgs {
+    NodeOptions node;
+    std::string log_level = "info";
+    std::size_t max_bulk_bytes = 1 << 20;
+};
+
+ServerArgs parse_args(int argc, char** argv) {
+    po::options_description desc("ballot-server options");
+    desc.add_options()("help,h", "show this help")
+        ("protocol", po::value<std::string>(), "raft | multipaxos | paxos")
+        ("id", po::value<std::string>(), "this node's id (one of the --node ids)")
+        ("node", po::value<std::vector<std::string>>(), "HOST:PORT:ID, once per member, self included")
+        ("data-dir", po::value<std::string>(), "data directory (default ./data/node-ID)")
+        ("log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")
+        ("trace", po::bool_switch(), "print every protocol message on one line")
+        ("election-timeout-ms", po::value<std::string>()->default_value("300-600"), "MIN-MAX")
+        ("heartbeat-ms", po::value<std::string>()->default_value("50"), "leader heartbeat interval")
+        ("request-timeout-ms", po::value<std::string>()->default_value("3000"), "client request timeout")
+        ("max-bulk-bytes", po::value<std::string>()->default_value("1048576"), "largest RESP bulk string accepted");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw UsageError{e.what()};
+    }
+    if (vm.count("help")) {
+        std::cout << kUsage << "\n" << desc;
+        std::exit(0);
+    }
+    ServerArgs a;
+    if (!vm.count("protocol")) throw UsageError{"missing --protocol (raft, multipaxos or paxos)"};
+    a.node.protocol = vm["protocol"].as<std::string>();
+    const auto& names = engine_names();
+    if (std::find(names.begin(), names.end(), a.node.protocol) == names.end()) {
+        std::string list;
+        for (auto& n : names) list += (list.empty() ? "" : ", ") + n;
+        throw UsageError{"unknown --protocol " + a.node.protocol + " (expected one of: " + list + ")"};
+    }
+    if (!vm.count("id")) throw UsageError{"missing --id"};
+    std::uint32_t id = parse_number("id", vm["id"].as<std::string>(), 1);
+    std::string error;
+    auto cluster = make_cluster_config(vm.count("node") ? vm["node"].as<std::vector<std::string>>() : std::vector<std::string>{},
+                                       id, error);
+    if (!cluster) throw UsageError{error};
+    a.node.cluster = *cluster;
+    a.node.data_dir = vm.count("data-dir") ? vm["data-dir"].as<std::string>() : "./data/node-" + std::to_string(id);
+    a.log_level = vm["log-level"].as<std::string>();
+    if (spdlog::level::from_str(a.log_level) == spdlog::level::off && a.log_level != "off")
+        throw UsageError{"--log-level " + a.log_level + ": expected trace, debug, info, warn or error"};
+    a.node.trace = vm["trace"].as<bool>();
+
+    std::string election = vm["election-timeout-ms"].as<std::string>();
+    auto dash = election.find('-');
+    if (dash == std::string::npos) throw UsageError{"--election-timeout-ms " + election + ": expected MIN-MAX, e.g. 300-600"};
+    a.node.election_timeout_min_ms = parse_number("election-timeout-ms", election.substr(0, dash), 1);
+    a.node.election_timeout_max_ms = parse_number("election-timeout-ms", election.substr(dash + 1), 1);
+    if (a.node.election_timeout_max_ms < a.node.election_timeout_min_ms)
+        throw UsageError{"--election-timeout-ms " + election + ": MAX is below MIN"};
+    a.node.heartbeat_ms = parse_number("heartbeat-ms", vm["heartbeat-ms"].as<std::string>(), 1);
+    if (a.node.heartbeat_ms >= a.node.election_timeout_min_ms)
+        throw UsageError{"--heartbeat-ms must be below the minimum election timeout"};
+    a.node.request_timeout_ms = parse_number("request-timeout-ms", vm["request-timeout-ms"].as<std::string>(), 1);
+    a.node.tick_ms = std::max<std::uint32_t>(1, std::min<std::uint32_t>(10, a.node.heartbeat_ms / 2));
+    a.max_bulk_bytes = parse_number("max-bulk-bytes", vm["max-bulk-bytes"].as<std::string>(), 1);
+
+    // Every HOST must resolve now, before anything is started or created.
+    asio::io_context probe;
+    asio::ip::tcp::resolver resolver(probe);
+    for (auto& m : a.node.cluster.members) {
+        boost::system::error_code ec;
+        resolver.resolve(m.host, std::to_string(m.client_port), ec);
+        if (ec) throw UsageError{"--node " + m.str() + ":" + std::to_string(m.id) + ": cannot resolve host " + m.host + " (" + ec.message() + ")"};
+    }
+    return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ServerArgs args;
+    try {
+        args = parse_args(argc, argv);
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "ballot-server: %s\n", e.message.c_str());
+        return 2;
+    }
+
+    auto logger = spdlog::stderr_color_mt("ballot");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(args.log_level));
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [n" + std::to_string(args.node.cluster.self) + "] %^%-5l%$ %v");
+
+    asio::io_context io(1);
+    kv::KvStore store;
+    std::unique_ptr<Node> node;
+    try {
+        node = std::make_unique<Node>(io, args.node, store);
+    } catch (const NodeOpenError& e) {
+        std::fprintf(stderr, "ballot-server: %s\n", e.message.c_str());
+        return 1;
+    }
+
+    kv::RespServerOptions resp_options;
+    resp_options.limits.max_bulk_bytes = args.max_bulk_bytes;
+    kv::RespServer server(io, *node, store, resp_options);
+    const NodeAddress& me = args.node.cluster.self_address();
+    try {
+        asio::ip::tcp::resolver resolver(io);
+        server.start(resolver.resolve(me.host, std::to_string(me.client_port)).begin()->endpoint());
+        node->start();
+    } catch (const boost::system::system_error& e) {
+        std::fprintf(stderr, "ballot-server: cannot listen on %s (client) or port %u (peers): %s\n", me.str().c_str(),
+                     me.peer_port(), e.code().message().c_str());
+        return 1;
+    }
+
+    asio::signal_set signals(io, SIGTERM, SIGINT);
+    signals.async_wait([&](boost::system::error_code ec, int signal) {
+        if (ec) return;
+        spdlog::info("signal {}: stopping", signal);
+        server.stop();
+        node->stop();  // fails waiting requests, finishes the fsync in flight
+        io.stop();
+    });
+    std::signal(SIGPIPE, SIG_IGN);
+    spdlog::info("ballot-server {} node {} serving clients on {} (peers on port {}), data dir {}", args.node.protocol,
+                 me.id, me.str(), me.peer_port(), args.node.data_dir);
+    io.run();
+    node.reset();
+    spdlog::info("stopped");
+    return 0;
+}

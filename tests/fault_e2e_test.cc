@@ -1,0 +1,221 @@
+// Process-level fault tests, written once and run for every engine: SIGSTOP/SIGCONT of the
+// leader, SIGKILL and restart of a minority, SIGKILL of everyone in the middle of a write burst,
+// a member restarted with an empty data dir (refused), and hostile bytes on both ports.
+// Nothing acknowledged may be lost, and every node keeps serving.
+#define BOOST_TEST_MODULE fault_e2e
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "bench/local_cluster.h"
+#include "common/engine.h"
+#include "kv/resp_client.h"
+
+using namespace ballot;
+using namespace std::chrono_literals;
+namespace bdata = boost::unit_test::data;
+using Type = kv::RespValue::Type;
+
+namespace {
+
+constexpr auto kLiveness = 15s;  // a bound on progress, not a speed target
+const std::string kServer = std::string(BALLOT_BIN_DIR) + "/ballot-server";
+
+bool is_ok(const kv::RespValue& v) { return v.type == Type::simple && v.str == "OK"; }
+
+NodeId leader_or_first(LocalCluster& c) {
+    NodeId l = c.wait_for_leader(c.protocol() == "paxos" ? 1ms : kLiveness);
+    return l != kNoNode ? l : 1;
+}
+
+NodeId another(LocalCluster& c, NodeId not_this) {
+    for (int i = 1; i <= c.size(); ++i)
+        if (static_cast<NodeId>(i) != not_this && c.running(i)) return i;
+    return kNoNode;
+}
+
+// Reads `key` through `node`, retrying while the node answers with an error (recovering,
+// electing) up to the liveness bound.
+kv::RespValue read_eventually(LocalCluster& c, NodeId node, const std::string& key) {
+    auto deadline = std::chrono::steady_clock::now() + kLiveness;
+    kv::RespValue v;
+    do {
+        v = c.command(node, {"GET", key});
+        if (v.type != Type::error) return v;
+        std::this_thread::sleep_for(20ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return v;
+}
+
+void expect_all_present(LocalCluster& c, const std::map<std::string, std::string>& acked, NodeId via) {
+    for (auto& [k, v] : acked) {
+        auto got = read_eventually(c, via, k);
+        BOOST_TEST((got.type == Type::bulk && got.str == v), c.protocol() << ": acknowledged " << k << "=" << v
+                                                                          << " read back as '" << got.str << "'");
+    }
+}
+
+std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return "connect failed";
+    }
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    (void)!::write(fd, bytes.data(), bytes.size());
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(stopped_leader_is_replaced_then_rejoins, bdata::make(engine_names()), protocol) {
+    LocalCluster c(kServer, protocol, 3);
+    c.start_all();
+    NodeId stopped = leader_or_first(c);
+    BOOST_REQUIRE(c.write_until_ok(stopped, "before", "1", kLiveness));
+    c.signal(stopped, SIGSTOP);
+    NodeId survivor = another(c, stopped);
+    BOOST_REQUIRE_MESSAGE(c.write_until_ok(survivor, "during", "2", kLiveness), c.log_tail(survivor));
+    c.signal(stopped, SIGCONT);
+    // The old leader learns it was replaced and serves the new state, writes included.
+    BOOST_REQUIRE_MESSAGE(c.write_until_ok(stopped, "after", "3", kLiveness), c.log_tail(stopped));
+    expect_all_present(c, {{"before", "1"}, {"during", "2"}, {"after", "3"}}, stopped);
+    expect_all_present(c, {{"before", "1"}, {"during", "2"}, {"after", "3"}}, survivor);
+}
+
+BOOST_DATA_TEST_CASE(killed_minority_restarts_and_catches_up, bdata::make(engine_names()), protocol) {
+    LocalCluster c(kServer, protocol, 3);
+    c.start_all();
+    NodeId leader = leader_or_first(c);
+    NodeId victim = another(c, leader);
+    BOOST_REQUIRE(c.write_until_ok(leader, "k0", "v0", kLiveness));
+    c.signal(victim, SIGKILL);
+    std::map<std::string, std::string> acked{{"k0", "v0"}};
+    for (int i = 1; i < 200; ++i) {
+        std::string k = "k" + std::to_string(i), v = "v" + std::to_string(i);
+        if (is_ok(c.command(leader, {"SET", k, v}))) acked[k] = v;
+    }
+    BOOST_TEST(acked.size() == 200u);
+    c.start(victim);
+    // The restarted node catches up and serves up-to-date (linearizable) reads.
+    expect_all_present(c, acked, victim);
+}
+
+BOOST_DATA_TEST_CASE(everyone_killed_during_a_write_burst_loses_nothing_acknowledged, bdata::make(engine_names()),
+                     protocol) {
+    LocalCluster c(kServer, protocol, 3);
+    c.start_all();
+    leader_or_first(c);
+    BOOST_REQUIRE(c.write_until_ok(1, "warm", "up", kLiveness));
+    std::mutex mu;
+    std::map<std::string, std::string> acked;
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 4; ++w) {
+        writers.emplace_back([&, w] {
+            NodeId via = 1 + w % 3;
+            for (int i = 0; !stop && i < 100000; ++i) {
+                try {
+                    kv::RespClient client;
+                    client.connect("127.0.0.1", c.port(via), 2000ms);
+                    client.set_timeout(2000ms);
+                    for (; !stop; ++i) {
+                        std::string k = "w" + std::to_string(w) + "-" + std::to_string(i);
+                        if (is_ok(client.command({"SET", k, "x" + std::to_string(i)}))) {
+                            std::lock_guard lock(mu);
+                            acked[k] = "x" + std::to_string(i);
+                        }
+                    }
+                } catch (const std::exception&) {
+                    std::this_thread::sleep_for(10ms);
+                }
+            }
+        });
+    }
+    // Kill everyone once the burst is well under way.
+    auto deadline = std::chrono::steady_clock::now() + kLiveness;
+    while (std::chrono::steady_clock::now() < deadline) {
+        {
+            std::lock_guard lock(mu);
+            if (acked.size() >= 300) break;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    for (NodeId n = 1; n <= 3; ++n) c.signal(n, SIGKILL);
+    stop = true;
+    for (auto& t : writers) t.join();
+    BOOST_TEST_MESSAGE(protocol << ": " << acked.size() << " writes acknowledged before SIGKILL of all");
+    BOOST_REQUIRE(acked.size() >= 300u);
+    c.start_all();
+    expect_all_present(c, acked, 2);
+}
+
+BOOST_DATA_TEST_CASE(member_restarted_with_empty_data_dir_is_refused, bdata::make(engine_names()), protocol) {
+    LocalCluster c(kServer, protocol, 3);
+    c.start_all();
+    leader_or_first(c);
+    BOOST_REQUIRE(c.write_until_ok(1, "kept", "yes", kLiveness));
+    c.signal(3, SIGKILL);
+    std::filesystem::remove_all(c.data_dir(3));
+    c.start(3);
+    // The others refuse it: it forgot its votes/promises and must not take part.
+    auto deadline = std::chrono::steady_clock::now() + kLiveness;
+    bool refused = false;
+    while (!refused && std::chrono::steady_clock::now() < deadline) {
+        std::string logs = c.log_tail(1, 200) + c.log_tail(2, 200) + c.log_tail(3, 200);
+        refused = logs.find("lost or replaced its state") != std::string::npos;
+        if (!refused) std::this_thread::sleep_for(50ms);
+    }
+    BOOST_TEST(refused, "no node logged the refusal:\n" << c.log_tail(1) << c.log_tail(3));
+    auto v = c.command(3, {"SET", "via-empty", "1"}, 10000ms);
+    BOOST_TEST(v.is_error(), "a refused node must not acknowledge writes: " << v.str);
+    // The majority keeps serving.
+    BOOST_TEST(c.write_until_ok(1, "still", "serving", kLiveness));
+    expect_all_present(c, {{"kept", "yes"}, {"still", "serving"}}, 2);
+}
+
+BOOST_DATA_TEST_CASE(hostile_bytes_on_client_and_peer_ports, bdata::make(engine_names()), protocol) {
+    LocalCluster c(kServer, protocol, 3);
+    c.start_all();
+    leader_or_first(c);
+    BOOST_REQUIRE(c.write_until_ok(1, "x", "1", kLiveness));
+    // Oversized bulk string (over the 1 MiB limit) and an absurd array.
+    std::string reply = raw_exchange(c.port(1), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n");
+    BOOST_TEST(reply.rfind("-ERR Protocol error", 0) == 0, reply);
+    reply = raw_exchange(c.port(1), "*1048577\r\n");
+    BOOST_TEST(reply.rfind("-ERR Protocol error", 0) == 0, reply);
+    // Peer port: an oversized frame header, a valid-looking hello from a non-member, and noise.
+    std::string big_frame("\xff\xff\xff\x7f\x01", 5);
+    BOOST_TEST(raw_exchange(static_cast<std::uint16_t>(c.port(2) + 10000), big_frame).empty());
+    std::string junk(100000, '\x07');
+    BOOST_TEST(raw_exchange(static_cast<std::uint16_t>(c.port(3) + 10000), junk).empty());
+    // Every node still serves, and the cluster still replicates.
+    for (NodeId n = 1; n <= 3; ++n) {
+        BOOST_TEST(c.write_until_ok(n, "after" + std::to_string(n), "ok", kLiveness));
+        auto v = read_eventually(c, n, "x");
+        BOOST_TEST((v.type == Type::bulk && v.str == "1"));
+    }
+}

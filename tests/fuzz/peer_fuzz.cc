@@ -1,0 +1,43 @@
+// libFuzzer target: hostile peer frames against every engine. The first byte picks the engine
+// and the sender; the rest is the payload handed to step(). A malformed payload must be rejected
+// (step returns false) without crashing; a well-formed one may change state, and whatever the
+// engine does next (take_ready, status, describe) must not crash either.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "common/engine.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    using namespace ballot;
+    if (size < 1) return 0;
+    const auto& names = engine_names();
+    const std::string& protocol = names[data[0] % names.size()];
+    NodeId from = 1 + (data[0] / names.size()) % 4;  // 4 is not a member: must be refused
+    EngineConfig config;
+    config.id = 1;
+    config.members = {1, 2, 3};
+    config.election_timeout_min_ticks = 2;
+    config.election_timeout_max_ticks = 4;
+    config.heartbeat_ticks = 1;
+    auto engine = make_engine(protocol, config, RecoveredState{});
+    std::span<const std::uint8_t> payload(data + 1, size - 1);
+    EngineStatus before = engine->status();
+    bool accepted = engine->step(from, payload);
+    if (!accepted) {
+        EngineStatus after = engine->status();
+        // A refused message changes no state.
+        if (after.role != before.role || after.term_value != before.term_value || after.leader != before.leader ||
+            after.commit_index != before.commit_index || after.log_last_index != before.log_last_index)
+            __builtin_trap();
+    }
+    (void)engine->describe(payload);
+    for (int i = 0; i < 8; ++i) {
+        engine->tick();
+        Ready r = engine->take_ready();
+        for (auto& m : r.messages) (void)engine->describe(m.payload);
+    }
+    engine->step(from, payload);
+    (void)engine->take_ready();
+    return 0;
+}
