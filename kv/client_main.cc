@@ -1,0 +1,344 @@
+// ballot-client: talk to a Ballot cluster from a shell (SPEC "ballot-client").
+//
+//   ballot-client --node HOST:PORT:ID [--node ...]            interactive
+//   ballot-client --node HOST:PORT:ID [--node ...] set k v    one shot
+//
+// The nodes are tried in order; a connection failure, a timeout or a -TRYAGAIN / -CLUSTERDOWN /
+// -LOADING reply moves on to the next node, for at most --timeout-ms in total. Writes carry an
+// exactly-once stamp (client id, seq, acked_below; Raft dissertation §6.3) so that a write
+// retried on another node is applied once: the wire form is
+//
+//   BALLOT.STAMPED <client_id> <seq> <acked_below> <COMMAND> <args...>
+//
+// which the server front end unwraps. Exit codes (one shot): 0 success, 1 an error reply or no
+// reachable node, 2 a usage error.
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kv/kv_commands.h"
+#include "kv/resp.h"
+#include "kv/resp_client.h"
+
+namespace po = boost::program_options;
+using namespace ballot::kv;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// One connect attempt may not take longer than this, so a dead node does not eat the budget.
+constexpr milliseconds kConnectTimeout{1000};
+// One request may wait this long for its reply before the next node is tried. Longer than the
+// server's default request timeout (3000 ms), after which the node itself answers -TRYAGAIN.
+constexpr milliseconds kReplyTimeout{4000};
+// Pause after every node failed once, doubling up to the maximum.
+constexpr milliseconds kBackoffMin{50};
+constexpr milliseconds kBackoffMax{1000};
+
+const char* const kUsage =
+    "usage: ballot-client --node HOST:PORT:ID [--node ...] [--timeout-ms N] [COMMAND [ARG ...]]";
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct NodeAddress {
+    std::string host;
+    std::uint16_t port = 0;
+    std::uint64_t id = 0;
+};
+
+std::optional<std::uint64_t> parse_number(const std::string& s) {
+    if (s.empty() || s.size() > 19 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::nullopt;
+    }
+    return std::stoull(s);
+}
+
+// HOST:PORT:ID; HOST may be a name, an IPv4 address or a bracketed IPv6 address ([::1]).
+NodeAddress parse_node(const std::string& text) {
+    const auto bad = [&](const std::string& why) {
+        return UsageError("bad --node '" + text + "': " + why + " (expected HOST:PORT:ID)");
+    };
+    const auto id_colon = text.rfind(':');
+    if (id_colon == std::string::npos || id_colon == 0) throw bad("missing port and id");
+    const auto port_colon = text.rfind(':', id_colon - 1);
+    if (port_colon == std::string::npos) throw bad("missing port or id");
+    NodeAddress node;
+    node.host = text.substr(0, port_colon);
+    if (node.host.size() >= 2 && node.host.front() == '[' && node.host.back() == ']') {
+        node.host = node.host.substr(1, node.host.size() - 2);
+    }
+    if (node.host.empty()) throw bad("empty host");
+    const auto port = parse_number(text.substr(port_colon + 1, id_colon - port_colon - 1));
+    if (!port || *port < 1 || *port > 65535) throw bad("port must be a number from 1 to 65535");
+    node.port = static_cast<std::uint16_t>(*port);
+    const auto id = parse_number(text.substr(id_colon + 1));
+    if (!id || *id < 1) throw bad("id must be a number >= 1");
+    node.id = *id;
+    return node;
+}
+
+// Prints a reply the way redis-cli does on a terminal (bulk strings unquoted).
+void print_reply(std::ostream& out, const RespValue& v, const std::string& first = "",
+                 const std::string& rest = "") {
+    switch (v.type) {
+        case RespValue::Type::simple:
+            out << first << v.str << '\n';
+            return;
+        case RespValue::Type::error:
+            out << first << "(error) " << v.str << '\n';
+            return;
+        case RespValue::Type::integer:
+            out << first << "(integer) " << v.integer << '\n';
+            return;
+        case RespValue::Type::bulk:
+            out << first << v.str << '\n';
+            return;
+        case RespValue::Type::nil:
+            out << first << "(nil)" << '\n';
+            return;
+        case RespValue::Type::array: {
+            if (v.elements.empty()) {
+                out << first << "(empty array)" << '\n';
+                return;
+            }
+            const std::size_t width = std::to_string(v.elements.size()).size();
+            for (std::size_t i = 0; i < v.elements.size(); ++i) {
+                std::string label = std::to_string(i + 1);
+                label = std::string(width - label.size(), ' ') + label + ") ";
+                print_reply(out, v.elements[i], (i == 0 ? first : rest) + label,
+                            rest + std::string(label.size(), ' '));
+            }
+            return;
+        }
+    }
+}
+
+std::uint64_t random_client_id() {
+    std::random_device device;
+    std::uint64_t id = 0;
+    while (id == 0) id = (std::uint64_t{device()} << 32) ^ device();
+    return id;
+}
+
+bool retryable(const RespValue& reply) {
+    const std::string_view code = reply.error_code();
+    return code == "TRYAGAIN" || code == "CLUSTERDOWN" || code == "LOADING";
+}
+
+class NoReachableNode : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// The client's view of the cluster: which node it talks to, and its exactly-once session.
+class ClusterClient {
+public:
+    ClusterClient(std::vector<NodeAddress> nodes, milliseconds total_timeout)
+        : nodes_(std::move(nodes)), total_timeout_(total_timeout), client_id_(random_client_id()) {}
+
+    const NodeAddress& current() const { return nodes_[current_]; }
+
+    // Runs one validated command (`args` as the user typed them), retrying across nodes.
+    RespValue run(const KvCommand& command, const std::vector<std::string>& args) {
+        std::vector<std::string> wire;
+        if (command.kind() == CommandKind::write) {
+            // §6.3: every reply below `seq` has been received (this client runs one command at a
+            // time), so the cluster may forget them. A retry of this command keeps its stamp.
+            const std::uint64_t seq = next_seq_++;
+            wire = {"BALLOT.STAMPED", std::to_string(client_id_), std::to_string(seq), std::to_string(seq)};
+        }
+        wire.insert(wire.end(), args.begin(), args.end());
+        return run_with_retries(wire);
+    }
+
+private:
+    RespValue run_with_retries(const std::vector<std::string>& wire) {
+        const auto deadline = Clock::now() + total_timeout_;
+        std::string last_error = "no attempt finished";
+        milliseconds backoff = kBackoffMin;
+        std::size_t failures_this_round = 0;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+            if (left <= milliseconds(0)) break;
+            const NodeAddress& node = nodes_[current_];
+            try {
+                if (!client_.connected())
+                    client_.connect(node.host, node.port, std::min(left, kConnectTimeout));
+                client_.set_timeout(std::max(milliseconds(1), std::min(left, kReplyTimeout)));
+                RespValue reply = client_.command(wire);
+                if (!retryable(reply)) return reply;
+                last_error = node.host + ":" + std::to_string(node.port) + " answered -" + reply.str;
+            } catch (const RespClientError& e) {
+                last_error = e.what();
+                client_.close();
+            }
+            // Move on to the next node; after a full round of failures, pause before the next.
+            client_.close();
+            current_ = (current_ + 1) % nodes_.size();
+            if (++failures_this_round == nodes_.size()) {
+                failures_this_round = 0;
+                const auto pause =
+                    std::min(backoff, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+                if (pause > milliseconds(0)) std::this_thread::sleep_for(pause);
+                backoff = std::min(backoff * 2, kBackoffMax);
+            }
+        }
+        throw NoReachableNode("no node answered within " + std::to_string(total_timeout_.count()) +
+                              " ms (last error: " + last_error + ")");
+    }
+
+    std::vector<NodeAddress> nodes_;
+    milliseconds total_timeout_;
+    std::size_t current_ = 0;
+    RespClient client_;
+    std::uint64_t client_id_;
+    std::uint64_t next_seq_ = 1;
+};
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+// Turns what the user typed into the command to send (`list` is KEYS *) and checks it with the
+// server's own table, so a mistake is reported in Redis's words without a round trip.
+Validation prepare(const std::vector<std::string>& words, std::vector<std::string>& args) {
+    args = words;
+    if (!words.empty() && lower(words[0]) == "list") {
+        if (words.size() != 1) return Validation{{}, "ERR wrong number of arguments for 'list' command"};
+        args = {"KEYS", "*"};
+    }
+    return validate(args);
+}
+
+void print_help(std::ostream& out) {
+    out << "commands: set <key> <value> | get <key> | del <key> [key ...] | list | append <key> <value>\n"
+           "          incr <key> | keys <pattern> | dbsize | ping [message] | info | quit\n";
+}
+
+int interactive(ClusterClient& cluster) {
+    const bool tty = isatty(STDIN_FILENO) != 0;
+    std::string line;
+    for (;;) {
+        if (tty) std::cout << cluster.current().host << ":" << cluster.current().port << "> " << std::flush;
+        if (!std::getline(std::cin, line)) break;
+        auto words = split_inline_args(line);
+        if (!words) {
+            std::cout << "Invalid argument(s)\n";
+            continue;
+        }
+        if (words->empty()) continue;
+        const std::string name = lower((*words)[0]);
+        if (name == "quit" || name == "exit") break;
+        if (name == "help") {
+            print_help(std::cout);
+            continue;
+        }
+        std::vector<std::string> args;
+        Validation v = prepare(*words, args);
+        if (!v.ok()) {
+            std::cout << "(error) " << v.error << '\n';
+            continue;
+        }
+        try {
+            print_reply(std::cout, cluster.run(v.command, args));
+        } catch (const NoReachableNode& e) {
+            std::cout << "(error) " << e.what() << '\n';
+        }
+    }
+    return kExitOk;
+}
+
+// Splits argv into options (given to program_options) and the command that follows them, so a
+// command argument that starts with '-' (`set k -5`) is never mistaken for an option.
+void split_argv(int argc, char** argv, std::vector<std::string>& options, std::vector<std::string>& command) {
+    int i = 1;
+    while (i < argc) {
+        const std::string a = argv[i];
+        if (a == "--") {
+            ++i;
+            break;
+        }
+        if (a.empty() || a[0] != '-') break;
+        options.push_back(a);
+        ++i;
+        if ((a == "--node" || a == "--timeout-ms") && i < argc) options.push_back(argv[i++]);
+    }
+    for (; i < argc; ++i) command.emplace_back(argv[i]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> option_words, command;
+    split_argv(argc, argv, option_words, command);
+
+    std::vector<NodeAddress> nodes;
+    std::int64_t timeout_ms = 10000;
+    try {
+        po::options_description desc("options");
+        desc.add_options()("help,h", "show usage")("node", po::value<std::vector<std::string>>(),
+                                                   "a cluster member, HOST:PORT:ID (repeat for each)")(
+            "timeout-ms", po::value<std::int64_t>(&timeout_ms), "give up after this long (default 10000)");
+        po::variables_map vm;
+        po::store(po::command_line_parser(option_words).options(desc).run(), vm);
+        po::notify(vm);
+        if (vm.count("help")) {
+            std::cout << kUsage << '\n';
+            print_help(std::cout);
+            return kExitOk;
+        }
+        if (!vm.count("node")) throw UsageError("at least one --node HOST:PORT:ID is required");
+        for (const std::string& text : vm["node"].as<std::vector<std::string>>()) {
+            NodeAddress node = parse_node(text);
+            for (const NodeAddress& other : nodes) {
+                if (other.id == node.id) throw UsageError("duplicate node id " + std::to_string(node.id));
+            }
+            nodes.push_back(std::move(node));
+        }
+        if (timeout_ms < 1) throw UsageError("--timeout-ms must be at least 1");
+    } catch (const UsageError& e) {
+        std::cerr << "ballot-client: " << e.what() << '\n';
+        return kExitUsage;
+    } catch (const po::error& e) {
+        std::cerr << "ballot-client: " << e.what() << "; " << kUsage << '\n';
+        return kExitUsage;
+    }
+
+    ClusterClient cluster(std::move(nodes), milliseconds(timeout_ms));
+    if (command.empty()) return interactive(cluster);
+
+    std::vector<std::string> args;
+    Validation v = prepare(command, args);
+    if (!v.ok()) {
+        std::cerr << "ballot-client: " << v.error << '\n';
+        return kExitUsage;
+    }
+    try {
+        const RespValue reply = cluster.run(v.command, args);
+        print_reply(std::cout, reply);
+        return reply.is_error() ? kExitError : kExitOk;
+    } catch (const NoReachableNode& e) {
+        std::cerr << "ballot-client: " << e.what() << '\n';
+        return kExitError;
+    }
+}

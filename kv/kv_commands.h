@@ -1,0 +1,81 @@
+// The KV command table: which commands exist, how many arguments each takes, and which path a
+// command takes through a node:
+//
+//   write   goes through the replicated log and is applied by every replica (SET DEL APPEND INCR)
+//   read    linearizable read of the state machine (GET KEYS DBSIZE); the runtime decides how
+//           (ReadIndex, a quorum check or the log) and then calls KvStore::query()
+//   local   answered by the node itself, never replicated (PING INFO)
+//
+// validate() checks a request the way Redis would and gives Redis's error text when it is bad;
+// encode_payload()/decode_payload() turn a validated command into the bytes a log entry carries
+// (Command::payload) and back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ballot::kv {
+
+enum class CommandKind { write, read, local };
+
+// Stable numbers: they are written into the log, so never renumber one.
+enum class Op : std::uint8_t {
+    set = 1,
+    del = 2,
+    append = 3,
+    incr = 4,
+    get = 5,
+    keys = 6,
+    dbsize = 7,
+    ping = 8,
+    info = 9,
+};
+
+struct CommandSpec {
+    std::string_view name;  // lower case, as Redis names it in errors
+    Op op;
+    CommandKind kind;
+    // Redis's convention, counting the command name: N > 0 exactly N, N < 0 at least -N.
+    int arity;
+    int max_args;  // upper bound where Redis has one (PING takes at most one argument); 0: none
+};
+
+// The table, in SPEC order.
+const std::vector<CommandSpec>& command_table();
+// Case-insensitive lookup; nullptr if the command does not exist.
+const CommandSpec* find_command(std::string_view name);
+const CommandSpec& spec_of(Op op);
+
+// A validated command: the operation and its arguments without the command name.
+// Normalized: SET carries exactly [key, value].
+struct KvCommand {
+    Op op = Op::ping;
+    std::vector<std::string> args;
+
+    CommandKind kind() const { return spec_of(op).kind; }
+    friend bool operator==(const KvCommand&, const KvCommand&) = default;
+};
+
+struct Validation {
+    KvCommand command;  // meaningful only if ok()
+    std::string error;  // Redis's reply text without the '-' (e.g. "ERR syntax error")
+
+    bool ok() const { return error.empty(); }
+};
+
+// Checks `args` (the command name first, any case) like Redis: unknown command, wrong number of
+// arguments, SET's options. SET options Redis has but Ballot does not (NX XX GET EX PX EXAT PXAT
+// KEEPTTL) are refused with "ERR SET option 'EX' is not supported by Ballot".
+Validation validate(std::vector<std::string> args);
+
+// The log's encoding of a write (or a read sent through the log): u8 version, u8 op, u32 count,
+// then `count` strings (common/codec.h). Only write and read commands are encoded.
+std::string encode_payload(const KvCommand& command);
+// nullopt unless `payload` is exactly one well-formed encoding of a write or read command with a
+// valid number of arguments.
+std::optional<KvCommand> decode_payload(std::string_view payload);
+
+}  // namespace ballot::kv
