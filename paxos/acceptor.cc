@@ -1,0 +1,61 @@
+#include "paxos/acceptor.h"
+
+#include <algorithm>
+
+namespace ballot::paxos {
+
+Acceptor::Acceptor(const std::vector<Entry>& recovered) {
+    for (const Entry& e : recovered) {
+        Slot& s = slots_[e.index];
+        s.promised = Ballot::unpack(e.promise);
+        s.accepted = Ballot::unpack(e.term);
+        s.value = e.data;
+        highest_promise_ = std::max(highest_promise_, s.promised);
+        if (!s.accepted.is_zero()) highest_accepted_slot_ = std::max(highest_accepted_slot_, e.index);
+    }
+}
+
+// §2.2 phase 1(b): "If an acceptor receives a prepare request with number n greater than that of
+// any prepare request to which it has already responded, then it responds to the request with a
+// promise not to accept any more proposals numbered less than n and with the highest-numbered
+// proposal (if any) that it has accepted." Equal n is a retransmission and gets the same answer.
+Message Acceptor::on_prepare(const Prepare& m) {
+    Slot& s = slots_[m.slot];
+    if (m.ballot < s.promised) return Nack{m.slot, m.ballot, s.promised};
+    if (m.ballot > s.promised) {
+        s.promised = m.ballot;
+        highest_promise_ = std::max(highest_promise_, m.ballot);
+        unsaved_.insert(m.slot);
+    }
+    return Promise{m.slot, m.ballot, s.accepted, s.value};
+}
+
+// §2.2 phase 2(b): "If an acceptor receives an accept request for a proposal numbered n, it
+// accepts the proposal unless it has already responded to a prepare request having a number
+// greater than n."
+Message Acceptor::on_accept(const Accept& m) {
+    Slot& s = slots_[m.slot];
+    if (m.ballot < s.promised) return Nack{m.slot, m.ballot, s.promised};
+    if (s.accepted != m.ballot) {  // a retransmitted Accept changes nothing
+        s.promised = m.ballot;
+        s.accepted = m.ballot;
+        s.value = m.value;
+        highest_promise_ = std::max(highest_promise_, m.ballot);
+        highest_accepted_slot_ = std::max(highest_accepted_slot_, m.slot);
+        unsaved_.insert(m.slot);
+    }
+    return Accepted{m.slot, m.ballot};
+}
+
+std::vector<Entry> Acceptor::take_unsaved() {
+    std::vector<Entry> out;
+    out.reserve(unsaved_.size());
+    for (Index slot : unsaved_) {
+        const Slot& s = slots_[slot];
+        out.push_back(Entry{slot, s.accepted.packed(), s.promised.packed(), s.value});
+    }
+    unsaved_.clear();
+    return out;
+}
+
+}  // namespace ballot::paxos

@@ -1,0 +1,25 @@
+#include "paxos/learner.h"
+
+namespace ballot::paxos {
+
+bool Learner::learn(Index slot, std::string value) {
+    if (!chosen_.emplace(slot, std::move(value)).second) return false;
+    while (chosen_.count(commit_index_ + 1)) ++commit_index_;
+    return true;
+}
+
+const std::string* Learner::chosen(Index slot) const {
+    auto it = chosen_.find(slot);
+    return it == chosen_.end() ? nullptr : &it->second;
+}
+
+std::vector<Entry> Learner::take_committed() {
+    std::vector<Entry> out;
+    for (auto it = chosen_.upper_bound(emitted_); emitted_ < commit_index_; ++it) {
+        emitted_ = it->first;
+        out.push_back(Entry{it->first, 0, 0, it->second});
+    }
+    return out;
+}
+
+}  // namespace ballot::paxos

@@ -1,0 +1,41 @@
+// The learner role (Paxos Made Simple §2.3 and §3): which value each slot has chosen, and the
+// commands the state machine may now execute, strictly in slot order.
+//
+// Slots are chosen out of order (any proposer may work on any slot), so the learner holds what
+// it learns until every slot below is known, as §3's servers cannot execute commands 138-140
+// while 136 and 137 are unknown. Nothing here is persisted: after a restart the learner
+// starts empty and learns everything again (see README, "Restart"), and the runtime rebuilds its
+// state machine from what it re-emits from slot 1.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/types.h"
+
+namespace ballot::paxos {
+
+class Learner {
+public:
+    // Records that `slot` chose `value`. Returns false if it was already known.
+    bool learn(Index slot, std::string value);
+    // The chosen value of `slot`, or nullptr if not known (yet).
+    const std::string* chosen(Index slot) const;
+
+    // Every slot up to this one is known chosen.
+    Index commit_index() const { return commit_index_; }
+    // The highest slot known chosen (0: none).
+    Index highest_chosen() const { return chosen_.empty() ? 0 : chosen_.rbegin()->first; }
+
+    // The chosen prefix not handed out yet, in slot order (empty data: a no-op).
+    std::vector<Entry> take_committed();
+    bool has_committed() const { return emitted_ < commit_index_; }
+
+private:
+    std::map<Index, std::string> chosen_;
+    Index commit_index_ = 0;
+    Index emitted_ = 0;
+};
+
+}  // namespace ballot::paxos

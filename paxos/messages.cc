@@ -1,0 +1,195 @@
+#include "paxos/messages.h"
+
+#include "common/codec.h"
+
+namespace ballot::paxos {
+
+namespace {
+
+enum Type : std::uint8_t {
+    kPrepare = 1,
+    kPromise = 2,
+    kAccept = 3,
+    kAccepted = 4,
+    kNack = 5,
+    kLearn = 6,
+    kReadQuery = 7,
+    kReadReply = 8,
+};
+
+// How many messages of one payload describe() spells out before eliding the rest.
+constexpr std::size_t kDescribeMax = 8;
+
+Ballot read_ballot(Reader& r) {
+    return Ballot::unpack(r.u64());
+}
+
+Index read_slot(Reader& r) {
+    Index slot = r.u64();
+    if (slot == 0) r.fail("slot 0");
+    return slot;
+}
+
+Ballot read_proposal(Reader& r) {
+    Ballot b = read_ballot(r);
+    if (b.round == 0 || b.node == kNoNode) r.fail("zero ballot");
+    return b;
+}
+
+std::optional<Message> decode_one(Reader& r) {
+    switch (r.u8()) {
+        case kPrepare: {
+            Prepare m;
+            m.slot = read_slot(r);
+            m.ballot = read_proposal(r);
+            return m;
+        }
+        case kPromise: {
+            Promise m;
+            m.slot = read_slot(r);
+            m.ballot = read_proposal(r);
+            m.accepted = read_ballot(r);
+            m.value = r.str();
+            // An acceptor accepts nothing above its promise, and reports a value only with a ballot.
+            if (m.accepted > m.ballot) r.fail("accepted above promise");
+            if (m.accepted.is_zero() && !m.value.empty()) r.fail("value without ballot");
+            return m;
+        }
+        case kAccept: {
+            Accept m;
+            m.slot = read_slot(r);
+            m.ballot = read_proposal(r);
+            m.value = r.str();
+            return m;
+        }
+        case kAccepted: {
+            Accepted m;
+            m.slot = read_slot(r);
+            m.ballot = read_proposal(r);
+            return m;
+        }
+        case kNack: {
+            Nack m;
+            m.slot = read_slot(r);
+            m.ballot = read_proposal(r);
+            m.promised = read_ballot(r);
+            if (!(m.promised > m.ballot)) r.fail("nack not higher");
+            return m;
+        }
+        case kLearn: {
+            Learn m;
+            m.slot = read_slot(r);
+            m.value = r.str();
+            return m;
+        }
+        case kReadQuery: {
+            ReadQuery m;
+            m.round = r.u64();
+            return m;
+        }
+        case kReadReply: {
+            ReadReply m;
+            m.round = r.u64();
+            m.highest_accepted = r.u64();
+            return m;
+        }
+        default:
+            r.fail("unknown message type");
+            return std::nullopt;
+    }
+}
+
+std::string value_str(const std::string& v) {
+    return v.empty() ? "no-op" : std::to_string(v.size()) + "B";
+}
+
+}  // namespace
+
+void encode(const Message& message, Bytes& out) {
+    Writer w(out);
+    if (auto* m = std::get_if<Prepare>(&message)) {
+        w.u8(kPrepare);
+        w.u64(m->slot);
+        w.u64(m->ballot.packed());
+    } else if (auto* m = std::get_if<Promise>(&message)) {
+        w.u8(kPromise);
+        w.u64(m->slot);
+        w.u64(m->ballot.packed());
+        w.u64(m->accepted.packed());
+        w.str(m->value);
+    } else if (auto* m = std::get_if<Accept>(&message)) {
+        w.u8(kAccept);
+        w.u64(m->slot);
+        w.u64(m->ballot.packed());
+        w.str(m->value);
+    } else if (auto* m = std::get_if<Accepted>(&message)) {
+        w.u8(kAccepted);
+        w.u64(m->slot);
+        w.u64(m->ballot.packed());
+    } else if (auto* m = std::get_if<Nack>(&message)) {
+        w.u8(kNack);
+        w.u64(m->slot);
+        w.u64(m->ballot.packed());
+        w.u64(m->promised.packed());
+    } else if (auto* m = std::get_if<Learn>(&message)) {
+        w.u8(kLearn);
+        w.u64(m->slot);
+        w.str(m->value);
+    } else if (auto* m = std::get_if<ReadQuery>(&message)) {
+        w.u8(kReadQuery);
+        w.u64(m->round);
+    } else if (auto* m = std::get_if<ReadReply>(&message)) {
+        w.u8(kReadReply);
+        w.u64(m->round);
+        w.u64(m->highest_accepted);
+    }
+}
+
+std::optional<std::vector<Message>> decode(std::span<const std::uint8_t> payload) {
+    Reader r(payload);
+    std::vector<Message> out;
+    // Each message consumes at least its type byte, so a hostile payload cannot make this loop
+    // allocate more than the bytes it actually sent.
+    do {
+        auto m = decode_one(r);
+        if (!m || !r.ok()) return std::nullopt;
+        out.push_back(std::move(*m));
+    } while (!r.at_end());
+    return out;
+}
+
+std::string describe(const Message& message) {
+    if (auto* m = std::get_if<Prepare>(&message))
+        return "Prepare slot=" + std::to_string(m->slot) + " ballot=" + m->ballot.str();
+    if (auto* m = std::get_if<Promise>(&message))
+        return "Promise slot=" + std::to_string(m->slot) + " ballot=" + m->ballot.str() +
+               (m->accepted.is_zero() ? ""
+                                      : " accepted=" + m->accepted.str() + " value=" + value_str(m->value));
+    if (auto* m = std::get_if<Accept>(&message))
+        return "Accept slot=" + std::to_string(m->slot) + " ballot=" + m->ballot.str() +
+               " value=" + value_str(m->value);
+    if (auto* m = std::get_if<Accepted>(&message))
+        return "Accepted slot=" + std::to_string(m->slot) + " ballot=" + m->ballot.str();
+    if (auto* m = std::get_if<Nack>(&message))
+        return "Nack slot=" + std::to_string(m->slot) + " ballot=" + m->ballot.str() +
+               " promised=" + m->promised.str();
+    if (auto* m = std::get_if<Learn>(&message))
+        return "Learn slot=" + std::to_string(m->slot) + " value=" + value_str(m->value);
+    if (auto* m = std::get_if<ReadQuery>(&message)) return "ReadQuery round=" + std::to_string(m->round);
+    if (auto* m = std::get_if<ReadReply>(&message))
+        return "ReadReply round=" + std::to_string(m->round) +
+               " highest_accepted=" + std::to_string(m->highest_accepted);
+    return "?";
+}
+
+std::string describe(std::span<const std::uint8_t> payload) {
+    auto messages = decode(payload);
+    if (!messages) return "malformed paxos payload (" + std::to_string(payload.size()) + " bytes)";
+    std::string line;
+    for (std::size_t i = 0; i < messages->size() && i < kDescribeMax; ++i)
+        line += (i ? "; " : "") + describe((*messages)[i]);
+    if (messages->size() > kDescribeMax) line += "; ... (" + std::to_string(messages->size()) + " messages)";
+    return line;
+}
+
+}  // namespace ballot::paxos

@@ -1,0 +1,87 @@
+// The messages of basic Paxos (Paxos Made Simple §2.2-§2.3), one set per log slot, plus the
+// quorum query that makes reads linearizable.
+//
+// Every message names its slot: each slot is an independent single-decree Paxos instance. A
+// ballot (common/ballot.h) is a proposal number. On the wire a payload is one or more messages
+// back to back, each starting with its type byte, so a node sends one payload per peer per
+// batch however many slots it is working on.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/ballot.h"
+#include "common/types.h"
+
+namespace ballot::paxos {
+
+// Phase 1a (§2.2): "a proposer selects a proposal number n and sends a prepare request".
+struct Prepare {
+    Index slot = 0;
+    Ballot ballot;
+};
+
+// Phase 1b: the acceptor promises to accept nothing numbered below `ballot` and reports the
+// highest-numbered proposal it has accepted in this slot (`accepted` zero: none).
+struct Promise {
+    Index slot = 0;
+    Ballot ballot;
+    Ballot accepted;
+    std::string value;
+};
+
+// Phase 2a: "an accept request ... with number n and value v".
+struct Accept {
+    Index slot = 0;
+    Ballot ballot;
+    std::string value;  // an encoded Command; empty is a no-op
+};
+
+// Phase 2b: the acceptor accepted (slot, ballot).
+struct Accepted {
+    Index slot = 0;
+    Ballot ballot;
+};
+
+// The acceptor ignored a Prepare or Accept numbered `ballot` because it has promised `promised`
+// (higher). §2.2 suggests telling the proposer so, "who should then abandon its proposal".
+struct Nack {
+    Index slot = 0;
+    Ballot ballot;
+    Ballot promised;
+};
+
+// §2.3: the proposer that saw a majority accept tells every learner the value is chosen. Also the
+// answer to a Prepare for a slot the receiver already knows chosen (how laggards catch up).
+struct Learn {
+    Index slot = 0;
+    std::string value;
+};
+
+// Linearizable reads (see README): "what is the highest slot in which you have accepted anything?"
+struct ReadQuery {
+    std::uint64_t round = 0;
+};
+struct ReadReply {
+    std::uint64_t round = 0;
+    Index highest_accepted = 0;
+};
+
+using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Learn, ReadQuery, ReadReply>;
+
+// Appends one message to `out`.
+void encode(const Message& m, Bytes& out);
+// A whole payload: one or more messages. std::nullopt if anything at all is malformed (unknown
+// type, truncation, trailing bytes, slot 0, a zero ballot, a Nack that is not higher, ...).
+std::optional<std::vector<Message>> decode(std::span<const std::uint8_t> payload);
+
+// One readable line, e.g. "Prepare slot=12 ballot=4.1".
+std::string describe(const Message& m);
+// A whole payload: its messages joined by "; " (long batches are elided).
+std::string describe(std::span<const std::uint8_t> payload);
+
+}  // namespace ballot::paxos

@@ -1,0 +1,232 @@
+#include "paxos/paxos.h"
+
+#include <algorithm>
+
+#include "common/random.h"
+
+namespace ballot::paxos {
+
+Paxos::Paxos(const EngineConfig& config, RecoveredState recovered)
+    : Paxos(config, std::move(recovered), Tuning::from(config)) {}
+
+Paxos::Paxos(const EngineConfig& config, RecoveredState recovered, const Tuning& tuning)
+    : config_(config),
+      tuning_(tuning),
+      acceptor_(recovered.entries),
+      proposer_(config.id, config.members, tuning, recovered.hard_state.term, config.seed, out_),
+      persisted_round_(recovered.hard_state.term),
+      next_read_round_(Rng(~config.seed).next()) {
+    // Restart: the acceptor's state came back from disk, what was chosen did not. The slots this
+    // node has touched, and those a majority has accepted in (the probe), are known in use, so gap
+    // filling relearns them all: a Prepare per slot, answered with Learn by any peer that knows.
+    proposer_.observe(acceptor_.highest_slot());
+    probe();
+}
+
+bool Paxos::is_member(NodeId id) const {
+    return std::find(config_.members.begin(), config_.members.end(), id) != config_.members.end();
+}
+
+// ---------------------------------------------------------------- inputs
+
+void Paxos::tick() {
+    ++now_;
+    proposer_.tick();
+    expire_reads();
+    if (now_ >= next_probe_) probe();
+    fill_gaps();
+}
+
+bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
+    if (!is_member(from)) return false;
+    auto messages = decode(payload);
+    if (!messages) return false;
+    // Check the whole batch before acting on any of it: a bad message changes nothing.
+    for (const Message& m : *messages)
+        if (!plausible(from, m)) return false;
+    for (const Message& m : *messages) handle(from, m);
+    fill_gaps();
+    return true;
+}
+
+// Proposal numbers carry their proposer's id: a Prepare or Accept must come from the node its
+// ballot names, and a Promise, Accepted or Nack must answer one of this node's own ballots.
+bool Paxos::plausible(NodeId from, const Message& m) const {
+    if (auto* p = std::get_if<Prepare>(&m)) return p->ballot.node == from;
+    if (auto* p = std::get_if<Accept>(&m)) return p->ballot.node == from;
+    if (auto* p = std::get_if<Promise>(&m)) return p->ballot.node == config_.id;
+    if (auto* p = std::get_if<Accepted>(&m)) return p->ballot.node == config_.id;
+    if (auto* p = std::get_if<Nack>(&m)) return p->ballot.node == config_.id;
+    return true;
+}
+
+void Paxos::handle(NodeId from, const Message& message) {
+    if (auto* m = std::get_if<Prepare>(&message)) {
+        proposer_.observe(m->slot);
+        if (from == config_.id) proposer_.on_round_durable(m->ballot.round);
+        // A slot this node knows is decided: say so rather than promise (how laggards catch up).
+        if (const std::string* v = learner_.chosen(m->slot))
+            send(from, Learn{m->slot, *v}, false);
+        else
+            send(from, acceptor_.on_prepare(*m), true);  // the promise is durable before it leaves
+    } else if (auto* m = std::get_if<Accept>(&message)) {
+        proposer_.observe(m->slot);
+        send(from, acceptor_.on_accept(*m), true);  // the accepted value is durable before it leaves
+    } else if (auto* m = std::get_if<Promise>(&message)) {
+        proposer_.on_promise(from, *m);
+    } else if (auto* m = std::get_if<Accepted>(&message)) {
+        if (auto chosen = proposer_.on_accepted(from, *m)) learn(m->slot, std::move(*chosen));
+    } else if (auto* m = std::get_if<Nack>(&message)) {
+        proposer_.on_nack(*m);
+    } else if (auto* m = std::get_if<Learn>(&message)) {
+        learn(m->slot, m->value);
+    } else if (auto* m = std::get_if<ReadQuery>(&message)) {
+        // A larger answer is never unsafe, so this need not wait for the disk (README "Reads").
+        send(from, ReadReply{m->round, acceptor_.highest_accepted_slot()}, false);
+    } else if (auto* m = std::get_if<ReadReply>(&message)) {
+        on_read_reply(from, *m);
+    }
+}
+
+ProposeResult Paxos::propose(std::string command) {
+    return proposer_.propose(std::move(command));
+}
+
+void Paxos::learn(Index slot, std::string value) {
+    if (learner_.learn(slot, value)) proposer_.on_chosen(slot, value);
+}
+
+// ---------------------------------------------------------------- gap filling
+
+// §3 fills a gap in the log with 'a special "no-op" command that leaves the state unchanged'.
+// Here any node does so, by running Paxos in the slot with a no-op: phase 1 either finds a value
+// accepted (or chosen) there and completes it, or the no-op is chosen. We wait gap_timeout_ticks first,
+// because a gap is usually another proposer's slot still in flight; once filling starts it continues until
+// the prefix reaches the slot that was known in use, the window permitting.
+void Paxos::fill_gaps() {
+    const Index commit = learner_.commit_index();
+    const Index horizon = proposer_.next_slot() - 1;  // the highest slot known in use
+    if (commit != last_commit_ || horizon <= commit) {
+        last_commit_ = commit;
+        behind_since_ = now_;
+    }
+    if (horizon > commit && now_ - behind_since_ >= tuning_.gap_timeout_ticks)
+        fill_until_ = std::max(fill_until_, horizon);
+
+    Index slot = std::max(fill_next_, commit + 1);
+    for (; slot <= fill_until_; ++slot)
+        if (!learner_.chosen(slot) && !proposer_.fill(slot)) break;  // the window is full
+    fill_next_ = slot;
+}
+
+// ---------------------------------------------------------------- reads
+
+// A linearizable read asks a majority of acceptors for the highest slot in which each has
+// accepted anything. Any write acknowledged before the read began was chosen, so accepted by a
+// majority, which shares an acceptor with this one: the maximum is at or above its slot. The
+// runtime serves the read once everything up to that slot is applied (README "Reads").
+void Paxos::read(std::uint64_t read_id) {
+    if (open_read_round_ == 0) open_read_round_ = query_highest_accepted();
+    read_rounds_[open_read_round_].read_ids.push_back(read_id);
+}
+
+// A read with no reader: learns how far the log extends, so that a node that restarted or missed
+// the last Learn of a quiet cluster finds the slots it does not know and fills them.
+void Paxos::probe() {
+    next_probe_ = now_ + tuning_.probe_interval_ticks;
+    if (open_read_round_ == 0) open_read_round_ = query_highest_accepted();
+}
+
+std::uint64_t Paxos::query_highest_accepted() {
+    std::uint64_t round = next_read_round_++;
+    ReadRound& r = read_rounds_[round];
+    r.answered = VoteTally(config_.members.size(), config_.quorum());
+    r.deadline = now_ + tuning_.read_timeout_ticks;
+    for (NodeId to : config_.members) send(to, ReadQuery{round}, false);
+    return round;
+}
+
+// No majority answered in time: the runtime is told, and may retry.
+void Paxos::expire_reads() {
+    for (auto it = read_rounds_.begin(); it != read_rounds_.end();) {
+        if (now_ < it->second.deadline) {
+            ++it;
+            continue;
+        }
+        for (std::uint64_t id : it->second.read_ids) reads_ready_.push_back(ReadState{id, 0, false});
+        it = read_rounds_.erase(it);
+    }
+}
+
+void Paxos::on_read_reply(NodeId from, const ReadReply& m) {
+    auto it = read_rounds_.find(m.round);
+    if (it == read_rounds_.end()) return;
+    ReadRound& round = it->second;
+    if (!round.answered.record(from, true)) return;
+    round.highest_accepted = std::max(round.highest_accepted, m.highest_accepted);
+    if (!round.answered.won()) return;
+    for (std::uint64_t id : round.read_ids)
+        reads_ready_.push_back(ReadState{id, round.highest_accepted, true});
+    // Slots up to the read index are in use: gap filling sees them through.
+    proposer_.observe(round.highest_accepted);
+    read_rounds_.erase(it);
+}
+
+// ---------------------------------------------------------------- output
+
+void Paxos::send(NodeId to, Message m, bool after_persist) {
+    out_.push_back(Outgoing{to, std::move(m), after_persist});
+}
+
+bool Paxos::has_ready() const {
+    return !out_.empty() || acceptor_.has_unsaved() || proposer_.round_used() > persisted_round_ ||
+           learner_.has_committed() || !reads_ready_.empty();
+}
+
+Ready Paxos::take_ready() {
+    Ready ready;
+    if (proposer_.round_used() > persisted_round_) {
+        persisted_round_ = proposer_.round_used();
+        ready.hard_state = HardState{persisted_round_, kNoNode, learner_.commit_index()};
+    }
+    ready.entries = acceptor_.take_unsaved();
+
+    // One payload per peer and per after_persist flag (split at max_message_bytes), however many
+    // slots the messages are about. Within a payload, messages keep the order they were made in.
+    std::map<std::pair<NodeId, bool>, std::vector<Bytes>> payloads;
+    for (const Outgoing& o : out_) {
+        Bytes one;
+        encode(o.message, one);
+        std::vector<Bytes>& list = payloads[{o.to, o.after_persist}];
+        if (list.empty() || list.back().size() + one.size() > config_.max_message_bytes) list.emplace_back();
+        list.back().insert(list.back().end(), one.begin(), one.end());
+    }
+    out_.clear();
+    for (auto& [key, list] : payloads)
+        for (Bytes& payload : list)
+            ready.messages.push_back(Envelope{key.first, std::move(payload), key.second});
+
+    ready.committed = learner_.take_committed();
+    ready.reads = std::move(reads_ready_);
+    reads_ready_.clear();
+    open_read_round_ = 0;  // its queries are in this batch: later reads need a new round
+    return ready;
+}
+
+EngineStatus Paxos::status() const {
+    EngineStatus s;
+    s.role = "proposer";
+    s.leader = kNoNode;
+    s.term_name = "ballot";
+    s.term_value = std::max(proposer_.highest_ballot(), acceptor_.highest_promise()).str();
+    s.commit_index = learner_.commit_index();
+    s.log_last_index = proposer_.next_slot() - 1;
+    s.log_first_index = s.log_last_index > 0 ? 1 : 0;
+    return s;
+}
+
+std::string Paxos::describe(std::span<const std::uint8_t> payload) const {
+    return paxos::describe(payload);
+}
+
+}  // namespace ballot::paxos

@@ -1,0 +1,84 @@
+// Basic Paxos as a replicated log: one independent single-decree Paxos instance per slot, both
+// phases for every slot, any node proposes (Paxos Made Simple §2, applied to a sequence of
+// commands as in §3 but without §3's distinguished leader). The baseline that shows what
+// Multi-Paxos and Raft buy; see paxos/README.md.
+//
+// This class is the glue: every node plays all three roles (proposer.h, acceptor.h, learner.h),
+// and here they meet the Engine interface: message dispatch, batching, persistence, gap filling
+// and linearizable reads.
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include "common/engine.h"
+#include "common/quorum.h"
+#include "paxos/acceptor.h"
+#include "paxos/learner.h"
+#include "paxos/proposer.h"
+#include "paxos/tuning.h"
+
+namespace ballot::paxos {
+
+class Paxos final : public Engine {
+public:
+    Paxos(const EngineConfig& config, RecoveredState recovered);
+    Paxos(const EngineConfig& config, RecoveredState recovered, const Tuning& tuning);
+
+    void tick() override;
+    bool step(NodeId from, std::span<const std::uint8_t> payload) override;
+    ProposeResult propose(std::string command) override;
+    void read(std::uint64_t read_id) override;
+
+    Ready take_ready() override;
+    bool has_ready() const override;
+
+    EngineStatus status() const override;
+    std::string describe(std::span<const std::uint8_t> payload) const override;
+
+private:
+    // One quorum query serving every read() made before it was sent.
+    struct ReadRound {
+        std::vector<std::uint64_t> read_ids;
+        VoteTally answered;
+        Index highest_accepted = 0;
+        std::uint64_t deadline = 0;
+    };
+
+    bool is_member(NodeId id) const;
+    bool plausible(NodeId from, const Message& m) const;
+    void handle(NodeId from, const Message& m);
+    void learn(Index slot, std::string value);
+    void fill_gaps();
+    void on_read_reply(NodeId from, const ReadReply& m);
+    void probe();
+    void expire_reads();
+    std::uint64_t query_highest_accepted();
+    void send(NodeId to, Message m, bool after_persist);
+
+    EngineConfig config_;
+    Tuning tuning_;
+    std::vector<Outgoing> out_;  // messages of the batch being built, in the order they were made
+
+    Acceptor acceptor_;
+    Learner learner_;
+    Proposer proposer_;
+    std::uint64_t persisted_round_;  // HardState.term as last handed out
+
+    std::uint64_t now_ = 0;
+
+    // Gap filling (README "Gap filling").
+    Index last_commit_ = 0;
+    std::uint64_t behind_since_ = 0;  // when the chosen prefix last grew, or this node caught up
+    Index fill_until_ = 0;            // fill every unknown slot up to here
+    Index fill_next_ = 1;             // slots below this are chosen or already being filled
+
+    // Reads (README "Reads").
+    std::map<std::uint64_t, ReadRound> read_rounds_;
+    std::uint64_t next_read_round_;      // random start: a reply from a previous incarnation never matches
+    std::uint64_t open_read_round_ = 0;  // the round whose query has not left yet (0: none)
+    std::vector<ReadState> reads_ready_;
+    std::uint64_t next_probe_ = 0;
+};
+
+}  // namespace ballot::paxos

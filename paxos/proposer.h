@@ -1,0 +1,108 @@
+// The proposer role (Paxos Made Simple §2.2, §2.4): runs one single-decree Paxos instance per
+// slot it wants decided, both phases every time, with no distinguished leader.
+//
+// A command goes into the first slot this node believes free (above every slot it has seen in
+// use). If phase 1 reveals a value already accepted there, the proposer must propose that value
+// instead (§2.2, P2c); its own command then goes back to the queue and into a later slot once
+// this one is decided. Up to Tuning::max_inflight_slots instances run at once.
+//
+// Proposal numbers are (round, node id) ballots. The highest round put in a Prepare is what the
+// engine persists as HardState.term before that Prepare leaves, so a restarted proposer starts
+// above it and never reuses a proposal number (§2.5: each proposer remembers in stable storage
+// the highest-numbered proposal it has tried to issue).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/engine.h"
+#include "common/quorum.h"
+#include "common/random.h"
+#include "paxos/messages.h"
+#include "paxos/tuning.h"
+
+namespace ballot::paxos {
+
+// A message some role wants sent; the engine batches these per peer.
+struct Outgoing {
+    NodeId to = kNoNode;
+    Message message;
+    bool after_persist = true;
+};
+
+class Proposer {
+public:
+    Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning, std::uint64_t persisted_round,
+             std::uint64_t seed, std::vector<Outgoing>& out);
+
+    // Queues a command; it is placed in a slot as soon as the window has room.
+    ProposeResult propose(std::string command);
+    // Gap filling: runs Paxos for `slot` with a no-op, which learns whatever was chosen or
+    // accepted there. False if the window is full (this slot already in hand counts as done).
+    bool fill(Index slot);
+    // Some node has used `slot`: new commands go above it.
+    void observe(Index slot) { next_slot_ = std::max(next_slot_, slot + 1); }
+    bool working_on(Index slot) const { return instances_.count(slot) != 0; }
+
+    void on_promise(NodeId from, const Promise& m);
+    // Returns the chosen value when this Accepted completes a majority.
+    std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
+    void on_nack(const Nack& m);
+    // The learner knows `slot` is decided: the instance ends; a command that lost it is requeued.
+    void on_chosen(Index slot, const std::string& value);
+    void tick();
+
+    // This node's own Prepare with `round` came back to it: the runtime delivers messages to self
+    // only once their batch is durable, so `round` is on disk and later Prepares with it promise
+    // nothing new: they may leave without waiting for the next fsync.
+    void on_round_durable(std::uint64_t round) { round_durable_ = std::max(round_durable_, round); }
+    // The highest round put in a Prepare so far (what must be persisted before it leaves).
+    std::uint64_t round_used() const { return round_used_; }
+    // The highest ballot this proposer has used or been told about.
+    Ballot highest_ballot() const { return highest_ballot_; }
+    // One above the highest slot this node has seen in use.
+    Index next_slot() const { return next_slot_; }
+
+private:
+    enum class Phase { preparing, accepting, backing_off };
+
+    struct Instance {
+        Index slot = 0;
+        std::optional<std::string> own;  // the command we want chosen; nullopt: a no-op gap fill
+        Phase phase = Phase::preparing;
+        Ballot ballot;               // this attempt's proposal number
+        Ballot preempted_by;         // highest ballot an acceptor told us it promised
+        VoteTally answered;          // Promises (phase 1) or Accepteds (phase 2) for `ballot`
+        Ballot accepted;             // phase 1: highest-numbered accepted proposal reported so far
+        std::string value;           // ... its value; phase 2: the value we propose
+        std::uint64_t deadline = 0;  // phase timeout, or when a backing-off instance retries
+        std::uint32_t failures = 0;  // consecutive failed attempts (the backoff exponent)
+    };
+
+    void start_queued();
+    void start(Index slot, std::optional<std::string> own);
+    void prepare(Instance& i);
+    void fail(Instance& i);
+    void broadcast(const Message& m, bool after_persist, bool to_self = true);
+    VoteTally new_tally() const { return VoteTally(members_.size(), members_.size() / 2 + 1); }
+
+    NodeId id_;
+    std::vector<NodeId> members_;
+    Tuning tuning_;
+    Rng rng_;
+    std::vector<Outgoing>& out_;
+
+    std::uint64_t now_ = 0;
+    std::uint64_t round_;          // the round of the next new ballot
+    std::uint64_t round_used_;     // highest round sent in a Prepare
+    std::uint64_t round_durable_;  // highest round known to be on disk
+    Ballot highest_ballot_;
+    Index next_slot_ = 1;
+    std::deque<std::string> queued_;       // bounded by Tuning::max_pending_proposals
+    std::map<Index, Instance> instances_;  // bounded by Tuning::max_inflight_slots
+};
+
+}  // namespace ballot::paxos

@@ -1,0 +1,51 @@
+// The knobs of the basic Paxos engine, all in ticks or counts, derived from EngineConfig.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "common/engine.h"
+
+namespace ballot::paxos {
+
+struct Tuning {
+    // Slots this node works on at once (commands and gap fills together). Each in-flight slot has
+    // at most one request outstanding per peer, so this also bounds unanswered messages per peer;
+    // a larger window lets one proposer keep many slots' two round trips overlapping.
+    std::size_t max_inflight_slots = 256;
+    // Commands waiting for room in the window; propose() answers `overloaded` beyond this.
+    std::size_t max_pending_proposals = 65536;
+
+    // A phase that gets no majority answer for this long is abandoned and retried (with backoff)
+    // under a higher ballot: a message or an acceptor may be lost.
+    std::uint32_t attempt_timeout_ticks = 30;
+    // Gap filling: when the chosen prefix has not grown for this long although a higher slot is
+    // known to be in use, this node runs Paxos with a no-op in every unknown slot below it.
+    std::uint32_t gap_timeout_ticks = 30;
+    // A read whose quorum query has no majority answer for this long reports ok = false.
+    std::uint32_t read_timeout_ticks = 30;
+    // How often a node asks a majority how far the log extends (a read with no reader), so that a
+    // restarted node, or one that missed the last Learn of a quiet cluster, finds what it lacks.
+    std::uint32_t probe_interval_ticks = 60;
+
+    // Randomized exponential backoff against dueling proposers (Paxos Made Simple §2.4, see
+    // README "Livelock"): after its k-th consecutive failure in a slot a proposer waits
+    // 1 + uniform[0, min(backoff_max_ticks, backoff_base_ticks * 2^(k-1))] ticks before it retries.
+    // backoff_base_ticks = 0 retries on the very next tick: no backoff at all (tests only).
+    std::uint32_t backoff_base_ticks = 2;
+    std::uint32_t backoff_max_ticks = 60;
+
+    static Tuning from(const EngineConfig& c) {
+        Tuning t;
+        t.max_inflight_slots = std::max<std::size_t>(1, c.max_inflight_messages);
+        t.max_pending_proposals = c.max_pending_proposals;
+        t.attempt_timeout_ticks = std::max<std::uint32_t>(1, c.election_timeout_min_ticks);
+        t.gap_timeout_ticks = std::max<std::uint32_t>(1, c.election_timeout_min_ticks);
+        t.read_timeout_ticks = std::max<std::uint32_t>(1, c.election_timeout_min_ticks);
+        t.probe_interval_ticks = std::max<std::uint32_t>(1, c.election_timeout_max_ticks);
+        t.backoff_max_ticks = std::max<std::uint32_t>(t.backoff_base_ticks, c.election_timeout_max_ticks);
+        return t;
+    }
+};
+
+}  // namespace ballot::paxos

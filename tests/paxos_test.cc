@@ -1,0 +1,735 @@
+// Scenario tests for the basic Paxos engine (paxos/), each named after the protocol situation it
+// shows, with the Paxos Made Simple section it exercises. Deterministic: every interleaving is
+// either constructed message by message or drawn from a seeded generator.
+#define BOOST_TEST_MODULE paxos
+#include "paxos/paxos.h"
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <ostream>
+
+#include "common/random.h"
+#include "paxos/messages.h"
+#include "tests/support/engine_cluster.h"
+
+namespace ballot {
+// For Boost.Test's messages.
+std::ostream& operator<<(std::ostream& os, const Ballot& b) {
+    return os << b.str();
+}
+std::ostream& operator<<(std::ostream& os, const Entry& e) {
+    return os << "{slot " << e.index << ", " << (e.data.empty() ? "no-op" : e.data) << "}";
+}
+}  // namespace ballot
+
+using namespace ballot;
+using ballot::test::EngineCluster;
+using ballot::test::InFlight;
+namespace px = ballot::paxos;
+
+namespace {
+
+Bytes encode(std::initializer_list<px::Message> messages) {
+    Bytes out;
+    for (const auto& m : messages) px::encode(m, out);
+    return out;
+}
+
+std::vector<px::Message> decode(const InFlight& m) {
+    auto messages = px::decode(m.payload);
+    BOOST_REQUIRE(messages.has_value());
+    return *messages;
+}
+
+// The messages of type T that a payload carries (a payload batches many).
+template <typename T>
+std::vector<T> all_of(const InFlight& m) {
+    std::vector<T> out;
+    for (auto& message : decode(m))
+        if (auto* t = std::get_if<T>(&message)) out.push_back(*t);
+    return out;
+}
+
+template <typename T>
+bool carries(const InFlight& m) {
+    return !all_of<T>(m).empty();
+}
+
+// Delivers every queued message from `from` to `to` that carries a T. Returns how many.
+template <typename T>
+std::size_t deliver(EngineCluster& c, NodeId from, NodeId to) {
+    auto taken = c.take_if([&](const InFlight& m) { return m.from == from && m.to == to && carries<T>(m); });
+    for (auto& m : taken) BOOST_TEST(c.deliver(m));
+    return taken.size();
+}
+
+// The single queued message of type T from `from` to `to`.
+template <typename T>
+T peek(EngineCluster& c, NodeId from, NodeId to) {
+    for (auto& m : c.in_flight())
+        if (m.from == from && m.to == to)
+            for (auto& t : all_of<T>(m)) return t;
+    BOOST_FAIL("no such message queued");
+    return T{};
+}
+
+std::vector<std::string> strings(std::initializer_list<const char*> l) {
+    return {l.begin(), l.end()};
+}
+
+// Invariants that must hold on every node at every moment (run at the end of every scenario):
+// an acceptor never holds an accepted ballot above its promise, and all nodes agree on every
+// slot they have committed (EngineCluster itself throws on two different values at one index).
+void check_invariants(EngineCluster& c) {
+    for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id) {
+        if (!c.is_up(id)) continue;
+        for (auto& [slot, e] : c.disk(id)) {
+            BOOST_TEST(e.index == slot);
+            BOOST_TEST(e.term <= e.promise, "n" << id << " slot " << slot << " accepted above its promise");
+            if (e.term == 0) BOOST_TEST(e.data.empty());
+        }
+        BOOST_TEST(c.status(id).commit_index >= (c.committed(id).empty() ? 0 : c.committed(id).back().index));
+    }
+}
+
+bool all_committed(EngineCluster& c, std::size_t commands) {
+    for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id)
+        if (c.is_up(id) && c.committed_data(id).size() < commands) return false;
+    return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- messages
+
+BOOST_AUTO_TEST_CASE(messages_round_trip_and_describe) {
+    std::vector<px::Message> all = {
+        px::Prepare{12, Ballot{4, 1}},
+        px::Promise{12, Ballot{4, 1}, Ballot{3, 2}, "v"},
+        px::Promise{12, Ballot{4, 1}, Ballot{}, ""},
+        px::Accept{12, Ballot{4, 1}, "value"},
+        px::Accepted{12, Ballot{4, 1}},
+        px::Nack{12, Ballot{4, 1}, Ballot{5, 3}},
+        px::Learn{12, ""},
+        px::ReadQuery{77},
+        px::ReadReply{77, 12},
+    };
+    Bytes batch;
+    for (auto& m : all) px::encode(m, batch);
+    auto back = px::decode(batch);
+    BOOST_REQUIRE(back.has_value());
+    BOOST_REQUIRE_EQUAL(back->size(), all.size());
+    for (std::size_t i = 0; i < all.size(); ++i) BOOST_TEST(px::describe((*back)[i]) == px::describe(all[i]));
+
+    BOOST_TEST(px::describe(all[0]) == "Prepare slot=12 ballot=4.1");
+    BOOST_TEST(px::describe(all[1]) == "Promise slot=12 ballot=4.1 accepted=3.2 value=1B");
+    BOOST_TEST(px::describe(all[2]) == "Promise slot=12 ballot=4.1");
+    BOOST_TEST(px::describe(all[5]) == "Nack slot=12 ballot=4.1 promised=5.3");
+    BOOST_TEST(px::describe(all[6]) == "Learn slot=12 value=no-op");
+    BOOST_TEST(px::describe(encode({all[0], all[4]})) ==
+               "Prepare slot=12 ballot=4.1; Accepted slot=12 ballot=4.1");
+}
+
+// ---------------------------------------------------------------- the normal case
+
+BOOST_AUTO_TEST_CASE(single_proposer_commits_and_every_node_learns) {
+    EngineCluster c("paxos", 3, 1);
+    for (const char* cmd : {"a", "b", "c"}) BOOST_TEST((c.propose(1, cmd) == ProposeResult::accepted));
+    c.stabilize();
+    for (NodeId id = 1; id <= 3; ++id) {
+        BOOST_TEST(c.committed_data(id) == strings({"a", "b", "c"}), "node " << id);
+        EngineStatus s = c.status(id);
+        BOOST_TEST(s.role == "proposer");
+        BOOST_TEST(s.leader == kNoNode);
+        BOOST_TEST(s.term_name == "ballot");
+        BOOST_TEST(s.commit_index == 3u);
+        BOOST_TEST(s.log_first_index == 1u);
+        BOOST_TEST(s.log_last_index == 3u);
+    }
+    BOOST_TEST(c.status(1).term_value == "1.1");  // one proposer, no contention: round 1 throughout
+    BOOST_TEST(c.hard_state(1).term == 1u);       // the round was persisted before its Prepare left
+    check_invariants(c);
+}
+
+// The persist-before-send rule (common/engine.h), on a bare engine: the round is durable before
+// a Prepare carrying it leaves; promises and accepts are durable before they are answered; an
+// Accept promises nothing new and leaves at once; and once the node's own Prepare has come back
+// (so round 1 is known durable), later Prepares with that round leave at once too.
+BOOST_AUTO_TEST_CASE(persist_before_send) {
+    EngineConfig config;
+    config.id = 1;
+    config.members = {1, 2, 3};
+    px::Paxos p(config, RecoveredState{});
+    p.take_ready();  // the start-up probe
+    auto only = [](const Ready& r, NodeId to) {
+        std::vector<Envelope> out;
+        for (auto& m : r.messages)
+            if (m.to == to) out.push_back(m);
+        BOOST_REQUIRE_EQUAL(out.size(), 1u);
+        return out[0];
+    };
+
+    p.propose("a");
+    Ready r = p.take_ready();
+    BOOST_REQUIRE(r.hard_state.has_value());
+    BOOST_TEST(r.hard_state->term == 1u);       // round 1 ...
+    BOOST_TEST(only(r, 2).after_persist);       // ... is durable before Prepare 1.1 leaves
+    BOOST_TEST(p.step(1, only(r, 1).payload));  // the runtime hands the node its own Prepare once durable
+
+    r = p.take_ready();
+    BOOST_REQUIRE_EQUAL(r.entries.size(), 1u);  // the promise, to persist ...
+    BOOST_TEST(r.entries[0].promise == (Ballot{1, 1}.packed()));
+    BOOST_TEST(only(r, 1).after_persist);  // ... before the Promise leaves
+    BOOST_TEST(p.step(1, only(r, 1).payload));
+    BOOST_TEST(p.step(2, encode({px::Promise{1, Ballot{1, 1}, Ballot{}, ""}})));
+
+    r = p.take_ready();
+    BOOST_TEST(!r.hard_state.has_value());
+    BOOST_TEST(!only(r, 2).after_persist);  // Accept: nothing new to persist
+    BOOST_TEST(p.step(1, only(r, 1).payload));
+    r = p.take_ready();
+    BOOST_REQUIRE_EQUAL(r.entries.size(), 1u);
+    BOOST_TEST(r.entries[0].term == (Ballot{1, 1}.packed()));
+    BOOST_TEST(r.entries[0].data == "a");
+    BOOST_TEST(only(r, 1).after_persist);  // Accepted waits for the accepted value to be durable
+
+    p.propose("b");
+    r = p.take_ready();
+    BOOST_TEST(!r.hard_state.has_value());
+    BOOST_TEST(!only(r, 2).after_persist);  // round 1 is known durable: Prepare 1.1 for slot 2 goes at once
+}
+
+// Many slots in one go travel as one payload per peer, and the window bounds the slots in flight.
+BOOST_AUTO_TEST_CASE(slots_are_batched_per_peer_and_bounded_by_the_window) {
+    EngineConfig base;
+    base.max_inflight_messages = 4;  // -> Tuning::max_inflight_slots
+    base.max_pending_proposals = 10;
+    EngineCluster c("paxos", 3, 1, base);
+    c.collect();
+    c.stabilize();  // the start-up probes (README "Restart")
+    for (int i = 0; i < 10; ++i)
+        BOOST_TEST((c.engine(1).propose("cmd" + std::to_string(i)) == ProposeResult::accepted));
+    BOOST_TEST((c.engine(1).propose("one too many") == ProposeResult::overloaded));
+    c.collect();
+    BOOST_REQUIRE_EQUAL(c.in_flight().size(), 2u);  // one payload to each peer
+    for (auto& m : c.in_flight()) BOOST_TEST(all_of<px::Prepare>(m).size() == 4u);
+    c.stabilize();
+    for (NodeId id = 1; id <= 3; ++id) BOOST_TEST(c.committed_data(id).size() == 10u);
+    check_invariants(c);
+}
+
+// ---------------------------------------------------------------- competing proposers
+
+// §2.2: two proposers pick slot 1 at once. q's higher ballot preempts p's phase 2; q's value is
+// chosen, and p's command, which lost the slot, goes into slot 2.
+BOOST_AUTO_TEST_CASE(competing_proposers_higher_ballot_wins_loser_retries_in_later_slot) {
+    EngineCluster c("paxos", 3, 7);
+    c.propose(1, "x");  // p = n1: Prepare slot=1 ballot=1.1 (its own acceptor promises at once)
+    deliver<px::Prepare>(c, 1, 3);
+    deliver<px::Promise>(c, 3, 1);  // majority {1,3}: p sends Accept slot=1 ballot=1.1 value=x
+    BOOST_TEST(peek<px::Accept>(c, 1, 3).value == "x");
+
+    c.propose(2, "y");              // q = n2 has seen nothing of slot 1: Prepare slot=1 ballot=1.2
+    deliver<px::Prepare>(c, 2, 3);  // n3 promises 1.2; it has accepted nothing yet
+    deliver<px::Promise>(c, 3, 2);  // majority {2,3} reports no value: q proposes its own
+    BOOST_TEST(peek<px::Accept>(c, 2, 3).value == "y");
+
+    deliver<px::Accept>(c, 1, 3);  // p's accept request is below n3's promise...
+    BOOST_TEST(peek<px::Nack>(c, 3, 1).promised == (Ballot{1, 2}));
+    deliver<px::Nack>(c, 3, 1);  // ...and p abandons the attempt (backs off)
+    deliver<px::Accept>(c, 2, 3);
+    deliver<px::Accepted>(c, 3, 2);  // majority {2,3} accepted 1.2: y is chosen in slot 1
+    BOOST_TEST(c.committed_data(2) == strings({"y"}));
+
+    BOOST_TEST(c.run_until([&] { return all_committed(c, 2); }, 200));
+    for (NodeId id = 1; id <= 3; ++id) BOOST_TEST(c.committed_data(id) == strings({"y", "x"}), "node " << id);
+    check_invariants(c);
+}
+
+// §2.2 P2c: if a majority answering q's prepare includes an acceptor that accepted p's value, q
+// must propose p's value, not its own. p's value is chosen in slot 1; q's command goes to slot 2.
+BOOST_AUTO_TEST_CASE(competing_proposers_later_proposer_adopts_accepted_value) {
+    EngineCluster c("paxos", 3, 7);
+    c.propose(1, "x");
+    deliver<px::Prepare>(c, 1, 3);
+    deliver<px::Promise>(c, 3, 1);  // p's own acceptor n1 has now accepted (1.1, x)
+
+    c.propose(2, "y");
+    deliver<px::Prepare>(c, 2, 1);  // n1 promises 1.2 and reports accepted=1.1 value=x
+    BOOST_TEST(peek<px::Promise>(c, 1, 2).accepted == (Ballot{1, 1}));
+    deliver<px::Promise>(c, 1, 2);  // majority {1,2}: q must propose x
+    BOOST_TEST(peek<px::Accept>(c, 2, 3).value == "x");
+
+    BOOST_TEST(c.run_until([&] { return all_committed(c, 2); }, 200));
+    for (NodeId id = 1; id <= 3; ++id) BOOST_TEST(c.committed_data(id) == strings({"x", "y"}), "node " << id);
+    check_invariants(c);
+}
+
+// Every node proposes at once, messages are delivered in a random order (some dropped), time
+// passes at random: every command is committed exactly once on every node, in the same order, and
+// every successful read returns an index at or above every write acknowledged before it.
+BOOST_AUTO_TEST_CASE(concurrent_proposals_at_every_node_many_seeds) {
+    for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+        BOOST_TEST_CONTEXT("seed " << seed) {
+            EngineCluster c("paxos", 3, seed);
+            Rng rng(seed);
+            std::vector<std::string> proposed;
+            std::map<std::uint64_t, Index> read_floor;  // read id -> highest index applied anywhere
+            std::uint64_t next_read = 1;
+            std::size_t reads_checked[4] = {0, 0, 0, 0};
+            auto check_reads = [&] {
+                for (NodeId id = 1; id <= 3; ++id)
+                    for (; reads_checked[id] < c.reads(id).size(); ++reads_checked[id]) {
+                        const ReadState& r = c.reads(id)[reads_checked[id]];
+                        if (r.ok) BOOST_TEST(r.index >= read_floor.at(r.id), "read " << r.id);
+                    }
+            };
+            for (int step = 0; step < 4000; ++step) {
+                std::uint64_t action = rng.between(0, 99);
+                if (action < 4 && proposed.size() < 40) {
+                    std::string cmd = "s" + std::to_string(seed) + "-" + std::to_string(proposed.size());
+                    if (c.propose(rng.between(1, 3), cmd) == ProposeResult::accepted) proposed.push_back(cmd);
+                } else if (action < 6) {
+                    Index floor = 0;
+                    for (NodeId id = 1; id <= 3; ++id) floor = std::max<Index>(floor, c.committed(id).size());
+                    read_floor[next_read] = floor;
+                    c.read(rng.between(1, 3), next_read++);
+                } else if (action < 12) {
+                    c.tick_all();
+                } else if (!c.in_flight().empty()) {
+                    auto& q = c.in_flight();
+                    std::size_t i = rng.between(0, q.size() - 1);
+                    InFlight m = std::move(q[i]);
+                    q.erase(q.begin() + static_cast<std::ptrdiff_t>(i));
+                    if (!rng.chance(1, 50)) BOOST_TEST(c.deliver(m));  // 2% are lost
+                }
+                check_reads();
+            }
+            BOOST_TEST(c.run_until([&] { return all_committed(c, proposed.size()); }, 5000));
+            check_reads();
+
+            std::vector<std::string> sorted = proposed;
+            std::sort(sorted.begin(), sorted.end());
+            for (NodeId id = 1; id <= 3; ++id) {
+                std::vector<std::string> got = c.committed_data(id);
+                BOOST_TEST(got == c.committed_data(1), "same order everywhere, node " << id);
+                std::sort(got.begin(), got.end());
+                BOOST_TEST(got == sorted, "each command exactly once, node " << id);
+            }
+            check_invariants(c);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- crashes and restarts
+
+// A proposer crashes after phase 1, before phase 2: its command was never accepted anywhere. The
+// survivors find the hole below a chosen slot and fill it with a no-op (§3); the restarted node
+// learns the same.
+BOOST_AUTO_TEST_CASE(proposer_crash_after_phase1_hole_filled_with_noop) {
+    EngineCluster c("paxos", 3, 3);
+    c.propose(1, "a");
+    c.stabilize();
+    c.propose(1, "b");  // slot 2
+    deliver<px::Prepare>(c, 1, 2);
+    deliver<px::Prepare>(c, 1, 3);  // n2 and n3 promise (and now know slot 2 is in use)
+    c.crash(1);                     // before any Accept
+
+    c.propose(2, "c");  // goes above slot 2
+    c.stabilize();
+    BOOST_TEST(c.committed_data(2) == strings({"a"}));  // slot 3 chosen, slot 2 is a hole
+    BOOST_TEST(c.status(2).log_last_index == 3u);
+
+    BOOST_TEST(c.run_until([&] { return c.committed(2).size() == 3 && c.committed(3).size() == 3; }, 200));
+    BOOST_TEST(c.committed(2)[1].data.empty());  // slot 2: a no-op
+    BOOST_TEST(c.committed_data(2) == strings({"a", "c"}));
+
+    c.restart(1);
+    BOOST_TEST(c.run_until([&] { return c.committed(1).size() == 3; }, 200));
+    BOOST_TEST(c.committed(1) == c.committed(2));
+    check_invariants(c);
+}
+
+// A proposer crashes after only its own acceptor (a minority) accepted its value: the value may
+// be replaced (here by a no-op), and the restarted acceptor's stale accepted value never
+// resurfaces as a second choice.
+BOOST_AUTO_TEST_CASE(proposer_crash_after_minority_accept_value_safely_replaced) {
+    EngineCluster c("paxos", 3, 4);
+    c.propose(1, "a");
+    c.stabilize();
+    c.propose(1, "b");  // slot 2
+    deliver<px::Prepare>(c, 1, 2);
+    deliver<px::Prepare>(c, 1, 3);
+    deliver<px::Promise>(c, 2, 1);  // majority: n1 sends its Accepts and accepts b itself
+    BOOST_TEST(c.disk(1).at(2).data == "b");
+    c.crash(1);  // the Accepts to n2 and n3 are lost
+
+    c.propose(2, "c");
+    BOOST_TEST(c.run_until([&] { return c.committed(2).size() == 3 && c.committed(3).size() == 3; }, 200));
+    BOOST_TEST(c.committed(2)[1].data.empty());  // {2,3} never saw b: slot 2 became a no-op
+
+    c.restart(1);  // its disk still holds (slot 2, ballot 1.1, b)
+    BOOST_TEST(c.run_until([&] { return c.committed(1).size() == 3; }, 200));
+    BOOST_TEST(c.committed(1) == c.committed(2));
+    BOOST_TEST(c.committed_data(1) == strings({"a", "c"}));
+    check_invariants(c);
+}
+
+// The same crash, but n3 also accepted b: now any majority of the survivors includes an acceptor
+// holding b, so gap filling must choose b in slot 2 (§2.2 P2c) -- the crashed proposer's value
+// is "later chosen".
+BOOST_AUTO_TEST_CASE(proposer_crash_after_accept_reached_survivor_value_later_chosen) {
+    EngineCluster c("paxos", 3, 5);
+    c.propose(1, "a");
+    c.stabilize();
+    c.propose(1, "b");
+    deliver<px::Prepare>(c, 1, 2);
+    deliver<px::Prepare>(c, 1, 3);
+    deliver<px::Promise>(c, 2, 1);
+    deliver<px::Accept>(c, 1, 3);  // n3 accepts (1.1, b); its Accepted is lost with n1
+    c.crash(1);
+
+    c.propose(2, "c");
+    BOOST_TEST(c.run_until([&] { return c.committed(2).size() == 3 && c.committed(3).size() == 3; }, 200));
+    BOOST_TEST(c.committed_data(2) == strings({"a", "b", "c"}));
+    c.restart(1);
+    BOOST_TEST(c.run_until([&] { return c.committed(1).size() == 3; }, 200));
+    BOOST_TEST(c.committed(1) == c.committed(2));
+    check_invariants(c);
+}
+
+// §2.5: an acceptor remembers its promise and its accepted proposal across a restart. After one
+// it still refuses anything below its promise, and still reports what it accepted.
+BOOST_AUTO_TEST_CASE(acceptor_promise_and_accepted_value_survive_restart) {
+    EngineCluster c("paxos", 3, 6);
+    BOOST_TEST(c.deliver(InFlight{1, 3, encode({px::Prepare{7, Ballot{5, 1}}})}));
+    BOOST_TEST(peek<px::Promise>(c, 3, 1).accepted.is_zero());
+    BOOST_TEST(c.disk(3).at(7).promise == (Ballot{5, 1}.packed()));
+    c.in_flight().clear();
+
+    c.crash(3);
+    c.restart(3);
+    BOOST_TEST(c.deliver(InFlight{2, 3, encode({px::Accept{7, Ballot{4, 2}, "v"}})}));
+    BOOST_TEST(peek<px::Nack>(c, 3, 2).promised == (Ballot{5, 1}));  // the promise survived
+    BOOST_TEST(c.deliver(InFlight{1, 3, encode({px::Accept{7, Ballot{5, 1}, "w"}})}));
+    BOOST_TEST(peek<px::Accepted>(c, 3, 1).ballot == (Ballot{5, 1}));
+    BOOST_TEST(c.disk(3).at(7).term == (Ballot{5, 1}.packed()));
+    BOOST_TEST(c.disk(3).at(7).data == "w");
+    c.in_flight().clear();
+
+    c.crash(3);
+    c.restart(3);
+    BOOST_TEST(c.deliver(InFlight{2, 3, encode({px::Prepare{7, Ballot{6, 2}}})}));
+    px::Promise p = peek<px::Promise>(c, 3, 2);
+    BOOST_TEST(p.accepted == (Ballot{5, 1}));  // the accepted value survived
+    BOOST_TEST(p.value == "w");
+    c.in_flight().clear();
+    BOOST_TEST(c.deliver(InFlight{1, 3, encode({px::Prepare{7, Ballot{5, 1}}})}));
+    BOOST_TEST(peek<px::Nack>(c, 3, 1).promised == (Ballot{6, 2}));
+    check_invariants(c);
+}
+
+// A restarted proposer never reuses a proposal number: its first ballot is above the round it
+// persisted before its last Prepare left.
+BOOST_AUTO_TEST_CASE(restarted_proposer_uses_a_higher_round) {
+    EngineCluster c("paxos", 3, 8);
+    c.propose(1, "a");
+    c.stabilize();
+    BOOST_TEST(c.hard_state(1).term == 1u);
+    c.crash(1);
+    c.restart(1);
+    c.propose(1, "b");
+    for (auto& m : c.in_flight())
+        if (m.from == 1)
+            for (auto& prepare : all_of<px::Prepare>(m)) BOOST_TEST(prepare.ballot.round >= 2u);
+    BOOST_TEST(c.hard_state(1).term >= 2u);
+    BOOST_TEST(c.run_until([&] { return all_committed(c, 2); }, 200));
+    BOOST_TEST(c.committed_data(1) == strings({"a", "b"}));
+    check_invariants(c);
+}
+
+// Nobody persists what was chosen: after every node restarts, each relearns the whole log by
+// re-running Paxos in every slot it has touched, which can only choose the same values again;
+// committed output starts again from slot 1.
+BOOST_AUTO_TEST_CASE(full_cluster_restart_relearns_every_slot) {
+    EngineCluster c("paxos", 3, 9);
+    for (const char* cmd : {"a", "b", "c", "d"}) c.propose(1 + (cmd[0] % 3), cmd);
+    BOOST_TEST(c.run_until([&] { return all_committed(c, 4); }, 200));
+    std::vector<Entry> before = c.committed(1);
+    for (NodeId id = 1; id <= 3; ++id) c.crash(id);
+    for (NodeId id = 1; id <= 3; ++id) c.restart(id);
+    BOOST_TEST(c.committed(1).empty());
+    BOOST_TEST(c.run_until([&] { return all_committed(c, 4); }, 200));
+    for (NodeId id = 1; id <= 3; ++id) BOOST_TEST(c.committed(id) == before, "node " << id);
+    check_invariants(c);
+}
+
+// A node cut off while slots were chosen finds out from the first Learn it hears and fills the
+// gap below it (Prepare answered with Learn by peers that know).
+BOOST_AUTO_TEST_CASE(lagging_node_fills_gap_below_a_learned_slot) {
+    EngineCluster c("paxos", 3, 10);
+    c.isolate(3);
+    for (const char* cmd : {"a", "b", "c"}) c.propose(1, cmd);
+    c.stabilize();  // messages to n3 are dropped
+    BOOST_TEST(c.committed(3).empty());
+    c.heal();
+    c.propose(2, "d");  // n3 hears slot 4, knows nothing below it
+    c.stabilize();
+    BOOST_TEST(c.status(3).log_last_index == 4u);
+    BOOST_TEST(c.status(3).commit_index == 0u);
+    BOOST_TEST(c.run_until([&] { return c.committed(3).size() == 4; }, 200));
+    BOOST_TEST(c.committed_data(3) == strings({"a", "b", "c", "d"}));
+    check_invariants(c);
+}
+
+// ---------------------------------------------------------------- livelock and backoff
+
+namespace {
+
+// A hand-driven network of three engines with a chosen Tuning. Unlike EngineCluster, messages a
+// node sends itself wait in the queue like any other, so the schedule controls them too.
+class Net {
+public:
+    Net(const px::Tuning& tuning, std::uint64_t seed) {
+        for (NodeId id = 1; id <= 3; ++id) {
+            EngineConfig config;
+            config.id = id;
+            config.members = {1, 2, 3};
+            config.seed = seed * 1000003 + id;
+            engines_.push_back(std::make_unique<px::Paxos>(config, RecoveredState{}, tuning));
+        }
+    }
+    px::Paxos& at(NodeId id) { return *engines_[id - 1]; }
+    void propose(NodeId id, std::string cmd) {
+        at(id).propose(std::move(cmd));
+        collect();
+    }
+    void tick_all() {
+        for (auto& e : engines_) e->tick();
+        collect();
+    }
+    // Delivers queued messages matching `pred`, oldest first, including those they cause, until
+    // none is left.
+    void deliver_while(const std::function<bool(const InFlight&)>& pred) {
+        for (;;) {
+            auto it = std::find_if(queue_.begin(), queue_.end(), pred);
+            if (it == queue_.end()) return;
+            InFlight m = std::move(*it);
+            queue_.erase(it);
+            if (trace)
+                std::cerr << "n" << m.from << " -> n" << m.to << " " << px::describe(m.payload) << "\n";
+            BOOST_TEST(at(m.to).step(m.from, m.payload));
+            collect();
+        }
+    }
+    const std::deque<InFlight>& queue() const { return queue_; }
+    std::vector<Entry> committed[4];
+    bool trace = false;  // true: print every delivery (the duel that paxos/README.md quotes)
+
+private:
+    void collect() {
+        for (NodeId id = 1; id <= 3; ++id) {
+            while (at(id).has_ready()) {
+                Ready r = at(id).take_ready();
+                for (auto& m : r.messages) queue_.push_back(InFlight{id, m.to, std::move(m.payload)});
+                committed[id].insert(committed[id].end(), r.committed.begin(), r.committed.end());
+            }
+        }
+    }
+    std::vector<std::unique_ptr<px::Paxos>> engines_;
+    std::deque<InFlight> queue_;
+};
+
+// Paxos Made Simple §2.4's schedule: "Proposer p completes phase 1 for a proposal number n1.
+// Another proposer q then completes phase 1 for a proposal number n2 > n1. Proposer p's phase 2
+// accept requests for a proposal numbered n1 are ignored ... So, proposer p then begins and
+// completes phase 1 for a new proposal number n3 > n2, causing the second phase 2 accept requests
+// of proposer q to be ignored. And so on."
+//
+// The adversary: phase 2 requests are slow. Every other message arrives at once; each round, the
+// oldest proposer's held accept requests arrive, then one tick passes. Returns the round in which
+// slot 1 was chosen, or 0 if it was not within `max_rounds`.
+int rounds_until_slot_1_chosen(Net& net, int max_rounds) {
+    auto not_accept = [](const InFlight& m) { return !carries<px::Accept>(m); };
+    net.propose(1, "p");  // both take slot 1: neither has heard of the other yet
+    net.propose(2, "q");
+    net.deliver_while([](const InFlight& m) {  // p completes phase 1 for n1 = 1.1
+        return (m.from == 1 && carries<px::Prepare>(m)) || (m.to == 1 && carries<px::Promise>(m));
+    });
+    net.deliver_while(not_accept);  // q completes phase 1 for n2 = 1.2 > n1
+    for (int round = 1; round <= max_rounds; ++round) {
+        auto oldest = std::find_if(net.queue().begin(), net.queue().end(), carries<px::Accept>);
+        if (oldest != net.queue().end()) {
+            NodeId proposer = oldest->from;
+            net.deliver_while(
+                [&](const InFlight& m) { return m.from == proposer && carries<px::Accept>(m); });
+        }
+        net.deliver_while(not_accept);
+        net.tick_all();
+        net.deliver_while(not_accept);
+        for (NodeId id = 1; id <= 3; ++id)
+            if (!net.committed[id].empty()) return round;
+    }
+    return 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(dueling_proposers_livelock_without_backoff) {
+    px::Tuning no_backoff;
+    no_backoff.backoff_base_ticks = 0;  // a preempted proposer retries on the very next tick
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+        Net net(no_backoff, seed);
+        int r = rounds_until_slot_1_chosen(net, 300);
+        BOOST_TEST(r == 0, "seed " << seed << " chosen in round " << r);
+        // The two proposers (joined by gap fillers) kept outbidding each other all along.
+        Ballot high = Ballot{};
+        for (NodeId id = 1; id <= 3; ++id) {
+            std::string v = net.at(id).status().term_value;
+            high = std::max(high, Ballot{std::stoull(v.substr(0, v.find('.'))), id});
+        }
+        BOOST_TEST(high.round >= 100u, "seed " << seed);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(dueling_proposers_randomized_backoff_makes_progress) {
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+        Net net(px::Tuning{}, seed);
+        int round = rounds_until_slot_1_chosen(net, 300);
+        BOOST_TEST(round > 0, "seed " << seed);
+        BOOST_TEST(round <= 20, "seed " << seed);
+        // The loser's command is not lost: it lands in a later slot.
+        for (int i = 0; i < 200 && (net.committed[1].size() < 2 || net.committed[2].size() < 2); ++i) {
+            net.deliver_while([](const InFlight&) { return true; });
+            net.tick_all();
+        }
+        for (NodeId id = 1; id <= 2; ++id) {
+            BOOST_REQUIRE_GE(net.committed[id].size(), 2u);
+            std::vector<std::string> got = {net.committed[id][0].data, net.committed[id][1].data};
+            std::sort(got.begin(), got.end());
+            BOOST_TEST(got == strings({"p", "q"}), "seed " << seed << " node " << id);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- reads
+
+BOOST_AUTO_TEST_CASE(read_in_quiet_cluster_returns_the_chosen_prefix) {
+    EngineCluster c("paxos", 3, 11);
+    c.propose(1, "a");
+    c.propose(2, "b");
+    c.stabilize();
+    c.read(3, 42);
+    c.stabilize();
+    BOOST_REQUIRE_EQUAL(c.reads(3).size(), 1u);
+    BOOST_TEST(c.reads(3)[0].id == 42u);
+    BOOST_TEST(c.reads(3)[0].ok);
+    BOOST_TEST(c.reads(3)[0].index == 2u);
+}
+
+// A node that missed two chosen slots (and so has applied nothing) must not answer a read from
+// its own stale state: the quorum query reaches an acceptor that accepted them, so the read index
+// is at or above every acknowledged write, and gap filling brings the node up to it.
+BOOST_AUTO_TEST_CASE(read_index_covers_writes_the_reader_never_heard_of) {
+    EngineCluster c("paxos", 3, 12);
+    c.isolate(3);
+    c.propose(1, "a");
+    c.stabilize();
+    c.propose(2, "b");
+    c.stabilize();
+    BOOST_TEST(c.committed_data(1) == strings({"a", "b"}));  // acknowledged at n1
+    c.heal();
+    c.read(3, 1);
+    deliver<px::ReadQuery>(c, 3, 1);
+    deliver<px::ReadReply>(c, 1, 3);  // majority {3 (itself), 1}
+    BOOST_REQUIRE_EQUAL(c.reads(3).size(), 1u);
+    BOOST_TEST(c.reads(3)[0].ok);
+    BOOST_TEST(c.reads(3)[0].index >= 2u);
+    BOOST_TEST(c.status(3).commit_index == 0u);  // the runtime waits until slot 2 is applied
+    BOOST_TEST(c.run_until([&] { return c.committed(3).size() >= 2; }, 200));
+    BOOST_TEST(c.committed_data(3) == strings({"a", "b"}));
+}
+
+BOOST_AUTO_TEST_CASE(read_without_a_majority_fails_after_timeout) {
+    EngineConfig base;
+    base.election_timeout_min_ticks = 10;
+    EngineCluster c("paxos", 3, 13, base);
+    c.propose(1, "a");
+    c.stabilize();
+    c.isolate(1);
+    c.read(1, 5);
+    for (int i = 0; i < 9; ++i) {
+        c.tick_all();
+        c.stabilize();
+    }
+    BOOST_TEST(c.reads(1).empty());  // still waiting
+    c.tick_all();
+    BOOST_REQUIRE_EQUAL(c.reads(1).size(), 1u);
+    BOOST_TEST(!c.reads(1)[0].ok);
+    BOOST_TEST(c.reads(1)[0].id == 5u);
+}
+
+// ---------------------------------------------------------------- hostile input
+
+BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
+    EngineCluster c("paxos", 3, 14);
+    c.propose(1, "a");
+    c.stabilize();
+    px::Paxos& n2 = dynamic_cast<px::Paxos&>(c.engine(2));
+    const EngineStatus before = n2.status();
+    const std::map<Index, Entry> disk_before = c.disk(2);
+
+    Bytes prepare = encode({px::Prepare{5, Ballot{9, 1}}});
+    Bytes truncated(prepare.begin(), prepare.end() - 1);
+    Bytes trailing = prepare;
+    trailing.push_back(0);
+    Bytes unknown = {0x99, 1, 2, 3};
+    Bytes huge_string = {6, 1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};  // Learn with a 4 GiB value
+    Bytes half_good = prepare;  // a valid Prepare, then garbage: nothing of it may be acted on
+    half_good.insert(half_good.end(), {3, 0});
+
+    std::vector<std::pair<std::string, Bytes>> bad = {
+        {"empty", {}},
+        {"truncated", truncated},
+        {"trailing bytes", trailing},
+        {"unknown type", unknown},
+        {"huge string", huge_string},
+        {"valid then garbage", half_good},
+        {"slot 0", encode({px::Prepare{0, Ballot{9, 1}}})},
+        {"zero ballot", encode({px::Accept{5, Ballot{}, "x"}})},
+        {"accepted above promise", encode({px::Promise{5, Ballot{1, 2}, Ballot{3, 1}, "x"}})},
+        {"value without ballot", encode({px::Promise{5, Ballot{1, 2}, Ballot{}, "x"}})},
+        {"nack not higher", encode({px::Nack{5, Ballot{3, 2}, Ballot{2, 1}}})},
+        {"ballot of another node", encode({px::Prepare{5, Ballot{9, 3}}})},
+        {"answer to another node's ballot", encode({px::Accepted{1, Ballot{1, 1}}})},
+    };
+    Rng rng(14);
+    for (int i = 0; i < 200; ++i) {
+        Bytes noise(rng.between(0, 40));
+        for (auto& b : noise) b = static_cast<std::uint8_t>(rng.next());
+        bad.push_back({"noise " + std::to_string(i), noise});
+    }
+    for (auto& [name, payload] : bad) {
+        if (name.rfind("noise", 0) == 0 && px::decode(payload)) continue;  // noise that happens to be valid
+        BOOST_TEST(!n2.step(1, payload), name);
+        BOOST_TEST(!n2.has_ready(), name);
+    }
+    BOOST_TEST(!n2.step(9, prepare), "non-member sender");
+    BOOST_TEST(!n2.has_ready());
+
+    const EngineStatus after = n2.status();
+    BOOST_TEST(after.term_value == before.term_value);
+    BOOST_TEST(after.commit_index == before.commit_index);
+    BOOST_TEST(after.log_last_index == before.log_last_index);
+    c.collect();
+    BOOST_TEST((c.disk(2) == disk_before));
+
+    // And the node still works.
+    c.propose(2, "b");
+    c.stabilize();
+    BOOST_TEST(c.committed_data(3) == strings({"a", "b"}));
+    check_invariants(c);
+}
