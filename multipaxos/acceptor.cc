@@ -1,0 +1,102 @@
+#include "multipaxos/acceptor.h"
+
+#include <stdexcept>
+#include <utility>
+
+namespace ballot::multipaxos {
+
+Acceptor::Acceptor(std::size_t max_message_bytes, const RecoveredState& recovered)
+    : max_message_bytes_(max_message_bytes), promised_(Ballot::unpack(recovered.hard_state.term)) {
+    for (const Entry& e : recovered.entries)
+        if (e.index != 0 && e.term != 0) accepted_[e.index] = Entry{e.index, e.term, 0, e.data};
+}
+
+// PMS §2.2, P1a: "An acceptor can accept a proposal numbered n iff it has not responded to a
+// prepare request having a number greater than n." A prepare in the current promise is answered
+// again (paging, retransmission); a lower one is refused with the promise, so its proposer
+// learns what to beat.
+std::variant<Promise, Nack> Acceptor::on_prepare(const Prepare& m, Index chosen) {
+    if (m.ballot < promised_) return Nack{m.ballot, promised_};
+    if (m.ballot > promised_) {
+        promised_ = m.ballot;
+        promise_changed_ = true;
+    }
+    Promise p;
+    p.ballot = m.ballot;
+    p.from_slot = m.from_slot;
+    p.chosen = chosen;
+    std::size_t bytes = kHeaderBytes;
+    for (auto it = accepted_.lower_bound(m.from_slot); it != accepted_.end(); ++it) {
+        std::size_t size = encoded_size(it->second);
+        // Bounded report: always at least one value, so every page makes progress.
+        if (!p.accepted.empty() && bytes + size > max_message_bytes_) {
+            p.next_slot = it->first;
+            break;
+        }
+        bytes += size;
+        p.accepted.push_back(it->second);
+    }
+    return p;
+}
+
+// PMS §2.2 phase 2b: "If an acceptor receives an accept request for a proposal numbered n, it
+// accepts the proposal unless it has already responded to a prepare request having a number
+// greater than n." Accepting in ballot n also promises n (PMMC: the acceptor adopts the ballot).
+std::variant<Accepted, Nack> Acceptor::on_accept(const Accept& m, Index chosen) {
+    if (m.ballot < promised_) return Nack{m.ballot, promised_};
+    if (m.ballot > promised_) {
+        promised_ = m.ballot;
+        promise_changed_ = true;
+    }
+    Accepted reply;
+    reply.ballot = m.ballot;
+    reply.chosen = chosen;
+    reply.slots.reserve(m.proposals.size());
+    for (const Proposal& p : m.proposals) {
+        const Entry* have = accepted(p.slot);
+        // A retransmission of what we already hold needs no new write.
+        if (!have || have->term != m.ballot.packed() || have->data != p.value)
+            set(Entry{p.slot, m.ballot.packed(), 0, p.value});
+        reply.slots.push_back(p.slot);
+    }
+    return reply;
+}
+
+const Entry* Acceptor::accepted(Index slot) const {
+    auto it = accepted_.find(slot);
+    return it == accepted_.end() ? nullptr : &it->second;
+}
+
+// The value is chosen, so every proposal for this slot in a ballot above the one it was chosen in
+// carries it too (PMS §2.2, P2c); holding it here can only add support for the value that any
+// later phase 1 must find anyway. A record that already holds the value keeps its ballot (never
+// lowered), so the acceptor's report for this slot stays at least as high as before.
+void Acceptor::store_chosen(Index slot, Ballot ballot, const std::string& data) {
+    const Entry* have = accepted(slot);
+    if (have && have->data == data) return;
+    set(Entry{slot, ballot.packed(), 0, data});
+}
+
+void Acceptor::set(Entry e) {
+    accepted_[e.index] = e;
+    unsaved_.push_back(std::move(e));
+}
+
+bool Acceptor::take_promise_changed() {
+    bool changed = promise_changed_;
+    promise_changed_ = false;
+    return changed;
+}
+
+std::vector<Entry> Acceptor::take_unsaved() {
+    return std::exchange(unsaved_, {});
+}
+
+void Acceptor::check_invariants() const {
+    for (const auto& [slot, e] : accepted_) {
+        if (slot == 0 || e.index != slot) throw std::logic_error("acceptor: slot key and entry disagree");
+        if (e.term == 0) throw std::logic_error("acceptor: value accepted without a ballot");
+    }
+}
+
+}  // namespace ballot::multipaxos

@@ -1,0 +1,76 @@
+// The acceptor (Paxos Made Simple §2.2, "P1a" and phase 2b; PMMC §3 "Acceptors"): the memory of
+// the protocol. It keeps one promised ballot for all slots and, per slot, the last value it
+// accepted with the ballot it accepted it in.
+//
+// Durability: the promise is HardState.term (packed ballot); each accepted value is an Entry
+// {index = slot, term = packed ballot, data = value}. Every change is queued as "unsaved" and
+// handed to the runtime in the next Ready; the replies that reveal a change (Promise, Accepted)
+// are sent after_persist, so no proposer ever counts a vote that a crash could take back.
+//
+// Rules (PMS §2.2):
+//   - the promise never decreases;
+//   - a value is accepted in ballot n only if n >= the promise at that moment (P1a), and accepting
+//     in n raises the promise to n;
+//   - every stored value carries a non-zero ballot and a positive slot (check_invariants()).
+// One deliberate addition: the learner stores here a value it learned is chosen (store_chosen),
+// possibly with a ballot this acceptor never promised. See the README, "Chosen values in the
+// acceptor", for why that is safe.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/ballot.h"
+#include "common/engine.h"
+#include "multipaxos/messages.h"
+
+namespace ballot::multipaxos {
+
+class Acceptor {
+public:
+    Acceptor(std::size_t max_message_bytes, const RecoveredState& recovered);
+
+    Ballot promised() const { return promised_; }
+
+    // Phase 1b. Promises `m.ballot` if it is not below the promise (a proposer that asks again in
+    // the same ballot, for the next page of its report, gets the same answer), and reports the
+    // values accepted in slots >= m.from_slot, at most max_message_bytes of them.
+    std::variant<Promise, Nack> on_prepare(const Prepare& m, Index chosen);
+
+    // Phase 2b. Accepts every proposal of `m` unless a higher ballot was promised.
+    std::variant<Accepted, Nack> on_accept(const Accept& m, Index chosen);
+
+    // Heartbeats do not change the promise: they only ask whether a higher one exists.
+    bool admits(Ballot b) const { return b >= promised_; }
+
+    // The value accepted for `slot`, or nullptr.
+    const Entry* accepted(Index slot) const;
+    // Called by the learner: `data` is chosen for `slot` (learned from the leader). Stores it so
+    // that the node can deliver it after a restart and serve it to lagging peers.
+    void store_chosen(Index slot, Ballot ballot, const std::string& data);
+
+    Index first_slot() const { return accepted_.empty() ? 0 : accepted_.begin()->first; }
+    Index last_slot() const { return accepted_.empty() ? 0 : accepted_.rbegin()->first; }
+
+    // What changed since the last call, to be made durable by the runtime.
+    bool take_promise_changed();
+    std::vector<Entry> take_unsaved();
+    bool has_unsaved() const { return promise_changed_ || !unsaved_.empty(); }
+
+    // Throws std::logic_error naming the broken invariant.
+    void check_invariants() const;
+
+private:
+    void set(Entry e);
+
+    std::size_t max_message_bytes_;
+    Ballot promised_;
+    std::map<Index, Entry> accepted_;  // slot -> {slot, packed ballot, value}
+    bool promise_changed_ = false;
+    std::vector<Entry> unsaved_;
+};
+
+}  // namespace ballot::multipaxos

@@ -1,0 +1,157 @@
+// The proposer as distinguished leader (Paxos Made Simple §3; PMMC §3 "Leaders", with its
+// Scout for phase 1 and Commanders for phase 2), for one ballot. The engine creates a Leader
+// when it starts phase 1 and destroys it when it steps down; a new attempt is a new Leader with
+// a higher ballot, so no state of a lost ballot can leak into the next.
+//
+//   phase 1 (candidate)  Prepare(ballot, from_slot) to every acceptor, self included, once for all
+//                        slots from the first unchosen one (PMS §3). Promises report accepted
+//                        values; per slot the leader adopts the one with the highest ballot
+//                        (PMS §2.2, P2c), and fills every hole up to the highest reported slot
+//                        with a no-op (PMS §3: it fills the gaps "by proposing a special no-op
+//                        command").
+//   phase 2 (leader)     re-proposes the adopted values, then new commands, each in its own slot,
+//                        many slots per Accept. A slot is chosen when a majority has accepted it
+//                        in this ballot; the leader counts its own acceptance only once it is
+//                        durable (an Accepted it addresses to itself, delivered after the fsync).
+//
+// Bounds: Accept messages carry at most max_message_bytes of proposals; at most
+// max_inflight_messages unanswered Accepts per peer; at most max_pending_proposals proposals
+// awaiting a decision (then propose() answers overloaded).
+//
+// Lost messages: a peer whose oldest unanswered Accept, or whose lowest missing proposal, is
+// older than retry_ticks gets them again. A peer that reports it is behind gets Chosen values.
+//
+// Reads (the Multi-Paxos counterpart of Raft's ReadIndex, dissertation §6.4): a read takes the
+// highest slot assigned or known chosen as its index, then waits for a quorum round: a Heartbeat
+// numbered read_seq, acknowledged by a majority of acceptors that have promised nothing above
+// this ballot. Until then nothing above this ballot can have chosen anything, so every write
+// acknowledged before the read is at or below the index.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/ballot.h"
+#include "common/engine.h"
+#include "common/quorum.h"
+#include "multipaxos/acceptor.h"
+#include "multipaxos/learner.h"
+#include "multipaxos/messages.h"
+
+namespace ballot::multipaxos {
+
+// Where roles put what they want said. The engine implements it: it hands a Prepare or Accept
+// addressed to this node straight to the local acceptor and queues everything else in its Ready.
+class Outbox {
+public:
+    virtual ~Outbox() = default;
+    virtual void send(NodeId to, Message m) = 0;
+    // A read this node was asked for is decided.
+    virtual void read_done(ReadState rs) = 0;
+};
+
+class Leader {
+public:
+    Leader(const EngineConfig& config, Ballot ballot, Acceptor& acceptor, Learner& learner, Outbox& out);
+
+    Ballot ballot() const { return ballot_; }
+    bool active() const { return phase_ == Phase::two; }
+
+    // ---- phase 1 (PMMC: Scout) ----
+    void start(std::uint64_t now);
+    void on_promise(NodeId from, const Promise& m, std::uint64_t now);
+
+    // ---- phase 2 (PMMC: Commander) ----
+    ProposeResult propose(std::string value);
+    void on_accepted(NodeId from, const Accepted& m, std::uint64_t now);
+    void on_heartbeat_ack(NodeId from, const HeartbeatAck& m, std::uint64_t now);
+
+    // ---- linearizable reads ----
+    // `origin` is this node or the follower that forwarded the read.
+    void read(NodeId origin, std::uint64_t read_id, std::uint64_t now);
+    Index read_index() const;
+
+    // ---- time and output ----
+    void tick(std::uint64_t now);
+    // True when no majority has answered for an election timeout: this leader is cut off and
+    // should step down so that clients are told, instead of waiting on it.
+    bool lost_majority(std::uint64_t now) const;
+    // Something is waiting for flush(): new proposals, or a read round to start.
+    bool has_unsent() const;
+    // Sends what accumulated since the last flush: proposals to the own acceptor and to each
+    // peer (batched), and a read round. Called when the engine's Ready is taken.
+    void flush(std::uint64_t now);
+    // Stepping down: every waiting read fails (ok = false).
+    void abandon();
+
+    void check_invariants() const;
+
+private:
+    enum class Phase { one, two };
+
+    struct Pending {  // a proposal awaiting a majority
+        std::string value;
+        std::vector<NodeId> accepted_by;
+        std::uint64_t sent_tick = 0;  // last time it was sent to anyone
+    };
+    struct InflightAccept {
+        Index last_slot = 0;
+        std::uint64_t sent_tick = 0;
+    };
+    struct Peer {
+        Index next = 1;                       // first slot not yet sent in this ballot
+        std::deque<InflightAccept> inflight;  // bounded by max_inflight_messages
+        Index chosen = 0;                     // its reported chosen prefix
+        std::uint64_t heard_tick = 0;
+        std::uint64_t read_ack = 0;  // highest read round it acknowledged
+        Index catchup_end = 0;       // last slot of the Chosen message in flight
+        std::uint64_t catchup_tick = 0;
+    };
+    struct PendingRead {
+        NodeId origin = kNoNode;
+        std::uint64_t id = 0;
+        Index index = 0;
+        std::uint64_t seq = 0;  // the read round that must confirm it
+        std::uint64_t deadline_tick = 0;
+    };
+
+    void begin_phase2(std::uint64_t now);
+    bool accepted_by(const Pending& p, NodeId id) const;
+    void send_accepts(NodeId id, Peer& peer, std::uint64_t now);
+    void retransmit(std::uint64_t now);
+    void catch_up(NodeId id, Peer& peer, Index chosen, bool behind, std::uint64_t now);
+    void heartbeat_all();
+    void confirm_reads();
+    void finish_read(const PendingRead& r, bool ok);
+
+    const EngineConfig& config_;
+    const Ballot ballot_;
+    Acceptor& acceptor_;
+    Learner& learner_;
+    Outbox& out_;
+    const std::uint64_t retry_ticks_;
+    Phase phase_ = Phase::one;
+
+    // phase 1
+    Index from_slot_ = 1;
+    VoteTally promises_;               // acceptors whose complete report arrived
+    std::map<Index, Entry> reported_;  // per slot, the highest-ballot value reported so far
+
+    // phase 2
+    Index next_slot_ = 1;               // the next slot a new command gets
+    Index own_next_ = 1;                // first slot not yet handed to the own acceptor
+    std::map<Index, Pending> pending_;  // proposed, not yet known chosen
+    std::map<NodeId, Peer> peers_;
+    std::uint64_t active_since_ = 0;
+    std::uint64_t heartbeat_elapsed_ = 0;
+
+    // reads
+    std::uint64_t read_seq_ = 0;       // the last read round started
+    std::uint64_t confirmed_seq_ = 0;  // the last read round a majority acknowledged
+    std::deque<PendingRead> reads_;    // bounded by max_pending_proposals
+};
+
+}  // namespace ballot::multipaxos

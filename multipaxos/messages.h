@@ -1,0 +1,132 @@
+// The Multi-Paxos wire messages: one plain struct per message type, the variant that holds any
+// of them, and their codec (common/codec.h; the first byte names the type).
+//
+// Names follow Paxos Made Simple (§2.2 phases 1a/1b/2a/2b) and Paxos Made Moderately Complex
+// (p1a/p1b/p2a/p2b, "decision"):
+//
+//     Prepare   -> Promise | Nack      phase 1, run once for every slot from `from_slot` on
+//     Accept    -> Accepted | Nack     phase 2, many slots per message
+//     Heartbeat -> HeartbeatAck | Nack the leader is alive; carries the chosen point and the
+//                                      read counter that confirms linearizable reads
+//     Chosen                           catch-up: chosen values a lagging learner lacks
+//     Forward, ReadRequest, ReadReply  a follower hands a command or a read to the leader
+//
+// decode() validates everything it returns: counts are checked against the bytes left before
+// anything is allocated, slots are positive and strictly increasing, ballots are not zero, and
+// trailing bytes are an error. Anything malformed is std::nullopt.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/ballot.h"
+#include "common/types.h"
+
+namespace ballot::multipaxos {
+
+// Phase 1a: "prepare request with number n" (PMS §2.2), for every slot >= from_slot at once
+// (PMS §3: "phase 1 for infinitely many instances").
+struct Prepare {
+    Ballot ballot;
+    Index from_slot = 1;
+};
+
+// Phase 1b: the acceptor promises `ballot` and reports every value it accepted in slots
+// >= from_slot, each with the ballot it was accepted in (Entry{index=slot, term=ballot, data}).
+// The report is bounded by max_message_bytes: when it does not fit, `next_slot` is the first
+// slot left out and the leader asks again with Prepare{ballot, next_slot}. 0 = complete.
+// `chosen` is the acceptor's contiguous chosen prefix: its values up to there are chosen.
+struct Promise {
+    Ballot ballot;
+    Index from_slot = 1;
+    Index next_slot = 0;
+    Index chosen = 0;
+    std::vector<Entry> accepted;
+};
+
+// Phase 2a for many slots (PMMC's p2a, batched). `chosen`: the leader's contiguous chosen
+// prefix, which a learner may use for values it accepted in this same ballot.
+struct Proposal {
+    Index slot = 0;
+    std::string value;  // an encoded Command; empty = no-op
+};
+struct Accept {
+    Ballot ballot;
+    Index chosen = 0;
+    std::vector<Proposal> proposals;
+};
+
+// Phase 2b: the acceptor accepted these slots in `ballot`. `chosen`: the sender's own chosen
+// prefix. `behind`: a leader told it that more is chosen than it can deliver (it lacks the values
+// or holds them from another ballot), so the leader should send it Chosen values from chosen + 1.
+struct Accepted {
+    Ballot ballot;
+    Index chosen = 0;
+    bool behind = false;
+    std::vector<Index> slots;
+};
+
+// A refusal (PMMC's p1b/p2b carrying a higher ballot): the acceptor promised `promised`,
+// which is higher than the `ballot` it was asked about.
+struct Nack {
+    Ballot ballot;
+    Ballot promised;
+};
+
+// The leader is alive (PMS §3: a distinguished proposer). `read_seq` numbers quorum rounds that
+// confirm linearizable reads (see leader.h).
+struct Heartbeat {
+    Ballot ballot;
+    Index chosen = 0;
+    std::uint64_t read_seq = 0;
+};
+
+// "I have promised nothing above `ballot`" as of `read_seq`; and my chosen prefix, as in
+// Accepted. Also the answer to Chosen (with read_seq 0, which confirms no read).
+struct HeartbeatAck {
+    Ballot ballot;
+    std::uint64_t read_seq = 0;
+    Index chosen = 0;
+    bool behind = false;
+};
+
+// Catch-up from the leader of `ballot`: these slots are chosen with these values (PMMC's
+// "decision"), each with a ballot it was accepted in.
+struct Chosen {
+    Ballot ballot;
+    std::vector<Entry> values;
+};
+
+// A follower hands a client command to the leader.
+struct Forward {
+    std::string command;
+};
+
+// A follower asks the leader for a confirmed read index; the leader answers with ReadReply.
+struct ReadRequest {
+    std::uint64_t read_id = 0;
+};
+struct ReadReply {
+    std::uint64_t read_id = 0;
+    Index index = 0;
+    bool ok = false;
+};
+
+using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat, HeartbeatAck, Chosen,
+                             Forward, ReadRequest, ReadReply>;
+
+Bytes encode(const Message& m);
+std::optional<Message> decode(std::span<const std::uint8_t> payload);
+// One readable line, e.g. "Accept ballot=3.2 slots=[8..9] chosen=7".
+std::string describe(const Message& m);
+
+// Encoded sizes, for keeping messages under max_message_bytes.
+inline constexpr std::size_t kHeaderBytes = 64;  // generous bound on a message's fixed fields
+std::size_t encoded_size(const Proposal& p);
+std::size_t encoded_size(const Entry& e);
+
+}  // namespace ballot::multipaxos

@@ -1,0 +1,104 @@
+// The Multi-Paxos engine: every node is proposer, acceptor and learner (Paxos Made Simple §3;
+// van Renesse & Altinbuken, Paxos Made Moderately Complex). This class is the glue: it owns the
+// three roles, routes each message to the role it is for, runs the timers, and gathers their
+// output into one Ready (common/engine.h, including its persist-before-send rule).
+//
+//   acceptor.h  promises and accepted values (the durable part)
+//   leader.h    the distinguished proposer of one ballot: phase 1, hole filling, phase 2, reads
+//   learner.h   chosen slots, in-order delivery, catch-up
+//   messages.h  the wire format
+//
+// Roles as status() reports them: "follower" (no Leader object; follows the highest ballot it
+// hears Accepts or Heartbeats from), "candidate" (a Leader in phase 1), "leader" (a Leader in
+// phase 2). A follower that hears no leader for a random time in [election_timeout_min_ticks,
+// election_timeout_max_ticks] runs phase 1 with a ballot above every one it has seen. A proposer
+// refused with a higher ballot steps down and waits a new random timeout before trying again:
+// that randomized backoff is what ends dueling proposers (PMS §2.4, "Progress").
+//
+// What is durable: HardState.term = the acceptor's promised ballot (packed, common/ballot.h);
+// Entry{index = slot, term = packed ballot, data} = the value accepted for a slot, or the chosen
+// value once learned; HardState.commit = a hint that every slot up to it is chosen and its disk
+// record holds the chosen value. A restarted node delivers 1..hint again from disk and learns the
+// rest from the leader.
+#pragma once
+
+#include <map>
+#include <memory>
+
+#include "common/ballot.h"
+#include "common/engine.h"
+#include "common/random.h"
+#include "multipaxos/acceptor.h"
+#include "multipaxos/leader.h"
+#include "multipaxos/learner.h"
+#include "multipaxos/messages.h"
+
+namespace ballot::multipaxos {
+
+class MultiPaxos final : public Engine, private Outbox {
+public:
+    // Throws std::invalid_argument if the configuration is unusable (id not a member, bad timeouts).
+    MultiPaxos(const EngineConfig& config, RecoveredState recovered);
+
+    void tick() override;
+    bool step(NodeId from, std::span<const std::uint8_t> payload) override;
+    ProposeResult propose(std::string command) override;
+    void read(std::uint64_t read_id) override;
+
+    Ready take_ready() override;
+    bool has_ready() const override;
+
+    EngineStatus status() const override;
+    std::string describe(std::span<const std::uint8_t> payload) const override;
+
+    // Throws std::logic_error naming the first broken invariant of any role.
+    void check_invariants() const;
+
+private:
+    // Outbox: what the roles send.
+    void send(NodeId to, Message m) override;
+    void read_done(ReadState rs) override;
+
+    // One handler per message type.
+    void on(NodeId from, const Prepare& m);
+    void on(NodeId from, const Promise& m);
+    void on(NodeId from, const Accept& m);
+    void on(NodeId from, const Accepted& m);
+    void on(NodeId from, const Nack& m);
+    void on(NodeId from, const Heartbeat& m);
+    void on(NodeId from, const HeartbeatAck& m);
+    void on(NodeId from, const Chosen& m);
+    void on(NodeId from, const Forward& m);
+    void on(NodeId from, const ReadRequest& m);
+    void on(NodeId from, const ReadReply& m);
+
+    bool is_member(NodeId id) const;
+    bool active_leader() const { return leader_ && leader_->active(); }
+    void start_phase1();
+    void step_down();
+    void follow(Ballot ballot);
+    void reset_election_timer();
+    void note_ballot(Ballot b) { highest_seen_ = std::max(highest_seen_, b); }
+
+    EngineConfig config_;
+    Rng rng_;
+    Acceptor acceptor_;
+    Learner learner_;
+    std::unique_ptr<Leader> leader_;  // this node's ballot, while it is candidate or leader
+
+    std::uint64_t now_ = 0;  // ticks since start
+    std::uint64_t election_elapsed_ = 0;
+    std::uint64_t election_timeout_ = 0;
+    NodeId known_leader_ = kNoNode;  // follower: whose Accepts and Heartbeats it follows
+    Ballot known_leader_ballot_;
+    Ballot highest_seen_;  // the next ballot this node tries is above it
+
+    // Reads forwarded to the leader: id -> deadline tick. Bounded by max_pending_proposals.
+    std::map<std::uint64_t, std::uint64_t> forwarded_reads_;
+
+    Ready ready_;                    // messages and reads gathered since the last take_ready()
+    Index commit_at_last_take_ = 0;  // the chosen prefix when the previous batch was taken
+    Index persisted_commit_ = 0;     // the last HardState.commit handed out
+};
+
+}  // namespace ballot::multipaxos
