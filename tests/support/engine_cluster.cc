@@ -33,7 +33,10 @@ const EngineCluster::Node& EngineCluster::node(NodeId id) const {
     return nodes_[id - 1];
 }
 
-Engine& EngineCluster::engine(NodeId id) { return *node(id).engine; }
+Engine& EngineCluster::engine(NodeId id) {
+    if (!node(id).up) throw std::logic_error("node " + std::to_string(id) + " is crashed");
+    return *node(id).engine;
+}
 
 void EngineCluster::tick(NodeId id) {
     if (!node(id).up) return;
@@ -48,12 +51,14 @@ void EngineCluster::tick_all() {
 }
 
 ProposeResult EngineCluster::propose(NodeId id, std::string command) {
+    if (!node(id).up) throw std::logic_error("propose to crashed node " + std::to_string(id));
     auto r = node(id).engine->propose(std::move(command));
     collect();
     return r;
 }
 
 void EngineCluster::read(NodeId id, std::uint64_t read_id) {
+    if (!node(id).up) throw std::logic_error("read on crashed node " + std::to_string(id));
     node(id).engine->read(read_id);
     collect();
 }

@@ -1,0 +1,228 @@
+#include "raft/messages.h"
+
+#include <limits>
+
+#include "common/codec.h"
+
+namespace ballot::raft {
+
+namespace {
+
+void put(Writer& w, MessageType t) {
+    w.u8(static_cast<std::uint8_t>(t));
+}
+
+// Index 0 is "before the log" and has term 0; every real entry was created in a term >= 1.
+void check_position(Reader& r, Index index, std::uint64_t term) {
+    if ((index == 0) != (term == 0)) r.fail("log position with index and term inconsistent");
+}
+
+RequestVote read_request_vote(Reader& r, bool pre_vote) {
+    RequestVote m;
+    m.pre_vote = pre_vote;
+    m.term = r.u64();
+    m.last_log_index = r.u64();
+    m.last_log_term = r.u64();
+    if (m.term == 0) r.fail("vote request for term 0");
+    if (m.last_log_term > m.term) r.fail("candidate's last entry is from a later term");
+    check_position(r, m.last_log_index, m.last_log_term);
+    return m;
+}
+
+RequestVoteResponse read_vote_response(Reader& r, bool pre_vote) {
+    RequestVoteResponse m;
+    m.pre_vote = pre_vote;
+    m.term = r.u64();
+    m.vote_granted = r.boolean();
+    if (m.vote_granted && m.term == 0) r.fail("vote granted for term 0");
+    return m;
+}
+
+AppendEntries read_append_entries(Reader& r) {
+    AppendEntries m;
+    m.term = r.u64();
+    m.prev_log_index = r.u64();
+    m.prev_log_term = r.u64();
+    if (m.term == 0) r.fail("AppendEntries in term 0");
+    if (m.prev_log_term > m.term) r.fail("previous entry from a later term");
+    check_position(r, m.prev_log_index, m.prev_log_term);
+    std::uint32_t n = r.count(kMinEntryBytes);
+    if (n > 0 && m.prev_log_index > std::numeric_limits<Index>::max() - n) r.fail("entry index overflow");
+    m.entries.reserve(r.ok() ? n : 0);
+    std::uint64_t previous_term = m.prev_log_term;
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        Entry e = r.entry();
+        // Figure 2: entries follow prev_log_index without gaps, and terms never decrease along a
+        // log (§5.3) nor exceed the leader's term.
+        if (e.index != m.prev_log_index + 1 + i) r.fail("entries not numbered from prev_log_index + 1");
+        if (e.term == 0 || e.term < previous_term || e.term > m.term) r.fail("entry term out of order");
+        if (e.promise != 0) r.fail("raft entry with a promise");
+        previous_term = e.term;
+        m.entries.push_back(std::move(e));
+    }
+    m.leader_commit = r.u64();
+    m.read_context = r.u64();
+    return m;
+}
+
+AppendEntriesResponse read_append_response(Reader& r) {
+    AppendEntriesResponse m;
+    m.term = r.u64();
+    m.success = r.boolean();
+    m.match_index = r.u64();
+    m.rejected_index = r.u64();
+    m.conflict_term = r.u64();
+    m.conflict_index = r.u64();
+    m.read_context = r.u64();
+    if (m.term == 0) r.fail("AppendEntries response in term 0");
+    if (m.success && (m.rejected_index != 0 || m.conflict_term != 0 || m.conflict_index != 0))
+        r.fail("successful response with a conflict");
+    // A follower's hint never points past the index it rejected (it is at most its last index + 1,
+    // which is <= the rejected prev_log_index).
+    if (!m.success && (m.match_index != 0 || m.conflict_index > m.rejected_index))
+        r.fail("rejection with an impossible hint");
+    return m;
+}
+
+std::string position(Index index, std::uint64_t term) {
+    return "(" + std::to_string(index) + "," + std::to_string(term) + ")";
+}
+
+}  // namespace
+
+Bytes encode(const Message& message) {
+    Bytes out;
+    Writer w(out);
+    if (auto* m = std::get_if<RequestVote>(&message)) {
+        put(w, m->pre_vote ? MessageType::pre_vote : MessageType::request_vote);
+        w.u64(m->term);
+        w.u64(m->last_log_index);
+        w.u64(m->last_log_term);
+    } else if (auto* m = std::get_if<RequestVoteResponse>(&message)) {
+        put(w, m->pre_vote ? MessageType::pre_vote_response : MessageType::request_vote_response);
+        w.u64(m->term);
+        w.boolean(m->vote_granted);
+    } else if (auto* m = std::get_if<AppendEntries>(&message)) {
+        put(w, MessageType::append_entries);
+        w.u64(m->term);
+        w.u64(m->prev_log_index);
+        w.u64(m->prev_log_term);
+        w.u32(static_cast<std::uint32_t>(m->entries.size()));
+        for (const Entry& e : m->entries) w.entry(e);
+        w.u64(m->leader_commit);
+        w.u64(m->read_context);
+    } else if (auto* m = std::get_if<AppendEntriesResponse>(&message)) {
+        put(w, MessageType::append_entries_response);
+        w.u64(m->term);
+        w.boolean(m->success);
+        w.u64(m->match_index);
+        w.u64(m->rejected_index);
+        w.u64(m->conflict_term);
+        w.u64(m->conflict_index);
+        w.u64(m->read_context);
+    } else if (auto* m = std::get_if<Propose>(&message)) {
+        put(w, MessageType::propose);
+        w.str(m->command);
+    } else if (auto* m = std::get_if<ReadIndex>(&message)) {
+        put(w, MessageType::read_index);
+        w.u64(m->read_id);
+    } else if (auto* m = std::get_if<ReadIndexResponse>(&message)) {
+        put(w, MessageType::read_index_response);
+        w.u64(m->read_id);
+        w.u64(m->read_index);
+        w.boolean(m->ok);
+    }
+    return out;
+}
+
+std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string* error) {
+    Reader r(payload);
+    std::optional<Message> m;
+    switch (static_cast<MessageType>(r.u8())) {
+        case MessageType::request_vote:
+            m = read_request_vote(r, false);
+            break;
+        case MessageType::pre_vote:
+            m = read_request_vote(r, true);
+            break;
+        case MessageType::request_vote_response:
+            m = read_vote_response(r, false);
+            break;
+        case MessageType::pre_vote_response:
+            m = read_vote_response(r, true);
+            break;
+        case MessageType::append_entries:
+            m = read_append_entries(r);
+            break;
+        case MessageType::append_entries_response:
+            m = read_append_response(r);
+            break;
+        case MessageType::propose:
+            m = Propose{r.str()};
+            break;
+        case MessageType::read_index:
+            m = ReadIndex{r.u64()};
+            break;
+        case MessageType::read_index_response: {
+            ReadIndexResponse resp;
+            resp.read_id = r.u64();
+            resp.read_index = r.u64();
+            resp.ok = r.boolean();
+            m = resp;
+            break;
+        }
+        default:
+            r.fail("unknown message type");
+            break;
+    }
+    if (!r.finish()) {
+        if (error) *error = r.error();
+        return std::nullopt;
+    }
+    return m;
+}
+
+std::string describe(const Message& message) {
+    if (auto* m = std::get_if<RequestVote>(&message)) {
+        return std::string(m->pre_vote ? "PreVote" : "RequestVote") + " term=" + std::to_string(m->term) +
+               " last=" + position(m->last_log_index, m->last_log_term);
+    }
+    if (auto* m = std::get_if<RequestVoteResponse>(&message)) {
+        return std::string(m->pre_vote ? "PreVoteResponse" : "RequestVoteResponse") +
+               " term=" + std::to_string(m->term) + (m->vote_granted ? " granted" : " rejected");
+    }
+    if (auto* m = std::get_if<AppendEntries>(&message)) {
+        std::string entries = "[]";
+        if (!m->entries.empty())
+            entries = "[" + std::to_string(m->entries.front().index) + ".." +
+                      std::to_string(m->entries.back().index) + "]";
+        std::string s = "AppendEntries term=" + std::to_string(m->term) +
+                        " prev=" + position(m->prev_log_index, m->prev_log_term) + " entries=" + entries +
+                        " commit=" + std::to_string(m->leader_commit);
+        if (m->read_context != 0) s += " read=" + std::to_string(m->read_context);
+        return s;
+    }
+    if (auto* m = std::get_if<AppendEntriesResponse>(&message)) {
+        std::string s = "AppendEntriesResponse term=" + std::to_string(m->term);
+        if (m->success) {
+            s += " success match=" + std::to_string(m->match_index);
+        } else {
+            s += " reject prev=" + std::to_string(m->rejected_index);
+            if (m->conflict_term != 0)
+                s += " conflict=" + position(m->conflict_index, m->conflict_term);
+            else if (m->conflict_index != 0)
+                s += " last=" + std::to_string(m->conflict_index - 1);
+        }
+        if (m->read_context != 0) s += " read=" + std::to_string(m->read_context);
+        return s;
+    }
+    if (auto* m = std::get_if<Propose>(&message)) return "Propose bytes=" + std::to_string(m->command.size());
+    if (auto* m = std::get_if<ReadIndex>(&message)) return "ReadIndex id=" + std::to_string(m->read_id);
+    if (auto* m = std::get_if<ReadIndexResponse>(&message)) {
+        return "ReadIndexResponse id=" + std::to_string(m->read_id) +
+               (m->ok ? " index=" + std::to_string(m->read_index) + " ok" : " failed");
+    }
+    return "?";
+}
+
+}  // namespace ballot::raft

@@ -1,0 +1,110 @@
+// Raft's peer messages: one plain struct per message type, their wire encoding (common/codec.h,
+// first byte = MessageType) and a one-line description for --trace.
+//
+// The RPC arguments and results are those of the paper's Figure 2, plus the dissertation's
+// practical additions: PreVote (§9.6), the conflict hint on a rejected AppendEntries (§5.3, "the
+// follower can include the term of the conflicting entry and the first index it stores for that
+// term"), a ReadIndex context on AppendEntries (§6.4) and forwarded proposals and reads (etcd's
+// MsgProp / MsgReadIndex). A heartbeat is an AppendEntries without entries.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/types.h"
+
+namespace ballot::raft {
+
+enum class MessageType : std::uint8_t {
+    request_vote = 1,
+    request_vote_response = 2,
+    pre_vote = 3,
+    pre_vote_response = 4,
+    append_entries = 5,
+    append_entries_response = 6,
+    propose = 7,
+    read_index = 8,
+    read_index_response = 9,
+};
+
+// §5.2 RequestVote (Figure 2). With pre_vote set it is the dissertation's §9.6 PreVote: the same
+// question asked without the candidate changing its term, `term` being the term it would use
+// (its currentTerm + 1). The candidate is the sender.
+struct RequestVote {
+    bool pre_vote = false;
+    std::uint64_t term = 0;
+    Index last_log_index = 0;
+    std::uint64_t last_log_term = 0;
+};
+
+// `term`: the voter's currentTerm, so a stale candidate updates itself (Figure 2). A granted
+// PreVote echoes the term it was asked about instead.
+struct RequestVoteResponse {
+    bool pre_vote = false;
+    std::uint64_t term = 0;
+    bool vote_granted = false;
+};
+
+// §5.3 AppendEntries (Figure 2); no entries makes it a heartbeat. The leader is the sender.
+// `read_context`: the leader's ReadIndex round counter (dissertation §6.4), echoed in the
+// response; a response echoing a context proves the follower still took this node as its leader
+// after every read that received a context <= it.
+struct AppendEntries {
+    std::uint64_t term = 0;
+    Index prev_log_index = 0;
+    std::uint64_t prev_log_term = 0;
+    std::vector<Entry> entries;  // indexes prev_log_index+1, +2, ...
+    Index leader_commit = 0;
+    std::uint64_t read_context = 0;
+};
+
+struct AppendEntriesResponse {
+    std::uint64_t term = 0;
+    bool success = false;
+    // success: the follower's log now matches the leader's through this index.
+    Index match_index = 0;
+    // failure: the prev_log_index that was rejected, and the §5.3 hint: the term of the
+    // follower's conflicting entry and the first index it stores for that term, or (term 0) its
+    // last index + 1 when its log is too short.
+    Index rejected_index = 0;
+    std::uint64_t conflict_term = 0;
+    Index conflict_index = 0;
+    std::uint64_t read_context = 0;
+};
+
+// A client command a follower forwards to its leader (etcd's MsgProp).
+struct Propose {
+    std::string command;
+};
+
+// A follower asks its leader for a read index on behalf of one of its reads (§6.4).
+struct ReadIndex {
+    std::uint64_t read_id = 0;
+};
+
+// The leader's answer: `ok` with the read index once a majority confirmed its leadership, or not
+// ok when it could not (it is not, or is no longer, the leader).
+struct ReadIndexResponse {
+    std::uint64_t read_id = 0;
+    Index read_index = 0;
+    bool ok = false;
+};
+
+using Message = std::variant<RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, Propose,
+                             ReadIndex, ReadIndexResponse>;
+
+Bytes encode(const Message& m);
+
+// Decodes and validates a whole message: unknown type, truncation, trailing bytes, absurd counts
+// and inconsistent fields (entries not numbered prev+1.., an entry from a later term than the
+// message, index 0 with a non-zero term) all give std::nullopt, with the reason in `*error`.
+std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string* error = nullptr);
+
+// One readable line, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".
+std::string describe(const Message& m);
+
+}  // namespace ballot::raft

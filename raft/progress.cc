@@ -1,0 +1,95 @@
+#include "raft/progress.h"
+
+#include <algorithm>
+
+namespace ballot::raft {
+
+Progress::Progress(Index next_index, std::size_t max_inflight_messages)
+    : nextIndex(std::max<Index>(next_index, 1)),
+      max_inflight_messages_(std::max<std::size_t>(max_inflight_messages, 1)) {}
+
+bool Progress::paused() const {
+    if (state_ == State::probe) return probe_sent_;
+    return inflight_.size() >= max_inflight_messages_;
+}
+
+void Progress::sent(Index last_index, bool had_entries) {
+    if (state_ == State::probe) {
+        probe_sent_ = true;  // one at a time until we know where the logs match
+        probe_last_index_ = last_index;
+        return;
+    }
+    if (!had_entries) return;
+    // Pipelining: assume success and send the next batch without waiting.
+    nextIndex = last_index + 1;
+    inflight_.push_back(InFlight{last_index, interval_});
+}
+
+bool Progress::on_success(Index match_index) {
+    const bool advanced = match_index > matchIndex;
+    if (advanced) matchIndex = match_index;
+    nextIndex = std::max(nextIndex, matchIndex + 1);
+    if (state_ == State::probe) {
+        if (advanced) {
+            become_replicate();  // the probe succeeded: the logs match through matchIndex
+        } else if (match_index + 1 == nextIndex) {
+            // The follower matches right where the probe starts (an empty probe, or a heartbeat
+            // at matchIndex, succeeded): the outstanding probe will succeed too. Stream on after it.
+            const bool probe_outstanding = probe_sent_ && probe_last_index_ > matchIndex;
+            become_replicate();
+            if (probe_outstanding) {
+                nextIndex = probe_last_index_ + 1;
+                inflight_.push_back(InFlight{probe_last_index_, interval_});
+            }
+        } else {
+            probe_sent_ = false;  // an answer to something else (a heartbeat): the probe may be lost
+        }
+        return advanced;
+    }
+    while (!inflight_.empty() && inflight_.front().last_index <= match_index) inflight_.pop_front();
+    return advanced;
+}
+
+bool Progress::on_heartbeat_interval() {
+    ++interval_;
+    if (state_ != State::replicate || inflight_.empty() ||
+        inflight_.front().interval + kLostAfterIntervals > interval_)
+        return false;
+    nextIndex = matchIndex + 1;
+    become_probe();
+    return true;
+}
+
+bool Progress::on_reject(Index rejected, Index next_hint) {
+    if (rejected < matchIndex) return false;  // answers a message older than what we know
+    if (rejected == matchIndex) {
+        // The follower acknowledged matchIndex, yet now rejects it: it lost entries it had made
+        // durable (its store dropped a damaged tail at restart). Forget what we knew; probe.
+        matchIndex = 0;
+        nextIndex = std::max<Index>(1, std::min(rejected, next_hint));
+        become_probe();
+        return true;
+    }
+    // In probe only the answer to the outstanding probe (at nextIndex - 1) counts; duplicates and
+    // answers to older probes are stale.
+    if (state_ == State::probe && rejected + 1 != nextIndex) return false;
+    // §5.3: move nextIndex back (to the hint, never below what is known to match) and retry.
+    nextIndex = std::max(matchIndex + 1, std::min(rejected, next_hint));
+    become_probe();
+    return true;
+}
+
+void Progress::become_probe() {
+    state_ = State::probe;
+    probe_sent_ = false;
+    inflight_.clear();
+}
+
+void Progress::become_replicate() {
+    state_ = State::replicate;
+    probe_sent_ = false;
+    nextIndex = matchIndex + 1;
+    inflight_.clear();
+}
+
+}  // namespace ballot::raft

@@ -1,0 +1,85 @@
+// A leader's replication state for one follower: Figure 2's nextIndex[] and matchIndex[] entries,
+// plus the flow control the dissertation describes for a practical leader (§10.2: pipelining
+// AppendEntries, a bounded window of unacknowledged messages) in the shape of etcd's Progress.
+//
+//   probe      the leader does not know where the follower's log matches its own: it sends one
+//              AppendEntries at a time and waits for the answer (§5.3 "the leader decrements
+//              nextIndex and retries"), using the follower's conflict hint to skip back quickly.
+//   replicate  the follower's log is known to match through matchIndex: the leader streams
+//              entries, advancing nextIndex optimistically as it sends, with at most
+//              max_inflight_messages unacknowledged messages.
+//
+// Invariant: matchIndex < nextIndex.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+
+#include "common/types.h"
+
+namespace ballot::raft {
+
+class Progress {
+public:
+    enum class State { probe, replicate };
+
+    Progress(Index next_index, std::size_t max_inflight_messages);
+
+    // Figure 2 names: highest index known replicated on the follower; next index to send it.
+    Index matchIndex = 0;
+    Index nextIndex = 1;
+
+    // §6.2 check-quorum: the follower answered during the current election-timeout period.
+    bool recent_active = false;
+    // The highest commit index the follower was sent in a form it can apply (followers apply
+    // min(leaderCommit, last index the message proved to match)): when commitIndex or matchIndex
+    // moves past it, the follower hears the news without waiting for the next heartbeat.
+    Index commit_sent = 0;
+    // §6.4 ReadIndex: the highest read context the follower has echoed in this term.
+    std::uint64_t read_context_acked = 0;
+
+    State state() const { return state_; }
+    // Nothing more may be sent now: a probe is outstanding, or the window is full.
+    bool paused() const;
+
+    // An AppendEntries ending at `last_index` (with entries, or an empty probe) was sent.
+    void sent(Index last_index, bool had_entries);
+
+    // A success response said the follower matches through `match_index`. Returns true if that
+    // was news (matchIndex advanced). Switches probe -> replicate once a probe has succeeded.
+    bool on_success(Index match_index);
+
+    // An AppendEntries still unacknowledged after this many heartbeat intervals (more than
+    // kLostAfterIntervals - 1 whole intervals) is taken as lost. Long enough that a follower
+    // busy with an fsync is not mistaken for a lost message; short next to an election timeout.
+    static constexpr std::uint64_t kLostAfterIntervals = 3;
+
+    // One heartbeat interval has passed. Returns true if the oldest unacknowledged AppendEntries
+    // was sent kLostAfterIntervals intervals ago: it was most likely lost (the transport drops
+    // what it was sending when a connection breaks), so this falls back to probe from
+    // matchIndex + 1, and the caller resends.
+    bool on_heartbeat_interval();
+
+    // A rejection of the AppendEntries whose prev_log_index was `rejected`, with the leader's
+    // reading of the follower's hint as `next_hint`. Returns false for a stale rejection (one that
+    // answers a message sent before the follower's state was known better); otherwise moves
+    // nextIndex back, enters probe, and returns true.
+    bool on_reject(Index rejected, Index next_hint);
+
+private:
+    void become_probe();
+    void become_replicate();
+
+    State state_ = State::probe;
+    bool probe_sent_ = false;     // probe: waiting for the answer to the outstanding probe
+    Index probe_last_index_ = 0;  // probe: the last index the outstanding probe carried
+    struct InFlight {
+        Index last_index = 0;        // the last entry the message carried
+        std::uint64_t interval = 0;  // the heartbeat interval in which it was sent
+    };
+    std::deque<InFlight> inflight_;  // replicate: unacknowledged messages, oldest first
+    std::uint64_t interval_ = 0;     // heartbeat intervals elapsed
+    std::size_t max_inflight_messages_;
+};
+
+}  // namespace ballot::raft

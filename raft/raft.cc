@@ -1,0 +1,230 @@
+// Raft's inputs and outputs, and the follower side of AppendEntries. Elections are in
+// election.cc, the leader's replication in replication.cc, reads in read_index.cc.
+#include "raft/raft.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace ballot::raft {
+
+namespace {
+
+void validate(const EngineConfig& c) {
+    auto fail = [](const std::string& why) { throw std::invalid_argument("raft configuration: " + why); };
+    if (std::find(c.members.begin(), c.members.end(), c.id) == c.members.end())
+        fail("own id " + std::to_string(c.id) + " is not among the members");
+    if (c.election_timeout_min_ticks == 0 || c.election_timeout_min_ticks > c.election_timeout_max_ticks)
+        fail("election timeout must be a range [min, max] with 0 < min <= max ticks");
+    if (c.heartbeat_ticks == 0 || c.heartbeat_ticks >= c.election_timeout_min_ticks)
+        fail("heartbeat interval must be at least one tick and shorter than the minimum election timeout");
+    if (c.max_message_bytes == 0 || c.max_inflight_messages == 0 || c.max_pending_proposals == 0)
+        fail("max_message_bytes, max_inflight_messages and max_pending_proposals must be positive");
+}
+
+}  // namespace
+
+Raft::Raft(const EngineConfig& config, RecoveredState recovered)
+    : config_(config),
+      id_(config.id),
+      rng_(config.seed),
+      currentTerm(recovered.hard_state.term),
+      votedFor(recovered.hard_state.vote),
+      log_(std::move(recovered.entries)) {
+    validate(config_);
+    for (NodeId m : config_.members)
+        if (m != id_) peers_.push_back(m);
+    if (log_.last_term() > currentTerm)
+        throw std::invalid_argument("raft: recovered log holds an entry of term " +
+                                    std::to_string(log_.last_term()) + " but currentTerm is only " +
+                                    std::to_string(currentTerm));
+    if (votedFor != kNoNode && !is_member(votedFor))
+        throw std::invalid_argument("raft: recovered vote for node " + std::to_string(votedFor) +
+                                    ", which is not a member");
+    // Everyone starts as a follower (§5.2); commitIndex is volatile and is learned again from the
+    // leader, so the runtime re-applies the log from index 1 as entries become known committed.
+    reset_election_timer();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs
+
+void Raft::tick() {
+    ++ticks_;
+    expire_forwarded_reads();
+    if (role_ != Role::leader) {
+        tick_election();
+        return;
+    }
+    tick_leader_lease();
+    if (role_ == Role::leader) tick_heartbeat();
+}
+
+bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
+    std::optional<Message> decoded = decode(payload);
+    if (!decoded || !is_member(from)) return false;
+    Message& msg = *decoded;
+    if (from == id_) {
+        // Our own note, handed back by the runtime once the batch that carried it is durable.
+        if (auto* m = std::get_if<AppendEntriesResponse>(&msg)) handle_own_append(*m);
+        return true;
+    }
+    if (auto* m = std::get_if<RequestVote>(&msg)) {
+        if (m->pre_vote)
+            handle_pre_vote(from, *m);
+        else
+            handle_request_vote(from, *m);
+    } else if (auto* m = std::get_if<RequestVoteResponse>(&msg)) {
+        handle_vote_response(from, *m);
+    } else if (auto* m = std::get_if<AppendEntries>(&msg)) {
+        handle_append_entries(from, std::move(*m));
+    } else if (auto* m = std::get_if<AppendEntriesResponse>(&msg)) {
+        handle_append_response(from, *m);
+    } else if (auto* m = std::get_if<Propose>(&msg)) {
+        handle_propose(std::move(*m));
+    } else if (auto* m = std::get_if<ReadIndex>(&msg)) {
+        handle_read_index(from, *m);
+    } else if (auto* m = std::get_if<ReadIndexResponse>(&msg)) {
+        handle_read_index_response(*m);
+    }
+    return true;
+}
+
+ProposeResult Raft::propose(std::string command) {
+    if (role_ == Role::leader) {
+        // Bound the leader's backlog of entries not yet committed, so a leader that cannot reach
+        // a majority does not grow its log without limit.
+        if (log_.last_index() - commitIndex >= config_.max_pending_proposals)
+            return ProposeResult::overloaded;
+        // §5.3: "the leader appends the command to its log as a new entry". It goes out with the
+        // next batch, together with every other proposal made before take_ready().
+        log_.append(currentTerm, std::move(command));
+        append_pending_ = true;
+        return ProposeResult::accepted;
+    }
+    if (role_ == Role::follower && leader_ != kNoNode) {
+        // §8: clients may talk to any server; a follower passes the command on to its leader.
+        send(leader_, Propose{std::move(command)}, false);
+        return ProposeResult::accepted;
+    }
+    return ProposeResult::no_leader;  // an election is under way
+}
+
+void Raft::handle_propose(Propose m) {
+    // A proposal forwarded to a node that is no longer the leader (or whose backlog is full) is
+    // dropped: the forwarding node's client times out and retries, and the command envelope's
+    // client id and sequence number make the retry safe.
+    if (role_ != Role::leader || log_.last_index() - commitIndex >= config_.max_pending_proposals) return;
+    log_.append(currentTerm, std::move(m.command));
+    append_pending_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// §5.3 AppendEntries, receiver side (Figure 2, "AppendEntries RPC, Receiver implementation")
+
+void Raft::handle_append_entries(NodeId from, AppendEntries m) {
+    AppendEntriesResponse r;
+    r.read_context = m.read_context;
+    if (m.term < currentTerm) {
+        // Rule 1: reply false to a stale leader; our term in the reply makes it step down.
+        r.term = currentTerm;
+        r.rejected_index = m.prev_log_index;
+        send(from, r, true);
+        return;
+    }
+    if (role_ == Role::leader && m.term == currentTerm) return;  // impossible: Election Safety (§5.2)
+    // A leader of our term or a later one exists: a candidate returns to follower (§5.2).
+    if (m.term > currentTerm || role_ != Role::follower)
+        become_follower(m.term, from);
+    else
+        set_leader(from);
+    election_elapsed_ = 0;
+    r.term = currentTerm;
+
+    if (m.prev_log_index > log_.last_index()) {
+        // Rule 2: our log is too short. Hint: our last index + 1.
+        r.rejected_index = m.prev_log_index;
+        r.conflict_index = log_.last_index() + 1;
+    } else if (!log_.matches(m.prev_log_index, m.prev_log_term)) {
+        // Rule 2: the entry at prev_log_index is from another term. Hint: that term and the first
+        // index we hold for it, so the leader can skip the whole term in one round trip.
+        r.rejected_index = m.prev_log_index;
+        r.conflict_term = *log_.term_at(m.prev_log_index);
+        r.conflict_index = log_.first_index_of_term_at(m.prev_log_index);
+    } else {
+        // Rules 3-5: append (removing a conflicting suffix), then learn the commit index, but
+        // never beyond what this message showed to match the leader's log.
+        const Index last_new = log_.append_from_leader(m.prev_log_index, std::move(m.entries));
+        if (m.leader_commit > commitIndex)
+            commitIndex = std::max(commitIndex, std::min(m.leader_commit, last_new));
+        r.success = true;
+        r.match_index = last_new;
+    }
+    // After persist: a success promises the entries are durable here; a rejection carries our
+    // term, which may be new in this batch.
+    send(from, r, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+
+Ready Raft::take_ready() {
+    if (role_ == Role::leader) flush_leader();
+    Ready rd;
+    if (hard_state_dirty_) rd.hard_state = HardState{currentTerm, votedFor, commitIndex};
+    hard_state_dirty_ = false;
+    log_.take_unstable(rd.truncate_from, rd.entries);
+    if (commitIndex > lastApplied) {
+        rd.committed = log_.range(lastApplied + 1, commitIndex);
+        lastApplied = commitIndex;
+    }
+    rd.messages = std::move(messages_);
+    messages_.clear();
+    rd.reads = std::move(reads_);
+    reads_.clear();
+    return rd;
+}
+
+bool Raft::has_ready() const {
+    if (hard_state_dirty_ || log_.has_unstable() || commitIndex > lastApplied) return true;
+    if (!messages_.empty() || !reads_.empty()) return true;
+    return role_ == Role::leader && (append_pending_ || commit_news_ || read_round_pending_);
+}
+
+EngineStatus Raft::status() const {
+    EngineStatus s;
+    s.role = role_ == Role::leader ? "leader" : role_ == Role::follower ? "follower" : "candidate";
+    s.leader = leader_;
+    s.term_name = "term";
+    s.term_value = std::to_string(currentTerm);
+    s.commit_index = commitIndex;
+    // No snapshots: the log always starts at index 1 (0 while it is empty).
+    s.log_first_index = log_.empty() ? 0 : 1;
+    s.log_last_index = log_.last_index();
+    return s;
+}
+
+std::string Raft::describe(std::span<const std::uint8_t> payload) const {
+    std::string error;
+    std::optional<Message> m = decode(payload, &error);
+    return m ? raft::describe(*m) : "malformed raft message (" + error + ")";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+void Raft::send(NodeId to, Message m, bool after_persist) {
+    messages_.push_back(Envelope{to, encode(m), after_persist});
+}
+
+bool Raft::is_member(NodeId id) const {
+    return std::find(config_.members.begin(), config_.members.end(), id) != config_.members.end();
+}
+
+void Raft::set_leader(NodeId leader) {
+    if (leader == leader_) return;
+    // Reads forwarded to the old leader may never be answered now; let the runtime retry them.
+    fail_forwarded_reads();
+    leader_ = leader;
+}
+
+}  // namespace ballot::raft

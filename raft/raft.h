@@ -1,0 +1,160 @@
+// The Raft engine: Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm"
+// (2014), Figure 2 and §5, with the practical parts of Ongaro's dissertation (2014): PreVote
+// (§9.6), check-quorum (§6.2), ReadIndex reads (§6.4), the leader writing its log in parallel with
+// replication (§10.2.1), and a no-op entry at the start of each term (§8).
+//
+// A pure state machine behind common/engine.h: no I/O, no clock (time is tick()), no global
+// randomness (election timeouts come from an Rng seeded by EngineConfig::seed).
+//
+// Where things are (raft/README.md maps them to the paper):
+//   raft.cc         inputs (tick, step, propose, read), outputs (take_ready), status, and the
+//                   follower side of AppendEntries (§5.3)
+//   election.cc     roles and elections: PreVote, RequestVote, becoming follower/candidate/leader
+//                   (§5.2, §5.4.1, §9.6), check-quorum (§6.2)
+//   replication.cc  the leader side of replication and commitment (§5.3, §5.4.2, §10.2.1)
+//   read_index.cc   linearizable reads (§6.4)
+//   log.*, progress.*, messages.*   the log, per-follower flow control, the wire messages
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "common/engine.h"
+#include "common/quorum.h"
+#include "common/random.h"
+#include "raft/log.h"
+#include "raft/messages.h"
+#include "raft/progress.h"
+
+namespace ballot::raft {
+
+class Raft : public Engine {
+public:
+    // Rebuilds the persistent state of Figure 2 (currentTerm, votedFor, log[]) from `recovered`
+    // and starts as a follower with commitIndex 0. Throws std::invalid_argument on a configuration
+    // that cannot work or a recovered state that Raft could never have written.
+    Raft(const EngineConfig& config, RecoveredState recovered);
+
+    void tick() override;
+    bool step(NodeId from, std::span<const std::uint8_t> payload) override;
+    ProposeResult propose(std::string command) override;
+    void read(std::uint64_t read_id) override;
+
+    Ready take_ready() override;
+    bool has_ready() const override;
+
+    EngineStatus status() const override;
+    std::string describe(std::span<const std::uint8_t> payload) const override;
+
+private:
+    // A pre-candidate is running a PreVote round (§9.6); it reports itself as "candidate".
+    enum class Role { follower, pre_candidate, candidate, leader };
+
+    // A read waiting for a majority to confirm this leader (§6.4).
+    struct PendingRead {
+        std::uint64_t read_id = 0;
+        NodeId requester = kNoNode;  // this node, or the follower that forwarded the read
+        Index read_index = 0;
+        std::uint64_t context = 0;  // the heartbeat round that must be acknowledged by a majority
+    };
+
+    // ---- raft.cc ----
+    void handle_append_entries(NodeId from, AppendEntries m);
+    void handle_propose(Propose m);
+    void send(NodeId to, Message m, bool after_persist);
+    bool is_member(NodeId id) const;
+    void set_leader(NodeId leader);
+
+    // ---- election.cc ----
+    void tick_election();
+    void tick_leader_lease();
+    void become_follower(std::uint64_t term, NodeId leader);
+    void become_pre_candidate();
+    void become_candidate();
+    void become_leader();
+    void handle_request_vote(NodeId from, const RequestVote& m);
+    void handle_pre_vote(NodeId from, const RequestVote& m);
+    void handle_vote_response(NodeId from, const RequestVoteResponse& m);
+    void reset_election_timer();
+    bool heard_from_leader_recently() const;
+
+    // ---- replication.cc ----
+    void tick_heartbeat();
+    bool send_append(NodeId to);
+    void send_heartbeat(NodeId to);
+    bool behind_on_commit(const Progress& pr) const;
+    void flush_leader();
+    void handle_append_response(NodeId from, const AppendEntriesResponse& m);
+    void handle_own_append(const AppendEntriesResponse& m);
+    Index next_index_hint(const AppendEntriesResponse& m) const;
+    void maybe_commit();
+    bool committed_in_current_term() const;
+
+    // ---- read_index.cc ----
+    void handle_read_index(NodeId from, const ReadIndex& m);
+    void handle_read_index_response(const ReadIndexResponse& m);
+    void start_read(std::uint64_t read_id, NodeId requester);
+    void start_reads_waiting_for_commit();
+    void confirm_reads();
+    void answer_read(std::uint64_t read_id, NodeId requester, Index read_index, bool ok);
+    void fail_leader_reads();
+    void fail_forwarded_reads();
+    void expire_forwarded_reads();
+
+    const EngineConfig config_;
+    const NodeId id_;
+    std::vector<NodeId> peers_;  // every member but this node
+    Rng rng_;
+
+    // ---- Figure 2: persistent state on all servers (names as in the paper) ----
+    std::uint64_t currentTerm = 0;
+    NodeId votedFor = kNoNode;
+    RaftLog log_;
+
+    // ---- Figure 2: volatile state on all servers ----
+    Index commitIndex = 0;
+    // The last index handed to the runtime in Ready::committed; the runtime applies them.
+    Index lastApplied = 0;
+
+    // ---- Figure 2: volatile state on leaders (nextIndex[], matchIndex[] live in Progress) ----
+    std::map<NodeId, Progress> progress_;
+    // §10.2.1: the leader's own log is written in parallel with replication, so it counts itself
+    // towards a commit quorum only up to what it has learned is durable (its note to itself).
+    Index own_durable_index_ = 0;
+
+    Role role_ = Role::follower;
+    NodeId leader_ = kNoNode;
+    VoteTally votes_;
+
+    // Logical time, in ticks. election_elapsed_: follower/candidate, since the leader was last
+    // heard from (or a vote granted, or an election started).
+    std::uint32_t election_elapsed_ = 0;
+    std::uint32_t randomized_election_timeout_ = 0;
+    std::uint32_t heartbeat_elapsed_ = 0;     // leader
+    std::uint32_t quorum_check_elapsed_ = 0;  // leader, §6.2
+
+    // Leader output batched until take_ready(): many proposals go out in one AppendEntries.
+    bool append_pending_ = false;      // entries were appended since the last flush
+    bool commit_news_ = false;         // some follower may not know commitIndex yet
+    bool read_round_pending_ = false;  // a ReadIndex round needs its heartbeats
+
+    // ---- §6.4 ReadIndex ----
+    std::uint64_t read_context_ = 0;                // leader: last round number handed out
+    std::deque<PendingRead> pending_reads_;         // leader: waiting for a majority, by context
+    std::deque<PendingRead> reads_waiting_commit_;  // leader: before its first commit of the term
+    std::set<std::uint64_t> forwarded_reads_;       // follower: sent to leader_, unanswered
+    // follower: (read id, tick sent), oldest first. A forwarded read (or its answer) can be lost;
+    // one not answered within the maximum election timeout is failed so the runtime retries.
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> forwarded_order_;
+    std::uint64_t ticks_ = 0;  // ticks since start
+
+    // ---- the batch being built for take_ready() ----
+    bool hard_state_dirty_ = false;
+    std::vector<Envelope> messages_;
+    std::vector<ReadState> reads_;
+};
+
+}  // namespace ballot::raft

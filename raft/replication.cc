@@ -1,0 +1,152 @@
+// The leader's side of log replication (§5.3) and commitment (§5.4.2), with the dissertation's
+// practical leader: pipelined, batched AppendEntries under a bounded window per follower, and the
+// leader writing its own log in parallel with sending it (§10.2.1).
+#include <algorithm>
+
+#include "raft/raft.h"
+
+namespace ballot::raft {
+
+void Raft::tick_heartbeat() {
+    // §5.2: "leaders send periodic heartbeats (AppendEntries RPCs that carry no log entries) to
+    // all followers in order to maintain their authority".
+    if (++heartbeat_elapsed_ < config_.heartbeat_ticks) return;
+    heartbeat_elapsed_ = 0;
+    for (NodeId peer : peers_) {
+        send_heartbeat(peer);
+        if (progress_.at(peer).on_heartbeat_interval()) send_append(peer);  // resend what was lost
+    }
+}
+
+void Raft::send_heartbeat(NodeId to) {
+    // Sent at prev = matchIndex, where the follower's log is known to match ours: a heartbeat is
+    // never rejected and never truncates anything. It carries commitIndex (the follower applies
+    // min(leaderCommit, prev)) and the latest ReadIndex context (§6.4).
+    Progress& pr = progress_.at(to);
+    AppendEntries m;
+    m.term = currentTerm;
+    m.prev_log_index = pr.matchIndex;
+    m.prev_log_term = log_.term_at(pr.matchIndex).value_or(0);
+    m.leader_commit = commitIndex;
+    m.read_context = read_context_;
+    pr.commit_sent = std::max(pr.commit_sent, std::min(commitIndex, pr.matchIndex));
+    send(to, std::move(m), false);
+}
+
+bool Raft::behind_on_commit(const Progress& pr) const {
+    return std::min(commitIndex, pr.matchIndex) > pr.commit_sent;
+}
+
+bool Raft::send_append(NodeId to) {
+    // Figure 2, leaders: "If last log index >= nextIndex for a follower: send AppendEntries RPC
+    // with log entries starting at nextIndex". In probe one message at a time (it may be an empty
+    // probe); in replicate as many as the window allows, each as large as max_message_bytes.
+    Progress& pr = progress_.at(to);
+    bool sent = false;
+    while (!pr.paused()) {
+        AppendEntries m;
+        m.term = currentTerm;
+        m.prev_log_index = pr.nextIndex - 1;
+        m.prev_log_term = log_.term_at(m.prev_log_index).value_or(0);
+        m.entries = log_.slice(pr.nextIndex, config_.max_message_bytes);
+        if (m.entries.empty() && pr.state() == Progress::State::replicate) break;  // up to date
+        m.leader_commit = commitIndex;
+        m.read_context = read_context_;
+        const bool had_entries = !m.entries.empty();
+        const Index last = had_entries ? m.entries.back().index : m.prev_log_index;
+        if (pr.state() == Progress::State::replicate)
+            pr.commit_sent = std::max(pr.commit_sent, std::min(commitIndex, last));
+        // §10.2.1: sent before our own copy of these entries is durable (after_persist = false):
+        // followers do not rely on the leader's disk, and the leader does not count itself until
+        // its own write is done (handle_own_append).
+        send(to, std::move(m), false);
+        pr.sent(last, had_entries);
+        sent = true;
+    }
+    return sent;
+}
+
+void Raft::flush_leader() {
+    // Called from take_ready(): everything appended since the last batch goes out now, in as few
+    // AppendEntries as max_message_bytes allows. Followers that got nothing new hear a heartbeat
+    // if a ReadIndex round started or they do not know the commit index yet.
+    for (NodeId peer : peers_) {
+        const bool sent = append_pending_ && send_append(peer);
+        if (!sent && (read_round_pending_ || (commit_news_ && behind_on_commit(progress_.at(peer)))))
+            send_heartbeat(peer);
+    }
+    append_pending_ = commit_news_ = read_round_pending_ = false;
+    // §10.2.1: a note to ourselves, delivered back once this batch's entries are durable here.
+    if (log_.has_unstable()) {
+        AppendEntriesResponse own;
+        own.term = currentTerm;
+        own.success = true;
+        own.match_index = log_.last_index();
+        send(id_, own, true);
+    }
+}
+
+void Raft::handle_append_response(NodeId from, const AppendEntriesResponse& m) {
+    if (m.term > currentTerm) {
+        become_follower(m.term, kNoNode);  // Figure 2: a later term exists; we are deposed
+        return;
+    }
+    if (role_ != Role::leader || m.term < currentTerm) return;  // a stale answer
+    // Anything the follower cannot have been sent by us is ignored.
+    if (m.match_index > log_.last_index() || m.rejected_index > log_.last_index()) return;
+    Progress& pr = progress_.at(from);
+    pr.recent_active = true;  // §6.2
+    if (m.read_context > pr.read_context_acked && m.read_context <= read_context_) {
+        pr.read_context_acked = m.read_context;  // §6.4: the follower still follows us
+        confirm_reads();
+    }
+    if (m.success) {
+        // Figure 2: "If successful: update nextIndex and matchIndex for follower".
+        if (pr.on_success(m.match_index)) maybe_commit();
+    } else if (!pr.on_reject(m.rejected_index, next_index_hint(m))) {
+        return;  // stale rejection
+    }
+    // "If AppendEntries fails because of log inconsistency: decrement nextIndex and retry";
+    // after a success keep the pipeline full. A follower whose match just passed the commit
+    // index it knows hears it with the next batch.
+    if (!send_append(from) && behind_on_commit(pr)) commit_news_ = true;
+}
+
+void Raft::handle_own_append(const AppendEntriesResponse& m) {
+    if (role_ != Role::leader || m.term != currentTerm || !m.success) return;
+    own_durable_index_ = std::max(own_durable_index_, std::min(m.match_index, log_.last_index()));
+    maybe_commit();
+}
+
+Index Raft::next_index_hint(const AppendEntriesResponse& m) const {
+    // §5.3 ("if desired, the protocol can be optimized to reduce the number of rejected
+    // AppendEntries RPCs"): with a conflicting term, resume after our last entry of that term if
+    // we have one, else at the first index the follower holds for it; with a short log, resume
+    // at the follower's last index + 1. One round trip per conflicting term, not per entry.
+    if (m.conflict_term != 0) {
+        if (std::optional<Index> last = log_.last_index_of_term(m.conflict_term, m.rejected_index))
+            return *last + 1;
+    }
+    return std::max<Index>(m.conflict_index, 1);
+}
+
+void Raft::maybe_commit() {
+    // Figure 2, leaders: "If there exists an N such that N > commitIndex, a majority of
+    // matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N".
+    std::vector<Index> match{own_durable_index_};
+    for (const auto& [id, pr] : progress_) match.push_back(pr.matchIndex);
+    const Index n = quorum_index(std::move(match), config_.quorum());
+    // §5.4.2: "Raft never commits log entries from previous terms by counting replicas"; they
+    // commit indirectly, beneath the first entry of this term (Figure 8).
+    if (n <= commitIndex || log_.term_at(n) != currentTerm) return;
+    const bool first_commit_of_term = !committed_in_current_term();
+    commitIndex = n;
+    commit_news_ = true;
+    if (first_commit_of_term) start_reads_waiting_for_commit();
+}
+
+bool Raft::committed_in_current_term() const {
+    return log_.term_at(commitIndex) == currentTerm;
+}
+
+}  // namespace ballot::raft
