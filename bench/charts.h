@@ -1,0 +1,25 @@
+// The two charts of the HTML report, drawn as inline SVG (no scripts, no network):
+// - latency by percentile, every engine on one chart: x is the percentile on a "nines" scale
+//   (-log10(1 - p), so 90%, 99%, 99.9%, 99.99% are equally spaced), y is latency in ms on a log
+//   scale — the HdrHistogram plot, which shows the tail instead of hiding it in an average;
+// - throughput over time, one line per engine, one point per second, with each engine's
+//   fail-leader unavailability window shaded.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bench/result.h"
+
+namespace ballot::bench {
+
+std::string latency_chart_svg(const std::vector<EngineResult>& results);
+std::string throughput_chart_svg(const std::vector<EngineResult>& results);
+
+// The color an engine is drawn in (fixed for the three engines and redis, so reports compare).
+std::string engine_color(const std::string& engine, std::size_t index);
+
+// Escapes & < > " ' for HTML and SVG text.
+std::string escape_html(const std::string& text);
+
+}  // namespace ballot::bench

@@ -1,0 +1,588 @@
+#include "bench/load.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "common/random.h"
+#include "kv/resp.h"
+
+namespace ballot::bench {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+
+// A client whose node failed waits this long before trying the next one, so a dead node costs
+// each client one refused connect, not a busy loop.
+constexpr auto kReconnectBackoff = 100ms;
+// After the measured seconds, requests in flight get this long to be answered (the servers
+// answer -TRYAGAIN after their 3 s request timeout); what is still open then is "unfinished".
+constexpr auto kDrainGrace = 5s;
+// --target leader: how many times a client asks again (every kReconnectBackoff) while the node
+// it reached still names the leader it just lost, before it settles for that node.
+constexpr int kMaxStaleWaits = 30;
+// Bytes asked of the socket per read.
+constexpr std::size_t kReadChunkBytes = 16 * 1024;
+
+// One TCP connection of one client, with its requests in flight (their intended send times,
+// oldest first: RESP answers in order). At most `pipeline` are in flight.
+struct Connection {
+    explicit Connection(asio::io_context& io) : socket(io), wake(io, 1), due(io) {}
+
+    tcp::socket socket;
+    // The writer waits on `wake` while its window is full (notify() wakes it: a channel costs no
+    // system call, where re-arming a timer per reply would), and on `due` for an open-loop
+    // request's intended send time.
+    asio::experimental::channel<void(boost::system::error_code)> wake;
+    asio::steady_timer due;
+    kv::RespReplyParser parser;
+    std::deque<Clock::time_point> inflight;
+    std::string out;
+    bool closing = false;      // send nothing more (an error reply, or the run ended)
+    bool dead = false;         // the socket failed or was aborted
+    bool writer_done = false;  // the writer has returned
+
+    // A reply freed a slot in the window.
+    void notify() { wake.try_send(boost::system::error_code{}); }  // one pending wake-up is enough
+    // Stop waiting altogether: the connection is closing or dead, or the run is ending.
+    void interrupt() {
+        notify();
+        due.cancel();
+    }
+    void abort() {
+        dead = true;
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        interrupt();
+    }
+};
+
+struct Client {
+    Client(asio::io_context& io, std::uint64_t seed) : rng(seed), backoff(io) {}
+
+    Rng rng;
+    std::size_t node = 0;  // index into the targets
+    // Open loop: the intended send time of the next request, and the schedule's period.
+    Clock::time_point next_intended{};
+    Clock::duration interval{};
+    Connection* conn = nullptr;  // while connected (for the end-of-run abort)
+    NodeId lost = kNoNode;       // the node this client last lost (--target leader skips it)
+    asio::steady_timer backoff;
+};
+
+std::int64_t to_ns(Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+class Run {
+public:
+    Run(std::string label, const Workload& w, std::vector<tcp::endpoint> endpoints,
+        std::vector<Endpoint> nodes, std::function<void(const Progress&)> progress,
+        const std::atomic<bool>* interrupted)
+        : label_(std::move(label)),
+          w_(w),
+          endpoints_(std::move(endpoints)),
+          nodes_(std::move(nodes)),
+          progress_(std::move(progress)),
+          interrupted_(interrupted),
+          control_timer_(io_),
+          drained_(io_),
+          progress_timer_(io_),
+          watch_timer_(io_) {}
+
+    EngineResult execute(const std::optional<FaultPlan>& fault);
+
+private:
+    bool open_loop() const { return w_.rate_ops.has_value(); }
+    bool measured(Clock::time_point t) const { return t >= measure_start_ && t < measure_end_; }
+
+    awaitable<void> client_loop(Client& c);
+    awaitable<void> writer(Client& c, Connection& conn);
+    awaitable<void> reader(Client& c, Connection& conn);
+    enum class Lead { here, elsewhere, stale };
+    awaitable<Lead> follow_leader(Client& c, Connection& conn);
+    awaitable<void> control();
+    awaitable<void> progress_loop();
+    awaitable<void> watch_interrupt();
+
+    void append_request(Client& c, std::string& out);
+    void on_reply(Connection& conn, Clock::time_point intended, const kv::RespValue& reply,
+                  Clock::time_point now);
+    void count_error(const std::string& kind, Clock::time_point when);
+
+    std::string label_;
+    Workload w_;
+    std::vector<tcp::endpoint> endpoints_;
+    std::vector<Endpoint> nodes_;
+    std::function<void(const Progress&)> progress_;
+    const std::atomic<bool>* interrupted_;
+
+    asio::io_context io_;
+    asio::steady_timer control_timer_;
+    asio::steady_timer drained_;  // cancelled when the last client returns
+    asio::steady_timer progress_timer_;
+    asio::steady_timer watch_timer_;
+    std::vector<std::unique_ptr<Client>> clients_;
+    int live_clients_ = 0;
+
+    Clock::time_point run_start_, measure_start_, measure_end_;
+    bool stopping_ = false;  // the measured seconds are over: closed-loop clients send no more
+    bool aborted_ = false;   // the grace period is over too: every connection is closed
+    bool finished_ = false;
+    bool interrupt_seen_ = false;
+
+    std::string value_;  // the SET value, --value-size bytes, built once
+    // One thread, so every client records into the same histogram, timeline and counters.
+    LatencyHistogram latency_;
+    Timeline timeline_;
+    std::map<std::string, std::uint64_t> errors_;
+    std::uint64_t errors_measured_ = 0;
+    std::uint64_t ok_total_ = 0;  // warmup and drain included, for the progress line
+    std::uint64_t ok_measured_ = 0;
+    std::uint64_t unfinished_ = 0;
+};
+
+void Run::append_request(Client& c, std::string& out) {
+    // Keys "key:000000001234" as redis-benchmark names them, uniform over the key space.
+    char key[32];
+    const int len = std::snprintf(key, sizeof key, "key:%012llu",
+                                  static_cast<unsigned long long>(c.rng.next() % w_.keys));
+    const std::string_view k(key, static_cast<std::size_t>(len));
+    const bool read = w_.read_ratio > 0 && static_cast<double>(c.rng.next() >> 11) * 0x1p-53 < w_.read_ratio;
+    if (read) {
+        kv::append_array_header(out, 2);
+        kv::append_bulk(out, "GET");
+        kv::append_bulk(out, k);
+    } else {
+        kv::append_array_header(out, 3);
+        kv::append_bulk(out, "SET");
+        kv::append_bulk(out, k);
+        kv::append_bulk(out, value_);
+    }
+}
+
+void Run::count_error(const std::string& kind, Clock::time_point when) {
+    if (!measured(when)) return;
+    ++errors_[kind];
+    ++errors_measured_;
+}
+
+void Run::on_reply(Connection& conn, Clock::time_point intended, const kv::RespValue& reply,
+                   Clock::time_point now) {
+    if (reply.is_error()) {
+        const std::string code(reply.error_code());
+        count_error(code.empty() ? "error" : code, intended);
+        // The node cannot serve us now (no quorum, a timeout, still loading): finish what is in
+        // flight here and move on to the next node.
+        conn.closing = true;
+        return;
+    }
+    ++ok_total_;
+    if (measured(intended))
+        latency_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_ns(now - intended))));
+    if (measured(now)) {
+        ++ok_measured_;
+        const auto ms = static_cast<std::size_t>((now - measure_start_) / 1ms);
+        if (ms < timeline_.ok_per_ms.size()) ++timeline_.ok_per_ms[ms];
+    }
+}
+
+awaitable<void> Run::writer(Client& c, Connection& conn) {
+    const auto window = static_cast<std::size_t>(w_.pipeline);
+    for (;;) {
+        if (conn.dead || conn.closing || aborted_) break;
+        // Closed loop stops at the end of the measured seconds; open loop sends everything that
+        // was due before then, however late.
+        if (!open_loop() && stopping_) break;
+        if (open_loop() && c.next_intended >= measure_end_) break;
+        const auto now = Clock::now();
+        if (conn.inflight.size() >= window) {
+            co_await conn.wake.async_receive(kUse);
+            continue;
+        }
+        if (open_loop() && c.next_intended > now) {
+            conn.due.expires_at(c.next_intended);
+            co_await conn.due.async_wait(kUse);
+            continue;
+        }
+        // Fill the window in one write.
+        conn.out.clear();
+        while (conn.inflight.size() < window) {
+            Clock::time_point intended = now;
+            if (open_loop()) {
+                if (c.next_intended > now || c.next_intended >= measure_end_) break;
+                intended = c.next_intended;
+                c.next_intended += c.interval;
+            }
+            append_request(c, conn.out);
+            conn.inflight.push_back(intended);
+        }
+        auto [ec, written] = co_await asio::async_write(conn.socket, asio::buffer(conn.out), kUse);
+        (void)written;
+        if (ec) {
+            conn.abort();
+            break;
+        }
+    }
+    conn.writer_done = true;
+    // Nothing left to read either: stop the reader's pending read.
+    if (conn.inflight.empty()) {
+        boost::system::error_code ignored;
+        conn.socket.cancel(ignored);
+    }
+}
+
+awaitable<void> Run::reader(Client& c, Connection& conn) {
+    (void)c;
+    kv::RespValue reply;
+    for (;;) {
+        if (conn.inflight.empty() && (conn.writer_done || conn.dead)) break;
+        auto space = conn.parser.prepare(kReadChunkBytes);
+        auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(space.data(), space.size()), kUse);
+        if (ec) {
+            if (!(ec == asio::error::operation_aborted && conn.inflight.empty() && conn.writer_done))
+                conn.abort();
+            break;
+        }
+        conn.parser.commit(n);
+        const auto now = Clock::now();
+        for (;;) {
+            const auto status = conn.parser.next(reply);
+            if (status == kv::RespStatus::need_more) break;
+            if (status == kv::RespStatus::error || conn.inflight.empty()) {
+                count_error("protocol error", now);
+                conn.abort();
+                break;
+            }
+            const auto intended = conn.inflight.front();
+            conn.inflight.pop_front();
+            on_reply(conn, intended, reply, now);
+        }
+        if (conn.closing || conn.dead)
+            conn.interrupt();
+        else
+            conn.notify();
+        if (conn.dead) break;
+    }
+}
+
+// --target leader: ask the node we reached who leads; move there if it is someone else. A node
+// that still names the leader we just lost is "stale": its election timeout has not fired yet.
+awaitable<Run::Lead> Run::follow_leader(Client& c, Connection& conn) {
+    conn.out.clear();
+    kv::append_command(conn.out, {"INFO"});
+    auto [wec, written] = co_await asio::async_write(conn.socket, asio::buffer(conn.out), kUse);
+    (void)written;
+    if (wec) co_return Lead::here;
+    kv::RespValue reply;
+    for (;;) {
+        auto space = conn.parser.prepare(kReadChunkBytes);
+        auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(space.data(), space.size()), kUse);
+        if (ec) co_return Lead::here;
+        conn.parser.commit(n);
+        const auto status = conn.parser.next(reply);
+        if (status == kv::RespStatus::error) co_return Lead::here;
+        if (status == kv::RespStatus::ok) break;
+    }
+    if (reply.type != kv::RespValue::Type::bulk) co_return Lead::here;
+    const auto info = parse_info(reply.str);
+    const auto it = info.find("leader_id");
+    if (it == info.end()) co_return Lead::here;  // not a Ballot node (e.g. redis-server): stay
+    const NodeId leader = std::strtoull(it->second.c_str(), nullptr, 10);
+    if (leader == kNoNode || leader == nodes_[c.node].id) co_return Lead::here;
+    if (leader == c.lost) co_return Lead::stale;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        if (nodes_[i].id == leader) {
+            c.node = i;
+            co_return Lead::elsewhere;
+        }
+    }
+    co_return Lead::here;
+}
+
+awaitable<void> Run::client_loop(Client& c) {
+    const std::size_t n = endpoints_.size();
+    std::size_t hops = 0;  // leader redirections in a row, bounded by the cluster size
+    int stale = 0;         // waits for a new leader in a row, bounded by kMaxStaleWaits
+    for (;;) {
+        // Closed loop ends with the measured seconds; open loop once its schedule is all sent.
+        if (aborted_) break;
+        if (open_loop() ? c.next_intended >= measure_end_ : stopping_) break;
+
+        Connection conn(io_);
+        c.conn = &conn;
+        struct Detach {
+            Client& c;
+            ~Detach() { c.conn = nullptr; }
+        } detach{c};
+
+        auto [ec] = co_await conn.socket.async_connect(endpoints_[c.node], kUse);
+        if (!ec && w_.target == Target::leader && hops < n) {
+            conn.socket.set_option(tcp::no_delay(true), ec);
+            const Lead lead = co_await follow_leader(c, conn);
+            if (lead == Lead::elsewhere) {
+                ++hops;
+                continue;
+            }
+            if (lead == Lead::stale && stale < kMaxStaleWaits && !aborted_) {
+                ++stale;
+                c.backoff.expires_after(kReconnectBackoff);
+                co_await c.backoff.async_wait(kUse);
+                continue;
+            }
+        }
+        hops = 0;
+        stale = 0;
+        if (ec || conn.dead) {
+            if (!aborted_) count_error("connect failed", Clock::now());
+        } else {
+            conn.socket.set_option(tcp::no_delay(true), ec);
+            co_await (writer(c, conn) && reader(c, conn));
+            // Whatever is still in flight will never be answered on this connection.
+            for (const auto intended : conn.inflight) {
+                if (aborted_) {
+                    if (measured(intended)) ++unfinished_;
+                } else {
+                    count_error("connection lost", intended);
+                }
+            }
+            if (!conn.dead && !conn.closing) continue;  // the run ended; the loop checks how
+        }
+        if (aborted_) break;
+        if (ec || conn.dead) c.lost = nodes_[c.node].id;  // not after an error reply: it lives
+        c.node = (c.node + 1) % n;
+        c.backoff.expires_after(kReconnectBackoff);
+        co_await c.backoff.async_wait(kUse);
+    }
+    // Open loop: requests due in the measured seconds that were never sent.
+    if (open_loop()) {
+        for (auto t = c.next_intended; t < measure_end_; t += c.interval)
+            if (t >= measure_start_) ++unfinished_;
+    }
+    if (--live_clients_ == 0) drained_.cancel();
+}
+
+awaitable<void> Run::control() {
+    control_timer_.expires_at(measure_end_);
+    co_await control_timer_.async_wait(kUse);
+    stopping_ = true;
+    for (auto& c : clients_) {
+        if (c->conn) c->conn->interrupt();
+        c->backoff.cancel();
+    }
+    if (!aborted_ && live_clients_ > 0) {
+        drained_.expires_at(measure_end_ + kDrainGrace);
+        co_await drained_.async_wait(kUse);
+    }
+    if (aborted_ || live_clients_ > 0) {
+        aborted_ = true;
+        for (auto& c : clients_) {
+            if (c->conn) c->conn->abort();
+            c->backoff.cancel();
+        }
+    }
+    finished_ = true;
+    progress_timer_.cancel();
+    watch_timer_.cancel();
+}
+
+// Polls the interrupt flag (a signal handler can only set an atomic) and ends the run early.
+awaitable<void> Run::watch_interrupt() {
+    if (!interrupted_) co_return;
+    while (!finished_) {
+        if (interrupted_->load()) {
+            interrupt_seen_ = true;
+            aborted_ = true;
+            control_timer_.cancel();
+            drained_.cancel();
+            co_return;
+        }
+        watch_timer_.expires_after(100ms);
+        co_await watch_timer_.async_wait(kUse);
+    }
+}
+
+awaitable<void> Run::progress_loop() {
+    std::uint64_t last_ok = 0;
+    auto next = run_start_ + 1s;
+    while (!finished_ && next <= measure_end_) {
+        progress_timer_.expires_at(next);
+        co_await progress_timer_.async_wait(kUse);
+        if (finished_) break;
+        const auto now = Clock::now();
+        Progress p;
+        p.label = label_;
+        // The tick that lands on the end of the warmup still reports the warmup (as "2/2 s").
+        p.warming_up = now < measure_start_ + 100ms && w_.warmup_s > 0;
+        const auto since = p.warming_up ? now - run_start_ : now - measure_start_;
+        p.elapsed_s = std::min(std::chrono::duration<double>(since).count(),
+                               p.warming_up ? w_.warmup_s : w_.duration_s);
+        p.total_s = p.warming_up ? w_.warmup_s : w_.duration_s;
+        p.ops_last_second = static_cast<double>(ok_total_ - last_ok);
+        p.errors = errors_measured_;
+        last_ok = ok_total_;
+        if (progress_) progress_(p);
+        next += 1s;
+    }
+}
+
+EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
+    EngineResult result;
+    result.engine = label_;
+    result.duration_s = w_.duration_s;
+
+    value_.resize(w_.value_size_bytes);
+    for (std::size_t i = 0; i < value_.size(); ++i) value_[i] = static_cast<char>('a' + i % 26);
+    timeline_.ok_per_ms.assign(static_cast<std::size_t>(std::ceil(w_.duration_s * 1000)), 0);
+
+    run_start_ = Clock::now();
+    measure_start_ =
+        run_start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(w_.warmup_s));
+    measure_end_ = measure_start_ +
+                   std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(w_.duration_s));
+
+    auto rethrow = [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+    };
+    for (int i = 0; i < w_.clients; ++i) {
+        auto c =
+            std::make_unique<Client>(io_, w_.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(i));
+        c->node = w_.target == Target::all ? static_cast<std::size_t>(i) % endpoints_.size() : 0;
+        if (open_loop()) {
+            // Each client's share of the rate, staggered so the clients do not fire together.
+            const std::chrono::duration<double> period(static_cast<double>(w_.clients) / *w_.rate_ops);
+            c->interval = std::chrono::duration_cast<Clock::duration>(period);
+            if (c->interval <= Clock::duration::zero()) c->interval = Clock::duration(1);
+            c->next_intended = run_start_ + c->interval * i / w_.clients;
+        }
+        clients_.push_back(std::move(c));
+    }
+    live_clients_ = w_.clients;
+    for (auto& c : clients_) asio::co_spawn(io_, client_loop(*c), rethrow);
+    asio::co_spawn(io_, control(), rethrow);
+    asio::co_spawn(io_, progress_loop(), rethrow);
+    asio::co_spawn(io_, watch_interrupt(), rethrow);
+
+    std::optional<KillReport> kill;
+    std::thread injector;
+    if (fault) {
+        const auto at = measure_start_ + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(fault->at_s));
+        injector = std::thread([&kill, at, f = fault->kill_leader, interrupted = interrupted_] {
+            // Short sleeps, so an interrupted run does not wait here for the kill time.
+            for (auto now = Clock::now(); now < at; now = Clock::now()) {
+                if (interrupted && interrupted->load()) return;
+                std::this_thread::sleep_for(std::min<Clock::duration>(at - now, 50ms));
+            }
+            try {
+                kill = f();
+            } catch (const std::exception& e) {
+                kill = KillReport{kNoNode, std::string("the kill failed: ") + e.what(), Clock::now()};
+            }
+        });
+    }
+    try {
+        io_.run();
+    } catch (...) {
+        if (injector.joinable()) injector.join();
+        throw;
+    }
+    if (injector.joinable()) injector.join();
+
+    if (interrupt_seen_) {
+        result.failure = "interrupted";
+        return result;
+    }
+    result.completed = true;
+    result.ok = ok_measured_;
+    result.latency_ns = latency_;
+    result.errors = errors_;
+    result.unfinished = unfinished_;
+    result.timeline = timeline_;
+    if (kill) {
+        Failover f;
+        f.killed = kill->killed;
+        f.how = kill->how;
+        const double kill_ms = std::chrono::duration<double, std::milli>(kill->at - measure_start_).count();
+        f.kill_at_s = kill_ms / 1000;
+        f.window = find_unavailability(timeline_, kill_ms);
+        result.failover = f;
+    }
+    return result;
+}
+
+}  // namespace
+
+Workload Workload::from(const Options& o) {
+    Workload w;
+    w.clients = o.clients;
+    w.pipeline = o.pipeline;
+    w.rate_ops = o.rate_ops;
+    w.value_size_bytes = o.value_size_bytes;
+    w.keys = o.keys;
+    w.read_ratio = o.read_ratio;
+    w.warmup_s = o.warmup_s;
+    w.duration_s = o.duration_s;
+    w.seed = o.seed;
+    w.target = o.target;
+    return w;
+}
+
+std::map<std::string, std::string> parse_info(const std::string& text) {
+    std::map<std::string, std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const auto colon = line.find(':');
+        if (line.empty() || line[0] == '#' || colon == std::string::npos) continue;
+        out[line.substr(0, colon)] = line.substr(colon + 1);
+    }
+    return out;
+}
+
+EngineResult run_load(const std::string& label, const Workload& workload, const std::vector<Endpoint>& nodes,
+                      const std::function<void(const Progress&)>& progress,
+                      const std::optional<FaultPlan>& fault, const std::atomic<bool>* interrupted) {
+    if (nodes.empty()) {
+        EngineResult r;
+        r.engine = label;
+        r.failure = "no node to send requests to";
+        return r;
+    }
+    std::vector<tcp::endpoint> endpoints;
+    {
+        asio::io_context io;
+        tcp::resolver resolver(io);
+        for (const auto& n : nodes) {
+            boost::system::error_code ec;
+            auto found = resolver.resolve(n.host, std::to_string(n.port), ec);
+            if (ec || found.empty()) {
+                EngineResult r;
+                r.engine = label;
+                r.failure = "cannot resolve " + n.host + ": " + ec.message();
+                return r;
+            }
+            endpoints.push_back(found.begin()->endpoint());
+        }
+    }
+    Run run(label, workload, std::move(endpoints), nodes, progress, interrupted);
+    return run.execute(fault);
+}
+
+}  // namespace ballot::bench

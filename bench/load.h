@@ -1,0 +1,80 @@
+// The load generator: `clients` RESP connections driven by C++20 coroutines on one io_context in
+// the calling thread (the machine is shared with the servers under test, so the generator must
+// be cheap), a warmup, then the measured seconds.
+//
+// Closed loop (default): each client keeps `pipeline` requests in flight and sends the next as
+// soon as one is answered; latency is answer time minus send time.
+//
+// Open loop (--rate): each client has a fixed schedule of intended send times at rate/clients
+// per second, and latency is answer time minus *intended* time. A request the client could not
+// send on time (its pipeline window was full, or it was reconnecting) is sent late, and the
+// wait is in its latency: a stall shows as the stall it is instead of as one slow request
+// (the "coordinated omission" that Gil Tene describes in "How NOT to Measure Latency").
+//
+// Errors (-ERR, -TRYAGAIN, -CLUSTERDOWN, ..., lost connections) are counted by kind; the client
+// then moves to the next node after a short backoff.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/options.h"
+#include "bench/result.h"
+
+namespace ballot::bench {
+
+struct Workload {
+    int clients = 64;
+    int pipeline = 1;
+    std::optional<double> rate_ops;
+    std::size_t value_size_bytes = 100;
+    std::uint64_t keys = 10000;
+    double read_ratio = 0;
+    double warmup_s = 2;
+    double duration_s = 10;
+    std::uint64_t seed = 1;
+    Target target = Target::all;
+
+    static Workload from(const Options& o);
+};
+
+// One report a second while the load runs.
+struct Progress {
+    std::string label;
+    bool warming_up = false;
+    double elapsed_s = 0;  // into the warmup, or into the measured run
+    double total_s = 0;    // length of that phase
+    double ops_last_second = 0;
+    std::uint64_t errors = 0;  // so far, measured run only
+};
+
+// What the fault injector did: whom it killed, how it chose, and when.
+struct KillReport {
+    NodeId killed = kNoNode;
+    std::string how;
+    std::chrono::steady_clock::time_point at;
+};
+
+struct FaultPlan {
+    double at_s = 0;  // seconds into the measured run
+    // Called on a separate thread at that time (it may block on INFO and waitpid); returns what it
+    // did. Nothing else touches what it uses while the load runs.
+    std::function<KillReport()> kill_leader;
+};
+
+// Runs the workload against `nodes` and returns the row for `label`. Never throws for what the
+// servers do; a target that cannot be resolved comes back with completed = false. When
+// `*interrupted` becomes true (a signal handler sets it) the run stops within 100 ms and comes
+// back with completed = false.
+EngineResult run_load(const std::string& label, const Workload& workload, const std::vector<Endpoint>& nodes,
+                      const std::function<void(const Progress&)>& progress,
+                      const std::optional<FaultPlan>& fault, const std::atomic<bool>* interrupted = nullptr);
+
+// INFO's "key:value" lines as a map ('#' header lines and blanks skipped).
+std::map<std::string, std::string> parse_info(const std::string& text);
+
+}  // namespace ballot::bench

@@ -1,0 +1,370 @@
+#include "bench/options.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace ballot::bench {
+
+namespace {
+
+const std::vector<std::string> kProtocols = {"raft", "multipaxos", "paxos"};
+
+// Bounds. Clients: each is one socket and one coroutine in a single thread; thousands would
+// measure the generator more than the cluster. Pipeline: requests in flight per connection.
+// Value size: the servers' default bulk-string limit (SPEC: 1 MiB).
+constexpr long long kMaxClients = 4096;
+constexpr long long kMaxPipeline = 1024;
+constexpr long long kMaxNodes = 7;
+constexpr long long kMaxValueSizeBytes = 1024 * 1024;
+constexpr double kMaxDurationS = 24 * 3600;
+constexpr double kMaxRateOps = 10'000'000;
+
+struct Spec {
+    const char* name;  // without the leading "--"
+    const char* arg;   // nullptr for a flag
+    bool repeatable;
+    const char* help;
+};
+
+// clang-format off
+const Spec kSpecs[] = {
+    {"protocol", "LIST", true, "engines to compare, comma separated or repeated "
+                               "(default: raft,multipaxos,paxos)"},
+    {"nodes", "N", false, "cluster size of each spawned cluster, 1-7 (default: 3)"},
+    {"clients", "N", false, "concurrent client connections (default: 64)"},
+    {"pipeline", "N", false, "requests in flight per connection (default: 1)"},
+    {"duration", "SECONDS", false, "measured seconds per engine (default: 10)"},
+    {"warmup", "SECONDS", false, "seconds of the same load before measuring (default: 2)"},
+    {"value-size", "BYTES", false, "bytes per SET value (default: 100)"},
+    {"keys", "N", false, "size of the key space; keys are chosen uniformly (default: 10000)"},
+    {"read-ratio", "R", false, "fraction of requests that are GET, 0-1 (default: 0)"},
+    {"rate", "OPS", false, "open loop at OPS requests per second in total; latency is measured from each "
+                           "request's intended send time, so a stall is not hidden (default: closed loop)"},
+    {"target", "all|leader", false, "all: clients spread over every node; leader: every client on the leader "
+                                    "(default: all)"},
+    {"node", "HOST:PORT:ID", true, "measure this existing cluster (or any RESP server) instead of spawning "
+                                   "clusters; repeated once per member"},
+    {"baseline", "redis|redis-nofsync", false, "add a local single-node redis-server as a reference row: "
+                                               "redis with AOF fsync on every write, or with no persistence"},
+    {"fail-leader-at", "SECONDS", false, "SIGKILL the leader this many seconds into the measured run "
+                                         "(basic Paxos: node 1) and report the unavailability window"},
+    {"out", "DIR", false, "directory for the JSON and HTML reports (default: bench-results)"},
+    {"json", nullptr, false, "print the JSON report to stdout (the table then goes to stderr)"},
+    {"server", "PATH", false, "the ballot-server binary (default: ballot-server next to ballot-bench)"},
+    {"seed", "N", false, "seed of the key and read/write choices (default: 1)"},
+    {"help", nullptr, false, "print this help and exit"},
+};
+// clang-format on
+
+const Spec* find_spec(const std::string& name) {
+    for (const auto& s : kSpecs)
+        if (name == s.name) return &s;
+    return nullptr;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+    std::vector<std::string> out;
+    std::string item;
+    std::istringstream in(text);
+    while (std::getline(in, item, ',')) out.push_back(item);
+    if (!text.empty() && text.back() == ',') out.emplace_back();
+    return out;
+}
+
+std::string format_number(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+}
+
+// Strict conversions: the whole text must be the number.
+bool to_integer(const std::string& text, long long& out) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return !text.empty() && ec == std::errc{} && p == text.data() + text.size();
+}
+
+bool to_unsigned(const std::string& text, unsigned long long& out) {
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return !text.empty() && ec == std::errc{} && p == text.data() + text.size();
+}
+
+bool to_double(const std::string& text, double& out) {
+    if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+    char* end = nullptr;
+    errno = 0;
+    out = std::strtod(text.c_str(), &end);
+    return errno == 0 && end == text.c_str() + text.size() && std::isfinite(out);
+}
+
+}  // namespace
+
+std::string usage() {
+    std::ostringstream s;
+    s << "Usage: ballot-bench [options]\n"
+         "\n"
+         "Compares the consensus engines under the same load. With no options: for each engine, start a\n"
+         "local 3-node cluster of ballot-server processes (free loopback ports, fresh data dirs, log\n"
+         "fsync'ed before every acknowledgement), warm up, run the workload, stop the cluster; then print\n"
+         "one table and write bench-results/<timestamp>.json and .html.\n"
+         "\n"
+         "Options:\n";
+    for (const auto& spec : kSpecs) {
+        std::string left = std::string("  --") + spec.name + (spec.arg ? std::string(" ") + spec.arg : "");
+        s << left;
+        if (left.size() < 32)
+            s << std::string(32 - left.size(), ' ');
+        else
+            s << "\n" << std::string(32, ' ');
+        // Wrap the help text at 100 columns.
+        std::istringstream words(spec.help);
+        std::string word;
+        std::size_t column = 32;
+        bool first = true;
+        while (words >> word) {
+            if (!first && column + 1 + word.size() > 100) {
+                s << "\n" << std::string(32, ' ');
+                column = 32;
+                first = true;
+            }
+            if (!first) {
+                s << ' ';
+                ++column;
+            }
+            s << word;
+            column += word.size();
+            first = false;
+        }
+        s << "\n";
+    }
+    return s.str();
+}
+
+std::optional<Endpoint> parse_endpoint(const std::string& text, std::string& error) {
+    const auto last = text.rfind(':');
+    const auto mid = last == std::string::npos || last == 0 ? std::string::npos : text.rfind(':', last - 1);
+    if (mid == std::string::npos || mid == 0) {
+        error = "--node '" + text + "' is not HOST:PORT:ID";
+        return std::nullopt;
+    }
+    Endpoint e;
+    e.host = text.substr(0, mid);
+    const std::string port = text.substr(mid + 1, last - mid - 1);
+    const std::string id = text.substr(last + 1);
+    unsigned long long port_value = 0;
+    auto [pp, pe] = std::from_chars(port.data(), port.data() + port.size(), port_value);
+    if (port.empty() || pe != std::errc{} || pp != port.data() + port.size() || port_value == 0 ||
+        port_value > 65535) {
+        error = "--node '" + text + "': port '" + port + "' is not a number in 1-65535";
+        return std::nullopt;
+    }
+    unsigned long long id_value = 0;
+    auto [ip, ie] = std::from_chars(id.data(), id.data() + id.size(), id_value);
+    if (id.empty() || ie != std::errc{} || ip != id.data() + id.size() || id_value == 0) {
+        error = "--node '" + text + "': id '" + id + "' is not a positive integer";
+        return std::nullopt;
+    }
+    e.port = static_cast<std::uint16_t>(port_value);
+    e.id = id_value;
+    return e;
+}
+
+ParseResult parse_options(const std::vector<std::string>& args) {
+    ParseResult result;
+    auto fail = [&](std::string message) {
+        result.error = std::move(message);
+        return result;
+    };
+
+    // Collect NAME -> values ("--name value" or "--name=value"), then validate each.
+    std::map<std::string, std::vector<std::string>> given;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& arg = args[i];
+        if (arg == "-h") {
+            result.help = usage();
+            return result;
+        }
+        if (arg.rfind("--", 0) != 0 || arg.size() == 2)
+            return fail("unexpected argument '" + arg + "' (options start with --; see --help)");
+        std::string name = arg.substr(2);
+        std::optional<std::string> inline_value;
+        if (const auto eq = name.find('='); eq != std::string::npos) {
+            inline_value = name.substr(eq + 1);
+            name.resize(eq);
+        }
+        const Spec* spec = find_spec(name);
+        if (!spec) return fail("unknown option '--" + name + "' (see --help)");
+        if (name == "help") {
+            result.help = usage();
+            return result;
+        }
+        if (!spec->repeatable && given.count(name)) return fail("--" + name + " given more than once");
+        if (!spec->arg) {
+            if (inline_value) return fail("--" + name + " takes no value");
+            given[name].push_back("");
+            continue;
+        }
+        if (!inline_value) {
+            if (i + 1 >= args.size()) return fail("--" + name + " needs a value (" + spec->arg + ")");
+            inline_value = args[++i];
+        }
+        given[name].push_back(*inline_value);
+    }
+    auto has = [&](const char* name) { return given.count(name) > 0; };
+    auto text = [&](const char* name) { return given.at(name).back(); };
+    // Typed readers: false (with the error set) when the text is not of the type.
+    auto integer = [&](const char* name, long long& out) {
+        if (to_integer(text(name), out)) return true;
+        result.error = std::string("--") + name + ": '" + text(name) + "' is not an integer";
+        return false;
+    };
+    auto number = [&](const char* name, double& out) {
+        if (to_double(text(name), out)) return true;
+        result.error = std::string("--") + name + ": '" + text(name) + "' is not a number";
+        return false;
+    };
+
+    Options o;
+    long long v = 0;
+    double d = 0;
+    if (has("protocol")) {
+        o.protocols.clear();
+        for (const auto& item : given.at("protocol")) {
+            for (const auto& p : split_commas(item)) {
+                if (std::find(kProtocols.begin(), kProtocols.end(), p) == kProtocols.end())
+                    return fail("--protocol: unknown protocol '" + p + "' (known: raft, multipaxos, paxos)");
+                if (std::find(o.protocols.begin(), o.protocols.end(), p) == o.protocols.end())
+                    o.protocols.push_back(p);
+            }
+        }
+    }
+    if (has("nodes")) {
+        if (!integer("nodes", v)) return result;
+        if (v < 1 || v > kMaxNodes)
+            return fail("--nodes must be between 1 and " + std::to_string(kMaxNodes) + " (got " +
+                        text("nodes") + ")");
+        o.nodes = static_cast<int>(v);
+    }
+    if (has("clients")) {
+        if (!integer("clients", v)) return result;
+        if (v < 1 || v > kMaxClients)
+            return fail("--clients must be between 1 and " + std::to_string(kMaxClients) + " (got " +
+                        text("clients") + ")");
+        o.clients = static_cast<int>(v);
+    }
+    if (has("pipeline")) {
+        if (!integer("pipeline", v)) return result;
+        if (v < 1 || v > kMaxPipeline)
+            return fail("--pipeline must be between 1 and " + std::to_string(kMaxPipeline) + " (got " +
+                        text("pipeline") + ")");
+        o.pipeline = static_cast<int>(v);
+    }
+    if (has("duration")) {
+        if (!number("duration", d)) return result;
+        if (!(d > 0 && d <= kMaxDurationS))
+            return fail("--duration must be more than 0 and at most 86400 seconds (got " + text("duration") +
+                        ")");
+        o.duration_s = d;
+    }
+    if (has("warmup")) {
+        if (!number("warmup", d)) return result;
+        if (!(d >= 0 && d <= kMaxDurationS))
+            return fail("--warmup must be between 0 and 86400 seconds (got " + text("warmup") + ")");
+        o.warmup_s = d;
+    }
+    if (has("value-size")) {
+        if (!integer("value-size", v)) return result;
+        if (v < 0 || v > kMaxValueSizeBytes)
+            return fail(
+                "--value-size must be between 0 and 1048576 bytes, the servers' bulk-string limit (got " +
+                text("value-size") + ")");
+        o.value_size_bytes = static_cast<std::size_t>(v);
+    }
+    if (has("keys")) {
+        if (!integer("keys", v)) return result;
+        if (v < 1) return fail("--keys must be at least 1 (got " + text("keys") + ")");
+        o.keys = static_cast<std::uint64_t>(v);
+    }
+    if (has("read-ratio")) {
+        if (!number("read-ratio", d)) return result;
+        if (!(d >= 0 && d <= 1))
+            return fail("--read-ratio must be between 0 and 1 (got " + text("read-ratio") + ")");
+        o.read_ratio = d;
+    }
+    if (has("rate")) {
+        if (!number("rate", d)) return result;
+        if (!(d > 0 && d <= kMaxRateOps))
+            return fail("--rate must be more than 0 and at most 10000000 requests per second (got " +
+                        text("rate") + ")");
+        o.rate_ops = d;
+    }
+    if (has("target")) {
+        const auto t = text("target");
+        if (t == "all")
+            o.target = Target::all;
+        else if (t == "leader")
+            o.target = Target::leader;
+        else
+            return fail("--target must be 'all' or 'leader' (got '" + t + "')");
+    }
+    if (has("node")) {
+        std::set<NodeId> ids;
+        std::set<std::string> addresses;
+        for (const auto& node : given.at("node")) {
+            std::string error;
+            auto e = parse_endpoint(node, error);
+            if (!e) return fail(error);
+            if (!ids.insert(e->id).second)
+                return fail("--node: id " + std::to_string(e->id) + " given twice");
+            if (!addresses.insert(e->address()).second)
+                return fail("--node: " + e->address() + " given twice");
+            o.existing.push_back(*e);
+        }
+        // An existing cluster is what it is: options that describe spawned clusters make no sense.
+        for (const char* spawn_only : {"protocol", "nodes", "server", "fail-leader-at"}) {
+            if (has(spawn_only))
+                return fail(
+                    std::string("--") + spawn_only +
+                    " applies to clusters ballot-bench starts itself, not to --node (an existing cluster)");
+        }
+    }
+    if (has("baseline")) {
+        const auto b = text("baseline");
+        if (b != "redis" && b != "redis-nofsync")
+            return fail("--baseline must be 'redis' or 'redis-nofsync' (got '" + b + "')");
+        o.baseline = b;
+    }
+    if (has("fail-leader-at")) {
+        if (!number("fail-leader-at", d)) return result;
+        if (!(d > 0 && d < o.duration_s))
+            return fail("--fail-leader-at must be after 0 and before the end of the " +
+                        format_number(o.duration_s) + " s run (got " + text("fail-leader-at") + ")");
+        o.fail_leader_at_s = d;
+    }
+    if (has("out")) {
+        o.out_dir = text("out");
+        if (o.out_dir.empty()) return fail("--out must name a directory");
+    }
+    o.json_stdout = has("json");
+    if (has("server")) {
+        o.server = text("server");
+        if (o.server.empty()) return fail("--server must name the ballot-server binary");
+    }
+    if (has("seed")) {
+        unsigned long long seed = 0;
+        if (!to_unsigned(text("seed"), seed))
+            return fail("--seed: '" + text("seed") + "' is not an unsigned integer");
+        o.seed = seed;
+    }
+
+    result.options = std::move(o);
+    return result;
+}
+
+}  // namespace ballot::bench

@@ -1,0 +1,71 @@
+// ballot-bench's command line: what to run (engines on spawned local clusters, or an existing
+// cluster), the workload, and where the report goes. parse_options() validates everything a
+// user can get wrong and returns one line naming the problem; main() prints it and exits 2.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/types.h"
+
+namespace ballot::bench {
+
+// One member of an existing cluster (--node HOST:PORT:ID), or of a spawned one.
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+    NodeId id = kNoNode;
+
+    std::string address() const { return host + ":" + std::to_string(port); }
+};
+
+enum class Target { all, leader };
+
+struct Options {
+    std::vector<std::string> protocols = {"raft", "multipaxos", "paxos"};
+    int nodes = 3;
+    int clients = 64;
+    int pipeline = 1;
+    double duration_s = 10;
+    double warmup_s = 2;
+    std::size_t value_size_bytes = 100;
+    std::uint64_t keys = 10000;
+    double read_ratio = 0;
+    // Open loop at this many requests per second in total; closed loop when absent.
+    std::optional<double> rate_ops = std::nullopt;
+    Target target = Target::all;
+    // An existing cluster to measure instead of spawning one per engine.
+    std::vector<Endpoint> existing;
+    // "redis" (AOF, fsync on every write, like Ballot's log) or "redis-nofsync" (no
+    // persistence at all): a local single-node redis-server as a reference row.
+    std::optional<std::string> baseline = std::nullopt;
+    // Seconds into the measured run (after warmup) at which the leader is SIGKILLed.
+    std::optional<double> fail_leader_at_s = std::nullopt;
+    std::string out_dir = "bench-results";
+    bool json_stdout = false;
+    // The ballot-server binary; empty means "next to ballot-bench" (resolved by main).
+    std::string server;
+    std::uint64_t seed = 1;
+
+    bool closed_loop() const { return !rate_ops.has_value(); }
+};
+
+struct ParseResult {
+    std::optional<Options> options;  // set when the arguments are valid and help was not asked
+    std::string error;               // one line naming the problem, when they are not
+    std::string help;                // set when --help was given
+};
+
+// `args` excludes the program name.
+ParseResult parse_options(const std::vector<std::string>& args);
+
+// The --help text, defaults included.
+std::string usage();
+
+// "HOST:PORT:ID" -> Endpoint, or nullopt with `error` set.
+std::optional<Endpoint> parse_endpoint(const std::string& text, std::string& error);
+
+}  // namespace ballot::bench

@@ -1,0 +1,425 @@
+#include "bench/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "bench/charts.h"
+
+namespace ballot::bench {
+
+namespace {
+
+double ns_to_ms(std::uint64_t ns) {
+    return static_cast<double>(ns) / 1e6;
+}
+
+std::string format_ops(double ops) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, ops >= 100 ? "%.0f" : "%.1f", ops);
+    return buf;
+}
+
+std::string format_seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", s);
+    return buf;
+}
+
+std::string percentile_name(double p) {
+    std::ostringstream s;
+    s << "p" << p;
+    return s.str();
+}
+
+std::string pad(const std::string& s, std::size_t width, bool left) {
+    if (s.size() >= width) return s;
+    return left ? s + std::string(width - s.size(), ' ') : std::string(width - s.size(), ' ') + s;
+}
+
+std::string errors_text(const EngineResult& r) {
+    std::string s;
+    for (const auto& [kind, count] : r.errors)
+        s += (s.empty() ? "" : ", ") + kind + " " + std::to_string(count);
+    return s;
+}
+
+// "killed leader n2 (INFO role:leader) at 3.002 s: unavailable 412 ms (last success at 2.999 s,
+// first success after it at 3.411 s)"
+std::string failover_text(const Failover& f) {
+    std::ostringstream s;
+    s << "killed " << f.how << " at " << format_seconds(f.kill_at_s) << " s: ";
+    if (const auto len = f.window.length_ms()) {
+        s << "unavailable " << format_ms(*len) << " ms (last success at "
+          << format_seconds(f.window.last_ok_before_ms / 1000) << " s, first success after it at "
+          << format_seconds(*f.window.first_ok_after_ms / 1000) << " s)";
+    } else {
+        s << "no success after the kill before the run ended (last success at "
+          << format_seconds(f.window.last_ok_before_ms / 1000) << " s)";
+    }
+    return s.str();
+}
+
+// A small JSON writer: values are appended in order, commas and escaping handled here.
+class Json {
+public:
+    Json& begin_object() { return open('{'); }
+    Json& end_object() { return close('}'); }
+    Json& begin_array() { return open('['); }
+    Json& end_array() { return close(']'); }
+    Json& key(const std::string& k) {
+        comma();
+        string_literal(k);
+        out_ += ": ";
+        after_key_ = true;
+        return *this;
+    }
+    Json& value(const std::string& v) {
+        comma();
+        string_literal(v);
+        return *this;
+    }
+    Json& value(const char* v) { return value(std::string(v)); }
+    Json& value(double v) {
+        comma();
+        append_number(v);
+        return *this;
+    }
+    Json& value(std::uint64_t v) {
+        comma();
+        out_ += std::to_string(v);
+        return *this;
+    }
+    Json& value(int v) {
+        comma();
+        out_ += std::to_string(v);
+        return *this;
+    }
+    Json& value(bool v) {
+        comma();
+        out_ += v ? "true" : "false";
+        return *this;
+    }
+    // A short array of numbers on one line ([50, 1.25]; a per-second series).
+    Json& numbers(const std::vector<double>& values) {
+        comma();
+        out_ += '[';
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            if (i) out_ += ", ";
+            append_number(values[i]);
+        }
+        out_ += ']';
+        return *this;
+    }
+    Json& null() {
+        comma();
+        out_ += "null";
+        return *this;
+    }
+    template <typename T>
+    Json& field(const std::string& k, const T& v) {
+        return key(k).value(v);
+    }
+    std::string str() const { return out_ + "\n"; }
+
+private:
+    Json& open(char c) {
+        comma();
+        out_ += c;
+        first_ = true;
+        ++depth_;
+        return *this;
+    }
+    Json& close(char c) {
+        --depth_;
+        if (!first_) newline();
+        out_ += c;
+        first_ = false;
+        return *this;
+    }
+    void comma() {
+        if (after_key_) {
+            after_key_ = false;
+            return;
+        }
+        if (depth_ == 0) return;
+        if (!first_) out_ += ",";
+        newline();
+        first_ = false;
+    }
+    void append_number(double v) {
+        if (!std::isfinite(v)) {
+            out_ += "null";
+            return;
+        }
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.10g", v);
+        out_ += buf;
+    }
+    void newline() {
+        out_ += "\n";
+        out_.append(static_cast<std::size_t>(depth_) * 2, ' ');
+    }
+    void string_literal(const std::string& s) {
+        out_ += '"';
+        for (unsigned char c : s) {
+            switch (c) {
+                case '"':
+                    out_ += "\\\"";
+                    break;
+                case '\\':
+                    out_ += "\\\\";
+                    break;
+                case '\n':
+                    out_ += "\\n";
+                    break;
+                case '\r':
+                    out_ += "\\r";
+                    break;
+                case '\t':
+                    out_ += "\\t";
+                    break;
+                default:
+                    if (c < 0x20) {
+                        char buf[8];
+                        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                        out_ += buf;
+                    } else {
+                        out_ += static_cast<char>(c);
+                    }
+            }
+        }
+        out_ += '"';
+    }
+
+    std::string out_;
+    int depth_ = 0;
+    bool first_ = true;
+    bool after_key_ = false;
+};
+
+// Percentile points of the latency curve stored in the JSON, on the same nines scale as the
+// chart, so the curve can be redrawn from the file.
+std::vector<double> curve_percentiles() {
+    std::vector<double> ps;
+    for (int k = 0; k <= 40; ++k) ps.push_back(k == 40 ? 99.99 : 100 * (1 - std::pow(10, -k / 10.0)));
+    return ps;
+}
+
+}  // namespace
+
+std::string format_ms(double ms) {
+    char buf[32];
+    if (ms < 1)
+        std::snprintf(buf, sizeof buf, "%.3f", ms);
+    else if (ms < 10)
+        std::snprintf(buf, sizeof buf, "%.2f", ms);
+    else if (ms < 100)
+        std::snprintf(buf, sizeof buf, "%.1f", ms);
+    else
+        std::snprintf(buf, sizeof buf, "%.0f", ms);
+    return buf;
+}
+
+std::string format_table(const std::vector<EngineResult>& results, const RunConfig& config) {
+    std::size_t name_width = 10;
+    for (const auto& r : results) name_width = std::max(name_width, r.display_name().size() + 2);
+    constexpr std::size_t kNumberWidth = 10;
+
+    std::ostringstream s;
+    s << pad("engine", name_width, true) << pad("ops/s", kNumberWidth, false);
+    for (double p : {50.0, 90.0, 99.0, 99.9}) s << pad(percentile_name(p) + " ms", kNumberWidth, false);
+    s << pad("max ms", kNumberWidth, false) << pad("errors", kNumberWidth, false) << "\n";
+
+    std::vector<std::string> notes;
+    for (const auto& r : results) {
+        s << pad(r.display_name(), name_width, true);
+        if (!r.completed) {
+            s << "  not measured: " << r.failure.substr(0, r.failure.find('\n')) << "\n";
+            continue;
+        }
+        s << pad(format_ops(r.throughput_ops()), kNumberWidth, false);
+        for (double p : {50.0, 90.0, 99.0, 99.9}) {
+            s << pad(r.latency_ns.count() ? format_ms(ns_to_ms(r.latency_ns.value_at_percentile(p))) : "-",
+                     kNumberWidth, false);
+        }
+        s << pad(r.latency_ns.count() ? format_ms(ns_to_ms(r.latency_ns.max())) : "-", kNumberWidth, false);
+        s << pad(std::to_string(r.error_count()), kNumberWidth, false) << "\n";
+
+        if (!r.note.empty()) notes.push_back(r.engine + ": " + r.note);
+        std::string errors = errors_text(r);
+        if (r.unfinished)
+            errors += (errors.empty() ? "" : "; ") + std::to_string(r.unfinished) + " unfinished at the end";
+        if (!errors.empty()) notes.push_back(r.engine + ": errors: " + errors);
+        if (r.failover) notes.push_back(r.engine + ": " + failover_text(*r.failover));
+    }
+    for (const auto& n : notes) s << "  " << n << "\n";
+    s << "config: " << config.line() << "\n";
+    return s.str();
+}
+
+std::string format_json(const std::vector<EngineResult>& results, const RunConfig& config) {
+    Json j;
+    j.begin_object();
+    j.field("tool", "ballot-bench");
+    j.field("started_at", config.started_at);
+    j.key("config").begin_object();
+    j.field("cluster", config.cluster);
+    j.field("clients", config.clients);
+    j.field("pipeline", config.pipeline);
+    j.field("mode", config.rate_ops ? "open loop" : "closed loop");
+    j.key("rate_ops");
+    if (config.rate_ops)
+        j.value(*config.rate_ops);
+    else
+        j.null();
+    j.field("target", config.target);
+    j.field("value_size_bytes", static_cast<std::uint64_t>(config.value_size_bytes));
+    j.field("keys", config.keys);
+    j.field("read_ratio", config.read_ratio);
+    j.field("duration_s", config.duration_s);
+    j.field("warmup_s", config.warmup_s);
+    j.field("durability", config.durability);
+    j.field("cores", static_cast<std::uint64_t>(config.cores));
+    j.field("seed", config.seed);
+    j.field("line", config.line());
+    j.end_object();
+
+    j.key("results").begin_array();
+    for (const auto& r : results) {
+        j.begin_object();
+        j.field("engine", r.engine);
+        j.field("note", r.note);
+        j.field("replicated", r.replicated);
+        j.field("completed", r.completed);
+        j.key("failure");
+        if (r.completed)
+            j.null();
+        else
+            j.value(r.failure);
+        j.field("duration_s", r.duration_s);
+        j.field("ok", r.ok);
+        j.field("throughput_ops", r.throughput_ops());
+
+        const auto& h = r.latency_ns;
+        j.key("latency_ms").begin_object();
+        j.field("count", h.count());
+        j.field("min", ns_to_ms(h.min()));
+        j.field("mean", h.mean() / 1e6);
+        for (double p : kReportedPercentiles) j.field(percentile_name(p), ns_to_ms(h.value_at_percentile(p)));
+        j.field("max", ns_to_ms(h.max()));
+        j.end_object();
+
+        j.key("latency_curve_ms").begin_array();
+        if (h.count()) {
+            for (double p : curve_percentiles()) j.numbers({p, ns_to_ms(h.value_at_percentile(p))});
+        }
+        j.end_array();
+
+        j.key("errors").begin_object();
+        for (const auto& [kind, count] : r.errors) j.field(kind, count);
+        j.end_object();
+        j.field("errors_total", r.error_count());
+        j.field("unfinished", r.unfinished);
+
+        std::vector<double> per_second;
+        for (auto v : r.timeline.ok_per_second(r.duration_s)) per_second.push_back(static_cast<double>(v));
+        j.key("ops_per_second").numbers(per_second);
+
+        j.key("failover");
+        if (!r.failover) {
+            j.null();
+        } else {
+            const auto& f = *r.failover;
+            j.begin_object();
+            j.field("kill_at_s", f.kill_at_s);
+            j.field("killed_node", static_cast<std::uint64_t>(f.killed));
+            j.field("how", f.how);
+            j.field("last_ok_before_s", f.window.last_ok_before_ms / 1000);
+            j.key("first_ok_after_s");
+            if (f.window.first_ok_after_ms)
+                j.value(*f.window.first_ok_after_ms / 1000);
+            else
+                j.null();
+            j.key("unavailable_ms");
+            if (const auto len = f.window.length_ms())
+                j.value(*len);
+            else
+                j.null();
+            j.end_object();
+        }
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    return j.str();
+}
+
+std::string format_html(const std::vector<EngineResult>& results, const RunConfig& config) {
+    std::ostringstream s;
+    s << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      << "<title>ballot-bench " << escape_html(config.started_at) << "</title>\n"
+      << "<style>\n"
+         "body{font-family:sans-serif;margin:24px;color:#222;max-width:1000px}\n"
+         "h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px}\n"
+         ".config{color:#444;font-size:13px;line-height:1.5}\n"
+         "table{border-collapse:collapse;font-size:14px}\n"
+         "th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right}\n"
+         "th:first-child,td:first-child{text-align:left}\n"
+         "td.failed{text-align:left;color:#b00}\n"
+         ".swatch{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:-1px}\n"
+         "ul{font-size:13px;color:#333}\n"
+         "</style></head><body>\n"
+      << "<h1>ballot-bench</h1>\n"
+      << "<p class=\"config\">" << escape_html(config.started_at) << "<br>" << escape_html(config.line())
+      << "</p>\n";
+
+    s << "<table>\n<tr><th>engine</th><th>ops/s</th>";
+    for (double p : {50.0, 90.0, 99.0, 99.9}) s << "<th>" << percentile_name(p) << " ms</th>";
+    s << "<th>max ms</th><th>errors</th></tr>\n";
+    std::vector<std::string> notes;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        const auto& r = results[i];
+        s << "<tr><td><span class=\"swatch\" style=\"background:" << engine_color(r.engine, i) << "\"></span>"
+          << escape_html(r.display_name()) << "</td>";
+        if (!r.completed) {
+            s << "<td class=\"failed\" colspan=\"7\">not measured: " << escape_html(r.failure)
+              << "</td></tr>\n";
+            continue;
+        }
+        s << "<td>" << format_ops(r.throughput_ops()) << "</td>";
+        for (double p : {50.0, 90.0, 99.0, 99.9}) {
+            s << "<td>"
+              << (r.latency_ns.count() ? format_ms(ns_to_ms(r.latency_ns.value_at_percentile(p))) : "-")
+              << "</td>";
+        }
+        s << "<td>" << (r.latency_ns.count() ? format_ms(ns_to_ms(r.latency_ns.max())) : "-") << "</td>";
+        s << "<td>" << r.error_count() << "</td></tr>\n";
+        if (!r.note.empty()) notes.push_back(r.engine + ": " + r.note);
+        std::string errors = errors_text(r);
+        if (r.unfinished)
+            errors += (errors.empty() ? "" : "; ") + std::to_string(r.unfinished) + " unfinished at the end";
+        if (!errors.empty()) notes.push_back(r.engine + ": errors: " + errors);
+        if (r.failover) notes.push_back(r.engine + ": " + failover_text(*r.failover));
+    }
+    s << "</table>\n";
+    if (!notes.empty()) {
+        s << "<ul>\n";
+        for (const auto& n : notes) s << "<li>" << escape_html(n) << "</li>\n";
+        s << "</ul>\n";
+    }
+
+    s << "<h2>Latency by percentile</h2>\n"
+         "<p class=\"config\">Successful requests sent during the measured seconds; from each request's "
+      << (config.rate_ops ? "intended send time (open loop)" : "send time (closed loop)")
+      << " to its reply. Log-linear histogram, &lt;1% relative error.</p>\n"
+      << latency_chart_svg(results) << "\n";
+    s << "<h2>Throughput over time</h2>\n"
+         "<p class=\"config\">Successful replies per second of the measured run"
+         "; a shaded band is the unavailability window after a leader kill (dashed line).</p>\n"
+      << throughput_chart_svg(results) << "\n";
+    s << "</body></html>\n";
+    return s.str();
+}
+
+}  // namespace ballot::bench

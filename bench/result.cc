@@ -1,0 +1,85 @@
+#include "bench/result.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace ballot::bench {
+
+std::vector<std::uint64_t> Timeline::ok_per_second(double duration_s) const {
+    const auto seconds = static_cast<std::size_t>(std::ceil(duration_s - 1e-9));
+    std::vector<std::uint64_t> out(seconds, 0);
+    for (std::size_t ms = 0; ms < ok_per_ms.size(); ++ms) {
+        const std::size_t s = ms / 1000;
+        if (s < out.size()) out[s] += ok_per_ms[ms];
+    }
+    return out;
+}
+
+UnavailabilityWindow find_unavailability(const Timeline& timeline, double kill_ms, double settle_ms) {
+    const auto& ok = timeline.ok_per_ms;
+    const auto n = static_cast<long>(ok.size());
+    UnavailabilityWindow w;
+    w.kill_ms = kill_ms;
+
+    // The last millisecond with a success that began before the kill.
+    long last_before = -1;
+    for (long i = std::min<long>(n, static_cast<long>(std::ceil(kill_ms))) - 1; i >= 0; --i) {
+        if (ok[i] > 0) {
+            last_before = i;
+            break;
+        }
+    }
+
+    // Walk the success-free runs from there: [gap_begin, gap_end), each ended by a success
+    // (gap_end < n) or by the end of the run (gap_end == n, service never came back).
+    long best_begin = last_before + 1;
+    long best_end = best_begin;
+    bool found = false;
+    long i = last_before + 1;
+    while (i < n && static_cast<double>(i) <= kill_ms + settle_ms) {
+        if (ok[i] > 0) {
+            ++i;
+            continue;
+        }
+        const long gap_begin = i;
+        while (i < n && ok[i] == 0) ++i;
+        const long gap_end = i;
+        if (static_cast<double>(gap_end) <= kill_ms) continue;  // a gap wholly before the kill
+        const bool open = gap_end == n;
+        if (!found || open || gap_end - gap_begin > best_end - best_begin) {
+            best_begin = gap_begin;
+            best_end = gap_end;
+            found = true;
+        }
+        if (open) break;
+    }
+    w.last_ok_before_ms = static_cast<double>(best_begin);
+    if (!found) {
+        // Success in every millisecond from the kill on: no measurable gap.
+        w.first_ok_after_ms = static_cast<double>(best_begin);
+    } else if (best_end < n) {
+        w.first_ok_after_ms = static_cast<double>(best_end);
+    }
+    return w;
+}
+
+std::uint64_t EngineResult::error_count() const {
+    std::uint64_t total = 0;
+    for (const auto& [kind, count] : errors) total += count;
+    return total;
+}
+
+std::string RunConfig::line() const {
+    std::ostringstream s;
+    s << cluster << "; " << clients << " clients";
+    if (rate_ops)
+        s << " open loop at " << *rate_ops << " ops/s";
+    else
+        s << " closed loop";
+    s << ", pipeline " << pipeline << ", target " << target << "; " << value_size_bytes << "-byte values, "
+      << keys << " keys, read ratio " << read_ratio << "; " << duration_s << " s measured after " << warmup_s
+      << " s warmup; durability: " << durability << "; " << cores << " cores; seed " << seed;
+    return s.str();
+}
+
+}  // namespace ballot::bench

@@ -1,0 +1,104 @@
+// What one measured run produced (one row of the table), and the analysis of its timeline.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/histogram.h"
+#include "common/types.h"
+
+namespace ballot::bench {
+
+// Successful completions per millisecond of the measured run, counted by completion time from
+// the start of measurement. Millisecond resolution is what the unavailability window is
+// measured with; the per-second throughput line is summed from it.
+struct Timeline {
+    std::vector<std::uint32_t> ok_per_ms;
+
+    // Requests completed successfully in second `s` (0-based) of the run, for each whole or
+    // partial second of `duration_s`.
+    std::vector<std::uint64_t> ok_per_second(double duration_s) const;
+};
+
+// The gap in service around a leader crash.
+struct UnavailabilityWindow {
+    // Milliseconds from the start of measurement.
+    double kill_ms = 0;
+    // End of the last millisecond with a success before the gap (0 if none before it).
+    double last_ok_before_ms = 0;
+    // Start of the first millisecond with a success after the gap; nullopt if service never
+    // came back before the run ended.
+    std::optional<double> first_ok_after_ms;
+
+    std::optional<double> length_ms() const {
+        if (!first_ok_after_ms) return std::nullopt;
+        return *first_ok_after_ms - last_ok_before_ms;
+    }
+};
+
+// The unavailability window caused by a kill at `kill_ms`: the longest run of milliseconds
+// without a single success that ends after the kill and begins at or after the last success
+// before it, and no later than `settle_ms` after the kill. Successes can complete just after
+// the kill (replies already on their way), so the gap is not assumed to start at the kill
+// itself; and the longest such gap is taken, because stragglers answered by surviving nodes can
+// split the outage into short runs before the real one.
+UnavailabilityWindow find_unavailability(const Timeline& timeline, double kill_ms, double settle_ms = 1000);
+
+// Where the leader crash hit, and what it cost.
+struct Failover {
+    double kill_at_s = 0;  // seconds into the measured run, as actually performed
+    NodeId killed = kNoNode;
+    std::string how;  // e.g. "leader n2 (INFO role:leader)" or "node 1: basic Paxos has no leader"
+    UnavailabilityWindow window;
+};
+
+struct EngineResult {
+    std::string engine;  // the row label: protocol name, "redis", or the external target
+    std::string note;    // e.g. "not replicated; AOF fsync always"
+    bool replicated = true;
+    // False when the cluster could not be started or measured; `failure` says why.
+    bool completed = false;
+    std::string failure;
+
+    double duration_s = 0;                        // measured seconds
+    std::uint64_t ok = 0;                         // successful completions within the measured seconds
+    LatencyHistogram latency_ns;                  // successful requests sent during the measured seconds
+    std::map<std::string, std::uint64_t> errors;  // by kind ("TRYAGAIN", "connection lost", ...)
+    // Requests sent (open loop: due) during the measured seconds that had no answer when the
+    // run ended, after a grace period.
+    std::uint64_t unfinished = 0;
+    Timeline timeline;
+    std::optional<Failover> failover;
+
+    // The label shown in tables and legends: a reference row that is not replicated says so.
+    std::string display_name() const { return replicated ? engine : engine + " (not replicated)"; }
+
+    double throughput_ops() const { return duration_s > 0 ? static_cast<double>(ok) / duration_s : 0; }
+    std::uint64_t error_count() const;
+};
+
+// The configuration line printed beside the numbers (STYLE: "a figure without its setup is
+// not a figure").
+struct RunConfig {
+    std::string cluster;  // "3 nodes, spawned locally" or "existing: 127.0.0.1:7000 ..."
+    int clients = 0;
+    int pipeline = 1;
+    std::optional<double> rate_ops;
+    std::string target;  // all | leader
+    std::size_t value_size_bytes = 0;
+    std::uint64_t keys = 0;
+    double read_ratio = 0;
+    double duration_s = 0;
+    double warmup_s = 0;
+    std::string durability;  // "log fsync'ed before every acknowledgement"
+    unsigned cores = 0;
+    std::uint64_t seed = 0;
+    std::string started_at;  // local time, ISO 8601
+
+    std::string line() const;
+};
+
+}  // namespace ballot::bench

@@ -1,0 +1,212 @@
+#include "bench/targets.h"
+
+#include <signal.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+
+#include <thread>
+
+#include "bench/local_cluster.h"
+#include "bench/redis_baseline.h"
+#include "kv/resp_client.h"
+
+namespace ballot::bench {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// A spawned cluster gets this long to acknowledge its first write (elections, recovery).
+constexpr auto kClusterReadyTimeout = 30s;
+constexpr auto kRedisReadyTimeout = 10s;
+// Log lines per node quoted when a cluster fails to start.
+constexpr int kLogTailLines = 12;
+
+std::string describe_status(int status) {
+    if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return std::string("killed by signal ") + std::to_string(WTERMSIG(status));
+    return "status " + std::to_string(status);
+}
+
+// Until a write through some node is acknowledged. A node that exits meanwhile is reported with
+// its log at once rather than after the timeout.
+bool wait_until_writable(LocalCluster& cluster, const std::atomic<bool>* interrupted, std::string& why) {
+    const auto deadline = std::chrono::steady_clock::now() + kClusterReadyTimeout;
+    std::string last_answer = "none";
+    for (int attempt = 0; std::chrono::steady_clock::now() < deadline; ++attempt) {
+        if (interrupted && interrupted->load()) {
+            why = "interrupted";
+            return false;
+        }
+        for (NodeId id = 1; id <= static_cast<NodeId>(cluster.size()); ++id) {
+            if (auto status = cluster.reap(id)) {
+                why = cluster.protocol() + " node " + std::to_string(id) + " exited (" +
+                      describe_status(*status) + ") before the cluster was ready; its log ends:\n" +
+                      cluster.log_tail(id, kLogTailLines);
+                return false;
+            }
+        }
+        const auto through = static_cast<NodeId>(1 + attempt % cluster.size());
+        const auto reply = cluster.command(through, {"SET", "ballot-bench:ready", "1"}, 3000ms);
+        if (reply.type == kv::RespValue::Type::simple && reply.str == "OK") return true;
+        last_answer = reply.is_error() ? "-" + reply.str : "unexpected reply";
+        std::this_thread::sleep_for(100ms);
+    }
+    why = "the " + cluster.protocol() + " cluster acknowledged no write within " +
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kClusterReadyTimeout).count()) +
+          " s (last answer: " + last_answer + ")";
+    for (NodeId id = 1; id <= static_cast<NodeId>(cluster.size()); ++id)
+        why += "\nnode " + std::to_string(id) + "'s log ends:\n" + cluster.log_tail(id, kLogTailLines);
+    return false;
+}
+
+// The fail-leader fault: find the leader by INFO (basic Paxos has none: node 1) and SIGKILL it.
+KillReport kill_leader(LocalCluster& cluster) {
+    KillReport k;
+    if (cluster.protocol() == "paxos") {
+        k.killed = 1;
+        k.how = "node 1 (basic Paxos has no leader)";
+    } else {
+        for (NodeId id = 1; id <= static_cast<NodeId>(cluster.size()) && k.killed == kNoNode; ++id) {
+            if (cluster.running(id) && cluster.info(id)["role"] == "leader") {
+                k.killed = id;
+                k.how = "leader n" + std::to_string(id) + " (INFO role:leader)";
+            }
+        }
+        if (k.killed == kNoNode) {
+            k.killed = 1;
+            k.how = "node 1 (no node reported role:leader)";
+        }
+    }
+    k.at = std::chrono::steady_clock::now();
+    cluster.signal(k.killed, SIGKILL);
+    return k;
+}
+
+}  // namespace
+
+std::string temp_filesystem() {
+    struct statfs st {};
+    if (::statfs("/tmp", &st) != 0) return "unknown filesystem";
+    switch (static_cast<unsigned long>(st.f_type)) {
+        case 0xEF53:
+            return "ext4";
+        case 0x58465342:
+            return "xfs";
+        case 0x9123683E:
+            return "btrfs";
+        case 0x794C7630:
+            return "overlayfs";
+        case 0x01021994:
+            return "tmpfs (in memory: fsync costs nothing, so not a durable log)";
+        case 0x2FC12FC1:
+            return "zfs";
+        default: {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "filesystem 0x%lx", static_cast<unsigned long>(st.f_type));
+            return buf;
+        }
+    }
+}
+
+EngineResult bench_engine(const BenchContext& context, const std::string& protocol) {
+    const Options& o = context.options;
+    EngineResult failed;
+    failed.engine = protocol;
+    failed.duration_s = o.duration_s;
+    try {
+        LocalCluster cluster(o.server, protocol, o.nodes);
+        cluster.start_all();
+        if (!wait_until_writable(cluster, context.interrupted, failed.failure)) return failed;
+
+        std::vector<Endpoint> nodes;
+        for (NodeId id = 1; id <= static_cast<NodeId>(cluster.size()); ++id)
+            nodes.push_back({"127.0.0.1", cluster.port(id), id});
+        std::optional<FaultPlan> fault;
+        if (o.fail_leader_at_s)
+            fault = FaultPlan{*o.fail_leader_at_s, [&cluster] { return kill_leader(cluster); }};
+
+        EngineResult r =
+            run_load(protocol, Workload::from(o), nodes, context.progress, fault, context.interrupted);
+        r.replicated = true;
+        return r;
+    } catch (const std::exception& e) {
+        failed.failure = std::string("could not run the ") + protocol + " cluster: " + e.what();
+        return failed;
+    }
+}
+
+EngineResult bench_existing(const BenchContext& context) {
+    const Options& o = context.options;
+    std::string label = "existing";
+    std::string note = "existing cluster:";
+    for (const auto& n : o.existing) note += " " + n.address();
+    std::string last_error;
+    bool reached = false;
+    bool replicated = true;
+    for (const auto& n : o.existing) {
+        try {
+            kv::RespClient client;
+            client.connect(n.host, n.port, 2000ms);
+            client.set_timeout(2000ms);
+            const auto reply = client.command({"INFO"});
+            if (reply.type != kv::RespValue::Type::bulk) {
+                last_error = n.address() + " answered INFO with " +
+                             (reply.is_error() ? "-" + reply.str : "a non-string");
+                reached = true;
+                break;
+            }
+            const auto info = parse_info(reply.str);
+            if (info.count("protocol")) {
+                label = info.at("protocol") + " (existing)";
+            } else if (info.count("redis_version")) {
+                label = "redis " + info.at("redis_version") + " (existing)";
+                note += "; a plain RESP server, durability as configured there";
+                replicated = !(info.count("connected_slaves") && info.at("connected_slaves") == "0");
+            }
+            reached = true;
+            break;
+        } catch (const std::exception& e) {
+            last_error = e.what();
+        }
+    }
+    if (!reached) {
+        EngineResult failed;
+        failed.engine = label;
+        failed.failure = "no --node answered: " + last_error;
+        return failed;
+    }
+    EngineResult r =
+        run_load(label, Workload::from(o), o.existing, context.progress, std::nullopt, context.interrupted);
+    r.note = note;
+    r.replicated = replicated;
+    return r;
+}
+
+EngineResult bench_redis(const BenchContext& context, const std::string& baseline) {
+    const Options& o = context.options;
+    EngineResult failed;
+    failed.engine = baseline;
+    failed.replicated = false;
+    failed.duration_s = o.duration_s;
+    const auto binary = find_redis_server();
+    if (!binary) {
+        failed.failure = "redis-server is not installed (apt-get install redis-server)";
+        return failed;
+    }
+    try {
+        RedisBaseline redis(*binary, baseline == "redis");
+        if (!redis.wait_ready(kRedisReadyTimeout, failed.failure)) return failed;
+        const std::vector<Endpoint> nodes = {{"127.0.0.1", redis.port(), 1}};
+        EngineResult r =
+            run_load(baseline, Workload::from(o), nodes, context.progress, std::nullopt, context.interrupted);
+        r.replicated = false;
+        r.note = "one redis-server, not replicated; " + redis.durability();
+        return r;
+    } catch (const std::exception& e) {
+        failed.failure = std::string("could not run redis-server: ") + e.what();
+        return failed;
+    }
+}
+
+}  // namespace ballot::bench

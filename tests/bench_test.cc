@@ -1,0 +1,658 @@
+// ballot-bench's pure parts: the latency histogram, option parsing, the unavailability window,
+// and the reports, checked on synthetic data (no servers, no clocks).
+#define BOOST_TEST_MODULE bench
+#include <algorithm>
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+#include <boost/test/unit_test.hpp>
+#include <cctype>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "bench/charts.h"
+#include "bench/histogram.h"
+#include "bench/load.h"
+#include "bench/options.h"
+#include "bench/report.h"
+#include "bench/result.h"
+
+using namespace ballot;
+using namespace ballot::bench;
+
+namespace {
+
+double relative_error(double got, double want) {
+    return std::abs(got - want) / want;
+}
+
+ParseResult parse(std::vector<std::string> args) {
+    return parse_options(args);
+}
+
+std::size_t count_of(const std::string& haystack, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+    return n;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- histogram
+
+BOOST_AUTO_TEST_SUITE(histogram)
+
+BOOST_AUTO_TEST_CASE(empty_histogram_reports_zero) {
+    LatencyHistogram h;
+    BOOST_TEST(h.count() == 0u);
+    BOOST_TEST(h.value_at_percentile(50) == 0u);
+    BOOST_TEST(h.max() == 0u);
+    BOOST_TEST(h.mean() == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(small_values_are_exact) {
+    // Values below 256 have buckets one unit wide.
+    for (std::uint64_t v = 0; v < 256; ++v) {
+        LatencyHistogram h;
+        h.record(v);
+        BOOST_TEST(h.value_at_percentile(0) == v);
+        BOOST_TEST(h.value_at_percentile(50) == v);
+        BOOST_TEST(h.value_at_percentile(100) == v);
+        BOOST_TEST(LatencyHistogram::bucket_lowest(LatencyHistogram::bucket_index(v)) == v);
+        BOOST_TEST(LatencyHistogram::bucket_highest(LatencyHistogram::bucket_index(v)) == v);
+    }
+    LatencyHistogram h;
+    for (std::uint64_t v = 1; v <= 100; ++v) h.record(v);
+    BOOST_TEST(h.count() == 100u);
+    BOOST_TEST(h.min() == 1u);
+    BOOST_TEST(h.max() == 100u);
+    BOOST_TEST(h.mean() == 50.5);
+    BOOST_TEST(h.value_at_percentile(50) == 50u);
+    BOOST_TEST(h.value_at_percentile(90) == 90u);
+    BOOST_TEST(h.value_at_percentile(99) == 99u);
+    BOOST_TEST(h.value_at_percentile(99.9) == 100u);
+    BOOST_TEST(h.value_at_percentile(0) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(relative_error_is_under_one_percent_across_the_range) {
+    // Every bucket is at most 1/128 of its lowest value wide.
+    for (std::size_t i = 0; i < LatencyHistogram::bucket_count(); ++i) {
+        const auto lo = LatencyHistogram::bucket_lowest(i);
+        const auto hi = LatencyHistogram::bucket_highest(i);
+        BOOST_TEST_REQUIRE(hi >= lo);
+        if (lo < 256)
+            BOOST_TEST_REQUIRE(hi == lo);  // exact
+        else
+            BOOST_TEST_REQUIRE(static_cast<double>(hi - lo + 1) / static_cast<double>(lo) <= 1.0 / 128);
+        if (i + 1 < LatencyHistogram::bucket_count())
+            BOOST_TEST_REQUIRE(LatencyHistogram::bucket_lowest(i + 1) == hi + 1);
+    }
+    BOOST_TEST(LatencyHistogram::bucket_highest(LatencyHistogram::bucket_count() - 1) ==
+               LatencyHistogram::kMaxValue);
+
+    // A value comes back within 1% (in fact within half a bucket), from 1 ns to days.
+    double worst = 0;
+    for (double v = 1; v < static_cast<double>(LatencyHistogram::kMaxValue); v *= 1.0137) {
+        const auto value = static_cast<std::uint64_t>(v);
+        // Between a smaller and a larger value, so p50 is the bucket's reported value rather
+        // than the exactly known min or max.
+        LatencyHistogram h;
+        h.record(0);
+        h.record(value, 2);
+        h.record(LatencyHistogram::kMaxValue);
+        const auto index = LatencyHistogram::bucket_index(value);
+        BOOST_TEST_REQUIRE(LatencyHistogram::bucket_lowest(index) <= value);
+        BOOST_TEST_REQUIRE(LatencyHistogram::bucket_highest(index) >= value);
+        worst = std::max(worst, relative_error(static_cast<double>(h.value_at_percentile(50)),
+                                               static_cast<double>(value)));
+    }
+    BOOST_TEST(worst <= 0.01);
+
+    // With other values around, the bucket midpoint is what is reported: still within 1%.
+    LatencyHistogram h;
+    h.record(1);
+    h.record(123'456'789);
+    h.record(123'456'789);
+    h.record(1'000'000'000'000);
+    BOOST_TEST(relative_error(static_cast<double>(h.value_at_percentile(50)), 123'456'789.0) <= 0.01);
+}
+
+BOOST_AUTO_TEST_CASE(percentiles_of_a_uniform_distribution) {
+    // 1..100000 once each: the p-th percentile is p * 1000.
+    LatencyHistogram h;
+    for (std::uint64_t v = 1; v <= 100'000; ++v) h.record(v * 1000);
+    for (double p : {10.0, 25.0, 50.0, 75.0, 90.0, 99.0, 99.9, 99.99}) {
+        const double want = p / 100 * 100'000 * 1000;
+        BOOST_TEST(relative_error(static_cast<double>(h.value_at_percentile(p)), want) <= 0.01, "p" << p);
+    }
+    BOOST_TEST(h.value_at_percentile(100) == 100'000'000u);  // the exact max
+    BOOST_TEST(h.max() == 100'000'000u);
+    BOOST_TEST(h.min() == 1000u);
+    BOOST_TEST(relative_error(h.mean(), 50'000.5 * 1000) < 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(percentiles_of_a_bimodal_distribution) {
+    // 990 fast requests at 1 ms and 10 stalled at 1 s: p99 is fast, p99.1 is the stall.
+    LatencyHistogram h;
+    h.record(1'000'000, 990);
+    h.record(1'000'000'000, 10);
+    BOOST_TEST(h.count() == 1000u);
+    BOOST_TEST(relative_error(static_cast<double>(h.value_at_percentile(50)), 1e6) <= 0.01);
+    BOOST_TEST(relative_error(static_cast<double>(h.value_at_percentile(99)), 1e6) <= 0.01);
+    BOOST_TEST(relative_error(static_cast<double>(h.value_at_percentile(99.1)), 1e9) <= 0.01);
+    BOOST_TEST(h.value_at_percentile(99.9) == 1'000'000'000u);
+}
+
+BOOST_AUTO_TEST_CASE(percentiles_of_an_exponential_distribution) {
+    // Exponential with mean 2 ms: the p-th percentile is -mean * ln(1 - p). 10^6 samples keep
+    // the sampling error well under the 2% allowed here (1% histogram + sampling noise).
+    std::mt19937_64 rng(42);
+    std::exponential_distribution<double> exp(1.0 / 2e6);
+    LatencyHistogram h;
+    for (int i = 0; i < 1'000'000; ++i) h.record(static_cast<std::uint64_t>(exp(rng)));
+    for (double p : {50.0, 90.0, 99.0}) {
+        const double want = -2e6 * std::log(1 - p / 100);
+        BOOST_TEST(relative_error(static_cast<double>(h.value_at_percentile(p)), want) <= 0.02, "p" << p);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(merge_equals_recording_into_one) {
+    std::mt19937_64 rng(7);
+    std::lognormal_distribution<double> dist(14, 1.5);  // around a millisecond, long tail
+    LatencyHistogram a, b, c, all;
+    for (int i = 0; i < 30'000; ++i) {
+        const auto v = static_cast<std::uint64_t>(dist(rng));
+        (i % 3 == 0 ? a : i % 3 == 1 ? b : c).record(v);
+        all.record(v);
+    }
+    LatencyHistogram merged;
+    merged.merge(a);
+    merged.merge(b);
+    merged.merge(LatencyHistogram{});  // merging an empty one changes nothing
+    merged.merge(c);
+    BOOST_TEST(merged.count() == all.count());
+    BOOST_TEST(merged.min() == all.min());
+    BOOST_TEST(merged.max() == all.max());
+    BOOST_TEST(relative_error(merged.mean(), all.mean()) < 1e-9);
+    for (double p = 0; p <= 100; p += 0.5)
+        BOOST_TEST(merged.value_at_percentile(p) == all.value_at_percentile(p));
+    BOOST_TEST(merged.value_at_percentile(99.99) == all.value_at_percentile(99.99));
+}
+
+BOOST_AUTO_TEST_CASE(values_past_the_maximum_are_clamped_and_counted) {
+    LatencyHistogram h;
+    h.record(LatencyHistogram::kMaxValue + 12345);
+    h.record(5);
+    BOOST_TEST(h.clamped() == 1u);
+    BOOST_TEST(h.max() == LatencyHistogram::kMaxValue);
+    BOOST_TEST(h.count() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------- options
+
+BOOST_AUTO_TEST_SUITE(options)
+
+BOOST_AUTO_TEST_CASE(defaults) {
+    const auto r = parse({});
+    BOOST_TEST_REQUIRE(r.options.has_value());
+    BOOST_TEST(r.error.empty());
+    const Options& o = *r.options;
+    BOOST_TEST((o.protocols == std::vector<std::string>{"raft", "multipaxos", "paxos"}));
+    BOOST_TEST(o.nodes == 3);
+    BOOST_TEST(o.clients == 64);
+    BOOST_TEST(o.pipeline == 1);
+    BOOST_TEST(o.duration_s == 10.0);
+    BOOST_TEST(o.warmup_s == 2.0);
+    BOOST_TEST(o.value_size_bytes == 100u);
+    BOOST_TEST(o.keys == 10000u);
+    BOOST_TEST(o.read_ratio == 0.0);
+    BOOST_TEST(!o.rate_ops.has_value());
+    BOOST_TEST(o.closed_loop());
+    BOOST_TEST((o.target == Target::all));
+    BOOST_TEST(o.existing.empty());
+    BOOST_TEST(!o.baseline.has_value());
+    BOOST_TEST(!o.fail_leader_at_s.has_value());
+    BOOST_TEST(o.out_dir == "bench-results");
+    BOOST_TEST(!o.json_stdout);
+    BOOST_TEST(o.server.empty());
+    BOOST_TEST(o.seed == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
+    const auto r = parse({"--help"});
+    BOOST_TEST(!r.options.has_value());
+    BOOST_TEST(r.error.empty());
+    for (const char* option : {"--protocol", "--nodes", "--clients", "--pipeline", "--duration", "--warmup",
+                               "--value-size", "--keys", "--read-ratio", "--rate", "--target", "--node",
+                               "--baseline", "--fail-leader-at", "--out", "--json", "--server", "--seed"}) {
+        BOOST_TEST(r.help.find(option) != std::string::npos, option);
+    }
+    // Whitespace collapsed: the help text is wrapped.
+    std::string help;
+    for (char c : r.help) {
+        if (std::isspace(static_cast<unsigned char>(c))) {
+            if (!help.empty() && help.back() != ' ') help += ' ';
+        } else {
+            help += c;
+        }
+    }
+    for (const char* def :
+         {"raft,multipaxos,paxos", "default: 3", "default: 64", "default: 1)", "default: 10)", "default: 2)",
+          "default: 100", "default: 10000", "default: 0)", "default: all", "bench-results"}) {
+        BOOST_TEST(help.find(def) != std::string::npos, def);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_option) {
+    const auto r = parse({"--protocol",
+                          "paxos,raft",
+                          "--protocol=multipaxos",
+                          "--nodes",
+                          "5",
+                          "--clients",
+                          "16",
+                          "--pipeline",
+                          "8",
+                          "--duration",
+                          "2.5",
+                          "--warmup",
+                          "0",
+                          "--value-size",
+                          "4096",
+                          "--keys",
+                          "77",
+                          "--read-ratio",
+                          "0.25",
+                          "--rate",
+                          "5000",
+                          "--target",
+                          "leader",
+                          "--baseline",
+                          "redis-nofsync",
+                          "--fail-leader-at",
+                          "1.5",
+                          "--out",
+                          "/tmp/x",
+                          "--json",
+                          "--server",
+                          "/opt/ballot-server",
+                          "--seed",
+                          "99"});
+    BOOST_TEST_REQUIRE(r.options.has_value(), r.error);
+    const Options& o = *r.options;
+    BOOST_TEST((o.protocols == std::vector<std::string>{"paxos", "raft", "multipaxos"}));
+    BOOST_TEST(o.nodes == 5);
+    BOOST_TEST(o.clients == 16);
+    BOOST_TEST(o.pipeline == 8);
+    BOOST_TEST(o.duration_s == 2.5);
+    BOOST_TEST(o.warmup_s == 0.0);
+    BOOST_TEST(o.value_size_bytes == 4096u);
+    BOOST_TEST(o.keys == 77u);
+    BOOST_TEST(o.read_ratio == 0.25);
+    BOOST_TEST_REQUIRE(o.rate_ops.has_value());
+    BOOST_TEST(*o.rate_ops == 5000.0);
+    BOOST_TEST(!o.closed_loop());
+    BOOST_TEST((o.target == Target::leader));
+    BOOST_TEST(*o.baseline == "redis-nofsync");
+    BOOST_TEST(*o.fail_leader_at_s == 1.5);
+    BOOST_TEST(o.out_dir == "/tmp/x");
+    BOOST_TEST(o.json_stdout);
+    BOOST_TEST(o.server == "/opt/ballot-server");
+    BOOST_TEST(o.seed == 99u);
+}
+
+BOOST_AUTO_TEST_CASE(existing_cluster_nodes) {
+    const auto r = parse({"--node", "127.0.0.1:7001:1", "--node", "db.example:7002:2", "--node",
+                          "[::1]:7003:3", "--baseline", "redis"});
+    BOOST_TEST_REQUIRE(r.options.has_value(), r.error);
+    const auto& e = r.options->existing;
+    BOOST_TEST_REQUIRE(e.size() == 3u);
+    BOOST_TEST(e[0].host == "127.0.0.1");
+    BOOST_TEST(e[0].port == 7001);
+    BOOST_TEST(e[0].id == 1u);
+    BOOST_TEST(e[1].host == "db.example");
+    BOOST_TEST(e[1].address() == "db.example:7002");
+    BOOST_TEST(e[2].host == "[::1]");
+    BOOST_TEST(e[2].id == 3u);
+    BOOST_TEST(*r.options->baseline == "redis");
+}
+
+BOOST_AUTO_TEST_CASE(every_bad_option_gives_one_error_line) {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--bogus"}, "--bogus"},
+        {{"stray"}, "unexpected argument 'stray'"},
+        {{"--json=yes"}, "--json"},
+        {{"--clients", "4", "--clients", "5"}, "more than once"},
+        {{"--seed", "-1"}, "--seed"},
+        {{"--protocol", "zab"}, "zab"},
+        {{"--protocol", "raft,,paxos"}, "--protocol"},
+        {{"--nodes", "0"}, "--nodes"},
+        {{"--nodes", "9"}, "--nodes"},
+        {{"--nodes", "three"}, "nodes"},
+        {{"--clients", "0"}, "--clients"},
+        {{"--clients", "100000"}, "--clients"},
+        {{"--clients", "1.5"}, "clients"},
+        {{"--pipeline", "0"}, "--pipeline"},
+        {{"--pipeline", "5000"}, "--pipeline"},
+        {{"--duration", "0"}, "--duration"},
+        {{"--duration", "-3"}, "--duration"},
+        {{"--duration", "nan"}, "--duration"},
+        {{"--duration", "soon"}, "duration"},
+        {{"--warmup", "-1"}, "--warmup"},
+        {{"--value-size", "-1"}, "--value-size"},
+        {{"--value-size", "2000000"}, "--value-size"},
+        {{"--keys", "0"}, "--keys"},
+        {{"--read-ratio", "1.5"}, "--read-ratio"},
+        {{"--read-ratio", "-0.1"}, "--read-ratio"},
+        {{"--rate", "0"}, "--rate"},
+        {{"--rate", "-10"}, "--rate"},
+        {{"--target", "followers"}, "--target"},
+        {{"--node", "127.0.0.1:7001"}, "HOST:PORT:ID"},
+        {{"--node", "localhost"}, "HOST:PORT:ID"},
+        {{"--node", "127.0.0.1:99999:1"}, "port"},
+        {{"--node", "127.0.0.1:0:1"}, "port"},
+        {{"--node", "127.0.0.1:x:1"}, "port"},
+        {{"--node", "127.0.0.1:7001:0"}, "id"},
+        {{"--node", "127.0.0.1:7001:one"}, "id"},
+        {{"--node", "127.0.0.1:7001:1", "--node", "127.0.0.1:7002:1"}, "id 1"},
+        {{"--node", "127.0.0.1:7001:1", "--node", "127.0.0.1:7001:2"}, "127.0.0.1:7001"},
+        {{"--node", "127.0.0.1:7001:1", "--protocol", "raft"}, "--protocol"},
+        {{"--node", "127.0.0.1:7001:1", "--nodes", "3"}, "--nodes"},
+        {{"--node", "127.0.0.1:7001:1", "--server", "/bin/true"}, "--server"},
+        {{"--node", "127.0.0.1:7001:1", "--fail-leader-at", "1"}, "--fail-leader-at"},
+        {{"--baseline", "memcached"}, "--baseline"},
+        {{"--fail-leader-at", "0"}, "--fail-leader-at"},
+        {{"--fail-leader-at", "10"}, "--fail-leader-at"},
+        {{"--duration", "5", "--fail-leader-at", "6"}, "--fail-leader-at"},
+        {{"--out", ""}, "--out"},
+        {{"--server", ""}, "--server"},
+        {{"--clients"}, "--clients needs a value"},
+    };
+    for (const auto& [args, mention] : cases) {
+        std::string joined;
+        for (const auto& a : args) joined += a + " ";
+        const auto r = parse(args);
+        BOOST_TEST(!r.options.has_value(), joined);
+        BOOST_TEST(!r.error.empty(), joined);
+        BOOST_TEST(r.error.find('\n') == std::string::npos, joined << ": " << r.error);
+        BOOST_TEST(r.error.find(mention) != std::string::npos, joined << ": " << r.error);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------- unavailability window
+
+BOOST_AUTO_TEST_SUITE(unavailability)
+
+namespace {
+
+// A timeline of `length_ms` with one success per millisecond except in the [from, to) gaps.
+Timeline with_gaps(std::size_t length_ms, std::vector<std::pair<std::size_t, std::size_t>> gaps) {
+    Timeline t;
+    t.ok_per_ms.assign(length_ms, 1);
+    for (const auto& [from, to] : gaps)
+        for (std::size_t ms = from; ms < to && ms < length_ms; ++ms) t.ok_per_ms[ms] = 0;
+    return t;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_clean_gap_at_the_kill) {
+    const auto w = find_unavailability(with_gaps(10'000, {{3000, 3400}}), 3000.2);
+    BOOST_TEST(w.kill_ms == 3000.2);
+    BOOST_TEST(w.last_ok_before_ms == 3000.0);
+    BOOST_TEST_REQUIRE(w.first_ok_after_ms.has_value());
+    BOOST_TEST(*w.first_ok_after_ms == 3400.0);
+    BOOST_TEST(*w.length_ms() == 400.0);
+}
+
+BOOST_AUTO_TEST_CASE(replies_already_on_their_way_do_not_end_the_window) {
+    // Successes keep arriving for 4 ms after the kill (committed before it), then nothing.
+    const auto w = find_unavailability(with_gaps(10'000, {{3005, 3600}}), 3000.5);
+    BOOST_TEST(w.last_ok_before_ms == 3005.0);
+    BOOST_TEST(*w.first_ok_after_ms == 3600.0);
+    BOOST_TEST(*w.length_ms() == 595.0);
+}
+
+BOOST_AUTO_TEST_CASE(the_longest_gap_after_the_kill_is_the_outage) {
+    // A straggler at 3100 splits the silence; the longer part is reported.
+    const auto w = find_unavailability(with_gaps(10'000, {{3005, 3100}, {3101, 3500}}), 3000);
+    BOOST_TEST(w.last_ok_before_ms == 3101.0);
+    BOOST_TEST(*w.first_ok_after_ms == 3500.0);
+}
+
+BOOST_AUTO_TEST_CASE(gaps_before_the_kill_or_long_after_it_are_ignored) {
+    const auto w = find_unavailability(with_gaps(10'000, {{1000, 1500}, {3000, 3050}, {5000, 6000}}), 3000);
+    BOOST_TEST(w.last_ok_before_ms == 3000.0);
+    BOOST_TEST(*w.first_ok_after_ms == 3050.0);
+}
+
+BOOST_AUTO_TEST_CASE(service_that_never_comes_back) {
+    const auto w = find_unavailability(with_gaps(10'000, {{3000, 10'000}}), 3000);
+    BOOST_TEST(w.last_ok_before_ms == 3000.0);
+    BOOST_TEST(!w.first_ok_after_ms.has_value());
+    BOOST_TEST(!w.length_ms().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(no_gap_at_all) {
+    // Basic Paxos: the survivors keep answering every millisecond.
+    const auto w = find_unavailability(with_gaps(10'000, {}), 3000.5);
+    BOOST_TEST_REQUIRE(w.length_ms().has_value());
+    BOOST_TEST(*w.length_ms() == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_kill_before_the_first_success) {
+    const auto w = find_unavailability(with_gaps(10'000, {{0, 200}}), 50);
+    BOOST_TEST(w.last_ok_before_ms == 0.0);
+    BOOST_TEST(*w.first_ok_after_ms == 200.0);
+}
+
+BOOST_AUTO_TEST_CASE(per_second_throughput_from_the_millisecond_timeline) {
+    Timeline t;
+    t.ok_per_ms.assign(2500, 2);
+    t.ok_per_ms[1999] = 10;
+    const auto per_second = t.ok_per_second(2.5);
+    BOOST_TEST((per_second == std::vector<std::uint64_t>{2000, 2008, 1000}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------- reports
+
+BOOST_AUTO_TEST_SUITE(reports)
+
+namespace {
+
+RunConfig synthetic_config() {
+    RunConfig c;
+    c.cluster = "3-node local clusters";
+    c.clients = 64;
+    c.pipeline = 1;
+    c.target = "all nodes";
+    c.value_size_bytes = 100;
+    c.keys = 10000;
+    c.read_ratio = 0;
+    c.duration_s = 10;
+    c.warmup_s = 2;
+    c.durability = "log fsync'ed";
+    c.cores = 2;
+    c.seed = 1;
+    c.started_at = "2024-01-01T00:00:00+0000";
+    return c;
+}
+
+// raft: 5000 ok in 10 s (500 ops/s), latencies 1..1000 us at 5 each, 3 TRYAGAIN, a failover;
+// paxos: did not start.
+std::vector<EngineResult> synthetic_results() {
+    EngineResult raft;
+    raft.engine = "raft";
+    raft.completed = true;
+    raft.duration_s = 10;
+    raft.ok = 5000;
+    for (std::uint64_t us = 1; us <= 1000; ++us) raft.latency_ns.record(us * 1000, 5);
+    raft.errors = {{"TRYAGAIN", 3}, {"connection lost", 2}};
+    raft.unfinished = 1;
+    raft.timeline.ok_per_ms.assign(10'000, 0);
+    for (std::size_t ms = 0; ms < 10'000; ++ms)
+        if (ms % 2 == 0 && (ms < 3000 || ms >= 3400)) raft.timeline.ok_per_ms[ms] = 1;
+    Failover f;
+    f.kill_at_s = 3.0;
+    f.killed = 2;
+    f.how = "leader n2 (INFO role:leader)";
+    f.window = find_unavailability(raft.timeline, 3000);
+    raft.failover = f;
+
+    EngineResult redis;
+    redis.engine = "redis";
+    redis.note = "one redis-server, not replicated; AOF";
+    redis.replicated = false;
+    redis.completed = true;
+    redis.duration_s = 10;
+    redis.ok = 20000;
+    redis.latency_ns.record(50'000, 20000);
+    redis.timeline.ok_per_ms.assign(10'000, 2);
+
+    EngineResult paxos;
+    paxos.engine = "paxos";
+    paxos.failure =
+        "paxos node 1 exited (exit code 2) before the cluster was ready; its log ends:\nbad <flag>";
+    return {raft, redis, paxos};
+}
+
+boost::property_tree::ptree parse_json(const std::string& text) {
+    std::istringstream in(text);
+    boost::property_tree::ptree tree;
+    boost::property_tree::read_json(in, tree);
+    return tree;
+}
+
+// Paths with '/' as separator: keys such as "p99.9" contain dots.
+template <typename T>
+T get(const boost::property_tree::ptree& tree, const std::string& path) {
+    return tree.get<T>(boost::property_tree::ptree::path_type(path, '/'));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(json_has_the_fields_and_numbers) {
+    const auto json = format_json(synthetic_results(), synthetic_config());
+    const auto tree = parse_json(json);
+    BOOST_TEST(get<std::string>(tree, "tool") == "ballot-bench");
+    BOOST_TEST(get<int>(tree, "config/clients") == 64);
+    BOOST_TEST(get<std::string>(tree, "config/mode") == "closed loop");
+    BOOST_TEST(get<std::string>(tree, "config/rate_ops") == "null");
+    BOOST_TEST(get<int>(tree, "config/value_size_bytes") == 100);
+    BOOST_TEST(get<double>(tree, "config/duration_s") == 10.0);
+    BOOST_TEST(get<std::string>(tree, "config/durability") == "log fsync'ed");
+    BOOST_TEST(get<int>(tree, "config/cores") == 2);
+
+    std::vector<boost::property_tree::ptree> rows;
+    for (const auto& [key, row] : tree.get_child("results")) rows.push_back(row);
+    BOOST_TEST_REQUIRE(rows.size() == 3u);
+
+    const auto& raft = rows[0];
+    BOOST_TEST(get<std::string>(raft, "engine") == "raft");
+    BOOST_TEST(get<bool>(raft, "completed"));
+    BOOST_TEST(get<bool>(raft, "replicated"));
+    BOOST_TEST(get<double>(raft, "throughput_ops") == 500.0);
+    BOOST_TEST(get<std::uint64_t>(raft, "ok") == 5000u);
+    BOOST_TEST(get<std::uint64_t>(raft, "latency_ms/count") == 5000u);
+    // Latencies 1..1000 us uniformly: p50 = 0.5 ms, p99 = 0.99 ms, p99.9 = 0.999 ms, max 1 ms.
+    BOOST_TEST(relative_error(get<double>(raft, "latency_ms/p50"), 0.5) <= 0.01);
+    BOOST_TEST(relative_error(get<double>(raft, "latency_ms/p90"), 0.9) <= 0.01);
+    BOOST_TEST(relative_error(get<double>(raft, "latency_ms/p99"), 0.99) <= 0.01);
+    BOOST_TEST(relative_error(get<double>(raft, "latency_ms/p99.9"), 0.999) <= 0.01);
+    BOOST_TEST(get<double>(raft, "latency_ms/max") == 1.0);
+    BOOST_TEST(get<double>(raft, "latency_ms/min") == 0.001);
+    BOOST_TEST(relative_error(get<double>(raft, "latency_ms/mean"), 0.5005) < 1e-9);
+    BOOST_TEST(raft.get_child("latency_curve_ms").size() > 10u);
+    BOOST_TEST(get<int>(raft, "errors/TRYAGAIN") == 3);
+    BOOST_TEST(get<int>(raft, "errors/connection lost") == 2);
+    BOOST_TEST(get<int>(raft, "errors_total") == 5);
+    BOOST_TEST(get<int>(raft, "unfinished") == 1);
+    std::vector<int> per_second;
+    for (const auto& [key, v] : raft.get_child("ops_per_second")) per_second.push_back(v.get_value<int>());
+    BOOST_TEST((per_second == std::vector<int>{500, 500, 500, 300, 500, 500, 500, 500, 500, 500}));
+    BOOST_TEST(get<double>(raft, "failover/kill_at_s") == 3.0);
+    BOOST_TEST(get<int>(raft, "failover/killed_node") == 2);
+    BOOST_TEST(get<std::string>(raft, "failover/how") == "leader n2 (INFO role:leader)");
+    // Successes on even milliseconds: the last before the gap is at 2998 (ends 2999), the first
+    // after it at 3400.
+    BOOST_TEST(get<double>(raft, "failover/last_ok_before_s") == 2.999);
+    BOOST_TEST(get<double>(raft, "failover/first_ok_after_s") == 3.4);
+    BOOST_TEST(get<double>(raft, "failover/unavailable_ms") == 401.0);
+
+    const auto& redis = rows[1];
+    BOOST_TEST(!get<bool>(redis, "replicated"));
+    BOOST_TEST(get<double>(redis, "throughput_ops") == 2000.0);
+    BOOST_TEST(get<std::string>(redis, "failover") == "null");
+    BOOST_TEST(get<std::string>(redis, "note") == "one redis-server, not replicated; AOF");
+
+    const auto& paxos = rows[2];
+    BOOST_TEST(!get<bool>(paxos, "completed"));
+    BOOST_TEST(get<std::string>(paxos, "failure").find("exit code 2") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(table_has_a_row_per_engine_and_the_configuration) {
+    const auto table = format_table(synthetic_results(), synthetic_config());
+    BOOST_TEST(table.find("engine") != std::string::npos);
+    BOOST_TEST(table.find("p99.9 ms") != std::string::npos);
+    BOOST_TEST(table.find("raft") != std::string::npos);
+    BOOST_TEST(table.find("500") != std::string::npos);
+    BOOST_TEST(table.find("\npaxos ") != std::string::npos);
+    BOOST_TEST(table.find("  not measured: paxos node 1 exited (exit code 2)") != std::string::npos);
+    BOOST_TEST(table.find("\nredis (not replicated) ") != std::string::npos);
+    BOOST_TEST(table.find("TRYAGAIN 3") != std::string::npos);
+    BOOST_TEST(table.find("unavailable 401 ms") != std::string::npos);
+    BOOST_TEST(table.find("not replicated") != std::string::npos);
+    BOOST_TEST(table.find("config: 3-node local clusters; 64 clients closed loop") != std::string::npos);
+    BOOST_TEST(table.find("2 cores") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(html_has_an_svg_per_chart_and_the_table_rows) {
+    const auto html = format_html(synthetic_results(), synthetic_config());
+    BOOST_TEST(html.rfind("<!DOCTYPE html>", 0) == 0u);
+    BOOST_TEST(count_of(html, "<svg") == 2u);
+    BOOST_TEST(count_of(html, "</svg>") == 2u);
+    BOOST_TEST(html.find("Latency by percentile") != std::string::npos);
+    BOOST_TEST(html.find("Throughput over time") != std::string::npos);
+    BOOST_TEST(count_of(html, "<tr>") == 4u);  // header + 3 engines
+    BOOST_TEST(html.find("raft</td><td>500</td>") != std::string::npos);
+    BOOST_TEST(html.find("redis (not replicated)</td><td>2000</td>") != std::string::npos);
+    // The failure text is escaped, not markup.
+    BOOST_TEST(html.find("bad &lt;flag&gt;") != std::string::npos);
+    BOOST_TEST(html.find("bad <flag>") == std::string::npos);
+    // One curve per measured engine in the latency chart and one line each in the throughput
+    // chart; the failover window is shaded.
+    BOOST_TEST(count_of(html, "<polyline") == 4u);
+    BOOST_TEST(html.find("fill-opacity=\"0.12\"") != std::string::npos);
+    BOOST_TEST(html.find("raft: 401 ms unavailable") != std::string::npos);
+    BOOST_TEST(html.find("99.99%") != std::string::npos);
+    // Self-contained: nothing is fetched.
+    BOOST_TEST(html.find("http://") == html.find("http://www.w3.org/2000/svg"));
+    BOOST_TEST(html.find("https://") == std::string::npos);
+    BOOST_TEST(html.find("<script") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(charts_without_data_say_so) {
+    EngineResult failed;
+    failed.engine = "raft";
+    failed.failure = "no";
+    BOOST_TEST(latency_chart_svg({failed}).find("no latencies recorded") != std::string::npos);
+    BOOST_TEST(throughput_chart_svg({}).find("no throughput recorded") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(info_lines_are_parsed) {
+    const auto info =
+        parse_info("# Ballot\r\nprotocol:raft\r\nrole:leader\r\nleader_id:2\r\n\r\nmembers:1@a:1,2@b:2\r\n");
+    BOOST_TEST(info.at("protocol") == "raft");
+    BOOST_TEST(info.at("role") == "leader");
+    BOOST_TEST(info.at("leader_id") == "2");
+    BOOST_TEST(info.at("members") == "1@a:1,2@b:2");
+    BOOST_TEST(info.count("# Ballot") == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
