@@ -185,6 +185,28 @@ NodeId LocalCluster::wait_for_leader(std::chrono::milliseconds timeout) {
     return kNoNode;
 }
 
+NodeId LocalCluster::leader_or_first(std::chrono::milliseconds timeout) {
+    NodeId leader = wait_for_leader(protocol_ == "paxos" ? 1ms : timeout);
+    return leader != kNoNode ? leader : 1;
+}
+
+NodeId LocalCluster::another_running(NodeId not_this) const {
+    for (auto& [id, pid] : pids_)
+        if (id != not_this) return id;
+    return kNoNode;
+}
+
+kv::RespValue LocalCluster::read_eventually(NodeId id, const std::string& key, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    kv::RespValue v;
+    do {
+        v = command(id, {"GET", key});
+        if (v.type != kv::RespValue::Type::error) return v;
+        std::this_thread::sleep_for(20ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return v;
+}
+
 bool LocalCluster::write_until_ok(NodeId id, const std::string& key, const std::string& value,
                                     std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -54,6 +54,14 @@ public:
     std::map<std::string, std::string> info(NodeId id);
     // Polls INFO until some running node reports role leader (returns it) or `timeout` passes (0).
     NodeId wait_for_leader(std::chrono::milliseconds timeout);
+    // The node to fail in a fault test: the leader where there is one (waiting up to `timeout`
+    // for it), else node 1 (basic Paxos has no leader, so it does not wait).
+    NodeId leader_or_first(std::chrono::milliseconds timeout);
+    // A running node other than `not_this`, or 0.
+    NodeId another_running(NodeId not_this) const;
+    // GET `key` through node `id`, retrying while it answers with an error (electing, catching
+    // up) until `timeout` passes; the last answer.
+    kv::RespValue read_eventually(NodeId id, const std::string& key, std::chrono::milliseconds timeout);
     // Repeats SET through node `id` until it answers +OK or `timeout` passes.
     bool write_until_ok(NodeId id, const std::string& key, const std::string& value,
                         std::chrono::milliseconds timeout);

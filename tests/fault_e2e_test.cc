@@ -31,37 +31,15 @@ namespace {
 constexpr auto kLiveness = 15s;  // a bound on progress, not a speed target
 const std::string kServer = std::string(BALLOT_BIN_DIR) + "/ballot-server";
 
-bool is_ok(const kv::RespValue& v) { return v.type == Type::simple && v.str == "OK"; }
-
-NodeId leader_or_first(LocalCluster& c) {
-    NodeId l = c.wait_for_leader(c.protocol() == "paxos" ? 1ms : kLiveness);
-    return l != kNoNode ? l : 1;
-}
-
-NodeId another(LocalCluster& c, NodeId not_this) {
-    for (int i = 1; i <= c.size(); ++i)
-        if (static_cast<NodeId>(i) != not_this && c.running(i)) return i;
-    return kNoNode;
-}
-
-// Reads `key` through `node`, retrying while the node answers with an error (recovering,
-// electing) up to the liveness bound.
-kv::RespValue read_eventually(LocalCluster& c, NodeId node, const std::string& key) {
-    auto deadline = std::chrono::steady_clock::now() + kLiveness;
-    kv::RespValue v;
-    do {
-        v = c.command(node, {"GET", key});
-        if (v.type != Type::error) return v;
-        std::this_thread::sleep_for(20ms);
-    } while (std::chrono::steady_clock::now() < deadline);
-    return v;
+bool is_ok(const kv::RespValue& v) {
+    return v.type == Type::simple && v.str == "OK";
 }
 
 void expect_all_present(LocalCluster& c, const std::map<std::string, std::string>& acked, NodeId via) {
     for (auto& [k, v] : acked) {
-        auto got = read_eventually(c, via, k);
-        BOOST_TEST((got.type == Type::bulk && got.str == v), c.protocol() << ": acknowledged " << k << "=" << v
-                                                                          << " read back as '" << got.str << "'");
+        auto got = c.read_eventually(via, k, kLiveness);
+        BOOST_TEST((got.type == Type::bulk && got.str == v),
+                   c.protocol() << ": acknowledged " << k << "=" << v << " read back as '" << got.str << "'");
     }
 }
 
@@ -94,10 +72,10 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
 BOOST_DATA_TEST_CASE(stopped_leader_is_replaced_then_rejoins, bdata::make(engine_names()), protocol) {
     LocalCluster c(kServer, protocol, 3);
     c.start_all();
-    NodeId stopped = leader_or_first(c);
+    NodeId stopped = c.leader_or_first(kLiveness);
     BOOST_REQUIRE(c.write_until_ok(stopped, "before", "1", kLiveness));
     c.signal(stopped, SIGSTOP);
-    NodeId survivor = another(c, stopped);
+    NodeId survivor = c.another_running(stopped);
     BOOST_REQUIRE_MESSAGE(c.write_until_ok(survivor, "during", "2", kLiveness), c.log_tail(survivor));
     c.signal(stopped, SIGCONT);
     // The old leader learns it was replaced and serves the new state, writes included.
@@ -109,8 +87,8 @@ BOOST_DATA_TEST_CASE(stopped_leader_is_replaced_then_rejoins, bdata::make(engine
 BOOST_DATA_TEST_CASE(killed_minority_restarts_and_catches_up, bdata::make(engine_names()), protocol) {
     LocalCluster c(kServer, protocol, 3);
     c.start_all();
-    NodeId leader = leader_or_first(c);
-    NodeId victim = another(c, leader);
+    NodeId leader = c.leader_or_first(kLiveness);
+    NodeId victim = c.another_running(leader);
     BOOST_REQUIRE(c.write_until_ok(leader, "k0", "v0", kLiveness));
     c.signal(victim, SIGKILL);
     std::map<std::string, std::string> acked{{"k0", "v0"}};
@@ -124,11 +102,11 @@ BOOST_DATA_TEST_CASE(killed_minority_restarts_and_catches_up, bdata::make(engine
     expect_all_present(c, acked, victim);
 }
 
-BOOST_DATA_TEST_CASE(everyone_killed_during_a_write_burst_loses_nothing_acknowledged, bdata::make(engine_names()),
-                     protocol) {
+BOOST_DATA_TEST_CASE(everyone_killed_during_a_write_burst_loses_nothing_acknowledged,
+                     bdata::make(engine_names()), protocol) {
     LocalCluster c(kServer, protocol, 3);
     c.start_all();
-    leader_or_first(c);
+    c.leader_or_first(kLiveness);
     BOOST_REQUIRE(c.write_until_ok(1, "warm", "up", kLiveness));
     std::mutex mu;
     std::map<std::string, std::string> acked;
@@ -176,7 +154,7 @@ BOOST_DATA_TEST_CASE(everyone_killed_during_a_write_burst_loses_nothing_acknowle
 BOOST_DATA_TEST_CASE(member_restarted_with_empty_data_dir_is_refused, bdata::make(engine_names()), protocol) {
     LocalCluster c(kServer, protocol, 3);
     c.start_all();
-    leader_or_first(c);
+    c.leader_or_first(kLiveness);
     BOOST_REQUIRE(c.write_until_ok(1, "kept", "yes", kLiveness));
     c.signal(3, SIGKILL);
     std::filesystem::remove_all(c.data_dir(3));
@@ -200,10 +178,17 @@ BOOST_DATA_TEST_CASE(member_restarted_with_empty_data_dir_is_refused, bdata::mak
 BOOST_DATA_TEST_CASE(hostile_bytes_on_client_and_peer_ports, bdata::make(engine_names()), protocol) {
     LocalCluster c(kServer, protocol, 3);
     c.start_all();
-    leader_or_first(c);
+    c.leader_or_first(kLiveness);
     BOOST_REQUIRE(c.write_until_ok(1, "x", "1", kLiveness));
-    // Oversized bulk string (over the 1 MiB limit) and an absurd array.
-    std::string reply = raw_exchange(c.port(1), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n");
+    // A negative bulk length, an absurd array, a bare bulk string, an oversized bulk string (over
+    // the 1 MiB limit), an array one element over the limit: each gets one protocol error.
+    std::string reply = raw_exchange(c.port(2), "*2\r\n$3\r\nGET\r\n$-7\r\nzzz\r\n");
+    BOOST_TEST(reply.rfind("-ERR Protocol error", 0) == 0, "reply: " << reply);
+    reply = raw_exchange(c.port(2), "*99999999999\r\n");
+    BOOST_TEST(reply.rfind("-ERR Protocol error", 0) == 0, "reply: " << reply);
+    reply = raw_exchange(c.port(2), "$5\r\nhello\r\n");
+    BOOST_TEST(reply.rfind("-ERR", 0) == 0, "reply: " << reply);
+    reply = raw_exchange(c.port(1), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n");
     BOOST_TEST(reply.rfind("-ERR Protocol error", 0) == 0, reply);
     reply = raw_exchange(c.port(1), "*1048577\r\n");
     BOOST_TEST(reply.rfind("-ERR Protocol error", 0) == 0, reply);
@@ -215,7 +200,7 @@ BOOST_DATA_TEST_CASE(hostile_bytes_on_client_and_peer_ports, bdata::make(engine_
     // Every node still serves, and the cluster still replicates.
     for (NodeId n = 1; n <= 3; ++n) {
         BOOST_TEST(c.write_until_ok(n, "after" + std::to_string(n), "ok", kLiveness));
-        auto v = read_eventually(c, n, "x");
+        auto v = c.read_eventually(n, "x", kLiveness);
         BOOST_TEST((v.type == Type::bulk && v.str == "1"));
     }
 }
