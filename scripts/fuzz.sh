@@ -3,7 +3,7 @@
 #   BALLOT_FUZZ_SECONDS=N   seconds per target (default 20; the test script's run)
 # A crash leaves its input in build-fuzz/crashes/<target>/; copy it into
 # tests/fuzz/regressions/<target>/ when fixing the bug, so the ctest replay keeps it fixed.
-# (Release, without -g: clang 14 cannot emit debug info for coroutines under ASan.)
+# The fuzz build leaves out the coroutine code (transport, node, RESP server): see CMakeLists.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BALLOT_FUZZ=1 ./scripts/setup.sh
