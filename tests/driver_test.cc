@@ -2,11 +2,12 @@
 // network: persist before send, group commit, apply after durable, exactly-once completion,
 // timeouts, and a failed fsync that stops all acknowledgement.
 #define BOOST_TEST_MODULE driver
+#include "common/driver.h"
+
 #include <boost/test/unit_test.hpp>
 #include <deque>
 
 #include "common/codec.h"
-#include "common/driver.h"
 
 using namespace ballot;
 

@@ -1,0 +1,90 @@
+// Multi-Paxos acceptor safety (Paxos Made Simple §2.2; PMMC §3), checked on every batch a node
+// hands to its disk, including batches a crash later throws away (the acceptor must not even try):
+//
+//  - the promise (HardState.term, a packed ballot) never decreases;
+//  - an acceptor never accepts below its promise: every Entry written carries an accepted ballot
+//    (Entry.term) >= the promise in force before the batch (P1a);
+//  - the one deliberate exception (multipaxos/acceptor.h, store_chosen): a node may store a value
+//    it LEARNED was chosen, with the ballot it was chosen in, below its promise. Such an entry is
+//    a claim "this value is chosen for this slot", and it is checked against the value the slot
+//    actually chose (as soon as any node applies it).
+//
+// Chosen values never change: the generic applied-log invariant covers that for every engine.
+#include "common/ballot.h"
+#include "tests/sim/invariants.h"
+
+namespace ballot::sim {
+
+namespace {
+
+std::string n(NodeId id) {
+    return "node " + std::to_string(id);
+}
+std::string b(std::uint64_t packed) {
+    return Ballot::unpack(packed).str();
+}
+
+class MultiPaxosInvariants final : public EngineInvariants {
+public:
+    void on_write(NodeId node, const DiskState& before, const Ready& batch, Violations& v) override {
+        const std::uint64_t promise = before.hard_state.term;
+        if (batch.hard_state && batch.hard_state->term < promise)
+            v.add(n(node) + " lowered its promise from ballot " + b(promise) + " to " +
+                  b(batch.hard_state->term));
+        for (const Entry& e : batch.entries) {
+            if (e.term == 0) {
+                v.add(n(node) + " wrote slot " + std::to_string(e.index) + " with no accepted ballot");
+                continue;
+            }
+            if (e.term >= promise) continue;
+            // Below the promise: only a value learned to be chosen may be stored so.
+            auto have = before.entries.find(e.index);
+            if (have != before.entries.end() && have->second.data == e.data) continue;
+            check_claim(node, e.index, e.data, b(e.term) + " below its promise " + b(promise), v);
+        }
+    }
+
+    void on_apply(NodeId, Index index, const std::string& data, bool first, const NodeView&,
+                  Violations& v) override {
+        if (!first) return;
+        if (chosen_.size() < index) chosen_.resize(index);
+        chosen_[index - 1] = data;
+        auto range = claims_.equal_range(index);
+        for (auto it = range.first; it != range.second; ++it)
+            if (it->second.data != data)
+                v.add(n(it->second.node) + " stored " + describe_command(it->second.data) + " in slot " +
+                      std::to_string(index) + " " + it->second.how +
+                      " (as a chosen value), but the slot chose " + describe_command(data));
+        claims_.erase(index);
+    }
+
+private:
+    struct Claim {
+        NodeId node;
+        std::string data;
+        std::string how;
+    };
+
+    void check_claim(NodeId node, Index slot, const std::string& data, const std::string& how,
+                     Violations& v) {
+        if (slot <= chosen_.size() && chosen_[slot - 1]) {
+            if (*chosen_[slot - 1] != data)
+                v.add(n(node) + " accepted " + describe_command(data) + " in slot " + std::to_string(slot) +
+                      " at ballot " + how + ", and it is not the value the slot chose (" +
+                      describe_command(*chosen_[slot - 1]) + ")");
+            return;
+        }
+        claims_.emplace(slot, Claim{node, data, "at ballot " + how});
+    }
+
+    std::vector<std::optional<std::string>> chosen_;  // chosen_[i - 1]: the value chosen for slot i
+    std::multimap<Index, Claim> claims_;              // below-promise entries awaiting their slot's choice
+};
+
+}  // namespace
+
+std::unique_ptr<EngineInvariants> make_multipaxos_invariants() {
+    return std::make_unique<MultiPaxosInvariants>();
+}
+
+}  // namespace ballot::sim

@@ -1,0 +1,162 @@
+// Raft's safety properties (Figure 3 of the paper), checked on what the simulator can observe:
+// every node's status() after every event, every batch it writes, and its durable log.
+//
+//  - Election Safety: at most one leader per term (§5.2), over the whole run.
+//  - Log Matching: if two logs contain an entry with the same index and term, the logs are
+//    identical in all entries up through that index (§5.3). Checked incrementally: every
+//    (index, term) ever made durable anywhere must always carry the same command and follow an
+//    entry of the same term; by induction on the index, that is the property.
+//  - Leader Completeness: an entry committed in a term is in the log of every leader of every
+//    later term (§5.4). We see commitment as "applied somewhere"; the term it was committed in is
+//    at most the highest term any node had reached then, so every leader of a term above that
+//    must hold the entry, with its term, in its log (durable or written-not-yet-durable: the
+//    engine's in-memory log is exactly what it has handed to its disk).
+//  - Persistent state (Figure 2): currentTerm never decreases, a vote once cast is never changed
+//    within its term, and no durable entry has a term above the durable currentTerm (the term is
+//    persisted no later than the entries that depend on it).
+#include <set>
+
+#include "tests/sim/invariants.h"
+
+namespace ballot::sim {
+
+namespace {
+
+std::string n(NodeId id) {
+    return "node " + std::to_string(id);
+}
+
+class RaftInvariants final : public EngineInvariants {
+public:
+    void on_write(NodeId node, const DiskState& before, const Ready& batch, Violations& v) override {
+        if (!batch.hard_state) return;
+        const HardState& old = before.hard_state;
+        const HardState& now = *batch.hard_state;
+        if (now.term < old.term)
+            v.add(n(node) + " wrote currentTerm " + std::to_string(now.term) + " after " +
+                  std::to_string(old.term));
+        if (now.term == old.term && old.vote != kNoNode && now.vote != old.vote)
+            v.add(n(node) + " changed its vote in term " + std::to_string(now.term) + " from " +
+                  std::to_string(old.vote) + " to " + std::to_string(now.vote));
+    }
+
+    void on_durable(NodeId node, const std::vector<DiskRecord>& applied, const DiskState& durable,
+                    Violations& v) override {
+        max_term_ = std::max(max_term_, durable.hard_state.term);
+        for (const DiskRecord& r : applied) {
+            if (r.kind != DiskRecord::Kind::entry) continue;
+            const Index i = r.entry.index;
+            check_link(node, durable, i, v);
+            check_link(node, durable, i + 1, v);
+            if (r.entry.term > durable.hard_state.term)
+                v.add(n(node) + " has durable entry " + std::to_string(i) + " of term " +
+                      std::to_string(r.entry.term) + " but durable currentTerm " +
+                      std::to_string(durable.hard_state.term));
+        }
+    }
+
+    void on_apply(NodeId node, Index index, const std::string& data, bool first, const NodeView& view,
+                  Violations& v) override {
+        auto it = view.durable->entries.find(index);
+        if (it == view.durable->entries.end()) {
+            v.add(n(node) + " applied index " + std::to_string(index) + " which is not in its durable log");
+            return;
+        }
+        const std::uint64_t term = it->second.term;
+        if (first) {
+            committed_.push_back(Committed{term, data, std::max(max_term_, term)});
+        } else if (committed_.at(index - 1).term != term) {
+            v.add(n(node) + " applied index " + std::to_string(index) + " with term " + std::to_string(term) +
+                  "; it was committed with term " + std::to_string(committed_[index - 1].term));
+        }
+    }
+
+    void after_step(const ClusterView& view, Violations& v) override {
+        for (const NodeView& node : view.nodes) {
+            max_term_ = std::max(max_term_, node.durable->hard_state.term);
+            if (!node.status) continue;
+            const std::uint64_t term = std::stoull(node.status->term_value);
+            max_term_ = std::max(max_term_, term);
+            if (node.status->role != "leader") continue;
+            auto [it, fresh] = leaders_.emplace(term, node.id);
+            if (!fresh && it->second != node.id)
+                v.add("election safety: " + n(it->second) + " and " + n(node.id) +
+                      " were both leader in term " + std::to_string(term));
+            if (verified_.insert({node.id, term}).second) check_leader_completeness(node, term, v);
+        }
+    }
+
+private:
+    struct Committed {
+        std::uint64_t term = 0;
+        std::string data;
+        std::uint64_t highest_term_then = 0;  // a bound on the term it was committed in
+    };
+    struct Fact {
+        std::string data;
+        std::uint64_t prev_term = 0;  // term of the entry before it (0 at index 1)
+        NodeId seen_on = kNoNode;
+    };
+
+    // The entry at `i` in `node`'s durable log (if any) against every other (i, term) seen.
+    void check_link(NodeId node, const DiskState& durable, Index i, Violations& v) {
+        auto it = durable.entries.find(i);
+        if (it == durable.entries.end()) return;
+        std::uint64_t prev_term = 0;
+        if (i > 1) {
+            auto prev = durable.entries.find(i - 1);
+            if (prev == durable.entries.end()) {
+                v.add(n(node) + "'s durable log has entry " + std::to_string(i) + " but no entry " +
+                      std::to_string(i - 1));
+                return;
+            }
+            prev_term = prev->second.term;
+        }
+        const Entry& e = it->second;
+        auto [fact, fresh] = facts_.try_emplace({i, e.term}, Fact{e.data, prev_term, node});
+        if (fresh) return;
+        if (fact->second.data != e.data)
+            v.add("log matching: entry (index " + std::to_string(i) + ", term " + std::to_string(e.term) +
+                  ") is " + describe_command(e.data) + " on " + n(node) + " but " +
+                  describe_command(fact->second.data) + " on " + n(fact->second.seen_on));
+        else if (fact->second.prev_term != prev_term)
+            v.add("log matching: entry (index " + std::to_string(i) + ", term " + std::to_string(e.term) +
+                  ") follows an entry of term " + std::to_string(prev_term) + " on " + n(node) +
+                  " but of term " + std::to_string(fact->second.prev_term) + " on " +
+                  n(fact->second.seen_on));
+    }
+
+    void check_leader_completeness(const NodeView& leader, std::uint64_t term, Violations& v) {
+        for (std::size_t k = 0; k < committed_.size(); ++k) {
+            const Committed& c = committed_[k];
+            if (c.highest_term_then >= term) continue;
+            const Index index = k + 1;
+            auto it = leader.written->entries.find(index);
+            if (it == leader.written->entries.end() || it->second.term != c.term ||
+                it->second.data != c.data) {
+                v.add("leader completeness: " + n(leader.id) + " is leader of term " + std::to_string(term) +
+                      " but its log lacks committed entry " + std::to_string(index) + " (term " +
+                      std::to_string(c.term) + ", " + describe_command(c.data) + ", committed by term " +
+                      std::to_string(c.highest_term_then) + ")" +
+                      (it == leader.written->entries.end()
+                           ? std::string(": no entry there")
+                           : ": it holds term " + std::to_string(it->second.term)));
+                return;
+            }
+        }
+    }
+
+    std::map<std::uint64_t, NodeId> leaders_;
+    std::set<std::pair<NodeId, std::uint64_t>> verified_;
+    std::map<std::pair<Index, std::uint64_t>, Fact> facts_;
+    std::vector<Committed> committed_;  // committed_[i - 1] describes index i
+    std::uint64_t max_term_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<EngineInvariants> make_raft_invariants() {
+    return std::make_unique<RaftInvariants>();
+}
+
+}  // namespace ballot::sim

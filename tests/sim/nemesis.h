@@ -1,0 +1,79 @@
+// The fault injector of the safety phase (Jepsen's name for it): at random intervals it crashes
+// a node (perhaps tearing the write in flight) or every node at once, pauses a process (the
+// current leader, often), partitions the network (a symmetric split, a one-way cut, or the
+// current leader cut off from everyone), makes a disk's next fsync fail, or heals the network. Any number of
+// nodes may be down at once: safety must hold regardless. stop() ends the safety phase: it heals everything
+// and restarts every node that is down.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+
+#include "common/random.h"
+#include "tests/sim/event_queue.h"
+#include "tests/sim/sim_cluster.h"
+#include "tests/sim/sim_config.h"
+
+namespace ballot::sim {
+
+struct FaultStats {
+    std::uint64_t crashes = 0;
+    std::uint64_t partitions = 0;
+    std::uint64_t leader_isolations = 0;
+    std::uint64_t one_way_cuts = 0;
+    std::uint64_t fsync_failures = 0;
+    std::uint64_t heals = 0;
+    std::uint64_t pauses = 0;
+    std::uint64_t full_crashes = 0;  // every node at once (counted once, not per node)
+
+    std::uint64_t total() const {
+        return crashes + partitions + leader_isolations + one_way_cuts + fsync_failures + heals + pauses +
+               full_crashes;
+    }
+};
+
+class Nemesis {
+public:
+    Nemesis(const SimConfig& config, EventQueue& queue, Rng& rng, SimCluster& cluster,
+            std::function<void(const std::string&)> trace);
+
+    void start();
+    // `heal_slow_disks` false keeps slow disks slow through the liveness phase (a diagnosis aid:
+    // BALLOT_SIM_KEEP_SLOW_DISKS=1).
+    void stop(bool heal_slow_disks = true);
+    // After every event: a node whose disk failed is crash-restarted a little later (the
+    // operator's job in real life; the node itself refuses to acknowledge anything meanwhile).
+    void after_step();
+
+    const FaultStats& stats() const { return stats_; }
+
+private:
+    void schedule_next();
+    void inject();
+    void crash_one();
+    void partition();
+    void isolate_leader();
+    void one_way();
+    void fsync_failure();
+    void heal();
+    void pause();
+    void crash_all();
+    void schedule_heal();
+    void schedule_restart(NodeId id, std::uint64_t after_us);
+    NodeId random_node();
+    void trace(const std::string& line) const;
+
+    const SimConfig& config_;
+    EventQueue& queue_;
+    Rng& rng_;
+    SimCluster& cluster_;
+    std::function<void(const std::string&)> trace_;
+    bool active_ = false;
+    std::uint64_t heal_epoch_ = 0;     // a scheduled heal is void once the network healed meanwhile
+    std::set<NodeId> failed_handled_;  // nodes with a failed disk already scheduled for restart
+    FaultStats stats_;
+};
+
+}  // namespace ballot::sim

@@ -1,0 +1,44 @@
+// A StateMachine decorator that passes every command the runtime applies to the real state
+// machine (the KV store) and reports it, with its index and the reply it produced. The
+// simulator's "one value per index" invariant is checked against these reports.
+//
+// Sabotage modes exist only to prove the harness can fail (tests/simulation_test.cc): an engine
+// is never modified for that.
+#pragma once
+
+#include <functional>
+
+#include "common/state_machine.h"
+
+namespace ballot::sim {
+
+enum class Sabotage {
+    none,
+    // The decorator reports a different command than it applied (the simulator sabotages node 1
+    // only): a fabricated divergent apply, which the applied-log invariant must catch.
+    divergent_report,
+    // Every replica applies each APPEND twice (consistently, so replicas still agree): only the
+    // client history can show it, and the linearizability checker must.
+    double_append,
+    // Every disk acknowledges fsyncs without persisting anything (tests/sim/sim_disk.h): crashes
+    // lose acknowledged data, and some invariant or the history must show it.
+    lying_fsync,
+};
+
+class RecordingStateMachine : public StateMachine {
+public:
+    using Listener = std::function<void(Index index, const Command& command, const std::string& reply)>;
+
+    RecordingStateMachine(StateMachine& inner, Listener listener, Sabotage sabotage = Sabotage::none)
+        : inner_(inner), listener_(std::move(listener)), sabotage_(sabotage) {}
+
+    std::string apply(Index index, const Command& command) override;
+    std::string query(std::string_view payload) const override { return inner_.query(payload); }
+
+private:
+    StateMachine& inner_;
+    Listener listener_;
+    Sabotage sabotage_;
+};
+
+}  // namespace ballot::sim

@@ -1,0 +1,383 @@
+#include "tests/sim/sim_cluster.h"
+
+#include <sstream>
+#include <stdexcept>
+
+#include "common/command.h"
+
+namespace ballot::sim {
+
+namespace {
+
+constexpr int kLogError = 4;  // Driver's log level for errors (spdlog's "err")
+// Node sessions (commands a node stamps itself) live far above client ids.
+constexpr std::uint64_t kSessionBase = std::uint64_t{1} << 40;
+constexpr std::uint64_t kBarrierRetryUs = 100'000;
+
+}  // namespace
+
+SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& queue, Rng& rng,
+                       Violations& violations, Sabotage sabotage, Trace trace)
+    : engine_(std::move(engine)),
+      config_(config),
+      queue_(queue),
+      rng_(rng),
+      violations_(violations),
+      sabotage_(sabotage),
+      trace_(std::move(trace)),
+      engine_invariants_(make_engine_invariants(engine_)) {
+    for (int i = 1; i <= config_.nodes; ++i) members_.push_back(static_cast<NodeId>(i));
+    NetworkFaults faults{config_.delay_min_us, config_.delay_max_us, config_.tail_per_10k,
+                         config_.tail_max_us,  config_.loss_per_10k, config_.dup_per_10k};
+    network_ = std::make_unique<SimNetwork>(
+        queue_, rng_, members_, faults,
+        [this](NodeId from, NodeId to, const Bytes& p) { deliver(from, to, p); },
+        [this](NodeId id) { return is_up(id); });
+    if (trace_) network_->trace = trace_;
+    nodes_.resize(members_.size());
+    for (NodeId id : members_) {
+        Node& n = node(id);
+        n.id = id;
+        const std::uint64_t slowness = config_.disk_slowness.at(id - 1);
+        n.disk = std::make_unique<SimDisk>(
+            id, queue_, rng_, DiskTiming{config_.flush_min_us * slowness, config_.flush_max_us * slowness},
+            this);
+        if (sabotage_ == Sabotage::lying_fsync) n.disk->start_lying();
+        n.disk->set_gate([this, id](std::function<void()> action) { on_node(id, std::move(action)); });
+    }
+    applied_log_.on_new = [this](NodeId id, Index index, const std::string& data, bool first) {
+        if (engine_invariants_)
+            engine_invariants_->on_apply(id, index, data, first, view_of(node(id), false), violations_);
+    };
+}
+
+SimCluster::~SimCluster() {
+    // Drivers first: they hold references to the disks, state machines and network.
+    for (Node& n : nodes_) n.driver.reset();
+}
+
+void SimCluster::trace(const std::string& line) const {
+    if (trace_) trace_(line);
+}
+
+void SimCluster::start() {
+    for (NodeId id : members_) restart(id);
+}
+
+bool SimCluster::is_up(NodeId id) const {
+    return node(id).up;
+}
+
+std::vector<NodeId> SimCluster::up_nodes() const {
+    std::vector<NodeId> up;
+    for (const Node& n : nodes_)
+        if (n.up) up.push_back(n.id);
+    return up;
+}
+
+bool SimCluster::storage_failed(NodeId id) const {
+    const Node& n = node(id);
+    return n.up && n.driver->storage_failed();
+}
+
+std::optional<EngineStatus> SimCluster::status(NodeId id) const {
+    const Node& n = node(id);
+    if (!n.up) return std::nullopt;
+    return n.driver->status().engine;
+}
+
+std::vector<NodeId> SimCluster::leaders() const {
+    std::vector<NodeId> out;
+    for (const Node& n : nodes_)
+        if (n.up && n.driver->status().engine.role == "leader") out.push_back(n.id);
+    return out;
+}
+
+Index SimCluster::applied(NodeId id) const {
+    const Node& n = node(id);
+    return n.up ? n.driver->applied_index() : 0;
+}
+
+NodeView SimCluster::view_of(const Node& n, bool with_status) const {
+    NodeView v;
+    v.id = n.id;
+    v.up = n.up;
+    if (n.up) {
+        if (with_status) v.status = n.driver->status().engine;
+        v.applied = n.driver->applied_index();
+    }
+    v.durable = &n.disk->durable();
+    v.written = &n.disk->written();
+    return v;
+}
+
+// ---------------------------------------------------------------- faults
+
+void SimCluster::crash(NodeId id, bool torn) {
+    Node& n = node(id);
+    if (!n.up) return;
+    // The process dies: no completion it held is ever called, nothing it had not synced survives.
+    n.driver.reset();
+    n.sm.reset();
+    n.kv.reset();
+    n.up = false;
+    n.paused_until_us = 0;
+    ++n.incarnation;
+    const bool flushing = n.disk->flush_in_flight();
+    const std::size_t kept = n.disk->crash(torn);
+    ++stats_.crashes;
+    if (kept > 0) ++stats_.torn_writes;
+    trace("CRASH node " + std::to_string(id) +
+          (torn && flushing
+               ? " (torn write: " + std::to_string(kept) + " records of the flush in flight survive)"
+               : ""));
+    if (engine_invariants_) engine_invariants_->on_crash(id, n.disk->durable(), violations_);
+}
+
+// A divergent report is one node's lie; a double-applying state machine is every replica's bug.
+Sabotage SimCluster::state_machine_sabotage(NodeId id) const {
+    if (sabotage_ == Sabotage::divergent_report) return id == 1 ? sabotage_ : Sabotage::none;
+    if (sabotage_ == Sabotage::double_append) return sabotage_;
+    return Sabotage::none;
+}
+
+void SimCluster::restart(NodeId id) {
+    Node& n = node(id);
+    if (n.up) return;
+    EngineConfig config = config_.engine;
+    config.id = id;
+    config.members = members_;
+    config.seed = rng_.next();
+    std::unique_ptr<Engine> engine;
+    try {
+        engine = make_engine(engine_, config, n.disk->durable().recovered());
+    } catch (const std::exception& e) {
+        violations_.add("node " + std::to_string(id) + " cannot restart from its durable state: " + e.what());
+        return;
+    }
+    if (!engine) throw std::invalid_argument("unknown engine " + engine_);
+    n.kv = std::make_unique<kv::KvStore>();
+    n.sm = std::make_unique<RecordingStateMachine>(
+        *n.kv,
+        [this, id](Index index, const Command& c, const std::string& reply) {
+            const Index before = applied_log_.highest();
+            applied_log_.on_apply(id, index, encode_command(c), violations_);
+            if (applied_log_.highest() > before && on_first_apply) on_first_apply(c, reply);
+        },
+        state_machine_sabotage(id));
+    DriverOptions options;
+    options.session_id = kSessionBase + (id << 20) + n.incarnation + 1;
+    options.cluster_size = members_.size();
+    options.request_timeout_ticks = config_.request_timeout_ticks;  // as common/node.cc sets them up
+    options.retry_ticks = config.election_timeout_max_ticks;
+    options.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);
+    n.driver =
+        std::make_unique<Driver>(id, std::move(engine), *n.disk, network_->endpoint(id), *n.sm, options);
+    n.driver->set_log([this, id](int level, const std::string& line) {
+        trace("node " + std::to_string(id) + " log: " + line);
+        if (level >= kLogError && line.find("engine bug") != std::string::npos)
+            violations_.add("node " + std::to_string(id) + ": " + line);
+    });
+    if (trace_) n.driver->set_trace([this](const std::string& line) { trace(line); });
+    n.up = true;
+    applied_log_.restart(id);
+    if (n.incarnation > 0) {
+        ++stats_.restarts;
+        trace("RESTART node " + std::to_string(id) + " from " +
+              std::to_string(n.disk->durable().entries.size()) + " durable entries, hard state term " +
+              std::to_string(n.disk->durable().hard_state.term));
+    }
+    if (engine_invariants_) engine_invariants_->on_restart(id, n.disk->durable(), violations_);
+    schedule_tick(id, n.incarnation);
+    n.driver->pump();
+}
+
+void SimCluster::fail_next_flush(NodeId id) {
+    node(id).disk->fail_next_flush();
+    ++stats_.fsync_failures;
+}
+
+void SimCluster::heal_disks(bool restore_speed) {
+    for (Node& n : nodes_) {
+        n.disk->disarm();
+        if (restore_speed) n.disk->set_timing(DiskTiming{config_.flush_min_us, config_.flush_max_us});
+    }
+}
+
+void SimCluster::pause(NodeId id, std::uint64_t until_us) {
+    Node& n = node(id);
+    if (!n.up) return;
+    n.paused_until_us = std::max(n.paused_until_us, until_us);
+    ++stats_.pauses;
+    trace("PAUSE node " + std::to_string(id) + " until " + std::to_string(until_us / 1000) + " ms");
+}
+
+// ---------------------------------------------------------------- inputs
+
+void SimCluster::on_node(NodeId id, std::function<void()> action) {
+    Node& n = node(id);
+    if (n.up && queue_.now_us() < n.paused_until_us) {
+        queue_.at(n.paused_until_us,
+                  [this, id, action = std::move(action)]() mutable { on_node(id, std::move(action)); });
+        return;
+    }
+    action();
+}
+
+void SimCluster::schedule_tick(NodeId id, std::uint64_t incarnation) {
+    std::uint64_t interval =
+        (config_.tick_us - config_.tick_jitter_us / 2 + rng_.between(0, config_.tick_jitter_us)) * 100 /
+        config_.clock_rate_percent.at(id - 1);
+    queue_.after(interval, [this, id, incarnation] {
+        Node& n = node(id);
+        if (!n.up || n.incarnation != incarnation) return;
+        if (queue_.now_us() < n.paused_until_us) {
+            // Stopped: no ticks. On resume the timer fires once (common/node.cc does not replay
+            // the ticks it missed).
+            queue_.at(n.paused_until_us, [this, id, incarnation] {
+                if (node(id).up && node(id).incarnation == incarnation) schedule_tick(id, incarnation);
+            });
+            return;
+        }
+        n.driver->tick();
+        n.driver->pump();
+        schedule_tick(id, incarnation);
+    });
+}
+
+void SimCluster::deliver(NodeId from, NodeId to, const Bytes& payload) {
+    Node& n = node(to);
+    if (queue_.now_us() < n.paused_until_us) {
+        // The bytes wait in the socket buffer until the process resumes.
+        on_node(to, [this, from, to, payload] {
+            if (is_up(to)) deliver(from, to, payload);
+        });
+        return;
+    }
+    if (!n.driver->receive(from, payload))
+        violations_.add("node " + std::to_string(to) + " could not decode a message from node " +
+                        std::to_string(from) + " (" + std::to_string(payload.size()) +
+                        " bytes): the engine's codec disagrees with itself");
+    n.driver->pump();
+}
+
+void SimCluster::submit(NodeId id, const Stamp& stamp, const std::string& payload, Completion done) {
+    const std::uint64_t incarnation = node(id).incarnation;
+    on_node(id, [this, id, incarnation, stamp, payload, done = std::move(done)]() mutable {
+        Node& n = node(id);
+        if (!n.up || n.incarnation != incarnation) return;  // crashed meanwhile: no answer, ever
+        n.driver->submit(stamp, payload, std::move(done));
+        n.driver->pump();
+    });
+}
+
+Completion SimCluster::checked_read(NodeId id, std::function<void(const Outcome&)> done) {
+    const Index must_see = applied_log_.highest();
+    return [this, id, must_see, done = std::move(done)](const Outcome& o) {
+        if (o.status == Outcome::Status::ok) {
+            ++stats_.reads_checked;
+            Index at = node(id).driver->applied_index();
+            if (at < must_see)
+                violations_.add("stale read: node " + std::to_string(id) +
+                                " served a read at applied index " + std::to_string(at) + ", but index " +
+                                std::to_string(must_see) +
+                                " had been applied (and perhaps acknowledged) before the read began");
+        }
+        done(o);
+    };
+}
+
+void SimCluster::read(NodeId id, const std::string& payload,
+                      std::function<void(const Outcome&, const std::string& reply)> done) {
+    const std::uint64_t incarnation = node(id).incarnation;
+    on_node(id, [this, id, incarnation, payload, done = std::move(done)]() mutable {
+        Node& n = node(id);
+        if (!n.up || n.incarnation != incarnation) return;
+        kv::KvStore* kv = n.kv.get();
+        n.driver->read(checked_read(id, [kv, payload, done = std::move(done)](const Outcome& o) {
+            // Queried at the moment the runtime says the read is safe, as the front end does.
+            done(o, o.status == Outcome::Status::ok ? kv->query(payload) : std::string());
+        }));
+        n.driver->pump();
+    });
+}
+
+void SimCluster::read_barrier(NodeId id, std::function<void(bool)> done) {
+    on_node(id, [this, id, done = std::move(done)]() mutable {
+        Node& n = node(id);
+        if (!n.up) return done(false);
+        n.driver->read(checked_read(
+            id, [done = std::move(done)](const Outcome& o) { done(o.status == Outcome::Status::ok); }));
+        n.driver->pump();
+    });
+}
+
+// ---------------------------------------------------------------- observation
+
+void SimCluster::on_disk_write(NodeId id, const DiskState& written_before, const Ready& batch) {
+    if (trace_) {
+        std::string line = "node " + std::to_string(id) + " writes";
+        if (batch.hard_state)
+            line += " hard state {term " + std::to_string(batch.hard_state->term) + ", vote " +
+                    std::to_string(batch.hard_state->vote) + ", commit " +
+                    std::to_string(batch.hard_state->commit) + "}";
+        if (batch.truncate_from) line += " truncate from " + std::to_string(*batch.truncate_from);
+        if (!batch.entries.empty())
+            line += " entries " + std::to_string(batch.entries.front().index) + ".." +
+                    std::to_string(batch.entries.back().index);
+        trace(line);
+    }
+    if (engine_invariants_) engine_invariants_->on_write(id, written_before, batch, violations_);
+}
+
+void SimCluster::on_disk_durable(NodeId id, const std::vector<DiskRecord>& applied,
+                                 const DiskState& durable) {
+    if (engine_invariants_) engine_invariants_->on_durable(id, applied, durable, violations_);
+}
+
+void SimCluster::check_step() {
+    for (Node& n : nodes_)
+        if (n.up) applied_log_.applied_through(n.id, n.driver->applied_index(), violations_);
+    if (!engine_invariants_) return;
+    ClusterView view;
+    view.now_us = queue_.now_us();
+    for (const Node& n : nodes_) view.nodes.push_back(view_of(n, true));
+    engine_invariants_->after_step(view, violations_);
+}
+
+void SimCluster::check_replicas_agree() {
+    const Node* reference = nullptr;
+    for (const Node& n : nodes_) {
+        if (!n.up || n.driver->applied_index() != applied_log_.highest()) continue;
+        if (!reference) {
+            reference = &n;
+            continue;
+        }
+        if (n.kv->snapshot() != reference->kv->snapshot())
+            violations_.add("nodes " + std::to_string(reference->id) + " and " + std::to_string(n.id) +
+                            " applied the same " + std::to_string(applied_log_.highest()) +
+                            " entries but their state machines differ");
+    }
+}
+
+std::string SimCluster::describe_nodes() const {
+    std::ostringstream out;
+    for (const Node& n : nodes_) {
+        out << "    node " << n.id << ": ";
+        if (!n.up) {
+            out << "down";
+        } else {
+            DriverStatus s = n.driver->status();
+            out << s.engine.role << " (leader " << s.engine.leader << ", " << s.engine.term_name << ' '
+                << s.engine.term_value << "), commit " << s.engine.commit_index << ", applied "
+                << s.applied_index << ", log " << s.engine.log_first_index << ".." << s.engine.log_last_index
+                << ", pending writes " << s.pending_writes << ", reads " << s.pending_reads
+                << (s.storage_failed ? ", STORAGE FAILED" : "");
+        }
+        out << "; durable: " << n.disk->durable().entries.size() << " entries, hard state term "
+            << n.disk->durable().hard_state.term << '\n';
+    }
+    return out.str();
+}
+
+}  // namespace ballot::sim

@@ -1,0 +1,133 @@
+// The simulated cluster: per node, the real runtime (ballot::Driver) driving the real engine
+// (make_engine, from what the node's simulated disk recovered) and the real KV store behind a
+// recording decorator, over a SimDisk and a SimNetwork endpoint. The simulator calls pump() after
+// every input, as the node does (the real node coalesces pumps per event-loop turn; pumping after
+// each input is equivalent).
+//
+// It also routes everything the invariant checkers observe: disk writes and durable changes,
+// applies, and after every event each node's status (check_step()).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/driver.h"
+#include "kv/kv_store.h"
+#include "tests/sim/invariants.h"
+#include "tests/sim/recording_state_machine.h"
+#include "tests/sim/sim_config.h"
+#include "tests/sim/sim_disk.h"
+#include "tests/sim/sim_network.h"
+#include "tests/sim/workload.h"
+
+namespace ballot::sim {
+
+struct ClusterStats {
+    std::uint64_t crashes = 0;
+    std::uint64_t torn_writes = 0;  // crashes that left part of an unsynced flush on disk
+    std::uint64_t restarts = 0;
+    std::uint64_t fsync_failures = 0;
+    std::uint64_t pauses = 0;
+    std::uint64_t reads_checked = 0;
+};
+
+class SimCluster final : public ClientGateway, public DiskObserver {
+public:
+    using Trace = std::function<void(const std::string&)>;
+
+    SimCluster(std::string engine, const SimConfig& config, EventQueue& queue, Rng& rng,
+               Violations& violations, Sabotage sabotage, Trace trace);
+    ~SimCluster() override;
+
+    // Starts every node from an empty disk.
+    void start();
+
+    const std::vector<NodeId>& members() const { return members_; }
+    bool is_up(NodeId id) const;
+    void crash(NodeId id, bool torn);
+    void restart(NodeId id);
+    void fail_next_flush(NodeId id);
+    // The process stops (SIGSTOP, a long GC pause) until `until_us`: no ticks, and every input
+    // (messages, fsync completions, client requests) waits, in order, until it resumes.
+    void pause(NodeId id, std::uint64_t until_us);
+    // No more fsync failures, and every slow disk (SimConfig::disk_slowness) back to normal speed.
+    void heal_disks(bool restore_speed = true);
+    bool storage_failed(NodeId id) const;
+    bool flush_in_flight(NodeId id) const { return node(id).disk->flush_in_flight(); }
+    std::optional<EngineStatus> status(NodeId id) const;
+    // The nodes that report themselves leader right now.
+    std::vector<NodeId> leaders() const;
+    Index applied(NodeId id) const;
+    Index highest_applied() const { return applied_log_.highest(); }
+    SimNetwork& network() { return *network_; }
+
+    // After every event: fills in no-op applies, runs the per-step invariants.
+    void check_step();
+
+    // A read barrier on `node` (liveness phase): `done(true)` once it completed ok.
+    void read_barrier(NodeId node, std::function<void(bool)> done);
+    // Nodes that applied the most agree on the state machine's bytes.
+    void check_replicas_agree();
+
+    // ClientGateway
+    std::vector<NodeId> up_nodes() const override;
+    void submit(NodeId node, const Stamp& stamp, const std::string& payload, Completion done) override;
+    void read(NodeId node, const std::string& payload,
+              std::function<void(const Outcome&, const std::string& reply)> done) override;
+
+    // DiskObserver
+    void on_disk_write(NodeId node, const DiskState& written_before, const Ready& batch) override;
+    void on_disk_durable(NodeId node, const std::vector<DiskRecord>& applied,
+                         const DiskState& durable) override;
+
+    // Called when a log index is applied for the first time anywhere, with its command and the
+    // reply it produced: the moment that command took effect.
+    std::function<void(const Command&, const std::string& reply)> on_first_apply;
+
+    const ClusterStats& stats() const { return stats_; }
+    std::string describe_nodes() const;
+
+private:
+    struct Node {
+        NodeId id = kNoNode;
+        std::unique_ptr<SimDisk> disk;
+        bool up = false;
+        std::uint64_t incarnation = 0;
+        std::unique_ptr<kv::KvStore> kv;
+        std::unique_ptr<RecordingStateMachine> sm;
+        std::unique_ptr<Driver> driver;
+        std::uint64_t paused_until_us = 0;
+    };
+
+    Node& node(NodeId id) { return nodes_.at(id - 1); }
+    const Node& node(NodeId id) const { return nodes_.at(id - 1); }
+    NodeView view_of(const Node& n, bool with_status) const;
+    Sabotage state_machine_sabotage(NodeId id) const;
+    void schedule_tick(NodeId id, std::uint64_t incarnation);
+    // Runs `action` on the node's thread: now, or when the node resumes if it is paused.
+    void on_node(NodeId id, std::function<void()> action);
+    void deliver(NodeId from, NodeId to, const Bytes& payload);
+    void trace(const std::string& line) const;
+    // Wraps a read completion with the freshness check: a read must observe every index that was
+    // applied anywhere before it began (any of them may already have been acknowledged).
+    Completion checked_read(NodeId node, std::function<void(const Outcome&)> done);
+
+    std::string engine_;
+    const SimConfig& config_;
+    EventQueue& queue_;
+    Rng& rng_;
+    Violations& violations_;
+    Sabotage sabotage_;
+    Trace trace_;
+    std::vector<NodeId> members_;
+    std::vector<Node> nodes_;
+    std::unique_ptr<SimNetwork> network_;
+    AppliedLog applied_log_;
+    std::unique_ptr<EngineInvariants> engine_invariants_;
+    ClusterStats stats_;
+};
+
+}  // namespace ballot::sim

@@ -1,0 +1,100 @@
+#include "tests/sim/sim_config.h"
+
+#include <sstream>
+
+#include "common/random.h"
+
+namespace ballot::sim {
+
+SimConfig SimConfig::from_seed(std::uint64_t seed) {
+    // A generator of its own, so the configuration does not shift when the run's other random
+    // choices change.
+    Rng rng(seed ^ 0xC0FF1C0FF1C0FF1Cull);
+    SimConfig c;
+    c.seed = seed;
+    c.nodes = rng.chance(1, 2) ? 3 : 5;
+    c.clients = static_cast<int>(rng.between(2, 8));
+    c.safety_ms = rng.between(10000, 30000);
+
+    c.tick_jitter_us = rng.between(0, 2000);
+    const bool skewed = rng.chance(1, 3);
+    const bool slow_disks = rng.chance(1, 4);
+    for (int i = 0; i < c.nodes; ++i) {
+        c.clock_rate_percent.push_back(skewed ? static_cast<std::uint32_t>(rng.between(50, 200)) : 100);
+        c.disk_slowness.push_back(
+            slow_disks && rng.chance(1, 3) ? static_cast<std::uint32_t>(rng.between(5, 40)) : 1);
+    }
+
+    // Mostly the server's defaults; sometimes tight timeouts, tiny messages, a window of one.
+    if (rng.chance(1, 2)) {
+        EngineConfig& e = c.engine;
+        e.election_timeout_min_ticks = static_cast<std::uint32_t>(rng.between(10, 50));
+        e.election_timeout_max_ticks =
+            e.election_timeout_min_ticks + static_cast<std::uint32_t>(rng.between(1, 50));
+        e.heartbeat_ticks = static_cast<std::uint32_t>(rng.between(1, e.election_timeout_min_ticks / 3));
+    }
+    if (rng.chance(1, 2)) {
+        const std::size_t message_bytes[] = {120, 300, 1000, 4096, 65536};
+        const std::size_t inflight[] = {1, 2, 4, 16, 64};
+        c.engine.max_message_bytes = message_bytes[rng.between(0, 4)];
+        c.engine.max_inflight_messages = inflight[rng.between(0, 4)];
+        c.engine.max_pending_proposals = rng.chance(1, 3) ? rng.between(1, 64) : 65536;
+    }
+    c.request_timeout_ticks = static_cast<std::uint32_t>(rng.between(100, 400));
+
+    c.delay_min_us = rng.between(50, 1000);
+    c.delay_max_us = c.delay_min_us + rng.between(500, 20000);
+    c.tail_per_10k = static_cast<std::uint32_t>(rng.between(0, 300));
+    c.tail_max_us = rng.between(10000, 400000);
+    c.loss_per_10k = static_cast<std::uint32_t>(rng.chance(1, 4) ? 0 : rng.between(0, 1500));
+    c.dup_per_10k = static_cast<std::uint32_t>(rng.chance(1, 4) ? 0 : rng.between(0, 800));
+
+    c.flush_min_us = rng.between(50, 2000);
+    c.flush_max_us = c.flush_min_us + rng.between(100, 15000);
+
+    c.fault_interval_min_ms = rng.between(50, 800);
+    c.fault_interval_max_ms = c.fault_interval_min_ms + rng.between(100, 2500);
+    c.weight_crash = static_cast<std::uint32_t>(rng.between(0, 4));
+    c.weight_partition = static_cast<std::uint32_t>(rng.between(0, 4));
+    c.weight_isolate_leader = static_cast<std::uint32_t>(rng.between(0, 3));
+    c.weight_one_way = static_cast<std::uint32_t>(rng.between(0, 3));
+    c.weight_fsync_failure = static_cast<std::uint32_t>(rng.between(0, 2));
+    c.weight_heal = static_cast<std::uint32_t>(rng.between(1, 3));
+    c.weight_pause = static_cast<std::uint32_t>(rng.between(0, 2));
+    c.weight_crash_all = static_cast<std::uint32_t>(rng.chance(1, 3) ? 1 : 0);
+    c.pause_max_ms = rng.between(200, 4000);
+    c.torn_write_percent = static_cast<std::uint32_t>(rng.between(0, 100));
+    c.downtime_max_ms = rng.between(200, 6000);
+    c.partition_max_ms = rng.between(500, 6000);
+
+    c.think_max_ms = rng.between(0, 50);
+    // Clients that give up sooner than the runtime's request timeout (3 s) leave more writes
+    // indeterminate and more retries in flight: the exactly-once machinery gets exercised.
+    c.attempt_timeout_ms = rng.between(500, 4000);
+    c.give_up_ms = c.attempt_timeout_ms * rng.between(1, 4);
+    return c;
+}
+
+std::string SimConfig::describe() const {
+    std::ostringstream out;
+    out << nodes << " nodes, " << clients << " clients, " << keys << " keys, safety " << safety_ms
+        << " ms; net delay " << delay_min_us << "-" << delay_max_us << " us (tail " << tail_per_10k
+        << "/10k up to " << tail_max_us / 1000 << " ms), loss " << loss_per_10k << "/10k, dup " << dup_per_10k
+        << "/10k; fsync " << flush_min_us << "-" << flush_max_us << " us; a fault every "
+        << fault_interval_min_ms << "-" << fault_interval_max_ms << " ms (crash " << weight_crash
+        << ", partition " << weight_partition << ", isolate-leader " << weight_isolate_leader << ", one-way "
+        << weight_one_way << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal
+        << ", pause " << weight_pause << ", crash-all " << weight_crash_all << "), torn writes "
+        << torn_write_percent << "%; election timeout " << engine.election_timeout_min_ticks << "-"
+        << engine.election_timeout_max_ticks << " ticks, heartbeat " << engine.heartbeat_ticks
+        << ", messages <= " << engine.max_message_bytes
+        << " bytes, in flight <= " << engine.max_inflight_messages
+        << ", pending proposals <= " << engine.max_pending_proposals << ", request timeout "
+        << request_timeout_ticks << " ticks; clock rates %";
+    for (auto r : clock_rate_percent) out << ' ' << r;
+    out << "; disk slowness";
+    for (auto d : disk_slowness) out << " x" << d;
+    return out.str();
+}
+
+}  // namespace ballot::sim

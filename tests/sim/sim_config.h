@@ -1,0 +1,82 @@
+// Everything about one simulated run that the seed decides, in the manner of TigerBeetle's VOPR:
+// the seed picks the cluster size, the network's loss/delay/duplication, the disk's speed, how
+// often faults strike and how many clients there are. Two runs with one seed are the same run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/engine.h"
+
+namespace ballot::sim {
+
+struct SimConfig {
+    std::uint64_t seed = 0;
+
+    int nodes = 3;    // 3 or 5
+    int clients = 3;  // concurrent clients, one outstanding operation each
+    int keys = 5;     // few keys, so operations conflict often
+
+    // Phases (simulated time). Safety: faults on. Liveness: everything healed and restarted;
+    // every client must get a new write acknowledged and every node must catch up within the limit.
+    std::uint64_t safety_ms = 15000;
+    std::uint64_t liveness_limit_ms = 20000;
+
+    // Time. Every node ticks every tick_us, plus or minus up to tick_jitter_us, times its own
+    // clock rate (percent; 100 is true time): engines must be safe however fast each clock runs.
+    std::uint64_t tick_us = 10000;
+    std::uint64_t tick_jitter_us = 500;
+    std::vector<std::uint32_t> clock_rate_percent;  // per node, index id - 1
+    // Per node, how many times slower than the cluster's fsync its disk is during the safety
+    // phase (1: the same). A fault like the others: healed for the liveness phase.
+    std::vector<std::uint32_t> disk_slowness;
+
+    // The engines' timing and flow-control knobs (ids, members and seeds are set per node). The
+    // seed varies them, so paging, back-pressure and tight timeouts get exercised too.
+    EngineConfig engine;
+    std::uint32_t request_timeout_ticks = 300;
+
+    // Network: one-way delay uniform in [min, max]; 1 in tail_per_10k messages is slowed by up to
+    // tail_max_us more (reordering follows from the spread).
+    std::uint64_t delay_min_us = 200;
+    std::uint64_t delay_max_us = 5000;
+    std::uint32_t tail_per_10k = 100;
+    std::uint64_t tail_max_us = 100000;
+    std::uint32_t loss_per_10k = 100;
+    std::uint32_t dup_per_10k = 50;
+
+    // Disk: an fsync completes after a delay uniform in [min, max].
+    std::uint64_t flush_min_us = 100;
+    std::uint64_t flush_max_us = 3000;
+
+    // Faults during the safety phase: one every [min, max] ms, of a kind picked by the weights.
+    std::uint64_t fault_interval_min_ms = 200;
+    std::uint64_t fault_interval_max_ms = 2000;
+    std::uint32_t weight_crash = 3;
+    std::uint32_t weight_partition = 3;
+    std::uint32_t weight_isolate_leader = 2;
+    std::uint32_t weight_one_way = 2;
+    std::uint32_t weight_fsync_failure = 1;
+    std::uint32_t weight_heal = 2;
+    std::uint32_t weight_pause = 1;         // a process stops (SIGSTOP, GC) and resumes later
+    std::uint32_t weight_crash_all = 1;     // every node crashes; they come back one by one
+    std::uint32_t torn_write_percent = 50;  // of crashes with a write in flight
+    std::uint64_t downtime_min_ms = 100;
+    std::uint64_t downtime_max_ms = 4000;
+    std::uint64_t partition_min_ms = 300;
+    std::uint64_t partition_max_ms = 5000;
+    std::uint64_t pause_min_ms = 100;
+    std::uint64_t pause_max_ms = 3000;
+
+    // Clients: think time between operations; how long one attempt may take before the client
+    // tries another node; how long it keeps retrying one write before giving up on it.
+    std::uint64_t think_max_ms = 40;
+    std::uint64_t attempt_timeout_ms = 4000;
+    std::uint64_t give_up_ms = 12000;
+
+    static SimConfig from_seed(std::uint64_t seed);
+    std::string describe() const;
+};
+
+}  // namespace ballot::sim

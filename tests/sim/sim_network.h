@@ -1,0 +1,86 @@
+// The simulator's network: every message gets its own random delay (so messages reorder), and may
+// be lost or duplicated; links can be cut one way or both (partitions), and healed.
+//
+// SimNetwork is the fabric; each node talks to it through its SimEndpoint, a ballot::Network.
+// A message is dropped if its link is cut when it is sent or when it would arrive, or if the
+// receiver is down when it would arrive (a real TCP connection dies with its process).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/driver.h"
+#include "common/random.h"
+#include "tests/sim/event_queue.h"
+
+namespace ballot::sim {
+
+struct NetworkFaults {
+    std::uint64_t delay_min_us = 200;
+    std::uint64_t delay_max_us = 5000;
+    std::uint32_t tail_per_10k = 0;
+    std::uint64_t tail_max_us = 0;
+    std::uint32_t loss_per_10k = 0;
+    std::uint32_t dup_per_10k = 0;
+};
+
+class SimNetwork {
+public:
+    // Called when a message arrives at an up node.
+    using Deliver = std::function<void(NodeId from, NodeId to, const Bytes& payload)>;
+    using IsUp = std::function<bool(NodeId)>;
+
+    SimNetwork(EventQueue& queue, Rng& rng, std::vector<NodeId> members, NetworkFaults faults,
+               Deliver deliver, IsUp is_up);
+    ~SimNetwork();
+
+    Network& endpoint(NodeId id);
+
+    void send(NodeId from, NodeId to, Bytes payload);
+
+    bool linked(NodeId from, NodeId to) const { return !cut_.contains({from, to}); }
+    void cut(NodeId from, NodeId to) { cut_.insert({from, to}); }
+    void cut_both(NodeId a, NodeId b) {
+        cut(a, b);
+        cut(b, a);
+    }
+    void heal() { cut_.clear(); }
+    bool partitioned() const { return !cut_.empty(); }
+    std::string describe_cuts() const;
+
+    void set_faults(NetworkFaults faults) { faults_ = faults; }
+    // Peers `id` can send to right now (up and not cut off).
+    std::size_t reachable_peers(NodeId id) const;
+
+    // Called with a line per message when set (BALLOT_SIM_TRACE).
+    std::function<void(const std::string&)> trace;
+
+    std::uint64_t sent() const { return sent_; }
+    std::uint64_t delivered() const { return delivered_; }
+    std::uint64_t dropped() const { return dropped_; }
+    std::uint64_t duplicated() const { return duplicated_; }
+
+private:
+    class Endpoint;
+    void schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> payload, std::uint64_t id);
+
+    EventQueue& queue_;
+    Rng& rng_;
+    std::vector<NodeId> members_;
+    NetworkFaults faults_;
+    Deliver deliver_;
+    IsUp is_up_;
+    std::vector<std::unique_ptr<Endpoint>> endpoints_;
+    std::set<std::pair<NodeId, NodeId>> cut_;  // (from, to) links that drop everything
+    std::uint64_t next_id_ = 1;
+    std::uint64_t sent_ = 0;
+    std::uint64_t delivered_ = 0;
+    std::uint64_t dropped_ = 0;
+    std::uint64_t duplicated_ = 0;
+};
+
+}  // namespace ballot::sim

@@ -1,0 +1,230 @@
+#include "tests/sim/simulator.h"
+
+#include <cstdio>
+#include <set>
+#include <sstream>
+
+namespace ballot::sim {
+
+namespace {
+
+std::string format_time(std::uint64_t us) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%9.3f ms", static_cast<double>(us) / 1000.0);
+    return buf;
+}
+
+std::string tests_dir() {
+#ifdef BALLOT_BIN_DIR
+    std::string bin = BALLOT_BIN_DIR;
+    if (bin.size() >= 4 && bin.compare(bin.size() - 4, 4, "/bin") == 0)
+        return bin.substr(0, bin.size() - 4) + "/tests";
+#endif
+    return "build/tests";
+}
+
+// The liveness phase, in two stages: every client gets a new write acknowledged; then every node
+// serves a read barrier and has applied everything applied anywhere when the stage began.
+class LivenessProbe {
+public:
+    LivenessProbe(SimCluster& cluster, EventQueue& queue, Workload& workload)
+        : cluster_(cluster), queue_(queue), workload_(workload) {}
+
+    // True once the cluster has shown it is live.
+    bool satisfied() {
+        if (!catching_up_) {
+            if (!workload_.every_client_acknowledged_since_liveness()) return false;
+            catching_up_ = true;
+            workload_.stop();
+            target_ = cluster_.highest_applied();
+            for (NodeId id : cluster_.members()) barrier(id);
+            return false;
+        }
+        if (served_.size() < cluster_.members().size()) return false;
+        for (NodeId id : cluster_.members())
+            if (cluster_.applied(id) < target_) return false;
+        return true;
+    }
+
+    std::string explain() const {
+        std::ostringstream out;
+        if (!catching_up_) {
+            out << "not every client got a new write acknowledged";
+        } else {
+            out << "every client got a write acknowledged, but not every node caught up to index " << target_
+                << " and served a read barrier (served:";
+            for (NodeId id : served_) out << ' ' << id;
+            out << ")";
+        }
+        return out.str();
+    }
+
+private:
+    void barrier(NodeId id) {
+        cluster_.read_barrier(id, [this, id](bool ok) {
+            if (ok) {
+                served_.insert(id);
+                return;
+            }
+            queue_.after(100'000, [this, id] { barrier(id); });
+        });
+    }
+
+    SimCluster& cluster_;
+    EventQueue& queue_;
+    Workload& workload_;
+    bool catching_up_ = false;
+    Index target_ = 0;
+    std::set<NodeId> served_;
+};
+
+}  // namespace
+
+const char* to_string(SimReport::Result result) {
+    switch (result) {
+        case SimReport::Result::passed:
+            return "passed";
+        case SimReport::Result::safety_violation:
+            return "SAFETY VIOLATION";
+        case SimReport::Result::liveness_failure:
+            return "LIVENESS FAILURE";
+        case SimReport::Result::not_linearizable:
+            return "NOT LINEARIZABLE";
+        case SimReport::Result::inconclusive:
+            return "LINEARIZABILITY INCONCLUSIVE";
+    }
+    return "?";
+}
+
+std::string SimReport::replay_command() const {
+    return "BALLOT_SIM_ENGINE=" + engine + " BALLOT_SIM_SEED=" + std::to_string(seed) + " " + tests_dir() +
+           "/simulation_test";
+}
+
+std::string SimReport::summary() const {
+    std::ostringstream out;
+    out << "seed=" << seed << " engine=" << engine << ": " << to_string(result) << " after " << simulated_ms
+        << " simulated ms, " << events << " events; " << config.describe() << "\n  ops " << history_ops
+        << " (" << workload.writes_ok << " writes ok, " << workload.writes_indeterminate << " indeterminate, "
+        << workload.reads_ok << " reads ok, " << workload.reads_failed << " reads failed, "
+        << workload.retries << " retries; of the indeterminate, " << workload.indeterminate_applied
+        << " took effect, " << workload.indeterminate_dropped << " never applied); faults " << faults.total()
+        << " (" << faults.crashes << " crashes, " << cluster.torn_writes << " torn writes, "
+        << faults.fsync_failures << " fsync failures, " << faults.partitions << " partitions, "
+        << faults.leader_isolations << " leader isolations, " << faults.one_way_cuts << " one-way cuts, "
+        << faults.pauses << " pauses, " << faults.full_crashes << " full-cluster crashes, " << faults.heals
+        << " heals); messages " << messages_sent << " sent, " << messages_dropped << " dropped, "
+        << messages_duplicated << " duplicated; highest index " << highest_applied << "; liveness in "
+        << liveness_ms << " ms; linearizability search " << linearizability_steps << " steps";
+    if (!ok()) {
+        out << "\n  at " << format_time(failed_at_us) << ": " << failure << "\n  replay: " << replay_command()
+            << "  (add BALLOT_SIM_TRACE=1 for a step trace on stderr)";
+    }
+    return out.str();
+}
+
+SimReport run_simulation(const SimOptions& options) {
+    SimReport report;
+    report.engine = options.engine;
+    report.seed = options.seed;
+    report.config = SimConfig::from_seed(options.seed);
+    if (options.safety_ms) report.config.safety_ms = *options.safety_ms;
+    const SimConfig& config = report.config;
+
+    EventQueue queue;
+    Rng rng(options.seed);
+    Violations violations;
+    std::function<void(const std::string&)> trace;
+    if (options.trace)
+        trace = [&queue, &options](const std::string& line) {
+            options.trace("[" + format_time(queue.now_us()) + "] " + line);
+        };
+    if (trace)
+        trace("seed=" + std::to_string(options.seed) + " engine=" + options.engine + ": " +
+              config.describe());
+
+    SimCluster cluster(options.engine, config, queue, rng, violations, options.sabotage, trace);
+    Workload workload(config, queue, rng, cluster, violations);
+    workload.trace = trace;
+    cluster.on_first_apply = [&workload](const Command& c, const std::string& reply) {
+        workload.on_first_apply(c, reply);
+    };
+    Nemesis nemesis(config, queue, rng, cluster, trace);
+    LivenessProbe probe(cluster, queue, workload);
+
+    cluster.start();
+    workload.start();
+    nemesis.start();
+
+    const std::uint64_t liveness_start_us = config.safety_ms * 1000;
+    const std::uint64_t deadline_us = liveness_start_us + config.liveness_limit_ms * 1000;
+    bool liveness = false;
+    queue.at(liveness_start_us, [&] {
+        liveness = true;
+        nemesis.stop(!options.keep_slow_disks);
+        cluster.network().set_faults(NetworkFaults{config.delay_min_us, config.delay_max_us, 0, 0, 0, 0});
+        workload.begin_liveness();
+        if (trace) trace("LIVENESS PHASE begins");
+    });
+
+    auto fail = [&](SimReport::Result result, std::string why) {
+        report.result = result;
+        report.failure = std::move(why);
+        report.failed_at_us = queue.now_us();
+    };
+
+    cluster.check_step();
+    while (true) {
+        if (!queue.run_next()) {
+            fail(SimReport::Result::liveness_failure, "nothing left to simulate (the event queue ran dry)");
+            break;
+        }
+        cluster.check_step();
+        nemesis.after_step();
+        if (violations.any()) {
+            std::string what;
+            for (const std::string& v : violations.all()) what += (what.empty() ? "" : "\n    ") + v;
+            fail(SimReport::Result::safety_violation, what + "\n  cluster:\n" + cluster.describe_nodes());
+            break;
+        }
+        if (!liveness) continue;
+        if (probe.satisfied()) {
+            report.liveness_ms = (queue.now_us() - liveness_start_us) / 1000;
+            cluster.check_replicas_agree();
+            if (violations.any()) fail(SimReport::Result::safety_violation, violations.all().front());
+            break;
+        }
+        if (queue.now_us() >= deadline_us) {
+            fail(SimReport::Result::liveness_failure,
+                 "no progress within " + std::to_string(config.liveness_limit_ms) +
+                     " simulated ms of healing everything: " + probe.explain() + "\n  cluster:\n" +
+                     cluster.describe_nodes());
+            break;
+        }
+    }
+    workload.finish();
+    if (report.ok() && violations.any()) fail(SimReport::Result::safety_violation, violations.all().front());
+
+    report.events = queue.events_run();
+    report.simulated_ms = queue.now_us() / 1000;
+    report.history_ops = workload.history().size();
+    report.workload = workload.stats();
+    report.faults = nemesis.stats();
+    report.cluster = cluster.stats();
+    report.messages_sent = cluster.network().sent();
+    report.messages_dropped = cluster.network().dropped();
+    report.messages_duplicated = cluster.network().duplicated();
+    report.highest_applied = cluster.highest_applied();
+
+    if (report.ok()) {
+        LinearizabilityResult lin = check_linearizability(workload.history(), options.linearizability);
+        report.linearizability_steps = lin.steps;
+        if (lin.verdict == LinearizabilityResult::Verdict::violation)
+            fail(SimReport::Result::not_linearizable, lin.explanation);
+        else if (lin.verdict == LinearizabilityResult::Verdict::inconclusive)
+            fail(SimReport::Result::inconclusive, lin.explanation);
+    }
+    return report;
+}
+
+}  // namespace ballot::sim
