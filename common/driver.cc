@@ -28,6 +28,17 @@ void Driver::tick() {
     ++now_tick_;
     if (storage_failed_) return;
     engine_->tick();
+    // A new leader (or the same one in a new term): what the old one held may be gone, so
+    // everything unanswered goes to the new one now. Leaderless engines (basic Paxos) rely on
+    // the retry timer alone.
+    EngineStatus s = engine_->status();
+    if (s.leader != kNoNode) {
+        std::string leadership = std::to_string(s.leader) + "@" + s.term_value;
+        if (leadership != leadership_) {
+            leadership_ = std::move(leadership);
+            for (auto& [key, w] : writes_) w.retry_tick = now_tick_;
+        }
+    }
     expire_and_retry();
 }
 
@@ -70,7 +81,8 @@ void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion 
 void Driver::propose(PendingWrite& w) {
     switch (engine_->propose(w.encoded)) {
         case ProposeResult::accepted:
-            w.retry_tick = now_tick_ + options_.retry_ticks;
+            w.retry_wait_ticks = w.retry_wait_ticks == 0 ? options_.retry_ticks : 2 * w.retry_wait_ticks;
+            w.retry_tick = now_tick_ + w.retry_wait_ticks;
             break;
         case ProposeResult::no_leader:
         case ProposeResult::overloaded:

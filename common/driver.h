@@ -69,8 +69,10 @@ struct DriverOptions {
     std::uint64_t session_id = 1;  // unique for this process start (never 0)
     std::size_t cluster_size = 1;  // members, self included (for the no-quorum hint)
     std::uint32_t request_timeout_ticks = 300;
-    // An unanswered command is proposed again after this long (a forward may have been lost or
-    // the leader may have changed); dedup makes the retry harmless.
+    // An unanswered command is proposed again after this long (a forward may have been lost),
+    // the wait doubling with each retry, and at once when the engine's leader or term changes
+    // (the old leader's log may have lost it). Dedup makes a retry harmless; the backoff keeps
+    // retries of a slow but healthy cluster from flooding its log with duplicates.
     std::uint32_t retry_ticks = 60;
     std::uint32_t read_retry_ticks = 2;  // a read that found no leader asks again this soon
     std::size_t max_pending_requests = 100000;
@@ -130,6 +132,7 @@ private:
         std::vector<Completion> waiters;
         std::uint64_t deadline_tick = 0;
         std::uint64_t retry_tick = 0;
+        std::uint32_t retry_wait_ticks = 0;  // doubles with each retry
         bool own = false;  // stamped with this node's session
     };
     struct PendingRead {
@@ -166,6 +169,7 @@ private:
     DriverOptions options_;
 
     std::uint64_t now_tick_ = 0;
+    std::string leadership_;  // the engine's leader and term at the last tick
     std::uint64_t next_seq_ = 1;
     std::set<std::uint64_t> own_unanswered_;  // own seqs without a reply: acked_below = min
     std::unordered_map<RequestKey, PendingWrite, RequestKeyHash> writes_;
