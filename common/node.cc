@@ -99,7 +99,12 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     d.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);
     driver_ = std::make_unique<Driver>(self, std::move(engine), *storage_, *network_, state_machine, d);
     driver_->set_log(log_at);
-    if (options_.trace) driver_->set_trace([](const std::string& line) { spdlog::info("{}", line); });
+    if (options_.trace) {
+        // Its own logger, so --trace prints whatever --log-level says about everything else.
+        std::shared_ptr<spdlog::logger> trace = spdlog::default_logger()->clone("trace");
+        trace->set_level(spdlog::level::trace);
+        driver_->set_trace([trace](const std::string& line) { trace->info("{}", line); });
+    }
 }
 
 Node::~Node() { stop(); }
