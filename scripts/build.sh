@@ -12,6 +12,6 @@ else
 fi
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-cmake -S . -B "$dir" "${generator[@]}" "${extra[@]}" >/dev/null
-cmake --build "$dir" -j "$(nproc)"
+cmake -S . -B "$dir" "${generator[@]}" "${extra[@]}" >&2
+cmake --build "$dir" -j "$(nproc)" >&2  # progress on stderr; stdout is the build dir
 echo "$dir"
