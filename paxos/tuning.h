@@ -40,7 +40,9 @@ struct Tuning {
         t.max_inflight_slots = std::max<std::size_t>(1, c.max_inflight_messages);
         t.max_pending_proposals = c.max_pending_proposals;
         t.attempt_timeout_ticks = std::max<std::uint32_t>(1, c.election_timeout_min_ticks);
-        t.gap_timeout_ticks = std::max<std::uint32_t>(1, c.election_timeout_min_ticks);
+        // Two heartbeats: far longer than a healthy slot takes (milliseconds), short enough that
+        // the slots a crashed proposer left half-done stop blocking the others quickly.
+        t.gap_timeout_ticks = std::max<std::uint32_t>(1, 2 * c.heartbeat_ticks);
         t.read_timeout_ticks = std::max<std::uint32_t>(1, c.election_timeout_min_ticks);
         t.probe_interval_ticks = std::max<std::uint32_t>(1, c.election_timeout_max_ticks);
         t.backoff_max_ticks = std::max<std::uint32_t>(t.backoff_base_ticks, c.election_timeout_max_ticks);
