@@ -23,7 +23,7 @@ using namespace ballot::sim;
 namespace {
 
 // Seeds per engine by default: the whole file stays within a few minutes on one core.
-constexpr std::uint64_t kDefaultSeeds = 80;
+constexpr std::uint64_t kDefaultSeeds = 200;
 
 std::optional<std::uint64_t> env_number(const char* name) {
     const char* v = std::getenv(name);
