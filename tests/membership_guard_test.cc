@@ -1,0 +1,79 @@
+// A member that comes back with a new data dir is refused; identities survive restarts; a
+// damaged IDENTITY or PEERS file is named, never silently replaced.
+#define BOOST_TEST_MODULE membership_guard
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "common/membership_guard.h"
+
+using namespace ballot;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    TempDir() {
+        char tmpl[] = "/tmp/ballot-guard-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { fs::remove_all(path); }
+    std::string path;
+};
+
+void flip_last_byte(const std::string& file) {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-1, std::ios::end);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(-1, std::ios::end);
+    c = static_cast<char>(c ^ 1);
+    f.write(&c, 1);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_new_data_dir_keeps_the_identity_it_was_given) {
+    TempDir d;
+    BOOST_TEST(MembershipGuard(d.path, 42).identity() == 42u);
+    BOOST_TEST(MembershipGuard(d.path, 99).identity() == 42u);  // reloaded, not replaced
+}
+
+BOOST_AUTO_TEST_CASE(a_peer_is_remembered_and_a_changed_identity_refused_across_restarts) {
+    TempDir d;
+    {
+        MembershipGuard g(d.path, 1);
+        BOOST_TEST(!g.admit(2, 700).has_value());  // first contact: remembered
+        BOOST_TEST(!g.admit(2, 700).has_value());  // same data dir: fine
+        BOOST_TEST(!g.admit(3, 800).has_value());
+    }
+    MembershipGuard again(d.path, 1);
+    auto refusal = again.admit(2, 701);  // node 2 lost its data dir
+    BOOST_REQUIRE(refusal.has_value());
+    BOOST_TEST(refusal->find("node 2") != std::string::npos);
+    BOOST_TEST(refusal->find("lost or replaced its state") != std::string::npos);
+    BOOST_TEST(!again.admit(3, 800).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(damaged_files_are_named_not_replaced) {
+    TempDir d;
+    {
+        MembershipGuard g(d.path, 5);
+        g.admit(2, 9);
+    }
+    flip_last_byte(d.path + "/PEERS");
+    try {
+        MembershipGuard g(d.path, 5);
+        BOOST_FAIL("a corrupt PEERS file must refuse");
+    } catch (const std::runtime_error& e) {
+        BOOST_TEST(std::string(e.what()).find("PEERS") != std::string::npos, e.what());
+    }
+    fs::remove(d.path + "/PEERS");
+    flip_last_byte(d.path + "/IDENTITY");
+    try {
+        MembershipGuard g(d.path, 5);
+        BOOST_FAIL("a corrupt IDENTITY file must refuse");
+    } catch (const std::runtime_error& e) {
+        BOOST_TEST(std::string(e.what()).find("IDENTITY") != std::string::npos, e.what());
+    }
+}
