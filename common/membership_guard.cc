@@ -80,6 +80,7 @@ MembershipGuard::MembershipGuard(std::string dir, std::uint64_t fresh_identity) 
         Writer(b).u64(identity_);
         write_atomically(dir_, "IDENTITY", b);
     }
+    if (auto body = read_checked(dir_ + "/JOINED")) joined_ = true;
     if (auto body = read_checked(dir_ + "/PEERS")) {
         Reader r(*body);
         std::uint32_t n = r.count(16);
@@ -103,6 +104,12 @@ std::optional<std::string> MembershipGuard::admit(NodeId peer, std::uint64_t pee
            hex(it->second) +
            ": it lost or replaced its state, so it may have forgotten votes or promises; restore its data dir, or wipe "
            "the whole cluster to start over";
+}
+
+void MembershipGuard::mark_joined() {
+    if (joined_) return;
+    write_atomically(dir_, "JOINED", Bytes{});
+    joined_ = true;
 }
 
 void MembershipGuard::save_peers() {

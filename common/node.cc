@@ -42,7 +42,11 @@ tcp::endpoint resolve(asio::io_context& io, const std::string& host, std::uint16
 class Node::TransportNetwork final : public Network {
 public:
     explicit TransportNetwork(Transport& t) : transport_(t) {}
-    void send(NodeId to, Bytes payload) override { transport_.send(to, payload); }
+    void send(NodeId to, Bytes payload) override {
+        if (joining_) return;  // common/membership_guard.h: a new data dir says nothing yet
+        transport_.send(to, payload);
+    }
+    bool joining_ = false;
     std::size_t reachable_peers() const override { return transport_.connected_peers(); }
 
 private:
@@ -83,13 +87,16 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     transport_ = std::make_unique<Transport>(
         io_, self, options_.protocol, peers, transport_options,
         [this](NodeId from, std::span<const std::uint8_t> payload) {
-            if (stopped_) return true;
+            if (stopped_ || network_->joining_) return true;
             bool ok = driver_->receive(from, payload);
             schedule_pump();
             return ok;
         },
         log_at);
     network_ = std::make_unique<TransportNetwork>(*transport_);
+    network_->joining_ = !guard_->joined();
+    if (network_->joining_)
+        spdlog::info("new data dir {}: taking part once every peer has met it", options_.data_dir);
 
     DriverOptions d;
     d.session_id = fresh_session_id();
@@ -135,6 +142,7 @@ void Node::schedule_tick() {
         if (now - next_tick_ > std::chrono::seconds(1)) next_tick_ = now;  // after a long stall (SIGSTOP)
         driver_->tick();
         schedule_pump();
+        finish_joining();
         report_state_changes();
         schedule_tick();
     });
@@ -162,6 +170,21 @@ void Node::read(Completion done) {
 }
 
 DriverStatus Node::status() const { return driver_->status(); }
+
+// A new data dir joins once every peer has completed a handshake with it, so that every peer
+// remembers its identity (common/membership_guard.h).
+void Node::finish_joining() {
+    if (!network_->joining_) return;
+    if (transport_->connected_peers() + 1 < options_.cluster.members.size()) return;
+    try {
+        guard_->mark_joined();
+    } catch (const std::runtime_error& e) {
+        spdlog::error("{}", e.what());
+        return;
+    }
+    network_->joining_ = false;
+    spdlog::info("every peer has met this data dir: taking part");
+}
 
 // Logs at INFO whenever this node's role, leader or term/ballot changes.
 void Node::report_state_changes() {

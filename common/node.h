@@ -60,6 +60,7 @@ private:
     void schedule_pump();
     void schedule_tick();
     void report_state_changes();
+    void finish_joining();
 
     boost::asio::io_context& io_;
     NodeOptions options_;

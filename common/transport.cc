@@ -188,20 +188,32 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             say(4, "node " + std::to_string(h.from) + " refuses this node: " + h.refusal);
             co_return kNoNode;
         }
-        if (options.admit) {
-            if (auto refusal = options.admit(h.from, h.identity)) {
-                say(4, "refusing node " + std::to_string(h.from) + ": " + *refusal);
-                if (!dialer) {  // tell it why, so its own log says so too
-                    Bytes hello = encode_hello(Hello{protocol, self, h.from, options.identity, *refusal});
-                    co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
-                }
+        // Three frames: the dialer's Hello, the acceptor's Hello (a refusal, or its identity),
+        // and the dialer's verdict on the acceptor. Either side refuses by saying why, so both
+        // logs name the cause, and neither side uses the connection before both have admitted
+        // (and durably remembered) each other.
+        std::optional<std::string> refusal;
+        if (options.admit) refusal = options.admit(h.from, h.identity);
+        if (refusal) say(4, "refusing node " + std::to_string(h.from) + ": " + *refusal);
+        Bytes reply = encode_hello(Hello{protocol, self, h.from, options.identity, refusal.value_or("")});
+        auto [ec, n] = co_await asio::async_write(socket, asio::buffer(reply), tuple_awaitable);
+        if (ec || refusal) co_return kNoNode;
+        if (!dialer) {
+            auto verdict = co_await read_frame(socket, 4096);
+            if (!verdict) co_return kNoNode;
+            Reader v(*verdict);
+            bool verdict_magic = v.u32() == kHelloMagic;
+            Hello d;
+            d.protocol = v.str();
+            d.from = v.u64();
+            d.to = v.u64();
+            d.identity = v.u64();
+            d.refusal = v.str();
+            if (!v.finish() || !verdict_magic || d.from != h.from) co_return kNoNode;
+            if (!d.refusal.empty()) {
+                say(4, "node " + std::to_string(h.from) + " refuses this node: " + d.refusal);
                 co_return kNoNode;
             }
-        }
-        if (!dialer) {
-            Bytes hello = encode_hello(Hello{protocol, self, h.from, options.identity, {}});
-            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
-            if (ec) co_return kNoNode;
         }
         deadline.cancel();
         co_return h.from;

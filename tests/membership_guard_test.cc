@@ -77,3 +77,18 @@ BOOST_AUTO_TEST_CASE(damaged_files_are_named_not_replaced) {
         BOOST_TEST(std::string(e.what()).find("IDENTITY") != std::string::npos, e.what());
     }
 }
+
+BOOST_AUTO_TEST_CASE(a_new_data_dir_is_joining_until_marked_and_stays_joined) {
+    TempDir d;
+    {
+        MembershipGuard g(d.path, 3);
+        BOOST_TEST(!g.joined());
+    }
+    {
+        MembershipGuard g(d.path, 3);
+        BOOST_TEST(!g.joined());  // a crash before every peer met it: still joining
+        g.mark_joined();
+        BOOST_TEST(g.joined());
+    }
+    BOOST_TEST(MembershipGuard(d.path, 3).joined());
+}
