@@ -54,7 +54,8 @@ std::vector<std::uint16_t> pick_free_ports(int count) {
     return ports;
 }
 
-LocalCluster::LocalCluster(std::string server, std::string protocol, int nodes, std::vector<std::string> extra_args)
+LocalCluster::LocalCluster(std::string server, std::string protocol, int nodes,
+                           std::vector<std::string> extra_args)
     : server_(std::move(server)), protocol_(std::move(protocol)), extra_args_(std::move(extra_args)) {
     char tmpl[] = "/tmp/ballot-e2e-XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
@@ -72,8 +73,12 @@ LocalCluster::~LocalCluster() {
     if (!std::getenv("BALLOT_KEEP_TEST_DIRS")) fs::remove_all(root_, ignored);
 }
 
-std::string LocalCluster::data_dir(NodeId id) const { return root_ + "/node-" + std::to_string(id); }
-std::string LocalCluster::log_path(NodeId id) const { return root_ + "/node-" + std::to_string(id) + ".log"; }
+std::string LocalCluster::data_dir(NodeId id) const {
+    return root_ + "/node-" + std::to_string(id);
+}
+std::string LocalCluster::log_path(NodeId id) const {
+    return root_ + "/node-" + std::to_string(id) + ".log";
+}
 
 std::vector<std::string> LocalCluster::node_args() const {
     std::vector<std::string> args;
@@ -86,7 +91,7 @@ std::vector<std::string> LocalCluster::node_args() const {
 
 void LocalCluster::start(NodeId id) {
     if (running(id)) throw std::logic_error("node already running");
-    std::vector<std::string> args = {server_, "--protocol", protocol_, "--id", std::to_string(id),
+    std::vector<std::string> args = {server_,      "--protocol", protocol_, "--id", std::to_string(id),
                                      "--data-dir", data_dir(id)};
     for (auto& a : node_args()) args.push_back(a);
     for (auto& a : extra_args_) args.push_back(a);
@@ -147,7 +152,7 @@ std::optional<int> LocalCluster::reap(NodeId id) {
 }
 
 kv::RespValue LocalCluster::command(NodeId id, const std::vector<std::string>& args,
-                                      std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout) {
     try {
         kv::RespClient client;
         client.connect("127.0.0.1", port(id), timeout);
@@ -196,7 +201,8 @@ NodeId LocalCluster::another_running(NodeId not_this) const {
     return kNoNode;
 }
 
-kv::RespValue LocalCluster::read_eventually(NodeId id, const std::string& key, std::chrono::milliseconds timeout) {
+kv::RespValue LocalCluster::read_eventually(NodeId id, const std::string& key,
+                                            std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     kv::RespValue v;
     do {
@@ -208,7 +214,7 @@ kv::RespValue LocalCluster::read_eventually(NodeId id, const std::string& key, s
 }
 
 bool LocalCluster::write_until_ok(NodeId id, const std::string& key, const std::string& value,
-                                    std::chrono::milliseconds timeout) {
+                                  std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         kv::RespValue v = command(id, {"SET", key, value}, 3000ms);
@@ -224,12 +230,14 @@ std::string LocalCluster::log_tail(NodeId id, int lines) const {
     std::string line;
     while (std::getline(in, line)) all.push_back(line);
     std::string out;
-    for (std::size_t i = all.size() > static_cast<std::size_t>(lines) ? all.size() - lines : 0; i < all.size(); ++i)
+    for (std::size_t i = all.size() > static_cast<std::size_t>(lines) ? all.size() - lines : 0;
+         i < all.size(); ++i)
         out += all[i] + "\n";
     return out;
 }
 
-std::pair<int, std::string> LocalCluster::run_server(const std::string& server, const std::vector<std::string>& args) {
+std::pair<int, std::string> LocalCluster::run_server(const std::string& server,
+                                                     const std::vector<std::string>& args) {
     char tmpl[] = "/tmp/ballot-args-XXXXXX";
     int fd = ::mkstemp(tmpl);
     if (fd < 0) throw std::runtime_error("mkstemp failed");

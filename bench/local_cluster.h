@@ -6,12 +6,13 @@
 // class starts is stopped by PID in the destructor.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 #include "common/types.h"
@@ -22,7 +23,8 @@ namespace ballot {
 class LocalCluster {
 public:
     // `server` is the path of the ballot-server binary.
-    LocalCluster(std::string server, std::string protocol, int nodes, std::vector<std::string> extra_args = {});
+    LocalCluster(std::string server, std::string protocol, int nodes,
+                 std::vector<std::string> extra_args = {});
     ~LocalCluster();
     LocalCluster(const LocalCluster&) = delete;
     LocalCluster& operator=(const LocalCluster&) = delete;
@@ -70,7 +72,8 @@ public:
 
     // Runs ballot-server with `args` (not as a member of this cluster) and returns its exit
     // status and stderr; for argument-checking tests.
-    static std::pair<int, std::string> run_server(const std::string& server, const std::vector<std::string>& args);
+    static std::pair<int, std::string> run_server(const std::string& server,
+                                                  const std::vector<std::string>& args);
 
 private:
     std::string server_;

@@ -34,7 +34,8 @@ std::optional<NodeAddress> parse_node_address(const std::string& text, std::stri
     }
     NodeAddress a;
     a.host = text.substr(0, middle);
-    if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+    if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']')
+        a.host = a.host.substr(1, a.host.size() - 2);
     std::string port = text.substr(middle + 1, last - middle - 1);
     std::string id = text.substr(last + 1);
     if (a.host.empty()) {

@@ -49,7 +49,8 @@ bool Driver::receive(NodeId from, std::span<const std::uint8_t> payload) {
 
 void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
     if (storage_failed_) return done(Outcome{Outcome::Status::storage_failed, storage_error_});
-    if (writes_.size() >= options_.max_pending_requests) return done(Outcome{Outcome::Status::overloaded, {}});
+    if (writes_.size() >= options_.max_pending_requests)
+        return done(Outcome{Outcome::Status::overloaded, {}});
 
     Command c;
     bool own = !stamp.has_value();
@@ -194,8 +195,9 @@ bool Driver::release_durable_batches() {
         batches_.pop_front();
         for (auto& m : b.held) {
             if (m.to == self_) {
-                if (trace_) trace_("n" + std::to_string(self_) + " -> n" + std::to_string(self_) + " " +
-                                   engine_->describe(m.payload));
+                if (trace_)
+                    trace_("n" + std::to_string(self_) + " -> n" + std::to_string(self_) + " " +
+                           engine_->describe(m.payload));
                 engine_->step(self_, m.payload);
                 stepped_self = true;
             } else {
@@ -209,7 +211,9 @@ bool Driver::release_durable_batches() {
 }
 
 void Driver::send(Envelope& m) {
-    if (trace_) trace_("n" + std::to_string(self_) + " -> n" + std::to_string(m.to) + " " + engine_->describe(m.payload));
+    if (trace_)
+        trace_("n" + std::to_string(self_) + " -> n" + std::to_string(m.to) + " " +
+               engine_->describe(m.payload));
     network_.send(m.to, std::move(m.payload));
 }
 
@@ -226,7 +230,8 @@ void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
         // Persist before you promise: nothing that depends on this data may leave, ever. The
         // page cache may have dropped it, so retrying the fsync proves nothing (fsyncgate).
         storage_failed_ = true;
-        storage_error_ = "storage failure: " + ec.message() + "; this node acknowledges nothing until restarted";
+        storage_error_ =
+            "storage failure: " + ec.message() + "; this node acknowledges nothing until restarted";
         log(kError, storage_error_);
         batches_.clear();
         fail_all(Outcome::Status::storage_failed);
@@ -238,8 +243,8 @@ void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
 
 void Driver::apply(const Entry& e) {
     if (e.index != applied_index_ + 1) {
-        log(kError, "engine committed index " + std::to_string(e.index) + " after " + std::to_string(applied_index_) +
-                        "; ignoring (engine bug)");
+        log(kError, "engine committed index " + std::to_string(e.index) + " after " +
+                        std::to_string(applied_index_) + "; ignoring (engine bug)");
         return;
     }
     applied_index_ = e.index;
@@ -249,7 +254,8 @@ void Driver::apply(const Entry& e) {
             log(kWarn, "log entry " + std::to_string(e.index) + " is not a command; skipped");
         } else {
             std::string reply = state_machine_.apply(e.index, *command);
-            complete_write(RequestKey{command->client_id, command->seq}, Outcome{Outcome::Status::ok, std::move(reply)});
+            complete_write(RequestKey{command->client_id, command->seq},
+                           Outcome{Outcome::Status::ok, std::move(reply)});
         }
     }
     // Reads waiting for this index may now run.

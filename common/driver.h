@@ -133,7 +133,7 @@ private:
         std::uint64_t deadline_tick = 0;
         std::uint64_t retry_tick = 0;
         std::uint32_t retry_wait_ticks = 0;  // doubles with each retry
-        bool own = false;  // stamped with this node's session
+        bool own = false;                    // stamped with this node's session
     };
     struct PendingRead {
         Completion done;

@@ -58,8 +58,8 @@ struct EngineConfig {
     std::uint64_t seed = 1;
 
     // Bounds on replication traffic, so a slow peer cannot make a leader buffer without limit.
-    std::size_t max_message_bytes = 1 << 20;     // entries per AppendEntries / Accept message
-    std::size_t max_inflight_messages = 256;     // unacknowledged replication messages per peer
+    std::size_t max_message_bytes = 1 << 20;  // entries per AppendEntries / Accept message
+    std::size_t max_inflight_messages = 256;  // unacknowledged replication messages per peer
     // Bound on proposals a node holds while it has nowhere to send them (no leader known).
     std::size_t max_pending_proposals = 65536;
 
@@ -94,18 +94,16 @@ struct Ready {
     std::vector<ReadState> reads;
 
     bool needs_persist() const { return hard_state || truncate_from || !entries.empty(); }
-    bool empty() const {
-        return !needs_persist() && messages.empty() && committed.empty() && reads.empty();
-    }
+    bool empty() const { return !needs_persist() && messages.empty() && committed.empty() && reads.empty(); }
 };
 
 // What INFO shows and what the runtime needs to know about the engine's view of the cluster.
 struct EngineStatus {
-    std::string role;          // leader | follower | candidate | proposer
-    NodeId leader = kNoNode;   // 0 when unknown or leaderless
-    std::string term_name;     // "term" (Raft) or "ballot" (Paxos engines)
-    std::string term_value;    // e.g. "7" or "3.2"
-    Index commit_index = 0;    // highest index known chosen, contiguous from 1
+    std::string role;         // leader | follower | candidate | proposer
+    NodeId leader = kNoNode;  // 0 when unknown or leaderless
+    std::string term_name;    // "term" (Raft) or "ballot" (Paxos engines)
+    std::string term_value;   // e.g. "7" or "3.2"
+    Index commit_index = 0;   // highest index known chosen, contiguous from 1
     Index log_first_index = 0;
     Index log_last_index = 0;
 };

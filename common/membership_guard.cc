@@ -27,7 +27,8 @@ std::optional<Bytes> read_checked(const std::string& path) {
     Bytes all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     Reader r(all);
     std::uint32_t magic = r.u32(), crc = r.u32();
-    if (!r.ok() || magic != kMagic) throw std::runtime_error(path + ": not a Ballot file (bad magic at byte offset 0)");
+    if (!r.ok() || magic != kMagic)
+        throw std::runtime_error(path + ": not a Ballot file (bad magic at byte offset 0)");
     Bytes body(all.begin() + 8, all.end());
     if (crc32c(body) != crc)
         throw std::runtime_error(path + ": corrupt (checksum mismatch at byte offset 4)");
@@ -54,7 +55,8 @@ void write_atomically(const std::string& dir, const std::string& name, const Byt
     }
     fsync_or_throw(fd, tmp);
     ::close(fd);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": rename failed: " + std::strerror(errno));
+    if (::rename(tmp.c_str(), path.c_str()) != 0)
+        throw std::runtime_error(path + ": rename failed: " + std::strerror(errno));
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) throw std::runtime_error(dir + ": cannot open: " + std::strerror(errno));
     fsync_or_throw(dfd, dir);
@@ -73,7 +75,8 @@ MembershipGuard::MembershipGuard(std::string dir, std::uint64_t fresh_identity) 
     if (auto body = read_checked(dir_ + "/IDENTITY")) {
         Reader r(*body);
         identity_ = r.u64();
-        if (!r.finish() || identity_ == 0) throw std::runtime_error(dir_ + "/IDENTITY: corrupt (bad identity at byte offset 8)");
+        if (!r.finish() || identity_ == 0)
+            throw std::runtime_error(dir_ + "/IDENTITY: corrupt (bad identity at byte offset 8)");
     } else {
         identity_ = fresh_identity;
         Bytes b;
@@ -100,9 +103,10 @@ std::optional<std::string> MembershipGuard::admit(NodeId peer, std::uint64_t pee
         return std::nullopt;
     }
     if (it->second == peer_identity) return std::nullopt;
-    return "node " + std::to_string(peer) + " presents data dir " + hex(peer_identity) + " but was a member with data dir " +
-           hex(it->second) +
-           ": it lost or replaced its state, so it may have forgotten votes or promises; restore its data dir, or wipe "
+    return "node " + std::to_string(peer) + " presents data dir " + hex(peer_identity) +
+           " but was a member with data dir " + hex(it->second) +
+           ": it lost or replaced its state, so it may have forgotten votes or promises; restore its data "
+           "dir, or wipe "
            "the whole cluster to start over";
 }
 

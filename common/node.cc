@@ -1,7 +1,8 @@
 #include "common/node.h"
 
-#include <random>
 #include <spdlog/spdlog.h>
+
+#include <random>
 
 #include "common/file_storage.h"
 #include "common/log_store.h"
@@ -19,7 +20,9 @@ void log_at(int level, const std::string& line) {
     spdlog::log(static_cast<spdlog::level::level_enum>(level), "{}", line);
 }
 
-std::uint32_t to_ticks(std::uint32_t ms, std::uint32_t tick_ms) { return std::max<std::uint32_t>(1, (ms + tick_ms - 1) / tick_ms); }
+std::uint32_t to_ticks(std::uint32_t ms, std::uint32_t tick_ms) {
+    return std::max<std::uint32_t>(1, (ms + tick_ms - 1) / tick_ms);
+}
 
 // A fresh, non-zero id for this process start: commands this node stamps must never collide
 // with those of its previous incarnations (their seqs restart at 1).
@@ -58,8 +61,9 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     OpenResult opened = LogStore::open(options_.data_dir);
     if (!opened.ok()) throw NodeOpenError{opened.error->message()};
     if (opened.torn_bytes_dropped > 0) spdlog::warn("{}", opened.torn_message);
-    spdlog::info("recovered {} log entries from {} (term/ballot {}, vote {})", opened.recovered.entries.size(),
-                 options_.data_dir, opened.recovered.hard_state.term, opened.recovered.hard_state.vote);
+    spdlog::info("recovered {} log entries from {} (term/ballot {}, vote {})",
+                 opened.recovered.entries.size(), options_.data_dir, opened.recovered.hard_state.term,
+                 opened.recovered.hard_state.vote);
     storage_ = std::make_unique<FileStorage>(io_, std::move(opened.store));
     try {
         guard_ = std::make_unique<MembershipGuard>(options_.data_dir, fresh_session_id());
@@ -83,7 +87,9 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         if (m.id != self) peers[m.id] = resolve(io_, m.host, m.peer_port());
     TransportOptions transport_options;
     transport_options.identity = guard_->identity();
-    transport_options.admit = [this](NodeId peer, std::uint64_t identity) { return guard_->admit(peer, identity); };
+    transport_options.admit = [this](NodeId peer, std::uint64_t identity) {
+        return guard_->admit(peer, identity);
+    };
     transport_ = std::make_unique<Transport>(
         io_, self, options_.protocol, peers, transport_options,
         [this](NodeId from, std::span<const std::uint8_t> payload) {
@@ -114,7 +120,9 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     }
 }
 
-Node::~Node() { stop(); }
+Node::~Node() {
+    stop();
+}
 
 void Node::start() {
     const auto& me = options_.cluster.self_address();
@@ -169,7 +177,9 @@ void Node::read(Completion done) {
     schedule_pump();
 }
 
-DriverStatus Node::status() const { return driver_->status(); }
+DriverStatus Node::status() const {
+    return driver_->status();
+}
 
 // A new data dir joins once every peer has completed a handshake with it, so that every peer
 // remembers its identity (common/membership_guard.h).

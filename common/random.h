@@ -18,9 +18,7 @@ public:
     }
 
     // Uniform in [lo, hi] (inclusive). Requires lo <= hi.
-    std::uint64_t between(std::uint64_t lo, std::uint64_t hi) {
-        return lo + next() % (hi - lo + 1);
-    }
+    std::uint64_t between(std::uint64_t lo, std::uint64_t hi) { return lo + next() % (hi - lo + 1); }
 
     // True with probability num/den.
     bool chance(std::uint64_t num, std::uint64_t den) { return next() % den < num; }

@@ -1,7 +1,7 @@
 #include "common/transport.h"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <bit>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cstring>
 
 #include "common/codec.h"
@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::uint8_t kFrameVersion = 1;
 constexpr std::uint32_t kHelloMagic = 0x314C5442;  // "BTL1"
-constexpr std::size_t kFrameHeaderBytes = 5;        // u32 length + u8 version
+constexpr std::size_t kFrameHeaderBytes = 5;       // u32 length + u8 version
 constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
 
 void put_frame_header(Bytes& out, std::size_t payload_bytes) {
@@ -69,7 +69,7 @@ struct Connection {
     tcp::socket socket;
     asio::steady_timer wake;  // cancelled to tell the writer there is something to send
     NodeId peer;
-    Bytes queue;              // framed, waiting for the writer
+    Bytes queue;  // framed, waiting for the writer
     bool closed = false;
 };
 
@@ -80,8 +80,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         std::unique_ptr<asio::steady_timer> backoff;
     };
 
-    Impl(asio::io_context& io_, NodeId self_, std::string protocol_, TransportOptions options_, Handler handler_,
-         Log log_)
+    Impl(asio::io_context& io_, NodeId self_, std::string protocol_, TransportOptions options_,
+         Handler handler_, Log log_)
         : io(io_),
           self(self_),
           protocol(std::move(protocol_)),
@@ -290,8 +290,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                 }
                 if (buffer.size() - end < 4096) buffer.resize(buffer.size() * 2);
             }
-            auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(buffer.data() + end, buffer.size() - end),
-                                                               tuple_awaitable);
+            auto [ec, n] = co_await c->socket.async_read_some(
+                asio::buffer(buffer.data() + end, buffer.size() - end), tuple_awaitable);
             if (ec) break;
             end += n;
             while (end - begin >= kFrameHeaderBytes) {
@@ -323,8 +323,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             }
             if (begin == end) begin = end = 0;
         }
-        if (!why.empty()) say(3, "dropping connection to peer n" + std::to_string(c->peer) + ": " + why);
-        else if (!stopped) say(2, "connection to peer n" + std::to_string(c->peer) + " closed");
+        if (!why.empty())
+            say(3, "dropping connection to peer n" + std::to_string(c->peer) + ": " + why);
+        else if (!stopped)
+            say(2, "connection to peer n" + std::to_string(c->peer) + " closed");
         c->close();
         if (peer.connection == c) peer.connection.reset();
     }
@@ -361,17 +363,27 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
 
 static_assert(std::endian::native == std::endian::little, "frame headers are read with memcpy");
 
-Transport::Transport(asio::io_context& io, NodeId self, std::string protocol, std::map<NodeId, tcp::endpoint> peers,
-                     TransportOptions options, Handler handler, Log log)
-    : impl_(std::make_shared<Impl>(io, self, std::move(protocol), options, std::move(handler), std::move(log))) {
+Transport::Transport(asio::io_context& io, NodeId self, std::string protocol,
+                     std::map<NodeId, tcp::endpoint> peers, TransportOptions options, Handler handler,
+                     Log log)
+    : impl_(std::make_shared<Impl>(io, self, std::move(protocol), options, std::move(handler),
+                                   std::move(log))) {
     for (auto& [id, endpoint] : peers) impl_->peers[id].endpoint = endpoint;
 }
 
-Transport::~Transport() { impl_->stop(); }
+Transport::~Transport() {
+    impl_->stop();
+}
 
-void Transport::start(const tcp::endpoint& listen) { impl_->start(listen); }
-void Transport::stop() { impl_->stop(); }
-void Transport::send(NodeId to, std::span<const std::uint8_t> payload) { impl_->send(to, payload); }
+void Transport::start(const tcp::endpoint& listen) {
+    impl_->start(listen);
+}
+void Transport::stop() {
+    impl_->stop();
+}
+void Transport::send(NodeId to, std::span<const std::uint8_t> payload) {
+    impl_->send(to, payload);
+}
 
 std::size_t Transport::connected_peers() const {
     std::size_t n = 0;

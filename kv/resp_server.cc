@@ -1,8 +1,9 @@
 #include "kv/resp_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <deque>
-#include <spdlog/spdlog.h>
 
 #include "kv/kv_commands.h"
 
@@ -24,7 +25,8 @@ std::string failure_reply(const Outcome& o) {
         case Outcome::Status::no_quorum:
             return error_reply("CLUSTERDOWN no quorum reachable; a write may or may not have been applied");
         case Outcome::Status::storage_failed:
-            return error_reply("ERR " + (o.reply.empty() ? std::string("storage failure on this node") : o.reply));
+            return error_reply("ERR " +
+                               (o.reply.empty() ? std::string("storage failure on this node") : o.reply));
         case Outcome::Status::overloaded:
             return error_reply("TRYAGAIN too many requests in flight on this node");
         case Outcome::Status::ok:
@@ -76,7 +78,10 @@ struct Session : std::enable_shared_from_this<Session> {
     };
 
     Session(tcp::socket s, RespServerOptions& options)
-        : socket(std::move(s)), wake(socket.get_executor()), room(socket.get_executor()), parser(options.limits) {
+        : socket(std::move(s)),
+          wake(socket.get_executor()),
+          room(socket.get_executor()),
+          parser(options.limits) {
         wake.expires_at(asio::steady_timer::time_point::max());
         room.expires_at(asio::steady_timer::time_point::max());
     }
@@ -167,8 +172,10 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 if (s->close_after_flush) co_return;
             }
         }
-        if (s->slots.empty()) s->close();
-        else s->close_after_flush = true;
+        if (s->slots.empty())
+            s->close();
+        else
+            s->close_after_flush = true;
     }
 
     static awaitable<void> writer(std::shared_ptr<Session> s) {
@@ -200,10 +207,15 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
 
         // Exactly-once writes from ballot-client: BALLOT.STAMPED client seq acked_below CMD args...
         if (name == "BALLOT.STAMPED") {
-            if (args.size() < 5) return s->finish(slot, error_reply("ERR wrong number of arguments for 'ballot.stamped' command"));
+            if (args.size() < 5)
+                return s->finish(slot,
+                                 error_reply("ERR wrong number of arguments for 'ballot.stamped' command"));
             auto client = parse_u64(args[1]), seq = parse_u64(args[2]), acked = parse_u64(args[3]);
             if (!client || !seq || !acked || *client == 0)
-                return s->finish(slot, error_reply("ERR BALLOT.STAMPED needs a non-zero client id, a seq and acked_below as integers"));
+                return s->finish(
+                    slot,
+                    error_reply(
+                        "ERR BALLOT.STAMPED needs a non-zero client id, a seq and acked_below as integers"));
             stamp = Stamp{*client, *seq, *acked};
             command = command.subspan(4);
             name = upper(command[0]);
@@ -222,8 +234,10 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
         if (check.command.op == Op::ping) {
             std::string r;
-            if (check.command.args.size() >= 1) append_bulk(r, check.command.args[0]);
-            else append_simple(r, "PONG");
+            if (check.command.args.size() >= 1)
+                append_bulk(r, check.command.args[0]);
+            else
+                append_simple(r, "PONG");
             return s->finish(slot, std::move(r));
         }
         if (check.command.op == Op::info) {
@@ -243,7 +257,8 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             node.read([this, weak, slot, payload = std::move(payload)](const Outcome& o) {
                 auto session = weak.lock();
                 if (!session) return;
-                session->finish(slot, o.status == Outcome::Status::ok ? store.query(payload) : failure_reply(o));
+                session->finish(slot,
+                                o.status == Outcome::Status::ok ? store.query(payload) : failure_reply(o));
             });
         }
     }
@@ -252,7 +267,9 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
 RespServer::RespServer(asio::io_context& io, Node& node, const KvStore& store, RespServerOptions options)
     : impl_(std::make_shared<Impl>(io, node, store, options)) {}
 
-RespServer::~RespServer() { stop(); }
+RespServer::~RespServer() {
+    stop();
+}
 
 void RespServer::start(const tcp::endpoint& listen) {
     impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->io);

@@ -17,7 +17,7 @@
 namespace ballot::kv {
 
 struct RespServerOptions {
-    RespLimits limits;                       // 1 MiB bulk strings by default (SPEC)
+    RespLimits limits;                          // 1 MiB bulk strings by default (SPEC)
     std::size_t max_pipelined_requests = 4096;  // per connection; reading pauses beyond it
 };
 

@@ -2,13 +2,14 @@
 //
 // Exit codes: 0 after SIGTERM/SIGINT, 1 when the data dir is corrupt or a port cannot be bound,
 // 2 for bad arguments (one line on stderr naming the problem; nothing started, nothing created).
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <boost/asio.hpp>
 #include <boost/program_options.hpp>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "common/cluster_config.h"
 #include "common/engine.h"
@@ -51,17 +52,18 @@ struct ServerArgs {
 
 ServerArgs parse_args(int argc, char** argv) {
     po::options_description desc("ballot-server options");
-    desc.add_options()("help,h", "show this help")
-        ("protocol", po::value<std::string>(), "raft | multipaxos | paxos")
-        ("id", po::value<std::string>(), "this node's id (one of the --node ids)")
-        ("node", po::value<std::vector<std::string>>(), "HOST:PORT:ID, once per member, self included")
-        ("data-dir", po::value<std::string>(), "data directory (default ./data/node-ID)")
-        ("log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")
-        ("trace", po::bool_switch(), "print every protocol message on one line")
-        ("election-timeout-ms", po::value<std::string>()->default_value("300-600"), "MIN-MAX")
-        ("heartbeat-ms", po::value<std::string>()->default_value("50"), "leader heartbeat interval")
-        ("request-timeout-ms", po::value<std::string>()->default_value("3000"), "client request timeout")
-        ("max-bulk-bytes", po::value<std::string>()->default_value("1048576"), "largest RESP bulk string accepted");
+    desc.add_options()("help,h", "show this help")("protocol", po::value<std::string>(),
+                                                   "raft | multipaxos | paxos")(
+        "id", po::value<std::string>(), "this node's id (one of the --node ids)")(
+        "node", po::value<std::vector<std::string>>(), "HOST:PORT:ID, once per member, self included")(
+        "data-dir", po::value<std::string>(), "data directory (default ./data/node-ID)")(
+        "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
+        "trace", po::bool_switch(), "print every protocol message on one line")(
+        "election-timeout-ms", po::value<std::string>()->default_value("300-600"), "MIN-MAX")(
+        "heartbeat-ms", po::value<std::string>()->default_value("50"), "leader heartbeat interval")(
+        "request-timeout-ms", po::value<std::string>()->default_value("3000"), "client request timeout")(
+        "max-bulk-bytes", po::value<std::string>()->default_value("1048576"),
+        "largest RESP bulk string accepted");
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -85,11 +87,12 @@ ServerArgs parse_args(int argc, char** argv) {
     if (!vm.count("id")) throw UsageError{"missing --id"};
     std::uint32_t id = parse_number("id", vm["id"].as<std::string>(), 1);
     std::string error;
-    auto cluster = make_cluster_config(vm.count("node") ? vm["node"].as<std::vector<std::string>>() : std::vector<std::string>{},
-                                       id, error);
+    auto cluster = make_cluster_config(
+        vm.count("node") ? vm["node"].as<std::vector<std::string>>() : std::vector<std::string>{}, id, error);
     if (!cluster) throw UsageError{error};
     a.node.cluster = *cluster;
-    a.node.data_dir = vm.count("data-dir") ? vm["data-dir"].as<std::string>() : "./data/node-" + std::to_string(id);
+    a.node.data_dir =
+        vm.count("data-dir") ? vm["data-dir"].as<std::string>() : "./data/node-" + std::to_string(id);
     a.log_level = vm["log-level"].as<std::string>();
     if (spdlog::level::from_str(a.log_level) == spdlog::level::off && a.log_level != "off")
         throw UsageError{"--log-level " + a.log_level + ": expected trace, debug, info, warn or error"};
@@ -97,7 +100,8 @@ ServerArgs parse_args(int argc, char** argv) {
 
     std::string election = vm["election-timeout-ms"].as<std::string>();
     auto dash = election.find('-');
-    if (dash == std::string::npos) throw UsageError{"--election-timeout-ms " + election + ": expected MIN-MAX, e.g. 300-600"};
+    if (dash == std::string::npos)
+        throw UsageError{"--election-timeout-ms " + election + ": expected MIN-MAX, e.g. 300-600"};
     a.node.election_timeout_min_ms = parse_number("election-timeout-ms", election.substr(0, dash), 1);
     a.node.election_timeout_max_ms = parse_number("election-timeout-ms", election.substr(dash + 1), 1);
     if (a.node.election_timeout_max_ms < a.node.election_timeout_min_ms)
@@ -105,7 +109,8 @@ ServerArgs parse_args(int argc, char** argv) {
     a.node.heartbeat_ms = parse_number("heartbeat-ms", vm["heartbeat-ms"].as<std::string>(), 1);
     if (a.node.heartbeat_ms >= a.node.election_timeout_min_ms)
         throw UsageError{"--heartbeat-ms must be below the minimum election timeout"};
-    a.node.request_timeout_ms = parse_number("request-timeout-ms", vm["request-timeout-ms"].as<std::string>(), 1);
+    a.node.request_timeout_ms =
+        parse_number("request-timeout-ms", vm["request-timeout-ms"].as<std::string>(), 1);
     a.node.tick_ms = std::max<std::uint32_t>(1, std::min<std::uint32_t>(10, a.node.heartbeat_ms / 2));
     a.max_bulk_bytes = parse_number("max-bulk-bytes", vm["max-bulk-bytes"].as<std::string>(), 1);
 
@@ -115,7 +120,9 @@ ServerArgs parse_args(int argc, char** argv) {
     for (auto& m : a.node.cluster.members) {
         boost::system::error_code ec;
         resolver.resolve(m.host, std::to_string(m.client_port), ec);
-        if (ec) throw UsageError{"--node " + m.str() + ":" + std::to_string(m.id) + ": cannot resolve host " + m.host + " (" + ec.message() + ")"};
+        if (ec)
+            throw UsageError{"--node " + m.str() + ":" + std::to_string(m.id) + ": cannot resolve host " +
+                             m.host + " (" + ec.message() + ")"};
     }
     return a;
 }
@@ -155,8 +162,8 @@ int main(int argc, char** argv) {
         server.start(resolver.resolve(me.host, std::to_string(me.client_port)).begin()->endpoint());
         node->start();
     } catch (const boost::system::system_error& e) {
-        std::fprintf(stderr, "ballot-server: cannot listen on %s (client) or port %u (peers): %s\n", me.str().c_str(),
-                     me.peer_port(), e.code().message().c_str());
+        std::fprintf(stderr, "ballot-server: cannot listen on %s (client) or port %u (peers): %s\n",
+                     me.str().c_str(), me.peer_port(), e.code().message().c_str());
         return 1;
     }
 
@@ -169,8 +176,8 @@ int main(int argc, char** argv) {
         io.stop();
     });
     std::signal(SIGPIPE, SIG_IGN);
-    spdlog::info("ballot-server {} node {} serving clients on {} (peers on port {}), data dir {}", args.node.protocol,
-                 me.id, me.str(), me.peer_port(), args.node.data_dir);
+    spdlog::info("ballot-server {} node {} serving clients on {} (peers on port {}), data dir {}",
+                 args.node.protocol, me.id, me.str(), me.peer_port(), args.node.data_dir);
     io.run();
     node.reset();
     spdlog::info("stopped");

@@ -1,11 +1,11 @@
 // A member that comes back with a new data dir is refused; identities survive restarts; a
 // damaged IDENTITY or PEERS file is named, never silently replaced.
 #define BOOST_TEST_MODULE membership_guard
+#include "common/membership_guard.h"
+
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
-
-#include "common/membership_guard.h"
 
 using namespace ballot;
 namespace fs = std::filesystem;

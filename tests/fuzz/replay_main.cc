@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
         if (!std::filesystem::is_directory(dir)) continue;
         for (auto& entry : std::filesystem::directory_iterator(dir)) {
             std::ifstream in(entry.path(), std::ios::binary);
-            std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                            std::istreambuf_iterator<char>());
             LLVMFuzzerTestOneInput(bytes.data(), bytes.size());
             ++inputs;
         }

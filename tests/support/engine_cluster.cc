@@ -66,7 +66,9 @@ void EngineCluster::read(NodeId id, std::uint64_t read_id) {
 bool EngineCluster::deliver(const InFlight& m) {
     Node& to = node(m.to);
     if (!to.up) return true;
-    if (trace) trace("n" + std::to_string(m.from) + " -> n" + std::to_string(m.to) + " " + to.engine->describe(m.payload));
+    if (trace)
+        trace("n" + std::to_string(m.from) + " -> n" + std::to_string(m.to) + " " +
+              to.engine->describe(m.payload));
     bool ok = to.engine->step(m.from, m.payload);
     collect();
     return ok;
@@ -82,11 +84,12 @@ void EngineCluster::record_commits(Node& n, const std::vector<Entry>& entries) {
     for (const Entry& e : entries) {
         Index expected = n.committed.empty() ? 1 : n.committed.back().index + 1;
         if (e.index != expected)
-            throw std::logic_error("n" + std::to_string(n.id) + " committed index " + std::to_string(e.index) +
-                                   " but expected " + std::to_string(expected));
+            throw std::logic_error("n" + std::to_string(n.id) + " committed index " +
+                                   std::to_string(e.index) + " but expected " + std::to_string(expected));
         auto [it, fresh] = chosen_.emplace(e.index, e.data);
         if (!fresh && it->second != e.data)
-            throw std::logic_error("safety violation: two values committed at index " + std::to_string(e.index));
+            throw std::logic_error("safety violation: two values committed at index " +
+                                   std::to_string(e.index));
         n.committed.push_back(e);
     }
 }
@@ -157,13 +160,19 @@ void EngineCluster::cut(NodeId a, NodeId b) {
     cut_.insert({a, b});
     cut_.insert({b, a});
 }
-void EngineCluster::cut_one_way(NodeId from, NodeId to) { cut_.insert({from, to}); }
+void EngineCluster::cut_one_way(NodeId from, NodeId to) {
+    cut_.insert({from, to});
+}
 void EngineCluster::isolate(NodeId id) {
     for (auto& n : nodes_)
         if (n.id != id) cut(id, n.id);
 }
-void EngineCluster::heal() { cut_.clear(); }
-bool EngineCluster::linked(NodeId from, NodeId to) const { return !cut_.count({from, to}); }
+void EngineCluster::heal() {
+    cut_.clear();
+}
+bool EngineCluster::linked(NodeId from, NodeId to) const {
+    return !cut_.count({from, to});
+}
 
 void EngineCluster::crash(NodeId id) {
     Node& n = node(id);
@@ -185,7 +194,9 @@ void EngineCluster::restart(NodeId id) {
     collect();
 }
 
-bool EngineCluster::is_up(NodeId id) const { return node(id).up; }
+bool EngineCluster::is_up(NodeId id) const {
+    return node(id).up;
+}
 
 NodeId EngineCluster::leader() const {
     NodeId best = kNoNode;
@@ -203,7 +214,9 @@ NodeId EngineCluster::leader() const {
     return best;
 }
 
-const std::vector<Entry>& EngineCluster::committed(NodeId id) const { return node(id).committed; }
+const std::vector<Entry>& EngineCluster::committed(NodeId id) const {
+    return node(id).committed;
+}
 
 std::vector<std::string> EngineCluster::committed_data(NodeId id) const {
     std::vector<std::string> out;
@@ -212,8 +225,14 @@ std::vector<std::string> EngineCluster::committed_data(NodeId id) const {
     return out;
 }
 
-const std::vector<ReadState>& EngineCluster::reads(NodeId id) const { return node(id).reads; }
-const HardState& EngineCluster::hard_state(NodeId id) const { return node(id).hard_state; }
-const std::map<Index, Entry>& EngineCluster::disk(NodeId id) const { return node(id).disk; }
+const std::vector<ReadState>& EngineCluster::reads(NodeId id) const {
+    return node(id).reads;
+}
+const HardState& EngineCluster::hard_state(NodeId id) const {
+    return node(id).hard_state;
+}
+const std::map<Index, Entry>& EngineCluster::disk(NodeId id) const {
+    return node(id).disk;
+}
 
 }  // namespace ballot::test

@@ -64,13 +64,13 @@ public:
     std::vector<InFlight> take_if(const std::function<bool(const InFlight&)>& pred);
 
     // ---- faults ----
-    void cut(NodeId a, NodeId b);        // both directions
+    void cut(NodeId a, NodeId b);  // both directions
     void cut_one_way(NodeId from, NodeId to);
-    void isolate(NodeId id);              // cut from everyone
-    void heal();                          // restore every link
+    void isolate(NodeId id);  // cut from everyone
+    void heal();              // restore every link
     bool linked(NodeId from, NodeId to) const;
-    void crash(NodeId id);                // the node stops; its queued messages are dropped
-    void restart(NodeId id);              // a new engine from what its disk holds
+    void crash(NodeId id);    // the node stops; its queued messages are dropped
+    void restart(NodeId id);  // a new engine from what its disk holds
     bool is_up(NodeId id) const;
 
     // ---- observations ----
