@@ -50,6 +50,21 @@ Bytes encode_hello(const Hello& h) {
     return frame;
 }
 
+// nullopt for a missing frame or one that is not exactly a Hello.
+std::optional<Hello> decode_hello(const std::optional<Bytes>& frame) {
+    if (!frame) return std::nullopt;
+    Reader r(*frame);
+    bool magic_ok = r.u32() == kHelloMagic;
+    Hello h;
+    h.protocol = r.str();
+    h.from = r.u64();
+    h.to = r.u64();
+    h.identity = r.u64();
+    h.refusal = r.str();
+    if (!r.finish() || !magic_ok) return std::nullopt;
+    return h;
+}
+
 }  // namespace
 
 struct Connection {
@@ -157,20 +172,14 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             auto [ec, n] = co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
             if (ec) co_return kNoNode;
         }
-        auto payload = co_await read_frame(socket, 4096);
-        if (!payload) co_return kNoNode;
-        Reader r(*payload);
-        bool magic_ok = r.u32() == kHelloMagic;
-        Hello h;
-        h.protocol = r.str();
-        h.from = r.u64();
-        h.to = r.u64();
-        h.identity = r.u64();
-        h.refusal = r.str();
+        std::optional<Hello> hello = decode_hello(co_await read_frame(socket, 4096));
+        if (!hello) {
+            say(3, "peer handshake rejected: not a Ballot peer hello");
+            co_return kNoNode;
+        }
+        const Hello& h = *hello;
         std::string why;
-        if (!r.finish() || !magic_ok)
-            why = "not a Ballot peer hello";
-        else if (h.protocol != protocol)
+        if (h.protocol != protocol)
             why = "peer runs --protocol " + h.protocol + ", this node runs " + protocol;
         else if (h.to != self)
             why = "peer thinks it is talking to node " + std::to_string(h.to);
@@ -199,19 +208,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         auto [ec, n] = co_await asio::async_write(socket, asio::buffer(reply), tuple_awaitable);
         if (ec || refusal) co_return kNoNode;
         if (!dialer) {
-            auto verdict = co_await read_frame(socket, 4096);
-            if (!verdict) co_return kNoNode;
-            Reader v(*verdict);
-            bool verdict_magic = v.u32() == kHelloMagic;
-            Hello d;
-            d.protocol = v.str();
-            d.from = v.u64();
-            d.to = v.u64();
-            d.identity = v.u64();
-            d.refusal = v.str();
-            if (!v.finish() || !verdict_magic || d.from != h.from) co_return kNoNode;
-            if (!d.refusal.empty()) {
-                say(4, "node " + std::to_string(h.from) + " refuses this node: " + d.refusal);
+            std::optional<Hello> verdict = decode_hello(co_await read_frame(socket, 4096));
+            if (!verdict || verdict->from != h.from) co_return kNoNode;
+            if (!verdict->refusal.empty()) {
+                say(4, "node " + std::to_string(h.from) + " refuses this node: " + verdict->refusal);
                 co_return kNoNode;
             }
         }
