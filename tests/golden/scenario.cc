@@ -11,7 +11,7 @@ namespace ballot::golden {
 
 namespace {
 
-constexpr int kMaxCampaignTicks = 10000;
+constexpr int kMaxCampaignTicks = 1000;
 constexpr std::size_t kMaxStabilizeMessages = 100000;
 
 std::uint64_t number(const std::string& s, const std::string& what) {
@@ -85,12 +85,18 @@ void Scenario::dispatch(const std::string& verb, const Args& args) {
         }
     } else if (verb == "run") {
         want_args(args, 1, 1, "run TICKS");
+        // Many rounds of heartbeats would drown the story: only changes are shown, and a count.
         const std::uint64_t times = number(args[0], "TICKS");
+        const std::size_t shown = out_.size();
+        std::size_t delivered = 0;
         for (std::uint64_t i = 0; i < times; ++i) {
             cluster().tick_all();
             report_changes();
-            stabilize();
+            delivered += stabilize(/*quiet=*/true);
         }
+        out_.insert(out_.begin() + static_cast<std::ptrdiff_t>(shown),
+                    "ticked every node " + std::to_string(times) + " times; " + std::to_string(delivered) +
+                        " messages delivered");
     } else if (verb == "campaign") {
         want_args(args, 1, 1, "campaign NODE");
         campaign(node_arg(args[0]));
@@ -208,10 +214,16 @@ void Scenario::campaign(NodeId id) {
     if (protocol_ == "paxos") throw std::invalid_argument("basic Paxos has no leader to campaign for");
     if (!up(id)) throw std::invalid_argument(node_name(id) + " is down");
     const EngineStatus before = cluster().status(id);
+    auto sent = [&] {
+        return std::count_if(cluster().in_flight().begin(), cluster().in_flight().end(),
+                             [&](const test::InFlight& m) { return m.from == id; });
+    };
+    const auto sent_before = sent();
     for (int i = 1; i <= kMaxCampaignTicks; ++i) {
         cluster().tick(id);
         const EngineStatus now = cluster().status(id);
-        if (now.role != before.role || now.term_value != before.term_value) {
+        // A pre-candidate that campaigns again keeps its role and term but sends a new round.
+        if (now.role != before.role || now.term_value != before.term_value || sent() > sent_before) {
             out_.push_back("ticked " + node_name(id) + " " + std::to_string(i) + " times");
             report_changes();
             return;
@@ -276,15 +288,16 @@ void Scenario::release(const Args& args) {
     held_ = std::move(kept);
 }
 
-void Scenario::stabilize() {
+std::size_t Scenario::stabilize(bool quiet) {
     std::size_t delivered = 0;
     while (!cluster().in_flight().empty()) {
         if (++delivered > kMaxStabilizeMessages)
             throw std::runtime_error("no quiet after " + std::to_string(kMaxStabilizeMessages) + " messages");
         test::InFlight m = std::move(cluster().in_flight().front());
         cluster().in_flight().pop_front();
-        deliver_one(m);
+        deliver_one(m, quiet);
     }
+    return delivered;
 }
 
 void Scenario::crash(NodeId id) {
@@ -344,19 +357,18 @@ NodeId Scenario::node_arg(const std::string& s) const {
     return id;
 }
 
-void Scenario::deliver_one(const test::InFlight& m) {
+void Scenario::deliver_one(const test::InFlight& m, bool quiet) {
     std::string line = node_name(m.from) + " -> " + node_name(m.to) + " " + describe(m);
     if (!cluster().linked(m.from, m.to)) {
-        out_.push_back(line + " (dropped: link cut)");
+        if (!quiet) out_.push_back(line + " (dropped: link cut)");
         return;
     }
     if (!up(m.to)) {
-        out_.push_back(line + " (dropped: " + node_name(m.to) + " down)");
+        if (!quiet) out_.push_back(line + " (dropped: " + node_name(m.to) + " down)");
         return;
     }
-    out_.push_back(line);
     const bool ok = cluster().deliver(m);
-    if (!ok) out_.back() += " (refused: does not decode)";
+    if (!quiet || !ok) out_.push_back(line + (ok ? "" : " (refused: does not decode)"));
     report_changes();
 }
 

@@ -38,7 +38,8 @@ private:
     void deliver(const Args& args);
     void move_link(const Args& args, const std::string& verb);
     void release(const Args& args);
-    void stabilize();
+    // Delivers until nothing is queued; returns how many were delivered. `quiet`: no message lines.
+    std::size_t stabilize(bool quiet = false);
     void crash(NodeId id);
     void status(const Args& args);
     void committed(NodeId id);
@@ -51,7 +52,7 @@ private:
 
     // Delivers (or drops, if its link is cut or its receiver is down) one message, then reports
     // what it changed.
-    void deliver_one(const test::InFlight& m);
+    void deliver_one(const test::InFlight& m, bool quiet = false);
     std::string describe(const test::InFlight& m);
     std::string describe_entry(const Entry& e) const;
     std::string status_line(NodeId id);
