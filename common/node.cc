@@ -58,7 +58,9 @@ private:
 
 Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machine)
     : io_(io), options_(std::move(options)), tick_timer_(io) {
-    OpenResult opened = LogStore::open(options_.data_dir);
+    LogStoreOptions store_options;
+    store_options.engine = options_.protocol;
+    OpenResult opened = LogStore::open(options_.data_dir, store_options);
     if (!opened.ok()) throw NodeOpenError{opened.error->message()};
     if (opened.torn_bytes_dropped > 0) spdlog::warn("{}", opened.torn_message);
     spdlog::info("recovered {} log entries from {} (term/ballot {}, vote {})",

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "bench/local_cluster.h"
@@ -67,7 +69,44 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
     return out;
 }
 
+// Every file in `dir` with its bytes, for "nothing was touched" checks.
+std::map<std::string, std::string> snapshot_dir(const std::string& dir) {
+    std::map<std::string, std::string> files;
+    for (const auto& item : std::filesystem::directory_iterator(dir)) {
+        std::ifstream in(item.path(), std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        files[item.path().filename().string()] = bytes.str();
+    }
+    return files;
+}
+
 }  // namespace
+
+// README: the default data dir ./data/node-N is the same for every engine. A dir one engine wrote
+// is refused by any other with one line naming both, before anything in it is touched.
+BOOST_AUTO_TEST_CASE(a_data_dir_of_another_engine_is_refused_untouched) {
+    LocalCluster c(kServer, "raft", 3);
+    c.start_all();
+    BOOST_REQUIRE(c.write_until_ok(c.leader_or_first(kLiveness), "raft", "wrote this", kLiveness));
+    for (NodeId n = 1; n <= 3; ++n) BOOST_TEST(WEXITSTATUS(c.signal(n, SIGTERM)) == 0);
+    auto before = snapshot_dir(c.data_dir(1));
+    BOOST_REQUIRE(before.count("FORMAT") == 1u);
+    std::vector<std::string> args = {"--protocol", "multipaxos", "--id", "1", "--data-dir", c.data_dir(1)};
+    for (auto& a : c.node_args()) args.push_back(a);
+    auto [status, err] = LocalCluster::run_server(kServer, args);
+    BOOST_TEST_MESSAGE("stderr: " << err);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 1);
+    BOOST_TEST(err.find("engine raft") != std::string::npos, err);
+    BOOST_TEST(err.find("engine multipaxos") != std::string::npos, err);
+    BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, "one line: " << err);
+    BOOST_TEST((snapshot_dir(c.data_dir(1)) == before), "the data dir was changed");
+    // Raft still starts on it and still has the write.
+    c.start_all();
+    auto v = c.read_eventually(1, "raft", kLiveness);
+    BOOST_TEST((v.type == Type::bulk && v.str == "wrote this"));
+}
 
 BOOST_DATA_TEST_CASE(stopped_leader_is_replaced_then_rejoins, bdata::make(engine_names()), protocol) {
     LocalCluster c(kServer, protocol, 3);
