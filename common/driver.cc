@@ -33,9 +33,9 @@ void Driver::tick() {
     // the retry timer alone.
     EngineStatus s = engine_->status();
     if (s.leader != kNoNode) {
-        std::string leadership = std::to_string(s.leader) + "@" + s.term_value;
+        std::pair<NodeId, Epoch> leadership{s.leader, s.epoch};
         if (leadership != leadership_) {
-            leadership_ = std::move(leadership);
+            leadership_ = leadership;
             for (auto& [key, w] : writes_) w.retry_tick = now_tick_;
         }
     }

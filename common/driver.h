@@ -26,6 +26,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/command.h"
@@ -169,7 +170,8 @@ private:
     DriverOptions options_;
 
     std::uint64_t now_tick_ = 0;
-    std::string leadership_;  // the engine's leader and term at the last tick
+    // The engine's leader and its term or ballot at the last tick.
+    std::optional<std::pair<NodeId, Epoch>> leadership_;
     std::uint64_t next_seq_ = 1;
     std::set<std::uint64_t> own_unanswered_;  // own seqs without a reply: acked_below = min
     std::unordered_map<RequestKey, PendingWrite, RequestKeyHash> writes_;

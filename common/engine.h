@@ -33,10 +33,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "common/ballot.h"
 #include "common/types.h"
 
 namespace ballot {
@@ -97,12 +99,59 @@ struct Ready {
     bool empty() const { return !needs_persist() && messages.empty() && committed.empty() && reads.empty(); }
 };
 
+// A node's part in its protocol right now. Basic Paxos has no leader: every node is a proposer.
+enum class Role : std::uint8_t { follower, pre_candidate, candidate, leader, proposer };
+
+// The name INFO, --trace and the logs show.
+inline const char* role_name(Role role) {
+    switch (role) {
+        case Role::follower:
+            return "follower";
+        case Role::pre_candidate:
+            return "pre-candidate";
+        case Role::candidate:
+            return "candidate";
+        case Role::leader:
+            return "leader";
+        case Role::proposer:
+            return "proposer";
+    }
+    return "unknown";
+}
+
+inline std::ostream& operator<<(std::ostream& os, Role role) {
+    return os << role_name(role);
+}
+
+// What orders leaders in time: Raft's term, or a Paxos ballot (round, node). Compared as
+// numbers; shown as "7" (term) or "3.2" (ballot ROUND.NODE).
+struct Epoch {
+    enum class Kind : std::uint8_t { term, ballot };
+    Kind kind = Kind::term;
+    std::uint64_t round = 0;  // the term, or the ballot's round
+    NodeId node = kNoNode;    // a ballot's proposer; kNoNode for a term
+
+    static Epoch term(std::uint64_t t) { return Epoch{Kind::term, t, kNoNode}; }
+    static Epoch ballot(const Ballot& b) { return Epoch{Kind::ballot, b.round, b.node}; }
+
+    const char* name() const { return kind == Kind::term ? "term" : "ballot"; }
+    std::string str() const {
+        return kind == Kind::term ? std::to_string(round)
+                                  : std::to_string(round) + "." + std::to_string(node);
+    }
+
+    friend auto operator<=>(const Epoch& a, const Epoch& b) {
+        if (auto c = a.round <=> b.round; c != 0) return c;
+        return a.node <=> b.node;
+    }
+    friend bool operator==(const Epoch&, const Epoch&) = default;
+};
+
 // What INFO shows and what the runtime needs to know about the engine's view of the cluster.
 struct EngineStatus {
-    std::string role;         // leader | follower | candidate | proposer
+    Role role = Role::follower;
     NodeId leader = kNoNode;  // 0 when unknown or leaderless
-    std::string term_name;    // "term" (Raft) or "ballot" (Paxos engines)
-    std::string term_value;   // e.g. "7" or "3.2"
+    Epoch epoch;              // currentTerm (Raft); the highest ballot promised or used (Paxos)
     Index commit_index = 0;   // highest index known chosen, contiguous from 1
     Index log_first_index = 0;
     Index log_last_index = 0;

@@ -232,11 +232,11 @@ void Node::announce_mark() {
 // Logs at INFO whenever this node's role, leader or term/ballot changes.
 void Node::report_state_changes() {
     EngineStatus s = driver_->status().engine;
-    std::string now = s.role + "/" + std::to_string(s.leader) + "/" + s.term_value;
+    std::tuple<Role, NodeId, Epoch> now{s.role, s.leader, s.epoch};
     if (now == last_reported_state_) return;
     last_reported_state_ = now;
-    spdlog::info("role={} leader_id={} {}={} commit_index={} applied_index={}", s.role, s.leader, s.term_name,
-                 s.term_value, s.commit_index, driver_->applied_index());
+    spdlog::info("role={} leader_id={} {}={} commit_index={} applied_index={}", role_name(s.role), s.leader,
+                 s.epoch.name(), s.epoch.str(), s.commit_index, driver_->applied_index());
 }
 
 }  // namespace ballot

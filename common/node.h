@@ -5,7 +5,9 @@
 
 #include <boost/asio.hpp>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
 
 #include "common/cluster_config.h"
 #include "common/driver.h"
@@ -76,7 +78,7 @@ private:
     std::chrono::steady_clock::time_point next_tick_;
     bool pump_scheduled_ = false;
     bool stopped_ = false;
-    std::string last_reported_state_;
+    std::optional<std::tuple<Role, NodeId, Epoch>> last_reported_state_;
     std::uint64_t incarnation_ = 0;  // random per process start (common/membership_guard.h)
     std::uint64_t boot_mark_ = 0;    // the high-water mark this process started from
     std::uint64_t last_announced_mark_ = 0;

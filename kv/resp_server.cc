@@ -56,9 +56,9 @@ std::string info_text(const Node& node) {
     auto line = [&](const std::string& k, const std::string& v) { out += k + ":" + v + "\r\n"; };
     line("protocol", o.protocol);
     line("id", std::to_string(o.cluster.self));
-    line("role", s.engine.role);
+    line("role", role_name(s.engine.role));
     line("leader_id", std::to_string(s.engine.leader));
-    line(s.engine.term_name, s.engine.term_value);
+    line(s.engine.epoch.name(), s.engine.epoch.str());
     line("commit_index", std::to_string(s.engine.commit_index));
     line("applied_index", std::to_string(s.applied_index));
     line("log_first_index", std::to_string(s.engine.log_first_index));

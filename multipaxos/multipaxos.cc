@@ -267,10 +267,9 @@ bool MultiPaxos::has_ready() const {
 
 EngineStatus MultiPaxos::status() const {
     EngineStatus s;
-    s.role = !leader_ ? "follower" : leader_->active() ? "leader" : "candidate";
+    s.role = !leader_ ? Role::follower : leader_->active() ? Role::leader : Role::candidate;
     s.leader = active_leader() ? config_.id : leader_ ? kNoNode : known_leader_;
-    s.term_name = "ballot";
-    s.term_value = acceptor_.promised().str();
+    s.epoch = Epoch::ballot(acceptor_.promised());
     s.commit_index = learner_.commit_index();
     s.log_last_index = std::max(acceptor_.last_slot(), learner_.commit_index());
     s.log_first_index = s.log_last_index == 0 ? 0 : std::max<Index>(1, acceptor_.first_slot());

@@ -215,10 +215,9 @@ Ready Paxos::take_ready() {
 
 EngineStatus Paxos::status() const {
     EngineStatus s;
-    s.role = "proposer";
+    s.role = Role::proposer;
     s.leader = kNoNode;
-    s.term_name = "ballot";
-    s.term_value = std::max(proposer_.highest_ballot(), acceptor_.highest_promise()).str();
+    s.epoch = Epoch::ballot(std::max(proposer_.highest_ballot(), acceptor_.highest_promise()));
     s.commit_index = learner_.commit_index();
     s.log_last_index = proposer_.next_slot() - 1;
     s.log_first_index = s.log_last_index > 0 ? 1 : 0;

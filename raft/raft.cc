@@ -193,10 +193,9 @@ bool Raft::has_ready() const {
 
 EngineStatus Raft::status() const {
     EngineStatus s;
-    s.role = role_ == Role::leader ? "leader" : role_ == Role::follower ? "follower" : "candidate";
+    s.role = role_;
     s.leader = leader_;
-    s.term_name = "term";
-    s.term_value = std::to_string(currentTerm);
+    s.epoch = Epoch::term(currentTerm);
     s.commit_index = commitIndex;
     // No snapshots: the log always starts at index 1 (0 while it is empty).
     s.log_first_index = log_.empty() ? 0 : 1;

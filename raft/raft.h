@@ -51,7 +51,6 @@ public:
 
 private:
     // A pre-candidate is running a PreVote round (§9.6); it reports itself as "candidate".
-    enum class Role { follower, pre_candidate, candidate, leader };
 
     // A read waiting for a majority to confirm this leader (§6.4).
     struct PendingRead {

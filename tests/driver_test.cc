@@ -37,7 +37,9 @@ public:
     void read(std::uint64_t id) override { ready.reads.push_back(ReadState{id, read_index, read_ok}); }
     Ready take_ready() override { return std::exchange(ready, Ready{}); }
     bool has_ready() const override { return !ready.empty(); }
-    EngineStatus status() const override { return EngineStatus{"leader", 1, "term", "1", last, 1, last}; }
+    EngineStatus status() const override {
+        return EngineStatus{Role::leader, 1, Epoch::term(1), last, 1, last};
+    }
     std::string describe(std::span<const std::uint8_t>) const override { return "Scripted"; }
 
     Ready ready;

@@ -234,6 +234,21 @@ BOOST_AUTO_TEST_CASE(member_whose_log_was_deleted_refuses_to_start) {
     }
 }
 
+// `cp -a` of a running node's dir: a file the node replaces while it is copied (PEERS is
+// written to a temporary name and renamed) can vanish under the copy, so a failed copy is
+// started again, as an operator would.
+void copy_running_dir(const std::string& from, const std::string& to) {
+    for (int attempt = 0;; ++attempt) {
+        try {
+            std::filesystem::remove_all(to);
+            std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
+            return;
+        } catch (const std::filesystem::filesystem_error&) {
+            if (attempt >= 100) throw;
+        }
+    }
+}
+
 // A backup copied from a running node, restored after the node went on writing: its peers know
 // a higher mark and refuse it, and both sides say why (common/membership_guard.h).
 BOOST_DATA_TEST_CASE(member_restored_from_a_stale_backup_is_refused, bdata::make(engine_names()), protocol) {
@@ -242,7 +257,7 @@ BOOST_DATA_TEST_CASE(member_restored_from_a_stale_backup_is_refused, bdata::make
     c.leader_or_first(kLiveness);
     BOOST_REQUIRE(c.write_until_ok(3, "before", "backup", kLiveness));
     const std::string backup = c.data_dir(3) + "-backup";
-    std::filesystem::copy(c.data_dir(3), backup, std::filesystem::copy_options::recursive);  // cp -a
+    copy_running_dir(c.data_dir(3), backup);  // cp -a
     for (int i = 0; i < 20; ++i) BOOST_REQUIRE(c.write_until_ok(3, "k" + std::to_string(i), "v", kLiveness));
     // The copy's mark: what its log holds, read from a scratch copy (opening repairs a torn tail).
     const std::string scratch = c.data_dir(3) + "-scratch";
@@ -257,8 +272,7 @@ BOOST_DATA_TEST_CASE(member_restored_from_a_stale_backup_is_refused, bdata::make
     auto deadline = std::chrono::steady_clock::now() + kLiveness;
     std::uint64_t learned = 0;
     while (learned <= backup_mark && std::chrono::steady_clock::now() < deadline) {
-        std::filesystem::remove_all(scratch);
-        std::filesystem::copy(c.data_dir(1), scratch, std::filesystem::copy_options::recursive);
+        copy_running_dir(c.data_dir(1), scratch);
         std::filesystem::remove(scratch + "/LOCK");
         try {
             learned = MembershipGuard(scratch, 1).remembered_mark(3);

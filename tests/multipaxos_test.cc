@@ -115,8 +115,8 @@ bool propose_until_committed(EngineCluster& c, const std::vector<std::string>& c
 
 // Ticks one node alone (nothing delivered) until it is running phase 1.
 void make_candidate(EngineCluster& c, NodeId id) {
-    for (int i = 0; i < 100 && c.status(id).role != "candidate"; ++i) c.tick(id);
-    BOOST_REQUIRE_EQUAL(c.status(id).role, "candidate");
+    for (int i = 0; i < 100 && c.status(id).role != ballot::Role::candidate; ++i) c.tick(id);
+    BOOST_REQUIRE_EQUAL(c.status(id).role, ballot::Role::candidate);
 }
 
 NodeId other_than(EngineCluster& c, std::initializer_list<NodeId> not_these) {
@@ -156,18 +156,18 @@ BOOST_AUTO_TEST_CASE(leader_elected_and_commands_chosen_on_all_nodes) {
     check_invariants(c);
 
     EngineStatus s = c.status(leader);
-    BOOST_TEST(s.role == "leader");
+    BOOST_TEST(s.role == ballot::Role::leader);
     BOOST_TEST(s.leader == leader);
-    BOOST_TEST(s.term_name == "ballot");
+    BOOST_TEST(s.epoch.name() == "ballot");
     Ballot b = Ballot::unpack(c.hard_state(leader).term);
-    BOOST_TEST(s.term_value == b.str());
+    BOOST_TEST(s.epoch.str() == b.str());
     BOOST_TEST(b.node == leader);
     BOOST_TEST(s.commit_index == 20u);
     BOOST_TEST(s.log_first_index == 1u);
     BOOST_TEST(s.log_last_index == 20u);
     for (NodeId id : {1, 2, 3}) {
         if (id == leader) continue;
-        BOOST_TEST(c.status(id).role == "follower");
+        BOOST_TEST(c.status(id).role == ballot::Role::follower);
         BOOST_TEST(c.status(id).leader == leader);
     }
     // Acceptors persisted every value with the ballot it was accepted in.
@@ -212,7 +212,7 @@ BOOST_AUTO_TEST_CASE(value_accepted_by_a_minority_is_re_proposed_in_its_slot) {
     c.crash(leader);
     make_candidate(c, keeper);  // the keeper leads next, so its report is in the quorum
     c.stabilize();
-    BOOST_REQUIRE_EQUAL(c.status(keeper).role, "leader");
+    BOOST_REQUIRE_EQUAL(c.status(keeper).role, ballot::Role::leader);
     std::vector<NodeId> survivors;
     for (NodeId id = 1; id <= 5; ++id)
         if (id != leader) survivors.push_back(id);
@@ -243,7 +243,7 @@ BOOST_AUTO_TEST_CASE(value_accepted_by_a_majority_is_the_one_chosen) {
     c.crash(leader);
     make_candidate(c, bystander);  // the node that did NOT accept it leads next
     c.stabilize();
-    BOOST_REQUIRE_EQUAL(c.status(bystander).role, "leader");
+    BOOST_REQUIRE_EQUAL(c.status(bystander).role, ballot::Role::leader);
     BOOST_REQUIRE(c.propose(bystander, "y") == ProposeResult::accepted);
     BOOST_REQUIRE(commit_on(c, {voter, bystander}, {"x", "y"}));
     BOOST_TEST(c.committed(bystander).at(0).data == "x");
@@ -299,7 +299,7 @@ BOOST_AUTO_TEST_CASE(highest_ballot_wins_when_reports_disagree) {
 
     make_candidate(c, second);
     c.stabilize();
-    BOOST_REQUIRE_EQUAL(c.status(second).role, "leader");
+    BOOST_REQUIRE_EQUAL(c.status(second).role, ballot::Role::leader);
     BOOST_REQUIRE(c.propose(second, "y") == ProposeResult::accepted);
     c.stabilize();
     BOOST_REQUIRE(c.committed_data(second) == std::vector<std::string>{"y"});  // chosen in b2...
@@ -309,11 +309,11 @@ BOOST_AUTO_TEST_CASE(highest_ballot_wins_when_reports_disagree) {
     c.in_flight().clear();
 
     // Only `first` ticks, until it leads again with a ballot above b2.
-    for (int i = 0; i < 500 && c.status(first).role != "leader"; ++i) {
+    for (int i = 0; i < 500 && c.status(first).role != ballot::Role::leader; ++i) {
         c.tick(first);
         c.stabilize();
     }
-    BOOST_REQUIRE_EQUAL(c.status(first).role, "leader");
+    BOOST_REQUIRE_EQUAL(c.status(first).role, ballot::Role::leader);
     BOOST_REQUIRE(commit_on(c, {first, witness}, {"y"}));
     check_invariants(c);
 }
@@ -337,7 +337,7 @@ BOOST_AUTO_TEST_CASE(follower_never_delivers_a_value_of_another_ballot) {
     NodeId second = other_than(c, {first, stale});
     make_candidate(c, second);
     c.stabilize();
-    BOOST_REQUIRE_EQUAL(c.status(second).role, "leader");
+    BOOST_REQUIRE_EQUAL(c.status(second).role, ballot::Role::leader);
     BOOST_REQUIRE(c.propose(second, "y") == ProposeResult::accepted);
 
     std::vector<NodeId> up;
@@ -479,7 +479,7 @@ BOOST_AUTO_TEST_CASE(restarted_acceptor_keeps_its_promise_and_reports_its_values
 
     c.crash(acceptor);
     c.restart(acceptor);
-    BOOST_TEST(c.status(acceptor).term_value == promised.str());
+    BOOST_TEST(c.status(acceptor).epoch.str() == promised.str());
     BOOST_TEST(c.disk(acceptor).at(1).data == "x");
 
     // The old leader's Accept for a new slot is refused, and nothing is written.
@@ -571,7 +571,7 @@ BOOST_AUTO_TEST_CASE(late_accept_never_overwrites_a_chosen_value) {
     c.cut(B, V);
     make_candidate(c, B);
     c.stabilize();
-    BOOST_REQUIRE_EQUAL(c.status(B).role, "leader");
+    BOOST_REQUIRE_EQUAL(c.status(B).role, ballot::Role::leader);
     BOOST_REQUIRE(c.propose(B, "v") == ProposeResult::accepted);
     c.stabilize();
     BOOST_REQUIRE(c.committed_data(B) == std::vector<std::string>{"v"});
@@ -586,7 +586,7 @@ BOOST_AUTO_TEST_CASE(late_accept_never_overwrites_a_chosen_value) {
     auto answers = c.take_if([&](const InFlight& m) { return m.from == V && m.to == A; });
     BOOST_REQUIRE_EQUAL(answers.size(), 1u);
     BOOST_TEST(is<mp::Nack>(answers[0]), c.engine(V).describe(answers[0].payload));
-    BOOST_TEST(engine(c, V).status().term_value == c.status(B).term_value);  // V promised B's ballot
+    BOOST_TEST(engine(c, V).status().epoch.str() == c.status(B).epoch.str());  // V promised B's ballot
     c.stabilize();
     c.crash(V);
     c.restart(V);  // delivers slot 1 again, from disk or from B (the harness throws if it is not v)
@@ -660,7 +660,7 @@ BOOST_AUTO_TEST_CASE(lagging_leader_learns_chosen_values_from_paged_promises) {
     for (int i = 0; i < 100 && c.in_flight().empty(); ++i) c.tick(lagging);
     BOOST_REQUIRE(!c.in_flight().empty());
     c.stabilize();
-    BOOST_REQUIRE_EQUAL(c.status(lagging).role, "leader");
+    BOOST_REQUIRE_EQUAL(c.status(lagging).role, ballot::Role::leader);
     BOOST_TEST(pages > 3u);
     BOOST_TEST(c.committed_data(lagging) == expected);
     BOOST_REQUIRE(c.propose(lagging, "next") == ProposeResult::accepted);
@@ -741,7 +741,7 @@ BOOST_AUTO_TEST_CASE(reads_are_confirmed_by_a_quorum_and_never_by_an_isolated_le
     BOOST_REQUIRE_EQUAL(reads.size(), before + 1);
     BOOST_TEST(reads.back().id == 30u);
     BOOST_TEST(!reads.back().ok);
-    BOOST_TEST(c.status(leader).role != "leader");
+    BOOST_TEST(c.status(leader).role != ballot::Role::leader);
     for (std::size_t i = before; i < reads.size(); ++i) BOOST_TEST(!reads[i].ok);
     check_invariants(c);
 }
@@ -804,7 +804,7 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
 
     auto snapshot = [&] {
         EngineStatus s = c.status(target);
-        return std::make_tuple(s.role, s.leader, s.term_value, s.commit_index, s.log_first_index,
+        return std::make_tuple(s.role, s.leader, s.epoch.str(), s.commit_index, s.log_first_index,
                                s.log_last_index, c.hard_state(target), c.disk(target).size(),
                                c.committed(target).size());
     };

@@ -50,7 +50,7 @@ EngineConfig small_timeouts() {
 }
 
 std::uint64_t term_of(EngineCluster& c, NodeId id) {
-    return std::stoull(c.status(id).term_value);
+    return c.status(id).epoch.round;
 }
 
 std::optional<raft::Message> decode(const InFlight& m) {
@@ -139,7 +139,7 @@ public:
     void check(EngineCluster& c) {
         record(c);
         for (NodeId l = 1; l <= static_cast<NodeId>(c.size()); ++l) {
-            if (!c.is_up(l) || c.status(l).role != "leader") continue;
+            if (!c.is_up(l) || c.status(l).role != ballot::Role::leader) continue;
             const std::uint64_t term = c.hard_state(l).term;
             for (const auto& [index, committed] : committed_) {
                 if (term <= committed.term_bound) continue;
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(single_leader_elected) {
     run_ticks(c, 50);  // and it stays leader: heartbeats hold off new elections
     BOOST_TEST(c.leader() == leader);
     for (NodeId id = 1; id <= 3; ++id) {
-        BOOST_TEST(c.status(id).role == (id == leader ? "leader" : "follower"));
+        BOOST_TEST(c.status(id).role == (id == leader ? ballot::Role::leader : ballot::Role::follower));
         BOOST_TEST(c.status(id).leader == leader);
         BOOST_TEST(term_of(c, id) == term_of(c, leader));
     }
@@ -219,7 +219,7 @@ BOOST_AUTO_TEST_CASE(election_safety_across_seeds) {
         auto record_leaders = [&] {
             completeness.record(c);
             for (NodeId id = 1; id <= 5; ++id) {
-                if (!c.is_up(id) || c.status(id).role != "leader") continue;
+                if (!c.is_up(id) || c.status(id).role != ballot::Role::leader) continue;
                 auto [it, fresh] = leader_of_term.emplace(term_of(c, id), id);
                 if (it->second != id)
                     BOOST_FAIL("seed " << seed << ": two leaders in term " << it->first << ": n" << it->second
@@ -305,11 +305,11 @@ BOOST_AUTO_TEST_CASE(split_vote_resolves) {
     trace_if_asked(c);
     c.cut(1, 4);
     c.cut(2, 3);
-    for (int i = 0; i < 100 && c.status(1).role != "candidate"; ++i) c.tick(1);
-    for (int i = 0; i < 100 && c.status(2).role != "candidate"; ++i) c.tick(2);
+    for (int i = 0; i < 100 && c.status(1).role != ballot::Role::pre_candidate; ++i) c.tick(1);
+    for (int i = 0; i < 100 && c.status(2).role != ballot::Role::pre_candidate; ++i) c.tick(2);
     c.stabilize();
-    BOOST_TEST(c.status(1).role == "candidate");
-    BOOST_TEST(c.status(2).role == "candidate");
+    BOOST_TEST(c.status(1).role == ballot::Role::candidate);
+    BOOST_TEST(c.status(2).role == ballot::Role::candidate);
     BOOST_TEST(c.hard_state(1).term == 1u);
     BOOST_TEST(c.hard_state(2).term == 1u);
     BOOST_TEST(c.hard_state(3).vote == 1u);
@@ -435,7 +435,7 @@ BOOST_AUTO_TEST_CASE(leader_crash_new_leader_keeps_committed_entries) {
     // The old leader comes back as a follower and catches up.
     c.restart(old_leader);
     BOOST_REQUIRE(c.run_until([&] { return c.committed_data(old_leader) == expected; }, 200));
-    BOOST_TEST(c.status(old_leader).role == "follower");
+    BOOST_TEST(c.status(old_leader).role == ballot::Role::follower);
     check_invariants(c);
 }
 
@@ -515,7 +515,7 @@ Figure8 build_figure_8_c(EngineCluster& c) {
     Figure8 f;
     // S1 leads; one command commits everywhere.
     only_reachable_through(c, 1);
-    BOOST_REQUIRE(run_until(c, [&] { return c.status(1).role == "leader"; }));
+    BOOST_REQUIRE(run_until(c, [&] { return c.status(1).role == ballot::Role::leader; }));
     c.heal();
     c.propose(1, "first");
     c.stabilize();
@@ -535,7 +535,7 @@ Figure8 build_figure_8_c(EngineCluster& c) {
     c.heal();
     c.isolate(2);
     c.cut(3, 4);
-    BOOST_REQUIRE(run_until(c, [&] { return c.status(5).role == "leader"; }));
+    BOOST_REQUIRE(run_until(c, [&] { return c.status(5).role == ballot::Role::leader; }));
     f.s5_term = c.hard_state(5).term;
     BOOST_REQUIRE(c.disk(5).at(f.x_index).term == f.s5_term);
     c.crash(5);
@@ -544,7 +544,7 @@ Figure8 build_figure_8_c(EngineCluster& c) {
     // network loses every AppendEntries that would give a follower an entry of S1's new term.
     c.restart(1);
     only_reachable_through(c, 1);
-    BOOST_REQUIRE(run_until(c, [&] { return c.status(1).role == "leader"; }));
+    BOOST_REQUIRE(run_until(c, [&] { return c.status(1).role == ballot::Role::leader; }));
     f.s1_term = c.hard_state(1).term;
     c.cut(1, 2);
     auto loses_current_term_entries = [&](const InFlight& m) {
@@ -568,7 +568,7 @@ Figure8 build_figure_8_c(EngineCluster& c) {
     // is from an earlier term, so §5.4.2 does not.
     BOOST_TEST(holds_x(1));
     BOOST_TEST(holds_x(2));
-    BOOST_TEST(c.status(1).role == "leader");
+    BOOST_TEST(c.status(1).role == ballot::Role::leader);
     BOOST_TEST(c.status(1).commit_index < f.x_index);
     return f;
 }
@@ -585,7 +585,7 @@ BOOST_AUTO_TEST_CASE(figure_8_old_term_entry_on_a_majority_can_still_be_overwrit
     c.crash(1);
     c.restart(5);
     only_reachable_through(c, 5);
-    BOOST_REQUIRE(run_until(c, [&] { return c.status(5).role == "leader"; }));
+    BOOST_REQUIRE(run_until(c, [&] { return c.status(5).role == ballot::Role::leader; }));
     BOOST_REQUIRE(run_until(c, [&] { return c.status(3).commit_index > f.x_index; }));
     for (NodeId id : {2, 3, 4}) {
         BOOST_TEST(c.disk(id).at(f.x_index).term == f.s5_term, "node " << id);
@@ -633,7 +633,7 @@ BOOST_AUTO_TEST_CASE(prevote_partitioned_node_does_not_disrupt_leader) {
     c.isolate(cut_off);
     run_ticks(c, 200);  // ten election timeouts and more
     // It keeps asking for pre-votes, in vain, and never bumps its term.
-    BOOST_TEST(c.status(cut_off).role == "candidate");
+    BOOST_TEST(c.status(cut_off).role == ballot::Role::pre_candidate);
     BOOST_TEST(c.hard_state(cut_off).term == term);
     BOOST_TEST(c.leader() == leader);
 
@@ -641,7 +641,7 @@ BOOST_AUTO_TEST_CASE(prevote_partitioned_node_does_not_disrupt_leader) {
     run_ticks(c, 20);
     BOOST_TEST(c.leader() == leader);
     BOOST_TEST(c.hard_state(leader).term == term);
-    BOOST_TEST(c.status(cut_off).role == "follower");
+    BOOST_TEST(c.status(cut_off).role == ballot::Role::follower);
     BOOST_TEST(c.status(cut_off).leader == leader);
     BOOST_TEST(c.committed_data(cut_off) == std::vector<std::string>{"a"});
 }
@@ -676,8 +676,8 @@ BOOST_AUTO_TEST_CASE(check_quorum_isolated_leader_steps_down) {
     BOOST_REQUIRE(old_leader != kNoNode);
     const std::uint64_t old_term = c.hard_state(old_leader).term;
     c.isolate(old_leader);
-    BOOST_REQUIRE(c.run_until([&] { return c.status(old_leader).role != "leader"; }, 100));
-    BOOST_TEST(c.status(old_leader).role != "leader");
+    BOOST_REQUIRE(c.run_until([&] { return c.status(old_leader).role != ballot::Role::leader; }, 100));
+    BOOST_TEST(c.status(old_leader).role != ballot::Role::leader);
     BOOST_TEST(c.status(old_leader).leader == kNoNode);
     // The majority side elects a new leader in a later term.
     const NodeId new_leader = c.elect(200);
@@ -748,7 +748,7 @@ BOOST_AUTO_TEST_CASE(read_index_isolated_leader_never_answers_ok) {
     // Check-quorum deposed it; the read fails so the runtime can retry elsewhere.
     BOOST_TEST(has_read(c, leader, 7, false));
     BOOST_TEST(!any_read_ok(c, leader));
-    BOOST_TEST(c.status(leader).role != "leader");
+    BOOST_TEST(c.status(leader).role != ballot::Role::leader);
 }
 
 // A response counts only for the request it answers. The counterexample of a review: a follower
@@ -782,18 +782,18 @@ BOOST_AUTO_TEST_CASE(stale_rejection_confirms_no_read_and_no_quorum) {
     // L loses term 1 (check-quorum, only L's clock runs) and wins term 2: F's and G's own vote
     // requests are lost, so L is the only candidate.
     c.isolate(L);
-    for (int i = 0; i < 1000 && c.status(L).role == "leader"; ++i) {
+    for (int i = 0; i < 1000 && c.status(L).role == ballot::Role::leader; ++i) {
         c.tick(L);
         c.stabilize();
     }
-    BOOST_REQUIRE(c.status(L).role != "leader");
+    BOOST_REQUIRE(c.status(L).role != ballot::Role::leader);
     c.heal();
     auto others_campaign = [&](const InFlight& m) {
         auto msg = decode(m);
         return m.from != L && msg && std::holds_alternative<raft::RequestVote>(*msg);
     };
     BOOST_REQUIRE(run_until(
-        c, [&] { return c.status(L).role == "leader"; }, others_campaign));
+        c, [&] { return c.status(L).role == ballot::Role::leader; }, others_campaign));
     c.stabilize();
     BOOST_REQUIRE(term_of(c, L) == 2u);
     BOOST_REQUIRE(term_of(c, F) == 2u);
@@ -812,7 +812,7 @@ BOOST_AUTO_TEST_CASE(stale_rejection_confirms_no_read_and_no_quorum) {
         c.tick(G);
         c.stabilize();
         for (NodeId id : {F, G})
-            if (c.status(id).role == "leader") new_leader = id;
+            if (c.status(id).role == ballot::Role::leader) new_leader = id;
     }
     BOOST_REQUIRE(new_leader != kNoNode);
     c.propose(new_leader, "x");
@@ -829,12 +829,12 @@ BOOST_AUTO_TEST_CASE(stale_rejection_confirms_no_read_and_no_quorum) {
             BOOST_TEST((!r.ok || r.index >= x_index), "read " << r.id << " served at " << r.index);
 
     // Nor does the stale reply keep L alive: replayed every tick, L still steps down (§6.2).
-    for (int i = 0; i < 100 && c.status(L).role == "leader"; ++i) {
+    for (int i = 0; i < 100 && c.status(L).role == ballot::Role::leader; ++i) {
         c.deliver(stale[0]);
         c.tick(L);
         c.stabilize();
     }
-    BOOST_TEST(c.status(L).role != "leader");
+    BOOST_TEST(c.status(L).role != ballot::Role::leader);
     BOOST_TEST(!has_read(c, L, 11, true));
 }
 
@@ -880,7 +880,7 @@ BOOST_AUTO_TEST_CASE(proposal_with_no_leader_returns_no_leader) {
     EngineCluster c("raft", 3, 15, small_timeouts());
     trace_if_asked(c);
     BOOST_TEST((c.propose(1, "x") == ProposeResult::no_leader));
-    for (int i = 0; i < 100 && c.status(1).role != "candidate"; ++i) c.tick(1);
+    for (int i = 0; i < 100 && c.status(1).role != ballot::Role::pre_candidate; ++i) c.tick(1);
     BOOST_TEST((c.propose(1, "x") == ProposeResult::no_leader));  // during an election
 }
 
@@ -959,7 +959,7 @@ struct Observed {
     ballot::EngineStatus status;
     bool operator==(const Observed& o) const {
         return status.role == o.status.role && status.leader == o.status.leader &&
-               status.term_value == o.status.term_value && status.commit_index == o.status.commit_index &&
+               status.epoch.str() == o.status.epoch.str() && status.commit_index == o.status.commit_index &&
                status.log_last_index == o.status.log_last_index;
     }
 };
@@ -1096,7 +1096,7 @@ BOOST_AUTO_TEST_CASE(persist_before_send_flags) {
     r = n1.take_ready();
     // Leader (§10.2.1): its no-op is persisted while the AppendEntries already leave; its note to
     // itself waits for the write.
-    BOOST_TEST(n1.status().role == "leader");
+    BOOST_TEST(n1.status().role == ballot::Role::leader);
     BOOST_REQUIRE(r.entries.size() == 1u);
     BOOST_TEST(r.entries[0].data.empty());
     int appends = 0, notes_to_self = 0;

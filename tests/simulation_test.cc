@@ -226,11 +226,11 @@ BOOST_AUTO_TEST_CASE(applied_log_catches_a_changed_value_after_restart) {
 
 namespace {
 
-NodeView view(NodeId id, const std::string& role, const std::string& term, const DiskState& disk) {
+NodeView view(NodeId id, Role role, Epoch epoch, const DiskState& disk) {
     NodeView n;
     n.id = id;
     n.up = true;
-    n.status = EngineStatus{role, role == "leader" ? id : kNoNode, "term", term, 0, 0, 0};
+    n.status = EngineStatus{role, role == Role::leader ? id : kNoNode, epoch, 0, 0, 0};
     n.durable = &disk;
     n.written = &disk;
     return n;
@@ -253,10 +253,10 @@ BOOST_AUTO_TEST_CASE(raft_checker_catches_two_leaders_in_one_term) {
     DiskState disk;
     Violations v;
     ClusterView c;
-    c.nodes = {view(1, "leader", "3", disk), view(2, "follower", "3", disk)};
+    c.nodes = {view(1, Role::leader, Epoch::term(3), disk), view(2, Role::follower, Epoch::term(3), disk)};
     raft->after_step(c, v);
     BOOST_TEST(!v.any());
-    c.nodes = {view(1, "follower", "3", disk), view(2, "leader", "3", disk)};
+    c.nodes = {view(1, Role::follower, Epoch::term(3), disk), view(2, Role::leader, Epoch::term(3), disk)};
     raft->after_step(c, v);
     BOOST_TEST(v.any());
 }
@@ -286,10 +286,10 @@ BOOST_AUTO_TEST_CASE(raft_checker_catches_a_leader_missing_a_committed_entry) {
     Violations v;
     DiskState full{HardState{1, 1, 0}, {{1, Entry{1, 1, 0, "x"}}}};
     DiskState empty{HardState{2, 3, 0}, {}};
-    NodeView applier = view(1, "leader", "1", full);
+    NodeView applier = view(1, Role::leader, Epoch::term(1), full);
     raft->on_apply(1, 1, "x", true, applier, v);
     ClusterView c;
-    c.nodes = {view(1, "follower", "2", full), view(3, "leader", "2", empty)};
+    c.nodes = {view(1, Role::follower, Epoch::term(2), full), view(3, Role::leader, Epoch::term(2), empty)};
     raft->after_step(c, v);
     BOOST_TEST(v.any());
 }
@@ -303,7 +303,7 @@ BOOST_AUTO_TEST_CASE(multipaxos_checker_catches_accept_below_promise) {
     mp->on_write(1, before, batch(std::nullopt, {Entry{1, Ballot{3, 1}.packed(), 0, "stale"}}), v);
     BOOST_TEST(!v.any());
     DiskState d;
-    NodeView nv = view(2, "leader", "5.2", d);
+    NodeView nv = view(2, Role::leader, Epoch::ballot(Ballot{5, 2}), d);
     mp->on_apply(2, 1, "chosen", true, nv, v);
     BOOST_TEST(v.any());
 

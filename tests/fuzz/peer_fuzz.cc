@@ -27,9 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!accepted) {
         EngineStatus after = engine->status();
         // A refused message changes no state.
-        if (after.role != before.role || after.term_value != before.term_value ||
-            after.leader != before.leader || after.commit_index != before.commit_index ||
-            after.log_last_index != before.log_last_index)
+        if (after.role != before.role || after.epoch != before.epoch || after.leader != before.leader ||
+            after.commit_index != before.commit_index || after.log_last_index != before.log_last_index)
             __builtin_trap();
     }
     (void)engine->describe(payload);

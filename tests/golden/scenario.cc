@@ -223,7 +223,7 @@ void Scenario::campaign(NodeId id) {
         cluster().tick(id);
         const EngineStatus now = cluster().status(id);
         // A pre-candidate that campaigns again keeps its role and term but sends a new round.
-        if (now.role != before.role || now.term_value != before.term_value || sent() > sent_before) {
+        if (now.role != before.role || now.epoch != before.epoch || sent() > sent_before) {
             out_.push_back("ticked " + node_name(id) + " " + std::to_string(i) + " times");
             report_changes();
             return;
@@ -392,7 +392,7 @@ std::string Scenario::describe_entry(const Entry& e) const {
 std::string Scenario::status_line(NodeId id) {
     if (!up(id)) return node_name(id) + " down";
     const EngineStatus s = cluster().status(id);
-    return node_name(id) + " " + s.role + " " + s.term_name + "=" + s.term_value +
+    return node_name(id) + " " + role_name(s.role) + " " + s.epoch.name() + "=" + s.epoch.str() +
            " leader=" + node_name(s.leader) + " commit=" + std::to_string(s.commit_index) +
            " last=" + std::to_string(s.log_last_index);
 }
@@ -400,7 +400,8 @@ std::string Scenario::status_line(NodeId id) {
 std::string Scenario::role_summary(NodeId id) {
     if (!up(id)) return "down";
     const EngineStatus s = cluster().status(id);
-    return s.role + " " + s.term_name + "=" + s.term_value + " leader=" + node_name(s.leader);
+    return role_name(s.role) + std::string(" ") + s.epoch.name() + "=" + s.epoch.str() +
+           " leader=" + node_name(s.leader);
 }
 
 void Scenario::report_changes() {
@@ -447,7 +448,7 @@ void Scenario::check_raft() {
     const NodeId n = static_cast<NodeId>(c.size());
     // §5.2 Election Safety: at most one leader per term.
     for (NodeId id = 1; id <= n; ++id) {
-        if (!up(id) || c.status(id).role != "leader") continue;
+        if (!up(id) || c.status(id).role != ballot::Role::leader) continue;
         auto [it, fresh] = leader_of_term_.emplace(c.hard_state(id).term, id);
         if (!fresh && it->second != id)
             throw std::logic_error("two leaders in term " + std::to_string(it->first) + ": " +
@@ -475,7 +476,7 @@ void Scenario::check_raft() {
         if (up(id))
             for (const Entry& e : c.committed(id)) committed_bound_.try_emplace(e.index, e, max_term);
     for (NodeId id = 1; id <= n; ++id) {
-        if (!up(id) || c.status(id).role != "leader") continue;
+        if (!up(id) || c.status(id).role != ballot::Role::leader) continue;
         const std::uint64_t term = c.hard_state(id).term;
         for (const auto& [index, committed] : committed_bound_) {
             if (term <= committed.second) continue;

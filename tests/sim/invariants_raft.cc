@@ -75,9 +75,9 @@ public:
         for (const NodeView& node : view.nodes) {
             max_term_ = std::max(max_term_, node.durable->hard_state.term);
             if (!node.status) continue;
-            const std::uint64_t term = std::stoull(node.status->term_value);
+            const std::uint64_t term = node.status->epoch.round;
             max_term_ = std::max(max_term_, term);
-            if (node.status->role != "leader") continue;
+            if (node.status->role != Role::leader) continue;
             auto [it, fresh] = leaders_.emplace(term, node.id);
             if (!fresh && it->second != node.id)
                 v.add("election safety: " + n(it->second) + " and " + n(node.id) +

@@ -89,7 +89,7 @@ std::optional<EngineStatus> SimCluster::status(NodeId id) const {
 std::vector<NodeId> SimCluster::leaders() const {
     std::vector<NodeId> out;
     for (const Node& n : nodes_)
-        if (n.up && n.driver->status().engine.role == "leader") out.push_back(n.id);
+        if (n.up && n.driver->status().engine.role == ballot::Role::leader) out.push_back(n.id);
     return out;
 }
 
@@ -368,8 +368,8 @@ std::string SimCluster::describe_nodes() const {
             out << "down";
         } else {
             DriverStatus s = n.driver->status();
-            out << s.engine.role << " (leader " << s.engine.leader << ", " << s.engine.term_name << ' '
-                << s.engine.term_value << "), commit " << s.engine.commit_index << ", applied "
+            out << s.engine.role << " (leader " << s.engine.leader << ", " << s.engine.epoch.name() << ' '
+                << s.engine.epoch.str() << "), commit " << s.engine.commit_index << ", applied "
                 << s.applied_index << ", log " << s.engine.log_first_index << ".." << s.engine.log_last_index
                 << ", pending writes " << s.pending_writes << ", reads " << s.pending_reads
                 << (s.storage_failed ? ", STORAGE FAILED" : "");

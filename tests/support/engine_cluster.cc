@@ -204,7 +204,7 @@ NodeId EngineCluster::leader() const {
     for (auto& n : nodes_) {
         if (!n.up) continue;
         EngineStatus s = n.engine->status();
-        if (s.role != "leader") continue;
+        if (s.role != ballot::Role::leader) continue;
         std::uint64_t term = n.hard_state.term;
         if (best == kNoNode || term > best_term) {
             best = n.id;
