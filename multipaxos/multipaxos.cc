@@ -46,11 +46,11 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, RecoveredState recovered)
 
 void MultiPaxos::tick() {
     ++now_;
+    if (leader_) leader_->tick(now_);  // candidate: re-asks for lost pages; leader: heartbeats
     if (active_leader()) {
-        leader_->tick(now_);
         if (leader_->lost_majority(now_)) step_down();
     } else if (++election_elapsed_ >= election_timeout_) {
-        start_phase1();  // no leader heard (follower), or phase 1 did not finish (candidate)
+        start_phase1();  // no leader heard (follower), or phase 1 made no progress (candidate)
     }
     for (auto it = forwarded_reads_.begin(); it != forwarded_reads_.end();) {
         if (it->second > now_) {
@@ -114,8 +114,14 @@ void MultiPaxos::on(NodeId from, const Prepare& m) {
     std::visit([&](auto& r) { send(from, std::move(r)); }, reply);
 }
 
+// A candidate whose phase 1 is making progress (a new page of some acceptor's report) does not
+// time out: a report of many pages (small max_message_bytes, or a candidate far behind, whose
+// phase 1 starts at its own first unchosen slot) takes many round trips, and restarting it with a
+// higher ballot would only start it over, for ever. Reports are finite, so the progress ends: then
+// either a majority completed (phase 2) or the timer runs out as before. The acceptors that
+// answered restarted their own timers when they promised (on(Prepare)), so no rival starts.
 void MultiPaxos::on(NodeId from, const Promise& m) {
-    if (leader_) leader_->on_promise(from, m, now_);
+    if (leader_ && leader_->on_promise(from, m, now_) && !leader_->active()) election_elapsed_ = 0;
 }
 
 // Phase 2b (acceptor), then the learner's rule (2): the chosen point of the ballot just accepted.

@@ -614,6 +614,48 @@ BOOST_AUTO_TEST_CASE(lagging_leader_learns_chosen_values_from_paged_promises) {
     check_invariants(c);
 }
 
+// A candidate whose phase 1 takes many round trips (tiny max_message_bytes: one value per
+// Promise page) must not time out while pages keep arriving: restarting phase 1 with a higher
+// ballot starts the report over, for ever (the simulator's seed 100128). Here `other` accepted 60
+// values that nobody knows are chosen (their Accepteds never reached the leader), so nothing is
+// learned on the way and every attempt must page through all of them. Every message takes one
+// tick, so the ~60 pages take ~120 ticks, far beyond the election timeout (10-20); and a lost page
+// request is asked for again.
+BOOST_AUTO_TEST_CASE(candidate_making_progress_through_paged_promises_does_not_time_out) {
+    EngineCluster c("multipaxos", 3, 9, small_config(120));
+    NodeId leader = c.elect();
+    BOOST_REQUIRE(leader != kNoNode);
+    NodeId lagging = other_than(c, {leader});
+    NodeId other = other_than(c, {leader, lagging});
+    c.isolate(lagging);
+    c.cut_one_way(other, leader);  // other accepts, the leader never hears: nothing is chosen
+    auto expected = commands("v", 60);
+    for (auto& cmd : expected) c.propose(leader, cmd);
+    c.stabilize();
+    BOOST_REQUIRE_EQUAL(c.status(other).log_last_index, 60u);
+    BOOST_REQUIRE_EQUAL(c.status(other).commit_index, 0u);
+
+    c.crash(leader);
+    c.heal();
+    c.in_flight().clear();
+    make_candidate(c, lagging);
+    bool dropped_one = false;
+    for (int t = 0; t < 1000 && c.status(lagging).role != "leader"; ++t) {
+        c.tick(lagging);  // `other` only answers, so it never competes
+        for (InFlight& m : c.take_if([](const InFlight&) { return true; })) {  // one hop per tick
+            if (!dropped_one && t > 20 && m.to == other && is<mp::Prepare>(m)) {
+                dropped_one = true;  // a lost page request
+                continue;
+            }
+            c.deliver(m);
+        }
+    }
+    BOOST_REQUIRE_EQUAL(c.status(lagging).role, "leader");  // before the fix: candidate for ever
+    BOOST_TEST(dropped_one);
+    BOOST_REQUIRE(commit_on(c, {lagging, other}, expected));  // the accepted values, re-proposed
+    check_invariants(c);
+}
+
 // ---------------------------------------------------------------- clients
 
 BOOST_AUTO_TEST_CASE(follower_forwards_proposals_to_the_leader) {
