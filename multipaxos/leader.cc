@@ -26,11 +26,31 @@ Leader::Leader(const EngineConfig& config, Ballot ballot, Acceptor& acceptor, Le
 void Leader::start(std::uint64_t now) {
     from_slot_ = learner_.commit_index() + 1;
     active_since_ = now;
-    for (NodeId id : config_.members) out_.send(id, Prepare{ballot_, from_slot_});
+    for (NodeId id : config_.members) ask_page(id, from_slot_, now);
 }
 
-void Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
-    if (phase_ != Phase::one || m.ballot != ballot_) return;  // a late or stale answer
+void Leader::ask_page(NodeId id, Index from_slot, std::uint64_t now) {
+    Report& r = reports_[id];
+    r.asked_from = from_slot;
+    r.asked_tick = now;
+    out_.send(id, Prepare{ballot_, from_slot});
+}
+
+// A Prepare or Promise page lost on the way would otherwise stall this acceptor's report until the
+// election timeout, and a report of many pages over a lossy network would then almost never
+// complete. PMMC's scout assumes reliable links; over lossy ones it asks again. Not the own
+// acceptor: messages to self are not lost (only a crash, which ends this Leader, loses them).
+void Leader::resend_pages(std::uint64_t now) {
+    for (auto& [id, r] : reports_)
+        if (id != config_.id && !r.complete && now >= r.asked_tick + retry_ticks_)
+            ask_page(id, r.asked_from, now);
+}
+
+bool Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
+    if (phase_ != Phase::one || m.ballot != ballot_) return false;  // a late or stale answer
+    Report& report = reports_[from];
+    // Only the page asked for: a duplicate or a retransmission's second answer changes nothing.
+    if (report.complete || m.from_slot != report.asked_from) return false;
     for (const Entry& e : m.accepted) {
         // The acceptor's values up to its chosen prefix are chosen: learn them outright.
         if (e.index <= m.chosen) {
@@ -42,11 +62,13 @@ void Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
         if (!fresh && e.term > it->second.term) it->second = e;
     }
     if (m.next_slot != 0) {  // the report did not fit one message: ask for the rest
-        out_.send(from, Prepare{ballot_, m.next_slot});
-        return;
+        ask_page(from, m.next_slot, now);
+        return true;
     }
+    report.complete = true;
     promises_.record(from, true);
     if (promises_.won()) begin_phase2(now);
+    return true;
 }
 
 // Phase 1 is complete: propose, under this ballot, the adopted value of every slot not known
@@ -184,7 +206,7 @@ void Leader::heartbeat_all() {
 }
 
 void Leader::tick(std::uint64_t now) {
-    if (!active()) return;
+    if (!active()) return resend_pages(now);
     if (++heartbeat_elapsed_ >= config_.heartbeat_ticks) {
         heartbeat_all();
         retransmit(now);

@@ -62,7 +62,10 @@ public:
 
     // ---- phase 1 (PMMC: Scout) ----
     void start(std::uint64_t now);
-    void on_promise(NodeId from, const Promise& m, std::uint64_t now);
+    // True when this Promise is progress: the page this acceptor was asked for (a new page of
+    // its report, or its last). A candidate making progress must not time out (see README
+    // "Leader election is phase 1": a long report takes many round trips).
+    bool on_promise(NodeId from, const Promise& m, std::uint64_t now);
 
     // ---- phase 2 (PMMC: Commander) ----
     ProposeResult propose(std::string value);
@@ -110,6 +113,11 @@ private:
         Index catchup_end = 0;       // last slot of the Chosen message in flight
         std::uint64_t catchup_tick = 0;
     };
+    struct Report {            // phase 1: one acceptor's paged report
+        Index asked_from = 0;  // the page asked for (Prepare{ballot, asked_from})
+        std::uint64_t asked_tick = 0;
+        bool complete = false;
+    };
     struct PendingRead {
         NodeId origin = kNoNode;
         std::uint64_t id = 0;
@@ -118,6 +126,8 @@ private:
         std::uint64_t deadline_tick = 0;
     };
 
+    void ask_page(NodeId id, Index from_slot, std::uint64_t now);
+    void resend_pages(std::uint64_t now);
     void begin_phase2(std::uint64_t now);
     bool accepted_by(const Pending& p, NodeId id) const;
     void send_accepts(NodeId id, Peer& peer, std::uint64_t now);
@@ -139,6 +149,7 @@ private:
     Index from_slot_ = 1;
     VoteTally promises_;               // acceptors whose complete report arrived
     std::map<Index, Entry> reported_;  // per slot, the highest-ballot value reported so far
+    std::map<NodeId, Report> reports_;
 
     // phase 2
     Index next_slot_ = 1;               // the next slot a new command gets

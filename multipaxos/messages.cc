@@ -19,6 +19,8 @@ enum class Type : std::uint8_t {
     forward = 9,
     read_request = 10,
     read_reply = 11,
+    poll = 12,
+    poll_reply = 13,
 };
 
 // Smallest encoded Proposal (slot, empty value) and slot number, for Reader::count.
@@ -100,6 +102,15 @@ struct Encoder {
         w.u64(m.read_id);
         w.u64(m.index);
         w.boolean(m.ok);
+    }
+    void operator()(const Poll& m) {
+        w.u8(static_cast<std::uint8_t>(Type::poll));
+        ballot(m.ballot);
+    }
+    void operator()(const PollReply& m) {
+        w.u8(static_cast<std::uint8_t>(Type::poll_reply));
+        ballot(m.ballot);
+        w.boolean(m.granted);
     }
 };
 
@@ -231,6 +242,14 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             m.ok = r.boolean();
             return m;
         }
+        case Type::poll:
+            return Poll{read_ballot(r)};
+        case Type::poll_reply: {
+            PollReply m;
+            m.ballot = read_ballot(r);
+            m.granted = r.boolean();
+            return m;
+        }
     }
     return std::nullopt;
 }
@@ -315,6 +334,10 @@ struct Describer {
         return "ReadReply id=" + std::to_string(m.read_id) + " index=" + std::to_string(m.index) +
                " ok=" + (m.ok ? "true" : "false");
     }
+    std::string operator()(const Poll& m) const { return "Poll ballot=" + m.ballot.str(); }
+    std::string operator()(const PollReply& m) const {
+        return "PollReply ballot=" + m.ballot.str() + (m.granted ? " granted" : " refused");
+    }
 };
 
 }  // namespace
@@ -330,7 +353,7 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload) {
     Reader r(payload);
     std::uint8_t type = r.u8();
     if (!r.ok() || type < static_cast<std::uint8_t>(Type::prepare) ||
-        type > static_cast<std::uint8_t>(Type::read_reply))
+        type > static_cast<std::uint8_t>(Type::poll_reply))
         return std::nullopt;
     std::optional<Message> m = decode_body(static_cast<Type>(type), r);
     if (!m || !r.finish()) return std::nullopt;

@@ -10,6 +10,7 @@
 //                                      read counter that confirms linearizable reads
 //     Chosen                           catch-up: chosen values a lagging learner lacks
 //     Forward, ReadRequest, ReadReply  a follower hands a command or a read to the leader
+//     Poll      -> PollReply           before phase 1: has a majority also lost the leader?
 //
 // decode() validates everything it returns: counts are checked against the bytes left before
 // anything is allocated, slots are positive and strictly increasing, ballots are not zero, and
@@ -116,8 +117,21 @@ struct ReadReply {
     bool ok = false;
 };
 
+// Before it starts phase 1, a node whose election timer ran out asks whether the others have
+// also lost the leader (the counterpart of Raft's PreVote, dissertation §9.6). It changes no
+// state anywhere and promises nothing: `ballot` is the one the sender would try, which also names
+// the poll round. `granted`: the replier has not heard from an active leader for the minimum
+// election timeout, and is not one itself.
+struct Poll {
+    Ballot ballot;
+};
+struct PollReply {
+    Ballot ballot;
+    bool granted = false;
+};
+
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat, HeartbeatAck, Chosen,
-                             Forward, ReadRequest, ReadReply>;
+                             Forward, ReadRequest, ReadReply, Poll, PollReply>;
 
 Bytes encode(const Message& m);
 std::optional<Message> decode(std::span<const std::uint8_t> payload);

@@ -46,11 +46,11 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, RecoveredState recovered)
 
 void MultiPaxos::tick() {
     ++now_;
+    if (leader_) leader_->tick(now_);  // candidate: re-asks for lost pages; leader: heartbeats
     if (active_leader()) {
-        leader_->tick(now_);
         if (leader_->lost_majority(now_)) step_down();
     } else if (++election_elapsed_ >= election_timeout_) {
-        start_phase1();  // no leader heard (follower), or phase 1 did not finish (candidate)
+        on_election_timeout();  // no leader heard (follower), or phase 1 made no progress (candidate)
     }
     for (auto it = forwarded_reads_.begin(); it != forwarded_reads_.end();) {
         if (it->second > now_) {
@@ -66,14 +66,17 @@ bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
     if (!is_member(from)) return false;
     std::optional<Message> m = decode(payload);
     if (!m) return false;
-    // A ballot is its proposer's: a Prepare, Accept, Heartbeat or Chosen in another node's ballot
-    // is forged or corrupt.
+    // A ballot is its proposer's: a Prepare, Accept, Heartbeat, Chosen or Poll in another node's
+    // ballot is forged or corrupt.
     bool forged = std::visit(
         [&](const auto& msg) {
             using T = std::decay_t<decltype(msg)>;
             if constexpr (std::is_same_v<T, Prepare> || std::is_same_v<T, Accept> ||
-                          std::is_same_v<T, Heartbeat> || std::is_same_v<T, Chosen>)
+                          std::is_same_v<T, Heartbeat> || std::is_same_v<T, Chosen> ||
+                          std::is_same_v<T, Poll>)
                 return msg.ballot.node != from;
+            else if constexpr (std::is_same_v<T, PollReply>)
+                return msg.ballot.node != config_.id;  // it answers one of our own polls
             else
                 return false;
         },
@@ -109,13 +112,20 @@ void MultiPaxos::on(NodeId from, const Prepare& m) {
     auto reply = acceptor_.on_prepare(m, learner_.commit_index());
     if (std::holds_alternative<Promise>(reply) && from != config_.id) {
         if (m.ballot > known_leader_ballot_) known_leader_ = kNoNode;  // it can no longer lead
+        polling_ = false;  // another proposer is at work: our own poll round is moot
         reset_election_timer();
     }
     std::visit([&](auto& r) { send(from, std::move(r)); }, reply);
 }
 
+// A candidate whose phase 1 is making progress (a new page of some acceptor's report) does not
+// time out: a report of many pages (small max_message_bytes, or a candidate far behind, whose
+// phase 1 starts at its own first unchosen slot) takes many round trips, and restarting it with a
+// higher ballot would only start it over, for ever. Reports are finite, so the progress ends: then
+// either a majority completed (phase 2) or the timer runs out as before. The acceptors that
+// answered restarted their own timers when they promised (on(Prepare)), so no rival starts.
 void MultiPaxos::on(NodeId from, const Promise& m) {
-    if (leader_) leader_->on_promise(from, m, now_);
+    if (leader_ && leader_->on_promise(from, m, now_) && !leader_->active()) election_elapsed_ = 0;
 }
 
 // Phase 2b (acceptor), then the learner's rule (2): the chosen point of the ballot just accepted.
@@ -187,10 +197,58 @@ void MultiPaxos::on(NodeId, const ReadReply& m) {
     read_done(ReadState{m.read_id, m.ok ? m.index : 0, m.ok});
 }
 
+// The poll before phase 1 (README "Disruptive nodes"). Granted by a node that has not heard from
+// an active leader for the minimum election timeout and is not an active leader itself, as Raft's
+// PreVote (dissertation §9.6). It changes nothing here: no promise, no timer, no ballot noted.
+void MultiPaxos::on(NodeId from, const Poll& m) {
+    send(from, PollReply{m.ballot, !hears_a_leader()});
+}
+
+void MultiPaxos::on(NodeId from, const PollReply& m) {
+    if (!polling_ || leader_ || m.ballot != poll_ballot_) return;  // not polling, or an old round
+    poll_votes_.record(from, m.granted);
+    if (poll_votes_.won()) start_phase1();
+}
+
 // ---------------------------------------------------------------- leadership
+
+bool MultiPaxos::hears_a_leader() const {
+    if (active_leader()) return true;  // it steps down once it has not heard a majority (tick)
+    return leader_heard_tick_ && now_ < *leader_heard_tick_ + config_.election_timeout_min_ticks;
+}
+
+// No leader heard for an election timeout (follower), or phase 1 stopped making progress
+// (candidate). A candidate abandons its ballot; either way the node first polls (PreVote).
+void MultiPaxos::on_election_timeout() {
+    if (leader_) {
+        leader_->abandon();
+        leader_.reset();
+    }
+    start_poll();
+}
+
+// PMS §2.4 makes progress depend on a single distinguished proposer; a node that merely cannot
+// hear the leader (its own link is bad, its disk too slow to keep up, it was cut off) would, by
+// starting phase 1 at once, raise every acceptor's promise above the working leader's ballot and
+// depose it: then try again, and again. So it first asks whether a majority has also lost the
+// leader, and starts phase 1 only if so. Refusing is always safe (phase 1 is merely not started);
+// for liveness see README "Disruptive nodes".
+void MultiPaxos::start_poll() {
+    Ballot b{std::max({acceptor_.promised().round, highest_seen_.round, poll_ballot_.round}) + 1, config_.id};
+    polling_ = true;
+    poll_ballot_ = b;
+    poll_votes_ = VoteTally(config_.members.size(), config_.quorum());
+    known_leader_ = kNoNode;
+    reset_election_timer();
+    for (NodeId id : config_.members)
+        if (id != config_.id) send(id, Poll{b});
+    poll_votes_.record(config_.id, true);   // it has lost the leader itself
+    if (poll_votes_.won()) start_phase1();  // a cluster of one
+}
 
 // A ballot above every one this node has promised or seen, so that phase 1 can succeed.
 void MultiPaxos::start_phase1() {
+    polling_ = false;
     if (leader_) leader_->abandon();
     Ballot b{std::max(acceptor_.promised().round, highest_seen_.round) + 1, config_.id};
     highest_seen_ = b;
@@ -217,7 +275,11 @@ void MultiPaxos::follow(Ballot ballot) {
         known_leader_ = ballot.node;
         known_leader_ballot_ = ballot;
     }
-    if (ballot == known_leader_ballot_) election_elapsed_ = 0;
+    if (ballot == known_leader_ballot_) {
+        election_elapsed_ = 0;
+        leader_heard_tick_ = now_;
+        polling_ = false;
+    }
 }
 
 void MultiPaxos::reset_election_timer() {
@@ -267,7 +329,8 @@ bool MultiPaxos::has_ready() const {
 
 EngineStatus MultiPaxos::status() const {
     EngineStatus s;
-    s.role = !leader_ ? Role::follower : leader_->active() ? Role::leader : Role::candidate;
+    s.role = leader_ ? (leader_->active() ? Role::leader : Role::candidate)
+                     : (polling_ ? Role::pre_candidate : Role::follower);
     s.leader = active_leader() ? config_.id : leader_ ? kNoNode : known_leader_;
     s.epoch = Epoch::ballot(acceptor_.promised());
     s.commit_index = learner_.commit_index();

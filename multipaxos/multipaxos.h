@@ -11,7 +11,9 @@
 // Roles as status() reports them: "follower" (no Leader object; follows the highest ballot it
 // hears Accepts or Heartbeats from), "candidate" (a Leader in phase 1), "leader" (a Leader in
 // phase 2). A follower that hears no leader for a random time in [election_timeout_min_ticks,
-// election_timeout_max_ticks] runs phase 1 with a ballot above every one it has seen. A proposer
+// election_timeout_max_ticks] first polls the others (has a majority also lost the leader? the
+// counterpart of Raft's PreVote, README "Disruptive nodes"), and if so runs phase 1 with a ballot
+// above every one it has seen. A proposer
 // refused with a higher ballot steps down and waits a new random timeout before trying again:
 // that randomized backoff is what ends dueling proposers (PMS §2.4, "Progress").
 //
@@ -24,9 +26,11 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "common/quorum.h"
 #include "common/random.h"
 #include "multipaxos/acceptor.h"
 #include "multipaxos/leader.h"
@@ -71,9 +75,14 @@ private:
     void on(NodeId from, const Forward& m);
     void on(NodeId from, const ReadRequest& m);
     void on(NodeId from, const ReadReply& m);
+    void on(NodeId from, const Poll& m);
+    void on(NodeId from, const PollReply& m);
 
     bool is_member(NodeId id) const;
     bool active_leader() const { return leader_ && leader_->active(); }
+    void on_election_timeout();
+    void start_poll();
+    bool hears_a_leader() const;
     void start_phase1();
     void step_down();
     void follow(Ballot ballot);
@@ -92,6 +101,14 @@ private:
     NodeId known_leader_ = kNoNode;  // follower: whose Accepts and Heartbeats it follows
     Ballot known_leader_ballot_;
     Ballot highest_seen_;  // the next ballot this node tries is above it
+    // When this node last heard from the leader it follows (an admitted Accept, Heartbeat or
+    // Chosen of that ballot); nullopt: never since start.
+    std::optional<std::uint64_t> leader_heard_tick_;
+
+    // The poll before phase 1 (README "Disruptive nodes"): the ballot it would try, and who agreed.
+    bool polling_ = false;
+    Ballot poll_ballot_;
+    VoteTally poll_votes_{0, 0};
 
     // Reads forwarded to the leader: id -> deadline tick. Bounded by max_pending_proposals.
     std::map<std::uint64_t, std::uint64_t> forwarded_reads_;

@@ -34,7 +34,7 @@ void Paxos::tick() {
     proposer_.tick();
     expire_reads();
     if (now_ >= next_probe_) probe();
-    fill_gaps();
+    use_window();
 }
 
 bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
@@ -45,7 +45,7 @@ bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
     for (const Message& m : *messages)
         if (!plausible(from, m)) return false;
     for (const Message& m : *messages) handle(from, m);
-    fill_gaps();
+    use_window();
     return true;
 }
 
@@ -89,7 +89,9 @@ void Paxos::handle(NodeId from, const Message& message) {
 }
 
 ProposeResult Paxos::propose(std::string command) {
-    return proposer_.propose(std::move(command));
+    ProposeResult result = proposer_.propose(std::move(command));
+    use_window();
+    return result;
 }
 
 void Paxos::learn(Index slot, std::string value) {
@@ -97,6 +99,16 @@ void Paxos::learn(Index slot, std::string value) {
 }
 
 // ---------------------------------------------------------------- gap filling
+
+// Hands out the proposer's window after every input: holes below the chosen prefix first, then
+// new commands. The order matters. §3: a server cannot execute commands above a gap until it is
+// filled, so a hole blocks every learner; if a decision's freed window slot went to a new command
+// first, a window of one or two slots could stay full of new commands for ever and the hole would
+// never be retried (a livelock the simulator found, see README "Gap filling").
+void Paxos::use_window() {
+    fill_gaps();
+    proposer_.start_queued();
+}
 
 // §3 fills a gap in the log with 'a special "no-op" command that leaves the state unchanged'.
 // Here any node does so, by running Paxos in the slot with a no-op: phase 1 either finds a value

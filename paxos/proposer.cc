@@ -19,8 +19,7 @@ Proposer::Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning,
 ProposeResult Proposer::propose(std::string command) {
     if (queued_.size() + instances_.size() >= tuning_.max_pending_proposals) return ProposeResult::overloaded;
     queued_.push_back(std::move(command));
-    start_queued();
-    return ProposeResult::accepted;
+    return ProposeResult::accepted;  // the engine starts it when the window has room (start_queued)
 }
 
 bool Proposer::fill(Index slot) {
@@ -30,7 +29,11 @@ bool Proposer::fill(Index slot) {
     return true;
 }
 
-// Queued commands take the next free slots while the window has room.
+// Queued commands take the next free slots while the window has room. The engine calls this only
+// after gap filling has taken what it needs (Paxos::use_window): a slot freed by a decision must go
+// to a hole below the chosen prefix before it goes to a new command, or a small window can stay
+// full of new commands for ever while the hole blocks every learner (§3: commands above a gap
+// cannot be executed until it is filled).
 void Proposer::start_queued() {
     while (!queued_.empty() && instances_.size() < tuning_.max_inflight_slots) {
         std::string command = std::move(queued_.front());
@@ -116,8 +119,7 @@ void Proposer::on_chosen(Index slot, const std::string& value) {
     // Someone else's value won the slot: our command must still be chosen somewhere, so it goes
     // first in line for the next free slot.
     if (it->second.own && *it->second.own != value) queued_.push_front(std::move(*it->second.own));
-    instances_.erase(it);
-    start_queued();
+    instances_.erase(it);  // the freed window slot is handed out by the engine: gap filling first
 }
 
 // Randomized exponential backoff (§2.4; see README "Livelock"): two proposers that retried at

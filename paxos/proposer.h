@@ -38,8 +38,11 @@ public:
     Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning, std::uint64_t persisted_round,
              std::uint64_t seed, std::vector<Outgoing>& out);
 
-    // Queues a command; it is placed in a slot as soon as the window has room.
+    // Queues a command; start_queued() places it in a slot once the window has room.
     ProposeResult propose(std::string command);
+    // Starts queued commands in the next free slots while the window has room. The engine calls it
+    // after gap filling, which has priority for the window (README "Gap filling").
+    void start_queued();
     // Gap filling: runs Paxos for `slot` with a no-op, which learns whatever was chosen or
     // accepted there. False if the window is full (this slot already in hand counts as done).
     bool fill(Index slot);
@@ -51,7 +54,8 @@ public:
     // Returns the chosen value when this Accepted completes a majority.
     std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
     void on_nack(const Nack& m);
-    // The learner knows `slot` is decided: the instance ends; a command that lost it is requeued.
+    // The learner knows `slot` is decided: the instance ends; a command that lost it is requeued
+    // (at the front). The freed window slot is not refilled here: see start_queued().
     void on_chosen(Index slot, const std::string& value);
     void tick();
 
@@ -82,7 +86,6 @@ private:
         std::uint32_t failures = 0;  // consecutive failed attempts (the backoff exponent)
     };
 
-    void start_queued();
     void start(Index slot, std::optional<std::string> own);
     void prepare(Instance& i);
     void fail(Instance& i);

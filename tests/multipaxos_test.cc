@@ -113,9 +113,34 @@ bool propose_until_committed(EngineCluster& c, const std::vector<std::string>& c
     return missing().empty();
 }
 
-// Ticks one node alone (nothing delivered) until it is running phase 1.
+// One tick of `id` whose output is dropped: time passes there and nothing it says arrives.
+void pass_time(EngineCluster& c, NodeId id) {
+    std::size_t before = c.in_flight().size();
+    c.tick(id);
+    c.in_flight().resize(before);
+}
+
+// Ticks one node until it is running phase 1. Nothing else is delivered except its Polls and
+// their replies (at once, ignoring cuts: the scenario assumes a majority agreed the leader is
+// gone). A peer that refuses because it heard from the leader recently has time pass, with its
+// output dropped, until it no longer does: the leader's silence the scenario stands for.
 void make_candidate(EngineCluster& c, NodeId id) {
-    for (int i = 0; i < 100 && c.status(id).role != ballot::Role::candidate; ++i) c.tick(id);
+    auto poll_traffic = [&](const InFlight& m) {
+        return (m.from == id && is<mp::Poll>(m)) || (m.to == id && is<mp::PollReply>(m));
+    };
+    for (int i = 0; i < 300 && c.status(id).role != ballot::Role::candidate; ++i) {
+        c.tick(id);
+        std::vector<NodeId> refused;
+        for (int hop = 0; hop < 2; ++hop)
+            for (InFlight& m : c.take_if(poll_traffic)) {
+                if (!c.is_up(m.to)) continue;
+                auto d = decoded(m);
+                if (d && std::holds_alternative<mp::PollReply>(*d) && !std::get<mp::PollReply>(*d).granted)
+                    refused.push_back(m.from);
+                c.deliver(m);
+            }
+        for (NodeId peer : refused) pass_time(c, peer);
+    }
     BOOST_REQUIRE_EQUAL(c.status(id).role, ballot::Role::candidate);
 }
 
@@ -309,6 +334,7 @@ BOOST_AUTO_TEST_CASE(highest_ballot_wins_when_reports_disagree) {
     c.in_flight().clear();
 
     // Only `first` ticks, until it leads again with a ballot above b2.
+    make_candidate(c, first);
     for (int i = 0; i < 500 && c.status(first).role != ballot::Role::leader; ++i) {
         c.tick(first);
         c.stabilize();
@@ -656,9 +682,8 @@ BOOST_AUTO_TEST_CASE(lagging_leader_learns_chosen_values_from_paged_promises) {
     c.in_flight().clear();
     std::size_t pages = 0;
     c.trace = [&](const std::string& line) { pages += line.find("more_from=") != std::string::npos; };
-    // The lagging node (already a candidate, isolated) tries phase 1 again; only it ticks.
-    for (int i = 0; i < 100 && c.in_flight().empty(); ++i) c.tick(lagging);
-    BOOST_REQUIRE(!c.in_flight().empty());
+    // The lagging node (isolated until now) tries phase 1 again; only it ticks.
+    make_candidate(c, lagging);
     c.stabilize();
     BOOST_REQUIRE_EQUAL(c.status(lagging).role, ballot::Role::leader);
     BOOST_TEST(pages > 3u);
@@ -666,6 +691,84 @@ BOOST_AUTO_TEST_CASE(lagging_leader_learns_chosen_values_from_paged_promises) {
     BOOST_REQUIRE(c.propose(lagging, "next") == ProposeResult::accepted);
     expected.push_back("next");
     BOOST_REQUIRE(commit_on(c, {lagging, other}, expected));
+    check_invariants(c);
+}
+
+// A candidate whose phase 1 takes many round trips (tiny max_message_bytes: one value per
+// Promise page) must not time out while pages keep arriving: restarting phase 1 with a higher
+// ballot starts the report over, for ever (the simulator's seed 100128). Here `other` accepted 60
+// values that nobody knows are chosen (their Accepteds never reached the leader), so nothing is
+// learned on the way and every attempt must page through all of them. Every message takes one
+// tick, so the ~60 pages take ~120 ticks, far beyond the election timeout (10-20); and a lost page
+// request is asked for again.
+BOOST_AUTO_TEST_CASE(candidate_making_progress_through_paged_promises_does_not_time_out) {
+    EngineCluster c("multipaxos", 3, 9, small_config(120));
+    NodeId leader = c.elect();
+    BOOST_REQUIRE(leader != kNoNode);
+    NodeId lagging = other_than(c, {leader});
+    NodeId other = other_than(c, {leader, lagging});
+    c.isolate(lagging);
+    c.cut_one_way(other, leader);  // other accepts, the leader never hears: nothing is chosen
+    auto expected = commands("v", 60);
+    for (auto& cmd : expected) c.propose(leader, cmd);
+    c.stabilize();
+    BOOST_REQUIRE_EQUAL(c.status(other).log_last_index, 60u);
+    BOOST_REQUIRE_EQUAL(c.status(other).commit_index, 0u);
+
+    c.crash(leader);
+    c.heal();
+    c.in_flight().clear();
+    make_candidate(c, lagging);
+    bool dropped_one = false;
+    for (int t = 0; t < 1000 && c.status(lagging).role != ballot::Role::leader; ++t) {
+        c.tick(lagging);  // `other` only answers, so it never competes
+        for (InFlight& m : c.take_if([](const InFlight&) { return true; })) {  // one hop per tick
+            if (!dropped_one && t > 20 && m.to == other && is<mp::Prepare>(m)) {
+                dropped_one = true;  // a lost page request
+                continue;
+            }
+            c.deliver(m);
+        }
+    }
+    BOOST_REQUIRE_EQUAL(c.status(lagging).role, ballot::Role::leader);  // before the fix: candidate for ever
+    BOOST_TEST(dropped_one);
+    BOOST_REQUIRE(commit_on(c, {lagging, other}, expected));  // the accepted values, re-proposed
+    check_invariants(c);
+}
+
+// README "Disruptive nodes": a node that cannot hear a working leader (here its incoming link
+// from the leader is cut; in the simulator, seed 28, a disk so slow it never kept up) must not
+// depose it. Its election timer runs out again and again; before its poll (PreVote) it started
+// phase 1 each time, the other acceptor promised the higher ballot and the leader, refused,
+// stepped down. Now the other node, which hears the leader, refuses the poll: the leader keeps its
+// ballot throughout, and once the link heals the laggard catches up under that same ballot.
+BOOST_AUTO_TEST_CASE(a_node_that_cannot_hear_the_leader_does_not_depose_it) {
+    EngineCluster c("multipaxos", 3, 21, small_config());
+    NodeId leader = c.elect();
+    BOOST_REQUIRE(leader != kNoNode);
+    const Epoch epoch = c.status(leader).epoch;
+    NodeId laggard = other_than(c, {leader});
+    NodeId other = other_than(c, {leader, laggard});
+    c.cut_one_way(leader, laggard);
+
+    auto expected = commands("v", 20);
+    std::size_t proposed = 0;
+    bool deposed = false;
+    for (int t = 0; t < 400; ++t) {
+        if (t % 20 == 0 && proposed < expected.size()) c.propose(leader, expected[proposed++]);
+        c.tick_all();
+        c.stabilize();
+        deposed = deposed || c.status(leader).role != ballot::Role::leader || c.status(leader).epoch != epoch;
+    }
+    BOOST_TEST(!deposed);  // before the poll: deposed within the first election timeout
+    // It polls (pre-candidate) in vain, and never runs phase 1.
+    BOOST_TEST((c.status(laggard).role == ballot::Role::follower ||
+                c.status(laggard).role == ballot::Role::pre_candidate));
+    BOOST_TEST(c.committed_data(other) == expected);
+
+    c.heal();
+    BOOST_REQUIRE(commit_on(c, {leader, other, laggard}, expected));
+    BOOST_TEST((c.status(leader).epoch == epoch));  // caught up without a leader change
     check_invariants(c);
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <utility>
 
 #include "common/random.h"
 #include "paxos/messages.h"
@@ -483,6 +484,51 @@ BOOST_AUTO_TEST_CASE(lagging_node_fills_gap_below_a_learned_slot) {
     BOOST_TEST(c.run_until([&] { return c.committed(3).size() == 4; }, 200));
     BOOST_TEST(c.committed_data(3) == strings({"a", "b", "c", "d"}));
     check_invariants(c);
+}
+
+// Gap filling has priority over new commands for the window (README "Gap filling"). n1 has a
+// window of one slot and a long queue of commands; it hears that slot 2 is chosen but not slot 1.
+// n2 answers everything at once (it has accepted nothing), n3 is down. Each decision frees the
+// window; were the freed slot handed to the next command before gap filling looked, slot 1 would
+// never be retried and nothing would ever be committed (the simulator found this livelock,
+// seeds 100454, 100806, ...). With gap filling first, slot 1 gets a no-op and the log flows.
+BOOST_AUTO_TEST_CASE(gap_filling_takes_the_window_before_new_commands) {
+    EngineConfig config;
+    config.id = 1;
+    config.members = {1, 2, 3};
+    config.max_inflight_messages = 1;  // -> a window of one slot
+    px::Paxos p(config, RecoveredState{});
+    BOOST_TEST(p.step(2, encode({px::Learn{2, "x"}})));  // slot 2 chosen, slot 1 unknown
+    for (int i = 0; i < 200; ++i) p.propose("cmd" + std::to_string(i));
+
+    // n2 is an acceptor that has accepted nothing and answers every request one tick later.
+    Bytes n2_replies;
+    auto answer_as_n2 = [&](const Envelope& e) {
+        auto messages = px::decode(e.payload);
+        BOOST_REQUIRE(messages.has_value());
+        for (const px::Message& m : *messages) {
+            if (auto* prepare = std::get_if<px::Prepare>(&m))
+                px::encode(px::Promise{prepare->slot, prepare->ballot, Ballot{}, ""}, n2_replies);
+            else if (auto* accept = std::get_if<px::Accept>(&m))
+                px::encode(px::Accepted{accept->slot, accept->ballot}, n2_replies);
+            else if (auto* query = std::get_if<px::ReadQuery>(&m))
+                px::encode(px::ReadReply{query->round, 0}, n2_replies);
+        }
+    };
+    for (int t = 0; t < 150; ++t) {
+        p.tick();
+        if (!n2_replies.empty()) BOOST_TEST(p.step(2, std::exchange(n2_replies, {})));
+        while (p.has_ready()) {
+            Ready r = p.take_ready();
+            for (const Envelope& e : r.messages) {
+                if (e.to == 1) BOOST_TEST(p.step(1, e.payload));  // own messages: durable at once
+                if (e.to == 2) answer_as_n2(e);
+            }
+        }
+    }
+    // Before gap filling had priority: commit_index 0 while slots 3, 4, ... kept being chosen.
+    BOOST_TEST(p.status().commit_index >= 10u);
+    BOOST_TEST(p.status().log_last_index > p.status().commit_index);  // commands still flowing
 }
 
 // ---------------------------------------------------------------- livelock and backoff
