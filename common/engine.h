@@ -187,12 +187,17 @@ public:
     virtual std::string describe(std::span<const std::uint8_t> payload) const = 0;
 };
 
-// Builds an engine by protocol name ("raft", "multipaxos", "paxos") from its configuration and
-// what it recovered from disk. Returns nullptr for an unknown protocol.
-std::unique_ptr<Engine> make_engine(const std::string& protocol, const EngineConfig& config,
-                                    RecoveredState recovered);
-
-// The protocol names make_engine accepts, in the order the bench runs them.
-const std::vector<std::string>& engine_names();
+// What the registry (engines/registry.h) knows of an engine. Each engine defines its own in its
+// folder's engine_traits.cc.
+struct EngineTraits {
+    std::string name;   // the --protocol name, e.g. "raft"
+    std::string title;  // for people, e.g. "Multi-Paxos"
+    // False for a leaderless engine (basic Paxos): every node proposes, nobody is "the leader",
+    // and leader-specific operations (a leader to kill, to transfer, to wait for) do not apply.
+    bool has_leader = true;
+    // Builds the engine from its configuration and what it recovered from disk; throws
+    // std::invalid_argument with a readable message for a configuration it cannot run.
+    std::unique_ptr<Engine> (*make)(const EngineConfig& config, RecoveredState recovered) = nullptr;
+};
 
 }  // namespace ballot

@@ -85,8 +85,14 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     config.election_timeout_max_ticks = to_ticks(options_.election_timeout_max_ms, options_.tick_ms);
     config.heartbeat_ticks = to_ticks(options_.heartbeat_ms, options_.tick_ms);
     config.seed = fresh_session_id();
-    auto engine = make_engine(options_.protocol, config, std::move(opened.recovered));
-    if (!engine) throw NodeOpenError{"unknown protocol " + options_.protocol};
+    if (!options_.make_engine) throw NodeOpenError{"no engine given for protocol " + options_.protocol};
+    std::unique_ptr<Engine> engine;
+    try {
+        engine = options_.make_engine(config, std::move(opened.recovered));
+    } catch (const std::invalid_argument& e) {
+        // A configuration the engine cannot run, or recovered state it cannot accept.
+        throw NodeOpenError{options_.data_dir + ": " + e.what()};
+    }
 
     std::map<NodeId, tcp::endpoint> peers;
     for (auto& m : options_.cluster.members)

@@ -21,7 +21,9 @@ class MembershipGuard;
 class Transport;
 
 struct NodeOptions {
-    std::string protocol;
+    std::string protocol;  // the engine's name: recorded in the data dir, sent in the handshake
+    // Builds the engine (the registry's EngineTraits::make; common/ knows no engine itself).
+    std::unique_ptr<Engine> (*make_engine)(const EngineConfig&, RecoveredState) = nullptr;
     ClusterConfig cluster;
     std::string data_dir;
     std::uint32_t tick_ms = 10;

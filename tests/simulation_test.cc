@@ -15,6 +15,7 @@
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "engines/registry.h"
 #include "tests/sim/simulator.h"
 
 using namespace ballot;

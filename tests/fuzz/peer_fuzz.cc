@@ -7,6 +7,7 @@
 #include <span>
 
 #include "common/engine.h"
+#include "engines/registry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace ballot;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "common/ballot.h"
+#include "engines/registry.h"
 #include "multipaxos/multipaxos.h"
 #include "tests/golden/script.h"
 
@@ -211,7 +212,8 @@ void Scenario::init(const Args& args) {
 // Ticks one node alone until its role or term changes: its election timeout ran out and it
 // started an election (Raft: PreVote first) or phase 1 (Multi-Paxos).
 void Scenario::campaign(NodeId id) {
-    if (protocol_ == "paxos") throw std::invalid_argument("basic Paxos has no leader to campaign for");
+    if (!find_engine(protocol_)->has_leader)
+        throw std::invalid_argument(find_engine(protocol_)->title + " has no leader to campaign for");
     if (!up(id)) throw std::invalid_argument(node_name(id) + " is down");
     const EngineStatus before = cluster().status(id);
     auto sent = [&] {

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "common/command.h"
+#include "engines/registry.h"
 
 namespace ballot::sim {
 

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "engines/registry.h"
+
 namespace ballot::test {
 
 EngineCluster::EngineCluster(std::string protocol, int n, std::uint64_t seed, EngineConfig base)
