@@ -39,6 +39,7 @@ public:
     bool has_ready() const override { return !ready.empty(); }
     EngineStatus status() const override { return EngineStatus{"leader", 1, "term", "1", last, 1, last}; }
     std::string describe(std::span<const std::uint8_t>) const override { return "Scripted"; }
+    void check_invariants() const override {}
 
     Ready ready;
     Index last = 0;
