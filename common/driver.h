@@ -109,6 +109,9 @@ public:
     DriverStatus status() const;
     Index applied_index() const { return applied_index_; }
     bool storage_failed() const { return storage_failed_; }
+    // The engine's local invariants (Engine::check_invariants); throws InvariantViolation. The
+    // simulator calls it after every step; debug builds call it after every batch.
+    void check_engine_invariants() const { engine_->check_invariants(); }
     // Called with one readable line per protocol message sent ("n1 -> n2 AppendEntries ...").
     void set_trace(std::function<void(const std::string&)> sink) { trace_ = std::move(sink); }
     // Called with notable runtime events (errors) for the log.

@@ -185,6 +185,13 @@ public:
     virtual EngineStatus status() const = 0;
     // One readable line for --trace, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".
     virtual std::string describe(std::span<const std::uint8_t> payload) const = 0;
+
+    // Checks the engine's LOCAL invariants (its own state, not the cluster's) in one place, in the
+    // manner of LogCabin's RaftConsensusInvariants, and throws ballot::InvariantViolation
+    // (common/assert.h) naming the first one broken. Cost is bounded (windows, not whole logs): the
+    // simulator calls it after every step, the driver after every batch in debug and sanitizer
+    // builds (BALLOT_CHECK_INVARIANTS).
+    virtual void check_invariants() const = 0;
 };
 
 // What the registry (engines/registry.h) knows of an engine. Each engine defines its own in its

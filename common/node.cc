@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <random>
 
 #include "common/file_storage.h"
@@ -31,6 +32,18 @@ std::uint64_t fresh_session_id() {
     std::uint64_t id = 0;
     while (id == 0) id = (std::uint64_t{rd()} << 32) ^ rd();
     return id;
+}
+
+// Runs `f` (a call into the driver); a broken invariant stops the process. Needed at every entry
+// point, not only around io_context::run(): some callers are coroutines spawned `detached`,
+// which would swallow the exception and carry on.
+template <class F>
+decltype(auto) fail_stop(F&& f) {
+    try {
+        return f();
+    } catch (const InvariantViolation& e) {
+        stop_on_broken_invariant(e);
+    }
 }
 
 tcp::endpoint resolve(asio::io_context& io, const std::string& host, std::uint16_t port) {
@@ -110,7 +123,7 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         io_, self, options_.protocol, peers, transport_options,
         [this](NodeId from, std::span<const std::uint8_t> payload) {
             if (stopped_ || network_->joining_) return true;
-            bool ok = driver_->receive(from, payload);
+            bool ok = fail_stop([&] { return driver_->receive(from, payload); });
             schedule_pump();
             return ok;
         },
@@ -147,6 +160,13 @@ void Node::start() {
     schedule_tick();
 }
 
+void stop_on_broken_invariant(const InvariantViolation& e) {
+    spdlog::critical("{}; stopping now (exit {}): a node never serves past a broken invariant", e.what(),
+                     kExitInvariantViolated);
+    spdlog::default_logger()->flush();
+    std::_Exit(kExitInvariantViolated);
+}
+
 void Node::stop() {
     if (stopped_) return;
     stopped_ = true;
@@ -164,7 +184,7 @@ void Node::schedule_tick() {
         if (ec || stopped_) return;
         auto now = std::chrono::steady_clock::now();
         if (now - next_tick_ > std::chrono::seconds(1)) next_tick_ = now;  // after a long stall (SIGSTOP)
-        driver_->tick();
+        fail_stop([&] { driver_->tick(); });
         schedule_pump();
         finish_joining();
         announce_mark();
@@ -178,19 +198,19 @@ void Node::schedule_pump() {
     pump_scheduled_ = true;
     asio::post(io_, [this] {
         pump_scheduled_ = false;
-        if (!stopped_) driver_->pump();
+        if (!stopped_) fail_stop([&] { driver_->pump(); });
     });
 }
 
 void Node::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
     if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
-    driver_->submit(stamp, std::move(payload), std::move(done));
+    fail_stop([&] { driver_->submit(stamp, std::move(payload), std::move(done)); });
     schedule_pump();
 }
 
 void Node::read(Completion done) {
     if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
-    driver_->read(std::move(done));
+    fail_stop([&] { driver_->read(std::move(done)); });
     schedule_pump();
 }
 

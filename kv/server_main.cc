@@ -180,7 +180,11 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     spdlog::info("ballot-server {} node {} serving clients on {} (peers on port {}), data dir {}",
                  args.node.protocol, me.id, me.str(), me.peer_port(), args.node.data_dir);
-    io.run();
+    try {
+        io.run();
+    } catch (const InvariantViolation& e) {
+        stop_on_broken_invariant(e);  // one that escaped the node's own guards (a storage callback)
+    }
     node.reset();
     spdlog::info("stopped");
     return 0;

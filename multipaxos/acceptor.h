@@ -71,7 +71,7 @@ public:
     std::vector<Entry> take_unsaved();
     bool has_unsaved() const { return promise_changed_ || !unsaved_.empty(); }
 
-    // Throws std::logic_error naming the broken invariant.
+    // Throws InvariantViolation (common/assert.h) naming the broken invariant.
     void check_invariants() const;
 
 private:

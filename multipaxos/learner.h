@@ -54,10 +54,12 @@ public:
     std::vector<Entry> take_committed() { return std::exchange(committed_, {}); }
     bool has_committed() const { return !committed_.empty(); }
 
+    // Throws InvariantViolation (common/assert.h) naming the broken invariant.
     void check_invariants() const;
 
 private:
     void advance();
+    void deliver(const Entry& e);
 
     Acceptor& acceptor_;
     Index commit_index_ = 0;
@@ -66,6 +68,7 @@ private:
     Ballot point_ballot_;
     Index point_ = 0;
     std::vector<Entry> committed_;
+    Index delivered_ = 0;  // the last slot handed to committed_ (== commit_index_ between calls)
 };
 
 }  // namespace ballot::multipaxos

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/assert.h"
+
 namespace ballot::multipaxos {
 
 namespace {
@@ -349,12 +351,14 @@ bool MultiPaxos::is_member(NodeId id) const {
     return std::find(config_.members.begin(), config_.members.end(), id) != config_.members.end();
 }
 
+// Every role's local invariants (acceptor.cc, learner.cc, leader.cc), then the glue's.
 void MultiPaxos::check_invariants() const {
     acceptor_.check_invariants();
     learner_.check_invariants();
     if (leader_) leader_->check_invariants();
-    if (active_leader() && known_leader_ != kNoNode)
-        throw std::logic_error("multipaxos: a leader following another");
+    BALLOT_ASSERT(!(active_leader() && known_leader_ != kNoNode), "multipaxos: a leader follows no other");
+    BALLOT_ASSERT(forwarded_reads_.size() <= config_.max_pending_proposals,
+                  "multipaxos: forwarded reads bounded by max_pending_proposals");
 }
 
 }  // namespace ballot::multipaxos

@@ -55,8 +55,8 @@ public:
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
 
-    // Throws std::logic_error naming the first broken invariant of any role.
-    void check_invariants() const;
+    // Throws InvariantViolation (common/assert.h) naming the first broken invariant of any role.
+    void check_invariants() const override;
 
 private:
     // Outbox: what the roles send.

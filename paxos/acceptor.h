@@ -35,6 +35,10 @@ public:
     std::vector<Entry> take_unsaved();
     bool has_unsaved() const { return !unsaved_.empty(); }
 
+    // Per slot (the newest 64 and every one changed since the last take_unsaved()): the promise
+    // is at least the accepted ballot, and the summaries cover the slot. Throws InvariantViolation.
+    void check_invariants() const;
+
 private:
     struct Slot {
         Ballot promised;

@@ -32,6 +32,10 @@ public:
     std::vector<Entry> take_committed();
     bool has_committed() const { return emitted_ < commit_index_; }
 
+    // The chosen prefix is contiguous (checked over its newest 64 slots), ends where the next
+    // unknown slot begins, and nothing beyond it was handed out. Throws InvariantViolation.
+    void check_invariants() const;
+
 private:
     std::map<Index, std::string> chosen_;
     Index commit_index_ = 0;

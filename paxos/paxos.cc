@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/assert.h"
 #include "common/random.h"
 
 namespace ballot::paxos {
@@ -234,6 +235,18 @@ EngineStatus Paxos::status() const {
     s.log_last_index = proposer_.next_slot() - 1;
     s.log_first_index = s.log_last_index > 0 ? 1 : 0;
     return s;
+}
+
+// Every role's local invariants (acceptor.cc, learner.cc, proposer.cc), then the glue's.
+void Paxos::check_invariants() const {
+    acceptor_.check_invariants();
+    learner_.check_invariants();
+    proposer_.check_invariants();
+    // §2.5: the highest round put in a Prepare is persisted before that Prepare leaves.
+    BALLOT_ASSERT(persisted_round_ <= proposer_.round_used(), "paxos: the persisted round was used");
+    BALLOT_ASSERT(learner_.highest_chosen() < proposer_.next_slot(),
+                  "paxos: every chosen slot is known in use");
+    BALLOT_ASSERT(fill_next_ >= 1, "paxos: gap filling starts at slot 1 or later");
 }
 
 std::string Paxos::describe(std::span<const std::uint8_t> payload) const {

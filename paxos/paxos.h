@@ -35,6 +35,7 @@ public:
 
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
+    void check_invariants() const override;
 
 private:
     // One quorum query serving every read() made before it was sent.

@@ -70,6 +70,10 @@ public:
     // One above the highest slot this node has seen in use.
     Index next_slot() const { return next_slot_; }
 
+    // Rounds never run below a ballot used, the window and queue are bounded, every instance's
+    // ballot is its own. Throws InvariantViolation.
+    void check_invariants() const;
+
 private:
     enum class Phase { preparing, accepting, backing_off };
 

@@ -41,6 +41,7 @@ public:
         return EngineStatus{Role::leader, 1, Epoch::term(1), last, 1, last};
     }
     std::string describe(std::span<const std::uint8_t>) const override { return "Scripted"; }
+    void check_invariants() const override {}
 
     Ready ready;
     Index last = 0;

@@ -772,7 +772,8 @@ BOOST_AUTO_TEST_CASE(stale_rejection_confirms_no_read_and_no_quorum) {
     // Term 1: three reads take contexts 1-3; the heartbeat carrying context 3 to F is held back.
     for (std::uint64_t id = 1; id <= 3; ++id) c.read(L, id);
     auto carries_context_3 = [&](const InFlight& m) {
-        const raft::AppendEntries* ae = as_append(decode(m));
+        const std::optional<raft::Message> decoded = decode(m);  // outlives the pointer into it
+        const raft::AppendEntries* ae = as_append(decoded);
         return m.from == L && m.to == F && ae && ae->read_context == 3;
     };
     std::vector<InFlight> held = c.take_if(carries_context_3);

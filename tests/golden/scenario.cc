@@ -5,7 +5,6 @@
 
 #include "common/ballot.h"
 #include "engines/registry.h"
-#include "multipaxos/multipaxos.h"
 #include "tests/golden/script.h"
 
 namespace ballot::golden {
@@ -436,15 +435,15 @@ void Scenario::report_changes() {
 // Invariants, after every command
 
 void Scenario::check_invariants() {
+    // Each engine's local invariants (Engine::check_invariants), then the cluster-wide ones.
+    for (NodeId id = 1; id <= static_cast<NodeId>(cluster().size()); ++id)
+        if (up(id)) cluster().engine(id).check_invariants();
     if (protocol_ == "raft") check_raft();
     if (protocol_ == "paxos") check_paxos();
-    if (protocol_ == "multipaxos") {
-        for (NodeId id = 1; id <= static_cast<NodeId>(cluster().size()); ++id)
-            if (up(id)) dynamic_cast<multipaxos::MultiPaxos&>(cluster().engine(id)).check_invariants();
-    }
 }
 
-// Raft has no check_invariants() of its own; these are the checks of tests/raft_test.cc.
+// Cluster-wide Raft properties (the local ones are Raft::check_invariants()); the checks of
+// tests/raft_test.cc.
 void Scenario::check_raft() {
     auto& c = cluster();
     const NodeId n = static_cast<NodeId>(c.size());

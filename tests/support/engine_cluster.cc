@@ -117,6 +117,9 @@ void EngineCluster::collect() {
             if (n.engine->has_ready()) more = true;
         }
     }
+    // Every engine's local invariants (Engine::check_invariants) after every input.
+    for (auto& n : nodes_)
+        if (n.up) n.engine->check_invariants();
 }
 
 std::size_t EngineCluster::stabilize(std::size_t max_messages) {

@@ -6,7 +6,8 @@
 // faulty simulated disk and network.
 //
 // Safety is checked on every collect(): committed entries arrive in order without gaps, and no
-// two nodes ever commit different data at the same index. A violation throws std::logic_error.
+// two nodes ever commit different data at the same index (a violation throws std::logic_error);
+// and every up engine's check_invariants() holds (else it throws ballot::InvariantViolation).
 #pragma once
 
 #include <cstdint>
