@@ -241,7 +241,7 @@ void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
     pump();
 }
 
-void Driver::apply(const Entry& e) {
+void Driver::apply(const Committed& e) {
     if (e.index != applied_index_ + 1) {
         log(kError, "engine committed index " + std::to_string(e.index) + " after " +
                         std::to_string(applied_index_) + "; ignoring (engine bug)");

@@ -3,13 +3,16 @@
 
 #include "common/engine.h"
 #ifdef BALLOT_HAVE_RAFT
+#include "raft/persist.h"
 #include "raft/raft.h"
 #endif
 #ifdef BALLOT_HAVE_MULTIPAXOS
 #include "multipaxos/multipaxos.h"
+#include "multipaxos/persist.h"
 #endif
 #ifdef BALLOT_HAVE_PAXOS
 #include "paxos/paxos.h"
+#include "paxos/persist.h"
 #endif
 
 namespace ballot {
@@ -42,6 +45,19 @@ std::unique_ptr<Engine> make_engine(const std::string& protocol, const EngineCon
     if (protocol == "paxos") return std::make_unique<paxos::Paxos>(config, std::move(recovered));
 #endif
     return nullptr;
+}
+
+std::optional<PersistedCodec> persisted_codec(const std::string& protocol) {
+#ifdef BALLOT_HAVE_RAFT
+    if (protocol == "raft") return raft::persisted_codec();
+#endif
+#ifdef BALLOT_HAVE_MULTIPAXOS
+    if (protocol == "multipaxos") return multipaxos::persisted_codec();
+#endif
+#ifdef BALLOT_HAVE_PAXOS
+    if (protocol == "paxos") return paxos::persisted_codec();
+#endif
+    return std::nullopt;
 }
 
 }  // namespace ballot

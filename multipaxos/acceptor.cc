@@ -7,10 +7,10 @@
 
 namespace ballot::multipaxos {
 
-Acceptor::Acceptor(std::size_t max_message_bytes, const RecoveredState& recovered)
-    : max_message_bytes_(max_message_bytes), promised_(Ballot::unpack(recovered.hard_state.term)) {
+Acceptor::Acceptor(std::size_t max_message_bytes, const Recovered& recovered)
+    : max_message_bytes_(max_message_bytes), promised_(recovered.metadata.promised) {
     for (const Entry& e : recovered.entries)
-        if (e.index != 0 && e.term != 0) accepted_[e.index] = Entry{e.index, e.term, 0, e.data};
+        if (e.index != 0 && e.ballot != 0) accepted_[e.index] = e;
 }
 
 // PMS §2.2, P1a: "An acceptor can accept a proposal numbered n iff it has not responded to a
@@ -65,8 +65,8 @@ std::variant<Accepted, Nack> Acceptor::on_accept(const Accept& m, const Learner&
         if (learner.is_chosen(p.slot) && !holds(p.slot, p.value)) continue;
         // A retransmission of what we already hold needs no new write, and a record keeps the
         // highest ballot it was stored with (a chosen value may have been stored above `m.ballot`).
-        if (!have || have->data != p.value || have->term < m.ballot.packed())
-            set(Entry{p.slot, m.ballot.packed(), 0, p.value});
+        if (!have || have->data != p.value || have->ballot < m.ballot.packed())
+            set(Entry{p.slot, m.ballot.packed(), p.value});
         reply.slots.push_back(p.slot);
     }
     return reply;
@@ -98,7 +98,7 @@ const Entry* Acceptor::accepted(Index slot) const {
 void Acceptor::store_chosen(Index slot, Ballot ballot, const std::string& data) {
     const Entry* have = accepted(slot);
     if (have && have->data == data) return;
-    set(Entry{slot, ballot.packed(), 0, data});
+    set(Entry{slot, ballot.packed(), data});
 }
 
 void Acceptor::set(Entry e) {
@@ -119,7 +119,7 @@ std::vector<Entry> Acceptor::take_unsaved() {
 void Acceptor::check_invariants() const {
     for (const auto& [slot, e] : accepted_) {
         if (slot == 0 || e.index != slot) throw std::logic_error("acceptor: slot key and entry disagree");
-        if (e.term == 0) throw std::logic_error("acceptor: value accepted without a ballot");
+        if (e.ballot == 0) throw std::logic_error("acceptor: value accepted without a ballot");
     }
 }
 

@@ -13,11 +13,11 @@ const std::string* Learner::chosen(Index slot) const {
     return it == chosen_.end() ? nullptr : &it->second;
 }
 
-std::vector<Entry> Learner::take_committed() {
-    std::vector<Entry> out;
+std::vector<Committed> Learner::take_committed() {
+    std::vector<Committed> out;
     for (auto it = chosen_.upper_bound(emitted_); emitted_ < commit_index_; ++it) {
         emitted_ = it->first;
-        out.push_back(Entry{it->first, 0, 0, it->second});
+        out.push_back(Committed{it->first, it->second});
     }
     return out;
 }
