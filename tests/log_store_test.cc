@@ -1023,6 +1023,35 @@ BOOST_AUTO_TEST_CASE(a_dir_of_format_1_is_refused_by_name) {
     BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
 }
 
+// Format 2 stored Raft-shaped hard state and entries; this build stores engine-encoded bytes
+// (format 3). A format-2 dir of the same engine is refused by its FORMAT file, untouched.
+BOOST_AUTO_TEST_CASE(a_dir_of_format_2_is_refused_by_name) {
+    TempDir tmp;
+    LogStore::Options raft;
+    raft.engine = "raft";
+    {
+        auto store = open_ok(tmp.path(), raft);
+        write(*store, entries_batch({entry(1, 1, "x")}));
+    }
+    // Rewrite FORMAT as format 2 wrote it: magic, version, engine name, CRC32C.
+    Bytes format;
+    Writer w(format);
+    for (char c : std::string("BALLOTFM")) w.u8(static_cast<std::uint8_t>(c));
+    w.u32(2);
+    w.str("raft");
+    w.u32(crc32c(format));
+    write_file(tmp.sub("FORMAT"), format);
+    std::vector<std::string> listing = dir_listing(tmp.path());
+    Bytes segment = read_file(seg(tmp.path(), 1));
+    StoreError e = open_fails(tmp.path(), raft);
+    BOOST_TEST(e.kind == StoreError::Kind::foreign);
+    BOOST_TEST_MESSAGE(e.message());
+    BOOST_TEST(e.message().find("a data dir of format 2 (engine raft), this build reads format 3") !=
+               std::string::npos);
+    BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
+    BOOST_TEST(read_file(seg(tmp.path(), 1)) == segment, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(a_damaged_format_file_is_named) {
     TempDir tmp;
     open_ok(tmp.path());
@@ -1043,4 +1072,42 @@ BOOST_AUTO_TEST_CASE(a_missing_log_is_refused_when_one_is_expected) {
     BOOST_TEST(r.error->message().find("the log is missing") != std::string::npos, r.error->message());
     BOOST_TEST(fs::is_empty(tmp.path()));  // nothing created: the next start refuses too
     BOOST_TEST(!LogStore::open(tmp.path(), options).ok());
+}
+
+// ---------------------------------------------------------------- engine-owned bytes
+
+// The runtime passes the engine's codec (persisted_codec): a record its engine cannot decode is
+// corruption named by file and offset, and an engine handed such bytes directly refuses them with
+// std::invalid_argument rather than crashing.
+BOOST_AUTO_TEST_CASE(every_engine_refuses_bytes_it_did_not_write) {
+    for (const std::string& engine : engine_names()) {
+        BOOST_TEST_CONTEXT(engine) {
+            TempDir tmp;
+            LogStore::Options options;
+            options.engine = engine;
+            options.codec = *persisted_codec(engine);
+            {
+                auto store = open_ok(tmp.path(), options);
+                Ready bad;
+                bad.records = {LogRecord{1, Bytes{1, 2, 3}}};  // three bytes: no engine's record
+                write(*store, bad);
+            }
+            StoreError e = open_fails(tmp.path(), options);
+            BOOST_TEST(e.kind == StoreError::Kind::corrupt);
+            BOOST_TEST(e.path == seg(tmp.path(), 1));
+            BOOST_TEST(e.offset == LogStore::kSegmentHeaderBytes);
+            BOOST_TEST(e.message().find("engine log record at index 1 does not decode") != std::string::npos);
+
+            EngineConfig config;
+            config.id = 1;
+            config.members = {1, 2, 3};
+            config.election_timeout_min_ticks = 10;
+            config.election_timeout_max_ticks = 20;
+            config.heartbeat_ticks = 2;
+            BOOST_CHECK_THROW(make_engine(engine, config, RecoveredState{Bytes{1}, {}}),
+                              std::invalid_argument);
+            BOOST_CHECK_THROW(make_engine(engine, config, RecoveredState{{}, {LogRecord{1, Bytes{1, 2, 3}}}}),
+                              std::invalid_argument);
+        }
+    }
 }
