@@ -248,7 +248,7 @@ void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
     pump();
 }
 
-void Driver::apply(const Entry& e) {
+void Driver::apply(const Committed& e) {
     // Engine contract (common/engine.h): committed entries come in strictly increasing index
     // order with no gaps. A gap means the engine broke its own invariants; applying past it (or
     // skipping the entry) would make this replica's state machine diverge. Fail-stop.

@@ -148,7 +148,7 @@ private:
     struct Batch {
         std::uint64_t needs_write = 0;  // released once flushed_writes_ >= this
         std::vector<Envelope> held;
-        std::vector<Entry> committed;
+        std::vector<Committed> committed;
         std::vector<ReadState> reads;
     };
 
@@ -157,7 +157,7 @@ private:
     void start_flush();
     void on_flushed(std::uint64_t covered_writes, std::error_code ec);
     void send(Envelope& m);
-    void apply(const Entry& e);
+    void apply(const Committed& e);
     void on_read_state(const ReadState& rs);
     void propose(PendingWrite& w);
     void expire_and_retry();

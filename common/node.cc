@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <random>
+#include <stdexcept>
 
 #include "common/file_storage.h"
 #include "common/log_store.h"
@@ -75,12 +76,15 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     store_options.engine = options_.protocol;
     // A dir that has taken part cannot have lost its log (common/membership_guard.h).
     store_options.expect_existing_log = MembershipGuard::has_taken_part(options_.data_dir);
+    // The engine's own decoders check every persisted record as it is replayed, so bytes it
+    // cannot read are refused as corruption at their file and offset (common/engine.h).
+    if (options_.engine) store_options.codec = options_.engine->codec;
     OpenResult opened = LogStore::open(options_.data_dir, store_options);
     if (!opened.ok()) throw NodeOpenError{opened.error->message()};
     if (opened.torn_bytes_dropped > 0) spdlog::warn("{}", opened.torn_message);
-    spdlog::info("recovered {} log entries from {} (term/ballot {}, vote {})",
-                 opened.recovered.entries.size(), options_.data_dir, opened.recovered.hard_state.term,
-                 opened.recovered.hard_state.vote);
+    spdlog::info("recovered {} log records and {} bytes of {} metadata from {}",
+                 opened.recovered.records.size(), opened.recovered.metadata.size(), options_.protocol,
+                 options_.data_dir);
     storage_ = std::make_unique<FileStorage>(io_, std::move(opened.store));
     incarnation_ = fresh_session_id();
     boot_mark_ = high_water_mark();
@@ -98,13 +102,15 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     config.election_timeout_max_ticks = to_ticks(options_.election_timeout_max_ms, options_.tick_ms);
     config.heartbeat_ticks = to_ticks(options_.heartbeat_ms, options_.tick_ms);
     config.seed = fresh_session_id();
-    if (!options_.make_engine) throw NodeOpenError{"no engine given for protocol " + options_.protocol};
+    if (!options_.engine) throw NodeOpenError{"no engine given for protocol " + options_.protocol};
     std::unique_ptr<Engine> engine;
     try {
-        engine = options_.make_engine(config, std::move(opened.recovered));
+        engine = options_.engine->make(config, std::move(opened.recovered));
     } catch (const std::invalid_argument& e) {
-        // A configuration the engine cannot run, or recovered state it cannot accept.
-        throw NodeOpenError{options_.data_dir + ": " + e.what()};
+        // A bad configuration, or recovered records that decode but do not fit together (a Raft
+        // log whose terms go backwards...): one line and exit, never an uncaught exception.
+        throw NodeOpenError{"cannot start the " + options_.protocol + " engine on " + options_.data_dir +
+                            ": " + e.what()};
     }
 
     std::map<NodeId, tcp::endpoint> peers;

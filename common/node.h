@@ -23,8 +23,8 @@ class Transport;
 
 struct NodeOptions {
     std::string protocol;  // the engine's name: recorded in the data dir, sent in the handshake
-    // Builds the engine (the registry's EngineTraits::make; common/ knows no engine itself).
-    std::unique_ptr<Engine> (*make_engine)(const EngineConfig&, RecoveredState) = nullptr;
+    // The engine to run, from the registry (engines/registry.h; common/ knows no engine itself).
+    const EngineTraits* engine = nullptr;
     ClusterConfig cluster;
     std::string data_dir;
     std::uint32_t tick_ms = 10;

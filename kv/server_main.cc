@@ -85,7 +85,7 @@ ServerArgs parse_args(int argc, char** argv) {
         for (auto& n : engine_names()) list += (list.empty() ? "" : ", ") + n;
         throw UsageError{"unknown --protocol " + a.node.protocol + " (expected one of: " + list + ")"};
     }
-    a.node.make_engine = engine->make;
+    a.node.engine = engine;
     if (!vm.count("id")) throw UsageError{"missing --id"};
     std::uint32_t id = parse_number("id", vm["id"].as<std::string>(), 1);
     std::string error;

@@ -56,12 +56,12 @@ bool Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
     for (const Entry& e : m.accepted) {
         // The acceptor's values up to its chosen prefix are chosen: learn them outright.
         if (e.index <= m.chosen) {
-            learner_.learn(e.index, Ballot::unpack(e.term), e.data);
+            learner_.learn(e.index, Ballot::unpack(e.ballot), e.data);
             continue;
         }
         // PMS §2.2 P2c: adopt, per slot, the value accepted in the highest ballot.
         auto [it, fresh] = reported_.try_emplace(e.index, e);
-        if (!fresh && e.term > it->second.term) it->second = e;
+        if (!fresh && e.ballot > it->second.ballot) it->second = e;
     }
     if (m.next_slot != 0) {  // the report did not fit one message: ask for the rest
         ask_page(from, m.next_slot, now);

@@ -50,7 +50,7 @@ void Learner::advance() {
         const Entry* e = acceptor_.accepted(next);
         bool known = chosen_above_.erase(next) > 0;
         // Rule (2): accepted in the ballot whose leader says it is chosen.
-        bool by_point = !known && next <= point_ && e && e->term == point_ballot_.packed();
+        bool by_point = !known && next <= point_ && e && e->ballot == point_ballot_.packed();
         if (!known && !by_point) return;
         BALLOT_ASSERT(e != nullptr, "learner: a chosen slot has a value (slot " + std::to_string(next) + ")");
         ++commit_index_;

@@ -15,7 +15,7 @@
 //   3. a Chosen message from the leader carries the value (catch-up).
 // Each learned value is also stored in the acceptor (Acceptor::store_chosen), so the acceptor's
 // record of a slot at or below commit_index is always the chosen value: after a restart the
-// learner delivers 1..commit_index from disk (HardState.commit is the durable hint), and the
+// learner delivers 1..commit_index from disk (the metadata's commit hint), and the
 // leader serves catch-up from the same records.
 #pragma once
 
@@ -31,7 +31,7 @@ namespace ballot::multipaxos {
 
 class Learner {
 public:
-    // `commit_hint`: HardState.commit from disk. Used only as far as the recovered entries are
+    // `commit_hint`: the persisted metadata's commit hint. Used only as far as the recovered entries are
     // contiguous, since a slot at or below it must be on disk to be delivered.
     Learner(Acceptor& acceptor, Index commit_hint);
 

@@ -6,14 +6,14 @@
 
 namespace ballot::paxos {
 
-Acceptor::Acceptor(const std::vector<Entry>& recovered) {
-    for (const Entry& e : recovered) {
-        Slot& s = slots_[e.index];
-        s.promised = Ballot::unpack(e.promise);
-        s.accepted = Ballot::unpack(e.term);
-        s.value = e.data;
+Acceptor::Acceptor(const std::vector<SlotRecord>& recovered) {
+    for (const SlotRecord& r : recovered) {
+        Slot& s = slots_[r.slot];
+        s.promised = r.promised;
+        s.accepted = r.accepted;
+        s.value = r.value;
         highest_promise_ = std::max(highest_promise_, s.promised);
-        if (!s.accepted.is_zero()) highest_accepted_slot_ = std::max(highest_accepted_slot_, e.index);
+        if (!s.accepted.is_zero()) highest_accepted_slot_ = std::max(highest_accepted_slot_, r.slot);
     }
 }
 
@@ -76,12 +76,12 @@ void Acceptor::check_invariants() const {
     }
 }
 
-std::vector<Entry> Acceptor::take_unsaved() {
-    std::vector<Entry> out;
+std::vector<SlotRecord> Acceptor::take_unsaved() {
+    std::vector<SlotRecord> out;
     out.reserve(unsaved_.size());
     for (Index slot : unsaved_) {
         const Slot& s = slots_[slot];
-        out.push_back(Entry{slot, s.accepted.packed(), s.promised.packed(), s.value});
+        out.push_back(SlotRecord{slot, s.promised, s.accepted, s.value});
     }
     unsaved_.clear();
     return out;

@@ -24,14 +24,14 @@ const std::string* Learner::chosen(Index slot) const {
     return it == chosen_.end() ? nullptr : &it->second;
 }
 
-std::vector<Entry> Learner::take_committed() {
-    std::vector<Entry> out;
+std::vector<Committed> Learner::take_committed() {
+    std::vector<Committed> out;
     for (auto it = chosen_.upper_bound(emitted_); emitted_ < commit_index_; ++it) {
         BALLOT_ASSERT(it->first == emitted_ + 1, "learner: hands out the chosen prefix contiguously (slot " +
                                                      std::to_string(it->first) + " after " +
                                                      std::to_string(emitted_) + ")");
         emitted_ = it->first;
-        out.push_back(Entry{it->first, 0, 0, it->second});
+        out.push_back(Committed{it->first, it->second});
     }
     return out;
 }

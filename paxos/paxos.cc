@@ -11,11 +11,14 @@ Paxos::Paxos(const EngineConfig& config, RecoveredState recovered)
     : Paxos(config, std::move(recovered), Tuning::from(config)) {}
 
 Paxos::Paxos(const EngineConfig& config, RecoveredState recovered, const Tuning& tuning)
+    : Paxos(config, decode_recovered(recovered), tuning) {}
+
+Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, const Tuning& tuning)
     : config_(config),
       tuning_(tuning),
-      acceptor_(recovered.entries),
-      proposer_(config.id, config.members, tuning, recovered.hard_state.term, config.seed, out_),
-      persisted_round_(recovered.hard_state.term),
+      acceptor_(recovered.slots),
+      proposer_(config.id, config.members, tuning, recovered.metadata.round, config.seed, out_),
+      persisted_round_(recovered.metadata.round),
       next_read_round_(Rng(~config.seed).next()) {
     // Restart: the acceptor's state came back from disk, what was chosen did not. The slots this
     // node has touched, and those a majority has accepted in (the probe), are known in use, so gap
@@ -200,9 +203,9 @@ Ready Paxos::take_ready() {
     Ready ready;
     if (proposer_.round_used() > persisted_round_) {
         persisted_round_ = proposer_.round_used();
-        ready.hard_state = HardState{persisted_round_, kNoNode, learner_.commit_index()};
+        ready.metadata = encode_metadata(Metadata{persisted_round_, learner_.commit_index()});
     }
-    ready.entries = acceptor_.take_unsaved();
+    for (const SlotRecord& s : acceptor_.take_unsaved()) ready.records.push_back(encode_record(s));
 
     // One payload per peer and per after_persist flag (split at max_message_bytes), however many
     // slots the messages are about. Within a payload, messages keep the order they were made in.

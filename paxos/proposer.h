@@ -7,7 +7,7 @@
 // this one is decided. Up to Tuning::max_inflight_slots instances run at once.
 //
 // Proposal numbers are (round, node id) ballots. The highest round put in a Prepare is what the
-// engine persists as HardState.term before that Prepare leaves, so a restarted proposer starts
+// engine persists (its metadata, paxos/persist.h) before that Prepare leaves, so a restarted proposer starts
 // above it and never reuses a proposal number (§2.5: each proposer remembers in stable storage
 // the highest-numbered proposal it has tried to issue).
 #pragma once

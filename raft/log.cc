@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "common/codec.h"
-
 namespace ballot::raft {
 
 RaftLog::RaftLog(std::vector<Entry> recovered) : entries_(std::move(recovered)) {
@@ -71,7 +69,7 @@ std::vector<Entry> RaftLog::range(Index from, Index to) const {
 Index RaftLog::append(std::uint64_t term, std::string data) {
     BALLOT_ASSERT(term >= 1 && term >= last_term(), "log terms never decrease");
     Index index = last_index() + 1;
-    entries_.push_back(Entry{index, term, 0, std::move(data)});
+    entries_.push_back(Entry{index, term, std::move(data)});
     mark_unstable(index);
     return index;
 }
@@ -123,10 +121,13 @@ void RaftLog::mark_unstable(Index index) {
     unstable_from_ = std::min(unstable_from_.value_or(index), index);
 }
 
-void RaftLog::take_unstable(std::optional<Index>& truncate_from, std::vector<Entry>& entries) {
+void RaftLog::take_unstable(std::optional<Index>& truncate_from, std::vector<LogRecord>& records) {
     truncate_from = truncated_from_;
-    entries.clear();
-    if (unstable_from_ && *unstable_from_ <= last_index()) entries = range(*unstable_from_, last_index());
+    records.clear();
+    if (unstable_from_ && *unstable_from_ <= last_index()) {
+        records.reserve(last_index() - *unstable_from_ + 1);
+        for (Index i = *unstable_from_; i <= last_index(); ++i) records.push_back(encode_record(at(i)));
+    }
     truncated_from_.reset();
     unstable_from_.reset();
 }

@@ -13,13 +13,18 @@
 
 #include "common/assert.h"
 #include "common/types.h"
+#include "raft/persist.h"
 
 namespace ballot::raft {
 
+// Smallest encoded entry in an AppendEntries message (messages.cc): index, term, a reserved u64 and
+// the command's length. Replication budgets count entries by this plus the command's size.
+inline constexpr std::size_t kMinEntryBytes = 8 + 8 + 8 + 4;
+
 class RaftLog {
 public:
-    // Rebuilds the log from what the store recovered. Throws std::invalid_argument if the entries
-    // are not numbered 1, 2, 3... or their terms decrease.
+    // Rebuilds the log from the entries the store recovered (decoded by raft/persist.h). Throws
+    // std::invalid_argument if the entries are not numbered 1, 2, 3... or their terms decrease.
     explicit RaftLog(std::vector<Entry> recovered = {});
 
     Index last_index() const { return entries_.size(); }
@@ -71,7 +76,8 @@ public:
     // What the store has not been told yet: the first index removed from the log (if a suffix
     // was truncated) and every entry written since, both since the last call. Clears them.
     bool has_unstable() const { return truncated_from_.has_value() || unstable_from_.has_value(); }
-    void take_unstable(std::optional<Index>& truncate_from, std::vector<Entry>& entries);
+    // Entries are handed out as log records to persist (raft/persist.h).
+    void take_unstable(std::optional<Index>& truncate_from, std::vector<LogRecord>& records);
 
 private:
     void truncate_from(Index index);

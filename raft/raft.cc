@@ -26,12 +26,11 @@ void validate(const EngineConfig& c) {
 }  // namespace
 
 Raft::Raft(const EngineConfig& config, RecoveredState recovered)
-    : config_(config),
-      id_(config.id),
-      rng_(config.seed),
-      currentTerm(recovered.hard_state.term),
-      votedFor(recovered.hard_state.vote),
-      log_(std::move(recovered.entries)) {
+    : config_(config), id_(config.id), rng_(config.seed) {
+    Recovered persisted = decode_recovered(recovered);
+    currentTerm = persisted.hard_state.term;
+    votedFor = persisted.hard_state.vote;
+    log_ = RaftLog(std::move(persisted.entries));
     validate(config_);
     for (NodeId m : config_.members)
         if (m != id_) peers_.push_back(m);
@@ -196,11 +195,12 @@ bool Raft::handle_append_entries(NodeId from, AppendEntries m) {
 Ready Raft::take_ready() {
     if (role_ == Role::leader) flush_leader();
     Ready rd;
-    if (hard_state_dirty_) rd.hard_state = HardState{currentTerm, votedFor, commitIndex};
+    if (hard_state_dirty_) rd.metadata = encode_metadata(HardState{currentTerm, votedFor, commitIndex});
     hard_state_dirty_ = false;
-    log_.take_unstable(rd.truncate_from, rd.entries);
+    log_.take_unstable(rd.truncate_from, rd.records);
     if (commitIndex > lastApplied) {
-        rd.committed = log_.range(lastApplied + 1, commitIndex);
+        rd.committed.reserve(commitIndex - lastApplied);
+        for (Index i = lastApplied + 1; i <= commitIndex; ++i) rd.committed.push_back({i, log_.at(i).data});
         lastApplied = commitIndex;
     }
     rd.messages = std::move(messages_);

@@ -183,8 +183,8 @@ void SimCluster::restart(NodeId id) {
     if (n.incarnation > 0) {
         ++stats_.restarts;
         trace("RESTART node " + std::to_string(id) + " from " +
-              std::to_string(n.disk->durable().entries.size()) + " durable entries, hard state term " +
-              std::to_string(n.disk->durable().hard_state.term));
+              std::to_string(n.disk->durable().records.size()) + " durable log records, " +
+              std::to_string(n.disk->durable().metadata.size()) + " bytes of metadata");
     }
     if (engine_invariants_) engine_invariants_->on_restart(id, n.disk->durable(), violations_);
     schedule_tick(id, n.incarnation);
@@ -333,14 +333,11 @@ void SimCluster::read_barrier(NodeId id, std::function<void(bool)> done) {
 void SimCluster::on_disk_write(NodeId id, const DiskState& written_before, const Ready& batch) {
     if (trace_) {
         std::string line = "node " + std::to_string(id) + " writes";
-        if (batch.hard_state)
-            line += " hard state {term " + std::to_string(batch.hard_state->term) + ", vote " +
-                    std::to_string(batch.hard_state->vote) + ", commit " +
-                    std::to_string(batch.hard_state->commit) + "}";
+        if (batch.metadata) line += " metadata (" + std::to_string(batch.metadata->size()) + " bytes)";
         if (batch.truncate_from) line += " truncate from " + std::to_string(*batch.truncate_from);
-        if (!batch.entries.empty())
-            line += " entries " + std::to_string(batch.entries.front().index) + ".." +
-                    std::to_string(batch.entries.back().index);
+        if (!batch.records.empty())
+            line += " records " + std::to_string(batch.records.front().index) + ".." +
+                    std::to_string(batch.records.back().index);
         trace(line);
     }
     if (engine_invariants_) engine_invariants_->on_write(id, written_before, batch, violations_);
@@ -411,8 +408,8 @@ std::string SimCluster::describe_nodes() const {
                 << ", pending writes " << s.pending_writes << ", reads " << s.pending_reads
                 << (s.storage_failed ? ", STORAGE FAILED" : "");
         }
-        out << "; durable: " << n.disk->durable().entries.size() << " entries, hard state term "
-            << n.disk->durable().hard_state.term << '\n';
+        out << "; durable: " << n.disk->durable().records.size() << " log records, "
+            << n.disk->durable().metadata.size() << " bytes of metadata\n";
     }
     return out.str();
 }
