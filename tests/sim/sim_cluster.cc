@@ -27,8 +27,17 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
       trace_(std::move(trace)),
       engine_invariants_(make_engine_invariants(engine_)) {
     for (int i = 1; i <= config_.nodes; ++i) members_.push_back(static_cast<NodeId>(i));
-    NetworkFaults faults{config_.delay_min_us, config_.delay_max_us, config_.tail_per_10k,
-                         config_.tail_max_us,  config_.loss_per_10k, config_.dup_per_10k};
+    NetworkFaults faults;
+    faults.delay_min_us = config_.delay_min_us;
+    faults.delay_max_us = config_.delay_max_us;
+    faults.tail_per_10k = config_.tail_per_10k;
+    faults.tail_max_us = config_.tail_max_us;
+    faults.loss_per_10k = config_.loss_per_10k;
+    faults.dup_per_10k = config_.dup_per_10k;
+    faults.replay_per_10k = config_.replay_per_10k;
+    faults.replay_window = config_.replay_window;
+    faults.replay_min_us = config_.replay_min_us;
+    faults.replay_max_us = config_.replay_max_us;
     network_ = std::make_unique<SimNetwork>(
         queue_, rng_, members_, faults,
         [this](NodeId from, NodeId to, const Bytes& p) { deliver(from, to, p); },

@@ -1,5 +1,6 @@
 #include "tests/sim/sim_network.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace ballot::sim {
@@ -45,24 +46,74 @@ std::size_t SimNetwork::reachable_peers(NodeId id) const {
 void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
     ++sent_;
     const std::uint64_t id = next_id_++;
-    if (!linked(from, to) || rng_.chance(faults_.loss_per_10k, 10000)) {
+    if (!linked(from, to)) {
+        ++dropped_;
+        if (trace) trace("  msg #" + std::to_string(id) + " dropped (link cut)");
+        return;
+    }
+    Sent sent{id, std::make_shared<const Bytes>(std::move(payload))};
+    // Replay picks among messages sent before this one, so an old copy is what comes back.
+    if (faults_.replay_window > 0 && rng_.chance(faults_.replay_per_10k, 10000)) replay_old(from, to);
+    if (faults_.replay_window > 0) remember(from, to, sent);
+    if (rng_.chance(faults_.loss_per_10k, 10000)) {
         ++dropped_;
         if (trace) trace("  msg #" + std::to_string(id) + " dropped");
         return;
     }
-    auto shared = std::make_shared<const Bytes>(std::move(payload));
-    schedule(from, to, shared, id);
+    schedule(from, to, sent.payload, id, normal_delay(), "arrives");
     if (rng_.chance(faults_.dup_per_10k, 10000)) {
         ++duplicated_;
-        schedule(from, to, shared, id);
+        schedule(from, to, sent.payload, id, normal_delay(), "duplicate arrives");
     }
 }
 
-void SimNetwork::schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> payload, std::uint64_t id) {
+std::uint64_t SimNetwork::normal_delay() {
     std::uint64_t delay = rng_.between(faults_.delay_min_us, faults_.delay_max_us);
-    if (faults_.tail_max_us > 0 && rng_.chance(faults_.tail_per_10k, 10000))
-        delay += rng_.between(0, faults_.tail_max_us);
-    if (trace) trace("  msg #" + std::to_string(id) + " arrives in " + std::to_string(delay) + " us");
+    if (faults_.tail_max_us > 0 && rng_.chance(faults_.tail_per_10k, 10000)) delay += tail_delay();
+    return delay;
+}
+
+// Log-uniform in [kTailFloorUs, tail_max_us], by whole doublings so that it stays integer (and
+// therefore the same on every machine): pick one octave [f*2^k, f*2^(k+1)] uniformly, then a
+// point in it uniformly. Each octave is as likely as any other, so a message late by seconds is
+// as common as one late by a millisecond: the heavy tail that lets a message from an old term or
+// ballot arrive after elections have moved on.
+std::uint64_t SimNetwork::tail_delay() {
+    const std::uint64_t floor = NetworkFaults::kTailFloorUs;
+    if (faults_.tail_max_us <= floor) return rng_.between(0, faults_.tail_max_us);
+    int octaves = 0;
+    while ((floor << (octaves + 1)) < faults_.tail_max_us) ++octaves;
+    const int k = static_cast<int>(rng_.between(0, static_cast<std::uint64_t>(octaves)));
+    const std::uint64_t lo = floor << k;
+    const std::uint64_t hi = std::min(lo * 2, faults_.tail_max_us);
+    const std::uint64_t delay = rng_.between(lo, hi);
+    if (delay >= 100'000) ++long_delayed_;
+    return delay;
+}
+
+void SimNetwork::remember(NodeId from, NodeId to, const Sent& sent) {
+    History& h = history_[{from, to}];
+    if (h.ring.size() < faults_.replay_window) {
+        h.ring.push_back(sent);
+    } else {
+        h.ring[h.next] = sent;
+        h.next = (h.next + 1) % h.ring.size();
+    }
+}
+
+void SimNetwork::replay_old(NodeId from, NodeId to) {
+    auto it = history_.find({from, to});
+    if (it == history_.end() || it->second.ring.empty()) return;
+    const std::vector<Sent>& ring = it->second.ring;
+    const Sent& old = ring[rng_.between(0, ring.size() - 1)];
+    ++replayed_;
+    schedule(from, to, old.payload, old.id, rng_.between(faults_.replay_min_us, faults_.replay_max_us),
+             "replayed, arrives");
+}
+
+void SimNetwork::schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> payload, std::uint64_t id,
+                          std::uint64_t delay, const char* what) {
+    if (trace) trace("  msg #" + std::to_string(id) + " " + what + " in " + std::to_string(delay) + " us");
     queue_.after(delay, [this, from, to, id, payload = std::move(payload)] {
         if (!linked(from, to) || !is_up_(to)) {
             ++dropped_;

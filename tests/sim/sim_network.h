@@ -1,6 +1,12 @@
 // The simulator's network: every message gets its own random delay (so messages reorder), and may
 // be lost or duplicated; links can be cut one way or both (partitions), and healed.
 //
+// Two faults aim at the bugs that need an old message to arrive after the world has moved on (a
+// new term, a new ballot, a value chosen): a long-tailed delay, so a few messages arrive hundreds
+// of milliseconds to seconds after their neighbours, past election timeouts; and late replay, so a
+// copy of a message sent long ago on a link is delivered again seconds later. Both are what a
+// network may do to datagrams, and what a reconnecting transport that retransmits may do.
+//
 // SimNetwork is the fabric; each node talks to it through its SimEndpoint, a ballot::Network.
 // A message is dropped if its link is cut when it is sent or when it would arrive, or if the
 // receiver is down when it would arrive (a real TCP connection dies with its process).
@@ -8,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,12 +27,24 @@
 namespace ballot::sim {
 
 struct NetworkFaults {
+    // Every message: uniform in [delay_min_us, delay_max_us].
     std::uint64_t delay_min_us = 200;
     std::uint64_t delay_max_us = 5000;
+    // 1 in tail_per_10k messages is slowed by a further delay that is log-uniform in
+    // [kTailFloorUs, tail_max_us]: as many messages late by 1-2 ms as by 1-2 s.
     std::uint32_t tail_per_10k = 0;
     std::uint64_t tail_max_us = 0;
     std::uint32_t loss_per_10k = 0;
     std::uint32_t dup_per_10k = 0;
+    // Late replay: every link remembers its last replay_window messages; on 1 in replay_per_10k
+    // sends, one of them picked at random is delivered again after a delay uniform in
+    // [replay_min_us, replay_max_us].
+    std::uint32_t replay_per_10k = 0;
+    std::uint32_t replay_window = 0;
+    std::uint64_t replay_min_us = 0;
+    std::uint64_t replay_max_us = 0;
+
+    static constexpr std::uint64_t kTailFloorUs = 1000;
 };
 
 class SimNetwork {
@@ -63,10 +82,27 @@ public:
     std::uint64_t delivered() const { return delivered_; }
     std::uint64_t dropped() const { return dropped_; }
     std::uint64_t duplicated() const { return duplicated_; }
+    std::uint64_t long_delayed() const { return long_delayed_; }  // tail delay of 100 ms or more
+    std::uint64_t replayed() const { return replayed_; }
 
 private:
     class Endpoint;
-    void schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> payload, std::uint64_t id);
+    struct Sent {
+        std::uint64_t id;
+        std::shared_ptr<const Bytes> payload;
+    };
+    // The last replay_window messages sent on one link, oldest overwritten first.
+    struct History {
+        std::vector<Sent> ring;
+        std::size_t next = 0;
+    };
+
+    std::uint64_t normal_delay();
+    std::uint64_t tail_delay();
+    void remember(NodeId from, NodeId to, const Sent& sent);
+    void replay_old(NodeId from, NodeId to);
+    void schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> payload, std::uint64_t id,
+                  std::uint64_t delay, const char* what);
 
     EventQueue& queue_;
     Rng& rng_;
@@ -76,11 +112,14 @@ private:
     IsUp is_up_;
     std::vector<std::unique_ptr<Endpoint>> endpoints_;
     std::set<std::pair<NodeId, NodeId>> cut_;  // (from, to) links that drop everything
+    std::map<std::pair<NodeId, NodeId>, History> history_;
     std::uint64_t next_id_ = 1;
     std::uint64_t sent_ = 0;
     std::uint64_t delivered_ = 0;
     std::uint64_t dropped_ = 0;
     std::uint64_t duplicated_ = 0;
+    std::uint64_t long_delayed_ = 0;
+    std::uint64_t replayed_ = 0;
 };
 
 }  // namespace ballot::sim
