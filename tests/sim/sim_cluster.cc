@@ -38,6 +38,9 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
     faults.replay_window = config_.replay_window;
     faults.replay_min_us = config_.replay_min_us;
     faults.replay_max_us = config_.replay_max_us;
+    faults.slow_link_per_10k = config_.slow_link_per_10k;
+    faults.slow_link_min_us = config_.slow_link_min_us;
+    faults.slow_link_max_us = config_.slow_link_max_us;
     network_ = std::make_unique<SimNetwork>(
         queue_, rng_, members_, faults,
         [this](NodeId from, NodeId to, const Bytes& p) { deliver(from, to, p); },

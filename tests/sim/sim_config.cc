@@ -59,10 +59,16 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     c.tail_max_us = pick(rng, {50'000, 300'000, 1'000'000, 3'000'000, 8'000'000});
     // Late replay of old messages, seconds later.
     if (rng.chance(3, 4)) {
-        c.replay_per_10k = static_cast<std::uint32_t>(pick(rng, {5, 20, 100, 300}));
-        c.replay_window = static_cast<std::uint32_t>(pick(rng, {8, 32, 128, 512}));
+        c.replay_per_10k = static_cast<std::uint32_t>(pick(rng, {5, 20, 100, 300, 1000}));
+        c.replay_window = static_cast<std::uint32_t>(pick(rng, {8, 32, 128, 512, 2048}));
         c.replay_min_us = rng.between(50'000, 1'000'000);
         c.replay_max_us = c.replay_min_us + rng.between(500'000, 8'000'000);
+    }
+    // Congested links, for a while each.
+    if (rng.chance(2, 3)) {
+        c.slow_link_per_10k = static_cast<std::uint32_t>(pick(rng, {2, 10, 50}));
+        c.slow_link_min_us = rng.between(100'000, 1'000'000);
+        c.slow_link_max_us = c.slow_link_min_us + rng.between(200'000, 5'000'000);
     }
     c.loss_per_10k = static_cast<std::uint32_t>(rng.chance(1, 4) ? 0 : rng.between(0, 1500));
     c.dup_per_10k = static_cast<std::uint32_t>(rng.chance(1, 4) ? 0 : rng.between(0, 800));
@@ -99,14 +105,16 @@ std::string SimConfig::describe() const {
         << " ms; net delay " << delay_min_us << "-" << delay_max_us << " us (tail " << tail_per_10k
         << "/10k up to " << tail_max_us / 1000 << " ms), loss " << loss_per_10k << "/10k, dup " << dup_per_10k
         << "/10k, replay " << replay_per_10k << "/10k of the last " << replay_window << " per link after "
-        << replay_min_us / 1000 << "-" << replay_max_us / 1000 << " ms; fsync " << flush_min_us << "-"
-        << flush_max_us << " us; a fault every " << fault_interval_min_ms << "-" << fault_interval_max_ms
-        << " ms (crash " << weight_crash << ", partition " << weight_partition << ", isolate-leader "
-        << weight_isolate_leader << ", one-way " << weight_one_way << ", fsync-failure "
-        << weight_fsync_failure << ", heal " << weight_heal << ", pause " << weight_pause << ", crash-all "
-        << weight_crash_all << "), torn writes " << torn_write_percent << "%; election timeout "
-        << engine.election_timeout_min_ticks << "-" << engine.election_timeout_max_ticks
-        << " ticks, heartbeat " << engine.heartbeat_ticks << ", messages <= " << engine.max_message_bytes
+        << replay_min_us / 1000 << "-" << replay_max_us / 1000 << " ms, a link turns slow on "
+        << slow_link_per_10k << "/10k sends for " << slow_link_min_us / 1000 << "-" << slow_link_max_us / 1000
+        << " ms; fsync " << flush_min_us << "-" << flush_max_us << " us; a fault every "
+        << fault_interval_min_ms << "-" << fault_interval_max_ms << " ms (crash " << weight_crash
+        << ", partition " << weight_partition << ", isolate-leader " << weight_isolate_leader << ", one-way "
+        << weight_one_way << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal
+        << ", pause " << weight_pause << ", crash-all " << weight_crash_all << "), torn writes "
+        << torn_write_percent << "%; election timeout " << engine.election_timeout_min_ticks << "-"
+        << engine.election_timeout_max_ticks << " ticks, heartbeat " << engine.heartbeat_ticks
+        << ", messages <= " << engine.max_message_bytes
         << " bytes, in flight <= " << engine.max_inflight_messages
         << ", pending proposals <= " << engine.max_pending_proposals << ", request timeout "
         << request_timeout_ticks << " ticks; clock rates %";

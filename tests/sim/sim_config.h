@@ -53,6 +53,11 @@ struct SimConfig {
     std::uint32_t replay_window = 0;
     std::uint64_t replay_min_us = 0;
     std::uint64_t replay_max_us = 0;
+    // Slow links: on 1 in slow_link_per_10k sends a link turns congested for slow_link_min_us to
+    // slow_link_max_us, and everything sent on it meanwhile is late by the same 100 ms - seconds.
+    std::uint32_t slow_link_per_10k = 0;
+    std::uint64_t slow_link_min_us = 0;
+    std::uint64_t slow_link_max_us = 0;
 
     // Disk: an fsync completes after a delay uniform in [min, max].
     std::uint64_t flush_min_us = 100;

@@ -60,17 +60,33 @@ void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
         if (trace) trace("  msg #" + std::to_string(id) + " dropped");
         return;
     }
-    schedule(from, to, sent.payload, id, normal_delay(), "arrives");
+    schedule(from, to, sent.payload, id, normal_delay(from, to), "arrives");
     if (rng_.chance(faults_.dup_per_10k, 10000)) {
         ++duplicated_;
-        schedule(from, to, sent.payload, id, normal_delay(), "duplicate arrives");
+        schedule(from, to, sent.payload, id, normal_delay(from, to), "duplicate arrives");
     }
 }
 
-std::uint64_t SimNetwork::normal_delay() {
+std::uint64_t SimNetwork::normal_delay(NodeId from, NodeId to) {
     std::uint64_t delay = rng_.between(faults_.delay_min_us, faults_.delay_max_us);
     if (faults_.tail_max_us > 0 && rng_.chance(faults_.tail_per_10k, 10000)) delay += tail_delay();
-    return delay;
+    return delay + congestion_delay(from, to);
+}
+
+std::uint64_t SimNetwork::congestion_delay(NodeId from, NodeId to) {
+    if (faults_.slow_link_per_10k == 0) return 0;  // off, or healed for the liveness phase
+    const std::uint64_t now = queue_.now_us();
+    Congestion& c = congestion_[{from, to}];
+    if (now >= c.until_us && rng_.chance(faults_.slow_link_per_10k, 10000)) {
+        ++slow_links_;
+        c.until_us = now + rng_.between(faults_.slow_link_min_us, faults_.slow_link_max_us);
+        c.extra_us = rng_.between(100'000, std::max<std::uint64_t>(faults_.tail_max_us, 500'000));
+        if (trace)
+            trace("  link n" + std::to_string(from) + " -> n" + std::to_string(to) + " slow (+" +
+                  std::to_string(c.extra_us / 1000) + " ms) until " + std::to_string(c.until_us / 1000) +
+                  " ms");
+    }
+    return now < c.until_us ? c.extra_us : 0;
 }
 
 // Log-uniform in [kTailFloorUs, tail_max_us], by whole doublings so that it stays integer (and

@@ -43,6 +43,14 @@ struct NetworkFaults {
     std::uint32_t replay_window = 0;
     std::uint64_t replay_min_us = 0;
     std::uint64_t replay_max_us = 0;
+    // Slow links: on 1 in slow_link_per_10k sends, the link (one direction) turns congested for
+    // slow_link_min_us to slow_link_max_us; every message sent on it meanwhile is late by one
+    // extra delay (100 ms up to tail_max_us, at least 500 ms) drawn when it turned slow, so a
+    // whole stream (an old leader's Accepts, a follower's replies) arrives late, in order, while
+    // other links stay fast.
+    std::uint32_t slow_link_per_10k = 0;
+    std::uint64_t slow_link_min_us = 0;
+    std::uint64_t slow_link_max_us = 0;
 
     static constexpr std::uint64_t kTailFloorUs = 1000;
 };
@@ -84,6 +92,7 @@ public:
     std::uint64_t duplicated() const { return duplicated_; }
     std::uint64_t long_delayed() const { return long_delayed_; }  // tail delay of 100 ms or more
     std::uint64_t replayed() const { return replayed_; }
+    std::uint64_t slow_links() const { return slow_links_; }  // times a link turned slow
 
 private:
     class Endpoint;
@@ -96,8 +105,13 @@ private:
         std::vector<Sent> ring;
         std::size_t next = 0;
     };
+    struct Congestion {
+        std::uint64_t until_us = 0;
+        std::uint64_t extra_us = 0;
+    };
 
-    std::uint64_t normal_delay();
+    std::uint64_t normal_delay(NodeId from, NodeId to);
+    std::uint64_t congestion_delay(NodeId from, NodeId to);
     std::uint64_t tail_delay();
     void remember(NodeId from, NodeId to, const Sent& sent);
     void replay_old(NodeId from, NodeId to);
@@ -113,6 +127,7 @@ private:
     std::vector<std::unique_ptr<Endpoint>> endpoints_;
     std::set<std::pair<NodeId, NodeId>> cut_;  // (from, to) links that drop everything
     std::map<std::pair<NodeId, NodeId>, History> history_;
+    std::map<std::pair<NodeId, NodeId>, Congestion> congestion_;
     std::uint64_t next_id_ = 1;
     std::uint64_t sent_ = 0;
     std::uint64_t delivered_ = 0;
@@ -120,6 +135,7 @@ private:
     std::uint64_t duplicated_ = 0;
     std::uint64_t long_delayed_ = 0;
     std::uint64_t replayed_ = 0;
+    std::uint64_t slow_links_ = 0;
 };
 
 }  // namespace ballot::sim

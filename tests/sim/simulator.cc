@@ -115,8 +115,9 @@ std::string SimReport::summary() const {
         << faults.pauses << " pauses, " << faults.full_crashes << " full-cluster crashes, " << faults.heals
         << " heals); messages " << messages_sent << " sent, " << messages_dropped << " dropped, "
         << messages_duplicated << " duplicated, " << messages_long_delayed << " late by 100 ms or more, "
-        << messages_replayed << " replayed late; highest index " << highest_applied << "; liveness in "
-        << liveness_ms << " ms; linearizability search " << linearizability_steps << " steps";
+        << messages_replayed << " replayed late, " << slow_links << " slow-link episodes; highest index "
+        << highest_applied << "; liveness in " << liveness_ms << " ms; linearizability search "
+        << linearizability_steps << " steps";
     if (!ok()) {
         out << "\n  at " << format_time(failed_at_us) << ": " << failure << "\n  replay: " << replay_command()
             << "  (add BALLOT_SIM_TRACE=1 for a step trace on stderr)";
@@ -222,6 +223,7 @@ SimReport run_simulation(const SimOptions& options) {
     report.messages_duplicated = cluster.network().duplicated();
     report.messages_long_delayed = cluster.network().long_delayed();
     report.messages_replayed = cluster.network().replayed();
+    report.slow_links = cluster.network().slow_links();
     report.highest_applied = cluster.highest_applied();
 
     if (report.ok()) {
