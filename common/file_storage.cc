@@ -10,6 +10,7 @@ namespace ballot {
 FileStorage::FileStorage(boost::asio::io_context& io, std::unique_ptr<LogStore> store)
     : io_(io), store_(std::move(store)) {
     assert(store_ != nullptr);
+    durable_sequence_ = store_->durable_sequence();
     thread_ = std::thread([this] { run(); });
 }
 
@@ -54,6 +55,7 @@ void FileStorage::run() {
         lock.unlock();
 
         std::error_code ec = store_->write_durably(job.records);
+        if (!ec) durable_sequence_.store(store_->durable_sequence(), std::memory_order_release);
         boost::asio::post(io_, [done = std::move(job.done), ec, work = std::move(job.work)]() mutable {
             for (auto& d : done) d(ec);
         });

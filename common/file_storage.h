@@ -4,6 +4,7 @@
 // io_context.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
@@ -50,6 +51,10 @@ public:
 
     static constexpr std::size_t kMaxQueuedFlushes = 1;
 
+    // Any thread. The sequence of the last durable record (LogStore::durable_sequence()): the
+    // data dir's high-water mark, which only grows while the node runs.
+    std::uint64_t durable_sequence() const { return durable_sequence_.load(std::memory_order_acquire); }
+
 private:
     using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
     struct Job {
@@ -71,6 +76,7 @@ private:
     bool stopping_ = false;
 
     std::unique_ptr<LogStore> store_;  // background thread only, until close() joins it
+    std::atomic<std::uint64_t> durable_sequence_{0};
     std::thread thread_;
 };
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "common/codec.h"
@@ -23,6 +24,8 @@ namespace ballot {
 namespace {
 
 constexpr char kMagic[8] = {'B', 'A', 'L', 'L', 'O', 'T', 'L', 'G'};
+constexpr char kFormatMagic[8] = {'B', 'A', 'L', 'L', 'O', 'T', 'F', 'M'};
+constexpr const char* kFormatFile = "FORMAT";
 constexpr std::size_t kHardStatePayloadBytes = 8 + 8 + 8;
 constexpr std::size_t kTruncatePayloadBytes = 8;
 
@@ -34,10 +37,45 @@ void put_le32(std::uint8_t* p, std::uint32_t v) {
     for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
+void put_le64(std::uint8_t* p, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
 std::uint32_t get_le32(const std::uint8_t* p) {
     std::uint32_t v = 0;
     for (int i = 0; i < 4; ++i) v |= std::uint32_t(p[i]) << (8 * i);
     return v;
+}
+
+std::uint64_t get_le64(const std::uint8_t* p) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= std::uint64_t(p[i]) << (8 * i);
+    return v;
+}
+
+// Where a record's fields sit, from its first byte.
+constexpr std::size_t kLengthAt = 0, kChecksumAt = 4, kSequenceAt = 8, kTypeAt = 16;
+static_assert(kTypeAt + 1 == LogStore::kRecordHeaderBytes);
+
+std::uint32_t salt_crc(std::uint64_t salt) {
+    std::uint8_t b[8];
+    put_le64(b, salt);
+    return crc32c(b, 0);
+}
+
+// A record's checksum: CRC32C of (salt, offset, sequence, type, payload), the salt already folded
+// into `seed`. `covered` is the record from its sequence field to the end of its payload. Binding
+// the salt and the offset means a record is valid only where it was written (log_store.h).
+std::uint32_t record_checksum(std::uint32_t seed, std::uint64_t offset,
+                              std::span<const std::uint8_t> covered) {
+    std::uint8_t at[8];
+    put_le64(at, offset);
+    return crc32c(covered, crc32c(at, seed));
+}
+
+std::uint64_t random_salt() {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
 }
 
 std::string join(const std::string& dir, const std::string& name) {
@@ -83,13 +121,14 @@ std::error_code read_whole_file(const std::string& path, Bytes& out) {
     return {};
 }
 
-Bytes segment_header(std::uint64_t number) {
+Bytes segment_header(std::uint64_t number, std::uint64_t salt) {
     Bytes h;
     h.reserve(LogStore::kSegmentHeaderBytes);
     Writer w(h);
     w.raw({reinterpret_cast<const std::uint8_t*>(kMagic), sizeof kMagic});
     w.u32(LogStore::kFormatVersion);
     w.u64(number);
+    w.u64(salt);
     w.u32(crc32c(h));
     return h;
 }
@@ -153,7 +192,8 @@ bool all_zero(std::span<const std::uint8_t> bytes) {
     return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
 }
 
-Scan check_header(std::span<const std::uint8_t> bytes, std::uint64_t number) {
+// Checks a segment header; on success sets `salt`.
+Scan check_header(std::span<const std::uint8_t> bytes, std::uint64_t number, std::uint64_t& salt) {
     const std::string what = "segment header";
     if (bytes.size() < LogStore::kSegmentHeaderBytes)
         return torn(0, what, "segment header cut short at " + std::to_string(bytes.size()) + " bytes");
@@ -166,6 +206,7 @@ Scan check_header(std::span<const std::uint8_t> bytes, std::uint64_t number) {
             return corrupt(0, what, "bad magic, not a ballot log segment");
     std::uint32_t version = r.u32();
     std::uint64_t header_number = r.u64();
+    salt = r.u64();
     std::uint32_t checksum = r.u32();
     if (checksum != crc32c(header.first(LogStore::kSegmentHeaderBytes - 4)))
         return corrupt(0, what, "checksum mismatch");
@@ -212,16 +253,27 @@ std::string apply_record(std::uint8_t type, std::span<const std::uint8_t> payloa
     return std::string("payload does not decode: ") + r.error();
 }
 
-// True if a whole record with a matching checksum and a known type starts anywhere in
-// [from, end of bytes). Only called on the error path, and it stops at the first valid record, so
-// it reads little more than the damaged span (in the torn case, the rest of the last record).
-bool valid_record_after(std::span<const std::uint8_t> bytes, std::uint64_t from) {
+// Where replay stands: the next record's expected sequence, and the active segment's salt.
+struct Cursor {
+    std::uint64_t next_sequence = 1;
+    std::uint32_t salt_crc = 0;
+};
+
+// True if a record with a known type, a sequence no older than the bad one's, and a checksum that
+// matches at its own offset under this segment's salt starts anywhere in [from, end of bytes).
+// Only called on the error path, and it stops at the first valid record, so it reads little more
+// than the damaged span (in the torn case, the rest of the last record). Client data inside the
+// damaged span cannot pass: it would need the segment's salt (log_store.h).
+bool valid_record_after(std::span<const std::uint8_t> bytes, std::uint64_t from, const Cursor& cursor) {
     for (std::uint64_t q = from; q + LogStore::kRecordHeaderBytes <= bytes.size(); ++q) {
-        std::uint64_t length = get_le32(bytes.data() + q);
-        std::uint8_t type = bytes[q + 8];
+        const std::uint8_t* h = bytes.data() + q;
+        std::uint64_t length = get_le32(h + kLengthAt);
+        std::uint8_t type = h[kTypeAt];
         if (type < 1 || type > 3) continue;
+        if (get_le64(h + kSequenceAt) < cursor.next_sequence) continue;
         if (q + LogStore::kRecordHeaderBytes + length > bytes.size()) continue;
-        if (crc32c(bytes.subspan(q + 8, 1 + length)) == get_le32(bytes.data() + q + 4)) return true;
+        auto covered = bytes.subspan(q + kSequenceAt, 8 + 1 + length);
+        if (record_checksum(cursor.salt_crc, q, covered) == get_le32(h + kChecksumAt)) return true;
     }
     return false;
 }
@@ -233,8 +285,10 @@ bool valid_record_after(std::span<const std::uint8_t> bytes, std::uint64_t from)
 // can only damage the end of what was being appended. If a valid record follows, the bad one is
 // damage in the middle of the log (a flipped bit, perhaps in its length field), and trusting the
 // length to decide "this is the tail" would silently drop acknowledged records after it.
-Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, Replay& replay) {
-    if (Scan h = check_header(bytes, number); h.stop != Scan::Stop::clean) return h;
+Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, Replay& replay, Cursor& cursor) {
+    std::uint64_t salt = 0;
+    if (Scan h = check_header(bytes, number, salt); h.stop != Scan::Stop::clean) return h;
+    cursor.salt_crc = salt_crc(salt);
     const std::string what = "record";
     std::uint64_t pos = LogStore::kSegmentHeaderBytes;
     const std::uint64_t size = bytes.size();
@@ -243,26 +297,34 @@ Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, Rep
         std::string bad;
         std::uint64_t end = size;
         std::uint8_t type = 0;
+        std::uint64_t sequence = 0;
         if (rest.size() < LogStore::kRecordHeaderBytes) {
             bad = "record header cut short at " + std::to_string(rest.size()) + " bytes";
         } else {
-            std::uint64_t length = get_le32(rest.data());
-            std::uint32_t checksum = get_le32(rest.data() + 4);
-            type = rest[8];
+            std::uint64_t length = get_le32(rest.data() + kLengthAt);
+            std::uint32_t checksum = get_le32(rest.data() + kChecksumAt);
+            sequence = get_le64(rest.data() + kSequenceAt);
+            type = rest[kTypeAt];
             end = pos + LogStore::kRecordHeaderBytes + length;
             if (end > size)
                 bad = "record runs past the end of the file";
-            else if (crc32c(bytes.subspan(pos + 8, 1 + length)) != checksum)
+            else if (record_checksum(cursor.salt_crc, pos,
+                                     bytes.subspan(pos + kSequenceAt, 8 + 1 + length)) != checksum)
                 bad = all_zero(rest) ? "zero-filled tail" : "checksum mismatch";
         }
         if (!bad.empty()) {
-            if (valid_record_after(bytes, pos + 1)) return corrupt(pos, what, bad);
+            if (valid_record_after(bytes, pos + 1, cursor)) return corrupt(pos, what, bad);
             return torn(pos, what, bad);
         }
+        if (sequence != cursor.next_sequence)
+            return corrupt(pos, what,
+                           "sequence " + std::to_string(sequence) + ", expected " +
+                               std::to_string(cursor.next_sequence));
         auto payload =
             bytes.subspan(pos + LogStore::kRecordHeaderBytes, end - pos - LogStore::kRecordHeaderBytes);
         if (std::string why = apply_record(type, payload, replay); !why.empty())
             return corrupt(pos, what, why);
+        ++cursor.next_sequence;
         pos = end;
     }
     return {};
@@ -312,6 +374,88 @@ StoreError corrupt_error(std::string path, const Scan& scan) {
     return e;
 }
 
+StoreError foreign_error(std::string path, std::string reason) {
+    StoreError e;
+    e.kind = StoreError::Kind::foreign;
+    e.path = std::move(path);
+    e.reason = std::move(reason);
+    return e;
+}
+
+Bytes format_file(const std::string& engine) {
+    Bytes b;
+    Writer w(b);
+    w.raw({reinterpret_cast<const std::uint8_t*>(kFormatMagic), sizeof kFormatMagic});
+    w.u32(LogStore::kFormatVersion);
+    w.str(engine);
+    w.u32(crc32c(b));
+    return b;
+}
+
+// What an existing data dir holds before open() touches it.
+struct DirState {
+    bool has_format = false;  // FORMAT exists and names this engine and format
+    bool has_log = false;     // at least one log-*.seg
+};
+
+// Reads `dir` without changing it: a dir some other engine or format wrote is refused here, before
+// the lock file, a segment or FORMAT is created in it.
+std::optional<StoreError> inspect_dir(const std::string& dir, const LogStoreOptions& options,
+                                      DirState& state) {
+    std::error_code ec;
+    if (!std::filesystem::exists(dir, ec)) return std::nullopt;
+    std::vector<std::uint64_t> numbers;
+    if ((ec = list_segments(dir, numbers))) return io_error(dir, "cannot list the data dir", ec);
+    state.has_log = !numbers.empty();
+    std::string path = join(dir, kFormatFile);
+    Bytes bytes;
+    if ((ec = read_whole_file(path, bytes))) {
+        if (ec != std::errc::no_such_file_or_directory) return io_error(path, "cannot read", ec);
+        if (!state.has_log) return std::nullopt;  // a new dir, or one whose creation was cut short
+        return foreign_error(dir,
+                             "a data dir of format 1 (a log but no FORMAT file), this build reads format " +
+                                 std::to_string(LogStore::kFormatVersion) +
+                                 "; refusing to start, nothing in it was touched (start the node on a new "
+                                 "--data-dir, or run the Ballot version that wrote it)");
+    }
+    Reader r(bytes);
+    bool magic_ok = true;
+    for (char c : kFormatMagic) magic_ok = r.u8() == static_cast<std::uint8_t>(c) && magic_ok;
+    std::uint32_t version = r.u32();
+    std::string engine = r.str();
+    std::uint32_t checksum = r.u32();
+    if (!r.finish() || !magic_ok || bytes.size() < 4 ||
+        checksum != crc32c(std::span(bytes).first(bytes.size() - 4))) {
+        StoreError e;
+        e.kind = StoreError::Kind::corrupt;
+        e.path = path;
+        e.what = "format file";
+        e.reason = magic_ok ? "checksum mismatch or bad length" : "bad magic, not a Ballot FORMAT file";
+        return e;
+    }
+    if (version != LogStore::kFormatVersion || engine != options.engine)
+        return foreign_error(
+            dir, "this data dir was written by engine " + engine + " (format " + std::to_string(version) +
+                     "), this node runs engine " + options.engine + " (format " +
+                     std::to_string(LogStore::kFormatVersion) +
+                     "); refusing to start, nothing in it was touched (use another --data-dir)");
+    state.has_format = true;
+    return std::nullopt;
+}
+
+// Writes FORMAT durably: temp file, fsync, rename, fsync of the dir.
+std::error_code write_format(const std::string& dir, int dir_fd, const std::string& engine) {
+    std::string path = join(dir, kFormatFile), tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return errno_code();
+    std::error_code ec = write_all(fd, format_file(engine));
+    if (!ec && ::fsync(fd) != 0) ec = errno_code();
+    ::close(fd);
+    if (!ec && ::rename(tmp.c_str(), path.c_str()) != 0) ec = errno_code();
+    if (!ec && ::fsync(dir_fd) != 0) ec = errno_code();
+    return ec;
+}
+
 }  // namespace
 
 std::string segment_file_name(std::uint64_t number) {
@@ -327,6 +471,7 @@ std::string StoreError::message() const {
             return path + ": corrupt " + what + " at byte offset " + std::to_string(offset) + " (" + reason +
                    "); refusing to start";
         case Kind::locked:
+        case Kind::foreign:
             return path + ": " + reason;
         case Kind::io:
             break;
@@ -347,16 +492,16 @@ void LogStore::encode(const Ready& batch, Bytes& out) {
     Writer w(out);
     auto begin = [&](RecordType type) {
         std::size_t at = out.size();
-        w.u32(0);  // length and checksum, filled in by end()
-        w.u32(0);
+        w.u32(0);  // length, filled in by end()
+        w.u32(0);  // checksum and sequence, filled in by write_durably()
+        w.u64(0);
         w.u8(static_cast<std::uint8_t>(type));
         return at;
     };
     auto end = [&](std::size_t at) {
         std::size_t length = out.size() - at - kRecordHeaderBytes;
         assert(length <= std::numeric_limits<std::uint32_t>::max());
-        put_le32(out.data() + at, static_cast<std::uint32_t>(length));
-        put_le32(out.data() + at + 4, crc32c({out.data() + at + 8, 1 + length}));
+        put_le32(out.data() + at + kLengthAt, static_cast<std::uint32_t>(length));
     };
 
     if (batch.hard_state) {
@@ -379,18 +524,36 @@ void LogStore::encode(const Ready& batch, Bytes& out) {
     assert(out.size() == need);
 }
 
-std::error_code LogStore::write_durably(std::span<const std::uint8_t> records) {
+std::error_code LogStore::write_durably(std::span<std::uint8_t> records) {
     if (failed_) return failed_;
     if (records.empty()) return {};
     // A batch never straddles segments, so a segment only ever ends between batches.
     if (active_bytes_ > kSegmentHeaderBytes && active_bytes_ + records.size() > options_.segment_bytes) {
         if (auto ec = start_segment(active_segment_ + 1, false)) return fail(ec);
     }
+    std::uint64_t sequence = seal(records);
     if (auto ec = write_all(active_fd_, records)) return fail(ec);
     active_bytes_ += records.size();
     // fdatasync also writes the new file size, which is all the metadata an append needs.
     if (::fdatasync(active_fd_) != 0) return fail(errno_code());
+    next_sequence_ = sequence;
     return {};
+}
+
+// Numbers the records from next_sequence_ and checksums each at the offset it will have in the
+// active segment. Returns the sequence after the last one.
+std::uint64_t LogStore::seal(std::span<std::uint8_t> records) const {
+    std::uint64_t sequence = next_sequence_;
+    for (std::size_t pos = 0; pos < records.size(); ++sequence) {
+        std::uint8_t* h = records.data() + pos;
+        std::size_t length = get_le32(h + kLengthAt);
+        assert(pos + kRecordHeaderBytes + length <= records.size());
+        put_le64(h + kSequenceAt, sequence);
+        auto covered = records.subspan(pos + kSequenceAt, 8 + 1 + length);
+        put_le32(h + kChecksumAt, record_checksum(active_salt_crc_, active_bytes_ + pos, covered));
+        pos += kRecordHeaderBytes + length;
+    }
+    return sequence;
 }
 
 std::error_code LogStore::fail(std::error_code ec) {
@@ -404,7 +567,8 @@ std::error_code LogStore::start_segment(std::uint64_t number, bool replace) {
     int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (replace ? O_TRUNC : O_EXCL);
     int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) return errno_code();
-    Bytes header = segment_header(number);
+    std::uint64_t salt = random_salt();
+    Bytes header = segment_header(number, salt);
     std::error_code ec = write_all(fd, header);
     if (!ec && ::fsync(fd) != 0) ec = errno_code();
     // The directory entry must be durable too, or a crash could lose the whole file.
@@ -417,6 +581,7 @@ std::error_code LogStore::start_segment(std::uint64_t number, bool replace) {
     active_fd_ = fd;
     active_segment_ = number;
     active_bytes_ = header.size();
+    active_salt_crc_ = salt_crc(salt);
     return {};
 }
 
@@ -439,6 +604,18 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
         result.error = std::move(e);
         return std::move(result);
     };
+
+    DirState state;
+    if (auto refused = inspect_dir(dir, options, state)) return failed(std::move(*refused));
+    if (!state.has_log && options.expect_existing_log) {
+        StoreError e;
+        e.kind = StoreError::Kind::corrupt;
+        e.path = dir;
+        e.reason = "the log is missing (no " + segment_file_name(1) +
+                   ") in a data dir that has taken part in a cluster, so its votes and promises are lost; "
+                   "refusing to start, nothing was created (replace this member)";
+        return failed(std::move(e));
+    }
 
     std::error_code ec;
     bool created = std::filesystem::create_directories(dir, ec);
@@ -474,6 +651,9 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
     }
     result.store.reset(new LogStore(dir, options, lock_fd, dir_fd));
     LogStore& store = *result.store;
+    // Before any segment: a crash in between leaves a dir that is new by every test.
+    if (!state.has_format && (ec = write_format(dir, dir_fd, options.engine)))
+        return failed(io_error(join(dir, kFormatFile), "cannot write", ec));
 
     std::vector<std::uint64_t> numbers;
     if ((ec = list_segments(dir, numbers))) return failed(io_error(dir, "cannot list the data dir", ec));
@@ -489,13 +669,14 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
     }
 
     Replay replay;
+    Cursor cursor;
     Bytes bytes;
     Scan last_scan;
     std::uint64_t last_size = 0;
     for (std::size_t i = 0; i < numbers.size(); ++i) {
         std::string path = join(dir, segment_file_name(numbers[i]));
         if ((ec = read_whole_file(path, bytes))) return failed(io_error(path, "cannot read", ec));
-        Scan scan = scan_segment(bytes, numbers[i], replay);
+        Scan scan = scan_segment(bytes, numbers[i], replay, cursor);
         bool last = i + 1 == numbers.size();
         if (scan.stop == Scan::Stop::corrupt) return failed(corrupt_error(path, scan));
         if (scan.stop == Scan::Stop::torn && !last) {
@@ -506,8 +687,10 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
         last_size = bytes.size();
     }
     result.recovered = replay.take();
+    store.next_sequence_ = cursor.next_sequence;
 
     if (numbers.empty()) {
+        result.created_log = true;
         if ((ec = store.start_segment(1, false)))
             return failed(io_error(join(dir, segment_file_name(1)), "cannot create", ec));
         return result;
@@ -534,6 +717,7 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
     store.active_fd_ = fd;
     store.active_segment_ = number;
     store.active_bytes_ = last_size;
+    store.active_salt_crc_ = cursor.salt_crc;
     if (last_scan.stop == Scan::Stop::torn) {
         // Cut the torn record away for good before anything is appended after it.
         if (::ftruncate(fd, static_cast<off_t>(last_scan.offset)) != 0 || ::fsync(fd) != 0)

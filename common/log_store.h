@@ -5,14 +5,32 @@
 //
 // On disk, in the node's data dir:
 //
+//     FORMAT                which engine and which format version wrote this dir (below)
 //     LOCK                  flock()ed for the store's lifetime: one server per data dir
 //     log-0000000001.seg    segments, numbered from 1 without gaps, replayed in order
 //     log-0000000002.seg    ...
 //
-// A segment is a 24-byte header followed by records:
+// FORMAT is written (temp file, fsync, rename, fsync dir) when the dir is created, before any
+// segment, and checked before anything else in the dir is touched: a dir written by another
+// engine, or by another format, is refused. The store does not know any engine; it stores and
+// compares the name it is given (the runtime's --protocol).
 //
-//     header  "BALLOTLG" | u32 format version | u64 segment number | u32 CRC32C of the 20 bytes before
-//     record  u32 payload length | u32 CRC32C of (type, payload) | u8 type | payload
+//     FORMAT   "BALLOTFM" | u32 format version | u32 length + engine name | u32 CRC32C of all before
+//
+// A segment is a 32-byte header followed by records:
+//
+//     header  "BALLOTLG" | u32 format version | u64 segment number | u64 salt | u32 CRC32C of the
+//             28 bytes before
+//     record  u32 payload length | u32 checksum | u64 sequence | u8 type | payload
+//
+// `salt` is random, drawn when the segment is created. A record's checksum is the CRC32C of
+// (salt, the record's byte offset in its file, sequence, type, payload); salt and offset are not
+// stored in the record. So a record is valid only at the place it was written, in the segment it
+// was written to: bytes a client put in a value cannot form a valid record, whatever they hold,
+// because they would need a salt they never see (this is what lets the torn-tail check below scan
+// inside a damaged record without being fooled by the data in it). `sequence` numbers every
+// record of the log from 1, without gaps, across segments; the last durable one is the store's
+// high-water mark (durable_sequence()), which grows with every write.
 //
 // Record payloads (common/codec.h, little-endian):
 //
@@ -32,11 +50,13 @@
 // it is cut away (ftruncate + fsync) and reported, since it was never acknowledged and the node
 // catches up from its peers. A segment cut short inside its header, or empty, is rewritten.
 // Anything else that is not exactly what this code writes (a bad record with a valid record after
-// it, an unknown type, a payload that does not decode, a bad segment header, a missing segment, a
-// damaged non-last segment) is corruption, and open() refuses to start rather than serve from a
-// log it cannot trust. Note that "no valid record follows" is checked by scanning, not by
-// trusting the bad record's length field: a flipped bit in a length must not make the records
-// after it look like a torn tail.
+// it, an unknown type, a payload that does not decode, a sequence out of order, a bad segment
+// header, a missing segment, a damaged non-last segment) is corruption, and open() refuses to
+// start rather than serve from a log it cannot trust. Note that "no valid record follows" is
+// checked by scanning every later byte offset, not by trusting the bad record's length field: a
+// flipped bit in a length must not make the records after it look like a torn tail. A "valid
+// record" there is one whose salted checksum matches at that offset and whose sequence comes
+// after the last good record's, so client data inside the torn record never counts.
 //
 // Failures are final: after any error from write() or fdatasync() the store answers every later
 // call with that error. A failed fsync cannot be retried safely, because the kernel may already
@@ -57,6 +77,13 @@
 namespace ballot {
 
 struct LogStoreOptions {
+    // The name of the engine that owns the data dir (the runtime's --protocol). A new dir records
+    // it in FORMAT; an existing dir written by another engine is refused before anything in it
+    // is touched.
+    std::string engine = "test";
+    // Refuse, instead of creating, a dir that has no log segments. The runtime sets it for a dir
+    // that has taken part in a cluster (common/membership_guard.h), whose log cannot be missing.
+    bool expect_existing_log = false;
     // A new segment is started before a batch that would take the active one past this size.
     // Bigger segments mean fewer files; smaller ones mean cheaper compaction later on.
     std::uint64_t segment_bytes = 64ull << 20;
@@ -67,6 +94,7 @@ struct StoreError {
     enum class Kind {
         corrupt,  // the data dir holds something this store did not write; `offset` is meaningful
         locked,   // another process holds the data dir's LOCK
+        foreign,  // another engine, or another format, wrote the data dir; nothing was touched
         io,       // the operating system refused (permissions, disk full, ...); `code` says why
     };
     Kind kind = Kind::io;
@@ -89,23 +117,29 @@ public:
 
     // Record types, the byte after a record's checksum.
     enum class RecordType : std::uint8_t { hard_state = 1, truncate = 2, entry = 3 };
-    static constexpr std::size_t kRecordHeaderBytes = 4 + 4 + 1;
-    static constexpr std::size_t kSegmentHeaderBytes = 8 + 4 + 8 + 4;
-    static constexpr std::uint32_t kFormatVersion = 1;
+    static constexpr std::size_t kRecordHeaderBytes = 4 + 4 + 8 + 1;
+    static constexpr std::size_t kSegmentHeaderBytes = 8 + 4 + 8 + 8 + 4;
+    // 1: records checksummed without salt or sequence, and no FORMAT file. 2: this file.
+    static constexpr std::uint32_t kFormatVersion = 2;
 
     // Opens (creating if needed) the store in `dir`, takes its lock and replays every segment.
     static OpenResult open(const std::string& dir, Options options = {});
 
     // Appends the records for the durable part of `batch` to `out`: its hard state, then its
     // truncation, then its entries, in that order so that every prefix of them is a state the
-    // engine could have crashed in. Pure; the runtime calls it on its own thread.
+    // engine could have crashed in. Pure; the runtime calls it on its own thread. The sequence
+    // and checksum are left zero: write_durably() fills them in once it knows where the records go.
     static void encode(const Ready& batch, Bytes& out);
 
     // Appends `records` (whole records from encode()) to the log and makes them durable: one
     // write and one fdatasync, after starting a new segment if this batch would overflow the
-    // active one. Returns an error, with its errno, if the data may not be durable; from then
-    // on the store is failed and every call returns that error.
-    std::error_code write_durably(std::span<const std::uint8_t> records);
+    // active one. Numbers and checksums the records in place first. Returns an error, with its
+    // errno, if the data may not be durable; from then on the store is failed and every call
+    // returns that error.
+    std::error_code write_durably(std::span<std::uint8_t> records);
+
+    // The sequence of the last durable record (0: none yet). Grows with every write_durably().
+    std::uint64_t durable_sequence() const { return next_sequence_ - 1; }
 
     const std::string& dir() const { return dir_; }
     std::uint64_t active_segment() const { return active_segment_; }
@@ -121,6 +155,7 @@ private:
     // segment whose header was torn), writes its header and fsyncs it and the directory.
     std::error_code start_segment(std::uint64_t number, bool replace);
     std::error_code fail(std::error_code ec);
+    std::uint64_t seal(std::span<std::uint8_t> records) const;
 
     std::string dir_;
     Options options_;
@@ -128,7 +163,9 @@ private:
     int dir_fd_ = -1;
     int active_fd_ = -1;
     std::uint64_t active_segment_ = 0;
-    std::uint64_t active_bytes_ = 0;  // size of the active segment, header included
+    std::uint64_t active_bytes_ = 0;     // size of the active segment, header included
+    std::uint32_t active_salt_crc_ = 0;  // CRC32C of the active segment's salt: every checksum's seed
+    std::uint64_t next_sequence_ = 1;
     std::error_code failed_;
 };
 
@@ -139,6 +176,8 @@ struct OpenResult {
     // a line saying where, for the runtime to log.
     std::uint64_t torn_bytes_dropped = 0;
     std::string torn_message;
+    // True if open() found no log and created one.
+    bool created_log = false;
     std::optional<StoreError> error;
 
     bool ok() const { return !error; }

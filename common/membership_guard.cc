@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
+#include <utility>
 
 #include "common/codec.h"
 #include "common/crc32c.h"
@@ -86,28 +87,91 @@ MembershipGuard::MembershipGuard(std::string dir, std::uint64_t fresh_identity) 
     if (auto body = read_checked(dir_ + "/JOINED")) joined_ = true;
     if (auto body = read_checked(dir_ + "/PEERS")) {
         Reader r(*body);
-        std::uint32_t n = r.count(16);
+        std::uint32_t n = r.count(24);
         for (std::uint32_t i = 0; i < n; ++i) {
             NodeId id = r.u64();
-            peers_[id] = r.u64();
+            Remembered& p = peers_[id];
+            p.identity = r.u64();
+            p.incarnation = r.u64();
+            p.mark = r.u64();
         }
         if (!r.finish()) throw std::runtime_error(dir_ + "/PEERS: corrupt (bad peer list at byte offset 8)");
     }
+    saver_ = std::thread([this] { run_saver(); });
 }
 
-std::optional<std::string> MembershipGuard::admit(NodeId peer, std::uint64_t peer_identity) {
+MembershipGuard::~MembershipGuard() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    saver_.join();
+}
+
+bool MembershipGuard::has_taken_part(const std::string& dir) {
+    std::error_code ec;
+    return std::filesystem::exists(dir + "/JOINED", ec);
+}
+
+std::optional<std::string> MembershipGuard::admit(NodeId peer, const DataDirClaim& claim) {
+    std::unique_lock lock(mutex_);
     auto it = peers_.find(peer);
     if (it == peers_.end()) {
-        peers_[peer] = peer_identity;
-        save_peers();
+        peers_[peer] = Remembered{claim.identity, claim.incarnation, claim.mark};
+        lock.unlock();
+        try {
+            save_peers();  // a first-seen identity is durable before the peer is admitted
+        } catch (const std::runtime_error& e) {
+            return std::string("cannot remember node ") + std::to_string(peer) + " durably: " + e.what();
+        }
         return std::nullopt;
     }
-    if (it->second == peer_identity) return std::nullopt;
-    return "node " + std::to_string(peer) + " presents data dir " + hex(peer_identity) +
-           " but was a member with data dir " + hex(it->second) +
-           ": it lost or replaced its state, so it may have forgotten votes or promises; restore its data "
-           "dir, or wipe "
-           "the whole cluster to start over";
+    Remembered& known = it->second;
+    if (known.identity != claim.identity)
+        return "node " + std::to_string(peer) + " presents data dir " + hex(claim.identity) +
+               " but was a member with data dir " + hex(known.identity) +
+               ": it lost or replaced its state, so it may have forgotten votes or promises; restore its "
+               "data "
+               "dir, or wipe the whole cluster to start over";
+    // The same process reconnecting may present its current mark; a new process must have
+    // started from at least what was learned of the old one.
+    std::uint64_t presented = claim.incarnation == known.incarnation ? claim.mark : claim.boot_mark;
+    if (presented < known.mark)
+        return "node " + std::to_string(peer) + " started from data dir " + hex(claim.identity) +
+               " at high-water mark " + std::to_string(presented) + ", but it had reached mark " +
+               std::to_string(known.mark) +
+               ": a stale copy of its data dir (a restored backup?) that may have forgotten votes or "
+               "promises; replace this member instead of restoring its old data dir";
+    if (known.incarnation != claim.incarnation || claim.mark > known.mark) {
+        known.incarnation = claim.incarnation;
+        known.mark = std::max(known.mark, claim.mark);
+        dirty_ = true;
+        wake_.notify_one();
+    }
+    return std::nullopt;
+}
+
+void MembershipGuard::note_mark(NodeId peer, std::uint64_t incarnation, std::uint64_t mark) {
+    std::lock_guard lock(mutex_);
+    auto it = peers_.find(peer);
+    // Only from the process that was admitted: the transport calls this on admitted connections.
+    if (it == peers_.end() || it->second.incarnation != incarnation || mark <= it->second.mark) return;
+    it->second.mark = mark;
+    dirty_ = true;
+    wake_.notify_one();
+}
+
+std::uint64_t MembershipGuard::remembered_mark(NodeId peer) const {
+    std::lock_guard lock(mutex_);
+    auto it = peers_.find(peer);
+    return it == peers_.end() ? 0 : it->second.mark;
+}
+
+std::optional<std::string> MembershipGuard::take_save_error() {
+    std::lock_guard lock(mutex_);
+    if (save_error_.empty()) return std::nullopt;
+    return std::exchange(save_error_, {});
 }
 
 void MembershipGuard::mark_joined() {
@@ -116,15 +180,50 @@ void MembershipGuard::mark_joined() {
     joined_ = true;
 }
 
-void MembershipGuard::save_peers() {
+Bytes MembershipGuard::encode_peers() const {
     Bytes b;
     Writer w(b);
     w.u32(static_cast<std::uint32_t>(peers_.size()));
-    for (auto& [id, identity] : peers_) {
+    for (auto& [id, p] : peers_) {
         w.u64(id);
-        w.u64(identity);
+        w.u64(p.identity);
+        w.u64(p.incarnation);
+        w.u64(p.mark);
+    }
+    return b;
+}
+
+void MembershipGuard::save_peers() {
+    std::lock_guard saving(save_mutex_);
+    Bytes b;
+    {
+        std::lock_guard lock(mutex_);
+        b = encode_peers();
+        dirty_ = false;
     }
     write_atomically(dir_, "PEERS", b);
+}
+
+// Writes PEERS whenever a mark grew, at most every kSaveIntervalMs, off the I/O thread. A failed
+// write is kept for the runtime to report; the marks stay remembered in memory.
+void MembershipGuard::run_saver() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        wake_.wait(lock, [this] { return stopping_ || dirty_; });
+        if (dirty_) {
+            lock.unlock();
+            try {
+                save_peers();
+            } catch (const std::runtime_error& e) {
+                lock.lock();
+                save_error_ = e.what();
+                lock.unlock();
+            }
+            lock.lock();
+        }
+        if (stopping_) return;
+        wake_.wait_for(lock, std::chrono::milliseconds(kSaveIntervalMs), [this] { return stopping_; });
+    }
 }
 
 }  // namespace ballot

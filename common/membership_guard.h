@@ -16,24 +16,60 @@
 // the node takes part from then on. (So a brand-new cluster starts serving once all of its
 // members are up; a member that is down at bootstrap holds the others back until it starts.)
 //
-// Files in the data dir: IDENTITY (this dir's id), PEERS (peer id -> remembered identity) and
-// JOINED, each a small checksummed file replaced atomically (write temp, fsync, rename, fsync dir).
+// A data dir that has taken part (JOINED) must still hold its log: the runtime opens the log
+// store with expect_existing_log, so a dir whose segments are gone is refused at startup.
+//
+// Stale copies. A backup restored in place keeps the identity but rolls back votes and promises.
+// So each node also presents a high-water mark of its durable state: the log store's record
+// sequence (common/log_store.h) less one, since a flipped last record may legitimately be cut at
+// restart. Peers learn the mark at the handshake and, as it grows, from small transport frames
+// (at most every kMarkAnnounceMs), and remember it (in memory at once, in PEERS at most every
+// kSaveIntervalMs, written on a background thread). A node refuses a peer whose process started
+// from a mark below the one it remembers: the peer presents its "boot mark" (the mark when its
+// process started) and a random incarnation id, so a restored copy stays refused for the life of
+// that process, however many records it writes on its own. Detection window: see README.md,
+// "Backing up a node safely".
+//
+// Files in the data dir: IDENTITY (this dir's id), PEERS (peer id -> remembered identity,
+// incarnation and mark) and JOINED, each a small checksummed file replaced atomically (write
+// temp, fsync, rename, fsync dir).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "common/types.h"
 
 namespace ballot {
 
+// What a peer says about its data dir at the handshake.
+struct DataDirClaim {
+    std::uint64_t identity = 0;
+    std::uint64_t incarnation = 0;  // random per process start
+    std::uint64_t boot_mark = 0;    // the high-water mark when that process started
+    std::uint64_t mark = 0;         // the high-water mark now
+};
+
 class MembershipGuard {
 public:
+    static constexpr std::uint32_t kSaveIntervalMs = 500;
+    static constexpr std::uint32_t kMarkAnnounceMs = 200;
+
     // Loads (creating if absent) the data dir's identity and the remembered peers. Throws
     // std::runtime_error naming the file if either exists but is corrupt or cannot be written.
     explicit MembershipGuard(std::string dir, std::uint64_t fresh_identity);
+    // Writes the last marks learned, then stops the background writer.
+    ~MembershipGuard();
+    MembershipGuard(const MembershipGuard&) = delete;
+    MembershipGuard& operator=(const MembershipGuard&) = delete;
+
+    // True if `dir` has taken part in a cluster (JOINED exists), so its log cannot be missing.
+    static bool has_taken_part(const std::string& dir);
 
     std::uint64_t identity() const { return identity_; }
 
@@ -44,15 +80,40 @@ public:
 
     // Called at each handshake: nullopt admits the peer (remembering a first-seen identity
     // durably before returning), otherwise the reason it is refused.
-    std::optional<std::string> admit(NodeId peer, std::uint64_t peer_identity);
+    std::optional<std::string> admit(NodeId peer, const DataDirClaim& claim);
+    std::optional<std::string> admit(NodeId peer, std::uint64_t peer_identity) {
+        return admit(peer, DataDirClaim{peer_identity, 0, 0, 0});
+    }
+
+    // A connected peer's mark grew: remembered now, written to PEERS within kSaveIntervalMs.
+    void note_mark(NodeId peer, std::uint64_t incarnation, std::uint64_t mark);
+    // The remembered mark of `peer` (0 if unknown).
+    std::uint64_t remembered_mark(NodeId peer) const;
+    // An error of the background PEERS writer not reported yet, if any.
+    std::optional<std::string> take_save_error();
 
 private:
-    void save_peers();
+    struct Remembered {
+        std::uint64_t identity = 0;
+        std::uint64_t incarnation = 0;
+        std::uint64_t mark = 0;
+    };
+    Bytes encode_peers() const;  // mutex_ held
+    void save_peers();           // now, on the calling thread
+    void run_saver();            // the background writer
 
     std::string dir_;
     std::uint64_t identity_ = 0;
     bool joined_ = false;
-    std::map<NodeId, std::uint64_t> peers_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::map<NodeId, Remembered> peers_;  // guarded by mutex_
+    bool dirty_ = false;                  // guarded by mutex_
+    bool stopping_ = false;               // guarded by mutex_
+    std::string save_error_;              // guarded by mutex_
+    std::mutex save_mutex_;               // one PEERS writer at a time (the I/O thread or the saver)
+    std::thread saver_;
 };
 
 }  // namespace ballot

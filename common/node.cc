@@ -58,13 +58,19 @@ private:
 
 Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machine)
     : io_(io), options_(std::move(options)), tick_timer_(io) {
-    OpenResult opened = LogStore::open(options_.data_dir);
+    LogStoreOptions store_options;
+    store_options.engine = options_.protocol;
+    // A dir that has taken part cannot have lost its log (common/membership_guard.h).
+    store_options.expect_existing_log = MembershipGuard::has_taken_part(options_.data_dir);
+    OpenResult opened = LogStore::open(options_.data_dir, store_options);
     if (!opened.ok()) throw NodeOpenError{opened.error->message()};
     if (opened.torn_bytes_dropped > 0) spdlog::warn("{}", opened.torn_message);
     spdlog::info("recovered {} log entries from {} (term/ballot {}, vote {})",
                  opened.recovered.entries.size(), options_.data_dir, opened.recovered.hard_state.term,
                  opened.recovered.hard_state.vote);
     storage_ = std::make_unique<FileStorage>(io_, std::move(opened.store));
+    incarnation_ = fresh_session_id();
+    boot_mark_ = high_water_mark();
     try {
         guard_ = std::make_unique<MembershipGuard>(options_.data_dir, fresh_session_id());
     } catch (const std::runtime_error& e) {
@@ -87,8 +93,12 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         if (m.id != self) peers[m.id] = resolve(io_, m.host, m.peer_port());
     TransportOptions transport_options;
     transport_options.identity = guard_->identity();
-    transport_options.admit = [this](NodeId peer, std::uint64_t identity) {
-        return guard_->admit(peer, identity);
+    transport_options.admit = [this](NodeId peer, std::uint64_t identity, const HelloMarks& m) {
+        return guard_->admit(peer, DataDirClaim{identity, m.incarnation, m.boot_mark, m.mark});
+    };
+    transport_options.marks = [this] { return HelloMarks{incarnation_, boot_mark_, high_water_mark()}; };
+    transport_options.on_mark = [this](NodeId peer, std::uint64_t incarnation, std::uint64_t mark) {
+        guard_->note_mark(peer, incarnation, mark);
     };
     transport_ = std::make_unique<Transport>(
         io_, self, options_.protocol, peers, transport_options,
@@ -151,6 +161,7 @@ void Node::schedule_tick() {
         driver_->tick();
         schedule_pump();
         finish_joining();
+        announce_mark();
         report_state_changes();
         schedule_tick();
     });
@@ -194,6 +205,28 @@ void Node::finish_joining() {
     }
     network_->joining_ = false;
     spdlog::info("every peer has met this data dir: taking part");
+}
+
+// The data dir's high-water mark as presented to peers: the last durable record's sequence less
+// one, because a flipped last record is cut at restart (common/log_store.h) and the mark a node
+// restarts with must never be below what its peers learned.
+std::uint64_t Node::high_water_mark() const {
+    std::uint64_t sequence = storage_->durable_sequence();
+    return sequence > 0 ? sequence - 1 : 0;
+}
+
+// Tells the peers this node's mark as it grows (at most every kMarkAnnounceMs), so that a stale
+// copy of this data dir is refused even if the node never reconnected in between; and reports a
+// failed PEERS write of the guard's background writer.
+void Node::announce_mark() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_mark_announce_ < std::chrono::milliseconds(MembershipGuard::kMarkAnnounceMs)) return;
+    last_mark_announce_ = now;
+    if (auto error = guard_->take_save_error()) spdlog::error("cannot remember peers' marks: {}", *error);
+    std::uint64_t mark = high_water_mark();
+    if (mark == last_announced_mark_) return;
+    last_announced_mark_ = mark;
+    transport_->announce_mark();
 }
 
 // Logs at INFO whenever this node's role, leader or term/ballot changes.

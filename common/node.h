@@ -61,6 +61,8 @@ private:
     void schedule_tick();
     void report_state_changes();
     void finish_joining();
+    void announce_mark();
+    std::uint64_t high_water_mark() const;
 
     boost::asio::io_context& io_;
     NodeOptions options_;
@@ -75,6 +77,10 @@ private:
     bool pump_scheduled_ = false;
     bool stopped_ = false;
     std::string last_reported_state_;
+    std::uint64_t incarnation_ = 0;  // random per process start (common/membership_guard.h)
+    std::uint64_t boot_mark_ = 0;    // the high-water mark this process started from
+    std::uint64_t last_announced_mark_ = 0;
+    std::chrono::steady_clock::time_point last_mark_announce_{};
 };
 
 }  // namespace ballot

@@ -17,14 +17,15 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::uint8_t kFrameVersion = 1;
+constexpr std::uint8_t kMarkFrame = 2;             // u64 incarnation, u64 mark
 constexpr std::uint32_t kHelloMagic = 0x314C5442;  // "BTL1"
 constexpr std::size_t kFrameHeaderBytes = 5;       // u32 length + u8 version
 constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
 
-void put_frame_header(Bytes& out, std::size_t payload_bytes) {
+void put_frame_header(Bytes& out, std::size_t payload_bytes, std::uint8_t version = kFrameVersion) {
     std::uint32_t len = static_cast<std::uint32_t>(payload_bytes + 1);
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(len >> (8 * i)));
-    out.push_back(kFrameVersion);
+    out.push_back(version);
 }
 
 struct Hello {
@@ -32,6 +33,7 @@ struct Hello {
     NodeId from = kNoNode;
     NodeId to = kNoNode;
     std::uint64_t identity = 0;  // the sender's data dir identity
+    HelloMarks marks;            // and its high-water marks
     std::string refusal;         // non-empty: the acceptor refuses the dialer, and says why
 };
 
@@ -43,6 +45,9 @@ Bytes encode_hello(const Hello& h) {
     w.u64(h.from);
     w.u64(h.to);
     w.u64(h.identity);
+    w.u64(h.marks.incarnation);
+    w.u64(h.marks.boot_mark);
+    w.u64(h.marks.mark);
     w.str(h.refusal);
     Bytes frame;
     put_frame_header(frame, payload.size());
@@ -60,6 +65,9 @@ std::optional<Hello> decode_hello(const std::optional<Bytes>& frame) {
     h.from = r.u64();
     h.to = r.u64();
     h.identity = r.u64();
+    h.marks.incarnation = r.u64();
+    h.marks.boot_mark = r.u64();
+    h.marks.mark = r.u64();
     h.refusal = r.str();
     if (!r.finish() || !magic_ok) return std::nullopt;
     return h;
@@ -113,6 +121,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     std::map<NodeId, Peer> peers;
     std::unique_ptr<tcp::acceptor> acceptor;
     bool stopped = false;
+
+    HelloMarks my_marks() const { return options.marks ? options.marks() : HelloMarks{}; }
 
     void say(int level, const std::string& line) {
         if (log) log(level, line);
@@ -168,7 +178,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         });
         bool dialer = expected_peer != kNoNode;
         if (dialer) {
-            Bytes hello = encode_hello(Hello{protocol, self, expected_peer, options.identity, {}});
+            Bytes hello =
+                encode_hello(Hello{protocol, self, expected_peer, options.identity, my_marks(), {}});
             auto [ec, n] = co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
             if (ec) co_return kNoNode;
         }
@@ -202,9 +213,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         // logs name the cause, and neither side uses the connection before both have admitted
         // (and durably remembered) each other.
         std::optional<std::string> refusal;
-        if (options.admit) refusal = options.admit(h.from, h.identity);
+        if (options.admit) refusal = options.admit(h.from, h.identity, h.marks);
         if (refusal) say(4, "refusing node " + std::to_string(h.from) + ": " + *refusal);
-        Bytes reply = encode_hello(Hello{protocol, self, h.from, options.identity, refusal.value_or("")});
+        Bytes reply =
+            encode_hello(Hello{protocol, self, h.from, options.identity, my_marks(), refusal.value_or("")});
         auto [ec, n] = co_await asio::async_write(socket, asio::buffer(reply), tuple_awaitable);
         if (ec || refusal) co_return kNoNode;
         if (!dialer) {
@@ -301,8 +313,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                     why = "frame length " + std::to_string(len) + " out of range";
                     break;
                 }
-                if (buffer[begin + 4] != kFrameVersion) {
-                    why = "unknown frame version " + std::to_string(buffer[begin + 4]);
+                std::uint8_t version = buffer[begin + 4];
+                if (version != kFrameVersion && version != kMarkFrame) {
+                    why = "unknown frame version " + std::to_string(version);
                     break;
                 }
                 if (end - begin < 4 + std::size_t{len}) {
@@ -316,6 +329,16 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                 }
                 std::span<const std::uint8_t> payload(buffer.data() + begin + kFrameHeaderBytes, len - 1);
                 begin += 4 + std::size_t{len};
+                if (version == kMarkFrame) {
+                    Reader r(payload);
+                    std::uint64_t incarnation = r.u64(), mark = r.u64();
+                    if (!r.finish()) {
+                        why = "malformed mark frame";
+                        break;
+                    }
+                    if (options.on_mark) options.on_mark(c->peer, incarnation, mark);
+                    continue;
+                }
                 if (!handler(c->peer, payload)) {
                     why = "malformed message";
                     break;
@@ -349,13 +372,13 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         }
     }
 
-    void send(NodeId to, std::span<const std::uint8_t> payload) {
+    void send(NodeId to, std::span<const std::uint8_t> payload, std::uint8_t version = kFrameVersion) {
         auto it = peers.find(to);
         if (it == peers.end() || !it->second.connection || it->second.connection->closed) return;
         Connection& c = *it->second.connection;
         if (c.queue.size() + payload.size() + kFrameHeaderBytes > options.max_queue_bytes) return;
         bool was_empty = c.queue.empty();
-        put_frame_header(c.queue, payload.size());
+        put_frame_header(c.queue, payload.size(), version);
         c.queue.insert(c.queue.end(), payload.begin(), payload.end());
         if (was_empty) c.wake.cancel();
     }
@@ -383,6 +406,15 @@ void Transport::stop() {
 }
 void Transport::send(NodeId to, std::span<const std::uint8_t> payload) {
     impl_->send(to, payload);
+}
+
+void Transport::announce_mark() {
+    HelloMarks m = impl_->my_marks();
+    Bytes payload;
+    Writer w(payload);
+    w.u64(m.incarnation);
+    w.u64(m.mark);
+    for (auto& [id, peer] : impl_->peers) impl_->send(id, payload, kMarkFrame);
 }
 
 std::size_t Transport::connected_peers() const {

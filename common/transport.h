@@ -6,6 +6,8 @@
 // each way that names the cluster protocol and both ids; anything unexpected closes it.
 //
 // Frames: u32 length (of what follows), u8 frame version, payload (the engine's own encoding).
+// Frame version 2 is the transport's own mark frame: the sender's incarnation and data dir
+// high-water mark (common/membership_guard.h), sent by announce_mark().
 // A frame longer than kMaxFrameBytes, a bad version, or a payload the engine rejects drops the
 // connection, is logged, and changes no state.
 //
@@ -27,6 +29,13 @@
 
 namespace ballot {
 
+// The data dir high-water marks a node presents (common/membership_guard.h).
+struct HelloMarks {
+    std::uint64_t incarnation = 0;
+    std::uint64_t boot_mark = 0;
+    std::uint64_t mark = 0;
+};
+
 struct TransportOptions {
     std::size_t max_queue_bytes = 64 << 20;  // per peer; beyond it new frames are dropped
     std::size_t max_frame_bytes = 64 << 20;  // larger incoming frames drop the connection
@@ -36,7 +45,11 @@ struct TransportOptions {
     // This node's data dir identity, sent in the Hello, and the check applied to a peer's
     // (common/membership_guard.h): nullopt admits, a string is the reason for refusing.
     std::uint64_t identity = 0;
-    std::function<std::optional<std::string>(NodeId, std::uint64_t)> admit;
+    std::function<std::optional<std::string>(NodeId, std::uint64_t identity, const HelloMarks&)> admit;
+    // This node's marks, read for each Hello and each mark frame.
+    std::function<HelloMarks()> marks;
+    // A connected peer's mark frame.
+    std::function<void(NodeId, std::uint64_t incarnation, std::uint64_t mark)> on_mark;
 };
 
 class Transport {
@@ -55,6 +68,8 @@ public:
     void stop();
 
     void send(NodeId to, std::span<const std::uint8_t> payload);
+    // Sends a mark frame with options.marks() to every connected peer.
+    void announce_mark();
     std::size_t connected_peers() const;
     bool connected(NodeId peer) const;
 

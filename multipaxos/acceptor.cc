@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "multipaxos/learner.h"
+
 namespace ballot::multipaxos {
 
 Acceptor::Acceptor(std::size_t max_message_bytes, const RecoveredState& recovered)
@@ -42,7 +44,13 @@ std::variant<Promise, Nack> Acceptor::on_prepare(const Prepare& m, Index chosen)
 // PMS §2.2 phase 2b: "If an acceptor receives an accept request for a proposal numbered n, it
 // accepts the proposal unless it has already responded to a prepare request having a number
 // greater than n." Accepting in ballot n also promises n (PMMC: the acceptor adopts the ballot).
-std::variant<Accepted, Nack> Acceptor::on_accept(const Accept& m, Index chosen) {
+//
+// And a value this node knows is chosen is final. Once it is learned, the promise already keeps
+// out every ballot that could carry another value (promise_at_least, called when a leader's
+// catch-up teaches it), so a conflicting proposal that gets past the promise is no honest
+// proposer's: it is neither stored nor acknowledged. See the README, "Chosen values in the
+// acceptor".
+std::variant<Accepted, Nack> Acceptor::on_accept(const Accept& m, const Learner& learner) {
     if (m.ballot < promised_) return Nack{m.ballot, promised_};
     if (m.ballot > promised_) {
         promised_ = m.ballot;
@@ -50,16 +58,32 @@ std::variant<Accepted, Nack> Acceptor::on_accept(const Accept& m, Index chosen) 
     }
     Accepted reply;
     reply.ballot = m.ballot;
-    reply.chosen = chosen;
+    reply.chosen = learner.commit_index();
     reply.slots.reserve(m.proposals.size());
     for (const Proposal& p : m.proposals) {
         const Entry* have = accepted(p.slot);
-        // A retransmission of what we already hold needs no new write.
-        if (!have || have->term != m.ballot.packed() || have->data != p.value)
+        if (learner.is_chosen(p.slot) && !holds(p.slot, p.value)) continue;
+        // A retransmission of what we already hold needs no new write, and a record keeps the
+        // highest ballot it was stored with (a chosen value may have been stored above `m.ballot`).
+        if (!have || have->data != p.value || have->term < m.ballot.packed())
             set(Entry{p.slot, m.ballot.packed(), 0, p.value});
         reply.slots.push_back(p.slot);
     }
     return reply;
+}
+
+// Raising a promise is always safe (it only forbids), and here it is what makes learned values
+// final: a value learned from the leader of `b` was chosen in a ballot <= b, and every ballot
+// that could still carry another value for its slot is below that one.
+void Acceptor::promise_at_least(Ballot b) {
+    if (b <= promised_) return;
+    promised_ = b;
+    promise_changed_ = true;
+}
+
+bool Acceptor::holds(Index slot, const std::string& value) const {
+    const Entry* have = accepted(slot);
+    return have && have->data == value;
 }
 
 const Entry* Acceptor::accepted(Index slot) const {

@@ -12,9 +12,12 @@
 //   - a value is accepted in ballot n only if n >= the promise at that moment (P1a), and accepting
 //     in n raises the promise to n;
 //   - every stored value carries a non-zero ballot and a positive slot (check_invariants()).
-// One deliberate addition: the learner stores here a value it learned is chosen (store_chosen),
-// possibly with a ballot this acceptor never promised. See the README, "Chosen values in the
-// acceptor", for why that is safe.
+// Two deliberate additions, both argued in the README ("Chosen values in the acceptor"):
+//   - the learner stores here a value it learned is chosen (store_chosen), possibly with a ballot
+//     this acceptor never promised;
+//   - a record the node knows is chosen is final: learning values from the leader of ballot b
+//     promises b (promise_at_least), which keeps out every Accept that could carry another value,
+//     and on_accept never replaces a chosen value whatever it is sent.
 #pragma once
 
 #include <map>
@@ -29,6 +32,8 @@
 
 namespace ballot::multipaxos {
 
+class Learner;
+
 class Acceptor {
 public:
     Acceptor(std::size_t max_message_bytes, const RecoveredState& recovered);
@@ -40,14 +45,20 @@ public:
     // values accepted in slots >= m.from_slot, at most max_message_bytes of them.
     std::variant<Promise, Nack> on_prepare(const Prepare& m, Index chosen);
 
-    // Phase 2b. Accepts every proposal of `m` unless a higher ballot was promised.
-    std::variant<Accepted, Nack> on_accept(const Accept& m, Index chosen);
+    // Phase 2b. Accepts every proposal of `m` unless a higher ballot was promised. A proposal
+    // that would replace a value `learner` knows is chosen is neither stored nor acknowledged.
+    std::variant<Accepted, Nack> on_accept(const Accept& m, const Learner& learner);
+
+    // Promises `b` if that is higher than the promise (called when catch-up from the leader of
+    // `b` teaches this node chosen values).
+    void promise_at_least(Ballot b);
 
     // Heartbeats do not change the promise: they only ask whether a higher one exists.
     bool admits(Ballot b) const { return b >= promised_; }
 
     // The value accepted for `slot`, or nullptr.
     const Entry* accepted(Index slot) const;
+    bool holds(Index slot, const std::string& value) const;
     // Called by the learner: `data` is chosen for `slot` (learned from the leader). Stores it so
     // that the node can deliver it after a restart and serve it to lagging peers.
     void store_chosen(Index slot, Ballot ballot, const std::string& data);

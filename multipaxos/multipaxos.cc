@@ -121,7 +121,7 @@ void MultiPaxos::on(NodeId from, const Promise& m) {
 // Phase 2b (acceptor), then the learner's rule (2): the chosen point of the ballot just accepted.
 void MultiPaxos::on(NodeId from, const Accept& m) {
     note_ballot(m.ballot);
-    auto reply = acceptor_.on_accept(m, learner_.commit_index());
+    auto reply = acceptor_.on_accept(m, learner_);
     if (auto* accepted = std::get_if<Accepted>(&reply)) {
         if (from != config_.id) {
             follow(m.ballot);
@@ -157,10 +157,14 @@ void MultiPaxos::on(NodeId from, const HeartbeatAck& m) {
 }
 
 // Catch-up values are chosen whoever sends them; the acknowledgement (read_seq 0, which confirms
-// no read) asks for the next batch.
+// no read) asks for the next batch. Learning from the leader of m.ballot also promises m.ballot:
+// the values were chosen in that ballot or below it, so every ballot that could still carry
+// another value for those slots is below it too, and a deposed leader's delayed Accept is now
+// refused (README, "Chosen values in the acceptor").
 void MultiPaxos::on(NodeId from, const Chosen& m) {
     for (const Entry& e : m.values) learner_.learn(e.index, Ballot::unpack(e.term), e.data);
     if (!acceptor_.admits(m.ballot)) return;
+    if (!m.values.empty()) acceptor_.promise_at_least(m.ballot);
     follow(m.ballot);
     send(from, HeartbeatAck{m.ballot, 0, learner_.commit_index(), learner_.behind()});
 }

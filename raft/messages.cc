@@ -68,6 +68,7 @@ AppendEntries read_append_entries(Reader& r) {
 AppendEntriesResponse read_append_response(Reader& r) {
     AppendEntriesResponse m;
     m.term = r.u64();
+    m.request_term = r.u64();
     m.success = r.boolean();
     m.match_index = r.u64();
     m.rejected_index = r.u64();
@@ -75,6 +76,13 @@ AppendEntriesResponse read_append_response(Reader& r) {
     m.conflict_index = r.u64();
     m.read_context = r.u64();
     if (m.term == 0) r.fail("AppendEntries response in term 0");
+    // The follower adopts any later term it is sent, so it answers in the request's term or later.
+    if (m.request_term == 0 || m.request_term > m.term) r.fail("response to a request of an impossible term");
+    if (m.success && m.request_term != m.term) r.fail("success answering a request of another term");
+    // Rule 1 (a request of an earlier term) is the only rejection without a §5.3 hint; a request
+    // of the follower's own term that fails (rule 2) always says where to resume.
+    if (!m.success && m.request_term == m.term && m.conflict_index == 0)
+        r.fail("rejection of a current-term request without a hint");
     if (m.success && (m.rejected_index != 0 || m.conflict_term != 0 || m.conflict_index != 0))
         r.fail("successful response with a conflict");
     // A follower's hint never points past the index it rejected (it is at most its last index + 1,
@@ -114,6 +122,7 @@ Bytes encode(const Message& message) {
     } else if (auto* m = std::get_if<AppendEntriesResponse>(&message)) {
         put(w, MessageType::append_entries_response);
         w.u64(m->term);
+        w.u64(m->request_term);
         w.boolean(m->success);
         w.u64(m->match_index);
         w.u64(m->rejected_index);
@@ -204,6 +213,7 @@ std::string describe(const Message& message) {
     }
     if (auto* m = std::get_if<AppendEntriesResponse>(&message)) {
         std::string s = "AppendEntriesResponse term=" + std::to_string(m->term);
+        if (m->request_term != m->term) s += " to-term=" + std::to_string(m->request_term);
         if (m->success) {
             s += " success match=" + std::to_string(m->match_index);
         } else {

@@ -62,8 +62,14 @@ struct AppendEntries {
     std::uint64_t read_context = 0;
 };
 
+// `term` is the follower's currentTerm (a later one deposes the leader, Figure 2); `request_term`
+// echoes the term of the AppendEntries it answers. A leader counts a response only for the request
+// it answers: a reply to a message of an earlier term, even when the leader has since been elected
+// again and the reply carries its current term, says nothing about the present term (its
+// read_context belongs to that earlier term's counter, and it is no sign of life, §6.2/§6.4).
 struct AppendEntriesResponse {
     std::uint64_t term = 0;
+    std::uint64_t request_term = 0;
     bool success = false;
     // success: the follower's log now matches the leader's through this index.
     Index match_index = 0;

@@ -123,6 +123,7 @@ void Raft::handle_propose(Propose m) {
 
 void Raft::handle_append_entries(NodeId from, AppendEntries m) {
     AppendEntriesResponse r;
+    r.request_term = m.term;  // the leader counts this reply only for the term it asked in
     r.read_context = m.read_context;
     if (m.term < currentTerm) {
         // Rule 1: reply false to a stale leader; our term in the reply makes it step down.

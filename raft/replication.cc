@@ -80,6 +80,7 @@ void Raft::flush_leader() {
     if (log_.has_unstable()) {
         AppendEntriesResponse own;
         own.term = currentTerm;
+        own.request_term = currentTerm;
         own.success = true;
         own.match_index = log_.last_index();
         send(id_, own, true);
@@ -91,7 +92,10 @@ void Raft::handle_append_response(NodeId from, const AppendEntriesResponse& m) {
         become_follower(m.term, kNoNode);  // Figure 2: a later term exists; we are deposed
         return;
     }
-    if (role_ != Role::leader || m.term < currentTerm) return;  // a stale answer
+    // A stale answer: to a request of an earlier term (even one of our own, should we have led
+    // that term too), or from a node that has not caught up with our term. Counted, its read
+    // context would confirm this term's reads with another term's counter (§6.4).
+    if (role_ != Role::leader || m.term < currentTerm || m.request_term != currentTerm) return;
     // Anything the follower cannot have been sent by us is ignored.
     if (m.match_index > log_.last_index() || m.rejected_index > log_.last_index()) return;
     Progress& pr = progress_.at(from);

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,10 +16,13 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "bench/local_cluster.h"
 #include "common/engine.h"
+#include "common/log_store.h"
+#include "common/membership_guard.h"
 #include "kv/resp_client.h"
 
 using namespace ballot;
@@ -67,7 +71,44 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
     return out;
 }
 
+// Every file in `dir` with its bytes, for "nothing was touched" checks.
+std::map<std::string, std::string> snapshot_dir(const std::string& dir) {
+    std::map<std::string, std::string> files;
+    for (const auto& item : std::filesystem::directory_iterator(dir)) {
+        std::ifstream in(item.path(), std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        files[item.path().filename().string()] = bytes.str();
+    }
+    return files;
+}
+
 }  // namespace
+
+// README: the default data dir ./data/node-N is the same for every engine. A dir one engine wrote
+// is refused by any other with one line naming both, before anything in it is touched.
+BOOST_AUTO_TEST_CASE(a_data_dir_of_another_engine_is_refused_untouched) {
+    LocalCluster c(kServer, "raft", 3);
+    c.start_all();
+    BOOST_REQUIRE(c.write_until_ok(c.leader_or_first(kLiveness), "raft", "wrote this", kLiveness));
+    for (NodeId n = 1; n <= 3; ++n) BOOST_TEST(WEXITSTATUS(c.signal(n, SIGTERM)) == 0);
+    auto before = snapshot_dir(c.data_dir(1));
+    BOOST_REQUIRE(before.count("FORMAT") == 1u);
+    std::vector<std::string> args = {"--protocol", "multipaxos", "--id", "1", "--data-dir", c.data_dir(1)};
+    for (auto& a : c.node_args()) args.push_back(a);
+    auto [status, err] = LocalCluster::run_server(kServer, args);
+    BOOST_TEST_MESSAGE("stderr: " << err);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 1);
+    BOOST_TEST(err.find("engine raft") != std::string::npos, err);
+    BOOST_TEST(err.find("engine multipaxos") != std::string::npos, err);
+    BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, "one line: " << err);
+    BOOST_TEST((snapshot_dir(c.data_dir(1)) == before), "the data dir was changed");
+    // Raft still starts on it and still has the write.
+    c.start_all();
+    auto v = c.read_eventually(1, "raft", kLiveness);
+    BOOST_TEST((v.type == Type::bulk && v.str == "wrote this"));
+}
 
 BOOST_DATA_TEST_CASE(stopped_leader_is_replaced_then_rejoins, bdata::make(engine_names()), protocol) {
     LocalCluster c(kServer, protocol, 3);
@@ -174,6 +215,78 @@ BOOST_DATA_TEST_CASE(member_restarted_with_empty_data_dir_is_refused, bdata::mak
     // The majority keeps serving.
     BOOST_TEST(c.write_until_ok(1, "still", "serving", kLiveness));
     expect_all_present(c, {{"kept", "yes"}, {"still", "serving"}}, 2);
+}
+
+// A dir that has taken part (IDENTITY, JOINED) but whose log is gone must not start as empty.
+BOOST_AUTO_TEST_CASE(member_whose_log_was_deleted_refuses_to_start) {
+    LocalCluster c(kServer, "raft", 3);
+    c.start_all();
+    BOOST_REQUIRE(c.write_until_ok(3, "kept", "yes", kLiveness));
+    c.signal(3, SIGTERM);
+    for (const auto& item : std::filesystem::directory_iterator(c.data_dir(3)))
+        if (item.path().extension() == ".seg") std::filesystem::remove(item.path());
+    std::vector<std::string> args = {"--protocol", "raft", "--id", "3", "--data-dir", c.data_dir(3)};
+    for (auto& a : c.node_args()) args.push_back(a);
+    for (int attempt = 0; attempt < 2; ++attempt) {  // and again: the refusal created nothing
+        auto [status, err] = LocalCluster::run_server(kServer, args);
+        BOOST_TEST(WEXITSTATUS(status) == 1);
+        BOOST_TEST(err.find("the log is missing") != std::string::npos, err);
+    }
+}
+
+// A backup copied from a running node, restored after the node went on writing: its peers know
+// a higher mark and refuse it, and both sides say why (common/membership_guard.h).
+BOOST_DATA_TEST_CASE(member_restored_from_a_stale_backup_is_refused, bdata::make(engine_names()), protocol) {
+    LocalCluster c(kServer, protocol, 3);
+    c.start_all();
+    c.leader_or_first(kLiveness);
+    BOOST_REQUIRE(c.write_until_ok(3, "before", "backup", kLiveness));
+    const std::string backup = c.data_dir(3) + "-backup";
+    std::filesystem::copy(c.data_dir(3), backup, std::filesystem::copy_options::recursive);  // cp -a
+    for (int i = 0; i < 20; ++i) BOOST_REQUIRE(c.write_until_ok(3, "k" + std::to_string(i), "v", kLiveness));
+    // The copy's mark: what its log holds, read from a scratch copy (opening repairs a torn tail).
+    const std::string scratch = c.data_dir(3) + "-scratch";
+    std::filesystem::copy(backup, scratch, std::filesystem::copy_options::recursive);
+    LogStoreOptions store_options;
+    store_options.engine = protocol;
+    OpenResult opened = LogStore::open(scratch, store_options);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), (opened.error ? opened.error->message() : ""));
+    std::uint64_t backup_mark = opened.store->durable_sequence();
+    opened.store.reset();
+    // Wait until a peer has learned, and written to PEERS, a mark of node 3 above the copy's.
+    auto deadline = std::chrono::steady_clock::now() + kLiveness;
+    std::uint64_t learned = 0;
+    while (learned <= backup_mark && std::chrono::steady_clock::now() < deadline) {
+        std::filesystem::remove_all(scratch);
+        std::filesystem::copy(c.data_dir(1), scratch, std::filesystem::copy_options::recursive);
+        std::filesystem::remove(scratch + "/LOCK");
+        try {
+            learned = MembershipGuard(scratch, 1).remembered_mark(3);
+        } catch (const std::runtime_error&) {
+        }
+        if (learned <= backup_mark) std::this_thread::sleep_for(50ms);
+    }
+    BOOST_REQUIRE_MESSAGE(learned > backup_mark, "node 1 never learned a mark above " << backup_mark);
+    c.signal(3, SIGKILL);
+    std::filesystem::remove_all(c.data_dir(3));
+    std::filesystem::rename(backup, c.data_dir(3));
+    c.start(3);
+    deadline = std::chrono::steady_clock::now() + kLiveness;
+    bool refuser_said = false, refused_said = false;
+    while (!(refuser_said && refused_said) && std::chrono::steady_clock::now() < deadline) {
+        std::string peers = c.log_tail(1, 200) + c.log_tail(2, 200), self = c.log_tail(3, 200);
+        refuser_said = peers.find("refusing node 3") != std::string::npos &&
+                       peers.find("stale copy") != std::string::npos;
+        refused_said = self.find("refuses this node") != std::string::npos &&
+                       self.find("stale copy") != std::string::npos;
+        if (!(refuser_said && refused_said)) std::this_thread::sleep_for(50ms);
+    }
+    BOOST_TEST(refuser_said, "no peer logged the refusal:\n" << c.log_tail(1) << c.log_tail(2));
+    BOOST_TEST(refused_said, "node 3 did not log the refusal:\n" << c.log_tail(3));
+    auto v = c.command(3, {"SET", "via-stale", "1"}, 5000ms);
+    BOOST_TEST(v.is_error(), "a refused node must not acknowledge writes: " << v.str);
+    BOOST_TEST(c.write_until_ok(1, "still", "serving", kLiveness));
+    std::filesystem::remove_all(scratch);
 }
 
 BOOST_DATA_TEST_CASE(hostile_bytes_on_client_and_peer_ports, bdata::make(engine_names()), protocol) {

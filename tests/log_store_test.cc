@@ -166,6 +166,53 @@ ThreeBatchLog make_three_batch_log(const std::string& dir) {
     return log;
 }
 
+// The salt in a segment file's header (log_store.h).
+std::uint64_t segment_salt(const Bytes& segment) {
+    Reader r(std::span<const std::uint8_t>(segment).subspan(8 + 4 + 8, 8));
+    return r.u64();
+}
+
+// A record of the current format, as write_durably() would write it at `offset` of a segment
+// whose salt is `salt`.
+Bytes format2_record(std::uint64_t salt, std::uint64_t offset, std::uint64_t sequence, std::uint8_t type,
+                     const Bytes& payload) {
+    Bytes covered;
+    Writer c(covered);
+    c.u64(sequence);
+    c.u8(type);
+    c.raw(payload);
+    Bytes prefix;
+    Writer p(prefix);
+    p.u64(salt);
+    p.u64(offset);
+    Bytes record;
+    Writer w(record);
+    w.u32(static_cast<std::uint32_t>(payload.size()));
+    w.u32(crc32c(covered, crc32c(prefix)));
+    w.raw(covered);
+    return record;
+}
+
+// A record of format 1: u32 length, u32 CRC32C of (type, payload), type, payload.
+Bytes format1_record(std::uint8_t type, const Bytes& payload) {
+    Bytes body = {type};
+    body.insert(body.end(), payload.begin(), payload.end());
+    Bytes record;
+    Writer w(record);
+    w.u32(static_cast<std::uint32_t>(payload.size()));
+    w.u32(crc32c(body));
+    w.raw(body);
+    return record;
+}
+
+std::vector<std::string> dir_listing(const std::string& dir) {
+    std::vector<std::string> names;
+    for (const auto& item : fs::directory_iterator(dir))
+        names.push_back(item.path().filename().string() + ":" + std::to_string(fs::file_size(item.path())));
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 void copy_dir(const std::string& from, const std::string& to) {
     fs::remove_all(to);
     fs::create_directories(to);
@@ -268,7 +315,8 @@ BOOST_AUTO_TEST_CASE(encode_appends_records_in_order) {
              {LogStore::RecordType::truncate, 8},
              {LogStore::RecordType::entry, kMinEntryBytes + 1}}) {
         BOOST_TEST(r.u32() == payload);
-        r.u32();  // checksum
+        BOOST_TEST(r.u32() == 0u);  // checksum and sequence: filled in by write_durably()
+        BOOST_TEST(r.u64() == 0u);
         BOOST_TEST(r.u8() == static_cast<std::uint8_t>(type));
         for (std::size_t i = 0; i < payload; ++i) r.u8();
     }
@@ -497,12 +545,8 @@ BOOST_AUTO_TEST_CASE(valid_checksum_but_unknown_type_or_bad_payload_refuses_to_s
     Bytes good = read_file(seg(tmp.path(), 1));
     auto append_record = [&](std::uint8_t type, Bytes payload) {
         Bytes bytes = good;
-        Bytes body = {type};
-        body.insert(body.end(), payload.begin(), payload.end());
-        Writer w(bytes);
-        w.u32(static_cast<std::uint32_t>(payload.size()));
-        w.u32(crc32c(body));
-        w.raw(body);
+        Bytes record = format2_record(segment_salt(good), good.size(), 6, type, payload);  // 5 records before
+        bytes.insert(bytes.end(), record.begin(), record.end());
         write_file(seg(tmp.path(), 1), bytes);
     };
     append_record(9, Bytes(8, 1));
@@ -771,4 +815,154 @@ BOOST_AUTO_TEST_CASE(file_storage_reports_errors_with_errno_and_stays_failed) {
     BOOST_TEST(!results[0]);
     BOOST_TEST(results[1] == std::error_code(EEXIST, std::generic_category()));
     BOOST_TEST(results[2] == results[1]);
+}
+
+// ---------------------------------------------------------------- framing: salt and sequence
+
+// A client value may hold anything, including bytes that look exactly like a record. Cut inside
+// such a value, the last record is still a torn tail: the scan for "a valid record follows" must
+// not take the client's bytes for one. Format 1 fell for it (the record below made the node
+// refuse to start); format 2 binds every checksum to the segment's salt and the record's offset.
+BOOST_AUTO_TEST_CASE(client_value_holding_well_formed_records_is_still_a_torn_tail) {
+    TempDir tmp;
+    std::string dir = tmp.path();
+    Model before;
+    Bytes hard_state_payload;
+    Writer(hard_state_payload).u64(7), Writer(hard_state_payload).u64(1), Writer(hard_state_payload).u64(0);
+    std::uint64_t last_record_at = 0;
+    {
+        auto store = open_ok(dir);
+        Ready first;
+        first.hard_state = HardState{2, 1, 0};
+        first.entries = {entry(1, 1, "alpha")};
+        write(*store, first);
+        before.apply(first);
+        last_record_at = fs::file_size(seg(dir, 1));
+        std::uint64_t salt = segment_salt(read_file(seg(dir, 1)));
+        // Where the value's bytes will sit in the file: after the record header and the entry's
+        // fixed fields. The value is: a format-1 record, then format-2 records forged with every
+        // guess a client could make (salt 0, a wrong salt; the right offset and next sequence).
+        std::uint64_t value_at = last_record_at + LogStore::kRecordHeaderBytes + kMinEntryBytes;
+        Bytes value = format1_record(1, hard_state_payload);
+        for (std::uint64_t guess : {std::uint64_t{0}, salt ^ 1}) {
+            Bytes forged = format2_record(guess, value_at + value.size(), 3, 1, hard_state_payload);
+            value.insert(value.end(), forged.begin(), forged.end());
+        }
+        value.resize(value.size() + 16, 'z');
+        write(*store, entries_batch({entry(2, 1, std::string(value.begin(), value.end()))}));
+    }
+    std::uint64_t size = fs::file_size(seg(dir, 1));
+    // Cut after the embedded records, inside the value's last bytes: a crash mid-write.
+    fs::resize_file(seg(dir, 1), size - 8);
+    OpenResult r = LogStore::open(dir);
+    BOOST_REQUIRE_MESSAGE(r.ok(), (r.error ? r.error->message() : ""));
+    BOOST_TEST(r.torn_bytes_dropped == size - 8 - last_record_at);
+    BOOST_TEST(r.recovered.hard_state == before.hard_state);
+    BOOST_TEST(r.recovered.entries == before.list(), boost::test_tools::per_element());
+    BOOST_TEST(fs::file_size(seg(dir, 1)) == last_record_at);
+}
+
+BOOST_AUTO_TEST_CASE(records_are_numbered_without_gaps_across_segments_and_reopens) {
+    TempDir tmp;
+    LogStore::Options options;
+    options.segment_bytes = 512;
+    {
+        auto store = open_ok(tmp.path(), options);
+        BOOST_TEST(store->durable_sequence() == 0u);
+        for (Index i = 1; i <= 10; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 's'))}));
+        BOOST_TEST(store->durable_sequence() == 10u);
+        BOOST_TEST(store->active_segment() >= 3u);
+    }
+    auto store = open_ok(tmp.path(), options);
+    BOOST_TEST(store->durable_sequence() == 10u);
+    Ready both;
+    both.hard_state = HardState{3, 1, 2};
+    both.entries = {entry(11, 3, "x")};
+    write(*store, both);
+    BOOST_TEST(store->durable_sequence() == 12u);
+}
+
+BOOST_AUTO_TEST_CASE(a_record_valid_but_out_of_sequence_refuses_to_start) {
+    // E.g. a record replayed from elsewhere in the same segment: its checksum matches, its place
+    // in the log does not.
+    TempDir tmp;
+    ThreeBatchLog log = make_three_batch_log(tmp.path());
+    Bytes bytes = read_file(seg(tmp.path(), 1));
+    Bytes payload;
+    Writer(payload).u64(9), Writer(payload).u64(9), Writer(payload).u64(0);
+    Bytes record = format2_record(segment_salt(bytes), bytes.size(), 9, 1, payload);  // 6 expected
+    bytes.insert(bytes.end(), record.begin(), record.end());
+    write_file(seg(tmp.path(), 1), bytes);
+    StoreError e = open_fails(tmp.path());
+    BOOST_TEST(e.offset == log.size);
+    BOOST_TEST(e.message().find("sequence 9, expected 6") != std::string::npos, e.message());
+}
+
+// ---------------------------------------------------------------- FORMAT: which engine owns the dir
+
+BOOST_AUTO_TEST_CASE(a_dir_of_another_engine_is_refused_untouched) {
+    TempDir tmp;
+    LogStore::Options raft;
+    raft.engine = "raft";
+    {
+        auto store = open_ok(tmp.path(), raft);
+        write(*store, entries_batch({entry(1, 2, "raft's")}));
+    }
+    BOOST_TEST(fs::is_regular_file(tmp.sub("FORMAT")));
+    fs::remove(tmp.sub("LOCK"));  // so that "untouched" also means "no LOCK created"
+    std::vector<std::string> listing = dir_listing(tmp.path());
+    Bytes segment = read_file(seg(tmp.path(), 1));
+    LogStore::Options multipaxos;
+    multipaxos.engine = "multipaxos";
+    OpenResult r = LogStore::open(tmp.path(), multipaxos);
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(r.error->kind == StoreError::Kind::foreign);
+    std::string message = r.error->message();
+    BOOST_TEST_MESSAGE(message);
+    BOOST_TEST(message.find("engine raft") != std::string::npos);
+    BOOST_TEST(message.find("engine multipaxos") != std::string::npos);
+    BOOST_TEST(message.find('\n') == std::string::npos);
+    BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
+    BOOST_TEST((read_file(seg(tmp.path(), 1)) == segment));
+    // Its own engine still opens it.
+    BOOST_TEST(recover(tmp.path(), raft).entries.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_dir_of_format_1_is_refused_by_name) {
+    TempDir tmp;
+    Bytes old_header;
+    Writer w(old_header);
+    for (char c : std::string("BALLOTLG")) w.u8(static_cast<std::uint8_t>(c));
+    w.u32(1);
+    w.u64(1);
+    w.u32(crc32c(old_header));
+    write_file(seg(tmp.path(), 1), old_header);
+    std::vector<std::string> listing = dir_listing(tmp.path());
+    StoreError e = open_fails(tmp.path());
+    BOOST_TEST(e.kind == StoreError::Kind::foreign);
+    BOOST_TEST_MESSAGE(e.message());
+    BOOST_TEST(e.message().find("format 1") != std::string::npos);
+    BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_format_file_is_named) {
+    TempDir tmp;
+    open_ok(tmp.path());
+    Bytes format = read_file(tmp.sub("FORMAT"));
+    format[10] ^= 1;
+    write_file(tmp.sub("FORMAT"), format);
+    StoreError e = open_fails(tmp.path());
+    BOOST_TEST(e.kind == StoreError::Kind::corrupt);
+    BOOST_TEST(e.path == tmp.sub("FORMAT"));
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_log_is_refused_when_one_is_expected) {
+    TempDir tmp;
+    LogStore::Options options;
+    options.expect_existing_log = true;
+    OpenResult r = LogStore::open(tmp.path(), options);
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(r.error->message().find("the log is missing") != std::string::npos, r.error->message());
+    BOOST_TEST(fs::is_empty(tmp.path()));  // nothing created: the next start refuses too
+    BOOST_TEST(!LogStore::open(tmp.path(), options).ok());
 }

@@ -92,3 +92,38 @@ BOOST_AUTO_TEST_CASE(a_new_data_dir_is_joining_until_marked_and_stays_joined) {
     }
     BOOST_TEST(MembershipGuard(d.path, 3).joined());
 }
+
+// A restored backup keeps the identity but rolls back votes and promises. A peer remembers the
+// node's high-water mark; a new process of that node must start from at least that mark, while
+// the process that was admitted may reconnect with whatever it has now.
+BOOST_AUTO_TEST_CASE(a_stale_copy_is_refused_by_its_mark_across_restarts) {
+    TempDir d;
+    {
+        MembershipGuard g(d.path, 1);
+        BOOST_TEST(!g.admit(2, DataDirClaim{700, 11, 4, 5}).has_value());
+        g.note_mark(2, 11, 30);  // the peer's mark grew while connected
+        g.note_mark(2, 99, 50);  // not from the admitted process: ignored
+        BOOST_TEST(g.remembered_mark(2) == 30u);
+        BOOST_TEST(!g.admit(2, DataDirClaim{700, 11, 4, 30}).has_value());  // same process reconnects
+        auto stale = g.admit(2, DataDirClaim{700, 12, 10, 10});             // restarted from an old copy
+        BOOST_REQUIRE(stale.has_value());
+        BOOST_TEST(stale->find("stale copy") != std::string::npos, *stale);
+        BOOST_TEST(stale->find("mark 30") != std::string::npos, *stale);
+        // Writing on its own does not help: what counts is the mark it started from.
+        BOOST_TEST(g.admit(2, DataDirClaim{700, 12, 10, 500}).has_value());
+    }
+    MembershipGuard again(d.path, 1);  // the mark was written to PEERS
+    BOOST_TEST(again.remembered_mark(2) == 30u);
+    BOOST_TEST(again.admit(2, DataDirClaim{700, 13, 29, 29}).has_value());
+    BOOST_TEST(!again.admit(2, DataDirClaim{700, 14, 30, 31}).has_value());  // a real restart
+}
+
+BOOST_AUTO_TEST_CASE(a_dir_that_took_part_is_known_by_its_joined_file) {
+    TempDir d;
+    BOOST_TEST(!MembershipGuard::has_taken_part(d.path));
+    {
+        MembershipGuard g(d.path, 3);
+        g.mark_joined();
+    }
+    BOOST_TEST(MembershipGuard::has_taken_part(d.path));
+}

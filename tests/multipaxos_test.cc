@@ -540,6 +540,61 @@ BOOST_AUTO_TEST_CASE(full_cluster_restart_redelivers_and_continues) {
 }
 
 // ---------------------------------------------------------------- learning
+// A value a node knows is chosen is never replaced, whatever ballot asks it to. The
+// counterexample of a review, on five nodes: the leader A of the first ballot proposes w for slot
+// 1, only its own acceptor takes it, and its Accept to V is delayed. B wins a higher ballot
+// without V (and without A) and chooses v in slot 1. V follows B, catches up and delivers v,
+// without ever promising B's ballot (catch-up does not ask for a promise). Then A's delayed
+// Accept arrives: V's promise is still A's ballot, so PMS §2.2 alone would let it accept w; but
+// slot 1 is chosen, and a value chosen is final (PMS §2.2, P2: every proposal above the ballot
+// that chose v carries v, so an Accept carrying anything else is from a ballot too old to ever
+// gather a majority). Were w stored, V would deliver w at slot 1 after a restart, report it in
+// a Promise, and serve it in catch-up.
+BOOST_AUTO_TEST_CASE(late_accept_never_overwrites_a_chosen_value) {
+    EngineCluster c("multipaxos", 5, 31, small_config());
+    const NodeId A = c.elect();
+    BOOST_REQUIRE(A != kNoNode);
+    c.stabilize();
+    const NodeId V = other_than(c, {A});
+    const NodeId B = other_than(c, {A, V});
+
+    BOOST_REQUIRE(c.propose(A, "w") == ProposeResult::accepted);  // slot 1
+    auto accepts = c.take_if([](const InFlight& m) { return accept_for_slot(m, 1); });
+    BOOST_REQUIRE_EQUAL(accepts.size(), 4u);  // A's own acceptor took w at once
+    InFlight late_accept;
+    for (auto& m : accepts)
+        if (m.to == V) late_accept = m;
+    BOOST_REQUIRE(late_accept.to == V);
+
+    // B wins a higher ballot with the other two (A is down, V cannot hear it) and chooses v.
+    c.crash(A);
+    c.cut(B, V);
+    make_candidate(c, B);
+    c.stabilize();
+    BOOST_REQUIRE_EQUAL(c.status(B).role, "leader");
+    BOOST_REQUIRE(c.propose(B, "v") == ProposeResult::accepted);
+    c.stabilize();
+    BOOST_REQUIRE(c.committed_data(B) == std::vector<std::string>{"v"});
+
+    // V follows B and learns v by catch-up.
+    c.heal();
+    BOOST_REQUIRE(c.run_until([&] { return c.committed_data(V) == std::vector<std::string>{"v"}; }, 200));
+
+    // The deposed leader's Accept arrives: it must change nothing, and tell A it is outdated.
+    c.deliver(late_accept);
+    BOOST_TEST(c.disk(V).at(1).data == "v");
+    auto answers = c.take_if([&](const InFlight& m) { return m.from == V && m.to == A; });
+    BOOST_REQUIRE_EQUAL(answers.size(), 1u);
+    BOOST_TEST(is<mp::Nack>(answers[0]), c.engine(V).describe(answers[0].payload));
+    BOOST_TEST(engine(c, V).status().term_value == c.status(B).term_value);  // V promised B's ballot
+    c.stabilize();
+    c.crash(V);
+    c.restart(V);  // delivers slot 1 again, from disk or from B (the harness throws if it is not v)
+    BOOST_REQUIRE(c.run_until([&] { return !c.committed(V).empty(); }, 200));
+    BOOST_TEST(c.disk(V).at(1).data == "v");
+    BOOST_TEST(c.committed(V).at(0).data == "v");
+    check_invariants(c);
+}
 
 // A node that was down while many slots were chosen catches up without operator action: the
 // leader's heartbeats tell it what is chosen, it answers that it is behind, and the leader sends

@@ -751,6 +751,93 @@ BOOST_AUTO_TEST_CASE(read_index_isolated_leader_never_answers_ok) {
     BOOST_TEST(c.status(leader).role != "leader");
 }
 
+// A response counts only for the request it answers. The counterexample of a review: a follower
+// rejects a heartbeat of an old term (Figure 2, AppendEntries rule 1) and, were its reply stamped
+// only with its own current term, a leader re-elected in that term would take the echoed read
+// context as confirmation of its new reads (§6.4) and as a sign of life for check-quorum (§6.2),
+// although the follower has since moved on to another leader. L leads term 1; its heartbeat with
+// read context 3 to F is delayed; L leads term 2; F answers the old heartbeat "term 2, reject,
+// read 3", also delayed; L is cut off; F and G elect a leader of term 3 and commit x; L takes
+// three reads (contexts 1-3 of term 2) and the delayed reply arrives. Serving them would miss x.
+BOOST_AUTO_TEST_CASE(stale_rejection_confirms_no_read_and_no_quorum) {
+    EngineCluster c("raft", 3, 21, small_timeouts());
+    trace_if_asked(c);
+    const NodeId L = c.elect();
+    BOOST_REQUIRE(L != kNoNode);
+    c.stabilize();
+    const NodeId F = L == 1 ? 2 : 1;
+    const NodeId G = 6 - L - F;
+    BOOST_REQUIRE(c.status(L).commit_index >= 1u);  // the term's no-op: reads may start
+
+    // Term 1: three reads take contexts 1-3; the heartbeat carrying context 3 to F is held back.
+    for (std::uint64_t id = 1; id <= 3; ++id) c.read(L, id);
+    auto carries_context_3 = [&](const InFlight& m) {
+        const raft::AppendEntries* ae = as_append(decode(m));
+        return m.from == L && m.to == F && ae && ae->read_context == 3;
+    };
+    std::vector<InFlight> held = c.take_if(carries_context_3);
+    BOOST_REQUIRE(held.size() == 1u);
+    c.stabilize();
+
+    // L loses term 1 (check-quorum, only L's clock runs) and wins term 2: F's and G's own vote
+    // requests are lost, so L is the only candidate.
+    c.isolate(L);
+    for (int i = 0; i < 1000 && c.status(L).role == "leader"; ++i) {
+        c.tick(L);
+        c.stabilize();
+    }
+    BOOST_REQUIRE(c.status(L).role != "leader");
+    c.heal();
+    auto others_campaign = [&](const InFlight& m) {
+        auto msg = decode(m);
+        return m.from != L && msg && std::holds_alternative<raft::RequestVote>(*msg);
+    };
+    BOOST_REQUIRE(run_until(
+        c, [&] { return c.status(L).role == "leader"; }, others_campaign));
+    c.stabilize();
+    BOOST_REQUIRE(term_of(c, L) == 2u);
+    BOOST_REQUIRE(term_of(c, F) == 2u);
+    BOOST_REQUIRE(c.status(L).commit_index >= 2u);  // its term-2 no-op is committed
+
+    // F processes the old heartbeat now and rejects it (rule 1); its reply is held back too.
+    c.deliver(held[0]);
+    std::vector<InFlight> stale = c.take_if([&](const InFlight& m) { return m.from == F && m.to == L; });
+    BOOST_REQUIRE(stale.size() == 1u);
+
+    // L is cut off and its clock stops; F and G elect a leader of term 3 and commit x.
+    c.isolate(L);
+    NodeId new_leader = kNoNode;
+    for (int i = 0; i < 1000 && new_leader == kNoNode; ++i) {
+        c.tick(F);
+        c.tick(G);
+        c.stabilize();
+        for (NodeId id : {F, G})
+            if (c.status(id).role == "leader") new_leader = id;
+    }
+    BOOST_REQUIRE(new_leader != kNoNode);
+    c.propose(new_leader, "x");
+    c.stabilize();
+    const Index x_index = c.committed(new_leader).back().index;
+    BOOST_REQUIRE(c.committed(new_leader).back().data == "x");
+
+    // L, still leader of term 2 in its own eyes, takes three reads; then the stale reply arrives.
+    for (std::uint64_t id = 11; id <= 13; ++id) c.read(L, id);
+    c.stabilize();  // their heartbeats are lost across the cut
+    c.deliver(stale[0]);
+    for (const ReadState& r : c.reads(L))
+        if (r.id >= 11)
+            BOOST_TEST((!r.ok || r.index >= x_index), "read " << r.id << " served at " << r.index);
+
+    // Nor does the stale reply keep L alive: replayed every tick, L still steps down (§6.2).
+    for (int i = 0; i < 100 && c.status(L).role == "leader"; ++i) {
+        c.deliver(stale[0]);
+        c.tick(L);
+        c.stabilize();
+    }
+    BOOST_TEST(c.status(L).role != "leader");
+    BOOST_TEST(!has_read(c, L, 11, true));
+}
+
 BOOST_AUTO_TEST_CASE(read_with_no_leader_fails_at_once) {
     EngineCluster c("raft", 3, 12, small_timeouts());
     trace_if_asked(c);
@@ -886,6 +973,7 @@ std::vector<Bytes> sample_messages() {
     ae.leader_commit = 7;
     raft::AppendEntriesResponse rej;
     rej.term = 3;
+    rej.request_term = 3;
     rej.rejected_index = 9;
     rej.conflict_term = 2;
     rej.conflict_index = 5;
@@ -1051,6 +1139,7 @@ BOOST_AUTO_TEST_CASE(describe_gives_one_readable_line) {
     BOOST_TEST(line(samples[4]) == "AppendEntriesResponse term=3 reject prev=9 conflict=(5,2)");
     raft::AppendEntriesResponse ok;
     ok.term = 3;
+    ok.request_term = 3;
     ok.success = true;
     ok.match_index = 9;
     BOOST_TEST(raft::describe(ok) == "AppendEntriesResponse term=3 success match=9");
