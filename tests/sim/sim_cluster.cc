@@ -44,7 +44,7 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
     network_ = std::make_unique<SimNetwork>(
         queue_, rng_, members_, faults,
         [this](NodeId from, NodeId to, const Bytes& p) { deliver(from, to, p); },
-        [this](NodeId id) { return is_up(id); });
+        [this](NodeId id) { return is_up(id); }, [this](NodeId id) { return node(id).incarnation; });
     if (trace_) network_->trace = trace_;
     nodes_.resize(members_.size());
     for (NodeId id : members_) {
@@ -260,9 +260,9 @@ void SimCluster::schedule_tick(NodeId id, std::uint64_t incarnation) {
 void SimCluster::deliver(NodeId from, NodeId to, const Bytes& payload) {
     Node& n = node(to);
     if (queue_.now_us() < n.paused_until_us) {
-        // The bytes wait in the socket buffer until the process resumes.
-        on_node(to, [this, from, to, payload] {
-            if (is_up(to)) deliver(from, to, payload);
+        // The bytes wait in the socket buffer until the process resumes, and die with it.
+        on_node(to, [this, from, to, payload, incarnation = n.incarnation] {
+            if (is_up(to) && node(to).incarnation == incarnation) deliver(from, to, payload);
         });
         return;
     }

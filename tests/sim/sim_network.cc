@@ -18,13 +18,14 @@ private:
 };
 
 SimNetwork::SimNetwork(EventQueue& queue, Rng& rng, std::vector<NodeId> members, NetworkFaults faults,
-                       Deliver deliver, IsUp is_up)
+                       Deliver deliver, IsUp is_up, Incarnation incarnation)
     : queue_(queue),
       rng_(rng),
       members_(std::move(members)),
       faults_(faults),
       deliver_(std::move(deliver)),
-      is_up_(std::move(is_up)) {
+      is_up_(std::move(is_up)),
+      incarnation_(std::move(incarnation)) {
     for (NodeId id : members_) endpoints_.push_back(std::make_unique<Endpoint>(*this, id));
 }
 
@@ -46,12 +47,15 @@ std::size_t SimNetwork::reachable_peers(NodeId id) const {
 void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
     ++sent_;
     const std::uint64_t id = next_id_++;
-    if (!linked(from, to)) {
+    if (!linked(from, to) || !is_up_(to)) {
+        // A down receiver has no connection: what the sender writes goes to a dead socket.
         ++dropped_;
-        if (trace) trace("  msg #" + std::to_string(id) + " dropped (link cut)");
+        if (trace)
+            trace("  msg #" + std::to_string(id) + " dropped (" +
+                  (linked(from, to) ? "receiver down" : "link cut") + ")");
         return;
     }
-    Sent sent{id, std::make_shared<const Bytes>(std::move(payload))};
+    Sent sent{id, std::make_shared<const Bytes>(std::move(payload)), incarnation_(to)};
     // Replay picks among messages sent before this one, so an old copy is what comes back.
     if (faults_.replay_window > 0 && rng_.chance(faults_.replay_per_10k, 10000)) replay_old(from, to);
     if (faults_.replay_window > 0) remember(from, to, sent);
@@ -60,10 +64,10 @@ void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
         if (trace) trace("  msg #" + std::to_string(id) + " dropped");
         return;
     }
-    schedule(from, to, sent.payload, id, normal_delay(from, to), "arrives");
+    schedule(from, to, sent, normal_delay(from, to), "arrives");
     if (rng_.chance(faults_.dup_per_10k, 10000)) {
         ++duplicated_;
-        schedule(from, to, sent.payload, id, normal_delay(from, to), "duplicate arrives");
+        schedule(from, to, sent, normal_delay(from, to), "duplicate arrives");
     }
 }
 
@@ -123,19 +127,23 @@ void SimNetwork::replay_old(NodeId from, NodeId to) {
     const std::vector<Sent>& ring = it->second.ring;
     const Sent& old = ring[rng_.between(0, ring.size() - 1)];
     ++replayed_;
-    schedule(from, to, old.payload, old.id, rng_.between(faults_.replay_min_us, faults_.replay_max_us),
-             "replayed, arrives");
+    schedule(from, to, old, rng_.between(faults_.replay_min_us, faults_.replay_max_us), "replayed, arrives");
 }
 
-void SimNetwork::schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> payload, std::uint64_t id,
-                          std::uint64_t delay, const char* what) {
+void SimNetwork::schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_t delay, const char* what) {
+    const std::uint64_t id = sent.id;
     if (trace) trace("  msg #" + std::to_string(id) + " " + what + " in " + std::to_string(delay) + " us");
-    queue_.after(delay, [this, from, to, id, payload = std::move(payload)] {
-        if (!linked(from, to) || !is_up_(to)) {
+    queue_.after(delay, [this, from, to, id, payload = sent.payload, addressee = sent.to_incarnation] {
+        const char* lost = !linked(from, to)               ? "link cut"
+                           : !is_up_(to)                   ? "receiver down"
+                           : incarnation_(to) != addressee ? "receiver restarted since it was sent"
+                                                           : nullptr;
+        if (lost != nullptr) {
             ++dropped_;
+            if (incarnation_(to) != addressee) ++stale_incarnation_;
             if (trace)
                 trace("msg #" + std::to_string(id) + " n" + std::to_string(from) + " -> n" +
-                      std::to_string(to) + " lost (" + (is_up_(to) ? "link cut" : "receiver down") + ")");
+                      std::to_string(to) + " lost (" + lost + ")");
             return;
         }
         ++delivered_;

@@ -8,8 +8,12 @@
 // network may do to datagrams, and what a reconnecting transport that retransmits may do.
 //
 // SimNetwork is the fabric; each node talks to it through its SimEndpoint, a ballot::Network.
-// A message is dropped if its link is cut when it is sent or when it would arrive, or if the
-// receiver is down when it would arrive (a real TCP connection dies with its process).
+// A message is dropped if its link is cut when it is sent or when it would arrive, if the
+// receiver is down when it is sent or when it would arrive, or if the receiver restarted since
+// it was sent: on TCP, bytes addressed to a process die with its connection (common/transport.cc
+// queues per connection and drops what has no connection), so a new process never reads what was
+// sent to its predecessor; a replay or duplicate keeps the original's addressee. Bytes FROM a
+// process that died may still arrive: the kernel sends what it had buffered.
 #pragma once
 
 #include <cstdint>
@@ -60,9 +64,11 @@ public:
     // Called when a message arrives at an up node.
     using Deliver = std::function<void(NodeId from, NodeId to, const Bytes& payload)>;
     using IsUp = std::function<bool(NodeId)>;
+    // How many times the node's process has been replaced (crashed) so far.
+    using Incarnation = std::function<std::uint64_t(NodeId)>;
 
     SimNetwork(EventQueue& queue, Rng& rng, std::vector<NodeId> members, NetworkFaults faults,
-               Deliver deliver, IsUp is_up);
+               Deliver deliver, IsUp is_up, Incarnation incarnation);
     ~SimNetwork();
 
     Network& endpoint(NodeId id);
@@ -89,6 +95,8 @@ public:
     std::uint64_t sent() const { return sent_; }
     std::uint64_t delivered() const { return delivered_; }
     std::uint64_t dropped() const { return dropped_; }
+    // Arrived after the receiver restarted: addressed to its previous process.
+    std::uint64_t stale_incarnation() const { return stale_incarnation_; }
     std::uint64_t duplicated() const { return duplicated_; }
     std::uint64_t long_delayed() const { return long_delayed_; }  // tail delay of 100 ms or more
     std::uint64_t replayed() const { return replayed_; }
@@ -99,6 +107,7 @@ private:
     struct Sent {
         std::uint64_t id;
         std::shared_ptr<const Bytes> payload;
+        std::uint64_t to_incarnation;  // the receiver's process when it was sent
     };
     // The last replay_window messages sent on one link, oldest overwritten first.
     struct History {
@@ -115,8 +124,7 @@ private:
     std::uint64_t tail_delay();
     void remember(NodeId from, NodeId to, const Sent& sent);
     void replay_old(NodeId from, NodeId to);
-    void schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> payload, std::uint64_t id,
-                  std::uint64_t delay, const char* what);
+    void schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_t delay, const char* what);
 
     EventQueue& queue_;
     Rng& rng_;
@@ -124,6 +132,7 @@ private:
     NetworkFaults faults_;
     Deliver deliver_;
     IsUp is_up_;
+    Incarnation incarnation_;
     std::vector<std::unique_ptr<Endpoint>> endpoints_;
     std::set<std::pair<NodeId, NodeId>> cut_;  // (from, to) links that drop everything
     std::map<std::pair<NodeId, NodeId>, History> history_;
@@ -132,6 +141,7 @@ private:
     std::uint64_t sent_ = 0;
     std::uint64_t delivered_ = 0;
     std::uint64_t dropped_ = 0;
+    std::uint64_t stale_incarnation_ = 0;
     std::uint64_t duplicated_ = 0;
     std::uint64_t long_delayed_ = 0;
     std::uint64_t replayed_ = 0;

@@ -113,7 +113,8 @@ std::string SimReport::summary() const {
         << faults.fsync_failures << " fsync failures, " << faults.partitions << " partitions, "
         << faults.leader_isolations << " leader isolations, " << faults.one_way_cuts << " one-way cuts, "
         << faults.pauses << " pauses, " << faults.full_crashes << " full-cluster crashes, " << faults.heals
-        << " heals); messages " << messages_sent << " sent, " << messages_dropped << " dropped, "
+        << " heals); messages " << messages_sent << " sent, " << messages_dropped << " dropped ("
+        << messages_to_old_process << " of them addressed to a process that had since restarted), "
         << messages_duplicated << " duplicated, " << messages_long_delayed << " late by 100 ms or more, "
         << messages_replayed << " replayed late, " << slow_links << " slow-link episodes; highest index "
         << highest_applied << "; liveness in " << liveness_ms << " ms; linearizability search "
@@ -223,6 +224,7 @@ SimReport run_simulation(const SimOptions& options) {
     report.messages_duplicated = cluster.network().duplicated();
     report.messages_long_delayed = cluster.network().long_delayed();
     report.messages_replayed = cluster.network().replayed();
+    report.messages_to_old_process = cluster.network().stale_incarnation();
     report.slow_links = cluster.network().slow_links();
     report.highest_applied = cluster.highest_applied();
 

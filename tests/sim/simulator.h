@@ -61,6 +61,7 @@ struct SimReport {
     ClusterStats cluster;
     std::uint64_t messages_sent = 0;
     std::uint64_t messages_dropped = 0;
+    std::uint64_t messages_to_old_process = 0;
     std::uint64_t messages_duplicated = 0;
     std::uint64_t messages_long_delayed = 0;
     std::uint64_t messages_replayed = 0;
