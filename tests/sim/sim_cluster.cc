@@ -41,6 +41,7 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
     faults.slow_link_per_10k = config_.slow_link_per_10k;
     faults.slow_link_min_us = config_.slow_link_min_us;
     faults.slow_link_max_us = config_.slow_link_max_us;
+    faults.cut_spares_percent = config_.cut_spares_percent;
     network_ = std::make_unique<SimNetwork>(
         queue_, rng_, members_, faults,
         [this](NodeId from, NodeId to, const Bytes& p) { deliver(from, to, p); },

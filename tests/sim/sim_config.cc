@@ -96,6 +96,8 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     // indeterminate and more retries in flight: the exactly-once machinery gets exercised.
     c.attempt_timeout_ms = rng.between(500, 4000);
     c.give_up_ms = c.attempt_timeout_ms * rng.between(1, 4);
+    // Drawn last, so that every earlier choice of a seed stays what it was.
+    c.cut_spares_percent = rng.chance(1, 3) ? 0 : static_cast<std::uint32_t>(pick(rng, {20, 50, 90}));
     return c;
 }
 
@@ -107,12 +109,13 @@ std::string SimConfig::describe() const {
         << "/10k, replay " << replay_per_10k << "/10k of the last " << replay_window << " per link after "
         << replay_min_us / 1000 << "-" << replay_max_us / 1000 << " ms, a link turns slow on "
         << slow_link_per_10k << "/10k sends for " << slow_link_min_us / 1000 << "-" << slow_link_max_us / 1000
-        << " ms; fsync " << flush_min_us << "-" << flush_max_us << " us; a fault every "
-        << fault_interval_min_ms << "-" << fault_interval_max_ms << " ms (crash " << weight_crash
-        << ", partition " << weight_partition << ", isolate-leader " << weight_isolate_leader << ", one-way "
-        << weight_one_way << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal
-        << ", pause " << weight_pause << ", crash-all " << weight_crash_all << "), torn writes "
-        << torn_write_percent << "%; election timeout " << engine.election_timeout_min_ticks << "-"
+        << " ms, a cut spares " << cut_spares_percent << "% of what is in flight; fsync " << flush_min_us
+        << "-" << flush_max_us << " us; a fault every " << fault_interval_min_ms << "-"
+        << fault_interval_max_ms << " ms (crash " << weight_crash << ", partition " << weight_partition
+        << ", isolate-leader " << weight_isolate_leader << ", one-way " << weight_one_way
+        << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal << ", pause "
+        << weight_pause << ", crash-all " << weight_crash_all << "), torn writes " << torn_write_percent
+        << "%; election timeout " << engine.election_timeout_min_ticks << "-"
         << engine.election_timeout_max_ticks << " ticks, heartbeat " << engine.heartbeat_ticks
         << ", messages <= " << engine.max_message_bytes
         << " bytes, in flight <= " << engine.max_inflight_messages

@@ -58,6 +58,9 @@ struct SimConfig {
     std::uint32_t slow_link_per_10k = 0;
     std::uint64_t slow_link_min_us = 0;
     std::uint64_t slow_link_max_us = 0;
+    // Percent of the messages in flight on a link when it is cut that still arrive (past the
+    // break already, or retransmitted by TCP): old messages reaching a node cut off from the rest.
+    std::uint32_t cut_spares_percent = 0;
 
     // Disk: an fsync completes after a delay uniform in [min, max].
     std::uint64_t flush_min_us = 100;

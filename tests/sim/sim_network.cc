@@ -55,7 +55,7 @@ void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
                   (linked(from, to) ? "receiver down" : "link cut") + ")");
         return;
     }
-    Sent sent{id, std::make_shared<const Bytes>(std::move(payload)), incarnation_(to)};
+    Sent sent{id, std::make_shared<const Bytes>(std::move(payload)), incarnation_(to), queue_.now_us()};
     // Replay picks among messages sent before this one, so an old copy is what comes back.
     if (faults_.replay_window > 0 && rng_.chance(faults_.replay_per_10k, 10000)) replay_old(from, to);
     if (faults_.replay_window > 0) remember(from, to, sent);
@@ -133,8 +133,9 @@ void SimNetwork::replay_old(NodeId from, NodeId to) {
 void SimNetwork::schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_t delay, const char* what) {
     const std::uint64_t id = sent.id;
     if (trace) trace("  msg #" + std::to_string(id) + " " + what + " in " + std::to_string(delay) + " us");
-    queue_.after(delay, [this, from, to, id, payload = sent.payload, addressee = sent.to_incarnation] {
-        const char* lost = !linked(from, to)               ? "link cut"
+    queue_.after(delay, [this, from, to, id, payload = sent.payload, addressee = sent.to_incarnation,
+                         sent_us = sent.sent_us] {
+        const char* lost = lost_in_cut(from, to, sent_us)  ? "link cut"
                            : !is_up_(to)                   ? "receiver down"
                            : incarnation_(to) != addressee ? "receiver restarted since it was sent"
                                                            : nullptr;
@@ -154,10 +155,26 @@ void SimNetwork::schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_
     });
 }
 
+void SimNetwork::cut(NodeId from, NodeId to) {
+    cut_.emplace(std::pair{from, to}, queue_.now_us());  // a link cut twice stays cut since the first
+}
+
+bool SimNetwork::lost_in_cut(NodeId from, NodeId to, std::uint64_t sent_us) {
+    auto it = cut_.find({from, to});
+    if (it == cut_.end()) return false;
+    if (sent_us < it->second && faults_.cut_spares_percent > 0 &&
+        rng_.chance(faults_.cut_spares_percent, 100)) {
+        ++spared_;
+        return false;
+    }
+    return true;
+}
+
 std::string SimNetwork::describe_cuts() const {
     if (cut_.empty()) return "none";
     std::string out;
-    for (auto [from, to] : cut_) {
+    for (const auto& [link, since] : cut_) {
+        auto [from, to] = link;
         if (!out.empty()) out += ' ';
         out += std::to_string(from) + "-x>" + std::to_string(to);
     }

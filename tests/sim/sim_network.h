@@ -55,6 +55,11 @@ struct NetworkFaults {
     std::uint32_t slow_link_per_10k = 0;
     std::uint64_t slow_link_min_us = 0;
     std::uint64_t slow_link_max_us = 0;
+    // A message already in flight when its link is cut (sent before the cut) still arrives with
+    // this probability (percent): it was past the break, or TCP retransmits it once the path is
+    // back. With slow links this is how a deposed leader's Accept, or a follower's reply from an
+    // older term, reaches a node cut off from everyone else, after the world moved on.
+    std::uint32_t cut_spares_percent = 0;
 
     static constexpr std::uint64_t kTailFloorUs = 1000;
 };
@@ -76,7 +81,7 @@ public:
     void send(NodeId from, NodeId to, Bytes payload);
 
     bool linked(NodeId from, NodeId to) const { return !cut_.contains({from, to}); }
-    void cut(NodeId from, NodeId to) { cut_.insert({from, to}); }
+    void cut(NodeId from, NodeId to);
     void cut_both(NodeId a, NodeId b) {
         cut(a, b);
         cut(b, a);
@@ -101,6 +106,7 @@ public:
     std::uint64_t long_delayed() const { return long_delayed_; }  // tail delay of 100 ms or more
     std::uint64_t replayed() const { return replayed_; }
     std::uint64_t slow_links() const { return slow_links_; }  // times a link turned slow
+    std::uint64_t spared_by_cuts() const { return spared_; }  // in flight through a cut, arrived
 
 private:
     class Endpoint;
@@ -108,6 +114,7 @@ private:
         std::uint64_t id;
         std::shared_ptr<const Bytes> payload;
         std::uint64_t to_incarnation;  // the receiver's process when it was sent
+        std::uint64_t sent_us;
     };
     // The last replay_window messages sent on one link, oldest overwritten first.
     struct History {
@@ -123,6 +130,8 @@ private:
     std::uint64_t congestion_delay(NodeId from, NodeId to);
     std::uint64_t tail_delay();
     void remember(NodeId from, NodeId to, const Sent& sent);
+    // At arrival: is the link cut, and was the message not spared by the cut?
+    bool lost_in_cut(NodeId from, NodeId to, std::uint64_t sent_us);
     void replay_old(NodeId from, NodeId to);
     void schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_t delay, const char* what);
 
@@ -134,7 +143,8 @@ private:
     IsUp is_up_;
     Incarnation incarnation_;
     std::vector<std::unique_ptr<Endpoint>> endpoints_;
-    std::set<std::pair<NodeId, NodeId>> cut_;  // (from, to) links that drop everything
+    // (from, to) links that drop everything sent on them, and since when they are cut.
+    std::map<std::pair<NodeId, NodeId>, std::uint64_t> cut_;
     std::map<std::pair<NodeId, NodeId>, History> history_;
     std::map<std::pair<NodeId, NodeId>, Congestion> congestion_;
     std::uint64_t next_id_ = 1;
@@ -146,6 +156,7 @@ private:
     std::uint64_t long_delayed_ = 0;
     std::uint64_t replayed_ = 0;
     std::uint64_t slow_links_ = 0;
+    std::uint64_t spared_ = 0;
 };
 
 }  // namespace ballot::sim

@@ -116,9 +116,10 @@ std::string SimReport::summary() const {
         << " heals); messages " << messages_sent << " sent, " << messages_dropped << " dropped ("
         << messages_to_old_process << " of them addressed to a process that had since restarted), "
         << messages_duplicated << " duplicated, " << messages_long_delayed << " late by 100 ms or more, "
-        << messages_replayed << " replayed late, " << slow_links << " slow-link episodes; highest index "
-        << highest_applied << "; liveness in " << liveness_ms << " ms; linearizability search "
-        << linearizability_steps << " steps";
+        << messages_replayed << " replayed late, " << slow_links << " slow-link episodes, "
+        << messages_spared_by_cuts << " in flight through a cut; highest index " << highest_applied
+        << "; liveness in " << liveness_ms << " ms; linearizability search " << linearizability_steps
+        << " steps";
     if (!ok()) {
         out << "\n  at " << format_time(failed_at_us) << ": " << failure << "\n  replay: " << replay_command()
             << "  (add BALLOT_SIM_TRACE=1 for a step trace on stderr)";
@@ -226,6 +227,7 @@ SimReport run_simulation(const SimOptions& options) {
     report.messages_replayed = cluster.network().replayed();
     report.messages_to_old_process = cluster.network().stale_incarnation();
     report.slow_links = cluster.network().slow_links();
+    report.messages_spared_by_cuts = cluster.network().spared_by_cuts();
     report.highest_applied = cluster.highest_applied();
 
     if (report.ok()) {

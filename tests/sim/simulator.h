@@ -66,6 +66,7 @@ struct SimReport {
     std::uint64_t messages_long_delayed = 0;
     std::uint64_t messages_replayed = 0;
     std::uint64_t slow_links = 0;
+    std::uint64_t messages_spared_by_cuts = 0;
     Index highest_applied = 0;
     std::uint64_t linearizability_steps = 0;
 
