@@ -67,7 +67,9 @@ struct Stamp {
 };
 
 struct DriverOptions {
-    std::uint64_t session_id = 1;  // unique for this process start (never 0)
+    // Unique for this process start (never 0): stamps this node's own commands, and seeds the
+    // ids of its reads (see Driver::next_read_id_).
+    std::uint64_t session_id = 1;
     std::size_t cluster_size = 1;  // members, self included (for the no-quorum hint)
     std::uint32_t request_timeout_ticks = 300;
     // An unanswered command is proposed again after this long (a forward may have been lost),
@@ -178,7 +180,10 @@ private:
     std::uint64_t next_seq_ = 1;
     std::set<std::uint64_t> own_unanswered_;  // own seqs without a reply: acked_below = min
     std::unordered_map<RequestKey, PendingWrite, RequestKeyHash> writes_;
-    std::uint64_t next_read_id_ = 1;
+    // Read ids go to the engine, which may forward them to the leader and match the leader's reply
+    // by id. Unique across this node's processes, so a reply meant for a previous process (still
+    // in flight when this one started) can never answer one of this process's reads.
+    std::uint64_t next_read_id_;
     std::map<std::uint64_t, PendingRead> reads_;
     std::multimap<Index, std::uint64_t> reads_waiting_apply_;  // index -> read id
 

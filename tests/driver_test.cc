@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <deque>
+#include <set>
 
 #include "common/codec.h"
 
@@ -239,4 +240,28 @@ BOOST_FIXTURE_TEST_CASE(messages_to_self_are_delivered_back_after_the_fsync, Fix
     BOOST_REQUIRE(engine->stepped.size() == 1u);
     BOOST_TEST(engine->stepped[0].first == 1u);
     BOOST_TEST(network.sent.empty());
+}
+
+// A ReadIndex reply addressed to a node's previous process can reach the next one; its read id
+// must then match nothing (ids restarting at 1 in every process answered a new read with an old
+// safe point). Consecutive session ids, as the simulator hands out, must give disjoint ranges.
+BOOST_AUTO_TEST_CASE(read_ids_of_two_processes_never_meet) {
+    auto read_ids = [](std::uint64_t session_id) {
+        auto e = std::make_unique<ScriptedEngine>();
+        ScriptedEngine* engine = e.get();
+        ManualDisk disk;
+        RecordingNetwork network;
+        EchoMachine machine;
+        DriverOptions o;
+        o.session_id = session_id;
+        Driver driver(1, std::move(e), disk, network, machine, o);
+        std::set<std::uint64_t> ids;
+        for (int i = 0; i < 1000; ++i) driver.read([](const Outcome&) {});
+        for (const ReadState& rs : engine->ready.reads) ids.insert(rs.id);
+        return ids;
+    };
+    std::set<std::uint64_t> first = read_ids(77);
+    std::set<std::uint64_t> second = read_ids(78);
+    BOOST_TEST(first.size() == 1000u);
+    for (std::uint64_t id : second) BOOST_TEST(!first.contains(id));
 }

@@ -28,12 +28,25 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
       trace_(std::move(trace)),
       engine_invariants_(make_engine_invariants(engine_)) {
     for (int i = 1; i <= config_.nodes; ++i) members_.push_back(static_cast<NodeId>(i));
-    NetworkFaults faults{config_.delay_min_us, config_.delay_max_us, config_.tail_per_10k,
-                         config_.tail_max_us,  config_.loss_per_10k, config_.dup_per_10k};
+    NetworkFaults faults;
+    faults.delay_min_us = config_.delay_min_us;
+    faults.delay_max_us = config_.delay_max_us;
+    faults.tail_per_10k = config_.tail_per_10k;
+    faults.tail_max_us = config_.tail_max_us;
+    faults.loss_per_10k = config_.loss_per_10k;
+    faults.dup_per_10k = config_.dup_per_10k;
+    faults.replay_per_10k = config_.replay_per_10k;
+    faults.replay_window = config_.replay_window;
+    faults.replay_min_us = config_.replay_min_us;
+    faults.replay_max_us = config_.replay_max_us;
+    faults.slow_link_per_10k = config_.slow_link_per_10k;
+    faults.slow_link_min_us = config_.slow_link_min_us;
+    faults.slow_link_max_us = config_.slow_link_max_us;
+    faults.cut_spares_percent = config_.cut_spares_percent;
     network_ = std::make_unique<SimNetwork>(
         queue_, rng_, members_, faults,
         [this](NodeId from, NodeId to, const Bytes& p) { deliver(from, to, p); },
-        [this](NodeId id) { return is_up(id); });
+        [this](NodeId id) { return is_up(id); }, [this](NodeId id) { return node(id).incarnation; });
     if (trace_) network_->trace = trace_;
     nodes_.resize(members_.size());
     for (NodeId id : members_) {
@@ -259,9 +272,9 @@ void SimCluster::schedule_tick(NodeId id, std::uint64_t incarnation) {
 void SimCluster::deliver(NodeId from, NodeId to, const Bytes& payload) {
     Node& n = node(to);
     if (queue_.now_us() < n.paused_until_us) {
-        // The bytes wait in the socket buffer until the process resumes.
-        on_node(to, [this, from, to, payload] {
-            if (is_up(to)) deliver(from, to, payload);
+        // The bytes wait in the socket buffer until the process resumes, and die with it.
+        on_node(to, [this, from, to, payload, incarnation = n.incarnation] {
+            if (is_up(to) && node(to).incarnation == incarnation) deliver(from, to, payload);
         });
         return;
     }

@@ -1,10 +1,19 @@
 #include "tests/sim/sim_config.h"
 
+#include <initializer_list>
 #include <sstream>
 
 #include "common/random.h"
 
 namespace ballot::sim {
+
+namespace {
+
+std::uint64_t pick(Rng& rng, std::initializer_list<std::uint64_t> choices) {
+    return *(choices.begin() + rng.between(0, choices.size() - 1));
+}
+
+}  // namespace
 
 SimConfig SimConfig::from_seed(std::uint64_t seed) {
     // A generator of its own, so the configuration does not shift when the run's other random
@@ -12,7 +21,9 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     Rng rng(seed ^ 0xC0FF1C0FF1C0FF1Cull);
     SimConfig c;
     c.seed = seed;
-    c.nodes = rng.chance(1, 2) ? 3 : 5;
+    // Five nodes more often than three: a majority that leaves out two nodes is what lets a
+    // deposed leader's acceptor and a follower miss a new leader's election together.
+    c.nodes = rng.chance(2, 5) ? 3 : 5;
     c.clients = static_cast<int>(rng.between(2, 8));
     c.safety_ms = rng.between(10000, 30000);
 
@@ -33,19 +44,32 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
             e.election_timeout_min_ticks + static_cast<std::uint32_t>(rng.between(1, 50));
         e.heartbeat_ticks = static_cast<std::uint32_t>(rng.between(1, e.election_timeout_min_ticks / 3));
     }
-    if (rng.chance(1, 2)) {
-        const std::size_t message_bytes[] = {120, 300, 1000, 4096, 65536};
-        const std::size_t inflight[] = {1, 2, 4, 16, 64};
-        c.engine.max_message_bytes = message_bytes[rng.between(0, 4)];
-        c.engine.max_inflight_messages = inflight[rng.between(0, 4)];
-        c.engine.max_pending_proposals = rng.chance(1, 3) ? rng.between(1, 64) : 65536;
-    }
+    // Tiny messages most of the time, so Promise, AppendEntries and catch-up page; small windows
+    // often, so flow control and back-pressure are exercised.
+    if (rng.chance(2, 3)) c.engine.max_message_bytes = pick(rng, {120, 200, 300, 600, 1000, 4096});
+    if (rng.chance(1, 2)) c.engine.max_inflight_messages = pick(rng, {1, 2, 4, 8, 16, 64});
+    if (rng.chance(1, 3)) c.engine.max_pending_proposals = rng.between(1, 64);
     c.request_timeout_ticks = static_cast<std::uint32_t>(rng.between(100, 400));
 
     c.delay_min_us = rng.between(50, 1000);
     c.delay_max_us = c.delay_min_us + rng.between(500, 20000);
-    c.tail_per_10k = static_cast<std::uint32_t>(rng.between(0, 300));
-    c.tail_max_us = rng.between(10000, 400000);
+    // The long tail: none for some seeds, up to a tenth of all messages for others, late by up to
+    // 50 ms ... 8 s (log-uniform, so as many late by seconds as by milliseconds).
+    c.tail_per_10k = rng.chance(1, 5) ? 0 : static_cast<std::uint32_t>(pick(rng, {10, 50, 200, 500, 1000}));
+    c.tail_max_us = pick(rng, {50'000, 300'000, 1'000'000, 3'000'000, 8'000'000});
+    // Late replay of old messages, seconds later.
+    if (rng.chance(3, 4)) {
+        c.replay_per_10k = static_cast<std::uint32_t>(pick(rng, {5, 20, 100, 300, 1000}));
+        c.replay_window = static_cast<std::uint32_t>(pick(rng, {8, 32, 128, 512, 2048}));
+        c.replay_min_us = rng.between(50'000, 1'000'000);
+        c.replay_max_us = c.replay_min_us + rng.between(500'000, 8'000'000);
+    }
+    // Congested links, for a while each.
+    if (rng.chance(2, 3)) {
+        c.slow_link_per_10k = static_cast<std::uint32_t>(pick(rng, {2, 10, 50}));
+        c.slow_link_min_us = rng.between(100'000, 1'000'000);
+        c.slow_link_max_us = c.slow_link_min_us + rng.between(200'000, 5'000'000);
+    }
     c.loss_per_10k = static_cast<std::uint32_t>(rng.chance(1, 4) ? 0 : rng.between(0, 1500));
     c.dup_per_10k = static_cast<std::uint32_t>(rng.chance(1, 4) ? 0 : rng.between(0, 800));
 
@@ -72,6 +96,8 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     // indeterminate and more retries in flight: the exactly-once machinery gets exercised.
     c.attempt_timeout_ms = rng.between(500, 4000);
     c.give_up_ms = c.attempt_timeout_ms * rng.between(1, 4);
+    // Drawn last, so that every earlier choice of a seed stays what it was.
+    c.cut_spares_percent = rng.chance(1, 3) ? 0 : static_cast<std::uint32_t>(pick(rng, {20, 50, 90}));
     return c;
 }
 
@@ -80,12 +106,16 @@ std::string SimConfig::describe() const {
     out << nodes << " nodes, " << clients << " clients, " << keys << " keys, safety " << safety_ms
         << " ms; net delay " << delay_min_us << "-" << delay_max_us << " us (tail " << tail_per_10k
         << "/10k up to " << tail_max_us / 1000 << " ms), loss " << loss_per_10k << "/10k, dup " << dup_per_10k
-        << "/10k; fsync " << flush_min_us << "-" << flush_max_us << " us; a fault every "
-        << fault_interval_min_ms << "-" << fault_interval_max_ms << " ms (crash " << weight_crash
-        << ", partition " << weight_partition << ", isolate-leader " << weight_isolate_leader << ", one-way "
-        << weight_one_way << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal
-        << ", pause " << weight_pause << ", crash-all " << weight_crash_all << "), torn writes "
-        << torn_write_percent << "%; election timeout " << engine.election_timeout_min_ticks << "-"
+        << "/10k, replay " << replay_per_10k << "/10k of the last " << replay_window << " per link after "
+        << replay_min_us / 1000 << "-" << replay_max_us / 1000 << " ms, a link turns slow on "
+        << slow_link_per_10k << "/10k sends for " << slow_link_min_us / 1000 << "-" << slow_link_max_us / 1000
+        << " ms, a cut spares " << cut_spares_percent << "% of what is in flight; fsync " << flush_min_us
+        << "-" << flush_max_us << " us; a fault every " << fault_interval_min_ms << "-"
+        << fault_interval_max_ms << " ms (crash " << weight_crash << ", partition " << weight_partition
+        << ", isolate-leader " << weight_isolate_leader << ", one-way " << weight_one_way
+        << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal << ", pause "
+        << weight_pause << ", crash-all " << weight_crash_all << "), torn writes " << torn_write_percent
+        << "%; election timeout " << engine.election_timeout_min_ticks << "-"
         << engine.election_timeout_max_ticks << " ticks, heartbeat " << engine.heartbeat_ticks
         << ", messages <= " << engine.max_message_bytes
         << " bytes, in flight <= " << engine.max_inflight_messages

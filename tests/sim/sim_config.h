@@ -37,14 +37,30 @@ struct SimConfig {
     EngineConfig engine;
     std::uint32_t request_timeout_ticks = 300;
 
-    // Network: one-way delay uniform in [min, max]; 1 in tail_per_10k messages is slowed by up to
-    // tail_max_us more (reordering follows from the spread).
+    // Network: one-way delay uniform in [min, max] (reordering follows from the spread); 1 in
+    // tail_per_10k messages is slowed further by a log-uniform delay of 1 ms up to tail_max_us
+    // (seconds, for some seeds: past election timeouts, so messages from old terms and ballots
+    // arrive after the cluster has moved on).
     std::uint64_t delay_min_us = 200;
     std::uint64_t delay_max_us = 5000;
     std::uint32_t tail_per_10k = 100;
     std::uint64_t tail_max_us = 100000;
     std::uint32_t loss_per_10k = 100;
     std::uint32_t dup_per_10k = 50;
+    // Late replay: each link remembers its last replay_window messages; on 1 in replay_per_10k
+    // sends one of them is delivered again, replay_min_us to replay_max_us later.
+    std::uint32_t replay_per_10k = 0;
+    std::uint32_t replay_window = 0;
+    std::uint64_t replay_min_us = 0;
+    std::uint64_t replay_max_us = 0;
+    // Slow links: on 1 in slow_link_per_10k sends a link turns congested for slow_link_min_us to
+    // slow_link_max_us, and everything sent on it meanwhile is late by the same 100 ms - seconds.
+    std::uint32_t slow_link_per_10k = 0;
+    std::uint64_t slow_link_min_us = 0;
+    std::uint64_t slow_link_max_us = 0;
+    // Percent of the messages in flight on a link when it is cut that still arrive (past the
+    // break already, or retransmitted by TCP): old messages reaching a node cut off from the rest.
+    std::uint32_t cut_spares_percent = 0;
 
     // Disk: an fsync completes after a delay uniform in [min, max].
     std::uint64_t flush_min_us = 100;

@@ -1,5 +1,6 @@
 #include "tests/sim/sim_network.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace ballot::sim {
@@ -17,13 +18,14 @@ private:
 };
 
 SimNetwork::SimNetwork(EventQueue& queue, Rng& rng, std::vector<NodeId> members, NetworkFaults faults,
-                       Deliver deliver, IsUp is_up)
+                       Deliver deliver, IsUp is_up, Incarnation incarnation)
     : queue_(queue),
       rng_(rng),
       members_(std::move(members)),
       faults_(faults),
       deliver_(std::move(deliver)),
-      is_up_(std::move(is_up)) {
+      is_up_(std::move(is_up)),
+      incarnation_(std::move(incarnation)) {
     for (NodeId id : members_) endpoints_.push_back(std::make_unique<Endpoint>(*this, id));
 }
 
@@ -45,30 +47,104 @@ std::size_t SimNetwork::reachable_peers(NodeId id) const {
 void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
     ++sent_;
     const std::uint64_t id = next_id_++;
-    if (!linked(from, to) || rng_.chance(faults_.loss_per_10k, 10000)) {
+    if (!linked(from, to) || !is_up_(to)) {
+        // A down receiver has no connection: what the sender writes goes to a dead socket.
+        ++dropped_;
+        if (trace)
+            trace("  msg #" + std::to_string(id) + " dropped (" +
+                  (linked(from, to) ? "receiver down" : "link cut") + ")");
+        return;
+    }
+    Sent sent{id, std::make_shared<const Bytes>(std::move(payload)), incarnation_(to), queue_.now_us()};
+    // Replay picks among messages sent before this one, so an old copy is what comes back.
+    if (faults_.replay_window > 0 && rng_.chance(faults_.replay_per_10k, 10000)) replay_old(from, to);
+    if (faults_.replay_window > 0) remember(from, to, sent);
+    if (rng_.chance(faults_.loss_per_10k, 10000)) {
         ++dropped_;
         if (trace) trace("  msg #" + std::to_string(id) + " dropped");
         return;
     }
-    auto shared = std::make_shared<const Bytes>(std::move(payload));
-    schedule(from, to, shared, id);
+    schedule(from, to, sent, normal_delay(from, to), "arrives");
     if (rng_.chance(faults_.dup_per_10k, 10000)) {
         ++duplicated_;
-        schedule(from, to, shared, id);
+        schedule(from, to, sent, normal_delay(from, to), "duplicate arrives");
     }
 }
 
-void SimNetwork::schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> payload, std::uint64_t id) {
+std::uint64_t SimNetwork::normal_delay(NodeId from, NodeId to) {
     std::uint64_t delay = rng_.between(faults_.delay_min_us, faults_.delay_max_us);
-    if (faults_.tail_max_us > 0 && rng_.chance(faults_.tail_per_10k, 10000))
-        delay += rng_.between(0, faults_.tail_max_us);
-    if (trace) trace("  msg #" + std::to_string(id) + " arrives in " + std::to_string(delay) + " us");
-    queue_.after(delay, [this, from, to, id, payload = std::move(payload)] {
-        if (!linked(from, to) || !is_up_(to)) {
+    if (faults_.tail_max_us > 0 && rng_.chance(faults_.tail_per_10k, 10000)) delay += tail_delay();
+    return delay + congestion_delay(from, to);
+}
+
+std::uint64_t SimNetwork::congestion_delay(NodeId from, NodeId to) {
+    if (faults_.slow_link_per_10k == 0) return 0;  // off, or healed for the liveness phase
+    const std::uint64_t now = queue_.now_us();
+    Congestion& c = congestion_[{from, to}];
+    if (now >= c.until_us && rng_.chance(faults_.slow_link_per_10k, 10000)) {
+        ++slow_links_;
+        c.until_us = now + rng_.between(faults_.slow_link_min_us, faults_.slow_link_max_us);
+        c.extra_us = rng_.between(100'000, std::max<std::uint64_t>(faults_.tail_max_us, 500'000));
+        if (trace)
+            trace("  link n" + std::to_string(from) + " -> n" + std::to_string(to) + " slow (+" +
+                  std::to_string(c.extra_us / 1000) + " ms) until " + std::to_string(c.until_us / 1000) +
+                  " ms");
+    }
+    return now < c.until_us ? c.extra_us : 0;
+}
+
+// Log-uniform in [kTailFloorUs, tail_max_us], by whole doublings so that it stays integer (and
+// therefore the same on every machine): pick one octave [f*2^k, f*2^(k+1)] uniformly, then a
+// point in it uniformly. Each octave is as likely as any other, so a message late by seconds is
+// as common as one late by a millisecond: the heavy tail that lets a message from an old term or
+// ballot arrive after elections have moved on.
+std::uint64_t SimNetwork::tail_delay() {
+    const std::uint64_t floor = NetworkFaults::kTailFloorUs;
+    if (faults_.tail_max_us <= floor) return rng_.between(0, faults_.tail_max_us);
+    int octaves = 0;
+    while ((floor << (octaves + 1)) < faults_.tail_max_us) ++octaves;
+    const int k = static_cast<int>(rng_.between(0, static_cast<std::uint64_t>(octaves)));
+    const std::uint64_t lo = floor << k;
+    const std::uint64_t hi = std::min(lo * 2, faults_.tail_max_us);
+    const std::uint64_t delay = rng_.between(lo, hi);
+    if (delay >= 100'000) ++long_delayed_;
+    return delay;
+}
+
+void SimNetwork::remember(NodeId from, NodeId to, const Sent& sent) {
+    History& h = history_[{from, to}];
+    if (h.ring.size() < faults_.replay_window) {
+        h.ring.push_back(sent);
+    } else {
+        h.ring[h.next] = sent;
+        h.next = (h.next + 1) % h.ring.size();
+    }
+}
+
+void SimNetwork::replay_old(NodeId from, NodeId to) {
+    auto it = history_.find({from, to});
+    if (it == history_.end() || it->second.ring.empty()) return;
+    const std::vector<Sent>& ring = it->second.ring;
+    const Sent& old = ring[rng_.between(0, ring.size() - 1)];
+    ++replayed_;
+    schedule(from, to, old, rng_.between(faults_.replay_min_us, faults_.replay_max_us), "replayed, arrives");
+}
+
+void SimNetwork::schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_t delay, const char* what) {
+    const std::uint64_t id = sent.id;
+    if (trace) trace("  msg #" + std::to_string(id) + " " + what + " in " + std::to_string(delay) + " us");
+    queue_.after(delay, [this, from, to, id, payload = sent.payload, addressee = sent.to_incarnation,
+                         sent_us = sent.sent_us] {
+        const char* lost = lost_in_cut(from, to, sent_us)  ? "link cut"
+                           : !is_up_(to)                   ? "receiver down"
+                           : incarnation_(to) != addressee ? "receiver restarted since it was sent"
+                                                           : nullptr;
+        if (lost != nullptr) {
             ++dropped_;
+            if (incarnation_(to) != addressee) ++stale_incarnation_;
             if (trace)
                 trace("msg #" + std::to_string(id) + " n" + std::to_string(from) + " -> n" +
-                      std::to_string(to) + " lost (" + (is_up_(to) ? "link cut" : "receiver down") + ")");
+                      std::to_string(to) + " lost (" + lost + ")");
             return;
         }
         ++delivered_;
@@ -79,10 +155,26 @@ void SimNetwork::schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> p
     });
 }
 
+void SimNetwork::cut(NodeId from, NodeId to) {
+    cut_.emplace(std::pair{from, to}, queue_.now_us());  // a link cut twice stays cut since the first
+}
+
+bool SimNetwork::lost_in_cut(NodeId from, NodeId to, std::uint64_t sent_us) {
+    auto it = cut_.find({from, to});
+    if (it == cut_.end()) return false;
+    if (sent_us < it->second && faults_.cut_spares_percent > 0 &&
+        rng_.chance(faults_.cut_spares_percent, 100)) {
+        ++spared_;
+        return false;
+    }
+    return true;
+}
+
 std::string SimNetwork::describe_cuts() const {
     if (cut_.empty()) return "none";
     std::string out;
-    for (auto [from, to] : cut_) {
+    for (const auto& [link, since] : cut_) {
+        auto [from, to] = link;
         if (!out.empty()) out += ' ';
         out += std::to_string(from) + "-x>" + std::to_string(to);
     }

@@ -1,13 +1,24 @@
 // The simulator's network: every message gets its own random delay (so messages reorder), and may
 // be lost or duplicated; links can be cut one way or both (partitions), and healed.
 //
+// Two faults aim at the bugs that need an old message to arrive after the world has moved on (a
+// new term, a new ballot, a value chosen): a long-tailed delay, so a few messages arrive hundreds
+// of milliseconds to seconds after their neighbours, past election timeouts; and late replay, so a
+// copy of a message sent long ago on a link is delivered again seconds later. Both are what a
+// network may do to datagrams, and what a reconnecting transport that retransmits may do.
+//
 // SimNetwork is the fabric; each node talks to it through its SimEndpoint, a ballot::Network.
-// A message is dropped if its link is cut when it is sent or when it would arrive, or if the
-// receiver is down when it would arrive (a real TCP connection dies with its process).
+// A message is dropped if its link is cut when it is sent or when it would arrive, if the
+// receiver is down when it is sent or when it would arrive, or if the receiver restarted since
+// it was sent: on TCP, bytes addressed to a process die with its connection (common/transport.cc
+// queues per connection and drops what has no connection), so a new process never reads what was
+// sent to its predecessor; a replay or duplicate keeps the original's addressee. Bytes FROM a
+// process that died may still arrive: the kernel sends what it had buffered.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,12 +31,37 @@
 namespace ballot::sim {
 
 struct NetworkFaults {
+    // Every message: uniform in [delay_min_us, delay_max_us].
     std::uint64_t delay_min_us = 200;
     std::uint64_t delay_max_us = 5000;
+    // 1 in tail_per_10k messages is slowed by a further delay that is log-uniform in
+    // [kTailFloorUs, tail_max_us]: as many messages late by 1-2 ms as by 1-2 s.
     std::uint32_t tail_per_10k = 0;
     std::uint64_t tail_max_us = 0;
     std::uint32_t loss_per_10k = 0;
     std::uint32_t dup_per_10k = 0;
+    // Late replay: every link remembers its last replay_window messages; on 1 in replay_per_10k
+    // sends, one of them picked at random is delivered again after a delay uniform in
+    // [replay_min_us, replay_max_us].
+    std::uint32_t replay_per_10k = 0;
+    std::uint32_t replay_window = 0;
+    std::uint64_t replay_min_us = 0;
+    std::uint64_t replay_max_us = 0;
+    // Slow links: on 1 in slow_link_per_10k sends, the link (one direction) turns congested for
+    // slow_link_min_us to slow_link_max_us; every message sent on it meanwhile is late by one
+    // extra delay (100 ms up to tail_max_us, at least 500 ms) drawn when it turned slow, so a
+    // whole stream (an old leader's Accepts, a follower's replies) arrives late, in order, while
+    // other links stay fast.
+    std::uint32_t slow_link_per_10k = 0;
+    std::uint64_t slow_link_min_us = 0;
+    std::uint64_t slow_link_max_us = 0;
+    // A message already in flight when its link is cut (sent before the cut) still arrives with
+    // this probability (percent): it was past the break, or TCP retransmits it once the path is
+    // back. With slow links this is how a deposed leader's Accept, or a follower's reply from an
+    // older term, reaches a node cut off from everyone else, after the world moved on.
+    std::uint32_t cut_spares_percent = 0;
+
+    static constexpr std::uint64_t kTailFloorUs = 1000;
 };
 
 class SimNetwork {
@@ -33,9 +69,11 @@ public:
     // Called when a message arrives at an up node.
     using Deliver = std::function<void(NodeId from, NodeId to, const Bytes& payload)>;
     using IsUp = std::function<bool(NodeId)>;
+    // How many times the node's process has been replaced (crashed) so far.
+    using Incarnation = std::function<std::uint64_t(NodeId)>;
 
     SimNetwork(EventQueue& queue, Rng& rng, std::vector<NodeId> members, NetworkFaults faults,
-               Deliver deliver, IsUp is_up);
+               Deliver deliver, IsUp is_up, Incarnation incarnation);
     ~SimNetwork();
 
     Network& endpoint(NodeId id);
@@ -43,7 +81,7 @@ public:
     void send(NodeId from, NodeId to, Bytes payload);
 
     bool linked(NodeId from, NodeId to) const { return !cut_.contains({from, to}); }
-    void cut(NodeId from, NodeId to) { cut_.insert({from, to}); }
+    void cut(NodeId from, NodeId to);
     void cut_both(NodeId a, NodeId b) {
         cut(a, b);
         cut(b, a);
@@ -62,11 +100,40 @@ public:
     std::uint64_t sent() const { return sent_; }
     std::uint64_t delivered() const { return delivered_; }
     std::uint64_t dropped() const { return dropped_; }
+    // Arrived after the receiver restarted: addressed to its previous process.
+    std::uint64_t stale_incarnation() const { return stale_incarnation_; }
     std::uint64_t duplicated() const { return duplicated_; }
+    std::uint64_t long_delayed() const { return long_delayed_; }  // tail delay of 100 ms or more
+    std::uint64_t replayed() const { return replayed_; }
+    std::uint64_t slow_links() const { return slow_links_; }  // times a link turned slow
+    std::uint64_t spared_by_cuts() const { return spared_; }  // in flight through a cut, arrived
 
 private:
     class Endpoint;
-    void schedule(NodeId from, NodeId to, std::shared_ptr<const Bytes> payload, std::uint64_t id);
+    struct Sent {
+        std::uint64_t id;
+        std::shared_ptr<const Bytes> payload;
+        std::uint64_t to_incarnation;  // the receiver's process when it was sent
+        std::uint64_t sent_us;
+    };
+    // The last replay_window messages sent on one link, oldest overwritten first.
+    struct History {
+        std::vector<Sent> ring;
+        std::size_t next = 0;
+    };
+    struct Congestion {
+        std::uint64_t until_us = 0;
+        std::uint64_t extra_us = 0;
+    };
+
+    std::uint64_t normal_delay(NodeId from, NodeId to);
+    std::uint64_t congestion_delay(NodeId from, NodeId to);
+    std::uint64_t tail_delay();
+    void remember(NodeId from, NodeId to, const Sent& sent);
+    // At arrival: is the link cut, and was the message not spared by the cut?
+    bool lost_in_cut(NodeId from, NodeId to, std::uint64_t sent_us);
+    void replay_old(NodeId from, NodeId to);
+    void schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_t delay, const char* what);
 
     EventQueue& queue_;
     Rng& rng_;
@@ -74,13 +141,22 @@ private:
     NetworkFaults faults_;
     Deliver deliver_;
     IsUp is_up_;
+    Incarnation incarnation_;
     std::vector<std::unique_ptr<Endpoint>> endpoints_;
-    std::set<std::pair<NodeId, NodeId>> cut_;  // (from, to) links that drop everything
+    // (from, to) links that drop everything sent on them, and since when they are cut.
+    std::map<std::pair<NodeId, NodeId>, std::uint64_t> cut_;
+    std::map<std::pair<NodeId, NodeId>, History> history_;
+    std::map<std::pair<NodeId, NodeId>, Congestion> congestion_;
     std::uint64_t next_id_ = 1;
     std::uint64_t sent_ = 0;
     std::uint64_t delivered_ = 0;
     std::uint64_t dropped_ = 0;
+    std::uint64_t stale_incarnation_ = 0;
     std::uint64_t duplicated_ = 0;
+    std::uint64_t long_delayed_ = 0;
+    std::uint64_t replayed_ = 0;
+    std::uint64_t slow_links_ = 0;
+    std::uint64_t spared_ = 0;
 };
 
 }  // namespace ballot::sim

@@ -61,7 +61,12 @@ struct SimReport {
     ClusterStats cluster;
     std::uint64_t messages_sent = 0;
     std::uint64_t messages_dropped = 0;
+    std::uint64_t messages_to_old_process = 0;
     std::uint64_t messages_duplicated = 0;
+    std::uint64_t messages_long_delayed = 0;
+    std::uint64_t messages_replayed = 0;
+    std::uint64_t slow_links = 0;
+    std::uint64_t messages_spared_by_cuts = 0;
     Index highest_applied = 0;
     std::uint64_t linearizability_steps = 0;
 
