@@ -156,8 +156,8 @@ void Proposer::check_invariants() const {
     BALLOT_ASSERT(instances_.size() <= tuning_.max_inflight_slots, "proposer: instances within the window");
     BALLOT_ASSERT(queued_.size() <= tuning_.max_pending_proposals, "proposer: queued commands bounded");
     for (const auto& [slot, i] : instances_) {
-        auto where = [&, slot = slot] {  // only on failure
-            return " (slot " + std::to_string(slot) + ", ballot " + i.ballot.str() + ")";
+        auto where = [slot = slot, ballot = i.ballot] {  // only on failure
+            return " (slot " + std::to_string(slot) + ", ballot " + ballot.str() + ")";
         };
         BALLOT_ASSERT(i.slot == slot, "proposer: an instance knows its slot" + where());
         BALLOT_ASSERT(slot < next_slot_, "proposer: slots in hand are below next_slot" + where());
