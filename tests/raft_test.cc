@@ -120,11 +120,14 @@ void run_ticks(EngineCluster& c, int ticks) {
 // §5.3 Log Matching, checked over what every node has on disk: if two logs hold an entry with the
 // same index and term, they are identical in all entries up through that index.
 void check_log_matching(EngineCluster& c) {
+    std::vector<decltype(disk(c, 1))> disks;  // each node's log decoded once: this runs every tick
+    for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id) disks.push_back(disk(c, id));
     for (NodeId a = 1; a <= static_cast<NodeId>(c.size()); ++a) {
         for (NodeId b = a + 1; b <= static_cast<NodeId>(c.size()); ++b) {
             // Walk both logs together: once they differ at some index, no later index may hold
             // entries of the same term in both.
-            const auto disk_a = disk(c, a), disk_b = disk(c, b);
+            const auto& disk_a = disks[a - 1];
+            const auto& disk_b = disks[b - 1];
             auto ia = disk_a.begin(), ib = disk_b.begin();
             bool diverged = false;
             for (; ia != disk_a.end() && ib != disk_b.end(); ++ia, ++ib) {
@@ -167,9 +170,9 @@ public:
         for (NodeId l = 1; l <= static_cast<NodeId>(c.size()); ++l) {
             if (!c.is_up(l) || c.status(l).role != ballot::Role::leader) continue;
             const std::uint64_t term = hard_state(c, l).term;
+            const auto log = disk(c, l);  // decoded once: this runs after every tick
             for (const auto& [index, committed] : committed_) {
                 if (term <= committed.term_bound) continue;
-                const auto log = disk(c, l);
                 auto it = log.find(index);
                 if (it == log.end() || it->second.data != committed.entry.data)
                     BOOST_FAIL("leader n" << l << " of term " << term << " lacks committed entry " << index);
