@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "engines/registry.h"
+
 namespace ballot::bench {
 
 namespace {
@@ -145,13 +147,17 @@ std::string escape_html(const std::string& in) {
     return out;
 }
 
+// Each engine keeps its colour in every chart: its place in the registry picks it. Baselines are
+// grey; anything else takes the next free colour.
 std::string engine_color(const std::string& engine, std::size_t index) {
-    if (engine == "raft") return "#1f77b4";
-    if (engine == "multipaxos") return "#ff7f0e";
-    if (engine == "paxos") return "#2ca02c";
+    static const char* const kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                           "#8c564b", "#e377c2", "#17becf", "#bcbd22"};
+    constexpr std::size_t kColours = sizeof kPalette / sizeof kPalette[0];
     if (engine.rfind("redis", 0) == 0) return "#7f7f7f";
-    static const char* const kOthers[] = {"#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"};
-    return kOthers[index % (sizeof kOthers / sizeof kOthers[0])];
+    const auto& names = engine_names();
+    auto it = std::find(names.begin(), names.end(), engine);
+    if (it != names.end()) return kPalette[static_cast<std::size_t>(it - names.begin()) % kColours];
+    return kPalette[(names.size() + index) % kColours];
 }
 
 std::string latency_chart_svg(const std::vector<EngineResult>& results) {

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "engines/registry.h"
 #include "kv/resp_client.h"
 
 namespace ballot {
@@ -191,7 +192,8 @@ NodeId LocalCluster::wait_for_leader(std::chrono::milliseconds timeout) {
 }
 
 NodeId LocalCluster::leader_or_first(std::chrono::milliseconds timeout) {
-    NodeId leader = wait_for_leader(protocol_ == "paxos" ? 1ms : timeout);
+    const EngineTraits* engine = find_engine(protocol_);
+    NodeId leader = wait_for_leader(engine && !engine->has_leader ? 1ms : timeout);
     return leader != kNoNode ? leader : 1;
 }
 

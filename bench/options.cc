@@ -10,11 +10,11 @@
 #include <set>
 #include <sstream>
 
+#include "engines/registry.h"
+
 namespace ballot::bench {
 
 namespace {
-
-const std::vector<std::string> kProtocols = {"raft", "multipaxos", "paxos"};
 
 // Bounds. Clients: each is one socket and one coroutine in a single thread; thousands would
 // measure the generator more than the cluster. Pipeline: requests in flight per connection.
@@ -233,12 +233,16 @@ ParseResult parse_options(const std::vector<std::string>& args) {
     Options o;
     long long v = 0;
     double d = 0;
+    o.protocols = engine_names();
     if (has("protocol")) {
         o.protocols.clear();
         for (const auto& item : given.at("protocol")) {
             for (const auto& p : split_commas(item)) {
-                if (std::find(kProtocols.begin(), kProtocols.end(), p) == kProtocols.end())
-                    return fail("--protocol: unknown protocol '" + p + "' (known: raft, multipaxos, paxos)");
+                if (!find_engine(p)) {
+                    std::string known;
+                    for (const auto& name : engine_names()) known += (known.empty() ? "" : ", ") + name;
+                    return fail("--protocol: unknown protocol '" + p + "' (known: " + known + ")");
+                }
                 if (std::find(o.protocols.begin(), o.protocols.end(), p) == o.protocols.end())
                     o.protocols.push_back(p);
             }

@@ -25,7 +25,7 @@ struct Endpoint {
 enum class Target { all, leader };
 
 struct Options {
-    std::vector<std::string> protocols = {"raft", "multipaxos", "paxos"};
+    std::vector<std::string> protocols;  // empty: every engine in the registry
     int nodes = 3;
     int clients = 64;
     int pipeline = 1;

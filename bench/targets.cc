@@ -8,6 +8,7 @@
 
 #include "bench/local_cluster.h"
 #include "bench/redis_baseline.h"
+#include "engines/registry.h"
 #include "kv/resp_client.h"
 
 namespace ballot::bench {
@@ -63,9 +64,10 @@ bool wait_until_writable(LocalCluster& cluster, const std::atomic<bool>* interru
 // The fail-leader fault: find the leader by INFO (basic Paxos has none: node 1) and SIGKILL it.
 KillReport kill_leader(LocalCluster& cluster) {
     KillReport k;
-    if (cluster.protocol() == "paxos") {
+    const EngineTraits* engine = find_engine(cluster.protocol());
+    if (engine && !engine->has_leader) {
         k.killed = 1;
-        k.how = "node 1 (basic Paxos has no leader)";
+        k.how = "node 1 (" + engine->title + " has no leader)";
     } else {
         for (NodeId id = 1; id <= static_cast<NodeId>(cluster.size()) && k.killed == kNoNode; ++id) {
             if (cluster.running(id) && cluster.info(id)["role"] == "leader") {

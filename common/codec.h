@@ -30,12 +30,6 @@ public:
         out_.insert(out_.end(), s.begin(), s.end());
     }
     void raw(std::span<const std::uint8_t> b) { out_.insert(out_.end(), b.begin(), b.end()); }
-    void entry(const Entry& e) {
-        u64(e.index);
-        u64(e.term);
-        u64(e.promise);
-        str(e.data);
-    }
 
     std::size_t size() const { return out_.size(); }
     Bytes& bytes() { return out_; }
@@ -67,14 +61,6 @@ public:
         std::string s(reinterpret_cast<const char*>(in_.data() + pos_), n);
         pos_ += n;
         return s;
-    }
-    Entry entry() {
-        Entry e;
-        e.index = u64();
-        e.term = u64();
-        e.promise = u64();
-        e.data = str();
-        return e;
     }
 
     // A count of items that follow, each at least `min_item_bytes` long: rejected if the bytes
@@ -125,8 +111,5 @@ private:
     std::size_t pos_ = 0;
     const char* error_ = nullptr;
 };
-
-// Smallest possible encoded Entry: three u64 and an empty string's length.
-inline constexpr std::size_t kMinEntryBytes = 8 + 8 + 8 + 4;
 
 }  // namespace ballot

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/assert.h"
+
 namespace ballot {
 
 namespace {
@@ -168,6 +170,11 @@ void Driver::pump() {
 void Driver::drain_engine() {
     while (engine_->has_ready()) {
         Ready r = engine_->take_ready();
+#ifdef BALLOT_CHECK_INVARIANTS
+        // Debug and sanitizer builds (CMakeLists.txt): the engine's local invariants after every
+        // batch. Release builds rely on the engines' always-on BALLOT_ASSERTs.
+        engine_->check_invariants();
+#endif
         if (r.needs_persist()) {
             storage_.write(r);
             ++written_;
@@ -241,12 +248,13 @@ void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
     pump();
 }
 
-void Driver::apply(const Entry& e) {
-    if (e.index != applied_index_ + 1) {
-        log(kError, "engine committed index " + std::to_string(e.index) + " after " +
-                        std::to_string(applied_index_) + "; ignoring (engine bug)");
-        return;
-    }
+void Driver::apply(const Committed& e) {
+    // Engine contract (common/engine.h): committed entries come in strictly increasing index
+    // order with no gaps. A gap means the engine broke its own invariants; applying past it (or
+    // skipping the entry) would make this replica's state machine diverge. Fail-stop.
+    BALLOT_ASSERT(e.index == applied_index_ + 1, "engine commits contiguously (index " +
+                                                     std::to_string(e.index) + " after " +
+                                                     std::to_string(applied_index_) + ")");
     applied_index_ = e.index;
     if (!e.data.empty()) {
         auto command = decode_command(e.data);

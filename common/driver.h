@@ -109,6 +109,9 @@ public:
     DriverStatus status() const;
     Index applied_index() const { return applied_index_; }
     bool storage_failed() const { return storage_failed_; }
+    // The engine's local invariants (Engine::check_invariants); throws InvariantViolation. The
+    // simulator calls it after every step; debug builds call it after every batch.
+    void check_engine_invariants() const { engine_->check_invariants(); }
     // Called with one readable line per protocol message sent ("n1 -> n2 AppendEntries ...").
     void set_trace(std::function<void(const std::string&)> sink) { trace_ = std::move(sink); }
     // Called with notable runtime events (errors) for the log.
@@ -145,7 +148,7 @@ private:
     struct Batch {
         std::uint64_t needs_write = 0;  // released once flushed_writes_ >= this
         std::vector<Envelope> held;
-        std::vector<Entry> committed;
+        std::vector<Committed> committed;
         std::vector<ReadState> reads;
     };
 
@@ -154,7 +157,7 @@ private:
     void start_flush();
     void on_flushed(std::uint64_t covered_writes, std::error_code ec);
     void send(Envelope& m);
-    void apply(const Entry& e);
+    void apply(const Committed& e);
     void on_read_state(const ReadState& rs);
     void propose(PendingWrite& w);
     void expire_and_retry();

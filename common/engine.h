@@ -11,20 +11,38 @@
 // and everything goes out through one batch, taken with take_ready() after any input, in the
 // manner of etcd-io/raft's Ready:
 //
-//     hard_state, truncate_from, entries   what to make durable
+//     metadata, truncate_from, records     what to make durable
 //     messages                             what to send
 //     committed                            what is chosen, in log order, to apply
 //     reads                                which reads may now be served, and from which index
 //
-// THE PERSIST-BEFORE-SEND RULE. The runtime makes the batch's hard state and entries durable
-// (written and fsync'ed) before it sends any message whose `after_persist` is true, and before it
-// applies `committed`. A message with `after_persist` false may leave at once: the engine marks a
-// message so only when it promises nothing that is not yet durable (for example a Raft leader's
-// AppendEntries, whose receivers do not rely on the leader having persisted the entries;
-// dissertation §10.2.1). Messages to the node itself (to == own id) are delivered back through
-// step() once durable: that is how an engine learns its own writes are on disk (a Raft leader's
-// own match index, a Paxos leader's own Accepted). Batches are made durable in the order they
-// were taken, and messages are sent in the order they were taken.
+// WHAT AN ENGINE PERSISTS is its own: the durable log store (common/log_store.h) keeps bytes it
+// never looks inside, in two kinds.
+//   - One METADATA record: the engine's small durable state, replaced as a whole each time the
+//     engine hands out new bytes. Raft: {currentTerm, votedFor, commit hint} (Figure 2,
+//     "Persistent state on all servers"). Multi-Paxos: {promised ballot, commit hint}. Basic
+//     Paxos: {highest proposer round, commit hint}.
+//   - LOG RECORDS keyed by index: Raft {term, command} per entry; Multi-Paxos {accepted ballot,
+//     value} per slot; basic Paxos {promise, accepted ballot, value} per slot.
+// The store understands only three operations, applied in this order within a batch: "set the
+// metadata to these bytes", "delete every record with index >= i", "the record at index i is now
+// these bytes" (replacing any earlier one). At startup it hands back what they add up to
+// (RecoveredState: the latest metadata, empty if none was ever written, and the surviving
+// records in ascending index order, possibly sparse), and EngineTraits::make builds the engine from
+// it. Each engine keeps its record types and their codec in its own folder (raft/persist.h,
+// multipaxos/persist.h, paxos/persist.h); every decoder is bounds-checked and validating
+// (common/codec.h), and EngineTraits::codec exposes the checks so the store can refuse, with the
+// file and byte offset, a record its engine cannot decode before the engine is ever built.
+//
+// THE PERSIST-BEFORE-SEND RULE. The runtime makes the batch's metadata, truncation and records
+// durable (written and fsync'ed) before it sends any message whose `after_persist` is true, and
+// before it applies `committed`. A message with `after_persist` false may leave at once: the
+// engine marks a message so only when it promises nothing that is not yet durable (for example a
+// Raft leader's AppendEntries, whose receivers do not rely on the leader having persisted the
+// entries; dissertation §10.2.1). Messages to the node itself (to == own id) are delivered back
+// through step() once durable: that is how an engine learns its own writes are on disk (a Raft
+// leader's own match index, a Paxos leader's own Accepted). Batches are made durable in the
+// order they were taken, and messages are sent in the order they were taken.
 //
 // Same inputs in the same order give the same outputs, always: that is what lets one simulator
 // test every engine from a seed.
@@ -85,17 +103,18 @@ struct ReadState {
 
 // One batch of engine output. See the file comment for the order in which it is acted on.
 struct Ready {
-    std::optional<HardState> hard_state;
-    // Delete every persisted entry with index >= truncate_from before appending `entries`
+    // The engine's new metadata record (engine-encoded), replacing the previous one.
+    std::optional<Bytes> metadata;
+    // Delete every persisted record with index >= truncate_from before writing `records`
     // (Raft §5.3: a conflicting entry and all that follow it are removed).
     std::optional<Index> truncate_from;
-    // Entries to persist; an entry replaces any persisted entry with the same index.
-    std::vector<Entry> entries;
+    // Log records to persist (engine-encoded); each replaces any persisted record at its index.
+    std::vector<LogRecord> records;
     std::vector<Envelope> messages;
-    std::vector<Entry> committed;  // in strictly increasing index order, no gaps between batches
+    std::vector<Committed> committed;  // in strictly increasing index order, no gaps between batches
     std::vector<ReadState> reads;
 
-    bool needs_persist() const { return hard_state || truncate_from || !entries.empty(); }
+    bool needs_persist() const { return metadata || truncate_from || !records.empty(); }
     bool empty() const { return !needs_persist() && messages.empty() && committed.empty() && reads.empty(); }
 };
 
@@ -157,10 +176,18 @@ struct EngineStatus {
     Index log_last_index = 0;
 };
 
-// What an engine found on disk at startup.
+// What an engine found on disk at startup: what its persisted metadata and records add up to.
 struct RecoveredState {
-    HardState hard_state;
-    std::vector<Entry> entries;  // ascending by index
+    Bytes metadata;                  // the last metadata written; empty if none ever was
+    std::vector<LogRecord> records;  // ascending by index, possibly sparse
+};
+
+// An engine's checks of its own persisted bytes, run by the log store on every record it replays
+// at startup. Each returns an empty string if the bytes decode, otherwise why they do not (the
+// store then refuses to start, naming the file and byte offset).
+struct PersistedCodec {
+    std::string (*check_metadata)(std::span<const std::uint8_t> bytes) = nullptr;
+    std::string (*check_record)(Index index, std::span<const std::uint8_t> bytes) = nullptr;
 };
 
 enum class ProposeResult {
@@ -185,14 +212,30 @@ public:
     virtual EngineStatus status() const = 0;
     // One readable line for --trace, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".
     virtual std::string describe(std::span<const std::uint8_t> payload) const = 0;
+
+    // Checks the engine's LOCAL invariants (its own state, not the cluster's) in one place, in the
+    // manner of LogCabin's RaftConsensusInvariants, and throws ballot::InvariantViolation
+    // (common/assert.h) naming the first one broken. Cost is bounded (windows, not whole logs): the
+    // simulator calls it after every step, the driver after every batch in debug and sanitizer
+    // builds (BALLOT_CHECK_INVARIANTS).
+    virtual void check_invariants() const = 0;
 };
 
-// Builds an engine by protocol name ("raft", "multipaxos", "paxos") from its configuration and
-// what it recovered from disk. Returns nullptr for an unknown protocol.
-std::unique_ptr<Engine> make_engine(const std::string& protocol, const EngineConfig& config,
-                                    RecoveredState recovered);
-
-// The protocol names make_engine accepts, in the order the bench runs them.
-const std::vector<std::string>& engine_names();
+// What the registry (engines/registry.h) knows of an engine. Each engine defines its own in its
+// folder's engine_traits.cc.
+struct EngineTraits {
+    std::string name;   // the --protocol name, e.g. "raft"
+    std::string title;  // for people, e.g. "Multi-Paxos"
+    // False for a leaderless engine (basic Paxos): every node proposes, nobody is "the leader",
+    // and leader-specific operations (a leader to kill, to transfer, to wait for) do not apply.
+    bool has_leader = true;
+    // Builds the engine from its configuration and what it recovered from disk; throws
+    // std::invalid_argument with a readable message for a configuration it cannot run.
+    // Throws std::invalid_argument too if the recovered state does not decode or is inconsistent.
+    std::unique_ptr<Engine> (*make)(const EngineConfig& config, RecoveredState recovered) = nullptr;
+    // The checks the log store runs on every record it replays, so that bytes the engine cannot
+    // decode are refused as corruption with their file and offset.
+    PersistedCodec codec;
+};
 
 }  // namespace ballot

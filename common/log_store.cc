@@ -26,8 +26,8 @@ namespace {
 constexpr char kMagic[8] = {'B', 'A', 'L', 'L', 'O', 'T', 'L', 'G'};
 constexpr char kFormatMagic[8] = {'B', 'A', 'L', 'L', 'O', 'T', 'F', 'M'};
 constexpr const char* kFormatFile = "FORMAT";
-constexpr std::size_t kHardStatePayloadBytes = 8 + 8 + 8;
 constexpr std::size_t kTruncatePayloadBytes = 8;
+constexpr std::size_t kRecordIndexBytes = 8;  // a log record's payload: u64 index + engine bytes
 
 std::error_code errno_code() {
     return {errno, std::generic_category()};
@@ -133,20 +133,20 @@ Bytes segment_header(std::uint64_t number, std::uint64_t salt) {
     return h;
 }
 
-// The entries and hard state recovered so far, updated record by record in log order.
+// The metadata and log records recovered so far, updated record by record in log order.
 class Replay {
 public:
-    void hard_state(const HardState& hs) { state_.hard_state = hs; }
+    void metadata(Bytes bytes) { state_.metadata = std::move(bytes); }
 
-    // Raft §5.3: a conflicting entry and all that follow it are removed.
+    // Every record with index >= `from` is deleted.
     void truncate(Index from) {
-        auto& es = state_.entries;
+        auto& es = state_.records;
         es.erase(lower_bound(from), es.end());
     }
 
-    // An entry replaces an earlier one at the same index; Paxos slots may arrive out of order.
-    void entry(Entry e) {
-        auto& es = state_.entries;
+    // A record replaces an earlier one at the same index; Paxos slots may arrive out of order.
+    void record(LogRecord e) {
+        auto& es = state_.records;
         if (es.empty() || es.back().index < e.index) {
             es.push_back(std::move(e));
             return;
@@ -161,9 +161,9 @@ public:
     RecoveredState take() { return std::move(state_); }
 
 private:
-    std::vector<Entry>::iterator lower_bound(Index index) {
-        return std::lower_bound(state_.entries.begin(), state_.entries.end(), index,
-                                [](const Entry& e, Index i) { return e.index < i; });
+    std::vector<LogRecord>::iterator lower_bound(Index index) {
+        return std::lower_bound(state_.records.begin(), state_.records.end(), index,
+                                [](const LogRecord& e, Index i) { return e.index < i; });
     }
     RecoveredState state_;
 };
@@ -220,18 +220,17 @@ Scan check_header(std::span<const std::uint8_t> bytes, std::uint64_t number, std
     return {};
 }
 
-// Decodes one record whose checksum matched and applies it. Returns an empty string or why the
-// record is malformed.
-std::string apply_record(std::uint8_t type, std::span<const std::uint8_t> payload, Replay& replay) {
+// Decodes one record whose checksum matched, has the engine check its bytes (`codec`, if set)
+// and applies it. Returns an empty string or why the record is malformed.
+std::string apply_record(std::uint8_t type, std::span<const std::uint8_t> payload,
+                         const PersistedCodec& codec, Replay& replay) {
     Reader r(payload);
     switch (static_cast<LogStore::RecordType>(type)) {
-        case LogStore::RecordType::hard_state: {
-            HardState hs;
-            hs.term = r.u64();
-            hs.vote = r.u64();
-            hs.commit = r.u64();
-            if (!r.finish()) break;
-            replay.hard_state(hs);
+        case LogStore::RecordType::metadata: {
+            if (codec.check_metadata)
+                if (std::string why = codec.check_metadata(payload); !why.empty())
+                    return "engine metadata does not decode: " + why;
+            replay.metadata(Bytes(payload.begin(), payload.end()));
             return {};
         }
         case LogStore::RecordType::truncate: {
@@ -240,11 +239,15 @@ std::string apply_record(std::uint8_t type, std::span<const std::uint8_t> payloa
             replay.truncate(from);
             return {};
         }
-        case LogStore::RecordType::entry: {
-            Entry e = r.entry();
-            if (!r.finish()) break;
-            if (e.index == 0) return "entry at index 0";
-            replay.entry(std::move(e));
+        case LogStore::RecordType::record: {
+            Index index = r.u64();
+            if (!r.ok()) break;
+            if (index == 0) return "log record at index 0";
+            auto bytes = payload.subspan(kRecordIndexBytes);
+            if (codec.check_record)
+                if (std::string why = codec.check_record(index, bytes); !why.empty())
+                    return "engine log record at index " + std::to_string(index) + " does not decode: " + why;
+            replay.record(LogRecord{index, Bytes(bytes.begin(), bytes.end())});
             return {};
         }
         default:
@@ -285,7 +288,8 @@ bool valid_record_after(std::span<const std::uint8_t> bytes, std::uint64_t from,
 // can only damage the end of what was being appended. If a valid record follows, the bad one is
 // damage in the middle of the log (a flipped bit, perhaps in its length field), and trusting the
 // length to decide "this is the tail" would silently drop acknowledged records after it.
-Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, Replay& replay, Cursor& cursor) {
+Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, const PersistedCodec& codec,
+                  Replay& replay, Cursor& cursor) {
     std::uint64_t salt = 0;
     if (Scan h = check_header(bytes, number, salt); h.stop != Scan::Stop::clean) return h;
     cursor.salt_crc = salt_crc(salt);
@@ -322,7 +326,7 @@ Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, Rep
                                std::to_string(cursor.next_sequence));
         auto payload =
             bytes.subspan(pos + LogStore::kRecordHeaderBytes, end - pos - LogStore::kRecordHeaderBytes);
-        if (std::string why = apply_record(type, payload, replay); !why.empty())
+        if (std::string why = apply_record(type, payload, codec, replay); !why.empty())
             return corrupt(pos, what, why);
         ++cursor.next_sequence;
         pos = end;
@@ -433,6 +437,12 @@ std::optional<StoreError> inspect_dir(const std::string& dir, const LogStoreOpti
         e.reason = magic_ok ? "checksum mismatch or bad length" : "bad magic, not a Ballot FORMAT file";
         return e;
     }
+    if (version != LogStore::kFormatVersion && engine == options.engine)
+        return foreign_error(dir, "a data dir of format " + std::to_string(version) + " (engine " + engine +
+                                      "), this build reads format " +
+                                      std::to_string(LogStore::kFormatVersion) +
+                                      "; refusing to start, nothing in it was touched (start the node on a "
+                                      "new --data-dir, or run the Ballot version that wrote it)");
     if (version != LogStore::kFormatVersion || engine != options.engine)
         return foreign_error(
             dir, "this data dir was written by engine " + engine + " (format " + std::to_string(version) +
@@ -483,9 +493,9 @@ std::string StoreError::message() const {
 
 void LogStore::encode(const Ready& batch, Bytes& out) {
     std::size_t need = out.size();
-    if (batch.hard_state) need += kRecordHeaderBytes + kHardStatePayloadBytes;
+    if (batch.metadata) need += kRecordHeaderBytes + batch.metadata->size();
     if (batch.truncate_from) need += kRecordHeaderBytes + kTruncatePayloadBytes;
-    for (const Entry& e : batch.entries) need += kRecordHeaderBytes + kMinEntryBytes + e.data.size();
+    for (const LogRecord& e : batch.records) need += kRecordHeaderBytes + kRecordIndexBytes + e.bytes.size();
     // Geometric growth: the runtime may encode many batches into one buffer before a flush.
     if (out.capacity() < need) out.reserve(std::max(need, 2 * out.capacity()));
 
@@ -504,11 +514,9 @@ void LogStore::encode(const Ready& batch, Bytes& out) {
         put_le32(out.data() + at + kLengthAt, static_cast<std::uint32_t>(length));
     };
 
-    if (batch.hard_state) {
-        std::size_t at = begin(RecordType::hard_state);
-        w.u64(batch.hard_state->term);
-        w.u64(batch.hard_state->vote);
-        w.u64(batch.hard_state->commit);
+    if (batch.metadata) {
+        std::size_t at = begin(RecordType::metadata);
+        w.raw(*batch.metadata);
         end(at);
     }
     if (batch.truncate_from) {
@@ -516,9 +524,11 @@ void LogStore::encode(const Ready& batch, Bytes& out) {
         w.u64(*batch.truncate_from);
         end(at);
     }
-    for (const Entry& e : batch.entries) {
-        std::size_t at = begin(RecordType::entry);
-        w.entry(e);
+    for (const LogRecord& e : batch.records) {
+        assert(e.index != 0);
+        std::size_t at = begin(RecordType::record);
+        w.u64(e.index);
+        w.raw(e.bytes);
         end(at);
     }
     assert(out.size() == need);
@@ -676,7 +686,7 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
     for (std::size_t i = 0; i < numbers.size(); ++i) {
         std::string path = join(dir, segment_file_name(numbers[i]));
         if ((ec = read_whole_file(path, bytes))) return failed(io_error(path, "cannot read", ec));
-        Scan scan = scan_segment(bytes, numbers[i], replay, cursor);
+        Scan scan = scan_segment(bytes, numbers[i], options.codec, replay, cursor);
         bool last = i + 1 == numbers.size();
         if (scan.stop == Scan::Stop::corrupt) return failed(corrupt_error(path, scan));
         if (scan.stop == Scan::Stop::torn && !last) {

@@ -1,7 +1,8 @@
 // The durable log store: one write-ahead log per node holding everything an engine persists (the
-// hard state, truncations and entries of every Ready batch), in checksummed append-only segment
-// files. Synchronous and single-threaded; FileStorage (common/file_storage.h) runs it on a
-// background thread for the runtime.
+// metadata, truncations and log records of every Ready batch), in checksummed append-only segment
+// files. The store knows no protocol: metadata and log records are bytes the engine encoded
+// (common/engine.h), which the store frames, checksums, replays and hands back. Synchronous and
+// single-threaded; FileStorage (common/file_storage.h) runs it on a background thread for the runtime.
 //
 // On disk, in the node's data dir:
 //
@@ -34,10 +35,13 @@
 //
 // Record payloads (common/codec.h, little-endian):
 //
-//     HardState  u64 term, u64 vote, u64 commit
-//     Truncate   u64 index           every entry with index >= `index` is deleted
-//     Entry      u64 index, u64 term, u64 promise, u32 length + data
-//                                    replaces any earlier entry with the same index
+//     Metadata   the engine's bytes  replaces any earlier metadata
+//     Truncate   u64 index           every log record with index >= `index` is deleted
+//     Record     u64 index, then the engine's bytes (to the end of the payload)
+//                                    replaces any earlier log record with the same index, >= 1
+//
+// The engine's bytes are checked at replay by the engine's own decoder when the runtime passes
+// one (LogStoreOptions::codec): bytes that do not decode are corruption, like any other payload.
 //
 // Every batch is appended with one write() and made durable with one fdatasync() (group commit:
 // the runtime puts as many Ready batches as are waiting into one call). A batch never straddles
@@ -50,7 +54,8 @@
 // it is cut away (ftruncate + fsync) and reported, since it was never acknowledged and the node
 // catches up from its peers. A segment cut short inside its header, or empty, is rewritten.
 // Anything else that is not exactly what this code writes (a bad record with a valid record after
-// it, an unknown type, a payload that does not decode, a sequence out of order, a bad segment
+// it, an unknown type, a payload that does not decode, engine bytes its codec rejects, a sequence
+// out of order, a bad segment
 // header, a missing segment, a damaged non-last segment) is corruption, and open() refuses to
 // start rather than serve from a log it cannot trust. Note that "no valid record follows" is
 // checked by scanning every later byte offset, not by trusting the bad record's length field: a
@@ -87,6 +92,9 @@ struct LogStoreOptions {
     // A new segment is started before a batch that would take the active one past this size.
     // Bigger segments mean fewer files; smaller ones mean cheaper compaction later on.
     std::uint64_t segment_bytes = 64ull << 20;
+    // The engine's checks of its metadata and log record bytes, run on every one replayed; a
+    // failure is corruption at that record. Unset checks accept any bytes (store-only tests).
+    PersistedCodec codec;
 };
 
 // Why open() failed. message() is the one line ballot-server prints before exiting 1.
@@ -116,17 +124,19 @@ public:
     using Options = LogStoreOptions;
 
     // Record types, the byte after a record's checksum.
-    enum class RecordType : std::uint8_t { hard_state = 1, truncate = 2, entry = 3 };
+    enum class RecordType : std::uint8_t { metadata = 1, truncate = 2, record = 3 };
     static constexpr std::size_t kRecordHeaderBytes = 4 + 4 + 8 + 1;
     static constexpr std::size_t kSegmentHeaderBytes = 8 + 4 + 8 + 8 + 4;
-    // 1: records checksummed without salt or sequence, and no FORMAT file. 2: this file.
-    static constexpr std::uint32_t kFormatVersion = 2;
+    // 1: records checksummed without salt or sequence, and no FORMAT file. 2: Raft-shaped hard
+    // state and entries ({term, vote, commit}; {index, term, promise, data}). 3: this file, with
+    // engine-encoded metadata and log records.
+    static constexpr std::uint32_t kFormatVersion = 3;
 
     // Opens (creating if needed) the store in `dir`, takes its lock and replays every segment.
     static OpenResult open(const std::string& dir, Options options = {});
 
-    // Appends the records for the durable part of `batch` to `out`: its hard state, then its
-    // truncation, then its entries, in that order so that every prefix of them is a state the
+    // Appends the records for the durable part of `batch` to `out`: its metadata, then its
+    // truncation, then its log records, in that order so that every prefix of them is a state the
     // engine could have crashed in. Pure; the runtime calls it on its own thread. The sequence
     // and checksum are left zero: write_durably() fills them in once it knows where the records go.
     static void encode(const Ready& batch, Bytes& out);
@@ -171,7 +181,7 @@ private:
 
 struct OpenResult {
     std::unique_ptr<LogStore> store;  // null when `error` is set
-    RecoveredState recovered;         // the latest hard state; entries ascending, possibly sparse
+    RecoveredState recovered;         // the latest metadata; log records ascending, possibly sparse
     // Bytes of a torn or bad last record cut from the end of the log (0: the log was clean), and
     // a line saying where, for the runtime to log.
     std::uint64_t torn_bytes_dropped = 0;

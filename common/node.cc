@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <random>
+#include <stdexcept>
 
 #include "common/file_storage.h"
 #include "common/log_store.h"
@@ -31,6 +33,18 @@ std::uint64_t fresh_session_id() {
     std::uint64_t id = 0;
     while (id == 0) id = (std::uint64_t{rd()} << 32) ^ rd();
     return id;
+}
+
+// Runs `f` (a call into the driver); a broken invariant stops the process. Needed at every entry
+// point, not only around io_context::run(): some callers are coroutines spawned `detached`,
+// which would swallow the exception and carry on.
+template <class F>
+decltype(auto) fail_stop(F&& f) {
+    try {
+        return f();
+    } catch (const InvariantViolation& e) {
+        stop_on_broken_invariant(e);
+    }
 }
 
 tcp::endpoint resolve(asio::io_context& io, const std::string& host, std::uint16_t port) {
@@ -62,12 +76,15 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     store_options.engine = options_.protocol;
     // A dir that has taken part cannot have lost its log (common/membership_guard.h).
     store_options.expect_existing_log = MembershipGuard::has_taken_part(options_.data_dir);
+    // The engine's own decoders check every persisted record as it is replayed, so bytes it
+    // cannot read are refused as corruption at their file and offset (common/engine.h).
+    if (options_.engine) store_options.codec = options_.engine->codec;
     OpenResult opened = LogStore::open(options_.data_dir, store_options);
     if (!opened.ok()) throw NodeOpenError{opened.error->message()};
     if (opened.torn_bytes_dropped > 0) spdlog::warn("{}", opened.torn_message);
-    spdlog::info("recovered {} log entries from {} (term/ballot {}, vote {})",
-                 opened.recovered.entries.size(), options_.data_dir, opened.recovered.hard_state.term,
-                 opened.recovered.hard_state.vote);
+    spdlog::info("recovered {} log records and {} bytes of {} metadata from {}",
+                 opened.recovered.records.size(), opened.recovered.metadata.size(), options_.protocol,
+                 options_.data_dir);
     storage_ = std::make_unique<FileStorage>(io_, std::move(opened.store));
     incarnation_ = fresh_session_id();
     boot_mark_ = high_water_mark();
@@ -85,8 +102,16 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     config.election_timeout_max_ticks = to_ticks(options_.election_timeout_max_ms, options_.tick_ms);
     config.heartbeat_ticks = to_ticks(options_.heartbeat_ms, options_.tick_ms);
     config.seed = fresh_session_id();
-    auto engine = make_engine(options_.protocol, config, std::move(opened.recovered));
-    if (!engine) throw NodeOpenError{"unknown protocol " + options_.protocol};
+    if (!options_.engine) throw NodeOpenError{"no engine given for protocol " + options_.protocol};
+    std::unique_ptr<Engine> engine;
+    try {
+        engine = options_.engine->make(config, std::move(opened.recovered));
+    } catch (const std::invalid_argument& e) {
+        // A bad configuration, or recovered records that decode but do not fit together (a Raft
+        // log whose terms go backwards...): one line and exit, never an uncaught exception.
+        throw NodeOpenError{"cannot start the " + options_.protocol + " engine on " + options_.data_dir +
+                            ": " + e.what()};
+    }
 
     std::map<NodeId, tcp::endpoint> peers;
     for (auto& m : options_.cluster.members)
@@ -104,7 +129,7 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         io_, self, options_.protocol, peers, transport_options,
         [this](NodeId from, std::span<const std::uint8_t> payload) {
             if (stopped_ || network_->joining_) return true;
-            bool ok = driver_->receive(from, payload);
+            bool ok = fail_stop([&] { return driver_->receive(from, payload); });
             schedule_pump();
             return ok;
         },
@@ -141,6 +166,13 @@ void Node::start() {
     schedule_tick();
 }
 
+void stop_on_broken_invariant(const InvariantViolation& e) {
+    spdlog::critical("{}; stopping now (exit {}): a node never serves past a broken invariant", e.what(),
+                     kExitInvariantViolated);
+    spdlog::default_logger()->flush();
+    std::_Exit(kExitInvariantViolated);
+}
+
 void Node::stop() {
     if (stopped_) return;
     stopped_ = true;
@@ -158,7 +190,7 @@ void Node::schedule_tick() {
         if (ec || stopped_) return;
         auto now = std::chrono::steady_clock::now();
         if (now - next_tick_ > std::chrono::seconds(1)) next_tick_ = now;  // after a long stall (SIGSTOP)
-        driver_->tick();
+        fail_stop([&] { driver_->tick(); });
         schedule_pump();
         finish_joining();
         announce_mark();
@@ -172,19 +204,19 @@ void Node::schedule_pump() {
     pump_scheduled_ = true;
     asio::post(io_, [this] {
         pump_scheduled_ = false;
-        if (!stopped_) driver_->pump();
+        if (!stopped_) fail_stop([&] { driver_->pump(); });
     });
 }
 
 void Node::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
     if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
-    driver_->submit(stamp, std::move(payload), std::move(done));
+    fail_stop([&] { driver_->submit(stamp, std::move(payload), std::move(done)); });
     schedule_pump();
 }
 
 void Node::read(Completion done) {
     if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
-    driver_->read(std::move(done));
+    fail_stop([&] { driver_->read(std::move(done)); });
     schedule_pump();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <tuple>
 
+#include "common/assert.h"
 #include "common/cluster_config.h"
 #include "common/driver.h"
 #include "common/engine.h"
@@ -21,7 +22,9 @@ class MembershipGuard;
 class Transport;
 
 struct NodeOptions {
-    std::string protocol;
+    std::string protocol;  // the engine's name: recorded in the data dir, sent in the handshake
+    // The engine to run, from the registry (engines/registry.h; common/ knows no engine itself).
+    const EngineTraits* engine = nullptr;
     ClusterConfig cluster;
     std::string data_dir;
     std::uint32_t tick_ms = 10;
@@ -37,6 +40,16 @@ struct NodeOptions {
 struct NodeOpenError {
     std::string message;
 };
+
+// The exit status of a node stopped by a broken invariant (EX_SOFTWARE, "internal software error").
+constexpr int kExitInvariantViolated = 70;
+
+// Fail-stop (common/assert.h): logs one critical line naming the broken invariant and ends the
+// process at once with kExitInvariantViolated, without running destructors, completing requests
+// or flushing anything more: a node must never serve past a broken invariant. The node calls it
+// wherever it hands control to the driver; ballot-server's main also calls it for a violation that
+// escapes the event loop.
+[[noreturn]] void stop_on_broken_invariant(const InvariantViolation& e);
 
 class Node {
 public:

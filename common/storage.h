@@ -13,7 +13,7 @@ class Storage {
 public:
     virtual ~Storage() = default;
 
-    // Queues the durable part of a batch (hard state, truncation, entries) for writing. Cheap:
+    // Queues the durable part of a batch (metadata, truncation, log records) for writing. Cheap:
     // nothing is durable until a flush that starts after this call completes.
     virtual void write(const Ready& batch) = 0;
 

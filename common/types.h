@@ -1,5 +1,5 @@
-// Basic vocabulary shared by every layer: node ids, log positions, log entries and
-// the small hard state every engine persists.
+// Basic vocabulary shared by every layer: node ids, log positions, the opaque records an engine
+// persists and the committed commands it hands to the state machine.
 #pragma once
 
 #include <cstdint>
@@ -19,34 +19,24 @@ using Index = std::uint64_t;
 
 using Bytes = std::vector<std::uint8_t>;
 
-// One persisted log position.
-//  - Raft: a log entry; `term` is the term it was created in.
-//  - Multi-Paxos / basic Paxos: the value an acceptor accepted for a slot; `term` is the packed
-//    ballot it was accepted in (see common/ballot.h). Basic Paxos also keeps the slot's promise
-//    in `promise`.
-// `data` is an encoded Command (common/command.h); empty data is a no-op.
-struct Entry {
+// One engine-encoded record of the durable log, at position `index` (>= 1). The log store keeps
+// the bytes without looking inside them; only the engine that wrote them can decode them (Raft:
+// {term, command}; Multi-Paxos: {accepted ballot, value}; basic Paxos: {promise, accepted
+// ballot, value} of a slot). See common/engine.h for the contract.
+struct LogRecord {
     Index index = 0;
-    std::uint64_t term = 0;
-    std::uint64_t promise = 0;  // basic Paxos only: the slot's promised ballot (packed)
-    std::string data;
+    Bytes bytes;
 
-    friend bool operator==(const Entry&, const Entry&) = default;
+    friend bool operator==(const LogRecord&, const LogRecord&) = default;
 };
 
-// State an engine must find again after a crash, written before anything that depends on it
-// leaves the node.
-//  - Raft: currentTerm and votedFor (Figure 2, "Persistent state on all servers").
-//  - Multi-Paxos: `term` is the acceptor's promised ballot (packed).
-//  - Basic Paxos: `term` is the highest proposal round this node has used as a proposer, so a
-//    restarted proposer never reuses a ballot number.
-// `commit` is a hint only: the highest index known chosen when it was written.
-struct HardState {
-    std::uint64_t term = 0;
-    NodeId vote = kNoNode;
-    Index commit = 0;
+// A command the engine knows is chosen at `index`, for the state machine to apply. `data` is an
+// encoded Command (common/command.h); empty data is a no-op.
+struct Committed {
+    Index index = 0;
+    std::string data;
 
-    friend bool operator==(const HardState&, const HardState&) = default;
+    friend bool operator==(const Committed&, const Committed&) = default;
 };
 
 }  // namespace ballot

@@ -14,6 +14,7 @@
 #include "common/cluster_config.h"
 #include "common/engine.h"
 #include "common/node.h"
+#include "engines/registry.h"
 #include "kv/kv_store.h"
 #include "kv/resp_server.h"
 
@@ -78,12 +79,13 @@ ServerArgs parse_args(int argc, char** argv) {
     ServerArgs a;
     if (!vm.count("protocol")) throw UsageError{"missing --protocol (raft, multipaxos or paxos)"};
     a.node.protocol = vm["protocol"].as<std::string>();
-    const auto& names = engine_names();
-    if (std::find(names.begin(), names.end(), a.node.protocol) == names.end()) {
+    const EngineTraits* engine = find_engine(a.node.protocol);
+    if (!engine) {
         std::string list;
-        for (auto& n : names) list += (list.empty() ? "" : ", ") + n;
+        for (auto& n : engine_names()) list += (list.empty() ? "" : ", ") + n;
         throw UsageError{"unknown --protocol " + a.node.protocol + " (expected one of: " + list + ")"};
     }
+    a.node.engine = engine;
     if (!vm.count("id")) throw UsageError{"missing --id"};
     std::uint32_t id = parse_number("id", vm["id"].as<std::string>(), 1);
     std::string error;
@@ -178,7 +180,11 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     spdlog::info("ballot-server {} node {} serving clients on {} (peers on port {}), data dir {}",
                  args.node.protocol, me.id, me.str(), me.peer_port(), args.node.data_dir);
-    io.run();
+    try {
+        io.run();
+    } catch (const InvariantViolation& e) {
+        stop_on_broken_invariant(e);  // one that escaped the node's own guards (a storage callback)
+    }
     node.reset();
     spdlog::info("stopped");
     return 0;

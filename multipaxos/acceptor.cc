@@ -3,14 +3,15 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/assert.h"
 #include "multipaxos/learner.h"
 
 namespace ballot::multipaxos {
 
-Acceptor::Acceptor(std::size_t max_message_bytes, const RecoveredState& recovered)
-    : max_message_bytes_(max_message_bytes), promised_(Ballot::unpack(recovered.hard_state.term)) {
+Acceptor::Acceptor(std::size_t max_message_bytes, const Recovered& recovered)
+    : max_message_bytes_(max_message_bytes), promised_(recovered.metadata.promised) {
     for (const Entry& e : recovered.entries)
-        if (e.index != 0 && e.term != 0) accepted_[e.index] = Entry{e.index, e.term, 0, e.data};
+        if (e.index != 0 && e.ballot != 0) accepted_[e.index] = e;
 }
 
 // PMS §2.2, P1a: "An acceptor can accept a proposal numbered n iff it has not responded to a
@@ -63,10 +64,12 @@ std::variant<Accepted, Nack> Acceptor::on_accept(const Accept& m, const Learner&
     for (const Proposal& p : m.proposals) {
         const Entry* have = accepted(p.slot);
         if (learner.is_chosen(p.slot) && !holds(p.slot, p.value)) continue;
+        BALLOT_ASSERT(!learner.is_chosen(p.slot) || holds(p.slot, p.value),
+                      "acceptor: a value known chosen is never replaced");
         // A retransmission of what we already hold needs no new write, and a record keeps the
         // highest ballot it was stored with (a chosen value may have been stored above `m.ballot`).
-        if (!have || have->data != p.value || have->term < m.ballot.packed())
-            set(Entry{p.slot, m.ballot.packed(), 0, p.value});
+        if (!have || have->data != p.value || have->ballot < m.ballot.packed())
+            set(Entry{p.slot, m.ballot.packed(), p.value});
         reply.slots.push_back(p.slot);
     }
     return reply;
@@ -98,10 +101,11 @@ const Entry* Acceptor::accepted(Index slot) const {
 void Acceptor::store_chosen(Index slot, Ballot ballot, const std::string& data) {
     const Entry* have = accepted(slot);
     if (have && have->data == data) return;
-    set(Entry{slot, ballot.packed(), 0, data});
+    set(Entry{slot, ballot.packed(), data});
 }
 
 void Acceptor::set(Entry e) {
+    BALLOT_ASSERT(e.index != 0 && e.ballot != 0, "acceptor: a stored value has a slot and a ballot");
     accepted_[e.index] = e;
     unsaved_.push_back(std::move(e));
 }
@@ -117,10 +121,20 @@ std::vector<Entry> Acceptor::take_unsaved() {
 }
 
 void Acceptor::check_invariants() const {
-    for (const auto& [slot, e] : accepted_) {
-        if (slot == 0 || e.index != slot) throw std::logic_error("acceptor: slot key and entry disagree");
-        if (e.term == 0) throw std::logic_error("acceptor: value accepted without a ballot");
+    // The newest kWindow records, and every record not yet handed to the disk: older ones were
+    // checked when they were the newest (records are only ever added or replaced, never moved).
+    constexpr std::size_t kWindow = 64;
+    std::size_t seen = 0;
+    for (auto it = accepted_.rbegin(); it != accepted_.rend() && seen < kWindow; ++it, ++seen) {
+        BALLOT_ASSERT(it->first != 0 && it->second.index == it->first, "acceptor: slot key and entry agree");
+        BALLOT_ASSERT(it->second.ballot != 0, "acceptor: every accepted value carries a ballot");
     }
+    for (const Entry& e : unsaved_) {
+        BALLOT_ASSERT(e.index != 0 && e.ballot != 0, "acceptor: an unsaved record has a slot and a ballot");
+        const Entry* now = accepted(e.index);
+        BALLOT_ASSERT(now != nullptr, "acceptor: an unsaved record is held");
+    }
+    BALLOT_ASSERT(!promise_changed_ || !promised_.is_zero(), "acceptor: a changed promise is a real ballot");
 }
 
 }  // namespace ballot::multipaxos

@@ -2,8 +2,8 @@
 // the protocol. It keeps one promised ballot for all slots and, per slot, the last value it
 // accepted with the ballot it accepted it in.
 //
-// Durability: the promise is HardState.term (packed ballot); each accepted value is an Entry
-// {index = slot, term = packed ballot, data = value}. Every change is queued as "unsaved" and
+// Durability (multipaxos/persist.h): the promise goes in the metadata record; each accepted value
+// is a log record {slot, accepted ballot, value}. Every change is queued as "unsaved" and
 // handed to the runtime in the next Ready; the replies that reveal a change (Promise, Accepted)
 // are sent after_persist, so no proposer ever counts a vote that a crash could take back.
 //
@@ -36,7 +36,8 @@ class Learner;
 
 class Acceptor {
 public:
-    Acceptor(std::size_t max_message_bytes, const RecoveredState& recovered);
+    // Rebuilds the acceptor from what it persisted (decoded by multipaxos/persist.h).
+    Acceptor(std::size_t max_message_bytes, const Recovered& recovered);
 
     Ballot promised() const { return promised_; }
 
@@ -71,7 +72,7 @@ public:
     std::vector<Entry> take_unsaved();
     bool has_unsaved() const { return promise_changed_ || !unsaved_.empty(); }
 
-    // Throws std::logic_error naming the broken invariant.
+    // Throws InvariantViolation (common/assert.h) naming the broken invariant.
     void check_invariants() const;
 
 private:

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/assert.h"
+
 namespace ballot::multipaxos {
 
 Leader::Leader(const EngineConfig& config, Ballot ballot, Acceptor& acceptor, Learner& learner, Outbox& out)
@@ -54,12 +56,12 @@ bool Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
     for (const Entry& e : m.accepted) {
         // The acceptor's values up to its chosen prefix are chosen: learn them outright.
         if (e.index <= m.chosen) {
-            learner_.learn(e.index, Ballot::unpack(e.term), e.data);
+            learner_.learn(e.index, Ballot::unpack(e.ballot), e.data);
             continue;
         }
         // PMS §2.2 P2c: adopt, per slot, the value accepted in the highest ballot.
         auto [it, fresh] = reported_.try_emplace(e.index, e);
-        if (!fresh && e.term > it->second.term) it->second = e;
+        if (!fresh && e.ballot > it->second.ballot) it->second = e;
     }
     if (m.next_slot != 0) {  // the report did not fit one message: ask for the rest
         ask_page(from, m.next_slot, now);
@@ -292,14 +294,28 @@ void Leader::abandon() {
 }
 
 void Leader::check_invariants() const {
-    if (acceptor_.promised() < ballot_)
-        throw std::logic_error("leader: own acceptor has not promised its ballot");
+    BALLOT_ASSERT(ballot_.node == config_.id, "leader: its ballot carries its own id");
+    BALLOT_ASSERT(acceptor_.promised() >= ballot_, "leader: own acceptor has promised its ballot");
     for (const auto& [slot, p] : pending_) {
-        if (slot >= next_slot_) throw std::logic_error("leader: pending slot beyond next_slot");
-        if (p.accepted_by.size() >= config_.quorum())
-            throw std::logic_error("leader: chosen slot still pending");
+        BALLOT_ASSERT(slot < next_slot_, "leader: pending slot below next_slot");
+        BALLOT_ASSERT(p.accepted_by.size() < config_.quorum(),
+                      "leader: a slot accepted by a majority is not pending");
     }
-    if (confirmed_seq_ > read_seq_) throw std::logic_error("leader: confirmed a read round never started");
+    BALLOT_ASSERT(own_next_ <= next_slot_, "leader: own acceptor sent only assigned slots");
+    for (const auto& [id, peer] : peers_) {
+        BALLOT_ASSERT(peer.inflight.size() <= config_.max_inflight_messages,
+                      "leader: in-flight Accepts per peer within max_inflight_messages");
+        BALLOT_ASSERT(peer.next <= next_slot_, "leader: a peer is sent only assigned slots");
+    }
+    BALLOT_ASSERT(confirmed_seq_ <= read_seq_, "leader: confirmed only read rounds started");
+    std::uint64_t previous = 0;
+    for (const PendingRead& r : reads_) {
+        BALLOT_ASSERT(r.seq >= previous, "leader: pending reads ordered by round");
+        BALLOT_ASSERT(r.seq > confirmed_seq_, "leader: no confirmed read left waiting");
+        previous = r.seq;
+    }
+    BALLOT_ASSERT(reads_.size() <= config_.max_pending_proposals,
+                  "leader: reads bounded by max_pending_proposals");
 }
 
 }  // namespace ballot::multipaxos

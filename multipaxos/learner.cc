@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "common/assert.h"
+
 namespace ballot::multipaxos {
 
 Learner::Learner(Acceptor& acceptor, Index commit_hint) : acceptor_(acceptor) {
@@ -12,8 +14,19 @@ Learner::Learner(Acceptor& acceptor, Index commit_hint) : acceptor_(acceptor) {
         const Entry* e = acceptor_.accepted(commit_index_ + 1);
         if (!e) break;
         ++commit_index_;
-        committed_.push_back(*e);
+        deliver(*e);
     }
+}
+
+// The one place values leave the learner: strictly in slot order, each once (PMMC §3: replicas
+// apply decisions in slot order). Relied on by the runtime, which applies what it is given.
+void Learner::deliver(const Entry& e) {
+    BALLOT_ASSERT(e.index == delivered_ + 1, "learner: delivers contiguously (slot " +
+                                                 std::to_string(e.index) + " after " +
+                                                 std::to_string(delivered_) + ")");
+    BALLOT_ASSERT(e.index <= commit_index_, "learner: delivers only within the chosen prefix");
+    delivered_ = e.index;
+    committed_.push_back(e);
 }
 
 void Learner::learn(Index slot, Ballot ballot, const std::string& data) {
@@ -37,11 +50,11 @@ void Learner::advance() {
         const Entry* e = acceptor_.accepted(next);
         bool known = chosen_above_.erase(next) > 0;
         // Rule (2): accepted in the ballot whose leader says it is chosen.
-        bool by_point = !known && next <= point_ && e && e->term == point_ballot_.packed();
+        bool by_point = !known && next <= point_ && e && e->ballot == point_ballot_.packed();
         if (!known && !by_point) return;
-        if (!e) throw std::logic_error("learner: chosen slot " + std::to_string(next) + " has no value");
+        BALLOT_ASSERT(e != nullptr, "learner: a chosen slot has a value (slot " + std::to_string(next) + ")");
         ++commit_index_;
-        committed_.push_back(*e);
+        deliver(*e);
     }
 }
 
@@ -50,7 +63,7 @@ std::vector<Entry> Learner::chosen_from(Index first, std::size_t max_bytes) cons
     std::size_t bytes = kHeaderBytes;
     for (Index slot = first; slot <= commit_index_; ++slot) {
         const Entry* e = acceptor_.accepted(slot);
-        if (!e) throw std::logic_error("learner: chosen slot " + std::to_string(slot) + " has no value");
+        BALLOT_ASSERT(e != nullptr, "learner: a chosen slot has a value (slot " + std::to_string(slot) + ")");
         std::size_t size = encoded_size(*e);
         if (!out.empty() && bytes + size > max_bytes) break;
         bytes += size;
@@ -60,10 +73,16 @@ std::vector<Entry> Learner::chosen_from(Index first, std::size_t max_bytes) cons
 }
 
 void Learner::check_invariants() const {
-    for (Index slot : chosen_above_)
-        if (slot <= commit_index_ + 1) throw std::logic_error("learner: deliverable slot left behind");
+    // Slots chosen above the prefix wait behind a gap; one right after it would have been taken.
+    BALLOT_ASSERT(chosen_above_.empty() || *chosen_above_.begin() > commit_index_ + 1,
+                  "learner: no deliverable slot left behind the chosen prefix");
+    BALLOT_ASSERT(delivered_ == commit_index_, "learner: everything in the chosen prefix is delivered, once");
+    BALLOT_ASSERT(highest_chosen() >= commit_index_, "learner: highest chosen >= commit index");
+    // The acceptor's record of a delivered slot is the chosen value: a restart delivers it again
+    // and catch-up serves it (checked over the newest 64 slots; older ones were checked then).
     for (Index slot = commit_index_; slot > 0 && slot + 64 > commit_index_; --slot)
-        if (!acceptor_.accepted(slot)) throw std::logic_error("learner: delivered slot without a value");
+        BALLOT_ASSERT(acceptor_.accepted(slot) != nullptr,
+                      "learner: a delivered slot has a value (slot " + std::to_string(slot) + ")");
 }
 
 }  // namespace ballot::multipaxos

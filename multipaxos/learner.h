@@ -15,7 +15,7 @@
 //   3. a Chosen message from the leader carries the value (catch-up).
 // Each learned value is also stored in the acceptor (Acceptor::store_chosen), so the acceptor's
 // record of a slot at or below commit_index is always the chosen value: after a restart the
-// learner delivers 1..commit_index from disk (HardState.commit is the durable hint), and the
+// learner delivers 1..commit_index from disk (the metadata's commit hint), and the
 // leader serves catch-up from the same records.
 #pragma once
 
@@ -31,7 +31,7 @@ namespace ballot::multipaxos {
 
 class Learner {
 public:
-    // `commit_hint`: HardState.commit from disk. Used only as far as the recovered entries are
+    // `commit_hint`: the persisted metadata's commit hint. Used only as far as the recovered entries are
     // contiguous, since a slot at or below it must be on disk to be delivered.
     Learner(Acceptor& acceptor, Index commit_hint);
 
@@ -54,10 +54,12 @@ public:
     std::vector<Entry> take_committed() { return std::exchange(committed_, {}); }
     bool has_committed() const { return !committed_.empty(); }
 
+    // Throws InvariantViolation (common/assert.h) naming the broken invariant.
     void check_invariants() const;
 
 private:
     void advance();
+    void deliver(const Entry& e);
 
     Acceptor& acceptor_;
     Index commit_index_ = 0;
@@ -66,6 +68,7 @@ private:
     Ballot point_ballot_;
     Index point_ = 0;
     std::vector<Entry> committed_;
+    Index delivered_ = 0;  // the last slot handed to committed_ (== commit_index_ between calls)
 };
 
 }  // namespace ballot::multipaxos

@@ -6,6 +6,18 @@ namespace ballot::multipaxos {
 
 namespace {
 
+// An entry on the wire: u64 slot | u64 ballot (packed) | u64 reserved (always 0) | u32 length +
+// value. (The reserved word keeps the wire format as it was when every engine shared one entry
+// type.)
+constexpr std::size_t kMinEntryBytes = 8 + 8 + 8 + 4;
+
+void write_entry(Writer& w, const Entry& e) {
+    w.u64(e.index);
+    w.u64(e.ballot);
+    w.u64(0);
+    w.str(e.data);
+}
+
 // The first byte of every message. Values are part of the wire format: never renumber.
 enum class Type : std::uint8_t {
     prepare = 1,
@@ -45,7 +57,7 @@ struct Encoder {
         w.u64(m.next_slot);
         w.u64(m.chosen);
         w.u32(static_cast<std::uint32_t>(m.accepted.size()));
-        for (const Entry& e : m.accepted) w.entry(e);
+        for (const Entry& e : m.accepted) write_entry(w, e);
     }
     void operator()(const Accept& m) {
         w.u8(static_cast<std::uint8_t>(Type::accept));
@@ -87,7 +99,7 @@ struct Encoder {
         w.u8(static_cast<std::uint8_t>(Type::chosen));
         ballot(m.ballot);
         w.u32(static_cast<std::uint32_t>(m.values.size()));
-        for (const Entry& e : m.values) w.entry(e);
+        for (const Entry& e : m.values) write_entry(w, e);
     }
     void operator()(const Forward& m) {
         w.u8(static_cast<std::uint8_t>(Type::forward));
@@ -129,17 +141,19 @@ void check_slot(Reader& r, Index slot, Index previous) {
     if (slot <= previous) r.fail("slots not increasing");
 }
 
-// Entries carry a slot, the ballot it was accepted in, and a value; `promise` is basic Paxos's.
 std::vector<Entry> read_entries(Reader& r, Index min_slot) {
     std::uint32_t n = r.count(kMinEntryBytes);
     std::vector<Entry> out;
     out.reserve(n);
     Index previous = min_slot - 1;
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        Entry e = r.entry();
+        Entry e;
+        e.index = r.u64();
+        e.ballot = r.u64();
+        if (r.u64() != 0) r.fail("nonzero reserved field");
+        e.data = r.str();
         check_slot(r, e.index, previous);
-        if (Ballot::unpack(e.term).node == kNoNode) r.fail("value without a ballot");
-        if (e.promise != 0) r.fail("unexpected promise field");
+        if (Ballot::unpack(e.ballot).node == kNoNode) r.fail("value without a ballot");
         previous = e.index;
         out.push_back(std::move(e));
     }
@@ -293,7 +307,7 @@ struct Describer {
             "Promise ballot=" + m.ballot.str() + " from=" + std::to_string(m.from_slot) + " accepted=[";
         for (std::size_t i = 0; i < m.accepted.size() && i < kShown; ++i) {
             if (i > 0) out += ",";
-            out += std::to_string(m.accepted[i].index) + "@" + Ballot::unpack(m.accepted[i].term).str();
+            out += std::to_string(m.accepted[i].index) + "@" + Ballot::unpack(m.accepted[i].ballot).str();
         }
         if (m.accepted.size() > kShown) out += ",...+" + std::to_string(m.accepted.size() - kShown);
         out += "] chosen=" + std::to_string(m.chosen);

@@ -26,6 +26,7 @@
 
 #include "common/ballot.h"
 #include "common/types.h"
+#include "multipaxos/persist.h"
 
 namespace ballot::multipaxos {
 
@@ -37,7 +38,7 @@ struct Prepare {
 };
 
 // Phase 1b: the acceptor promises `ballot` and reports every value it accepted in slots
-// >= from_slot, each with the ballot it was accepted in (Entry{index=slot, term=ballot, data}).
+// >= from_slot, each with the ballot it was accepted in (Entry{index = slot, ballot, data}).
 // The report is bounded by max_message_bytes: when it does not fit, `next_slot` is the first
 // slot left out and the leader asks again with Prepare{ballot, next_slot}. 0 = complete.
 // `chosen` is the acceptor's contiguous chosen prefix: its values up to there are chosen.

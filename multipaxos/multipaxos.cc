@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/assert.h"
+
 namespace ballot::multipaxos {
 
 namespace {
@@ -25,10 +27,13 @@ bool after_persist(const Message& m) {
 }  // namespace
 
 MultiPaxos::MultiPaxos(const EngineConfig& config, RecoveredState recovered)
+    : MultiPaxos(config, decode_recovered(recovered)) {}
+
+MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered)
     : config_(config),
       rng_(config.seed),
       acceptor_(config.max_message_bytes, recovered),
-      learner_(acceptor_, recovered.hard_state.commit) {
+      learner_(acceptor_, recovered.metadata.commit) {
     if (std::find(config_.members.begin(), config_.members.end(), config_.id) == config_.members.end())
         throw std::invalid_argument("multipaxos: own id " + std::to_string(config_.id) + " is not a member");
     if (config_.election_timeout_min_ticks == 0 ||
@@ -38,7 +43,7 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, RecoveredState recovered)
         throw std::invalid_argument("multipaxos: heartbeat_ticks and max_inflight_messages must be positive");
     highest_seen_ = acceptor_.promised();
     commit_at_last_take_ = learner_.commit_index();
-    persisted_commit_ = recovered.hard_state.commit;
+    persisted_commit_ = recovered.metadata.commit;
     reset_election_timer();
 }
 
@@ -172,7 +177,7 @@ void MultiPaxos::on(NodeId from, const HeartbeatAck& m) {
 // another value for those slots is below it too, and a deposed leader's delayed Accept is now
 // refused (README, "Chosen values in the acceptor").
 void MultiPaxos::on(NodeId from, const Chosen& m) {
-    for (const Entry& e : m.values) learner_.learn(e.index, Ballot::unpack(e.term), e.data);
+    for (const Entry& e : m.values) learner_.learn(e.index, Ballot::unpack(e.ballot), e.data);
     if (!acceptor_.admits(m.ballot)) return;
     if (!m.values.empty()) acceptor_.promise_at_least(m.ballot);
     follow(m.ballot);
@@ -308,17 +313,17 @@ Ready MultiPaxos::take_ready() {
     if (leader_) leader_->flush(now_);
     Ready r = std::move(ready_);
     ready_ = Ready{};
-    r.entries = acceptor_.take_unsaved();
+    for (const Entry& e : acceptor_.take_unsaved()) r.records.push_back(encode_record(e));
     bool promise_changed = acceptor_.take_promise_changed();
     // The commit hint may only cover values written in earlier batches (durable before this
     // one), so it lags one batch; it rides on batches that are written anyway.
     Index hint = std::max(persisted_commit_, commit_at_last_take_);
     commit_at_last_take_ = learner_.commit_index();
-    if (promise_changed || (!r.entries.empty() && hint > persisted_commit_)) {
-        r.hard_state = HardState{acceptor_.promised().packed(), kNoNode, hint};
+    if (promise_changed || (!r.records.empty() && hint > persisted_commit_)) {
+        r.metadata = encode_metadata(Metadata{acceptor_.promised(), hint});
         persisted_commit_ = hint;
     }
-    r.committed = learner_.take_committed();
+    for (Entry& e : learner_.take_committed()) r.committed.push_back(Committed{e.index, std::move(e.data)});
     return r;
 }
 
@@ -349,12 +354,14 @@ bool MultiPaxos::is_member(NodeId id) const {
     return std::find(config_.members.begin(), config_.members.end(), id) != config_.members.end();
 }
 
+// Every role's local invariants (acceptor.cc, learner.cc, leader.cc), then the glue's.
 void MultiPaxos::check_invariants() const {
     acceptor_.check_invariants();
     learner_.check_invariants();
     if (leader_) leader_->check_invariants();
-    if (active_leader() && known_leader_ != kNoNode)
-        throw std::logic_error("multipaxos: a leader following another");
+    BALLOT_ASSERT(!(active_leader() && known_leader_ != kNoNode), "multipaxos: a leader follows no other");
+    BALLOT_ASSERT(forwarded_reads_.size() <= config_.max_pending_proposals,
+                  "multipaxos: forwarded reads bounded by max_pending_proposals");
 }
 
 }  // namespace ballot::multipaxos

@@ -17,10 +17,10 @@
 // refused with a higher ballot steps down and waits a new random timeout before trying again:
 // that randomized backoff is what ends dueling proposers (PMS §2.4, "Progress").
 //
-// What is durable: HardState.term = the acceptor's promised ballot (packed, common/ballot.h);
-// Entry{index = slot, term = packed ballot, data} = the value accepted for a slot, or the chosen
-// value once learned; HardState.commit = a hint that every slot up to it is chosen and its disk
-// record holds the chosen value. A restarted node delivers 1..hint again from disk and learns the
+// What is durable (multipaxos/persist.h): the metadata record {promised ballot, commit hint} and,
+// per slot, a log record {accepted ballot, value}: the value accepted for the slot, or the chosen
+// value once learned. The commit hint says every slot up to it is chosen and its disk record
+// holds the chosen value. A restarted node delivers 1..hint again from disk and learns the
 // rest from the leader.
 #pragma once
 
@@ -36,6 +36,7 @@
 #include "multipaxos/leader.h"
 #include "multipaxos/learner.h"
 #include "multipaxos/messages.h"
+#include "multipaxos/persist.h"
 
 namespace ballot::multipaxos {
 
@@ -55,10 +56,11 @@ public:
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
 
-    // Throws std::logic_error naming the first broken invariant of any role.
-    void check_invariants() const;
+    // Throws InvariantViolation (common/assert.h) naming the first broken invariant of any role.
+    void check_invariants() const override;
 
 private:
+    MultiPaxos(const EngineConfig& config, const Recovered& recovered);
     // Outbox: what the roles send.
     void send(NodeId to, Message m) override;
     void read_done(ReadState rs) override;
@@ -115,7 +117,7 @@ private:
 
     Ready ready_;                    // messages and reads gathered since the last take_ready()
     Index commit_at_last_take_ = 0;  // the chosen prefix when the previous batch was taken
-    Index persisted_commit_ = 0;     // the last HardState.commit handed out
+    Index persisted_commit_ = 0;     // the last commit hint handed out in the metadata
 };
 
 }  // namespace ballot::multipaxos

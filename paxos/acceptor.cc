@@ -2,16 +2,18 @@
 
 #include <algorithm>
 
+#include "common/assert.h"
+
 namespace ballot::paxos {
 
-Acceptor::Acceptor(const std::vector<Entry>& recovered) {
-    for (const Entry& e : recovered) {
-        Slot& s = slots_[e.index];
-        s.promised = Ballot::unpack(e.promise);
-        s.accepted = Ballot::unpack(e.term);
-        s.value = e.data;
+Acceptor::Acceptor(const std::vector<SlotRecord>& recovered) {
+    for (const SlotRecord& r : recovered) {
+        Slot& s = slots_[r.slot];
+        s.promised = r.promised;
+        s.accepted = r.accepted;
+        s.value = r.value;
         highest_promise_ = std::max(highest_promise_, s.promised);
-        if (!s.accepted.is_zero()) highest_accepted_slot_ = std::max(highest_accepted_slot_, e.index);
+        if (!s.accepted.is_zero()) highest_accepted_slot_ = std::max(highest_accepted_slot_, r.slot);
     }
 }
 
@@ -23,6 +25,7 @@ Message Acceptor::on_prepare(const Prepare& m) {
     Slot& s = slots_[m.slot];
     if (m.ballot < s.promised) return Nack{m.slot, m.ballot, s.promised};
     if (m.ballot > s.promised) {
+        BALLOT_ASSERT(m.ballot > s.promised, "P1: a promise never decreases");
         s.promised = m.ballot;
         highest_promise_ = std::max(highest_promise_, m.ballot);
         unsaved_.insert(m.slot);
@@ -37,6 +40,9 @@ Message Acceptor::on_accept(const Accept& m) {
     Slot& s = slots_[m.slot];
     if (m.ballot < s.promised) return Nack{m.slot, m.ballot, s.promised};
     if (s.accepted != m.ballot) {  // a retransmitted Accept changes nothing
+        BALLOT_ASSERT(m.ballot >= s.promised, "P1a: accept only at or above the slot's promise (slot " +
+                                                  std::to_string(m.slot) + ", ballot " + m.ballot.str() +
+                                                  ", promised " + s.promised.str() + ")");
         s.promised = m.ballot;
         s.accepted = m.ballot;
         s.value = m.value;
@@ -47,12 +53,35 @@ Message Acceptor::on_accept(const Accept& m) {
     return Accepted{m.slot, m.ballot};
 }
 
-std::vector<Entry> Acceptor::take_unsaved() {
-    std::vector<Entry> out;
+void Acceptor::check_invariants() const {
+    auto check = [this](Index slot, const Slot& s) {
+        auto where = [slot] { return " (slot " + std::to_string(slot) + ")"; };  // only on failure
+        BALLOT_ASSERT(slot >= 1, "acceptor: slots are numbered from 1");
+        BALLOT_ASSERT(s.promised >= s.accepted, "acceptor: promise >= accepted ballot" + where());
+        BALLOT_ASSERT(!s.accepted.is_zero() || s.value.empty(),
+                      "acceptor: a value only with a ballot" + where());
+        BALLOT_ASSERT(s.promised <= highest_promise_,
+                      "acceptor: highest_promise covers every promise" + where());
+        BALLOT_ASSERT(s.accepted.is_zero() || slot <= highest_accepted_slot_,
+                      "acceptor: highest_accepted_slot covers every accepted slot" + where());
+    };
+    constexpr std::size_t kWindow = 64;
+    std::size_t seen = 0;
+    for (auto it = slots_.rbegin(); it != slots_.rend() && seen < kWindow; ++it, ++seen)
+        check(it->first, it->second);
+    for (Index slot : unsaved_) {
+        auto it = slots_.find(slot);
+        BALLOT_ASSERT(it != slots_.end(), "acceptor: an unsaved slot is held");
+        check(slot, it->second);
+    }
+}
+
+std::vector<SlotRecord> Acceptor::take_unsaved() {
+    std::vector<SlotRecord> out;
     out.reserve(unsaved_.size());
     for (Index slot : unsaved_) {
         const Slot& s = slots_[slot];
-        out.push_back(Entry{slot, s.accepted.packed(), s.promised.packed(), s.value});
+        out.push_back(SlotRecord{slot, s.promised, s.accepted, s.value});
     }
     unsaved_.clear();
     return out;

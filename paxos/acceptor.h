@@ -2,8 +2,8 @@
 //
 // It remembers, per slot, the highest prepare request it has promised and the highest-numbered
 // proposal it has accepted; §2.2: "an acceptor must remember this information even if it fails
-// and then restarts". So every change is handed out as an Entry to persist, and the caller marks
-// every reply after_persist (§2.5: "an acceptor records its intended response in stable storage
+// and then restarts". So every change is handed out as a SlotRecord to persist (paxos/persist.h), and the
+// caller marks every reply after_persist (§2.5: "an acceptor records its intended response in stable storage
 // before actually sending the response").
 #pragma once
 
@@ -13,14 +13,14 @@
 
 #include "common/types.h"
 #include "paxos/messages.h"
+#include "paxos/persist.h"
 
 namespace ballot::paxos {
 
 class Acceptor {
 public:
-    // Rebuilds the acceptor from what it persisted: Entry{index=slot, promise=promised ballot,
-    // term=accepted ballot (0: none), data=accepted value}.
-    explicit Acceptor(const std::vector<Entry>& recovered);
+    // Rebuilds the acceptor from the slot records it persisted (decoded by paxos/persist.h).
+    explicit Acceptor(const std::vector<SlotRecord>& recovered);
 
     Message on_prepare(const Prepare& m);  // a Promise or a Nack
     Message on_accept(const Accept& m);    // an Accepted or a Nack
@@ -31,9 +31,13 @@ public:
     Index highest_slot() const { return slots_.empty() ? 0 : slots_.rbegin()->first; }
     Ballot highest_promise() const { return highest_promise_; }
 
-    // The slots changed since the last call, as entries to persist.
-    std::vector<Entry> take_unsaved();
+    // The slots changed since the last call, as records to persist.
+    std::vector<SlotRecord> take_unsaved();
     bool has_unsaved() const { return !unsaved_.empty(); }
+
+    // Per slot (the newest 64 and every one changed since the last take_unsaved()): the promise
+    // is at least the accepted ballot, and the summaries cover the slot. Throws InvariantViolation.
+    void check_invariants() const;
 
 private:
     struct Slot {

@@ -29,8 +29,12 @@ public:
     Index highest_chosen() const { return chosen_.empty() ? 0 : chosen_.rbegin()->first; }
 
     // The chosen prefix not handed out yet, in slot order (empty data: a no-op).
-    std::vector<Entry> take_committed();
+    std::vector<Committed> take_committed();
     bool has_committed() const { return emitted_ < commit_index_; }
+
+    // The chosen prefix is contiguous (checked over its newest 64 slots), ends where the next
+    // unknown slot begins, and nothing beyond it was handed out. Throws InvariantViolation.
+    void check_invariants() const;
 
 private:
     std::map<Index, std::string> chosen_;

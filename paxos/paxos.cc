@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/assert.h"
 #include "common/random.h"
 
 namespace ballot::paxos {
@@ -10,11 +11,14 @@ Paxos::Paxos(const EngineConfig& config, RecoveredState recovered)
     : Paxos(config, std::move(recovered), Tuning::from(config)) {}
 
 Paxos::Paxos(const EngineConfig& config, RecoveredState recovered, const Tuning& tuning)
+    : Paxos(config, decode_recovered(recovered), tuning) {}
+
+Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, const Tuning& tuning)
     : config_(config),
       tuning_(tuning),
-      acceptor_(recovered.entries),
-      proposer_(config.id, config.members, tuning, recovered.hard_state.term, config.seed, out_),
-      persisted_round_(recovered.hard_state.term),
+      acceptor_(recovered.slots),
+      proposer_(config.id, config.members, tuning, recovered.metadata.round, config.seed, out_),
+      persisted_round_(recovered.metadata.round),
       next_read_round_(Rng(~config.seed).next()) {
     // Restart: the acceptor's state came back from disk, what was chosen did not. The slots this
     // node has touched, and those a majority has accepted in (the probe), are known in use, so gap
@@ -199,9 +203,9 @@ Ready Paxos::take_ready() {
     Ready ready;
     if (proposer_.round_used() > persisted_round_) {
         persisted_round_ = proposer_.round_used();
-        ready.hard_state = HardState{persisted_round_, kNoNode, learner_.commit_index()};
+        ready.metadata = encode_metadata(Metadata{persisted_round_, learner_.commit_index()});
     }
-    ready.entries = acceptor_.take_unsaved();
+    for (const SlotRecord& s : acceptor_.take_unsaved()) ready.records.push_back(encode_record(s));
 
     // One payload per peer and per after_persist flag (split at max_message_bytes), however many
     // slots the messages are about. Within a payload, messages keep the order they were made in.
@@ -234,6 +238,18 @@ EngineStatus Paxos::status() const {
     s.log_last_index = proposer_.next_slot() - 1;
     s.log_first_index = s.log_last_index > 0 ? 1 : 0;
     return s;
+}
+
+// Every role's local invariants (acceptor.cc, learner.cc, proposer.cc), then the glue's.
+void Paxos::check_invariants() const {
+    acceptor_.check_invariants();
+    learner_.check_invariants();
+    proposer_.check_invariants();
+    // §2.5: the highest round put in a Prepare is persisted before that Prepare leaves.
+    BALLOT_ASSERT(persisted_round_ <= proposer_.round_used(), "paxos: the persisted round was used");
+    BALLOT_ASSERT(learner_.highest_chosen() < proposer_.next_slot(),
+                  "paxos: every chosen slot is known in use");
+    BALLOT_ASSERT(fill_next_ >= 1, "paxos: gap filling starts at slot 1 or later");
 }
 
 std::string Paxos::describe(std::span<const std::uint8_t> payload) const {

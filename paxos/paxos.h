@@ -35,8 +35,10 @@ public:
 
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
+    void check_invariants() const override;
 
 private:
+    Paxos(const EngineConfig& config, const Recovered& recovered, const Tuning& tuning);
     // One quorum query serving every read() made before it was sent.
     struct ReadRound {
         std::vector<std::uint64_t> read_ids;
@@ -64,7 +66,7 @@ private:
     Acceptor acceptor_;
     Learner learner_;
     Proposer proposer_;
-    std::uint64_t persisted_round_;  // HardState.term as last handed out
+    std::uint64_t persisted_round_;  // the metadata round as last handed out
 
     std::uint64_t now_ = 0;
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/assert.h"
+
 namespace ballot::paxos {
 
 Proposer::Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning,
@@ -187,6 +189,27 @@ void Proposer::tick() {
             prepare(i);  // retry the slot under a higher ballot
         else
             fail(i);  // no majority answered in time
+    }
+}
+
+void Proposer::check_invariants() const {
+    BALLOT_ASSERT(round_durable_ <= round_used_, "proposer: only rounds used are known durable");
+    BALLOT_ASSERT(round_used_ <= round_, "proposer: the next round is at least the highest used");
+    BALLOT_ASSERT(instances_.size() <= tuning_.max_inflight_slots, "proposer: instances within the window");
+    BALLOT_ASSERT(queued_.size() <= tuning_.max_pending_proposals, "proposer: queued commands bounded");
+    for (const auto& [slot, i] : instances_) {
+        auto where = [&, slot = slot] {  // only on failure
+            return " (slot " + std::to_string(slot) + ", ballot " + i.ballot.str() + ")";
+        };
+        BALLOT_ASSERT(i.slot == slot, "proposer: an instance knows its slot" + where());
+        BALLOT_ASSERT(slot < next_slot_, "proposer: slots in hand are below next_slot" + where());
+        BALLOT_ASSERT(i.ballot.node == id_ && i.ballot.round >= 1,
+                      "proposer: an attempt uses its own ballot" + where());
+        // §2.5: a proposer never reuses a proposal number, so its round is never below one it used.
+        BALLOT_ASSERT(i.ballot.round <= round_used_,
+                      "proposer: round_used covers every ballot used" + where());
+        BALLOT_ASSERT(i.ballot <= highest_ballot_,
+                      "proposer: highest_ballot covers every ballot used" + where());
     }
 }
 

@@ -8,7 +8,7 @@
 // "Contention"). Up to Tuning::max_inflight_slots instances run at once.
 //
 // Proposal numbers are (round, node id) ballots. The highest round put in a Prepare is what the
-// engine persists as HardState.term before that Prepare leaves, so a restarted proposer starts
+// engine persists (its metadata, paxos/persist.h) before that Prepare leaves, so a restarted proposer starts
 // above it and never reuses a proposal number (§2.5: each proposer remembers in stable storage
 // the highest-numbered proposal it has tried to issue).
 #pragma once
@@ -72,6 +72,10 @@ public:
     Ballot highest_ballot() const { return highest_ballot_; }
     // One above the highest slot this node has seen in use.
     Index next_slot() const { return next_slot_; }
+
+    // Rounds never run below a ballot used, the window and queue are bounded, every instance's
+    // ballot is its own. Throws InvariantViolation.
+    void check_invariants() const;
 
 private:
     enum class Phase { preparing, accepting, backing_off };

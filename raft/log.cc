@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "common/codec.h"
-
 namespace ballot::raft {
 
 RaftLog::RaftLog(std::vector<Entry> recovered) : entries_(std::move(recovered)) {
@@ -63,13 +61,15 @@ std::vector<Entry> RaftLog::slice(Index from, std::size_t max_bytes) const {
 
 std::vector<Entry> RaftLog::range(Index from, Index to) const {
     if (from > to) return {};
+    BALLOT_ASSERT(from >= 1 && to <= last_index(), "log range within 1..last_index");
     return {entries_.begin() + static_cast<std::ptrdiff_t>(from - 1),
             entries_.begin() + static_cast<std::ptrdiff_t>(to)};
 }
 
 Index RaftLog::append(std::uint64_t term, std::string data) {
+    BALLOT_ASSERT(term >= 1 && term >= last_term(), "log terms never decrease");
     Index index = last_index() + 1;
-    entries_.push_back(Entry{index, term, 0, std::move(data)});
+    entries_.push_back(Entry{index, term, std::move(data)});
     mark_unstable(index);
     return index;
 }
@@ -83,13 +83,36 @@ Index RaftLog::append_from_leader(Index prev_log_index, std::vector<Entry> entri
             // Rule 3: a conflicting entry and all that follow it are removed.
             truncate_from(e.index);
         }
+        BALLOT_ASSERT(e.index == last_index() + 1, "log indexes contiguous");
+        BALLOT_ASSERT(e.term >= 1 && e.term >= last_term(), "log terms never decrease");
         mark_unstable(e.index);
         entries_.push_back(std::move(e));
     }
     return last_new;
 }
 
+std::optional<Index> RaftLog::first_conflict(const std::vector<Entry>& entries) const {
+    for (const Entry& e : entries) {
+        if (e.index > last_index()) return std::nullopt;
+        if (at(e.index).term != e.term) return e.index;
+    }
+    return std::nullopt;
+}
+
+void RaftLog::check_invariants(Index window) const {
+    const Index first = last_index() > window ? last_index() - window + 1 : 1;
+    for (Index i = first; i <= last_index(); ++i) {
+        const Entry& e = entries_[i - 1];
+        BALLOT_ASSERT(e.index == i, "log indexes contiguous: index " + std::to_string(e.index) +
+                                        " stored at position " + std::to_string(i));
+        BALLOT_ASSERT(e.term >= 1, "log entry terms >= 1");
+        BALLOT_ASSERT(i == 1 || entries_[i - 2].term <= e.term,
+                      "log terms non-decreasing at index " + std::to_string(i));
+    }
+}
+
 void RaftLog::truncate_from(Index index) {
+    BALLOT_ASSERT(index >= 1 && index <= last_index(), "truncation within the log");
     entries_.resize(index - 1);
     truncated_from_ = std::min(truncated_from_.value_or(index), index);
 }
@@ -98,10 +121,13 @@ void RaftLog::mark_unstable(Index index) {
     unstable_from_ = std::min(unstable_from_.value_or(index), index);
 }
 
-void RaftLog::take_unstable(std::optional<Index>& truncate_from, std::vector<Entry>& entries) {
+void RaftLog::take_unstable(std::optional<Index>& truncate_from, std::vector<LogRecord>& records) {
     truncate_from = truncated_from_;
-    entries.clear();
-    if (unstable_from_ && *unstable_from_ <= last_index()) entries = range(*unstable_from_, last_index());
+    records.clear();
+    if (unstable_from_ && *unstable_from_ <= last_index()) {
+        records.reserve(last_index() - *unstable_from_ + 1);
+        for (Index i = *unstable_from_; i <= last_index(); ++i) records.push_back(encode_record(at(i)));
+    }
     truncated_from_.reset();
     unstable_from_.reset();
 }

@@ -11,14 +11,20 @@
 #include <string>
 #include <vector>
 
+#include "common/assert.h"
 #include "common/types.h"
+#include "raft/persist.h"
 
 namespace ballot::raft {
 
+// Smallest encoded entry in an AppendEntries message (messages.cc): index, term, a reserved u64 and
+// the command's length. Replication budgets count entries by this plus the command's size.
+inline constexpr std::size_t kMinEntryBytes = 8 + 8 + 8 + 4;
+
 class RaftLog {
 public:
-    // Rebuilds the log from what the store recovered. Throws std::invalid_argument if the entries
-    // are not numbered 1, 2, 3... or their terms decrease.
+    // Rebuilds the log from the entries the store recovered (decoded by raft/persist.h). Throws
+    // std::invalid_argument if the entries are not numbered 1, 2, 3... or their terms decrease.
     explicit RaftLog(std::vector<Entry> recovered = {});
 
     Index last_index() const { return entries_.size(); }
@@ -30,7 +36,10 @@ public:
     // The log holds an entry at `index` with `term` (index 0 matches term 0).
     bool matches(Index index, std::uint64_t term) const { return term_at(index) == term; }
     // Requires 1 <= index <= last_index().
-    const Entry& at(Index index) const { return entries_[index - 1]; }
+    const Entry& at(Index index) const {
+        BALLOT_ASSERT(index >= 1 && index <= last_index(), "log access within 1..last_index");
+        return entries_[index - 1];
+    }
 
     // §5.4.1: a log ending at (last_log_index, last_log_term) is at least as up-to-date as this
     // one: a later last term wins; with equal last terms the longer log wins.
@@ -56,11 +65,19 @@ public:
     // entries not already in the log. Entries must follow `prev_log_index`, which must match.
     // Returns the index of the last new entry (prev_log_index + entries.size()).
     Index append_from_leader(Index prev_log_index, std::vector<Entry> entries);
+    // The first index at which `entries` (which must follow a matching prev_log_index) disagree
+    // with this log, i.e. where append_from_leader would truncate; std::nullopt if nowhere.
+    std::optional<Index> first_conflict(const std::vector<Entry>& entries) const;
+
+    // The log's shape (indexes contiguous from 1, terms >= 1 and never decreasing) over its last
+    // `window` entries; append() and append_from_leader() assert it at every entry they add.
+    void check_invariants(Index window) const;
 
     // What the store has not been told yet: the first index removed from the log (if a suffix
     // was truncated) and every entry written since, both since the last call. Clears them.
     bool has_unstable() const { return truncated_from_.has_value() || unstable_from_.has_value(); }
-    void take_unstable(std::optional<Index>& truncate_from, std::vector<Entry>& entries);
+    // Entries are handed out as log records to persist (raft/persist.h).
+    void take_unstable(std::optional<Index>& truncate_from, std::vector<LogRecord>& records);
 
 private:
     void truncate_from(Index index);

@@ -38,6 +38,24 @@ RequestVoteResponse read_vote_response(Reader& r, bool pre_vote) {
     return m;
 }
 
+// An entry on the wire: u64 index | u64 term | u64 reserved (always 0) | u32 length + command.
+// (The reserved word keeps the wire format as it was when every engine shared one entry type.)
+void write_entry(Writer& w, const Entry& e) {
+    w.u64(e.index);
+    w.u64(e.term);
+    w.u64(0);
+    w.str(e.data);
+}
+
+Entry read_entry(Reader& r) {
+    Entry e;
+    e.index = r.u64();
+    e.term = r.u64();
+    if (r.u64() != 0) r.fail("raft entry with a nonzero reserved field");
+    e.data = r.str();
+    return e;
+}
+
 AppendEntries read_append_entries(Reader& r) {
     AppendEntries m;
     m.term = r.u64();
@@ -51,12 +69,11 @@ AppendEntries read_append_entries(Reader& r) {
     m.entries.reserve(r.ok() ? n : 0);
     std::uint64_t previous_term = m.prev_log_term;
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        Entry e = r.entry();
+        Entry e = read_entry(r);
         // Figure 2: entries follow prev_log_index without gaps, and terms never decrease along a
         // log (§5.3) nor exceed the leader's term.
         if (e.index != m.prev_log_index + 1 + i) r.fail("entries not numbered from prev_log_index + 1");
         if (e.term == 0 || e.term < previous_term || e.term > m.term) r.fail("entry term out of order");
-        if (e.promise != 0) r.fail("raft entry with a promise");
         previous_term = e.term;
         m.entries.push_back(std::move(e));
     }
@@ -116,7 +133,7 @@ Bytes encode(const Message& message) {
         w.u64(m->prev_log_index);
         w.u64(m->prev_log_term);
         w.u32(static_cast<std::uint32_t>(m->entries.size()));
-        for (const Entry& e : m->entries) w.entry(e);
+        for (const Entry& e : m->entries) write_entry(w, e);
         w.u64(m->leader_commit);
         w.u64(m->read_context);
     } else if (auto* m = std::get_if<AppendEntriesResponse>(&message)) {

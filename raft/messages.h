@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "common/types.h"
+#include "raft/log.h"
+#include "raft/persist.h"
 
 namespace ballot::raft {
 

@@ -39,6 +39,9 @@ public:
     std::uint64_t read_context_acked = 0;
 
     State state() const { return state_; }
+    // Unacknowledged AppendEntries in replicate (bounded by max_inflight_messages).
+    std::size_t inflight() const { return inflight_.size(); }
+    std::size_t max_inflight() const { return max_inflight_messages_; }
     // Nothing more may be sent now: a probe is outstanding, or the window is full.
     bool paused() const;
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/assert.h"
+
 namespace ballot::raft {
 
 namespace {
@@ -24,12 +26,11 @@ void validate(const EngineConfig& c) {
 }  // namespace
 
 Raft::Raft(const EngineConfig& config, RecoveredState recovered)
-    : config_(config),
-      id_(config.id),
-      rng_(config.seed),
-      currentTerm(recovered.hard_state.term),
-      votedFor(recovered.hard_state.vote),
-      log_(std::move(recovered.entries)) {
+    : config_(config), id_(config.id), rng_(config.seed) {
+    Recovered persisted = decode_recovered(recovered);
+    currentTerm = persisted.hard_state.term;
+    votedFor = persisted.hard_state.vote;
+    log_ = RaftLog(std::move(persisted.entries));
     validate(config_);
     for (NodeId m : config_.members)
         if (m != id_) peers_.push_back(m);
@@ -76,7 +77,7 @@ bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
     } else if (auto* m = std::get_if<RequestVoteResponse>(&msg)) {
         handle_vote_response(from, *m);
     } else if (auto* m = std::get_if<AppendEntries>(&msg)) {
-        handle_append_entries(from, std::move(*m));
+        return handle_append_entries(from, std::move(*m));
     } else if (auto* m = std::get_if<AppendEntriesResponse>(&msg)) {
         handle_append_response(from, *m);
     } else if (auto* m = std::get_if<Propose>(&msg)) {
@@ -121,7 +122,7 @@ void Raft::handle_propose(Propose m) {
 // ---------------------------------------------------------------------------------------------
 // §5.3 AppendEntries, receiver side (Figure 2, "AppendEntries RPC, Receiver implementation")
 
-void Raft::handle_append_entries(NodeId from, AppendEntries m) {
+bool Raft::handle_append_entries(NodeId from, AppendEntries m) {
     AppendEntriesResponse r;
     r.request_term = m.term;  // the leader counts this reply only for the term it asked in
     r.read_context = m.read_context;
@@ -130,9 +131,28 @@ void Raft::handle_append_entries(NodeId from, AppendEntries m) {
         r.term = currentTerm;
         r.rejected_index = m.prev_log_index;
         send(from, r, true);
-        return;
+        return true;
     }
-    if (role_ == Role::leader && m.term == currentTerm) return;  // impossible: Election Safety (§5.2)
+    // Proof that the sender broke the protocol. Two cases, both refused the same way: step()
+    // returns false, nothing here changes, nothing is answered, and the runtime drops the
+    // connection and logs it (the simulator reports it as a safety violation).
+    //  - A second leader in our own term: Election Safety (§5.2) says there is at most one, and it
+    //    is us. Only a node that voted twice in a term (lost durable state, a lying fsync) or a
+    //    hostile one can send this.
+    //  - Entries that would truncate what we know is committed: Leader Completeness (§5.4.1)
+    //    puts every committed entry in every later leader's log, so an honest leader never
+    //    conflicts at or below our commitIndex.
+    // Neither is a LOCAL invariant of this node, so neither is a BALLOT_ASSERT: a peer's input
+    // must never stop this node (SPEC: a hostile peer frame changes no state). Nor is either
+    // silently accepted: obeying the first would make a leader truncate its own log or a follower
+    // switch leaders within a term, the second would un-commit entries that may have been applied
+    // and acknowledged. (leader_ is only ever the sender of an AppendEntries of currentTerm, or
+    // this node while it leads, or none; see set_leader's callers.)
+    if (m.term == currentTerm && leader_ != kNoNode && leader_ != from) return false;
+    if (log_.matches(m.prev_log_index, m.prev_log_term)) {
+        const std::optional<Index> conflict = log_.first_conflict(m.entries);
+        if (conflict && *conflict <= commitIndex) return false;
+    }
     // A leader of our term or a later one exists: a candidate returns to follower (§5.2).
     if (m.term > currentTerm || role_ != Role::follower)
         become_follower(m.term, from);
@@ -154,6 +174,9 @@ void Raft::handle_append_entries(NodeId from, AppendEntries m) {
     } else {
         // Rules 3-5: append (removing a conflicting suffix), then learn the commit index, but
         // never beyond what this message showed to match the leader's log.
+        BALLOT_ASSERT(role_ == Role::follower, "a leader never truncates or overwrites its own log");
+        const std::optional<Index> conflict = log_.first_conflict(m.entries);
+        BALLOT_ASSERT(!conflict || *conflict > commitIndex, "a committed entry is never removed");
         const Index last_new = log_.append_from_leader(m.prev_log_index, std::move(m.entries));
         if (m.leader_commit > commitIndex)
             commitIndex = std::max(commitIndex, std::min(m.leader_commit, last_new));
@@ -163,6 +186,7 @@ void Raft::handle_append_entries(NodeId from, AppendEntries m) {
     // After persist: a success promises the entries are durable here; a rejection carries our
     // term, which may be new in this batch.
     send(from, r, true);
+    return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,11 +195,12 @@ void Raft::handle_append_entries(NodeId from, AppendEntries m) {
 Ready Raft::take_ready() {
     if (role_ == Role::leader) flush_leader();
     Ready rd;
-    if (hard_state_dirty_) rd.hard_state = HardState{currentTerm, votedFor, commitIndex};
+    if (hard_state_dirty_) rd.metadata = encode_metadata(HardState{currentTerm, votedFor, commitIndex});
     hard_state_dirty_ = false;
-    log_.take_unstable(rd.truncate_from, rd.entries);
+    log_.take_unstable(rd.truncate_from, rd.records);
     if (commitIndex > lastApplied) {
-        rd.committed = log_.range(lastApplied + 1, commitIndex);
+        rd.committed.reserve(commitIndex - lastApplied);
+        for (Index i = lastApplied + 1; i <= commitIndex; ++i) rd.committed.push_back({i, log_.at(i).data});
         lastApplied = commitIndex;
     }
     rd.messages = std::move(messages_);

@@ -49,7 +49,12 @@ public:
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
 
+    // raft/invariants.cc: every local invariant of Figure 2's state and of this implementation's
+    // additions (progress, reads), named in the InvariantViolation it throws.
+    void check_invariants() const override;
+
 private:
+    void check_leader_invariants() const;
     // A pre-candidate is running a PreVote round (§9.6); it reports itself as "candidate".
 
     // A read waiting for a majority to confirm this leader (§6.4).
@@ -61,7 +66,8 @@ private:
     };
 
     // ---- raft.cc ----
-    void handle_append_entries(NodeId from, AppendEntries m);
+    // False (and nothing changed) if the message proves its sender broke the protocol.
+    bool handle_append_entries(NodeId from, AppendEntries m);
     void handle_propose(Propose m);
     void send(NodeId to, Message m, bool after_persist);
     bool is_member(NodeId id) const;

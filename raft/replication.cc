@@ -3,6 +3,7 @@
 // leader writing its own log in parallel with sending it (§10.2.1).
 #include <algorithm>
 
+#include "common/assert.h"
 #include "raft/raft.h"
 
 namespace ballot::raft {
@@ -143,6 +144,8 @@ void Raft::maybe_commit() {
     // §5.4.2: "Raft never commits log entries from previous terms by counting replicas"; they
     // commit indirectly, beneath the first entry of this term (Figure 8).
     if (n <= commitIndex || log_.term_at(n) != currentTerm) return;
+    BALLOT_ASSERT(log_.term_at(n) == currentTerm,
+                  "§5.4.2 a leader commits by counting replicas only entries of its own term");
     const bool first_commit_of_term = !committed_in_current_term();
     commitIndex = n;
     commit_news_ = true;

@@ -12,6 +12,7 @@
 
 #include "bench/local_cluster.h"
 #include "common/engine.h"
+#include "engines/registry.h"
 
 using namespace ballot;
 using namespace std::chrono_literals;

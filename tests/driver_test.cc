@@ -27,11 +27,12 @@ public:
         if (refuse) return ProposeResult::no_leader;
         ++proposals;
         if (swallow) return ProposeResult::accepted;  // as if forwarded to a leader that lost it
-        Entry e{++last, 1, 0, std::move(command)};
-        ready.entries.push_back(e);
+        ++last;
+        // The scripted engine's log record is just the command: the driver never looks inside.
+        ready.records.push_back(LogRecord{last, Bytes(command.begin(), command.end())});
         ready.messages.push_back(Envelope{2, Bytes{1}, true});
         ready.messages.push_back(Envelope{3, Bytes{2}, false});
-        ready.committed.push_back(e);
+        ready.committed.push_back(Committed{last, std::move(command)});
         return ProposeResult::accepted;
     }
     void read(std::uint64_t id) override { ready.reads.push_back(ReadState{id, read_index, read_ok}); }
@@ -41,6 +42,7 @@ public:
         return EngineStatus{Role::leader, 1, Epoch::term(1), last, 1, last};
     }
     std::string describe(std::span<const std::uint8_t>) const override { return "Scripted"; }
+    void check_invariants() const override {}
 
     Ready ready;
     Index last = 0;
@@ -55,7 +57,7 @@ public:
 
 class ManualDisk : public Storage {
 public:
-    void write(const Ready& r) override { written.push_back(r.entries.size()); }
+    void write(const Ready& r) override { written.push_back(r.records.size()); }
     void flush(std::function<void(std::error_code)> done) override {
         ++flushes;
         pending.push_back(std::move(done));
@@ -229,7 +231,7 @@ BOOST_FIXTURE_TEST_CASE(a_failed_fsync_releases_nothing_and_refuses_everything_a
 }
 
 BOOST_FIXTURE_TEST_CASE(messages_to_self_are_delivered_back_after_the_fsync, Fixture) {
-    engine->ready.entries.push_back(Entry{1, 1, 0, ""});
+    engine->ready.records.push_back(LogRecord{1, {}});
     engine->ready.messages.push_back(Envelope{1, Bytes{9}, false});
     driver->pump();
     BOOST_TEST(engine->stepped.empty());

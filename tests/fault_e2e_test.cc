@@ -21,6 +21,7 @@
 
 #include "bench/local_cluster.h"
 #include "common/engine.h"
+#include "engines/registry.h"
 #include "common/log_store.h"
 #include "common/membership_guard.h"
 #include "kv/resp_client.h"

@@ -23,19 +23,29 @@
 #include "common/crc32c.h"
 #include "common/file_storage.h"
 #include "common/random.h"
+#include "engines/registry.h"
 
 namespace fs = std::filesystem;
 
 namespace ballot {
-std::ostream& boost_test_print_type(std::ostream& os, const Entry& e) {
-    return os << "{index=" << e.index << " term=" << e.term << " promise=" << e.promise
-              << " data=" << e.data.size() << " bytes}";
+namespace {
+// The store knows no protocol: these tests persist the bytes of a sample engine whose metadata is
+// {term, vote, commit} and whose log records are {term, promise, data}.
+struct HardState {
+    std::uint64_t term = 0;
+    std::uint64_t vote = 0;
+    std::uint64_t commit = 0;
+    friend bool operator==(const HardState&, const HardState&) = default;
+};
+[[maybe_unused]] std::ostream& boost_test_print_type(std::ostream& os, const HardState& hs) {
+    return os << "{term=" << hs.term << " vote=" << hs.vote << " commit=" << hs.commit << "}";
+}
+}  // namespace
+std::ostream& boost_test_print_type(std::ostream& os, const LogRecord& e) {
+    return os << "{index=" << e.index << " bytes=" << e.bytes.size() << "}";
 }
 std::ostream& boost_test_print_type(std::ostream& os, StoreError::Kind kind) {
     return os << static_cast<int>(kind);
-}
-std::ostream& boost_test_print_type(std::ostream& os, const HardState& hs) {
-    return os << "{term=" << hs.term << " vote=" << hs.vote << " commit=" << hs.commit << "}";
 }
 }  // namespace ballot
 
@@ -66,8 +76,54 @@ std::string seg(const std::string& dir, std::uint64_t number) {
     return (fs::path(dir) / segment_file_name(number)).string();
 }
 
-Entry entry(Index index, std::uint64_t term, std::string data, std::uint64_t promise = 0) {
-    return Entry{index, term, promise, std::move(data)};
+// The sample engine's codec (see the top of the file).
+Bytes meta(const HardState& hs) {
+    Bytes out;
+    Writer w(out);
+    w.u64(hs.term);
+    w.u64(hs.vote);
+    w.u64(hs.commit);
+    return out;
+}
+
+HardState hard_state_of(const RecoveredState& state) {
+    if (state.metadata.empty()) return {};
+    Reader r(state.metadata);
+    HardState hs{r.u64(), r.u64(), r.u64()};
+    BOOST_REQUIRE(r.finish());
+    return hs;
+}
+
+LogRecord entry(Index index, std::uint64_t term, std::string data, std::uint64_t promise = 0) {
+    LogRecord record{index, {}};
+    Writer w(record.bytes);
+    w.u64(term);
+    w.u64(promise);
+    w.str(data);
+    return record;
+}
+
+// A log record's payload up to its data: the store's u64 index, then the sample engine's term,
+// promise and data length.
+constexpr std::size_t kMinEntryBytes = 8 + 8 + 8 + 4;
+
+std::string check_sample_metadata(std::span<const std::uint8_t> bytes) {
+    return bytes.size() == 24 ? std::string() : "expected 24 bytes, got " + std::to_string(bytes.size());
+}
+
+std::string check_sample_record(Index, std::span<const std::uint8_t> bytes) {
+    Reader r(bytes);
+    r.u64();
+    r.u64();
+    r.str();
+    return r.finish() ? std::string() : r.error();
+}
+
+// Options with the sample engine's checks, as the runtime passes the real engine's.
+LogStore::Options checked_options() {
+    LogStore::Options options;
+    options.codec = PersistedCodec{&check_sample_metadata, &check_sample_record};
+    return options;
 }
 
 std::unique_ptr<LogStore> open_ok(const std::string& dir, LogStore::Options options = {},
@@ -87,8 +143,8 @@ RecoveredState recover(const std::string& dir, LogStore::Options options = {},
     return state;
 }
 
-StoreError open_fails(const std::string& dir) {
-    OpenResult r = LogStore::open(dir);
+StoreError open_fails(const std::string& dir, LogStore::Options options = checked_options()) {
+    OpenResult r = LogStore::open(dir, options);
     BOOST_REQUIRE_MESSAGE(!r.ok(), "open unexpectedly succeeded");
     BOOST_REQUIRE(r.store == nullptr);
     return *r.error;
@@ -101,24 +157,24 @@ void write(LogStore& store, const Ready& batch) {
     BOOST_REQUIRE_MESSAGE(!ec, ec.message());
 }
 
-Ready entries_batch(std::vector<Entry> entries) {
+Ready entries_batch(std::vector<LogRecord> entries) {
     Ready r;
-    r.entries = std::move(entries);
+    r.records = std::move(entries);
     return r;
 }
 
 // What the store must recover: the same rules as the store's replay, written the obvious way.
 struct Model {
-    HardState hard_state;
-    std::map<Index, Entry> entries;
+    Bytes metadata;
+    std::map<Index, LogRecord> entries;
 
     void apply(const Ready& batch) {
-        if (batch.hard_state) hard_state = *batch.hard_state;
+        if (batch.metadata) metadata = *batch.metadata;
         if (batch.truncate_from) entries.erase(entries.lower_bound(*batch.truncate_from), entries.end());
-        for (const Entry& e : batch.entries) entries[e.index] = e;
+        for (const LogRecord& e : batch.records) entries[e.index] = e;
     }
-    std::vector<Entry> list() const {
-        std::vector<Entry> out;
+    std::vector<LogRecord> list() const {
+        std::vector<LogRecord> out;
         for (const auto& [index, e] : entries) out.push_back(e);
         return out;
     }
@@ -149,8 +205,8 @@ ThreeBatchLog make_three_batch_log(const std::string& dir) {
     ThreeBatchLog log;
     auto store = open_ok(dir);
     Ready first;
-    first.hard_state = HardState{2, 1, 0};
-    first.entries = {entry(1, 1, "alpha"), entry(2, 2, "beta")};
+    first.metadata = meta(HardState{2, 1, 0});
+    first.records = {entry(1, 1, "alpha"), entry(2, 2, "beta")};
     Ready second = entries_batch({entry(3, 2, std::string(100, 'c'))});
     Ready third = entries_batch({entry(4, 2, std::string(100, 'd'))});
     write(*store, first);
@@ -261,13 +317,13 @@ BOOST_AUTO_TEST_CASE(new_dir_is_empty_and_created) {
     std::string dir = tmp.sub("a/b/node-1");
     std::uint64_t torn = 99;
     RecoveredState state = recover(dir, {}, &torn);
-    BOOST_TEST(state.hard_state == HardState{});
-    BOOST_TEST(state.entries.empty());
+    BOOST_TEST(hard_state_of(state) == HardState{});
+    BOOST_TEST(state.records.empty());
     BOOST_TEST(torn == 0u);
     BOOST_TEST(fs::is_regular_file(seg(dir, 1)));
     BOOST_TEST(fs::file_size(seg(dir, 1)) == LogStore::kSegmentHeaderBytes);
     // A header-only last segment reopens as it is.
-    BOOST_TEST(recover(dir).entries.empty());
+    BOOST_TEST(recover(dir).records.empty());
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_hard_state_truncate_replace_sparse) {
@@ -277,43 +333,43 @@ BOOST_AUTO_TEST_CASE(round_trip_hard_state_truncate_replace_sparse) {
     {
         auto store = open_ok(dir);
         std::vector<Ready> batches(5);
-        batches[0].hard_state = HardState{1, 3, 0};
-        batches[0].entries = {entry(1, 1, "one"), entry(2, 1, ""), entry(3, 1, "three")};
+        batches[0].metadata = meta(HardState{1, 3, 0});
+        batches[0].records = {entry(1, 1, "one"), entry(2, 1, ""), entry(3, 1, "three")};
         // Raft §5.3: a conflicting suffix is removed, then replaced.
-        batches[1].hard_state = HardState{2, 0, 1};
+        batches[1].metadata = meta(HardState{2, 0, 1});
         batches[1].truncate_from = 2;
-        batches[1].entries = {entry(2, 2, "two-b")};
+        batches[1].records = {entry(2, 2, "two-b")};
         // Paxos: sparse slots, out of order, accepted again at a higher ballot, promise kept.
-        batches[2].entries = {entry(10, 5, "ten", 7), entry(6, 5, "six", 7), entry(8, 5, "eight")};
-        batches[3].entries = {entry(6, 9, "six-b", 9)};
-        batches[4].hard_state = HardState{9, 2, 3};
-        batches[4].entries = {entry(7, 9, std::string(300, '\0'))};
+        batches[2].records = {entry(10, 5, "ten", 7), entry(6, 5, "six", 7), entry(8, 5, "eight")};
+        batches[3].records = {entry(6, 9, "six-b", 9)};
+        batches[4].metadata = meta(HardState{9, 2, 3});
+        batches[4].records = {entry(7, 9, std::string(300, '\0'))};
         for (const Ready& b : batches) {
             write(*store, b);
             model.apply(b);
         }
     }
     RecoveredState state = recover(dir);
-    BOOST_TEST(state.hard_state == (HardState{9, 2, 3}));
-    BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(hard_state_of(state) == (HardState{9, 2, 3}));
+    BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
     std::vector<Index> indices;
-    for (const Entry& e : state.entries) indices.push_back(e.index);
+    for (const LogRecord& e : state.records) indices.push_back(e.index);
     BOOST_TEST(indices == (std::vector<Index>{1, 2, 6, 7, 8, 10}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(encode_appends_records_in_order) {
     Ready batch;
-    batch.hard_state = HardState{4, 2, 1};
+    batch.metadata = meta(HardState{4, 2, 1});
     batch.truncate_from = 3;
-    batch.entries = {entry(3, 4, "x")};
+    batch.records = {entry(3, 4, "x")};
     Bytes out = {0xAA};
     LogStore::encode(batch, out);
     BOOST_TEST(out[0] == 0xAA);
     Reader r(std::span<const std::uint8_t>(out).subspan(1));
     for (auto [type, payload] : std::vector<std::pair<LogStore::RecordType, std::size_t>>{
-             {LogStore::RecordType::hard_state, 24},
+             {LogStore::RecordType::metadata, 24},
              {LogStore::RecordType::truncate, 8},
-             {LogStore::RecordType::entry, kMinEntryBytes + 1}}) {
+             {LogStore::RecordType::record, kMinEntryBytes + 1}}) {
         BOOST_TEST(r.u32() == payload);
         BOOST_TEST(r.u32() == 0u);  // checksum and sequence: filled in by write_durably()
         BOOST_TEST(r.u64() == 0u);
@@ -337,21 +393,21 @@ BOOST_AUTO_TEST_CASE(many_batches_roll_across_small_segments_and_reopen) {
     Index next = 1;
     auto random_batch = [&] {
         Ready b;
-        if (rng.chance(1, 4)) b.hard_state = HardState{rng.between(1, 100), rng.between(0, 5), next - 1};
+        if (rng.chance(1, 4)) b.metadata = meta(HardState{rng.between(1, 100), rng.between(0, 5), next - 1});
         if (next > 3 && rng.chance(1, 10)) {
             next = rng.between(next - 3, next - 1);
             b.truncate_from = next;
         }
         for (auto n = rng.between(0, 6); n > 0; --n)
-            b.entries.push_back(entry(next++, rng.between(1, 9), std::string(rng.between(0, 200), 'v')));
+            b.records.push_back(entry(next++, rng.between(1, 9), std::string(rng.between(0, 200), 'v')));
         return b;
     };
     // Three sessions, each reopening what the previous one wrote and appending more.
     for (int session = 0; session < 3; ++session) {
         RecoveredState state;
         auto store = open_ok(dir, options, &state);
-        BOOST_TEST(state.hard_state == model.hard_state);
-        BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+        BOOST_TEST(state.metadata == model.metadata);
+        BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
         for (int i = 0; i < 150; ++i) {
             Ready b = random_batch();
             write(*store, b);
@@ -359,8 +415,8 @@ BOOST_AUTO_TEST_CASE(many_batches_roll_across_small_segments_and_reopen) {
         }
     }
     RecoveredState state = recover(dir, options);
-    BOOST_TEST(state.hard_state == model.hard_state);
-    BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(state.metadata == model.metadata);
+    BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
 
     // Segments are numbered 1..n, and none is overfull: batches here are smaller than a segment.
     std::uint64_t segments = 0;
@@ -387,7 +443,7 @@ BOOST_AUTO_TEST_CASE(a_batch_larger_than_a_segment_gets_a_segment_of_its_own) {
             BOOST_TEST(store->active_segment() == i);
         }
     }
-    BOOST_TEST(recover(tmp.path(), options).entries == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(recover(tmp.path(), options).records == model.list(), boost::test_tools::per_element());
 }
 
 // ---------------------------------------------------------------- torn tails
@@ -413,11 +469,11 @@ BOOST_AUTO_TEST_CASE(torn_last_record_is_cut_at_every_byte) {
                 write(*r.store, entries_batch({entry(4, 3, "after")}));
             }
             BOOST_TEST(torn == keep - log.last_record_at);
-            BOOST_TEST(state.hard_state == log.model_before_last.hard_state);
-            BOOST_TEST(state.entries == log.model_before_last.list(), boost::test_tools::per_element());
+            BOOST_TEST(state.metadata == log.model_before_last.metadata);
+            BOOST_TEST(state.records == log.model_before_last.list(), boost::test_tools::per_element());
             RecoveredState again = recover(dir);
-            BOOST_REQUIRE(again.entries.size() == 4u);
-            BOOST_TEST(again.entries.back() == entry(4, 3, "after"));
+            BOOST_REQUIRE(again.records.size() == 4u);
+            BOOST_TEST(again.records.back() == entry(4, 3, "after"));
         }
     }
 }
@@ -446,7 +502,7 @@ BOOST_AUTO_TEST_CASE(zero_filled_tail_is_torn) {
     std::uint64_t torn = 0;
     RecoveredState state = recover(tmp.path(), {}, &torn);
     BOOST_TEST(torn == bytes.size() - log.last_record_at);
-    BOOST_TEST(state.entries == log.model_before_last.list(), boost::test_tools::per_element());
+    BOOST_TEST(state.records == log.model_before_last.list(), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(every_bit_flip_in_the_last_record_is_truncated) {
@@ -466,7 +522,7 @@ BOOST_AUTO_TEST_CASE(every_bit_flip_in_the_last_record_is_truncated) {
                 std::uint64_t torn = 0;
                 RecoveredState state = recover(dir, {}, &torn);
                 BOOST_TEST(torn == log.size - log.last_record_at);
-                BOOST_TEST(state.entries == log.model_before_last.list(), boost::test_tools::per_element());
+                BOOST_TEST(state.records == log.model_before_last.list(), boost::test_tools::per_element());
             }
         }
     }
@@ -554,10 +610,32 @@ BOOST_AUTO_TEST_CASE(valid_checksum_but_unknown_type_or_bad_payload_refuses_to_s
     BOOST_TEST(e.offset == log.size);
     BOOST_TEST(e.message().find("unknown record type 9") != std::string::npos);
 
-    append_record(static_cast<std::uint8_t>(LogStore::RecordType::hard_state), Bytes(23, 1));
+    append_record(static_cast<std::uint8_t>(LogStore::RecordType::truncate), Bytes(7, 1));
     e = open_fails(tmp.path());
     BOOST_TEST(e.offset == log.size);
     BOOST_TEST(e.message().find("does not decode") != std::string::npos);
+
+    append_record(static_cast<std::uint8_t>(LogStore::RecordType::record), Bytes(8, 0));
+    e = open_fails(tmp.path());
+    BOOST_TEST(e.offset == log.size);
+    BOOST_TEST(e.message().find("log record at index 0") != std::string::npos);
+
+    // The engine's bytes are the engine's to judge: metadata its codec rejects is corruption
+    // at its offset, and the store itself accepts any bytes when no codec is given.
+    append_record(static_cast<std::uint8_t>(LogStore::RecordType::metadata), Bytes(23, 1));
+    e = open_fails(tmp.path());
+    BOOST_TEST(e.offset == log.size);
+    BOOST_TEST(e.message().find("engine metadata does not decode: expected 24 bytes, got 23") !=
+               std::string::npos);
+    BOOST_TEST(recover(tmp.path()).metadata == Bytes(23, 1));
+
+    Bytes bad_record;
+    Writer(bad_record).u64(4);
+    Writer(bad_record).u64(1);  // a term, then nothing: the sample codec wants a promise and data
+    append_record(static_cast<std::uint8_t>(LogStore::RecordType::record), bad_record);
+    e = open_fails(tmp.path());
+    BOOST_TEST(e.offset == log.size);
+    BOOST_TEST(e.message().find("engine log record at index 4 does not decode") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(bad_segment_headers_refuse_to_start) {
@@ -631,11 +709,11 @@ BOOST_AUTO_TEST_CASE(empty_or_half_created_last_segment_is_rewritten) {
                 RecoveredState state;
                 auto store = open_ok(tmp.path(), {}, &state, &torn);
                 BOOST_TEST(torn == cut);
-                BOOST_TEST(state.entries == log.model_all.list(), boost::test_tools::per_element());
+                BOOST_TEST(state.records == log.model_all.list(), boost::test_tools::per_element());
                 BOOST_TEST(store->active_segment() == 2u);
                 write(*store, entries_batch({entry(5, 2, "five")}));
             }
-            BOOST_TEST(recover(tmp.path()).entries.back() == entry(5, 2, "five"));
+            BOOST_TEST(recover(tmp.path()).records.back() == entry(5, 2, "five"));
             fs::remove(seg(tmp.path(), 2));
         }
     }
@@ -693,7 +771,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_fails_every_later_call) {
     std::uint64_t torn = 0;
     RecoveredState state = recover(tmp.path(), {}, &torn);
     BOOST_TEST(torn == 100u);
-    BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_segment_roll_fails_every_later_call) {
@@ -715,7 +793,7 @@ BOOST_AUTO_TEST_CASE(a_failed_segment_roll_fails_every_later_call) {
         fs::remove(seg(tmp.path(), 2));
         BOOST_TEST(store->write_durably(records) == ec);
     }
-    BOOST_TEST(recover(tmp.path(), options).entries == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(recover(tmp.path(), options).records == model.list(), boost::test_tools::per_element());
 }
 
 // ---------------------------------------------------------------- FileStorage
@@ -730,8 +808,8 @@ BOOST_AUTO_TEST_CASE(file_storage_flushes_via_io_context_and_data_survives) {
         std::vector<std::error_code> results;
 
         Ready a;
-        a.hard_state = HardState{3, 1, 0};
-        a.entries = {entry(1, 3, "a1"), entry(2, 3, "a2")};
+        a.metadata = meta(HardState{3, 1, 0});
+        a.records = {entry(1, 3, "a1"), entry(2, 3, "a2")};
         storage.write(a);
         model.apply(a);
         storage.flush([&](std::error_code ec) {
@@ -749,7 +827,7 @@ BOOST_AUTO_TEST_CASE(file_storage_flushes_via_io_context_and_data_survives) {
         // A third, defensive: joins the waiting flush if the second has not started yet.
         Ready c;
         c.truncate_from = 3;
-        c.entries = {entry(3, 4, "c")};
+        c.records = {entry(3, 4, "c")};
         storage.write(c);
         model.apply(c);
         storage.flush([&](std::error_code ec) {
@@ -762,8 +840,8 @@ BOOST_AUTO_TEST_CASE(file_storage_flushes_via_io_context_and_data_survives) {
         for (const auto& ec : results) BOOST_TEST(!ec, ec.message());
     }
     RecoveredState state = recover(tmp.path());
-    BOOST_TEST(state.hard_state == (HardState{3, 1, 0}));
-    BOOST_TEST(state.entries == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(hard_state_of(state) == (HardState{3, 1, 0}));
+    BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(file_storage_close_finishes_the_flush_in_flight) {
@@ -776,8 +854,9 @@ BOOST_AUTO_TEST_CASE(file_storage_close_finishes_the_flush_in_flight) {
         storage.flush([&](std::error_code ec) { result = ec; });
         storage.close();  // SIGTERM: finish the fsync in flight, close
         // Closed: the lock is released, and the record is on disk, before io runs at all.
-        BOOST_TEST(recover(tmp.path()).entries == (std::vector<Entry>{entry(1, 1, "durable before exit")}),
-                   boost::test_tools::per_element());
+        BOOST_TEST(
+            recover(tmp.path()).records == (std::vector<LogRecord>{entry(1, 1, "durable before exit")}),
+            boost::test_tools::per_element());
         std::optional<std::error_code> late;
         storage.flush([&](std::error_code ec) { late = ec; });
         io.run();
@@ -833,8 +912,8 @@ BOOST_AUTO_TEST_CASE(client_value_holding_well_formed_records_is_still_a_torn_ta
     {
         auto store = open_ok(dir);
         Ready first;
-        first.hard_state = HardState{2, 1, 0};
-        first.entries = {entry(1, 1, "alpha")};
+        first.metadata = meta(HardState{2, 1, 0});
+        first.records = {entry(1, 1, "alpha")};
         write(*store, first);
         before.apply(first);
         last_record_at = fs::file_size(seg(dir, 1));
@@ -857,8 +936,8 @@ BOOST_AUTO_TEST_CASE(client_value_holding_well_formed_records_is_still_a_torn_ta
     OpenResult r = LogStore::open(dir);
     BOOST_REQUIRE_MESSAGE(r.ok(), (r.error ? r.error->message() : ""));
     BOOST_TEST(r.torn_bytes_dropped == size - 8 - last_record_at);
-    BOOST_TEST(r.recovered.hard_state == before.hard_state);
-    BOOST_TEST(r.recovered.entries == before.list(), boost::test_tools::per_element());
+    BOOST_TEST(r.recovered.metadata == before.metadata);
+    BOOST_TEST(r.recovered.records == before.list(), boost::test_tools::per_element());
     BOOST_TEST(fs::file_size(seg(dir, 1)) == last_record_at);
 }
 
@@ -876,8 +955,8 @@ BOOST_AUTO_TEST_CASE(records_are_numbered_without_gaps_across_segments_and_reope
     auto store = open_ok(tmp.path(), options);
     BOOST_TEST(store->durable_sequence() == 10u);
     Ready both;
-    both.hard_state = HardState{3, 1, 2};
-    both.entries = {entry(11, 3, "x")};
+    both.metadata = meta(HardState{3, 1, 2});
+    both.records = {entry(11, 3, "x")};
     write(*store, both);
     BOOST_TEST(store->durable_sequence() == 12u);
 }
@@ -925,7 +1004,7 @@ BOOST_AUTO_TEST_CASE(a_dir_of_another_engine_is_refused_untouched) {
     BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
     BOOST_TEST((read_file(seg(tmp.path(), 1)) == segment));
     // Its own engine still opens it.
-    BOOST_TEST(recover(tmp.path(), raft).entries.size() == 1u);
+    BOOST_TEST(recover(tmp.path(), raft).records.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_dir_of_format_1_is_refused_by_name) {
@@ -943,6 +1022,35 @@ BOOST_AUTO_TEST_CASE(a_dir_of_format_1_is_refused_by_name) {
     BOOST_TEST_MESSAGE(e.message());
     BOOST_TEST(e.message().find("format 1") != std::string::npos);
     BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
+}
+
+// Format 2 stored Raft-shaped hard state and entries; this build stores engine-encoded bytes
+// (format 3). A format-2 dir of the same engine is refused by its FORMAT file, untouched.
+BOOST_AUTO_TEST_CASE(a_dir_of_format_2_is_refused_by_name) {
+    TempDir tmp;
+    LogStore::Options raft;
+    raft.engine = "raft";
+    {
+        auto store = open_ok(tmp.path(), raft);
+        write(*store, entries_batch({entry(1, 1, "x")}));
+    }
+    // Rewrite FORMAT as format 2 wrote it: magic, version, engine name, CRC32C.
+    Bytes format;
+    Writer w(format);
+    for (char c : std::string("BALLOTFM")) w.u8(static_cast<std::uint8_t>(c));
+    w.u32(2);
+    w.str("raft");
+    w.u32(crc32c(format));
+    write_file(tmp.sub("FORMAT"), format);
+    std::vector<std::string> listing = dir_listing(tmp.path());
+    Bytes segment = read_file(seg(tmp.path(), 1));
+    StoreError e = open_fails(tmp.path(), raft);
+    BOOST_TEST(e.kind == StoreError::Kind::foreign);
+    BOOST_TEST_MESSAGE(e.message());
+    BOOST_TEST(e.message().find("a data dir of format 2 (engine raft), this build reads format 3") !=
+               std::string::npos);
+    BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
+    BOOST_TEST(read_file(seg(tmp.path(), 1)) == segment, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_format_file_is_named) {
@@ -965,4 +1073,42 @@ BOOST_AUTO_TEST_CASE(a_missing_log_is_refused_when_one_is_expected) {
     BOOST_TEST(r.error->message().find("the log is missing") != std::string::npos, r.error->message());
     BOOST_TEST(fs::is_empty(tmp.path()));  // nothing created: the next start refuses too
     BOOST_TEST(!LogStore::open(tmp.path(), options).ok());
+}
+
+// ---------------------------------------------------------------- engine-owned bytes
+
+// The runtime passes the engine's codec (EngineTraits::codec): a record its engine cannot decode is
+// corruption named by file and offset, and an engine handed such bytes directly refuses them with
+// std::invalid_argument rather than crashing.
+BOOST_AUTO_TEST_CASE(every_engine_refuses_bytes_it_did_not_write) {
+    for (const std::string& engine : engine_names()) {
+        BOOST_TEST_CONTEXT(engine) {
+            TempDir tmp;
+            LogStore::Options options;
+            options.engine = engine;
+            options.codec = find_engine(engine)->codec;
+            {
+                auto store = open_ok(tmp.path(), options);
+                Ready bad;
+                bad.records = {LogRecord{1, Bytes{1, 2, 3}}};  // three bytes: no engine's record
+                write(*store, bad);
+            }
+            StoreError e = open_fails(tmp.path(), options);
+            BOOST_TEST(e.kind == StoreError::Kind::corrupt);
+            BOOST_TEST(e.path == seg(tmp.path(), 1));
+            BOOST_TEST(e.offset == LogStore::kSegmentHeaderBytes);
+            BOOST_TEST(e.message().find("engine log record at index 1 does not decode") != std::string::npos);
+
+            EngineConfig config;
+            config.id = 1;
+            config.members = {1, 2, 3};
+            config.election_timeout_min_ticks = 10;
+            config.election_timeout_max_ticks = 20;
+            config.heartbeat_ticks = 2;
+            BOOST_CHECK_THROW(make_engine(engine, config, RecoveredState{Bytes{1}, {}}),
+                              std::invalid_argument);
+            BOOST_CHECK_THROW(make_engine(engine, config, RecoveredState{{}, {LogRecord{1, Bytes{1, 2, 3}}}}),
+                              std::invalid_argument);
+        }
+    }
 }

@@ -10,6 +10,7 @@
 #include "multipaxos/multipaxos.h"
 
 #include <algorithm>
+#include <map>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -30,8 +31,27 @@ using namespace ballot;
 using ballot::test::EngineCluster;
 using ballot::test::InFlight;
 namespace mp = ballot::multipaxos;
+using ballot::multipaxos::Entry;
 
 namespace {
+
+// What a node has persisted, decoded with Multi-Paxos's own codec (multipaxos/persist.h).
+mp::Metadata metadata(const EngineCluster& c, NodeId id) {
+    if (c.metadata(id).empty()) return {};
+    auto m = mp::decode_metadata(c.metadata(id));
+    BOOST_REQUIRE(m.has_value());
+    return *m;
+}
+
+std::map<Index, Entry> disk(const EngineCluster& c, NodeId id) {
+    std::map<Index, Entry> out;
+    for (const auto& [slot, bytes] : c.records(id)) {
+        auto e = mp::decode_record(slot, bytes);
+        BOOST_REQUIRE(e.has_value());
+        out.emplace(slot, *e);
+    }
+    return out;
+}
 
 // Small timeouts so scenarios take few ticks: election 10-20, heartbeat 2.
 EngineConfig small_config(std::size_t max_message_bytes = 1 << 20) {
@@ -184,7 +204,7 @@ BOOST_AUTO_TEST_CASE(leader_elected_and_commands_chosen_on_all_nodes) {
     BOOST_TEST(s.role == ballot::Role::leader);
     BOOST_TEST(s.leader == leader);
     BOOST_TEST(s.epoch.name() == "ballot");
-    Ballot b = Ballot::unpack(c.hard_state(leader).term);
+    Ballot b = metadata(c, leader).promised;
     BOOST_TEST(s.epoch.str() == b.str());
     BOOST_TEST(b.node == leader);
     BOOST_TEST(s.commit_index == 20u);
@@ -197,8 +217,8 @@ BOOST_AUTO_TEST_CASE(leader_elected_and_commands_chosen_on_all_nodes) {
     }
     // Acceptors persisted every value with the ballot it was accepted in.
     for (NodeId id : {1, 2, 3}) {
-        BOOST_TEST(c.disk(id).size() == 20u);
-        BOOST_TEST(c.disk(id).at(7).term == b.packed());
+        BOOST_TEST(disk(c, id).size() == 20u);
+        BOOST_TEST(disk(c, id).at(7).ballot == b.packed());
     }
 }
 
@@ -231,7 +251,7 @@ BOOST_AUTO_TEST_CASE(value_accepted_by_a_minority_is_re_proposed_in_its_slot) {
     for (auto& m : accepts)
         if (m.to == keeper) BOOST_REQUIRE(c.deliver(m));
     c.stabilize();
-    BOOST_TEST(c.disk(keeper).at(2).data == "x");
+    BOOST_TEST(disk(c, keeper).at(2).data == "x");
     BOOST_TEST(c.committed(leader).size() == 1u);  // two of five: not chosen
 
     c.crash(leader);
@@ -356,7 +376,7 @@ BOOST_AUTO_TEST_CASE(follower_never_delivers_a_value_of_another_ballot) {
     for (auto& m : c.take_if([](const InFlight& m) { return accept_for_slot(m, 1); }))
         if (m.to == stale) c.deliver(m);
     c.in_flight().clear();
-    BOOST_REQUIRE(c.disk(stale).at(1).data == "x");
+    BOOST_REQUIRE(disk(c, stale).at(1).data == "x");
 
     c.crash(first);
     c.isolate(stale);
@@ -371,7 +391,7 @@ BOOST_AUTO_TEST_CASE(follower_never_delivers_a_value_of_another_ballot) {
         if (id != first) up.push_back(id);
     c.heal();
     BOOST_REQUIRE(commit_on(c, up, {"y"}));
-    BOOST_TEST(c.disk(stale).at(1).data == "y");  // the chosen value replaced the stale one
+    BOOST_TEST(disk(c, stale).at(1).data == "y");  // the chosen value replaced the stale one
     check_invariants(c);
 }
 
@@ -487,7 +507,7 @@ BOOST_AUTO_TEST_CASE(restarted_acceptor_keeps_its_promise_and_reports_its_values
     BOOST_REQUIRE(leader != kNoNode);
     NodeId acceptor = other_than(c, {leader});
     NodeId rival = other_than(c, {leader, acceptor});
-    Ballot old_ballot = Ballot::unpack(c.hard_state(leader).term);
+    Ballot old_ballot = metadata(c, leader).promised;
 
     // The acceptor alone accepts "x" in slot 1; nobody learns it is accepted.
     BOOST_REQUIRE(c.propose(leader, "x") == ProposeResult::accepted);
@@ -499,14 +519,14 @@ BOOST_AUTO_TEST_CASE(restarted_acceptor_keeps_its_promise_and_reports_its_values
     make_candidate(c, rival);
     for (auto& m : c.take_if([](const InFlight& m) { return is<mp::Prepare>(m); }))
         if (m.to == acceptor) c.deliver(m);
-    Ballot promised = Ballot::unpack(c.hard_state(acceptor).term);
+    Ballot promised = metadata(c, acceptor).promised;
     BOOST_TEST(promised > old_ballot);
     BOOST_TEST(promised.node == rival);
 
     c.crash(acceptor);
     c.restart(acceptor);
     BOOST_TEST(c.status(acceptor).epoch.str() == promised.str());
-    BOOST_TEST(c.disk(acceptor).at(1).data == "x");
+    BOOST_TEST(disk(c, acceptor).at(1).data == "x");
 
     // The old leader's Accept for a new slot is refused, and nothing is written.
     c.in_flight().clear();
@@ -514,7 +534,7 @@ BOOST_AUTO_TEST_CASE(restarted_acceptor_keeps_its_promise_and_reports_its_values
     auto accepts = c.take_if([&](const InFlight& m) { return m.to == acceptor && accept_for_slot(m, 2); });
     BOOST_REQUIRE_EQUAL(accepts.size(), 1u);
     BOOST_REQUIRE(c.deliver(accepts[0]));
-    BOOST_TEST(c.disk(acceptor).count(2) == 0u);
+    BOOST_TEST(disk(c, acceptor).count(2) == 0u);
     auto nacks = c.take_if([&](const InFlight& m) { return m.from == acceptor && is<mp::Nack>(m); });
     BOOST_REQUIRE_EQUAL(nacks.size(), 1u);
     BOOST_TEST(std::get<mp::Nack>(*decoded(nacks[0])).promised == promised);
@@ -543,13 +563,13 @@ BOOST_AUTO_TEST_CASE(full_cluster_restart_redelivers_and_continues) {
         return c.committed_data(1).size() == 35 && c.committed_data(2).size() == 35 &&
                c.committed_data(3).size() == 35;
     });
-    for (NodeId id : {1, 2, 3}) BOOST_TEST(c.hard_state(id).commit > 0u);
+    for (NodeId id : {1, 2, 3}) BOOST_TEST(metadata(c, id).commit > 0u);
 
     for (NodeId id : {1, 2, 3}) c.crash(id);
     for (NodeId id : {1, 2, 3}) {
         c.restart(id);
         // Delivered again at once from disk, up to the hint.
-        BOOST_TEST(c.committed(id).size() >= std::min<std::size_t>(c.hard_state(id).commit, 35));
+        BOOST_TEST(c.committed(id).size() >= std::min<std::size_t>(metadata(c, id).commit, 35));
         BOOST_TEST(c.committed(id).size() > 0u);
     }
     NodeId next = c.elect();
@@ -608,7 +628,7 @@ BOOST_AUTO_TEST_CASE(late_accept_never_overwrites_a_chosen_value) {
 
     // The deposed leader's Accept arrives: it must change nothing, and tell A it is outdated.
     c.deliver(late_accept);
-    BOOST_TEST(c.disk(V).at(1).data == "v");
+    BOOST_TEST(disk(c, V).at(1).data == "v");
     auto answers = c.take_if([&](const InFlight& m) { return m.from == V && m.to == A; });
     BOOST_REQUIRE_EQUAL(answers.size(), 1u);
     BOOST_TEST(is<mp::Nack>(answers[0]), c.engine(V).describe(answers[0].payload));
@@ -617,7 +637,7 @@ BOOST_AUTO_TEST_CASE(late_accept_never_overwrites_a_chosen_value) {
     c.crash(V);
     c.restart(V);  // delivers slot 1 again, from disk or from B (the harness throws if it is not v)
     BOOST_REQUIRE(c.run_until([&] { return !c.committed(V).empty(); }, 200));
-    BOOST_TEST(c.disk(V).at(1).data == "v");
+    BOOST_TEST(disk(c, V).at(1).data == "v");
     BOOST_TEST(c.committed(V).at(0).data == "v");
     check_invariants(c);
 }
@@ -858,7 +878,7 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     for (auto& cmd : commands("k", 3)) c.propose(leader, cmd);
     BOOST_REQUIRE(commit_on(c, {1, 2, 3}, commands("k", 3)));
     NodeId target = other_than(c, {leader});
-    Ballot b = Ballot::unpack(c.hard_state(leader).term);
+    Ballot b = metadata(c, leader).promised;
 
     std::vector<Bytes> bad;
     bad.push_back({});
@@ -867,13 +887,13 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     // Every strict prefix of valid messages, and each with a trailing byte.
     std::vector<mp::Message> valid = {
         mp::Prepare{b, 4},
-        mp::Promise{b, 1, 0, 0, {Entry{1, b.packed(), 0, "v"}}},
+        mp::Promise{b, 1, 0, 0, {Entry{1, b.packed(), "v"}}},
         mp::Accept{b, 3, {{4, "four"}, {5, "five"}}},
         mp::Accepted{b, 3, false, {4, 5}},
         mp::Nack{b, Ballot{b.round + 1, 1}},
         mp::Heartbeat{b, 3, 1},
         mp::HeartbeatAck{b, 1, 3, false},
-        mp::Chosen{b, {Entry{4, b.packed(), 0, "four"}}},
+        mp::Chosen{b, {Entry{4, b.packed(), "four"}}},
         mp::Forward{"cmd"},
         mp::ReadRequest{7},
         mp::ReadReply{7, 3, true},
@@ -895,7 +915,7 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     // A count far larger than the message (would allocate without the count check).
     bad.push_back(with(mp::Accept{b, 3, {{4, "x"}}}, [](Bytes& o) { o[17] = o[18] = o[19] = o[20] = 0xff; }));
     bad.push_back(
-        with(mp::Chosen{b, {Entry{4, b.packed(), 0, "x"}}}, [](Bytes& o) { o[9] = o[10] = o[11] = 0xff; }));
+        with(mp::Chosen{b, {Entry{4, b.packed(), "x"}}}, [](Bytes& o) { o[9] = o[10] = o[11] = 0xff; }));
     // Semantic nonsense: slot 0, decreasing slots, ballot 0, a Nack that is not higher, bool 2.
     bad.push_back(mp::encode(mp::Accept{b, 3, {{0, "zero"}}}));
     bad.push_back(mp::encode(mp::Accept{b, 3, {{5, "a"}, {4, "b"}}}));
@@ -903,8 +923,8 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     bad.push_back(mp::encode(mp::Prepare{Ballot{}, 1}));
     bad.push_back(mp::encode(mp::Prepare{b, 0}));
     bad.push_back(mp::encode(mp::Nack{b, b}));
-    bad.push_back(mp::encode(mp::Chosen{b, {Entry{4, 0, 0, "no ballot"}}}));
-    bad.push_back(mp::encode(mp::Promise{b, 5, 0, 0, {Entry{4, b.packed(), 0, "below from"}}}));
+    bad.push_back(mp::encode(mp::Chosen{b, {Entry{4, 0, "no ballot"}}}));
+    bad.push_back(mp::encode(mp::Promise{b, 5, 0, 0, {Entry{4, b.packed(), "below from"}}}));
     bad.push_back(with(mp::ReadReply{7, 3, true}, [](Bytes& o) { o.back() = 2; }));
     bad.push_back(mp::encode(mp::Poll{Ballot{}}));  // a ballot without a node
     bad.push_back(mp::encode(mp::PollReply{Ballot{}, true}));
@@ -913,7 +933,7 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     auto snapshot = [&] {
         EngineStatus s = c.status(target);
         return std::make_tuple(s.role, s.leader, s.epoch.str(), s.commit_index, s.log_first_index,
-                               s.log_last_index, c.hard_state(target), c.disk(target).size(),
+                               s.log_last_index, c.metadata(target), c.records(target).size(),
                                c.committed(target).size());
     };
     auto before = snapshot();
@@ -971,7 +991,7 @@ BOOST_AUTO_TEST_CASE(same_seed_same_outcome) {
             c.propose(static_cast<NodeId>(rng.between(1, 5)), "d" + std::to_string(round));
             random_run(c, rng, 50);
         }
-        std::vector<std::vector<Entry>> logs;
+        std::vector<std::vector<Committed>> logs;
         for (NodeId id = 1; id <= 5; ++id) logs.push_back(c.committed(id));
         return std::make_pair(trace, logs);
     };
@@ -988,13 +1008,10 @@ BOOST_AUTO_TEST_CASE(describe_reads_like_the_paper) {
     Ballot b{3, 2};
     BOOST_TEST(mp::describe(mp::Accept{b, 7, {{8, "x"}, {9, "y"}}}) ==
                "Accept ballot=3.2 slots=[8..9] chosen=7");
-    BOOST_TEST(mp::describe(mp::Promise{
-                   b,
-                   5,
-                   0,
-                   4,
-                   {Entry{5, Ballot{2, 1}.packed(), 0, "a"}, Entry{6, Ballot{2, 1}.packed(), 0, "b"}}}) ==
-               "Promise ballot=3.2 from=5 accepted=[5@2.1,6@2.1] chosen=4");
+    BOOST_TEST(
+        mp::describe(mp::Promise{
+            b, 5, 0, 4, {Entry{5, Ballot{2, 1}.packed(), "a"}, Entry{6, Ballot{2, 1}.packed(), "b"}}}) ==
+        "Promise ballot=3.2 from=5 accepted=[5@2.1,6@2.1] chosen=4");
     BOOST_TEST(mp::describe(mp::Prepare{b, 8}) == "Prepare ballot=3.2 from=8");
     BOOST_TEST(mp::describe(mp::Nack{b, Ballot{4, 1}}) == "Nack ballot=3.2 promised=4.1");
     BOOST_TEST(mp::describe(mp::Poll{b}) == "Poll ballot=3.2");

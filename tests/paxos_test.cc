@@ -22,7 +22,7 @@ namespace ballot {
 std::ostream& operator<<(std::ostream& os, const Ballot& b) {
     return os << b.str();
 }
-std::ostream& operator<<(std::ostream& os, const Entry& e) {
+std::ostream& operator<<(std::ostream& os, const Committed& e) {
     return os << "{slot " << e.index << ", " << (e.data.empty() ? "no-op" : e.data) << "}";
 }
 }  // namespace ballot
@@ -33,6 +33,30 @@ using ballot::test::InFlight;
 namespace px = ballot::paxos;
 
 namespace {
+
+// What a node has persisted, decoded with basic Paxos's own codec (paxos/persist.h).
+px::Metadata metadata(const EngineCluster& c, NodeId id) {
+    if (c.metadata(id).empty()) return {};
+    auto m = px::decode_metadata(c.metadata(id));
+    BOOST_REQUIRE(m.has_value());
+    return *m;
+}
+
+std::map<Index, px::SlotRecord> disk(const EngineCluster& c, NodeId id) {
+    std::map<Index, px::SlotRecord> out;
+    for (const auto& [slot, bytes] : c.records(id)) {
+        auto r = px::decode_record(slot, bytes);
+        BOOST_REQUIRE(r.has_value());
+        out.emplace(slot, *r);
+    }
+    return out;
+}
+
+px::SlotRecord record_of(const LogRecord& r) {
+    auto s = px::decode_record(r.index, r.bytes);
+    BOOST_REQUIRE(s.has_value());
+    return *s;
+}
 
 Bytes encode(std::initializer_list<px::Message> messages) {
     Bytes out;
@@ -88,10 +112,11 @@ std::vector<std::string> strings(std::initializer_list<const char*> l) {
 void check_invariants(EngineCluster& c) {
     for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id) {
         if (!c.is_up(id)) continue;
-        for (auto& [slot, e] : c.disk(id)) {
-            BOOST_TEST(e.index == slot);
-            BOOST_TEST(e.term <= e.promise, "n" << id << " slot " << slot << " accepted above its promise");
-            if (e.term == 0) BOOST_TEST(e.data.empty());
+        for (auto& [slot, e] : disk(c, id)) {
+            BOOST_TEST(e.slot == slot);
+            BOOST_TEST(e.accepted <= e.promised,
+                       "n" << id << " slot " << slot << " accepted above its promise");
+            if (e.accepted.is_zero()) BOOST_TEST(e.value.empty());
         }
         BOOST_TEST(c.status(id).commit_index >= (c.committed(id).empty() ? 0 : c.committed(id).back().index));
     }
@@ -152,7 +177,7 @@ BOOST_AUTO_TEST_CASE(single_proposer_commits_and_every_node_learns) {
         BOOST_TEST(s.log_last_index == 3u);
     }
     BOOST_TEST(c.status(1).epoch.str() == "1.1");  // one proposer, no contention: round 1 throughout
-    BOOST_TEST(c.hard_state(1).term == 1u);        // the round was persisted before its Prepare left
+    BOOST_TEST(metadata(c, 1).round == 1u);       // the round was persisted before its Prepare left
     check_invariants(c);
 }
 
@@ -176,31 +201,31 @@ BOOST_AUTO_TEST_CASE(persist_before_send) {
 
     p.propose("a");
     Ready r = p.take_ready();
-    BOOST_REQUIRE(r.hard_state.has_value());
-    BOOST_TEST(r.hard_state->term == 1u);       // round 1 ...
-    BOOST_TEST(only(r, 2).after_persist);       // ... is durable before Prepare 1.1 leaves
+    BOOST_REQUIRE(r.metadata.has_value());
+    BOOST_TEST(px::decode_metadata(*r.metadata)->round == 1u);  // round 1 ...
+    BOOST_TEST(only(r, 2).after_persist);                       // ... is durable before Prepare 1.1 leaves
     BOOST_TEST(p.step(1, only(r, 1).payload));  // the runtime hands the node its own Prepare once durable
 
     r = p.take_ready();
-    BOOST_REQUIRE_EQUAL(r.entries.size(), 1u);  // the promise, to persist ...
-    BOOST_TEST(r.entries[0].promise == (Ballot{1, 1}.packed()));
+    BOOST_REQUIRE_EQUAL(r.records.size(), 1u);  // the promise, to persist ...
+    BOOST_TEST(record_of(r.records[0]).promised == (Ballot{1, 1}));
     BOOST_TEST(only(r, 1).after_persist);  // ... before the Promise leaves
     BOOST_TEST(p.step(1, only(r, 1).payload));
     BOOST_TEST(p.step(2, encode({px::Promise{1, Ballot{1, 1}, Ballot{}, ""}})));
 
     r = p.take_ready();
-    BOOST_TEST(!r.hard_state.has_value());
+    BOOST_TEST(!r.metadata.has_value());
     BOOST_TEST(!only(r, 2).after_persist);  // Accept: nothing new to persist
     BOOST_TEST(p.step(1, only(r, 1).payload));
     r = p.take_ready();
-    BOOST_REQUIRE_EQUAL(r.entries.size(), 1u);
-    BOOST_TEST(r.entries[0].term == (Ballot{1, 1}.packed()));
-    BOOST_TEST(r.entries[0].data == "a");
+    BOOST_REQUIRE_EQUAL(r.records.size(), 1u);
+    BOOST_TEST(record_of(r.records[0]).accepted == (Ballot{1, 1}));
+    BOOST_TEST(record_of(r.records[0]).value == "a");
     BOOST_TEST(only(r, 1).after_persist);  // Accepted waits for the accepted value to be durable
 
     p.propose("b");
     r = p.take_ready();
-    BOOST_TEST(!r.hard_state.has_value());
+    BOOST_TEST(!r.metadata.has_value());
     BOOST_TEST(!only(r, 2).after_persist);  // round 1 is known durable: Prepare 1.1 for slot 2 goes at once
 }
 
@@ -366,7 +391,7 @@ BOOST_AUTO_TEST_CASE(proposer_crash_after_minority_accept_value_safely_replaced)
     deliver<px::Prepare>(c, 1, 2);
     deliver<px::Prepare>(c, 1, 3);
     deliver<px::Promise>(c, 2, 1);  // majority: n1 sends its Accepts and accepts b itself
-    BOOST_TEST(c.disk(1).at(2).data == "b");
+    BOOST_TEST(disk(c, 1).at(2).value == "b");
     c.crash(1);  // the Accepts to n2 and n3 are lost
 
     c.propose(2, "c");
@@ -409,7 +434,7 @@ BOOST_AUTO_TEST_CASE(acceptor_promise_and_accepted_value_survive_restart) {
     EngineCluster c("paxos", 3, 6);
     BOOST_TEST(c.deliver(InFlight{1, 3, encode({px::Prepare{7, Ballot{5, 1}}})}));
     BOOST_TEST(peek<px::Promise>(c, 3, 1).accepted.is_zero());
-    BOOST_TEST(c.disk(3).at(7).promise == (Ballot{5, 1}.packed()));
+    BOOST_TEST(disk(c, 3).at(7).promised == (Ballot{5, 1}));
     c.in_flight().clear();
 
     c.crash(3);
@@ -418,8 +443,8 @@ BOOST_AUTO_TEST_CASE(acceptor_promise_and_accepted_value_survive_restart) {
     BOOST_TEST(peek<px::Nack>(c, 3, 2).promised == (Ballot{5, 1}));  // the promise survived
     BOOST_TEST(c.deliver(InFlight{1, 3, encode({px::Accept{7, Ballot{5, 1}, "w"}})}));
     BOOST_TEST(peek<px::Accepted>(c, 3, 1).ballot == (Ballot{5, 1}));
-    BOOST_TEST(c.disk(3).at(7).term == (Ballot{5, 1}.packed()));
-    BOOST_TEST(c.disk(3).at(7).data == "w");
+    BOOST_TEST(disk(c, 3).at(7).accepted == (Ballot{5, 1}));
+    BOOST_TEST(disk(c, 3).at(7).value == "w");
     c.in_flight().clear();
 
     c.crash(3);
@@ -440,14 +465,14 @@ BOOST_AUTO_TEST_CASE(restarted_proposer_uses_a_higher_round) {
     EngineCluster c("paxos", 3, 8);
     c.propose(1, "a");
     c.stabilize();
-    BOOST_TEST(c.hard_state(1).term == 1u);
+    BOOST_TEST(metadata(c, 1).round == 1u);
     c.crash(1);
     c.restart(1);
     c.propose(1, "b");
     for (auto& m : c.in_flight())
         if (m.from == 1)
             for (auto& prepare : all_of<px::Prepare>(m)) BOOST_TEST(prepare.ballot.round >= 2u);
-    BOOST_TEST(c.hard_state(1).term >= 2u);
+    BOOST_TEST(metadata(c, 1).round >= 2u);
     BOOST_TEST(c.run_until([&] { return all_committed(c, 2); }, 200));
     BOOST_TEST(c.committed_data(1) == strings({"a", "b"}));
     check_invariants(c);
@@ -460,7 +485,7 @@ BOOST_AUTO_TEST_CASE(full_cluster_restart_relearns_every_slot) {
     EngineCluster c("paxos", 3, 9);
     for (const char* cmd : {"a", "b", "c", "d"}) c.propose(1 + (cmd[0] % 3), cmd);
     BOOST_TEST(c.run_until([&] { return all_committed(c, 4); }, 200));
-    std::vector<Entry> before = c.committed(1);
+    std::vector<Committed> before = c.committed(1);
     for (NodeId id = 1; id <= 3; ++id) c.crash(id);
     for (NodeId id = 1; id <= 3; ++id) c.restart(id);
     BOOST_TEST(c.committed(1).empty());
@@ -594,7 +619,7 @@ public:
         }
     }
     const std::deque<InFlight>& queue() const { return queue_; }
-    std::vector<Entry> committed[4];
+    std::vector<Committed> committed[4];
     bool trace = false;  // true: print every delivery (the duel that paxos/README.md quotes)
 
 private:
@@ -807,7 +832,7 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
     c.stabilize();
     px::Paxos& n2 = dynamic_cast<px::Paxos&>(c.engine(2));
     const EngineStatus before = n2.status();
-    const std::map<Index, Entry> disk_before = c.disk(2);
+    const std::map<Index, Bytes> disk_before = c.records(2);
 
     Bytes prepare = encode({px::Prepare{5, Ballot{9, 1}}});
     Bytes truncated(prepare.begin(), prepare.end() - 1);
@@ -852,7 +877,7 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
     BOOST_TEST(after.commit_index == before.commit_index);
     BOOST_TEST(after.log_last_index == before.log_last_index);
     c.collect();
-    BOOST_TEST((c.disk(2) == disk_before));
+    BOOST_TEST((c.records(2) == disk_before));
 
     // And the node still works.
     c.propose(2, "b");

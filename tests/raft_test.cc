@@ -20,17 +20,42 @@
 
 using ballot::Bytes;
 using ballot::EngineConfig;
-using ballot::Entry;
 using ballot::Index;
 using ballot::kNoNode;
 using ballot::NodeId;
 using ballot::ProposeResult;
 using ballot::ReadState;
+using ballot::raft::Entry;
 using ballot::test::EngineCluster;
 using ballot::test::InFlight;
 namespace raft = ballot::raft;
 
 namespace {
+
+// What a node has persisted, decoded with Raft's own codec (raft/persist.h).
+raft::HardState hard_state(const EngineCluster& c, NodeId id) {
+    if (c.metadata(id).empty()) return {};
+    auto hs = raft::decode_metadata(c.metadata(id));
+    BOOST_REQUIRE(hs.has_value());
+    return *hs;
+}
+
+std::map<Index, Entry> disk(const EngineCluster& c, NodeId id) {
+    std::map<Index, Entry> out;
+    for (const auto& [index, bytes] : c.records(id)) {
+        auto e = raft::decode_record(index, bytes);
+        BOOST_REQUIRE(e.has_value());
+        out.emplace(index, *e);
+    }
+    return out;
+}
+
+// A Ready's metadata, decoded.
+raft::HardState metadata_of(const ballot::Ready& r) {
+    auto hs = raft::decode_metadata(*r.metadata);
+    BOOST_REQUIRE(hs.has_value());
+    return *hs;
+}
 
 // With BALLOT_TRACE set in the environment, prints every delivered message: run one test with
 // --run_test=NAME --log_level=message to read the scenario as a protocol trace.
@@ -99,9 +124,10 @@ void check_log_matching(EngineCluster& c) {
         for (NodeId b = a + 1; b <= static_cast<NodeId>(c.size()); ++b) {
             // Walk both logs together: once they differ at some index, no later index may hold
             // entries of the same term in both.
-            auto ia = c.disk(a).begin(), ib = c.disk(b).begin();
+            const auto disk_a = disk(c, a), disk_b = disk(c, b);
+            auto ia = disk_a.begin(), ib = disk_b.begin();
             bool diverged = false;
-            for (; ia != c.disk(a).end() && ib != c.disk(b).end(); ++ia, ++ib) {
+            for (; ia != disk_a.end() && ib != disk_b.end(); ++ia, ++ib) {
                 if (ia->first != ib->first) BOOST_FAIL("a log with a gap on n" << a << " or n" << b);
                 if (ia->second != ib->second)
                     diverged = true;
@@ -126,7 +152,7 @@ public:
     void record(EngineCluster& c) {
         std::uint64_t max_term = 0;
         for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id)
-            max_term = std::max(max_term, c.hard_state(id).term);
+            max_term = std::max(max_term, hard_state(c, id).term);
         seen_.resize(c.size() + 1, 0);
         for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id) {
             const auto& committed = c.committed(id);
@@ -140,11 +166,12 @@ public:
         record(c);
         for (NodeId l = 1; l <= static_cast<NodeId>(c.size()); ++l) {
             if (!c.is_up(l) || c.status(l).role != ballot::Role::leader) continue;
-            const std::uint64_t term = c.hard_state(l).term;
+            const std::uint64_t term = hard_state(c, l).term;
             for (const auto& [index, committed] : committed_) {
                 if (term <= committed.term_bound) continue;
-                auto it = c.disk(l).find(index);
-                if (it == c.disk(l).end() || it->second != committed.entry)
+                const auto log = disk(c, l);
+                auto it = log.find(index);
+                if (it == log.end() || it->second.data != committed.entry.data)
                     BOOST_FAIL("leader n" << l << " of term " << term << " lacks committed entry " << index);
             }
         }
@@ -152,7 +179,7 @@ public:
 
 private:
     struct Committed {
-        Entry entry;
+        ballot::Committed entry;
         std::uint64_t term_bound = 0;
     };
     std::map<Index, Committed> committed_;
@@ -310,16 +337,16 @@ BOOST_AUTO_TEST_CASE(split_vote_resolves) {
     c.stabilize();
     BOOST_TEST(c.status(1).role == ballot::Role::candidate);
     BOOST_TEST(c.status(2).role == ballot::Role::candidate);
-    BOOST_TEST(c.hard_state(1).term == 1u);
-    BOOST_TEST(c.hard_state(2).term == 1u);
-    BOOST_TEST(c.hard_state(3).vote == 1u);
-    BOOST_TEST(c.hard_state(4).vote == 2u);
+    BOOST_TEST(hard_state(c, 1).term == 1u);
+    BOOST_TEST(hard_state(c, 2).term == 1u);
+    BOOST_TEST(hard_state(c, 3).vote == 1u);
+    BOOST_TEST(hard_state(c, 4).vote == 2u);
     BOOST_TEST(c.leader() == kNoNode);
     // Healed, randomized timeouts make one candidate time out first and win a later term.
     c.heal();
     const NodeId leader = c.elect(500);
     BOOST_REQUIRE(leader != kNoNode);
-    BOOST_TEST(c.hard_state(leader).term >= 2u);
+    BOOST_TEST(hard_state(c, leader).term >= 2u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,7 +418,7 @@ BOOST_AUTO_TEST_CASE(lagging_follower_catches_up_within_the_inflight_window) {
             if (m.to != lagging || !ae || ae->entries.empty()) continue;
             ++outstanding;
             std::size_t bytes = 0;
-            for (const Entry& e : ae->entries) bytes += ballot::kMinEntryBytes + e.data.size();
+            for (const Entry& e : ae->entries) bytes += raft::kMinEntryBytes + e.data.size();
             BOOST_REQUIRE(bytes <= config.max_message_bytes);
         }
         max_outstanding = std::max(max_outstanding, outstanding);
@@ -450,7 +477,7 @@ BOOST_AUTO_TEST_CASE(follower_log_repair) {
     c.propose(old_leader, "a");
     c.stabilize();
     const Index base = c.status(old_leader).log_last_index;
-    const std::uint64_t old_term = c.hard_state(old_leader).term;
+    const std::uint64_t old_term = hard_state(c, old_leader).term;
 
     c.isolate(old_leader);
     for (int i = 0; i < 30; ++i)
@@ -462,7 +489,7 @@ BOOST_AUTO_TEST_CASE(follower_log_repair) {
     const NodeId new_leader = c.leader();
     for (std::string cmd : {"b", "c"}) c.propose(new_leader, cmd);
     c.stabilize();
-    const std::uint64_t new_term = c.hard_state(new_leader).term;
+    const std::uint64_t new_term = hard_state(c, new_leader).term;
     BOOST_TEST(new_term > old_term);
 
     c.heal();
@@ -473,10 +500,10 @@ BOOST_AUTO_TEST_CASE(follower_log_repair) {
             line.find("reject") != std::string::npos)
             ++rejections;
     };
-    BOOST_REQUIRE(c.run_until([&] { return c.disk(old_leader) == c.disk(new_leader); }, 200));
+    BOOST_REQUIRE(c.run_until([&] { return disk(c, old_leader) == disk(c, new_leader); }, 200));
     BOOST_TEST(rejections <= 2);  // not one per divergent entry (there were 30)
     // The divergent entries are gone, replaced by the new leader's from index base + 1 on.
-    BOOST_TEST(c.disk(old_leader).at(base + 1).term == new_term);
+    BOOST_TEST(disk(c, old_leader).at(base + 1).term == new_term);
     BOOST_TEST(c.status(old_leader).log_last_index == c.status(new_leader).log_last_index);
     BOOST_TEST(c.committed_data(old_leader) == (std::vector<std::string>{"a", "b", "c"}));
     check_invariants(c);
@@ -523,11 +550,11 @@ Figure8 build_figure_8_c(EngineCluster& c) {
 
     // (a) S1 replicates x only to S2, then crashes.
     f.x_index = c.status(1).log_last_index + 1;
-    f.x_term = c.hard_state(1).term;
+    f.x_term = hard_state(c, 1).term;
     for (NodeId id : {3, 4, 5}) c.cut(1, id);
     c.propose(1, "x");
     c.stabilize();
-    BOOST_REQUIRE(c.disk(2).count(f.x_index) && c.disk(2).at(f.x_index).data == "x");
+    BOOST_REQUIRE(disk(c, 2).count(f.x_index) && disk(c, 2).at(f.x_index).data == "x");
     c.crash(1);
 
     // (b) S5 is elected with the votes of S3 and S4 and writes its own entry (its no-op) at the
@@ -536,8 +563,8 @@ Figure8 build_figure_8_c(EngineCluster& c) {
     c.isolate(2);
     c.cut(3, 4);
     BOOST_REQUIRE(run_until(c, [&] { return c.status(5).role == ballot::Role::leader; }));
-    f.s5_term = c.hard_state(5).term;
-    BOOST_REQUIRE(c.disk(5).at(f.x_index).term == f.s5_term);
+    f.s5_term = hard_state(c, 5).term;
+    BOOST_REQUIRE(disk(c, 5).at(f.x_index).term == f.s5_term);
     c.crash(5);
 
     // (c) S1 restarts and is elected by S2, S3 and S4. It replicates x to S3 and S4, but the
@@ -545,7 +572,7 @@ Figure8 build_figure_8_c(EngineCluster& c) {
     c.restart(1);
     only_reachable_through(c, 1);
     BOOST_REQUIRE(run_until(c, [&] { return c.status(1).role == ballot::Role::leader; }));
-    f.s1_term = c.hard_state(1).term;
+    f.s1_term = hard_state(c, 1).term;
     c.cut(1, 2);
     auto loses_current_term_entries = [&](const InFlight& m) {
         const auto decoded = decode(m);
@@ -555,12 +582,12 @@ Figure8 build_figure_8_c(EngineCluster& c) {
             return false;
         // Lost only if the follower would accept it (it holds the entry before them); a probe it
         // rejects anyway may pass.
-        const auto& disk = c.disk(m.to);
+        const auto log = disk(c, m.to);
         return ae->prev_log_index == 0 ||
-               (disk.count(ae->prev_log_index) && disk.at(ae->prev_log_index).term == ae->prev_log_term);
+               (log.count(ae->prev_log_index) && log.at(ae->prev_log_index).term == ae->prev_log_term);
     };
     auto holds_x = [&](NodeId id) {
-        return c.disk(id).count(f.x_index) && c.disk(id).at(f.x_index).term == f.x_term;
+        return disk(c, id).count(f.x_index) && disk(c, id).at(f.x_index).term == f.x_term;
     };
     BOOST_REQUIRE(run_until(
         c, [&] { return holds_x(3) && holds_x(4) && c.in_flight().empty(); }, loses_current_term_entries));
@@ -588,7 +615,7 @@ BOOST_AUTO_TEST_CASE(figure_8_old_term_entry_on_a_majority_can_still_be_overwrit
     BOOST_REQUIRE(run_until(c, [&] { return c.status(5).role == ballot::Role::leader; }));
     BOOST_REQUIRE(run_until(c, [&] { return c.status(3).commit_index > f.x_index; }));
     for (NodeId id : {2, 3, 4}) {
-        BOOST_TEST(c.disk(id).at(f.x_index).term == f.s5_term, "node " << id);
+        BOOST_TEST(disk(c, id).at(f.x_index).term == f.s5_term, "node " << id);
         BOOST_TEST(c.committed_data(id) == std::vector<std::string>{"first"}, "node " << id);
     }
     check_invariants(c);
@@ -606,7 +633,7 @@ BOOST_AUTO_TEST_CASE(figure_8_old_term_entry_commits_beneath_a_current_term_entr
         BOOST_REQUIRE(c.status(1).commit_index != f.x_index);
         return c.status(1).commit_index > f.x_index;
     }));
-    BOOST_TEST(c.disk(1).at(f.x_index + 1).term == f.s1_term);
+    BOOST_TEST(disk(c, 1).at(f.x_index + 1).term == f.s1_term);
     BOOST_REQUIRE(c.run_until(
         [&] {
             for (NodeId id : {1, 2, 3, 4})
@@ -627,20 +654,20 @@ BOOST_AUTO_TEST_CASE(prevote_partitioned_node_does_not_disrupt_leader) {
     BOOST_REQUIRE(leader != kNoNode);
     c.propose(leader, "a");
     c.stabilize();
-    const std::uint64_t term = c.hard_state(leader).term;
+    const std::uint64_t term = hard_state(c, leader).term;
     const NodeId cut_off = some_follower(c, leader);
 
     c.isolate(cut_off);
     run_ticks(c, 200);  // ten election timeouts and more
     // It keeps asking for pre-votes, in vain, and never bumps its term.
     BOOST_TEST(c.status(cut_off).role == ballot::Role::pre_candidate);
-    BOOST_TEST(c.hard_state(cut_off).term == term);
+    BOOST_TEST(hard_state(c, cut_off).term == term);
     BOOST_TEST(c.leader() == leader);
 
     c.heal();
     run_ticks(c, 20);
     BOOST_TEST(c.leader() == leader);
-    BOOST_TEST(c.hard_state(leader).term == term);
+    BOOST_TEST(hard_state(c, leader).term == term);
     BOOST_TEST(c.status(cut_off).role == ballot::Role::follower);
     BOOST_TEST(c.status(cut_off).leader == leader);
     BOOST_TEST(c.committed_data(cut_off) == std::vector<std::string>{"a"});
@@ -656,17 +683,17 @@ BOOST_AUTO_TEST_CASE(vote_request_ignored_while_the_leader_is_heard) {
     BOOST_REQUIRE(leader != kNoNode);
     const NodeId voter = some_follower(c, leader);
     const NodeId disruptor = 6 - leader - voter;
-    const std::uint64_t term = c.hard_state(voter).term;
-    const auto& log = c.disk(disruptor);
+    const std::uint64_t term = hard_state(c, voter).term;
+    const auto& log = disk(c, disruptor);
     const raft::RequestVote request{false, term + 5, log.rbegin()->first, log.rbegin()->second.term};
     BOOST_REQUIRE(c.deliver(InFlight{disruptor, voter, raft::encode(request)}));
-    BOOST_TEST(c.hard_state(voter).term == term);
+    BOOST_TEST(hard_state(c, voter).term == term);
     BOOST_TEST(c.in_flight().empty());  // not even an answer
     BOOST_TEST(c.status(voter).leader == leader);
     // Once the leader has been silent for the minimum election timeout, the same request counts.
     for (std::uint32_t i = 0; i < small_timeouts().election_timeout_min_ticks; ++i) c.tick(voter);
     BOOST_REQUIRE(c.deliver(InFlight{disruptor, voter, raft::encode(request)}));
-    BOOST_TEST(c.hard_state(voter).term == term + 5);
+    BOOST_TEST(hard_state(c, voter).term == term + 5);
 }
 
 BOOST_AUTO_TEST_CASE(check_quorum_isolated_leader_steps_down) {
@@ -674,7 +701,7 @@ BOOST_AUTO_TEST_CASE(check_quorum_isolated_leader_steps_down) {
     trace_if_asked(c);
     const NodeId old_leader = c.elect();
     BOOST_REQUIRE(old_leader != kNoNode);
-    const std::uint64_t old_term = c.hard_state(old_leader).term;
+    const std::uint64_t old_term = hard_state(c, old_leader).term;
     c.isolate(old_leader);
     BOOST_REQUIRE(c.run_until([&] { return c.status(old_leader).role != ballot::Role::leader; }, 100));
     BOOST_TEST(c.status(old_leader).role != ballot::Role::leader);
@@ -683,7 +710,7 @@ BOOST_AUTO_TEST_CASE(check_quorum_isolated_leader_steps_down) {
     const NodeId new_leader = c.elect(200);
     BOOST_REQUIRE(new_leader != kNoNode);
     BOOST_TEST(new_leader != old_leader);
-    BOOST_TEST(c.hard_state(new_leader).term > old_term);
+    BOOST_TEST(hard_state(c, new_leader).term > old_term);
     BOOST_TEST((c.propose(old_leader, "x") == ProposeResult::no_leader));
 }
 
@@ -772,7 +799,8 @@ BOOST_AUTO_TEST_CASE(stale_rejection_confirms_no_read_and_no_quorum) {
     // Term 1: three reads take contexts 1-3; the heartbeat carrying context 3 to F is held back.
     for (std::uint64_t id = 1; id <= 3; ++id) c.read(L, id);
     auto carries_context_3 = [&](const InFlight& m) {
-        const raft::AppendEntries* ae = as_append(decode(m));
+        const std::optional<raft::Message> decoded = decode(m);  // outlives the pointer into it
+        const raft::AppendEntries* ae = as_append(decoded);
         return m.from == L && m.to == F && ae && ae->read_context == 3;
     };
     std::vector<InFlight> held = c.take_if(carries_context_3);
@@ -907,15 +935,15 @@ BOOST_AUTO_TEST_CASE(restart_recovers_term_vote_and_log) {
     for (std::string cmd : {"a", "b"}) c.propose(leader, cmd);
     c.stabilize();
     const NodeId follower = some_follower(c, leader);
-    const ballot::HardState before = c.hard_state(follower);
-    const auto disk_before = c.disk(follower);
+    const raft::HardState before = hard_state(c, follower);
+    const auto disk_before = disk(c, follower);
 
     c.crash(follower);
     c.restart(follower);
     BOOST_TEST(term_of(c, follower) == before.term);
     BOOST_TEST(c.status(follower).log_last_index == disk_before.rbegin()->first);
     BOOST_TEST(c.status(follower).commit_index == 0u);  // volatile: learned again from the leader
-    BOOST_TEST(c.disk(follower) == disk_before);
+    BOOST_TEST(disk(c, follower) == disk_before);
     // It learns the commit index again and re-applies from index 1.
     BOOST_REQUIRE(c.run_until([&] { return c.committed_data(follower).size() == 2; }, 50));
     BOOST_TEST(c.committed(follower).front().index == 1u);
@@ -938,7 +966,7 @@ BOOST_AUTO_TEST_CASE(never_votes_twice_in_a_term_across_restart) {
     };
     BOOST_REQUIRE(c.deliver(request_vote(1, 1)));
     BOOST_TEST(answer_to(1).vote_granted);
-    BOOST_TEST(c.hard_state(3).vote == 1u);
+    BOOST_TEST(hard_state(c, 3).vote == 1u);
 
     c.crash(3);
     c.restart(3);
@@ -946,8 +974,8 @@ BOOST_AUTO_TEST_CASE(never_votes_twice_in_a_term_across_restart) {
     BOOST_TEST(!answer_to(2).vote_granted);  // same term, another candidate
     BOOST_REQUIRE(c.deliver(request_vote(1, 1)));
     BOOST_TEST(answer_to(1).vote_granted);  // the same candidate asking again is fine
-    BOOST_TEST(c.hard_state(3).term == 1u);
-    BOOST_TEST(c.hard_state(3).vote == 1u);
+    BOOST_TEST(hard_state(c, 3).term == 1u);
+    BOOST_TEST(hard_state(c, 3).vote == 1u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -969,7 +997,7 @@ std::vector<Bytes> sample_messages() {
     ae.term = 3;
     ae.prev_log_index = 7;
     ae.prev_log_term = 2;
-    ae.entries = {Entry{8, 3, 0, "eight"}, Entry{9, 3, 0, "nine"}};
+    ae.entries = {Entry{8, 3, "eight"}, Entry{9, 3, "nine"}};
     ae.leader_commit = 7;
     raft::AppendEntriesResponse rej;
     rej.term = 3;
@@ -1037,9 +1065,9 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_effect) {
         ae.term = 3;
         ae.prev_log_index = 1;
         ae.prev_log_term = 1;
-        ae.entries = {Entry{5, 3, 0, "gap"}};
+        ae.entries = {Entry{5, 3, "gap"}};
         expect_rejected(raft::encode(ae), leader, "misnumbered entries");
-        ae.entries = {Entry{2, 4, 0, "future"}};
+        ae.entries = {Entry{2, 4, "future"}};
         expect_rejected(raft::encode(ae), leader, "entry from a later term");
     }
     // Random bytes, with a plausible type byte first.
@@ -1083,9 +1111,9 @@ BOOST_AUTO_TEST_CASE(persist_before_send_flags) {
     BOOST_REQUIRE(n1.step(2, raft::encode(raft::RequestVoteResponse{true, 1, true})));
     r = n1.take_ready();
     // Candidate: the new term and the vote for itself go out with the RequestVotes, which wait.
-    BOOST_REQUIRE(r.hard_state.has_value());
-    BOOST_TEST(r.hard_state->term == 1u);
-    BOOST_TEST(r.hard_state->vote == 1u);
+    BOOST_REQUIRE(r.metadata.has_value());
+    BOOST_TEST(metadata_of(r).term == 1u);
+    BOOST_TEST(metadata_of(r).vote == 1u);
     BOOST_REQUIRE(r.messages.size() == 2u);
     for (const auto& m : r.messages) {
         BOOST_TEST(m.after_persist);
@@ -1097,8 +1125,8 @@ BOOST_AUTO_TEST_CASE(persist_before_send_flags) {
     // Leader (§10.2.1): its no-op is persisted while the AppendEntries already leave; its note to
     // itself waits for the write.
     BOOST_TEST(n1.status().role == ballot::Role::leader);
-    BOOST_REQUIRE(r.entries.size() == 1u);
-    BOOST_TEST(r.entries[0].data.empty());
+    BOOST_REQUIRE(r.records.size() == 1u);
+    BOOST_TEST(raft::decode_record(r.records[0].index, r.records[0].bytes)->data.empty());
     int appends = 0, notes_to_self = 0;
     for (const auto& m : r.messages) {
         if (m.to == 1) {
@@ -1119,8 +1147,8 @@ BOOST_AUTO_TEST_CASE(persist_before_send_flags) {
         *std::find_if(r.messages.begin(), r.messages.end(), [](auto& m) { return m.to == 2; });
     BOOST_REQUIRE(n2.step(1, to_n2.payload));
     const ballot::Ready f = n2.take_ready();
-    BOOST_TEST(f.hard_state.has_value());
-    BOOST_TEST(f.entries.size() == 1u);
+    BOOST_TEST(f.metadata.has_value());
+    BOOST_TEST(f.records.size() == 1u);
     BOOST_REQUIRE(f.messages.size() == 1u);
     BOOST_TEST(f.messages[0].after_persist);
     BOOST_TEST(raft::describe(decoded(f.messages[0])) == "AppendEntriesResponse term=1 success match=1");

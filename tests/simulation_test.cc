@@ -15,6 +15,10 @@
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "engines/registry.h"
+#include "multipaxos/persist.h"
+#include "paxos/persist.h"
+#include "raft/persist.h"
 #include "tests/sim/simulator.h"
 
 using namespace ballot;
@@ -236,13 +240,39 @@ NodeView view(NodeId id, Role role, Epoch epoch, const DiskState& disk) {
     return n;
 }
 
-Ready batch(std::optional<HardState> hs, std::vector<Entry> entries,
-            std::optional<Index> truncate = std::nullopt) {
+// Batches and disks holding each engine's own bytes (raft/persist.h, multipaxos/persist.h,
+// paxos/persist.h), as the engines would write them.
+Ready raft_batch(std::optional<raft::HardState> hs, std::vector<raft::Entry> entries,
+                 std::optional<Index> truncate = std::nullopt) {
     Ready r;
-    r.hard_state = hs;
-    r.entries = std::move(entries);
+    if (hs) r.metadata = raft::encode_metadata(*hs);
+    for (const auto& e : entries) r.records.push_back(raft::encode_record(e));
     r.truncate_from = truncate;
     return r;
+}
+
+DiskState raft_disk(raft::HardState hs, std::vector<raft::Entry> entries = {}) {
+    DiskState d;
+    d.metadata = raft::encode_metadata(hs);
+    for (const auto& e : entries) d.records[e.index] = raft::encode_record(e).bytes;
+    return d;
+}
+
+Ready mp_batch(std::optional<multipaxos::Metadata> m, std::vector<multipaxos::Entry> entries) {
+    Ready r;
+    if (m) r.metadata = multipaxos::encode_metadata(*m);
+    for (const auto& e : entries) r.records.push_back(multipaxos::encode_record(e));
+    return r;
+}
+
+Ready px_batch(std::vector<paxos::SlotRecord> slots) {
+    Ready r;
+    for (const auto& s : slots) r.records.push_back(paxos::encode_record(s));
+    return r;
+}
+
+std::uint64_t raft_term(const DiskState& d) {
+    return d.metadata.empty() ? 0 : raft::decode_metadata(d.metadata)->term;
 }
 
 }  // namespace
@@ -270,22 +300,22 @@ BOOST_AUTO_TEST_CASE(raft_checker_catches_log_mismatch_and_changed_vote) {
         for (auto& rec : records) d.apply(rec);
         raft->on_durable(id, records, d, v);
     };
-    make_durable(1, a, batch(HardState{2, 1, 0}, {Entry{1, 1, 0, "x"}, Entry{2, 2, 0, "y"}}));
-    make_durable(2, b, batch(HardState{2, 1, 0}, {Entry{1, 1, 0, "x"}, Entry{2, 2, 0, "y"}}));
+    make_durable(1, a, raft_batch(raft::HardState{2, 1, 0}, {{1, 1, "x"}, {2, 2, "y"}}));
+    make_durable(2, b, raft_batch(raft::HardState{2, 1, 0}, {{1, 1, "x"}, {2, 2, "y"}}));
     BOOST_TEST(!v.any());
-    make_durable(2, b, batch(std::nullopt, {Entry{2, 2, 0, "z"}}, 2));  // same (index, term), other value
+    make_durable(2, b, raft_batch(std::nullopt, {{2, 2, "z"}}, 2));  // same (index, term), other value
     BOOST_TEST(v.any());
 
     Violations votes;
-    raft->on_write(3, DiskState{HardState{5, 1, 0}, {}}, batch(HardState{5, 2, 0}, {}), votes);
+    raft->on_write(3, raft_disk({5, 1, 0}), raft_batch(raft::HardState{5, 2, 0}, {}), votes);
     BOOST_TEST(votes.any());
 }
 
 BOOST_AUTO_TEST_CASE(raft_checker_catches_a_leader_missing_a_committed_entry) {
     auto raft = make_engine_invariants("raft");
     Violations v;
-    DiskState full{HardState{1, 1, 0}, {{1, Entry{1, 1, 0, "x"}}}};
-    DiskState empty{HardState{2, 3, 0}, {}};
+    DiskState full = raft_disk({1, 1, 0}, {{1, 1, "x"}});
+    DiskState empty = raft_disk({2, 3, 0});
     NodeView applier = view(1, Role::leader, Epoch::term(1), full);
     raft->on_apply(1, 1, "x", true, applier, v);
     ClusterView c;
@@ -298,9 +328,10 @@ BOOST_AUTO_TEST_CASE(multipaxos_checker_catches_accept_below_promise) {
     auto mp = make_engine_invariants("multipaxos");
     BOOST_REQUIRE(mp);
     Violations v;
-    DiskState before{HardState{Ballot{5, 2}.packed(), 0, 0}, {}};
+    DiskState before;
+    before.metadata = multipaxos::encode_metadata({Ballot{5, 2}, 0});
     // Below the promise and not the chosen value: caught as soon as the slot's choice is known.
-    mp->on_write(1, before, batch(std::nullopt, {Entry{1, Ballot{3, 1}.packed(), 0, "stale"}}), v);
+    mp->on_write(1, before, mp_batch(std::nullopt, {{1, Ballot{3, 1}.packed(), "stale"}}), v);
     BOOST_TEST(!v.any());
     DiskState d;
     NodeView nv = view(2, Role::leader, Epoch::ballot(Ballot{5, 2}), d);
@@ -308,24 +339,25 @@ BOOST_AUTO_TEST_CASE(multipaxos_checker_catches_accept_below_promise) {
     BOOST_TEST(v.any());
 
     Violations lowered;
-    mp->on_write(1, before, batch(HardState{Ballot{4, 1}.packed(), 0, 0}, {}), lowered);
+    mp->on_write(1, before, mp_batch(multipaxos::Metadata{Ballot{4, 1}, 0}, {}), lowered);
     BOOST_TEST(lowered.any());
 }
 
 BOOST_AUTO_TEST_CASE(paxos_checker_catches_per_slot_promise_violations) {
     auto px = make_engine_invariants("paxos");
     BOOST_REQUIRE(px);
-    const std::uint64_t b3 = Ballot{3, 1}.packed(), b5 = Ballot{5, 2}.packed();
-    DiskState before{HardState{}, {{7, Entry{7, 0, b5, ""}}}};
+    const Ballot b3{3, 1}, b5{5, 2};
+    DiskState before;
+    before.records[7] = paxos::encode_record({7, b5, Ballot{}, ""}).bytes;
     Violations v;
-    px->on_write(1, before, batch(std::nullopt, {Entry{7, b3, b5, "late"}}),
+    px->on_write(1, before, px_batch({{7, b5, b3, "late"}}),
                  v);  // accept at 3 after promising 5
     BOOST_TEST(v.any());
     Violations lowered;
-    px->on_write(1, before, batch(std::nullopt, {Entry{7, 0, b3, ""}}), lowered);
+    px->on_write(1, before, px_batch({{7, b3, Ballot{}, ""}}), lowered);
     BOOST_TEST(lowered.any());
     Violations fine;
-    px->on_write(1, before, batch(std::nullopt, {Entry{7, b5, b5, "v"}}), fine);
+    px->on_write(1, before, px_batch({{7, b5, b5, "v"}}), fine);
     BOOST_TEST(!fine.any());
 }
 
@@ -335,28 +367,28 @@ BOOST_AUTO_TEST_CASE(sim_disk_makes_durable_only_what_a_completed_flush_covered)
     EventQueue q;
     Rng rng(1);
     SimDisk disk(1, q, rng, DiskTiming{100, 100}, nullptr);
-    disk.write(batch(HardState{1, 0, 0}, {Entry{1, 1, 0, "a"}}));
+    disk.write(raft_batch(raft::HardState{1, 0, 0}, {{1, 1, "a"}}));
     int completed = 0;
     disk.flush([&](std::error_code ec) {
         BOOST_TEST(!ec);
         ++completed;
     });
-    disk.write(batch(std::nullopt, {Entry{2, 1, 0, "b"}}));  // after the flush started: not covered
-    BOOST_TEST(disk.durable().entries.empty());
-    BOOST_TEST(disk.written().entries.size() == 2u);
+    disk.write(raft_batch(std::nullopt, {{2, 1, "b"}}));  // after the flush started: not covered
+    BOOST_TEST(disk.durable().records.empty());
+    BOOST_TEST(disk.written().records.size() == 2u);
     while (q.run_next()) {
     }
     BOOST_TEST(completed == 1);
-    BOOST_TEST(disk.durable().entries.size() == 1u);
+    BOOST_TEST(disk.durable().records.size() == 1u);
     disk.crash(false);
-    BOOST_TEST(disk.written().entries.size() == 1u);  // entry 2 was never synced
+    BOOST_TEST(disk.written().records.size() == 1u);  // entry 2 was never synced
 }
 
 BOOST_AUTO_TEST_CASE(sim_disk_crash_discards_the_flush_in_flight) {
     EventQueue q;
     Rng rng(1);
     SimDisk disk(1, q, rng, DiskTiming{100, 100}, nullptr);
-    disk.write(batch(HardState{1, 0, 0}, {Entry{1, 1, 0, "a"}, Entry{2, 1, 0, "b"}}));
+    disk.write(raft_batch(raft::HardState{1, 0, 0}, {{1, 1, "a"}, {2, 1, "b"}}));
     bool called = false;
     disk.flush([&](std::error_code) { called = true; });
     disk.crash(true);  // torn: some prefix of the three records may survive, in order
@@ -364,20 +396,20 @@ BOOST_AUTO_TEST_CASE(sim_disk_crash_discards_the_flush_in_flight) {
     }
     BOOST_TEST(!called);
     const auto& d = disk.durable();
-    if (d.entries.contains(2)) BOOST_TEST(d.entries.contains(1));
-    if (!d.entries.empty()) BOOST_TEST(d.hard_state.term == 1u);
+    if (d.records.contains(2)) BOOST_TEST(d.records.contains(1));
+    if (!d.records.empty()) BOOST_TEST(raft_term(d) == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(sim_disk_fsync_failure_reports_eio_and_keeps_nothing) {
     EventQueue q;
     Rng rng(1);
     SimDisk disk(1, q, rng, DiskTiming{100, 100}, nullptr);
-    disk.write(batch(HardState{1, 0, 0}, {}));
+    disk.write(raft_batch(raft::HardState{1, 0, 0}, {}));
     disk.fail_next_flush();
     std::error_code got;
     disk.flush([&](std::error_code ec) { got = ec; });
     while (q.run_next()) {
     }
     BOOST_TEST((got == std::errc::io_error));
-    BOOST_TEST(disk.durable().hard_state.term == 0u);
+    BOOST_TEST(disk.durable().metadata.empty());
 }

@@ -1,12 +1,15 @@
 // libFuzzer target: hostile peer frames against every engine. The first byte picks the engine
 // and the sender; the rest is the payload handed to step(). A malformed payload must be rejected
 // (step returns false) without crashing; a well-formed one may change state, and whatever the
-// engine does next (take_ready, status, describe) must not crash either.
+// engine does next (take_ready, status, describe) must not crash either, and must not break the
+// engine's local invariants: a peer can never make a node fail-stop (check_invariants() and the
+// engines' BALLOT_ASSERTs throw ballot::InvariantViolation, which the fuzzer reports as a crash).
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
 #include "common/engine.h"
+#include "engines/registry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace ballot;
@@ -31,13 +34,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             after.commit_index != before.commit_index || after.log_last_index != before.log_last_index)
             __builtin_trap();
     }
+    engine->check_invariants();
     (void)engine->describe(payload);
     for (int i = 0; i < 8; ++i) {
         engine->tick();
         Ready r = engine->take_ready();
         for (auto& m : r.messages) (void)engine->describe(m.payload);
+        engine->check_invariants();
     }
     engine->step(from, payload);
     (void)engine->take_ready();
+    engine->check_invariants();
     return 0;
 }

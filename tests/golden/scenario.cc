@@ -4,12 +4,38 @@
 #include <stdexcept>
 
 #include "common/ballot.h"
+#include "engines/registry.h"
 #include "multipaxos/multipaxos.h"
+#include "multipaxos/persist.h"
+#include "paxos/persist.h"
+#include "raft/persist.h"
 #include "tests/golden/script.h"
 
 namespace ballot::golden {
 
 namespace {
+
+// What a Raft node has persisted, decoded with Raft's codec (raft/persist.h). A record that does
+// not decode is an engine bug: the scenario fails.
+std::uint64_t raft_term(const test::EngineCluster& c, NodeId id) {
+    if (c.metadata(id).empty()) return 0;
+    std::string why;
+    auto hs = raft::decode_metadata(c.metadata(id), &why);
+    if (!hs) throw std::logic_error("raft metadata does not decode: " + why);
+    return hs->term;
+}
+
+std::map<Index, raft::Entry> raft_log(const test::EngineCluster& c, NodeId id) {
+    std::map<Index, raft::Entry> out;
+    std::string why;
+    for (const auto& [index, bytes] : c.records(id)) {
+        auto e = raft::decode_record(index, bytes, &why);
+        if (!e)
+            throw std::logic_error("raft log record " + std::to_string(index) + " does not decode: " + why);
+        out.emplace(index, *e);
+    }
+    return out;
+}
 
 constexpr int kMaxCampaignTicks = 1000;
 constexpr std::size_t kMaxStabilizeMessages = 100000;
@@ -211,7 +237,8 @@ void Scenario::init(const Args& args) {
 // Ticks one node alone until its role or term changes: its election timeout ran out and it
 // started an election (Raft: PreVote first) or phase 1 (Multi-Paxos).
 void Scenario::campaign(NodeId id) {
-    if (protocol_ == "paxos") throw std::invalid_argument("basic Paxos has no leader to campaign for");
+    if (!find_engine(protocol_)->has_leader)
+        throw std::invalid_argument(find_engine(protocol_)->title + " has no leader to campaign for");
     if (!up(id)) throw std::invalid_argument(node_name(id) + " is down");
     const EngineStatus before = cluster().status(id);
     auto sent = [&] {
@@ -321,7 +348,7 @@ void Scenario::status(const Args& args) {
 
 void Scenario::committed(NodeId id) {
     if (!up(id)) throw std::invalid_argument(node_name(id) + " is down");
-    for (const Entry& e : cluster().committed(id))
+    for (const Committed& e : cluster().committed(id))
         out_.push_back(std::to_string(e.index) + " " + (e.data.empty() ? "no-op" : e.data));
     if (cluster().committed(id).empty()) out_.push_back("nothing committed");
 }
@@ -329,8 +356,8 @@ void Scenario::committed(NodeId id) {
 // What the node has on disk: Raft log entries; the Paxos engines' accepted values per slot.
 void Scenario::log(NodeId id) {
     node_arg(std::to_string(id));
-    for (const auto& [index, e] : cluster().disk(id)) out_.push_back(describe_entry(e));
-    if (cluster().disk(id).empty()) out_.push_back("empty");
+    for (const auto& [index, bytes] : cluster().records(id)) out_.push_back(describe_record(index, bytes));
+    if (cluster().records(id).empty()) out_.push_back("empty");
 }
 
 void Scenario::queue() {
@@ -380,13 +407,24 @@ std::string Scenario::describe(const test::InFlight& m) {
     return "(" + std::to_string(m.payload.size()) + " bytes)";
 }
 
-std::string Scenario::describe_entry(const Entry& e) const {
-    const std::string value = e.data.empty() ? "no-op" : e.data;
-    if (protocol_ == "raft") return std::to_string(e.index) + " term=" + std::to_string(e.term) + " " + value;
-    std::string s = "slot " + std::to_string(e.index);
-    if (protocol_ == "paxos") s += " promised=" + Ballot::unpack(e.promise).str();
-    if (e.term == 0) return s + " nothing accepted";
-    return s + " accepted=" + Ballot::unpack(e.term).str() + " " + value;
+std::string Scenario::describe_record(Index index, const Bytes& bytes) const {
+    auto value = [](const std::string& data) { return data.empty() ? std::string("no-op") : data; };
+    std::string why;
+    if (protocol_ == "raft") {
+        if (auto e = raft::decode_record(index, bytes, &why))
+            return std::to_string(index) + " term=" + std::to_string(e->term) + " " + value(e->data);
+    } else if (protocol_ == "multipaxos") {
+        if (auto e = multipaxos::decode_record(index, bytes, &why))
+            return "slot " + std::to_string(index) + " accepted=" + Ballot::unpack(e->ballot).str() + " " +
+                   value(e->data);
+    } else if (protocol_ == "paxos") {
+        if (auto s = paxos::decode_record(index, bytes, &why)) {
+            std::string line = "slot " + std::to_string(index) + " promised=" + s->promised.str();
+            if (s->accepted.is_zero()) return line + " nothing accepted";
+            return line + " accepted=" + s->accepted.str() + " " + value(s->value);
+        }
+    }
+    return std::to_string(index) + " does not decode: " + why;
 }
 
 std::string Scenario::status_line(NodeId id) {
@@ -434,22 +472,22 @@ void Scenario::report_changes() {
 // Invariants, after every command
 
 void Scenario::check_invariants() {
+    // Each engine's local invariants (Engine::check_invariants), then the cluster-wide ones.
+    for (NodeId id = 1; id <= static_cast<NodeId>(cluster().size()); ++id)
+        if (up(id)) cluster().engine(id).check_invariants();
     if (protocol_ == "raft") check_raft();
     if (protocol_ == "paxos") check_paxos();
-    if (protocol_ == "multipaxos") {
-        for (NodeId id = 1; id <= static_cast<NodeId>(cluster().size()); ++id)
-            if (up(id)) dynamic_cast<multipaxos::MultiPaxos&>(cluster().engine(id)).check_invariants();
-    }
 }
 
-// Raft has no check_invariants() of its own; these are the checks of tests/raft_test.cc.
+// Cluster-wide Raft properties (the local ones are Raft::check_invariants()); the checks of
+// tests/raft_test.cc.
 void Scenario::check_raft() {
     auto& c = cluster();
     const NodeId n = static_cast<NodeId>(c.size());
     // §5.2 Election Safety: at most one leader per term.
     for (NodeId id = 1; id <= n; ++id) {
         if (!up(id) || c.status(id).role != ballot::Role::leader) continue;
-        auto [it, fresh] = leader_of_term_.emplace(c.hard_state(id).term, id);
+        auto [it, fresh] = leader_of_term_.emplace(raft_term(c, id), id);
         if (!fresh && it->second != id)
             throw std::logic_error("two leaders in term " + std::to_string(it->first) + ": " +
                                    node_name(it->second) + " and " + node_name(id));
@@ -458,8 +496,9 @@ void Scenario::check_raft() {
     for (NodeId a = 1; a <= n; ++a) {
         for (NodeId b = a + 1; b <= n; ++b) {
             bool diverged = false;
-            auto ia = c.disk(a).begin(), ib = c.disk(b).begin();
-            for (; ia != c.disk(a).end() && ib != c.disk(b).end(); ++ia, ++ib) {
+            const auto log_a = raft_log(c, a), log_b = raft_log(c, b);
+            auto ia = log_a.begin(), ib = log_b.begin();
+            for (; ia != log_a.end() && ib != log_b.end(); ++ia, ++ib) {
                 if (ia->first != ib->first)
                     throw std::logic_error("a log with a gap on " + node_name(a) + " or " + node_name(b));
                 if (ia->second != ib->second) diverged = true;
@@ -471,17 +510,18 @@ void Scenario::check_raft() {
     }
     // §5.4.3 Leader Completeness.
     std::uint64_t max_term = 0;
-    for (NodeId id = 1; id <= n; ++id) max_term = std::max(max_term, c.hard_state(id).term);
+    for (NodeId id = 1; id <= n; ++id) max_term = std::max(max_term, raft_term(c, id));
     for (NodeId id = 1; id <= n; ++id)
         if (up(id))
-            for (const Entry& e : c.committed(id)) committed_bound_.try_emplace(e.index, e, max_term);
+            for (const Committed& e : c.committed(id)) committed_bound_.try_emplace(e.index, e, max_term);
     for (NodeId id = 1; id <= n; ++id) {
         if (!up(id) || c.status(id).role != ballot::Role::leader) continue;
-        const std::uint64_t term = c.hard_state(id).term;
+        const std::uint64_t term = raft_term(c, id);
+        const auto log = raft_log(c, id);
         for (const auto& [index, committed] : committed_bound_) {
             if (term <= committed.second) continue;
-            auto it = c.disk(id).find(index);
-            if (it == c.disk(id).end() || it->second != committed.first)
+            auto it = log.find(index);
+            if (it == log.end() || it->second.data != committed.first.data)
                 throw std::logic_error("Leader Completeness broken: leader " + node_name(id) + " of term " +
                                        std::to_string(term) + " lacks committed entry " +
                                        std::to_string(index));
@@ -493,14 +533,11 @@ void Scenario::check_raft() {
 void Scenario::check_paxos() {
     for (NodeId id = 1; id <= static_cast<NodeId>(cluster().size()); ++id) {
         if (!up(id)) continue;
-        for (const auto& [slot, e] : cluster().disk(id)) {
-            if (e.index != slot)
-                throw std::logic_error(node_name(id) + " stores slot " + std::to_string(e.index) + " under " +
-                                       std::to_string(slot));
-            if (e.term > e.promise)
-                throw std::logic_error(node_name(id) + " slot " + std::to_string(slot) + " accepted ballot " +
-                                       Ballot::unpack(e.term).str() + " above its promise " +
-                                       Ballot::unpack(e.promise).str());
+        // paxos::decode_record refuses a record whose accepted ballot is above its promise.
+        for (const auto& [slot, bytes] : cluster().records(id)) {
+            std::string why;
+            if (!paxos::decode_record(slot, bytes, &why))
+                throw std::logic_error(node_name(id) + " slot " + std::to_string(slot) + ": " + why);
         }
     }
 }

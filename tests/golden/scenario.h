@@ -54,7 +54,8 @@ private:
     // what it changed.
     void deliver_one(const test::InFlight& m, bool quiet = false);
     std::string describe(const test::InFlight& m);
-    std::string describe_entry(const Entry& e) const;
+    // One persisted log record, decoded with the engine's own codec.
+    std::string describe_record(Index index, const Bytes& bytes) const;
     std::string status_line(NodeId id);
     // Reports (indented) every node's role/term/leader changes, commits and read results since
     // the last call.
@@ -78,7 +79,7 @@ private:
     std::map<std::uint64_t, NodeId> leader_of_term_;
     // Raft leader completeness (§5.4.3): each committed entry and the highest term any node had
     // when it was first seen committed; every leader of a later term must hold it.
-    std::map<Index, std::pair<Entry, std::uint64_t>> committed_bound_;
+    std::map<Index, std::pair<Committed, std::uint64_t>> committed_bound_;
 
     bool violated_ = false;
     std::string violation_;

@@ -1,9 +1,10 @@
 // Multi-Paxos acceptor safety (Paxos Made Simple §2.2; PMMC §3), checked on every batch a node
 // hands to its disk, including batches a crash later throws away (the acceptor must not even try):
 //
-//  - the promise (HardState.term, a packed ballot) never decreases;
-//  - an acceptor never accepts below its promise: every Entry written carries an accepted ballot
-//    (Entry.term) >= the promise in force before the batch (P1a);
+//  - every metadata and log record written decodes (multipaxos/persist.h);
+//  - the promise (metadata.promised) never decreases;
+//  - an acceptor never accepts below its promise: every log record written carries an accepted
+//    ballot >= the promise in force before the batch (P1a);
 //  - the one deliberate exception (multipaxos/acceptor.h, store_chosen): a node may store a value
 //    it LEARNED was chosen, with the ballot it was chosen in, below its promise. Such an entry is
 //    a claim "this value is chosen for this slot", and it is checked against the value the slot
@@ -11,6 +12,7 @@
 //
 // Chosen values never change: the generic applied-log invariant covers that for every engine.
 #include "common/ballot.h"
+#include "multipaxos/persist.h"
 #include "tests/sim/invariants.h"
 
 namespace ballot::sim {
@@ -27,20 +29,34 @@ std::string b(std::uint64_t packed) {
 class MultiPaxosInvariants final : public EngineInvariants {
 public:
     void on_write(NodeId node, const DiskState& before, const Ready& batch, Violations& v) override {
-        const std::uint64_t promise = before.hard_state.term;
-        if (batch.hard_state && batch.hard_state->term < promise)
-            v.add(n(node) + " lowered its promise from ballot " + b(promise) + " to " +
-                  b(batch.hard_state->term));
-        for (const Entry& e : batch.entries) {
-            if (e.term == 0) {
-                v.add(n(node) + " wrote slot " + std::to_string(e.index) + " with no accepted ballot");
+        std::string why;
+        const auto old = before.metadata.empty()
+                             ? multipaxos::Metadata{}
+                             : multipaxos::decode_metadata(before.metadata).value_or(multipaxos::Metadata{});
+        const std::uint64_t promise = old.promised.packed();
+        if (batch.metadata) {
+            auto now = multipaxos::decode_metadata(*batch.metadata, &why);
+            if (!now)
+                v.add(n(node) + " wrote metadata that does not decode: " + why);
+            else if (now->promised.packed() < promise)
+                v.add(n(node) + " lowered its promise from ballot " + b(promise) + " to " +
+                      now->promised.str());
+        }
+        for (const LogRecord& record : batch.records) {
+            auto e = multipaxos::decode_record(record.index, record.bytes, &why);
+            if (!e) {
+                v.add(n(node) + " wrote slot " + std::to_string(record.index) +
+                      " that does not decode: " + why);
                 continue;
             }
-            if (e.term >= promise) continue;
+            if (e->ballot >= promise) continue;
             // Below the promise: only a value learned to be chosen may be stored so.
-            auto have = before.entries.find(e.index);
-            if (have != before.entries.end() && have->second.data == e.data) continue;
-            check_claim(node, e.index, e.data, b(e.term) + " below its promise " + b(promise), v);
+            auto have = before.records.find(e->index);
+            if (have != before.records.end()) {
+                auto had = multipaxos::decode_record(have->first, have->second);
+                if (had && had->data == e->data) continue;
+            }
+            check_claim(node, e->index, e->data, b(e->ballot) + " below its promise " + b(promise), v);
         }
     }
 

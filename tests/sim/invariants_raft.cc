@@ -14,8 +14,10 @@
 //  - Persistent state (Figure 2): currentTerm never decreases, a vote once cast is never changed
 //    within its term, and no durable entry has a term above the durable currentTerm (the term is
 //    persisted no later than the entries that depend on it).
+#include <optional>
 #include <set>
 
+#include "raft/persist.h"
 #include "tests/sim/invariants.h"
 
 namespace ballot::sim {
@@ -26,12 +28,35 @@ std::string n(NodeId id) {
     return "node " + std::to_string(id);
 }
 
+// The disk holds Raft's own bytes (raft/persist.h). Records that do not decode are reported by
+// on_write; here they read as absent.
+raft::HardState hard_state_of(const DiskState& d) {
+    if (d.metadata.empty()) return {};
+    return raft::decode_metadata(d.metadata).value_or(raft::HardState{});
+}
+
+std::optional<raft::Entry> entry_at(const DiskState& d, Index i) {
+    auto it = d.records.find(i);
+    if (it == d.records.end()) return std::nullopt;
+    return raft::decode_record(i, it->second);
+}
+
 class RaftInvariants final : public EngineInvariants {
 public:
     void on_write(NodeId node, const DiskState& before, const Ready& batch, Violations& v) override {
-        if (!batch.hard_state) return;
-        const HardState& old = before.hard_state;
-        const HardState& now = *batch.hard_state;
+        std::string why;
+        for (const LogRecord& r : batch.records)
+            if (!raft::decode_record(r.index, r.bytes, &why))
+                v.add(n(node) + " wrote log record " + std::to_string(r.index) +
+                      " that does not decode: " + why);
+        if (!batch.metadata) return;
+        const raft::HardState old = hard_state_of(before);
+        const auto decoded = raft::decode_metadata(*batch.metadata, &why);
+        if (!decoded) {
+            v.add(n(node) + " wrote metadata that does not decode: " + why);
+            return;
+        }
+        const raft::HardState& now = *decoded;
         if (now.term < old.term)
             v.add(n(node) + " wrote currentTerm " + std::to_string(now.term) + " after " +
                   std::to_string(old.term));
@@ -42,27 +67,28 @@ public:
 
     void on_durable(NodeId node, const std::vector<DiskRecord>& applied, const DiskState& durable,
                     Violations& v) override {
-        max_term_ = std::max(max_term_, durable.hard_state.term);
+        const std::uint64_t current_term = hard_state_of(durable).term;
+        max_term_ = std::max(max_term_, current_term);
         for (const DiskRecord& r : applied) {
-            if (r.kind != DiskRecord::Kind::entry) continue;
-            const Index i = r.entry.index;
+            if (r.kind != DiskRecord::Kind::record) continue;
+            const Index i = r.record.index;
             check_link(node, durable, i, v);
             check_link(node, durable, i + 1, v);
-            if (r.entry.term > durable.hard_state.term)
+            auto e = raft::decode_record(i, r.record.bytes);
+            if (e && e->term > current_term)
                 v.add(n(node) + " has durable entry " + std::to_string(i) + " of term " +
-                      std::to_string(r.entry.term) + " but durable currentTerm " +
-                      std::to_string(durable.hard_state.term));
+                      std::to_string(e->term) + " but durable currentTerm " + std::to_string(current_term));
         }
     }
 
     void on_apply(NodeId node, Index index, const std::string& data, bool first, const NodeView& view,
                   Violations& v) override {
-        auto it = view.durable->entries.find(index);
-        if (it == view.durable->entries.end()) {
+        auto e = entry_at(*view.durable, index);
+        if (!e) {
             v.add(n(node) + " applied index " + std::to_string(index) + " which is not in its durable log");
             return;
         }
-        const std::uint64_t term = it->second.term;
+        const std::uint64_t term = e->term;
         if (first) {
             committed_.push_back(Committed{term, data, std::max(max_term_, term)});
         } else if (committed_.at(index - 1).term != term) {
@@ -73,7 +99,7 @@ public:
 
     void after_step(const ClusterView& view, Violations& v) override {
         for (const NodeView& node : view.nodes) {
-            max_term_ = std::max(max_term_, node.durable->hard_state.term);
+            max_term_ = std::max(max_term_, hard_state_of(*node.durable).term);
             if (!node.status) continue;
             const std::uint64_t term = node.status->epoch.round;
             max_term_ = std::max(max_term_, term);
@@ -100,19 +126,19 @@ private:
 
     // The entry at `i` in `node`'s durable log (if any) against every other (i, term) seen.
     void check_link(NodeId node, const DiskState& durable, Index i, Violations& v) {
-        auto it = durable.entries.find(i);
-        if (it == durable.entries.end()) return;
+        auto found = entry_at(durable, i);
+        if (!found) return;
         std::uint64_t prev_term = 0;
         if (i > 1) {
-            auto prev = durable.entries.find(i - 1);
-            if (prev == durable.entries.end()) {
+            auto prev = entry_at(durable, i - 1);
+            if (!prev) {
                 v.add(n(node) + "'s durable log has entry " + std::to_string(i) + " but no entry " +
                       std::to_string(i - 1));
                 return;
             }
-            prev_term = prev->second.term;
+            prev_term = prev->term;
         }
-        const Entry& e = it->second;
+        const raft::Entry& e = *found;
         auto [fact, fresh] = facts_.try_emplace({i, e.term}, Fact{e.data, prev_term, node});
         if (fresh) return;
         if (fact->second.data != e.data)
@@ -131,16 +157,14 @@ private:
             const Committed& c = committed_[k];
             if (c.highest_term_then >= term) continue;
             const Index index = k + 1;
-            auto it = leader.written->entries.find(index);
-            if (it == leader.written->entries.end() || it->second.term != c.term ||
-                it->second.data != c.data) {
+            auto held = entry_at(*leader.written, index);
+            if (!held || held->term != c.term || held->data != c.data) {
                 v.add("leader completeness: " + n(leader.id) + " is leader of term " + std::to_string(term) +
                       " but its log lacks committed entry " + std::to_string(index) + " (term " +
                       std::to_string(c.term) + ", " + describe_command(c.data) + ", committed by term " +
                       std::to_string(c.highest_term_then) + ")" +
-                      (it == leader.written->entries.end()
-                           ? std::string(": no entry there")
-                           : ": it holds term " + std::to_string(it->second.term)));
+                      (!held ? std::string(": no entry there")
+                             : ": it holds term " + std::to_string(held->term)));
                 return;
             }
         }

@@ -3,13 +3,14 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/assert.h"
 #include "common/command.h"
+#include "engines/registry.h"
 
 namespace ballot::sim {
 
 namespace {
 
-constexpr int kLogError = 4;  // Driver's log level for errors (spdlog's "err")
 // Node sessions (commands a node stamps itself) live far above client ids.
 constexpr std::uint64_t kSessionBase = std::uint64_t{1} << 40;
 constexpr std::uint64_t kBarrierRetryUs = 100'000;
@@ -122,6 +123,7 @@ void SimCluster::crash(NodeId id, bool torn) {
     n.kv.reset();
     n.up = false;
     n.paused_until_us = 0;
+    n.last_status.reset();
     ++n.incarnation;
     const bool flushing = n.disk->flush_in_flight();
     const std::size_t kept = n.disk->crash(torn);
@@ -173,23 +175,20 @@ void SimCluster::restart(NodeId id) {
     options.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);
     n.driver =
         std::make_unique<Driver>(id, std::move(engine), *n.disk, network_->endpoint(id), *n.sm, options);
-    n.driver->set_log([this, id](int level, const std::string& line) {
-        trace("node " + std::to_string(id) + " log: " + line);
-        if (level >= kLogError && line.find("engine bug") != std::string::npos)
-            violations_.add("node " + std::to_string(id) + ": " + line);
-    });
+    n.driver->set_log(
+        [this, id](int, const std::string& line) { trace("node " + std::to_string(id) + " log: " + line); });
     if (trace_) n.driver->set_trace([this](const std::string& line) { trace(line); });
     n.up = true;
     applied_log_.restart(id);
     if (n.incarnation > 0) {
         ++stats_.restarts;
         trace("RESTART node " + std::to_string(id) + " from " +
-              std::to_string(n.disk->durable().entries.size()) + " durable entries, hard state term " +
-              std::to_string(n.disk->durable().hard_state.term));
+              std::to_string(n.disk->durable().records.size()) + " durable log records, " +
+              std::to_string(n.disk->durable().metadata.size()) + " bytes of metadata");
     }
     if (engine_invariants_) engine_invariants_->on_restart(id, n.disk->durable(), violations_);
     schedule_tick(id, n.incarnation);
-    n.driver->pump();
+    guarded(id, [&n] { n.driver->pump(); });
 }
 
 void SimCluster::fail_next_flush(NodeId id) {
@@ -221,7 +220,17 @@ void SimCluster::on_node(NodeId id, std::function<void()> action) {
                   [this, id, action = std::move(action)]() mutable { on_node(id, std::move(action)); });
         return;
     }
-    action();
+    guarded(id, action);
+}
+
+void SimCluster::guarded(NodeId id, const std::function<void()>& call) {
+    try {
+        call();
+    } catch (const InvariantViolation& e) {
+        violations_.add("node " + std::to_string(id) + " stopped on a broken invariant: " + e.what());
+        trace("node " + std::to_string(id) + " FAIL-STOP: " + e.what());
+        if (node(id).up) crash(id, false);  // the real node exits (common/node.cc)
+    }
 }
 
 void SimCluster::schedule_tick(NodeId id, std::uint64_t incarnation) {
@@ -239,8 +248,10 @@ void SimCluster::schedule_tick(NodeId id, std::uint64_t incarnation) {
             });
             return;
         }
-        n.driver->tick();
-        n.driver->pump();
+        guarded(id, [&n] {
+            n.driver->tick();
+            n.driver->pump();
+        });
         schedule_tick(id, incarnation);
     });
 }
@@ -254,11 +265,16 @@ void SimCluster::deliver(NodeId from, NodeId to, const Bytes& payload) {
         });
         return;
     }
-    if (!n.driver->receive(from, payload))
-        violations_.add("node " + std::to_string(to) + " could not decode a message from node " +
-                        std::to_string(from) + " (" + std::to_string(payload.size()) +
-                        " bytes): the engine's codec disagrees with itself");
-    n.driver->pump();
+    guarded(to, [&] {
+        // Refused: it does not decode (the engine's codec disagrees with itself) or it proves the
+        // sender broke the protocol (e.g. a second Raft leader in one term). Both are bugs here.
+        if (!n.driver->receive(from, payload))
+            violations_.add("node " + std::to_string(to) + " refused a message from node " +
+                            std::to_string(from) + " (" + std::to_string(payload.size()) + " bytes, " +
+                            role_name(n.driver->status().engine.role) +
+                            "): it does not decode, or it proves the sender broke the protocol");
+        n.driver->pump();
+    });
 }
 
 void SimCluster::submit(NodeId id, const Stamp& stamp, const std::string& payload, Completion done) {
@@ -317,14 +333,11 @@ void SimCluster::read_barrier(NodeId id, std::function<void(bool)> done) {
 void SimCluster::on_disk_write(NodeId id, const DiskState& written_before, const Ready& batch) {
     if (trace_) {
         std::string line = "node " + std::to_string(id) + " writes";
-        if (batch.hard_state)
-            line += " hard state {term " + std::to_string(batch.hard_state->term) + ", vote " +
-                    std::to_string(batch.hard_state->vote) + ", commit " +
-                    std::to_string(batch.hard_state->commit) + "}";
+        if (batch.metadata) line += " metadata (" + std::to_string(batch.metadata->size()) + " bytes)";
         if (batch.truncate_from) line += " truncate from " + std::to_string(*batch.truncate_from);
-        if (!batch.entries.empty())
-            line += " entries " + std::to_string(batch.entries.front().index) + ".." +
-                    std::to_string(batch.entries.back().index);
+        if (!batch.records.empty())
+            line += " records " + std::to_string(batch.records.front().index) + ".." +
+                    std::to_string(batch.records.back().index);
         trace(line);
     }
     if (engine_invariants_) engine_invariants_->on_write(id, written_before, batch, violations_);
@@ -335,9 +348,30 @@ void SimCluster::on_disk_durable(NodeId id, const std::vector<DiskRecord>& appli
     if (engine_invariants_) engine_invariants_->on_durable(id, applied, durable, violations_);
 }
 
+// The engine's local invariants, and what must never go backwards between two steps.
+void SimCluster::check_engine(Node& n) {
+    guarded(n.id, [&n] { n.driver->check_engine_invariants(); });
+    if (!n.up) return;  // stopped on a broken invariant just now
+    const EngineStatus now = n.driver->status().engine;
+    if (n.last_status) {
+        const EngineStatus& before = *n.last_status;
+        const std::string who = "node " + std::to_string(n.id) + ": ";
+        if (now.epoch < before.epoch)
+            violations_.add(who + now.epoch.name() + " went back from " + before.epoch.str() + " to " +
+                            now.epoch.str() + " (a term or promise never decreases)");
+        if (now.commit_index < before.commit_index)
+            violations_.add(who + "commit index went back from " + std::to_string(before.commit_index) +
+                            " to " + std::to_string(now.commit_index) + " (what is chosen stays chosen)");
+    }
+    n.last_status = now;
+}
+
 void SimCluster::check_step() {
-    for (Node& n : nodes_)
-        if (n.up) applied_log_.applied_through(n.id, n.driver->applied_index(), violations_);
+    for (Node& n : nodes_) {
+        if (!n.up) continue;
+        applied_log_.applied_through(n.id, n.driver->applied_index(), violations_);
+        check_engine(n);
+    }
     if (!engine_invariants_) return;
     ClusterView view;
     view.now_us = queue_.now_us();
@@ -374,8 +408,8 @@ std::string SimCluster::describe_nodes() const {
                 << ", pending writes " << s.pending_writes << ", reads " << s.pending_reads
                 << (s.storage_failed ? ", STORAGE FAILED" : "");
         }
-        out << "; durable: " << n.disk->durable().entries.size() << " entries, hard state term "
-            << n.disk->durable().hard_state.term << '\n';
+        out << "; durable: " << n.disk->durable().records.size() << " log records, "
+            << n.disk->durable().metadata.size() << " bytes of metadata\n";
     }
     return out.str();
 }

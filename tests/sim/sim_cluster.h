@@ -64,7 +64,10 @@ public:
     Index highest_applied() const { return applied_log_.highest(); }
     SimNetwork& network() { return *network_; }
 
-    // After every event: fills in no-op applies, runs the per-step invariants.
+    // After every event: fills in no-op applies, runs the per-step invariants: each up engine's
+    // own check_invariants(), the deltas between its status now and after the previous step
+    // (term/ballot and commit index never decrease within an incarnation), and the engine's
+    // cluster-wide checker.
     void check_step();
 
     // A read barrier on `node` (liveness phase): `done(true)` once it completed ok.
@@ -100,6 +103,7 @@ private:
         std::unique_ptr<RecordingStateMachine> sm;
         std::unique_ptr<Driver> driver;
         std::uint64_t paused_until_us = 0;
+        std::optional<EngineStatus> last_status;  // after the previous step, this incarnation
     };
 
     Node& node(NodeId id) { return nodes_.at(id - 1); }
@@ -109,6 +113,10 @@ private:
     void schedule_tick(NodeId id, std::uint64_t incarnation);
     // Runs `action` on the node's thread: now, or when the node resumes if it is paused.
     void on_node(NodeId id, std::function<void()> action);
+    // Runs a call into the node's driver. A broken invariant (common/assert.h) stops the node, as
+    // it stops the real process (common/node.cc), and is reported as a violation.
+    void guarded(NodeId id, const std::function<void()>& call);
+    void check_engine(Node& n);
     void deliver(NodeId from, NodeId to, const Bytes& payload);
     void trace(const std::string& line) const;
     // Wraps a read completion with the freshness check: a read must observe every index that was

@@ -6,10 +6,10 @@ namespace ballot::sim {
 
 std::vector<DiskRecord> records_of(const Ready& batch) {
     std::vector<DiskRecord> out;
-    if (batch.hard_state) {
+    if (batch.metadata) {
         DiskRecord r;
-        r.kind = DiskRecord::Kind::hard_state;
-        r.hard_state = *batch.hard_state;
+        r.kind = DiskRecord::Kind::metadata;
+        r.metadata = *batch.metadata;
         out.push_back(std::move(r));
     }
     if (batch.truncate_from) {
@@ -18,10 +18,10 @@ std::vector<DiskRecord> records_of(const Ready& batch) {
         r.from = *batch.truncate_from;
         out.push_back(std::move(r));
     }
-    for (const Entry& e : batch.entries) {
+    for (const LogRecord& e : batch.records) {
         DiskRecord r;
-        r.kind = DiskRecord::Kind::entry;
-        r.entry = e;
+        r.kind = DiskRecord::Kind::record;
+        r.record = e;
         out.push_back(std::move(r));
     }
     return out;
@@ -29,23 +29,23 @@ std::vector<DiskRecord> records_of(const Ready& batch) {
 
 void DiskState::apply(const DiskRecord& r) {
     switch (r.kind) {
-        case DiskRecord::Kind::hard_state:
-            hard_state = r.hard_state;
+        case DiskRecord::Kind::metadata:
+            metadata = r.metadata;
             break;
         case DiskRecord::Kind::truncate:
-            entries.erase(entries.lower_bound(r.from), entries.end());
+            records.erase(records.lower_bound(r.from), records.end());
             break;
-        case DiskRecord::Kind::entry:
-            entries[r.entry.index] = r.entry;
+        case DiskRecord::Kind::record:
+            records[r.record.index] = r.record.bytes;
             break;
     }
 }
 
 RecoveredState DiskState::recovered() const {
     RecoveredState s;
-    s.hard_state = hard_state;
-    s.entries.reserve(entries.size());
-    for (const auto& [index, e] : entries) s.entries.push_back(e);
+    s.metadata = metadata;
+    s.records.reserve(records.size());
+    for (const auto& [index, bytes] : records) s.records.push_back(LogRecord{index, bytes});
     return s;
 }
 

@@ -30,20 +30,22 @@ namespace ballot::sim {
 
 // One record as the log store would write it.
 struct DiskRecord {
-    enum class Kind { hard_state, truncate, entry };
-    Kind kind = Kind::entry;
-    HardState hard_state;  // hard_state
-    Index from = 0;        // truncate: every entry >= from is deleted
-    Entry entry;           // entry: replaces any entry with the same index
+    enum class Kind { metadata, truncate, record };
+    Kind kind = Kind::record;
+    Bytes metadata;    // metadata: the engine's bytes, replacing the previous ones
+    Index from = 0;    // truncate: every log record >= from is deleted
+    LogRecord record;  // record: replaces any log record with the same index
 };
 
 // The records of a batch's durable part, in LogStore::encode's order.
 std::vector<DiskRecord> records_of(const Ready& batch);
 
 // What a disk holds.
+// Metadata and log records are the engine's bytes (common/engine.h); the invariant checkers
+// decode them with the engine's own codec (raft/persist.h, ...).
 struct DiskState {
-    HardState hard_state;
-    std::map<Index, Entry> entries;
+    Bytes metadata;
+    std::map<Index, Bytes> records;
 
     void apply(const DiskRecord& r);
     RecoveredState recovered() const;

@@ -4,6 +4,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/assert.h"
+
 namespace ballot::sim {
 
 namespace {
@@ -175,7 +177,15 @@ SimReport run_simulation(const SimOptions& options) {
 
     cluster.check_step();
     while (true) {
-        if (!queue.run_next()) {
+        bool ran = false;
+        try {
+            ran = queue.run_next();
+        } catch (const InvariantViolation& e) {
+            // SimCluster catches what a node's driver throws; this is the net for anything else.
+            fail(SimReport::Result::safety_violation, std::string("broken invariant: ") + e.what());
+            break;
+        }
+        if (!ran) {
             fail(SimReport::Result::liveness_failure, "nothing left to simulate (the event queue ran dry)");
             break;
         }

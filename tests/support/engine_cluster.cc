@@ -1,6 +1,10 @@
 #include "tests/support/engine_cluster.h"
 
 #include <stdexcept>
+#include <string>
+
+#include "common/ballot.h"
+#include "engines/registry.h"
 
 namespace ballot::test {
 
@@ -75,13 +79,13 @@ bool EngineCluster::deliver(const InFlight& m) {
 }
 
 void EngineCluster::persist(Node& n, const Ready& r) {
-    if (r.hard_state) n.hard_state = *r.hard_state;
-    if (r.truncate_from) n.disk.erase(n.disk.lower_bound(*r.truncate_from), n.disk.end());
-    for (const Entry& e : r.entries) n.disk[e.index] = e;
+    if (r.metadata) n.metadata = *r.metadata;
+    if (r.truncate_from) n.records.erase(n.records.lower_bound(*r.truncate_from), n.records.end());
+    for (const LogRecord& e : r.records) n.records[e.index] = e.bytes;
 }
 
-void EngineCluster::record_commits(Node& n, const std::vector<Entry>& entries) {
-    for (const Entry& e : entries) {
+void EngineCluster::record_commits(Node& n, const std::vector<Committed>& entries) {
+    for (const Committed& e : entries) {
         Index expected = n.committed.empty() ? 1 : n.committed.back().index + 1;
         if (e.index != expected)
             throw std::logic_error("n" + std::to_string(n.id) + " committed index " +
@@ -115,6 +119,9 @@ void EngineCluster::collect() {
             if (n.engine->has_ready()) more = true;
         }
     }
+    // Every engine's local invariants (Engine::check_invariants) after every input.
+    for (auto& n : nodes_)
+        if (n.up) n.engine->check_invariants();
 }
 
 std::size_t EngineCluster::stabilize(std::size_t max_messages) {
@@ -185,8 +192,8 @@ void EngineCluster::restart(NodeId id) {
     Node& n = node(id);
     ++restarts_;
     RecoveredState recovered;
-    recovered.hard_state = n.hard_state;
-    for (auto& [index, e] : n.disk) recovered.entries.push_back(e);
+    recovered.metadata = n.metadata;
+    for (auto& [index, bytes] : n.records) recovered.records.push_back(LogRecord{index, bytes});
     n.engine = make_engine(protocol_, config_for(id), std::move(recovered));
     n.up = true;
     n.committed.clear();  // the state machine is rebuilt by re-applying from index 1
@@ -200,21 +207,20 @@ bool EngineCluster::is_up(NodeId id) const {
 
 NodeId EngineCluster::leader() const {
     NodeId best = kNoNode;
-    std::uint64_t best_term = 0;
+    Epoch best_epoch;
     for (auto& n : nodes_) {
         if (!n.up) continue;
         EngineStatus s = n.engine->status();
         if (s.role != ballot::Role::leader) continue;
-        std::uint64_t term = n.hard_state.term;
-        if (best == kNoNode || term > best_term) {
+        if (best == kNoNode || s.epoch > best_epoch) {
             best = n.id;
-            best_term = term;
+            best_epoch = s.epoch;
         }
     }
     return best;
 }
 
-const std::vector<Entry>& EngineCluster::committed(NodeId id) const {
+const std::vector<Committed>& EngineCluster::committed(NodeId id) const {
     return node(id).committed;
 }
 
@@ -228,11 +234,11 @@ std::vector<std::string> EngineCluster::committed_data(NodeId id) const {
 const std::vector<ReadState>& EngineCluster::reads(NodeId id) const {
     return node(id).reads;
 }
-const HardState& EngineCluster::hard_state(NodeId id) const {
-    return node(id).hard_state;
+const Bytes& EngineCluster::metadata(NodeId id) const {
+    return node(id).metadata;
 }
-const std::map<Index, Entry>& EngineCluster::disk(NodeId id) const {
-    return node(id).disk;
+const std::map<Index, Bytes>& EngineCluster::records(NodeId id) const {
+    return node(id).records;
 }
 
 }  // namespace ballot::test

@@ -6,7 +6,8 @@
 // faulty simulated disk and network.
 //
 // Safety is checked on every collect(): committed entries arrive in order without gaps, and no
-// two nodes ever commit different data at the same index. A violation throws std::logic_error.
+// two nodes ever commit different data at the same index (a violation throws std::logic_error);
+// and every up engine's check_invariants() holds (else it throws ballot::InvariantViolation).
 #pragma once
 
 #include <cstdint>
@@ -75,12 +76,15 @@ public:
 
     // ---- observations ----
     NodeId leader() const;  // the up node reporting role "leader" with the highest term, or 0
-    const std::vector<Entry>& committed(NodeId id) const;  // everything it has committed, in order
+    const std::vector<Committed>& committed(NodeId id) const;  // everything it has committed, in order
     // Committed commands that are not no-ops, in order.
     std::vector<std::string> committed_data(NodeId id) const;
     const std::vector<ReadState>& reads(NodeId id) const;
-    const HardState& hard_state(NodeId id) const;
-    const std::map<Index, Entry>& disk(NodeId id) const;
+    // What the node has persisted, as the engine encoded it (common/engine.h): its metadata record
+    // (empty: none yet) and its log records by index. Tests decode them with the engine's own
+    // codec (raft/persist.h, multipaxos/persist.h, paxos/persist.h).
+    const Bytes& metadata(NodeId id) const;
+    const std::map<Index, Bytes>& records(NodeId id) const;
 
     // Called with every delivered message (from, to, description) when set; for debugging.
     std::function<void(const std::string&)> trace;
@@ -90,9 +94,9 @@ private:
         NodeId id = kNoNode;
         std::unique_ptr<Engine> engine;
         bool up = true;
-        HardState hard_state;
-        std::map<Index, Entry> disk;
-        std::vector<Entry> committed;
+        Bytes metadata;
+        std::map<Index, Bytes> records;
+        std::vector<Committed> committed;
         std::vector<ReadState> reads;
     };
 
@@ -100,7 +104,7 @@ private:
     const Node& node(NodeId id) const;
     EngineConfig config_for(NodeId id) const;
     void persist(Node& n, const Ready& r);
-    void record_commits(Node& n, const std::vector<Entry>& entries);
+    void record_commits(Node& n, const std::vector<Committed>& entries);
 
     std::string protocol_;
     std::uint64_t seed_;

@@ -1,0 +1,17 @@
+// What the registry (engines/registry.h) knows of basic Paxos (no leader: every node proposes).
+#include "paxos/paxos.h"
+#include "paxos/persist.h"
+
+namespace ballot::paxos {
+
+const EngineTraits& engine_traits() {
+    static const EngineTraits traits{
+        "paxos", "basic Paxos", /*has_leader=*/false,
+        [](const EngineConfig& config, RecoveredState recovered) -> std::unique_ptr<Engine> {
+            return std::make_unique<Paxos>(config, std::move(recovered));
+        },
+        persisted_codec()};
+    return traits;
+}
+
+}  // namespace ballot::paxos

@@ -1,0 +1,64 @@
+// What basic Paxos persists, and its codec (common/engine.h: the engine owns its durable bytes).
+//
+// PMS §2.2: an acceptor "must remember this information even if it fails and then restarts": per
+// slot, its promise and the proposal it accepted. And a proposer must never reuse a proposal
+// number, so the highest round it has put in a Prepare is durable before that Prepare leaves.
+//
+//     metadata    u64 highest proposer round | u64 commit hint
+//     log record  u64 promised ballot | u64 accepted ballot (0: none) | u32 length + value
+//                 (packed ballots, common/ballot.h; the slot is the store's key)
+//
+// Every decoder is bounds-checked and validating (common/codec.h); bytes that do not decode are
+// corruption, which the log store reports at their file and offset.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/ballot.h"
+#include "common/engine.h"
+#include "common/types.h"
+
+namespace ballot::paxos {
+
+// One slot's acceptor state.
+struct SlotRecord {
+    Index slot = 0;
+    Ballot promised;
+    Ballot accepted;  // zero: nothing accepted
+    std::string value;
+
+    friend bool operator==(const SlotRecord&, const SlotRecord&) = default;
+};
+
+// Basic Paxos's metadata record.
+struct Metadata {
+    std::uint64_t round = 0;  // the highest round this node has put in a Prepare
+    Index commit = 0;         // a hint only: the contiguous chosen prefix when written
+
+    friend bool operator==(const Metadata&, const Metadata&) = default;
+};
+
+Bytes encode_metadata(const Metadata& m);
+// std::nullopt (and `why`, if given) if the bytes are not a metadata record this code writes.
+std::optional<Metadata> decode_metadata(std::span<const std::uint8_t> bytes, std::string* why = nullptr);
+
+LogRecord encode_record(const SlotRecord& s);
+std::optional<SlotRecord> decode_record(Index slot, std::span<const std::uint8_t> bytes,
+                                        std::string* why = nullptr);
+
+// The checks the log store runs on every record it replays (persisted_codec()).
+PersistedCodec persisted_codec();
+
+// What the store recovered, decoded: empty metadata is a fresh node. Throws std::invalid_argument
+// naming the first record that does not decode.
+struct Recovered {
+    Metadata metadata;
+    std::vector<SlotRecord> slots;  // ascending by slot
+};
+Recovered decode_recovered(const RecoveredState& recovered);
+
+}  // namespace ballot::paxos

@@ -1,0 +1,93 @@
+// Raft's local invariants in one place, in the manner of LogCabin's RaftConsensusInvariants:
+// what this node's own state must satisfy between any two inputs. Cluster-wide properties
+// (Election Safety, Log Matching across nodes, Leader Completeness) need several nodes' state and
+// are the simulator's (tests/sim/invariants_raft.cc).
+//
+// Cost is bounded so the simulator can call this after every step: the log's shape is checked
+// over its last kLogWindow entries (append() and append_from_leader() assert it at every entry
+// they add, so the rest was checked when it was written).
+#include "common/assert.h"
+#include "raft/raft.h"
+
+namespace ballot::raft {
+
+namespace {
+
+constexpr Index kLogWindow = 64;
+
+std::string str(std::uint64_t v) {
+    return std::to_string(v);
+}
+
+}  // namespace
+
+void Raft::check_invariants() const {
+    // ---- Figure 2 persistent state ----
+    log_.check_invariants(kLogWindow);
+    BALLOT_ASSERT(log_.last_term() <= currentTerm,
+                  "last log term <= currentTerm (" + str(log_.last_term()) + " > " + str(currentTerm) + ")");
+    BALLOT_ASSERT(votedFor == kNoNode || is_member(votedFor), "votedFor is a member or none");
+
+    // ---- Figure 2 volatile state ----
+    BALLOT_ASSERT(commitIndex <= log_.last_index(), "commitIndex <= last log index (" + str(commitIndex) +
+                                                        " > " + str(log_.last_index()) + ")");
+    BALLOT_ASSERT(lastApplied <= commitIndex, "lastApplied <= commitIndex");
+
+    // ---- roles ----
+    BALLOT_ASSERT((role_ == Role::leader) == (leader_ == id_), "a node names itself leader iff it leads");
+    BALLOT_ASSERT(leader_ == kNoNode || is_member(leader_), "the known leader is a member or none");
+    if (role_ == Role::candidate || role_ == Role::leader) {
+        // §5.2: a candidate votes for itself in the term it starts; a leader won that election.
+        BALLOT_ASSERT(votedFor == id_, "a candidate's or leader's vote in its term is for itself");
+        BALLOT_ASSERT(currentTerm >= 1, "a candidate or leader is in a term >= 1");
+    }
+    if (role_ == Role::pre_candidate || role_ == Role::candidate)
+        BALLOT_ASSERT(leader_ == kNoNode, "a (pre-)candidate knows no leader");
+
+    if (role_ != Role::leader) {
+        BALLOT_ASSERT(progress_.empty(), "only a leader keeps follower progress");
+        BALLOT_ASSERT(pending_reads_.empty() && reads_waiting_commit_.empty(),
+                      "only a leader holds ReadIndex reads (§6.4)");
+    } else {
+        check_leader_invariants();
+    }
+
+    // ---- follower reads ----
+    BALLOT_ASSERT(forwarded_reads_.size() <= forwarded_order_.size(),
+                  "every forwarded read is in the expiry queue");
+    BALLOT_ASSERT(forwarded_reads_.empty() || role_ != Role::leader,
+                  "a leader has no reads forwarded to another leader");
+}
+
+void Raft::check_leader_invariants() const {
+    BALLOT_ASSERT(progress_.size() == peers_.size(), "a leader tracks progress for every peer");
+    const Index last = log_.last_index();
+    // §8: the no-op appended at the start of the term is in the log (and never truncated).
+    BALLOT_ASSERT(log_.last_term() == currentTerm, "a leader's log ends in its own term (its no-op, §8)");
+    BALLOT_ASSERT(own_durable_index_ <= last, "a leader's own durable index <= last log index");
+    for (const auto& [id, pr] : progress_) {
+        // Built only when a check fails (BALLOT_ASSERT evaluates its message lazily).
+        auto who = [&, id = id, &pr = pr] {
+            return " (peer " + str(id) + ": match " + str(pr.matchIndex) + ", next " + str(pr.nextIndex) +
+                   ", last " + str(last) + ")";
+        };
+        BALLOT_ASSERT(pr.matchIndex < pr.nextIndex, "matchIndex < nextIndex" + who());
+        BALLOT_ASSERT(pr.nextIndex <= last + 1, "nextIndex <= last log index + 1" + who());
+        BALLOT_ASSERT(pr.inflight() <= pr.max_inflight(),
+                      "in-flight AppendEntries within the window" + who());
+        BALLOT_ASSERT(pr.read_context_acked <= read_context_, "a peer acknowledged only read contexts sent");
+    }
+    std::uint64_t previous = 0;
+    for (const PendingRead& r : pending_reads_) {
+        BALLOT_ASSERT(r.context >= previous, "pending reads ordered by context (§6.4)");
+        BALLOT_ASSERT(r.context <= read_context_, "a pending read's context was handed out");
+        BALLOT_ASSERT(r.read_index <= commitIndex, "a read index is a commit index of this leader");
+        previous = r.context;
+    }
+    BALLOT_ASSERT(pending_reads_.empty() || committed_in_current_term(),
+                  "a read is confirmed only after the leader committed in its term (§6.4 step 1)");
+    BALLOT_ASSERT(pending_reads_.size() + reads_waiting_commit_.size() <= config_.max_pending_proposals,
+                  "leader reads bounded by max_pending_proposals");
+}
+
+}  // namespace ballot::raft

@@ -1,0 +1,62 @@
+// What Raft persists, and its codec (common/engine.h: the engine owns its durable bytes).
+//
+// Figure 2, "Persistent state on all servers": currentTerm, votedFor and log[]. Raft's metadata
+// record holds the first two, plus a commit hint; each log record holds one entry.
+//
+//     metadata    u64 currentTerm | u64 votedFor (0: none) | u64 commit hint
+//     log record  u64 term (>= 1) | u32 length + command      (the index is the store's key)
+//
+// Every decoder is bounds-checked and validating (common/codec.h); bytes that do not decode are
+// corruption, which the log store reports at their file and offset.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/engine.h"
+#include "common/types.h"
+
+namespace ballot::raft {
+
+// One log entry (Figure 2, "log[]"): the term a leader created it in and its command (an encoded
+// Command, common/command.h; empty: the no-op a new leader appends, §8).
+struct Entry {
+    Index index = 0;
+    std::uint64_t term = 0;
+    std::string data;
+
+    friend bool operator==(const Entry&, const Entry&) = default;
+};
+
+// Raft's metadata record.
+struct HardState {
+    std::uint64_t term = 0;  // currentTerm
+    NodeId vote = kNoNode;   // votedFor in `term`
+    Index commit = 0;        // a hint only: the highest index known committed when written
+
+    friend bool operator==(const HardState&, const HardState&) = default;
+};
+
+Bytes encode_metadata(const HardState& hs);
+// std::nullopt (and `why`, if given) if the bytes are not a metadata record this code writes.
+std::optional<HardState> decode_metadata(std::span<const std::uint8_t> bytes, std::string* why = nullptr);
+
+LogRecord encode_record(const Entry& e);
+std::optional<Entry> decode_record(Index index, std::span<const std::uint8_t> bytes,
+                                   std::string* why = nullptr);
+
+// The checks the log store runs on every record it replays (persisted_codec()).
+PersistedCodec persisted_codec();
+
+// What the store recovered, decoded: empty metadata is a fresh node. Throws std::invalid_argument
+// naming the first record that does not decode.
+struct Recovered {
+    HardState hard_state;
+    std::vector<Entry> entries;
+};
+Recovered decode_recovered(const RecoveredState& recovered);
+
+}  // namespace ballot::raft
