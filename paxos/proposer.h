@@ -4,7 +4,8 @@
 // A command goes into the first slot this node believes free (above every slot it has seen in
 // use). If phase 1 reveals a value already accepted there, the proposer must propose that value
 // instead (§2.2, P2c); its own command then goes back to the queue and into a later slot once
-// this one is decided. Up to Tuning::max_inflight_slots instances run at once.
+// this one is decided, and this node starts no new slot for a random, growing time (§2.4; README
+// "Contention"). Up to Tuning::max_inflight_slots instances run at once.
 //
 // Proposal numbers are (round, node id) ballots. The highest round put in a Prepare is what the
 // engine persists (its metadata, paxos/persist.h) before that Prepare leaves, so a restarted proposer starts
@@ -16,6 +17,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "common/engine.h"
@@ -38,7 +40,8 @@ public:
     Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning, std::uint64_t persisted_round,
              std::uint64_t seed, std::vector<Outgoing>& out);
 
-    // Queues a command; start_queued() places it in a slot once the window has room.
+    // Queues a command; start_queued() places it in a slot once the window has room. A command
+    // this node already holds (queued or in flight) is not queued again.
     ProposeResult propose(std::string command);
     // Starts queued commands in the next free slots while the window has room. The engine calls it
     // after gap filling, which has priority for the window (README "Gap filling").
@@ -53,10 +56,13 @@ public:
     void on_promise(NodeId from, const Promise& m);
     // Returns the chosen value when this Accepted completes a majority.
     std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
-    void on_nack(const Nack& m);
+    // Acceptor `from` refused one of our ballots (it promised a higher one).
+    void on_nack(NodeId from, const Nack& m);
     // The learner knows `slot` is decided: the instance ends; a command that lost it is requeued
-    // (at the front). The freed window slot is not refilled here: see start_queued().
-    void on_chosen(Index slot, const std::string& value);
+    // (at the front). The freed window slot is not refilled here: see start_queued(). True when it
+    // ended a gap fill of this node that another proposer had preempted and then completed: some
+    // other node is filling this gap (README "Gap filling").
+    bool on_chosen(Index slot, const std::string& value);
     void tick();
 
     // This node's own Prepare with `round` came back to it: the runtime delivers messages to self
@@ -88,11 +94,18 @@ private:
         std::string value;           // ... its value; phase 2: the value we propose
         std::uint64_t deadline = 0;  // phase timeout, or when a backing-off instance retries
         std::uint32_t failures = 0;  // consecutive failed attempts (the backoff exponent)
+        bool completed = false;      // a majority accepted this node's Accept: it chose the value
+        // Another acceptor refused one of this instance's ballots. This node's own acceptor does
+        // not count: it may hold a promise from a sweep long over (README "Gap filling").
+        bool refused_by_peer = false;
     };
 
     void start(Index slot, std::optional<std::string> own);
     void prepare(Instance& i);
     void fail(Instance& i);
+    void lost_slot();
+    void forget(const std::string& command);
+    std::uint64_t backoff_ticks(std::uint32_t failures);
     void broadcast(const Message& m, bool after_persist, bool to_self = true);
     VoteTally new_tally() const { return VoteTally(members_.size(), members_.size() / 2 + 1); }
 
@@ -108,7 +121,14 @@ private:
     std::uint64_t round_durable_;  // highest round known to be on disk
     Ballot highest_ballot_;
     Index next_slot_ = 1;
-    std::deque<std::string> queued_;       // bounded by Tuning::max_pending_proposals
+    // Contention across slots (§2.4, README "Contention"): how many slots in a row this node's
+    // commands lost to other proposers' values, and the tick before which it starts no new slot.
+    std::uint32_t lost_in_a_row_ = 0;
+    std::uint64_t quiet_until_ = 0;
+    std::deque<std::string> queued_;  // bounded by Tuning::max_pending_proposals
+    // Every command in queued_ or in an instance, each once (README "Contention": a retried
+    // command is not queued twice, and one chosen through another node leaves the queue).
+    std::unordered_set<std::string> held_;
     std::map<Index, Instance> instances_;  // bounded by Tuning::max_inflight_slots
 };
 

@@ -897,6 +897,8 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
         mp::Forward{"cmd"},
         mp::ReadRequest{7},
         mp::ReadReply{7, 3, true},
+        mp::Poll{b},
+        mp::PollReply{b, true},
     };
     for (auto& m : valid) {
         Bytes full = mp::encode(m);
@@ -924,6 +926,9 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     bad.push_back(mp::encode(mp::Chosen{b, {Entry{4, 0, "no ballot"}}}));
     bad.push_back(mp::encode(mp::Promise{b, 5, 0, 0, {Entry{4, b.packed(), "below from"}}}));
     bad.push_back(with(mp::ReadReply{7, 3, true}, [](Bytes& o) { o.back() = 2; }));
+    bad.push_back(mp::encode(mp::Poll{Ballot{}}));  // a ballot without a node
+    bad.push_back(mp::encode(mp::PollReply{Ballot{}, true}));
+    bad.push_back(with(mp::PollReply{b, true}, [](Bytes& o) { o.back() = 2; }));
 
     auto snapshot = [&] {
         EngineStatus s = c.status(target);
@@ -945,6 +950,10 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     BOOST_TEST(!c.deliver(InFlight{liar, target, mp::encode(mp::Prepare{forged, 1})}));
     BOOST_TEST(!c.deliver(InFlight{99, target, mp::encode(mp::Prepare{Ballot{b.round + 5, 99}, 1})}));
     BOOST_TEST(!c.deliver(InFlight{0, target, mp::encode(mp::ReadRequest{1})}));
+    // A Poll in another node's ballot, and a PollReply to a poll the target never sent (its ballot
+    // is not the target's): forged.
+    BOOST_TEST(!c.deliver(InFlight{liar, target, mp::encode(mp::Poll{forged})}));
+    BOOST_TEST(!c.deliver(InFlight{leader, target, mp::encode(mp::PollReply{b, true})}));
     BOOST_TEST((snapshot() == before));
 
     // Random garbage and random corruptions of real traffic: whatever step() refuses leaves no trace.
@@ -1005,6 +1014,19 @@ BOOST_AUTO_TEST_CASE(describe_reads_like_the_paper) {
         "Promise ballot=3.2 from=5 accepted=[5@2.1,6@2.1] chosen=4");
     BOOST_TEST(mp::describe(mp::Prepare{b, 8}) == "Prepare ballot=3.2 from=8");
     BOOST_TEST(mp::describe(mp::Nack{b, Ballot{4, 1}}) == "Nack ballot=3.2 promised=4.1");
+    BOOST_TEST(mp::describe(mp::Poll{b}) == "Poll ballot=3.2");
+    BOOST_TEST(mp::describe(mp::PollReply{b, true}) == "PollReply ballot=3.2 granted");
+    BOOST_TEST(mp::describe(mp::PollReply{b, false}) == "PollReply ballot=3.2 refused");
+    // The poll messages carry wire types 12 and 13 and survive a round trip.
+    for (const mp::Message& poll : {mp::Message{mp::Poll{b}}, mp::Message{mp::PollReply{b, true}},
+                                    mp::Message{mp::PollReply{b, false}}}) {
+        Bytes wire = mp::encode(poll);
+        BOOST_REQUIRE(!wire.empty());
+        BOOST_TEST(wire[0] == (std::holds_alternative<mp::Poll>(poll) ? 12 : 13));
+        auto decoded = mp::decode(wire);
+        BOOST_REQUIRE(decoded.has_value());
+        BOOST_TEST(mp::describe(*decoded) == mp::describe(poll));
+    }
     // Every message survives a round trip through the codec.
     mp::Message m = mp::Accept{b, 7, {{8, "x"}, {10, ""}}};
     auto back = mp::decode(mp::encode(m));

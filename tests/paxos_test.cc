@@ -10,10 +10,12 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <utility>
 
 #include "common/random.h"
 #include "paxos/messages.h"
+#include "paxos/proposer.h"
 #include "tests/support/engine_cluster.h"
 
 namespace ballot {
@@ -176,7 +178,7 @@ BOOST_AUTO_TEST_CASE(single_proposer_commits_and_every_node_learns) {
         BOOST_TEST(s.log_last_index == 3u);
     }
     BOOST_TEST(c.status(1).epoch.str() == "1.1");  // one proposer, no contention: round 1 throughout
-    BOOST_TEST(metadata(c, 1).round == 1u);       // the round was persisted before its Prepare left
+    BOOST_TEST(metadata(c, 1).round == 1u);        // the round was persisted before its Prepare left
     check_invariants(c);
 }
 
@@ -596,6 +598,27 @@ public:
             collect();
         }
     }
+    // Seeded network delays: each message queued since the last call is given an arrival time
+    // 1..max_delay ticks from `now`; those due by `now` arrive, in a random order.
+    void deliver_due(Rng& rng, std::uint64_t now, std::uint64_t max_delay) {
+        for (InFlight& m : queue_) delayed_.emplace(now + rng.between(1, max_delay), std::move(m));
+        queue_.clear();
+        std::vector<InFlight> due;
+        while (!delayed_.empty() && delayed_.begin()->first <= now) {
+            due.push_back(std::move(delayed_.begin()->second));
+            delayed_.erase(delayed_.begin());
+        }
+        while (!due.empty()) {
+            std::size_t i = rng.between(0, due.size() - 1);
+            InFlight m = std::move(due[i]);
+            due.erase(due.begin() + static_cast<std::ptrdiff_t>(i));
+            BOOST_TEST(at(m.to).step(m.from, m.payload));
+            collect();
+            for (InFlight& caused : queue_)
+                delayed_.emplace(now + rng.between(1, max_delay), std::move(caused));
+            queue_.clear();
+        }
+    }
     const std::deque<InFlight>& queue() const { return queue_; }
     std::vector<Committed> committed[4];
     bool trace = false;  // true: print every delivery (the duel that paxos/README.md quotes)
@@ -612,6 +635,7 @@ private:
     }
     std::vector<std::unique_ptr<px::Paxos>> engines_;
     std::deque<InFlight> queue_;
+    std::multimap<std::uint64_t, InFlight> delayed_;  // deliver_due(): by arrival tick
 };
 
 // Paxos Made Simple §2.4's schedule: "Proposer p completes phase 1 for a proposal number n1.
@@ -685,13 +709,121 @@ BOOST_AUTO_TEST_CASE(dueling_proposers_randomized_backoff_makes_progress) {
     }
 }
 
+// Heavy contention with a window of one slot, as in the simulator's seeds 100818, 103915, 104228
+// and 200444: eight clients, each with one command outstanding, send it through a node; a client
+// that does not see it chosen within 25 ticks sends it again through the next node (the runtime
+// and real clients retry like this); once it is chosen the client moves to its next command.
+// Every proposer takes the same "next free slot". Before the backoff after a lost slot (§2.4) and
+// the de-duplicated queue, all three dueled for nearly every slot, the retries' copies piled up in
+// the queues faster than slots were chosen, and commands waited ever longer; now every client
+// keeps getting its commands chosen.
+BOOST_AUTO_TEST_CASE(contention_with_a_one_slot_window_makes_progress) {
+    px::Tuning tuning;
+    tuning.max_inflight_slots = 1;
+    tuning.attempt_timeout_ticks = 10;
+    tuning.gap_timeout_ticks = 4;
+    tuning.probe_interval_ticks = 30;
+    tuning.backoff_max_ticks = 30;
+    const std::uint64_t kMaxDelayTicks = 3;  // a slot's four hops take longer than the shortest backoff
+    const std::uint64_t kClientTimeoutTicks = 25;
+    struct Client {
+        int done = 0;
+        std::string command;
+        std::uint64_t sent_at = 0;
+        NodeId via = 1;
+    };
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+        BOOST_TEST_CONTEXT("seed " << seed) {
+            Net net(tuning, seed);
+            Rng rng(seed);
+            std::vector<Client> clients(8);
+            std::size_t seen = 0;  // entries of net.committed[1] already matched to clients
+            for (std::uint64_t tick = 0; tick < 2000; ++tick) {
+                for (; seen < net.committed[1].size(); ++seen)
+                    for (Client& c : clients)
+                        if (net.committed[1][seen].data == c.command) {
+                            ++c.done;
+                            c.command.clear();
+                        }
+                for (std::size_t k = 0; k < clients.size(); ++k) {
+                    Client& c = clients[k];
+                    if (c.command.empty()) {
+                        c.command = "c" + std::to_string(k) + "-" + std::to_string(c.done);
+                    } else if (tick < c.sent_at + kClientTimeoutTicks) {
+                        continue;
+                    }
+                    c.via = c.via % 3 + 1;
+                    c.sent_at = tick;
+                    net.propose(c.via, c.command);
+                }
+                net.deliver_due(rng, tick, kMaxDelayTicks);
+                net.tick_all();
+            }
+            int least = clients[0].done;
+            for (const Client& c : clients) least = std::min(least, c.done);
+            BOOST_TEST(least >= 10, "a client got only " << least << " commands chosen in 2000 ticks; log "
+                                                         << net.committed[1].size() << " slots");
+        }
+    }
+}
+
+// After a full-cluster restart every node relearns the whole log by gap filling at the same time.
+// A node whose no-op another acceptor refused (a higher ballot in the slot) and which then
+// hears the slot decided by someone else stops sweeping, so the nodes do not duel one slot behind
+// each other for the whole log (simulator seeds 200467, 200477). A fill answered by a peer that
+// simply knew the slot, or a fill this node completed itself, is no reason to stop.
+BOOST_AUTO_TEST_CASE(gap_fill_lost_to_another_proposer_is_reported) {
+    px::Tuning tuning;
+    std::vector<px::Outgoing> out;
+    px::Proposer p(1, {1, 2, 3}, tuning, 0, 7, out);
+    auto prepare_ballot = [&](Index slot) {
+        for (auto it = out.rbegin(); it != out.rend(); ++it)
+            if (auto* m = std::get_if<px::Prepare>(&it->message); m && m->slot == slot) return m->ballot;
+        BOOST_FAIL("no Prepare for slot " << slot);
+        return Ballot{};
+    };
+
+    BOOST_TEST(p.fill(3));  // preempted, then decided by another proposer: lost
+    p.on_nack(2, px::Nack{3, prepare_ballot(3), Ballot{9, 2}});
+    BOOST_TEST(p.on_chosen(3, "x"));
+
+    BOOST_TEST(p.fill(4));  // answered with Learn by a peer that knew: catching up
+    BOOST_TEST(!p.on_chosen(4, "y"));
+
+    BOOST_TEST(p.fill(5));  // this node completed it after a refused first attempt: won
+    p.on_nack(3, px::Nack{5, prepare_ballot(5), Ballot{20, 3}});
+    for (int t = 0; t < 200 && p.working_on(5) && prepare_ballot(5).round <= 20; ++t) p.tick();
+    const Ballot retry = prepare_ballot(5);
+    BOOST_TEST(retry.round > 20u);
+    for (NodeId from : {1, 2}) p.on_promise(from, px::Promise{5, retry, Ballot{}, ""});
+    for (NodeId from : {1, 2}) p.on_accepted(from, px::Accepted{5, retry});
+    BOOST_TEST(!p.on_chosen(5, ""));
+
+    p.propose("cmd");  // a command instance is never a gap fill
+    p.start_queued();
+    BOOST_TEST(!p.on_chosen(6, "other"));
+
+    // Refused only by this node's own acceptor (a promise left by another node's sweep long ago),
+    // then answered with Learn by peers that knew: still catching up (seeds 100246, 100354).
+    BOOST_TEST(p.fill(7));
+    p.on_nack(1, px::Nack{7, prepare_ballot(7), Ballot{27, 3}});
+    BOOST_TEST(!p.on_chosen(7, "z"));
+
+    // Refused by its own acceptor first and then by a peer (the attempt had already failed): lost.
+    BOOST_TEST(p.fill(8));
+    p.on_nack(1, px::Nack{8, prepare_ballot(8), Ballot{40, 2}});
+    p.on_nack(2, px::Nack{8, prepare_ballot(8), Ballot{40, 2}});
+    BOOST_TEST(p.on_chosen(8, "w"));
+}
+
 // ---------------------------------------------------------------- reads
 
 BOOST_AUTO_TEST_CASE(read_in_quiet_cluster_returns_the_chosen_prefix) {
     EngineCluster c("paxos", 3, 11);
     c.propose(1, "a");
     c.propose(2, "b");
-    c.stabilize();
+    // Both take slot 1; the loser waits (backoff after a lost slot) before it tries slot 2.
+    BOOST_TEST(c.run_until([&] { return all_committed(c, 2); }, 200));
     c.read(3, 42);
     c.stabilize();
     BOOST_REQUIRE_EQUAL(c.reads(3).size(), 1u);
