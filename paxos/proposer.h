@@ -68,7 +68,11 @@ public:
     // This node's own Prepare with `round` came back to it: the runtime delivers messages to self
     // only once their batch is durable, so `round` is on disk and later Prepares with it promise
     // nothing new: they may leave without waiting for the next fsync.
-    void on_round_durable(std::uint64_t round) { round_durable_ = std::max(round_durable_, round); }
+    // Only a round this node has used can be confirmed durable: a Prepare that claims to be our
+    // own but carries a round we never used (a forged frame) must not vouch for it.
+    void on_round_durable(std::uint64_t round) {
+        round_durable_ = std::max(round_durable_, std::min(round, round_used_));
+    }
     // The highest round put in a Prepare so far (what must be persisted before it leaves).
     std::uint64_t round_used() const { return round_used_; }
     // The highest ballot this proposer has used or been told about.
