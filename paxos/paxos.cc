@@ -81,7 +81,7 @@ void Paxos::handle(NodeId from, const Message& message) {
     } else if (auto* m = std::get_if<Accepted>(&message)) {
         if (auto chosen = proposer_.on_accepted(from, *m)) learn(m->slot, std::move(*chosen));
     } else if (auto* m = std::get_if<Nack>(&message)) {
-        proposer_.on_nack(from, *m);
+        proposer_.on_nack(*m);
     } else if (auto* m = std::get_if<Learn>(&message)) {
         learn(m->slot, m->value);
     } else if (auto* m = std::get_if<ReadQuery>(&message)) {

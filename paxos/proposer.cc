@@ -115,14 +115,12 @@ std::optional<std::string> Proposer::on_accepted(NodeId from, const Accepted& m)
 }
 
 // An acceptor has promised a higher ballot: this attempt cannot succeed, so abandon it (§2.2).
-void Proposer::on_nack(NodeId from, const Nack& m) {
+void Proposer::on_nack(const Nack& m) {
     highest_ballot_ = std::max(highest_ballot_, m.promised);
     auto it = instances_.find(m.slot);
     if (it == instances_.end()) return;
     Instance& i = it->second;
-    if (m.ballot != i.ballot) return;
-    if (from != id_) i.refused_by_peer = true;  // counted even if this attempt already failed
-    if (i.phase == Phase::backing_off) return;
+    if (i.phase == Phase::backing_off || m.ballot != i.ballot) return;
     i.preempted_by = std::max(i.preempted_by, m.promised);
     fail(i);
 }
@@ -133,13 +131,10 @@ bool Proposer::on_chosen(Index slot, const std::string& value) {
     auto it = instances_.find(slot);
     if (it == instances_.end()) return false;
     std::optional<std::string> own = std::move(it->second.own);
-    // A gap fill that another acceptor refused (a higher ballot in this slot) and that ended
-    // without this node completing it: another proposer was filling the same slot and got there
-    // first. A fill answered by peers that knew the slot is plain catching up, not contention, even
-    // when this node's own acceptor refused it: a node that restarted, or lagged, may hold promises
-    // from another node's sweep long over while its own rounds are lower (seeds 100246, 100354:
-    // every fill of the laggard counted as lost, and it caught up one window per gap timeout).
-    const bool fill_lost_to_another = !own && !it->second.completed && it->second.refused_by_peer;
+    // A gap fill that an acceptor refused (a higher ballot in this slot) and that ended without
+    // this node completing it: another proposer was filling the same slot and got there first.
+    // (A fill answered only by peers that knew the slot is plain catching up, not contention.)
+    const bool fill_lost_to_another = !own && !it->second.completed && !it->second.preempted_by.is_zero();
     instances_.erase(it);  // the freed window slot is handed out by the engine: gap filling first
     if (!own) return fill_lost_to_another;
     if (*own == value) {

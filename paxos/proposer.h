@@ -56,8 +56,7 @@ public:
     void on_promise(NodeId from, const Promise& m);
     // Returns the chosen value when this Accepted completes a majority.
     std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
-    // Acceptor `from` refused one of our ballots (it promised a higher one).
-    void on_nack(NodeId from, const Nack& m);
+    void on_nack(const Nack& m);
     // The learner knows `slot` is decided: the instance ends; a command that lost it is requeued
     // (at the front). The freed window slot is not refilled here: see start_queued(). True when it
     // ended a gap fill of this node that another proposer had preempted and then completed: some
@@ -99,9 +98,6 @@ private:
         std::uint64_t deadline = 0;  // phase timeout, or when a backing-off instance retries
         std::uint32_t failures = 0;  // consecutive failed attempts (the backoff exponent)
         bool completed = false;      // a majority accepted this node's Accept: it chose the value
-        // Another acceptor refused one of this instance's ballots. This node's own acceptor does
-        // not count: it may hold a promise from a sweep long over (README "Gap filling").
-        bool refused_by_peer = false;
     };
 
     void start(Index slot, std::optional<std::string> own);
