@@ -15,7 +15,6 @@
 
 #include "common/random.h"
 #include "paxos/messages.h"
-#include "paxos/proposer.h"
 #include "tests/support/engine_cluster.h"
 
 namespace ballot {
@@ -178,7 +177,7 @@ BOOST_AUTO_TEST_CASE(single_proposer_commits_and_every_node_learns) {
         BOOST_TEST(s.log_last_index == 3u);
     }
     BOOST_TEST(c.status(1).epoch.str() == "1.1");  // one proposer, no contention: round 1 throughout
-    BOOST_TEST(metadata(c, 1).round == 1u);        // the round was persisted before its Prepare left
+    BOOST_TEST(metadata(c, 1).round == 1u);       // the round was persisted before its Prepare left
     check_invariants(c);
 }
 
@@ -765,43 +764,6 @@ BOOST_AUTO_TEST_CASE(contention_with_a_one_slot_window_makes_progress) {
                                                          << net.committed[1].size() << " slots");
         }
     }
-}
-
-// After a full-cluster restart every node relearns the whole log by gap filling at the same time.
-// A node whose no-op was refused (another proposer's higher ballot in the slot) and which then
-// hears the slot decided by someone else stops sweeping, so the nodes do not duel one slot behind
-// each other for the whole log (simulator seeds 200467, 200477). A fill answered by a peer that
-// simply knew the slot, or a fill this node completed itself, is no reason to stop.
-BOOST_AUTO_TEST_CASE(gap_fill_lost_to_another_proposer_is_reported) {
-    px::Tuning tuning;
-    std::vector<px::Outgoing> out;
-    px::Proposer p(1, {1, 2, 3}, tuning, 0, 7, out);
-    auto prepare_ballot = [&](Index slot) {
-        for (auto it = out.rbegin(); it != out.rend(); ++it)
-            if (auto* m = std::get_if<px::Prepare>(&it->message); m && m->slot == slot) return m->ballot;
-        BOOST_FAIL("no Prepare for slot " << slot);
-        return Ballot{};
-    };
-
-    BOOST_TEST(p.fill(3));  // preempted, then decided by another proposer: lost
-    p.on_nack(px::Nack{3, prepare_ballot(3), Ballot{9, 2}});
-    BOOST_TEST(p.on_chosen(3, "x"));
-
-    BOOST_TEST(p.fill(4));  // answered with Learn by a peer that knew: catching up
-    BOOST_TEST(!p.on_chosen(4, "y"));
-
-    BOOST_TEST(p.fill(5));  // this node completed it after a refused first attempt: won
-    p.on_nack(px::Nack{5, prepare_ballot(5), Ballot{20, 3}});
-    for (int t = 0; t < 200 && p.working_on(5) && prepare_ballot(5).round <= 20; ++t) p.tick();
-    const Ballot retry = prepare_ballot(5);
-    BOOST_TEST(retry.round > 20u);
-    for (NodeId from : {1, 2}) p.on_promise(from, px::Promise{5, retry, Ballot{}, ""});
-    for (NodeId from : {1, 2}) p.on_accepted(from, px::Accepted{5, retry});
-    BOOST_TEST(!p.on_chosen(5, ""));
-
-    p.propose("cmd");  // a command instance is never a gap fill
-    p.start_queued();
-    BOOST_TEST(!p.on_chosen(6, "other"));
 }
 
 // ---------------------------------------------------------------- reads
