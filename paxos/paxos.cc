@@ -99,8 +99,7 @@ ProposeResult Paxos::propose(std::string command) {
 }
 
 void Paxos::learn(Index slot, std::string value) {
-    if (!learner_.learn(slot, value)) return;
-    if (proposer_.on_chosen(slot, value)) yield_gap_filling();
+    if (learner_.learn(slot, value)) proposer_.on_chosen(slot, value);
 }
 
 // ---------------------------------------------------------------- gap filling
@@ -134,18 +133,6 @@ void Paxos::fill_gaps() {
     for (; slot <= fill_until_; ++slot)
         if (!learner_.chosen(slot) && !proposer_.fill(slot)) break;  // the window is full
     fill_next_ = slot;
-}
-
-// Another proposer preempted this node's no-op in a slot and completed it: that node is filling
-// the same gap. Every node sees a stalled prefix at about the same time (after a full-cluster
-// restart, all of them, for the whole log), and if all of them kept sweeping they would duel in
-// every slot, one slot behind the other (§2.4). So the loser stops and lets the other sweep, whose
-// Learns reach it; it starts again only if the prefix stalls for gap_timeout_ticks once more (the
-// other node crashed, or finished and a hole remains). No leader: any node may be the one sweeping.
-void Paxos::yield_gap_filling() {
-    fill_until_ = 0;
-    fill_next_ = learner_.commit_index() + 1;
-    behind_since_ = now_;
 }
 
 // ---------------------------------------------------------------- reads

@@ -52,7 +52,6 @@ private:
     void handle(NodeId from, const Message& m);
     void learn(Index slot, std::string value);
     void fill_gaps();
-    void yield_gap_filling();
     void use_window();
     void on_read_reply(NodeId from, const ReadReply& m);
     void probe();

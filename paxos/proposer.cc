@@ -107,7 +107,6 @@ std::optional<std::string> Proposer::on_accepted(NodeId from, const Accepted& m)
     if (i.phase != Phase::accepting || m.ballot != i.ballot) return std::nullopt;
     i.answered.record(from, true);
     if (!i.answered.won()) return std::nullopt;
-    i.completed = true;
     // §2.3: a majority accepted (slot, ballot): the value is chosen. Tell every other learner; the
     // caller tells ours, which ends this instance through on_chosen().
     broadcast(Learn{i.slot, i.value}, /*after_persist=*/false, /*to_self=*/false);
@@ -125,27 +124,22 @@ void Proposer::on_nack(const Nack& m) {
     fail(i);
 }
 
-bool Proposer::on_chosen(Index slot, const std::string& value) {
+void Proposer::on_chosen(Index slot, const std::string& value) {
     observe(slot);
     forget(value);
     auto it = instances_.find(slot);
-    if (it == instances_.end()) return false;
+    if (it == instances_.end()) return;
     std::optional<std::string> own = std::move(it->second.own);
-    // A gap fill that an acceptor refused (a higher ballot in this slot) and that ended without
-    // this node completing it: another proposer was filling the same slot and got there first.
-    // (A fill answered only by peers that knew the slot is plain catching up, not contention.)
-    const bool fill_lost_to_another = !own && !it->second.completed && !it->second.preempted_by.is_zero();
     instances_.erase(it);  // the freed window slot is handed out by the engine: gap filling first
-    if (!own) return fill_lost_to_another;
+    if (!own) return;
     if (*own == value) {
         lost_in_a_row_ = 0;  // our command won: contention is over, as far as we can tell
-        return false;
+        return;
     }
     // Someone else's value won the slot: our command must still be chosen somewhere, so it goes
     // first in line for the next free slot (unless a copy was chosen elsewhere meanwhile).
     if (held_.count(*own)) queued_.push_front(std::move(*own));
     lost_slot();
-    return false;
 }
 
 // `command` is chosen (in some slot, proposed by any node): a copy still waiting in the queue
@@ -163,7 +157,7 @@ void Proposer::forget(const std::string& command) {
 void Proposer::fail(Instance& i) {
     i.phase = Phase::backing_off;
     ++i.failures;
-    i.deadline = now_ + backoff_ticks(i.failures);
+    i.deadline = now_ + backoff_ticks(i.failures + lost_in_a_row_);
 }
 
 // This node's command lost its slot to another proposer's value (§2.2: it must go to a later

@@ -58,10 +58,8 @@ public:
     std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
     void on_nack(const Nack& m);
     // The learner knows `slot` is decided: the instance ends; a command that lost it is requeued
-    // (at the front). The freed window slot is not refilled here: see start_queued(). True when it
-    // ended a gap fill of this node that another proposer had preempted and then completed: some
-    // other node is filling this gap (README "Gap filling").
-    bool on_chosen(Index slot, const std::string& value);
+    // (at the front). The freed window slot is not refilled here: see start_queued().
+    void on_chosen(Index slot, const std::string& value);
     void tick();
 
     // This node's own Prepare with `round` came back to it: the runtime delivers messages to self
@@ -97,7 +95,6 @@ private:
         std::string value;           // ... its value; phase 2: the value we propose
         std::uint64_t deadline = 0;  // phase timeout, or when a backing-off instance retries
         std::uint32_t failures = 0;  // consecutive failed attempts (the backoff exponent)
-        bool completed = false;      // a majority accepted this node's Accept: it chose the value
     };
 
     void start(Index slot, std::optional<std::string> own);
