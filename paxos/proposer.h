@@ -4,8 +4,7 @@
 // A command goes into the first slot this node believes free (above every slot it has seen in
 // use). If phase 1 reveals a value already accepted there, the proposer must propose that value
 // instead (§2.2, P2c); its own command then goes back to the queue and into a later slot once
-// this one is decided, and this node starts no new slot for a random, growing time (§2.4; README
-// "Contention"). Up to Tuning::max_inflight_slots instances run at once.
+// this one is decided. Up to Tuning::max_inflight_slots instances run at once.
 //
 // Proposal numbers are (round, node id) ballots. The highest round put in a Prepare is what the
 // engine persists (its metadata, paxos/persist.h) before that Prepare leaves, so a restarted proposer starts
