@@ -19,12 +19,7 @@ Proposer::Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning,
       highest_ballot_{persisted_round, persisted_round ? id : kNoNode} {}
 
 ProposeResult Proposer::propose(std::string command) {
-    // The runtime re-proposes a command that is slow to commit, and a client that times out sends
-    // it through another node too. Under contention slots are scarce, and a second copy here
-    // would cost a slot of its own (README "Contention"): the first copy is enough.
-    if (held_.count(command)) return ProposeResult::accepted;
     if (queued_.size() + instances_.size() >= tuning_.max_pending_proposals) return ProposeResult::overloaded;
-    held_.insert(command);
     queued_.push_back(std::move(command));
     return ProposeResult::accepted;  // the engine starts it when the window has room (start_queued)
 }
@@ -41,12 +36,7 @@ bool Proposer::fill(Index slot) {
 // to a hole below the chosen prefix before it goes to a new command, or a small window can stay
 // full of new commands for ever while the hole blocks every learner (§3: commands above a gap
 // cannot be executed until it is filled).
-//
-// A proposer that has just lost a slot stays quiet for a while first (lost_slot()): every
-// proposer takes the same "next free slot", so without the pause the loser would at once duel the
-// winner for the next one, and so on for every slot (§2.4).
 void Proposer::start_queued() {
-    if (now_ < quiet_until_) return;
     while (!queued_.empty() && instances_.size() < tuning_.max_inflight_slots) {
         std::string command = std::move(queued_.front());
         queued_.pop_front();
@@ -126,29 +116,12 @@ void Proposer::on_nack(const Nack& m) {
 
 void Proposer::on_chosen(Index slot, const std::string& value) {
     observe(slot);
-    forget(value);
     auto it = instances_.find(slot);
     if (it == instances_.end()) return;
-    std::optional<std::string> own = std::move(it->second.own);
-    instances_.erase(it);  // the freed window slot is handed out by the engine: gap filling first
-    if (!own) return;
-    if (*own == value) {
-        lost_in_a_row_ = 0;  // our command won: contention is over, as far as we can tell
-        return;
-    }
     // Someone else's value won the slot: our command must still be chosen somewhere, so it goes
-    // first in line for the next free slot (unless a copy was chosen elsewhere meanwhile).
-    if (held_.count(*own)) queued_.push_front(std::move(*own));
-    lost_slot();
-}
-
-// `command` is chosen (in some slot, proposed by any node): a copy still waiting in the queue
-// would only be chosen a second time, so it goes. A copy already in an instance runs on: a
-// proposer may abandon an instance at any time, but the slot would then wait for gap filling.
-void Proposer::forget(const std::string& command) {
-    if (command.empty() || !held_.erase(command)) return;
-    auto queued = std::find(queued_.begin(), queued_.end(), command);
-    if (queued != queued_.end()) queued_.erase(queued);
+    // first in line for the next free slot.
+    if (it->second.own && *it->second.own != value) queued_.push_front(std::move(*it->second.own));
+    instances_.erase(it);  // the freed window slot is handed out by the engine: gap filling first
 }
 
 // Randomized exponential backoff (§2.4; see README "Livelock"): two proposers that retried at
@@ -157,28 +130,13 @@ void Proposer::forget(const std::string& command) {
 void Proposer::fail(Instance& i) {
     i.phase = Phase::backing_off;
     ++i.failures;
-    i.deadline = now_ + backoff_ticks(i.failures + lost_in_a_row_);
-}
-
-// This node's command lost its slot to another proposer's value (§2.2: it must go to a later
-// slot). §2.4: progress needs one proposer to run both phases undisturbed; the winner goes straight
-// on to the next free slot, so a loser that went there too would duel it again. It waits a random,
-// growing time instead -- the same exponential backoff, counting slots lost in a row -- and the
-// winner (or whoever of the waiters wakes first) has the next slot to itself.
-void Proposer::lost_slot() {
-    ++lost_in_a_row_;
-    quiet_until_ = std::max(quiet_until_, now_ + backoff_ticks(lost_in_a_row_));
-}
-
-// 1 + uniform[0, min(backoff_max, backoff_base * 2^(failures-1))] ticks (README "Livelock").
-std::uint64_t Proposer::backoff_ticks(std::uint32_t failures) {
     std::uint64_t window = 0;
     if (tuning_.backoff_base_ticks > 0) {
-        std::uint64_t exp = std::min<std::uint32_t>(failures - 1, 20);
+        std::uint64_t exp = std::min<std::uint32_t>(i.failures - 1, 20);
         window = std::min<std::uint64_t>(tuning_.backoff_max_ticks,
                                          std::uint64_t{tuning_.backoff_base_ticks} << exp);
     }
-    return 1 + rng_.between(0, window);
+    i.deadline = now_ + 1 + rng_.between(0, window);
 }
 
 void Proposer::tick() {

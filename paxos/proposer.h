@@ -16,7 +16,6 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "common/engine.h"
@@ -39,8 +38,7 @@ public:
     Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning, std::uint64_t persisted_round,
              std::uint64_t seed, std::vector<Outgoing>& out);
 
-    // Queues a command; start_queued() places it in a slot once the window has room. A command
-    // this node already holds (queued or in flight) is not queued again.
+    // Queues a command; start_queued() places it in a slot once the window has room.
     ProposeResult propose(std::string command);
     // Starts queued commands in the next free slots while the window has room. The engine calls it
     // after gap filling, which has priority for the window (README "Gap filling").
@@ -99,9 +97,6 @@ private:
     void start(Index slot, std::optional<std::string> own);
     void prepare(Instance& i);
     void fail(Instance& i);
-    void lost_slot();
-    void forget(const std::string& command);
-    std::uint64_t backoff_ticks(std::uint32_t failures);
     void broadcast(const Message& m, bool after_persist, bool to_self = true);
     VoteTally new_tally() const { return VoteTally(members_.size(), members_.size() / 2 + 1); }
 
@@ -117,14 +112,7 @@ private:
     std::uint64_t round_durable_;  // highest round known to be on disk
     Ballot highest_ballot_;
     Index next_slot_ = 1;
-    // Contention across slots (§2.4, README "Contention"): how many slots in a row this node's
-    // commands lost to other proposers' values, and the tick before which it starts no new slot.
-    std::uint32_t lost_in_a_row_ = 0;
-    std::uint64_t quiet_until_ = 0;
-    std::deque<std::string> queued_;  // bounded by Tuning::max_pending_proposals
-    // Every command in queued_ or in an instance, each once (README "Contention": a retried
-    // command is not queued twice, and one chosen through another node leaves the queue).
-    std::unordered_set<std::string> held_;
+    std::deque<std::string> queued_;       // bounded by Tuning::max_pending_proposals
     std::map<Index, Instance> instances_;  // bounded by Tuning::max_inflight_slots
 };
 

@@ -10,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <ostream>
-#include <set>
 #include <utility>
 
 #include "common/random.h"
@@ -597,27 +596,6 @@ public:
             collect();
         }
     }
-    // Seeded network delays: each message queued since the last call is given an arrival time
-    // 1..max_delay ticks from `now`; those due by `now` arrive, in a random order.
-    void deliver_due(Rng& rng, std::uint64_t now, std::uint64_t max_delay) {
-        for (InFlight& m : queue_) delayed_.emplace(now + rng.between(1, max_delay), std::move(m));
-        queue_.clear();
-        std::vector<InFlight> due;
-        while (!delayed_.empty() && delayed_.begin()->first <= now) {
-            due.push_back(std::move(delayed_.begin()->second));
-            delayed_.erase(delayed_.begin());
-        }
-        while (!due.empty()) {
-            std::size_t i = rng.between(0, due.size() - 1);
-            InFlight m = std::move(due[i]);
-            due.erase(due.begin() + static_cast<std::ptrdiff_t>(i));
-            BOOST_TEST(at(m.to).step(m.from, m.payload));
-            collect();
-            for (InFlight& caused : queue_)
-                delayed_.emplace(now + rng.between(1, max_delay), std::move(caused));
-            queue_.clear();
-        }
-    }
     const std::deque<InFlight>& queue() const { return queue_; }
     std::vector<Committed> committed[4];
     bool trace = false;  // true: print every delivery (the duel that paxos/README.md quotes)
@@ -634,7 +612,6 @@ private:
     }
     std::vector<std::unique_ptr<px::Paxos>> engines_;
     std::deque<InFlight> queue_;
-    std::multimap<std::uint64_t, InFlight> delayed_;  // deliver_due(): by arrival tick
 };
 
 // Paxos Made Simple §2.4's schedule: "Proposer p completes phase 1 for a proposal number n1.
@@ -708,72 +685,13 @@ BOOST_AUTO_TEST_CASE(dueling_proposers_randomized_backoff_makes_progress) {
     }
 }
 
-// Heavy contention with a window of one slot, as in the simulator's seeds 100818, 103915, 104228
-// and 200444: eight clients, each with one command outstanding, send it through a node; a client
-// that does not see it chosen within 25 ticks sends it again through the next node (the runtime
-// and real clients retry like this); once it is chosen the client moves to its next command.
-// Every proposer takes the same "next free slot". Before the backoff after a lost slot (§2.4) and
-// the de-duplicated queue, all three dueled for nearly every slot, the retries' copies piled up in
-// the queues faster than slots were chosen, and commands waited ever longer; now every client
-// keeps getting its commands chosen.
-BOOST_AUTO_TEST_CASE(contention_with_a_one_slot_window_makes_progress) {
-    px::Tuning tuning;
-    tuning.max_inflight_slots = 1;
-    tuning.attempt_timeout_ticks = 10;
-    tuning.gap_timeout_ticks = 4;
-    tuning.probe_interval_ticks = 30;
-    tuning.backoff_max_ticks = 30;
-    const std::uint64_t kMaxDelayTicks = 3;  // a slot's four hops take longer than the shortest backoff
-    const std::uint64_t kClientTimeoutTicks = 25;
-    struct Client {
-        int done = 0;
-        std::string command;
-        std::uint64_t sent_at = 0;
-        NodeId via = 1;
-    };
-    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-        BOOST_TEST_CONTEXT("seed " << seed) {
-            Net net(tuning, seed);
-            Rng rng(seed);
-            std::vector<Client> clients(8);
-            std::size_t seen = 0;  // entries of net.committed[1] already matched to clients
-            for (std::uint64_t tick = 0; tick < 2000; ++tick) {
-                for (; seen < net.committed[1].size(); ++seen)
-                    for (Client& c : clients)
-                        if (net.committed[1][seen].data == c.command) {
-                            ++c.done;
-                            c.command.clear();
-                        }
-                for (std::size_t k = 0; k < clients.size(); ++k) {
-                    Client& c = clients[k];
-                    if (c.command.empty()) {
-                        c.command = "c" + std::to_string(k) + "-" + std::to_string(c.done);
-                    } else if (tick < c.sent_at + kClientTimeoutTicks) {
-                        continue;
-                    }
-                    c.via = c.via % 3 + 1;
-                    c.sent_at = tick;
-                    net.propose(c.via, c.command);
-                }
-                net.deliver_due(rng, tick, kMaxDelayTicks);
-                net.tick_all();
-            }
-            int least = clients[0].done;
-            for (const Client& c : clients) least = std::min(least, c.done);
-            BOOST_TEST(least >= 10, "a client got only " << least << " commands chosen in 2000 ticks; log "
-                                                         << net.committed[1].size() << " slots");
-        }
-    }
-}
-
 // ---------------------------------------------------------------- reads
 
 BOOST_AUTO_TEST_CASE(read_in_quiet_cluster_returns_the_chosen_prefix) {
     EngineCluster c("paxos", 3, 11);
     c.propose(1, "a");
     c.propose(2, "b");
-    // Both take slot 1; the loser waits (backoff after a lost slot) before it tries slot 2.
-    BOOST_TEST(c.run_until([&] { return all_committed(c, 2); }, 200));
+    c.stabilize();
     c.read(3, 42);
     c.stabilize();
     BOOST_REQUIRE_EQUAL(c.reads(3).size(), 1u);
