@@ -54,6 +54,7 @@
 #include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/ballot.h"
@@ -85,6 +86,13 @@ struct EngineConfig {
 
     std::size_t quorum() const { return members.size() / 2 + 1; }
 };
+
+// The checks every engine makes of its configuration before it starts (common/engine_config.cc):
+// own id among the members (no duplicates, no node 0), 0 < min <= max election timeout, a
+// heartbeat shorter than the minimum election timeout, positive bounds. Throws
+// std::invalid_argument("<engine> configuration: <why>"), which the server reports as a one-line
+// startup error.
+void validate_engine_config(const EngineConfig& config, std::string_view engine);
 
 struct Envelope {
     NodeId to = kNoNode;
