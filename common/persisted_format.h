@@ -37,7 +37,7 @@ inline bool finish(Reader& r, std::string* why) {
 // node, which never wrote any) and the log records, ascending by index, possibly sparse.
 template <class Metadata, class Record>
 struct Recovered {
-    Metadata metadata;
+    Metadata metadata{};
     std::vector<Record> records;
 };
 
