@@ -10,7 +10,7 @@ namespace ballot::multipaxos {
 
 Acceptor::Acceptor(std::size_t max_message_bytes, const Recovered& recovered)
     : max_message_bytes_(max_message_bytes), promised_(recovered.metadata.promised) {
-    for (const Entry& e : recovered.entries)
+    for (const Entry& e : recovered.records)
         if (e.index != 0 && e.ballot != 0) accepted_[e.index] = e;
 }
 

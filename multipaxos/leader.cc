@@ -7,17 +7,18 @@
 
 namespace ballot::multipaxos {
 
-Leader::Leader(const EngineConfig& config, Ballot ballot, Acceptor& acceptor, Learner& learner, Outbox& out)
+Leader::Leader(const EngineConfig& config, const Membership& members, Ballot ballot, Acceptor& acceptor,
+               Learner& learner, LeaderOutput& out)
     : config_(config),
+      members_(members),
       ballot_(ballot),
       acceptor_(acceptor),
       learner_(learner),
       out_(out),
       retry_ticks_(
           std::max<std::uint64_t>(2 * config.heartbeat_ticks, config.election_timeout_min_ticks / 2)),
-      promises_(config.members.size(), config.quorum()) {
-    for (NodeId id : config_.members)
-        if (id != config_.id) peers_[id] = Peer{};
+      promises_(members.tally()) {
+    for (NodeId id : members_.peers()) peers_[id] = Peer{};
 }
 
 // ---------------------------------------------------------------- phase 1
@@ -28,7 +29,7 @@ Leader::Leader(const EngineConfig& config, Ballot ballot, Acceptor& acceptor, Le
 void Leader::start(std::uint64_t now) {
     from_slot_ = learner_.commit_index() + 1;
     active_since_ = now;
-    for (NodeId id : config_.members) ask_page(id, from_slot_, now);
+    for (NodeId id : members_.members()) ask_page(id, from_slot_, now);
 }
 
 void Leader::ask_page(NodeId id, Index from_slot, std::uint64_t now) {
@@ -44,7 +45,7 @@ void Leader::ask_page(NodeId id, Index from_slot, std::uint64_t now) {
 // acceptor: messages to self are not lost (only a crash, which ends this Leader, loses them).
 void Leader::resend_pages(std::uint64_t now) {
     for (auto& [id, r] : reports_)
-        if (id != config_.id && !r.complete && now >= r.asked_tick + retry_ticks_)
+        if (id != members_.self() && !r.complete && now >= r.asked_tick + retry_ticks_)
             ask_page(id, r.asked_from, now);
 }
 
@@ -125,7 +126,7 @@ void Leader::flush(std::uint64_t now) {
         for (auto it = pending_.lower_bound(own_next_); it != pending_.end(); ++it)
             own.proposals.push_back(Proposal{it->first, it->second.value});
         own_next_ = next_slot_;
-        if (!own.proposals.empty()) out_.send(config_.id, std::move(own));
+        if (!own.proposals.empty()) out_.send(members_.self(), std::move(own));
     }
     for (auto& [id, peer] : peers_) send_accepts(id, peer, now);
     // A read round starts when reads wait for one and none is in flight (reads batch per round).
@@ -165,12 +166,12 @@ void Leader::on_accepted(NodeId from, const Accepted& m, std::uint64_t now) {
         auto it = pending_.find(slot);
         if (it == pending_.end()) continue;
         if (!accepted_by(it->second, from)) it->second.accepted_by.push_back(from);
-        if (it->second.accepted_by.size() >= config_.quorum()) {
+        if (it->second.accepted_by.size() >= members_.quorum()) {
             learner_.learn(slot, ballot_, it->second.value);
             pending_.erase(it);
         }
     }
-    if (from == config_.id) return;
+    if (from == members_.self()) return;
     Peer& peer = peers_.at(from);
     peer.heard_tick = now;
     Index highest = m.slots.empty() ? 0 : m.slots.back();
@@ -180,7 +181,7 @@ void Leader::on_accepted(NodeId from, const Accepted& m, std::uint64_t now) {
 }
 
 void Leader::on_heartbeat_ack(NodeId from, const HeartbeatAck& m, std::uint64_t now) {
-    if (!active() || m.ballot != ballot_ || from == config_.id) return;
+    if (!active() || m.ballot != ballot_ || from == members_.self()) return;
     Peer& peer = peers_.at(from);
     peer.heard_tick = now;
     peer.read_ack = std::max(peer.read_ack, m.read_seq);
@@ -249,7 +250,7 @@ bool Leader::lost_majority(std::uint64_t now) const {
     std::size_t heard = 1;  // self
     for (const auto& [id, peer] : peers_)
         if (now < peer.heard_tick + window) ++heard;
-    return heard < config_.quorum();
+    return heard < members_.quorum();
 }
 
 // ---------------------------------------------------------------- reads
@@ -271,7 +272,7 @@ void Leader::read(NodeId origin, std::uint64_t read_id, std::uint64_t now) {
 void Leader::confirm_reads() {
     std::vector<std::uint64_t> acks{read_seq_};  // self: its own acceptor promised this ballot
     for (const auto& [id, peer] : peers_) acks.push_back(peer.read_ack);
-    std::uint64_t confirmed = std::min(quorum_index(std::move(acks), config_.quorum()), read_seq_);
+    std::uint64_t confirmed = std::min(members_.quorum_value(std::move(acks)), read_seq_);
     if (confirmed <= confirmed_seq_) return;
     confirmed_seq_ = confirmed;
     while (!reads_.empty() && reads_.front().seq <= confirmed_seq_) {
@@ -282,7 +283,7 @@ void Leader::confirm_reads() {
 
 void Leader::finish_read(const PendingRead& r, bool ok) {
     Index index = ok ? r.index : 0;
-    if (r.origin == config_.id)
+    if (r.origin == members_.self())
         out_.read_done(ReadState{r.id, index, ok});
     else
         out_.send(r.origin, ReadReply{r.id, index, ok});
@@ -294,11 +295,11 @@ void Leader::abandon() {
 }
 
 void Leader::check_invariants() const {
-    BALLOT_ASSERT(ballot_.node == config_.id, "leader: its ballot carries its own id");
+    BALLOT_ASSERT(ballot_.node == members_.self(), "leader: its ballot carries its own id");
     BALLOT_ASSERT(acceptor_.promised() >= ballot_, "leader: own acceptor has promised its ballot");
     for (const auto& [slot, p] : pending_) {
         BALLOT_ASSERT(slot < next_slot_, "leader: pending slot below next_slot");
-        BALLOT_ASSERT(p.accepted_by.size() < config_.quorum(),
+        BALLOT_ASSERT(p.accepted_by.size() < members_.quorum(),
                       "leader: a slot accepted by a majority is not pending");
     }
     BALLOT_ASSERT(own_next_ <= next_slot_, "leader: own acceptor sent only assigned slots");

@@ -36,6 +36,7 @@
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "common/membership.h"
 #include "common/quorum.h"
 #include "multipaxos/acceptor.h"
 #include "multipaxos/learner.h"
@@ -43,11 +44,12 @@
 
 namespace ballot::multipaxos {
 
-// Where roles put what they want said. The engine implements it: it hands a Prepare or Accept
-// addressed to this node straight to the local acceptor and queues everything else in its Ready.
-class Outbox {
+// Where the Leader puts what it wants said. The engine implements it: it hands a Prepare or Accept
+// addressed to this node straight to the local acceptor and queues everything else in its
+// Outbox<Message> (common/outbox.h), with the after_persist policy of messages.h.
+class LeaderOutput {
 public:
-    virtual ~Outbox() = default;
+    virtual ~LeaderOutput() = default;
     virtual void send(NodeId to, Message m) = 0;
     // A read this node was asked for is decided.
     virtual void read_done(ReadState rs) = 0;
@@ -55,7 +57,8 @@ public:
 
 class Leader {
 public:
-    Leader(const EngineConfig& config, Ballot ballot, Acceptor& acceptor, Learner& learner, Outbox& out);
+    Leader(const EngineConfig& config, const Membership& members, Ballot ballot, Acceptor& acceptor,
+           Learner& learner, LeaderOutput& out);
 
     Ballot ballot() const { return ballot_; }
     bool active() const { return phase_ == Phase::two; }
@@ -137,11 +140,12 @@ private:
     void confirm_reads();
     void finish_read(const PendingRead& r, bool ok);
 
-    const EngineConfig& config_;
+    const EngineConfig& config_;  // the knobs; who the members are is members_
+    const Membership& members_;
     const Ballot ballot_;
     Acceptor& acceptor_;
     Learner& learner_;
-    Outbox& out_;
+    LeaderOutput& out_;
     const std::uint64_t retry_ticks_;
     Phase phase_ = Phase::one;
 

@@ -30,6 +30,9 @@
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "common/forwarded_requests.h"
+#include "common/membership.h"
+#include "common/outbox.h"
 #include "common/quorum.h"
 #include "common/random.h"
 #include "multipaxos/acceptor.h"
@@ -40,9 +43,9 @@
 
 namespace ballot::multipaxos {
 
-class MultiPaxos final : public Engine, private Outbox {
+class MultiPaxos final : public Engine, private LeaderOutput {
 public:
-    // Throws std::invalid_argument if the configuration is unusable (id not a member, bad timeouts).
+    // Throws std::invalid_argument if the configuration is unusable (validate_engine_config).
     MultiPaxos(const EngineConfig& config, RecoveredState recovered);
 
     void tick() override;
@@ -61,9 +64,12 @@ public:
 
 private:
     MultiPaxos(const EngineConfig& config, const Recovered& recovered);
-    // Outbox: what the roles send.
+    // LeaderOutput: what the roles send (a Prepare or Accept to self goes to the own acceptor).
     void send(NodeId to, Message m) override;
     void read_done(ReadState rs) override;
+
+    // Refuses a message that no honest member sends (a ballot that is not its sender's).
+    bool plausible(NodeId from, const Message& m) const;
 
     // One handler per message type.
     void on(NodeId from, const Prepare& m);
@@ -80,7 +86,6 @@ private:
     void on(NodeId from, const Poll& m);
     void on(NodeId from, const PollReply& m);
 
-    bool is_member(NodeId id) const;
     bool active_leader() const { return leader_ && leader_->active(); }
     void on_election_timeout();
     void start_poll();
@@ -91,7 +96,8 @@ private:
     void reset_election_timer();
     void note_ballot(Ballot b) { highest_seen_ = std::max(highest_seen_, b); }
 
-    EngineConfig config_;
+    EngineConfig config_;  // the knobs (timeouts, bounds); who the members are is members_
+    Membership members_;
     Rng rng_;
     Acceptor acceptor_;
     Learner learner_;
@@ -112,12 +118,13 @@ private:
     Ballot poll_ballot_;
     VoteTally poll_votes_{0, 0};
 
-    // Reads forwarded to the leader: id -> deadline tick. Bounded by max_pending_proposals.
-    std::map<std::uint64_t, std::uint64_t> forwarded_reads_;
+    // Reads forwarded to the leader, each with its deadline tick. Bounded by max_pending_proposals.
+    ForwardedRequests forwarded_reads_;
 
-    Ready ready_;                    // messages and reads gathered since the last take_ready()
-    Index commit_at_last_take_ = 0;  // the chosen prefix when the previous batch was taken
-    Index persisted_commit_ = 0;     // the last commit hint handed out in the metadata
+    Outbox<Message> outbox_;             // messages gathered since the last take_ready()
+    std::vector<ReadState> reads_done_;  // reads decided since the last take_ready()
+    Index commit_at_last_take_ = 0;      // the chosen prefix when the previous batch was taken
+    Index persisted_commit_ = 0;         // the last commit hint handed out in the metadata
 };
 
 }  // namespace ballot::multipaxos
