@@ -3,19 +3,33 @@
 // three roles, routes each message to the role it is for, runs the timers, and gathers their
 // output into one Ready (common/engine.h, including its persist-before-send rule).
 //
-//   acceptor.h  promises and accepted values (the durable part)
-//   leader.h    the distinguished proposer of one ballot: phase 1, hole filling, phase 2, reads
-//   learner.h   chosen slots, in-order delivery, catch-up
-//   messages.h  the wire format
+// Map of the folder, by concern (the MultiPaxos and Leader methods of each concern are defined in
+// its file):
+//   multipaxos.{h,cc}  this class: inputs (tick, step, propose, read), dispatch (a member's
+//                      message, plausible(), then on(from, m)), output (take_ready), status
+//   election.cc        the poll before phase 1 (Raft's PreVote counterpart, dissertation §9.6),
+//                      phase 1 (PMS §2.2, §3; PMMC "Scout"): Prepare, Promise, adoption, paging;
+//                      stepping down (PMMC "preempted"), losing a majority, following a leader
+//   replication.cc     phase 2 (PMS §2.2; PMMC "Commander"): proposals, Accept/Accepted,
+//                      heartbeats and the chosen point, retransmission
+//   reads.cc           linearizable reads: the leader's quorum round, forwarded reads
+//   catch_up.cc        Chosen values for a lagging learner (PMMC "decision")
+//   invariants.cc      check_invariants() of every role: what must always hold
+//   acceptor.{h,cc}    promises and accepted values (the durable part; PMS §2.2)
+//   leader.h           the distinguished proposer of one ballot (its state; methods as above)
+//   learner.{h,cc}     chosen slots, in-order delivery (PMS §2.3; PMMC "Replica")
+//   messages.{h,cc}    the wire format, describe(), and the after_persist policy
+//   persist.{h,cc}     the durable bytes: metadata record and per-slot log records
+//   engine_traits.cc   what the registry knows of this engine
 //
 // Roles as status() reports them: "follower" (no Leader object; follows the highest ballot it
 // hears Accepts or Heartbeats from), "candidate" (a Leader in phase 1), "leader" (a Leader in
 // phase 2). A follower that hears no leader for a random time in [election_timeout_min_ticks,
 // election_timeout_max_ticks] first polls the others (has a majority also lost the leader? the
 // counterpart of Raft's PreVote, README "Disruptive nodes"), and if so runs phase 1 with a ballot
-// above every one it has seen. A proposer
-// refused with a higher ballot steps down and waits a new random timeout before trying again:
-// that randomized backoff is what ends dueling proposers (PMS §2.4, "Progress").
+// above every one it has seen. A proposer refused with a higher ballot steps down and waits a new
+// random timeout before trying again: that randomized backoff is what ends dueling proposers
+// (PMS §2.4, "Progress").
 //
 // What is durable (multipaxos/persist.h): the metadata record {promised ballot, commit hint} and,
 // per slot, a log record {accepted ballot, value}: the value accepted for the slot, or the chosen
@@ -24,7 +38,6 @@
 // rest from the leader.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <optional>
 
@@ -71,29 +84,39 @@ private:
     // Refuses a message that no honest member sends (a ballot that is not its sender's).
     bool plausible(NodeId from, const Message& m) const;
 
-    // One handler per message type.
-    void on(NodeId from, const Prepare& m);
-    void on(NodeId from, const Promise& m);
-    void on(NodeId from, const Accept& m);
-    void on(NodeId from, const Accepted& m);
-    void on(NodeId from, const Nack& m);
-    void on(NodeId from, const Heartbeat& m);
-    void on(NodeId from, const HeartbeatAck& m);
-    void on(NodeId from, const Chosen& m);
-    void on(NodeId from, const Forward& m);
-    void on(NodeId from, const ReadRequest& m);
-    void on(NodeId from, const ReadReply& m);
+    // One handler per message type (step() dispatches with std::visit, so a message type without
+    // a handler does not compile), with the helpers of each concern, grouped by the file that
+    // defines them.
+
+    // election.cc: the poll, phase 1, stepping down, following.
     void on(NodeId from, const Poll& m);
     void on(NodeId from, const PollReply& m);
-
-    bool active_leader() const { return leader_ && leader_->active(); }
+    void on(NodeId from, const Prepare& m);
+    void on(NodeId from, const Promise& m);
+    void on(NodeId from, const Nack& m);
     void on_election_timeout();
-    void start_poll();
     bool hears_a_leader() const;
+    void start_poll();
+    void reset_election_timer();
     void start_phase1();
     void step_down();
     void follow(Ballot ballot);
-    void reset_election_timer();
+
+    // replication.cc: phase 2 and heartbeats.
+    void on(NodeId from, const Forward& m);
+    void on(NodeId from, const Accept& m);
+    void on(NodeId from, const Accepted& m);
+    void on(NodeId from, const Heartbeat& m);
+    void on(NodeId from, const HeartbeatAck& m);
+
+    // reads.cc: linearizable reads forwarded to the leader.
+    void on(NodeId from, const ReadRequest& m);
+    void on(NodeId from, const ReadReply& m);
+
+    // catch_up.cc: chosen values for a lagging learner.
+    void on(NodeId from, const Chosen& m);
+
+    bool active_leader() const { return leader_ && leader_->active(); }
     void note_ballot(Ballot b) { highest_seen_ = std::max(highest_seen_, b); }
 
     EngineConfig config_;  // the knobs (timeouts, bounds); who the members are is members_
