@@ -6,7 +6,7 @@
 
 namespace ballot::multipaxos {
 
-// Every role's local invariants (acceptor.cc, learner.cc, leader.cc), then the glue's.
+// Every role's local invariants (below), then the glue's.
 void MultiPaxos::check_invariants() const {
     acceptor_.check_invariants();
     learner_.check_invariants();
