@@ -81,7 +81,8 @@ void MultiPaxos::read(std::uint64_t read_id) {
 // ---------------------------------------------------------------- output
 
 // Requests to this node's own acceptor are handled at once (their replies then wait for the
-// fsync like any other); everything else is queued in the Ready.
+// fsync like any other); everything else is queued in the outbox with its after_persist flag
+// (messages.h) until take_ready().
 void MultiPaxos::send(NodeId to, Message m) {
     if (to == members_.self()) {
         if (auto* prepare = std::get_if<Prepare>(&m)) return on(to, *prepare);
