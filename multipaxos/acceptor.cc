@@ -1,6 +1,5 @@
 #include "multipaxos/acceptor.h"
 
-#include <stdexcept>
 #include <utility>
 
 #include "common/assert.h"
@@ -10,7 +9,7 @@ namespace ballot::multipaxos {
 
 Acceptor::Acceptor(std::size_t max_message_bytes, const Recovered& recovered)
     : max_message_bytes_(max_message_bytes), promised_(recovered.metadata.promised) {
-    for (const Entry& e : recovered.entries)
+    for (const Entry& e : recovered.records)
         if (e.index != 0 && e.ballot != 0) accepted_[e.index] = e;
 }
 
@@ -118,23 +117,6 @@ bool Acceptor::take_promise_changed() {
 
 std::vector<Entry> Acceptor::take_unsaved() {
     return std::exchange(unsaved_, {});
-}
-
-void Acceptor::check_invariants() const {
-    // The newest kWindow records, and every record not yet handed to the disk: older ones were
-    // checked when they were the newest (records are only ever added or replaced, never moved).
-    constexpr std::size_t kWindow = 64;
-    std::size_t seen = 0;
-    for (auto it = accepted_.rbegin(); it != accepted_.rend() && seen < kWindow; ++it, ++seen) {
-        BALLOT_ASSERT(it->first != 0 && it->second.index == it->first, "acceptor: slot key and entry agree");
-        BALLOT_ASSERT(it->second.ballot != 0, "acceptor: every accepted value carries a ballot");
-    }
-    for (const Entry& e : unsaved_) {
-        BALLOT_ASSERT(e.index != 0 && e.ballot != 0, "acceptor: an unsaved record has a slot and a ballot");
-        const Entry* now = accepted(e.index);
-        BALLOT_ASSERT(now != nullptr, "acceptor: an unsaved record is held");
-    }
-    BALLOT_ASSERT(!promise_changed_ || !promised_.is_zero(), "acceptor: a changed promise is a real ballot");
 }
 
 }  // namespace ballot::multipaxos

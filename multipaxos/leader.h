@@ -1,7 +1,9 @@
 // The proposer as distinguished leader (Paxos Made Simple §3; PMMC §3 "Leaders", with its
 // Scout for phase 1 and Commanders for phase 2), for one ballot. The engine creates a Leader
 // when it starts phase 1 and destroys it when it steps down; a new attempt is a new Leader with
-// a higher ballot, so no state of a lost ballot can leak into the next.
+// a higher ballot, so no state of a lost ballot can leak into the next. Its methods are defined in
+// the file of their concern: phase 1 in election.cc, phase 2 in replication.cc, reads in reads.cc,
+// catch-up in catch_up.cc, check_invariants() in invariants.cc.
 //
 //   phase 1 (candidate)  Prepare(ballot, from_slot) to every acceptor, self included, once for all
 //                        slots from the first unchosen one (PMS §3). Promises report accepted
@@ -36,6 +38,7 @@
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "common/membership.h"
 #include "common/quorum.h"
 #include "multipaxos/acceptor.h"
 #include "multipaxos/learner.h"
@@ -43,11 +46,12 @@
 
 namespace ballot::multipaxos {
 
-// Where roles put what they want said. The engine implements it: it hands a Prepare or Accept
-// addressed to this node straight to the local acceptor and queues everything else in its Ready.
-class Outbox {
+// Where the Leader puts what it wants said. The engine implements it: it hands a Prepare or Accept
+// addressed to this node straight to the local acceptor and queues everything else in its
+// Outbox<Message> (common/outbox.h), with the after_persist policy of messages.h.
+class LeaderOutput {
 public:
-    virtual ~Outbox() = default;
+    virtual ~LeaderOutput() = default;
     virtual void send(NodeId to, Message m) = 0;
     // A read this node was asked for is decided.
     virtual void read_done(ReadState rs) = 0;
@@ -55,24 +59,25 @@ public:
 
 class Leader {
 public:
-    Leader(const EngineConfig& config, Ballot ballot, Acceptor& acceptor, Learner& learner, Outbox& out);
+    Leader(const EngineConfig& config, const Membership& members, Ballot ballot, Acceptor& acceptor,
+           Learner& learner, LeaderOutput& out);
 
     Ballot ballot() const { return ballot_; }
     bool active() const { return phase_ == Phase::two; }
 
-    // ---- phase 1 (PMMC: Scout) ----
+    // ---- phase 1 (PMMC: Scout), election.cc ----
     void start(std::uint64_t now);
     // True when this Promise is progress: the page this acceptor was asked for (a new page of
     // its report, or its last). A candidate making progress must not time out (see README
     // "Leader election is phase 1": a long report takes many round trips).
     bool on_promise(NodeId from, const Promise& m, std::uint64_t now);
 
-    // ---- phase 2 (PMMC: Commander) ----
+    // ---- phase 2 (PMMC: Commander), replication.cc ----
     ProposeResult propose(std::string value);
     void on_accepted(NodeId from, const Accepted& m, std::uint64_t now);
     void on_heartbeat_ack(NodeId from, const HeartbeatAck& m, std::uint64_t now);
 
-    // ---- linearizable reads ----
+    // ---- linearizable reads, reads.cc ----
     // `origin` is this node or the follower that forwarded the read.
     void read(NodeId origin, std::uint64_t read_id, std::uint64_t now);
     Index read_index() const;
@@ -137,11 +142,12 @@ private:
     void confirm_reads();
     void finish_read(const PendingRead& r, bool ok);
 
-    const EngineConfig& config_;
+    const EngineConfig& config_;  // the knobs; who the members are is members_
+    const Membership& members_;
     const Ballot ballot_;
     Acceptor& acceptor_;
     Learner& learner_;
-    Outbox& out_;
+    LeaderOutput& out_;
     const std::uint64_t retry_ticks_;
     Phase phase_ = Phase::one;
 

@@ -1,7 +1,5 @@
 #include "multipaxos/learner.h"
 
-#include <stdexcept>
-
 #include "common/assert.h"
 
 namespace ballot::multipaxos {
@@ -56,33 +54,6 @@ void Learner::advance() {
         ++commit_index_;
         deliver(*e);
     }
-}
-
-std::vector<Entry> Learner::chosen_from(Index first, std::size_t max_bytes) const {
-    std::vector<Entry> out;
-    std::size_t bytes = kHeaderBytes;
-    for (Index slot = first; slot <= commit_index_; ++slot) {
-        const Entry* e = acceptor_.accepted(slot);
-        BALLOT_ASSERT(e != nullptr, "learner: a chosen slot has a value (slot " + std::to_string(slot) + ")");
-        std::size_t size = encoded_size(*e);
-        if (!out.empty() && bytes + size > max_bytes) break;
-        bytes += size;
-        out.push_back(*e);
-    }
-    return out;
-}
-
-void Learner::check_invariants() const {
-    // Slots chosen above the prefix wait behind a gap; one right after it would have been taken.
-    BALLOT_ASSERT(chosen_above_.empty() || *chosen_above_.begin() > commit_index_ + 1,
-                  "learner: no deliverable slot left behind the chosen prefix");
-    BALLOT_ASSERT(delivered_ == commit_index_, "learner: everything in the chosen prefix is delivered, once");
-    BALLOT_ASSERT(highest_chosen() >= commit_index_, "learner: highest chosen >= commit index");
-    // The acceptor's record of a delivered slot is the chosen value: a restart delivers it again
-    // and catch-up serves it (checked over the newest 64 slots; older ones were checked then).
-    for (Index slot = commit_index_; slot > 0 && slot + 64 > commit_index_; --slot)
-        BALLOT_ASSERT(acceptor_.accepted(slot) != nullptr,
-                      "learner: a delivered slot has a value (slot " + std::to_string(slot) + ")");
 }
 
 }  // namespace ballot::multipaxos

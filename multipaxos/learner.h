@@ -7,7 +7,7 @@
 // once. `commit_index` is the end of that contiguous prefix.
 //
 // A learner learns that a slot is chosen in one of three ways:
-//   1. the leader counted a majority of Accepted for it (leader.cc calls learn());
+//   1. the leader counted a majority of Accepted for it (replication.cc, Leader::on_accepted, calls learn());
 //   2. the leader's chosen point (on Accept and Heartbeat) covers it and this node accepted it in
 //      that same ballot: the leader proposes one value per slot per ballot, so the value here is
 //      the chosen one (PMS §3: the leader tells the learners what is chosen). Accepted in any other

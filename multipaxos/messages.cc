@@ -356,6 +356,11 @@ struct Describer {
 
 }  // namespace
 
+bool after_persist(const Message& m) {
+    return std::holds_alternative<Prepare>(m) || std::holds_alternative<Promise>(m) ||
+           std::holds_alternative<Accepted>(m) || std::holds_alternative<Nack>(m);
+}
+
 Bytes encode(const Message& m) {
     Bytes out;
     Writer w(out);

@@ -134,6 +134,19 @@ struct PollReply {
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat, HeartbeatAck, Chosen,
                              Forward, ReadRequest, ReadReply, Poll, PollReply>;
 
+// The persist-before-send rule, per message type (common/engine.h, common/outbox.h): true when
+// the message reveals or relies on state that must survive a crash first, so the runtime sends it
+// only after this batch's fsync. The policy depends only on the message:
+//   Prepare  the sender's own promise of this ballot: were it lost, a restarted node could pick
+//            the same ballot again and propose different values under it.
+//   Promise, Accepted, Nack  the acceptor's promise and accepted values (PMS §2.2: an acceptor
+//            must remember what it answered "even if it fails and then restarts").
+// The others rely on nothing local that is not yet durable: an Accept's ballot was promised
+// durably before any peer could promise it (Prepare above), and a lost own acceptance only makes
+// the leader's vote missing, never wrong; chosen points and Chosen values are facts established
+// by other nodes' durable votes; heartbeats, polls, forwards and read replies carry no votes.
+bool after_persist(const Message& m);
+
 Bytes encode(const Message& m);
 std::optional<Message> decode(std::span<const std::uint8_t> payload);
 // One readable line, e.g. "Accept ballot=3.2 slots=[8..9] chosen=7".

@@ -3,19 +3,33 @@
 // three roles, routes each message to the role it is for, runs the timers, and gathers their
 // output into one Ready (common/engine.h, including its persist-before-send rule).
 //
-//   acceptor.h  promises and accepted values (the durable part)
-//   leader.h    the distinguished proposer of one ballot: phase 1, hole filling, phase 2, reads
-//   learner.h   chosen slots, in-order delivery, catch-up
-//   messages.h  the wire format
+// Map of the folder, by concern (the MultiPaxos and Leader methods of each concern are defined in
+// its file):
+//   multipaxos.{h,cc}  this class: inputs (tick, step, propose, read), dispatch (a member's
+//                      message, plausible(), then on(from, m)), output (take_ready), status
+//   election.cc        the poll before phase 1 (Raft's PreVote counterpart, dissertation §9.6),
+//                      phase 1 (PMS §2.2, §3; PMMC "Scout"): Prepare, Promise, adoption, paging;
+//                      stepping down (PMMC "preempted"), losing a majority, following a leader
+//   replication.cc     phase 2 (PMS §2.2; PMMC "Commander"): proposals, Accept/Accepted,
+//                      heartbeats and the chosen point, retransmission
+//   reads.cc           linearizable reads: the leader's quorum round, forwarded reads
+//   catch_up.cc        Chosen values for a lagging learner (PMMC "decision")
+//   invariants.cc      check_invariants() of every role: what must always hold
+//   acceptor.{h,cc}    promises and accepted values (the durable part; PMS §2.2)
+//   leader.h           the distinguished proposer of one ballot (its state; methods as above)
+//   learner.{h,cc}     chosen slots, in-order delivery (PMS §2.3; PMMC "Replica")
+//   messages.{h,cc}    the wire format, describe(), and the after_persist policy
+//   persist.{h,cc}     the durable bytes: metadata record and per-slot log records
+//   engine_traits.cc   what the registry knows of this engine
 //
 // Roles as status() reports them: "follower" (no Leader object; follows the highest ballot it
 // hears Accepts or Heartbeats from), "candidate" (a Leader in phase 1), "leader" (a Leader in
 // phase 2). A follower that hears no leader for a random time in [election_timeout_min_ticks,
 // election_timeout_max_ticks] first polls the others (has a majority also lost the leader? the
 // counterpart of Raft's PreVote, README "Disruptive nodes"), and if so runs phase 1 with a ballot
-// above every one it has seen. A proposer
-// refused with a higher ballot steps down and waits a new random timeout before trying again:
-// that randomized backoff is what ends dueling proposers (PMS §2.4, "Progress").
+// above every one it has seen. A proposer refused with a higher ballot steps down and waits a new
+// random timeout before trying again: that randomized backoff is what ends dueling proposers
+// (PMS §2.4, "Progress").
 //
 // What is durable (multipaxos/persist.h): the metadata record {promised ballot, commit hint} and,
 // per slot, a log record {accepted ballot, value}: the value accepted for the slot, or the chosen
@@ -24,12 +38,14 @@
 // rest from the leader.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <optional>
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "common/forwarded_requests.h"
+#include "common/membership.h"
+#include "common/outbox.h"
 #include "common/quorum.h"
 #include "common/random.h"
 #include "multipaxos/acceptor.h"
@@ -40,9 +56,9 @@
 
 namespace ballot::multipaxos {
 
-class MultiPaxos final : public Engine, private Outbox {
+class MultiPaxos final : public Engine, private LeaderOutput {
 public:
-    // Throws std::invalid_argument if the configuration is unusable (id not a member, bad timeouts).
+    // Throws std::invalid_argument if the configuration is unusable (validate_engine_config).
     MultiPaxos(const EngineConfig& config, RecoveredState recovered);
 
     void tick() override;
@@ -61,37 +77,50 @@ public:
 
 private:
     MultiPaxos(const EngineConfig& config, const Recovered& recovered);
-    // Outbox: what the roles send.
+    // LeaderOutput: what the roles send (a Prepare or Accept to self goes to the own acceptor).
     void send(NodeId to, Message m) override;
     void read_done(ReadState rs) override;
 
-    // One handler per message type.
-    void on(NodeId from, const Prepare& m);
-    void on(NodeId from, const Promise& m);
-    void on(NodeId from, const Accept& m);
-    void on(NodeId from, const Accepted& m);
-    void on(NodeId from, const Nack& m);
-    void on(NodeId from, const Heartbeat& m);
-    void on(NodeId from, const HeartbeatAck& m);
-    void on(NodeId from, const Chosen& m);
-    void on(NodeId from, const Forward& m);
-    void on(NodeId from, const ReadRequest& m);
-    void on(NodeId from, const ReadReply& m);
+    // Refuses a message that no honest member sends (a ballot that is not its sender's).
+    bool plausible(NodeId from, const Message& m) const;
+
+    // One handler per message type (step() dispatches with std::visit, so a message type without
+    // a handler does not compile), with the helpers of each concern, grouped by the file that
+    // defines them.
+
+    // election.cc: the poll, phase 1, stepping down, following.
     void on(NodeId from, const Poll& m);
     void on(NodeId from, const PollReply& m);
-
-    bool is_member(NodeId id) const;
-    bool active_leader() const { return leader_ && leader_->active(); }
+    void on(NodeId from, const Prepare& m);
+    void on(NodeId from, const Promise& m);
+    void on(NodeId from, const Nack& m);
     void on_election_timeout();
-    void start_poll();
     bool hears_a_leader() const;
+    void start_poll();
+    void reset_election_timer();
     void start_phase1();
     void step_down();
     void follow(Ballot ballot);
-    void reset_election_timer();
+
+    // replication.cc: phase 2 and heartbeats.
+    void on(NodeId from, const Forward& m);
+    void on(NodeId from, const Accept& m);
+    void on(NodeId from, const Accepted& m);
+    void on(NodeId from, const Heartbeat& m);
+    void on(NodeId from, const HeartbeatAck& m);
+
+    // reads.cc: linearizable reads forwarded to the leader.
+    void on(NodeId from, const ReadRequest& m);
+    void on(NodeId from, const ReadReply& m);
+
+    // catch_up.cc: chosen values for a lagging learner.
+    void on(NodeId from, const Chosen& m);
+
+    bool active_leader() const { return leader_ && leader_->active(); }
     void note_ballot(Ballot b) { highest_seen_ = std::max(highest_seen_, b); }
 
-    EngineConfig config_;
+    EngineConfig config_;  // the knobs (timeouts, bounds); who the members are is members_
+    Membership members_;
     Rng rng_;
     Acceptor acceptor_;
     Learner learner_;
@@ -112,12 +141,13 @@ private:
     Ballot poll_ballot_;
     VoteTally poll_votes_{0, 0};
 
-    // Reads forwarded to the leader: id -> deadline tick. Bounded by max_pending_proposals.
-    std::map<std::uint64_t, std::uint64_t> forwarded_reads_;
+    // Reads forwarded to the leader, each with its deadline tick. Bounded by max_pending_proposals.
+    ForwardedRequests forwarded_reads_;
 
-    Ready ready_;                    // messages and reads gathered since the last take_ready()
-    Index commit_at_last_take_ = 0;  // the chosen prefix when the previous batch was taken
-    Index persisted_commit_ = 0;     // the last commit hint handed out in the metadata
+    Outbox<Message> outbox_;             // messages gathered since the last take_ready()
+    std::vector<ReadState> reads_done_;  // reads decided since the last take_ready()
+    Index commit_at_last_take_ = 0;      // the chosen prefix when the previous batch was taken
+    Index persisted_commit_ = 0;         // the last commit hint handed out in the metadata
 };
 
 }  // namespace ballot::multipaxos

@@ -1,30 +1,8 @@
 #include "multipaxos/persist.h"
 
-#include <stdexcept>
-
 #include "common/codec.h"
 
 namespace ballot::multipaxos {
-
-namespace {
-
-bool failed(Reader& r, std::string* why) {
-    if (r.finish()) return false;
-    if (why) *why = r.error();
-    return true;
-}
-
-std::string check_metadata(std::span<const std::uint8_t> bytes) {
-    std::string why;
-    return decode_metadata(bytes, &why) ? std::string() : why;
-}
-
-std::string check_record(Index slot, std::span<const std::uint8_t> bytes) {
-    std::string why;
-    return decode_record(slot, bytes, &why) ? std::string() : why;
-}
-
-}  // namespace
 
 Bytes encode_metadata(const Metadata& m) {
     Bytes out;
@@ -39,8 +17,7 @@ std::optional<Metadata> decode_metadata(std::span<const std::uint8_t> bytes, std
     Metadata m;
     m.promised = Ballot::unpack(r.u64());
     m.commit = r.u64();
-    if (failed(r, why)) return std::nullopt;
-    return m;
+    return finish(r, why) ? std::optional<Metadata>(m) : std::nullopt;
 }
 
 LogRecord encode_record(const Entry& e) {
@@ -59,31 +36,15 @@ std::optional<Entry> decode_record(Index slot, std::span<const std::uint8_t> byt
     e.data = r.str();
     // Every stored value was accepted (or learned) in some ballot (acceptor.h).
     if (r.ok() && Ballot::unpack(e.ballot).node == kNoNode) r.fail("accepted value without a ballot");
-    if (failed(r, why)) return std::nullopt;
-    return e;
+    return finish(r, why) ? std::optional<Entry>(std::move(e)) : std::nullopt;
 }
 
 PersistedCodec persisted_codec() {
-    return PersistedCodec{&check_metadata, &check_record};
+    return ballot::persisted_codec<&decode_metadata, &decode_record>();
 }
 
 Recovered decode_recovered(const RecoveredState& recovered) {
-    Recovered out;
-    std::string why;
-    if (!recovered.metadata.empty()) {
-        auto m = decode_metadata(recovered.metadata, &why);
-        if (!m) throw std::invalid_argument("multipaxos: persisted metadata does not decode: " + why);
-        out.metadata = *m;
-    }
-    out.entries.reserve(recovered.records.size());
-    for (const LogRecord& record : recovered.records) {
-        auto e = decode_record(record.index, record.bytes, &why);
-        if (!e)
-            throw std::invalid_argument("multipaxos: persisted record for slot " +
-                                        std::to_string(record.index) + " does not decode: " + why);
-        out.entries.push_back(std::move(*e));
-    }
-    return out;
+    return ballot::decode_recovered<&decode_metadata, &decode_record>(recovered, "multipaxos");
 }
 
 }  // namespace ballot::multipaxos

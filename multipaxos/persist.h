@@ -19,6 +19,7 @@
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "common/persisted_format.h"
 #include "common/types.h"
 
 namespace ballot::multipaxos {
@@ -49,15 +50,13 @@ LogRecord encode_record(const Entry& e);
 std::optional<Entry> decode_record(Index slot, std::span<const std::uint8_t> bytes,
                                    std::string* why = nullptr);
 
-// The checks the log store runs on every record it replays (persisted_codec()).
-PersistedCodec persisted_codec();
-
-// What the store recovered, decoded: empty metadata is a fresh node. Throws std::invalid_argument
-// naming the first record that does not decode.
-struct Recovered {
-    Metadata metadata;
-    std::vector<Entry> entries;  // ascending by slot
-};
+// What the store recovered, decoded (common/persisted_format.h): empty metadata is a fresh node;
+// records ascending by slot. decode_recovered() throws std::invalid_argument naming the first
+// record that does not decode.
+using Recovered = ballot::Recovered<Metadata, Entry>;
 Recovered decode_recovered(const RecoveredState& recovered);
+
+// The checks the log store runs on every record it replays (EngineTraits::codec).
+PersistedCodec persisted_codec();
 
 }  // namespace ballot::multipaxos

@@ -1,0 +1,50 @@
+// Catch-up of lagging learners (README "Learning and catch-up"; PMMC's "decision" messages): a
+// peer that reports it is behind gets the chosen values it lacks, one bounded Chosen message at a
+// time, and learns them.
+#include "common/assert.h"
+#include "multipaxos/multipaxos.h"
+
+namespace ballot::multipaxos {
+
+// Learning (PMMC's decisions to replicas): a peer that says it cannot deliver what we told it is
+// chosen gets the values from its first missing slot, one bounded Chosen message at a time; the
+// next goes when it acknowledges this one, or after retry_ticks if that was lost.
+void Leader::catch_up(NodeId id, Peer& peer, Index chosen, bool behind, std::uint64_t now) {
+    peer.chosen = chosen;
+    if (!behind || chosen >= learner_.commit_index()) return;
+    if (chosen < peer.catchup_end && now < peer.catchup_tick + retry_ticks_) return;  // one on its way
+    Chosen m{ballot_, learner_.chosen_from(chosen + 1, config_.max_message_bytes)};
+    if (m.values.empty()) return;
+    peer.catchup_end = m.values.back().index;
+    peer.catchup_tick = now;
+    out_.send(id, std::move(m));
+}
+
+std::vector<Entry> Learner::chosen_from(Index first, std::size_t max_bytes) const {
+    std::vector<Entry> out;
+    std::size_t bytes = kHeaderBytes;
+    for (Index slot = first; slot <= commit_index_; ++slot) {
+        const Entry* e = acceptor_.accepted(slot);
+        BALLOT_ASSERT(e != nullptr, "learner: a chosen slot has a value (slot " + std::to_string(slot) + ")");
+        std::size_t size = encoded_size(*e);
+        if (!out.empty() && bytes + size > max_bytes) break;
+        bytes += size;
+        out.push_back(*e);
+    }
+    return out;
+}
+
+// Catch-up values are chosen whoever sends them; the acknowledgement (read_seq 0, which confirms
+// no read) asks for the next batch. Learning from the leader of m.ballot also promises m.ballot:
+// the values were chosen in that ballot or below it, so every ballot that could still carry
+// another value for those slots is below it too, and a deposed leader's delayed Accept is now
+// refused (README, "Chosen values in the acceptor").
+void MultiPaxos::on(NodeId from, const Chosen& m) {
+    for (const Entry& e : m.values) learner_.learn(e.index, Ballot::unpack(e.ballot), e.data);
+    if (!acceptor_.admits(m.ballot)) return;
+    if (!m.values.empty()) acceptor_.promise_at_least(m.ballot);
+    follow(m.ballot);
+    send(from, HeartbeatAck{m.ballot, 0, learner_.commit_index(), learner_.behind()});
+}
+
+}  // namespace ballot::multipaxos

@@ -1,0 +1,235 @@
+// Leader election is phase 1 (README "Leader election is phase 1", "Disruptive nodes"): the
+// follower's timer, the poll before phase 1 (the counterpart of Raft's PreVote, dissertation
+// §9.6), phase 1 itself (PMS §2.2 and §3; PMMC "Scout": Prepare, Promise, adoption of the
+// highest-ballot value per slot, paged reports), and stepping down when preempted (PMMC
+// "preempted", PMS §2.4 "Progress") or cut off from a majority (the counterpart of Raft's
+// check-quorum, dissertation §6.2).
+#include <algorithm>
+
+#include "multipaxos/multipaxos.h"
+
+namespace ballot::multipaxos {
+
+// ---------------------------------------------------------------- the follower's timer and the poll
+
+// No leader heard for an election timeout (follower), or phase 1 stopped making progress
+// (candidate). A candidate abandons its ballot; either way the node first polls (PreVote).
+void MultiPaxos::on_election_timeout() {
+    if (leader_) {
+        leader_->abandon();
+        leader_.reset();
+    }
+    start_poll();
+}
+
+bool MultiPaxos::hears_a_leader() const {
+    if (active_leader()) return true;  // it steps down once it has not heard a majority (tick)
+    return leader_heard_tick_ && now_ < *leader_heard_tick_ + config_.election_timeout_min_ticks;
+}
+
+// PMS §2.4 makes progress depend on a single distinguished proposer; a node that merely cannot
+// hear the leader (its own link is bad, its disk too slow to keep up, it was cut off) would, by
+// starting phase 1 at once, raise every acceptor's promise above the working leader's ballot and
+// depose it: then try again, and again. So it first asks whether a majority has also lost the
+// leader, and starts phase 1 only if so. Refusing is always safe (phase 1 is merely not started);
+// for liveness see README "Disruptive nodes".
+void MultiPaxos::start_poll() {
+    Ballot b{std::max({acceptor_.promised().round, highest_seen_.round, poll_ballot_.round}) + 1,
+             members_.self()};
+    polling_ = true;
+    poll_ballot_ = b;
+    poll_votes_ = members_.tally();
+    known_leader_ = kNoNode;
+    reset_election_timer();
+    for (NodeId id : members_.peers()) send(id, Poll{b});
+    poll_votes_.record(members_.self(), true);  // it has lost the leader itself
+    if (poll_votes_.won()) start_phase1();      // a cluster of one
+}
+
+// The poll before phase 1 (README "Disruptive nodes"). Granted by a node that has not heard from
+// an active leader for the minimum election timeout and is not an active leader itself, as Raft's
+// PreVote (dissertation §9.6). It changes nothing here: no promise, no timer, no ballot noted.
+void MultiPaxos::on(NodeId from, const Poll& m) {
+    send(from, PollReply{m.ballot, !hears_a_leader()});
+}
+
+void MultiPaxos::on(NodeId from, const PollReply& m) {
+    if (!polling_ || leader_ || m.ballot != poll_ballot_) return;  // not polling, or an old round
+    poll_votes_.record(from, m.granted);
+    if (poll_votes_.won()) start_phase1();
+}
+
+void MultiPaxos::reset_election_timer() {
+    election_elapsed_ = 0;
+    election_timeout_ = rng_.between(config_.election_timeout_min_ticks, config_.election_timeout_max_ticks);
+}
+
+// ---------------------------------------------------------------- phase 1
+
+// A ballot above every one this node has promised or seen, so that phase 1 can succeed.
+void MultiPaxos::start_phase1() {
+    polling_ = false;
+    if (leader_) leader_->abandon();
+    Ballot b{std::max(acceptor_.promised().round, highest_seen_.round) + 1, members_.self()};
+    highest_seen_ = b;
+    known_leader_ = kNoNode;
+    reset_election_timer();
+    LeaderOutput& output = *this;
+    leader_ = std::make_unique<Leader>(config_, members_, b, acceptor_, learner_, output);
+    leader_->start(now_);
+}
+
+Leader::Leader(const EngineConfig& config, const Membership& members, Ballot ballot, Acceptor& acceptor,
+               Learner& learner, LeaderOutput& out)
+    : config_(config),
+      members_(members),
+      ballot_(ballot),
+      acceptor_(acceptor),
+      learner_(learner),
+      out_(out),
+      retry_ticks_(
+          std::max<std::uint64_t>(2 * config.heartbeat_ticks, config.election_timeout_min_ticks / 2)),
+      promises_(members.tally()) {
+    for (NodeId id : members_.peers()) peers_[id] = Peer{};
+}
+
+// PMS §3: "A newly chosen leader executes phase 1 for infinitely many instances": one Prepare covers
+// every slot from the first one this node does not know chosen. Sent to itself too: its own
+// acceptor promises like any other (and its Promise comes back only once durable).
+void Leader::start(std::uint64_t now) {
+    from_slot_ = learner_.commit_index() + 1;
+    active_since_ = now;
+    for (NodeId id : members_.members()) ask_page(id, from_slot_, now);
+}
+
+void Leader::ask_page(NodeId id, Index from_slot, std::uint64_t now) {
+    Report& r = reports_[id];
+    r.asked_from = from_slot;
+    r.asked_tick = now;
+    out_.send(id, Prepare{ballot_, from_slot});
+}
+
+// A Prepare or Promise page lost on the way would otherwise stall this acceptor's report until the
+// election timeout, and a report of many pages over a lossy network would then almost never
+// complete. PMMC's scout assumes reliable links; over lossy ones it asks again. Not the own
+// acceptor: messages to self are not lost (only a crash, which ends this Leader, loses them).
+void Leader::resend_pages(std::uint64_t now) {
+    for (auto& [id, r] : reports_)
+        if (id != members_.self() && !r.complete && now >= r.asked_tick + retry_ticks_)
+            ask_page(id, r.asked_from, now);
+}
+
+// Phase 1b (acceptor). Granting a promise also restarts the election timer: a proposer is at
+// work, and starting a rival phase 1 now would only duel with it.
+void MultiPaxos::on(NodeId from, const Prepare& m) {
+    note_ballot(m.ballot);
+    auto reply = acceptor_.on_prepare(m, learner_.commit_index());
+    if (std::holds_alternative<Promise>(reply) && from != members_.self()) {
+        if (m.ballot > known_leader_ballot_) known_leader_ = kNoNode;  // it can no longer lead
+        polling_ = false;  // another proposer is at work: our own poll round is moot
+        reset_election_timer();
+    }
+    std::visit([&](auto& r) { send(from, std::move(r)); }, reply);
+}
+
+// A candidate whose phase 1 is making progress (a new page of some acceptor's report) does not
+// time out: a report of many pages (small max_message_bytes, or a candidate far behind, whose
+// phase 1 starts at its own first unchosen slot) takes many round trips, and restarting it with a
+// higher ballot would only start it over, for ever. Reports are finite, so the progress ends: then
+// either a majority completed (phase 2) or the timer runs out as before. The acceptors that
+// answered restarted their own timers when they promised (on(Prepare)), so no rival starts.
+void MultiPaxos::on(NodeId from, const Promise& m) {
+    if (leader_ && leader_->on_promise(from, m, now_) && !leader_->active()) election_elapsed_ = 0;
+}
+
+bool Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
+    if (phase_ != Phase::one || m.ballot != ballot_) return false;  // a late or stale answer
+    Report& report = reports_[from];
+    // Only the page asked for: a duplicate or a retransmission's second answer changes nothing.
+    if (report.complete || m.from_slot != report.asked_from) return false;
+    for (const Entry& e : m.accepted) {
+        // The acceptor's values up to its chosen prefix are chosen: learn them outright.
+        if (e.index <= m.chosen) {
+            learner_.learn(e.index, Ballot::unpack(e.ballot), e.data);
+            continue;
+        }
+        // PMS §2.2 P2c: adopt, per slot, the value accepted in the highest ballot.
+        auto [it, fresh] = reported_.try_emplace(e.index, e);
+        if (!fresh && e.ballot > it->second.ballot) it->second = e;
+    }
+    if (m.next_slot != 0) {  // the report did not fit one message: ask for the rest
+        ask_page(from, m.next_slot, now);
+        return true;
+    }
+    report.complete = true;
+    promises_.record(from, true);
+    if (promises_.won()) begin_phase2(now);
+    return true;
+}
+
+// Phase 1 is complete: propose, under this ballot, the adopted value of every slot not known
+// chosen up to the highest reported one, and a no-op where nothing was reported (a hole: no value
+// can have been chosen there, since a majority reported nothing for it).
+void Leader::begin_phase2(std::uint64_t now) {
+    phase_ = Phase::two;
+    active_since_ = now;
+    Index first = learner_.commit_index() + 1;
+    Index last = std::max(learner_.highest_chosen(), first - 1);
+    if (!reported_.empty()) last = std::max(last, reported_.rbegin()->first);
+    for (Index slot = first; slot <= last; ++slot) {
+        if (learner_.is_chosen(slot)) continue;
+        auto it = reported_.find(slot);
+        pending_[slot] = Pending{it == reported_.end() ? std::string() : it->second.data, {}, 0};
+    }
+    reported_.clear();
+    next_slot_ = last + 1;
+    own_next_ = first;
+    for (auto& [id, peer] : peers_) {
+        peer.next = first;
+        peer.heard_tick = now;
+    }
+    heartbeat_all();  // followers learn the new leader at once
+}
+
+// ---------------------------------------------------------------- stepping down, following
+
+// PMMC: a leader that is preempted by a higher ballot stops. It backs off a random timeout
+// before trying again, which is what separates dueling proposers.
+void MultiPaxos::on(NodeId, const Nack& m) {
+    note_ballot(m.promised);
+    if (leader_ && m.ballot == leader_->ballot()) step_down();
+}
+
+void MultiPaxos::step_down() {
+    if (!leader_) return;
+    leader_->abandon();
+    leader_.reset();
+    known_leader_ = kNoNode;
+    reset_election_timer();  // the randomized backoff
+}
+
+bool Leader::lost_majority(std::uint64_t now) const {
+    const std::uint64_t window = config_.election_timeout_max_ticks;
+    if (!active() || now < active_since_ + window) return false;
+    std::size_t heard = 1;  // self
+    for (const auto& [id, peer] : peers_)
+        if (now < peer.heard_tick + window) ++heard;
+    return heard < members_.quorum();
+}
+
+// An Accept, Heartbeat or Chosen from the leader of `ballot`, which this acceptor admits.
+void MultiPaxos::follow(Ballot ballot) {
+    if (leader_ && ballot > leader_->ballot()) step_down();
+    if (leader_) return;
+    if (ballot >= known_leader_ballot_) {
+        known_leader_ = ballot.node;
+        known_leader_ballot_ = ballot;
+    }
+    if (ballot == known_leader_ballot_) {
+        election_elapsed_ = 0;
+        leader_heard_tick_ = now_;
+        polling_ = false;
+    }
+}
+
+}  // namespace ballot::multipaxos

@@ -1,0 +1,74 @@
+// What must always hold in a Multi-Paxos node: every role's local invariants, checked by
+// check_invariants() (common/engine.h) after every step in the simulator and after every batch in
+// debug builds. A broken one throws InvariantViolation (common/assert.h) naming it.
+#include "common/assert.h"
+#include "multipaxos/multipaxos.h"
+
+namespace ballot::multipaxos {
+
+// Every role's local invariants (below), then the glue's.
+void MultiPaxos::check_invariants() const {
+    acceptor_.check_invariants();
+    learner_.check_invariants();
+    if (leader_) leader_->check_invariants();
+    BALLOT_ASSERT(!(active_leader() && known_leader_ != kNoNode), "multipaxos: a leader follows no other");
+    BALLOT_ASSERT(forwarded_reads_.size() <= forwarded_reads_.limit(),
+                  "multipaxos: forwarded reads bounded by max_pending_proposals");
+}
+
+void Acceptor::check_invariants() const {
+    // The newest kWindow records, and every record not yet handed to the disk: older ones were
+    // checked when they were the newest (records are only ever added or replaced, never moved).
+    constexpr std::size_t kWindow = 64;
+    std::size_t seen = 0;
+    for (auto it = accepted_.rbegin(); it != accepted_.rend() && seen < kWindow; ++it, ++seen) {
+        BALLOT_ASSERT(it->first != 0 && it->second.index == it->first, "acceptor: slot key and entry agree");
+        BALLOT_ASSERT(it->second.ballot != 0, "acceptor: every accepted value carries a ballot");
+    }
+    for (const Entry& e : unsaved_) {
+        BALLOT_ASSERT(e.index != 0 && e.ballot != 0, "acceptor: an unsaved record has a slot and a ballot");
+        const Entry* now = accepted(e.index);
+        BALLOT_ASSERT(now != nullptr, "acceptor: an unsaved record is held");
+    }
+    BALLOT_ASSERT(!promise_changed_ || !promised_.is_zero(), "acceptor: a changed promise is a real ballot");
+}
+
+void Learner::check_invariants() const {
+    // Slots chosen above the prefix wait behind a gap; one right after it would have been taken.
+    BALLOT_ASSERT(chosen_above_.empty() || *chosen_above_.begin() > commit_index_ + 1,
+                  "learner: no deliverable slot left behind the chosen prefix");
+    BALLOT_ASSERT(delivered_ == commit_index_, "learner: everything in the chosen prefix is delivered, once");
+    BALLOT_ASSERT(highest_chosen() >= commit_index_, "learner: highest chosen >= commit index");
+    // The acceptor's record of a delivered slot is the chosen value: a restart delivers it again
+    // and catch-up serves it (checked over the newest 64 slots; older ones were checked then).
+    for (Index slot = commit_index_; slot > 0 && slot + 64 > commit_index_; --slot)
+        BALLOT_ASSERT(acceptor_.accepted(slot) != nullptr,
+                      "learner: a delivered slot has a value (slot " + std::to_string(slot) + ")");
+}
+
+void Leader::check_invariants() const {
+    BALLOT_ASSERT(ballot_.node == members_.self(), "leader: its ballot carries its own id");
+    BALLOT_ASSERT(acceptor_.promised() >= ballot_, "leader: own acceptor has promised its ballot");
+    for (const auto& [slot, p] : pending_) {
+        BALLOT_ASSERT(slot < next_slot_, "leader: pending slot below next_slot");
+        BALLOT_ASSERT(p.accepted_by.size() < members_.quorum(),
+                      "leader: a slot accepted by a majority is not pending");
+    }
+    BALLOT_ASSERT(own_next_ <= next_slot_, "leader: own acceptor sent only assigned slots");
+    for (const auto& [id, peer] : peers_) {
+        BALLOT_ASSERT(peer.inflight.size() <= config_.max_inflight_messages,
+                      "leader: in-flight Accepts per peer within max_inflight_messages");
+        BALLOT_ASSERT(peer.next <= next_slot_, "leader: a peer is sent only assigned slots");
+    }
+    BALLOT_ASSERT(confirmed_seq_ <= read_seq_, "leader: confirmed only read rounds started");
+    std::uint64_t previous = 0;
+    for (const PendingRead& r : reads_) {
+        BALLOT_ASSERT(r.seq >= previous, "leader: pending reads ordered by round");
+        BALLOT_ASSERT(r.seq > confirmed_seq_, "leader: no confirmed read left waiting");
+        previous = r.seq;
+    }
+    BALLOT_ASSERT(reads_.size() <= config_.max_pending_proposals,
+                  "leader: reads bounded by max_pending_proposals");
+}
+
+}  // namespace ballot::multipaxos

@@ -1,0 +1,183 @@
+// Log replication is phase 2 (PMS §2.2 phase 2 and §3; PMMC "Commander"): the leader's proposals,
+// Accepts pipelined and bounded per peer, the acceptor's side, counting Accepted to a majority,
+// heartbeats that carry the chosen point, and retransmission over lossy links.
+#include <algorithm>
+
+#include "multipaxos/multipaxos.h"
+
+namespace ballot::multipaxos {
+
+// ---------------------------------------------------------------- proposing
+
+ProposeResult Leader::propose(std::string value) {
+    if (!active()) return ProposeResult::no_leader;
+    if (pending_.size() >= config_.max_pending_proposals) return ProposeResult::overloaded;
+    pending_[next_slot_++] = Pending{std::move(value), {}, 0};
+    return ProposeResult::accepted;
+}
+
+// A forwarded command is proposed if this node leads; otherwise it is dropped, and the
+// follower's runtime retries it (commands are deduplicated by their stamp).
+void MultiPaxos::on(NodeId, const Forward& m) {
+    if (active_leader()) leader_->propose(m.command);
+}
+
+bool Leader::has_unsent() const {
+    if (!active()) return false;
+    if (own_next_ < next_slot_) return true;
+    return !reads_.empty() && reads_.back().seq > read_seq_ && confirmed_seq_ == read_seq_;
+}
+
+void Leader::flush(std::uint64_t now) {
+    if (!active()) return;
+    // The own acceptor first, every new proposal in one Accept: its Accepted returns after the
+    // fsync and counts like any other.
+    if (own_next_ < next_slot_) {
+        Accept own{ballot_, learner_.commit_index(), {}};
+        for (auto it = pending_.lower_bound(own_next_); it != pending_.end(); ++it)
+            own.proposals.push_back(Proposal{it->first, it->second.value});
+        own_next_ = next_slot_;
+        if (!own.proposals.empty()) out_.send(members_.self(), std::move(own));
+    }
+    for (auto& [id, peer] : peers_) send_accepts(id, peer, now);
+    // A read round starts when reads wait for one and none is in flight (reads batch per round).
+    if (!reads_.empty() && reads_.back().seq > read_seq_ && confirmed_seq_ == read_seq_) {
+        ++read_seq_;
+        heartbeat_all();
+        confirm_reads();  // a cluster of one confirms at once
+    }
+}
+
+// Pipelining (PMMC §4: many commanders at once), bounded: Accepts of at most max_message_bytes,
+// at most max_inflight_messages of them unanswered per peer.
+void Leader::send_accepts(NodeId id, Peer& peer, std::uint64_t now) {
+    while (peer.inflight.size() < config_.max_inflight_messages && peer.next < next_slot_) {
+        Accept m{ballot_, learner_.commit_index(), {}};
+        std::size_t bytes = kHeaderBytes;
+        auto it = pending_.lower_bound(peer.next);
+        for (; it != pending_.end(); ++it) {
+            if (accepted_by(it->second, id)) continue;
+            Proposal p{it->first, it->second.value};
+            if (!m.proposals.empty() && bytes + encoded_size(p) > config_.max_message_bytes) break;
+            bytes += encoded_size(p);
+            it->second.sent_tick = now;
+            m.proposals.push_back(std::move(p));
+        }
+        peer.next = it == pending_.end() ? next_slot_ : it->first;
+        if (m.proposals.empty()) break;
+        peer.inflight.push_back(InflightAccept{m.proposals.back().slot, now});
+        out_.send(id, std::move(m));
+    }
+}
+
+bool Leader::accepted_by(const Pending& p, NodeId id) const {
+    return std::find(p.accepted_by.begin(), p.accepted_by.end(), id) != p.accepted_by.end();
+}
+
+// ---------------------------------------------------------------- accepting and choosing
+
+// Phase 2b (acceptor), then the learner's rule (2): the chosen point of the ballot just accepted.
+void MultiPaxos::on(NodeId from, const Accept& m) {
+    note_ballot(m.ballot);
+    auto reply = acceptor_.on_accept(m, learner_);
+    if (auto* accepted = std::get_if<Accepted>(&reply)) {
+        if (from != members_.self()) {
+            follow(m.ballot);
+            learner_.on_chosen_point(m.ballot, m.chosen);
+        }
+        accepted->chosen = learner_.commit_index();
+        accepted->behind = learner_.behind();
+    }
+    std::visit([&](auto& r) { send(from, std::move(r)); }, reply);
+}
+
+void MultiPaxos::on(NodeId from, const Accepted& m) {
+    if (leader_) leader_->on_accepted(from, m, now_);
+}
+
+// PMS §2.2: a value is chosen when a majority of acceptors have accepted it; here, in this ballot.
+void Leader::on_accepted(NodeId from, const Accepted& m, std::uint64_t now) {
+    if (!active() || m.ballot != ballot_) return;
+    for (Index slot : m.slots) {
+        auto it = pending_.find(slot);
+        if (it == pending_.end()) continue;
+        if (!accepted_by(it->second, from)) it->second.accepted_by.push_back(from);
+        if (it->second.accepted_by.size() >= members_.quorum()) {
+            learner_.learn(slot, ballot_, it->second.value);
+            pending_.erase(it);
+        }
+    }
+    if (from == members_.self()) return;
+    Peer& peer = peers_.at(from);
+    peer.heard_tick = now;
+    Index highest = m.slots.empty() ? 0 : m.slots.back();
+    while (!peer.inflight.empty() && peer.inflight.front().last_slot <= highest) peer.inflight.pop_front();
+    send_accepts(from, peer, now);
+    catch_up(from, peer, m.chosen, m.behind, now);
+}
+
+// ---------------------------------------------------------------- heartbeats and retransmission
+
+void Leader::heartbeat_all() {
+    heartbeat_elapsed_ = 0;
+    for (auto& [id, peer] : peers_) out_.send(id, Heartbeat{ballot_, learner_.commit_index(), read_seq_});
+}
+
+void MultiPaxos::on(NodeId from, const Heartbeat& m) {
+    note_ballot(m.ballot);
+    if (!acceptor_.admits(m.ballot)) return send(from, Nack{m.ballot, acceptor_.promised()});
+    follow(m.ballot);
+    learner_.on_chosen_point(m.ballot, m.chosen);
+    send(from, HeartbeatAck{m.ballot, m.read_seq, learner_.commit_index(), learner_.behind()});
+}
+
+void MultiPaxos::on(NodeId from, const HeartbeatAck& m) {
+    if (leader_) leader_->on_heartbeat_ack(from, m, now_);
+}
+
+void Leader::on_heartbeat_ack(NodeId from, const HeartbeatAck& m, std::uint64_t now) {
+    if (!active() || m.ballot != ballot_ || from == members_.self()) return;
+    Peer& peer = peers_.at(from);
+    peer.heard_tick = now;
+    peer.read_ack = std::max(peer.read_ack, m.read_seq);
+    catch_up(from, peer, m.chosen, m.behind, now);
+    confirm_reads();
+}
+
+void Leader::tick(std::uint64_t now) {
+    if (!active()) return resend_pages(now);
+    if (++heartbeat_elapsed_ >= config_.heartbeat_ticks) {
+        heartbeat_all();
+        retransmit(now);
+    }
+    while (!reads_.empty() && reads_.front().deadline_tick <= now) {
+        finish_read(reads_.front(), false);
+        reads_.pop_front();
+    }
+}
+
+// A peer's oldest unanswered Accept is overdue, or the lowest proposal it has not accepted has
+// waited retry_ticks (its Accept, or the answer, was lost): send it everything it lacks again.
+void Leader::retransmit(std::uint64_t now) {
+    std::vector<std::pair<NodeId, Index>> rewind;
+    for (auto& [id, peer] : peers_) {
+        bool overdue = !peer.inflight.empty() && now >= peer.inflight.front().sent_tick + retry_ticks_;
+        Index from = peer.next;
+        for (auto& [slot, p] : pending_) {
+            if (slot >= peer.next) break;
+            if (accepted_by(p, id)) continue;
+            from = slot;
+            if (now >= p.sent_tick + retry_ticks_) overdue = true;
+            break;
+        }
+        if (overdue) rewind.emplace_back(id, from);
+    }
+    for (auto& [id, from] : rewind) {
+        Peer& peer = peers_.at(id);
+        peer.inflight.clear();
+        peer.next = from;
+        send_accepts(id, peer, now);
+    }
+}
+
+}  // namespace ballot::multipaxos
