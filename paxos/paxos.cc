@@ -7,17 +7,29 @@
 
 namespace ballot::paxos {
 
+namespace {
+
+// The configuration, once it has passed the checks every engine makes (throws otherwise). Basic
+// Paxos adds none of its own: Tuning::from clamps every knob it derives to at least one tick.
+const EngineConfig& validated(const EngineConfig& config) {
+    validate_engine_config(config, "paxos");
+    return config;
+}
+
+}  // namespace
+
 Paxos::Paxos(const EngineConfig& config, RecoveredState recovered)
     : Paxos(config, std::move(recovered), Tuning::from(config)) {}
 
 Paxos::Paxos(const EngineConfig& config, RecoveredState recovered, const Tuning& tuning)
-    : Paxos(config, decode_recovered(recovered), tuning) {}
+    : Paxos(config, decode_recovered<&decode_metadata, &decode_record>(recovered, "paxos"), tuning) {}
 
 Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, const Tuning& tuning)
-    : config_(config),
+    : config_(validated(config)),
+      members_(config.id, config.members),
       tuning_(tuning),
-      acceptor_(recovered.slots),
-      proposer_(config.id, config.members, tuning, recovered.metadata.round, config.seed, out_),
+      acceptor_(recovered.records),
+      proposer_(members_, tuning, recovered.metadata.round, config.seed, outbox_),
       persisted_round_(recovered.metadata.round),
       next_read_round_(Rng(~config.seed).next()) {
     // Restart: the acceptor's state came back from disk, what was chosen did not. The slots this
@@ -25,10 +37,6 @@ Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, const Tunin
     // filling relearns them all: a Prepare per slot, answered with Learn by any peer that knows.
     proposer_.observe(acceptor_.highest_slot());
     probe();
-}
-
-bool Paxos::is_member(NodeId id) const {
-    return std::find(config_.members.begin(), config_.members.end(), id) != config_.members.end();
 }
 
 // ---------------------------------------------------------------- inputs
@@ -42,7 +50,7 @@ void Paxos::tick() {
 }
 
 bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
-    if (!is_member(from)) return false;
+    if (!members_.contains(from)) return false;
     auto messages = decode(payload);
     if (!messages) return false;
     // Check the whole batch before acting on any of it: a bad message changes nothing.
@@ -156,9 +164,9 @@ void Paxos::probe() {
 std::uint64_t Paxos::query_highest_accepted() {
     std::uint64_t round = next_read_round_++;
     ReadRound& r = read_rounds_[round];
-    r.answered = VoteTally(config_.members.size(), config_.quorum());
+    r.answered = members_.tally();
     r.deadline = now_ + tuning_.read_timeout_ticks;
-    for (NodeId to : config_.members) send(to, ReadQuery{round}, false);
+    for (NodeId to : members_.members()) send(to, ReadQuery{round}, false);
     return round;
 }
 
@@ -191,11 +199,11 @@ void Paxos::on_read_reply(NodeId from, const ReadReply& m) {
 // ---------------------------------------------------------------- output
 
 void Paxos::send(NodeId to, Message m, bool after_persist) {
-    out_.push_back(Outgoing{to, std::move(m), after_persist});
+    outbox_.send(to, std::move(m), after_persist);
 }
 
 bool Paxos::has_ready() const {
-    return !out_.empty() || acceptor_.has_unsaved() || proposer_.round_used() > persisted_round_ ||
+    return !outbox_.empty() || acceptor_.has_unsaved() || proposer_.round_used() > persisted_round_ ||
            learner_.has_committed() || !reads_ready_.empty();
 }
 
@@ -209,18 +217,8 @@ Ready Paxos::take_ready() {
 
     // One payload per peer and per after_persist flag (split at max_message_bytes), however many
     // slots the messages are about. Within a payload, messages keep the order they were made in.
-    std::map<std::pair<NodeId, bool>, std::vector<Bytes>> payloads;
-    for (const Outgoing& o : out_) {
-        Bytes one;
-        encode(o.message, one);
-        std::vector<Bytes>& list = payloads[{o.to, o.after_persist}];
-        if (list.empty() || list.back().size() + one.size() > config_.max_message_bytes) list.emplace_back();
-        list.back().insert(list.back().end(), one.begin(), one.end());
-    }
-    out_.clear();
-    for (auto& [key, list] : payloads)
-        for (Bytes& payload : list)
-            ready.messages.push_back(Envelope{key.first, std::move(payload), key.second});
+    outbox_.take_packed(ready.messages, config_.max_message_bytes,
+                        [](const Message& m, Bytes& out) { encode(m, out); });
 
     ready.committed = learner_.take_committed();
     ready.reads = std::move(reads_ready_);

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "common/engine.h"
+#include "common/membership.h"
+#include "common/outbox.h"
 #include "common/quorum.h"
 #include "paxos/acceptor.h"
 #include "paxos/learner.h"
@@ -47,7 +49,6 @@ private:
         std::uint64_t deadline = 0;
     };
 
-    bool is_member(NodeId id) const;
     bool plausible(NodeId from, const Message& m) const;
     void handle(NodeId from, const Message& m);
     void learn(Index slot, std::string value);
@@ -59,9 +60,10 @@ private:
     std::uint64_t query_highest_accepted();
     void send(NodeId to, Message m, bool after_persist);
 
-    EngineConfig config_;
+    EngineConfig config_;  // never its members: ask members_
+    Membership members_;
     Tuning tuning_;
-    std::vector<Outgoing> out_;  // messages of the batch being built, in the order they were made
+    Outbox<Message> outbox_;  // messages of the batch being built, in the order they were made
 
     Acceptor acceptor_;
     Learner learner_;

@@ -6,17 +6,17 @@
 
 namespace ballot::paxos {
 
-Proposer::Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning,
-                   std::uint64_t persisted_round, std::uint64_t seed, std::vector<Outgoing>& out)
-    : id_(id),
-      members_(std::move(members)),
+Proposer::Proposer(const Membership& members, const Tuning& tuning, std::uint64_t persisted_round,
+                   std::uint64_t seed, Outbox<Message>& out)
+    : members_(members),
+      id_(members.self()),
       tuning_(tuning),
       rng_(seed),
       out_(out),
       round_(persisted_round + 1),
       round_used_(persisted_round),
       round_durable_(persisted_round),
-      highest_ballot_{persisted_round, persisted_round ? id : kNoNode} {}
+      highest_ballot_{persisted_round, persisted_round ? id_ : kNoNode} {}
 
 ProposeResult Proposer::propose(std::string command) {
     if (queued_.size() + instances_.size() >= tuning_.max_pending_proposals) return ProposeResult::overloaded;
@@ -58,7 +58,7 @@ void Proposer::prepare(Instance& i) {
     round_ = std::max(round_, std::max(i.ballot, i.preempted_by).round + 1);
     i.ballot = Ballot{round_, id_};
     i.phase = Phase::preparing;
-    i.answered = new_tally();
+    i.answered = members_.tally();
     i.accepted = Ballot{};
     i.value.clear();
     i.deadline = now_ + tuning_.attempt_timeout_ticks;
@@ -84,7 +84,7 @@ void Proposer::on_promise(NodeId from, const Promise& m) {
     // responses, or is any value if the responses reported no proposals" -- our own command.
     if (i.accepted.is_zero()) i.value = i.own.value_or(std::string{});
     i.phase = Phase::accepting;
-    i.answered = new_tally();
+    i.answered = members_.tally();
     i.deadline = now_ + tuning_.attempt_timeout_ticks;
     // Nothing new to persist here: the ballot was persisted before its Prepare left.
     broadcast(Accept{i.slot, i.ballot, i.value}, /*after_persist=*/false);
@@ -172,8 +172,8 @@ void Proposer::check_invariants() const {
 }
 
 void Proposer::broadcast(const Message& m, bool after_persist, bool to_self) {
-    for (NodeId to : members_)
-        if (to != id_ || to_self) out_.push_back(Outgoing{to, m, after_persist});
+    for (NodeId to : members_.members())
+        if (to != id_ || to_self) out_.send(to, m, after_persist);
 }
 
 }  // namespace ballot::paxos

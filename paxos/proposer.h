@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "common/engine.h"
+#include "common/membership.h"
+#include "common/outbox.h"
 #include "common/quorum.h"
 #include "common/random.h"
 #include "paxos/messages.h"
@@ -26,17 +28,11 @@
 
 namespace ballot::paxos {
 
-// A message some role wants sent; the engine batches these per peer.
-struct Outgoing {
-    NodeId to = kNoNode;
-    Message message;
-    bool after_persist = true;
-};
-
 class Proposer {
 public:
-    Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning, std::uint64_t persisted_round,
-             std::uint64_t seed, std::vector<Outgoing>& out);
+    // `members` and `out` are the engine's, and outlive the proposer.
+    Proposer(const Membership& members, const Tuning& tuning, std::uint64_t persisted_round,
+             std::uint64_t seed, Outbox<Message>& out);
 
     // Queues a command; start_queued() places it in a slot once the window has room.
     ProposeResult propose(std::string command);
@@ -98,13 +94,12 @@ private:
     void prepare(Instance& i);
     void fail(Instance& i);
     void broadcast(const Message& m, bool after_persist, bool to_self = true);
-    VoteTally new_tally() const { return VoteTally(members_.size(), members_.size() / 2 + 1); }
 
+    const Membership& members_;
     NodeId id_;
-    std::vector<NodeId> members_;
     Tuning tuning_;
     Rng rng_;
-    std::vector<Outgoing>& out_;
+    Outbox<Message>& out_;
 
     std::uint64_t now_ = 0;
     std::uint64_t round_;          // the round of the next new ballot
