@@ -41,15 +41,16 @@ public:
     void start_queued();
     // Gap filling: runs Paxos for `slot` with a no-op, which learns whatever was chosen or
     // accepted there. False if the window is full (this slot already in hand counts as done).
-    bool fill(Index slot);
+    bool fill(Index slot);  // catch_up.cc
     // Some node has used `slot`: new commands go above it.
     void observe(Index slot) { next_slot_ = std::max(next_slot_, slot + 1); }
     bool working_on(Index slot) const { return instances_.count(slot) != 0; }
 
+    // Phase 1 (election.cc).
     void on_promise(NodeId from, const Promise& m);
-    // Returns the chosen value when this Accepted completes a majority.
-    std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
     void on_nack(const Nack& m);
+    // Phase 2 (replication.cc). Returns the chosen value when this Accepted completes a majority.
+    std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
     // The learner knows `slot` is decided: the instance ends; a command that lost it is requeued
     // (at the front). The freed window slot is not refilled here: see start_queued().
     void on_chosen(Index slot, const std::string& value);
@@ -72,7 +73,7 @@ public:
 
     // Rounds never run below a ballot used, the window and queue are bounded, every instance's
     // ballot is its own. Throws InvariantViolation.
-    void check_invariants() const;
+    void check_invariants() const;  // invariants.cc
 
 private:
     enum class Phase { preparing, accepting, backing_off };
@@ -91,9 +92,13 @@ private:
     };
 
     void start(Index slot, std::optional<std::string> own);
-    void prepare(Instance& i);
+    void prepare(Instance& i);  // phase 1 (election.cc)
     void fail(Instance& i);
-    void broadcast(const Message& m, bool after_persist, bool to_self = true);
+    void accept(Instance& i);  // phase 2 (replication.cc)
+    // Whether `m` waits for this batch's fsync (messages.h; a Prepare's answer depends on state).
+    bool after_persist(const Message& m) const;
+    // To every member (this node too unless `to_self` is false).
+    void broadcast(const Message& m, bool to_self = true);
 
     const Membership& members_;
     NodeId id_;
