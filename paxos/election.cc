@@ -13,7 +13,7 @@ namespace ballot::paxos {
 // §2.2 phase 1(b), at this node's acceptor.
 void Paxos::on(NodeId from, const Prepare& m) {
     proposer_.observe(m.slot);
-    if (from == config_.id) proposer_.on_round_durable(m.ballot.round);
+    if (from == members_.self()) proposer_.on_round_durable(m.ballot.round);
     // A slot this node knows is decided: say so rather than promise (how laggards catch up).
     if (const std::string* v = learner_.chosen(m.slot))
         send(from, Learn{m.slot, *v});

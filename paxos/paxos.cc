@@ -67,9 +67,9 @@ bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
 bool Paxos::plausible(NodeId from, const Message& m) const {
     if (auto* p = std::get_if<Prepare>(&m)) return p->ballot.node == from;
     if (auto* p = std::get_if<Accept>(&m)) return p->ballot.node == from;
-    if (auto* p = std::get_if<Promise>(&m)) return p->ballot.node == config_.id;
-    if (auto* p = std::get_if<Accepted>(&m)) return p->ballot.node == config_.id;
-    if (auto* p = std::get_if<Nack>(&m)) return p->ballot.node == config_.id;
+    if (auto* p = std::get_if<Promise>(&m)) return p->ballot.node == members_.self();
+    if (auto* p = std::get_if<Accepted>(&m)) return p->ballot.node == members_.self();
+    if (auto* p = std::get_if<Nack>(&m)) return p->ballot.node == members_.self();
     return true;
 }
 

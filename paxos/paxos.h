@@ -83,7 +83,7 @@ private:
     // Queues `m` for `to` under the persist-before-send rule of its type (messages.h).
     void send(NodeId to, Message m);
 
-    EngineConfig config_;  // never its members: ask members_
+    EngineConfig config_;  // never its id or members: ask members_
     Membership members_;
     Tuning tuning_;
     Outbox<Message> outbox_;  // messages of the batch being built, in the order they were made
