@@ -53,29 +53,6 @@ Message Acceptor::on_accept(const Accept& m) {
     return Accepted{m.slot, m.ballot};
 }
 
-void Acceptor::check_invariants() const {
-    auto check = [this](Index slot, const Slot& s) {
-        auto where = [slot] { return " (slot " + std::to_string(slot) + ")"; };  // only on failure
-        BALLOT_ASSERT(slot >= 1, "acceptor: slots are numbered from 1");
-        BALLOT_ASSERT(s.promised >= s.accepted, "acceptor: promise >= accepted ballot" + where());
-        BALLOT_ASSERT(!s.accepted.is_zero() || s.value.empty(),
-                      "acceptor: a value only with a ballot" + where());
-        BALLOT_ASSERT(s.promised <= highest_promise_,
-                      "acceptor: highest_promise covers every promise" + where());
-        BALLOT_ASSERT(s.accepted.is_zero() || slot <= highest_accepted_slot_,
-                      "acceptor: highest_accepted_slot covers every accepted slot" + where());
-    };
-    constexpr std::size_t kWindow = 64;
-    std::size_t seen = 0;
-    for (auto it = slots_.rbegin(); it != slots_.rend() && seen < kWindow; ++it, ++seen)
-        check(it->first, it->second);
-    for (Index slot : unsaved_) {
-        auto it = slots_.find(slot);
-        BALLOT_ASSERT(it != slots_.end(), "acceptor: an unsaved slot is held");
-        check(slot, it->second);
-    }
-}
-
 std::vector<SlotRecord> Acceptor::take_unsaved() {
     std::vector<SlotRecord> out;
     out.reserve(unsaved_.size());

@@ -37,7 +37,7 @@ public:
 
     // Per slot (the newest 64 and every one changed since the last take_unsaved()): the promise
     // is at least the accepted ballot, and the summaries cover the slot. Throws InvariantViolation.
-    void check_invariants() const;
+    void check_invariants() const;  // invariants.cc
 
 private:
     struct Slot {

@@ -10,15 +10,6 @@ bool Learner::learn(Index slot, std::string value) {
     return true;
 }
 
-void Learner::check_invariants() const {
-    BALLOT_ASSERT(emitted_ <= commit_index_, "learner: hands out only the chosen prefix");
-    BALLOT_ASSERT(chosen_.count(commit_index_ + 1) == 0, "learner: commit index reaches every known slot");
-    BALLOT_ASSERT(chosen_.empty() || chosen_.begin()->first >= 1, "learner: slots are numbered from 1");
-    for (Index slot = commit_index_; slot > 0 && slot + 64 > commit_index_; --slot)
-        BALLOT_ASSERT(chosen_.count(slot) == 1,
-                      "learner: the chosen prefix is contiguous (slot " + std::to_string(slot) + " unknown)");
-}
-
 const std::string* Learner::chosen(Index slot) const {
     auto it = chosen_.find(slot);
     return it == chosen_.end() ? nullptr : &it->second;

@@ -34,7 +34,7 @@ public:
 
     // The chosen prefix is contiguous (checked over its newest 64 slots), ends where the next
     // unknown slot begins, and nothing beyond it was handed out. Throws InvariantViolation.
-    void check_invariants() const;
+    void check_invariants() const;  // invariants.cc
 
 private:
     std::map<Index, std::string> chosen_;

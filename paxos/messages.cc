@@ -145,6 +145,11 @@ void encode(const Message& message, Bytes& out) {
     }
 }
 
+bool after_persist(const Message& m) {
+    return std::holds_alternative<Promise>(m) || std::holds_alternative<Accepted>(m) ||
+           std::holds_alternative<Nack>(m) || std::holds_alternative<Prepare>(m);
+}
+
 std::optional<std::vector<Message>> decode(std::span<const std::uint8_t> payload) {
     Reader r(payload);
     std::vector<Message> out;

@@ -73,6 +73,21 @@ struct ReadReply {
 
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Learn, ReadQuery, ReadReply>;
 
+// The persist-before-send rule (common/outbox.h), per message type. §2.5: "an acceptor records its
+// intended response in stable storage before actually sending the response", and a proposer
+// remembers the highest-numbered proposal it has tried before it tries it.
+//   Promise, Accepted, Nack   true: they reveal a promise or an accepted value this batch makes
+//                             durable.
+//   Prepare                   DEPENDS ON STATE: it waits only while its round is not yet known
+//                             durable (the metadata record, paxos/persist.h); once this node's own
+//                             Prepare with that round has come back to it, later ones leave at once.
+//                             Proposer::after_persist (proposer.cc) decides; this function gives
+//                             the answer that is always safe, true.
+//   Accept                    false: its ballot was made durable before its Prepare left.
+//   Learn                     false: a chosen value promises nothing.
+//   ReadQuery, ReadReply      false: a larger answer is never unsafe, only slower (README "Reads").
+bool after_persist(const Message& m);
+
 // Appends one message to `out`.
 void encode(const Message& m, Bytes& out);
 // A whole payload: one or more messages. std::nullopt if anything at all is malformed (unknown

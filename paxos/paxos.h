@@ -3,15 +3,27 @@
 // commands as in §3 but without §3's distinguished leader). The baseline that shows what
 // Multi-Paxos and Raft buy; see paxos/README.md.
 //
-// This class is the glue: every node plays all three roles (proposer.h, acceptor.h, learner.h),
-// and here they meet the Engine interface: message dispatch, batching, persistence, gap filling
-// and linearizable reads.
+// Every node plays all three roles (proposer.h, acceptor.h, learner.h); this class is where they
+// meet the Engine interface. The folder, by concern:
+//
+//   paxos.h/.cc       this class: inputs (tick, step, propose), dispatch, outputs, status
+//   election.cc       phase 1 of an instance (§2.2 1a/1b): Prepare, Promise, Nack, the backoff
+//                     against dueling proposers (§2.4); the acceptor's side of Prepare
+//   replication.cc    phase 2 (§2.2 2a/2b) and learning (§2.3): Accept, Accepted, Learn
+//   reads.cc          linearizable reads: a quorum query for the highest accepted slot
+//   catch_up.cc       gap filling with no-ops (§3) and the probe that finds unknown slots
+//   messages.h/.cc    the wire, and which message waits for the disk (after_persist)
+//   persist.h/.cc     what is durable (§2.5): per-slot acceptor records, the proposer's round
+//   invariants.cc     every role's check_invariants()
+//   acceptor.*, proposer.*, learner.*   the three roles' state; tuning.h every knob
 #pragma once
 
 #include <map>
 #include <vector>
 
 #include "common/engine.h"
+#include "common/membership.h"
+#include "common/outbox.h"
 #include "common/quorum.h"
 #include "paxos/acceptor.h"
 #include "paxos/learner.h"
@@ -28,14 +40,14 @@ public:
     void tick() override;
     bool step(NodeId from, std::span<const std::uint8_t> payload) override;
     ProposeResult propose(std::string command) override;
-    void read(std::uint64_t read_id) override;
+    void read(std::uint64_t read_id) override;  // reads.cc
 
     Ready take_ready() override;
     bool has_ready() const override;
 
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
-    void check_invariants() const override;
+    void check_invariants() const override;  // invariants.cc
 
 private:
     Paxos(const EngineConfig& config, const Recovered& recovered, const Tuning& tuning);
@@ -47,21 +59,34 @@ private:
         std::uint64_t deadline = 0;
     };
 
-    bool is_member(NodeId id) const;
+    // Dispatch: a message is acted on only if its sender is a member and it is plausible.
     bool plausible(NodeId from, const Message& m) const;
-    void handle(NodeId from, const Message& m);
-    void learn(Index slot, std::string value);
-    void fill_gaps();
-    void use_window();
-    void on_read_reply(NodeId from, const ReadReply& m);
-    void probe();
-    void expire_reads();
-    std::uint64_t query_highest_accepted();
-    void send(NodeId to, Message m, bool after_persist);
+    // One handler per message type, by concern file.
+    void on(NodeId from, const Prepare& m);  // election.cc
+    void on(NodeId from, const Promise& m);
+    void on(NodeId from, const Nack& m);
+    void on(NodeId from, const Accept& m);  // replication.cc
+    void on(NodeId from, const Accepted& m);
+    void on(NodeId from, const Learn& m);
+    void on(NodeId from, const ReadQuery& m);  // reads.cc
+    void on(NodeId from, const ReadReply& m);
 
-    EngineConfig config_;
+    void learn(Index slot, std::string value);  // replication.cc
+
+    void use_window();  // catch_up.cc
+    void fill_gaps();
+    void probe();
+
+    void expire_reads();  // reads.cc
+    std::uint64_t query_highest_accepted();
+
+    // Queues `m` for `to` under the persist-before-send rule of its type (messages.h).
+    void send(NodeId to, Message m);
+
+    EngineConfig config_;  // never its id or members: ask members_
+    Membership members_;
     Tuning tuning_;
-    std::vector<Outgoing> out_;  // messages of the batch being built, in the order they were made
+    Outbox<Message> outbox_;  // messages of the batch being built, in the order they were made
 
     Acceptor acceptor_;
     Learner learner_;

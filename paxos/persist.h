@@ -20,6 +20,7 @@
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "common/persisted_format.h"
 #include "common/types.h"
 
 namespace ballot::paxos {
@@ -50,15 +51,8 @@ LogRecord encode_record(const SlotRecord& s);
 std::optional<SlotRecord> decode_record(Index slot, std::span<const std::uint8_t> bytes,
                                         std::string* why = nullptr);
 
-// The checks the log store runs on every record it replays (persisted_codec()).
-PersistedCodec persisted_codec();
-
-// What the store recovered, decoded: empty metadata is a fresh node. Throws std::invalid_argument
-// naming the first record that does not decode.
-struct Recovered {
-    Metadata metadata;
-    std::vector<SlotRecord> slots;  // ascending by slot
-};
-Recovered decode_recovered(const RecoveredState& recovered);
+// What the store recovered, decoded (common/persisted_format.h: decode_recovered): empty metadata
+// is a fresh node; `records` are the acceptor's slots, ascending by slot.
+using Recovered = ballot::Recovered<Metadata, SlotRecord>;
 
 }  // namespace ballot::paxos

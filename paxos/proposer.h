@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "common/engine.h"
+#include "common/membership.h"
+#include "common/outbox.h"
 #include "common/quorum.h"
 #include "common/random.h"
 #include "paxos/messages.h"
@@ -26,17 +28,11 @@
 
 namespace ballot::paxos {
 
-// A message some role wants sent; the engine batches these per peer.
-struct Outgoing {
-    NodeId to = kNoNode;
-    Message message;
-    bool after_persist = true;
-};
-
 class Proposer {
 public:
-    Proposer(NodeId id, std::vector<NodeId> members, const Tuning& tuning, std::uint64_t persisted_round,
-             std::uint64_t seed, std::vector<Outgoing>& out);
+    // `members` and `out` are the engine's, and outlive the proposer.
+    Proposer(const Membership& members, const Tuning& tuning, std::uint64_t persisted_round,
+             std::uint64_t seed, Outbox<Message>& out);
 
     // Queues a command; start_queued() places it in a slot once the window has room.
     ProposeResult propose(std::string command);
@@ -45,15 +41,16 @@ public:
     void start_queued();
     // Gap filling: runs Paxos for `slot` with a no-op, which learns whatever was chosen or
     // accepted there. False if the window is full (this slot already in hand counts as done).
-    bool fill(Index slot);
+    bool fill(Index slot);  // catch_up.cc
     // Some node has used `slot`: new commands go above it.
     void observe(Index slot) { next_slot_ = std::max(next_slot_, slot + 1); }
     bool working_on(Index slot) const { return instances_.count(slot) != 0; }
 
+    // Phase 1 (election.cc).
     void on_promise(NodeId from, const Promise& m);
-    // Returns the chosen value when this Accepted completes a majority.
-    std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
     void on_nack(const Nack& m);
+    // Phase 2 (replication.cc). Returns the chosen value when this Accepted completes a majority.
+    std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
     // The learner knows `slot` is decided: the instance ends; a command that lost it is requeued
     // (at the front). The freed window slot is not refilled here: see start_queued().
     void on_chosen(Index slot, const std::string& value);
@@ -76,7 +73,7 @@ public:
 
     // Rounds never run below a ballot used, the window and queue are bounded, every instance's
     // ballot is its own. Throws InvariantViolation.
-    void check_invariants() const;
+    void check_invariants() const;  // invariants.cc
 
 private:
     enum class Phase { preparing, accepting, backing_off };
@@ -95,16 +92,19 @@ private:
     };
 
     void start(Index slot, std::optional<std::string> own);
-    void prepare(Instance& i);
+    void prepare(Instance& i);  // phase 1 (election.cc)
     void fail(Instance& i);
-    void broadcast(const Message& m, bool after_persist, bool to_self = true);
-    VoteTally new_tally() const { return VoteTally(members_.size(), members_.size() / 2 + 1); }
+    void accept(Instance& i);  // phase 2 (replication.cc)
+    // Whether `m` waits for this batch's fsync (messages.h; a Prepare's answer depends on state).
+    bool after_persist(const Message& m) const;
+    // To every member (this node too unless `to_self` is false).
+    void broadcast(const Message& m, bool to_self = true);
 
+    const Membership& members_;
     NodeId id_;
-    std::vector<NodeId> members_;
     Tuning tuning_;
     Rng rng_;
-    std::vector<Outgoing>& out_;
+    Outbox<Message>& out_;
 
     std::uint64_t now_ = 0;
     std::uint64_t round_;          // the round of the next new ballot

@@ -10,6 +10,8 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "common/random.h"
@@ -176,7 +178,7 @@ BOOST_AUTO_TEST_CASE(single_proposer_commits_and_every_node_learns) {
         BOOST_TEST(s.log_last_index == 3u);
     }
     BOOST_TEST(c.status(1).epoch.str() == "1.1");  // one proposer, no contention: round 1 throughout
-    BOOST_TEST(metadata(c, 1).round == 1u);       // the round was persisted before its Prepare left
+    BOOST_TEST(metadata(c, 1).round == 1u);        // the round was persisted before its Prepare left
     check_invariants(c);
 }
 
@@ -802,4 +804,35 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
     c.stabilize();
     BOOST_TEST(c.committed_data(3) == strings({"a", "b"}));
     check_invariants(c);
+}
+
+// The checks every engine makes of its configuration (common/engine.h, validate_engine_config),
+// which basic Paxos did not make before: a bad configuration is refused with a message, at start.
+BOOST_AUTO_TEST_CASE(invalid_configuration_is_refused_at_start) {
+    auto refused = [](EngineConfig config, const std::string& why) {
+        try {
+            px::Paxos p(config, RecoveredState{});
+        } catch (const std::invalid_argument& e) {
+            BOOST_TEST(std::string(e.what()).rfind("paxos configuration: ", 0) == 0, why << ": " << e.what());
+            return;
+        }
+        BOOST_ERROR(why << ": accepted");
+    };
+    EngineConfig good;
+    good.id = 1;
+    good.members = {1, 2, 3};
+    BOOST_CHECK_NO_THROW(px::Paxos(good, RecoveredState{}));
+
+    EngineConfig c = good;
+    c.id = 4;
+    refused(c, "self not a member");
+    c = good;
+    c.members = {1, 2, 2};
+    refused(c, "a member twice");
+    c = good;
+    c.heartbeat_ticks = c.election_timeout_min_ticks;
+    refused(c, "heartbeat not below the election timeout");
+    c = good;
+    c.max_message_bytes = 0;
+    refused(c, "zero message bound");
 }

@@ -1,0 +1,76 @@
+// What must always hold in basic Paxos, every role's check in one file. The simulator calls
+// check_invariants() after every step, the driver after every batch in debug and sanitizer builds
+// (common/engine.h); a failure stops the node with a message naming the invariant (common/assert.h).
+// The cheap local checks on the hot paths (P1, P1a in acceptor.cc; the learner's in-order
+// hand-out) are BALLOT_ASSERTs next to the code they guard.
+#include "common/assert.h"
+#include "paxos/paxos.h"
+
+namespace ballot::paxos {
+
+// Every role's local invariants, then the glue's.
+void Paxos::check_invariants() const {
+    acceptor_.check_invariants();
+    learner_.check_invariants();
+    proposer_.check_invariants();
+    // §2.5: the highest round put in a Prepare is persisted before that Prepare leaves.
+    BALLOT_ASSERT(persisted_round_ <= proposer_.round_used(), "paxos: the persisted round was used");
+    BALLOT_ASSERT(learner_.highest_chosen() < proposer_.next_slot(),
+                  "paxos: every chosen slot is known in use");
+    BALLOT_ASSERT(fill_next_ >= 1, "paxos: gap filling starts at slot 1 or later");
+}
+
+void Acceptor::check_invariants() const {
+    auto check = [this](Index slot, const Slot& s) {
+        auto where = [slot] { return " (slot " + std::to_string(slot) + ")"; };  // only on failure
+        BALLOT_ASSERT(slot >= 1, "acceptor: slots are numbered from 1");
+        BALLOT_ASSERT(s.promised >= s.accepted, "acceptor: promise >= accepted ballot" + where());
+        BALLOT_ASSERT(!s.accepted.is_zero() || s.value.empty(),
+                      "acceptor: a value only with a ballot" + where());
+        BALLOT_ASSERT(s.promised <= highest_promise_,
+                      "acceptor: highest_promise covers every promise" + where());
+        BALLOT_ASSERT(s.accepted.is_zero() || slot <= highest_accepted_slot_,
+                      "acceptor: highest_accepted_slot covers every accepted slot" + where());
+    };
+    constexpr std::size_t kWindow = 64;
+    std::size_t seen = 0;
+    for (auto it = slots_.rbegin(); it != slots_.rend() && seen < kWindow; ++it, ++seen)
+        check(it->first, it->second);
+    for (Index slot : unsaved_) {
+        auto it = slots_.find(slot);
+        BALLOT_ASSERT(it != slots_.end(), "acceptor: an unsaved slot is held");
+        check(slot, it->second);
+    }
+}
+
+void Learner::check_invariants() const {
+    BALLOT_ASSERT(emitted_ <= commit_index_, "learner: hands out only the chosen prefix");
+    BALLOT_ASSERT(chosen_.count(commit_index_ + 1) == 0, "learner: commit index reaches every known slot");
+    BALLOT_ASSERT(chosen_.empty() || chosen_.begin()->first >= 1, "learner: slots are numbered from 1");
+    for (Index slot = commit_index_; slot > 0 && slot + 64 > commit_index_; --slot)
+        BALLOT_ASSERT(chosen_.count(slot) == 1,
+                      "learner: the chosen prefix is contiguous (slot " + std::to_string(slot) + " unknown)");
+}
+
+void Proposer::check_invariants() const {
+    BALLOT_ASSERT(round_durable_ <= round_used_, "proposer: only rounds used are known durable");
+    BALLOT_ASSERT(round_used_ <= round_, "proposer: the next round is at least the highest used");
+    BALLOT_ASSERT(instances_.size() <= tuning_.max_inflight_slots, "proposer: instances within the window");
+    BALLOT_ASSERT(queued_.size() <= tuning_.max_pending_proposals, "proposer: queued commands bounded");
+    for (const auto& [slot, i] : instances_) {
+        auto where = [slot = slot, ballot = i.ballot] {  // only on failure
+            return " (slot " + std::to_string(slot) + ", ballot " + ballot.str() + ")";
+        };
+        BALLOT_ASSERT(i.slot == slot, "proposer: an instance knows its slot" + where());
+        BALLOT_ASSERT(slot < next_slot_, "proposer: slots in hand are below next_slot" + where());
+        BALLOT_ASSERT(i.ballot.node == id_ && i.ballot.round >= 1,
+                      "proposer: an attempt uses its own ballot" + where());
+        // §2.5: a proposer never reuses a proposal number, so its round is never below one it used.
+        BALLOT_ASSERT(i.ballot.round <= round_used_,
+                      "proposer: round_used covers every ballot used" + where());
+        BALLOT_ASSERT(i.ballot <= highest_ballot_,
+                      "proposer: highest_ballot covers every ballot used" + where());
+    }
+}
+
+}  // namespace ballot::paxos

@@ -1,0 +1,59 @@
+// Linearizable reads in basic Paxos (README "Reads"): no leader holds the latest state, so a read
+// asks a majority of acceptors how far the log extends, and is served once the local state machine
+// has applied that far. One query serves every read() made before it leaves.
+#include <algorithm>
+
+#include "paxos/paxos.h"
+
+namespace ballot::paxos {
+
+// A linearizable read asks a majority of acceptors for the highest slot in which each has
+// accepted anything. Any write acknowledged before the read began was chosen, so accepted by a
+// majority, which shares an acceptor with this one: the maximum is at or above its slot. The
+// runtime serves the read once everything up to that slot is applied (README "Reads").
+void Paxos::read(std::uint64_t read_id) {
+    if (open_read_round_ == 0) open_read_round_ = query_highest_accepted();
+    read_rounds_[open_read_round_].read_ids.push_back(read_id);
+}
+
+std::uint64_t Paxos::query_highest_accepted() {
+    std::uint64_t round = next_read_round_++;
+    ReadRound& r = read_rounds_[round];
+    r.answered = members_.tally();
+    r.deadline = now_ + tuning_.read_timeout_ticks;
+    for (NodeId to : members_.members()) send(to, ReadQuery{round});
+    return round;
+}
+
+// A larger answer is never unsafe, so the reply need not wait for the disk (messages.h).
+void Paxos::on(NodeId from, const ReadQuery& m) {
+    send(from, ReadReply{m.round, acceptor_.highest_accepted_slot()});
+}
+
+void Paxos::on(NodeId from, const ReadReply& m) {
+    auto it = read_rounds_.find(m.round);
+    if (it == read_rounds_.end()) return;
+    ReadRound& round = it->second;
+    if (!round.answered.record(from, true)) return;
+    round.highest_accepted = std::max(round.highest_accepted, m.highest_accepted);
+    if (!round.answered.won()) return;
+    for (std::uint64_t id : round.read_ids)
+        reads_ready_.push_back(ReadState{id, round.highest_accepted, true});
+    // Slots up to the read index are in use: gap filling sees them through.
+    proposer_.observe(round.highest_accepted);
+    read_rounds_.erase(it);
+}
+
+// No majority answered in time: the runtime is told, and may retry.
+void Paxos::expire_reads() {
+    for (auto it = read_rounds_.begin(); it != read_rounds_.end();) {
+        if (now_ < it->second.deadline) {
+            ++it;
+            continue;
+        }
+        for (std::uint64_t id : it->second.read_ids) reads_ready_.push_back(ReadState{id, 0, false});
+        it = read_rounds_.erase(it);
+    }
+}
+
+}  // namespace ballot::paxos

@@ -1,0 +1,65 @@
+// Phase 2 of a basic Paxos instance and learning (Paxos Made Simple §2.2 phase 2, §2.3): the
+// proposer's Accept, the acceptors' Accepted or Nack, the majority that chooses a value, and the
+// Learn that tells every learner. The acceptor's rule for an Accept is Acceptor::on_accept
+// (acceptor.cc); the learner's in-order hand-out is Learner (learner.cc).
+#include "paxos/paxos.h"
+
+namespace ballot::paxos {
+
+// ---------------------------------------------------------------- the engine's handlers
+
+// §2.2 phase 2(b), at this node's acceptor.
+void Paxos::on(NodeId from, const Accept& m) {
+    proposer_.observe(m.slot);
+    send(from, acceptor_.on_accept(m));  // an Accepted or Nack: durable before it leaves
+}
+
+void Paxos::on(NodeId from, const Accepted& m) {
+    if (auto chosen = proposer_.on_accepted(from, m)) learn(m.slot, std::move(*chosen));
+}
+
+void Paxos::on(NodeId, const Learn& m) {
+    learn(m.slot, m.value);
+}
+
+void Paxos::learn(Index slot, std::string value) {
+    if (learner_.learn(slot, value)) proposer_.on_chosen(slot, value);
+}
+
+// ---------------------------------------------------------------- the proposer's side
+
+// §2.2 phase 2(a), once a majority has promised: propose "v, where v is the value of the
+// highest-numbered proposal among the responses, or is any value if the responses reported no
+// proposals" -- our own command (or, filling a gap, a no-op).
+void Proposer::accept(Instance& i) {
+    if (i.accepted.is_zero()) i.value = i.own.value_or(std::string{});
+    i.phase = Phase::accepting;
+    i.answered = members_.tally();
+    i.deadline = now_ + tuning_.attempt_timeout_ticks;
+    broadcast(Accept{i.slot, i.ballot, i.value});
+}
+
+std::optional<std::string> Proposer::on_accepted(NodeId from, const Accepted& m) {
+    auto it = instances_.find(m.slot);
+    if (it == instances_.end()) return std::nullopt;
+    Instance& i = it->second;
+    if (i.phase != Phase::accepting || m.ballot != i.ballot) return std::nullopt;
+    i.answered.record(from, true);
+    if (!i.answered.won()) return std::nullopt;
+    // §2.3: a majority accepted (slot, ballot): the value is chosen. Tell every other learner; the
+    // caller tells ours, which ends this instance through on_chosen().
+    broadcast(Learn{i.slot, i.value}, /*to_self=*/false);
+    return i.value;
+}
+
+void Proposer::on_chosen(Index slot, const std::string& value) {
+    observe(slot);
+    auto it = instances_.find(slot);
+    if (it == instances_.end()) return;
+    // Someone else's value won the slot: our command must still be chosen somewhere, so it goes
+    // first in line for the next free slot.
+    if (it->second.own && *it->second.own != value) queued_.push_front(std::move(*it->second.own));
+    instances_.erase(it);  // the freed window slot is handed out by the engine: gap filling first
+}
+
+}  // namespace ballot::paxos
