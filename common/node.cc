@@ -18,8 +18,23 @@ using asio::ip::tcp;
 
 namespace {
 
-void log_at(int level, const std::string& line) {
-    spdlog::log(static_cast<spdlog::level::level_enum>(level), "{}", line);
+// The runtime's log levels, at the edge where they meet spdlog.
+spdlog::level::level_enum to_spdlog(LogLevel level) {
+    switch (level) {
+        case LogLevel::debug:
+            return spdlog::level::debug;
+        case LogLevel::info:
+            return spdlog::level::info;
+        case LogLevel::warn:
+            return spdlog::level::warn;
+        case LogLevel::error:
+            return spdlog::level::err;
+    }
+    return spdlog::level::err;
+}
+
+void log_at(LogLevel level, const std::string& line) {
+    spdlog::log(to_spdlog(level), "{}", line);
 }
 
 std::uint32_t to_ticks(std::uint32_t ms, std::uint32_t tick_ms) {
@@ -118,8 +133,9 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         if (m.id != self) peers[m.id] = resolve(io_, m.host, m.peer_port());
     TransportOptions transport_options;
     transport_options.identity = guard_->identity();
-    transport_options.admit = [this](NodeId peer, std::uint64_t identity, const HelloMarks& m) {
-        return guard_->admit(peer, DataDirClaim{identity, m.incarnation, m.boot_mark, m.mark});
+    transport_options.admit = [this](NodeId peer, std::uint64_t identity, const HelloMarks& m,
+                                     TransportOptions::AdmitDone done) {
+        guard_->admit(peer, DataDirClaim{identity, m.incarnation, m.boot_mark, m.mark}, std::move(done));
     };
     transport_options.marks = [this] { return HelloMarks{incarnation_, boot_mark_, high_water_mark()}; };
     transport_options.on_mark = [this](NodeId peer, std::uint64_t incarnation, std::uint64_t mark) {
