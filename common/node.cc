@@ -96,10 +96,11 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     if (options_.engine) store_options.codec = options_.engine->codec;
     OpenResult opened = LogStore::open(options_.data_dir, store_options);
     if (!opened.ok()) throw NodeOpenError{opened.error->message()};
-    if (opened.torn_bytes_dropped > 0) spdlog::warn("{}", opened.torn_message);
-    spdlog::info("recovered {} log records and {} bytes of {} metadata from {}",
-                 opened.recovered.records.size(), opened.recovered.metadata.size(), options_.protocol,
-                 options_.data_dir);
+    if (opened.torn_bytes_dropped > 0) opening_log_.emplace_back(LogLevel::warn, opened.torn_message);
+    opening_log_.emplace_back(
+        LogLevel::info, "recovered " + std::to_string(opened.recovered.records.size()) + " log records and " +
+                            std::to_string(opened.recovered.metadata.size()) + " bytes of " +
+                            options_.protocol + " metadata from " + options_.data_dir);
     storage_ = std::make_unique<FileStorage>(io_, std::move(opened.store));
     incarnation_ = fresh_session_id();
     boot_mark_ = high_water_mark();
@@ -153,7 +154,8 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     network_ = std::make_unique<TransportNetwork>(*transport_);
     network_->joining_ = !guard_->joined();
     if (network_->joining_)
-        spdlog::info("new data dir {}: taking part once every peer has met it", options_.data_dir);
+        opening_log_.emplace_back(
+            LogLevel::info, "new data dir " + options_.data_dir + ": taking part once every peer has met it");
 
     DriverOptions d;
     d.session_id = fresh_session_id();
@@ -178,6 +180,8 @@ Node::~Node() {
 void Node::start() {
     const auto& me = options_.cluster.self_address();
     transport_->start(resolve(io_, me.host, me.peer_port()));
+    for (auto& [level, line] : opening_log_) log_at(level, line);
+    opening_log_.clear();
     next_tick_ = std::chrono::steady_clock::now();
     schedule_tick();
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/codec.h"
+#include "common/spawn.h"
 
 namespace ballot {
 
@@ -135,10 +136,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         acceptor->bind(listen);
         acceptor->listen();
         auto self_ptr = shared_from_this();
-        asio::co_spawn(io, accept_loop(self_ptr), asio::detached);
+        asio::co_spawn(io, accept_loop(self_ptr), rethrow_escaped);
         for (auto& [id, peer] : peers) {
             peer.backoff = std::make_unique<asio::steady_timer>(io);
-            if (self < id) asio::co_spawn(io, dial_loop(self_ptr, id), asio::detached);
+            if (self < id) asio::co_spawn(io, dial_loop(self_ptr, id), rethrow_escaped);
         }
     }
 
@@ -258,7 +259,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                 me->say(LogLevel::warn, "peer accept failed: " + ec.message());
                 continue;
             }
-            asio::co_spawn(me->io, inbound(me, std::move(socket)), asio::detached);
+            asio::co_spawn(me->io, inbound(me, std::move(socket)), log_escaped("an inbound peer connection"));
         }
     }
 
@@ -307,7 +308,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         if (peer.connection) peer.connection->close();  // a newer connection replaces an old one
         peer.connection = c;
         say(LogLevel::info, "connected to peer n" + std::to_string(c->peer));
-        asio::co_spawn(io, writer(shared_from_this(), c), asio::detached);
+        asio::co_spawn(io, writer(shared_from_this(), c),
+                       log_escaped("the writer to peer n" + std::to_string(c->peer)));
 
         Bytes buffer(64 * 1024);
         std::size_t begin = 0, end = 0;
