@@ -194,10 +194,34 @@ std::optional<std::string> MembershipGuard::take_save_error() {
     return std::exchange(save_error_, {});
 }
 
+void MembershipGuard::request_join() {
+    std::lock_guard lock(mutex_);
+    if (joined_ || join_requested_) return;
+    join_requested_ = true;
+    wake_.notify_one();
+}
+
 void MembershipGuard::mark_joined() {
     if (joined_) return;
     write_atomically(dir_, "JOINED", Bytes{});
     joined_ = true;
+}
+
+// On the background writer, mutex_ held (released during the write).
+void MembershipGuard::save_joined(std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    std::string error;
+    try {
+        write_atomically(dir_, "JOINED", Bytes{});
+    } catch (const std::runtime_error& e) {
+        error = e.what();
+    }
+    lock.lock();
+    join_requested_ = false;
+    if (error.empty())
+        joined_ = true;
+    else
+        save_error_ = error;
 }
 
 // PEERS lists the admitted peers and the newcomers whose identity is being made durable.
@@ -255,15 +279,17 @@ void MembershipGuard::save_peers(std::unique_lock<std::mutex>& lock) {
 }
 
 // The background writer: PEERS whenever a mark grew, at most every kSaveIntervalMs; at once when
-// a newcomer's handshake is waiting for its identity to be durable. Never on the I/O thread.
+// a newcomer's handshake is waiting for its identity to be durable, or JOINED is requested. Never
+// on the I/O thread.
 void MembershipGuard::run_saver() {
     std::unique_lock lock(mutex_);
     for (;;) {
-        wake_.wait(lock, [this] { return stopping_ || dirty_ || !newcomers_.empty(); });
+        wake_.wait(lock, [this] { return stopping_ || dirty_ || !newcomers_.empty() || join_requested_; });
         if (dirty_ || !newcomers_.empty()) save_peers(lock);
+        if (join_requested_) save_joined(lock);
         if (stopping_ && !dirty_ && newcomers_.empty()) return;
         wake_.wait_for(lock, std::chrono::milliseconds(kSaveIntervalMs),
-                       [this] { return stopping_ || !newcomers_.empty(); });
+                       [this] { return stopping_ || !newcomers_.empty() || join_requested_; });
     }
 }
 

@@ -12,9 +12,10 @@
 // so remembers it). Otherwise a node that once talked to only some peers, then lost its data,
 // could come back, be admitted by a peer that never knew it, and form a majority with it while
 // having forgotten promises it made to the others. Until then the node is "joining": the runtime
-// passes no message in or out. Once every peer has completed a handshake, JOINED is written and
-// the node takes part from then on. (So a brand-new cluster starts serving once all of its
-// members are up; a member that is down at bootstrap holds the others back until it starts.)
+// passes no message in or out. Once every peer has completed a handshake, JOINED is written (by
+// the background writer) and the node takes part from then on, once it is durable. (So a brand-new cluster
+// starts serving once all of its members are up; a member that is down at bootstrap holds the others back
+// until it starts.)
 //
 // A data dir that has taken part (JOINED) must still hold its log: the runtime opens the log
 // store with expect_existing_log, so a dir whose segments are gone is refused at startup.
@@ -37,6 +38,7 @@
 // temp, fsync, rename, fsync dir).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -79,7 +81,11 @@ public:
 
     // False until every peer has met this data dir; see the file comment.
     bool joined() const { return joined_; }
-    // Records, durably, that every peer has met this data dir.
+    // Asks the background writer to record, durably, that every peer has met this data dir;
+    // joined() turns true once JOINED is durable. A failed write is reported by take_save_error()
+    // and tried again at the next request. Never writes on the calling (I/O) thread.
+    void request_join();
+    // The same, written now on the calling thread: for tests and tools.
     void mark_joined();
 
     // nullopt admits the peer; otherwise the reason it is refused.
@@ -117,13 +123,14 @@ private:
         std::vector<AdmitDone> waiting;  // every handshake of this peer that waits for the write
     };
     Verdict check_known(NodeId peer, Remembered& known, const DataDirClaim& claim);  // mutex_ held
-    Bytes encode_peers() const;                           // mutex_ held: peers_ and newcomers_
-    void save_peers(std::unique_lock<std::mutex>& lock);  // on the background writer, mutex_ held
-    void run_saver();                                     // the background writer
+    Bytes encode_peers() const;                            // mutex_ held: peers_ and newcomers_
+    void save_peers(std::unique_lock<std::mutex>& lock);   // on the background writer, mutex_ held
+    void save_joined(std::unique_lock<std::mutex>& lock);  // on the background writer, mutex_ held
+    void run_saver();                                      // the background writer
 
     std::string dir_;
     std::uint64_t identity_ = 0;
-    bool joined_ = false;
+    std::atomic<bool> joined_ = false;  // read on the I/O thread, set by the writer
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
@@ -131,6 +138,7 @@ private:
     std::map<NodeId, Newcomer> newcomers_;  // guarded by mutex_: first seen, not durable yet
     bool dirty_ = false;                    // guarded by mutex_: a mark grew
     bool stopping_ = false;                 // guarded by mutex_
+    bool join_requested_ = false;           // guarded by mutex_
     std::string save_error_;                // guarded by mutex_
     std::thread saver_;
 };

@@ -245,18 +245,17 @@ DriverStatus Node::status() const {
 }
 
 // A new data dir joins once every peer has completed a handshake with it, so that every peer
-// remembers its identity (common/membership_guard.h).
+// remembers its identity (common/membership_guard.h), and once JOINED is durable: the guard's
+// writer thread writes it, and this node takes part from the first tick after.
 void Node::finish_joining() {
     if (!network_->joining_) return;
-    if (transport_->connected_peers() + 1 < options_.cluster.members.size()) return;
-    try {
-        guard_->mark_joined();
-    } catch (const std::runtime_error& e) {
-        spdlog::error("{}", e.what());
+    if (guard_->joined()) {
+        network_->joining_ = false;
+        spdlog::info("every peer has met this data dir: taking part");
         return;
     }
-    network_->joining_ = false;
-    spdlog::info("every peer has met this data dir: taking part");
+    if (transport_->connected_peers() + 1 < options_.cluster.members.size()) return;
+    guard_->request_join();
 }
 
 // The data dir's high-water mark as presented to peers: the last durable record's sequence less
@@ -269,12 +268,12 @@ std::uint64_t Node::high_water_mark() const {
 
 // Tells the peers this node's mark as it grows (at most every kMarkAnnounceMs), so that a stale
 // copy of this data dir is refused even if the node never reconnected in between; and reports a
-// failed PEERS write of the guard's background writer.
+// failed PEERS or JOINED write of the guard's background writer.
 void Node::announce_mark() {
     auto now = std::chrono::steady_clock::now();
     if (now - last_mark_announce_ < std::chrono::milliseconds(MembershipGuard::kMarkAnnounceMs)) return;
     last_mark_announce_ = now;
-    if (auto error = guard_->take_save_error()) spdlog::error("cannot remember peers' marks: {}", *error);
+    if (auto error = guard_->take_save_error()) spdlog::error("membership guard: {}", *error);
     std::uint64_t mark = high_water_mark();
     if (mark == last_announced_mark_) return;
     last_announced_mark_ = mark;

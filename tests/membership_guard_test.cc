@@ -174,3 +174,16 @@ BOOST_AUTO_TEST_CASE(a_failed_write_refuses_the_newcomer_and_a_later_handshake_r
     BOOST_TEST(!g.admit_and_wait(2, 700).has_value());
     BOOST_TEST(fs::exists(dir + "/PEERS"));
 }
+
+// JOINED is written by the guard's writer thread too; the node takes part only once joined()
+// says it is durable. The writer finishes what was asked of it before the guard goes away.
+BOOST_AUTO_TEST_CASE(a_requested_join_is_written_by_the_writer_and_survives) {
+    TempDir d;
+    {
+        MembershipGuard g(d.path, 3);
+        g.request_join();
+        g.request_join();  // asking twice is harmless
+    }
+    BOOST_TEST(MembershipGuard::has_taken_part(d.path));
+    BOOST_TEST(MembershipGuard(d.path, 3).joined());
+}
