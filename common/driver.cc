@@ -8,8 +8,6 @@
 namespace ballot {
 
 namespace {
-constexpr int kWarn = 3;
-constexpr int kError = 4;
 
 // Each process numbers its reads from its own 64-bit base, a hash of its session id (random for
 // every start of a real node; seeded in the simulator, so runs stay deterministic). Counting from
@@ -32,7 +30,7 @@ Driver::Driver(NodeId self, std::unique_ptr<Engine> engine, Storage& storage, Ne
       options_(options),
       next_read_id_(first_read_id(options.session_id)) {}
 
-void Driver::log(int level, const std::string& line) const {
+void Driver::log(LogLevel level, const std::string& line) const {
     if (log_) log_(level, line);
 }
 
@@ -251,7 +249,7 @@ void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
         storage_failed_ = true;
         storage_error_ =
             "storage failure: " + ec.message() + "; this node acknowledges nothing until restarted";
-        log(kError, storage_error_);
+        log(LogLevel::error, storage_error_);
         batches_.clear();
         fail_all(Outcome::Status::storage_failed);
         return;
@@ -271,7 +269,7 @@ void Driver::apply(const Committed& e) {
     if (!e.data.empty()) {
         auto command = decode_command(e.data);
         if (!command) {
-            log(kWarn, "log entry " + std::to_string(e.index) + " is not a command; skipped");
+            log(LogLevel::warn, "log entry " + std::to_string(e.index) + " is not a command; skipped");
         } else {
             std::string reply = state_machine_.apply(e.index, *command);
             complete_write(RequestKey{command->client_id, command->seq},

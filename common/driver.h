@@ -31,6 +31,7 @@
 
 #include "common/command.h"
 #include "common/engine.h"
+#include "common/log_level.h"
 #include "common/state_machine.h"
 #include "common/storage.h"
 
@@ -117,7 +118,7 @@ public:
     // Called with one readable line per protocol message sent ("n1 -> n2 AppendEntries ...").
     void set_trace(std::function<void(const std::string&)> sink) { trace_ = std::move(sink); }
     // Called with notable runtime events (errors) for the log.
-    void set_log(std::function<void(int level, const std::string&)> sink) { log_ = std::move(sink); }
+    void set_log(std::function<void(LogLevel level, const std::string&)> sink) { log_ = std::move(sink); }
 
     // Completes every waiting request with `status` (used at shutdown).
     void fail_all(Outcome::Status status);
@@ -165,7 +166,7 @@ private:
     void expire_and_retry();
     void complete_write(const RequestKey& key, const Outcome& outcome);
     Outcome::Status unavailable_status() const;
-    void log(int level, const std::string& line) const;
+    void log(LogLevel level, const std::string& line) const;
 
     NodeId self_;
     std::unique_ptr<Engine> engine_;
@@ -196,7 +197,7 @@ private:
 
     Index applied_index_ = 0;
     std::function<void(const std::string&)> trace_;
-    std::function<void(int, const std::string&)> log_;
+    std::function<void(LogLevel, const std::string&)> log_;
 };
 
 }  // namespace ballot

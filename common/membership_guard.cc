@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <stdexcept>
 #include <utility>
@@ -114,26 +115,45 @@ bool MembershipGuard::has_taken_part(const std::string& dir) {
     return std::filesystem::exists(dir + "/JOINED", ec);
 }
 
-std::optional<std::string> MembershipGuard::admit(NodeId peer, const DataDirClaim& claim) {
+void MembershipGuard::admit(NodeId peer, const DataDirClaim& claim, AdmitDone done) {
     std::unique_lock lock(mutex_);
-    auto it = peers_.find(peer);
-    if (it == peers_.end()) {
-        peers_[peer] = Remembered{claim.identity, claim.incarnation, claim.mark};
+    if (auto known = peers_.find(peer); known != peers_.end()) {
+        Verdict verdict = check_known(peer, known->second, claim);
         lock.unlock();
-        try {
-            save_peers();  // a first-seen identity is durable before the peer is admitted
-        } catch (const std::runtime_error& e) {
-            return std::string("cannot remember node ") + std::to_string(peer) + " durably: " + e.what();
-        }
-        return std::nullopt;
+        done(std::move(verdict));
+        return;
     }
-    Remembered& known = it->second;
+    // First seen: the background writer records the identity durably, then admits.
+    auto [it, first] = newcomers_.try_emplace(peer);
+    Newcomer& newcomer = it->second;
+    if (first) {
+        newcomer.remembered = Remembered{claim.identity, claim.incarnation, claim.mark};
+    } else if (newcomer.remembered.identity != claim.identity) {
+        Verdict refusal = "node " + std::to_string(peer) + " presents data dir " + hex(claim.identity) +
+                          " while data dir " + hex(newcomer.remembered.identity) +
+                          " of the same node is being admitted: two processes claim one node id?";
+        lock.unlock();
+        done(std::move(refusal));
+        return;
+    }
+    newcomer.waiting.push_back(std::move(done));
+    wake_.notify_one();
+}
+
+MembershipGuard::Verdict MembershipGuard::admit_and_wait(NodeId peer, const DataDirClaim& claim) {
+    std::promise<Verdict> verdict;
+    std::future<Verdict> ready = verdict.get_future();
+    admit(peer, claim, [&verdict](Verdict v) { verdict.set_value(std::move(v)); });
+    return ready.get();
+}
+
+MembershipGuard::Verdict MembershipGuard::check_known(NodeId peer, Remembered& known,
+                                                      const DataDirClaim& claim) {
     if (known.identity != claim.identity)
         return "node " + std::to_string(peer) + " presents data dir " + hex(claim.identity) +
                " but was a member with data dir " + hex(known.identity) +
                ": it lost or replaced its state, so it may have forgotten votes or promises; restore its "
-               "data "
-               "dir, or wipe the whole cluster to start over";
+               "data dir, or wipe the whole cluster to start over";
     // The same process reconnecting may present its current mark; a new process must have
     // started from at least what was learned of the old one.
     std::uint64_t presented = claim.incarnation == known.incarnation ? claim.mark : claim.boot_mark;
@@ -174,55 +194,102 @@ std::optional<std::string> MembershipGuard::take_save_error() {
     return std::exchange(save_error_, {});
 }
 
+void MembershipGuard::request_join() {
+    std::lock_guard lock(mutex_);
+    if (joined_ || join_requested_) return;
+    join_requested_ = true;
+    wake_.notify_one();
+}
+
 void MembershipGuard::mark_joined() {
     if (joined_) return;
     write_atomically(dir_, "JOINED", Bytes{});
     joined_ = true;
 }
 
+// On the background writer, mutex_ held (released during the write).
+void MembershipGuard::save_joined(std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    std::string error;
+    try {
+        write_atomically(dir_, "JOINED", Bytes{});
+    } catch (const std::runtime_error& e) {
+        error = e.what();
+    }
+    lock.lock();
+    join_requested_ = false;
+    if (error.empty())
+        joined_ = true;
+    else
+        save_error_ = error;
+}
+
+// PEERS lists the admitted peers and the newcomers whose identity is being made durable.
 Bytes MembershipGuard::encode_peers() const {
     Bytes b;
     Writer w(b);
-    w.u32(static_cast<std::uint32_t>(peers_.size()));
-    for (auto& [id, p] : peers_) {
+    w.u32(static_cast<std::uint32_t>(peers_.size() + newcomers_.size()));
+    auto put = [&w](NodeId id, const Remembered& p) {
         w.u64(id);
         w.u64(p.identity);
         w.u64(p.incarnation);
         w.u64(p.mark);
-    }
+    };
+    // A peer is in one map or the other, never both (admit looks in peers_ first).
+    std::map<NodeId, const Remembered*> all;
+    for (auto& [id, p] : peers_) all[id] = &p;
+    for (auto& [id, n] : newcomers_) all[id] = &n.remembered;
+    for (auto& [id, p] : all) put(id, *p);
     return b;
 }
 
-void MembershipGuard::save_peers() {
-    std::lock_guard saving(save_mutex_);
-    Bytes b;
-    {
-        std::lock_guard lock(mutex_);
-        b = encode_peers();
-        dirty_ = false;
+// Writes PEERS (the lock is released during the write), then settles the newcomers it held:
+// admitted (and remembered) if the write is durable, refused with the reason if not. A failed
+// write of marks alone is kept for the runtime to report (take_save_error); the marks stay
+// remembered in memory.
+void MembershipGuard::save_peers(std::unique_lock<std::mutex>& lock) {
+    Bytes body = encode_peers();
+    bool marks_grew = std::exchange(dirty_, false);
+    std::vector<NodeId> written;
+    for (auto& [id, n] : newcomers_) written.push_back(id);
+    std::string error;
+    lock.unlock();
+    try {
+        write_atomically(dir_, "PEERS", body);
+    } catch (const std::runtime_error& e) {
+        error = e.what();
     }
-    write_atomically(dir_, "PEERS", b);
+    lock.lock();
+    // Handshakes that joined a newcomer's wait during the write are settled too: same identity.
+    std::vector<std::pair<AdmitDone, Verdict>> verdicts;
+    for (NodeId id : written) {
+        auto it = newcomers_.find(id);
+        Verdict verdict;
+        if (error.empty())
+            peers_[id] = it->second.remembered;
+        else
+            verdict = "cannot remember node " + std::to_string(id) + " durably: " + error;
+        for (auto& done : it->second.waiting) verdicts.emplace_back(std::move(done), verdict);
+        newcomers_.erase(it);
+    }
+    if (!error.empty() && marks_grew) save_error_ = error;
+    lock.unlock();
+    for (auto& [done, verdict] : verdicts) done(std::move(verdict));
+    lock.lock();
 }
 
-// Writes PEERS whenever a mark grew, at most every kSaveIntervalMs, off the I/O thread. A failed
-// write is kept for the runtime to report; the marks stay remembered in memory.
+// The background writer: PEERS whenever a mark grew, at most every kSaveIntervalMs; at once when
+// a newcomer's handshake is waiting for its identity to be durable, or JOINED is requested. Never
+// on the I/O thread.
 void MembershipGuard::run_saver() {
     std::unique_lock lock(mutex_);
     for (;;) {
-        wake_.wait(lock, [this] { return stopping_ || dirty_; });
-        if (dirty_) {
-            lock.unlock();
-            try {
-                save_peers();
-            } catch (const std::runtime_error& e) {
-                lock.lock();
-                save_error_ = e.what();
-                lock.unlock();
-            }
-            lock.lock();
-        }
-        if (stopping_) return;
-        wake_.wait_for(lock, std::chrono::milliseconds(kSaveIntervalMs), [this] { return stopping_; });
+        wake_.wait(lock, [this] { return stopping_ || dirty_ || !newcomers_.empty() || join_requested_; });
+        if (dirty_ || !newcomers_.empty()) save_peers(lock);
+        if (join_requested_) save_joined(lock);
+        if (stopping_ && !dirty_ && newcomers_.empty()) return;
+        wake_.wait_for(lock, std::chrono::milliseconds(kSaveIntervalMs),
+                       [this] { return stopping_ || !newcomers_.empty() || join_requested_; });
     }
 }
 

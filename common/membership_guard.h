@@ -12,9 +12,10 @@
 // so remembers it). Otherwise a node that once talked to only some peers, then lost its data,
 // could come back, be admitted by a peer that never knew it, and form a majority with it while
 // having forgotten promises it made to the others. Until then the node is "joining": the runtime
-// passes no message in or out. Once every peer has completed a handshake, JOINED is written and
-// the node takes part from then on. (So a brand-new cluster starts serving once all of its
-// members are up; a member that is down at bootstrap holds the others back until it starts.)
+// passes no message in or out. Once every peer has completed a handshake, JOINED is written (by
+// the background writer) and the node takes part from then on, once it is durable. (So a brand-new cluster
+// starts serving once all of its members are up; a member that is down at bootstrap holds the others back
+// until it starts.)
 //
 // A data dir that has taken part (JOINED) must still hold its log: the runtime opens the log
 // store with expect_existing_log, so a dir whose segments are gone is refused at startup.
@@ -24,10 +25,12 @@
 // sequence (common/log_store.h) less one, since a flipped last record may legitimately be cut at
 // restart. Peers learn the mark at the handshake and, as it grows, from small transport frames
 // (at most every kMarkAnnounceMs), and remember it (in memory at once, in PEERS at most every
-// kSaveIntervalMs, written on a background thread). A node refuses a peer whose process started
-// from a mark below the one it remembers: the peer presents its "boot mark" (the mark when its
-// process started) and a random incarnation id, so a restored copy stays refused for the life of
-// that process, however many records it writes on its own. Detection window: see README.md,
+// kSaveIntervalMs, written on a background thread). A first-seen identity is written by that same
+// thread at once, not on the caller's (the I/O) thread: the handshake waits for the verdict, and
+// the peer is admitted only once PEERS holding its identity is durable (persist before promise). A node
+// refuses a peer whose process started from a mark below the one it remembers: the peer presents its "boot
+// mark" (the mark when its process started) and a random incarnation id, so a restored copy stays refused for
+// the life of that process, however many records it writes on its own. Detection window: see README.md,
 // "Backing up a node safely".
 //
 // Files in the data dir: IDENTITY (this dir's id), PEERS (peer id -> remembered identity,
@@ -35,13 +38,16 @@
 // temp, fsync, rename, fsync dir).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/types.h"
 
@@ -75,14 +81,27 @@ public:
 
     // False until every peer has met this data dir; see the file comment.
     bool joined() const { return joined_; }
-    // Records, durably, that every peer has met this data dir.
+    // Asks the background writer to record, durably, that every peer has met this data dir;
+    // joined() turns true once JOINED is durable. A failed write is reported by take_save_error()
+    // and tried again at the next request. Never writes on the calling (I/O) thread.
+    void request_join();
+    // The same, written now on the calling thread: for tests and tools.
     void mark_joined();
 
-    // Called at each handshake: nullopt admits the peer (remembering a first-seen identity
-    // durably before returning), otherwise the reason it is refused.
-    std::optional<std::string> admit(NodeId peer, const DataDirClaim& claim);
-    std::optional<std::string> admit(NodeId peer, std::uint64_t peer_identity) {
-        return admit(peer, DataDirClaim{peer_identity, 0, 0, 0});
+    // nullopt admits the peer; otherwise the reason it is refused.
+    using Verdict = std::optional<std::string>;
+    using AdmitDone = std::function<void(Verdict)>;
+
+    // Called at each handshake; never writes or fsyncs on the calling thread. `done` is called
+    // exactly once: at once, on the calling thread, for a peer met before (or refused); for a
+    // first-seen identity, on the background writer's thread once PEERS holding it is durable, or
+    // with a refusal naming the failed write (the peer is then not remembered, and a later
+    // handshake tries again).
+    void admit(NodeId peer, const DataDirClaim& claim, AdmitDone done);
+    // The same, waiting for the verdict: for tests and tools, never for the I/O thread.
+    Verdict admit_and_wait(NodeId peer, const DataDirClaim& claim);
+    Verdict admit_and_wait(NodeId peer, std::uint64_t peer_identity) {
+        return admit_and_wait(peer, DataDirClaim{peer_identity, 0, 0, 0});
     }
 
     // A connected peer's mark grew: remembered now, written to PEERS within kSaveIntervalMs.
@@ -98,21 +117,29 @@ private:
         std::uint64_t incarnation = 0;
         std::uint64_t mark = 0;
     };
-    Bytes encode_peers() const;  // mutex_ held
-    void save_peers();           // now, on the calling thread
-    void run_saver();            // the background writer
+    // A first-seen peer waiting for PEERS to hold its identity durably.
+    struct Newcomer {
+        Remembered remembered;
+        std::vector<AdmitDone> waiting;  // every handshake of this peer that waits for the write
+    };
+    Verdict check_known(NodeId peer, Remembered& known, const DataDirClaim& claim);  // mutex_ held
+    Bytes encode_peers() const;                            // mutex_ held: peers_ and newcomers_
+    void save_peers(std::unique_lock<std::mutex>& lock);   // on the background writer, mutex_ held
+    void save_joined(std::unique_lock<std::mutex>& lock);  // on the background writer, mutex_ held
+    void run_saver();                                      // the background writer
 
     std::string dir_;
     std::uint64_t identity_ = 0;
-    bool joined_ = false;
+    std::atomic<bool> joined_ = false;  // read on the I/O thread, set by the writer
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
-    std::map<NodeId, Remembered> peers_;  // guarded by mutex_
-    bool dirty_ = false;                  // guarded by mutex_
-    bool stopping_ = false;               // guarded by mutex_
-    std::string save_error_;              // guarded by mutex_
-    std::mutex save_mutex_;               // one PEERS writer at a time (the I/O thread or the saver)
+    std::map<NodeId, Remembered> peers_;    // guarded by mutex_: admitted, identity durable
+    std::map<NodeId, Newcomer> newcomers_;  // guarded by mutex_: first seen, not durable yet
+    bool dirty_ = false;                    // guarded by mutex_: a mark grew
+    bool stopping_ = false;                 // guarded by mutex_
+    bool join_requested_ = false;           // guarded by mutex_
+    std::string save_error_;                // guarded by mutex_
     std::thread saver_;
 };
 

@@ -18,8 +18,23 @@ using asio::ip::tcp;
 
 namespace {
 
-void log_at(int level, const std::string& line) {
-    spdlog::log(static_cast<spdlog::level::level_enum>(level), "{}", line);
+// The runtime's log levels, at the edge where they meet spdlog.
+spdlog::level::level_enum to_spdlog(LogLevel level) {
+    switch (level) {
+        case LogLevel::debug:
+            return spdlog::level::debug;
+        case LogLevel::info:
+            return spdlog::level::info;
+        case LogLevel::warn:
+            return spdlog::level::warn;
+        case LogLevel::error:
+            return spdlog::level::err;
+    }
+    return spdlog::level::err;
+}
+
+void log_at(LogLevel level, const std::string& line) {
+    spdlog::log(to_spdlog(level), "{}", line);
 }
 
 std::uint32_t to_ticks(std::uint32_t ms, std::uint32_t tick_ms) {
@@ -81,10 +96,11 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     if (options_.engine) store_options.codec = options_.engine->codec;
     OpenResult opened = LogStore::open(options_.data_dir, store_options);
     if (!opened.ok()) throw NodeOpenError{opened.error->message()};
-    if (opened.torn_bytes_dropped > 0) spdlog::warn("{}", opened.torn_message);
-    spdlog::info("recovered {} log records and {} bytes of {} metadata from {}",
-                 opened.recovered.records.size(), opened.recovered.metadata.size(), options_.protocol,
-                 options_.data_dir);
+    if (opened.torn_bytes_dropped > 0) opening_log_.emplace_back(LogLevel::warn, opened.torn_message);
+    opening_log_.emplace_back(
+        LogLevel::info, "recovered " + std::to_string(opened.recovered.records.size()) + " log records and " +
+                            std::to_string(opened.recovered.metadata.size()) + " bytes of " +
+                            options_.protocol + " metadata from " + options_.data_dir);
     storage_ = std::make_unique<FileStorage>(io_, std::move(opened.store));
     incarnation_ = fresh_session_id();
     boot_mark_ = high_water_mark();
@@ -118,8 +134,9 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         if (m.id != self) peers[m.id] = resolve(io_, m.host, m.peer_port());
     TransportOptions transport_options;
     transport_options.identity = guard_->identity();
-    transport_options.admit = [this](NodeId peer, std::uint64_t identity, const HelloMarks& m) {
-        return guard_->admit(peer, DataDirClaim{identity, m.incarnation, m.boot_mark, m.mark});
+    transport_options.admit = [this](NodeId peer, std::uint64_t identity, const HelloMarks& m,
+                                     TransportOptions::AdmitDone done) {
+        guard_->admit(peer, DataDirClaim{identity, m.incarnation, m.boot_mark, m.mark}, std::move(done));
     };
     transport_options.marks = [this] { return HelloMarks{incarnation_, boot_mark_, high_water_mark()}; };
     transport_options.on_mark = [this](NodeId peer, std::uint64_t incarnation, std::uint64_t mark) {
@@ -137,7 +154,8 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     network_ = std::make_unique<TransportNetwork>(*transport_);
     network_->joining_ = !guard_->joined();
     if (network_->joining_)
-        spdlog::info("new data dir {}: taking part once every peer has met it", options_.data_dir);
+        opening_log_.emplace_back(
+            LogLevel::info, "new data dir " + options_.data_dir + ": taking part once every peer has met it");
 
     DriverOptions d;
     d.session_id = fresh_session_id();
@@ -162,6 +180,8 @@ Node::~Node() {
 void Node::start() {
     const auto& me = options_.cluster.self_address();
     transport_->start(resolve(io_, me.host, me.peer_port()));
+    for (auto& [level, line] : opening_log_) log_at(level, line);
+    opening_log_.clear();
     next_tick_ = std::chrono::steady_clock::now();
     schedule_tick();
 }
@@ -225,18 +245,17 @@ DriverStatus Node::status() const {
 }
 
 // A new data dir joins once every peer has completed a handshake with it, so that every peer
-// remembers its identity (common/membership_guard.h).
+// remembers its identity (common/membership_guard.h), and once JOINED is durable: the guard's
+// writer thread writes it, and this node takes part from the first tick after.
 void Node::finish_joining() {
     if (!network_->joining_) return;
-    if (transport_->connected_peers() + 1 < options_.cluster.members.size()) return;
-    try {
-        guard_->mark_joined();
-    } catch (const std::runtime_error& e) {
-        spdlog::error("{}", e.what());
+    if (guard_->joined()) {
+        network_->joining_ = false;
+        spdlog::info("every peer has met this data dir: taking part");
         return;
     }
-    network_->joining_ = false;
-    spdlog::info("every peer has met this data dir: taking part");
+    if (transport_->connected_peers() + 1 < options_.cluster.members.size()) return;
+    guard_->request_join();
 }
 
 // The data dir's high-water mark as presented to peers: the last durable record's sequence less
@@ -249,12 +268,12 @@ std::uint64_t Node::high_water_mark() const {
 
 // Tells the peers this node's mark as it grows (at most every kMarkAnnounceMs), so that a stale
 // copy of this data dir is refused even if the node never reconnected in between; and reports a
-// failed PEERS write of the guard's background writer.
+// failed PEERS or JOINED write of the guard's background writer.
 void Node::announce_mark() {
     auto now = std::chrono::steady_clock::now();
     if (now - last_mark_announce_ < std::chrono::milliseconds(MembershipGuard::kMarkAnnounceMs)) return;
     last_mark_announce_ = now;
-    if (auto error = guard_->take_save_error()) spdlog::error("cannot remember peers' marks: {}", *error);
+    if (auto error = guard_->take_save_error()) spdlog::error("membership guard: {}", *error);
     std::uint64_t mark = high_water_mark();
     if (mark == last_announced_mark_) return;
     last_announced_mark_ = mark;

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "common/assert.h"
 #include "common/cluster_config.h"
@@ -53,12 +55,14 @@ constexpr int kExitInvariantViolated = 70;
 
 class Node {
 public:
-    // Opens the data dir (recovering the engine) and builds the runtime; does not start I/O.
+    // Opens the data dir (recovering the engine) and builds the runtime; does not start I/O and
+    // logs nothing (what it found is logged by start()), so a failure to start is one line.
     // Throws NodeOpenError if the data dir cannot be used.
     Node(boost::asio::io_context& io, NodeOptions options, StateMachine& state_machine);
     ~Node();
 
-    // Binds the peer port (throws boost::system::system_error) and starts ticking.
+    // Binds the peer port (throws boost::system::system_error), logs what opening the data dir
+    // found, and starts ticking.
     void start();
     // Stops timers and the transport, fails waiting requests, waits for the fsync in flight.
     void stop();
@@ -92,6 +96,7 @@ private:
     bool pump_scheduled_ = false;
     bool stopped_ = false;
     std::optional<std::tuple<Role, NodeId, Epoch>> last_reported_state_;
+    std::vector<std::pair<LogLevel, std::string>> opening_log_;  // logged by start()
     std::uint64_t incarnation_ = 0;  // random per process start (common/membership_guard.h)
     std::uint64_t boot_mark_ = 0;    // the high-water mark this process started from
     std::uint64_t last_announced_mark_ = 0;

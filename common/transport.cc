@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "common/codec.h"
+#include "common/spawn.h"
 
 namespace ballot {
 
@@ -124,7 +125,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
 
     HelloMarks my_marks() const { return options.marks ? options.marks() : HelloMarks{}; }
 
-    void say(int level, const std::string& line) {
+    void say(LogLevel level, const std::string& line) {
         if (log) log(level, line);
     }
 
@@ -135,10 +136,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         acceptor->bind(listen);
         acceptor->listen();
         auto self_ptr = shared_from_this();
-        asio::co_spawn(io, accept_loop(self_ptr), asio::detached);
+        asio::co_spawn(io, accept_loop(self_ptr), rethrow_escaped);
         for (auto& [id, peer] : peers) {
             peer.backoff = std::make_unique<asio::steady_timer>(io);
-            if (self < id) asio::co_spawn(io, dial_loop(self_ptr, id), asio::detached);
+            if (self < id) asio::co_spawn(io, dial_loop(self_ptr, id), rethrow_escaped);
         }
     }
 
@@ -166,6 +167,24 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         co_return payload;
     }
 
+    // Asks options.admit about the peer that sent `h`, and waits for the verdict without blocking
+    // the I/O thread (it may come from the membership guard's writer thread, after an fsync).
+    awaitable<std::optional<std::string>> admit(const Hello& h) {
+        using Signature = void(std::optional<std::string>);
+        return asio::async_initiate<decltype(use_awaitable), Signature>(
+            [this, &h](auto handler) {
+                auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+                asio::io_context& ctx = io;
+                options.admit(h.from, h.identity, h.marks,
+                              [&ctx, waiting](std::optional<std::string> refusal) {
+                                  asio::post(ctx, [waiting, refusal = std::move(refusal)]() mutable {
+                                      std::move (*waiting)(std::move(refusal));
+                                  });
+                              });
+            },
+            use_awaitable);
+    }
+
     // Exchanges Hello frames. The dialer speaks first. Returns the peer's id or 0 on failure.
     awaitable<NodeId> handshake(tcp::socket& socket, NodeId expected_peer) {
         asio::steady_timer deadline(io);
@@ -185,7 +204,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         }
         std::optional<Hello> hello = decode_hello(co_await read_frame(socket, 4096));
         if (!hello) {
-            say(3, "peer handshake rejected: not a Ballot peer hello");
+            say(LogLevel::warn, "peer handshake rejected: not a Ballot peer hello");
             co_return kNoNode;
         }
         const Hello& h = *hello;
@@ -201,11 +220,11 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         else if (!dialer && h.from > self)
             why = "node " + std::to_string(h.from) + " dialed, but the lower id dials";
         if (!why.empty()) {
-            say(3, "peer handshake rejected: " + why);
+            say(LogLevel::warn, "peer handshake rejected: " + why);
             co_return kNoNode;
         }
         if (!h.refusal.empty()) {
-            say(4, "node " + std::to_string(h.from) + " refuses this node: " + h.refusal);
+            say(LogLevel::error, "node " + std::to_string(h.from) + " refuses this node: " + h.refusal);
             co_return kNoNode;
         }
         // Three frames: the dialer's Hello, the acceptor's Hello (a refusal, or its identity),
@@ -213,8 +232,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         // logs name the cause, and neither side uses the connection before both have admitted
         // (and durably remembered) each other.
         std::optional<std::string> refusal;
-        if (options.admit) refusal = options.admit(h.from, h.identity, h.marks);
-        if (refusal) say(4, "refusing node " + std::to_string(h.from) + ": " + *refusal);
+        if (options.admit) refusal = co_await admit(h);
+        if (refusal) say(LogLevel::error, "refusing node " + std::to_string(h.from) + ": " + *refusal);
         Bytes reply =
             encode_hello(Hello{protocol, self, h.from, options.identity, my_marks(), refusal.value_or("")});
         auto [ec, n] = co_await asio::async_write(socket, asio::buffer(reply), tuple_awaitable);
@@ -223,7 +242,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             std::optional<Hello> verdict = decode_hello(co_await read_frame(socket, 4096));
             if (!verdict || verdict->from != h.from) co_return kNoNode;
             if (!verdict->refusal.empty()) {
-                say(4, "node " + std::to_string(h.from) + " refuses this node: " + verdict->refusal);
+                say(LogLevel::error,
+                    "node " + std::to_string(h.from) + " refuses this node: " + verdict->refusal);
                 co_return kNoNode;
             }
         }
@@ -236,10 +256,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             auto [ec, socket] = co_await me->acceptor->async_accept(tuple_awaitable);
             if (ec) {
                 if (me->stopped) co_return;
-                me->say(3, "peer accept failed: " + ec.message());
+                me->say(LogLevel::warn, "peer accept failed: " + ec.message());
                 continue;
             }
-            asio::co_spawn(me->io, inbound(me, std::move(socket)), asio::detached);
+            asio::co_spawn(me->io, inbound(me, std::move(socket)), log_escaped("an inbound peer connection"));
         }
     }
 
@@ -287,8 +307,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         Peer& peer = peers.at(c->peer);
         if (peer.connection) peer.connection->close();  // a newer connection replaces an old one
         peer.connection = c;
-        say(2, "connected to peer n" + std::to_string(c->peer));
-        asio::co_spawn(io, writer(shared_from_this(), c), asio::detached);
+        say(LogLevel::info, "connected to peer n" + std::to_string(c->peer));
+        asio::co_spawn(io, writer(shared_from_this(), c),
+                       log_escaped("the writer to peer n" + std::to_string(c->peer)));
 
         Bytes buffer(64 * 1024);
         std::size_t begin = 0, end = 0;
@@ -347,9 +368,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             if (begin == end) begin = end = 0;
         }
         if (!why.empty())
-            say(3, "dropping connection to peer n" + std::to_string(c->peer) + ": " + why);
+            say(LogLevel::warn, "dropping connection to peer n" + std::to_string(c->peer) + ": " + why);
         else if (!stopped)
-            say(2, "connection to peer n" + std::to_string(c->peer) + " closed");
+            say(LogLevel::info, "connection to peer n" + std::to_string(c->peer) + " closed");
         c->close();
         if (peer.connection == c) peer.connection.reset();
     }
@@ -366,7 +387,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(writing), tuple_awaitable);
             if (ec) {
                 if (!c->closed && !me->stopped)
-                    me->say(2, "write to peer n" + std::to_string(c->peer) + " failed: " + ec.message());
+                    me->say(LogLevel::info,
+                            "write to peer n" + std::to_string(c->peer) + " failed: " + ec.message());
                 c->close();
             }
         }

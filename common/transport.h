@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 
+#include "common/log_level.h"
 #include "common/types.h"
 
 namespace ballot {
@@ -43,9 +44,12 @@ struct TransportOptions {
     std::uint32_t connect_backoff_max_ms = 1000;
     std::uint32_t handshake_timeout_ms = 3000;
     // This node's data dir identity, sent in the Hello, and the check applied to a peer's
-    // (common/membership_guard.h): nullopt admits, a string is the reason for refusing.
+    // (common/membership_guard.h). The check answers through `done` (nullopt admits, a string is
+    // the reason for refusing), on any thread and possibly later: it may wait for an fsync, which
+    // must not run on the I/O thread. The handshake resumes on the transport's io_context.
     std::uint64_t identity = 0;
-    std::function<std::optional<std::string>(NodeId, std::uint64_t identity, const HelloMarks&)> admit;
+    using AdmitDone = std::function<void(std::optional<std::string> refusal)>;
+    std::function<void(NodeId, std::uint64_t identity, const HelloMarks&, AdmitDone done)> admit;
     // This node's marks, read for each Hello and each mark frame.
     std::function<HelloMarks()> marks;
     // A connected peer's mark frame.
@@ -56,7 +60,7 @@ class Transport {
 public:
     // Returns false if the payload is malformed: the connection it came on is dropped.
     using Handler = std::function<bool(NodeId from, std::span<const std::uint8_t> payload)>;
-    using Log = std::function<void(int level, const std::string&)>;
+    using Log = std::function<void(LogLevel level, const std::string&)>;
 
     Transport(boost::asio::io_context& io, NodeId self, std::string protocol,
               std::map<NodeId, boost::asio::ip::tcp::endpoint> peers, TransportOptions options,

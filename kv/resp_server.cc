@@ -5,6 +5,7 @@
 #include <charconv>
 #include <deque>
 
+#include "common/spawn.h"
 #include "kv/kv_commands.h"
 
 namespace ballot::kv {
@@ -140,8 +141,8 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             auto session = std::make_shared<Session>(std::move(socket), me->options);
             std::erase_if(me->sessions, [](auto& w) { return w.expired(); });
             me->sessions.push_back(session);
-            asio::co_spawn(me->io, writer(session), asio::detached);
-            asio::co_spawn(me->io, reader(me, session), asio::detached);
+            asio::co_spawn(me->io, writer(session), log_escaped("a client connection's writer"));
+            asio::co_spawn(me->io, reader(me, session), log_escaped("a client connection"));
         }
     }
 
@@ -277,7 +278,7 @@ void RespServer::start(const tcp::endpoint& listen) {
     impl_->acceptor->set_option(tcp::acceptor::reuse_address(true));
     impl_->acceptor->bind(listen);
     impl_->acceptor->listen();
-    asio::co_spawn(impl_->io, Impl::accept_loop(impl_), asio::detached);
+    asio::co_spawn(impl_->io, Impl::accept_loop(impl_), rethrow_escaped);
 }
 
 void RespServer::stop() {

@@ -1,7 +1,12 @@
 // ballot-server: one member of a replicated KV cluster, on any engine (SPEC "ballot-server").
 //
-// Exit codes: 0 after SIGTERM/SIGINT, 1 when the data dir is corrupt or a port cannot be bound,
-// 2 for bad arguments (one line on stderr naming the problem; nothing started, nothing created).
+// Exit codes (each failure one line on stderr naming the problem):
+//   0 after SIGTERM/SIGINT;
+//   1 when the node cannot start (a data dir that cannot be created, read or written, belongs to
+//     another engine or format, is corrupt, or that the engine refuses; a port in use), or stops
+//     on an unexpected error;
+//   2 for bad arguments (nothing started, nothing created);
+//   70 on a broken invariant (common/node.h).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -129,6 +134,12 @@ ServerArgs parse_args(int argc, char** argv) {
     return a;
 }
 
+// A startup failure: one line on stderr naming what is wrong, exit 1 (SPEC "ballot-server").
+int fail_to_start(const std::string& why) {
+    std::fprintf(stderr, "ballot-server: %s\n", why.c_str());
+    return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,8 +162,9 @@ int main(int argc, char** argv) {
     try {
         node = std::make_unique<Node>(io, args.node, store);
     } catch (const NodeOpenError& e) {
-        std::fprintf(stderr, "ballot-server: %s\n", e.message.c_str());
-        return 1;
+        return fail_to_start(e.message);
+    } catch (const std::exception& e) {
+        return fail_to_start("cannot open the data dir " + args.node.data_dir + ": " + e.what());
     }
 
     kv::RespServerOptions resp_options;
@@ -162,11 +174,15 @@ int main(int argc, char** argv) {
     try {
         asio::ip::tcp::resolver resolver(io);
         server.start(resolver.resolve(me.host, std::to_string(me.client_port)).begin()->endpoint());
+    } catch (const boost::system::system_error& e) {
+        return fail_to_start("cannot listen for clients on " + me.str() + ": " + e.code().message());
+    }
+    try {
         node->start();
     } catch (const boost::system::system_error& e) {
-        std::fprintf(stderr, "ballot-server: cannot listen on %s (client) or port %u (peers): %s\n",
-                     me.str().c_str(), me.peer_port(), e.code().message().c_str());
-        return 1;
+        return fail_to_start("cannot listen for peers on " + me.host + ":" + std::to_string(me.peer_port()) +
+                             " (client port + " + std::to_string(kPeerPortOffset) +
+                             "): " + e.code().message());
     }
 
     asio::signal_set signals(io, SIGTERM, SIGINT);
@@ -184,6 +200,12 @@ int main(int argc, char** argv) {
         io.run();
     } catch (const InvariantViolation& e) {
         stop_on_broken_invariant(e);  // one that escaped the node's own guards (a storage callback)
+    } catch (const std::exception& e) {
+        // From a coroutine the node cannot run without (common/spawn.h): stop rather than go on
+        // deaf. Destructors still finish the fsync in flight.
+        spdlog::critical("stopping: unexpected error: {}", e.what());
+        spdlog::default_logger()->flush();
+        return 1;
     }
     node.reset();
     spdlog::info("stopped");

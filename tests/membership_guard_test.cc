@@ -6,6 +6,8 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 using namespace ballot;
 namespace fs = std::filesystem;
@@ -43,23 +45,23 @@ BOOST_AUTO_TEST_CASE(a_peer_is_remembered_and_a_changed_identity_refused_across_
     TempDir d;
     {
         MembershipGuard g(d.path, 1);
-        BOOST_TEST(!g.admit(2, 700).has_value());  // first contact: remembered
-        BOOST_TEST(!g.admit(2, 700).has_value());  // same data dir: fine
-        BOOST_TEST(!g.admit(3, 800).has_value());
+        BOOST_TEST(!g.admit_and_wait(2, 700).has_value());  // first contact: remembered
+        BOOST_TEST(!g.admit_and_wait(2, 700).has_value());  // same data dir: fine
+        BOOST_TEST(!g.admit_and_wait(3, 800).has_value());
     }
     MembershipGuard again(d.path, 1);
-    auto refusal = again.admit(2, 701);  // node 2 lost its data dir
+    auto refusal = again.admit_and_wait(2, 701);  // node 2 lost its data dir
     BOOST_REQUIRE(refusal.has_value());
     BOOST_TEST(refusal->find("node 2") != std::string::npos);
     BOOST_TEST(refusal->find("lost or replaced its state") != std::string::npos);
-    BOOST_TEST(!again.admit(3, 800).has_value());
+    BOOST_TEST(!again.admit_and_wait(3, 800).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(damaged_files_are_named_not_replaced) {
     TempDir d;
     {
         MembershipGuard g(d.path, 5);
-        g.admit(2, 9);
+        g.admit_and_wait(2, 9);
     }
     flip_last_byte(d.path + "/PEERS");
     try {
@@ -100,22 +102,23 @@ BOOST_AUTO_TEST_CASE(a_stale_copy_is_refused_by_its_mark_across_restarts) {
     TempDir d;
     {
         MembershipGuard g(d.path, 1);
-        BOOST_TEST(!g.admit(2, DataDirClaim{700, 11, 4, 5}).has_value());
+        BOOST_TEST(!g.admit_and_wait(2, DataDirClaim{700, 11, 4, 5}).has_value());
         g.note_mark(2, 11, 30);  // the peer's mark grew while connected
         g.note_mark(2, 99, 50);  // not from the admitted process: ignored
         BOOST_TEST(g.remembered_mark(2) == 30u);
-        BOOST_TEST(!g.admit(2, DataDirClaim{700, 11, 4, 30}).has_value());  // same process reconnects
-        auto stale = g.admit(2, DataDirClaim{700, 12, 10, 10});             // restarted from an old copy
+        BOOST_TEST(
+            !g.admit_and_wait(2, DataDirClaim{700, 11, 4, 30}).has_value());  // same process reconnects
+        auto stale = g.admit_and_wait(2, DataDirClaim{700, 12, 10, 10});      // restarted from an old copy
         BOOST_REQUIRE(stale.has_value());
         BOOST_TEST(stale->find("stale copy") != std::string::npos, *stale);
         BOOST_TEST(stale->find("mark 30") != std::string::npos, *stale);
         // Writing on its own does not help: what counts is the mark it started from.
-        BOOST_TEST(g.admit(2, DataDirClaim{700, 12, 10, 500}).has_value());
+        BOOST_TEST(g.admit_and_wait(2, DataDirClaim{700, 12, 10, 500}).has_value());
     }
     MembershipGuard again(d.path, 1);  // the mark was written to PEERS
     BOOST_TEST(again.remembered_mark(2) == 30u);
-    BOOST_TEST(again.admit(2, DataDirClaim{700, 13, 29, 29}).has_value());
-    BOOST_TEST(!again.admit(2, DataDirClaim{700, 14, 30, 31}).has_value());  // a real restart
+    BOOST_TEST(again.admit_and_wait(2, DataDirClaim{700, 13, 29, 29}).has_value());
+    BOOST_TEST(!again.admit_and_wait(2, DataDirClaim{700, 14, 30, 31}).has_value());  // a real restart
 }
 
 BOOST_AUTO_TEST_CASE(a_dir_that_took_part_is_known_by_its_joined_file) {
@@ -126,4 +129,61 @@ BOOST_AUTO_TEST_CASE(a_dir_that_took_part_is_known_by_its_joined_file) {
         g.mark_joined();
     }
     BOOST_TEST(MembershipGuard::has_taken_part(d.path));
+}
+
+// A first-seen identity is written by the guard's own writer thread, never by the caller (the
+// I/O thread in a node), and the verdict comes only once PEERS holding it is durable.
+BOOST_AUTO_TEST_CASE(a_first_seen_identity_is_made_durable_off_the_calling_thread_before_admission) {
+    TempDir d;
+    MembershipGuard g(d.path, 1);
+    std::promise<std::pair<std::thread::id, MembershipGuard::Verdict>> answered;
+    g.admit(2, DataDirClaim{700, 11, 4, 5}, [&](MembershipGuard::Verdict v) {
+        answered.set_value({std::this_thread::get_id(), std::move(v)});
+    });
+    auto [thread, verdict] = answered.get_future().get();
+    BOOST_TEST(!verdict.has_value());
+    BOOST_TEST((thread != std::this_thread::get_id()));
+    // Durable by the time it was admitted: a fresh guard on the same dir knows the identity.
+    MembershipGuard reread(d.path, 1);
+    BOOST_TEST(reread.admit_and_wait(2, 701).has_value());
+
+    // A peer met before is answered at once, on the calling thread.
+    std::optional<std::thread::id> known_thread;
+    g.admit(2, DataDirClaim{700, 11, 4, 5}, [&](MembershipGuard::Verdict v) {
+        BOOST_TEST(!v.has_value());
+        known_thread = std::this_thread::get_id();
+    });
+    BOOST_TEST((known_thread == std::this_thread::get_id()));
+}
+
+// A write that fails refuses the newcomer, naming why, and does not remember it: the next
+// handshake tries again rather than admitting an identity that was never made durable.
+BOOST_AUTO_TEST_CASE(a_failed_write_refuses_the_newcomer_and_a_later_handshake_retries) {
+    TempDir d;
+    std::string dir = d.path + "/node";
+    fs::create_directories(dir);
+    MembershipGuard g(dir, 1);
+    fs::remove_all(dir);  // PEERS cannot be written now (even as root)
+    auto refusal = g.admit_and_wait(2, 700);
+    BOOST_REQUIRE(refusal.has_value());
+    BOOST_TEST(refusal->find("cannot remember node 2 durably") != std::string::npos, *refusal);
+    BOOST_TEST(refusal->find("PEERS") != std::string::npos, *refusal);
+    BOOST_TEST(g.remembered_mark(2) == 0u);
+
+    fs::create_directories(dir);
+    BOOST_TEST(!g.admit_and_wait(2, 700).has_value());
+    BOOST_TEST(fs::exists(dir + "/PEERS"));
+}
+
+// JOINED is written by the guard's writer thread too; the node takes part only once joined()
+// says it is durable. The writer finishes what was asked of it before the guard goes away.
+BOOST_AUTO_TEST_CASE(a_requested_join_is_written_by_the_writer_and_survives) {
+    TempDir d;
+    {
+        MembershipGuard g(d.path, 3);
+        g.request_join();
+        g.request_join();  // asking twice is harmless
+    }
+    BOOST_TEST(MembershipGuard::has_taken_part(d.path));
+    BOOST_TEST(MembershipGuard(d.path, 3).joined());
 }

@@ -189,7 +189,7 @@ void SimCluster::restart(NodeId id) {
     n.driver =
         std::make_unique<Driver>(id, std::move(engine), *n.disk, network_->endpoint(id), *n.sm, options);
     n.driver->set_log(
-        [this, id](int, const std::string& line) { trace("node " + std::to_string(id) + " log: " + line); });
+        [this, id](LogLevel, const std::string& line) { trace("node " + std::to_string(id) + " log: " + line); });
     if (trace_) n.driver->set_trace([this](const std::string& line) { trace(line); });
     n.up = true;
     applied_log_.restart(id);
