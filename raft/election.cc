@@ -41,7 +41,7 @@ void Raft::tick_leader_lease() {
         if (pr.recent_active) ++active;
         pr.recent_active = false;
     }
-    if (active < config_.quorum()) become_follower(currentTerm, kNoNode);
+    if (active < members_.quorum()) become_follower(currentTerm, kNoNode);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -73,9 +73,9 @@ void Raft::become_pre_candidate() {
     role_ = Role::pre_candidate;
     set_leader(kNoNode);
     reset_election_timer();
-    votes_ = VoteTally(config_.members.size(), config_.quorum());
+    votes_ = members_.tally();
     votes_.record(id_, true);
-    for (NodeId peer : peers_)
+    for (NodeId peer : members_.peers())
         send(peer, RequestVote{true, currentTerm + 1, log_.last_index(), log_.last_term()}, false);
     if (votes_.won()) become_candidate();  // a one-node cluster
 }
@@ -89,11 +89,11 @@ void Raft::become_candidate() {
     hard_state_dirty_ = true;
     set_leader(kNoNode);
     reset_election_timer();
-    votes_ = VoteTally(config_.members.size(), config_.quorum());
+    votes_ = members_.tally();
     votes_.record(id_, true);
     // After persist: the new term and the vote for ourselves must be durable before anyone is
     // asked, or a crash could let us vote twice in this term.
-    for (NodeId peer : peers_)
+    for (NodeId peer : members_.peers())
         send(peer, RequestVote{false, currentTerm, log_.last_index(), log_.last_term()}, true);
     if (votes_.won()) become_leader();
 }
@@ -106,7 +106,7 @@ void Raft::become_leader() {
     // Figure 2, volatile state on leaders, "reinitialized after election": nextIndex = last log
     // index + 1, matchIndex = 0. Every follower starts in probe until its log is known to match.
     progress_.clear();
-    for (NodeId peer : peers_)
+    for (NodeId peer : members_.peers())
         progress_.emplace(peer, Progress(log_.last_index() + 1, config_.max_inflight_messages));
     own_durable_index_ = 0;
     heartbeat_elapsed_ = 0;

@@ -26,7 +26,7 @@ void Raft::check_invariants() const {
     log_.check_invariants(kLogWindow);
     BALLOT_ASSERT(log_.last_term() <= currentTerm,
                   "last log term <= currentTerm (" + str(log_.last_term()) + " > " + str(currentTerm) + ")");
-    BALLOT_ASSERT(votedFor == kNoNode || is_member(votedFor), "votedFor is a member or none");
+    BALLOT_ASSERT(votedFor == kNoNode || members_.contains(votedFor), "votedFor is a member or none");
 
     // ---- Figure 2 volatile state ----
     BALLOT_ASSERT(commitIndex <= log_.last_index(), "commitIndex <= last log index (" + str(commitIndex) +
@@ -35,7 +35,7 @@ void Raft::check_invariants() const {
 
     // ---- roles ----
     BALLOT_ASSERT((role_ == Role::leader) == (leader_ == id_), "a node names itself leader iff it leads");
-    BALLOT_ASSERT(leader_ == kNoNode || is_member(leader_), "the known leader is a member or none");
+    BALLOT_ASSERT(leader_ == kNoNode || members_.contains(leader_), "the known leader is a member or none");
     if (role_ == Role::candidate || role_ == Role::leader) {
         // §5.2: a candidate votes for itself in the term it starts; a leader won that election.
         BALLOT_ASSERT(votedFor == id_, "a candidate's or leader's vote in its term is for itself");
@@ -60,7 +60,7 @@ void Raft::check_invariants() const {
 }
 
 void Raft::check_leader_invariants() const {
-    BALLOT_ASSERT(progress_.size() == peers_.size(), "a leader tracks progress for every peer");
+    BALLOT_ASSERT(progress_.size() == members_.peers().size(), "a leader tracks progress for every peer");
     const Index last = log_.last_index();
     // §8: the no-op appended at the start of the term is in the log (and never truncated).
     BALLOT_ASSERT(log_.last_term() == currentTerm, "a leader's log ends in its own term (its no-op, §8)");

@@ -11,34 +11,25 @@ namespace ballot::raft {
 
 namespace {
 
-void validate(const EngineConfig& c) {
-    auto fail = [](const std::string& why) { throw std::invalid_argument("raft configuration: " + why); };
-    if (std::find(c.members.begin(), c.members.end(), c.id) == c.members.end())
-        fail("own id " + std::to_string(c.id) + " is not among the members");
-    if (c.election_timeout_min_ticks == 0 || c.election_timeout_min_ticks > c.election_timeout_max_ticks)
-        fail("election timeout must be a range [min, max] with 0 < min <= max ticks");
-    if (c.heartbeat_ticks == 0 || c.heartbeat_ticks >= c.election_timeout_min_ticks)
-        fail("heartbeat interval must be at least one tick and shorter than the minimum election timeout");
-    if (c.max_message_bytes == 0 || c.max_inflight_messages == 0 || c.max_pending_proposals == 0)
-        fail("max_message_bytes, max_inflight_messages and max_pending_proposals must be positive");
+// The configuration, once every engine's checks passed (common/engine.h): before members_ is built.
+const EngineConfig& validated(const EngineConfig& config) {
+    validate_engine_config(config, "raft");
+    return config;
 }
 
 }  // namespace
 
 Raft::Raft(const EngineConfig& config, RecoveredState recovered)
-    : config_(config), id_(config.id), rng_(config.seed) {
-    Recovered persisted = decode_recovered(recovered);
-    currentTerm = persisted.hard_state.term;
-    votedFor = persisted.hard_state.vote;
-    log_ = RaftLog(std::move(persisted.entries));
-    validate(config_);
-    for (NodeId m : config_.members)
-        if (m != id_) peers_.push_back(m);
+    : config_(validated(config)), id_(config.id), members_(config.id, config.members), rng_(config.seed) {
+    Recovered persisted = decode_recovered<&decode_metadata, &decode_record>(recovered, "raft");
+    currentTerm = persisted.metadata.term;
+    votedFor = persisted.metadata.vote;
+    log_ = RaftLog(std::move(persisted.records));
     if (log_.last_term() > currentTerm)
         throw std::invalid_argument("raft: recovered log holds an entry of term " +
                                     std::to_string(log_.last_term()) + " but currentTerm is only " +
                                     std::to_string(currentTerm));
-    if (votedFor != kNoNode && !is_member(votedFor))
+    if (votedFor != kNoNode && !members_.contains(votedFor))
         throw std::invalid_argument("raft: recovered vote for node " + std::to_string(votedFor) +
                                     ", which is not a member");
     // Everyone starts as a follower (§5.2); commitIndex is volatile and is learned again from the
@@ -62,7 +53,7 @@ void Raft::tick() {
 
 bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
     std::optional<Message> decoded = decode(payload);
-    if (!decoded || !is_member(from)) return false;
+    if (!decoded || !members_.contains(from)) return false;
     Message& msg = *decoded;
     if (from == id_) {
         // Our own note, handed back by the runtime once the batch that carried it is durable.
@@ -239,10 +230,6 @@ std::string Raft::describe(std::span<const std::uint8_t> payload) const {
 
 void Raft::send(NodeId to, Message m, bool after_persist) {
     messages_.push_back(Envelope{to, encode(m), after_persist});
-}
-
-bool Raft::is_member(NodeId id) const {
-    return std::find(config_.members.begin(), config_.members.end(), id) != config_.members.end();
 }
 
 void Raft::set_leader(NodeId leader) {

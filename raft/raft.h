@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/engine.h"
+#include "common/membership.h"
 #include "common/quorum.h"
 #include "common/random.h"
 #include "raft/log.h"
@@ -70,7 +71,6 @@ private:
     bool handle_append_entries(NodeId from, AppendEntries m);
     void handle_propose(Propose m);
     void send(NodeId to, Message m, bool after_persist);
-    bool is_member(NodeId id) const;
     void set_leader(NodeId leader);
 
     // ---- election.cc ----
@@ -109,9 +109,9 @@ private:
     void fail_forwarded_reads();
     void expire_forwarded_reads();
 
-    const EngineConfig config_;
+    const EngineConfig config_;  // validated; its members are read through members_ only
     const NodeId id_;
-    std::vector<NodeId> peers_;  // every member but this node
+    const Membership members_;  // who may send to us, whom we send to, what a majority is
     Rng rng_;
 
     // ---- Figure 2: persistent state on all servers (names as in the paper) ----

@@ -75,7 +75,7 @@ void Raft::start_reads_waiting_for_commit() {
 void Raft::confirm_reads() {
     std::vector<std::uint64_t> acked{read_context_};  // the leader vouches for itself
     for (const auto& [id, pr] : progress_) acked.push_back(pr.read_context_acked);
-    const std::uint64_t confirmed = quorum_index(std::move(acked), config_.quorum());
+    const std::uint64_t confirmed = members_.quorum_value(std::move(acked));
     while (!pending_reads_.empty() && pending_reads_.front().context <= confirmed) {
         const PendingRead r = pending_reads_.front();
         pending_reads_.pop_front();

@@ -13,7 +13,7 @@ void Raft::tick_heartbeat() {
     // all followers in order to maintain their authority".
     if (++heartbeat_elapsed_ < config_.heartbeat_ticks) return;
     heartbeat_elapsed_ = 0;
-    for (NodeId peer : peers_) {
+    for (NodeId peer : members_.peers()) {
         send_heartbeat(peer);
         if (progress_.at(peer).on_heartbeat_interval()) send_append(peer);  // resend what was lost
     }
@@ -71,7 +71,7 @@ void Raft::flush_leader() {
     // Called from take_ready(): everything appended since the last batch goes out now, in as few
     // AppendEntries as max_message_bytes allows. Followers that got nothing new hear a heartbeat
     // if a ReadIndex round started or they do not know the commit index yet.
-    for (NodeId peer : peers_) {
+    for (NodeId peer : members_.peers()) {
         const bool sent = append_pending_ && send_append(peer);
         if (!sent && (read_round_pending_ || (commit_news_ && behind_on_commit(progress_.at(peer)))))
             send_heartbeat(peer);
@@ -140,7 +140,7 @@ void Raft::maybe_commit() {
     // matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N".
     std::vector<Index> match{own_durable_index_};
     for (const auto& [id, pr] : progress_) match.push_back(pr.matchIndex);
-    const Index n = quorum_index(std::move(match), config_.quorum());
+    const Index n = members_.quorum_value(std::move(match));
     // §5.4.2: "Raft never commits log entries from previous terms by counting replicas"; they
     // commit indirectly, beneath the first entry of this term (Figure 8).
     if (n <= commitIndex || log_.term_at(n) != currentTerm) return;
