@@ -76,7 +76,7 @@ void Raft::become_pre_candidate() {
     votes_ = members_.tally();
     votes_.record(id_, true);
     for (NodeId peer : members_.peers())
-        send(peer, RequestVote{true, currentTerm + 1, log_.last_index(), log_.last_term()}, false);
+        send(peer, RequestVote{true, currentTerm + 1, log_.last_index(), log_.last_term()});
     if (votes_.won()) become_candidate();  // a one-node cluster
 }
 
@@ -91,10 +91,9 @@ void Raft::become_candidate() {
     reset_election_timer();
     votes_ = members_.tally();
     votes_.record(id_, true);
-    // After persist: the new term and the vote for ourselves must be durable before anyone is
-    // asked, or a crash could let us vote twice in this term.
+    // They leave after persist (messages.h): a crash must not let us vote twice in this term.
     for (NodeId peer : members_.peers())
-        send(peer, RequestVote{false, currentTerm, log_.last_index(), log_.last_term()}, true);
+        send(peer, RequestVote{false, currentTerm, log_.last_index(), log_.last_term()});
     if (votes_.won()) become_leader();
 }
 
@@ -138,8 +137,8 @@ void Raft::handle_request_vote(NodeId from, const RequestVote& m) {
         hard_state_dirty_ = true;
         election_elapsed_ = 0;  // Figure 2: granting a vote resets the election timer
     }
-    // After persist: a granted vote is a promise only once votedFor is durable.
-    send(from, RequestVoteResponse{false, currentTerm, grant}, true);
+    // After persist (messages.h): a granted vote is a promise only once votedFor is durable.
+    send(from, RequestVoteResponse{false, currentTerm, grant});
 }
 
 void Raft::handle_pre_vote(NodeId from, const RequestVote& m) {
@@ -148,7 +147,7 @@ void Raft::handle_pre_vote(NodeId from, const RequestVote& m) {
     // election timeout. Nothing of ours changes: not our term, not our vote.
     const bool grant = m.term > currentTerm && !heard_from_leader_recently() &&
                        log_.is_up_to_date(m.last_log_index, m.last_log_term);
-    send(from, RequestVoteResponse{true, grant ? m.term : currentTerm, grant}, false);
+    send(from, RequestVoteResponse{true, grant ? m.term : currentTerm, grant});
 }
 
 void Raft::handle_vote_response(NodeId from, const RequestVoteResponse& m) {

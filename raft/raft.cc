@@ -95,7 +95,7 @@ ProposeResult Raft::propose(std::string command) {
     }
     if (role_ == Role::follower && leader_ != kNoNode) {
         // §8: clients may talk to any server; a follower passes the command on to its leader.
-        send(leader_, Propose{std::move(command)}, false);
+        send(leader_, Propose{std::move(command)});
         return ProposeResult::accepted;
     }
     return ProposeResult::no_leader;  // an election is under way
@@ -121,7 +121,7 @@ bool Raft::handle_append_entries(NodeId from, AppendEntries m) {
         // Rule 1: reply false to a stale leader; our term in the reply makes it step down.
         r.term = currentTerm;
         r.rejected_index = m.prev_log_index;
-        send(from, r, true);
+        send(from, r);
         return true;
     }
     // Proof that the sender broke the protocol. Two cases, both refused the same way: step()
@@ -174,9 +174,7 @@ bool Raft::handle_append_entries(NodeId from, AppendEntries m) {
         r.success = true;
         r.match_index = last_new;
     }
-    // After persist: a success promises the entries are durable here; a rejection carries our
-    // term, which may be new in this batch.
-    send(from, r, true);
+    send(from, r);  // after persist: a success says the entries are durable here
     return true;
 }
 
@@ -194,8 +192,7 @@ Ready Raft::take_ready() {
         for (Index i = lastApplied + 1; i <= commitIndex; ++i) rd.committed.push_back({i, log_.at(i).data});
         lastApplied = commitIndex;
     }
-    rd.messages = std::move(messages_);
-    messages_.clear();
+    outbox_.take(rd.messages, [](const Message& m) { return encode(m); });
     rd.reads = std::move(reads_);
     reads_.clear();
     return rd;
@@ -203,7 +200,7 @@ Ready Raft::take_ready() {
 
 bool Raft::has_ready() const {
     if (hard_state_dirty_ || log_.has_unstable() || commitIndex > lastApplied) return true;
-    if (!messages_.empty() || !reads_.empty()) return true;
+    if (!outbox_.empty() || !reads_.empty()) return true;
     return role_ == Role::leader && (append_pending_ || commit_news_ || read_round_pending_);
 }
 
@@ -228,8 +225,9 @@ std::string Raft::describe(std::span<const std::uint8_t> payload) const {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-void Raft::send(NodeId to, Message m, bool after_persist) {
-    messages_.push_back(Envelope{to, encode(m), after_persist});
+void Raft::send(NodeId to, Message m) {
+    const bool wait_for_persist = after_persist(m);
+    outbox_.send(to, std::move(m), wait_for_persist);
 }
 
 void Raft::set_leader(NodeId leader) {

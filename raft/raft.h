@@ -24,6 +24,7 @@
 
 #include "common/engine.h"
 #include "common/membership.h"
+#include "common/outbox.h"
 #include "common/quorum.h"
 #include "common/random.h"
 #include "raft/log.h"
@@ -70,7 +71,8 @@ private:
     // False (and nothing changed) if the message proves its sender broke the protocol.
     bool handle_append_entries(NodeId from, AppendEntries m);
     void handle_propose(Propose m);
-    void send(NodeId to, Message m, bool after_persist);
+    // Queues `m` for take_ready(), after persist or not as after_persist(m) says (messages.h).
+    void send(NodeId to, Message m);
     void set_leader(NodeId leader);
 
     // ---- election.cc ----
@@ -158,7 +160,7 @@ private:
 
     // ---- the batch being built for take_ready() ----
     bool hard_state_dirty_ = false;
-    std::vector<Envelope> messages_;
+    Outbox<Message> outbox_;
     std::vector<ReadState> reads_;
 };
 

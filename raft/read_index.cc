@@ -25,7 +25,7 @@ void Raft::read(std::uint64_t read_id) {
         forwarded_reads_.size() < config_.max_pending_proposals) {
         forwarded_reads_.insert(read_id);
         forwarded_order_.emplace_back(read_id, ticks_);
-        send(leader_, ReadIndex{read_id}, false);
+        send(leader_, ReadIndex{read_id});
         return;
     }
     reads_.push_back(ReadState{read_id, 0, false});  // no leader known (or too many reads waiting)
@@ -35,7 +35,7 @@ void Raft::handle_read_index(NodeId from, const ReadIndex& m) {
     if (role_ == Role::leader)
         start_read(m.read_id, from);
     else
-        send(from, ReadIndexResponse{m.read_id, 0, false}, false);
+        send(from, ReadIndexResponse{m.read_id, 0, false});
 }
 
 void Raft::handle_read_index_response(const ReadIndexResponse& m) {
@@ -87,7 +87,7 @@ void Raft::answer_read(std::uint64_t read_id, NodeId requester, Index read_index
     if (requester == id_)
         reads_.push_back(ReadState{read_id, read_index, ok});
     else
-        send(requester, ReadIndexResponse{read_id, read_index, ok}, false);
+        send(requester, ReadIndexResponse{read_id, read_index, ok});
 }
 
 void Raft::fail_leader_reads() {

@@ -31,7 +31,7 @@ void Raft::send_heartbeat(NodeId to) {
     m.leader_commit = commitIndex;
     m.read_context = read_context_;
     pr.commit_sent = std::max(pr.commit_sent, std::min(commitIndex, pr.matchIndex));
-    send(to, std::move(m), false);
+    send(to, std::move(m));
 }
 
 bool Raft::behind_on_commit(const Progress& pr) const {
@@ -57,10 +57,10 @@ bool Raft::send_append(NodeId to) {
         const Index last = had_entries ? m.entries.back().index : m.prev_log_index;
         if (pr.state() == Progress::State::replicate)
             pr.commit_sent = std::max(pr.commit_sent, std::min(commitIndex, last));
-        // §10.2.1: sent before our own copy of these entries is durable (after_persist = false):
+        // §10.2.1: sent before our own copy of these entries is durable (after_persist, messages.h):
         // followers do not rely on the leader's disk, and the leader does not count itself until
         // its own write is done (handle_own_append).
-        send(to, std::move(m), false);
+        send(to, std::move(m));
         pr.sent(last, had_entries);
         sent = true;
     }
@@ -84,7 +84,7 @@ void Raft::flush_leader() {
         own.request_term = currentTerm;
         own.success = true;
         own.match_index = log_.last_index();
-        send(id_, own, true);
+        send(id_, own);
     }
 }
 
