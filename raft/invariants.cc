@@ -53,9 +53,9 @@ void Raft::check_invariants() const {
     }
 
     // ---- follower reads ----
-    BALLOT_ASSERT(forwarded_reads_.size() <= forwarded_order_.size(),
-                  "every forwarded read is in the expiry queue");
-    BALLOT_ASSERT(forwarded_reads_.empty() || role_ != Role::leader,
+    BALLOT_ASSERT(forwarded_reads_.size() <= forwarded_reads_.limit(),
+                  "forwarded reads bounded by max_pending_proposals");
+    BALLOT_ASSERT(forwarded_reads_.size() == 0 || role_ != Role::leader,
                   "a leader has no reads forwarded to another leader");
 }
 

@@ -20,7 +20,11 @@ const EngineConfig& validated(const EngineConfig& config) {
 }  // namespace
 
 Raft::Raft(const EngineConfig& config, RecoveredState recovered)
-    : config_(validated(config)), id_(config.id), members_(config.id, config.members), rng_(config.seed) {
+    : config_(validated(config)),
+      id_(config.id),
+      members_(config.id, config.members),
+      rng_(config.seed),
+      forwarded_reads_(config.max_pending_proposals) {
     Recovered persisted = decode_recovered<&decode_metadata, &decode_record>(recovered, "raft");
     currentTerm = persisted.metadata.term;
     votedFor = persisted.metadata.vote;

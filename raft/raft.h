@@ -19,10 +19,10 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <vector>
 
 #include "common/engine.h"
+#include "common/forwarded_requests.h"
 #include "common/membership.h"
 #include "common/outbox.h"
 #include "common/quorum.h"
@@ -152,10 +152,10 @@ private:
     std::uint64_t read_context_ = 0;                // leader: last round number handed out
     std::deque<PendingRead> pending_reads_;         // leader: waiting for a majority, by context
     std::deque<PendingRead> reads_waiting_commit_;  // leader: before its first commit of the term
-    std::set<std::uint64_t> forwarded_reads_;       // follower: sent to leader_, unanswered
-    // follower: (read id, tick sent), oldest first. A forwarded read (or its answer) can be lost;
-    // one not answered within the maximum election timeout is failed so the runtime retries.
-    std::deque<std::pair<std::uint64_t, std::uint64_t>> forwarded_order_;
+    // follower: reads sent to leader_ and not answered yet. A forwarded read (or its answer) can
+    // be lost; one not answered within the maximum election timeout is failed so the runtime
+    // retries, and all are failed when the leader changes.
+    ForwardedRequests forwarded_reads_;
     std::uint64_t ticks_ = 0;  // ticks since start
 
     // ---- the batch being built for take_ready() ----
