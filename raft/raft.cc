@@ -1,5 +1,5 @@
 // Raft's inputs and outputs, and the follower side of AppendEntries. Elections are in
-// election.cc, the leader's replication in replication.cc, reads in read_index.cc.
+// election.cc, the leader's replication in replication.cc, reads in reads.cc.
 #include "raft/raft.h"
 
 #include <algorithm>

@@ -12,7 +12,7 @@
 //   election.cc     roles and elections: PreVote, RequestVote, becoming follower/candidate/leader
 //                   (§5.2, §5.4.1, §9.6), check-quorum (§6.2)
 //   replication.cc  the leader side of replication and commitment (§5.3, §5.4.2, §10.2.1)
-//   read_index.cc   linearizable reads (§6.4)
+//   reads.cc        linearizable reads (§6.4)
 //   log.*, progress.*, messages.*   the log, per-follower flow control, the wire messages
 #pragma once
 
@@ -100,7 +100,7 @@ private:
     void maybe_commit();
     bool committed_in_current_term() const;
 
-    // ---- read_index.cc ----
+    // ---- reads.cc ----
     void handle_read_index(NodeId from, const ReadIndex& m);
     void handle_read_index_response(const ReadIndexResponse& m);
     void start_read(std::uint64_t read_id, NodeId requester);
