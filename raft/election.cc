@@ -121,6 +121,13 @@ void Raft::become_leader() {
 // ---------------------------------------------------------------------------------------------
 // Vote requests (Figure 2, "RequestVote RPC, Receiver implementation")
 
+void Raft::on(NodeId from, const RequestVote& m) {
+    if (m.pre_vote)
+        handle_pre_vote(from, m);
+    else
+        handle_request_vote(from, m);
+}
+
 void Raft::handle_request_vote(NodeId from, const RequestVote& m) {
     if (m.term > currentTerm) {
         // §4.2.3: while we hear from a leader we ignore vote requests altogether (without even
@@ -150,7 +157,7 @@ void Raft::handle_pre_vote(NodeId from, const RequestVote& m) {
     send(from, RequestVoteResponse{true, grant ? m.term : currentTerm, grant});
 }
 
-void Raft::handle_vote_response(NodeId from, const RequestVoteResponse& m) {
+void Raft::on(NodeId from, const RequestVoteResponse& m) {
     // A granted pre-vote echoes the term we asked about, one ahead of ours by design; anything
     // else from a later term means we are behind.
     if (m.term > currentTerm && !(m.pre_vote && m.vote_granted)) {

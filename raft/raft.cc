@@ -1,9 +1,11 @@
-// Raft's inputs and outputs, and the follower side of AppendEntries. Elections are in
-// election.cc, the leader's replication in replication.cc, reads in reads.cc.
+// Raft's inputs (tick, step and its dispatch, propose) and outputs (take_ready, status,
+// describe). Elections are in election.cc, replication in replication.cc, reads in reads.cc.
 #include "raft/raft.h"
 
 #include <algorithm>
 #include <stdexcept>
+#include <type_traits>
+#include <variant>
 
 #include "common/assert.h"
 
@@ -58,31 +60,23 @@ void Raft::tick() {
 bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
     std::optional<Message> decoded = decode(payload);
     if (!decoded || !members_.contains(from)) return false;
-    Message& msg = *decoded;
     if (from == id_) {
         // Our own note, handed back by the runtime once the batch that carried it is durable.
-        if (auto* m = std::get_if<AppendEntriesResponse>(&msg)) handle_own_append(*m);
+        if (auto* m = std::get_if<AppendEntriesResponse>(&*decoded)) on_own_append(*m);
         return true;
     }
-    if (auto* m = std::get_if<RequestVote>(&msg)) {
-        if (m->pre_vote)
-            handle_pre_vote(from, *m);
-        else
-            handle_request_vote(from, *m);
-    } else if (auto* m = std::get_if<RequestVoteResponse>(&msg)) {
-        handle_vote_response(from, *m);
-    } else if (auto* m = std::get_if<AppendEntries>(&msg)) {
-        return handle_append_entries(from, std::move(*m));
-    } else if (auto* m = std::get_if<AppendEntriesResponse>(&msg)) {
-        handle_append_response(from, *m);
-    } else if (auto* m = std::get_if<Propose>(&msg)) {
-        handle_propose(std::move(*m));
-    } else if (auto* m = std::get_if<ReadIndex>(&msg)) {
-        handle_read_index(from, *m);
-    } else if (auto* m = std::get_if<ReadIndexResponse>(&msg)) {
-        handle_read_index_response(*m);
-    }
-    return true;
+    // One handler per message type (raft.h). Only AppendEntries can be refused: its handler
+    // returns false when the message proves its sender broke the protocol.
+    return std::visit(
+        [&](auto& m) -> bool {
+            if constexpr (std::is_same_v<decltype(on(from, std::move(m))), bool>) {
+                return on(from, std::move(m));
+            } else {
+                on(from, std::move(m));
+                return true;
+            }
+        },
+        *decoded);
 }
 
 ProposeResult Raft::propose(std::string command) {
@@ -105,81 +99,13 @@ ProposeResult Raft::propose(std::string command) {
     return ProposeResult::no_leader;  // an election is under way
 }
 
-void Raft::handle_propose(Propose m) {
+void Raft::on(NodeId /*from*/, Propose&& m) {
     // A proposal forwarded to a node that is no longer the leader (or whose backlog is full) is
     // dropped: the forwarding node's client times out and retries, and the command envelope's
     // client id and sequence number make the retry safe.
     if (role_ != Role::leader || log_.last_index() - commitIndex >= config_.max_pending_proposals) return;
     log_.append(currentTerm, std::move(m.command));
     append_pending_ = true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// §5.3 AppendEntries, receiver side (Figure 2, "AppendEntries RPC, Receiver implementation")
-
-bool Raft::handle_append_entries(NodeId from, AppendEntries m) {
-    AppendEntriesResponse r;
-    r.request_term = m.term;  // the leader counts this reply only for the term it asked in
-    r.read_context = m.read_context;
-    if (m.term < currentTerm) {
-        // Rule 1: reply false to a stale leader; our term in the reply makes it step down.
-        r.term = currentTerm;
-        r.rejected_index = m.prev_log_index;
-        send(from, r);
-        return true;
-    }
-    // Proof that the sender broke the protocol. Two cases, both refused the same way: step()
-    // returns false, nothing here changes, nothing is answered, and the runtime drops the
-    // connection and logs it (the simulator reports it as a safety violation).
-    //  - A second leader in our own term: Election Safety (§5.2) says there is at most one, and it
-    //    is us. Only a node that voted twice in a term (lost durable state, a lying fsync) or a
-    //    hostile one can send this.
-    //  - Entries that would truncate what we know is committed: Leader Completeness (§5.4.1)
-    //    puts every committed entry in every later leader's log, so an honest leader never
-    //    conflicts at or below our commitIndex.
-    // Neither is a LOCAL invariant of this node, so neither is a BALLOT_ASSERT: a peer's input
-    // must never stop this node (SPEC: a hostile peer frame changes no state). Nor is either
-    // silently accepted: obeying the first would make a leader truncate its own log or a follower
-    // switch leaders within a term, the second would un-commit entries that may have been applied
-    // and acknowledged. (leader_ is only ever the sender of an AppendEntries of currentTerm, or
-    // this node while it leads, or none; see set_leader's callers.)
-    if (m.term == currentTerm && leader_ != kNoNode && leader_ != from) return false;
-    if (log_.matches(m.prev_log_index, m.prev_log_term)) {
-        const std::optional<Index> conflict = log_.first_conflict(m.entries);
-        if (conflict && *conflict <= commitIndex) return false;
-    }
-    // A leader of our term or a later one exists: a candidate returns to follower (§5.2).
-    if (m.term > currentTerm || role_ != Role::follower)
-        become_follower(m.term, from);
-    else
-        set_leader(from);
-    election_elapsed_ = 0;
-    r.term = currentTerm;
-
-    if (m.prev_log_index > log_.last_index()) {
-        // Rule 2: our log is too short. Hint: our last index + 1.
-        r.rejected_index = m.prev_log_index;
-        r.conflict_index = log_.last_index() + 1;
-    } else if (!log_.matches(m.prev_log_index, m.prev_log_term)) {
-        // Rule 2: the entry at prev_log_index is from another term. Hint: that term and the first
-        // index we hold for it, so the leader can skip the whole term in one round trip.
-        r.rejected_index = m.prev_log_index;
-        r.conflict_term = *log_.term_at(m.prev_log_index);
-        r.conflict_index = log_.first_index_of_term_at(m.prev_log_index);
-    } else {
-        // Rules 3-5: append (removing a conflicting suffix), then learn the commit index, but
-        // never beyond what this message showed to match the leader's log.
-        BALLOT_ASSERT(role_ == Role::follower, "a leader never truncates or overwrites its own log");
-        const std::optional<Index> conflict = log_.first_conflict(m.entries);
-        BALLOT_ASSERT(!conflict || *conflict > commitIndex, "a committed entry is never removed");
-        const Index last_new = log_.append_from_leader(m.prev_log_index, std::move(m.entries));
-        if (m.leader_commit > commitIndex)
-            commitIndex = std::max(commitIndex, std::min(m.leader_commit, last_new));
-        r.success = true;
-        r.match_index = last_new;
-    }
-    send(from, r);  // after persist: a success says the entries are durable here
-    return true;
 }
 
 // ---------------------------------------------------------------------------------------------

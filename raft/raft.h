@@ -56,9 +56,6 @@ public:
     void check_invariants() const override;
 
 private:
-    void check_leader_invariants() const;
-    // A pre-candidate is running a PreVote round (§9.6); it reports itself as "candidate".
-
     // A read waiting for a majority to confirm this leader (§6.4).
     struct PendingRead {
         std::uint64_t read_id = 0;
@@ -67,15 +64,18 @@ private:
         std::uint64_t context = 0;  // the heartbeat round that must be acknowledged by a majority
     };
 
+    // Message handlers: step() decodes a peer's message and calls on(from, m), one overload per
+    // message type (the compiler refuses a message type without one), grouped here by file.
+
     // ---- raft.cc ----
-    // False (and nothing changed) if the message proves its sender broke the protocol.
-    bool handle_append_entries(NodeId from, AppendEntries m);
-    void handle_propose(Propose m);
+    void on(NodeId from, Propose&& m);  // a command a follower passed on to us (§8)
     // Queues `m` for take_ready(), after persist or not as after_persist(m) says (messages.h).
     void send(NodeId to, Message m);
     void set_leader(NodeId leader);
 
     // ---- election.cc ----
+    void on(NodeId from, const RequestVote& m);  // a PreVote (§9.6) or a RequestVote (§5.2)
+    void on(NodeId from, const RequestVoteResponse& m);
     void tick_election();
     void tick_leader_lease();
     void become_follower(std::uint64_t term, NodeId leader);
@@ -84,25 +84,27 @@ private:
     void become_leader();
     void handle_request_vote(NodeId from, const RequestVote& m);
     void handle_pre_vote(NodeId from, const RequestVote& m);
-    void handle_vote_response(NodeId from, const RequestVoteResponse& m);
     void reset_election_timer();
     bool heard_from_leader_recently() const;
 
     // ---- replication.cc ----
+    // False (and nothing changed) if the message proves its sender broke the protocol.
+    bool on(NodeId from, AppendEntries&& m);
+    void on(NodeId from, const AppendEntriesResponse& m);
+    // The leader's note to itself (§10.2.1), handed back once its own write is durable.
+    void on_own_append(const AppendEntriesResponse& m);
     void tick_heartbeat();
     bool send_append(NodeId to);
     void send_heartbeat(NodeId to);
     bool behind_on_commit(const Progress& pr) const;
     void flush_leader();
-    void handle_append_response(NodeId from, const AppendEntriesResponse& m);
-    void handle_own_append(const AppendEntriesResponse& m);
     Index next_index_hint(const AppendEntriesResponse& m) const;
     void maybe_commit();
     bool committed_in_current_term() const;
 
     // ---- reads.cc ----
-    void handle_read_index(NodeId from, const ReadIndex& m);
-    void handle_read_index_response(const ReadIndexResponse& m);
+    void on(NodeId from, const ReadIndex& m);
+    void on(NodeId from, const ReadIndexResponse& m);
     void start_read(std::uint64_t read_id, NodeId requester);
     void start_reads_waiting_for_commit();
     void confirm_reads();
@@ -110,6 +112,9 @@ private:
     void fail_leader_reads();
     void fail_forwarded_reads();
     void expire_forwarded_reads();
+
+    // ---- invariants.cc ----
+    void check_leader_invariants() const;
 
     const EngineConfig config_;  // validated; its members are read through members_ only
     const NodeId id_;

@@ -29,14 +29,14 @@ void Raft::read(std::uint64_t read_id) {
     reads_.push_back(ReadState{read_id, 0, false});  // no leader known (or too many reads waiting)
 }
 
-void Raft::handle_read_index(NodeId from, const ReadIndex& m) {
+void Raft::on(NodeId from, const ReadIndex& m) {
     if (role_ == Role::leader)
         start_read(m.read_id, from);
     else
         send(from, ReadIndexResponse{m.read_id, 0, false});
 }
 
-void Raft::handle_read_index_response(const ReadIndexResponse& m) {
+void Raft::on(NodeId /*from*/, const ReadIndexResponse& m) {
     // Only reads we are still waiting for: one failed already (the leader changed) stays failed.
     if (!forwarded_reads_.answer(m.read_id)) return;
     reads_.push_back(ReadState{m.read_id, m.read_index, m.ok});
