@@ -21,6 +21,19 @@ std::string str(std::uint64_t v) {
 
 }  // namespace
 
+// The log's shape, over its last `window` entries (raft/log.h).
+void RaftLog::check_invariants(Index window) const {
+    const Index first = last_index() > window ? last_index() - window + 1 : 1;
+    for (Index i = first; i <= last_index(); ++i) {
+        const Entry& e = entries_[i - 1];
+        BALLOT_ASSERT(e.index == i, "log indexes contiguous: index " + std::to_string(e.index) +
+                                        " stored at position " + std::to_string(i));
+        BALLOT_ASSERT(e.term >= 1, "log entry terms >= 1");
+        BALLOT_ASSERT(i == 1 || entries_[i - 2].term <= e.term,
+                      "log terms non-decreasing at index " + std::to_string(i));
+    }
+}
+
 void Raft::check_invariants() const {
     // ---- Figure 2 persistent state ----
     log_.check_invariants(kLogWindow);
