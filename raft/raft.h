@@ -6,14 +6,20 @@
 // A pure state machine behind common/engine.h: no I/O, no clock (time is tick()), no global
 // randomness (election timeouts come from an Rng seeded by EngineConfig::seed).
 //
-// Where things are (raft/README.md maps them to the paper):
-//   raft.cc         inputs (tick, step, propose, read), outputs (take_ready), status, and the
-//                   follower side of AppendEntries (§5.3)
-//   election.cc     roles and elections: PreVote, RequestVote, becoming follower/candidate/leader
-//                   (§5.2, §5.4.1, §9.6), check-quorum (§6.2)
-//   replication.cc  the leader side of replication and commitment (§5.3, §5.4.2, §10.2.1)
-//   reads.cc        linearizable reads (§6.4)
-//   log.*, progress.*, messages.*   the log, per-follower flow control, the wire messages
+// Where things are (the same file names per concern in every engine; raft/README.md maps them
+// to the paper):
+//   raft.h, raft.cc  the engine: inputs (tick, step, propose, read), the message dispatch (one
+//                    on(from, m) per message type), outputs (take_ready), status, describe
+//   election.cc      leader election: PreVote (§9.6), RequestVote and the election restriction
+//                    (§5.2, §5.4.1), role changes, check-quorum (§6.2)
+//   replication.cc   log replication, both sides: the AppendEntries receiver and its repair of
+//                    the log (§5.3), the leader's pipelined sending (§10.2.1), commitment (§5.4.2)
+//   reads.cc         linearizable reads: ReadIndex on the leader, forwarded reads (§6.4)
+//   messages.h/.cc   wire messages, codec, describe, and the after_persist policy
+//   persist.h/.cc    what Raft persists (Figure 2 persistent state) and its codec
+//   invariants.cc    every local invariant of the engine (check_invariants)
+//   log.*, progress.*  the log; the leader's per-follower nextIndex/matchIndex and flow control
+//   engine_traits.cc what the engine registry knows of Raft
 #pragma once
 
 #include <deque>
