@@ -41,7 +41,7 @@ void Raft::tick_leader_lease() {
         if (pr.recent_active) ++active;
         pr.recent_active = false;
     }
-    if (active < config_.quorum()) become_follower(currentTerm, kNoNode);
+    if (active < members_.quorum()) become_follower(currentTerm, kNoNode);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -73,10 +73,10 @@ void Raft::become_pre_candidate() {
     role_ = Role::pre_candidate;
     set_leader(kNoNode);
     reset_election_timer();
-    votes_ = VoteTally(config_.members.size(), config_.quorum());
+    votes_ = members_.tally();
     votes_.record(id_, true);
-    for (NodeId peer : peers_)
-        send(peer, RequestVote{true, currentTerm + 1, log_.last_index(), log_.last_term()}, false);
+    for (NodeId peer : members_.peers())
+        send(peer, RequestVote{true, currentTerm + 1, log_.last_index(), log_.last_term()});
     if (votes_.won()) become_candidate();  // a one-node cluster
 }
 
@@ -89,12 +89,11 @@ void Raft::become_candidate() {
     hard_state_dirty_ = true;
     set_leader(kNoNode);
     reset_election_timer();
-    votes_ = VoteTally(config_.members.size(), config_.quorum());
+    votes_ = members_.tally();
     votes_.record(id_, true);
-    // After persist: the new term and the vote for ourselves must be durable before anyone is
-    // asked, or a crash could let us vote twice in this term.
-    for (NodeId peer : peers_)
-        send(peer, RequestVote{false, currentTerm, log_.last_index(), log_.last_term()}, true);
+    // They leave after persist (messages.h): a crash must not let us vote twice in this term.
+    for (NodeId peer : members_.peers())
+        send(peer, RequestVote{false, currentTerm, log_.last_index(), log_.last_term()});
     if (votes_.won()) become_leader();
 }
 
@@ -106,7 +105,7 @@ void Raft::become_leader() {
     // Figure 2, volatile state on leaders, "reinitialized after election": nextIndex = last log
     // index + 1, matchIndex = 0. Every follower starts in probe until its log is known to match.
     progress_.clear();
-    for (NodeId peer : peers_)
+    for (NodeId peer : members_.peers())
         progress_.emplace(peer, Progress(log_.last_index() + 1, config_.max_inflight_messages));
     own_durable_index_ = 0;
     heartbeat_elapsed_ = 0;
@@ -121,6 +120,13 @@ void Raft::become_leader() {
 
 // ---------------------------------------------------------------------------------------------
 // Vote requests (Figure 2, "RequestVote RPC, Receiver implementation")
+
+void Raft::on(NodeId from, const RequestVote& m) {
+    if (m.pre_vote)
+        handle_pre_vote(from, m);
+    else
+        handle_request_vote(from, m);
+}
 
 void Raft::handle_request_vote(NodeId from, const RequestVote& m) {
     if (m.term > currentTerm) {
@@ -138,8 +144,8 @@ void Raft::handle_request_vote(NodeId from, const RequestVote& m) {
         hard_state_dirty_ = true;
         election_elapsed_ = 0;  // Figure 2: granting a vote resets the election timer
     }
-    // After persist: a granted vote is a promise only once votedFor is durable.
-    send(from, RequestVoteResponse{false, currentTerm, grant}, true);
+    // After persist (messages.h): a granted vote is a promise only once votedFor is durable.
+    send(from, RequestVoteResponse{false, currentTerm, grant});
 }
 
 void Raft::handle_pre_vote(NodeId from, const RequestVote& m) {
@@ -148,10 +154,10 @@ void Raft::handle_pre_vote(NodeId from, const RequestVote& m) {
     // election timeout. Nothing of ours changes: not our term, not our vote.
     const bool grant = m.term > currentTerm && !heard_from_leader_recently() &&
                        log_.is_up_to_date(m.last_log_index, m.last_log_term);
-    send(from, RequestVoteResponse{true, grant ? m.term : currentTerm, grant}, false);
+    send(from, RequestVoteResponse{true, grant ? m.term : currentTerm, grant});
 }
 
-void Raft::handle_vote_response(NodeId from, const RequestVoteResponse& m) {
+void Raft::on(NodeId from, const RequestVoteResponse& m) {
     // A granted pre-vote echoes the term we asked about, one ahead of ours by design; anything
     // else from a later term means we are behind.
     if (m.term > currentTerm && !(m.pre_vote && m.vote_granted)) {

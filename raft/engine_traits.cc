@@ -1,4 +1,5 @@
 // What the registry (engines/registry.h) knows of Raft.
+#include "common/persisted_format.h"
 #include "raft/persist.h"
 #include "raft/raft.h"
 
@@ -10,7 +11,7 @@ const EngineTraits& engine_traits() {
         [](const EngineConfig& config, RecoveredState recovered) -> std::unique_ptr<Engine> {
             return std::make_unique<Raft>(config, std::move(recovered));
         },
-        persisted_codec()};
+        persisted_codec<&decode_metadata, &decode_record>()};
     return traits;
 }
 

@@ -21,12 +21,25 @@ std::string str(std::uint64_t v) {
 
 }  // namespace
 
+// The log's shape, over its last `window` entries (raft/log.h).
+void RaftLog::check_invariants(Index window) const {
+    const Index first = last_index() > window ? last_index() - window + 1 : 1;
+    for (Index i = first; i <= last_index(); ++i) {
+        const Entry& e = entries_[i - 1];
+        BALLOT_ASSERT(e.index == i, "log indexes contiguous: index " + std::to_string(e.index) +
+                                        " stored at position " + std::to_string(i));
+        BALLOT_ASSERT(e.term >= 1, "log entry terms >= 1");
+        BALLOT_ASSERT(i == 1 || entries_[i - 2].term <= e.term,
+                      "log terms non-decreasing at index " + std::to_string(i));
+    }
+}
+
 void Raft::check_invariants() const {
     // ---- Figure 2 persistent state ----
     log_.check_invariants(kLogWindow);
     BALLOT_ASSERT(log_.last_term() <= currentTerm,
                   "last log term <= currentTerm (" + str(log_.last_term()) + " > " + str(currentTerm) + ")");
-    BALLOT_ASSERT(votedFor == kNoNode || is_member(votedFor), "votedFor is a member or none");
+    BALLOT_ASSERT(votedFor == kNoNode || members_.contains(votedFor), "votedFor is a member or none");
 
     // ---- Figure 2 volatile state ----
     BALLOT_ASSERT(commitIndex <= log_.last_index(), "commitIndex <= last log index (" + str(commitIndex) +
@@ -35,7 +48,7 @@ void Raft::check_invariants() const {
 
     // ---- roles ----
     BALLOT_ASSERT((role_ == Role::leader) == (leader_ == id_), "a node names itself leader iff it leads");
-    BALLOT_ASSERT(leader_ == kNoNode || is_member(leader_), "the known leader is a member or none");
+    BALLOT_ASSERT(leader_ == kNoNode || members_.contains(leader_), "the known leader is a member or none");
     if (role_ == Role::candidate || role_ == Role::leader) {
         // §5.2: a candidate votes for itself in the term it starts; a leader won that election.
         BALLOT_ASSERT(votedFor == id_, "a candidate's or leader's vote in its term is for itself");
@@ -53,14 +66,14 @@ void Raft::check_invariants() const {
     }
 
     // ---- follower reads ----
-    BALLOT_ASSERT(forwarded_reads_.size() <= forwarded_order_.size(),
-                  "every forwarded read is in the expiry queue");
-    BALLOT_ASSERT(forwarded_reads_.empty() || role_ != Role::leader,
+    BALLOT_ASSERT(forwarded_reads_.size() <= forwarded_reads_.limit(),
+                  "forwarded reads bounded by max_pending_proposals");
+    BALLOT_ASSERT(forwarded_reads_.size() == 0 || role_ != Role::leader,
                   "a leader has no reads forwarded to another leader");
 }
 
 void Raft::check_leader_invariants() const {
-    BALLOT_ASSERT(progress_.size() == peers_.size(), "a leader tracks progress for every peer");
+    BALLOT_ASSERT(progress_.size() == members_.peers().size(), "a leader tracks progress for every peer");
     const Index last = log_.last_index();
     // §8: the no-op appended at the start of the term is in the log (and never truncated).
     BALLOT_ASSERT(log_.last_term() == currentTerm, "a leader's log ends in its own term (its no-op, §8)");

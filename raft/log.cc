@@ -99,18 +99,6 @@ std::optional<Index> RaftLog::first_conflict(const std::vector<Entry>& entries) 
     return std::nullopt;
 }
 
-void RaftLog::check_invariants(Index window) const {
-    const Index first = last_index() > window ? last_index() - window + 1 : 1;
-    for (Index i = first; i <= last_index(); ++i) {
-        const Entry& e = entries_[i - 1];
-        BALLOT_ASSERT(e.index == i, "log indexes contiguous: index " + std::to_string(e.index) +
-                                        " stored at position " + std::to_string(i));
-        BALLOT_ASSERT(e.term >= 1, "log entry terms >= 1");
-        BALLOT_ASSERT(i == 1 || entries_[i - 2].term <= e.term,
-                      "log terms non-decreasing at index " + std::to_string(i));
-    }
-}
-
 void RaftLog::truncate_from(Index index) {
     BALLOT_ASSERT(index >= 1 && index <= last_index(), "truncation within the log");
     entries_.resize(index - 1);

@@ -71,6 +71,7 @@ public:
 
     // The log's shape (indexes contiguous from 1, terms >= 1 and never decreasing) over its last
     // `window` entries; append() and append_from_leader() assert it at every entry they add.
+    // Defined in raft/invariants.cc with the rest of the engine's invariants.
     void check_invariants(Index window) const;
 
     // What the store has not been told yet: the first index removed from the log (if a suffix

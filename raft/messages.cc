@@ -115,6 +115,12 @@ std::string position(Index index, std::uint64_t term) {
 
 }  // namespace
 
+bool after_persist(const Message& message) {
+    if (const auto* m = std::get_if<RequestVote>(&message)) return !m->pre_vote;
+    if (const auto* m = std::get_if<RequestVoteResponse>(&message)) return !m->pre_vote;
+    return std::holds_alternative<AppendEntriesResponse>(message);
+}
+
 Bytes encode(const Message& message) {
     Bytes out;
     Writer w(out);

@@ -112,6 +112,22 @@ Bytes encode(const Message& m);
 // message, index 0 with a non-zero term) all give std::nullopt, with the reason in `*error`.
 std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string* error = nullptr);
 
+// The persist-before-send rule (common/engine.h, common/outbox.h) for Raft, in one place: true when
+// the message may leave only once this batch's hard state and entries are durable. It depends on
+// the message alone:
+//   RequestVote            true: the candidate's new term and its vote for itself must survive a
+//                          crash, or it could vote twice in the term (§5.2)
+//   RequestVoteResponse    true: a granted vote is a promise only once votedFor is durable; a
+//                          rejection may carry a term adopted in this batch
+//   PreVote and its answer false: they change nothing on either side (§9.6)
+//   AppendEntries          false: the leader writes its log in parallel with sending it
+//                          (§10.2.1) and counts itself only once its own write is durable
+//   AppendEntriesResponse  true: a success says "these entries are on my disk", a rejection may
+//                          carry a new term; the leader's note to itself exists to say "durable"
+//   Propose, ReadIndex, ReadIndexResponse  false: they promise nothing about this node's disk
+//                          (a read index is already committed on a majority)
+bool after_persist(const Message& m);
+
 // One readable line, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".
 std::string describe(const Message& m);
 

@@ -1,30 +1,8 @@
 #include "raft/persist.h"
 
-#include <stdexcept>
-
 #include "common/codec.h"
 
 namespace ballot::raft {
-
-namespace {
-
-bool failed(Reader& r, std::string* why) {
-    if (r.finish()) return false;
-    if (why) *why = r.error();
-    return true;
-}
-
-std::string check_metadata(std::span<const std::uint8_t> bytes) {
-    std::string why;
-    return decode_metadata(bytes, &why) ? std::string() : why;
-}
-
-std::string check_record(Index index, std::span<const std::uint8_t> bytes) {
-    std::string why;
-    return decode_record(index, bytes, &why) ? std::string() : why;
-}
-
-}  // namespace
 
 Bytes encode_metadata(const HardState& hs) {
     Bytes out;
@@ -41,8 +19,7 @@ std::optional<HardState> decode_metadata(std::span<const std::uint8_t> bytes, st
     hs.term = r.u64();
     hs.vote = r.u64();
     hs.commit = r.u64();
-    if (failed(r, why)) return std::nullopt;
-    return hs;
+    return finish(r, why) ? std::optional<HardState>(hs) : std::nullopt;
 }
 
 LogRecord encode_record(const Entry& e) {
@@ -61,31 +38,7 @@ std::optional<Entry> decode_record(Index index, std::span<const std::uint8_t> by
     e.data = r.str();
     // §5.3: every entry is created by a leader of some term >= 1.
     if (r.ok() && e.term == 0) r.fail("raft entry of term 0");
-    if (failed(r, why)) return std::nullopt;
-    return e;
-}
-
-PersistedCodec persisted_codec() {
-    return PersistedCodec{&check_metadata, &check_record};
-}
-
-Recovered decode_recovered(const RecoveredState& recovered) {
-    Recovered out;
-    std::string why;
-    if (!recovered.metadata.empty()) {
-        auto hs = decode_metadata(recovered.metadata, &why);
-        if (!hs) throw std::invalid_argument("raft: persisted metadata does not decode: " + why);
-        out.hard_state = *hs;
-    }
-    out.entries.reserve(recovered.records.size());
-    for (const LogRecord& record : recovered.records) {
-        auto e = decode_record(record.index, record.bytes, &why);
-        if (!e)
-            throw std::invalid_argument("raft: persisted log record at index " +
-                                        std::to_string(record.index) + " does not decode: " + why);
-        out.entries.push_back(std::move(*e));
-    }
-    return out;
+    return finish(r, why) ? std::optional<Entry>(std::move(e)) : std::nullopt;
 }
 
 }  // namespace ballot::raft

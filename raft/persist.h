@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/engine.h"
+#include "common/persisted_format.h"
 #include "common/types.h"
 
 namespace ballot::raft {
@@ -48,15 +49,8 @@ LogRecord encode_record(const Entry& e);
 std::optional<Entry> decode_record(Index index, std::span<const std::uint8_t> bytes,
                                    std::string* why = nullptr);
 
-// The checks the log store runs on every record it replays (persisted_codec()).
-PersistedCodec persisted_codec();
-
-// What the store recovered, decoded: empty metadata is a fresh node. Throws std::invalid_argument
-// naming the first record that does not decode.
-struct Recovered {
-    HardState hard_state;
-    std::vector<Entry> entries;
-};
-Recovered decode_recovered(const RecoveredState& recovered);
+// What the store recovered, decoded (common/persisted_format.h: decode_recovered, and
+// persisted_codec for the checks the log store runs on every record it replays).
+using Recovered = ballot::Recovered<HardState, Entry>;
 
 }  // namespace ballot::raft

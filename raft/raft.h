@@ -6,23 +6,31 @@
 // A pure state machine behind common/engine.h: no I/O, no clock (time is tick()), no global
 // randomness (election timeouts come from an Rng seeded by EngineConfig::seed).
 //
-// Where things are (raft/README.md maps them to the paper):
-//   raft.cc         inputs (tick, step, propose, read), outputs (take_ready), status, and the
-//                   follower side of AppendEntries (§5.3)
-//   election.cc     roles and elections: PreVote, RequestVote, becoming follower/candidate/leader
-//                   (§5.2, §5.4.1, §9.6), check-quorum (§6.2)
-//   replication.cc  the leader side of replication and commitment (§5.3, §5.4.2, §10.2.1)
-//   read_index.cc   linearizable reads (§6.4)
-//   log.*, progress.*, messages.*   the log, per-follower flow control, the wire messages
+// Where things are (the same file names per concern in every engine; raft/README.md maps them
+// to the paper):
+//   raft.h, raft.cc  the engine: inputs (tick, step, propose, read), the message dispatch (one
+//                    on(from, m) per message type), outputs (take_ready), status, describe
+//   election.cc      leader election: PreVote (§9.6), RequestVote and the election restriction
+//                    (§5.2, §5.4.1), role changes, check-quorum (§6.2)
+//   replication.cc   log replication, both sides: the AppendEntries receiver and its repair of
+//                    the log (§5.3), the leader's pipelined sending (§10.2.1), commitment (§5.4.2)
+//   reads.cc         linearizable reads: ReadIndex on the leader, forwarded reads (§6.4)
+//   messages.h/.cc   wire messages, codec, describe, and the after_persist policy
+//   persist.h/.cc    what Raft persists (Figure 2 persistent state) and its codec
+//   invariants.cc    every local invariant of the engine (check_invariants)
+//   log.*, progress.*  the log; the leader's per-follower nextIndex/matchIndex and flow control
+//   engine_traits.cc what the engine registry knows of Raft
 #pragma once
 
 #include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <vector>
 
 #include "common/engine.h"
+#include "common/forwarded_requests.h"
+#include "common/membership.h"
+#include "common/outbox.h"
 #include "common/quorum.h"
 #include "common/random.h"
 #include "raft/log.h"
@@ -54,9 +62,6 @@ public:
     void check_invariants() const override;
 
 private:
-    void check_leader_invariants() const;
-    // A pre-candidate is running a PreVote round (§9.6); it reports itself as "candidate".
-
     // A read waiting for a majority to confirm this leader (§6.4).
     struct PendingRead {
         std::uint64_t read_id = 0;
@@ -65,15 +70,18 @@ private:
         std::uint64_t context = 0;  // the heartbeat round that must be acknowledged by a majority
     };
 
+    // Message handlers: step() decodes a peer's message and calls on(from, m), one overload per
+    // message type (the compiler refuses a message type without one), grouped here by file.
+
     // ---- raft.cc ----
-    // False (and nothing changed) if the message proves its sender broke the protocol.
-    bool handle_append_entries(NodeId from, AppendEntries m);
-    void handle_propose(Propose m);
-    void send(NodeId to, Message m, bool after_persist);
-    bool is_member(NodeId id) const;
+    void on(NodeId from, Propose&& m);  // a command a follower passed on to us (§8)
+    // Queues `m` for take_ready(), after persist or not as after_persist(m) says (messages.h).
+    void send(NodeId to, Message m);
     void set_leader(NodeId leader);
 
     // ---- election.cc ----
+    void on(NodeId from, const RequestVote& m);  // a PreVote (§9.6) or a RequestVote (§5.2)
+    void on(NodeId from, const RequestVoteResponse& m);
     void tick_election();
     void tick_leader_lease();
     void become_follower(std::uint64_t term, NodeId leader);
@@ -82,25 +90,27 @@ private:
     void become_leader();
     void handle_request_vote(NodeId from, const RequestVote& m);
     void handle_pre_vote(NodeId from, const RequestVote& m);
-    void handle_vote_response(NodeId from, const RequestVoteResponse& m);
     void reset_election_timer();
     bool heard_from_leader_recently() const;
 
     // ---- replication.cc ----
+    // False (and nothing changed) if the message proves its sender broke the protocol.
+    bool on(NodeId from, AppendEntries&& m);
+    void on(NodeId from, const AppendEntriesResponse& m);
+    // The leader's note to itself (§10.2.1), handed back once its own write is durable.
+    void on_own_append(const AppendEntriesResponse& m);
     void tick_heartbeat();
     bool send_append(NodeId to);
     void send_heartbeat(NodeId to);
     bool behind_on_commit(const Progress& pr) const;
     void flush_leader();
-    void handle_append_response(NodeId from, const AppendEntriesResponse& m);
-    void handle_own_append(const AppendEntriesResponse& m);
     Index next_index_hint(const AppendEntriesResponse& m) const;
     void maybe_commit();
     bool committed_in_current_term() const;
 
-    // ---- read_index.cc ----
-    void handle_read_index(NodeId from, const ReadIndex& m);
-    void handle_read_index_response(const ReadIndexResponse& m);
+    // ---- reads.cc ----
+    void on(NodeId from, const ReadIndex& m);
+    void on(NodeId from, const ReadIndexResponse& m);
     void start_read(std::uint64_t read_id, NodeId requester);
     void start_reads_waiting_for_commit();
     void confirm_reads();
@@ -109,9 +119,12 @@ private:
     void fail_forwarded_reads();
     void expire_forwarded_reads();
 
-    const EngineConfig config_;
+    // ---- invariants.cc ----
+    void check_leader_invariants() const;
+
+    const EngineConfig config_;  // validated; its members are read through members_ only
     const NodeId id_;
-    std::vector<NodeId> peers_;  // every member but this node
+    const Membership members_;  // who may send to us, whom we send to, what a majority is
     Rng rng_;
 
     // ---- Figure 2: persistent state on all servers (names as in the paper) ----
@@ -150,15 +163,15 @@ private:
     std::uint64_t read_context_ = 0;                // leader: last round number handed out
     std::deque<PendingRead> pending_reads_;         // leader: waiting for a majority, by context
     std::deque<PendingRead> reads_waiting_commit_;  // leader: before its first commit of the term
-    std::set<std::uint64_t> forwarded_reads_;       // follower: sent to leader_, unanswered
-    // follower: (read id, tick sent), oldest first. A forwarded read (or its answer) can be lost;
-    // one not answered within the maximum election timeout is failed so the runtime retries.
-    std::deque<std::pair<std::uint64_t, std::uint64_t>> forwarded_order_;
+    // follower: reads sent to leader_ and not answered yet. A forwarded read (or its answer) can
+    // be lost; one not answered within the maximum election timeout is failed so the runtime
+    // retries, and all are failed when the leader changes.
+    ForwardedRequests forwarded_reads_;
     std::uint64_t ticks_ = 0;  // ticks since start
 
     // ---- the batch being built for take_ready() ----
     bool hard_state_dirty_ = false;
-    std::vector<Envelope> messages_;
+    Outbox<Message> outbox_;
     std::vector<ReadState> reads_;
 };
 

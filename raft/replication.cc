@@ -1,6 +1,7 @@
-// The leader's side of log replication (§5.3) and commitment (§5.4.2), with the dissertation's
-// practical leader: pipelined, batched AppendEntries under a bounded window per follower, and the
-// leader writing its own log in parallel with sending it (§10.2.1).
+// Log replication (§5.3) and commitment (§5.4.2), both sides: the follower's consistency check
+// and repair of its log, and the dissertation's practical leader: pipelined, batched
+// AppendEntries under a bounded window per follower, and the leader writing its own log in
+// parallel with sending it (§10.2.1).
 #include <algorithm>
 
 #include "common/assert.h"
@@ -8,12 +9,83 @@
 
 namespace ballot::raft {
 
+// ---------------------------------------------------------------------------------------------
+// Follower: §5.3 AppendEntries, receiver side (Figure 2, "AppendEntries RPC, Receiver implementation")
+
+bool Raft::on(NodeId from, AppendEntries&& m) {
+    AppendEntriesResponse r;
+    r.request_term = m.term;  // the leader counts this reply only for the term it asked in
+    r.read_context = m.read_context;
+    if (m.term < currentTerm) {
+        // Rule 1: reply false to a stale leader; our term in the reply makes it step down.
+        r.term = currentTerm;
+        r.rejected_index = m.prev_log_index;
+        send(from, r);
+        return true;
+    }
+    // Proof that the sender broke the protocol. Two cases, both refused the same way: step()
+    // returns false, nothing here changes, nothing is answered, and the runtime drops the
+    // connection and logs it (the simulator reports it as a safety violation).
+    //  - A second leader in our own term: Election Safety (§5.2) says there is at most one, and it
+    //    is us. Only a node that voted twice in a term (lost durable state, a lying fsync) or a
+    //    hostile one can send this.
+    //  - Entries that would truncate what we know is committed: Leader Completeness (§5.4.1)
+    //    puts every committed entry in every later leader's log, so an honest leader never
+    //    conflicts at or below our commitIndex.
+    // Neither is a LOCAL invariant of this node, so neither is a BALLOT_ASSERT: a peer's input
+    // must never stop this node (SPEC: a hostile peer frame changes no state). Nor is either
+    // silently accepted: obeying the first would make a leader truncate its own log or a follower
+    // switch leaders within a term, the second would un-commit entries that may have been applied
+    // and acknowledged. (leader_ is only ever the sender of an AppendEntries of currentTerm, or
+    // this node while it leads, or none; see set_leader's callers.)
+    if (m.term == currentTerm && leader_ != kNoNode && leader_ != from) return false;
+    if (log_.matches(m.prev_log_index, m.prev_log_term)) {
+        const std::optional<Index> conflict = log_.first_conflict(m.entries);
+        if (conflict && *conflict <= commitIndex) return false;
+    }
+    // A leader of our term or a later one exists: a candidate returns to follower (§5.2).
+    if (m.term > currentTerm || role_ != Role::follower)
+        become_follower(m.term, from);
+    else
+        set_leader(from);
+    election_elapsed_ = 0;
+    r.term = currentTerm;
+
+    if (m.prev_log_index > log_.last_index()) {
+        // Rule 2: our log is too short. Hint: our last index + 1.
+        r.rejected_index = m.prev_log_index;
+        r.conflict_index = log_.last_index() + 1;
+    } else if (!log_.matches(m.prev_log_index, m.prev_log_term)) {
+        // Rule 2: the entry at prev_log_index is from another term. Hint: that term and the first
+        // index we hold for it, so the leader can skip the whole term in one round trip.
+        r.rejected_index = m.prev_log_index;
+        r.conflict_term = *log_.term_at(m.prev_log_index);
+        r.conflict_index = log_.first_index_of_term_at(m.prev_log_index);
+    } else {
+        // Rules 3-5: append (removing a conflicting suffix), then learn the commit index, but
+        // never beyond what this message showed to match the leader's log.
+        BALLOT_ASSERT(role_ == Role::follower, "a leader never truncates or overwrites its own log");
+        const std::optional<Index> conflict = log_.first_conflict(m.entries);
+        BALLOT_ASSERT(!conflict || *conflict > commitIndex, "a committed entry is never removed");
+        const Index last_new = log_.append_from_leader(m.prev_log_index, std::move(m.entries));
+        if (m.leader_commit > commitIndex)
+            commitIndex = std::max(commitIndex, std::min(m.leader_commit, last_new));
+        r.success = true;
+        r.match_index = last_new;
+    }
+    send(from, r);  // after persist: a success says the entries are durable here
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leader: sending entries and heartbeats, counting acknowledgements, committing
+
 void Raft::tick_heartbeat() {
     // §5.2: "leaders send periodic heartbeats (AppendEntries RPCs that carry no log entries) to
     // all followers in order to maintain their authority".
     if (++heartbeat_elapsed_ < config_.heartbeat_ticks) return;
     heartbeat_elapsed_ = 0;
-    for (NodeId peer : peers_) {
+    for (NodeId peer : members_.peers()) {
         send_heartbeat(peer);
         if (progress_.at(peer).on_heartbeat_interval()) send_append(peer);  // resend what was lost
     }
@@ -31,7 +103,7 @@ void Raft::send_heartbeat(NodeId to) {
     m.leader_commit = commitIndex;
     m.read_context = read_context_;
     pr.commit_sent = std::max(pr.commit_sent, std::min(commitIndex, pr.matchIndex));
-    send(to, std::move(m), false);
+    send(to, std::move(m));
 }
 
 bool Raft::behind_on_commit(const Progress& pr) const {
@@ -57,10 +129,10 @@ bool Raft::send_append(NodeId to) {
         const Index last = had_entries ? m.entries.back().index : m.prev_log_index;
         if (pr.state() == Progress::State::replicate)
             pr.commit_sent = std::max(pr.commit_sent, std::min(commitIndex, last));
-        // §10.2.1: sent before our own copy of these entries is durable (after_persist = false):
+        // §10.2.1: sent before our own copy of these entries is durable (after_persist, messages.h):
         // followers do not rely on the leader's disk, and the leader does not count itself until
-        // its own write is done (handle_own_append).
-        send(to, std::move(m), false);
+        // its own write is done (on_own_append).
+        send(to, std::move(m));
         pr.sent(last, had_entries);
         sent = true;
     }
@@ -71,7 +143,7 @@ void Raft::flush_leader() {
     // Called from take_ready(): everything appended since the last batch goes out now, in as few
     // AppendEntries as max_message_bytes allows. Followers that got nothing new hear a heartbeat
     // if a ReadIndex round started or they do not know the commit index yet.
-    for (NodeId peer : peers_) {
+    for (NodeId peer : members_.peers()) {
         const bool sent = append_pending_ && send_append(peer);
         if (!sent && (read_round_pending_ || (commit_news_ && behind_on_commit(progress_.at(peer)))))
             send_heartbeat(peer);
@@ -84,11 +156,11 @@ void Raft::flush_leader() {
         own.request_term = currentTerm;
         own.success = true;
         own.match_index = log_.last_index();
-        send(id_, own, true);
+        send(id_, own);
     }
 }
 
-void Raft::handle_append_response(NodeId from, const AppendEntriesResponse& m) {
+void Raft::on(NodeId from, const AppendEntriesResponse& m) {
     if (m.term > currentTerm) {
         become_follower(m.term, kNoNode);  // Figure 2: a later term exists; we are deposed
         return;
@@ -117,7 +189,7 @@ void Raft::handle_append_response(NodeId from, const AppendEntriesResponse& m) {
     if (!send_append(from) && behind_on_commit(pr)) commit_news_ = true;
 }
 
-void Raft::handle_own_append(const AppendEntriesResponse& m) {
+void Raft::on_own_append(const AppendEntriesResponse& m) {
     if (role_ != Role::leader || m.term != currentTerm || !m.success) return;
     own_durable_index_ = std::max(own_durable_index_, std::min(m.match_index, log_.last_index()));
     maybe_commit();
@@ -140,7 +212,7 @@ void Raft::maybe_commit() {
     // matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N".
     std::vector<Index> match{own_durable_index_};
     for (const auto& [id, pr] : progress_) match.push_back(pr.matchIndex);
-    const Index n = quorum_index(std::move(match), config_.quorum());
+    const Index n = members_.quorum_value(std::move(match));
     // §5.4.2: "Raft never commits log entries from previous terms by counting replicas"; they
     // commit indirectly, beneath the first entry of this term (Figure 8).
     if (n <= commitIndex || log_.term_at(n) != currentTerm) return;

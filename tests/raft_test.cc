@@ -892,6 +892,43 @@ BOOST_AUTO_TEST_CASE(forwarded_read_fails_when_the_leader_changes) {
     BOOST_TEST(!any_read_ok(c, follower));
 }
 
+// A read forwarded again under the same id (the runtime retries a failed read with its id) gets
+// a full timeout from the new send: an earlier send of that id, already answered, does not make
+// it expire early. (Before ForwardedRequests the old send's tick stayed queued and could.)
+BOOST_AUTO_TEST_CASE(forwarded_read_sent_again_gets_a_full_timeout) {
+    EngineConfig config = small_timeouts();
+    config.id = 1;
+    config.members = {1, 2, 3};
+    raft::Raft n1(config, ballot::RecoveredState{});
+    auto heartbeat = [&] {  // keeps node 2 n1's leader through the test
+        raft::AppendEntries hb;
+        hb.term = 1;
+        BOOST_REQUIRE(n1.step(2, raft::encode(hb)));
+    };
+    auto failed_reads = [&] {
+        std::size_t failed = 0;
+        for (const ballot::ReadState& r : n1.take_ready().reads) failed += r.ok ? 0 : 1;
+        return failed;
+    };
+    heartbeat();
+    n1.read(7);
+    for (int i = 0; i < 5; ++i) {
+        n1.tick();
+        heartbeat();
+    }
+    BOOST_REQUIRE(n1.step(2, raft::encode(raft::ReadIndexResponse{7, 0, false})));
+    BOOST_REQUIRE(failed_reads() == 1u);
+    n1.read(7);  // sent again, 5 ticks after the first send
+    const std::uint32_t timeout = config.election_timeout_max_ticks;
+    for (std::uint32_t i = 1; i < timeout; ++i) {
+        n1.tick();
+        heartbeat();
+        BOOST_REQUIRE_MESSAGE(failed_reads() == 0u, "failed " << i << " ticks after the second send");
+    }
+    n1.tick();
+    BOOST_TEST(failed_reads() == 1u);  // exactly the maximum election timeout after it was sent
+}
+
 // ---------------------------------------------------------------------------------------------
 // Proposals
 

@@ -21,26 +21,24 @@ void Raft::read(std::uint64_t read_id) {
         start_read(read_id, id_);
         return;
     }
-    if (role_ == Role::follower && leader_ != kNoNode &&
-        forwarded_reads_.size() < config_.max_pending_proposals) {
-        forwarded_reads_.insert(read_id);
-        forwarded_order_.emplace_back(read_id, ticks_);
-        send(leader_, ReadIndex{read_id}, false);
+    if (role_ == Role::follower && leader_ != kNoNode && !forwarded_reads_.full()) {
+        forwarded_reads_.add(read_id, ticks_ + config_.election_timeout_max_ticks);
+        send(leader_, ReadIndex{read_id});
         return;
     }
     reads_.push_back(ReadState{read_id, 0, false});  // no leader known (or too many reads waiting)
 }
 
-void Raft::handle_read_index(NodeId from, const ReadIndex& m) {
+void Raft::on(NodeId from, const ReadIndex& m) {
     if (role_ == Role::leader)
         start_read(m.read_id, from);
     else
-        send(from, ReadIndexResponse{m.read_id, 0, false}, false);
+        send(from, ReadIndexResponse{m.read_id, 0, false});
 }
 
-void Raft::handle_read_index_response(const ReadIndexResponse& m) {
+void Raft::on(NodeId /*from*/, const ReadIndexResponse& m) {
     // Only reads we are still waiting for: one failed already (the leader changed) stays failed.
-    if (forwarded_reads_.erase(m.read_id) == 0) return;
+    if (!forwarded_reads_.answer(m.read_id)) return;
     reads_.push_back(ReadState{m.read_id, m.read_index, m.ok});
 }
 
@@ -75,7 +73,7 @@ void Raft::start_reads_waiting_for_commit() {
 void Raft::confirm_reads() {
     std::vector<std::uint64_t> acked{read_context_};  // the leader vouches for itself
     for (const auto& [id, pr] : progress_) acked.push_back(pr.read_context_acked);
-    const std::uint64_t confirmed = quorum_index(std::move(acked), config_.quorum());
+    const std::uint64_t confirmed = members_.quorum_value(std::move(acked));
     while (!pending_reads_.empty() && pending_reads_.front().context <= confirmed) {
         const PendingRead r = pending_reads_.front();
         pending_reads_.pop_front();
@@ -87,7 +85,7 @@ void Raft::answer_read(std::uint64_t read_id, NodeId requester, Index read_index
     if (requester == id_)
         reads_.push_back(ReadState{read_id, read_index, ok});
     else
-        send(requester, ReadIndexResponse{read_id, read_index, ok}, false);
+        send(requester, ReadIndexResponse{read_id, read_index, ok});
 }
 
 void Raft::fail_leader_reads() {
@@ -98,22 +96,11 @@ void Raft::fail_leader_reads() {
 }
 
 void Raft::fail_forwarded_reads() {
-    for (std::uint64_t id : forwarded_reads_) reads_.push_back(ReadState{id, 0, false});
-    forwarded_reads_.clear();
-    forwarded_order_.clear();
+    for (std::uint64_t id : forwarded_reads_.take_all()) reads_.push_back(ReadState{id, 0, false});
 }
 
 void Raft::expire_forwarded_reads() {
-    while (!forwarded_order_.empty()) {
-        const auto [id, sent_at] = forwarded_order_.front();
-        const bool waiting = forwarded_reads_.count(id) != 0;
-        if (waiting && ticks_ - sent_at < config_.election_timeout_max_ticks) break;
-        forwarded_order_.pop_front();  // answered already, or expired now
-        if (waiting) {
-            forwarded_reads_.erase(id);
-            reads_.push_back(ReadState{id, 0, false});
-        }
-    }
+    for (std::uint64_t id : forwarded_reads_.expire(ticks_)) reads_.push_back(ReadState{id, 0, false});
 }
 
 }  // namespace ballot::raft
