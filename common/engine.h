@@ -65,7 +65,7 @@ namespace ballot {
 // Static configuration of one engine instance. Times are in ticks.
 struct EngineConfig {
     NodeId id = kNoNode;
-    std::vector<NodeId> members;  // every member, self included, ascending
+    std::vector<NodeId> members;  // every member, self included; engines ask a Membership (common/membership.h)
 
     // Raft §5.2 / Multi-Paxos leader failure detection: a follower that hears nothing from a
     // leader for a random time in [min, max] starts an election (Raft) or phase 1 (Multi-Paxos).
@@ -84,7 +84,6 @@ struct EngineConfig {
     // Bound on proposals a node holds while it has nowhere to send them (no leader known).
     std::size_t max_pending_proposals = 65536;
 
-    std::size_t quorum() const { return members.size() / 2 + 1; }
 };
 
 // The checks every engine makes of its configuration before it starts (common/engine_config.cc):
