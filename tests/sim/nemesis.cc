@@ -20,6 +20,8 @@ void Nemesis::start() {
 
 void Nemesis::stop(bool heal_slow_disks) {
     active_ = false;
+    scenario_ = 0;
+    cluster_.network().clear_tapes();
     cluster_.heal_disks(heal_slow_disks);
     cluster_.network().heal();
     ++heal_epoch_;
@@ -34,7 +36,7 @@ void Nemesis::stop(bool heal_slow_disks) {
 void Nemesis::schedule_next() {
     queue_.after(rng_.between(config_.fault_interval_min_ms, config_.fault_interval_max_ms) * 1000, [this] {
         if (!active_) return;
-        inject();
+        if (scenario_ == 0) inject();  // a scenario runs alone: other faults would undo its steps
         schedule_next();
     });
 }
@@ -45,10 +47,10 @@ NodeId Nemesis::random_node() {
 }
 
 void Nemesis::inject() {
-    const std::uint64_t weights[] = {config_.weight_crash,          config_.weight_partition,
-                                     config_.weight_isolate_leader, config_.weight_one_way,
-                                     config_.weight_fsync_failure,  config_.weight_heal,
-                                     config_.weight_pause,          config_.weight_crash_all};
+    const std::uint64_t weights[] = {
+        config_.weight_crash,   config_.weight_partition,     config_.weight_isolate_leader,
+        config_.weight_one_way, config_.weight_fsync_failure, config_.weight_heal,
+        config_.weight_pause,   config_.weight_crash_all,     config_.weight_stale_leader};
     std::uint64_t total = 0;
     for (auto w : weights) total += w;
     if (total == 0) return;
@@ -77,8 +79,11 @@ void Nemesis::inject() {
         case 6:
             pause();
             break;
-        default:
+        case 7:
             crash_all();
+            break;
+        default:
+            stale_leader();
             break;
     }
 }
@@ -197,6 +202,205 @@ void Nemesis::schedule_heal() {
     queue_.after(rng_.between(config_.partition_min_ms, config_.partition_max_ms) * 1000, [this, epoch] {
         if (!active_ || epoch != heal_epoch_) return;
         heal();
+    });
+}
+
+// ---------------------------------------------------------------- the stale-leader scenario
+//
+// Two safety bugs (issue 9) needed an old leader's message to reach a follower after the world
+// moved on, in a precise way the random faults never produced in thousands of seeds: a Raft
+// heartbeat from an older term answered in a later term of the same leader, the answer arriving
+// after that leader was deposed again; a deposed Multi-Paxos leader's Accept reaching a node that
+// has meanwhile learned, by catch-up, that another value was chosen. Each step here is an
+// ordinary network or process fault (a cut, a replayed copy, a stalled connection, a pause); the
+// scenario only times them against the leadership changes it watches. Variant A: depose the
+// leader, get it re-elected, replay its old-term stream to the follower while the follower's
+// answers stall, and pause the leader while the others elect a new one; the stalled answers reach
+// it when it resumes, with the reads clients sent it meanwhile. Variant B: cut off the leader and
+// the follower; let the follower rejoin the rest and catch up; replay the deposed leader's stream
+// to it (and sometimes crash it soon after, so that what it stored is read back from disk).
+
+std::uint64_t Nemesis::election_timeout_us() const {
+    return std::uint64_t{config_.engine.election_timeout_max_ticks} * config_.tick_us;
+}
+
+void Nemesis::isolate(NodeId id) {
+    for (NodeId other : cluster_.members())
+        if (other != id) cluster_.network().cut_both(id, other);
+}
+
+void Nemesis::end_scenario() {
+    if (scenario_ == 0) return;
+    trace("stale-leader scenario " + std::to_string(scenario_) + " ends: network healed");
+    scenario_ = 0;
+    cluster_.network().clear_tapes();
+    heal();
+}
+
+void Nemesis::when(std::function<bool()> ready, std::uint64_t give_up_us, std::function<void()> then) {
+    const std::uint64_t scenario = scenario_;
+    queue_.after(10'000,
+                 [this, scenario, ready = std::move(ready), give_up_us, then = std::move(then)]() mutable {
+                     if (!active_ || scenario_ != scenario) return;
+                     if (ready()) return then();
+                     if (queue_.now_us() >= give_up_us) {
+                         trace("stale-leader scenario " + std::to_string(scenario) + " gives up waiting");
+                         return end_scenario();
+                     }
+                     when(std::move(ready), give_up_us, std::move(then));
+                 });
+}
+
+void Nemesis::stale_leader() {
+    std::vector<NodeId> leaders = cluster_.leaders();
+    if (leaders.empty()) return;
+    const NodeId leader = leaders[rng_.between(0, leaders.size() - 1)];
+    const std::optional<EngineStatus> status = cluster_.status(leader);
+    if (!status) return;
+    // Variant A replays to as many followers as make a majority with the leader (their stale
+    // answers must add up to a quorum); variant B to one.
+    const bool reelect = rng_.chance(1, 2);
+    std::vector<NodeId> others;
+    for (NodeId id : cluster_.members())
+        if (id != leader) others.push_back(id);
+    std::vector<NodeId> followers;
+    const std::size_t wanted = reelect ? cluster_.members().size() / 2 : 1;
+    while (followers.size() < wanted) {
+        const std::size_t i = rng_.between(0, others.size() - 1);
+        followers.push_back(others[i]);
+        others.erase(others.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    scenario_ = ++scenarios_;
+    ++stats_.stale_leader;
+    cluster_.network().heal();
+    std::string names;
+    for (NodeId f : followers) {
+        cluster_.network().tap(leader, f);
+        names += (names.empty() ? "" : ", ") + std::to_string(f);
+    }
+    isolate(leader);
+    // Variant B needs a majority without the leader and the follower: five nodes.
+    if (!reelect && cluster_.members().size() >= 5) isolate(followers.front());
+    trace("stale-leader scenario " + std::to_string(scenario_) + ": leader " + std::to_string(leader) + " (" +
+          status->epoch.name() + " " + status->epoch.str() + ") is cut off, its stream to " + names +
+          " recorded" + (reelect ? "; it is to be re-elected" : ""));
+    const std::uint64_t cut_us = election_timeout_us() * rng_.between(2, 6);
+    const std::uint64_t scenario = scenario_;
+    queue_.after(cut_us, [this, scenario, leader, followers, reelect, epoch = status->epoch] {
+        if (!active_ || scenario_ != scenario) return;
+        if (reelect) {
+            cluster_.network().heal();
+            const std::uint64_t now = queue_.now_us();
+            return stale_leader_reelected(leader, followers, epoch, now + 20 * election_timeout_us(), now);
+        }
+        stale_leader_rejoin(leader, followers.front());
+    });
+}
+
+// Variant A, step 2: wait until `leader` leads again in a later term or ballot, with `follower`
+// following it. Meanwhile, every election timeout or two, a leader that is someone else is cut
+// off (and the cut healed the next time round), so that elections go on until it does.
+void Nemesis::stale_leader_reelected(NodeId leader, const std::vector<NodeId>& followers, Epoch epoch,
+                                     std::uint64_t give_up_us, std::uint64_t next_move_us) {
+    const std::optional<EngineStatus> l = cluster_.status(leader);
+    bool ready = l && l->role == ballot::Role::leader && epoch < l->epoch && l->commit_index > 0;
+    for (NodeId f : followers) {
+        const std::optional<EngineStatus> s = cluster_.status(f);
+        ready = ready && s && s->epoch == l->epoch && s->role != ballot::Role::leader;
+    }
+    if (ready) return stale_leader_replay_after_reelection(leader, followers);
+    const std::uint64_t now = queue_.now_us();
+    if (now >= give_up_us) return end_scenario();
+    if (now >= next_move_us) {
+        if (cluster_.network().partitioned()) {
+            cluster_.network().heal();
+        } else {
+            for (NodeId other : cluster_.leaders())
+                if (other != leader) isolate(other);
+        }
+        if (!cluster_.is_up(leader)) cluster_.restart(leader);
+        next_move_us = now + election_timeout_us() * rng_.between(2, 4) / 2;
+    }
+    const std::uint64_t scenario = scenario_;
+    queue_.after(10'000, [this, scenario, leader, followers, epoch, give_up_us, next_move_us] {
+        if (!active_ || scenario_ != scenario) return;
+        stale_leader_reelected(leader, followers, epoch, give_up_us, next_move_us);
+    });
+}
+
+// Variant A, step 3: the follower gets the leader's old stream again; its answers stall. The
+// leader is cut off from the others and paused (a GC pause, SIGSTOP) long enough for them to
+// elect another leader and commit; just before it resumes, the stalled answers reach it.
+void Nemesis::stale_leader_replay_after_reelection(NodeId leader, const std::vector<NodeId>& followers) {
+    const std::uint64_t scenario = scenario_;
+    ++stats_.stale_leader_replays;
+    std::size_t replayed = 0;
+    for (NodeId f : followers) {
+        cluster_.network().stall(f, leader);
+        replayed += cluster_.network().replay_tape(leader, f, rng_.between(200, 5000));
+    }
+    const std::uint64_t pause_us = election_timeout_us() * rng_.between(2, 5) + rng_.between(0, 1'000'000);
+    trace("stale-leader scenario " + std::to_string(scenario) + ": leader " + std::to_string(leader) +
+          " leads again; " + std::to_string(replayed) + " old messages replayed to " +
+          std::to_string(followers.size()) +
+          " followers, whose answers stall; the leader is cut off and paused for " +
+          std::to_string(pause_us / 1000) + " ms");
+    // Cut off the leader, except the followers' stalled connections to it.
+    queue_.after(rng_.between(10'000, 60'000), [this, scenario, leader, followers, pause_us] {
+        if (!active_ || scenario_ != scenario) return;
+        isolate(leader);
+        for (NodeId f : followers) {
+            cluster_.network().heal_between(leader, f);
+            cluster_.network().cut(leader, f);
+        }
+        cluster_.pause(leader, queue_.now_us() + pause_us);
+        const std::uint64_t release_us =
+            pause_us - std::min<std::uint64_t>(pause_us, rng_.between(1'000, 100'000));
+        queue_.after(release_us, [this, scenario, leader, followers] {
+            if (!active_ || scenario_ != scenario) return;
+            for (NodeId f : followers) cluster_.network().release(f, leader, 0);
+        });
+        queue_.after(pause_us + rng_.between(0, 2 * election_timeout_us()), [this, scenario] {
+            if (scenario_ == scenario) end_scenario();
+        });
+    });
+}
+
+// Variant B, step 2: the follower rejoins the others (not the deposed leader) and catches up;
+// then the deposed leader's old stream is replayed to it, and sometimes it crashes soon after.
+void Nemesis::stale_leader_rejoin(NodeId leader, NodeId follower) {
+    for (NodeId other : cluster_.members())
+        if (other != leader) cluster_.network().heal_between(follower, other);
+    const std::uint64_t scenario = scenario_;
+    auto caught_up = [this, leader, follower] {
+        const std::optional<EngineStatus> f = cluster_.status(follower);
+        if (!f || f->role == ballot::Role::leader) return false;
+        for (NodeId other : cluster_.leaders())
+            if (other != leader) {
+                const std::optional<EngineStatus> l = cluster_.status(other);
+                return l && l->commit_index > 0 && f->commit_index >= l->commit_index;
+            }
+        return false;
+    };
+    when(caught_up, queue_.now_us() + 10 * election_timeout_us(), [this, scenario, leader, follower] {
+        ++stats_.stale_leader_replays;
+        const std::size_t replayed =
+            cluster_.network().replay_tape(leader, follower, rng_.between(200, 50'000));
+        trace("stale-leader scenario " + std::to_string(scenario) + ": node " + std::to_string(follower) +
+              " caught up; " + std::to_string(replayed) + " old messages of the deposed leader " +
+              std::to_string(leader) + " replayed to it");
+        if (rng_.chance(1, 2)) {
+            queue_.after(rng_.between(60'000, 1'000'000), [this, scenario, follower] {
+                if (!active_ || scenario_ != scenario || !cluster_.is_up(follower)) return;
+                cluster_.crash(follower, false);
+                ++stats_.crashes;
+                schedule_restart(follower,
+                                 rng_.between(config_.downtime_min_ms, config_.downtime_max_ms) * 1000);
+            });
+        }
+        queue_.after(rng_.between(100'000, 2'000'000), [this, scenario] {
+            if (scenario_ == scenario) end_scenario();
+        });
     });
 }
 
