@@ -1,6 +1,7 @@
 #include "tests/sim/nemesis.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace ballot::sim {
@@ -21,6 +22,8 @@ void Nemesis::start() {
 void Nemesis::stop(bool heal_slow_disks) {
     active_ = false;
     scenario_ = 0;
+    waiting_ready_ = nullptr;
+    waiting_then_ = nullptr;
     cluster_.network().clear_tapes();
     cluster_.heal_disks(heal_slow_disks);
     cluster_.network().heal();
@@ -200,7 +203,7 @@ void Nemesis::heal() {
 void Nemesis::schedule_heal() {
     const std::uint64_t epoch = heal_epoch_;
     queue_.after(rng_.between(config_.partition_min_ms, config_.partition_max_ms) * 1000, [this, epoch] {
-        if (!active_ || epoch != heal_epoch_) return;
+        if (!active_ || epoch != heal_epoch_ || scenario_ != 0) return;
         heal();
     });
 }
@@ -231,6 +234,8 @@ void Nemesis::isolate(NodeId id) {
 
 void Nemesis::end_scenario() {
     if (scenario_ == 0) return;
+    waiting_ready_ = nullptr;
+    waiting_then_ = nullptr;
     trace("stale-leader scenario " + std::to_string(scenario_) + " ends: network healed");
     scenario_ = 0;
     cluster_.network().clear_tapes();
@@ -238,17 +243,9 @@ void Nemesis::end_scenario() {
 }
 
 void Nemesis::when(std::function<bool()> ready, std::uint64_t give_up_us, std::function<void()> then) {
-    const std::uint64_t scenario = scenario_;
-    queue_.after(10'000,
-                 [this, scenario, ready = std::move(ready), give_up_us, then = std::move(then)]() mutable {
-                     if (!active_ || scenario_ != scenario) return;
-                     if (ready()) return then();
-                     if (queue_.now_us() >= give_up_us) {
-                         trace("stale-leader scenario " + std::to_string(scenario) + " gives up waiting");
-                         return end_scenario();
-                     }
-                     when(std::move(ready), give_up_us, std::move(then));
-                 });
+    waiting_ready_ = std::move(ready);
+    waiting_then_ = std::move(then);
+    waiting_give_up_us_ = give_up_us;
 }
 
 void Nemesis::stale_leader() {
@@ -272,29 +269,38 @@ void Nemesis::stale_leader() {
     }
     scenario_ = ++scenarios_;
     ++stats_.stale_leader;
+    ++heal_epoch_;  // heals scheduled by earlier faults are void: the scenario heals by itself
     cluster_.network().heal();
     std::string names;
     for (NodeId f : followers) {
         cluster_.network().tap(leader, f);
         names += (names.empty() ? "" : ", ") + std::to_string(f);
     }
-    isolate(leader);
-    // Variant B needs a majority without the leader and the follower: five nodes.
-    if (!reelect && cluster_.members().size() >= 5) isolate(followers.front());
     trace("stale-leader scenario " + std::to_string(scenario_) + ": leader " + std::to_string(leader) + " (" +
-          status->epoch.name() + " " + status->epoch.str() + ") is cut off, its stream to " + names +
+          status->epoch.name() + " " + status->epoch.str() + ") is to be cut off, its stream to " + names +
           " recorded" + (reelect ? "; it is to be re-elected" : ""));
+    // Variant B records a little of the leader's stream before the cut, so that the tape holds
+    // Accepts that were in flight when the cut dropped them: slots it proposed but never got chosen.
+    const std::uint64_t record_first_us = reelect ? 0 : rng_.between(2'000, 100'000);
     const std::uint64_t cut_us = election_timeout_us() * rng_.between(2, 6);
     const std::uint64_t scenario = scenario_;
-    queue_.after(cut_us, [this, scenario, leader, followers, reelect, epoch = status->epoch] {
-        if (!active_ || scenario_ != scenario) return;
-        if (reelect) {
-            cluster_.network().heal();
-            const std::uint64_t now = queue_.now_us();
-            return stale_leader_reelected(leader, followers, epoch, now + 20 * election_timeout_us(), now);
-        }
-        stale_leader_rejoin(leader, followers.front());
-    });
+    queue_.after(record_first_us,
+                 [this, scenario, leader, followers, reelect, cut_us, epoch = status->epoch] {
+                     if (!active_ || scenario_ != scenario) return;
+                     isolate(leader);
+                     // Variant B needs a majority without the leader and the follower: five nodes.
+                     if (!reelect && cluster_.members().size() >= 5) isolate(followers.front());
+                     queue_.after(cut_us, [this, scenario, leader, followers, reelect, epoch] {
+                         if (!active_ || scenario_ != scenario) return;
+                         if (reelect) {
+                             cluster_.network().heal();
+                             const std::uint64_t now = queue_.now_us();
+                             return stale_leader_reelected(leader, followers, epoch,
+                                                           now + 20 * election_timeout_us(), now);
+                         }
+                         stale_leader_rejoin(leader, followers.front());
+                     });
+                 });
 }
 
 // Variant A, step 2: wait until `leader` leads again in a later term or ballot, with `follower`
@@ -369,23 +375,35 @@ void Nemesis::stale_leader_replay_after_reelection(NodeId leader, const std::vec
 // Variant B, step 2: the follower rejoins the others (not the deposed leader) and catches up;
 // then the deposed leader's old stream is replayed to it, and sometimes it crashes soon after.
 void Nemesis::stale_leader_rejoin(NodeId leader, NodeId follower) {
+    // Half the time over lossy links: some of the new leader's messages reach it, some do not.
+    const std::uint32_t loss = rng_.chance(1, 2) ? static_cast<std::uint32_t>(rng_.between(3000, 7000)) : 0;
     for (NodeId other : cluster_.members())
-        if (other != leader) cluster_.network().heal_between(follower, other);
+        if (other != leader) {
+            cluster_.network().heal_between(follower, other);
+            if (loss > 0) cluster_.network().lossy(other, follower, loss);
+        }
     const std::uint64_t scenario = scenario_;
-    auto caught_up = [this, leader, follower] {
+    // Caught up with the current leader; for the first two election timeouts, also still at an
+    // older epoch than it (it learned what is chosen before it heard the new ballot or term as a
+    // promise: the moment an old Accept can still be taken).
+    const std::uint64_t prefer_until_us = queue_.now_us() + 2 * election_timeout_us();
+    auto caught_up = [this, leader, follower, prefer_until_us] {
         const std::optional<EngineStatus> f = cluster_.status(follower);
         if (!f || f->role == ballot::Role::leader) return false;
         for (NodeId other : cluster_.leaders())
             if (other != leader) {
                 const std::optional<EngineStatus> l = cluster_.status(other);
-                return l && l->commit_index > 0 && f->commit_index >= l->commit_index;
+                return l && l->commit_index > 0 && f->commit_index >= l->commit_index &&
+                       (f->epoch < l->epoch || queue_.now_us() >= prefer_until_us);
             }
         return false;
     };
     when(caught_up, queue_.now_us() + 10 * election_timeout_us(), [this, scenario, leader, follower] {
         ++stats_.stale_leader_replays;
+        // The path from the deposed leader comes back (one way): its connection retransmits.
+        cluster_.network().uncut(leader, follower);
         const std::size_t replayed =
-            cluster_.network().replay_tape(leader, follower, rng_.between(200, 50'000));
+            cluster_.network().replay_tape(leader, follower, rng_.between(200, 5000));
         trace("stale-leader scenario " + std::to_string(scenario) + ": node " + std::to_string(follower) +
               " caught up; " + std::to_string(replayed) + " old messages of the deposed leader " +
               std::to_string(leader) + " replayed to it");
@@ -406,6 +424,17 @@ void Nemesis::stale_leader_rejoin(NodeId leader, NodeId follower) {
 
 void Nemesis::after_step() {
     if (!active_) return;
+    if (waiting_ready_ && scenario_ != 0) {
+        if (waiting_ready_()) {
+            waiting_ready_ = nullptr;
+            std::exchange(waiting_then_, nullptr)();
+        } else if (queue_.now_us() >= waiting_give_up_us_) {
+            waiting_ready_ = nullptr;
+            waiting_then_ = nullptr;
+            trace("stale-leader scenario " + std::to_string(scenario_) + " gives up waiting");
+            end_scenario();
+        }
+    }
     for (NodeId id : cluster_.members()) {
         if (!cluster_.storage_failed(id) || failed_handled_.contains(id)) continue;
         failed_handled_.insert(id);

@@ -72,8 +72,8 @@ private:
     void stale_leader_replay_after_reelection(NodeId leader, const std::vector<NodeId>& followers);
     void stale_leader_rejoin(NodeId leader, NodeId follower);
     void end_scenario();
-    // Calls `then` once `ready` holds (checked every 10 ms of simulated time), or ends the
-    // scenario at `give_up_us`.
+    // Calls `then` once `ready` holds (checked after every event), or ends the scenario at
+    // `give_up_us`.
     void when(std::function<bool()> ready, std::uint64_t give_up_us, std::function<void()> then);
     void isolate(NodeId id);
     std::uint64_t election_timeout_us() const;
@@ -91,6 +91,10 @@ private:
     std::uint64_t heal_epoch_ = 0;  // a scheduled heal is void once the network healed meanwhile
     std::uint64_t scenario_ = 0;    // the running scenario's number; 0 when none runs
     std::uint64_t scenarios_ = 0;
+    // What when() waits for, checked after every event (the moment can be brief).
+    std::function<bool()> waiting_ready_;
+    std::function<void()> waiting_then_;
+    std::uint64_t waiting_give_up_us_ = 0;
     std::set<NodeId> failed_handled_;  // nodes with a failed disk already scheduled for restart
     FaultStats stats_;
 };

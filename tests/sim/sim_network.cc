@@ -67,7 +67,9 @@ void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
         if (trace) trace("  msg #" + std::to_string(id) + " held (connection stalled)");
         return;
     }
-    if (rng_.chance(faults_.loss_per_10k, 10000)) {
+    auto link_loss = link_loss_.find({from, to});
+    if (rng_.chance(faults_.loss_per_10k, 10000) ||
+        (link_loss != link_loss_.end() && rng_.chance(link_loss->second, 10000))) {
         ++dropped_;
         if (trace) trace("  msg #" + std::to_string(id) + " dropped");
         return;
@@ -204,6 +206,7 @@ std::size_t SimNetwork::release(NodeId from, NodeId to, std::uint64_t delay_us) 
 
 void SimNetwork::heal() {
     cut_.clear();
+    link_loss_.clear();
     std::vector<std::pair<NodeId, NodeId>> links;
     for (const auto& [link, held] : stalled_) links.push_back(link);
     for (auto [from, to] : links) release(from, to, normal_delay(from, to));

@@ -86,6 +86,7 @@ public:
         cut(a, b);
         cut(b, a);
     }
+    void uncut(NodeId from, NodeId to) { cut_.erase({from, to}); }
     // Removes the cuts between a and b (both ways), leaving every other cut as it is.
     void heal_between(NodeId a, NodeId b) {
         cut_.erase({a, b});
@@ -110,6 +111,9 @@ public:
     void stall(NodeId from, NodeId to);
     std::size_t release(NodeId from, NodeId to, std::uint64_t delay_us);
     bool stalled(NodeId from, NodeId to) const { return stalled_.contains({from, to}); }
+    // A lossy link (a flaky NIC, a congested path that drops): 1 in 10k * per_10k of what is
+    // sent on it is lost, on top of the network's loss, until heal().
+    void lossy(NodeId from, NodeId to, std::uint32_t per_10k) { link_loss_[{from, to}] = per_10k; }
     static constexpr std::size_t kTapLimit = 512;
     std::string describe_cuts() const;
 
@@ -177,6 +181,7 @@ private:
     std::map<std::pair<NodeId, NodeId>, Congestion> congestion_;
     std::map<std::pair<NodeId, NodeId>, std::vector<Sent>> tapes_;
     std::map<std::pair<NodeId, NodeId>, std::vector<Sent>> stalled_;
+    std::map<std::pair<NodeId, NodeId>, std::uint32_t> link_loss_;
     std::uint64_t next_id_ = 1;
     std::uint64_t sent_ = 0;
     std::uint64_t delivered_ = 0;
