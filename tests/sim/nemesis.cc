@@ -8,7 +8,12 @@ namespace ballot::sim {
 
 Nemesis::Nemesis(const SimConfig& config, EventQueue& queue, Rng& rng, SimCluster& cluster,
                  std::function<void(const std::string&)> trace)
-    : config_(config), queue_(queue), rng_(rng), cluster_(cluster), trace_(std::move(trace)) {}
+    : config_(config),
+      queue_(queue),
+      rng_(rng),
+      scenario_rng_(config.seed ^ 0x5CE7A210u),
+      cluster_(cluster),
+      trace_(std::move(trace)) {}
 
 void Nemesis::trace(const std::string& line) const {
     if (trace_) trace_("NEMESIS " + line);
@@ -17,6 +22,19 @@ void Nemesis::trace(const std::string& line) const {
 void Nemesis::start() {
     active_ = true;
     schedule_next();
+    schedule_scenario();
+}
+
+// On a schedule and a generator of its own, so that a run in which no scenario starts (an engine
+// without leaders, or a seed without scenarios) is exactly the run it was before they existed.
+void Nemesis::schedule_scenario() {
+    if (config_.stale_leader_every_ms == 0) return;
+    const std::uint64_t every = config_.stale_leader_every_ms;
+    queue_.after(scenario_rng_.between(every / 2, every * 3 / 2) * 1000, [this] {
+        if (!active_) return;
+        if (scenario_ == 0) stale_leader();
+        schedule_scenario();
+    });
 }
 
 void Nemesis::stop(bool heal_slow_disks) {
@@ -50,10 +68,10 @@ NodeId Nemesis::random_node() {
 }
 
 void Nemesis::inject() {
-    const std::uint64_t weights[] = {
-        config_.weight_crash,   config_.weight_partition,     config_.weight_isolate_leader,
-        config_.weight_one_way, config_.weight_fsync_failure, config_.weight_heal,
-        config_.weight_pause,   config_.weight_crash_all,     config_.weight_stale_leader};
+    const std::uint64_t weights[] = {config_.weight_crash,          config_.weight_partition,
+                                     config_.weight_isolate_leader, config_.weight_one_way,
+                                     config_.weight_fsync_failure,  config_.weight_heal,
+                                     config_.weight_pause,          config_.weight_crash_all};
     std::uint64_t total = 0;
     for (auto w : weights) total += w;
     if (total == 0) return;
@@ -82,11 +100,8 @@ void Nemesis::inject() {
         case 6:
             pause();
             break;
-        case 7:
-            crash_all();
-            break;
         default:
-            stale_leader();
+            crash_all();
             break;
     }
 }
@@ -251,19 +266,19 @@ void Nemesis::when(std::function<bool()> ready, std::uint64_t give_up_us, std::f
 void Nemesis::stale_leader() {
     std::vector<NodeId> leaders = cluster_.leaders();
     if (leaders.empty()) return;
-    const NodeId leader = leaders[rng_.between(0, leaders.size() - 1)];
+    const NodeId leader = leaders[scenario_rng_.between(0, leaders.size() - 1)];
     const std::optional<EngineStatus> status = cluster_.status(leader);
     if (!status) return;
     // Variant A replays to as many followers as make a majority with the leader (their stale
     // answers must add up to a quorum); variant B to one.
-    const bool reelect = rng_.chance(1, 2);
+    const bool reelect = scenario_rng_.chance(1, 2);
     std::vector<NodeId> others;
     for (NodeId id : cluster_.members())
         if (id != leader) others.push_back(id);
     std::vector<NodeId> followers;
     const std::size_t wanted = reelect ? cluster_.members().size() / 2 : 1;
     while (followers.size() < wanted) {
-        const std::size_t i = rng_.between(0, others.size() - 1);
+        const std::size_t i = scenario_rng_.between(0, others.size() - 1);
         followers.push_back(others[i]);
         others.erase(others.begin() + static_cast<std::ptrdiff_t>(i));
     }
@@ -281,8 +296,8 @@ void Nemesis::stale_leader() {
           " recorded" + (reelect ? "; it is to be re-elected" : ""));
     // Variant B records a little of the leader's stream before the cut, so that the tape holds
     // Accepts that were in flight when the cut dropped them: slots it proposed but never got chosen.
-    const std::uint64_t record_first_us = reelect ? 0 : rng_.between(2'000, 100'000);
-    const std::uint64_t cut_us = election_timeout_us() * rng_.between(2, 6);
+    const std::uint64_t record_first_us = reelect ? 0 : scenario_rng_.between(2'000, 100'000);
+    const std::uint64_t cut_us = election_timeout_us() * scenario_rng_.between(2, 6);
     const std::uint64_t scenario = scenario_;
     queue_.after(record_first_us,
                  [this, scenario, leader, followers, reelect, cut_us, epoch = status->epoch] {
@@ -325,7 +340,7 @@ void Nemesis::stale_leader_reelected(NodeId leader, const std::vector<NodeId>& f
                 if (other != leader) isolate(other);
         }
         if (!cluster_.is_up(leader)) cluster_.restart(leader);
-        next_move_us = now + election_timeout_us() * rng_.between(2, 4) / 2;
+        next_move_us = now + election_timeout_us() * scenario_rng_.between(2, 4) / 2;
     }
     const std::uint64_t scenario = scenario_;
     queue_.after(10'000, [this, scenario, leader, followers, epoch, give_up_us, next_move_us] {
@@ -343,16 +358,17 @@ void Nemesis::stale_leader_replay_after_reelection(NodeId leader, const std::vec
     std::size_t replayed = 0;
     for (NodeId f : followers) {
         cluster_.network().stall(f, leader);
-        replayed += cluster_.network().replay_tape(leader, f, rng_.between(200, 5000));
+        replayed += cluster_.network().replay_tape(leader, f, scenario_rng_.between(200, 5000));
     }
-    const std::uint64_t pause_us = election_timeout_us() * rng_.between(2, 5) + rng_.between(0, 1'000'000);
+    const std::uint64_t pause_us =
+        election_timeout_us() * scenario_rng_.between(2, 5) + scenario_rng_.between(0, 1'000'000);
     trace("stale-leader scenario " + std::to_string(scenario) + ": leader " + std::to_string(leader) +
           " leads again; " + std::to_string(replayed) + " old messages replayed to " +
           std::to_string(followers.size()) +
           " followers, whose answers stall; the leader is cut off and paused for " +
           std::to_string(pause_us / 1000) + " ms");
     // Cut off the leader, except the followers' stalled connections to it.
-    queue_.after(rng_.between(10'000, 60'000), [this, scenario, leader, followers, pause_us] {
+    queue_.after(scenario_rng_.between(10'000, 60'000), [this, scenario, leader, followers, pause_us] {
         if (!active_ || scenario_ != scenario) return;
         isolate(leader);
         for (NodeId f : followers) {
@@ -361,12 +377,12 @@ void Nemesis::stale_leader_replay_after_reelection(NodeId leader, const std::vec
         }
         cluster_.pause(leader, queue_.now_us() + pause_us);
         const std::uint64_t release_us =
-            pause_us - std::min<std::uint64_t>(pause_us, rng_.between(1'000, 100'000));
+            pause_us - std::min<std::uint64_t>(pause_us, scenario_rng_.between(1'000, 100'000));
         queue_.after(release_us, [this, scenario, leader, followers] {
             if (!active_ || scenario_ != scenario) return;
             for (NodeId f : followers) cluster_.network().release(f, leader, 0);
         });
-        queue_.after(pause_us + rng_.between(0, 2 * election_timeout_us()), [this, scenario] {
+        queue_.after(pause_us + scenario_rng_.between(0, 2 * election_timeout_us()), [this, scenario] {
             if (scenario_ == scenario) end_scenario();
         });
     });
@@ -376,7 +392,8 @@ void Nemesis::stale_leader_replay_after_reelection(NodeId leader, const std::vec
 // then the deposed leader's old stream is replayed to it, and sometimes it crashes soon after.
 void Nemesis::stale_leader_rejoin(NodeId leader, NodeId follower) {
     // Half the time over lossy links: some of the new leader's messages reach it, some do not.
-    const std::uint32_t loss = rng_.chance(1, 2) ? static_cast<std::uint32_t>(rng_.between(3000, 7000)) : 0;
+    const std::uint32_t loss =
+        scenario_rng_.chance(1, 2) ? static_cast<std::uint32_t>(scenario_rng_.between(3000, 7000)) : 0;
     for (NodeId other : cluster_.members())
         if (other != leader) {
             cluster_.network().heal_between(follower, other);
@@ -403,20 +420,20 @@ void Nemesis::stale_leader_rejoin(NodeId leader, NodeId follower) {
         // The path from the deposed leader comes back (one way): its connection retransmits.
         cluster_.network().uncut(leader, follower);
         const std::size_t replayed =
-            cluster_.network().replay_tape(leader, follower, rng_.between(200, 5000));
+            cluster_.network().replay_tape(leader, follower, scenario_rng_.between(200, 5000));
         trace("stale-leader scenario " + std::to_string(scenario) + ": node " + std::to_string(follower) +
               " caught up; " + std::to_string(replayed) + " old messages of the deposed leader " +
               std::to_string(leader) + " replayed to it");
-        if (rng_.chance(1, 2)) {
-            queue_.after(rng_.between(60'000, 1'000'000), [this, scenario, follower] {
+        if (scenario_rng_.chance(1, 2)) {
+            queue_.after(scenario_rng_.between(60'000, 1'000'000), [this, scenario, follower] {
                 if (!active_ || scenario_ != scenario || !cluster_.is_up(follower)) return;
                 cluster_.crash(follower, false);
                 ++stats_.crashes;
-                schedule_restart(follower,
-                                 rng_.between(config_.downtime_min_ms, config_.downtime_max_ms) * 1000);
+                schedule_restart(
+                    follower, scenario_rng_.between(config_.downtime_min_ms, config_.downtime_max_ms) * 1000);
             });
         }
-        queue_.after(rng_.between(100'000, 2'000'000), [this, scenario] {
+        queue_.after(scenario_rng_.between(100'000, 2'000'000), [this, scenario] {
             if (scenario_ == scenario) end_scenario();
         });
     });

@@ -66,6 +66,7 @@ private:
     void crash_all();
     // The stale-leader scenario (README "Stale leaders"): a leader is deposed while a tape
     // records its stream to one follower, and that old stream is replayed to the follower later.
+    void schedule_scenario();
     void stale_leader();
     void stale_leader_reelected(NodeId leader, const std::vector<NodeId>& followers, Epoch epoch,
                                 std::uint64_t give_up_us, std::uint64_t next_move_us);
@@ -85,6 +86,7 @@ private:
     const SimConfig& config_;
     EventQueue& queue_;
     Rng& rng_;
+    Rng scenario_rng_;  // the stale-leader scenario's choices (see schedule_scenario)
     SimCluster& cluster_;
     std::function<void(const std::string&)> trace_;
     bool active_ = false;
