@@ -98,6 +98,7 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     c.give_up_ms = c.attempt_timeout_ms * rng.between(1, 4);
     // Drawn last, so that every earlier choice of a seed stays what it was.
     c.cut_spares_percent = rng.chance(1, 3) ? 0 : static_cast<std::uint32_t>(pick(rng, {20, 50, 90}));
+    c.stale_leader_every_ms = rng.chance(1, 4) ? 0 : rng.between(2000, 8000);
     return c;
 }
 
@@ -114,10 +115,10 @@ std::string SimConfig::describe() const {
         << fault_interval_max_ms << " ms (crash " << weight_crash << ", partition " << weight_partition
         << ", isolate-leader " << weight_isolate_leader << ", one-way " << weight_one_way
         << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal << ", pause "
-        << weight_pause << ", crash-all " << weight_crash_all << "), torn writes " << torn_write_percent
-        << "%; election timeout " << engine.election_timeout_min_ticks << "-"
-        << engine.election_timeout_max_ticks << " ticks, heartbeat " << engine.heartbeat_ticks
-        << ", messages <= " << engine.max_message_bytes
+        << weight_pause << ", crash-all " << weight_crash_all << "), a stale-leader scenario every ~"
+        << stale_leader_every_ms << " ms, torn writes " << torn_write_percent << "%; election timeout "
+        << engine.election_timeout_min_ticks << "-" << engine.election_timeout_max_ticks
+        << " ticks, heartbeat " << engine.heartbeat_ticks << ", messages <= " << engine.max_message_bytes
         << " bytes, in flight <= " << engine.max_inflight_messages
         << ", pending proposals <= " << engine.max_pending_proposals << ", request timeout "
         << request_timeout_ticks << " ticks; clock rates %";

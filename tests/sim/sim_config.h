@@ -75,8 +75,12 @@ struct SimConfig {
     std::uint32_t weight_one_way = 2;
     std::uint32_t weight_fsync_failure = 1;
     std::uint32_t weight_heal = 2;
-    std::uint32_t weight_pause = 1;         // a process stops (SIGSTOP, GC) and resumes later
-    std::uint32_t weight_crash_all = 1;     // every node crashes; they come back one by one
+    std::uint32_t weight_pause = 1;      // a process stops (SIGSTOP, GC) and resumes later
+    std::uint32_t weight_crash_all = 1;  // every node crashes; they come back one by one
+    // The stale-leader scenario (nemesis.cc, README "Stale leaders"): a deposed leader's old stream
+    // replayed to followers after a re-election or a catch-up. One is tried every
+    // stale_leader_every_ms on average (0: never); it runs alone, for seconds.
+    std::uint64_t stale_leader_every_ms = 0;
     std::uint32_t torn_write_percent = 50;  // of crashes with a write in flight
     std::uint64_t downtime_min_ms = 100;
     std::uint64_t downtime_max_ms = 4000;

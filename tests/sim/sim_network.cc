@@ -47,6 +47,9 @@ std::size_t SimNetwork::reachable_peers(NodeId id) const {
 void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
     ++sent_;
     const std::uint64_t id = next_id_++;
+    if (auto tape = tapes_.find({from, to}); tape != tapes_.end() && tape->second.size() < kTapLimit)
+        tape->second.push_back(
+            Sent{id, std::make_shared<const Bytes>(payload), incarnation_(to), queue_.now_us()});
     if (!linked(from, to) || !is_up_(to)) {
         // A down receiver has no connection: what the sender writes goes to a dead socket.
         ++dropped_;
@@ -59,7 +62,14 @@ void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
     // Replay picks among messages sent before this one, so an old copy is what comes back.
     if (faults_.replay_window > 0 && rng_.chance(faults_.replay_per_10k, 10000)) replay_old(from, to);
     if (faults_.replay_window > 0) remember(from, to, sent);
-    if (rng_.chance(faults_.loss_per_10k, 10000)) {
+    if (auto held = stalled_.find({from, to}); held != stalled_.end()) {
+        held->second.push_back(sent);
+        if (trace) trace("  msg #" + std::to_string(id) + " held (connection stalled)");
+        return;
+    }
+    auto link_loss = link_loss_.find({from, to});
+    if (rng_.chance(faults_.loss_per_10k, 10000) ||
+        (link_loss != link_loss_.end() && rng_.chance(link_loss->second, 10000))) {
         ++dropped_;
         if (trace) trace("  msg #" + std::to_string(id) + " dropped");
         return;
@@ -153,6 +163,53 @@ void SimNetwork::schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_
                   std::to_string(to));
         deliver_(from, to, *payload);
     });
+}
+
+void SimNetwork::schedule_burst(NodeId from, NodeId to, const std::vector<Sent>& burst,
+                                std::uint64_t delay_us, const char* what) {
+    for (const Sent& s : burst) schedule(from, to, s, delay_us++, what);
+}
+
+void SimNetwork::tap(NodeId from, NodeId to) {
+    tapes_.try_emplace({from, to});
+}
+
+std::size_t SimNetwork::replay_tape(NodeId from, NodeId to, std::uint64_t delay_us) {
+    auto it = tapes_.find({from, to});
+    if (it == tapes_.end()) return 0;
+    const std::vector<Sent> tape = std::move(it->second);
+    tapes_.erase(it);
+    if (trace)
+        trace("  replay the tape n" + std::to_string(from) + " -> n" + std::to_string(to) + ": " +
+              std::to_string(tape.size()) + " messages");
+    tape_replayed_ += tape.size();
+    schedule_burst(from, to, tape, delay_us, "replayed from a tape, arrives");
+    return tape.size();
+}
+
+void SimNetwork::stall(NodeId from, NodeId to) {
+    stalled_.try_emplace({from, to});
+}
+
+std::size_t SimNetwork::release(NodeId from, NodeId to, std::uint64_t delay_us) {
+    auto it = stalled_.find({from, to});
+    if (it == stalled_.end()) return 0;
+    const std::vector<Sent> held = std::move(it->second);
+    stalled_.erase(it);
+    if (trace)
+        trace("  release the stalled connection n" + std::to_string(from) + " -> n" + std::to_string(to) +
+              ": " + std::to_string(held.size()) + " messages");
+    stall_released_ += held.size();
+    schedule_burst(from, to, held, delay_us, "released by a stalled connection, arrives");
+    return held.size();
+}
+
+void SimNetwork::heal() {
+    cut_.clear();
+    link_loss_.clear();
+    std::vector<std::pair<NodeId, NodeId>> links;
+    for (const auto& [link, held] : stalled_) links.push_back(link);
+    for (auto [from, to] : links) release(from, to, normal_delay(from, to));
 }
 
 void SimNetwork::cut(NodeId from, NodeId to) {

@@ -86,8 +86,35 @@ public:
         cut(a, b);
         cut(b, a);
     }
-    void heal() { cut_.clear(); }
+    void uncut(NodeId from, NodeId to) { cut_.erase({from, to}); }
+    // Removes the cuts between a and b (both ways), leaving every other cut as it is.
+    void heal_between(NodeId a, NodeId b) {
+        cut_.erase({a, b});
+        cut_.erase({b, a});
+    }
+    // Heals every cut and lets every stalled connection deliver what it held (tapes stay).
+    void heal();
     bool partitioned() const { return !cut_.empty(); }
+
+    // A recording of what `from` sends `to` from now on, whether or not it arrives (up to
+    // kTapLimit messages, the first ones kept), for replay_tape(): the copies a retransmitting
+    // transport or a middlebox may deliver again, late and in order, after the sender's world
+    // moved on (a deposed leader's Accepts and heartbeats from an older term or ballot).
+    void tap(NodeId from, NodeId to);
+    // Delivers the recording again, in order, starting after `delay_us`, and stops recording.
+    // Returns how many messages it replays.
+    std::size_t replay_tape(NodeId from, NodeId to, std::uint64_t delay_us);
+    void clear_tapes() { tapes_.clear(); }
+    // A stalled connection: what `from` sends `to` from now on is held in order (in the sender's
+    // socket buffer, the path dark but the connection alive) until release() delivers it as one
+    // late, in-order burst starting after `delay_us` (TCP's retransmission once the path is back).
+    void stall(NodeId from, NodeId to);
+    std::size_t release(NodeId from, NodeId to, std::uint64_t delay_us);
+    bool stalled(NodeId from, NodeId to) const { return stalled_.contains({from, to}); }
+    // A lossy link (a flaky NIC, a congested path that drops): 1 in 10k * per_10k of what is
+    // sent on it is lost, on top of the network's loss, until heal().
+    void lossy(NodeId from, NodeId to, std::uint32_t per_10k) { link_loss_[{from, to}] = per_10k; }
+    static constexpr std::size_t kTapLimit = 512;
     std::string describe_cuts() const;
 
     void set_faults(NetworkFaults faults) { faults_ = faults; }
@@ -105,8 +132,10 @@ public:
     std::uint64_t duplicated() const { return duplicated_; }
     std::uint64_t long_delayed() const { return long_delayed_; }  // tail delay of 100 ms or more
     std::uint64_t replayed() const { return replayed_; }
-    std::uint64_t slow_links() const { return slow_links_; }  // times a link turned slow
-    std::uint64_t spared_by_cuts() const { return spared_; }  // in flight through a cut, arrived
+    std::uint64_t slow_links() const { return slow_links_; }          // times a link turned slow
+    std::uint64_t spared_by_cuts() const { return spared_; }          // in flight through a cut, arrived
+    std::uint64_t tape_replayed() const { return tape_replayed_; }    // messages replayed from a tape
+    std::uint64_t stall_released() const { return stall_released_; }  // held by a stall, then sent
 
 private:
     class Endpoint;
@@ -134,6 +163,9 @@ private:
     bool lost_in_cut(NodeId from, NodeId to, std::uint64_t sent_us);
     void replay_old(NodeId from, NodeId to);
     void schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_t delay, const char* what);
+    // Schedules `burst` in order, the first after `delay_us`, each a microsecond after the last.
+    void schedule_burst(NodeId from, NodeId to, const std::vector<Sent>& burst, std::uint64_t delay_us,
+                        const char* what);
 
     EventQueue& queue_;
     Rng& rng_;
@@ -147,6 +179,9 @@ private:
     std::map<std::pair<NodeId, NodeId>, std::uint64_t> cut_;
     std::map<std::pair<NodeId, NodeId>, History> history_;
     std::map<std::pair<NodeId, NodeId>, Congestion> congestion_;
+    std::map<std::pair<NodeId, NodeId>, std::vector<Sent>> tapes_;
+    std::map<std::pair<NodeId, NodeId>, std::vector<Sent>> stalled_;
+    std::map<std::pair<NodeId, NodeId>, std::uint32_t> link_loss_;
     std::uint64_t next_id_ = 1;
     std::uint64_t sent_ = 0;
     std::uint64_t delivered_ = 0;
@@ -157,6 +192,8 @@ private:
     std::uint64_t replayed_ = 0;
     std::uint64_t slow_links_ = 0;
     std::uint64_t spared_ = 0;
+    std::uint64_t tape_replayed_ = 0;
+    std::uint64_t stall_released_ = 0;
 };
 
 }  // namespace ballot::sim

@@ -115,7 +115,8 @@ std::string SimReport::summary() const {
         << faults.fsync_failures << " fsync failures, " << faults.partitions << " partitions, "
         << faults.leader_isolations << " leader isolations, " << faults.one_way_cuts << " one-way cuts, "
         << faults.pauses << " pauses, " << faults.full_crashes << " full-cluster crashes, " << faults.heals
-        << " heals); messages " << messages_sent << " sent, " << messages_dropped << " dropped ("
+        << " heals, " << faults.stale_leader << " stale-leader scenarios (" << faults.stale_leader_replays
+        << " replayed)); messages " << messages_sent << " sent, " << messages_dropped << " dropped ("
         << messages_to_old_process << " of them addressed to a process that had since restarted), "
         << messages_duplicated << " duplicated, " << messages_long_delayed << " late by 100 ms or more, "
         << messages_replayed << " replayed late, " << slow_links << " slow-link episodes, "
