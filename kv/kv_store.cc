@@ -185,7 +185,8 @@ std::string KvStore::keys(std::string_view pattern) const {
     if (all) matched.reserve(order_.size());
     std::size_t bytes = 0;
     // Sorted (order_): hash order differs between replicas and runs; sorted order does not.
-    for (std::string_view key : order_) {
+    for (const Map::value_type* entry : order_) {
+        const std::string& key = entry->first;
         if (all || glob_match(pattern, key)) {
             matched.push_back(key);
             bytes += key.size() + 16;
@@ -206,18 +207,18 @@ std::optional<std::string> KvStore::get(std::string_view key) const {
 
 KvStore::Map::iterator KvStore::insert_key(const std::string& key, std::string_view value) {
     auto it = data_.emplace(key, std::string(value)).first;
-    order_.insert(std::string_view(it->first));  // a view of the node's key, which never moves
+    order_.insert(&*it);
     return it;
 }
 
 void KvStore::erase_key(Map::iterator it) {
-    order_.erase(std::string_view(it->first));
+    order_.erase(&*it);
     data_.erase(it);
 }
 
 void KvStore::rebuild_order() {
     order_.clear();
-    for (const auto& kv : data_) order_.insert(std::string_view(kv.first));
+    for (const auto& kv : data_) order_.insert(&kv);
 }
 
 void KvStore::before_write(std::string_view key) {
@@ -237,9 +238,9 @@ std::string KvStore::snapshot() const {
     std::string out;
     out.reserve(bytes + sessions.size());
     put_header(out, applied_index_, static_cast<std::uint32_t>(data_.size()));
-    for (std::string_view key : order_) {
-        put_str(out, key);
-        put_str(out, data_.find(key)->second);
+    for (const Map::value_type* entry : order_) {
+        put_str(out, entry->first);
+        put_str(out, entry->second);
     }
     out.append(sessions);
     return out;
@@ -268,8 +269,8 @@ void KvStore::fill_pending(std::size_t want) {
             s.keys_done = true;
             break;
         }
-        if (saved_left && (!live_left || saved->first <= *live)) {
-            if (live_left && *live == saved->first) ++live;
+        if (saved_left && (!live_left || saved->first <= (*live)->first)) {
+            if (live_left && (*live)->first == saved->first) ++live;
             if (saved->second) {
                 put_str(s.pending, saved->first);
                 put_str(s.pending, *saved->second);
@@ -280,10 +281,10 @@ void KvStore::fill_pending(std::size_t want) {
             last.reset();
             s.saved.erase(saved);
         } else {
-            put_str(s.pending, *live);
-            put_str(s.pending, data_.find(*live)->second);
+            put_str(s.pending, (*live)->first);
+            put_str(s.pending, (*live)->second);
             ++s.keys_emitted;
-            last = *live;
+            last = (*live)->first;
             ++live;
         }
     }
