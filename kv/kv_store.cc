@@ -295,20 +295,21 @@ void KvStore::fill_pending(std::size_t want) {
 SnapshotChunk KvStore::snapshot_chunk(std::size_t max_bytes) {
     BALLOT_ASSERT(open_ != nullptr && max_bytes > 0, "snapshot_chunk: a snapshot is open, max_bytes > 0");
     OpenSnapshot& s = *open_;
-    if (!s.keys_done) fill_pending(max_bytes);
+    // Drop what was handed out once it is most of the buffer: a value far larger than a chunk is
+    // then handed out in linear, not quadratic, time.
+    if (s.handed_out > 0 && s.handed_out * 2 >= s.pending.size()) {
+        s.pending.erase(0, s.handed_out);
+        s.handed_out = 0;
+    }
+    if (!s.keys_done) fill_pending(s.handed_out + max_bytes);
     if (s.keys_done && !s.sessions_done) {
         s.pending.append(s.sessions);
         s.sessions_done = true;
     }
     SnapshotChunk chunk;
-    if (s.pending.size() <= max_bytes) {
-        chunk.bytes = std::move(s.pending);
-        s.pending.clear();
-    } else {
-        chunk.bytes = s.pending.substr(0, max_bytes);
-        s.pending.erase(0, max_bytes);
-    }
-    chunk.last = s.sessions_done && s.pending.empty();
+    chunk.bytes = s.pending.substr(s.handed_out, max_bytes);
+    s.handed_out += chunk.bytes.size();
+    chunk.last = s.sessions_done && s.handed_out == s.pending.size();
     if (chunk.last) open_.reset();
     return chunk;
 }

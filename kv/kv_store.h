@@ -126,7 +126,8 @@ private:
         std::optional<std::string> cursor;
         // The value at begin (nullopt: absent at begin) of keys after the cursor written since.
         std::map<std::string, std::optional<std::string>, std::less<>> saved;
-        std::string pending;  // encoded, not yet handed out
+        std::string pending;  // encoded bytes; those before handed_out were handed out
+        std::size_t handed_out = 0;
         bool keys_done = false;
         bool sessions_done = false;
     };

@@ -155,6 +155,26 @@ BOOST_AUTO_TEST_CASE(chunks_with_writes_between_equal_the_blocking_snapshot_at_b
     }
 }
 
+// A value far larger than a chunk is split across many chunks, each exactly max_bytes.
+BOOST_AUTO_TEST_CASE(a_value_larger_than_a_chunk_spans_chunks) {
+    KvStore store;
+    store.apply(1, command(Op::set, {"big", std::string(3u << 20, 'b')}));
+    store.apply(2, command(Op::set, {"small", "s"}));
+    const std::string blocking = store.snapshot();
+    store.begin_snapshot();
+    store.apply(3, command(Op::del, {"big"}));
+    std::string streamed;
+    std::size_t chunks = 0;
+    for (bool last = false; !last; ++chunks) {
+        SnapshotChunk c = store.snapshot_chunk(4096);
+        if (!c.last) BOOST_TEST_REQUIRE(c.bytes.size() == 4096u);
+        streamed += c.bytes;
+        last = c.last;
+    }
+    BOOST_TEST(chunks == (blocking.size() + 4095) / 4096);
+    BOOST_TEST(streamed == blocking);
+}
+
 BOOST_AUTO_TEST_CASE(an_empty_store_snapshots_in_one_chunk) {
     KvStore store;
     BOOST_TEST(store.begin_snapshot() == 0u);
