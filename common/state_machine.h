@@ -2,6 +2,7 @@
 // the one we ship; the interface keeps the runtime and the engines ignorant of what it does.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -9,6 +10,12 @@
 #include "common/types.h"
 
 namespace ballot {
+
+// One piece of a snapshot being produced: the next bytes of the canonical encoding.
+struct SnapshotChunk {
+    std::string bytes;
+    bool last = false;  // the snapshot is complete with this chunk (which may be empty)
+};
 
 class StateMachine {
 public:
@@ -22,6 +29,39 @@ public:
     // Runs a read-only operation against the current state. Linearizability is the caller's
     // job: it calls this only once the runtime says the read is safe.
     virtual std::string query(std::string_view payload) const = 0;
+
+    // The index of the last command applied (0: none yet, or the index of the restored snapshot).
+    virtual Index applied_index() const = 0;
+
+    // --- Snapshots (SPEC "Snapshots and log compaction") ---
+    //
+    // The bytes of a snapshot are canonical: two replicas that applied the same commands up to
+    // the same index produce byte-equal snapshots, however they were produced (all at once or in
+    // chunks, with any chunk sizes, with any writes applied meanwhile). They carry the applied
+    // index they were taken at.
+
+    // The whole snapshot at once. Blocks the caller for time proportional to the state: for
+    // tests, and for checking that replicas agree, not for the write path.
+    virtual std::string snapshot() const = 0;
+
+    // Point-in-time snapshot that never stalls apply(): freezes a consistent view at
+    // applied_index() (returned) and opens it. The runtime then calls snapshot_chunk() between
+    // apply batches, on the same thread as apply(), until a chunk comes back with `last`; apply()
+    // and query() go on meanwhile and are not delayed by more than a small constant per write.
+    // Only one snapshot is open at a time: beginning another one discards the open one.
+    virtual Index begin_snapshot() = 0;
+    // The next at most `max_bytes` (> 0) bytes of the open snapshot; only the last chunk may be
+    // shorter. Each call costs time proportional to max_bytes (plus one value longer than it),
+    // never to the whole state. Must not be called with no snapshot open.
+    virtual SnapshotChunk snapshot_chunk(std::size_t max_bytes) = 0;
+    // Discards the open snapshot (if any); the runtime gave up on it (a crash of the file write,
+    // a newer snapshot installed).
+    virtual void abort_snapshot() = 0;
+    virtual bool snapshot_open() const = 0;
+
+    // Replaces the whole state with a complete snapshot (the concatenation of its chunks).
+    // False, with the state unchanged, if the bytes are malformed. Discards an open snapshot.
+    virtual bool restore(std::string_view snapshot) = 0;
 };
 
 }  // namespace ballot

@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include "common/assert.h"
 #include "common/codec.h"
 #include "kv/glob.h"
 #include "kv/resp.h"
@@ -26,6 +27,30 @@ std::string integer_reply(std::int64_t v) {
     std::string out;
     append_integer(out, v);
     return out;
+}
+
+// The snapshot's integers and strings, as common/codec.h's Writer writes them (little-endian,
+// u32 length before a string), straight into a std::string.
+void put_u32(std::string& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_u64(std::string& out, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_str(std::string& out, std::string_view s) {
+    put_u32(out, static_cast<std::uint32_t>(s.size()));
+    out.append(s);
+}
+void put_header(std::string& out, Index applied, std::uint32_t key_count) {
+    out.push_back(static_cast<char>(kSnapshotVersion));
+    put_u64(out, applied);
+    put_u32(out, key_count);
+}
+std::string encode_sessions(const Sessions& sessions) {
+    Bytes bytes;
+    Writer w(bytes);
+    sessions.encode(w);
+    return std::string(bytes.begin(), bytes.end());
 }
 
 }  // namespace
@@ -93,9 +118,10 @@ std::string KvStore::set(const KvCommand& c) {
     const std::string& key = c.args.at(0);
     const std::string& value = c.args.at(1);
     if (value.size() > limits_.max_value_bytes) return error_reply(kTooBig);
+    before_write(key);
     auto it = data_.find(std::string_view(key));
     if (it == data_.end()) {
-        data_.emplace(key, value);
+        insert_key(key, value);
     } else {
         it->second.assign(value);  // reuses the old value's allocation when it fits
     }
@@ -107,7 +133,8 @@ std::string KvStore::del(const KvCommand& c) {
     for (const std::string& key : c.args) {
         auto it = data_.find(std::string_view(key));
         if (it != data_.end()) {
-            data_.erase(it);
+            before_write(key);
+            erase_key(it);
             ++removed;
         }
     }
@@ -120,11 +147,13 @@ std::string KvStore::append(const KvCommand& c) {
     auto it = data_.find(std::string_view(key));
     if (it == data_.end()) {
         if (value.size() > limits_.max_value_bytes) return error_reply(kTooBig);
-        it = data_.emplace(key, value).first;
+        before_write(key);
+        it = insert_key(key, value);
     } else {
         if (value.size() > limits_.max_value_bytes - std::min(limits_.max_value_bytes, it->second.size())) {
             return error_reply(kTooBig);
         }
+        before_write(key);
         it->second.append(value);
     }
     return integer_reply(static_cast<std::int64_t>(it->second.size()));
@@ -141,8 +170,9 @@ std::string KvStore::incr(const KvCommand& c) {
     }
     if (current == std::numeric_limits<std::int64_t>::max()) return error_reply(kOverflow);
     const std::int64_t next = current + 1;
+    before_write(key);
     if (it == data_.end()) {
-        data_.emplace(key, std::to_string(next));
+        insert_key(key, std::to_string(next));
     } else {
         it->second = std::to_string(next);
     }
@@ -151,22 +181,21 @@ std::string KvStore::incr(const KvCommand& c) {
 
 std::string KvStore::keys(std::string_view pattern) const {
     const bool all = pattern == "*";  // Redis's fast path: no matching at all
-    std::vector<const std::string*> matched;
-    if (all) matched.reserve(data_.size());
+    std::vector<std::string_view> matched;
+    if (all) matched.reserve(order_.size());
     std::size_t bytes = 0;
-    for (const auto& [key, value] : data_) {
+    // Sorted (order_): hash order differs between replicas and runs; sorted order does not.
+    for (const Map::value_type* entry : order_) {
+        const std::string& key = entry->first;
         if (all || glob_match(pattern, key)) {
-            matched.push_back(&key);
+            matched.push_back(key);
             bytes += key.size() + 16;
         }
     }
-    // Hash order differs between replicas and runs; sorted order does not.
-    std::sort(matched.begin(), matched.end(),
-              [](const std::string* a, const std::string* b) { return *a < *b; });
     std::string out;
     out.reserve(bytes + 16);
     append_array_header(out, matched.size());
-    for (const std::string* key : matched) append_bulk(out, *key);
+    for (std::string_view key : matched) append_bulk(out, key);
     return out;
 }
 
@@ -176,27 +205,121 @@ std::optional<std::string> KvStore::get(std::string_view key) const {
     return it->second;
 }
 
+KvStore::Map::iterator KvStore::insert_key(const std::string& key, std::string_view value) {
+    auto it = data_.emplace(key, std::string(value)).first;
+    order_.insert(&*it);
+    return it;
+}
+
+void KvStore::erase_key(Map::iterator it) {
+    order_.erase(&*it);
+    data_.erase(it);
+}
+
+void KvStore::rebuild_order() {
+    order_.clear();
+    for (const auto& kv : data_) order_.insert(&kv);
+}
+
+void KvStore::before_write(std::string_view key) {
+    if (!open_ || open_->keys_done) return;
+    if (open_->cursor && key <= *open_->cursor) return;        // already serialized
+    if (open_->saved.find(key) != open_->saved.end()) return;  // the value at begin is saved
+    auto it = data_.find(key);
+    std::optional<std::string> at_begin;
+    if (it != data_.end()) at_begin = it->second;
+    open_->saved.emplace(std::string(key), std::move(at_begin));
+}
+
 std::string KvStore::snapshot() const {
-    std::vector<const Map::value_type*> pairs;
-    pairs.reserve(data_.size());
     std::size_t bytes = 64;
-    for (const auto& kv : data_) {
-        pairs.push_back(&kv);
-        bytes += 8 + kv.first.size() + kv.second.size();
+    for (const auto& kv : data_) bytes += 8 + kv.first.size() + kv.second.size();
+    const std::string sessions = encode_sessions(sessions_);
+    std::string out;
+    out.reserve(bytes + sessions.size());
+    put_header(out, applied_index_, static_cast<std::uint32_t>(data_.size()));
+    for (const Map::value_type* entry : order_) {
+        put_str(out, entry->first);
+        put_str(out, entry->second);
     }
-    std::sort(pairs.begin(), pairs.end(), [](auto* a, auto* b) { return a->first < b->first; });
-    Bytes out;
-    out.reserve(bytes);
-    Writer w(out);
-    w.u8(kSnapshotVersion);
-    w.u64(applied_index_);
-    w.u32(static_cast<std::uint32_t>(pairs.size()));
-    for (const auto* kv : pairs) {
-        w.str(kv->first);
-        w.str(kv->second);
+    out.append(sessions);
+    return out;
+}
+
+Index KvStore::begin_snapshot() {
+    open_ = std::make_unique<OpenSnapshot>();
+    open_->index = applied_index_;
+    open_->key_count = static_cast<std::uint32_t>(data_.size());
+    open_->sessions = encode_sessions(sessions_);
+    put_header(open_->pending, applied_index_, open_->key_count);
+    return applied_index_;
+}
+
+// Encodes keys after the cursor into `pending` until it holds `want` bytes or the keys are done:
+// the merge of the live index (keys unchanged since begin, unless saved) and the saved values.
+void KvStore::fill_pending(std::size_t want) {
+    OpenSnapshot& s = *open_;
+    auto live = s.cursor ? order_.upper_bound(std::string_view(*s.cursor)) : order_.begin();
+    std::optional<std::string_view> last;
+    while (s.pending.size() < want) {
+        auto saved = s.saved.begin();  // every saved key is after the cursor
+        const bool live_left = live != order_.end();
+        const bool saved_left = saved != s.saved.end();
+        if (!live_left && !saved_left) {
+            s.keys_done = true;
+            break;
+        }
+        if (saved_left && (!live_left || saved->first <= (*live)->first)) {
+            if (live_left && (*live)->first == saved->first) ++live;
+            if (saved->second) {
+                put_str(s.pending, saved->first);
+                put_str(s.pending, *saved->second);
+                ++s.keys_emitted;
+            }
+            // The cursor must own its key: the saved entry is about to go.
+            s.cursor = saved->first;
+            last.reset();
+            s.saved.erase(saved);
+        } else {
+            put_str(s.pending, (*live)->first);
+            put_str(s.pending, (*live)->second);
+            ++s.keys_emitted;
+            last = (*live)->first;
+            ++live;
+        }
     }
-    sessions_.encode(w);
-    return std::string(out.begin(), out.end());
+    if (last) s.cursor = std::string(*last);
+    BALLOT_ASSERT(!s.keys_done || s.keys_emitted == s.key_count, "a snapshot lists the keys it began with");
+}
+
+SnapshotChunk KvStore::snapshot_chunk(std::size_t max_bytes) {
+    BALLOT_ASSERT(open_ != nullptr && max_bytes > 0, "snapshot_chunk: a snapshot is open, max_bytes > 0");
+    OpenSnapshot& s = *open_;
+    // Drop what was handed out once it is most of the buffer: a value far larger than a chunk is
+    // then handed out in linear, not quadratic, time.
+    if (s.handed_out > 0 && s.handed_out * 2 >= s.pending.size()) {
+        s.pending.erase(0, s.handed_out);
+        s.handed_out = 0;
+    }
+    if (!s.keys_done) fill_pending(s.handed_out + max_bytes);
+    if (s.keys_done && !s.sessions_done) {
+        s.pending.append(s.sessions);
+        s.sessions_done = true;
+    }
+    SnapshotChunk chunk;
+    chunk.bytes = s.pending.substr(s.handed_out, max_bytes);
+    s.handed_out += chunk.bytes.size();
+    chunk.last = s.sessions_done && s.handed_out == s.pending.size();
+    if (chunk.last) open_.reset();
+    return chunk;
+}
+
+std::optional<Index> KvStore::snapshot_index(std::string_view snapshot) {
+    Reader r(snapshot.data(), snapshot.size());
+    if (r.u8() != kSnapshotVersion) return std::nullopt;
+    const Index index = r.u64();
+    if (!r.ok()) return std::nullopt;
+    return index;
 }
 
 bool KvStore::restore(std::string_view snapshot) {
@@ -213,7 +336,9 @@ bool KvStore::restore(std::string_view snapshot) {
     }
     Sessions sessions(limits_.sessions);
     if (!r.ok() || !sessions.decode(r) || !r.finish()) return false;
+    open_.reset();
     data_ = std::move(data);
+    rebuild_order();
     sessions_ = std::move(sessions);
     applied_index_ = applied;
     return true;

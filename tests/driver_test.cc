@@ -88,6 +88,14 @@ public:
         return "+applied " + c.payload + "\r\n";
     }
     std::string query(std::string_view) const override { return "state"; }
+    // Snapshots are not exercised here: the driver does not take them yet.
+    Index applied_index() const override { return applied.empty() ? 0 : applied.back().first; }
+    std::string snapshot() const override { return {}; }
+    Index begin_snapshot() override { return applied_index(); }
+    SnapshotChunk snapshot_chunk(std::size_t) override { return {{}, true}; }
+    void abort_snapshot() override {}
+    bool snapshot_open() const override { return false; }
+    bool restore(std::string_view) override { return false; }
     std::vector<std::pair<Index, Command>> applied;
 };
 

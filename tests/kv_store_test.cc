@@ -501,4 +501,47 @@ BOOST_AUTO_TEST_CASE(snapshot_round_trip) {
     BOOST_CHECK_EQUAL(*copy.get("b"), "xyz");
 }
 
+// The canonical format, pinned byte by byte: replicas of different builds must agree, and
+// snapshot files written by one version are read by the next.
+BOOST_AUTO_TEST_CASE(snapshot_format_is_pinned) {
+    KvStore store;
+    Applier a(store);
+    a.run({"SET", "b", "2"});
+    a.run({"SET", "a", "1"}, 7, 1, 0);
+    const std::string expected = std::string("\x01", 1)                  // version
+                                 + std::string("\x02\0\0\0\0\0\0\0", 8)  // applied index 2
+                                 + std::string("\x02\0\0\0", 4)          // two keys, sorted:
+                                 + std::string("\x01\0\0\0", 4) + "a" + std::string("\x01\0\0\0", 4) + "1" +
+                                 std::string("\x01\0\0\0", 4) + "b" + std::string("\x01\0\0\0", 4) + "2" +
+                                 std::string("\x01", 1)                  // sessions version
+                                 + std::string("\x01\0\0\0", 4)          // one session
+                                 + std::string("\x07\0\0\0\0\0\0\0", 8)  // client 7
+                                 + std::string(8, '\0') +
+                                 std::string(8, '\0')                    // acked_below, evicted_through
+                                 + std::string("\x01\0\0\0", 4)          // one kept reply
+                                 + std::string("\x01\0\0\0\0\0\0\0", 8)  // seq 1
+                                 + std::string("\x05\0\0\0", 4) + "+OK\r\n";
+    BOOST_CHECK(store.snapshot() == expected);
+    BOOST_CHECK(KvStore::snapshot_index(expected) == std::optional<Index>(2));
+    BOOST_CHECK(!KvStore::snapshot_index("\x01\x02"));
+}
+
+// The sorted key index (what KEYS and snapshots walk) follows creations, deletions and restores.
+BOOST_AUTO_TEST_CASE(keys_stay_sorted_across_deletes_and_restore) {
+    KvStore store;
+    Applier a(store);
+    for (const char* k : {"m", "c", "x", "a", "q"}) a.run({"SET", k, "v"});
+    a.run({"DEL", "x", "c"});
+    a.run({"APPEND", "b", "v"});
+    a.run({"INCR", "z"});
+    BOOST_CHECK_EQUAL(read(store, {"KEYS", "*"}), array({"a", "b", "m", "q", "z"}));
+    KvStore copy;
+    BOOST_REQUIRE(copy.restore(store.snapshot()));
+    BOOST_CHECK_EQUAL(read(copy, {"KEYS", "*"}), array({"a", "b", "m", "q", "z"}));
+    Applier b(copy);
+    b.run({"DEL", "a", "q"});
+    b.run({"SET", "c", "v"});
+    BOOST_CHECK_EQUAL(read(copy, {"KEYS", "*"}), array({"b", "c", "m", "z"}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

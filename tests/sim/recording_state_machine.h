@@ -34,6 +34,13 @@ public:
 
     std::string apply(Index index, const Command& command) override;
     std::string query(std::string_view payload) const override { return inner_.query(payload); }
+    Index applied_index() const override { return inner_.applied_index(); }
+    std::string snapshot() const override { return inner_.snapshot(); }
+    Index begin_snapshot() override { return inner_.begin_snapshot(); }
+    SnapshotChunk snapshot_chunk(std::size_t max_bytes) override { return inner_.snapshot_chunk(max_bytes); }
+    void abort_snapshot() override { inner_.abort_snapshot(); }
+    bool snapshot_open() const override { return inner_.snapshot_open(); }
+    bool restore(std::string_view snapshot) override { return inner_.restore(snapshot); }
 
 private:
     StateMachine& inner_;
