@@ -36,7 +36,7 @@ struct Spec {
 // clang-format off
 const Spec kSpecs[] = {
     {"protocol", "LIST", true, "engines to compare, comma separated or repeated "
-                               "(default: raft,multipaxos,paxos)"},
+                               "(default: every engine built in, in BALLOT_ENGINES order)"},
     {"nodes", "N", false, "cluster size of each spawned cluster, 1-7 (default: 3)"},
     {"clients", "N", false, "concurrent client connections (default: 64)"},
     {"pipeline", "N", false, "requests in flight per connection (default: 1)"},

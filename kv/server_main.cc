@@ -33,12 +33,22 @@ struct UsageError {
     std::string message;
 };
 
-const char* kUsage =
-    "usage: ballot-server --protocol raft|paxos|multipaxos --id ID\n"
-    "                     --node HOST:PORT:ID --node HOST:PORT:ID --node HOST:PORT:ID\n"
-    "                     [--data-dir DIR] [--log-level trace|debug|info|warn|error] [--trace]\n"
-    "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms N]\n"
-    "                     [--max-bulk-bytes N]\n";
+// The engines built in, from the registry: "raft|multipaxos|paxos".
+std::string protocol_list(const std::string& separator) {
+    std::string list;
+    for (const std::string& name : engine_names()) list += (list.empty() ? "" : separator) + name;
+    return list;
+}
+
+std::string usage() {
+    return "usage: ballot-server --protocol " + protocol_list("|") +
+           " --id ID\n"
+           "                     --node HOST:PORT:ID --node HOST:PORT:ID --node HOST:PORT:ID\n"
+           "                     [--data-dir DIR] [--log-level trace|debug|info|warn|error] [--trace]\n"
+           "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms "
+           "N]\n"
+           "                     [--max-bulk-bytes N]\n";
+}
 
 // A whole number for --OPTION, at least `min`.
 std::uint32_t parse_number(const std::string& option, const std::string& text, std::uint32_t min) {
@@ -59,7 +69,7 @@ struct ServerArgs {
 ServerArgs parse_args(int argc, char** argv) {
     po::options_description desc("ballot-server options");
     desc.add_options()("help,h", "show this help")("protocol", po::value<std::string>(),
-                                                   "raft | multipaxos | paxos")(
+                                                   protocol_list(" | ").c_str())(
         "id", po::value<std::string>(), "this node's id (one of the --node ids)")(
         "node", po::value<std::vector<std::string>>(), "HOST:PORT:ID, once per member, self included")(
         "data-dir", po::value<std::string>(), "data directory (default ./data/node-ID)")(
@@ -78,17 +88,16 @@ ServerArgs parse_args(int argc, char** argv) {
         throw UsageError{e.what()};
     }
     if (vm.count("help")) {
-        std::cout << kUsage << "\n" << desc;
+        std::cout << usage() << "\n" << desc;
         std::exit(0);
     }
     ServerArgs a;
-    if (!vm.count("protocol")) throw UsageError{"missing --protocol (raft, multipaxos or paxos)"};
+    if (!vm.count("protocol")) throw UsageError{"missing --protocol (one of: " + protocol_list(", ") + ")"};
     a.node.protocol = vm["protocol"].as<std::string>();
     const EngineTraits* engine = find_engine(a.node.protocol);
     if (!engine) {
-        std::string list;
-        for (auto& n : engine_names()) list += (list.empty() ? "" : ", ") + n;
-        throw UsageError{"unknown --protocol " + a.node.protocol + " (expected one of: " + list + ")"};
+        throw UsageError{"unknown --protocol " + a.node.protocol +
+                         " (expected one of: " + protocol_list(", ") + ")"};
     }
     a.node.engine = engine;
     if (!vm.count("id")) throw UsageError{"missing --id"};
