@@ -57,7 +57,9 @@ void Proposer::check_invariants() const {
     BALLOT_ASSERT(round_used_ <= round_, "proposer: the next round is at least the highest used");
     BALLOT_ASSERT(instances_.size() <= tuning_.max_inflight_slots, "proposer: instances within the window");
     BALLOT_ASSERT(queued_.size() <= tuning_.max_pending_proposals, "proposer: queued commands bounded");
+    std::size_t own_in_flight = 0;
     for (const auto& [slot, i] : instances_) {
+        own_in_flight += i.own ? 1 : 0;
         auto where = [slot = slot, ballot = i.ballot] {  // only on failure
             return " (slot " + std::to_string(slot) + ", ballot " + ballot.str() + ")";
         };
@@ -71,6 +73,9 @@ void Proposer::check_invariants() const {
         BALLOT_ASSERT(i.ballot <= highest_ballot_,
                       "proposer: highest_ballot covers every ballot used" + where());
     }
+    // README "Livelock": each command this node wants chosen is held once, queued or in flight.
+    BALLOT_ASSERT(held_.size() == queued_.size() + own_in_flight,
+                  "proposer: every command queued or in flight is held, once");
 }
 
 }  // namespace ballot::paxos

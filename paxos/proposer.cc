@@ -17,7 +17,11 @@ Proposer::Proposer(const Membership& members, const Tuning& tuning, std::uint64_
       highest_ballot_{persisted_round, persisted_round ? id_ : kNoNode} {}
 
 ProposeResult Proposer::propose(std::string command) {
+    // A retry of a command still held: proposing a second copy would only take a second slot
+    // (the state machine discards the duplicate) and delay every command queued behind it.
+    if (held_.count(command)) return ProposeResult::accepted;
     if (queued_.size() + instances_.size() >= tuning_.max_pending_proposals) return ProposeResult::overloaded;
+    held_.insert(command);
     queued_.push_back(std::move(command));
     return ProposeResult::accepted;  // the engine starts it when the window has room (start_queued)
 }

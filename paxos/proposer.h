@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "common/engine.h"
@@ -34,7 +35,9 @@ public:
     Proposer(const Membership& members, const Tuning& tuning, std::uint64_t persisted_round,
              std::uint64_t seed, Outbox<Message>& out);
 
-    // Queues a command; start_queued() places it in a slot once the window has room.
+    // Queues a command; start_queued() places it in a slot once the window has room. A command
+    // this node already holds (queued, or in flight as its own) is not queued again: it is a retry
+    // (the runtime's, or a client's through this node), and the copy held will be chosen.
     ProposeResult propose(std::string command);
     // Starts queued commands in the next free slots while the window has room. The engine calls it
     // after gap filling, which has priority for the window (README "Gap filling").
@@ -52,7 +55,8 @@ public:
     // Phase 2 (replication.cc). Returns the chosen value when this Accepted completes a majority.
     std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
     // The learner knows `slot` is decided: the instance ends; a command that lost it is requeued
-    // (at the front). The freed window slot is not refilled here: see start_queued().
+    // (at the front), and a command held for another slot that was chosen here (another node
+    // proposed it too) is dropped. The freed window slot is not refilled here: see start_queued().
     void on_chosen(Index slot, const std::string& value);
     void tick();
 
@@ -95,6 +99,8 @@ private:
     void prepare(Instance& i);  // phase 1 (election.cc)
     void fail(Instance& i);
     void accept(Instance& i);  // phase 2 (replication.cc)
+    // `command`, which this node holds for a slot other than the one that chose it, is done.
+    void drop_chosen(const std::string& command);
     // Whether `m` waits for this batch's fsync (messages.h; a Prepare's answer depends on state).
     bool after_persist(const Message& m) const;
     // To every member (this node too unless `to_self` is false).
@@ -112,7 +118,10 @@ private:
     std::uint64_t round_durable_;  // highest round known to be on disk
     Ballot highest_ballot_;
     Index next_slot_ = 1;
-    std::deque<std::string> queued_;       // bounded by Tuning::max_pending_proposals
+    std::deque<std::string> queued_;  // bounded by Tuning::max_pending_proposals
+    // Every command queued or in flight as an instance's `own`, each held once (README "Livelock":
+    // retried copies that each took a slot of their own crowded out new commands).
+    std::unordered_set<std::string> held_;
     std::map<Index, Instance> instances_;  // bounded by Tuning::max_inflight_slots
 };
 

@@ -2,6 +2,8 @@
 // proposer's Accept, the acceptors' Accepted or Nack, the majority that chooses a value, and the
 // Learn that tells every learner. The acceptor's rule for an Accept is Acceptor::on_accept
 // (acceptor.cc); the learner's in-order hand-out is Learner (learner.cc).
+#include <algorithm>
+
 #include "paxos/paxos.h"
 
 namespace ballot::paxos {
@@ -54,12 +56,33 @@ std::optional<std::string> Proposer::on_accepted(NodeId from, const Accepted& m)
 
 void Proposer::on_chosen(Index slot, const std::string& value) {
     observe(slot);
-    auto it = instances_.find(slot);
-    if (it == instances_.end()) return;
+    std::optional<std::string> own;
+    if (auto it = instances_.find(slot); it != instances_.end()) {
+        own = std::move(it->second.own);
+        instances_.erase(it);  // the freed window slot is handed out by the engine: gap filling first
+    }
+    if (own && *own == value) {  // our command won its slot
+        held_.erase(value);
+        return;
+    }
+    // A command this node holds for another slot was chosen here (a client or the runtime retried
+    // it through another node too): it is done, and a second copy would only take a slot.
+    if (held_.erase(value)) drop_chosen(value);
     // Someone else's value won the slot: our command must still be chosen somewhere, so it goes
     // first in line for the next free slot.
-    if (it->second.own && *it->second.own != value) queued_.push_front(std::move(*it->second.own));
-    instances_.erase(it);  // the freed window slot is handed out by the engine: gap filling first
+    if (own) queued_.push_front(std::move(*own));
+}
+
+void Proposer::drop_chosen(const std::string& command) {
+    if (auto q = std::find(queued_.begin(), queued_.end(), command); q != queued_.end()) {
+        queued_.erase(q);
+        return;
+    }
+    // In flight in another slot: that instance goes on (its slot must still be decided), but no
+    // longer for this command. Before phase 2 it proposes a no-op (§2.2: any value, when phase 1
+    // reports none), and it does not requeue the command if it loses.
+    for (auto& [slot, i] : instances_)
+        if (i.own == command) i.own.reset();
 }
 
 }  // namespace ballot::paxos

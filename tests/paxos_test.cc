@@ -651,6 +651,37 @@ int rounds_until_slot_1_chosen(Net& net, int max_rounds) {
 
 }  // namespace
 
+// README "Livelock", the second half (simulator seed 24163045): a leaderless runtime retries a
+// pending write on a timer, and a client that timed out retries it through another node. Each
+// retry used to be queued as a new copy, and each copy took a slot of its own (the state machine
+// then discards the duplicates), so with a one-slot window the queues filled with stale copies
+// faster than slots were chosen and new commands waited behind them until they timed out too. A
+// command is now held once per node, and a copy waiting for a slot is dropped once the command is
+// chosen in another (here: proposed by n1 while n2 held it).
+BOOST_AUTO_TEST_CASE(retried_commands_take_one_slot_and_do_not_crowd_out_new_ones) {
+    EngineConfig base;
+    base.max_inflight_messages = 1;  // a window of one slot, as in the simulator's seed
+    EngineCluster c("paxos", 3, 11, base);
+    // n2, cut off, starts "y" (slot 1) and holds the client's "a" behind it.
+    c.isolate(2);
+    c.propose(2, "y");
+    c.propose(2, "a");
+    // The runtime at n1 retries "a" three times before it is chosen, then a new command arrives.
+    for (int retry = 0; retry < 3; ++retry) BOOST_TEST((c.propose(1, "a") == ProposeResult::accepted));
+    c.propose(1, "b");
+    BOOST_TEST(c.run_until([&] { return c.committed_data(1).size() >= 2; }, 500));
+    c.stabilize();
+    BOOST_TEST(c.committed_data(1) == strings({"a", "b"}));  // before: a, a, a, b
+    // n2 comes back, learns that "a" was chosen in slot 1 (its "y" lost that slot), and drops
+    // its own copy of "a" instead of giving it a slot.
+    c.heal();
+    BOOST_TEST(c.run_until([&] { return all_committed(c, 3); }, 2000));
+    c.run_until([] { return false; }, 200);  // a copy still held anywhere would be chosen by now
+    for (NodeId id = 1; id <= 3; ++id)
+        BOOST_TEST(c.committed_data(id) == strings({"a", "b", "y"}), "node " << id << ": each command once");
+    check_invariants(c);
+}
+
 BOOST_AUTO_TEST_CASE(dueling_proposers_livelock_without_backoff) {
     px::Tuning no_backoff;
     no_backoff.backoff_base_ticks = 0;  // a preempted proposer retries on the very next tick
