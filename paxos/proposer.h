@@ -50,7 +50,9 @@ public:
     bool working_on(Index slot) const { return instances_.count(slot) != 0; }
 
     // Phase 1 (election.cc).
-    void on_promise(NodeId from, const Promise& m);
+    // Returns the chosen value when a majority's promises report the same accepted proposal: that
+    // proposal was accepted by a majority, so its value is chosen and phase 2 is not needed.
+    std::optional<std::string> on_promise(NodeId from, const Promise& m);
     void on_nack(const Nack& m);
     // Phase 2 (replication.cc). Returns the chosen value when this Accepted completes a majority.
     std::optional<std::string> on_accepted(NodeId from, const Accepted& m);
@@ -91,6 +93,7 @@ private:
         VoteTally answered;          // Promises (phase 1) or Accepteds (phase 2) for `ballot`
         Ballot accepted;             // phase 1: highest-numbered accepted proposal reported so far
         std::string value;           // ... its value; phase 2: the value we propose
+        VoteTally reported;          // phase 1: the acceptors that reported `accepted` itself
         std::uint64_t deadline = 0;  // phase timeout, or when a backing-off instance retries
         std::uint32_t failures = 0;  // consecutive failed attempts (the backoff exponent)
     };
@@ -99,6 +102,8 @@ private:
     void prepare(Instance& i);  // phase 1 (election.cc)
     void fail(Instance& i);
     void accept(Instance& i);  // phase 2 (replication.cc)
+    // `i`'s value is chosen (a majority accepted one proposal): tell every other learner (§2.3).
+    std::string announce(Instance& i);
     // `command`, which this node holds for a slot other than the one that chose it, is done.
     void drop_chosen(const std::string& command);
     // Whether `m` waits for this batch's fsync (messages.h; a Prepare's answer depends on state).

@@ -48,8 +48,12 @@ std::optional<std::string> Proposer::on_accepted(NodeId from, const Accepted& m)
     if (i.phase != Phase::accepting || m.ballot != i.ballot) return std::nullopt;
     i.answered.record(from, true);
     if (!i.answered.won()) return std::nullopt;
-    // §2.3: a majority accepted (slot, ballot): the value is chosen. Tell every other learner; the
-    // caller tells ours, which ends this instance through on_chosen().
+    return announce(i);
+}
+
+// §2.3: a majority accepted (slot, ballot): the value is chosen. Tell every other learner; the
+// caller tells ours, which ends this instance through on_chosen().
+std::string Proposer::announce(Instance& i) {
     broadcast(Learn{i.slot, i.value}, /*to_self=*/false);
     return i.value;
 }
