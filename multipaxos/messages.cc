@@ -6,15 +6,12 @@ namespace ballot::multipaxos {
 
 namespace {
 
-// An entry on the wire: u64 slot | u64 ballot (packed) | u64 reserved (always 0) | u32 length +
-// value. (The reserved word keeps the wire format as it was when every engine shared one entry
-// type.)
-constexpr std::size_t kMinEntryBytes = 8 + 8 + 8 + 4;
+// An entry on the wire: u64 slot | u64 ballot (packed) | u32 length + value.
+constexpr std::size_t kMinEntryBytes = 8 + 8 + 4;
 
 void write_entry(Writer& w, const Entry& e) {
     w.u64(e.index);
     w.u64(e.ballot);
-    w.u64(0);
     w.str(e.data);
 }
 
@@ -150,7 +147,6 @@ std::vector<Entry> read_entries(Reader& r, Index min_slot) {
         Entry e;
         e.index = r.u64();
         e.ballot = r.u64();
-        if (r.u64() != 0) r.fail("nonzero reserved field");
         e.data = r.str();
         check_slot(r, e.index, previous);
         if (Ballot::unpack(e.ballot).node == kNoNode) r.fail("value without a ballot");

@@ -17,9 +17,9 @@
 
 namespace ballot::raft {
 
-// Smallest encoded entry in an AppendEntries message (messages.cc): index, term, a reserved u64 and
-// the command's length. Replication budgets count entries by this plus the command's size.
-inline constexpr std::size_t kMinEntryBytes = 8 + 8 + 8 + 4;
+// Smallest encoded entry in an AppendEntries message (messages.cc): index, term and the command's
+// length. Replication budgets count entries by this plus the command's size.
+inline constexpr std::size_t kMinEntryBytes = 8 + 8 + 4;
 
 class RaftLog {
 public:

@@ -38,12 +38,10 @@ RequestVoteResponse read_vote_response(Reader& r, bool pre_vote) {
     return m;
 }
 
-// An entry on the wire: u64 index | u64 term | u64 reserved (always 0) | u32 length + command.
-// (The reserved word keeps the wire format as it was when every engine shared one entry type.)
+// An entry on the wire: u64 index | u64 term | u32 length + command.
 void write_entry(Writer& w, const Entry& e) {
     w.u64(e.index);
     w.u64(e.term);
-    w.u64(0);
     w.str(e.data);
 }
 
@@ -51,7 +49,6 @@ Entry read_entry(Reader& r) {
     Entry e;
     e.index = r.u64();
     e.term = r.u64();
-    if (r.u64() != 0) r.fail("raft entry with a nonzero reserved field");
     e.data = r.str();
     return e;
 }
