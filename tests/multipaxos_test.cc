@@ -37,20 +37,11 @@ namespace {
 
 // What a node has persisted, decoded with Multi-Paxos's own codec (multipaxos/persist.h).
 mp::Metadata metadata(const EngineCluster& c, NodeId id) {
-    if (c.metadata(id).empty()) return {};
-    auto m = mp::decode_metadata(c.metadata(id));
-    BOOST_REQUIRE(m.has_value());
-    return *m;
+    return ballot::test::decoded_metadata<&mp::decode_metadata>(c, id);
 }
 
 std::map<Index, Entry> disk(const EngineCluster& c, NodeId id) {
-    std::map<Index, Entry> out;
-    for (const auto& [slot, bytes] : c.records(id)) {
-        auto e = mp::decode_record(slot, bytes);
-        BOOST_REQUIRE(e.has_value());
-        out.emplace(slot, *e);
-    }
-    return out;
+    return ballot::test::decoded_records<&mp::decode_record>(c, id);
 }
 
 // Small timeouts so scenarios take few ticks: election 10-20, heartbeat 2.

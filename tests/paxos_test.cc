@@ -37,20 +37,11 @@ namespace {
 
 // What a node has persisted, decoded with basic Paxos's own codec (paxos/persist.h).
 px::Metadata metadata(const EngineCluster& c, NodeId id) {
-    if (c.metadata(id).empty()) return {};
-    auto m = px::decode_metadata(c.metadata(id));
-    BOOST_REQUIRE(m.has_value());
-    return *m;
+    return ballot::test::decoded_metadata<&px::decode_metadata>(c, id);
 }
 
 std::map<Index, px::SlotRecord> disk(const EngineCluster& c, NodeId id) {
-    std::map<Index, px::SlotRecord> out;
-    for (const auto& [slot, bytes] : c.records(id)) {
-        auto r = px::decode_record(slot, bytes);
-        BOOST_REQUIRE(r.has_value());
-        out.emplace(slot, *r);
-    }
-    return out;
+    return ballot::test::decoded_records<&px::decode_record>(c, id);
 }
 
 px::SlotRecord record_of(const LogRecord& r) {

@@ -34,20 +34,11 @@ namespace {
 
 // What a node has persisted, decoded with Raft's own codec (raft/persist.h).
 raft::HardState hard_state(const EngineCluster& c, NodeId id) {
-    if (c.metadata(id).empty()) return {};
-    auto hs = raft::decode_metadata(c.metadata(id));
-    BOOST_REQUIRE(hs.has_value());
-    return *hs;
+    return ballot::test::decoded_metadata<&raft::decode_metadata>(c, id);
 }
 
 std::map<Index, Entry> disk(const EngineCluster& c, NodeId id) {
-    std::map<Index, Entry> out;
-    for (const auto& [index, bytes] : c.records(id)) {
-        auto e = raft::decode_record(index, bytes);
-        BOOST_REQUIRE(e.has_value());
-        out.emplace(index, *e);
-    }
-    return out;
+    return ballot::test::decoded_records<&raft::decode_record>(c, id);
 }
 
 // A Ready's metadata, decoded.

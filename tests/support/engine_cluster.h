@@ -16,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -115,5 +117,36 @@ private:
     std::map<Index, std::string> chosen_;  // the first committed data seen at each index
     std::uint64_t restarts_ = 0;
 };
+
+// A node's persisted metadata and log records, decoded with its engine's own codec
+// (raft/persist.h, multipaxos/persist.h, paxos/persist.h): the metadata (a default one if none was
+// written yet) and every record by index. Bytes the codec refuses throw std::logic_error, which
+// fails the test: an engine must only ever persist what it can read back.
+template <auto DecodeMetadata>
+auto decoded_metadata(const EngineCluster& c, NodeId id) {
+    using Metadata = typename decltype(DecodeMetadata(std::span<const std::uint8_t>{}, nullptr))::value_type;
+    if (c.metadata(id).empty()) return Metadata{};
+    std::string why;
+    auto m = DecodeMetadata(c.metadata(id), &why);
+    if (!m)
+        throw std::logic_error("node " + std::to_string(id) + " persisted metadata it cannot decode: " + why);
+    return *m;
+}
+
+template <auto DecodeRecord>
+auto decoded_records(const EngineCluster& c, NodeId id) {
+    using Record =
+        typename decltype(DecodeRecord(Index{}, std::span<const std::uint8_t>{}, nullptr))::value_type;
+    std::map<Index, Record> out;
+    std::string why;
+    for (const auto& [index, bytes] : c.records(id)) {
+        auto r = DecodeRecord(index, bytes, &why);
+        if (!r)
+            throw std::logic_error("node " + std::to_string(id) + " persisted a record at index " +
+                                   std::to_string(index) + " it cannot decode: " + why);
+        out.emplace(index, std::move(*r));
+    }
+    return out;
+}
 
 }  // namespace ballot::test
