@@ -304,6 +304,8 @@ void Driver::on_read_state(const ReadState& rs) {
     reads_waiting_apply_.emplace(rs.index, rs.id);
 }
 
+bool Driver::request_snapshot() { return false; }  // TEMP-DEFAULT
+
 DriverStatus Driver::status() const {
     DriverStatus s;
     s.engine = engine_->status();

@@ -43,6 +43,9 @@ class Network {
 public:
     virtual ~Network() = default;
     virtual void send(NodeId to, Bytes payload) = 0;
+    // The bulk lane: snapshot chunks and their acknowledgements (common/snapshotter.h). Frames
+    // here never delay those sent with send(); the receiver hands them to receive_bulk().
+    virtual void send_bulk(NodeId /*to*/, Bytes /*payload*/) {}  // TEMP-DEFAULT
     // Peers currently reachable (connected), not counting this node. Used only to tell a client
     // "no quorum" instead of "try again".
     virtual std::size_t reachable_peers() const = 0;
@@ -80,6 +83,17 @@ struct DriverOptions {
     std::uint32_t retry_ticks = 60;
     std::uint32_t read_retry_ticks = 2;  // a read that found no leader asks again this soon
     std::size_t max_pending_requests = 100000;
+
+    // Snapshots (SPEC "Snapshots and log compaction"; common/snapshotter.h).
+    // A snapshot is started once this many entries were applied since the last one (0: only on
+    // request_snapshot(), i.e. BGSAVE). --snapshot-entries.
+    Index snapshot_entries = 100000;
+    // Bytes per chunk, both when writing the state machine to a file and when sending a file to
+    // a peer; and chunks a transfer may have unacknowledged at once.
+    std::size_t snapshot_chunk_bytes = 256 << 10;
+    std::size_t snapshot_window = 4;
+    // A transfer (either side) that hears nothing from its peer for this long is abandoned.
+    std::uint32_t snapshot_transfer_timeout_ticks = 500;
 };
 
 // What INFO shows beyond the engine's own status.
@@ -90,6 +104,15 @@ struct DriverStatus {
     std::size_t pending_reads = 0;
     bool storage_failed = false;
     std::string storage_error;
+
+    // Snapshots: the latest durable one (made here or installed from a peer; 0 before any), its
+    // payload size, whether one is being made right now, and counts since this process started.
+    Index snapshot_index = 0;
+    std::uint64_t snapshot_bytes = 0;
+    bool snapshot_in_progress = false;
+    std::uint64_t snapshots_made = 0;
+    std::uint64_t snapshots_installed = 0;  // received from a peer and installed
+    std::uint64_t snapshots_sent = 0;       // transfers to peers completed
 };
 
 class Driver {
@@ -108,6 +131,15 @@ public:
 
     // Takes engine output and acts on it (persist, send, apply, release reads).
     void pump();
+
+    // BGSAVE: starts a snapshot now. False if one is already being made (or the node has applied
+    // nothing since its latest snapshot); it then completes on its own.
+    bool request_snapshot();
+    // Called on the runtime's thread each time a snapshot of this node's own becomes durable
+    // (the node notes the wall-clock time for LASTSAVE).
+    void set_on_snapshot_made(std::function<void(Index index, std::uint64_t bytes)> callback) {
+        on_snapshot_made_ = std::move(callback);
+    }
 
     DriverStatus status() const;
     Index applied_index() const { return applied_index_; }
@@ -198,6 +230,7 @@ private:
     Index applied_index_ = 0;
     std::function<void(const std::string&)> trace_;
     std::function<void(LogLevel, const std::string&)> log_;
+    std::function<void(Index, std::uint64_t)> on_snapshot_made_;
 };
 
 }  // namespace ballot

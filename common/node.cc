@@ -240,6 +240,8 @@ void Node::read(Completion done) {
     schedule_pump();
 }
 
+bool Node::request_snapshot() { return driver_->request_snapshot(); }  // TEMP: wired by the snapshot runtime
+
 DriverStatus Node::status() const {
     return driver_->status();
 }
