@@ -32,6 +32,7 @@
 #include "common/command.h"
 #include "common/engine.h"
 #include "common/log_level.h"
+#include "common/snapshotter.h"
 #include "common/state_machine.h"
 #include "common/storage.h"
 
@@ -115,15 +116,19 @@ struct DriverStatus {
     std::uint64_t snapshots_sent = 0;       // transfers to peers completed
 };
 
-class Driver {
+class Driver : private SnapshotHost {
 public:
+    // `snapshots`: where this node keeps snapshots and what it found there at startup (already
+    // restored into `state_machine`); without a dir, the node never snapshots.
     Driver(NodeId self, std::unique_ptr<Engine> engine, Storage& storage, Network& network,
-           StateMachine& state_machine, DriverOptions options);
+           StateMachine& state_machine, DriverOptions options, SnapshotIo snapshots = {});
 
     // ---- inputs; call pump() after any of them (the node coalesces pumps per event-loop turn) ----
     void tick();
     // A peer message. Returns false if it does not decode (the caller drops that connection).
     bool receive(NodeId from, std::span<const std::uint8_t> payload);
+    // A frame from the bulk lane (snapshot transfer). False if it does not decode.
+    bool receive_bulk(NodeId from, std::span<const std::uint8_t> payload);
     // A write: completes once this node has applied it (or with a failure status).
     void submit(std::optional<Stamp> stamp, std::string payload, Completion done);
     // A linearizable read barrier: completes with ok once the local state machine may be queried.
@@ -199,6 +204,17 @@ private:
     void complete_write(const RequestKey& key, const Outcome& outcome);
     Outcome::Status unavailable_status() const;
     void log(LogLevel level, const std::string& line) const;
+    void release_reads_up_to_applied();
+
+    // SnapshotHost (common/snapshotter.h)
+    Index snapshot_host_applied_index() const override { return applied_index_; }
+    Bytes snapshot_host_engine_metadata(Index index) override { return engine_->snapshot_metadata(index); }
+    void snapshot_host_made(const SnapshotMeta& meta, std::uint64_t bytes) override;
+    bool snapshot_host_install(const SnapshotMeta& meta, std::string_view payload) override;
+    void snapshot_host_sent(NodeId to, Index index, bool ok) override { engine_->snapshot_sent(to, index, ok); }
+    void snapshot_host_send_bulk(NodeId to, const SnapshotFrame& frame) override;
+    void snapshot_host_log(LogLevel level, const std::string& line) override { log(level, line); }
+    void snapshot_host_pump() override { pump(); }
 
     NodeId self_;
     std::unique_ptr<Engine> engine_;
@@ -228,6 +244,10 @@ private:
     std::string storage_error_;
 
     Index applied_index_ = 0;
+    // The highest snapshot installed from a peer: committed entries at or below it that are
+    // still on their way to apply() are skipped (the state machine already holds them).
+    Index installed_through_ = 0;
+    Snapshotter snapshots_;
     std::function<void(const std::string&)> trace_;
     std::function<void(LogLevel, const std::string&)> log_;
     std::function<void(Index, std::uint64_t)> on_snapshot_made_;

@@ -21,6 +21,8 @@ namespace ballot {
 
 class FileStorage;
 class MembershipGuard;
+class PosixSnapshotDir;
+class ThreadSnapshotWorker;
 class Transport;
 
 struct NodeOptions {
@@ -93,6 +95,8 @@ private:
     boost::asio::io_context& io_;
     NodeOptions options_;
     std::unique_ptr<FileStorage> storage_;
+    std::unique_ptr<PosixSnapshotDir> snapshot_dir_;
+    std::unique_ptr<ThreadSnapshotWorker> snapshot_worker_;
     std::unique_ptr<MembershipGuard> guard_;
     std::unique_ptr<Transport> transport_;
     class TransportNetwork;
