@@ -216,6 +216,7 @@ void Driver::drain_engine() {
             else
                 b.held.push_back(std::move(m));
         }
+        if (!r.committed.empty()) committed_taken_ = std::max(committed_taken_, r.committed.back().index);
         b.committed = std::move(r.committed);
         b.reads = std::move(r.reads);
         // Snapshot transfers read a file that is already durable: nothing to wait for.
@@ -340,7 +341,8 @@ void Driver::snapshot_host_made(const SnapshotMeta& meta, std::uint64_t bytes) {
 }
 
 bool Driver::snapshot_host_install(const SnapshotMeta& meta, std::string_view payload) {
-    BALLOT_ASSERT(meta.last_included_index > applied_index_, "an installed snapshot moves the state forward");
+    BALLOT_ASSERT(meta.last_included_index > std::max(applied_index_, committed_taken_),
+                  "an installed snapshot moves the state forward");
     if (!state_machine_.restore(payload)) return false;
     applied_index_ = meta.last_included_index;
     installed_through_ = meta.last_included_index;

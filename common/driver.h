@@ -207,7 +207,7 @@ private:
     void release_reads_up_to_applied();
 
     // SnapshotHost (common/snapshotter.h)
-    Index snapshot_host_applied_index() const override { return applied_index_; }
+    Index snapshot_host_has_through() const override { return std::max(applied_index_, committed_taken_); }
     Bytes snapshot_host_engine_metadata(Index index) override { return engine_->snapshot_metadata(index); }
     void snapshot_host_made(const SnapshotMeta& meta, std::uint64_t bytes) override;
     bool snapshot_host_install(const SnapshotMeta& meta, std::string_view payload) override;
@@ -247,6 +247,7 @@ private:
     // The highest snapshot installed from a peer: committed entries at or below it that are
     // still on their way to apply() are skipped (the state machine already holds them).
     Index installed_through_ = 0;
+    Index committed_taken_ = 0;  // the highest committed index taken from the engine
     Snapshotter snapshots_;
     std::function<void(const std::string&)> trace_;
     std::function<void(LogLevel, const std::string&)> log_;

@@ -332,7 +332,7 @@ void Snapshotter::on_chunk(NodeId from, SnapshotChunkFrame&& c) {
     if (c.offset == 0) {
         // This node already has this state or a later one: done, nothing to install (no state
         // ever goes backwards).
-        Index have = std::max(host_.snapshot_host_applied_index(), latest_ ? latest_->meta.last_included_index : 0);
+        Index have = std::max(host_.snapshot_host_has_through(), latest_ ? latest_->meta.last_included_index : 0);
         if (c.index <= have) return ack(from, c.transfer, c.index, 0, SnapshotAckFrame::Status::done);
         for (auto& [peer, in] : incoming_)
             if (peer != from && in->job->meta.last_included_index == c.index)  // same file name
@@ -415,7 +415,7 @@ void Snapshotter::install(NodeId from, std::uint64_t transfer) {
         return end_incoming(from, SnapshotAckFrame::Status::restart);
     }
     SnapshotFileInfo info{snapshot_file_name(index), meta, job->payload_bytes};
-    if (index > host_.snapshot_host_applied_index()) {
+    if (index > host_.snapshot_host_has_through()) {
         // The state machine drops a snapshot it was making; so do we.
         if (making_) {
             discard(making_->job);

@@ -57,7 +57,9 @@ struct SnapshotIo {
 class SnapshotHost {
 public:
     virtual ~SnapshotHost() = default;
-    virtual Index snapshot_host_applied_index() const = 0;
+    // The highest index this node's state machine has applied or will apply from the log (its
+    // engine has handed it out as committed): a snapshot at or below it brings nothing new.
+    virtual Index snapshot_host_has_through() const = 0;
     virtual Bytes snapshot_host_engine_metadata(Index index) = 0;
     virtual void snapshot_host_made(const SnapshotMeta& meta, std::uint64_t bytes) = 0;
     // Restores the state machine from a complete, checked payload and tells the engine. False if
