@@ -242,7 +242,8 @@ FollowerCatchup fail_follower(LocalCluster& cluster, double down_s, FaultMarks& 
         }
         if (const auto status = cluster.reap(f.killed)) {
             f.problem = "n" + std::to_string(f.killed) + " exited after its restart (" +
-                        describe_exit_status(*status) + "); its log ends:\n" + cluster.log_tail(f.killed, 12);
+                        describe_exit_status(*status) + ")";
+            f.log_tail = cluster.log_tail(f.killed, 12);
             break;
         }
         const auto info = cluster.info(f.killed);

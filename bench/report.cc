@@ -98,7 +98,8 @@ std::string follower_text(const FollowerCatchup& f) {
         s << "not caught up within " << f.catchup_bound_s << " s (applied " << f.applied_index_last << " of "
           << f.target_index << ")";
     } else {
-        s << f.problem.substr(0, f.problem.find('\n'));
+        s << f.problem;
+        if (!f.log_tail.empty()) s << " (its last log lines are in the JSON report)";
     }
     s << "; snapshot: " << snapshot_word(f.snapshot);
     if (!f.snapshot_evidence.empty()) s << " (" << f.snapshot_evidence << ")";
@@ -301,6 +302,7 @@ void write_follower(Json& j, const FollowerCatchup& f) {
         j.null();
     else
         j.value(f.problem);
+    j.field("log_tail", f.log_tail);
     j.field("target_index", static_cast<std::uint64_t>(f.target_index));
     j.field("caught_up", f.catch_up_ms.has_value());
     j.key("catch_up_ms");

@@ -71,6 +71,7 @@ struct FollowerCatchup {
     // Empty when the follower was restarted and followed; else what went wrong (it did not
     // start again, the run was interrupted, ...).
     std::string problem;
+    std::string log_tail;  // the restarted node's last log lines, when it exited
 
     // The highest commit_index among the survivors just before the restart: the catch-up target.
     Index target_index = 0;
