@@ -880,6 +880,8 @@ BOOST_AUTO_TEST_CASE(follower_catchup_in_json_table_and_html) {
     BOOST_TEST(html.find("<h2>Follower catch-up</h2>") != std::string::npos);
     BOOST_TEST(html.find("<td>multipaxos</td><td>n3</td><td>10</td><td>840</td><td>yes</td><td>0</td>") !=
                std::string::npos);
+    // The throughput chart draws the outage and the catch-up.
+    BOOST_TEST(html.find("multipaxos: n3 down, then caught up in 840 ms") != std::string::npos);
     // Without the fault there is no such section.
     BOOST_TEST(format_html(synthetic_results(), synthetic_config()).find("Follower catch-up") ==
                std::string::npos);
