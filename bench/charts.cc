@@ -318,10 +318,19 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
         std::string label = l.legend.label + ": n" + std::to_string(f.killed) + " down, then ";
         label += f.catch_up_ms ? "caught up in " + format_tick(std::round(*f.catch_up_ms)) + " ms"
                                : "not caught up";
-        const double end_x = px(std::max(restart_s, caught_s)) + 6;
-        const bool fits_right = end_x + 6.5 * static_cast<double>(label.size()) <= kRight;
-        s += text(fits_right ? end_x : px(f.kill_at_s) - 6, lane_y + 9, label, fits_right ? "start" : "end",
-                  " fill=\"" + l.legend.color + "\"");
+        // Right of the bars, else left of them, else on a lane of its own below them.
+        const double label_px = 6.5 * static_cast<double>(label.size());
+        const double right_x = px(std::max(restart_s, caught_s)) + 6;
+        const double left_x = px(f.kill_at_s) - 6;
+        const std::string fill = " fill=\"" + l.legend.color + "\"";
+        if (right_x + label_px <= kRight) {
+            s += text(right_x, lane_y + 9, label, "start", fill);
+        } else if (left_x - label_px >= kLeft) {
+            s += text(left_x, lane_y + 9, label, "end", fill);
+        } else {
+            ++nth;
+            s += text(kLeft + 6, lane_y + 17 + 9, label, "start", fill);
+        }
         ++nth;
     }
 
