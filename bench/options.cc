@@ -37,7 +37,7 @@ struct Spec {
 };
 
 static_assert(kFollowerKillAtS == 2 && kFollowerCatchupMinS == 3,
-              "the --fail-follower-for help below says '2 s into the measured run' and 'SECONDS + 5'");
+              "the --fail-follower-for help below says '2 s into the measured run' and 'SECONDS+5'");
 
 // clang-format off
 const Spec kSpecs[] = {
@@ -64,9 +64,9 @@ const Spec kSpecs[] = {
     {"fail-follower-for", "SECONDS", false, "SIGKILL a follower 2 s into the measured run (basic Paxos: the "
                                             "highest-numbered node), keep the load on for SECONDS, restart it "
                                             "on its data dir, and report its catch-up time, whether it took a "
-                                            "snapshot, elections meanwhile, write p99 before and during the "
-                                            "catch-up and the leader's RSS; --duration must be at least "
-                                            "SECONDS + 5"},
+                                            "snapshot, elections during the catch-up, write p99 before the kill and "
+                                            "during the catch-up, and the leader's RSS; --duration must be "
+                                            "at least SECONDS+5"},
     {"server-arg", "ARG", true, "pass ARG to every ballot-server the bench starts, one argument each time "
                                 "(e.g. --server-arg=--snapshot-entries=20000); nothing is passed by default"},
     {"out", "DIR", false, "directory for the JSON and HTML reports (default: bench-results)"},
