@@ -61,12 +61,12 @@ const Spec kSpecs[] = {
                                                "redis with AOF fsync on every write, or with no persistence"},
     {"fail-leader-at", "SECONDS", false, "SIGKILL the leader this many seconds into the measured run "
                                          "(basic Paxos: node 1) and report the unavailability window"},
-    {"fail-follower-for", "SECONDS", false, "SIGKILL a follower 2 s into the measured run (basic Paxos: the "
-                                            "highest-numbered node), keep the load on for SECONDS, restart it "
-                                            "on its data dir, and report its catch-up time, whether it took a "
-                                            "snapshot, elections during the catch-up, write p99 before the kill and "
-                                            "during the catch-up, and the leader's RSS; --duration must be "
-                                            "at least SECONDS+5"},
+    {"fail-follower-for", "SECONDS", false, "SIGKILL a follower 2 s into the measured run (basic Paxos: "
+                                            "the highest-numbered node), keep the load on for SECONDS, "
+                                            "restart it on its data dir, and report its catch-up time, "
+                                            "whether it took a snapshot, elections during the catch-up, "
+                                            "write p99 before the kill and during the catch-up, and the "
+                                            "leader's RSS; --duration must be at least SECONDS+5"},
     {"server-arg", "ARG", true, "pass ARG to every ballot-server the bench starts, one argument each time "
                                 "(e.g. --server-arg=--snapshot-entries=20000); nothing is passed by default"},
     {"out", "DIR", false, "directory for the JSON and HTML reports (default: bench-results)"},
