@@ -27,6 +27,7 @@ RaftLog::RaftLog(std::vector<Entry> recovered, Index base_index, std::uint64_t b
 
 std::optional<std::uint64_t> RaftLog::term_at(Index index) const {
     if (index == base_index_) return base_term_;
+    if (index == 0) return 0;  // before every log
     if (index < base_index_ || index > last_index()) return std::nullopt;
     return at(index).term;
 }

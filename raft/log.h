@@ -38,6 +38,8 @@ public:
     // The last index a snapshot covers that the log no longer holds, and its term (0, 0: none).
     Index base_index() const { return base_index_; }
     std::uint64_t base_term() const { return base_term_; }
+    // §7: the entry at `index` (> 0) was compacted away: its term is no longer known.
+    bool compacted(Index index) const { return index < base_index_; }
     // The first index the log holds (when it holds any).
     Index first_index() const { return base_index_ + 1; }
     // The last index of the log, or the base when the log holds no entry.
@@ -45,8 +47,8 @@ public:
     std::uint64_t last_term() const { return entries_.empty() ? base_term_ : entries_.back().term; }
     bool empty() const { return entries_.empty(); }
 
-    // Term of the entry at `index`: the base term at the base (0 for index 0), std::nullopt below
-    // the base (compacted away, §7) and past the end.
+    // Term of the entry at `index`: the base term at the base, 0 for index 0 (before every log),
+    // std::nullopt otherwise below the base (compacted away, §7) and past the end.
     std::optional<std::uint64_t> term_at(Index index) const;
     // The log holds an entry at `index` with `term`, or `index` is the base and `term` its term
     // (index 0 matches term 0).

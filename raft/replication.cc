@@ -123,7 +123,7 @@ Index Raft::heartbeat_index(const Progress& pr) const {
     // (0, 0), the start of every log, which every follower matches (below its base it reads from
     // its base on). Never a rejection, so a follower waiting for a snapshot is kept quiet without
     // being pushed into probing.
-    return log_.term_at(pr.matchIndex) ? pr.matchIndex : 0;
+    return log_.compacted(pr.matchIndex) ? 0 : pr.matchIndex;
 }
 
 bool Raft::behind_on_commit(const Progress& pr) const {
@@ -137,7 +137,7 @@ bool Raft::send_append(NodeId to) {
     Progress& pr = progress_.at(to);
     bool sent = false;
     while (!pr.paused()) {
-        if (!log_.term_at(pr.nextIndex - 1)) {
+        if (log_.compacted(pr.nextIndex - 1)) {
             send_snapshot(to);  // §7: what it needs next was compacted away
             break;
         }
@@ -206,7 +206,7 @@ void Raft::on(NodeId from, const AppendEntriesResponse& m) {
         if (pr.on_success(m.match_index)) maybe_commit();
         // §7: a follower waiting for a snapshot that now matches where our log still reaches (it
         // installed one, perhaps from another leader) needs it no more.
-        if (pr.state() == Progress::State::snapshot && log_.term_at(pr.matchIndex))
+        if (pr.state() == Progress::State::snapshot && !log_.compacted(pr.matchIndex))
             pr.resume_after_snapshot();
     } else if (!pr.on_reject(m.rejected_index, next_index_hint(m))) {
         return;  // stale rejection
