@@ -1545,7 +1545,9 @@ BOOST_AUTO_TEST_CASE(lagging_follower_gets_a_snapshot_then_the_log_after_it) {
     BOOST_TEST(c.rejections_sent(lagging) - rejections_before <=
                1);  // at most the probe that found it behind
     BOOST_TEST(c.leader() == leader);
-    BOOST_TEST((c.status(lagging).epoch == term));  // heard the heartbeats: no election
+    BOOST_TEST((c.status(lagging).epoch == term));
+    BOOST_TEST(c.status(lagging).leader == leader);  // it hears the heartbeats: no election timeout
+    BOOST_TEST((c.status(lagging).role == ballot::Role::follower));
     BOOST_TEST(c.status(lagging).commit_index < x);
 
     c.transfer(leader, lagging);  // installed there, then reported to the leader
