@@ -107,14 +107,24 @@ std::optional<std::string> SimSnapshotDir::content(const std::string& name) cons
 
 void SimSnapshotWorker::run(std::function<void()> work, std::function<void()> done) {
     free_at_us_ = std::max(free_at_us_, queue_.now_us()) + rng_.between(min_us_, max_us_);
-    queue_.at(free_at_us_, [this, generation = generation_, work = std::move(work), done = std::move(done)]() mutable {
-        if (generation != generation_) return;
-        gate_([this, generation, work = std::move(work), done = std::move(done)] {
-            if (generation != generation_) return;
-            work();
-            if (done) done();
+    const std::uint64_t id = next_id_++;
+    pending_[id] = Job{std::move(work), std::move(done)};
+    queue_.at(free_at_us_, [this, id] {
+        if (!pending_.contains(id)) return;  // died with a crash
+        gate_([this, id] {
+            auto it = pending_.find(id);
+            if (it == pending_.end()) return;
+            Job job = std::move(it->second);
+            pending_.erase(it);
+            job.work();
+            if (job.done) job.done();
         });
     });
+}
+
+void SimSnapshotWorker::crash() {
+    for (auto& [id, job] : pending_) dead_.push_back(std::move(job));
+    pending_.clear();
 }
 
 }  // namespace ballot::sim

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/random.h"
 #include "common/snapshot_file.h"
@@ -61,15 +62,23 @@ public:
         : queue_(queue), rng_(seed), min_us_(min_us), max_us_(max_us), gate_(std::move(gate)) {}
 
     void run(std::function<void()> work, std::function<void()> done) override;
-    // The process died: no job not yet run ever runs.
-    void crash() { ++generation_; }
+    // The process died: no job not yet run ever runs. Their closures are kept, not destroyed:
+    // destroying one may act (a SnapshotWriter deletes its temporary file), which a dead process
+    // cannot; they go with this worker, at the end of the run.
+    void crash();
 
 private:
+    struct Job {
+        std::function<void()> work;
+        std::function<void()> done;
+    };
     EventQueue& queue_;
     Rng rng_;
     std::uint64_t min_us_, max_us_;
     Gate gate_;
-    std::uint64_t generation_ = 0;
+    std::uint64_t next_id_ = 1;
+    std::map<std::uint64_t, Job> pending_;
+    std::vector<Job> dead_;
     std::uint64_t free_at_us_ = 0;  // when the job queued last will have run
 };
 
