@@ -890,6 +890,9 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
         mp::ReadReply{7, 3, true},
         mp::Poll{b},
         mp::PollReply{b, true},
+        mp::SnapshotRequest{3},
+        mp::Promise{b, 1, 0, 4, {Entry{5, b.packed(), "v"}}, 3},
+        mp::Accepted{b, 4, false, {5}, 3},
     };
     for (auto& m : valid) {
         Bytes full = mp::encode(m);
@@ -920,6 +923,12 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     bad.push_back(mp::encode(mp::Poll{Ballot{}}));  // a ballot without a node
     bad.push_back(mp::encode(mp::PollReply{Ballot{}, true}));
     bad.push_back(with(mp::PollReply{b, true}, [](Bytes& o) { o.back() = 2; }));
+    // Trim points (README "Snapshots and compaction"): only chosen slots are trimmed, and nothing
+    // at or below the trim point is reported or acknowledged.
+    bad.push_back(mp::encode(mp::Promise{b, 1, 0, 2, {}, 3}));
+    bad.push_back(mp::encode(mp::Promise{b, 1, 0, 4, {Entry{3, b.packed(), "trimmed"}}, 3}));
+    bad.push_back(mp::encode(mp::Accepted{b, 2, false, {}, 3}));
+    bad.push_back(mp::encode(mp::Accepted{b, 4, false, {3, 5}, 3}));
 
     auto snapshot = [&] {
         EngineStatus s = c.status(target);
