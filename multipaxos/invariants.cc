@@ -18,9 +18,11 @@ void MultiPaxos::check_invariants() const {
     // trims only what a durable snapshot covers, and never past a transfer in flight.
     BALLOT_ASSERT(snapshot_index_ <= learner_.commit_index(), "multipaxos: snapshot_index <= commit");
     BALLOT_ASSERT(learner_.base() <= snapshot_index_, "multipaxos: the learner's base is a durable snapshot");
-    BALLOT_ASSERT(acceptor_.trimmed() <= snapshot_index_, "multipaxos: trimmed only below a durable snapshot");
+    BALLOT_ASSERT(acceptor_.trimmed() <= snapshot_index_,
+                  "multipaxos: trimmed only below a durable snapshot");
     BALLOT_ASSERT(compacted_below_ <= snapshot_index_ + 1, "multipaxos: compact_below <= snapshot_index + 1");
-    BALLOT_ASSERT(acceptor_.trimmed() + 1 >= compacted_below_, "multipaxos: what is compacted on disk is trimmed");
+    BALLOT_ASSERT(acceptor_.trimmed() + 1 >= compacted_below_,
+                  "multipaxos: what is compacted on disk is trimmed");
     for (const auto& [id, t] : transfers_) {
         BALLOT_ASSERT(t.slot <= snapshot_index_, "multipaxos: a transfer sends a snapshot this node has");
         BALLOT_ASSERT(compacted_below_ <= t.slot + 1,

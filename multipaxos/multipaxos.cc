@@ -24,7 +24,8 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, I
     snapshot_index_ = snapshot;
     compacted_below_ = trimmed + 1;
     // Records at or below the trim point that survived a crash before their compaction go now.
-    if (!recovered.records.empty() && recovered.records.front().index <= trimmed) compact_below_ = trimmed + 1;
+    if (!recovered.records.empty() && recovered.records.front().index <= trimmed)
+        compact_below_ = trimmed + 1;
     reset_election_timer();
 }
 
@@ -140,7 +141,7 @@ EngineStatus MultiPaxos::status() const {
     s.log_last_index = std::max(acceptor_.last_slot(), learner_.commit_index());
     // The first slot still held: after the trim point once there is one (every slot up to it is
     // covered by the snapshot), else the lowest record, as before snapshots.
-    s.log_first_index = acceptor_.trimmed() > 0        ? acceptor_.trimmed() + 1
+    s.log_first_index = acceptor_.trimmed() > 0 ? acceptor_.trimmed() + 1
                         : s.log_last_index == 0 ? 0
                                                 : std::max<Index>(1, acceptor_.first_slot());
     s.snapshot_index = snapshot_index_;

@@ -177,12 +177,12 @@ private:
         Index slot = 0;
         std::uint64_t asked_tick = 0;
     };
-    Index snapshot_index_ = 0;       // the latest durable snapshot, made or installed (0: none)
-    Index compact_goal_ = 0;         // compact below this once no transfer in flight forbids it
-    Index compacted_below_ = 1;      // the last compact_below handed out (1: nothing compacted)
+    Index snapshot_index_ = 0;            // the latest durable snapshot, made or installed (0: none)
+    Index compact_goal_ = 0;              // compact below this once no transfer in flight forbids it
+    Index compacted_below_ = 1;           // the last compact_below handed out (1: nothing compacted)
     std::optional<Index> compact_below_;  // to hand out in the next Ready
     std::map<NodeId, Transfer> transfers_;
-    std::vector<NodeId> snapshot_to_;  // transfers asked since the last take_ready()
+    std::vector<NodeId> snapshot_to_;                       // transfers asked since the last take_ready()
     std::optional<std::uint64_t> snapshot_requested_tick_;  // the last SnapshotRequest this node sent
 };
 

@@ -47,13 +47,14 @@ Index MultiPaxos::recovered_trim_point(const Recovered& recovered, Index snapsho
     auto above = std::find_if(recovered.records.begin(), recovered.records.end(),
                               [&](const Entry& e) { return e.index > snapshot; });
     if (above != recovered.records.end() && above->index > snapshot + 1 && hint >= above->index)
-        throw std::invalid_argument("multipaxos: recovered records start at slot " + std::to_string(above->index) +
-                                    " after a snapshot through slot " + std::to_string(snapshot) +
-                                    ", but the commit hint " + std::to_string(hint) +
-                                    " says the slots between are chosen and on disk");
+        throw std::invalid_argument("multipaxos: recovered records start at slot " +
+                                    std::to_string(above->index) + " after a snapshot through slot " +
+                                    std::to_string(snapshot) + ", but the commit hint " +
+                                    std::to_string(hint) + " says the slots between are chosen and on disk");
     if (snapshot == 0 || hint < snapshot) return snapshot;
     Index trim = snapshot;
-    for (auto it = std::make_reverse_iterator(above); it != recovered.records.rend() && it->index == trim; ++it)
+    for (auto it = std::make_reverse_iterator(above); it != recovered.records.rend() && it->index == trim;
+         ++it)
         --trim;
     return trim;
 }
@@ -78,7 +79,8 @@ void MultiPaxos::snapshot_made(const SnapshotMeta& meta) {
                                     " above the chosen prefix " + std::to_string(learner_.commit_index()));
     if (x <= snapshot_index_) return;  // an older snapshot finished after a newer one: nothing new
     snapshot_index_ = x;
-    if (x >= config_.snapshot_trailing) compact_goal_ = std::max(compact_goal_, x - config_.snapshot_trailing + 1);
+    if (x >= config_.snapshot_trailing)
+        compact_goal_ = std::max(compact_goal_, x - config_.snapshot_trailing + 1);
     compact();
 }
 
