@@ -101,8 +101,8 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     c.stale_leader_every_ms = rng.chance(1, 4) ? 0 : rng.between(2000, 8000);
     // Snapshots in 4 seeds of 5; drawn after everything above for the same reason.
     if (!rng.chance(1, 5)) {
-        c.snapshot_entries = pick(rng, {20, 50, 100, 300});
-        c.engine.snapshot_trailing = pick(rng, {0, 5, 30, 100});
+        c.snapshot_entries = pick(rng, {8, 15, 30, 60});
+        c.engine.snapshot_trailing = pick(rng, {0, 3, 10, 30});
         c.snapshot_chunk_bytes = pick(rng, {64, 512, 4096});
         c.snapshot_window = rng.between(1, 4);
         c.snapshot_job_min_us = rng.between(50, 2000);
