@@ -57,6 +57,7 @@ std::string bgsave_reply(Node& node) {
     if (s.snapshot_in_progress) return error_reply("ERR Background save already in progress");
     // Redis would save anyway; a Ballot snapshot is named by its index, so there is nothing new
     // to write, and the newest snapshot file is already a current backup.
+    if (s.applied_index == 0) return error_reply("ERR nothing to save: nothing has been applied yet");
     if (s.applied_index <= s.snapshot_index)
         return error_reply("ERR nothing to save: nothing was applied since the latest snapshot (index " +
                            std::to_string(s.snapshot_index) + "), which is current");
