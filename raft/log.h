@@ -38,7 +38,8 @@ public:
     // The last index a snapshot covers that the log no longer holds, and its term (0, 0: none).
     Index base_index() const { return base_index_; }
     std::uint64_t base_term() const { return base_term_; }
-    // §7: the entry at `index` (> 0) was compacted away: its term is no longer known.
+    // §7: `index` is below the base, so the entry after it is not in the log and (index 0 aside)
+    // its own term is no longer known: a follower that needs it next needs a snapshot.
     bool compacted(Index index) const { return index < base_index_; }
     // The first index the log holds (when it holds any).
     Index first_index() const { return base_index_ + 1; }
