@@ -59,6 +59,8 @@ bool Driver::receive(NodeId from, std::span<const std::uint8_t> payload) {
     return engine_->step(from, payload);
 }
 
+bool Driver::receive_bulk(NodeId, std::span<const std::uint8_t>) { return true; }  // TEMP-DEFAULT
+
 void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
     if (storage_failed_) return done(Outcome{Outcome::Status::storage_failed, storage_error_});
     if (writes_.size() >= options_.max_pending_requests)

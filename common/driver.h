@@ -124,6 +124,8 @@ public:
     void tick();
     // A peer message. Returns false if it does not decode (the caller drops that connection).
     bool receive(NodeId from, std::span<const std::uint8_t> payload);
+    // A frame from the bulk lane (snapshot transfer). False if it does not decode.
+    bool receive_bulk(NodeId from, std::span<const std::uint8_t> payload);
     // A write: completes once this node has applied it (or with a failure status).
     void submit(std::optional<Stamp> stamp, std::string payload, Completion done);
     // A linearizable read barrier: completes with ok once the local state machine may be queried.
