@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -286,4 +287,133 @@ BOOST_AUTO_TEST_CASE(an_unknown_frame_version_drops_the_connection) {
     BOOST_TEST(!n2.connected(1));
     n2.stop();
     io.poll();
+}
+
+namespace {
+
+// A peer behind a slow link: accepts node 1, completes the handshake, then reads at most
+// `read_bytes` every `period`, and notes how many bulk bytes it had received when the first
+// control frame arrived.
+struct SlowPeer {
+    std::size_t bulk_bytes = 0;
+    std::optional<std::size_t> bulk_bytes_at_control;
+    bool connected = false;
+
+    static asio::awaitable<Bytes> read_frame(tcp::socket& s) {
+        std::array<std::uint8_t, 5> header{};
+        co_await asio::async_read(s, asio::buffer(header), asio::use_awaitable);
+        Bytes payload(header[0] | header[1] << 8 | header[2] << 16 | header[3] << 24);
+        payload.resize(payload.size() - 1);
+        co_await asio::async_read(s, asio::buffer(payload), asio::use_awaitable);
+        co_return payload;
+    }
+
+    asio::awaitable<void> run(tcp::acceptor& acceptor, std::size_t read_bytes,
+                              std::chrono::microseconds period) {
+        tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
+        co_await read_frame(s);
+        co_await asio::async_write(s, asio::buffer(hello(2, 1)), asio::use_awaitable);
+        co_await read_frame(s);
+        connected = true;
+        asio::steady_timer pace(s.get_executor());
+        Bytes pending, chunk(read_bytes);
+        for (;;) {
+            pace.expires_after(period);
+            co_await pace.async_wait(asio::use_awaitable);
+            std::size_t n = co_await s.async_read_some(asio::buffer(chunk), asio::use_awaitable);
+            pending.insert(pending.end(), chunk.begin(), chunk.begin() + n);
+            std::size_t at = 0;
+            while (pending.size() - at >= 5) {
+                std::uint32_t len =
+                    pending[at] | pending[at + 1] << 8 | pending[at + 2] << 16 | pending[at + 3] << 24;
+                if (pending.size() - at < 4 + std::size_t{len}) break;
+                if (pending[at + 4] == 3)
+                    bulk_bytes += len - 1;
+                else if (!bulk_bytes_at_control)
+                    bulk_bytes_at_control = bulk_bytes;
+                at += 4 + len;
+            }
+            pending.erase(pending.begin(), pending.begin() + at);
+        }
+    }
+};
+
+struct HeadOfLine {
+    std::size_t bulk_bytes_ahead = 0;
+    double delay_ms = 0;
+};
+
+// Streams 32 chunks of 256 KiB to a peer that reads 32 MiB/s through a 256 KiB receive buffer,
+// sends a control frame after 200 ms, and measures what the control frame waited for.
+HeadOfLine measure_head_of_line(std::size_t notsent_lowat_bytes) {
+    asio::io_context io;
+    tcp::acceptor acceptor(io);
+    acceptor.open(tcp::v4());
+    acceptor.set_option(asio::socket_base::receive_buffer_size(256 << 10));  // inherited, fixes the window
+    acceptor.bind({kLoopback, 0});
+    acceptor.listen();
+    SlowPeer peer;
+    asio::co_spawn(io, peer.run(acceptor, 64 << 10, std::chrono::milliseconds(2)), asio::detached);
+
+    TransportOptions options;
+    options.bulk_notsent_lowat_bytes = notsent_lowat_bytes;
+    options.max_bulk_queue_bytes = 64 << 20;
+    Inbox inbox;
+    Transport n1(io, 1, kProtocol, std::map<NodeId, tcp::endpoint>{{2, acceptor.local_endpoint()}}, options,
+                 inbox.control(), inbox.bulk(), nullptr);
+    n1.start({kLoopback, 0});
+    BOOST_REQUIRE(run_until(io, [&] { return peer.connected && n1.connected(2); }));
+    for (std::uint32_t i = 0; i < 32; ++i) BOOST_REQUIRE(n1.send_bulk(2, numbered(i, 256 << 10)));
+    io.run_for(std::chrono::milliseconds(200));
+    std::size_t before = peer.bulk_bytes;
+    auto sent = std::chrono::steady_clock::now();
+    n1.send(2, text("heartbeat"));
+    BOOST_REQUIRE(run_until(io, [&] { return peer.bulk_bytes_at_control.has_value(); }));
+    HeadOfLine result;
+    result.delay_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count();
+    result.bulk_bytes_ahead = *peer.bulk_bytes_at_control - before;
+    n1.stop();
+    acceptor.close();
+    return result;
+}
+
+// Bulk throughput between two Transports on loopback: 256 MiB in 256 KiB chunks, the bulk queue
+// kept topped up, in MiB/s.
+double measure_bulk_throughput(std::size_t notsent_lowat_bytes) {
+    constexpr std::size_t kChunk = 256 << 10, kChunks = 1024;
+    TransportOptions options;
+    options.bulk_notsent_lowat_bytes = notsent_lowat_bytes;
+    Pair p(options);
+    std::size_t received = 0, sent = 0;
+    p.inbox2.arrivals.reserve(kChunks);
+    auto start = std::chrono::steady_clock::now();
+    BOOST_REQUIRE(run_until(p.io, [&] {
+        while (sent < kChunks && p.n1->queued_bulk_bytes(2) < 4 * kChunk &&
+               p.n1->send_bulk(2, numbered(sent, kChunk)))
+            ++sent;
+        for (; received < p.inbox2.arrivals.size(); ++received) p.inbox2.arrivals[received].payload = {};
+        return received == kChunks;
+    }));
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return kChunks * kChunk / seconds / (1 << 20);
+}
+
+}  // namespace
+
+// Not a check: a measurement of what TCP_NOTSENT_LOWAT buys (common/transport.h), run by hand:
+//   build/tests/transport_test --run_test=measure_head_of_line_blocking --log_level=message
+BOOST_AUTO_TEST_CASE(measure_head_of_line_blocking, *boost::unit_test::disabled()) {
+    for (std::size_t lowat : {std::size_t{0}, std::size_t{128} << 10, std::size_t{32} << 10}) {
+        HeadOfLine h = measure_head_of_line(lowat);
+        BOOST_TEST_MESSAGE("bulk_notsent_lowat_bytes=" << lowat << ": " << h.bulk_bytes_ahead / 1024
+                                                       << " KiB of bulk ahead of the control frame, delay "
+                                                       << h.delay_ms << " ms");
+    }
+    for (std::size_t lowat :
+         {std::size_t{0}, std::size_t{128} << 10, std::size_t{0}, std::size_t{128} << 10}) {
+        double mib_per_s = measure_bulk_throughput(lowat);
+        BOOST_TEST_MESSAGE("bulk_notsent_lowat_bytes=" << lowat << ": bulk throughput on loopback "
+                                                       << mib_per_s << " MiB/s");
+    }
 }
