@@ -103,7 +103,7 @@ struct Connection {
     Bytes queue;             // control frames, framed, waiting for the writer
     std::deque<Bytes> bulk;  // bulk frames, each framed, written one per socket write
     std::size_t bulk_bytes = 0;
-    bool unsent_limited = false;  // TCP_NOTSENT_LOWAT is set (bulk frames are being written)
+    bool unsent_limited = false;  // TCP_NOTSENT_LOWAT is set (bulk frames are queued)
     bool closed = false;
 
     bool idle() const { return queue.empty() && bulk.empty(); }
@@ -401,16 +401,15 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     static awaitable<void> writer(std::shared_ptr<Impl> me, std::shared_ptr<Connection> c) {
         Bytes writing;
         while (!c->closed) {
+            me->limit_unsent(*c, !c->bulk.empty());
             if (!c->queue.empty()) {
                 writing.clear();
                 std::swap(writing, c->queue);
             } else if (!c->bulk.empty()) {
-                me->limit_unsent(*c, true);
                 writing = std::move(c->bulk.front());
                 c->bulk.pop_front();
                 c->bulk_bytes -= writing.size();
             } else {
-                me->limit_unsent(*c, false);
                 co_await c->wake.async_wait(tuple_awaitable);
                 continue;
             }
@@ -424,7 +423,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         }
     }
 
-    // While bulk frames are being written, the kernel takes new bytes only while fewer than
+    // While bulk frames are queued, the kernel takes new bytes only while fewer than
     // bulk_notsent_lowat_bytes are unsent, so that bulk bytes do not pile up in the socket ahead
     // of the next control frame; without bulk traffic the kernel's own limit applies again.
     void limit_unsent(Connection& c, bool limit) {
