@@ -46,7 +46,7 @@ public:
     virtual void send(NodeId to, Bytes payload) = 0;
     // The bulk lane: snapshot chunks and their acknowledgements (common/snapshotter.h). Frames
     // here never delay those sent with send(); the receiver hands them to receive_bulk().
-    virtual void send_bulk(NodeId /*to*/, Bytes /*payload*/) {}  // TEMP-DEFAULT
+    virtual void send_bulk(NodeId to, Bytes payload) = 0;
     // Peers currently reachable (connected), not counting this node. Used only to tell a client
     // "no quorum" instead of "try again".
     virtual std::size_t reachable_peers() const = 0;

@@ -100,6 +100,10 @@ public:
         if (joining_) return;  // common/membership_guard.h: a new data dir says nothing yet
         transport_.send(to, payload);
     }
+    void send_bulk(NodeId to, Bytes payload) override {
+        if (joining_) return;
+        transport_.send_bulk(to, payload);  // a dropped chunk is retransmitted by the snapshot layer
+    }
     bool joining_ = false;
     std::size_t reachable_peers() const override { return transport_.connected_peers(); }
 
@@ -180,6 +184,12 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         [this](NodeId from, std::span<const std::uint8_t> payload) {
             if (stopped_ || network_->joining_) return true;
             bool ok = fail_stop([&] { return driver_->receive(from, payload); });
+            schedule_pump();
+            return ok;
+        },
+        [this](NodeId from, std::span<const std::uint8_t> payload) {
+            if (stopped_ || network_->joining_) return true;
+            bool ok = fail_stop([&] { return driver_->receive_bulk(from, payload); });
             schedule_pump();
             return ok;
         },
