@@ -387,6 +387,7 @@ void SimCluster::on_disk_write(NodeId id, const DiskState& written_before, const
         std::string line = "node " + std::to_string(id) + " writes";
         if (batch.metadata) line += " metadata (" + std::to_string(batch.metadata->size()) + " bytes)";
         if (batch.truncate_from) line += " truncate from " + std::to_string(*batch.truncate_from);
+        if (batch.compact_below) line += " compact below " + std::to_string(*batch.compact_below);
         if (!batch.records.empty())
             line += " records " + std::to_string(batch.records.front().index) + ".." +
                     std::to_string(batch.records.back().index);
