@@ -233,6 +233,9 @@ struct EngineStatus {
 struct RecoveredState {
     Bytes metadata;                  // the last metadata written; empty if none ever was
     std::vector<LogRecord> records;  // ascending by index, possibly sparse
+    // The store's compaction point (the highest Ready::compact_below made durable; 0: none): no
+    // record below it survives, so a snapshot through at least compacted_below - 1 must cover them.
+    Index compacted_below = 0;
     // The latest valid snapshot, already restored into the state machine (whose applied index is
     // its last_included_index). Records at or below it may remain; the engine drops them.
     std::optional<SnapshotMeta> snapshot;

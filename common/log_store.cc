@@ -864,6 +864,7 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
         return failed(std::move(e));
     }
     result.recovered = replay.take();
+    result.recovered.compacted_below = replay.compacted_below;
     store.next_sequence_ = cursor.next_sequence;
     store.segments_ = std::move(replay.segments);
     store.metadata_ = result.recovered.metadata;

@@ -39,19 +39,23 @@ SnapshotRecovery recover_snapshot(SnapshotDir& dir, StateMachine& state_machine,
     }
     const SnapshotFileInfo* chosen = scan.latest();
     Index chosen_index = chosen ? chosen->meta.last_included_index : 0;
-    Index first_log_index = log.records.empty() ? 0 : log.records.front().index;
+    // Nothing between the chosen snapshot and the log may be missing: the store deleted only
+    // records below its compaction point.
+    if (log.compacted_below > chosen_index + 1) {
+        std::string why = "the log was compacted below index " + std::to_string(log.compacted_below) + " but ";
+        out.error = why + (chosen ? "the newest valid snapshot, " + chosen->name + ", ends at " + std::to_string(chosen_index)
+                                  : std::string("no valid snapshot is left in ") + dir.path());
+        for (const RejectedSnapshot& bad : scan.rejected) out.error += "; " + bad.why;
+        out.error += "; refusing to start";
+        return out;
+    }
     for (const RejectedSnapshot& bad : scan.rejected) {
-        if (bad.index <= chosen_index) {
-            out.notes.push_back(bad.why + " (an older copy; ignored)");
-            continue;
-        }
-        bool log_covers = first_log_index != 0 && first_log_index <= chosen_index + 1;
-        if (!log_covers) {
-            out.error = bad.why + "; no older valid snapshot and log cover it; refusing to start";
-            return out;
-        }
-        out.notes.push_back(bad.why + "; starting from " +
-                            (chosen ? chosen->name : std::string("an empty state")) + " and the log instead");
+        // A newer snapshot that is damaged is passed over: the older one plus the log (never
+        // compacted past it, checked above) hold the same state.
+        out.notes.push_back(bad.why + (bad.index <= chosen_index ? " (an older copy; ignored)"
+                                                                 : "; starting from " +
+                                                                       (chosen ? chosen->name : std::string("an empty state")) +
+                                                                       " and the log instead"));
     }
     if (!chosen) return out;
     std::string payload;

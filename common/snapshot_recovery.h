@@ -3,9 +3,9 @@
 // the simulator, so both start the same way.
 //
 // A snapshot file that fails its checks is refused, named, and passed over for an older valid one
-// only if the log still covers the gap (the first log record the store recovered is at most one
-// past the older snapshot: nothing between them was compacted away). Otherwise the node refuses to
-// start: serving from a state with a hole in it would be serving a corrupted log.
+// only if the log still covers the gap (the store's compaction point is at most one past the older
+// snapshot: nothing between them was deleted). Otherwise the node refuses to start: serving from a
+// state with a hole in it would be serving a corrupted log.
 #pragma once
 
 #include <optional>

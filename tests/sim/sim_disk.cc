@@ -55,6 +55,7 @@ void DiskState::apply(const DiskRecord& r) {
 RecoveredState DiskState::recovered() const {
     RecoveredState s;
     s.metadata = metadata;
+    s.compacted_below = compacted_below;
     s.records.reserve(records.size());
     for (const auto& [index, bytes] : records) s.records.push_back(LogRecord{index, bytes});
     return s;
