@@ -64,10 +64,12 @@ void Paxos::snapshot_installed(const SnapshotMeta& meta) {
 }
 
 // The serving side's bookkeeping only: the transfer no longer holds compaction back. A failed one
-// is asked for again by the peer (request_snapshot) while it still needs it.
+// is asked for again by the peer (request_snapshot) while it still needs it. A report older than
+// the transfer in flight (one that expired and was asked for again) ends nothing; one at or above
+// it does (the runtime may have streamed a newer snapshot than the one current when asked).
 void Paxos::snapshot_sent(NodeId to, Index index, bool /*ok*/) {
     auto it = transfers_.find(to);
-    if (it == transfers_.end() || it->second.index != index) return;
+    if (it == transfers_.end() || index < it->second.index) return;
     transfers_.erase(it);
     compact();
 }
