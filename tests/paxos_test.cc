@@ -1418,6 +1418,7 @@ BOOST_AUTO_TEST_CASE(recovery_with_a_snapshot_drops_leftover_records) {
     r = q.take_ready();
     BOOST_TEST(r.compact_below.value_or(0) == 6u);
     BOOST_TEST(q.status().commit_index == 5u);
+    BOOST_CHECK_NO_THROW(q.check_invariants());  // nothing held at or below the trim point
 
     // A trim point the snapshot does not cover is refused: slots were forgotten.
     auto refused = [](RecoveredState bad, const std::string& why) {
