@@ -58,7 +58,8 @@ Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::option
             !recovered.records.empty() && recovered.records.front().slot <= persisted_trim_;
         recover_snapshot(snapshot->last_included_index, leftovers);
     }
-    // Restart: the acceptor's state came back from disk, what was chosen did not. The slots this
+    // Restart: the acceptor's state came back from disk, what was chosen did not (beyond the
+    // snapshot). The slots this
     // node has touched, and those a majority has accepted in (the probe), are known in use, so gap
     // filling relearns them all: a Prepare per slot, answered with Learn by any peer that knows.
     proposer_.observe(acceptor_.highest_slot());

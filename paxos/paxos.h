@@ -139,6 +139,8 @@ private:
     std::vector<NodeId> snapshot_to_;       // the batch's Ready::snapshot_to
     std::map<NodeId, Index> peer_trims_;    // the highest trim point each peer has told us of
     std::uint64_t next_snapshot_request_ = 0;
+    NodeId asked_ = kNoNode;         // the peer being asked for a snapshot
+    std::uint64_t asked_since_ = 0;  // ... since then; after snapshot_retry_ticks, the next one
 };
 
 }  // namespace ballot::paxos

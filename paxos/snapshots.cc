@@ -136,17 +136,32 @@ void Paxos::heard_trim(NodeId from, Index trim) {
     request_snapshot();
 }
 
-// The slot this node needs next is trimmed at some peer: ask the one that trimmed the most (its
-// snapshot covers the most), again every probe interval until a snapshot is installed.
+// The slot this node needs next is trimmed at some peer: ask one that trimmed it (its snapshot
+// covers it), again every probe interval until a snapshot is installed (the peer ignores a repeat
+// while its transfer is under way). A peer that has not delivered within snapshot_retry_ticks
+// (down, or partitioned away) is passed over for the next such peer in id order.
 void Paxos::request_snapshot() {
     const Index have = learner_.commit_index();
-    NodeId from = kNoNode;
-    Index best = have;
-    for (const auto& [peer, trim] : peer_trims_)
-        if (trim > best) best = trim, from = peer;
-    if (from == kNoNode || now_ < next_snapshot_request_) return;
+    if (now_ < next_snapshot_request_) return;
+    auto behind = [&](NodeId peer) {
+        auto it = peer_trims_.find(peer);
+        return it != peer_trims_.end() && it->second > have;
+    };
+    NodeId to = asked_;
+    if (!behind(to) || now_ - asked_since_ >= config_.snapshot_retry_ticks) {
+        NodeId first = kNoNode, next = kNoNode;
+        for (const auto& [peer, trim] : peer_trims_) {
+            if (trim <= have) continue;
+            if (first == kNoNode) first = peer;
+            if (next == kNoNode && peer > asked_) next = peer;
+        }
+        to = next != kNoNode ? next : first;
+        asked_since_ = now_;
+    }
+    asked_ = to;
+    if (to == kNoNode) return;
     next_snapshot_request_ = now_ + tuning_.probe_interval_ticks;
-    send(from, SnapshotRequest{have});
+    send(to, SnapshotRequest{have});
 }
 
 // A peer lacks slots this node has trimmed: the runtime streams it this node's latest snapshot
