@@ -82,7 +82,6 @@
 #include <optional>
 #include <ostream>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -271,18 +270,18 @@ public:
     // ---- snapshots (see SNAPSHOTS above) ----
     // The bytes to keep with a snapshot of the state machine through `index`, an index this
     // engine has handed out in Ready::committed and not compacted away (Raft: its term).
-    virtual Bytes snapshot_metadata(Index /*index*/) const { throw std::logic_error("TEMPORARY-UNIMPLEMENTED"); }  // TEMP-DEFAULT
+    virtual Bytes snapshot_metadata(Index index) const = 0;
     // This node's own snapshot through meta.last_included_index is durable: history below it may
     // now be compacted.
-    virtual void snapshot_made(const SnapshotMeta& /*meta*/) { throw std::logic_error("TEMPORARY-UNIMPLEMENTED"); }  // TEMP-DEFAULT
+    virtual void snapshot_made(const SnapshotMeta& meta) = 0;
     // A snapshot received from a peer is durable and the state machine holds it: its
     // last_included_index is above every index this engine has handed out in `committed`. The
     // engine takes it as chosen and applied through that index.
-    virtual void snapshot_installed(const SnapshotMeta& /*meta*/) { throw std::logic_error("TEMPORARY-UNIMPLEMENTED"); }  // TEMP-DEFAULT
+    virtual void snapshot_installed(const SnapshotMeta& meta) = 0;
     // A transfer this engine asked for (Ready::snapshot_to) ended. `ok`: `to` now holds, durably,
     // a snapshot through `index` or a later state; otherwise it failed (lost connection, timeout,
     // refused) and the engine asks again if the peer still needs one.
-    virtual void snapshot_sent(NodeId /*to*/, Index /*index*/, bool /*ok*/) { throw std::logic_error("TEMPORARY-UNIMPLEMENTED"); }  // TEMP-DEFAULT
+    virtual void snapshot_sent(NodeId to, Index index, bool ok) = 0;
 
     virtual EngineStatus status() const = 0;
     // One readable line for --trace, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".
