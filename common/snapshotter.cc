@@ -37,6 +37,7 @@ struct Snapshotter::ReadJob {
 };
 
 struct Snapshotter::Making {
+    std::uint64_t id = 0;  // completions match by id: a new Making may reuse a freed address
     SnapshotMeta meta;
     std::shared_ptr<WriteJob> job;
     int in_flight = 0;  // worker jobs not yet completed
@@ -139,6 +140,7 @@ bool Snapshotter::start_making(Index applied) {
     }
     last_attempt_ = index;
     making_ = std::make_unique<Making>();
+    making_->id = ++making_ids_;
     making_->meta = SnapshotMeta{index, host_.snapshot_host_engine_metadata(index)};
     auto job = std::make_shared<WriteJob>();
     job->dir = io_.dir;
@@ -147,8 +149,8 @@ bool Snapshotter::start_making(Index applied) {
     making_->in_flight = 1;
     Making* m = making_.get();
     io_.worker->run([job] { job->start(); },
-                    [this, m] {
-                        if (making_.get() != m) return;
+                    [this, m, id = m->id] {
+                        if (!making_ || making_->id != id) return;
                         --m->in_flight;
                         if (!m->job->error.empty()) return fail_making(m->job->error);
                         feed_making();
@@ -168,8 +170,8 @@ void Snapshotter::feed_making() {
         m->produced_last = chunk.last;
         ++m->in_flight;
         io_.worker->run([job = m->job, bytes = std::move(chunk.bytes)] { job->append(bytes); },
-                        [this, m] {
-                            if (making_.get() != m) return;
+                        [this, m, id = m->id] {
+                            if (!making_ || making_->id != id) return;
                             --m->in_flight;
                             if (!m->job->error.empty()) return fail_making(m->job->error);
                             feed_making();
@@ -182,8 +184,8 @@ void Snapshotter::finish_making() {
     Making* m = making_.get();
     m->committing = true;
     io_.worker->run([job = m->job] { job->commit(); },
-                    [this, m] {
-                        if (making_.get() != m) return;
+                    [this, m, id = m->id] {
+                        if (!making_ || making_->id != id) return;
                         if (!m->job->error.empty()) return fail_making(m->job->error);
                         std::unique_ptr<Making> done = std::move(making_);
                         SnapshotFileInfo info{snapshot_file_name(done->meta.last_included_index), done->meta,
@@ -230,9 +232,9 @@ void Snapshotter::send_to(NodeId peer) {
         [dir = io_.dir, job = o->job, name = latest_->name] {
             job->reader = SnapshotReader::open(*dir, name, job->error);
         },
-        [this, peer, o] {
+        [this, peer, o, transfer = o->transfer] {
             auto it = outgoing_.find(peer);
-            if (it == outgoing_.end() || it->second.get() != o) return;
+            if (it == outgoing_.end() || it->second->transfer != transfer) return;
             o->reading = false;
             if (!o->job->error.empty()) {
                 log(LogLevel::error, "snapshot for n" + std::to_string(peer) + ": " + o->job->error);
@@ -254,9 +256,9 @@ void Snapshotter::read_next_chunk(NodeId peer) {
             job->error = job->reader->next(max, job->chunk);
             job->done = job->reader->done();
         },
-        [this, peer, o] {
+        [this, peer, o, transfer = o->transfer] {
             auto it = outgoing_.find(peer);
-            if (it == outgoing_.end() || it->second.get() != o) return;
+            if (it == outgoing_.end() || it->second->transfer != transfer) return;
             o->reading = false;
             if (!o->job->error.empty()) {
                 log(LogLevel::error, "snapshot for n" + std::to_string(peer) + ": " + o->job->error);

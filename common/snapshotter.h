@@ -139,6 +139,7 @@ private:
     std::optional<SnapshotFileInfo> latest_;  // the newest durable snapshot on this node
     Index last_attempt_ = 0;                  // index of the last snapshot started (made or failed)
     std::unique_ptr<Making> making_;
+    std::uint64_t making_ids_ = 0;
     std::uint64_t next_transfer_;
     std::map<NodeId, std::unique_ptr<Outgoing>> outgoing_;
     std::map<NodeId, std::unique_ptr<Incoming>> incoming_;

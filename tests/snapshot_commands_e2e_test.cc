@@ -139,15 +139,9 @@ BOOST_DATA_TEST_CASE(every_node_restored_from_one_file_starts_and_serves, bdata:
     fs::remove_all(tmpl, ignored);
 }
 
-// TEMP-DISABLED until the snapshot runtime lands (common/snapshotter.*, issue 11): with the
-// stubs on this branch BGSAVE never starts a snapshot. Run it with
-//   build/tests/snapshot_commands_e2e_test --run_test=a_backup_taken_with_bgsave_builds_a_new_cluster
-// and enable it once Driver::request_snapshot() is real.
-//
 // README "Backup and restore", step by step: BGSAVE, wait for LASTSAVE to change, copy the
 // newest snapshot file, start a new cluster (fresh data dirs, other ports) with every node
 // --restore-from that file: it serves every acknowledged write.
-BOOST_TEST_DECORATOR(*boost::unit_test::disabled())
 BOOST_DATA_TEST_CASE(a_backup_taken_with_bgsave_builds_a_new_cluster, bdata::make(engine_names()), protocol) {
     char tmpl[] = "/tmp/ballot-backup-XXXXXX";
     BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
