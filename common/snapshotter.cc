@@ -232,15 +232,8 @@ void Snapshotter::send_to(NodeId peer) {
         [dir = io_.dir, job = o->job, name = latest_->name] {
             job->reader = SnapshotReader::open(*dir, name, job->error);
         },
-        [this, peer, o, transfer = o->transfer] {
-            auto it = outgoing_.find(peer);
-            if (it == outgoing_.end() || it->second->transfer != transfer) return;
-            o->reading = false;
-            if (!o->job->error.empty()) {
-                log(LogLevel::error, "snapshot for n" + std::to_string(peer) + ": " + o->job->error);
-                return end_outgoing(peer, false);
-            }
-            read_next_chunk(peer);
+        [this, peer, transfer = o->transfer] {
+            if (read_done(peer, transfer)) read_next_chunk(peer);
         });
     log(LogLevel::info, "sending snapshot " + latest_->name + " to n" + std::to_string(peer));
 }
@@ -256,14 +249,9 @@ void Snapshotter::read_next_chunk(NodeId peer) {
             job->error = job->reader->next(max, job->chunk);
             job->done = job->reader->done();
         },
-        [this, peer, o, transfer = o->transfer] {
-            auto it = outgoing_.find(peer);
-            if (it == outgoing_.end() || it->second->transfer != transfer) return;
-            o->reading = false;
-            if (!o->job->error.empty()) {
-                log(LogLevel::error, "snapshot for n" + std::to_string(peer) + ": " + o->job->error);
-                return end_outgoing(peer, false);
-            }
+        [this, peer, transfer = o->transfer] {
+            if (!read_done(peer, transfer)) return;
+            Outgoing* o = outgoing_.at(peer).get();
             SnapshotChunkFrame c;
             c.transfer = o->transfer;
             c.index = o->index;
@@ -276,6 +264,19 @@ void Snapshotter::read_next_chunk(NodeId peer) {
             host_.snapshot_host_send_bulk(peer, c);
             read_next_chunk(peer);
         });
+}
+
+// A read job of `transfer` to `peer` completed: true if that transfer is still on and the read
+// went well (a failed read ends it).
+bool Snapshotter::read_done(NodeId peer, std::uint64_t transfer) {
+    auto it = outgoing_.find(peer);
+    if (it == outgoing_.end() || it->second->transfer != transfer) return false;
+    Outgoing* o = it->second.get();
+    o->reading = false;
+    if (o->job->error.empty()) return true;
+    log(LogLevel::error, "snapshot for n" + std::to_string(peer) + ": " + o->job->error);
+    end_outgoing(peer, false);
+    return false;
 }
 
 void Snapshotter::on_ack(NodeId from, const SnapshotAckFrame& ack) {

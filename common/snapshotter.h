@@ -115,6 +115,7 @@ private:
     void fail_making(const std::string& why);
     // sending
     void read_next_chunk(NodeId peer);
+    bool read_done(NodeId peer, std::uint64_t transfer);
     void on_ack(NodeId from, const SnapshotAckFrame& ack);
     void end_outgoing(NodeId peer, bool ok);
     // receiving
