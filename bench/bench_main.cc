@@ -137,6 +137,11 @@ int main(int argc, char** argv) {
     RunConfig config;
     config.cluster = spawn ? std::to_string(o.nodes) + "-node local clusters of ballot-server on loopback"
                            : "existing cluster (--node)";
+    if (!o.server_args.empty()) {
+        config.cluster += " (server arguments:";
+        for (const auto& arg : o.server_args) config.cluster += " " + arg;
+        config.cluster += ")";
+    }
     config.clients = o.clients;
     config.pipeline = o.pipeline;
     config.rate_ops = o.rate_ops;

@@ -233,6 +233,7 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
         LegendEntry legend;
         std::vector<std::uint64_t> ops;  // per second
         const Failover* failover;
+        const FollowerCatchup* follower;
         double duration_s;
     };
     std::vector<Line> lines;
@@ -242,7 +243,7 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
         const auto& r = results[i];
         if (!r.completed) continue;
         Line l{legend_entry(r, i), r.timeline.ok_per_second(r.duration_s),
-               r.failover ? &*r.failover : nullptr, r.duration_s};
+               r.failover ? &*r.failover : nullptr, r.follower ? &*r.follower : nullptr, r.duration_s};
         span_s = std::max(span_s, r.duration_s);
         for (auto v : l.ops) peak = std::max(peak, v);
         lines.push_back(std::move(l));
@@ -295,6 +296,41 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
         const bool fits_right = x + width + 6 + 6.5 * static_cast<double>(label.size()) <= kRight;
         s += text(fits_right ? x + width + 6 : x - 6, lane_y + 9, label, fits_right ? "start" : "end",
                   " fill=\"" + l.legend.color + "\"");
+        ++nth;
+    }
+    // Follower faults, in the same lanes: a pale bar while the follower was down, a solid one
+    // from its restart until it had caught up (to the end of the run if it had not by then).
+    for (const auto& l : lines) {
+        if (!l.follower || l.follower->kill_at_s <= 0) continue;
+        const auto& f = *l.follower;
+        const double lane_y = kTop + 6 + 17 * nth;
+        const double restart_s = f.restart_at_s > 0 ? f.restart_at_s : l.duration_s;
+        const double caught_s =
+            f.catch_up_ms ? std::min(l.duration_s, restart_s + *f.catch_up_ms / 1000) : l.duration_s;
+        auto bar = [&](double from_s, double to_s, const char* opacity) {
+            const double x = px(from_s);
+            return "<rect x=\"" + num(x) + "\" y=\"" + num(lane_y) + "\" width=\"" +
+                   num(std::max(2.0, px(to_s) - x)) + "\" height=\"10\" fill=\"" + l.legend.color +
+                   "\" fill-opacity=\"" + opacity + "\"/>";
+        };
+        s += bar(f.kill_at_s, restart_s, "0.3");
+        if (f.restart_at_s > 0) s += bar(restart_s, caught_s, "1");
+        std::string label = l.legend.label + ": n" + std::to_string(f.killed) + " down, then ";
+        label += f.catch_up_ms ? "caught up in " + format_tick(std::round(*f.catch_up_ms)) + " ms"
+                               : "not caught up";
+        // Right of the bars, else left of them, else on a lane of its own below them.
+        const double label_px = 6.5 * static_cast<double>(label.size());
+        const double right_x = px(std::max(restart_s, caught_s)) + 6;
+        const double left_x = px(f.kill_at_s) - 6;
+        const std::string fill = " fill=\"" + l.legend.color + "\"";
+        if (right_x + label_px <= kRight) {
+            s += text(right_x, lane_y + 9, label, "start", fill);
+        } else if (left_x - label_px >= kLeft) {
+            s += text(left_x, lane_y + 9, label, "end", fill);
+        } else {
+            ++nth;
+            s += text(kLeft + 6, lane_y + 17 + 9, label, "start", fill);
+        }
         ++nth;
     }
 

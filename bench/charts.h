@@ -3,7 +3,8 @@
 //   (-log10(1 - p), so 90%, 99%, 99.9%, 99.99% are equally spaced), y is latency in ms on a log
 //   scale — the HdrHistogram plot, which shows the tail instead of hiding it in an average;
 // - throughput over time, one line per engine, one point per second, with each engine's
-//   fail-leader unavailability window shaded.
+//   fail-leader unavailability window shaded, and each --fail-follower-for outage and catch-up
+//   drawn as bars.
 #pragma once
 
 #include <string>

@@ -51,7 +51,12 @@ struct Connection {
     asio::experimental::channel<void(boost::system::error_code)> wake;
     asio::steady_timer due;
     kv::RespReplyParser parser;
-    std::deque<Clock::time_point> inflight;
+    // A request in flight: when it was (meant to be) sent, and whether it is a write.
+    struct Sent {
+        Clock::time_point intended;
+        bool write = true;
+    };
+    std::deque<Sent> inflight;
     std::string out;
     bool closing = false;      // send nothing more (an error reply, or the run ended)
     bool dead = false;         // the socket failed or was aborted
@@ -120,9 +125,11 @@ private:
     awaitable<void> progress_loop();
     awaitable<void> watch_interrupt();
 
-    void append_request(Client& c, std::string& out);
-    void on_reply(Connection& conn, Clock::time_point intended, const kv::RespValue& reply,
+    // Appends one request; true if it is a write (SET).
+    bool append_request(Client& c, std::string& out);
+    void on_reply(Connection& conn, const Connection::Sent& sent, const kv::RespValue& reply,
                   Clock::time_point now);
+    void record_by_phase(const Connection::Sent& sent, std::uint64_t latency_ns);
     void count_error(const std::string& kind, Clock::time_point when);
 
     std::string label_;
@@ -155,9 +162,14 @@ private:
     std::uint64_t ok_total_ = 0;  // warmup and drain included, for the progress line
     std::uint64_t ok_measured_ = 0;
     std::uint64_t unfinished_ = 0;
+    // --fail-follower-for: when its phases began, and the write latencies by phase (before the
+    // kill, while down, catching up).
+    bool follower_fault_ = false;
+    FaultMarks marks_;
+    LatencyHistogram write_by_phase_[3];
 };
 
-void Run::append_request(Client& c, std::string& out) {
+bool Run::append_request(Client& c, std::string& out) {
     // Keys "key:000000001234" as redis-benchmark names them, uniform over the key space.
     char key[32];
     const int len = std::snprintf(key, sizeof key, "key:%012llu",
@@ -174,6 +186,7 @@ void Run::append_request(Client& c, std::string& out) {
         kv::append_bulk(out, k);
         kv::append_bulk(out, value_);
     }
+    return !read;
 }
 
 void Run::count_error(const std::string& kind, Clock::time_point when) {
@@ -182,8 +195,26 @@ void Run::count_error(const std::string& kind, Clock::time_point when) {
     ++errors_measured_;
 }
 
-void Run::on_reply(Connection& conn, Clock::time_point intended, const kv::RespValue& reply,
+void Run::record_by_phase(const Connection::Sent& sent, std::uint64_t latency_ns) {
+    if (!follower_fault_ || !sent.write) return;
+    switch (marks_.phase_at(sent.intended)) {
+        case FaultPhase::before_kill:
+            write_by_phase_[0].record(latency_ns);
+            break;
+        case FaultPhase::down:
+            write_by_phase_[1].record(latency_ns);
+            break;
+        case FaultPhase::catching_up:
+            write_by_phase_[2].record(latency_ns);
+            break;
+        case FaultPhase::after:
+            break;
+    }
+}
+
+void Run::on_reply(Connection& conn, const Connection::Sent& sent, const kv::RespValue& reply,
                    Clock::time_point now) {
+    const auto intended = sent.intended;
     if (reply.is_error()) {
         const std::string code(reply.error_code());
         count_error(code.empty() ? "error" : code, intended);
@@ -193,8 +224,11 @@ void Run::on_reply(Connection& conn, Clock::time_point intended, const kv::RespV
         return;
     }
     ++ok_total_;
-    if (measured(intended))
-        latency_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_ns(now - intended))));
+    if (measured(intended)) {
+        const auto latency_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_ns(now - intended)));
+        latency_.record(latency_ns);
+        record_by_phase(sent, latency_ns);
+    }
     if (measured(now)) {
         ++ok_measured_;
         const auto ms = static_cast<std::size_t>((now - measure_start_) / 1ms);
@@ -229,8 +263,8 @@ awaitable<void> Run::writer(Client& c, Connection& conn) {
                 intended = c.next_intended;
                 c.next_intended += c.interval;
             }
-            append_request(c, conn.out);
-            conn.inflight.push_back(intended);
+            const bool write = append_request(c, conn.out);
+            conn.inflight.push_back({intended, write});
         }
         auto [ec, written] = co_await asio::async_write(conn.socket, asio::buffer(conn.out), kUse);
         (void)written;
@@ -269,9 +303,9 @@ awaitable<void> Run::reader(Client& c, Connection& conn) {
                 conn.abort();
                 break;
             }
-            const auto intended = conn.inflight.front();
+            const auto sent = conn.inflight.front();
             conn.inflight.pop_front();
-            on_reply(conn, intended, reply, now);
+            on_reply(conn, sent, reply, now);
         }
         if (conn.closing || conn.dead)
             conn.interrupt();
@@ -354,11 +388,11 @@ awaitable<void> Run::client_loop(Client& c) {
             conn.socket.set_option(tcp::no_delay(true), ec);
             co_await (writer(c, conn) && reader(c, conn));
             // Whatever is still in flight will never be answered on this connection.
-            for (const auto intended : conn.inflight) {
+            for (const auto& sent : conn.inflight) {
                 if (aborted_) {
-                    if (measured(intended)) ++unfinished_;
+                    if (measured(sent.intended)) ++unfinished_;
                 } else {
-                    count_error("connection lost", intended);
+                    count_error("connection lost", sent.intended);
                 }
             }
             if (!conn.dead && !conn.closing) continue;  // the run ended; the loop checks how
@@ -479,22 +513,34 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
     asio::co_spawn(io_, watch_interrupt(), rethrow);
 
     std::optional<KillReport> kill;
+    std::optional<FollowerCatchup> follower;
     std::thread injector;
     if (fault) {
+        follower_fault_ = static_cast<bool>(fault->fail_follower);
         const auto at = measure_start_ + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(fault->at_s));
-        injector = std::thread([&kill, at, f = fault->kill_leader, interrupted = interrupted_] {
-            // Short sleeps, so an interrupted run does not wait here for the kill time.
-            for (auto now = Clock::now(); now < at; now = Clock::now()) {
-                if (interrupted && interrupted->load()) return;
-                std::this_thread::sleep_for(std::min<Clock::duration>(at - now, 50ms));
-            }
-            try {
-                kill = f();
-            } catch (const std::exception& e) {
-                kill = KillReport{kNoNode, std::string("the kill failed: ") + e.what(), Clock::now()};
-            }
-        });
+        injector =
+            std::thread([&kill, &follower, at, &plan = *fault, &marks = marks_, interrupted = interrupted_] {
+                // Short sleeps, so an interrupted run does not wait here for the kill time.
+                for (auto now = Clock::now(); now < at; now = Clock::now()) {
+                    if (interrupted && interrupted->load()) return;
+                    std::this_thread::sleep_for(std::min<Clock::duration>(at - now, 50ms));
+                }
+                if (plan.fail_follower) {
+                    try {
+                        follower = plan.fail_follower(marks);
+                    } catch (const std::exception& e) {
+                        follower = FollowerCatchup{};
+                        follower->problem = std::string("the follower fault failed: ") + e.what();
+                    }
+                    return;
+                }
+                try {
+                    kill = plan.kill_leader();
+                } catch (const std::exception& e) {
+                    kill = KillReport{kNoNode, std::string("the kill failed: ") + e.what(), Clock::now()};
+                }
+            });
     }
     try {
         io_.run();
@@ -522,6 +568,20 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
         f.kill_at_s = kill_ms / 1000;
         f.window = find_unavailability(timeline_, kill_ms);
         result.failover = f;
+    }
+    if (follower) {
+        auto seconds_in = [&](std::int64_t mark_ns) {
+            if (mark_ns == 0) return 0.0;
+            const Clock::time_point t{
+                std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(mark_ns))};
+            return std::chrono::duration<double>(t - measure_start_).count();
+        };
+        follower->kill_at_s = seconds_in(marks_.kill_ns.load());
+        follower->restart_at_s = seconds_in(marks_.restart_ns.load());
+        follower->write_before_ns = write_by_phase_[0];
+        follower->write_down_ns = write_by_phase_[1];
+        follower->write_catchup_ns = write_by_phase_[2];
+        result.follower = std::move(follower);
     }
     return result;
 }

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/follower.h"
 #include "bench/options.h"
 #include "bench/result.h"
 
@@ -59,11 +60,16 @@ struct KillReport {
     std::chrono::steady_clock::time_point at;
 };
 
+// One fault per run: exactly one of the functions is set.
 struct FaultPlan {
     double at_s = 0;  // seconds into the measured run
     // Called on a separate thread at that time (it may block on INFO and waitpid); returns what it
     // did. Nothing else touches what it uses while the load runs.
     std::function<KillReport()> kill_leader;
+    // Likewise, for --fail-follower-for (bench/follower.h): it marks in `marks` when each phase
+    // begins, and the load files each write's latency under the phase it was sent in. It may
+    // outlast the load (it follows the catch-up to its end, within kCatchupBound).
+    std::function<FollowerCatchup(FaultMarks& marks)> fail_follower;
 };
 
 // Runs the workload against `nodes` and returns the row for `label`. Never throws for what the

@@ -41,6 +41,12 @@ bool can_bind(std::uint16_t port) {
 
 }  // namespace
 
+std::string describe_exit_status(int status) {
+    if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return std::string("killed by signal ") + std::to_string(WTERMSIG(status));
+    return "status " + std::to_string(status);
+}
+
 std::vector<std::uint16_t> pick_free_ports(int count) {
     std::random_device rd;
     std::mt19937 rng(rd());

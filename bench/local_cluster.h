@@ -39,6 +39,11 @@ public:
     void start(NodeId id);
     void start_all();
     bool running(NodeId id) const { return pids_.count(id) > 0; }
+    // The node's process id while it runs (for /proc/<pid>/status), else 0.
+    pid_t pid(NodeId id) const {
+        const auto it = pids_.find(id);
+        return it == pids_.end() ? 0 : it->second;
+    }
     // Sends `signal`; for SIGKILL/SIGTERM also waits for the process and returns its exit status
     // (as from waitpid), else returns 0.
     int signal(NodeId id, int signal);
@@ -83,6 +88,9 @@ private:
     std::vector<std::uint16_t> ports_;
     std::map<NodeId, pid_t> pids_;
 };
+
+// A waitpid status in words: "exit code 2", "killed by signal 9".
+std::string describe_exit_status(int status);
 
 // Free loopback ports P such that P and P + 10000 can both be bound right now.
 std::vector<std::uint16_t> pick_free_ports(int count);

@@ -25,6 +25,9 @@ constexpr long long kMaxNodes = 7;
 constexpr long long kMaxValueSizeBytes = 1024 * 1024;
 constexpr double kMaxDurationS = 24 * 3600;
 constexpr double kMaxRateOps = 10'000'000;
+constexpr long long kMaxFollowerDownS = 3600;
+// ballot-bench gives every spawned server these itself; a --server-arg may not override them.
+constexpr const char* kBenchOwnedServerFlags[] = {"--protocol", "--id", "--node", "--data-dir"};
 
 struct Spec {
     const char* name;  // without the leading "--"
@@ -32,6 +35,9 @@ struct Spec {
     bool repeatable;
     const char* help;
 };
+
+static_assert(kFollowerKillAtS == 2 && kFollowerCatchupMinS == 3,
+              "the --fail-follower-for help below says '2 s into the measured run' and 'SECONDS+5'");
 
 // clang-format off
 const Spec kSpecs[] = {
@@ -55,6 +61,14 @@ const Spec kSpecs[] = {
                                                "redis with AOF fsync on every write, or with no persistence"},
     {"fail-leader-at", "SECONDS", false, "SIGKILL the leader this many seconds into the measured run "
                                          "(basic Paxos: node 1) and report the unavailability window"},
+    {"fail-follower-for", "SECONDS", false, "SIGKILL a follower 2 s into the measured run (basic Paxos: "
+                                            "the highest-numbered node), keep the load on for SECONDS, "
+                                            "restart it on its data dir, and report its catch-up time, "
+                                            "whether it took a snapshot, elections during the catch-up, "
+                                            "write p99 before the kill and during the catch-up, and the "
+                                            "leader's RSS; --duration must be at least SECONDS+5"},
+    {"server-arg", "ARG", true, "pass ARG to every ballot-server the bench starts, one argument each time "
+                                "(e.g. --server-arg=--snapshot-entries=20000); nothing is passed by default"},
     {"out", "DIR", false, "directory for the JSON and HTML reports (default: bench-results)"},
     {"json", nullptr, false, "print the JSON report to stdout (the table then goes to stderr)"},
     {"server", "PATH", false, "the ballot-server binary (default: ballot-server next to ballot-bench)"},
@@ -331,7 +345,8 @@ ParseResult parse_options(const std::vector<std::string>& args) {
             o.existing.push_back(*e);
         }
         // An existing cluster is what it is: options that describe spawned clusters make no sense.
-        for (const char* spawn_only : {"protocol", "nodes", "server", "fail-leader-at"}) {
+        for (const char* spawn_only :
+             {"protocol", "nodes", "server", "fail-leader-at", "fail-follower-for", "server-arg"}) {
             if (has(spawn_only))
                 return fail(
                     std::string("--") + spawn_only +
@@ -350,6 +365,39 @@ ParseResult parse_options(const std::vector<std::string>& args) {
             return fail("--fail-leader-at must be after 0 and before the end of the " +
                         format_number(o.duration_s) + " s run (got " + text("fail-leader-at") + ")");
         o.fail_leader_at_s = d;
+    }
+    if (has("fail-follower-for")) {
+        if (!integer("fail-follower-for", v)) return result;
+        if (v < 1 || v > kMaxFollowerDownS)
+            return fail("--fail-follower-for must be a whole number of seconds between 1 and " +
+                        std::to_string(kMaxFollowerDownS) + " (got " + text("fail-follower-for") + ")");
+        if (o.fail_leader_at_s)
+            return fail("--fail-follower-for and --fail-leader-at cannot be combined: one fault per run");
+        // A 2-node cluster has no majority without the follower; a 1-node cluster has no follower.
+        if (o.nodes < 3)
+            return fail(
+                "--fail-follower-for needs --nodes 3 or more, so that the others keep a majority (got " +
+                std::to_string(o.nodes) + ")");
+        const double needed_s = kFollowerKillAtS + static_cast<double>(v) + kFollowerCatchupMinS;
+        if (o.duration_s < needed_s)
+            return fail("--fail-follower-for " + text("fail-follower-for") + " needs --duration " +
+                        format_number(needed_s) + " or more (" + format_number(kFollowerKillAtS) +
+                        " s before the kill, " + text("fail-follower-for") + " s down, " +
+                        format_number(kFollowerCatchupMinS) + " s of catch-up under load; got " +
+                        format_number(o.duration_s) + ")");
+        o.fail_follower_for_s = static_cast<int>(v);
+    }
+    if (has("server-arg")) {
+        for (const auto& arg : given.at("server-arg")) {
+            if (arg.empty()) return fail("--server-arg must not be empty");
+            for (const char* owned : kBenchOwnedServerFlags) {
+                const std::string flag = owned;
+                if (arg == flag || arg.rfind(flag + "=", 0) == 0)
+                    return fail("--server-arg " + arg + ": ballot-bench sets " + flag +
+                                " of the servers it starts itself");
+            }
+            o.server_args.push_back(arg);
+        }
     }
     if (has("out")) {
         o.out_dir = text("out");

@@ -24,6 +24,13 @@ struct Endpoint {
 
 enum class Target { all, leader };
 
+// --fail-follower-for: the follower is killed this many seconds into the measured run, so the
+// write latency before the fault is measured over these seconds...
+inline constexpr double kFollowerKillAtS = 2;
+// ...and the run must leave at least this much time after the restart for the catch-up to be
+// seen under load (the bench keeps polling the follower after the load, up to a bound).
+inline constexpr double kFollowerCatchupMinS = 3;
+
 struct Options {
     std::vector<std::string> protocols;  // empty: every engine in the registry
     int nodes = 3;
@@ -44,6 +51,12 @@ struct Options {
     std::optional<std::string> baseline = std::nullopt;
     // Seconds into the measured run (after warmup) at which the leader is SIGKILLed.
     std::optional<double> fail_leader_at_s = std::nullopt;
+    // --fail-follower-for: a follower is SIGKILLed kFollowerKillAtS into the measured run, kept
+    // down this many seconds while the load goes on, then restarted on its data dir; the report
+    // gives its catch-up (bench/follower.h).
+    std::optional<int> fail_follower_for_s = std::nullopt;
+    // Extra arguments for every spawned ballot-server, one argv element each (--server-arg).
+    std::vector<std::string> server_args;
     std::string out_dir = "bench-results";
     bool json_stdout = false;
     // The ballot-server binary; empty means "next to ballot-bench" (resolved by main).

@@ -60,6 +60,60 @@ std::string failover_text(const Failover& f) {
     return s.str();
 }
 
+std::string format_mib(std::optional<std::uint64_t> bytes) {
+    if (!bytes) return "?";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(*bytes) / (1024.0 * 1024.0));
+    return buf;
+}
+
+const char* snapshot_word(SnapshotSeen s) {
+    switch (s) {
+        case SnapshotSeen::yes:
+            return "yes";
+        case SnapshotSeen::no:
+            return "no";
+        case SnapshotSeen::unknown:
+            break;
+    }
+    return "unknown";
+}
+
+std::string p99_text(const LatencyHistogram& h) {
+    return h.count() ? format_ms(ns_to_ms(h.value_at_percentile(99))) + " ms" : "- (no write)";
+}
+
+// "killed follower n3 (leader n1 by INFO role:leader) at 2.000 s for 10 s, restarted at 12.004 s:
+// caught up in 840 ms to index 52311; snapshot: yes (INFO snapshots_installed:1); 0 elections,
+// 0 leader changes; write p99 2.10 ms before the kill, 3.05 ms while down, 5.60 ms during the
+// catch-up; leader n1 RSS 45.2 MiB before, at most 60.1 MiB during the catch-up"
+std::string follower_text(const FollowerCatchup& f) {
+    std::ostringstream s;
+    s << "killed " << f.how << " at " << format_seconds(f.kill_at_s) << " s for " << f.down_s << " s";
+    if (f.restart_at_s > 0) s << ", restarted at " << format_seconds(f.restart_at_s) << " s";
+    s << ": ";
+    if (f.catch_up_ms) {
+        s << "caught up in " << format_ms(*f.catch_up_ms) << " ms to index " << f.target_index;
+    } else if (f.problem.empty()) {
+        s << "not caught up within " << f.catchup_bound_s << " s (applied " << f.applied_index_last << " of "
+          << f.target_index << ")";
+    } else {
+        s << f.problem;
+        if (!f.log_tail.empty()) s << " (its last log lines are in the JSON report)";
+    }
+    s << "; snapshot: " << snapshot_word(f.snapshot);
+    if (!f.snapshot_evidence.empty()) s << " (" << f.snapshot_evidence << ")";
+    if (f.elections)
+        s << "; " << *f.elections << " elections, " << f.leader_changes << " leader changes";
+    else
+        s << "; elections: none to count (no leader)";
+    s << "; write p99 " << p99_text(f.write_before_ns) << " before the kill, " << p99_text(f.write_down_ns)
+      << " while down, " << p99_text(f.write_catchup_ns) << " during the catch-up";
+    s << "; n" << f.rss_node << " RSS " << format_mib(f.rss_before_bytes) << " before, at most "
+      << format_mib(f.rss_max_bytes) << " during the catch-up";
+    return s.str();
+}
+
 // A small JSON writer: values are appended in order, commas and escaping handled here.
 class Json {
 public:
@@ -206,6 +260,105 @@ std::vector<double> curve_percentiles() {
     return ps;
 }
 
+void write_optional(Json& j, const std::string& key, std::optional<std::uint64_t> v) {
+    j.key(key);
+    if (v)
+        j.value(*v);
+    else
+        j.null();
+}
+
+void write_phase(Json& j, const std::string& key, const LatencyHistogram& h) {
+    j.key(key).begin_object();
+    j.field("count", h.count());
+    for (double p : {50.0, 99.0}) {
+        j.key(percentile_name(p));
+        if (h.count())
+            j.value(ns_to_ms(h.value_at_percentile(p)));
+        else
+            j.null();
+    }
+    j.key("max");
+    if (h.count())
+        j.value(ns_to_ms(h.max()));
+    else
+        j.null();
+    j.end_object();
+}
+
+void write_follower(Json& j, const FollowerCatchup& f) {
+    j.begin_object();
+    j.field("killed_node", static_cast<std::uint64_t>(f.killed));
+    j.field("how", f.how);
+    j.field("kill_at_s", f.kill_at_s);
+    j.field("down_s", f.down_s);
+    j.key("restart_at_s");
+    if (f.restart_at_s > 0)
+        j.value(f.restart_at_s);
+    else
+        j.null();
+    j.key("problem");
+    if (f.problem.empty())
+        j.null();
+    else
+        j.value(f.problem);
+    j.field("log_tail", f.log_tail);
+    j.field("target_index", static_cast<std::uint64_t>(f.target_index));
+    j.field("caught_up", f.catch_up_ms.has_value());
+    j.key("catch_up_ms");
+    if (f.catch_up_ms)
+        j.value(*f.catch_up_ms);
+    else
+        j.null();
+    j.field("catch_up_bound_s", f.catchup_bound_s);
+    j.field("applied_index_last", static_cast<std::uint64_t>(f.applied_index_last));
+    j.field("snapshot", snapshot_word(f.snapshot));
+    j.field("snapshot_evidence", f.snapshot_evidence);
+    write_optional(j, "elections", f.elections);
+    j.field("leader_changes", f.leader_changes);
+    j.field("rss_node", static_cast<std::uint64_t>(f.rss_node));
+    write_optional(j, "rss_before_bytes", f.rss_before_bytes);
+    write_optional(j, "rss_max_during_catch_up_bytes", f.rss_max_bytes);
+    j.key("write_latency_ms").begin_object();
+    write_phase(j, "before_kill", f.write_before_ns);
+    write_phase(j, "while_down", f.write_down_ns);
+    write_phase(j, "during_catch_up", f.write_catchup_ns);
+    j.end_object();
+    j.end_object();
+}
+
+// The --fail-follower-for figures side by side, one row per engine that had the fault.
+std::string follower_table_html(const std::vector<EngineResult>& results) {
+    std::ostringstream s;
+    bool any = false;
+    for (const auto& r : results) any = any || r.follower.has_value();
+    if (!any) return "";
+    s << "<h2>Follower catch-up</h2>\n"
+         "<p class=\"config\">A follower SIGKILLed and restarted on its data dir while the load went on; "
+         "catch-up is from its restart until its applied index reached what the cluster had committed "
+         "then (INFO polled every 20 ms). Write p99 by when the request was sent.</p>\n"
+         "<table>\n<tr><th>engine</th><th>killed</th><th>down s</th><th>catch-up ms</th><th>snapshot</th>"
+         "<th>elections</th><th>write p99 before ms</th><th>during catch-up ms</th><th>RSS before</th>"
+         "<th>RSS max during</th></tr>\n";
+    for (const auto& r : results) {
+        if (!r.follower) continue;
+        const auto& f = *r.follower;
+        auto p99 = [](const LatencyHistogram& h) {
+            return h.count() ? format_ms(ns_to_ms(h.value_at_percentile(99))) : std::string("-");
+        };
+        s << "<tr><td>" << escape_html(r.display_name()) << "</td><td>n" << f.killed << "</td><td>"
+          << f.down_s << "</td><td>"
+          << (f.catch_up_ms ? format_ms(*f.catch_up_ms)
+                            : escape_html(f.problem.empty() ? "not caught up" : "failed"))
+          << "</td><td>" << snapshot_word(f.snapshot) << "</td><td>"
+          << (f.elections ? std::to_string(*f.elections) : std::string("n/a")) << "</td><td>"
+          << p99(f.write_before_ns) << "</td><td>" << p99(f.write_catchup_ns) << "</td><td>"
+          << format_mib(f.rss_before_bytes) << "</td><td>" << format_mib(f.rss_max_bytes) << "</td></tr>\n";
+    }
+    s << "</table>\n";
+    return s.str();
+}
+
 }  // namespace
 
 std::string format_ms(double ms) {
@@ -252,6 +405,7 @@ std::string format_table(const std::vector<EngineResult>& results, const RunConf
             errors += (errors.empty() ? "" : "; ") + std::to_string(r.unfinished) + " unfinished at the end";
         if (!errors.empty()) notes.push_back(r.engine + ": errors: " + errors);
         if (r.failover) notes.push_back(r.engine + ": " + failover_text(*r.failover));
+        if (r.follower) notes.push_back(r.engine + ": " + follower_text(*r.follower));
     }
     for (const auto& n : notes) s << "  " << n << "\n";
     s << "config: " << config.line() << "\n";
@@ -348,6 +502,11 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
                 j.null();
             j.end_object();
         }
+        j.key("follower_catchup");
+        if (!r.follower)
+            j.null();
+        else
+            write_follower(j, *r.follower);
         j.end_object();
     }
     j.end_array();
@@ -401,6 +560,7 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
             errors += (errors.empty() ? "" : "; ") + std::to_string(r.unfinished) + " unfinished at the end";
         if (!errors.empty()) notes.push_back(r.engine + ": errors: " + errors);
         if (r.failover) notes.push_back(r.engine + ": " + failover_text(*r.failover));
+        if (r.follower) notes.push_back(r.engine + ": " + follower_text(*r.follower));
     }
     s << "</table>\n";
     if (!notes.empty()) {
@@ -408,6 +568,8 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
         for (const auto& n : notes) s << "<li>" << escape_html(n) << "</li>\n";
         s << "</ul>\n";
     }
+
+    s << follower_table_html(results);
 
     s << "<h2>Latency by percentile</h2>\n"
          "<p class=\"config\">Successful requests sent during the measured seconds; from each request's "

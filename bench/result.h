@@ -55,6 +55,51 @@ struct Failover {
     UnavailabilityWindow window;
 };
 
+// Whether the restarted follower caught up through a snapshot transfer, and what says so.
+enum class SnapshotSeen { yes, no, unknown };
+
+// What --fail-follower-for saw (bench/follower.h): a follower killed, kept down while the load
+// went on, restarted on its data dir, and followed over INFO until it had applied what the
+// cluster had committed at the moment of its restart.
+struct FollowerCatchup {
+    NodeId killed = kNoNode;
+    std::string how;  // e.g. "follower n3 (leader n1 by INFO role:leader)"
+    // Seconds into the measured run, as performed (restart_at_s: 0 if it never happened).
+    double kill_at_s = 0;
+    double restart_at_s = 0;
+    double down_s = 0;  // as asked
+    // Empty when the follower was restarted and followed; else what went wrong (it did not
+    // start again, the run was interrupted, ...).
+    std::string problem;
+    std::string log_tail;  // the restarted node's last log lines, when it exited
+
+    // The highest commit_index among the survivors just before the restart: the catch-up target.
+    Index target_index = 0;
+    // From the restart until the follower's INFO applied_index reached target_index; nullopt if
+    // it did not within catchup_bound_s (INFO polled every ~20 ms, so to within that).
+    std::optional<double> catch_up_ms;
+    double catchup_bound_s = 0;
+    Index applied_index_last = 0;  // the follower's applied_index at the last poll
+
+    SnapshotSeen snapshot = SnapshotSeen::unknown;
+    std::string snapshot_evidence;  // e.g. "INFO snapshots_installed:1"
+
+    // Terms (Raft) or ballot rounds (Multi-Paxos) started on the survivors from the kill until
+    // the catch-up, and changes of the leader they report; nullopt for an engine with no leader.
+    std::optional<std::uint64_t> elections;
+    std::uint64_t leader_changes = 0;
+
+    // The node the snapshot and the log come from: the leader at the kill (basic Paxos: node 1).
+    NodeId rss_node = kNoNode;
+    std::optional<std::uint64_t> rss_before_bytes;  // VmRSS just before the kill
+    std::optional<std::uint64_t> rss_max_bytes;     // the largest VmRSS seen during the catch-up
+
+    // Write (SET) latencies by the phase their request was sent in (measured seconds only).
+    LatencyHistogram write_before_ns;   // before the kill
+    LatencyHistogram write_down_ns;     // while the follower was down
+    LatencyHistogram write_catchup_ns;  // from the restart until the follower caught up
+};
+
 struct EngineResult {
     std::string engine;  // the row label: protocol name, "redis", or the external target
     std::string note;    // e.g. "not replicated; AOF fsync always"
@@ -72,6 +117,7 @@ struct EngineResult {
     std::uint64_t unfinished = 0;
     Timeline timeline;
     std::optional<Failover> failover;
+    std::optional<FollowerCatchup> follower;
 
     // The label shown in tables and legends: a reference row that is not replicated says so.
     std::string display_name() const { return replicated ? engine : engine + " (not replicated)"; }

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "bench/follower.h"
 #include "bench/local_cluster.h"
 #include "bench/redis_baseline.h"
 #include "engines/registry.h"
@@ -23,12 +24,6 @@ constexpr auto kRedisReadyTimeout = 10s;
 // Log lines per node quoted when a cluster fails to start.
 constexpr int kLogTailLines = 12;
 
-std::string describe_status(int status) {
-    if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return std::string("killed by signal ") + std::to_string(WTERMSIG(status));
-    return "status " + std::to_string(status);
-}
-
 // Until a write through some node is acknowledged. A node that exits meanwhile is reported with
 // its log at once rather than after the timeout.
 bool wait_until_writable(LocalCluster& cluster, const std::atomic<bool>* interrupted, std::string& why) {
@@ -42,7 +37,7 @@ bool wait_until_writable(LocalCluster& cluster, const std::atomic<bool>* interru
         for (NodeId id = 1; id <= static_cast<NodeId>(cluster.size()); ++id) {
             if (auto status = cluster.reap(id)) {
                 why = cluster.protocol() + " node " + std::to_string(id) + " exited (" +
-                      describe_status(*status) + ") before the cluster was ready; its log ends:\n" +
+                      describe_exit_status(*status) + ") before the cluster was ready; its log ends:\n" +
                       cluster.log_tail(id, kLogTailLines);
                 return false;
             }
@@ -117,7 +112,7 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
     failed.engine = protocol;
     failed.duration_s = o.duration_s;
     try {
-        LocalCluster cluster(o.server, protocol, o.nodes);
+        LocalCluster cluster(o.server, protocol, o.nodes, o.server_args);
         cluster.start_all();
         if (!wait_until_writable(cluster, context.interrupted, failed.failure)) return failed;
 
@@ -126,7 +121,14 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
             nodes.push_back({"127.0.0.1", cluster.port(id), id});
         std::optional<FaultPlan> fault;
         if (o.fail_leader_at_s)
-            fault = FaultPlan{*o.fail_leader_at_s, [&cluster] { return kill_leader(cluster); }};
+            fault = FaultPlan{*o.fail_leader_at_s, [&cluster] { return kill_leader(cluster); }, nullptr};
+        if (o.fail_follower_for_s) {
+            const double down_s = *o.fail_follower_for_s;
+            fault = FaultPlan{kFollowerKillAtS, nullptr,
+                              [&cluster, down_s, interrupted = context.interrupted](FaultMarks& marks) {
+                                  return fail_follower(cluster, down_s, marks, interrupted);
+                              }};
+        }
 
         EngineResult r =
             run_load(protocol, Workload::from(o), nodes, context.progress, fault, context.interrupted);

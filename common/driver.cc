@@ -21,14 +21,17 @@ std::uint64_t first_read_id(std::uint64_t session_id) {
 }  // namespace
 
 Driver::Driver(NodeId self, std::unique_ptr<Engine> engine, Storage& storage, Network& network,
-               StateMachine& state_machine, DriverOptions options)
+               StateMachine& state_machine, DriverOptions options, SnapshotIo snapshots)
     : self_(self),
       engine_(std::move(engine)),
       storage_(storage),
       network_(network),
       state_machine_(state_machine),
       options_(options),
-      next_read_id_(first_read_id(options.session_id)) {}
+      next_read_id_(first_read_id(options.session_id)),
+      applied_index_(snapshots.latest ? snapshots.latest->meta.last_included_index : 0),
+      installed_through_(applied_index_),
+      snapshots_(self, std::move(snapshots), state_machine, *this, options_) {}
 
 void Driver::log(LogLevel level, const std::string& line) const {
     if (log_) log_(level, line);
@@ -52,11 +55,21 @@ void Driver::tick() {
         }
     }
     expire_and_retry();
+    snapshots_.tick(now_tick_);
 }
 
 bool Driver::receive(NodeId from, std::span<const std::uint8_t> payload) {
     if (storage_failed_) return true;  // a failed node stays silent; the peer is not at fault
     return engine_->step(from, payload);
+}
+
+bool Driver::receive_bulk(NodeId from, std::span<const std::uint8_t> payload) {
+    if (storage_failed_) return true;
+    if (trace_) {
+        if (auto frame = decode_snapshot_frame(payload))
+            trace_("n" + std::to_string(from) + " -> n" + std::to_string(self_) + " " + describe_snapshot_frame(*frame));
+    }
+    return snapshots_.receive(from, payload);
 }
 
 void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
@@ -174,6 +187,12 @@ void Driver::pump() {
         drain_engine();
     } while (release_durable_batches());
     start_flush();
+    snapshots_.maybe_start(applied_index_);
+}
+
+bool Driver::request_snapshot() {
+    if (storage_failed_) return false;
+    return snapshots_.request(applied_index_);
 }
 
 // Takes every ready batch: writes its durable part, sends what may leave now, queues the rest.
@@ -197,8 +216,11 @@ void Driver::drain_engine() {
             else
                 b.held.push_back(std::move(m));
         }
+        if (!r.committed.empty()) committed_taken_ = std::max(committed_taken_, r.committed.back().index);
         b.committed = std::move(r.committed);
         b.reads = std::move(r.reads);
+        // Snapshot transfers read a file that is already durable: nothing to wait for.
+        for (NodeId peer : r.snapshot_to) snapshots_.send_to(peer);
         if (!b.held.empty() || !b.committed.empty() || !b.reads.empty()) batches_.push_back(std::move(b));
     }
 }
@@ -259,6 +281,9 @@ void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
 }
 
 void Driver::apply(const Committed& e) {
+    // Already in the state machine by an installed snapshot (taken from the engine before the
+    // install, or handed out again at restart below a snapshot): nothing to do.
+    if (e.index <= installed_through_ && e.index <= applied_index_) return;
     // Engine contract (common/engine.h): committed entries come in strictly increasing index
     // order with no gaps. A gap means the engine broke its own invariants; applying past it (or
     // skipping the entry) would make this replica's state machine diverge. Fail-stop.
@@ -276,7 +301,11 @@ void Driver::apply(const Committed& e) {
                            Outcome{Outcome::Status::ok, std::move(reply)});
         }
     }
-    // Reads waiting for this index may now run.
+    release_reads_up_to_applied();
+}
+
+// Reads waiting for an index up to the applied one may now run.
+void Driver::release_reads_up_to_applied() {
     while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= applied_index_) {
         std::uint64_t id = reads_waiting_apply_.begin()->second;
         reads_waiting_apply_.erase(reads_waiting_apply_.begin());
@@ -304,6 +333,29 @@ void Driver::on_read_state(const ReadState& rs) {
     reads_waiting_apply_.emplace(rs.index, rs.id);
 }
 
+// ---------------------------------------------------------------- snapshots
+
+void Driver::snapshot_host_made(const SnapshotMeta& meta, std::uint64_t bytes) {
+    engine_->snapshot_made(meta);
+    if (on_snapshot_made_) on_snapshot_made_(meta.last_included_index, bytes);
+}
+
+bool Driver::snapshot_host_install(const SnapshotMeta& meta, std::string_view payload) {
+    BALLOT_ASSERT(meta.last_included_index > std::max(applied_index_, committed_taken_),
+                  "an installed snapshot moves the state forward");
+    if (!state_machine_.restore(payload)) return false;
+    applied_index_ = meta.last_included_index;
+    installed_through_ = meta.last_included_index;
+    engine_->snapshot_installed(meta);
+    release_reads_up_to_applied();
+    return true;
+}
+
+void Driver::snapshot_host_send_bulk(NodeId to, const SnapshotFrame& frame) {
+    if (trace_) trace_("n" + std::to_string(self_) + " -> n" + std::to_string(to) + " " + describe_snapshot_frame(frame));
+    network_.send_bulk(to, encode_snapshot_frame(frame));
+}
+
 DriverStatus Driver::status() const {
     DriverStatus s;
     s.engine = engine_->status();
@@ -312,6 +364,13 @@ DriverStatus Driver::status() const {
     s.pending_reads = reads_.size();
     s.storage_failed = storage_failed_;
     s.storage_error = storage_error_;
+    SnapshotStats snap = snapshots_.stats();
+    s.snapshot_index = snap.latest_index;
+    s.snapshot_bytes = snap.latest_bytes;
+    s.snapshot_in_progress = snap.making;
+    s.snapshots_made = snap.made;
+    s.snapshots_installed = snap.installed;
+    s.snapshots_sent = snap.sent;
     return s;
 }
 

@@ -32,6 +32,7 @@
 #include "common/command.h"
 #include "common/engine.h"
 #include "common/log_level.h"
+#include "common/snapshotter.h"
 #include "common/state_machine.h"
 #include "common/storage.h"
 
@@ -43,6 +44,9 @@ class Network {
 public:
     virtual ~Network() = default;
     virtual void send(NodeId to, Bytes payload) = 0;
+    // The bulk lane: snapshot chunks and their acknowledgements (common/snapshotter.h). Frames
+    // here never delay those sent with send(); the receiver hands them to receive_bulk().
+    virtual void send_bulk(NodeId to, Bytes payload) = 0;
     // Peers currently reachable (connected), not counting this node. Used only to tell a client
     // "no quorum" instead of "try again".
     virtual std::size_t reachable_peers() const = 0;
@@ -80,6 +84,17 @@ struct DriverOptions {
     std::uint32_t retry_ticks = 60;
     std::uint32_t read_retry_ticks = 2;  // a read that found no leader asks again this soon
     std::size_t max_pending_requests = 100000;
+
+    // Snapshots (SPEC "Snapshots and log compaction"; common/snapshotter.h).
+    // A snapshot is started once this many entries were applied since the last one (0: only on
+    // request_snapshot(), i.e. BGSAVE). --snapshot-entries.
+    Index snapshot_entries = 100000;
+    // Bytes per chunk, both when writing the state machine to a file and when sending a file to
+    // a peer; and chunks a transfer may have unacknowledged at once.
+    std::size_t snapshot_chunk_bytes = 256 << 10;
+    std::size_t snapshot_window = 4;
+    // A transfer (either side) that hears nothing from its peer for this long is abandoned.
+    std::uint32_t snapshot_transfer_timeout_ticks = 500;
 };
 
 // What INFO shows beyond the engine's own status.
@@ -90,17 +105,30 @@ struct DriverStatus {
     std::size_t pending_reads = 0;
     bool storage_failed = false;
     std::string storage_error;
+
+    // Snapshots: the latest durable one (made here or installed from a peer; 0 before any), its
+    // payload size, whether one is being made right now, and counts since this process started.
+    Index snapshot_index = 0;
+    std::uint64_t snapshot_bytes = 0;
+    bool snapshot_in_progress = false;
+    std::uint64_t snapshots_made = 0;
+    std::uint64_t snapshots_installed = 0;  // received from a peer and installed
+    std::uint64_t snapshots_sent = 0;       // transfers to peers completed
 };
 
-class Driver {
+class Driver : private SnapshotHost {
 public:
+    // `snapshots`: where this node keeps snapshots and what it found there at startup (already
+    // restored into `state_machine`); without a dir, the node never snapshots.
     Driver(NodeId self, std::unique_ptr<Engine> engine, Storage& storage, Network& network,
-           StateMachine& state_machine, DriverOptions options);
+           StateMachine& state_machine, DriverOptions options, SnapshotIo snapshots = {});
 
     // ---- inputs; call pump() after any of them (the node coalesces pumps per event-loop turn) ----
     void tick();
     // A peer message. Returns false if it does not decode (the caller drops that connection).
     bool receive(NodeId from, std::span<const std::uint8_t> payload);
+    // A frame from the bulk lane (snapshot transfer). False if it does not decode.
+    bool receive_bulk(NodeId from, std::span<const std::uint8_t> payload);
     // A write: completes once this node has applied it (or with a failure status).
     void submit(std::optional<Stamp> stamp, std::string payload, Completion done);
     // A linearizable read barrier: completes with ok once the local state machine may be queried.
@@ -108,6 +136,15 @@ public:
 
     // Takes engine output and acts on it (persist, send, apply, release reads).
     void pump();
+
+    // BGSAVE: starts a snapshot now. False if one is already being made (or the node has applied
+    // nothing since its latest snapshot); it then completes on its own.
+    bool request_snapshot();
+    // Called on the runtime's thread each time a snapshot of this node's own becomes durable
+    // (the node notes the wall-clock time for LASTSAVE).
+    void set_on_snapshot_made(std::function<void(Index index, std::uint64_t bytes)> callback) {
+        on_snapshot_made_ = std::move(callback);
+    }
 
     DriverStatus status() const;
     Index applied_index() const { return applied_index_; }
@@ -167,6 +204,17 @@ private:
     void complete_write(const RequestKey& key, const Outcome& outcome);
     Outcome::Status unavailable_status() const;
     void log(LogLevel level, const std::string& line) const;
+    void release_reads_up_to_applied();
+
+    // SnapshotHost (common/snapshotter.h)
+    Index snapshot_host_has_through() const override { return std::max(applied_index_, committed_taken_); }
+    Bytes snapshot_host_engine_metadata(Index index) override { return engine_->snapshot_metadata(index); }
+    void snapshot_host_made(const SnapshotMeta& meta, std::uint64_t bytes) override;
+    bool snapshot_host_install(const SnapshotMeta& meta, std::string_view payload) override;
+    void snapshot_host_sent(NodeId to, Index index, bool ok) override { engine_->snapshot_sent(to, index, ok); }
+    void snapshot_host_send_bulk(NodeId to, const SnapshotFrame& frame) override;
+    void snapshot_host_log(LogLevel level, const std::string& line) override { log(level, line); }
+    void snapshot_host_pump() override { pump(); }
 
     NodeId self_;
     std::unique_ptr<Engine> engine_;
@@ -196,8 +244,14 @@ private:
     std::string storage_error_;
 
     Index applied_index_ = 0;
+    // The highest snapshot installed from a peer: committed entries at or below it that are
+    // still on their way to apply() are skipped (the state machine already holds them).
+    Index installed_through_ = 0;
+    Index committed_taken_ = 0;  // the highest committed index taken from the engine
+    Snapshotter snapshots_;
     std::function<void(const std::string&)> trace_;
     std::function<void(LogLevel, const std::string&)> log_;
+    std::function<void(Index, std::uint64_t)> on_snapshot_made_;
 };
 
 }  // namespace ballot

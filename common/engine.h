@@ -11,7 +11,9 @@
 // and everything goes out through one batch, taken with take_ready() after any input, in the
 // manner of etcd-io/raft's Ready:
 //
-//     metadata, truncate_from, records     what to make durable
+//     metadata, truncate_from,
+//     compact_below, records               what to make durable
+//     snapshot_to                          peers to stream this node's latest snapshot to
 //     messages                             what to send
 //     committed                            what is chosen, in log order, to apply
 //     reads                                which reads may now be served, and from which index
@@ -24,9 +26,10 @@
 //     Paxos: {highest proposer round, commit hint}.
 //   - LOG RECORDS keyed by index: Raft {term, command} per entry; Multi-Paxos {accepted ballot,
 //     value} per slot; basic Paxos {promise, accepted ballot, value} per slot.
-// The store understands only three operations, applied in this order within a batch: "set the
-// metadata to these bytes", "delete every record with index >= i", "the record at index i is now
-// these bytes" (replacing any earlier one). At startup it hands back what they add up to
+// The store understands only four operations, applied in this order within a batch: "set the
+// metadata to these bytes", "delete every record with index >= i", "delete every record with
+// index < i" (compaction, below a durable snapshot), "the record at index i is now these bytes"
+// (replacing any earlier one). At startup it hands back what they add up to
 // (RecoveredState: the latest metadata, empty if none was ever written, and the surviving
 // records in ascending index order, possibly sparse), and EngineTraits::make builds the engine from
 // it. Each engine keeps its record types and their codec in its own folder (raft/persist.h,
@@ -43,6 +46,32 @@
 // through step() once durable: that is how an engine learns its own writes are on disk (a Raft
 // leader's own match index, a Paxos leader's own Accepted). Batches are made durable in the
 // order they were taken, and messages are sent in the order they were taken.
+//
+// SNAPSHOTS AND COMPACTION (SPEC "Snapshots and log compaction"; the model is etcd-io/raft's
+// Storage.Compact / MsgSnap / ReportSnapshot). The engine decides; the runtime owns the bytes.
+//   - The runtime snapshots the state machine on its own schedule (every --snapshot-entries
+//     applied, or BGSAVE) at an index the engine has handed out in `committed`, asking the engine
+//     first for the bytes to keep with it (snapshot_metadata: Raft's last included term). Once
+//     the file is durable it calls snapshot_made().
+//   - Only then may the engine let go of history: it sets Ready::compact_below, keeping
+//     EngineConfig::snapshot_trailing entries below its latest snapshot for lagging peers, and
+//     never letting go of an entry a peer receiving a snapshot will need next (a transfer in
+//     flight for snapshot X keeps X+1 on). The store deletes the records below, and the segment
+//     files that then hold nothing live.
+//   - When a peer needs what was compacted away, the engine names it in Ready::snapshot_to. The
+//     runtime streams its latest durable snapshot to that peer (one transfer per peer, chunks on
+//     a bulk lane that never delays protocol messages) and reports the end with snapshot_sent().
+//   - The receiving runtime writes the chunks to a temporary file, makes it durable, restores the
+//     state machine from it (only a complete, checksummed file, and only one that moves the state
+//     machine forward), and then calls snapshot_installed(): the engine moves its commit and
+//     applied points to the snapshot and makes its log and acceptor state consistent with it
+//     (Raft: Figure 13 rules 6 and 7). Committed entries at or below an installed snapshot that
+//     the runtime has not applied yet are skipped.
+//   - At restart the runtime loads the latest valid snapshot into the state machine and hands its
+//     meta to the engine in RecoveredState::snapshot; records at or below it may still be on disk
+//     (a crash between the snapshot and the compaction) and are dropped by the engine.
+// A crash at any step leaves either the old state or the new one: the snapshot file's rename is
+// the commit point of an install, and the engine rebuilds the rest from it at restart.
 //
 // Same inputs in the same order give the same outputs, always: that is what lets one simulator
 // test every engine from a seed.
@@ -84,6 +113,13 @@ struct EngineConfig {
     // Bound on proposals a node holds while it has nowhere to send them (no leader known).
     std::size_t max_pending_proposals = 65536;
 
+    // Entries kept below the latest snapshot when compacting, so that a peer a little behind
+    // catches up from the log instead of by a snapshot (--snapshot-trailing; SPEC default 10,000).
+    Index snapshot_trailing = 10000;
+    // A transfer an engine asked for (Ready::snapshot_to) that has not been reported by
+    // snapshot_sent() within this many ticks is taken as lost and may be asked for again.
+    std::uint32_t snapshot_retry_ticks = 1000;
+
 };
 
 // The checks every engine makes of its configuration before it starts (common/engine_config.cc):
@@ -115,14 +151,22 @@ struct Ready {
     // Delete every persisted record with index >= truncate_from before writing `records`
     // (Raft §5.3: a conflicting entry and all that follow it are removed).
     std::optional<Index> truncate_from;
+    // Every persisted record with index < compact_below may be deleted: a durable snapshot covers
+    // it (see SNAPSHOTS above). Applied after truncate_from and before `records`; never set past
+    // the engine's latest durable snapshot + 1.
+    std::optional<Index> compact_below;
     // Log records to persist (engine-encoded); each replaces any persisted record at its index.
     std::vector<LogRecord> records;
     std::vector<Envelope> messages;
     std::vector<Committed> committed;  // in strictly increasing index order, no gaps between batches
     std::vector<ReadState> reads;
+    // Peers to send this node's latest durable snapshot to (each reported by snapshot_sent()).
+    std::vector<NodeId> snapshot_to;
 
-    bool needs_persist() const { return metadata || truncate_from || !records.empty(); }
-    bool empty() const { return !needs_persist() && messages.empty() && committed.empty() && reads.empty(); }
+    bool needs_persist() const { return metadata || truncate_from || compact_below || !records.empty(); }
+    bool empty() const {
+        return !needs_persist() && messages.empty() && committed.empty() && reads.empty() && snapshot_to.empty();
+    }
 };
 
 // A node's part in its protocol right now. Basic Paxos has no leader: every node is a proposer.
@@ -179,14 +223,21 @@ struct EngineStatus {
     NodeId leader = kNoNode;  // 0 when unknown or leaderless
     Epoch epoch;              // currentTerm (Raft); the highest ballot promised or used (Paxos)
     Index commit_index = 0;   // highest index known chosen, contiguous from 1
-    Index log_first_index = 0;
+    Index log_first_index = 0;  // the first index the engine still holds (rises with compaction)
     Index log_last_index = 0;
+    Index snapshot_index = 0;  // the engine's latest durable snapshot (0: none)
 };
 
 // What an engine found on disk at startup: what its persisted metadata and records add up to.
 struct RecoveredState {
     Bytes metadata;                  // the last metadata written; empty if none ever was
     std::vector<LogRecord> records;  // ascending by index, possibly sparse
+    // The store's compaction point (the highest Ready::compact_below made durable; 0: none): no
+    // record below it survives, so a snapshot through at least compacted_below - 1 must cover them.
+    Index compacted_below = 0;
+    // The latest valid snapshot, already restored into the state machine (whose applied index is
+    // its last_included_index). Records at or below it may remain; the engine drops them.
+    std::optional<SnapshotMeta> snapshot;
 };
 
 // An engine's checks of its own persisted bytes, run by the log store on every record it replays
@@ -215,6 +266,22 @@ public:
 
     virtual Ready take_ready() = 0;
     virtual bool has_ready() const = 0;
+
+    // ---- snapshots (see SNAPSHOTS above) ----
+    // The bytes to keep with a snapshot of the state machine through `index`, an index this
+    // engine has handed out in Ready::committed and not compacted away (Raft: its term).
+    virtual Bytes snapshot_metadata(Index index) const = 0;
+    // This node's own snapshot through meta.last_included_index is durable: history below it may
+    // now be compacted.
+    virtual void snapshot_made(const SnapshotMeta& meta) = 0;
+    // A snapshot received from a peer is durable and the state machine holds it: its
+    // last_included_index is above every index this engine has handed out in `committed`. The
+    // engine takes it as chosen and applied through that index.
+    virtual void snapshot_installed(const SnapshotMeta& meta) = 0;
+    // A transfer this engine asked for (Ready::snapshot_to) ended. `ok`: `to` now holds, durably,
+    // a snapshot through `index` or a later state; otherwise it failed (lost connection, timeout,
+    // refused) and the engine asks again if the peer still needs one.
+    virtual void snapshot_sent(NodeId to, Index index, bool ok) = 0;
 
     virtual EngineStatus status() const = 0;
     // One readable line for --trace, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".

@@ -11,6 +11,7 @@ FileStorage::FileStorage(boost::asio::io_context& io, std::unique_ptr<LogStore> 
     : io_(io), store_(std::move(store)) {
     assert(store_ != nullptr);
     durable_sequence_ = store_->durable_sequence();
+    log_bytes_ = store_->log_bytes();
     thread_ = std::thread([this] { run(); });
 }
 
@@ -56,6 +57,7 @@ void FileStorage::run() {
 
         std::error_code ec = store_->write_durably(job.records);
         if (!ec) durable_sequence_.store(store_->durable_sequence(), std::memory_order_release);
+        log_bytes_.store(store_->log_bytes(), std::memory_order_relaxed);
         boost::asio::post(io_, [done = std::move(job.done), ec, work = std::move(job.work)]() mutable {
             for (auto& d : done) d(ec);
         });

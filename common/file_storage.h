@@ -54,6 +54,9 @@ public:
     // Any thread. The sequence of the last durable record (LogStore::durable_sequence()): the
     // data dir's high-water mark, which only grows while the node runs.
     std::uint64_t durable_sequence() const { return durable_sequence_.load(std::memory_order_acquire); }
+    // Any thread. Bytes of the log on disk (LogStore::log_bytes()), as of the last flush: grows
+    // with writes, shrinks when compaction deletes segments.
+    std::uint64_t log_bytes() const { return log_bytes_.load(std::memory_order_relaxed); }
 
 private:
     using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
@@ -77,6 +80,7 @@ private:
 
     std::unique_ptr<LogStore> store_;  // background thread only, until close() joins it
     std::atomic<std::uint64_t> durable_sequence_{0};
+    std::atomic<std::uint64_t> log_bytes_{0};
     std::thread thread_;
 };
 

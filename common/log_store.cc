@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <limits>
 #include <random>
@@ -27,6 +28,7 @@ constexpr char kMagic[8] = {'B', 'A', 'L', 'L', 'O', 'T', 'L', 'G'};
 constexpr char kFormatMagic[8] = {'B', 'A', 'L', 'L', 'O', 'T', 'F', 'M'};
 constexpr const char* kFormatFile = "FORMAT";
 constexpr std::size_t kTruncatePayloadBytes = 8;
+constexpr std::size_t kCompactPayloadBytes = 8;
 constexpr std::size_t kRecordIndexBytes = 8;  // a log record's payload: u64 index + engine bytes
 
 std::error_code errno_code() {
@@ -133,10 +135,18 @@ Bytes segment_header(std::uint64_t number, std::uint64_t salt) {
     return h;
 }
 
-// The metadata and log records recovered so far, updated record by record in log order.
+// The metadata and log records recovered so far, updated record by record in log order, and what
+// the store needs to know to go on compacting: per segment, its highest log record index; where
+// the latest metadata and the highest compaction point were found.
 class Replay {
 public:
-    void metadata(Bytes bytes) { state_.metadata = std::move(bytes); }
+    void begin_segment(std::uint64_t number) { segments.push_back(LogStore::Segment{number, 0, 0}); }
+    void end_segment(std::uint64_t bytes) { segments.back().bytes = bytes; }
+
+    void metadata(Bytes bytes) {
+        state_.metadata = std::move(bytes);
+        metadata_segment = segments.back().number;
+    }
 
     // Every record with index >= `from` is deleted.
     void truncate(Index from) {
@@ -144,8 +154,24 @@ public:
         es.erase(lower_bound(from), es.end());
     }
 
+    // Every record with index < `below` is deleted, now and later: the floor only rises. Returns
+    // an empty string or why the compaction point is not acceptable.
+    std::string compact(Index below) {
+        if (compaction_segment != 0 && below < compacted_below)
+            return "compaction point " + std::to_string(below) + " after " + std::to_string(compacted_below) +
+                   " (compaction never goes back)";
+        compacted_below = below;
+        compaction_segment = segments.back().number;
+        auto& es = state_.records;
+        es.erase(es.begin(), lower_bound(below));
+        return {};
+    }
+
     // A record replaces an earlier one at the same index; Paxos slots may arrive out of order.
     void record(LogRecord e) {
+        Index& max_index = segments.back().max_index;
+        max_index = std::max(max_index, e.index);
+        if (e.index < compacted_below) return;  // below the floor: deleted already
         auto& es = state_.records;
         if (es.empty() || es.back().index < e.index) {
             es.push_back(std::move(e));
@@ -158,7 +184,14 @@ public:
             es.insert(it, std::move(e));
     }
 
+    bool compaction_recorded() const { return compaction_segment != 0; }
     RecoveredState take() { return std::move(state_); }
+
+    // What the store carries on with once replay is done.
+    std::deque<LogStore::Segment> segments;
+    std::uint64_t metadata_segment = 0;  // 0: no metadata
+    Index compacted_below = 0;
+    std::uint64_t compaction_segment = 0;  // 0: no compaction recorded
 
 private:
     std::vector<LogRecord>::iterator lower_bound(Index index) {
@@ -239,6 +272,11 @@ std::string apply_record(std::uint8_t type, std::span<const std::uint8_t> payloa
             replay.truncate(from);
             return {};
         }
+        case LogStore::RecordType::compact: {
+            Index below = r.u64();
+            if (!r.finish()) break;
+            return replay.compact(below);
+        }
         case LogStore::RecordType::record: {
             Index index = r.u64();
             if (!r.ok()) break;
@@ -258,6 +296,8 @@ std::string apply_record(std::uint8_t type, std::span<const std::uint8_t> payloa
 
 // Where replay stands: the next record's expected sequence, and the active segment's salt.
 struct Cursor {
+    // 0: not known yet. Compaction may have deleted the first segments: sequences then run on
+    // from the first surviving record's, whatever it is.
     std::uint64_t next_sequence = 1;
     std::uint32_t salt_crc = 0;
 };
@@ -272,7 +312,7 @@ bool valid_record_after(std::span<const std::uint8_t> bytes, std::uint64_t from,
         const std::uint8_t* h = bytes.data() + q;
         std::uint64_t length = get_le32(h + kLengthAt);
         std::uint8_t type = h[kTypeAt];
-        if (type < 1 || type > 3) continue;
+        if (type < 1 || type > LogStore::kMaxRecordType) continue;
         if (get_le64(h + kSequenceAt) < cursor.next_sequence) continue;
         if (q + LogStore::kRecordHeaderBytes + length > bytes.size()) continue;
         auto covered = bytes.subspan(q + kSequenceAt, 8 + 1 + length);
@@ -320,7 +360,7 @@ Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, con
             if (valid_record_after(bytes, pos + 1, cursor)) return corrupt(pos, what, bad);
             return torn(pos, what, bad);
         }
-        if (sequence != cursor.next_sequence)
+        if (cursor.next_sequence != 0 && sequence != cursor.next_sequence)
             return corrupt(pos, what,
                            "sequence " + std::to_string(sequence) + ", expected " +
                                std::to_string(cursor.next_sequence));
@@ -328,7 +368,7 @@ Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, con
             bytes.subspan(pos + LogStore::kRecordHeaderBytes, end - pos - LogStore::kRecordHeaderBytes);
         if (std::string why = apply_record(type, payload, codec, replay); !why.empty())
             return corrupt(pos, what, why);
-        ++cursor.next_sequence;
+        cursor.next_sequence = sequence + 1;
         pos = end;
     }
     return {};
@@ -466,6 +506,21 @@ std::error_code write_format(const std::string& dir, int dir_fd, const std::stri
     return ec;
 }
 
+// Segments are numbered without gaps from the first one: a missing one in the middle is lost data.
+// (A missing prefix is compaction's doing, checked once replay knows whether one was recorded.)
+std::optional<StoreError> missing_segment(const std::string& dir, const std::vector<std::uint64_t>& numbers) {
+    for (std::size_t i = 1; i < numbers.size(); ++i) {
+        if (numbers[i] == numbers[i - 1] + 1) continue;
+        StoreError e;
+        e.kind = StoreError::Kind::corrupt;
+        e.path = join(dir, segment_file_name(numbers[i - 1] + 1));
+        e.reason = "segment missing (the log has " + segment_file_name(numbers[i]) + " after " +
+                   segment_file_name(numbers[i - 1]) + ")";
+        return e;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::string segment_file_name(std::uint64_t number) {
@@ -495,6 +550,7 @@ void LogStore::encode(const Ready& batch, Bytes& out) {
     std::size_t need = out.size();
     if (batch.metadata) need += kRecordHeaderBytes + batch.metadata->size();
     if (batch.truncate_from) need += kRecordHeaderBytes + kTruncatePayloadBytes;
+    if (batch.compact_below) need += kRecordHeaderBytes + kCompactPayloadBytes;
     for (const LogRecord& e : batch.records) need += kRecordHeaderBytes + kRecordIndexBytes + e.bytes.size();
     // Geometric growth: the runtime may encode many batches into one buffer before a flush.
     if (out.capacity() < need) out.reserve(std::max(need, 2 * out.capacity()));
@@ -524,6 +580,11 @@ void LogStore::encode(const Ready& batch, Bytes& out) {
         w.u64(*batch.truncate_from);
         end(at);
     }
+    if (batch.compact_below) {
+        std::size_t at = begin(RecordType::compact);
+        w.u64(*batch.compact_below);
+        end(at);
+    }
     for (const LogRecord& e : batch.records) {
         assert(e.index != 0);
         std::size_t at = begin(RecordType::record);
@@ -537,17 +598,119 @@ void LogStore::encode(const Ready& batch, Bytes& out) {
 std::error_code LogStore::write_durably(std::span<std::uint8_t> records) {
     if (failed_) return failed_;
     if (records.empty()) return {};
+    raise_low_compaction_points(records);
+    if (auto ec = append_durably(records)) return fail(ec);
+    if (auto ec = delete_compacted_segments()) return fail(ec);
+    return {};
+}
+
+std::error_code LogStore::append_durably(std::span<std::uint8_t> records) {
     // A batch never straddles segments, so a segment only ever ends between batches.
     if (active_bytes_ > kSegmentHeaderBytes && active_bytes_ + records.size() > options_.segment_bytes) {
-        if (auto ec = start_segment(active_segment_ + 1, false)) return fail(ec);
+        if (auto ec = start_segment(active_segment_ + 1, false)) return ec;
     }
     std::uint64_t sequence = seal(records);
-    if (auto ec = write_all(active_fd_, records)) return fail(ec);
+    if (auto ec = write_all(active_fd_, records)) return ec;
     active_bytes_ += records.size();
+    segments_.back().bytes = active_bytes_;
     // fdatasync also writes the new file size, which is all the metadata an append needs.
-    if (::fdatasync(active_fd_) != 0) return fail(errno_code());
+    if (::fdatasync(active_fd_) != 0) return errno_code();
     next_sequence_ = sequence;
+    note_durable(records);
     return {};
+}
+
+// Calls `visit(type, payload)` for each record of `records`, whole records as encode() makes them.
+template <typename Visit>
+void for_each_record(std::span<const std::uint8_t> records, Visit visit) {
+    for (std::size_t pos = 0; pos < records.size();) {
+        std::size_t length = get_le32(records.data() + pos + kLengthAt);
+        auto type = static_cast<LogStore::RecordType>(records[pos + kTypeAt]);
+        visit(type, records.subspan(pos + LogStore::kRecordHeaderBytes, length));
+        pos += LogStore::kRecordHeaderBytes + length;
+    }
+}
+
+// An engine must never lower its compaction point (common/engine.h), and replay takes a lower
+// one after a higher one for corruption. Should one come anyway (say an engine that does not
+// know, after a restart, how far its store had compacted), it asks for nothing the store has not
+// done already: write it as the durable point instead, rather than a log that cannot be opened.
+void LogStore::raise_low_compaction_points(std::span<std::uint8_t> records) const {
+    Index floor = compacted_below_;
+    for (std::size_t pos = 0; pos < records.size();) {
+        std::uint8_t* h = records.data() + pos;
+        std::size_t length = get_le32(h + kLengthAt);
+        if (static_cast<RecordType>(h[kTypeAt]) == RecordType::compact) {
+            std::uint8_t* payload = h + kRecordHeaderBytes;
+            if (get_le64(payload) < floor) put_le64(payload, floor);
+            floor = get_le64(payload);
+        }
+        pos += kRecordHeaderBytes + length;
+    }
+}
+
+// Keeps what deletion needs to know from records now durable in the active segment.
+void LogStore::note_durable(std::span<const std::uint8_t> records) {
+    for_each_record(records, [this](RecordType type, std::span<const std::uint8_t> payload) {
+        switch (type) {
+            case RecordType::metadata:
+                metadata_.assign(payload.begin(), payload.end());
+                metadata_segment_ = active_segment_;
+                break;
+            case RecordType::compact:
+                compacted_below_ = get_le64(payload.data());
+                compaction_segment_ = active_segment_;
+                break;
+            case RecordType::record: {
+                Index& max_index = segments_.back().max_index;
+                max_index = std::max(max_index, get_le64(payload.data()));
+                break;
+            }
+            case RecordType::truncate:
+                break;
+        }
+    });
+}
+
+std::error_code LogStore::delete_compacted_segments() {
+    if (compaction_segment_ == 0) return {};
+    // The longest prefix of segments, never the active one, whose log records are all below the
+    // compaction point. Stopping at the first segment that holds a live record keeps deletion a
+    // prefix, which is what makes Truncate records in deleted segments irrelevant (log_store.h):
+    // each only acted on records before it, all of them in deleted segments too.
+    std::size_t doomed = 0;
+    while (doomed + 1 < segments_.size() && segments_[doomed].max_index < compacted_below_) ++doomed;
+    if (doomed == 0) return {};
+    const std::uint64_t first_kept = segments_[doomed].number;
+
+    // The latest metadata and the highest compaction point must outlive their segment: copy them
+    // to the end of the log first, durably. Both copies are no-ops for replay (the same metadata
+    // again, the same floor again). Should the copy start a new segment, the one it leaves was
+    // not doomed: `first_kept` was fixed before.
+    Ready carry;
+    if (metadata_segment_ != 0 && metadata_segment_ < first_kept) carry.metadata = metadata_;
+    if (compaction_segment_ < first_kept) carry.compact_below = compacted_below_;
+    if (carry.needs_persist()) {
+        Bytes records;
+        encode(carry, records);
+        if (auto ec = append_durably(records)) return ec;
+    }
+
+    // Oldest first, each unlink made durable before the next: a crash in between leaves a
+    // suffix of the segments, which replay accepts because the compaction point survives.
+    for (std::size_t i = 0; i < doomed; ++i) {
+        std::string path = join(dir_, segment_file_name(segments_.front().number));
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_code();
+        if (::fsync(dir_fd_) != 0) return errno_code();
+        segments_.pop_front();
+    }
+    return {};
+}
+
+std::uint64_t LogStore::log_bytes() const {
+    std::uint64_t total = 0;
+    for (const Segment& s : segments_) total += s.bytes;
+    return total;
 }
 
 // Numbers the records from next_sequence_ and checksums each at the offset it will have in the
@@ -592,6 +755,8 @@ std::error_code LogStore::start_segment(std::uint64_t number, bool replace) {
     active_segment_ = number;
     active_bytes_ = header.size();
     active_salt_crc_ = salt_crc(salt);
+    if (replace) segments_.pop_back();  // the torn one, empty of records
+    segments_.push_back(Segment{number, active_bytes_, 0});
     return {};
 }
 
@@ -667,26 +832,19 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
 
     std::vector<std::uint64_t> numbers;
     if ((ec = list_segments(dir, numbers))) return failed(io_error(dir, "cannot list the data dir", ec));
-    // Segments are numbered from 1 without gaps: a missing one is lost data, not a fresh start.
-    for (std::size_t i = 0; i < numbers.size(); ++i) {
-        if (numbers[i] == i + 1) continue;
-        StoreError e;
-        e.kind = StoreError::Kind::corrupt;
-        e.path = join(dir, segment_file_name(i + 1));
-        e.reason = "segment missing (the log has " + segment_file_name(numbers[i]) +
-                   (i == 0 ? std::string() : " after " + segment_file_name(numbers[i - 1])) + ")";
-        return failed(std::move(e));
-    }
+    if (auto gap = missing_segment(dir, numbers)) return failed(std::move(*gap));
 
     Replay replay;
     Cursor cursor;
+    if (!numbers.empty() && numbers.front() != 1) cursor.next_sequence = 0;  // runs on from the first record
     Bytes bytes;
     Scan last_scan;
-    std::uint64_t last_size = 0;
     for (std::size_t i = 0; i < numbers.size(); ++i) {
         std::string path = join(dir, segment_file_name(numbers[i]));
         if ((ec = read_whole_file(path, bytes))) return failed(io_error(path, "cannot read", ec));
+        replay.begin_segment(numbers[i]);
         Scan scan = scan_segment(bytes, numbers[i], options.codec, replay, cursor);
+        replay.end_segment(bytes.size());
         bool last = i + 1 == numbers.size();
         if (scan.stop == Scan::Stop::corrupt) return failed(corrupt_error(path, scan));
         if (scan.stop == Scan::Stop::torn && !last) {
@@ -694,10 +852,25 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
             return failed(corrupt_error(path, scan));
         }
         last_scan = scan;
-        last_size = bytes.size();
+    }
+    // Only compaction deletes segments, and it always leaves its point behind (log_store.h).
+    if (!numbers.empty() && numbers.front() != 1 && !replay.compaction_recorded()) {
+        StoreError e;
+        e.kind = StoreError::Kind::corrupt;
+        e.path = join(dir, segment_file_name(1));
+        e.reason = segment_file_name(1) + " missing: the log starts at " +
+                   segment_file_name(numbers.front()) +
+                   " but records no compaction that could have deleted the segments before it";
+        return failed(std::move(e));
     }
     result.recovered = replay.take();
+    result.recovered.compacted_below = replay.compacted_below;
     store.next_sequence_ = cursor.next_sequence;
+    store.segments_ = std::move(replay.segments);
+    store.metadata_ = result.recovered.metadata;
+    store.metadata_segment_ = replay.metadata_segment;
+    store.compacted_below_ = replay.compacted_below;
+    store.compaction_segment_ = replay.compaction_segment;
 
     if (numbers.empty()) {
         result.created_log = true;
@@ -705,36 +878,46 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
             return failed(io_error(join(dir, segment_file_name(1)), "cannot create", ec));
         return result;
     }
-
-    std::uint64_t number = numbers.back();
-    std::string path = join(dir, segment_file_name(number));
     if (last_scan.stop == Scan::Stop::torn) {
-        result.torn_bytes_dropped = last_size - last_scan.offset;
+        std::string path = join(dir, segment_file_name(numbers.back()));
+        result.torn_bytes_dropped = store.segments_.back().bytes - last_scan.offset;
         if (result.torn_bytes_dropped > 0)
             result.torn_message = path + ": dropped " + std::to_string(result.torn_bytes_dropped) +
                                   " bytes of a torn " + last_scan.what + " at byte offset " +
                                   std::to_string(last_scan.offset) + " (" + last_scan.reason +
                                   "); it was never acknowledged, the node catches up from its peers";
     }
-    if (last_scan.stop == Scan::Stop::torn && last_scan.offset == 0) {
-        // The crash came while the segment was being created: write its header again.
-        if ((ec = store.start_segment(number, true))) return failed(io_error(path, "cannot rewrite", ec));
-        return result;
-    }
-
-    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd < 0) return failed(io_error(path, "cannot open for writing", errno_code()));
-    store.active_fd_ = fd;
-    store.active_segment_ = number;
-    store.active_bytes_ = last_size;
-    store.active_salt_crc_ = cursor.salt_crc;
-    if (last_scan.stop == Scan::Stop::torn) {
-        // Cut the torn record away for good before anything is appended after it.
-        if (::ftruncate(fd, static_cast<off_t>(last_scan.offset)) != 0 || ::fsync(fd) != 0)
-            return failed(io_error(path, "cannot truncate the torn tail", errno_code()));
-        store.active_bytes_ = last_scan.offset;
-    }
+    std::optional<std::uint64_t> cut_at;
+    if (last_scan.stop == Scan::Stop::torn) cut_at = last_scan.offset;
+    if (auto e = store.open_last_segment(cut_at, cursor.salt_crc)) return failed(std::move(*e));
+    // A crash may have come between a compaction and the deletions it allowed: finish them.
+    if ((ec = store.delete_compacted_segments()))
+        return failed(io_error(dir, "cannot delete the log segments compaction emptied", ec));
     return result;
+}
+
+std::optional<StoreError> LogStore::open_last_segment(std::optional<std::uint64_t> cut_at,
+                                                      std::uint32_t salt_crc) {
+    Segment& last = segments_.back();
+    std::string path = join(dir_, segment_file_name(last.number));
+    if (cut_at == 0u) {
+        // The crash came while the segment was being created: write its header again.
+        if (auto ec = start_segment(last.number, true)) return io_error(path, "cannot rewrite", ec);
+        return std::nullopt;
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return io_error(path, "cannot open for writing", errno_code());
+    active_fd_ = fd;
+    active_segment_ = last.number;
+    active_bytes_ = last.bytes;
+    active_salt_crc_ = salt_crc;
+    if (cut_at) {
+        // Cut the torn record away for good before anything is appended after it.
+        if (::ftruncate(fd, static_cast<off_t>(*cut_at)) != 0 || ::fsync(fd) != 0)
+            return io_error(path, "cannot truncate the torn tail", errno_code());
+        active_bytes_ = last.bytes = *cut_at;
+    }
+    return std::nullopt;
 }
 
 }  // namespace ballot

@@ -8,9 +8,9 @@
 //
 //     FORMAT                which engine and which format version wrote this dir (below)
 //     LOCK                  flock()ed for the store's lifetime: one server per data dir
-//     log-0000000001.seg    segments, numbered from 1 without gaps, replayed in order
-//     log-0000000002.seg    ...
-//
+//     log-0000000001.seg    segments, numbered without gaps, replayed in order: from 1, or from
+//     log-0000000002.seg    the first one compaction has not deleted (below)
+//     ...
 // FORMAT is written (temp file, fsync, rename, fsync dir) when the dir is created, before any
 // segment, and checked before anything else in the dir is touched: a dir written by another
 // engine, or by another format, is refused. The store does not know any engine; it stores and
@@ -37,8 +37,33 @@
 //
 //     Metadata   the engine's bytes  replaces any earlier metadata
 //     Truncate   u64 index           every log record with index >= `index` is deleted
+//     Compact    u64 index           every log record with index < `index` is deleted, earlier or
+//                                    later in the log: the highest compaction point is a floor
+//                                    below which replay returns nothing. Compaction points never
+//                                    go down (a lower one after a higher one is corruption)
 //     Record     u64 index, then the engine's bytes (to the end of the payload)
 //                                    replaces any earlier log record with the same index, >= 1
+//
+// Compaction (SPEC "Snapshots and log compaction"). Once a batch is durable, the store deletes,
+// oldest first, every segment but the active one whose log records all have an index below the
+// highest compaction point, stopping at the first that holds one at or above it: deletion always
+// removes a prefix of the segments. That is what makes it safe without rewriting anything:
+//   - a log record in a deleted segment is below the compaction point, which replay drops anyway;
+//   - a Truncate only deletes records written before it, so one in a deleted segment only ever
+//     acted on records in deleted segments;
+//   - the latest Metadata and the highest Compact, should they sit in a segment about to go, are
+//     first copied (appended and fdatasync'ed) to the active segment, so they always survive,
+//     and lower compaction points add nothing to the highest one.
+// A segment holding a record at or above the point (a Paxos slot accepted far ahead, a Raft entry
+// later truncated and rewritten) keeps itself and every later segment until the point passes it.
+// Each unlink is followed by an fsync of the dir, so a crash between deletions leaves a suffix of
+// the segments, never a gap, and open() finishes the deletions such a crash interrupted. A
+// compaction point below the durable one is written as the durable one (write_durably()), so the
+// store never writes a point that goes down. Replay starts at the first surviving segment, with
+// sequences contiguous from its first record; a missing prefix is accepted only if what survives
+// records a compaction (otherwise "log-0000000001.seg missing" is corruption). The format did not
+// change version for this: a dir of version 3 without compaction reads as before; an older build
+// refuses a compacted dir (unknown record type 4, or a missing first segment).
 //
 // The engine's bytes are checked at replay by the engine's own decoder when the runtime passes
 // one (LogStoreOptions::codec): bytes that do not decode are corruption, like any other payload.
@@ -55,8 +80,9 @@
 // catches up from its peers. A segment cut short inside its header, or empty, is rewritten.
 // Anything else that is not exactly what this code writes (a bad record with a valid record after
 // it, an unknown type, a payload that does not decode, engine bytes its codec rejects, a sequence
-// out of order, a bad segment
-// header, a missing segment, a damaged non-last segment) is corruption, and open() refuses to
+// out of order, a bad segment header, a missing segment, a missing prefix of segments without a
+// compaction, a compaction point lower than an earlier one, a damaged non-last segment) is
+// corruption, and open() refuses to
 // start rather than serve from a log it cannot trust. Note that "no valid record follows" is
 // checked by scanning every later byte offset, not by trusting the bad record's length field: a
 // flipped bit in a length must not make the records after it look like a torn tail. A "valid
@@ -70,6 +96,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -124,7 +151,8 @@ public:
     using Options = LogStoreOptions;
 
     // Record types, the byte after a record's checksum.
-    enum class RecordType : std::uint8_t { metadata = 1, truncate = 2, record = 3 };
+    enum class RecordType : std::uint8_t { metadata = 1, truncate = 2, record = 3, compact = 4 };
+    static constexpr std::uint8_t kMaxRecordType = 4;
     static constexpr std::size_t kRecordHeaderBytes = 4 + 4 + 8 + 1;
     static constexpr std::size_t kSegmentHeaderBytes = 8 + 4 + 8 + 8 + 4;
     // 1: records checksummed without salt or sequence, and no FORMAT file. 2: Raft-shaped hard
@@ -136,22 +164,30 @@ public:
     static OpenResult open(const std::string& dir, Options options = {});
 
     // Appends the records for the durable part of `batch` to `out`: its metadata, then its
-    // truncation, then its log records, in that order so that every prefix of them is a state the
-    // engine could have crashed in. Pure; the runtime calls it on its own thread. The sequence
-    // and checksum are left zero: write_durably() fills them in once it knows where the records go.
+    // truncation, then its compaction point, then its log records, in that order (Ready's) so
+    // that every prefix of them is a state the engine could have crashed in. Pure; the runtime
+    // calls it on its own thread. The sequence and checksum are left zero: write_durably() fills
+    // them in once it knows where the records go.
     static void encode(const Ready& batch, Bytes& out);
 
     // Appends `records` (whole records from encode()) to the log and makes them durable: one
     // write and one fdatasync, after starting a new segment if this batch would overflow the
-    // active one. Numbers and checksums the records in place first. Returns an error, with its
-    // errno, if the data may not be durable; from then on the store is failed and every call
-    // returns that error.
+    // active one. Numbers and checksums the records in place first (and raises a compaction
+    // point below the durable one to it: compacting less than is already compacted is a no-op,
+    // and the log must never hold a point that goes down). Then deletes the segments compaction
+    // has emptied (log_store.h). Returns an error, with its errno, if the data may not be durable
+    // or a deletion failed; from then on the store is failed and every call returns that error.
     std::error_code write_durably(std::span<std::uint8_t> records);
 
     // The sequence of the last durable record (0: none yet). Grows with every write_durably().
     std::uint64_t durable_sequence() const { return next_sequence_ - 1; }
+    // The highest durable compaction point (0: none): replay returns no log record below it.
+    Index compacted_below() const { return compacted_below_; }
+    // Bytes of the log on disk: the sum of the sizes of its segment files.
+    std::uint64_t log_bytes() const;
 
     const std::string& dir() const { return dir_; }
+    std::uint64_t first_segment() const { return segments_.empty() ? 0 : segments_.front().number; }
     std::uint64_t active_segment() const { return active_segment_; }
     bool failed() const { return static_cast<bool>(failed_); }
 
@@ -159,13 +195,31 @@ public:
     LogStore(const LogStore&) = delete;
     LogStore& operator=(const LogStore&) = delete;
 
+    // What the store knows of one segment file, to decide when compaction has emptied it.
+    struct Segment {
+        std::uint64_t number = 0;
+        std::uint64_t bytes = 0;  // file size, header included
+        Index max_index = 0;      // highest log record index in it, superseded or not (0: none)
+    };
+
 private:
     LogStore(std::string dir, Options options, int lock_fd, int dir_fd);
     // Makes segment `number` the active one: creates it (or, with `replace`, rewrites a last
     // segment whose header was torn), writes its header and fsyncs it and the directory.
     std::error_code start_segment(std::uint64_t number, bool replace);
     std::error_code fail(std::error_code ec);
+    // Rolls to a new segment if needed, seals, writes and fdatasyncs `records`, then notes what
+    // they hold (note_durable).
+    std::error_code append_durably(std::span<std::uint8_t> records);
     std::uint64_t seal(std::span<std::uint8_t> records) const;
+    void raise_low_compaction_points(std::span<std::uint8_t> records) const;
+    void note_durable(std::span<const std::uint8_t> records);
+    // Deletes the oldest segments compaction has emptied, carrying the latest metadata and the
+    // highest compaction point forward first if they live there (log_store.h).
+    std::error_code delete_compacted_segments();
+    // Makes the last segment found by open() the active one: rewrites its header if the crash
+    // came while it was being created (`cut_at` 0), or cuts a torn tail away at `cut_at`.
+    std::optional<StoreError> open_last_segment(std::optional<std::uint64_t> cut_at, std::uint32_t salt_crc);
 
     std::string dir_;
     Options options_;
@@ -177,6 +231,15 @@ private:
     std::uint32_t active_salt_crc_ = 0;  // CRC32C of the active segment's salt: every checksum's seed
     std::uint64_t next_sequence_ = 1;
     std::error_code failed_;
+
+    std::deque<Segment> segments_;  // every segment on disk, oldest first; back() is the active one
+    // The latest durable metadata record (its bytes and the segment holding it; 0: none), and the
+    // highest durable compaction point (and its segment; 0: no compaction recorded): the two
+    // records a segment deletion must never lose.
+    Bytes metadata_;
+    std::uint64_t metadata_segment_ = 0;
+    Index compacted_below_ = 0;
+    std::uint64_t compaction_segment_ = 0;
 };
 
 struct OpenResult {

@@ -2,13 +2,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 
 #include "common/file_storage.h"
 #include "common/log_store.h"
 #include "common/membership_guard.h"
+#include "common/snapshot_recovery.h"
+#include "common/snapshot_worker.h"
 #include "common/transport.h"
 
 namespace ballot {
@@ -62,6 +68,22 @@ decltype(auto) fail_stop(F&& f) {
     }
 }
 
+// `<data-dir>/snapshots`, created (and made durable in its parent) if missing.
+std::string open_snapshot_dir(const std::string& data_dir) {
+    std::string path = data_dir + "/snapshots";
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+        throw NodeOpenError{path + ": cannot create (" + std::strerror(errno) + ")"};
+    PosixSnapshotDir parent(data_dir);
+    if (auto ec = parent.sync()) throw NodeOpenError{data_dir + ": cannot fsync (" + ec.message() + ")"};
+    return path;
+}
+
+// The modification time of a file, in Unix seconds (0 if it cannot be read).
+std::int64_t file_mtime(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(st.st_mtime) : 0;
+}
+
 tcp::endpoint resolve(asio::io_context& io, const std::string& host, std::uint16_t port) {
     tcp::resolver resolver(io);
     auto results = resolver.resolve(host, std::to_string(port));
@@ -77,6 +99,10 @@ public:
     void send(NodeId to, Bytes payload) override {
         if (joining_) return;  // common/membership_guard.h: a new data dir says nothing yet
         transport_.send(to, payload);
+    }
+    void send_bulk(NodeId to, Bytes payload) override {
+        if (joining_) return;
+        transport_.send_bulk(to, payload);  // a dropped chunk is retransmitted by the snapshot layer
     }
     bool joining_ = false;
     std::size_t reachable_peers() const override { return transport_.connected_peers(); }
@@ -101,6 +127,16 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         LogLevel::info, "recovered " + std::to_string(opened.recovered.records.size()) + " log records and " +
                             std::to_string(opened.recovered.metadata.size()) + " bytes of " +
                             options_.protocol + " metadata from " + options_.data_dir);
+    // The latest snapshot goes into the state machine before the engine is built, so the engine
+    // replays only the log after it (common/snapshot_recovery.h).
+    snapshot_dir_ = std::make_unique<PosixSnapshotDir>(open_snapshot_dir(options_.data_dir));
+    SnapshotRecovery snapshot = recover_snapshot(*snapshot_dir_, state_machine, opened.recovered);
+    if (!snapshot.error.empty()) throw NodeOpenError{snapshot.error};
+    for (auto& note : snapshot.notes) opening_log_.emplace_back(LogLevel::info, note);
+    if (snapshot.latest) {
+        opened.recovered.snapshot = snapshot.latest->meta;
+        last_save_unix_ = file_mtime(snapshot_dir_->path() + "/" + snapshot.latest->name);
+    }
     storage_ = std::make_unique<FileStorage>(io_, std::move(opened.store));
     incarnation_ = fresh_session_id();
     boot_mark_ = high_water_mark();
@@ -118,6 +154,7 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     config.election_timeout_max_ticks = to_ticks(options_.election_timeout_max_ms, options_.tick_ms);
     config.heartbeat_ticks = to_ticks(options_.heartbeat_ms, options_.tick_ms);
     config.seed = fresh_session_id();
+    config.snapshot_trailing = options_.snapshot_trailing;
     if (!options_.engine) throw NodeOpenError{"no engine given for protocol " + options_.protocol};
     std::unique_ptr<Engine> engine;
     try {
@@ -150,6 +187,12 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
             schedule_pump();
             return ok;
         },
+        [this](NodeId from, std::span<const std::uint8_t> payload) {
+            if (stopped_ || network_->joining_) return true;
+            bool ok = fail_stop([&] { return driver_->receive_bulk(from, payload); });
+            schedule_pump();
+            return ok;
+        },
         log_at);
     network_ = std::make_unique<TransportNetwork>(*transport_);
     network_->joining_ = !guard_->joined();
@@ -163,8 +206,16 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     d.request_timeout_ticks = to_ticks(options_.request_timeout_ms, options_.tick_ms);
     d.retry_ticks = config.election_timeout_max_ticks;
     d.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);
-    driver_ = std::make_unique<Driver>(self, std::move(engine), *storage_, *network_, state_machine, d);
+    d.snapshot_entries = options_.snapshot_entries;
+    snapshot_worker_ = std::make_unique<ThreadSnapshotWorker>(io_);
+    driver_ = std::make_unique<Driver>(self, std::move(engine), *storage_, *network_, state_machine, d,
+                                       SnapshotIo{snapshot_dir_.get(), snapshot_worker_.get(), snapshot.latest});
     driver_->set_log(log_at);
+    driver_->set_on_snapshot_made([this](Index, std::uint64_t) {
+        last_save_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    });
     if (options_.trace) {
         // Its own logger, so --trace prints whatever --log-level says about everything else.
         std::shared_ptr<spdlog::logger> trace = spdlog::default_logger()->clone("trace");
@@ -199,6 +250,9 @@ void Node::stop() {
     tick_timer_.cancel();
     if (transport_) transport_->stop();
     if (driver_) driver_->fail_all(Outcome::Status::timeout);
+    // A snapshot half written stays a .tmp, removed at the next start; one being renamed is
+    // finished first (the worker completes the job in progress).
+    if (snapshot_worker_) snapshot_worker_->stop();
     if (storage_) storage_->close();  // finishes the fsync in flight
 }
 
@@ -238,6 +292,13 @@ void Node::read(Completion done) {
     if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
     fail_stop([&] { driver_->read(std::move(done)); });
     schedule_pump();
+}
+
+bool Node::request_snapshot() {
+    if (stopped_) return false;
+    bool started = fail_stop([&] { return driver_->request_snapshot(); });
+    schedule_pump();
+    return started;
 }
 
 DriverStatus Node::status() const {

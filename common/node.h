@@ -21,6 +21,8 @@ namespace ballot {
 
 class FileStorage;
 class MembershipGuard;
+class PosixSnapshotDir;
+class ThreadSnapshotWorker;
 class Transport;
 
 struct NodeOptions {
@@ -35,6 +37,9 @@ struct NodeOptions {
     std::uint32_t heartbeat_ms = 50;
     std::uint32_t request_timeout_ms = 3000;
     bool trace = false;
+    // --snapshot-entries (0: only on BGSAVE) and --snapshot-trailing (SPEC defaults).
+    std::uint64_t snapshot_entries = 100000;
+    std::uint64_t snapshot_trailing = 10000;
 };
 
 // What opening the data dir can go wrong with: SPEC says a corrupt data dir exits 1 naming the
@@ -74,6 +79,10 @@ public:
 
     DriverStatus status() const;
     const NodeOptions& options() const { return options_; }
+    // BGSAVE (Driver::request_snapshot). LASTSAVE: the Unix time (seconds) of the last snapshot
+    // this node made since it started, or, before that, of the newest snapshot file it found.
+    bool request_snapshot();
+    std::int64_t last_save_unix() const { return last_save_unix_; }
 
 private:
     void schedule_pump();
@@ -86,6 +95,8 @@ private:
     boost::asio::io_context& io_;
     NodeOptions options_;
     std::unique_ptr<FileStorage> storage_;
+    std::unique_ptr<PosixSnapshotDir> snapshot_dir_;
+    std::unique_ptr<ThreadSnapshotWorker> snapshot_worker_;
     std::unique_ptr<MembershipGuard> guard_;
     std::unique_ptr<Transport> transport_;
     class TransportNetwork;
@@ -101,6 +112,7 @@ private:
     std::uint64_t boot_mark_ = 0;    // the high-water mark this process started from
     std::uint64_t last_announced_mark_ = 0;
     std::chrono::steady_clock::time_point last_mark_announce_{};
+    std::int64_t last_save_unix_ = 0;
 };
 
 }  // namespace ballot

@@ -93,14 +93,6 @@ inline constexpr std::uint32_t kSnapshotFormatVersion = 1;
 inline constexpr std::size_t kMaxSnapshotMetadata = 1u << 20;
 inline constexpr std::size_t kSnapshotsKept = 2;
 
-// What the engine and the runtime need to know about a snapshot besides its payload.
-struct SnapshotMeta {
-    Index last_included_index = 0;
-    Bytes engine_metadata;  // opaque: the engine's (Raft's last included term, a configuration)
-
-    friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
-};
-
 struct SnapshotFileInfo {
     std::string name;  // "snapshot-<index>"
     SnapshotMeta meta;

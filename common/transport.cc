@@ -1,8 +1,14 @@
 #include "common/transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <bit>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <cerrno>
 #include <cstring>
+#include <deque>
 
 #include "common/codec.h"
 #include "common/spawn.h"
@@ -19,6 +25,7 @@ namespace {
 
 constexpr std::uint8_t kFrameVersion = 1;
 constexpr std::uint8_t kMarkFrame = 2;             // u64 incarnation, u64 mark
+constexpr std::uint8_t kBulkFrame = 3;             // the bulk lane (snapshot transfer)
 constexpr std::uint32_t kHelloMagic = 0x314C5442;  // "BTL1"
 constexpr std::size_t kFrameHeaderBytes = 5;       // u32 length + u8 version
 constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
@@ -93,8 +100,13 @@ struct Connection {
     tcp::socket socket;
     asio::steady_timer wake;  // cancelled to tell the writer there is something to send
     NodeId peer;
-    Bytes queue;  // framed, waiting for the writer
+    Bytes queue;             // control frames, framed, waiting for the writer
+    std::deque<Bytes> bulk;  // bulk frames, each framed, written one per socket write
+    std::size_t bulk_bytes = 0;
+    bool unsent_limited = false;  // TCP_NOTSENT_LOWAT is set (bulk frames are queued)
     bool closed = false;
+
+    bool idle() const { return queue.empty() && bulk.empty(); }
 };
 
 struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
@@ -105,12 +117,13 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     };
 
     Impl(asio::io_context& io_, NodeId self_, std::string protocol_, TransportOptions options_,
-         Handler handler_, Log log_)
+         Handler handler_, BulkHandler bulk_handler_, Log log_)
         : io(io_),
           self(self_),
           protocol(std::move(protocol_)),
           options(options_),
           handler(std::move(handler_)),
+          bulk_handler(std::move(bulk_handler_)),
           log(std::move(log_)) {}
 
     asio::io_context& io;
@@ -118,6 +131,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     std::string protocol;
     TransportOptions options;
     Handler handler;
+    BulkHandler bulk_handler;
     Log log;
     std::map<NodeId, Peer> peers;
     std::unique_ptr<tcp::acceptor> acceptor;
@@ -335,7 +349,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                     break;
                 }
                 std::uint8_t version = buffer[begin + 4];
-                if (version != kFrameVersion && version != kMarkFrame) {
+                if (version != kFrameVersion && version != kMarkFrame && version != kBulkFrame) {
                     why = "unknown frame version " + std::to_string(version);
                     break;
                 }
@@ -360,6 +374,13 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                     if (options.on_mark) options.on_mark(c->peer, incarnation, mark);
                     continue;
                 }
+                if (version == kBulkFrame) {
+                    if (!bulk_handler(c->peer, payload)) {
+                        why = "malformed bulk message";
+                        break;
+                    }
+                    continue;
+                }
                 if (!handler(c->peer, payload)) {
                     why = "malformed message";
                     break;
@@ -375,15 +396,23 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         if (peer.connection == c) peer.connection.reset();
     }
 
+    // Sends what is queued: every control frame first, all in one write; then at most one bulk
+    // frame per write, so a control frame queued meanwhile goes next (see the header comment).
     static awaitable<void> writer(std::shared_ptr<Impl> me, std::shared_ptr<Connection> c) {
         Bytes writing;
         while (!c->closed) {
-            if (c->queue.empty()) {
+            me->limit_unsent(*c, !c->bulk.empty());
+            if (!c->queue.empty()) {
+                writing.clear();
+                std::swap(writing, c->queue);
+            } else if (!c->bulk.empty()) {
+                writing = std::move(c->bulk.front());
+                c->bulk.pop_front();
+                c->bulk_bytes -= writing.size();
+            } else {
                 co_await c->wake.async_wait(tuple_awaitable);
                 continue;
             }
-            writing.clear();
-            std::swap(writing, c->queue);  // everything queued goes in one write
             auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(writing), tuple_awaitable);
             if (ec) {
                 if (!c->closed && !me->stopped)
@@ -394,15 +423,49 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         }
     }
 
-    void send(NodeId to, std::span<const std::uint8_t> payload, std::uint8_t version = kFrameVersion) {
+    // While bulk frames are queued, the kernel takes new bytes only while fewer than
+    // bulk_notsent_lowat_bytes are unsent, so that bulk bytes do not pile up in the socket ahead
+    // of the next control frame; without bulk traffic the kernel's own limit applies again.
+    void limit_unsent(Connection& c, bool limit) {
+        if (c.unsent_limited == limit || options.bulk_notsent_lowat_bytes == 0) return;
+        c.unsent_limited = limit;
+#ifdef TCP_NOTSENT_LOWAT
+        int bytes =
+            limit ? static_cast<int>(std::min<std::size_t>(options.bulk_notsent_lowat_bytes, 1 << 30)) : 0;
+        if (::setsockopt(c.socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof bytes) != 0)
+            say(LogLevel::debug, "TCP_NOTSENT_LOWAT not set on the connection to peer n" +
+                                     std::to_string(c.peer) + ": " + std::strerror(errno));
+#endif
+    }
+
+    Connection* live_connection(NodeId to) {
         auto it = peers.find(to);
-        if (it == peers.end() || !it->second.connection || it->second.connection->closed) return;
-        Connection& c = *it->second.connection;
-        if (c.queue.size() + payload.size() + kFrameHeaderBytes > options.max_queue_bytes) return;
-        bool was_empty = c.queue.empty();
-        put_frame_header(c.queue, payload.size(), version);
-        c.queue.insert(c.queue.end(), payload.begin(), payload.end());
-        if (was_empty) c.wake.cancel();
+        if (it == peers.end() || !it->second.connection || it->second.connection->closed) return nullptr;
+        return it->second.connection.get();
+    }
+
+    void send(NodeId to, std::span<const std::uint8_t> payload, std::uint8_t version = kFrameVersion) {
+        Connection* c = live_connection(to);
+        if (!c || c->queue.size() + payload.size() + kFrameHeaderBytes > options.max_queue_bytes) return;
+        bool was_idle = c->idle();
+        put_frame_header(c->queue, payload.size(), version);
+        c->queue.insert(c->queue.end(), payload.begin(), payload.end());
+        if (was_idle) c->wake.cancel();
+    }
+
+    bool send_bulk(NodeId to, std::span<const std::uint8_t> payload) {
+        Connection* c = live_connection(to);
+        if (!c || c->bulk_bytes + payload.size() + kFrameHeaderBytes > options.max_bulk_queue_bytes)
+            return false;
+        bool was_idle = c->idle();
+        Bytes frame;
+        frame.reserve(payload.size() + kFrameHeaderBytes);
+        put_frame_header(frame, payload.size(), kBulkFrame);
+        frame.insert(frame.end(), payload.begin(), payload.end());
+        c->bulk_bytes += frame.size();
+        c->bulk.push_back(std::move(frame));
+        if (was_idle) c->wake.cancel();
+        return true;
     }
 };
 
@@ -410,9 +473,9 @@ static_assert(std::endian::native == std::endian::little, "frame headers are rea
 
 Transport::Transport(asio::io_context& io, NodeId self, std::string protocol,
                      std::map<NodeId, tcp::endpoint> peers, TransportOptions options, Handler handler,
-                     Log log)
+                     BulkHandler bulk_handler, Log log)
     : impl_(std::make_shared<Impl>(io, self, std::move(protocol), options, std::move(handler),
-                                   std::move(log))) {
+                                   std::move(bulk_handler), std::move(log))) {
     for (auto& [id, endpoint] : peers) impl_->peers[id].endpoint = endpoint;
 }
 
@@ -428,6 +491,21 @@ void Transport::stop() {
 }
 void Transport::send(NodeId to, std::span<const std::uint8_t> payload) {
     impl_->send(to, payload);
+}
+
+bool Transport::send_bulk(NodeId to, std::span<const std::uint8_t> payload) {
+    return impl_->send_bulk(to, payload);
+}
+
+std::size_t Transport::queued_bulk_bytes(NodeId peer) const {
+    Connection* c = impl_->live_connection(peer);
+    return c ? c->bulk_bytes : 0;
+}
+
+tcp::endpoint Transport::local_endpoint() const {
+    boost::system::error_code ec;
+    tcp::endpoint bound = impl_->acceptor ? impl_->acceptor->local_endpoint(ec) : tcp::endpoint{};
+    return ec ? tcp::endpoint{} : bound;
 }
 
 void Transport::announce_mark() {

@@ -5,15 +5,43 @@
 // with exponential backoff; the acceptor waits for it. Each connection starts with a Hello frame
 // each way that names the cluster protocol and both ids; anything unexpected closes it.
 //
-// Frames: u32 length (of what follows), u8 frame version, payload (the engine's own encoding).
-// Frame version 2 is the transport's own mark frame: the sender's incarnation and data dir
-// high-water mark (common/membership_guard.h), sent by announce_mark().
-// A frame longer than kMaxFrameBytes, a bad version, or a payload the engine rejects drops the
-// connection, is logged, and changes no state.
+// Frames: u32 length (of what follows), u8 frame version, payload. The versions:
+//   1  a control frame: the engine's own encoding, handed to the Handler (and the Hello frames);
+//   2  the transport's own mark frame: the sender's incarnation and data dir high-water mark
+//      (common/membership_guard.h), sent by announce_mark();
+//   3  a bulk frame (snapshot chunks and their acknowledgements), handed to the BulkHandler.
+// A frame longer than max_frame_bytes, any other version, or a payload a handler rejects drops
+// the connection, is logged, and changes no state.
 //
-// Sending never blocks: frames go into a bounded per-peer queue (max_queue_bytes) and one writer
-// coroutine per connection sends everything queued with one socket write. Messages to a peer
-// that is not connected, or whose queue is full, are dropped: every engine retransmits.
+// Two lanes share each connection, because snapshot traffic must never starve heartbeats and
+// votes into leader churn (etcd issue #2370):
+// - Control (send, announce_mark): a bounded per-peer queue (max_queue_bytes); the writer sends
+//   everything queued with one socket write. Frames arrive in order while the connection lives.
+// - Bulk (send_bulk): its own bounded per-peer queue (max_bulk_queue_bytes) of whole frames. The
+//   writer sends every queued control frame before any bulk frame, and at most one bulk frame
+//   per socket write, so a control frame queued behind bulk traffic waits in this process for at
+//   most the rest of one bulk frame. Bulk frames to one peer arrive in order on a connection,
+//   but may be dropped: when the bulk queue is full, and whatever is queued when the connection
+//   closes. The snapshot layer above retransmits or restarts its transfer.
+// Sending never blocks. Frames to a peer that is not connected, or whose queue is full, are
+// dropped: every engine retransmits.
+//
+// What is left of head-of-line blocking is in the kernel: bulk bytes already handed to the
+// socket are ahead of a later control frame. While bulk frames are queued, the socket's
+// TCP_NOTSENT_LOWAT is set to bulk_notsent_lowat_bytes, so the kernel accepts new bytes only
+// while fewer than that are still unsent; the rest of a snapshot waits in the bulk queue, behind
+// any control frame. A control frame then waits for at most one bulk frame (its remainder), the
+// unsent bytes (bulk_notsent_lowat_bytes plus one segment the kernel may add) and the bytes
+// already in flight (about one congestion window or the peer's receive window, which the snapshot
+// layer's window of unacknowledged chunks also bounds). Without the option the kernel's send
+// buffer (autotuned up to net.ipv4.tcp_wmem's maximum, 4 MiB by default) would be ahead too:
+// against a peer reading 32 MiB/s, 3.3-4 MiB of bulk arrived before a control frame without it
+// and 0.5-1 MiB with it (tests/transport_test.cc, measure_head_of_line_blocking). As soon as the
+// bulk queue is empty the option is cleared, so control traffic alone (normal replication) keeps
+// the kernel's full send buffer and is never slowed down by it.
+// A second TCP connection per peer for bulk would remove the in-flight part only where the two
+// connections do not share a bottleneck queue, at the price of a second handshake, admission
+// (common/membership_guard.h) and reconnect state per peer; we keep one connection.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -39,6 +67,12 @@ struct HelloMarks {
 
 struct TransportOptions {
     std::size_t max_queue_bytes = 64 << 20;  // per peer; beyond it new frames are dropped
+    // Per peer, the bulk lane's queue (a few snapshot transfer windows); beyond it new bulk
+    // frames are dropped.
+    std::size_t max_bulk_queue_bytes = 8 << 20;
+    // TCP_NOTSENT_LOWAT while bulk frames are queued (see the header comment); 0 leaves
+    // the socket as it is.
+    std::size_t bulk_notsent_lowat_bytes = 128 << 10;
     std::size_t max_frame_bytes = 64 << 20;  // larger incoming frames drop the connection
     std::uint32_t connect_backoff_min_ms = 50;
     std::uint32_t connect_backoff_max_ms = 1000;
@@ -60,11 +94,13 @@ class Transport {
 public:
     // Returns false if the payload is malformed: the connection it came on is dropped.
     using Handler = std::function<bool(NodeId from, std::span<const std::uint8_t> payload)>;
+    // The same for bulk frames (frame version 3).
+    using BulkHandler = Handler;
     using Log = std::function<void(LogLevel level, const std::string&)>;
 
     Transport(boost::asio::io_context& io, NodeId self, std::string protocol,
               std::map<NodeId, boost::asio::ip::tcp::endpoint> peers, TransportOptions options,
-              Handler handler, Log log);
+              Handler handler, BulkHandler bulk_handler, Log log);
     ~Transport();
 
     // Binds the peer port (throws boost::system::system_error if it cannot) and starts dialing.
@@ -72,10 +108,17 @@ public:
     void stop();
 
     void send(NodeId to, std::span<const std::uint8_t> payload);
+    // Queues a frame on the bulk lane. False if it was dropped (not connected, or the bulk queue
+    // is full).
+    bool send_bulk(NodeId to, std::span<const std::uint8_t> payload);
+    // Bytes waiting in the bulk queue to `peer` (frames not yet handed to the socket).
+    std::size_t queued_bulk_bytes(NodeId peer) const;
     // Sends a mark frame with options.marks() to every connected peer.
     void announce_mark();
     std::size_t connected_peers() const;
     bool connected(NodeId peer) const;
+    // The address the peer port is bound to (after start(); useful with port 0).
+    boost::asio::ip::tcp::endpoint local_endpoint() const;
 
     struct Impl;
 

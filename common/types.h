@@ -39,4 +39,15 @@ struct Committed {
     friend bool operator==(const Committed&, const Committed&) = default;
 };
 
+// A durable snapshot of the state machine: everything chosen through `last_included_index`,
+// applied. The runtime owns the bytes (common/snapshot_file.h); engines see only this.
+struct SnapshotMeta {
+    Index last_included_index = 0;
+    // Opaque bytes the engine asked to keep with the snapshot (Engine::snapshot_metadata): Raft's
+    // last included term; later, a configuration.
+    Bytes engine_metadata;
+
+    friend bool operator==(const SnapshotMeta&, const SnapshotMeta&) = default;
+};
+
 }  // namespace ballot

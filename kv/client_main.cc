@@ -232,7 +232,8 @@ Validation prepare(const std::vector<std::string>& words, std::vector<std::strin
 
 void print_help(std::ostream& out) {
     out << "commands: set <key> <value> | get <key> | del <key> [key ...] | list | append <key> <value>\n"
-           "          incr <key> | keys <pattern> | dbsize | ping [message] | info | quit\n";
+           "          incr <key> | keys <pattern> | dbsize | ping [message] | info | bgsave | lastsave\n"
+           "          quit\n";
 }
 
 int interactive(ClusterClient& cluster) {

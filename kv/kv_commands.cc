@@ -97,11 +97,17 @@ std::string check_set_options(const std::vector<std::string>& args) {
 
 const std::vector<CommandSpec>& command_table() {
     static const std::vector<CommandSpec> table = {
-        {"ping", Op::ping, CommandKind::local, -1, 2},    {"set", Op::set, CommandKind::write, -3, 0},
-        {"get", Op::get, CommandKind::read, 2, 0},        {"del", Op::del, CommandKind::write, -2, 0},
-        {"append", Op::append, CommandKind::write, 3, 0}, {"incr", Op::incr, CommandKind::write, 2, 0},
-        {"keys", Op::keys, CommandKind::read, 2, 0},      {"dbsize", Op::dbsize, CommandKind::read, 1, 0},
+        {"ping", Op::ping, CommandKind::local, -1, 2},
+        {"set", Op::set, CommandKind::write, -3, 0},
+        {"get", Op::get, CommandKind::read, 2, 0},
+        {"del", Op::del, CommandKind::write, -2, 0},
+        {"append", Op::append, CommandKind::write, 3, 0},
+        {"incr", Op::incr, CommandKind::write, 2, 0},
+        {"keys", Op::keys, CommandKind::read, 2, 0},
+        {"dbsize", Op::dbsize, CommandKind::read, 1, 0},
         {"info", Op::info, CommandKind::local, -1, 0},
+        {"bgsave", Op::bgsave, CommandKind::local, 1, 0},
+        {"lastsave", Op::lastsave, CommandKind::local, 1, 0},
     };
     return table;
 }

@@ -4,7 +4,7 @@
 //   write   goes through the replicated log and is applied by every replica (SET DEL APPEND INCR)
 //   read    linearizable read of the state machine (GET KEYS DBSIZE); the runtime decides how
 //           (ReadIndex, a quorum check or the log) and then calls KvStore::query()
-//   local   answered by the node itself, never replicated (PING INFO)
+//   local   answered by the node itself, never replicated (PING INFO BGSAVE LASTSAVE)
 //
 // validate() checks a request the way Redis would and gives Redis's error text when it is bad;
 // encode_payload()/decode_payload() turn a validated command into the bytes a log entry carries
@@ -32,6 +32,8 @@ enum class Op : std::uint8_t {
     dbsize = 7,
     ping = 8,
     info = 9,
+    bgsave = 10,    // local: never written into the log
+    lastsave = 11,  // local
 };
 
 struct CommandSpec {

@@ -50,6 +50,21 @@ std::string upper(std::string s) {
 
 }  // namespace
 
+std::string bgsave_reply(Node& node) {
+    if (node.request_snapshot()) return simple_reply("Background saving started");
+    DriverStatus s = node.status();
+    // Redis's text when one is being made; it completes on its own and LASTSAVE then changes.
+    if (s.snapshot_in_progress) return error_reply("ERR Background save already in progress");
+    // Redis would save anyway; a Ballot snapshot is named by its index, so there is nothing new
+    // to write, and the newest snapshot file is already a current backup.
+    if (s.applied_index == 0) return error_reply("ERR nothing to save: nothing has been applied yet");
+    if (s.applied_index <= s.snapshot_index)
+        return error_reply("ERR nothing to save: nothing was applied since the latest snapshot (index " +
+                           std::to_string(s.snapshot_index) + "), which is current");
+    if (s.storage_failed) return error_reply("ERR Background save not started: " + s.storage_error);
+    return error_reply("ERR Background save not started (see this node's log)");
+}
+
 std::string info_text(const Node& node) {
     DriverStatus s = node.status();
     const NodeOptions& o = node.options();
@@ -68,6 +83,14 @@ std::string info_text(const Node& node) {
     line("pending_writes", std::to_string(s.pending_writes));
     line("pending_reads", std::to_string(s.pending_reads));
     line("storage", s.storage_failed ? s.storage_error : "ok");
+    // Snapshots (SPEC "Snapshots and log compaction"): the latest durable one, made here or
+    // installed from a peer (0 before any), and counts since this process started.
+    line("snapshot_index", std::to_string(s.snapshot_index));
+    line("snapshot_bytes", std::to_string(s.snapshot_bytes));
+    line("snapshot_in_progress", s.snapshot_in_progress ? "1" : "0");
+    line("snapshots_made", std::to_string(s.snapshots_made));
+    line("snapshots_installed", std::to_string(s.snapshots_installed));
+    line("snapshots_sent", std::to_string(s.snapshots_sent));
     return out;
 }
 
@@ -199,6 +222,31 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         s->close();
     }
 
+    // The commands this node answers itself (CommandKind::local).
+    std::string local_reply(const KvCommand& command) {
+        std::string r;
+        switch (command.op) {
+            case Op::ping:
+                if (command.args.empty())
+                    append_simple(r, "PONG");
+                else
+                    append_bulk(r, command.args[0]);
+                break;
+            case Op::info:
+                append_bulk(r, info_text(node));
+                break;
+            case Op::bgsave:
+                r = bgsave_reply(node);
+                break;
+            case Op::lastsave:
+                append_integer(r, node.last_save_unix());
+                break;
+            default:
+                r = error_reply("ERR internal error: not a local command");
+        }
+        return r;
+    }
+
     void dispatch(const std::shared_ptr<Session>& s, std::vector<std::string>& args) {
         if (args.empty()) return;  // an empty inline line: Redis ignores it
         auto slot = s->reserve();
@@ -233,19 +281,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
 
         Validation check = validate(std::vector<std::string>(command.begin(), command.end()));
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
-        if (check.command.op == Op::ping) {
-            std::string r;
-            if (check.command.args.size() >= 1)
-                append_bulk(r, check.command.args[0]);
-            else
-                append_simple(r, "PONG");
-            return s->finish(slot, std::move(r));
-        }
-        if (check.command.op == Op::info) {
-            std::string r;
-            append_bulk(r, info_text(node));
-            return s->finish(slot, std::move(r));
-        }
+        if (check.command.kind() == CommandKind::local) return s->finish(slot, local_reply(check.command));
         std::weak_ptr<Session> weak = s;
         std::string payload = encode_payload(check.command);
         if (check.command.kind() == CommandKind::write) {

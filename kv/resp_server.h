@@ -37,6 +37,10 @@ private:
     std::shared_ptr<Impl> impl_;
 };
 
+// The BGSAVE reply: +Background saving started, or Redis's -ERR when a snapshot is already being
+// made, or an -ERR saying the latest snapshot is current (nothing applied since).
+std::string bgsave_reply(Node& node);
+
 // The INFO reply body: `key:value` lines after a `# Ballot` header (SPEC).
 std::string info_text(const Node& node);
 

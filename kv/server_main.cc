@@ -3,9 +3,11 @@
 // Exit codes (each failure one line on stderr naming the problem):
 //   0 after SIGTERM/SIGINT;
 //   1 when the node cannot start (a data dir that cannot be created, read or written, belongs to
-//     another engine or format, is corrupt, or that the engine refuses; a port in use), or stops
+//     another engine or format, is corrupt, or that the engine refuses; a port in use; a
+//     --restore-from file that is missing or corrupt, with nothing created), or stops
 //     on an unexpected error;
-//   2 for bad arguments (nothing started, nothing created);
+//   2 for bad arguments (nothing started, nothing created), and for --restore-from into a data
+//     dir that exists and is not empty (kv/restore.h);
 //   70 on a broken invariant (common/node.h).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +17,7 @@
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
 #include "common/cluster_config.h"
 #include "common/engine.h"
@@ -22,6 +25,7 @@
 #include "engines/registry.h"
 #include "kv/kv_store.h"
 #include "kv/resp_server.h"
+#include "kv/restore.h"
 
 namespace po = boost::program_options;
 namespace asio = boost::asio;
@@ -47,23 +51,34 @@ std::string usage() {
            "                     [--data-dir DIR] [--log-level trace|debug|info|warn|error] [--trace]\n"
            "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms "
            "N]\n"
-           "                     [--max-bulk-bytes N]\n";
+           "                     [--max-bulk-bytes N] [--snapshot-entries N] [--snapshot-trailing N]\n"
+           "                     [--restore-from SNAPSHOT-FILE]\n";
 }
 
-// A whole number for --OPTION, at least `min`.
-std::uint32_t parse_number(const std::string& option, const std::string& text, std::uint32_t min) {
-    std::uint32_t v = 0;
+// A whole number for --OPTION (plain decimal digits, nothing else), at least `min`, at most what
+// T holds.
+template <typename T>
+T parse_whole(const std::string& option, const std::string& text, T min) {
+    T v = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec == std::errc::result_out_of_range && end == text.data() + text.size())
+        throw UsageError{"--" + option + " " + text + ": out of range (at most " +
+                         std::to_string(std::numeric_limits<T>::max()) + ")"};
     if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
         throw UsageError{"--" + option + " " + text + ": not a whole number"};
     if (v < min) throw UsageError{"--" + option + " " + text + ": must be at least " + std::to_string(min)};
     return v;
 }
 
+std::uint32_t parse_number(const std::string& option, const std::string& text, std::uint32_t min) {
+    return parse_whole<std::uint32_t>(option, text, min);
+}
+
 struct ServerArgs {
     NodeOptions node;
     std::string log_level = "info";
     std::size_t max_bulk_bytes = 1 << 20;
+    std::string restore_from;  // a snapshot file to build this node's data dir from (kv/restore.h)
 };
 
 ServerArgs parse_args(int argc, char** argv) {
@@ -79,7 +94,13 @@ ServerArgs parse_args(int argc, char** argv) {
         "heartbeat-ms", po::value<std::string>()->default_value("50"), "leader heartbeat interval")(
         "request-timeout-ms", po::value<std::string>()->default_value("3000"), "client request timeout")(
         "max-bulk-bytes", po::value<std::string>()->default_value("1048576"),
-        "largest RESP bulk string accepted");
+        "largest RESP bulk string accepted")(
+        "snapshot-entries", po::value<std::string>()->default_value("100000"),
+        "snapshot the state machine after this many entries applied (0: only on BGSAVE)")(
+        "snapshot-trailing", po::value<std::string>()->default_value("10000"),
+        "log entries kept below the latest snapshot for lagging peers")(
+        "restore-from", po::value<std::string>(),
+        "build a NEW data dir from this snapshot file (a backup), then start as usual");
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -129,6 +150,14 @@ ServerArgs parse_args(int argc, char** argv) {
         parse_number("request-timeout-ms", vm["request-timeout-ms"].as<std::string>(), 1);
     a.node.tick_ms = std::max<std::uint32_t>(1, std::min<std::uint32_t>(10, a.node.heartbeat_ms / 2));
     a.max_bulk_bytes = parse_number("max-bulk-bytes", vm["max-bulk-bytes"].as<std::string>(), 1);
+    a.node.snapshot_entries =
+        parse_whole<std::uint64_t>("snapshot-entries", vm["snapshot-entries"].as<std::string>(), 0);
+    a.node.snapshot_trailing =
+        parse_whole<std::uint64_t>("snapshot-trailing", vm["snapshot-trailing"].as<std::string>(), 0);
+    if (vm.count("restore-from")) {
+        a.restore_from = vm["restore-from"].as<std::string>();
+        if (a.restore_from.empty()) throw UsageError{"--restore-from: expected a snapshot file"};
+    }
 
     // Every HOST must resolve now, before anything is started or created.
     asio::io_context probe;
@@ -164,6 +193,19 @@ int main(int argc, char** argv) {
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(args.log_level));
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [n" + std::to_string(args.node.cluster.self) + "] %^%-5l%$ %v");
+
+    // Before the node opens the dir: it then finds the snapshot like any other and loads it.
+    if (!args.restore_from.empty()) {
+        kv::RestoreResult restored = kv::restore_data_dir(args.restore_from, args.node.data_dir);
+        if (restored.status == kv::RestoreResult::Status::data_dir_not_empty) {
+            std::fprintf(stderr, "ballot-server: %s\n", restored.error.c_str());
+            return 2;
+        }
+        if (!restored.ok()) return fail_to_start(restored.error);
+        spdlog::info("restored snapshot {} (index {}, {} bytes of state) from {} into {}",
+                     restored.written.name, restored.written.meta.last_included_index,
+                     restored.written.payload_bytes, args.restore_from, args.node.data_dir);
+    }
 
     asio::io_context io(1);
     kv::KvStore store;

@@ -7,10 +7,10 @@
 
 namespace ballot::multipaxos {
 
-Acceptor::Acceptor(std::size_t max_message_bytes, const Recovered& recovered)
-    : max_message_bytes_(max_message_bytes), promised_(recovered.metadata.promised) {
+Acceptor::Acceptor(std::size_t max_message_bytes, const Recovered& recovered, Index trimmed)
+    : max_message_bytes_(max_message_bytes), promised_(recovered.metadata.promised), trimmed_(trimmed) {
     for (const Entry& e : recovered.records)
-        if (e.index != 0 && e.ballot != 0) accepted_[e.index] = e;
+        if (e.index > trimmed_ && e.ballot != 0) accepted_[e.index] = e;
 }
 
 // PMS §2.2, P1a: "An acceptor can accept a proposal numbered n iff it has not responded to a
@@ -27,6 +27,7 @@ std::variant<Promise, Nack> Acceptor::on_prepare(const Prepare& m, Index chosen)
     p.ballot = m.ballot;
     p.from_slot = m.from_slot;
     p.chosen = chosen;
+    p.trimmed = trimmed_;
     std::size_t bytes = kHeaderBytes;
     for (auto it = accepted_.lower_bound(m.from_slot); it != accepted_.end(); ++it) {
         std::size_t size = encoded_size(it->second);
@@ -59,8 +60,12 @@ std::variant<Accepted, Nack> Acceptor::on_accept(const Accept& m, const Learner&
     Accepted reply;
     reply.ballot = m.ballot;
     reply.chosen = learner.commit_index();
+    reply.trimmed = trimmed_;
     reply.slots.reserve(m.proposals.size());
     for (const Proposal& p : m.proposals) {
+        // Decided and compacted away: the reply's trim point tells the leader so (README
+        // "Snapshots and compaction"); a vote here would be a record below the trim point.
+        if (p.slot <= trimmed_) continue;
         const Entry* have = accepted(p.slot);
         if (learner.is_chosen(p.slot) && !holds(p.slot, p.value)) continue;
         BALLOT_ASSERT(!learner.is_chosen(p.slot) || holds(p.slot, p.value),
@@ -101,6 +106,15 @@ void Acceptor::store_chosen(Index slot, Ballot ballot, const std::string& data) 
     const Entry* have = accepted(slot);
     if (have && have->data == data) return;
     set(Entry{slot, ballot.packed(), data});
+}
+
+// libpaxos3's acceptor trim (storage "trim" of every instance up to iid): the records go, the trim
+// point stays, and every later reply carries it.
+void Acceptor::trim_through(Index slot) {
+    if (slot <= trimmed_) return;
+    trimmed_ = slot;
+    accepted_.erase(accepted_.begin(), accepted_.upper_bound(slot));
+    std::erase_if(unsaved_, [&](const Entry& e) { return e.index <= slot; });
 }
 
 void Acceptor::set(Entry e) {

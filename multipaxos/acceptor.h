@@ -18,6 +18,10 @@
 //   - a record the node knows is chosen is final: learning values from the leader of ballot b
 //     promises b (promise_at_least), which keeps out every Accept that could carry another value,
 //     and on_accept never replaces a chosen value whatever it is sent.
+// And a trim point (libpaxos3's acceptor trim; README "Snapshots and compaction"): once every slot
+// up to `trimmed` is chosen and covered by a durable snapshot, the acceptor deletes its records of
+// them. It then reports and accepts only slots above it, and every reply says where it stands, so
+// no proposer takes the missing records for "nothing accepted here".
 #pragma once
 
 #include <map>
@@ -36,18 +40,21 @@ class Learner;
 
 class Acceptor {
 public:
-    // Rebuilds the acceptor from what it persisted (decoded by multipaxos/persist.h).
-    Acceptor(std::size_t max_message_bytes, const Recovered& recovered);
+    // Rebuilds the acceptor from what it persisted (decoded by multipaxos/persist.h). Records at or
+    // below `trimmed` (covered by the recovered snapshot) are dropped.
+    Acceptor(std::size_t max_message_bytes, const Recovered& recovered, Index trimmed);
 
     Ballot promised() const { return promised_; }
 
     // Phase 1b. Promises `m.ballot` if it is not below the promise (a proposer that asks again in
     // the same ballot, for the next page of its report, gets the same answer), and reports the
-    // values accepted in slots >= m.from_slot, at most max_message_bytes of them.
+    // values accepted in slots >= m.from_slot above the trim point, at most max_message_bytes of
+    // them; the Promise carries the trim point.
     std::variant<Promise, Nack> on_prepare(const Prepare& m, Index chosen);
 
     // Phase 2b. Accepts every proposal of `m` unless a higher ballot was promised. A proposal
-    // that would replace a value `learner` knows is chosen is neither stored nor acknowledged.
+    // that would replace a value `learner` knows is chosen is neither stored nor acknowledged, nor
+    // is one at or below the trim point (the Accepted carries the trim point).
     std::variant<Accepted, Nack> on_accept(const Accept& m, const Learner& learner);
 
     // Promises `b` if that is higher than the promise (called when catch-up from the leader of
@@ -65,6 +72,11 @@ public:
     void store_chosen(Index slot, Ballot ballot, const std::string& data);
 
     Index first_slot() const { return accepted_.empty() ? 0 : accepted_.begin()->first; }
+    // The trim point: the highest slot whose record was deleted (0: none ever).
+    Index trimmed() const { return trimmed_; }
+    // Deletes every record at or below `slot` (all chosen, covered by a durable snapshot), also
+    // from what is not yet handed to the disk: the runtime deletes before it writes (engine.h).
+    void trim_through(Index slot);
     Index last_slot() const { return accepted_.empty() ? 0 : accepted_.rbegin()->first; }
 
     // What changed since the last call, to be made durable by the runtime.
@@ -80,7 +92,8 @@ private:
 
     std::size_t max_message_bytes_;
     Ballot promised_;
-    std::map<Index, Entry> accepted_;  // slot -> {slot, packed ballot, value}
+    std::map<Index, Entry> accepted_;  // slot -> {slot, packed ballot, value}, all above trimmed_
+    Index trimmed_ = 0;
     bool promise_changed_ = false;
     std::vector<Entry> unsaved_;
 };

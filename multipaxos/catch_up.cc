@@ -8,10 +8,13 @@ namespace ballot::multipaxos {
 
 // Learning (PMMC's decisions to replicas): a peer that says it cannot deliver what we told it is
 // chosen gets the values from its first missing slot, one bounded Chosen message at a time; the
-// next goes when it acknowledges this one, or after retry_ticks if that was lost.
+// next goes when it acknowledges this one, or after retry_ticks if that was lost. A first missing
+// slot this node has trimmed is served by its snapshot instead (README "Snapshots and
+// compaction"), and no Chosen goes while the peer still lacks it: it could not deliver them.
 void Leader::catch_up(NodeId id, Peer& peer, Index chosen, bool behind, std::uint64_t now) {
     peer.chosen = chosen;
     if (!behind || chosen >= learner_.commit_index()) return;
+    if (chosen < acceptor_.trimmed()) return out_.send_snapshot(id);
     if (chosen < peer.catchup_end && now < peer.catchup_tick + retry_ticks_) return;  // one on its way
     Chosen m{ballot_, learner_.chosen_from(chosen + 1, config_.max_message_bytes)};
     if (m.values.empty()) return;

@@ -147,6 +147,14 @@ bool Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
     Report& report = reports_[from];
     // Only the page asked for: a duplicate or a retransmission's second answer changes nothing.
     if (report.complete || m.from_slot != report.asked_from) return false;
+    // This acceptor deleted its records of slots this node does not know chosen (README
+    // "Snapshots and compaction"): its report cannot say what it accepted there, so it does not
+    // count for them. Those slots are decided; this node fetches the snapshot that covers them,
+    // and resend_pages() asks this acceptor again until its report can count.
+    if (m.trimmed > learner_.commit_index()) {
+        out_.need_snapshot(from);
+        return false;
+    }
     for (const Entry& e : m.accepted) {
         // The acceptor's values up to its chosen prefix are chosen: learn them outright.
         if (e.index <= m.chosen) {

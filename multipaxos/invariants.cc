@@ -14,6 +14,20 @@ void MultiPaxos::check_invariants() const {
     BALLOT_ASSERT(!(active_leader() && known_leader_ != kNoNode), "multipaxos: a leader follows no other");
     BALLOT_ASSERT(forwarded_reads_.size() <= forwarded_reads_.limit(),
                   "multipaxos: forwarded reads bounded by max_pending_proposals");
+    // Snapshots and compaction (snapshots.cc): a snapshot holds only chosen slots; the acceptor
+    // trims only what a durable snapshot covers, and never past a transfer in flight.
+    BALLOT_ASSERT(snapshot_index_ <= learner_.commit_index(), "multipaxos: snapshot_index <= commit");
+    BALLOT_ASSERT(learner_.base() <= snapshot_index_, "multipaxos: the learner's base is a durable snapshot");
+    BALLOT_ASSERT(acceptor_.trimmed() <= snapshot_index_,
+                  "multipaxos: trimmed only below a durable snapshot");
+    BALLOT_ASSERT(compacted_below_ <= snapshot_index_ + 1, "multipaxos: compact_below <= snapshot_index + 1");
+    BALLOT_ASSERT(acceptor_.trimmed() + 1 >= compacted_below_,
+                  "multipaxos: what is compacted on disk is trimmed");
+    for (const auto& [id, t] : transfers_) {
+        BALLOT_ASSERT(t.slot <= snapshot_index_, "multipaxos: a transfer sends a snapshot this node has");
+        BALLOT_ASSERT(compacted_below_ <= t.slot + 1,
+                      "multipaxos: compaction never passes a transfer in flight");
+    }
 }
 
 void Acceptor::check_invariants() const {
@@ -31,6 +45,8 @@ void Acceptor::check_invariants() const {
         BALLOT_ASSERT(now != nullptr, "acceptor: an unsaved record is held");
     }
     BALLOT_ASSERT(!promise_changed_ || !promised_.is_zero(), "acceptor: a changed promise is a real ballot");
+    BALLOT_ASSERT(accepted_.empty() || accepted_.begin()->first > trimmed_,
+                  "acceptor: no record at or below the trim point");
 }
 
 void Learner::check_invariants() const {
@@ -39,9 +55,13 @@ void Learner::check_invariants() const {
                   "learner: no deliverable slot left behind the chosen prefix");
     BALLOT_ASSERT(delivered_ == commit_index_, "learner: everything in the chosen prefix is delivered, once");
     BALLOT_ASSERT(highest_chosen() >= commit_index_, "learner: highest chosen >= commit index");
+    BALLOT_ASSERT(base_ <= commit_index_, "learner: a snapshot's slots are chosen");
+    BALLOT_ASSERT(committed_.empty() || committed_.front().index > base_,
+                  "learner: nothing at or below an installed snapshot is handed out");
+    BALLOT_ASSERT(acceptor_.trimmed() <= commit_index_, "learner: only chosen slots are trimmed");
     // The acceptor's record of a delivered slot is the chosen value: a restart delivers it again
     // and catch-up serves it (checked over the newest 64 slots; older ones were checked then).
-    for (Index slot = commit_index_; slot > 0 && slot + 64 > commit_index_; --slot)
+    for (Index slot = commit_index_; slot > acceptor_.trimmed() && slot + 64 > commit_index_; --slot)
         BALLOT_ASSERT(acceptor_.accepted(slot) != nullptr,
                       "learner: a delivered slot has a value (slot " + std::to_string(slot) + ")");
 }

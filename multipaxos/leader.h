@@ -21,7 +21,8 @@
 // awaiting a decision (then propose() answers overloaded).
 //
 // Lost messages: a peer whose oldest unanswered Accept, or whose lowest missing proposal, is
-// older than retry_ticks gets them again. A peer that reports it is behind gets Chosen values.
+// older than retry_ticks gets them again. A peer that reports it is behind gets Chosen values, or,
+// when what it lacks is below this node's trim point, this node's snapshot (snapshots.cc).
 //
 // Reads (the Multi-Paxos counterpart of Raft's ReadIndex, dissertation §6.4): a read takes the
 // highest slot assigned or known chosen as its index, then waits for a quorum round: a Heartbeat
@@ -55,6 +56,11 @@ public:
     virtual void send(NodeId to, Message m) = 0;
     // A read this node was asked for is decided.
     virtual void read_done(ReadState rs) = 0;
+    // `to` lacks slots this node compacted away: stream it this node's snapshot (at most one
+    // transfer per peer at a time; snapshots.cc).
+    virtual void send_snapshot(NodeId to) = 0;
+    // `from` trimmed slots this node does not know chosen: ask it for its snapshot (snapshots.cc).
+    virtual void need_snapshot(NodeId from) = 0;
 };
 
 class Leader {
@@ -76,6 +82,12 @@ public:
     ProposeResult propose(std::string value);
     void on_accepted(NodeId from, const Accepted& m, std::uint64_t now);
     void on_heartbeat_ack(NodeId from, const HeartbeatAck& m, std::uint64_t now);
+
+    // ---- snapshots, snapshots.cc ----
+    // `to` durably holds a snapshot through `slot`: its catch-up resumes after it.
+    void snapshot_delivered(NodeId to, Index slot);
+    // This node installed a snapshot: proposals for slots it covers are decided, not pending.
+    void snapshot_installed(Index slot);
 
     // ---- linearizable reads, reads.cc ----
     // `origin` is this node or the follower that forwarded the read.

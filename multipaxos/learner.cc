@@ -1,13 +1,16 @@
 #include "multipaxos/learner.h"
 
+#include <algorithm>
+
 #include "common/assert.h"
 
 namespace ballot::multipaxos {
 
-Learner::Learner(Acceptor& acceptor, Index commit_hint) : acceptor_(acceptor) {
-    // Deliver again, from slot 1, everything the hint says is chosen: the runtime rebuilds its
-    // state machine by re-applying. A slot missing from disk (a torn last record was cut off)
-    // ends the prefix; the rest is learned again from the leader.
+Learner::Learner(Acceptor& acceptor, Index commit_hint, Index base)
+    : acceptor_(acceptor), commit_index_(base), delivered_(base), base_(base) {
+    // Deliver again, from the slot after the snapshot (slot 1 without one), everything the hint
+    // says is chosen: the runtime rebuilds its state machine by re-applying. A slot missing from
+    // disk (a torn last record was cut off) ends the prefix; the rest is learned again from the leader.
     while (commit_index_ < commit_hint) {
         const Entry* e = acceptor_.accepted(commit_index_ + 1);
         if (!e) break;
@@ -38,6 +41,19 @@ void Learner::on_chosen_point(Ballot ballot, Index chosen) {
     if (ballot < point_ballot_ || (ballot == point_ballot_ && chosen <= point_)) return;
     point_ballot_ = ballot;
     point_ = chosen;
+    advance();
+}
+
+// The state machine holds every slot through `slot`: the learner's prefix jumps there (if it was
+// below), values queued for delivery at or below it are dropped (the snapshot already has them),
+// and slots learned above a gap that the snapshot closes may now be delivered.
+void Learner::install(Index slot) {
+    if (slot <= base_) return;
+    base_ = slot;
+    std::erase_if(committed_, [&](const Entry& e) { return e.index <= slot; });
+    std::erase_if(chosen_above_, [&](Index s) { return s <= slot; });
+    commit_index_ = std::max(commit_index_, slot);
+    delivered_ = std::max(delivered_, slot);
     advance();
 }
 

@@ -17,6 +17,10 @@
 // record of a slot at or below commit_index is always the chosen value: after a restart the
 // learner delivers 1..commit_index from disk (the metadata's commit hint), and the
 // leader serves catch-up from the same records.
+//
+// A snapshot (README "Snapshots and compaction") is a fourth way: everything up to its last slot
+// is chosen and already applied by the state machine, so the learner takes it as its base and
+// hands out nothing at or below it again (install()).
 #pragma once
 
 #include <set>
@@ -32,8 +36,9 @@ namespace ballot::multipaxos {
 class Learner {
 public:
     // `commit_hint`: the persisted metadata's commit hint. Used only as far as the recovered entries are
-    // contiguous, since a slot at or below it must be on disk to be delivered.
-    Learner(Acceptor& acceptor, Index commit_hint);
+    // contiguous, since a slot at or below it must be on disk to be delivered. `base`: the
+    // recovered snapshot's last slot (0: none), chosen and applied already; delivery starts after it.
+    Learner(Acceptor& acceptor, Index commit_hint, Index base);
 
     Index commit_index() const { return commit_index_; }
     // The highest slot known chosen (>= commit_index; higher while a gap remains).
@@ -49,6 +54,12 @@ public:
 
     // Chosen values from `first` on, at most `max_bytes` encoded (at least one), for catch-up.
     std::vector<Entry> chosen_from(Index first, std::size_t max_bytes) const;
+
+    // A snapshot through `slot` is installed: everything up to it is chosen and applied. Nothing at
+    // or below it is handed out again (not even what was queued and not yet taken).
+    void install(Index slot);
+    // The latest snapshot the learner took as its base (installed or recovered).
+    Index base() const { return base_; }
 
     // Values that became deliverable since the last call, in slot order.
     std::vector<Entry> take_committed() { return std::exchange(committed_, {}); }
@@ -69,6 +80,7 @@ private:
     Index point_ = 0;
     std::vector<Entry> committed_;
     Index delivered_ = 0;  // the last slot handed to committed_ (== commit_index_ between calls)
+    Index base_ = 0;       // slots <= base_ came from a snapshot, never from committed_
 };
 
 }  // namespace ballot::multipaxos

@@ -1,5 +1,7 @@
 #include "multipaxos/messages.h"
 
+#include <algorithm>
+
 #include "common/codec.h"
 
 namespace ballot::multipaxos {
@@ -30,6 +32,7 @@ enum class Type : std::uint8_t {
     read_reply = 11,
     poll = 12,
     poll_reply = 13,
+    snapshot_request = 14,
 };
 
 // Smallest encoded Proposal (slot, empty value) and slot number, for Reader::count.
@@ -53,6 +56,7 @@ struct Encoder {
         w.u64(m.from_slot);
         w.u64(m.next_slot);
         w.u64(m.chosen);
+        w.u64(m.trimmed);
         w.u32(static_cast<std::uint32_t>(m.accepted.size()));
         for (const Entry& e : m.accepted) write_entry(w, e);
     }
@@ -71,6 +75,7 @@ struct Encoder {
         ballot(m.ballot);
         w.u64(m.chosen);
         w.boolean(m.behind);
+        w.u64(m.trimmed);
         w.u32(static_cast<std::uint32_t>(m.slots.size()));
         for (Index s : m.slots) w.u64(s);
     }
@@ -120,6 +125,10 @@ struct Encoder {
         w.u8(static_cast<std::uint8_t>(Type::poll_reply));
         ballot(m.ballot);
         w.boolean(m.granted);
+    }
+    void operator()(const SnapshotRequest& m) {
+        w.u8(static_cast<std::uint8_t>(Type::snapshot_request));
+        w.u64(m.have);
     }
 };
 
@@ -171,8 +180,11 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             m.from_slot = r.u64();
             m.next_slot = r.u64();
             m.chosen = r.u64();
+            m.trimmed = r.u64();
             if (m.from_slot == 0) r.fail("from_slot 0");
-            m.accepted = read_entries(r, m.from_slot);
+            // An acceptor trims only chosen slots, and reports only slots above its trim point.
+            if (m.trimmed > m.chosen) r.fail("trim point above the chosen prefix");
+            m.accepted = read_entries(r, std::max(m.from_slot, m.trimmed + 1));
             if (m.next_slot != 0 &&
                 m.next_slot <= (m.accepted.empty() ? m.from_slot : m.accepted.back().index))
                 r.fail("next_slot does not advance");
@@ -201,9 +213,11 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             m.ballot = read_ballot(r);
             m.chosen = r.u64();
             m.behind = r.boolean();
+            m.trimmed = r.u64();
+            if (m.trimmed > m.chosen) r.fail("trim point above the chosen prefix");
             std::uint32_t n = r.count(kSlotBytes);
             m.slots.reserve(n);
-            Index previous = 0;
+            Index previous = m.trimmed;  // nothing at or below the trim point is acknowledged
             for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
                 Index s = r.u64();
                 check_slot(r, s, previous);
@@ -260,6 +274,8 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             m.granted = r.boolean();
             return m;
         }
+        case Type::snapshot_request:
+            return SnapshotRequest{r.u64()};
     }
     return std::nullopt;
 }
@@ -307,6 +323,7 @@ struct Describer {
         }
         if (m.accepted.size() > kShown) out += ",...+" + std::to_string(m.accepted.size() - kShown);
         out += "] chosen=" + std::to_string(m.chosen);
+        if (m.trimmed != 0) out += " trimmed=" + std::to_string(m.trimmed);
         if (m.next_slot != 0) out += " more_from=" + std::to_string(m.next_slot);
         return out;
     }
@@ -318,7 +335,8 @@ struct Describer {
     }
     std::string operator()(const Accepted& m) const {
         return "Accepted ballot=" + m.ballot.str() + " slots=" + slot_list(m.slots) +
-               " chosen=" + std::to_string(m.chosen) + (m.behind ? " behind" : "");
+               " chosen=" + std::to_string(m.chosen) + (m.behind ? " behind" : "") +
+               (m.trimmed != 0 ? " trimmed=" + std::to_string(m.trimmed) : "");
     }
     std::string operator()(const Nack& m) const {
         return "Nack ballot=" + m.ballot.str() + " promised=" + m.promised.str();
@@ -348,6 +366,9 @@ struct Describer {
     std::string operator()(const PollReply& m) const {
         return "PollReply ballot=" + m.ballot.str() + (m.granted ? " granted" : " refused");
     }
+    std::string operator()(const SnapshotRequest& m) const {
+        return "SnapshotRequest have=" + std::to_string(m.have);
+    }
 };
 
 }  // namespace
@@ -368,7 +389,7 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload) {
     Reader r(payload);
     std::uint8_t type = r.u8();
     if (!r.ok() || type < static_cast<std::uint8_t>(Type::prepare) ||
-        type > static_cast<std::uint8_t>(Type::poll_reply))
+        type > static_cast<std::uint8_t>(Type::snapshot_request))
         return std::nullopt;
     std::optional<Message> m = decode_body(static_cast<Type>(type), r);
     if (!m || !r.finish()) return std::nullopt;

@@ -9,6 +9,7 @@
 //     Heartbeat -> HeartbeatAck | Nack the leader is alive; carries the chosen point and the
 //                                      read counter that confirms linearizable reads
 //     Chosen                           catch-up: chosen values a lagging learner lacks
+//     SnapshotRequest                  "send me your snapshot": what it lacks is compacted away
 //     Forward, ReadRequest, ReadReply  a follower hands a command or a read to the leader
 //     Poll      -> PollReply           before phase 1: has a majority also lost the leader?
 //
@@ -42,12 +43,17 @@ struct Prepare {
 // The report is bounded by max_message_bytes: when it does not fit, `next_slot` is the first
 // slot left out and the leader asks again with Prepare{ballot, next_slot}. 0 = complete.
 // `chosen` is the acceptor's contiguous chosen prefix: its values up to there are chosen.
+// `trimmed` is the acceptor's trim point (README "Snapshots and compaction"): it deleted its
+// records of every slot up to there, all chosen and covered by its durable snapshot, so its report
+// covers only the slots above it (trimmed <= chosen). A proposer that does not itself know those
+// slots chosen must not count this promise for them: it fetches a snapshot first.
 struct Promise {
     Ballot ballot;
     Index from_slot = 1;
     Index next_slot = 0;
     Index chosen = 0;
     std::vector<Entry> accepted;
+    Index trimmed = 0;
 };
 
 // Phase 2a for many slots (PMMC's p2a, batched). `chosen`: the leader's contiguous chosen
@@ -65,11 +71,15 @@ struct Accept {
 // Phase 2b: the acceptor accepted these slots in `ballot`. `chosen`: the sender's own chosen
 // prefix. `behind`: a leader told it that more is chosen than it can deliver (it lacks the values
 // or holds them from another ballot), so the leader should send it Chosen values from chosen + 1.
+// `trimmed`: the acceptor's trim point, as in Promise; proposals at or below it were neither
+// stored nor acknowledged (those slots are decided), and a leader that does not know them chosen
+// fetches a snapshot.
 struct Accepted {
     Ballot ballot;
     Index chosen = 0;
     bool behind = false;
     std::vector<Index> slots;
+    Index trimmed = 0;
 };
 
 // A refusal (PMMC's p1b/p2b carrying a higher ballot): the acceptor promised `promised`,
@@ -103,6 +113,13 @@ struct Chosen {
     std::vector<Entry> values;
 };
 
+// A node that needs slots another node has compacted away (a reply carried a trim point above
+// its own chosen prefix) asks that node for its latest snapshot. `have`: the requester's chosen
+// prefix; the receiver names it in Ready::snapshot_to if its snapshot is above `have`.
+struct SnapshotRequest {
+    Index have = 0;
+};
+
 // A follower hands a client command to the leader.
 struct Forward {
     std::string command;
@@ -132,7 +149,7 @@ struct PollReply {
 };
 
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat, HeartbeatAck, Chosen,
-                             Forward, ReadRequest, ReadReply, Poll, PollReply>;
+                             Forward, ReadRequest, ReadReply, Poll, PollReply, SnapshotRequest>;
 
 // The persist-before-send rule, per message type (common/engine.h, common/outbox.h): true when
 // the message reveals or relies on state that must survive a crash first, so the runtime sends it
@@ -144,7 +161,8 @@ using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat
 // The others rely on nothing local that is not yet durable: an Accept's ballot was promised
 // durably before any peer could promise it (Prepare above), and a lost own acceptance only makes
 // the leader's vote missing, never wrong; chosen points and Chosen values are facts established
-// by other nodes' durable votes; heartbeats, polls, forwards and read replies carry no votes.
+// by other nodes' durable votes; heartbeats, polls, forwards and read replies carry no votes, and
+// a SnapshotRequest only asks.
 bool after_persist(const Message& m);
 
 Bytes encode(const Message& m);

@@ -6,18 +6,26 @@
 namespace ballot::multipaxos {
 
 MultiPaxos::MultiPaxos(const EngineConfig& config, RecoveredState recovered)
-    : MultiPaxos(config, decode_recovered(recovered)) {}
+    : MultiPaxos(config, decode_recovered(recovered), recovered_snapshot(recovered)) {}
 
-MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered)
+MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot)
+    : MultiPaxos(config, recovered, snapshot, recovered_trim_point(recovered, snapshot)) {}
+
+MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot, Index trimmed)
     : config_((validate_engine_config(config, "multipaxos"), config)),
       members_(config.id, config.members),
       rng_(config.seed),
-      acceptor_(config.max_message_bytes, recovered),
-      learner_(acceptor_, recovered.metadata.commit),
+      acceptor_(config.max_message_bytes, recovered, trimmed),
+      learner_(acceptor_, recovered.metadata.commit, snapshot),
       forwarded_reads_(config.max_pending_proposals) {
     highest_seen_ = acceptor_.promised();
     commit_at_last_take_ = learner_.commit_index();
     persisted_commit_ = recovered.metadata.commit;
+    snapshot_index_ = snapshot;
+    compacted_below_ = trimmed + 1;
+    // Records at or below the trim point that survived a crash before their compaction go now.
+    if (!recovered.records.empty() && recovered.records.front().index <= trimmed)
+        compact_below_ = trimmed + 1;
     reset_election_timer();
 }
 
@@ -26,6 +34,7 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered)
 void MultiPaxos::tick() {
     ++now_;
     if (leader_) leader_->tick(now_);  // candidate: re-asks for lost pages; leader: heartbeats
+    expire_transfers();
     if (active_leader()) {
         if (leader_->lost_majority(now_)) step_down();
     } else if (++election_elapsed_ >= election_timeout_) {
@@ -112,12 +121,14 @@ Ready MultiPaxos::take_ready() {
         persisted_commit_ = hint;
     }
     for (Entry& e : learner_.take_committed()) r.committed.push_back(Committed{e.index, std::move(e.data)});
+    r.compact_below = std::exchange(compact_below_, std::nullopt);
+    r.snapshot_to = std::exchange(snapshot_to_, {});
     return r;
 }
 
 bool MultiPaxos::has_ready() const {
     return !outbox_.empty() || !reads_done_.empty() || acceptor_.has_unsaved() || learner_.has_committed() ||
-           (leader_ && leader_->has_unsent());
+           (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty();
 }
 
 EngineStatus MultiPaxos::status() const {
@@ -128,7 +139,12 @@ EngineStatus MultiPaxos::status() const {
     s.epoch = Epoch::ballot(acceptor_.promised());
     s.commit_index = learner_.commit_index();
     s.log_last_index = std::max(acceptor_.last_slot(), learner_.commit_index());
-    s.log_first_index = s.log_last_index == 0 ? 0 : std::max<Index>(1, acceptor_.first_slot());
+    // The first slot still held: after the trim point once there is one (every slot up to it is
+    // covered by the snapshot), else the lowest record, as before snapshots.
+    s.log_first_index = acceptor_.trimmed() > 0 ? acceptor_.trimmed() + 1
+                        : s.log_last_index == 0 ? 0
+                                                : std::max<Index>(1, acceptor_.first_slot());
+    s.snapshot_index = snapshot_index_;
     return s;
 }
 

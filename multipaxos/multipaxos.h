@@ -14,6 +14,8 @@
 //                      heartbeats and the chosen point, retransmission
 //   reads.cc           linearizable reads: the leader's quorum round, forwarded reads
 //   catch_up.cc        Chosen values for a lagging learner (PMMC "decision")
+//   snapshots.cc       snapshots and compaction: the acceptor's trim (libpaxos3), transfers to
+//                      peers that lack trimmed slots, installs, recovery from a snapshot
 //   invariants.cc      check_invariants() of every role: what must always hold
 //   acceptor.{h,cc}    promises and accepted values (the durable part; PMS §2.2)
 //   leader.h           the distinguished proposer of one ballot (its state; methods as above)
@@ -38,6 +40,7 @@
 // rest from the leader.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -72,14 +75,25 @@ public:
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
 
+    // snapshots.cc (common/engine.h "SNAPSHOTS"; README "Snapshots and compaction").
+    Bytes snapshot_metadata(Index index) const override;
+    void snapshot_made(const SnapshotMeta& meta) override;
+    void snapshot_installed(const SnapshotMeta& meta) override;
+    void snapshot_sent(NodeId to, Index index, bool ok) override;
+
     // Throws InvariantViolation (common/assert.h) naming the first broken invariant of any role.
     void check_invariants() const override;
 
 private:
-    MultiPaxos(const EngineConfig& config, const Recovered& recovered);
+    // `snapshot`: the recovered snapshot's last slot (0: none); `trimmed`: the trim point recovery
+    // chose (recovered_trim_point() in snapshots.cc).
+    MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot);
+    MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot, Index trimmed);
     // LeaderOutput: what the roles send (a Prepare or Accept to self goes to the own acceptor).
     void send(NodeId to, Message m) override;
     void read_done(ReadState rs) override;
+    void send_snapshot(NodeId to) override;
+    void need_snapshot(NodeId from) override;
 
     // Refuses a message that no honest member sends (a ballot that is not its sender's).
     bool plausible(NodeId from, const Message& m) const;
@@ -116,6 +130,14 @@ private:
     // catch_up.cc: chosen values for a lagging learner.
     void on(NodeId from, const Chosen& m);
 
+    // snapshots.cc: recovery, transfers, compaction.
+    static Index recovered_snapshot(const RecoveredState& recovered);
+    static Index recovered_trim_point(const Recovered& recovered, Index snapshot);
+    void on(NodeId from, const SnapshotRequest& m);
+    Index transfer_floor() const;
+    void compact();
+    void expire_transfers();
+
     bool active_leader() const { return leader_ && leader_->active(); }
     void note_ballot(Ballot b) { highest_seen_ = std::max(highest_seen_, b); }
 
@@ -148,6 +170,20 @@ private:
     std::vector<ReadState> reads_done_;  // reads decided since the last take_ready()
     Index commit_at_last_take_ = 0;      // the chosen prefix when the previous batch was taken
     Index persisted_commit_ = 0;         // the last commit hint handed out in the metadata
+
+    // Snapshots (snapshots.cc). A transfer this node asked the runtime for: the snapshot's last
+    // slot, and when it was asked (a report not back within snapshot_retry_ticks is taken as lost).
+    struct Transfer {
+        Index slot = 0;
+        std::uint64_t asked_tick = 0;
+    };
+    Index snapshot_index_ = 0;            // the latest durable snapshot, made or installed (0: none)
+    Index compact_goal_ = 0;              // compact below this once no transfer in flight forbids it
+    Index compacted_below_ = 1;           // the last compact_below handed out (1: nothing compacted)
+    std::optional<Index> compact_below_;  // to hand out in the next Ready
+    std::map<NodeId, Transfer> transfers_;
+    std::vector<NodeId> snapshot_to_;                       // transfers asked since the last take_ready()
+    std::optional<std::uint64_t> snapshot_requested_tick_;  // the last SnapshotRequest this node sent
 };
 
 }  // namespace ballot::multipaxos

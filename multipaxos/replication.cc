@@ -108,6 +108,9 @@ void Leader::on_accepted(NodeId from, const Accepted& m, std::uint64_t now) {
         }
     }
     if (from == members_.self()) return;
+    // Slots this leader proposes but the acceptor trimmed are decided (README "Snapshots and
+    // compaction"); the acceptor did not vote for them, and a snapshot teaches this leader them.
+    if (m.trimmed > learner_.commit_index()) out_.need_snapshot(from);
     Peer& peer = peers_.at(from);
     peer.heard_tick = now;
     Index highest = m.slots.empty() ? 0 : m.slots.back();

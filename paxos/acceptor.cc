@@ -6,8 +6,10 @@
 
 namespace ballot::paxos {
 
-Acceptor::Acceptor(const std::vector<SlotRecord>& recovered) {
+Acceptor::Acceptor(const std::vector<SlotRecord>& recovered, Index trim)
+    : highest_accepted_slot_(trim), trim_(trim) {
     for (const SlotRecord& r : recovered) {
+        if (r.slot <= trim_) continue;  // compacted away, but the crash came before the deletion
         Slot& s = slots_[r.slot];
         s.promised = r.promised;
         s.accepted = r.accepted;
@@ -22,6 +24,7 @@ Acceptor::Acceptor(const std::vector<SlotRecord>& recovered) {
 // promise not to accept any more proposals numbered less than n and with the highest-numbered
 // proposal (if any) that it has accepted." Equal n is a retransmission and gets the same answer.
 Message Acceptor::on_prepare(const Prepare& m) {
+    if (m.slot <= trim_) return Trimmed{m.slot, m.ballot, trim_};
     Slot& s = slots_[m.slot];
     if (m.ballot < s.promised) return Nack{m.slot, m.ballot, s.promised};
     if (m.ballot > s.promised) {
@@ -37,6 +40,7 @@ Message Acceptor::on_prepare(const Prepare& m) {
 // accepts the proposal unless it has already responded to a prepare request having a number
 // greater than n."
 Message Acceptor::on_accept(const Accept& m) {
+    if (m.slot <= trim_) return Trimmed{m.slot, m.ballot, trim_};
     Slot& s = slots_[m.slot];
     if (m.ballot < s.promised) return Nack{m.slot, m.ballot, s.promised};
     if (s.accepted != m.ballot) {  // a retransmitted Accept changes nothing
@@ -51,6 +55,18 @@ Message Acceptor::on_accept(const Accept& m) {
         unsaved_.insert(m.slot);
     }
     return Accepted{m.slot, m.ballot};
+}
+
+// Trimming must never let this acceptor answer for a trimmed slot again: it answers Trimmed instead
+// of a Promise or Accepted (above), and the trim point is persisted in the metadata before the
+// records are deleted (Paxos::take_ready), so a restart does not bring a forgotten slot back as
+// a fresh one.
+void Acceptor::trim(Index through) {
+    if (through <= trim_) return;
+    trim_ = through;
+    slots_.erase(slots_.begin(), slots_.upper_bound(through));
+    unsaved_.erase(unsaved_.begin(), unsaved_.upper_bound(through));  // never rewritten after compaction
+    highest_accepted_slot_ = std::max(highest_accepted_slot_, through);
 }
 
 std::vector<SlotRecord> Acceptor::take_unsaved() {

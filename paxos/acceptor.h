@@ -19,13 +19,23 @@ namespace ballot::paxos {
 
 class Acceptor {
 public:
-    // Rebuilds the acceptor from the slot records it persisted (decoded by paxos/persist.h).
-    explicit Acceptor(const std::vector<SlotRecord>& recovered);
+    // Rebuilds the acceptor from the slot records it persisted (decoded by paxos/persist.h) and its
+    // persisted trim point; records at or below the trim point (left by a crash between the
+    // metadata write and the compaction) are dropped.
+    Acceptor(const std::vector<SlotRecord>& recovered, Index trim);
 
-    Message on_prepare(const Prepare& m);  // a Promise or a Nack
-    Message on_accept(const Accept& m);    // an Accepted or a Nack
+    Message on_prepare(const Prepare& m);  // a Promise, a Nack, or Trimmed at or below the trim point
+    Message on_accept(const Accept& m);    // an Accepted, a Nack, or Trimmed
 
-    // The highest slot in which this acceptor has accepted any value (0: none). Read queries.
+    // Forgets every slot at or below `through` (libpaxos3's acceptor trim): they are chosen and a
+    // durable snapshot covers them. From now on this acceptor refuses them (Trimmed), for ever:
+    // README "Snapshots and compaction" argues why no phase-1 majority can then miss a chosen value.
+    void trim(Index through);
+    // Every slot at or below it is trimmed (0: none).
+    Index trim_point() const { return trim_; }
+
+    // The highest slot in which this acceptor has accepted any value, or the trim point if higher
+    // (a trimmed slot was chosen, so accepted by a majority). Read queries.
     Index highest_accepted_slot() const { return highest_accepted_slot_; }
     // The highest slot it has any state for (0: none).
     Index highest_slot() const { return slots_.empty() ? 0 : slots_.rbegin()->first; }
@@ -36,7 +46,8 @@ public:
     bool has_unsaved() const { return !unsaved_.empty(); }
 
     // Per slot (the newest 64 and every one changed since the last take_unsaved()): the promise
-    // is at least the accepted ballot, and the summaries cover the slot. Throws InvariantViolation.
+    // is at least the accepted ballot, and the summaries cover the slot; nothing at or below the
+    // trim point is held. Throws InvariantViolation.
     void check_invariants() const;  // invariants.cc
 
 private:
@@ -50,6 +61,7 @@ private:
     std::set<Index> unsaved_;
     Index highest_accepted_slot_ = 0;
     Ballot highest_promise_;
+    Index trim_ = 0;
 };
 
 }  // namespace ballot::paxos

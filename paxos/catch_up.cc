@@ -35,7 +35,9 @@ void Paxos::fill_gaps() {
     if (horizon > commit && now_ - behind_since_ >= tuning_.gap_timeout_ticks)
         fill_until_ = std::max(fill_until_, horizon);
 
-    Index slot = std::max(fill_next_, commit + 1);
+    // Never a slot at or below a trim point heard of: it is chosen, and an acceptor that trimmed it
+    // can no longer take part (README "Snapshots and compaction"); a snapshot brings it instead.
+    Index slot = std::max({fill_next_, commit + 1, proposer_.floor() + 1});
     for (; slot <= fill_until_; ++slot)
         if (!learner_.chosen(slot) && !proposer_.fill(slot)) break;  // the window is full
     fill_next_ = slot;
@@ -49,10 +51,22 @@ void Paxos::probe() {
 }
 
 bool Proposer::fill(Index slot) {
-    if (instances_.count(slot)) return true;
+    if (instances_.count(slot) || slot <= floor_) return true;
     if (instances_.size() >= tuning_.max_inflight_slots) return false;
     start(slot, std::nullopt);
     return true;
+}
+
+void Proposer::skip_through(Index slot) {
+    if (slot <= floor_) return;
+    floor_ = slot;
+    observe(slot);
+    std::vector<std::string> lost;  // in slot order
+    for (auto it = instances_.begin(); it != instances_.end() && it->first <= slot;) {
+        if (it->second.own) lost.push_back(std::move(*it->second.own));
+        it = instances_.erase(it);
+    }
+    for (auto it = lost.rbegin(); it != lost.rend(); ++it) queued_.push_front(std::move(*it));
 }
 
 }  // namespace ballot::paxos

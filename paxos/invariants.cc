@@ -3,6 +3,8 @@
 // (common/engine.h); a failure stops the node with a message naming the invariant (common/assert.h).
 // The cheap local checks on the hot paths (P1, P1a in acceptor.cc; the learner's in-order
 // hand-out) are BALLOT_ASSERTs next to the code they guard.
+#include <algorithm>
+
 #include "common/assert.h"
 #include "paxos/paxos.h"
 
@@ -18,6 +20,26 @@ void Paxos::check_invariants() const {
     BALLOT_ASSERT(learner_.highest_chosen() < proposer_.next_slot(),
                   "paxos: every chosen slot is known in use");
     BALLOT_ASSERT(fill_next_ >= 1, "paxos: gap filling starts at slot 1 or later");
+    // Snapshots and compaction (snapshots.cc, README "Snapshots and compaction").
+    const Index trim = acceptor_.trim_point();
+    BALLOT_ASSERT(snapshot_index_ <= learner_.commit_index(),
+                  "paxos: the snapshot is within the chosen prefix");
+    BALLOT_ASSERT(trim <= snapshot_index_, "paxos: only what a durable snapshot covers is trimmed");
+    BALLOT_ASSERT(learner_.base() <= snapshot_index_,
+                  "paxos: the learner forgets only what a snapshot covers");
+    BALLOT_ASSERT(trim <= learner_.emitted(), "paxos: the acceptor trims only slots handed out");
+    BALLOT_ASSERT(proposer_.floor() >= std::max(trim, learner_.base()),
+                  "paxos: no instance runs at or below this node's trim point or installed snapshot");
+    BALLOT_ASSERT(persisted_trim_ <= trim && compacted_ <= trim,
+                  "paxos: the trim point persisted and compacted was reached");
+    for (const auto& [peer, t] : transfers_) {
+        BALLOT_ASSERT(trim <= t.index, "paxos: never compacted past a snapshot in flight (to n" +
+                                           std::to_string(peer) + ", through " + std::to_string(t.index) +
+                                           ")");
+        BALLOT_ASSERT(t.index <= snapshot_index_, "paxos: a transfer sends a snapshot this node made");
+    }
+    for (const auto& [peer, t] : peer_trims_)
+        BALLOT_ASSERT(proposer_.floor() >= t, "paxos: no instance runs at or below a peer's trim point");
 }
 
 void Acceptor::check_invariants() const {
@@ -32,6 +54,12 @@ void Acceptor::check_invariants() const {
         BALLOT_ASSERT(s.accepted.is_zero() || slot <= highest_accepted_slot_,
                       "acceptor: highest_accepted_slot covers every accepted slot" + where());
     };
+    BALLOT_ASSERT(slots_.empty() || slots_.begin()->first > trim_,
+                  "acceptor: nothing held at or below the trim point");
+    BALLOT_ASSERT(unsaved_.empty() || *unsaved_.begin() > trim_,
+                  "acceptor: nothing rewritten at or below the trim point");
+    BALLOT_ASSERT(highest_accepted_slot_ >= trim_,
+                  "acceptor: the highest accepted slot covers the trim point");
     constexpr std::size_t kWindow = 64;
     std::size_t seen = 0;
     for (auto it = slots_.rbegin(); it != slots_.rend() && seen < kWindow; ++it, ++seen)
@@ -47,7 +75,11 @@ void Learner::check_invariants() const {
     BALLOT_ASSERT(emitted_ <= commit_index_, "learner: hands out only the chosen prefix");
     BALLOT_ASSERT(chosen_.count(commit_index_ + 1) == 0, "learner: commit index reaches every known slot");
     BALLOT_ASSERT(chosen_.empty() || chosen_.begin()->first >= 1, "learner: slots are numbered from 1");
-    for (Index slot = commit_index_; slot > 0 && slot + 64 > commit_index_; --slot)
+    // After an install nothing at or below the snapshot is handed out (again), and nothing below
+    // the base is held.
+    BALLOT_ASSERT(base_ <= emitted_, "learner: nothing handed out at or below a snapshot");
+    BALLOT_ASSERT(chosen_.empty() || chosen_.begin()->first > base_, "learner: nothing held below the base");
+    for (Index slot = commit_index_; slot > base_ && slot + 64 > commit_index_; --slot)
         BALLOT_ASSERT(chosen_.count(slot) == 1,
                       "learner: the chosen prefix is contiguous (slot " + std::to_string(slot) + " unknown)");
 }
@@ -57,6 +89,7 @@ void Proposer::check_invariants() const {
     BALLOT_ASSERT(round_used_ <= round_, "proposer: the next round is at least the highest used");
     BALLOT_ASSERT(instances_.size() <= tuning_.max_inflight_slots, "proposer: instances within the window");
     BALLOT_ASSERT(queued_.size() <= tuning_.max_pending_proposals, "proposer: queued commands bounded");
+    BALLOT_ASSERT(next_slot_ > floor_, "proposer: new commands go above every trim point heard of");
     std::size_t own_in_flight = 0;
     for (const auto& [slot, i] : instances_) {
         own_in_flight += i.own ? 1 : 0;
@@ -65,6 +98,7 @@ void Proposer::check_invariants() const {
         };
         BALLOT_ASSERT(i.slot == slot, "proposer: an instance knows its slot" + where());
         BALLOT_ASSERT(slot < next_slot_, "proposer: slots in hand are below next_slot" + where());
+        BALLOT_ASSERT(slot > floor_, "proposer: never Paxos at or below a trim point" + where());
         BALLOT_ASSERT(i.ballot.node == id_ && i.ballot.round >= 1,
                       "proposer: an attempt uses its own ballot" + where());
         // §2.5: a proposer never reuses a proposal number, so its round is never below one it used.

@@ -1,13 +1,32 @@
 #include "paxos/learner.h"
 
+#include <algorithm>
+
 #include "common/assert.h"
 
 namespace ballot::paxos {
 
 bool Learner::learn(Index slot, std::string value) {
+    if (slot <= base_) return false;
     if (!chosen_.emplace(slot, std::move(value)).second) return false;
     while (chosen_.count(commit_index_ + 1)) ++commit_index_;
     return true;
+}
+
+void Learner::trim(Index through) {
+    BALLOT_ASSERT(through <= emitted_, "learner: trims only what it handed out");
+    if (through <= base_) return;
+    chosen_.erase(chosen_.begin(), chosen_.upper_bound(through));
+    base_ = through;
+}
+
+void Learner::install(Index through) {
+    if (through <= base_) return;
+    chosen_.erase(chosen_.begin(), chosen_.upper_bound(through));
+    base_ = through;
+    emitted_ = std::max(emitted_, through);
+    commit_index_ = std::max(commit_index_, through);
+    while (chosen_.count(commit_index_ + 1)) ++commit_index_;  // what was learned above it
 }
 
 const std::string* Learner::chosen(Index slot) const {

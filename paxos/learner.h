@@ -18,15 +18,26 @@ namespace ballot::paxos {
 
 class Learner {
 public:
-    // Records that `slot` chose `value`. Returns false if it was already known.
+    // Records that `slot` chose `value`. Returns false if it was already known (or is covered
+    // by a snapshot).
     bool learn(Index slot, std::string value);
+    // Forgets the values of the slots at or below `through` (<= what was handed out), which a
+    // durable snapshot of this node's covers.
+    void trim(Index through);
+    // A snapshot through `through` was installed: every slot up to it is chosen and applied, and
+    // the next one handed out is the first above it (never one at or below it).
+    void install(Index through);
+    // Every slot at or below is chosen and covered by a snapshot; their values are forgotten.
+    Index base() const { return base_; }
+    // The chosen prefix handed out so far.
+    Index emitted() const { return emitted_; }
     // The chosen value of `slot`, or nullptr if not known (yet).
     const std::string* chosen(Index slot) const;
 
     // Every slot up to this one is known chosen.
     Index commit_index() const { return commit_index_; }
     // The highest slot known chosen (0: none).
-    Index highest_chosen() const { return chosen_.empty() ? 0 : chosen_.rbegin()->first; }
+    Index highest_chosen() const { return chosen_.empty() ? base_ : chosen_.rbegin()->first; }
 
     // The chosen prefix not handed out yet, in slot order (empty data: a no-op).
     std::vector<Committed> take_committed();
@@ -40,6 +51,7 @@ private:
     std::map<Index, std::string> chosen_;
     Index commit_index_ = 0;
     Index emitted_ = 0;
+    Index base_ = 0;
 };
 
 }  // namespace ballot::paxos

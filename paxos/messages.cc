@@ -15,6 +15,8 @@ enum Type : std::uint8_t {
     kLearn = 6,
     kReadQuery = 7,
     kReadReply = 8,
+    kTrimmed = 9,
+    kSnapshotRequest = 10,
 };
 
 // How many messages of one payload describe() spells out before eliding the rest.
@@ -91,6 +93,21 @@ std::optional<Message> decode_one(Reader& r) {
             ReadReply m;
             m.round = r.u64();
             m.highest_accepted = r.u64();
+            m.trim = r.u64();
+            if (m.trim > m.highest_accepted) r.fail("trim point above the highest accepted slot");
+            return m;
+        }
+        case kTrimmed: {
+            Trimmed m;
+            m.slot = read_slot(r);
+            m.ballot = read_proposal(r);
+            m.trim = r.u64();
+            if (m.trim < m.slot) r.fail("trimmed slot above the trim point");
+            return m;
+        }
+        case kSnapshotRequest: {
+            SnapshotRequest m;
+            m.have = r.u64();
             return m;
         }
         default:
@@ -142,6 +159,15 @@ void encode(const Message& message, Bytes& out) {
         w.u8(kReadReply);
         w.u64(m->round);
         w.u64(m->highest_accepted);
+        w.u64(m->trim);
+    } else if (auto* m = std::get_if<Trimmed>(&message)) {
+        w.u8(kTrimmed);
+        w.u64(m->slot);
+        w.u64(m->ballot.packed());
+        w.u64(m->trim);
+    } else if (auto* m = std::get_if<SnapshotRequest>(&message)) {
+        w.u8(kSnapshotRequest);
+        w.u64(m->have);
     }
 }
 
@@ -183,7 +209,13 @@ std::string describe(const Message& message) {
     if (auto* m = std::get_if<ReadQuery>(&message)) return "ReadQuery round=" + std::to_string(m->round);
     if (auto* m = std::get_if<ReadReply>(&message))
         return "ReadReply round=" + std::to_string(m->round) +
-               " highest_accepted=" + std::to_string(m->highest_accepted);
+               " highest_accepted=" + std::to_string(m->highest_accepted) +
+               (m->trim ? " trim=" + std::to_string(m->trim) : "");
+    if (auto* m = std::get_if<Trimmed>(&message))
+        return "Trimmed slot=" + std::to_string(m->slot) + " ballot=" + m->ballot.str() +
+               " trim=" + std::to_string(m->trim);
+    if (auto* m = std::get_if<SnapshotRequest>(&message))
+        return "SnapshotRequest have=" + std::to_string(m->have);
     return "?";
 }
 

@@ -68,10 +68,28 @@ struct ReadQuery {
 };
 struct ReadReply {
     std::uint64_t round = 0;
-    Index highest_accepted = 0;
+    Index highest_accepted = 0;  // at least `trim`: trimmed slots were chosen (README "Reads")
+    Index trim = 0;              // the replier's trim point, so a probe finds who compacted what
 };
 
-using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Learn, ReadQuery, ReadReply>;
+// Snapshots (README "Snapshots and compaction"). The acceptor refuses a Prepare or Accept for a
+// slot at or below its trim point (libpaxos3's trimmed instances): `slot` is chosen, covered by the
+// acceptor's durable snapshot, and its state is gone. The sender must not run Paxos there; if it
+// does not know that slot yet, it asks for a snapshot.
+struct Trimmed {
+    Index slot = 0;
+    Ballot ballot;   // the refused proposal's
+    Index trim = 0;  // every slot up to here is trimmed at the replier (>= slot)
+};
+
+// "Send me your snapshot": this node has everything chosen through `have` and needs a slot the
+// receiver has trimmed. The receiver names it in Ready::snapshot_to (the runtime streams it).
+struct SnapshotRequest {
+    Index have = 0;
+};
+
+using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Learn, ReadQuery, ReadReply, Trimmed,
+                             SnapshotRequest>;
 
 // The persist-before-send rule (common/outbox.h), per message type. §2.5: "an acceptor records its
 // intended response in stable storage before actually sending the response", and a proposer
@@ -86,6 +104,10 @@ using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Learn, Re
 //   Accept                    false: its ballot was made durable before its Prepare left.
 //   Learn                     false: a chosen value promises nothing.
 //   ReadQuery, ReadReply      false: a larger answer is never unsafe, only slower (README "Reads").
+//   Trimmed                   false: it promises nothing; the slots it names are covered by a
+//                             snapshot already durable (a snapshot is made or installed before the
+//                             engine hears of it).
+//   SnapshotRequest           false: a request promises nothing.
 bool after_persist(const Message& m);
 
 // Appends one message to `out`.

@@ -16,23 +16,50 @@ const EngineConfig& validated(const EngineConfig& config) {
     return config;
 }
 
+// The recovered snapshot and trim point must agree (common/engine.h, "Recovery"): a trim point
+// above the snapshot would mean slots this acceptor forgot and the state machine never applied.
+// Returns the trim point; throws std::invalid_argument otherwise.
+Index checked_trim(const Recovered& recovered, const std::optional<SnapshotMeta>& snapshot) {
+    const Index trim = recovered.metadata.trim;
+    if (snapshot && snapshot->last_included_index == 0)
+        throw std::invalid_argument("paxos: the recovered snapshot is at index 0");
+    const Index through = snapshot ? snapshot->last_included_index : 0;
+    if (trim > through)
+        throw std::invalid_argument("paxos: persisted trim point " + std::to_string(trim) +
+                                    " is above the recovered snapshot (" +
+                                    (snapshot ? "index " + std::to_string(through) : std::string("none")) +
+                                    "): the slots between were compacted away and nothing covers them");
+    return trim;
+}
+
 }  // namespace
 
 Paxos::Paxos(const EngineConfig& config, RecoveredState recovered)
     : Paxos(config, std::move(recovered), Tuning::from(config)) {}
 
 Paxos::Paxos(const EngineConfig& config, RecoveredState recovered, const Tuning& tuning)
-    : Paxos(config, decode_recovered<&decode_metadata, &decode_record>(recovered, "paxos"), tuning) {}
+    : Paxos(config, decode_recovered<&decode_metadata, &decode_record>(recovered, "paxos"),
+            recovered.snapshot, tuning) {}
 
-Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, const Tuning& tuning)
+Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::optional<SnapshotMeta> snapshot,
+             const Tuning& tuning)
     : config_(validated(config)),
       members_(config.id, config.members),
       tuning_(tuning),
-      acceptor_(recovered.records),
+      acceptor_(recovered.records, checked_trim(recovered, snapshot)),
       proposer_(members_, tuning, recovered.metadata.round, config.seed, outbox_),
       persisted_round_(recovered.metadata.round),
-      next_read_round_(Rng(~config.seed).next()) {
-    // Restart: the acceptor's state came back from disk, what was chosen did not. The slots this
+      next_read_round_(Rng(~config.seed).next()),
+      persisted_trim_(recovered.metadata.trim),
+      compacted_(recovered.metadata.trim) {
+    // A snapshot restored into the state machine: the learner starts at it (snapshots.cc).
+    if (snapshot) {
+        const bool leftovers =
+            !recovered.records.empty() && recovered.records.front().slot <= persisted_trim_;
+        recover_snapshot(snapshot->last_included_index, leftovers);
+    }
+    // Restart: the acceptor's state came back from disk, what was chosen did not (beyond the
+    // snapshot). The slots this
     // node has touched, and those a majority has accepted in (the probe), are known in use, so gap
     // filling relearns them all: a Prepare per slot, answered with Learn by any peer that knows.
     proposer_.observe(acceptor_.highest_slot());
@@ -45,6 +72,8 @@ void Paxos::tick() {
     ++now_;
     proposer_.tick();
     expire_reads();
+    expire_transfers();  // snapshots.cc
+    request_snapshot();
     if (now_ >= next_probe_) probe();
     use_window();
 }
@@ -70,6 +99,7 @@ bool Paxos::plausible(NodeId from, const Message& m) const {
     if (auto* p = std::get_if<Promise>(&m)) return p->ballot.node == members_.self();
     if (auto* p = std::get_if<Accepted>(&m)) return p->ballot.node == members_.self();
     if (auto* p = std::get_if<Nack>(&m)) return p->ballot.node == members_.self();
+    if (auto* p = std::get_if<Trimmed>(&m)) return p->ballot.node == members_.self();
     return true;
 }
 
@@ -87,15 +117,26 @@ void Paxos::send(NodeId to, Message m) {
 }
 
 bool Paxos::has_ready() const {
+    const Index trim = acceptor_.trim_point();
     return !outbox_.empty() || acceptor_.has_unsaved() || proposer_.round_used() > persisted_round_ ||
-           learner_.has_committed() || !reads_ready_.empty();
+           trim > persisted_trim_ || trim > compacted_ || learner_.has_committed() || !reads_ready_.empty() ||
+           !snapshot_to_.empty();
 }
 
 Ready Paxos::take_ready() {
     Ready ready;
-    if (proposer_.round_used() > persisted_round_) {
+    // The metadata (with the trim point) goes before the compaction it allows (common/engine.h:
+    // metadata, truncate_from, compact_below, records): a crash in between leaves records the
+    // restarted acceptor drops, never a forgotten slot it would answer for as if fresh.
+    const Index trim = acceptor_.trim_point();
+    if (proposer_.round_used() > persisted_round_ || trim > persisted_trim_) {
         persisted_round_ = proposer_.round_used();
-        ready.metadata = encode_metadata(Metadata{persisted_round_, learner_.commit_index()});
+        persisted_trim_ = trim;
+        ready.metadata = encode_metadata(Metadata{persisted_round_, learner_.commit_index(), trim});
+    }
+    if (trim > compacted_) {
+        compacted_ = trim;
+        ready.compact_below = trim + 1;
     }
     for (const SlotRecord& s : acceptor_.take_unsaved()) ready.records.push_back(encode_record(s));
     // One payload per peer and per after_persist flag (split at max_message_bytes), however many
@@ -103,6 +144,8 @@ Ready Paxos::take_ready() {
     outbox_.take_packed(ready.messages, config_.max_message_bytes,
                         [](const Message& m, Bytes& out) { encode(m, out); });
     ready.committed = learner_.take_committed();
+    ready.snapshot_to = std::move(snapshot_to_);
+    snapshot_to_.clear();
     ready.reads = std::move(reads_ready_);
     reads_ready_.clear();
     open_read_round_ = 0;  // its queries are in this batch: later reads need a new round
@@ -116,7 +159,9 @@ EngineStatus Paxos::status() const {
     s.epoch = Epoch::ballot(std::max(proposer_.highest_ballot(), acceptor_.highest_promise()));
     s.commit_index = learner_.commit_index();
     s.log_last_index = proposer_.next_slot() - 1;
-    s.log_first_index = s.log_last_index > 0 ? 1 : 0;
+    // Slots at or below the trim point are gone (past the last one if every slot seen is trimmed).
+    s.log_first_index = s.log_last_index > 0 ? acceptor_.trim_point() + 1 : 0;
+    s.snapshot_index = snapshot_index_;
     return s;
 }
 

@@ -12,6 +12,7 @@
 //   replication.cc    phase 2 (§2.2 2a/2b) and learning (§2.3): Accept, Accepted, Learn
 //   reads.cc          linearizable reads: a quorum query for the highest accepted slot
 //   catch_up.cc       gap filling with no-ops (§3) and the probe that finds unknown slots
+//   snapshots.cc      snapshots and compaction: the acceptor trim, who needs a snapshot, installs
 //   messages.h/.cc    the wire, and which message waits for the disk (after_persist)
 //   persist.h/.cc     what is durable (§2.5): per-slot acceptor records, the proposer's round
 //   invariants.cc     every role's check_invariants()
@@ -19,6 +20,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "common/engine.h"
@@ -45,12 +47,19 @@ public:
     Ready take_ready() override;
     bool has_ready() const override;
 
+    // Snapshots and compaction (snapshots.cc; README "Snapshots and compaction").
+    Bytes snapshot_metadata(Index index) const override;
+    void snapshot_made(const SnapshotMeta& meta) override;
+    void snapshot_installed(const SnapshotMeta& meta) override;
+    void snapshot_sent(NodeId to, Index index, bool ok) override;
+
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
     void check_invariants() const override;  // invariants.cc
 
 private:
-    Paxos(const EngineConfig& config, const Recovered& recovered, const Tuning& tuning);
+    Paxos(const EngineConfig& config, const Recovered& recovered, std::optional<SnapshotMeta> snapshot,
+          const Tuning& tuning);
     // One quorum query serving every read() made before it was sent.
     struct ReadRound {
         std::vector<std::uint64_t> read_ids;
@@ -70,12 +79,20 @@ private:
     void on(NodeId from, const Learn& m);
     void on(NodeId from, const ReadQuery& m);  // reads.cc
     void on(NodeId from, const ReadReply& m);
+    void on(NodeId from, const Trimmed& m);  // snapshots.cc
+    void on(NodeId from, const SnapshotRequest& m);
 
     void learn(Index slot, std::string value);  // replication.cc
 
     void use_window();  // catch_up.cc
     void fill_gaps();
     void probe();
+
+    void recover_snapshot(Index snapshot, bool leftovers);  // snapshots.cc
+    void heard_trim(NodeId from, Index trim);
+    void request_snapshot();
+    void compact();
+    void expire_transfers();
 
     void expire_reads();  // reads.cc
     std::uint64_t query_highest_accepted();
@@ -107,6 +124,23 @@ private:
     std::uint64_t open_read_round_ = 0;  // the round whose query has not left yet (0: none)
     std::vector<ReadState> reads_ready_;
     std::uint64_t next_probe_ = 0;
+
+    // Snapshots and compaction (README "Snapshots and compaction"). The trim point itself is the
+    // acceptor's (Acceptor::trim_point).
+    struct Transfer {
+        Index index = 0;             // the snapshot this node asked the runtime to send
+        std::uint64_t deadline = 0;  // taken as lost if not reported by then
+    };
+    Index snapshot_index_ = 0;              // this node's latest durable snapshot (made or installed)
+    Index trim_goal_ = 0;                   // where compaction goes once no transfer in flight holds it back
+    Index persisted_trim_;                  // the trim point in the metadata as last handed out
+    Index compacted_;                       // compact_below - 1 as last handed out
+    std::map<NodeId, Transfer> transfers_;  // at most one per peer
+    std::vector<NodeId> snapshot_to_;       // the batch's Ready::snapshot_to
+    std::map<NodeId, Index> peer_trims_;    // the highest trim point each peer has told us of
+    std::uint64_t next_snapshot_request_ = 0;
+    NodeId asked_ = kNoNode;         // the peer being asked for a snapshot
+    std::uint64_t asked_since_ = 0;  // ... since then; after snapshot_retry_ticks, the next one
 };
 
 }  // namespace ballot::paxos

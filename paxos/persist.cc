@@ -10,6 +10,7 @@ Bytes encode_metadata(const Metadata& m) {
     Writer w(out);
     w.u64(m.round);
     w.u64(m.commit);
+    if (m.trim > 0) w.u64(m.trim);  // absent until the first compaction: older records still decode
     return out;
 }
 
@@ -18,6 +19,10 @@ std::optional<Metadata> decode_metadata(std::span<const std::uint8_t> bytes, std
     Metadata m;
     m.round = r.u64();
     m.commit = r.u64();
+    if (r.ok() && !r.at_end()) {
+        m.trim = r.u64();
+        if (r.ok() && m.trim == 0) r.fail("trim point 0 written out");
+    }
     if (!finish(r, why)) return std::nullopt;
     return m;
 }

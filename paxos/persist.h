@@ -4,7 +4,9 @@
 // slot, its promise and the proposal it accepted. And a proposer must never reuse a proposal
 // number, so the highest round it has put in a Prepare is durable before that Prepare leaves.
 //
-//     metadata    u64 highest proposer round | u64 commit hint
+//     metadata    u64 highest proposer round | u64 commit hint [| u64 trim point]
+//                 (the trim point only once this node has compacted: README "Snapshots and
+//                 compaction"; without it the record is byte for byte what it was before)
 //     log record  u64 promised ballot | u64 accepted ballot (0: none) | u32 length + value
 //                 (packed ballots, common/ballot.h; the slot is the store's key)
 //
@@ -39,6 +41,10 @@ struct SlotRecord {
 struct Metadata {
     std::uint64_t round = 0;  // the highest round this node has put in a Prepare
     Index commit = 0;         // a hint only: the contiguous chosen prefix when written
+    // Every slot at or below is chosen, covered by a durable snapshot, and its acceptor state is
+    // deleted (compact_below = trim + 1). Written before the compaction it allows, so an acceptor
+    // never forgets that it forgot (README "Snapshots and compaction", the safety argument).
+    Index trim = 0;
 
     friend bool operator==(const Metadata&, const Metadata&) = default;
 };

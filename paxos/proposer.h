@@ -47,6 +47,13 @@ public:
     bool fill(Index slot);  // catch_up.cc
     // Some node has used `slot`: new commands go above it.
     void observe(Index slot) { next_slot_ = std::max(next_slot_, slot + 1); }
+    // Some acceptor has trimmed every slot up to `slot` (README "Snapshots and compaction"): they
+    // are all chosen, so this proposer never again runs phase 1 or 2 there. An instance in hand at
+    // or below it ends; its command, which may or may not have won, is requeued first in line (if
+    // it did win, the state machine discards the second copy, as for a client's retry).
+    void skip_through(Index slot);  // catch_up.cc
+    // Slots at or below it are trimmed somewhere: no instance runs there.
+    Index floor() const { return floor_; }
     bool working_on(Index slot) const { return instances_.count(slot) != 0; }
 
     // Phase 1 (election.cc).
@@ -123,6 +130,7 @@ private:
     std::uint64_t round_durable_;  // highest round known to be on disk
     Ballot highest_ballot_;
     Index next_slot_ = 1;
+    Index floor_ = 0;
     std::deque<std::string> queued_;  // bounded by Tuning::max_pending_proposals
     // Every command queued or in flight as an instance's `own`, each held once (README "Livelock":
     // retried copies that each took a slot of their own crowded out new commands).

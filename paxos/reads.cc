@@ -25,12 +25,15 @@ std::uint64_t Paxos::query_highest_accepted() {
     return round;
 }
 
-// A larger answer is never unsafe, so the reply need not wait for the disk (messages.h).
+// A larger answer is never unsafe, so the reply need not wait for the disk (messages.h). The
+// trim point rides along: the probe is how a restarted or lagging node finds that the slots it
+// lacks are only to be had in a snapshot (snapshots.cc).
 void Paxos::on(NodeId from, const ReadQuery& m) {
-    send(from, ReadReply{m.round, acceptor_.highest_accepted_slot()});
+    send(from, ReadReply{m.round, acceptor_.highest_accepted_slot(), acceptor_.trim_point()});
 }
 
 void Paxos::on(NodeId from, const ReadReply& m) {
+    heard_trim(from, m.trim);  // snapshots.cc
     auto it = read_rounds_.find(m.round);
     if (it == read_rounds_.end()) return;
     ReadRound& round = it->second;

@@ -6,6 +6,8 @@
 // Cost is bounded so the simulator can call this after every step: the log's shape is checked
 // over its last kLogWindow entries (append() and append_from_leader() assert it at every entry
 // they add, so the rest was checked when it was written).
+#include <algorithm>
+
 #include "common/assert.h"
 #include "raft/raft.h"
 
@@ -23,14 +25,16 @@ std::string str(std::uint64_t v) {
 
 // The log's shape, over its last `window` entries (raft/log.h).
 void RaftLog::check_invariants(Index window) const {
-    const Index first = last_index() > window ? last_index() - window + 1 : 1;
+    BALLOT_ASSERT((base_index_ == 0) == (base_term_ == 0), "the log's base is (0, 0) or has a term >= 1");
+    const Index first = std::max(first_index(), last_index() > window ? last_index() - window + 1 : 1);
     for (Index i = first; i <= last_index(); ++i) {
-        const Entry& e = entries_[i - 1];
-        BALLOT_ASSERT(e.index == i, "log indexes contiguous: index " + std::to_string(e.index) +
+        const Entry& e = entries_[i - base_index_ - 1];
+        BALLOT_ASSERT(e.index == i, "log indexes contiguous from the base: index " + std::to_string(e.index) +
                                         " stored at position " + std::to_string(i));
         BALLOT_ASSERT(e.term >= 1, "log entry terms >= 1");
-        BALLOT_ASSERT(i == 1 || entries_[i - 2].term <= e.term,
-                      "log terms non-decreasing at index " + std::to_string(i));
+        const std::uint64_t previous = i == first_index() ? base_term_ : entries_[i - base_index_ - 2].term;
+        BALLOT_ASSERT(previous <= e.term,
+                      "log terms non-decreasing (from the base) at index " + std::to_string(i));
     }
 }
 
@@ -45,6 +49,7 @@ void Raft::check_invariants() const {
     BALLOT_ASSERT(commitIndex <= log_.last_index(), "commitIndex <= last log index (" + str(commitIndex) +
                                                         " > " + str(log_.last_index()) + ")");
     BALLOT_ASSERT(lastApplied <= commitIndex, "lastApplied <= commitIndex");
+    check_snapshot_invariants();
 
     // ---- roles ----
     BALLOT_ASSERT((role_ == Role::leader) == (leader_ == id_), "a node names itself leader iff it leads");
@@ -70,6 +75,31 @@ void Raft::check_invariants() const {
                   "forwarded reads bounded by max_pending_proposals");
     BALLOT_ASSERT(forwarded_reads_.size() == 0 || role_ != Role::leader,
                   "a leader has no reads forwarded to another leader");
+}
+
+// §7: the snapshot, the log's base and what was handed out to apply.
+void Raft::check_snapshot_invariants() const {
+    BALLOT_ASSERT(log_.base_index() <= snapshot_index_,
+                  "the log is compacted only below a durable snapshot (base " + str(log_.base_index()) +
+                      " > snapshot " + str(snapshot_index_) + ")");
+    // Nothing at or below a snapshot (made or installed) is handed out again, and the next entry
+    // handed out (lastApplied + 1) is still in the log.
+    BALLOT_ASSERT(snapshot_index_ <= lastApplied,
+                  "snapshot index <= lastApplied (" + str(snapshot_index_) + " > " + str(lastApplied) + ")");
+    for (const auto& [peer, transfer] : transfers_) {
+        BALLOT_ASSERT(transfer.index <= snapshot_index_ && transfer.index > 0,
+                      "a transfer in flight sends a snapshot this node has");
+        BALLOT_ASSERT(log_.base_index() <= transfer.index,
+                      "never compacted past a transfer in flight (peer " + str(peer) + ": snapshot " +
+                          str(transfer.index) + ", base " + str(log_.base_index()) + ")");
+        BALLOT_ASSERT(transfer.elapsed_ticks < config_.snapshot_retry_ticks,
+                      "a transfer not reported within snapshot_retry_ticks is retried");
+    }
+    if (role_ == Role::leader) {
+        for (const auto& [id, pr] : progress_)
+            BALLOT_ASSERT(pr.state() != Progress::State::snapshot || transfers_.contains(id),
+                          "a follower waits for a snapshot only while a transfer to it is in flight");
+    }
 }
 
 void Raft::check_leader_invariants() const {

@@ -41,4 +41,20 @@ std::optional<Entry> decode_record(Index index, std::span<const std::uint8_t> by
     return finish(r, why) ? std::optional<Entry>(std::move(e)) : std::nullopt;
 }
 
+Bytes encode_snapshot_metadata(std::uint64_t last_included_term) {
+    Bytes out;
+    Writer w(out);
+    w.u64(last_included_term);
+    return out;
+}
+
+std::optional<std::uint64_t> decode_snapshot_metadata(const SnapshotMeta& meta, std::string* why) {
+    Reader r(meta.engine_metadata);
+    const std::uint64_t term = r.u64();
+    // Index 0 is "before the log" with term 0; every entry after it has a term >= 1.
+    if (r.ok() && (meta.last_included_index == 0) != (term == 0))
+        r.fail("snapshot's last included term does not fit its index");
+    return finish(r, why) ? std::optional<std::uint64_t>(term) : std::nullopt;
+}
+
 }  // namespace ballot::raft

@@ -6,6 +6,13 @@
 //     metadata    u64 currentTerm | u64 votedFor (0: none) | u64 commit hint
 //     log record  u64 term (>= 1) | u32 length + command      (the index is the store's key)
 //
+// With every snapshot of the state machine the runtime keeps the bytes Raft asks for
+// (SnapshotMeta::engine_metadata): the last included term of extended paper §7 ("the last
+// included index is the index of the last entry in the log that the snapshot replaces ... the
+// last included term is the term of this entry"); the index is the snapshot's own.
+//
+//     snapshot    u64 last included term (0 only for a snapshot through index 0)
+//
 // Every decoder is bounds-checked and validating (common/codec.h); bytes that do not decode are
 // corruption, which the log store reports at their file and offset.
 #pragma once
@@ -48,6 +55,11 @@ std::optional<HardState> decode_metadata(std::span<const std::uint8_t> bytes, st
 LogRecord encode_record(const Entry& e);
 std::optional<Entry> decode_record(Index index, std::span<const std::uint8_t> bytes,
                                    std::string* why = nullptr);
+
+Bytes encode_snapshot_metadata(std::uint64_t last_included_term);
+// The last included term of `meta`; std::nullopt (and `why`, if given) if its engine bytes are not
+// what encode_snapshot_metadata writes or do not fit its index.
+std::optional<std::uint64_t> decode_snapshot_metadata(const SnapshotMeta& meta, std::string* why = nullptr);
 
 // What the store recovered, decoded (common/persisted_format.h: decode_recovered, and
 // persisted_codec for the checks the log store runs on every record it replays).

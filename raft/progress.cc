@@ -9,6 +9,7 @@ Progress::Progress(Index next_index, std::size_t max_inflight_messages)
       max_inflight_messages_(std::max<std::size_t>(max_inflight_messages, 1)) {}
 
 bool Progress::paused() const {
+    if (state_ == State::snapshot) return true;
     if (state_ == State::probe) return probe_sent_;
     return inflight_.size() >= max_inflight_messages_;
 }
@@ -29,6 +30,7 @@ bool Progress::on_success(Index match_index) {
     const bool advanced = match_index > matchIndex;
     if (advanced) matchIndex = match_index;
     nextIndex = std::max(nextIndex, matchIndex + 1);
+    if (state_ == State::snapshot) return advanced;  // the caller decides when it may resume
     if (state_ == State::probe) {
         if (advanced) {
             become_replicate();  // the probe succeeded: the logs match through matchIndex
@@ -61,6 +63,9 @@ bool Progress::on_heartbeat_interval() {
 }
 
 bool Progress::on_reject(Index rejected, Index next_hint) {
+    // Waiting for a snapshot: a rejection answers something sent before; the transfer (or its
+    // retry) decides what comes next.
+    if (state_ == State::snapshot) return false;
     if (rejected < matchIndex) return false;  // answers a message older than what we know
     if (rejected == matchIndex) {
         // The follower acknowledged matchIndex, yet now rejects it: it lost entries it had made
@@ -77,6 +82,33 @@ bool Progress::on_reject(Index rejected, Index next_hint) {
     nextIndex = std::max(matchIndex + 1, std::min(rejected, next_hint));
     become_probe();
     return true;
+}
+
+void Progress::become_snapshot() {
+    state_ = State::snapshot;
+    probe_sent_ = false;
+    inflight_.clear();
+}
+
+void Progress::resume_after_snapshot() {
+    if (state_ == State::snapshot) become_replicate();
+}
+
+void Progress::on_snapshot_sent(Index index, bool ok) {
+    if (state_ != State::snapshot) {
+        // Replication resumed already (the follower was seen to match); a success is still news
+        // of where it matches.
+        if (ok) on_success(index);
+        return;
+    }
+    if (ok) {
+        matchIndex = std::max(matchIndex, index);
+        become_replicate();
+        return;
+    }
+    nextIndex = matchIndex + 1;
+    become_probe();
+    probe_sent_ = true;  // resumes when the follower next answers (a heartbeat), and asks again
 }
 
 void Progress::become_probe() {

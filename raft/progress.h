@@ -8,6 +8,9 @@
 //   replicate  the follower's log is known to match through matchIndex: the leader streams
 //              entries, advancing nextIndex optimistically as it sends, with at most
 //              max_inflight_messages unacknowledged messages.
+//   snapshot   the follower needs entries the leader has compacted away (extended paper §7): a
+//              snapshot transfer is in flight (etcd's StateSnapshot). Nothing but heartbeats is
+//              sent until the transfer is reported, or the follower is found to match again.
 //
 // Invariant: matchIndex < nextIndex.
 #pragma once
@@ -21,7 +24,7 @@ namespace ballot::raft {
 
 class Progress {
 public:
-    enum class State { probe, replicate };
+    enum class State { probe, replicate, snapshot };
 
     Progress(Index next_index, std::size_t max_inflight_messages);
 
@@ -42,14 +45,16 @@ public:
     // Unacknowledged AppendEntries in replicate (bounded by max_inflight_messages).
     std::size_t inflight() const { return inflight_.size(); }
     std::size_t max_inflight() const { return max_inflight_messages_; }
-    // Nothing more may be sent now: a probe is outstanding, or the window is full.
+    // Nothing more may be sent now: a probe is outstanding, the window is full, or a snapshot is
+    // on its way.
     bool paused() const;
 
     // An AppendEntries ending at `last_index` (with entries, or an empty probe) was sent.
     void sent(Index last_index, bool had_entries);
 
     // A success response said the follower matches through `match_index`. Returns true if that
-    // was news (matchIndex advanced). Switches probe -> replicate once a probe has succeeded.
+    // was news (matchIndex advanced). Switches probe -> replicate once a probe has succeeded; in
+    // snapshot only matchIndex moves.
     bool on_success(Index match_index);
 
     // An AppendEntries still unacknowledged after this many heartbeat intervals (more than
@@ -68,6 +73,17 @@ public:
     // answers a message sent before the follower's state was known better); otherwise moves
     // nextIndex back, enters probe, and returns true.
     bool on_reject(Index rejected, Index next_hint);
+
+    // §7: the follower needs a snapshot; the caller has asked the runtime to send one.
+    void become_snapshot();
+    // The follower matches through matchIndex again, where the leader's log still reaches (its
+    // snapshot was installed): snapshot -> replicate from matchIndex + 1.
+    void resume_after_snapshot();
+    // The transfer ended. ok: the follower holds everything through `index`, durably; replicate
+    // from there. !ok (failed, or never reported): probe from matchIndex + 1, paused until the
+    // follower next answers (a heartbeat), so a failing transfer is asked for again at the pace
+    // of heartbeats, not in a loop.
+    void on_snapshot_sent(Index index, bool ok);
 
 private:
     void become_probe();

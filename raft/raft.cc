@@ -30,7 +30,7 @@ Raft::Raft(const EngineConfig& config, RecoveredState recovered)
     Recovered persisted = decode_recovered<&decode_metadata, &decode_record>(recovered, "raft");
     currentTerm = persisted.metadata.term;
     votedFor = persisted.metadata.vote;
-    log_ = RaftLog(std::move(persisted.records));
+    recover_log(std::move(persisted.records), recovered.snapshot);
     if (log_.last_term() > currentTerm)
         throw std::invalid_argument("raft: recovered log holds an entry of term " +
                                     std::to_string(log_.last_term()) + " but currentTerm is only " +
@@ -39,7 +39,8 @@ Raft::Raft(const EngineConfig& config, RecoveredState recovered)
         throw std::invalid_argument("raft: recovered vote for node " + std::to_string(votedFor) +
                                     ", which is not a member");
     // Everyone starts as a follower (§5.2); commitIndex is volatile and is learned again from the
-    // leader, so the runtime re-applies the log from index 1 as entries become known committed.
+    // leader, so the runtime re-applies the log from after its snapshot (from index 1 without one)
+    // as entries become known committed.
     reset_election_timer();
 }
 
@@ -49,6 +50,7 @@ Raft::Raft(const EngineConfig& config, RecoveredState recovered)
 void Raft::tick() {
     ++ticks_;
     expire_forwarded_reads();
+    tick_snapshot_transfers();
     if (role_ != Role::leader) {
         tick_election();
         return;
@@ -116,7 +118,7 @@ Ready Raft::take_ready() {
     Ready rd;
     if (hard_state_dirty_) rd.metadata = encode_metadata(HardState{currentTerm, votedFor, commitIndex});
     hard_state_dirty_ = false;
-    log_.take_unstable(rd.truncate_from, rd.records);
+    log_.take_unstable(rd.truncate_from, rd.compact_below, rd.records);
     if (commitIndex > lastApplied) {
         rd.committed.reserve(commitIndex - lastApplied);
         for (Index i = lastApplied + 1; i <= commitIndex; ++i) rd.committed.push_back({i, log_.at(i).data});
@@ -125,12 +127,14 @@ Ready Raft::take_ready() {
     outbox_.take(rd.messages, [](const Message& m) { return encode(m); });
     rd.reads = std::move(reads_);
     reads_.clear();
+    rd.snapshot_to = std::move(snapshot_to_);
+    snapshot_to_.clear();
     return rd;
 }
 
 bool Raft::has_ready() const {
     if (hard_state_dirty_ || log_.has_unstable() || commitIndex > lastApplied) return true;
-    if (!outbox_.empty() || !reads_.empty()) return true;
+    if (!outbox_.empty() || !reads_.empty() || !snapshot_to_.empty()) return true;
     return role_ == Role::leader && (append_pending_ || commit_news_ || read_round_pending_);
 }
 
@@ -140,9 +144,10 @@ EngineStatus Raft::status() const {
     s.leader = leader_;
     s.epoch = Epoch::term(currentTerm);
     s.commit_index = commitIndex;
-    // No snapshots: the log always starts at index 1 (0 while it is empty).
-    s.log_first_index = log_.empty() ? 0 : 1;
+    // The first index the log holds: past 1 once compacted (§7); 0 while it holds nothing.
+    s.log_first_index = log_.empty() ? 0 : log_.first_index();
     s.log_last_index = log_.last_index();
+    s.snapshot_index = snapshot_index_;
     return s;
 }
 

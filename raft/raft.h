@@ -15,6 +15,8 @@
 //   replication.cc   log replication, both sides: the AppendEntries receiver and its repair of
 //                    the log (§5.3), the leader's pipelined sending (§10.2.1), commitment (§5.4.2)
 //   reads.cc         linearizable reads: ReadIndex on the leader, forwarded reads (§6.4)
+//   snapshots.cc     snapshots and log compaction (extended paper §7, Figure 13): recovery from a
+//                    snapshot, compaction, which follower needs a snapshot, installing one
 //   messages.h/.cc   wire messages, codec, describe, and the after_persist policy
 //   persist.h/.cc    what Raft persists (Figure 2 persistent state) and its codec
 //   invariants.cc    every local invariant of the engine (check_invariants)
@@ -42,8 +44,9 @@ namespace ballot::raft {
 class Raft : public Engine {
 public:
     // Rebuilds the persistent state of Figure 2 (currentTerm, votedFor, log[]) from `recovered`
-    // and starts as a follower with commitIndex 0. Throws std::invalid_argument on a configuration
-    // that cannot work or a recovered state that Raft could never have written.
+    // and starts as a follower with commitIndex 0, or at the recovered snapshot's index (§7).
+    // Throws std::invalid_argument on a configuration that cannot work or a recovered state that
+    // Raft could never have written.
     Raft(const EngineConfig& config, RecoveredState recovered);
 
     void tick() override;
@@ -53,6 +56,16 @@ public:
 
     Ready take_ready() override;
     bool has_ready() const override;
+
+    // ---- snapshots.cc: extended paper §7 and Figure 13 (common/engine.h, SNAPSHOTS) ----
+    // The last included term of a snapshot through `index` (persist.h).
+    Bytes snapshot_metadata(Index index) const override;
+    // Our snapshot through X is durable: compact, keeping snapshot_trailing entries below X.
+    void snapshot_made(const SnapshotMeta& meta) override;
+    // A leader's snapshot through X is durable here and applied: Figure 13 rules 6 and 7.
+    void snapshot_installed(const SnapshotMeta& meta) override;
+    // A transfer asked for in Ready::snapshot_to ended: resume replication, or retry later.
+    void snapshot_sent(NodeId to, Index index, bool ok) override;
 
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
@@ -102,6 +115,7 @@ private:
     void tick_heartbeat();
     bool send_append(NodeId to);
     void send_heartbeat(NodeId to);
+    Index heartbeat_index(const Progress& pr) const;
     bool behind_on_commit(const Progress& pr) const;
     void flush_leader();
     Index next_index_hint(const AppendEntriesResponse& m) const;
@@ -119,8 +133,22 @@ private:
     void fail_forwarded_reads();
     void expire_forwarded_reads();
 
+    // ---- snapshots.cc ----
+    // The constructor's part: the log from what the store recovered, after the snapshot if any.
+    void recover_log(std::vector<Entry> records, const std::optional<SnapshotMeta>& snapshot);
+    // Leader: `to` needs entries compacted away; ask the runtime to stream our snapshot (§7).
+    void send_snapshot(NodeId to);
+    void tick_snapshot_transfers();
+    void snapshot_transfer_ended(NodeId to, Index index, bool ok);
+    // Compacts the log through min(`through`, what transfers in flight still need), if that is
+    // past its base.
+    void compact_log(Index through);
+    // A snapshot we heard of (made, installed, recovered) moves currentTerm to its term if later.
+    void adopt_snapshot_term(std::uint64_t term);
+
     // ---- invariants.cc ----
     void check_leader_invariants() const;
+    void check_snapshot_invariants() const;
 
     const EngineConfig config_;  // validated; its members are read through members_ only
     const NodeId id_;
@@ -169,10 +197,26 @@ private:
     ForwardedRequests forwarded_reads_;
     std::uint64_t ticks_ = 0;  // ticks since start
 
+    // ---- §7 snapshots and log compaction (snapshots.cc) ----
+    // The latest snapshot of the state machine known durable here (made, installed or recovered);
+    // 0: none. The log's base is at or below it, lastApplied at or above it.
+    Index snapshot_index_ = 0;
+    // Transfers asked for in Ready::snapshot_to and not yet reported by snapshot_sent(), by peer:
+    // the snapshot index we had when we asked (the runtime sends that one or a later one) and the
+    // ticks since. Compaction keeps index + 1 on while one is in flight, so the follower can go on
+    // from the log after installing (the snapshot loops of consul#9609, cockroach#8629). Kept
+    // across role changes: the runtime streams it whatever our role.
+    struct SnapshotTransfer {
+        Index index = 0;
+        std::uint32_t elapsed_ticks = 0;
+    };
+    std::map<NodeId, SnapshotTransfer> transfers_;
+
     // ---- the batch being built for take_ready() ----
     bool hard_state_dirty_ = false;
     Outbox<Message> outbox_;
     std::vector<ReadState> reads_;
+    std::vector<NodeId> snapshot_to_;
 };
 
 }  // namespace ballot::raft

@@ -39,6 +39,18 @@ bool Raft::on(NodeId from, AppendEntries&& m) {
     // and acknowledged. (leader_ is only ever the sender of an AppendEntries of currentTerm, or
     // this node while it leads, or none; see set_leader's callers.)
     if (m.term == currentTerm && leader_ != kNoNode && leader_ != from) return false;
+    // §7: entries at or below our base are covered by a snapshot of committed entries, which
+    // every leader holds too (Leader Completeness): the message is read from our base on. An entry
+    // it carries at the base with another term would contradict a committed entry.
+    if (m.prev_log_index < log_.base_index()) {
+        std::erase_if(m.entries, [&](const Entry& e) { return e.index < log_.base_index(); });
+        if (!m.entries.empty() && m.entries.front().index == log_.base_index()) {
+            if (m.entries.front().term != log_.base_term()) return false;
+            m.entries.erase(m.entries.begin());
+        }
+        m.prev_log_index = log_.base_index();
+        m.prev_log_term = log_.base_term();
+    }
     if (log_.matches(m.prev_log_index, m.prev_log_term)) {
         const std::optional<Index> conflict = log_.first_conflict(m.entries);
         if (conflict && *conflict <= commitIndex) return false;
@@ -98,16 +110,24 @@ void Raft::send_heartbeat(NodeId to) {
     Progress& pr = progress_.at(to);
     AppendEntries m;
     m.term = currentTerm;
-    m.prev_log_index = pr.matchIndex;
-    m.prev_log_term = log_.term_at(pr.matchIndex).value_or(0);
+    m.prev_log_index = heartbeat_index(pr);
+    m.prev_log_term = *log_.term_at(m.prev_log_index);
     m.leader_commit = commitIndex;
     m.read_context = read_context_;
-    pr.commit_sent = std::max(pr.commit_sent, std::min(commitIndex, pr.matchIndex));
+    pr.commit_sent = std::max(pr.commit_sent, std::min(commitIndex, m.prev_log_index));
     send(to, std::move(m));
 }
 
+Index Raft::heartbeat_index(const Progress& pr) const {
+    // matchIndex, unless we compacted its term away (§7; a follower that needs a snapshot): then
+    // (0, 0), the start of every log, which every follower matches (below its base it reads from
+    // its base on). Never a rejection, so a follower waiting for a snapshot is kept quiet without
+    // being pushed into probing.
+    return log_.compacted(pr.matchIndex) ? 0 : pr.matchIndex;
+}
+
 bool Raft::behind_on_commit(const Progress& pr) const {
-    return std::min(commitIndex, pr.matchIndex) > pr.commit_sent;
+    return std::min(commitIndex, heartbeat_index(pr)) > pr.commit_sent;
 }
 
 bool Raft::send_append(NodeId to) {
@@ -117,10 +137,14 @@ bool Raft::send_append(NodeId to) {
     Progress& pr = progress_.at(to);
     bool sent = false;
     while (!pr.paused()) {
+        if (log_.compacted(pr.nextIndex - 1)) {
+            send_snapshot(to);  // §7: what it needs next was compacted away
+            break;
+        }
         AppendEntries m;
         m.term = currentTerm;
         m.prev_log_index = pr.nextIndex - 1;
-        m.prev_log_term = log_.term_at(m.prev_log_index).value_or(0);
+        m.prev_log_term = *log_.term_at(m.prev_log_index);
         m.entries = log_.slice(pr.nextIndex, config_.max_message_bytes);
         if (m.entries.empty() && pr.state() == Progress::State::replicate) break;  // up to date
         m.leader_commit = commitIndex;
@@ -180,6 +204,10 @@ void Raft::on(NodeId from, const AppendEntriesResponse& m) {
     if (m.success) {
         // Figure 2: "If successful: update nextIndex and matchIndex for follower".
         if (pr.on_success(m.match_index)) maybe_commit();
+        // §7: a follower waiting for a snapshot that now matches where our log still reaches (it
+        // installed one, perhaps from another leader) needs it no more.
+        if (pr.state() == Progress::State::snapshot && !log_.compacted(pr.matchIndex))
+            pr.resume_after_snapshot();
     } else if (!pr.on_reject(m.rejected_index, next_index_hint(m))) {
         return;  // stale rejection
     }

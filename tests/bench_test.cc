@@ -1,6 +1,9 @@
 // ballot-bench's pure parts: the latency histogram, option parsing, the unavailability window,
-// and the reports, checked on synthetic data (no servers, no clocks).
+// the follower catch-up's INFO reading, and the reports, checked on synthetic data (no servers,
+// no clocks).
 #define BOOST_TEST_MODULE bench
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/property_tree/json_parser.hpp>
 #include <boost/property_tree/ptree.hpp>
@@ -11,6 +14,7 @@
 #include <sstream>
 
 #include "bench/charts.h"
+#include "bench/follower.h"
 #include "bench/histogram.h"
 #include "bench/load.h"
 #include "bench/options.h"
@@ -214,6 +218,8 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST(o.existing.empty());
     BOOST_TEST(!o.baseline.has_value());
     BOOST_TEST(!o.fail_leader_at_s.has_value());
+    BOOST_TEST(!o.fail_follower_for_s.has_value());
+    BOOST_TEST(o.server_args.empty());
     BOOST_TEST(o.out_dir == "bench-results");
     BOOST_TEST(!o.json_stdout);
     BOOST_TEST(o.server.empty());
@@ -224,9 +230,11 @@ BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
     const auto r = parse({"--help"});
     BOOST_TEST(!r.options.has_value());
     BOOST_TEST(r.error.empty());
-    for (const char* option : {"--protocol", "--nodes", "--clients", "--pipeline", "--duration", "--warmup",
-                               "--value-size", "--keys", "--read-ratio", "--rate", "--target", "--node",
-                               "--baseline", "--fail-leader-at", "--out", "--json", "--server", "--seed"}) {
+    for (const char* option :
+         {"--protocol",   "--nodes",      "--clients",  "--pipeline",       "--duration",
+          "--warmup",     "--value-size", "--keys",     "--read-ratio",     "--rate",
+          "--target",     "--node",       "--baseline", "--fail-leader-at", "--fail-follower-for",
+          "--server-arg", "--out",        "--json",     "--server",         "--seed"}) {
         BOOST_TEST(r.help.find(option) != std::string::npos, option);
     }
     // Whitespace collapsed: the help text is wrapped.
@@ -303,6 +311,21 @@ BOOST_AUTO_TEST_CASE(every_option) {
     BOOST_TEST(o.seed == 99u);
 }
 
+BOOST_AUTO_TEST_CASE(fail_follower_for_and_server_args) {
+    // 2 s before the kill + 10 s down + 3 s of catch-up: 15 s is just enough.
+    const auto r =
+        parse({"--fail-follower-for", "10", "--duration", "15", "--server-arg", "--snapshot-entries=20000",
+               "--server-arg", "--snapshot-trailing", "--server-arg=2000"});
+    BOOST_TEST_REQUIRE(r.options.has_value(), r.error);
+    BOOST_TEST(*r.options->fail_follower_for_s == 10);
+    BOOST_TEST((r.options->server_args ==
+                std::vector<std::string>{"--snapshot-entries=20000", "--snapshot-trailing", "2000"}));
+    // The duration may come after the option it bounds.
+    const auto later = parse({"--duration=30", "--nodes", "5", "--fail-follower-for=20"});
+    BOOST_TEST_REQUIRE(later.options.has_value(), later.error);
+    BOOST_TEST(*later.options->fail_follower_for_s == 20);
+}
+
 BOOST_AUTO_TEST_CASE(existing_cluster_nodes) {
     const auto r = parse({"--node", "127.0.0.1:7001:1", "--node", "db.example:7002:2", "--node",
                           "[::1]:7003:3", "--baseline", "redis"});
@@ -366,6 +389,24 @@ BOOST_AUTO_TEST_CASE(every_bad_option_gives_one_error_line) {
         {{"--fail-leader-at", "0"}, "--fail-leader-at"},
         {{"--fail-leader-at", "10"}, "--fail-leader-at"},
         {{"--duration", "5", "--fail-leader-at", "6"}, "--fail-leader-at"},
+        {{"--fail-follower-for", "0"}, "--fail-follower-for"},
+        {{"--fail-follower-for", "-2"}, "--fail-follower-for"},
+        {{"--fail-follower-for", "1.5", "--duration", "30"}, "fail-follower-for"},
+        {{"--fail-follower-for", "soon"}, "fail-follower-for"},
+        {{"--fail-follower-for", "99999", "--duration", "80000"}, "--fail-follower-for"},
+        {{"--fail-follower-for", "6"}, "needs --duration 11 or more"},
+        {{"--fail-follower-for", "3", "--duration", "7.5"}, "needs --duration 8 or more"},
+        {{"--fail-follower-for", "3", "--fail-leader-at", "1"}, "cannot be combined"},
+        {{"--fail-follower-for", "3", "--nodes", "2"}, "--nodes 3 or more"},
+        {{"--fail-follower-for", "3", "--nodes", "1"}, "--nodes 3 or more"},
+        {{"--node", "127.0.0.1:7001:1", "--fail-follower-for", "3"}, "--fail-follower-for"},
+        {{"--node", "127.0.0.1:7001:1", "--server-arg", "--heartbeat-ms=20"}, "--server-arg"},
+        {{"--server-arg", ""}, "--server-arg must not be empty"},
+        {{"--server-arg", "--id=2"}, "sets --id"},
+        {{"--server-arg", "--data-dir"}, "sets --data-dir"},
+        {{"--server-arg", "--node=127.0.0.1:1:1"}, "sets --node"},
+        {{"--server-arg", "--protocol"}, "sets --protocol"},
+        {{"--server-arg"}, "--server-arg needs a value"},
         {{"--out", ""}, "--out"},
         {{"--server", ""}, "--server"},
         {{"--clients"}, "--clients needs a value"},
@@ -460,6 +501,132 @@ BOOST_AUTO_TEST_CASE(per_second_throughput_from_the_millisecond_timeline) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// ---------------------------------------------------------------- follower catch-up
+
+BOOST_AUTO_TEST_SUITE(follower_catchup)
+
+BOOST_AUTO_TEST_CASE(info_numbers_and_epochs) {
+    const Info info = parse_info(
+        "# Ballot\r\nprotocol:raft\r\nterm:7\r\ncommit_index:1200\r\napplied_index:abc\r\n"
+        "snapshot_index:\r\n");
+    BOOST_TEST(*info_number(info, "commit_index") == 1200u);
+    BOOST_TEST(!info_number(info, "applied_index").has_value());        // not a number
+    BOOST_TEST(!info_number(info, "snapshot_index").has_value());       // empty
+    BOOST_TEST(!info_number(info, "snapshots_installed").has_value());  // missing
+    BOOST_TEST((*info_epoch(info) == std::pair<std::uint64_t, std::uint64_t>{7, 0}));
+    BOOST_TEST(
+        (*info_epoch(parse_info("ballot:12.3\r\n")) == std::pair<std::uint64_t, std::uint64_t>{12, 3}));
+    BOOST_TEST(!info_epoch(parse_info("ballot:x.3\r\n")).has_value());
+    BOOST_TEST(!info_epoch(parse_info("ballot:4.\r\n")).has_value());
+    BOOST_TEST(!info_epoch(parse_info("role:leader\r\n")).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(vm_rss_from_proc_status) {
+    const std::string status =
+        "Name:\tballot-server\nVmPeak:\t  900000 kB\nVmRSS:\t   51200 kB\nThreads:\t4\n";
+    BOOST_TEST(*parse_vm_rss_bytes(status) == 51200u * 1024);
+    BOOST_TEST(!parse_vm_rss_bytes("Name:\tx\n").has_value());
+    BOOST_TEST(!parse_vm_rss_bytes("VmRSS:\tlots\n").has_value());
+    BOOST_TEST(!parse_vm_rss_bytes("VmRSS:\t12 MB\n").has_value());
+    // This process has one.
+    BOOST_TEST(read_vm_rss_bytes(static_cast<int>(::getpid())).value_or(0) > 0u);
+}
+
+BOOST_AUTO_TEST_CASE(writes_are_filed_by_the_phase_they_were_sent_in) {
+    // Kill at 100, restart at 200, caught up at 300; 0 means "not yet".
+    BOOST_TEST((phase_at(50, 0, 0, 0) == FaultPhase::before_kill));
+    BOOST_TEST((phase_at(99, 100, 0, 0) == FaultPhase::before_kill));
+    BOOST_TEST((phase_at(100, 100, 0, 0) == FaultPhase::down));
+    BOOST_TEST((phase_at(250, 100, 0, 0) == FaultPhase::down));  // restart not marked yet
+    BOOST_TEST((phase_at(199, 100, 200, 0) == FaultPhase::down));
+    BOOST_TEST((phase_at(200, 100, 200, 0) == FaultPhase::catching_up));
+    BOOST_TEST((phase_at(999, 100, 200, 0) == FaultPhase::catching_up));  // never caught up
+    BOOST_TEST((phase_at(299, 100, 200, 300) == FaultPhase::catching_up));
+    BOOST_TEST((phase_at(300, 100, 200, 300) == FaultPhase::after));
+}
+
+BOOST_AUTO_TEST_CASE(elections_are_terms_started_and_leader_changes_need_a_higher_epoch) {
+    ElectionCounter quiet;
+    for (int i = 0; i < 5; ++i) {
+        quiet.observe(parse_info("leader_id:1\r\nterm:4\r\n"));
+        quiet.observe(parse_info("leader_id:1\r\nterm:4\r\n"));
+    }
+    BOOST_TEST(quiet.elections() == 0u);
+    BOOST_TEST(quiet.leader_changes() == 0u);
+
+    ElectionCounter c;
+    c.observe(parse_info("leader_id:1\r\nterm:4\r\n"));
+    c.observe(parse_info("leader_id:0\r\nterm:5\r\n"));  // a failed election
+    c.observe(parse_info("leader_id:2\r\nterm:6\r\n"));  // n2 won the next one
+    c.observe(parse_info("leader_id:1\r\nterm:4\r\n"));  // a survivor that has not heard yet
+    c.observe(parse_info("leader_id:2\r\nterm:6\r\n"));
+    BOOST_TEST(c.elections() == 2u);
+    BOOST_TEST(c.leader_changes() == 1u);
+
+    // Multi-Paxos ballots: rounds started; the same leader in a new round is not a change.
+    ElectionCounter m;
+    m.observe(parse_info("leader_id:3\r\nballot:2.3\r\n"));
+    m.observe(parse_info("leader_id:3\r\nballot:3.3\r\n"));
+    BOOST_TEST(m.elections() == 1u);
+    BOOST_TEST(m.leader_changes() == 0u);
+
+    // Unreachable survivors (empty replies) and replies without an epoch count nothing.
+    ElectionCounter none;
+    none.observe({});
+    none.observe(parse_info("leader_id:2\r\n"));
+    BOOST_TEST(none.elections() == 0u);
+    BOOST_TEST(none.leader_changes() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(caught_up_when_applied_reaches_the_target) {
+    CatchupObserver o(1000, std::nullopt);
+    BOOST_TEST(!o.observe(20, {}));  // not listening yet
+    BOOST_TEST(!o.observe(40, parse_info("applied_index:400\r\n")));
+    BOOST_TEST(!o.observe(60, parse_info("applied_index:999\r\n")));
+    BOOST_TEST(o.observe(80, parse_info("applied_index:1000\r\n")));
+    BOOST_TEST(*o.catch_up_ms() == 80.0);
+    // Later replies do not move it.
+    BOOST_TEST(o.observe(100, parse_info("applied_index:1500\r\n")));
+    BOOST_TEST(*o.catch_up_ms() == 80.0);
+    BOOST_TEST(o.applied_index() == 1500u);
+
+    // A reply without applied_index is no evidence of a catch-up, even for a target of 0.
+    CatchupObserver zero(0, std::nullopt);
+    BOOST_TEST(!zero.observe(20, parse_info("role:follower\r\n")));
+    BOOST_TEST(zero.observe(40, parse_info("applied_index:0\r\n")));
+}
+
+BOOST_AUTO_TEST_CASE(snapshot_evidence_prefers_snapshots_installed) {
+    std::string why;
+    CatchupObserver installed(100, 50);
+    installed.observe(10, parse_info("applied_index:50\r\nsnapshot_index:50\r\nsnapshots_installed:0\r\n"));
+    installed.observe(30, parse_info("applied_index:120\r\nsnapshot_index:110\r\nsnapshots_installed:1\r\n"));
+    BOOST_TEST((installed.snapshot(why) == SnapshotSeen::yes));
+    BOOST_TEST(why == "INFO snapshots_installed:1");
+
+    CatchupObserver log_only(100, 50);
+    log_only.observe(10, parse_info("applied_index:150\r\nsnapshot_index:50\r\nsnapshots_installed:0\r\n"));
+    BOOST_TEST((log_only.snapshot(why) == SnapshotSeen::no));
+
+    // Without snapshots_installed: the snapshot_index against the one it had on disk.
+    CatchupObserver rose(100, 50);
+    rose.observe(10, parse_info("applied_index:50\r\nsnapshot_index:50\r\n"));
+    rose.observe(30, parse_info("applied_index:120\r\nsnapshot_index:110\r\n"));
+    BOOST_TEST((rose.snapshot(why) == SnapshotSeen::yes));
+    BOOST_TEST(why.find("50 at the restart, 110 at the last poll") != std::string::npos, why);
+
+    CatchupObserver same(100, 50);
+    same.observe(10, parse_info("applied_index:120\r\nsnapshot_index:50\r\n"));
+    BOOST_TEST((same.snapshot(why) == SnapshotSeen::no));
+
+    CatchupObserver unknown(100, std::nullopt);
+    unknown.observe(10, parse_info("applied_index:120\r\n"));
+    BOOST_TEST((unknown.snapshot(why) == SnapshotSeen::unknown));
+    BOOST_TEST(why.find("neither") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 // ---------------------------------------------------------------- reports
 
 BOOST_AUTO_TEST_SUITE(reports)
@@ -520,6 +687,39 @@ std::vector<EngineResult> synthetic_results() {
     paxos.failure =
         "paxos node 1 exited (exit code 2) before the cluster was ready; its log ends:\nbad <flag>";
     return {raft, redis, paxos};
+}
+
+// multipaxos with a follower fault: n3 down 10 s, caught up 840 ms after its restart through a
+// snapshot; writes at 2 ms before the kill and 6 ms during the catch-up.
+EngineResult synthetic_follower_row() {
+    EngineResult mp;
+    mp.engine = "multipaxos";
+    mp.completed = true;
+    mp.duration_s = 20;
+    mp.ok = 40000;
+    mp.latency_ns.record(2'000'000, 40000);
+    mp.timeline.ok_per_ms.assign(20'000, 2);
+    FollowerCatchup f;
+    f.killed = 3;
+    f.how = "follower n3 (leader n1 by INFO role:leader)";
+    f.kill_at_s = 2.0;
+    f.restart_at_s = 12.0;
+    f.down_s = 10;
+    f.target_index = 52311;
+    f.catch_up_ms = 840;
+    f.catchup_bound_s = 60;
+    f.applied_index_last = 52400;
+    f.snapshot = SnapshotSeen::yes;
+    f.snapshot_evidence = "INFO snapshots_installed:1";
+    f.elections = 0;
+    f.rss_node = 1;
+    f.rss_before_bytes = 40ull << 20;
+    f.rss_max_bytes = 60ull << 20;
+    f.write_before_ns.record(2'000'000, 100);
+    f.write_down_ns.record(3'000'000, 100);
+    f.write_catchup_ns.record(6'000'000, 100);
+    mp.follower = f;
+    return mp;
 }
 
 boost::property_tree::ptree parse_json(const std::string& text) {
@@ -635,6 +835,85 @@ BOOST_AUTO_TEST_CASE(html_has_an_svg_per_chart_and_the_table_rows) {
     BOOST_TEST(html.find("http://") == html.find("http://www.w3.org/2000/svg"));
     BOOST_TEST(html.find("https://") == std::string::npos);
     BOOST_TEST(html.find("<script") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(follower_catchup_in_json_table_and_html) {
+    auto results = synthetic_results();
+    results.push_back(synthetic_follower_row());
+    const auto tree = parse_json(format_json(results, synthetic_config()));
+    std::vector<boost::property_tree::ptree> rows;
+    for (const auto& [key, row] : tree.get_child("results")) rows.push_back(row);
+    BOOST_TEST_REQUIRE(rows.size() == 4u);
+    BOOST_TEST(get<std::string>(rows[0], "follower_catchup") == "null");
+    const auto& f = rows[3].get_child("follower_catchup");
+    BOOST_TEST(get<int>(f, "killed_node") == 3);
+    BOOST_TEST(get<double>(f, "kill_at_s") == 2.0);
+    BOOST_TEST(get<double>(f, "restart_at_s") == 12.0);
+    BOOST_TEST(get<double>(f, "down_s") == 10.0);
+    BOOST_TEST(get<std::string>(f, "problem") == "null");
+    BOOST_TEST(get<std::uint64_t>(f, "target_index") == 52311u);
+    BOOST_TEST(get<bool>(f, "caught_up"));
+    BOOST_TEST(get<double>(f, "catch_up_ms") == 840.0);
+    BOOST_TEST(get<std::string>(f, "snapshot") == "yes");
+    BOOST_TEST(get<std::string>(f, "snapshot_evidence") == "INFO snapshots_installed:1");
+    BOOST_TEST(get<int>(f, "elections") == 0);
+    BOOST_TEST(get<int>(f, "leader_changes") == 0);
+    BOOST_TEST(get<int>(f, "rss_node") == 1);
+    BOOST_TEST(get<std::uint64_t>(f, "rss_before_bytes") == 40ull << 20);
+    BOOST_TEST(get<std::uint64_t>(f, "rss_max_during_catch_up_bytes") == 60ull << 20);
+    BOOST_TEST(get<int>(f, "write_latency_ms/before_kill/count") == 100);
+    BOOST_TEST(relative_error(get<double>(f, "write_latency_ms/before_kill/p99"), 2.0) <= 0.01);
+    BOOST_TEST(relative_error(get<double>(f, "write_latency_ms/while_down/p99"), 3.0) <= 0.01);
+    BOOST_TEST(relative_error(get<double>(f, "write_latency_ms/during_catch_up/p99"), 6.0) <= 0.01);
+
+    const auto table = format_table(results, synthetic_config());
+    BOOST_TEST(
+        table.find("multipaxos: killed follower n3 (leader n1 by INFO role:leader) at 2.000 s for 10 s, "
+                   "restarted at 12.000 s: caught up in 840 ms to index 52311; snapshot: yes") !=
+            std::string::npos,
+        table);
+    BOOST_TEST(table.find("0 elections, 0 leader changes") != std::string::npos);
+    BOOST_TEST(table.find("n1 RSS 40.0 MiB before, at most 60.0 MiB during the catch-up") !=
+               std::string::npos);
+
+    const auto html = format_html(results, synthetic_config());
+    BOOST_TEST(html.find("<h2>Follower catch-up</h2>") != std::string::npos);
+    BOOST_TEST(html.find("<td>multipaxos</td><td>n3</td><td>10</td><td>840</td><td>yes</td><td>0</td>") !=
+               std::string::npos);
+    // The throughput chart draws the outage and the catch-up.
+    BOOST_TEST(html.find("multipaxos: n3 down, then caught up in 840 ms") != std::string::npos);
+    // Without the fault there is no such section.
+    BOOST_TEST(format_html(synthetic_results(), synthetic_config()).find("Follower catch-up") ==
+               std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_follower_that_never_caught_up) {
+    auto row = synthetic_follower_row();
+    row.follower->catch_up_ms.reset();
+    row.follower->elections.reset();  // an engine with no leader
+    row.follower->snapshot = SnapshotSeen::unknown;
+    row.follower->rss_max_bytes.reset();
+    const auto tree = parse_json(format_json({row}, synthetic_config()));
+    const auto& f = tree.get_child("results").begin()->second.get_child("follower_catchup");
+    BOOST_TEST(!get<bool>(f, "caught_up"));
+    BOOST_TEST(get<std::string>(f, "catch_up_ms") == "null");
+    BOOST_TEST(get<std::string>(f, "elections") == "null");
+    BOOST_TEST(get<std::string>(f, "snapshot") == "unknown");
+    BOOST_TEST(get<std::string>(f, "rss_max_during_catch_up_bytes") == "null");
+    const auto table = format_table({row}, synthetic_config());
+    BOOST_TEST(table.find("not caught up within 60 s (applied 52400 of 52311)") != std::string::npos, table);
+    BOOST_TEST(table.find("elections: none to count (no leader)") != std::string::npos);
+
+    row.follower->problem = "n3 exited after its restart (exit code 1)";
+    row.follower->log_tail = "bad snapshot\n";
+    const auto failed = format_table({row}, synthetic_config());
+    BOOST_TEST(
+        failed.find("for 10 s, restarted at 12.000 s: n3 exited after its restart (exit code 1) (its last "
+                    "log lines are in the JSON report); snapshot: unknown") != std::string::npos,
+        failed);
+    const auto failed_json = parse_json(format_json({row}, synthetic_config()));
+    BOOST_TEST(get<std::string>(failed_json.get_child("results").begin()->second,
+                                "follower_catchup/log_tail") == "bad snapshot\n");
 }
 
 BOOST_AUTO_TEST_CASE(charts_without_data_say_so) {

@@ -44,6 +44,11 @@ public:
     }
     std::string describe(std::span<const std::uint8_t>) const override { return "Scripted"; }
     void check_invariants() const override {}
+    // These tests run the driver without a snapshot dir: it never snapshots or transfers one.
+    Bytes snapshot_metadata(Index) const override { return {}; }
+    void snapshot_made(const SnapshotMeta&) override {}
+    void snapshot_installed(const SnapshotMeta&) override {}
+    void snapshot_sent(NodeId, Index, bool) override {}
 
     Ready ready;
     Index last = 0;
@@ -76,7 +81,9 @@ public:
 class RecordingNetwork : public Network {
 public:
     void send(NodeId to, Bytes) override { sent.push_back(to); }
+    void send_bulk(NodeId to, Bytes) override { bulk.push_back(to); }
     std::size_t reachable_peers() const override { return reachable; }
+    std::vector<NodeId> bulk;
     std::vector<NodeId> sent;
     std::size_t reachable = 2;
 };
@@ -88,7 +95,8 @@ public:
         return "+applied " + c.payload + "\r\n";
     }
     std::string query(std::string_view) const override { return "state"; }
-    // Snapshots are not exercised here: the driver does not take them yet.
+    // Snapshots are not exercised here (the driver runs without a snapshot dir); the simulator
+    // and tests/snapshot_commands_e2e_test.cc cover them.
     Index applied_index() const override { return applied.empty() ? 0 : applied.back().first; }
     std::string snapshot() const override { return {}; }
     Index begin_snapshot() override { return applied_index(); }

@@ -167,11 +167,17 @@ Ready entries_batch(std::vector<LogRecord> entries) {
 struct Model {
     Bytes metadata;
     std::map<Index, LogRecord> entries;
+    Index floor = 0;  // the highest compaction point: nothing below it is ever recovered
 
     void apply(const Ready& batch) {
         if (batch.metadata) metadata = *batch.metadata;
         if (batch.truncate_from) entries.erase(entries.lower_bound(*batch.truncate_from), entries.end());
-        for (const LogRecord& e : batch.records) entries[e.index] = e;
+        if (batch.compact_below) {
+            floor = std::max(floor, *batch.compact_below);
+            entries.erase(entries.begin(), entries.lower_bound(floor));
+        }
+        for (const LogRecord& e : batch.records)
+            if (e.index >= floor) entries[e.index] = e;
     }
     std::vector<LogRecord> list() const {
         std::vector<LogRecord> out;
@@ -361,6 +367,7 @@ BOOST_AUTO_TEST_CASE(encode_appends_records_in_order) {
     Ready batch;
     batch.metadata = meta(HardState{4, 2, 1});
     batch.truncate_from = 3;
+    batch.compact_below = 2;
     batch.records = {entry(3, 4, "x")};
     Bytes out = {0xAA};
     LogStore::encode(batch, out);
@@ -369,6 +376,7 @@ BOOST_AUTO_TEST_CASE(encode_appends_records_in_order) {
     for (auto [type, payload] : std::vector<std::pair<LogStore::RecordType, std::size_t>>{
              {LogStore::RecordType::metadata, 24},
              {LogStore::RecordType::truncate, 8},
+             {LogStore::RecordType::compact, 8},
              {LogStore::RecordType::record, kMinEntryBytes + 1}}) {
         BOOST_TEST(r.u32() == payload);
         BOOST_TEST(r.u32() == 0u);  // checksum and sequence: filled in by write_durably()
@@ -717,6 +725,358 @@ BOOST_AUTO_TEST_CASE(empty_or_half_created_last_segment_is_rewritten) {
             fs::remove(seg(tmp.path(), 2));
         }
     }
+}
+
+// ---------------------------------------------------------------- compaction
+
+namespace {
+
+std::vector<std::uint64_t> segments_in(const std::string& dir) {
+    std::vector<std::uint64_t> numbers;
+    for (std::uint64_t n = 1; n < 1000; ++n)
+        if (fs::exists(seg(dir, n))) numbers.push_back(n);
+    return numbers;
+}
+
+std::uint64_t segment_bytes_in(const std::string& dir) {
+    std::uint64_t total = 0;
+    for (std::uint64_t n : segments_in(dir)) total += fs::file_size(seg(dir, n));
+    return total;
+}
+
+// 512-byte segments hold three one-record batches of a 100-byte value (32 + 3 * 153 bytes).
+LogStore::Options small_segments() {
+    LogStore::Options options = checked_options();
+    options.segment_bytes = 512;
+    return options;
+}
+
+Ready compaction(Index below) {
+    Ready r;
+    r.compact_below = below;
+    return r;
+}
+
+// A log of records 1..40, three to a segment, the metadata written once in segment 1; `before` is
+// a copy of it as it stood just before a batch compacted below 30, and `dir` holds it after that
+// batch, which deleted segments 1..9 (records 1..27) and kept segment 10 (records 28..30).
+struct CompactedLog {
+    std::string before, dir;
+    Model model;
+    std::uint64_t bytes_before = 0;
+    static constexpr Index kCompactBelow = 30;
+    static constexpr std::uint64_t kFirstKept = 10;
+};
+
+CompactedLog make_compacted_log(const TempDir& tmp) {
+    CompactedLog log;
+    log.before = tmp.sub("before");
+    log.dir = tmp.sub("after");
+    auto store = open_ok(log.dir, small_segments());
+    Ready first = entries_batch({entry(1, 1, std::string(100, 'r'))});
+    first.metadata = meta(HardState{7, 2, 0});
+    write(*store, first);
+    log.model.apply(first);
+    for (Index i = 2; i <= 40; ++i) {
+        Ready b = entries_batch({entry(i, 1, std::string(100, 'r'))});
+        write(*store, b);
+        log.model.apply(b);
+    }
+    BOOST_REQUIRE(store->first_segment() == 1u);
+    BOOST_REQUIRE(store->active_segment() == 14u);
+    copy_dir(log.dir, log.before);
+    log.bytes_before = store->log_bytes();
+    BOOST_REQUIRE(log.bytes_before == segment_bytes_in(log.dir));
+    write(*store, compaction(CompactedLog::kCompactBelow));
+    log.model.apply(compaction(CompactedLog::kCompactBelow));
+    // Deleted as soon as the compaction is durable, not at the next open.
+    BOOST_TEST(store->first_segment() == CompactedLog::kFirstKept);
+    BOOST_TEST(!fs::exists(seg(log.dir, CompactedLog::kFirstKept - 1)));
+    BOOST_TEST(store->log_bytes() == segment_bytes_in(log.dir));
+    return log;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(compaction_drops_records_below_the_point_at_replay) {
+    TempDir tmp;
+    Model model;
+    {
+        auto store = open_ok(tmp.path(), checked_options());
+        std::vector<Ready> batches(4);
+        batches[0].metadata = meta(HardState{1, 1, 0});
+        for (Index i = 1; i <= 10; ++i) batches[0].records.push_back(entry(i, 1, "v" + std::to_string(i)));
+        batches[1].compact_below = 6;
+        // A record below the point written later is below the floor too; a truncation after it
+        // still works above it.
+        batches[2].records = {entry(3, 1, "late"), entry(11, 1, "eleven")};
+        batches[3].truncate_from = 10;
+        batches[3].records = {entry(10, 2, "ten-b")};
+        for (const Ready& b : batches) {
+            write(*store, b);
+            model.apply(b);
+        }
+        BOOST_TEST(store->compacted_below() == 6u);
+        BOOST_TEST(store->active_segment() == 1u);  // nothing to delete: one segment, the active one
+    }
+    RecoveredState state;
+    auto store = open_ok(tmp.path(), checked_options(), &state);
+    BOOST_TEST(hard_state_of(state) == (HardState{1, 1, 0}));
+    BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
+    BOOST_REQUIRE(!state.records.empty());
+    BOOST_TEST(state.records.front().index == 6u);
+    BOOST_TEST(store->compacted_below() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(compacted_segments_are_deleted_oldest_first_and_the_rest_replays) {
+    TempDir tmp;
+    CompactedLog log = make_compacted_log(tmp);
+    std::uint64_t sequence = 0;
+    {
+        RecoveredState state;
+        auto store = open_ok(log.dir, small_segments(), &state);
+        std::vector<std::uint64_t> expected;
+        for (std::uint64_t n = CompactedLog::kFirstKept; n <= store->active_segment(); ++n)
+            expected.push_back(n);
+        BOOST_TEST(segments_in(log.dir) == expected, boost::test_tools::per_element());
+        BOOST_TEST(store->first_segment() == CompactedLog::kFirstKept);
+        BOOST_TEST(store->log_bytes() == segment_bytes_in(log.dir));
+        BOOST_TEST(store->log_bytes() < log.bytes_before / 2);
+        BOOST_TEST(state.records == log.model.list(), boost::test_tools::per_element());
+        BOOST_TEST(state.records.front().index == CompactedLog::kCompactBelow);
+        BOOST_TEST(store->compacted_below() == CompactedLog::kCompactBelow);
+        sequence = store->durable_sequence();
+        // The log goes on from where it was: sequences run on, segments keep their numbers.
+        Ready more = entries_batch({entry(41, 2, "more")});
+        write(*store, more);
+        log.model.apply(more);
+        BOOST_TEST(store->durable_sequence() == sequence + 1);
+    }
+    RecoveredState state;
+    auto store = open_ok(log.dir, small_segments(), &state);
+    BOOST_TEST(state.records == log.model.list(), boost::test_tools::per_element());
+    BOOST_TEST(store->durable_sequence() == sequence + 1);
+}
+
+BOOST_AUTO_TEST_CASE(metadata_survives_the_deletion_of_its_segment) {
+    TempDir tmp;
+    CompactedLog log = make_compacted_log(tmp);
+    BOOST_REQUIRE(!fs::exists(seg(log.dir, 1)));  // where the only metadata record was written
+    RecoveredState state = recover(log.dir, small_segments());
+    BOOST_TEST(hard_state_of(state) == (HardState{7, 2, 0}));
+}
+
+BOOST_AUTO_TEST_CASE(the_compaction_point_survives_the_deletion_of_its_segment) {
+    // The compaction record sits in a segment whose records are all below it: once that segment
+    // is no longer the active one, it goes too, and the point must go on living in a later one.
+    TempDir tmp;
+    Model model;
+    std::uint64_t compaction_segment = 0;
+    {
+        auto store = open_ok(tmp.path(), small_segments());
+        for (Index i = 1; i <= 9; ++i) {
+            Ready b = entries_batch({entry(i, 1, std::string(100, 'p'))});
+            write(*store, b);
+            model.apply(b);
+        }
+        write(*store, compaction(10));
+        model.apply(compaction(10));
+        compaction_segment = store->active_segment();
+        BOOST_TEST(store->first_segment() == compaction_segment);  // all before it deleted
+        for (Index i = 10; i <= 20; ++i) {
+            Ready b = entries_batch({entry(i, 1, std::string(100, 'p'))});
+            write(*store, b);
+            model.apply(b);
+        }
+        BOOST_TEST(store->first_segment() > compaction_segment);
+    }
+    BOOST_TEST(!fs::exists(seg(tmp.path(), compaction_segment)));
+    RecoveredState state;
+    auto store = open_ok(tmp.path(), small_segments(), &state);
+    BOOST_TEST(store->compacted_below() == 10u);
+    BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_crash_between_deletions_leaves_a_dir_that_opens_and_finishes_them) {
+    TempDir tmp;
+    CompactedLog log = make_compacted_log(tmp);
+    std::string dir = tmp.sub("crashed");
+    // A crash after the metadata was carried forward and before deletion k: segments k..9 are
+    // still there (they are never written once they are not the active one, so the copies taken
+    // before the compaction are what the disk held).
+    for (std::uint64_t k = 1; k < CompactedLog::kFirstKept; ++k) {
+        BOOST_TEST_CONTEXT("crash before deleting segment " << k) {
+            copy_dir(log.dir, dir);
+            for (std::uint64_t n = k; n < CompactedLog::kFirstKept; ++n)
+                fs::copy_file(seg(log.before, n), seg(dir, n));
+            RecoveredState state;
+            auto store = open_ok(dir, small_segments(), &state);
+            BOOST_TEST(hard_state_of(state) == (HardState{7, 2, 0}));
+            BOOST_TEST(state.records == log.model.list(), boost::test_tools::per_element());
+            BOOST_TEST(store->first_segment() == CompactedLog::kFirstKept);  // open finished the job
+            BOOST_TEST(!fs::exists(seg(dir, k)));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_segment_in_a_compacted_log_refuses_to_start) {
+    TempDir tmp;
+    CompactedLog log = make_compacted_log(tmp);
+    fs::remove(seg(log.dir, CompactedLog::kFirstKept + 2));
+    StoreError e = open_fails(log.dir, small_segments());
+    BOOST_TEST(e.kind == StoreError::Kind::corrupt);
+    BOOST_TEST(e.path == seg(log.dir, CompactedLog::kFirstKept + 2));
+    BOOST_TEST(e.message().find("segment missing") != std::string::npos, e.message());
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_prefix_without_a_compaction_refuses_to_start) {
+    TempDir tmp;
+    CompactedLog log = make_compacted_log(tmp);
+    // The log as it was before the compaction, its first segments gone: nothing explains it.
+    for (std::uint64_t n = 1; n <= 3; ++n) fs::remove(seg(log.before, n));
+    StoreError e = open_fails(log.before, small_segments());
+    BOOST_TEST(e.kind == StoreError::Kind::corrupt);
+    BOOST_TEST(e.path == seg(log.before, 1));
+    BOOST_TEST(e.message().find("log-0000000001.seg missing") != std::string::npos, e.message());
+    BOOST_TEST(e.message().find("log-0000000004.seg") != std::string::npos, e.message());
+}
+
+BOOST_AUTO_TEST_CASE(a_compaction_point_never_goes_down) {
+    TempDir tmp;
+    std::uint64_t size = 0;
+    {
+        auto store = open_ok(tmp.path(), checked_options());
+        Ready b = entries_batch({entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c"), entry(4, 1, "d")});
+        write(*store, b);
+        write(*store, compaction(3));
+        // An engine asking for less than is already compacted asks for nothing: the store writes
+        // the durable point again rather than a log it could not open.
+        write(*store, compaction(2));
+        BOOST_TEST(store->compacted_below() == 3u);
+        size = fs::file_size(seg(tmp.path(), 1));
+    }
+    RecoveredState state;
+    auto store = open_ok(tmp.path(), checked_options(), &state);
+    BOOST_TEST(store->compacted_below() == 3u);
+    BOOST_TEST(state.records.front().index == 3u);
+    store.reset();
+
+    // A lower point after a higher one on disk is corruption: the store never writes it.
+    Bytes bytes = read_file(seg(tmp.path(), 1));
+    BOOST_REQUIRE(bytes.size() == size);
+    Bytes payload;
+    Writer(payload).u64(2);
+    Bytes record = format2_record(segment_salt(bytes), bytes.size(), 7, 4, payload);  // 6 records before
+    bytes.insert(bytes.end(), record.begin(), record.end());
+    write_file(seg(tmp.path(), 1), bytes);
+    StoreError e = open_fails(tmp.path());
+    BOOST_TEST(e.offset == size);
+    BOOST_TEST(e.message().find("compaction point 2 after 3") != std::string::npos, e.message());
+}
+
+BOOST_AUTO_TEST_CASE(torn_tail_rules_are_unchanged_after_compaction) {
+    // Compaction that deletes every segment but the active one: replay then starts at a record
+    // whose sequence it cannot check against anything before it.
+    TempDir tmp;
+    std::string original = tmp.sub("original");
+    Model before_last;
+    std::uint64_t last_record_at = 0, first_record_at = 0, size = 0;
+    {
+        auto store = open_ok(original, small_segments());
+        for (Index i = 1; i <= 9; ++i) {
+            Ready b = entries_batch({entry(i, 1, std::string(100, 't'))});
+            write(*store, b);
+            before_last.apply(b);
+        }
+        BOOST_REQUIRE(store->active_segment() == 3u);
+        // Starts segment 4, and lets segments 1..3 go.
+        Ready compact_and_more = entries_batch({entry(10, 1, std::string(100, 't'))});
+        compact_and_more.compact_below = 10;
+        compact_and_more.metadata = meta(HardState{5, 5, 5});
+        write(*store, compact_and_more);
+        before_last.apply(compact_and_more);
+        BOOST_REQUIRE(store->first_segment() == store->active_segment());
+        BOOST_REQUIRE(store->first_segment() > 1u);
+        last_record_at = fs::file_size(seg(original, store->active_segment()));
+        write(*store, entries_batch({entry(11, 1, std::string(50, 'z'))}));
+        BOOST_REQUIRE(store->first_segment() == store->active_segment());
+        size = fs::file_size(seg(original, store->active_segment()));
+        first_record_at = LogStore::kSegmentHeaderBytes;
+    }
+    std::uint64_t active = segments_in(original).back();
+    std::string dir = tmp.sub("copy");
+    for (std::uint64_t keep = last_record_at; keep < size; ++keep) {
+        BOOST_TEST_CONTEXT("last record cut to " << keep - last_record_at << " bytes") {
+            copy_dir(original, dir);
+            fs::resize_file(seg(dir, active), keep);
+            std::uint64_t torn = 0;
+            RecoveredState state = recover(dir, small_segments(), &torn);
+            BOOST_TEST(torn == keep - last_record_at);
+            BOOST_TEST(hard_state_of(state) == (HardState{5, 5, 5}));
+            BOOST_TEST(state.records == before_last.list(), boost::test_tools::per_element());
+            BOOST_TEST(fs::file_size(seg(dir, active)) == last_record_at);
+        }
+    }
+    // Damage to the first record, with valid ones after it, is still corruption.
+    copy_dir(original, dir);
+    Bytes bytes = read_file(seg(dir, active));
+    bytes[first_record_at + LogStore::kRecordHeaderBytes] ^= 1;
+    write_file(seg(dir, active), bytes);
+    StoreError e = open_fails(dir, small_segments());
+    BOOST_TEST(e.path == seg(dir, active));
+    BOOST_TEST(e.offset == first_record_at);
+}
+
+BOOST_AUTO_TEST_CASE(random_batches_with_compaction_match_the_model_and_stay_bounded_on_disk) {
+    TempDir tmp;
+    std::string dir = tmp.path();
+    LogStore::Options options;
+    options.segment_bytes = 2048;
+    Model model;
+    Rng rng(7);
+    Index next = 1;
+    auto random_batch = [&] {
+        Ready b;
+        if (rng.chance(1, 4)) b.metadata = meta(HardState{rng.between(1, 100), rng.between(0, 5), next - 1});
+        if (next > model.floor + 3 && rng.chance(1, 10)) {
+            next = rng.between(std::max(next - 3, model.floor + 1), next - 1);
+            b.truncate_from = next;
+        }
+        // Keep about 20 entries below the head, like snapshot_trailing; now and then a lower point,
+        // which must change nothing.
+        if (rng.chance(1, 5) && next > 20) b.compact_below = rng.chance(1, 5) ? model.floor / 2 : next - 20;
+        for (auto n = rng.between(0, 6); n > 0; --n)
+            b.records.push_back(entry(next++, rng.between(1, 9), std::string(rng.between(0, 200), 'v')));
+        return b;
+    };
+    std::uint64_t max_bytes = 0;
+    for (int session = 0; session < 4; ++session) {
+        BOOST_TEST_CONTEXT("session " << session) {
+            RecoveredState state;
+            auto store = open_ok(dir, options, &state);
+            BOOST_TEST(state.metadata == model.metadata);
+            BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
+            for (int i = 0; i < 300; ++i) {
+                Ready b = random_batch();
+                write(*store, b);
+                model.apply(b);
+                BOOST_REQUIRE_EQUAL(store->log_bytes(), segment_bytes_in(dir));
+                max_bytes = std::max(max_bytes, store->log_bytes());
+            }
+            BOOST_TEST_MESSAGE("session " << session << ": segments " << store->first_segment() << ".."
+                                          << store->active_segment() << ", floor " << model.floor << ", next "
+                                          << next << ", max bytes " << max_bytes);
+            BOOST_TEST(store->first_segment() > 1u);
+        }
+    }
+    RecoveredState state = recover(dir, options);
+    BOOST_TEST(state.metadata == model.metadata);
+    BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
+    // ~1200 batches of ~3 records of ~130 bytes went in, over some 300 segments; what stays is
+    // the trailing 20 entries or so and what came since the last compaction: a few segments.
+    BOOST_TEST(next > 2000u);
+    BOOST_TEST(segments_in(dir).front() > 200u);
+    BOOST_TEST(max_bytes < 16 * options.segment_bytes);
 }
 
 // ---------------------------------------------------------------- lock and failures
@@ -1105,10 +1465,11 @@ BOOST_AUTO_TEST_CASE(every_engine_refuses_bytes_it_did_not_write) {
             config.election_timeout_min_ticks = 10;
             config.election_timeout_max_ticks = 20;
             config.heartbeat_ticks = 2;
-            BOOST_CHECK_THROW(make_engine(engine, config, RecoveredState{Bytes{1}, {}}),
+            BOOST_CHECK_THROW(make_engine(engine, config, RecoveredState{Bytes{1}, {}, {}}),
                               std::invalid_argument);
-            BOOST_CHECK_THROW(make_engine(engine, config, RecoveredState{{}, {LogRecord{1, Bytes{1, 2, 3}}}}),
-                              std::invalid_argument);
+            BOOST_CHECK_THROW(
+                make_engine(engine, config, RecoveredState{{}, {LogRecord{1, Bytes{1, 2, 3}}}, {}}),
+                std::invalid_argument);
         }
     }
 }

@@ -420,3 +420,65 @@ BOOST_AUTO_TEST_CASE(sim_disk_fsync_failure_reports_eio_and_keeps_nothing) {
     BOOST_TEST((got == std::errc::io_error));
     BOOST_TEST(disk.durable().metadata.empty());
 }
+
+BOOST_AUTO_TEST_CASE(sim_disk_compaction_is_a_floor_like_the_log_store) {
+    Ready batch = raft_batch(raft::HardState{2, 1, 0}, {{5, 2, "e"}, {6, 2, "f"}}, 5);
+    batch.compact_below = 4;
+    std::vector<DiskRecord> records = records_of(batch);
+    std::vector<DiskRecord::Kind> kinds;
+    for (const DiskRecord& r : records) kinds.push_back(r.kind);
+    // LogStore::encode's order: metadata, truncation, compaction point, log records.
+    BOOST_TEST((kinds == std::vector<DiskRecord::Kind>{DiskRecord::Kind::metadata, DiskRecord::Kind::truncate,
+                                                       DiskRecord::Kind::compact, DiskRecord::Kind::record,
+                                                       DiskRecord::Kind::record}));
+    DiskState d = raft_disk({1, 1, 0}, {{1, 1, "a"}, {2, 1, "b"}, {3, 1, "c"}, {4, 1, "d"}});
+    for (const DiskRecord& r : records) d.apply(r);
+    BOOST_TEST(d.compacted_below == 4u);
+    BOOST_TEST((d.records.begin()->first == 4u && d.records.size() == 3u));
+    // A record below the floor written later is gone too; a lower point changes nothing.
+    for (const DiskRecord& r : records_of(raft_batch(std::nullopt, {{3, 2, "late"}}))) d.apply(r);
+    Ready lower;
+    lower.compact_below = 2;
+    for (const DiskRecord& r : records_of(lower)) d.apply(r);
+    BOOST_TEST(d.compacted_below == 4u);
+    BOOST_TEST(!d.records.contains(3));
+    BOOST_TEST(d.recovered().records.front().index == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(raft_checker_allows_a_compacted_predecessor_but_not_a_hole) {
+    auto raft = make_engine_invariants("raft");
+    Violations v;
+    auto make_durable = [&](NodeId id, DiskState& d, const Ready& r) {
+        auto records = records_of(r);
+        for (auto& rec : records) d.apply(rec);
+        raft->on_durable(id, records, d, v);
+    };
+    // Node 1 installed a snapshot through 4 (its log discarded, §7) and then got entry 5.
+    DiskState a;
+    Ready installed = raft_batch(raft::HardState{2, 0, 4}, {{5, 2, "e"}});
+    installed.compact_below = 5;
+    make_durable(1, a, installed);
+    BOOST_TEST(!v.any());
+    // Node 2 holds the whole log: entry 5 follows an entry of term 1 there, which is consistent.
+    DiskState b;
+    make_durable(2, b,
+                 raft_batch(raft::HardState{2, 0, 0},
+                            {{1, 1, "a"}, {2, 1, "b"}, {3, 1, "c"}, {4, 1, "d"}, {5, 2, "e"}}));
+    BOOST_TEST(!v.any());
+    // A hole above the compaction point is still a hole.
+    make_durable(1, a, raft_batch(std::nullopt, {{7, 2, "g"}}));
+    BOOST_TEST(v.any());
+
+    // A leader that compacted a committed entry away does not lack it.
+    auto fresh = make_engine_invariants("raft");
+    Violations completeness;
+    DiskState full = raft_disk({1, 1, 0}, {{1, 1, "x"}});
+    DiskState compacted = raft_disk({2, 3, 0}, {{2, 2, "y"}});
+    compacted.compacted_below = 2;
+    fresh->on_apply(1, 1, "x", true, view(1, Role::leader, Epoch::term(1), full), completeness);
+    ClusterView c;
+    c.nodes = {view(1, Role::follower, Epoch::term(2), full),
+               view(3, Role::leader, Epoch::term(2), compacted)};
+    fresh->after_step(c, completeness);
+    BOOST_TEST(!completeness.any());
+}

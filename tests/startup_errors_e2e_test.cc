@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -21,6 +22,9 @@
 
 #include "bench/local_cluster.h"
 #include "common/log_store.h"
+#include "common/snapshot_file.h"
+#include "kv/kv_commands.h"
+#include "kv/kv_store.h"
 
 using namespace ballot;
 using namespace std::chrono_literals;
@@ -112,6 +116,18 @@ struct Setup {
     void write_file(const std::string& path, const std::string& bytes) const {
         std::ofstream(root / path, std::ios::binary | std::ios::trunc) << bytes;
     }
+    // A valid snapshot file `root/name`, as a node writes it: one SET applied at index 1.
+    void make_snapshot(const std::string& name) const {
+        kv::KvStore store;
+        store.apply(1, Command{0, 0, 0, kv::encode_payload(kv::KvCommand{kv::Op::set, {"k", "v"}})});
+        PosixSnapshotDir dir(root.string());
+        std::string error;
+        auto writer = SnapshotWriter::start(dir, SnapshotMeta{1, {}}, error);
+        BOOST_REQUIRE_MESSAGE(writer, error);
+        BOOST_REQUIRE(writer->append(store.snapshot()).empty());
+        BOOST_REQUIRE(writer->commit().empty());
+        fs::rename(root / snapshot_file_name(1), root / name);
+    }
 };
 
 struct Case {
@@ -189,6 +205,34 @@ const std::vector<Case> kCases = {
      },
      2,
      {"--election-timeout-ms", "MAX is below MIN"}},
+    {"negative_snapshot_entries",
+     [](Setup& s) {
+         return with({"--protocol", "raft", "--id", "1", "--snapshot-entries", "-1"}, s.nodes());
+     },
+     2,
+     {"--snapshot-entries -1", "not a whole number"}},
+    {"snapshot_entries_with_junk",
+     [](Setup& s) {
+         return with({"--protocol", "raft", "--id", "1", "--snapshot-entries", "100k"}, s.nodes());
+     },
+     2,
+     {"--snapshot-entries 100k", "not a whole number"}},
+    {"snapshot_trailing_out_of_range",
+     [](Setup& s) {
+         return with({"--protocol", "raft", "--id", "1", "--snapshot-trailing", "18446744073709551616"},
+                     s.nodes());
+     },
+     2,
+     {"--snapshot-trailing 18446744073709551616", "out of range"}},
+    {"restore_over_an_existing_data_dir",
+     // A good backup, but the data dir already holds a member's data: refused, untouched.
+     [](Setup& s) {
+         s.make_snapshot("backup.snap");
+         s.make_store("old", "raft");
+         return with(raft(s, 1, "old"), {"--restore-from", s.dir("backup.snap")});
+     },
+     2,
+     {"--restore-from", "old", "not empty", "membership guard", "new, empty data dir"}},
 
     // The node cannot start: exit 1.
     {"data_dir_cannot_be_created",
@@ -264,6 +308,22 @@ const std::vector<Case> kCases = {
      },
      1,
      {"cannot start the raft engine", "heartbeat"}},
+    {"restore_from_a_corrupt_file",
+     [](Setup& s) {
+         s.make_snapshot("backup.snap");
+         std::fstream f(s.root / "backup.snap", std::ios::in | std::ios::out | std::ios::binary);
+         f.seekp(40);  // in the payload
+         f.put('X');
+         return with(raft(s, 1, "d"), {"--restore-from", s.dir("backup.snap")});
+     },
+     1,
+     {"--restore-from", "backup.snap", "checksum mismatch"}},
+    {"restore_from_a_missing_file",
+     [](Setup& s) {
+         return with(raft(s, 1, "d"), {"--restore-from", s.dir("no-such.snap")});
+     },
+     1,
+     {"--restore-from", "no-such.snap", "no such file"}},
     {"client_port_in_use",
      [](Setup& s) {
          s.hold_port(s.ports[0]);
@@ -318,6 +378,11 @@ BOOST_DATA_TEST_CASE(a_startup_failure_is_one_line_and_an_exit_code, bdata::make
     if (c.exit_code == 2) {  // bad arguments: nothing created on disk
         BOOST_TEST(!fs::exists(s.root / "data"), name << ": created ./data");
         BOOST_TEST(!fs::exists(s.root / "d"), name << ": created the data dir");
+    }
+    if (std::find(args.begin(), args.end(), "--restore-from") != args.end()) {  // a failed restore
+        BOOST_TEST(!fs::exists(s.root / "d"), name << ": created the data dir");
+        if (fs::exists(s.root / "old"))
+            BOOST_TEST(!fs::exists(s.root / "old" / "snapshots"), name << ": wrote into the existing dir");
     }
     fs::remove_all(s.root);
 }

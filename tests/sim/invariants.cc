@@ -75,4 +75,19 @@ void AppliedLog::restart(NodeId node) {
     applied_[node] = 0;
 }
 
+void AppliedLog::restored(NodeId node, Index index, Violations& v) {
+    Index& last = applied_[node];
+    if (index < last) {
+        v.add("node " + std::to_string(node) + " restored a snapshot at index " + std::to_string(index) +
+              " after applying " + std::to_string(last) + ": its state went backwards");
+        return;
+    }
+    if (index > chosen_.size()) {
+        v.add("node " + std::to_string(node) + " restored a snapshot at index " + std::to_string(index) +
+              " but no node ever applied past " + std::to_string(chosen_.size()));
+        return;
+    }
+    last = index;
+}
+
 }  // namespace ballot::sim

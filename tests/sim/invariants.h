@@ -100,6 +100,10 @@ public:
     void applied_through(NodeId node, Index applied, Violations& v);
     // The node restarted: it re-applies from index 1 and must re-apply the same values.
     void restart(NodeId node);
+    // The node's state machine now holds a snapshot through `index` (installed, or loaded at
+    // restart): as if it had applied everything through it. Never backwards, and never past
+    // what some node applied (a snapshot holds only applied state).
+    void restored(NodeId node, Index index, Violations& v);
 
     // Called for each index a node newly applied, with its data ("" for a no-op) and whether it
     // is the first time any node applied it.

@@ -5,12 +5,15 @@
 //  - Log Matching: if two logs contain an entry with the same index and term, the logs are
 //    identical in all entries up through that index (§5.3). Checked incrementally: every
 //    (index, term) ever made durable anywhere must always carry the same command and follow an
-//    entry of the same term; by induction on the index, that is the property.
+//    entry of the same term; by induction on the index, that is the property. An entry whose
+//    predecessor a node has compacted away (below its durable compaction point, §7) is checked
+//    for its command only, there; a log with a hole above its compaction point is a violation.
 //  - Leader Completeness: an entry committed in a term is in the log of every leader of every
 //    later term (§5.4). We see commitment as "applied somewhere"; the term it was committed in is
 //    at most the highest term any node had reached then, so every leader of a term above that
 //    must hold the entry, with its term, in its log (durable or written-not-yet-durable: the
-//    engine's in-memory log is exactly what it has handed to its disk).
+//    engine's in-memory log is exactly what it has handed to its disk), unless it has compacted
+//    it away.
 //  - Persistent state (Figure 2): currentTerm never decreases, a vote once cast is never changed
 //    within its term, and no durable entry has a term above the durable currentTerm (the term is
 //    persisted no later than the entries that depend on it).
@@ -120,7 +123,9 @@ private:
     };
     struct Fact {
         std::string data;
-        std::uint64_t prev_term = 0;  // term of the entry before it (0 at index 1)
+        // Term of the entry before it (0 at index 1); unknown while every node that held this
+        // entry had compacted the one before it away (it is in a snapshot, §7).
+        std::optional<std::uint64_t> prev_term;
         NodeId seen_on = kNoNode;
     };
 
@@ -128,27 +133,31 @@ private:
     void check_link(NodeId node, const DiskState& durable, Index i, Violations& v) {
         auto found = entry_at(durable, i);
         if (!found) return;
-        std::uint64_t prev_term = 0;
+        std::optional<std::uint64_t> prev_term = 0;
         if (i > 1) {
             auto prev = entry_at(durable, i - 1);
-            if (!prev) {
+            if (prev) {
+                prev_term = prev->term;
+            } else if (i - 1 < durable.compacted_below) {
+                prev_term.reset();  // compacted away, not lost
+            } else {
                 v.add(n(node) + "'s durable log has entry " + std::to_string(i) + " but no entry " +
                       std::to_string(i - 1));
                 return;
             }
-            prev_term = prev->term;
         }
         const raft::Entry& e = *found;
         auto [fact, fresh] = facts_.try_emplace({i, e.term}, Fact{e.data, prev_term, node});
         if (fresh) return;
+        if (!fact->second.prev_term && prev_term) fact->second.prev_term = prev_term;  // learnt it
         if (fact->second.data != e.data)
             v.add("log matching: entry (index " + std::to_string(i) + ", term " + std::to_string(e.term) +
                   ") is " + describe_command(e.data) + " on " + n(node) + " but " +
                   describe_command(fact->second.data) + " on " + n(fact->second.seen_on));
-        else if (fact->second.prev_term != prev_term)
+        else if (prev_term && fact->second.prev_term != prev_term)
             v.add("log matching: entry (index " + std::to_string(i) + ", term " + std::to_string(e.term) +
-                  ") follows an entry of term " + std::to_string(prev_term) + " on " + n(node) +
-                  " but of term " + std::to_string(fact->second.prev_term) + " on " +
+                  ") follows an entry of term " + std::to_string(*prev_term) + " on " + n(node) +
+                  " but of term " + std::to_string(*fact->second.prev_term) + " on " +
                   n(fact->second.seen_on));
     }
 
@@ -157,6 +166,9 @@ private:
             const Committed& c = committed_[k];
             if (c.highest_term_then >= term) continue;
             const Index index = k + 1;
+            // Compacted away: the leader's snapshot holds it (§7), which the replicas-agree check
+            // and the applied log cover, not the log.
+            if (index < leader.written->compacted_below) continue;
             auto held = entry_at(*leader.written, index);
             if (!held || held->term != c.term || held->data != c.data) {
                 v.add("leader completeness: " + n(leader.id) + " is leader of term " + std::to_string(term) +

@@ -40,7 +40,14 @@ public:
     SnapshotChunk snapshot_chunk(std::size_t max_bytes) override { return inner_.snapshot_chunk(max_bytes); }
     void abort_snapshot() override { inner_.abort_snapshot(); }
     bool snapshot_open() const override { return inner_.snapshot_open(); }
-    bool restore(std::string_view snapshot) override { return inner_.restore(snapshot); }
+    bool restore(std::string_view snapshot) override {
+        if (!inner_.restore(snapshot)) return false;
+        if (on_restore) on_restore(inner_.applied_index());
+        return true;
+    }
+
+    // Called after every successful restore with the index the state machine now holds.
+    std::function<void(Index)> on_restore;
 
 private:
     StateMachine& inner_;

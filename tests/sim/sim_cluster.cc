@@ -5,6 +5,7 @@
 
 #include "common/assert.h"
 #include "common/command.h"
+#include "common/snapshot_recovery.h"
 #include "engines/registry.h"
 
 namespace ballot::sim {
@@ -26,7 +27,8 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
       violations_(violations),
       sabotage_(sabotage),
       trace_(std::move(trace)),
-      engine_invariants_(make_engine_invariants(engine_)) {
+      engine_invariants_(make_engine_invariants(engine_)),
+      snapshot_rng_(Rng(rng).next() ^ 0x5A5A5A5Aull) {
     for (int i = 1; i <= config_.nodes; ++i) members_.push_back(static_cast<NodeId>(i));
     NetworkFaults faults;
     faults.delay_min_us = config_.delay_min_us;
@@ -48,6 +50,7 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
         [this](NodeId from, NodeId to, const Bytes& p) { deliver(from, to, p); },
         [this](NodeId id) { return is_up(id); }, [this](NodeId id) { return node(id).incarnation; });
     if (trace_) network_->trace = trace_;
+    network_->set_bulk_deliver([this](NodeId from, NodeId to, const Bytes& p) { deliver_bulk(from, to, p); });
     nodes_.resize(members_.size());
     for (NodeId id : members_) {
         Node& n = node(id);
@@ -58,6 +61,11 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
             this);
         if (sabotage_ == Sabotage::lying_fsync) n.disk->start_lying();
         n.disk->set_gate([this, id](std::function<void()> action) { on_node(id, std::move(action)); });
+        n.snapshots = std::make_unique<SimSnapshotDir>("node-" + std::to_string(id) + "/snapshots");
+        n.snapshot_worker = std::make_unique<SimSnapshotWorker>(
+            queue_, snapshot_rng_.next(), config_.snapshot_job_min_us * slowness,
+            config_.snapshot_job_max_us * slowness,
+            [this, id](std::function<void()> action) { on_node(id, std::move(action)); });
     }
     applied_log_.on_new = [this](NodeId id, Index index, const std::string& data, bool first) {
         if (engine_invariants_)
@@ -140,6 +148,8 @@ void SimCluster::crash(NodeId id, bool torn) {
     ++n.incarnation;
     const bool flushing = n.disk->flush_in_flight();
     const std::size_t kept = n.disk->crash(torn);
+    n.snapshot_worker->crash();
+    if (n.snapshots->crash(torn, snapshot_rng_) > 0) trace("  a snapshot file of node " + std::to_string(id) + " is torn");
     ++stats_.crashes;
     if (kept > 0) ++stats_.torn_writes;
     trace("CRASH node " + std::to_string(id) +
@@ -163,14 +173,6 @@ void SimCluster::restart(NodeId id) {
     config.id = id;
     config.members = members_;
     config.seed = rng_.next();
-    std::unique_ptr<Engine> engine;
-    try {
-        engine = make_engine(engine_, config, n.disk->durable().recovered());
-    } catch (const std::exception& e) {
-        violations_.add("node " + std::to_string(id) + " cannot restart from its durable state: " + e.what());
-        return;
-    }
-    if (!engine) throw std::invalid_argument("unknown engine " + engine_);
     n.kv = std::make_unique<kv::KvStore>();
     n.sm = std::make_unique<RecordingStateMachine>(
         *n.kv,
@@ -180,19 +182,46 @@ void SimCluster::restart(NodeId id) {
             if (applied_log_.highest() > before && on_first_apply) on_first_apply(c, reply);
         },
         state_machine_sabotage(id));
+    // A restored snapshot is the state through its index, as if applied (tests/sim/invariants.h).
+    n.sm->on_restore = [this, id](Index index) { applied_log_.restored(id, index, violations_); };
+    applied_log_.restart(id);
+    // As common/node.cc starts: the latest snapshot into the state machine, then the engine.
+    RecoveredState recovered = n.disk->durable().recovered();
+    SnapshotRecovery snapshot = recover_snapshot(*n.snapshots, *n.sm, recovered);
+    if (!snapshot.error.empty()) {
+        violations_.add("node " + std::to_string(id) + " cannot restart: " + snapshot.error);
+        n.sm.reset();
+        n.kv.reset();
+        return;
+    }
+    if (snapshot.latest) recovered.snapshot = snapshot.latest->meta;
+    std::unique_ptr<Engine> engine;
+    try {
+        engine = make_engine(engine_, config, std::move(recovered));
+    } catch (const std::exception& e) {
+        violations_.add("node " + std::to_string(id) + " cannot restart from its durable state: " + e.what());
+        n.sm.reset();
+        n.kv.reset();
+        return;
+    }
+    if (!engine) throw std::invalid_argument("unknown engine " + engine_);
     DriverOptions options;
     options.session_id = kSessionBase + (id << 20) + n.incarnation + 1;
     options.cluster_size = members_.size();
     options.request_timeout_ticks = config_.request_timeout_ticks;  // as common/node.cc sets them up
     options.retry_ticks = config.election_timeout_max_ticks;
     options.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);
-    n.driver =
-        std::make_unique<Driver>(id, std::move(engine), *n.disk, network_->endpoint(id), *n.sm, options);
+    options.snapshot_entries = config_.snapshot_entries;
+    options.snapshot_chunk_bytes = config_.snapshot_chunk_bytes;
+    options.snapshot_window = config_.snapshot_window;
+    n.driver = std::make_unique<Driver>(id, std::move(engine), *n.disk, network_->endpoint(id), *n.sm, options,
+                                        SnapshotIo{n.snapshots.get(), n.snapshot_worker.get(), snapshot.latest});
     n.driver->set_log(
         [this, id](LogLevel, const std::string& line) { trace("node " + std::to_string(id) + " log: " + line); });
     if (trace_) n.driver->set_trace([this](const std::string& line) { trace(line); });
     n.up = true;
-    applied_log_.restart(id);
+    n.last_applied = n.driver->applied_index();
+    n.last_snapshot_index = 0;
     if (n.incarnation > 0) {
         ++stats_.restarts;
         trace("RESTART node " + std::to_string(id) + " from " +
@@ -290,6 +319,16 @@ void SimCluster::deliver(NodeId from, NodeId to, const Bytes& payload) {
     });
 }
 
+void SimCluster::deliver_bulk(NodeId from, NodeId to, const Bytes& payload) {
+    on_node(to, [this, from, to, payload, incarnation = node(to).incarnation] {
+        Node& n = node(to);
+        if (!n.up || n.incarnation != incarnation) return;
+        if (!n.driver->receive_bulk(from, payload))
+            violations_.add("node " + std::to_string(to) + " refused a snapshot frame from node " + std::to_string(from));
+        n.driver->pump();
+    });
+}
+
 void SimCluster::submit(NodeId id, const Stamp& stamp, const std::string& payload, Completion done) {
     const std::uint64_t incarnation = node(id).incarnation;
     on_node(id, [this, id, incarnation, stamp, payload, done = std::move(done)]() mutable {
@@ -348,6 +387,7 @@ void SimCluster::on_disk_write(NodeId id, const DiskState& written_before, const
         std::string line = "node " + std::to_string(id) + " writes";
         if (batch.metadata) line += " metadata (" + std::to_string(batch.metadata->size()) + " bytes)";
         if (batch.truncate_from) line += " truncate from " + std::to_string(*batch.truncate_from);
+        if (batch.compact_below) line += " compact below " + std::to_string(*batch.compact_below);
         if (!batch.records.empty())
             line += " records " + std::to_string(batch.records.front().index) + ".." +
                     std::to_string(batch.records.back().index);
@@ -382,7 +422,13 @@ void SimCluster::check_engine(Node& n) {
 void SimCluster::check_step() {
     for (Node& n : nodes_) {
         if (!n.up) continue;
-        applied_log_.applied_through(n.id, n.driver->applied_index(), violations_);
+        const Index applied = n.driver->applied_index();
+        if (applied < n.last_applied)
+            violations_.add("node " + std::to_string(n.id) + " went back from applied index " +
+                            std::to_string(n.last_applied) + " to " + std::to_string(applied));
+        n.last_applied = applied;
+        applied_log_.applied_through(n.id, applied, violations_);
+        check_snapshots(n);
         check_engine(n);
     }
     if (!engine_invariants_) return;
@@ -390,6 +436,40 @@ void SimCluster::check_step() {
     view.now_us = queue_.now_us();
     for (const Node& n : nodes_) view.nodes.push_back(view_of(n, true));
     engine_invariants_->after_step(view, violations_);
+}
+
+// Every snapshot a node holds is the state machine at its index: byte-equal across replicas
+// (the state machine's encoding is canonical, common/state_machine.h), whether it was made there,
+// received, or survived a crash.
+void SimCluster::check_snapshots(Node& n) {
+    const Index index = n.driver->status().snapshot_index;
+    if (index == n.last_snapshot_index) return;
+    n.last_snapshot_index = index;
+    if (index == 0) return;
+    check_snapshot_file(n, index, snapshot_file_name(index));
+}
+
+void SimCluster::check_snapshot_file(Node& n, Index index, const std::string& name) {
+    std::string error;
+    auto reader = SnapshotReader::open(*n.snapshots, name, error);
+    if (!reader) {
+        violations_.add("node " + std::to_string(n.id) + " reports snapshot " + std::to_string(index) +
+                        " but cannot read it: " + error);
+        return;
+    }
+    std::string payload, part;
+    while (error.empty() && !reader->done()) {
+        error = reader->next(1 << 20, part);
+        payload += part;
+    }
+    if (!error.empty()) {
+        violations_.add("node " + std::to_string(n.id) + " snapshot " + name + " is damaged: " + error);
+        return;
+    }
+    auto [it, first] = snapshot_payloads_.emplace(index, payload);
+    if (!first && it->second != payload)
+        violations_.add("node " + std::to_string(n.id) + " holds a snapshot at index " + std::to_string(index) +
+                        " that differs from another replica's at the same index");
 }
 
 void SimCluster::check_replicas_agree() {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "tests/sim/sim_config.h"
 #include "tests/sim/sim_disk.h"
 #include "tests/sim/sim_network.h"
+#include "tests/sim/sim_snapshots.h"
 #include "tests/sim/workload.h"
 
 namespace ballot::sim {
@@ -97,6 +99,8 @@ private:
     struct Node {
         NodeId id = kNoNode;
         std::unique_ptr<SimDisk> disk;
+        std::unique_ptr<SimSnapshotDir> snapshots;  // survives crashes, like the disk
+        std::unique_ptr<SimSnapshotWorker> snapshot_worker;
         bool up = false;
         std::uint64_t incarnation = 0;
         std::unique_ptr<kv::KvStore> kv;
@@ -104,6 +108,8 @@ private:
         std::unique_ptr<Driver> driver;
         std::uint64_t paused_until_us = 0;
         std::optional<EngineStatus> last_status;  // after the previous step, this incarnation
+        Index last_snapshot_index = 0;             // checked against the cluster's record (below)
+        Index last_applied = 0;                    // within this incarnation: never goes back
     };
 
     Node& node(NodeId id) { return nodes_.at(id - 1); }
@@ -118,6 +124,11 @@ private:
     void guarded(NodeId id, const std::function<void()>& call);
     void check_engine(Node& n);
     void deliver(NodeId from, NodeId to, const Bytes& payload);
+    void deliver_bulk(NodeId from, NodeId to, const Bytes& payload);
+    // Snapshot invariants: replicas' snapshots at the same index are byte-equal (`where` says
+    // which file, for the message).
+    void check_snapshot_file(Node& n, Index index, const std::string& where);
+    void check_snapshots(Node& n);
     void trace(const std::string& line) const;
     // Wraps a read completion with the freshness check: a read must observe every index that was
     // applied anywhere before it began (any of them may already have been acknowledged).
@@ -136,6 +147,9 @@ private:
     AppliedLog applied_log_;
     std::unique_ptr<EngineInvariants> engine_invariants_;
     ClusterStats stats_;
+    // The payload of the first snapshot any node made or received at each index.
+    std::map<Index, std::string> snapshot_payloads_;
+    Rng snapshot_rng_;  // torn snapshot files and worker timing: a stream of its own
 };
 
 }  // namespace ballot::sim

@@ -99,6 +99,16 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     // Drawn last, so that every earlier choice of a seed stays what it was.
     c.cut_spares_percent = rng.chance(1, 3) ? 0 : static_cast<std::uint32_t>(pick(rng, {20, 50, 90}));
     c.stale_leader_every_ms = rng.chance(1, 4) ? 0 : rng.between(2000, 8000);
+    // Snapshots in 4 seeds of 5; drawn after everything above for the same reason.
+    if (!rng.chance(1, 5)) {
+        c.snapshot_entries = pick(rng, {8, 15, 30, 60});
+        c.engine.snapshot_trailing = pick(rng, {0, 3, 10, 30});
+        c.snapshot_chunk_bytes = pick(rng, {64, 512, 4096});
+        c.snapshot_window = rng.between(1, 4);
+        c.snapshot_job_min_us = rng.between(50, 2000);
+        c.snapshot_job_max_us = c.snapshot_job_min_us + rng.between(100, 20000);
+        c.engine.snapshot_retry_ticks = static_cast<std::uint32_t>(rng.between(50, 400));
+    }
     return c;
 }
 
@@ -121,7 +131,10 @@ std::string SimConfig::describe() const {
         << " ticks, heartbeat " << engine.heartbeat_ticks << ", messages <= " << engine.max_message_bytes
         << " bytes, in flight <= " << engine.max_inflight_messages
         << ", pending proposals <= " << engine.max_pending_proposals << ", request timeout "
-        << request_timeout_ticks << " ticks; clock rates %";
+        << request_timeout_ticks << " ticks; snapshot every " << snapshot_entries << " entries (0: never), "
+        << engine.snapshot_trailing << " trailing, chunks of " << snapshot_chunk_bytes << " bytes, window "
+        << snapshot_window << ", jobs " << snapshot_job_min_us << "-" << snapshot_job_max_us
+        << " us, retry after " << engine.snapshot_retry_ticks << " ticks; clock rates %";
     for (auto r : clock_rate_percent) out << ' ' << r;
     out << "; disk slowness";
     for (auto d : disk_slowness) out << " x" << d;

@@ -81,6 +81,16 @@ struct SimConfig {
     // replayed to followers after a re-election or a catch-up. One is tried every
     // stale_leader_every_ms on average (0: never); it runs alone, for seconds.
     std::uint64_t stale_leader_every_ms = 0;
+    // Snapshots (README "Snapshots"): a node snapshots every snapshot_entries applied (0: never)
+    // and keeps engine.snapshot_trailing entries below; files are written and sent in chunks of
+    // snapshot_chunk_bytes, snapshot_window unacknowledged, each worker job taking
+    // snapshot_job_min_us to snapshot_job_max_us. Small numbers, so that a run makes many
+    // snapshots, compacts often, and sends lagging nodes snapshots in many chunks.
+    std::uint64_t snapshot_entries = 0;
+    std::size_t snapshot_chunk_bytes = 1024;
+    std::size_t snapshot_window = 2;
+    std::uint64_t snapshot_job_min_us = 100;
+    std::uint64_t snapshot_job_max_us = 5000;
     std::uint32_t torn_write_percent = 50;  // of crashes with a write in flight
     std::uint64_t downtime_min_ms = 100;
     std::uint64_t downtime_max_ms = 4000;

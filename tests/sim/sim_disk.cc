@@ -1,5 +1,6 @@
 #include "tests/sim/sim_disk.h"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace ballot::sim {
@@ -16,6 +17,12 @@ std::vector<DiskRecord> records_of(const Ready& batch) {
         DiskRecord r;
         r.kind = DiskRecord::Kind::truncate;
         r.from = *batch.truncate_from;
+        out.push_back(std::move(r));
+    }
+    if (batch.compact_below) {
+        DiskRecord r;
+        r.kind = DiskRecord::Kind::compact;
+        r.below = *batch.compact_below;
         out.push_back(std::move(r));
     }
     for (const LogRecord& e : batch.records) {
@@ -35,8 +42,12 @@ void DiskState::apply(const DiskRecord& r) {
         case DiskRecord::Kind::truncate:
             records.erase(records.lower_bound(r.from), records.end());
             break;
+        case DiskRecord::Kind::compact:
+            compacted_below = std::max(compacted_below, r.below);
+            records.erase(records.begin(), records.lower_bound(compacted_below));
+            break;
         case DiskRecord::Kind::record:
-            records[r.record.index] = r.record.bytes;
+            if (r.record.index >= compacted_below) records[r.record.index] = r.record.bytes;
             break;
     }
 }
@@ -44,6 +55,7 @@ void DiskState::apply(const DiskRecord& r) {
 RecoveredState DiskState::recovered() const {
     RecoveredState s;
     s.metadata = metadata;
+    s.compacted_below = compacted_below;
     s.records.reserve(records.size());
     for (const auto& [index, bytes] : records) s.records.push_back(LogRecord{index, bytes});
     return s;

@@ -4,10 +4,10 @@
 // delay, and then only the batches written BEFORE that flush started become durable (what fsync
 // promises). Faults:
 //  - crash(): everything not durable is lost, except that a torn write may leave a prefix of the
-//    records being flushed on disk (records in LogStore's order: hard state, truncation, entries,
-//    batch after batch, cut anywhere between two records: the real store drops a torn record by
-//    its checksum). A flush completion still in flight is discarded (a generation counter), so no
-//    callback ever reaches the Driver that died with the crash.
+//    records being flushed on disk (records in LogStore's order: metadata, truncation, compaction
+//    point, log records, batch after batch, cut anywhere between two records: the real store drops
+//    a torn record by its checksum). A flush completion still in flight is discarded (a generation counter),
+//    so no callback ever reaches the Driver that died with the crash.
 //  - fail_next_flush(): the next fsync completes with EIO. The data stays not durable (a later
 //    crash may keep a prefix of it, as above).
 //
@@ -30,10 +30,11 @@ namespace ballot::sim {
 
 // One record as the log store would write it.
 struct DiskRecord {
-    enum class Kind { metadata, truncate, record };
+    enum class Kind { metadata, truncate, compact, record };
     Kind kind = Kind::record;
     Bytes metadata;    // metadata: the engine's bytes, replacing the previous ones
     Index from = 0;    // truncate: every log record >= from is deleted
+    Index below = 0;   // compact: every log record < below is deleted (LogStore's floor)
     LogRecord record;  // record: replaces any log record with the same index
 };
 
@@ -43,9 +44,12 @@ std::vector<DiskRecord> records_of(const Ready& batch);
 // What a disk holds.
 // Metadata and log records are the engine's bytes (common/engine.h); the invariant checkers
 // decode them with the engine's own codec (raft/persist.h, ...).
+// As in LogStore, the highest compaction point is a floor: no log record below it is kept, even
+// one written after it, and a lower point changes nothing.
 struct DiskState {
     Bytes metadata;
     std::map<Index, Bytes> records;
+    Index compacted_below = 0;  // the highest compaction point (0: none)
 
     void apply(const DiskRecord& r);
     RecoveredState recovered() const;

@@ -9,6 +9,7 @@ class SimNetwork::Endpoint final : public Network {
 public:
     Endpoint(SimNetwork& net, NodeId self) : net_(net), self_(self) {}
     void send(NodeId to, Bytes payload) override { net_.send(self_, to, std::move(payload)); }
+    void send_bulk(NodeId to, Bytes payload) override { net_.send_bulk(self_, to, std::move(payload)); }
     std::size_t reachable_peers() const override { return net_.reachable_peers(self_); }
     NodeId self() const { return self_; }
 
@@ -25,7 +26,9 @@ SimNetwork::SimNetwork(EventQueue& queue, Rng& rng, std::vector<NodeId> members,
       faults_(faults),
       deliver_(std::move(deliver)),
       is_up_(std::move(is_up)),
-      incarnation_(std::move(incarnation)) {
+      incarnation_(std::move(incarnation)),
+      // A copy of the main stream seeds the lane without drawing from it.
+      bulk_rng_(Rng(rng).next() ^ 0xB01C5EEDull) {
     for (NodeId id : members_) endpoints_.push_back(std::make_unique<Endpoint>(*this, id));
 }
 
@@ -79,6 +82,21 @@ void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
         ++duplicated_;
         schedule(from, to, sent, normal_delay(from, to), "duplicate arrives");
     }
+}
+
+void SimNetwork::send_bulk(NodeId from, NodeId to, Bytes payload) {
+    ++bulk_sent_;
+    if (!linked(from, to) || !is_up_(to)) return;
+    if (bulk_rng_.chance(faults_.loss_per_10k, 10000)) return;
+    // In order on its link: never before the frame sent ahead of it.
+    std::uint64_t& last = bulk_last_arrival_us_[{from, to}];
+    std::uint64_t arrival = std::max(queue_.now_us() + bulk_rng_.between(faults_.delay_min_us, faults_.delay_max_us), last + 1);
+    last = arrival;
+    queue_.at(arrival, [this, from, to, addressee = incarnation_(to), sent_us = queue_.now_us(),
+                        payload = std::make_shared<const Bytes>(std::move(payload))] {
+        if (lost_in_cut(from, to, sent_us) || !is_up_(to) || incarnation_(to) != addressee) return;
+        if (deliver_bulk_) deliver_bulk_(from, to, *payload);
+    });
 }
 
 std::uint64_t SimNetwork::normal_delay(NodeId from, NodeId to) {

@@ -118,6 +118,16 @@ public:
     std::string describe_cuts() const;
 
     void set_faults(NetworkFaults faults) { faults_ = faults; }
+
+    // The bulk lane (Network::send_bulk: snapshot chunks and acks), modelled as its own TCP
+    // connection per link: in order, delayed like any message, lost when the link is cut or the
+    // receiver is down or restarted (a dead connection), and, with the network's loss rate, a
+    // frame may go missing (a connection reset mid-stream) so later ones arrive out of sequence.
+    // Its randomness is its own stream, so a run with no snapshots draws exactly what it drew
+    // before the lane existed.
+    void send_bulk(NodeId from, NodeId to, Bytes payload);
+    void set_bulk_deliver(Deliver deliver) { deliver_bulk_ = std::move(deliver); }
+    std::uint64_t bulk_sent() const { return bulk_sent_; }
     // Peers `id` can send to right now (up and not cut off).
     std::size_t reachable_peers(NodeId id) const;
 
@@ -175,6 +185,10 @@ private:
     IsUp is_up_;
     Incarnation incarnation_;
     std::vector<std::unique_ptr<Endpoint>> endpoints_;
+    Deliver deliver_bulk_;
+    Rng bulk_rng_;
+    std::map<std::pair<NodeId, NodeId>, std::uint64_t> bulk_last_arrival_us_;
+    std::uint64_t bulk_sent_ = 0;
     // (from, to) links that drop everything sent on them, and since when they are cut.
     std::map<std::pair<NodeId, NodeId>, std::uint64_t> cut_;
     std::map<std::pair<NodeId, NodeId>, History> history_;
