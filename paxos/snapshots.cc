@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/assert.h"
 #include "paxos/paxos.h"
 
 namespace ballot::paxos {
@@ -37,10 +38,9 @@ Bytes Paxos::snapshot_metadata(Index) const {
 void Paxos::snapshot_made(const SnapshotMeta& meta) {
     const Index x = meta.last_included_index;
     if (x <= snapshot_index_) return;  // not newer than one this node already holds
-    if (x > learner_.emitted())
-        throw std::logic_error("paxos: snapshot_made through " + std::to_string(x) +
-                               ", beyond the committed prefix handed out (" +
-                               std::to_string(learner_.emitted()) + ")");
+    BALLOT_ASSERT(x <= learner_.emitted(), "snapshot_made through " + std::to_string(x) +
+                                               " is within the committed prefix handed out (" +
+                                               std::to_string(learner_.emitted()) + ")");
     snapshot_index_ = x;
     trim_goal_ = std::max(trim_goal_, trailing_trim(x, config_.snapshot_trailing));
     compact();

@@ -91,10 +91,10 @@ Bytes Raft::snapshot_metadata(Index index) const {
     // §7: the snapshot keeps the last included index and term, for the consistency check of the
     // entry after it (AppendEntries, once the log starts there).
     const std::optional<std::uint64_t> term = log_.term_at(index);
-    if (!term || index > lastApplied)
-        throw std::logic_error("raft: snapshot_metadata(" + str(index) +
-                               "): not an applied index the log holds (base " + str(log_.base_index()) +
-                               ", last applied " + str(lastApplied) + ")");
+    // The runtime snapshots only what it applied (common/engine.h): fail-stop otherwise.
+    BALLOT_ASSERT(term && index <= lastApplied,
+                  "snapshot_metadata(" + str(index) + ") asks for an applied index the log holds (base " +
+                      str(log_.base_index()) + ", last applied " + str(lastApplied) + ")");
     return encode_snapshot_metadata(*term);
 }
 
@@ -102,9 +102,9 @@ void Raft::snapshot_made(const SnapshotMeta& meta) {
     const Index x = meta.last_included_index;
     const std::uint64_t term = last_included_term(meta, "snapshot made");
     if (x <= snapshot_index_) return;  // an older one finished after a later one (or an install)
-    if (x > lastApplied || (log_.term_at(x) && *log_.term_at(x) != term))
-        throw std::logic_error("raft: snapshot_made(" + str(x) + ", term " + str(term) +
-                               ") is not a snapshot of this log (last applied " + str(lastApplied) + ")");
+    BALLOT_ASSERT(x <= lastApplied && (!log_.term_at(x) || *log_.term_at(x) == term),
+                  "snapshot_made(" + str(x) + ", term " + str(term) + ") is a snapshot of this log (last applied " +
+                      str(lastApplied) + ")");
     snapshot_index_ = x;
     // Keep snapshot_trailing entries at and below X for followers a little behind, who then catch
     // up from the log rather than by a snapshot (etcd keeps 5,000, hashicorp/raft TrailingLogs).
