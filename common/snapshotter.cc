@@ -133,7 +133,7 @@ bool Snapshotter::request(Index applied) {
 
 bool Snapshotter::start_making(Index applied) {
     Index index = state_machine_.begin_snapshot();
-    if (index == 0 || (latest_ && index <= latest_->meta.last_included_index)) {
+    if (index == 0 || (latest_ && index <= latest_->meta.last_included_index) || receiving(index)) {
         state_machine_.abort_snapshot();
         last_attempt_ = applied;
         return false;
@@ -206,6 +206,12 @@ void Snapshotter::fail_making(const std::string& why) {
     if (state_machine_.snapshot_open()) state_machine_.abort_snapshot();
     discard(making_->job);
     making_.reset();
+}
+
+bool Snapshotter::receiving(Index index) const {
+    for (auto& [peer, in] : incoming_)
+        if (in->job->meta.last_included_index == index) return true;
+    return false;
 }
 
 void Snapshotter::discard(std::shared_ptr<WriteJob> job) {
@@ -337,9 +343,11 @@ void Snapshotter::on_chunk(NodeId from, SnapshotChunkFrame&& c) {
         // ever goes backwards).
         Index have = std::max(host_.snapshot_host_has_through(), latest_ ? latest_->meta.last_included_index : 0);
         if (c.index <= have) return ack(from, c.transfer, c.index, 0, SnapshotAckFrame::Status::done);
+        // Two writers of one file name would interleave their bytes: one at a time.
+        bool same_name = (making_ && making_->meta.last_included_index == c.index);
         for (auto& [peer, in] : incoming_)
-            if (peer != from && in->job->meta.last_included_index == c.index)  // same file name
-                return ack(from, c.transfer, c.index, 0, SnapshotAckFrame::Status::restart);
+            same_name = same_name || (peer != from && in->job->meta.last_included_index == c.index);
+        if (same_name) return ack(from, c.transfer, c.index, 0, SnapshotAckFrame::Status::restart);
         if (incoming_.count(from)) end_incoming(from, SnapshotAckFrame::Status::restart);
         auto in = std::make_unique<Incoming>();
         in->transfer = c.transfer;

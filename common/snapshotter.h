@@ -124,6 +124,7 @@ private:
     void finish_incoming(NodeId from);
     void install(NodeId from, std::uint64_t transfer);
     void end_incoming(NodeId from, SnapshotAckFrame::Status status);
+    bool receiving(Index index) const;  // a transfer of snapshot `index` is being written here
     void ack(NodeId to, std::uint64_t transfer, Index index, std::uint64_t received, SnapshotAckFrame::Status status);
     // Discards a writer's temporary file, in the background.
     void discard(std::shared_ptr<WriteJob> job);
