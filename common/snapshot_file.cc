@@ -304,6 +304,21 @@ void SnapshotWriter::abort() {
     (void)dir_.remove(temp_);
 }
 
+std::string read_snapshot_payload(SnapshotDir& dir, const std::string& name, std::string& payload) {
+    std::string error;
+    auto reader = SnapshotReader::open(dir, name, error);
+    if (!reader) return error;
+    payload.clear();
+    payload.reserve(reader->info().payload_bytes);
+    std::string part;
+    while (!reader->done()) {
+        error = reader->next(1 << 20, part);
+        if (!error.empty()) return error;
+        payload += part;
+    }
+    return {};
+}
+
 // ---- SnapshotReader ----
 
 SnapshotReader::SnapshotReader(std::unique_ptr<SnapshotDir::ReadableFile> file, SnapshotFileInfo info,

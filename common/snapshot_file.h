@@ -169,6 +169,10 @@ private:
     bool failed_ = false;
 };
 
+// Reads the whole payload of snapshot file `name` into `payload`, checksums verified to the end.
+// Empty string: ok; otherwise why not (naming the file). For restoring a state machine.
+[[nodiscard]] std::string read_snapshot_payload(SnapshotDir& dir, const std::string& name, std::string& payload);
+
 struct RejectedSnapshot {
     std::string name;
     Index index = 0;  // from the name

@@ -2,26 +2,6 @@
 
 namespace ballot {
 
-namespace {
-
-// Reads a whole snapshot payload, checksums verified to the end.
-std::string read_payload(SnapshotDir& dir, const std::string& name, std::string& payload) {
-    std::string error;
-    auto reader = SnapshotReader::open(dir, name, error);
-    if (!reader) return error;
-    payload.clear();
-    payload.reserve(reader->info().payload_bytes);
-    std::string part;
-    while (!reader->done()) {
-        error = reader->next(1 << 20, part);
-        if (!error.empty()) return error;
-        payload += part;
-    }
-    return {};
-}
-
-}  // namespace
-
 SnapshotRecovery recover_snapshot(SnapshotDir& dir, StateMachine& state_machine, const RecoveredState& log) {
     SnapshotRecovery out;
     SnapshotScan scan = scan_snapshots(dir);
@@ -59,7 +39,7 @@ SnapshotRecovery recover_snapshot(SnapshotDir& dir, StateMachine& state_machine,
     }
     if (!chosen) return out;
     std::string payload;
-    if (std::string e = read_payload(dir, chosen->name, payload); !e.empty()) {
+    if (std::string e = read_snapshot_payload(dir, chosen->name, payload); !e.empty()) {
         out.error = e + "; refusing to start";
         return out;
     }

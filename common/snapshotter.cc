@@ -403,14 +403,9 @@ void Snapshotter::finish_incoming(NodeId from) {
     io_.worker->run(
         [job = in->job] {
             job->commit();
-            if (!job->error.empty()) return;
-            auto reader = SnapshotReader::open(*job->dir, snapshot_file_name(job->meta.last_included_index), job->error);
-            if (!reader) return;
-            std::string part;
-            while (job->error.empty() && !reader->done()) {
-                job->error = reader->next(1 << 20, part);
-                job->payload += part;
-            }
+            if (job->error.empty())
+                job->error = read_snapshot_payload(*job->dir, snapshot_file_name(job->meta.last_included_index),
+                                                   job->payload);
         },
         [this, from, transfer] { install(from, transfer); });
 }

@@ -450,20 +450,10 @@ void SimCluster::check_snapshots(Node& n) {
 }
 
 void SimCluster::check_snapshot_file(Node& n, Index index, const std::string& name) {
-    std::string error;
-    auto reader = SnapshotReader::open(*n.snapshots, name, error);
-    if (!reader) {
+    std::string payload;
+    if (std::string error = read_snapshot_payload(*n.snapshots, name, payload); !error.empty()) {
         violations_.add("node " + std::to_string(n.id) + " reports snapshot " + std::to_string(index) +
-                        " but cannot read it: " + error);
-        return;
-    }
-    std::string payload, part;
-    while (error.empty() && !reader->done()) {
-        error = reader->next(1 << 20, part);
-        payload += part;
-    }
-    if (!error.empty()) {
-        violations_.add("node " + std::to_string(n.id) + " snapshot " + name + " is damaged: " + error);
+                        " but cannot read it back whole: " + error);
         return;
     }
     auto [it, first] = snapshot_payloads_.emplace(index, payload);
