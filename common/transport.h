@@ -75,7 +75,10 @@ struct TransportOptions {
     std::size_t bulk_notsent_lowat_bytes = 128 << 10;
     std::size_t max_frame_bytes = 64 << 20;  // larger incoming frames drop the connection
     std::uint32_t connect_backoff_min_ms = 50;
-    std::uint32_t connect_backoff_max_ms = 1000;
+    // The lower id dials (see transport.cc), so a restarted higher-id node waits for its peers'
+    // next attempt: the cap bounds how long it stays cut off after it is back. A refused
+    // connect costs one RST, so a short cap is cheap.
+    std::uint32_t connect_backoff_max_ms = 200;
     std::uint32_t handshake_timeout_ms = 3000;
     // This node's data dir identity, sent in the Hello, and the check applied to a peer's
     // (common/membership_guard.h). The check answers through `done` (nullopt admits, a string is

@@ -137,7 +137,6 @@ private:
     // Copy-on-write: called before `key` is changed (created, overwritten or deleted).
     void before_write(std::string_view key);
     void fill_pending(std::size_t want);
-    void rebuild_order();
 
     KvStoreLimits limits_;
     Map data_;

@@ -526,6 +526,23 @@ BOOST_AUTO_TEST_CASE(snapshot_format_is_pinned) {
     BOOST_CHECK(!KvStore::snapshot_index("\x01\x02"));
 }
 
+// restore() builds the key index by appending, trusting the canonical order, so it checks that
+// order: a snapshot whose keys are out of order or repeated is refused, and the state stays.
+BOOST_AUTO_TEST_CASE(restore_refuses_keys_out_of_order_or_repeated) {
+    const std::string header = std::string("\x01", 1) + std::string("\x02\0\0\0\0\0\0\0", 8) +
+                               std::string("\x02\0\0\0", 4);  // version, applied 2, two keys
+    const auto pair = [](const char* key) {
+        return std::string("\x01\0\0\0", 4) + key + std::string("\x01\0\0\0", 4) + "v";
+    };
+    const std::string no_sessions = std::string("\x01", 1) + std::string(4, '\0');
+    KvStore copy;
+    BOOST_REQUIRE(copy.restore(header + pair("a") + pair("b") + no_sessions));  // the control
+    BOOST_CHECK_EQUAL(read(copy, {"KEYS", "*"}), array({"a", "b"}));
+    BOOST_CHECK(!copy.restore(header + pair("b") + pair("a") + no_sessions));
+    BOOST_CHECK(!copy.restore(header + pair("a") + pair("a") + no_sessions));
+    BOOST_CHECK_EQUAL(read(copy, {"KEYS", "*"}), array({"a", "b"}));
+}
+
 // The sorted key index (what KEYS and snapshots walk) follows creations, deletions and restores.
 BOOST_AUTO_TEST_CASE(keys_stay_sorted_across_deletes_and_restore) {
     KvStore store;
