@@ -224,6 +224,7 @@ FollowerCatchup fail_follower(LocalCluster& cluster, double down_s, FaultMarks& 
         elections.observe(info);
     }
     CatchupObserver observer(f.target_index, snapshot_before);
+    f.rss_at_restart_bytes = rss_of(cluster, f.rss_node);
 
     const auto restarted_at = Clock::now();
     marks.restart_ns = FaultMarks::now_ns();

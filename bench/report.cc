@@ -109,8 +109,9 @@ std::string follower_text(const FollowerCatchup& f) {
         s << "; elections: none to count (no leader)";
     s << "; write p99 " << p99_text(f.write_before_ns) << " before the kill, " << p99_text(f.write_down_ns)
       << " while down, " << p99_text(f.write_catchup_ns) << " during the catch-up";
-    s << "; n" << f.rss_node << " RSS " << format_mib(f.rss_before_bytes) << " before, at most "
-      << format_mib(f.rss_max_bytes) << " during the catch-up";
+    s << "; n" << f.rss_node << " RSS " << format_mib(f.rss_before_bytes) << " before the kill, "
+      << format_mib(f.rss_at_restart_bytes) << " at the restart, at most " << format_mib(f.rss_max_bytes)
+      << " during the catch-up";
     return s.str();
 }
 
@@ -318,6 +319,7 @@ void write_follower(Json& j, const FollowerCatchup& f) {
     j.field("leader_changes", f.leader_changes);
     j.field("rss_node", static_cast<std::uint64_t>(f.rss_node));
     write_optional(j, "rss_before_bytes", f.rss_before_bytes);
+    write_optional(j, "rss_at_restart_bytes", f.rss_at_restart_bytes);
     write_optional(j, "rss_max_during_catch_up_bytes", f.rss_max_bytes);
     j.key("write_latency_ms").begin_object();
     write_phase(j, "before_kill", f.write_before_ns);
@@ -339,7 +341,7 @@ std::string follower_table_html(const std::vector<EngineResult>& results) {
          "then (INFO polled every 20 ms). Write p99 by when the request was sent.</p>\n"
          "<table>\n<tr><th>engine</th><th>killed</th><th>down s</th><th>catch-up ms</th><th>snapshot</th>"
          "<th>elections</th><th>write p99 before ms</th><th>during catch-up ms</th><th>RSS before</th>"
-         "<th>RSS max during</th></tr>\n";
+         "<th>RSS at restart</th><th>RSS max during</th></tr>\n";
     for (const auto& r : results) {
         if (!r.follower) continue;
         const auto& f = *r.follower;
@@ -353,7 +355,8 @@ std::string follower_table_html(const std::vector<EngineResult>& results) {
           << "</td><td>" << snapshot_word(f.snapshot) << "</td><td>"
           << (f.elections ? std::to_string(*f.elections) : std::string("n/a")) << "</td><td>"
           << p99(f.write_before_ns) << "</td><td>" << p99(f.write_catchup_ns) << "</td><td>"
-          << format_mib(f.rss_before_bytes) << "</td><td>" << format_mib(f.rss_max_bytes) << "</td></tr>\n";
+          << format_mib(f.rss_before_bytes) << "</td><td>" << format_mib(f.rss_at_restart_bytes) << "</td><td>"
+          << format_mib(f.rss_max_bytes) << "</td></tr>\n";
     }
     s << "</table>\n";
     return s.str();

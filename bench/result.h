@@ -91,7 +91,9 @@ struct FollowerCatchup {
 
     // The node the snapshot and the log come from: the leader at the kill (basic Paxos: node 1).
     NodeId rss_node = kNoNode;
-    std::optional<std::uint64_t> rss_before_bytes;  // VmRSS just before the kill
+    std::optional<std::uint64_t> rss_before_bytes;      // VmRSS just before the kill
+    std::optional<std::uint64_t> rss_at_restart_bytes;  // VmRSS just before the restart: what
+                                                        // the catch-up's rise is measured from
     std::optional<std::uint64_t> rss_max_bytes;     // the largest VmRSS seen during the catch-up
 
     // Write (SET) latencies by the phase their request was sent in (measured seconds only).

@@ -714,6 +714,7 @@ EngineResult synthetic_follower_row() {
     f.elections = 0;
     f.rss_node = 1;
     f.rss_before_bytes = 40ull << 20;
+    f.rss_at_restart_bytes = 50ull << 20;
     f.rss_max_bytes = 60ull << 20;
     f.write_before_ns.record(2'000'000, 100);
     f.write_down_ns.record(3'000'000, 100);
@@ -860,6 +861,7 @@ BOOST_AUTO_TEST_CASE(follower_catchup_in_json_table_and_html) {
     BOOST_TEST(get<int>(f, "leader_changes") == 0);
     BOOST_TEST(get<int>(f, "rss_node") == 1);
     BOOST_TEST(get<std::uint64_t>(f, "rss_before_bytes") == 40ull << 20);
+    BOOST_TEST(get<std::uint64_t>(f, "rss_at_restart_bytes") == 50ull << 20);
     BOOST_TEST(get<std::uint64_t>(f, "rss_max_during_catch_up_bytes") == 60ull << 20);
     BOOST_TEST(get<int>(f, "write_latency_ms/before_kill/count") == 100);
     BOOST_TEST(relative_error(get<double>(f, "write_latency_ms/before_kill/p99"), 2.0) <= 0.01);
@@ -873,7 +875,7 @@ BOOST_AUTO_TEST_CASE(follower_catchup_in_json_table_and_html) {
             std::string::npos,
         table);
     BOOST_TEST(table.find("0 elections, 0 leader changes") != std::string::npos);
-    BOOST_TEST(table.find("n1 RSS 40.0 MiB before, at most 60.0 MiB during the catch-up") !=
+    BOOST_TEST(table.find("n1 RSS 40.0 MiB before the kill, 50.0 MiB at the restart, at most 60.0 MiB during the catch-up") !=
                std::string::npos);
 
     const auto html = format_html(results, synthetic_config());
