@@ -19,8 +19,10 @@ void validate_engine_config(const EngineConfig& c, std::string_view engine) {
         fail("election timeout must be a range [min, max] with 0 < min <= max ticks");
     if (c.heartbeat_ticks == 0 || c.heartbeat_ticks >= c.election_timeout_min_ticks)
         fail("heartbeat interval must be at least one tick and shorter than the minimum election timeout");
-    if (c.max_message_bytes == 0 || c.max_inflight_messages == 0 || c.max_pending_proposals == 0)
-        fail("max_message_bytes, max_inflight_messages and max_pending_proposals must be positive");
+    if (c.max_message_bytes == 0 || c.max_inflight_messages == 0 || c.max_inflight_bytes == 0 ||
+        c.max_pending_proposals == 0)
+        fail("max_message_bytes, max_inflight_messages, max_inflight_bytes and max_pending_proposals must be "
+             "positive");
 }
 
 }  // namespace ballot

@@ -106,7 +106,7 @@ void Raft::become_leader() {
     // index + 1, matchIndex = 0. Every follower starts in probe until its log is known to match.
     progress_.clear();
     for (NodeId peer : members_.peers())
-        progress_.emplace(peer, Progress(log_.last_index() + 1, config_.max_inflight_messages));
+        progress_.emplace(peer, Progress(log_.last_index() + 1, config_.max_inflight_messages, config_.max_inflight_bytes));
     own_durable_index_ = 0;
     heartbeat_elapsed_ = 0;
     quorum_check_elapsed_ = 0;

@@ -61,7 +61,7 @@ std::vector<Entry> RaftLog::slice(Index from, std::size_t max_bytes) const {
     std::vector<Entry> out;
     std::size_t bytes = 0;
     for (Index i = std::max(from, first_index()); i <= last_index(); ++i) {
-        std::size_t size = kMinEntryBytes + at(i).data.size();
+        std::size_t size = entry_bytes(at(i));
         if (!out.empty() && bytes + size > max_bytes) break;
         bytes += size;
         out.push_back(at(i));

@@ -27,6 +27,12 @@ namespace ballot::raft {
 // Smallest encoded entry in an AppendEntries message (messages.cc): index, term and the command's
 // length. Replication budgets count entries by this plus the command's size.
 inline constexpr std::size_t kMinEntryBytes = 8 + 8 + 4;
+inline std::size_t entry_bytes(const Entry& e) { return kMinEntryBytes + e.data.size(); }
+inline std::size_t entries_bytes(const std::vector<Entry>& entries) {
+    std::size_t bytes = 0;
+    for (const Entry& e : entries) bytes += entry_bytes(e);
+    return bytes;
+}
 
 class RaftLog {
 public:

@@ -4,26 +4,38 @@
 
 namespace ballot::raft {
 
-Progress::Progress(Index next_index, std::size_t max_inflight_messages)
+Progress::Progress(Index next_index, std::size_t max_inflight_messages, std::size_t max_inflight_bytes)
     : nextIndex(std::max<Index>(next_index, 1)),
-      max_inflight_messages_(std::max<std::size_t>(max_inflight_messages, 1)) {}
+      max_inflight_messages_(std::max<std::size_t>(max_inflight_messages, 1)),
+      max_inflight_bytes_(std::max<std::size_t>(max_inflight_bytes, 1)) {}
 
 bool Progress::paused() const {
     if (state_ == State::snapshot) return true;
     if (state_ == State::probe) return probe_sent_;
-    return inflight_.size() >= max_inflight_messages_;
+    return inflight_.size() >= max_inflight_messages_ || inflight_bytes_ >= max_inflight_bytes_;
 }
 
-void Progress::sent(Index last_index, bool had_entries) {
+void Progress::sent(Index last_index, std::size_t entry_bytes) {
     if (state_ == State::probe) {
         probe_sent_ = true;  // one at a time until we know where the logs match
         probe_last_index_ = last_index;
+        probe_bytes_ = entry_bytes;
         return;
     }
-    if (!had_entries) return;
+    if (entry_bytes == 0) return;
     // Pipelining: assume success and send the next batch without waiting.
     nextIndex = last_index + 1;
-    inflight_.push_back(InFlight{last_index, interval_});
+    push_inflight(last_index, entry_bytes);
+}
+
+void Progress::push_inflight(Index last_index, std::size_t bytes) {
+    inflight_.push_back(InFlight{last_index, interval_, bytes});
+    inflight_bytes_ += bytes;
+}
+
+void Progress::clear_inflight() {
+    inflight_.clear();
+    inflight_bytes_ = 0;
 }
 
 bool Progress::on_success(Index match_index) {
@@ -41,14 +53,17 @@ bool Progress::on_success(Index match_index) {
             become_replicate();
             if (probe_outstanding) {
                 nextIndex = probe_last_index_ + 1;
-                inflight_.push_back(InFlight{probe_last_index_, interval_});
+                push_inflight(probe_last_index_, probe_bytes_);
             }
         } else {
             probe_sent_ = false;  // an answer to something else (a heartbeat): the probe may be lost
         }
         return advanced;
     }
-    while (!inflight_.empty() && inflight_.front().last_index <= match_index) inflight_.pop_front();
+    while (!inflight_.empty() && inflight_.front().last_index <= match_index) {
+        inflight_bytes_ -= inflight_.front().bytes;
+        inflight_.pop_front();
+    }
     return advanced;
 }
 
@@ -87,7 +102,7 @@ bool Progress::on_reject(Index rejected, Index next_hint) {
 void Progress::become_snapshot() {
     state_ = State::snapshot;
     probe_sent_ = false;
-    inflight_.clear();
+    clear_inflight();
 }
 
 void Progress::resume_after_snapshot() {
@@ -114,14 +129,14 @@ void Progress::on_snapshot_sent(Index index, bool ok) {
 void Progress::become_probe() {
     state_ = State::probe;
     probe_sent_ = false;
-    inflight_.clear();
+    clear_inflight();
 }
 
 void Progress::become_replicate() {
     state_ = State::replicate;
     probe_sent_ = false;
     nextIndex = matchIndex + 1;
-    inflight_.clear();
+    clear_inflight();
 }
 
 }  // namespace ballot::raft

@@ -7,7 +7,8 @@
 //              nextIndex and retries"), using the follower's conflict hint to skip back quickly.
 //   replicate  the follower's log is known to match through matchIndex: the leader streams
 //              entries, advancing nextIndex optimistically as it sends, with at most
-//              max_inflight_messages unacknowledged messages.
+//              max_inflight_messages unacknowledged messages and (etcd's MaxInflightBytes) no new
+//              message once max_inflight_bytes of entries are unacknowledged.
 //   snapshot   the follower needs entries the leader has compacted away (extended paper §7): a
 //              snapshot transfer is in flight (etcd's StateSnapshot). Nothing but heartbeats is
 //              sent until the transfer is reported, or the follower is found to match again.
@@ -26,7 +27,7 @@ class Progress {
 public:
     enum class State { probe, replicate, snapshot };
 
-    Progress(Index next_index, std::size_t max_inflight_messages);
+    Progress(Index next_index, std::size_t max_inflight_messages, std::size_t max_inflight_bytes);
 
     // Figure 2 names: highest index known replicated on the follower; next index to send it.
     Index matchIndex = 0;
@@ -45,12 +46,15 @@ public:
     // Unacknowledged AppendEntries in replicate (bounded by max_inflight_messages).
     std::size_t inflight() const { return inflight_.size(); }
     std::size_t max_inflight() const { return max_inflight_messages_; }
+    // The entry bytes those messages carry.
+    std::size_t inflight_bytes() const { return inflight_bytes_; }
     // Nothing more may be sent now: a probe is outstanding, the window is full, or a snapshot is
     // on its way.
     bool paused() const;
 
-    // An AppendEntries ending at `last_index` (with entries, or an empty probe) was sent.
-    void sent(Index last_index, bool had_entries);
+    // An AppendEntries ending at `last_index`, carrying `entry_bytes` of entries (0: an empty
+    // probe), was sent.
+    void sent(Index last_index, std::size_t entry_bytes);
 
     // A success response said the follower matches through `match_index`. Returns true if that
     // was news (matchIndex advanced). Switches probe -> replicate once a probe has succeeded; in
@@ -92,13 +96,19 @@ private:
     State state_ = State::probe;
     bool probe_sent_ = false;     // probe: waiting for the answer to the outstanding probe
     Index probe_last_index_ = 0;  // probe: the last index the outstanding probe carried
+    std::size_t probe_bytes_ = 0;  // probe: the entry bytes it carried
     struct InFlight {
         Index last_index = 0;        // the last entry the message carried
         std::uint64_t interval = 0;  // the heartbeat interval in which it was sent
+        std::size_t bytes = 0;       // the entry bytes it carried
     };
+    void push_inflight(Index last_index, std::size_t bytes);
+    void clear_inflight();
     std::deque<InFlight> inflight_;  // replicate: unacknowledged messages, oldest first
-    std::uint64_t interval_ = 0;     // heartbeat intervals elapsed
+    std::size_t inflight_bytes_ = 0;  // the sum of their bytes
+    std::uint64_t interval_ = 0;      // heartbeat intervals elapsed
     std::size_t max_inflight_messages_;
+    std::size_t max_inflight_bytes_;
 };
 
 }  // namespace ballot::raft

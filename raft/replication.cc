@@ -151,13 +151,14 @@ bool Raft::send_append(NodeId to) {
         m.read_context = read_context_;
         const bool had_entries = !m.entries.empty();
         const Index last = had_entries ? m.entries.back().index : m.prev_log_index;
+        const std::size_t entry_bytes = entries_bytes(m.entries);
         if (pr.state() == Progress::State::replicate)
             pr.commit_sent = std::max(pr.commit_sent, std::min(commitIndex, last));
         // §10.2.1: sent before our own copy of these entries is durable (after_persist, messages.h):
         // followers do not rely on the leader's disk, and the leader does not count itself until
         // its own write is done (on_own_append).
         send(to, std::move(m));
-        pr.sent(last, had_entries);
+        pr.sent(last, entry_bytes);
         sent = true;
     }
     return sent;

@@ -48,6 +48,7 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     // often, so flow control and back-pressure are exercised.
     if (rng.chance(2, 3)) c.engine.max_message_bytes = pick(rng, {120, 200, 300, 600, 1000, 4096});
     if (rng.chance(1, 2)) c.engine.max_inflight_messages = pick(rng, {1, 2, 4, 8, 16, 64});
+    if (rng.chance(1, 3)) c.engine.max_inflight_bytes = pick(rng, {1, 300, 2000, 10000});
     if (rng.chance(1, 3)) c.engine.max_pending_proposals = rng.between(1, 64);
     c.request_timeout_ticks = static_cast<std::uint32_t>(rng.between(100, 400));
 
