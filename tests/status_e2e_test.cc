@@ -194,6 +194,14 @@ BOOST_DATA_TEST_CASE(with_a_majority_down_requests_fail_fast_and_work_again_when
                "not have been applied");
     expect_fast(protocol, took);
 
+    if (protocol == "raft") {
+        // §6.2 check-quorum then PreVote (§9.6) that never wins: INFO says so, as its own role.
+        Info alone = wait_for_info(
+            c, survivor, [](const Info& i) { return i.count("role") && i.at("role") == "pre-candidate"; });
+        BOOST_TEST(alone.at("role") == "pre-candidate");
+        BOOST_TEST(alone.at("leader_address") == "");
+    }
+
     // The peers come back: requests work again.
     c.start(1);
     c.start(3);
