@@ -54,7 +54,10 @@ void Driver::tick() {
             for (auto& [key, w] : writes_) w.retry_tick = now_tick_;
         }
     }
-    expire_and_retry();
+    if (quorum_known_lost())
+        fail_all(Outcome::Status::no_quorum);
+    else
+        expire_and_retry();
     snapshots_.tick(now_tick_);
 }
 
@@ -74,6 +77,7 @@ bool Driver::receive_bulk(NodeId from, std::span<const std::uint8_t> payload) {
 
 void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
     if (storage_failed_) return done(Outcome{Outcome::Status::storage_failed, storage_error_});
+    if (quorum_known_lost()) return done(Outcome{Outcome::Status::no_quorum, {}});
     if (writes_.size() >= options_.max_pending_requests)
         return done(Outcome{Outcome::Status::overloaded, {}});
 
@@ -119,6 +123,7 @@ void Driver::propose(PendingWrite& w) {
 
 void Driver::read(Completion done) {
     if (storage_failed_) return done(Outcome{Outcome::Status::storage_failed, storage_error_});
+    if (quorum_known_lost()) return done(Outcome{Outcome::Status::no_quorum, {}});
     if (reads_.size() >= options_.max_pending_requests) return done(Outcome{Outcome::Status::overloaded, {}});
     std::uint64_t id = next_read_id_++;
     reads_[id] = PendingRead{std::move(done), now_tick_ + options_.request_timeout_ticks, 0};
@@ -157,7 +162,16 @@ void Driver::expire_and_retry() {
 // (itself plus reachable peers), else -TRYAGAIN.
 Outcome::Status Driver::unavailable_status() const {
     std::size_t reachable = network_.reachable_peers() + 1;
-    return reachable >= options_.cluster_size / 2 + 1 ? Outcome::Status::timeout : Outcome::Status::no_quorum;
+    return reachable >= majority() ? Outcome::Status::timeout : Outcome::Status::no_quorum;
+}
+
+std::size_t Driver::majority() const {
+    return options_.cluster_size / 2 + 1;
+}
+
+bool Driver::quorum_known_lost() const {
+    std::size_t unreachable = std::min(network_.unreachable_peers(), options_.cluster_size);
+    return options_.cluster_size - unreachable < majority();
 }
 
 void Driver::complete_write(const RequestKey& key, const Outcome& outcome) {

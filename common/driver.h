@@ -50,6 +50,12 @@ public:
     // Peers currently reachable (connected), not counting this node. Used only to tell a client
     // "no quorum" instead of "try again".
     virtual std::size_t reachable_peers() const = 0;
+    // Peers known to be unreachable right now: their connection closed, or a dial or handshake
+    // failed, and none came back since. A peer not heard from yet is not counted: not knowing is
+    // not knowing it is down. With more than a quorum can spare, requests fail at once
+    // (Driver::quorum_known_lost). The default knows nothing (the simulator models no
+    // connections), so requests wait for their timeout as before.
+    virtual std::size_t unreachable_peers() const { return 0; }
 };
 
 struct Outcome {
@@ -147,6 +153,11 @@ public:
     }
 
     DriverStatus status() const;
+    // True while more peers are known unreachable (Network::unreachable_peers) than a majority can
+    // spare: no request can finish, so new ones fail at once and waiting ones at the next tick,
+    // with no_quorum, instead of after the request timeout. Only the runtime's answer changes: the
+    // engine goes on as before and commits whatever a returning majority lets it.
+    bool quorum_known_lost() const;
     Index applied_index() const { return applied_index_; }
     bool storage_failed() const { return storage_failed_; }
     // The engine's local invariants (Engine::check_invariants); throws InvariantViolation. The
@@ -203,6 +214,7 @@ private:
     void expire_and_retry();
     void complete_write(const RequestKey& key, const Outcome& outcome);
     Outcome::Status unavailable_status() const;
+    std::size_t majority() const;  // of options_.cluster_size, self included
     void log(LogLevel level, const std::string& line) const;
     void release_reads_up_to_applied();
 

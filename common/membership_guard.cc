@@ -129,8 +129,9 @@ void MembershipGuard::admit(NodeId peer, const DataDirClaim& claim, AdmitDone do
     if (first) {
         newcomer.remembered = Remembered{claim.identity, claim.incarnation, claim.mark};
     } else if (newcomer.remembered.identity != claim.identity) {
-        Verdict refusal = "node " + std::to_string(peer) + " presents data dir " + hex(claim.identity) +
-                          " while data dir " + hex(newcomer.remembered.identity) +
+        Verdict refusal = std::string(kTwoClaimants) + ": node " + std::to_string(peer) +
+                          " presents data dir " + hex(claim.identity) + " while data dir " +
+                          hex(newcomer.remembered.identity) +
                           " of the same node is being admitted: two processes claim one node id?";
         lock.unlock();
         done(std::move(refusal));
@@ -150,17 +151,17 @@ MembershipGuard::Verdict MembershipGuard::admit_and_wait(NodeId peer, const Data
 MembershipGuard::Verdict MembershipGuard::check_known(NodeId peer, Remembered& known,
                                                       const DataDirClaim& claim) {
     if (known.identity != claim.identity)
-        return "node " + std::to_string(peer) + " presents data dir " + hex(claim.identity) +
-               " but was a member with data dir " + hex(known.identity) +
+        return std::string(kIdentityDiffers) + ": node " + std::to_string(peer) + " presents data dir " +
+               hex(claim.identity) + " but was a member with data dir " + hex(known.identity) +
                ": it lost or replaced its state, so it may have forgotten votes or promises; restore its "
                "data dir, or wipe the whole cluster to start over";
     // The same process reconnecting may present its current mark; a new process must have
     // started from at least what was learned of the old one.
     std::uint64_t presented = claim.incarnation == known.incarnation ? claim.mark : claim.boot_mark;
     if (presented < known.mark)
-        return "node " + std::to_string(peer) + " started from data dir " + hex(claim.identity) +
-               " at high-water mark " + std::to_string(presented) + ", but it had reached mark " +
-               std::to_string(known.mark) +
+        return std::string(kStaleCopy) + ": node " + std::to_string(peer) + " started from data dir " +
+               hex(claim.identity) + " at high-water mark " + std::to_string(presented) +
+               ", but it had reached mark " + std::to_string(known.mark) +
                ": a stale copy of its data dir (a restored backup?) that may have forgotten votes or "
                "promises; replace this member instead of restoring its old data dir";
     if (known.incarnation != claim.incarnation || claim.mark > known.mark) {

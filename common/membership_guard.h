@@ -88,8 +88,13 @@ public:
     // The same, written now on the calling thread: for tests and tools.
     void mark_joined();
 
-    // nullopt admits the peer; otherwise the reason it is refused.
+    // nullopt admits the peer; otherwise the reason it is refused. A reason starts with a short
+    // summary, up to the first ": " (one of these, or "cannot remember node N durably"), which the
+    // refused node shows its clients; the rest says what was seen and what to do.
     using Verdict = std::optional<std::string>;
+    static constexpr const char* kIdentityDiffers = "data dir identity differs from the one remembered";
+    static constexpr const char* kStaleCopy = "data dir older than the one remembered";
+    static constexpr const char* kTwoClaimants = "two data dirs claim one node id";
     using AdmitDone = std::function<void(Verdict)>;
 
     // Called at each handshake; never writes or fsyncs on the calling thread. `done` is called

@@ -106,6 +106,11 @@ public:
     }
     bool joining_ = false;
     std::size_t reachable_peers() const override { return transport_.connected_peers(); }
+    std::size_t unreachable_peers() const override {
+        std::size_t n = 0;
+        for (const PeerLink& link : transport_.links()) n += link.known_down;
+        return n;
+    }
 
 private:
     Transport& transport_;
@@ -228,9 +233,8 @@ Node::~Node() {
     stop();
 }
 
-void Node::start() {
-    const auto& me = options_.cluster.self_address();
-    transport_->start(resolve(io_, me.host, me.peer_port()));
+void Node::start(tcp::acceptor peer_listener) {
+    transport_->start(std::move(peer_listener));
     for (auto& [level, line] : opening_log_) log_at(level, line);
     opening_log_.clear();
     next_tick_ = std::chrono::steady_clock::now();
@@ -303,6 +307,27 @@ bool Node::request_snapshot() {
 
 DriverStatus Node::status() const {
     return driver_->status();
+}
+
+NodeHealth Node::health() const {
+    NodeHealth h;
+    h.joining = network_->joining_;
+    for (const PeerLink& link : transport_->links()) {
+        if (link.connected) h.connected.push_back(link.id);
+        if (link.known_down) h.down.push_back(link.id);
+        if (!link.refused_because.empty()) h.refused_by[link.id] = link.refused_because;
+        if (h.joining && !link.connected) h.waiting_for.push_back(link.id);
+    }
+    // Without the refusing peers: is there still a majority to take part with?
+    std::size_t members = options_.cluster.members.size();
+    bool majority_left = members - h.refused_by.size() >= members / 2 + 1;
+    h.refused = !h.refused_by.empty() && (h.joining || !majority_left);
+    return h;
+}
+
+std::int64_t Node::uptime_seconds() const {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - created_at_)
+        .count();
 }
 
 // A new data dir joins once every peer has completed a handshake with it, so that every peer

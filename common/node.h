@@ -4,6 +4,8 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +60,21 @@ constexpr int kExitInvariantViolated = 70;
 // escapes the event loop.
 [[noreturn]] void stop_on_broken_invariant(const InvariantViolation& e);
 
+// What this node can tell an operator about its place in the cluster, from the transport's links
+// and the membership guard (common/transport.h, common/membership_guard.h): INFO shows it, and the
+// -TRYAGAIN / -CLUSTERDOWN replies name it.
+struct NodeHealth {
+    // A new data dir that not every peer has met yet: it takes no part until they all have.
+    bool joining = false;
+    // Refused: some peer refuses this data dir, and without the refusing peers this node cannot
+    // take part (it is joining, or the rest are no majority). An operator must act.
+    bool refused = false;
+    std::map<NodeId, std::string> refused_by;  // peer -> the reason it gave at the handshake
+    std::vector<NodeId> waiting_for;           // joining: the peers that have not met it (not connected)
+    std::vector<NodeId> connected;             // peers with a live connection
+    std::vector<NodeId> down;                  // peers known unreachable (closed, refused, failed)
+};
+
 class Node {
 public:
     // Opens the data dir (recovering the engine) and builds the runtime; does not start I/O and
@@ -66,9 +83,9 @@ public:
     Node(boost::asio::io_context& io, NodeOptions options, StateMachine& state_machine);
     ~Node();
 
-    // Binds the peer port (throws boost::system::system_error), logs what opening the data dir
-    // found, and starts ticking.
-    void start();
+    // Serves peers on `peer_listener` (bound to the peer port with listen_on, before the data dir
+    // was opened), logs what opening the data dir found, and starts ticking.
+    void start(boost::asio::ip::tcp::acceptor peer_listener);
     // Stops timers and the transport, fails waiting requests, waits for the fsync in flight.
     void stop();
 
@@ -78,6 +95,9 @@ public:
     void read(Completion done);
 
     DriverStatus status() const;
+    NodeHealth health() const;
+    // Whole seconds since this process built the node (INFO's uptime_in_seconds, as in Redis).
+    std::int64_t uptime_seconds() const;
     const NodeOptions& options() const { return options_; }
     // BGSAVE (Driver::request_snapshot). LASTSAVE: the Unix time (seconds) of the last snapshot
     // this node made since it started, or, before that, of the newest snapshot file it found.
@@ -113,6 +133,7 @@ private:
     std::uint64_t last_announced_mark_ = 0;
     std::chrono::steady_clock::time_point last_mark_announce_{};
     std::int64_t last_save_unix_ = 0;
+    std::chrono::steady_clock::time_point created_at_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace ballot

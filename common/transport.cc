@@ -81,6 +81,15 @@ std::optional<Hello> decode_hello(const std::optional<Bytes>& frame) {
     return h;
 }
 
+// A refusal reason as sent or kept: at most Transport::kMaxRefusalBytes, one line of printable
+// text (it comes from another process and ends up in INFO and in error replies).
+std::string bounded_reason(std::string_view reason) {
+    std::string out(reason.substr(0, Transport::kMaxRefusalBytes));
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    return out;
+}
+
 }  // namespace
 
 struct Connection {
@@ -114,6 +123,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         tcp::endpoint endpoint;
         std::shared_ptr<Connection> connection;
         std::unique_ptr<asio::steady_timer> backoff;
+        bool failed = false;  // since its last connection: a dial, a handshake or the connection failed
+        std::string refusal;  // its last refusal of this node (bounded_reason), until it admits us
     };
 
     Impl(asio::io_context& io_, NodeId self_, std::string protocol_, TransportOptions options_,
@@ -143,12 +154,18 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         if (log) log(level, line);
     }
 
-    void start(const tcp::endpoint& listen) {
-        acceptor = std::make_unique<tcp::acceptor>(io);
-        acceptor->open(listen.protocol());
-        acceptor->set_option(tcp::acceptor::reuse_address(true));
-        acceptor->bind(listen);
-        acceptor->listen();
+    // A handshake with member `id` failed; `refusal` is the peer's reason if it refused us.
+    void note_failed(NodeId id, std::string_view refusal = {}) {
+        Peer& peer = peers.at(id);
+        peer.failed = true;
+        if (!refusal.empty()) {
+            peer.refusal = bounded_reason(refusal);
+            say(LogLevel::error, "node " + std::to_string(id) + " refuses this node: " + peer.refusal);
+        }
+    }
+
+    void start(tcp::acceptor listening) {
+        acceptor = std::make_unique<tcp::acceptor>(std::move(listening));
         auto self_ptr = shared_from_this();
         asio::co_spawn(io, accept_loop(self_ptr), rethrow_escaped);
         for (auto& [id, peer] : peers) {
@@ -238,7 +255,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             co_return kNoNode;
         }
         if (!h.refusal.empty()) {
-            say(LogLevel::error, "node " + std::to_string(h.from) + " refuses this node: " + h.refusal);
+            note_failed(h.from, h.refusal);
             co_return kNoNode;
         }
         // Three frames: the dialer's Hello, the acceptor's Hello (a refusal, or its identity),
@@ -248,16 +265,21 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         std::optional<std::string> refusal;
         if (options.admit) refusal = co_await admit(h);
         if (refusal) say(LogLevel::error, "refusing node " + std::to_string(h.from) + ": " + *refusal);
-        Bytes reply =
-            encode_hello(Hello{protocol, self, h.from, options.identity, my_marks(), refusal.value_or("")});
+        Bytes reply = encode_hello(Hello{protocol, self, h.from, options.identity, my_marks(),
+                                         bounded_reason(refusal.value_or(""))});
         auto [ec, n] = co_await asio::async_write(socket, asio::buffer(reply), tuple_awaitable);
-        if (ec || refusal) co_return kNoNode;
+        if (ec || refusal) {
+            note_failed(h.from);
+            co_return kNoNode;
+        }
         if (!dialer) {
             std::optional<Hello> verdict = decode_hello(co_await read_frame(socket, 4096));
-            if (!verdict || verdict->from != h.from) co_return kNoNode;
+            if (!verdict || verdict->from != h.from) {
+                note_failed(h.from);
+                co_return kNoNode;
+            }
             if (!verdict->refusal.empty()) {
-                say(LogLevel::error,
-                    "node " + std::to_string(h.from) + " refuses this node: " + verdict->refusal);
+                note_failed(h.from, verdict->refusal);
                 co_return kNoNode;
             }
         }
@@ -300,14 +322,17 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             });
             auto [ec] = co_await socket.async_connect(peer.endpoint, tuple_awaitable);
             deadline.cancel();
+            bool ran = false;
             if (!ec && !me->stopped) {
                 boost::system::error_code ignored;
                 socket.set_option(tcp::no_delay(true), ignored);
                 if (co_await me->handshake(socket, peer_id) == peer_id && !me->stopped) {
                     backoff_ms = me->options.connect_backoff_min_ms;
                     co_await me->run(std::make_shared<Connection>(std::move(socket), peer_id));
+                    ran = true;
                 }
             }
+            if (!ran) peer.failed = true;  // connection refused, timed out, or a failed handshake
             if (me->stopped) co_return;
             peer.backoff->expires_after(std::chrono::milliseconds(backoff_ms));
             co_await peer.backoff->async_wait(tuple_awaitable);
@@ -321,6 +346,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         Peer& peer = peers.at(c->peer);
         if (peer.connection) peer.connection->close();  // a newer connection replaces an old one
         peer.connection = c;
+        peer.failed = false;
+        peer.refusal.clear();  // it admitted this node
         say(LogLevel::info, "connected to peer n" + std::to_string(c->peer));
         asio::co_spawn(io, writer(shared_from_this(), c),
                        log_escaped("the writer to peer n" + std::to_string(c->peer)));
@@ -393,7 +420,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         else if (!stopped)
             say(LogLevel::info, "connection to peer n" + std::to_string(c->peer) + " closed");
         c->close();
-        if (peer.connection == c) peer.connection.reset();
+        if (peer.connection == c) {
+            peer.connection.reset();
+            peer.failed = true;
+        }
     }
 
     // Sends what is queued: every control frame first, all in one write; then at most one bulk
@@ -483,8 +513,20 @@ Transport::~Transport() {
     impl_->stop();
 }
 
+tcp::acceptor listen_on(asio::io_context& io, const tcp::endpoint& at) {
+    tcp::acceptor acceptor(io);
+    acceptor.open(at.protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(at);
+    acceptor.listen();
+    return acceptor;
+}
+
 void Transport::start(const tcp::endpoint& listen) {
-    impl_->start(listen);
+    impl_->start(listen_on(impl_->io, listen));
+}
+void Transport::start(tcp::acceptor listening) {
+    impl_->start(std::move(listening));
 }
 void Transport::stop() {
     impl_->stop();
@@ -519,14 +561,21 @@ void Transport::announce_mark() {
 
 std::size_t Transport::connected_peers() const {
     std::size_t n = 0;
-    for (auto& [id, peer] : impl_->peers)
-        if (peer.connection && !peer.connection->closed) ++n;
+    for (auto& [id, peer] : impl_->peers) n += connected(id);
     return n;
 }
 
 bool Transport::connected(NodeId peer) const {
-    auto it = impl_->peers.find(peer);
-    return it != impl_->peers.end() && it->second.connection && !it->second.connection->closed;
+    return impl_->live_connection(peer) != nullptr;
+}
+
+std::vector<PeerLink> Transport::links() const {
+    std::vector<PeerLink> out;
+    for (auto& [id, peer] : impl_->peers) {
+        bool up = connected(id);
+        out.push_back(PeerLink{id, up, !up && peer.failed, peer.refusal});
+    }
+    return out;
 }
 
 }  // namespace ballot

@@ -26,6 +26,14 @@
 // Sending never blocks. Frames to a peer that is not connected, or whose queue is full, are
 // dropped: every engine retransmits.
 //
+// What the transport knows of each peer's link is there for operators and for failing requests
+// fast (common/node.h): connected; known down (its connection closed, a dial failed, or a
+// handshake with it failed); or unknown (not heard from since start: a higher id waits to be
+// dialed). And the reason the peer gave when it last refused this node at the handshake
+// (common/membership_guard.h), until it admits this node. The reason travels in the Hello's
+// refusal field, at most kMaxRefusalBytes, and is kept with control characters replaced, since
+// it comes from another process.
+//
 // What is left of head-of-line blocking is in the kernel: bulk bytes already handed to the
 // socket are ahead of a later control frame. While bulk frames are queued, the socket's
 // TCP_NOTSENT_LOWAT is set to bulk_notsent_lowat_bytes, so the kernel accepts new bytes only
@@ -52,6 +60,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/log_level.h"
 #include "common/types.h"
@@ -93,8 +102,24 @@ struct TransportOptions {
     std::function<void(NodeId, std::uint64_t incarnation, std::uint64_t mark)> on_mark;
 };
 
+// One peer's link as the transport knows it (Transport::links()).
+struct PeerLink {
+    NodeId id = kNoNode;
+    bool connected = false;
+    bool known_down = false;      // not connected, and it failed since start (not merely unheard of)
+    std::string refused_because;  // non-empty: the peer's last refusal of this node, not yet lifted
+};
+
+// A socket listening on `at`, with SO_REUSEADDR. Throws boost::system::system_error if it cannot
+// (a port in use). ballot-server binds both its ports with it before it creates anything on disk.
+boost::asio::ip::tcp::acceptor listen_on(boost::asio::io_context& io,
+                                         const boost::asio::ip::tcp::endpoint& at);
+
 class Transport {
 public:
+    // The longest refusal reason sent or kept (the rest is cut).
+    static constexpr std::size_t kMaxRefusalBytes = 512;
+
     // Returns false if the payload is malformed: the connection it came on is dropped.
     using Handler = std::function<bool(NodeId from, std::span<const std::uint8_t> payload)>;
     // The same for bulk frames (frame version 3).
@@ -108,6 +133,8 @@ public:
 
     // Binds the peer port (throws boost::system::system_error if it cannot) and starts dialing.
     void start(const boost::asio::ip::tcp::endpoint& listen);
+    // The same with a peer port bound already (listen_on).
+    void start(boost::asio::ip::tcp::acceptor listening);
     void stop();
 
     void send(NodeId to, std::span<const std::uint8_t> payload);
@@ -120,6 +147,8 @@ public:
     void announce_mark();
     std::size_t connected_peers() const;
     bool connected(NodeId peer) const;
+    // Every peer's link, by id.
+    std::vector<PeerLink> links() const;
     // The address the peer port is bound to (after start(); useful with port 0).
     boost::asio::ip::tcp::endpoint local_endpoint() const;
 

@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <deque>
+#include <set>
 
 #include "common/spawn.h"
 #include "kv/kv_commands.h"
@@ -18,13 +20,68 @@ namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-// The replies for requests that could not finish (SPEC "Errors").
-std::string failure_reply(const Outcome& o) {
+// "1,2,3"
+std::string id_list(const std::vector<NodeId>& ids) {
+    std::string out;
+    for (NodeId id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+    return out;
+}
+
+// A refusal's summary: its text up to the first ": " (common/membership_guard.h), with no ';'
+// (INFO's refused_by separates peers with it).
+std::string refusal_summary(const std::string& reason) {
+    std::string out = reason.substr(0, reason.find(": "));
+    std::replace(out.begin(), out.end(), ';', ',');
+    return out;
+}
+
+// INFO's refused_by: "2: data dir identity differs from the one remembered; 3: ..."
+std::string refused_by_text(const NodeHealth& h) {
+    std::string out;
+    for (auto& [id, reason] : h.refused_by)
+        out += (out.empty() ? "" : "; ") + std::to_string(id) + ": " + refusal_summary(reason);
+    return out;
+}
+
+// What keeps this node from serving, in words for an error reply; empty when it is neither
+// refused nor joining (SPEC "Errors": the code stays, the text names the state).
+std::string unavailable_reason(const NodeHealth& h) {
+    if (h.refused) {
+        std::vector<NodeId> peers;
+        std::set<std::string> whys;
+        for (auto& [id, reason] : h.refused_by) {
+            peers.push_back(id);
+            whys.insert(refusal_summary(reason));
+        }
+        std::string why;
+        for (auto& w : whys) why += (why.empty() ? "" : ", ") + w;
+        return "this node is refused by peers " + id_list(peers) + " (" + why + "; see INFO)";
+    }
+    if (h.joining) {
+        if (h.waiting_for.empty())
+            return "this node is joining: every peer has met it, it takes part in a moment";
+        return "this node is joining: waiting for peers " + id_list(h.waiting_for) + " to start (see INFO)";
+    }
+    return {};
+}
+
+// The replies for requests that could not finish (SPEC "Errors"), naming this node's state.
+std::string failure_reply(const Outcome& o, const Node& node) {
+    const std::string unknown = "; a write may or may not have been applied";
     switch (o.status) {
-        case Outcome::Status::timeout:
-            return error_reply("TRYAGAIN request timed out; a write may or may not have been applied");
-        case Outcome::Status::no_quorum:
-            return error_reply("CLUSTERDOWN no quorum reachable; a write may or may not have been applied");
+        case Outcome::Status::timeout: {
+            std::string why = unavailable_reason(node.health());
+            return error_reply("TRYAGAIN " + (why.empty() ? "request timed out" : why) + unknown);
+        }
+        case Outcome::Status::no_quorum: {
+            NodeHealth h = node.health();
+            std::string why = unavailable_reason(h);
+            if (why.empty())
+                why = "no quorum reachable (peers connected: " +
+                      (h.connected.empty() ? "none" : id_list(h.connected)) +
+                      "; known down: " + (h.down.empty() ? "none" : id_list(h.down)) + ")";
+            return error_reply("CLUSTERDOWN " + why + unknown);
+        }
         case Outcome::Status::storage_failed:
             return error_reply("ERR " +
                                (o.reply.empty() ? std::string("storage failure on this node") : o.reply));
@@ -65,15 +122,33 @@ std::string bgsave_reply(Node& node) {
     return error_reply("ERR Background save not started (see this node's log)");
 }
 
+// INFO's role: the engine's (leader, follower, pre-candidate, candidate, proposer), unless this
+// node takes no part: refused by its peers, or joining (common/node.h, NodeHealth).
+std::string role_text(const NodeHealth& h, Role engine_role) {
+    if (h.refused) return "refused";
+    if (h.joining) return "joining";
+    return role_name(engine_role);
+}
+
+// HOST:PORT of the leader this node knows, empty if none.
+std::string leader_address(const NodeOptions& o, NodeId leader) {
+    for (auto& m : o.cluster.members)
+        if (m.id == leader) return m.str();
+    return {};
+}
+
 std::string info_text(const Node& node) {
     DriverStatus s = node.status();
+    NodeHealth h = node.health();
     const NodeOptions& o = node.options();
     std::string out = "# Ballot\r\n";
     auto line = [&](const std::string& k, const std::string& v) { out += k + ":" + v + "\r\n"; };
+    line("version", BALLOT_VERSION);
     line("protocol", o.protocol);
     line("id", std::to_string(o.cluster.self));
-    line("role", role_name(s.engine.role));
+    line("role", role_text(h, s.engine.role));
     line("leader_id", std::to_string(s.engine.leader));
+    line("leader_address", leader_address(o, s.engine.leader));
     line(s.engine.epoch.name(), s.engine.epoch.str());
     line("commit_index", std::to_string(s.engine.commit_index));
     line("applied_index", std::to_string(s.applied_index));
@@ -91,6 +166,15 @@ std::string info_text(const Node& node) {
     line("snapshots_made", std::to_string(s.snapshots_made));
     line("snapshots_installed", std::to_string(s.snapshots_installed));
     line("snapshots_sent", std::to_string(s.snapshots_sent));
+    // Where this node stands with its peers: who refuses it and why (each full reason on its own
+    // line), whom a joining node waits for, whom it is connected to and whom it knows are down.
+    line("refused_by", refused_by_text(h));
+    for (auto& [id, reason] : h.refused_by) line("refused_by_" + std::to_string(id), reason);
+    line("waiting_for", id_list(h.waiting_for));
+    line("connected_peers", id_list(h.connected));
+    line("unreachable_peers", id_list(h.down));
+    line("data_dir", o.data_dir);
+    line("uptime_in_seconds", std::to_string(node.uptime_seconds()));
     return out;
 }
 
@@ -285,17 +369,17 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         std::weak_ptr<Session> weak = s;
         std::string payload = encode_payload(check.command);
         if (check.command.kind() == CommandKind::write) {
-            node.submit(stamp, std::move(payload), [weak, slot](const Outcome& o) {
+            node.submit(stamp, std::move(payload), [this, weak, slot](const Outcome& o) {
                 auto session = weak.lock();
                 if (!session) return;
-                session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o));
+                session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o, node));
             });
         } else {
             node.read([this, weak, slot, payload = std::move(payload)](const Outcome& o) {
                 auto session = weak.lock();
                 if (!session) return;
-                session->finish(slot,
-                                o.status == Outcome::Status::ok ? store.query(payload) : failure_reply(o));
+                session->finish(
+                    slot, o.status == Outcome::Status::ok ? store.query(payload) : failure_reply(o, node));
             });
         }
     }
@@ -308,12 +392,8 @@ RespServer::~RespServer() {
     stop();
 }
 
-void RespServer::start(const tcp::endpoint& listen) {
-    impl_->acceptor = std::make_unique<tcp::acceptor>(impl_->io);
-    impl_->acceptor->open(listen.protocol());
-    impl_->acceptor->set_option(tcp::acceptor::reuse_address(true));
-    impl_->acceptor->bind(listen);
-    impl_->acceptor->listen();
+void RespServer::start(tcp::acceptor listening) {
+    impl_->acceptor = std::make_unique<tcp::acceptor>(std::move(listening));
     asio::co_spawn(impl_->io, Impl::accept_loop(impl_), rethrow_escaped);
 }
 

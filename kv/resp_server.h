@@ -26,8 +26,8 @@ public:
     RespServer(boost::asio::io_context& io, Node& node, const KvStore& store, RespServerOptions options);
     ~RespServer();
 
-    // Binds the client port (throws boost::system::system_error if it cannot).
-    void start(const boost::asio::ip::tcp::endpoint& listen);
+    // Serves clients on a bound client port (common/transport.h, listen_on).
+    void start(boost::asio::ip::tcp::acceptor listening);
     // Stops accepting and closes every connection.
     void stop();
 

@@ -18,10 +18,15 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
 
 #include "common/cluster_config.h"
 #include "common/engine.h"
 #include "common/node.h"
+#include "common/transport.h"
 #include "engines/registry.h"
 #include "kv/kv_store.h"
 #include "kv/resp_server.h"
@@ -80,6 +85,37 @@ struct ServerArgs {
     std::size_t max_bulk_bytes = 1 << 20;
     std::string restore_from;  // a snapshot file to build this node's data dir from (kv/restore.h)
 };
+
+// "--node HOST:PORT:ID" as the operator wrote it.
+std::string node_flag(const NodeAddress& m) {
+    return "--node " + m.str() + ":" + std::to_string(m.id);
+}
+
+// Every HOST must resolve now, before anything is started or created; and no two members may
+// share an address under two names (localhost and 127.0.0.1): that node would dial itself.
+void check_addresses(const ClusterConfig& cluster) {
+    asio::io_context probe;
+    asio::ip::tcp::resolver resolver(probe);
+    std::map<asio::ip::tcp::endpoint, const NodeAddress*> seen;
+    for (auto& m : cluster.members) {
+        boost::system::error_code ec;
+        auto results = resolver.resolve(m.host, std::to_string(m.client_port), ec);
+        if (ec)
+            throw UsageError{node_flag(m) + ": cannot resolve host " + m.host + " (" + ec.message() + ")"};
+        std::set<asio::ip::tcp::endpoint> endpoints;
+        for (auto& r : results) endpoints.insert(r.endpoint());
+        for (auto& endpoint : endpoints) {
+            auto [it, fresh] = seen.emplace(endpoint, &m);
+            if (!fresh) {
+                std::ostringstream where;
+                where << endpoint;
+                throw UsageError{node_flag(*it->second) + " and " + node_flag(m) +
+                                 " are one address (both are " + where.str() +
+                                 "): give each member its own HOST:PORT"};
+            }
+        }
+    }
+}
 
 ServerArgs parse_args(int argc, char** argv) {
     po::options_description desc("ballot-server options");
@@ -159,16 +195,7 @@ ServerArgs parse_args(int argc, char** argv) {
         if (a.restore_from.empty()) throw UsageError{"--restore-from: expected a snapshot file"};
     }
 
-    // Every HOST must resolve now, before anything is started or created.
-    asio::io_context probe;
-    asio::ip::tcp::resolver resolver(probe);
-    for (auto& m : a.node.cluster.members) {
-        boost::system::error_code ec;
-        resolver.resolve(m.host, std::to_string(m.client_port), ec);
-        if (ec)
-            throw UsageError{"--node " + m.str() + ":" + std::to_string(m.id) + ": cannot resolve host " +
-                             m.host + " (" + ec.message() + ")"};
-    }
+    check_addresses(a.node.cluster);
     return a;
 }
 
@@ -176,6 +203,37 @@ ServerArgs parse_args(int argc, char** argv) {
 int fail_to_start(const std::string& why) {
     std::fprintf(stderr, "ballot-server: %s\n", why.c_str());
     return 1;
+}
+
+// This node's two ports, bound before anything is created on disk, so that a port in use leaves
+// no new data dir or identity behind.
+struct Listeners {
+    asio::ip::tcp::acceptor clients;
+    asio::ip::tcp::acceptor peers;
+};
+
+// Binds both ports of `me`; on failure, `error` names the port and the --node flag it comes from.
+std::optional<Listeners> bind_ports(asio::io_context& io, const NodeAddress& me, std::string& error) {
+    asio::ip::tcp::resolver resolver(io);
+    auto endpoint = [&](std::uint16_t port) {
+        return resolver.resolve(me.host, std::to_string(port)).begin()->endpoint();
+    };
+    std::optional<asio::ip::tcp::acceptor> clients;
+    try {
+        clients.emplace(listen_on(io, endpoint(me.client_port)));
+    } catch (const boost::system::system_error& e) {
+        error =
+            "cannot listen for clients on " + me.str() + " (" + node_flag(me) + "): " + e.code().message();
+        return std::nullopt;
+    }
+    try {
+        return Listeners{std::move(*clients), listen_on(io, endpoint(me.peer_port()))};
+    } catch (const boost::system::system_error& e) {
+        error = "cannot listen for peers on " + me.host + ":" + std::to_string(me.peer_port()) + " (" +
+                node_flag(me) + ": client port + " + std::to_string(kPeerPortOffset) +
+                "): " + e.code().message();
+        return std::nullopt;
+    }
 }
 
 }  // namespace
@@ -194,6 +252,12 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(args.log_level));
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [n" + std::to_string(args.node.cluster.self) + "] %^%-5l%$ %v");
 
+    asio::io_context io(1);
+    const NodeAddress& me = args.node.cluster.self_address();
+    std::string bind_error;
+    std::optional<Listeners> listeners = bind_ports(io, me, bind_error);
+    if (!listeners) return fail_to_start(bind_error);
+
     // Before the node opens the dir: it then finds the snapshot like any other and loads it.
     if (!args.restore_from.empty()) {
         kv::RestoreResult restored = kv::restore_data_dir(args.restore_from, args.node.data_dir);
@@ -207,7 +271,6 @@ int main(int argc, char** argv) {
                      restored.written.payload_bytes, args.restore_from, args.node.data_dir);
     }
 
-    asio::io_context io(1);
     kv::KvStore store;
     std::unique_ptr<Node> node;
     try {
@@ -221,20 +284,8 @@ int main(int argc, char** argv) {
     kv::RespServerOptions resp_options;
     resp_options.limits.max_bulk_bytes = args.max_bulk_bytes;
     kv::RespServer server(io, *node, store, resp_options);
-    const NodeAddress& me = args.node.cluster.self_address();
-    try {
-        asio::ip::tcp::resolver resolver(io);
-        server.start(resolver.resolve(me.host, std::to_string(me.client_port)).begin()->endpoint());
-    } catch (const boost::system::system_error& e) {
-        return fail_to_start("cannot listen for clients on " + me.str() + ": " + e.code().message());
-    }
-    try {
-        node->start();
-    } catch (const boost::system::system_error& e) {
-        return fail_to_start("cannot listen for peers on " + me.host + ":" + std::to_string(me.peer_port()) +
-                             " (client port + " + std::to_string(kPeerPortOffset) +
-                             "): " + e.code().message());
-    }
+    server.start(std::move(listeners->clients));
+    node->start(std::move(listeners->peers));
 
     asio::signal_set signals(io, SIGTERM, SIGINT);
     signals.async_wait([&](boost::system::error_code ec, int signal) {

@@ -83,9 +83,11 @@ public:
     void send(NodeId to, Bytes) override { sent.push_back(to); }
     void send_bulk(NodeId to, Bytes) override { bulk.push_back(to); }
     std::size_t reachable_peers() const override { return reachable; }
+    std::size_t unreachable_peers() const override { return unreachable; }
     std::vector<NodeId> bulk;
     std::vector<NodeId> sent;
     std::size_t reachable = 2;
+    std::size_t unreachable = 0;
 };
 
 class EchoMachine : public StateMachine {
@@ -206,6 +208,38 @@ BOOST_FIXTURE_TEST_CASE(an_unanswered_command_is_proposed_again_then_times_out, 
     for (int i = 0; i < 10; ++i) driver->tick();
     BOOST_REQUIRE(outcomes.size() == 2u);
     BOOST_TEST((outcomes[1].status == Outcome::Status::no_quorum));
+}
+
+// A majority known unreachable (2 of 3 members' connections closed): waiting requests fail at the
+// next tick, new ones at once, all with no_quorum, long before the request timeout (10 ticks);
+// one peer down is no reason to fail anything, and once peers are back requests work again.
+BOOST_FIXTURE_TEST_CASE(with_a_majority_known_unreachable_requests_fail_at_once, Fixture) {
+    engine->swallow = true;
+    engine->read_ok = false;  // no safe point yet: the read waits too
+    driver->submit(std::nullopt, "waiting", record());
+    driver->read(record());
+    driver->pump();
+    network.unreachable = 1;  // a minority down: keep waiting
+    driver->tick();
+    BOOST_TEST(outcomes.empty());
+    network.unreachable = 2;
+    driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 2u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::no_quorum));
+    BOOST_TEST((outcomes[1].status == Outcome::Status::no_quorum));
+    BOOST_TEST(driver->quorum_known_lost());
+    driver->submit(std::nullopt, "new", record());
+    driver->read(record());
+    BOOST_REQUIRE(outcomes.size() == 4u);  // without a tick
+    BOOST_TEST((outcomes[2].status == Outcome::Status::no_quorum));
+    BOOST_TEST((outcomes[3].status == Outcome::Status::no_quorum));
+    network.unreachable = 0;  // the peers are back
+    engine->swallow = false;
+    driver->submit(std::nullopt, "after", record());
+    driver->pump();
+    disk.complete();
+    BOOST_REQUIRE(outcomes.size() == 5u);
+    BOOST_TEST((outcomes[4].status == Outcome::Status::ok));
 }
 
 BOOST_FIXTURE_TEST_CASE(reads_wait_for_the_read_index_to_be_applied, Fixture) {

@@ -229,6 +229,48 @@ BOOST_AUTO_TEST_CASE(a_rejected_bulk_frame_drops_the_connection) {
     BOOST_TEST(p.log2.contains("dropping connection to peer n1"));
 }
 
+// The refused side learns who refuses it and why (the reason in the acceptor's Hello), cut to
+// kMaxRefusalBytes and on one line, and knows the peer is down; once admitted, both are lifted.
+BOOST_AUTO_TEST_CASE(a_refused_node_learns_the_reason_and_the_refusal_is_lifted_once_admitted) {
+    asio::io_context io;
+    Inbox inbox1, inbox2;
+    LogLines log1, log2;
+    bool refuse = true;
+    TransportOptions options2;
+    options2.admit = [&](NodeId, std::uint64_t, const HelloMarks&, TransportOptions::AdmitDone done) {
+        done(refuse ? std::optional<std::string>("data dir differs:\r\n" + std::string(2000, 'x'))
+                    : std::nullopt);
+    };
+    Transport n2(io, 2, kProtocol, std::map<NodeId, tcp::endpoint>{{1, {kLoopback, 1}}}, options2,
+                 inbox2.control(), inbox2.bulk(), log2.sink());
+    n2.start({kLoopback, 0});
+    TransportOptions options1;
+    options1.connect_backoff_max_ms = 50;
+    Transport n1(io, 1, kProtocol, std::map<NodeId, tcp::endpoint>{{2, n2.local_endpoint()}}, options1,
+                 inbox1.control(), inbox1.bulk(), log1.sink());
+    BOOST_TEST(n1.links().at(0).known_down == false);  // not heard from yet: unknown, not down
+    n1.start({kLoopback, 0});
+    BOOST_REQUIRE(run_until(io, [&] { return !n1.links().at(0).refused_because.empty(); }));
+    PeerLink link = n1.links().at(0);
+    BOOST_TEST(link.id == 2u);
+    BOOST_TEST(!link.connected);
+    BOOST_TEST(link.known_down);
+    BOOST_TEST(link.refused_because.size() == Transport::kMaxRefusalBytes);
+    BOOST_TEST(link.refused_because.rfind("data dir differs:  xxx", 0) == 0, link.refused_because);
+    BOOST_TEST(n2.links().at(0).known_down);  // the refusing side counts it down too
+    BOOST_TEST(n2.links().at(0).refused_because.empty());
+
+    refuse = false;
+    BOOST_REQUIRE(run_until(io, [&] { return n1.connected(2) && n2.connected(1); }));
+    link = n1.links().at(0);
+    BOOST_TEST(link.connected);
+    BOOST_TEST(!link.known_down);
+    BOOST_TEST(link.refused_because.empty());
+    n1.stop();
+    n2.stop();
+    io.poll();
+}
+
 // A hand-written peer speaks the wire format: a version 3 frame reaches the bulk handler, a
 // version 1 frame the control handler, and an unknown version drops the connection.
 BOOST_AUTO_TEST_CASE(an_unknown_frame_version_drops_the_connection) {
