@@ -114,7 +114,7 @@ struct EngineConfig {
     // catching up from far behind is sent full messages, and without this bound the leader would
     // queue max_inflight_messages x max_message_bytes (256 MiB) for it at once. A message goes out
     // while the bytes in flight are below the bound, so at least one always can.
-    std::size_t max_inflight_bytes = 8 << 20;
+    std::size_t max_inflight_bytes = 2 << 20;
     // Bound on proposals a node holds while it has nowhere to send them (no leader known).
     std::size_t max_pending_proposals = 65536;
 
