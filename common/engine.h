@@ -310,6 +310,9 @@ struct EngineTraits {
     // The checks the log store runs on every record it replays, so that bytes the engine cannot
     // decode are refused as corruption with their file and offset.
     PersistedCodec codec;
+    // How a linearizable read is served, in a few words, for reports that compare read
+    // latencies (ballot-bench's --read-ratio curves), e.g. "ReadIndex (§6.4)".
+    std::string read_path;
 };
 
 }  // namespace ballot

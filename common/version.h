@@ -1,0 +1,12 @@
+// --version, the same on every binary: "<binary> <project version> (<git commit>)", the commit
+// being the one the sources were at when built ("-dirty" if they had uncommitted changes,
+// "unknown commit" outside a git checkout).
+#pragma once
+
+#include <string>
+
+namespace ballot {
+
+std::string version_line(const std::string& binary);
+
+}  // namespace ballot
