@@ -415,7 +415,7 @@ std::string sweep_chart_svg(const std::vector<EngineResult>& results) {
                                [&](const Curve& c) { return c.legend.label == r.engine; });
         if (it == curves.end()) {
             LegendEntry entry = legend_entry(r, i);
-            if (!r.read_path.empty()) entry.note = "reads: " + r.read_path;
+            if (!r.read_path.empty()) entry.note = r.read_path;
             curves.push_back({entry, {}});
             it = curves.end() - 1;
         }

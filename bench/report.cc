@@ -131,6 +131,11 @@ void add_row_notes(const EngineResult& r, std::vector<std::string>& notes) {
     if (r.follower) add(r.display_name() + ": " + follower_text(*r.follower));
 }
 
+bool any_read_path(const std::vector<EngineResult>& results) {
+    return std::any_of(results.begin(), results.end(),
+                       [](const EngineResult& r) { return !r.read_path.empty(); });
+}
+
 // The caption under the throughput-over-time chart: only what the chart shows.
 std::string throughput_caption(const std::vector<EngineResult>& results) {
     bool failover = false, follower = false;
@@ -302,6 +307,15 @@ void write_optional(Json& j, const std::string& key, std::optional<std::uint64_t
         j.null();
 }
 
+// A text field that is null when empty (not given, no problem).
+void write_text_or_null(Json& j, const std::string& key, const std::string& text) {
+    j.key(key);
+    if (text.empty())
+        j.null();
+    else
+        j.value(text);
+}
+
 void write_phase(Json& j, const std::string& key, const LatencyHistogram& h) {
     j.key(key).begin_object();
     j.field("count", h.count());
@@ -331,11 +345,7 @@ void write_follower(Json& j, const FollowerCatchup& f) {
         j.value(f.restart_at_s);
     else
         j.null();
-    j.key("problem");
-    if (f.problem.empty())
-        j.null();
-    else
-        j.value(f.problem);
+    write_text_or_null(j, "problem", f.problem);
     j.field("log_tail", f.log_tail);
     j.field("target_index", static_cast<std::uint64_t>(f.target_index));
     j.field("caught_up", f.catch_up_ms.has_value());
@@ -464,16 +474,8 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
     j.field("durability", config.durability);
     j.field("cores", static_cast<std::uint64_t>(config.cores));
     j.field("seed", config.seed);
-    j.key("link_delay");
-    if (config.link_delay.empty())
-        j.null();
-    else
-        j.value(config.link_delay);
-    j.key("sweep");
-    if (config.sweep.empty())
-        j.null();
-    else
-        j.value(config.sweep);
+    write_text_or_null(j, "link_delay", config.link_delay);
+    write_text_or_null(j, "sweep", config.sweep);
     j.field("version", config.version);
     j.field("machine", config.machine);
     j.field("line", config.line());
@@ -567,7 +569,7 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
       << "<style>\n"
          "body{font-family:sans-serif;margin:24px;color:#222;max-width:1800px}\n"
          ".charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(620px,1fr));gap:8px 28px}\n"
-         ".charts svg{width:100%;height:auto}\n"
+         ".charts svg{width:100%;max-width:1100px;height:auto}\n"
          "h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px}\n"
          ".config{color:#444;font-size:13px;line-height:1.5}\n"
          "table{border-collapse:collapse;font-size:14px}\n"
@@ -586,9 +588,13 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
         s << "<h2>Throughput against latency</h2>\n"
              "<p class=\"config\">One point per run of the sweep ("
           << escape_html(config.sweep)
-          << "; the value is written beside each p99 point): successful replies per second of the measured "
-             "run "
-             "against the p50 (solid) and p99 (dashed) latency of its successful requests, log scale.</p>\n"
+          << "; the value is written beside each p99 point): successful replies per second of the "
+             "measured run against the p50 (solid) and p99 (dashed) latency of its successful requests, "
+             "log scale"
+          << (any_read_path(results)
+                  ? "; the grey line under each engine names how it serves a linearizable read"
+                  : "")
+          << ".</p>\n"
           << "<div class=\"charts\">" << sweep_chart_svg(results) << "</div>\n";
     }
 

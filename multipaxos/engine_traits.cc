@@ -11,7 +11,7 @@ const EngineTraits& engine_traits() {
             return std::make_unique<MultiPaxos>(config, std::move(recovered));
         },
         persisted_codec(),
-        "leader read index, confirmed by a heartbeat quorum"};
+        "leader read index"};
     return traits;
 }
 

@@ -12,7 +12,7 @@ const EngineTraits& engine_traits() {
             return std::make_unique<Paxos>(config, std::move(recovered));
         },
         persisted_codec<&decode_metadata, &decode_record>(),
-        "quorum read: a majority of acceptors asked"};
+        "acceptor quorum read"};
     return traits;
 }
 

@@ -12,7 +12,7 @@ const EngineTraits& engine_traits() {
             return std::make_unique<Raft>(config, std::move(recovered));
         },
         persisted_codec<&decode_metadata, &decode_record>(),
-        "ReadIndex: leader heartbeat round (§6.4)"};
+        "ReadIndex (§6.4)"};
     return traits;
 }
 

@@ -1025,7 +1025,8 @@ BOOST_AUTO_TEST_CASE(a_sweep_draws_throughput_against_latency_per_engine) {
     BOOST_TEST(count_of(html, "<circle") == 12u);
     BOOST_TEST(html.find("latency (ms, log scale)") != std::string::npos);
     BOOST_TEST(count_of(html, "stroke-dasharray=\"6,4\"") == 3u);  // raft, paxos, and the legend
-    BOOST_TEST(html.find("reads: ReadIndex (6.4)") != std::string::npos);
+    BOOST_TEST(html.find(">ReadIndex (6.4)</text>") != std::string::npos);
+    BOOST_TEST(html.find("names how it serves a linearizable read") != std::string::npos);
     BOOST_TEST(html.find("raft clients=4</td>") != std::string::npos);
     BOOST_TEST(html.find("link delay 20 ms one way") != std::string::npos);
 
