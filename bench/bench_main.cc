@@ -10,12 +10,15 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "bench/options.h"
 #include "bench/report.h"
 #include "bench/targets.h"
+#include "common/version.h"
 
 namespace fs = std::filesystem;
 using namespace ballot::bench;
@@ -83,13 +86,33 @@ void end_progress_line() {
 
 void print_row_summary(const ballot::bench::EngineResult& r) {
     if (!r.completed) {
-        std::fprintf(stderr, "[%s] not measured: %s\n", r.engine.c_str(), r.failure.c_str());
+        std::fprintf(stderr, "[%s] not measured: %s\n", r.display_name().c_str(), r.failure.c_str());
         return;
     }
-    std::fprintf(stderr, "[%s] done: %.0f ops/s, p99 %s ms, %llu errors\n", r.engine.c_str(),
+    std::fprintf(stderr, "[%s] done: %.0f ops/s, p99 %s ms, %llu errors\n", r.display_name().c_str(),
                  r.throughput_ops(),
                  format_ms(static_cast<double>(r.latency_ns.value_at_percentile(99)) / 1e6).c_str(),
                  static_cast<unsigned long long>(r.error_count()));
+}
+
+// "host (CPU model)", so a report says which machine produced it.
+std::string machine_description() {
+    char host[256] = "unknown host";
+    ::gethostname(host, sizeof host - 1);
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line, model;
+    while (model.empty() && std::getline(cpuinfo, line)) {
+        if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+            model = line.substr(line.find(':') + 2);
+    }
+    return std::string(host) + (model.empty() ? "" : " (" + model + ")");
+}
+
+std::string sweep_text(const Sweep& sweep) {
+    std::ostringstream s;
+    s << sweep.name() << "=";
+    for (std::size_t i = 0; i < sweep.values.size(); ++i) s << (i ? "," : "") << sweep.values[i];
+    return s.str();
 }
 
 bool write_file(const fs::path& path, const std::string& content) {
@@ -106,6 +129,10 @@ int main(int argc, char** argv) {
     ParseResult parsed = parse_options(args);
     if (!parsed.help.empty()) {
         std::cout << parsed.help;
+        return 0;
+    }
+    if (parsed.version) {
+        std::cout << ballot::version_line("ballot-bench") << "\n";
         return 0;
     }
     if (!parsed.options) {
@@ -157,24 +184,34 @@ int main(int argc, char** argv) {
     config.cores = std::thread::hardware_concurrency();
     config.seed = o.seed;
     config.started_at = local_time("%Y-%m-%dT%H:%M:%S%z");
+    if (o.link_delay.enabled()) config.link_delay = o.link_delay.str();
+    if (o.sweep) config.sweep = sweep_text(*o.sweep);
+    config.version = ballot::version_line("ballot-bench");
+    config.machine = machine_description();
     const std::string stamp = local_time("%Y-%m-%d_%H-%M-%S");
 
-    const BenchContext context{o, print_progress, &g_interrupted};
     std::vector<EngineResult> results;
-    auto add = [&](EngineResult r) {
-        end_progress_line();
-        print_row_summary(r);
-        results.push_back(std::move(r));
+    // Without a sweep, one run per target; with one, a run per target and value, each target's
+    // runs together (its curve is then measured in one stretch of time).
+    const std::vector<double> points = o.sweep ? o.sweep->values : std::vector<double>{0};
+    auto run_all_points = [&](const std::function<EngineResult(const BenchContext&)>& run) {
+        for (double value : points) {
+            if (g_interrupted) return;
+            const Options at = o.at_sweep_point(value);
+            EngineResult r = run(BenchContext{at, print_progress, &g_interrupted});
+            if (o.sweep) r.point = SweepPoint{o.sweep->name(), value};
+            end_progress_line();
+            print_row_summary(r);
+            results.push_back(std::move(r));
+        }
     };
     if (spawn) {
-        for (const auto& protocol : o.protocols) {
-            if (g_interrupted) break;
-            add(bench_engine(context, protocol));
-        }
+        for (const auto& protocol : o.protocols)
+            run_all_points([&](const BenchContext& c) { return bench_engine(c, protocol); });
     } else {
-        add(bench_existing(context));
+        run_all_points([](const BenchContext& c) { return bench_existing(c); });
     }
-    if (o.baseline && !g_interrupted) add(bench_redis(context, *o.baseline));
+    if (o.baseline) run_all_points([&](const BenchContext& c) { return bench_redis(c, *o.baseline); });
     if (g_interrupted) {
         std::cerr << "ballot-bench: interrupted; clusters stopped, no report written\n";
         return 130;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 
 #include "engines/registry.h"
@@ -66,17 +67,22 @@ struct LegendEntry {
     std::string label;
     std::string color;
     std::string note;  // a second, grey line (e.g. "not replicated")
+    std::string dash;  // the line's stroke-dasharray; empty for a solid line
 };
 
+std::string dash_attribute(const std::string& dash) {
+    return dash.empty() ? "" : " stroke-dasharray=\"" + dash + "\"";
+}
+
 LegendEntry legend_entry(const EngineResult& r, std::size_t index) {
-    return {r.engine, engine_color(r.engine, index), r.replicated ? "" : "not replicated"};
+    return {r.engine, engine_color(r.engine, index), r.replicated ? "" : "not replicated", ""};
 }
 
 std::string legend(const std::vector<LegendEntry>& entries) {
     std::string s;
     double y = kTop + 14;
     for (const auto& e : entries) {
-        s += line(kRight + 16, y - 4, kRight + 44, y - 4, e.color, 3);
+        s += line(kRight + 16, y - 4, kRight + 44, y - 4, e.color, 3, dash_attribute(e.dash));
         s += text(kRight + 52, y, e.label, "start");
         if (!e.note.empty()) {
             y += 15;
@@ -118,7 +124,63 @@ double nines(double percentile) {
     return -std::log10(1 - percentile / 100);
 }
 
+// A latency axis in whole decades covering [lo_ms, hi_ms] (at least one), with grid lines at 1,
+// 2 and 5 of each decade; returns the grid and sets `py` to map milliseconds to y.
+std::string log_latency_axis(double lo_ms, double hi_ms, std::function<double(double)>& py) {
+    const double lo_exp = std::floor(std::log10(lo_ms));
+    double hi_exp = std::ceil(std::log10(hi_ms));
+    if (hi_exp <= lo_exp) hi_exp = lo_exp + 1;
+    py = [=](double ms) {
+        return kBottom - (kBottom - kTop) * (std::log10(ms) - lo_exp) / (hi_exp - lo_exp);
+    };
+    std::string s;
+    const bool label_minor = hi_exp - lo_exp <= 2;
+    for (double e = lo_exp; e <= hi_exp; ++e) {
+        const double decade = std::pow(10, e);
+        s += line(kLeft, py(decade), kRight, py(decade), "#ccc");
+        s += text(kLeft - 6, py(decade) + 4, format_tick(decade), "end");
+        if (e == hi_exp) break;
+        for (double m : {2.0, 5.0}) {
+            s += line(kLeft, py(decade * m), kRight, py(decade * m), "#eee");
+            if (label_minor)
+                s += text(kLeft - 6, py(decade * m) + 4, format_tick(decade * m), "end", " fill=\"#666\"");
+        }
+    }
+    return s;
+}
+
+// A linear requests-per-second axis from 0 to a round value above `peak` (y when `vertical`,
+// else x); returns the grid and sets `to_px`.
+std::string ops_axis(double peak, bool vertical, std::function<double(double)>& to_px) {
+    const double top = std::max(1.0, peak);
+    const double step = nice_step(top * 1.1 / 5);
+    const double max = step * std::ceil(top * 1.05 / step);
+    if (vertical)
+        to_px = [=](double ops) { return kBottom - (kBottom - kTop) * ops / max; };
+    else
+        to_px = [=](double ops) { return kLeft + (kRight - kLeft) * ops / max; };
+    std::string s;
+    for (double v = 0; v <= max + step / 2; v += step) {
+        const double at = to_px(v);
+        if (vertical) {
+            s += line(kLeft, at, kRight, at, v == 0 ? "#444" : "#ddd");
+            s += text(kLeft - 6, at + 4, format_ops_tick(v), "end");
+        } else {
+            s += line(at, kTop, at, kBottom, "#eee");
+            s += text(at, kBottom + 18, format_ops_tick(v));
+        }
+    }
+    return s;
+}
+
 }  // namespace
+
+std::uint32_t throughput_bin_ms(double duration_s) {
+    constexpr double kMinPoints = 20;
+    for (std::uint32_t bin_ms : {1000u, 500u, 250u, 200u})
+        if (duration_s * 1000 / bin_ms >= kMinPoints) return bin_ms;
+    return 100;
+}
 
 std::string escape_html(const std::string& in) {
     std::string out;
@@ -188,27 +250,9 @@ std::string latency_chart_svg(const std::vector<EngineResult>& results) {
     s += frame("percentile (log scale of nines)", "latency (ms, log scale)");
     if (curves.empty()) return s + no_data("no latencies recorded") + "</svg>";
 
-    // Whole decades on the y axis, at least one.
-    const double lo_exp = std::floor(std::log10(lo_ms));
-    double hi_exp = std::ceil(std::log10(hi_ms));
-    if (hi_exp <= lo_exp) hi_exp = lo_exp + 1;
     auto px = [](double x) { return kLeft + (kRight - kLeft) * x / kMaxNines; };
-    auto py = [&](double ms) {
-        return kBottom - (kBottom - kTop) * (std::log10(ms) - lo_exp) / (hi_exp - lo_exp);
-    };
-
-    const bool label_minor = hi_exp - lo_exp <= 2;
-    for (double e = lo_exp; e <= hi_exp; ++e) {
-        const double decade = std::pow(10, e);
-        s += line(kLeft, py(decade), kRight, py(decade), "#ccc");
-        s += text(kLeft - 6, py(decade) + 4, format_tick(decade), "end");
-        if (e == hi_exp) break;
-        for (double m : {2.0, 5.0}) {
-            s += line(kLeft, py(decade * m), kRight, py(decade * m), "#eee");
-            if (label_minor)
-                s += text(kLeft - 6, py(decade * m) + 4, format_tick(decade * m), "end", " fill=\"#666\"");
-        }
-    }
+    std::function<double(double)> py;
+    s += log_latency_axis(lo_ms, hi_ms, py);
     const std::pair<double, const char*> x_ticks[] = {{0, "0%"},  {nines(50), "50%"}, {1, "90%"},
                                                       {2, "99%"}, {3, "99.9%"},       {4, "99.99%"}};
     for (const auto& [x, label] : x_ticks) {
@@ -231,20 +275,23 @@ std::string latency_chart_svg(const std::vector<EngineResult>& results) {
 std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
     struct Line {
         LegendEntry legend;
-        std::vector<std::uint64_t> ops;  // per second
+        std::vector<double> ops;  // requests per second, per bin
         const Failover* failover;
         const FollowerCatchup* follower;
         double duration_s;
     };
-    std::vector<Line> lines;
     double span_s = 0;
-    std::uint64_t peak = 0;
+    for (const auto& r : results)
+        if (r.completed) span_s = std::max(span_s, r.duration_s);
+    const std::uint32_t bin_ms = throughput_bin_ms(span_s);
+    const double bin_s = bin_ms / 1000.0;
+    std::vector<Line> lines;
+    double peak = 0;
     for (std::size_t i = 0; i < results.size(); ++i) {
         const auto& r = results[i];
         if (!r.completed) continue;
-        Line l{legend_entry(r, i), r.timeline.ok_per_second(r.duration_s),
+        Line l{legend_entry(r, i), r.timeline.ops_per_bin(r.duration_s, bin_ms),
                r.failover ? &*r.failover : nullptr, r.follower ? &*r.follower : nullptr, r.duration_s};
-        span_s = std::max(span_s, r.duration_s);
         for (auto v : l.ops) peak = std::max(peak, v);
         lines.push_back(std::move(l));
     }
@@ -253,16 +300,10 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
     s += frame("seconds into the measured run", "successful requests per second");
     if (lines.empty() || span_s <= 0) return s + no_data("no throughput recorded") + "</svg>";
 
-    const double y_step = nice_step(std::max<double>(1, static_cast<double>(peak)) * 1.1 / 5);
-    const double y_max = y_step * std::ceil(std::max<double>(1, static_cast<double>(peak)) * 1.05 / y_step);
     auto px = [&](double sec) { return kLeft + (kRight - kLeft) * sec / span_s; };
-    auto py = [&](double ops) { return kBottom - (kBottom - kTop) * ops / y_max; };
-
-    for (double v = 0; v <= y_max + y_step / 2; v += y_step) {
-        s += line(kLeft, py(v), kRight, py(v), v == 0 ? "#444" : "#ddd");
-        s += text(kLeft - 6, py(v) + 4, format_ops_tick(v), "end");
-    }
-    const double x_step = std::max(1.0, nice_step(span_s / 10));  // whole seconds: one point each
+    std::function<double(double)> py;
+    s += ops_axis(peak, true, py);
+    const double x_step = nice_step(span_s / 10);
     for (double t = 0; t <= span_s + 1e-9; t += x_step) {
         s += line(px(t), kTop, px(t), kBottom, "#eee");
         s += text(px(t), kBottom + 18, format_tick(t));
@@ -338,11 +379,11 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
     for (const auto& l : lines) {
         std::string pts;
         std::string dots;
-        for (std::size_t sec = 0; sec < l.ops.size(); ++sec) {
-            // A point per second, at its middle (the last second may be partial: at its middle too).
-            const double mid =
-                std::min(static_cast<double>(sec) + 0.5, (static_cast<double>(sec) + l.duration_s) / 2);
-            const double x = px(mid), y = py(static_cast<double>(l.ops[sec]));
+        for (std::size_t bin = 0; bin < l.ops.size(); ++bin) {
+            // A point per bin, at its middle (the last bin may be partial: at its middle too).
+            const double begin_s = static_cast<double>(bin) * bin_s;
+            const double mid = std::min(begin_s + bin_s / 2, (begin_s + l.duration_s) / 2);
+            const double x = px(mid), y = py(l.ops[bin]);
             pts += num(x) + "," + num(y) + " ";
             dots += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"2.5\" fill=\"" + l.legend.color +
                     "\"/>";
@@ -352,6 +393,66 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
         s += dots;
         entries.push_back(l.legend);
     }
+    s += legend(entries);
+    return s + "</svg>";
+}
+
+std::string sweep_chart_svg(const std::vector<EngineResult>& results) {
+    struct Point {
+        double ops, p50_ms, p99_ms;
+        std::string label;  // the swept value
+    };
+    struct Curve {
+        LegendEntry legend;
+        std::vector<Point> points;  // in sweep order
+    };
+    std::vector<Curve> curves;
+    double peak_ops = 0, lo_ms = 0, hi_ms = 0;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        const auto& r = results[i];
+        if (!r.point || !r.completed || r.latency_ns.count() == 0) continue;
+        auto it = std::find_if(curves.begin(), curves.end(),
+                               [&](const Curve& c) { return c.legend.label == r.engine; });
+        if (it == curves.end()) {
+            LegendEntry entry = legend_entry(r, i);
+            if (!r.read_path.empty()) entry.note = r.read_path;
+            curves.push_back({entry, {}});
+            it = curves.end() - 1;
+        }
+        const double p50 = std::max(1e-6, static_cast<double>(r.latency_ns.value_at_percentile(50)) / 1e6);
+        const double p99 = std::max(1e-6, static_cast<double>(r.latency_ns.value_at_percentile(99)) / 1e6);
+        it->points.push_back({r.throughput_ops(), p50, p99, format_tick(r.point->value)});
+        peak_ops = std::max(peak_ops, r.throughput_ops());
+        lo_ms = lo_ms == 0 ? p50 : std::min(lo_ms, p50);
+        hi_ms = std::max(hi_ms, p99);
+    }
+
+    std::string s = svg_open("Throughput against latency");
+    s += frame("successful requests per second", "latency (ms, log scale)");
+    if (curves.empty()) return s + no_data("no sweep point measured") + "</svg>";
+
+    std::function<double(double)> px, py;
+    s += ops_axis(peak_ops, false, px);
+    s += log_latency_axis(lo_ms, hi_ms, py);
+
+    std::vector<LegendEntry> entries;
+    for (const auto& c : curves) {
+        for (const bool tail : {false, true}) {
+            std::string pts;
+            for (const auto& p : c.points) {
+                const double x = px(p.ops), y = py(tail ? p.p99_ms : p.p50_ms);
+                pts += num(x) + "," + num(y) + " ";
+                s += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"3\" fill=\"" + c.legend.color +
+                     "\"/>";
+                if (tail) s += text(x + 5, y - 5, p.label, "start", " fill=\"#666\" font-size=\"10\"");
+            }
+            s += "<polyline fill=\"none\" stroke=\"" + c.legend.color + "\" stroke-width=\"2\"" +
+                 dash_attribute(tail ? "6,4" : "") + " points=\"" + pts + "\"/>";
+        }
+        entries.push_back(c.legend);
+    }
+    entries.push_back({"p50", "#555", "", ""});
+    entries.push_back({"p99", "#555", "", "6,4"});
     s += legend(entries);
     return s + "</svg>";
 }

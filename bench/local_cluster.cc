@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/cluster_config.h"
 #include "engines/registry.h"
 #include "kv/resp_client.h"
 
@@ -61,13 +62,31 @@ std::vector<std::uint16_t> pick_free_ports(int count) {
     return ports;
 }
 
+std::vector<std::uint16_t> consecutive_free_ports(std::uint16_t base, int count) {
+    std::vector<std::uint16_t> ports;
+    for (int i = 0; i < count; ++i) {
+        const int p = base + i;
+        const int peer = p + static_cast<int>(kPeerPortOffset);
+        if (p > static_cast<int>(kMaxClientPort))
+            throw std::runtime_error("--port-base " + std::to_string(base) + ": peer port " +
+                                     std::to_string(peer) + " is not a port");
+        if (!can_bind(static_cast<std::uint16_t>(p)) || !can_bind(static_cast<std::uint16_t>(peer)))
+            throw std::runtime_error("--port-base " + std::to_string(base) + ": loopback port " +
+                                     std::to_string(p) + " or its peer port " + std::to_string(peer) +
+                                     " is in use");
+        ports.push_back(static_cast<std::uint16_t>(p));
+    }
+    return ports;
+}
+
 LocalCluster::LocalCluster(std::string server, std::string protocol, int nodes,
-                           std::vector<std::string> extra_args)
+                           std::vector<std::string> extra_args, std::optional<std::uint16_t> port_base)
     : server_(std::move(server)), protocol_(std::move(protocol)), extra_args_(std::move(extra_args)) {
+    // Ports first: a constructor that throws leaves no temp dir behind.
+    ports_ = port_base ? consecutive_free_ports(*port_base, nodes) : pick_free_ports(nodes);
     char tmpl[] = "/tmp/ballot-e2e-XXXXXX";
     if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
     root_ = tmpl;
-    ports_ = pick_free_ports(nodes);
 }
 
 LocalCluster::~LocalCluster() {

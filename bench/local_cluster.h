@@ -22,9 +22,12 @@ namespace ballot {
 
 class LocalCluster {
 public:
-    // `server` is the path of the ballot-server binary.
+    // `server` is the path of the ballot-server binary. With `port_base`, node i listens for
+    // clients on port_base + i - 1 (throws std::runtime_error naming the port if one of those or
+    // its peer port is taken); else on random free ports.
     LocalCluster(std::string server, std::string protocol, int nodes,
-                 std::vector<std::string> extra_args = {});
+                 std::vector<std::string> extra_args = {},
+                 std::optional<std::uint16_t> port_base = std::nullopt);
     ~LocalCluster();
     LocalCluster(const LocalCluster&) = delete;
     LocalCluster& operator=(const LocalCluster&) = delete;
@@ -94,5 +97,7 @@ std::string describe_exit_status(int status);
 
 // Free loopback ports P such that P and P + 10000 can both be bound right now.
 std::vector<std::uint16_t> pick_free_ports(int count);
+// base, base + 1, ..., base + count - 1, each checked as pick_free_ports checks them.
+std::vector<std::uint16_t> consecutive_free_ports(std::uint16_t base, int count);
 
 }  // namespace ballot

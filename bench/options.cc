@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/cluster_config.h"
 #include "engines/registry.h"
 
 namespace ballot::bench {
@@ -26,8 +27,14 @@ constexpr long long kMaxValueSizeBytes = 1024 * 1024;
 constexpr double kMaxDurationS = 24 * 3600;
 constexpr double kMaxRateOps = 10'000'000;
 constexpr long long kMaxFollowerDownS = 3600;
+// --port-base: above the privileged ports; the peer port of the last node (10000 above its
+// client port) must still be a port.
+constexpr long long kMinPortBase = 1024;
+// --sweep: a handful of points makes a curve; each is a whole run per engine.
+constexpr std::size_t kMaxSweepPoints = 32;
 // ballot-bench gives every spawned server these itself; a --server-arg may not override them.
-constexpr const char* kBenchOwnedServerFlags[] = {"--protocol", "--id", "--node", "--data-dir"};
+constexpr const char* kBenchOwnedServerFlags[] = {"--protocol", "--id", "--node", "--data-dir",
+                                                  "--link-delay"};
 
 struct Spec {
     const char* name;  // without the leading "--"
@@ -67,12 +74,21 @@ const Spec kSpecs[] = {
                                             "whether it took a snapshot, elections during the catch-up, "
                                             "write p99 before the kill and during the catch-up, and the "
                                             "leader's RSS; --duration must be at least SECONDS+5"},
+    {"link-delay", "MS[:JITTER_MS]", false, "WAN emulation: every spawned server holds each frame to a peer "
+                                            "MS ms (plus uniform jitter in +-JITTER_MS, frames kept in "
+                                            "order) before sending it (default: none)"},
+    {"sweep", "clients=N,N,...|rate=OPS,OPS,...", false, "run once per value (in place of --clients, or of "
+                                                         "--rate for open loop) for each engine, and draw "
+                                                         "throughput-latency curves (default: no sweep)"},
+    {"port-base", "N", false, "spawned clusters listen on client ports N..N+nodes-1 and peer ports 10000 "
+                              "above them (default: random free ports in 20000-45000)"},
     {"server-arg", "ARG", true, "pass ARG to every ballot-server the bench starts, one argument each time "
                                 "(e.g. --server-arg=--snapshot-entries=20000); nothing is passed by default"},
     {"out", "DIR", false, "directory for the JSON and HTML reports (default: bench-results)"},
     {"json", nullptr, false, "print the JSON report to stdout (the table then goes to stderr)"},
     {"server", "PATH", false, "the ballot-server binary (default: ballot-server next to ballot-bench)"},
     {"seed", "N", false, "seed of the key and read/write choices (default: 1)"},
+    {"version", nullptr, false, "print the version and exit"},
     {"help", nullptr, false, "print this help and exit"},
 };
 // clang-format on
@@ -117,7 +133,81 @@ bool to_double(const std::string& text, double& out) {
     return errno == 0 && end == text.c_str() + text.size() && std::isfinite(out);
 }
 
+// "clients=1,4,16" or "rate=1000,2000": increasing values, each valid for its option.
+std::optional<Sweep> parse_sweep(const std::string& text, std::string& error) {
+    const auto eq = text.find('=');
+    const std::string name = text.substr(0, eq);
+    Sweep sweep;
+    if (name == "clients")
+        sweep.parameter = Sweep::Parameter::clients;
+    else if (name == "rate")
+        sweep.parameter = Sweep::Parameter::rate;
+    if (eq == std::string::npos || (name != "clients" && name != "rate")) {
+        error = "--sweep '" + text + "': expected clients=N,N,... or rate=OPS,OPS,...";
+        return std::nullopt;
+    }
+    const auto items = split_commas(text.substr(eq + 1));
+    if (items.empty() || items.size() > kMaxSweepPoints) {
+        error = "--sweep " + name + ": give 1 to " + std::to_string(kMaxSweepPoints) + " values";
+        return std::nullopt;
+    }
+    for (const auto& item : items) {
+        long long whole = 0;
+        double v = 0;
+        const bool ok = sweep.parameter == Sweep::Parameter::clients
+                            ? to_integer(item, whole) && whole >= 1 && whole <= kMaxClients
+                            : to_double(item, v) && v > 0 && v <= kMaxRateOps;
+        if (!ok) {
+            error = "--sweep " + name + ": '" + item + "' is not " +
+                    (sweep.parameter == Sweep::Parameter::clients
+                         ? "a client count in 1-" + std::to_string(kMaxClients)
+                         : std::string("a rate above 0 and at most 10000000 requests per second"));
+            return std::nullopt;
+        }
+        if (sweep.parameter == Sweep::Parameter::clients) v = static_cast<double>(whole);
+        if (!sweep.values.empty() && v <= sweep.values.back()) {
+            error = "--sweep " + name + ": the values must increase ('" + item + "' follows " +
+                    format_number(sweep.values.back()) + ")";
+            return std::nullopt;
+        }
+        sweep.values.push_back(v);
+    }
+    return sweep;
+}
+
+// A sweep against the options it would contradict; empty if none.
+std::string check_sweep(const Options& o, bool clients_given, bool rate_given) {
+    if (!o.sweep) return "";
+    if (o.sweep->parameter == Sweep::Parameter::clients && clients_given)
+        return "--sweep clients=... and --clients cannot be combined: the sweep sets the clients of each run";
+    if (o.sweep->parameter == Sweep::Parameter::rate && rate_given)
+        return "--sweep rate=... and --rate cannot be combined: the sweep sets the rate of each run";
+    if (o.fail_leader_at_s || o.fail_follower_for_s)
+        return "--sweep cannot be combined with --fail-leader-at or --fail-follower-for: a curve needs "
+               "runs without faults";
+    return "";
+}
+
+std::string check_port_base(long long base, int nodes) {
+    const long long max_base = static_cast<long long>(kMaxClientPort) - (nodes - 1);
+    if (base < kMinPortBase || base > max_base)
+        return "--port-base must be between " + std::to_string(kMinPortBase) + " and " +
+               std::to_string(max_base) + " for " + std::to_string(nodes) +
+               " nodes, so that every client port and its peer port (10000 above) is a port (got " +
+               std::to_string(base) + ")";
+    return "";
+}
+
 }  // namespace
+
+Options Options::at_sweep_point(double value) const {
+    Options o = *this;
+    if (sweep && sweep->parameter == Sweep::Parameter::clients)
+        o.clients = static_cast<int>(value);
+    else if (sweep)
+        o.rate_ops = value;
+    return o;
+}
 
 std::string usage() {
     std::ostringstream s;
@@ -216,6 +306,10 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         if (!spec) return fail("unknown option '--" + name + "' (see --help)");
         if (name == "help") {
             result.help = usage();
+            return result;
+        }
+        if (name == "version") {
+            result.version = true;
             return result;
         }
         if (!spec->repeatable && given.count(name)) return fail("--" + name + " given more than once");
@@ -345,8 +439,8 @@ ParseResult parse_options(const std::vector<std::string>& args) {
             o.existing.push_back(*e);
         }
         // An existing cluster is what it is: options that describe spawned clusters make no sense.
-        for (const char* spawn_only :
-             {"protocol", "nodes", "server", "fail-leader-at", "fail-follower-for", "server-arg"}) {
+        for (const char* spawn_only : {"protocol", "nodes", "server", "fail-leader-at", "fail-follower-for",
+                                       "server-arg", "link-delay", "port-base"}) {
             if (has(spawn_only))
                 return fail(
                     std::string("--") + spawn_only +
@@ -413,6 +507,25 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         if (!to_unsigned(text("seed"), seed))
             return fail("--seed: '" + text("seed") + "' is not an unsigned integer");
         o.seed = seed;
+    }
+
+    if (has("link-delay")) {
+        std::string error;
+        auto delay = parse_link_delay(text("link-delay"), error);
+        if (!delay) return fail(error);
+        o.link_delay = *delay;
+    }
+    if (has("port-base")) {
+        if (!integer("port-base", v)) return result;
+        if (auto error = check_port_base(v, o.nodes); !error.empty()) return fail(error);
+        o.port_base = static_cast<std::uint16_t>(v);
+    }
+    if (has("sweep")) {
+        std::string error;
+        o.sweep = parse_sweep(text("sweep"), error);
+        if (!o.sweep) return fail(error);
+        if (auto conflict = check_sweep(o, has("clients"), has("rate")); !conflict.empty())
+            return fail(conflict);
     }
 
     result.options = std::move(o);

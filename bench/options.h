@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/link_delay.h"
 #include "common/types.h"
 
 namespace ballot::bench {
@@ -30,6 +31,17 @@ inline constexpr double kFollowerKillAtS = 2;
 // ...and the run must leave at least this much time after the restart for the catch-up to be
 // seen under load (the bench keeps polling the follower after the load, up to a bound).
 inline constexpr double kFollowerCatchupMinS = 3;
+
+// --sweep NAME=V1,V2,...: the run repeated for each value, one row per engine and value, and a
+// throughput-latency curve per engine in the HTML report.
+struct Sweep {
+    enum class Parameter { clients, rate };
+    Parameter parameter = Parameter::clients;
+    std::vector<double> values;  // increasing; whole numbers for clients
+
+    // "clients" or "rate", as on the command line.
+    std::string name() const { return parameter == Parameter::clients ? "clients" : "rate"; }
+};
 
 struct Options {
     std::vector<std::string> protocols;  // empty: every engine in the registry
@@ -62,7 +74,15 @@ struct Options {
     // The ballot-server binary; empty means "next to ballot-bench" (resolved by main).
     std::string server;
     std::uint64_t seed = 1;
+    // --link-delay: passed to every spawned ballot-server (WAN emulation, common/link_delay.h).
+    LinkDelay link_delay;
+    // --port-base: spawned clusters use client ports N..N+nodes-1 (peer ports 10000 above);
+    // random free ports when absent.
+    std::optional<std::uint16_t> port_base = std::nullopt;
+    std::optional<Sweep> sweep = std::nullopt;
 
+    // The options of one run of a sweep: `value` in place of --clients or --rate.
+    Options at_sweep_point(double value) const;
     bool closed_loop() const { return !rate_ops.has_value(); }
 };
 
@@ -70,6 +90,7 @@ struct ParseResult {
     std::optional<Options> options;  // set when the arguments are valid and help was not asked
     std::string error;               // one line naming the problem, when they are not
     std::string help;                // set when --help was given
+    bool version = false;            // --version was given
 };
 
 // `args` excludes the program name.

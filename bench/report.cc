@@ -1,5 +1,6 @@
 #include "bench/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -113,6 +114,44 @@ std::string follower_text(const FollowerCatchup& f) {
       << format_mib(f.rss_at_restart_bytes) << " at the restart, at most " << format_mib(f.rss_max_bytes)
       << " during the catch-up";
     return s.str();
+}
+
+// The lines printed under the table for one row: its note, read path, errors, faults. A note
+// that several rows share (a sweep's points of one engine) is listed once.
+void add_row_notes(const EngineResult& r, std::vector<std::string>& notes) {
+    auto add = [&](std::string line) {
+        if (std::find(notes.begin(), notes.end(), line) == notes.end()) notes.push_back(std::move(line));
+    };
+    if (!r.note.empty()) add(r.engine + ": " + r.note);
+    if (!r.read_path.empty()) add(r.engine + ": linearizable reads by " + r.read_path);
+    std::string errors = errors_text(r);
+    if (r.unfinished)
+        errors += (errors.empty() ? "" : "; ") + std::to_string(r.unfinished) + " unfinished at the end";
+    if (!errors.empty()) add(r.display_name() + ": errors: " + errors);
+    if (r.failover) add(r.display_name() + ": " + failover_text(*r.failover));
+    if (r.follower) add(r.display_name() + ": " + follower_text(*r.follower));
+}
+
+bool any_read_path(const std::vector<EngineResult>& results) {
+    return std::any_of(results.begin(), results.end(),
+                       [](const EngineResult& r) { return !r.read_path.empty(); });
+}
+
+// The caption under the throughput-over-time chart: only what the chart shows.
+std::string throughput_caption(const std::vector<EngineResult>& results) {
+    bool failover = false, follower = false;
+    double span_s = 0;
+    for (const auto& r : results) {
+        failover = failover || r.failover.has_value();
+        follower = follower || r.follower.has_value();
+        if (r.completed) span_s = std::max(span_s, r.duration_s);
+    }
+    const std::uint32_t bin_ms = throughput_bin_ms(span_s);
+    std::string s = "Successful replies per second of the measured run, counted in bins of " +
+                    (bin_ms == 1000 ? std::string("1 s") : std::to_string(bin_ms) + " ms");
+    if (failover) s += "; a shaded band is the unavailability window after a leader kill (dashed line)";
+    if (follower) s += "; a pale bar is a follower down, a solid one its catch-up after the restart";
+    return s + ".";
 }
 
 // A small JSON writer: values are appended in order, commas and escaping handled here.
@@ -269,6 +308,15 @@ void write_optional(Json& j, const std::string& key, std::optional<std::uint64_t
         j.null();
 }
 
+// A text field that is null when empty (not given, no problem).
+void write_text_or_null(Json& j, const std::string& key, const std::string& text) {
+    j.key(key);
+    if (text.empty())
+        j.null();
+    else
+        j.value(text);
+}
+
 void write_phase(Json& j, const std::string& key, const LatencyHistogram& h) {
     j.key(key).begin_object();
     j.field("count", h.count());
@@ -298,11 +346,7 @@ void write_follower(Json& j, const FollowerCatchup& f) {
         j.value(f.restart_at_s);
     else
         j.null();
-    j.key("problem");
-    if (f.problem.empty())
-        j.null();
-    else
-        j.value(f.problem);
+    write_text_or_null(j, "problem", f.problem);
     j.field("log_tail", f.log_tail);
     j.field("target_index", static_cast<std::uint64_t>(f.target_index));
     j.field("caught_up", f.catch_up_ms.has_value());
@@ -402,13 +446,7 @@ std::string format_table(const std::vector<EngineResult>& results, const RunConf
         s << pad(r.latency_ns.count() ? format_ms(ns_to_ms(r.latency_ns.max())) : "-", kNumberWidth, false);
         s << pad(std::to_string(r.error_count()), kNumberWidth, false) << "\n";
 
-        if (!r.note.empty()) notes.push_back(r.engine + ": " + r.note);
-        std::string errors = errors_text(r);
-        if (r.unfinished)
-            errors += (errors.empty() ? "" : "; ") + std::to_string(r.unfinished) + " unfinished at the end";
-        if (!errors.empty()) notes.push_back(r.engine + ": errors: " + errors);
-        if (r.failover) notes.push_back(r.engine + ": " + failover_text(*r.failover));
-        if (r.follower) notes.push_back(r.engine + ": " + follower_text(*r.follower));
+        add_row_notes(r, notes);
     }
     for (const auto& n : notes) s << "  " << n << "\n";
     s << "config: " << config.line() << "\n";
@@ -439,6 +477,10 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
     j.field("durability", config.durability);
     j.field("cores", static_cast<std::uint64_t>(config.cores));
     j.field("seed", config.seed);
+    write_text_or_null(j, "link_delay", config.link_delay);
+    write_text_or_null(j, "sweep", config.sweep);
+    j.field("version", config.version);
+    j.field("machine", config.machine);
     j.field("line", config.line());
     j.end_object();
 
@@ -446,6 +488,12 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
     for (const auto& r : results) {
         j.begin_object();
         j.field("engine", r.engine);
+        j.key("sweep_point");
+        if (r.point)
+            j.begin_object().field(r.point->parameter, r.point->value).end_object();
+        else
+            j.null();
+        j.field("read_path", r.read_path);
         j.field("note", r.note);
         j.field("replicated", r.replicated);
         j.field("completed", r.completed);
@@ -522,7 +570,9 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
     s << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
       << "<title>ballot-bench " << escape_html(config.started_at) << "</title>\n"
       << "<style>\n"
-         "body{font-family:sans-serif;margin:24px;color:#222;max-width:1000px}\n"
+         "body{font-family:sans-serif;margin:24px;color:#222;max-width:1800px}\n"
+         ".charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(620px,1fr));gap:8px 28px}\n"
+         ".charts svg{width:100%;max-width:1100px;height:auto}\n"
          "h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px}\n"
          ".config{color:#444;font-size:13px;line-height:1.5}\n"
          "table{border-collapse:collapse;font-size:14px}\n"
@@ -535,6 +585,21 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
       << "<h1>ballot-bench</h1>\n"
       << "<p class=\"config\">" << escape_html(config.started_at) << "<br>" << escape_html(config.line())
       << "</p>\n";
+
+    const bool sweep = !config.sweep.empty();
+    if (sweep) {
+        s << "<h2>Throughput against latency</h2>\n"
+             "<p class=\"config\">One point per run of the sweep ("
+          << escape_html(config.sweep)
+          << "; the value is written beside each p99 point): successful replies per second of the "
+             "measured run against the p50 (solid) and p99 (dashed) latency of its successful requests, "
+             "log scale"
+          << (any_read_path(results)
+                  ? "; the grey line under each engine names how it serves a linearizable read"
+                  : "")
+          << ".</p>\n"
+          << "<div class=\"charts\">" << sweep_chart_svg(results) << "</div>\n";
+    }
 
     s << "<table>\n<tr><th>engine</th><th>ops/s</th>";
     for (double p : {50.0, 90.0, 99.0, 99.9}) s << "<th>" << percentile_name(p) << " ms</th>";
@@ -557,13 +622,7 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
         }
         s << "<td>" << (r.latency_ns.count() ? format_ms(ns_to_ms(r.latency_ns.max())) : "-") << "</td>";
         s << "<td>" << r.error_count() << "</td></tr>\n";
-        if (!r.note.empty()) notes.push_back(r.engine + ": " + r.note);
-        std::string errors = errors_text(r);
-        if (r.unfinished)
-            errors += (errors.empty() ? "" : "; ") + std::to_string(r.unfinished) + " unfinished at the end";
-        if (!errors.empty()) notes.push_back(r.engine + ": errors: " + errors);
-        if (r.failover) notes.push_back(r.engine + ": " + failover_text(*r.failover));
-        if (r.follower) notes.push_back(r.engine + ": " + follower_text(*r.follower));
+        add_row_notes(r, notes);
     }
     s << "</table>\n";
     if (!notes.empty()) {
@@ -574,15 +633,21 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
 
     s << follower_table_html(results);
 
-    s << "<h2>Latency by percentile</h2>\n"
+    // A sweep's rows are many runs of each engine: their time series would be a tangle, so only
+    // the curve above is drawn (the JSON keeps every run's percentiles and per-second series).
+    if (sweep) {
+        s << "</body></html>\n";
+        return s.str();
+    }
+    s << "<div class=\"charts\"><div>\n<h2>Latency by percentile</h2>\n"
          "<p class=\"config\">Successful requests sent during the measured seconds; from each request's "
       << (config.rate_ops ? "intended send time (open loop)" : "send time (closed loop)")
       << " to its reply. Log-linear histogram, &lt;1% relative error.</p>\n"
-      << latency_chart_svg(results) << "\n";
+      << latency_chart_svg(results) << "\n</div><div>\n";
     s << "<h2>Throughput over time</h2>\n"
-         "<p class=\"config\">Successful replies per second of the measured run"
-         "; a shaded band is the unavailability window after a leader kill (dashed line).</p>\n"
-      << throughput_chart_svg(results) << "\n";
+         "<p class=\"config\">"
+      << escape_html(throughput_caption(results)) << "</p>\n"
+      << throughput_chart_svg(results) << "\n</div></div>\n";
     s << "</body></html>\n";
     return s.str();
 }

@@ -15,6 +15,27 @@ std::vector<std::uint64_t> Timeline::ok_per_second(double duration_s) const {
     return out;
 }
 
+std::vector<double> Timeline::ops_per_bin(double duration_s, std::uint32_t bin_ms) const {
+    const double run_ms = duration_s * 1000;
+    const auto bins = static_cast<std::size_t>(std::ceil(run_ms / bin_ms - 1e-9));
+    std::vector<double> out(bins, 0);
+    for (std::size_t ms = 0; ms < ok_per_ms.size(); ++ms) {
+        const std::size_t b = ms / bin_ms;
+        if (b < out.size()) out[b] += ok_per_ms[ms];
+    }
+    for (std::size_t b = 0; b < out.size(); ++b) {
+        const double length_ms = std::min<double>(bin_ms, run_ms - static_cast<double>(b * bin_ms));
+        out[b] = length_ms > 0 ? out[b] * 1000 / length_ms : 0;
+    }
+    return out;
+}
+
+std::string SweepPoint::str() const {
+    std::ostringstream s;
+    s << parameter << "=" << value;
+    return s.str();
+}
+
 UnavailabilityWindow find_unavailability(const Timeline& timeline, double kill_ms, double settle_ms) {
     const auto& ok = timeline.ok_per_ms;
     const auto n = static_cast<long>(ok.size());
@@ -71,14 +92,27 @@ std::uint64_t EngineResult::error_count() const {
 
 std::string RunConfig::line() const {
     std::ostringstream s;
-    s << cluster << "; " << clients << " clients";
-    if (rate_ops)
+    // In a sweep the swept figure is each row's own (its label names it).
+    const bool clients_swept = sweep.rfind("clients=", 0) == 0;
+    const bool rate_swept = sweep.rfind("rate=", 0) == 0;
+    s << cluster << "; ";
+    if (clients_swept)
+        s << "clients as swept";
+    else
+        s << clients << " clients";
+    if (rate_swept)
+        s << " open loop at the swept rates";
+    else if (rate_ops)
         s << " open loop at " << *rate_ops << " ops/s";
     else
         s << " closed loop";
     s << ", pipeline " << pipeline << ", target " << target << "; " << value_size_bytes << "-byte values, "
       << keys << " keys, read ratio " << read_ratio << "; " << duration_s << " s measured after " << warmup_s
       << " s warmup; durability: " << durability << "; " << cores << " cores; seed " << seed;
+    if (!link_delay.empty()) s << "; link delay " << link_delay << " one way on every peer link";
+    if (!sweep.empty()) s << "; sweep " << sweep;
+    if (!machine.empty()) s << "; machine " << machine;
+    if (!version.empty()) s << "; " << version;
     return s.str();
 }
 

@@ -21,6 +21,9 @@ struct Timeline {
     // Requests completed successfully in second `s` (0-based) of the run, for each whole or
     // partial second of `duration_s`.
     std::vector<std::uint64_t> ok_per_second(double duration_s) const;
+    // The same in bins of `bin_ms`, as a rate (requests per second) so that bins of any width
+    // read on one axis; a partial last bin is scaled by its own length.
+    std::vector<double> ops_per_bin(double duration_s, std::uint32_t bin_ms) const;
 };
 
 // The gap in service around a leader crash.
@@ -102,9 +105,21 @@ struct FollowerCatchup {
     LatencyHistogram write_catchup_ns;  // from the restart until the follower caught up
 };
 
+// Which run of a --sweep a row is: e.g. clients = 16.
+struct SweepPoint {
+    std::string parameter;  // "clients" or "rate"
+    double value = 0;
+
+    std::string str() const;  // "clients=16"
+};
+
 struct EngineResult {
-    std::string engine;  // the row label: protocol name, "redis", or the external target
-    std::string note;    // e.g. "not replicated; AOF fsync always"
+    std::string engine;               // the row label: protocol name, "redis", or the external target
+    std::string note;                 // e.g. "not replicated; AOF fsync always"
+    std::optional<SweepPoint> point;  // set in a --sweep
+    // How the engine serves a linearizable read (EngineTraits::read_path), set when the workload
+    // has reads.
+    std::string read_path;
     bool replicated = true;
     // False when the cluster could not be started or measured; `failure` says why.
     bool completed = false;
@@ -121,8 +136,11 @@ struct EngineResult {
     std::optional<Failover> failover;
     std::optional<FollowerCatchup> follower;
 
-    // The label shown in tables and legends: a reference row that is not replicated says so.
-    std::string display_name() const { return replicated ? engine : engine + " (not replicated)"; }
+    // The label shown in tables: a reference row that is not replicated says so, a sweep's row
+    // names its point.
+    std::string display_name() const {
+        return (replicated ? engine : engine + " (not replicated)") + (point ? " " + point->str() : "");
+    }
 
     double throughput_ops() const { return duration_s > 0 ? static_cast<double>(ok) / duration_s : 0; }
     std::uint64_t error_count() const;
@@ -145,6 +163,10 @@ struct RunConfig {
     unsigned cores = 0;
     std::uint64_t seed = 0;
     std::string started_at;  // local time, ISO 8601
+    std::string link_delay;  // --link-delay, e.g. "20 ms +- 5 ms"; empty when none
+    std::string sweep;       // --sweep as given, e.g. "clients=1,4,16"; empty when none
+    std::string version;     // "ballot-bench 0.1.0 (<commit>)"
+    std::string machine;     // host name, CPU model
 
     std::string line() const;
 };

@@ -112,7 +112,11 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
     failed.engine = protocol;
     failed.duration_s = o.duration_s;
     try {
-        LocalCluster cluster(o.server, protocol, o.nodes, o.server_args);
+        std::vector<std::string> server_args = o.server_args;
+        if (o.link_delay.enabled())
+            server_args.push_back("--link-delay=" + std::to_string(o.link_delay.delay_ms) + ":" +
+                                  std::to_string(o.link_delay.jitter_ms));
+        LocalCluster cluster(o.server, protocol, o.nodes, server_args, o.port_base);
         cluster.start_all();
         if (!wait_until_writable(cluster, context.interrupted, failed.failure)) return failed;
 
@@ -133,6 +137,7 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
         EngineResult r =
             run_load(protocol, Workload::from(o), nodes, context.progress, fault, context.interrupted);
         r.replicated = true;
+        if (o.read_ratio > 0) r.read_path = find_engine(protocol)->read_path;
         return r;
     } catch (const std::exception& e) {
         failed.failure = std::string("could not run the ") + protocol + " cluster: " + e.what();

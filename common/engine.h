@@ -315,6 +315,9 @@ struct EngineTraits {
     // The checks the log store runs on every record it replays, so that bytes the engine cannot
     // decode are refused as corruption with their file and offset.
     PersistedCodec codec;
+    // How a linearizable read is served, in at most ~22 characters (a chart legend's line), for
+    // reports that compare read latencies (ballot-bench's --read-ratio curves): "ReadIndex (§6.4)".
+    std::string read_path;
 };
 
 }  // namespace ballot

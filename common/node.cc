@@ -176,6 +176,7 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         if (m.id != self) peers[m.id] = resolve(io_, m.host, m.peer_port());
     TransportOptions transport_options;
     transport_options.identity = guard_->identity();
+    transport_options.link_delay = options_.link_delay;
     transport_options.admit = [this](NodeId peer, std::uint64_t identity, const HelloMarks& m,
                                      TransportOptions::AdmitDone done) {
         guard_->admit(peer, DataDirClaim{identity, m.incarnation, m.boot_mark, m.mark}, std::move(done));
@@ -204,6 +205,10 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     if (network_->joining_)
         opening_log_.emplace_back(
             LogLevel::info, "new data dir " + options_.data_dir + ": taking part once every peer has met it");
+    if (options_.link_delay.enabled())
+        opening_log_.emplace_back(LogLevel::warn,
+                                  "WAN emulation (--link-delay): every frame to a peer is held " +
+                                      options_.link_delay.str() + " before it is sent");
 
     DriverOptions d;
     d.session_id = fresh_session_id();

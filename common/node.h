@@ -17,6 +17,7 @@
 #include "common/cluster_config.h"
 #include "common/driver.h"
 #include "common/engine.h"
+#include "common/link_delay.h"
 #include "common/state_machine.h"
 
 namespace ballot {
@@ -42,6 +43,8 @@ struct NodeOptions {
     // --snapshot-entries (0: only on BGSAVE) and --snapshot-trailing (SPEC defaults).
     std::uint64_t snapshot_entries = 100000;
     std::uint64_t snapshot_trailing = 10000;
+    // --link-delay: WAN emulation on every peer frame this node sends (common/link_delay.h).
+    LinkDelay link_delay;
 };
 
 // What opening the data dir can go wrong with: SPEC says a corrupt data dir exits 1 naming the

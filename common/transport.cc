@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <random>
 
 #include "common/codec.h"
 #include "common/spawn.h"
@@ -92,9 +93,20 @@ std::string bounded_reason(std::string_view reason) {
 
 }  // namespace
 
+// A frame held by the link delay stage until `due` (common/link_delay.h).
+struct DelayedFrame {
+    DelayLine::Clock::time_point due;
+    Bytes frame;
+    bool bulk = false;
+};
+
 struct Connection {
-    explicit Connection(tcp::socket s, NodeId peer_id)
-        : socket(std::move(s)), wake(socket.get_executor()), peer(peer_id) {
+    Connection(tcp::socket s, NodeId peer_id, LinkDelay link_delay)
+        : socket(std::move(s)),
+          wake(socket.get_executor()),
+          delay_timer(socket.get_executor()),
+          peer(peer_id),
+          delay_line(link_delay) {
         wake.expires_at(asio::steady_timer::time_point::max());
     }
     void close() {
@@ -104,16 +116,23 @@ struct Connection {
         socket.shutdown(tcp::socket::shutdown_both, ignored);
         socket.close(ignored);
         wake.cancel();
+        delay_timer.cancel();
     }
 
     tcp::socket socket;
     asio::steady_timer wake;  // cancelled to tell the writer there is something to send
+    // Expires when the first delayed frame is due; cancelled when a frame enters an empty line.
+    asio::steady_timer delay_timer;
     NodeId peer;
     Bytes queue;             // control frames, framed, waiting for the writer
     std::deque<Bytes> bulk;  // bulk frames, each framed, written one per socket write
     std::size_t bulk_bytes = 0;
     bool unsent_limited = false;  // TCP_NOTSENT_LOWAT is set (bulk frames are queued)
     bool closed = false;
+    // The link delay stage (--link-delay): frames not yet due, in send order (so in due order).
+    DelayLine delay_line;
+    std::deque<DelayedFrame> delayed;
+    std::size_t delayed_control_bytes = 0;  // bulk ones are counted in bulk_bytes already
 
     bool idle() const { return queue.empty() && bulk.empty(); }
 };
@@ -147,6 +166,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     std::map<NodeId, Peer> peers;
     std::unique_ptr<tcp::acceptor> acceptor;
     bool stopped = false;
+    std::mt19937_64 jitter_rng{std::random_device{}()};  // --link-delay's jitter draws
 
     HelloMarks my_marks() const { return options.marks ? options.marks() : HelloMarks{}; }
 
@@ -304,7 +324,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         socket.set_option(tcp::no_delay(true), ignored);
         NodeId peer = co_await me->handshake(socket, kNoNode);
         if (peer == kNoNode || me->stopped) co_return;
-        co_await me->run(std::make_shared<Connection>(std::move(socket), peer));
+        co_await me->run(std::make_shared<Connection>(std::move(socket), peer, me->options.link_delay));
     }
 
     static awaitable<void> dial_loop(std::shared_ptr<Impl> me, NodeId peer_id) {
@@ -328,7 +348,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                 socket.set_option(tcp::no_delay(true), ignored);
                 if (co_await me->handshake(socket, peer_id) == peer_id && !me->stopped) {
                     backoff_ms = me->options.connect_backoff_min_ms;
-                    co_await me->run(std::make_shared<Connection>(std::move(socket), peer_id));
+                    co_await me->run(
+                        std::make_shared<Connection>(std::move(socket), peer_id, me->options.link_delay));
                     ran = true;
                 }
             }
@@ -351,6 +372,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         say(LogLevel::info, "connected to peer n" + std::to_string(c->peer));
         asio::co_spawn(io, writer(shared_from_this(), c),
                        log_escaped("the writer to peer n" + std::to_string(c->peer)));
+        if (options.link_delay.enabled())
+            asio::co_spawn(io, delay_pump(c),
+                           log_escaped("the link delay to peer n" + std::to_string(c->peer)));
 
         Bytes buffer(64 * 1024);
         std::size_t begin = 0, end = 0;
@@ -474,9 +498,24 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         return it->second.connection.get();
     }
 
+    static Bytes framed(std::span<const std::uint8_t> payload, std::uint8_t version) {
+        Bytes frame;
+        frame.reserve(payload.size() + kFrameHeaderBytes);
+        put_frame_header(frame, payload.size(), version);
+        frame.insert(frame.end(), payload.begin(), payload.end());
+        return frame;
+    }
+
     void send(NodeId to, std::span<const std::uint8_t> payload, std::uint8_t version = kFrameVersion) {
         Connection* c = live_connection(to);
-        if (!c || c->queue.size() + payload.size() + kFrameHeaderBytes > options.max_queue_bytes) return;
+        if (!c || c->queue.size() + c->delayed_control_bytes + payload.size() + kFrameHeaderBytes >
+                      options.max_queue_bytes)
+            return;
+        if (options.link_delay.enabled()) {
+            c->delayed_control_bytes += payload.size() + kFrameHeaderBytes;
+            hold(*c, framed(payload, version), false);
+            return;
+        }
         bool was_idle = c->idle();
         put_frame_header(c->queue, payload.size(), version);
         c->queue.insert(c->queue.end(), payload.begin(), payload.end());
@@ -487,15 +526,53 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         Connection* c = live_connection(to);
         if (!c || c->bulk_bytes + payload.size() + kFrameHeaderBytes > options.max_bulk_queue_bytes)
             return false;
-        bool was_idle = c->idle();
-        Bytes frame;
-        frame.reserve(payload.size() + kFrameHeaderBytes);
-        put_frame_header(frame, payload.size(), kBulkFrame);
-        frame.insert(frame.end(), payload.begin(), payload.end());
+        Bytes frame = framed(payload, kBulkFrame);
         c->bulk_bytes += frame.size();
-        c->bulk.push_back(std::move(frame));
-        if (was_idle) c->wake.cancel();
+        if (options.link_delay.enabled())
+            hold(*c, std::move(frame), true);
+        else
+            enter_lane(*c, std::move(frame), true);
         return true;
+    }
+
+    // Hands a framed message to the writer's control or bulk lane (a control frame only from the
+    // delay line: without one, send() appends to the control lane in place).
+    static void enter_lane(Connection& c, Bytes frame, bool bulk) {
+        bool was_idle = c.idle();
+        if (bulk) {
+            c.bulk.push_back(std::move(frame));
+        } else {
+            c.delayed_control_bytes -= frame.size();
+            c.queue.insert(c.queue.end(), frame.begin(), frame.end());
+        }
+        if (was_idle) c.wake.cancel();
+    }
+
+    // The link delay stage (common/link_delay.h): the frame waits on the connection's delay line
+    // until its delivery time. Due times never decrease along the line, so only a frame that
+    // enters an empty line needs the pump to re-arm its timer.
+    void hold(Connection& c, Bytes frame, bool bulk) {
+        const auto jitter_us = static_cast<std::int64_t>(options.link_delay.jitter_ms) * 1000;
+        std::uniform_int_distribution<std::int64_t> draw(-jitter_us, jitter_us);
+        const auto due =
+            c.delay_line.due(DelayLine::Clock::now(), std::chrono::microseconds(draw(jitter_rng)));
+        c.delayed.push_back(DelayedFrame{due, std::move(frame), bulk});
+        if (c.delayed.size() == 1) c.delay_timer.cancel();
+    }
+
+    // Moves each delayed frame into its lane when it is due; one timer per connection.
+    static awaitable<void> delay_pump(std::shared_ptr<Connection> c) {
+        while (!c->closed) {
+            const auto now = DelayLine::Clock::now();
+            while (!c->delayed.empty() && c->delayed.front().due <= now) {
+                DelayedFrame& f = c->delayed.front();
+                enter_lane(*c, std::move(f.frame), f.bulk);
+                c->delayed.pop_front();
+            }
+            c->delay_timer.expires_at(c->delayed.empty() ? asio::steady_timer::time_point::max()
+                                                         : c->delayed.front().due);
+            co_await c->delay_timer.async_wait(tuple_awaitable);
+        }
     }
 };
 

@@ -50,6 +50,12 @@
 // A second TCP connection per peer for bulk would remove the in-flight part only where the two
 // connections do not share a bottleneck queue, at the price of a second handshake, admission
 // (common/membership_guard.h) and reconnect state per peer; we keep one connection.
+//
+// WAN emulation (--link-delay, common/link_delay.h): with options.link_delay set, every frame
+// either lane sends waits on its connection's delay line (one steady timer per connection, no
+// thread or timer per frame) until its delivery time, and only then enters the lanes above.
+// Frames held there count against the lane's queue bound and are dropped with the connection.
+// The handshake is not delayed. Off by default: without the flag frames go straight to the lanes.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -62,6 +68,7 @@
 #include <string>
 #include <vector>
 
+#include "common/link_delay.h"
 #include "common/log_level.h"
 #include "common/types.h"
 
@@ -89,6 +96,9 @@ struct TransportOptions {
     // connect costs one RST, so a short cap is cheap.
     std::uint32_t connect_backoff_max_ms = 200;
     std::uint32_t handshake_timeout_ms = 3000;
+    // One-way delay (and jitter) added to every frame sent to a peer: WAN emulation for the
+    // bench, off unless ballot-server is given --link-delay (see the header comment).
+    LinkDelay link_delay;
     // This node's data dir identity, sent in the Hello, and the check applied to a peer's
     // (common/membership_guard.h). The check answers through `done` (nullopt admits, a string is
     // the reason for refusing), on any thread and possibly later: it may wait for an fsync, which

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/version.h"
 #include "kv/kv_commands.h"
 #include "kv/resp.h"
 #include "kv/resp_client.h"
@@ -297,8 +298,9 @@ int main(int argc, char** argv) {
     std::int64_t timeout_ms = 10000;
     try {
         po::options_description desc("options");
-        desc.add_options()("help,h", "show usage")("node", po::value<std::vector<std::string>>(),
-                                                   "a cluster member, HOST:PORT:ID (repeat for each)")(
+        desc.add_options()("help,h", "show usage")("version", "print the version and exit")(
+            "node", po::value<std::vector<std::string>>(),
+            "a cluster member, HOST:PORT:ID (repeat for each)")(
             "timeout-ms", po::value<std::int64_t>(&timeout_ms), "give up after this long (default 10000)");
         po::variables_map vm;
         po::store(po::command_line_parser(option_words).options(desc).run(), vm);
@@ -306,6 +308,10 @@ int main(int argc, char** argv) {
         if (vm.count("help")) {
             std::cout << kUsage << '\n';
             print_help(std::cout);
+            return kExitOk;
+        }
+        if (vm.count("version")) {
+            std::cout << ballot::version_line("ballot-client") << '\n';
             return kExitOk;
         }
         if (!vm.count("node")) throw UsageError("at least one --node HOST:PORT:ID is required");

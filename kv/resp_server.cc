@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/spawn.h"
+#include "common/version.h"
 #include "kv/kv_commands.h"
 
 namespace ballot::kv {
@@ -143,7 +144,7 @@ std::string info_text(const Node& node) {
     const NodeOptions& o = node.options();
     std::string out = "# Ballot\r\n";
     auto line = [&](const std::string& k, const std::string& v) { out += k + ":" + v + "\r\n"; };
-    line("version", BALLOT_VERSION);
+    line("version", project_version());
     line("protocol", o.protocol);
     line("id", std::to_string(o.cluster.self));
     line("role", role_text(h, s.engine.role));

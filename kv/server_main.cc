@@ -25,8 +25,10 @@
 
 #include "common/cluster_config.h"
 #include "common/engine.h"
+#include "common/link_delay.h"
 #include "common/node.h"
 #include "common/transport.h"
+#include "common/version.h"
 #include "engines/registry.h"
 #include "kv/kv_store.h"
 #include "kv/resp_server.h"
@@ -57,7 +59,7 @@ std::string usage() {
            "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms "
            "N]\n"
            "                     [--max-bulk-bytes N] [--snapshot-entries N] [--snapshot-trailing N]\n"
-           "                     [--restore-from SNAPSHOT-FILE]\n";
+           "                     [--restore-from SNAPSHOT-FILE] [--link-delay MS[:JITTER_MS]] [--version]\n";
 }
 
 // A whole number for --OPTION (plain decimal digits, nothing else), at least `min`, at most what
@@ -136,7 +138,10 @@ ServerArgs parse_args(int argc, char** argv) {
         "snapshot-trailing", po::value<std::string>()->default_value("10000"),
         "log entries kept below the latest snapshot for lagging peers")(
         "restore-from", po::value<std::string>(),
-        "build a NEW data dir from this snapshot file (a backup), then start as usual");
+        "build a NEW data dir from this snapshot file (a backup), then start as usual")(
+        "link-delay", po::value<std::string>(),
+        "MS[:JITTER_MS]: WAN emulation, hold every frame to a peer MS ms (+- uniform jitter) before sending")(
+        "version", "print the version and exit");
     po::variables_map vm;
     try {
         po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
@@ -146,6 +151,10 @@ ServerArgs parse_args(int argc, char** argv) {
     }
     if (vm.count("help")) {
         std::cout << usage() << "\n" << desc;
+        std::exit(0);
+    }
+    if (vm.count("version")) {
+        std::cout << version_line("ballot-server") << "\n";
         std::exit(0);
     }
     ServerArgs a;
@@ -190,6 +199,11 @@ ServerArgs parse_args(int argc, char** argv) {
         parse_whole<std::uint64_t>("snapshot-entries", vm["snapshot-entries"].as<std::string>(), 0);
     a.node.snapshot_trailing =
         parse_whole<std::uint64_t>("snapshot-trailing", vm["snapshot-trailing"].as<std::string>(), 0);
+    if (vm.count("link-delay")) {
+        auto delay = parse_link_delay(vm["link-delay"].as<std::string>(), error);
+        if (!delay) throw UsageError{error};
+        a.node.link_delay = *delay;
+    }
     if (vm.count("restore-from")) {
         a.restore_from = vm["restore-from"].as<std::string>();
         if (a.restore_from.empty()) throw UsageError{"--restore-from: expected a snapshot file"};

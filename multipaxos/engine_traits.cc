@@ -10,7 +10,8 @@ const EngineTraits& engine_traits() {
         [](const EngineConfig& config, RecoveredState recovered) -> std::unique_ptr<Engine> {
             return std::make_unique<MultiPaxos>(config, std::move(recovered));
         },
-        persisted_codec()};
+        persisted_codec(),
+        "leader read index"};
     return traits;
 }
 

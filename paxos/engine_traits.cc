@@ -11,7 +11,8 @@ const EngineTraits& engine_traits() {
         [](const EngineConfig& config, RecoveredState recovered) -> std::unique_ptr<Engine> {
             return std::make_unique<Paxos>(config, std::move(recovered));
         },
-        persisted_codec<&decode_metadata, &decode_record>()};
+        persisted_codec<&decode_metadata, &decode_record>(),
+        "acceptor quorum read"};
     return traits;
 }
 

@@ -224,6 +224,9 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST(!o.json_stdout);
     BOOST_TEST(o.server.empty());
     BOOST_TEST(o.seed == 1u);
+    BOOST_TEST(!o.link_delay.enabled());
+    BOOST_TEST(!o.port_base.has_value());
+    BOOST_TEST(!o.sweep.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
@@ -231,10 +234,11 @@ BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
     BOOST_TEST(!r.options.has_value());
     BOOST_TEST(r.error.empty());
     for (const char* option :
-         {"--protocol",   "--nodes",      "--clients",  "--pipeline",       "--duration",
-          "--warmup",     "--value-size", "--keys",     "--read-ratio",     "--rate",
-          "--target",     "--node",       "--baseline", "--fail-leader-at", "--fail-follower-for",
-          "--server-arg", "--out",        "--json",     "--server",         "--seed"}) {
+         {"--protocol",   "--nodes",      "--clients",   "--pipeline",       "--duration",
+          "--warmup",     "--value-size", "--keys",      "--read-ratio",     "--rate",
+          "--target",     "--node",       "--baseline",  "--fail-leader-at", "--fail-follower-for",
+          "--server-arg", "--out",        "--json",      "--server",         "--seed",
+          "--link-delay", "--sweep",      "--port-base", "--version"}) {
         BOOST_TEST(r.help.find(option) != std::string::npos, option);
     }
     // Whitespace collapsed: the help text is wrapped.
@@ -326,6 +330,45 @@ BOOST_AUTO_TEST_CASE(fail_follower_for_and_server_args) {
     BOOST_TEST(*later.options->fail_follower_for_s == 20);
 }
 
+BOOST_AUTO_TEST_CASE(link_delay_port_base_and_a_clients_sweep) {
+    const auto r = parse(
+        {"--link-delay", "20:5", "--nodes", "7", "--port-base", "30000", "--sweep", "clients=1,4,16,64,256"});
+    BOOST_TEST_REQUIRE(r.options.has_value(), r.error);
+    const Options& o = *r.options;
+    BOOST_TEST(o.link_delay.delay_ms == 20u);
+    BOOST_TEST(o.link_delay.jitter_ms == 5u);
+    BOOST_TEST_REQUIRE(o.port_base.has_value());
+    BOOST_TEST(*o.port_base == 30000);
+    BOOST_TEST_REQUIRE(o.sweep.has_value());
+    BOOST_TEST(o.sweep->name() == "clients");
+    BOOST_TEST((o.sweep->values == std::vector<double>{1, 4, 16, 64, 256}));
+    const Options at = o.at_sweep_point(16);
+    BOOST_TEST(at.clients == 16);
+    BOOST_TEST(at.closed_loop());
+    // The highest base that still leaves the last node's peer port (10000 above) a port.
+    const auto highest = parse({"--nodes", "3", "--port-base=55533"});
+    BOOST_TEST_REQUIRE(highest.options.has_value(), highest.error);
+    BOOST_TEST(*highest.options->port_base == 55533);
+}
+
+BOOST_AUTO_TEST_CASE(a_rate_sweep_is_open_loop_at_each_rate) {
+    const auto r = parse({"--sweep=rate=1000,2500.5,8000", "--clients", "32"});
+    BOOST_TEST_REQUIRE(r.options.has_value(), r.error);
+    BOOST_TEST(r.options->sweep->name() == "rate");
+    BOOST_TEST(r.options->closed_loop());  // the sweep sets the rate of each run, not the whole bench
+    const Options at = r.options->at_sweep_point(2500.5);
+    BOOST_TEST(!at.closed_loop());
+    BOOST_TEST(*at.rate_ops == 2500.5);
+    BOOST_TEST(at.clients == 32);
+}
+
+BOOST_AUTO_TEST_CASE(version_is_asked_for_not_an_error) {
+    const auto r = parse({"--version"});
+    BOOST_TEST(r.version);
+    BOOST_TEST(!r.options.has_value());
+    BOOST_TEST(r.error.empty());
+}
+
 BOOST_AUTO_TEST_CASE(existing_cluster_nodes) {
     const auto r = parse({"--node", "127.0.0.1:7001:1", "--node", "db.example:7002:2", "--node",
                           "[::1]:7003:3", "--baseline", "redis"});
@@ -410,6 +453,31 @@ BOOST_AUTO_TEST_CASE(every_bad_option_gives_one_error_line) {
         {{"--out", ""}, "--out"},
         {{"--server", ""}, "--server"},
         {{"--clients"}, "--clients needs a value"},
+        {{"--link-delay", "-5"}, "--link-delay"},
+        {{"--link-delay", "fast"}, "not a whole number"},
+        {{"--link-delay", "99999"}, "more than 10000 ms"},
+        {{"--link-delay", "20:30"}, "larger than the delay"},
+        {{"--link-delay", "20:x"}, "--link-delay"},
+        {{"--node", "127.0.0.1:7001:1", "--link-delay", "20"}, "--link-delay"},
+        {{"--server-arg", "--link-delay=5"}, "sets --link-delay"},
+        {{"--port-base", "80"}, "--port-base must be between 1024"},
+        {{"--port-base", "55534", "--nodes", "3"}, "--port-base"},
+        {{"--port-base", "70000"}, "--port-base"},
+        {{"--port-base", "x"}, "port-base"},
+        {{"--node", "127.0.0.1:7001:1", "--port-base", "30000"}, "--port-base"},
+        {{"--sweep", "threads=1,2"}, "--sweep"},
+        {{"--sweep", "clients"}, "--sweep"},
+        {{"--sweep", "clients="}, "--sweep"},
+        {{"--sweep", "clients=1,0"}, "--sweep"},
+        {{"--sweep", "clients=1,2.5"}, "--sweep"},
+        {{"--sweep", "clients=1,,4"}, "--sweep"},
+        {{"--sweep", "clients=4,1"}, "must increase"},
+        {{"--sweep", "clients=1,100000"}, "--sweep"},
+        {{"--sweep", "rate=0,100"}, "--sweep"},
+        {{"--sweep", "rate=nan"}, "--sweep"},
+        {{"--sweep", "clients=1,4", "--clients", "8"}, "cannot be combined"},
+        {{"--sweep", "rate=100,200", "--rate", "50"}, "cannot be combined"},
+        {{"--sweep", "clients=1,4", "--fail-leader-at", "1"}, "--sweep"},
     };
     for (const auto& [args, mention] : cases) {
         std::string joined;
@@ -918,12 +986,114 @@ BOOST_AUTO_TEST_CASE(a_follower_that_never_caught_up) {
                                 "follower_catchup/log_tail") == "bad snapshot\n");
 }
 
+namespace {
+
+// A --sweep clients=1,4,16 of raft and paxos: throughput 1000 * clients ops/s (paxos half of
+// it), p50 of 1 ms * clients and a p99 ten times that.
+std::vector<EngineResult> synthetic_sweep() {
+    std::vector<EngineResult> rows;
+    for (const std::string engine : {"raft", "paxos"}) {
+        for (double clients : {1.0, 4.0, 16.0}) {
+            EngineResult r;
+            r.engine = engine;
+            r.point = SweepPoint{"clients", clients};
+            r.read_path = engine == "raft" ? "ReadIndex (6.4)" : "";
+            r.completed = true;
+            r.duration_s = 5;
+            r.ok = static_cast<std::uint64_t>(5000 * clients / (engine == "raft" ? 1 : 2));
+            const auto p50_ns = static_cast<std::uint64_t>(clients * 1e6);
+            r.latency_ns.record(p50_ns, 90);
+            r.latency_ns.record(p50_ns * 10, 10);
+            r.timeline.ok_per_ms.assign(5000, 1);
+            rows.push_back(std::move(r));
+        }
+    }
+    return rows;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_sweep_draws_throughput_against_latency_per_engine) {
+    RunConfig config = synthetic_config();
+    config.sweep = "clients=1,4,16";
+    config.link_delay = "20 ms";
+    const auto rows = synthetic_sweep();
+
+    const auto html = format_html(rows, config);
+    BOOST_TEST(html.find("Throughput against latency") != std::string::npos);
+    // One chart, with a p50 and a p99 line per engine (p99 dashed), a dot per point and line.
+    BOOST_TEST(count_of(html, "<svg") == 1u);
+    BOOST_TEST(count_of(html, "<polyline") == 4u);
+    BOOST_TEST(count_of(html, "<circle") == 12u);
+    BOOST_TEST(html.find("latency (ms, log scale)") != std::string::npos);
+    BOOST_TEST(count_of(html, "stroke-dasharray=\"6,4\"") == 3u);  // raft, paxos, and the legend
+    BOOST_TEST(html.find(">ReadIndex (6.4)</text>") != std::string::npos);
+    BOOST_TEST(html.find("names how it serves a linearizable read") != std::string::npos);
+    BOOST_TEST(html.find("raft clients=4</td>") != std::string::npos);
+    BOOST_TEST(html.find("link delay 20 ms one way") != std::string::npos);
+
+    const auto table = format_table(rows, config);
+    BOOST_TEST(table.find("paxos clients=16") != std::string::npos, table);
+    BOOST_TEST(table.find("clients as swept") != std::string::npos, table);
+    BOOST_TEST(count_of(table, "linearizable reads by ReadIndex") == 1u, table);
+
+    const auto json = parse_json(format_json(rows, config));
+    BOOST_TEST(get<std::string>(json, "config/sweep") == "clients=1,4,16");
+    BOOST_TEST(get<std::string>(json, "config/link_delay") == "20 ms");
+    std::vector<double> clients;
+    for (const auto& [key, row] : json.get_child("results"))
+        clients.push_back(get<double>(row, "sweep_point/clients"));
+    BOOST_TEST((clients == std::vector<double>{1, 4, 16, 1, 4, 16}));
+}
+
+BOOST_AUTO_TEST_CASE(the_throughput_caption_mentions_a_leader_kill_only_when_there_was_one) {
+    auto rows = synthetic_results();
+    BOOST_TEST(format_html(rows, synthetic_config()).find("after a leader kill") != std::string::npos);
+    for (auto& r : rows) r.failover.reset();
+    const auto html = format_html(rows, synthetic_config());
+    BOOST_TEST(html.find("after a leader kill") == std::string::npos);
+    BOOST_TEST(html.find("fill-opacity=\"0.12\"") == std::string::npos);
+    BOOST_TEST(html.find("bins of 500 ms") != std::string::npos);  // 10 s: 20 points
+}
+
+BOOST_AUTO_TEST_CASE(short_runs_get_at_least_twenty_throughput_points) {
+    BOOST_TEST(throughput_bin_ms(60) == 1000u);
+    BOOST_TEST(throughput_bin_ms(20) == 1000u);
+    BOOST_TEST(throughput_bin_ms(10) == 500u);
+    BOOST_TEST(throughput_bin_ms(5) == 250u);
+    BOOST_TEST(throughput_bin_ms(3) == 100u);
+    BOOST_TEST(throughput_bin_ms(0.5) == 100u);
+    EngineResult r;
+    r.engine = "raft";
+    r.completed = true;
+    r.duration_s = 3;
+    r.timeline.ok_per_ms.assign(3000, 1);
+    BOOST_TEST(count_of(throughput_chart_svg({r}), "<circle") == 30u);
+}
+
+BOOST_AUTO_TEST_CASE(throughput_bins_are_rates_and_a_partial_bin_is_scaled) {
+    Timeline t;
+    t.ok_per_ms.assign(2500, 1);  // 1000 ops/s for 2.5 s
+    BOOST_TEST((t.ops_per_bin(2.5, 1000) == std::vector<double>{1000, 1000, 1000}));
+    BOOST_TEST((t.ops_per_bin(2.5, 500) == std::vector<double>{1000, 1000, 1000, 1000, 1000}));
+    t.ok_per_ms[0] = 101;  // 100 more in the first 250 ms bin: 400 ops/s more there
+    BOOST_TEST(t.ops_per_bin(1, 250).front() == 1400.0);
+}
+
+BOOST_AUTO_TEST_CASE(the_page_is_wide_and_the_two_charts_sit_side_by_side) {
+    const auto html = format_html(synthetic_results(), synthetic_config());
+    BOOST_TEST(html.find("max-width:1800px") != std::string::npos);
+    BOOST_TEST(html.find("grid-template-columns") != std::string::npos);
+    BOOST_TEST(count_of(html, "<div class=\"charts\">") == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(charts_without_data_say_so) {
     EngineResult failed;
     failed.engine = "raft";
     failed.failure = "no";
     BOOST_TEST(latency_chart_svg({failed}).find("no latencies recorded") != std::string::npos);
     BOOST_TEST(throughput_chart_svg({}).find("no throughput recorded") != std::string::npos);
+    BOOST_TEST(sweep_chart_svg({failed}).find("no sweep point measured") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(info_lines_are_parsed) {
