@@ -6,6 +6,7 @@
 #include <deque>
 
 #include "common/spawn.h"
+#include "kv/connection_commands.h"
 #include "kv/kv_commands.h"
 
 namespace ballot::kv {
@@ -46,6 +47,10 @@ std::optional<std::uint64_t> parse_u64(const std::string& s) {
 std::string upper(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return s;
+}
+
+std::string endpoint_text(const tcp::endpoint& e) {
+    return e.address().to_string() + ":" + std::to_string(e.port());
 }
 
 }  // namespace
@@ -134,6 +139,7 @@ struct Session : std::enable_shared_from_this<Session> {
     asio::steady_timer wake;  // the writer waits on it
     asio::steady_timer room;  // the reader waits on it when too many requests are in flight
     RespRequestParser parser;
+    ClientState client;  // what CLIENT, HELLO and CLIENT LIST see of this connection
     std::deque<std::shared_ptr<Slot>> slots;
     bool close_after_flush = false;
     bool closed = false;
@@ -149,6 +155,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     RespServerOptions options;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::vector<std::weak_ptr<Session>> sessions;
+    std::uint64_t next_client_id = 1;
     bool stopped = false;
 
     static awaitable<void> accept_loop(std::shared_ptr<Impl> me) {
@@ -162,6 +169,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
             auto session = std::make_shared<Session>(std::move(socket), me->options);
+            me->identify(session->client, session->socket);
             std::erase_if(me->sessions, [](auto& w) { return w.expired(); });
             me->sessions.push_back(session);
             asio::co_spawn(me->io, writer(session), log_escaped("a client connection's writer"));
@@ -222,8 +230,22 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         s->close();
     }
 
+    void identify(ClientState& client, const tcp::socket& socket) {
+        client.id = next_client_id++;
+        boost::system::error_code ec;
+        if (auto remote = socket.remote_endpoint(ec); !ec) client.addr = endpoint_text(remote);
+        if (auto local = socket.local_endpoint(ec); !ec) client.laddr = endpoint_text(local);
+    }
+
+    std::vector<const ClientState*> client_states() const {
+        std::vector<const ClientState*> out;
+        for (const auto& w : sessions)
+            if (auto s = w.lock(); s && !s->closed) out.push_back(&s->client);
+        return out;
+    }
+
     // The commands this node answers itself (CommandKind::local).
-    std::string local_reply(const KvCommand& command) {
+    std::string local_reply(const KvCommand& command, Session& s) {
         std::string r;
         switch (command.op) {
             case Op::ping:
@@ -242,7 +264,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 append_integer(r, node.last_save_unix());
                 break;
             default:
-                r = error_reply("ERR internal error: not a local command");
+                r = connection_reply(command, s.client, [this] { return client_states(); });
         }
         return r;
     }
@@ -275,13 +297,11 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             s->close_after_flush = true;
             return;
         }
-        if (name == "COMMAND") {  // redis-cli asks for command docs at start; we have none to give
-            return s->finish(slot, "*0\r\n");
-        }
-
+        s->client.last_command = command[0];
         Validation check = validate(std::vector<std::string>(command.begin(), command.end()));
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
-        if (check.command.kind() == CommandKind::local) return s->finish(slot, local_reply(check.command));
+        if (check.command.kind() == CommandKind::local)
+            return s->finish(slot, local_reply(check.command, *s));
         std::weak_ptr<Session> weak = s;
         std::string payload = encode_payload(check.command);
         if (check.command.kind() == CommandKind::write) {
