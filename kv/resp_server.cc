@@ -143,7 +143,32 @@ struct Session : std::enable_shared_from_this<Session> {
     std::deque<std::shared_ptr<Slot>> slots;
     bool close_after_flush = false;
     bool closed = false;
+    // Between a refused MULTI and its EXEC or DISCARD (see transaction_reply).
+    bool in_refused_transaction = false;
 };
+
+// MULTI/EXEC is not supported, and a client library's transaction must not be half applied:
+// MULTI is refused, and so is every command after it up to EXEC (answered as Redis answers a
+// transaction discarded for errors) or DISCARD. So redis-py's pipeline(transaction=True) and
+// node-redis's multi().exec() fail with nothing applied. nullopt: not a transaction matter.
+std::optional<std::string> transaction_reply(Session& s, const std::string& name) {
+    if (name == "MULTI") {
+        if (s.in_refused_transaction) return error_reply("ERR MULTI calls can not be nested");
+        s.in_refused_transaction = true;
+        return error_reply(
+            "ERR MULTI is not supported by Ballot; the commands up to EXEC or DISCARD are refused");
+    }
+    if (name == "EXEC" || name == "DISCARD") {
+        if (!s.in_refused_transaction) return error_reply("ERR " + name + " without MULTI");
+        s.in_refused_transaction = false;
+        return name == "EXEC" ? error_reply("EXECABORT Transaction discarded because of previous errors.")
+                              : simple_reply("OK");
+    }
+    if (s.in_refused_transaction)
+        return error_reply(
+            "ERR command refused: MULTI is not supported by Ballot (send DISCARD to end the transaction)");
+    return std::nullopt;
+}
 
 struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     Impl(asio::io_context& io_, Node& node_, const KvStore& store_, RespServerOptions options_)
@@ -298,6 +323,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             return;
         }
         s->client.last_command = command[0];
+        if (auto refused = transaction_reply(*s, name)) return s->finish(slot, std::move(*refused));
         Validation check = validate(std::vector<std::string>(command.begin(), command.end()));
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
         if (check.command.kind() == CommandKind::local)
