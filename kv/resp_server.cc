@@ -99,13 +99,22 @@ std::string info_text(const Node& node) {
     return out;
 }
 
+// A request's reply, once it is done; replies leave in the order of the slots.
+struct Slot {
+    bool done = false;
+    std::string reply;
+};
+
+// A write or read of one connection, on its way to the log or the read path.
+struct Request {
+    std::shared_ptr<Slot> slot;
+    std::optional<Stamp> stamp;
+    std::string payload;
+    CommandKind kind = CommandKind::write;
+};
+
 // One client connection.
 struct Session : std::enable_shared_from_this<Session> {
-    struct Slot {
-        bool done = false;
-        std::string reply;
-    };
-
     Session(tcp::socket s, RespServerOptions& options)
         : socket(std::move(s)),
           wake(socket.get_executor()),
@@ -145,6 +154,12 @@ struct Session : std::enable_shared_from_this<Session> {
     bool closed = false;
     // Between a refused MULTI and its EXEC or DISCARD (see transaction_reply).
     bool in_refused_transaction = false;
+    // Requests in the log or the read path, all of one kind, and those waiting for them to
+    // finish (RespServer::Impl::admit); bounded by max_pipelined_requests, as slots are.
+    std::size_t in_flight = 0;
+    CommandKind in_flight_kind = CommandKind::write;
+    std::deque<Request> waiting;
+    bool draining = false;
 };
 
 // MULTI/EXEC is not supported, and a client library's transaction must not be half applied:
@@ -328,22 +343,55 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
         if (check.command.kind() == CommandKind::local)
             return s->finish(slot, local_reply(check.command, *s));
+        admit(s, Request{slot, stamp, encode_payload(check.command), check.command.kind()});
+    }
+
+    // Per-connection order, which Redis clients assume of a pipeline (SET k v; GET k reads v):
+    // writes run together with writes and reads with reads, but a read waits for the writes sent
+    // before it on this connection to finish, and a write for the reads before it. Linearizability
+    // alone would allow a pipelined GET to miss the SET before it, as the two are concurrent.
+    void admit(const std::shared_ptr<Session>& s, Request request) {
+        if (s->waiting.empty() && (s->in_flight == 0 || s->in_flight_kind == request.kind))
+            start(s, std::move(request));
+        else
+            s->waiting.push_back(std::move(request));
+    }
+
+    void start(const std::shared_ptr<Session>& s, Request request) {
+        s->in_flight_kind = request.kind;
+        ++s->in_flight;
         std::weak_ptr<Session> weak = s;
-        std::string payload = encode_payload(check.command);
-        if (check.command.kind() == CommandKind::write) {
-            node.submit(stamp, std::move(payload), [weak, slot](const Outcome& o) {
+        auto slot = std::move(request.slot);
+        if (request.kind == CommandKind::write) {
+            node.submit(request.stamp, std::move(request.payload), [this, weak, slot](const Outcome& o) {
                 auto session = weak.lock();
                 if (!session) return;
                 session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o));
+                finished(session);
             });
         } else {
-            node.read([this, weak, slot, payload = std::move(payload)](const Outcome& o) {
+            node.read([this, weak, slot, payload = std::move(request.payload)](const Outcome& o) {
                 auto session = weak.lock();
                 if (!session) return;
                 session->finish(slot,
                                 o.status == Outcome::Status::ok ? store.query(payload) : failure_reply(o));
+                finished(session);
             });
         }
+    }
+
+    // A request of `s` finished: start the waiting ones that may now run. A request can finish
+    // inside start() (a node that refuses at once), so only the outermost call drains.
+    void finished(const std::shared_ptr<Session>& s) {
+        --s->in_flight;
+        if (s->draining) return;
+        s->draining = true;
+        while (!s->waiting.empty() && (s->in_flight == 0 || s->waiting.front().kind == s->in_flight_kind)) {
+            Request next = std::move(s->waiting.front());
+            s->waiting.pop_front();
+            start(s, std::move(next));
+        }
+        s->draining = false;
     }
 };
 

@@ -17,6 +17,7 @@
 #include "bench/local_cluster.h"
 #include "engines/registry.h"
 #include "kv/resp.h"
+#include "kv/resp_client.h"
 
 using namespace ballot;
 using namespace std::chrono_literals;
@@ -130,4 +131,32 @@ BOOST_DATA_TEST_CASE(redis_cli_pipe, bdata::make(engine_names()), protocol) {
                r.output);
     kv::RespValue last = cluster.c.command(2, {"GET", "pipe:" + std::to_string(kCommands - 1)});
     BOOST_TEST(last.str == std::to_string(kCommands - 1));
+}
+
+// What every client library assumes of a pipeline: a connection's commands take effect in the
+// order sent, so a GET sees the SET pipelined just before it (and not the one just after it),
+// through a node that forwards, on every engine.
+BOOST_DATA_TEST_CASE(pipelined_commands_take_effect_in_order, bdata::make(engine_names()), protocol) {
+    Cluster cluster(protocol);
+    const NodeId leader = cluster.c.leader_or_first(kElection);
+    kv::RespClient client;
+    client.connect("127.0.0.1", cluster.c.port(cluster.c.another_running(leader)), 5s);
+    client.set_timeout(30s);
+    constexpr int kRounds = 200;
+    std::vector<std::vector<std::string>> commands;
+    for (int i = 0; i < kRounds; ++i) {
+        commands.push_back({"SET", "order", std::to_string(i)});
+        commands.push_back({"GET", "order"});
+        commands.push_back({"INCR", "order"});
+    }
+    std::vector<kv::RespValue> replies = client.pipeline(commands);
+    BOOST_REQUIRE_EQUAL(replies.size(), commands.size());
+    int out_of_order = 0;
+    for (int i = 0; i < kRounds; ++i) {
+        const kv::RespValue& get = replies[3 * i + 1];
+        const kv::RespValue& incr = replies[3 * i + 2];
+        if (get.str != std::to_string(i) || incr.integer != i + 1) ++out_of_order;
+    }
+    BOOST_TEST(out_of_order == 0, protocol << ": " << out_of_order << " of " << kRounds
+                                           << " rounds saw another order than the pipeline's");
 }
