@@ -49,6 +49,15 @@ std::string upper(std::string s) {
     return s;
 }
 
+// CLIENT LIST's cmd= field as Redis writes it: "get", "client|setname".
+std::string command_label(std::span<const std::string> command) {
+    std::string label = command[0];
+    const std::string upper_name = upper(label);
+    if ((upper_name == "CLIENT" || upper_name == "COMMAND") && command.size() > 1) label += "|" + command[1];
+    for (auto& c : label) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return label;
+}
+
 std::string endpoint_text(const tcp::endpoint& e) {
     return e.address().to_string() + ":" + std::to_string(e.port());
 }
@@ -337,7 +346,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             s->close_after_flush = true;
             return;
         }
-        s->client.last_command = command[0];
+        s->client.last_command = command_label(command);
         if (auto refused = transaction_reply(*s, name)) return s->finish(slot, std::move(*refused));
         Validation check = validate(std::vector<std::string>(command.begin(), command.end()));
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
