@@ -23,17 +23,6 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-std::string bulk_reply(std::string_view s) {
-    std::string out;
-    append_bulk(out, s);
-    return out;
-}
-std::string integer_reply(std::int64_t v) {
-    std::string out;
-    append_integer(out, v);
-    return out;
-}
-
 // Redis's subcommand errors (server.c): unknown subcommand, and arity named "command|sub".
 std::string unknown_subcommand(std::string_view command, std::string_view sub) {
     return error_reply("ERR unknown subcommand '" + std::string(sub) + "'. Try " + upper(command) + " HELP.");
@@ -218,72 +207,49 @@ std::string client_reply(const KvCommand& c, ClientState& client, const ClientLi
 // ---- COMMAND -------------------------------------------------------------------------------
 
 struct CommandDoc {
+    Op op;
     std::string_view summary;
     std::string_view since;  // the Redis release that introduced it
     std::string_view group;
 };
 
+// What COMMAND DOCS and COMMAND INFO say of each command (Redis's summaries and groups).
+constexpr CommandDoc kDocs[] = {
+    {Op::set, "Sets the string value of a key.", "1.0.0", "string"},
+    {Op::get, "Returns the string value of a key.", "1.0.0", "string"},
+    {Op::del, "Deletes one or more keys.", "1.0.0", "generic"},
+    {Op::append, "Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0",
+     "string"},
+    {Op::incr, "Increments the integer value of a key by one.", "1.0.0", "string"},
+    {Op::keys, "Returns all key names that match a pattern.", "1.0.0", "generic"},
+    {Op::dbsize, "Returns the number of keys in the database.", "1.0.0", "server"},
+    {Op::ping, "Returns the server's liveliness response.", "1.0.0", "connection"},
+    {Op::info, "Returns information and statistics about the server.", "1.0.0", "server"},
+    {Op::bgsave, "Takes a snapshot of the state machine (Ballot: of this node).", "1.0.0", "server"},
+    {Op::lastsave, "Returns the Unix timestamp of the last successful save.", "1.0.0", "server"},
+    {Op::exists, "Determines whether one or more keys exist.", "1.0.0", "generic"},
+    {Op::mget, "Atomically returns the string values of one or more keys.", "1.0.0", "string"},
+    {Op::strlen, "Returns the length of a string value.", "2.2.0", "string"},
+    {Op::mset, "Atomically creates or modifies the string values of one or more keys.", "1.0.1", "string"},
+    {Op::getset, "Returns the previous string value of a key after setting it to a new value.", "1.0.0",
+     "string"},
+    {Op::getdel, "Returns the string value of a key after deleting the key.", "6.2.0", "string"},
+    {Op::incrby, "Increments the integer value of a key by a number.", "1.0.0", "string"},
+    {Op::decr, "Decrements the integer value of a key by one.", "1.0.0", "string"},
+    {Op::decrby, "Decrements a number from the integer value of a key.", "1.0.0", "string"},
+    {Op::setnx, "Set the string value of a key only when the key doesn't exist.", "1.0.0", "string"},
+    {Op::echo, "Returns the given string.", "1.0.0", "connection"},
+    {Op::select, "Changes the selected database (Ballot has only database 0).", "1.0.0", "connection"},
+    {Op::hello, "Handshakes with the server (RESP2 only).", "6.0.0", "connection"},
+    {Op::auth, "Authenticates the connection.", "1.0.0", "connection"},
+    {Op::client, "A container for client connection commands.", "2.4.0", "connection"},
+    {Op::command, "Returns detailed information about all commands.", "2.8.13", "server"},
+};
+
 CommandDoc doc_of(Op op) {
-    switch (op) {
-        case Op::set:
-            return {"Sets the string value of a key.", "1.0.0", "string"};
-        case Op::get:
-            return {"Returns the string value of a key.", "1.0.0", "string"};
-        case Op::del:
-            return {"Deletes one or more keys.", "1.0.0", "generic"};
-        case Op::append:
-            return {"Appends a string to the value of a key. Creates the key if it doesn't exist.", "2.0.0",
-                    "string"};
-        case Op::incr:
-            return {"Increments the integer value of a key by one.", "1.0.0", "string"};
-        case Op::keys:
-            return {"Returns all key names that match a pattern.", "1.0.0", "generic"};
-        case Op::dbsize:
-            return {"Returns the number of keys in the database.", "1.0.0", "server"};
-        case Op::ping:
-            return {"Returns the server's liveliness response.", "1.0.0", "connection"};
-        case Op::info:
-            return {"Returns information and statistics about the server.", "1.0.0", "server"};
-        case Op::bgsave:
-            return {"Takes a snapshot of the state machine (Ballot: of this node).", "1.0.0", "server"};
-        case Op::lastsave:
-            return {"Returns the Unix timestamp of the last successful save.", "1.0.0", "server"};
-        case Op::exists:
-            return {"Determines whether one or more keys exist.", "1.0.0", "generic"};
-        case Op::mget:
-            return {"Atomically returns the string values of one or more keys.", "1.0.0", "string"};
-        case Op::strlen:
-            return {"Returns the length of a string value.", "2.2.0", "string"};
-        case Op::mset:
-            return {"Atomically creates or modifies the string values of one or more keys.", "1.0.1",
-                    "string"};
-        case Op::getset:
-            return {"Returns the previous string value of a key after setting it to a new value.", "1.0.0",
-                    "string"};
-        case Op::getdel:
-            return {"Returns the string value of a key after deleting the key.", "6.2.0", "string"};
-        case Op::incrby:
-            return {"Increments the integer value of a key by a number.", "1.0.0", "string"};
-        case Op::decr:
-            return {"Decrements the integer value of a key by one.", "1.0.0", "string"};
-        case Op::decrby:
-            return {"Decrements a number from the integer value of a key.", "1.0.0", "string"};
-        case Op::setnx:
-            return {"Set the string value of a key only when the key doesn't exist.", "1.0.0", "string"};
-        case Op::echo:
-            return {"Returns the given string.", "1.0.0", "connection"};
-        case Op::select:
-            return {"Changes the selected database (Ballot has only database 0).", "1.0.0", "connection"};
-        case Op::hello:
-            return {"Handshakes with the server (RESP2 only).", "6.0.0", "connection"};
-        case Op::auth:
-            return {"Authenticates the connection.", "1.0.0", "connection"};
-        case Op::client:
-            return {"A container for client connection commands.", "2.4.0", "connection"};
-        case Op::command:
-            return {"Returns detailed information about all commands.", "2.8.13", "server"};
-    }
-    return {"", "1.0.0", "generic"};
+    for (const CommandDoc& doc : kDocs)
+        if (doc.op == op) return doc;
+    return {op, "", "1.0.0", "generic"};
 }
 
 // The keys a command names, as Redis's (first, last, step); (0, 0, 0): none.

@@ -23,12 +23,6 @@ constexpr std::string_view kTooBig = "ERR string exceeds maximum allowed size (p
 constexpr std::string_view kUndecodable = "ERR command in the log did not decode; nothing was applied";
 constexpr std::string_view kNotRead = "ERR not a read command";
 
-std::string integer_reply(std::int64_t v) {
-    std::string out;
-    append_integer(out, v);
-    return out;
-}
-
 // The snapshot's integers and strings, as common/codec.h's Writer writes them (little-endian,
 // u32 length before a string), straight into a std::string.
 void put_u32(std::string& out, std::uint32_t v) {

@@ -46,14 +46,10 @@ std::string read(const KvStore& store, const Args& args) {
 }
 
 std::string bulk(std::string_view s) {
-    std::string out;
-    append_bulk(out, s);
-    return out;
+    return bulk_reply(s);
 }
 std::string integer(std::int64_t v) {
-    std::string out;
-    append_integer(out, v);
-    return out;
+    return integer_reply(v);
 }
 std::string array(const Args& items) {
     std::string out;
