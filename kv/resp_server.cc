@@ -114,7 +114,8 @@ struct Slot {
     std::string reply;
 };
 
-// A write or read of one connection, on its way to the log or the read path.
+// A write or read of one connection, on its way to the log (kind write, which a read may be
+// too: RespServer::Impl::may_start) or the read path (kind read).
 struct Request {
     std::shared_ptr<Slot> slot;
     std::optional<Stamp> stamp;
@@ -355,15 +356,26 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         admit(s, Request{slot, stamp, encode_payload(check.command), check.command.kind()});
     }
 
-    // Per-connection order, which Redis clients assume of a pipeline (SET k v; GET k reads v):
-    // writes run together with writes and reads with reads, but a read waits for the writes sent
-    // before it on this connection to finish, and a write for the reads before it. Linearizability
-    // alone would allow a pipelined GET to miss the SET before it, as the two are concurrent.
+    // Per-connection order, which Redis clients assume of a pipeline (SET k v; GET k reads v).
+    // Linearizability alone would let a pipelined GET miss the SET before it, as the two are
+    // concurrent. Requests that may run together run together; see may_start.
     void admit(const std::shared_ptr<Session>& s, Request request) {
-        if (s->waiting.empty() && (s->in_flight == 0 || s->in_flight_kind == request.kind))
+        if (s->waiting.empty() && may_start(*s, request))
             start(s, std::move(request));
         else
             s->waiting.push_back(std::move(request));
+    }
+
+    // Whether `r` may start now, beside what this connection has in flight. Writes go together
+    // (the log keeps their order), and so do reads. A read behind writes is sent through the log
+    // after them (kind write: log order is the connection's order) instead of waiting for them,
+    // so a mixed pipeline keeps flowing. A write behind reads on the read path waits for them,
+    // or a read could see a write sent after it.
+    static bool may_start(const Session& s, Request& r) {
+        if (s.in_flight == 0) return true;
+        if (r.kind == CommandKind::read && s.in_flight_kind == CommandKind::write)
+            r.kind = CommandKind::write;
+        return r.kind == s.in_flight_kind;
     }
 
     void start(const std::shared_ptr<Session>& s, Request request) {
@@ -395,7 +407,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         --s->in_flight;
         if (s->draining) return;
         s->draining = true;
-        while (!s->waiting.empty() && (s->in_flight == 0 || s->waiting.front().kind == s->in_flight_kind)) {
+        while (!s->waiting.empty() && may_start(*s, s->waiting.front())) {
             Request next = std::move(s->waiting.front());
             s->waiting.pop_front();
             start(s, std::move(next));
