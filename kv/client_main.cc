@@ -10,8 +10,19 @@
 //
 //   BALLOT.STAMPED <client_id> <seq> <acked_below> <COMMAND> <args...>
 //
-// which the server front end unwraps. Exit codes (one shot): 0 success, 1 an error reply or no
-// reachable node, 2 a usage error.
+// which the server front end unwraps.
+//
+// One error style: every error about a command (the cluster's error reply, a command the table
+// refuses before sending it, no node reachable) is printed as redis-cli prints an error reply,
+// `(error) CODE message`, on stderr; replies go to stdout. Usage errors (bad options) print
+// `ballot-client: message` and the usage on stderr.
+// One exit code convention, the same for a one-shot command and for a whole interactive session
+// (or a script piped into it): 0 when every command succeeded, 1 when any command ended in an
+// error, 2 for a usage error.
+//
+// Interactive mode on a terminal has line editing, command-name completion (Tab) and history
+// (libedit; ~/.ballot_client_history, as redis-cli keeps ~/.rediscli_history).
+#include <editline/readline.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +30,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <random>
@@ -52,7 +65,14 @@ constexpr milliseconds kBackoffMin{50};
 constexpr milliseconds kBackoffMax{1000};
 
 const char* const kUsage =
-    "usage: ballot-client --node HOST:PORT:ID [--node ...] [--timeout-ms N] [COMMAND [ARG ...]]";
+    "usage: ballot-client --node HOST:PORT:ID [--node ...] [--timeout-ms N] [COMMAND [ARG ...]]\n"
+    "  with a COMMAND: run it once and exit; without: interactive (line editing, history)\n"
+    "  --node HOST:PORT:ID  a cluster member's client address and id; repeat for each member.\n"
+    "                       Nodes are tried in order; a failed or busy node moves on to the next.\n"
+    "  --timeout-ms N       give up on a command after N ms in total, across every node and\n"
+    "                       retry (default 10000)\n"
+    "  exit code: 0 every command succeeded, 1 a command ended in an error (an error reply or no\n"
+    "  reachable node), 2 a usage error";
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -132,6 +152,22 @@ void print_reply(std::ostream& out, const RespValue& v, const std::string& first
     }
 }
 
+// Every error about a command, one way (see the top of this file): `text` is CODE message.
+void print_error(std::string_view text) {
+    std::cout << std::flush;
+    std::cerr << "(error) " << text << '\n';
+}
+
+// A reply: errors as print_error, everything else on stdout. True if it was not an error.
+bool print_outcome(const RespValue& reply) {
+    if (reply.is_error()) {
+        print_error(reply.str);
+        return false;
+    }
+    print_reply(std::cout, reply);
+    return true;
+}
+
 std::uint64_t random_client_id() {
     std::random_device device;
     std::uint64_t id = 0;
@@ -202,7 +238,7 @@ private:
                 backoff = std::min(backoff * 2, kBackoffMax);
             }
         }
-        throw NoReachableNode("no node answered within " + std::to_string(total_timeout_.count()) +
+        throw NoReachableNode("ERR no node answered within " + std::to_string(total_timeout_.count()) +
                               " ms (last error: " + last_error + ")");
     }
 
@@ -232,20 +268,100 @@ Validation prepare(const std::vector<std::string>& words, std::vector<std::strin
 }
 
 void print_help(std::ostream& out) {
-    out << "commands: set <key> <value> | get <key> | del <key> [key ...] | list | append <key> <value>\n"
-           "          incr <key> | keys <pattern> | dbsize | ping [message] | info | bgsave | lastsave\n"
-           "          quit\n";
+    out << "commands (any case; a value with spaces in \"double quotes\"):\n"
+           "  set <key> <value> | get <key> | del <key> [key ...] | append <key> <value> | incr <key>\n"
+           "  mset <key> <value> [key value ...] | mget <key> [key ...] | exists <key> [key ...]\n"
+           "  strlen <key> | getset <key> <value> | getdel <key> | setnx <key> <value>\n"
+           "  incrby <key> <n> | decr <key> | decrby <key> <n>\n"
+           "  list                 every key, sorted (the same as keys *)\n"
+           "  keys <pattern> | dbsize | ping [message] | echo <message> | info | bgsave | lastsave\n"
+           "  help | quit | exit   (interactive only)\n";
+}
+
+// Runs one command as typed; prints its reply or its error. True if it succeeded.
+bool run_words(ClusterClient& cluster, const std::vector<std::string>& words) {
+    std::vector<std::string> args;
+    Validation v = prepare(words, args);
+    if (!v.ok()) {
+        print_error(v.error);  // the error the cluster would give, without the round trip
+        return false;
+    }
+    try {
+        return print_outcome(cluster.run(v.command, args));
+    } catch (const NoReachableNode& e) {
+        print_error(e.what());
+        return false;
+    }
+}
+
+// ---- Line editing (libedit's readline interface) ----------------------------------------------
+
+// Tab completes a command name (the first word) from the server's own table, plus `list`.
+char* complete_command_name(const char* text, int state) {
+    static std::vector<std::string> names;
+    static std::size_t next = 0;
+    if (state == 0) {
+        names = {"list", "help", "quit"};
+        for (const CommandSpec& spec : command_table()) names.emplace_back(spec.name);
+        next = 0;
+    }
+    const std::string prefix = lower(text);
+    while (next < names.size()) {
+        const std::string& name = names[next++];
+        if (name.compare(0, prefix.size(), prefix) == 0) return ::strdup(name.c_str());
+    }
+    return nullptr;
+}
+
+char** complete(const char* text, int start, int /*end*/) {
+    if (start != 0) return nullptr;
+    return rl_completion_matches(text, complete_command_name);
+}
+
+std::string history_path() {
+    const char* home = std::getenv("HOME");
+    return home == nullptr ? std::string() : std::string(home) + "/.ballot_client_history";
+}
+
+// The next line the user typed; nullopt at end of input. On a terminal through libedit (editing,
+// history), else a plain read, so scripts piped in work the same.
+std::optional<std::string> read_line(bool tty, const std::string& prompt) {
+    if (!tty) {
+        std::string line;
+        if (!std::getline(std::cin, line)) return std::nullopt;
+        return line;
+    }
+    char* raw = ::readline(prompt.c_str());
+    if (raw == nullptr) return std::nullopt;
+    std::string line(raw);
+    std::free(raw);
+    if (line.find_first_not_of(" \t") != std::string::npos) {
+        ::add_history(line.c_str());
+        if (const std::string path = history_path(); !path.empty())
+            ::write_history(path.c_str());  // libedit's append_history duplicates entries
+    }
+    return line;
 }
 
 int interactive(ClusterClient& cluster) {
     const bool tty = isatty(STDIN_FILENO) != 0;
-    std::string line;
+    if (tty) {
+        rl_attempted_completion_function = complete;
+        if (const std::string path = history_path(); !path.empty()) {
+            ::stifle_history(1000);
+            ::read_history(path.c_str());  // absent the first time: nothing to load
+        }
+    }
+    bool all_ok = true;
     for (;;) {
-        if (tty) std::cout << cluster.current().host << ":" << cluster.current().port << "> " << std::flush;
-        if (!std::getline(std::cin, line)) break;
-        auto words = split_inline_args(line);
+        const std::string prompt =
+            cluster.current().host + ":" + std::to_string(cluster.current().port) + "> ";
+        std::optional<std::string> line = read_line(tty, prompt);
+        if (!line) break;
+        auto words = split_inline_args(*line);
         if (!words) {
-            std::cout << "Invalid argument(s)\n";
+            print_error("ERR Invalid argument(s): unbalanced quotes");
+            all_ok = false;
             continue;
         }
         if (words->empty()) continue;
@@ -255,19 +371,9 @@ int interactive(ClusterClient& cluster) {
             print_help(std::cout);
             continue;
         }
-        std::vector<std::string> args;
-        Validation v = prepare(*words, args);
-        if (!v.ok()) {
-            std::cout << "(error) " << v.error << '\n';
-            continue;
-        }
-        try {
-            print_reply(std::cout, cluster.run(v.command, args));
-        } catch (const NoReachableNode& e) {
-            std::cout << "(error) " << e.what() << '\n';
-        }
+        all_ok &= run_words(cluster, *words);
     }
-    return kExitOk;
+    return all_ok ? kExitOk : kExitError;
 }
 
 // Splits argv into options (given to program_options) and the command that follows them, so a
@@ -306,7 +412,7 @@ int main(int argc, char** argv) {
         po::store(po::command_line_parser(option_words).options(desc).run(), vm);
         po::notify(vm);
         if (vm.count("help")) {
-            std::cout << kUsage << '\n';
+            std::cout << kUsage << "\n\n";
             print_help(std::cout);
             return kExitOk;
         }
@@ -333,19 +439,5 @@ int main(int argc, char** argv) {
 
     ClusterClient cluster(std::move(nodes), milliseconds(timeout_ms));
     if (command.empty()) return interactive(cluster);
-
-    std::vector<std::string> args;
-    Validation v = prepare(command, args);
-    if (!v.ok()) {
-        std::cerr << "ballot-client: " << v.error << '\n';
-        return kExitUsage;
-    }
-    try {
-        const RespValue reply = cluster.run(v.command, args);
-        print_reply(std::cout, reply);
-        return reply.is_error() ? kExitError : kExitOk;
-    } catch (const NoReachableNode& e) {
-        std::cerr << "ballot-client: " << e.what() << '\n';
-        return kExitError;
-    }
+    return run_words(cluster, command) ? kExitOk : kExitError;
 }

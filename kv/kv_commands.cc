@@ -1,6 +1,7 @@
 #include "kv/kv_commands.h"
 
 #include <cctype>
+#include <limits>
 
 #include "common/codec.h"
 #include "kv/resp.h"
@@ -9,7 +10,10 @@ namespace ballot::kv {
 
 namespace {
 
-constexpr std::uint8_t kPayloadVersion = 1;
+// Version 1: the ops up to LASTSAVE; version 2: the same layout, for the ops added after it.
+constexpr std::uint8_t kPayloadV1 = 1;
+constexpr std::uint8_t kPayloadV2 = 2;
+constexpr Op kLastV1Op = Op::lastsave;
 // A string in the payload is at least its u32 length.
 constexpr std::size_t kMinStringBytes = 4;
 
@@ -30,11 +34,17 @@ std::string upper(std::string_view s) {
     return out;
 }
 
+std::uint8_t payload_version(Op op) {
+    return static_cast<std::uint8_t>(op) <= static_cast<std::uint8_t>(kLastV1Op) ? kPayloadV1 : kPayloadV2;
+}
+
 bool arity_ok(const CommandSpec& spec, std::size_t argc) {
     const auto n = static_cast<long>(argc);
     if (spec.arity > 0 && n != spec.arity) return false;
     if (spec.arity < 0 && n < -spec.arity) return false;
     if (spec.max_args > 0 && n > spec.max_args) return false;
+    // MSET takes key-value pairs; Redis answers an odd count with the arity error too.
+    if (spec.op == Op::mset && n % 2 == 0) return false;
     return true;
 }
 
@@ -93,6 +103,16 @@ std::string check_set_options(const std::vector<std::string>& args) {
     return {};
 }
 
+// INCRBY's and DECRBY's amount, checked as Redis does before it looks at the key (t_string.c).
+std::string check_amount(const CommandSpec& spec, const std::string& amount) {
+    auto v = parse_redis_integer(amount);
+    if (!v) return "ERR value is not an integer or out of range";
+    // DECRBY negates it, which LLONG_MIN cannot survive.
+    if (spec.op == Op::decrby && *v == std::numeric_limits<std::int64_t>::min())
+        return "ERR decrement would overflow";
+    return {};
+}
+
 }  // namespace
 
 const std::vector<CommandSpec>& command_table() {
@@ -108,6 +128,22 @@ const std::vector<CommandSpec>& command_table() {
         {"info", Op::info, CommandKind::local, -1, 0},
         {"bgsave", Op::bgsave, CommandKind::local, 1, 0},
         {"lastsave", Op::lastsave, CommandKind::local, 1, 0},
+        {"exists", Op::exists, CommandKind::read, -2, 0},
+        {"mget", Op::mget, CommandKind::read, -2, 0},
+        {"strlen", Op::strlen, CommandKind::read, 2, 0},
+        {"mset", Op::mset, CommandKind::write, -3, 0},
+        {"getset", Op::getset, CommandKind::write, 3, 0},
+        {"getdel", Op::getdel, CommandKind::write, 2, 0},
+        {"incrby", Op::incrby, CommandKind::write, 3, 0},
+        {"decr", Op::decr, CommandKind::write, 2, 0},
+        {"decrby", Op::decrby, CommandKind::write, 3, 0},
+        {"setnx", Op::setnx, CommandKind::write, 3, 0},
+        {"echo", Op::echo, CommandKind::local, 2, 0},
+        {"select", Op::select, CommandKind::local, 2, 0},
+        {"hello", Op::hello, CommandKind::local, -1, 0},
+        {"auth", Op::auth, CommandKind::local, -2, 3},
+        {"client", Op::client, CommandKind::local, -2, 0},
+        {"command", Op::command, CommandKind::local, -1, 0},
     };
     return table;
 }
@@ -146,6 +182,10 @@ Validation validate(std::vector<std::string> args) {
         if (!v.ok()) return v;
         args.resize(3);
     }
+    if (spec->op == Op::incrby || spec->op == Op::decrby) {
+        v.error = check_amount(*spec, args[2]);
+        if (!v.ok()) return v;
+    }
     v.command.op = spec->op;
     args.erase(args.begin());
     v.command.args = std::move(args);
@@ -158,7 +198,7 @@ std::string encode_payload(const KvCommand& command) {
     Bytes out;
     out.reserve(bytes);
     Writer w(out);
-    w.u8(kPayloadVersion);
+    w.u8(payload_version(command.op));
     w.u8(static_cast<std::uint8_t>(command.op));
     w.u32(static_cast<std::uint32_t>(command.args.size()));
     for (const std::string& a : command.args) w.str(a);
@@ -167,13 +207,15 @@ std::string encode_payload(const KvCommand& command) {
 
 std::optional<KvCommand> decode_payload(std::string_view payload) {
     Reader r(payload.data(), payload.size());
-    if (r.u8() != kPayloadVersion || !r.ok()) return std::nullopt;
+    const std::uint8_t version = r.u8();
     const std::uint8_t op = r.u8();
+    if (!r.ok()) return std::nullopt;
     const CommandSpec* spec = nullptr;
     for (const CommandSpec& s : command_table()) {
         if (static_cast<std::uint8_t>(s.op) == op && s.kind != CommandKind::local) spec = &s;
     }
-    if (spec == nullptr) return std::nullopt;
+    // Each op travels under exactly one version: the one that introduced it.
+    if (spec == nullptr || version != payload_version(spec->op)) return std::nullopt;
     const std::uint32_t count = r.count(kMinStringBytes);
     KvCommand command;
     command.op = spec->op;
@@ -182,6 +224,10 @@ std::optional<KvCommand> decode_payload(std::string_view payload) {
     if (!r.finish()) return std::nullopt;
     // Normalized SET has exactly key and value.
     if (!arity_ok(*spec, command.args.size() + 1) || (spec->op == Op::set && command.args.size() != 2)) {
+        return std::nullopt;
+    }
+    // Amounts were checked before they were logged; a log entry is held to the same rule.
+    if ((spec->op == Op::incrby || spec->op == Op::decrby) && !check_amount(*spec, command.args[1]).empty()) {
         return std::nullopt;
     }
     return command;

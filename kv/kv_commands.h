@@ -1,10 +1,13 @@
 // The KV command table: which commands exist, how many arguments each takes, and which path a
 // command takes through a node:
 //
-//   write   goes through the replicated log and is applied by every replica (SET DEL APPEND INCR)
-//   read    linearizable read of the state machine (GET KEYS DBSIZE); the runtime decides how
-//           (ReadIndex, a quorum check or the log) and then calls KvStore::query()
-//   local   answered by the node itself, never replicated (PING INFO BGSAVE LASTSAVE)
+//   write   goes through the replicated log and is applied by every replica (SET DEL APPEND INCR
+//           MSET GETSET GETDEL INCRBY DECR DECRBY SETNX)
+//   read    linearizable read of the state machine (GET KEYS DBSIZE EXISTS MGET STRLEN); the
+//           runtime decides how (ReadIndex, a quorum check or the log) and then calls
+//           KvStore::query()
+//   local   answered by the node itself, never replicated (PING INFO BGSAVE LASTSAVE ECHO, and
+//           the connection commands client libraries send: HELLO AUTH CLIENT SELECT COMMAND)
 //
 // validate() checks a request the way Redis would and gives Redis's error text when it is bad;
 // encode_payload()/decode_payload() turn a validated command into the bytes a log entry carries
@@ -34,6 +37,24 @@ enum class Op : std::uint8_t {
     info = 9,
     bgsave = 10,    // local: never written into the log
     lastsave = 11,  // local
+    // Payload version 2 (kv_commands.cc): the Redis string commands client libraries expect.
+    exists = 12,
+    mget = 13,
+    strlen = 14,
+    mset = 15,
+    getset = 16,
+    getdel = 17,
+    incrby = 18,
+    decr = 19,
+    decrby = 20,
+    setnx = 21,
+    // Local, answered per connection by the front end (kv/resp_server.cc).
+    echo = 22,
+    select = 23,
+    hello = 24,
+    auth = 25,
+    client = 26,
+    command = 27,
 };
 
 struct CommandSpec {
@@ -69,12 +90,18 @@ struct Validation {
 };
 
 // Checks `args` (the command name first, any case) like Redis: unknown command, wrong number of
-// arguments, SET's options. SET options Redis has but Ballot does not (NX XX GET EX PX EXAT PXAT
-// KEEPTTL) are refused with "ERR SET option 'EX' is not supported by Ballot".
+// arguments (MSET: key-value pairs), SET's options, the integer argument of INCRBY/DECRBY. SET options Redis
+// has but Ballot does not (NX XX GET EX PX EXAT PXAT KEEPTTL) are refused with "ERR SET option 'EX' is not
+// supported by Ballot".
 Validation validate(std::vector<std::string> args);
 
 // The log's encoding of a write (or a read sent through the log): u8 version, u8 op, u32 count,
-// then `count` strings (common/codec.h). Only write and read commands are encoded.
+// then `count` strings (common/codec.h). Only write and read commands are encoded. Version 1
+// carries the ops up to LASTSAVE, byte for byte as before version 2 existed; version 2 is the
+// same layout for the ops added since (EXISTS and after). So a log written before still decodes,
+// and old and new builds agree on every version-1 entry. A node of an older build cannot apply a
+// version-2 entry (it answers -ERR and changes nothing, while upgraded replicas apply it), so
+// upgrade every node before clients use the new commands.
 std::string encode_payload(const KvCommand& command);
 // nullopt unless `payload` is exactly one well-formed encoding of a write or read command with a
 // valid number of arguments.

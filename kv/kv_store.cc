@@ -23,12 +23,6 @@ constexpr std::string_view kTooBig = "ERR string exceeds maximum allowed size (p
 constexpr std::string_view kUndecodable = "ERR command in the log did not decode; nothing was applied";
 constexpr std::string_view kNotRead = "ERR not a read command";
 
-std::string integer_reply(std::int64_t v) {
-    std::string out;
-    append_integer(out, v);
-    return out;
-}
-
 // The snapshot's integers and strings, as common/codec.h's Writer writes them (little-endian,
 // u32 length before a string), straight into a std::string.
 void put_u32(std::string& out, std::uint32_t v) {
@@ -87,37 +81,48 @@ std::string KvStore::execute(const KvCommand& c) {
         case Op::append:
             return append(c);
         case Op::incr:
-            return incr(c);
+            return incr_by(c.args.at(0), 1);
+        case Op::incrby:
+            return incr_by(c.args.at(0), *parse_redis_integer(c.args.at(1)));  // validated
+        case Op::decr:
+            return incr_by(c.args.at(0), -1);
+        case Op::decrby:
+            return incr_by(c.args.at(0), -*parse_redis_integer(c.args.at(1)));  // validated, not LLONG_MIN
+        case Op::mset:
+            return mset(c);
+        case Op::getset:
+            return getset(c);
+        case Op::getdel:
+            return getdel(c);
+        case Op::setnx:
+            return setnx(c);
         default:
             return execute_read(c);
     }
 }
 
 std::string KvStore::execute_read(const KvCommand& c) const {
-    std::string out;
     switch (c.op) {
-        case Op::get: {
-            auto it = data_.find(std::string_view(c.args.at(0)));
-            if (it == data_.end()) {
-                append_nil(out);
-            } else {
-                append_bulk(out, it->second);
-            }
-            return out;
-        }
+        case Op::get:
+            return value_reply(c.args.at(0));
         case Op::keys:
             return keys(c.args.at(0));
         case Op::dbsize:
             return integer_reply(static_cast<std::int64_t>(data_.size()));
+        case Op::exists:
+            return exists(c);
+        case Op::mget:
+            return mget(c);
+        case Op::strlen: {
+            auto it = data_.find(std::string_view(c.args.at(0)));
+            return integer_reply(it == data_.end() ? 0 : static_cast<std::int64_t>(it->second.size()));
+        }
         default:
             return error_reply(kNotRead);
     }
 }
 
-std::string KvStore::set(const KvCommand& c) {
-    const std::string& key = c.args.at(0);
-    const std::string& value = c.args.at(1);
-    if (value.size() > limits_.max_value_bytes) return error_reply(kTooBig);
+void KvStore::put(const std::string& key, std::string_view value) {
     before_write(key);
     auto it = data_.find(std::string_view(key));
     if (it == data_.end()) {
@@ -125,7 +130,49 @@ std::string KvStore::set(const KvCommand& c) {
     } else {
         it->second.assign(value);  // reuses the old value's allocation when it fits
     }
+}
+
+std::string KvStore::set(const KvCommand& c) {
+    const std::string& value = c.args.at(1);
+    if (value.size() > limits_.max_value_bytes) return error_reply(kTooBig);
+    put(c.args.at(0), value);
     return simple_reply("OK");
+}
+
+// One log entry, applied all or nothing: every value is checked before any key changes.
+std::string KvStore::mset(const KvCommand& c) {
+    for (std::size_t i = 1; i < c.args.size(); i += 2) {
+        if (c.args[i].size() > limits_.max_value_bytes) return error_reply(kTooBig);
+    }
+    for (std::size_t i = 0; i + 1 < c.args.size(); i += 2) put(c.args[i], c.args[i + 1]);
+    return simple_reply("OK");
+}
+
+std::string KvStore::getset(const KvCommand& c) {
+    const std::string& value = c.args.at(1);
+    if (value.size() > limits_.max_value_bytes) return error_reply(kTooBig);
+    std::string out = value_reply(c.args.at(0));
+    put(c.args.at(0), value);
+    return out;
+}
+
+std::string KvStore::getdel(const KvCommand& c) {
+    const std::string& key = c.args.at(0);
+    std::string out = value_reply(key);
+    auto it = data_.find(std::string_view(key));
+    if (it != data_.end()) {
+        before_write(key);
+        erase_key(it);
+    }
+    return out;
+}
+
+std::string KvStore::setnx(const KvCommand& c) {
+    const std::string& key = c.args.at(0);
+    if (data_.find(std::string_view(key)) != data_.end()) return integer_reply(0);
+    if (c.args.at(1).size() > limits_.max_value_bytes) return error_reply(kTooBig);
+    put(key, c.args.at(1));
+    return integer_reply(1);
 }
 
 std::string KvStore::del(const KvCommand& c) {
@@ -159,8 +206,9 @@ std::string KvStore::append(const KvCommand& c) {
     return integer_reply(static_cast<std::int64_t>(it->second.size()));
 }
 
-std::string KvStore::incr(const KvCommand& c) {
-    const std::string& key = c.args.at(0);
+// INCR INCRBY DECR DECRBY, as Redis's incrDecrCommand: the stored value must be a Redis integer,
+// and a result outside int64 is refused.
+std::string KvStore::incr_by(const std::string& key, std::int64_t delta) {
     auto it = data_.find(std::string_view(key));
     std::int64_t current = 0;
     if (it != data_.end()) {
@@ -168,8 +216,8 @@ std::string KvStore::incr(const KvCommand& c) {
         if (!parsed) return error_reply(kNotInteger);
         current = *parsed;
     }
-    if (current == std::numeric_limits<std::int64_t>::max()) return error_reply(kOverflow);
-    const std::int64_t next = current + 1;
+    std::int64_t next = 0;
+    if (__builtin_add_overflow(current, delta, &next)) return error_reply(kOverflow);
     before_write(key);
     if (it == data_.end()) {
         insert_key(key, std::to_string(next));
@@ -177,6 +225,31 @@ std::string KvStore::incr(const KvCommand& c) {
         it->second = std::to_string(next);
     }
     return integer_reply(next);
+}
+
+std::string KvStore::value_reply(std::string_view key) const {
+    std::string out;
+    auto it = data_.find(key);
+    if (it == data_.end()) {
+        append_nil(out);
+    } else {
+        append_bulk(out, it->second);
+    }
+    return out;
+}
+
+// Counts a key once for each time it is named, as Redis does.
+std::string KvStore::exists(const KvCommand& c) const {
+    std::int64_t found = 0;
+    for (const std::string& key : c.args) found += data_.count(std::string_view(key));
+    return integer_reply(found);
+}
+
+std::string KvStore::mget(const KvCommand& c) const {
+    std::string out;
+    append_array_header(out, c.args.size());
+    for (const std::string& key : c.args) out += value_reply(key);
+    return out;
 }
 
 std::string KvStore::keys(std::string_view pattern) const {

@@ -1,9 +1,9 @@
 // The replicated key-value state machine every replica applies the chosen log to.
 //
-// apply() runs writes (SET DEL APPEND INCR) — and reads, when an engine serves reads through the
-// log — in log order, after the exactly-once check of kv/sessions.h; query() serves reads the
-// runtime has already made linearizable (ReadIndex or a quorum check). Replies are RESP-encoded,
-// ready for the front end to write to the client.
+// apply() runs writes (SET DEL APPEND INCR and the other string commands of kv_commands.h) — and reads, when
+// an engine serves reads through the log — in log order, after the exactly-once check of kv/sessions.h;
+// query() serves reads the runtime has already made linearizable (ReadIndex or a quorum check). Replies are
+// RESP-encoded, ready for the front end to write to the client.
 //
 // Deterministic: the state after applying a sequence of commands depends only on that sequence
 // (no clocks, no randomness, no iteration-order dependence in replies: KEYS sorts). A log entry
@@ -110,10 +110,20 @@ public:
     std::size_t snapshot_saved_keys() const { return open_ ? open_->saved.size() : 0; }
 
 private:
+    // Creates or overwrites `key` (the caller checked the value's size).
+    void put(const std::string& key, std::string_view value);
     std::string set(const KvCommand& c);
+    std::string mset(const KvCommand& c);
+    std::string getset(const KvCommand& c);
+    std::string getdel(const KvCommand& c);
+    std::string setnx(const KvCommand& c);
     std::string del(const KvCommand& c);
     std::string append(const KvCommand& c);
-    std::string incr(const KvCommand& c);
+    std::string incr_by(const std::string& key, std::int64_t delta);
+    // GET's reply: the value as a bulk string, or nil.
+    std::string value_reply(std::string_view key) const;
+    std::string exists(const KvCommand& c) const;
+    std::string mget(const KvCommand& c) const;
     std::string keys(std::string_view pattern) const;
 
     // The snapshot being produced by snapshot_chunk().

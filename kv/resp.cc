@@ -524,4 +524,16 @@ std::string simple_reply(std::string_view s) {
     return out;
 }
 
+std::string integer_reply(std::int64_t v) {
+    std::string out;
+    append_integer(out, v);
+    return out;
+}
+
+std::string bulk_reply(std::string_view s) {
+    std::string out;
+    append_bulk(out, s);
+    return out;
+}
+
 }  // namespace ballot::kv

@@ -180,9 +180,11 @@ void append_value(std::string& out, const RespValue& v);
 // A request as clients send it: an array of bulk strings.
 void append_command(std::string& out, const std::vector<std::string>& args);
 
-// Convenience: one encoded error / simple string.
+// Convenience: one encoded reply of each kind.
 std::string error_reply(std::string_view message);
 std::string simple_reply(std::string_view s);
+std::string integer_reply(std::int64_t v);
+std::string bulk_reply(std::string_view s);
 
 // Redis's string2ll: the exact decimal form of a signed 64-bit integer ("0", "-12", "345"; no
 // sign '+', no blanks, no leading zeros, no overflow). Used for lengths on the wire and for INCR.

@@ -9,6 +9,7 @@
 
 #include "common/spawn.h"
 #include "common/version.h"
+#include "kv/connection_commands.h"
 #include "kv/kv_commands.h"
 
 namespace ballot::kv {
@@ -106,6 +107,19 @@ std::string upper(std::string s) {
     return s;
 }
 
+// CLIENT LIST's cmd= field as Redis writes it: "get", "client|setname".
+std::string command_label(std::span<const std::string> command) {
+    std::string label = command[0];
+    const std::string upper_name = upper(label);
+    if ((upper_name == "CLIENT" || upper_name == "COMMAND") && command.size() > 1) label += "|" + command[1];
+    for (auto& c : label) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return label;
+}
+
+std::string endpoint_text(const tcp::endpoint& e) {
+    return e.address().to_string() + ":" + std::to_string(e.port());
+}
+
 }  // namespace
 
 std::string bgsave_reply(Node& node) {
@@ -179,13 +193,23 @@ std::string info_text(const Node& node) {
     return out;
 }
 
+// A request's reply, once it is done; replies leave in the order of the slots.
+struct Slot {
+    bool done = false;
+    std::string reply;
+};
+
+// A write or read of one connection, on its way to the log (kind write, which a read may be
+// too: RespServer::Impl::may_start) or the read path (kind read).
+struct Request {
+    std::shared_ptr<Slot> slot;
+    std::optional<Stamp> stamp;
+    std::string payload;
+    CommandKind kind = CommandKind::write;
+};
+
 // One client connection.
 struct Session : std::enable_shared_from_this<Session> {
-    struct Slot {
-        bool done = false;
-        std::string reply;
-    };
-
     Session(tcp::socket s, RespServerOptions& options)
         : socket(std::move(s)),
           wake(socket.get_executor()),
@@ -219,10 +243,42 @@ struct Session : std::enable_shared_from_this<Session> {
     asio::steady_timer wake;  // the writer waits on it
     asio::steady_timer room;  // the reader waits on it when too many requests are in flight
     RespRequestParser parser;
+    ClientState client;  // what CLIENT, HELLO and CLIENT LIST see of this connection
     std::deque<std::shared_ptr<Slot>> slots;
     bool close_after_flush = false;
     bool closed = false;
+    // Between a refused MULTI and its EXEC or DISCARD (see transaction_reply).
+    bool in_refused_transaction = false;
+    // Requests in the log or the read path, all of one kind, and those waiting for them to
+    // finish (RespServer::Impl::admit); bounded by max_pipelined_requests, as slots are.
+    std::size_t in_flight = 0;
+    CommandKind in_flight_kind = CommandKind::write;
+    std::deque<Request> waiting;
+    bool draining = false;
 };
+
+// MULTI/EXEC is not supported, and a client library's transaction must not be half applied:
+// MULTI is refused, and so is every command after it up to EXEC (answered as Redis answers a
+// transaction discarded for errors) or DISCARD. So redis-py's pipeline(transaction=True) and
+// node-redis's multi().exec() fail with nothing applied. nullopt: not a transaction matter.
+std::optional<std::string> transaction_reply(Session& s, const std::string& name) {
+    if (name == "MULTI") {
+        if (s.in_refused_transaction) return error_reply("ERR MULTI calls can not be nested");
+        s.in_refused_transaction = true;
+        return error_reply(
+            "ERR MULTI is not supported by Ballot; the commands up to EXEC or DISCARD are refused");
+    }
+    if (name == "EXEC" || name == "DISCARD") {
+        if (!s.in_refused_transaction) return error_reply("ERR " + name + " without MULTI");
+        s.in_refused_transaction = false;
+        return name == "EXEC" ? error_reply("EXECABORT Transaction discarded because of previous errors.")
+                              : simple_reply("OK");
+    }
+    if (s.in_refused_transaction)
+        return error_reply(
+            "ERR command refused: MULTI is not supported by Ballot (send DISCARD to end the transaction)");
+    return std::nullopt;
+}
 
 struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     Impl(asio::io_context& io_, Node& node_, const KvStore& store_, RespServerOptions options_)
@@ -234,6 +290,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     RespServerOptions options;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::vector<std::weak_ptr<Session>> sessions;
+    std::uint64_t next_client_id = 1;
     bool stopped = false;
 
     static awaitable<void> accept_loop(std::shared_ptr<Impl> me) {
@@ -247,6 +304,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
             auto session = std::make_shared<Session>(std::move(socket), me->options);
+            me->identify(session->client, session->socket);
             std::erase_if(me->sessions, [](auto& w) { return w.expired(); });
             me->sessions.push_back(session);
             asio::co_spawn(me->io, writer(session), log_escaped("a client connection's writer"));
@@ -307,8 +365,22 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         s->close();
     }
 
+    void identify(ClientState& client, const tcp::socket& socket) {
+        client.id = next_client_id++;
+        boost::system::error_code ec;
+        if (auto remote = socket.remote_endpoint(ec); !ec) client.addr = endpoint_text(remote);
+        if (auto local = socket.local_endpoint(ec); !ec) client.laddr = endpoint_text(local);
+    }
+
+    std::vector<const ClientState*> client_states() const {
+        std::vector<const ClientState*> out;
+        for (const auto& w : sessions)
+            if (auto s = w.lock(); s && !s->closed) out.push_back(&s->client);
+        return out;
+    }
+
     // The commands this node answers itself (CommandKind::local).
-    std::string local_reply(const KvCommand& command) {
+    std::string local_reply(const KvCommand& command, Session& s) {
         std::string r;
         switch (command.op) {
             case Op::ping:
@@ -327,7 +399,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 append_integer(r, node.last_save_unix());
                 break;
             default:
-                r = error_reply("ERR internal error: not a local command");
+                r = connection_reply(command, s.client, [this] { return client_states(); });
         }
         return r;
     }
@@ -360,29 +432,72 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             s->close_after_flush = true;
             return;
         }
-        if (name == "COMMAND") {  // redis-cli asks for command docs at start; we have none to give
-            return s->finish(slot, "*0\r\n");
-        }
-
+        s->client.last_command = command_label(command);
+        if (auto refused = transaction_reply(*s, name)) return s->finish(slot, std::move(*refused));
         Validation check = validate(std::vector<std::string>(command.begin(), command.end()));
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
-        if (check.command.kind() == CommandKind::local) return s->finish(slot, local_reply(check.command));
+        if (check.command.kind() == CommandKind::local)
+            return s->finish(slot, local_reply(check.command, *s));
+        admit(s, Request{slot, stamp, encode_payload(check.command), check.command.kind()});
+    }
+
+    // Per-connection order, which Redis clients assume of a pipeline (SET k v; GET k reads v).
+    // Linearizability alone would let a pipelined GET miss the SET before it, as the two are
+    // concurrent. Requests that may run together run together; see may_start.
+    void admit(const std::shared_ptr<Session>& s, Request request) {
+        if (s->waiting.empty() && may_start(*s, request))
+            start(s, std::move(request));
+        else
+            s->waiting.push_back(std::move(request));
+    }
+
+    // Whether `r` may start now, beside what this connection has in flight. Writes go together
+    // (the log keeps their order), and so do reads. A read behind writes is sent through the log
+    // after them (kind write: log order is the connection's order) instead of waiting for them,
+    // so a mixed pipeline keeps flowing. A write behind reads on the read path waits for them,
+    // or a read could see a write sent after it.
+    static bool may_start(const Session& s, Request& r) {
+        if (s.in_flight == 0) return true;
+        if (r.kind == CommandKind::read && s.in_flight_kind == CommandKind::write)
+            r.kind = CommandKind::write;
+        return r.kind == s.in_flight_kind;
+    }
+
+    void start(const std::shared_ptr<Session>& s, Request request) {
+        s->in_flight_kind = request.kind;
+        ++s->in_flight;
         std::weak_ptr<Session> weak = s;
-        std::string payload = encode_payload(check.command);
-        if (check.command.kind() == CommandKind::write) {
-            node.submit(stamp, std::move(payload), [this, weak, slot](const Outcome& o) {
+        auto slot = std::move(request.slot);
+        if (request.kind == CommandKind::write) {
+            node.submit(request.stamp, std::move(request.payload), [this, weak, slot](const Outcome& o) {
                 auto session = weak.lock();
                 if (!session) return;
                 session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o, node));
+                finished(session);
             });
         } else {
-            node.read([this, weak, slot, payload = std::move(payload)](const Outcome& o) {
+            node.read([this, weak, slot, payload = std::move(request.payload)](const Outcome& o) {
                 auto session = weak.lock();
                 if (!session) return;
                 session->finish(
                     slot, o.status == Outcome::Status::ok ? store.query(payload) : failure_reply(o, node));
+                finished(session);
             });
         }
+    }
+
+    // A request of `s` finished: start the waiting ones that may now run. A request can finish
+    // inside start() (a node that refuses at once), so only the outermost call drains.
+    void finished(const std::shared_ptr<Session>& s) {
+        --s->in_flight;
+        if (s->draining) return;
+        s->draining = true;
+        while (!s->waiting.empty() && may_start(*s, s->waiting.front())) {
+            Request next = std::move(s->waiting.front());
+            s->waiting.pop_front();
+            start(s, std::move(next));
+        }
+        s->draining = false;
     }
 };
 

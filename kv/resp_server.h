@@ -3,7 +3,11 @@
 //
 // One coroutine reads and parses a connection's requests; every request gets a reply slot in
 // arrival order, and a writer coroutine sends the finished prefix of those slots, so pipelined
-// requests are answered in order while many of them are in the log at once.
+// requests are answered in order while many of them are in the log at once. They also take
+// effect in order, as Redis clients assume of a pipeline: consecutive writes (or reads) of a
+// connection run together, a read behind writes goes through the log after them, and a write
+// behind reads waits for them. The connection commands of client libraries (HELLO, CLIENT, ...) are answered
+// by kv/connection_commands.h with this connection's ClientState.
 #pragma once
 
 #include <boost/asio.hpp>

@@ -6,8 +6,13 @@ packages=(
   build-essential cmake ninja-build
   libboost1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
   libspdlog-dev
+  libedit-dev          # ballot-client's line editing and history
   redis-tools          # redis-cli / redis-benchmark: end-to-end tests and the bench baseline
   redis-server         # the bench's optional --baseline redis reference row
+  # Real Redis client libraries, run end to end by tests/client_libraries_e2e_test.cc
+  python3-redis        # redis-py
+  nodejs node-redis    # node-redis
+  libhiredis-dev       # hiredis
 )
 if [[ "${BALLOT_SANITIZE:-0}" == 1 || "${BALLOT_FUZZ:-0}" == 1 ]]; then
   packages+=(clang libclang-rt-14-dev)
