@@ -30,7 +30,7 @@ Raft::Raft(const EngineConfig& config, RecoveredState recovered)
     Recovered persisted = decode_recovered<&decode_metadata, &decode_record>(recovered, "raft");
     currentTerm = persisted.metadata.term;
     votedFor = persisted.metadata.vote;
-    recover_log(std::move(persisted.records), recovered.snapshot);
+    recover_log(std::move(persisted.records), recovered.snapshot, recovered.compacted_below);
     if (log_.last_term() > currentTerm)
         throw std::invalid_argument("raft: recovered log holds an entry of term " +
                                     std::to_string(log_.last_term()) + " but currentTerm is only " +

@@ -135,7 +135,8 @@ private:
 
     // ---- snapshots.cc ----
     // The constructor's part: the log from what the store recovered, after the snapshot if any.
-    void recover_log(std::vector<Entry> records, const std::optional<SnapshotMeta>& snapshot);
+    void recover_log(std::vector<Entry> records, const std::optional<SnapshotMeta>& snapshot,
+                     Index store_compacted_below);
     // Leader: `to` needs entries compacted away; ask the runtime to stream our snapshot (§7).
     void send_snapshot(NodeId to);
     void tick_snapshot_transfers();

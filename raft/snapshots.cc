@@ -50,7 +50,8 @@ std::uint64_t last_included_term(const SnapshotMeta& meta, const char* what) {
 // ---------------------------------------------------------------------------------------------
 // Restart
 
-void Raft::recover_log(std::vector<Entry> records, const std::optional<SnapshotMeta>& snapshot) {
+void Raft::recover_log(std::vector<Entry> records, const std::optional<SnapshotMeta>& snapshot,
+                       Index store_compacted_below) {
     if (!snapshot || snapshot->last_included_index == 0) {
         log_ = RaftLog(std::move(records));
         return;
@@ -67,7 +68,11 @@ void Raft::recover_log(std::vector<Entry> records, const std::optional<SnapshotM
     // of another term means the whole recovered log conflicts with the snapshot.
     auto at_x = std::find_if(records.begin(), records.end(), [&](const Entry& e) { return e.index == x; });
     const bool conflicts = at_x != records.end() && at_x->term != term;
-    const bool any_at_or_below = !records.empty() && records.front().index <= x;
+    // The store's floor must reach X + 1 before entries after X are appended, or its log would
+    // show a hole below them: records at or below X remain, or the compaction that should have
+    // followed an install was lost (a torn write kept the install's truncation but not it).
+    const bool any_at_or_below =
+        (!records.empty() && records.front().index <= x) || store_compacted_below <= x;
     const bool any_above = !records.empty() && records.back().index > x;
     if (conflicts) {
         records.clear();

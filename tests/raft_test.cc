@@ -1787,9 +1787,19 @@ BOOST_AUTO_TEST_CASE(recovery_from_a_snapshot_drops_the_records_it_covers) {
     BOOST_TEST((r.compact_below == std::optional<Index>(8)));
 
     // Compacted exactly at the snapshot: nothing to drop.
-    raft::Raft d(config, recovered_with({{7, 2}, {8, 2}}, 6, 1));
+    ballot::RecoveredState compacted = recovered_with({{7, 2}, {8, 2}}, 6, 1);
+    compacted.compacted_below = 7;
+    raft::Raft d(config, compacted);
     BOOST_TEST(d.status().log_first_index == 7u);
     BOOST_TEST(!d.take_ready().needs_persist());
+
+    // An install whose truncation reached the disk but whose compaction did not (a torn write):
+    // no records, a floor below the snapshot. The store is told its floor is X + 1 before anything
+    // after X is appended, or it would show a hole below X + 1 (simulator seed 149).
+    ballot::RecoveredState torn = recovered_with({}, 6, 1);
+    torn.compacted_below = 3;
+    raft::Raft e(config, torn);
+    BOOST_TEST((e.take_ready().compact_below == std::optional<Index>(7)));
 
     // What Raft never writes is refused: a gap after the snapshot, a term below the snapshot's.
     BOOST_CHECK_THROW(raft::Raft(config, recovered_with({{8, 2}}, 6, 1)), std::invalid_argument);
