@@ -121,6 +121,9 @@ private:
     awaitable<void> reader(Client& c, Connection& conn);
     enum class Lead { here, elsewhere, stale };
     awaitable<Lead> follow_leader(Client& c, Connection& conn);
+    awaitable<std::optional<kv::RespValue>> exchange(Connection& conn,
+                                                     const std::vector<std::string>& command);
+    awaitable<bool> authenticate(Connection& conn);
     awaitable<void> control();
     awaitable<void> progress_loop();
     awaitable<void> watch_interrupt();
@@ -317,24 +320,39 @@ awaitable<void> Run::reader(Client& c, Connection& conn) {
 
 // --target leader: ask the node we reached who leads; move there if it is someone else. A node
 // that still names the leader we just lost is "stale": its election timeout has not fired yet.
-awaitable<Run::Lead> Run::follow_leader(Client& c, Connection& conn) {
+// One command and its reply on a connection with nothing in flight; nullopt if the connection
+// fails or the reply is malformed.
+awaitable<std::optional<kv::RespValue>> Run::exchange(Connection& conn,
+                                                      const std::vector<std::string>& command) {
     conn.out.clear();
-    kv::append_command(conn.out, {"INFO"});
+    kv::append_command(conn.out, command);
     auto [wec, written] = co_await asio::async_write(conn.socket, asio::buffer(conn.out), kUse);
     (void)written;
-    if (wec) co_return Lead::here;
+    if (wec) co_return std::nullopt;
     kv::RespValue reply;
     for (;;) {
         auto space = conn.parser.prepare(kReadChunkBytes);
         auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(space.data(), space.size()), kUse);
-        if (ec) co_return Lead::here;
+        if (ec) co_return std::nullopt;
         conn.parser.commit(n);
         const auto status = conn.parser.next(reply);
-        if (status == kv::RespStatus::error) co_return Lead::here;
-        if (status == kv::RespStatus::ok) break;
+        if (status == kv::RespStatus::error) co_return std::nullopt;
+        if (status == kv::RespStatus::ok) co_return reply;
     }
-    if (reply.type != kv::RespValue::Type::bulk) co_return Lead::here;
-    const auto info = parse_info(reply.str);
+}
+
+// A node started with --requirepass-file answers nothing but -NOAUTH before AUTH (kv/auth.h).
+awaitable<bool> Run::authenticate(Connection& conn) {
+    const std::vector<std::string> auth = {"AUTH", w_.password};
+    const auto reply = co_await exchange(conn, auth);
+    co_return reply && reply->type != kv::RespValue::Type::error;
+}
+
+awaitable<Run::Lead> Run::follow_leader(Client& c, Connection& conn) {
+    const std::vector<std::string> info_command = {"INFO"};
+    const auto reply = co_await exchange(conn, info_command);
+    if (!reply || reply->type != kv::RespValue::Type::bulk) co_return Lead::here;
+    const auto info = parse_info(reply->str);
     const auto it = info.find("leader_id");
     if (it == info.end()) co_return Lead::here;  // not a Ballot node (e.g. redis-server): stay
     const NodeId leader = std::strtoull(it->second.c_str(), nullptr, 10);
@@ -366,7 +384,8 @@ awaitable<void> Run::client_loop(Client& c) {
         } detach{c};
 
         auto [ec] = co_await conn.socket.async_connect(endpoints_[c.node], kUse);
-        if (!ec && w_.target == Target::leader && hops < n) {
+        if (!ec && !w_.password.empty() && !co_await authenticate(conn)) conn.abort();
+        if (!ec && !conn.dead && w_.target == Target::leader && hops < n) {
             conn.socket.set_option(tcp::no_delay(true), ec);
             const Lead lead = co_await follow_leader(c, conn);
             if (lead == Lead::elsewhere) {
@@ -600,6 +619,7 @@ Workload Workload::from(const Options& o) {
     w.duration_s = o.duration_s;
     w.seed = o.seed;
     w.target = o.target;
+    w.password = o.password;
     return w;
 }
 

@@ -39,6 +39,7 @@ struct Workload {
     double duration_s = 10;
     std::uint64_t seed = 1;
     Target target = Target::all;
+    std::string password;  // AUTH on every connection when not empty
 
     static Workload from(const Options& o);
 };

@@ -56,6 +56,10 @@ public:
     // status; nullopt while it runs (or if it was never started).
     std::optional<int> reap(NodeId id);
 
+    // The password command() (and so every helper below) AUTHs with; for a cluster started
+    // with --requirepass-file among the extra args. Empty: none.
+    void set_password(std::string password) { password_ = std::move(password); }
+
     // One command on a fresh connection to node `id`; a connection failure gives an error value
     // whose text starts with "IOERR".
     kv::RespValue command(NodeId id, const std::vector<std::string>& args,
@@ -87,6 +91,7 @@ private:
     std::string server_;
     std::string protocol_;
     std::vector<std::string> extra_args_;
+    std::string password_;
     std::string root_;
     std::vector<std::uint16_t> ports_;
     std::map<NodeId, pid_t> pids_;

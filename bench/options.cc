@@ -6,12 +6,15 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/cluster_config.h"
 #include "engines/registry.h"
+#include "kv/auth.h"
 
 namespace ballot::bench {
 
@@ -82,6 +85,8 @@ const Spec kSpecs[] = {
                                                          "throughput-latency curves (default: no sweep)"},
     {"port-base", "N", false, "spawned clusters listen on client ports N..N+nodes-1 and peer ports 10000 "
                               "above them (default: random free ports in 20000-45000)"},
+    {"requirepass-file", "FILE", false, "start the servers with --requirepass-file FILE and AUTH every client "
+                                        "with that password (with --node: just AUTH)"},
     {"server-arg", "ARG", true, "pass ARG to every ballot-server the bench starts, one argument each time "
                                 "(e.g. --server-arg=--snapshot-entries=20000); nothing is passed by default"},
     {"out", "DIR", false, "directory for the JSON and HTML reports (default: bench-results)"},
@@ -514,6 +519,14 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         auto delay = parse_link_delay(text("link-delay"), error);
         if (!delay) return fail(error);
         o.link_delay = *delay;
+    }
+    if (has("requirepass-file")) {
+        try {
+            o.password = kv::read_secret_file("--requirepass-file", text("requirepass-file"));
+        } catch (const std::runtime_error& e) {
+            return fail(e.what());
+        }
+        o.requirepass_file = std::filesystem::absolute(text("requirepass-file")).string();
     }
     if (has("port-base")) {
         if (!integer("port-base", v)) return result;

@@ -79,6 +79,10 @@ struct Options {
     // --port-base: spawned clusters use client ports N..N+nodes-1 (peer ports 10000 above);
     // random free ports when absent.
     std::optional<std::uint16_t> port_base = std::nullopt;
+    // --requirepass-file: given to every spawned ballot-server (as an absolute path), and the
+    // password every client (and every check of the bench) AUTHs with; also for --node.
+    std::string requirepass_file;
+    std::string password;
     std::optional<Sweep> sweep = std::nullopt;
 
     // The options of one run of a sweep: `value` in place of --clients or --rate.

@@ -116,7 +116,9 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
         if (o.link_delay.enabled())
             server_args.push_back("--link-delay=" + std::to_string(o.link_delay.delay_ms) + ":" +
                                   std::to_string(o.link_delay.jitter_ms));
+        if (!o.requirepass_file.empty()) server_args.push_back("--requirepass-file=" + o.requirepass_file);
         LocalCluster cluster(o.server, protocol, o.nodes, server_args, o.port_base);
+        cluster.set_password(o.password);
         cluster.start_all();
         if (!wait_until_writable(cluster, context.interrupted, failed.failure)) return failed;
 
@@ -156,6 +158,7 @@ EngineResult bench_existing(const BenchContext& context) {
     for (const auto& n : o.existing) {
         try {
             kv::RespClient client;
+            client.set_password(o.password);
             client.connect(n.host, n.port, 2000ms);
             client.set_timeout(2000ms);
             const auto reply = client.command({"INFO"});

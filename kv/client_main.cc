@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "common/version.h"
+#include "kv/auth.h"
 #include "kv/kv_commands.h"
 #include "kv/resp.h"
 #include "kv/resp_client.h"
@@ -65,12 +66,15 @@ constexpr milliseconds kBackoffMin{50};
 constexpr milliseconds kBackoffMax{1000};
 
 const char* const kUsage =
-    "usage: ballot-client --node HOST:PORT:ID [--node ...] [--timeout-ms N] [COMMAND [ARG ...]]\n"
+    "usage: ballot-client --node HOST:PORT:ID [--node ...] [--timeout-ms N] [--pass-file FILE]\n"
+    "                     [COMMAND [ARG ...]]\n"
     "  with a COMMAND: run it once and exit; without: interactive (line editing, history)\n"
     "  --node HOST:PORT:ID  a cluster member's client address and id; repeat for each member.\n"
     "                       Nodes are tried in order; a failed or busy node moves on to the next.\n"
     "  --timeout-ms N       give up on a command after N ms in total, across every node and\n"
     "                       retry (default 10000)\n"
+    "  --pass-file FILE     AUTH with the password in FILE on every connection (a cluster\n"
+    "                       started with --requirepass-file; a file keeps it out of `ps`)\n"
     "  exit code: 0 every command succeeded, 1 a command ended in an error (an error reply or no\n"
     "  reachable node), 2 a usage error";
 
@@ -192,6 +196,7 @@ public:
         : nodes_(std::move(nodes)), total_timeout_(total_timeout), client_id_(random_client_id()) {}
 
     const NodeAddress& current() const { return nodes_[current_]; }
+    void set_password(std::string password) { client_.set_password(std::move(password)); }
 
     // Runs one validated command (`args` as the user typed them), retrying across nodes.
     RespValue run(const KvCommand& command, const std::vector<std::string>& args) {
@@ -223,6 +228,8 @@ private:
                 RespValue reply = client_.command(wire);
                 if (!retryable(reply)) return reply;
                 last_error = node.host + ":" + std::to_string(node.port) + " answered -" + reply.str;
+            } catch (const RespAuthError& e) {
+                throw NoReachableNode(std::string("ERR ") + e.what());  // every node has the same password
             } catch (const RespClientError& e) {
                 last_error = e.what();
                 client_.close();
@@ -389,7 +396,8 @@ void split_argv(int argc, char** argv, std::vector<std::string>& options, std::v
         if (a.empty() || a[0] != '-') break;
         options.push_back(a);
         ++i;
-        if ((a == "--node" || a == "--timeout-ms") && i < argc) options.push_back(argv[i++]);
+        if ((a == "--node" || a == "--timeout-ms" || a == "--pass-file") && i < argc)
+            options.push_back(argv[i++]);
     }
     for (; i < argc; ++i) command.emplace_back(argv[i]);
 }
@@ -402,12 +410,14 @@ int main(int argc, char** argv) {
 
     std::vector<NodeAddress> nodes;
     std::int64_t timeout_ms = 10000;
+    std::string password;
     try {
         po::options_description desc("options");
         desc.add_options()("help,h", "show usage")("version", "print the version and exit")(
             "node", po::value<std::vector<std::string>>(),
             "a cluster member, HOST:PORT:ID (repeat for each)")(
-            "timeout-ms", po::value<std::int64_t>(&timeout_ms), "give up after this long (default 10000)");
+            "timeout-ms", po::value<std::int64_t>(&timeout_ms), "give up after this long (default 10000)")(
+            "pass-file", po::value<std::string>(), "AUTH with the password in this file");
         po::variables_map vm;
         po::store(po::command_line_parser(option_words).options(desc).run(), vm);
         po::notify(vm);
@@ -429,7 +439,9 @@ int main(int argc, char** argv) {
             nodes.push_back(std::move(node));
         }
         if (timeout_ms < 1) throw UsageError("--timeout-ms must be at least 1");
-    } catch (const UsageError& e) {
+        if (vm.count("pass-file"))
+            password = read_secret_file("--pass-file", vm["pass-file"].as<std::string>());
+    } catch (const std::runtime_error& e) {  // UsageError and an unreadable --pass-file
         std::cerr << "ballot-client: " << e.what() << '\n';
         return kExitUsage;
     } catch (const po::error& e) {
@@ -438,6 +450,7 @@ int main(int argc, char** argv) {
     }
 
     ClusterClient cluster(std::move(nodes), milliseconds(timeout_ms));
+    if (!password.empty()) cluster.set_password(std::move(password));
     if (command.empty()) return interactive(cluster);
     return run_words(cluster, command) ? kExitOk : kExitError;
 }

@@ -42,26 +42,14 @@ bool valid_client_attribute(std::string_view s) {
 
 // ---- AUTH and HELLO ----------------------------------------------------------------------
 
-// No password is configured (SPEC "Security" is not built yet): Redis's default user then has
-// `nopass`, so any password for "default" is accepted and any other user is refused.
-std::string authenticate(const std::vector<std::string>& user_and_pass) {
-    if (user_and_pass.size() == 1) {
-        return error_reply(
-            "ERR AUTH <password> called without any password configured for the default user. Are you "
-            "sure your configuration is correct?");
-    }
-    if (user_and_pass[0] == "default") return {};
-    return error_reply("WRONGPASS invalid username-password pair or user is disabled.");
-}
-
-std::string auth_reply(const KvCommand& c) {
-    std::string refused = authenticate(c.args);
+std::string auth_reply(const KvCommand& c, ClientState& client, const AuthConfig& secrets) {
+    std::string refused = authenticate(secrets, client.auth, c.args);
     return refused.empty() ? simple_reply("OK") : refused;
 }
 
 // Redis's helloCommand: protocol version first, then AUTH and SETNAME options, then the map
 // (in RESP2 a flat array of keys and values).
-std::string hello_reply(const KvCommand& c, ClientState& client) {
+std::string hello_reply(const KvCommand& c, ClientState& client, const AuthConfig& secrets) {
     const std::vector<std::string>& a = c.args;
     std::size_t next = 0;
     if (!a.empty()) {
@@ -86,8 +74,13 @@ std::string hello_reply(const KvCommand& c, ClientState& client) {
         }
     }
     if (!credentials.empty()) {
-        std::string refused = authenticate(credentials);
+        std::string refused = authenticate(secrets, client.auth, credentials);
         if (!refused.empty()) return refused;
+    } else if (secrets.data_password && client.auth.granted == Access::anyone) {
+        return error_reply(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> "
+            "AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol "
+            "version at the same time");
     }
     if (name != nullptr) {
         if (!valid_client_attribute(*name))
@@ -379,20 +372,21 @@ std::string select_reply(const KvCommand& c) {
 
 std::string client_info_line(const ClientState& c) {
     return "id=" + std::to_string(c.id) + " addr=" + c.addr + " laddr=" + c.laddr + " name=" + c.name +
-           " db=0 user=default resp=2 cmd=" + c.last_command + " lib-name=" + c.lib_name +
+           " db=0 user=" + c.auth.user + " resp=2 cmd=" + c.last_command + " lib-name=" + c.lib_name +
            " lib-ver=" + c.lib_ver;
 }
 
-std::string connection_reply(const KvCommand& command, ClientState& client, const ClientList& clients) {
+std::string connection_reply(const KvCommand& command, ClientState& client, const ClientList& clients,
+                             const AuthConfig& secrets) {
     switch (command.op) {
         case Op::echo:
             return bulk_reply(command.args.at(0));
         case Op::select:
             return select_reply(command);
         case Op::hello:
-            return hello_reply(command, client);
+            return hello_reply(command, client, secrets);
         case Op::auth:
-            return auth_reply(command);
+            return auth_reply(command, client, secrets);
         case Op::client:
             return client_reply(command, client, clients);
         case Op::command:

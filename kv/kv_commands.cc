@@ -117,7 +117,7 @@ std::string check_amount(const CommandSpec& spec, const std::string& amount) {
 
 const std::vector<CommandSpec>& command_table() {
     static const std::vector<CommandSpec> table = {
-        {"ping", Op::ping, CommandKind::local, -1, 2},
+        {"ping", Op::ping, CommandKind::local, -1, 2, Access::anyone},
         {"set", Op::set, CommandKind::write, -3, 0},
         {"get", Op::get, CommandKind::read, 2, 0},
         {"del", Op::del, CommandKind::write, -2, 0},
@@ -126,7 +126,7 @@ const std::vector<CommandSpec>& command_table() {
         {"keys", Op::keys, CommandKind::read, 2, 0},
         {"dbsize", Op::dbsize, CommandKind::read, 1, 0},
         {"info", Op::info, CommandKind::local, -1, 0},
-        {"bgsave", Op::bgsave, CommandKind::local, 1, 0},
+        {"bgsave", Op::bgsave, CommandKind::local, 1, 0, Access::admin},
         {"lastsave", Op::lastsave, CommandKind::local, 1, 0},
         {"exists", Op::exists, CommandKind::read, -2, 0},
         {"mget", Op::mget, CommandKind::read, -2, 0},
@@ -140,8 +140,8 @@ const std::vector<CommandSpec>& command_table() {
         {"setnx", Op::setnx, CommandKind::write, 3, 0},
         {"echo", Op::echo, CommandKind::local, 2, 0},
         {"select", Op::select, CommandKind::local, 2, 0},
-        {"hello", Op::hello, CommandKind::local, -1, 0},
-        {"auth", Op::auth, CommandKind::local, -2, 3},
+        {"hello", Op::hello, CommandKind::local, -1, 0, Access::anyone},
+        {"auth", Op::auth, CommandKind::local, -2, 3, Access::anyone},
         {"client", Op::client, CommandKind::local, -2, 0},
         {"command", Op::command, CommandKind::local, -1, 0},
     };

@@ -24,6 +24,11 @@ namespace ballot::kv {
 
 enum class CommandKind { write, read, local };
 
+// Who may run a command when passwords are set (kv/auth.h), least first: anyone (before AUTH),
+// a client with the data password, or one with the admin secret. Membership, maintenance and
+// DEBUG-like commands declare `admin` in the table and need nothing else.
+enum class Access { anyone, data, admin };
+
 // Stable numbers: they are written into the log, so never renumber one.
 enum class Op : std::uint8_t {
     set = 1,
@@ -64,6 +69,7 @@ struct CommandSpec {
     // Redis's convention, counting the command name: N > 0 exactly N, N < 0 at least -N.
     int arity;
     int max_args;  // upper bound where Redis has one (PING takes at most one argument); 0: none
+    Access access = Access::data;
 };
 
 // The table, in SPEC order.

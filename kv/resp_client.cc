@@ -93,6 +93,13 @@ void RespClient::connect(const std::string& host, std::uint16_t port, std::chron
     boost::system::error_code ignored;
     io_->socket.set_option(tcp::no_delay(true), ignored);
     established_ = true;
+    if (password_.empty()) return;
+    // A node started with --requirepass-file (kv/auth.h) answers nothing else before AUTH.
+    RespValue auth = command({"AUTH", password_});
+    if (auth.type == RespValue::Type::error) {
+        close();
+        throw RespAuthError(peer_ + " refused AUTH: -" + auth.str);
+    }
 }
 
 void RespClient::send(const std::vector<std::string>& args) {

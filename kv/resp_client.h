@@ -29,6 +29,11 @@ class RespClientError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+// The node refused the password of set_password(): trying again will not help.
+class RespAuthError : public RespClientError {
+public:
+    using RespClientError::RespClientError;
+};
 
 class RespClient {
 public:
@@ -43,6 +48,10 @@ public:
     bool connected() const;
     // "host:port", for messages.
     const std::string& peer() const { return peer_; }
+
+    // The password connect() authenticates with (AUTH password) from then on; empty: none.
+    // A refused AUTH fails the connect() with RespAuthError.
+    void set_password(std::string password) { password_ = std::move(password); }
 
     // The longest any one command()/receive()/flush() may take (default 5000 ms).
     void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
@@ -72,6 +81,7 @@ private:
 
     std::unique_ptr<Io> io_;
     std::string peer_;
+    std::string password_;
     std::chrono::milliseconds timeout_{5000};
     RespReplyParser parser_;
     std::string queued_;        // requests not yet handed to the socket

@@ -21,6 +21,7 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
 
 // "1,2,3"
 std::string id_list(const std::vector<NodeId>& ids) {
@@ -217,6 +218,19 @@ struct Session : std::enable_shared_from_this<Session> {
           parser(options.limits) {
         wake.expires_at(asio::steady_timer::time_point::max());
         room.expires_at(asio::steady_timer::time_point::max());
+        client.auth = initial_auth(options.auth);
+    }
+
+    // After a read of `bytes`: when this connection was last heard from, and since when the
+    // request now buffered has been incomplete (none buffered: none).
+    void received(std::size_t bytes) {
+        const auto now = Clock::now();
+        if (bytes > 0) last_heard = now;
+        if (parser.buffered_bytes() == 0)
+            partial_since.reset();
+        else if (!partial_since || parsed_since_read)
+            partial_since = now;
+        parsed_since_read = false;
     }
 
     // Reserves the next reply slot; replies leave in slot order.
@@ -255,6 +269,13 @@ struct Session : std::enable_shared_from_this<Session> {
     CommandKind in_flight_kind = CommandKind::write;
     std::deque<Request> waiting;
     bool draining = false;
+    // For the limits (RespServer::Impl::watchdog): the last bytes received, the start of the
+    // request still incomplete, whether a request was completed since the last read.
+    Clock::time_point last_heard = Clock::now();
+    std::optional<Clock::time_point> partial_since;
+    bool parsed_since_read = false;
+    // A wrong password's reply leaves no earlier than this (kv/auth.h, failed_auth_delay).
+    Clock::time_point replies_held_until{};
 };
 
 // MULTI/EXEC is not supported, and a client library's transaction must not be half applied:
@@ -282,7 +303,7 @@ std::optional<std::string> transaction_reply(Session& s, const std::string& name
 
 struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     Impl(asio::io_context& io_, Node& node_, const KvStore& store_, RespServerOptions options_)
-        : io(io_), node(node_), store(store_), options(options_) {}
+        : io(io_), node(node_), store(store_), options(options_), watchdog_timer(io_) {}
 
     asio::io_context& io;
     Node& node;
@@ -292,6 +313,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     std::vector<std::weak_ptr<Session>> sessions;
     std::uint64_t next_client_id = 1;
     bool stopped = false;
+    asio::steady_timer watchdog_timer;
 
     static awaitable<void> accept_loop(std::shared_ptr<Impl> me) {
         while (!me->stopped) {
@@ -303,6 +325,10 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             }
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
+            if (me->open_clients() >= me->options.max_clients) {
+                asio::co_spawn(me->io, refuse(std::move(socket)), log_escaped("a refused client connection"));
+                continue;
+            }
             auto session = std::make_shared<Session>(std::move(socket), me->options);
             me->identify(session->client, session->socket);
             std::erase_if(me->sessions, [](auto& w) { return w.expired(); });
@@ -312,11 +338,73 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         }
     }
 
+    // SPEC "Security": beyond --max-clients, Redis's error and the connection closed; the
+    // connections already open go on being served.
+    static awaitable<void> refuse(tcp::socket socket) {
+        boost::system::error_code ec;
+        const auto remote = socket.remote_endpoint(ec);
+        spdlog::warn("refusing client {}: max number of clients reached", ec ? "?" : endpoint_text(remote));
+        static const std::string reply = error_reply("ERR max number of clients reached");
+        co_await asio::async_write(socket, asio::buffer(reply), tuple_awaitable);
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+        socket.close(ec);
+    }
+
+    std::size_t open_clients() const {
+        return static_cast<std::size_t>(std::count_if(sessions.begin(), sessions.end(), [](auto& w) {
+            auto s = w.lock();
+            return s && !s->closed;
+        }));
+    }
+
+    // Closes connections past the idle timeout, and those holding an incomplete request past the
+    // partial-request timeout (slow-loris: a byte now and then keeps a connection open for
+    // ever, so progress in bytes does not count, only completed requests do).
+    static awaitable<void> watchdog(std::shared_ptr<Impl> me) {
+        while (!me->stopped) {
+            me->watchdog_timer.expires_after(me->watchdog_interval());
+            co_await me->watchdog_timer.async_wait(tuple_awaitable);
+            const auto now = Clock::now();
+            for (auto& w : me->sessions) {
+                auto s = w.lock();
+                if (s && !s->closed) me->enforce_timeouts(*s, now);
+            }
+        }
+    }
+
+    // A quarter of the shortest timeout, so a connection outlives its timeout by at most that.
+    std::chrono::milliseconds watchdog_interval() const {
+        std::chrono::milliseconds shortest{1000};
+        for (auto t : {options.idle_timeout, options.partial_request_timeout})
+            if (t.count() > 0) shortest = std::min(shortest, t);
+        return std::max(std::chrono::milliseconds(5), shortest / 4);
+    }
+
+    void enforce_timeouts(Session& s, Clock::time_point now) {
+        using std::chrono::duration_cast;
+        using std::chrono::milliseconds;
+        const auto partial = options.partial_request_timeout;
+        const bool reading = s.slots.size() < options.max_pipelined_requests;  // else we are the slow one
+        if (partial.count() > 0 && reading && s.partial_since && now - *s.partial_since > partial) {
+            spdlog::warn("closing client {}: a request incomplete for {} ms (limit {} ms)", s.client.addr,
+                         duration_cast<milliseconds>(now - *s.partial_since).count(), partial.count());
+            s.close();
+            return;
+        }
+        const auto idle = options.idle_timeout;
+        const bool waiting_for_us = !s.slots.empty() || s.in_flight > 0;
+        if (idle.count() > 0 && !waiting_for_us && now - s.last_heard > idle) {
+            spdlog::info("closing client {}: idle for more than {} ms", s.client.addr, idle.count());
+            s.close();
+        }
+    }
+
     static awaitable<void> reader(std::shared_ptr<Impl> me, std::shared_ptr<Session> s) {
         std::vector<std::string> args;
         while (!s->closed) {
             if (s->slots.size() >= me->options.max_pipelined_requests) {
-                co_await s->room.async_wait(tuple_awaitable);  // the writer makes room
+                co_await s->room.async_wait(tuple_awaitable);           // the writer makes room
+                if (s->partial_since) s->partial_since = Clock::now();  // the wait was ours
                 continue;
             }
             auto buffer = s->parser.prepare(16 * 1024);
@@ -335,9 +423,11 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                     s->wake.cancel();
                     co_return;
                 }
+                s->parsed_since_read = true;
                 me->dispatch(s, args);
                 if (s->close_after_flush) co_return;
             }
+            s->received(n);
         }
         if (s->slots.empty())
             s->close();
@@ -399,7 +489,8 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 append_integer(r, node.last_save_unix());
                 break;
             default:
-                r = connection_reply(command, s.client, [this] { return client_states(); });
+                r = connection_reply(
+                    command, s.client, [this] { return client_states(); }, options.auth);
         }
         return r;
     }
@@ -433,12 +524,47 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             return;
         }
         s->client.last_command = command_label(command);
+        if (auto refused = permission_error(options.auth, s->client.auth, access_needed(name));
+            !refused.empty())
+            return s->finish(slot, std::move(refused));
         if (auto refused = transaction_reply(*s, name)) return s->finish(slot, std::move(*refused));
         Validation check = validate(std::vector<std::string>(command.begin(), command.end()));
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
-        if (check.command.kind() == CommandKind::local)
-            return s->finish(slot, local_reply(check.command, *s));
+        if (check.command.kind() == CommandKind::local) {
+            const unsigned failures = s->client.auth.failures;
+            std::string reply = local_reply(check.command, *s);
+            if (s->client.auth.failures != failures) return hold_failed_auth(s, slot, std::move(reply));
+            return s->finish(slot, std::move(reply));
+        }
         admit(s, Request{slot, stamp, encode_payload(check.command), check.command.kind()});
+    }
+
+    // What running `name` takes: the table's Access, and the data password for the names the
+    // table does not hold (MULTI, unknown commands), as Redis refuses them before AUTH.
+    static CommandSpec access_needed(const std::string& name) {
+        if (const CommandSpec* spec = find_command(name)) return *spec;
+        CommandSpec unlisted{};
+        unlisted.name = "";
+        unlisted.access = Access::data;
+        return unlisted;
+    }
+
+    // A wrong password: logged with the client's address, and its reply (with every reply behind
+    // it on this connection) held back, longer after each failure, on a timer that blocks
+    // nothing else. Pipelined guesses wait one after the other.
+    void hold_failed_auth(const std::shared_ptr<Session>& s, const std::shared_ptr<Slot>& slot,
+                          std::string reply) {
+        const unsigned failures = s->client.auth.failures;
+        const auto delay = failed_auth_delay(failures);
+        spdlog::warn("client {}: wrong password (failure {} on this connection; replying in {} ms)",
+                     s->client.addr, failures,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+        s->replies_held_until = std::max(Clock::now(), s->replies_held_until) + delay;
+        auto timer = std::make_shared<asio::steady_timer>(io, s->replies_held_until);
+        timer->async_wait(
+            [s, slot, timer, reply = std::move(reply)](const boost::system::error_code&) mutable {
+                s->finish(slot, std::move(reply));
+            });
     }
 
     // Per-connection order, which Redis clients assume of a pipeline (SET k v; GET k reads v).
@@ -511,6 +637,8 @@ RespServer::~RespServer() {
 void RespServer::start(tcp::acceptor listening) {
     impl_->acceptor = std::make_unique<tcp::acceptor>(std::move(listening));
     asio::co_spawn(impl_->io, Impl::accept_loop(impl_), rethrow_escaped);
+    if (impl_->options.idle_timeout.count() > 0 || impl_->options.partial_request_timeout.count() > 0)
+        asio::co_spawn(impl_->io, Impl::watchdog(impl_), rethrow_escaped);
 }
 
 void RespServer::stop() {
@@ -518,6 +646,7 @@ void RespServer::stop() {
     impl_->stopped = true;
     boost::system::error_code ignored;
     if (impl_->acceptor) impl_->acceptor->close(ignored);
+    impl_->watchdog_timer.cancel();
     for (auto& w : impl_->sessions)
         if (auto s = w.lock()) s->close();
 }

@@ -11,10 +11,12 @@
 #pragma once
 
 #include <boost/asio.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "common/node.h"
+#include "kv/auth.h"
 #include "kv/kv_store.h"
 #include "kv/resp.h"
 
@@ -23,6 +25,14 @@ namespace ballot::kv {
 struct RespServerOptions {
     RespLimits limits;                          // 1 MiB bulk strings by default (SPEC)
     std::size_t max_pipelined_requests = 4096;  // per connection; reading pauses beyond it
+    AuthConfig auth;                            // passwords (kv/auth.h); none by default
+    // SPEC "Security": connections beyond max_clients get -ERR max number of clients reached
+    // and are closed; an idle connection (nothing received, nothing pending) is closed after
+    // idle_timeout (0: never, as Redis); a request left incomplete for partial_request_timeout
+    // (slow-loris) closes its connection (0: never).
+    std::size_t max_clients = 10000;
+    std::chrono::milliseconds idle_timeout{0};
+    std::chrono::milliseconds partial_request_timeout{10000};
 };
 
 class RespServer {

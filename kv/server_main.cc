@@ -4,7 +4,8 @@
 //   0 after SIGTERM/SIGINT;
 //   1 when the node cannot start (a data dir that cannot be created, read or written, belongs to
 //     another engine or format, is corrupt, or that the engine refuses; a port in use; a
-//     --restore-from file that is missing or corrupt, with nothing created), or stops
+//     --restore-from file that is missing or corrupt, with nothing created; a --requirepass-file
+//     or --admin-pass-file that is missing, unreadable or empty), or stops
 //     on an unexpected error;
 //   2 for bad arguments (nothing started, nothing created), and for --restore-from into a data
 //     dir that exists and is not empty (kv/restore.h);
@@ -59,7 +60,9 @@ std::string usage() {
            "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms "
            "N]\n"
            "                     [--max-bulk-bytes N] [--snapshot-entries N] [--snapshot-trailing N]\n"
-           "                     [--restore-from SNAPSHOT-FILE] [--link-delay MS[:JITTER_MS]] [--version]\n";
+           "                     [--restore-from SNAPSHOT-FILE] [--link-delay MS[:JITTER_MS]] [--version]\n"
+           "                     [--requirepass-file FILE] [--admin-pass-file FILE] [--max-clients N]\n"
+           "                     [--client-idle-timeout-s S] [--client-partial-request-timeout-ms MS]\n";
 }
 
 // A whole number for --OPTION (plain decimal digits, nothing else), at least `min`, at most what
@@ -86,6 +89,12 @@ struct ServerArgs {
     std::string log_level = "info";
     std::size_t max_bulk_bytes = 1 << 20;
     std::string restore_from;  // a snapshot file to build this node's data dir from (kv/restore.h)
+    // The password files (kv/auth.h), read at start; empty: not given.
+    std::string requirepass_file;
+    std::string admin_pass_file;
+    std::size_t max_clients = 10000;
+    std::uint32_t client_idle_timeout_s = 0;
+    std::uint32_t partial_request_timeout_ms = 10000;
 };
 
 // "--node HOST:PORT:ID" as the operator wrote it.
@@ -141,6 +150,16 @@ ServerArgs parse_args(int argc, char** argv) {
         "build a NEW data dir from this snapshot file (a backup), then start as usual")(
         "link-delay", po::value<std::string>(),
         "MS[:JITTER_MS]: WAN emulation, hold every frame to a peer MS ms (+- uniform jitter) before sending")(
+        "requirepass-file", po::value<std::string>(),
+        "clients must AUTH with the password in this file (Redis's requirepass; read once at start)")(
+        "admin-pass-file", po::value<std::string>(),
+        "admin commands (BGSAVE, ...) need AUTH admin with the password in this file")(
+        "max-clients", po::value<std::string>()->default_value("10000"),
+        "client connections beyond this get -ERR max number of clients reached")(
+        "client-idle-timeout-s", po::value<std::string>()->default_value("0"),
+        "close a client connection idle this long (0: never)")(
+        "client-partial-request-timeout-ms", po::value<std::string>()->default_value("10000"),
+        "close a client connection whose request stays incomplete this long (slow-loris; 0: never)")(
         "version", "print the version and exit");
     po::variables_map vm;
     try {
@@ -209,6 +228,18 @@ ServerArgs parse_args(int argc, char** argv) {
         if (a.restore_from.empty()) throw UsageError{"--restore-from: expected a snapshot file"};
     }
 
+    for (auto [option, file] :
+         {std::pair{"requirepass-file", &a.requirepass_file}, {"admin-pass-file", &a.admin_pass_file}}) {
+        if (!vm.count(option)) continue;
+        *file = vm[option].as<std::string>();
+        if (file->empty()) throw UsageError{"--" + std::string(option) + ": expected a file"};
+    }
+    a.max_clients = parse_number("max-clients", vm["max-clients"].as<std::string>(), 1);
+    a.client_idle_timeout_s =
+        parse_number("client-idle-timeout-s", vm["client-idle-timeout-s"].as<std::string>(), 0);
+    a.partial_request_timeout_ms = parse_number("client-partial-request-timeout-ms",
+                                                vm["client-partial-request-timeout-ms"].as<std::string>(), 0);
+
     check_addresses(a.node.cluster);
     return a;
 }
@@ -217,6 +248,17 @@ ServerArgs parse_args(int argc, char** argv) {
 int fail_to_start(const std::string& why) {
     std::fprintf(stderr, "ballot-server: %s\n", why.c_str());
     return 1;
+}
+
+// The secrets of --requirepass-file and --admin-pass-file; throws std::runtime_error naming a
+// file that is missing, unreadable or empty.
+kv::AuthConfig read_secrets(const ServerArgs& args) {
+    kv::AuthConfig auth;
+    if (!args.requirepass_file.empty())
+        auth.data_password = kv::read_secret_file("--requirepass-file", args.requirepass_file);
+    if (!args.admin_pass_file.empty())
+        auth.admin_password = kv::read_secret_file("--admin-pass-file", args.admin_pass_file);
+    return auth;
 }
 
 // This node's two ports, bound before anything is created on disk, so that a port in use leaves
@@ -266,6 +308,17 @@ int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::from_str(args.log_level));
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e [n" + std::to_string(args.node.cluster.self) + "] %^%-5l%$ %v");
 
+    kv::RespServerOptions resp_options;
+    try {
+        resp_options.auth = read_secrets(args);
+    } catch (const std::runtime_error& e) {
+        return fail_to_start(e.what());
+    }
+    resp_options.limits.max_bulk_bytes = args.max_bulk_bytes;
+    resp_options.max_clients = args.max_clients;
+    resp_options.idle_timeout = std::chrono::seconds(args.client_idle_timeout_s);
+    resp_options.partial_request_timeout = std::chrono::milliseconds(args.partial_request_timeout_ms);
+
     asio::io_context io(1);
     const NodeAddress& me = args.node.cluster.self_address();
     std::string bind_error;
@@ -295,8 +348,6 @@ int main(int argc, char** argv) {
         return fail_to_start("cannot open the data dir " + args.node.data_dir + ": " + e.what());
     }
 
-    kv::RespServerOptions resp_options;
-    resp_options.limits.max_bulk_bytes = args.max_bulk_bytes;
     kv::RespServer server(io, *node, store, resp_options);
     server.start(std::move(listeners->clients));
     node->start(std::move(listeners->peers));
@@ -312,6 +363,9 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     spdlog::info("ballot-server {} node {} serving clients on {} (peers on port {}), data dir {}",
                  args.node.protocol, me.id, me.str(), me.peer_port(), args.node.data_dir);
+    spdlog::info("clients: password {}, admin secret {}, at most {} connections",
+                 resp_options.auth.data_password ? "required" : "not required",
+                 resp_options.auth.admin_password ? "set" : "not set", resp_options.max_clients);
     try {
         io.run();
     } catch (const InvariantViolation& e) {

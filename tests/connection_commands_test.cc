@@ -14,6 +14,7 @@ using Args = std::vector<std::string>;
 namespace {
 
 struct Connection {
+    AuthConfig secrets;  // none: as Redis with no password configured
     ClientState state;
     std::vector<const ClientState*> others;
 
@@ -21,12 +22,14 @@ struct Connection {
         state.id = 7;
         state.addr = "127.0.0.1:5000";
         state.laddr = "127.0.0.1:6379";
+        state.auth = initial_auth(secrets);
         others = {&state};
     }
     std::string run(const Args& args) {
         Validation v = validate(args);
         if (!v.ok()) return error_reply(v.error);
-        return connection_reply(v.command, state, [this] { return others; });
+        return connection_reply(
+            v.command, state, [this] { return others; }, secrets);
     }
     // The reply parsed, for the structured ones.
     RespValue parsed(const Args& args) {

@@ -338,6 +338,28 @@ const std::vector<Case> kCases = {
      },
      1,
      {"--restore-from", "no-such.snap", "no such file"}},
+    // SPEC "Security": the password files are read at start, before anything is created.
+    {"requirepass_file_missing",
+     [](Setup& s) {
+         return with(raft(s, 1, "d"), {"--requirepass-file", s.dir("no-such-password")});
+     },
+     1,
+     {"--requirepass-file", "no-such-password", "cannot read the file"},
+     true},
+    {"admin_pass_file_empty",
+     [](Setup& s) {
+         s.write_file("admin-password", "\n");
+         return with(raft(s, 1, "d"), {"--admin-pass-file", s.dir("admin-password")});
+     },
+     1,
+     {"--admin-pass-file", "admin-password", "the file is empty"},
+     true},
+    {"max_clients_zero",
+     [](Setup& s) {
+         return with(raft(s, 1, "d"), {"--max-clients", "0"});
+     },
+     2,
+     {"--max-clients 0", "must be at least 1"}},
     {"client_port_in_use",
      [](Setup& s) {
          s.hold_port(s.ports[0]);

@@ -271,6 +271,44 @@ BOOST_AUTO_TEST_CASE(a_refused_node_learns_the_reason_and_the_refusal_is_lifted_
     io.poll();
 }
 
+// Reads and discards whatever `socket` receives until the other side closes it; false if it is
+// still open when run_until's deadline passes.
+bool closed_by_peer(asio::io_context& io, tcp::socket& socket) {
+    bool closed = false;
+    std::array<std::uint8_t, 64> sink{};
+    std::function<void(boost::system::error_code, std::size_t)> drain = [&](boost::system::error_code ec,
+                                                                            std::size_t) {
+        if (ec)
+            closed = true;
+        else
+            socket.async_read_some(asio::buffer(sink), drain);
+    };
+    socket.async_read_some(asio::buffer(sink), drain);
+    const bool done = run_until(io, [&] { return closed; });
+    if (!done) socket.close();  // the pending read must not outlive `sink` and `drain`
+    io.poll();
+    return done;
+}
+
+// SPEC "Security": a peer that connects and never finishes its handshake cannot hold the
+// connection; it is closed after handshake_timeout_ms.
+BOOST_AUTO_TEST_CASE(a_peer_silent_in_the_handshake_is_dropped) {
+    asio::io_context io;
+    Inbox inbox;
+    TransportOptions options;
+    options.handshake_timeout_ms = 200;
+    Transport n2(io, 2, kProtocol, std::map<NodeId, tcp::endpoint>{{1, {kLoopback, 1}}}, options,
+                 inbox.control(), inbox.bulk(), [](LogLevel, const std::string&) {});
+    n2.start({kLoopback, 0});
+
+    tcp::socket silent(io);
+    silent.connect(n2.local_endpoint());
+    BOOST_REQUIRE(closed_by_peer(io, silent));
+    BOOST_TEST(!n2.connected(1));
+    n2.stop();
+    io.poll();
+}
+
 // A hand-written peer speaks the wire format: a version 3 frame reaches the bulk handler, a
 // version 1 frame the control handler, and an unknown version drops the connection.
 BOOST_AUTO_TEST_CASE(an_unknown_frame_version_drops_the_connection) {
@@ -309,17 +347,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_frame_version_drops_the_connection) {
     frames.insert(frames.end(), unknown.begin(), unknown.end());
     asio::write(peer, asio::buffer(frames));
 
-    bool closed = false;
-    std::array<std::uint8_t, 64> sink{};
-    std::function<void(boost::system::error_code, std::size_t)> drain = [&](boost::system::error_code ec,
-                                                                            std::size_t) {
-        if (ec)
-            closed = true;
-        else
-            peer.async_read_some(asio::buffer(sink), drain);
-    };
-    peer.async_read_some(asio::buffer(sink), drain);
-    BOOST_REQUIRE(run_until(io, [&] { return closed; }));
+    BOOST_REQUIRE(closed_by_peer(io, peer));
     BOOST_TEST(log.contains("unknown frame version 4"));
     BOOST_REQUIRE(inbox.arrivals.size() == 2u);
     BOOST_TEST(inbox.arrivals[0].bulk);

@@ -2,11 +2,14 @@
 // bytes, the parser must either produce commands, ask for more, or report a protocol error —
 // never crash, hang or allocate from an unchecked length — and validated commands must
 // round-trip through the log encoding; the connection commands (HELLO CLIENT COMMAND ...) must
-// answer whatever their arguments.
+// answer whatever their arguments. Commands pass the server's permission check first (kv/auth.h,
+// with both secrets set, which the corpus knows): a refusal is only ever NOAUTH or NOPERM, and
+// access only changes through AUTH / HELLO AUTH.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "kv/auth.h"
 #include "kv/connection_commands.h"
 #include "kv/kv_commands.h"
 #include "kv/kv_store.h"
@@ -24,7 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string_view all(reinterpret_cast<const char*>(data), size);
     std::vector<std::string> args;
     std::uint64_t seq = 1;
+    const AuthConfig secrets{"fuzz-data-pw", "fuzz-admin-pw"};
     ClientState client;
+    client.auth = initial_auth(secrets);
     const ClientList clients = [&client] { return std::vector<const ClientState*>{&client}; };
     for (std::string_view piece : {all.substr(0, split), all.substr(split)}) {
         parser.feed(piece);
@@ -33,8 +38,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (st != RespStatus::ok) break;
             Validation v = validate(args);
             if (!v.ok()) continue;
+            const std::string refused = permission_error(secrets, client.auth, spec_of(v.command.op));
+            if (!refused.empty() && !refused.starts_with("-NOAUTH ") && !refused.starts_with("-NOPERM "))
+                __builtin_trap();
             if (v.command.kind() == CommandKind::local) {  // never logged
-                if (connection_reply(v.command, client, clients).empty()) __builtin_trap();
+                const Access before = client.auth.granted;
+                const bool authenticates = v.command.op == Op::auth || v.command.op == Op::hello;
+                if (connection_reply(v.command, client, clients, secrets).empty()) __builtin_trap();
+                if (client.auth.granted != before && !authenticates) __builtin_trap();
                 continue;
             }
             std::string payload = encode_payload(v.command);
