@@ -34,11 +34,20 @@ start() {
 info() { redis-cli -p "${prefix}$1" INFO 2>/dev/null | tr -d '\r' | grep "^$2:" | cut -d: -f2 || true; }
 wait_until() { local deadline=$((SECONDS + $1)); shift; until "$@"; do (( SECONDS < deadline )) || return 1; sleep 0.05; done; }
 
-start 1; start 2; sleep 2; start 3  # n1 and n2 elect a leader first, so n3 is the slow follower
+find_leader() { leader=""; for id in 1 2 3; do [[ "$(info $id role)" == leader ]] && leader=$id; done; [[ -n "$leader" ]]; }
+start 1; start 2; start 3  # a new cluster serves once every member has met the others
+if [[ "$protocol" == paxos ]]; then
+  sleep 3; leader=1  # no leader: the load goes to node 1
+else
+  wait_until 30 find_leader || { echo "no leader within 30 s" >&2; exit 1; }
+  if [[ "$leader" == 3 ]]; then  # n3 must be the slow follower: restart it so n1 or n2 leads
+    kill "${pids[3]}"; wait "${pids[3]}" 2>/dev/null || true
+    wait_until 30 find_leader || { echo "no leader among n1, n2 within 30 s" >&2; exit 1; }
+    start 3
+  fi
+  [[ "$leader" == 3 ]] && { echo "n3 leads: not the scenario" >&2; exit 1; }
+fi
 sleep 3
-leader=""; for id in 1 2 3; do [[ "$(info $id role)" == leader ]] && leader=$id; done
-[[ "$protocol" == paxos ]] && leader=1  # no leader: load on node 1
-[[ -z "$leader" || "$leader" == 3 ]] && { echo "no leader among n1, n2: not the scenario" >&2; exit 1; }
 timeout $((down + 300)) redis-benchmark -p "${prefix}$leader" -t set -n 100000000 -r 100000 -d 100 -c 32 -q \
   >/dev/null 2>&1 &
 load=$!
