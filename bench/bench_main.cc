@@ -96,6 +96,17 @@ void print_row_summary(const ballot::bench::EngineResult& r) {
 }
 
 // "host (CPU model)", so a report says which machine produced it.
+// What the report says of durability: the spawned servers' log fsync, or its absence under
+// --unsafe-no-fsync, and the filesystem under it.
+std::string durability_text(bool spawn, bool unsafe_no_fsync) {
+    if (!spawn) return "as configured on the existing servers";
+    const std::string where = ", data dirs on " + temp_filesystem();
+    if (unsafe_no_fsync)
+        return "UNSAFE (--unsafe-no-fsync): nothing fsync'ed, acknowledged once in a majority's page cache" +
+               where;
+    return "log fsync'ed on a majority before each acknowledgement" + where;
+}
+
 std::string machine_description() {
     char host[256] = "unknown host";
     ::gethostname(host, sizeof host - 1);
@@ -178,9 +189,8 @@ int main(int argc, char** argv) {
     config.read_ratio = o.read_ratio;
     config.duration_s = o.duration_s;
     config.warmup_s = o.warmup_s;
-    config.durability =
-        spawn ? "log fsync'ed on a majority before each acknowledgement, data dirs on " + temp_filesystem()
-              : "as configured on the existing servers";
+    config.durability = durability_text(spawn, o.unsafe_no_fsync);
+    config.unsafe_no_fsync = spawn && o.unsafe_no_fsync;
     config.cores = std::thread::hardware_concurrency();
     config.seed = o.seed;
     config.started_at = local_time("%Y-%m-%dT%H:%M:%S%z");

@@ -36,8 +36,8 @@ constexpr long long kMinPortBase = 1024;
 // --sweep: a handful of points makes a curve; each is a whole run per engine.
 constexpr std::size_t kMaxSweepPoints = 32;
 // ballot-bench gives every spawned server these itself; a --server-arg may not override them.
-constexpr const char* kBenchOwnedServerFlags[] = {"--protocol", "--id", "--node", "--data-dir",
-                                                  "--link-delay"};
+constexpr const char* kBenchOwnedServerFlags[] = {"--protocol", "--id",         "--node",
+                                                  "--data-dir", "--link-delay", "--unsafe-no-fsync"};
 
 struct Spec {
     const char* name;  // without the leading "--"
@@ -80,6 +80,9 @@ const Spec kSpecs[] = {
     {"link-delay", "MS[:JITTER_MS]", false, "WAN emulation: every spawned server holds each frame to a peer "
                                             "MS ms (plus uniform jitter in +-JITTER_MS, frames kept in "
                                             "order) before sending it (default: none)"},
+    {"unsafe-no-fsync", nullptr, false, "UNSAFE: spawned servers never fsync (a machine crash may lose "
+                                        "acknowledged writes); for comparing with in-memory systems only, "
+                                        "and every row and the report say so (default: fsync)"},
     {"sweep", "clients=N,N,...|rate=OPS,OPS,...", false, "run once per value (in place of --clients, or of "
                                                          "--rate for open loop) for each engine, and draw "
                                                          "throughput-latency curves (default: no sweep)"},
@@ -445,7 +448,7 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         }
         // An existing cluster is what it is: options that describe spawned clusters make no sense.
         for (const char* spawn_only : {"protocol", "nodes", "server", "fail-leader-at", "fail-follower-for",
-                                       "server-arg", "link-delay", "port-base"}) {
+                                       "server-arg", "link-delay", "port-base", "unsafe-no-fsync"}) {
             if (has(spawn_only))
                 return fail(
                     std::string("--") + spawn_only +
@@ -503,6 +506,7 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         if (o.out_dir.empty()) return fail("--out must name a directory");
     }
     o.json_stdout = has("json");
+    o.unsafe_no_fsync = has("unsafe-no-fsync");
     if (has("server")) {
         o.server = text("server");
         if (o.server.empty()) return fail("--server must name the ballot-server binary");

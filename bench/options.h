@@ -76,6 +76,9 @@ struct Options {
     std::uint64_t seed = 1;
     // --link-delay: passed to every spawned ballot-server (WAN emulation, common/link_delay.h).
     LinkDelay link_delay;
+    // --unsafe-no-fsync: passed to every spawned ballot-server (common/durability.h), so the
+    // bench can stand beside in-memory systems; every row and the report's title say UNSAFE.
+    bool unsafe_no_fsync = false;
     // --port-base: spawned clusters use client ports N..N+nodes-1 (peer ports 10000 above);
     // random free ports when absent.
     std::optional<std::uint16_t> port_base = std::nullopt;

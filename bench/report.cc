@@ -475,6 +475,7 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
     j.field("duration_s", config.duration_s);
     j.field("warmup_s", config.warmup_s);
     j.field("durability", config.durability);
+    j.field("unsafe_no_fsync", config.unsafe_no_fsync);
     j.field("cores", static_cast<std::uint64_t>(config.cores));
     j.field("seed", config.seed);
     write_text_or_null(j, "link_delay", config.link_delay);
@@ -496,6 +497,7 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
         j.field("read_path", r.read_path);
         j.field("note", r.note);
         j.field("replicated", r.replicated);
+        j.field("unsafe_no_fsync", r.unsafe_no_fsync);
         j.field("completed", r.completed);
         j.key("failure");
         if (r.completed)
@@ -568,7 +570,8 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
 std::string format_html(const std::vector<EngineResult>& results, const RunConfig& config) {
     std::ostringstream s;
     s << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-      << "<title>ballot-bench " << escape_html(config.started_at) << "</title>\n"
+      << "<title>ballot-bench " << (config.unsafe_no_fsync ? std::string(kUnsafeLabel) + " " : "")
+      << escape_html(config.started_at) << "</title>\n"
       << "<style>\n"
          "body{font-family:sans-serif;margin:24px;color:#222;max-width:1800px}\n"
          ".charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(620px,1fr));gap:8px 28px}\n"
@@ -582,7 +585,7 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
          ".swatch{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:-1px}\n"
          "ul{font-size:13px;color:#333}\n"
          "</style></head><body>\n"
-      << "<h1>ballot-bench</h1>\n"
+      << "<h1>ballot-bench" << (config.unsafe_no_fsync ? std::string(" ") + kUnsafeLabel : "") << "</h1>\n"
       << "<p class=\"config\">" << escape_html(config.started_at) << "<br>" << escape_html(config.line())
       << "</p>\n";
 

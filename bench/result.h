@@ -113,6 +113,9 @@ struct SweepPoint {
     std::string str() const;  // "clients=16"
 };
 
+// How every row and the title of a --unsafe-no-fsync run are marked.
+inline constexpr const char* kUnsafeLabel = "UNSAFE (no fsync)";
+
 struct EngineResult {
     std::string engine;               // the row label: protocol name, "redis", or the external target
     std::string note;                 // e.g. "not replicated; AOF fsync always"
@@ -121,6 +124,8 @@ struct EngineResult {
     // has reads.
     std::string read_path;
     bool replicated = true;
+    // Measured with --unsafe-no-fsync: its servers never fsync'ed, so it is not a durable log.
+    bool unsafe_no_fsync = false;
     // False when the cluster could not be started or measured; `failure` says why.
     bool completed = false;
     std::string failure;
@@ -139,7 +144,8 @@ struct EngineResult {
     // The label shown in tables: a reference row that is not replicated says so, a sweep's row
     // names its point.
     std::string display_name() const {
-        return (replicated ? engine : engine + " (not replicated)") + (point ? " " + point->str() : "");
+        return (replicated ? engine : engine + " (not replicated)") +
+               (unsafe_no_fsync ? std::string(" ") + kUnsafeLabel : "") + (point ? " " + point->str() : "");
     }
 
     double throughput_ops() const { return duration_s > 0 ? static_cast<double>(ok) / duration_s : 0; }
@@ -167,6 +173,7 @@ struct RunConfig {
     std::string sweep;       // --sweep as given, e.g. "clients=1,4,16"; empty when none
     std::string version;     // "ballot-bench 0.1.0 (<commit>)"
     std::string machine;     // host name, CPU model
+    bool unsafe_no_fsync = false;  // --unsafe-no-fsync: the report's title says UNSAFE (no fsync)
 
     std::string line() const;
 };

@@ -111,12 +111,14 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
     EngineResult failed;
     failed.engine = protocol;
     failed.duration_s = o.duration_s;
+    failed.unsafe_no_fsync = o.unsafe_no_fsync;
     try {
         std::vector<std::string> server_args = o.server_args;
         if (o.link_delay.enabled())
             server_args.push_back("--link-delay=" + std::to_string(o.link_delay.delay_ms) + ":" +
                                   std::to_string(o.link_delay.jitter_ms));
         if (!o.requirepass_file.empty()) server_args.push_back("--requirepass-file=" + o.requirepass_file);
+        if (o.unsafe_no_fsync) server_args.push_back("--unsafe-no-fsync");
         LocalCluster cluster(o.server, protocol, o.nodes, server_args, o.port_base);
         cluster.set_password(o.password);
         cluster.start_all();
@@ -139,6 +141,7 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
         EngineResult r =
             run_load(protocol, Workload::from(o), nodes, context.progress, fault, context.interrupted);
         r.replicated = true;
+        r.unsafe_no_fsync = o.unsafe_no_fsync;
         if (o.read_ratio > 0) r.read_path = find_engine(protocol)->read_path;
         return r;
     } catch (const std::exception& e) {

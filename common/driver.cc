@@ -18,6 +18,10 @@ std::uint64_t first_read_id(std::uint64_t session_id) {
     std::uint64_t id = Rng(session_id).next();
     return id == 0 ? 1 : id;
 }
+
+// --trace's arrows (SPEC "ballot-server"): the node whose log it is comes first.
+constexpr const char* kSent = " -> ";
+constexpr const char* kReceived = " <- ";
 }  // namespace
 
 Driver::Driver(NodeId self, std::unique_ptr<Engine> engine, Storage& storage, Network& network,
@@ -63,6 +67,7 @@ void Driver::tick() {
 
 bool Driver::receive(NodeId from, std::span<const std::uint8_t> payload) {
     if (storage_failed_) return true;  // a failed node stays silent; the peer is not at fault
+    trace_message(kReceived, from, payload);  // before step(): is_heartbeat judges by the state it arrives in
     return engine_->step(from, payload);
 }
 
@@ -70,7 +75,7 @@ bool Driver::receive_bulk(NodeId from, std::span<const std::uint8_t> payload) {
     if (storage_failed_) return true;
     if (trace_) {
         if (auto frame = decode_snapshot_frame(payload))
-            trace_("n" + std::to_string(from) + " -> n" + std::to_string(self_) + " " + describe_snapshot_frame(*frame));
+            trace_line(kReceived, from, describe_snapshot_frame(*frame));
     }
     return snapshots_.receive(from, payload);
 }
@@ -248,9 +253,7 @@ bool Driver::release_durable_batches() {
         batches_.pop_front();
         for (auto& m : b.held) {
             if (m.to == self_) {
-                if (trace_)
-                    trace_("n" + std::to_string(self_) + " -> n" + std::to_string(self_) + " " +
-                           engine_->describe(m.payload));
+                trace_message(kSent, self_, m.payload);
                 engine_->step(self_, m.payload);
                 stepped_self = true;
             } else {
@@ -264,10 +267,17 @@ bool Driver::release_durable_batches() {
 }
 
 void Driver::send(Envelope& m) {
-    if (trace_)
-        trace_("n" + std::to_string(self_) + " -> n" + std::to_string(m.to) + " " +
-               engine_->describe(m.payload));
+    trace_message(kSent, m.to, m.payload);
     network_.send(m.to, std::move(m.payload));
+}
+
+void Driver::trace_message(const char* arrow, NodeId peer, std::span<const std::uint8_t> payload) const {
+    if (!trace_ || (!trace_heartbeats_ && engine_->is_heartbeat(peer, payload))) return;
+    trace_line(arrow, peer, engine_->describe(payload));
+}
+
+void Driver::trace_line(const char* arrow, NodeId peer, const std::string& what) const {
+    if (trace_) trace_("n" + std::to_string(self_) + arrow + "n" + std::to_string(peer) + " " + what);
 }
 
 void Driver::start_flush() {
@@ -366,7 +376,7 @@ bool Driver::snapshot_host_install(const SnapshotMeta& meta, std::string_view pa
 }
 
 void Driver::snapshot_host_send_bulk(NodeId to, const SnapshotFrame& frame) {
-    if (trace_) trace_("n" + std::to_string(self_) + " -> n" + std::to_string(to) + " " + describe_snapshot_frame(frame));
+    if (trace_) trace_line(kSent, to, describe_snapshot_frame(frame));
     network_.send_bulk(to, encode_snapshot_frame(frame));
 }
 

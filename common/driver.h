@@ -163,8 +163,13 @@ public:
     // The engine's local invariants (Engine::check_invariants); throws InvariantViolation. The
     // simulator calls it after every step; debug builds call it after every batch.
     void check_engine_invariants() const { engine_->check_invariants(); }
-    // Called with one readable line per protocol message sent ("n1 -> n2 AppendEntries ...").
-    void set_trace(std::function<void(const std::string&)> sink) { trace_ = std::move(sink); }
+    // --trace: called with one readable line per protocol message, sent ("n1 -> n2 AppendEntries
+    // ...") or received ("n2 <- n1 AppendEntries ..."). Heartbeats and their acks
+    // (Engine::is_heartbeat) are left out unless `heartbeats`.
+    void set_trace(std::function<void(const std::string&)> sink, bool heartbeats = false) {
+        trace_ = std::move(sink);
+        trace_heartbeats_ = heartbeats;
+    }
     // Called with notable runtime events (errors) for the log.
     void set_log(std::function<void(LogLevel level, const std::string&)> sink) { log_ = std::move(sink); }
 
@@ -208,6 +213,9 @@ private:
     void start_flush();
     void on_flushed(std::uint64_t covered_writes, std::error_code ec);
     void send(Envelope& m);
+    // --trace lines: "n<self><arrow>n<peer> <what>", arrow " -> " (sent) or " <- " (received).
+    void trace_message(const char* arrow, NodeId peer, std::span<const std::uint8_t> payload) const;
+    void trace_line(const char* arrow, NodeId peer, const std::string& what) const;
     void apply(const Committed& e);
     void on_read_state(const ReadState& rs);
     void propose(PendingWrite& w);
@@ -262,6 +270,7 @@ private:
     Index committed_taken_ = 0;  // the highest committed index taken from the engine
     Snapshotter snapshots_;
     std::function<void(const std::string&)> trace_;
+    bool trace_heartbeats_ = false;
     std::function<void(LogLevel, const std::string&)> log_;
     std::function<void(Index, std::uint64_t)> on_snapshot_made_;
 };

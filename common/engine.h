@@ -78,6 +78,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -222,6 +223,16 @@ struct Epoch {
     friend bool operator==(const Epoch&, const Epoch&) = default;
 };
 
+// How --trace shows a read's id (Engine::describe): read ids start at a random 64-bit number in
+// every process (common/driver.cc; basic Paxos's read rounds likewise), so printed whole they look
+// like a packed ballot and tell a reader nothing. The low 32 bits in hex, "#5b18c0f2", are enough
+// to match a query with its replies by eye.
+inline std::string read_id_str(std::uint64_t id) {
+    char text[16];
+    std::snprintf(text, sizeof text, "#%08x", static_cast<unsigned>(id & 0xffffffffu));
+    return text;
+}
+
 // What INFO shows and what the runtime needs to know about the engine's view of the cluster.
 struct EngineStatus {
     Role role = Role::follower;
@@ -290,7 +301,15 @@ public:
 
     virtual EngineStatus status() const = 0;
     // One readable line for --trace, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".
+    // Ballots always as ROUND.NODE (Ballot::str), read ids as read_id_str(): never a raw packed
+    // 64-bit number.
     virtual std::string describe(std::span<const std::uint8_t> payload) const = 0;
+    // True if the message only says "I am alive" or acknowledges that, and carries nothing new:
+    // a leader's heartbeat, an empty AppendEntries, their acks. --trace leaves these out unless
+    // asked (--trace-heartbeats): at 20 per second per peer they would drown everything else.
+    // `peer` is the node the message comes from or goes to; the runtime asks before it hands a
+    // received message to step(). False for anything that does not decode.
+    virtual bool is_heartbeat(NodeId peer, std::span<const std::uint8_t> payload) const = 0;
 
     // Checks the engine's LOCAL invariants (its own state, not the cluster's) in one place, in the
     // manner of LogCabin's RaftConsensusInvariants, and throws ballot::InvariantViolation

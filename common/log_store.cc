@@ -20,6 +20,7 @@
 
 #include "common/codec.h"
 #include "common/crc32c.h"
+#include "common/durability.h"
 
 namespace ballot {
 namespace {
@@ -390,11 +391,10 @@ std::error_code list_segments(const std::string& dir, std::vector<std::uint64_t>
     return ec;
 }
 
-std::error_code fsync_path(const std::string& path) {
+std::error_code fsync_path(const std::string& path, Durability durability) {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return errno_code();
-    std::error_code ec;
-    if (::fsync(fd) != 0) ec = errno_code();
+    std::error_code ec = sync_file(fd, durability);
     ::close(fd);
     return ec;
 }
@@ -494,15 +494,16 @@ std::optional<StoreError> inspect_dir(const std::string& dir, const LogStoreOpti
 }
 
 // Writes FORMAT durably: temp file, fsync, rename, fsync of the dir.
-std::error_code write_format(const std::string& dir, int dir_fd, const std::string& engine) {
+std::error_code write_format(const std::string& dir, int dir_fd, const std::string& engine,
+                             Durability durability) {
     std::string path = join(dir, kFormatFile), tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return errno_code();
     std::error_code ec = write_all(fd, format_file(engine));
-    if (!ec && ::fsync(fd) != 0) ec = errno_code();
+    if (!ec) ec = sync_file(fd, durability);
     ::close(fd);
     if (!ec && ::rename(tmp.c_str(), path.c_str()) != 0) ec = errno_code();
-    if (!ec && ::fsync(dir_fd) != 0) ec = errno_code();
+    if (!ec) ec = sync_file(dir_fd, durability);
     return ec;
 }
 
@@ -614,7 +615,7 @@ std::error_code LogStore::append_durably(std::span<std::uint8_t> records) {
     active_bytes_ += records.size();
     segments_.back().bytes = active_bytes_;
     // fdatasync also writes the new file size, which is all the metadata an append needs.
-    if (::fdatasync(active_fd_) != 0) return errno_code();
+    if (auto ec = sync_data(active_fd_, options_.durability)) return ec;
     next_sequence_ = sequence;
     note_durable(records);
     return {};
@@ -701,7 +702,7 @@ std::error_code LogStore::delete_compacted_segments() {
     for (std::size_t i = 0; i < doomed; ++i) {
         std::string path = join(dir_, segment_file_name(segments_.front().number));
         if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_code();
-        if (::fsync(dir_fd_) != 0) return errno_code();
+        if (auto ec = sync_file(dir_fd_, options_.durability)) return ec;
         segments_.pop_front();
     }
     return {};
@@ -743,9 +744,9 @@ std::error_code LogStore::start_segment(std::uint64_t number, bool replace) {
     std::uint64_t salt = random_salt();
     Bytes header = segment_header(number, salt);
     std::error_code ec = write_all(fd, header);
-    if (!ec && ::fsync(fd) != 0) ec = errno_code();
+    if (!ec) ec = sync_file(fd, options_.durability);
     // The directory entry must be durable too, or a crash could lose the whole file.
-    if (!ec && ::fsync(dir_fd_) != 0) ec = errno_code();
+    if (!ec) ec = sync_file(dir_fd_, options_.durability);
     if (ec) {
         ::close(fd);
         return ec;
@@ -797,7 +798,8 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
     if (ec) return failed(io_error(dir, "cannot create the data dir", ec));
     if (created) {
         std::string parent = std::filesystem::absolute(dir).parent_path().string();
-        if ((ec = fsync_path(parent))) return failed(io_error(parent, "cannot fsync", ec));
+        if ((ec = fsync_path(parent, options.durability)))
+            return failed(io_error(parent, "cannot fsync", ec));
     }
 
     // One server per data dir: two writers would interleave records and destroy the log.
@@ -827,7 +829,7 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
     result.store.reset(new LogStore(dir, options, lock_fd, dir_fd));
     LogStore& store = *result.store;
     // Before any segment: a crash in between leaves a dir that is new by every test.
-    if (!state.has_format && (ec = write_format(dir, dir_fd, options.engine)))
+    if (!state.has_format && (ec = write_format(dir, dir_fd, options.engine, options.durability)))
         return failed(io_error(join(dir, kFormatFile), "cannot write", ec));
 
     std::vector<std::uint64_t> numbers;
@@ -913,8 +915,10 @@ std::optional<StoreError> LogStore::open_last_segment(std::optional<std::uint64_
     active_salt_crc_ = salt_crc;
     if (cut_at) {
         // Cut the torn record away for good before anything is appended after it.
-        if (::ftruncate(fd, static_cast<off_t>(*cut_at)) != 0 || ::fsync(fd) != 0)
+        if (::ftruncate(fd, static_cast<off_t>(*cut_at)) != 0)
             return io_error(path, "cannot truncate the torn tail", errno_code());
+        if (auto ec = sync_file(fd, options_.durability))
+            return io_error(path, "cannot truncate the torn tail", ec);
         active_bytes_ = last.bytes = *cut_at;
     }
     return std::nullopt;

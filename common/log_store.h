@@ -103,6 +103,7 @@
 #include <string>
 #include <system_error>
 
+#include "common/durability.h"
 #include "common/engine.h"
 #include "common/types.h"
 
@@ -122,6 +123,9 @@ struct LogStoreOptions {
     // The engine's checks of its metadata and log record bytes, run on every one replayed; a
     // failure is corruption at that record. Unset checks accept any bytes (store-only tests).
     PersistedCodec codec;
+    // Durability::unsafe_no_fsync (--unsafe-no-fsync, common/durability.h): every fsync and
+    // fdatasync below is skipped; the order of writes, checksums and renames stay as they are.
+    Durability durability = Durability::fsync;
 };
 
 // Why open() failed. message() is the one line ballot-server prints before exiting 1.

@@ -37,11 +37,13 @@ std::optional<Bytes> read_checked(const std::string& path) {
     return body;
 }
 
-void fsync_or_throw(int fd, const std::string& path) {
-    if (::fsync(fd) != 0) throw std::runtime_error(path + ": fsync failed: " + std::strerror(errno));
+void fsync_or_throw(int fd, const std::string& path, Durability durability) {
+    if (auto ec = sync_file(fd, durability))
+        throw std::runtime_error(path + ": fsync failed: " + ec.message());
 }
 
-void write_atomically(const std::string& dir, const std::string& name, const Bytes& body) {
+void write_atomically(const std::string& dir, const std::string& name, const Bytes& body,
+                      Durability durability) {
     Bytes all;
     Writer w(all);
     w.u32(kMagic);
@@ -55,13 +57,13 @@ void write_atomically(const std::string& dir, const std::string& name, const Byt
         ::close(fd);
         throw std::runtime_error(tmp + ": write failed");
     }
-    fsync_or_throw(fd, tmp);
+    fsync_or_throw(fd, tmp, durability);
     ::close(fd);
     if (::rename(tmp.c_str(), path.c_str()) != 0)
         throw std::runtime_error(path + ": rename failed: " + std::strerror(errno));
     int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) throw std::runtime_error(dir + ": cannot open: " + std::strerror(errno));
-    fsync_or_throw(dfd, dir);
+    fsync_or_throw(dfd, dir, durability);
     ::close(dfd);
 }
 
@@ -73,7 +75,8 @@ std::string hex(std::uint64_t v) {
 
 }  // namespace
 
-MembershipGuard::MembershipGuard(std::string dir, std::uint64_t fresh_identity) : dir_(std::move(dir)) {
+MembershipGuard::MembershipGuard(std::string dir, std::uint64_t fresh_identity, Durability durability)
+    : dir_(std::move(dir)), durability_(durability) {
     if (auto body = read_checked(dir_ + "/IDENTITY")) {
         Reader r(*body);
         identity_ = r.u64();
@@ -83,7 +86,7 @@ MembershipGuard::MembershipGuard(std::string dir, std::uint64_t fresh_identity) 
         identity_ = fresh_identity;
         Bytes b;
         Writer(b).u64(identity_);
-        write_atomically(dir_, "IDENTITY", b);
+        write_atomically(dir_, "IDENTITY", b, durability_);
     }
     if (auto body = read_checked(dir_ + "/JOINED")) joined_ = true;
     if (auto body = read_checked(dir_ + "/PEERS")) {
@@ -204,7 +207,7 @@ void MembershipGuard::request_join() {
 
 void MembershipGuard::mark_joined() {
     if (joined_) return;
-    write_atomically(dir_, "JOINED", Bytes{});
+    write_atomically(dir_, "JOINED", Bytes{}, durability_);
     joined_ = true;
 }
 
@@ -213,7 +216,7 @@ void MembershipGuard::save_joined(std::unique_lock<std::mutex>& lock) {
     lock.unlock();
     std::string error;
     try {
-        write_atomically(dir_, "JOINED", Bytes{});
+        write_atomically(dir_, "JOINED", Bytes{}, durability_);
     } catch (const std::runtime_error& e) {
         error = e.what();
     }
@@ -256,7 +259,7 @@ void MembershipGuard::save_peers(std::unique_lock<std::mutex>& lock) {
     std::string error;
     lock.unlock();
     try {
-        write_atomically(dir_, "PEERS", body);
+        write_atomically(dir_, "PEERS", body, durability_);
     } catch (const std::runtime_error& e) {
         error = e.what();
     }

@@ -49,6 +49,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/durability.h"
 #include "common/types.h"
 
 namespace ballot {
@@ -68,7 +69,9 @@ public:
 
     // Loads (creating if absent) the data dir's identity and the remembered peers. Throws
     // std::runtime_error naming the file if either exists but is corrupt or cannot be written.
-    explicit MembershipGuard(std::string dir, std::uint64_t fresh_identity);
+    // `durability`: unsafe_no_fsync (--unsafe-no-fsync, common/durability.h) skips the fsyncs.
+    explicit MembershipGuard(std::string dir, std::uint64_t fresh_identity,
+                             Durability durability = Durability::fsync);
     // Writes the last marks learned, then stops the background writer.
     ~MembershipGuard();
     MembershipGuard(const MembershipGuard&) = delete;
@@ -134,6 +137,7 @@ private:
     void run_saver();                                      // the background writer
 
     std::string dir_;
+    Durability durability_;
     std::uint64_t identity_ = 0;
     std::atomic<bool> joined_ = false;  // read on the I/O thread, set by the writer
 

@@ -69,11 +69,11 @@ decltype(auto) fail_stop(F&& f) {
 }
 
 // `<data-dir>/snapshots`, created (and made durable in its parent) if missing.
-std::string open_snapshot_dir(const std::string& data_dir) {
+std::string open_snapshot_dir(const std::string& data_dir, Durability durability) {
     std::string path = data_dir + "/snapshots";
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
         throw NodeOpenError{path + ": cannot create (" + std::strerror(errno) + ")"};
-    PosixSnapshotDir parent(data_dir);
+    PosixSnapshotDir parent(data_dir, durability);
     if (auto ec = parent.sync()) throw NodeOpenError{data_dir + ": cannot fsync (" + ec.message() + ")"};
     return path;
 }
@@ -120,6 +120,7 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     : io_(io), options_(std::move(options)), tick_timer_(io) {
     LogStoreOptions store_options;
     store_options.engine = options_.protocol;
+    store_options.durability = options_.durability;
     // A dir that has taken part cannot have lost its log (common/membership_guard.h).
     store_options.expect_existing_log = MembershipGuard::has_taken_part(options_.data_dir);
     // The engine's own decoders check every persisted record as it is replayed, so bytes it
@@ -134,7 +135,8 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
                             options_.protocol + " metadata from " + options_.data_dir);
     // The latest snapshot goes into the state machine before the engine is built, so the engine
     // replays only the log after it (common/snapshot_recovery.h).
-    snapshot_dir_ = std::make_unique<PosixSnapshotDir>(open_snapshot_dir(options_.data_dir));
+    snapshot_dir_ = std::make_unique<PosixSnapshotDir>(
+        open_snapshot_dir(options_.data_dir, options_.durability), options_.durability);
     SnapshotRecovery snapshot = recover_snapshot(*snapshot_dir_, state_machine, opened.recovered);
     if (!snapshot.error.empty()) throw NodeOpenError{snapshot.error};
     for (auto& note : snapshot.notes) opening_log_.emplace_back(LogLevel::info, note);
@@ -146,7 +148,8 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     incarnation_ = fresh_session_id();
     boot_mark_ = high_water_mark();
     try {
-        guard_ = std::make_unique<MembershipGuard>(options_.data_dir, fresh_session_id());
+        guard_ =
+            std::make_unique<MembershipGuard>(options_.data_dir, fresh_session_id(), options_.durability);
     } catch (const std::runtime_error& e) {
         throw NodeOpenError{e.what()};
     }
@@ -230,7 +233,8 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         // Its own logger, so --trace prints whatever --log-level says about everything else.
         std::shared_ptr<spdlog::logger> trace = spdlog::default_logger()->clone("trace");
         trace->set_level(spdlog::level::trace);
-        driver_->set_trace([trace](const std::string& line) { trace->info("{}", line); });
+        driver_->set_trace([trace](const std::string& line) { trace->info("{}", line); },
+                           options_.trace_heartbeats);
     }
 }
 

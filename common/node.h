@@ -40,6 +40,11 @@ struct NodeOptions {
     std::uint32_t heartbeat_ms = 50;
     std::uint32_t request_timeout_ms = 3000;
     bool trace = false;
+    // --trace-heartbeats: --trace shows heartbeats and their acks too (hidden by default, as they
+    // would flood it: Engine::is_heartbeat decides which messages they are).
+    bool trace_heartbeats = false;
+    // --unsafe-no-fsync (common/durability.h): no fsync or fdatasync anywhere in the data dir.
+    Durability durability = Durability::fsync;
     // --snapshot-entries (0: only on BGSAVE) and --snapshot-trailing (SPEC defaults).
     std::uint64_t snapshot_entries = 100000;
     std::uint64_t snapshot_trailing = 10000;

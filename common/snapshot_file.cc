@@ -88,7 +88,7 @@ namespace {
 
 class PosixWritable final : public SnapshotDir::WritableFile {
 public:
-    explicit PosixWritable(int fd) : fd_(fd) {}
+    PosixWritable(int fd, Durability durability) : fd_(fd), durability_(durability) {}
     ~PosixWritable() override { ::close(fd_); }
     std::error_code append(std::span<const std::uint8_t> bytes) override {
         while (!bytes.empty()) {
@@ -101,10 +101,11 @@ public:
         }
         return {};
     }
-    std::error_code sync() override { return ::fsync(fd_) == 0 ? std::error_code{} : errno_code(); }
+    std::error_code sync() override { return sync_file(fd_, durability_); }
 
 private:
     int fd_;
+    Durability durability_;
 };
 
 class PosixReadable final : public SnapshotDir::ReadableFile {
@@ -146,7 +147,7 @@ std::error_code PosixSnapshotDir::list(std::vector<std::string>& names) {
 std::error_code PosixSnapshotDir::create(const std::string& name, std::unique_ptr<WritableFile>& out) {
     const int fd = ::open(full(name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return errno_code();
-    out = std::make_unique<PosixWritable>(fd);
+    out = std::make_unique<PosixWritable>(fd, durability_);
     return {};
 }
 
@@ -174,8 +175,7 @@ std::error_code PosixSnapshotDir::remove(const std::string& name) {
 std::error_code PosixSnapshotDir::sync() {
     const int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return errno_code();
-    std::error_code ec;
-    if (::fsync(fd) != 0) ec = errno_code();
+    std::error_code ec = sync_file(fd, durability_);
     ::close(fd);
     return ec;
 }

@@ -38,6 +38,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/durability.h"
 #include "common/types.h"
 
 namespace ballot {
@@ -75,7 +76,10 @@ public:
 // The real thing. The directory must exist (the data dir, or a folder of it).
 class PosixSnapshotDir final : public SnapshotDir {
 public:
-    explicit PosixSnapshotDir(std::string path) : path_(std::move(path)) {}
+    // unsafe_no_fsync (--unsafe-no-fsync, common/durability.h): sync() of the dir and of its files
+    // does nothing.
+    explicit PosixSnapshotDir(std::string path, Durability durability = Durability::fsync)
+        : path_(std::move(path)), durability_(durability) {}
     const std::string& path() const override { return path_; }
     std::error_code list(std::vector<std::string>& names) override;
     std::error_code create(const std::string& name, std::unique_ptr<WritableFile>& out) override;
@@ -87,6 +91,7 @@ public:
 private:
     std::string full(const std::string& name) const { return path_ + "/" + name; }
     std::string path_;
+    Durability durability_;
 };
 
 inline constexpr std::uint32_t kSnapshotFormatVersion = 1;

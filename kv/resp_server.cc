@@ -174,6 +174,8 @@ std::string info_text(const Node& node) {
     line("pending_writes", std::to_string(s.pending_writes));
     line("pending_reads", std::to_string(s.pending_reads));
     line("storage", s.storage_failed ? s.storage_error : "ok");
+    // --unsafe-no-fsync: acknowledged writes may be lost in a machine crash (common/durability.h).
+    line("unsafe_no_fsync", o.durability == Durability::unsafe_no_fsync ? "1" : "0");
     // Snapshots (SPEC "Snapshots and log compaction"): the latest durable one, made here or
     // installed from a peer (0 before any), and counts since this process started.
     line("snapshot_index", std::to_string(s.snapshot_index));

@@ -56,7 +56,8 @@ std::string usage() {
     return "usage: ballot-server --protocol " + protocol_list("|") +
            " --id ID\n"
            "                     --node HOST:PORT:ID --node HOST:PORT:ID --node HOST:PORT:ID\n"
-           "                     [--data-dir DIR] [--log-level trace|debug|info|warn|error] [--trace]\n"
+           "                     [--data-dir DIR] [--log-level trace|debug|info|warn|error]\n"
+           "                     [--trace] [--trace-heartbeats] [--unsafe-no-fsync]\n"
            "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms "
            "N]\n"
            "                     [--max-bulk-bytes N] [--snapshot-entries N] [--snapshot-trailing N]\n"
@@ -136,7 +137,11 @@ ServerArgs parse_args(int argc, char** argv) {
         "node", po::value<std::vector<std::string>>(), "HOST:PORT:ID, once per member, self included")(
         "data-dir", po::value<std::string>(), "data directory (default ./data/node-ID)")(
         "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
-        "trace", po::bool_switch(), "print every protocol message on one line")(
+        "trace", po::bool_switch(), "print every protocol message, sent and received, on one line")(
+        "trace-heartbeats", po::bool_switch(),
+        "--trace shows heartbeats and their acks too (implies --trace)")(
+        "unsafe-no-fsync", po::bool_switch(),
+        "UNSAFE, for benchmarks only: never fsync; a machine crash may lose acknowledged writes")(
         "election-timeout-ms", po::value<std::string>()->default_value("300-600"), "MIN-MAX")(
         "heartbeat-ms", po::value<std::string>()->default_value("50"), "leader heartbeat interval")(
         "request-timeout-ms", po::value<std::string>()->default_value("3000"), "client request timeout")(
@@ -197,7 +202,9 @@ ServerArgs parse_args(int argc, char** argv) {
     a.log_level = vm["log-level"].as<std::string>();
     if (spdlog::level::from_str(a.log_level) == spdlog::level::off && a.log_level != "off")
         throw UsageError{"--log-level " + a.log_level + ": expected trace, debug, info, warn or error"};
-    a.node.trace = vm["trace"].as<bool>();
+    a.node.trace_heartbeats = vm["trace-heartbeats"].as<bool>();
+    a.node.trace = vm["trace"].as<bool>() || a.node.trace_heartbeats;
+    if (vm["unsafe-no-fsync"].as<bool>()) a.node.durability = Durability::unsafe_no_fsync;
 
     std::string election = vm["election-timeout-ms"].as<std::string>();
     auto dash = election.find('-');
@@ -318,6 +325,10 @@ int main(int argc, char** argv) {
     resp_options.max_clients = args.max_clients;
     resp_options.idle_timeout = std::chrono::seconds(args.client_idle_timeout_s);
     resp_options.partial_request_timeout = std::chrono::milliseconds(args.partial_request_timeout_ms);
+    if (args.node.durability == Durability::unsafe_no_fsync)
+        spdlog::warn(
+            "UNSAFE: --unsafe-no-fsync: nothing is fsync'ed; a crash of this machine may lose "
+            "acknowledged writes and votes, and break consensus safety. For benchmarks only.");
 
     asio::io_context io(1);
     const NodeAddress& me = args.node.cluster.self_address();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/codec.h"
+#include "common/engine.h"
 
 namespace ballot::multipaxos {
 
@@ -355,11 +356,9 @@ struct Describer {
     std::string operator()(const Forward& m) const {
         return "Forward bytes=" + std::to_string(m.command.size());
     }
-    std::string operator()(const ReadRequest& m) const {
-        return "ReadRequest id=" + std::to_string(m.read_id);
-    }
+    std::string operator()(const ReadRequest& m) const { return "ReadRequest id=" + read_id_str(m.read_id); }
     std::string operator()(const ReadReply& m) const {
-        return "ReadReply id=" + std::to_string(m.read_id) + " index=" + std::to_string(m.index) +
+        return "ReadReply id=" + read_id_str(m.read_id) + " index=" + std::to_string(m.index) +
                " ok=" + (m.ok ? "true" : "false");
     }
     std::string operator()(const Poll& m) const { return "Poll ballot=" + m.ballot.str(); }

@@ -154,4 +154,11 @@ std::string MultiPaxos::describe(std::span<const std::uint8_t> payload) const {
              : "malformed multipaxos message (" + std::to_string(payload.size()) + " bytes)";
 }
 
+// PMS §3's distinguished proposer shows it is alive with Heartbeat; HeartbeatAck answers it (and
+// a Chosen catch-up). Accept, Promise and the rest always carry something.
+bool MultiPaxos::is_heartbeat(NodeId /*peer*/, std::span<const std::uint8_t> payload) const {
+    std::optional<Message> m = decode(payload);
+    return m && (std::holds_alternative<Heartbeat>(*m) || std::holds_alternative<HeartbeatAck>(*m));
+}
+
 }  // namespace ballot::multipaxos

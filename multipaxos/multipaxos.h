@@ -74,6 +74,7 @@ public:
 
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
+    bool is_heartbeat(NodeId peer, std::span<const std::uint8_t> payload) const override;
 
     // snapshots.cc (common/engine.h "SNAPSHOTS"; README "Snapshots and compaction").
     Bytes snapshot_metadata(Index index) const override;

@@ -1,6 +1,7 @@
 #include "paxos/messages.h"
 
 #include "common/codec.h"
+#include "common/engine.h"
 
 namespace ballot::paxos {
 
@@ -206,9 +207,9 @@ std::string describe(const Message& message) {
                " promised=" + m->promised.str();
     if (auto* m = std::get_if<Learn>(&message))
         return "Learn slot=" + std::to_string(m->slot) + " value=" + value_str(m->value);
-    if (auto* m = std::get_if<ReadQuery>(&message)) return "ReadQuery round=" + std::to_string(m->round);
+    if (auto* m = std::get_if<ReadQuery>(&message)) return "ReadQuery id=" + read_id_str(m->round);
     if (auto* m = std::get_if<ReadReply>(&message))
-        return "ReadReply round=" + std::to_string(m->round) +
+        return "ReadReply id=" + read_id_str(m->round) +
                " highest_accepted=" + std::to_string(m->highest_accepted) +
                (m->trim ? " trim=" + std::to_string(m->trim) : "");
     if (auto* m = std::get_if<Trimmed>(&message))

@@ -169,4 +169,11 @@ std::string Paxos::describe(std::span<const std::uint8_t> payload) const {
     return paxos::describe(payload);
 }
 
+// Basic Paxos has no leader and so no heartbeats: every message is a phase of some slot or a read
+// round. Its periodic probe (catch_up.cc) is a read round without readers, a few a second, and
+// looks to its receivers exactly like a read, so it is shown like one.
+bool Paxos::is_heartbeat(NodeId /*peer*/, std::span<const std::uint8_t> /*payload*/) const {
+    return false;
+}
+
 }  // namespace ballot::paxos

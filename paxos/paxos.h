@@ -55,6 +55,7 @@ public:
 
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
+    bool is_heartbeat(NodeId peer, std::span<const std::uint8_t> payload) const override;
     void check_invariants() const override;  // invariants.cc
 
 private:

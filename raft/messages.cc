@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "common/codec.h"
+#include "common/engine.h"
 
 namespace ballot::raft {
 
@@ -247,9 +248,9 @@ std::string describe(const Message& message) {
         return s;
     }
     if (auto* m = std::get_if<Propose>(&message)) return "Propose bytes=" + std::to_string(m->command.size());
-    if (auto* m = std::get_if<ReadIndex>(&message)) return "ReadIndex id=" + std::to_string(m->read_id);
+    if (auto* m = std::get_if<ReadIndex>(&message)) return "ReadIndex id=" + read_id_str(m->read_id);
     if (auto* m = std::get_if<ReadIndexResponse>(&message)) {
-        return "ReadIndexResponse id=" + std::to_string(m->read_id) +
+        return "ReadIndexResponse id=" + read_id_str(m->read_id) +
                (m->ok ? " index=" + std::to_string(m->read_index) + " ok" : " failed");
     }
     return "?";

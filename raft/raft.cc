@@ -157,6 +157,24 @@ std::string Raft::describe(std::span<const std::uint8_t> payload) const {
     return m ? raft::describe(*m) : "malformed raft message (" + error + ")";
 }
 
+// Raft has no heartbeat message of its own: a heartbeat is an AppendEntries without entries
+// (§5.2), and its ack an AppendEntriesResponse that acknowledges nothing new. What is new depends
+// on who looks: for the leader, a match beyond what it knows the peer holds (Progress::matchIndex);
+// for anyone else (the follower sending it), a match beyond its own commitIndex, since a
+// heartbeat's prev is the follower's known match, through which it commits at once. Rejections
+// are never heartbeats.
+bool Raft::is_heartbeat(NodeId peer, std::span<const std::uint8_t> payload) const {
+    std::optional<Message> m = decode(payload);
+    if (!m) return false;
+    if (auto* append = std::get_if<AppendEntries>(&*m)) return append->entries.empty();
+    auto* response = std::get_if<AppendEntriesResponse>(&*m);
+    if (!response || !response->success) return false;
+    auto known = progress_.find(peer);
+    const Index known_match =
+        role_ == Role::leader && known != progress_.end() ? known->second.matchIndex : commitIndex;
+    return response->match_index <= known_match;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 

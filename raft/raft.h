@@ -69,6 +69,7 @@ public:
 
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
+    bool is_heartbeat(NodeId peer, std::span<const std::uint8_t> payload) const override;
 
     // raft/invariants.cc: every local invariant of Figure 2's state and of this implementation's
     // additions (progress, reads), named in the InvariantViolation it throws.

@@ -238,7 +238,7 @@ BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
           "--warmup",     "--value-size", "--keys",      "--read-ratio",     "--rate",
           "--target",     "--node",       "--baseline",  "--fail-leader-at", "--fail-follower-for",
           "--server-arg", "--out",        "--json",      "--server",         "--seed",
-          "--link-delay", "--sweep",      "--port-base", "--version"}) {
+          "--link-delay", "--sweep",      "--port-base", "--version",        "--unsafe-no-fsync"}) {
         BOOST_TEST(r.help.find(option) != std::string::npos, option);
     }
     // Whitespace collapsed: the help text is wrapped.
@@ -460,6 +460,8 @@ BOOST_AUTO_TEST_CASE(every_bad_option_gives_one_error_line) {
         {{"--link-delay", "20:x"}, "--link-delay"},
         {{"--node", "127.0.0.1:7001:1", "--link-delay", "20"}, "--link-delay"},
         {{"--server-arg", "--link-delay=5"}, "sets --link-delay"},
+        {{"--server-arg", "--unsafe-no-fsync"}, "sets --unsafe-no-fsync"},
+        {{"--node", "127.0.0.1:7001:1", "--unsafe-no-fsync"}, "--unsafe-no-fsync"},
         {{"--port-base", "80"}, "--port-base must be between 1024"},
         {{"--port-base", "55534", "--nodes", "3"}, "--port-base"},
         {{"--port-base", "70000"}, "--port-base"},
@@ -1085,6 +1087,30 @@ BOOST_AUTO_TEST_CASE(the_page_is_wide_and_the_two_charts_sit_side_by_side) {
     BOOST_TEST(html.find("max-width:1800px") != std::string::npos);
     BOOST_TEST(html.find("grid-template-columns") != std::string::npos);
     BOOST_TEST(count_of(html, "<div class=\"charts\">") == 1u);
+}
+
+// --unsafe-no-fsync: off by default; when on, every spawned row and the report's title and
+// heading say UNSAFE (no fsync), so no figure of it is mistaken for a durable one.
+BOOST_AUTO_TEST_CASE(unsafe_no_fsync_is_parsed_and_labels_every_row_and_the_title) {
+    const auto plain = parse({});
+    BOOST_TEST_REQUIRE(plain.options.has_value(), plain.error);
+    BOOST_TEST(!plain.options->unsafe_no_fsync);
+    const auto r = parse({"--unsafe-no-fsync", "--protocol", "raft"});
+    BOOST_TEST_REQUIRE(r.options.has_value(), r.error);
+    BOOST_TEST(r.options->unsafe_no_fsync);
+
+    std::vector<EngineResult> rows = synthetic_results();
+    for (auto& row : rows) row.unsafe_no_fsync = true;
+    RunConfig config = synthetic_config();
+    config.unsafe_no_fsync = true;
+    const auto html = format_html(rows, config);
+    BOOST_TEST(html.find("<title>ballot-bench UNSAFE (no fsync) ") != std::string::npos);
+    BOOST_TEST(html.find("<h1>ballot-bench UNSAFE (no fsync)</h1>") != std::string::npos);
+    for (const auto& row : rows) {
+        BOOST_TEST(row.display_name().find("UNSAFE (no fsync)") != std::string::npos, row.display_name());
+        BOOST_TEST(format_table(rows, config).find(row.display_name()) != std::string::npos);
+    }
+    BOOST_TEST(format_html(synthetic_results(), synthetic_config()).find("UNSAFE") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(charts_without_data_say_so) {

@@ -43,6 +43,7 @@ public:
         return EngineStatus{Role::leader, 1, Epoch::term(1), last, 1, last};
     }
     std::string describe(std::span<const std::uint8_t>) const override { return "Scripted"; }
+    bool is_heartbeat(NodeId, std::span<const std::uint8_t>) const override { return false; }
     void check_invariants() const override {}
     // These tests run the driver without a snapshot dir: it never snapshots or transfers one.
     Bytes snapshot_metadata(Index) const override { return {}; }

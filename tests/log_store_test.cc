@@ -363,6 +363,42 @@ BOOST_AUTO_TEST_CASE(round_trip_hard_state_truncate_replace_sparse) {
     BOOST_TEST(indices == (std::vector<Index>{1, 2, 6, 7, 8, 10}), boost::test_tools::per_element());
 }
 
+// --unsafe-no-fsync (common/durability.h): the store makes no fsync or fdatasync at all, through
+// new segments, rolls and compaction, and still reads back everything it wrote after a clean
+// close. The count is this process's; nothing else in it syncs meanwhile.
+BOOST_AUTO_TEST_CASE(unsafe_no_fsync_never_syncs_and_still_recovers_after_a_clean_close) {
+    TempDir tmp;
+    LogStore::Options unsafe = checked_options();
+    unsafe.durability = Durability::unsafe_no_fsync;
+    unsafe.segment_bytes = 512;  // several segments, so rolls and deletions happen too
+    Model model;
+    const std::uint64_t syncs_before = sync_calls_made();
+    {
+        auto store = open_ok(tmp.sub("unsafe"), unsafe);
+        for (Index i = 1; i <= 40; ++i) {
+            Ready batch = entries_batch({entry(i, 1, "value-" + std::to_string(i))});
+            batch.metadata = meta(HardState{1, 1, i});
+            if (i == 30) batch.compact_below = 20;
+            write(*store, batch);
+            model.apply(batch);
+        }
+        BOOST_TEST(store->first_segment() > 1u);  // compaction deleted segments
+    }
+    RecoveredState state = recover(tmp.sub("unsafe"), unsafe);
+    BOOST_TEST(sync_calls_made() == syncs_before);
+    BOOST_TEST(hard_state_of(state) == (HardState{1, 1, 40}));
+    BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
+
+    // The same work with the default makes its syncs through the same counter.
+    LogStore::Options safe = unsafe;
+    safe.durability = Durability::fsync;
+    {
+        auto store = open_ok(tmp.sub("safe"), safe);
+        write(*store, entries_batch({entry(1, 1, "one")}));
+    }
+    BOOST_TEST(sync_calls_made() > syncs_before);
+}
+
 BOOST_AUTO_TEST_CASE(encode_appends_records_in_order) {
     Ready batch;
     batch.metadata = meta(HardState{4, 2, 1});

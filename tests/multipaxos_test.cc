@@ -26,6 +26,7 @@
 #include "common/random.h"
 #include "multipaxos/messages.h"
 #include "tests/support/engine_cluster.h"
+#include "tests/support/trace_text.h"
 
 namespace ballot {
 std::ostream& operator<<(std::ostream& os, const Ballot& b) {
@@ -1038,6 +1039,41 @@ BOOST_AUTO_TEST_CASE(describe_reads_like_the_paper) {
     auto back = mp::decode(mp::encode(m));
     BOOST_REQUIRE(back.has_value());
     BOOST_TEST(mp::describe(*back) == "Accept ballot=3.2 slots=[8,10] chosen=7");
+}
+
+// Every message kind, each in one readable line: ballots as ROUND.NODE, read ids short, never a
+// raw packed 64-bit number; only Heartbeat and HeartbeatAck are heartbeats (Engine::is_heartbeat,
+// which --trace uses to leave them out unless asked).
+BOOST_AUTO_TEST_CASE(every_message_reads_without_raw_numbers_and_only_heartbeats_are_heartbeats) {
+    const Ballot b{3, 2};
+    const std::uint64_t read_id = 6564266605884088876ull;
+    const std::vector<mp::Message> others = {
+        mp::Prepare{b, 8},
+        mp::Promise{b, 5, 0, 4, {Entry{5, Ballot{2, 1}.packed(), "a"}}, 0},
+        mp::Accept{b, 7, {{8, "x"}}},
+        mp::Accepted{b, 7, false, {8}, 0},
+        mp::Nack{b, Ballot{4, 1}},
+        mp::Chosen{b, {Entry{4, b.packed(), "four"}}},
+        mp::Forward{"command"},
+        mp::ReadRequest{read_id},
+        mp::ReadReply{read_id, 9, true},
+        mp::Poll{b},
+        mp::PollReply{b, true},
+        mp::SnapshotRequest{3},
+    };
+    // read_seq counts the leader's read rounds from 0 (leader.h): small.
+    const std::vector<mp::Message> heartbeats = {mp::Heartbeat{b, 7, 5}, mp::HeartbeatAck{b, 5, 7, false}};
+    EngineCluster c("multipaxos", 3, 1);
+    for (const auto* group : {&others, &heartbeats}) {
+        for (const mp::Message& m : *group) {
+            const std::string line = mp::describe(m);
+            BOOST_TEST(!test::shows_raw_64_bit_number(line), line);
+            BOOST_TEST(c.engine(1).is_heartbeat(2, mp::encode(m)) == (group == &heartbeats), line);
+        }
+    }
+    BOOST_TEST(mp::describe(mp::ReadRequest{read_id}) == "ReadRequest id=" + read_id_str(read_id));
+    BOOST_TEST(mp::describe(mp::Chosen{b, {Entry{4, b.packed(), "four"}}}) == "Chosen ballot=3.2 slots=[4]");
+    BOOST_TEST(!c.engine(1).is_heartbeat(2, Bytes{0xFF}));
 }
 
 // ---------------------------------------------------------------- snapshots and compaction

@@ -21,6 +21,7 @@
 #include "common/random.h"
 #include "paxos/messages.h"
 #include "tests/support/engine_cluster.h"
+#include "tests/support/trace_text.h"
 
 namespace ballot {
 // For Boost.Test's messages.
@@ -155,7 +156,8 @@ BOOST_AUTO_TEST_CASE(messages_round_trip_and_describe) {
     BOOST_TEST(px::describe(all[2]) == "Promise slot=12 ballot=4.1");
     BOOST_TEST(px::describe(all[5]) == "Nack slot=12 ballot=4.1 promised=5.3");
     BOOST_TEST(px::describe(all[6]) == "Learn slot=12 value=no-op");
-    BOOST_TEST(px::describe(all[9]) == "ReadReply round=77 highest_accepted=12 trim=9");
+    BOOST_TEST(px::describe(all[7]) == "ReadQuery id=#0000004d");
+    BOOST_TEST(px::describe(all[9]) == "ReadReply id=#0000004d highest_accepted=12 trim=9");
     BOOST_TEST(px::describe(all[10]) == "Trimmed slot=12 ballot=4.1 trim=20");
     BOOST_TEST(px::describe(all[11]) == "SnapshotRequest have=11");
     // Neither snapshot message promises anything that waits for the disk (messages.h).
@@ -163,6 +165,33 @@ BOOST_AUTO_TEST_CASE(messages_round_trip_and_describe) {
     BOOST_TEST(!px::after_persist(all[11]));
     BOOST_TEST(px::describe(encode({all[0], all[4]})) ==
                "Prepare slot=12 ballot=4.1; Accepted slot=12 ballot=4.1");
+}
+
+// The issue-14 trace line "ReadQuery round=6564266605884088876": a read round starts at a random
+// 64-bit number (paxos.cc), shown short like every read id; ballots as ROUND.NODE. Basic Paxos
+// has no leader and no heartbeats: --trace leaves none of its messages out.
+BOOST_AUTO_TEST_CASE(describe_shows_no_raw_numbers_and_nothing_is_a_heartbeat) {
+    const std::uint64_t round = 6564266605884088876ull;
+    const std::vector<px::Message> all = {
+        px::Prepare{12, Ballot{4, 1}},
+        px::Promise{12, Ballot{4, 1}, Ballot{3, 2}, "v"},
+        px::Accept{12, Ballot{40000, 7}, "value"},
+        px::Accepted{12, Ballot{4, 1}},
+        px::Nack{12, Ballot{4, 1}, Ballot{5, 3}},
+        px::Learn{12, ""},
+        px::ReadQuery{round},
+        px::ReadReply{round, 12, 9},
+        px::Trimmed{12, Ballot{4, 1}, 20},
+        px::SnapshotRequest{11},
+    };
+    EngineCluster c("paxos", 3, 1);
+    for (const px::Message& m : all) {
+        const std::string line = px::describe(m);
+        BOOST_TEST(!ballot::test::shows_raw_64_bit_number(line), line);
+        BOOST_TEST(!c.engine(1).is_heartbeat(2, encode({m})), line);
+    }
+    BOOST_TEST(px::describe(all[6]) == "ReadQuery id=" + ballot::read_id_str(round));
+    BOOST_TEST(px::describe(all[2]) == "Accept slot=12 ballot=40000.7 value=5B");
 }
 
 // ---------------------------------------------------------------- the normal case

@@ -21,6 +21,7 @@
 #include "common/random.h"
 #include "raft/messages.h"
 #include "tests/support/engine_cluster.h"
+#include "tests/support/trace_text.h"
 
 using ballot::Bytes;
 using ballot::EngineConfig;
@@ -1235,6 +1236,76 @@ BOOST_AUTO_TEST_CASE(describe_gives_one_readable_line) {
     EngineCluster c("raft", 3, 1, small_timeouts());
     trace_if_asked(c);
     BOOST_TEST(c.engine(1).describe(Bytes{0xFF}) == "malformed raft message (unknown message type)");
+}
+
+BOOST_AUTO_TEST_CASE(describe_shows_read_ids_short_never_raw) {
+    // Read ids start at a random 64-bit number (common/driver.cc); --trace shows their low 32 bits.
+    const std::uint64_t id = 6564266605884088876ull;
+    const std::string ask = raft::describe(raft::ReadIndex{id});
+    const std::string answer = raft::describe(raft::ReadIndexResponse{id, 12, true});
+    BOOST_TEST(ask == "ReadIndex id=" + ballot::read_id_str(id));
+    BOOST_TEST(answer == "ReadIndexResponse id=" + ballot::read_id_str(id) + " index=12 ok");
+    BOOST_TEST(ballot::read_id_str(0x1234abcd5b18c0f2ull) == "#5b18c0f2");
+    for (const Bytes& m : sample_messages()) {
+        const std::string line = raft::describe(*raft::decode(m));
+        BOOST_TEST(!ballot::test::shows_raw_64_bit_number(line), line);
+    }
+    BOOST_TEST(!ballot::test::shows_raw_64_bit_number(ask));
+    BOOST_TEST(!ballot::test::shows_raw_64_bit_number(answer));
+}
+
+// --trace leaves heartbeats out unless asked (Engine::is_heartbeat): an AppendEntries without
+// entries, and an ack that tells the node classifying it nothing new. Entries and their acks are
+// always shown, on both sides.
+BOOST_AUTO_TEST_CASE(heartbeats_and_their_acks_are_told_from_replication) {
+    EngineCluster c("raft", 3, 1, small_timeouts());
+    const NodeId leader = c.elect();
+    BOOST_REQUIRE(leader != kNoNode);
+    c.stabilize();
+    const NodeId follower = leader == 1 ? 2 : 1;
+    auto only = [&](NodeId from, NodeId to) {
+        std::vector<InFlight> got =
+            c.take_if([&](const InFlight& m) { return m.from == from && m.to == to; });
+        BOOST_REQUIRE_EQUAL(got.size(), 1u);
+        return got[0];
+    };
+    // Both ends judge a message: its sender when it leaves, its receiver before step().
+    auto heartbeat_at_both_ends = [&](const InFlight& m) {
+        const bool at_sender = c.engine(m.from).is_heartbeat(m.to, m.payload);
+        const bool at_receiver = c.engine(m.to).is_heartbeat(m.from, m.payload);
+        BOOST_TEST(at_sender == at_receiver, c.engine(m.to).describe(m.payload));
+        return at_sender && at_receiver;
+    };
+
+    // Replication: news both ways.
+    BOOST_REQUIRE(c.propose(leader, "x") == ProposeResult::accepted);
+    const InFlight append = only(leader, follower);
+    BOOST_TEST(c.engine(leader).describe(append.payload).find("entries=[]") == std::string::npos);
+    BOOST_TEST(!heartbeat_at_both_ends(append));
+    BOOST_REQUIRE(c.deliver(append));
+    const InFlight ack = only(follower, leader);
+    BOOST_TEST(!heartbeat_at_both_ends(ack));
+    BOOST_REQUIRE(c.deliver(ack));
+    c.stabilize();
+
+    // An idle leader's heartbeat, and its ack.
+    std::vector<InFlight> beats;
+    for (int i = 0; i < 100 && beats.empty(); ++i) {
+        c.tick(leader);
+        beats = c.take_if([&](const InFlight& m) { return m.from == leader && m.to == follower; });
+    }
+    BOOST_REQUIRE_EQUAL(beats.size(), 1u);
+    BOOST_TEST(c.engine(leader).describe(beats[0].payload).find("entries=[]") != std::string::npos);
+    BOOST_TEST(heartbeat_at_both_ends(beats[0]));
+    BOOST_REQUIRE(c.deliver(beats[0]));
+    BOOST_TEST(heartbeat_at_both_ends(only(follower, leader)));
+
+    // Votes and anything malformed are never heartbeats.
+    for (const Bytes& m : sample_messages()) {
+        if (raft::describe(*raft::decode(m)).find("AppendEntries ") == 0) continue;
+        BOOST_TEST(!c.engine(leader).is_heartbeat(follower, m), raft::describe(*raft::decode(m)));
+    }
+    BOOST_TEST(!c.engine(leader).is_heartbeat(follower, Bytes{0xFF}));
 }
 
 BOOST_AUTO_TEST_CASE(same_seed_same_trace) {

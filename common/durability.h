@@ -1,0 +1,33 @@
+// How Ballot makes a file's bytes durable, in one place: every fsync and fdatasync of the log
+// store, the snapshot files and the membership guard's files goes through here.
+//
+// Durability::unsafe_no_fsync is `ballot-server --unsafe-no-fsync` (etcd's name for the same
+// switch). It skips the fsync and fdatasync calls and nothing else: records are still written in
+// the same order, checksummed, and files still replaced by rename, so a clean restart reads back
+// everything written. What it gives up is the promise under a crash of the machine (power loss,
+// kernel panic): acknowledged writes may be lost, and a node may forget a vote it gave, which can
+// break safety (two leaders in one term, a chosen value lost). It exists only so that ballot-bench
+// can stand beside in-memory systems on equal terms; never use it for data you keep.
+#pragma once
+
+#include <cstdint>
+#include <system_error>
+
+namespace ballot {
+
+enum class Durability : std::uint8_t {
+    fsync,            // the default: every write the formats call durable is fsync'ed
+    unsafe_no_fsync,  // --unsafe-no-fsync: no fsync or fdatasync at all (see above)
+};
+
+// fsync(fd): the file's bytes and metadata (or a directory's entries) are durable. Under
+// unsafe_no_fsync, does nothing and succeeds.
+std::error_code sync_file(int fd, Durability durability);
+// fdatasync(fd): the file's bytes, and its size, are durable. Under unsafe_no_fsync, nothing.
+std::error_code sync_data(int fd, Durability durability);
+
+// How many fsync and fdatasync calls this process has made through the two functions above: lets
+// tests check that unsafe_no_fsync really makes none.
+std::uint64_t sync_calls_made();
+
+}  // namespace ballot
