@@ -79,6 +79,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -88,6 +89,7 @@
 #include <vector>
 
 #include "common/ballot.h"
+#include "common/configuration.h"
 #include "common/types.h"
 
 namespace ballot {
@@ -95,7 +97,17 @@ namespace ballot {
 // Static configuration of one engine instance. Times are in ticks.
 struct EngineConfig {
     NodeId id = kNoNode;
-    std::vector<NodeId> members;  // every member, self included; engines ask a Membership (common/membership.h)
+    // The bootstrap configuration: every member a voter, self included. It holds until the first
+    // membership change an engine applies; from then on the configuration in the log and in
+    // snapshots rules (common/configuration.h). Engines ask a Membership (common/membership.h).
+    std::vector<NodeId> members;
+    // Where each bootstrap member serves clients (HOST:PORT), kept in the configuration so that
+    // members added later can find them. Optional: the simulator runs without addresses.
+    std::map<NodeId, std::string> addresses;
+    // Started with --join: this node is in no configuration (and `members` is ignored) until a
+    // leader adds it; it learns the configuration from the log or a snapshot. Until then it never
+    // campaigns, proposes or votes.
+    bool join = false;
 
     // Raft §5.2 / Multi-Paxos leader failure detection: a follower that hears nothing from a
     // leader for a random time in [min, max] starts an election (Raft) or phase 1 (Multi-Paxos).
@@ -134,6 +146,12 @@ struct EngineConfig {
 // std::invalid_argument("<engine> configuration: <why>"), which the server reports as a one-line
 // startup error.
 void validate_engine_config(const EngineConfig& config, std::string_view engine);
+// The configuration `config` starts with: its members, all voters, with their addresses; none for
+// a joining node. Throws std::invalid_argument on a repeated id or address.
+Configuration bootstrap_configuration(const EngineConfig& config);
+// For an engine that cannot join a running cluster yet: throws std::invalid_argument if
+// config.join is set.
+void refuse_join(const EngineConfig& config, std::string_view engine);
 
 struct Envelope {
     NodeId to = kNoNode;
@@ -298,6 +316,24 @@ public:
     // a snapshot through `index` or a later state; otherwise it failed (lost connection, timeout,
     // refused) and the engine asks again if the peer still needs one.
     virtual void snapshot_sent(NodeId to, Index index, bool ok) = 0;
+
+    // ---- membership (common/configuration.h; SPEC "Membership change, learners, leadership
+    // transfer") ----
+    // The configuration this engine has applied: the latest configuration entry it handed out in
+    // `committed` (or found in a snapshot or at restart), the bootstrap one before any.
+    virtual const Configuration& configuration() const = 0;
+    // Places a single-server change in the log. `request`: an encoded Command (stamped by the
+    // runtime like any write) whose payload is encode_config_request(change). The change is made
+    // when its entry is applied, and the runtime's write completes then, as any write does.
+    // nullopt: placed. Otherwise why it is refused, in a line a client can read: this node cannot
+    // place it (not the leader: say who is), a change is still in progress, the protocol's guard
+    // (Raft: no entry of this term committed yet), fewer reachable voters than the new quorum, or
+    // what Configuration::refuse says.
+    virtual std::optional<std::string> propose_config_change(std::string request) = 0;
+    // Hands leadership to `target`, a voter (Raft: TimeoutNow once it is caught up; Multi-Paxos: it
+    // runs phase 1 at once). nullopt: started (the runtime watches status().leader); otherwise why
+    // not (basic Paxos: it has no leader).
+    virtual std::optional<std::string> transfer_leadership(NodeId target) = 0;
 
     virtual EngineStatus status() const = 0;
     // One readable line for --trace, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".

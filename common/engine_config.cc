@@ -6,12 +6,31 @@
 
 namespace ballot {
 
+void refuse_join(const EngineConfig& config, std::string_view engine) {
+    if (config.join)
+        throw std::invalid_argument(std::string(engine) + ": --join is not supported by this engine yet");
+}
+
+Configuration bootstrap_configuration(const EngineConfig& c) {
+    if (c.join) return Configuration();
+    std::vector<Member> members;
+    for (NodeId id : c.members) {
+        auto address = c.addresses.find(id);
+        members.push_back(
+            Member{id, address == c.addresses.end() ? "" : address->second, MemberRole::voter, false});
+    }
+    return Configuration(std::move(members));
+}
+
 void validate_engine_config(const EngineConfig& c, std::string_view engine) {
     auto fail = [&](const std::string& why) {
         throw std::invalid_argument(std::string(engine) + " configuration: " + why);
     };
+    if (c.id == kNoNode) fail("node id 0 is reserved for 'no node'");
     try {
-        Membership check(c.id, c.members);
+        if (!c.join) Membership check(c.id, bootstrap_configuration(c));
+        if (!c.join && !Configuration::of_voters(c.members).contains(c.id))
+            fail("own id " + std::to_string(c.id) + " is not among the members");
     } catch (const std::invalid_argument& e) {
         fail(e.what());
     }
@@ -21,8 +40,9 @@ void validate_engine_config(const EngineConfig& c, std::string_view engine) {
         fail("heartbeat interval must be at least one tick and shorter than the minimum election timeout");
     if (c.max_message_bytes == 0 || c.max_inflight_messages == 0 || c.max_inflight_bytes == 0 ||
         c.max_pending_proposals == 0)
-        fail("max_message_bytes, max_inflight_messages, max_inflight_bytes and max_pending_proposals must be "
-             "positive");
+        fail(
+            "max_message_bytes, max_inflight_messages, max_inflight_bytes and max_pending_proposals must be "
+            "positive");
 }
 
 }  // namespace ballot

@@ -6,20 +6,24 @@
 
 namespace ballot {
 
-Membership::Membership(NodeId self, std::vector<NodeId> members) : self_(self), members_(std::move(members)) {
-    std::sort(members_.begin(), members_.end());
-    if (std::adjacent_find(members_.begin(), members_.end()) != members_.end())
-        throw std::invalid_argument("a member is listed twice");
-    if (!members_.empty() && members_.front() == kNoNode)
-        throw std::invalid_argument("node id 0 is reserved for 'no node'");
-    if (!std::binary_search(members_.begin(), members_.end(), self_))
-        throw std::invalid_argument("own id " + std::to_string(self_) + " is not among the members");
+Membership::Membership(NodeId self, Configuration config)
+    : self_(self), config_(std::move(config)), members_(config_.ids()), voters_(config_.voters()) {
     for (NodeId m : members_)
         if (m != self_) peers_.push_back(m);
+    for (NodeId m : voters_)
+        if (m != self_) voter_peers_.push_back(m);
 }
 
-bool Membership::contains(NodeId id) const {
-    return std::binary_search(members_.begin(), members_.end(), id);
+namespace {
+Configuration checked_voters(NodeId self, const std::vector<NodeId>& voters) {
+    auto config = Configuration::of_voters(voters);
+    if (!config.contains(self))
+        throw std::invalid_argument("own id " + std::to_string(self) + " is not among the members");
+    return config;
 }
+}  // namespace
+
+Membership::Membership(NodeId self, const std::vector<NodeId>& voters)
+    : Membership(self, checked_voters(self, voters)) {}
 
 }  // namespace ballot

@@ -22,9 +22,14 @@ class VoteTally {
 public:
     VoteTally() = default;
     VoteTally(std::size_t members, std::size_t quorum) : members_(members), quorum_(quorum) {}
+    // Only answers from `voters` count (a learner's, or a removed node's, never does).
+    VoteTally(std::vector<NodeId> voters, std::size_t quorum)
+        : members_(voters.size()), quorum_(quorum), voters_(std::move(voters)) {}
 
-    // Records `from`'s answer. Returns false (and changes nothing) if `from` had answered before.
+    // Records `from`'s answer. Returns false (and changes nothing) if `from` had answered before,
+    // or is not one of the voters this tally was made for.
     bool record(NodeId from, bool granted) {
+        if (!voters_.empty() && std::find(voters_.begin(), voters_.end(), from) == voters_.end()) return false;
         auto [it, fresh] = answers_.emplace(from, granted);
         if (!fresh) return false;
         (granted ? granted_ : rejected_) += 1;
@@ -45,6 +50,7 @@ private:
     std::size_t quorum_ = 0;
     std::size_t granted_ = 0;
     std::size_t rejected_ = 0;
+    std::vector<NodeId> voters_;  // empty: anyone counts
     std::map<NodeId, bool> answers_;
 };
 

@@ -12,7 +12,7 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, I
     : MultiPaxos(config, recovered, snapshot, recovered_trim_point(recovered, snapshot)) {}
 
 MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot, Index trimmed)
-    : config_((validate_engine_config(config, "multipaxos"), config)),
+    : config_((validate_engine_config(config, "multipaxos"), refuse_join(config, "multipaxos"), config)),
       members_(config.id, config.members),
       rng_(config.seed),
       acceptor_(config.max_message_bytes, recovered, trimmed),
@@ -129,6 +129,14 @@ Ready MultiPaxos::take_ready() {
 bool MultiPaxos::has_ready() const {
     return !outbox_.empty() || !reads_done_.empty() || acceptor_.has_unsaved() || learner_.has_committed() ||
            (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty();
+}
+
+std::optional<std::string> MultiPaxos::propose_config_change(std::string /*request*/) {
+    return std::string("membership change is not built for Multi-Paxos yet");
+}
+
+std::optional<std::string> MultiPaxos::transfer_leadership(NodeId /*target*/) {
+    return std::string("leadership transfer is not built for Multi-Paxos yet");
 }
 
 EngineStatus MultiPaxos::status() const {

@@ -72,6 +72,12 @@ public:
     Ready take_ready() override;
     bool has_ready() const override;
 
+    // Membership change is built for Raft so far; this engine refuses it with a reason, and keeps
+    // its bootstrap configuration (README "Membership").
+    const Configuration& configuration() const override { return members_.configuration(); }
+    std::optional<std::string> propose_config_change(std::string request) override;
+    std::optional<std::string> transfer_leadership(NodeId target) override;
+
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
     bool is_heartbeat(NodeId peer, std::span<const std::uint8_t> payload) const override;

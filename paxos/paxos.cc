@@ -13,6 +13,7 @@ namespace {
 // Paxos adds none of its own: Tuning::from clamps every knob it derives to at least one tick.
 const EngineConfig& validated(const EngineConfig& config) {
     validate_engine_config(config, "paxos");
+    refuse_join(config, "paxos");
     return config;
 }
 
@@ -150,6 +151,14 @@ Ready Paxos::take_ready() {
     reads_ready_.clear();
     open_read_round_ = 0;  // its queries are in this batch: later reads need a new round
     return ready;
+}
+
+std::optional<std::string> Paxos::propose_config_change(std::string /*request*/) {
+    return std::string("membership change is not built for basic Paxos yet");
+}
+
+std::optional<std::string> Paxos::transfer_leadership(NodeId /*target*/) {
+    return std::string("basic Paxos has no leader");
 }
 
 EngineStatus Paxos::status() const {

@@ -24,7 +24,7 @@ const EngineConfig& validated(const EngineConfig& config) {
 Raft::Raft(const EngineConfig& config, RecoveredState recovered)
     : config_(validated(config)),
       id_(config.id),
-      members_(config.id, config.members),
+      members_(config.id, bootstrap_configuration(config)),
       rng_(config.seed),
       forwarded_reads_(config.max_pending_proposals) {
     Recovered persisted = decode_recovered<&decode_metadata, &decode_record>(recovered, "raft");

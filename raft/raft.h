@@ -67,6 +67,11 @@ public:
     // A transfer asked for in Ready::snapshot_to ended: resume replication, or retry later.
     void snapshot_sent(NodeId to, Index index, bool ok) override;
 
+    // ---- membership.cc: single-server changes (dissertation §4.1), learners ----
+    const Configuration& configuration() const override { return members_.configuration(); }
+    std::optional<std::string> propose_config_change(std::string request) override;
+    std::optional<std::string> transfer_leadership(NodeId target) override;
+
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
     bool is_heartbeat(NodeId peer, std::span<const std::uint8_t> payload) const override;
@@ -154,7 +159,7 @@ private:
 
     const EngineConfig config_;  // validated; its members are read through members_ only
     const NodeId id_;
-    const Membership members_;  // who may send to us, whom we send to, what a majority is
+    Membership members_;  // the applied configuration: whom we send to, who votes, what a majority is
     Rng rng_;
 
     // ---- Figure 2: persistent state on all servers (names as in the paper) ----

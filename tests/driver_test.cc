@@ -36,9 +36,17 @@ public:
         ready.committed.push_back(Committed{last, std::move(command)});
         return ProposeResult::accepted;
     }
+    Configuration config = Configuration::of_voters({1, 2, 3});
     void read(std::uint64_t id) override { ready.reads.push_back(ReadState{id, read_index, read_ok}); }
     Ready take_ready() override { return std::exchange(ready, Ready{}); }
     bool has_ready() const override { return !ready.empty(); }
+    const Configuration& configuration() const override { return config; }
+    std::optional<std::string> propose_config_change(std::string /*request*/) override {
+        return std::string("scripted engine: no membership change");
+    }
+    std::optional<std::string> transfer_leadership(NodeId /*target*/) override {
+        return std::string("scripted engine: no leadership transfer");
+    }
     EngineStatus status() const override {
         return EngineStatus{Role::leader, 1, Epoch::term(1), last, 1, last};
     }

@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(membership_refuses_impossible_lists) {
     BOOST_TEST(throws_with([] { Membership(4, {1, 2, 3}); }, "own id 4 is not among the members"));
     BOOST_TEST(throws_with([] { Membership(1, {1, 2, 2}); }, "listed twice"));
     BOOST_TEST(throws_with([] { Membership(1, {0, 1, 2}); }, "node id 0"));
-    BOOST_TEST(throws_with([] { Membership(1, {}); }, "not among the members"));
+    BOOST_TEST(throws_with([] { Membership(1, std::vector<NodeId>{}); }, "not among the members"));
 }
 
 BOOST_AUTO_TEST_CASE(engine_config_is_validated_with_the_engine_named) {

@@ -1,0 +1,302 @@
+#include "common/configuration.h"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+#include "common/codec.h"
+#include "common/command.h"
+
+namespace ballot {
+
+namespace {
+
+constexpr std::uint8_t kConfigurationVersion = 1;
+constexpr std::size_t kMaxAddressBytes = 300;  // HOST:PORT; a DNS name is at most 253 bytes
+// The encoded Command's fixed prefix (common/command.cc): u8 version, u64 client_id, u64 seq,
+// u64 acked_below, u32 payload length. A committed entry's payload starts right after it.
+constexpr std::size_t kCommandPayloadOffset = 1 + 8 * 3 + 4;
+
+bool valid_kind(std::uint8_t kind) {
+    return kind >= static_cast<std::uint8_t>(ConfigChange::Kind::add_learner) &&
+           kind <= static_cast<std::uint8_t>(ConfigChange::Kind::remove);
+}
+
+bool valid_role(std::uint8_t role) {
+    return role == static_cast<std::uint8_t>(MemberRole::voter) ||
+           role == static_cast<std::uint8_t>(MemberRole::learner);
+}
+
+}  // namespace
+
+Configuration Configuration::of_voters(const std::vector<NodeId>& ids) {
+    std::vector<Member> members;
+    for (NodeId id : ids) members.push_back(Member{id, "", MemberRole::voter, false});
+    return Configuration(std::move(members));
+}
+
+Configuration::Configuration(std::vector<Member> members) : members_(std::move(members)) {
+    std::sort(members_.begin(), members_.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
+    std::set<std::string> addresses;
+    for (std::size_t i = 0; i < members_.size(); ++i) {
+        const Member& m = members_[i];
+        if (m.id == kNoNode) throw std::invalid_argument("node id 0 is reserved for 'no node'");
+        if (i > 0 && members_[i - 1].id == m.id)
+            throw std::invalid_argument("node " + std::to_string(m.id) + " is listed twice");
+        if (!m.address.empty() && !addresses.insert(m.address).second)
+            throw std::invalid_argument("address " + m.address + " is listed twice");
+        if (m.role == MemberRole::voter && m.auto_promote)
+            throw std::invalid_argument("node " + std::to_string(m.id) + " is a voter waiting for promotion");
+    }
+}
+
+std::vector<NodeId> Configuration::ids() const {
+    std::vector<NodeId> out;
+    for (const Member& m : members_) out.push_back(m.id);
+    return out;
+}
+
+std::vector<NodeId> Configuration::voters() const {
+    std::vector<NodeId> out;
+    for (const Member& m : members_)
+        if (m.role == MemberRole::voter) out.push_back(m.id);
+    return out;
+}
+
+std::vector<NodeId> Configuration::learners() const {
+    std::vector<NodeId> out;
+    for (const Member& m : members_)
+        if (m.role == MemberRole::learner) out.push_back(m.id);
+    return out;
+}
+
+const Member* Configuration::find(NodeId id) const {
+    auto it = std::lower_bound(members_.begin(), members_.end(), id,
+                               [](const Member& m, NodeId want) { return m.id < want; });
+    return it != members_.end() && it->id == id ? &*it : nullptr;
+}
+
+bool Configuration::is_voter(NodeId id) const {
+    const Member* m = find(id);
+    return m != nullptr && m->role == MemberRole::voter;
+}
+
+std::optional<std::string> Configuration::refuse(const ConfigChange& change) const {
+    const std::string node = "node " + std::to_string(change.id);
+    if (change.id == kNoNode) return std::string("node id 0 is reserved for 'no node'");
+    const Member* m = find(change.id);
+    switch (change.kind) {
+        case ConfigChange::Kind::add_learner:
+            if (m != nullptr) return node + " is already a member";
+            if (change.address.empty()) return node + " needs an address";
+            for (const Member& other : members_)
+                if (other.address == change.address)
+                    return "address " + change.address + " is already used by node " +
+                           std::to_string(other.id);
+            return std::nullopt;
+        case ConfigChange::Kind::promote:
+            if (m == nullptr) return node + " is not a member";
+            if (m->role == MemberRole::voter) return node + " is already a voter";
+            return std::nullopt;
+        case ConfigChange::Kind::remove:
+            if (m == nullptr) return node + " is not a member";
+            if (m->role == MemberRole::voter && voters().size() == 1) return node + " is the last voter";
+            return std::nullopt;
+    }
+    return std::string("unknown change");
+}
+
+Configuration Configuration::with(const ConfigChange& change) const {
+    std::vector<Member> members = members_;
+    switch (change.kind) {
+        case ConfigChange::Kind::add_learner:
+            members.push_back(Member{change.id, change.address, MemberRole::learner, change.auto_promote});
+            break;
+        case ConfigChange::Kind::promote:
+            for (Member& m : members)
+                if (m.id == change.id) m = Member{m.id, m.address, MemberRole::voter, false};
+            break;
+        case ConfigChange::Kind::remove:
+            std::erase_if(members, [&](const Member& m) { return m.id == change.id; });
+            break;
+    }
+    return Configuration(std::move(members));
+}
+
+std::string Configuration::str() const {
+    std::string out;
+    for (const Member& m : members_) {
+        if (!out.empty()) out += ",";
+        out += std::to_string(m.id);
+        if (!m.address.empty()) out += "@" + m.address;
+        out += " ";
+        out += member_role_name(m.role);
+        if (m.auto_promote) out += "(promote when caught up)";
+    }
+    return out.empty() ? "(none)" : out;
+}
+
+void encode_configuration(const Configuration& config, Bytes& out) {
+    Writer w(out);
+    w.u8(kConfigurationVersion);
+    w.u32(static_cast<std::uint32_t>(config.members().size()));
+    for (const Member& m : config.members()) {
+        w.u64(m.id);
+        w.str(m.address);
+        w.u8(static_cast<std::uint8_t>(m.role));
+        w.boolean(m.auto_promote);
+    }
+}
+
+std::optional<Configuration> decode_configuration(std::span<const std::uint8_t> bytes, std::string& why) {
+    Reader r(bytes);
+    if (r.u8() != kConfigurationVersion) {
+        why = "unknown configuration version";
+        return std::nullopt;
+    }
+    std::vector<Member> members(r.count(8 + 4 + 1 + 1));
+    for (Member& m : members) {
+        m.id = r.u64();
+        m.address = r.str();
+        const std::uint8_t role = r.u8();
+        m.auto_promote = r.boolean();
+        if (!valid_role(role)) r.fail("unknown member role");
+        if (m.address.size() > kMaxAddressBytes) r.fail("address too long");
+        m.role = static_cast<MemberRole>(role);
+    }
+    if (!r.finish()) {
+        why = r.error();
+        return std::nullopt;
+    }
+    try {
+        return Configuration(std::move(members));
+    } catch (const std::invalid_argument& e) {
+        why = e.what();
+        return std::nullopt;
+    }
+}
+
+namespace {
+
+void write_change(Writer& w, const ConfigChange& change) {
+    w.u8(static_cast<std::uint8_t>(change.kind));
+    w.u64(change.id);
+    w.str(change.address);
+    w.boolean(change.auto_promote);
+}
+
+std::optional<ConfigChange> read_change(Reader& r) {
+    ConfigChange c;
+    const std::uint8_t kind = r.u8();
+    c.id = r.u64();
+    c.address = r.str();
+    c.auto_promote = r.boolean();
+    if (!r.ok() || !valid_kind(kind) || c.id == kNoNode || c.address.size() > kMaxAddressBytes)
+        return std::nullopt;
+    c.kind = static_cast<ConfigChange::Kind>(kind);
+    if (c.kind != ConfigChange::Kind::add_learner && (!c.address.empty() || c.auto_promote))
+        return std::nullopt;
+    return c;
+}
+
+// The entry's configuration is what `change` leaves: consistent, or the bytes are not ours.
+bool change_shows_in(const ConfigChange& change, const Configuration& config) {
+    const Member* m = config.find(change.id);
+    switch (change.kind) {
+        case ConfigChange::Kind::add_learner:
+            return m != nullptr && m->role == MemberRole::learner && m->address == change.address;
+        case ConfigChange::Kind::promote:
+            return m != nullptr && m->role == MemberRole::voter;
+        case ConfigChange::Kind::remove:
+            return m == nullptr && !config.voters().empty();
+    }
+    return false;
+}
+
+std::optional<ConfigChange> decode_config_request(std::string_view payload) {
+    Reader r(payload.data(), payload.size());
+    if (r.u8() != kConfigRequestTag) return std::nullopt;
+    auto change = read_change(r);
+    if (!r.finish()) return std::nullopt;
+    return change;
+}
+
+}  // namespace
+
+std::string encode_config_request(const ConfigChange& change) {
+    Bytes out;
+    Writer w(out);
+    w.u8(kConfigRequestTag);
+    write_change(w, change);
+    return std::string(out.begin(), out.end());
+}
+
+std::string encode_config_entry(const ConfigEntry& entry) {
+    Bytes out;
+    Writer w(out);
+    w.u8(kConfigEntryTag);
+    write_change(w, entry.change);
+    encode_configuration(entry.config, out);
+    return std::string(out.begin(), out.end());
+}
+
+bool is_config_entry(std::string_view payload) {
+    return !payload.empty() && static_cast<std::uint8_t>(payload.front()) == kConfigEntryTag;
+}
+
+std::optional<ConfigEntry> decode_config_entry(std::string_view payload) {
+    Reader r(payload.data(), payload.size());
+    if (r.u8() != kConfigEntryTag) return std::nullopt;
+    auto change = read_change(r);
+    if (!change) return std::nullopt;
+    const std::size_t used = payload.size() - r.remaining();
+    std::string why;
+    auto config =
+        decode_configuration(std::span<const std::uint8_t>(
+                                 reinterpret_cast<const std::uint8_t*>(payload.data()) + used, r.remaining()),
+                             why);
+    if (!config || !change_shows_in(*change, *config)) return std::nullopt;
+    return ConfigEntry{std::move(*change), std::move(*config)};
+}
+
+std::optional<ConfigEntry> config_entry_of(std::string_view entry_data) {
+    // Most entries are client writes: look at the payload's first byte before decoding anything.
+    if (entry_data.size() <= kCommandPayloadOffset ||
+        static_cast<std::uint8_t>(entry_data[kCommandPayloadOffset]) != kConfigEntryTag)
+        return std::nullopt;
+    auto command = decode_command(entry_data);
+    if (!command) return std::nullopt;
+    return decode_config_entry(command->payload);
+}
+
+std::optional<std::string> make_config_entry_command(std::string_view request, const Configuration& current,
+                                                     std::string& why) {
+    auto command = decode_command(request);
+    auto change = command ? decode_config_request(command->payload) : std::nullopt;
+    if (!change) {
+        why = "not a membership change request";
+        return std::nullopt;
+    }
+    if (auto refused = current.refuse(*change)) {
+        why = *refused;
+        return std::nullopt;
+    }
+    command->payload = encode_config_entry(ConfigEntry{*change, current.with(*change)});
+    return encode_command(*command);
+}
+
+std::string describe(const ConfigChange& change) {
+    const std::string id = std::to_string(change.id);
+    switch (change.kind) {
+        case ConfigChange::Kind::add_learner:
+            return "add learner " + id + "@" + change.address +
+                   (change.auto_promote ? " (promote when caught up)" : "");
+        case ConfigChange::Kind::promote:
+            return "promote " + id;
+        case ConfigChange::Kind::remove:
+            return "remove " + id;
+    }
+    return "unknown change";
+}
+
+}  // namespace ballot
