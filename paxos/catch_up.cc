@@ -50,7 +50,8 @@ void Paxos::watch_progress(Index known, Index horizon) {
 // next peer is asked; after an answer that taught nothing, the next peer, and not before
 // gap_timeout_ticks (by then gap filling has started on what nobody reported).
 void Paxos::fetch_chosen(Index known, Index horizon) {
-    if (fetch_.from != 0) {
+    const bool lost = fetch_.from != 0;
+    if (lost) {
         if (now_ < fetch_.deadline) return;
         fetch_.from = 0;  // lost, or the peer is down
         fetch_.more = false;
@@ -62,6 +63,7 @@ void Paxos::fetch_chosen(Index known, Index horizon) {
     if (fetch_.peer == kNoNode) return;  // a cluster of one
     fetch_.from = known + 1;
     fetch_.deadline = now_ + tuning_.chosen_timeout_ticks;
+    fetch_.retry = lost;
     send(fetch_.peer, ChosenRequest{fetch_.from});
 }
 
@@ -99,12 +101,13 @@ void Paxos::on(NodeId from, const ChosenValues& m) {
 
 // Gap filling: any node fills a gap by running Paxos in the slot with a no-op: phase 1 either
 // finds a value accepted (or chosen) there and completes it, or the no-op is chosen. It starts
-// once the known prefix has not grown for gap_timeout_ticks, after the bulk catch-up had its
-// chance, and only in the slots that were already in use when the wait began: a gap is usually
-// another proposer's slot still in flight, which a premature no-op would only preempt (its
-// phase 1 outbids that proposer's Accepts). Once filling starts it continues until the prefix
-// reaches the slot that was known in use, the window permitting.
+// once the known prefix has not grown for gap_timeout_ticks and the bulk catch-up has had its
+// answer (or its request was lost once), and only in the slots that were already in use when the
+// wait began: a gap is usually another proposer's slot still in flight, which a premature no-op
+// would only preempt (its phase 1 outbids that proposer's Accepts). Once filling starts it
+// continues until the prefix reaches the slot that was known in use, the window permitting.
 void Paxos::fill_gaps(Index known) {
+    if (fetch_.from != 0 && !fetch_.retry) return;  // a peer may yet report these slots chosen
     if (now_ - behind_since_ >= tuning_.gap_timeout_ticks) fill_until_ = std::max(fill_until_, in_use_then_);
     // Never a slot at or below a trim point heard of: it is chosen, and an acceptor that trimmed it
     // can no longer take part (README "Snapshots and compaction"); a snapshot brings it instead.

@@ -134,6 +134,7 @@ private:
         Index from = 0;                // the request in flight asks from here (0: none in flight)
         std::uint64_t deadline = 0;    // ... and is taken as lost at this tick
         bool more = false;             // the last answer taught something and the peer has more
+        bool retry = false;            // the request in flight replaces one taken as lost
         std::uint64_t idle_until = 0;  // after an answer that taught nothing, no request before
     };
     ChosenFetch fetch_;

@@ -1700,44 +1700,67 @@ BOOST_AUTO_TEST_CASE(restarted_node_learns_missed_slots_in_bulk_without_phase_1)
 }
 
 // README "Gap filling". n1 hears slots 2 and 4 chosen, not 1 and 3. After chosen_wait_ticks (one
-// heartbeat) it asks a peer for the chosen values from slot 1; the answer teaches it slot 1, which
-// it learns without phase 1. Slot 3, which nobody reports, gets its no-op Prepare only once the
-// prefix has not grown for gap_timeout_ticks (two heartbeats), and it is the only one: slot 5 and
-// above are not known in use.
+// heartbeat) it asks n2 for the chosen values from slot 1, and learns slot 1 from the answer
+// without phase 1. It asks again for slot 3; n2 does not answer, and gap filling waits for that
+// answer although gap_timeout_ticks (two heartbeats) pass: only when the request is taken as lost
+// (chosen_timeout_ticks) does n3 get asked and slot 3 its no-op Prepare. Slot 5 and above are not
+// known in use, and get nothing. Then, on another node, an answer that teaches nothing: gap
+// filling starts gap_timeout_ticks after the prefix stalled, not before.
 BOOST_AUTO_TEST_CASE(unknown_slot_is_asked_for_before_it_is_filled_with_a_no_op) {
-    EngineConfig config = bare_config();  // heartbeat_ticks 5
-    px::Paxos p(config, RecoveredState{});
+    px::Paxos p(bare_config(), RecoveredState{});  // heartbeat_ticks 5, election_timeout_min_ticks 30
     p.take_ready();
     BOOST_TEST(p.step(2, encode({px::Learn{2, "b"}, px::Learn{4, "d"}})));
     p.take_ready();
 
-    auto tick_until = [&](auto carries_it, int max_ticks) -> std::pair<int, std::vector<px::Message>> {
-        for (int t = 1; t <= max_ticks; ++t) {
-            p.tick();
-            std::vector<px::Message> out = messages_of(p.take_ready());
-            const bool early = !only<px::Prepare>(out).empty() && !carries_it(out);
-            BOOST_TEST(!early, "a Prepare too early, tick " << t);
-            if (carries_it(out)) return {t, out};
+    // Ticks until a batch carries a T, at most 100; nothing but that batch may carry a Prepare.
+    // Returns the ticks taken (0: never) and the batch.
+    auto tick_until = [](px::Paxos& node, auto carries) -> std::pair<int, Ready> {
+        for (int t = 1; t <= 100; ++t) {
+            node.tick();
+            Ready r = node.take_ready();
+            if (carries(messages_of(r))) return {t, std::move(r)};
+            BOOST_TEST(only<px::Prepare>(messages_of(r)).empty(), "a Prepare too early, tick " << t);
         }
-        return {0, {}};
+        return {0, Ready{}};
     };
     auto asks = [](const std::vector<px::Message>& out) { return !only<px::ChosenRequest>(out).empty(); };
     auto prepares = [](const std::vector<px::Message>& out) { return !only<px::Prepare>(out).empty(); };
+    // (to, from) of every ChosenRequest in a batch.
+    auto asked = [](const Ready& r) {
+        std::vector<std::pair<NodeId, Index>> out;
+        for (const Envelope& e : r.messages) {
+            const auto messages = px::decode(e.payload);
+            BOOST_REQUIRE(messages.has_value());
+            for (const px::Message& m : *messages)
+                if (auto* request = std::get_if<px::ChosenRequest>(&m)) out.emplace_back(e.to, request->from);
+        }
+        return out;
+    };
 
-    auto [asked_at, asked] = tick_until(asks, 20);
+    auto [asked_at, first] = tick_until(p, asks);
     BOOST_TEST(asked_at == 5);
-    BOOST_TEST(only<px::ChosenRequest>(asked).at(0).from == 1u);
+    BOOST_TEST((asked(first) == std::vector<std::pair<NodeId, Index>>{{2, 1}}));
     BOOST_TEST(p.step(2, encode({px::ChosenValues{1, 0, 2, {"a"}}})));  // n2 knows slots 1 and 2
     BOOST_TEST(p.take_ready().committed == (std::vector<Committed>{{1, "a"}, {2, "b"}}));
 
-    // n2 had no more (commit=2): the next ask waits for the prefix to stall again; it goes
-    // unanswered, and gap filling starts gap_timeout_ticks after the prefix last grew.
-    auto [asked_again_at, asked_again] = tick_until(asks, 20);
+    // n2 had no more (commit=2), so the next ask waits for the prefix to stall again.
+    auto [asked_again_at, second] = tick_until(p, asks);
     BOOST_TEST(asked_again_at == 5);
-    BOOST_TEST(only<px::ChosenRequest>(asked_again).at(0).from == 3u);
-    auto [filled_at, filled] = tick_until(prepares, 20);
-    BOOST_TEST(filled_at == 5);  // 10 ticks after slot 1 was learned
-    for (const px::Prepare& prepare : only<px::Prepare>(filled)) BOOST_TEST(prepare.slot == 3u);  // to each
+    BOOST_TEST((asked(second) == std::vector<std::pair<NodeId, Index>>{{2, 3}}));
+    auto [filled_at, filled] = tick_until(p, prepares);
+    BOOST_TEST(filled_at == 30);  // the request taken as lost, not gap_timeout_ticks
+    BOOST_TEST((asked(filled) == std::vector<std::pair<NodeId, Index>>{{3, 3}}));  // the next peer
+    for (const px::Message& m : messages_of(filled))
+        if (auto* prepare = std::get_if<px::Prepare>(&m)) BOOST_TEST(prepare->slot == 3u);
+
+    px::Paxos q(bare_config(), RecoveredState{});
+    q.take_ready();
+    BOOST_TEST(q.step(2, encode({px::Learn{2, "b"}})));
+    q.take_ready();
+    BOOST_TEST(tick_until(q, asks).first == 5);
+    BOOST_TEST(q.step(2, encode({px::ChosenValues{1, 0, 0, {}}})));  // n2 knows nothing either
+    BOOST_TEST(only<px::Prepare>(messages_of(q.take_ready())).empty());
+    BOOST_TEST(tick_until(q, prepares).first == 5);  // gap_timeout_ticks after the stall began
 }
 
 // A ChosenRequest for slots the peer has compacted is answered with its trim point and no values:
