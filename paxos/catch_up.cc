@@ -43,28 +43,32 @@ void Paxos::watch_progress(Index known, Index horizon) {
     in_use_then_ = horizon;
 }
 
-// Bulk catch-up: once the known prefix has not grown for chosen_wait_ticks, ask one peer for the
-// chosen values from the first unknown slot on; while its answers teach something and it knows
-// more, ask again at once (one page per round trip, each within max_message_bytes). One request
-// is in flight at a time. An unanswered one is taken as lost after chosen_timeout_ticks and the
-// next peer is asked; after an answer that taught nothing, the next peer, and not before
-// gap_timeout_ticks (by then gap filling has started on what nobody reported).
+// Bulk catch-up: once the known prefix has not grown for chosen_wait_ticks, ask a peer for the
+// chosen values from the first unknown slot on: the peer heard from last, which was up a moment
+// ago (the likeliest cause of a stall is a proposer that crashed, and asking it would only wait).
+// While its answers teach something and it knows more, ask it again at once (one page per round
+// trip, each within max_message_bytes). One request is in flight at a time. An unanswered one is
+// taken as lost after chosen_timeout_ticks and the next peer in id order is asked; after an answer
+// that taught nothing, the next peer, and not before gap_timeout_ticks (gap filling goes first).
 void Paxos::fetch_chosen(Index known, Index horizon) {
     const bool lost = fetch_.from != 0;
     if (lost) {
         if (now_ < fetch_.deadline) return;
         fetch_.from = 0;  // lost, or the peer is down
         fetch_.more = false;
-        fetch_.peer = next_peer(fetch_.peer);
+        fetch_.next = next_peer(fetch_.asked);
     }
     if (horizon <= known || now_ < fetch_.idle_until) return;
     if (!fetch_.more && now_ - behind_since_ < tuning_.chosen_wait_ticks) return;
-    if (fetch_.peer == kNoNode) fetch_.peer = next_peer(kNoNode);
-    if (fetch_.peer == kNoNode) return;  // a cluster of one
+    const NodeId to = fetch_.next != kNoNode   ? fetch_.next
+                      : heard_from_ != kNoNode ? heard_from_
+                                               : next_peer(kNoNode);
+    if (to == kNoNode) return;  // a cluster of one
+    fetch_.asked = to;
     fetch_.from = known + 1;
     fetch_.deadline = now_ + tuning_.chosen_timeout_ticks;
     fetch_.retry = lost;
-    send(fetch_.peer, ChosenRequest{fetch_.from});
+    send(to, ChosenRequest{fetch_.from});
 }
 
 // The peer after `after` in id order, wrapping around (kNoNode: no peers).
@@ -90,12 +94,15 @@ void Paxos::on(NodeId from, const ChosenValues& m) {
     const Index before = first_unknown() - 1;
     heard_trim(from, m.trim);  // snapshots.cc
     for (std::size_t i = 0; i < m.values.size(); ++i) learn(m.first + i, m.values[i]);
-    if (from != fetch_.peer || m.first != fetch_.from) return;
+    if (from != fetch_.asked || m.first != fetch_.from) return;
     fetch_.from = 0;
     const Index known = first_unknown() - 1;
     fetch_.more = known > before && m.commit > known;
-    if (known > before) return;
-    fetch_.peer = next_peer(from);
+    if (known > before) {
+        fetch_.next = fetch_.more ? from : kNoNode;
+        return;
+    }
+    fetch_.next = next_peer(from);
     fetch_.idle_until = now_ + tuning_.gap_timeout_ticks;
 }
 

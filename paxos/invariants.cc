@@ -26,9 +26,9 @@ void Paxos::check_invariants() const {
     for (Index slot = unknown_ - 1; slot > known_from && slot + 64 >= unknown_; --slot)
         BALLOT_ASSERT(learner_.chosen(slot) != nullptr, "paxos: the catch-up cursor passed slot " +
                                                             std::to_string(slot) + ", not known chosen");
-    BALLOT_ASSERT(
-        fetch_.peer == kNoNode || (fetch_.peer != members_.self() && members_.contains(fetch_.peer)),
-        "paxos: chosen values are asked of a peer");
+    for (NodeId peer : {fetch_.asked, fetch_.next, heard_from_})
+        BALLOT_ASSERT(peer == kNoNode || (peer != members_.self() && members_.contains(peer)),
+                      "paxos: chosen values are asked of a peer");
     BALLOT_ASSERT(fetch_.from == 0 || fetch_.deadline <= now_ + tuning_.chosen_timeout_ticks,
                   "paxos: a bulk request in flight expires");
     // Snapshots and compaction (snapshots.cc, README "Snapshots and compaction").

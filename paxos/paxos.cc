@@ -86,6 +86,7 @@ bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
     if (!messages || !members_.contains(from)) return false;
     for (const Message& m : *messages)
         if (!plausible(from, m)) return false;
+    if (from != members_.self()) heard_from_ = from;
     for (const Message& m : *messages) std::visit([&](const auto& msg) { on(from, msg); }, m);
     use_window();  // catch_up.cc
     return true;

@@ -130,7 +130,8 @@ private:
     Index fill_next_ = 1;             // slots below this are chosen or already being filled
     // Bulk catch-up: at most one ChosenRequest in flight.
     struct ChosenFetch {
-        NodeId peer = kNoNode;         // the peer asked, or to be asked next
+        NodeId asked = kNoNode;        // the peer asked last
+        NodeId next = kNoNode;         // the peer to ask next (kNoNode: the one heard from last)
         Index from = 0;                // the request in flight asks from here (0: none in flight)
         std::uint64_t deadline = 0;    // ... and is taken as lost at this tick
         bool more = false;             // the last answer taught something and the peer has more
@@ -138,6 +139,7 @@ private:
         std::uint64_t idle_until = 0;  // after an answer that taught nothing, no request before
     };
     ChosenFetch fetch_;
+    NodeId heard_from_ = kNoNode;  // the peer whose message arrived last: up a moment ago
 
     // Reads (README "Reads").
     std::map<std::uint64_t, ReadRound> read_rounds_;
