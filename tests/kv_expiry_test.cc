@@ -15,51 +15,21 @@
 #include "kv/kv_commands.h"
 #include "kv/kv_store.h"
 #include "kv/resp.h"
+#include "tests/support/kv_log.h"
 
 using namespace ballot;
 using namespace ballot::kv;
-using Args = std::vector<std::string>;
+using test::Args;
 
 namespace {
 
-std::string payload(const Args& args) {
-    Validation v = validate(args);
-    BOOST_REQUIRE_MESSAGE(v.ok(), v.error);
-    return encode_payload(v.command);
-}
-
-// Applies commands at consecutive indexes, each stamped with the cluster time `now_ms` says.
-class Log {
-public:
-    explicit Log(KvStore& store) : store_(store) {}
-    std::uint64_t now_ms = 1000;
-    std::string run(const Args& args, std::uint64_t client_id = 0, std::uint64_t seq = 0) {
-        Command c{client_id, seq, 0, payload(args)};
-        c.time_ms = now_ms;
-        return store_.apply(++index_, c);
-    }
-    // A clock tick (Driver::maybe_propose_clock_tick): time and nothing else.
-    void tick(std::uint64_t time_ms) {
-        Command c;
-        c.time_ms = time_ms;
-        BOOST_CHECK_EQUAL(store_.apply(++index_, c), "");
-    }
-    Index index() const { return index_; }
-
-private:
-    KvStore& store_;
-    Index index_ = 0;
+// Stamps start at 1000 ms of cluster time.
+struct Log : test::KvLog {
+    explicit Log(KvStore& store) : KvLog(store, 1000) {}
 };
+using test::payload;
+using test::read;
 
-std::string read(const KvStore& store, const Args& args) {
-    return store.query(payload(args));
-}
-std::string integer(std::int64_t v) {
-    return integer_reply(v);
-}
-std::string error(std::string_view text) {
-    return error_reply(text);
-}
 const std::string kOk = "+OK\r\n";
 const std::string kNil = "$-1\r\n";
 
@@ -192,18 +162,18 @@ BOOST_AUTO_TEST_CASE(a_key_expires_at_the_log_position_where_the_clock_passes_it
     Log log(store);
     log.now_ms = 1000;
     BOOST_CHECK_EQUAL(log.run({"SET", "k", "v", "PX", "500"}), kOk);  // deadline 1500
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer(500));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer_reply(500));
     BOOST_CHECK(store.next_expiry_ms() == std::optional<std::uint64_t>(1500));
     log.tick(1499);
     BOOST_CHECK_EQUAL(read(store, {"GET", "k"}), bulk_reply("v"));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer(1));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer_reply(1));
     log.tick(1200);  // a lagging proposer's stamp: time never goes back
     BOOST_CHECK_EQUAL(store.cluster_time_ms(), 1499u);
     log.tick(1500);
     BOOST_CHECK_EQUAL(read(store, {"GET", "k"}), kNil);
-    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "k"}), integer(0));
-    BOOST_CHECK_EQUAL(read(store, {"DBSIZE"}), integer(0));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer(-2));
+    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "k"}), integer_reply(0));
+    BOOST_CHECK_EQUAL(read(store, {"DBSIZE"}), integer_reply(0));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer_reply(-2));
     BOOST_CHECK(!store.next_expiry_ms());
 }
 
@@ -213,8 +183,8 @@ BOOST_AUTO_TEST_CASE(expiry_runs_before_the_command_at_the_same_position) {
     log.run({"SET", "k", "1", "PX", "100"});
     log.now_ms = 1100;
     // INCR at the position where the key expires sees no key: it starts from 0.
-    BOOST_CHECK_EQUAL(log.run({"INCR", "k"}), integer(1));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer(-1));
+    BOOST_CHECK_EQUAL(log.run({"INCR", "k"}), integer_reply(1));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer_reply(-1));
 }
 
 BOOST_AUTO_TEST_CASE(ttl_and_pttl_answer_like_redis) {
@@ -222,15 +192,15 @@ BOOST_AUTO_TEST_CASE(ttl_and_pttl_answer_like_redis) {
     Log log(store);
     log.run({"SET", "p", "v"});
     log.run({"SET", "s", "v", "EX", "10"});
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "p"}), integer(-1));
-    BOOST_CHECK_EQUAL(read(store, {"TTL", "p"}), integer(-1));
-    BOOST_CHECK_EQUAL(read(store, {"TTL", "none"}), integer(-2));
-    BOOST_CHECK_EQUAL(read(store, {"TTL", "s"}), integer(10));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "p"}), integer_reply(-1));
+    BOOST_CHECK_EQUAL(read(store, {"TTL", "p"}), integer_reply(-1));
+    BOOST_CHECK_EQUAL(read(store, {"TTL", "none"}), integer_reply(-2));
+    BOOST_CHECK_EQUAL(read(store, {"TTL", "s"}), integer_reply(10));
     log.tick(1000 + 8400);  // 1600 ms left: Redis rounds to 2 s
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "s"}), integer(1600));
-    BOOST_CHECK_EQUAL(read(store, {"TTL", "s"}), integer(2));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "s"}), integer_reply(1600));
+    BOOST_CHECK_EQUAL(read(store, {"TTL", "s"}), integer_reply(2));
     log.tick(1000 + 8600);  // 1400 ms: 1 s
-    BOOST_CHECK_EQUAL(read(store, {"TTL", "s"}), integer(1));
+    BOOST_CHECK_EQUAL(read(store, {"TTL", "s"}), integer_reply(1));
 }
 
 BOOST_AUTO_TEST_CASE(which_writes_keep_a_ttl_as_in_redis) {
@@ -244,18 +214,18 @@ BOOST_AUTO_TEST_CASE(which_writes_keep_a_ttl_as_in_redis) {
     log.run({"INCR", "incr"});
     log.run({"GETSET", "getset", "2"});
     log.run({"MSET", "mset", "2"});
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "set"}), integer(-1));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "keep"}), integer(1000));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "append"}), integer(1000));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "incr"}), integer(1000));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "getset"}), integer(-1));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "mset"}), integer(-1));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "set"}), integer_reply(-1));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "keep"}), integer_reply(1000));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "append"}), integer_reply(1000));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "incr"}), integer_reply(1000));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "getset"}), integer_reply(-1));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "mset"}), integer_reply(-1));
     log.run({"DEL", "keep"});
     log.run({"SET", "keep", "3"});
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "keep"}), integer(-1));  // a deleted key's TTL went with it
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "keep"}), integer_reply(-1));  // a deleted key's TTL went with it
     log.tick(2000);
     BOOST_CHECK_EQUAL(read(store, {"KEYS", "*"}), read(store, {"KEYS", "[gkms]*"}));
-    BOOST_CHECK_EQUAL(read(store, {"DBSIZE"}), integer(4));  // set, keep, getset, mset
+    BOOST_CHECK_EQUAL(read(store, {"DBSIZE"}), integer_reply(4));  // set, keep, getset, mset
 }
 
 BOOST_AUTO_TEST_CASE(set_nx_xx_get) {
@@ -269,7 +239,7 @@ BOOST_AUTO_TEST_CASE(set_nx_xx_get) {
     BOOST_CHECK_EQUAL(log.run({"SET", "k", "3", "XX", "GET"}), bulk_reply("1"));
     BOOST_CHECK_EQUAL(log.run({"SET", "n", "3", "GET"}), kNil);
     BOOST_CHECK_EQUAL(read(store, {"GET", "k"}), bulk_reply("3"));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer(-1));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer_reply(-1));
     // A lock as Redis users write it: NX with a TTL, free again once the TTL passes.
     BOOST_CHECK_EQUAL(log.run({"SET", "lock", "a", "NX", "PX", "300"}), kOk);
     BOOST_CHECK_EQUAL(log.run({"SET", "lock", "b", "NX", "PX", "300"}), kNil);
@@ -280,27 +250,27 @@ BOOST_AUTO_TEST_CASE(set_nx_xx_get) {
 BOOST_AUTO_TEST_CASE(pexpire_expire_persist_like_redis) {
     KvStore store;
     Log log(store);
-    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "none", "100"}), integer(0));
+    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "none", "100"}), integer_reply(0));
     log.run({"SET", "k", "v"});
-    BOOST_CHECK_EQUAL(log.run({"PERSIST", "k"}), integer(0));
-    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "100", "XX"}), integer(0));
-    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "100", "GT"}), integer(0));  // none counts as infinite
-    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "100", "LT"}), integer(1));
-    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "50", "NX"}), integer(0));
-    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "50", "GT"}), integer(0));
-    BOOST_CHECK_EQUAL(log.run({"EXPIRE", "k", "2", "GT"}), integer(1));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer(2000));
-    BOOST_CHECK_EQUAL(log.run({"PERSIST", "k"}), integer(1));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer(-1));
+    BOOST_CHECK_EQUAL(log.run({"PERSIST", "k"}), integer_reply(0));
+    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "100", "XX"}), integer_reply(0));
+    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "100", "GT"}), integer_reply(0));  // none counts as infinite
+    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "100", "LT"}), integer_reply(1));
+    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "50", "NX"}), integer_reply(0));
+    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "50", "GT"}), integer_reply(0));
+    BOOST_CHECK_EQUAL(log.run({"EXPIRE", "k", "2", "GT"}), integer_reply(1));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer_reply(2000));
+    BOOST_CHECK_EQUAL(log.run({"PERSIST", "k"}), integer_reply(1));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "k"}), integer_reply(-1));
     // A deadline at or before now deletes the key, and says 1.
-    BOOST_CHECK_EQUAL(log.run({"EXPIRE", "k", "0"}), integer(1));
-    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "k"}), integer(0));
+    BOOST_CHECK_EQUAL(log.run({"EXPIRE", "k", "0"}), integer_reply(1));
+    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "k"}), integer_reply(0));
     log.run({"SET", "k", "v"});
-    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "-5"}), integer(1));
-    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "k"}), integer(0));
+    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "-5"}), integer_reply(1));
+    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "k"}), integer_reply(0));
     log.run({"SET", "k", "v"});
     BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "k", "9223372036854775807"}),
-                      error("ERR invalid expire time in 'pexpire' command"));
+                      error_reply("ERR invalid expire time in 'pexpire' command"));
 }
 
 BOOST_AUTO_TEST_CASE(keys_expire_in_deadline_then_name_order) {
@@ -322,23 +292,23 @@ BOOST_AUTO_TEST_SUITE(leases)
 BOOST_AUTO_TEST_CASE(grant_keepalive_ttl_revoke) {
     KvStore store;
     Log log(store);
-    BOOST_CHECK_EQUAL(log.run({"LEASE", "GRANT", "1000"}), integer(1));
-    BOOST_CHECK_EQUAL(log.run({"LEASE", "GRANT", "5000"}), integer(2));
+    BOOST_CHECK_EQUAL(log.run({"LEASE", "GRANT", "1000"}), integer_reply(1));
+    BOOST_CHECK_EQUAL(log.run({"LEASE", "GRANT", "5000"}), integer_reply(2));
     log.tick(1400);
-    BOOST_CHECK_EQUAL(read(store, {"LEASE", "TTL", "1"}), integer(600));
+    BOOST_CHECK_EQUAL(read(store, {"LEASE", "TTL", "1"}), integer_reply(600));
     log.now_ms = 1500;
-    BOOST_CHECK_EQUAL(log.run({"LEASE", "KEEPALIVE", "1"}), integer(1000));
-    BOOST_CHECK_EQUAL(read(store, {"LEASE", "TTL", "1"}), integer(1000));
+    BOOST_CHECK_EQUAL(log.run({"LEASE", "KEEPALIVE", "1"}), integer_reply(1000));
+    BOOST_CHECK_EQUAL(read(store, {"LEASE", "TTL", "1"}), integer_reply(1000));
     log.tick(2499);
-    BOOST_CHECK_EQUAL(read(store, {"LEASE", "TTL", "1"}), integer(1));
+    BOOST_CHECK_EQUAL(read(store, {"LEASE", "TTL", "1"}), integer_reply(1));
     log.tick(2500);
-    BOOST_CHECK_EQUAL(read(store, {"LEASE", "TTL", "1"}), error("ERR lease not found"));
+    BOOST_CHECK_EQUAL(read(store, {"LEASE", "TTL", "1"}), error_reply("ERR lease not found"));
     log.now_ms = 2500;
-    BOOST_CHECK_EQUAL(log.run({"LEASE", "KEEPALIVE", "1"}), error("ERR lease not found"));
+    BOOST_CHECK_EQUAL(log.run({"LEASE", "KEEPALIVE", "1"}), error_reply("ERR lease not found"));
     BOOST_CHECK_EQUAL(log.run({"LEASE", "REVOKE", "2"}), kOk);
-    BOOST_CHECK_EQUAL(log.run({"LEASE", "REVOKE", "2"}), error("ERR lease not found"));
-    BOOST_CHECK_EQUAL(log.run({"LEASE", "TTL", "99"}), error("ERR lease not found"));
-    BOOST_CHECK_EQUAL(log.run({"LEASE", "GRANT", "10"}), integer(3));  // ids are never reused
+    BOOST_CHECK_EQUAL(log.run({"LEASE", "REVOKE", "2"}), error_reply("ERR lease not found"));
+    BOOST_CHECK_EQUAL(log.run({"LEASE", "TTL", "99"}), error_reply("ERR lease not found"));
+    BOOST_CHECK_EQUAL(log.run({"LEASE", "GRANT", "10"}), integer_reply(3));  // ids are never reused
 }
 
 BOOST_AUTO_TEST_CASE(keys_tied_to_a_lease_go_with_it) {
@@ -348,14 +318,14 @@ BOOST_AUTO_TEST_CASE(keys_tied_to_a_lease_go_with_it) {
     BOOST_CHECK_EQUAL(log.run({"SET", "a", "1", "LEASE", "1"}), kOk);
     BOOST_CHECK_EQUAL(log.run({"SET", "b", "1", "LEASE", "1"}), kOk);
     BOOST_CHECK_EQUAL(log.run({"SET", "c", "1", "LEASE", "1"}), kOk);
-    BOOST_CHECK_EQUAL(log.run({"SET", "x", "1", "LEASE", "9"}), error("ERR lease not found"));
-    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "x"}), integer(0));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "a"}), integer(1000));     // the lease's time
-    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "a", "200"}), integer(1));  // its own deadline is earlier
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "a"}), integer(200));
+    BOOST_CHECK_EQUAL(log.run({"SET", "x", "1", "LEASE", "9"}), error_reply("ERR lease not found"));
+    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "x"}), integer_reply(0));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "a"}), integer_reply(1000));     // the lease's time
+    BOOST_CHECK_EQUAL(log.run({"PEXPIRE", "a", "200"}), integer_reply(1));  // its own deadline is earlier
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "a"}), integer_reply(200));
     log.run({"SET", "b", "2"});  // a plain SET unties the key
     log.now_ms = 1500;
-    BOOST_CHECK_EQUAL(log.run({"LEASE", "KEEPALIVE", "1"}), integer(1000));  // a expired at 1200
+    BOOST_CHECK_EQUAL(log.run({"LEASE", "KEEPALIVE", "1"}), integer_reply(1000));  // a expired at 1200
     BOOST_CHECK_EQUAL(read(store, {"KEYS", "*"}), read(store, {"KEYS", "[bc]"}));
     log.tick(2500);
     BOOST_CHECK_EQUAL(read(store, {"KEYS", "*"}), read(store, {"KEYS", "b"}));
@@ -363,7 +333,7 @@ BOOST_AUTO_TEST_CASE(keys_tied_to_a_lease_go_with_it) {
     log.run({"LEASE", "GRANT", "1000"});
     log.run({"SET", "d", "1", "LEASE", "2"});
     BOOST_CHECK_EQUAL(log.run({"LEASE", "REVOKE", "2"}), kOk);
-    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "d"}), integer(0));
+    BOOST_CHECK_EQUAL(read(store, {"EXISTS", "d"}), integer_reply(0));
     BOOST_CHECK_EQUAL(store.volatile_keys(), 0u);
 }
 
@@ -392,9 +362,9 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_the_clock_ttls_and_leases) {
     BOOST_REQUIRE(copy.restore(bytes));
     BOOST_CHECK(copy.snapshot() == bytes);
     BOOST_CHECK_EQUAL(copy.cluster_time_ms(), 1500u);
-    BOOST_CHECK_EQUAL(read(copy, {"PTTL", "a"}), integer(1500));
-    BOOST_CHECK_EQUAL(read(copy, {"PTTL", "b"}), integer(2500));
-    BOOST_CHECK_EQUAL(read(copy, {"LEASE", "TTL", "1"}), integer(2500));
+    BOOST_CHECK_EQUAL(read(copy, {"PTTL", "a"}), integer_reply(1500));
+    BOOST_CHECK_EQUAL(read(copy, {"PTTL", "b"}), integer_reply(2500));
+    BOOST_CHECK_EQUAL(read(copy, {"LEASE", "TTL", "1"}), integer_reply(2500));
     // The restored copy expires the same things at the same positions as the original.
     Log again(copy);
     for (std::uint64_t t : {2999u, 3000u, 4000u, 8000u}) {
@@ -403,7 +373,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_the_clock_ttls_and_leases) {
         BOOST_CHECK(store.snapshot().substr(9) == copy.snapshot().substr(9));  // all but the index
     }
     BOOST_CHECK_EQUAL(read(copy, {"KEYS", "*"}), read(copy, {"KEYS", "c"}));
-    BOOST_CHECK_EQUAL(copy.apply(100, Command{0, 0, 0, payload({"LEASE", "GRANT", "1"})}), integer(2));
+    BOOST_CHECK_EQUAL(copy.apply(100, Command{0, 0, 0, payload({"LEASE", "GRANT", "1"})}), integer_reply(2));
 }
 
 BOOST_AUTO_TEST_CASE(chunked_snapshot_equals_the_whole_one_with_ttls_changing_meanwhile) {
@@ -437,13 +407,13 @@ BOOST_AUTO_TEST_CASE(a_version_1_snapshot_still_loads) {
     KvStore store;
     BOOST_REQUIRE(store.restore(v1));
     BOOST_CHECK_EQUAL(read(store, {"GET", "a"}), bulk_reply("1"));
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "a"}), integer(-1));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "a"}), integer_reply(-1));
     BOOST_CHECK_EQUAL(store.cluster_time_ms(), 0u);
     Command c{0, 0, 0, payload({"SET", "b", "2", "PX", "10"})};
     c.time_ms = 50;
     store.apply(3, c);
     BOOST_CHECK_EQUAL(store.cluster_time_ms(), 50u);
-    BOOST_CHECK_EQUAL(read(store, {"PTTL", "b"}), integer(10));
+    BOOST_CHECK_EQUAL(read(store, {"PTTL", "b"}), integer_reply(10));
     BOOST_CHECK_EQUAL(static_cast<int>(store.snapshot()[0]), 2);
 }
 

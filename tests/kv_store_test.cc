@@ -12,38 +12,17 @@
 #include "kv/kv_commands.h"
 #include "kv/resp.h"
 #include "kv/sessions.h"
+#include "tests/support/kv_log.h"
 
 using namespace ballot;
 using namespace ballot::kv;
-using Args = std::vector<std::string>;
+using test::Args;
 
 namespace {
 
-std::string payload(const Args& args) {
-    Validation v = validate(args);
-    BOOST_REQUIRE_MESSAGE(v.ok(), v.error);
-    return encode_payload(v.command);
-}
-
-// Applies `args` at the next index, with a session stamp when client_id != 0.
-class Applier {
-public:
-    explicit Applier(KvStore& store) : store_(store) {}
-    std::string run(const Args& args, std::uint64_t client_id = 0, std::uint64_t seq = 0,
-                    std::uint64_t acked_below = 0) {
-        Command c{client_id, seq, acked_below, payload(args)};
-        return store_.apply(++index_, c);
-    }
-    std::string raw(const Command& c) { return store_.apply(++index_, c); }
-
-private:
-    KvStore& store_;
-    Index index_ = 0;
-};
-
-std::string read(const KvStore& store, const Args& args) {
-    return store.query(payload(args));
-}
+using Applier = test::KvLog;
+using test::payload;
+using test::read;
 
 std::string bulk(std::string_view s) {
     return bulk_reply(s);
