@@ -49,7 +49,8 @@
 //   p50 0.45 ms, worst 1.4-1.8 ms, 20-22 ms for all 45; applies with the snapshot open p50 2.5 us,
 //   p99 8.5 us, against 1.9 us and 7 us without. The index costs ~0.3-0.5 us more per NEW key
 //   (100,000 new-key SETs: 75-100 ms, 36-67 ms before) and ~48 bytes per key; overwrites and
-//   GET are unchanged.
+//   GET are unchanged. Snapshot version 2 (cluster time) adds 16 bytes per key (13.4 MB for the
+//   same keys; blocking snapshot() 36 ms, chunks p50 0.49 ms, p99 1.5 ms, one run, same machine).
 #pragma once
 
 #include <cstddef>
