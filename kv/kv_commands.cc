@@ -140,6 +140,20 @@ std::string parse_set_options(const std::vector<std::string>& args, SetOptions& 
     return {};
 }
 
+// SET's arguments as the log carries them: plain SET keeps [SET, key, value] (the version-1
+// entry); with any option it becomes set_options with the normalized options after the value.
+std::string normalize_set(std::vector<std::string>& args, Op& op) {
+    SetOptions options;
+    if (std::string error = parse_set_options(args, options); !error.empty()) return error;
+    args.resize(3);
+    const bool plain =
+        options.condition.empty() && options.get.empty() && options.expiry.empty() && options.lease.empty();
+    if (plain) return {};
+    op = Op::set_options;
+    args.insert(args.end(), {options.condition, options.get, options.expiry, options.lease});
+    return {};
+}
+
 // A logged set_options holds exactly what parse_set_options produces.
 bool set_options_well_formed(const std::vector<std::string>& a) {
     if (a.size() != 6) return false;
@@ -252,7 +266,8 @@ const CommandSpec* lease_subcommand(const std::string& name, std::string& error)
     for (const CommandSpec& spec : derived_specs()) {
         if (equals_ignore_case(spec.name, full)) return &spec;
     }
-    error = "ERR unknown subcommand '" + name.substr(0, 128) + "'. Try LEASE HELP.";
+    error =
+        "ERR unknown subcommand '" + name.substr(0, 128) + "'. LEASE takes GRANT, KEEPALIVE, TTL or REVOKE.";
     return nullptr;
 }
 
@@ -346,16 +361,8 @@ Validation validate(std::vector<std::string> args) {
     if (!v.ok()) return v;
     v.command.op = spec->op;
     if (spec->op == Op::set) {
-        SetOptions options;
-        v.error = parse_set_options(args, options);
+        v.error = normalize_set(args, v.command.op);
         if (!v.ok()) return v;
-        args.resize(3);
-        const bool plain = options.condition.empty() && options.get.empty() && options.expiry.empty() &&
-                           options.lease.empty();
-        if (!plain) {
-            v.command.op = Op::set_options;
-            args.insert(args.end(), {options.condition, options.get, options.expiry, options.lease});
-        }
     }
     if (spec->op == Op::pexpire || spec->op == Op::expire) {
         for (std::size_t j = 3; j < args.size(); ++j) args[j] = upper(args[j]);
