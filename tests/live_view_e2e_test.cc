@@ -290,6 +290,13 @@ BOOST_AUTO_TEST_CASE(http_flag_errors_are_reported_like_the_other_ports) {
     BOOST_TEST(WEXITSTATUS(bad_status) == 2);
     BOOST_TEST(bad_err.find("--http 127.0.0.1:99999") != std::string::npos, bad_err);
 
+    // Not beside a password: the live view cannot ask for it yet (SPEC "Security").
+    auto [auth_status, auth_err] = LocalCluster::run_server(
+        kServer, {"--protocol", "raft", "--id", "1", "--node", node, "--data-dir", dir, "--http",
+                  "127.0.0.1:1", "--requirepass-file", "/nonexistent"});
+    BOOST_TEST(WEXITSTATUS(auth_status) == 2);
+    BOOST_TEST(auth_err.find("--http cannot be used with --requirepass-file") != std::string::npos, auth_err);
+
     // A port in use: exit 1 naming it, and no data dir left behind.
     asio::io_context io;
     tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
