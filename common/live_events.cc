@@ -7,10 +7,21 @@
 
 namespace ballot {
 
-std::shared_ptr<LiveEvents::Subscriber> LiveEvents::subscribe(std::function<void()> wake) {
+bool LiveEvents::Subscriber::wants_message(std::chrono::steady_clock::time_point now) {
+    if (max_messages_per_s == 0) return true;
+    if (now - window_start >= std::chrono::seconds(1)) {
+        window_start = now;
+        messages_in_window = 0;
+    }
+    return messages_in_window++ < max_messages_per_s;
+}
+
+std::shared_ptr<LiveEvents::Subscriber> LiveEvents::subscribe(std::function<void()> wake,
+                                                              std::size_t max_messages_per_s) {
     if (subscribers_.size() >= kMaxSubscribers) return nullptr;
     auto subscriber = std::make_shared<Subscriber>();
     subscriber->wake = std::move(wake);
+    subscriber->max_messages_per_s = max_messages_per_s;
     subscribers_.push_back(subscriber);
     if (subscribers_.size() == 1 && on_active_changed_) on_active_changed_(true);
     return subscriber;
@@ -22,16 +33,35 @@ void LiveEvents::unsubscribe(const std::shared_ptr<Subscriber>& subscriber) {
     if (before > 0 && subscribers_.empty() && on_active_changed_) on_active_changed_(false);
 }
 
+namespace {
+
+void enqueue(LiveEvents::Subscriber& s, const LiveEvents::Event& event) {
+    if (s.queue.size() >= LiveEvents::kMaxQueuedEvents) {
+        ++s.dropped;  // never wait for a slow reader
+        return;
+    }
+    s.queue.push_back(event);
+    if (s.queue.size() == 1 && s.wake) s.wake();
+}
+
+}  // namespace
+
 void LiveEvents::publish(std::string json) {
     if (subscribers_.empty()) return;
     auto event = std::make_shared<const std::string>(std::move(json));
+    for (auto& s : subscribers_) enqueue(*s, event);
+}
+
+void LiveEvents::publish_message(Link link, const std::function<std::string()>& json) {
+    const auto now = std::chrono::steady_clock::now();
+    Event event;
     for (auto& s : subscribers_) {
-        if (s->queue.size() >= kMaxQueuedEvents) {
-            ++s->dropped;  // never wait for a slow reader
+        if (!s->wants_message(now)) {
+            ++s->sampled_out[link];
             continue;
         }
-        s->queue.push_back(event);
-        if (s->queue.size() == 1 && s->wake) s->wake();
+        if (!event) event = std::make_shared<const std::string>(json());
+        enqueue(*s, event);
     }
 }
 
@@ -51,6 +81,14 @@ std::string state_event_json(NodeId node, const std::string& status_json, std::i
 std::string dropped_event_json(NodeId node, std::uint64_t count) {
     return "{\"event\":\"dropped\",\"node\":" + std::to_string(node) + ",\"count\":" + std::to_string(count) +
            "}";
+}
+
+std::string sampled_event_json(NodeId node, const std::map<LiveEvents::Link, std::uint64_t>& skipped) {
+    std::string links;
+    for (auto& [link, count] : skipped)
+        links += std::string(links.empty() ? "" : ",") + "{\"from\":" + std::to_string(link.first) +
+                 ",\"to\":" + std::to_string(link.second) + ",\"count\":" + std::to_string(count) + "}";
+    return "{\"event\":\"sampled\",\"node\":" + std::to_string(node) + ",\"links\":[" + links + "]}";
 }
 
 std::int64_t unix_time_ms() {

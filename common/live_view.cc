@@ -45,6 +45,18 @@ std::string_view target_path(const Request& req) {
     return target.substr(0, target.find('?'));
 }
 
+// `?max_message_rate=N` of an /events request: at most N protocol messages a second (0: all).
+std::size_t max_message_rate(const Request& req) {
+    std::string_view target = req.target();
+    const std::string_view key = "max_message_rate=";
+    const auto at = target.find(key);
+    if (at == std::string_view::npos) return 0;
+    std::size_t rate = 0;
+    const char* begin = target.data() + at + key.size();
+    std::from_chars(begin, target.data() + target.size(), rate);
+    return rate;  // not a number: 0, every message
+}
+
 // An /events stream's response header: no length (the stream ends when either side closes).
 const std::string& event_stream_header() {
     static const std::string header =
@@ -149,7 +161,7 @@ struct LiveViewServer::Impl : std::enable_shared_from_this<Impl> {
             }
             Request req = parser.release();
             if (req.method() == http::verb::get && target_path(req) == "/events") {
-                co_await stream_events(me, c);
+                co_await stream_events(me, c, max_message_rate(req));
                 break;
             }
             Response res = me->respond(req);
@@ -199,12 +211,15 @@ struct LiveViewServer::Impl : std::enable_shared_from_this<Impl> {
     // GET /events: the current state first, then every event as it comes (common/live_events.h),
     // in batches: whatever queued up while the previous batch was being written goes in one
     // write.
-    static awaitable<void> stream_events(std::shared_ptr<Impl> me, std::shared_ptr<LiveConnection> c) {
+    static awaitable<void> stream_events(std::shared_ptr<Impl> me, std::shared_ptr<LiveConnection> c,
+                                         std::size_t max_messages_per_s) {
         LiveEvents& events = me->node.live_events();
         std::weak_ptr<LiveConnection> weak = c;
-        auto subscriber = events.subscribe([weak] {
-            if (auto conn = weak.lock()) conn->wake.cancel();
-        });
+        auto subscriber = events.subscribe(
+            [weak] {
+                if (auto conn = weak.lock()) conn->wake.cancel();
+            },
+            max_messages_per_s);
         if (!subscriber) {
             Request none;
             none.keep_alive(false);
@@ -225,7 +240,7 @@ struct LiveViewServer::Impl : std::enable_shared_from_this<Impl> {
             auto [ec, n] = co_await asio::async_write(c->stream, asio::buffer(out), tuple_awaitable);
             if (ec) break;
             out.clear();
-            if (subscriber->queue.empty() && subscriber->dropped == 0) {
+            if (subscriber->queue.empty() && subscriber->dropped == 0 && subscriber->sampled_out.empty()) {
                 c->wake.expires_after(kKeepAlive);
                 auto [wait_ec] = co_await c->wake.async_wait(tuple_awaitable);
                 if (!wait_ec) out = ": keep-alive\n\n";  // timed out: nothing happened
@@ -233,6 +248,10 @@ struct LiveViewServer::Impl : std::enable_shared_from_this<Impl> {
             if (subscriber->dropped > 0) {
                 out += sse_data(dropped_event_json(self, subscriber->dropped));
                 subscriber->dropped = 0;
+            }
+            if (!subscriber->sampled_out.empty()) {
+                out += sse_data(sampled_event_json(self, subscriber->sampled_out));
+                subscriber->sampled_out.clear();
             }
             for (auto& event : subscriber->queue) out += sse_data(*event);
             subscriber->queue.clear();

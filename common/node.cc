@@ -250,7 +250,8 @@ void Node::install_trace() {
         [this, trace, log_heartbeats](const TracedMessage& m) {
             if (trace && (log_heartbeats || !m.heartbeat)) trace->info("{}", m.line());
             // The page draws heartbeats too (and may hide them): they show who leads.
-            live_events_.publish(message_event_json(m, unix_time_ms()));
+            live_events_.publish_message({m.from(), m.to()},
+                                         [&m] { return message_event_json(m, unix_time_ms()); });
         },
         log_heartbeats || live);
 }
