@@ -17,6 +17,7 @@ The waits below are bounds on progress, not speed targets.
 import base64
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -29,11 +30,12 @@ SKIP = 77
 LIVENESS_S = 20
 
 
-def free_port_block(count, offsets):
-    """A base port P such that P+i+offset can be bound for every i < count and offset."""
-    for base in range(21000, 40000, 37):
-        ports = [base + i + o for i in range(count) for o in offsets]
-        if all(can_bind(p) for p in ports):
+def free_port_block(low, high, offsets, count=3):
+    """A random base port P in [low, high) such that P+i+offset can be bound for every i < count
+    and offset."""
+    for _ in range(1000):
+        base = random.randrange(low, high - count)
+        if all(can_bind(base + i + o) for i in range(count) for o in offsets):
             return base
     raise RuntimeError("no free loopback ports")
 
@@ -49,13 +51,15 @@ def can_bind(port):
 
 
 class Cluster:
-    """Three ballot-server processes; node i serves clients on base+i-1, its live view on that
-    plus HTTP_OFFSET (the page finds the others by that rule)."""
-
-    HTTP_OFFSET = 20000
+    """Three ballot-server processes; node i serves clients on base+i-1 (peers 10000 above) and
+    its live view on http_base+i-1: one offset for all, the rule by which the page finds the
+    others. The live-view ports lie in 61000-65535, away from the ports LocalCluster's tests
+    pick (20000-55000) and from Linux's ephemeral ports, so that tests run side by side do not
+    take each other's ports."""
 
     def __init__(self, server, engine, root):
-        self.base = free_port_block(3, (0, 10000, self.HTTP_OFFSET))
+        self.base = free_port_block(20000, 45000, (0, 10000))
+        self.http_base = free_port_block(61000, 65536, (0,))
         self.procs = []
         nodes = []
         for i in range(1, 4):
@@ -68,7 +72,7 @@ class Cluster:
             self.procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT))
 
     def http_port(self, i):
-        return self.base + i - 1 + self.HTTP_OFFSET
+        return self.http_base + i - 1
 
     def status(self, i):
         try:

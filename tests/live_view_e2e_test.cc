@@ -21,10 +21,12 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 
 #include "bench/local_cluster.h"
+#include "common/cluster_config.h"
 #include "engines/registry.h"
 
 using namespace ballot;
@@ -41,8 +43,6 @@ namespace {
 
 constexpr auto kLiveness = 15s;  // a bound on progress, not a speed target
 const std::string kServer = std::string(BALLOT_BIN_DIR) + "/ballot-server";
-// Each node's live view listens on its client port plus this (the --http offset rule).
-constexpr int kHttpOffset = 20000;
 
 std::uint64_t number(const json::object& o, const char* key) {
     return o.at(key).to_number<std::uint64_t>();
@@ -88,25 +88,55 @@ std::optional<json::object> get_status(std::uint16_t port) {
     return json::parse(reply->body).as_object();
 }
 
-std::uint16_t http_port(const LocalCluster& c, NodeId id) {
-    return static_cast<std::uint16_t>(c.port(id) + kHttpOffset);
+bool can_bind(int port) {
+    asio::io_context io;
+    tcp::acceptor probe(io);
+    boost::system::error_code ec;
+    probe.open(tcp::v4(), ec);
+    if (!ec)
+        probe.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)), ec);
+    return !ec;
 }
 
-// A cluster of `protocol` whose every node serves its live view (--http 127.0.0.1:client+offset).
-void enable_http(LocalCluster& c) {
-    for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id)
-        c.set_node_extra_args(id, {"--http", "127.0.0.1:" + std::to_string(http_port(c, id))});
+// Three consecutive ports from `low` up to `high` that can be bound now, picked at random.
+int free_consecutive(int low, int high, const std::function<bool(int)>& free) {
+    std::mt19937 rng(std::random_device{}());
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        const int base = std::uniform_int_distribution<int>(low, high - 3)(rng);
+        if (free(base) && free(base + 1) && free(base + 2)) return base;
+    }
+    throw std::runtime_error("no free loopback ports");
 }
+
+// A 3-node cluster whose every node serves its live view (--http). Client ports are consecutive,
+// so one offset (the --http rule) maps each to its live-view port; those lie in 61000-65535,
+// away from the client and peer ports every LocalCluster picks (20000-55000) and from Linux's
+// ephemeral ports, so that tests running side by side do not take each other's ports.
+class LiveCluster : public LocalCluster {
+public:
+    explicit LiveCluster(const std::string& protocol)
+        : LocalCluster(kServer, protocol, 3, {},
+                       free_consecutive(20000, 45000,
+                                        [](int p) { return can_bind(p) && can_bind(p + kPeerPortOffset); })),
+          http_base_(free_consecutive(61000, 65535, can_bind)) {
+        for (NodeId id = 1; id <= 3; ++id)
+            set_node_extra_args(id, {"--http", "127.0.0.1:" + std::to_string(http_port(id))});
+    }
+    std::uint16_t http_port(NodeId id) const { return static_cast<std::uint16_t>(http_base_ + id - 1); }
+
+private:
+    int http_base_;
+};
 
 // Every node's /status once each answers, none is still joining (common/membership_guard.h) and,
 // where the engine has leaders, one says leader.
-std::vector<json::object> wait_for_settled(LocalCluster& c, bool has_leader) {
+std::vector<json::object> wait_for_settled(LiveCluster& c, bool has_leader) {
     const auto deadline = Clock::now() + kLiveness;
     std::vector<json::object> all;
     while (Clock::now() < deadline) {
         all.clear();
         for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id)
-            if (auto s = get_status(http_port(c, id))) all.push_back(*s);
+            if (auto s = get_status(c.http_port(id))) all.push_back(*s);
         auto some = [&](const char* role) {
             return std::any_of(all.begin(), all.end(), [&](auto& s) { return text(s, "role") == role; });
         };
@@ -184,8 +214,7 @@ private:
 
 BOOST_DATA_TEST_CASE(status_has_the_spec_fields_and_finds_every_member, bdata::make(engine_names()),
                      protocol) {
-    LocalCluster c(kServer, protocol, 3);
-    enable_http(c);
+    LiveCluster c(protocol);
     c.start_all();
     const bool has_leader = find_engine(protocol)->has_leader;
     auto all = wait_for_settled(c, has_leader);
@@ -206,7 +235,7 @@ BOOST_DATA_TEST_CASE(status_has_the_spec_fields_and_finds_every_member, bdata::m
             const json::object& m = v.as_object();
             const auto member = static_cast<NodeId>(m.at("id").to_number<std::uint64_t>());
             BOOST_TEST(text(m, "address") == "127.0.0.1:" + std::to_string(c.port(member)));
-            BOOST_TEST(text(m, "http_address") == "127.0.0.1:" + std::to_string(http_port(c, member)));
+            BOOST_TEST(text(m, "http_address") == "127.0.0.1:" + std::to_string(c.http_port(member)));
             if (member == id) BOOST_TEST(text(m, "role") == text(s, "role"));
         }
     }
@@ -220,13 +249,12 @@ BOOST_DATA_TEST_CASE(status_has_the_spec_fields_and_finds_every_member, bdata::m
 
 BOOST_DATA_TEST_CASE(events_carry_messages_both_ways_and_the_commit_a_write_causes,
                      bdata::make(engine_names()), protocol) {
-    LocalCluster c(kServer, protocol, 3);
-    enable_http(c);
+    LiveCluster c(protocol);
     c.start_all();
     BOOST_REQUIRE(wait_for_settled(c, find_engine(protocol)->has_leader).size() == 3);
     BOOST_REQUIRE(c.write_until_ok(1, "before", "1", kLiveness));
 
-    EventStream events(http_port(c, 1));
+    EventStream events(c.http_port(1));
     auto first = events.next(5000ms);
     BOOST_REQUIRE(first);
     BOOST_TEST(events.header().find("text/event-stream") != std::string::npos);
@@ -258,11 +286,10 @@ BOOST_DATA_TEST_CASE(events_carry_messages_both_ways_and_the_commit_a_write_caus
 }
 
 BOOST_AUTO_TEST_CASE(anything_else_gets_a_clear_error) {
-    LocalCluster c(kServer, "raft", 3);
-    enable_http(c);
+    LiveCluster c("raft");
     c.start_all();
     BOOST_REQUIRE(wait_for_settled(c, true).size() == 3);
-    const std::uint16_t port = http_port(c, 1);
+    const std::uint16_t port = c.http_port(1);
     auto page = http_request(port, http::verb::get, "/");
     BOOST_REQUIRE(page);
     BOOST_TEST(page->status == 200u);
