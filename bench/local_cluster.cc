@@ -121,6 +121,8 @@ void LocalCluster::start(NodeId id) {
                                      "--data-dir", data_dir(id)};
     for (auto& a : node_args()) args.push_back(a);
     for (auto& a : extra_args_) args.push_back(a);
+    if (auto own = node_extra_args_.find(id); own != node_extra_args_.end())
+        args.insert(args.end(), own->second.begin(), own->second.end());
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {

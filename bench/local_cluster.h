@@ -38,6 +38,10 @@ public:
     std::string data_dir(NodeId id) const;
     std::string log_path(NodeId id) const;
     std::vector<std::string> node_args() const;  // --node ... for every member
+    // Arguments for node `id` alone, after the shared extra args (its own --http address...).
+    void set_node_extra_args(NodeId id, std::vector<std::string> args) {
+        node_extra_args_[id] = std::move(args);
+    }
 
     void start(NodeId id);
     void start_all();
@@ -91,6 +95,7 @@ private:
     std::string server_;
     std::string protocol_;
     std::vector<std::string> extra_args_;
+    std::map<NodeId, std::vector<std::string>> node_extra_args_;
     std::string password_;
     std::string root_;
     std::vector<std::uint16_t> ports_;

@@ -19,9 +19,9 @@ std::uint64_t first_read_id(std::uint64_t session_id) {
     return id == 0 ? 1 : id;
 }
 
-// --trace's arrows (SPEC "ballot-server"): the node whose log it is comes first.
-constexpr const char* kSent = " -> ";
-constexpr const char* kReceived = " <- ";
+// Which way a traced message went (TracedMessage::sent).
+constexpr bool kSent = true;
+constexpr bool kReceived = false;
 }  // namespace
 
 Driver::Driver(NodeId self, std::unique_ptr<Engine> engine, Storage& storage, Network& network,
@@ -315,13 +315,15 @@ void Driver::send(Envelope& m) {
     network_.send(m.to, std::move(m.payload));
 }
 
-void Driver::trace_message(const char* arrow, NodeId peer, std::span<const std::uint8_t> payload) const {
-    if (!trace_ || (!trace_heartbeats_ && engine_->is_heartbeat(peer, payload))) return;
-    trace_line(arrow, peer, engine_->describe(payload));
+void Driver::trace_message(bool sent, NodeId peer, std::span<const std::uint8_t> payload) const {
+    if (!trace_) return;
+    const bool heartbeat = engine_->is_heartbeat(peer, payload);
+    if (heartbeat && !trace_heartbeats_) return;
+    trace_line(sent, peer, engine_->describe(payload), heartbeat);
 }
 
-void Driver::trace_line(const char* arrow, NodeId peer, const std::string& what) const {
-    if (trace_) trace_("n" + std::to_string(self_) + arrow + "n" + std::to_string(peer) + " " + what);
+void Driver::trace_line(bool sent, NodeId peer, std::string what, bool heartbeat) const {
+    if (trace_) trace_(TracedMessage{self_, peer, sent, heartbeat, std::move(what)});
 }
 
 void Driver::start_flush() {

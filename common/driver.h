@@ -31,6 +31,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -77,6 +78,27 @@ struct Outcome {
     std::string reply;
 };
 using Completion = std::function<void(const Outcome&)>;
+
+// One protocol message as --trace and the live view see it (Driver::set_trace): where it went,
+// which way, and the engine's describe() text.
+struct TracedMessage {
+    NodeId self = kNoNode;  // the node whose trace this is
+    NodeId peer = kNoNode;  // where it goes (sent) or comes from (received); self for its own
+    bool sent = true;
+    bool heartbeat = false;  // Engine::is_heartbeat
+    std::string what;        // Engine::describe(), e.g. "AppendEntries term=3 ..."
+
+    NodeId from() const { return sent ? self : peer; }
+    NodeId to() const { return sent ? peer : self; }
+    // The message's type: the first word of `what` ("AppendEntries").
+    std::string_view type() const { return std::string_view(what).substr(0, what.find(' ')); }
+    // --trace's line: "n1 -> n2 AppendEntries ..." (sent) or "n2 <- n1 ..." (received); the node
+    // whose log it is comes first (SPEC "ballot-server").
+    std::string line() const {
+        return "n" + std::to_string(self) + (sent ? " -> " : " <- ") + "n" + std::to_string(peer) + " " +
+               what;
+    }
+};
 
 struct Stamp {
     std::uint64_t client_id = 0;
@@ -182,10 +204,10 @@ public:
     // The engine's local invariants (Engine::check_invariants); throws InvariantViolation. The
     // simulator calls it after every step; debug builds call it after every batch.
     void check_engine_invariants() const { engine_->check_invariants(); }
-    // --trace: called with one readable line per protocol message, sent ("n1 -> n2 AppendEntries
-    // ...") or received ("n2 <- n1 AppendEntries ..."). Heartbeats and their acks
-    // (Engine::is_heartbeat) are left out unless `heartbeats`.
-    void set_trace(std::function<void(const std::string&)> sink, bool heartbeats = false) {
+    // --trace and the live view: called once per protocol message, sent or received (TracedMessage;
+    // its line() is --trace's text). Heartbeats and their acks (Engine::is_heartbeat) are left out
+    // unless `heartbeats`. An empty sink turns tracing off: no message is described then.
+    void set_trace(std::function<void(const TracedMessage&)> sink, bool heartbeats = false) {
         trace_ = std::move(sink);
         trace_heartbeats_ = heartbeats;
     }
@@ -232,9 +254,9 @@ private:
     void start_flush();
     void on_flushed(std::uint64_t covered_writes, std::error_code ec);
     void send(Envelope& m);
-    // --trace lines: "n<self><arrow>n<peer> <what>", arrow " -> " (sent) or " <- " (received).
-    void trace_message(const char* arrow, NodeId peer, std::span<const std::uint8_t> payload) const;
-    void trace_line(const char* arrow, NodeId peer, const std::string& what) const;
+    // Hands one message to the trace sink, if there is one (set_trace).
+    void trace_message(bool sent, NodeId peer, std::span<const std::uint8_t> payload) const;
+    void trace_line(bool sent, NodeId peer, std::string what, bool heartbeat = false) const;
     void apply(const Committed& e);
     void on_read_state(const ReadState& rs);
     void propose(PendingWrite& w);
@@ -297,7 +319,7 @@ private:
     Index installed_through_ = 0;
     Index committed_taken_ = 0;  // the highest committed index taken from the engine
     Snapshotter snapshots_;
-    std::function<void(const std::string&)> trace_;
+    std::function<void(const TracedMessage&)> trace_;
     bool trace_heartbeats_ = false;
     std::function<void(LogLevel, const std::string&)> log_;
     std::function<void(Index, std::uint64_t)> on_snapshot_made_;

@@ -1,7 +1,6 @@
 #include "common/node.h"
 
 #include <spdlog/spdlog.h>
-
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -13,6 +12,7 @@
 #include "common/file_storage.h"
 #include "common/log_store.h"
 #include "common/membership_guard.h"
+#include "common/node_report.h"
 #include "common/snapshot_recovery.h"
 #include "common/snapshot_worker.h"
 #include "common/transport.h"
@@ -238,13 +238,30 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
     });
+    live_events_.set_on_active_changed([this](bool) { install_trace(); });
+    install_trace();
+}
+
+// The driver's trace hook serves --trace and the live view's subscribers (common/live_events.h).
+// Without either it is removed, so that no message is described for nobody.
+void Node::install_trace() {
+    const bool live = live_events_.active();
+    if (!options_.trace && !live) return driver_->set_trace(nullptr);
+    std::shared_ptr<spdlog::logger> trace;
     if (options_.trace) {
         // Its own logger, so --trace prints whatever --log-level says about everything else.
-        std::shared_ptr<spdlog::logger> trace = spdlog::default_logger()->clone("trace");
+        trace = spdlog::default_logger()->clone("trace");
         trace->set_level(spdlog::level::trace);
-        driver_->set_trace([trace](const std::string& line) { trace->info("{}", line); },
-                           options_.trace_heartbeats);
     }
+    const bool log_heartbeats = options_.trace_heartbeats;
+    driver_->set_trace(
+        [this, trace, log_heartbeats](const TracedMessage& m) {
+            if (trace && (log_heartbeats || !m.heartbeat)) trace->info("{}", m.line());
+            // The page draws heartbeats too (and may hide them): they show who leads.
+            live_events_.publish_message({m.from(), m.to()},
+                                         [&m] { return message_event_json(m, unix_time_ms()); });
+        },
+        log_heartbeats || live);
 }
 
 Node::~Node() {
@@ -384,14 +401,26 @@ void Node::announce_mark() {
     transport_->announce_mark();
 }
 
-// Logs at INFO whenever this node's role, leader or term/ballot changes.
+// Logs at INFO whenever this node's role, leader or term/ballot changes, and tells the live view
+// whenever anything it shows changes.
 void Node::report_state_changes() {
+    publish_state();
     EngineStatus s = driver_->status().engine;
     std::tuple<Role, NodeId, Epoch> now{s.role, s.leader, s.epoch};
     if (now == last_reported_state_) return;
     last_reported_state_ = now;
     spdlog::info("role={} leader_id={} {}={} commit_index={} applied_index={}", role_name(s.role), s.leader,
                  s.epoch.name(), s.epoch.str(), s.commit_index, driver_->applied_index());
+}
+
+// A state event for the live view when /status would say something new (at most once a tick):
+// role, leader, term or ballot, commit, applied, log, snapshot, peers...
+void Node::publish_state() {
+    if (!live_events_.active()) return;
+    std::string status = status_json(node_report(*this));
+    if (status == last_published_status_) return;
+    live_events_.publish(state_event_json(options_.cluster.self, status, unix_time_ms()));
+    last_published_status_ = std::move(status);
 }
 
 }  // namespace ballot

@@ -18,6 +18,7 @@
 #include "common/driver.h"
 #include "common/engine.h"
 #include "common/link_delay.h"
+#include "common/live_events.h"
 #include "common/state_machine.h"
 
 namespace ballot {
@@ -50,6 +51,9 @@ struct NodeOptions {
     std::uint64_t snapshot_trailing = 10000;
     // --link-delay: WAN emulation on every peer frame this node sends (common/link_delay.h).
     LinkDelay link_delay;
+    // --http HOST:PORT: where this node serves its live view (common/live_view.h); port 0: off.
+    std::string http_host;
+    std::uint16_t http_port = 0;
 };
 
 // What opening the data dir can go wrong with: SPEC says a corrupt data dir exits 1 naming the
@@ -111,11 +115,16 @@ public:
     // this node made since it started, or, before that, of the newest snapshot file it found.
     bool request_snapshot();
     std::int64_t last_save_unix() const { return last_save_unix_; }
+    // The live view's event stream (common/live_events.h): protocol messages and state changes,
+    // made only while someone subscribes.
+    LiveEvents& live_events() { return live_events_; }
 
 private:
     void schedule_pump();
     void schedule_tick();
     void report_state_changes();
+    void install_trace();
+    void publish_state();
     void finish_joining();
     void announce_mark();
     std::uint64_t high_water_mark() const;
@@ -135,6 +144,8 @@ private:
     bool pump_scheduled_ = false;
     bool stopped_ = false;
     std::optional<std::tuple<Role, NodeId, Epoch>> last_reported_state_;
+    LiveEvents live_events_;
+    std::string last_published_status_;  // the live view's last state event (publish_state)
     std::vector<std::pair<LogLevel, std::string>> opening_log_;  // logged by start()
     std::uint64_t incarnation_ = 0;  // random per process start (common/membership_guard.h)
     std::uint64_t boot_mark_ = 0;    // the high-water mark this process started from

@@ -7,6 +7,7 @@
 #include <deque>
 #include <set>
 
+#include "common/node_report.h"
 #include "common/spawn.h"
 #include "common/version.h"
 #include "kv/connection_commands.h"
@@ -22,29 +23,6 @@ namespace {
 
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 using Clock = std::chrono::steady_clock;
-
-// "1,2,3"
-std::string id_list(const std::vector<NodeId>& ids) {
-    std::string out;
-    for (NodeId id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-    return out;
-}
-
-// A refusal's summary: its text up to the first ": " (common/membership_guard.h), with no ';'
-// (INFO's refused_by separates peers with it).
-std::string refusal_summary(const std::string& reason) {
-    std::string out = reason.substr(0, reason.find(": "));
-    std::replace(out.begin(), out.end(), ';', ',');
-    return out;
-}
-
-// INFO's refused_by: "2: data dir identity differs from the one remembered; 3: ..."
-std::string refused_by_text(const NodeHealth& h) {
-    std::string out;
-    for (auto& [id, reason] : h.refused_by)
-        out += (out.empty() ? "" : "; ") + std::to_string(id) + ": " + refusal_summary(reason);
-    return out;
-}
 
 // What keeps this node from serving, in words for an error reply; empty when it is neither
 // refused nor joining (SPEC "Errors": the code stays, the text names the state).
@@ -136,64 +114,6 @@ std::string bgsave_reply(Node& node) {
                            std::to_string(s.snapshot_index) + "), which is current");
     if (s.storage_failed) return error_reply("ERR Background save not started: " + s.storage_error);
     return error_reply("ERR Background save not started (see this node's log)");
-}
-
-// INFO's role: the engine's (leader, follower, pre-candidate, candidate, proposer), unless this
-// node takes no part: refused by its peers, or joining (common/node.h, NodeHealth).
-std::string role_text(const NodeHealth& h, Role engine_role) {
-    if (h.refused) return "refused";
-    if (h.joining) return "joining";
-    return role_name(engine_role);
-}
-
-// HOST:PORT of the leader this node knows, empty if none.
-std::string leader_address(const NodeOptions& o, NodeId leader) {
-    for (auto& m : o.cluster.members)
-        if (m.id == leader) return m.str();
-    return {};
-}
-
-std::string info_text(const Node& node) {
-    DriverStatus s = node.status();
-    NodeHealth h = node.health();
-    const NodeOptions& o = node.options();
-    std::string out = "# Ballot\r\n";
-    auto line = [&](const std::string& k, const std::string& v) { out += k + ":" + v + "\r\n"; };
-    line("version", project_version());
-    line("protocol", o.protocol);
-    line("id", std::to_string(o.cluster.self));
-    line("role", role_text(h, s.engine.role));
-    line("leader_id", std::to_string(s.engine.leader));
-    line("leader_address", leader_address(o, s.engine.leader));
-    line(s.engine.epoch.name(), s.engine.epoch.str());
-    line("commit_index", std::to_string(s.engine.commit_index));
-    line("applied_index", std::to_string(s.applied_index));
-    line("log_first_index", std::to_string(s.engine.log_first_index));
-    line("log_last_index", std::to_string(s.engine.log_last_index));
-    line("members", o.cluster.members_string());
-    line("pending_writes", std::to_string(s.pending_writes));
-    line("pending_reads", std::to_string(s.pending_reads));
-    line("storage", s.storage_failed ? s.storage_error : "ok");
-    // --unsafe-no-fsync: acknowledged writes may be lost in a machine crash (common/durability.h).
-    line("unsafe_no_fsync", o.durability == Durability::unsafe_no_fsync ? "1" : "0");
-    // Snapshots (SPEC "Snapshots and log compaction"): the latest durable one, made here or
-    // installed from a peer (0 before any), and counts since this process started.
-    line("snapshot_index", std::to_string(s.snapshot_index));
-    line("snapshot_bytes", std::to_string(s.snapshot_bytes));
-    line("snapshot_in_progress", s.snapshot_in_progress ? "1" : "0");
-    line("snapshots_made", std::to_string(s.snapshots_made));
-    line("snapshots_installed", std::to_string(s.snapshots_installed));
-    line("snapshots_sent", std::to_string(s.snapshots_sent));
-    // Where this node stands with its peers: who refuses it and why (each full reason on its own
-    // line), whom a joining node waits for, whom it is connected to and whom it knows are down.
-    line("refused_by", refused_by_text(h));
-    for (auto& [id, reason] : h.refused_by) line("refused_by_" + std::to_string(id), reason);
-    line("waiting_for", id_list(h.waiting_for));
-    line("connected_peers", id_list(h.connected));
-    line("unreachable_peers", id_list(h.down));
-    line("data_dir", o.data_dir);
-    line("uptime_in_seconds", std::to_string(node.uptime_seconds()));
-    return out;
 }
 
 // Cluster time (README "Keys that expire, and leases"): the clock at this node's applied index, and
@@ -490,7 +410,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                     append_bulk(r, command.args[0]);
                 break;
             case Op::info:
-                append_bulk(r, info_text(node) + time_info_text(store));
+                append_bulk(r, info_text(node_report(node)) + time_info_text(store));
                 break;
             case Op::bgsave:
                 r = bgsave_reply(node);

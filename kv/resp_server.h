@@ -55,7 +55,4 @@ private:
 // made, or an -ERR saying the latest snapshot is current (nothing applied since).
 std::string bgsave_reply(Node& node);
 
-// The INFO reply body: `key:value` lines after a `# Ballot` header (SPEC).
-std::string info_text(const Node& node);
-
 }  // namespace ballot::kv

@@ -27,6 +27,7 @@
 #include "common/cluster_config.h"
 #include "common/engine.h"
 #include "common/link_delay.h"
+#include "common/live_view.h"
 #include "common/node.h"
 #include "common/transport.h"
 #include "common/version.h"
@@ -63,7 +64,8 @@ std::string usage() {
            "                     [--max-bulk-bytes N] [--snapshot-entries N] [--snapshot-trailing N]\n"
            "                     [--restore-from SNAPSHOT-FILE] [--link-delay MS[:JITTER_MS]] [--version]\n"
            "                     [--requirepass-file FILE] [--admin-pass-file FILE] [--max-clients N]\n"
-           "                     [--client-idle-timeout-s S] [--client-partial-request-timeout-ms MS]\n";
+           "                     [--client-idle-timeout-s S] [--client-partial-request-timeout-ms MS]\n"
+           "                     [--http HOST:PORT]\n";
 }
 
 // A whole number for --OPTION (plain decimal digits, nothing else), at least `min`, at most what
@@ -165,6 +167,8 @@ ServerArgs parse_args(int argc, char** argv) {
         "close a client connection idle this long (0: never)")(
         "client-partial-request-timeout-ms", po::value<std::string>()->default_value("10000"),
         "close a client connection whose request stays incomplete this long (slow-loris; 0: never)")(
+        "http", po::value<std::string>(),
+        "HOST:PORT: serve the live view (a page, /status JSON, /events) here; off by default")(
         "version", "print the version and exit");
     po::variables_map vm;
     try {
@@ -230,6 +234,12 @@ ServerArgs parse_args(int argc, char** argv) {
         if (!delay) throw UsageError{error};
         a.node.link_delay = *delay;
     }
+    if (vm.count("http")) {
+        auto http = parse_http_address(vm["http"].as<std::string>(), error);
+        if (!http) throw UsageError{error};
+        a.node.http_host = http->host;
+        a.node.http_port = http->port;
+    }
     if (vm.count("restore-from")) {
         a.restore_from = vm["restore-from"].as<std::string>();
         if (a.restore_from.empty()) throw UsageError{"--restore-from: expected a snapshot file"};
@@ -241,6 +251,12 @@ ServerArgs parse_args(int argc, char** argv) {
         *file = vm[option].as<std::string>();
         if (file->empty()) throw UsageError{"--" + std::string(option) + ": expected a file"};
     }
+    // SPEC "Security": with a password set the live view must require it, and it cannot yet; so
+    // it does not run at all rather than show the cluster to anyone who can reach it.
+    if (a.node.http_port != 0 && !a.requirepass_file.empty())
+        throw UsageError{
+            "--http cannot be used with --requirepass-file yet: the live view has no "
+            "authentication; leave out --http on a cluster with a password"};
     a.max_clients = parse_number("max-clients", vm["max-clients"].as<std::string>(), 1);
     a.client_idle_timeout_s =
         parse_number("client-idle-timeout-s", vm["client-idle-timeout-s"].as<std::string>(), 0);
@@ -268,15 +284,31 @@ kv::AuthConfig read_secrets(const ServerArgs& args) {
     return auth;
 }
 
-// This node's two ports, bound before anything is created on disk, so that a port in use leaves
+// This node's ports, bound before anything is created on disk, so that a port in use leaves
 // no new data dir or identity behind.
 struct Listeners {
     asio::ip::tcp::acceptor clients;
     asio::ip::tcp::acceptor peers;
+    std::optional<asio::ip::tcp::acceptor> http;  // --http
 };
 
-// Binds both ports of `me`; on failure, `error` names the port and the --node flag it comes from.
-std::optional<Listeners> bind_ports(asio::io_context& io, const NodeAddress& me, std::string& error) {
+// Binds --http's HOST:PORT; on failure, `error` names it.
+std::optional<asio::ip::tcp::acceptor> bind_http(asio::io_context& io, const NodeOptions& o,
+                                                 std::string& error) {
+    const std::string where = o.http_host + ":" + std::to_string(o.http_port);
+    try {
+        asio::ip::tcp::resolver resolver(io);
+        return listen_on(io, resolver.resolve(o.http_host, std::to_string(o.http_port)).begin()->endpoint());
+    } catch (const boost::system::system_error& e) {
+        error = "cannot serve the live view on " + where + " (--http " + where + "): " + e.code().message();
+        return std::nullopt;
+    }
+}
+
+// Binds both ports of `me`, and --http's if given; on failure, `error` names the port and the
+// flag it comes from.
+std::optional<Listeners> bind_ports(asio::io_context& io, const NodeOptions& o, std::string& error) {
+    const NodeAddress& me = o.cluster.self_address();
     asio::ip::tcp::resolver resolver(io);
     auto endpoint = [&](std::uint16_t port) {
         return resolver.resolve(me.host, std::to_string(port)).begin()->endpoint();
@@ -289,14 +321,20 @@ std::optional<Listeners> bind_ports(asio::io_context& io, const NodeAddress& me,
             "cannot listen for clients on " + me.str() + " (" + node_flag(me) + "): " + e.code().message();
         return std::nullopt;
     }
+    std::optional<asio::ip::tcp::acceptor> peers;
     try {
-        return Listeners{std::move(*clients), listen_on(io, endpoint(me.peer_port()))};
+        peers.emplace(listen_on(io, endpoint(me.peer_port())));
     } catch (const boost::system::system_error& e) {
         error = "cannot listen for peers on " + me.host + ":" + std::to_string(me.peer_port()) + " (" +
                 node_flag(me) + ": client port + " + std::to_string(kPeerPortOffset) +
                 "): " + e.code().message();
         return std::nullopt;
     }
+    Listeners listeners{std::move(*clients), std::move(*peers), std::nullopt};
+    if (o.http_port == 0) return listeners;
+    listeners.http = bind_http(io, o, error);
+    if (!listeners.http) return std::nullopt;
+    return listeners;
 }
 
 }  // namespace
@@ -333,7 +371,7 @@ int main(int argc, char** argv) {
     asio::io_context io(1);
     const NodeAddress& me = args.node.cluster.self_address();
     std::string bind_error;
-    std::optional<Listeners> listeners = bind_ports(io, me, bind_error);
+    std::optional<Listeners> listeners = bind_ports(io, args.node, bind_error);
     if (!listeners) return fail_to_start(bind_error);
 
     // Before the node opens the dir: it then finds the snapshot like any other and loads it.
@@ -362,12 +400,19 @@ int main(int argc, char** argv) {
     kv::RespServer server(io, *node, store, resp_options);
     server.start(std::move(listeners->clients));
     node->start(std::move(listeners->peers));
+    LiveViewServer live_view(io, *node);
+    if (listeners->http) {
+        live_view.start(std::move(*listeners->http));
+        spdlog::info("live view on http://{}:{}/ (/status, /events)", args.node.http_host,
+                     args.node.http_port);
+    }
 
     asio::signal_set signals(io, SIGTERM, SIGINT);
     signals.async_wait([&](boost::system::error_code ec, int signal) {
         if (ec) return;
         spdlog::info("signal {}: stopping", signal);
         server.stop();
+        live_view.stop();
         node->stop();  // fails waiting requests, finishes the fsync in flight
         io.stop();
     });

@@ -220,7 +220,7 @@ void SimCluster::restart(NodeId id) {
     n.driver->set_log(
         [this, id](LogLevel, const std::string& line) { trace("node " + std::to_string(id) + " log: " + line); });
     // A replayed seed is read to find a bug: every message, heartbeats included.
-    if (trace_) n.driver->set_trace([this](const std::string& line) { trace(line); }, /*heartbeats=*/true);
+    if (trace_) n.driver->set_trace([this](const TracedMessage& m) { trace(m.line()); }, /*heartbeats=*/true);
     n.up = true;
     n.last_applied = n.driver->applied_index();
     n.last_snapshot_index = 0;

@@ -1,0 +1,206 @@
+#include "common/node_report.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/version.h"
+
+namespace ballot {
+
+namespace {
+
+using Kind = ReportField::Kind;
+
+// INFO's refused_by: "2: data dir identity differs from the one remembered; 3: ..."
+std::string refused_by_text(const NodeHealth& h) {
+    std::string out;
+    for (auto& [id, reason] : h.refused_by)
+        out += (out.empty() ? "" : "; ") + std::to_string(id) + ": " + refusal_summary(reason);
+    return out;
+}
+
+// INFO's role: the engine's (leader, follower, pre-candidate, candidate, proposer), unless this
+// node takes no part: refused by its peers, or joining (common/node.h, NodeHealth).
+std::string role_text(const NodeHealth& h, Role engine_role) {
+    if (h.refused) return "refused";
+    if (h.joining) return "joining";
+    return role_name(engine_role);
+}
+
+// HOST:PORT of the leader this node knows, empty if none.
+std::string leader_address(const NodeOptions& o, NodeId leader) {
+    for (auto& m : o.cluster.members)
+        if (m.id == leader) return m.str();
+    return {};
+}
+
+std::string member_role(const NodeReport& r, const NodeHealth& h, NodeId self, NodeId leader, NodeId member,
+                        const std::string& own_role) {
+    if (member == self) return own_role;
+    if (member == leader) return "leader";
+    if (std::find(h.down.begin(), h.down.end(), member) != h.down.end()) return "unreachable";
+    return r.has_leader ? "follower" : "proposer";
+}
+
+std::vector<MemberReport> member_reports(const NodeReport& r, const Node& node, const NodeHealth& h,
+                                         NodeId leader, const std::string& own_role) {
+    const NodeOptions& o = node.options();
+    std::vector<MemberReport> out;
+    for (auto& m : o.cluster.members)
+        out.push_back(MemberReport{m.id, m.str(), member_http_address(o, m),
+                                   member_role(r, h, o.cluster.self, leader, m.id, own_role)});
+    return out;
+}
+
+std::string members_text(const std::vector<MemberReport>& members) {
+    std::string out;
+    for (auto& m : members) out += (out.empty() ? "" : ",") + std::to_string(m.id) + "@" + m.address;
+    return out;
+}
+
+std::string json_ids(const std::string& info_list) {
+    return "[" + info_list + "]";  // INFO's "1,2" is JSON's list body already
+}
+
+std::string json_members(const std::vector<MemberReport>& members) {
+    std::string out = "[";
+    for (auto& m : members) {
+        if (out.size() > 1) out += ",";
+        out += "{\"id\":" + std::to_string(m.id) + ",\"address\":" + json_string(m.address) +
+               ",\"http_address\":" + json_string(m.http_address) + ",\"role\":" + json_string(m.role) + "}";
+    }
+    return out + "]";
+}
+
+std::string json_value(const NodeReport& report, const ReportField& f) {
+    switch (f.kind) {
+        case Kind::number:
+            return f.value;
+        case Kind::ids:
+            return json_ids(f.value);
+        case Kind::members:
+            return json_members(report.members);
+        case Kind::text:
+            break;
+    }
+    return json_string(f.value);
+}
+
+}  // namespace
+
+std::string id_list(const std::vector<NodeId>& ids) {
+    std::string out;
+    for (NodeId id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+    return out;
+}
+
+std::string refusal_summary(const std::string& reason) {
+    std::string out = reason.substr(0, reason.find(": "));
+    std::replace(out.begin(), out.end(), ';', ',');
+    return out;
+}
+
+std::string member_http_address(const NodeOptions& options, const NodeAddress& member) {
+    if (options.http_port == 0) return {};
+    const int offset = int{options.http_port} - int{options.cluster.self_address().client_port};
+    const int port = int{member.client_port} + offset;
+    if (port < 1 || port > 65535) return {};
+    const std::string& host = member.id == options.cluster.self ? options.http_host : member.host;
+    return host + ":" + std::to_string(port);
+}
+
+NodeReport node_report(const Node& node) {
+    const DriverStatus s = node.status();
+    const NodeHealth h = node.health();
+    const NodeOptions& o = node.options();
+    NodeReport r;
+    if (o.engine) {
+        r.title = o.engine->title;
+        r.has_leader = o.engine->has_leader;
+    }
+    if (o.http_port != 0) r.http_address = o.http_host + ":" + std::to_string(o.http_port);
+    const std::string role = role_text(h, s.engine.role);
+    r.members = member_reports(r, node, h, s.engine.leader, role);
+
+    auto text = [&](const std::string& k, const std::string& v) { r.fields.push_back({k, v, Kind::text}); };
+    auto number = [&](const std::string& k, auto v) {
+        r.fields.push_back({k, std::to_string(v), Kind::number});
+    };
+    auto ids = [&](const std::string& k, const std::vector<NodeId>& v) {
+        r.fields.push_back({k, id_list(v), Kind::ids});
+    };
+    text("version", project_version());
+    text("protocol", o.protocol);
+    number("id", o.cluster.self);
+    text("role", role);
+    number("leader_id", s.engine.leader);
+    text("leader_address", leader_address(o, s.engine.leader));
+    // A term is a number; a ballot ROUND.NODE a string.
+    if (s.engine.epoch.kind == Epoch::Kind::term)
+        number("term", s.engine.epoch.round);
+    else
+        text("ballot", s.engine.epoch.str());
+    number("commit_index", s.engine.commit_index);
+    number("applied_index", s.applied_index);
+    number("log_first_index", s.engine.log_first_index);
+    number("log_last_index", s.engine.log_last_index);
+    r.fields.push_back({"members", members_text(r.members), Kind::members});
+    number("pending_writes", s.pending_writes);
+    number("pending_reads", s.pending_reads);
+    text("storage", s.storage_failed ? s.storage_error : "ok");
+    // --unsafe-no-fsync: acknowledged writes may be lost in a machine crash (common/durability.h).
+    number("unsafe_no_fsync", o.durability == Durability::unsafe_no_fsync ? 1 : 0);
+    // Snapshots (SPEC "Snapshots and log compaction"): the latest durable one, made here or
+    // installed from a peer (0 before any), and counts since this process started.
+    number("snapshot_index", s.snapshot_index);
+    number("snapshot_bytes", s.snapshot_bytes);
+    number("snapshot_in_progress", s.snapshot_in_progress ? 1 : 0);
+    number("snapshots_made", s.snapshots_made);
+    number("snapshots_installed", s.snapshots_installed);
+    number("snapshots_sent", s.snapshots_sent);
+    // Where this node stands with its peers: who refuses it and why (each full reason on its own
+    // line), whom a joining node waits for, whom it is connected to and whom it knows are down.
+    text("refused_by", refused_by_text(h));
+    for (auto& [id, reason] : h.refused_by) text("refused_by_" + std::to_string(id), reason);
+    ids("waiting_for", h.waiting_for);
+    ids("connected_peers", h.connected);
+    ids("unreachable_peers", h.down);
+    text("data_dir", o.data_dir);
+    number("uptime_in_seconds", node.uptime_seconds());
+    return r;
+}
+
+std::string info_text(const NodeReport& report) {
+    std::string out = "# Ballot\r\n";
+    for (auto& f : report.fields) out += f.key + ":" + f.value + "\r\n";
+    return out;
+}
+
+std::string status_json(const NodeReport& report) {
+    std::string out = "{";
+    for (auto& f : report.fields) out += json_string(f.key) + ":" + json_value(report, f) + ",";
+    out += "\"title\":" + json_string(report.title) +
+           ",\"has_leader\":" + (report.has_leader ? "true" : "false") +
+           ",\"http_address\":" + json_string(report.http_address) + "}";
+    return out;
+}
+
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (c < 0x20) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+            out += escaped;
+        } else {
+            out += ch;  // UTF-8 passes through; a stray byte is the engine's text as it is
+        }
+    }
+    return out + "\"";
+}
+
+}  // namespace ballot
