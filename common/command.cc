@@ -36,4 +36,10 @@ std::optional<Command> decode_command(std::string_view data) {
     return c;
 }
 
+std::string_view peek_command_payload(std::string_view data) {
+    if (data.empty()) return {};
+    const std::size_t offset = static_cast<std::uint8_t>(data[0]) == kCommandV1 ? 1 + 8 * 3 + 4 : 1 + 8 * 4 + 4;
+    return data.size() > offset ? data.substr(offset) : std::string_view{};
+}
+
 }  // namespace ballot

@@ -40,5 +40,9 @@ struct Command {
 std::string encode_command(const Command& c);
 // nullopt if `data` is not a well-formed command (the log held something else, or garbage).
 std::optional<Command> decode_command(std::string_view data);
+// The payload of an encoded command without decoding (or copying) the rest: empty if `data` is not
+// long enough to hold one. For a quick look at the payload's first byte (a membership change's tag,
+// common/configuration.h); decode_command() is still the only check that `data` is well formed.
+std::string_view peek_command_payload(std::string_view data);
 
 }  // namespace ballot

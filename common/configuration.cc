@@ -13,9 +13,6 @@ namespace {
 
 constexpr std::uint8_t kConfigurationVersion = 1;
 constexpr std::size_t kMaxAddressBytes = 300;  // HOST:PORT; a DNS name is at most 253 bytes
-// The encoded Command's fixed prefix (common/command.cc): u8 version, u64 client_id, u64 seq,
-// u64 acked_below, u32 payload length. A committed entry's payload starts right after it.
-constexpr std::size_t kCommandPayloadOffset = 1 + 8 * 3 + 4;
 
 bool valid_kind(std::uint8_t kind) {
     return kind >= static_cast<std::uint8_t>(ConfigChange::Kind::add_learner) &&
@@ -272,9 +269,7 @@ std::optional<ConfigEntry> decode_config_entry(std::string_view payload) {
 
 std::optional<ConfigEntry> config_entry_of(std::string_view entry_data) {
     // Most entries are client writes: look at the payload's first byte before decoding anything.
-    if (entry_data.size() <= kCommandPayloadOffset ||
-        static_cast<std::uint8_t>(entry_data[kCommandPayloadOffset]) != kConfigEntryTag)
-        return std::nullopt;
+    if (!is_config_entry(peek_command_payload(entry_data))) return std::nullopt;
     auto command = decode_command(entry_data);
     if (!command) return std::nullopt;
     return decode_config_entry(command->payload);
