@@ -72,6 +72,7 @@ void Raft::become_follower(std::uint64_t term, NodeId leader) {
         // guard (membership.cc) makes either safe.
         pending_config_index_ = 0;
         caught_up_ticks_.clear();
+        transfer_target_ = kNoNode;
     }
 }
 
@@ -89,7 +90,7 @@ void Raft::become_pre_candidate() {
     if (votes_.won()) become_candidate();  // a one-node cluster
 }
 
-void Raft::become_candidate() {
+void Raft::become_candidate(bool transfer) {
     // §5.2: "To begin an election, a follower increments its current term and transitions to
     // candidate state. It then votes for itself and issues RequestVote RPCs in parallel".
     role_ = Role::candidate;
@@ -102,7 +103,7 @@ void Raft::become_candidate() {
     votes_.record(id_, true);
     // They leave after persist (messages.h): a crash must not let us vote twice in this term.
     for (NodeId peer : members_.voter_peers())
-        send(peer, RequestVote{false, currentTerm, log_.last_index(), log_.last_term()});
+        send(peer, RequestVote{false, currentTerm, log_.last_index(), log_.last_term(), transfer});
     if (votes_.won()) become_leader();
 }
 
@@ -127,6 +128,15 @@ void Raft::become_leader() {
     append_pending_ = true;
 }
 
+// Dissertation §3.10: our leader hands leadership to us. We campaign at once, skipping PreVote
+// (which voters that still hear the leader would refuse), in a term the leader's own entries
+// cannot be missing from: it asked only once our log matched its own.
+void Raft::on(NodeId from, const TimeoutNow& m) {
+    if (from != leader_ || m.term != currentTerm || role_ != Role::follower || !members_.self_is_voter())
+        return;
+    become_candidate(/*transfer=*/true);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Vote requests (Figure 2, "RequestVote RPC, Receiver implementation")
 
@@ -141,7 +151,8 @@ void Raft::handle_request_vote(NodeId from, const RequestVote& m) {
     if (m.term > currentTerm) {
         // §4.2.3: while we hear from a leader we ignore vote requests altogether (without even
         // adopting the term), so a server that cannot see the leader cannot depose it.
-        if (heard_from_leader_recently()) return;
+        // A transfer's election is the exception: the leader itself asked for it (§3.10).
+        if (heard_from_leader_recently() && !m.transfer) return;
         become_follower(m.term, kNoNode);
     }
     // Rule 2: grant if we have not voted for someone else in this term and the candidate's log is

@@ -61,7 +61,9 @@ std::optional<std::string> Raft::propose_config_change(std::string request) {
     std::string why;
     std::optional<std::string> command = make_config_entry_command(request, members_.configuration(), why);
     if (!command) return why;
-    const Configuration next = config_entry_of(*command)->config;
+    const std::optional<ConfigEntry> entry = config_entry_of(*command);
+    BALLOT_ASSERT(entry.has_value(), "the entry made from a request carries its configuration");
+    const Configuration& next = entry->config;
     // Refuse a change that would leave fewer reachable voters than its quorum (etcd's strict
     // reconfiguration check): it could never commit, and would stall the cluster behind it.
     std::size_t reachable = 0;
@@ -95,8 +97,44 @@ void Raft::tick_auto_promotion() {
     }
 }
 
-std::optional<std::string> Raft::transfer_leadership(NodeId /*target*/) {
-    return std::string("leadership transfer is not built for Raft yet");
+// ---------------------------------------------------------------------------------------------
+// Leadership transfer (dissertation §3.10): the leader stops taking proposals, brings the target's
+// log up to its own, and sends it TimeoutNow; the target campaigns at once and, its log being as
+// up to date as any, wins. Aborted after an election timeout (the target may be down), when
+// proposals resume. Entries still in flight to others are no risk: the target holds every entry
+// the leader has, and the election restriction (§5.4.1) does the rest (redpanda#2606 lost
+// transfers to entries the target lacked).
+
+std::optional<std::string> Raft::transfer_leadership(NodeId target) {
+    if (role_ != Role::leader)
+        return leader_ != kNoNode ? "not the leader: node " + std::to_string(leader_) + " leads"
+                                  : std::string("no leader known; try again");
+    if (target == id_) return std::nullopt;  // done already
+    if (!members_.is_voter(target)) return "node " + std::to_string(target) + " is not a voter";
+    if (transfer_target_ != kNoNode)
+        return "a leadership transfer to node " + std::to_string(transfer_target_) + " is under way";
+    transfer_target_ = target;
+    transfer_elapsed_ = 0;
+    maybe_send_timeout_now(target);
+    if (transfer_target_ != kNoNode) send_append(target);  // catch it up first
+    return std::nullopt;
+}
+
+void Raft::maybe_send_timeout_now(NodeId peer) {
+    if (peer != transfer_target_ || progress_.at(peer).matchIndex != log_.last_index()) return;
+    send(peer, TimeoutNow{currentTerm});
+}
+
+void Raft::tick_transfer() {
+    if (transfer_target_ != kNoNode && ++transfer_elapsed_ >= config_.election_timeout_max_ticks)
+        transfer_target_ = kNoNode;  // the target did not take over: lead on
+}
+
+void Raft::hand_over_on_removal() {
+    NodeId best = kNoNode;
+    for (NodeId voter : members_.voter_peers())
+        if (best == kNoNode || progress_.at(voter).matchIndex > progress_.at(best).matchIndex) best = voter;
+    if (best != kNoNode) send(best, TimeoutNow{currentTerm});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,7 +171,12 @@ void Raft::use_configuration(Index index, Configuration config) {
     }
     // A server that is no longer a voter (removed, or never one) never campaigns or leads. A
     // removed leader steps down once its removal is committed (dissertation §4.2.2): it managed
-    // the cluster until then, and the remaining voters elect a leader after a timeout.
+    // the cluster until then. It hands over with TimeoutNow to the voter whose log is longest,
+    // rather than leave the rest to wait out an election timeout.
+    if (role_ == Role::leader) {
+        track_configured_peers();
+        hand_over_on_removal();
+    }
     if (role_ != Role::follower) become_follower(currentTerm, kNoNode);
 }
 

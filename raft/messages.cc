@@ -123,7 +123,9 @@ Bytes encode(const Message& message) {
     Bytes out;
     Writer w(out);
     if (auto* m = std::get_if<RequestVote>(&message)) {
-        put(w, m->pre_vote ? MessageType::pre_vote : MessageType::request_vote);
+        put(w, m->pre_vote   ? MessageType::pre_vote
+               : m->transfer ? MessageType::transfer_vote
+                             : MessageType::request_vote);
         w.u64(m->term);
         w.u64(m->last_log_index);
         w.u64(m->last_log_term);
@@ -156,6 +158,9 @@ Bytes encode(const Message& message) {
     } else if (auto* m = std::get_if<ReadIndex>(&message)) {
         put(w, MessageType::read_index);
         w.u64(m->read_id);
+    } else if (auto* m = std::get_if<TimeoutNow>(&message)) {
+        put(w, MessageType::timeout_now);
+        w.u64(m->term);
     } else if (auto* m = std::get_if<ReadIndexResponse>(&message)) {
         put(w, MessageType::read_index_response);
         w.u64(m->read_id);
@@ -174,6 +179,16 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string
             break;
         case MessageType::pre_vote:
             m = read_request_vote(r, true);
+            break;
+        case MessageType::transfer_vote: {
+            RequestVote vote = read_request_vote(r, false);
+            vote.transfer = true;
+            m = vote;
+            break;
+        }
+        case MessageType::timeout_now:
+            m = TimeoutNow{r.u64()};
+            if (std::get<TimeoutNow>(*m).term == 0) r.fail("TimeoutNow for term 0");
             break;
         case MessageType::request_vote_response:
             m = read_vote_response(r, false);
@@ -214,8 +229,10 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string
 
 std::string describe(const Message& message) {
     if (auto* m = std::get_if<RequestVote>(&message)) {
-        return std::string(m->pre_vote ? "PreVote" : "RequestVote") + " term=" + std::to_string(m->term) +
-               " last=" + position(m->last_log_index, m->last_log_term);
+        return std::string(m->pre_vote   ? "PreVote"
+                           : m->transfer ? "RequestVote(transfer)"
+                                         : "RequestVote") +
+               " term=" + std::to_string(m->term) + " last=" + position(m->last_log_index, m->last_log_term);
     }
     if (auto* m = std::get_if<RequestVoteResponse>(&message)) {
         return std::string(m->pre_vote ? "PreVoteResponse" : "RequestVoteResponse") +
@@ -247,6 +264,7 @@ std::string describe(const Message& message) {
         if (m->read_context != 0) s += " read=" + std::to_string(m->read_context);
         return s;
     }
+    if (auto* m = std::get_if<TimeoutNow>(&message)) return "TimeoutNow term=" + std::to_string(m->term);
     if (auto* m = std::get_if<Propose>(&message)) return "Propose bytes=" + std::to_string(m->command.size());
     if (auto* m = std::get_if<ReadIndex>(&message)) return "ReadIndex id=" + read_id_str(m->read_id);
     if (auto* m = std::get_if<ReadIndexResponse>(&message)) {

@@ -31,16 +31,23 @@ enum class MessageType : std::uint8_t {
     propose = 7,
     read_index = 8,
     read_index_response = 9,
+    transfer_vote = 10,  // a RequestVote with `transfer` set
+    timeout_now = 11,
 };
 
 // §5.2 RequestVote (Figure 2). With pre_vote set it is the dissertation's §9.6 PreVote: the same
 // question asked without the candidate changing its term, `term` being the term it would use
 // (its currentTerm + 1). The candidate is the sender.
+//
+// `transfer`: the election a leader asked for with TimeoutNow (dissertation §3.10, leadership
+// transfer). Voters then grant it even while they hear from that leader (§4.2.3's check would
+// refuse it, and a PreVote would be cancelled by it: RedisLabs/raft#88).
 struct RequestVote {
     bool pre_vote = false;
     std::uint64_t term = 0;
     Index last_log_index = 0;
     std::uint64_t last_log_term = 0;
+    bool transfer = false;
 };
 
 // `term`: the voter's currentTerm, so a stale candidate updates itself (Figure 2). A granted
@@ -84,6 +91,12 @@ struct AppendEntriesResponse {
     std::uint64_t read_context = 0;
 };
 
+// Dissertation §3.10: the leader tells the follower it hands leadership to, once that follower's
+// log is as long as its own, to start an election now (skipping PreVote). The leader is the sender.
+struct TimeoutNow {
+    std::uint64_t term = 0;
+};
+
 // A client command a follower forwards to its leader (etcd's MsgProp).
 struct Propose {
     std::string command;
@@ -103,7 +116,7 @@ struct ReadIndexResponse {
 };
 
 using Message = std::variant<RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, Propose,
-                             ReadIndex, ReadIndexResponse>;
+                             ReadIndex, ReadIndexResponse, TimeoutNow>;
 
 Bytes encode(const Message& m);
 
@@ -124,6 +137,7 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string
 //                          (§10.2.1) and counts itself only once its own write is durable
 //   AppendEntriesResponse  true: a success says "these entries are on my disk", a rejection may
 //                          carry a new term; the leader's note to itself exists to say "durable"
+//   TimeoutNow             false: it asks for an election and promises nothing
 //   Propose, ReadIndex, ReadIndexResponse  false: they promise nothing about this node's disk
 //                          (a read index is already committed on a majority)
 bool after_persist(const Message& m);

@@ -56,6 +56,7 @@ void Raft::tick() {
     tick_leader_lease();
     if (role_ != Role::leader) return;
     tick_heartbeat();
+    tick_transfer();
     tick_auto_promotion();
 }
 
@@ -67,7 +68,10 @@ bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
     // safe: refusing to vote or to answer never breaks safety, and the members that applied the
     // change can elect. What a non-voter says never counts towards a quorum (Membership::tally).
     if (!decoded || from == kNoNode) return false;
-    if (!members_.contains(from) && !std::holds_alternative<AppendEntries>(*decoded)) return false;
+    // (A TimeoutNow from our leader too: a leader that applied its own removal hands over with one.)
+    if (!members_.contains(from) && !std::holds_alternative<AppendEntries>(*decoded) &&
+        !(std::holds_alternative<TimeoutNow>(*decoded) && from == leader_))
+        return false;
     if (from == id_) {
         // Our own note, handed back by the runtime once the batch that carried it is durable.
         if (auto* m = std::get_if<AppendEntriesResponse>(&*decoded)) on_own_append(*m);
@@ -112,7 +116,10 @@ void Raft::on(NodeId /*from*/, Propose&& m) {
     // A proposal forwarded to a node that is no longer the leader (or whose backlog is full) is
     // dropped: the forwarding node's client times out and retries, and the command envelope's
     // client id and sequence number make the retry safe.
-    if (role_ != Role::leader || log_.last_index() - commitIndex >= config_.max_pending_proposals) return;
+    // Paused during a leadership transfer likewise (membership.cc).
+    if (role_ != Role::leader || transfer_target_ != kNoNode ||
+        log_.last_index() - commitIndex >= config_.max_pending_proposals)
+        return;
     log_.append(currentTerm, std::move(m.command));
     append_pending_ = true;
 }

@@ -105,7 +105,9 @@ private:
     void tick_leader_lease();
     void become_follower(std::uint64_t term, NodeId leader);
     void become_pre_candidate();
-    void become_candidate();
+    // `transfer`: the election a leader asked for with TimeoutNow (membership.cc).
+    void become_candidate(bool transfer = false);
+    void on(NodeId from, const TimeoutNow& m);
     void become_leader();
     void handle_request_vote(NodeId from, const RequestVote& m);
     void handle_pre_vote(NodeId from, const RequestVote& m);
@@ -175,6 +177,11 @@ private:
     std::optional<std::string> refuse_change_now() const;
     // Leader: a learner added to be promoted has caught up: propose its promotion.
     void tick_auto_promotion();
+    // Leader, dissertation §3.10: the transfer target's log matches ours: tell it to campaign now.
+    void maybe_send_timeout_now(NodeId peer);
+    void tick_transfer();
+    // A leader applying its own removal hands over to the voter with the longest log.
+    void hand_over_on_removal();
 
     // ---- invariants.cc ----
     void check_leader_invariants() const;
@@ -251,8 +258,9 @@ private:
     Index pending_config_index_ = 0;
     // Leader: per learner to be promoted, ticks it has been caught up without a break.
     std::map<NodeId, std::uint32_t> caught_up_ticks_;
-    NodeId transfer_target_ = kNoNode;  // leadership transfer under way (paused proposals)
-    Index term_start_index_ = 0;        // leader: the index of its term's no-op (§8)
+    NodeId transfer_target_ = kNoNode;    // leader: leadership transfer under way (proposals paused)
+    std::uint32_t transfer_elapsed_ = 0;  // ticks since it started; aborted after an election timeout
+    Index term_start_index_ = 0;          // leader: the index of its term's no-op (§8)
 
     // ---- the batch being built for take_ready() ----
     bool hard_state_dirty_ = false;

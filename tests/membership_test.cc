@@ -177,6 +177,60 @@ BOOST_AUTO_TEST_CASE(a_removed_leader_steps_down_and_the_rest_elect_and_commit) 
     check_all(c);
 }
 
+BOOST_AUTO_TEST_CASE(a_removed_leader_hands_over_without_waiting_for_an_election_timeout) {
+    EngineCluster c("raft", 5, 9, small_timeouts());
+    const NodeId old_leader = settled_leader(c);
+    BOOST_REQUIRE(!change_on_leader(c, remove(old_leader)).has_value());
+    // Deliver messages only, no ticks, until the old leader has applied its removal: its
+    // TimeoutNow makes the voter with the longest log campaign at once.
+    c.stabilize();
+    BOOST_REQUIRE(!c.engine(old_leader).configuration().contains(old_leader));
+    for (int i = 0; i < 5 && (c.leader() == kNoNode || c.leader() == old_leader); ++i) {
+        c.tick_all();
+        c.stabilize();
+    }
+    BOOST_TEST(c.leader() != kNoNode);
+    BOOST_TEST(c.leader() != old_leader);
+    check_all(c);
+}
+
+BOOST_AUTO_TEST_CASE(leadership_transfer_to_a_lagging_voter_catches_it_up_first) {
+    EngineCluster c("raft", 3, 10, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId target = leader == 3 ? 2 : 3;
+    c.isolate(target);
+    for (int i = 0; i < 20; ++i) c.propose(leader, "while-away-" + std::to_string(i));
+    c.stabilize();
+    c.heal();
+    const std::uint64_t term = c.status(leader).epoch.round;
+    BOOST_REQUIRE(!c.engine(leader).transfer_leadership(target).has_value());
+    // Proposals pause while it is under way.
+    BOOST_TEST((c.propose(leader, "paused") == ballot::ProposeResult::no_leader));
+    BOOST_TEST(c.run_until([&] { return c.leader() == target; }, 10));
+    BOOST_TEST(c.status(target).epoch.round == term + 1);  // one election, no PreVote round lost
+    BOOST_TEST(c.committed_data(target).size() == 25u);    // it had every entry before it ran
+    c.propose(target, "after");
+    BOOST_TEST(c.run_until([&] { return c.committed_data(leader).back() == "after"; }));
+    check_all(c);
+}
+
+BOOST_AUTO_TEST_CASE(leadership_transfer_is_refused_or_aborted_with_a_reason) {
+    EngineCluster c("raft", 3, 11, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId follower = leader == 1 ? 2 : 1;
+    BOOST_TEST(c.engine(follower).transfer_leadership(leader)->find("not the leader") != std::string::npos);
+    BOOST_TEST(*c.engine(leader).transfer_leadership(9) == "node 9 is not a voter");
+    BOOST_TEST(!c.engine(leader).transfer_leadership(leader).has_value());  // leads already
+    // To a voter that is down: aborted after an election timeout, and the leader goes on.
+    c.crash(follower);
+    BOOST_REQUIRE(!c.engine(leader).transfer_leadership(follower).has_value());
+    BOOST_TEST(c.engine(leader).transfer_leadership(follower)->find("under way") != std::string::npos);
+    c.run_until([] { return false; }, 25);
+    BOOST_TEST(c.leader() == leader);
+    BOOST_TEST((c.propose(leader, "resumed") == ballot::ProposeResult::accepted));
+    BOOST_TEST(c.run_until([&] { return c.committed_data(leader).back() == "resumed"; }));
+}
+
 BOOST_AUTO_TEST_CASE(a_restarted_node_keeps_the_configuration_it_applied) {
     EngineCluster c("raft", 3, 6, small_timeouts());
     settled_leader(c);

@@ -1066,7 +1066,9 @@ std::vector<Bytes> sample_messages() {
             raft::encode(rej),
             raft::encode(raft::Propose{"command"}),
             raft::encode(raft::ReadIndex{12}),
-            raft::encode(raft::ReadIndexResponse{12, 9, true})};
+            raft::encode(raft::ReadIndexResponse{12, 9, true}),
+            raft::encode(raft::RequestVote{false, 4, 9, 3, /*transfer=*/true}),
+            raft::encode(raft::TimeoutNow{4})};
 }
 
 }  // namespace
@@ -1221,6 +1223,8 @@ BOOST_AUTO_TEST_CASE(describe_gives_one_readable_line) {
     BOOST_TEST(line(samples[2]) == "RequestVoteResponse term=4 granted");
     BOOST_TEST(line(samples[3]) == "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7");
     BOOST_TEST(line(samples[4]) == "AppendEntriesResponse term=3 reject prev=9 conflict=(5,2)");
+    BOOST_TEST(line(samples[8]) == "RequestVote(transfer) term=4 last=(9,3)");
+    BOOST_TEST(line(samples[9]) == "TimeoutNow term=4");
     raft::AppendEntriesResponse ok;
     ok.term = 3;
     ok.request_term = 3;
