@@ -237,6 +237,8 @@ constexpr CommandDoc kDocs[] = {
     {Op::auth, "Authenticates the connection.", "1.0.0", "connection"},
     {Op::client, "A container for client connection commands.", "2.4.0", "connection"},
     {Op::command, "Returns detailed information about all commands.", "2.8.13", "server"},
+    {Op::member, "Lists or changes the cluster's members, or hands leadership away (Ballot).", "1.0.0",
+     "server"},
 };
 
 CommandDoc doc_of(Op op) {
@@ -269,6 +271,7 @@ KeyRange key_range(Op op) {
         case Op::auth:
         case Op::client:
         case Op::command:
+        case Op::member:
             return {};
         default:
             return {1, 1, 1};

@@ -144,6 +144,7 @@ const std::vector<CommandSpec>& command_table() {
         {"auth", Op::auth, CommandKind::local, -2, 3, Access::anyone},
         {"client", Op::client, CommandKind::local, -2, 0},
         {"command", Op::command, CommandKind::local, -1, 0},
+        {"member", Op::member, CommandKind::local, -2, 0, Access::admin},
     };
     return table;
 }

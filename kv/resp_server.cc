@@ -11,6 +11,7 @@
 #include "common/version.h"
 #include "kv/connection_commands.h"
 #include "kv/kv_commands.h"
+#include "kv/member_command.h"
 
 namespace ballot::kv {
 
@@ -60,6 +61,8 @@ std::string unavailable_reason(const NodeHealth& h) {
         for (auto& w : whys) why += (why.empty() ? "" : ", ") + w;
         return "this node is refused by peers " + id_list(peers) + " (" + why + "; see INFO)";
     }
+    if (h.not_a_member && !h.joining)
+        return "this node is not in the cluster's configuration (MEMBER ADD it on the leader; see INFO)";
     if (h.joining) {
         if (h.waiting_for.empty())
             return "this node is joining: every peer has met it, it takes part in a moment";
@@ -90,6 +93,8 @@ std::string failure_reply(const Outcome& o, const Node& node) {
                                (o.reply.empty() ? std::string("storage failure on this node") : o.reply));
         case Outcome::Status::overloaded:
             return error_reply("TRYAGAIN too many requests in flight on this node");
+        case Outcome::Status::refused:
+            return error_reply("ERR " + o.reply);
         case Outcome::Status::ok:
             break;
     }
@@ -139,18 +144,27 @@ std::string bgsave_reply(Node& node) {
 }
 
 // INFO's role: the engine's (leader, follower, pre-candidate, candidate, proposer), unless this
-// node takes no part: refused by its peers, or joining (common/node.h, NodeHealth).
-std::string role_text(const NodeHealth& h, Role engine_role) {
+// node takes no part: refused by its peers, joining (a new data dir not every peer has met, or a
+// --join node not added yet), or removed from the configuration (common/node.h, NodeHealth).
+std::string role_text(const NodeHealth& h, Role engine_role, bool started_to_join) {
     if (h.refused) return "refused";
-    if (h.joining) return "joining";
+    if (h.joining || (h.not_a_member && started_to_join)) return "joining";
+    if (h.not_a_member) return "removed";
     return role_name(engine_role);
 }
 
 // HOST:PORT of the leader this node knows, empty if none.
-std::string leader_address(const NodeOptions& o, NodeId leader) {
-    for (auto& m : o.cluster.members)
-        if (m.id == leader) return m.str();
-    return {};
+std::string leader_address(const Configuration& config, NodeId leader) {
+    const Member* m = config.find(leader);
+    return m ? m->address : std::string();
+}
+
+// INFO's members (voters) or learners: "1@127.0.0.1:7001,2@127.0.0.1:7002".
+std::string members_text(const Configuration& config, MemberRole role) {
+    std::string out;
+    for (const Member& m : config.members())
+        if (m.role == role) out += (out.empty() ? "" : ",") + std::to_string(m.id) + "@" + m.address;
+    return out;
 }
 
 std::string info_text(const Node& node) {
@@ -162,15 +176,18 @@ std::string info_text(const Node& node) {
     line("version", project_version());
     line("protocol", o.protocol);
     line("id", std::to_string(o.cluster.self));
-    line("role", role_text(h, s.engine.role));
+    const Configuration& config = node.configuration();
+    line("role", role_text(h, s.engine.role, o.join));
     line("leader_id", std::to_string(s.engine.leader));
-    line("leader_address", leader_address(o, s.engine.leader));
+    line("leader_address", leader_address(config, s.engine.leader));
     line(s.engine.epoch.name(), s.engine.epoch.str());
     line("commit_index", std::to_string(s.engine.commit_index));
     line("applied_index", std::to_string(s.applied_index));
     line("log_first_index", std::to_string(s.engine.log_first_index));
     line("log_last_index", std::to_string(s.engine.log_last_index));
-    line("members", o.cluster.members_string());
+    // From the configuration the engine has applied, not the command line (SPEC "Membership change").
+    line("members", members_text(config, MemberRole::voter));
+    line("learners", members_text(config, MemberRole::learner));
     line("pending_writes", std::to_string(s.pending_writes));
     line("pending_reads", std::to_string(s.pending_reads));
     line("storage", s.storage_failed ? s.storage_error : "ok");
@@ -209,6 +226,9 @@ struct Request {
     std::optional<Stamp> stamp;
     std::string payload;
     CommandKind kind = CommandKind::write;
+    // MEMBER ADD/PROMOTE/REMOVE (a write placed by the engine) or MEMBER TRANSFER, instead of payload.
+    std::optional<ConfigChange> change;
+    NodeId transfer_to = kNoNode;
 };
 
 // One client connection.
@@ -532,13 +552,35 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         if (auto refused = transaction_reply(*s, name)) return s->finish(slot, std::move(*refused));
         Validation check = validate(std::vector<std::string>(command.begin(), command.end()));
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
+        if (check.command.op == Op::member) return member(s, slot, stamp, check.command.args);
         if (check.command.kind() == CommandKind::local) {
             const unsigned failures = s->client.auth.failures;
             std::string reply = local_reply(check.command, *s);
             if (s->client.auth.failures != failures) return hold_failed_auth(s, slot, std::move(reply));
             return s->finish(slot, std::move(reply));
         }
-        admit(s, Request{slot, stamp, encode_payload(check.command), check.command.kind()});
+        Request r;
+        r.slot = slot;
+        r.stamp = stamp;
+        r.payload = encode_payload(check.command);
+        r.kind = check.command.kind();
+        admit(s, std::move(r));
+    }
+
+    // MEMBER (kv/member_command.h): LIST answers from the applied configuration; a change or a
+    // transfer goes to the node in this connection's order, like a write.
+    void member(const std::shared_ptr<Session>& s, const std::shared_ptr<Slot>& slot,
+                std::optional<Stamp> stamp, const std::vector<std::string>& args) {
+        MemberRequest request = parse_member(args);
+        if (auto* error = std::get_if<std::string>(&request)) return s->finish(slot, error_reply(*error));
+        if (std::holds_alternative<MemberList>(request))
+            return s->finish(slot, member_list_reply(node.configuration()));
+        Request r;
+        r.slot = slot;
+        r.stamp = stamp;
+        if (auto* change = std::get_if<ConfigChange>(&request)) r.change = *change;
+        if (auto* transfer = std::get_if<MemberTransfer>(&request)) r.transfer_to = transfer->target;
+        admit(s, std::move(r));
     }
 
     // What running `name` takes: the table's Access, and the data password for the names the
@@ -596,13 +638,21 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         ++s->in_flight;
         std::weak_ptr<Session> weak = s;
         auto slot = std::move(request.slot);
-        if (request.kind == CommandKind::write) {
-            node.submit(request.stamp, std::move(request.payload), [this, weak, slot](const Outcome& o) {
-                auto session = weak.lock();
-                if (!session) return;
-                session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o, node));
-                finished(session);
+        auto reply_when_done = [this, weak, slot](const Outcome& o) {
+            auto session = weak.lock();
+            if (!session) return;
+            session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o, node));
+            finished(session);
+        };
+        if (request.change) {
+            node.submit_config_change(request.stamp, *request.change, reply_when_done);
+        } else if (request.transfer_to != kNoNode) {
+            node.transfer_leadership(request.transfer_to, [reply_when_done](Outcome o) {
+                if (o.status == Outcome::Status::ok) o.reply = simple_reply("OK");
+                reply_when_done(o);
             });
+        } else if (request.kind == CommandKind::write) {
+            node.submit(request.stamp, std::move(request.payload), reply_when_done);
         } else {
             node.read([this, weak, slot, payload = std::move(request.payload)](const Outcome& o) {
                 auto session = weak.lock();
