@@ -332,21 +332,35 @@ void Node::schedule_pump() {
 // with a new data dir. An empty configuration (a --join node not added yet) changes nothing: the
 // --node list stays its peers.
 void Node::follow_configuration() {
-    const Configuration& now = driver_->configuration();
-    if (now.empty() || now == followed_configuration_) return;
+    const Configuration& applied = driver_->configuration();
+    if (applied.empty() || applied == followed_configuration_) return;
+    const Configuration now = configuration();
     if (followed_configuration_) {
         for (NodeId id : followed_configuration_->ids())
             if (!now.contains(id) && id != options_.cluster.self) guard_->forget(id);
         spdlog::info("configuration: {}", now.str());
     }
     transport_->set_peers(peer_endpoints(io_, now, options_.cluster.self));
-    followed_configuration_ = now;
+    followed_configuration_ = applied;
 }
 
 void Node::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
     if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
     fail_stop([&] { driver_->submit(stamp, std::move(payload), std::move(done)); });
     schedule_pump();
+}
+
+Configuration Node::configuration() const {
+    const Configuration& applied = driver_->configuration();
+    std::vector<Member> members = applied.members();
+    bool filled = false;
+    for (Member& m : members) {
+        if (!m.address.empty()) continue;
+        for (const NodeAddress& a : options_.cluster.members)
+            if (a.id == m.id) m.address = a.str();
+        filled = true;
+    }
+    return filled ? Configuration(std::move(members)) : applied;
 }
 
 void Node::submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done) {

@@ -112,8 +112,9 @@ public:
     // Driver::transfer_leadership).
     void submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done);
     void transfer_leadership(NodeId target, Completion done);
-    // The configuration this node's engine has applied (MEMBER LIST, INFO).
-    const Configuration& configuration() const { return driver_->configuration(); }
+    // The configuration this node's engine has applied (MEMBER LIST, INFO), with the --node
+    // address of any member the engine holds without one (an engine that keeps only ids).
+    Configuration configuration() const;
 
     DriverStatus status() const;
     NodeHealth health() const;

@@ -176,7 +176,7 @@ std::string info_text(const Node& node) {
     line("version", project_version());
     line("protocol", o.protocol);
     line("id", std::to_string(o.cluster.self));
-    const Configuration& config = node.configuration();
+    const Configuration config = node.configuration();
     line("role", role_text(h, s.engine.role, o.join));
     line("leader_id", std::to_string(s.engine.leader));
     line("leader_address", leader_address(config, s.engine.leader));
