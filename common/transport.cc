@@ -418,6 +418,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     // reads frames into the handler.
     awaitable<void> run(std::shared_ptr<Connection> c) {
         Peer& peer = peers.at(c->peer);
+        if (!peer.member) {  // removed from the configuration while its handshake ran
+            c->close();
+            co_return;
+        }
         if (peer.connection) peer.connection->close();  // a newer connection replaces an old one
         peer.connection = c;
         peer.failed = false;
