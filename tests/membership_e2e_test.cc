@@ -10,6 +10,8 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <csignal>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
@@ -156,4 +158,37 @@ BOOST_AUTO_TEST_CASE(raft_adds_a_joining_node_promotes_it_and_removes_it) {
     // stops replicating to it (etcd's removed members likewise may not learn it): shown, not required.
     auto info4 = c.info(4);
     BOOST_TEST_MESSAGE("INFO of node 4 after MEMBER REMOVE: role " << info4["role"]);
+}
+
+// SPEC: a member that lost its data dir is replaced by MEMBER REMOVE, wiping the dir, and MEMBER
+// ADD of the same id and address, started with --join. The members forget the old identity when
+// the removal is applied (common/membership_guard.h), so they admit the new one.
+BOOST_AUTO_TEST_CASE(raft_replaces_a_wiped_member_under_the_same_id) {
+    LocalCluster c(kServer, "raft", 3);
+    c.start_all();
+    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "kept", "yes", kLiveness), c.log_tail(1));
+    const NodeId leader = c.wait_for_leader(kLiveness);
+    BOOST_REQUIRE(leader != 0);
+    const NodeId lost = leader == 3 ? 2 : 3;
+
+    c.signal(lost, SIGKILL);
+    std::filesystem::remove_all(c.data_dir(lost));
+    auto passing = [](auto& v) { return !v.is_error() || !v.str.ends_with("try again"); };
+    auto removed = until(c, leader, {"MEMBER", "REMOVE", std::to_string(lost)}, passing);
+    BOOST_REQUIRE_MESSAGE(removed.str == "OK", removed.str);
+    BOOST_TEST(member_list(c, leader).size() == 2u);
+
+    c.start_with(lost, c.node_args(), {"--join"});
+    auto added = until(c, leader, {"MEMBER", "ADD", std::to_string(lost), c.address(lost)}, passing);
+    BOOST_REQUIRE_MESSAGE(added.str == "OK", added.str);
+    until(c, leader, {"MEMBER", "LIST"}, [&](auto& v) {
+        for (auto& e : v.elements)
+            if (e.str == voter(c, lost)) return true;
+        return false;
+    });
+    BOOST_TEST_MESSAGE("after the replacement: " << member_list(c, leader).size() << " members");
+    BOOST_REQUIRE_MESSAGE(member_list(c, leader).size() == 3u, c.log_tail(lost));
+    BOOST_TEST(c.read_eventually(lost, "kept", kLiveness).str == "yes", c.log_tail(lost));
+    BOOST_TEST(c.write_until_ok(lost, "through-the-new-one", "1", kLiveness));
+    BOOST_TEST(c.log_tail(leader, 400).find("refusing node " + std::to_string(lost)) == std::string::npos);
 }
