@@ -123,6 +123,17 @@ Configuration Configuration::with(const ConfigChange& change) const {
     return Configuration(std::move(members));
 }
 
+bool single_server_change(const Configuration& prev, const Configuration& next) {
+    std::set<NodeId> changed;
+    for (const Member& m : prev.members_) {
+        const Member* now = next.find(m.id);
+        if (now == nullptr || now->role != m.role || now->address != m.address) changed.insert(m.id);
+    }
+    for (const Member& m : next.members_)
+        if (!prev.contains(m.id)) changed.insert(m.id);
+    return changed.size() == 1;
+}
+
 std::string Configuration::str() const {
     std::string out;
     for (const Member& m : members_) {

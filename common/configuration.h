@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
@@ -81,10 +82,14 @@ public:
     // The configuration after `change`; `change` must not be refused.
     Configuration with(const ConfigChange& change) const;
 
+    // True if `next` is this configuration with exactly one server added, removed or changed in role.
+    friend bool single_server_change(const Configuration& prev, const Configuration& next);
+
     // "1@127.0.0.1:7001 voter,4@127.0.0.1:7004 learner" for logs and --trace.
     std::string str() const;
 
     friend bool operator==(const Configuration&, const Configuration&) = default;
+    friend std::ostream& operator<<(std::ostream& os, const Configuration& c) { return os << c.str(); }
 
 private:
     std::vector<Member> members_;

@@ -35,7 +35,13 @@ Driver::Driver(NodeId self, std::unique_ptr<Engine> engine, Storage& storage, Ne
       next_read_id_(first_read_id(options.session_id)),
       applied_index_(snapshots.latest ? snapshots.latest->meta.last_included_index : 0),
       installed_through_(applied_index_),
-      snapshots_(self, std::move(snapshots), state_machine, *this, options_) {}
+      snapshots_(self, std::move(snapshots), state_machine, *this, options_) {
+    cluster_clock_.restart(state_machine_.cluster_time_ms(), now_ms());
+}
+
+std::uint64_t Driver::now_ms() const {
+    return options_.monotonic_ms ? options_.monotonic_ms() : now_tick_ * options_.tick_ms;
+}
 
 void Driver::log(LogLevel level, const std::string& line) const {
     if (log_) log_(level, line);
@@ -47,23 +53,58 @@ void Driver::tick() {
     ++now_tick_;
     if (storage_failed_) return;
     engine_->tick();
-    // A new leader (or the same one in a new term): what the old one held may be gone, so
-    // everything unanswered goes to the new one now. Leaderless engines (basic Paxos) rely on
-    // the retry timer alone.
     EngineStatus s = engine_->status();
-    if (s.leader != kNoNode) {
-        std::pair<NodeId, Epoch> leadership{s.leader, s.epoch};
-        if (leadership != leadership_) {
-            leadership_ = leadership;
-            for (auto& [key, w] : writes_) w.retry_tick = now_tick_;
-        }
-    }
+    track_leadership(s);
     if (quorum_known_lost())
         fail_all(Outcome::Status::no_quorum);
     else
         expire_and_retry();
     settle_transfers();
+    maybe_propose_clock_tick(s);
     snapshots_.tick(now_tick_);
+}
+
+void Driver::track_leadership(const EngineStatus& s) {
+    // Cluster time restarts its count at every change of leader or term, including the loss of a
+    // leader (an election began). Basic Paxos never has one: it has no failover to lose time in.
+    std::optional<std::pair<NodeId, Epoch>> clock_leader;
+    if (s.leader != kNoNode) clock_leader = std::pair{s.leader, s.epoch};
+    if (clock_leader != clock_leader_) {
+        clock_leader_ = clock_leader;
+        cluster_clock_.on_leadership_change();
+    }
+    if (s.leader == kNoNode) return;
+    // A new leader (or the same one in a new term): what the old one held may be gone, so
+    // everything unanswered goes to the new one now. Leaderless engines (basic Paxos) rely on
+    // the retry timer alone.
+    std::pair<NodeId, Epoch> leadership{s.leader, s.epoch};
+    if (leadership == leadership_) return;
+    leadership_ = leadership;
+    for (auto& [key, w] : writes_) w.retry_tick = now_tick_;
+}
+
+// Without client traffic, time must still move in the log while something waits to expire.
+void Driver::maybe_propose_clock_tick(const EngineStatus& s) {
+    if (storage_failed_ || !state_machine_.next_expiry_ms()) return;
+    const std::optional<std::uint64_t> wait = clock_tick_wait_ms(s);
+    if (!wait) return;
+    const std::uint64_t now = now_ms();
+    if (now < cluster_clock_.applied_at_ms() + *wait || now < last_clock_tick_ms_ + *wait) return;
+    last_clock_tick_ms_ = now;
+    Command tick;
+    tick.time_ms = cluster_clock_.estimate(now);
+    engine_->propose(encode_command(tick));  // lost or refused: the next one follows soon
+}
+
+// Who ticks: the leader (Raft, Multi-Paxos). Basic Paxos has none, so every proposer waits a
+// silence that grows with its id; the lowest id that is up ticks first, and its applied ticks keep
+// the others quiet. Two may tick at once (ids above the rank cap, a partition): harmless, a tick
+// only moves time forward to what its proposer saw.
+std::optional<std::uint64_t> Driver::clock_tick_wait_ms(const EngineStatus& s) const {
+    if (s.role == Role::leader) return options_.clock_tick_ms;
+    if (s.role != Role::proposer) return std::nullopt;
+    const std::uint64_t rank = std::clamp<std::uint64_t>(self_, 1, options_.clock_tick_max_rank);
+    return rank * options_.clock_tick_ms;
 }
 
 bool Driver::receive(NodeId from, std::span<const std::uint8_t> payload) {
@@ -116,7 +157,7 @@ void Driver::submit_command(std::optional<Stamp> stamp, std::string payload, Com
     }
     c.payload = std::move(payload);
     PendingWrite& w = writes_[key];
-    w.encoded = encode_command(c);
+    w.command = std::move(c);
     w.waiters.push_back(std::move(done));
     w.deadline_tick = now_tick_ + options_.request_timeout_ticks;
     w.own = own;
@@ -125,8 +166,11 @@ void Driver::submit_command(std::optional<Stamp> stamp, std::string payload, Com
 }
 
 std::optional<Outcome> Driver::propose(PendingWrite& w) {
+    // Stamped now, not at submit: a retry after a leadership change carries this node's time as it
+    // is after the change (common/cluster_clock.h), not as it was before.
+    w.command.time_ms = cluster_clock_.estimate(now_ms());
     if (w.config_change) return propose_config_change(w);
-    switch (engine_->propose(w.encoded)) {
+    switch (engine_->propose(encode_command(w.command))) {
         case ProposeResult::accepted:
             w.retry_wait_ticks = w.retry_wait_ticks == 0 ? options_.retry_ticks : 2 * w.retry_wait_ticks;
             w.retry_tick = now_tick_ + w.retry_wait_ticks;
@@ -141,7 +185,7 @@ std::optional<Outcome> Driver::propose(PendingWrite& w) {
 
 std::optional<Outcome> Driver::propose_config_change(PendingWrite& w) {
     if (w.placed) return std::nullopt;  // see submit_config_change: never a second copy
-    std::optional<std::string> refused = engine_->propose_config_change(w.encoded);
+    std::optional<std::string> refused = engine_->propose_config_change(encode_command(w.command));
     if (!refused) {
         w.placed = true;
         w.retry_tick = w.deadline_tick;  // nothing more to do but wait for the entry to be applied
@@ -390,6 +434,7 @@ void Driver::apply(const Committed& e) {
         if (!command) {
             log(LogLevel::warn, "log entry " + std::to_string(e.index) + " is not a command; skipped");
         } else {
+            cluster_clock_.on_applied(command->time_ms, now_ms());
             std::string reply = state_machine_.apply(e.index, *command);
             complete_write(RequestKey{command->client_id, command->seq},
                            Outcome{Outcome::Status::ok, std::move(reply)});
@@ -440,6 +485,7 @@ bool Driver::snapshot_host_install(const SnapshotMeta& meta, std::string_view pa
     if (!state_machine_.restore(payload)) return false;
     applied_index_ = meta.last_included_index;
     installed_through_ = meta.last_included_index;
+    cluster_clock_.restart(state_machine_.cluster_time_ms(), now_ms());
     engine_->snapshot_installed(meta);
     release_reads_up_to_applied();
     return true;

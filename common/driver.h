@@ -15,6 +15,12 @@
 // command this node retries internally (lost forward, leader change) is applied once. A client
 // that stamps its own commands (ballot-client) keeps its stamp. The reply is produced by this
 // node's own state machine when it applies the command, so forwarding needs no reply path.
+//
+// Cluster time (common/cluster_clock.h): every command is stamped with this node's estimate of
+// cluster time each time it is proposed, and while the state machine holds something that can
+// expire, the leader proposes a clock tick (an empty command) when the log has carried no newer
+// time for clock_tick_ms. The driver reads no clock itself: time comes from its caller
+// (DriverOptions::monotonic_ms: the node's steady clock; the simulator's ticks).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/cluster_clock.h"
 #include "common/command.h"
 #include "common/engine.h"
 #include "common/log_level.h"
@@ -108,6 +115,18 @@ struct DriverOptions {
     std::size_t snapshot_window = 4;
     // A transfer (either side) that hears nothing from its peer for this long is abandoned.
     std::uint32_t snapshot_transfer_timeout_ticks = 500;
+
+    // Cluster time. Local monotonic milliseconds, from the caller: the node passes its steady
+    // clock; without one (the simulator, unit tests) time is ticks x tick_ms.
+    std::function<std::uint64_t()> monotonic_ms;
+    std::uint32_t tick_ms = 10;
+    // While something can expire and the log carried no newer time for this long, the leader
+    // proposes a clock tick: expiry is at most this late without client traffic, and so is the
+    // clock a read sees on an idle cluster. Basic Paxos has no leader: every node waits
+    // clock_tick_ms x min(its id, clock_tick_max_rank), so the live node with the lowest id
+    // ticks and the others stay quiet while its ticks arrive (Driver::clock_tick_wait_ms).
+    std::uint32_t clock_tick_ms = 100;
+    std::uint32_t clock_tick_max_rank = 8;
 };
 
 // What INFO shows beyond the engine's own status.
@@ -210,7 +229,7 @@ private:
         }
     };
     struct PendingWrite {
-        std::string encoded;  // the Command as it goes into the log
+        Command command;  // stamped with fresh cluster time at each proposal
         std::vector<Completion> waiters;
         std::uint64_t deadline_tick = 0;
         std::uint64_t retry_tick = 0;
@@ -253,6 +272,10 @@ private:
     // Proposes `w` (again); an outcome if that settles it at once (a definitive refusal).
     std::optional<Outcome> propose(PendingWrite& w);
     std::optional<Outcome> propose_config_change(PendingWrite& w);
+    std::uint64_t now_ms() const;
+    void track_leadership(const EngineStatus& s);
+    void maybe_propose_clock_tick(const EngineStatus& s);
+    std::optional<std::uint64_t> clock_tick_wait_ms(const EngineStatus& s) const;
     void expire_and_retry();
     void settle_transfers();
     void complete_write(const RequestKey& key, const Outcome& outcome);
@@ -287,6 +310,9 @@ private:
     std::uint64_t now_tick_ = 0;
     // The engine's leader and its term or ballot at the last tick.
     std::optional<std::pair<NodeId, Epoch>> leadership_;
+    ClusterClock cluster_clock_;
+    std::optional<std::pair<NodeId, Epoch>> clock_leader_;  // as leadership_, but also lost (none)
+    std::uint64_t last_clock_tick_ms_ = 0;                  // local time of the last clock tick proposed
     std::uint64_t next_seq_ = 1;
     std::set<std::uint64_t> own_unanswered_;  // own seqs without a reply: acked_below = min
     std::unordered_map<RequestKey, PendingWrite, RequestKeyHash> writes_;

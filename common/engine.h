@@ -138,6 +138,11 @@ struct EngineConfig {
     // snapshot_sent() within this many ticks is taken as lost and may be asked for again.
     std::uint32_t snapshot_retry_ticks = 1000;
 
+    // TESTS ONLY: lets a leader start a membership change before it has committed an entry of its
+    // term, to show the single-server change bug that guard prevents (raft-dev, 2015). Never set
+    // by the server.
+    bool unsafe_skip_config_change_guard = false;
+
 };
 
 // The checks every engine makes of its configuration before it starts (common/engine_config.cc):

@@ -246,6 +246,14 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     d.retry_ticks = config.election_timeout_max_ticks;
     d.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);
     d.snapshot_entries = options_.snapshot_entries;
+    d.tick_ms = options_.tick_ms;
+    // Cluster time counts this process's steady clock (common/cluster_clock.h): never the wall
+    // clock, which may jump.
+    d.monotonic_ms = [] {
+        return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::steady_clock::now().time_since_epoch())
+                                              .count());
+    };
     snapshot_worker_ = std::make_unique<ThreadSnapshotWorker>(io_);
     driver_ =
         std::make_unique<Driver>(self, std::move(engine), *storage_, *network_, state_machine, d,

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +34,16 @@ public:
 
     // The index of the last command applied (0: none yet, or the index of the restored snapshot).
     virtual Index applied_index() const = 0;
+
+    // --- Cluster time (common/command.h, Command::time_ms) ---
+    //
+    // The state machine's clock: the largest time stamp applied (restored with a snapshot). The
+    // runtime never stamps below it. 0 for a state machine that keeps no time.
+    virtual std::uint64_t cluster_time_ms() const { return 0; }
+    // The earliest cluster time at which something it holds expires (a key's TTL, a lease);
+    // nullopt when nothing can expire. While it has a value, the runtime's leader proposes clock
+    // ticks so that expiry happens without client traffic.
+    virtual std::optional<std::uint64_t> next_expiry_ms() const { return std::nullopt; }
 
     // --- Snapshots (SPEC "Snapshots and log compaction") ---
     //

@@ -237,6 +237,14 @@ constexpr CommandDoc kDocs[] = {
     {Op::auth, "Authenticates the connection.", "1.0.0", "connection"},
     {Op::client, "A container for client connection commands.", "2.4.0", "connection"},
     {Op::command, "Returns detailed information about all commands.", "2.8.13", "server"},
+    {Op::pttl, "Returns the expiration time in milliseconds of a key (Ballot: in cluster time).", "2.6.0",
+     "generic"},
+    {Op::ttl, "Returns the expiration time in seconds of a key (Ballot: in cluster time).", "1.0.0",
+     "generic"},
+    {Op::pexpire, "Sets the expiration time of a key in milliseconds.", "2.6.0", "generic"},
+    {Op::expire, "Sets the expiration time of a key in seconds.", "1.0.0", "generic"},
+    {Op::persist, "Removes the expiration time of a key.", "2.2.0", "generic"},
+    {Op::lease, "Ballot's leases: GRANT ttl_ms, KEEPALIVE id, TTL id, REVOKE id.", "0.0.0", "generic"},
     {Op::member, "Lists or changes the cluster's members, or hands leadership away (Ballot).", "1.0.0",
      "server"},
 };
@@ -271,6 +279,7 @@ KeyRange key_range(Op op) {
         case Op::auth:
         case Op::client:
         case Op::command:
+        case Op::lease:
         case Op::member:
             return {};
         default:

@@ -10,10 +10,14 @@ namespace ballot::kv {
 
 namespace {
 
-// Version 1: the ops up to LASTSAVE; version 2: the same layout, for the ops added after it.
+// Version 1: the ops up to LASTSAVE; version 2: the same layout, for the ops added after it;
+// version 3: again, for the ops of cluster time (SET with options and after).
 constexpr std::uint8_t kPayloadV1 = 1;
 constexpr std::uint8_t kPayloadV2 = 2;
+constexpr std::uint8_t kPayloadV3 = 3;
 constexpr Op kLastV1Op = Op::lastsave;
+constexpr Op kLastV2Op = Op::command;
+constexpr std::string_view kNotAnInteger = "ERR value is not an integer or out of range";
 // A string in the payload is at least its u32 length.
 constexpr std::size_t kMinStringBytes = 4;
 
@@ -35,7 +39,9 @@ std::string upper(std::string_view s) {
 }
 
 std::uint8_t payload_version(Op op) {
-    return static_cast<std::uint8_t>(op) <= static_cast<std::uint8_t>(kLastV1Op) ? kPayloadV1 : kPayloadV2;
+    const auto n = static_cast<std::uint8_t>(op);
+    if (n <= static_cast<std::uint8_t>(kLastV1Op)) return kPayloadV1;
+    return n <= static_cast<std::uint8_t>(kLastV2Op) ? kPayloadV2 : kPayloadV3;
 }
 
 bool arity_ok(const CommandSpec& spec, std::size_t argc) {
@@ -65,41 +71,119 @@ std::string unknown_command(const std::vector<std::string>& args) {
     return "ERR unknown command '" + args[0].substr(0, 128) + "', with args beginning with: " + shown;
 }
 
-// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL], parsed like Redis's
-// parseExtendedStringArgumentsOrReply so a bad option gets Redis's "syntax error"; a good one
-// gets our "not supported".
-std::string check_set_options(const std::vector<std::string>& args) {
-    bool nx = false, xx = false, get = false, keepttl = false;
+// SET's options as the log carries them (KvCommand's normalized set_options).
+struct SetOptions {
+    std::string condition;  // "", NX or XX
+    std::string get;        // "" or GET
+    std::string expiry;     // "", KEEPTTL or the TTL in milliseconds
+    std::string lease;      // "" or the lease id
+};
+
+std::string invalid_expire_time(std::string_view command) {
+    return "ERR invalid expire time in '" + std::string(command) + "' command";
+}
+
+// An expiry amount in milliseconds, from EX's seconds or PX's milliseconds: Redis's
+// getExpireMillisecondsOrReply (positive, and seconds must survive the conversion).
+std::string expiry_ms(const std::string& option, const std::string& amount, std::string& ms) {
+    auto v = parse_redis_integer(amount);
+    if (!v) return std::string(kNotAnInteger);
+    const bool seconds = option == "EX" || option == "EXAT";
+    if (*v <= 0 || (seconds && *v > std::numeric_limits<std::int64_t>::max() / 1000))
+        return invalid_expire_time("set");
+    ms = std::to_string(seconds ? *v * 1000 : *v);
+    return {};
+}
+
+// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL] [LEASE id], parsed like Redis's
+// parseExtendedStringArgumentsOrReply so a bad combination gets Redis's "syntax error". LEASE
+// (Ballot's) ties the key to a lease instead of a TTL of its own, so it excludes EX PX KEEPTTL.
+// EXAT and PXAT name Unix times, which cluster time is not: "not supported by Ballot".
+std::string parse_set_options(const std::vector<std::string>& args, SetOptions& out) {
+    bool keepttl = false;
     std::string expire_option;  // EX PX EXAT or PXAT, once seen
-    std::string first_option;
     const std::string* expire_value = nullptr;
+    const std::string* lease_value = nullptr;
     for (std::size_t j = 3; j < args.size(); ++j) {
         const std::string opt = upper(args[j]);
         const bool has_next = j + 1 < args.size();
-        if (opt == "NX" && !xx) {
-            nx = true;
-        } else if (opt == "XX" && !nx) {
-            xx = true;
+        if (opt == "NX" && out.condition != "XX") {
+            out.condition = opt;
+        } else if (opt == "XX" && out.condition != "NX") {
+            out.condition = opt;
         } else if (opt == "GET") {
-            get = true;
-        } else if (opt == "KEEPTTL" && expire_option.empty()) {
+            out.get = opt;
+        } else if (opt == "KEEPTTL" && expire_option.empty() && lease_value == nullptr) {
             keepttl = true;
         } else if ((opt == "EX" || opt == "PX" || opt == "EXAT" || opt == "PXAT") && !keepttl &&
-                   (expire_option.empty() || expire_option == opt) && has_next) {
+                   lease_value == nullptr && (expire_option.empty() || expire_option == opt) && has_next) {
             expire_option = opt;
             expire_value = &args[++j];
+        } else if (opt == "LEASE" && expire_option.empty() && !keepttl && has_next) {
+            lease_value = &args[++j];
         } else {
             return "ERR syntax error";
         }
-        if (first_option.empty()) first_option = opt;
     }
-    (void)get;
     if (expire_value != nullptr) {
-        auto v = parse_redis_integer(*expire_value);
-        if (!v) return "ERR value is not an integer or out of range";
-        if (*v <= 0) return "ERR invalid expire time in 'set' command";
+        if (std::string error = expiry_ms(expire_option, *expire_value, out.expiry); !error.empty())
+            return error;
+        if (expire_option == "EXAT" || expire_option == "PXAT")
+            return "ERR SET option '" + expire_option + "' is not supported by Ballot";
     }
-    if (!first_option.empty()) return "ERR SET option '" + first_option + "' is not supported by Ballot";
+    if (keepttl) out.expiry = "KEEPTTL";
+    if (lease_value != nullptr) {
+        auto id = parse_redis_integer(*lease_value);
+        if (!id || *id <= 0) return std::string(kNotAnInteger);
+        out.lease = std::to_string(*id);
+    }
+    return {};
+}
+
+// SET's arguments as the log carries them: plain SET keeps [SET, key, value] (the version-1
+// entry); with any option it becomes set_options with the normalized options after the value.
+std::string normalize_set(std::vector<std::string>& args, Op& op) {
+    SetOptions options;
+    if (std::string error = parse_set_options(args, options); !error.empty()) return error;
+    args.resize(3);
+    const bool plain =
+        options.condition.empty() && options.get.empty() && options.expiry.empty() && options.lease.empty();
+    if (plain) return {};
+    op = Op::set_options;
+    args.insert(args.end(), {options.condition, options.get, options.expiry, options.lease});
+    return {};
+}
+
+// A logged set_options holds exactly what parse_set_options produces.
+bool set_options_well_formed(const std::vector<std::string>& a) {
+    if (a.size() != 6) return false;
+    const bool condition_ok = a[2].empty() || a[2] == "NX" || a[2] == "XX";
+    const bool get_ok = a[3].empty() || a[3] == "GET";
+    auto ms = parse_redis_integer(a[4]);
+    const bool expiry_ok = a[4].empty() || a[4] == "KEEPTTL" || (ms && *ms > 0);
+    auto lease = parse_redis_integer(a[5]);
+    const bool lease_ok = a[5].empty() || (lease && *lease > 0 && a[4].empty());
+    return condition_ok && get_ok && expiry_ok && lease_ok;
+}
+
+// PEXPIRE / EXPIRE key amount [NX|XX|GT|LT]: options first, then the amount, as Redis's
+// expireGenericCommand; the addition of the current time is checked when applied.
+std::string check_expire(const CommandSpec& spec, const std::vector<std::string>& args) {
+    std::string error;
+    if (!parse_expire_options(args, 3, &error)) return error;
+    auto v = parse_redis_integer(args[2]);
+    if (!v) return std::string(kNotAnInteger);
+    const std::int64_t limit = std::numeric_limits<std::int64_t>::max() / 1000;
+    if (spec.op == Op::expire && (*v > limit || *v < -limit)) return invalid_expire_time(spec.name);
+    return {};
+}
+
+// LEASE GRANT's TTL (positive) and the lease id of the others (an integer).
+std::string check_lease_argument(const CommandSpec& spec, const std::string& arg) {
+    auto v = parse_redis_integer(arg);
+    if (!v) return std::string(kNotAnInteger);
+    if (spec.op == Op::lease_grant && *v <= 0)
+        return "ERR invalid lease TTL: it must be a positive number of ms";
     return {};
 }
 
@@ -144,9 +228,97 @@ const std::vector<CommandSpec>& command_table() {
         {"auth", Op::auth, CommandKind::local, -2, 3, Access::anyone},
         {"client", Op::client, CommandKind::local, -2, 0},
         {"command", Op::command, CommandKind::local, -1, 0},
+        {"pttl", Op::pttl, CommandKind::read, 2, 0},
+        {"ttl", Op::ttl, CommandKind::read, 2, 0},
+        {"pexpire", Op::pexpire, CommandKind::write, -3, 0},
+        {"expire", Op::expire, CommandKind::write, -3, 0},
+        {"persist", Op::persist, CommandKind::write, 2, 0},
+        {"lease", Op::lease, CommandKind::write, -2, 0},
         {"member", Op::member, CommandKind::local, -2, 0, Access::admin},
     };
     return table;
+}
+
+namespace {
+
+// What validate() turns some commands into: not listed by COMMAND, but logged and applied.
+const std::vector<CommandSpec>& derived_specs() {
+    static const std::vector<CommandSpec> specs = {
+        {"set", Op::set_options, CommandKind::write, -3, 0},
+        {"lease|grant", Op::lease_grant, CommandKind::write, 3, 0},
+        {"lease|keepalive", Op::lease_keepalive, CommandKind::write, 3, 0},
+        {"lease|ttl", Op::lease_ttl, CommandKind::read, 3, 0},
+        {"lease|revoke", Op::lease_revoke, CommandKind::write, 3, 0},
+    };
+    return specs;
+}
+
+const CommandSpec* find_spec(Op op) {
+    for (const auto* specs : {&command_table(), &derived_specs()}) {
+        for (const CommandSpec& spec : *specs)
+            if (spec.op == op) return &spec;
+    }
+    return nullptr;
+}
+
+// LEASE GRANT|KEEPALIVE|TTL|REVOKE: the subcommand's spec, or Redis's error for an unknown one.
+const CommandSpec* lease_subcommand(const std::string& name, std::string& error) {
+    const std::string full = "lease|" + name;
+    for (const CommandSpec& spec : derived_specs()) {
+        if (equals_ignore_case(spec.name, full)) return &spec;
+    }
+    error =
+        "ERR unknown subcommand '" + name.substr(0, 128) + "'. LEASE takes GRANT, KEEPALIVE, TTL or REVOKE.";
+    return nullptr;
+}
+
+// The checks of a command's arguments beyond its arity, shared by validate() and by
+// decode_payload() (a log entry is held to the same rules as a request).
+std::string check_arguments(const CommandSpec& spec, const std::vector<std::string>& args) {
+    switch (spec.op) {
+        case Op::incrby:
+        case Op::decrby:
+            return check_amount(spec, args[2]);
+        case Op::pexpire:
+        case Op::expire:
+            return check_expire(spec, args);
+        case Op::lease_grant:
+        case Op::lease_keepalive:
+        case Op::lease_ttl:
+        case Op::lease_revoke:
+            return check_lease_argument(spec, args[2]);
+        default:
+            return {};
+    }
+}
+
+}  // namespace
+
+std::optional<ExpireOptions> parse_expire_options(const std::vector<std::string>& args, std::size_t first,
+                                                  std::string* error) {
+    ExpireOptions o;
+    auto fail = [&](std::string text) -> std::optional<ExpireOptions> {
+        if (error != nullptr) *error = std::move(text);
+        return std::nullopt;
+    };
+    for (std::size_t j = first; j < args.size(); ++j) {
+        const std::string opt = upper(args[j]);
+        if (opt == "NX") {
+            o.nx = true;
+        } else if (opt == "XX") {
+            o.xx = true;
+        } else if (opt == "GT") {
+            o.gt = true;
+        } else if (opt == "LT") {
+            o.lt = true;
+        } else {
+            return fail("ERR Unsupported option " + args[j]);
+        }
+    }
+    if (o.nx && (o.xx || o.gt || o.lt))
+        return fail("ERR NX and XX, GT or LT options at the same time are not compatible");
+    if (o.gt && o.lt) return fail("ERR GT and LT options at the same time are not compatible");
+    return o;
 }
 
 const CommandSpec* find_command(std::string_view name) {
@@ -157,10 +329,8 @@ const CommandSpec* find_command(std::string_view name) {
 }
 
 const CommandSpec& spec_of(Op op) {
-    for (const CommandSpec& spec : command_table()) {
-        if (spec.op == op) return spec;
-    }
-    return command_table().front();  // unreachable for a valid Op
+    const CommandSpec* spec = find_spec(op);
+    return spec != nullptr ? *spec : command_table().front();  // unreachable for a valid Op
 }
 
 Validation validate(std::vector<std::string> args) {
@@ -178,17 +348,27 @@ Validation validate(std::vector<std::string> args) {
         v.error = wrong_arity(*spec);
         return v;
     }
-    if (spec->op == Op::set) {
-        v.error = check_set_options(args);
-        if (!v.ok()) return v;
-        args.resize(3);
+    std::size_t names = 1;  // the command name, and a subcommand's
+    if (spec->op == Op::lease) {
+        spec = lease_subcommand(args[1], v.error);
+        if (spec == nullptr) return v;
+        if (!arity_ok(*spec, args.size())) {
+            v.error = wrong_arity(*spec);
+            return v;
+        }
+        names = 2;
     }
-    if (spec->op == Op::incrby || spec->op == Op::decrby) {
-        v.error = check_amount(*spec, args[2]);
-        if (!v.ok()) return v;
-    }
+    v.error = check_arguments(*spec, args);
+    if (!v.ok()) return v;
     v.command.op = spec->op;
-    args.erase(args.begin());
+    if (spec->op == Op::set) {
+        v.error = normalize_set(args, v.command.op);
+        if (!v.ok()) return v;
+    }
+    if (spec->op == Op::pexpire || spec->op == Op::expire) {
+        for (std::size_t j = 3; j < args.size(); ++j) args[j] = upper(args[j]);
+    }
+    args.erase(args.begin(), args.begin() + static_cast<long>(names));
     v.command.args = std::move(args);
     return v;
 }
@@ -211,26 +391,28 @@ std::optional<KvCommand> decode_payload(std::string_view payload) {
     const std::uint8_t version = r.u8();
     const std::uint8_t op = r.u8();
     if (!r.ok()) return std::nullopt;
-    const CommandSpec* spec = nullptr;
-    for (const CommandSpec& s : command_table()) {
-        if (static_cast<std::uint8_t>(s.op) == op && s.kind != CommandKind::local) spec = &s;
+    const CommandSpec* spec = find_spec(static_cast<Op>(op));
+    // Each op travels under exactly one version: the one that introduced it. The LEASE container
+    // is never logged (its subcommands are).
+    if (spec == nullptr || spec->kind == CommandKind::local || spec->op == Op::lease ||
+        version != payload_version(spec->op)) {
+        return std::nullopt;
     }
-    // Each op travels under exactly one version: the one that introduced it.
-    if (spec == nullptr || version != payload_version(spec->op)) return std::nullopt;
     const std::uint32_t count = r.count(kMinStringBytes);
     KvCommand command;
     command.op = spec->op;
     command.args.reserve(count);  // bounded by the payload's size (Reader::count)
     for (std::uint32_t i = 0; i < count && r.ok(); ++i) command.args.push_back(r.str());
     if (!r.finish()) return std::nullopt;
-    // Normalized SET has exactly key and value.
-    if (!arity_ok(*spec, command.args.size() + 1) || (spec->op == Op::set && command.args.size() != 2)) {
-        return std::nullopt;
-    }
-    // Amounts were checked before they were logged; a log entry is held to the same rule.
-    if ((spec->op == Op::incrby || spec->op == Op::decrby) && !check_amount(*spec, command.args[1]).empty()) {
-        return std::nullopt;
-    }
+    // The arguments as a request would have them: the name(s) first.
+    std::vector<std::string> request(spec->name.starts_with("lease|") ? 2 : 1);
+    request.insert(request.end(), command.args.begin(), command.args.end());
+    if (!arity_ok(*spec, request.size())) return std::nullopt;
+    // Normalized SET has exactly key and value; with options, exactly what validate() makes.
+    if (spec->op == Op::set && command.args.size() != 2) return std::nullopt;
+    if (spec->op == Op::set_options && !set_options_well_formed(command.args)) return std::nullopt;
+    // Amounts and options were checked before they were logged; a log entry is held to the same rules.
+    if (!check_arguments(*spec, request).empty()) return std::nullopt;
     return command;
 }
 

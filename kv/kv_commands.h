@@ -2,8 +2,10 @@
 // command takes through a node:
 //
 //   write   goes through the replicated log and is applied by every replica (SET DEL APPEND INCR
-//           MSET GETSET GETDEL INCRBY DECR DECRBY SETNX)
-//   read    linearizable read of the state machine (GET KEYS DBSIZE EXISTS MGET STRLEN); the
+//           MSET GETSET GETDEL INCRBY DECR DECRBY SETNX PEXPIRE EXPIRE PERSIST, LEASE GRANT
+//           KEEPALIVE REVOKE)
+//   read    linearizable read of the state machine (GET KEYS DBSIZE EXISTS MGET STRLEN PTTL TTL,
+//           LEASE TTL); the
 //           runtime decides how (ReadIndex, a quorum check or the log) and then calls
 //           KvStore::query()
 //   local   answered by the node itself, never replicated (PING INFO BGSAVE LASTSAVE ECHO, and
@@ -61,9 +63,21 @@ enum class Op : std::uint8_t {
     auth = 25,
     client = 26,
     command = 27,
+    // Payload version 3: cluster time, expiry and leases (kv_store.h).
+    set_options = 28,  // SET with any option; normalized as described at KvCommand
+    pttl = 29,
+    ttl = 30,
+    pexpire = 31,
+    expire = 32,
+    persist = 33,
+    lease = 34,  // the LEASE container: only in the table, validate() picks a subcommand
+    lease_grant = 35,
+    lease_keepalive = 36,
+    lease_ttl = 37,
+    lease_revoke = 38,
     // Local: MEMBER LIST|ADD|PROMOTE|REMOVE|TRANSFER (kv/member_command.h); a change goes through
     // the log as a configuration entry, never as a KV payload.
-    member = 28,
+    member = 39,
 };
 
 struct CommandSpec {
@@ -80,10 +94,15 @@ struct CommandSpec {
 const std::vector<CommandSpec>& command_table();
 // Case-insensitive lookup; nullptr if the command does not exist.
 const CommandSpec* find_command(std::string_view name);
+// Also the ops the table does not list: SET with options, and LEASE's subcommands ("lease|grant",
+// Redis's name for a subcommand).
 const CommandSpec& spec_of(Op op);
 
 // A validated command: the operation and its arguments without the command name.
-// Normalized: SET carries exactly [key, value].
+// Normalized: SET carries exactly [key, value]. SET with any option becomes set_options with
+// exactly [key, value, condition ("" NX XX), get ("" GET), expiry ("" KEEPTTL or the TTL in
+// milliseconds, EX converted), lease ("" or the lease id)]. PEXPIRE / EXPIRE carry [key, amount,
+// options in upper case]; LEASE subcommands their argument alone.
 struct KvCommand {
     Op op = Op::ping;
     std::vector<std::string> args;
@@ -100,17 +119,26 @@ struct Validation {
 };
 
 // Checks `args` (the command name first, any case) like Redis: unknown command, wrong number of
-// arguments (MSET: key-value pairs), SET's options, the integer argument of INCRBY/DECRBY. SET options Redis
-// has but Ballot does not (NX XX GET EX PX EXAT PXAT KEEPTTL) are refused with "ERR SET option 'EX' is not
-// supported by Ballot".
+// arguments (MSET: key-value pairs), SET's options, the integer argument of INCRBY/DECRBY and of
+// the expiry commands. SET's EXAT and PXAT (Unix times, which cluster time is not) are refused with
+// "ERR SET option 'EXAT' is not supported by Ballot".
 Validation validate(std::vector<std::string> args);
+
+// PEXPIRE's and EXPIRE's NX XX GT LT, parsed as Redis's parseExtendedExpireArgumentsOrReply.
+struct ExpireOptions {
+    bool nx = false, xx = false, gt = false, lt = false;
+};
+// From the arguments after the amount; the error text (Redis's) when they are bad.
+std::optional<ExpireOptions> parse_expire_options(const std::vector<std::string>& args, std::size_t first,
+                                                  std::string* error = nullptr);
 
 // The log's encoding of a write (or a read sent through the log): u8 version, u8 op, u32 count,
 // then `count` strings (common/codec.h). Only write and read commands are encoded. Version 1
 // carries the ops up to LASTSAVE, byte for byte as before version 2 existed; version 2 is the
-// same layout for the ops added since (EXISTS and after). So a log written before still decodes,
+// same layout for the ops added since (EXISTS and after); version 3 the same again for the ops of
+// cluster time (SET with options, PTTL and after). So a log written before still decodes,
 // and old and new builds agree on every version-1 entry. A node of an older build cannot apply a
-// version-2 entry (it answers -ERR and changes nothing, while upgraded replicas apply it), so
+// version-2 or 3 entry (it answers -ERR and changes nothing, while upgraded replicas apply it), so
 // upgrade every node before clients use the new commands.
 std::string encode_payload(const KvCommand& command);
 // nullopt unless `payload` is exactly one well-formed encoding of a write or read command with a

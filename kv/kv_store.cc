@@ -14,7 +14,9 @@ namespace ballot::kv {
 
 namespace {
 
-constexpr std::uint8_t kSnapshotVersion = 1;
+// Version 2 adds each key's deadline and lease and the time section; version 1 still loads.
+constexpr std::uint8_t kSnapshotV1 = 1;
+constexpr std::uint8_t kSnapshotVersion = 2;
 constexpr std::size_t kMinPairBytes = 4 + 4;
 
 // Redis's error texts (server.c shared objects and t_string.c).
@@ -41,6 +43,13 @@ void put_header(std::string& out, Index applied, std::uint32_t key_count) {
     put_u64(out, applied);
     put_u32(out, key_count);
 }
+void put_key(std::string& out, std::string_view key, std::string_view value, std::uint64_t deadline_ms,
+             std::uint64_t lease) {
+    put_str(out, key);
+    put_str(out, value);
+    put_u64(out, deadline_ms);
+    put_u64(out, lease);
+}
 std::string encode_sessions(const Sessions& sessions) {
     Bytes bytes;
     Writer w(bytes);
@@ -56,6 +65,9 @@ KvStore::KvStore(KvStoreLimits limits) : limits_(limits), sessions_(limits.sessi
 
 std::string KvStore::apply(Index index, const Command& command) {
     applied_index_ = index;
+    // Expiry happens here, at this log position, before the command sees the state.
+    advance_clock(command.time_ms);
+    if (command.is_clock_tick()) return {};
     const bool session = command.client_id != 0;
     if (session) {
         if (auto reply = sessions_.check(command)) return std::move(*reply);
@@ -108,6 +120,19 @@ std::string KvStore::execute(const KvCommand& c) {
             return getdel(c);
         case Op::setnx:
             return setnx(c);
+        case Op::set_options:
+            return set_options(c);
+        case Op::pexpire:
+        case Op::expire:
+            return pexpire(c);
+        case Op::persist:
+            return persist(c);
+        case Op::lease_grant:
+            return lease_grant(c);
+        case Op::lease_keepalive:
+            return lease_keepalive(c);
+        case Op::lease_revoke:
+            return lease_revoke(c);
         default:
             return execute_read(c);
     }
@@ -129,13 +154,19 @@ std::string KvStore::execute_read(const KvCommand& c) const {
             auto it = data_.find(std::string_view(c.args.at(0)));
             return integer_reply(it == data_.end() ? 0 : static_cast<std::int64_t>(it->second.size()));
         }
+        case Op::pttl:
+        case Op::ttl:
+            return pttl(c);
+        case Op::lease_ttl:
+            return lease_ttl(c);
         default:
             return error_reply(kNotRead);
     }
 }
 
-void KvStore::put(const std::string& key, std::string_view value) {
+void KvStore::put(const std::string& key, std::string_view value, bool keep_meta) {
     before_write(key);
+    if (!keep_meta && !time_.meta.empty()) set_meta(key, {});
     auto it = data_.find(std::string_view(key));
     if (it == data_.end()) {
         insert_key(key, value);
@@ -297,6 +328,7 @@ KvStore::Map::iterator KvStore::insert_key(const std::string& key, std::string_v
 }
 
 void KvStore::erase_key(Map::iterator it) {
+    if (!time_.meta.empty()) set_meta(it->first, {});
     order_.erase(&*it);
     data_.erase(it);
 }
@@ -306,23 +338,23 @@ void KvStore::before_write(std::string_view key) {
     if (open_->cursor && key <= *open_->cursor) return;        // already serialized
     if (open_->saved.find(key) != open_->saved.end()) return;  // the value at begin is saved
     auto it = data_.find(key);
-    std::optional<std::string> at_begin;
-    if (it != data_.end()) at_begin = it->second;
+    std::optional<OpenSnapshot::Saved> at_begin;
+    if (it != data_.end()) at_begin = OpenSnapshot::Saved{it->second, meta_of(key)};
     open_->saved.emplace(std::string(key), std::move(at_begin));
 }
 
 std::string KvStore::snapshot() const {
     std::size_t bytes = 64;
-    for (const auto& kv : data_) bytes += 8 + kv.first.size() + kv.second.size();
-    const std::string sessions = encode_sessions(sessions_);
+    for (const auto& kv : data_) bytes += 24 + kv.first.size() + kv.second.size();
+    const std::string tail = encode_sessions(sessions_) + encode_time();
     std::string out;
-    out.reserve(bytes + sessions.size());
+    out.reserve(bytes + tail.size());
     put_header(out, applied_index_, static_cast<std::uint32_t>(data_.size()));
     for (const Map::value_type* entry : order_) {
-        put_str(out, entry->first);
-        put_str(out, entry->second);
+        const KeyMeta meta = meta_of(entry->first);
+        put_key(out, entry->first, entry->second, meta.deadline_ms, meta.lease);
     }
-    out.append(sessions);
+    out.append(tail);
     return out;
 }
 
@@ -330,7 +362,7 @@ Index KvStore::begin_snapshot() {
     open_ = std::make_unique<OpenSnapshot>();
     open_->index = applied_index_;
     open_->key_count = static_cast<std::uint32_t>(data_.size());
-    open_->sessions = encode_sessions(sessions_);
+    open_->tail = encode_sessions(sessions_) + encode_time();
     put_header(open_->pending, applied_index_, open_->key_count);
     return applied_index_;
 }
@@ -352,8 +384,9 @@ void KvStore::fill_pending(std::size_t want) {
         if (saved_left && (!live_left || saved->first <= (*live)->first)) {
             if (live_left && (*live)->first == saved->first) ++live;
             if (saved->second) {
-                put_str(s.pending, saved->first);
-                put_str(s.pending, *saved->second);
+                const OpenSnapshot::Saved& at_begin = *saved->second;
+                put_key(s.pending, saved->first, at_begin.value, at_begin.meta.deadline_ms,
+                        at_begin.meta.lease);
                 ++s.keys_emitted;
             }
             // The cursor must own its key: the saved entry is about to go.
@@ -361,8 +394,8 @@ void KvStore::fill_pending(std::size_t want) {
             last.reset();
             s.saved.erase(saved);
         } else {
-            put_str(s.pending, (*live)->first);
-            put_str(s.pending, (*live)->second);
+            const KeyMeta meta = meta_of((*live)->first);
+            put_key(s.pending, (*live)->first, (*live)->second, meta.deadline_ms, meta.lease);
             ++s.keys_emitted;
             last = (*live)->first;
             ++live;
@@ -383,7 +416,7 @@ SnapshotChunk KvStore::snapshot_chunk(std::size_t max_bytes) {
     }
     if (!s.keys_done) fill_pending(s.handed_out + max_bytes);
     if (s.keys_done && !s.sessions_done) {
-        s.pending.append(s.sessions);
+        s.pending.append(s.tail);
         s.sessions_done = true;
     }
     SnapshotChunk chunk;
@@ -396,7 +429,8 @@ SnapshotChunk KvStore::snapshot_chunk(std::size_t max_bytes) {
 
 std::optional<Index> KvStore::snapshot_index(std::string_view snapshot) {
     Reader r(snapshot.data(), snapshot.size());
-    if (r.u8() != kSnapshotVersion) return std::nullopt;
+    const std::uint8_t version = r.u8();
+    if (version != kSnapshotV1 && version != kSnapshotVersion) return std::nullopt;
     const Index index = r.u64();
     if (!r.ok()) return std::nullopt;
     return index;
@@ -404,11 +438,14 @@ std::optional<Index> KvStore::snapshot_index(std::string_view snapshot) {
 
 bool KvStore::restore(std::string_view snapshot) {
     Reader r(snapshot.data(), snapshot.size());
-    if (r.u8() != kSnapshotVersion) r.fail("unknown snapshot version");
+    const std::uint8_t version = r.u8();
+    if (version != kSnapshotV1 && version != kSnapshotVersion) r.fail("unknown snapshot version");
+    const bool timed = version == kSnapshotVersion;  // version 1: no time, every key persistent
     const Index applied = r.u64();
     const std::uint32_t n = r.count(kMinPairBytes);
     Map data;
     data.reserve(std::max<std::size_t>(n, limits_.expected_keys));
+    TimeState time;
     // The canonical snapshot lists keys in strictly ascending order (snapshot_chunk walks
     // order_), so the index is built by appending at its end: O(1) per key instead of a search,
     // and a file out of order (or with a key twice) is refused rather than trusted.
@@ -416,20 +453,26 @@ bool KvStore::restore(std::string_view snapshot) {
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
         std::string key = r.str();
         std::string value = r.str();
+        KeyMeta meta;
+        if (timed) meta = KeyMeta{r.u64(), r.u64()};
         if (!r.ok()) break;
         if (!order.empty() && !(std::string_view((*order.rbegin())->first) < key)) {
             r.fail("keys not in ascending order");
             break;
         }
+        if (!meta.empty()) time.meta.emplace(key, meta);
         auto it = data.emplace(std::move(key), std::move(value)).first;  // new: keys ascend
         order.emplace_hint(order.end(), &*it);
     }
     Sessions sessions(limits_.sessions);
-    if (!r.ok() || !sessions.decode(r) || !r.finish()) return false;
+    if (!r.ok() || !sessions.decode(r)) return false;
+    if (timed && !decode_time(r, time)) return false;
+    if (!r.finish()) return false;
     open_.reset();
     data_ = std::move(data);
     order_ = std::move(order);  // points into the nodes moved with data: they never move
     sessions_ = std::move(sessions);
+    time_ = std::move(time);
     applied_index_ = applied;
     return true;
 }

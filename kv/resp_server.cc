@@ -213,6 +213,14 @@ std::string info_text(const Node& node) {
     return out;
 }
 
+// Cluster time (README "Keys that expire, and leases"): the clock at this node's applied index, and
+// what waits to expire there.
+static std::string time_info_text(const KvStore& store) {
+    return "cluster_time_ms:" + std::to_string(store.cluster_time_ms()) +
+           "\r\nvolatile_keys:" + std::to_string(store.volatile_keys()) +
+           "\r\nleases:" + std::to_string(store.lease_count()) + "\r\n";
+}
+
 // A request's reply, once it is done; replies leave in the order of the slots.
 struct Slot {
     bool done = false;
@@ -502,7 +510,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                     append_bulk(r, command.args[0]);
                 break;
             case Op::info:
-                append_bulk(r, info_text(node));
+                append_bulk(r, info_text(node) + time_info_text(store));
                 break;
             case Op::bgsave:
                 r = bgsave_reply(node);

@@ -1,43 +1,125 @@
-// Catching up in basic Paxos (README "Gap filling", "Restart: relearning"): slots are chosen out
+// Catching up in basic Paxos (README "Restart: relearning", "Gap filling"): slots are chosen out
 // of order, so a slot can stay unknown below a chosen one (another proposer's slot in flight, a
-// lost Learn, a proposer that crashed between its phases, a restart). §3 fills such a gap with
-// 'a special "no-op" command that leaves the state unchanged'; the probe finds how far the log
-// extends when no message says so. A peer that knows a slot is chosen answers its Prepare with
-// Learn (Paxos::on(Prepare), election.cc).
+// lost Learn, a proposer that crashed between its phases, a restart). A node that finds itself
+// behind first asks a peer for the chosen values it lacks, in bulk (ChosenRequest, answered with
+// pages of ChosenValues): a learner learning facts from another learner (§2.3), which promises and
+// writes nothing. Only a slot no peer reports chosen is then filled with §3's 'special "no-op"
+// command that leaves the state unchanged', by running Paxos in it. The probe finds how far the
+// log extends when no message says so.
 #include <algorithm>
 
 #include "paxos/paxos.h"
 
 namespace ballot::paxos {
 
-// Hands out the proposer's window after every input: holes below the chosen prefix first, then
-// new commands. The order matters. §3: a server cannot execute commands above a gap until it is
-// filled, so a hole blocks every learner; if a decision's freed window slot went to a new command
-// first, a window of one or two slots could stay full of new commands for ever and the hole would
-// never be retried (a livelock the simulator found, see README "Gap filling").
+// After every input: catching up, then the proposer's window, holes below the chosen prefix
+// first, then new commands. The order matters. §3: a server cannot execute commands above a gap
+// until it is filled, so a hole blocks every learner; if a decision's freed window slot went to a
+// new command first, a window of one or two slots could stay full of new commands for ever and
+// the hole would never be retried (a livelock the simulator found, see README "Gap filling").
 void Paxos::use_window() {
-    fill_gaps();
+    const Index known = first_unknown() - 1;
+    const Index horizon = proposer_.next_slot() - 1;  // the highest slot known in use
+    watch_progress(known, horizon);
+    fetch_chosen(known, horizon);
+    fill_gaps(known);
     proposer_.start_queued();
 }
 
-// Here any node fills a gap, by running Paxos in the slot with a no-op: phase 1 either finds a
-// value accepted (or chosen) there and completes it, or the no-op is chosen. We wait
-// gap_timeout_ticks first, because a gap is usually another proposer's slot still in flight; once
-// filling starts it continues until the prefix reaches the slot that was known in use, the window
-// permitting.
-void Paxos::fill_gaps() {
-    const Index commit = learner_.commit_index();
-    const Index horizon = proposer_.next_slot() - 1;  // the highest slot known in use
-    if (commit != last_commit_ || horizon <= commit) {
-        last_commit_ = commit;
-        behind_since_ = now_;
-    }
-    if (horizon > commit && now_ - behind_since_ >= tuning_.gap_timeout_ticks)
-        fill_until_ = std::max(fill_until_, horizon);
+// The first slot above the chosen prefix and above every trim point heard of (those are chosen,
+// and a snapshot brings them) that this node does not know chosen. Only ever moves up.
+Index Paxos::first_unknown() {
+    unknown_ = std::max({unknown_, learner_.commit_index() + 1, proposer_.floor() + 1});
+    while (learner_.chosen(unknown_)) ++unknown_;
+    return unknown_;
+}
 
+// This node is behind while a slot above its known prefix is in use; from when the prefix last
+// grew (or it fell behind), and which slots were in use then, decide when it asks and fills.
+void Paxos::watch_progress(Index known, Index horizon) {
+    if (horizon > known && known == last_known_ && in_use_then_ > known) return;  // stuck since then
+    last_known_ = known;
+    behind_since_ = now_;
+    in_use_then_ = horizon;
+}
+
+// Bulk catch-up: once the known prefix has not grown for chosen_wait_ticks, ask a peer for the
+// chosen values from the first unknown slot on: the peer heard from last, which was up a moment
+// ago (the likeliest cause of a stall is a proposer that crashed, and asking it would only wait).
+// While its answers teach something and it knows more, ask it again at once (one page per round
+// trip, each within max_message_bytes). One request is in flight at a time. An unanswered one is
+// taken as lost after chosen_timeout_ticks and the next peer in id order is asked; after an answer
+// that taught nothing, the next peer, and not before gap_timeout_ticks (gap filling goes first).
+void Paxos::fetch_chosen(Index known, Index horizon) {
+    const bool lost = fetch_.from != 0;
+    if (lost) {
+        if (now_ < fetch_.deadline) return;
+        fetch_.from = 0;  // lost, or the peer is down
+        fetch_.more = false;
+        fetch_.next = next_peer(fetch_.asked);
+    }
+    if (horizon <= known || now_ < fetch_.idle_until) return;
+    if (!fetch_.more && now_ - behind_since_ < tuning_.chosen_wait_ticks) return;
+    const NodeId to = fetch_.next != kNoNode   ? fetch_.next
+                      : heard_from_ != kNoNode ? heard_from_
+                                               : next_peer(kNoNode);
+    if (to == kNoNode) return;  // a cluster of one
+    fetch_.asked = to;
+    fetch_.from = known + 1;
+    fetch_.deadline = now_ + tuning_.chosen_timeout_ticks;
+    fetch_.retry = lost;
+    send(to, ChosenRequest{fetch_.from});
+}
+
+// The peer after `after` in id order, wrapping around (kNoNode: no peers).
+NodeId Paxos::next_peer(NodeId after) const {
+    const std::vector<NodeId>& peers = members_.peers();  // ascending
+    if (peers.empty()) return kNoNode;
+    auto it = std::upper_bound(peers.begin(), peers.end(), after);
+    return it != peers.end() ? *it : peers.front();
+}
+
+// The chosen values this node knows from m.from on, contiguous. Nothing is promised or written:
+// chosen values are facts, the same this node would put in a Learn. Its trim point rides along,
+// so that an asker whose slots are compacted here fetches a snapshot (snapshots.cc).
+void Paxos::on(NodeId from, const ChosenRequest& m) {
+    if (from == members_.self()) return;
+    send(from, ChosenValues{m.from, acceptor_.trim_point(), learner_.commit_index(),
+                            learner_.chosen_from(m.from, config_.max_message_bytes)});
+}
+
+// Every value is learned whoever sent it and whenever (a late or repeated answer too): a chosen
+// value stays chosen (§2.3). Only the answer awaited moves the request on.
+void Paxos::on(NodeId from, const ChosenValues& m) {
+    const Index before = first_unknown() - 1;
+    heard_trim(from, m.trim);  // snapshots.cc
+    for (std::size_t i = 0; i < m.values.size(); ++i) learn(m.first + i, m.values[i]);
+    if (from != fetch_.asked || m.first != fetch_.from) return;
+    fetch_.from = 0;
+    const Index known = first_unknown() - 1;
+    fetch_.more = known > before && m.commit > known;
+    if (known > before) {
+        fetch_.next = fetch_.more ? from : kNoNode;
+        return;
+    }
+    fetch_.next = next_peer(from);
+    fetch_.idle_until = now_ + tuning_.gap_timeout_ticks;
+}
+
+// Gap filling: any node fills a gap by running Paxos in the slot with a no-op: phase 1 either
+// finds a value accepted (or chosen) there and completes it, or the no-op is chosen. It starts
+// once the known prefix has not grown for gap_timeout_ticks and the bulk catch-up has had its
+// answer (or its request was lost once), and only in the slots that were already in use when the
+// wait began: a gap is usually another proposer's slot still in flight, which a premature no-op
+// would only preempt (its phase 1 outbids that proposer's Accepts). Once filling starts it
+// continues until the prefix reaches the slot that was known in use, the window permitting.
+void Paxos::fill_gaps(Index known) {
+    if (fetch_.from != 0 && !fetch_.retry) return;  // a peer may yet report these slots chosen
+    if (now_ - behind_since_ >= tuning_.gap_timeout_ticks) fill_until_ = std::max(fill_until_, in_use_then_);
     // Never a slot at or below a trim point heard of: it is chosen, and an acceptor that trimmed it
     // can no longer take part (README "Snapshots and compaction"); a snapshot brings it instead.
-    Index slot = std::max({fill_next_, commit + 1, proposer_.floor() + 1});
+    // first_unknown() starts above them.
+    Index slot = std::max(fill_next_, known + 1);
     for (; slot <= fill_until_; ++slot)
         if (!learner_.chosen(slot) && !proposer_.fill(slot)) break;  // the window is full
     fill_next_ = slot;

@@ -20,6 +20,17 @@ void Paxos::check_invariants() const {
     BALLOT_ASSERT(learner_.highest_chosen() < proposer_.next_slot(),
                   "paxos: every chosen slot is known in use");
     BALLOT_ASSERT(fill_next_ >= 1, "paxos: gap filling starts at slot 1 or later");
+    // Catching up (catch_up.cc): the cursor passes only slots known chosen (or trimmed somewhere),
+    // and at most one bulk request is in flight, to a peer, for a limited time.
+    const Index known_from = std::max(learner_.commit_index(), proposer_.floor());
+    for (Index slot = unknown_ - 1; slot > known_from && slot + 64 >= unknown_; --slot)
+        BALLOT_ASSERT(learner_.chosen(slot) != nullptr, "paxos: the catch-up cursor passed slot " +
+                                                            std::to_string(slot) + ", not known chosen");
+    for (NodeId peer : {fetch_.asked, fetch_.next, heard_from_})
+        BALLOT_ASSERT(peer == kNoNode || (peer != members_.self() && members_.contains(peer)),
+                      "paxos: chosen values are asked of a peer");
+    BALLOT_ASSERT(fetch_.from == 0 || fetch_.deadline <= now_ + tuning_.chosen_timeout_ticks,
+                  "paxos: a bulk request in flight expires");
     // Snapshots and compaction (snapshots.cc, README "Snapshots and compaction").
     const Index trim = acceptor_.trim_point();
     BALLOT_ASSERT(snapshot_index_ <= learner_.commit_index(),

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "paxos/messages.h"
 
 namespace ballot::paxos {
 
@@ -32,6 +33,18 @@ void Learner::install(Index through) {
 const std::string* Learner::chosen(Index slot) const {
     auto it = chosen_.find(slot);
     return it == chosen_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Learner::chosen_from(Index first, std::size_t max_bytes) const {
+    std::vector<std::string> out;
+    std::size_t bytes = kChosenValuesHeaderBytes;
+    for (auto it = chosen_.find(first); it != chosen_.end() && it->first == first + out.size(); ++it) {
+        const std::size_t size = chosen_value_bytes(it->second);
+        if (!out.empty() && bytes + size > max_bytes) break;
+        bytes += size;
+        out.push_back(it->second);
+    }
+    return out;
 }
 
 std::vector<Committed> Learner::take_committed() {

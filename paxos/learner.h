@@ -33,6 +33,10 @@ public:
     Index emitted() const { return emitted_; }
     // The chosen value of `slot`, or nullptr if not known (yet).
     const std::string* chosen(Index slot) const;
+    // The chosen values of `first`, `first` + 1, ... as far as they are known contiguously, no
+    // more than a ChosenValues of `max_bytes` holds (but one, if `first` is known, whatever its
+    // size): the answer to a ChosenRequest (catch_up.cc).
+    std::vector<std::string> chosen_from(Index first, std::size_t max_bytes) const;
 
     // Every slot up to this one is known chosen.
     Index commit_index() const { return commit_index_; }

@@ -1,5 +1,7 @@
 #include "paxos/messages.h"
 
+#include <limits>
+
 #include "common/codec.h"
 #include "common/engine.h"
 
@@ -18,6 +20,8 @@ enum Type : std::uint8_t {
     kReadReply = 8,
     kTrimmed = 9,
     kSnapshotRequest = 10,
+    kChosenRequest = 11,
+    kChosenValues = 12,
 };
 
 // How many messages of one payload describe() spells out before eliding the rest.
@@ -111,10 +115,33 @@ std::optional<Message> decode_one(Reader& r) {
             m.have = r.u64();
             return m;
         }
+        case kChosenRequest: {
+            ChosenRequest m;
+            m.from = read_slot(r);
+            return m;
+        }
+        case kChosenValues: {
+            ChosenValues m;
+            m.first = read_slot(r);
+            m.trim = r.u64();
+            m.commit = r.u64();
+            const std::uint32_t n = r.count(sizeof(std::uint32_t));  // each value: its length at least
+            if (r.ok() && n > std::numeric_limits<Index>::max() - m.first)
+                r.fail("values past the last slot");
+            for (std::uint32_t i = 0; i < n && r.ok(); ++i) m.values.push_back(r.str());
+            return m;
+        }
         default:
             r.fail("unknown message type");
             return std::nullopt;
     }
+}
+
+// "slots=5-9", "slot=5", or "from=5 none" for an empty answer.
+std::string slot_range(Index first, std::size_t n) {
+    if (n == 0) return "from=" + std::to_string(first) + " none";
+    if (n == 1) return "slot=" + std::to_string(first);
+    return "slots=" + std::to_string(first) + "-" + std::to_string(first + n - 1);
 }
 
 std::string value_str(const std::string& v) {
@@ -169,7 +196,21 @@ void encode(const Message& message, Bytes& out) {
     } else if (auto* m = std::get_if<SnapshotRequest>(&message)) {
         w.u8(kSnapshotRequest);
         w.u64(m->have);
+    } else if (auto* m = std::get_if<ChosenRequest>(&message)) {
+        w.u8(kChosenRequest);
+        w.u64(m->from);
+    } else if (auto* m = std::get_if<ChosenValues>(&message)) {
+        w.u8(kChosenValues);
+        w.u64(m->first);
+        w.u64(m->trim);
+        w.u64(m->commit);
+        w.u32(static_cast<std::uint32_t>(m->values.size()));
+        for (const std::string& v : m->values) w.str(v);
     }
+}
+
+std::size_t chosen_value_bytes(const std::string& value) {
+    return sizeof(std::uint32_t) + value.size();
 }
 
 bool after_persist(const Message& m) {
@@ -217,6 +258,11 @@ std::string describe(const Message& message) {
                " trim=" + std::to_string(m->trim);
     if (auto* m = std::get_if<SnapshotRequest>(&message))
         return "SnapshotRequest have=" + std::to_string(m->have);
+    if (auto* m = std::get_if<ChosenRequest>(&message))
+        return "ChosenRequest from=" + std::to_string(m->from);
+    if (auto* m = std::get_if<ChosenValues>(&message))
+        return "ChosenValues " + slot_range(m->first, m->values.size()) + " trim=" + std::to_string(m->trim) +
+               " commit=" + std::to_string(m->commit);
     return "?";
 }
 

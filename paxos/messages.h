@@ -88,8 +88,26 @@ struct SnapshotRequest {
     Index have = 0;
 };
 
+// Bulk catch-up (README "Restart: relearning"): "send me the chosen values you know from slot
+// `from` on". A learner asking another learner for facts (§2.3): it promises nothing.
+struct ChosenRequest {
+    Index from = 0;
+};
+
+// The answer: `values[i]` was chosen in slot `first + i`, contiguous from the slot asked for, at
+// most max_message_bytes of them (at least one if there is any). Empty if the replier does not
+// know slot `first` chosen, or has forgotten it (then `trim` says up to where: a snapshot brings
+// those). `commit`: the replier knows every slot up to here chosen, so the asker can tell whether
+// asking again would teach it more.
+struct ChosenValues {
+    Index first = 0;
+    Index trim = 0;    // the replier's trim point (as in ReadReply)
+    Index commit = 0;  // the replier's chosen prefix
+    std::vector<std::string> values;
+};
+
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Learn, ReadQuery, ReadReply, Trimmed,
-                             SnapshotRequest>;
+                             SnapshotRequest, ChosenRequest, ChosenValues>;
 
 // The persist-before-send rule (common/outbox.h), per message type. §2.5: "an acceptor records its
 // intended response in stable storage before actually sending the response", and a proposer
@@ -108,7 +126,14 @@ using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Learn, Re
 //                             snapshot already durable (a snapshot is made or installed before the
 //                             engine hears of it).
 //   SnapshotRequest           false: a request promises nothing.
+//   ChosenRequest             false: a request promises nothing.
+//   ChosenValues              false: like Learn, chosen values promise nothing.
 bool after_persist(const Message& m);
+
+// A generous bound on the fixed fields of a ChosenValues, and what one value adds to it: the
+// replier stays within max_message_bytes with them (Learner::chosen_from).
+inline constexpr std::size_t kChosenValuesHeaderBytes = 64;
+std::size_t chosen_value_bytes(const std::string& value);
 
 // Appends one message to `out`.
 void encode(const Message& m, Bytes& out);

@@ -60,9 +60,9 @@ Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::option
         recover_snapshot(snapshot->last_included_index, leftovers);
     }
     // Restart: the acceptor's state came back from disk, what was chosen did not (beyond the
-    // snapshot). The slots this
-    // node has touched, and those a majority has accepted in (the probe), are known in use, so gap
-    // filling relearns them all: a Prepare per slot, answered with Learn by any peer that knows.
+    // snapshot). The slots this node has touched, and those a majority has accepted in (the
+    // probe), are known in use, so this node is behind: it asks its peers for the chosen values
+    // in bulk, and fills with no-ops only what none of them reports chosen (catch_up.cc).
     proposer_.observe(acceptor_.highest_slot());
     probe();
 }
@@ -81,12 +81,13 @@ void Paxos::tick() {
 
 // A payload is a batch of messages (messages.h). Check the whole batch before acting on any of
 // it, so a bad message changes nothing; then one handler per message type (the on() overloads,
-// grouped by concern file: election.cc, replication.cc, reads.cc).
+// grouped by concern file: election.cc, replication.cc, reads.cc, snapshots.cc, catch_up.cc).
 bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
     auto messages = decode(payload);
     if (!messages || !members_.contains(from)) return false;
     for (const Message& m : *messages)
         if (!plausible(from, m)) return false;
+    if (from != members_.self()) heard_from_ = from;
     for (const Message& m : *messages) std::visit([&](const auto& msg) { on(from, msg); }, m);
     use_window();  // catch_up.cc
     return true;

@@ -11,7 +11,8 @@
 //                     against dueling proposers (§2.4); the acceptor's side of Prepare
 //   replication.cc    phase 2 (§2.2 2a/2b) and learning (§2.3): Accept, Accepted, Learn
 //   reads.cc          linearizable reads: a quorum query for the highest accepted slot
-//   catch_up.cc       gap filling with no-ops (§3) and the probe that finds unknown slots
+//   catch_up.cc       bulk catch-up (chosen values from a peer), gap filling with no-ops (§3),
+//                     and the probe that finds unknown slots
 //   snapshots.cc      snapshots and compaction: the acceptor trim, who needs a snapshot, installs
 //   messages.h/.cc    the wire, and which message waits for the disk (after_persist)
 //   persist.h/.cc     what is durable (§2.5): per-slot acceptor records, the proposer's round
@@ -88,12 +89,18 @@ private:
     void on(NodeId from, const ReadReply& m);
     void on(NodeId from, const Trimmed& m);  // snapshots.cc
     void on(NodeId from, const SnapshotRequest& m);
+    void on(NodeId from, const ChosenRequest& m);  // catch_up.cc
+    void on(NodeId from, const ChosenValues& m);
 
     void learn(Index slot, std::string value);  // replication.cc
 
     void use_window();  // catch_up.cc
-    void fill_gaps();
+    Index first_unknown();
+    void watch_progress(Index known, Index horizon);
+    void fetch_chosen(Index known, Index horizon);
+    void fill_gaps(Index known);
     void probe();
+    NodeId next_peer(NodeId after) const;
 
     void recover_snapshot(Index snapshot, bool leftovers);  // snapshots.cc
     void heard_trim(NodeId from, Index trim);
@@ -119,11 +126,26 @@ private:
 
     std::uint64_t now_ = 0;
 
-    // Gap filling (README "Gap filling").
-    Index last_commit_ = 0;
-    std::uint64_t behind_since_ = 0;  // when the chosen prefix last grew, or this node caught up
+    // Catching up (README "Restart: relearning", "Gap filling"). "Known": every slot up to it is
+    // known chosen or at or below a trim point heard of (a snapshot brings those).
+    Index unknown_ = 1;               // a cursor: the first slot above the known prefix
+    Index last_known_ = 0;            // the known prefix when last looked at
+    std::uint64_t behind_since_ = 0;  // when the known prefix last grew, or this node caught up
+    Index in_use_then_ = 0;           // the highest slot known in use at behind_since_
     Index fill_until_ = 0;            // fill every unknown slot up to here
     Index fill_next_ = 1;             // slots below this are chosen or already being filled
+    // Bulk catch-up: at most one ChosenRequest in flight.
+    struct ChosenFetch {
+        NodeId asked = kNoNode;        // the peer asked last
+        NodeId next = kNoNode;         // the peer to ask next (kNoNode: the one heard from last)
+        Index from = 0;                // the request in flight asks from here (0: none in flight)
+        std::uint64_t deadline = 0;    // ... and is taken as lost at this tick
+        bool more = false;             // the last answer taught something and the peer has more
+        bool retry = false;            // the request in flight replaces one taken as lost
+        std::uint64_t idle_until = 0;  // after an answer that taught nothing, no request before
+    };
+    ChosenFetch fetch_;
+    NodeId heard_from_ = kNoNode;  // the peer whose message arrived last: up a moment ago
 
     // Reads (README "Reads").
     std::map<std::uint64_t, ReadRound> read_rounds_;

@@ -19,8 +19,17 @@ struct Tuning {
     // A phase that gets no majority answer for this long is abandoned and retried (with backoff)
     // under a higher ballot: a message or an acceptor may be lost.
     std::uint32_t attempt_timeout_ticks = 30;
-    // Gap filling: when the chosen prefix has not grown for this long although a higher slot is
-    // known to be in use, this node runs Paxos with a no-op in every unknown slot below it.
+    // Bulk catch-up: when the known chosen prefix has not grown for this long although a higher
+    // slot is known in use, this node asks a peer for the chosen values it lacks (ChosenRequest),
+    // page after page while the pages teach it something. Shorter than gap_timeout_ticks: asking
+    // comes before filling.
+    std::uint32_t chosen_wait_ticks = 15;
+    // A ChosenRequest unanswered for this long is taken as lost (or its peer as down): the next
+    // peer is asked.
+    std::uint32_t chosen_timeout_ticks = 30;
+    // Gap filling: when the known chosen prefix has not grown for this long although a higher slot
+    // is known in use, this node runs Paxos with a no-op in every unknown slot that was already in
+    // use when the wait began.
     std::uint32_t gap_timeout_ticks = 30;
     // A read whose quorum query has no majority answer for this long reports ok = false.
     std::uint32_t read_timeout_ticks = 30;
@@ -43,6 +52,10 @@ struct Tuning {
         // Two heartbeats: far longer than a healthy slot takes (milliseconds), short enough that
         // the slots a crashed proposer left half-done stop blocking the others quickly.
         t.gap_timeout_ticks = std::max<std::uint32_t>(1, 2 * c.heartbeat_ticks);
+        // One heartbeat: a peer's bulk answer (many slots per round trip) should come before the
+        // no-op instances are started (one slot each, and phase 1 disturbs live proposers).
+        t.chosen_wait_ticks = std::max<std::uint32_t>(1, c.heartbeat_ticks);
+        t.chosen_timeout_ticks = std::max<std::uint32_t>(1, c.election_timeout_min_ticks);
         t.read_timeout_ticks = std::max<std::uint32_t>(1, c.election_timeout_min_ticks);
         t.probe_interval_ticks = std::max<std::uint32_t>(1, c.election_timeout_max_ticks);
         t.backoff_max_ticks = std::max<std::uint32_t>(t.backoff_base_ticks, c.election_timeout_max_ticks);

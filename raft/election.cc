@@ -27,6 +27,11 @@ void Raft::tick_election() {
     // timeout, then it assumes there is no viable leader and begins an election." A candidate
     // whose election timed out (a split vote) starts another one the same way.
     if (++election_elapsed_ < randomized_election_timeout_) return;
+    // Only a voter campaigns: a learner, a joining node and a removed one wait for a leader.
+    if (!members_.self_is_voter()) {
+        reset_election_timer();
+        return;
+    }
     become_pre_candidate();
 }
 
@@ -36,9 +41,9 @@ void Raft::tick_leader_lease() {
     // cut off in a minority stops claiming leadership while the majority elects another.
     if (++quorum_check_elapsed_ < config_.election_timeout_min_ticks) return;
     quorum_check_elapsed_ = 0;
-    std::size_t active = 1;  // this node
+    std::size_t active = members_.self_is_voter() ? 1 : 0;  // this node
     for (auto& [id, pr] : progress_) {
-        if (pr.recent_active) ++active;
+        if (pr.recent_active && members_.is_voter(id)) ++active;
         pr.recent_active = false;
     }
     if (active < members_.quorum()) become_follower(currentTerm, kNoNode);
@@ -63,6 +68,10 @@ void Raft::become_follower(std::uint64_t term, NodeId leader) {
         fail_leader_reads();  // §6.4: leadership was lost before these reads were confirmed
         progress_.clear();
         append_pending_ = commit_news_ = read_round_pending_ = false;
+        // A change appended but not applied is the next leader's to commit or overwrite; its
+        // guard (membership.cc) makes either safe.
+        pending_config_index_ = 0;
+        caught_up_ticks_.clear();
     }
 }
 
@@ -75,7 +84,7 @@ void Raft::become_pre_candidate() {
     reset_election_timer();
     votes_ = members_.tally();
     votes_.record(id_, true);
-    for (NodeId peer : members_.peers())
+    for (NodeId peer : members_.voter_peers())
         send(peer, RequestVote{true, currentTerm + 1, log_.last_index(), log_.last_term()});
     if (votes_.won()) become_candidate();  // a one-node cluster
 }
@@ -92,7 +101,7 @@ void Raft::become_candidate() {
     votes_ = members_.tally();
     votes_.record(id_, true);
     // They leave after persist (messages.h): a crash must not let us vote twice in this term.
-    for (NodeId peer : members_.peers())
+    for (NodeId peer : members_.voter_peers())
         send(peer, RequestVote{false, currentTerm, log_.last_index(), log_.last_term()});
     if (votes_.won()) become_leader();
 }
@@ -105,8 +114,7 @@ void Raft::become_leader() {
     // Figure 2, volatile state on leaders, "reinitialized after election": nextIndex = last log
     // index + 1, matchIndex = 0. Every follower starts in probe until its log is known to match.
     progress_.clear();
-    for (NodeId peer : members_.peers())
-        progress_.emplace(peer, Progress(log_.last_index() + 1, config_.max_inflight_messages, config_.max_inflight_bytes));
+    track_configured_peers();
     own_durable_index_ = 0;
     heartbeat_elapsed_ = 0;
     quorum_check_elapsed_ = 0;
@@ -115,6 +123,7 @@ void Raft::become_leader() {
     // of earlier terms can only commit beneath an entry of the current term (§5.4.2), and ReadIndex
     // needs an entry of this term committed (§6.4).
     log_.append(currentTerm, "");
+    term_start_index_ = log_.last_index();
     append_pending_ = true;
 }
 

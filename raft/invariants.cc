@@ -43,7 +43,9 @@ void Raft::check_invariants() const {
     log_.check_invariants(kLogWindow);
     BALLOT_ASSERT(log_.last_term() <= currentTerm,
                   "last log term <= currentTerm (" + str(log_.last_term()) + " > " + str(currentTerm) + ")");
-    BALLOT_ASSERT(votedFor == kNoNode || members_.contains(votedFor), "votedFor is a member or none");
+    // (votedFor and the known leader need not be members of the configuration applied here: a
+    // vote may have gone to a node removed since, a leader may be one added by an entry not yet
+    // applied here.)
 
     // ---- Figure 2 volatile state ----
     BALLOT_ASSERT(commitIndex <= log_.last_index(), "commitIndex <= last log index (" + str(commitIndex) +
@@ -53,7 +55,16 @@ void Raft::check_invariants() const {
 
     // ---- roles ----
     BALLOT_ASSERT((role_ == Role::leader) == (leader_ == id_), "a node names itself leader iff it leads");
-    BALLOT_ASSERT(leader_ == kNoNode || members_.contains(leader_), "the known leader is a member or none");
+    // Every configuration applied since the latest snapshot differs from the one before it by one
+    // server (dissertation §4.1): that is what keeps any two majorities in use overlapping.
+    for (auto it = configs_.begin(); std::next(it) != configs_.end(); ++it)
+        BALLOT_ASSERT(single_server_change(it->second, std::next(it)->second),
+                      "the configuration applied at " + str(std::next(it)->first) + " (" +
+                          std::next(it)->second.str() + ") differs from the one before (" + it->second.str() +
+                          ") by one server");
+    BALLOT_ASSERT(configs_.rbegin()->second == members_.configuration(), "the latest configuration rules");
+    BALLOT_ASSERT(role_ == Role::follower || members_.self_is_voter(),
+                  "only a voter campaigns or leads (learners and non-members stay followers)");
     if (role_ == Role::candidate || role_ == Role::leader) {
         // §5.2: a candidate votes for itself in the term it starts; a leader won that election.
         BALLOT_ASSERT(votedFor == id_, "a candidate's or leader's vote in its term is for itself");
@@ -104,6 +115,8 @@ void Raft::check_snapshot_invariants() const {
 
 void Raft::check_leader_invariants() const {
     BALLOT_ASSERT(progress_.size() == members_.peers().size(), "a leader tracks progress for every peer");
+    for (NodeId peer : members_.peers()) BALLOT_ASSERT(progress_.contains(peer), "... and only for them");
+    BALLOT_ASSERT(pending_config_index_ <= log_.last_index(), "a pending configuration entry is in the log");
     const Index last = log_.last_index();
     // §8: the no-op appended at the start of the term is in the log (and never truncated).
     BALLOT_ASSERT(log_.last_term() == currentTerm, "a leader's log ends in its own term (its no-op, §8)");

@@ -1,14 +1,178 @@
-// Membership change (dissertation §4.1, single-server changes) and learners.
+// Membership change: single-server changes (Ongaro's dissertation §4.1) and learners, on the
+// shared configuration of common/configuration.h.
+//
+//   MEMBER ADD/PROMOTE/REMOVE -> propose_config_change(): the leader checks it may start one now
+//     (refuse_change_now), makes the entry (the change and the whole new configuration) and
+//     appends it like any command
+//   the entry is committed and handed out -> apply_configuration(): it rules from then on, on
+//     every server, at the same index ("taking effect when applied", as etcd-io/raft; the
+//     dissertation's servers use a configuration as soon as it is in their log, which needs the
+//     rollback on truncation that applying only committed entries avoids)
+//   a learner to promote that has caught up -> tick_auto_promotion() proposes its promotion
+//
+// Why one change at a time is safe here (README "Membership change"): two configurations that
+// differ by one server have overlapping majorities, so no two leaders of one term can be elected
+// in them. The leader starts a change only once the previous one is applied (pending_config_index_)
+// AND it has committed (and applied) an entry of its own term. Without the second rule a new
+// leader makes a change to the configuration it has applied while an earlier leader's change sits
+// uncommitted in its log below; both commit, and the second, made without the first, undoes it:
+// the configuration moves by two servers at once, and majorities of the two need not overlap (the
+// bug Ongaro reported to raft-dev in 2015, here in its apply-time form; test
+// `membership_change_waits_for_the_leaders_first_commit`).
+#include <algorithm>
+
+#include "common/assert.h"
+#include "common/command.h"
 #include "raft/raft.h"
 
 namespace ballot::raft {
 
-std::optional<std::string> Raft::propose_config_change(std::string /*request*/) {
-    return std::string("membership change is not built for Raft yet");
+namespace {
+
+// A learner added to be promoted is caught up when its log is within this many entries of the
+// leader's, and is promoted once it has stayed so for the maximum election timeout. Far enough
+// for a learner that keeps up with a loaded leader's pipeline; near enough that the new voter
+// never holds commitment back for long (etcd#3477).
+constexpr Index kPromotionLagEntries = 1000;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Proposing a change
+
+std::optional<std::string> Raft::refuse_change_now() const {
+    if (role_ != Role::leader)
+        return leader_ != kNoNode ? "not the leader: node " + std::to_string(leader_) + " leads"
+                                  : std::string("no leader known; try again");
+    if (pending_config_index_ != 0)
+        return "a membership change is still in progress (entry " + std::to_string(pending_config_index_) +
+               "); try again";
+    if (transfer_target_ != kNoNode) return std::string("a leadership transfer is under way; try again");
+    // The 2015 fix: once this term's first entry (its no-op, §8) is committed and applied, every
+    // change an earlier leader left in our log is applied too (or was overwritten before), so the
+    // new change is made to the configuration that really rules and differs from it by one server.
+    if (lastApplied < term_start_index_ && !config_.unsafe_skip_config_change_guard)
+        return std::string("the leader has not committed an entry of its term yet; try again");
+    return std::nullopt;
+}
+
+std::optional<std::string> Raft::propose_config_change(std::string request) {
+    if (auto refused = refuse_change_now()) return refused;
+    std::string why;
+    std::optional<std::string> command = make_config_entry_command(request, members_.configuration(), why);
+    if (!command) return why;
+    const Configuration next = config_entry_of(*command)->config;
+    // Refuse a change that would leave fewer reachable voters than its quorum (etcd's strict
+    // reconfiguration check): it could never commit, and would stall the cluster behind it.
+    std::size_t reachable = 0;
+    for (NodeId voter : next.voters()) {
+        auto pr = progress_.find(voter);
+        if (voter == id_ || (pr != progress_.end() &&
+                             ticks_ - pr->second.last_heard_tick < config_.election_timeout_max_ticks))
+            ++reachable;
+    }
+    const std::size_t quorum = next.voters().size() / 2 + 1;
+    if (reachable < quorum)
+        return "only " + std::to_string(reachable) + " of the " + std::to_string(next.voters().size()) +
+               " voters it leaves are reachable, fewer than its quorum of " + std::to_string(quorum);
+    log_.append(currentTerm, std::move(*command));
+    append_pending_ = true;
+    pending_config_index_ = log_.last_index();
+    return std::nullopt;
+}
+
+void Raft::tick_auto_promotion() {
+    for (const Member& m : members_.configuration().members()) {
+        if (!m.auto_promote) continue;
+        const Progress& pr = progress_.at(m.id);
+        std::uint32_t& ticks = caught_up_ticks_[m.id];
+        ticks = pr.matchIndex + kPromotionLagEntries >= log_.last_index() ? ticks + 1 : 0;
+        if (ticks < config_.election_timeout_max_ticks || refuse_change_now()) continue;
+        // An engine-made command carries no client session (client id 0): nobody waits for it.
+        const ConfigChange promote{ConfigChange::Kind::promote, m.id, "", false};
+        propose_config_change(encode_command(Command{0, 0, 0, encode_config_request(promote)}));
+        return;  // one change at a time
+    }
 }
 
 std::optional<std::string> Raft::transfer_leadership(NodeId /*target*/) {
     return std::string("leadership transfer is not built for Raft yet");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying a change
+
+void Raft::apply_configuration(Index index, const std::string& data) {
+    if (index <= configs_.rbegin()->first) return;  // applied already (recover_configuration)
+    std::optional<ConfigEntry> entry = config_entry_of(data);
+    if (!entry) return;
+    if (index == pending_config_index_) pending_config_index_ = 0;
+    // The commit hint goes to disk with this batch, before the runtime applies the entry: a
+    // restart then finds the change applied (recover_configuration) and never runs on a
+    // configuration two changes old.
+    hard_state_dirty_ = true;
+    use_configuration(index, std::move(entry->config));
+}
+
+void Raft::reset_configuration(Index index, Configuration config) {
+    configs_.clear();
+    pending_config_index_ = 0;
+    use_configuration(index, std::move(config));
+}
+
+void Raft::use_configuration(Index index, Configuration config) {
+    // A joining node knows no configuration until it applies the first entry that holds one (the
+    // bootstrap configuration is not in the log): that one is where its history starts.
+    if (members_.configuration().empty()) configs_.clear();
+    configs_[index] = config;
+    members_ = Membership(id_, std::move(config));
+    std::erase_if(caught_up_ticks_, [&](const auto& entry) { return !members_.contains(entry.first); });
+    if (members_.self_is_voter()) {
+        if (role_ == Role::leader) track_configured_peers();
+        return;
+    }
+    // A server that is no longer a voter (removed, or never one) never campaigns or leads. A
+    // removed leader steps down once its removal is committed (dissertation §4.2.2): it managed
+    // the cluster until then, and the remaining voters elect a leader after a timeout.
+    if (role_ != Role::follower) become_follower(currentTerm, kNoNode);
+}
+
+void Raft::track_configured_peers() {
+    for (NodeId peer : members_.peers()) {
+        auto [it, fresh] = progress_.try_emplace(peer, log_.last_index() + 1, config_.max_inflight_messages,
+                                                 config_.max_inflight_bytes);
+        // Taken as reachable for a timeout from now (a new leader has just had the votes of a
+        // majority; etcd marks every follower RecentActive at becomeLeader likewise).
+        if (fresh) it->second.last_heard_tick = ticks_;
+    }
+    std::erase_if(progress_, [&](const auto& entry) { return !members_.contains(entry.first); });
+}
+
+const Configuration& Raft::configuration_at(Index index) const {
+    auto it = configs_.upper_bound(index);
+    BALLOT_ASSERT(it != configs_.begin(),
+                  "a configuration is known at every index since the latest snapshot");
+    return std::prev(it)->second;
+}
+
+void Raft::forget_configurations_below(Index index) {
+    // Keep the one that rules at `index`, the new snapshot's.
+    auto ruling = std::prev(configs_.upper_bound(index));
+    configs_.erase(configs_.begin(), ruling);
+}
+
+void Raft::recover_configuration(Index commit_hint) {
+    if (configs_.empty()) configs_[snapshot_index_] = members_.configuration();  // bootstrap
+    const Index through = std::min(commit_hint, log_.last_index());
+    for (Index i = std::max(snapshot_index_, log_.base_index()) + 1; i <= through; ++i)
+        if (auto entry = config_entry_of(log_.at(i).data)) use_configuration(i, std::move(entry->config));
+}
+
+std::uint64_t Raft::voter_quorum_value(std::uint64_t own, std::uint64_t (*value_of)(const Progress&)) const {
+    std::vector<std::uint64_t> values;
+    if (members_.self_is_voter()) values.push_back(own);
+    for (NodeId voter : members_.voter_peers()) values.push_back(value_of(progress_.at(voter)));
+    return members_.quorum_value(std::move(values));
 }
 
 }  // namespace ballot::raft

@@ -1,5 +1,7 @@
 #include "raft/persist.h"
 
+#include <algorithm>
+
 #include "common/codec.h"
 
 namespace ballot::raft {
@@ -41,20 +43,32 @@ std::optional<Entry> decode_record(Index index, std::span<const std::uint8_t> by
     return finish(r, why) ? std::optional<Entry>(std::move(e)) : std::nullopt;
 }
 
-Bytes encode_snapshot_metadata(std::uint64_t last_included_term) {
+Bytes encode_snapshot_metadata(std::uint64_t last_included_term, const Configuration& config) {
     Bytes out;
     Writer w(out);
     w.u64(last_included_term);
+    encode_configuration(config, out);
     return out;
 }
 
-std::optional<std::uint64_t> decode_snapshot_metadata(const SnapshotMeta& meta, std::string* why) {
-    Reader r(meta.engine_metadata);
-    const std::uint64_t term = r.u64();
+std::optional<SnapshotInfo> decode_snapshot_metadata(const SnapshotMeta& meta, std::string* why) {
+    const auto& bytes = meta.engine_metadata;
+    Reader r(std::span<const std::uint8_t>(bytes.data(), std::min<std::size_t>(bytes.size(), 8)));
+    SnapshotInfo info;
+    info.last_included_term = r.u64();
     // Index 0 is "before the log" with term 0; every entry after it has a term >= 1.
-    if (r.ok() && (meta.last_included_index == 0) != (term == 0))
+    if (r.ok() && (meta.last_included_index == 0) != (info.last_included_term == 0))
         r.fail("snapshot's last included term does not fit its index");
-    return finish(r, why) ? std::optional<std::uint64_t>(term) : std::nullopt;
+    if (!finish(r, why)) return std::nullopt;
+    if (bytes.size() > 8) {
+        std::string config_why;
+        info.config = decode_configuration(std::span<const std::uint8_t>(bytes).subspan(8), config_why);
+        if (!info.config) {
+            if (why) *why = "snapshot's configuration does not decode: " + config_why;
+            return std::nullopt;
+        }
+    }
+    return info;
 }
 
 }  // namespace ballot::raft

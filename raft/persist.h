@@ -12,6 +12,8 @@
 // last included term is the term of this entry"); the index is the snapshot's own.
 //
 //     snapshot    u64 last included term (0 only for a snapshot through index 0)
+//                 | configuration as of the last included index (common/configuration.h; absent in
+//                   snapshots written before membership change existed: the bootstrap one applies)
 //
 // Every decoder is bounds-checked and validating (common/codec.h); bytes that do not decode are
 // corruption, which the log store reports at their file and offset.
@@ -56,10 +58,14 @@ LogRecord encode_record(const Entry& e);
 std::optional<Entry> decode_record(Index index, std::span<const std::uint8_t> bytes,
                                    std::string* why = nullptr);
 
-Bytes encode_snapshot_metadata(std::uint64_t last_included_term);
-// The last included term of `meta`; std::nullopt (and `why`, if given) if its engine bytes are not
-// what encode_snapshot_metadata writes or do not fit its index.
-std::optional<std::uint64_t> decode_snapshot_metadata(const SnapshotMeta& meta, std::string* why = nullptr);
+struct SnapshotInfo {
+    std::uint64_t last_included_term = 0;
+    std::optional<Configuration> config;  // the configuration as of the last included index
+};
+Bytes encode_snapshot_metadata(std::uint64_t last_included_term, const Configuration& config);
+// What `meta` says; std::nullopt (and `why`, if given) if its engine bytes are not what
+// encode_snapshot_metadata writes or do not fit its index.
+std::optional<SnapshotInfo> decode_snapshot_metadata(const SnapshotMeta& meta, std::string* why = nullptr);
 
 // What the store recovered, decoded (common/persisted_format.h: decode_recovered, and
 // persisted_codec for the checks the log store runs on every record it replays).

@@ -35,6 +35,9 @@ public:
 
     // §6.2 check-quorum: the follower answered during the current election-timeout period.
     bool recent_active = false;
+    // The leader's tick count when the follower last answered (a membership change must leave a
+    // quorum of voters that answered within an election timeout, raft/membership.cc).
+    std::uint64_t last_heard_tick = 0;
     // The highest commit index the follower was sent in a form it can apply (followers apply
     // min(leaderCommit, last index the message proved to match)): when commitIndex or matchIndex
     // moves past it, the follower hears the news without waiting for the next heartbeat.

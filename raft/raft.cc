@@ -35,9 +35,7 @@ Raft::Raft(const EngineConfig& config, RecoveredState recovered)
         throw std::invalid_argument("raft: recovered log holds an entry of term " +
                                     std::to_string(log_.last_term()) + " but currentTerm is only " +
                                     std::to_string(currentTerm));
-    if (votedFor != kNoNode && !members_.contains(votedFor))
-        throw std::invalid_argument("raft: recovered vote for node " + std::to_string(votedFor) +
-                                    ", which is not a member");
+    recover_configuration(persisted.metadata.commit);
     // Everyone starts as a follower (§5.2); commitIndex is volatile and is learned again from the
     // leader, so the runtime re-applies the log from after its snapshot (from index 1 without one)
     // as entries become known committed.
@@ -56,12 +54,20 @@ void Raft::tick() {
         return;
     }
     tick_leader_lease();
-    if (role_ == Role::leader) tick_heartbeat();
+    if (role_ != Role::leader) return;
+    tick_heartbeat();
+    tick_auto_promotion();
 }
 
 bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
     std::optional<Message> decoded = decode(payload);
-    if (!decoded || !members_.contains(from)) return false;
+    // From members of the configuration this node has applied, and a leader's AppendEntries from
+    // anyone: that leader may be a voter added by an entry not applied here yet, and a joining node
+    // knows nobody (membership.cc). Refusing the rest (a removed node's vote requests, §4.2.3) is
+    // safe: refusing to vote or to answer never breaks safety, and the members that applied the
+    // change can elect. What a non-voter says never counts towards a quorum (Membership::tally).
+    if (!decoded || from == kNoNode) return false;
+    if (!members_.contains(from) && !std::holds_alternative<AppendEntries>(*decoded)) return false;
     if (from == id_) {
         // Our own note, handed back by the runtime once the batch that carried it is durable.
         if (auto* m = std::get_if<AppendEntriesResponse>(&*decoded)) on_own_append(*m);
@@ -83,6 +89,7 @@ bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
 
 ProposeResult Raft::propose(std::string command) {
     if (role_ == Role::leader) {
+        if (transfer_target_ != kNoNode) return ProposeResult::no_leader;  // paused: membership.cc
         // Bound the leader's backlog of entries not yet committed, so a leader that cannot reach
         // a majority does not grow its log without limit.
         if (log_.last_index() - commitIndex >= config_.max_pending_proposals)
@@ -116,14 +123,19 @@ void Raft::on(NodeId /*from*/, Propose&& m) {
 Ready Raft::take_ready() {
     if (role_ == Role::leader) flush_leader();
     Ready rd;
-    if (hard_state_dirty_) rd.metadata = encode_metadata(HardState{currentTerm, votedFor, commitIndex});
-    hard_state_dirty_ = false;
     log_.take_unstable(rd.truncate_from, rd.compact_below, rd.records);
     if (commitIndex > lastApplied) {
         rd.committed.reserve(commitIndex - lastApplied);
-        for (Index i = lastApplied + 1; i <= commitIndex; ++i) rd.committed.push_back({i, log_.at(i).data});
+        for (Index i = lastApplied + 1; i <= commitIndex; ++i) {
+            rd.committed.push_back({i, log_.at(i).data});
+            apply_configuration(i, log_.at(i).data);  // a change takes effect when applied
+        }
         lastApplied = commitIndex;
     }
+    // After the committed entries: applying a configuration asks for the commit hint to be durable
+    // before the runtime applies it (membership.cc).
+    if (hard_state_dirty_) rd.metadata = encode_metadata(HardState{currentTerm, votedFor, commitIndex});
+    hard_state_dirty_ = false;
     outbox_.take(rd.messages, [](const Message& m) { return encode(m); });
     rd.reads = std::move(reads_);
     reads_.clear();

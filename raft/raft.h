@@ -153,6 +153,29 @@ private:
     // A snapshot we heard of (made, installed, recovered) moves currentTerm to its term if later.
     void adopt_snapshot_term(std::uint64_t term);
 
+    // ---- membership.cc ----
+    // The constructor's part: the configuration of the latest configuration entry at or below the
+    // persisted commit hint (a change this node applied before it stopped), over the snapshot's.
+    void recover_configuration(Index commit_hint);
+    // Committed entry `index` is being handed out: if it carries a configuration, it rules now.
+    void apply_configuration(Index index, const std::string& data);
+    // `config` rules from `index` on (a snapshot's, an entry's): progress, roles and history follow.
+    void reset_configuration(Index index, Configuration config);
+    void use_configuration(Index index, Configuration config);
+    // The configuration that ruled at `index` (snapshot_metadata), from the history kept since
+    // the latest snapshot.
+    const Configuration& configuration_at(Index index) const;
+    void forget_configurations_below(Index index);
+    // Leader: progress for every peer of the configuration, none for others.
+    void track_configured_peers();
+    // What a majority of the voters has reached, `value_of` giving each voter's (the leader's own:
+    // `own`, if it is a voter).
+    std::uint64_t voter_quorum_value(std::uint64_t own, std::uint64_t (*value_of)(const Progress&)) const;
+    // Why the leader cannot start a change now (nullopt: it can), before looking at the change.
+    std::optional<std::string> refuse_change_now() const;
+    // Leader: a learner added to be promoted has caught up: propose its promotion.
+    void tick_auto_promotion();
+
     // ---- invariants.cc ----
     void check_leader_invariants() const;
     void check_snapshot_invariants() const;
@@ -218,6 +241,18 @@ private:
         std::uint32_t elapsed_ticks = 0;
     };
     std::map<NodeId, SnapshotTransfer> transfers_;
+
+    // ---- membership change (membership.cc) ----
+    // Configurations applied since the latest snapshot, by the index that made them rule (the
+    // first: the snapshot's, or the bootstrap one at 0), for snapshot_metadata(index).
+    std::map<Index, Configuration> configs_;
+    // Leader: the index of a configuration entry it appended and has not applied yet (0: none).
+    // One change at a time (dissertation §4.1).
+    Index pending_config_index_ = 0;
+    // Leader: per learner to be promoted, ticks it has been caught up without a break.
+    std::map<NodeId, std::uint32_t> caught_up_ticks_;
+    NodeId transfer_target_ = kNoNode;  // leadership transfer under way (paused proposals)
+    Index term_start_index_ = 0;        // leader: the index of its term's no-op (§8)
 
     // ---- the batch being built for take_ready() ----
     bool hard_state_dirty_ = false;

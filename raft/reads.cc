@@ -71,9 +71,9 @@ void Raft::start_reads_waiting_for_commit() {
 }
 
 void Raft::confirm_reads() {
-    std::vector<std::uint64_t> acked{read_context_};  // the leader vouches for itself
-    for (const auto& [id, pr] : progress_) acked.push_back(pr.read_context_acked);
-    const std::uint64_t confirmed = members_.quorum_value(std::move(acked));
+    // The leader vouches for itself; a majority of the voters must echo the round.
+    const std::uint64_t confirmed =
+        voter_quorum_value(read_context_, [](const Progress& pr) { return pr.read_context_acked; });
     while (!pending_reads_.empty() && pending_reads_.front().context <= confirmed) {
         const PendingRead r = pending_reads_.front();
         pending_reads_.pop_front();

@@ -196,8 +196,11 @@ void Raft::on(NodeId from, const AppendEntriesResponse& m) {
     if (role_ != Role::leader || m.term < currentTerm || m.request_term != currentTerm) return;
     // Anything the follower cannot have been sent by us is ignored.
     if (m.match_index > log_.last_index() || m.rejected_index > log_.last_index()) return;
-    Progress& pr = progress_.at(from);
+    auto known = progress_.find(from);
+    if (known == progress_.end()) return;  // not (or no longer) a member we replicate to
+    Progress& pr = known->second;
     pr.recent_active = true;  // §6.2
+    pr.last_heard_tick = ticks_;
     if (m.read_context > pr.read_context_acked && m.read_context <= read_context_) {
         pr.read_context_acked = m.read_context;  // §6.4: the follower still follows us
         confirm_reads();
@@ -239,9 +242,8 @@ Index Raft::next_index_hint(const AppendEntriesResponse& m) const {
 void Raft::maybe_commit() {
     // Figure 2, leaders: "If there exists an N such that N > commitIndex, a majority of
     // matchIndex[i] >= N, and log[N].term == currentTerm: set commitIndex = N".
-    std::vector<Index> match{own_durable_index_};
-    for (const auto& [id, pr] : progress_) match.push_back(pr.matchIndex);
-    const Index n = members_.quorum_value(std::move(match));
+    // (A majority of the voters: learners receive the log but are not counted, membership.cc.)
+    const Index n = voter_quorum_value(own_durable_index_, [](const Progress& pr) { return pr.matchIndex; });
     // §5.4.2: "Raft never commits log entries from previous terms by counting replicas"; they
     // commit indirectly, beneath the first entry of this term (Figure 8).
     if (n <= commitIndex || log_.term_at(n) != currentTerm) return;

@@ -33,16 +33,16 @@ std::string str(std::uint64_t v) {
     return std::to_string(v);
 }
 
-// The last included term of `meta`, or std::invalid_argument naming `what` if its bytes are not
-// Raft's snapshot metadata.
-std::uint64_t last_included_term(const SnapshotMeta& meta, const char* what) {
+// What `meta` says (last included term, configuration), or std::invalid_argument naming `what` if
+// its bytes are not Raft's snapshot metadata.
+SnapshotInfo snapshot_info(const SnapshotMeta& meta, const char* what) {
     std::string why;
-    std::optional<std::uint64_t> term = decode_snapshot_metadata(meta, &why);
-    if (!term)
+    std::optional<SnapshotInfo> info = decode_snapshot_metadata(meta, &why);
+    if (!info)
         throw std::invalid_argument(std::string("raft: ") + what + " through index " +
                                     str(meta.last_included_index) +
                                     " has metadata that does not decode: " + why);
-    return *term;
+    return *info;
 }
 
 }  // namespace
@@ -57,7 +57,9 @@ void Raft::recover_log(std::vector<Entry> records, const std::optional<SnapshotM
         return;
     }
     const Index x = snapshot->last_included_index;
-    const std::uint64_t term = last_included_term(*snapshot, "recovered snapshot");
+    const SnapshotInfo info = snapshot_info(*snapshot, "recovered snapshot");
+    const std::uint64_t term = info.last_included_term;
+    if (info.config && !info.config->empty()) reset_configuration(x, *info.config);
     for (std::size_t i = 1; i < records.size(); ++i) {
         if (records[i].index != records[i - 1].index + 1)
             throw std::invalid_argument("raft: recovered log has a gap between index " +
@@ -100,13 +102,14 @@ Bytes Raft::snapshot_metadata(Index index) const {
     BALLOT_ASSERT(term && index <= lastApplied,
                   "snapshot_metadata(" + str(index) + ") asks for an applied index the log holds (base " +
                       str(log_.base_index()) + ", last applied " + str(lastApplied) + ")");
-    return encode_snapshot_metadata(*term);
+    return encode_snapshot_metadata(*term, configuration_at(index));
 }
 
 void Raft::snapshot_made(const SnapshotMeta& meta) {
     const Index x = meta.last_included_index;
-    const std::uint64_t term = last_included_term(meta, "snapshot made");
+    const std::uint64_t term = snapshot_info(meta, "snapshot made").last_included_term;
     if (x <= snapshot_index_) return;  // an older one finished after a later one (or an install)
+    forget_configurations_below(x);
     BALLOT_ASSERT(x <= lastApplied && (!log_.term_at(x) || *log_.term_at(x) == term),
                   "snapshot_made(" + str(x) + ", term " + str(term) + ") is a snapshot of this log (last applied " +
                       str(lastApplied) + ")");
@@ -157,7 +160,7 @@ void Raft::send_snapshot(NodeId to) {
 }
 
 void Raft::snapshot_sent(NodeId to, Index index, bool ok) {
-    if (!members_.contains(to) || to == id_) return;
+    if (to == id_ || to == kNoNode) return;
     snapshot_transfer_ended(to, index, ok);
 }
 
@@ -172,7 +175,7 @@ void Raft::tick_snapshot_transfers() {
 
 void Raft::snapshot_transfer_ended(NodeId to, Index index, bool ok) {
     transfers_.erase(to);
-    if (role_ == Role::leader) {
+    if (role_ == Role::leader && progress_.count(to)) {  // a peer removed meanwhile has none
         Progress& pr = progress_.at(to);
         // ok: the follower durably holds everything through `index` (a snapshot holds only
         // committed entries, which are in our log too): it matches us there.
@@ -189,7 +192,8 @@ void Raft::snapshot_transfer_ended(NodeId to, Index index, bool ok) {
 
 void Raft::snapshot_installed(const SnapshotMeta& meta) {
     const Index x = meta.last_included_index;
-    const std::uint64_t term = last_included_term(meta, "installed snapshot");
+    const SnapshotInfo info = snapshot_info(meta, "installed snapshot");
+    const std::uint64_t term = info.last_included_term;
     if (x <= lastApplied) {
         // Nothing new to the log: everything through X was handed out already, and our entries
         // there are the committed ones the snapshot holds. It is our latest snapshot all the same.
@@ -216,6 +220,8 @@ void Raft::snapshot_installed(const SnapshotMeta& meta) {
     // everything through X is committed and applied, and the next Committed handed out is X + 1.
     commitIndex = std::max(commitIndex, x);
     lastApplied = x;
+    // The configuration is part of the state the snapshot holds (membership.cc).
+    if (info.config && !info.config->empty()) reset_configuration(x, *info.config);
 }
 
 }  // namespace ballot::raft

@@ -86,6 +86,27 @@ BOOST_DATA_TEST_CASE(redis_py, bdata::make(engine_names()), protocol) {
                           "/usr/bin/python3 " + kClients + "/redis_py_check.py" + cluster.ports());
 }
 
+// A key's TTL across a leader kill (README "Keys that expire, and leases"): cluster time is in the
+// log, so the key goes neither before its TTL nor later than one election timeout (the default
+// maximum, 600 ms) after it, plus the clock-tick interval (100 ms) and slack for polling and a
+// loaded machine. Basic Paxos has no leader: node 1 is the one that ticks the clock when idle,
+// so it is the one killed, and node 2 must take the ticking over.
+BOOST_DATA_TEST_CASE(redis_py_ttl_across_a_leader_kill, bdata::make(engine_names()), protocol) {
+    Cluster cluster(protocol);
+    const NodeId leader = cluster.c.leader_or_first(kElection);
+    std::string survivors;
+    for (int n = 1; n <= cluster.c.size(); ++n) {
+        if (static_cast<NodeId>(n) != leader) survivors += " " + std::to_string(cluster.c.port(static_cast<NodeId>(n)));
+    }
+    constexpr int kTtlMs = 3000;
+    constexpr int kMaxStretchMs = 600 + 100 + 800;
+    expect_checker_passes(protocol, "python3-redis",
+                          "/usr/bin/python3 " + kClients + "/redis_py_ttl_failover.py " + std::to_string(kTtlMs) +
+                              " " + std::to_string(kMaxStretchMs) + " " + std::to_string(cluster.c.port(leader)) +
+                              " " + std::to_string(cluster.c.pid(leader)) + survivors);
+    cluster.c.reap(leader);
+}
+
 BOOST_DATA_TEST_CASE(node_redis, bdata::make(engine_names()), protocol) {
     Cluster cluster(protocol);
     // Debian installs node modules under /usr/share/nodejs, which Debian's node searches by

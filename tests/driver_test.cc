@@ -134,7 +134,9 @@ public:
     void abort_snapshot() override {}
     bool snapshot_open() const override { return false; }
     bool restore(std::string_view) override { return false; }
+    std::optional<std::uint64_t> next_expiry_ms() const override { return expiry_ms; }
     std::vector<std::pair<Index, Command>> applied;
+    std::optional<std::uint64_t> expiry_ms;  // something that can expire, for clock ticks
 };
 
 struct Fixture {
@@ -342,6 +344,54 @@ BOOST_AUTO_TEST_CASE(read_ids_of_two_processes_never_meet) {
     std::set<std::uint64_t> second = read_ids(78);
     BOOST_TEST(first.size() == 1000u);
     for (std::uint64_t id : second) BOOST_TEST(!first.contains(id));
+}
+
+// Cluster time (common/cluster_clock.h). Without a clock from the caller the driver counts its
+// ticks (10 ms each by default): a command is stamped with the time at its proposal.
+BOOST_FIXTURE_TEST_CASE(commands_carry_the_cluster_time_of_their_proposal, Fixture) {
+    for (int i = 0; i < 5; ++i) driver->tick();
+    driver->submit(std::nullopt, "a", record());
+    driver->pump();
+    disk.complete();
+    BOOST_REQUIRE(machine.applied.size() == 1u);
+    BOOST_TEST(machine.applied[0].second.time_ms == 50u);
+}
+
+// While the state machine holds something that can expire, the leader proposes a clock tick
+// after every 100 ms without newer time in the log; with nothing to expire, none at all.
+BOOST_FIXTURE_TEST_CASE(the_leader_ticks_the_clock_only_while_something_can_expire, Fixture) {
+    auto settle = [&] {
+        driver->pump();
+        while (!disk.pending.empty()) disk.complete();
+    };
+    auto run_ms = [&](int ms) {
+        for (int i = 0; i < ms / 10; ++i) {
+            driver->tick();
+            settle();
+        }
+    };
+    run_ms(1000);
+    BOOST_TEST(engine->proposals == 0);
+    machine.expiry_ms = 5000;
+    run_ms(1000);
+    BOOST_TEST(engine->proposals >= 9);
+    BOOST_TEST(engine->proposals <= 10);
+    BOOST_REQUIRE(!machine.applied.empty());
+    std::uint64_t previous = 0;
+    for (const auto& [index, command] : machine.applied) {
+        BOOST_TEST(command.is_clock_tick());
+        BOOST_TEST(command.time_ms > previous);  // time moves on, 100 ms a tick
+        previous = command.time_ms;
+    }
+    BOOST_TEST(previous == 1910u);  // ticks at 1010, 1110, ... 1910 ms
+    // Client commands carry time too: while they flow, no tick is needed.
+    const int ticks = engine->proposals;
+    for (int i = 0; i < 20; ++i) {
+        driver->submit(std::nullopt, "w" + std::to_string(i), record());
+        settle();  // applied at once, before the next tick
+        run_ms(50);
+    }
+    BOOST_TEST(engine->proposals == ticks + 20);
 }
 
 // ---- membership changes and leadership transfer (SPEC "Membership change") ----

@@ -37,11 +37,43 @@ std::string random_value(Rng& rng) {
 }
 
 // A random write; one in four carries a session stamp, so the session table changes too (and
-// sometimes a retry of an earlier seq, a duplicate).
+// sometimes a retry of an earlier seq, a duplicate). Each carries cluster time, a few ms on from
+// the last, and some set TTLs, tie keys to leases or revoke them: keys and leases expire while a
+// snapshot is open, and the copy-on-write must keep their deadlines and leases as they were.
 class Workload {
 public:
     explicit Workload(std::uint64_t seed) : rng_(seed) {}
     Command next() {
+        Command c = rng_.chance(1, 3) ? timed() : plain();
+        clock_ms_ += rng_.between(0, 20);
+        c.time_ms = clock_ms_;
+        if (rng_.chance(1, 4)) {
+            c.client_id = rng_.between(1, 4);
+            std::uint64_t& seq = seqs_[c.client_id];
+            c.seq = rng_.chance(1, 5) && seq > 0 ? seq : ++seq;
+        }
+        return c;
+    }
+    Rng& rng() { return rng_; }
+
+private:
+    Command timed() {
+        const std::string ttl = std::to_string(rng_.between(1, 400));
+        const std::string lease = std::to_string(rng_.between(1, 8));  // granted or not, alive or not
+        switch (rng_.between(0, 4)) {
+            case 0:
+                return command(Op::set_options, {random_key(rng_), random_value(rng_), "", "", ttl, ""});
+            case 1:
+                return command(Op::set_options, {random_key(rng_), random_value(rng_), "", "", "", lease});
+            case 2:
+                return command(Op::pexpire, {random_key(rng_), ttl});
+            case 3:
+                return command(Op::lease_grant, {ttl});
+            default:
+                return command(rng_.chance(1, 2) ? Op::lease_revoke : Op::lease_keepalive, {lease});
+        }
+    }
+    Command plain() {
         Command c;
         switch (rng_.between(0, 3)) {
             case 0:
@@ -59,18 +91,12 @@ public:
             default:
                 c = command(Op::incr, {random_key(rng_)});
         }
-        if (rng_.chance(1, 4)) {
-            c.client_id = rng_.between(1, 4);
-            std::uint64_t& seq = seqs_[c.client_id];
-            c.seq = rng_.chance(1, 5) && seq > 0 ? seq : ++seq;
-        }
         return c;
     }
-    Rng& rng() { return rng_; }
 
-private:
     Rng rng_;
     std::uint64_t seqs_[5] = {};
+    std::uint64_t clock_ms_ = 0;
 };
 
 std::vector<Command> commands(Workload& w, std::size_t n) {

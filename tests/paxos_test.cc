@@ -143,6 +143,9 @@ BOOST_AUTO_TEST_CASE(messages_round_trip_and_describe) {
         px::ReadReply{77, 12, 9},
         px::Trimmed{12, Ballot{4, 1}, 20},
         px::SnapshotRequest{11},
+        px::ChosenRequest{5},
+        px::ChosenValues{5, 2, 9, {"a", ""}},
+        px::ChosenValues{5, 2, 9, {}},
     };
     Bytes batch;
     for (auto& m : all) px::encode(m, batch);
@@ -160,9 +163,13 @@ BOOST_AUTO_TEST_CASE(messages_round_trip_and_describe) {
     BOOST_TEST(px::describe(all[9]) == "ReadReply id=#0000004d highest_accepted=12 trim=9");
     BOOST_TEST(px::describe(all[10]) == "Trimmed slot=12 ballot=4.1 trim=20");
     BOOST_TEST(px::describe(all[11]) == "SnapshotRequest have=11");
-    // Neither snapshot message promises anything that waits for the disk (messages.h).
-    BOOST_TEST(!px::after_persist(all[10]));
-    BOOST_TEST(!px::after_persist(all[11]));
+    BOOST_TEST(px::describe(all[12]) == "ChosenRequest from=5");
+    BOOST_TEST(px::describe(all[13]) == "ChosenValues slots=5-6 trim=2 commit=9");
+    BOOST_TEST(px::describe(all[14]) == "ChosenValues from=5 none trim=2 commit=9");
+    BOOST_TEST(std::get<px::ChosenValues>((*back)[13]).values == strings({"a", ""}));
+    // Neither snapshot message nor bulk catch-up promises anything that waits for the disk
+    // (messages.h).
+    for (std::size_t i = 10; i < all.size(); ++i) BOOST_TEST(!px::after_persist(all[i]), i);
     BOOST_TEST(px::describe(encode({all[0], all[4]})) ==
                "Prepare slot=12 ballot=4.1; Accepted slot=12 ballot=4.1");
 }
@@ -183,6 +190,8 @@ BOOST_AUTO_TEST_CASE(describe_shows_no_raw_numbers_and_nothing_is_a_heartbeat) {
         px::ReadReply{round, 12, 9},
         px::Trimmed{12, Ballot{4, 1}, 20},
         px::SnapshotRequest{11},
+        px::ChosenRequest{5},
+        px::ChosenValues{5, 2, 9, {"a", ""}},
     };
     EngineCluster c("paxos", 3, 1);
     for (const px::Message& m : all) {
@@ -850,6 +859,10 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
     Bytes huge_string = {6, 1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};  // Learn with a 4 GiB value
     Bytes half_good = prepare;  // a valid Prepare, then garbage: nothing of it may be acted on
     half_good.insert(half_good.end(), {3, 0});
+    // A ChosenValues whose count says a billion values follow, with none there.
+    Bytes chosen_values_claiming_a_billion = encode({px::ChosenValues{1, 0, 0, {}}});
+    chosen_values_claiming_a_billion.resize(chosen_values_claiming_a_billion.size() - 4);
+    for (std::uint8_t b : {0x00, 0xca, 0x9a, 0x3b}) chosen_values_claiming_a_billion.push_back(b);
 
     std::vector<std::pair<std::string, Bytes>> bad = {
         {"empty", {}},
@@ -868,6 +881,10 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
         {"trimmed slot above the trim point", encode({px::Trimmed{5, Ballot{1, 2}, 4}})},
         {"refusal of another node's ballot", encode({px::Trimmed{5, Ballot{1, 1}, 9}})},
         {"trim above the highest accepted", encode({px::ReadReply{1, 3, 4}})},
+        {"chosen values asked from slot 0", encode({px::ChosenRequest{0}})},
+        {"chosen values from slot 0", encode({px::ChosenValues{0, 0, 0, {"x"}}})},
+        {"chosen values past the last slot", encode({px::ChosenValues{~Index{0}, 0, 0, {"x", "y"}}})},
+        {"more chosen values than bytes", chosen_values_claiming_a_billion},
     };
     Rng rng(14);
     for (int i = 0; i < 200; ++i) {
@@ -1442,9 +1459,8 @@ BOOST_AUTO_TEST_CASE(install_moves_commit_and_trims_acceptor_state) {
     // Gap filling (slot 60 is known in use) runs Paxos only above the snapshot.
     for (int i = 0; i < 200; ++i) {
         p.tick();
-        for (auto& e : p.take_ready().messages)
-            for (auto& m : *px::decode(e.payload))
-                if (auto* prepare = std::get_if<px::Prepare>(&m)) BOOST_TEST(prepare->slot > 51u);
+        for (auto& m : messages_of(p.take_ready()))
+            if (auto* prepare = std::get_if<px::Prepare>(&m)) BOOST_TEST(prepare->slot > 51u);
     }
 }
 
@@ -1603,4 +1619,213 @@ BOOST_AUTO_TEST_CASE(a_peer_that_never_sends_the_snapshot_is_passed_over_for_ano
     BOOST_TEST(c.transfers().front().first == other);
     c.finish_transfer(other, 3, true);
     BOOST_TEST(c.status(3).commit_index >= x);
+}
+
+// ---------------------------------------------------------------- bulk catch-up
+
+namespace {
+
+// What each node sent, by message type, while `run` delivered everything; and every ChosenValues
+// page, for its size. The network delivers in order and loses nothing.
+struct Sent {
+    std::map<NodeId, std::map<std::string, int>> by_type;  // node -> first word of describe -> count
+    std::vector<px::ChosenValues> pages;
+    std::size_t largest_page_of_many = 0;  // encoded bytes of the largest page with 2+ values
+
+    int count(NodeId from, const std::string& type) const {
+        auto it = by_type.find(from);
+        if (it == by_type.end()) return 0;
+        auto t = it->second.find(type);
+        return t == it->second.end() ? 0 : t->second;
+    }
+    int count_all(const std::string& type) const {
+        int n = 0;
+        for (const auto& [id, types] : by_type) n += count(id, type);
+        return n;
+    }
+};
+
+void deliver_counting(EngineCluster& c, Sent& sent) {
+    while (!c.in_flight().empty()) {
+        InFlight m = std::move(c.in_flight().front());
+        c.in_flight().pop_front();
+        for (const px::Message& message : decode(m)) {
+            const std::string line = px::describe(message);
+            ++sent.by_type[m.from][line.substr(0, line.find(' '))];
+            if (auto* page = std::get_if<px::ChosenValues>(&message)) {
+                sent.pages.push_back(*page);
+                Bytes alone;
+                px::encode(message, alone);
+                if (page->values.size() > 1)
+                    sent.largest_page_of_many = std::max(sent.largest_page_of_many, alone.size());
+            }
+        }
+        BOOST_TEST(c.deliver(m));
+    }
+}
+
+}  // namespace
+
+// README "Restart: relearning". n3 is down while 120 commands are chosen, then restarts while n1
+// goes on proposing. It learns every slot it missed from its peers' ChosenValues, page by page,
+// each page within max_message_bytes, and never runs phase 1 itself: no Prepare from n3, and no
+// Nack anywhere (nobody's proposal was disturbed). Before the bulk exchange it sent a Prepare per
+// missed slot (gap filling), each with a fresh ballot.
+BOOST_AUTO_TEST_CASE(restarted_node_learns_missed_slots_in_bulk_without_phase_1) {
+    EngineConfig base;
+    base.max_message_bytes = 300;
+    EngineCluster c("paxos", 3, 21, base);
+    c.crash(3);
+    for (int i = 0; i < 120; ++i) c.propose(1, "cmd" + std::to_string(i));
+    BOOST_REQUIRE(c.run_until([&] { return c.committed_data(1).size() == 120; }, 500));
+
+    c.restart(3);
+    Sent sent;
+    int next = 120;
+    for (int t = 0; t < 300 && c.committed(3).size() < c.committed(1).size() + (next < 150 ? 1000 : 0); ++t) {
+        if (t % 2 == 0 && next < 150) c.propose(1, "cmd" + std::to_string(next++));  // the load goes on
+        c.tick_all();
+        deliver_counting(c, sent);
+    }
+    BOOST_TEST(c.committed_data(1).size() == 150u);
+    BOOST_TEST(c.committed(3) == c.committed(1));
+    BOOST_TEST(sent.count(3, "Prepare") == 0, "n3 ran phase 1 " << sent.count(3, "Prepare") << " times");
+    BOOST_TEST(sent.count_all("Nack") == 0);
+    BOOST_TEST(sent.count(3, "ChosenRequest") >= 4);
+    // Paged: 120 values of 5 bytes do not fit in 300 bytes.
+    BOOST_TEST(sent.pages.size() >= 4u);
+    BOOST_TEST(sent.largest_page_of_many <= base.max_message_bytes);
+    BOOST_TEST(sent.largest_page_of_many > base.max_message_bytes / 2);  // and pages are full
+    check_invariants(c);
+}
+
+// README "Gap filling". n1 hears slots 2 and 4 chosen, not 1 and 3. After chosen_wait_ticks (one
+// heartbeat) it asks n2 for the chosen values from slot 1, and learns slot 1 from the answer
+// without phase 1. It asks again for slot 3; n2 does not answer, and gap filling waits for that
+// answer although gap_timeout_ticks (two heartbeats) pass: only when the request is taken as lost
+// (chosen_timeout_ticks) does n3 get asked and slot 3 its no-op Prepare. Slot 5 and above are not
+// known in use, and get nothing. Then, on another node, an answer that teaches nothing: gap
+// filling starts gap_timeout_ticks after the prefix stalled, not before.
+BOOST_AUTO_TEST_CASE(unknown_slot_is_asked_for_before_it_is_filled_with_a_no_op) {
+    px::Paxos p(bare_config(), RecoveredState{});  // heartbeat_ticks 5, election_timeout_min_ticks 30
+    p.take_ready();
+    BOOST_TEST(p.step(2, encode({px::Learn{2, "b"}, px::Learn{4, "d"}})));
+    p.take_ready();
+
+    // Ticks until a batch carries a T, at most 100; nothing but that batch may carry a Prepare.
+    // Returns the ticks taken (0: never) and the batch.
+    auto tick_until = [](px::Paxos& node, auto carries) -> std::pair<int, Ready> {
+        for (int t = 1; t <= 100; ++t) {
+            node.tick();
+            Ready r = node.take_ready();
+            if (carries(messages_of(r))) return {t, std::move(r)};
+            BOOST_TEST(only<px::Prepare>(messages_of(r)).empty(), "a Prepare too early, tick " << t);
+        }
+        return {0, Ready{}};
+    };
+    auto asks = [](const std::vector<px::Message>& out) { return !only<px::ChosenRequest>(out).empty(); };
+    auto prepares = [](const std::vector<px::Message>& out) { return !only<px::Prepare>(out).empty(); };
+    // (to, from) of every ChosenRequest in a batch.
+    auto asked = [](const Ready& r) {
+        std::vector<std::pair<NodeId, Index>> out;
+        for (const Envelope& e : r.messages) {
+            const auto messages = px::decode(e.payload);
+            BOOST_REQUIRE(messages.has_value());
+            for (const px::Message& m : *messages)
+                if (auto* request = std::get_if<px::ChosenRequest>(&m)) out.emplace_back(e.to, request->from);
+        }
+        return out;
+    };
+
+    auto [asked_at, first] = tick_until(p, asks);
+    BOOST_TEST(asked_at == 5);
+    BOOST_TEST((asked(first) == std::vector<std::pair<NodeId, Index>>{{2, 1}}));
+    BOOST_TEST(p.step(2, encode({px::ChosenValues{1, 0, 2, {"a"}}})));  // n2 knows slots 1 and 2
+    BOOST_TEST(p.take_ready().committed == (std::vector<Committed>{{1, "a"}, {2, "b"}}));
+
+    // n2 had no more (commit=2), so the next ask waits for the prefix to stall again.
+    auto [asked_again_at, second] = tick_until(p, asks);
+    BOOST_TEST(asked_again_at == 5);
+    BOOST_TEST((asked(second) == std::vector<std::pair<NodeId, Index>>{{2, 3}}));
+    auto [filled_at, filled] = tick_until(p, prepares);
+    BOOST_TEST(filled_at == 30);  // the request taken as lost, not gap_timeout_ticks
+    BOOST_TEST((asked(filled) == std::vector<std::pair<NodeId, Index>>{{3, 3}}));  // the next peer
+    for (const px::Message& m : messages_of(filled))
+        if (auto* prepare = std::get_if<px::Prepare>(&m)) BOOST_TEST(prepare->slot == 3u);
+
+    px::Paxos q(bare_config(), RecoveredState{});
+    q.take_ready();
+    BOOST_TEST(q.step(2, encode({px::Learn{2, "b"}})));
+    q.take_ready();
+    BOOST_TEST(tick_until(q, asks).first == 5);
+    BOOST_TEST(q.step(2, encode({px::ChosenValues{1, 0, 0, {}}})));  // n2 knows nothing either
+    BOOST_TEST(only<px::Prepare>(messages_of(q.take_ready())).empty());
+    BOOST_TEST(tick_until(q, prepares).first == 5);  // gap_timeout_ticks after the stall began
+}
+
+// A ChosenRequest for slots the peer has compacted is answered with its trim point and no values:
+// the asker requests a snapshot (README "Snapshots and compaction") and, at once, the chosen
+// values above the trim point; once the snapshot is installed it hands out what it learned above.
+BOOST_AUTO_TEST_CASE(chosen_request_for_compacted_slots_falls_back_to_a_snapshot) {
+    px::Paxos p(bare_config(), RecoveredState{});
+    p.take_ready();
+    BOOST_TEST(p.step(2, encode({px::Learn{12, "l"}})));  // behind: slots 1-11 unknown
+    p.take_ready();
+    std::vector<px::Message> out;
+    for (int t = 0; t < 20 && only<px::ChosenRequest>(out).empty(); ++t) {
+        p.tick();
+        out = messages_of(p.take_ready());
+    }
+    BOOST_REQUIRE_EQUAL(only<px::ChosenRequest>(out).size(), 1u);
+    BOOST_TEST(only<px::ChosenRequest>(out)[0].from == 1u);
+
+    BOOST_TEST(p.step(2, encode({px::ChosenValues{1, 8, 12, {}}})));  // n2 trimmed through 8
+    out = messages_of(p.take_ready());
+    BOOST_REQUIRE_EQUAL(only<px::SnapshotRequest>(out).size(), 1u);
+    BOOST_TEST(only<px::SnapshotRequest>(out)[0].have == 0u);
+    BOOST_REQUIRE_EQUAL(only<px::ChosenRequest>(out).size(), 1u);
+    BOOST_TEST(only<px::ChosenRequest>(out)[0].from == 9u);
+
+    BOOST_TEST(p.step(2, encode({px::ChosenValues{9, 8, 12, {"i", "j", "k"}}})));
+    Ready r = p.take_ready();
+    BOOST_TEST(r.committed.empty());                              // slots 1-8 are still missing
+    BOOST_TEST(only<px::ChosenRequest>(messages_of(r)).empty());  // 9-12 known: nothing to ask
+
+    p.snapshot_installed(SnapshotMeta{10, {}});  // n2's snapshot, through 10
+    r = p.take_ready();
+    BOOST_TEST(r.committed == (std::vector<Committed>{{11, "k"}, {12, "l"}}));
+    BOOST_TEST(only<px::Prepare>(messages_of(r)).empty());
+    for (int t = 0; t < 50; ++t) {  // nothing left to fill
+        p.tick();
+        BOOST_TEST(only<px::Prepare>(messages_of(p.take_ready())).empty());
+    }
+}
+
+// The same on a cluster that compacts: n3 missed 15 slots, n1 and n2 snapshotted through 10 and
+// trimmed through 8. n3 hears their trim point from its probe, asks for a snapshot and for the
+// chosen values above the trim point, and is caught up the moment the snapshot is installed,
+// without phase 1.
+BOOST_AUTO_TEST_CASE(lagging_node_learns_above_the_trim_point_in_bulk_while_the_snapshot_comes) {
+    SnapshotCluster c(3, /*trailing=*/2, 5);
+    const Index x = leave_n3_behind_a_trim_point(c, 10);
+    c.isolate(3);
+    for (int i = 11; i <= 15; ++i) c.propose(1, "c" + std::to_string(i));
+    BOOST_REQUIRE(
+        c.run_until([&] { return c.applied_commands(1) == 15 && c.applied_commands(2) == 15; }, 300));
+    c.heal();
+    bool asked_above = false, prepared = false;
+    c.trace = [&](const std::string& line) {
+        if (line.rfind("n3 -> ", 0) != 0) return;
+        prepared = prepared || line.find("Prepare") != std::string::npos;
+        asked_above =
+            asked_above || line.find("ChosenRequest from=" + std::to_string(x - 1)) != std::string::npos;
+    };
+    BOOST_REQUIRE(c.run_until([&] { return !c.transfers().empty(); }, 300));
+    for (int t = 0; t < 20; ++t) c.tick_all(), c.stabilize();
+    BOOST_TEST(asked_above);
+    BOOST_TEST(c.status(3).commit_index == 0u);
+    c.finish_transfer(c.transfers().front().first, 3, true);
+    BOOST_TEST(c.node(3).applied == 15u);
+    BOOST_TEST((c.node(3).state == c.node(1).state));
+    BOOST_TEST(!prepared, "n3 ran phase 1");
 }

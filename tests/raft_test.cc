@@ -60,15 +60,7 @@ void trace_if_asked(EngineCluster& c) {
         c.trace = [](const std::string& line) { BOOST_TEST_MESSAGE(line); };
 }
 
-// Small timeouts so scenarios take few ticks: elections after 10-20 ticks of silence, heartbeats
-// every 2.
-EngineConfig small_timeouts() {
-    EngineConfig c;
-    c.election_timeout_min_ticks = 10;
-    c.election_timeout_max_ticks = 20;
-    c.heartbeat_ticks = 2;
-    return c;
-}
+using ballot::test::small_timeouts;
 
 std::uint64_t term_of(EngineCluster& c, NodeId id) {
     return c.status(id).epoch.round;
@@ -1105,8 +1097,10 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_effect) {
         Bytes longer = valid;
         longer.push_back(0);
         expect_rejected(longer, leader, "trailing byte");
-        // A valid message from a node that is not a member.
-        expect_rejected(valid, 99, "non-member sender");
+        // A valid message from a node that is not a member (but a leader's AppendEntries: a leader
+        // may be a voter added by an entry the receiver has not applied yet, membership_test).
+        if (!std::holds_alternative<raft::AppendEntries>(*raft::decode(valid)))
+            expect_rejected(valid, 99, "non-member sender");
     }
 
     // An AppendEntries claiming four billion entries in a few bytes.
@@ -1592,8 +1586,9 @@ raft::Raft follower_with_log(std::uint64_t term, Index count, Index commit) {
     return f;
 }
 
+// A snapshot of the three-node clusters these tests run (its configuration: voters 1-3).
 SnapshotMeta snapshot_meta(Index index, std::uint64_t term) {
-    return SnapshotMeta{index, raft::encode_snapshot_metadata(term)};
+    return SnapshotMeta{index, raft::encode_snapshot_metadata(term, ballot::Configuration::of_voters({1, 2, 3}))};
 }
 
 }  // namespace

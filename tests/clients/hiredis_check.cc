@@ -99,8 +99,10 @@ int main(int argc, char** argv) {
     check("STRLEN", is_integer(r, 3), r.get());
     r = command(c, "EXISTS hi:a hi:b hi:missing");
     check("EXISTS", is_integer(r, 2), r.get());
-    r = command(c, "SET hi:ttl v PX 1000");
-    check("SET PX is refused (no expiry yet)", r && r->type == REDIS_REPLY_ERROR, r.get());
+    r = command(c, "SET hi:ttl v PX 60000");
+    check("SET PX", r && r->type == REDIS_REPLY_STATUS && std::string(r->str) == "OK", r.get());
+    r = command(c, "PTTL hi:ttl");
+    check("PTTL", r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 && r->integer <= 60000, r.get());
     redisFree(c);
     std::printf(failed ? "some hiredis checks failed\n" : "all hiredis checks passed\n");
     return failed ? 1 : 0;

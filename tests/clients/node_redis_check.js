@@ -74,7 +74,10 @@ async function main(ports) {
   // MULTI/EXEC is not supported: exec() rejects, and none of the transaction is applied.
   await expectError('multi().exec()', r.multi().set('node:tx', '1').exec(), 'MULTI is not supported by Ballot');
   check('nothing of the refused transaction applied', await r.get('node:tx'), null);
-  await expectError('SET PX', r.set('node:ttl', 'v', {PX: 1000}), 'not supported by Ballot');
+  check('SET PX', await r.set('node:ttl', 'v', {PX: 60000}), 'OK');
+  const pttl = await r.pTTL('node:ttl');
+  check('PTTL within the TTL', pttl > 0 && pttl <= 60000, true);
+  check('PERSIST', await r.persist('node:ttl'), true);
   for (const c of clients) await c.quit();
   console.log('all node-redis checks passed');
 }

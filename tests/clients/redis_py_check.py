@@ -6,6 +6,7 @@ Prints one line per check and exits 0 when every check passed, 1 at the first th
 77 when python3-redis is not installed.
 """
 import sys
+import time
 
 try:
     import redis
@@ -72,8 +73,30 @@ def main(ports):
     check("SETNX new", r.setnx("py:a", "x"), True)
     check("SETNX existing", r.setnx("py:a", "y"), False)
     check("DEL", r.delete("py:a", "py:b"), 2)
-    # Key expiry is not built yet (issue 13's cluster time): today SET's PX is refused.
-    expect_error("SET PX", lambda: r.set("py:ttl", "v", px=1000), "not supported by Ballot")
+    # Key expiry in cluster time (README "Keys that expire, and leases").
+    check("SET PX", r.set("py:ttl", "v", px=60000), True)
+    check("PTTL within the TTL", 0 < r.pttl("py:ttl") <= 60000, True)
+    check("TTL in seconds", r.ttl("py:ttl") in (59, 60), True)
+    check("SET NX on an existing key", r.set("py:ttl", "w", nx=True), None)
+    check("SET XX GET", r.set("py:ttl", "w", xx=True, get=True), "v")
+    check("PTTL after a plain SET", r.pttl("py:ttl"), -1)
+    check("PEXPIRE", r.pexpire("py:ttl", 200), True)
+    check("PERSIST", r.persist("py:ttl"), True)
+    check("PTTL of a missing key", r.pttl("py:missing"), -2)
+    check("SET EX then EXPIRE GT", (r.set("py:ex", "v", ex=100), r.expire("py:ex", 200, gt=True)), (True, True))
+    check("SET PX 300", r.set("py:short", "v", px=300), True)
+    lease = r.execute_command("LEASE", "GRANT", 60000)
+    check("LEASE GRANT gives an id", isinstance(lease, int) and lease > 0, True)
+    check("SET ... LEASE", r.execute_command("SET", "py:leased", "v", "LEASE", lease), True)
+    check("LEASE KEEPALIVE", r.execute_command("LEASE", "KEEPALIVE", lease), 60000)
+    check("LEASE REVOKE", r.execute_command("LEASE", "REVOKE", lease), "OK")
+    check("the lease's key went with it", r.get("py:leased"), None)
+    expect_error("LEASE TTL once revoked", lambda: r.execute_command("LEASE", "TTL", lease), "lease not found")
+    # The 300 ms key goes without any client traffic: the leader's clock ticks move time.
+    deadline = time.monotonic() + 10
+    while r.exists("py:short") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check("SET PX 300 key gone within 10 s", r.exists("py:short"), 0)
     # MULTI/EXEC is not supported: a transactional pipeline fails, and none of it is applied.
     tx = r.pipeline(transaction=True)
     tx.set("py:tx", "1")

@@ -35,6 +35,8 @@ public:
     std::string apply(Index index, const Command& command) override;
     std::string query(std::string_view payload) const override { return inner_.query(payload); }
     Index applied_index() const override { return inner_.applied_index(); }
+    std::uint64_t cluster_time_ms() const override { return inner_.cluster_time_ms(); }
+    std::optional<std::uint64_t> next_expiry_ms() const override { return inner_.next_expiry_ms(); }
     std::string snapshot() const override { return inner_.snapshot(); }
     Index begin_snapshot() override { return inner_.begin_snapshot(); }
     SnapshotChunk snapshot_chunk(std::size_t max_bytes) override { return inner_.snapshot_chunk(max_bytes); }

@@ -109,13 +109,14 @@ std::string SimReport::summary() const {
         << " simulated ms, " << events << " events; " << config.describe() << "\n  ops " << history_ops
         << " (" << workload.writes_ok << " writes ok, " << workload.writes_indeterminate << " indeterminate, "
         << workload.reads_ok << " reads ok, " << workload.reads_failed << " reads failed, "
-        << workload.retries << " retries; of the indeterminate, " << workload.indeterminate_applied
-        << " took effect, " << workload.indeterminate_dropped << " never applied); faults " << faults.total()
-        << " (" << faults.crashes << " crashes, " << cluster.torn_writes << " torn writes, "
-        << faults.fsync_failures << " fsync failures, " << faults.partitions << " partitions, "
-        << faults.leader_isolations << " leader isolations, " << faults.one_way_cuts << " one-way cuts, "
-        << faults.pauses << " pauses, " << faults.full_crashes << " full-cluster crashes, " << faults.heals
-        << " heals, " << faults.stale_leader << " stale-leader scenarios (" << faults.stale_leader_replays
+        << workload.timed_ok << " TTL/lease commands answered, " << workload.retries
+        << " retries; of the indeterminate, " << workload.indeterminate_applied << " took effect, "
+        << workload.indeterminate_dropped << " never applied); faults " << faults.total() << " ("
+        << faults.crashes << " crashes, " << cluster.torn_writes << " torn writes, " << faults.fsync_failures
+        << " fsync failures, " << faults.partitions << " partitions, " << faults.leader_isolations
+        << " leader isolations, " << faults.one_way_cuts << " one-way cuts, " << faults.pauses << " pauses, "
+        << faults.full_crashes << " full-cluster crashes, " << faults.heals << " heals, "
+        << faults.stale_leader << " stale-leader scenarios (" << faults.stale_leader_replays
         << " replayed)); messages " << messages_sent << " sent, " << messages_dropped << " dropped ("
         << messages_to_old_process << " of them addressed to a process that had since restarted), "
         << messages_duplicated << " duplicated, " << messages_long_delayed << " late by 100 ms or more, "

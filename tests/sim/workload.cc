@@ -11,6 +11,9 @@ constexpr std::uint64_t kClientIdBase = 1000;  // client ids; node sessions use 
 constexpr std::uint64_t kNoNodeRetryUs = 50'000;
 constexpr std::uint64_t kRetryBackoffMaxUs = 100'000;
 constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+constexpr std::uint64_t kTimedPercent = 15;
+constexpr std::uint64_t kTimedKeys = 3;
+constexpr std::size_t kLeasesKept = 8;
 
 const char* status_name(Outcome::Status s) {
     switch (s) {
@@ -75,6 +78,15 @@ void Workload::schedule_next(Client& c) {
 void Workload::begin_op(Client& c) {
     HistoryOp op;
     op.client = c.id;
+    if (rng_.between(1, 100) <= kTimedPercent) {
+        c.timed = true;
+        const std::vector<std::string> args = timed_command(c);
+        for (const std::string& a : args) op.note += (op.note.empty() ? "" : " ") + a;
+        const bool is_write = kv::validate(args).command.kind() == kv::CommandKind::write;
+        return invoke(c, std::move(op), args, is_write);
+    }
+    c.timed = false;
+    c.grants_lease = false;
     op.key = "k" + std::to_string(rng_.between(1, static_cast<std::uint64_t>(config_.keys)));
     std::vector<std::string> args;
     const std::uint64_t pick = rng_.between(1, 100);
@@ -95,13 +107,51 @@ void Workload::begin_op(Client& c) {
         op.op = KvOp::incr;
         args = {"INCR", op.key};
     }
+    const bool is_write = op.op != KvOp::get;
+    invoke(c, std::move(op), args, is_write);
+}
+
+// TTLs from a few ms (they expire while clients, crashes and elections go on) to seconds (they
+// outlive leader changes), on the timed keys; leases granted by any client, used by all.
+std::vector<std::string> Workload::timed_command(Client& c) {
+    const std::string key = "t" + std::to_string(rng_.between(1, kTimedKeys));
+    const std::string ttl_ms = std::to_string(rng_.between(5, 3000));
+    const std::string lease =
+        lease_ids_.empty() ? "1" : std::to_string(lease_ids_[rng_.between(0, lease_ids_.size() - 1)]);
+    c.grants_lease = false;
+    switch (rng_.between(1, 10)) {
+        case 1:
+            return {"SET", key, "v" + std::to_string(next_value_++), "PX", ttl_ms};
+        case 2:
+            return {"SET", key, "v" + std::to_string(next_value_++), "NX", "PX", ttl_ms, "GET"};
+        case 3:
+            return {"SET", key, "v" + std::to_string(next_value_++), "LEASE", lease};
+        case 4:
+            return {"PEXPIRE", key, ttl_ms};
+        case 5:
+            return {"PERSIST", key};
+        case 6:
+            return {"PTTL", key};
+        case 7:
+            c.grants_lease = true;
+            return {"LEASE", "GRANT", ttl_ms};
+        case 8:
+            return {"LEASE", "KEEPALIVE", lease};
+        case 9:
+            return {"LEASE", "TTL", lease};
+        default:
+            return {"LEASE", "REVOKE", lease};
+    }
+}
+
+void Workload::invoke(Client& c, HistoryOp op, const std::vector<std::string>& args, bool is_write) {
     kv::Validation v = kv::validate(args);
     if (!v.ok()) {
         violations_.add("workload built an invalid command: " + v.error);
         return;
     }
     c.payload = kv::encode_payload(v.command);
-    c.is_write = op.op != KvOp::get;
+    c.is_write = is_write;
     op.invoke = ++clock_;
     op.invoke_ms = queue_.now_us() / 1000;
     c.op = std::move(op);
@@ -114,10 +164,30 @@ void Workload::begin_op(Client& c) {
     }
     c.give_up_at_us = queue_.now_us() + config_.give_up_ms * 1000;
     c.last_node = kNoNode;
-    log(c, std::string("invoke ") + to_string(c.op.op) + " " + c.op.key +
-               (c.op.arg.empty() ? "" : " " + c.op.arg) +
-               (c.is_write ? " seq " + std::to_string(c.stamp.seq) : ""));
+    const std::string what =
+        c.timed ? c.op.note
+                : std::string(to_string(c.op.op)) + " " + c.op.key + (c.op.arg.empty() ? "" : " " + c.op.arg);
+    log(c, "invoke " + what + (c.is_write ? " seq " + std::to_string(c.stamp.seq) : ""));
     try_once(c);
+}
+
+// A timed command's reply has a shape that command can give: +OK, nil, a value, an integer, or
+// "lease not found"; never another error (a stale-request or undecodable-entry reply would mean
+// the stamp, dedup or payload machinery misbehaved).
+void Workload::check_timed_reply(Client& c, const std::string& reply) {
+    kv::RespReplyParser parser;
+    parser.feed(reply);
+    kv::RespValue v;
+    if (parser.next(v) != kv::RespStatus::ok || (v.is_error() && v.str != "ERR lease not found")) {
+        violations_.add("client " + std::to_string(c.id) + ": unexpected reply " + reply + " to " +
+                        c.op.note);
+        return;
+    }
+    ++stats_.timed_ok;
+    if (c.grants_lease && v.type == kv::RespValue::Type::integer) {
+        if (lease_ids_.size() == kLeasesKept) lease_ids_.erase(lease_ids_.begin());
+        lease_ids_.push_back(v.integer);
+    }
 }
 
 NodeId Workload::pick_node(const Client& c) {
@@ -156,6 +226,10 @@ void Workload::try_once(Client& c) {
 
 void Workload::on_write_outcome(Client& c, std::uint64_t attempt, const Outcome& outcome) {
     if (!c.busy || c.attempt != attempt) return;  // an attempt the client no longer waits for
+    if (outcome.status == Outcome::Status::ok && c.timed) {
+        check_timed_reply(c, outcome.reply);
+        return complete(c, KvResult::ok());
+    }
     if (outcome.status == Outcome::Status::ok) return complete(c, parse_reply(c.op, outcome.reply));
     retry_or_give_up(c, status_name(outcome.status));
 }
@@ -163,6 +237,10 @@ void Workload::on_write_outcome(Client& c, std::uint64_t attempt, const Outcome&
 void Workload::on_read_outcome(Client& c, std::uint64_t attempt, const Outcome& outcome,
                                const std::string& reply) {
     if (!c.busy || c.attempt != attempt) return;
+    if (outcome.status == Outcome::Status::ok && c.timed) {
+        check_timed_reply(c, reply);
+        return complete(c, KvResult::ok());
+    }
     if (outcome.status == Outcome::Status::ok) return complete(c, parse_reply(c.op, reply));
     abandon(c, status_name(outcome.status));
 }
@@ -209,6 +287,12 @@ KvResult Workload::parse_reply(const HistoryOp& op, const std::string& reply) {
 }
 
 void Workload::complete(Client& c, KvResult result) {
+    if (c.timed) {
+        c.busy = false;
+        ++c.attempt;
+        log(c, "complete " + c.op.note + ": " + result.str());
+        return schedule_next(c);
+    }
     c.op.complete = ++clock_;
     c.op.complete_ms = queue_.now_us() / 1000;
     c.op.result = std::move(result);
@@ -229,7 +313,9 @@ void Workload::complete(Client& c, KvResult result) {
 void Workload::abandon(Client& c, const char* why) {
     c.busy = false;
     ++c.attempt;
-    if (c.is_write) {
+    if (c.timed) {
+        log(c, std::string("gives up (") + why + ") on " + c.op.note);
+    } else if (c.is_write) {
         c.op.indeterminate = true;
         ++stats_.writes_indeterminate;
         log(c, std::string("gives up (") + why + ") on " + c.op.str());
@@ -247,7 +333,7 @@ void Workload::finish() {
         if (!c.busy) continue;
         c.busy = false;
         ++c.attempt;
-        if (c.is_write) {
+        if (c.is_write && !c.timed) {
             c.op.indeterminate = true;
             ++stats_.writes_indeterminate;
             history_.push_back(c.op);

@@ -1,13 +1,21 @@
 // The simulated clients and the history they record for the linearizability checker.
 //
 // Each client has one operation outstanding at a time: SET, GET, APPEND or INCR on a few keys, so
-// operations conflict often. It sends to a random live node, through the same Driver entry points
-// the RESP front end uses (Driver::submit with a payload from kv::validate + kv::encode_payload;
-// Driver::read, then KvStore::query once the read is safe). A write is stamped like ballot-client
-// stamps it (client id, seq, acked_below) and, when an attempt fails (timeout, no quorum, the node
-// crashed), retried with the SAME stamp on another node until the client gives up. A write whose
-// client never got an answer is indeterminate: it may or may not have taken effect. A failed read
-// changed nothing and is not recorded.
+// operations conflict often.
+//
+// Cluster time (issue 13): one operation in `kTimedPercent` is a TTL or lease command instead
+// (SET PX/NX/LEASE, PEXPIRE, PERSIST, PTTL, LEASE GRANT/KEEPALIVE/TTL/REVOKE) on keys of their
+// own. Their replies depend on cluster time, which the checker's model does not know, so they
+// stay out of the history; what covers them is that every replica applies the same log to the
+// same state (the applied-log invariant compares each index's reply on every node, and replicas'
+// snapshots, which carry the clock, TTLs and leases, are compared byte for byte at equal indexes)
+// and that each reply has a shape the command can give. It sends to a random live node, through the same
+// Driver entry points the RESP front end uses (Driver::submit with a payload from kv::validate +
+// kv::encode_payload; Driver::read, then KvStore::query once the read is safe). A write is stamped like
+// ballot-client stamps it (client id, seq, acked_below) and, when an attempt fails (timeout, no quorum, the
+// node crashed), retried with the SAME stamp on another node until the client gives up. A write whose client
+// never got an answer is indeterminate: it may or may not have taken effect. A failed read changed nothing
+// and is not recorded.
 //
 // Resolving indeterminate writes. Left open, every unanswered write stays a candidate for the
 // rest of the history, and the linearizability search grows exponentially with their number. But
@@ -64,6 +72,7 @@ struct WorkloadStats {
     std::uint64_t retries = 0;
     std::uint64_t indeterminate_applied = 0;  // resolved: took effect at its first application
     std::uint64_t indeterminate_dropped = 0;  // resolved: never applied, no effect
+    std::uint64_t timed_ok = 0;               // TTL and lease commands answered (not in the history)
 };
 
 class Workload {
@@ -103,10 +112,18 @@ private:
         std::uint64_t attempt = 0;  // attempts of the current op: stale completions are ignored
         NodeId last_node = kNoNode;
         std::uint64_t acked_since_liveness = 0;
+        // A TTL or lease command (begin_timed_op): not recorded in the history; its reply is only
+        // checked for its shape.
+        bool timed = false;
+        bool grants_lease = false;
     };
 
     void schedule_next(Client& c);
     void begin_op(Client& c);
+    std::vector<std::string> timed_command(Client& c);
+    // Starts the operation whose HistoryOp and arguments begin_op() or a timed op made.
+    void invoke(Client& c, HistoryOp op, const std::vector<std::string>& args, bool is_write);
+    void check_timed_reply(Client& c, const std::string& reply);
     void try_once(Client& c);
     void on_write_outcome(Client& c, std::uint64_t attempt, const Outcome& outcome);
     void on_read_outcome(Client& c, std::uint64_t attempt, const Outcome& outcome, const std::string& reply);
@@ -134,6 +151,7 @@ private:
     std::map<std::pair<std::uint64_t, std::uint64_t>, FirstApply> first_apply_;  // (client, seq)
     std::uint64_t clock_ = 0;  // logical time of history events: strictly increasing
     std::uint64_t next_value_ = 1;
+    std::vector<std::int64_t> lease_ids_;  // granted so far (maybe expired or revoked by now)
     bool stopped_ = false;
     bool liveness_ = false;
     std::uint64_t liveness_clock_ = 0;  // history clock when the liveness phase began

@@ -10,6 +10,7 @@ namespace ballot::test {
 
 EngineCluster::EngineCluster(std::string protocol, int n, std::uint64_t seed, EngineConfig base)
     : protocol_(std::move(protocol)), seed_(seed), base_(std::move(base)) {
+    bootstrap_size_ = static_cast<std::size_t>(n);
     base_.members.clear();
     for (int i = 1; i <= n; ++i) base_.members.push_back(static_cast<NodeId>(i));
     for (int i = 1; i <= n; ++i) {
@@ -25,7 +26,16 @@ EngineConfig EngineCluster::config_for(NodeId id) const {
     EngineConfig c = base_;
     c.id = id;
     c.seed = seed_ * 1000003 + id * 7919 + restarts_;
+    c.join = id > bootstrap_size_;
     return c;
+}
+
+NodeId EngineCluster::add_joining_node() {
+    Node node;
+    node.id = static_cast<NodeId>(nodes_.size() + 1);
+    node.engine = make_engine(protocol_, config_for(node.id), RecoveredState{});
+    nodes_.push_back(std::move(node));
+    return nodes_.back().id;
 }
 
 EngineCluster::Node& EngineCluster::node(NodeId id) {

@@ -31,6 +31,16 @@ struct InFlight {
     Bytes payload;
 };
 
+// Small timeouts so scenarios take few ticks: elections after 10-20 ticks of silence, heartbeats
+// every 2.
+inline EngineConfig small_timeouts() {
+    EngineConfig c;
+    c.election_timeout_min_ticks = 10;
+    c.election_timeout_max_ticks = 20;
+    c.heartbeat_ticks = 2;
+    return c;
+}
+
 class EngineCluster {
 public:
     // Nodes 1..n of `protocol`. `base` supplies timeouts and bounds; id, members and seed are set
@@ -38,6 +48,9 @@ public:
     EngineCluster(std::string protocol, int n, std::uint64_t seed, EngineConfig base = {});
 
     int size() const { return static_cast<int>(nodes_.size()); }
+    // A new node, id size() + 1, started with --join (EngineConfig::join): in no configuration
+    // until a leader adds it (membership change).
+    NodeId add_joining_node();
     Engine& engine(NodeId id);
     EngineStatus status(NodeId id) { return engine(id).status(); }
 
@@ -116,6 +129,7 @@ private:
     std::set<std::pair<NodeId, NodeId>> cut_;
     std::map<Index, std::string> chosen_;  // the first committed data seen at each index
     std::uint64_t restarts_ = 0;
+    std::size_t bootstrap_size_ = 0;  // nodes 1..bootstrap_size_ form the bootstrap configuration
 };
 
 // A node's persisted metadata and log records, decoded with its engine's own codec

@@ -1,0 +1,272 @@
+// Membership change on bare engines (tests/support/engine_cluster.h): single-server changes,
+// learners, a removed leader, restarts, and the 2015 single-server change bug with its guard off.
+// Raft only so far: Multi-Paxos and basic Paxos refuse changes (their READMEs say so), which the
+// last test checks.
+#define BOOST_TEST_MODULE membership
+#include <boost/test/unit_test.hpp>
+#include <string>
+#include <vector>
+
+#include "common/assert.h"
+#include "common/command.h"
+#include "common/configuration.h"
+#include "common/engine.h"
+#include "tests/support/engine_cluster.h"
+
+using ballot::Command;
+using ballot::ConfigChange;
+using ballot::Configuration;
+using ballot::EngineConfig;
+using ballot::kNoNode;
+using ballot::MemberRole;
+using ballot::NodeId;
+using ballot::Role;
+using ballot::test::EngineCluster;
+
+namespace {
+
+using ballot::test::small_timeouts;
+
+// A change as the runtime asks for one: a stamped Command whose payload is the request.
+std::string request(const ConfigChange& change, std::uint64_t seq = 1) {
+    return ballot::encode_command(Command{7, seq, 0, ballot::encode_config_request(change)});
+}
+ConfigChange add(NodeId id, bool auto_promote = false) {
+    return {ConfigChange::Kind::add_learner, id, "127.0.0.1:" + std::to_string(7000 + id), auto_promote};
+}
+ConfigChange promote(NodeId id) {
+    return {ConfigChange::Kind::promote, id, "", false};
+}
+ConfigChange remove(NodeId id) {
+    return {ConfigChange::Kind::remove, id, "", false};
+}
+
+// Proposes `change` on the current leader; the refusal, if any.
+std::optional<std::string> change_on_leader(EngineCluster& c, const ConfigChange& change) {
+    const NodeId leader = c.leader();
+    BOOST_REQUIRE(leader != kNoNode);
+    auto refused = c.engine(leader).propose_config_change(request(change));
+    c.collect();
+    return refused;
+}
+
+// Runs until every up node in `ids` has applied a configuration satisfying `ok`.
+bool all_apply(EngineCluster& c, const std::vector<NodeId>& ids,
+               const std::function<bool(const Configuration&)>& ok, int max_ticks = 3000) {
+    return c.run_until(
+        [&] {
+            for (NodeId id : ids)
+                if (c.is_up(id) && !ok(c.engine(id).configuration())) return false;
+            return true;
+        },
+        max_ticks);
+}
+
+void check_all(EngineCluster& c) {
+    for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id)
+        if (c.is_up(id)) c.engine(id).check_invariants();
+}
+
+// A leader that has committed its no-op (the guard) and a few writes.
+NodeId settled_leader(EngineCluster& c) {
+    const NodeId leader = c.elect();
+    BOOST_REQUIRE(leader != kNoNode);
+    for (int i = 0; i < 5; ++i) c.propose(leader, "w" + std::to_string(i));
+    c.stabilize();
+    c.run_until([&] { return c.committed_data(leader).size() == 5; });
+    return leader;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_joining_node_learns_the_log_as_a_learner_and_is_promoted_when_caught_up) {
+    EngineCluster c("raft", 3, 1, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId n4 = c.add_joining_node();
+    BOOST_TEST(c.engine(n4).configuration().empty());
+    BOOST_TEST(!change_on_leader(c, add(n4, /*auto_promote=*/true)).has_value());
+    // First a learner everywhere, then (caught up for an election timeout) a voter everywhere.
+    BOOST_TEST(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    BOOST_TEST(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.is_voter(n4); }));
+    BOOST_TEST(c.engine(n4).configuration().voters().size() == 4u);
+    // It holds the whole log, and takes part in commitment from now on.
+    c.propose(c.leader(), "after");
+    c.stabilize();
+    c.run_until([&] { return c.committed_data(n4).size() == 6; });
+    BOOST_TEST(c.committed_data(n4) == c.committed_data(leader));
+    check_all(c);
+}
+
+BOOST_AUTO_TEST_CASE(a_learner_never_counts_towards_a_quorum_and_never_campaigns) {
+    EngineCluster c("raft", 3, 2, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());  // stays a learner
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    // Leader and learner alone: two of four nodes, but one of three voters. Nothing commits.
+    for (NodeId id = 1; id <= 3; ++id)
+        if (id != leader) c.isolate(id);
+    const std::size_t before = c.committed_data(leader).size();
+    c.propose(leader, "needs-a-voter");
+    for (int i = 0; i < 200; ++i) {
+        c.tick_all();
+        c.stabilize();
+        BOOST_REQUIRE(c.status(n4).role == Role::follower);
+    }
+    BOOST_TEST(c.committed_data(leader).size() == before);
+    // Cut from the leader too, the learner still never campaigns.
+    c.isolate(leader);
+    for (int i = 0; i < 200; ++i) c.tick(n4);
+    BOOST_TEST((c.status(n4).role == Role::follower));
+}
+
+BOOST_AUTO_TEST_CASE(changes_are_refused_with_a_reason) {
+    EngineCluster c("raft", 3, 3, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId follower = leader == 1 ? 2 : 1;
+    auto on_follower = c.engine(follower).propose_config_change(request(add(4)));
+    BOOST_REQUIRE(on_follower.has_value());
+    BOOST_TEST(on_follower->find("not the leader: node " + std::to_string(leader) + " leads") !=
+               std::string::npos);
+    BOOST_TEST(*change_on_leader(c, promote(9)) == "node 9 is not a member");
+    BOOST_TEST(*change_on_leader(c, add(2)) == "node 2 is already a member");
+    BOOST_TEST(*change_on_leader(c, promote(2)) == "node 2 is already a voter");
+    // One at a time: the second waits until the first is applied.
+    BOOST_REQUIRE(!change_on_leader(c, add(4)).has_value());
+    auto second = c.engine(leader).propose_config_change(request(add(5), 2));
+    BOOST_REQUIRE(second.has_value());
+    BOOST_TEST(second->find("still in progress") != std::string::npos);
+    // Promoting an unreachable learner while a voter is unreachable too would leave 2 reachable
+    // voters of 4, fewer than its quorum of 3.
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3}, [&](const Configuration& k) { return k.contains(4); }));
+    c.isolate(follower);
+    c.isolate(4);
+    c.run_until([] { return false; }, 30);  // the isolated voter's last answer ages past a timeout
+    auto unreachable = c.engine(leader).propose_config_change(request(promote(4), 3));
+    BOOST_REQUIRE(unreachable.has_value());
+    BOOST_TEST(unreachable->find("reachable") != std::string::npos, *unreachable);
+}
+
+BOOST_AUTO_TEST_CASE(the_last_voter_cannot_be_removed) {
+    EngineCluster c("raft", 1, 4, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    BOOST_TEST(*change_on_leader(c, remove(leader)) == "node 1 is the last voter");
+}
+
+BOOST_AUTO_TEST_CASE(a_removed_leader_steps_down_and_the_rest_elect_and_commit) {
+    EngineCluster c("raft", 3, 5, small_timeouts());
+    const NodeId old_leader = settled_leader(c);
+    BOOST_REQUIRE(!change_on_leader(c, remove(old_leader)).has_value());
+    std::vector<NodeId> rest;
+    for (NodeId id = 1; id <= 3; ++id)
+        if (id != old_leader) rest.push_back(id);
+    BOOST_REQUIRE(all_apply(c, rest, [&](const Configuration& k) { return !k.contains(old_leader); }));
+    BOOST_TEST(!c.engine(old_leader).configuration().contains(old_leader));  // it applied its removal
+    BOOST_TEST((c.status(old_leader).role == Role::follower));
+    BOOST_REQUIRE(c.run_until([&] { return c.leader() != kNoNode && c.leader() != old_leader; }));
+    const NodeId new_leader = c.leader();
+    c.propose(new_leader, "two-voters");
+    c.stabilize();
+    BOOST_TEST(c.run_until([&] { return c.committed_data(new_leader).back() == "two-voters"; }));
+    // The removed node never campaigns again.
+    for (int i = 0; i < 300; ++i) {
+        c.tick_all();
+        c.stabilize();
+        BOOST_REQUIRE(c.status(old_leader).role == Role::follower);
+    }
+    check_all(c);
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_node_keeps_the_configuration_it_applied) {
+    EngineCluster c("raft", 3, 6, small_timeouts());
+    settled_leader(c);
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    for (NodeId id : {NodeId{1}, n4}) {
+        const Configuration before = c.engine(id).configuration();
+        c.crash(id);
+        c.restart(id);
+        BOOST_TEST(c.engine(id).configuration() == before, "node " << id);
+    }
+    check_all(c);
+}
+
+// The 2015 single-server change bug (Ongaro, raft-dev), in its apply-time form. Voters 1-4 and a
+// learner 5. Leader L1 appends "promote 5" and reaches one follower only, then is cut off. That
+// follower, holding the uncommitted change, is elected and at once removes a voter: its change is
+// made to the configuration it has applied, without the promotion below it in its log. Both
+// commit; applied in order, the second undoes the first, and the configuration moves by two
+// servers. With the guard (a change waits for the leader's first commit of its term) the removal
+// is refused until the promotion is applied, and then made on top of it.
+void run_2015_scenario(bool guard) {
+    EngineConfig config = small_timeouts();
+    config.unsafe_skip_config_change_guard = !guard;
+    EngineCluster c("raft", 4, 7, config);
+    const NodeId l1 = settled_leader(c);
+    const NodeId n5 = c.add_joining_node();
+    BOOST_REQUIRE(!change_on_leader(c, add(n5)).has_value());
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, 4, n5}, [&](const Configuration& k) { return k.contains(n5); }));
+    c.stabilize();
+    // L1 promotes 5; the entry reaches `heir` only.
+    NodeId heir = l1 == 1 ? 2 : 1;
+    for (NodeId id = 1; id <= 5; ++id)
+        if (id != l1 && id != heir) c.cut(l1, id);
+    BOOST_REQUIRE(!change_on_leader(c, promote(n5)).has_value());
+    c.stabilize();
+    c.isolate(l1);
+    // The heir's log is the longest: it wins. It proposes the moment it leads (checked after every
+    // message delivered), before its no-op can commit.
+    NodeId victim = kNoNode;
+    for (NodeId id = 1; id <= 4; ++id)
+        if (id != l1 && id != heir) victim = id;
+    for (int i = 0; i < 100000 && c.status(heir).role != Role::leader; ++i) {
+        if (c.in_flight().empty()) {
+            c.tick_all();
+            continue;
+        }
+        ballot::test::InFlight m = std::move(c.in_flight().front());
+        c.in_flight().pop_front();
+        if (c.linked(m.from, m.to) && c.is_up(m.to)) c.deliver(m);
+    }
+    BOOST_REQUIRE(c.status(heir).role == Role::leader);
+    std::optional<std::string> refused = c.engine(heir).propose_config_change(request(remove(victim), 9));
+    c.collect();
+    if (guard) {
+        BOOST_TEST(refused.has_value());
+        BOOST_TEST(refused->find("has not committed") != std::string::npos, *refused);
+        return;
+    }
+    BOOST_REQUIRE_MESSAGE(!refused.has_value(), refused.value_or(""));
+    // Without the guard, both commit and the heir's invariants catch the two-server move.
+    bool caught = false;
+    try {
+        c.run_until(
+            [&] {
+                check_all(c);
+                return false;
+            },
+            200);
+    } catch (const ballot::InvariantViolation& e) {
+        caught = std::string(e.what()).find("by one server") != std::string::npos;
+        BOOST_TEST_MESSAGE("caught: " << e.what());
+    }
+    BOOST_TEST(caught);
+}
+
+BOOST_AUTO_TEST_CASE(membership_change_waits_for_the_leaders_first_commit) {
+    run_2015_scenario(/*guard=*/true);
+}
+
+BOOST_AUTO_TEST_CASE(without_that_guard_the_configuration_moves_by_two_servers) {
+    run_2015_scenario(/*guard=*/false);
+}
+
+BOOST_AUTO_TEST_CASE(paxos_engines_refuse_changes_for_now) {
+    for (const char* protocol : {"multipaxos", "paxos"}) {
+        EngineCluster c(protocol, 3, 8, small_timeouts());
+        auto refused = c.engine(1).propose_config_change(request(add(4)));
+        BOOST_TEST(refused.has_value(), protocol);
+        BOOST_TEST(c.engine(1).configuration().voters() == (std::vector<NodeId>{1, 2, 3}), protocol);
+    }
+}
