@@ -106,23 +106,39 @@ std::string LocalCluster::log_path(NodeId id) const {
     return root_ + "/node-" + std::to_string(id) + ".log";
 }
 
+std::string LocalCluster::address(NodeId id) const {
+    return "127.0.0.1:" + std::to_string(port(id));
+}
+
 std::vector<std::string> LocalCluster::node_args() const {
+    std::vector<NodeId> all;
+    for (int i = 1; i <= size(); ++i) all.push_back(static_cast<NodeId>(i));
+    return node_args(all);
+}
+
+std::vector<std::string> LocalCluster::node_args(const std::vector<NodeId>& members) const {
     std::vector<std::string> args;
-    for (int i = 0; i < size(); ++i) {
+    for (NodeId id : members) {
         args.push_back("--node");
-        args.push_back("127.0.0.1:" + std::to_string(ports_[i]) + ":" + std::to_string(i + 1));
+        args.push_back(address(id) + ":" + std::to_string(id));
     }
     return args;
 }
 
 void LocalCluster::start(NodeId id) {
+    start_with(id, node_args(), {});
+}
+
+void LocalCluster::start_with(NodeId id, const std::vector<std::string>& node_flags,
+                              const std::vector<std::string>& more_args) {
     if (running(id)) throw std::logic_error("node already running");
     std::vector<std::string> args = {server_,      "--protocol", protocol_, "--id", std::to_string(id),
                                      "--data-dir", data_dir(id)};
-    for (auto& a : node_args()) args.push_back(a);
+    for (auto& a : node_flags) args.push_back(a);
     for (auto& a : extra_args_) args.push_back(a);
     if (auto own = node_extra_args_.find(id); own != node_extra_args_.end())
         args.insert(args.end(), own->second.begin(), own->second.end());
+    for (auto& a : more_args) args.push_back(a);
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {

@@ -38,12 +38,19 @@ public:
     std::string data_dir(NodeId id) const;
     std::string log_path(NodeId id) const;
     std::vector<std::string> node_args() const;  // --node ... for every member
+    std::vector<std::string> node_args(const std::vector<NodeId>& members) const;  // ... for these
+    std::string address(NodeId id) const;                                          // "127.0.0.1:PORT"
     // Arguments for node `id` alone, after the shared extra args (its own --http address...).
     void set_node_extra_args(NodeId id, std::vector<std::string> args) {
         node_extra_args_[id] = std::move(args);
     }
 
     void start(NodeId id);
+    // Starts node `id` with `node_flags` (node_args(...)) instead of every member's, and
+    // `more_args` after the cluster's extra args: a cluster bootstrapped on some of its ports, a
+    // node started with --join (SPEC "Membership change").
+    void start_with(NodeId id, const std::vector<std::string>& node_flags,
+                    const std::vector<std::string>& more_args);
     void start_all();
     bool running(NodeId id) const { return pids_.count(id) > 0; }
     // The node's process id while it runs (for /proc/<pid>/status), else 0.

@@ -20,36 +20,47 @@ std::optional<std::uint64_t> parse_number(const std::string& s) {
 
 }  // namespace
 
-std::optional<NodeAddress> parse_node_address(const std::string& text, std::string& error) {
-    const std::string where = "--node " + text + ": ";
-    auto last = text.rfind(':');
-    if (last == std::string::npos || last == 0) {
-        error = where + "expected HOST:PORT:ID";
-        return std::nullopt;
-    }
-    auto middle = text.rfind(':', last - 1);
-    if (middle == std::string::npos) {
-        error = where + "expected HOST:PORT:ID";
+std::optional<NodeAddress> parse_host_port(const std::string& text, NodeId id, std::string& error) {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos) {
+        error = "expected HOST:PORT";
         return std::nullopt;
     }
     NodeAddress a;
-    a.host = text.substr(0, middle);
+    a.id = id;
+    a.host = text.substr(0, colon);
     if (a.host.size() >= 2 && a.host.front() == '[' && a.host.back() == ']')
         a.host = a.host.substr(1, a.host.size() - 2);
-    std::string port = text.substr(middle + 1, last - middle - 1);
-    std::string id = text.substr(last + 1);
+    std::string port = text.substr(colon + 1);
     if (a.host.empty()) {
-        error = where + "missing host";
+        error = "missing host";
         return std::nullopt;
     }
     auto p = parse_number(port);
     if (!p) {
-        error = where + "port '" + port + "' is not a number";
+        error = "port '" + port + "' is not a number";
         return std::nullopt;
     }
     if (*p < 1 || *p > kMaxClientPort) {
-        error = where + "port " + port + " is out of range 1-" + std::to_string(kMaxClientPort) +
+        error = "port " + port + " is out of range 1-" + std::to_string(kMaxClientPort) +
                 " (peers use PORT+" + std::to_string(kPeerPortOffset) + ")";
+        return std::nullopt;
+    }
+    a.client_port = static_cast<std::uint16_t>(*p);
+    return a;
+}
+
+std::optional<NodeAddress> parse_node_address(const std::string& text, std::string& error) {
+    const std::string where = "--node " + text + ": ";
+    auto last = text.rfind(':');
+    if (last == std::string::npos || last == 0 || text.rfind(':', last - 1) == std::string::npos) {
+        error = where + "expected HOST:PORT:ID";
+        return std::nullopt;
+    }
+    std::string id = text.substr(last + 1);
+    auto a = parse_host_port(text.substr(0, last), kNoNode, error);
+    if (!a) {
+        error = where + error;
         return std::nullopt;
     }
     auto i = parse_number(id);
@@ -61,8 +72,7 @@ std::optional<NodeAddress> parse_node_address(const std::string& text, std::stri
         error = where + "id " + id + " is out of range 1-" + std::to_string(kMaxNodeId);
         return std::nullopt;
     }
-    a.client_port = static_cast<std::uint16_t>(*p);
-    a.id = *i;
+    a->id = *i;
     return a;
 }
 

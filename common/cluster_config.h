@@ -29,6 +29,10 @@ struct NodeAddress {
 // problem (e.g. "--node 127.0.0.1:70000:1: port 70000 is out of range 1-55535").
 std::optional<NodeAddress> parse_node_address(const std::string& text, std::string& error);
 
+// Parses a member's "HOST:PORT" (MEMBER ADD, a configuration's addresses) for node `id`. On failure
+// returns nullopt and sets `error` to one line naming the problem ("port 70000 is out of range ...").
+std::optional<NodeAddress> parse_host_port(const std::string& text, NodeId id, std::string& error);
+
 struct ClusterConfig {
     NodeId self = kNoNode;
     std::vector<NodeAddress> members;  // sorted by id

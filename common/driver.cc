@@ -59,6 +59,7 @@ void Driver::tick() {
         fail_all(Outcome::Status::no_quorum);
     else
         expire_and_retry();
+    settle_transfers();
     maybe_propose_clock_tick(s);
     snapshots_.tick(now_tick_);
 }
@@ -122,6 +123,15 @@ bool Driver::receive_bulk(NodeId from, std::span<const std::uint8_t> payload) {
 }
 
 void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
+    submit_command(stamp, std::move(payload), std::move(done), false);
+}
+
+void Driver::submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done) {
+    submit_command(stamp, encode_config_request(change), std::move(done), true);
+}
+
+void Driver::submit_command(std::optional<Stamp> stamp, std::string payload, Completion done,
+                            bool config_change) {
     if (storage_failed_) return done(Outcome{Outcome::Status::storage_failed, storage_error_});
     if (quorum_known_lost()) return done(Outcome{Outcome::Status::no_quorum, {}});
     if (writes_.size() >= options_.max_pending_requests)
@@ -151,13 +161,15 @@ void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion 
     w.waiters.push_back(std::move(done));
     w.deadline_tick = now_tick_ + options_.request_timeout_ticks;
     w.own = own;
-    propose(w);
+    w.config_change = config_change;
+    if (auto settled = propose(w)) complete_write(key, *settled);
 }
 
-void Driver::propose(PendingWrite& w) {
+std::optional<Outcome> Driver::propose(PendingWrite& w) {
     // Stamped now, not at submit: a retry after a leadership change carries this node's time as it
     // is after the change (common/cluster_clock.h), not as it was before.
     w.command.time_ms = cluster_clock_.estimate(now_ms());
+    if (w.config_change) return propose_config_change(w);
     switch (engine_->propose(encode_command(w.command))) {
         case ProposeResult::accepted:
             w.retry_wait_ticks = w.retry_wait_ticks == 0 ? options_.retry_ticks : 2 * w.retry_wait_ticks;
@@ -168,6 +180,47 @@ void Driver::propose(PendingWrite& w) {
             w.retry_tick = now_tick_ + options_.read_retry_ticks;
             break;
     }
+    return std::nullopt;
+}
+
+std::optional<Outcome> Driver::propose_config_change(PendingWrite& w) {
+    if (w.placed) return std::nullopt;  // see submit_config_change: never a second copy
+    std::optional<std::string> refused = engine_->propose_config_change(encode_command(w.command));
+    if (!refused) {
+        w.placed = true;
+        w.retry_tick = w.deadline_tick;  // nothing more to do but wait for the entry to be applied
+        return std::nullopt;
+    }
+    if (!refused->ends_with(kRetryableRefusal)) return Outcome{Outcome::Status::refused, std::move(*refused)};
+    w.last_refusal = std::move(*refused);
+    w.retry_tick = now_tick_ + options_.read_retry_ticks;
+    return std::nullopt;
+}
+
+void Driver::transfer_leadership(NodeId target, Completion done) {
+    if (storage_failed_) return done(Outcome{Outcome::Status::storage_failed, storage_error_});
+    if (engine_->status().leader == target) return done(Outcome{Outcome::Status::ok, {}});
+    if (auto refused = engine_->transfer_leadership(target))
+        return done(Outcome{Outcome::Status::refused, std::move(*refused)});
+    transfers_.push_back(
+        PendingTransfer{target, std::move(done), now_tick_ + options_.request_timeout_ticks});
+}
+
+// Transfers whose target now leads succeed; those past their deadline time out.
+void Driver::settle_transfers() {
+    if (transfers_.empty()) return;
+    const NodeId leader = engine_->status().leader;
+    std::vector<std::pair<Completion, Outcome>> settled;
+    std::erase_if(transfers_, [&](PendingTransfer& t) {
+        if (t.target == leader)
+            settled.emplace_back(std::move(t.done), Outcome{Outcome::Status::ok, {}});
+        else if (now_tick_ >= t.deadline_tick)
+            settled.emplace_back(std::move(t.done), Outcome{Outcome::Status::timeout, {}});
+        else
+            return false;
+        return true;
+    });
+    for (auto& [done, outcome] : settled) done(outcome);
 }
 
 void Driver::read(Completion done) {
@@ -181,14 +234,14 @@ void Driver::read(Completion done) {
 
 // Requests past their deadline fail; requests due for a retry are proposed (or read) again.
 void Driver::expire_and_retry() {
-    std::vector<RequestKey> expired;
+    std::vector<std::pair<RequestKey, Outcome>> settled;
     for (auto& [key, w] : writes_) {
         if (now_tick_ >= w.deadline_tick)
-            expired.push_back(key);
+            settled.emplace_back(key, expired(w));
         else if (now_tick_ >= w.retry_tick)
-            propose(w);
+            if (auto outcome = propose(w)) settled.emplace_back(key, std::move(*outcome));
     }
-    for (auto& key : expired) complete_write(key, Outcome{unavailable_status(), {}});
+    for (auto& [key, outcome] : settled) complete_write(key, outcome);
 
     for (auto it = reads_.begin(); it != reads_.end();) {
         PendingRead& r = it->second;
@@ -207,6 +260,14 @@ void Driver::expire_and_retry() {
     }
 }
 
+// A write past its deadline: a change the engine kept refusing was never placed, so the client
+// learns the last reason (the outcome is known: not applied); anything else may have been applied.
+Outcome Driver::expired(const PendingWrite& w) const {
+    if (w.config_change && !w.placed && !w.last_refusal.empty())
+        return Outcome{Outcome::Status::refused, w.last_refusal};
+    return Outcome{unavailable_status(), {}};
+}
+
 // Why a request could not finish in time: -CLUSTERDOWN when this node cannot reach a majority
 // (itself plus reachable peers), else -TRYAGAIN.
 Outcome::Status Driver::unavailable_status() const {
@@ -214,13 +275,19 @@ Outcome::Status Driver::unavailable_status() const {
     return reachable >= majority() ? Outcome::Status::timeout : Outcome::Status::no_quorum;
 }
 
+std::size_t Driver::cluster_size() const {
+    const std::size_t members = engine_->configuration().members().size();
+    return members > 0 ? members : options_.cluster_size;
+}
+
 std::size_t Driver::majority() const {
-    return options_.cluster_size / 2 + 1;
+    return cluster_size() / 2 + 1;
 }
 
 bool Driver::quorum_known_lost() const {
-    std::size_t unreachable = std::min(network_.unreachable_peers(), options_.cluster_size);
-    return options_.cluster_size - unreachable < majority();
+    const std::size_t size = cluster_size();
+    std::size_t unreachable = std::min(network_.unreachable_peers(), size);
+    return size - unreachable < majority();
 }
 
 void Driver::complete_write(const RequestKey& key, const Outcome& outcome) {
@@ -240,6 +307,9 @@ void Driver::fail_all(Outcome::Status status) {
     reads_.clear();
     reads_waiting_apply_.clear();
     for (auto& [id, r] : reads) r.done(Outcome{status, {}});
+    auto transfers = std::move(transfers_);
+    transfers_.clear();
+    for (auto& t : transfers) t.done(Outcome{status, {}});
 }
 
 // ---------------------------------------------------------------- output

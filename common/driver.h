@@ -73,6 +73,7 @@ struct Outcome {
         no_quorum,       // this node knows no majority is reachable; outcome unknown too
         storage_failed,  // this node's disk failed; it acknowledges nothing any more
         overloaded,      // too many requests in flight on this node
+        refused,         // the engine refused it (`reply`: why, for the client); nothing was done
     };
     Status status = Status::ok;
     std::string reply;
@@ -105,6 +106,11 @@ struct Stamp {
     std::uint64_t seq = 0;
     std::uint64_t acked_below = 0;
 };
+
+// An engine's refusal of a membership change that will pass by itself (common/engine.h asks for a
+// line a client can read; this ending marks those worth asking again: "a membership change is still
+// in progress (entry 12); try again").
+inline constexpr std::string_view kRetryableRefusal = "; try again";
 
 struct DriverOptions {
     // Unique for this process start (never 0): stamps this node's own commands, and seeds the
@@ -180,6 +186,21 @@ public:
     void submit(std::optional<Stamp> stamp, std::string payload, Completion done);
     // A linearizable read barrier: completes with ok once the local state machine may be queried.
     void read(Completion done);
+    // A membership change (SPEC "Membership change, learners, leadership transfer"): a stamped write
+    // whose payload is encode_config_request(change), placed by Engine::propose_config_change. It
+    // completes like any write once its entry is applied (the state machine answers it). A refusal
+    // completes it at once with `refused` and the engine's reason, except a passing one (a refusal
+    // that ends in kRetryableRefusal: a change or transfer still under way, no leader, no entry of
+    // this term committed yet), which is asked again until the request timeout and then returned.
+    // Once placed it is never proposed again: a second copy would be refused as a duplicate while
+    // the first may still commit, so a lost entry ends in the request timeout (outcome unknown).
+    void submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done);
+    // MEMBER TRANSFER: Engine::transfer_leadership(target); completes with ok (empty reply) once the
+    // engine's status names `target` as the leader (watched at every tick), `refused` with the
+    // engine's reason, or `timeout` after the request timeout.
+    void transfer_leadership(NodeId target, Completion done);
+    // The configuration the engine has applied (Engine::configuration).
+    const Configuration& configuration() const { return engine_->configuration(); }
 
     // Takes engine output and acts on it (persist, send, apply, release reads).
     void pump();
@@ -235,6 +256,15 @@ private:
         std::uint64_t retry_tick = 0;
         std::uint32_t retry_wait_ticks = 0;  // doubles with each retry
         bool own = false;                    // stamped with this node's session
+        // A membership change (submit_config_change): placed by propose_config_change, at most once.
+        bool config_change = false;
+        bool placed = false;
+        std::string last_refusal;  // the latest passing refusal, returned if the deadline comes first
+    };
+    struct PendingTransfer {
+        NodeId target = kNoNode;
+        Completion done;
+        std::uint64_t deadline_tick = 0;
     };
     struct PendingRead {
         Completion done;
@@ -259,15 +289,23 @@ private:
     void trace_line(bool sent, NodeId peer, std::string what, bool heartbeat = false) const;
     void apply(const Committed& e);
     void on_read_state(const ReadState& rs);
-    void propose(PendingWrite& w);
+    void submit_command(std::optional<Stamp> stamp, std::string payload, Completion done, bool config_change);
+    // Proposes `w` (again); an outcome if that settles it at once (a definitive refusal).
+    std::optional<Outcome> propose(PendingWrite& w);
+    std::optional<Outcome> propose_config_change(PendingWrite& w);
     std::uint64_t now_ms() const;
     void track_leadership(const EngineStatus& s);
     void maybe_propose_clock_tick(const EngineStatus& s);
     std::optional<std::uint64_t> clock_tick_wait_ms(const EngineStatus& s) const;
     void expire_and_retry();
+    void settle_transfers();
     void complete_write(const RequestKey& key, const Outcome& outcome);
+    Outcome expired(const PendingWrite& w) const;
     Outcome::Status unavailable_status() const;
-    std::size_t majority() const;  // of options_.cluster_size, self included
+    // Members of the applied configuration (learners too, so the no-quorum hint never fires early),
+    // or options_.cluster_size before this node knows one (a node started with --join).
+    std::size_t cluster_size() const;
+    std::size_t majority() const;  // of cluster_size(), self included
     void log(LogLevel level, const std::string& line) const;
     void release_reads_up_to_applied();
 
@@ -304,6 +342,7 @@ private:
     // in flight when this one started) can never answer one of this process's reads.
     std::uint64_t next_read_id_;
     std::map<std::uint64_t, PendingRead> reads_;
+    std::vector<PendingTransfer> transfers_;
     std::multimap<Index, std::uint64_t> reads_waiting_apply_;  // index -> read id
 
     std::deque<Batch> batches_;         // taken from the engine, not yet released (oldest first)

@@ -186,6 +186,13 @@ void MembershipGuard::note_mark(NodeId peer, std::uint64_t incarnation, std::uin
     wake_.notify_one();
 }
 
+void MembershipGuard::forget(NodeId peer) {
+    std::lock_guard lock(mutex_);
+    if (peers_.erase(peer) == 0) return;
+    dirty_ = true;  // PEERS is rewritten without it
+    wake_.notify_one();
+}
+
 std::uint64_t MembershipGuard::remembered_mark(NodeId peer) const {
     std::lock_guard lock(mutex_);
     auto it = peers_.find(peer);

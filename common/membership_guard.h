@@ -8,6 +8,13 @@
 // is created, each node durably remembers the identity of every peer it has talked to, and a
 // peer presenting a different identity is refused at the handshake with a reason it logs.
 //
+// Membership change (SPEC "Membership change"): the runtime admits only peers of the applied
+// configuration (common/transport.h, set_peers), and forgets a peer once its removal is applied
+// (forget), so a removed id can come back later with a new data dir. A node started with --join
+// does not wait for every peer to meet it (below): it is in no configuration, so no peer talks
+// with it, and its engine neither votes nor campaigns, until a leader adds it; the members then
+// meet it as a newcomer and remember its identity from then on.
+//
 // The other half: a NEW data dir takes no part in the protocol until every peer has met it (and
 // so remembers it). Otherwise a node that once talked to only some peers, then lost its data,
 // could come back, be admitted by a peer that never knew it, and form a majority with it while
@@ -112,6 +119,11 @@ public:
         return admit_and_wait(peer, DataDirClaim{peer_identity, 0, 0, 0});
     }
 
+    // `peer` left the committed configuration (a MEMBER REMOVE was applied): its identity and marks
+    // are dropped (from PEERS within kSaveIntervalMs), so that the same id, added again later with
+    // a new data dir (the replacement procedure: remove, wipe, add, --join), is admitted as a
+    // newcomer. Until then the transport refuses the id as "not a member" whatever it presents.
+    void forget(NodeId peer);
     // A connected peer's mark grew: remembered now, written to PEERS within kSaveIntervalMs.
     void note_mark(NodeId peer, std::uint64_t incarnation, std::uint64_t mark);
     // The remembered mark of `peer` (0 if unknown).

@@ -90,6 +90,27 @@ tcp::endpoint resolve(asio::io_context& io, const std::string& host, std::uint16
     return results.begin()->endpoint();
 }
 
+// The peer endpoints of `config`'s members other than `self`. An address that does not parse or
+// resolve (it was checked when it was added, but DNS may have changed) is logged and left out: that
+// member is not dialed until the configuration changes again.
+std::map<NodeId, tcp::endpoint> peer_endpoints(asio::io_context& io, const Configuration& config,
+                                               NodeId self) {
+    std::map<NodeId, tcp::endpoint> peers;
+    for (const Member& m : config.members()) {
+        if (m.id == self) continue;
+        std::string error;
+        auto address = parse_host_port(m.address, m.id, error);
+        try {
+            if (address) peers[m.id] = resolve(io, address->host, address->peer_port());
+        } catch (const boost::system::system_error& e) {
+            error = e.code().message();
+        }
+        if (!peers.count(m.id))
+            spdlog::warn("member {} at '{}' cannot be reached: {}", m.id, m.address, error);
+    }
+    return peers;
+}
+
 }  // namespace
 
 // Adapts the Transport to the driver's Network.
@@ -158,6 +179,8 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     EngineConfig config;
     config.id = self;
     config.members = options_.cluster.ids();
+    for (const NodeAddress& m : options_.cluster.members) config.addresses[m.id] = m.str();
+    config.join = options_.join;
     config.election_timeout_min_ticks = to_ticks(options_.election_timeout_min_ms, options_.tick_ms);
     config.election_timeout_max_ticks = to_ticks(options_.election_timeout_max_ms, options_.tick_ms);
     config.heartbeat_ticks = to_ticks(options_.heartbeat_ms, options_.tick_ms);
@@ -188,6 +211,9 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     transport_options.on_mark = [this](NodeId peer, std::uint64_t incarnation, std::uint64_t mark) {
         guard_->note_mark(peer, incarnation, mark);
     };
+    // A --join node knows only some members from --node, and the leader that adds it may not be one
+    // of them: until it has a configuration, it lets any lower-id node of its protocol dial it.
+    transport_options.admit_unlisted = [this] { return options_.join && driver_->configuration().empty(); };
     transport_ = std::make_unique<Transport>(
         io_, self, options_.protocol, peers, transport_options,
         [this](NodeId from, std::span<const std::uint8_t> payload) {
@@ -204,7 +230,8 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
         },
         log_at);
     network_ = std::make_unique<TransportNetwork>(*transport_);
-    network_->joining_ = !guard_->joined();
+    // A --join node does not wait for every peer to meet it (common/membership_guard.h).
+    network_->joining_ = !guard_->joined() && !options_.join;
     if (network_->joining_)
         opening_log_.emplace_back(
             LogLevel::info, "new data dir " + options_.data_dir + ": taking part once every peer has met it");
@@ -270,6 +297,7 @@ Node::~Node() {
 
 void Node::start(tcp::acceptor peer_listener) {
     transport_->start(std::move(peer_listener));
+    follow_configuration();
     for (auto& [level, line] : opening_log_) log_at(level, line);
     opening_log_.clear();
     next_tick_ = std::chrono::steady_clock::now();
@@ -305,6 +333,7 @@ void Node::schedule_tick() {
         if (now - next_tick_ > std::chrono::seconds(1)) next_tick_ = now;  // after a long stall (SIGSTOP)
         fail_stop([&] { driver_->tick(); });
         schedule_pump();
+        follow_configuration();
         finish_joining();
         announce_mark();
         report_state_changes();
@@ -317,13 +346,58 @@ void Node::schedule_pump() {
     pump_scheduled_ = true;
     asio::post(io_, [this] {
         pump_scheduled_ = false;
-        if (!stopped_) fail_stop([&] { driver_->pump(); });
+        if (stopped_) return;
+        fail_stop([&] { driver_->pump(); });
+        follow_configuration();
     });
+}
+
+// The transport talks with the members of the applied configuration (SPEC "Membership change"):
+// checked after every pump (a configuration entry is applied there) and tick. A member whose
+// removal is applied is forgotten by the membership guard, so the id can be added back later
+// with a new data dir. An empty configuration (a --join node not added yet) changes nothing: the
+// --node list stays its peers.
+void Node::follow_configuration() {
+    const Configuration& applied = driver_->configuration();
+    if (applied.empty() || applied == followed_configuration_) return;
+    const Configuration now = configuration();
+    if (followed_configuration_) {
+        for (NodeId id : followed_configuration_->ids())
+            if (!now.contains(id) && id != options_.cluster.self) guard_->forget(id);
+        spdlog::info("configuration: {}", now.str());
+    }
+    transport_->set_peers(peer_endpoints(io_, now, options_.cluster.self));
+    followed_configuration_ = applied;
 }
 
 void Node::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
     if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
     fail_stop([&] { driver_->submit(stamp, std::move(payload), std::move(done)); });
+    schedule_pump();
+}
+
+Configuration Node::configuration() const {
+    const Configuration& applied = driver_->configuration();
+    std::vector<Member> members = applied.members();
+    bool filled = false;
+    for (Member& m : members) {
+        if (!m.address.empty()) continue;
+        for (const NodeAddress& a : options_.cluster.members)
+            if (a.id == m.id) m.address = a.str();
+        filled = true;
+    }
+    return filled ? Configuration(std::move(members)) : applied;
+}
+
+void Node::submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done) {
+    if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
+    fail_stop([&] { driver_->submit_config_change(stamp, change, std::move(done)); });
+    schedule_pump();
+}
+
+void Node::transfer_leadership(NodeId target, Completion done) {
+    if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
+    fail_stop([&] { driver_->transfer_leadership(target, std::move(done)); });
     schedule_pump();
 }
 
@@ -353,8 +427,10 @@ NodeHealth Node::health() const {
         if (!link.refused_because.empty()) h.refused_by[link.id] = link.refused_because;
         if (h.joining && !link.connected) h.waiting_for.push_back(link.id);
     }
+    const Configuration& config = driver_->configuration();
+    h.not_a_member = !config.contains(options_.cluster.self);
     // Without the refusing peers: is there still a majority to take part with?
-    std::size_t members = options_.cluster.members.size();
+    std::size_t members = config.empty() ? options_.cluster.members.size() : config.members().size();
     bool majority_left = members - h.refused_by.size() >= members / 2 + 1;
     h.refused = !h.refused_by.empty() && (h.joining || !majority_left);
     return h;
@@ -369,6 +445,10 @@ std::int64_t Node::uptime_seconds() const {
 // remembers its identity (common/membership_guard.h), and once JOINED is durable: the guard's
 // writer thread writes it, and this node takes part from the first tick after.
 void Node::finish_joining() {
+    // A --join node has taken part once a configuration holding it was applied: from then on its
+    // data dir must keep its log (MembershipGuard::has_taken_part).
+    if (options_.join && !guard_->joined() && driver_->configuration().contains(options_.cluster.self))
+        guard_->request_join();
     if (!network_->joining_) return;
     if (guard_->joined()) {
         network_->joining_ = false;

@@ -34,6 +34,10 @@ struct NodeOptions {
     // The engine to run, from the registry (engines/registry.h; common/ knows no engine itself).
     const EngineTraits* engine = nullptr;
     ClusterConfig cluster;
+    // --join (SPEC "Membership change"): this node joins a running cluster. It is in no
+    // configuration, and the --node list only tells it where some members are, until a leader adds
+    // it (MEMBER ADD) and replicates the configuration to it.
+    bool join = false;
     std::string data_dir;
     std::uint32_t tick_ms = 10;
     std::uint32_t election_timeout_min_ms = 300;
@@ -85,6 +89,9 @@ struct NodeHealth {
     std::vector<NodeId> waiting_for;           // joining: the peers that have not met it (not connected)
     std::vector<NodeId> connected;             // peers with a live connection
     std::vector<NodeId> down;                  // peers known unreachable (closed, refused, failed)
+    // Not in the configuration it has applied: started with --join and not added yet (or not yet
+    // told), or removed by MEMBER REMOVE.
+    bool not_a_member = false;
 };
 
 class Node {
@@ -105,6 +112,13 @@ public:
     // requests that arrive together share one engine batch, one fsync and one network write.
     void submit(std::optional<Stamp> stamp, std::string payload, Completion done);
     void read(Completion done);
+    // MEMBER ADD / PROMOTE / REMOVE and MEMBER TRANSFER (Driver::submit_config_change,
+    // Driver::transfer_leadership).
+    void submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done);
+    void transfer_leadership(NodeId target, Completion done);
+    // The configuration this node's engine has applied (MEMBER LIST, INFO), with the --node
+    // address of any member the engine holds without one (an engine that keeps only ids).
+    Configuration configuration() const;
 
     DriverStatus status() const;
     NodeHealth health() const;
@@ -126,6 +140,7 @@ private:
     void install_trace();
     void publish_state();
     void finish_joining();
+    void follow_configuration();
     void announce_mark();
     std::uint64_t high_water_mark() const;
 
@@ -146,6 +161,8 @@ private:
     std::optional<std::tuple<Role, NodeId, Epoch>> last_reported_state_;
     LiveEvents live_events_;
     std::string last_published_status_;  // the live view's last state event (publish_state)
+    // The configuration the transport's peers were last set from (follow_configuration).
+    std::optional<Configuration> followed_configuration_;
     std::vector<std::pair<LogLevel, std::string>> opening_log_;  // logged by start()
     std::uint64_t incarnation_ = 0;  // random per process start (common/membership_guard.h)
     std::uint64_t boot_mark_ = 0;    // the high-water mark this process started from

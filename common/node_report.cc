@@ -20,18 +20,19 @@ std::string refused_by_text(const NodeHealth& h) {
 }
 
 // INFO's role: the engine's (leader, follower, pre-candidate, candidate, proposer), unless this
-// node takes no part: refused by its peers, or joining (common/node.h, NodeHealth).
-std::string role_text(const NodeHealth& h, Role engine_role) {
+// node takes no part: refused by its peers, joining (a new data dir not every peer has met, or a
+// --join node not added yet), or removed from the configuration (common/node.h, NodeHealth).
+std::string role_text(const NodeHealth& h, Role engine_role, bool started_to_join) {
     if (h.refused) return "refused";
-    if (h.joining) return "joining";
+    if (h.joining || (h.not_a_member && started_to_join)) return "joining";
+    if (h.not_a_member) return "removed";
     return role_name(engine_role);
 }
 
 // HOST:PORT of the leader this node knows, empty if none.
-std::string leader_address(const NodeOptions& o, NodeId leader) {
-    for (auto& m : o.cluster.members)
-        if (m.id == leader) return m.str();
-    return {};
+std::string leader_address(const Configuration& config, NodeId leader) {
+    const Member* m = config.find(leader);
+    return m ? m->address : std::string();
 }
 
 std::string member_role(const NodeReport& r, const NodeHealth& h, NodeId self, NodeId leader, NodeId member,
@@ -42,19 +43,27 @@ std::string member_role(const NodeReport& r, const NodeHealth& h, NodeId self, N
     return r.has_leader ? "follower" : "proposer";
 }
 
-std::vector<MemberReport> member_reports(const NodeReport& r, const Node& node, const NodeHealth& h,
-                                         NodeId leader, const std::string& own_role) {
+// Every member of the configuration this node has applied (SPEC "Membership change"), voters and
+// learners.
+std::vector<MemberReport> member_reports(const NodeReport& r, const Node& node, const Configuration& config,
+                                         const NodeHealth& h, NodeId leader, const std::string& own_role) {
     const NodeOptions& o = node.options();
     std::vector<MemberReport> out;
-    for (auto& m : o.cluster.members)
-        out.push_back(MemberReport{m.id, m.str(), member_http_address(o, m),
-                                   member_role(r, h, o.cluster.self, leader, m.id, own_role)});
+    for (const Member& m : config.members()) {
+        std::string unused;
+        const auto address = parse_node_address(m.address + ":" + std::to_string(m.id), unused);
+        out.push_back(MemberReport{m.id, m.address, address ? member_http_address(o, *address) : std::string(),
+                                   member_role(r, h, o.cluster.self, leader, m.id, own_role),
+                                   member_role_name(m.role)});
+    }
     return out;
 }
 
-std::string members_text(const std::vector<MemberReport>& members) {
+// INFO's members (voters) or learners: "1@127.0.0.1:7001,2@127.0.0.1:7002".
+std::string members_text(const std::vector<MemberReport>& members, const char* membership) {
     std::string out;
-    for (auto& m : members) out += (out.empty() ? "" : ",") + std::to_string(m.id) + "@" + m.address;
+    for (auto& m : members)
+        if (m.membership == membership) out += (out.empty() ? "" : ",") + std::to_string(m.id) + "@" + m.address;
     return out;
 }
 
@@ -67,7 +76,8 @@ std::string json_members(const std::vector<MemberReport>& members) {
     for (auto& m : members) {
         if (out.size() > 1) out += ",";
         out += "{\"id\":" + std::to_string(m.id) + ",\"address\":" + json_string(m.address) +
-               ",\"http_address\":" + json_string(m.http_address) + ",\"role\":" + json_string(m.role) + "}";
+               ",\"http_address\":" + json_string(m.http_address) + ",\"role\":" + json_string(m.role) +
+               ",\"membership\":" + json_string(m.membership) + "}";
     }
     return out + "]";
 }
@@ -119,8 +129,9 @@ NodeReport node_report(const Node& node) {
         r.has_leader = o.engine->has_leader;
     }
     if (o.http_port != 0) r.http_address = o.http_host + ":" + std::to_string(o.http_port);
-    const std::string role = role_text(h, s.engine.role);
-    r.members = member_reports(r, node, h, s.engine.leader, role);
+    const std::string role = role_text(h, s.engine.role, o.join);
+    const Configuration config = node.configuration();
+    r.members = member_reports(r, node, config, h, s.engine.leader, role);
 
     auto text = [&](const std::string& k, const std::string& v) { r.fields.push_back({k, v, Kind::text}); };
     auto number = [&](const std::string& k, auto v) {
@@ -134,7 +145,7 @@ NodeReport node_report(const Node& node) {
     number("id", o.cluster.self);
     text("role", role);
     number("leader_id", s.engine.leader);
-    text("leader_address", leader_address(o, s.engine.leader));
+    text("leader_address", leader_address(config, s.engine.leader));
     // A term is a number; a ballot ROUND.NODE a string.
     if (s.engine.epoch.kind == Epoch::Kind::term)
         number("term", s.engine.epoch.round);
@@ -144,7 +155,10 @@ NodeReport node_report(const Node& node) {
     number("applied_index", s.applied_index);
     number("log_first_index", s.engine.log_first_index);
     number("log_last_index", s.engine.log_last_index);
-    r.fields.push_back({"members", members_text(r.members), Kind::members});
+    // From the configuration the engine has applied, not the command line. JSON lists every member
+    // under "members" (each with its membership); INFO lists voters and learners apart.
+    r.fields.push_back({"members", members_text(r.members, "voter"), Kind::members});
+    text("learners", members_text(r.members, "learner"));
     number("pending_writes", s.pending_writes);
     number("pending_reads", s.pending_reads);
     text("storage", s.storage_failed ? s.storage_error : "ok");

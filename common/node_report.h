@@ -28,6 +28,7 @@ struct MemberReport {
     std::string address;       // HOST:PORT for clients
     std::string http_address;  // HOST:PORT of its live view by the --http rule; empty without --http
     std::string role;
+    std::string membership;  // "voter" or "learner" (common/configuration.h)
 };
 
 struct NodeReport {

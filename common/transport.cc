@@ -144,6 +144,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         std::unique_ptr<asio::steady_timer> backoff;
         bool failed = false;  // since its last connection: a dial, a handshake or the connection failed
         std::string refusal;  // its last refusal of this node (bounded_reason), until it admits us
+        // False once the configuration no longer holds it (set_peers): its connection is closed and
+        // handshakes are refused. The entry itself stays, as coroutines hold references to it.
+        bool member = true;
+        bool dialing = false;  // a dial_loop runs for it
     };
 
     Impl(asio::io_context& io_, NodeId self_, std::string protocol_, TransportOptions options_,
@@ -188,9 +192,39 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         acceptor = std::make_unique<tcp::acceptor>(std::move(listening));
         auto self_ptr = shared_from_this();
         asio::co_spawn(io, accept_loop(self_ptr), rethrow_escaped);
+        for (auto& [id, peer] : peers) start_dialing(id);
+    }
+
+    // The lower id dials; one dial_loop per peer at a time.
+    void start_dialing(NodeId id) {
+        Peer& peer = peers.at(id);
+        if (!peer.backoff) peer.backoff = std::make_unique<asio::steady_timer>(io);
+        if (self > id || peer.dialing || stopped || !acceptor) return;
+        peer.dialing = true;
+        asio::co_spawn(io, dial_loop(shared_from_this(), id), rethrow_escaped);
+    }
+
+    // The members now: new ones are dialed (or awaited), departed ones cut off, moved ones dialed
+    // at their new address from the next attempt.
+    void set_peers(const std::map<NodeId, tcp::endpoint>& now) {
         for (auto& [id, peer] : peers) {
-            peer.backoff = std::make_unique<asio::steady_timer>(io);
-            if (self < id) asio::co_spawn(io, dial_loop(self_ptr, id), rethrow_escaped);
+            if (now.count(id) || !peer.member) continue;
+            peer.member = false;
+            say(LogLevel::info, "node " + std::to_string(id) + " left the configuration: disconnecting");
+            if (peer.connection) peer.connection->close();
+            if (peer.backoff) peer.backoff->cancel();
+        }
+        for (auto& [id, endpoint] : now) {
+            if (id == self) continue;
+            auto [it, added] = peers.try_emplace(id);
+            Peer& peer = it->second;
+            if (added || !peer.member)
+                say(LogLevel::info, "node " + std::to_string(id) + " joined the configuration: peer at " +
+                                        endpoint.address().to_string() + ":" +
+                                        std::to_string(endpoint.port()));
+            peer.endpoint = endpoint;
+            peer.member = true;
+            if (acceptor) start_dialing(id);
         }
     }
 
@@ -260,11 +294,14 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         }
         const Hello& h = *hello;
         std::string why;
+        if (h.protocol == protocol && h.to == self && !dialer && h.from < self && !is_member(h.from) &&
+            options.admit_unlisted && options.admit_unlisted())
+            admit_unlisted(h.from);
         if (h.protocol != protocol)
             why = "peer runs --protocol " + h.protocol + ", this node runs " + protocol;
         else if (h.to != self)
             why = "peer thinks it is talking to node " + std::to_string(h.to);
-        else if (!peers.count(h.from))
+        else if (!is_member(h.from))
             why = "node " + std::to_string(h.from) + " is not a member";
         else if (dialer && h.from != expected_peer)
             why = "expected node " + std::to_string(expected_peer) + ", got " + std::to_string(h.from);
@@ -327,10 +364,24 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         co_await me->run(std::make_shared<Connection>(std::move(socket), peer, me->options.link_delay));
     }
 
+    // A lower-id node this one does not know dialed it, and options.admit_unlisted allowed it.
+    void admit_unlisted(NodeId id) {
+        Peer& peer = peers[id];
+        peer.member = true;
+        if (!peer.backoff) peer.backoff = std::make_unique<asio::steady_timer>(io);
+        say(LogLevel::info,
+            "node " + std::to_string(id) + " dialed this joining node: admitting it as a peer");
+    }
+
+    bool is_member(NodeId id) const {
+        auto it = peers.find(id);
+        return it != peers.end() && it->second.member;
+    }
+
     static awaitable<void> dial_loop(std::shared_ptr<Impl> me, NodeId peer_id) {
         std::uint32_t backoff_ms = me->options.connect_backoff_min_ms;
-        while (!me->stopped) {
-            Peer& peer = me->peers.at(peer_id);
+        Peer& peer = me->peers.at(peer_id);  // entries are never erased
+        while (!me->stopped && peer.member) {
             tcp::socket socket(me->io);
             asio::steady_timer deadline(me->io);
             deadline.expires_after(std::chrono::milliseconds(me->options.handshake_timeout_ms));
@@ -340,7 +391,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                     socket.close(ignored);
                 }
             });
-            auto [ec] = co_await socket.async_connect(peer.endpoint, tuple_awaitable);
+            const tcp::endpoint endpoint = peer.endpoint;
+            auto [ec] = co_await socket.async_connect(endpoint, tuple_awaitable);
             deadline.cancel();
             bool ran = false;
             if (!ec && !me->stopped) {
@@ -354,17 +406,22 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                 }
             }
             if (!ran) peer.failed = true;  // connection refused, timed out, or a failed handshake
-            if (me->stopped) co_return;
+            if (me->stopped || !peer.member) break;
             peer.backoff->expires_after(std::chrono::milliseconds(backoff_ms));
             co_await peer.backoff->async_wait(tuple_awaitable);
             backoff_ms = std::min(backoff_ms * 2, me->options.connect_backoff_max_ms);
         }
+        peer.dialing = false;
     }
 
     // Owns a live connection until it closes: installs it as the peer's, runs its writer, and
     // reads frames into the handler.
     awaitable<void> run(std::shared_ptr<Connection> c) {
         Peer& peer = peers.at(c->peer);
+        if (!peer.member) {  // removed from the configuration while its handshake ran
+            c->close();
+            co_return;
+        }
         if (peer.connection) peer.connection->close();  // a newer connection replaces an old one
         peer.connection = c;
         peer.failed = false;
@@ -494,7 +551,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
 
     Connection* live_connection(NodeId to) {
         auto it = peers.find(to);
-        if (it == peers.end() || !it->second.connection || it->second.connection->closed) return nullptr;
+        if (it == peers.end() || !it->second.member || !it->second.connection ||
+            it->second.connection->closed)
+            return nullptr;
         return it->second.connection.get();
     }
 
@@ -608,6 +667,10 @@ void Transport::start(tcp::acceptor listening) {
 void Transport::stop() {
     impl_->stop();
 }
+void Transport::set_peers(const std::map<NodeId, tcp::endpoint>& peers) {
+    impl_->set_peers(peers);
+}
+
 void Transport::send(NodeId to, std::span<const std::uint8_t> payload) {
     impl_->send(to, payload);
 }
@@ -649,6 +712,7 @@ bool Transport::connected(NodeId peer) const {
 std::vector<PeerLink> Transport::links() const {
     std::vector<PeerLink> out;
     for (auto& [id, peer] : impl_->peers) {
+        if (!peer.member) continue;
         bool up = connected(id);
         out.push_back(PeerLink{id, up, !up && peer.failed, peer.refusal});
     }

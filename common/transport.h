@@ -108,6 +108,10 @@ struct TransportOptions {
     std::function<void(NodeId, std::uint64_t identity, const HelloMarks&, AdmitDone done)> admit;
     // This node's marks, read for each Hello and each mark frame.
     std::function<HelloMarks()> marks;
+    // Asked when a node not among the peers dials this one: true admits it (its id added as a peer
+    // with no address, never dialed) instead of refusing it as "not a member". For a node started
+    // with --join, until it learns a configuration (common/node.h).
+    std::function<bool()> admit_unlisted;
     // A connected peer's mark frame.
     std::function<void(NodeId, std::uint64_t incarnation, std::uint64_t mark)> on_mark;
 };
@@ -146,6 +150,11 @@ public:
     // The same with a peer port bound already (listen_on).
     void start(boost::asio::ip::tcp::acceptor listening);
     void stop();
+    // Replaces the set of peers (common/node.h calls it whenever the applied configuration
+    // changes; SPEC "Membership change"): a new one is dialed (if this id is the lower) and
+    // admitted at the handshake; one no longer listed is disconnected and refused from then on;
+    // one at a new endpoint is dialed there from its next attempt. `self` is ignored.
+    void set_peers(const std::map<NodeId, boost::asio::ip::tcp::endpoint>& peers);
 
     void send(NodeId to, std::span<const std::uint8_t> payload);
     // Queues a frame on the bulk lane. False if it was dropped (not connected, or the bulk queue

@@ -245,6 +245,8 @@ constexpr CommandDoc kDocs[] = {
     {Op::expire, "Sets the expiration time of a key in seconds.", "1.0.0", "generic"},
     {Op::persist, "Removes the expiration time of a key.", "2.2.0", "generic"},
     {Op::lease, "Ballot's leases: GRANT ttl_ms, KEEPALIVE id, TTL id, REVOKE id.", "0.0.0", "generic"},
+    {Op::member, "Lists or changes the cluster's members, or hands leadership away (Ballot).", "1.0.0",
+     "server"},
 };
 
 CommandDoc doc_of(Op op) {
@@ -278,6 +280,7 @@ KeyRange key_range(Op op) {
         case Op::client:
         case Op::command:
         case Op::lease:
+        case Op::member:
             return {};
         default:
             return {1, 1, 1};

@@ -234,6 +234,7 @@ const std::vector<CommandSpec>& command_table() {
         {"expire", Op::expire, CommandKind::write, -3, 0},
         {"persist", Op::persist, CommandKind::write, 2, 0},
         {"lease", Op::lease, CommandKind::write, -2, 0},
+        {"member", Op::member, CommandKind::local, -2, 0, Access::admin},
     };
     return table;
 }

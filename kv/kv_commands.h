@@ -9,7 +9,8 @@
 //           runtime decides how (ReadIndex, a quorum check or the log) and then calls
 //           KvStore::query()
 //   local   answered by the node itself, never replicated (PING INFO BGSAVE LASTSAVE ECHO, and
-//           the connection commands client libraries send: HELLO AUTH CLIENT SELECT COMMAND)
+//           the connection commands client libraries send: HELLO AUTH CLIENT SELECT COMMAND);
+//           MEMBER too, whose changes the node hands to the engine (kv/member_command.h)
 //
 // validate() checks a request the way Redis would and gives Redis's error text when it is bad;
 // encode_payload()/decode_payload() turn a validated command into the bytes a log entry carries
@@ -74,6 +75,9 @@ enum class Op : std::uint8_t {
     lease_keepalive = 36,
     lease_ttl = 37,
     lease_revoke = 38,
+    // Local: MEMBER LIST|ADD|PROMOTE|REMOVE|TRANSFER (kv/member_command.h); a change goes through
+    // the log as a configuration entry, never as a KV payload.
+    member = 39,
 };
 
 struct CommandSpec {

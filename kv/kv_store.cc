@@ -6,6 +6,7 @@
 
 #include "common/assert.h"
 #include "common/codec.h"
+#include "common/configuration.h"
 #include "kv/glob.h"
 #include "kv/resp.h"
 
@@ -71,11 +72,22 @@ std::string KvStore::apply(Index index, const Command& command) {
     if (session) {
         if (auto reply = sessions_.check(command)) return std::move(*reply);
     }
-    auto decoded = decode_payload(command.payload);
-    std::string reply = decoded ? execute(*decoded) : error_reply(kUndecodable);
+    std::string reply =
+        is_config_entry(command.payload) ? config_entry_reply() : execute_payload(command.payload);
     // The reply is kept even for an error: a retry must see the answer the first attempt got.
     if (session) sessions_.record(command, reply);
     return reply;
+}
+
+// A membership change's entry (common/configuration.h): the engine made the change when it handed
+// the entry out; the store only answers the client that asked, once, like any write.
+std::string KvStore::config_entry_reply() {
+    return simple_reply("OK");
+}
+
+std::string KvStore::execute_payload(std::string_view payload) {
+    auto decoded = decode_payload(payload);
+    return decoded ? execute(*decoded) : error_reply(kUndecodable);
 }
 
 std::string KvStore::query(std::string_view payload) const {

@@ -95,6 +95,8 @@ public:
 
     // Runs a decoded command against the state (no session check); reads do not change state.
     std::string execute(const KvCommand& command);
+    std::string execute_payload(std::string_view payload);
+    static std::string config_entry_reply();
     std::string execute_read(const KvCommand& command) const;
 
     std::size_t size() const { return data_.size(); }

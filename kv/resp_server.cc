@@ -12,6 +12,7 @@
 #include "common/version.h"
 #include "kv/connection_commands.h"
 #include "kv/kv_commands.h"
+#include "kv/member_command.h"
 
 namespace ballot::kv {
 
@@ -38,6 +39,8 @@ std::string unavailable_reason(const NodeHealth& h) {
         for (auto& w : whys) why += (why.empty() ? "" : ", ") + w;
         return "this node is refused by peers " + id_list(peers) + " (" + why + "; see INFO)";
     }
+    if (h.not_a_member && !h.joining)
+        return "this node is not in the cluster's configuration (MEMBER ADD it on the leader; see INFO)";
     if (h.joining) {
         if (h.waiting_for.empty())
             return "this node is joining: every peer has met it, it takes part in a moment";
@@ -68,6 +71,8 @@ std::string failure_reply(const Outcome& o, const Node& node) {
                                (o.reply.empty() ? std::string("storage failure on this node") : o.reply));
         case Outcome::Status::overloaded:
             return error_reply("TRYAGAIN too many requests in flight on this node");
+        case Outcome::Status::refused:
+            return error_reply("ERR " + o.reply);
         case Outcome::Status::ok:
             break;
     }
@@ -137,6 +142,9 @@ struct Request {
     std::optional<Stamp> stamp;
     std::string payload;
     CommandKind kind = CommandKind::write;
+    // MEMBER ADD/PROMOTE/REMOVE (a write placed by the engine) or MEMBER TRANSFER, instead of payload.
+    std::optional<ConfigChange> change;
+    NodeId transfer_to = kNoNode;
 };
 
 // One client connection.
@@ -460,13 +468,35 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         if (auto refused = transaction_reply(*s, name)) return s->finish(slot, std::move(*refused));
         Validation check = validate(std::vector<std::string>(command.begin(), command.end()));
         if (!check.ok()) return s->finish(slot, error_reply(check.error));
+        if (check.command.op == Op::member) return member(s, slot, stamp, check.command.args);
         if (check.command.kind() == CommandKind::local) {
             const unsigned failures = s->client.auth.failures;
             std::string reply = local_reply(check.command, *s);
             if (s->client.auth.failures != failures) return hold_failed_auth(s, slot, std::move(reply));
             return s->finish(slot, std::move(reply));
         }
-        admit(s, Request{slot, stamp, encode_payload(check.command), check.command.kind()});
+        Request r;
+        r.slot = slot;
+        r.stamp = stamp;
+        r.payload = encode_payload(check.command);
+        r.kind = check.command.kind();
+        admit(s, std::move(r));
+    }
+
+    // MEMBER (kv/member_command.h): LIST answers from the applied configuration; a change or a
+    // transfer goes to the node in this connection's order, like a write.
+    void member(const std::shared_ptr<Session>& s, const std::shared_ptr<Slot>& slot,
+                std::optional<Stamp> stamp, const std::vector<std::string>& args) {
+        MemberRequest request = parse_member(args);
+        if (auto* error = std::get_if<std::string>(&request)) return s->finish(slot, error_reply(*error));
+        if (std::holds_alternative<MemberList>(request))
+            return s->finish(slot, member_list_reply(node.configuration()));
+        Request r;
+        r.slot = slot;
+        r.stamp = stamp;
+        if (auto* change = std::get_if<ConfigChange>(&request)) r.change = *change;
+        if (auto* transfer = std::get_if<MemberTransfer>(&request)) r.transfer_to = transfer->target;
+        admit(s, std::move(r));
     }
 
     // What running `name` takes: the table's Access, and the data password for the names the
@@ -524,13 +554,21 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         ++s->in_flight;
         std::weak_ptr<Session> weak = s;
         auto slot = std::move(request.slot);
-        if (request.kind == CommandKind::write) {
-            node.submit(request.stamp, std::move(request.payload), [this, weak, slot](const Outcome& o) {
-                auto session = weak.lock();
-                if (!session) return;
-                session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o, node));
-                finished(session);
+        auto reply_when_done = [this, weak, slot](const Outcome& o) {
+            auto session = weak.lock();
+            if (!session) return;
+            session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o, node));
+            finished(session);
+        };
+        if (request.change) {
+            node.submit_config_change(request.stamp, *request.change, reply_when_done);
+        } else if (request.transfer_to != kNoNode) {
+            node.transfer_leadership(request.transfer_to, [reply_when_done](Outcome o) {
+                if (o.status == Outcome::Status::ok) o.reply = simple_reply("OK");
+                reply_when_done(o);
             });
+        } else if (request.kind == CommandKind::write) {
+            node.submit(request.stamp, std::move(request.payload), reply_when_done);
         } else {
             node.read([this, weak, slot, payload = std::move(request.payload)](const Outcome& o) {
                 auto session = weak.lock();

@@ -56,7 +56,7 @@ std::string protocol_list(const std::string& separator) {
 std::string usage() {
     return "usage: ballot-server --protocol " + protocol_list("|") +
            " --id ID\n"
-           "                     --node HOST:PORT:ID --node HOST:PORT:ID --node HOST:PORT:ID\n"
+           "                     --node HOST:PORT:ID --node HOST:PORT:ID --node HOST:PORT:ID [--join]\n"
            "                     [--data-dir DIR] [--log-level trace|debug|info|warn|error]\n"
            "                     [--trace] [--trace-heartbeats] [--unsafe-no-fsync]\n"
            "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms "
@@ -137,7 +137,9 @@ ServerArgs parse_args(int argc, char** argv) {
                                                    protocol_list(" | ").c_str())(
         "id", po::value<std::string>(), "this node's id (one of the --node ids)")(
         "node", po::value<std::vector<std::string>>(), "HOST:PORT:ID, once per member, self included")(
-        "data-dir", po::value<std::string>(), "data directory (default ./data/node-ID)")(
+        "join", po::bool_switch(),
+        "join a running cluster: --node names some of its members and this node; MEMBER ADD on the leader "
+        "adds it")("data-dir", po::value<std::string>(), "data directory (default ./data/node-ID)")(
         "log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")(
         "trace", po::bool_switch(), "print every protocol message, sent and received, on one line")(
         "trace-heartbeats", po::bool_switch(),
@@ -201,6 +203,7 @@ ServerArgs parse_args(int argc, char** argv) {
         vm.count("node") ? vm["node"].as<std::vector<std::string>>() : std::vector<std::string>{}, id, error);
     if (!cluster) throw UsageError{error};
     a.node.cluster = *cluster;
+    a.node.join = vm["join"].as<bool>();
     a.node.data_dir =
         vm.count("data-dir") ? vm["data-dir"].as<std::string>() : "./data/node-" + std::to_string(id);
     a.log_level = vm["log-level"].as<std::string>();

@@ -63,6 +63,7 @@ BOOST_AUTO_TEST_CASE(the_command_table_declares_who_may_run_what) {
     BOOST_TEST((spec("get").access == Access::data));
     BOOST_TEST((spec("set").access == Access::data));
     BOOST_TEST((spec("bgsave").access == Access::admin));
+    BOOST_TEST((spec("member").access == Access::admin));  // every MEMBER subcommand, LIST too
 }
 
 BOOST_AUTO_TEST_CASE(without_passwords_everything_is_allowed) {
@@ -89,6 +90,8 @@ BOOST_AUTO_TEST_CASE(the_data_password_opens_data_commands_and_not_admin_ones) {
     BOOST_TEST(permission_error(config, s, spec("get")) == "");
     BOOST_TEST(permission_error(config, s, spec("bgsave")) ==
                "-NOPERM this user has no permissions to run the 'bgsave' command\r\n");
+    BOOST_TEST(permission_error(config, s, spec("member")) ==
+               "-NOPERM this user has no permissions to run the 'member' command\r\n");
     BOOST_TEST(s.user == "default");
 
     AuthState named = initial_auth(config);

@@ -41,14 +41,28 @@ public:
     Ready take_ready() override { return std::exchange(ready, Ready{}); }
     bool has_ready() const override { return !ready.empty(); }
     const Configuration& configuration() const override { return config; }
-    std::optional<std::string> propose_config_change(std::string /*request*/) override {
-        return std::string("scripted engine: no membership change");
+    // Answers the scripted refusals in turn, then places the change: commits it at once, or, with
+    // `swallow`, never (as a leader that lost it).
+    std::optional<std::string> propose_config_change(std::string request) override {
+        config_requests.push_back(request);
+        if (!config_answers.empty()) {
+            std::optional<std::string> answer = config_answers.front();
+            config_answers.pop_front();
+            if (answer) return answer;
+        }
+        if (!swallow) {
+            ++last;
+            ready.records.push_back(LogRecord{last, Bytes(request.begin(), request.end())});
+            ready.committed.push_back(Committed{last, std::move(request)});
+        }
+        return std::nullopt;
     }
-    std::optional<std::string> transfer_leadership(NodeId /*target*/) override {
-        return std::string("scripted engine: no leadership transfer");
+    std::optional<std::string> transfer_leadership(NodeId target) override {
+        transfer_targets.push_back(target);
+        return transfer_refusal;
     }
     EngineStatus status() const override {
-        return EngineStatus{Role::leader, 1, Epoch::term(1), last, 1, last};
+        return EngineStatus{Role::leader, leader, Epoch::term(1), last, 1, last};
     }
     std::string describe(std::span<const std::uint8_t>) const override { return "Scripted"; }
     bool is_heartbeat(NodeId, std::span<const std::uint8_t>) const override { return false; }
@@ -61,6 +75,11 @@ public:
 
     Ready ready;
     Index last = 0;
+    NodeId leader = 1;
+    std::deque<std::optional<std::string>> config_answers;
+    std::vector<std::string> config_requests;
+    std::optional<std::string> transfer_refusal;
+    std::vector<NodeId> transfer_targets;
     int ticks = 0;
     int proposals = 0;
     bool refuse = false;
@@ -373,4 +392,97 @@ BOOST_FIXTURE_TEST_CASE(the_leader_ticks_the_clock_only_while_something_can_expi
         run_ms(50);
     }
     BOOST_TEST(engine->proposals == ticks + 20);
+}
+
+// ---- membership changes and leadership transfer (SPEC "Membership change") ----
+
+namespace {
+
+const ConfigChange kAddFour{ConfigChange::Kind::add_learner, 4, "127.0.0.1:7004", true};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_change_is_a_stamped_request_completed_when_its_entry_is_applied, Fixture) {
+    driver->submit_config_change(Stamp{9, 1, 1}, kAddFour, record());
+    BOOST_REQUIRE(engine->config_requests.size() == 1u);
+    auto command = decode_command(engine->config_requests[0]);
+    BOOST_REQUIRE(command.has_value());
+    BOOST_TEST(command->client_id == 9u);  // stamped like any write: the state machine dedups it
+    BOOST_TEST(command->seq == 1u);
+    BOOST_TEST(command->payload == encode_config_request(kAddFour));
+    driver->pump();
+    BOOST_TEST(outcomes.empty());  // placed, not yet applied
+    disk.complete();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::ok));
+    BOOST_TEST(machine.applied.size() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_definitive_refusal_is_answered_at_once_with_the_engine_reason, Fixture) {
+    engine->config_answers = {std::string("not the leader: node 2 leads")};
+    driver->submit_config_change(std::nullopt, kAddFour, record());
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::refused));
+    BOOST_TEST(outcomes[0].reply == "not the leader: node 2 leads");
+    for (int i = 0; i < 20; ++i) driver->tick();
+    BOOST_TEST(engine->config_requests.size() == 1u);  // never asked again
+}
+
+BOOST_FIXTURE_TEST_CASE(a_passing_refusal_is_asked_again_until_the_change_is_placed, Fixture) {
+    engine->config_answers = {std::string("a membership change is still in progress (entry 3); try again"),
+                              std::string("no leader known; try again")};
+    driver->submit_config_change(std::nullopt, kAddFour, record());
+    BOOST_TEST(outcomes.empty());
+    driver->tick();
+    driver->tick();
+    BOOST_TEST(engine->config_requests.size() == 3u);  // refused twice, then placed
+    driver->pump();
+    disk.complete();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::ok));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_change_refused_until_the_deadline_returns_the_last_reason, Fixture) {
+    for (int i = 0; i < 100; ++i)
+        engine->config_answers.push_back(std::string("busy (" + std::to_string(i) + "); try again"));
+    driver->submit_config_change(std::nullopt, kAddFour, record());
+    for (int i = 0; i < 10 && outcomes.empty(); ++i) driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    // Known not applied (never placed): the client gets the reason, not "may or may not".
+    BOOST_TEST((outcomes[0].status == Outcome::Status::refused));
+    BOOST_TEST(outcomes[0].reply.ends_with("; try again"));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_placed_change_is_never_proposed_again, Fixture) {
+    engine->swallow = true;  // placed, then lost with its leader
+    driver->submit_config_change(std::nullopt, kAddFour, record());
+    engine->leader = 2;  // a new leader: plain writes are proposed again at once, a change is not
+    for (int i = 0; i < 10 && outcomes.empty(); ++i) driver->tick();
+    BOOST_TEST(engine->config_requests.size() == 1u);
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::timeout));  // outcome unknown
+}
+
+BOOST_FIXTURE_TEST_CASE(a_transfer_completes_once_the_target_leads, Fixture) {
+    driver->transfer_leadership(3, record());
+    BOOST_TEST(engine->transfer_targets == std::vector<NodeId>{3});
+    driver->tick();
+    BOOST_TEST(outcomes.empty());
+    engine->leader = 3;
+    driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::ok));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_refused_transfer_answers_at_once_and_one_that_never_lands_times_out, Fixture) {
+    engine->transfer_refusal = "node 5 is not a voter";
+    driver->transfer_leadership(5, record());
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::refused));
+    BOOST_TEST(outcomes[0].reply == "node 5 is not a voter");
+    engine->transfer_refusal.reset();
+    driver->transfer_leadership(2, record());
+    for (int i = 0; i < 10; ++i) driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 2u);
+    BOOST_TEST((outcomes[1].status == Outcome::Status::timeout));
 }

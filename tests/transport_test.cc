@@ -487,3 +487,59 @@ BOOST_AUTO_TEST_CASE(measure_head_of_line_blocking, *boost::unit_test::disabled(
                                                        << mib_per_s << " MiB/s");
     }
 }
+
+// ---- peers that follow the configuration (Transport::set_peers; SPEC "Membership change") ----
+
+BOOST_AUTO_TEST_CASE(a_peer_added_later_is_dialed_and_a_removed_one_is_cut_off) {
+    asio::io_context io;
+    Inbox inbox1, inbox2;
+    LogLines log1, log2;
+    // Node 2 knows node 1 from the start; node 1 knows nobody until its configuration holds 2.
+    Transport n2(io, 2, kProtocol, {{1, {kLoopback, 1}}}, {}, inbox2.control(), inbox2.bulk(), log2.sink());
+    n2.start({kLoopback, 0});
+    Transport n1(io, 1, kProtocol, {}, {}, inbox1.control(), inbox1.bulk(), log1.sink());
+    n1.start({kLoopback, 0});
+    BOOST_TEST(n1.links().empty());
+
+    n1.set_peers({{2, n2.local_endpoint()}});
+    BOOST_REQUIRE(run_until(io, [&] { return n1.connected(2) && n2.connected(1); }));
+    n1.send(2, Bytes{7});
+    BOOST_REQUIRE(run_until(io, [&] { return inbox2.count(false) == 1; }));
+
+    // Removed: disconnected, no longer listed, never dialed again, refused if it dials in.
+    n1.set_peers({});
+    BOOST_REQUIRE(run_until(io, [&] { return !n2.connected(1); }));
+    BOOST_TEST(n1.links().empty());
+    BOOST_TEST(!n1.connected(2));
+    n1.send(2, Bytes{8});  // dropped: not a peer
+    BOOST_TEST(n1.connected_peers() == 0u);
+
+    // Added again: connected again.
+    n1.set_peers({{2, n2.local_endpoint()}});
+    BOOST_REQUIRE(run_until(io, [&] { return n1.connected(2) && n2.connected(1); }));
+    n1.stop();
+    n2.stop();
+    io.poll();
+}
+
+BOOST_AUTO_TEST_CASE(a_joining_node_admits_an_unlisted_lower_id_only_while_allowed) {
+    asio::io_context io;
+    Inbox inbox1, inbox4;
+    LogLines log1, log4;
+    bool allow = false;
+    TransportOptions joining;
+    joining.admit_unlisted = [&] { return allow; };
+    Transport n4(io, 4, kProtocol, {}, joining, inbox4.control(), inbox4.bulk(), log4.sink());
+    n4.start({kLoopback, 0});
+    Transport n1(io, 1, kProtocol, {{4, n4.local_endpoint()}}, {}, inbox1.control(), inbox1.bulk(),
+                 log1.sink());
+    n1.start({kLoopback, 0});
+    BOOST_REQUIRE(run_until(io, [&] { return log4.contains("node 1 is not a member"); }));
+    BOOST_TEST(!n4.connected(1));
+    allow = true;  // node 4 started with --join and has no configuration yet
+    BOOST_REQUIRE(run_until(io, [&] { return n4.connected(1) && n1.connected(4); }));
+    BOOST_TEST(n4.links().size() == 1u);
+    n1.stop();
+    n4.stop();
+    io.poll();
+}

@@ -27,6 +27,8 @@ const char* status_name(Outcome::Status s) {
             return "storage failed";
         case Outcome::Status::overloaded:
             return "overloaded";
+        case Outcome::Status::refused:
+            return "refused";
     }
     return "?";
 }

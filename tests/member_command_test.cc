@@ -1,0 +1,74 @@
+// MEMBER's arguments (kv/member_command.h) and what the KV store answers for a membership
+// change's log entry (SPEC "Membership change": +OK, once per client request).
+#define BOOST_TEST_MODULE member_command
+#include "kv/member_command.h"
+
+#include <boost/test/unit_test.hpp>
+
+#include "common/command.h"
+#include "kv/kv_store.h"
+
+using namespace ballot;
+using namespace ballot::kv;
+
+namespace {
+
+std::string error_of(const std::vector<std::string>& args) {
+    MemberRequest r = parse_member(args);
+    auto* e = std::get_if<std::string>(&r);
+    return e ? *e : "";
+}
+
+ConfigChange change_of(const std::vector<std::string>& args) {
+    MemberRequest r = parse_member(args);
+    BOOST_REQUIRE(std::holds_alternative<ConfigChange>(r));
+    return std::get<ConfigChange>(r);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(subcommands_parse_into_changes) {
+    BOOST_TEST(std::holds_alternative<MemberList>(parse_member({"list"})));
+    BOOST_TEST((change_of({"ADD", "4", "127.0.0.1:7004"}) ==
+                ConfigChange{ConfigChange::Kind::add_learner, 4, "127.0.0.1:7004", true}));
+    BOOST_TEST((change_of({"add", "4", "127.0.0.1:7004", "learner"}) ==
+                ConfigChange{ConfigChange::Kind::add_learner, 4, "127.0.0.1:7004", false}));
+    BOOST_TEST((change_of({"PROMOTE", "4"}) == ConfigChange{ConfigChange::Kind::promote, 4, "", false}));
+    BOOST_TEST((change_of({"remove", "2"}) == ConfigChange{ConfigChange::Kind::remove, 2, "", false}));
+    MemberRequest t = parse_member({"TRANSFER", "3"});
+    BOOST_REQUIRE(std::holds_alternative<MemberTransfer>(t));
+    BOOST_TEST(std::get<MemberTransfer>(t).target == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_arguments_get_redis_style_errors) {
+    BOOST_TEST(error_of({"LIST", "x"}) == "ERR wrong number of arguments for 'member|list' command");
+    BOOST_TEST(error_of({"Add", "4"}) == "ERR wrong number of arguments for 'member|add' command");
+    BOOST_TEST(error_of({"REMOVE"}) == "ERR wrong number of arguments for 'member|remove' command");
+    BOOST_TEST(error_of({"frob"}).starts_with("ERR unknown subcommand 'frob'"));
+    BOOST_TEST(error_of({"REMOVE", "0"}).starts_with("ERR invalid node id '0'"));
+    BOOST_TEST(error_of({"PROMOTE", "65536"}).starts_with("ERR invalid node id '65536'"));
+    BOOST_TEST(error_of({"TRANSFER", "x1"}).starts_with("ERR invalid node id 'x1'"));
+    BOOST_TEST(error_of({"ADD", "4", "127.0.0.1"}).starts_with("ERR invalid address '127.0.0.1'"));
+    BOOST_TEST(error_of({"ADD", "4", "127.0.0.1:70000"}).find("out of range") != std::string::npos);
+    BOOST_TEST(error_of({"ADD", "4", "127.0.0.1:7004", "VOTER"}) == "ERR syntax error");
+}
+
+BOOST_AUTO_TEST_CASE(member_list_shows_each_member_and_its_role) {
+    Configuration config({Member{2, "127.0.0.1:7002", MemberRole::voter, false},
+                          Member{4, "127.0.0.1:7004", MemberRole::learner, true}});
+    BOOST_TEST(member_list_reply(config) ==
+               "*2\r\n$22\r\n2@127.0.0.1:7002 voter\r\n$24\r\n4@127.0.0.1:7004 learner\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(an_applied_config_entry_is_answered_ok_once_per_request) {
+    KvStore store;
+    const ConfigChange add{ConfigChange::Kind::add_learner, 4, "127.0.0.1:7004", true};
+    const Configuration before = Configuration::of_voters({1, 2, 3});
+    const std::string entry = encode_config_entry(ConfigEntry{add, before.with(add)});
+    Command c{42, 1, 1, entry};
+    BOOST_TEST(store.apply(1, c) == "+OK\r\n");
+    BOOST_TEST(store.apply(2, c) == "+OK\r\n");  // a retried request: the recorded reply
+    BOOST_TEST(store.size() == 0u);              // no key touched
+    // An engine's own change (no client session) is answered to nobody and changes nothing.
+    BOOST_TEST(store.apply(3, Command{0, 0, 0, entry}) == "+OK\r\n");
+}
