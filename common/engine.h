@@ -378,6 +378,12 @@ struct EngineTraits {
     // How a linearizable read is served, in at most ~22 characters (a chart legend's line), for
     // reports that compare read latencies (ballot-bench's --read-ratio curves): "ReadIndex (§6.4)".
     std::string read_path;
+    // Restoring a backup into a NEW cluster (--restore-from, kv/restore.h): the engine metadata to
+    // keep with the snapshot in place of `meta`'s, for a cluster of `config`. An engine that keeps
+    // the configuration in its snapshots (Raft) puts the new cluster's there: the old one names
+    // ids and addresses the new cluster does not have. nullptr: keep the metadata as it is. Throws
+    // std::invalid_argument if `meta`'s bytes are not this engine's.
+    Bytes (*metadata_for_new_cluster)(const SnapshotMeta& meta, const Configuration& config) = nullptr;
 };
 
 }  // namespace ballot

@@ -132,7 +132,7 @@ fs::path parent_of(const std::string& dir) {
 
 // Step 3: the copy, made durable the way every snapshot is, then the directories above it.
 RestoreResult copy_in(const std::string& file, const SnapshotFileInfo& checked, const std::string& data_dir,
-                      bool data_dir_existed) {
+                      bool data_dir_existed, const SnapshotMeta& written_meta) {
     const fs::path snapshots = fs::path(data_dir) / kSnapshotsSubdir;
     std::error_code ec;
     fs::create_directories(snapshots, ec);
@@ -143,7 +143,7 @@ RestoreResult copy_in(const std::string& file, const SnapshotFileInfo& checked, 
     PosixSnapshotDir target(snapshots.string());
     Source source = source_of(file);
     std::string error;
-    auto writer = SnapshotWriter::start(target, checked.meta, error);
+    auto writer = SnapshotWriter::start(target, written_meta, error);
     if (!writer) return failure(RestoreResult::Status::cannot_write, error);
     SnapshotFileInfo info;
     std::string write_error;
@@ -168,20 +168,30 @@ RestoreResult copy_in(const std::string& file, const SnapshotFileInfo& checked, 
     }
     RestoreResult done;
     done.written = info;
+    done.written.meta = written_meta;
     done.written.name = snapshot_file_name(info.meta.last_included_index);
     return done;
 }
 
 }  // namespace
 
-RestoreResult restore_data_dir(const std::string& file, const std::string& data_dir) {
+RestoreResult restore_data_dir(const std::string& file, const std::string& data_dir,
+                               const std::function<Bytes(const SnapshotMeta&)>& new_engine_metadata) {
     if (auto refused = refuse_existing(data_dir)) return *refused;
     SnapshotFileInfo checked;
     if (auto bad = check_file(file, checked)) return *bad;
+    SnapshotMeta written_meta = checked.meta;
+    if (new_engine_metadata) {
+        try {
+            written_meta.engine_metadata = new_engine_metadata(checked.meta);
+        } catch (const std::invalid_argument& e) {
+            return failure(RestoreResult::Status::bad_file, "--restore-from " + file + ": " + e.what());
+        }
+    }
 
     std::error_code ec;
     const bool data_dir_existed = fs::exists(data_dir, ec);
-    RestoreResult result = copy_in(file, checked, data_dir, data_dir_existed);
+    RestoreResult result = copy_in(file, checked, data_dir, data_dir_existed, written_meta);
     if (!result.ok()) {
         // Leave things as they were: the data dir was absent or empty.
         if (data_dir_existed)

@@ -23,6 +23,7 @@
 // new dir, and its runtime loads the snapshot at startup (RecoveredState::snapshot).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "common/snapshot_file.h"
@@ -47,6 +48,10 @@ struct RestoreResult {
 };
 
 // Builds `data_dir` (which must not exist, or be an empty directory) from the snapshot `file`.
-RestoreResult restore_data_dir(const std::string& file, const std::string& data_dir);
+// `new_engine_metadata`, if given, gives the engine metadata the copy keeps in place of the file's
+// (EngineTraits::metadata_for_new_cluster: the new cluster's configuration); it throws
+// std::invalid_argument for a file that is not this engine's.
+RestoreResult restore_data_dir(const std::string& file, const std::string& data_dir,
+                               const std::function<Bytes(const SnapshotMeta&)>& new_engine_metadata = {});
 
 }  // namespace ballot::kv

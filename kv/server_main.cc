@@ -379,7 +379,18 @@ int main(int argc, char** argv) {
 
     // Before the node opens the dir: it then finds the snapshot like any other and loads it.
     if (!args.restore_from.empty()) {
-        kv::RestoreResult restored = kv::restore_data_dir(args.restore_from, args.node.data_dir);
+        // The backup's engine metadata may name the old cluster's configuration: the new one is
+        // the --node list (EngineTraits::metadata_for_new_cluster).
+        std::function<Bytes(const SnapshotMeta&)> rebase;
+        if (args.node.engine->metadata_for_new_cluster) {
+            std::vector<Member> members;
+            for (const NodeAddress& m : args.node.cluster.members)
+                members.push_back(Member{m.id, m.str(), MemberRole::voter, false});
+            rebase = [engine = args.node.engine, config = Configuration(std::move(members))](const SnapshotMeta& meta) {
+                return engine->metadata_for_new_cluster(meta, config);
+            };
+        }
+        kv::RestoreResult restored = kv::restore_data_dir(args.restore_from, args.node.data_dir, rebase);
         if (restored.status == kv::RestoreResult::Status::data_dir_not_empty) {
             std::fprintf(stderr, "ballot-server: %s\n", restored.error.c_str());
             return 2;
