@@ -173,7 +173,12 @@ BOOST_AUTO_TEST_CASE(raft_replaces_a_wiped_member_under_the_same_id) {
 
     c.signal(lost, SIGKILL);
     std::filesystem::remove_all(c.data_dir(lost));
-    auto passing = [](auto& v) { return !v.is_error() || !v.str.ends_with("try again"); };
+    // Right after the kill the leader may briefly count too many peers down (CLUSTERDOWN; seen once
+    // in CI, not explained yet: session note) or have no quorum answer yet (TRYAGAIN): retry those.
+    auto passing = [](auto& v) {
+        return !v.is_error() ||
+               !(v.str.ends_with("try again") || v.str.starts_with("CLUSTERDOWN") || v.str.starts_with("TRYAGAIN"));
+    };
     auto removed = until(c, leader, {"MEMBER", "REMOVE", std::to_string(lost)}, passing);
     BOOST_REQUIRE_MESSAGE(removed.str == "OK", removed.str);
     BOOST_TEST(member_list(c, leader).size() == 2u);
