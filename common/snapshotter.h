@@ -21,7 +21,8 @@
 //  commit point: a crash before it leaves the old state, after it the node restarts from the new
 //  snapshot), then the state machine is restored from the whole checked file, and only then does
 //  the engine hear snapshot_installed(). A snapshot at or below what the node already applied is
-//  acknowledged as done and not installed: no state ever goes backwards. A chunk out of order, an
+//  acknowledged as done and not installed: no state ever goes backwards. One transfer comes in
+//  at a time: a second peer's is refused (`restart`) while one is under way. A chunk out of order, an
 //  unknown transfer, a failed write, or silence for `snapshot_transfer_timeout_ticks` ends the
 //  transfer (`restart`); the sender's engine asks again and a new transfer starts from offset 0.
 #pragma once
