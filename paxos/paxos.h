@@ -99,6 +99,7 @@ private:
     void watch_progress(Index known, Index horizon);
     void fetch_chosen(Index known, Index horizon);
     void fill_gaps(Index known);
+    std::uint64_t gap_wait_ticks() const;
     void probe();
     NodeId next_peer(NodeId after) const;
 
