@@ -210,6 +210,7 @@ void MultiPaxos::on(NodeId, const Nack& m) {
 
 void MultiPaxos::step_down() {
     if (!leader_) return;
+    transfer_target_ = kNoNode;  // done, or moot: proposals go to whoever leads now
     leader_->abandon();
     leader_.reset();
     known_leader_ = kNoNode;

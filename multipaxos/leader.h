@@ -94,6 +94,13 @@ public:
     void read(NodeId origin, std::uint64_t read_id, std::uint64_t now);
     Index read_index() const;
 
+    // ---- leadership transfer, transfer.cc ----
+    // Every proposal of this ballot is decided, and `id` has reported holding everything this
+    // node knows chosen: a phase 1 of `id` would start where this leader stands.
+    bool handed_all_to(NodeId id) const;
+    // A Heartbeat to `id` alone, so that it reports its chosen prefix now.
+    void heartbeat(NodeId id);
+
     // ---- time and output ----
     void tick(std::uint64_t now);
     // True when no majority has answered for an election timeout: this leader is cut off and

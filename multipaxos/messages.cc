@@ -34,6 +34,7 @@ enum class Type : std::uint8_t {
     poll = 12,
     poll_reply = 13,
     snapshot_request = 14,
+    take_over = 15,
 };
 
 // Smallest encoded Proposal (slot, empty value) and slot number, for Reader::count.
@@ -130,6 +131,10 @@ struct Encoder {
     void operator()(const SnapshotRequest& m) {
         w.u8(static_cast<std::uint8_t>(Type::snapshot_request));
         w.u64(m.have);
+    }
+    void operator()(const TakeOver& m) {
+        w.u8(static_cast<std::uint8_t>(Type::take_over));
+        ballot(m.ballot);
     }
 };
 
@@ -277,6 +282,8 @@ std::optional<Message> decode_body(Type type, Reader& r) {
         }
         case Type::snapshot_request:
             return SnapshotRequest{r.u64()};
+        case Type::take_over:
+            return TakeOver{read_ballot(r)};
     }
     return std::nullopt;
 }
@@ -368,6 +375,7 @@ struct Describer {
     std::string operator()(const SnapshotRequest& m) const {
         return "SnapshotRequest have=" + std::to_string(m.have);
     }
+    std::string operator()(const TakeOver& m) const { return "TakeOver ballot=" + m.ballot.str(); }
 };
 
 }  // namespace
@@ -388,7 +396,7 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload) {
     Reader r(payload);
     std::uint8_t type = r.u8();
     if (!r.ok() || type < static_cast<std::uint8_t>(Type::prepare) ||
-        type > static_cast<std::uint8_t>(Type::snapshot_request))
+        type > static_cast<std::uint8_t>(Type::take_over))
         return std::nullopt;
     std::optional<Message> m = decode_body(static_cast<Type>(type), r);
     if (!m || !r.finish()) return std::nullopt;

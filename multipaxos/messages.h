@@ -12,6 +12,7 @@
 //     SnapshotRequest                  "send me your snapshot": what it lacks is compacted away
 //     Forward, ReadRequest, ReadReply  a follower hands a command or a read to the leader
 //     Poll      -> PollReply           before phase 1: has a majority also lost the leader?
+//     TakeOver                         leadership transfer: "run phase 1 now"
 //
 // decode() validates everything it returns: counts are checked against the bytes left before
 // anything is allocated, slots are positive and strictly increasing, ballots are not zero, and
@@ -148,8 +149,15 @@ struct PollReply {
     bool granted = false;
 };
 
+// Leadership transfer (README "Leadership transfer"): the leader of `ballot`, which has stopped
+// proposing and has seen this follower hold everything chosen, asks it to run phase 1 now,
+// without the poll. Only the follower of that ballot acts on it; it promises nothing by itself.
+struct TakeOver {
+    Ballot ballot;
+};
+
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat, HeartbeatAck, Chosen,
-                             Forward, ReadRequest, ReadReply, Poll, PollReply, SnapshotRequest>;
+                             Forward, ReadRequest, ReadReply, Poll, PollReply, SnapshotRequest, TakeOver>;
 
 // The persist-before-send rule, per message type (common/engine.h, common/outbox.h): true when
 // the message reveals or relies on state that must survive a crash first, so the runtime sends it

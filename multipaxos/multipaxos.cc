@@ -35,6 +35,7 @@ void MultiPaxos::tick() {
     ++now_;
     if (leader_) leader_->tick(now_);  // candidate: re-asks for lost pages; leader: heartbeats
     expire_transfers();
+    tick_transfer();
     if (active_leader()) {
         if (leader_->lost_majority(now_)) step_down();
     } else if (++election_elapsed_ >= election_timeout_) {
@@ -51,6 +52,7 @@ bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
     std::visit([&](const auto& m) { on(from, m); }, *message);
     // A promise above our own ballot (given to another proposer) ends our attempt.
     if (leader_ && acceptor_.promised() > leader_->ballot()) step_down();
+    if (from == transfer_target_) maybe_hand_over();  // it may have reported what it holds
     return true;
 }
 
@@ -62,7 +64,7 @@ bool MultiPaxos::plausible(NodeId from, const Message& message) const {
             using T = std::decay_t<decltype(m)>;
             if constexpr (std::is_same_v<T, Prepare> || std::is_same_v<T, Accept> ||
                           std::is_same_v<T, Heartbeat> || std::is_same_v<T, Chosen> ||
-                          std::is_same_v<T, Poll>)
+                          std::is_same_v<T, Poll> || std::is_same_v<T, TakeOver>)
                 return m.ballot.node == from;
             else if constexpr (std::is_same_v<T, PollReply>)
                 return m.ballot.node == members_.self();
@@ -73,6 +75,7 @@ bool MultiPaxos::plausible(NodeId from, const Message& message) const {
 }
 
 ProposeResult MultiPaxos::propose(std::string command) {
+    if (transfer_target_ != kNoNode) return ProposeResult::no_leader;  // paused: transfer.cc
     if (leader_) return leader_->propose(std::move(command));  // candidate: no_leader
     if (known_leader_ == kNoNode) return ProposeResult::no_leader;
     send(known_leader_, Forward{std::move(command)});
@@ -133,10 +136,6 @@ bool MultiPaxos::has_ready() const {
 
 std::optional<std::string> MultiPaxos::propose_config_change(std::string /*request*/) {
     return std::string("membership change is not built for Multi-Paxos yet");
-}
-
-std::optional<std::string> MultiPaxos::transfer_leadership(NodeId /*target*/) {
-    return std::string("leadership transfer is not built for Multi-Paxos yet");
 }
 
 EngineStatus MultiPaxos::status() const {

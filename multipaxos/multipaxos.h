@@ -14,6 +14,8 @@
 //                      heartbeats and the chosen point, retransmission
 //   reads.cc           linearizable reads: the leader's quorum round, forwarded reads
 //   catch_up.cc        Chosen values for a lagging learner (PMMC "decision")
+//   transfer.cc        leadership transfer: the leader drains, then asks a caught-up voter to
+//                      run phase 1 at once (TakeOver)
 //   snapshots.cc       snapshots and compaction: the acceptor's trim (libpaxos3), transfers to
 //                      peers that lack trimmed slots, installs, recovery from a snapshot
 //   invariants.cc      check_invariants() of every role: what must always hold
@@ -73,7 +75,7 @@ public:
     bool has_ready() const override;
 
     // Membership change is built for Raft so far; this engine refuses it with a reason, and keeps
-    // its bootstrap configuration (README "Membership").
+    // its bootstrap configuration (README "Membership"). Leadership transfer: transfer.cc.
     const Configuration& configuration() const override { return members_.configuration(); }
     std::optional<std::string> propose_config_change(std::string request) override;
     std::optional<std::string> transfer_leadership(NodeId target) override;
@@ -137,6 +139,11 @@ private:
     // catch_up.cc: chosen values for a lagging learner.
     void on(NodeId from, const Chosen& m);
 
+    // transfer.cc: leadership transfer.
+    void on(NodeId from, const TakeOver& m);
+    void maybe_hand_over();
+    void tick_transfer();
+
     // snapshots.cc: recovery, transfers, compaction.
     static Index recovered_snapshot(const RecoveredState& recovered);
     static Index recovered_trim_point(const Recovered& recovered, Index snapshot);
@@ -169,6 +176,12 @@ private:
     bool polling_ = false;
     Ballot poll_ballot_;
     VoteTally poll_votes_{0, 0};
+
+    // Leadership transfer (transfer.cc): the voter asked to take over while this node leads
+    // (kNoNode: none), since when, and whether TakeOver went out. Proposals pause meanwhile.
+    NodeId transfer_target_ = kNoNode;
+    std::uint64_t transfer_since_ = 0;
+    bool take_over_sent_ = false;
 
     // Reads forwarded to the leader, each with its deadline tick. Bounded by max_pending_proposals.
     ForwardedRequests forwarded_reads_;

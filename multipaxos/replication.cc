@@ -19,7 +19,7 @@ ProposeResult Leader::propose(std::string value) {
 // A forwarded command is proposed if this node leads; otherwise it is dropped, and the
 // follower's runtime retries it (commands are deduplicated by their stamp).
 void MultiPaxos::on(NodeId, const Forward& m) {
-    if (active_leader()) leader_->propose(m.command);
+    if (active_leader() && transfer_target_ == kNoNode) leader_->propose(m.command);  // not while paused
 }
 
 bool Leader::has_unsent() const {

@@ -1,7 +1,7 @@
 // Membership change on bare engines (tests/support/engine_cluster.h): single-server changes,
 // learners, a removed leader, restarts, and the 2015 single-server change bug with its guard off.
 // Raft only so far: Multi-Paxos and basic Paxos refuse changes (their READMEs say so), which the
-// last test checks.
+// last test checks. Leadership transfer: Raft and Multi-Paxos.
 #define BOOST_TEST_MODULE membership
 #include <boost/test/unit_test.hpp>
 #include <string>
@@ -11,6 +11,7 @@
 #include "common/command.h"
 #include "common/configuration.h"
 #include "common/engine.h"
+#include "multipaxos/messages.h"
 #include "tests/support/engine_cluster.h"
 
 using ballot::Command;
@@ -194,41 +195,74 @@ BOOST_AUTO_TEST_CASE(a_removed_leader_hands_over_without_waiting_for_an_election
     check_all(c);
 }
 
+// Leadership transfer, in the engines that have a leader: Raft (TimeoutNow, dissertation §3.10)
+// and Multi-Paxos (TakeOver: the leader drains, then asks the target to run phase 1 at once).
+const char* const kLeaderEngines[] = {"raft", "multipaxos"};
+
 BOOST_AUTO_TEST_CASE(leadership_transfer_to_a_lagging_voter_catches_it_up_first) {
-    EngineCluster c("raft", 3, 10, small_timeouts());
-    const NodeId leader = settled_leader(c);
-    const NodeId target = leader == 3 ? 2 : 3;
-    c.isolate(target);
-    for (int i = 0; i < 20; ++i) c.propose(leader, "while-away-" + std::to_string(i));
-    c.stabilize();
-    c.heal();
-    const std::uint64_t term = c.status(leader).epoch.round;
-    BOOST_REQUIRE(!c.engine(leader).transfer_leadership(target).has_value());
-    // Proposals pause while it is under way.
-    BOOST_TEST((c.propose(leader, "paused") == ballot::ProposeResult::no_leader));
-    BOOST_TEST(c.run_until([&] { return c.leader() == target; }, 10));
-    BOOST_TEST(c.status(target).epoch.round == term + 1);  // one election, no PreVote round lost
-    BOOST_TEST(c.committed_data(target).size() == 25u);    // it had every entry before it ran
-    c.propose(target, "after");
-    BOOST_TEST(c.run_until([&] { return c.committed_data(leader).back() == "after"; }));
-    check_all(c);
+    for (const char* protocol : kLeaderEngines) {
+        BOOST_TEST_CONTEXT("protocol " << protocol) {
+            EngineCluster c(protocol, 3, 10, small_timeouts());
+            const NodeId leader = settled_leader(c);
+            const NodeId target = leader == 3 ? 2 : 3;
+            c.isolate(target);
+            for (int i = 0; i < 20; ++i) c.propose(leader, "while-away-" + std::to_string(i));
+            c.stabilize();
+            c.heal();
+            const std::uint64_t round = c.status(leader).epoch.round;
+            BOOST_REQUIRE(!c.engine(leader).transfer_leadership(target).has_value());
+            // Proposals pause while it is under way.
+            BOOST_TEST((c.propose(leader, "paused") == ballot::ProposeResult::no_leader));
+            BOOST_TEST(c.run_until([&] { return c.leader() == target; }, 10));
+            BOOST_TEST(c.status(target).epoch.round == round + 1);  // one election, no poll or PreVote lost
+            BOOST_TEST(c.committed_data(target).size() == 25u);    // it had every entry before it ran
+            c.propose(target, "after");
+            BOOST_TEST(c.run_until([&] { return c.committed_data(leader).back() == "after"; }));
+            check_all(c);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(leadership_transfer_is_refused_or_aborted_with_a_reason) {
-    EngineCluster c("raft", 3, 11, small_timeouts());
+    for (const char* protocol : kLeaderEngines) {
+        BOOST_TEST_CONTEXT("protocol " << protocol) {
+            EngineCluster c(protocol, 3, 11, small_timeouts());
+            const NodeId leader = settled_leader(c);
+            const NodeId follower = leader == 1 ? 2 : 1;
+            BOOST_TEST(c.engine(follower).transfer_leadership(leader)->find("not the leader") != std::string::npos);
+            BOOST_TEST(*c.engine(leader).transfer_leadership(9) == "node 9 is not a voter");
+            BOOST_TEST(!c.engine(leader).transfer_leadership(leader).has_value());  // leads already
+            // To a voter that is down: aborted after an election timeout, and the leader goes on.
+            c.crash(follower);
+            BOOST_REQUIRE(!c.engine(leader).transfer_leadership(follower).has_value());
+            BOOST_TEST(c.engine(leader).transfer_leadership(follower)->find("under way") != std::string::npos);
+            c.run_until([] { return false; }, 25);
+            BOOST_TEST(c.leader() == leader);
+            BOOST_TEST((c.propose(leader, "resumed") == ballot::ProposeResult::accepted));
+            BOOST_TEST(c.run_until([&] { return c.committed_data(leader).back() == "resumed"; }));
+        }
+    }
+}
+
+// A TakeOver that is not from the leader this node follows, in its ballot, is ignored: a late one
+// from a deposed leader would otherwise start a phase 1 nobody asked for.
+BOOST_AUTO_TEST_CASE(multipaxos_ignores_a_take_over_from_anyone_but_its_leader) {
+    EngineCluster c("multipaxos", 3, 12, small_timeouts());
     const NodeId leader = settled_leader(c);
-    const NodeId follower = leader == 1 ? 2 : 1;
-    BOOST_TEST(c.engine(follower).transfer_leadership(leader)->find("not the leader") != std::string::npos);
-    BOOST_TEST(*c.engine(leader).transfer_leadership(9) == "node 9 is not a voter");
-    BOOST_TEST(!c.engine(leader).transfer_leadership(leader).has_value());  // leads already
-    // To a voter that is down: aborted after an election timeout, and the leader goes on.
-    c.crash(follower);
-    BOOST_REQUIRE(!c.engine(leader).transfer_leadership(follower).has_value());
-    BOOST_TEST(c.engine(leader).transfer_leadership(follower)->find("under way") != std::string::npos);
-    c.run_until([] { return false; }, 25);
-    BOOST_TEST(c.leader() == leader);
-    BOOST_TEST((c.propose(leader, "resumed") == ballot::ProposeResult::accepted));
-    BOOST_TEST(c.run_until([&] { return c.committed_data(leader).back() == "resumed"; }));
+    const NodeId a = leader == 1 ? 2 : 1;
+    const NodeId b = 6 - leader - a;
+    const ballot::Epoch epoch = c.status(leader).epoch;
+    const ballot::Ballot ballot{epoch.round, epoch.node};
+    // From the other follower, in its own (never used) ballot; from the leader in an older one.
+    auto take_over = [](ballot::Ballot b) { return ballot::multipaxos::encode(ballot::multipaxos::TakeOver{b}); };
+    c.engine(a).step(b, take_over(ballot::Ballot{ballot.round, b}));
+    c.engine(a).step(leader, take_over(ballot::Ballot{ballot.round - 1, leader}));
+    c.collect();
+    BOOST_TEST((c.status(a).role == Role::follower));
+    // The real one: phase 1 at once, no poll.
+    c.engine(a).step(leader, take_over(ballot));
+    c.collect();
+    BOOST_TEST((c.status(a).role == Role::candidate));
 }
 
 BOOST_AUTO_TEST_CASE(a_restarted_node_keeps_the_configuration_it_applied) {
@@ -323,4 +357,7 @@ BOOST_AUTO_TEST_CASE(paxos_engines_refuse_changes_for_now) {
         BOOST_TEST(refused.has_value(), protocol);
         BOOST_TEST(c.engine(1).configuration().voters() == (std::vector<NodeId>{1, 2, 3}), protocol);
     }
+    // Basic Paxos has no leader to hand over.
+    EngineCluster c("paxos", 3, 8, small_timeouts());
+    BOOST_TEST(c.engine(1).transfer_leadership(2).has_value());
 }
