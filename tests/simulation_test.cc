@@ -156,9 +156,11 @@ BOOST_AUTO_TEST_CASE(every_engine_survives_its_seeds) {
     }
 }
 
-// Seeds from soaks that once failed, re-run by every default test run. A seed's scenario holds
-// only while tests/sim/sim_config.cc picks the same configuration from it: when that changes,
-// check that each still shows its fault (BALLOT_SIM_TRACE) or replace it.
+// Seeds from soaks that once failed, re-run by every default test run. A seed replays its failure
+// exactly only while the simulator and the engines make the same choices; after later changes it
+// is still a run with the same configuration (tests/sim/sim_config.cc draws it from the seed
+// first: the knobs each entry names), but its faults fall elsewhere. When sim_config.cc changes
+// what it draws, check each still has its knobs (the first line of BALLOT_SIM_TRACE) or replace it.
 BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
     if (env_number("BALLOT_SIM_SEED")) return;  // a replay runs the one seed it names
     struct Regression {

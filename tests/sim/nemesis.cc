@@ -12,6 +12,7 @@ Nemesis::Nemesis(const SimConfig& config, EventQueue& queue, Rng& rng, SimCluste
       queue_(queue),
       rng_(rng),
       scenario_rng_(config.seed ^ 0x5CE7A210u),
+      transfer_rng_(config.seed ^ 0x7A45F3E1u),
       cluster_(cluster),
       trace_(std::move(trace)) {}
 
@@ -23,6 +24,7 @@ void Nemesis::start() {
     active_ = true;
     schedule_next();
     schedule_scenario();
+    schedule_transfer();
 }
 
 // On a schedule and a generator of its own, so that a run in which no scenario starts (an engine
@@ -104,6 +106,33 @@ void Nemesis::inject() {
             crash_all();
             break;
     }
+}
+
+// An operator's MEMBER TRANSFER, in the middle of whatever else is going on: from a node that
+// reports itself leader (there may be two, an old one cut off) to another member, which may be
+// down, cut off or behind. Engines without a leader (basic Paxos) get none.
+// Its own schedule and generator, as the scenario's, so that seeds without transfers, and engines
+// without a leader, run exactly as before transfers existed.
+void Nemesis::schedule_transfer() {
+    if (config_.transfer_every_ms == 0) return;
+    const std::uint64_t every = config_.transfer_every_ms;
+    queue_.after(transfer_rng_.between(every / 2, every * 3 / 2) * 1000, [this] {
+        if (!active_) return;
+        if (scenario_ == 0) transfer();
+        schedule_transfer();
+    });
+}
+
+void Nemesis::transfer() {
+    std::vector<NodeId> leaders = cluster_.leaders();
+    if (leaders.empty()) return;
+    const auto& m = cluster_.members();
+    const NodeId from = leaders[transfer_rng_.between(0, leaders.size() - 1)];
+    NodeId to = from;
+    while (to == from) to = m[transfer_rng_.between(0, m.size() - 1)];
+    trace("ask leader " + std::to_string(from) + " to transfer leadership to " + std::to_string(to));
+    ++stats_.transfers;
+    cluster_.transfer_leadership(from, to);
 }
 
 void Nemesis::crash_one() {

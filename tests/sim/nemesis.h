@@ -29,12 +29,13 @@ struct FaultStats {
     std::uint64_t heals = 0;
     std::uint64_t pauses = 0;
     std::uint64_t full_crashes = 0;          // every node at once (counted once, not per node)
+    std::uint64_t transfers = 0;             // leadership transfers asked of a leader
     std::uint64_t stale_leader = 0;          // stale-leader scenarios started (README "Stale leaders")
     std::uint64_t stale_leader_replays = 0;  // ... that got as far as replaying the old stream
 
     std::uint64_t total() const {
         return crashes + partitions + leader_isolations + one_way_cuts + fsync_failures + heals + pauses +
-               full_crashes + stale_leader;
+               full_crashes + stale_leader + transfers;
     }
 };
 
@@ -59,6 +60,8 @@ private:
     void crash_one();
     void partition();
     void isolate_leader();
+    void schedule_transfer();
+    void transfer();
     void one_way();
     void fsync_failure();
     void heal();
@@ -87,6 +90,7 @@ private:
     EventQueue& queue_;
     Rng& rng_;
     Rng scenario_rng_;  // the stale-leader scenario's choices (see schedule_scenario)
+    Rng transfer_rng_;  // leadership transfers' (see schedule_transfer)
     SimCluster& cluster_;
     std::function<void(const std::string&)> trace_;
     bool active_ = false;

@@ -372,6 +372,18 @@ void SimCluster::read(NodeId id, const std::string& payload,
     });
 }
 
+void SimCluster::transfer_leadership(NodeId leader, NodeId target) {
+    on_node(leader, [this, leader, target] {
+        Node& n = node(leader);
+        if (!n.up) return;
+        n.driver->transfer_leadership(target, [this, leader, target](const Outcome& o) {
+            trace("node " + std::to_string(leader) + " transfer to " + std::to_string(target) + ": " +
+                  (o.status == Outcome::Status::ok ? std::string("done") : "not done (" + o.reply + ")"));
+        });
+        n.driver->pump();
+    });
+}
+
 void SimCluster::read_barrier(NodeId id, std::function<void(bool)> done) {
     on_node(id, [this, id, done = std::move(done)]() mutable {
         Node& n = node(id);

@@ -72,6 +72,11 @@ public:
     // cluster-wide checker.
     void check_step();
 
+    // MEMBER TRANSFER as an operator sends it: `leader` is asked to hand leadership to `target`
+    // (the runtime's path, Driver::transfer_leadership). The outcome is only traced: a refusal or
+    // a transfer that times out is as legitimate as one that completes.
+    void transfer_leadership(NodeId leader, NodeId target);
+
     // A read barrier on `node` (liveness phase): `done(true)` once it completed ok.
     void read_barrier(NodeId node, std::function<void(bool)> done);
     // Nodes that applied the most agree on the state machine's bytes.

@@ -110,6 +110,8 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
         c.snapshot_job_max_us = c.snapshot_job_min_us + rng.between(100, 20000);
         c.engine.snapshot_retry_ticks = static_cast<std::uint32_t>(rng.between(50, 400));
     }
+    // Leadership transfers in 1 seed of 2; drawn last for the same reason.
+    if (rng.chance(1, 2)) c.transfer_every_ms = rng.between(500, 4000);
     return c;
 }
 
@@ -126,7 +128,8 @@ std::string SimConfig::describe() const {
         << fault_interval_max_ms << " ms (crash " << weight_crash << ", partition " << weight_partition
         << ", isolate-leader " << weight_isolate_leader << ", one-way " << weight_one_way
         << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal << ", pause "
-        << weight_pause << ", crash-all " << weight_crash_all << "), a stale-leader scenario every ~"
+        << weight_pause << ", crash-all " << weight_crash_all << "), a leadership transfer every ~"
+        << transfer_every_ms << " ms, a stale-leader scenario every ~"
         << stale_leader_every_ms << " ms, torn writes " << torn_write_percent << "%; election timeout "
         << engine.election_timeout_min_ticks << "-" << engine.election_timeout_max_ticks
         << " ticks, heartbeat " << engine.heartbeat_ticks << ", messages <= " << engine.max_message_bytes

@@ -77,6 +77,9 @@ struct SimConfig {
     std::uint32_t weight_heal = 2;
     std::uint32_t weight_pause = 1;      // a process stops (SIGSTOP, GC) and resumes later
     std::uint32_t weight_crash_all = 1;  // every node crashes; they come back one by one
+    // MEMBER TRANSFER from a leader to another member, about every this many ms (0: never); on a
+    // schedule of its own, beside the faults above (nemesis.cc).
+    std::uint64_t transfer_every_ms = 0;
     // The stale-leader scenario (nemesis.cc, README "Stale leaders"): a deposed leader's old stream
     // replayed to followers after a re-election or a catch-up. One is tried every
     // stale_leader_every_ms on average (0: never); it runs alone, for seconds.

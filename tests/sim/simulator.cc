@@ -115,7 +115,8 @@ std::string SimReport::summary() const {
         << faults.crashes << " crashes, " << cluster.torn_writes << " torn writes, " << faults.fsync_failures
         << " fsync failures, " << faults.partitions << " partitions, " << faults.leader_isolations
         << " leader isolations, " << faults.one_way_cuts << " one-way cuts, " << faults.pauses << " pauses, "
-        << faults.full_crashes << " full-cluster crashes, " << faults.heals << " heals, "
+        << faults.full_crashes << " full-cluster crashes, " << faults.heals << " heals, " << faults.transfers
+        << " leadership transfers, "
         << faults.stale_leader << " stale-leader scenarios (" << faults.stale_leader_replays
         << " replayed)); messages " << messages_sent << " sent, " << messages_dropped << " dropped ("
         << messages_to_old_process << " of them addressed to a process that had since restarted), "
