@@ -268,26 +268,24 @@ Outcome Driver::expired(const PendingWrite& w) const {
     return Outcome{unavailable_status(), {}};
 }
 
-// Why a request could not finish in time: -CLUSTERDOWN when this node cannot reach a majority
-// (itself plus reachable peers), else -TRYAGAIN.
+// Why a request could not finish in time: -CLUSTERDOWN when this node cannot reach a majority of
+// the voters (itself, if it is one, and the voters it is connected to), else -TRYAGAIN. A node in
+// no configuration yet (--join, not added) cannot tell: -TRYAGAIN.
 Outcome::Status Driver::unavailable_status() const {
-    std::size_t reachable = network_.reachable_peers() + 1;
-    return reachable >= majority() ? Outcome::Status::timeout : Outcome::Status::no_quorum;
+    const std::vector<NodeId> voters = engine_->configuration().voters();
+    if (voters.empty()) return Outcome::Status::timeout;
+    std::size_t reachable = 0;
+    for (NodeId v : voters) reachable += (v == self_ || network_.reachable(v)) ? 1 : 0;
+    return reachable >= voters.size() / 2 + 1 ? Outcome::Status::timeout : Outcome::Status::no_quorum;
 }
 
-std::size_t Driver::cluster_size() const {
-    const std::size_t members = engine_->configuration().members().size();
-    return members > 0 ? members : options_.cluster_size;
-}
-
-std::size_t Driver::majority() const {
-    return cluster_size() / 2 + 1;
-}
-
+// Counted over the voters of the applied configuration (quorums are made of voters only: a
+// learner down changes nothing), asking the network about each (Network::known_unreachable).
 bool Driver::quorum_known_lost() const {
-    const std::size_t size = cluster_size();
-    std::size_t unreachable = std::min(network_.unreachable_peers(), size);
-    return size - unreachable < majority();
+    const std::vector<NodeId> voters = engine_->configuration().voters();
+    std::size_t down = 0;
+    for (NodeId v : voters) down += (v != self_ && network_.known_unreachable(v)) ? 1 : 0;
+    return !voters.empty() && voters.size() - down < voters.size() / 2 + 1;
 }
 
 void Driver::complete_write(const RequestKey& key, const Outcome& outcome) {

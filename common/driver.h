@@ -55,15 +55,20 @@ public:
     // The bulk lane: snapshot chunks and their acknowledgements (common/snapshotter.h). Frames
     // here never delay those sent with send(); the receiver hands them to receive_bulk().
     virtual void send_bulk(NodeId to, Bytes payload) = 0;
-    // Peers currently reachable (connected), not counting this node. Used only to tell a client
-    // "no quorum" instead of "try again".
-    virtual std::size_t reachable_peers() const = 0;
-    // Peers known to be unreachable right now: their connection closed, or a dial or handshake
-    // failed, and none came back since. A peer not heard from yet is not counted: not knowing is
-    // not knowing it is down. With more than a quorum can spare, requests fail at once
-    // (Driver::quorum_known_lost). The default knows nothing (the simulator models no
+    // Whether `peer` is reachable (connected) now. Used only to tell a client "no quorum" instead
+    // of "try again".
+    virtual bool reachable(NodeId peer) const = 0;
+    // Whether `peer` is known to be unreachable right now: its connection closed, or a dial or
+    // handshake failed, and none came back since. A peer not heard from yet is not: not knowing is
+    // not knowing it is down. With more voters known down than a quorum can spare, requests fail
+    // at once (Driver::quorum_known_lost). The default knows nothing (the simulator models no
     // connections), so requests wait for their timeout as before.
-    virtual std::size_t unreachable_peers() const { return 0; }
+    // The driver asks about the voters of the engine's applied configuration, one by one: the
+    // network's own list of peers may lag behind it (the transport follows the configuration after
+    // the driver applied it), and counting its peers against the configuration's majority once
+    // failed every request at a removal (a removed peer still counted down, the majority already
+    // the new one's).
+    virtual bool known_unreachable(NodeId /*peer*/) const { return false; }
 };
 
 struct Outcome {
@@ -116,7 +121,6 @@ struct DriverOptions {
     // Unique for this process start (never 0): stamps this node's own commands, and seeds the
     // ids of its reads (see Driver::next_read_id_).
     std::uint64_t session_id = 1;
-    std::size_t cluster_size = 1;  // members, self included (for the no-quorum hint)
     std::uint32_t request_timeout_ticks = 300;
     // An unanswered command is proposed again after this long (a forward may have been lost),
     // the wait doubling with each retry, and at once when the engine's leader or term changes
@@ -215,7 +219,7 @@ public:
     }
 
     DriverStatus status() const;
-    // True while more peers are known unreachable (Network::unreachable_peers) than a majority can
+    // True while more voters are known unreachable (Network::known_unreachable) than a majority can
     // spare: no request can finish, so new ones fail at once and waiting ones at the next tick,
     // with no_quorum, instead of after the request timeout. Only the runtime's answer changes: the
     // engine goes on as before and commits whatever a returning majority lets it.
@@ -302,10 +306,6 @@ private:
     void complete_write(const RequestKey& key, const Outcome& outcome);
     Outcome expired(const PendingWrite& w) const;
     Outcome::Status unavailable_status() const;
-    // Members of the applied configuration (learners too, so the no-quorum hint never fires early),
-    // or options_.cluster_size before this node knows one (a node started with --join).
-    std::size_t cluster_size() const;
-    std::size_t majority() const;  // of cluster_size(), self included
     void log(LogLevel level, const std::string& line) const;
     void release_reads_up_to_applied();
 

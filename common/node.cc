@@ -126,11 +126,11 @@ public:
         transport_.send_bulk(to, payload);  // a dropped chunk is retransmitted by the snapshot layer
     }
     bool joining_ = false;
-    std::size_t reachable_peers() const override { return transport_.connected_peers(); }
-    std::size_t unreachable_peers() const override {
-        std::size_t n = 0;
-        for (const PeerLink& link : transport_.links()) n += link.known_down;
-        return n;
+    bool reachable(NodeId peer) const override { return transport_.connected(peer); }
+    bool known_unreachable(NodeId peer) const override {
+        for (const PeerLink& link : transport_.links())
+            if (link.id == peer) return link.known_down;
+        return false;  // not (yet) a peer of the transport: nothing known
     }
 
 private:
@@ -242,7 +242,6 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
 
     DriverOptions d;
     d.session_id = fresh_session_id();
-    d.cluster_size = options_.cluster.members.size();
     d.request_timeout_ticks = to_ticks(options_.request_timeout_ms, options_.tick_ms);
     d.retry_ticks = config.election_timeout_max_ticks;
     d.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);

@@ -110,12 +110,12 @@ class RecordingNetwork : public Network {
 public:
     void send(NodeId to, Bytes) override { sent.push_back(to); }
     void send_bulk(NodeId to, Bytes) override { bulk.push_back(to); }
-    std::size_t reachable_peers() const override { return reachable; }
-    std::size_t unreachable_peers() const override { return unreachable; }
+    bool reachable(NodeId peer) const override { return connected.count(peer) != 0; }
+    bool known_unreachable(NodeId peer) const override { return down.count(peer) != 0; }
     std::vector<NodeId> bulk;
     std::vector<NodeId> sent;
-    std::size_t reachable = 2;
-    std::size_t unreachable = 0;
+    std::set<NodeId> connected{2, 3};
+    std::set<NodeId> down;
 };
 
 class EchoMachine : public StateMachine {
@@ -145,7 +145,6 @@ struct Fixture {
         engine = e.get();
         DriverOptions o;
         o.session_id = 77;
-        o.cluster_size = 3;
         o.request_timeout_ticks = 10;
         o.retry_ticks = 3;
         o.read_retry_ticks = 1;
@@ -233,7 +232,7 @@ BOOST_FIXTURE_TEST_CASE(an_unanswered_command_is_proposed_again_then_times_out, 
     driver->tick();
     BOOST_REQUIRE(outcomes.size() == 1u);
     BOOST_TEST((outcomes[0].status == Outcome::Status::timeout));
-    network.reachable = 0;
+    network.connected.clear();
     driver->submit(std::nullopt, "b", record());
     for (int i = 0; i < 10; ++i) driver->tick();
     BOOST_REQUIRE(outcomes.size() == 2u);
@@ -249,10 +248,10 @@ BOOST_FIXTURE_TEST_CASE(with_a_majority_known_unreachable_requests_fail_at_once,
     driver->submit(std::nullopt, "waiting", record());
     driver->read(record());
     driver->pump();
-    network.unreachable = 1;  // a minority down: keep waiting
+    network.down = {2};  // a minority down: keep waiting
     driver->tick();
     BOOST_TEST(outcomes.empty());
-    network.unreachable = 2;
+    network.down = {2, 3};
     driver->tick();
     BOOST_REQUIRE(outcomes.size() == 2u);
     BOOST_TEST((outcomes[0].status == Outcome::Status::no_quorum));
@@ -263,13 +262,33 @@ BOOST_FIXTURE_TEST_CASE(with_a_majority_known_unreachable_requests_fail_at_once,
     BOOST_REQUIRE(outcomes.size() == 4u);  // without a tick
     BOOST_TEST((outcomes[2].status == Outcome::Status::no_quorum));
     BOOST_TEST((outcomes[3].status == Outcome::Status::no_quorum));
-    network.unreachable = 0;  // the peers are back
+    network.down.clear();  // the peers are back
     engine->swallow = false;
     driver->submit(std::nullopt, "after", record());
     driver->pump();
     disk.complete();
     BOOST_REQUIRE(outcomes.size() == 5u);
     BOOST_TEST((outcomes[4].status == Outcome::Status::ok));
+}
+
+// The quorum is counted over the voters of the applied configuration, asking the network about each.
+// A removed node the transport still knows down (it follows the configuration a moment after the
+// driver applied it) no longer counts, and a learner down never does: a 3-node cluster that had
+// removed its dead node 2 once failed every request with CLUSTERDOWN "known down: 2" at the next
+// tick, its majority already the new configuration's.
+BOOST_FIXTURE_TEST_CASE(known_down_counts_only_voters_of_the_applied_configuration, Fixture) {
+    network.down = {2};
+    BOOST_TEST(!driver->quorum_known_lost());
+    engine->config = Configuration::of_voters({1, 3});  // 2 removed; the network still knows it down
+    BOOST_TEST(!driver->quorum_known_lost());
+    network.down = {3};
+    BOOST_TEST(driver->quorum_known_lost());  // one of two voters: no majority
+    engine->config = Configuration({Member{1, "", MemberRole::voter, false}, Member{2, "", MemberRole::voter, false},
+                                    Member{3, "", MemberRole::voter, false}, Member{4, "", MemberRole::learner, false}});
+    network.down = {2, 4};
+    BOOST_TEST(!driver->quorum_known_lost());  // voters 1 and 3: a majority of three
+    network.down = {2, 3};
+    BOOST_TEST(driver->quorum_known_lost());
 }
 
 BOOST_FIXTURE_TEST_CASE(reads_wait_for_the_read_index_to_be_applied, Fixture) {

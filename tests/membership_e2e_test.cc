@@ -173,11 +173,13 @@ BOOST_AUTO_TEST_CASE(raft_replaces_a_wiped_member_under_the_same_id) {
 
     c.signal(lost, SIGKILL);
     std::filesystem::remove_all(c.data_dir(lost));
-    // Right after the kill the leader may briefly count too many peers down (CLUSTERDOWN; seen once
-    // in CI, not explained yet: session note) or have no quorum answer yet (TRYAGAIN): retry those.
+    // Right after the kill the leader may have no quorum answer yet (TRYAGAIN): retry that. Not
+    // CLUSTERDOWN: two of three are up. (It was seen once, at the tick after the removal applied,
+    // while the transport still knew node 2 down and the majority was already the new
+    // configuration's: the driver now counts the configuration's voters, driver_test
+    // known_down_counts_only_voters_of_the_applied_configuration.)
     auto passing = [](auto& v) {
-        return !v.is_error() ||
-               !(v.str.ends_with("try again") || v.str.starts_with("CLUSTERDOWN") || v.str.starts_with("TRYAGAIN"));
+        return !v.is_error() || !(v.str.ends_with("try again") || v.str.starts_with("TRYAGAIN"));
     };
     auto removed = until(c, leader, {"MEMBER", "REMOVE", std::to_string(lost)}, passing);
     BOOST_REQUIRE_MESSAGE(removed.str == "OK", removed.str);

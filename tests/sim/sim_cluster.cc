@@ -207,7 +207,6 @@ void SimCluster::restart(NodeId id) {
     if (!engine) throw std::invalid_argument("unknown engine " + engine_);
     DriverOptions options;
     options.session_id = kSessionBase + (id << 20) + n.incarnation + 1;
-    options.cluster_size = members_.size();
     options.request_timeout_ticks = config_.request_timeout_ticks;  // as common/node.cc sets them up
     options.retry_ticks = config.election_timeout_max_ticks;
     options.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);

@@ -10,7 +10,7 @@ public:
     Endpoint(SimNetwork& net, NodeId self) : net_(net), self_(self) {}
     void send(NodeId to, Bytes payload) override { net_.send(self_, to, std::move(payload)); }
     void send_bulk(NodeId to, Bytes payload) override { net_.send_bulk(self_, to, std::move(payload)); }
-    std::size_t reachable_peers() const override { return net_.reachable_peers(self_); }
+    bool reachable(NodeId peer) const override { return net_.reachable(self_, peer); }
     NodeId self() const { return self_; }
 
 private:
@@ -40,11 +40,8 @@ Network& SimNetwork::endpoint(NodeId id) {
     throw std::out_of_range("no endpoint for node " + std::to_string(id));
 }
 
-std::size_t SimNetwork::reachable_peers(NodeId id) const {
-    std::size_t n = 0;
-    for (NodeId peer : members_)
-        if (peer != id && linked(id, peer) && is_up_(peer)) ++n;
-    return n;
+bool SimNetwork::reachable(NodeId from, NodeId peer) const {
+    return peer != from && linked(from, peer) && is_up_(peer);
 }
 
 void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {

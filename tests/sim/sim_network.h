@@ -129,7 +129,7 @@ public:
     void set_bulk_deliver(Deliver deliver) { deliver_bulk_ = std::move(deliver); }
     std::uint64_t bulk_sent() const { return bulk_sent_; }
     // Peers `id` can send to right now (up and not cut off).
-    std::size_t reachable_peers(NodeId id) const;
+    bool reachable(NodeId from, NodeId peer) const;
 
     // Called with a line per message when set (BALLOT_SIM_TRACE).
     std::function<void(const std::string&)> trace;
