@@ -72,11 +72,11 @@ std::string help_text() {
     return out.str();
 }
 
+// The flag's value as a whole number; otherwise `error` says what is wrong.
 std::optional<std::uint64_t> number_flag(const po::variables_map& vm, const char* name, std::string& error) {
-    auto value = whole_number(vm[name].as<std::string>());
-    if (!value)
-        error = std::string("--") + name + " wants a whole number of milliseconds or a seed, got '" +
-                vm[name].as<std::string>() + "'";
+    const std::string& text = vm[name].as<std::string>();
+    auto value = whole_number(text);
+    if (!value) error = std::string("--") + name + " wants a whole number, got '" + text + "'";
     return value;
 }
 

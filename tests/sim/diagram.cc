@@ -57,7 +57,8 @@ std::string safe_in_script(const std::string& json) {
 
 std::string recording_json(const Recording& r) {
     return "{\"engine\":" + json_string(r.engine) + ",\"seed\":" + number(r.seed) +
-           ",\"scenario\":" + json_string(r.scenario) + ",\"nodes\":" + number(r.nodes) +
+           ",\"scenario\":" + json_string(r.scenario) +
+           ",\"scenario_summary\":" + json_string(r.scenario_summary) + ",\"nodes\":" + number(r.nodes) +
            ",\"from_us\":" + number(r.from_us) + ",\"until_us\":" + number(r.until_us) +
            ",\"end_us\":" + number(r.end_us) + ",\"config\":" + json_string(r.config) +
            ",\"result\":" + json_string(r.result) + ",\"passed\":" + (r.passed ? "true" : "false") +

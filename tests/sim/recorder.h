@@ -61,6 +61,7 @@ struct Recording {
     std::string engine;
     std::uint64_t seed = 0;
     std::string scenario;
+    std::string scenario_summary;  // what the scenario does (Scenario::summary)
     int nodes = 0;
     std::uint64_t from_us = 0;  // the window
     std::uint64_t until_us = 0;

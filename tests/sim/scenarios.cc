@@ -177,6 +177,7 @@ Recording record_run(const WatchedRun& run) {
     header.engine = run.engine;
     header.seed = run.seed;
     header.scenario = run.scenario;
+    header.scenario_summary = scenario->summary;
     header.nodes = report.config.nodes;
     header.end_us = report.simulated_ms * kMs;
     header.config = report.config.describe();
