@@ -8,7 +8,7 @@
 //   partition           the leader is cut off from everyone at ~600 ms; healed at ~1400 ms
 //   duelling-proposers  every node times out at the same instant (~200 ms): several candidates
 //                       (Raft) or phase-1 proposers (Paxos) at once; pauses at 650 ms end a tie
-//   slow-disk           the leader's fsyncs take 30 times as long from ~500 ms to 1500 ms
+//   slow-disk           the leader's fsyncs take 20-60 ms from ~500 ms to 1500 ms
 //
 // The scripted scenarios also calm the network (no loss, duplication, long tail, late replay or
 // slow links), fix the timing knobs (10 ms ticks, 150-300 ms election timeouts) and run two

@@ -263,10 +263,6 @@ void SimCluster::heal_disks(bool restore_speed) {
     }
 }
 
-void SimCluster::slow_disk(NodeId id, std::uint64_t factor) {
-    node(id).disk->set_timing(DiskTiming{config_.flush_min_us * factor, config_.flush_max_us * factor});
-}
-
 void SimCluster::pause(NodeId id, std::uint64_t until_us) {
     Node& n = node(id);
     if (!n.up) return;

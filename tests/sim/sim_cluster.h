@@ -58,8 +58,8 @@ public:
     // The process stops (SIGSTOP, a long GC pause) until `until_us`: no ticks, and every input
     // (messages, fsync completions, client requests) waits, in order, until it resumes.
     void pause(NodeId id, std::uint64_t until_us);
-    // From now on the node's fsyncs take `factor` times as long as the cluster's (1: normal).
-    void slow_disk(NodeId id, std::uint64_t factor);
+    // From now on the node's fsyncs take as long as `timing` says.
+    void set_disk_timing(NodeId id, DiskTiming timing) { node(id).disk->set_timing(timing); }
     // No more fsync failures, and every slow disk (SimConfig::disk_slowness) back to normal speed.
     void heal_disks(bool restore_speed = true);
     bool storage_failed(NodeId id) const;
