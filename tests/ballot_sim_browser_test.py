@@ -77,6 +77,16 @@ def check_engine(sim, chromium, engine, out_dir, root):
         browser.close()
 
 
+def passes(sim, chromium, engine, out_dir, root):
+    """One engine's check; a failure is printed, and does not hide the other engines'."""
+    try:
+        check_engine(sim, chromium, engine, out_dir, root)
+        return True
+    except Exception as e:
+        print(f"FAIL {engine}: {e}")
+        return False
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -84,22 +94,12 @@ def main():
     sim, out_dir, engines = sys.argv[1], sys.argv[2], sys.argv[3:] or ["raft", "multipaxos", "paxos"]
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
-        print("SKIP: chromium is not installed (scripts/setup.sh installs Debian's); ballot-sim's page "
-              "was not tested in a browser")
+        print("SKIP: no chromium (scripts/setup.sh installs Debian's): ballot-sim's page was not tested")
         return SKIP
     os.makedirs(out_dir, exist_ok=True)
-    root = tempfile.mkdtemp(prefix="ballot-sim-browser-")
-    failed = []
-    try:
-        for engine in engines:
-            try:
-                check_engine(sim, chromium, engine, out_dir, root)
-            except Exception as e:  # one engine's failure does not hide the others'
-                print(f"FAIL {engine}: {e}")
-                failed.append(engine)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return 1 if failed else 0
+    with tempfile.TemporaryDirectory(prefix="ballot-sim-browser-") as root:
+        results = [passes(sim, chromium, engine, out_dir, root) for engine in engines]
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":
