@@ -197,9 +197,12 @@ BOOST_AUTO_TEST_CASE(the_page_holds_the_record_and_fetches_nothing) {
     BOOST_TEST(page.find("/*BALLOT_SIM_DATA*/") == std::string::npos);
     for (const char* fetch : {"<link", "src=", "fetch(", "XMLHttpRequest", "import ", "https://"})
         BOOST_TEST(page.find(fetch) == std::string::npos, fetch);
-    // Nothing in the data can close the script element early.
-    const std::size_t data = page.find("application/json");
-    BOOST_TEST(page.substr(data).find("</", 0) == page.substr(data).find("</script>"));
+    // Nothing in the data can close the script element early: no '<' until its end.
+    const std::size_t data = page.find('>', page.find("application/json")) + 1;
+    BOOST_TEST(page.find('<', data) == page.find("</script>", data));
+    Recording hostile;
+    hostile.engine = "</script><!--";
+    BOOST_TEST(render_diagram(hostile).find("</script><!--") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(bad_flags_exit_2_and_a_good_run_writes_the_page) {

@@ -42,14 +42,12 @@ std::string json_array(const std::vector<T>& items, F item_json) {
     return out + "]";
 }
 
-// Inside <script>, "</" could end the element early; "<\/" is the same JSON string.
+// Inside <script>, "</script" or "<!--" in the data would change how the page is parsed. A '<'
+// only ever stands inside a JSON string here, where "\u003c" is the same character.
 std::string safe_in_script(const std::string& json) {
     std::string out;
     out.reserve(json.size());
-    for (std::size_t i = 0; i < json.size(); ++i) {
-        out += json[i];
-        if (json[i] == '<' && i + 1 < json.size() && json[i + 1] == '/') out += '\\';
-    }
+    for (char c : json) out += c == '<' ? std::string("\\u003c") : std::string(1, c);
     return out;
 }
 
