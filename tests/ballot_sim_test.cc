@@ -244,4 +244,17 @@ BOOST_AUTO_TEST_CASE(a_failure_prints_the_command_that_draws_it) {
     BOOST_TEST(r.summary().find("watch it: " + command) != std::string::npos);
     BOOST_TEST(command.find("/ballot-sim --protocol raft --seed 7 --from-ms ") != std::string::npos);
     BOOST_TEST(command.find(" --until-ms " + std::to_string(r.failed_at_us / 1000 + 1)) != std::string::npos);
+
+    // That window shows the failure, as a note across the lanes at the moment it was found.
+    WatchedRun run;
+    run.seed = kSeed;
+    run.sabotage = Sabotage::divergent_report;
+    run.until_ms = r.failed_at_us / 1000 + 1;
+    run.from_ms = run.until_ms > 2001 ? run.until_ms - 2001 : 0;
+    const Recording drawn = record_run(run);
+    BOOST_TEST(!drawn.passed);
+    bool shown = false;
+    for (const RecordedMark* m : marks_of(drawn, RecordedMark::Kind::note))
+        shown = shown || (m->at_us == r.failed_at_us && starts_with(m->text, "FAILED: "));
+    BOOST_TEST(shown);
 }

@@ -166,6 +166,12 @@ void Recorder::note(const std::string& text) {
     mark(RecordedMark{RecordedMark::Kind::note, kNoNode, 0, 0, kNoNode, text});
 }
 
+void Recorder::failed(std::uint64_t at_us, const std::string& what) {
+    if (at_us < from_us_ || at_us >= until_us_) return void(++marks_outside_);
+    marks_.push_back(RecordedMark{RecordedMark::Kind::note, kNoNode, at_us, 0, kNoNode,
+                                  "FAILED: " + what.substr(0, what.find('\n'))});
+}
+
 // ---------------------------------------------------------------- the result
 
 Recording Recorder::finish(Recording r) {

@@ -110,6 +110,8 @@ public:
     // A node's status after a step: a role, term or ballot change, or a commit, becomes a mark.
     void status(NodeId node, const EngineStatus& status);
     void note(const std::string& text);
+    // The run failed at `at_us` (a broken invariant, no progress, ...): a note across the lanes.
+    void failed(std::uint64_t at_us, const std::string& what);
 
     // The record, with the run's description filled in by the caller.
     Recording finish(Recording header);

@@ -169,9 +169,11 @@ Recording record_run(const WatchedRun& run) {
     options.engine = run.engine;
     options.seed = run.seed;
     options.keep_slow_disks = run.keep_slow_disks;
+    options.sabotage = run.sabotage;
     options.recorder = &recorder;
     apply_scenario(*scenario, options);
     const SimReport report = run_simulation(options);
+    if (!report.ok()) recorder.failed(report.failed_at_us, report.failure);
 
     Recording header;
     header.engine = run.engine;

@@ -45,7 +45,8 @@ struct WatchedRun {
     std::string scenario = "seed";
     std::uint64_t from_ms = 0;
     std::uint64_t until_ms = 2000;
-    bool keep_slow_disks = false;  // as BALLOT_SIM_KEEP_SLOW_DISKS=1 (to draw a run made so)
+    bool keep_slow_disks = false;        // as BALLOT_SIM_KEEP_SLOW_DISKS=1 (to draw a run made so)
+    Sabotage sabotage = Sabotage::none;  // tests only: a run that fails, to draw
 };
 
 // Runs it (the whole run, liveness phase and checks included) and returns what was recorded,
