@@ -106,6 +106,30 @@ BOOST_AUTO_TEST_CASE(one_lane_per_node_arrows_between_lanes_times_in_order) {
     }
 }
 
+// A window that opens mid-run starts each lane in the state its node is in then (its role, or
+// down), and a down lane shows no role until it restarts.
+BOOST_AUTO_TEST_CASE(a_later_window_starts_each_lane_in_its_state) {
+    WatchedRun run;
+    run.engine = "multipaxos";
+    run.seed = 42;  // node 4 is down when the window opens, node 5 restarted before it
+    run.from_ms = 9000;
+    run.until_ms = 11000;
+    const Recording r = record_run(run);
+    BOOST_TEST(r.messages_before > 0u);
+    for (NodeId id = 1; id <= static_cast<NodeId>(r.nodes); ++id) {
+        bool down = false, has_state = false;
+        for (const RecordedMark& m : r.marks) {
+            if (m.node != id) continue;
+            if (m.at_us == r.from_us && m.kind == RecordedMark::Kind::role) has_state = true;
+            if (m.kind == RecordedMark::Kind::crash) down = true;
+            if (m.kind == RecordedMark::Kind::restart) down = false;
+            if (m.kind == RecordedMark::Kind::role)
+                BOOST_TEST(!down, "node " << id << " has a role while down");
+        }
+        BOOST_TEST(has_state, "node " << id);
+    }
+}
+
 // The leader crashes, another node wins an election in a later term or ballot, and the old
 // leader restarts.
 BOOST_AUTO_TEST_CASE(leader_crash_shows_the_crash_and_a_new_election) {

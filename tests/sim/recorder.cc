@@ -190,7 +190,11 @@ Recording Recorder::finish(Recording r) {
         if (is_state(m.kind)) last_state[{m.node, m.kind == RecordedMark::Kind::role}] = i;
         if (lasts(m.kind) && (m.until_us == 0 || m.until_us > from_us_)) kept.push_back(m);
     }
-    for (const auto& [key, i] : last_state) kept.push_back(marks_[i]);
+    // In the order they happened: a crash after the last role change leaves the lane down.
+    std::vector<std::size_t> states;
+    for (const auto& [key, i] : last_state) states.push_back(i);
+    std::sort(states.begin(), states.end());
+    for (std::size_t i : states) kept.push_back(marks_[i]);
     for (RecordedMark& m : kept) m.at_us = from_us_;
     r.marks_outside = marks_outside_ + before - kept.size();
     for (const RecordedMark& m : marks_)
