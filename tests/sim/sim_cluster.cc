@@ -82,6 +82,11 @@ void SimCluster::trace(const std::string& line) const {
     if (trace_) trace_(line);
 }
 
+void SimCluster::set_recorder(Recorder* recorder) {
+    recorder_ = recorder;
+    network_->recorder = recorder;
+}
+
 void SimCluster::start() {
     for (NodeId id : members_) restart(id);
 }
@@ -149,13 +154,15 @@ void SimCluster::crash(NodeId id, bool torn) {
     const bool flushing = n.disk->flush_in_flight();
     const std::size_t kept = n.disk->crash(torn);
     n.snapshot_worker->crash();
-    if (n.snapshots->crash(torn, snapshot_rng_) > 0) trace("  a snapshot file of node " + std::to_string(id) + " is torn");
+    if (n.snapshots->crash(torn, snapshot_rng_) > 0)
+        trace("  a snapshot file of node " + std::to_string(id) + " is torn");
     ++stats_.crashes;
     if (kept > 0) ++stats_.torn_writes;
-    trace("CRASH node " + std::to_string(id) +
-          (torn && flushing
-               ? " (torn write: " + std::to_string(kept) + " records of the flush in flight survive)"
-               : ""));
+    const std::string torn_note = torn && flushing ? " (torn write: " + std::to_string(kept) +
+                                                         " records of the flush in flight survive)"
+                                                   : "";
+    trace("CRASH node " + std::to_string(id) + torn_note);
+    if (recorder_) recorder_->crashed(id, "crash" + torn_note);
     if (engine_invariants_) engine_invariants_->on_crash(id, n.disk->durable(), violations_);
 }
 
@@ -214,20 +221,29 @@ void SimCluster::restart(NodeId id) {
     options.snapshot_chunk_bytes = config_.snapshot_chunk_bytes;
     options.snapshot_window = config_.snapshot_window;
     options.tick_ms = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, config_.tick_us / 1000));
-    n.driver = std::make_unique<Driver>(id, std::move(engine), *n.disk, network_->endpoint(id), *n.sm, options,
-                                        SnapshotIo{n.snapshots.get(), n.snapshot_worker.get(), snapshot.latest});
-    n.driver->set_log(
-        [this, id](LogLevel, const std::string& line) { trace("node " + std::to_string(id) + " log: " + line); });
+    n.driver =
+        std::make_unique<Driver>(id, std::move(engine), *n.disk, network_->endpoint(id), *n.sm, options,
+                                 SnapshotIo{n.snapshots.get(), n.snapshot_worker.get(), snapshot.latest});
+    n.driver->set_log([this, id](LogLevel, const std::string& line) {
+        trace("node " + std::to_string(id) + " log: " + line);
+    });
     // A replayed seed is read to find a bug: every message, heartbeats included.
-    if (trace_) n.driver->set_trace([this](const TracedMessage& m) { trace(m.line()); }, /*heartbeats=*/true);
+    if (trace_ || recorder_)
+        n.driver->set_trace(
+            [this](const TracedMessage& m) {
+                trace(m.line());
+                if (recorder_) recorder_->described(m);
+            },
+            /*heartbeats=*/true);
     n.up = true;
     n.last_applied = n.driver->applied_index();
     n.last_snapshot_index = 0;
     if (n.incarnation > 0) {
         ++stats_.restarts;
-        trace("RESTART node " + std::to_string(id) + " from " +
-              std::to_string(n.disk->durable().records.size()) + " durable log records, " +
-              std::to_string(n.disk->durable().metadata.size()) + " bytes of metadata");
+        const std::string from = std::to_string(n.disk->durable().records.size()) + " durable log records, " +
+                                 std::to_string(n.disk->durable().metadata.size()) + " bytes of metadata";
+        trace("RESTART node " + std::to_string(id) + " from " + from);
+        if (recorder_) recorder_->restarted(id, "restart from " + from);
     }
     if (engine_invariants_) engine_invariants_->on_restart(id, n.disk->durable(), violations_);
     schedule_tick(id, n.incarnation);
@@ -252,6 +268,7 @@ void SimCluster::pause(NodeId id, std::uint64_t until_us) {
     n.paused_until_us = std::max(n.paused_until_us, until_us);
     ++stats_.pauses;
     trace("PAUSE node " + std::to_string(id) + " until " + std::to_string(until_us / 1000) + " ms");
+    if (recorder_) recorder_->paused(id, n.paused_until_us);
 }
 
 // ---------------------------------------------------------------- inputs
@@ -325,7 +342,8 @@ void SimCluster::deliver_bulk(NodeId from, NodeId to, const Bytes& payload) {
         Node& n = node(to);
         if (!n.up || n.incarnation != incarnation) return;
         if (!n.driver->receive_bulk(from, payload))
-            violations_.add("node " + std::to_string(to) + " refused a snapshot frame from node " + std::to_string(from));
+            violations_.add("node " + std::to_string(to) + " refused a snapshot frame from node " +
+                            std::to_string(from));
         n.driver->pump();
     });
 }
@@ -395,22 +413,34 @@ void SimCluster::read_barrier(NodeId id, std::function<void(bool)> done) {
 
 // ---------------------------------------------------------------- observation
 
+namespace {
+
+// "metadata (16 bytes) records 4..7"
+std::string describe_batch(const Ready& batch) {
+    std::string what;
+    if (batch.metadata) what += " metadata (" + std::to_string(batch.metadata->size()) + " bytes)";
+    if (batch.truncate_from) what += " truncate from " + std::to_string(*batch.truncate_from);
+    if (batch.compact_below) what += " compact below " + std::to_string(*batch.compact_below);
+    if (!batch.records.empty())
+        what += " records " + std::to_string(batch.records.front().index) + ".." +
+                std::to_string(batch.records.back().index);
+    return what.empty() ? what : what.substr(1);
+}
+
+}  // namespace
+
 void SimCluster::on_disk_write(NodeId id, const DiskState& written_before, const Ready& batch) {
-    if (trace_) {
-        std::string line = "node " + std::to_string(id) + " writes";
-        if (batch.metadata) line += " metadata (" + std::to_string(batch.metadata->size()) + " bytes)";
-        if (batch.truncate_from) line += " truncate from " + std::to_string(*batch.truncate_from);
-        if (batch.compact_below) line += " compact below " + std::to_string(*batch.compact_below);
-        if (!batch.records.empty())
-            line += " records " + std::to_string(batch.records.front().index) + ".." +
-                    std::to_string(batch.records.back().index);
-        trace(line);
+    if (trace_ || recorder_) {
+        const std::string what = describe_batch(batch);
+        trace("node " + std::to_string(id) + " writes " + what);
+        if (recorder_) recorder_->disk_written(id, what);
     }
     if (engine_invariants_) engine_invariants_->on_write(id, written_before, batch, violations_);
 }
 
 void SimCluster::on_disk_durable(NodeId id, const std::vector<DiskRecord>& applied,
                                  const DiskState& durable) {
+    if (recorder_ && node(id).up) recorder_->disk_durable(id);  // not a torn write at a crash
     if (engine_invariants_) engine_invariants_->on_durable(id, applied, durable, violations_);
 }
 
@@ -430,6 +460,7 @@ void SimCluster::check_engine(Node& n) {
                             " to " + std::to_string(now.commit_index) + " (what is chosen stays chosen)");
     }
     n.last_status = now;
+    if (recorder_) recorder_->status(n.id, now);
 }
 
 void SimCluster::check_step() {
@@ -471,8 +502,8 @@ void SimCluster::check_snapshot_file(Node& n, Index index, const std::string& na
     }
     auto [it, first] = snapshot_payloads_.emplace(index, payload);
     if (!first && it->second != payload)
-        violations_.add("node " + std::to_string(n.id) + " holds a snapshot at index " + std::to_string(index) +
-                        " that differs from another replica's at the same index");
+        violations_.add("node " + std::to_string(n.id) + " holds a snapshot at index " +
+                        std::to_string(index) + " that differs from another replica's at the same index");
 }
 
 void SimCluster::check_replicas_agree() {

@@ -46,6 +46,9 @@ public:
 
     // Starts every node from an empty disk.
     void start();
+    // Reports messages, faults, disk writes and fsyncs, and every node's status after each step
+    // (ballot-sim's diagram). Set before start().
+    void set_recorder(Recorder* recorder);
 
     const std::vector<NodeId>& members() const { return members_; }
     bool is_up(NodeId id) const;
@@ -55,6 +58,8 @@ public:
     // The process stops (SIGSTOP, a long GC pause) until `until_us`: no ticks, and every input
     // (messages, fsync completions, client requests) waits, in order, until it resumes.
     void pause(NodeId id, std::uint64_t until_us);
+    // From now on the node's fsyncs take as long as `timing` says.
+    void set_disk_timing(NodeId id, DiskTiming timing) { node(id).disk->set_timing(timing); }
     // No more fsync failures, and every slow disk (SimConfig::disk_slowness) back to normal speed.
     void heal_disks(bool restore_speed = true);
     bool storage_failed(NodeId id) const;
@@ -113,8 +118,8 @@ private:
         std::unique_ptr<Driver> driver;
         std::uint64_t paused_until_us = 0;
         std::optional<EngineStatus> last_status;  // after the previous step, this incarnation
-        Index last_snapshot_index = 0;             // checked against the cluster's record (below)
-        Index last_applied = 0;                    // within this incarnation: never goes back
+        Index last_snapshot_index = 0;            // checked against the cluster's record (below)
+        Index last_applied = 0;                   // within this incarnation: never goes back
     };
 
     Node& node(NodeId id) { return nodes_.at(id - 1); }
@@ -146,6 +151,7 @@ private:
     Violations& violations_;
     Sabotage sabotage_;
     Trace trace_;
+    Recorder* recorder_ = nullptr;
     std::vector<NodeId> members_;
     std::vector<Node> nodes_;
     std::unique_ptr<SimNetwork> network_;

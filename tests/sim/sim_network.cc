@@ -47,15 +47,16 @@ bool SimNetwork::reachable(NodeId from, NodeId peer) const {
 void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
     ++sent_;
     const std::uint64_t id = next_id_++;
+    if (recorder) recorder->sent(id, from, to);
     if (auto tape = tapes_.find({from, to}); tape != tapes_.end() && tape->second.size() < kTapLimit)
         tape->second.push_back(
             Sent{id, std::make_shared<const Bytes>(payload), incarnation_(to), queue_.now_us()});
     if (!linked(from, to) || !is_up_(to)) {
         // A down receiver has no connection: what the sender writes goes to a dead socket.
         ++dropped_;
-        if (trace)
-            trace("  msg #" + std::to_string(id) + " dropped (" +
-                  (linked(from, to) ? "receiver down" : "link cut") + ")");
+        const char* why = linked(from, to) ? "receiver down" : "link cut";
+        if (trace) trace("  msg #" + std::to_string(id) + " dropped (" + why + ")");
+        if (recorder) recorder->lost(id, false, std::string("dropped when sent: ") + why);
         return;
     }
     Sent sent{id, std::make_shared<const Bytes>(std::move(payload)), incarnation_(to), queue_.now_us()};
@@ -72,6 +73,7 @@ void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
         (link_loss != link_loss_.end() && rng_.chance(link_loss->second, 10000))) {
         ++dropped_;
         if (trace) trace("  msg #" + std::to_string(id) + " dropped");
+        if (recorder) recorder->lost(id, false, "lost by the network");
         return;
     }
     schedule(from, to, sent, normal_delay(from, to), "arrives");
@@ -82,16 +84,28 @@ void SimNetwork::send(NodeId from, NodeId to, Bytes payload) {
 }
 
 void SimNetwork::send_bulk(NodeId from, NodeId to, Bytes payload) {
-    ++bulk_sent_;
-    if (!linked(from, to) || !is_up_(to)) return;
-    if (bulk_rng_.chance(faults_.loss_per_10k, 10000)) return;
+    const std::uint64_t id = ++bulk_sent_;
+    if (recorder) recorder->sent(id, from, to, /*bulk=*/true);
+    if (!linked(from, to) || !is_up_(to)) {
+        if (recorder) recorder->lost(id, true, "dropped when sent: no connection");
+        return;
+    }
+    if (bulk_rng_.chance(faults_.loss_per_10k, 10000)) {
+        if (recorder) recorder->lost(id, true, "lost (connection reset)");
+        return;
+    }
     // In order on its link: never before the frame sent ahead of it.
     std::uint64_t& last = bulk_last_arrival_us_[{from, to}];
-    std::uint64_t arrival = std::max(queue_.now_us() + bulk_rng_.between(faults_.delay_min_us, faults_.delay_max_us), last + 1);
+    std::uint64_t arrival =
+        std::max(queue_.now_us() + bulk_rng_.between(faults_.delay_min_us, faults_.delay_max_us), last + 1);
     last = arrival;
-    queue_.at(arrival, [this, from, to, addressee = incarnation_(to), sent_us = queue_.now_us(),
+    queue_.at(arrival, [this, id, from, to, addressee = incarnation_(to), sent_us = queue_.now_us(),
                         payload = std::make_shared<const Bytes>(std::move(payload))] {
-        if (lost_in_cut(from, to, sent_us) || !is_up_(to) || incarnation_(to) != addressee) return;
+        if (lost_in_cut(from, to, sent_us) || !is_up_(to) || incarnation_(to) != addressee) {
+            if (recorder) recorder->lost(id, true, "connection gone");
+            return;
+        }
+        if (recorder) recorder->arrived(id, true, "arrives");
         if (deliver_bulk_) deliver_bulk_(from, to, *payload);
     });
 }
@@ -158,7 +172,7 @@ void SimNetwork::replay_old(NodeId from, NodeId to) {
 void SimNetwork::schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_t delay, const char* what) {
     const std::uint64_t id = sent.id;
     if (trace) trace("  msg #" + std::to_string(id) + " " + what + " in " + std::to_string(delay) + " us");
-    queue_.after(delay, [this, from, to, id, payload = sent.payload, addressee = sent.to_incarnation,
+    queue_.after(delay, [this, from, to, id, what, payload = sent.payload, addressee = sent.to_incarnation,
                          sent_us = sent.sent_us] {
         const char* lost = lost_in_cut(from, to, sent_us)  ? "link cut"
                            : !is_up_(to)                   ? "receiver down"
@@ -170,12 +184,14 @@ void SimNetwork::schedule(NodeId from, NodeId to, const Sent& sent, std::uint64_
             if (trace)
                 trace("msg #" + std::to_string(id) + " n" + std::to_string(from) + " -> n" +
                       std::to_string(to) + " lost (" + lost + ")");
+            if (recorder) recorder->lost(id, false, lost);
             return;
         }
         ++delivered_;
         if (trace)
             trace("deliver msg #" + std::to_string(id) + " n" + std::to_string(from) + " -> n" +
                   std::to_string(to));
+        if (recorder) recorder->arrived(id, false, what);
         deliver_(from, to, *payload);
     });
 }
@@ -220,6 +236,8 @@ std::size_t SimNetwork::release(NodeId from, NodeId to, std::uint64_t delay_us) 
 }
 
 void SimNetwork::heal() {
+    if (recorder)
+        for (const auto& [link, since] : cut_) recorder->link_healed(link.first, link.second);
     cut_.clear();
     link_loss_.clear();
     std::vector<std::pair<NodeId, NodeId>> links;
@@ -229,6 +247,7 @@ void SimNetwork::heal() {
 
 void SimNetwork::cut(NodeId from, NodeId to) {
     cut_.emplace(std::pair{from, to}, queue_.now_us());  // a link cut twice stays cut since the first
+    if (recorder) recorder->link_cut(from, to);
 }
 
 bool SimNetwork::lost_in_cut(NodeId from, NodeId to, std::uint64_t sent_us) {

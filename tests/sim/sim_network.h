@@ -27,6 +27,7 @@
 #include "common/driver.h"
 #include "common/random.h"
 #include "tests/sim/event_queue.h"
+#include "tests/sim/recorder.h"
 
 namespace ballot::sim {
 
@@ -86,11 +87,13 @@ public:
         cut(a, b);
         cut(b, a);
     }
-    void uncut(NodeId from, NodeId to) { cut_.erase({from, to}); }
+    void uncut(NodeId from, NodeId to) {
+        if (cut_.erase({from, to}) > 0 && recorder) recorder->link_healed(from, to);
+    }
     // Removes the cuts between a and b (both ways), leaving every other cut as it is.
     void heal_between(NodeId a, NodeId b) {
-        cut_.erase({a, b});
-        cut_.erase({b, a});
+        uncut(a, b);
+        uncut(b, a);
     }
     // Heals every cut and lets every stalled connection deliver what it held (tapes stay).
     void heal();
@@ -133,6 +136,8 @@ public:
 
     // Called with a line per message when set (BALLOT_SIM_TRACE).
     std::function<void(const std::string&)> trace;
+    // Told of every message and cut when set (ballot-sim's diagram): the structured trace.
+    Recorder* recorder = nullptr;
 
     std::uint64_t sent() const { return sent_; }
     std::uint64_t delivered() const { return delivered_; }

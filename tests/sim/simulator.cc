@@ -16,12 +16,17 @@ std::string format_time(std::uint64_t us) {
     return buf;
 }
 
-std::string tests_dir() {
+std::string bin_dir() {
 #ifdef BALLOT_BIN_DIR
-    std::string bin = BALLOT_BIN_DIR;
+    return BALLOT_BIN_DIR;
+#endif
+    return "build/bin";
+}
+
+std::string tests_dir() {
+    std::string bin = bin_dir();
     if (bin.size() >= 4 && bin.compare(bin.size() - 4, 4, "/bin") == 0)
         return bin.substr(0, bin.size() - 4) + "/tests";
-#endif
     return "build/tests";
 }
 
@@ -103,6 +108,14 @@ std::string SimReport::replay_command() const {
            "/simulation_test";
 }
 
+std::string SimReport::render_command() const {
+    const std::uint64_t failed_ms = failed_at_us / 1000;
+    const std::uint64_t from_ms = failed_ms > 2000 ? failed_ms - 2000 : 0;
+    return bin_dir() + "/ballot-sim --protocol " + engine + " --seed " + std::to_string(seed) +
+           " --from-ms " + std::to_string(from_ms) + " --until-ms " + std::to_string(failed_ms + 1) +
+           " --out seed-" + std::to_string(seed) + "-" + engine + ".html";
+}
+
 std::string SimReport::summary() const {
     std::ostringstream out;
     out << "seed=" << seed << " engine=" << engine << ": " << to_string(result) << " after " << simulated_ms
@@ -127,7 +140,7 @@ std::string SimReport::summary() const {
         << " steps";
     if (!ok()) {
         out << "\n  at " << format_time(failed_at_us) << ": " << failure << "\n  replay: " << replay_command()
-            << "  (add BALLOT_SIM_TRACE=1 for a step trace on stderr)";
+            << "  (add BALLOT_SIM_TRACE=1 for a step trace on stderr)\n  watch it: " << render_command();
     }
     return out.str();
 }
@@ -137,6 +150,7 @@ SimReport run_simulation(const SimOptions& options) {
     report.engine = options.engine;
     report.seed = options.seed;
     report.config = SimConfig::from_seed(options.seed);
+    if (options.configure) options.configure(report.config);
     if (options.safety_ms) report.config.safety_ms = *options.safety_ms;
     const SimConfig& config = report.config;
 
@@ -152,18 +166,32 @@ SimReport run_simulation(const SimOptions& options) {
         trace("seed=" + std::to_string(options.seed) + " engine=" + options.engine + ": " +
               config.describe());
 
+    if (options.recorder) options.recorder->set_clock(&queue);
     SimCluster cluster(options.engine, config, queue, rng, violations, options.sabotage, trace);
+    if (options.recorder) cluster.set_recorder(options.recorder);
     Workload workload(config, queue, rng, cluster, violations);
     workload.trace = trace;
     cluster.on_first_apply = [&workload](const Command& c, const std::string& reply) {
         workload.on_first_apply(c, reply);
     };
-    Nemesis nemesis(config, queue, rng, cluster, trace);
+    // The fault injector's notes go to the recording too ("isolate leader 2", "heal the network").
+    std::function<void(const std::string&)> note = trace;
+    if (options.recorder)
+        note = [&trace, recorder = options.recorder](const std::string& line) {
+            if (trace) trace(line);
+            recorder->note(line);
+        };
+    Nemesis nemesis(config, queue, rng, cluster, note);
     LivenessProbe probe(cluster, queue, workload);
 
     cluster.start();
     workload.start();
-    nemesis.start();
+    ScenarioContext scenario{cluster, queue, config, note};
+    if (!scenario.note) scenario.note = [](const std::string&) {};
+    if (options.script)
+        options.script(scenario);
+    else
+        nemesis.start();
 
     const std::uint64_t liveness_start_us = config.safety_ms * 1000;
     const std::uint64_t deadline_us = liveness_start_us + config.liveness_limit_ms * 1000;
@@ -178,7 +206,7 @@ SimReport run_simulation(const SimOptions& options) {
         mild.delay_max_us = config.delay_max_us;
         cluster.network().set_faults(mild);
         workload.begin_liveness();
-        if (trace) trace("LIVENESS PHASE begins");
+        if (note) note("LIVENESS PHASE begins");
     });
 
     auto fail = [&](SimReport::Result result, std::string why) {

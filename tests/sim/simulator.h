@@ -24,12 +24,21 @@
 
 #include "tests/sim/linearizability.h"
 #include "tests/sim/nemesis.h"
+#include "tests/sim/recorder.h"
 #include "tests/sim/recording_state_machine.h"
 #include "tests/sim/sim_cluster.h"
 #include "tests/sim/sim_config.h"
 #include "tests/sim/workload.h"
 
 namespace ballot::sim {
+
+// What a scripted run (ballot-sim's scenarios, tests/sim/scenarios.h) may act on.
+struct ScenarioContext {
+    SimCluster& cluster;
+    EventQueue& queue;
+    const SimConfig& config;
+    std::function<void(const std::string&)> note;  // into the trace and the recording
+};
 
 struct SimOptions {
     std::string engine = "raft";
@@ -39,6 +48,13 @@ struct SimOptions {
     bool keep_slow_disks = false;            // slow disks stay slow in the liveness phase
     // Called with every trace line when set (BALLOT_SIM_TRACE=1 sends them to stderr).
     std::function<void(const std::string&)> trace;
+    // The structured trace (ballot-sim's diagram), when set.
+    Recorder* recorder = nullptr;
+    // A scenario: changes to the configuration the seed chose, and a script of faults run
+    // instead of the random nemesis (which then injects nothing; it still heals everything when
+    // the liveness phase begins).
+    std::function<void(SimConfig&)> configure;
+    std::function<void(ScenarioContext&)> script;
     LinearizabilityOptions linearizability;
 };
 
@@ -73,6 +89,8 @@ struct SimReport {
     bool ok() const { return result == Result::passed; }
     // "BALLOT_SIM_ENGINE=raft BALLOT_SIM_SEED=42 build/tests/simulation_test"
     std::string replay_command() const;
+    // The ballot-sim command that draws the last two simulated seconds before the failure.
+    std::string render_command() const;
     std::string summary() const;
 };
 

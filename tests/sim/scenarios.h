@@ -1,0 +1,56 @@
+// ballot-sim's named runs: each pins part of the configuration the seed chose and replaces the
+// random fault injector with a short script, so that the event it is named after happens early
+// (within the first two simulated seconds) and the same way for every seed. The seed still picks
+// the cluster size, delays, fsync times, clients and every random choice in between.
+//
+//   seed                whatever the seed's random nemesis does (the run simulation_test makes)
+//   leader-crash        the leader crashes at ~600 ms and restarts 700 ms later
+//   partition           the leader is cut off from everyone at ~600 ms; healed at ~1400 ms
+//   duelling-proposers  every node times out at the same instant (~200 ms): several candidates
+//                       (Raft) or phase-1 proposers (Paxos) at once; pauses at 650 ms end a tie
+//   slow-disk           the leader's fsyncs take 20-60 ms from ~500 ms to 1500 ms
+//
+// The scripted scenarios also calm the network (no loss, duplication, long tail, late replay or
+// slow links), fix the timing knobs (10 ms ticks, 150-300 ms election timeouts) and run two
+// clients, so that what the diagram shows is the scenario. The liveness phase starts at 3 s.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/sim/simulator.h"
+
+namespace ballot::sim {
+
+struct Scenario {
+    std::string name;
+    std::string summary;  // one line, for --help and the page
+    std::function<void(SimConfig&)> configure;
+    std::function<void(ScenarioContext&)> script;  // empty for "seed"
+};
+
+const std::vector<Scenario>& scenarios();
+// nullptr when there is no scenario of that name.
+const Scenario* find_scenario(std::string_view name);
+// "seed, leader-crash, ..."
+std::string scenario_names();
+// Sets `options` to run `scenario`.
+void apply_scenario(const Scenario& scenario, SimOptions& options);
+
+// One run for ballot-sim: `engine` from `seed` under `scenario`, recorded over [from_ms, until_ms).
+struct WatchedRun {
+    std::string engine = "raft";
+    std::uint64_t seed = 1;
+    std::string scenario = "seed";
+    std::uint64_t from_ms = 0;
+    std::uint64_t until_ms = 2000;
+    bool keep_slow_disks = false;        // as BALLOT_SIM_KEEP_SLOW_DISKS=1 (to draw a run made so)
+    Sabotage sabotage = Sabotage::none;  // tests only: a run that fails, to draw
+};
+
+// Runs it (the whole run, liveness phase and checks included) and returns what was recorded,
+// with the run's result. Throws std::invalid_argument for an unknown engine or scenario.
+Recording record_run(const WatchedRun& run);
+
+}  // namespace ballot::sim
