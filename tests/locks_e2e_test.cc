@@ -2,11 +2,19 @@
 // "Coordination: expiry, leases, locks, elections"). A client waiting for a lock is held by the
 // node it is connected to and answered when the applied state grants it the lock, whichever node
 // the release came through: by UNLOCK, and by the holder's lease expiring. A write fenced with the
-// old holder's token is refused, and a WAIT runs out with nil.
+// old holder's token is refused, and a WAIT runs out with nil. And ballot-client lock / elect.
 #define BOOST_TEST_MODULE locks_e2e
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -124,4 +132,121 @@ BOOST_DATA_TEST_CASE(waiters_are_woken_by_unlock_and_by_lease_expiry_and_old_tok
     BOOST_TEST(who.elements.at(0).str == "node-a");
     BOOST_TEST(a.run({"RESIGN", "primary", std::to_string(e)}).str == "OK");
     BOOST_TEST((w.run({"LEADER", "primary"}).type == Type::nil));
+}
+
+// ---- ballot-client lock / elect
+
+namespace {
+
+const std::string kClient = std::string(BALLOT_BIN_DIR) + "/ballot-client";
+
+std::string client_nodes(LocalCluster& c) {
+    std::string nodes;
+    for (NodeId n = 1; n <= static_cast<NodeId>(c.size()); ++n)
+        nodes += " --node 127.0.0.1:" + std::to_string(c.port(n)) + ":" + std::to_string(n);
+    return nodes;
+}
+
+std::string slurp(const std::filesystem::path& path) {
+    std::ifstream f(path);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Starts a shell command line (the client's, with its output redirected) as a child: its pid is
+// the client's (exec).
+pid_t spawn_shell(const std::string& line) {
+    const std::string exec_line = "exec " + line;
+    const char* argv[] = {"sh", "-c", exec_line.c_str(), nullptr};
+    pid_t pid = 0;
+    BOOST_REQUIRE(::posix_spawnp(&pid, "sh", nullptr, nullptr, const_cast<char**>(argv), environ) == 0);
+    return pid;
+}
+
+// Waits for `pid` to exit (at most `timeout`); its exit code (128 + signal if killed), -1 on timeout.
+int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, &status, 0);
+            return -1;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+// Polls until `path` holds something (the command under the lock wrote it), at most `timeout`.
+std::string wait_for_file(const std::filesystem::path& path, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string text;
+    while ((text = slurp(path)).empty() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    return text;
+}
+
+}  // namespace
+
+// The lock is held while CMD runs (CMD itself sees its token as the holder's, through LEADER), CMD's
+// exit code is the client's, and the lock and lease are released after.
+BOOST_AUTO_TEST_CASE(ballot_client_lock_runs_a_command_while_holding_the_lock) {
+    LocalCluster c(kServer, "raft", 3);
+    c.start_all();
+    BOOST_REQUIRE(c.write_until_ok(c.leader_or_first(kElection), "warm-up", "1", kElection));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("ballot-locks-e2e-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string nodes = client_nodes(c);
+    const std::string inside = kClient + nodes + " leader job > " + (dir / "leader").string() +
+                               "; echo $BALLOT_FENCING_TOKEN > " + (dir / "token").string() + "; exit 3";
+    const int code = std::system(("timeout 60 " + kClient + nodes + " lock job --ttl-ms 3000 -- sh -c '" +
+                                  inside + "' 2>" + (dir / "err").string())
+                                     .c_str());
+    BOOST_TEST(WEXITSTATUS(code) == 3, slurp(dir / "err"));
+    const std::string token = slurp(dir / "token");
+    BOOST_REQUIRE(!token.empty());
+    BOOST_TEST(slurp(dir / "leader") == "1) \n2) (integer) " + token);  // held while CMD ran
+    BOOST_TEST((c.command(1, {"LEADER", "job"}).type == Type::nil));    // released after
+    BOOST_TEST(c.info(1)["leases"] == "0");
+
+    // elect: the same, with the value published.
+    const int elected =
+        std::system(("timeout 60 " + kClient + nodes + " elect primary node-a -- sh -c '" + kClient + nodes +
+                     " leader primary > " + (dir / "primary").string() + "'")
+                        .c_str());
+    BOOST_TEST(WEXITSTATUS(elected) == 0);
+    BOOST_TEST(slurp(dir / "primary").starts_with("1) node-a\n2) (integer) "));
+    std::filesystem::remove_all(dir);
+}
+
+// A client paused past its TTL (SIGSTOP) loses the lock: its token is refused once the lease is
+// gone, and after SIGCONT it stops its command (SIGTERM) and exits with the command's code.
+BOOST_AUTO_TEST_CASE(ballot_client_lock_stops_the_command_when_the_lease_is_lost) {
+    LocalCluster c(kServer, "raft", 3);
+    c.start_all();
+    BOOST_REQUIRE(c.write_until_ok(c.leader_or_first(kElection), "warm-up", "1", kElection));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("ballot-locks-e2e-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const pid_t pid = spawn_shell(kClient + client_nodes(c) +
+                                  " lock job --ttl-ms 1500 -- sh -c 'echo $BALLOT_FENCING_TOKEN > " +
+                                  (dir / "token").string() + "; exec sleep 60' 2>" + (dir / "err").string());
+    const std::string token = wait_for_file(dir / "token", kElection);
+    BOOST_REQUIRE_MESSAGE(!token.empty(), slurp(dir / "err"));
+    const std::string t = token.substr(0, token.find('\n'));
+    BOOST_TEST(c.command(1, {"SET", "row", "a", "FENCE", "job", t}).str == "OK");
+
+    ::kill(pid, SIGSTOP);
+    const auto deadline = std::chrono::steady_clock::now() + kElection;
+    while (c.command(1, {"LEADER", "job"}).type != Type::nil && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(50ms);
+    BOOST_TEST(c.command(1, {"SET", "row", "late", "FENCE", "job", t}).str == "ERR fenced: stale token");
+    ::kill(pid, SIGCONT);
+    BOOST_TEST(wait_exit(pid, 20s) == 128 + SIGTERM);  // sleep, stopped by SIGTERM
+    BOOST_TEST(
+        slurp(dir / "err").find("lost (ERR lease not found): stopping the command") != std::string::npos,
+        slurp(dir / "err"));
+    std::filesystem::remove_all(dir);
 }
