@@ -40,6 +40,7 @@
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -306,9 +307,24 @@ void print_help(std::ostream& out) {
            "  mset <key> <value> [key value ...] | mget <key> [key ...] | exists <key> [key ...]\n"
            "  strlen <key> | getset <key> <value> | getdel <key> | setnx <key> <value>\n"
            "  incrby <key> <n> | decr <key> | decrby <key> <n>\n"
+           "  pttl|ttl <key> | pexpire|expire <key> <n> | persist <key> | lease grant <ttl_ms>\n"
+           "  lease keepalive|ttl|revoke <id>\n"
+           "  lock <name> <lease> [wait <ms>] | unlock <name> <token> | leader <name>\n"
+           "  elect <name> <lease> <value> [wait <ms>] | resign <name> <token>\n"
+           "  set <key> <value> ... fence <name> <token>   only while <token> holds <name>\n"
            "  list                 every key, sorted (the same as keys *)\n"
            "  keys <pattern> | dbsize | ping [message] | echo <message> | info | bgsave | lastsave\n"
            "  help | quit | exit   (interactive only)\n";
+}
+
+// LOCK and ELECT may wait in the cluster for as long as their WAIT (for ever without one): no total
+// deadline; their reply is awaited this long before they are asked again (the same stamp, so
+// applied once) on the next node.
+std::optional<milliseconds> blocking_reply_timeout(const KvCommand& command) {
+    constexpr milliseconds kLongWait{30000};
+    if (command.op != Op::lock && command.op != Op::elect) return std::nullopt;
+    const std::string& wait = command.args.back();  // validated: "" or a number of ms
+    return wait.empty() ? kLongWait : std::min(milliseconds(std::stoll(wait)), kLongWait) + kReplyTimeout;
 }
 
 // Runs one command as typed; prints its reply or its error. True if it succeeded.
@@ -320,7 +336,7 @@ bool run_words(ClusterClient& cluster, const std::vector<std::string>& words) {
         return false;
     }
     try {
-        return print_outcome(cluster.run(v.command, args));
+        return print_outcome(cluster.run(v.command, args, blocking_reply_timeout(v.command)));
     } catch (const NoReachableNode& e) {
         print_error(e.what());
         return false;
@@ -428,14 +444,29 @@ private:
     std::thread thread_;
 };
 
+// SIGTERM, SIGINT or SIGHUP to ballot-client while CMD runs: passed on to CMD (as SIGTERM), so
+// that stopping the client stops the command instead of leaving it running without the lock.
+volatile std::sig_atomic_t g_stop_requested = 0;
+
+void request_stop(int) {
+    g_stop_requested = 1;
+}
+
+void forward_stop_signals() {
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    for (int signal : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(signal, &action, nullptr);
+}
+
 // A waitpid status as a shell reports it: the exit code, or 128 + the signal.
 int exit_code_of(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : kExitError;
 }
 
-// Waits for CMD to exit; if the lease is lost first, stops it: SIGTERM, then SIGKILL after the
-// grace. Its exit code either way.
+// Waits for CMD to exit; if the lease is lost first (or ballot-client is asked to stop), stops
+// it: SIGTERM, then SIGKILL after the grace. Its exit code either way.
 int supervise(pid_t pid, const LeaseKeeper& keeper, const std::string& lease) {
     int status = 0;
     std::optional<Clock::time_point> terminated_at;
@@ -443,9 +474,10 @@ int supervise(pid_t pid, const LeaseKeeper& keeper, const std::string& lease) {
         const pid_t done = ::waitpid(pid, &status, WNOHANG);
         if (done == pid) return exit_code_of(status);
         if (done < 0) return kExitError;
-        if (keeper.lost() && !terminated_at) {
-            print_error("ERR lease " + lease + " lost (" + keeper.why() +
-                        "): stopping the command (SIGTERM)");
+        if ((keeper.lost() || g_stop_requested) && !terminated_at) {
+            if (keeper.lost())
+                print_error("ERR lease " + lease + " lost (" + keeper.why() +
+                            "): stopping the command (SIGTERM)");
             ::kill(pid, SIGTERM);
             terminated_at = Clock::now();
         }
@@ -500,6 +532,7 @@ int run_holding(ClusterClient& cluster, ClusterClient& keepalive_cluster, const 
             RespValue token = must(cluster, acquire, std::max(ttl, kReplyTimeout));
             if (token.type != RespValue::Type::integer)
                 throw NoReachableNode("ERR unexpected reply to " + acquire[0]);
+            forward_stop_signals();
             if (auto pid = start_command(r.command, token.integer))
                 code = supervise(*pid, keeper, lease);
             else
