@@ -210,8 +210,8 @@ struct Session : std::enable_shared_from_this<Session> {
     std::size_t in_flight = 0;
     CommandKind in_flight_kind = CommandKind::write;
     std::deque<Request> waiting;
-    // Waiting for a lock or election (RespServer::Impl::block): nothing behind it starts, as
-    // nothing behind a blocked command runs in Redis.
+    // A LOCK or ELECT is in flight, which may wait for the lock (RespServer::Impl::block): nothing
+    // behind it starts until it is answered, as nothing behind a blocked command runs in Redis.
     bool blocked = false;
     bool draining = false;
     // For the limits (RespServer::Impl::watchdog): the last bytes received, the start of the
@@ -571,6 +571,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     void start(const std::shared_ptr<Session>& s, Request request) {
         s->in_flight_kind = request.kind;
         ++s->in_flight;
+        if (!request.lock_name.empty()) s->blocked = true;
         std::weak_ptr<Session> weak = s;
         auto slot = std::move(request.slot);
         auto reply_when_done = [this, weak, slot,
@@ -581,6 +582,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 if (auto waiter = KvStore::queued_waiter(o.reply))
                     return block(session, slot, *waiter, lock_name);
             }
+            if (!lock_name.empty()) session->blocked = false;
             session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o, node));
             finished(session);
         };
@@ -610,10 +612,10 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     void block(const std::shared_ptr<Session>& s, const std::shared_ptr<Slot>& slot, Index waiter,
                const std::string& name) {
         if (auto outcome = store.waiter_outcome(waiter, name)) {
+            s->blocked = false;
             s->finish(slot, std::move(*outcome));
             return finished(s);
         }
-        s->blocked = true;
         blocked[waiter] = BlockedClient{s, slot};
     }
 

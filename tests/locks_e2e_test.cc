@@ -81,12 +81,16 @@ BOOST_DATA_TEST_CASE(waiters_are_woken_by_unlock_and_by_lease_expiry_and_old_tok
 
     const std::int64_t t1 = a.integer({"LOCK", "job", la});
     BOOST_TEST(a.run({"SET", "row", "a", "FENCE", "job", std::to_string(t1)}).str == "OK");
+    // A write pipelined behind the waiting LOCK runs only once the lock is granted.
     b.resp.send({"LOCK", "job", lb});
+    b.resp.send({"SET", "after-lock", "1"});
     b.resp.flush();
     wait_for_waiters(c, 2, 1);
-    BOOST_TEST(b.resp.outstanding() == 1u);
+    BOOST_TEST(b.resp.outstanding() == 2u);
+    BOOST_TEST(a.run({"EXISTS", "after-lock"}).integer == 0);
     BOOST_TEST(a.run({"UNLOCK", "job", std::to_string(t1)}).str == "OK");
     kv::RespValue granted = b.resp.receive();  // woken by the UNLOCK
+    BOOST_TEST(b.resp.receive().str == "OK");
     BOOST_REQUIRE(granted.type == Type::integer);
     const std::int64_t t2 = granted.integer;
     BOOST_TEST(t2 > t1);
@@ -187,22 +191,35 @@ std::string wait_for_file(const std::filesystem::path& path, std::chrono::millis
     return text;
 }
 
+// A Raft cluster for ballot-client, its --node flags, and a scratch folder for what commands write.
+struct ClientCluster {
+    LocalCluster c{kServer, "raft", 3};
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("ballot-locks-e2e-" + std::to_string(::getpid()));
+    std::string nodes;
+
+    ClientCluster() {
+        c.start_all();
+        BOOST_REQUIRE(c.write_until_ok(c.leader_or_first(kElection), "warm-up", "1", kElection));
+        std::filesystem::create_directories(dir);
+        nodes = client_nodes(c);
+    }
+    ~ClientCluster() {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+    }
+    std::string file(const char* name) const { return (dir / name).string(); }
+};
+
 }  // namespace
 
 // The lock is held while CMD runs (CMD itself sees its token as the holder's, through LEADER), CMD's
 // exit code is the client's, and the lock and lease are released after.
-BOOST_AUTO_TEST_CASE(ballot_client_lock_runs_a_command_while_holding_the_lock) {
-    LocalCluster c(kServer, "raft", 3);
-    c.start_all();
-    BOOST_REQUIRE(c.write_until_ok(c.leader_or_first(kElection), "warm-up", "1", kElection));
-    const auto dir =
-        std::filesystem::temp_directory_path() / ("ballot-locks-e2e-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const std::string nodes = client_nodes(c);
-    const std::string inside = kClient + nodes + " leader job > " + (dir / "leader").string() +
-                               "; echo $BALLOT_FENCING_TOKEN > " + (dir / "token").string() + "; exit 3";
+BOOST_FIXTURE_TEST_CASE(ballot_client_lock_runs_a_command_while_holding_the_lock, ClientCluster) {
+    const std::string inside = kClient + nodes + " leader job > " + file("leader") +
+                               "; echo $BALLOT_FENCING_TOKEN > " + file("token") + "; exit 3";
     const int code = std::system(("timeout 60 " + kClient + nodes + " lock job --ttl-ms 3000 -- sh -c '" +
-                                  inside + "' 2>" + (dir / "err").string())
+                                  inside + "' 2>" + file("err"))
                                      .c_str());
     BOOST_TEST(WEXITSTATUS(code) == 3, slurp(dir / "err"));
     const std::string token = slurp(dir / "token");
@@ -212,27 +229,19 @@ BOOST_AUTO_TEST_CASE(ballot_client_lock_runs_a_command_while_holding_the_lock) {
     BOOST_TEST(c.info(1)["leases"] == "0");
 
     // elect: the same, with the value published.
-    const int elected =
-        std::system(("timeout 60 " + kClient + nodes + " elect primary node-a -- sh -c '" + kClient + nodes +
-                     " leader primary > " + (dir / "primary").string() + "'")
-                        .c_str());
+    const int elected = std::system(("timeout 60 " + kClient + nodes + " elect primary node-a -- sh -c '" +
+                                     kClient + nodes + " leader primary > " + file("primary") + "'")
+                                        .c_str());
     BOOST_TEST(WEXITSTATUS(elected) == 0);
     BOOST_TEST(slurp(dir / "primary").starts_with("1) node-a\n2) (integer) "));
-    std::filesystem::remove_all(dir);
 }
 
 // A client paused past its TTL (SIGSTOP) loses the lock: its token is refused once the lease is
 // gone, and after SIGCONT it stops its command (SIGTERM) and exits with the command's code.
-BOOST_AUTO_TEST_CASE(ballot_client_lock_stops_the_command_when_the_lease_is_lost) {
-    LocalCluster c(kServer, "raft", 3);
-    c.start_all();
-    BOOST_REQUIRE(c.write_until_ok(c.leader_or_first(kElection), "warm-up", "1", kElection));
-    const auto dir =
-        std::filesystem::temp_directory_path() / ("ballot-locks-e2e-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const pid_t pid = spawn_shell(kClient + client_nodes(c) +
-                                  " lock job --ttl-ms 1500 -- sh -c 'echo $BALLOT_FENCING_TOKEN > " +
-                                  (dir / "token").string() + "; exec sleep 60' 2>" + (dir / "err").string());
+BOOST_FIXTURE_TEST_CASE(ballot_client_lock_stops_the_command_when_the_lease_is_lost, ClientCluster) {
+    const pid_t pid =
+        spawn_shell(kClient + nodes + " lock job --ttl-ms 1500 -- sh -c 'echo $BALLOT_FENCING_TOKEN > " +
+                    file("token") + "; exec sleep 60' 2>" + file("err"));
     const std::string token = wait_for_file(dir / "token", kElection);
     BOOST_REQUIRE_MESSAGE(!token.empty(), slurp(dir / "err"));
     const std::string t = token.substr(0, token.find('\n'));
@@ -248,5 +257,4 @@ BOOST_AUTO_TEST_CASE(ballot_client_lock_stops_the_command_when_the_lease_is_lost
     BOOST_TEST(
         slurp(dir / "err").find("lost (ERR lease not found): stopping the command") != std::string::npos,
         slurp(dir / "err"));
-    std::filesystem::remove_all(dir);
 }
