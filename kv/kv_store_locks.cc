@@ -76,6 +76,13 @@ std::string KvStore::lock(const KvCommand& c) {
         return integer_reply(static_cast<std::int64_t>(lock.holder->token));
     }
     if (wait == "0") return nil_reply();
+    // A lease waits once per lock: asking again (a client that lost its connection, or whose
+    // exactly-once session was evicted, retrying) joins the same place in the queue.
+    for (Index id : lease->second.waiting) {
+        if (time_.waiter_locks.at(id) != name) continue;
+        if (c.op == Op::elect) lock.waiters.at(id).value = std::move(value);
+        return queued_reply(id);
+    }
     std::uint64_t deadline = 0;
     if (!wait.empty()) {
         auto at = deadline_after(*parse_redis_integer(wait));  // validated: 0 or more

@@ -259,9 +259,10 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     asio::io_context& io;
     Node& node;
     KvStore& store;
-    // By waiter id (KvStore::queued_reply). Bounded by the store's waiters: each is resolved by the
-    // state machine in the end (a grant, its WAIT, or its lease's end), closed connections too.
-    std::unordered_map<Index, BlockedClient> blocked;
+    // By waiter id (KvStore::queued_reply); two connections may wait as one waiter (one lease,
+    // asking twice). Bounded by the store's waiters and this node's connections: each waiter is
+    // resolved by the state machine in the end (a grant, its WAIT, or its lease's end).
+    std::unordered_multimap<Index, BlockedClient> blocked;
     RespServerOptions options;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::vector<std::weak_ptr<Session>> sessions;
@@ -616,21 +617,23 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             s->finish(slot, std::move(*outcome));
             return finished(s);
         }
-        blocked[waiter] = BlockedClient{s, slot};
+        blocked.emplace(waiter, BlockedClient{s, slot});
     }
 
     // KvStore's WaiterListener, on every replica: only the node holding the client's connection
     // has it in `blocked`. Posted, so the reply (and what it lets start) runs after the apply.
-    void waiter_done(Index waiter, std::string reply) {
-        auto it = blocked.find(waiter);
-        if (it == blocked.end()) return;
-        auto s = it->second.session.lock();
-        auto slot = std::move(it->second.slot);
-        blocked.erase(it);
-        if (!s) return;
-        s->blocked = false;
-        s->finish(slot, std::move(reply));
-        finished(s);
+    void waiter_done(Index waiter, const std::string& reply) {
+        auto [first, last] = blocked.equal_range(waiter);
+        std::vector<BlockedClient> woken;
+        for (auto it = first; it != last; ++it) woken.push_back(std::move(it->second));
+        blocked.erase(first, last);
+        for (BlockedClient& client : woken) {
+            auto s = client.session.lock();
+            if (!s) continue;
+            s->blocked = false;
+            s->finish(client.slot, reply);
+            finished(s);
+        }
     }
 
     // A request of `s` finished: start the waiting ones that may now run. A request can finish

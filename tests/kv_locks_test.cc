@@ -165,6 +165,8 @@ BOOST_AUTO_TEST_CASE(waiters_are_served_first_come_first_served_one_per_release)
     const std::int64_t ta = token_of(r.run({"LOCK", "job", a}));
     const Index wb = r.queue({"LOCK", "job", b});
     const Index wc = r.queue({"LOCK", "job", c});
+    // b asking again (a retry whose exactly-once session was evicted) keeps its place.
+    BOOST_CHECK(KvStore::queued_waiter(r.run({"LOCK", "job", b})) == std::optional<Index>(wb));
     BOOST_CHECK_EQUAL(r.store.lock_waiter_count(), 2u);
     BOOST_CHECK(r.woken.empty());
     BOOST_CHECK_EQUAL(r.run({"UNLOCK", "job", std::to_string(ta)}), kOk);
