@@ -219,8 +219,9 @@ public:
     void set_password(std::string password) { client_.set_password(std::move(password)); }
 
     // Runs one validated command (`args` as the user typed them), retrying across nodes.
-    // `blocking`: a command that may wait in the cluster (LOCK, ELECT): no total deadline, and
-    // this long for a reply before it is asked again (with the same stamp) on the next node.
+    // `blocking`: a command that may wait in the cluster (LOCK, ELECT): this long for a reply
+    // before it is asked again (with the same stamp) on the next node; a node that kept it
+    // waiting that long was up, so the total timeout starts again.
     RespValue run(const KvCommand& command, const std::vector<std::string>& args,
                   std::optional<milliseconds> blocking = std::nullopt) {
         std::vector<std::string> wire;
@@ -236,20 +237,21 @@ public:
 
 private:
     RespValue run_with_retries(const std::vector<std::string>& wire, std::optional<milliseconds> blocking) {
-        const auto deadline = blocking ? Clock::time_point::max() : Clock::now() + total_timeout_;
-        const milliseconds reply_timeout = blocking ? *blocking : kReplyTimeout;
+        auto deadline = Clock::now() + total_timeout_;
         std::string last_error = "no attempt finished";
         milliseconds backoff = kBackoffMin;
         std::size_t failures_this_round = 0;
         for (;;) {
-            const auto left = blocking ? milliseconds::max()
-                                       : std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+            const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
             if (left <= milliseconds(0)) break;
             const NodeAddress& node = nodes_[current_];
+            auto asked = Clock::now();
             try {
                 if (!client_.connected())
                     client_.connect(node.host, node.port, std::min(left, kConnectTimeout));
-                client_.set_timeout(std::max(milliseconds(1), std::min(left, reply_timeout)));
+                asked = Clock::now();
+                client_.set_timeout(blocking ? *blocking
+                                             : std::max(milliseconds(1), std::min(left, kReplyTimeout)));
                 RespValue reply = client_.command(wire);
                 if (!retryable(reply)) return reply;
                 last_error = node.host + ":" + std::to_string(node.port) + " answered -" + reply.str;
@@ -257,6 +259,7 @@ private:
                 throw NoReachableNode(std::string("ERR ") + e.what());  // every node has the same password
             } catch (const RespClientError& e) {
                 last_error = e.what();
+                if (blocking && Clock::now() - asked >= *blocking) deadline = Clock::now() + total_timeout_;
                 client_.close();
             }
             // Move on to the next node; after a full round of failures, pause before the next.
@@ -265,9 +268,7 @@ private:
             if (++failures_this_round == nodes_.size()) {
                 failures_this_round = 0;
                 const auto pause =
-                    blocking ? backoff
-                             : std::min(backoff,
-                                        std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+                    std::min(backoff, std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
                 if (pause > milliseconds(0)) std::this_thread::sleep_for(pause);
                 backoff = std::min(backoff * 2, kBackoffMax);
             }
@@ -317,9 +318,9 @@ void print_help(std::ostream& out) {
            "  help | quit | exit   (interactive only)\n";
 }
 
-// LOCK and ELECT may wait in the cluster for as long as their WAIT (for ever without one): no total
-// deadline; their reply is awaited this long before they are asked again (the same stamp, so
-// applied once) on the next node.
+// LOCK and ELECT may wait in the cluster for as long as their WAIT (for ever without one): their
+// reply is awaited this long before they are asked again (the same stamp, so applied once, and the
+// same place in the queue) on the next node.
 std::optional<milliseconds> blocking_reply_timeout(const KvCommand& command) {
     constexpr milliseconds kLongWait{30000};
     if (command.op != Op::lock && command.op != Op::elect) return std::nullopt;
