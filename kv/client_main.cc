@@ -22,17 +22,30 @@
 //
 // Interactive mode on a terminal has line editing, command-name completion (Tab) and history
 // (libedit; ~/.ballot_client_history, as redis-cli keeps ~/.rediscli_history).
+//
+//   ballot-client --node ... lock NAME [--ttl-ms N] -- CMD ARGS...
+//   ballot-client --node ... elect NAME VALUE [--ttl-ms N] -- CMD ARGS...
+//
+// run CMD while holding the lock (or leading the election) NAME (SPEC "Coordination"): see
+// run_holding(). The `--` tells them from the LOCK and ELECT commands of the cluster.
 #include <editline/readline.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/program_options.hpp>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -42,6 +55,7 @@
 #include "common/version.h"
 #include "kv/auth.h"
 #include "kv/kv_commands.h"
+#include "kv/kv_store.h"
 #include "kv/resp.h"
 #include "kv/resp_client.h"
 
@@ -68,7 +82,13 @@ constexpr milliseconds kBackoffMax{1000};
 const char* const kUsage =
     "usage: ballot-client --node HOST:PORT:ID [--node ...] [--timeout-ms N] [--pass-file FILE]\n"
     "                     [COMMAND [ARG ...]]\n"
+    "       ballot-client --node ... lock NAME [--ttl-ms N] -- CMD [ARG ...]\n"
+    "       ballot-client --node ... elect NAME VALUE [--ttl-ms N] -- CMD [ARG ...]\n"
     "  with a COMMAND: run it once and exit; without: interactive (line editing, history)\n"
+    "  lock / elect: take a lease of N ms (default 10000), wait for the lock (or leadership) NAME,\n"
+    "                run CMD with BALLOT_FENCING_TOKEN in its environment while keeping the lease\n"
+    "                alive every N/3 ms, stop CMD (SIGTERM, SIGKILL 5 s later) if the lease is\n"
+    "                lost, release at the end; the exit code is CMD's (128 + signal if killed)\n"
     "  --node HOST:PORT:ID  a cluster member's client address and id; repeat for each member.\n"
     "                       Nodes are tried in order; a failed or busy node moves on to the next.\n"
     "  --timeout-ms N       give up on a command after N ms in total, across every node and\n"
@@ -199,7 +219,11 @@ public:
     void set_password(std::string password) { client_.set_password(std::move(password)); }
 
     // Runs one validated command (`args` as the user typed them), retrying across nodes.
-    RespValue run(const KvCommand& command, const std::vector<std::string>& args) {
+    // `blocking`: a command that may wait in the cluster (LOCK, ELECT): this long for a reply
+    // before it is asked again (with the same stamp) on the next node; a node that kept it
+    // waiting that long was up, so the total timeout starts again.
+    RespValue run(const KvCommand& command, const std::vector<std::string>& args,
+                  std::optional<milliseconds> blocking = std::nullopt) {
         std::vector<std::string> wire;
         if (command.kind() == CommandKind::write) {
             // §6.3: every reply below `seq` has been received (this client runs one command at a
@@ -208,12 +232,12 @@ public:
             wire = {"BALLOT.STAMPED", std::to_string(client_id_), std::to_string(seq), std::to_string(seq)};
         }
         wire.insert(wire.end(), args.begin(), args.end());
-        return run_with_retries(wire);
+        return run_with_retries(wire, blocking);
     }
 
 private:
-    RespValue run_with_retries(const std::vector<std::string>& wire) {
-        const auto deadline = Clock::now() + total_timeout_;
+    RespValue run_with_retries(const std::vector<std::string>& wire, std::optional<milliseconds> blocking) {
+        auto deadline = Clock::now() + total_timeout_;
         std::string last_error = "no attempt finished";
         milliseconds backoff = kBackoffMin;
         std::size_t failures_this_round = 0;
@@ -221,10 +245,13 @@ private:
             const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
             if (left <= milliseconds(0)) break;
             const NodeAddress& node = nodes_[current_];
+            auto asked = Clock::now();
             try {
                 if (!client_.connected())
                     client_.connect(node.host, node.port, std::min(left, kConnectTimeout));
-                client_.set_timeout(std::max(milliseconds(1), std::min(left, kReplyTimeout)));
+                asked = Clock::now();
+                client_.set_timeout(blocking ? *blocking
+                                             : std::max(milliseconds(1), std::min(left, kReplyTimeout)));
                 RespValue reply = client_.command(wire);
                 if (!retryable(reply)) return reply;
                 last_error = node.host + ":" + std::to_string(node.port) + " answered -" + reply.str;
@@ -232,6 +259,7 @@ private:
                 throw NoReachableNode(std::string("ERR ") + e.what());  // every node has the same password
             } catch (const RespClientError& e) {
                 last_error = e.what();
+                if (blocking && Clock::now() - asked >= *blocking) deadline = Clock::now() + total_timeout_;
                 client_.close();
             }
             // Move on to the next node; after a full round of failures, pause before the next.
@@ -280,9 +308,24 @@ void print_help(std::ostream& out) {
            "  mset <key> <value> [key value ...] | mget <key> [key ...] | exists <key> [key ...]\n"
            "  strlen <key> | getset <key> <value> | getdel <key> | setnx <key> <value>\n"
            "  incrby <key> <n> | decr <key> | decrby <key> <n>\n"
+           "  pttl|ttl <key> | pexpire|expire <key> <n> | persist <key> | lease grant <ttl_ms>\n"
+           "  lease keepalive|ttl|revoke <id>\n"
+           "  lock <name> <lease> [wait <ms>] | unlock <name> <token> | leader <name>\n"
+           "  elect <name> <lease> <value> [wait <ms>] | resign <name> <token>\n"
+           "  set <key> <value> ... fence <name> <token>   only while <token> holds <name>\n"
            "  list                 every key, sorted (the same as keys *)\n"
            "  keys <pattern> | dbsize | ping [message] | echo <message> | info | bgsave | lastsave\n"
            "  help | quit | exit   (interactive only)\n";
+}
+
+// LOCK and ELECT may wait in the cluster for as long as their WAIT (for ever without one): their
+// reply is awaited this long before they are asked again (the same stamp, so applied once, and the
+// same place in the queue) on the next node.
+std::optional<milliseconds> blocking_reply_timeout(const KvCommand& command) {
+    constexpr milliseconds kLongWait{30000};
+    if (command.op != Op::lock && command.op != Op::elect) return std::nullopt;
+    const std::string& wait = command.args.back();  // validated: "" or a number of ms
+    return wait.empty() ? kLongWait : std::min(milliseconds(std::stoll(wait)), kLongWait) + kReplyTimeout;
 }
 
 // Runs one command as typed; prints its reply or its error. True if it succeeded.
@@ -294,10 +337,218 @@ bool run_words(ClusterClient& cluster, const std::vector<std::string>& words) {
         return false;
     }
     try {
-        return print_outcome(cluster.run(v.command, args));
+        return print_outcome(cluster.run(v.command, args, blocking_reply_timeout(v.command)));
     } catch (const NoReachableNode& e) {
         print_error(e.what());
         return false;
+    }
+}
+
+// ---- lock / elect: run a command while holding a lock or leading an election -----------------
+
+constexpr std::int64_t kDefaultHoldTtlMs = 10000;
+// SIGTERM first, then SIGKILL this much later: time for CMD to stop cleanly, as systemd's
+// TimeoutStopSec (shorter: a fenced CMD has already lost its right to write).
+constexpr milliseconds kStopGrace{5000};
+constexpr milliseconds kChildPoll{20};
+// A shell's exit code for a command that could not be started.
+constexpr int kExitCannotRun = 127;
+
+// `lock NAME [--ttl-ms N] -- CMD...` / `elect NAME VALUE [--ttl-ms N] -- CMD...`.
+struct HoldRequest {
+    bool elect = false;
+    std::string name;
+    std::string value;
+    std::int64_t ttl_ms = kDefaultHoldTtlMs;
+    std::vector<std::string> command;
+};
+
+// nullopt if `words` is not that form (no `--`: the LOCK / ELECT commands themselves);
+// throws UsageError if it is, but malformed.
+std::optional<HoldRequest> parse_hold(const std::vector<std::string>& words) {
+    if (words.empty()) return std::nullopt;
+    HoldRequest r;
+    const std::string verb = lower(words[0]);
+    r.elect = verb == "elect";
+    auto dashes = std::find(words.begin(), words.end(), "--");
+    if ((verb != "lock" && !r.elect) || dashes == words.end()) return std::nullopt;
+    const std::string usage = r.elect ? "elect NAME VALUE [--ttl-ms N] -- CMD [ARG ...]"
+                                      : "lock NAME [--ttl-ms N] -- CMD [ARG ...]";
+    std::vector<std::string> positional;
+    for (auto it = words.begin() + 1; it != dashes; ++it) {
+        if (*it != "--ttl-ms") {
+            positional.push_back(*it);
+            continue;
+        }
+        auto ttl = ++it == dashes ? std::nullopt : parse_number(*it);
+        if (!ttl || *ttl < 3 || *ttl > 86400000)
+            throw UsageError("--ttl-ms takes a number of ms, 3 to 86400000");
+        r.ttl_ms = static_cast<std::int64_t>(*ttl);
+    }
+    r.command.assign(dashes + 1, words.end());
+    if (positional.size() != (r.elect ? 2u : 1u) || r.command.empty()) throw UsageError("usage: " + usage);
+    r.name = positional[0];
+    if (r.elect) r.value = positional[1];
+    return r;
+}
+
+// Keeps a lease alive from its own thread and connection (the main one may be blocked in LOCK):
+// LEASE KEEPALIVE every TTL/3. The lease counts as lost once the cluster says it is gone, or once
+// no keep-alive has succeeded for a whole TTL since the last good one was sent (it may be gone,
+// and a holder that cannot tell must stop, or its writes may race the next holder's).
+class LeaseKeeper {
+public:
+    LeaseKeeper(ClusterClient& cluster, std::string lease, milliseconds ttl)
+        : cluster_(cluster), lease_(std::move(lease)), ttl_(ttl), thread_([this] { keep(); }) {}
+    ~LeaseKeeper() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+    bool lost() const { return lost_; }
+    const std::string& why() const { return why_; }
+
+private:
+    void keep() {
+        Validation keepalive = validate({"LEASE", "KEEPALIVE", lease_});
+        auto last_ok = Clock::now();
+        std::unique_lock lock(mutex_);
+        while (!wake_.wait_for(lock, ttl_ / 3, [this] { return stop_; })) {
+            lock.unlock();
+            const auto sent = Clock::now();
+            try {
+                RespValue reply = cluster_.run(keepalive.command, {"LEASE", "KEEPALIVE", lease_});
+                if (reply.type == RespValue::Type::integer) last_ok = sent;
+                if (reply.is_error()) why_ = reply.str;
+            } catch (const NoReachableNode& e) {
+                why_ = e.what();
+            }
+            lock.lock();
+            if (why_ == kLeaseNotFound || Clock::now() - last_ok >= ttl_) {
+                lost_ = true;
+                return;
+            }
+        }
+    }
+
+    ClusterClient& cluster_;
+    std::string lease_;
+    milliseconds ttl_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stop_ = false;
+    std::atomic<bool> lost_{false};
+    std::string why_;  // written by the thread before lost_ is set
+    std::thread thread_;
+};
+
+// SIGTERM, SIGINT or SIGHUP to ballot-client while CMD runs: passed on to CMD (as SIGTERM), so
+// that stopping the client stops the command instead of leaving it running without the lock.
+volatile std::sig_atomic_t g_stop_requested = 0;
+
+void request_stop(int) {
+    g_stop_requested = 1;
+}
+
+void forward_stop_signals() {
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    for (int signal : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(signal, &action, nullptr);
+}
+
+// A waitpid status as a shell reports it: the exit code, or 128 + the signal.
+int exit_code_of(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : kExitError;
+}
+
+// Waits for CMD to exit; if the lease is lost first (or ballot-client is asked to stop), stops
+// it: SIGTERM, then SIGKILL after the grace. Its exit code either way.
+int supervise(pid_t pid, const LeaseKeeper& keeper, const std::string& lease) {
+    int status = 0;
+    std::optional<Clock::time_point> terminated_at;
+    for (;;) {
+        const pid_t done = ::waitpid(pid, &status, WNOHANG);
+        if (done == pid) return exit_code_of(status);
+        if (done < 0) return kExitError;
+        if ((keeper.lost() || g_stop_requested) && !terminated_at) {
+            if (keeper.lost())
+                print_error("ERR lease " + lease + " lost (" + keeper.why() +
+                            "): stopping the command (SIGTERM)");
+            ::kill(pid, SIGTERM);
+            terminated_at = Clock::now();
+        }
+        if (terminated_at && Clock::now() - *terminated_at >= kStopGrace) {
+            print_error("ERR the command did not stop within " + std::to_string(kStopGrace.count()) +
+                        " ms: SIGKILL");
+            ::kill(pid, SIGKILL);
+            terminated_at = Clock::time_point::max() - kStopGrace;  // once
+        }
+        std::this_thread::sleep_for(kChildPoll);
+    }
+}
+
+// Starts CMD with BALLOT_FENCING_TOKEN=token in its environment; nullopt if it cannot start.
+std::optional<pid_t> start_command(const std::vector<std::string>& command, std::int64_t token) {
+    ::setenv("BALLOT_FENCING_TOKEN", std::to_string(token).c_str(), 1);
+    std::vector<char*> argv;
+    for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    const int error = ::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+    if (error != 0) {
+        print_error("ERR cannot run " + command[0] + ": " + std::strerror(error));
+        return std::nullopt;
+    }
+    return pid;
+}
+
+// One command of the hold sequence; prints and throws the error if the reply is one.
+RespValue must(ClusterClient& cluster, const std::vector<std::string>& args,
+               std::optional<milliseconds> blocking = std::nullopt) {
+    Validation v = validate(args);
+    if (!v.ok()) throw NoReachableNode(v.error);
+    RespValue reply = cluster.run(v.command, args, blocking);
+    if (reply.is_error()) throw NoReachableNode(reply.str);
+    return reply;
+}
+
+// lock / elect (see the usage): a lease, the lock with a fencing token, CMD while it is held,
+// and LEASE REVOKE at the end, which releases the lock (and wakes the next waiter) in one write.
+int run_holding(ClusterClient& cluster, ClusterClient& keepalive_cluster, const HoldRequest& r) {
+    try {
+        const milliseconds ttl(r.ttl_ms);
+        const std::string lease =
+            std::to_string(must(cluster, {"LEASE", "GRANT", std::to_string(r.ttl_ms)}).integer);
+        int code = kExitError;
+        {
+            LeaseKeeper keeper(keepalive_cluster, lease, ttl);
+            std::vector<std::string> acquire = {r.elect ? "ELECT" : "LOCK", r.name, lease};
+            if (r.elect) acquire.push_back(r.value);
+            // Waits as long as it takes; asked again (same stamp, applied once) after a TTL of silence.
+            RespValue token = must(cluster, acquire, std::max(ttl, kReplyTimeout));
+            if (token.type != RespValue::Type::integer)
+                throw NoReachableNode("ERR unexpected reply to " + acquire[0]);
+            forward_stop_signals();
+            if (auto pid = start_command(r.command, token.integer))
+                code = supervise(*pid, keeper, lease);
+            else
+                code = kExitCannotRun;
+        }
+        try {
+            must(cluster, {"LEASE", "REVOKE", lease});
+        } catch (const NoReachableNode& e) {
+            // Already gone (lost), or the cluster is away: it then expires by its TTL.
+            if (e.what() != kLeaseNotFound) print_error(std::string("ERR release: ") + e.what());
+        }
+        return code;
+    } catch (const NoReachableNode& e) {
+        print_error(e.what());
+        return kExitError;
     }
 }
 
@@ -449,8 +700,20 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
 
-    ClusterClient cluster(std::move(nodes), milliseconds(timeout_ms));
-    if (!password.empty()) cluster.set_password(std::move(password));
+    std::optional<HoldRequest> hold;
+    try {
+        hold = parse_hold(command);
+    } catch (const UsageError& e) {
+        std::cerr << "ballot-client: " << e.what() << '\n';
+        return kExitUsage;
+    }
+    ClusterClient cluster(nodes, milliseconds(timeout_ms));
+    if (!password.empty()) cluster.set_password(password);
+    if (hold) {
+        ClusterClient keepalive_cluster(nodes, milliseconds(hold->ttl_ms / 3));
+        if (!password.empty()) keepalive_cluster.set_password(password);
+        return run_holding(cluster, keepalive_cluster, *hold);
+    }
     if (command.empty()) return interactive(cluster);
     return run_words(cluster, command) ? kExitOk : kExitError;
 }

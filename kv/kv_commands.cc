@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <limits>
+#include <optional>
+#include <utility>
 
 #include "common/codec.h"
 #include "kv/resp.h"
@@ -11,12 +13,15 @@ namespace ballot::kv {
 namespace {
 
 // Version 1: the ops up to LASTSAVE; version 2: the same layout, for the ops added after it;
-// version 3: again, for the ops of cluster time (SET with options and after).
+// version 3: again, for the ops of cluster time (SET with options and after); version 4: locks,
+// elections and fenced writes (LOCK and after).
 constexpr std::uint8_t kPayloadV1 = 1;
 constexpr std::uint8_t kPayloadV2 = 2;
 constexpr std::uint8_t kPayloadV3 = 3;
+constexpr std::uint8_t kPayloadV4 = 4;
 constexpr Op kLastV1Op = Op::lastsave;
 constexpr Op kLastV2Op = Op::command;
+constexpr Op kLastV3Op = Op::member;
 constexpr std::string_view kNotAnInteger = "ERR value is not an integer or out of range";
 // A string in the payload is at least its u32 length.
 constexpr std::size_t kMinStringBytes = 4;
@@ -41,7 +46,8 @@ std::string upper(std::string_view s) {
 std::uint8_t payload_version(Op op) {
     const auto n = static_cast<std::uint8_t>(op);
     if (n <= static_cast<std::uint8_t>(kLastV1Op)) return kPayloadV1;
-    return n <= static_cast<std::uint8_t>(kLastV2Op) ? kPayloadV2 : kPayloadV3;
+    if (n <= static_cast<std::uint8_t>(kLastV2Op)) return kPayloadV2;
+    return n <= static_cast<std::uint8_t>(kLastV3Op) ? kPayloadV3 : kPayloadV4;
 }
 
 bool arity_ok(const CommandSpec& spec, std::size_t argc) {
@@ -77,6 +83,8 @@ struct SetOptions {
     std::string get;        // "" or GET
     std::string expiry;     // "", KEEPTTL or the TTL in milliseconds
     std::string lease;      // "" or the lease id
+    // FENCE name token (Ballot's): applied only while token holds the lock or election `name`.
+    std::optional<std::pair<std::string, std::string>> fence;
 };
 
 std::string invalid_expire_time(std::string_view command) {
@@ -98,6 +106,7 @@ std::string expiry_ms(const std::string& option, const std::string& amount, std:
 // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL] [LEASE id], parsed like Redis's
 // parseExtendedStringArgumentsOrReply so a bad combination gets Redis's "syntax error". LEASE
 // (Ballot's) ties the key to a lease instead of a TTL of its own, so it excludes EX PX KEEPTTL.
+// FENCE name token (Ballot's) makes the write conditional on the holder of lock `name`.
 // EXAT and PXAT name Unix times, which cluster time is not: "not supported by Ballot".
 std::string parse_set_options(const std::vector<std::string>& args, SetOptions& out) {
     bool keepttl = false;
@@ -121,6 +130,9 @@ std::string parse_set_options(const std::vector<std::string>& args, SetOptions& 
             expire_value = &args[++j];
         } else if (opt == "LEASE" && expire_option.empty() && !keepttl && has_next) {
             lease_value = &args[++j];
+        } else if (opt == "FENCE" && !out.fence && j + 2 < args.size()) {
+            out.fence.emplace(args[j + 1], args[j + 2]);
+            j += 2;
         } else {
             return "ERR syntax error";
         }
@@ -137,6 +149,11 @@ std::string parse_set_options(const std::vector<std::string>& args, SetOptions& 
         if (!id || *id <= 0) return std::string(kNotAnInteger);
         out.lease = std::to_string(*id);
     }
+    if (out.fence) {
+        auto token = parse_redis_integer(out.fence->second);
+        if (!token || *token <= 0) return std::string(kNotAnInteger);
+        out.fence->second = std::to_string(*token);
+    }
     return {};
 }
 
@@ -148,15 +165,24 @@ std::string normalize_set(std::vector<std::string>& args, Op& op) {
     args.resize(3);
     const bool plain =
         options.condition.empty() && options.get.empty() && options.expiry.empty() && options.lease.empty();
-    if (plain) return {};
+    if (plain && !options.fence) return {};
     op = Op::set_options;
     args.insert(args.end(), {options.condition, options.get, options.expiry, options.lease});
+    if (options.fence) {
+        op = Op::set_fenced;
+        args.insert(args.end(), {options.fence->first, options.fence->second});
+    }
     return {};
 }
 
-// A logged set_options holds exactly what parse_set_options produces.
-bool set_options_well_formed(const std::vector<std::string>& a) {
-    if (a.size() != 6) return false;
+// A logged set_options (set_fenced) holds exactly what parse_set_options produces.
+bool set_options_well_formed(const std::vector<std::string>& a, Op op) {
+    if (op == Op::set_fenced) {
+        auto token = parse_redis_integer(a.size() == 8 ? a[7] : "");
+        if (!token || *token <= 0) return false;
+    } else if (a.size() != 6) {
+        return false;
+    }
     const bool condition_ok = a[2].empty() || a[2] == "NX" || a[2] == "XX";
     const bool get_ok = a[3].empty() || a[3] == "GET";
     auto ms = parse_redis_integer(a[4]);
@@ -184,6 +210,41 @@ std::string check_lease_argument(const CommandSpec& spec, const std::string& arg
     if (!v) return std::string(kNotAnInteger);
     if (spec.op == Op::lease_grant && *v <= 0)
         return "ERR invalid lease TTL: it must be a positive number of ms";
+    return {};
+}
+
+// LOCK name lease [WAIT ms] and ELECT name lease value [WAIT ms]: the optional WAIT becomes one
+// last argument, "" (wait until held) or the milliseconds (0: try once), so the log carries a
+// fixed shape (KvCommand).
+std::string normalize_wait(std::vector<std::string>& args, Op op) {
+    const std::size_t options = op == Op::lock ? 3 : 4;
+    if (args.size() == options) {
+        args.emplace_back();
+        return {};
+    }
+    if (args.size() != options + 2 || upper(args[options]) != "WAIT") return "ERR syntax error";
+    auto ms = parse_redis_integer(args[options + 1]);
+    if (!ms || *ms < 0) return "ERR invalid WAIT: it must be a number of ms, 0 or more";
+    args.erase(args.begin() + static_cast<long>(options));
+    args.back() = std::to_string(*ms);
+    return {};
+}
+
+// The normalized LOCK / ELECT (validate() or the log): a lease id and a wait as normalize_wait makes.
+std::string check_lock(const CommandSpec& spec, const std::vector<std::string>& args) {
+    const std::size_t size = spec.op == Op::lock ? 4 : 5;
+    if (args.size() != size) return "ERR syntax error";
+    auto lease = parse_redis_integer(args[2]);
+    if (!lease || *lease <= 0) return "ERR invalid lease id: it must be a positive integer";
+    auto wait = parse_redis_integer(args.back());
+    if (!args.back().empty() && (!wait || *wait < 0)) return "ERR syntax error";
+    return {};
+}
+
+// UNLOCK's and RESIGN's fencing token: a positive integer.
+std::string check_token(const std::string& token) {
+    auto v = parse_redis_integer(token);
+    if (!v || *v <= 0) return "ERR invalid fencing token: it must be a positive integer";
     return {};
 }
 
@@ -235,6 +296,11 @@ const std::vector<CommandSpec>& command_table() {
         {"persist", Op::persist, CommandKind::write, 2, 0},
         {"lease", Op::lease, CommandKind::write, -2, 0},
         {"member", Op::member, CommandKind::local, -2, 0, Access::admin},
+        {"lock", Op::lock, CommandKind::write, -3, 5},
+        {"unlock", Op::unlock, CommandKind::write, 3, 0},
+        {"elect", Op::elect, CommandKind::write, -4, 6},
+        {"leader", Op::leader, CommandKind::read, 2, 0},
+        {"resign", Op::resign, CommandKind::write, 3, 0},
     };
     return table;
 }
@@ -245,6 +311,7 @@ namespace {
 const std::vector<CommandSpec>& derived_specs() {
     static const std::vector<CommandSpec> specs = {
         {"set", Op::set_options, CommandKind::write, -3, 0},
+        {"set", Op::set_fenced, CommandKind::write, -3, 0},
         {"lease|grant", Op::lease_grant, CommandKind::write, 3, 0},
         {"lease|keepalive", Op::lease_keepalive, CommandKind::write, 3, 0},
         {"lease|ttl", Op::lease_ttl, CommandKind::read, 3, 0},
@@ -287,6 +354,12 @@ std::string check_arguments(const CommandSpec& spec, const std::vector<std::stri
         case Op::lease_ttl:
         case Op::lease_revoke:
             return check_lease_argument(spec, args[2]);
+        case Op::lock:
+        case Op::elect:
+            return check_lock(spec, args);
+        case Op::unlock:
+        case Op::resign:
+            return check_token(args[2]);
         default:
             return {};
     }
@@ -358,6 +431,10 @@ Validation validate(std::vector<std::string> args) {
         }
         names = 2;
     }
+    if (spec->op == Op::lock || spec->op == Op::elect) {
+        v.error = normalize_wait(args, spec->op);
+        if (!v.ok()) return v;
+    }
     v.error = check_arguments(*spec, args);
     if (!v.ok()) return v;
     v.command.op = spec->op;
@@ -410,7 +487,8 @@ std::optional<KvCommand> decode_payload(std::string_view payload) {
     if (!arity_ok(*spec, request.size())) return std::nullopt;
     // Normalized SET has exactly key and value; with options, exactly what validate() makes.
     if (spec->op == Op::set && command.args.size() != 2) return std::nullopt;
-    if (spec->op == Op::set_options && !set_options_well_formed(command.args)) return std::nullopt;
+    const bool set_with_options = spec->op == Op::set_options || spec->op == Op::set_fenced;
+    if (set_with_options && !set_options_well_formed(command.args, spec->op)) return std::nullopt;
     // Amounts and options were checked before they were logged; a log entry is held to the same rules.
     if (!check_arguments(*spec, request).empty()) return std::nullopt;
     return command;

@@ -3,9 +3,9 @@
 //
 //   write   goes through the replicated log and is applied by every replica (SET DEL APPEND INCR
 //           MSET GETSET GETDEL INCRBY DECR DECRBY SETNX PEXPIRE EXPIRE PERSIST, LEASE GRANT
-//           KEEPALIVE REVOKE)
+//           KEEPALIVE REVOKE, LOCK UNLOCK ELECT RESIGN)
 //   read    linearizable read of the state machine (GET KEYS DBSIZE EXISTS MGET STRLEN PTTL TTL,
-//           LEASE TTL); the
+//           LEASE TTL, LEADER); the
 //           runtime decides how (ReadIndex, a quorum check or the log) and then calls
 //           KvStore::query()
 //   local   answered by the node itself, never replicated (PING INFO BGSAVE LASTSAVE ECHO, and
@@ -78,6 +78,13 @@ enum class Op : std::uint8_t {
     // Local: MEMBER LIST|ADD|PROMOTE|REMOVE|TRANSFER (kv/member_command.h); a change goes through
     // the log as a configuration entry, never as a KV payload.
     member = 39,
+    // Payload version 4: locks, elections and fenced writes (kv/kv_store_locks.cc).
+    lock = 40,
+    unlock = 41,
+    elect = 42,
+    leader = 43,
+    resign = 44,
+    set_fenced = 45,  // SET ... FENCE name token; normalized as described at KvCommand
 };
 
 struct CommandSpec {
@@ -101,8 +108,10 @@ const CommandSpec& spec_of(Op op);
 // A validated command: the operation and its arguments without the command name.
 // Normalized: SET carries exactly [key, value]. SET with any option becomes set_options with
 // exactly [key, value, condition ("" NX XX), get ("" GET), expiry ("" KEEPTTL or the TTL in
-// milliseconds, EX converted), lease ("" or the lease id)]. PEXPIRE / EXPIRE carry [key, amount,
-// options in upper case]; LEASE subcommands their argument alone.
+// milliseconds, EX converted), lease ("" or the lease id)]. SET with FENCE name token becomes
+// set_fenced with those six and then [name, token]. PEXPIRE / EXPIRE carry [key, amount,
+// options in upper case]; LEASE subcommands their argument alone. LOCK carries [name, lease id,
+// wait ("" or the WAIT in milliseconds)], ELECT [name, lease id, value, wait].
 struct KvCommand {
     Op op = Op::ping;
     std::vector<std::string> args;
@@ -136,9 +145,10 @@ std::optional<ExpireOptions> parse_expire_options(const std::vector<std::string>
 // then `count` strings (common/codec.h). Only write and read commands are encoded. Version 1
 // carries the ops up to LASTSAVE, byte for byte as before version 2 existed; version 2 is the
 // same layout for the ops added since (EXISTS and after); version 3 the same again for the ops of
-// cluster time (SET with options, PTTL and after). So a log written before still decodes,
+// cluster time (SET with options, PTTL and after); version 4 for locks, elections and fenced SET
+// (LOCK and after). So a log written before still decodes,
 // and old and new builds agree on every version-1 entry. A node of an older build cannot apply a
-// version-2 or 3 entry (it answers -ERR and changes nothing, while upgraded replicas apply it), so
+// version-2, 3 or 4 entry (it answers -ERR and changes nothing, while upgraded replicas apply it), so
 // upgrade every node before clients use the new commands.
 std::string encode_payload(const KvCommand& command);
 // nullopt unless `payload` is exactly one well-formed encoding of a write or read command with a

@@ -14,9 +14,11 @@ namespace ballot::kv {
 
 namespace {
 
-// Version 2 adds each key's deadline and lease and the time section; version 1 still loads.
+// Version 2 adds each key's deadline and lease and the time section, version 3 the locks; versions 1
+// and 2 still load.
 constexpr std::uint8_t kSnapshotV1 = 1;
-constexpr std::uint8_t kSnapshotVersion = 2;
+constexpr std::uint8_t kSnapshotV2 = 2;
+constexpr std::uint8_t kSnapshotVersion = 3;
 constexpr std::size_t kMinPairBytes = 4 + 4;
 
 // Redis's error texts (server.c shared objects and t_string.c).
@@ -133,6 +135,14 @@ std::string KvStore::execute(const KvCommand& c) {
             return lease_keepalive(c);
         case Op::lease_revoke:
             return lease_revoke(c);
+        case Op::lock:
+        case Op::elect:
+            return lock(c);
+        case Op::unlock:
+        case Op::resign:
+            return unlock(c);
+        case Op::set_fenced:
+            return set_fenced(c);
         default:
             return execute_read(c);
     }
@@ -159,6 +169,8 @@ std::string KvStore::execute_read(const KvCommand& c) const {
             return pttl(c);
         case Op::lease_ttl:
             return lease_ttl(c);
+        case Op::leader:
+            return leader(c);
         default:
             return error_reply(kNotRead);
     }
@@ -430,7 +442,7 @@ SnapshotChunk KvStore::snapshot_chunk(std::size_t max_bytes) {
 std::optional<Index> KvStore::snapshot_index(std::string_view snapshot) {
     Reader r(snapshot.data(), snapshot.size());
     const std::uint8_t version = r.u8();
-    if (version != kSnapshotV1 && version != kSnapshotVersion) return std::nullopt;
+    if (version < kSnapshotV1 || version > kSnapshotVersion) return std::nullopt;
     const Index index = r.u64();
     if (!r.ok()) return std::nullopt;
     return index;
@@ -439,8 +451,9 @@ std::optional<Index> KvStore::snapshot_index(std::string_view snapshot) {
 bool KvStore::restore(std::string_view snapshot) {
     Reader r(snapshot.data(), snapshot.size());
     const std::uint8_t version = r.u8();
-    if (version != kSnapshotV1 && version != kSnapshotVersion) r.fail("unknown snapshot version");
-    const bool timed = version == kSnapshotVersion;  // version 1: no time, every key persistent
+    if (version < kSnapshotV1 || version > kSnapshotVersion) r.fail("unknown snapshot version");
+    const bool timed = version >= kSnapshotV2;  // version 1: no time, every key persistent
+    const bool locks = version >= kSnapshotVersion;
     const Index applied = r.u64();
     const std::uint32_t n = r.count(kMinPairBytes);
     Map data;
@@ -467,6 +480,7 @@ bool KvStore::restore(std::string_view snapshot) {
     Sessions sessions(limits_.sessions);
     if (!r.ok() || !sessions.decode(r)) return false;
     if (timed && !decode_time(r, time)) return false;
+    if (locks && !decode_locks(r, time)) return false;
     if (!r.finish()) return false;
     open_.reset();
     data_ = std::move(data);

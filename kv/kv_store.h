@@ -21,6 +21,21 @@
 // entry whose payload does not decode is answered with an -ERR reply and changes nothing but the session
 // table: the store never crashes on what the log holds.
 //
+// Locks and elections (kv_store_locks.cc; SPEC "Coordination"): LOCK name lease [WAIT ms] holds
+// `name` for a lease and answers a fencing token, from one counter that only grows, so tokens
+// strictly increase over the life of the cluster. An election is the same lock whose holder also
+// publishes a value (ELECT, LEADER, RESIGN): locks and elections share one namespace, as etcd's
+// concurrency recipes share its keyspace. A LOCK that cannot be granted is queued here, in the
+// replicated state, under the log index of its entry (its waiter id): first come, first served.
+// UNLOCK, RESIGN, the end of a lease (LEASE REVOKE, expiry) or a waiter's WAIT deadline passing
+// in cluster time resolve waiters inside apply(), so every replica hands a lock to the same waiter
+// at the same log position, and a release costs no extra log write. The reply a queued LOCK gets
+// from apply() is queued_reply(id), not RESP: the node the client is connected to keeps the
+// client waiting, and every replica tells its front end each waiter's final reply through the
+// WaiterListener (a token, nil after WAIT, or -ERR lease not found), so the one that holds the
+// connection answers it, with no polling. SET ... FENCE name token is applied only while `token`
+// is the current holder's.
+//
 // Not thread-safe: the runtime applies, queries and takes snapshot chunks from its one thread.
 //
 // Snapshots without stalling writes: copy-on-write per key over a sorted key index.
@@ -71,12 +86,19 @@
 
 namespace ballot::kv {
 
+// Replies of cluster time and locks that clients (ballot-client, tests) match on.
+inline constexpr std::string_view kLeaseNotFound = "ERR lease not found";
+inline constexpr std::string_view kStaleToken = "ERR fenced: stale token";
+
 struct KvStoreLimits {
     SessionLimits sessions;
     // A value APPEND may grow to; Redis's proto-max-bulk-len. Must match on every replica.
     std::size_t max_value_bytes = 512u * 1024 * 1024;
     // Buckets reserved up front, so the first rehashes (each a latency spike) happen later.
     std::size_t expected_keys = 4096;
+    // Lock and election waiters queued in the whole store; beyond it LOCK and ELECT are refused.
+    // Must match on every replica.
+    std::size_t max_lock_waiters = 100000;
 };
 
 class KvStore : public StateMachine {
@@ -89,6 +111,19 @@ public:
     using Map = std::unordered_map<std::string, std::string, KeyHash, std::equal_to<>>;
 
     explicit KvStore(KvStoreLimits limits = {});
+
+    // Told, during apply(), the final RESP reply of each lock or election waiter (see the top).
+    using WaiterListener = std::function<void(Index waiter, const std::string& reply)>;
+    void set_waiter_listener(WaiterListener listener) { waiter_listener_ = std::move(listener); }
+    // The reply of a LOCK or ELECT that was queued as waiter `id`, and the id back from it.
+    static std::string queued_reply(Index id);
+    static std::optional<Index> queued_waiter(std::string_view reply);
+    // Waiter `id` of lock `name`: nullopt while it is queued, else the reply it got (its token if
+    // it holds the lock now, else nil). For a front end that learns of a waiter late (a retry).
+    std::optional<std::string> waiter_outcome(Index id, std::string_view name) const;
+    // Locks and elections held, and waiters queued (for tests and INFO).
+    std::size_t lock_count() const { return time_.locks.size(); }
+    std::size_t lock_waiter_count() const { return time_.waiter_locks.size(); }
 
     std::string apply(Index index, const Command& command) override;
     std::string query(std::string_view payload) const override;
@@ -113,11 +148,15 @@ public:
     std::size_t lease_count() const { return time_.leases.size(); }
 
     // The whole state as canonical bytes: equal states give equal bytes. Format (common/codec.h
-    // integers and strings), version 2: u8 version, u64 applied index, u32 key count, then per key
+    // integers and strings), version 3: u8 version, u64 applied index, u32 key count, then per key
     // in sorted key order its key and value strings, u64 deadline (0: none) and u64 lease id (0:
     // none), then the session table (kv/sessions.h, LRU order), then the time: u64 clock, u64 next
-    // lease id, u32 lease count and per lease in id order u64 id, u64 TTL, u64 deadline.
-    // Version 1 (before cluster time) has no per-key deadline and lease and no time; it still loads.
+    // lease id, u32 lease count and per lease in id order u64 id, u64 TTL, u64 deadline; then the
+    // locks: u64 next token, u32 lock count and per lock in name order its name, u8 held, if held
+    // u64 lease, u64 token, value string, u64 waiter id (0: granted at once), then u32 waiter count
+    // and per waiter in id order u64 id, u64 lease, u64 WAIT deadline (0: none), value string.
+    // Version 2 has no locks, version 1 (before cluster time) no per-key deadline and lease and no
+    // time either; both still load.
     std::string snapshot() const override;
     // The point-in-time snapshot of StateMachine, by copy-on-write (see the top of this file).
     Index begin_snapshot() override;
@@ -146,6 +185,24 @@ private:
         std::uint64_t ttl_ms = 0;
         std::uint64_t deadline_ms = 0;
         std::set<std::string, std::less<>> keys;  // tied to it, in key order
+        std::set<std::string, std::less<>> held;  // locks and elections it holds
+        std::set<Index> waiting;                  // its waiters' ids
+    };
+    // A lock or election: its holder, if any, and its waiters in arrival (= id = log) order.
+    struct Holder {
+        std::uint64_t lease = 0;
+        std::uint64_t token = 0;
+        std::string value;  // ELECT's; empty for LOCK
+        Index waiter = 0;   // the waiter it was granted to; 0 if granted at once
+    };
+    struct Waiter {
+        std::uint64_t lease = 0;
+        std::uint64_t deadline_ms = 0;  // WAIT's, in cluster time; 0: none
+        std::string value;
+    };
+    struct Lock {
+        std::optional<Holder> holder;
+        std::map<Index, Waiter> waiters;
     };
 
     // Creates or overwrites `key` (the caller checked the value's size); a plain write also drops
@@ -187,6 +244,23 @@ private:
     std::string lease_revoke(const KvCommand& c);
     // The time section of the snapshot (see snapshot()), and reading it back.
     std::string encode_time() const;
+
+    // ---- locks and elections (kv_store_locks.cc) ----
+    std::string lock(const KvCommand& c);
+    std::string unlock(const KvCommand& c);
+    std::string leader(const KvCommand& c) const;
+    std::string set_fenced(const KvCommand& c);
+    // Grants `name` to `lease` (the lock is free): the new token.
+    std::uint64_t grant(const std::string& name, Lock& lock, std::uint64_t lease, std::string value,
+                        Index waiter);
+    // The holder of `name` lets go; the lock goes to its first waiter still alive, if any.
+    void release(const std::string& name);
+    // Removes a queued waiter and tells the listener its reply.
+    void drop_waiter(Index id, const std::string& reply);
+    void expire_waiters();
+    void tell_waiter(Index id, const std::string& reply) const;
+    bool lease_due(std::uint64_t lease) const;
+    void encode_locks(Writer& w) const;
 
     // The snapshot being produced by snapshot_chunk().
     struct OpenSnapshot {
@@ -241,11 +315,21 @@ private:
         std::map<std::uint64_t, Lease> leases;
         std::set<std::pair<std::uint64_t, std::uint64_t>> lease_deadlines;  // (deadline, id)
         std::uint64_t next_lease_id = 1;
+        // Locks and elections by name (held or waited for), the next fencing token, and every
+        // queued waiter: its lock, and its WAIT deadline in expiry order.
+        std::map<std::string, Lock, std::less<>> locks;
+        std::uint64_t next_token = 1;
+        std::map<Index, std::string> waiter_locks;
+        std::set<std::pair<std::uint64_t, Index>> waiter_deadlines;
     };
     // The time section of a version-2 snapshot into `time`, whose meta the keys filled in; false if
     // malformed or inconsistent (a key tied to a lease that is not there, something already expired).
     static bool decode_time(Reader& r, TimeState& time);
+    // The locks of a version-3 snapshot into `time`, whose leases are decoded; false if malformed or
+    // inconsistent (a lease that is not there, a token not below the next one, a waiter twice).
+    static bool decode_locks(Reader& r, TimeState& time);
     TimeState time_;
+    WaiterListener waiter_listener_;
 };
 
 }  // namespace ballot::kv

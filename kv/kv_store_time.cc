@@ -11,7 +11,6 @@ namespace ballot::kv {
 
 namespace {
 
-constexpr std::string_view kLeaseNotFound = "ERR lease not found";
 constexpr std::string_view kTooBig = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 constexpr std::size_t kLeaseRecordBytes = 3 * 8;
 
@@ -23,23 +22,20 @@ std::string invalid_expire_time(std::string_view command) {
     return error_reply("ERR invalid expire time in '" + std::string(command) + "' command");
 }
 
-std::string nil_reply() {
-    std::string out;
-    append_nil(out);
-    return out;
-}
-
 }  // namespace
 
 // ---- the clock and expiry
 
 std::optional<std::uint64_t> KvStore::next_expiry_ms() const {
     std::optional<std::uint64_t> next;
-    if (!time_.key_deadlines.empty()) next = time_.key_deadlines.begin()->first;
-    if (!time_.lease_deadlines.empty()) {
-        const std::uint64_t lease = time_.lease_deadlines.begin()->first;
-        next = next ? std::min(*next, lease) : lease;
-    }
+    auto consider = [&next](const auto& deadlines) {
+        if (deadlines.empty()) return;
+        const std::uint64_t first = deadlines.begin()->first;
+        next = next ? std::min(*next, first) : first;
+    };
+    consider(time_.key_deadlines);
+    consider(time_.lease_deadlines);
+    consider(time_.waiter_deadlines);  // a WAIT running out answers its client
     return next;
 }
 
@@ -51,11 +47,13 @@ void KvStore::advance_clock(std::uint64_t time_ms) {
     expire_due();
 }
 
-// Leases first (they take their keys with them), then keys: each in (deadline, name) order, so
-// every replica deletes the same keys in the same order at the same log position.
+// Leases first (they take their keys, locks and waiters with them), then lock waiters whose WAIT
+// ran out, then keys: each in (deadline, name) order, so every replica deletes the same keys and
+// hands the same locks over in the same order at the same log position.
 void KvStore::expire_due() {
     while (!time_.lease_deadlines.empty() && time_.lease_deadlines.begin()->first <= time_.clock_ms)
         drop_lease(time_.lease_deadlines.begin()->second);
+    expire_waiters();
     while (!time_.key_deadlines.empty() && time_.key_deadlines.begin()->first <= time_.clock_ms) {
         const std::string key = time_.key_deadlines.begin()->second;
         delete_key(key);
@@ -102,6 +100,11 @@ void KvStore::drop_lease(std::uint64_t id) {
     if (it == time_.leases.end()) return;
     const std::set<std::string, std::less<>> keys = it->second.keys;  // delete_key edits the set
     for (const std::string& key : keys) delete_key(key);
+    // Its waiters first, so that none of its own locks is handed to it on the way out.
+    const std::set<Index> waiting = it->second.waiting;
+    for (Index waiter : waiting) drop_waiter(waiter, error_reply(kLeaseNotFound));
+    const std::set<std::string, std::less<>> held = it->second.held;
+    for (const std::string& name : held) release(name);
     time_.lease_deadlines.erase({it->second.deadline_ms, id});
     time_.leases.erase(it);
 }
@@ -238,6 +241,7 @@ std::string KvStore::encode_time() const {
         w.u64(lease.ttl_ms);
         w.u64(lease.deadline_ms);
     }
+    encode_locks(w);
     return std::string(bytes.begin(), bytes.end());
 }
 

@@ -530,6 +530,12 @@ std::string integer_reply(std::int64_t v) {
     return out;
 }
 
+std::string nil_reply() {
+    std::string out;
+    append_nil(out);
+    return out;
+}
+
 std::string bulk_reply(std::string_view s) {
     std::string out;
     append_bulk(out, s);

@@ -185,6 +185,7 @@ std::string error_reply(std::string_view message);
 std::string simple_reply(std::string_view s);
 std::string integer_reply(std::int64_t v);
 std::string bulk_reply(std::string_view s);
+std::string nil_reply();
 
 // Redis's string2ll: the exact decimal form of a signed 64-bit integer ("0", "-12", "345"; no
 // sign '+', no blanks, no leading zeros, no overflow). Used for lengths on the wire and for INCR.

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <deque>
 #include <set>
+#include <unordered_map>
 
 #include "common/node_report.h"
 #include "common/spawn.h"
@@ -126,7 +127,9 @@ std::string bgsave_reply(Node& node) {
 static std::string time_info_text(const KvStore& store) {
     return "cluster_time_ms:" + std::to_string(store.cluster_time_ms()) +
            "\r\nvolatile_keys:" + std::to_string(store.volatile_keys()) +
-           "\r\nleases:" + std::to_string(store.lease_count()) + "\r\n";
+           "\r\nleases:" + std::to_string(store.lease_count()) +
+           "\r\nlocks:" + std::to_string(store.lock_count()) +
+           "\r\nlock_waiters:" + std::to_string(store.lock_waiter_count()) + "\r\n";
 }
 
 // A request's reply, once it is done; replies leave in the order of the slots.
@@ -145,6 +148,7 @@ struct Request {
     // MEMBER ADD/PROMOTE/REMOVE (a write placed by the engine) or MEMBER TRANSFER, instead of payload.
     std::optional<ConfigChange> change;
     NodeId transfer_to = kNoNode;
+    std::string lock_name;  // LOCK's or ELECT's, which may leave the client waiting for the lock
 };
 
 // One client connection.
@@ -206,6 +210,9 @@ struct Session : std::enable_shared_from_this<Session> {
     std::size_t in_flight = 0;
     CommandKind in_flight_kind = CommandKind::write;
     std::deque<Request> waiting;
+    // A LOCK or ELECT is in flight, which may wait for the lock (RespServer::Impl::block): nothing
+    // behind it starts until it is answered, as nothing behind a blocked command runs in Redis.
+    bool blocked = false;
     bool draining = false;
     // For the limits (RespServer::Impl::watchdog): the last bytes received, the start of the
     // request still incomplete, whether a request was completed since the last read.
@@ -239,13 +246,23 @@ std::optional<std::string> transaction_reply(Session& s, const std::string& name
     return std::nullopt;
 }
 
+// A client waiting for a lock or election: its LOCK was queued in the state machine as a waiter.
+struct BlockedClient {
+    std::weak_ptr<Session> session;
+    std::shared_ptr<Slot> slot;
+};
+
 struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
-    Impl(asio::io_context& io_, Node& node_, const KvStore& store_, RespServerOptions options_)
+    Impl(asio::io_context& io_, Node& node_, KvStore& store_, RespServerOptions options_)
         : io(io_), node(node_), store(store_), options(options_), watchdog_timer(io_) {}
 
     asio::io_context& io;
     Node& node;
-    const KvStore& store;
+    KvStore& store;
+    // By waiter id (KvStore::queued_reply); two connections may wait as one waiter (one lease,
+    // asking twice). Bounded by the store's waiters and this node's connections: each waiter is
+    // resolved by the state machine in the end (a grant, its WAIT, or its lease's end).
+    std::unordered_multimap<Index, BlockedClient> blocked;
     RespServerOptions options;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::vector<std::weak_ptr<Session>> sessions;
@@ -480,6 +497,8 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         r.stamp = stamp;
         r.payload = encode_payload(check.command);
         r.kind = check.command.kind();
+        if (check.command.op == Op::lock || check.command.op == Op::elect)
+            r.lock_name = check.command.args[0];
         admit(s, std::move(r));
     }
 
@@ -543,6 +562,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     // so a mixed pipeline keeps flowing. A write behind reads on the read path waits for them,
     // or a read could see a write sent after it.
     static bool may_start(const Session& s, Request& r) {
+        if (s.blocked) return false;
         if (s.in_flight == 0) return true;
         if (r.kind == CommandKind::read && s.in_flight_kind == CommandKind::write)
             r.kind = CommandKind::write;
@@ -552,11 +572,18 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     void start(const std::shared_ptr<Session>& s, Request request) {
         s->in_flight_kind = request.kind;
         ++s->in_flight;
+        if (!request.lock_name.empty()) s->blocked = true;
         std::weak_ptr<Session> weak = s;
         auto slot = std::move(request.slot);
-        auto reply_when_done = [this, weak, slot](const Outcome& o) {
+        auto reply_when_done = [this, weak, slot,
+                                lock_name = std::move(request.lock_name)](const Outcome& o) {
             auto session = weak.lock();
             if (!session) return;
+            if (o.status == Outcome::Status::ok) {
+                if (auto waiter = KvStore::queued_waiter(o.reply))
+                    return block(session, slot, *waiter, lock_name);
+            }
+            if (!lock_name.empty()) session->blocked = false;
             session->finish(slot, o.status == Outcome::Status::ok ? o.reply : failure_reply(o, node));
             finished(session);
         };
@@ -580,6 +607,35 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         }
     }
 
+    // A LOCK or ELECT the state machine queued as `waiter`: the client waits, with nothing behind
+    // it started, until the state machine resolves the waiter (waiter_done). A retried LOCK may
+    // find it resolved already (KvStore::waiter_outcome).
+    void block(const std::shared_ptr<Session>& s, const std::shared_ptr<Slot>& slot, Index waiter,
+               const std::string& name) {
+        if (auto outcome = store.waiter_outcome(waiter, name)) {
+            s->blocked = false;
+            s->finish(slot, std::move(*outcome));
+            return finished(s);
+        }
+        blocked.emplace(waiter, BlockedClient{s, slot});
+    }
+
+    // KvStore's WaiterListener, on every replica: only the node holding the client's connection
+    // has it in `blocked`. Posted, so the reply (and what it lets start) runs after the apply.
+    void waiter_done(Index waiter, const std::string& reply) {
+        auto [first, last] = blocked.equal_range(waiter);
+        std::vector<BlockedClient> woken;
+        for (auto it = first; it != last; ++it) woken.push_back(std::move(it->second));
+        blocked.erase(first, last);
+        for (BlockedClient& client : woken) {
+            auto s = client.session.lock();
+            if (!s) continue;
+            s->blocked = false;
+            s->finish(client.slot, reply);
+            finished(s);
+        }
+    }
+
     // A request of `s` finished: start the waiting ones that may now run. A request can finish
     // inside start() (a node that refuses at once), so only the outermost call drains.
     void finished(const std::shared_ptr<Session>& s) {
@@ -595,11 +651,21 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     }
 };
 
-RespServer::RespServer(asio::io_context& io, Node& node, const KvStore& store, RespServerOptions options)
-    : impl_(std::make_shared<Impl>(io, node, store, options)) {}
+RespServer::RespServer(asio::io_context& io, Node& node, KvStore& store, RespServerOptions options)
+    : impl_(std::make_shared<Impl>(io, node, store, options)) {
+    std::weak_ptr<Impl> weak = impl_;
+    store.set_waiter_listener([weak](Index waiter, const std::string& reply) {
+        auto me = weak.lock();
+        if (!me) return;
+        asio::post(me->io, [weak, waiter, reply] {
+            if (auto me = weak.lock()) me->waiter_done(waiter, reply);
+        });
+    });
+}
 
 RespServer::~RespServer() {
     stop();
+    impl_->store.set_waiter_listener({});
 }
 
 void RespServer::start(tcp::acceptor listening) {

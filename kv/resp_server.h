@@ -37,7 +37,8 @@ struct RespServerOptions {
 
 class RespServer {
 public:
-    RespServer(boost::asio::io_context& io, Node& node, const KvStore& store, RespServerOptions options);
+    // Sets `store`'s waiter listener (kv/kv_store.h), to answer clients waiting for a lock.
+    RespServer(boost::asio::io_context& io, Node& node, KvStore& store, RespServerOptions options);
     ~RespServer();
 
     // Serves clients on a bound client port (common/transport.h, listen_on).

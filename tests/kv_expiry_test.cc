@@ -358,7 +358,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_the_clock_ttls_and_leases) {
     Log log(store);
     build_timed_state(store, log);
     const std::string bytes = store.snapshot();
-    BOOST_CHECK_EQUAL(static_cast<int>(bytes[0]), 2);
+    BOOST_CHECK_EQUAL(static_cast<int>(bytes[0]), 3);
     KvStore copy;
     BOOST_REQUIRE(copy.restore(bytes));
     BOOST_CHECK(copy.snapshot() == bytes);
@@ -415,7 +415,7 @@ BOOST_AUTO_TEST_CASE(a_version_1_snapshot_still_loads) {
     store.apply(3, c);
     BOOST_CHECK_EQUAL(store.cluster_time_ms(), 50u);
     BOOST_CHECK_EQUAL(read(store, {"PTTL", "b"}), integer_reply(10));
-    BOOST_CHECK_EQUAL(static_cast<int>(store.snapshot()[0]), 2);
+    BOOST_CHECK_EQUAL(static_cast<int>(store.snapshot()[0]), 3);  // written in the current version
 }
 
 BOOST_AUTO_TEST_CASE(inconsistent_time_sections_are_refused) {
@@ -427,10 +427,11 @@ BOOST_AUTO_TEST_CASE(inconsistent_time_sections_are_refused) {
     BOOST_REQUIRE(copy.restore(good));
     // Every truncation is refused, and the state stays.
     for (std::size_t n = 0; n < good.size(); n += 3) BOOST_CHECK(!copy.restore(good.substr(0, n)));
-    // The clock (8 bytes before next id, lease count and one 24-byte lease) pushed past every
-    // deadline: what is left would be expired, so the file is refused.
+    // The clock (8 bytes before next id, lease count and one 24-byte lease, then the empty lock
+    // section: next token and lock count) pushed past every deadline: what is left would be
+    // expired, so the file is refused.
     std::string late = good;
-    const std::size_t clock_at = late.size() - (8 + 8 + 4 + 24);
+    const std::size_t clock_at = late.size() - (8 + 8 + 4 + 24) - (8 + 4);
     late.replace(clock_at, 8, std::string("\xff\xff\xff\xff\xff\xff\xff\x0f", 8));
     BOOST_CHECK(!copy.restore(late));
     BOOST_CHECK(copy.snapshot() == good);

@@ -612,7 +612,7 @@ BOOST_AUTO_TEST_CASE(snapshot_format_is_pinned) {
     a.run({"SET", "b", "2"});
     a.run({"SET", "a", "1"}, 7, 1, 0);
     const std::string no_ttl_no_lease(16, '\0');
-    const std::string expected =
+    const std::string version_2 =
         std::string("\x02", 1)                  // version
         + std::string("\x02\0\0\0\0\0\0\0", 8)  // applied index 2
         + std::string("\x02\0\0\0", 4)          // two keys, sorted:
@@ -627,7 +627,13 @@ BOOST_AUTO_TEST_CASE(snapshot_format_is_pinned) {
         + std::string("\x05\0\0\0", 4) + "+OK\r\n" + std::string(8, '\0')  // cluster time 0 (no stamps)
         + std::string("\x01\0\0\0\0\0\0\0", 8)                             // next lease id 1
         + std::string(4, '\0');                                            // no leases
+    // Version 3 adds the locks: the next fencing token and the lock count.
+    const std::string expected = std::string("\x03", 1) + version_2.substr(1) +
+                                 std::string("\x01\0\0\0\0\0\0\0", 8) + std::string(4, '\0');
     BOOST_CHECK(store.snapshot() == expected);
+    KvStore old;
+    BOOST_REQUIRE(old.restore(version_2));  // the version before still loads
+    BOOST_CHECK(old.snapshot() == expected);
     BOOST_CHECK(KvStore::snapshot_index(expected) == std::optional<Index>(2));
     BOOST_CHECK(!KvStore::snapshot_index("\x01\x02"));
 }
