@@ -131,11 +131,12 @@ bool MultiPaxos::has_ready() const {
            (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty();
 }
 
-std::optional<std::string> MultiPaxos::propose_config_change(std::string /*request*/) {
+std::optional<std::string> MultiPaxos::propose_config_change(std::uint64_t /*request_id*/,
+                                                             std::string /*request*/) {
     return std::string("membership change is not built for Multi-Paxos yet");
 }
 
-std::optional<std::string> MultiPaxos::transfer_leadership(NodeId /*target*/) {
+std::optional<std::string> MultiPaxos::transfer_leadership(std::uint64_t /*request_id*/, NodeId /*target*/) {
     return std::string("leadership transfer is not built for Multi-Paxos yet");
 }
 
