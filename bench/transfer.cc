@@ -23,23 +23,56 @@ double ms_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
-// Fills one change's figures from `samples`, sorted by sent_ms; adds its writes to `during`.
-void analyse_one(const std::vector<WriteSample>& samples, LeaderChange& c, LatencyHistogram& during) {
-    const double start_ms = c.at_s * 1000;
-    auto first_sent_after = std::lower_bound(samples.begin(), samples.end(), start_ms,
-                                             [](const WriteSample& w, double t) { return w.sent_ms < t; });
-    double first_done = std::numeric_limits<double>::infinity();
-    for (auto it = first_sent_after; it != samples.end(); ++it)
-        first_done = std::min(first_done, it->done_ms);
-    if (std::isfinite(first_done)) c.unavailable_ms = first_done - start_ms;
+// Writes sorted by send time, with the first answer to any write sent at or after each one
+// (first_done[i] = min of done_ms over i..end): "the first success of a write sent after s".
+struct SortedWrites {
+    std::vector<WriteSample> samples;
+    std::vector<double> first_done;
 
-    c.window_ms = std::max(c.reply_ms, c.unavailable_ms.value_or(0));
+    explicit SortedWrites(std::vector<WriteSample> all) : samples(std::move(all)) {
+        std::sort(samples.begin(), samples.end(),
+                  [](const WriteSample& a, const WriteSample& b) { return a.sent_ms < b.sent_ms; });
+        first_done.resize(samples.size());
+        double earliest = std::numeric_limits<double>::infinity();
+        for (std::size_t i = samples.size(); i-- > 0;)
+            first_done[i] = earliest = std::min(earliest, samples[i].done_ms);
+    }
+    // The index of the first write sent at or after `t_ms` (size() if none).
+    std::size_t sent_from(double t_ms) const {
+        return static_cast<std::size_t>(
+            std::lower_bound(samples.begin(), samples.end(), t_ms,
+                             [](const WriteSample& w, double t) { return w.sent_ms < t; }) -
+            samples.begin());
+    }
+};
+
+// Fills one change's figures (bench/transfer.h): the longest a write sent at any moment s from
+// the change to its reply waits for the first success of a write sent at or after s. A transfer
+// pauses proposals at once, so the worst s is the change itself; a removal takes effect when it
+// is applied, at about its reply, and the worst s is there. Between two sends s is taken just
+// after the earlier one (the right limit): a closed-loop client sends nothing while it waits, so
+// an outage has no sends inside it. Adds the window's writes to `during`.
+void analyse_one(const SortedWrites& w, LeaderChange& c, LatencyHistogram& during) {
+    const double start_ms = c.at_s * 1000;
+    const double reply_at_ms = start_ms + c.reply_ms;
+    const std::size_t n = w.samples.size();
+    const std::size_t first = w.sent_from(start_ms);
+    if (first == n) return;  // no write sent after it succeeded in the run
+    double worst = w.first_done[first] - start_ms;
+    std::size_t i = first + 1;
+    for (; i < n && w.samples[i - 1].sent_ms <= reply_at_ms; ++i)
+        worst = std::max(worst, w.first_done[i] - w.samples[i - 1].sent_ms);
+    c.unavailable_ms = worst;
+
+    // Until the first success of a write sent after the reply.
+    const std::size_t after_reply = w.sent_from(std::nextafter(reply_at_ms, reply_at_ms + 1));
+    c.window_ms = (after_reply < n ? w.first_done[after_reply] : w.samples.back().done_ms) - start_ms;
     const double end_ms = start_ms + c.window_ms;
     LatencyHistogram window;
-    for (const WriteSample& w : samples) {
-        if (w.sent_ms > end_ms) break;
-        if (w.done_ms < start_ms) continue;
-        window.record(static_cast<std::uint64_t>(std::llround((w.done_ms - w.sent_ms) * 1e6)));
+    for (const WriteSample& s : w.samples) {
+        if (s.sent_ms > end_ms) break;
+        if (s.done_ms < start_ms) continue;
+        window.record(static_cast<std::uint64_t>(std::llround((s.done_ms - s.sent_ms) * 1e6)));
     }
     c.writes = window.count();
     if (window.count()) c.write_p99_ms = static_cast<double>(window.value_at_percentile(99)) / 1e6;
@@ -91,11 +124,10 @@ std::string reply_text(const kv::RespValue& reply) {
 }  // namespace
 
 void analyse_leader_changes(std::vector<WriteSample> samples, LeaderChanges& changes) {
-    std::sort(samples.begin(), samples.end(),
-              [](const WriteSample& a, const WriteSample& b) { return a.sent_ms < b.sent_ms; });
+    const SortedWrites writes(std::move(samples));
     changes.write_during_ns.clear();
     for (LeaderChange& c : changes.changes)
-        if (!c.refused()) analyse_one(samples, c, changes.write_during_ns);
+        if (!c.refused()) analyse_one(writes, c, changes.write_during_ns);
 }
 
 std::vector<double> every(double period_s, double duration_s) {

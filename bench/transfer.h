@@ -3,12 +3,14 @@
 // REMOVE naming itself (SPEC "Membership change, learners, leadership transfer"), and the bench
 // reports what each cost the clients (LeaderChanges in bench/result.h):
 //
-//   unavailable   from sending the command to the first success of a write SENT after it. Writes
-//                 already in the leader's log when it pauses (dissertation §3.10) still commit
-//                 and answer at once, so "the first success after it" would be ~0 ms; a write
-//                 sent at the moment of the change waits out the whole hand-over.
-//   window        from sending the command to the later of its reply (the target leads, or the
-//                 removal is applied) and the end of the unavailability.
+//   unavailable   the longest a write sent at some moment s, from the command to its reply,
+//                 waits for the first success of a write sent at or after s. A transfer pauses
+//                 the leader's proposals at once (dissertation §3.10), so the worst s is the
+//                 command itself; a removal takes effect when applied, at about its reply, and
+//                 the hand-over follows (§4.2.2), so the worst s is there. ("The first success
+//                 after the command" would say ~0 ms: writes already in the leader's log still
+//                 commit and answer.)
+//   window        from the command to the first success of a write sent after its reply.
 //   write p99     over the writes in progress at some point of the window (sent before its end,
 //                 answered after its start).
 //

@@ -1058,6 +1058,28 @@ BOOST_AUTO_TEST_CASE(a_transfer_costs_the_first_write_sent_after_it) {
     BOOST_TEST(c.write_during_ns.count() == 135u);
 }
 
+// A removal takes effect when applied, at about its reply (30 ms): writes sent from then wait
+// 50 ms for the hand-over. The worst is a write sent just after the last one before the gap.
+BOOST_AUTO_TEST_CASE(a_removal_costs_the_writes_sent_when_it_is_applied) {
+    LeaderChanges c;
+    LeaderChange removal;
+    removal.at_s = 2;
+    removal.from = 1;
+    removal.reply = "OK";
+    removal.reply_ms = 30;
+    c.changes.push_back(removal);
+    std::vector<WriteSample> samples;
+    for (int ms = 0; ms < 5000; ++ms) {
+        const double sent = ms;
+        samples.push_back({sent, sent >= 2030 && sent < 2080 ? 2082.0 : sent + 2});
+    }
+    analyse_leader_changes(samples, c);
+    const LeaderChange& r = c.changes[0];
+    BOOST_TEST(*r.unavailable_ms == 53.0);  // sent just after 2029, first success at 2082
+    BOOST_TEST(r.window_ms == 82.0);        // to the first success of a write sent after 2030
+    BOOST_TEST(relative_error(*r.write_p99_ms, 52.0) <= 0.01);
+}
+
 BOOST_AUTO_TEST_CASE(unavailability_percentiles_are_nearest_rank) {
     LeaderChanges c;
     for (double ms : {40.0, 10.0, 30.0, 20.0}) {
