@@ -175,6 +175,17 @@ private:
     std::vector<WriteSample> write_samples_;
 };
 
+// Runs a fault on the fault thread into `out`; an exception becomes the result's problem.
+template <typename Result, typename Fault>
+void run_fault(std::optional<Result>& out, const char* what, Fault fault) {
+    try {
+        out = fault();
+    } catch (const std::exception& e) {
+        out = Result{};
+        out->problem = std::string(what) + " failed: " + e.what();
+    }
+}
+
 bool Run::append_request(Client& c, std::string& out) {
     // Keys "key:000000001234" as redis-benchmark names them, uniform over the key space.
     char key[32];
@@ -554,24 +565,11 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
                 if (interrupted && interrupted->load()) return;
                 std::this_thread::sleep_for(std::min<Clock::duration>(at - now, 50ms));
             }
-            if (plan.change_leader) {
-                try {
-                    leader_changes = plan.change_leader(measure_start);
-                } catch (const std::exception& e) {
-                    leader_changes = LeaderChanges{};
-                    leader_changes->problem = std::string("the leader changes failed: ") + e.what();
-                }
-                return;
-            }
-            if (plan.fail_follower) {
-                try {
-                    follower = plan.fail_follower(marks);
-                } catch (const std::exception& e) {
-                    follower = FollowerCatchup{};
-                    follower->problem = std::string("the follower fault failed: ") + e.what();
-                }
-                return;
-            }
+            if (plan.change_leader)
+                return run_fault(leader_changes, "the leader changes",
+                                 [&] { return plan.change_leader(measure_start); });
+            if (plan.fail_follower)
+                return run_fault(follower, "the follower fault", [&] { return plan.fail_follower(marks); });
             try {
                 kill = plan.kill_leader();
             } catch (const std::exception& e) {
