@@ -4,9 +4,14 @@
 //   Redis checks them, and what an engine refuses is answered -ERR with the engine's reason;
 // - an engine that cannot join a running cluster refuses --join at startup with its reason;
 // - Raft: a fourth node started with --join is added (a learner promoted by the leader once caught
-//   up), serves reads and writes, and is removed again.
+//   up), serves reads and writes, and is removed again; MEMBER works through a follower;
+//   ballot-bench --transfer-leader-at reports real transfers.
 // Every time bound below is a bound on progress, not a speed target.
 #define BOOST_TEST_MODULE membership_e2e
+#include <unistd.h>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -231,4 +236,29 @@ BOOST_AUTO_TEST_CASE(raft_member_commands_work_through_a_follower) {
     BOOST_REQUIRE_MESSAGE(transfer.str == "OK", transfer.str << "\n" << c.log_tail(leader));
     BOOST_TEST(c.info(third)["role"] == "leader");
     BOOST_TEST(c.write_until_ok(follower, "after", "2", kLiveness));
+}
+
+// ballot-bench --transfer-leader-at on a real Raft cluster (about 5 s): both transfers made and
+// answered +OK, each with its unavailability in the JSON report.
+BOOST_AUTO_TEST_CASE(ballot_bench_reports_leader_transfers) {
+    const std::filesystem::path out =
+        std::filesystem::temp_directory_path() / ("ballot-transfer-bench-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(out);
+    auto [status, err] = LocalCluster::run_server(
+        std::string(BALLOT_BIN_DIR) + "/ballot-bench",
+        {"--protocol", "raft", "--transfer-leader-at", "1,2", "--duration", "3", "--warmup", "0.5",
+         "--clients", "4", "--out", out.string(), "--server", kServer});
+    BOOST_REQUIRE_MESSAGE(describe_exit_status(status) == "exit code 0", err);
+    std::filesystem::path json;
+    for (const auto& entry : std::filesystem::directory_iterator(out))
+        if (entry.path().extension() == ".json") json = entry.path();
+    BOOST_REQUIRE(!json.empty());
+    boost::property_tree::ptree tree;
+    boost::property_tree::read_json(json.string(), tree);
+    const auto& changes = tree.get_child("results").begin()->second.get_child("leader_changes");
+    BOOST_TEST(changes.get<std::string>("command") == "MEMBER TRANSFER");
+    BOOST_TEST(changes.get<int>("made") == 2);
+    BOOST_TEST(changes.get<int>("ok") == 2);
+    BOOST_TEST(changes.get<double>("unavailable_ms.max") > 0);
+    std::filesystem::remove_all(out);
 }
