@@ -170,7 +170,21 @@ private:
     bool follower_fault_ = false;
     FaultMarks marks_;
     LatencyHistogram write_by_phase_[3];
+    // --transfer-leader-at and the like: every successful write of the measured run.
+    bool leader_change_fault_ = false;
+    std::vector<WriteSample> write_samples_;
 };
+
+// Runs a fault on the fault thread into `out`; an exception becomes the result's problem.
+template <typename Result, typename Fault>
+void run_fault(std::optional<Result>& out, const char* what, Fault fault) {
+    try {
+        out = fault();
+    } catch (const std::exception& e) {
+        out = Result{};
+        out->problem = std::string(what) + " failed: " + e.what();
+    }
+}
 
 bool Run::append_request(Client& c, std::string& out) {
     // Keys "key:000000001234" as redis-benchmark names them, uniform over the key space.
@@ -231,6 +245,10 @@ void Run::on_reply(Connection& conn, const Connection::Sent& sent, const kv::Res
         const auto latency_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_ns(now - intended)));
         latency_.record(latency_ns);
         record_by_phase(sent, latency_ns);
+        if (leader_change_fault_ && sent.write)
+            write_samples_.push_back(
+                {std::chrono::duration<double, std::milli>(intended - measure_start_).count(),
+                 std::chrono::duration<double, std::milli>(now - measure_start_).count()});
     }
     if (measured(now)) {
         ++ok_measured_;
@@ -533,33 +551,31 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
 
     std::optional<KillReport> kill;
     std::optional<FollowerCatchup> follower;
+    std::optional<LeaderChanges> leader_changes;
     std::thread injector;
     if (fault) {
         follower_fault_ = static_cast<bool>(fault->fail_follower);
+        leader_change_fault_ = static_cast<bool>(fault->change_leader);
         const auto at = measure_start_ + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(fault->at_s));
-        injector =
-            std::thread([&kill, &follower, at, &plan = *fault, &marks = marks_, interrupted = interrupted_] {
-                // Short sleeps, so an interrupted run does not wait here for the kill time.
-                for (auto now = Clock::now(); now < at; now = Clock::now()) {
-                    if (interrupted && interrupted->load()) return;
-                    std::this_thread::sleep_for(std::min<Clock::duration>(at - now, 50ms));
-                }
-                if (plan.fail_follower) {
-                    try {
-                        follower = plan.fail_follower(marks);
-                    } catch (const std::exception& e) {
-                        follower = FollowerCatchup{};
-                        follower->problem = std::string("the follower fault failed: ") + e.what();
-                    }
-                    return;
-                }
-                try {
-                    kill = plan.kill_leader();
-                } catch (const std::exception& e) {
-                    kill = KillReport{kNoNode, std::string("the kill failed: ") + e.what(), Clock::now()};
-                }
-            });
+        injector = std::thread([&kill, &follower, &leader_changes, at, measure_start = measure_start_,
+                                &plan = *fault, &marks = marks_, interrupted = interrupted_] {
+            // Short sleeps, so an interrupted run does not wait here for the kill time.
+            for (auto now = Clock::now(); now < at; now = Clock::now()) {
+                if (interrupted && interrupted->load()) return;
+                std::this_thread::sleep_for(std::min<Clock::duration>(at - now, 50ms));
+            }
+            if (plan.change_leader)
+                return run_fault(leader_changes, "the leader changes",
+                                 [&] { return plan.change_leader(measure_start); });
+            if (plan.fail_follower)
+                return run_fault(follower, "the follower fault", [&] { return plan.fail_follower(marks); });
+            try {
+                kill = plan.kill_leader();
+            } catch (const std::exception& e) {
+                kill = KillReport{kNoNode, std::string("the kill failed: ") + e.what(), Clock::now()};
+            }
+        });
     }
     try {
         io_.run();
@@ -601,6 +617,10 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
         follower->write_down_ns = write_by_phase_[1];
         follower->write_catchup_ns = write_by_phase_[2];
         result.follower = std::move(follower);
+    }
+    if (leader_changes) {
+        analyse_leader_changes(std::move(write_samples_), *leader_changes);
+        result.leader_changes = std::move(leader_changes);
     }
     return result;
 }

@@ -25,6 +25,7 @@
 #include "bench/follower.h"
 #include "bench/options.h"
 #include "bench/result.h"
+#include "bench/transfer.h"
 
 namespace ballot::bench {
 
@@ -71,6 +72,10 @@ struct FaultPlan {
     // begins, and the load files each write's latency under the phase it was sent in. It may
     // outlast the load (it follows the catch-up to its end, within kCatchupBound).
     std::function<FollowerCatchup(FaultMarks& marks)> fail_follower;
+    // Likewise, for --transfer-leader-at/-every and --remove-leader-at (bench/transfer.h), called
+    // at `at_s` (0) with the start of measurement, from which its own times count. The load keeps
+    // every successful write's send and answer times for analyse_leader_changes.
+    std::function<LeaderChanges(std::chrono::steady_clock::time_point measure_start)> change_leader;
 };
 
 // Runs the workload against `nodes` and returns the row for `label`. Never throws for what the

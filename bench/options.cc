@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bench/transfer.h"
 #include "common/cluster_config.h"
 #include "engines/registry.h"
 #include "kv/auth.h"
@@ -30,6 +31,8 @@ constexpr long long kMaxValueSizeBytes = 1024 * 1024;
 constexpr double kMaxDurationS = 24 * 3600;
 constexpr double kMaxRateOps = 10'000'000;
 constexpr long long kMaxFollowerDownS = 3600;
+// --transfer-leader-every: enough for a long soak, few enough to keep the report readable.
+constexpr std::size_t kMaxLeaderChanges = 10000;
 // --port-base: above the privileged ports; the peer port of the last node (10000 above its
 // client port) must still be a port.
 constexpr long long kMinPortBase = 1024;
@@ -77,6 +80,15 @@ const Spec kSpecs[] = {
                                             "whether it took a snapshot, elections during the catch-up, "
                                             "write p99 before the kill and during the catch-up, and the "
                                             "leader's RSS; --duration must be at least SECONDS+5"},
+    {"transfer-leader-at", "SECONDS[,SECONDS...]", false, "send MEMBER TRANSFER to the leader (found by INFO) "
+                                                          "naming the next voter at these seconds into the "
+                                                          "measured run, one after the other, and report each "
+                                                          "one's unavailability (to the first success of a write "
+                                                          "sent after it) and the write p99 during it; an engine "
+                                                          "without transfer answers with its reason"},
+    {"transfer-leader-every", "SECONDS", false, "the same, every SECONDS of the measured run"},
+    {"remove-leader-at", "SECONDS", false, "send MEMBER REMOVE of the leader at SECONDS into the measured run "
+                                           "and report the same figures; the removed node stays out"},
     {"link-delay", "MS[:JITTER_MS]", false, "WAN emulation: every spawned server holds each frame to a peer "
                                             "MS ms (plus uniform jitter in +-JITTER_MS, frames kept in "
                                             "order) before sending it (default: none)"},
@@ -190,9 +202,58 @@ std::string check_sweep(const Options& o, bool clients_given, bool rate_given) {
         return "--sweep clients=... and --clients cannot be combined: the sweep sets the clients of each run";
     if (o.sweep->parameter == Sweep::Parameter::rate && rate_given)
         return "--sweep rate=... and --rate cannot be combined: the sweep sets the rate of each run";
+    if (o.fail_leader_at_s || o.fail_follower_for_s || !o.change_leader_at_s.empty())
+        return "--sweep cannot be combined with --fail-leader-at, --fail-follower-for or a leader change "
+               "(--transfer-leader-at, --transfer-leader-every, --remove-leader-at): a curve needs runs "
+               "without faults";
+    return "";
+}
+
+// --transfer-leader-at, --transfer-leader-every, --remove-leader-at into o.change_leader_at_s and
+// o.leader_action; `o` already holds --nodes, --duration and the other faults. An error, or empty.
+std::string parse_leader_changes(const std::map<std::string, std::vector<std::string>>& given, Options& o) {
+    std::vector<std::string> named;
+    for (const char* name : {"transfer-leader-at", "transfer-leader-every", "remove-leader-at"})
+        if (given.count(name)) named.push_back(std::string("--") + name);
+    if (named.empty()) return "";
+    if (named.size() > 1) return named[0] + " and " + named[1] + " cannot be combined: one fault per run";
     if (o.fail_leader_at_s || o.fail_follower_for_s)
-        return "--sweep cannot be combined with --fail-leader-at or --fail-follower-for: a curve needs "
-               "runs without faults";
+        return named[0] + " cannot be combined with " +
+               (o.fail_leader_at_s ? "--fail-leader-at" : "--fail-follower-for") + ": one fault per run";
+    const std::string name = named[0].substr(2);
+    const std::string& text = given.at(name).back();
+    const std::string in_run = " must be after 0 and before the end of the " + format_number(o.duration_s) +
+                               " s run (got " + text + ")";
+    if (name == "transfer-leader-every") {
+        double period = 0;
+        if (!to_double(text, period)) return "--" + name + ": '" + text + "' is not a number";
+        if (!(period > 0 && period < o.duration_s)) return "--" + name + in_run;
+        if (o.duration_s / period > static_cast<double>(kMaxLeaderChanges) + 1)
+            return "--" + name + " " + text + " asks for more than " + std::to_string(kMaxLeaderChanges) +
+                   " transfers in the " + format_number(o.duration_s) + " s run";
+        o.change_leader_at_s = every(period, o.duration_s);
+    } else {
+        const auto items = split_commas(text);
+        if (name == "remove-leader-at" && items.size() != 1)
+            return "--remove-leader-at takes one time: the removed node stays out (got " + text + ")";
+        if (items.size() > kMaxLeaderChanges)
+            return "--" + name + ": at most " + std::to_string(kMaxLeaderChanges) + " times";
+        for (const auto& item : items) {
+            double t = 0;
+            if (!to_double(item, t)) return "--" + name + ": '" + item + "' is not a number";
+            if (!(t > 0 && t < o.duration_s)) return "--" + name + in_run;
+            if (!o.change_leader_at_s.empty() && t <= o.change_leader_at_s.back())
+                return "--" + name + ": the times must increase ('" + item + "' follows " +
+                       format_number(o.change_leader_at_s.back()) + ")";
+            o.change_leader_at_s.push_back(t);
+        }
+    }
+    o.leader_action = name == "remove-leader-at" ? LeaderAction::remove : LeaderAction::transfer;
+    // A transfer needs another voter; a removal must leave a majority of what remains working.
+    const int needed = o.leader_action == LeaderAction::transfer ? 2 : 3;
+    if (o.nodes < needed)
+        return "--" + name + " needs --nodes " + std::to_string(needed) + " or more (got " +
+               std::to_string(o.nodes) + ")";
     return "";
 }
 
@@ -448,6 +509,7 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         }
         // An existing cluster is what it is: options that describe spawned clusters make no sense.
         for (const char* spawn_only : {"protocol", "nodes", "server", "fail-leader-at", "fail-follower-for",
+                                       "transfer-leader-at", "transfer-leader-every", "remove-leader-at",
                                        "server-arg", "link-delay", "port-base", "unsafe-no-fsync"}) {
             if (has(spawn_only))
                 return fail(
@@ -489,6 +551,7 @@ ParseResult parse_options(const std::vector<std::string>& args) {
                         format_number(o.duration_s) + ")");
         o.fail_follower_for_s = static_cast<int>(v);
     }
+    if (auto error = parse_leader_changes(given, o); !error.empty()) return fail(error);
     if (has("server-arg")) {
         for (const auto& arg : given.at("server-arg")) {
             if (arg.empty()) return fail("--server-arg must not be empty");

@@ -25,6 +25,10 @@ struct Endpoint {
 
 enum class Target { all, leader };
 
+// --transfer-leader-at/--transfer-leader-every (MEMBER TRANSFER to the next voter) or
+// --remove-leader-at (MEMBER REMOVE of the leader), bench/transfer.h.
+enum class LeaderAction { transfer, remove };
+
 // --fail-follower-for: the follower is killed this many seconds into the measured run, so the
 // write latency before the fault is measured over these seconds...
 inline constexpr double kFollowerKillAtS = 2;
@@ -67,6 +71,10 @@ struct Options {
     // down this many seconds while the load goes on, then restarted on its data dir; the report
     // gives its catch-up (bench/follower.h).
     std::optional<int> fail_follower_for_s = std::nullopt;
+    // Seconds into the measured run (increasing) at which the leader is asked to change
+    // (`leader_action`); empty: never.
+    std::vector<double> change_leader_at_s;
+    LeaderAction leader_action = LeaderAction::transfer;
     // Extra arguments for every spawned ballot-server, one argv element each (--server-arg).
     std::vector<std::string> server_args;
     std::string out_dir = "bench-results";

@@ -116,6 +116,25 @@ std::string follower_text(const FollowerCatchup& f) {
     return s.str();
 }
 
+std::string optional_ms(std::optional<double> ms) {
+    return ms ? format_ms(*ms) + " ms" : "-";
+}
+
+// "MEMBER TRANSFER: 100 of 100 made, 100 answered OK; unavailable p50 31.0 ms, p99 52.1 ms, max
+// 60.2 ms; write p99 during them 48.0 ms (5120 writes)", and the problem when there was one.
+std::string leader_changes_text(const LeaderChanges& c) {
+    std::ostringstream s;
+    s << c.command << ": " << c.changes.size() << " of " << c.asked << " made, " << c.ok() << " answered OK";
+    if (c.unavailable_ms_at(100)) {
+        s << "; unavailable p50 " << optional_ms(c.unavailable_ms_at(50)) << ", p99 "
+          << optional_ms(c.unavailable_ms_at(99)) << ", max " << optional_ms(c.unavailable_ms_at(100))
+          << "; write p99 during them " << p99_text(c.write_during_ns) << " (" << c.write_during_ns.count()
+          << " writes)";
+    }
+    if (!c.problem.empty()) s << "; " << c.problem;
+    return s.str();
+}
+
 // The lines printed under the table for one row: its note, read path, errors, faults. A note
 // that several rows share (a sweep's points of one engine) is listed once.
 void add_row_notes(const EngineResult& r, std::vector<std::string>& notes) {
@@ -130,6 +149,7 @@ void add_row_notes(const EngineResult& r, std::vector<std::string>& notes) {
     if (!errors.empty()) add(r.display_name() + ": errors: " + errors);
     if (r.failover) add(r.display_name() + ": " + failover_text(*r.failover));
     if (r.follower) add(r.display_name() + ": " + follower_text(*r.follower));
+    if (r.leader_changes) add(r.display_name() + ": " + leader_changes_text(*r.leader_changes));
 }
 
 bool any_read_path(const std::vector<EngineResult>& results) {
@@ -373,6 +393,47 @@ void write_follower(Json& j, const FollowerCatchup& f) {
     j.end_object();
 }
 
+void write_optional_ms(Json& j, const std::string& key, std::optional<double> ms) {
+    j.key(key);
+    if (ms)
+        j.value(*ms);
+    else
+        j.null();
+}
+
+void write_leader_changes(Json& j, const LeaderChanges& c) {
+    j.begin_object();
+    j.field("command", c.command);
+    j.field("asked", static_cast<std::uint64_t>(c.asked));
+    j.field("made", static_cast<std::uint64_t>(c.changes.size()));
+    j.field("ok", static_cast<std::uint64_t>(c.ok()));
+    write_text_or_null(j, "problem", c.problem);
+    j.key("unavailable_ms").begin_object();
+    write_optional_ms(j, "p50", c.unavailable_ms_at(50));
+    write_optional_ms(j, "p99", c.unavailable_ms_at(99));
+    write_optional_ms(j, "max", c.unavailable_ms_at(100));
+    j.end_object();
+    write_phase(j, "write_latency_during_ms", c.write_during_ns);
+    j.key("changes").begin_array();
+    for (const LeaderChange& change : c.changes) {
+        j.begin_object();
+        j.field("at_s", change.at_s);
+        j.field("from", static_cast<std::uint64_t>(change.from));
+        write_optional(j, "to",
+                       change.to != kNoNode ? std::optional<std::uint64_t>(change.to) : std::nullopt);
+        j.field("how", change.how);
+        j.field("reply", change.reply);
+        j.field("reply_ms", change.reply_ms);
+        write_optional_ms(j, "unavailable_ms", change.unavailable_ms);
+        j.field("window_ms", change.window_ms);
+        j.field("writes", change.writes);
+        write_optional_ms(j, "write_p99_ms", change.write_p99_ms);
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+}
+
 // The --fail-follower-for figures side by side, one row per engine that had the fault.
 std::string follower_table_html(const std::vector<EngineResult>& results) {
     std::ostringstream s;
@@ -399,8 +460,8 @@ std::string follower_table_html(const std::vector<EngineResult>& results) {
           << "</td><td>" << snapshot_word(f.snapshot) << "</td><td>"
           << (f.elections ? std::to_string(*f.elections) : std::string("n/a")) << "</td><td>"
           << p99(f.write_before_ns) << "</td><td>" << p99(f.write_catchup_ns) << "</td><td>"
-          << format_mib(f.rss_before_bytes) << "</td><td>" << format_mib(f.rss_at_restart_bytes) << "</td><td>"
-          << format_mib(f.rss_max_bytes) << "</td></tr>\n";
+          << format_mib(f.rss_before_bytes) << "</td><td>" << format_mib(f.rss_at_restart_bytes)
+          << "</td><td>" << format_mib(f.rss_max_bytes) << "</td></tr>\n";
     }
     s << "</table>\n";
     return s.str();
@@ -560,6 +621,11 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
             j.null();
         else
             write_follower(j, *r.follower);
+        j.key("leader_changes");
+        if (!r.leader_changes)
+            j.null();
+        else
+            write_leader_changes(j, *r.leader_changes);
         j.end_object();
     }
     j.end_array();

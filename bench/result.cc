@@ -1,5 +1,6 @@
 #include "bench/result.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -114,6 +115,23 @@ std::string RunConfig::line() const {
     if (!machine.empty()) s << "; machine " << machine;
     if (!version.empty()) s << "; " << version;
     return s.str();
+}
+
+std::size_t LeaderChanges::ok() const {
+    return static_cast<std::size_t>(
+        std::count_if(changes.begin(), changes.end(), [](const LeaderChange& c) { return c.reply == "OK"; }));
+}
+
+std::optional<double> LeaderChanges::unavailable_ms_at(double percentile) const {
+    std::vector<double> values;
+    for (const LeaderChange& c : changes)
+        if (c.unavailable_ms) values.push_back(*c.unavailable_ms);
+    if (values.empty()) return std::nullopt;
+    std::sort(values.begin(), values.end());
+    // Nearest rank: the smallest value with at least `percentile` percent of them at or below it.
+    const auto rank =
+        static_cast<std::size_t>(std::ceil(percentile / 100 * static_cast<double>(values.size())));
+    return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
 }
 
 }  // namespace ballot::bench

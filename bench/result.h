@@ -97,12 +97,44 @@ struct FollowerCatchup {
     std::optional<std::uint64_t> rss_before_bytes;      // VmRSS just before the kill
     std::optional<std::uint64_t> rss_at_restart_bytes;  // VmRSS just before the restart: what
                                                         // the catch-up's rise is measured from
-    std::optional<std::uint64_t> rss_max_bytes;     // the largest VmRSS seen during the catch-up
+    std::optional<std::uint64_t> rss_max_bytes;         // the largest VmRSS seen during the catch-up
 
     // Write (SET) latencies by the phase their request was sent in (measured seconds only).
     LatencyHistogram write_before_ns;   // before the kill
     LatencyHistogram write_down_ns;     // while the follower was down
     LatencyHistogram write_catchup_ns;  // from the restart until the follower caught up
+};
+
+// One leadership change the bench asked for (bench/transfer.h says how each figure is measured).
+struct LeaderChange {
+    double at_s = 0;                       // the command sent, seconds into the measured run
+    NodeId from = kNoNode;                 // the leader it was sent to
+    NodeId to = kNoNode;                   // the voter named by MEMBER TRANSFER (MEMBER REMOVE: kNoNode)
+    std::string how;                       // e.g. "leader n1 (INFO role:leader)"
+    std::string reply;                     // "OK", or the error reply as received (e.g. "TRYAGAIN ...")
+    double reply_ms = 0;                   // from sending the command to its reply
+    std::optional<double> unavailable_ms;  // nullopt: no write sent after it succeeded in the run
+    double window_ms = 0;
+    std::uint64_t writes = 0;            // writes in progress during the window
+    std::optional<double> write_p99_ms;  // of those; nullopt when there were none
+
+    // Answered -ERR: nothing was changed, so nothing is measured (the other figures stay empty).
+    bool refused() const { return reply.rfind("ERR", 0) == 0; }
+};
+
+// What --transfer-leader-at/--transfer-leader-every/--remove-leader-at did.
+struct LeaderChanges {
+    std::string command;    // "MEMBER TRANSFER" or "MEMBER REMOVE"
+    std::size_t asked = 0;  // changes the options asked for
+    std::vector<LeaderChange> changes;
+    // Why fewer were made than asked, or none: e.g. the cluster refused ("ERR leadership transfer
+    // is not built for Multi-Paxos yet"), no node reported a leader, the run was interrupted.
+    std::string problem;
+    LatencyHistogram write_during_ns;  // every change's window's writes, merged
+
+    std::size_t ok() const;  // changes answered +OK
+    // The unavailability of the changes that have one, at `percentile` (nearest rank; p100: max).
+    std::optional<double> unavailable_ms_at(double percentile) const;
 };
 
 // Which run of a --sweep a row is: e.g. clients = 16.
@@ -140,6 +172,7 @@ struct EngineResult {
     Timeline timeline;
     std::optional<Failover> failover;
     std::optional<FollowerCatchup> follower;
+    std::optional<LeaderChanges> leader_changes;
 
     // The label shown in tables: a reference row that is not replicated says so, a sweep's row
     // names its point.
@@ -168,11 +201,11 @@ struct RunConfig {
     std::string durability;  // "log fsync'ed before every acknowledgement"
     unsigned cores = 0;
     std::uint64_t seed = 0;
-    std::string started_at;  // local time, ISO 8601
-    std::string link_delay;  // --link-delay, e.g. "20 ms +- 5 ms"; empty when none
-    std::string sweep;       // --sweep as given, e.g. "clients=1,4,16"; empty when none
-    std::string version;     // "ballot-bench 0.1.0 (<commit>)"
-    std::string machine;     // host name, CPU model
+    std::string started_at;        // local time, ISO 8601
+    std::string link_delay;        // --link-delay, e.g. "20 ms +- 5 ms"; empty when none
+    std::string sweep;             // --sweep as given, e.g. "clients=1,4,16"; empty when none
+    std::string version;           // "ballot-bench 0.1.0 (<commit>)"
+    std::string machine;           // host name, CPU model
     bool unsafe_no_fsync = false;  // --unsafe-no-fsync: the report's title says UNSAFE (no fsync)
 
     std::string line() const;

@@ -9,12 +9,14 @@
 #include "bench/follower.h"
 #include "bench/local_cluster.h"
 #include "bench/redis_baseline.h"
+#include "bench/transfer.h"
 #include "engines/registry.h"
 #include "kv/resp_client.h"
 
 namespace ballot::bench {
 
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -129,13 +131,28 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
             nodes.push_back({"127.0.0.1", cluster.port(id), id});
         std::optional<FaultPlan> fault;
         if (o.fail_leader_at_s)
-            fault = FaultPlan{*o.fail_leader_at_s, [&cluster] { return kill_leader(cluster); }, nullptr};
+            fault =
+                FaultPlan{*o.fail_leader_at_s, [&cluster] { return kill_leader(cluster); }, nullptr, nullptr};
         if (o.fail_follower_for_s) {
             const double down_s = *o.fail_follower_for_s;
             fault = FaultPlan{kFollowerKillAtS, nullptr,
                               [&cluster, down_s, interrupted = context.interrupted](FaultMarks& marks) {
                                   return fail_follower(cluster, down_s, marks, interrupted);
-                              }};
+                              },
+                              nullptr};
+        }
+        if (!o.change_leader_at_s.empty()) {
+            std::vector<NodeId> ids;
+            for (const Endpoint& n : nodes) ids.push_back(n.id);
+            FaultPlan plan;
+            plan.change_leader = [&cluster, &o, ids,
+                                  interrupted = context.interrupted](Clock::time_point start) {
+                auto command = [&cluster](NodeId id, const std::vector<std::string>& args) {
+                    return cluster.command(id, args);
+                };
+                return change_leader(o.leader_action, o.change_leader_at_s, start, ids, command, interrupted);
+            };
+            fault = std::move(plan);
         }
 
         EngineResult r =

@@ -162,6 +162,7 @@ void Driver::submit_command(std::optional<Stamp> stamp, std::string payload, Com
     w.deadline_tick = now_tick_ + options_.request_timeout_ticks;
     w.own = own;
     w.config_change = config_change;
+    if (config_change) w.change_id = next_admin_request_id_++;
     if (auto settled = propose(w)) complete_write(key, *settled);
 }
 
@@ -185,25 +186,47 @@ std::optional<Outcome> Driver::propose(PendingWrite& w) {
 
 std::optional<Outcome> Driver::propose_config_change(PendingWrite& w) {
     if (w.placed) return std::nullopt;  // see submit_config_change: never a second copy
-    std::optional<std::string> refused = engine_->propose_config_change(encode_command(w.command));
+    std::optional<std::string> refused =
+        engine_->propose_config_change(w.change_id, encode_command(w.command));
     if (!refused) {
         w.placed = true;
         w.retry_tick = w.deadline_tick;  // nothing more to do but wait for the entry to be applied
         return std::nullopt;
     }
-    if (!refused->ends_with(kRetryableRefusal)) return Outcome{Outcome::Status::refused, std::move(*refused)};
-    w.last_refusal = std::move(*refused);
+    return change_refused(w, std::move(*refused));
+}
+
+std::optional<Outcome> Driver::change_refused(PendingWrite& w, std::string why) {
+    w.placed = false;
+    if (!why.ends_with(kRetryableRefusal)) return Outcome{Outcome::Status::refused, std::move(why)};
+    w.last_refusal = std::move(why);
     w.retry_tick = now_tick_ + options_.read_retry_ticks;
     return std::nullopt;
+}
+
+// A refusal names its request by id; refusals are rare, so a scan of the pending writes will do.
+void Driver::forwarded_request_refused(ForwardedRefusal& refusal) {
+    for (auto& [key, w] : writes_) {
+        if (!w.config_change || w.change_id != refusal.request_id || !w.placed) continue;
+        if (auto outcome = change_refused(w, std::move(refusal.why))) complete_write(key, *outcome);
+        return;
+    }
+    auto t = std::find_if(transfers_.begin(), transfers_.end(),
+                          [&](const PendingTransfer& p) { return p.id == refusal.request_id; });
+    if (t == transfers_.end()) return;  // answered already (timed out, or the target leads)
+    Completion done = std::move(t->done);
+    transfers_.erase(t);
+    done(Outcome{Outcome::Status::refused, std::move(refusal.why)});
 }
 
 void Driver::transfer_leadership(NodeId target, Completion done) {
     if (storage_failed_) return done(Outcome{Outcome::Status::storage_failed, storage_error_});
     if (engine_->status().leader == target) return done(Outcome{Outcome::Status::ok, {}});
-    if (auto refused = engine_->transfer_leadership(target))
+    const std::uint64_t id = next_admin_request_id_++;
+    if (auto refused = engine_->transfer_leadership(id, target))
         return done(Outcome{Outcome::Status::refused, std::move(*refused)});
     transfers_.push_back(
-        PendingTransfer{target, std::move(done), now_tick_ + options_.request_timeout_ticks});
+        PendingTransfer{id, target, std::move(done), now_tick_ + options_.request_timeout_ticks});
 }
 
 // Transfers whose target now leads succeed; those past their deadline time out.
@@ -352,6 +375,8 @@ void Driver::drain_engine() {
         b.reads = std::move(r.reads);
         // Snapshot transfers read a file that is already durable: nothing to wait for.
         for (NodeId peer : r.snapshot_to) snapshots_.send_to(peer);
+        // A refusal promises nothing about any disk either.
+        for (ForwardedRefusal& refusal : r.refusals) forwarded_request_refused(refusal);
         if (!b.held.empty() || !b.committed.empty() || !b.reads.empty()) batches_.push_back(std::move(b));
     }
 }

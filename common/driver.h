@@ -198,10 +198,14 @@ public:
     // this term committed yet), which is asked again until the request timeout and then returned.
     // Once placed it is never proposed again: a second copy would be refused as a duplicate while
     // the first may still commit, so a lost entry ends in the request timeout (outcome unknown).
+    // On a follower the engine forwards it to the leader: taken as placed, unless the leader's
+    // refusal comes back (Ready::refusals), which is then handled as the leader's own would be. A
+    // forward or refusal lost on the way likewise ends in the request timeout, never in a copy.
     void submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done);
     // MEMBER TRANSFER: Engine::transfer_leadership(target); completes with ok (empty reply) once the
     // engine's status names `target` as the leader (watched at every tick), `refused` with the
-    // engine's reason, or `timeout` after the request timeout.
+    // engine's reason (or, forwarded by a follower, the leader's), or `timeout` after the request
+    // timeout.
     void transfer_leadership(NodeId target, Completion done);
     // The configuration the engine has applied (Engine::configuration).
     const Configuration& configuration() const { return engine_->configuration(); }
@@ -262,10 +266,12 @@ private:
         bool own = false;                    // stamped with this node's session
         // A membership change (submit_config_change): placed by propose_config_change, at most once.
         bool config_change = false;
-        bool placed = false;
-        std::string last_refusal;  // the latest passing refusal, returned if the deadline comes first
+        bool placed = false;          // or forwarded to the leader
+        std::uint64_t change_id = 0;  // Engine::propose_config_change's request_id
+        std::string last_refusal;     // the latest passing refusal, returned if the deadline comes first
     };
     struct PendingTransfer {
+        std::uint64_t id = 0;  // Engine::transfer_leadership's request_id
         NodeId target = kNoNode;
         Completion done;
         std::uint64_t deadline_tick = 0;
@@ -297,6 +303,10 @@ private:
     // Proposes `w` (again); an outcome if that settles it at once (a definitive refusal).
     std::optional<Outcome> propose(PendingWrite& w);
     std::optional<Outcome> propose_config_change(PendingWrite& w);
+    // A refusal of the change `w`: an outcome if it is definitive, else a retry is scheduled.
+    std::optional<Outcome> change_refused(PendingWrite& w, std::string why);
+    // The leader refused a change or transfer this node forwarded (Ready::refusals).
+    void forwarded_request_refused(ForwardedRefusal& refusal);
     std::uint64_t now_ms() const;
     void track_leadership(const EngineStatus& s);
     void maybe_propose_clock_tick(const EngineStatus& s);
@@ -343,6 +353,8 @@ private:
     std::uint64_t next_read_id_;
     std::map<std::uint64_t, PendingRead> reads_;
     std::vector<PendingTransfer> transfers_;
+    // Request ids of membership changes and transfers, for the engine to name a forwarded one by.
+    std::uint64_t next_admin_request_id_ = 1;
     std::multimap<Index, std::uint64_t> reads_waiting_apply_;  // index -> read id
 
     std::deque<Batch> batches_;         // taken from the engine, not yet released (oldest first)

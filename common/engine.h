@@ -142,7 +142,6 @@ struct EngineConfig {
     // term, to show the single-server change bug that guard prevents (raft-dev, 2015). Never set
     // by the server.
     bool unsafe_skip_config_change_guard = false;
-
 };
 
 // The checks every engine makes of its configuration before it starts (common/engine_config.cc):
@@ -174,6 +173,15 @@ struct ReadState {
 };
 
 // One batch of engine output. See the file comment for the order in which it is acted on.
+// A membership change or leadership transfer this node forwarded to its leader, which refused it
+// (Engine::propose_config_change, transfer_leadership): `request_id` as the runtime gave it, and
+// the leader's reason, in the same words (and with the same kRetryableRefusal ending) the leader
+// gives its own clients.
+struct ForwardedRefusal {
+    std::uint64_t request_id = 0;
+    std::string why;
+};
+
 struct Ready {
     // The engine's new metadata record (engine-encoded), replacing the previous one.
     std::optional<Bytes> metadata;
@@ -191,10 +199,13 @@ struct Ready {
     std::vector<ReadState> reads;
     // Peers to send this node's latest durable snapshot to (each reported by snapshot_sent()).
     std::vector<NodeId> snapshot_to;
+    // The leader's refusals of membership changes and transfers this node forwarded to it.
+    std::vector<ForwardedRefusal> refusals;
 
     bool needs_persist() const { return metadata || truncate_from || compact_below || !records.empty(); }
     bool empty() const {
-        return !needs_persist() && messages.empty() && committed.empty() && reads.empty() && snapshot_to.empty();
+        return !needs_persist() && messages.empty() && committed.empty() && reads.empty() &&
+               snapshot_to.empty() && refusals.empty();
     }
 };
 
@@ -259,9 +270,9 @@ inline std::string read_id_str(std::uint64_t id) {
 // What INFO shows and what the runtime needs to know about the engine's view of the cluster.
 struct EngineStatus {
     Role role = Role::follower;
-    NodeId leader = kNoNode;  // 0 when unknown or leaderless
-    Epoch epoch;              // currentTerm (Raft); the highest ballot promised or used (Paxos)
-    Index commit_index = 0;   // highest index known chosen, contiguous from 1
+    NodeId leader = kNoNode;    // 0 when unknown or leaderless
+    Epoch epoch;                // currentTerm (Raft); the highest ballot promised or used (Paxos)
+    Index commit_index = 0;     // highest index known chosen, contiguous from 1
     Index log_first_index = 0;  // the first index the engine still holds (rises with compaction)
     Index log_last_index = 0;
     Index snapshot_index = 0;  // the engine's latest durable snapshot (0: none)
@@ -330,15 +341,20 @@ public:
     // Places a single-server change in the log. `request`: an encoded Command (stamped by the
     // runtime like any write) whose payload is encode_config_request(change). The change is made
     // when its entry is applied, and the runtime's write completes then, as any write does.
-    // nullopt: placed. Otherwise why it is refused, in a line a client can read: this node cannot
-    // place it (not the leader: say who is), a change is still in progress, the protocol's guard
-    // (Raft: no entry of this term committed yet), fewer reachable voters than the new quorum, or
-    // what Configuration::refuse says.
-    virtual std::optional<std::string> propose_config_change(std::string request) = 0;
+    // nullopt: placed, or (a follower that knows its leader) forwarded to the leader as a write is
+    // (SPEC: any node accepts any command); a forwarded request the leader refuses comes back in
+    // Ready::refusals under `request_id`, one it places is known when its entry is applied here.
+    // Otherwise why it is refused, in a line a client can read: this node cannot place it (no
+    // leader known; a protocol without changes), a change is still in progress, the protocol's
+    // guard (Raft: no entry of this term committed yet), fewer reachable voters than the new
+    // quorum, or what Configuration::refuse says.
+    virtual std::optional<std::string> propose_config_change(std::uint64_t request_id,
+                                                             std::string request) = 0;
     // Hands leadership to `target`, a voter (Raft: TimeoutNow once it is caught up; Multi-Paxos: it
-    // runs phase 1 at once). nullopt: started (the runtime watches status().leader); otherwise why
-    // not (basic Paxos: it has no leader).
-    virtual std::optional<std::string> transfer_leadership(NodeId target) = 0;
+    // runs phase 1 at once). nullopt: started, or forwarded to the leader as propose_config_change
+    // forwards (the runtime watches status().leader); otherwise why not (basic Paxos: it has no
+    // leader).
+    virtual std::optional<std::string> transfer_leadership(std::uint64_t request_id, NodeId target) = 0;
 
     virtual EngineStatus status() const = 0;
     // One readable line for --trace, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".

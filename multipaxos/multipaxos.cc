@@ -134,7 +134,8 @@ bool MultiPaxos::has_ready() const {
            (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty();
 }
 
-std::optional<std::string> MultiPaxos::propose_config_change(std::string /*request*/) {
+std::optional<std::string> MultiPaxos::propose_config_change(std::uint64_t /*request_id*/,
+                                                             std::string /*request*/) {
     return std::string("membership change is not built for Multi-Paxos yet");
 }
 

@@ -13,7 +13,9 @@
 
 namespace ballot::multipaxos {
 
-std::optional<std::string> MultiPaxos::transfer_leadership(NodeId target) {
+// `request_id` is for a forwarded request's refusal (common/engine.h); this engine does not
+// forward transfers yet: a follower answers with the leader's id, and the client asks it.
+std::optional<std::string> MultiPaxos::transfer_leadership(std::uint64_t /*request_id*/, NodeId target) {
     if (!active_leader())
         return known_leader_ != kNoNode ? "not the leader: node " + std::to_string(known_leader_) + " leads"
                                         : std::string("no leader known; try again");

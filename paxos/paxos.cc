@@ -154,11 +154,12 @@ Ready Paxos::take_ready() {
     return ready;
 }
 
-std::optional<std::string> Paxos::propose_config_change(std::string /*request*/) {
+std::optional<std::string> Paxos::propose_config_change(std::uint64_t /*request_id*/,
+                                                        std::string /*request*/) {
     return std::string("membership change is not built for basic Paxos yet");
 }
 
-std::optional<std::string> Paxos::transfer_leadership(NodeId /*target*/) {
+std::optional<std::string> Paxos::transfer_leadership(std::uint64_t /*request_id*/, NodeId /*target*/) {
     return std::string("basic Paxos has no leader");
 }
 

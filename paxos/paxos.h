@@ -57,8 +57,8 @@ public:
     // Membership change is built for Raft so far; this engine refuses it with a reason, and keeps
     // its bootstrap configuration (README "Membership").
     const Configuration& configuration() const override { return members_.configuration(); }
-    std::optional<std::string> propose_config_change(std::string request) override;
-    std::optional<std::string> transfer_leadership(NodeId target) override;
+    std::optional<std::string> propose_config_change(std::uint64_t request_id, std::string request) override;
+    std::optional<std::string> transfer_leadership(std::uint64_t request_id, NodeId target) override;
 
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;

@@ -1,9 +1,10 @@
 // Membership change: single-server changes (Ongaro's dissertation §4.1) and learners, on the
 // shared configuration of common/configuration.h.
 //
-//   MEMBER ADD/PROMOTE/REMOVE -> propose_config_change(): the leader checks it may start one now
+//   MEMBER ADD/PROMOTE/REMOVE -> propose_config_change(): a follower passes it on to its leader
+//     (ForwardChange, as it passes a write with Propose); the leader checks it may start one now
 //     (refuse_change_now), makes the entry (the change and the whole new configuration) and
-//     appends it like any command
+//     appends it like any command, or answers a forwarded one with its refusal (ForwardRefused)
 //   the entry is committed and handed out -> apply_configuration(): it rules from then on, on
 //     every server, at the same index ("taking effect when applied", as etcd-io/raft; the
 //     dissertation's servers use a configuration as soon as it is in their log, which needs the
@@ -35,6 +36,13 @@ namespace {
 // never holds commitment back for long (etcd#3477).
 constexpr Index kPromotionLagEntries = 1000;
 
+// What a node that is not the leader answers a forwarded request: its sender took it for the
+// leader and will learn the real one soon (an AppendEntries, an election), so it may ask again
+// (the runtime retries a refusal ending "; try again", common/driver.h).
+std::string no_longer_leader(NodeId self) {
+    return "node " + std::to_string(self) + ", to which it was forwarded, is not the leader; try again";
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -56,7 +64,23 @@ std::optional<std::string> Raft::refuse_change_now() const {
     return std::nullopt;
 }
 
-std::optional<std::string> Raft::propose_config_change(std::string request) {
+std::optional<std::string> Raft::propose_config_change(std::uint64_t request_id, std::string request) {
+    if (!forwards_to_leader()) return place_config_change(std::move(request));
+    send(leader_, ForwardChange{request_id, std::move(request)});
+    return std::nullopt;
+}
+
+void Raft::on(NodeId from, ForwardChange&& m) {
+    std::optional<std::string> refused =
+        role_ == Role::leader ? place_config_change(std::move(m.request)) : no_longer_leader(id_);
+    if (refused) send(from, ForwardRefused{m.request_id, std::move(*refused)});
+}
+
+void Raft::on(NodeId /*from*/, ForwardRefused&& m) {
+    refusals_.push_back(ForwardedRefusal{m.request_id, std::move(m.why)});
+}
+
+std::optional<std::string> Raft::place_config_change(std::string request) {
     if (auto refused = refuse_change_now()) return refused;
     std::string why;
     std::optional<std::string> command = make_config_entry_command(request, members_.configuration(), why);
@@ -92,7 +116,7 @@ void Raft::tick_auto_promotion() {
         if (ticks < config_.election_timeout_max_ticks || refuse_change_now()) continue;
         // An engine-made command carries no client session (client id 0): nobody waits for it.
         const ConfigChange promote{ConfigChange::Kind::promote, m.id, "", false};
-        propose_config_change(encode_command(Command{0, 0, 0, encode_config_request(promote)}));
+        place_config_change(encode_command(Command{0, 0, 0, encode_config_request(promote)}));
         return;  // one change at a time
     }
 }
@@ -105,7 +129,19 @@ void Raft::tick_auto_promotion() {
 // the leader has, and the election restriction (§5.4.1) does the rest (redpanda#2606 lost
 // transfers to entries the target lacked).
 
-std::optional<std::string> Raft::transfer_leadership(NodeId target) {
+std::optional<std::string> Raft::transfer_leadership(std::uint64_t request_id, NodeId target) {
+    if (!forwards_to_leader()) return start_transfer(target);
+    send(leader_, ForwardTransfer{request_id, target});
+    return std::nullopt;
+}
+
+void Raft::on(NodeId from, const ForwardTransfer& m) {
+    std::optional<std::string> refused =
+        role_ == Role::leader ? start_transfer(m.target) : no_longer_leader(id_);
+    if (refused) send(from, ForwardRefused{m.request_id, std::move(*refused)});
+}
+
+std::optional<std::string> Raft::start_transfer(NodeId target) {
     if (role_ != Role::leader)
         return leader_ != kNoNode ? "not the leader: node " + std::to_string(leader_) + " leads"
                                   : std::string("no leader known; try again");

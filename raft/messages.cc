@@ -166,6 +166,18 @@ Bytes encode(const Message& message) {
         w.u64(m->read_id);
         w.u64(m->read_index);
         w.boolean(m->ok);
+    } else if (auto* m = std::get_if<ForwardChange>(&message)) {
+        put(w, MessageType::forward_change);
+        w.u64(m->request_id);
+        w.str(m->request);
+    } else if (auto* m = std::get_if<ForwardTransfer>(&message)) {
+        put(w, MessageType::forward_transfer);
+        w.u64(m->request_id);
+        w.u64(m->target);
+    } else if (auto* m = std::get_if<ForwardRefused>(&message)) {
+        put(w, MessageType::forward_refused);
+        w.u64(m->request_id);
+        w.str(m->why);
     }
     return out;
 }
@@ -214,6 +226,28 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string
             resp.read_index = r.u64();
             resp.ok = r.boolean();
             m = resp;
+            break;
+        }
+        case MessageType::forward_change: {
+            ForwardChange change;
+            change.request_id = r.u64();
+            change.request = r.str();
+            m = std::move(change);
+            break;
+        }
+        case MessageType::forward_transfer: {
+            ForwardTransfer transfer;
+            transfer.request_id = r.u64();
+            transfer.target = r.u64();
+            if (transfer.target == kNoNode) r.fail("ForwardTransfer to node 0");
+            m = transfer;
+            break;
+        }
+        case MessageType::forward_refused: {
+            ForwardRefused refused;
+            refused.request_id = r.u64();
+            refused.why = r.str();
+            m = std::move(refused);
             break;
         }
         default:
@@ -267,6 +301,13 @@ std::string describe(const Message& message) {
     if (auto* m = std::get_if<TimeoutNow>(&message)) return "TimeoutNow term=" + std::to_string(m->term);
     if (auto* m = std::get_if<Propose>(&message)) return "Propose bytes=" + std::to_string(m->command.size());
     if (auto* m = std::get_if<ReadIndex>(&message)) return "ReadIndex id=" + read_id_str(m->read_id);
+    if (auto* m = std::get_if<ForwardChange>(&message))
+        return "ForwardChange id=" + std::to_string(m->request_id) +
+               " bytes=" + std::to_string(m->request.size());
+    if (auto* m = std::get_if<ForwardTransfer>(&message))
+        return "ForwardTransfer id=" + std::to_string(m->request_id) + " to=" + std::to_string(m->target);
+    if (auto* m = std::get_if<ForwardRefused>(&message))
+        return "ForwardRefused id=" + std::to_string(m->request_id) + " why=\"" + m->why + "\"";
     if (auto* m = std::get_if<ReadIndexResponse>(&message)) {
         return "ReadIndexResponse id=" + read_id_str(m->read_id) +
                (m->ok ? " index=" + std::to_string(m->read_index) + " ok" : " failed");

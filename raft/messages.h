@@ -33,6 +33,9 @@ enum class MessageType : std::uint8_t {
     read_index_response = 9,
     transfer_vote = 10,  // a RequestVote with `transfer` set
     timeout_now = 11,
+    forward_change = 12,
+    forward_transfer = 13,
+    forward_refused = 14,
 };
 
 // §5.2 RequestVote (Figure 2). With pre_vote set it is the dissertation's §9.6 PreVote: the same
@@ -102,6 +105,28 @@ struct Propose {
     std::string command;
 };
 
+// MEMBER ADD/PROMOTE/REMOVE a follower's client sent it, passed on to its leader as Propose passes a
+// write (SPEC: any node accepts any command). `request`: the stamped command
+// Engine::propose_config_change takes; `request_id`: the follower runtime's, for a refusal.
+struct ForwardChange {
+    std::uint64_t request_id = 0;
+    std::string request;
+};
+
+// MEMBER TRANSFER a follower's client sent it, passed on to its leader likewise.
+struct ForwardTransfer {
+    std::uint64_t request_id = 0;
+    NodeId target = kNoNode;
+};
+
+// The leader's answer to a ForwardChange or ForwardTransfer it refused (it is not, or no longer,
+// the leader; a change under way; ...): `why` as it tells its own clients. A request it placed or
+// started gets no answer: the follower sees the entry applied, or the new leader.
+struct ForwardRefused {
+    std::uint64_t request_id = 0;
+    std::string why;
+};
+
 // A follower asks its leader for a read index on behalf of one of its reads (§6.4).
 struct ReadIndex {
     std::uint64_t read_id = 0;
@@ -115,8 +140,9 @@ struct ReadIndexResponse {
     bool ok = false;
 };
 
-using Message = std::variant<RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, Propose,
-                             ReadIndex, ReadIndexResponse, TimeoutNow>;
+using Message =
+    std::variant<RequestVote, RequestVoteResponse, AppendEntries, AppendEntriesResponse, Propose, ReadIndex,
+                 ReadIndexResponse, TimeoutNow, ForwardChange, ForwardTransfer, ForwardRefused>;
 
 Bytes encode(const Message& m);
 
@@ -138,8 +164,9 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string
 //   AppendEntriesResponse  true: a success says "these entries are on my disk", a rejection may
 //                          carry a new term; the leader's note to itself exists to say "durable"
 //   TimeoutNow             false: it asks for an election and promises nothing
-//   Propose, ReadIndex, ReadIndexResponse  false: they promise nothing about this node's disk
-//                          (a read index is already committed on a majority)
+//   Propose, ReadIndex, ReadIndexResponse, ForwardChange, ForwardTransfer, ForwardRefused
+//                          false: they promise nothing about this node's disk (a read index is
+//                          already committed on a majority)
 bool after_persist(const Message& m);
 
 // One readable line, e.g. "AppendEntries term=3 prev=(7,2) entries=[8..9] commit=7".

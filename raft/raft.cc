@@ -148,12 +148,14 @@ Ready Raft::take_ready() {
     reads_.clear();
     rd.snapshot_to = std::move(snapshot_to_);
     snapshot_to_.clear();
+    rd.refusals = std::move(refusals_);
+    refusals_.clear();
     return rd;
 }
 
 bool Raft::has_ready() const {
     if (hard_state_dirty_ || log_.has_unstable() || commitIndex > lastApplied) return true;
-    if (!outbox_.empty() || !reads_.empty() || !snapshot_to_.empty()) return true;
+    if (!outbox_.empty() || !reads_.empty() || !snapshot_to_.empty() || !refusals_.empty()) return true;
     return role_ == Role::leader && (append_pending_ || commit_news_ || read_round_pending_);
 }
 

@@ -69,8 +69,8 @@ public:
 
     // ---- membership.cc: single-server changes (dissertation §4.1), learners ----
     const Configuration& configuration() const override { return members_.configuration(); }
-    std::optional<std::string> propose_config_change(std::string request) override;
-    std::optional<std::string> transfer_leadership(NodeId target) override;
+    std::optional<std::string> propose_config_change(std::uint64_t request_id, std::string request) override;
+    std::optional<std::string> transfer_leadership(std::uint64_t request_id, NodeId target) override;
 
     EngineStatus status() const override;
     std::string describe(std::span<const std::uint8_t> payload) const override;
@@ -175,6 +175,16 @@ private:
     std::uint64_t voter_quorum_value(std::uint64_t own, std::uint64_t (*value_of)(const Progress&)) const;
     // Why the leader cannot start a change now (nullopt: it can), before looking at the change.
     std::optional<std::string> refuse_change_now() const;
+    // Leader: places a change (nullopt) or says why not; propose_config_change without forwarding.
+    std::optional<std::string> place_config_change(std::string request);
+    // Leader: starts a transfer (nullopt) or says why not; transfer_leadership without forwarding.
+    std::optional<std::string> start_transfer(NodeId target);
+    // A follower that knows its leader passes MEMBER requests on to it, as it passes writes.
+    bool forwards_to_leader() const { return role_ == Role::follower && leader_ != kNoNode; }
+    // A change or transfer a follower passed on to us; refused ones are answered (ForwardRefused).
+    void on(NodeId from, ForwardChange&& m);
+    void on(NodeId from, const ForwardTransfer& m);
+    void on(NodeId from, ForwardRefused&& m);
     // Leader: a learner added to be promoted has caught up: propose its promotion.
     void tick_auto_promotion();
     // Leader, dissertation §3.10: the transfer target's log matches ours: tell it to campaign now.
@@ -267,6 +277,7 @@ private:
     Outbox<Message> outbox_;
     std::vector<ReadState> reads_;
     std::vector<NodeId> snapshot_to_;
+    std::vector<ForwardedRefusal> refusals_;
 };
 
 }  // namespace ballot::raft

@@ -20,6 +20,7 @@
 #include "bench/options.h"
 #include "bench/report.h"
 #include "bench/result.h"
+#include "bench/transfer.h"
 
 using namespace ballot;
 using namespace ballot::bench;
@@ -233,12 +234,34 @@ BOOST_AUTO_TEST_CASE(help_lists_every_option_with_its_default) {
     const auto r = parse({"--help"});
     BOOST_TEST(!r.options.has_value());
     BOOST_TEST(r.error.empty());
-    for (const char* option :
-         {"--protocol",   "--nodes",      "--clients",   "--pipeline",       "--duration",
-          "--warmup",     "--value-size", "--keys",      "--read-ratio",     "--rate",
-          "--target",     "--node",       "--baseline",  "--fail-leader-at", "--fail-follower-for",
-          "--server-arg", "--out",        "--json",      "--server",         "--seed",
-          "--link-delay", "--sweep",      "--port-base", "--version",        "--unsafe-no-fsync"}) {
+    for (const char* option : {"--protocol",
+                               "--nodes",
+                               "--clients",
+                               "--pipeline",
+                               "--duration",
+                               "--warmup",
+                               "--value-size",
+                               "--keys",
+                               "--read-ratio",
+                               "--rate",
+                               "--target",
+                               "--node",
+                               "--baseline",
+                               "--fail-leader-at",
+                               "--fail-follower-for",
+                               "--server-arg",
+                               "--out",
+                               "--json",
+                               "--server",
+                               "--seed",
+                               "--link-delay",
+                               "--sweep",
+                               "--port-base",
+                               "--version",
+                               "--unsafe-no-fsync",
+                               "--transfer-leader-at",
+                               "--transfer-leader-every",
+                               "--remove-leader-at"}) {
         BOOST_TEST(r.help.find(option) != std::string::npos, option);
     }
     // Whitespace collapsed: the help text is wrapped.
@@ -328,6 +351,25 @@ BOOST_AUTO_TEST_CASE(fail_follower_for_and_server_args) {
     const auto later = parse({"--duration=30", "--nodes", "5", "--fail-follower-for=20"});
     BOOST_TEST_REQUIRE(later.options.has_value(), later.error);
     BOOST_TEST(*later.options->fail_follower_for_s == 20);
+}
+
+BOOST_AUTO_TEST_CASE(leader_transfers_and_a_leader_removal) {
+    const auto at = parse({"--transfer-leader-at", "1,2.5,4", "--duration", "5"});
+    BOOST_TEST_REQUIRE(at.options.has_value(), at.error);
+    BOOST_TEST((at.options->change_leader_at_s == std::vector<double>{1, 2.5, 4}));
+    BOOST_TEST((at.options->leader_action == LeaderAction::transfer));
+    // --transfer-leader-every 0.5 for 60 s: 119 transfers, the last half a second before the end.
+    const auto every_half = parse({"--transfer-leader-every=0.5", "--duration=60"});
+    BOOST_TEST_REQUIRE(every_half.options.has_value(), every_half.error);
+    const auto& times = every_half.options->change_leader_at_s;
+    BOOST_TEST_REQUIRE(times.size() == 119u);
+    BOOST_TEST(times.front() == 0.5);
+    BOOST_TEST(times.back() == 59.5);
+    const auto removal = parse({"--remove-leader-at", "3", "--duration", "6"});
+    BOOST_TEST_REQUIRE(removal.options.has_value(), removal.error);
+    BOOST_TEST((removal.options->change_leader_at_s == std::vector<double>{3}));
+    BOOST_TEST((removal.options->leader_action == LeaderAction::remove));
+    BOOST_TEST(parse({}).options->change_leader_at_s.empty());
 }
 
 BOOST_AUTO_TEST_CASE(link_delay_port_base_and_a_clients_sweep) {
@@ -480,6 +522,20 @@ BOOST_AUTO_TEST_CASE(every_bad_option_gives_one_error_line) {
         {{"--sweep", "clients=1,4", "--clients", "8"}, "cannot be combined"},
         {{"--sweep", "rate=100,200", "--rate", "50"}, "cannot be combined"},
         {{"--sweep", "clients=1,4", "--fail-leader-at", "1"}, "--sweep"},
+        {{"--sweep", "clients=1,4", "--transfer-leader-at", "1"}, "--sweep"},
+        {{"--transfer-leader-at", "0"}, "--transfer-leader-at must be after 0"},
+        {{"--transfer-leader-at", "10"}, "before the end of the 10 s run"},
+        {{"--transfer-leader-at", "3,2"}, "the times must increase"},
+        {{"--transfer-leader-at", "1,,2"}, "'' is not a number"},
+        {{"--transfer-leader-at", "soon"}, "'soon' is not a number"},
+        {{"--transfer-leader-every", "0"}, "--transfer-leader-every must be after 0"},
+        {{"--transfer-leader-every", "0.0001", "--duration", "100"}, "more than 10000 transfers"},
+        {{"--transfer-leader-every", "1", "--transfer-leader-at", "2"}, "cannot be combined"},
+        {{"--transfer-leader-every", "1", "--fail-leader-at", "2"}, "cannot be combined"},
+        {{"--remove-leader-at", "1,2"}, "takes one time"},
+        {{"--remove-leader-at", "1", "--nodes", "2"}, "--nodes 3 or more"},
+        {{"--transfer-leader-at", "1", "--nodes", "1"}, "--nodes 2 or more"},
+        {{"--node", "127.0.0.1:7001:1", "--transfer-leader-every", "1"}, "--transfer-leader-every"},
     };
     for (const auto& [args, mention] : cases) {
         std::string joined;
@@ -945,8 +1001,8 @@ BOOST_AUTO_TEST_CASE(follower_catchup_in_json_table_and_html) {
             std::string::npos,
         table);
     BOOST_TEST(table.find("0 elections, 0 leader changes") != std::string::npos);
-    BOOST_TEST(table.find("n1 RSS 40.0 MiB before the kill, 50.0 MiB at the restart, at most 60.0 MiB during the catch-up") !=
-               std::string::npos);
+    BOOST_TEST(table.find("n1 RSS 40.0 MiB before the kill, 50.0 MiB at the restart, at most 60.0 MiB during "
+                          "the catch-up") != std::string::npos);
 
     const auto html = format_html(results, synthetic_config());
     BOOST_TEST(html.find("<h2>Follower catch-up</h2>") != std::string::npos);
@@ -956,6 +1012,136 @@ BOOST_AUTO_TEST_CASE(follower_catchup_in_json_table_and_html) {
     BOOST_TEST(html.find("multipaxos: n3 down, then caught up in 840 ms") != std::string::npos);
     // Without the fault there is no such section.
     BOOST_TEST(format_html(synthetic_results(), synthetic_config()).find("Follower catch-up") ==
+               std::string::npos);
+}
+
+// Three transfers of a 10 s run; a write every millisecond answered 2 ms after it was sent, except
+// that the writes sent in [t, t + 40) wait until t + 40 + 2 (the hand-over).
+LeaderChanges synthetic_transfers() {
+    LeaderChanges c;
+    c.command = "MEMBER TRANSFER";
+    c.asked = 3;
+    std::vector<WriteSample> samples;
+    for (double t : {2000.0, 5000.0, 8000.0}) {
+        LeaderChange change;
+        change.at_s = t / 1000;
+        change.from = 1;
+        change.to = 2;
+        change.reply = "OK";
+        change.reply_ms = 30;
+        c.changes.push_back(change);
+    }
+    for (int ms = 0; ms < 10'000; ++ms) {
+        const double sent = ms;
+        double done = sent + 2;
+        for (double t : {2000.0, 5000.0, 8000.0})
+            if (sent >= t && sent < t + 40) done = t + 42;
+        samples.push_back({sent, done});
+    }
+    analyse_leader_changes(samples, c);
+    return c;
+}
+
+BOOST_AUTO_TEST_CASE(a_transfer_costs_the_first_write_sent_after_it) {
+    const LeaderChanges c = synthetic_transfers();
+    BOOST_REQUIRE(c.changes.size() == 3u);
+    for (const LeaderChange& change : c.changes) {
+        BOOST_TEST(*change.unavailable_ms == 42.0);  // the write sent at t waits until t + 42
+        BOOST_TEST(change.window_ms == 42.0);        // longer than the 30 ms reply
+        // In progress during [t, t + 42]: sent from t - 2 (answered at t) to t + 42.
+        BOOST_TEST(change.writes == 45u);
+        BOOST_TEST(relative_error(*change.write_p99_ms, 42.0) <= 0.01);
+    }
+    BOOST_TEST(c.ok() == 3u);
+    BOOST_TEST(*c.unavailable_ms_at(50) == 42.0);
+    BOOST_TEST(*c.unavailable_ms_at(100) == 42.0);
+    BOOST_TEST(c.write_during_ns.count() == 135u);
+}
+
+// A removal takes effect when applied, at about its reply (30 ms): writes sent from then wait
+// 50 ms for the hand-over. The worst is a write sent just after the last one before the gap.
+BOOST_AUTO_TEST_CASE(a_removal_costs_the_writes_sent_when_it_is_applied) {
+    LeaderChanges c;
+    LeaderChange removal;
+    removal.at_s = 2;
+    removal.from = 1;
+    removal.reply = "OK";
+    removal.reply_ms = 30;
+    c.changes.push_back(removal);
+    std::vector<WriteSample> samples;
+    for (int ms = 0; ms < 5000; ++ms) {
+        const double sent = ms;
+        samples.push_back({sent, sent >= 2030 && sent < 2080 ? 2082.0 : sent + 2});
+    }
+    analyse_leader_changes(samples, c);
+    const LeaderChange& r = c.changes[0];
+    BOOST_TEST(*r.unavailable_ms == 53.0);  // sent just after 2029, first success at 2082
+    BOOST_TEST(r.window_ms == 82.0);        // to the first success of a write sent after 2030
+    BOOST_TEST(relative_error(*r.write_p99_ms, 52.0) <= 0.01);
+}
+
+BOOST_AUTO_TEST_CASE(unavailability_percentiles_are_nearest_rank) {
+    LeaderChanges c;
+    for (double ms : {40.0, 10.0, 30.0, 20.0}) {
+        LeaderChange change;
+        change.unavailable_ms = ms;
+        c.changes.push_back(change);
+    }
+    c.changes.push_back(LeaderChange{});  // no write succeeded after it: not counted
+    BOOST_TEST(*c.unavailable_ms_at(50) == 20.0);
+    BOOST_TEST(*c.unavailable_ms_at(99) == 40.0);
+    BOOST_TEST(*c.unavailable_ms_at(100) == 40.0);
+    BOOST_TEST(!LeaderChanges{}.unavailable_ms_at(50).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(leader_transfers_in_json_and_table) {
+    auto results = synthetic_results();
+    results[0].leader_changes = synthetic_transfers();
+    const auto tree = parse_json(format_json(results, synthetic_config()));
+    std::vector<boost::property_tree::ptree> rows;
+    for (const auto& [key, row] : tree.get_child("results")) rows.push_back(row);
+    BOOST_TEST(get<std::string>(rows[1], "leader_changes") == "null");
+    const auto& c = rows[0].get_child("leader_changes");
+    BOOST_TEST(get<std::string>(c, "command") == "MEMBER TRANSFER");
+    BOOST_TEST(get<int>(c, "asked") == 3);
+    BOOST_TEST(get<int>(c, "made") == 3);
+    BOOST_TEST(get<int>(c, "ok") == 3);
+    BOOST_TEST(get<std::string>(c, "problem") == "null");
+    BOOST_TEST(get<double>(c, "unavailable_ms/p99") == 42.0);
+    BOOST_TEST(get<int>(c, "write_latency_during_ms/count") == 135);
+    const auto& first = c.get_child("changes").begin()->second;
+    BOOST_TEST(get<double>(first, "at_s") == 2.0);
+    BOOST_TEST(get<int>(first, "from") == 1);
+    BOOST_TEST(get<int>(first, "to") == 2);
+    BOOST_TEST(get<std::string>(first, "reply") == "OK");
+    BOOST_TEST(get<double>(first, "unavailable_ms") == 42.0);
+
+    const auto table = format_table(results, synthetic_config());
+    BOOST_TEST(table.find("raft: MEMBER TRANSFER: 3 of 3 made, 3 answered OK; unavailable p50 42.0 ms, p99 "
+                          "42.0 ms, max 42.0 ms; write p99 during them 42.") != std::string::npos,
+               table);
+}
+
+// Multi-Paxos and basic Paxos refuse transfers today: the first -ERR ends the series, and the
+// report says why in the engine's words.
+BOOST_AUTO_TEST_CASE(a_refused_transfer_is_reported_with_the_engines_reason) {
+    std::vector<NodeId> asked;
+    const NodeCommand command = [&](NodeId id, const std::vector<std::string>& args) {
+        if (args[0] == "INFO")
+            return kv::RespValue::bulk_string(id == 2 ? "role:leader\r\n" : "role:follower\r\n");
+        asked.push_back(id);
+        return kv::RespValue::error_string("ERR leadership transfer is not built for Multi-Paxos yet");
+    };
+    const auto c = change_leader(LeaderAction::transfer, {0.001, 0.002, 0.003},
+                                 std::chrono::steady_clock::now(), {1, 2, 3}, command, nullptr);
+    BOOST_TEST(asked == std::vector<NodeId>{2});  // the leader, once
+    BOOST_REQUIRE(c.changes.size() == 1u);
+    BOOST_TEST(c.changes[0].to == 3u);  // the next voter
+    BOOST_TEST(c.problem ==
+               "MEMBER TRANSFER refused by n2: ERR leadership transfer is not built for Multi-Paxos yet");
+    auto row = synthetic_results()[0];
+    row.leader_changes = c;
+    BOOST_TEST(format_table({row}, synthetic_config()).find("1 of 3 made, 0 answered OK") !=
                std::string::npos);
 }
 

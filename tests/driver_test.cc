@@ -43,8 +43,9 @@ public:
     const Configuration& configuration() const override { return config; }
     // Answers the scripted refusals in turn, then places the change: commits it at once, or, with
     // `swallow`, never (as a leader that lost it).
-    std::optional<std::string> propose_config_change(std::string request) override {
+    std::optional<std::string> propose_config_change(std::uint64_t request_id, std::string request) override {
         config_requests.push_back(request);
+        request_ids.push_back(request_id);
         if (!config_answers.empty()) {
             std::optional<std::string> answer = config_answers.front();
             config_answers.pop_front();
@@ -57,8 +58,9 @@ public:
         }
         return std::nullopt;
     }
-    std::optional<std::string> transfer_leadership(NodeId target) override {
+    std::optional<std::string> transfer_leadership(std::uint64_t request_id, NodeId target) override {
         transfer_targets.push_back(target);
+        request_ids.push_back(request_id);
         return transfer_refusal;
     }
     EngineStatus status() const override {
@@ -80,6 +82,7 @@ public:
     std::vector<std::string> config_requests;
     std::optional<std::string> transfer_refusal;
     std::vector<NodeId> transfer_targets;
+    std::vector<std::uint64_t> request_ids;  // of changes and transfers, in the order asked
     int ticks = 0;
     int proposals = 0;
     bool refuse = false;
@@ -504,4 +507,46 @@ BOOST_FIXTURE_TEST_CASE(a_refused_transfer_answers_at_once_and_one_that_never_la
     for (int i = 0; i < 10; ++i) driver->tick();
     BOOST_REQUIRE(outcomes.size() == 2u);
     BOOST_TEST((outcomes[1].status == Outcome::Status::timeout));
+}
+
+// On a follower the engine forwards a change or transfer to the leader (it answers nullopt, as for
+// a change placed); the leader's refusal comes back in Ready::refusals under the request id.
+BOOST_FIXTURE_TEST_CASE(a_forwarded_change_the_leader_refuses_gets_its_reason, Fixture) {
+    engine->swallow = true;  // forwarded: nothing is committed here
+    driver->submit_config_change(std::nullopt, kAddFour, record());
+    BOOST_REQUIRE(engine->request_ids.size() == 1u);
+    engine->ready.refusals.push_back({engine->request_ids[0] + 100, "meant for another request"});
+    driver->pump();
+    BOOST_TEST(outcomes.empty());
+    engine->ready.refusals.push_back({engine->request_ids[0], "node 4 is already a member"});
+    driver->pump();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::refused));
+    BOOST_TEST(outcomes[0].reply == "node 4 is already a member");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_forwarded_change_refused_as_passing_is_forwarded_again, Fixture) {
+    engine->swallow = true;
+    driver->submit_config_change(std::nullopt, kAddFour, record());
+    engine->ready.refusals.push_back({engine->request_ids[0],
+                                      "node 2, to which it was forwarded, is not "
+                                      "the leader; try again"});
+    driver->pump();
+    BOOST_TEST(outcomes.empty());
+    driver->tick();
+    driver->tick();
+    BOOST_TEST(engine->config_requests.size() == 2u);  // refused, so known not placed: asked again
+    for (int i = 0; i < 10; ++i) driver->tick();
+    BOOST_TEST(engine->config_requests.size() == 2u);  // forwarded again: never a third copy
+}
+
+BOOST_FIXTURE_TEST_CASE(a_forwarded_transfer_the_leader_refuses_gets_its_reason, Fixture) {
+    driver->transfer_leadership(9, record());
+    BOOST_REQUIRE(engine->request_ids.size() == 1u);
+    BOOST_TEST(outcomes.empty());
+    engine->ready.refusals.push_back({engine->request_ids[0], "node 9 is not a voter"});
+    driver->pump();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::refused));
+    BOOST_TEST(outcomes[0].reply == "node 9 is not a voter");
 }

@@ -4,9 +4,14 @@
 //   Redis checks them, and what an engine refuses is answered -ERR with the engine's reason;
 // - an engine that cannot join a running cluster refuses --join at startup with its reason;
 // - Raft: a fourth node started with --join is added (a learner promoted by the leader once caught
-//   up), serves reads and writes, and is removed again.
+//   up), serves reads and writes, and is removed again; MEMBER works through a follower;
+//   ballot-bench --transfer-leader-at reports real transfers.
 // Every time bound below is a bound on progress, not a speed target.
 #define BOOST_TEST_MODULE membership_e2e
+#include <unistd.h>
+
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -198,4 +203,64 @@ BOOST_AUTO_TEST_CASE(raft_replaces_a_wiped_member_under_the_same_id) {
     BOOST_TEST(c.read_eventually(lost, "kept", kLiveness).str == "yes", c.log_tail(lost));
     BOOST_TEST(c.write_until_ok(lost, "through-the-new-one", "1", kLiveness));
     BOOST_TEST(c.log_tail(leader, 400).find("refusing node " + std::to_string(lost)) == std::string::npos);
+}
+
+// SPEC: any node accepts any command. MEMBER sent to a follower reaches the leader as a write does
+// (the engine forwards it, raft/membership.cc), and the leader's refusal comes back in its words.
+BOOST_AUTO_TEST_CASE(raft_member_commands_work_through_a_follower) {
+    LocalCluster c(kServer, "raft", 4);
+    const auto bootstrap = c.node_args({1, 2, 3});
+    for (NodeId id : {1, 2, 3}) c.start_with(id, bootstrap, {});
+    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "before", "1", kLiveness), c.log_tail(1));
+    const NodeId leader = c.wait_for_leader(kLiveness);
+    BOOST_REQUIRE(leader != 0);
+    const NodeId follower = leader == 1 ? 2 : 1;
+    const NodeId third = 6 - leader - follower;
+    c.start_with(4, c.node_args({1, 4}), {"--join"});
+
+    auto add = until(c, follower, {"MEMBER", "ADD", "4", c.address(4), "LEARNER"},
+                     [](auto& v) { return !v.is_error() || !v.str.ends_with("try again"); });
+    BOOST_REQUIRE_MESSAGE(add.str == "OK", add.str << "\n" << c.log_tail(follower));
+    // Answered once the follower applied it: its own MEMBER LIST (answered locally) shows it.
+    const std::string learner = "4@" + c.address(4) + " learner";
+    BOOST_TEST(member_list(c, follower) ==
+                   (std::vector<std::string>{voter(c, 1), voter(c, 2), voter(c, 3), learner}),
+               boost::test_tools::per_element());
+    BOOST_TEST(c.read_eventually(4, "before", kLiveness).str == "1");  // the learner caught up
+
+    auto duplicate = c.command(follower, {"MEMBER", "ADD", "2", c.address(2)});
+    BOOST_TEST(duplicate.str == "ERR node 2 is already a member");
+    auto not_a_voter = c.command(follower, {"MEMBER", "TRANSFER", "4"});
+    BOOST_TEST(not_a_voter.str == "ERR node 4 is not a voter");
+
+    auto transfer = until(c, follower, {"MEMBER", "TRANSFER", std::to_string(third)},
+                          [](auto& v) { return !v.is_error() || !v.str.ends_with("try again"); });
+    BOOST_REQUIRE_MESSAGE(transfer.str == "OK", transfer.str << "\n" << c.log_tail(leader));
+    BOOST_TEST(c.info(third)["role"] == "leader");
+    BOOST_TEST(c.write_until_ok(follower, "after", "2", kLiveness));
+}
+
+// ballot-bench --transfer-leader-at on a real Raft cluster (about 5 s): both transfers made and
+// answered +OK, each with its unavailability in the JSON report.
+BOOST_AUTO_TEST_CASE(ballot_bench_reports_leader_transfers) {
+    const std::filesystem::path out =
+        std::filesystem::temp_directory_path() / ("ballot-transfer-bench-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(out);
+    auto [status, err] = LocalCluster::run_server(
+        std::string(BALLOT_BIN_DIR) + "/ballot-bench",
+        {"--protocol", "raft", "--transfer-leader-at", "1,2", "--duration", "3", "--warmup", "0.5",
+         "--clients", "4", "--out", out.string(), "--server", kServer});
+    BOOST_REQUIRE_MESSAGE(describe_exit_status(status) == "exit code 0", err);
+    std::filesystem::path json;
+    for (const auto& entry : std::filesystem::directory_iterator(out))
+        if (entry.path().extension() == ".json") json = entry.path();
+    BOOST_REQUIRE(!json.empty());
+    boost::property_tree::ptree tree;
+    boost::property_tree::read_json(json.string(), tree);
+    const auto& changes = tree.get_child("results").begin()->second.get_child("leader_changes");
+    BOOST_TEST(changes.get<std::string>("command") == "MEMBER TRANSFER");
+    BOOST_TEST(changes.get<int>("made") == 2);
+    BOOST_TEST(changes.get<int>("ok") == 2);
+    BOOST_TEST(changes.get<double>("unavailable_ms.max") > 0);
+    std::filesystem::remove_all(out);
 }

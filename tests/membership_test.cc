@@ -12,6 +12,7 @@
 #include "common/configuration.h"
 #include "common/engine.h"
 #include "multipaxos/messages.h"
+#include "raft/messages.h"
 #include "tests/support/engine_cluster.h"
 
 using ballot::Command;
@@ -46,7 +47,7 @@ ConfigChange remove(NodeId id) {
 std::optional<std::string> change_on_leader(EngineCluster& c, const ConfigChange& change) {
     const NodeId leader = c.leader();
     BOOST_REQUIRE(leader != kNoNode);
-    auto refused = c.engine(leader).propose_config_change(request(change));
+    auto refused = c.engine(leader).propose_config_change(1, request(change));
     c.collect();
     return refused;
 }
@@ -125,16 +126,12 @@ BOOST_AUTO_TEST_CASE(changes_are_refused_with_a_reason) {
     EngineCluster c("raft", 3, 3, small_timeouts());
     const NodeId leader = settled_leader(c);
     const NodeId follower = leader == 1 ? 2 : 1;
-    auto on_follower = c.engine(follower).propose_config_change(request(add(4)));
-    BOOST_REQUIRE(on_follower.has_value());
-    BOOST_TEST(on_follower->find("not the leader: node " + std::to_string(leader) + " leads") !=
-               std::string::npos);
     BOOST_TEST(*change_on_leader(c, promote(9)) == "node 9 is not a member");
     BOOST_TEST(*change_on_leader(c, add(2)) == "node 2 is already a member");
     BOOST_TEST(*change_on_leader(c, promote(2)) == "node 2 is already a voter");
     // One at a time: the second waits until the first is applied.
     BOOST_REQUIRE(!change_on_leader(c, add(4)).has_value());
-    auto second = c.engine(leader).propose_config_change(request(add(5), 2));
+    auto second = c.engine(leader).propose_config_change(1, request(add(5), 2));
     BOOST_REQUIRE(second.has_value());
     BOOST_TEST(second->find("still in progress") != std::string::npos);
     // Promoting an unreachable learner while a voter is unreachable too would leave 2 reachable
@@ -143,9 +140,59 @@ BOOST_AUTO_TEST_CASE(changes_are_refused_with_a_reason) {
     c.isolate(follower);
     c.isolate(4);
     c.run_until([] { return false; }, 30);  // the isolated voter's last answer ages past a timeout
-    auto unreachable = c.engine(leader).propose_config_change(request(promote(4), 3));
+    auto unreachable = c.engine(leader).propose_config_change(1, request(promote(4), 3));
     BOOST_REQUIRE(unreachable.has_value());
     BOOST_TEST(unreachable->find("reachable") != std::string::npos, *unreachable);
+}
+
+// SPEC: any node accepts any command. A follower passes a change on to its leader as it passes a
+// write; the leader's refusal comes back under the follower's request id (Ready::refusals), and a
+// change it places is seen applied on the follower like any entry.
+BOOST_AUTO_TEST_CASE(a_follower_forwards_a_change_and_gets_the_leaders_refusal_back) {
+    EngineCluster c("raft", 3, 12, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId follower = leader == 1 ? 2 : 1;
+    BOOST_REQUIRE(!c.engine(follower).propose_config_change(41, request(add(4))).has_value());
+    BOOST_TEST(all_apply(c, {1, 2, 3}, [](const Configuration& k) { return k.contains(4); }));
+    BOOST_TEST(c.refusals(follower).empty());
+
+    BOOST_REQUIRE(!c.engine(follower).propose_config_change(42, request(add(2), 2)).has_value());
+    c.collect();
+    c.stabilize();
+    BOOST_REQUIRE(c.refusals(follower).size() == 1u);
+    BOOST_TEST(c.refusals(follower)[0].request_id == 42u);
+    BOOST_TEST(c.refusals(follower)[0].why == "node 2 is already a member");
+    check_all(c);
+}
+
+BOOST_AUTO_TEST_CASE(a_follower_forwards_a_leadership_transfer) {
+    EngineCluster c("raft", 3, 13, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId follower = leader == 1 ? 2 : 1;
+    const NodeId target = 6 - leader - follower;  // the third node
+    BOOST_REQUIRE(!c.engine(follower).transfer_leadership(51, target).has_value());
+    BOOST_TEST(c.run_until([&] { return c.leader() == target; }, 20));
+
+    BOOST_REQUIRE(!c.engine(follower).transfer_leadership(52, 9).has_value());
+    c.collect();
+    c.stabilize();
+    BOOST_REQUIRE(c.refusals(follower).size() == 1u);
+    BOOST_TEST(c.refusals(follower)[0].request_id == 52u);
+    BOOST_TEST(c.refusals(follower)[0].why == "node 9 is not a voter");
+}
+
+// A forward that reaches a node which is not (or no longer) the leader is refused as passing:
+// the sender asks again once it knows the leader.
+BOOST_AUTO_TEST_CASE(a_forward_to_a_node_that_does_not_lead_is_refused_as_passing) {
+    EngineCluster c("raft", 3, 14, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId a = leader == 1 ? 2 : 1;
+    const NodeId b = 6 - leader - a;
+    c.deliver({a, b, ballot::raft::encode(ballot::raft::ForwardTransfer{61, leader})});
+    c.stabilize();
+    BOOST_REQUIRE(c.refusals(a).size() == 1u);
+    BOOST_TEST(c.refusals(a)[0].why.ends_with("is not the leader; try again"), c.refusals(a)[0].why);
+    BOOST_TEST(c.leader() == leader);  // nothing else happened
 }
 
 BOOST_AUTO_TEST_CASE(the_last_voter_cannot_be_removed) {
@@ -210,7 +257,7 @@ BOOST_AUTO_TEST_CASE(leadership_transfer_to_a_lagging_voter_catches_it_up_first)
             c.stabilize();
             c.heal();
             const std::uint64_t round = c.status(leader).epoch.round;
-            BOOST_REQUIRE(!c.engine(leader).transfer_leadership(target).has_value());
+            BOOST_REQUIRE(!c.engine(leader).transfer_leadership(1, target).has_value());
             // Proposals pause while it is under way.
             BOOST_TEST((c.propose(leader, "paused") == ballot::ProposeResult::no_leader));
             BOOST_TEST(c.run_until([&] { return c.leader() == target; }, 10));
@@ -229,13 +276,16 @@ BOOST_AUTO_TEST_CASE(leadership_transfer_is_refused_or_aborted_with_a_reason) {
             EngineCluster c(protocol, 3, 11, small_timeouts());
             const NodeId leader = settled_leader(c);
             const NodeId follower = leader == 1 ? 2 : 1;
-            BOOST_TEST(c.engine(follower).transfer_leadership(leader)->find("not the leader") != std::string::npos);
-            BOOST_TEST(*c.engine(leader).transfer_leadership(9) == "node 9 is not a voter");
-            BOOST_TEST(!c.engine(leader).transfer_leadership(leader).has_value());  // leads already
+            // (A Raft follower forwards the request to its leader: tests above.)
+            if (std::string(protocol) == "multipaxos")
+                BOOST_TEST(c.engine(follower).transfer_leadership(1, leader)->find("not the leader") !=
+                           std::string::npos);
+            BOOST_TEST(*c.engine(leader).transfer_leadership(1, 9) == "node 9 is not a voter");
+            BOOST_TEST(!c.engine(leader).transfer_leadership(1, leader).has_value());  // leads already
             // To a voter that is down: aborted after an election timeout, and the leader goes on.
             c.crash(follower);
-            BOOST_REQUIRE(!c.engine(leader).transfer_leadership(follower).has_value());
-            BOOST_TEST(c.engine(leader).transfer_leadership(follower)->find("under way") != std::string::npos);
+            BOOST_REQUIRE(!c.engine(leader).transfer_leadership(1, follower).has_value());
+            BOOST_TEST(c.engine(leader).transfer_leadership(1, follower)->find("under way") != std::string::npos);
             c.run_until([] { return false; }, 25);
             BOOST_TEST(c.leader() == leader);
             BOOST_TEST((c.propose(leader, "resumed") == ballot::ProposeResult::accepted));
@@ -318,7 +368,7 @@ void run_2015_scenario(bool guard) {
         if (c.linked(m.from, m.to) && c.is_up(m.to)) c.deliver(m);
     }
     BOOST_REQUIRE(c.status(heir).role == Role::leader);
-    std::optional<std::string> refused = c.engine(heir).propose_config_change(request(remove(victim), 9));
+    std::optional<std::string> refused = c.engine(heir).propose_config_change(1, request(remove(victim), 9));
     c.collect();
     if (guard) {
         BOOST_TEST(refused.has_value());
@@ -353,11 +403,11 @@ BOOST_AUTO_TEST_CASE(without_that_guard_the_configuration_moves_by_two_servers) 
 BOOST_AUTO_TEST_CASE(paxos_engines_refuse_changes_for_now) {
     for (const char* protocol : {"multipaxos", "paxos"}) {
         EngineCluster c(protocol, 3, 8, small_timeouts());
-        auto refused = c.engine(1).propose_config_change(request(add(4)));
+        auto refused = c.engine(1).propose_config_change(1, request(add(4)));
         BOOST_TEST(refused.has_value(), protocol);
         BOOST_TEST(c.engine(1).configuration().voters() == (std::vector<NodeId>{1, 2, 3}), protocol);
     }
     // Basic Paxos has no leader to hand over.
     EngineCluster c("paxos", 3, 8, small_timeouts());
-    BOOST_TEST(c.engine(1).transfer_leadership(2).has_value());
+    BOOST_TEST(c.engine(1).transfer_leadership(1, 2).has_value());
 }

@@ -118,6 +118,7 @@ void EngineCluster::collect() {
             persist(n, r);  // durable at once: every message may now leave
             record_commits(n, r.committed);
             n.reads.insert(n.reads.end(), r.reads.begin(), r.reads.end());
+            n.refusals.insert(n.refusals.end(), r.refusals.begin(), r.refusals.end());
             for (auto& m : r.messages) {
                 if (m.to == n.id) {
                     n.engine->step(n.id, m.payload);  // a node's note to itself after persisting
@@ -243,6 +244,9 @@ std::vector<std::string> EngineCluster::committed_data(NodeId id) const {
 
 const std::vector<ReadState>& EngineCluster::reads(NodeId id) const {
     return node(id).reads;
+}
+const std::vector<ForwardedRefusal>& EngineCluster::refusals(NodeId id) const {
+    return node(id).refusals;
 }
 const Bytes& EngineCluster::metadata(NodeId id) const {
     return node(id).metadata;

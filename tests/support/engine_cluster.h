@@ -95,6 +95,8 @@ public:
     // Committed commands that are not no-ops, in order.
     std::vector<std::string> committed_data(NodeId id) const;
     const std::vector<ReadState>& reads(NodeId id) const;
+    // The leader's refusals of changes and transfers the node forwarded (Ready::refusals).
+    const std::vector<ForwardedRefusal>& refusals(NodeId id) const;
     // What the node has persisted, as the engine encoded it (common/engine.h): its metadata record
     // (empty: none yet) and its log records by index. Tests decode them with the engine's own
     // codec (raft/persist.h, multipaxos/persist.h, paxos/persist.h).
@@ -113,6 +115,7 @@ private:
         std::map<Index, Bytes> records;
         std::vector<Committed> committed;
         std::vector<ReadState> reads;
+        std::vector<ForwardedRefusal> refusals;
     };
 
     Node& node(NodeId id);
