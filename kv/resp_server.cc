@@ -149,10 +149,10 @@ struct Request {
 
 // One client connection.
 struct Session : std::enable_shared_from_this<Session> {
-    Session(tcp::socket s, RespServerOptions& options)
-        : socket(std::move(s)),
-          wake(socket.get_executor()),
-          room(socket.get_executor()),
+    Session(Stream s, RespServerOptions& options)
+        : stream(std::move(s)),
+          wake(stream.socket().get_executor()),
+          room(stream.socket().get_executor()),
           parser(options.limits) {
         wake.expires_at(asio::steady_timer::time_point::max());
         room.expires_at(asio::steady_timer::time_point::max());
@@ -184,14 +184,12 @@ struct Session : std::enable_shared_from_this<Session> {
     void close() {
         if (closed) return;
         closed = true;
-        boost::system::error_code ignored;
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
-        socket.close(ignored);
+        stream.close();
         wake.cancel();
         room.cancel();
     }
 
-    tcp::socket socket;
+    Stream stream;            // TCP, or TLS over it (--tls-cert-file): the same coroutines serve both
     asio::steady_timer wake;  // the writer waits on it
     asio::steady_timer room;  // the reader waits on it when too many requests are in flight
     RespRequestParser parser;
@@ -267,13 +265,28 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 asio::co_spawn(me->io, refuse(std::move(socket)), log_escaped("a refused client connection"));
                 continue;
             }
-            auto session = std::make_shared<Session>(std::move(socket), me->options);
-            me->identify(session->client, session->socket);
+            auto session = std::make_shared<Session>(me->stream_for(std::move(socket)), me->options);
+            me->identify(session->client, session->stream.socket());
             std::erase_if(me->sessions, [](auto& w) { return w.expired(); });
             me->sessions.push_back(session);
             asio::co_spawn(me->io, writer(session), log_escaped("a client connection's writer"));
             asio::co_spawn(me->io, reader(me, session), log_escaped("a client connection"));
         }
+    }
+
+    Stream stream_for(tcp::socket socket) {
+        return options.tls ? Stream(std::move(socket), *options.tls) : Stream(std::move(socket));
+    }
+
+    // SPEC "Security": with TLS, a client that does not finish the handshake in time (a
+    // plaintext one among them) is dropped, and its address logged.
+    awaitable<bool> tls_handshake(Session& s) {
+        const auto ec =
+            co_await s.stream.handshake(asio::ssl::stream_base::server, options.tls_handshake_timeout);
+        if (!ec) co_return true;
+        if (!s.closed && !stopped)
+            spdlog::warn("dropping client {}: TLS handshake failed ({})", s.client.addr, tls_error_text(ec));
+        co_return false;
     }
 
     // SPEC "Security": beyond --max-clients, Redis's error and the connection closed; the
@@ -339,6 +352,10 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
 
     static awaitable<void> reader(std::shared_ptr<Impl> me, std::shared_ptr<Session> s) {
         std::vector<std::string> args;
+        if (!co_await me->tls_handshake(*s)) {
+            s->close();
+            co_return;
+        }
         while (!s->closed) {
             if (s->slots.size() >= me->options.max_pipelined_requests) {
                 co_await s->room.async_wait(tuple_awaitable);           // the writer makes room
@@ -346,8 +363,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 continue;
             }
             auto buffer = s->parser.prepare(16 * 1024);
-            auto [ec, n] = co_await s->socket.async_read_some(asio::buffer(buffer.data(), buffer.size()),
-                                                              tuple_awaitable);
+            auto [ec, n] = co_await s->stream.read_some(asio::buffer(buffer.data(), buffer.size()));
             if (ec) break;
             s->parser.commit(n);
             for (;;) {
@@ -387,7 +403,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 continue;
             }
             s->room.cancel();
-            auto [ec, n] = co_await asio::async_write(s->socket, asio::buffer(out), tuple_awaitable);
+            auto [ec, n] = co_await s->stream.write_all(asio::buffer(out));
             if (ec) break;
         }
         s->close();
