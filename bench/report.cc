@@ -399,8 +399,8 @@ std::string follower_table_html(const std::vector<EngineResult>& results) {
           << "</td><td>" << snapshot_word(f.snapshot) << "</td><td>"
           << (f.elections ? std::to_string(*f.elections) : std::string("n/a")) << "</td><td>"
           << p99(f.write_before_ns) << "</td><td>" << p99(f.write_catchup_ns) << "</td><td>"
-          << format_mib(f.rss_before_bytes) << "</td><td>" << format_mib(f.rss_at_restart_bytes) << "</td><td>"
-          << format_mib(f.rss_max_bytes) << "</td></tr>\n";
+          << format_mib(f.rss_before_bytes) << "</td><td>" << format_mib(f.rss_at_restart_bytes)
+          << "</td><td>" << format_mib(f.rss_max_bytes) << "</td></tr>\n";
     }
     s << "</table>\n";
     return s.str();
@@ -479,6 +479,7 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
     j.field("cores", static_cast<std::uint64_t>(config.cores));
     j.field("seed", config.seed);
     write_text_or_null(j, "link_delay", config.link_delay);
+    j.field("tls", config.tls);
     write_text_or_null(j, "sweep", config.sweep);
     j.field("version", config.version);
     j.field("machine", config.machine);

@@ -97,7 +97,7 @@ struct FollowerCatchup {
     std::optional<std::uint64_t> rss_before_bytes;      // VmRSS just before the kill
     std::optional<std::uint64_t> rss_at_restart_bytes;  // VmRSS just before the restart: what
                                                         // the catch-up's rise is measured from
-    std::optional<std::uint64_t> rss_max_bytes;     // the largest VmRSS seen during the catch-up
+    std::optional<std::uint64_t> rss_max_bytes;         // the largest VmRSS seen during the catch-up
 
     // Write (SET) latencies by the phase their request was sent in (measured seconds only).
     LatencyHistogram write_before_ns;   // before the kill
@@ -168,12 +168,13 @@ struct RunConfig {
     std::string durability;  // "log fsync'ed before every acknowledgement"
     unsigned cores = 0;
     std::uint64_t seed = 0;
-    std::string started_at;  // local time, ISO 8601
-    std::string link_delay;  // --link-delay, e.g. "20 ms +- 5 ms"; empty when none
-    std::string sweep;       // --sweep as given, e.g. "clients=1,4,16"; empty when none
-    std::string version;     // "ballot-bench 0.1.0 (<commit>)"
-    std::string machine;     // host name, CPU model
+    std::string started_at;        // local time, ISO 8601
+    std::string link_delay;        // --link-delay, e.g. "20 ms +- 5 ms"; empty when none
+    std::string sweep;             // --sweep as given, e.g. "clients=1,4,16"; empty when none
+    std::string version;           // "ballot-bench 0.1.0 (<commit>)"
+    std::string machine;           // host name, CPU model
     bool unsafe_no_fsync = false;  // --unsafe-no-fsync: the report's title says UNSAFE (no fsync)
+    bool tls = false;              // --tls: clients and peers talk TLS
 
     std::string line() const;
 };

@@ -330,6 +330,22 @@ BOOST_AUTO_TEST_CASE(fail_follower_for_and_server_args) {
     BOOST_TEST(*later.options->fail_follower_for_s == 20);
 }
 
+BOOST_AUTO_TEST_CASE(tls_is_for_spawned_clusters_without_the_redis_baseline) {
+    const auto r = parse({"--tls"});
+    BOOST_TEST_REQUIRE(r.options.has_value(), r.error);
+    BOOST_TEST(r.options->tls);
+    BOOST_TEST(!parse({}).options->tls);
+    const auto existing = parse({"--tls", "--node", "127.0.0.1:7001:1"});
+    BOOST_TEST(!existing.options.has_value());
+    BOOST_TEST(
+        existing.error.find("--tls applies to clusters ballot-bench starts itself") != std::string::npos,
+        existing.error);
+    const auto baseline = parse({"--tls", "--baseline", "redis"});
+    BOOST_TEST(!baseline.options.has_value());
+    BOOST_TEST(baseline.error.find("--tls cannot be used with --baseline") != std::string::npos,
+               baseline.error);
+}
+
 BOOST_AUTO_TEST_CASE(link_delay_port_base_and_a_clients_sweep) {
     const auto r = parse(
         {"--link-delay", "20:5", "--nodes", "7", "--port-base", "30000", "--sweep", "clients=1,4,16,64,256"});
@@ -945,8 +961,8 @@ BOOST_AUTO_TEST_CASE(follower_catchup_in_json_table_and_html) {
             std::string::npos,
         table);
     BOOST_TEST(table.find("0 elections, 0 leader changes") != std::string::npos);
-    BOOST_TEST(table.find("n1 RSS 40.0 MiB before the kill, 50.0 MiB at the restart, at most 60.0 MiB during the catch-up") !=
-               std::string::npos);
+    BOOST_TEST(table.find("n1 RSS 40.0 MiB before the kill, 50.0 MiB at the restart, at most 60.0 MiB during "
+                          "the catch-up") != std::string::npos);
 
     const auto html = format_html(results, synthetic_config());
     BOOST_TEST(html.find("<h2>Follower catch-up</h2>") != std::string::npos);
