@@ -3,7 +3,7 @@
 // answers, -WRONGPASS logged with the client's address, -NOPERM for admin commands with the data
 // password, the admin secret, HELLO AUTH, ballot-client --pass-file, a slow-loris client closed
 // after the partial-request timeout, and --max-clients refusing one connection too many while the
-// others go on being served. The TLS parts of that section are not built yet.
+// others go on being served. TLS is tested in tests/tls_e2e_test.cc.
 #define BOOST_TEST_MODULE security_e2e
 #include <poll.h>
 #include <sys/wait.h>
