@@ -19,6 +19,7 @@
 #include "bench/local_cluster.h"
 #include "common/tls.h"
 #include "engines/registry.h"
+#include "tests/support/node_log.h"
 
 using namespace ballot;
 using namespace std::chrono_literals;
@@ -77,18 +78,6 @@ struct TlsCluster {
     }
     LocalCluster c;
 };
-
-// Whether `text` appears in node `id`'s log within kLogBound (the node writes it as it happens).
-bool log_shows(const LocalCluster& c, NodeId id, const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + kLogBound;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream in(c.log_path(id));
-        const std::string log(std::istreambuf_iterator<char>(in), {});
-        if (log.find(text) != std::string::npos) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return false;
-}
 
 bool redis_cli_has_tls() {
     return run("redis-cli --help").second.find("--tls") != std::string::npos;
@@ -153,7 +142,7 @@ BOOST_AUTO_TEST_CASE(clients_talk_tls_and_a_plaintext_client_is_dropped) {
     auto [received, closed] = plaintext_ping(c.port(1));
     BOOST_TEST(received.find("PONG") == std::string::npos, received);
     BOOST_TEST(closed);
-    BOOST_TEST(log_shows(c, 1, "TLS handshake failed"), c.log_tail(1));
+    BOOST_TEST(log_shows(c, 1, "TLS handshake failed", kLogBound), c.log_tail(1));
     BOOST_TEST(c.command(1, {"GET", "greeting"}).str == "hello");
 }
 
@@ -203,8 +192,8 @@ BOOST_DATA_TEST_CASE(a_tls_cluster_serves_and_refuses_peers_it_cannot_trust, bda
     c.signal(3, SIGTERM);
     c.set_node_extra_args(3, other.flags(3));
     c.start(3);
-    BOOST_TEST(log_shows(c, 1, "peer TLS handshake with node 3 at"), c.log_tail(1));
-    BOOST_TEST(log_shows(c, 1, "certificate verify failed"), c.log_tail(1));
+    BOOST_TEST(log_shows(c, 1, "peer TLS handshake with node 3 at", kLogBound), c.log_tail(1));
+    BOOST_TEST(log_shows(c, 1, "certificate verify failed", kLogBound), c.log_tail(1));
     check_serving(c, 1, "other-ca");
     check_serving(c, 2, "other-ca-2");
 
@@ -212,7 +201,8 @@ BOOST_DATA_TEST_CASE(a_tls_cluster_serves_and_refuses_peers_it_cannot_trust, bda
     c.signal(3, SIGTERM);
     c.set_node_extra_args(3, certs.flags(2));
     c.start(3);
-    BOOST_TEST(log_shows(c, 1, "claims to be node 3, but its certificate (/CN=node-2) does not name node-3"),
+    BOOST_TEST(log_shows(c, 1, "claims to be node 3, but its certificate (/CN=node-2) does not name node-3",
+                         kLogBound),
                c.log_tail(1));
     check_serving(c, 2, "wrong-id");
 
