@@ -262,7 +262,9 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
             if (me->open_clients() >= me->options.max_clients) {
-                asio::co_spawn(me->io, refuse(std::move(socket)), log_escaped("a refused client connection"));
+                asio::co_spawn(me->io,
+                               refuse(me->stream_for(std::move(socket)), me->options.tls_handshake_timeout),
+                               log_escaped("a refused client connection"));
                 continue;
             }
             auto session = std::make_shared<Session>(me->stream_for(std::move(socket)), me->options);
@@ -290,15 +292,16 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     }
 
     // SPEC "Security": beyond --max-clients, Redis's error and the connection closed; the
-    // connections already open go on being served.
-    static awaitable<void> refuse(tcp::socket socket) {
+    // connections already open go on being served. With TLS the error goes inside it, after the
+    // handshake (bounded as for any client).
+    static awaitable<void> refuse(Stream stream, std::chrono::milliseconds handshake_timeout) {
         boost::system::error_code ec;
-        const auto remote = socket.remote_endpoint(ec);
+        const auto remote = stream.socket().remote_endpoint(ec);
         spdlog::warn("refusing client {}: max number of clients reached", ec ? "?" : endpoint_text(remote));
         static const std::string reply = error_reply("ERR max number of clients reached");
-        co_await asio::async_write(socket, asio::buffer(reply), tuple_awaitable);
-        socket.shutdown(tcp::socket::shutdown_both, ec);
-        socket.close(ec);
+        if (!co_await stream.handshake(asio::ssl::stream_base::server, handshake_timeout))
+            co_await stream.write_all(asio::buffer(reply));
+        stream.close();
     }
 
     std::size_t open_clients() const {

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
@@ -19,6 +20,7 @@
 #include "bench/local_cluster.h"
 #include "common/tls.h"
 #include "engines/registry.h"
+#include "kv/resp_client.h"
 #include "tests/support/node_log.h"
 
 using namespace ballot;
@@ -144,6 +146,42 @@ BOOST_AUTO_TEST_CASE(clients_talk_tls_and_a_plaintext_client_is_dropped) {
     BOOST_TEST(closed);
     BOOST_TEST(log_shows(c, 1, "TLS handshake failed", kLogBound), c.log_tail(1));
     BOOST_TEST(c.command(1, {"GET", "greeting"}).str == "hello");
+}
+
+BOOST_AUTO_TEST_CASE(one_client_too_many_gets_the_max_clients_error_inside_tls) {
+    Certs certs("max-clients");
+    LocalCluster c(kServer, "raft", 1, {"--max-clients", "2"});
+    c.set_node_extra_args(1, certs.flags(1));
+    const TlsContext tls = client_tls(certs.ca());
+    c.set_tls(tls);
+    c.start_all();
+    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "k", "v", kElection), c.log_tail(1));
+    std::vector<std::unique_ptr<kv::RespClient>> clients;
+    for (int i = 0; i < 2; ++i) {
+        clients.push_back(std::make_unique<kv::RespClient>());
+        clients.back()->set_tls(tls);
+        clients.back()->connect("127.0.0.1", c.port(1), 5s);
+    }
+    // The harness's own short connections are gone once the node counts exactly our two.
+    const auto deadline = std::chrono::steady_clock::now() + kLogBound;
+    std::string list;
+    while (std::chrono::steady_clock::now() < deadline) {
+        list = clients[0]->command({"CLIENT", "LIST"}).str;
+        if (std::count(list.begin(), list.end(), '\n') == 2) break;
+        std::this_thread::sleep_for(20ms);
+    }
+    BOOST_REQUIRE_EQUAL(std::count(list.begin(), list.end(), '\n'), 2);
+    kv::RespClient third;
+    third.set_tls(tls);
+    third.connect("127.0.0.1", c.port(1), 5s);  // the TLS handshake completes, then the error
+    kv::RespValue refused;
+    try {
+        refused = third.receive();
+    } catch (const kv::RespClientError& e) {
+        BOOST_FAIL(std::string("no error reply over TLS: ") + e.what());
+    }
+    BOOST_TEST(refused.str == "ERR max number of clients reached");
+    BOOST_TEST(clients[1]->command({"GET", "k"}).str == "v");
 }
 
 BOOST_AUTO_TEST_CASE(tls_flags_are_all_three_or_none_and_must_load) {
