@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
     config.seed = o.seed;
     config.started_at = local_time("%Y-%m-%dT%H:%M:%S%z");
     if (o.link_delay.enabled()) config.link_delay = o.link_delay.str();
+    config.tls = o.tls;
     if (o.sweep) config.sweep = sweep_text(*o.sweep);
     config.version = ballot::version_line("ballot-bench");
     config.machine = machine_description();

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/random.h"
+#include "common/tls.h"
 #include "kv/resp.h"
 
 namespace ballot::bench {
@@ -38,13 +39,15 @@ constexpr auto kDrainGrace = 5s;
 constexpr int kMaxStaleWaits = 30;
 // Bytes asked of the socket per read.
 constexpr std::size_t kReadChunkBytes = 16 * 1024;
+constexpr std::chrono::milliseconds kTlsHandshakeTimeout{5000};
 
 // One TCP connection of one client, with its requests in flight (their intended send times,
 // oldest first: RESP answers in order). At most `pipeline` are in flight.
 struct Connection {
-    explicit Connection(asio::io_context& io) : socket(io), wake(io, 1), due(io) {}
+    Connection(asio::io_context& io, const Workload& w)
+        : stream(w.tls ? Stream(tcp::socket(io), *w.tls) : Stream(tcp::socket(io))), wake(io, 1), due(io) {}
 
-    tcp::socket socket;
+    Stream stream;  // TCP, or TLS over it (--tls)
     // The writer waits on `wake` while its window is full (notify() wakes it: a channel costs no
     // system call, where re-arming a timer per reply would), and on `due` for an open-loop
     // request's intended send time.
@@ -71,8 +74,7 @@ struct Connection {
     }
     void abort() {
         dead = true;
-        boost::system::error_code ignored;
-        socket.close(ignored);
+        stream.close();
         interrupt();
     }
 };
@@ -287,7 +289,7 @@ awaitable<void> Run::writer(Client& c, Connection& conn) {
             const bool write = append_request(c, conn.out);
             conn.inflight.push_back({intended, write});
         }
-        auto [ec, written] = co_await asio::async_write(conn.socket, asio::buffer(conn.out), kUse);
+        auto [ec, written] = co_await conn.stream.write_all(asio::buffer(conn.out));
         (void)written;
         if (ec) {
             conn.abort();
@@ -298,7 +300,7 @@ awaitable<void> Run::writer(Client& c, Connection& conn) {
     // Nothing left to read either: stop the reader's pending read.
     if (conn.inflight.empty()) {
         boost::system::error_code ignored;
-        conn.socket.cancel(ignored);
+        conn.stream.socket().cancel(ignored);
     }
 }
 
@@ -308,7 +310,7 @@ awaitable<void> Run::reader(Client& c, Connection& conn) {
     for (;;) {
         if (conn.inflight.empty() && (conn.writer_done || conn.dead)) break;
         auto space = conn.parser.prepare(kReadChunkBytes);
-        auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(space.data(), space.size()), kUse);
+        auto [ec, n] = co_await conn.stream.read_some(asio::buffer(space.data(), space.size()));
         if (ec) {
             if (!(ec == asio::error::operation_aborted && conn.inflight.empty() && conn.writer_done))
                 conn.abort();
@@ -344,13 +346,13 @@ awaitable<std::optional<kv::RespValue>> Run::exchange(Connection& conn,
                                                       const std::vector<std::string>& command) {
     conn.out.clear();
     kv::append_command(conn.out, command);
-    auto [wec, written] = co_await asio::async_write(conn.socket, asio::buffer(conn.out), kUse);
+    auto [wec, written] = co_await conn.stream.write_all(asio::buffer(conn.out));
     (void)written;
     if (wec) co_return std::nullopt;
     kv::RespValue reply;
     for (;;) {
         auto space = conn.parser.prepare(kReadChunkBytes);
-        auto [ec, n] = co_await conn.socket.async_read_some(asio::buffer(space.data(), space.size()), kUse);
+        auto [ec, n] = co_await conn.stream.read_some(asio::buffer(space.data(), space.size()));
         if (ec) co_return std::nullopt;
         conn.parser.commit(n);
         const auto status = conn.parser.next(reply);
@@ -394,17 +396,18 @@ awaitable<void> Run::client_loop(Client& c) {
         if (aborted_) break;
         if (open_loop() ? c.next_intended >= measure_end_ : stopping_) break;
 
-        Connection conn(io_);
+        Connection conn(io_, w_);
         c.conn = &conn;
         struct Detach {
             Client& c;
             ~Detach() { c.conn = nullptr; }
         } detach{c};
 
-        auto [ec] = co_await conn.socket.async_connect(endpoints_[c.node], kUse);
+        auto [ec] = co_await conn.stream.socket().async_connect(endpoints_[c.node], kUse);
+        if (!ec) ec = co_await conn.stream.handshake(asio::ssl::stream_base::client, kTlsHandshakeTimeout);
         if (!ec && !w_.password.empty() && !co_await authenticate(conn)) conn.abort();
         if (!ec && !conn.dead && w_.target == Target::leader && hops < n) {
-            conn.socket.set_option(tcp::no_delay(true), ec);
+            conn.stream.socket().set_option(tcp::no_delay(true), ec);
             const Lead lead = co_await follow_leader(c, conn);
             if (lead == Lead::elsewhere) {
                 ++hops;
@@ -422,7 +425,7 @@ awaitable<void> Run::client_loop(Client& c) {
         if (ec || conn.dead) {
             if (!aborted_) count_error("connect failed", Clock::now());
         } else {
-            conn.socket.set_option(tcp::no_delay(true), ec);
+            conn.stream.socket().set_option(tcp::no_delay(true), ec);
             co_await (writer(c, conn) && reader(c, conn));
             // Whatever is still in flight will never be answered on this connection.
             for (const auto& sent : conn.inflight) {

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@
 #include "bench/options.h"
 #include "bench/result.h"
 #include "bench/transfer.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace ballot::bench {
 
@@ -41,6 +46,8 @@ struct Workload {
     std::uint64_t seed = 1;
     Target target = Target::all;
     std::string password;  // AUTH on every connection when not empty
+    // TLS on every connection (common/tls.h, client_tls); null: plaintext.
+    std::shared_ptr<boost::asio::ssl::context> tls;
 
     static Workload from(const Options& o);
 };

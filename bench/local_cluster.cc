@@ -200,6 +200,7 @@ kv::RespValue LocalCluster::command(NodeId id, const std::vector<std::string>& a
     try {
         kv::RespClient client;
         client.set_password(password_);
+        client.set_tls(tls_);
         client.connect("127.0.0.1", port(id), timeout);
         client.set_timeout(timeout);
         return client.command(args);

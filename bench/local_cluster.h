@@ -11,12 +11,17 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/types.h"
 #include "kv/resp.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace ballot {
 
@@ -70,6 +75,8 @@ public:
     // The password command() (and so every helper below) AUTHs with; for a cluster started
     // with --requirepass-file among the extra args. Empty: none.
     void set_password(std::string password) { password_ = std::move(password); }
+    // TLS for command() (common/tls.h, client_tls); for a cluster started with --tls-cert-file.
+    void set_tls(std::shared_ptr<boost::asio::ssl::context> tls) { tls_ = std::move(tls); }
 
     // One command on a fresh connection to node `id`; a connection failure gives an error value
     // whose text starts with "IOERR".
@@ -104,6 +111,7 @@ private:
     std::vector<std::string> extra_args_;
     std::map<NodeId, std::vector<std::string>> node_extra_args_;
     std::string password_;
+    std::shared_ptr<boost::asio::ssl::context> tls_;
     std::string root_;
     std::vector<std::uint16_t> ports_;
     std::map<NodeId, pid_t> pids_;

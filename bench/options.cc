@@ -102,6 +102,9 @@ const Spec kSpecs[] = {
                               "above them (default: random free ports in 20000-45000)"},
     {"requirepass-file", "FILE", false, "start the servers with --requirepass-file FILE and AUTH every client "
                                         "with that password (with --node: just AUTH)"},
+    {"tls", nullptr, false, "spawned clusters run TLS (clients and peers), with a throwaway CA and "
+                            "certificates from scripts/make-certs.sh; every client talks TLS (default: "
+                            "plaintext)"},
     {"server-arg", "ARG", true, "pass ARG to every ballot-server the bench starts, one argument each time "
                                 "(e.g. --server-arg=--snapshot-entries=20000); nothing is passed by default"},
     {"out", "DIR", false, "directory for the JSON and HTML reports (default: bench-results)"},
@@ -510,7 +513,7 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         // An existing cluster is what it is: options that describe spawned clusters make no sense.
         for (const char* spawn_only : {"protocol", "nodes", "server", "fail-leader-at", "fail-follower-for",
                                        "transfer-leader-at", "transfer-leader-every", "remove-leader-at",
-                                       "server-arg", "link-delay", "port-base", "unsafe-no-fsync"}) {
+                                       "server-arg", "link-delay", "port-base", "unsafe-no-fsync", "tls"}) {
             if (has(spawn_only))
                 return fail(
                     std::string("--") + spawn_only +
@@ -570,6 +573,9 @@ ParseResult parse_options(const std::vector<std::string>& args) {
     }
     o.json_stdout = has("json");
     o.unsafe_no_fsync = has("unsafe-no-fsync");
+    o.tls = has("tls");
+    if (o.tls && has("baseline"))
+        return fail("--tls cannot be used with --baseline (the Redis baseline runs plaintext)");
     if (has("server")) {
         o.server = text("server");
         if (o.server.empty()) return fail("--server must name the ballot-server binary");

@@ -94,6 +94,9 @@ struct Options {
     // password every client (and every check of the bench) AUTHs with; also for --node.
     std::string requirepass_file;
     std::string password;
+    // --tls: spawned clusters run TLS with throwaway certificates (bench/targets.cc), and every
+    // client talks TLS.
+    bool tls = false;
     std::optional<Sweep> sweep = std::nullopt;
 
     // The options of one run of a sweep: `value` in place of --clients or --rate.

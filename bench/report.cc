@@ -540,6 +540,7 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
     j.field("cores", static_cast<std::uint64_t>(config.cores));
     j.field("seed", config.seed);
     write_text_or_null(j, "link_delay", config.link_delay);
+    j.field("tls", config.tls);
     write_text_or_null(j, "sweep", config.sweep);
     j.field("version", config.version);
     j.field("machine", config.machine);

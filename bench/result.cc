@@ -111,6 +111,7 @@ std::string RunConfig::line() const {
       << keys << " keys, read ratio " << read_ratio << "; " << duration_s << " s measured after " << warmup_s
       << " s warmup; durability: " << durability << "; " << cores << " cores; seed " << seed;
     if (!link_delay.empty()) s << "; link delay " << link_delay << " one way on every peer link";
+    if (tls) s << "; TLS on client and peer connections";
     if (!sweep.empty()) s << "; sweep " << sweep;
     if (!machine.empty()) s << "; machine " << machine;
     if (!version.empty()) s << "; " << version;

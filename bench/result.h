@@ -207,6 +207,7 @@ struct RunConfig {
     std::string version;           // "ballot-bench 0.1.0 (<commit>)"
     std::string machine;           // host name, CPU model
     bool unsafe_no_fsync = false;  // --unsafe-no-fsync: the report's title says UNSAFE (no fsync)
+    bool tls = false;              // --tls: clients and peers talk TLS
 
     std::string line() const;
 };

@@ -4,12 +4,16 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "bench/follower.h"
 #include "bench/local_cluster.h"
 #include "bench/redis_baseline.h"
 #include "bench/transfer.h"
+#include "common/tls.h"
 #include "engines/registry.h"
 #include "kv/resp_client.h"
 
@@ -82,6 +86,43 @@ KillReport kill_leader(LocalCluster& cluster) {
     return k;
 }
 
+// --tls: a CA and node certificates from scripts/make-certs.sh in a fresh temp dir, removed at
+// the end. Throws std::runtime_error with the script's output if it fails.
+class ThrowawayCerts {
+public:
+    explicit ThrowawayCerts(int nodes) {
+        char pattern[] = "/tmp/ballot-bench-certs-XXXXXX";
+        if (!::mkdtemp(pattern)) throw std::runtime_error("--tls: cannot make a temp dir for certificates");
+        dir_ = pattern;
+        std::string command = "timeout 60 " + std::string(BALLOT_MAKE_CERTS) + " " + dir_;
+        for (int id = 1; id <= nodes; ++id) command += " " + std::to_string(id);
+        const std::string log = dir_ + "/make-certs.log";
+        if (std::system((command + " >" + log + " 2>&1").c_str()) != 0) {
+            std::ifstream in(log);
+            const std::string out(std::istreambuf_iterator<char>(in), {});
+            std::filesystem::remove_all(dir_);
+            throw std::runtime_error("--tls: " + std::string(BALLOT_MAKE_CERTS) + " failed: " + out);
+        }
+    }
+    ~ThrowawayCerts() {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir_, ignored);
+    }
+    ThrowawayCerts(const ThrowawayCerts&) = delete;
+    ThrowawayCerts& operator=(const ThrowawayCerts&) = delete;
+
+    std::string ca() const { return dir_ + "/ca.crt"; }
+    // Node `id`'s --tls-* flags.
+    std::vector<std::string> server_flags(NodeId id) const {
+        const std::string name = dir_ + "/node-" + std::to_string(id);
+        return {"--tls-cert-file=" + name + ".crt", "--tls-key-file=" + name + ".key",
+                "--tls-ca-cert-file=" + ca()};
+    }
+
+private:
+    std::string dir_;
+};
+
 }  // namespace
 
 std::string temp_filesystem() {
@@ -123,6 +164,15 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
         if (o.unsafe_no_fsync) server_args.push_back("--unsafe-no-fsync");
         LocalCluster cluster(o.server, protocol, o.nodes, server_args, o.port_base);
         cluster.set_password(o.password);
+        Workload workload = Workload::from(o);
+        std::optional<ThrowawayCerts> certs;
+        if (o.tls) {
+            certs.emplace(o.nodes);
+            for (NodeId id = 1; id <= static_cast<NodeId>(o.nodes); ++id)
+                cluster.set_node_extra_args(id, certs->server_flags(id));
+            workload.tls = client_tls(certs->ca());
+            cluster.set_tls(workload.tls);
+        }
         cluster.start_all();
         if (!wait_until_writable(cluster, context.interrupted, failed.failure)) return failed;
 
@@ -155,8 +205,7 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
             fault = std::move(plan);
         }
 
-        EngineResult r =
-            run_load(protocol, Workload::from(o), nodes, context.progress, fault, context.interrupted);
+        EngineResult r = run_load(protocol, workload, nodes, context.progress, fault, context.interrupted);
         r.replicated = true;
         r.unsafe_no_fsync = o.unsafe_no_fsync;
         if (o.read_ratio > 0) r.read_path = find_engine(protocol)->read_path;

@@ -203,6 +203,7 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     TransportOptions transport_options;
     transport_options.identity = guard_->identity();
     transport_options.link_delay = options_.link_delay;
+    transport_options.tls = options_.peer_tls;
     transport_options.admit = [this](NodeId peer, std::uint64_t identity, const HelloMarks& m,
                                      TransportOptions::AdmitDone done) {
         guard_->admit(peer, DataDirClaim{identity, m.incarnation, m.boot_mark, m.mark}, std::move(done));

@@ -21,6 +21,10 @@
 #include "common/live_events.h"
 #include "common/state_machine.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace ballot {
 
 class FileStorage;
@@ -58,6 +62,8 @@ struct NodeOptions {
     // --http HOST:PORT: where this node serves its live view (common/live_view.h); port 0: off.
     std::string http_host;
     std::uint16_t http_port = 0;
+    // --tls-cert-file and co (common/tls.h, peer_tls): mutual TLS with every peer; null: plaintext.
+    std::shared_ptr<boost::asio::ssl::context> peer_tls;
 };
 
 // What opening the data dir can go wrong with: SPEC says a corrupt data dir exits 1 naming the

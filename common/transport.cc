@@ -13,6 +13,7 @@
 
 #include "common/codec.h"
 #include "common/spawn.h"
+#include "common/tls.h"
 
 namespace ballot {
 
@@ -101,10 +102,10 @@ struct DelayedFrame {
 };
 
 struct Connection {
-    Connection(tcp::socket s, NodeId peer_id, LinkDelay link_delay)
-        : socket(std::move(s)),
-          wake(socket.get_executor()),
-          delay_timer(socket.get_executor()),
+    Connection(Stream s, NodeId peer_id, LinkDelay link_delay)
+        : stream(std::move(s)),
+          wake(stream.socket().get_executor()),
+          delay_timer(stream.socket().get_executor()),
           peer(peer_id),
           delay_line(link_delay) {
         wake.expires_at(asio::steady_timer::time_point::max());
@@ -112,14 +113,12 @@ struct Connection {
     void close() {
         if (closed) return;
         closed = true;
-        boost::system::error_code ignored;
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
-        socket.close(ignored);
+        stream.close();
         wake.cancel();
         delay_timer.cancel();
     }
 
-    tcp::socket socket;
+    Stream stream;            // TCP, or TLS over it (options.tls)
     asio::steady_timer wake;  // cancelled to tell the writer there is something to send
     // Expires when the first delayed frame is due; cancelled when a frame enters an empty line.
     asio::steady_timer delay_timer;
@@ -239,15 +238,15 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     }
 
     // Reads one whole frame (header and payload) during the handshake, with a deadline.
-    static awaitable<std::optional<Bytes>> read_frame(tcp::socket& socket, std::size_t max_bytes) {
+    static awaitable<std::optional<Bytes>> read_frame(Stream& stream, std::size_t max_bytes) {
         std::uint8_t header[kFrameHeaderBytes];
-        auto [ec, n] = co_await asio::async_read(socket, asio::buffer(header), tuple_awaitable);
+        auto [ec, n] = co_await stream.read_exactly(asio::buffer(header));
         if (ec) co_return std::nullopt;
         std::uint32_t len = 0;
         std::memcpy(&len, header, 4);  // little-endian hosts only (checked at build time below)
         if (len < 1 || len > max_bytes || header[4] != kFrameVersion) co_return std::nullopt;
         Bytes payload(len - 1);
-        auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(payload), tuple_awaitable);
+        auto [ec2, n2] = co_await stream.read_exactly(asio::buffer(payload));
         if (ec2) co_return std::nullopt;
         co_return payload;
     }
@@ -270,24 +269,59 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             use_awaitable);
     }
 
-    // Exchanges Hello frames. The dialer speaks first. Returns the peer's id or 0 on failure.
-    awaitable<NodeId> handshake(tcp::socket& socket, NodeId expected_peer) {
+    // A connection to or from a peer, TLS with options.tls.
+    Stream stream_for(tcp::socket socket) const {
+        return options.tls ? Stream(std::move(socket), *options.tls) : Stream(std::move(socket));
+    }
+
+    // With TLS, the handshake that verifies the peer's certificate against the CA (SPEC
+    // "Security"): the dialer is the TLS client. False (logged) if it failed.
+    awaitable<bool> tls_handshake(Stream& stream, NodeId expected_peer) {
+        const bool dialer = expected_peer != kNoNode;
+        const auto ec = co_await stream.handshake(
+            dialer ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
+            std::chrono::milliseconds(options.handshake_timeout_ms));
+        if (!ec) co_return true;
+        if (!stopped)
+            say(LogLevel::warn,
+                "peer TLS handshake " +
+                    (dialer ? "with node " + std::to_string(expected_peer) + " at " : std::string("from ")) +
+                    remote_text(stream) + " failed: " + tls_error_text(ec));
+        co_return false;
+    }
+
+    static std::string remote_text(Stream& stream) {
+        boost::system::error_code ec;
+        const auto remote = stream.socket().remote_endpoint(ec);
+        return ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port());
+    }
+
+    // With TLS: whether the verified certificate names the node the peer's Hello claims to be.
+    std::string certificate_refusal(Stream& stream, NodeId claimed) {
+        if (!stream.tls()) return {};
+        std::string mismatch = certificate_mismatch(stream.native_tls(), claimed);
+        if (mismatch.empty()) return {};
+        return "peer " + remote_text(stream) + " claims to be node " + std::to_string(claimed) + ", but " +
+               mismatch;
+    }
+
+    // Exchanges Hello frames (inside TLS with options.tls). The dialer speaks first. Returns the
+    // peer's id or 0 on failure.
+    awaitable<NodeId> handshake(Stream& stream, NodeId expected_peer) {
         asio::steady_timer deadline(io);
         deadline.expires_after(std::chrono::milliseconds(options.handshake_timeout_ms));
-        deadline.async_wait([&socket](boost::system::error_code ec) {
-            if (!ec) {
-                boost::system::error_code ignored;
-                socket.close(ignored);
-            }
+        deadline.async_wait([&stream](boost::system::error_code ec) {
+            if (!ec) stream.close();
         });
+        if (!co_await tls_handshake(stream, expected_peer)) co_return kNoNode;
         bool dialer = expected_peer != kNoNode;
         if (dialer) {
             Bytes hello =
                 encode_hello(Hello{protocol, self, expected_peer, options.identity, my_marks(), {}});
-            auto [ec, n] = co_await asio::async_write(socket, asio::buffer(hello), tuple_awaitable);
+            auto [ec, n] = co_await stream.write_all(asio::buffer(hello));
             if (ec) co_return kNoNode;
         }
-        std::optional<Hello> hello = decode_hello(co_await read_frame(socket, 4096));
+        std::optional<Hello> hello = decode_hello(co_await read_frame(stream, 4096));
         if (!hello) {
             say(LogLevel::warn, "peer handshake rejected: not a Ballot peer hello");
             co_return kNoNode;
@@ -307,6 +341,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             why = "expected node " + std::to_string(expected_peer) + ", got " + std::to_string(h.from);
         else if (!dialer && h.from > self)
             why = "node " + std::to_string(h.from) + " dialed, but the lower id dials";
+        else
+            why = certificate_refusal(stream, h.from);
         if (!why.empty()) {
             say(LogLevel::warn, "peer handshake rejected: " + why);
             co_return kNoNode;
@@ -324,13 +360,13 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         if (refusal) say(LogLevel::error, "refusing node " + std::to_string(h.from) + ": " + *refusal);
         Bytes reply = encode_hello(Hello{protocol, self, h.from, options.identity, my_marks(),
                                          bounded_reason(refusal.value_or(""))});
-        auto [ec, n] = co_await asio::async_write(socket, asio::buffer(reply), tuple_awaitable);
+        auto [ec, n] = co_await stream.write_all(asio::buffer(reply));
         if (ec || refusal) {
             note_failed(h.from);
             co_return kNoNode;
         }
         if (!dialer) {
-            std::optional<Hello> verdict = decode_hello(co_await read_frame(socket, 4096));
+            std::optional<Hello> verdict = decode_hello(co_await read_frame(stream, 4096));
             if (!verdict || verdict->from != h.from) {
                 note_failed(h.from);
                 co_return kNoNode;
@@ -359,9 +395,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     static awaitable<void> inbound(std::shared_ptr<Impl> me, tcp::socket socket) {
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        NodeId peer = co_await me->handshake(socket, kNoNode);
+        Stream stream = me->stream_for(std::move(socket));
+        NodeId peer = co_await me->handshake(stream, kNoNode);
         if (peer == kNoNode || me->stopped) co_return;
-        co_await me->run(std::make_shared<Connection>(std::move(socket), peer, me->options.link_delay));
+        co_await me->run(std::make_shared<Connection>(std::move(stream), peer, me->options.link_delay));
     }
 
     // A lower-id node this one does not know dialed it, and options.admit_unlisted allowed it.
@@ -398,10 +435,11 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             if (!ec && !me->stopped) {
                 boost::system::error_code ignored;
                 socket.set_option(tcp::no_delay(true), ignored);
-                if (co_await me->handshake(socket, peer_id) == peer_id && !me->stopped) {
+                Stream stream = me->stream_for(std::move(socket));
+                if (co_await me->handshake(stream, peer_id) == peer_id && !me->stopped) {
                     backoff_ms = me->options.connect_backoff_min_ms;
                     co_await me->run(
-                        std::make_shared<Connection>(std::move(socket), peer_id, me->options.link_delay));
+                        std::make_shared<Connection>(std::move(stream), peer_id, me->options.link_delay));
                     ran = true;
                 }
             }
@@ -445,8 +483,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                 }
                 if (buffer.size() - end < 4096) buffer.resize(buffer.size() * 2);
             }
-            auto [ec, n] = co_await c->socket.async_read_some(
-                asio::buffer(buffer.data() + end, buffer.size() - end), tuple_awaitable);
+            auto [ec, n] =
+                co_await c->stream.read_some(asio::buffer(buffer.data() + end, buffer.size() - end));
             if (ec) break;
             end += n;
             while (end - begin >= kFrameHeaderBytes) {
@@ -524,7 +562,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                 co_await c->wake.async_wait(tuple_awaitable);
                 continue;
             }
-            auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(writing), tuple_awaitable);
+            auto [ec, n] = co_await c->stream.write_all(asio::buffer(writing));
             if (ec) {
                 if (!c->closed && !me->stopped)
                     me->say(LogLevel::info,
@@ -543,7 +581,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
 #ifdef TCP_NOTSENT_LOWAT
         int bytes =
             limit ? static_cast<int>(std::min<std::size_t>(options.bulk_notsent_lowat_bytes, 1 << 30)) : 0;
-        if (::setsockopt(c.socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof bytes) != 0)
+        if (::setsockopt(c.stream.socket().native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes,
+                         sizeof bytes) != 0)
             say(LogLevel::debug, "TCP_NOTSENT_LOWAT not set on the connection to peer n" +
                                      std::to_string(c.peer) + ": " + std::strerror(errno));
 #endif

@@ -51,6 +51,9 @@
 // connections do not share a bottleneck queue, at the price of a second handshake, admission
 // (common/membership_guard.h) and reconnect state per peer; we keep one connection.
 //
+// TLS (options.tls) is a layer under the same coroutines: a connection's Stream (common/tls.h)
+// is TLS or plain TCP, and only the handshake differs.
+//
 // WAN emulation (--link-delay, common/link_delay.h): with options.link_delay set, every frame
 // either lane sends waits on its connection's delay line (one steady timer per connection, no
 // thread or timer per frame) until its delivery time, and only then enters the lanes above.
@@ -71,6 +74,10 @@
 #include "common/link_delay.h"
 #include "common/log_level.h"
 #include "common/types.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace ballot {
 
@@ -112,6 +119,11 @@ struct TransportOptions {
     // with no address, never dialed) instead of refusing it as "not a member". For a node started
     // with --join, until it learns a configuration (common/node.h).
     std::function<bool()> admit_unlisted;
+    // Mutual TLS (common/tls.h, peer_tls; --tls-cert-file and co): every connection runs a TLS
+    // handshake first, each side verifying the other's certificate against the CA, then the Hello
+    // exchange inside it; a peer whose certificate does not name the id its Hello claims
+    // (certificate_mismatch) is refused with a logged reason. Null: plaintext.
+    std::shared_ptr<boost::asio::ssl::context> tls;
     // A connected peer's mark frame.
     std::function<void(NodeId, std::uint64_t incarnation, std::uint64_t mark)> on_mark;
 };

@@ -52,6 +52,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/tls.h"
 #include "common/version.h"
 #include "kv/auth.h"
 #include "kv/kv_commands.h"
@@ -61,6 +62,8 @@
 
 namespace po = boost::program_options;
 using namespace ballot::kv;
+using ballot::client_tls;
+using ballot::TlsContext;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -81,7 +84,7 @@ constexpr milliseconds kBackoffMax{1000};
 
 const char* const kUsage =
     "usage: ballot-client --node HOST:PORT:ID [--node ...] [--timeout-ms N] [--pass-file FILE]\n"
-    "                     [COMMAND [ARG ...]]\n"
+    "                     [--tls --cacert FILE] [COMMAND [ARG ...]]\n"
     "       ballot-client --node ... lock NAME [--ttl-ms N] -- CMD [ARG ...]\n"
     "       ballot-client --node ... elect NAME VALUE [--ttl-ms N] -- CMD [ARG ...]\n"
     "  with a COMMAND: run it once and exit; without: interactive (line editing, history)\n"
@@ -95,6 +98,8 @@ const char* const kUsage =
     "                       retry (default 10000)\n"
     "  --pass-file FILE     AUTH with the password in FILE on every connection (a cluster\n"
     "                       started with --requirepass-file; a file keeps it out of `ps`)\n"
+    "  --tls --cacert FILE  talk TLS (a cluster started with --tls-cert-file), verifying the\n"
+    "                       nodes' certificates against the CA in FILE (as redis-cli does)\n"
     "  exit code: 0 every command succeeded, 1 a command ended in an error (an error reply or no\n"
     "  reachable node), 2 a usage error";
 
@@ -217,6 +222,7 @@ public:
 
     const NodeAddress& current() const { return nodes_[current_]; }
     void set_password(std::string password) { client_.set_password(std::move(password)); }
+    void set_tls(TlsContext tls) { client_.set_tls(std::move(tls)); }
 
     // Runs one validated command (`args` as the user typed them), retrying across nodes.
     // `blocking`: a command that may wait in the cluster (LOCK, ELECT): this long for a reply
@@ -647,7 +653,7 @@ void split_argv(int argc, char** argv, std::vector<std::string>& options, std::v
         if (a.empty() || a[0] != '-') break;
         options.push_back(a);
         ++i;
-        if ((a == "--node" || a == "--timeout-ms" || a == "--pass-file") && i < argc)
+        if ((a == "--node" || a == "--timeout-ms" || a == "--pass-file" || a == "--cacert") && i < argc)
             options.push_back(argv[i++]);
     }
     for (; i < argc; ++i) command.emplace_back(argv[i]);
@@ -662,13 +668,15 @@ int main(int argc, char** argv) {
     std::vector<NodeAddress> nodes;
     std::int64_t timeout_ms = 10000;
     std::string password;
+    TlsContext tls;
     try {
         po::options_description desc("options");
         desc.add_options()("help,h", "show usage")("version", "print the version and exit")(
             "node", po::value<std::vector<std::string>>(),
             "a cluster member, HOST:PORT:ID (repeat for each)")(
             "timeout-ms", po::value<std::int64_t>(&timeout_ms), "give up after this long (default 10000)")(
-            "pass-file", po::value<std::string>(), "AUTH with the password in this file");
+            "pass-file", po::value<std::string>(), "AUTH with the password in this file")("tls", "talk TLS")(
+            "cacert", po::value<std::string>(), "the CA that signed the nodes' certificates");
         po::variables_map vm;
         po::store(po::command_line_parser(option_words).options(desc).run(), vm);
         po::notify(vm);
@@ -692,7 +700,9 @@ int main(int argc, char** argv) {
         if (timeout_ms < 1) throw UsageError("--timeout-ms must be at least 1");
         if (vm.count("pass-file"))
             password = read_secret_file("--pass-file", vm["pass-file"].as<std::string>());
-    } catch (const std::runtime_error& e) {  // UsageError and an unreadable --pass-file
+        if (vm.count("tls") != vm.count("cacert")) throw UsageError("--tls and --cacert FILE go together");
+        if (vm.count("tls")) tls = client_tls(vm["cacert"].as<std::string>());
+    } catch (const std::runtime_error& e) {  // UsageError, an unreadable --pass-file or --cacert
         std::cerr << "ballot-client: " << e.what() << '\n';
         return kExitUsage;
     } catch (const po::error& e) {
@@ -709,9 +719,11 @@ int main(int argc, char** argv) {
     }
     ClusterClient cluster(nodes, milliseconds(timeout_ms));
     if (!password.empty()) cluster.set_password(password);
+    if (tls) cluster.set_tls(tls);
     if (hold) {
         ClusterClient keepalive_cluster(nodes, milliseconds(hold->ttl_ms / 3));
         if (!password.empty()) keepalive_cluster.set_password(password);
+        if (tls) keepalive_cluster.set_tls(tls);
         return run_holding(cluster, keepalive_cluster, *hold);
     }
     if (command.empty()) return interactive(cluster);

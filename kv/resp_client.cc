@@ -3,13 +3,14 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
+#include <optional>
 
 namespace ballot::kv {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 // Bytes asked of the socket per read: large enough for a big KEYS answer to arrive in few reads.
@@ -19,6 +20,16 @@ constexpr std::size_t kReadChunkBytes = 64 * 1024;
 struct RespClient::Io {
     asio::io_context context;
     tcp::socket socket{context};
+    std::optional<asio::ssl::stream<tcp::socket&>> tls;  // over `socket`, with set_tls()
+
+    // Runs `op` on the TLS stream if there is one, else on the socket.
+    template <typename Op>
+    void on_stream(Op&& op) {
+        if (tls)
+            op(*tls);
+        else
+            op(socket);
+    }
 };
 
 RespClient::RespClient() : io_(std::make_unique<Io>()) {}
@@ -39,6 +50,7 @@ void RespClient::close() {
     io_->context.restart();
     io_->context.run();
     io_->context.restart();
+    io_->tls.reset();
     parser_ = RespReplyParser();
     queued_.clear();
     writing_.clear();
@@ -92,6 +104,7 @@ void RespClient::connect(const std::string& host, std::uint16_t port, std::chron
     if (!io_error_.empty()) fail(io_error_);
     boost::system::error_code ignored;
     io_->socket.set_option(tcp::no_delay(true), ignored);
+    if (tls_) start_tls(host, deadline);
     established_ = true;
     if (password_.empty()) return;
     // A node started with --requirepass-file (kv/auth.h) answers nothing else before AUTH.
@@ -100,6 +113,21 @@ void RespClient::connect(const std::string& host, std::uint16_t port, std::chron
         close();
         throw RespAuthError(peer_ + " refused AUTH: -" + auth.str);
     }
+}
+
+// The TLS handshake: the server's certificate must be signed by the CA of set_tls() and name
+// `host` (a DNS name or an IP address).
+void RespClient::start_tls(const std::string& host, Clock::time_point deadline) {
+    io_->tls.emplace(io_->socket, *tls_);
+    io_->tls->set_verify_callback(asio::ssl::host_name_verification(host));
+    SSL_set_tlsext_host_name(io_->tls->native_handle(), host.c_str());  // SNI
+    bool done = false;
+    io_->tls->async_handshake(asio::ssl::stream_base::client, [&](const boost::system::error_code& ec) {
+        done = true;
+        if (ec) io_error_ = "TLS handshake with " + peer_ + " failed: " + ec.message();
+    });
+    run_until([&] { return done; }, deadline, "the TLS handshake");
+    if (!io_error_.empty()) fail(io_error_);
 }
 
 void RespClient::send(const std::vector<std::string>& args) {
@@ -154,31 +182,37 @@ void RespClient::start_write() {
     writing_.swap(queued_);
     queued_.clear();
     write_in_flight_ = true;
-    asio::async_write(io_->socket, asio::buffer(writing_),
-                      [this](const boost::system::error_code& ec, std::size_t) {
-                          write_in_flight_ = false;
-                          writing_.clear();
-                          if (ec && io_error_.empty())
-                              io_error_ = "lost connection to " + peer_ + " while sending: " + ec.message();
-                      });
+    io_->on_stream([this](auto& stream) {
+        asio::async_write(
+            stream, asio::buffer(writing_), [this](const boost::system::error_code& ec, std::size_t) {
+                write_in_flight_ = false;
+                writing_.clear();
+                if (ec && io_error_.empty())
+                    io_error_ = "lost connection to " + peer_ + " while sending: " + ec.message();
+            });
+    });
 }
 
 void RespClient::start_read() {
     if (read_in_flight_) return;
     read_in_flight_ = true;
     std::span<char> area = parser_.prepare(kReadChunkBytes);
-    io_->socket.async_read_some(
-        asio::buffer(area.data(), area.size()), [this](const boost::system::error_code& ec, std::size_t n) {
-            read_in_flight_ = false;
-            if (ec) {
-                if (io_error_.empty()) {
-                    io_error_ = ec == asio::error::eof ? "connection closed by " + peer_
-                                                       : "lost connection to " + peer_ + ": " + ec.message();
+    io_->on_stream([this, area](auto& stream) {
+        stream.async_read_some(
+            asio::buffer(area.data(), area.size()),
+            [this](const boost::system::error_code& ec, std::size_t n) {
+                read_in_flight_ = false;
+                if (ec) {
+                    if (io_error_.empty()) {
+                        io_error_ = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated
+                                        ? "connection closed by " + peer_
+                                        : "lost connection to " + peer_ + ": " + ec.message();
+                    }
+                    return;
                 }
-                return;
-            }
-            parser_.commit(n);
-        });
+                parser_.commit(n);
+            });
+    });
 }
 
 void RespClient::run_until(const std::function<bool()>& done, Clock::time_point deadline,

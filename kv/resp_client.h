@@ -23,6 +23,10 @@
 
 #include "kv/resp.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace ballot::kv {
 
 class RespClientError : public std::runtime_error {
@@ -37,6 +41,8 @@ public:
 
 class RespClient {
 public:
+    using Clock = std::chrono::steady_clock;
+
     RespClient();
     ~RespClient();
     RespClient(const RespClient&) = delete;
@@ -52,6 +58,10 @@ public:
     // The password connect() authenticates with (AUTH password) from then on; empty: none.
     // A refused AUTH fails the connect() with RespAuthError.
     void set_password(std::string password) { password_ = std::move(password); }
+
+    // TLS from the next connect() on (common/tls.h, client_tls: the server verified against a
+    // CA, and its certificate must name the host connected to); null: plaintext.
+    void set_tls(std::shared_ptr<boost::asio::ssl::context> tls) { tls_ = std::move(tls); }
 
     // The longest any one command()/receive()/flush() may take (default 5000 ms).
     void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
@@ -77,11 +87,13 @@ private:
                    const char* waiting_for);
     void start_write();
     void start_read();
+    void start_tls(const std::string& host, Clock::time_point deadline);
     [[noreturn]] void fail(std::string why);
 
     std::unique_ptr<Io> io_;
     std::string peer_;
     std::string password_;
+    std::shared_ptr<boost::asio::ssl::context> tls_;
     std::chrono::milliseconds timeout_{5000};
     RespReplyParser parser_;
     std::string queued_;        // requests not yet handed to the socket

@@ -153,10 +153,10 @@ struct Request {
 
 // One client connection.
 struct Session : std::enable_shared_from_this<Session> {
-    Session(tcp::socket s, RespServerOptions& options)
-        : socket(std::move(s)),
-          wake(socket.get_executor()),
-          room(socket.get_executor()),
+    Session(Stream s, RespServerOptions& options)
+        : stream(std::move(s)),
+          wake(stream.socket().get_executor()),
+          room(stream.socket().get_executor()),
           parser(options.limits) {
         wake.expires_at(asio::steady_timer::time_point::max());
         room.expires_at(asio::steady_timer::time_point::max());
@@ -188,14 +188,12 @@ struct Session : std::enable_shared_from_this<Session> {
     void close() {
         if (closed) return;
         closed = true;
-        boost::system::error_code ignored;
-        socket.shutdown(tcp::socket::shutdown_both, ignored);
-        socket.close(ignored);
+        stream.close();
         wake.cancel();
         room.cancel();
     }
 
-    tcp::socket socket;
+    Stream stream;            // TCP, or TLS over it (--tls-cert-file): the same coroutines serve both
     asio::steady_timer wake;  // the writer waits on it
     asio::steady_timer room;  // the reader waits on it when too many requests are in flight
     RespRequestParser parser;
@@ -281,11 +279,13 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
             if (me->open_clients() >= me->options.max_clients) {
-                asio::co_spawn(me->io, refuse(std::move(socket)), log_escaped("a refused client connection"));
+                asio::co_spawn(me->io,
+                               refuse(me->stream_for(std::move(socket)), me->options.tls_handshake_timeout),
+                               log_escaped("a refused client connection"));
                 continue;
             }
-            auto session = std::make_shared<Session>(std::move(socket), me->options);
-            me->identify(session->client, session->socket);
+            auto session = std::make_shared<Session>(me->stream_for(std::move(socket)), me->options);
+            me->identify(session->client, session->stream.socket());
             std::erase_if(me->sessions, [](auto& w) { return w.expired(); });
             me->sessions.push_back(session);
             asio::co_spawn(me->io, writer(session), log_escaped("a client connection's writer"));
@@ -293,16 +293,32 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         }
     }
 
+    Stream stream_for(tcp::socket socket) {
+        return options.tls ? Stream(std::move(socket), *options.tls) : Stream(std::move(socket));
+    }
+
+    // SPEC "Security": with TLS, a client that does not finish the handshake in time (a
+    // plaintext one among them) is dropped, and its address logged.
+    awaitable<bool> tls_handshake(Session& s) {
+        const auto ec =
+            co_await s.stream.handshake(asio::ssl::stream_base::server, options.tls_handshake_timeout);
+        if (!ec) co_return true;
+        if (!s.closed && !stopped)
+            spdlog::warn("dropping client {}: TLS handshake failed ({})", s.client.addr, tls_error_text(ec));
+        co_return false;
+    }
+
     // SPEC "Security": beyond --max-clients, Redis's error and the connection closed; the
-    // connections already open go on being served.
-    static awaitable<void> refuse(tcp::socket socket) {
+    // connections already open go on being served. With TLS the error goes inside it, after the
+    // handshake (bounded as for any client).
+    static awaitable<void> refuse(Stream stream, std::chrono::milliseconds handshake_timeout) {
         boost::system::error_code ec;
-        const auto remote = socket.remote_endpoint(ec);
+        const auto remote = stream.socket().remote_endpoint(ec);
         spdlog::warn("refusing client {}: max number of clients reached", ec ? "?" : endpoint_text(remote));
         static const std::string reply = error_reply("ERR max number of clients reached");
-        co_await asio::async_write(socket, asio::buffer(reply), tuple_awaitable);
-        socket.shutdown(tcp::socket::shutdown_both, ec);
-        socket.close(ec);
+        if (!co_await stream.handshake(asio::ssl::stream_base::server, handshake_timeout))
+            co_await stream.write_all(asio::buffer(reply));
+        stream.close();
     }
 
     std::size_t open_clients() const {
@@ -356,6 +372,10 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
 
     static awaitable<void> reader(std::shared_ptr<Impl> me, std::shared_ptr<Session> s) {
         std::vector<std::string> args;
+        if (!co_await me->tls_handshake(*s)) {
+            s->close();
+            co_return;
+        }
         while (!s->closed) {
             if (s->slots.size() >= me->options.max_pipelined_requests) {
                 co_await s->room.async_wait(tuple_awaitable);           // the writer makes room
@@ -363,8 +383,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 continue;
             }
             auto buffer = s->parser.prepare(16 * 1024);
-            auto [ec, n] = co_await s->socket.async_read_some(asio::buffer(buffer.data(), buffer.size()),
-                                                              tuple_awaitable);
+            auto [ec, n] = co_await s->stream.read_some(asio::buffer(buffer.data(), buffer.size()));
             if (ec) break;
             s->parser.commit(n);
             for (;;) {
@@ -404,7 +423,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 continue;
             }
             s->room.cancel();
-            auto [ec, n] = co_await asio::async_write(s->socket, asio::buffer(out), tuple_awaitable);
+            auto [ec, n] = co_await s->stream.write_all(asio::buffer(out));
             if (ec) break;
         }
         s->close();

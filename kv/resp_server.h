@@ -16,6 +16,7 @@
 #include <string>
 
 #include "common/node.h"
+#include "common/tls.h"
 #include "kv/auth.h"
 #include "kv/kv_store.h"
 #include "kv/resp.h"
@@ -33,6 +34,11 @@ struct RespServerOptions {
     std::size_t max_clients = 10000;
     std::chrono::milliseconds idle_timeout{0};
     std::chrono::milliseconds partial_request_timeout{10000};
+    // SPEC "Security": with a context (common/tls.h, client_port_tls) the port speaks TLS only;
+    // a client that does not finish the TLS handshake within tls_handshake_timeout (a plaintext
+    // client among them) is dropped, with a log line naming its address.
+    TlsContext tls;
+    std::chrono::milliseconds tls_handshake_timeout{5000};
 };
 
 class RespServer {

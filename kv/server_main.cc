@@ -5,7 +5,8 @@
 //   1 when the node cannot start (a data dir that cannot be created, read or written, belongs to
 //     another engine or format, is corrupt, or that the engine refuses; a port in use; a
 //     --restore-from file that is missing or corrupt, with nothing created; a --requirepass-file
-//     or --admin-pass-file that is missing, unreadable or empty), or stops
+//     or --admin-pass-file that is missing, unreadable or empty; a TLS file that does not load),
+//     or stops
 //     on an unexpected error;
 //   2 for bad arguments (nothing started, nothing created), and for --restore-from into a data
 //     dir that exists and is not empty (kv/restore.h);
@@ -29,6 +30,7 @@
 #include "common/link_delay.h"
 #include "common/live_view.h"
 #include "common/node.h"
+#include "common/tls.h"
 #include "common/transport.h"
 #include "common/version.h"
 #include "engines/registry.h"
@@ -65,7 +67,8 @@ std::string usage() {
            "                     [--restore-from SNAPSHOT-FILE] [--link-delay MS[:JITTER_MS]] [--version]\n"
            "                     [--requirepass-file FILE] [--admin-pass-file FILE] [--max-clients N]\n"
            "                     [--client-idle-timeout-s S] [--client-partial-request-timeout-ms MS]\n"
-           "                     [--http HOST:PORT]\n";
+           "                     [--http HOST:PORT]\n"
+           "                     [--tls-cert-file FILE --tls-key-file FILE --tls-ca-cert-file FILE]\n";
 }
 
 // A whole number for --OPTION (plain decimal digits, nothing else), at least `min`, at most what
@@ -98,6 +101,7 @@ struct ServerArgs {
     std::size_t max_clients = 10000;
     std::uint32_t client_idle_timeout_s = 0;
     std::uint32_t partial_request_timeout_ms = 10000;
+    TlsFiles tls;  // all three or none (checked here); loaded at start
 };
 
 // "--node HOST:PORT:ID" as the operator wrote it.
@@ -169,6 +173,11 @@ ServerArgs parse_args(int argc, char** argv) {
         "close a client connection idle this long (0: never)")(
         "client-partial-request-timeout-ms", po::value<std::string>()->default_value("10000"),
         "close a client connection whose request stays incomplete this long (slow-loris; 0: never)")(
+        "tls-cert-file", po::value<std::string>(),
+        "this node's certificate (PEM): the client port speaks TLS only, and peers mutual TLS")(
+        "tls-key-file", po::value<std::string>(), "the key of --tls-cert-file (PEM, unencrypted)")(
+        "tls-ca-cert-file", po::value<std::string>(),
+        "the cluster CA (PEM): peers must present a certificate it signed, naming node-ID")(
         "http", po::value<std::string>(),
         "HOST:PORT: serve the live view (a page, /status JSON, /events) here; off by default")(
         "version", "print the version and exit");
@@ -266,6 +275,15 @@ ServerArgs parse_args(int argc, char** argv) {
     a.partial_request_timeout_ms = parse_number("client-partial-request-timeout-ms",
                                                 vm["client-partial-request-timeout-ms"].as<std::string>(), 0);
 
+    for (auto [option, file] : {std::pair{"tls-cert-file", &a.tls.cert_file},
+                                {"tls-key-file", &a.tls.key_file},
+                                {"tls-ca-cert-file", &a.tls.ca_file}}) {
+        if (!vm.count(option)) continue;
+        *file = vm[option].as<std::string>();
+        if (file->empty()) throw UsageError{"--" + std::string(option) + ": expected a file"};
+    }
+    if (std::string missing = a.tls.incomplete(); !missing.empty()) throw UsageError{missing};
+
     check_addresses(a.node.cluster);
     return a;
 }
@@ -285,6 +303,14 @@ kv::AuthConfig read_secrets(const ServerArgs& args) {
     if (!args.admin_pass_file.empty())
         auth.admin_password = kv::read_secret_file("--admin-pass-file", args.admin_pass_file);
     return auth;
+}
+
+// The TLS contexts of the client port and the peer port (common/tls.h), or none without the
+// flags; throws std::runtime_error naming a file that does not load.
+void load_tls(const ServerArgs& args, kv::RespServerOptions& resp_options, NodeOptions& node_options) {
+    if (!args.tls.given()) return;
+    resp_options.tls = client_port_tls(args.tls);
+    node_options.peer_tls = peer_tls(args.tls);
 }
 
 // This node's ports, bound before anything is created on disk, so that a port in use leaves
@@ -359,6 +385,7 @@ int main(int argc, char** argv) {
     kv::RespServerOptions resp_options;
     try {
         resp_options.auth = read_secrets(args);
+        load_tls(args, resp_options, args.node);
     } catch (const std::runtime_error& e) {
         return fail_to_start(e.what());
     }
@@ -386,9 +413,8 @@ int main(int argc, char** argv) {
             std::vector<Member> members;
             for (const NodeAddress& m : args.node.cluster.members)
                 members.push_back(Member{m.id, m.str(), MemberRole::voter, false});
-            rebase = [engine = args.node.engine, config = Configuration(std::move(members))](const SnapshotMeta& meta) {
-                return engine->metadata_for_new_cluster(meta, config);
-            };
+            rebase = [engine = args.node.engine, config = Configuration(std::move(members))](
+                         const SnapshotMeta& meta) { return engine->metadata_for_new_cluster(meta, config); };
         }
         kv::RestoreResult restored = kv::restore_data_dir(args.restore_from, args.node.data_dir, rebase);
         if (restored.status == kv::RestoreResult::Status::data_dir_not_empty) {
@@ -433,9 +459,11 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     spdlog::info("ballot-server {} node {} serving clients on {} (peers on port {}), data dir {}",
                  args.node.protocol, me.id, me.str(), me.peer_port(), args.node.data_dir);
-    spdlog::info("clients: password {}, admin secret {}, at most {} connections",
-                 resp_options.auth.data_password ? "required" : "not required",
-                 resp_options.auth.admin_password ? "set" : "not set", resp_options.max_clients);
+    spdlog::info(
+        "clients: password {}, admin secret {}, at most {} connections, {}",
+        resp_options.auth.data_password ? "required" : "not required",
+        resp_options.auth.admin_password ? "set" : "not set", resp_options.max_clients,
+        resp_options.tls ? "TLS only (no client certificate asked); peers: mutual TLS" : "plaintext");
     try {
         io.run();
     } catch (const InvariantViolation& e) {

@@ -372,6 +372,22 @@ BOOST_AUTO_TEST_CASE(leader_transfers_and_a_leader_removal) {
     BOOST_TEST(parse({}).options->change_leader_at_s.empty());
 }
 
+BOOST_AUTO_TEST_CASE(tls_is_for_spawned_clusters_without_the_redis_baseline) {
+    const auto r = parse({"--tls"});
+    BOOST_TEST_REQUIRE(r.options.has_value(), r.error);
+    BOOST_TEST(r.options->tls);
+    BOOST_TEST(!parse({}).options->tls);
+    const auto existing = parse({"--tls", "--node", "127.0.0.1:7001:1"});
+    BOOST_TEST(!existing.options.has_value());
+    BOOST_TEST(
+        existing.error.find("--tls applies to clusters ballot-bench starts itself") != std::string::npos,
+        existing.error);
+    const auto baseline = parse({"--tls", "--baseline", "redis"});
+    BOOST_TEST(!baseline.options.has_value());
+    BOOST_TEST(baseline.error.find("--tls cannot be used with --baseline") != std::string::npos,
+               baseline.error);
+}
+
 BOOST_AUTO_TEST_CASE(link_delay_port_base_and_a_clients_sweep) {
     const auto r = parse(
         {"--link-delay", "20:5", "--nodes", "7", "--port-base", "30000", "--sweep", "clients=1,4,16,64,256"});

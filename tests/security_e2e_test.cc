@@ -3,7 +3,7 @@
 // answers, -WRONGPASS logged with the client's address, -NOPERM for admin commands with the data
 // password, the admin secret, HELLO AUTH, ballot-client --pass-file, a slow-loris client closed
 // after the partial-request timeout, and --max-clients refusing one connection too many while the
-// others go on being served. The TLS parts of that section are not built yet.
+// others go on being served. TLS is tested in tests/tls_e2e_test.cc.
 #define BOOST_TEST_MODULE security_e2e
 #include <poll.h>
 #include <sys/wait.h>
@@ -20,6 +20,7 @@
 #include "bench/local_cluster.h"
 #include "engines/registry.h"
 #include "kv/resp_client.h"
+#include "tests/support/node_log.h"
 
 using namespace ballot;
 using namespace std::chrono_literals;
@@ -69,18 +70,6 @@ std::unique_ptr<kv::RespClient> anonymous(LocalCluster& c, NodeId id) {
 
 bool is_error(const kv::RespValue& v, const std::string& text) {
     return v.type == Type::error && v.str == text;
-}
-
-// Whether `text` appears in node `id`'s log within kCloseBound (the node writes it as it happens).
-bool log_shows(const LocalCluster& c, NodeId id, const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + kCloseBound;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream in(c.log_path(id));
-        const std::string log(std::istreambuf_iterator<char>(in), {});
-        if (log.find(text) != std::string::npos) return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    return false;
 }
 
 // A raw socket, for what a RESP client library would never send.
@@ -153,7 +142,7 @@ BOOST_DATA_TEST_CASE(passwords_gate_every_command_in_redis_words, bdata::make(en
     const std::string info = client->command({"CLIENT", "INFO"}).str;
     const auto addr_at = info.find("addr=") + 5;
     const std::string addr = info.substr(addr_at, info.find(' ', addr_at) - addr_at);
-    BOOST_TEST(log_shows(c, 1, "client " + addr + ": wrong password"), c.log_tail(1));
+    BOOST_TEST(log_shows(c, 1, "client " + addr + ": wrong password", kCloseBound), c.log_tail(1));
 
     // The admin secret: everything.
     BOOST_TEST(client->command({"AUTH", "admin", kAdminPassword}).str == "OK");
@@ -200,7 +189,7 @@ BOOST_DATA_TEST_CASE(a_slow_loris_client_is_closed_and_the_node_serves_on, bdata
         loris.receive(200ms);  // the pace; notices the close as soon as it comes
     }
     BOOST_TEST(sent + 1 < request.size(), "the whole request was sent and the connection was never closed");
-    BOOST_TEST(log_shows(c, 1, "a request incomplete for"), c.log_tail(1));
+    BOOST_TEST(log_shows(c, 1, "a request incomplete for", kCloseBound), c.log_tail(1));
     BOOST_TEST(c.command(1, {"SET", "after", "1"}).str == "OK");
     BOOST_TEST((c.command(1, {"GET", "slow"}).type == Type::nil));
 }
@@ -230,7 +219,7 @@ BOOST_DATA_TEST_CASE(max_clients_refuses_one_too_many_and_keeps_serving_the_rest
     RawConnection one_too_many(c.port(node));
     BOOST_TEST(one_too_many.receive_until_closed() == "-ERR max number of clients reached\r\n");
     BOOST_TEST(one_too_many.closed);
-    BOOST_TEST(log_shows(c, node, "max number of clients reached"), c.log_tail(node));
+    BOOST_TEST(log_shows(c, node, "max number of clients reached", kCloseBound), c.log_tail(node));
 
     for (int i = 0; i < kMaxClients; ++i) {
         const std::string key = "client-" + std::to_string(i);
@@ -258,5 +247,5 @@ BOOST_AUTO_TEST_CASE(an_idle_client_is_closed_after_the_idle_timeout) {
     BOOST_TEST(idle.receive(5000ms) == "+PONG\r\n");
     BOOST_TEST(idle.receive_until_closed() == "");
     BOOST_TEST(idle.closed);
-    BOOST_TEST(log_shows(c, 1, "idle for more than 1000 ms"), c.log_tail(1));
+    BOOST_TEST(log_shows(c, 1, "idle for more than 1000 ms", kCloseBound), c.log_tail(1));
 }
