@@ -7,7 +7,8 @@ packages=(
   libboost1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev
   libspdlog-dev
   libedit-dev          # ballot-client's line editing and history
-  libssl-dev           # OpenSSL's libcrypto: constant-time password comparison (kv/auth.cc)
+  libssl-dev           # OpenSSL: TLS (common/tls.cc) and constant-time password comparison (kv/auth.cc)
+  openssl              # the openssl command: scripts/make-certs.sh (TLS tests, ballot-bench --tls)
   redis-tools          # redis-cli / redis-benchmark: end-to-end tests and the bench baseline
   redis-server         # the bench's optional --baseline redis reference row
   # Real Redis client libraries, run end to end by tests/client_libraries_e2e_test.cc
