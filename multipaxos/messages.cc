@@ -35,6 +35,8 @@ enum class Type : std::uint8_t {
     poll_reply = 13,
     snapshot_request = 14,
     take_over = 15,
+    forward_transfer = 16,
+    forward_refused = 17,
 };
 
 // Smallest encoded Proposal (slot, empty value) and slot number, for Reader::count.
@@ -135,6 +137,16 @@ struct Encoder {
     void operator()(const TakeOver& m) {
         w.u8(static_cast<std::uint8_t>(Type::take_over));
         ballot(m.ballot);
+    }
+    void operator()(const ForwardTransfer& m) {
+        w.u8(static_cast<std::uint8_t>(Type::forward_transfer));
+        w.u64(m.request_id);
+        w.u64(m.target);
+    }
+    void operator()(const ForwardRefused& m) {
+        w.u8(static_cast<std::uint8_t>(Type::forward_refused));
+        w.u64(m.request_id);
+        w.str(m.why);
     }
 };
 
@@ -284,6 +296,19 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             return SnapshotRequest{r.u64()};
         case Type::take_over:
             return TakeOver{read_ballot(r)};
+        case Type::forward_transfer: {
+            ForwardTransfer m;
+            m.request_id = r.u64();
+            m.target = r.u64();
+            if (r.ok() && m.target == kNoNode) r.fail("ForwardTransfer to node 0");
+            return m;
+        }
+        case Type::forward_refused: {
+            ForwardRefused m;
+            m.request_id = r.u64();
+            m.why = r.str();
+            return m;
+        }
     }
     return std::nullopt;
 }
@@ -376,6 +401,12 @@ struct Describer {
         return "SnapshotRequest have=" + std::to_string(m.have);
     }
     std::string operator()(const TakeOver& m) const { return "TakeOver ballot=" + m.ballot.str(); }
+    std::string operator()(const ForwardTransfer& m) const {
+        return "ForwardTransfer id=" + std::to_string(m.request_id) + " to=" + std::to_string(m.target);
+    }
+    std::string operator()(const ForwardRefused& m) const {
+        return "ForwardRefused id=" + std::to_string(m.request_id) + " why=\"" + m.why + "\"";
+    }
 };
 
 }  // namespace
@@ -396,7 +427,7 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload) {
     Reader r(payload);
     std::uint8_t type = r.u8();
     if (!r.ok() || type < static_cast<std::uint8_t>(Type::prepare) ||
-        type > static_cast<std::uint8_t>(Type::take_over))
+        type > static_cast<std::uint8_t>(Type::forward_refused))
         return std::nullopt;
     std::optional<Message> m = decode_body(static_cast<Type>(type), r);
     if (!m || !r.finish()) return std::nullopt;

@@ -13,6 +13,7 @@
 //     Forward, ReadRequest, ReadReply  a follower hands a command or a read to the leader
 //     Poll      -> PollReply           before phase 1: has a majority also lost the leader?
 //     TakeOver                         leadership transfer: "run phase 1 now"
+//     ForwardTransfer -> ForwardRefused  a follower hands MEMBER TRANSFER to the leader
 //
 // decode() validates everything it returns: counts are checked against the bytes left before
 // anything is allocated, slots are positive and strictly increasing, ballots are not zero, and
@@ -156,8 +157,22 @@ struct TakeOver {
     Ballot ballot;
 };
 
+// MEMBER TRANSFER sent to a follower, passed on to the leader it follows (as Forward passes a
+// command); `request_id` is the follower runtime's, for a refusal. The leader answers only a
+// refusal (ForwardRefused), in the words it gives its own clients; a transfer it starts is seen by
+// the follower's runtime as the new leader.
+struct ForwardTransfer {
+    std::uint64_t request_id = 0;
+    NodeId target = kNoNode;
+};
+struct ForwardRefused {
+    std::uint64_t request_id = 0;
+    std::string why;
+};
+
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat, HeartbeatAck, Chosen,
-                             Forward, ReadRequest, ReadReply, Poll, PollReply, SnapshotRequest, TakeOver>;
+                             Forward, ReadRequest, ReadReply, Poll, PollReply, SnapshotRequest, TakeOver,
+                             ForwardTransfer, ForwardRefused>;
 
 // The persist-before-send rule, per message type (common/engine.h, common/outbox.h): true when
 // the message reveals or relies on state that must survive a crash first, so the runtime sends it

@@ -126,12 +126,13 @@ Ready MultiPaxos::take_ready() {
     for (Entry& e : learner_.take_committed()) r.committed.push_back(Committed{e.index, std::move(e.data)});
     r.compact_below = std::exchange(compact_below_, std::nullopt);
     r.snapshot_to = std::exchange(snapshot_to_, {});
+    r.refusals = std::exchange(refusals_, {});
     return r;
 }
 
 bool MultiPaxos::has_ready() const {
     return !outbox_.empty() || !reads_done_.empty() || acceptor_.has_unsaved() || learner_.has_committed() ||
-           (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty();
+           (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty() || !refusals_.empty();
 }
 
 std::optional<std::string> MultiPaxos::propose_config_change(std::uint64_t /*request_id*/,

@@ -141,6 +141,9 @@ private:
 
     // transfer.cc: leadership transfer.
     void on(NodeId from, const TakeOver& m);
+    void on(NodeId from, const ForwardTransfer& m);
+    void on(NodeId from, const ForwardRefused& m);
+    std::optional<std::string> start_transfer(NodeId target);
     void maybe_hand_over();
     void tick_transfer();
 
@@ -182,6 +185,7 @@ private:
     NodeId transfer_target_ = kNoNode;
     std::uint64_t transfer_since_ = 0;
     bool take_over_sent_ = false;
+    std::vector<ForwardedRefusal> refusals_;  // the leader's refusals of transfers forwarded to it
 
     // Reads forwarded to the leader, each with its deadline tick. Bounded by max_pending_proposals.
     ForwardedRequests forwarded_reads_;

@@ -13,9 +13,29 @@
 
 namespace ballot::multipaxos {
 
-// `request_id` is for a forwarded request's refusal (common/engine.h); this engine does not
-// forward transfers yet: a follower answers with the leader's id, and the client asks it.
-std::optional<std::string> MultiPaxos::transfer_leadership(std::uint64_t /*request_id*/, NodeId target) {
+// A follower that knows its leader passes the request on (SPEC: any node accepts MEMBER); the
+// leader answers only a refusal, which comes back as Ready::refusals under `request_id`.
+std::optional<std::string> MultiPaxos::transfer_leadership(std::uint64_t request_id, NodeId target) {
+    if (!leader_ && known_leader_ != kNoNode) {
+        send(known_leader_, ForwardTransfer{request_id, target});
+        return std::nullopt;
+    }
+    return start_transfer(target);
+}
+
+void MultiPaxos::on(NodeId from, const ForwardTransfer& m) {
+    std::optional<std::string> refused =
+        active_leader() ? start_transfer(m.target)
+                        : "node " + std::to_string(members_.self()) +
+                              ", to which it was forwarded, is not the leader; try again";
+    if (refused) send(from, ForwardRefused{m.request_id, std::move(*refused)});
+}
+
+void MultiPaxos::on(NodeId /*from*/, const ForwardRefused& m) {
+    refusals_.push_back(ForwardedRefusal{m.request_id, m.why});
+}
+
+std::optional<std::string> MultiPaxos::start_transfer(NodeId target) {
     if (!active_leader())
         return known_leader_ != kNoNode ? "not the leader: node " + std::to_string(known_leader_) + " leads"
                                         : std::string("no leader known; try again");

@@ -166,19 +166,25 @@ BOOST_AUTO_TEST_CASE(a_follower_forwards_a_change_and_gets_the_leaders_refusal_b
 }
 
 BOOST_AUTO_TEST_CASE(a_follower_forwards_a_leadership_transfer) {
-    EngineCluster c("raft", 3, 13, small_timeouts());
-    const NodeId leader = settled_leader(c);
-    const NodeId follower = leader == 1 ? 2 : 1;
-    const NodeId target = 6 - leader - follower;  // the third node
-    BOOST_REQUIRE(!c.engine(follower).transfer_leadership(51, target).has_value());
-    BOOST_TEST(c.run_until([&] { return c.leader() == target; }, 20));
+    for (const char* protocol : {"raft", "multipaxos"}) {
+        BOOST_TEST_CONTEXT("protocol " << protocol) {
+            EngineCluster c(protocol, 3, 13, small_timeouts());
+            const NodeId leader = settled_leader(c);
+            const NodeId follower = leader == 1 ? 2 : 1;
+            const NodeId target = 6 - leader - follower;  // the third node
+            BOOST_REQUIRE(!c.engine(follower).transfer_leadership(51, target).has_value());
+            BOOST_TEST(c.run_until([&] { return c.leader() == target; }, 20));
 
-    BOOST_REQUIRE(!c.engine(follower).transfer_leadership(52, 9).has_value());
-    c.collect();
-    c.stabilize();
-    BOOST_REQUIRE(c.refusals(follower).size() == 1u);
-    BOOST_TEST(c.refusals(follower)[0].request_id == 52u);
-    BOOST_TEST(c.refusals(follower)[0].why == "node 9 is not a voter");
+            c.stabilize();                         // the old leader hears the new one
+            const NodeId now_follower = leader;  // and follows it
+            BOOST_REQUIRE(!c.engine(now_follower).transfer_leadership(52, 9).has_value());
+            c.collect();
+            c.stabilize();
+            BOOST_REQUIRE(c.refusals(now_follower).size() == 1u);
+            BOOST_TEST(c.refusals(now_follower)[0].request_id == 52u);
+            BOOST_TEST(c.refusals(now_follower)[0].why == "node 9 is not a voter");
+        }
+    }
 }
 
 // A forward that reaches a node which is not (or no longer) the leader is refused as passing:
@@ -193,6 +199,16 @@ BOOST_AUTO_TEST_CASE(a_forward_to_a_node_that_does_not_lead_is_refused_as_passin
     BOOST_REQUIRE(c.refusals(a).size() == 1u);
     BOOST_TEST(c.refusals(a)[0].why.ends_with("is not the leader; try again"), c.refusals(a)[0].why);
     BOOST_TEST(c.leader() == leader);  // nothing else happened
+
+    EngineCluster m("multipaxos", 3, 14, small_timeouts());
+    const NodeId mp_leader = settled_leader(m);
+    const NodeId x = mp_leader == 1 ? 2 : 1;
+    const NodeId y = 6 - mp_leader - x;
+    m.deliver({x, y, ballot::multipaxos::encode(ballot::multipaxos::ForwardTransfer{62, mp_leader})});
+    m.stabilize();
+    BOOST_REQUIRE(m.refusals(x).size() == 1u);
+    BOOST_TEST(m.refusals(x)[0].why.ends_with("is not the leader; try again"), m.refusals(x)[0].why);
+    BOOST_TEST(m.leader() == mp_leader);
 }
 
 BOOST_AUTO_TEST_CASE(the_last_voter_cannot_be_removed) {
@@ -276,10 +292,7 @@ BOOST_AUTO_TEST_CASE(leadership_transfer_is_refused_or_aborted_with_a_reason) {
             EngineCluster c(protocol, 3, 11, small_timeouts());
             const NodeId leader = settled_leader(c);
             const NodeId follower = leader == 1 ? 2 : 1;
-            // (A Raft follower forwards the request to its leader: tests above.)
-            if (std::string(protocol) == "multipaxos")
-                BOOST_TEST(c.engine(follower).transfer_leadership(1, leader)->find("not the leader") !=
-                           std::string::npos);
+            // (A follower forwards the request to its leader: a_follower_forwards_a_leadership_transfer.)
             BOOST_TEST(*c.engine(leader).transfer_leadership(1, 9) == "node 9 is not a voter");
             BOOST_TEST(!c.engine(leader).transfer_leadership(1, leader).has_value());  // leads already
             // To a voter that is down: aborted after an election timeout, and the leader goes on.
