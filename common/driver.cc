@@ -55,7 +55,11 @@ void Driver::tick() {
     engine_->tick();
     EngineStatus s = engine_->status();
     track_leadership(s);
-    if (quorum_known_lost())
+    // Known lost: fail fast, but only once everything the engine knows committed is applied here.
+    // A write in those entries has an outcome, which its apply answers: a removed Raft leader's own
+    // MEMBER REMOVE, committed while the others had already applied it and dropped the leader, was
+    // answered CLUSTERDOWN one time in five before its apply came.
+    if (quorum_known_lost() && s.commit_index <= applied_index_)
         fail_all(Outcome::Status::no_quorum);
     else
         expire_and_retry();

@@ -64,7 +64,7 @@ public:
         return transfer_refusal;
     }
     EngineStatus status() const override {
-        return EngineStatus{Role::leader, leader, Epoch::term(1), last, 1, last};
+        return EngineStatus{Role::leader, leader, Epoch::term(1), last + committed_ahead, 1, last};
     }
     std::string describe(std::span<const std::uint8_t>) const override { return "Scripted"; }
     bool is_heartbeat(NodeId, std::span<const std::uint8_t>) const override { return false; }
@@ -89,6 +89,7 @@ public:
     bool swallow = false;
     bool read_ok = true;
     Index read_index = 0;
+    Index committed_ahead = 0;  // entries status() reports committed beyond those handed out
     std::vector<std::pair<NodeId, Bytes>> stepped;
 };
 
@@ -292,6 +293,22 @@ BOOST_FIXTURE_TEST_CASE(known_down_counts_only_voters_of_the_applied_configurati
     BOOST_TEST(!driver->quorum_known_lost());  // voters 1 and 3: a majority of three
     network.down = {2, 3};
     BOOST_TEST(driver->quorum_known_lost());
+}
+
+// With the quorum known lost, waiting requests fail only once everything the engine knows
+// committed is applied: a write among those entries is answered by its apply, not by a guess.
+BOOST_FIXTURE_TEST_CASE(a_quorum_known_lost_fails_requests_only_after_committed_entries_apply, Fixture) {
+    engine->swallow = true;
+    driver->submit(std::nullopt, "waiting", record());
+    driver->pump();
+    network.down = {2, 3};
+    engine->committed_ahead = 1;  // committed, its apply not here yet
+    driver->tick();
+    BOOST_TEST(outcomes.empty());
+    engine->committed_ahead = 0;  // applied (here: nothing left beyond what was handed out)
+    driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::no_quorum));
 }
 
 BOOST_FIXTURE_TEST_CASE(reads_wait_for_the_read_index_to_be_applied, Fixture) {
