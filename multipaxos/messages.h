@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "common/ballot.h"
+#include "common/forwarded_membership.h"
 #include "common/types.h"
 #include "multipaxos/persist.h"
 
@@ -158,17 +159,9 @@ struct TakeOver {
 };
 
 // MEMBER TRANSFER sent to a follower, passed on to the leader it follows (as Forward passes a
-// command); `request_id` is the follower runtime's, for a refusal. The leader answers only a
-// refusal (ForwardRefused), in the words it gives its own clients; a transfer it starts is seen by
-// the follower's runtime as the new leader.
-struct ForwardTransfer {
-    std::uint64_t request_id = 0;
-    NodeId target = kNoNode;
-};
-struct ForwardRefused {
-    std::uint64_t request_id = 0;
-    std::string why;
-};
+// command), and the leader's refusal (common/forwarded_membership.h, shared with Raft).
+using ballot::ForwardRefused;
+using ballot::ForwardTransfer;
 
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat, HeartbeatAck, Chosen,
                              Forward, ReadRequest, ReadReply, Poll, PollReply, SnapshotRequest, TakeOver,

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/forwarded_membership.h"
 #include "common/types.h"
 #include "raft/log.h"
 #include "raft/persist.h"
@@ -105,27 +106,11 @@ struct Propose {
     std::string command;
 };
 
-// MEMBER ADD/PROMOTE/REMOVE a follower's client sent it, passed on to its leader as Propose passes a
-// write (SPEC: any node accepts any command). `request`: the stamped command
-// Engine::propose_config_change takes; `request_id`: the follower runtime's, for a refusal.
-struct ForwardChange {
-    std::uint64_t request_id = 0;
-    std::string request;
-};
-
-// MEMBER TRANSFER a follower's client sent it, passed on to its leader likewise.
-struct ForwardTransfer {
-    std::uint64_t request_id = 0;
-    NodeId target = kNoNode;
-};
-
-// The leader's answer to a ForwardChange or ForwardTransfer it refused (it is not, or no longer,
-// the leader; a change under way; ...): `why` as it tells its own clients. A request it placed or
-// started gets no answer: the follower sees the entry applied, or the new leader.
-struct ForwardRefused {
-    std::uint64_t request_id = 0;
-    std::string why;
-};
+// MEMBER requests a follower passes on to its leader, as Propose passes a write
+// (common/forwarded_membership.h, shared with Multi-Paxos).
+using ballot::ForwardChange;
+using ballot::ForwardRefused;
+using ballot::ForwardTransfer;
 
 // A follower asks its leader for a read index on behalf of one of its reads (§6.4).
 struct ReadIndex {
