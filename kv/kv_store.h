@@ -255,6 +255,9 @@ private:
                         Index waiter);
     // The holder of `name` lets go; the lock goes to its first waiter still alive, if any.
     void release(const std::string& name);
+    // Takes waiter `w` out of `lock`'s queue and out of every index of waiters (lease, deadline,
+    // lock name); the lock itself stays.
+    Waiter unlink_waiter(Lock& lock, std::map<Index, Waiter>::iterator w);
     // Removes a queued waiter and tells the listener its reply.
     void drop_waiter(Index id, const std::string& reply);
     void expire_waiters();

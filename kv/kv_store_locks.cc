@@ -116,32 +116,33 @@ void KvStore::release(const std::string& name) {
     Lock& lock = it->second;
     time_.leases.at(lock.holder->lease).held.erase(name);
     lock.holder.reset();
-    for (auto& [id, waiter] : lock.waiters) {
-        const bool wait_over = waiter.deadline_ms != 0 && waiter.deadline_ms <= time_.clock_ms;
-        if (wait_over || lease_due(waiter.lease)) continue;
-        const Index granted = id;
-        const Waiter w = waiter;
-        if (w.deadline_ms != 0) time_.waiter_deadlines.erase({w.deadline_ms, granted});
-        time_.leases.at(w.lease).waiting.erase(granted);
-        time_.waiter_locks.erase(granted);
-        lock.waiters.erase(granted);
-        const std::uint64_t token = grant(name, lock, w.lease, w.value, granted);
+    for (auto next = lock.waiters.begin(); next != lock.waiters.end(); ++next) {
+        const bool wait_over = next->second.deadline_ms != 0 && next->second.deadline_ms <= time_.clock_ms;
+        if (wait_over || lease_due(next->second.lease)) continue;
+        const Index granted = next->first;
+        Waiter w = unlink_waiter(lock, next);
+        const std::uint64_t token = grant(name, lock, w.lease, std::move(w.value), granted);
         tell_waiter(granted, integer_reply(static_cast<std::int64_t>(token)));
         return;
     }
     if (lock.waiters.empty()) time_.locks.erase(it);
 }
 
-void KvStore::drop_waiter(Index id, const std::string& reply) {
-    auto named = time_.waiter_locks.find(id);
-    auto it = time_.locks.find(named->second);
-    Lock& lock = it->second;
-    auto w = lock.waiters.find(id);
-    if (w->second.deadline_ms != 0) time_.waiter_deadlines.erase({w->second.deadline_ms, id});
-    if (auto lease = time_.leases.find(w->second.lease); lease != time_.leases.end())
+KvStore::Waiter KvStore::unlink_waiter(Lock& lock, std::map<Index, Waiter>::iterator w) {
+    const Index id = w->first;
+    Waiter waiter = std::move(w->second);
+    if (waiter.deadline_ms != 0) time_.waiter_deadlines.erase({waiter.deadline_ms, id});
+    if (auto lease = time_.leases.find(waiter.lease); lease != time_.leases.end())
         lease->second.waiting.erase(id);
+    time_.waiter_locks.erase(id);
     lock.waiters.erase(w);
-    time_.waiter_locks.erase(named);
+    return waiter;
+}
+
+void KvStore::drop_waiter(Index id, const std::string& reply) {
+    auto it = time_.locks.find(time_.waiter_locks.at(id));
+    Lock& lock = it->second;
+    unlink_waiter(lock, lock.waiters.find(id));
     if (!lock.holder && lock.waiters.empty()) time_.locks.erase(it);
     tell_waiter(id, reply);
 }

@@ -598,7 +598,7 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                                 lock_name = std::move(request.lock_name)](const Outcome& o) {
             auto session = weak.lock();
             if (!session) return;
-            if (o.status == Outcome::Status::ok) {
+            if (o.status == Outcome::Status::ok && !lock_name.empty()) {  // only LOCK and ELECT queue
                 if (auto waiter = KvStore::queued_waiter(o.reply))
                     return block(session, slot, *waiter, lock_name);
             }

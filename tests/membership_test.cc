@@ -190,25 +190,21 @@ BOOST_AUTO_TEST_CASE(a_follower_forwards_a_leadership_transfer) {
 // A forward that reaches a node which is not (or no longer) the leader is refused as passing:
 // the sender asks again once it knows the leader.
 BOOST_AUTO_TEST_CASE(a_forward_to_a_node_that_does_not_lead_is_refused_as_passing) {
-    EngineCluster c("raft", 3, 14, small_timeouts());
-    const NodeId leader = settled_leader(c);
-    const NodeId a = leader == 1 ? 2 : 1;
-    const NodeId b = 6 - leader - a;
-    c.deliver({a, b, ballot::raft::encode(ballot::raft::ForwardTransfer{61, leader})});
-    c.stabilize();
-    BOOST_REQUIRE(c.refusals(a).size() == 1u);
-    BOOST_TEST(c.refusals(a)[0].why.ends_with("is not the leader; try again"), c.refusals(a)[0].why);
-    BOOST_TEST(c.leader() == leader);  // nothing else happened
-
-    EngineCluster m("multipaxos", 3, 14, small_timeouts());
-    const NodeId mp_leader = settled_leader(m);
-    const NodeId x = mp_leader == 1 ? 2 : 1;
-    const NodeId y = 6 - mp_leader - x;
-    m.deliver({x, y, ballot::multipaxos::encode(ballot::multipaxos::ForwardTransfer{62, mp_leader})});
-    m.stabilize();
-    BOOST_REQUIRE(m.refusals(x).size() == 1u);
-    BOOST_TEST(m.refusals(x)[0].why.ends_with("is not the leader; try again"), m.refusals(x)[0].why);
-    BOOST_TEST(m.leader() == mp_leader);
+    for (const std::string protocol : {"raft", "multipaxos"}) {
+        BOOST_TEST_CONTEXT("protocol " << protocol) {
+            EngineCluster c(protocol, 3, 14, small_timeouts());
+            const NodeId leader = settled_leader(c);
+            const NodeId a = leader == 1 ? 2 : 1;
+            const NodeId b = 6 - leader - a;
+            const ballot::ForwardTransfer forward{61, leader};
+            c.deliver({a, b,
+                       protocol == "raft" ? ballot::raft::encode(forward) : ballot::multipaxos::encode(forward)});
+            c.stabilize();
+            BOOST_REQUIRE(c.refusals(a).size() == 1u);
+            BOOST_TEST(c.refusals(a)[0].why.ends_with("is not the leader; try again"), c.refusals(a)[0].why);
+            BOOST_TEST(c.leader() == leader);  // nothing else happened
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(the_last_voter_cannot_be_removed) {
