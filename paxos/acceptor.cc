@@ -69,12 +69,18 @@ void Acceptor::trim(Index through) {
     highest_accepted_slot_ = std::max(highest_accepted_slot_, through);
 }
 
+void Acceptor::rewrite(Index slot) {
+    if (slot <= trim_) return;
+    slots_[slot];  // a slot this acceptor never took part in gets a record too, for its chosen mark
+    unsaved_.insert(slot);
+}
+
 std::vector<SlotRecord> Acceptor::take_unsaved() {
     std::vector<SlotRecord> out;
     out.reserve(unsaved_.size());
     for (Index slot : unsaved_) {
         const Slot& s = slots_[slot];
-        out.push_back(SlotRecord{slot, s.promised, s.accepted, s.value});
+        out.push_back(SlotRecord{slot, s.promised, s.accepted, s.value, std::nullopt});
     }
     unsaved_.clear();
     return out;

@@ -41,6 +41,10 @@ public:
     Index highest_slot() const { return slots_.empty() ? 0 : slots_.rbegin()->first; }
     Ballot highest_promise() const { return highest_promise_; }
 
+    // The learner learned `slot` chosen: its record is written again, with the chosen mark the
+    // engine adds (Paxos::take_ready). Nothing of the acceptor's state changes.
+    void rewrite(Index slot);
+
     // The slots changed since the last call, as records to persist.
     std::vector<SlotRecord> take_unsaved();
     bool has_unsaved() const { return !unsaved_.empty(); }

@@ -59,10 +59,14 @@ Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::option
             !recovered.records.empty() && recovered.records.front().slot <= persisted_trim_;
         recover_snapshot(snapshot->last_included_index, leftovers);
     }
-    // Restart: the acceptor's state came back from disk, what was chosen did not (beyond the
-    // snapshot). The slots this node has touched, and those a majority has accepted in (the
-    // probe), are known in use, so this node is behind: it asks its peers for the chosen values
-    // in bulk, and fills with no-ops only what none of them reports chosen (catch_up.cc).
+    // Restart: the acceptor's state came back from disk, and so did what this node knew chosen
+    // (each slot record's chosen mark; the learner ignores slots the snapshot covers). Learned
+    // after its last write, or never known here: the slots this node has touched, and those a
+    // majority has accepted in (the probe), are known in use, so this node is behind until it
+    // knows them: it asks its peers for the chosen values in bulk, and fills with no-ops only what
+    // none of them reports chosen (catch_up.cc).
+    for (const SlotRecord& r : recovered.records)
+        if (r.chosen && r.slot > persisted_trim_) learner_.learn(r.slot, *r.chosen);
     proposer_.observe(acceptor_.highest_slot());
     probe();
 }
@@ -140,7 +144,12 @@ Ready Paxos::take_ready() {
         compacted_ = trim;
         ready.compact_below = trim + 1;
     }
-    for (const SlotRecord& s : acceptor_.take_unsaved()) ready.records.push_back(encode_record(s));
+    // Each record carries the learner's chosen mark when the slot is known chosen, so that a restart
+    // does not relearn what this node knew (README "Restart: relearning").
+    for (SlotRecord& s : acceptor_.take_unsaved()) {
+        if (const std::string* v = learner_.chosen(s.slot)) s.chosen = *v;
+        ready.records.push_back(encode_record(s));
+    }
     // One payload per peer and per after_persist flag (split at max_message_bytes), however many
     // slots the messages are about. Within a payload, messages keep the order they were made in.
     outbox_.take_packed(ready.messages, config_.max_message_bytes,

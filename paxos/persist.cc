@@ -5,6 +5,12 @@
 
 namespace ballot::paxos {
 
+namespace {
+// A slot record's optional tail (persist.h).
+constexpr std::uint8_t kChosenAsAccepted = 1;
+constexpr std::uint8_t kChosenOther = 2;
+}  // namespace
+
 Bytes encode_metadata(const Metadata& m) {
     Bytes out;
     Writer w(out);
@@ -33,6 +39,12 @@ LogRecord encode_record(const SlotRecord& s) {
     w.u64(s.promised.packed());
     w.u64(s.accepted.packed());
     w.str(s.value);
+    if (s.chosen && *s.chosen == s.value) {
+        w.u8(kChosenAsAccepted);
+    } else if (s.chosen) {
+        w.u8(kChosenOther);
+        w.str(*s.chosen);
+    }
     return record;
 }
 
@@ -43,6 +55,15 @@ std::optional<SlotRecord> decode_record(Index slot, std::span<const std::uint8_t
     s.promised = Ballot::unpack(r.u64());
     s.accepted = Ballot::unpack(r.u64());
     s.value = r.str();
+    if (r.ok() && !r.at_end()) {
+        const std::uint8_t tail = r.u8();
+        if (tail == kChosenAsAccepted)
+            s.chosen = s.value;
+        else if (tail == kChosenOther)
+            s.chosen = r.str();
+        else if (r.ok())
+            r.fail("unknown chosen mark");
+    }
     // Accepting in a ballot promises it (acceptor.cc), so a record never holds more.
     if (r.ok() && s.promised < s.accepted) r.fail("accepted ballot above the promise");
     if (!finish(r, why)) return std::nullopt;

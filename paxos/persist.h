@@ -8,7 +8,11 @@
 //                 (the trim point only once this node has compacted: README "Snapshots and
 //                 compaction"; without it the record is byte for byte what it was before)
 //     log record  u64 promised ballot | u64 accepted ballot (0: none) | u32 length + value
-//                 (packed ballots, common/ballot.h; the slot is the store's key)
+//                 [| u8 1 | or | u8 2 | u32 length + chosen value]
+//                 (packed ballots, common/ballot.h; the slot is the store's key). The optional
+//                 tail is the learner's: the slot is known chosen, with the accepted value (1)
+//                 or with another one (2: this acceptor missed the deciding ballot). Without it
+//                 the record is byte for byte what it was before chosen values were kept.
 //
 // Every decoder is bounds-checked and validating (common/codec.h); bytes that do not decode are
 // corruption, which the log store reports at their file and offset.
@@ -33,6 +37,9 @@ struct SlotRecord {
     Ballot promised;
     Ballot accepted;  // zero: nothing accepted
     std::string value;
+    // The learner's, not the acceptor's: the value chosen in this slot, once this node knows it,
+    // kept so that a restart does not relearn it (README "Restart: relearning").
+    std::optional<std::string> chosen;
 
     friend bool operator==(const SlotRecord&, const SlotRecord&) = default;
 };

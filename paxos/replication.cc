@@ -25,7 +25,9 @@ void Paxos::on(NodeId, const Learn& m) {
 }
 
 void Paxos::learn(Index slot, std::string value) {
-    if (learner_.learn(slot, value)) proposer_.on_chosen(slot, value);
+    if (!learner_.learn(slot, value)) return;
+    acceptor_.rewrite(slot);  // with its chosen mark (take_ready)
+    proposer_.on_chosen(slot, value);
 }
 
 // ---------------------------------------------------------------- the proposer's side

@@ -254,5 +254,9 @@ const Bytes& EngineCluster::metadata(NodeId id) const {
 const std::map<Index, Bytes>& EngineCluster::records(NodeId id) const {
     return node(id).records;
 }
+void EngineCluster::overwrite_record(NodeId id, Index index, Bytes bytes) {
+    if (is_up(id)) throw std::logic_error("overwrite_record: node " + std::to_string(id) + " is up");
+    node(id).records[index] = std::move(bytes);
+}
 
 }  // namespace ballot::test

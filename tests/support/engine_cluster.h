@@ -102,6 +102,9 @@ public:
     // codec (raft/persist.h, multipaxos/persist.h, paxos/persist.h).
     const Bytes& metadata(NodeId id) const;
     const std::map<Index, Bytes>& records(NodeId id) const;
+    // Replaces a record on a crashed node's disk, as if it had written these bytes (a test of
+    // recovery from what an older version wrote, or from damage the codec must refuse).
+    void overwrite_record(NodeId id, Index index, Bytes bytes);
 
     // Called with every delivered message (from, to, description) when set; for debugging.
     std::function<void(const std::string&)> trace;
