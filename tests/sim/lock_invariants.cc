@@ -272,8 +272,8 @@ void LockChecker::fenced_write(const std::string& name, std::uint64_t token, con
     const bool refused = is_error(reply, kv::kStaleToken);
     if (!refused && !holds)
         return fail("a fenced write with stale token " + std::to_string(token) + " was applied to " + name +
-                    " (highest token granted " + std::to_string(lock.max_token) + "; holder: " + holder_text(lock) +
-                    ")");
+                    " (reply " + reply.substr(0, reply.find('\r')) + "; highest token granted " +
+                    std::to_string(lock.max_token) + "; holder: " + holder_text(lock) + ")");
     if (refused && holds)
         return fail("a fenced write with the holder's token " + std::to_string(token) + " was refused on " + name);
     ++(refused ? stats_.fenced_refused : stats_.fenced_applied);

@@ -171,7 +171,7 @@ void SimCluster::crash(NodeId id, bool torn) {
 // A divergent report is one node's lie; a double-applying state machine is every replica's bug.
 Sabotage SimCluster::state_machine_sabotage(NodeId id) const {
     if (sabotage_ == Sabotage::divergent_report) return id == 1 ? sabotage_ : Sabotage::none;
-    if (sabotage_ == Sabotage::double_append) return sabotage_;
+    if (sabotage_ == Sabotage::double_append || sabotage_ == Sabotage::unfenced_writes) return sabotage_;
     return Sabotage::none;
 }
 
