@@ -37,7 +37,7 @@ public:
     }
     std::size_t lease_count() const override { return real_.lease_count() - gone.size(); }
 
-    std::set<std::uint64_t> gone;  // leases the doctored store no longer has
+    std::set<std::uint64_t> gone;                                 // leases the doctored store no longer has
     std::map<std::string, std::optional<std::uint64_t>> holders;  // LEADER's token, overridden
 
 private:
@@ -57,7 +57,9 @@ struct Log {
     std::uint64_t seq = 0;
 
     Log() {
-        store.set_waiter_listener([this](Index w, const std::string& reply) { events.push_back({w, reply}); });
+        store.set_waiter_listener([this](Index w, const std::string& reply) {
+            events.push_back({w, reply});
+        });
     }
 
     std::string run(const Args& args, const std::function<void(std::string&)>& doctor = {}) {

@@ -90,7 +90,8 @@ void LockChecker::on_apply(Index index, const Command& command, const std::strin
     index_ = index;
     const std::uint64_t clock = state.clock_ms();
     if (clock < clock_ms_)
-        fail("the clock went back from " + std::to_string(clock_ms_) + " to " + std::to_string(clock) + " ms");
+        fail("the clock went back from " + std::to_string(clock_ms_) + " to " + std::to_string(clock) +
+             " ms");
     clock_ms_ = clock;
     // Inside apply, what is due goes first (leases, their locks and waiters), then the command.
     expire_leases();
@@ -104,7 +105,8 @@ void LockChecker::on_apply(Index index, const Command& command, const std::strin
     compare_with_state(state);
     for (auto& [name, lock] : locks_) {
         const std::uint64_t token = lock.holder ? lock.holder->token : 0;
-        if (lock.history.empty() || lock.history.back().second != token) lock.history.emplace_back(index, token);
+        if (lock.history.empty() || lock.history.back().second != token)
+            lock.history.emplace_back(index, token);
     }
     last_index_ = index;
 }
@@ -143,7 +145,7 @@ bool LockChecker::executed(const Command& command, const std::string& reply) {
 void LockChecker::apply_command(const Command& command, const std::string& reply,
                                 const std::vector<WaiterEvent>& events, std::vector<WaiterEvent>& after) {
     auto decoded = command.payload.empty() ? std::nullopt : kv::decode_payload(command.payload);
-    std::set<std::string> released;    // locks the command releases
+    std::set<std::string> released;   // locks the command releases
     std::uint64_t revoked_lease = 0;  // the lease it ends
     if (decoded && (decoded->op == kv::Op::unlock || decoded->op == kv::Op::resign) &&
         reply == kv::simple_reply("OK"))
@@ -155,8 +157,8 @@ void LockChecker::apply_command(const Command& command, const std::string& reply
     }
     for (const WaiterEvent& e : events) {
         auto w = waiters_.find(e.waiter);
-        const bool caused = w != waiters_.end() &&
-                            (released.contains(w->second.name) || (revoked_lease != 0 && w->second.lease == revoked_lease));
+        const bool caused = w != waiters_.end() && (released.contains(w->second.name) ||
+                                                    (revoked_lease != 0 && w->second.lease == revoked_lease));
         if (caused)
             after.push_back(e);
         else
@@ -188,8 +190,8 @@ void LockChecker::lease_command(kv::Op op, const std::vector<std::string>& args,
         if (!id) return;
         const auto granted = static_cast<std::uint64_t>(*id);
         if (granted <= max_lease_id_)
-            fail("LEASE GRANT answered lease " + std::to_string(granted) + ", not above the last one granted (" +
-                 std::to_string(max_lease_id_) + ")");
+            fail("LEASE GRANT answered lease " + std::to_string(granted) +
+                 ", not above the last one granted (" + std::to_string(max_lease_id_) + ")");
         max_lease_id_ = std::max(max_lease_id_, granted);
         const std::uint64_t ttl = number(args.at(0));
         leases_[granted] = Lease{ttl, clock_ms_, clock_ms_ + ttl};
@@ -222,17 +224,19 @@ void LockChecker::lock_command(const std::vector<std::string>& args, bool elect,
     const bool held_by_other = lock.holder && lock.holder->lease != lease;
     const char* what = elect ? "ELECT" : "LOCK";
     if (is_error(reply, kv::kLeaseNotFound)) {
-        if (alive) fail(std::string(what) + " " + name + " answered \"lease not found\" for " + lease_text(lease) +
-                        ": it expired early");
+        if (alive)
+            fail(std::string(what) + " " + name + " answered \"lease not found\" for " + lease_text(lease) +
+                 ": it expired early");
         return;
     }
     if (auto token = integer_of(reply)) {
-        if (!alive) return fail(std::string(what) + " " + name + " granted token " + std::to_string(*token) +
-                                " to " + lease_text(lease));
+        if (!alive)
+            return fail(std::string(what) + " " + name + " granted token " + std::to_string(*token) + " to " +
+                        lease_text(lease));
         if (lock.holder && lock.holder->lease == lease) {
             if (static_cast<std::uint64_t>(*token) != lock.holder->token)
-                fail(std::string(what) + " " + name + " by its holder answered token " + std::to_string(*token) +
-                     ", but the holder is " + holder_text(lock));
+                fail(std::string(what) + " " + name + " by its holder answered token " +
+                     std::to_string(*token) + ", but the holder is " + holder_text(lock));
             return;
         }
         return grant(name, lock, lease, static_cast<std::uint64_t>(*token), what);
@@ -275,7 +279,8 @@ void LockChecker::fenced_write(const std::string& name, std::uint64_t token, con
                     " (reply " + reply.substr(0, reply.find('\r')) + "; highest token granted " +
                     std::to_string(lock.max_token) + "; holder: " + holder_text(lock) + ")");
     if (refused && holds)
-        return fail("a fenced write with the holder's token " + std::to_string(token) + " was refused on " + name);
+        return fail("a fenced write with the holder's token " + std::to_string(token) + " was refused on " +
+                    name);
     ++(refused ? stats_.fenced_refused : stats_.fenced_applied);
 }
 
@@ -287,35 +292,38 @@ bool LockChecker::waiter_alive(const Waiter& w) const {
 // "lease not found" (its lease ended).
 void LockChecker::waiter_event(const WaiterEvent& e) {
     auto it = waiters_.find(e.waiter);
-    if (it == waiters_.end()) return fail("the store told waiter " + std::to_string(e.waiter) + " " + e.reply +
-                                          ", but no LOCK or ELECT was queued under that id");
+    if (it == waiters_.end())
+        return fail("the store told waiter " + std::to_string(e.waiter) + " " + e.reply +
+                    ", but no LOCK or ELECT was queued under that id");
     const Waiter w = it->second;
     waiters_.erase(it);
     Lock& lock = locks_[w.name];
     if (auto token = integer_of(e.reply)) {
         if (!leases_.contains(w.lease))
-            return fail("waiter " + std::to_string(e.waiter) + " on " + w.name + " was handed the lock with " +
-                        lease_text(w.lease));
+            return fail("waiter " + std::to_string(e.waiter) + " on " + w.name +
+                        " was handed the lock with " + lease_text(w.lease));
         for (const auto& [id, other] : waiters_)
             if (id < e.waiter && other.name == w.name && waiter_alive(other))
-                return fail("waiter " + std::to_string(e.waiter) + " on " + w.name + " was woken before waiter " +
-                            std::to_string(id) + ", queued earlier and still alive");
+                return fail("waiter " + std::to_string(e.waiter) + " on " + w.name +
+                            " was woken before waiter " + std::to_string(id) +
+                            ", queued earlier and still alive");
         ++stats_.handoffs;
         return grant(w.name, lock, w.lease, static_cast<std::uint64_t>(*token), "a woken waiter");
     }
     if (is_nil(e.reply) && (w.deadline_ms == 0 || w.deadline_ms > clock_ms_))
-        return fail("waiter " + std::to_string(e.waiter) + " on " + w.name + " was told nil before its WAIT " +
-                    "ran out (at " + std::to_string(w.deadline_ms) + " ms)");
+        return fail("waiter " + std::to_string(e.waiter) + " on " + w.name +
+                    " was told nil before its WAIT " + "ran out (at " + std::to_string(w.deadline_ms) +
+                    " ms)");
     if (is_error(e.reply, kv::kLeaseNotFound) && leases_.contains(w.lease))
-        return fail("waiter " + std::to_string(e.waiter) + " on " + w.name + " was told \"lease not found\" for " +
-                    lease_text(w.lease) + ": it expired early");
+        return fail("waiter " + std::to_string(e.waiter) + " on " + w.name +
+                    " was told \"lease not found\" for " + lease_text(w.lease) + ": it expired early");
 }
 
 void LockChecker::grant(const std::string& name, Lock& lock, std::uint64_t lease, std::uint64_t token,
                         const char* how) {
     if (lock.holder)
-        fail(name + " granted to lease " + std::to_string(lease) + " with token " + std::to_string(token) + " (" +
-             how + ") while held by " + holder_text(lock) + ": two holders");
+        fail(name + " granted to lease " + std::to_string(lease) + " with token " + std::to_string(token) +
+             " (" + how + ") while held by " + holder_text(lock) + ": two holders");
     if (token <= lock.max_token)
         fail(name + " granted with token " + std::to_string(token) + " (" + how +
              "), not above the highest granted before (" + std::to_string(lock.max_token) + ")");
@@ -339,7 +347,8 @@ void LockChecker::compare_with_state(const LockStateView& state) {
     if (state.lease_count() == leases_.size()) return;
     for (const auto& [id, lease] : leases_)
         if (!state.lease_ttl_ms(id))
-            return fail("lease " + std::to_string(id) + " is gone, but " + lease_text(id) + ": it expired early");
+            return fail("lease " + std::to_string(id) + " is gone, but " + lease_text(id) +
+                        ": it expired early");
     fail("the state machine holds " + std::to_string(state.lease_count()) + " leases, the log says " +
          std::to_string(leases_.size()) + " (a lease kept past its deadline?)");
 }

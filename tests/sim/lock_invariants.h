@@ -131,7 +131,8 @@ private:
     void unlock_command(const std::string& name, std::uint64_t token, const std::string& reply);
     void fenced_write(const std::string& name, std::uint64_t token, const std::string& reply);
     void waiter_event(const WaiterEvent& event);
-    void grant(const std::string& name, Lock& lock, std::uint64_t lease, std::uint64_t token, const char* how);
+    void grant(const std::string& name, Lock& lock, std::uint64_t lease, std::uint64_t token,
+               const char* how);
     bool waiter_alive(const Waiter& w) const;
     void compare_with_state(const LockStateView& state);
     void fail(const std::string& what);

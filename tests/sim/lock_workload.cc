@@ -141,7 +141,8 @@ void LockWorkload::on_acquire_reply(Client& c, const std::string& reply, NodeId 
             ++stats_.waits;
             on_acquire_reply(c, *outcome, kNoNode, 0);
         };
-        log(c, "waits for " + c.lock + " on node " + std::to_string(node) + " as waiter " + std::to_string(*waiter));
+        log(c, "waits for " + c.lock + " on node " + std::to_string(node) + " as waiter " +
+                   std::to_string(*waiter));
         gateway_.await_waiter(node, *waiter, c.lock, resume);
         queue_.after((wait_ms + config_.give_up_ms) * 1000, [resume] { resume(std::nullopt); });
         return;
@@ -161,10 +162,11 @@ void LockWorkload::hold(Client& c) {
     if (pick <= 65) return read_leader(c);
     if (pick <= 80) return let_go(c);
     if (pick <= 80 + config_.lock_pause_percent) return pause(c);
-    send(c.main, {"LEASE", "REVOKE", std::to_string(c.lease)}, [this, &c](const std::optional<std::string>&, NodeId) {
-        drop_lease(c, "revoked");
-        think_then_next(c);
-    });
+    send(c.main, {"LEASE", "REVOKE", std::to_string(c.lease)},
+         [this, &c](const std::optional<std::string>&, NodeId) {
+             drop_lease(c, "revoked");
+             think_then_next(c);
+         });
 }
 
 void LockWorkload::fenced_write(Client& c, bool after_pause) {
@@ -202,13 +204,12 @@ void LockWorkload::read_leader(Client& c) {
         if (o != nullptr && o->status == Outcome::Status::ok) {
             ++stats_.reads_ok;
             const kv::RespValue v = parse(reply);
-            const std::uint64_t token =
-                v.type == kv::RespValue::Type::array && v.elements.size() == 2
-                    ? static_cast<std::uint64_t>(v.elements[1].integer)
-                    : 0;
+            const std::uint64_t token = v.type == kv::RespValue::Type::array && v.elements.size() == 2
+                                            ? static_cast<std::uint64_t>(v.elements[1].integer)
+                                            : 0;
             if (!checker_.held_between(name, token, from, checker_.last_index()))
-                violations_.add("lock client " + std::to_string(c.number) + ": LEADER " + name + " answered " +
-                                (token == 0 ? "no holder" : "token " + std::to_string(token)) +
+                violations_.add("lock client " + std::to_string(c.number) + ": LEADER " + name +
+                                " answered " + (token == 0 ? "no holder" : "token " + std::to_string(token)) +
                                 ", which no index from " + std::to_string(from) + " to " +
                                 std::to_string(checker_.last_index()) + " had");
         }
@@ -232,7 +233,8 @@ void LockWorkload::let_go(Client& c) {
 // A GC pause or SIGSTOP longer than the TTL: no requests, no keep-alives; then the old token.
 void LockWorkload::pause(Client& c) {
     const std::uint64_t ms = c.ttl_ms * rng_.between(150, 300) / 100;
-    log(c, "pauses for " + std::to_string(ms) + " ms holding " + c.lock + " token " + std::to_string(c.token));
+    log(c,
+        "pauses for " + std::to_string(ms) + " ms holding " + c.lock + " token " + std::to_string(c.token));
     ++stats_.pauses;
     c.paused = true;
     queue_.after(ms * 1000, [this, &c] {
@@ -310,7 +312,8 @@ void LockWorkload::settle(Session& s, const std::optional<std::string>& reply, N
     }
     if (trace)
         trace("lock session " + std::to_string(s.id) + ": " + s.what + " -> " +
-              (reply ? (reply->empty() || reply->front() == '\0' ? "queued" : reply->substr(0, reply->find('\r')))
+              (reply ? (reply->empty() || reply->front() == '\0' ? "queued"
+                                                                 : reply->substr(0, reply->find('\r')))
                      : "gave up"));
     Done done = std::move(s.done);
     done(reply, node);
@@ -329,16 +332,17 @@ void LockWorkload::finish() {
     stopped_ = true;
     for (const auto& [key, ack] : acknowledged_) {
         auto it = first_apply_.find(key);
-        const std::string who = "lock session " + std::to_string(key.first) + " seq " + std::to_string(key.second) +
-                                " (" + ack.what + ")";
+        const std::string who = "lock session " + std::to_string(key.first) + " seq " +
+                                std::to_string(key.second) + " (" + ack.what + ")";
         if (it == first_apply_.end()) {
             violations_.add(who + " was acknowledged but never applied");
         } else if (it->second.reply != ack.reply) {
-            violations_.add(who + " was acknowledged with " + ack.reply + " but its first application answered " +
-                            it->second.reply);
+            violations_.add(who + " was acknowledged with " + ack.reply +
+                            " but its first application answered " + it->second.reply);
         } else if (it->second.at_us < ack.invoke_us || it->second.at_us > ack.complete_us) {
-            violations_.add(who + " took effect at " + std::to_string(it->second.at_us) + " us, outside its interval [" +
-                            std::to_string(ack.invoke_us) + ", " + std::to_string(ack.complete_us) + "] us");
+            violations_.add(who + " took effect at " + std::to_string(it->second.at_us) +
+                            " us, outside its interval [" + std::to_string(ack.invoke_us) + ", " +
+                            std::to_string(ack.complete_us) + "] us");
         }
     }
 }

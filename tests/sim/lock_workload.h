@@ -39,20 +39,20 @@ namespace ballot::sim {
 struct LockWorkloadStats {
     std::uint64_t commands_ok = 0;
     std::uint64_t commands_given_up = 0;
-    std::uint64_t locks_held = 0;      // a client learned it holds a lock (a token)
-    std::uint64_t waits = 0;           // ... queued first, then woken with one
-    std::uint64_t fenced_ok = 0;       // fenced writes applied
+    std::uint64_t locks_held = 0;  // a client learned it holds a lock (a token)
+    std::uint64_t waits = 0;       // ... queued first, then woken with one
+    std::uint64_t fenced_ok = 0;   // fenced writes applied
     std::uint64_t pauses = 0;
-    std::uint64_t stale_refused = 0;   // fenced writes after a pause, refused
-    std::uint64_t stale_applied = 0;   // ... applied: the lease outlived the pause in cluster time
-    std::uint64_t leases_lost = 0;     // a client found its lease gone
+    std::uint64_t stale_refused = 0;  // fenced writes after a pause, refused
+    std::uint64_t stale_applied = 0;  // ... applied: the lease outlived the pause in cluster time
+    std::uint64_t leases_lost = 0;    // a client found its lease gone
     std::uint64_t reads_ok = 0;
 };
 
 class LockWorkload {
 public:
-    LockWorkload(const SimConfig& config, EventQueue& queue, ClientGateway& gateway, const LockChecker& checker,
-                 Violations& violations);
+    LockWorkload(const SimConfig& config, EventQueue& queue, ClientGateway& gateway,
+                 const LockChecker& checker, Violations& violations);
 
     void start();
     void stop() { stopped_ = true; }

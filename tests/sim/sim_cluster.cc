@@ -191,7 +191,8 @@ void SimCluster::restart(NodeId id) {
             applied_log_.on_apply(id, index, encode_command(c), violations_);
             if (applied_log_.highest() > before) {
                 if (on_first_apply) on_first_apply(c, reply);
-                if (on_first_apply_state) on_first_apply_state(index, c, reply, applier.waiter_events, *applier.kv);
+                if (on_first_apply_state)
+                    on_first_apply_state(index, c, reply, applier.waiter_events, *applier.kv);
             }
             applier.waiter_events.clear();
         },

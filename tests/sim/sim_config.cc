@@ -137,8 +137,8 @@ std::string SimConfig::describe() const {
         << ", isolate-leader " << weight_isolate_leader << ", one-way " << weight_one_way
         << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal << ", pause "
         << weight_pause << ", crash-all " << weight_crash_all << "), a leadership transfer every ~"
-        << transfer_every_ms << " ms, a stale-leader scenario every ~"
-        << stale_leader_every_ms << " ms, torn writes " << torn_write_percent << "%; election timeout "
+        << transfer_every_ms << " ms, a stale-leader scenario every ~" << stale_leader_every_ms
+        << " ms, torn writes " << torn_write_percent << "%; election timeout "
         << engine.election_timeout_min_ticks << "-" << engine.election_timeout_max_ticks
         << " ticks, heartbeat " << engine.heartbeat_ticks << ", messages <= " << engine.max_message_bytes
         << " bytes, in flight <= " << engine.max_inflight_messages

@@ -129,24 +129,24 @@ std::string SimReport::summary() const {
         << " fsync failures, " << faults.partitions << " partitions, " << faults.leader_isolations
         << " leader isolations, " << faults.one_way_cuts << " one-way cuts, " << faults.pauses << " pauses, "
         << faults.full_crashes << " full-cluster crashes, " << faults.heals << " heals, " << faults.transfers
-        << " leadership transfers, "
-        << faults.stale_leader << " stale-leader scenarios (" << faults.stale_leader_replays
-        << " replayed)); messages " << messages_sent << " sent, " << messages_dropped << " dropped ("
-        << messages_to_old_process << " of them addressed to a process that had since restarted), "
-        << messages_duplicated << " duplicated, " << messages_long_delayed << " late by 100 ms or more, "
-        << messages_replayed << " replayed late, " << slow_links << " slow-link episodes, "
-        << messages_spared_by_cuts << " in flight through a cut; highest index " << highest_applied
-        << "; liveness in " << liveness_ms << " ms; linearizability search " << linearizability_steps
-        << " steps";
+        << " leadership transfers, " << faults.stale_leader << " stale-leader scenarios ("
+        << faults.stale_leader_replays << " replayed)); messages " << messages_sent << " sent, "
+        << messages_dropped << " dropped (" << messages_to_old_process
+        << " of them addressed to a process that had since restarted), " << messages_duplicated
+        << " duplicated, " << messages_long_delayed << " late by 100 ms or more, " << messages_replayed
+        << " replayed late, " << slow_links << " slow-link episodes, " << messages_spared_by_cuts
+        << " in flight through a cut; highest index " << highest_applied << "; liveness in " << liveness_ms
+        << " ms; linearizability search " << linearizability_steps << " steps";
     if (config.lock_clients > 0) {
         const LockWorkloadStats& l = lock_workload;
-        out << "\n  locks: " << l.commands_ok << " commands answered, " << l.commands_given_up << " given up, "
-            << l.locks_held << " times a client held a lock (" << l.waits << " after waiting), " << l.fenced_ok
-            << " fenced writes applied, " << l.pauses << " pauses past the TTL (then " << l.stale_refused
-            << " stale writes refused, " << l.stale_applied << " applied: lease still alive), " << l.leases_lost
-            << " leases lost, " << l.reads_ok << " LEADER reads; in the log: " << locks.grants << " grants ("
-            << locks.handoffs << " handoffs), " << locks.fenced_applied << " fenced writes applied, "
-            << locks.fenced_refused << " refused, " << locks.leases_expired << " leases expired";
+        out << "\n  locks: " << l.commands_ok << " commands answered, " << l.commands_given_up
+            << " given up, " << l.locks_held << " times a client held a lock (" << l.waits
+            << " after waiting), " << l.fenced_ok << " fenced writes applied, " << l.pauses
+            << " pauses past the TTL (then " << l.stale_refused << " stale writes refused, "
+            << l.stale_applied << " applied: lease still alive), " << l.leases_lost << " leases lost, "
+            << l.reads_ok << " LEADER reads; in the log: " << locks.grants << " grants (" << locks.handoffs
+            << " handoffs), " << locks.fenced_applied << " fenced writes applied, " << locks.fenced_refused
+            << " refused, " << locks.leases_expired << " leases expired";
     }
     if (!ok()) {
         out << "\n  at " << format_time(failed_at_us) << ": " << failure << "\n  replay: " << replay_command()
@@ -191,7 +191,8 @@ SimReport run_simulation(const SimOptions& options) {
         lock_workload.on_first_apply(c, reply);
     };
     cluster.on_first_apply_state = [&locks](Index index, const Command& c, const std::string& reply,
-                                            const std::vector<WaiterEvent>& events, const kv::KvStore& store) {
+                                            const std::vector<WaiterEvent>& events,
+                                            const kv::KvStore& store) {
         locks.on_apply(index, c, reply, events, KvLockView(store));
     };
     // The fault injector's notes go to the recording too ("isolate leader 2", "heal the network").
