@@ -223,6 +223,63 @@ BOOST_AUTO_TEST_CASE(a_leader_read_of_a_token_never_held_is_caught) {
     BOOST_TEST(!log.checker.held_between("job", 7, 1, 3));
 }
 
+namespace {
+
+// A cluster that takes the lock clients' commands and answers them only when the test says.
+class HeldGateway final : public ClientGateway {
+public:
+    std::vector<NodeId> up_nodes() const override { return {1}; }
+    void submit(NodeId, const Stamp& stamp, const std::string&, Completion done) override {
+        stamps.push_back(stamp);
+        pending.push_back(std::move(done));
+    }
+    void read(NodeId, const std::string&, std::function<void(const Outcome&, const std::string&)>) override {}
+    void await_waiter(NodeId, Index, const std::string&,
+                      std::function<void(const std::optional<std::string>&)>) override {}
+
+    std::vector<Stamp> stamps;
+    std::vector<Completion> pending;
+};
+
+// One lock client's first command (its LEASE GRANT) answered `acknowledged`, after the log's first
+// application of it answered `applied` (none if nullopt); what the client's check then says.
+std::vector<std::string> acknowledged_against_log(const std::string& acknowledged,
+                                                  const std::optional<std::string>& applied) {
+    SimConfig config = SimConfig::from_seed(1);
+    config.lock_clients = 1;
+    config.lock_ttl_min_ms = config.lock_ttl_max_ms = 1000;
+    EventQueue queue;
+    Violations violations;
+    LockChecker checker(violations);
+    HeldGateway gateway;
+    LockWorkload clients(config, queue, gateway, checker, violations);
+    clients.start();
+    while (gateway.pending.empty() && queue.run_next()) {
+    }
+    BOOST_REQUIRE(!gateway.pending.empty());
+    const Stamp& s = gateway.stamps.front();
+    if (applied) clients.on_first_apply(Command{s.client_id, s.seq, s.acked_below, "lease grant"}, *applied);
+    gateway.pending.front()(Outcome{Outcome::Status::ok, acknowledged});
+    clients.finish();
+    return violations.all();
+}
+
+bool mentions(const std::vector<std::string>& violations, const std::string& what) {
+    for (const std::string& v : violations)
+        if (v.find(what) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+// The lock clients' side of linearizability: an acknowledged command got the reply of its first
+// application, and was applied at all.
+BOOST_AUTO_TEST_CASE(an_acknowledged_reply_the_log_did_not_give_is_caught) {
+    BOOST_TEST(acknowledged_against_log(":1\r\n", ":1\r\n").empty());
+    BOOST_TEST(mentions(acknowledged_against_log(":1\r\n", ":2\r\n"), "but its first application answered :2"));
+    BOOST_TEST(mentions(acknowledged_against_log(":1\r\n", std::nullopt), "acknowledged but never applied"));
+}
+
 // The whole simulator catches a store that applies fenced writes without checking the token: a
 // lock client paused past its TTL writes with its old token after another took the lock.
 BOOST_AUTO_TEST_CASE(a_store_without_fencing_is_caught_by_the_simulation) {
