@@ -14,6 +14,8 @@ constexpr std::uint64_t kKeepaliveSessionBase = 2100;
 constexpr std::uint64_t kLocks = 2;  // lock1 lock2: clients contend
 constexpr std::uint64_t kNoNodeRetryUs = 50'000;
 constexpr std::uint64_t kRetryBackoffMaxUs = 100'000;
+constexpr std::uint64_t kThinkMinUs = 10'000;
+constexpr std::uint64_t kThinkMaxUs = 100'000;
 
 kv::RespValue parse(const std::string& reply) {
     kv::RespReplyParser parser;
@@ -54,7 +56,9 @@ void LockWorkload::start() {
 }
 
 void LockWorkload::think_then_next(Client& c) {
-    queue_.after(rng_.between(0, config_.think_max_ms * 1000), [this, &c] { next(c); });
+    // A holder works between its writes: 10-100 ms, so that lock clients add a fraction of the
+    // key-value clients' load (and of the default run's time) while leases still end mid-work.
+    queue_.after(rng_.between(kThinkMinUs, kThinkMaxUs), [this, &c] { next(c); });
 }
 
 void LockWorkload::next(Client& c) {

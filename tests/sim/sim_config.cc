@@ -115,7 +115,7 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     // Lock clients in 1 seed of 2; drawn last for the same reason. TTLs from a few election
     // timeouts down to less than one, so leases end during elections and partitions.
     if (rng.chance(1, 2)) {
-        c.lock_clients = static_cast<int>(rng.between(1, 4));
+        c.lock_clients = static_cast<int>(rng.between(1, 3));
         c.lock_ttl_min_ms = rng.between(100, 800);
         c.lock_ttl_max_ms = c.lock_ttl_min_ms + rng.between(100, 3000);
         c.lock_pause_percent = rng.between(2, 15);
