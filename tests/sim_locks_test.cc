@@ -276,7 +276,8 @@ bool mentions(const std::vector<std::string>& violations, const std::string& wha
 // application, and was applied at all.
 BOOST_AUTO_TEST_CASE(an_acknowledged_reply_the_log_did_not_give_is_caught) {
     BOOST_TEST(acknowledged_against_log(":1\r\n", ":1\r\n").empty());
-    BOOST_TEST(mentions(acknowledged_against_log(":1\r\n", ":2\r\n"), "but its first application answered :2"));
+    BOOST_TEST(
+        mentions(acknowledged_against_log(":1\r\n", ":2\r\n"), "but its first application answered :2"));
     BOOST_TEST(mentions(acknowledged_against_log(":1\r\n", std::nullopt), "acknowledged but never applied"));
 }
 
