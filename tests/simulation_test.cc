@@ -83,8 +83,26 @@ struct Totals {
     std::uint64_t reads_checked = 0;
     std::uint64_t max_liveness_ms = 0;
     std::uint64_t max_search_steps = 0;
+    std::uint64_t lock_seeds = 0;
+    LockCheckStats locks;
+    LockWorkloadStats lock_clients;
+
+    void add_locks(const SimReport& r) {
+        if (r.config.lock_clients == 0) return;
+        ++lock_seeds;
+        locks.grants += r.locks.grants;
+        locks.handoffs += r.locks.handoffs;
+        locks.fenced_applied += r.locks.fenced_applied;
+        locks.fenced_refused += r.locks.fenced_refused;
+        locks.leases_expired += r.locks.leases_expired;
+        lock_clients.pauses += r.lock_workload.pauses;
+        lock_clients.stale_refused += r.lock_workload.stale_refused;
+        lock_clients.stale_applied += r.lock_workload.stale_applied;
+        lock_clients.reads_ok += r.lock_workload.reads_ok;
+    }
 
     void add(const SimReport& r) {
+        add_locks(r);
         ++seeds;
         failed += r.ok() ? 0 : 1;
         ops += r.history_ops;
@@ -115,15 +133,21 @@ void run_seeds(const std::string& engine) {
     auto wall_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
             .count();
-    BOOST_TEST_MESSAGE(engine << ": " << t.seeds << " seeds (" << base << ".." << base + count - 1 << "), "
-                              << t.failed << " failed; " << t.ops << " client ops checked ("
-                              << t.indeterminate << " indeterminate), " << t.reads_checked
-                              << " reads freshness-checked; " << t.faults << " faults injected (" << t.crashes
-                              << " crashes, " << t.torn << " torn writes, " << t.fsync_failures
-                              << " fsync failures, " << t.partitions << " partitions); " << t.events
-                              << " events, " << t.simulated_ms / 1000 << " simulated s, slowest liveness "
-                              << t.max_liveness_ms << " ms, longest linearizability search "
-                              << t.max_search_steps << " steps; " << wall_ms << " ms wall");
+    BOOST_TEST_MESSAGE(
+        engine << ": " << t.seeds << " seeds (" << base << ".." << base + count - 1 << "), " << t.failed
+               << " failed; " << t.ops << " client ops checked (" << t.indeterminate << " indeterminate), "
+               << t.reads_checked << " reads freshness-checked; " << t.faults << " faults injected ("
+               << t.crashes << " crashes, " << t.torn << " torn writes, " << t.fsync_failures
+               << " fsync failures, " << t.partitions << " partitions); " << t.events << " events, "
+               << t.simulated_ms / 1000 << " simulated s, slowest liveness " << t.max_liveness_ms
+               << " ms, longest linearizability search " << t.max_search_steps << " steps; " << t.lock_seeds
+               << " seeds with lock clients: " << t.locks.grants << " locks granted (" << t.locks.handoffs
+               << " to waiters), " << t.locks.fenced_applied << " fenced writes applied, "
+               << t.locks.fenced_refused << " refused, " << t.locks.leases_expired << " leases expired, "
+               << t.lock_clients.pauses << " pauses past the TTL (then " << t.lock_clients.stale_refused
+               << " stale writes refused, " << t.lock_clients.stale_applied
+               << " applied: lease still alive), " << t.lock_clients.reads_ok << " LEADER reads; " << wall_ms
+               << " ms wall");
 }
 
 bool has_engine(const std::string& name) {
@@ -185,7 +209,8 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
     for (const Regression& r : regressions) {
         if (!has_engine(r.engine)) continue;
         SimReport report = run_simulation(options_for(r.engine, r.seed));
-        BOOST_TEST(report.ok(), r.engine << " seed " << r.seed << " (" << r.what << "): " << report.summary());
+        BOOST_TEST(report.ok(),
+                   r.engine << " seed " << r.seed << " (" << r.what << "): " << report.summary());
     }
 }
 

@@ -23,6 +23,9 @@ enum class Sabotage {
     // Every disk acknowledges fsyncs without persisting anything (tests/sim/sim_disk.h): crashes
     // lose acknowledged data, and some invariant or the history must show it.
     lying_fsync,
+    // Every replica applies SET ... FENCE as a plain SET (consistently): a stale token's write is
+    // applied, which the lock invariants must catch (tests/sim/lock_invariants.h).
+    unfenced_writes,
 };
 
 class RecordingStateMachine : public StateMachine {

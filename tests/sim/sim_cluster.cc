@@ -147,6 +147,8 @@ void SimCluster::crash(NodeId id, bool torn) {
     n.driver.reset();
     n.sm.reset();
     n.kv.reset();
+    n.waiter_events.clear();
+    n.blocked.clear();  // the clients' connections die with the process
     n.up = false;
     n.paused_until_us = 0;
     n.last_status.reset();
@@ -169,7 +171,7 @@ void SimCluster::crash(NodeId id, bool torn) {
 // A divergent report is one node's lie; a double-applying state machine is every replica's bug.
 Sabotage SimCluster::state_machine_sabotage(NodeId id) const {
     if (sabotage_ == Sabotage::divergent_report) return id == 1 ? sabotage_ : Sabotage::none;
-    if (sabotage_ == Sabotage::double_append) return sabotage_;
+    if (sabotage_ == Sabotage::double_append || sabotage_ == Sabotage::unfenced_writes) return sabotage_;
     return Sabotage::none;
 }
 
@@ -184,11 +186,19 @@ void SimCluster::restart(NodeId id) {
     n.sm = std::make_unique<RecordingStateMachine>(
         *n.kv,
         [this, id](Index index, const Command& c, const std::string& reply) {
+            Node& applier = node(id);
             const Index before = applied_log_.highest();
             applied_log_.on_apply(id, index, encode_command(c), violations_);
-            if (applied_log_.highest() > before && on_first_apply) on_first_apply(c, reply);
+            if (applied_log_.highest() > before) {
+                if (on_first_apply) on_first_apply(c, reply);
+                if (on_first_apply_state)
+                    on_first_apply_state(index, c, reply, applier.waiter_events, *applier.kv);
+            }
+            applier.waiter_events.clear();
         },
         state_machine_sabotage(id));
+    n.kv->set_waiter_listener(
+        [this, id](Index waiter, const std::string& reply) { on_waiter(id, waiter, reply); });
     // A restored snapshot is the state through its index, as if applied (tests/sim/invariants.h).
     n.sm->on_restore = [this, id](Index index) { applied_log_.restored(id, index, violations_); };
     applied_log_.restart(id);
@@ -387,6 +397,28 @@ void SimCluster::read(NodeId id, const std::string& payload,
         }));
         n.driver->pump();
     });
+}
+
+void SimCluster::await_waiter(NodeId id, Index waiter, const std::string& name,
+                              std::function<void(const std::optional<std::string>&)> done) {
+    const std::uint64_t incarnation = node(id).incarnation;
+    on_node(id, [this, id, incarnation, waiter, name, done = std::move(done)]() mutable {
+        Node& n = node(id);
+        if (!n.up || n.incarnation != incarnation) return;
+        // A retried LOCK may find its waiter resolved already, as the front end does.
+        if (auto outcome = n.kv->waiter_outcome(waiter, name)) return done(*outcome);
+        n.blocked.emplace(waiter, std::move(done));
+    });
+}
+
+// Called inside apply: the waiting client hears of it afterwards, as the front end posts it.
+void SimCluster::on_waiter(NodeId id, Index waiter, const std::string& reply) {
+    Node& n = node(id);
+    n.waiter_events.push_back(WaiterEvent{waiter, reply});
+    auto [first, last] = n.blocked.equal_range(waiter);
+    for (auto it = first; it != last; ++it)
+        queue_.after(0, [done = std::move(it->second), reply] { done(reply); });
+    n.blocked.erase(first, last);
 }
 
 void SimCluster::transfer_leadership(NodeId leader, NodeId target) {

@@ -18,6 +18,7 @@
 #include "common/driver.h"
 #include "kv/kv_store.h"
 #include "tests/sim/invariants.h"
+#include "tests/sim/lock_invariants.h"
 #include "tests/sim/recording_state_machine.h"
 #include "tests/sim/sim_config.h"
 #include "tests/sim/sim_disk.h"
@@ -92,6 +93,8 @@ public:
     void submit(NodeId node, const Stamp& stamp, const std::string& payload, Completion done) override;
     void read(NodeId node, const std::string& payload,
               std::function<void(const Outcome&, const std::string& reply)> done) override;
+    void await_waiter(NodeId node, Index waiter, const std::string& name,
+                      std::function<void(const std::optional<std::string>& reply)> done) override;
 
     // DiskObserver
     void on_disk_write(NodeId node, const DiskState& written_before, const Ready& batch) override;
@@ -101,6 +104,11 @@ public:
     // Called when a log index is applied for the first time anywhere, with its command and the
     // reply it produced: the moment that command took effect.
     std::function<void(const Command&, const std::string& reply)> on_first_apply;
+    // The same moment, with the index, what the store told lock waiters during that apply, and the
+    // store right after it (the lock invariants, tests/sim/lock_invariants.h).
+    std::function<void(Index, const Command&, const std::string& reply, const std::vector<WaiterEvent>&,
+                       const kv::KvStore&)>
+        on_first_apply_state;
 
     const ClusterStats& stats() const { return stats_; }
     std::string describe_nodes() const;
@@ -120,6 +128,9 @@ private:
         std::optional<EngineStatus> last_status;  // after the previous step, this incarnation
         Index last_snapshot_index = 0;            // checked against the cluster's record (below)
         Index last_applied = 0;                   // within this incarnation: never goes back
+        std::vector<WaiterEvent> waiter_events;   // told during the apply in progress
+        // Clients waiting on this node for a queued LOCK or ELECT (await_waiter), by waiter id.
+        std::multimap<Index, std::function<void(const std::optional<std::string>&)>> blocked;
     };
 
     Node& node(NodeId id) { return nodes_.at(id - 1); }
@@ -140,6 +151,8 @@ private:
     void check_snapshot_file(Node& n, Index index, const std::string& where);
     void check_snapshots(Node& n);
     void trace(const std::string& line) const;
+    // The store's WaiterListener: kept for the apply's report, and passed to a client waiting here.
+    void on_waiter(NodeId id, Index waiter, const std::string& reply);
     // Wraps a read completion with the freshness check: a read must observe every index that was
     // applied anywhere before it began (any of them may already have been acknowledged).
     Completion checked_read(NodeId node, std::function<void(const Outcome&)> done);

@@ -112,6 +112,14 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     }
     // Leadership transfers in 1 seed of 2; drawn last for the same reason.
     if (rng.chance(1, 2)) c.transfer_every_ms = rng.between(500, 4000);
+    // Lock clients in 1 seed of 2; drawn last for the same reason. TTLs from a few election
+    // timeouts down to less than one, so leases end during elections and partitions.
+    if (rng.chance(1, 2)) {
+        c.lock_clients = static_cast<int>(rng.between(1, 3));
+        c.lock_ttl_min_ms = rng.between(100, 800);
+        c.lock_ttl_max_ms = c.lock_ttl_min_ms + rng.between(100, 3000);
+        c.lock_pause_percent = rng.between(2, 15);
+    }
     return c;
 }
 
@@ -129,8 +137,8 @@ std::string SimConfig::describe() const {
         << ", isolate-leader " << weight_isolate_leader << ", one-way " << weight_one_way
         << ", fsync-failure " << weight_fsync_failure << ", heal " << weight_heal << ", pause "
         << weight_pause << ", crash-all " << weight_crash_all << "), a leadership transfer every ~"
-        << transfer_every_ms << " ms, a stale-leader scenario every ~"
-        << stale_leader_every_ms << " ms, torn writes " << torn_write_percent << "%; election timeout "
+        << transfer_every_ms << " ms, a stale-leader scenario every ~" << stale_leader_every_ms
+        << " ms, torn writes " << torn_write_percent << "%; election timeout "
         << engine.election_timeout_min_ticks << "-" << engine.election_timeout_max_ticks
         << " ticks, heartbeat " << engine.heartbeat_ticks << ", messages <= " << engine.max_message_bytes
         << " bytes, in flight <= " << engine.max_inflight_messages
@@ -138,7 +146,9 @@ std::string SimConfig::describe() const {
         << request_timeout_ticks << " ticks; snapshot every " << snapshot_entries << " entries (0: never), "
         << engine.snapshot_trailing << " trailing, chunks of " << snapshot_chunk_bytes << " bytes, window "
         << snapshot_window << ", jobs " << snapshot_job_min_us << "-" << snapshot_job_max_us
-        << " us, retry after " << engine.snapshot_retry_ticks << " ticks; clock rates %";
+        << " us, retry after " << engine.snapshot_retry_ticks << " ticks; " << lock_clients
+        << " lock clients (leases of " << lock_ttl_min_ms << "-" << lock_ttl_max_ms << " ms, pause "
+        << lock_pause_percent << "%); clock rates %";
     for (auto r : clock_rate_percent) out << ' ' << r;
     out << "; disk slowness";
     for (auto d : disk_slowness) out << " x" << d;

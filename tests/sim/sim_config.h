@@ -102,6 +102,14 @@ struct SimConfig {
     std::uint64_t pause_min_ms = 100;
     std::uint64_t pause_max_ms = 3000;
 
+    // Lock clients (tests/sim/lock_workload.h; 0: none): each holds a lease of lock_ttl_min_ms to
+    // lock_ttl_max_ms, takes locks and elections, writes fenced, and, when it holds a lock, pauses
+    // past its TTL with lock_pause_percent % chance per step.
+    int lock_clients = 0;
+    std::uint64_t lock_ttl_min_ms = 0;
+    std::uint64_t lock_ttl_max_ms = 0;
+    std::uint64_t lock_pause_percent = 0;
+
     // Clients: think time between operations; how long one attempt may take before the client
     // tries another node; how long it keeps retrying one write before giving up on it.
     std::uint64_t think_max_ms = 40;

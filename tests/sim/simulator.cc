@@ -129,15 +129,25 @@ std::string SimReport::summary() const {
         << " fsync failures, " << faults.partitions << " partitions, " << faults.leader_isolations
         << " leader isolations, " << faults.one_way_cuts << " one-way cuts, " << faults.pauses << " pauses, "
         << faults.full_crashes << " full-cluster crashes, " << faults.heals << " heals, " << faults.transfers
-        << " leadership transfers, "
-        << faults.stale_leader << " stale-leader scenarios (" << faults.stale_leader_replays
-        << " replayed)); messages " << messages_sent << " sent, " << messages_dropped << " dropped ("
-        << messages_to_old_process << " of them addressed to a process that had since restarted), "
-        << messages_duplicated << " duplicated, " << messages_long_delayed << " late by 100 ms or more, "
-        << messages_replayed << " replayed late, " << slow_links << " slow-link episodes, "
-        << messages_spared_by_cuts << " in flight through a cut; highest index " << highest_applied
-        << "; liveness in " << liveness_ms << " ms; linearizability search " << linearizability_steps
-        << " steps";
+        << " leadership transfers, " << faults.stale_leader << " stale-leader scenarios ("
+        << faults.stale_leader_replays << " replayed)); messages " << messages_sent << " sent, "
+        << messages_dropped << " dropped (" << messages_to_old_process
+        << " of them addressed to a process that had since restarted), " << messages_duplicated
+        << " duplicated, " << messages_long_delayed << " late by 100 ms or more, " << messages_replayed
+        << " replayed late, " << slow_links << " slow-link episodes, " << messages_spared_by_cuts
+        << " in flight through a cut; highest index " << highest_applied << "; liveness in " << liveness_ms
+        << " ms; linearizability search " << linearizability_steps << " steps";
+    if (config.lock_clients > 0) {
+        const LockWorkloadStats& l = lock_workload;
+        out << "\n  locks: " << l.commands_ok << " commands answered, " << l.commands_given_up
+            << " given up, " << l.locks_held << " times a client held a lock (" << l.waits
+            << " after waiting), " << l.fenced_ok << " fenced writes applied, " << l.pauses
+            << " pauses past the TTL (then " << l.stale_refused << " stale writes refused, "
+            << l.stale_applied << " applied: lease still alive), " << l.leases_lost << " leases lost, "
+            << l.reads_ok << " LEADER reads; in the log: " << locks.grants << " grants (" << locks.handoffs
+            << " handoffs), " << locks.fenced_applied << " fenced writes applied, " << locks.fenced_refused
+            << " refused, " << locks.leases_expired << " leases expired";
+    }
     if (!ok()) {
         out << "\n  at " << format_time(failed_at_us) << ": " << failure << "\n  replay: " << replay_command()
             << "  (add BALLOT_SIM_TRACE=1 for a step trace on stderr)\n  watch it: " << render_command();
@@ -171,8 +181,19 @@ SimReport run_simulation(const SimOptions& options) {
     if (options.recorder) cluster.set_recorder(options.recorder);
     Workload workload(config, queue, rng, cluster, violations);
     workload.trace = trace;
-    cluster.on_first_apply = [&workload](const Command& c, const std::string& reply) {
+    // The lock invariants run on every run (the TTL workload grants leases too); the lock clients
+    // only on seeds that draw them.
+    LockChecker locks(violations);
+    LockWorkload lock_workload(config, queue, cluster, locks, violations);
+    lock_workload.trace = trace;
+    cluster.on_first_apply = [&workload, &lock_workload](const Command& c, const std::string& reply) {
         workload.on_first_apply(c, reply);
+        lock_workload.on_first_apply(c, reply);
+    };
+    cluster.on_first_apply_state = [&locks](Index index, const Command& c, const std::string& reply,
+                                            const std::vector<WaiterEvent>& events,
+                                            const kv::KvStore& store) {
+        locks.on_apply(index, c, reply, events, KvLockView(store));
     };
     // The fault injector's notes go to the recording too ("isolate leader 2", "heal the network").
     std::function<void(const std::string&)> note = trace;
@@ -186,6 +207,7 @@ SimReport run_simulation(const SimOptions& options) {
 
     cluster.start();
     workload.start();
+    lock_workload.start();
     ScenarioContext scenario{cluster, queue, config, note};
     if (!scenario.note) scenario.note = [](const std::string&) {};
     if (options.script)
@@ -206,6 +228,7 @@ SimReport run_simulation(const SimOptions& options) {
         mild.delay_max_us = config.delay_max_us;
         cluster.network().set_faults(mild);
         workload.begin_liveness();
+        lock_workload.stop();  // the liveness phase judges the key-value clients only
         if (note) note("LIVENESS PHASE begins");
     });
 
@@ -253,12 +276,15 @@ SimReport run_simulation(const SimOptions& options) {
         }
     }
     workload.finish();
+    lock_workload.finish();
     if (report.ok() && violations.any()) fail(SimReport::Result::safety_violation, violations.all().front());
 
     report.events = queue.events_run();
     report.simulated_ms = queue.now_us() / 1000;
     report.history_ops = workload.history().size();
     report.workload = workload.stats();
+    report.lock_workload = lock_workload.stats();
+    report.locks = locks.stats();
     report.faults = nemesis.stats();
     report.cluster = cluster.stats();
     report.messages_sent = cluster.network().sent();

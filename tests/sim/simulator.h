@@ -23,6 +23,8 @@
 #include <string>
 
 #include "tests/sim/linearizability.h"
+#include "tests/sim/lock_invariants.h"
+#include "tests/sim/lock_workload.h"
 #include "tests/sim/nemesis.h"
 #include "tests/sim/recorder.h"
 #include "tests/sim/recording_state_machine.h"
@@ -73,6 +75,8 @@ struct SimReport {
     std::uint64_t liveness_ms = 0;  // from the start of the liveness phase to its success
     std::size_t history_ops = 0;
     WorkloadStats workload;
+    LockWorkloadStats lock_workload;
+    LockCheckStats locks;
     FaultStats faults;
     ClusterStats cluster;
     std::uint64_t messages_sent = 0;

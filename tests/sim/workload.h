@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,11 @@ public:
     // to `payload`, queried at the moment the runtime said the read was safe.
     virtual void read(NodeId node, const std::string& payload,
                       std::function<void(const Outcome&, const std::string& reply)> done) = 0;
+    // A LOCK or ELECT that `node` answered with KvStore::queued_reply(waiter) waits there, as a
+    // client's connection does: `done` gets the waiter's final reply (a token, nil or an error)
+    // once that node's state machine resolves it. Never called if the node crashes first.
+    virtual void await_waiter(NodeId node, Index waiter, const std::string& name,
+                              std::function<void(const std::optional<std::string>& reply)> done) = 0;
 };
 
 struct WorkloadStats {
