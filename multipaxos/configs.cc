@@ -12,6 +12,17 @@ constexpr std::uint8_t kHistoryVersion = 1;
 const Configuration kNone;
 }  // namespace
 
+std::size_t voter_quorum(const Configuration& c) {
+    std::size_t voters = 0;
+    for (const Member& m : c.members()) voters += m.role == MemberRole::voter ? 1 : 0;
+    return voters / 2 + 1;
+}
+
+Index ConfigHistory::governing_since(Index slot) const {
+    auto it = by_first_slot_.upper_bound(slot);
+    return it == by_first_slot_.begin() ? 0 : std::prev(it)->first;
+}
+
 ConfigHistory::ConfigHistory(const Configuration& config, Index from) {
     if (!config.empty()) by_first_slot_[from] = config;
 }

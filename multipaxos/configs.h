@@ -31,6 +31,9 @@ namespace ballot::multipaxos {
 // slots between a change and its effect with no-ops in one Accept of about 20 KiB.
 inline constexpr Index kAlpha = 1024;
 
+// A majority of `c`'s voters (without building the list of them: asked per slot).
+std::size_t voter_quorum(const Configuration& c);
+
 class ConfigHistory {
 public:
     ConfigHistory() = default;  // knows nothing: a --join node not added yet
@@ -41,6 +44,8 @@ public:
     bool empty() const { return by_first_slot_.empty(); }
     // The configuration governing `slot` (an empty one if none is known for it).
     const Configuration& at(Index slot) const;
+    // The first slot the configuration governing `slot` governs (0: none known).
+    Index governing_since(Index slot) const;
     // The configuration of the latest configuration command known chosen, and the first slot it
     // governs (0: none known).
     const Configuration& latest() const;

@@ -122,8 +122,8 @@ void Leader::extend_phase1(std::uint64_t now) {
 
 bool Leader::covers(const Configuration& c) const {
     std::size_t reported = 0;
-    for (NodeId id : c.voters()) reported += promised_.count(id);
-    return !c.empty() && reported >= c.voters().size() / 2 + 1;
+    for (const Member& m : c.members()) reported += m.role == MemberRole::voter ? promised_.count(m.id) : 0;
+    return !c.empty() && reported >= voter_quorum(c);
 }
 
 bool Leader::covers_every_governing() const {

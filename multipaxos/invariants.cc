@@ -91,7 +91,7 @@ void Leader::check_invariants() const {
         BALLOT_ASSERT(slot <= learner_.commit_index() + kAlpha,
                       "leader: a slot is proposed only within α of the chosen prefix");
         const Configuration& acceptors = configs_.at(slot);
-        BALLOT_ASSERT(p.accepted_by.size() < acceptors.voters().size() / 2 + 1,
+        BALLOT_ASSERT(p.accepted_by.size() < voter_quorum(acceptors),
                       "leader: a slot accepted by a majority is not pending");
         for (NodeId id : p.accepted_by)
             BALLOT_ASSERT(acceptors.is_voter(id), "leader: only the voters governing a slot accept it");

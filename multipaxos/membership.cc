@@ -112,10 +112,12 @@ void MultiPaxos::tick_auto_promotion() {
 // Called after every input: the configuration governing the first unchosen slot may have changed
 // (the chosen prefix passed s + α - 1), or a new one been chosen.
 void MultiPaxos::refresh_membership() {
+    const Index since = configs_.governing_since(learner_.commit_index() + 1);
+    if (since == governing_since_ && configs_.latest_from() == configs_seen_from_) return;  // the usual case
     const Configuration& governing = configs_.at(learner_.commit_index() + 1);
-    const bool changed = !governing.empty() && governing != members_.configuration();
-    if (changed) members_ = Membership(members_.self(), governing);
-    if (!changed && configs_.latest_from() == configs_seen_from_) return;
+    governing_since_ = since;
+    if (!governing.empty() && governing != members_.configuration())
+        members_ = Membership(members_.self(), governing);
     configs_seen_from_ = configs_.latest_from();
     std::erase_if(caught_up_ticks_, [&](const auto& e) { return !configs_.latest().contains(e.first); });
     if (!leader_) return;

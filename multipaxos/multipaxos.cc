@@ -143,7 +143,7 @@ Ready MultiPaxos::take_ready() {
     // one), so it lags one batch; it rides on batches that are written anyway.
     Index hint = std::max(persisted_commit_, commit_at_last_take_);
     commit_at_last_take_ = learner_.commit_index();
-    if (promise_changed || (!r.records.empty() && hint > persisted_commit_)) {
+    if (promise_changed || (!r.records.empty() && hint > persisted_commit_) || config_hint_due(hint)) {
         r.metadata = encode_metadata(Metadata{acceptor_.promised(), hint});
         persisted_commit_ = hint;
     }
@@ -154,10 +154,17 @@ Ready MultiPaxos::take_ready() {
     return r;
 }
 
+// A change took effect below `hint` since the last hint written: the hint goes to disk even in a
+// batch without records, so that a restart finds the change in effect, as it was before (Raft
+// writes its commit hint with a configuration entry it applies likewise).
+bool MultiPaxos::config_hint_due(Index hint) const {
+    return hint > persisted_commit_ && configs_.at(hint + 1) != configs_.at(persisted_commit_ + 1);
+}
+
 bool MultiPaxos::has_ready() const {
-    return !outbox_.empty() || !reads_done_.empty() || acceptor_.has_unsaved() || learner_.has_committed() ||
-           (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty() ||
-           !refusals_.empty();
+    return config_hint_due(learner_.commit_index()) || !outbox_.empty() || !reads_done_.empty() ||
+           acceptor_.has_unsaved() || learner_.has_committed() || (leader_ && leader_->has_unsent()) ||
+           compact_below_ || !snapshot_to_.empty() || !refusals_.empty();
 }
 
 EngineStatus MultiPaxos::status() const {

@@ -174,6 +174,7 @@ private:
     void expire_transfers();
 
     bool active_leader() const { return leader_ && leader_->active(); }
+    bool config_hint_due(Index hint) const;
     void note_ballot(Ballot b) { highest_seen_ = std::max(highest_seen_, b); }
 
     EngineConfig config_;  // the knobs (timeouts, bounds); who the members are is configs_, members_
@@ -213,6 +214,7 @@ private:
     bool change_placed_ = false;
     Index change_placed_from_ = 0;
     Index configs_seen_from_ = 0;
+    Index governing_since_ = 0;  // configs_.governing_since() of the first unchosen slot, last seen
     std::map<NodeId, std::uint32_t> caught_up_ticks_;
 
     // Reads forwarded to the leader, each with its deadline tick. Bounded by max_pending_proposals.

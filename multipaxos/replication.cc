@@ -137,7 +137,7 @@ void Leader::on_accepted(NodeId from, const Accepted& m, std::uint64_t now) {
         const Configuration& acceptors = configs_.at(slot);
         if (it == pending_.end() || !acceptors.is_voter(from)) continue;
         if (!accepted_by(it->second, from)) it->second.accepted_by.push_back(from);
-        if (it->second.accepted_by.size() >= acceptors.voters().size() / 2 + 1) {
+        if (it->second.accepted_by.size() >= voter_quorum(acceptors)) {
             learner_.learn(slot, ballot_, it->second.value);
             pending_.erase(it);
         }

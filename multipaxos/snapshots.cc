@@ -116,7 +116,10 @@ void MultiPaxos::snapshot_installed(const SnapshotMeta& meta) {
     // Its configurations replace this node's: every one they hold was made by a command through X,
     // and this node has delivered nothing beyond X (a snapshot of an older version holds none).
     ConfigHistory history = snapshot_configs(meta, "installed snapshot");
-    if (!history.empty()) configs_ = std::move(history);
+    if (!history.empty()) {
+        configs_ = std::move(history);
+        governing_since_ = configs_seen_from_ = 0;  // refresh_membership() looks again
+    }
     snapshot_index_ = x;
     learner_.install(x);
     acceptor_.trim_through(x);
