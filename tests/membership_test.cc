@@ -12,6 +12,7 @@
 #include "common/command.h"
 #include "common/configuration.h"
 #include "common/engine.h"
+#include "engines/registry.h"
 #include "multipaxos/configs.h"
 #include "multipaxos/messages.h"
 #include "raft/messages.h"
@@ -630,4 +631,42 @@ BOOST_AUTO_TEST_CASE(multipaxos_phase1_extends_to_a_configuration_it_adopts) {
                c.committed_data(now).back() == "needs-the-new-majority";
     }));
     check_all(c);
+}
+
+// A snapshot carries the configurations that govern the slots after it: a node started from it
+// (here: a new engine recovering only the snapshot, as after a wipe-and-install) reports the
+// configuration in effect, and one started from an older snapshot without them (empty metadata,
+// version 0) falls back to its bootstrap configuration.
+BOOST_AUTO_TEST_CASE(multipaxos_snapshots_carry_the_configuration_history) {
+    EngineCluster c("multipaxos", 3, 25, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    const ballot::Index x = c.status(leader).commit_index;
+    ballot::SnapshotMeta meta{x, c.engine(leader).snapshot_metadata(x)};
+    std::string why;
+    auto history = ballot::multipaxos::ConfigHistory::decode(meta.engine_metadata, why);
+    BOOST_REQUIRE_MESSAGE(history.has_value(), why);
+    BOOST_TEST(history->at(x + 1) == c.engine(leader).configuration());
+
+    EngineConfig config = small_timeouts();
+    config.id = n4;
+    config.join = true;  // it knows nothing but what the snapshot says
+    ballot::RecoveredState recovered;
+    recovered.snapshot = meta;
+    recovered.compacted_below = x + 1;
+    auto restored = ballot::make_engine("multipaxos", config, recovered);
+    BOOST_TEST(restored->configuration() == c.engine(leader).configuration());
+    restored->check_invariants();
+
+    config.id = 1;
+    config.join = false;
+    config.members = {1, 2, 3};
+    recovered.snapshot->engine_metadata.clear();  // written before membership change existed
+    auto old = ballot::make_engine("multipaxos", config, recovered);
+    BOOST_TEST(old->configuration().voters() == (std::vector<NodeId>{1, 2, 3}));
+    // Bytes that are not a history are refused with a reason, not a crash.
+    recovered.snapshot->engine_metadata = {7, 7, 7};
+    BOOST_CHECK_THROW(ballot::make_engine("multipaxos", config, recovered), std::invalid_argument);
 }
