@@ -31,13 +31,16 @@ namespace {
 // election timeout.
 constexpr Index kPromotionLagSlots = 1000;
 
-std::string no_longer_leader(NodeId self) {
-    return "node " + std::to_string(self) + ", to which it was forwarded, is not the leader; try again";
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- proposing a change
+
+// What a node that is not the leader answers a forwarded request: its sender took it for the leader
+// and will learn the real one soon, so it may ask again (the runtime retries "; try again").
+std::string MultiPaxos::forwarded_to_a_non_leader() const {
+    return "node " + std::to_string(members_.self()) +
+           ", to which it was forwarded, is not the leader; try again";
+}
 
 std::optional<std::string> MultiPaxos::propose_config_change(std::uint64_t request_id, std::string request) {
     if (!leader_ && known_leader_ != kNoNode) {
@@ -49,7 +52,7 @@ std::optional<std::string> MultiPaxos::propose_config_change(std::uint64_t reque
 
 void MultiPaxos::on(NodeId from, const ForwardChange& m) {
     std::optional<std::string> refused =
-        active_leader() ? place_config_change(m.request) : no_longer_leader(members_.self());
+        active_leader() ? place_config_change(m.request) : forwarded_to_a_non_leader();
     if (refused) send(from, ForwardRefused{m.request_id, std::move(*refused)});
 }
 

@@ -156,6 +156,7 @@ private:
 
     // membership.cc: changes and their taking effect.
     void on(NodeId from, const ForwardChange& m);
+    std::string forwarded_to_a_non_leader() const;
     bool may_lead() const;  // election.cc
     bool change_in_flight() const;
     std::optional<std::string> refuse_change_now() const;

@@ -25,9 +25,7 @@ std::optional<std::string> MultiPaxos::transfer_leadership(std::uint64_t request
 
 void MultiPaxos::on(NodeId from, const ForwardTransfer& m) {
     std::optional<std::string> refused =
-        active_leader() ? start_transfer(m.target)
-                        : "node " + std::to_string(members_.self()) +
-                              ", to which it was forwarded, is not the leader; try again";
+        active_leader() ? start_transfer(m.target) : forwarded_to_a_non_leader();
     if (refused) send(from, ForwardRefused{m.request_id, std::move(*refused)});
 }
 

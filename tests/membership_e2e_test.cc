@@ -62,6 +62,15 @@ bool starts_with(const std::string& s, const std::string& prefix) {
     return s.rfind(prefix, 0) == 0;
 }
 
+// Nodes 1-3 form a cluster and take a write ("before" = "1"); node 4 starts with --join.
+void start_three_and_a_joining_fourth(LocalCluster& c) {
+    const auto bootstrap = c.node_args({1, 2, 3});
+    for (NodeId id : {1, 2, 3}) c.start_with(id, bootstrap, {});
+    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "before", "1", kLiveness), c.log_tail(1));
+    // Node 4 knows one member and itself; it takes no part until it is added.
+    c.start_with(4, c.node_args({1, 4}), {"--join"});
+}
+
 }  // namespace
 
 BOOST_DATA_TEST_CASE(member_list_info_and_refusals, bdata::make(engine_names()), protocol) {
@@ -120,12 +129,7 @@ BOOST_DATA_TEST_CASE(an_engine_that_cannot_join_refuses_join_at_startup, bdata::
 BOOST_DATA_TEST_CASE(adds_a_joining_node_promotes_it_and_removes_it,
                      bdata::make(std::vector<std::string>{"raft", "multipaxos"}), protocol) {
     LocalCluster c(kServer, protocol, 4);
-    const auto bootstrap = c.node_args({1, 2, 3});
-    for (NodeId id : {1, 2, 3}) c.start_with(id, bootstrap, {});
-    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "before", "1", kLiveness), c.log_tail(1));
-
-    // Node 4 knows one member and itself; it takes no part until it is added.
-    c.start_with(4, c.node_args({1, 4}), {"--join"});
+    start_three_and_a_joining_fourth(c);
     auto joining = c.info(4);
     for (int i = 0; i < 50 && joining.empty(); ++i, std::this_thread::sleep_for(100ms)) joining = c.info(4);
     BOOST_TEST_MESSAGE("INFO of node 4 before MEMBER ADD: role " << joining["role"]);
@@ -175,10 +179,7 @@ BOOST_DATA_TEST_CASE(adds_a_joining_node_promotes_it_and_removes_it,
 BOOST_DATA_TEST_CASE(adds_a_node_then_removes_the_leader,
                      bdata::make(std::vector<std::string>{"raft", "multipaxos"}), protocol) {
     LocalCluster c(kServer, protocol, 4);
-    const auto bootstrap = c.node_args({1, 2, 3});
-    for (NodeId id : {1, 2, 3}) c.start_with(id, bootstrap, {});
-    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "before", "1", kLiveness), c.log_tail(1));
-    c.start_with(4, c.node_args({1, 4}), {"--join"});
+    start_three_and_a_joining_fourth(c);
     const NodeId leader = c.wait_for_leader(kLiveness);
     BOOST_REQUIRE(leader != 0);
     auto add = until(c, leader, {"MEMBER", "ADD", "4", c.address(4)},
