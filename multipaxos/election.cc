@@ -19,7 +19,14 @@ void MultiPaxos::on_election_timeout() {
         leader_->abandon();
         leader_.reset();
     }
+    if (!may_lead()) return reset_election_timer();  // a learner, a removed node, a joining node
     start_poll();
+}
+
+// A voter of the configuration that governs now and of the latest one chosen: a learner never
+// leads, and a node whose removal is chosen stops campaigning even before the removal governs.
+bool MultiPaxos::may_lead() const {
+    return members_.self_is_voter() && configs_.latest().is_voter(members_.self());
 }
 
 bool MultiPaxos::hears_a_leader() const {
@@ -41,7 +48,7 @@ void MultiPaxos::start_poll() {
     poll_votes_ = members_.tally();
     known_leader_ = kNoNode;
     reset_election_timer();
-    for (NodeId id : members_.peers()) send(id, Poll{b});
+    for (NodeId id : members_.voter_peers()) send(id, Poll{b});
     poll_votes_.record(members_.self(), true);  // it has lost the leader itself
     if (poll_votes_.won()) start_phase1();      // a cluster of one
 }
@@ -75,31 +82,58 @@ void MultiPaxos::start_phase1() {
     known_leader_ = kNoNode;
     reset_election_timer();
     LeaderOutput& output = *this;
-    leader_ = std::make_unique<Leader>(config_, members_, b, acceptor_, learner_, output);
+    leader_ = std::make_unique<Leader>(config_, members_, configs_, b, acceptor_, learner_, output);
     leader_->start(now_);
 }
 
-Leader::Leader(const EngineConfig& config, const Membership& members, Ballot ballot, Acceptor& acceptor,
-               Learner& learner, LeaderOutput& out)
+Leader::Leader(const EngineConfig& config, const Membership& members, const ConfigHistory& configs,
+               Ballot ballot, Acceptor& acceptor, Learner& learner, LeaderOutput& out)
     : config_(config),
       members_(members),
+      configs_(configs),
       ballot_(ballot),
       acceptor_(acceptor),
       learner_(learner),
       out_(out),
       retry_ticks_(
-          std::max<std::uint64_t>(2 * config.heartbeat_ticks, config.election_timeout_min_ticks / 2)),
-      promises_(members.tally()) {
-    for (NodeId id : members_.peers()) peers_[id] = Peer{};
-}
+          std::max<std::uint64_t>(2 * config.heartbeat_ticks, config.election_timeout_min_ticks / 2)) {}
 
 // PMS §3: "A newly chosen leader executes phase 1 for infinitely many instances": one Prepare covers
 // every slot from the first one this node does not know chosen. Sent to itself too: its own
-// acceptor promises like any other (and its Promise comes back only once durable).
+// acceptor promises like any other (and its Promise comes back only once durable). Sent to the
+// voters of every configuration known to govern one of those slots (README "Membership change").
 void Leader::start(std::uint64_t now) {
     from_slot_ = learner_.commit_index() + 1;
+    next_slot_ = own_next_ = from_slot_;
     active_since_ = now;
-    for (NodeId id : members_.members()) ask_page(id, from_slot_, now);
+    track_peers(now);
+    extend_phase1(now);
+}
+
+// The configurations known govern every slot up to the chosen prefix + α; one chosen since phase 1
+// began (adopted, or proposed by this leader) governs slots further on, whose values its voters
+// must report before this leader proposes there (fill_window waits for covers()).
+void Leader::extend_phase1(std::uint64_t now) {
+    const Index from = std::max(from_slot_, learner_.commit_index() + 1);
+    for (const Configuration* c : configs_.governing_from(from))
+        for (NodeId id : c->voters())
+            if (reports_.count(id) == 0) ask_page(id, from, now);
+}
+
+bool Leader::covers(const Configuration& c) const {
+    std::size_t reported = 0;
+    for (const Member& m : c.members()) reported += m.role == MemberRole::voter ? promised_.count(m.id) : 0;
+    return !c.empty() && reported >= voter_quorum(c);
+}
+
+bool Leader::covers_every_governing() const {
+    for (const Configuration* c : configs_.governing_from(learner_.commit_index() + 1))
+        if (!covers(*c)) return false;
+    return true;
+}
+
+bool Leader::settled() const {
+    return active() && learner_.commit_index() >= reported_last_ && covers_every_governing();
 }
 
 void Leader::ask_page(NodeId id, Index from_slot, std::uint64_t now) {
@@ -143,7 +177,7 @@ void MultiPaxos::on(NodeId from, const Promise& m) {
 }
 
 bool Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
-    if (phase_ != Phase::one || m.ballot != ballot_) return false;  // a late or stale answer
+    if (m.ballot != ballot_) return false;  // a stale answer
     Report& report = reports_[from];
     // Only the page asked for: a duplicate or a retransmission's second answer changes nothing.
     if (report.complete || m.from_slot != report.asked_from) return false;
@@ -161,7 +195,11 @@ bool Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
             learner_.learn(e.index, Ballot::unpack(e.ballot), e.data);
             continue;
         }
+        // Proposed already (after a majority of its configuration reported): a later report
+        // changes nothing, and comes from a node that is no acceptor of that slot or was not needed.
+        if (active() && e.index < next_slot_) continue;
         // PMS §2.2 P2c: adopt, per slot, the value accepted in the highest ballot.
+        reported_last_ = std::max(reported_last_, e.index);
         auto [it, fresh] = reported_.try_emplace(e.index, e);
         if (!fresh && e.ballot > it->second.ballot) it->second = e;
     }
@@ -170,32 +208,26 @@ bool Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
         return true;
     }
     report.complete = true;
-    promises_.record(from, true);
-    if (promises_.won()) begin_phase2(now);
+    promised_.insert(from);
+    if (!active() && covers_every_governing()) begin_phase2(now);
     return true;
 }
 
-// Phase 1 is complete: propose, under this ballot, the adopted value of every slot not known
-// chosen up to the highest reported one, and a no-op where nothing was reported (a hole: no value
-// can have been chosen there, since a majority reported nothing for it).
+// Phase 1 is complete for every configuration known: propose, under this ballot, the adopted
+// value of every slot not known chosen up to the highest reported one, and a no-op where nothing
+// was reported (a hole: no value can have been chosen there, since a majority of its configuration
+// reported nothing for it). fill_window() proposes them as the α window allows.
 void Leader::begin_phase2(std::uint64_t now) {
     phase_ = Phase::two;
     active_since_ = now;
     Index first = learner_.commit_index() + 1;
-    Index last = std::max(learner_.highest_chosen(), first - 1);
-    if (!reported_.empty()) last = std::max(last, reported_.rbegin()->first);
-    for (Index slot = first; slot <= last; ++slot) {
-        if (learner_.is_chosen(slot)) continue;
-        auto it = reported_.find(slot);
-        pending_[slot] = Pending{it == reported_.end() ? std::string() : it->second.data, {}, 0};
-    }
-    reported_.clear();
-    next_slot_ = last + 1;
+    next_slot_ = first;
     own_next_ = first;
     for (auto& [id, peer] : peers_) {
         peer.next = first;
         peer.heard_tick = now;
     }
+    fill_window();
     heartbeat_all();  // followers learn the new leader at once
 }
 
@@ -211,6 +243,7 @@ void MultiPaxos::on(NodeId, const Nack& m) {
 void MultiPaxos::step_down() {
     if (!leader_) return;
     transfer_target_ = kNoNode;  // done, or moot: proposals go to whoever leads now
+    change_placed_ = false;      // a new leader's guard covers a change left half-way
     leader_->abandon();
     leader_.reset();
     known_leader_ = kNoNode;
@@ -218,12 +251,8 @@ void MultiPaxos::step_down() {
 }
 
 bool Leader::lost_majority(std::uint64_t now) const {
-    const std::uint64_t window = config_.election_timeout_max_ticks;
-    if (!active() || now < active_since_ + window) return false;
-    std::size_t heard = 1;  // self
-    for (const auto& [id, peer] : peers_)
-        if (now < peer.heard_tick + window) ++heard;
-    return heard < members_.quorum();
+    if (!active() || now < active_since_ + config_.election_timeout_max_ticks) return false;
+    return reachable_voters(members_.configuration(), now) < members_.quorum();
 }
 
 // An Accept, Heartbeat or Chosen from the leader of `ballot`, which this acceptor admits.

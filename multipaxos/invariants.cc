@@ -12,6 +12,21 @@ void MultiPaxos::check_invariants() const {
     learner_.check_invariants();
     if (leader_) leader_->check_invariants();
     BALLOT_ASSERT(!(active_leader() && known_leader_ != kNoNode), "multipaxos: a leader follows no other");
+    // Membership (membership.cc): what governs the first unchosen slot is what the node reports and
+    // uses; a leader is a voter of it; one change at a time, each a single-server change.
+    const Configuration& governing = configs_.at(learner_.commit_index() + 1);
+    BALLOT_ASSERT(governing.empty() || governing == members_.configuration(),
+                  "multipaxos: the configuration reported is the one governing the next slot");
+    BALLOT_ASSERT(!leader_ || members_.self_is_voter(), "multipaxos: a leader is a voter of what governs");
+    BALLOT_ASSERT(
+        configs_.entries().size() < 2 || configs_.latest_from() <= learner_.commit_index() + 1 + kAlpha,
+        "multipaxos: a configuration is known only once chosen (it governs within α of the prefix)");
+    const Configuration* previous = nullptr;
+    for (const auto& [from, c] : configs_.entries()) {
+        BALLOT_ASSERT(!previous || single_server_change(*previous, c),
+                      "multipaxos: each configuration differs from the previous one by one server");
+        previous = &c;
+    }
     BALLOT_ASSERT(forwarded_reads_.size() <= forwarded_reads_.limit(),
                   "multipaxos: forwarded reads bounded by max_pending_proposals");
     // Snapshots and compaction (snapshots.cc): a snapshot holds only chosen slots; the acceptor
@@ -71,9 +86,19 @@ void Leader::check_invariants() const {
     BALLOT_ASSERT(acceptor_.promised() >= ballot_, "leader: own acceptor has promised its ballot");
     for (const auto& [slot, p] : pending_) {
         BALLOT_ASSERT(slot < next_slot_, "leader: pending slot below next_slot");
-        BALLOT_ASSERT(p.accepted_by.size() < members_.quorum(),
+        // α-reconfiguration (configs.h): slot t is proposed only once every slot up to t - α is
+        // chosen, so a configuration chosen in s is never used for a slot below s + α.
+        BALLOT_ASSERT(slot <= learner_.commit_index() + kAlpha,
+                      "leader: a slot is proposed only within α of the chosen prefix");
+        const Configuration& acceptors = configs_.at(slot);
+        BALLOT_ASSERT(p.accepted_by.size() < voter_quorum(acceptors),
                       "leader: a slot accepted by a majority is not pending");
+        for (NodeId id : p.accepted_by)
+            BALLOT_ASSERT(acceptors.is_voter(id), "leader: only the voters governing a slot accept it");
     }
+    BALLOT_ASSERT(!active() || next_slot_ <= learner_.commit_index() + kAlpha + 1,
+                  "leader: the pipeline window is α slots");
+
     BALLOT_ASSERT(own_next_ <= next_slot_, "leader: own acceptor sent only assigned slots");
     for (const auto& [id, peer] : peers_) {
         BALLOT_ASSERT(peer.inflight.size() <= config_.max_inflight_messages,

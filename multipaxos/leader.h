@@ -5,20 +5,31 @@
 // the file of their concern: phase 1 in election.cc, phase 2 in replication.cc, reads in reads.cc,
 // catch-up in catch_up.cc, check_invariants() in invariants.cc.
 //
-//   phase 1 (candidate)  Prepare(ballot, from_slot) to every acceptor, self included, once for all
-//                        slots from the first unchosen one (PMS §3). Promises report accepted
-//                        values; per slot the leader adopts the one with the highest ballot
-//                        (PMS §2.2, P2c), and fills every hole up to the highest reported slot
-//                        with a no-op (PMS §3: it fills the gaps "by proposing a special no-op
-//                        command").
+//   phase 1 (candidate)  Prepare(ballot, from_slot) to every voter of every configuration known to
+//                        govern a slot from the first unchosen one on, self included, once for all
+//                        those slots (PMS §3). Promises report accepted values; per slot the leader
+//                        adopts the one with the highest ballot (PMS §2.2, P2c), and fills every
+//                        hole up to the highest reported slot with a no-op (PMS §3: it fills the
+//                        gaps "by proposing a special no-op command"). It leads once a majority of
+//                        the voters of EACH of those configurations has reported.
 //   phase 2 (leader)     re-proposes the adopted values, then new commands, each in its own slot,
-//                        many slots per Accept. A slot is chosen when a majority has accepted it
-//                        in this ballot; the leader counts its own acceptance only once it is
-//                        durable (an Accepted it addresses to itself, delivered after the fsync).
+//                        many slots per Accept. Slot t is proposed only once every slot up to
+//                        t - α is chosen (configs.h: then the configuration governing t is known),
+//                        and only once a majority of that configuration's voters has promised
+//                        this ballot and reported (a configuration chosen meanwhile extends phase
+//                        1 to its voters: extend_phase1). Commands wait in a queue for their slot.
+//                        Slot t goes to the voters of its configuration and is chosen when a
+//                        majority of them has accepted it in this ballot; the leader counts its
+//                        own acceptance only once it is durable (an Accepted it addresses to
+//                        itself, delivered after the fsync). Learners get chosen values only.
+//                        Once a configuration command is chosen in slot s, the slots up to
+//                        s + α - 1 this leader has no command for get no-ops, so that the change
+//                        governs at once rather than after α more writes.
 //
 // Bounds: Accept messages carry at most max_message_bytes of proposals; at most
-// max_inflight_messages unanswered Accepts per peer; at most max_pending_proposals proposals
-// awaiting a decision (then propose() answers overloaded).
+// max_inflight_messages unanswered Accepts per peer; at most α slots proposed beyond the chosen
+// prefix; at most max_pending_proposals proposals queued or awaiting a decision (then propose()
+// answers overloaded).
 //
 // Lost messages: a peer whose oldest unanswered Accept, or whose lowest missing proposal, is
 // older than retry_ticks gets them again. A peer that reports it is behind gets Chosen values, or,
@@ -34,6 +45,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +54,7 @@
 #include "common/membership.h"
 #include "common/quorum.h"
 #include "multipaxos/acceptor.h"
+#include "multipaxos/configs.h"
 #include "multipaxos/learner.h"
 #include "multipaxos/messages.h"
 
@@ -65,8 +78,9 @@ public:
 
 class Leader {
 public:
-    Leader(const EngineConfig& config, const Membership& members, Ballot ballot, Acceptor& acceptor,
-           Learner& learner, LeaderOutput& out);
+    // `members`: the configuration governing the first unchosen slot; `configs`: every one known.
+    Leader(const EngineConfig& config, const Membership& members, const ConfigHistory& configs, Ballot ballot,
+           Acceptor& acceptor, Learner& learner, LeaderOutput& out);
 
     Ballot ballot() const { return ballot_; }
     bool active() const { return phase_ == Phase::two; }
@@ -77,11 +91,28 @@ public:
     // its report, or its last). A candidate making progress must not time out (see README
     // "Leader election is phase 1": a long report takes many round trips).
     bool on_promise(NodeId from, const Promise& m, std::uint64_t now);
+    // Sends Prepare to every voter of a configuration governing a slot after the chosen prefix that
+    // has not been asked yet (a configuration chosen since phase 1 began).
+    void extend_phase1(std::uint64_t now);
+    // The membership guard (README "Membership change", the Multi-Paxos form of the 2015 fix):
+    // every value phase 1 adopted is chosen and applied, and phase 1 is complete for every known
+    // configuration, so a change is made to the configuration that really comes next.
+    bool settled() const;
 
     // ---- phase 2 (PMMC: Commander), replication.cc ----
     ProposeResult propose(std::string value);
     void on_accepted(NodeId from, const Accepted& m, std::uint64_t now);
     void on_heartbeat_ack(NodeId from, const HeartbeatAck& m, std::uint64_t now);
+
+    // ---- membership, membership.cc ----
+    // The peers of every configuration governing a slot after the chosen prefix are tracked.
+    void track_peers(std::uint64_t now);
+    // Voters of `next` this leader heard from within the maximum election timeout (self included).
+    std::size_t reachable_voters(const Configuration& next, std::uint64_t now) const;
+    // A peer's reported chosen prefix (0: not a peer).
+    Index peer_chosen(NodeId id) const;
+    // The voter of the governing configuration, not this node, that holds the longest chosen prefix.
+    NodeId best_successor() const;
 
     // ---- snapshots, snapshots.cc ----
     // `to` durably holds a snapshot through `slot`: its catch-up resumes after it.
@@ -152,7 +183,13 @@ private:
 
     void ask_page(NodeId id, Index from_slot, std::uint64_t now);
     void resend_pages(std::uint64_t now);
+    // A majority of `c`'s voters have reported in full.
+    bool covers(const Configuration& c) const;
+    bool covers_every_governing() const;
     void begin_phase2(std::uint64_t now);
+    // Phase 2: the value for the next slot, if one may be proposed there now (and whether it may).
+    bool may_propose_next() const;
+    void fill_window();
     bool accepted_by(const Pending& p, NodeId id) const;
     void send_accepts(NodeId id, Peer& peer, std::uint64_t now);
     void retransmit(std::uint64_t now);
@@ -161,8 +198,9 @@ private:
     void confirm_reads();
     void finish_read(const PendingRead& r, bool ok);
 
-    const EngineConfig& config_;  // the knobs; who the members are is members_
-    const Membership& members_;
+    const EngineConfig& config_;    // the knobs; who the members are is members_
+    const Membership& members_;     // the configuration governing the first unchosen slot
+    const ConfigHistory& configs_;  // every configuration known, by the first slot it governs
     const Ballot ballot_;
     Acceptor& acceptor_;
     Learner& learner_;
@@ -172,12 +210,14 @@ private:
 
     // phase 1
     Index from_slot_ = 1;
-    VoteTally promises_;               // acceptors whose complete report arrived
-    std::map<Index, Entry> reported_;  // per slot, the highest-ballot value reported so far
+    std::set<NodeId> promised_;        // acceptors whose complete report arrived
+    std::map<Index, Entry> reported_;  // per slot not yet proposed, the highest-ballot value reported
+    Index reported_last_ = 0;          // the highest slot any report named
     std::map<NodeId, Report> reports_;
 
     // phase 2
-    Index next_slot_ = 1;               // the next slot a new command gets
+    Index next_slot_ = 1;               // the next slot to propose in
+    std::deque<std::string> queued_;    // commands waiting for a slot (the α window)
     Index own_next_ = 1;                // first slot not yet handed to the own acceptor
     std::map<Index, Pending> pending_;  // proposed, not yet known chosen
     std::map<NodeId, Peer> peers_;

@@ -3,11 +3,12 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "common/configuration.h"
 
 namespace ballot::multipaxos {
 
-Learner::Learner(Acceptor& acceptor, Index commit_hint, Index base)
-    : acceptor_(acceptor), commit_index_(base), delivered_(base), base_(base) {
+Learner::Learner(Acceptor& acceptor, ConfigHistory& configs, Index commit_hint, Index base)
+    : acceptor_(acceptor), configs_(configs), commit_index_(base), delivered_(base), base_(base) {
     // Deliver again, from the slot after the snapshot (slot 1 without one), everything the hint
     // says is chosen: the runtime rebuilds its state machine by re-applying. A slot missing from
     // disk (a torn last record was cut off) ends the prefix; the rest is learned again from the leader.
@@ -27,6 +28,8 @@ void Learner::deliver(const Entry& e) {
                                                  std::to_string(delivered_) + ")");
     BALLOT_ASSERT(e.index <= commit_index_, "learner: delivers only within the chosen prefix");
     delivered_ = e.index;
+    // PMMC's replica: a reconfiguration decided in slot s governs from s + α (configs.h).
+    if (auto entry = config_entry_of(e.data)) configs_.chosen(e.index, entry->config);
     committed_.push_back(e);
 }
 

@@ -30,6 +30,7 @@
 #include "common/ballot.h"
 #include "common/types.h"
 #include "multipaxos/acceptor.h"
+#include "multipaxos/configs.h"
 
 namespace ballot::multipaxos {
 
@@ -38,7 +39,9 @@ public:
     // `commit_hint`: the persisted metadata's commit hint. Used only as far as the recovered entries are
     // contiguous, since a slot at or below it must be on disk to be delivered. `base`: the
     // recovered snapshot's last slot (0: none), chosen and applied already; delivery starts after it.
-    Learner(Acceptor& acceptor, Index commit_hint, Index base);
+    // `configs`: the configuration history as of `base`, which the learner extends with every
+    // configuration command it delivers (multipaxos/configs.h).
+    Learner(Acceptor& acceptor, ConfigHistory& configs, Index commit_hint, Index base);
 
     Index commit_index() const { return commit_index_; }
     // The highest slot known chosen (>= commit_index; higher while a gap remains).
@@ -73,6 +76,7 @@ private:
     void deliver(const Entry& e);
 
     Acceptor& acceptor_;
+    ConfigHistory& configs_;
     Index commit_index_ = 0;
     std::set<Index> chosen_above_;  // chosen slots > commit_index_ (a gap lies before them)
     // The highest chosen point heard from a leader, and its ballot, for rule (2).

@@ -37,6 +37,7 @@ enum class Type : std::uint8_t {
     take_over = 15,
     forward_transfer = 16,
     forward_refused = 17,
+    forward_change = 18,
 };
 
 // Smallest encoded Proposal (slot, empty value) and slot number, for Reader::count.
@@ -147,6 +148,11 @@ struct Encoder {
         w.u8(static_cast<std::uint8_t>(Type::forward_refused));
         w.u64(m.request_id);
         w.str(m.why);
+    }
+    void operator()(const ForwardChange& m) {
+        w.u8(static_cast<std::uint8_t>(Type::forward_change));
+        w.u64(m.request_id);
+        w.str(m.request);
     }
 };
 
@@ -309,6 +315,12 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             m.why = r.str();
             return m;
         }
+        case Type::forward_change: {
+            ForwardChange m;
+            m.request_id = r.u64();
+            m.request = r.str();
+            return m;
+        }
     }
     return std::nullopt;
 }
@@ -407,6 +419,10 @@ struct Describer {
     std::string operator()(const ForwardRefused& m) const {
         return "ForwardRefused id=" + std::to_string(m.request_id) + " why=\"" + m.why + "\"";
     }
+    std::string operator()(const ForwardChange& m) const {
+        return "ForwardChange id=" + std::to_string(m.request_id) +
+               " bytes=" + std::to_string(m.request.size());
+    }
 };
 
 }  // namespace
@@ -427,7 +443,7 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload) {
     Reader r(payload);
     std::uint8_t type = r.u8();
     if (!r.ok() || type < static_cast<std::uint8_t>(Type::prepare) ||
-        type > static_cast<std::uint8_t>(Type::forward_refused))
+        type > static_cast<std::uint8_t>(Type::forward_change))
         return std::nullopt;
     std::optional<Message> m = decode_body(static_cast<Type>(type), r);
     if (!m || !r.finish()) return std::nullopt;

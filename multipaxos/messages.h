@@ -14,6 +14,7 @@
 //     Poll      -> PollReply           before phase 1: has a majority also lost the leader?
 //     TakeOver                         leadership transfer: "run phase 1 now"
 //     ForwardTransfer -> ForwardRefused  a follower hands MEMBER TRANSFER to the leader
+//     ForwardChange -> ForwardRefused    a follower hands MEMBER ADD/PROMOTE/REMOVE to the leader
 //
 // decode() validates everything it returns: counts are checked against the bytes left before
 // anything is allocated, slots are positive and strictly increasing, ballots are not zero, and
@@ -158,14 +159,16 @@ struct TakeOver {
     Ballot ballot;
 };
 
-// MEMBER TRANSFER sent to a follower, passed on to the leader it follows (as Forward passes a
-// command), and the leader's refusal (common/forwarded_membership.h, shared with Raft).
+// MEMBER TRANSFER and MEMBER ADD/PROMOTE/REMOVE sent to a follower, passed on to the leader it
+// follows (as Forward passes a command), and the leader's refusal (common/forwarded_membership.h,
+// shared with Raft).
+using ballot::ForwardChange;
 using ballot::ForwardRefused;
 using ballot::ForwardTransfer;
 
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat, HeartbeatAck, Chosen,
                              Forward, ReadRequest, ReadReply, Poll, PollReply, SnapshotRequest, TakeOver,
-                             ForwardTransfer, ForwardRefused>;
+                             ForwardTransfer, ForwardRefused, ForwardChange>;
 
 // The persist-before-send rule, per message type (common/engine.h, common/outbox.h): true when
 // the message reveals or relies on state that must survive a crash first, so the runtime sends it

@@ -6,17 +6,22 @@
 namespace ballot::multipaxos {
 
 MultiPaxos::MultiPaxos(const EngineConfig& config, RecoveredState recovered)
-    : MultiPaxos(config, decode_recovered(recovered), recovered_snapshot(recovered)) {}
+    : MultiPaxos(config, decode_recovered(recovered), recovered_snapshot(recovered),
+                 recovered_configs(config, recovered)) {}
 
-MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot)
-    : MultiPaxos(config, recovered, snapshot, recovered_trim_point(recovered, snapshot)) {}
+MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot,
+                       ConfigHistory configs)
+    : MultiPaxos(config, recovered, snapshot, recovered_trim_point(recovered, snapshot), std::move(configs)) {
+}
 
-MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot, Index trimmed)
-    : config_((validate_engine_config(config, "multipaxos"), refuse_join(config, "multipaxos"), config)),
-      members_(config.id, config.members),
+MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot, Index trimmed,
+                       ConfigHistory configs)
+    : config_((validate_engine_config(config, "multipaxos"), config)),
+      configs_(std::move(configs)),
+      members_(config.id, Configuration()),
       rng_(config.seed),
       acceptor_(config.max_message_bytes, recovered, trimmed),
-      learner_(acceptor_, recovered.metadata.commit, snapshot),
+      learner_(acceptor_, configs_, recovered.metadata.commit, snapshot),
       forwarded_reads_(config.max_pending_proposals) {
     highest_seen_ = acceptor_.promised();
     commit_at_last_take_ = learner_.commit_index();
@@ -26,6 +31,7 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, I
     // Records at or below the trim point that survived a crash before their compaction go now.
     if (!recovered.records.empty() && recovered.records.front().index <= trimmed)
         compact_below_ = trimmed + 1;
+    refresh_membership();
     reset_election_timer();
 }
 
@@ -36,6 +42,7 @@ void MultiPaxos::tick() {
     if (leader_) leader_->tick(now_);  // candidate: re-asks for lost pages; leader: heartbeats
     expire_transfers();
     tick_transfer();
+    tick_auto_promotion();
     if (active_leader()) {
         if (leader_->lost_majority(now_)) step_down();
     } else if (++election_elapsed_ >= election_timeout_) {
@@ -44,16 +51,33 @@ void MultiPaxos::tick() {
     for (std::uint64_t id : forwarded_reads_.expire(now_)) reads_done_.push_back(ReadState{id, 0, false});
 }
 
-// One dispatch for every message: a member's, decoded, plausible, then its handler on(from, m).
+// One dispatch for every message: decoded, from a node it may come from, plausible, then its
+// handler on(from, m); then what the input changed in the configuration governing now.
 bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
-    if (!members_.contains(from)) return false;
     std::optional<Message> message = decode(payload);
-    if (!message || !plausible(from, *message)) return false;
+    if (!message || from == kNoNode || !admitted(from, *message) || !plausible(from, *message)) return false;
     std::visit([&](const auto& m) { on(from, m); }, *message);
     // A promise above our own ballot (given to another proposer) ends our attempt.
     if (leader_ && acceptor_.promised() > leader_->ballot()) step_down();
+    refresh_membership();
     if (from == transfer_target_) maybe_hand_over();  // it may have reported what it holds
     return true;
+}
+
+// From a member of a configuration that governs now or will (configs.h). A node that is in no
+// configuration it knows (a --join node whose addition it has not learned yet) cannot tell a
+// leader from a stranger: it takes a proposer's Prepare, Accept, Heartbeat or Chosen from anyone,
+// and learns the configuration from the values or the snapshot it is sent (README "Membership
+// change"); answering them is safe, since an acceptor's answers depend only on ballots and what a
+// non-voter says never counts, and the runtime admits only the configured peers. Also a TakeOver
+// from the leader this node follows, which a leader whose removal took effect sends.
+bool MultiPaxos::admitted(NodeId from, const Message& m) const {
+    if (members_.contains(from) || configs_.latest().contains(from)) return true;
+    if (!configs_.latest().contains(members_.self()) &&
+        (std::holds_alternative<Prepare>(m) || std::holds_alternative<Accept>(m) ||
+         std::holds_alternative<Heartbeat>(m) || std::holds_alternative<Chosen>(m)))
+        return true;
+    return std::holds_alternative<TakeOver>(m) && from == known_leader_;
 }
 
 // A ballot is its proposer's: a Prepare, Accept, Heartbeat, Chosen or Poll in another node's
@@ -76,7 +100,7 @@ bool MultiPaxos::plausible(NodeId from, const Message& message) const {
 
 ProposeResult MultiPaxos::propose(std::string command) {
     if (transfer_target_ != kNoNode) return ProposeResult::no_leader;  // paused: transfer.cc
-    if (leader_) return leader_->propose(std::move(command));  // candidate: no_leader
+    if (leader_) return leader_->propose(std::move(command));          // candidate: no_leader
     if (known_leader_ == kNoNode) return ProposeResult::no_leader;
     send(known_leader_, Forward{std::move(command)});
     return ProposeResult::accepted;
@@ -119,7 +143,7 @@ Ready MultiPaxos::take_ready() {
     // one), so it lags one batch; it rides on batches that are written anyway.
     Index hint = std::max(persisted_commit_, commit_at_last_take_);
     commit_at_last_take_ = learner_.commit_index();
-    if (promise_changed || (!r.records.empty() && hint > persisted_commit_)) {
+    if (promise_changed || (!r.records.empty() && hint > persisted_commit_) || config_hint_due(hint)) {
         r.metadata = encode_metadata(Metadata{acceptor_.promised(), hint});
         persisted_commit_ = hint;
     }
@@ -130,14 +154,17 @@ Ready MultiPaxos::take_ready() {
     return r;
 }
 
-bool MultiPaxos::has_ready() const {
-    return !outbox_.empty() || !reads_done_.empty() || acceptor_.has_unsaved() || learner_.has_committed() ||
-           (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty() || !refusals_.empty();
+// A change took effect below `hint` since the last hint written: the hint goes to disk even in a
+// batch without records, so that a restart finds the change in effect, as it was before (Raft
+// writes its commit hint with a configuration entry it applies likewise).
+bool MultiPaxos::config_hint_due(Index hint) const {
+    return hint > persisted_commit_ && configs_.at(hint + 1) != configs_.at(persisted_commit_ + 1);
 }
 
-std::optional<std::string> MultiPaxos::propose_config_change(std::uint64_t /*request_id*/,
-                                                             std::string /*request*/) {
-    return std::string("membership change is not built for Multi-Paxos yet");
+bool MultiPaxos::has_ready() const {
+    return config_hint_due(learner_.commit_index()) || !outbox_.empty() || !reads_done_.empty() ||
+           acceptor_.has_unsaved() || learner_.has_committed() || (leader_ && leader_->has_unsent()) ||
+           compact_below_ || !snapshot_to_.empty() || !refusals_.empty();
 }
 
 EngineStatus MultiPaxos::status() const {

@@ -16,6 +16,9 @@
 //   catch_up.cc        Chosen values for a lagging learner (PMMC "decision")
 //   transfer.cc        leadership transfer: the leader drains, then asks a caught-up voter to
 //                      run phase 1 at once (TakeOver)
+//   membership.cc      membership change by α-reconfiguration: proposing, forwarding, refusing
+//                      a change, auto promotion of learners, a change taking effect
+//   configs.{h,cc}     the configuration history over the slots, and α
 //   snapshots.cc       snapshots and compaction: the acceptor's trim (libpaxos3), transfers to
 //                      peers that lack trimmed slots, installs, recovery from a snapshot
 //   invariants.cc      check_invariants() of every role: what must always hold
@@ -74,8 +77,9 @@ public:
     Ready take_ready() override;
     bool has_ready() const override;
 
-    // Membership change is built for Raft so far; this engine refuses it with a reason, and keeps
-    // its bootstrap configuration (README "Membership"). Leadership transfer: transfer.cc.
+    // The configuration governing the first slot not known chosen (README "Membership change"):
+    // a change chosen in slot s is reported from when every slot up to s + α - 1 is chosen.
+    // Changes: membership.cc. Leadership transfer: transfer.cc.
     const Configuration& configuration() const override { return members_.configuration(); }
     std::optional<std::string> propose_config_change(std::uint64_t request_id, std::string request) override;
     std::optional<std::string> transfer_leadership(std::uint64_t request_id, NodeId target) override;
@@ -96,8 +100,9 @@ public:
 private:
     // `snapshot`: the recovered snapshot's last slot (0: none); `trimmed`: the trim point recovery
     // chose (recovered_trim_point() in snapshots.cc).
-    MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot);
-    MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot, Index trimmed);
+    MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot, ConfigHistory configs);
+    MultiPaxos(const EngineConfig& config, const Recovered& recovered, Index snapshot, Index trimmed,
+               ConfigHistory configs);
     // LeaderOutput: what the roles send (a Prepare or Accept to self goes to the own acceptor).
     void send(NodeId to, Message m) override;
     void read_done(ReadState rs) override;
@@ -106,6 +111,8 @@ private:
 
     // Refuses a message that no honest member sends (a ballot that is not its sender's).
     bool plausible(NodeId from, const Message& m) const;
+    // Refuses a message from a node this one does not take messages of that type from.
+    bool admitted(NodeId from, const Message& m) const;
 
     // One handler per message type (step() dispatches with std::visit, so a message type without
     // a handler does not compile), with the helpers of each concern, grouped by the file that
@@ -147,8 +154,20 @@ private:
     void maybe_hand_over();
     void tick_transfer();
 
+    // membership.cc: changes and their taking effect.
+    void on(NodeId from, const ForwardChange& m);
+    std::string forwarded_to_a_non_leader() const;
+    bool may_lead() const;  // election.cc
+    bool change_in_flight() const;
+    std::optional<std::string> refuse_change_now() const;
+    std::optional<std::string> place_config_change(std::string request);
+    void tick_auto_promotion();
+    void refresh_membership();
+
     // snapshots.cc: recovery, transfers, compaction.
     static Index recovered_snapshot(const RecoveredState& recovered);
+    // The configuration history a node starts with: its recovered snapshot's, else the bootstrap one.
+    static ConfigHistory recovered_configs(const EngineConfig& config, const RecoveredState& recovered);
     static Index recovered_trim_point(const Recovered& recovered, Index snapshot);
     void on(NodeId from, const SnapshotRequest& m);
     Index transfer_floor() const;
@@ -156,10 +175,13 @@ private:
     void expire_transfers();
 
     bool active_leader() const { return leader_ && leader_->active(); }
+    bool config_hint_due(Index hint) const;
     void note_ballot(Ballot b) { highest_seen_ = std::max(highest_seen_, b); }
 
-    EngineConfig config_;  // the knobs (timeouts, bounds); who the members are is members_
-    Membership members_;
+    EngineConfig config_;  // the knobs (timeouts, bounds); who the members are is configs_, members_
+    // Every configuration known, by the first slot it governs (configs.h); the learner extends it.
+    ConfigHistory configs_;
+    Membership members_;  // configs_.at(first unchosen slot): what governs now (refresh_membership)
     Rng rng_;
     Acceptor acceptor_;
     Learner learner_;
@@ -185,7 +207,16 @@ private:
     NodeId transfer_target_ = kNoNode;
     std::uint64_t transfer_since_ = 0;
     bool take_over_sent_ = false;
-    std::vector<ForwardedRefusal> refusals_;  // the leader's refusals of transfers forwarded to it
+    std::vector<ForwardedRefusal> refusals_;  // the leader's refusals of requests forwarded to it
+
+    // Membership change (membership.cc): a change this leader proposed and the latest
+    // configuration's first slot then (in flight until a newer one is chosen), the latest first
+    // slot refresh_membership() has seen, and how long each learner to promote has been caught up.
+    bool change_placed_ = false;
+    Index change_placed_from_ = 0;
+    Index configs_seen_from_ = 0;
+    Index governing_since_ = 0;  // configs_.governing_since() of the first unchosen slot, last seen
+    std::map<NodeId, std::uint32_t> caught_up_ticks_;
 
     // Reads forwarded to the leader, each with its deadline tick. Bounded by max_pending_proposals.
     ForwardedRequests forwarded_reads_;

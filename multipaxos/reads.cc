@@ -11,9 +11,10 @@ namespace ballot::multipaxos {
 // ---------------------------------------------------------------- the leader
 
 // Everything acknowledged to a client before the read was chosen in a slot this leader assigned
-// or learned (phase 1 found every value that could have been chosen before its ballot).
+// or learned, or adopted from phase 1 (which found every value that could have been chosen before
+// its ballot) and has not proposed yet.
 Index Leader::read_index() const {
-    return std::max(next_slot_ - 1, learner_.highest_chosen());
+    return std::max({next_slot_ - 1, learner_.highest_chosen(), reported_last_});
 }
 
 void Leader::read(NodeId origin, std::uint64_t read_id, std::uint64_t now) {
@@ -22,12 +23,23 @@ void Leader::read(NodeId origin, std::uint64_t read_id, std::uint64_t now) {
     reads_.push_back(r);
 }
 
-// The highest read round acknowledged by a majority (self included) confirms every read waiting
-// on it or on an earlier round.
+// The highest read round acknowledged by a majority of the voters (self included) of every
+// configuration that governs a slot after the chosen prefix (a rival leader needs a majority of
+// each; README "Membership change") confirms every read waiting on it or on an earlier round.
 void Leader::confirm_reads() {
-    std::vector<std::uint64_t> acks{read_seq_};  // self: its own acceptor promised this ballot
-    for (const auto& [id, peer] : peers_) acks.push_back(peer.read_ack);
-    std::uint64_t confirmed = std::min(members_.quorum_value(std::move(acks)), read_seq_);
+    std::uint64_t confirmed = read_seq_;
+    for (const Configuration* c : configs_.governing_from(learner_.commit_index() + 1)) {
+        std::vector<std::uint64_t> acks;
+        for (NodeId voter : c->voters()) {
+            auto it = peers_.find(voter);
+            // Self: its own acceptor promised this ballot.
+            acks.push_back(voter == members_.self() ? read_seq_
+                           : it == peers_.end()     ? 0
+                                                    : it->second.read_ack);
+        }
+        const std::size_t quorum = acks.size() / 2 + 1;
+        confirmed = std::min<std::uint64_t>(confirmed, quorum_index(std::move(acks), quorum));
+    }
     if (confirmed <= confirmed_seq_) return;
     confirmed_seq_ = confirmed;
     while (!reads_.empty() && reads_.front().seq <= confirmed_seq_) {

@@ -9,11 +9,41 @@ namespace ballot::multipaxos {
 
 // ---------------------------------------------------------------- proposing
 
+// A command waits in the queue until the α window lets it have a slot (fill_window).
 ProposeResult Leader::propose(std::string value) {
     if (!active()) return ProposeResult::no_leader;
-    if (pending_.size() >= config_.max_pending_proposals) return ProposeResult::overloaded;
-    pending_[next_slot_++] = Pending{std::move(value), {}, 0};
+    if (pending_.size() + queued_.size() >= config_.max_pending_proposals) return ProposeResult::overloaded;
+    queued_.push_back(std::move(value));
     return ProposeResult::accepted;
+}
+
+// Slot t may be proposed once every slot up to t - α is chosen (the configuration of t is then
+// known: configs.h) and a majority of that configuration's voters has reported in phase 1. Its
+// value: the one adopted from phase 1; a no-op in a hole below the highest reported slot or
+// below the slot a chosen configuration starts to govern (so that it governs at once); otherwise
+// the next queued command.
+bool Leader::may_propose_next() const {
+    if (!active() || next_slot_ > learner_.commit_index() + kAlpha) return false;
+    if (learner_.is_chosen(next_slot_)) return true;  // learned from a report: skipped
+    if (!covers(configs_.at(next_slot_))) return false;
+    const Index fill_to = std::max({reported_last_, learner_.highest_chosen(), configs_.latest_from() - 1});
+    return next_slot_ <= fill_to || !queued_.empty();
+}
+
+void Leader::fill_window() {
+    for (; may_propose_next(); ++next_slot_) {
+        const Index t = next_slot_;
+        if (learner_.is_chosen(t)) continue;
+        std::string value;
+        if (auto it = reported_.find(t); it != reported_.end()) {
+            value = std::move(it->second.data);
+            reported_.erase(it);
+        } else if (t > std::max({reported_last_, learner_.highest_chosen(), configs_.latest_from() - 1})) {
+            value = std::move(queued_.front());
+            queued_.pop_front();
+        }
+        pending_[t] = Pending{std::move(value), {}, 0};
+    }
 }
 
 // A forwarded command is proposed if this node leads; otherwise it is dropped, and the
@@ -24,18 +54,20 @@ void MultiPaxos::on(NodeId, const Forward& m) {
 
 bool Leader::has_unsent() const {
     if (!active()) return false;
-    if (own_next_ < next_slot_) return true;
+    if (own_next_ < next_slot_ || may_propose_next()) return true;
     return !reads_.empty() && reads_.back().seq > read_seq_ && confirmed_seq_ == read_seq_;
 }
 
 void Leader::flush(std::uint64_t now) {
     if (!active()) return;
-    // The own acceptor first, every new proposal in one Accept: its Accepted returns after the
-    // fsync and counts like any other.
+    fill_window();
+    // The own acceptor first, every new proposal of a slot it is an acceptor of in one Accept:
+    // its Accepted returns after the fsync and counts like any other.
     if (own_next_ < next_slot_) {
         Accept own{ballot_, learner_.commit_index(), {}};
         for (auto it = pending_.lower_bound(own_next_); it != pending_.end(); ++it)
-            own.proposals.push_back(Proposal{it->first, it->second.value});
+            if (configs_.at(it->first).is_voter(members_.self()))
+                own.proposals.push_back(Proposal{it->first, it->second.value});
         own_next_ = next_slot_;
         if (!own.proposals.empty()) out_.send(members_.self(), std::move(own));
     }
@@ -56,7 +88,8 @@ void Leader::send_accepts(NodeId id, Peer& peer, std::uint64_t now) {
         std::size_t bytes = kHeaderBytes;
         auto it = pending_.lower_bound(peer.next);
         for (; it != pending_.end(); ++it) {
-            if (accepted_by(it->second, id)) continue;
+            // Only to the acceptors of the slot: the voters of the configuration governing it.
+            if (accepted_by(it->second, id) || !configs_.at(it->first).is_voter(id)) continue;
             Proposal p{it->first, it->second.value};
             if (!m.proposals.empty() && bytes + encoded_size(p) > config_.max_message_bytes) break;
             bytes += encoded_size(p);
@@ -95,23 +128,27 @@ void MultiPaxos::on(NodeId from, const Accepted& m) {
     if (leader_) leader_->on_accepted(from, m, now_);
 }
 
-// PMS §2.2: a value is chosen when a majority of acceptors have accepted it; here, in this ballot.
+// PMS §2.2: a value is chosen when a majority of acceptors have accepted it; here, in this ballot,
+// and the acceptors of slot t are the voters of the configuration governing t (configs.h).
 void Leader::on_accepted(NodeId from, const Accepted& m, std::uint64_t now) {
     if (!active() || m.ballot != ballot_) return;
     for (Index slot : m.slots) {
         auto it = pending_.find(slot);
-        if (it == pending_.end()) continue;
+        const Configuration& acceptors = configs_.at(slot);
+        if (it == pending_.end() || !acceptors.is_voter(from)) continue;
         if (!accepted_by(it->second, from)) it->second.accepted_by.push_back(from);
-        if (it->second.accepted_by.size() >= members_.quorum()) {
+        if (it->second.accepted_by.size() >= voter_quorum(acceptors)) {
             learner_.learn(slot, ballot_, it->second.value);
             pending_.erase(it);
         }
     }
     if (from == members_.self()) return;
+    auto known = peers_.find(from);
+    if (known == peers_.end()) return;  // no longer in any configuration that governs
     // Slots this leader proposes but the acceptor trimmed are decided (README "Snapshots and
     // compaction"); the acceptor did not vote for them, and a snapshot teaches this leader them.
     if (m.trimmed > learner_.commit_index()) out_.need_snapshot(from);
-    Peer& peer = peers_.at(from);
+    Peer& peer = known->second;
     peer.heard_tick = now;
     Index highest = m.slots.empty() ? 0 : m.slots.back();
     while (!peer.inflight.empty() && peer.inflight.front().last_slot <= highest) peer.inflight.pop_front();
@@ -139,7 +176,7 @@ void MultiPaxos::on(NodeId from, const HeartbeatAck& m) {
 }
 
 void Leader::on_heartbeat_ack(NodeId from, const HeartbeatAck& m, std::uint64_t now) {
-    if (!active() || m.ballot != ballot_ || from == members_.self()) return;
+    if (!active() || m.ballot != ballot_ || peers_.count(from) == 0) return;
     Peer& peer = peers_.at(from);
     peer.heard_tick = now;
     peer.read_ack = std::max(peer.read_ack, m.read_seq);
@@ -148,7 +185,9 @@ void Leader::on_heartbeat_ack(NodeId from, const HeartbeatAck& m, std::uint64_t 
 }
 
 void Leader::tick(std::uint64_t now) {
-    if (!active()) return resend_pages(now);
+    resend_pages(now);
+    if (!active()) return;
+    extend_phase1(now);
     if (++heartbeat_elapsed_ >= config_.heartbeat_ticks) {
         heartbeat_all();
         retransmit(now);
@@ -168,7 +207,7 @@ void Leader::retransmit(std::uint64_t now) {
         Index from = peer.next;
         for (auto& [slot, p] : pending_) {
             if (slot >= peer.next) break;
-            if (accepted_by(p, id)) continue;
+            if (accepted_by(p, id) || !configs_.at(slot).is_voter(id)) continue;
             from = slot;
             if (now >= p.sent_tick + retry_ticks_) overdue = true;
             break;

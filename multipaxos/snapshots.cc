@@ -25,14 +25,34 @@ namespace ballot::multipaxos {
 
 // ---------------------------------------------------------------- recovery
 
-// The recovered snapshot's last slot (0: none). This engine keeps no bytes with a snapshot.
+namespace {
+
+// What `meta` says of the configurations (configs.h), or std::invalid_argument naming `what` if its
+// bytes are not this engine's snapshot metadata. Empty bytes: a snapshot written before membership
+// change, with no history (the bootstrap configuration still governs).
+ConfigHistory snapshot_configs(const SnapshotMeta& meta, const char* what) {
+    std::string why;
+    std::optional<ConfigHistory> history = ConfigHistory::decode(meta.engine_metadata, why);
+    if (!history)
+        throw std::invalid_argument(std::string("multipaxos: ") + what + " through slot " +
+                                    std::to_string(meta.last_included_index) +
+                                    " has metadata that does not decode: " + why);
+    return *history;
+}
+
+}  // namespace
+
+// The recovered snapshot's last slot (0: none).
 Index MultiPaxos::recovered_snapshot(const RecoveredState& recovered) {
-    if (!recovered.snapshot) return 0;
-    if (!recovered.snapshot->engine_metadata.empty())
-        throw std::invalid_argument("multipaxos: recovered snapshot through slot " +
-                                    std::to_string(recovered.snapshot->last_included_index) +
-                                    " carries engine metadata this engine never writes");
-    return recovered.snapshot->last_included_index;
+    return recovered.snapshot ? recovered.snapshot->last_included_index : 0;
+}
+
+ConfigHistory MultiPaxos::recovered_configs(const EngineConfig& config, const RecoveredState& recovered) {
+    if (recovered.snapshot) {
+        ConfigHistory history = snapshot_configs(*recovered.snapshot, "recovered snapshot");
+        if (!history.empty()) return history;
+    }
+    return ConfigHistory(bootstrap_configuration(config));
 }
 
 // Where the acceptor's memory starts after a restart with a snapshot through X. Records at or
@@ -61,14 +81,15 @@ Index MultiPaxos::recovered_trim_point(const Recovered& recovered, Index snapsho
 
 // ---------------------------------------------------------------- the runtime's calls
 
-// Multi-Paxos keeps nothing with a snapshot (a later issue adds the configuration). `index` must
-// be a slot this engine handed out and still holds or has trimmed.
+// Multi-Paxos keeps with a snapshot through X the configurations that govern the slots after X
+// (configs.h, ConfigHistory::encode_after): a node that restarts from it, or installs it, knows
+// the configuration of every slot up to X + α. `index` must be a slot this engine handed out.
 Bytes MultiPaxos::snapshot_metadata(Index index) const {
     if (index == 0 || index > learner_.commit_index())
         throw std::invalid_argument("multipaxos: snapshot_metadata(" + std::to_string(index) +
                                     ") is not a chosen slot (chosen through " +
                                     std::to_string(learner_.commit_index()) + ")");
-    return {};
+    return configs_.encode_after(index);
 }
 
 // This node's own snapshot through X is durable: history up to X - snapshot_trailing may go.
@@ -92,6 +113,13 @@ void MultiPaxos::snapshot_made(const SnapshotMeta& meta) {
 void MultiPaxos::snapshot_installed(const SnapshotMeta& meta) {
     const Index x = meta.last_included_index;
     if (x <= snapshot_index_ || x <= learner_.base()) return;  // nothing newer than what it holds
+    // Its configurations replace this node's: every one they hold was made by a command through X,
+    // and this node has delivered nothing beyond X (a snapshot of an older version holds none).
+    ConfigHistory history = snapshot_configs(meta, "installed snapshot");
+    if (!history.empty()) {
+        configs_ = std::move(history);
+        governing_since_ = configs_seen_from_ = 0;  // refresh_membership() looks again
+    }
     snapshot_index_ = x;
     learner_.install(x);
     acceptor_.trim_through(x);
@@ -99,6 +127,7 @@ void MultiPaxos::snapshot_installed(const SnapshotMeta& meta) {
     transfers_.clear();  // their floors are gone; their reports, if any, are ignored
     compact_goal_ = std::max(compact_goal_, x + 1);
     compact();
+    refresh_membership();
 }
 
 // A transfer this node asked for ended. The floor it held goes; a peer that still lacks what was

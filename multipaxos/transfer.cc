@@ -25,9 +25,7 @@ std::optional<std::string> MultiPaxos::transfer_leadership(std::uint64_t request
 
 void MultiPaxos::on(NodeId from, const ForwardTransfer& m) {
     std::optional<std::string> refused =
-        active_leader() ? start_transfer(m.target)
-                        : "node " + std::to_string(members_.self()) +
-                              ", to which it was forwarded, is not the leader; try again";
+        active_leader() ? start_transfer(m.target) : forwarded_to_a_non_leader();
     if (refused) send(from, ForwardRefused{m.request_id, std::move(*refused)});
 }
 
@@ -75,14 +73,14 @@ void MultiPaxos::tick_transfer() {
 // Only from the leader this node follows, in the ballot it follows: a late or replayed TakeOver
 // from an older ballot, or from a leader already replaced, is ignored. A learner never leads.
 void MultiPaxos::on(NodeId from, const TakeOver& m) {
-    if (leader_ || from != known_leader_ || m.ballot != known_leader_ballot_ || !members_.self_is_voter())
-        return;
+    if (leader_ || from != known_leader_ || m.ballot != known_leader_ballot_ || !may_lead()) return;
     start_phase1();
 }
 
 bool Leader::handed_all_to(NodeId id) const {
     auto it = peers_.find(id);
-    return active() && pending_.empty() && it != peers_.end() && it->second.chosen >= learner_.commit_index();
+    return active() && pending_.empty() && queued_.empty() && it != peers_.end() &&
+           it->second.chosen >= learner_.commit_index();
 }
 
 void Leader::heartbeat(NodeId id) {

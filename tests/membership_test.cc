@@ -1,7 +1,8 @@
 // Membership change on bare engines (tests/support/engine_cluster.h): single-server changes,
 // learners, a removed leader, restarts, and the 2015 single-server change bug with its guard off.
-// Raft only so far: Multi-Paxos and basic Paxos refuse changes (their READMEs say so), which the
-// last test checks. Leadership transfer: Raft and Multi-Paxos.
+// Raft and Multi-Paxos (α-reconfiguration, multipaxos/configs.h; the engine-independent tests loop
+// over both); basic Paxos refuses changes (its README says so), which the last test checks.
+// Leadership transfer: Raft and Multi-Paxos.
 #define BOOST_TEST_MODULE membership
 #include <boost/test/unit_test.hpp>
 #include <string>
@@ -11,6 +12,8 @@
 #include "common/command.h"
 #include "common/configuration.h"
 #include "common/engine.h"
+#include "engines/registry.h"
+#include "multipaxos/configs.h"
 #include "multipaxos/messages.h"
 #include "raft/messages.h"
 #include "tests/support/engine_cluster.h"
@@ -28,6 +31,11 @@ using ballot::test::EngineCluster;
 namespace {
 
 using ballot::test::small_timeouts;
+
+// The engines that have a leader: membership change and leadership transfer are theirs.
+const char* const kLeaderEngines[] = {"raft", "multipaxos"};
+#define FOR_EACH_LEADER_ENGINE \
+    for (const char* protocol : kLeaderEngines) BOOST_TEST_CONTEXT("protocol " << protocol)
 
 // A change as the runtime asks for one: a stamped Command whose payload is the request.
 std::string request(const ConfigChange& change, std::uint64_t seq = 1) {
@@ -82,87 +90,97 @@ NodeId settled_leader(EngineCluster& c) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_joining_node_learns_the_log_as_a_learner_and_is_promoted_when_caught_up) {
-    EngineCluster c("raft", 3, 1, small_timeouts());
-    const NodeId leader = settled_leader(c);
-    const NodeId n4 = c.add_joining_node();
-    BOOST_TEST(c.engine(n4).configuration().empty());
-    BOOST_TEST(!change_on_leader(c, add(n4, /*auto_promote=*/true)).has_value());
-    // First a learner everywhere, then (caught up for an election timeout) a voter everywhere.
-    BOOST_TEST(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
-    BOOST_TEST(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.is_voter(n4); }));
-    BOOST_TEST(c.engine(n4).configuration().voters().size() == 4u);
-    // It holds the whole log, and takes part in commitment from now on.
-    c.propose(c.leader(), "after");
-    c.stabilize();
-    c.run_until([&] { return c.committed_data(n4).size() == 6; });
-    BOOST_TEST(c.committed_data(n4) == c.committed_data(leader));
-    check_all(c);
+    FOR_EACH_LEADER_ENGINE {
+        EngineCluster c(protocol, 3, 1, small_timeouts());
+        const NodeId leader = settled_leader(c);
+        const NodeId n4 = c.add_joining_node();
+        BOOST_TEST(c.engine(n4).configuration().empty());
+        BOOST_TEST(!change_on_leader(c, add(n4, /*auto_promote=*/true)).has_value());
+        // First a learner everywhere, then (caught up for an election timeout) a voter everywhere.
+        BOOST_TEST(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+        BOOST_TEST(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.is_voter(n4); }));
+        BOOST_TEST(c.engine(n4).configuration().voters().size() == 4u);
+        // It holds the whole log, and takes part in commitment from now on.
+        c.propose(c.leader(), "after");
+        c.stabilize();
+        c.run_until([&] { return c.committed_data(n4).size() == 6; });
+        BOOST_TEST(c.committed_data(n4) == c.committed_data(leader));
+        check_all(c);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_learner_never_counts_towards_a_quorum_and_never_campaigns) {
-    EngineCluster c("raft", 3, 2, small_timeouts());
-    const NodeId leader = settled_leader(c);
-    const NodeId n4 = c.add_joining_node();
-    BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());  // stays a learner
-    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
-    // Leader and learner alone: two of four nodes, but one of three voters. Nothing commits.
-    for (NodeId id = 1; id <= 3; ++id)
-        if (id != leader) c.isolate(id);
-    const std::size_t before = c.committed_data(leader).size();
-    c.propose(leader, "needs-a-voter");
-    for (int i = 0; i < 200; ++i) {
-        c.tick_all();
-        c.stabilize();
-        BOOST_REQUIRE(c.status(n4).role == Role::follower);
+    FOR_EACH_LEADER_ENGINE {
+        EngineCluster c(protocol, 3, 2, small_timeouts());
+        const NodeId leader = settled_leader(c);
+        const NodeId n4 = c.add_joining_node();
+        BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());  // stays a learner
+        BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+        // Leader and learner alone: two of four nodes, but one of three voters. Nothing commits.
+        for (NodeId id = 1; id <= 3; ++id)
+            if (id != leader) c.isolate(id);
+        const std::size_t before = c.committed_data(leader).size();
+        c.propose(leader, "needs-a-voter");
+        for (int i = 0; i < 200; ++i) {
+            c.tick_all();
+            c.stabilize();
+            BOOST_REQUIRE(c.status(n4).role == Role::follower);
+        }
+        BOOST_TEST(c.committed_data(leader).size() == before);
+        // Cut from the leader too, the learner still never campaigns.
+        c.isolate(leader);
+        for (int i = 0; i < 200; ++i) c.tick(n4);
+        BOOST_TEST((c.status(n4).role == Role::follower));
     }
-    BOOST_TEST(c.committed_data(leader).size() == before);
-    // Cut from the leader too, the learner still never campaigns.
-    c.isolate(leader);
-    for (int i = 0; i < 200; ++i) c.tick(n4);
-    BOOST_TEST((c.status(n4).role == Role::follower));
 }
 
 BOOST_AUTO_TEST_CASE(changes_are_refused_with_a_reason) {
-    EngineCluster c("raft", 3, 3, small_timeouts());
-    const NodeId leader = settled_leader(c);
-    const NodeId follower = leader == 1 ? 2 : 1;
-    BOOST_TEST(*change_on_leader(c, promote(9)) == "node 9 is not a member");
-    BOOST_TEST(*change_on_leader(c, add(2)) == "node 2 is already a member");
-    BOOST_TEST(*change_on_leader(c, promote(2)) == "node 2 is already a voter");
-    // One at a time: the second waits until the first is applied.
-    BOOST_REQUIRE(!change_on_leader(c, add(4)).has_value());
-    auto second = c.engine(leader).propose_config_change(1, request(add(5), 2));
-    BOOST_REQUIRE(second.has_value());
-    BOOST_TEST(second->find("still in progress") != std::string::npos);
-    // Promoting an unreachable learner while a voter is unreachable too would leave 2 reachable
-    // voters of 4, fewer than its quorum of 3.
-    BOOST_REQUIRE(all_apply(c, {1, 2, 3}, [&](const Configuration& k) { return k.contains(4); }));
-    c.isolate(follower);
-    c.isolate(4);
-    c.run_until([] { return false; }, 30);  // the isolated voter's last answer ages past a timeout
-    auto unreachable = c.engine(leader).propose_config_change(1, request(promote(4), 3));
-    BOOST_REQUIRE(unreachable.has_value());
-    BOOST_TEST(unreachable->find("reachable") != std::string::npos, *unreachable);
+    FOR_EACH_LEADER_ENGINE {
+        EngineCluster c(protocol, 3, 3, small_timeouts());
+        const NodeId leader = settled_leader(c);
+        c.add_joining_node();  // node 4, which the changes below add (Multi-Paxos sends to it)
+        const NodeId follower = leader == 1 ? 2 : 1;
+        BOOST_TEST(*change_on_leader(c, promote(9)) == "node 9 is not a member");
+        BOOST_TEST(*change_on_leader(c, add(2)) == "node 2 is already a member");
+        BOOST_TEST(*change_on_leader(c, promote(2)) == "node 2 is already a voter");
+        // One at a time: the second waits until the first is applied.
+        BOOST_REQUIRE(!change_on_leader(c, add(4)).has_value());
+        auto second = c.engine(leader).propose_config_change(1, request(add(5), 2));
+        BOOST_REQUIRE(second.has_value());
+        BOOST_TEST(second->find("still in progress") != std::string::npos);
+        // Promoting an unreachable learner while a voter is unreachable too would leave 2 reachable
+        // voters of 4, fewer than its quorum of 3.
+        BOOST_REQUIRE(all_apply(c, {1, 2, 3}, [&](const Configuration& k) { return k.contains(4); }));
+        c.isolate(follower);
+        c.isolate(4);
+        c.run_until([] { return false; }, 30);  // the isolated voter's last answer ages past a timeout
+        auto unreachable = c.engine(leader).propose_config_change(1, request(promote(4), 3));
+        BOOST_REQUIRE(unreachable.has_value());
+        BOOST_TEST(unreachable->find("reachable") != std::string::npos, *unreachable);
+    }
 }
 
 // SPEC: any node accepts any command. A follower passes a change on to its leader as it passes a
 // write; the leader's refusal comes back under the follower's request id (Ready::refusals), and a
 // change it places is seen applied on the follower like any entry.
 BOOST_AUTO_TEST_CASE(a_follower_forwards_a_change_and_gets_the_leaders_refusal_back) {
-    EngineCluster c("raft", 3, 12, small_timeouts());
-    const NodeId leader = settled_leader(c);
-    const NodeId follower = leader == 1 ? 2 : 1;
-    BOOST_REQUIRE(!c.engine(follower).propose_config_change(41, request(add(4))).has_value());
-    BOOST_TEST(all_apply(c, {1, 2, 3}, [](const Configuration& k) { return k.contains(4); }));
-    BOOST_TEST(c.refusals(follower).empty());
+    FOR_EACH_LEADER_ENGINE {
+        EngineCluster c(protocol, 3, 12, small_timeouts());
+        const NodeId leader = settled_leader(c);
+        c.add_joining_node();  // node 4, which the changes below add (Multi-Paxos sends to it)
+        const NodeId follower = leader == 1 ? 2 : 1;
+        BOOST_REQUIRE(!c.engine(follower).propose_config_change(41, request(add(4))).has_value());
+        BOOST_TEST(all_apply(c, {1, 2, 3}, [](const Configuration& k) { return k.contains(4); }));
+        BOOST_TEST(c.refusals(follower).empty());
 
-    BOOST_REQUIRE(!c.engine(follower).propose_config_change(42, request(add(2), 2)).has_value());
-    c.collect();
-    c.stabilize();
-    BOOST_REQUIRE(c.refusals(follower).size() == 1u);
-    BOOST_TEST(c.refusals(follower)[0].request_id == 42u);
-    BOOST_TEST(c.refusals(follower)[0].why == "node 2 is already a member");
-    check_all(c);
+        BOOST_REQUIRE(!c.engine(follower).propose_config_change(42, request(add(2), 2)).has_value());
+        c.collect();
+        c.stabilize();
+        BOOST_REQUIRE(c.refusals(follower).size() == 1u);
+        BOOST_TEST(c.refusals(follower)[0].request_id == 42u);
+        BOOST_TEST(c.refusals(follower)[0].why == "node 2 is already a member");
+        check_all(c);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_follower_forwards_a_leadership_transfer) {
@@ -175,7 +193,7 @@ BOOST_AUTO_TEST_CASE(a_follower_forwards_a_leadership_transfer) {
             BOOST_REQUIRE(!c.engine(follower).transfer_leadership(51, target).has_value());
             BOOST_TEST(c.run_until([&] { return c.leader() == target; }, 20));
 
-            c.stabilize();                         // the old leader hears the new one
+            c.stabilize();                       // the old leader hears the new one
             const NodeId now_follower = leader;  // and follows it
             BOOST_REQUIRE(!c.engine(now_follower).transfer_leadership(52, 9).has_value());
             c.collect();
@@ -197,8 +215,9 @@ BOOST_AUTO_TEST_CASE(a_forward_to_a_node_that_does_not_lead_is_refused_as_passin
             const NodeId a = leader == 1 ? 2 : 1;
             const NodeId b = 6 - leader - a;
             const ballot::ForwardTransfer forward{61, leader};
-            c.deliver({a, b,
-                       protocol == "raft" ? ballot::raft::encode(forward) : ballot::multipaxos::encode(forward)});
+            c.deliver(
+                {a, b,
+                 protocol == "raft" ? ballot::raft::encode(forward) : ballot::multipaxos::encode(forward)});
             c.stabilize();
             BOOST_REQUIRE(c.refusals(a).size() == 1u);
             BOOST_TEST(c.refusals(a)[0].why.ends_with("is not the leader; try again"), c.refusals(a)[0].why);
@@ -208,55 +227,60 @@ BOOST_AUTO_TEST_CASE(a_forward_to_a_node_that_does_not_lead_is_refused_as_passin
 }
 
 BOOST_AUTO_TEST_CASE(the_last_voter_cannot_be_removed) {
-    EngineCluster c("raft", 1, 4, small_timeouts());
-    const NodeId leader = settled_leader(c);
-    BOOST_TEST(*change_on_leader(c, remove(leader)) == "node 1 is the last voter");
+    FOR_EACH_LEADER_ENGINE {
+        EngineCluster c(protocol, 1, 4, small_timeouts());
+        const NodeId leader = settled_leader(c);
+        BOOST_TEST(*change_on_leader(c, remove(leader)) == "node 1 is the last voter");
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_removed_leader_steps_down_and_the_rest_elect_and_commit) {
-    EngineCluster c("raft", 3, 5, small_timeouts());
-    const NodeId old_leader = settled_leader(c);
-    BOOST_REQUIRE(!change_on_leader(c, remove(old_leader)).has_value());
-    std::vector<NodeId> rest;
-    for (NodeId id = 1; id <= 3; ++id)
-        if (id != old_leader) rest.push_back(id);
-    BOOST_REQUIRE(all_apply(c, rest, [&](const Configuration& k) { return !k.contains(old_leader); }));
-    BOOST_TEST(!c.engine(old_leader).configuration().contains(old_leader));  // it applied its removal
-    BOOST_TEST((c.status(old_leader).role == Role::follower));
-    BOOST_REQUIRE(c.run_until([&] { return c.leader() != kNoNode && c.leader() != old_leader; }));
-    const NodeId new_leader = c.leader();
-    c.propose(new_leader, "two-voters");
-    c.stabilize();
-    BOOST_TEST(c.run_until([&] { return c.committed_data(new_leader).back() == "two-voters"; }));
-    // The removed node never campaigns again.
-    for (int i = 0; i < 300; ++i) {
-        c.tick_all();
+    FOR_EACH_LEADER_ENGINE {
+        EngineCluster c(protocol, 3, 5, small_timeouts());
+        const NodeId old_leader = settled_leader(c);
+        BOOST_REQUIRE(!change_on_leader(c, remove(old_leader)).has_value());
+        std::vector<NodeId> rest;
+        for (NodeId id = 1; id <= 3; ++id)
+            if (id != old_leader) rest.push_back(id);
+        BOOST_REQUIRE(all_apply(c, rest, [&](const Configuration& k) { return !k.contains(old_leader); }));
+        BOOST_TEST(!c.engine(old_leader).configuration().contains(old_leader));  // it applied its removal
+        BOOST_TEST((c.status(old_leader).role == Role::follower));
+        BOOST_REQUIRE(c.run_until([&] { return c.leader() != kNoNode && c.leader() != old_leader; }));
+        const NodeId new_leader = c.leader();
+        c.propose(new_leader, "two-voters");
         c.stabilize();
-        BOOST_REQUIRE(c.status(old_leader).role == Role::follower);
+        BOOST_TEST(c.run_until([&] { return c.committed_data(new_leader).back() == "two-voters"; }));
+        // The removed node never campaigns again.
+        for (int i = 0; i < 300; ++i) {
+            c.tick_all();
+            c.stabilize();
+            BOOST_REQUIRE(c.status(old_leader).role == Role::follower);
+        }
+        check_all(c);
     }
-    check_all(c);
 }
 
 BOOST_AUTO_TEST_CASE(a_removed_leader_hands_over_without_waiting_for_an_election_timeout) {
-    EngineCluster c("raft", 5, 9, small_timeouts());
-    const NodeId old_leader = settled_leader(c);
-    BOOST_REQUIRE(!change_on_leader(c, remove(old_leader)).has_value());
-    // Deliver messages only, no ticks, until the old leader has applied its removal: its
-    // TimeoutNow makes the voter with the longest log campaign at once.
-    c.stabilize();
-    BOOST_REQUIRE(!c.engine(old_leader).configuration().contains(old_leader));
-    for (int i = 0; i < 5 && (c.leader() == kNoNode || c.leader() == old_leader); ++i) {
-        c.tick_all();
+    FOR_EACH_LEADER_ENGINE {
+        EngineCluster c(protocol, 5, 9, small_timeouts());
+        const NodeId old_leader = settled_leader(c);
+        BOOST_REQUIRE(!change_on_leader(c, remove(old_leader)).has_value());
+        // Deliver messages only, no ticks, until the old leader has applied its removal: its
+        // TimeoutNow makes the voter with the longest log campaign at once.
         c.stabilize();
+        BOOST_REQUIRE(!c.engine(old_leader).configuration().contains(old_leader));
+        for (int i = 0; i < 5 && (c.leader() == kNoNode || c.leader() == old_leader); ++i) {
+            c.tick_all();
+            c.stabilize();
+        }
+        BOOST_TEST(c.leader() != kNoNode);
+        BOOST_TEST(c.leader() != old_leader);
+        check_all(c);
     }
-    BOOST_TEST(c.leader() != kNoNode);
-    BOOST_TEST(c.leader() != old_leader);
-    check_all(c);
 }
 
 // Leadership transfer, in the engines that have a leader: Raft (TimeoutNow, dissertation §3.10)
 // and Multi-Paxos (TakeOver: the leader drains, then asks the target to run phase 1 at once).
-const char* const kLeaderEngines[] = {"raft", "multipaxos"};
 
 BOOST_AUTO_TEST_CASE(leadership_transfer_to_a_lagging_voter_catches_it_up_first) {
     for (const char* protocol : kLeaderEngines) {
@@ -274,7 +298,7 @@ BOOST_AUTO_TEST_CASE(leadership_transfer_to_a_lagging_voter_catches_it_up_first)
             BOOST_TEST((c.propose(leader, "paused") == ballot::ProposeResult::no_leader));
             BOOST_TEST(c.run_until([&] { return c.leader() == target; }, 10));
             BOOST_TEST(c.status(target).epoch.round == round + 1);  // one election, no poll or PreVote lost
-            BOOST_TEST(c.committed_data(target).size() == 25u);    // it had every entry before it ran
+            BOOST_TEST(c.committed_data(target).size() == 25u);     // it had every entry before it ran
             c.propose(target, "after");
             BOOST_TEST(c.run_until([&] { return c.committed_data(leader).back() == "after"; }));
             check_all(c);
@@ -294,7 +318,8 @@ BOOST_AUTO_TEST_CASE(leadership_transfer_is_refused_or_aborted_with_a_reason) {
             // To a voter that is down: aborted after an election timeout, and the leader goes on.
             c.crash(follower);
             BOOST_REQUIRE(!c.engine(leader).transfer_leadership(1, follower).has_value());
-            BOOST_TEST(c.engine(leader).transfer_leadership(1, follower)->find("under way") != std::string::npos);
+            BOOST_TEST(c.engine(leader).transfer_leadership(1, follower)->find("under way") !=
+                       std::string::npos);
             c.run_until([] { return false; }, 25);
             BOOST_TEST(c.leader() == leader);
             BOOST_TEST((c.propose(leader, "resumed") == ballot::ProposeResult::accepted));
@@ -313,7 +338,9 @@ BOOST_AUTO_TEST_CASE(multipaxos_ignores_a_take_over_from_anyone_but_its_leader) 
     const ballot::Epoch epoch = c.status(leader).epoch;
     const ballot::Ballot ballot{epoch.round, epoch.node};
     // From the other follower, in its own (never used) ballot; from the leader in an older one.
-    auto take_over = [](ballot::Ballot b) { return ballot::multipaxos::encode(ballot::multipaxos::TakeOver{b}); };
+    auto take_over = [](ballot::Ballot b) {
+        return ballot::multipaxos::encode(ballot::multipaxos::TakeOver{b});
+    };
     c.engine(a).step(b, take_over(ballot::Ballot{ballot.round, b}));
     c.engine(a).step(leader, take_over(ballot::Ballot{ballot.round - 1, leader}));
     c.collect();
@@ -325,18 +352,20 @@ BOOST_AUTO_TEST_CASE(multipaxos_ignores_a_take_over_from_anyone_but_its_leader) 
 }
 
 BOOST_AUTO_TEST_CASE(a_restarted_node_keeps_the_configuration_it_applied) {
-    EngineCluster c("raft", 3, 6, small_timeouts());
-    settled_leader(c);
-    const NodeId n4 = c.add_joining_node();
-    BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
-    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
-    for (NodeId id : {NodeId{1}, n4}) {
-        const Configuration before = c.engine(id).configuration();
-        c.crash(id);
-        c.restart(id);
-        BOOST_TEST(c.engine(id).configuration() == before, "node " << id);
+    FOR_EACH_LEADER_ENGINE {
+        EngineCluster c(protocol, 3, 6, small_timeouts());
+        settled_leader(c);
+        const NodeId n4 = c.add_joining_node();
+        BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
+        BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+        for (NodeId id : {NodeId{1}, n4}) {
+            const Configuration before = c.engine(id).configuration();
+            c.crash(id);
+            c.restart(id);
+            BOOST_TEST(c.engine(id).configuration() == before, "node " << id);
+        }
+        check_all(c);
     }
-    check_all(c);
 }
 
 // The 2015 single-server change bug (Ongaro, raft-dev), in its apply-time form. Voters 1-4 and a
@@ -346,27 +375,32 @@ BOOST_AUTO_TEST_CASE(a_restarted_node_keeps_the_configuration_it_applied) {
 // commit; applied in order, the second undoes the first, and the configuration moves by two
 // servers. With the guard (a change waits for the leader's first commit of its term) the removal
 // is refused until the promotion is applied, and then made on top of it.
-void run_2015_scenario(bool guard) {
-    EngineConfig config = small_timeouts();
-    config.unsafe_skip_config_change_guard = !guard;
-    EngineCluster c("raft", 4, 7, config);
-    const NodeId l1 = settled_leader(c);
-    const NodeId n5 = c.add_joining_node();
-    BOOST_REQUIRE(!change_on_leader(c, add(n5)).has_value());
-    BOOST_REQUIRE(all_apply(c, {1, 2, 3, 4, n5}, [&](const Configuration& k) { return k.contains(n5); }));
+// The setup both engines' 2015 scenarios share: voters 1-4 and a learner 5; leader L1 proposes
+// "promote 5", which reaches the heir only, and L1 is cut off. The victim is a third voter.
+struct Setup2015 {
+    NodeId l1 = kNoNode, heir = kNoNode, n5 = kNoNode, victim = kNoNode;
+};
+Setup2015 setup_2015(EngineCluster& c) {
+    Setup2015 s;
+    s.l1 = settled_leader(c);
+    s.n5 = c.add_joining_node();
+    BOOST_REQUIRE(!change_on_leader(c, add(s.n5)).has_value());
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, 4, s.n5}, [&](const Configuration& k) { return k.contains(s.n5); }));
     c.stabilize();
-    // L1 promotes 5; the entry reaches `heir` only.
-    NodeId heir = l1 == 1 ? 2 : 1;
+    s.heir = s.l1 == 1 ? 2 : 1;
     for (NodeId id = 1; id <= 5; ++id)
-        if (id != l1 && id != heir) c.cut(l1, id);
-    BOOST_REQUIRE(!change_on_leader(c, promote(n5)).has_value());
+        if (id != s.l1 && id != s.heir) c.cut(s.l1, id);
+    BOOST_REQUIRE(!change_on_leader(c, promote(s.n5)).has_value());
     c.stabilize();
-    c.isolate(l1);
-    // The heir's log is the longest: it wins. It proposes the moment it leads (checked after every
-    // message delivered), before its no-op can commit.
-    NodeId victim = kNoNode;
+    c.isolate(s.l1);
     for (NodeId id = 1; id <= 4; ++id)
-        if (id != l1 && id != heir) victim = id;
+        if (id != s.l1 && id != s.heir) s.victim = id;
+    return s;
+}
+
+// Delivers one message at a time (ticking when none is left) until `heir` leads: it is asked for
+// its change the moment it does, before anything of its own is decided.
+void deliver_until_it_leads(EngineCluster& c, NodeId heir) {
     for (int i = 0; i < 100000 && c.status(heir).role != Role::leader; ++i) {
         if (c.in_flight().empty()) {
             c.tick_all();
@@ -377,15 +411,10 @@ void run_2015_scenario(bool guard) {
         if (c.linked(m.from, m.to) && c.is_up(m.to)) c.deliver(m);
     }
     BOOST_REQUIRE(c.status(heir).role == Role::leader);
-    std::optional<std::string> refused = c.engine(heir).propose_config_change(1, request(remove(victim), 9));
-    c.collect();
-    if (guard) {
-        BOOST_TEST(refused.has_value());
-        BOOST_TEST(refused->find("has not committed") != std::string::npos, *refused);
-        return;
-    }
-    BOOST_REQUIRE_MESSAGE(!refused.has_value(), refused.value_or(""));
-    // Without the guard, both commit and the heir's invariants catch the two-server move.
+}
+
+// Without the guard both changes are decided, and the invariants catch the two-server move.
+void expect_a_two_server_move(EngineCluster& c) {
     bool caught = false;
     try {
         c.run_until(
@@ -401,6 +430,25 @@ void run_2015_scenario(bool guard) {
     BOOST_TEST(caught);
 }
 
+void run_2015_scenario(bool guard) {
+    EngineConfig config = small_timeouts();
+    config.unsafe_skip_config_change_guard = !guard;
+    EngineCluster c("raft", 4, 7, config);
+    const Setup2015 s = setup_2015(c);
+    // The heir's log is the longest: it wins.
+    deliver_until_it_leads(c, s.heir);
+    std::optional<std::string> refused =
+        c.engine(s.heir).propose_config_change(1, request(remove(s.victim), 9));
+    c.collect();
+    if (guard) {
+        BOOST_TEST(refused.has_value());
+        BOOST_TEST(refused->find("has not committed") != std::string::npos, *refused);
+        return;
+    }
+    BOOST_REQUIRE_MESSAGE(!refused.has_value(), refused.value_or(""));
+    expect_a_two_server_move(c);
+}
+
 BOOST_AUTO_TEST_CASE(membership_change_waits_for_the_leaders_first_commit) {
     run_2015_scenario(/*guard=*/true);
 }
@@ -409,14 +457,206 @@ BOOST_AUTO_TEST_CASE(without_that_guard_the_configuration_moves_by_two_servers) 
     run_2015_scenario(/*guard=*/false);
 }
 
-BOOST_AUTO_TEST_CASE(paxos_engines_refuse_changes_for_now) {
-    for (const char* protocol : {"multipaxos", "paxos"}) {
-        EngineCluster c(protocol, 3, 8, small_timeouts());
+BOOST_AUTO_TEST_CASE(basic_paxos_refuses_changes_for_now) {
+    {
+        EngineCluster c("paxos", 3, 8, small_timeouts());
         auto refused = c.engine(1).propose_config_change(1, request(add(4)));
-        BOOST_TEST(refused.has_value(), protocol);
-        BOOST_TEST(c.engine(1).configuration().voters() == (std::vector<NodeId>{1, 2, 3}), protocol);
+        BOOST_TEST(refused.has_value());
+        BOOST_TEST(c.engine(1).configuration().voters() == (std::vector<NodeId>{1, 2, 3}));
     }
     // Basic Paxos has no leader to hand over.
     EngineCluster c("paxos", 3, 8, small_timeouts());
     BOOST_TEST(c.engine(1).transfer_leadership(1, 2).has_value());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-Paxos: α-reconfiguration (multipaxos/configs.h, README "Membership change")
+
+namespace {
+
+using ballot::multipaxos::kAlpha;
+
+// The slot in which `id` committed the configuration command that made a configuration
+// satisfying `ok` (0: none).
+ballot::Index config_slot(EngineCluster& c, NodeId id, const std::function<bool(const Configuration&)>& ok) {
+    for (const ballot::Committed& e : c.committed(id))
+        if (auto entry = ballot::config_entry_of(e.data); entry && ok(entry->config)) return e.index;
+    return 0;
+}
+
+}  // namespace
+
+// A configuration chosen in slot s governs from s + α: no node reports (or uses) it while its
+// chosen prefix is below s + α - 1, every node does after, and the leader's no-ops make that
+// happen without a single client write.
+BOOST_AUTO_TEST_CASE(multipaxos_a_configuration_chosen_in_s_governs_from_s_plus_alpha) {
+    EngineCluster c("multipaxos", 3, 21, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
+    const auto has_n4 = [&](const Configuration& k) { return k.contains(n4); };
+    ballot::Index s = 0;
+    bool early = false;
+    // Delivered one message at a time, checking every node after each.
+    for (int i = 0; i < 100000 && !c.in_flight().empty(); ++i) {
+        ballot::test::InFlight m = std::move(c.in_flight().front());
+        c.in_flight().pop_front();
+        c.deliver(m);
+        for (NodeId id = 1; id <= 3; ++id) {
+            if (s == 0) s = config_slot(c, id, has_n4);
+            const bool governs = s != 0 && c.status(id).commit_index + 1 >= s + kAlpha;
+            if (has_n4(c.engine(id).configuration()) != governs) early = true;
+        }
+    }
+    BOOST_REQUIRE(s != 0);
+    BOOST_TEST(!early);
+    // Only messages, no ticks and no writes: the leader's no-ops filled s + 1 .. s + α - 1.
+    BOOST_TEST(c.status(leader).commit_index == s + kAlpha - 1);
+    BOOST_TEST(all_apply(c, {1, 2, 3, n4}, has_n4));
+    check_all(c);
+}
+
+// The pipeline window is α: with thousands of writes queued, a leader proposes only up to α slots
+// past its chosen prefix (its own acceptor's records show what it proposed).
+BOOST_AUTO_TEST_CASE(multipaxos_proposes_at_most_alpha_slots_past_the_chosen_prefix) {
+    EngineCluster c("multipaxos", 3, 22, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId a = leader == 1 ? 2 : 1;
+    const NodeId b = 6 - leader - a;
+    c.isolate(a);
+    c.isolate(b);  // nothing can be chosen
+    const ballot::Index commit = c.status(leader).commit_index;
+    for (int i = 0; i < 3 * static_cast<int>(kAlpha); ++i)
+        BOOST_REQUIRE((c.propose(leader, "q" + std::to_string(i)) == ballot::ProposeResult::accepted));
+    c.stabilize();
+    BOOST_TEST(c.status(leader).log_last_index == commit + kAlpha);
+    c.heal();
+    BOOST_TEST(c.run_until([&] { return c.committed_data(leader).size() == 5 + 3 * kAlpha; }));
+    check_all(c);
+}
+
+// The 2015 interleaving in its Multi-Paxos form. Voters 1-4 and a learner 5. Leader L1 proposes
+// "promote 5" in slot s; its Accept reaches one voter, the heir, only, and L1 is cut off. The heir
+// runs phase 1 (asked by L1's TakeOver) and adopts the promotion for slot s; the moment it leads it
+// is asked to remove a voter. Without the guard the removal is made to the configuration it has
+// applied, without the promotion: both are chosen, and the second undoes the first, so the
+// configuration moves by two servers (the invariant catches it). With the guard (every value phase
+// 1 adopted must be chosen first) the removal is refused until the promotion is applied.
+void run_multipaxos_2015_scenario(bool guard) {
+    EngineConfig config = small_timeouts();
+    config.unsafe_skip_config_change_guard = !guard;
+    EngineCluster c("multipaxos", 4, 23, config);
+    const Setup2015 s = setup_2015(c);
+    // L1's TakeOver (as a transfer sends it) makes the heir run phase 1 at once.
+    const ballot::Epoch epoch = c.status(s.l1).epoch;
+    c.engine(s.heir).step(
+        s.l1, ballot::multipaxos::encode(ballot::multipaxos::TakeOver{{epoch.round, epoch.node}}));
+    c.collect();
+    deliver_until_it_leads(c, s.heir);
+    std::optional<std::string> refused =
+        c.engine(s.heir).propose_config_change(1, request(remove(s.victim), 9));
+    c.collect();
+    if (!guard) {
+        BOOST_REQUIRE_MESSAGE(!refused.has_value(), refused.value_or(""));
+        return expect_a_two_server_move(c);
+    }
+    BOOST_REQUIRE(refused.has_value());
+    BOOST_TEST(refused->find("phase 1 adopted") != std::string::npos, *refused);
+    // Once the promotion is applied the removal is made on top of it: one server at a time.
+    BOOST_REQUIRE(all_apply(c, {s.heir}, [&](const Configuration& k) { return k.is_voter(s.n5); }));
+    BOOST_TEST(!c.engine(s.heir).propose_config_change(1, request(remove(s.victim), 10)).has_value());
+    c.collect();
+    BOOST_TEST(all_apply(c, {s.heir}, [&](const Configuration& k) { return !k.contains(s.victim); }));
+    BOOST_TEST(c.engine(s.heir).configuration().is_voter(s.n5));
+    check_all(c);
+}
+
+BOOST_AUTO_TEST_CASE(multipaxos_membership_change_waits_for_every_adopted_value) {
+    run_multipaxos_2015_scenario(/*guard=*/true);
+}
+
+BOOST_AUTO_TEST_CASE(multipaxos_without_that_guard_the_configuration_moves_by_two_servers) {
+    run_multipaxos_2015_scenario(/*guard=*/false);
+}
+
+// Phase 1 extends to a configuration adopted from phase 1. Voters 1-3 and a learner 4; the leader
+// proposes "promote 4" in slot s and its Accepts reach the others, but it is cut off before anyone
+// learns the slot is chosen. With node 4 and the old leader unreachable, a new leader wins phase 1
+// with a majority of {1,2,3}, adopts the promotion, and decides slots s .. s + α - 1 (the old
+// configuration's). From s + α on the voters are {1,2,3,4}, of which it has two promises, not a
+// majority: it asks the new voters, and proposes nothing at s + α until one answers.
+BOOST_AUTO_TEST_CASE(multipaxos_phase1_extends_to_a_configuration_it_adopts) {
+    EngineCluster c("multipaxos", 3, 24, small_timeouts());
+    const NodeId l1 = settled_leader(c);
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    c.stabilize();
+    const ballot::Index s = c.status(l1).commit_index + 1;
+    BOOST_REQUIRE(!change_on_leader(c, promote(n4)).has_value());
+    // The Accepts go out and are accepted; the answers never come back.
+    c.isolate(n4);
+    for (NodeId id = 1; id <= 3; ++id)
+        if (id != l1) c.cut_one_way(id, l1);
+    c.stabilize();
+    c.isolate(l1);
+    NodeId l2 = kNoNode;
+    BOOST_REQUIRE(c.run_until([&] { return (l2 = c.leader()) != kNoNode && l2 != l1; }));
+    // It decides the old configuration's slots, then stops at s + α.
+    BOOST_REQUIRE(c.run_until([&] { return c.status(l2).commit_index == s + kAlpha - 1; }, 50));
+    BOOST_TEST(c.engine(l2).configuration().is_voter(n4));
+    c.propose(l2, "needs-the-new-majority");
+    for (int i = 0; i < 5; ++i) {
+        c.tick_all();
+        c.stabilize();
+    }
+    for (NodeId id = 1; id <= 3; ++id)
+        BOOST_TEST(c.status(id).log_last_index < s + kAlpha, "node " << id << " holds nothing at s + α");
+    // Node 4 is back: its promise completes the new majority, and the write is chosen.
+    c.heal();
+    c.isolate(l1);
+    BOOST_TEST(c.run_until([&] {
+        const NodeId now = c.leader();
+        return now != kNoNode && !c.committed_data(now).empty() &&
+               c.committed_data(now).back() == "needs-the-new-majority";
+    }));
+    check_all(c);
+}
+
+// A snapshot carries the configurations that govern the slots after it: a node started from it
+// (here: a new engine recovering only the snapshot, as after a wipe-and-install) reports the
+// configuration in effect, and one started from an older snapshot without them (empty metadata,
+// version 0) falls back to its bootstrap configuration.
+BOOST_AUTO_TEST_CASE(multipaxos_snapshots_carry_the_configuration_history) {
+    EngineCluster c("multipaxos", 3, 25, small_timeouts());
+    const NodeId leader = settled_leader(c);
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    const ballot::Index x = c.status(leader).commit_index;
+    ballot::SnapshotMeta meta{x, c.engine(leader).snapshot_metadata(x)};
+    std::string why;
+    auto history = ballot::multipaxos::ConfigHistory::decode(meta.engine_metadata, why);
+    BOOST_REQUIRE_MESSAGE(history.has_value(), why);
+    BOOST_TEST(history->at(x + 1) == c.engine(leader).configuration());
+
+    EngineConfig config = small_timeouts();
+    config.id = n4;
+    config.join = true;  // it knows nothing but what the snapshot says
+    ballot::RecoveredState recovered;
+    recovered.snapshot = meta;
+    recovered.compacted_below = x + 1;
+    auto restored = ballot::make_engine("multipaxos", config, recovered);
+    BOOST_TEST(restored->configuration() == c.engine(leader).configuration());
+    restored->check_invariants();
+
+    config.id = 1;
+    config.join = false;
+    config.members = {1, 2, 3};
+    recovered.snapshot->engine_metadata.clear();  // written before membership change existed
+    auto old = ballot::make_engine("multipaxos", config, recovered);
+    BOOST_TEST(old->configuration().voters() == (std::vector<NodeId>{1, 2, 3}));
+    // Bytes that are not a history are refused with a reason, not a crash.
+    recovered.snapshot->engine_metadata = {7, 7, 7};
+    BOOST_CHECK_THROW(ballot::make_engine("multipaxos", config, recovered), std::invalid_argument);
 }
