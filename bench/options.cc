@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -64,6 +65,14 @@ const Spec kSpecs[] = {
     {"value-size", "BYTES", false, "bytes per SET value (default: 100)"},
     {"keys", "N", false, "size of the key space; keys are chosen uniformly (default: 10000)"},
     {"read-ratio", "R", false, "fraction of requests that are GET, 0-1 (default: 0)"},
+    {"workload", "set|lock", false, "set: SET (GET with --read-ratio) on random keys; lock: each client takes "
+                                    "a lease, then LOCKs and UNLOCKs a lock (one log write each) over and "
+                                    "over, and the report gives acquire and release latency and lock "
+                                    "throughput against SET throughput measured on the same cluster just "
+                                    "before (default: set)"},
+    {"lock-contention", "N", false, "with --workload lock: N clients share each lock (1: each client its own "
+                                    "lock, uncontended); with more, the report gives the handoff latency from "
+                                    "an UNLOCK to the next holder's LOCK reply (default: 1)"},
     {"rate", "OPS", false, "open loop at OPS requests per second in total; latency is measured from each "
                            "request's intended send time, so a stall is not hidden (default: closed loop)"},
     {"target", "all|leader", false, "all: clients spread over every node; leader: every client on the leader "
@@ -267,6 +276,28 @@ std::string check_port_base(long long base, int nodes) {
                std::to_string(max_base) + " for " + std::to_string(nodes) +
                " nodes, so that every client port and its peer port (10000 above) is a port (got " +
                std::to_string(base) + ")";
+    return "";
+}
+
+// What --workload lock cannot be combined with: each client runs LOCK then UNLOCK one after the
+// other (the UNLOCK needs the token), in closed loop, on a cluster left alone. Empty if fine.
+std::string check_lock_workload(const Options& o, const std::function<bool(const char*)>& has) {
+    if (o.workload != WorkloadKind::lock) {
+        return has("lock-contention") ? "--lock-contention applies to --workload lock only" : "";
+    }
+    for (const char* option : {"rate", "baseline", "fail-leader-at", "fail-follower-for",
+                               "transfer-leader-at", "transfer-leader-every", "remove-leader-at"}) {
+        if (has(option))
+            return std::string("--") + option +
+                   " cannot be used with --workload lock (closed loop, no faults, Ballot clusters only)";
+    }
+    if (o.pipeline > 1) return "--workload lock runs --pipeline 1 (an UNLOCK needs its LOCK's token)";
+    if (o.read_ratio > 0) return "--read-ratio applies to --workload set only";
+    if (o.sweep && o.sweep->parameter == Sweep::Parameter::rate)
+        return "--sweep rate=... is open loop, and --workload lock runs closed loop (sweep clients instead)";
+    if (o.lock_contention > o.clients)
+        return "--lock-contention " + std::to_string(o.lock_contention) + " is more than --clients " +
+               std::to_string(o.clients) + " (each lock is shared by that many clients)";
     return "";
 }
 
@@ -481,6 +512,22 @@ ParseResult parse_options(const std::vector<std::string>& args) {
             return fail("--read-ratio must be between 0 and 1 (got " + text("read-ratio") + ")");
         o.read_ratio = d;
     }
+    if (has("workload")) {
+        const auto w = text("workload");
+        if (w == "set")
+            o.workload = WorkloadKind::set;
+        else if (w == "lock")
+            o.workload = WorkloadKind::lock;
+        else
+            return fail("--workload must be 'set' or 'lock' (got '" + w + "')");
+    }
+    if (has("lock-contention")) {
+        if (!integer("lock-contention", v)) return result;
+        if (v < 1 || v > kMaxClients)
+            return fail("--lock-contention must be between 1 and " + std::to_string(kMaxClients) + " (got " +
+                        text("lock-contention") + ")");
+        o.lock_contention = static_cast<int>(v);
+    }
     if (has("rate")) {
         if (!number("rate", d)) return result;
         if (!(d > 0 && d <= kMaxRateOps))
@@ -613,6 +660,7 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         if (auto conflict = check_sweep(o, has("clients"), has("rate")); !conflict.empty())
             return fail(conflict);
     }
+    if (auto error = check_lock_workload(o, has); !error.empty()) return fail(error);
 
     result.options = std::move(o);
     return result;
