@@ -806,28 +806,34 @@ EngineResult run_load(const std::string& label, const Workload& workload, const 
         Run run(label, workload, std::move(endpoints), nodes, progress, interrupted);
         return run.execute(fault);
     }
-    // --workload lock: SET first on the same nodes, then the locks, one row. SET runs with one
-    // client per lock: as many writes in flight at once as the lock run has (a lock's waiters
-    // wait in its queue, not in the log).
+    // --workload lock: SET before and after the locks on the same nodes (so neither has the fresh
+    // cluster to itself), one row. SET runs with one client per lock: as many writes in flight at
+    // once as the lock run has (a lock's waiters wait in its queue, not in the log).
     Workload set = workload;
     set.kind = WorkloadKind::set;
     set.clients = lock_count(workload);
-    Run set_run(label + " SET", set, endpoints, nodes, progress, interrupted);
-    EngineResult reference = set_run.execute(std::nullopt);
-    if (!reference.completed) {
-        reference.engine = label;
-        return reference;
+    EngineResult before =
+        Run(label + " SET", set, endpoints, nodes, progress, interrupted).execute(std::nullopt);
+    if (!before.completed) {
+        before.engine = label;
+        return before;
     }
-    Run lock_run(label + " lock", workload, std::move(endpoints), nodes, progress, interrupted);
-    EngineResult r = lock_run.execute(fault);
+    EngineResult r = Run(label + " lock", workload, endpoints, nodes, progress, interrupted).execute(fault);
     r.engine = label;
-    if (r.lock) {
-        r.lock->set.completed = true;
-        r.lock->set.clients = set.clients;
-        r.lock->set.ops = reference.throughput_ops();
-        r.lock->set.latency_ns = reference.latency_ns;
-        r.lock->set.errors = reference.error_count();
+    if (!r.completed) return r;
+    EngineResult after =
+        Run(label + " SET", set, std::move(endpoints), nodes, progress, interrupted).execute(std::nullopt);
+    if (!after.completed) {
+        after.engine = label;
+        return after;
     }
+    SetReference& reference = r.lock->set;
+    reference.completed = true;
+    reference.clients = set.clients;
+    reference.ops = static_cast<double>(before.ok + after.ok) / (before.duration_s + after.duration_s);
+    reference.latency_ns = before.latency_ns;
+    reference.latency_ns.merge(after.latency_ns);
+    reference.errors = before.error_count() + after.error_count();
     return r;
 }
 

@@ -16,8 +16,8 @@
 // With --lock-contention N, clients i*N..i*N+N-1 share lock i, so a LOCK waits in the lock's
 // queue and is answered when a release hands the lock over. A handoff is timed from the UNLOCK
 // (sent, and acknowledged) to the token of a waiter whose LOCK was sent before that UNLOCK. The
-// SET workload is run on the same nodes first, for the same seconds with one client per lock (as
-// many writes in flight as the lock run has), for the ratios.
+// SET workload is run on the same nodes before and after it, for the same seconds with one
+// client per lock (as many writes in flight as the lock run has), for the ratios.
 // A LOCK still queued when the run ends is not "unfinished": in a contended run one always is.
 //
 // Errors (-ERR, -TRYAGAIN, -CLUSTERDOWN, ..., lost connections) are counted by kind; the client
@@ -96,8 +96,8 @@ struct FaultPlan {
     std::function<LeaderChanges(std::chrono::steady_clock::time_point measure_start)> change_leader;
 };
 
-// Runs the workload against `nodes` and returns the row for `label` (--workload lock: the SET
-// run, then the lock run, in one row). Never throws for what the
+// Runs the workload against `nodes` and returns the row for `label` (--workload lock: SET, the
+// locks, SET again, in one row). Never throws for what the
 // servers do; a target that cannot be resolved comes back with completed = false. When
 // `*interrupted` becomes true (a signal handler sets it) the run stops within 100 ms and comes
 // back with completed = false.

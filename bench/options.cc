@@ -68,8 +68,8 @@ const Spec kSpecs[] = {
     {"workload", "set|lock", false, "set: SET (GET with --read-ratio) on random keys; lock: each client takes "
                                     "a lease, then LOCKs and UNLOCKs a lock (one log write each) over and "
                                     "over, and the report gives acquire and release latency and lock "
-                                    "throughput against SET throughput measured on the same cluster just "
-                                    "before (default: set)"},
+                                    "throughput against SET throughput measured on the same cluster before "
+                                    "and after, with one client per lock (default: set)"},
     {"lock-contention", "N", false, "with --workload lock: N clients share each lock (1: each client its own "
                                     "lock, uncontended); with more, the report gives the handoff latency from "
                                     "an UNLOCK to the next holder's LOCK reply (default: 1)"},
@@ -440,6 +440,18 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         result.error = std::string("--") + name + ": '" + text(name) + "' is not a number";
         return false;
     };
+    // One of two words, e.g. --target all|leader.
+    auto one_of = [&]<typename Choice>(const char* name, const std::pair<const char*, Choice>(&words)[2],
+                                       Choice& out) {
+        for (const auto& [word, choice] : words) {
+            if (text(name) != word) continue;
+            out = choice;
+            return true;
+        }
+        result.error = std::string("--") + name + " must be '" + words[0].first + "' or '" + words[1].first +
+                       "' (got '" + text(name) + "')";
+        return false;
+    };
 
     Options o;
     long long v = 0;
@@ -512,15 +524,9 @@ ParseResult parse_options(const std::vector<std::string>& args) {
             return fail("--read-ratio must be between 0 and 1 (got " + text("read-ratio") + ")");
         o.read_ratio = d;
     }
-    if (has("workload")) {
-        const auto w = text("workload");
-        if (w == "set")
-            o.workload = WorkloadKind::set;
-        else if (w == "lock")
-            o.workload = WorkloadKind::lock;
-        else
-            return fail("--workload must be 'set' or 'lock' (got '" + w + "')");
-    }
+    if (has("workload") &&
+        !one_of("workload", {{"set", WorkloadKind::set}, {"lock", WorkloadKind::lock}}, o.workload))
+        return result;
     if (has("lock-contention")) {
         if (!integer("lock-contention", v)) return result;
         if (v < 1 || v > kMaxClients)
@@ -535,15 +541,8 @@ ParseResult parse_options(const std::vector<std::string>& args) {
                         text("rate") + ")");
         o.rate_ops = d;
     }
-    if (has("target")) {
-        const auto t = text("target");
-        if (t == "all")
-            o.target = Target::all;
-        else if (t == "leader")
-            o.target = Target::leader;
-        else
-            return fail("--target must be 'all' or 'leader' (got '" + t + "')");
-    }
+    if (has("target") && !one_of("target", {{"all", Target::all}, {"leader", Target::leader}}, o.target))
+        return result;
     if (has("node")) {
         std::set<NodeId> ids;
         std::set<std::string> addresses;

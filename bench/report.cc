@@ -148,7 +148,8 @@ std::string p50_p99_text(const LatencyHistogram& h) {
 }
 
 // "lock workload, 1 client per lock (64 locks): 1520 LOCK+UNLOCK ops/s (760 acquire+release
-// cycles/s), 0.95 x SET's 1600 ops/s measured just before; acquire p50 .. ms, p99 .. ms; release
+// cycles/s), 0.95 x SET's 1600 ops/s measured before and after it with 64 clients; acquire p50 .. ms, p99 ..
+// ms; release
 // ...; SET p50 .., p99 .." and, contended, the handoffs.
 std::string lock_text(const LockRun& l, double lock_ops) {
     std::ostringstream s;
@@ -157,15 +158,15 @@ std::string lock_text(const LockRun& l, double lock_ops) {
       << " LOCK+UNLOCK ops/s (" << format_ops(lock_ops / 2) << " acquire+release cycles/s)";
     if (const auto ratio = l.ops_ratio(lock_ops))
         s << ", " << format_ratio(*ratio) << " x SET's " << format_ops(l.set.ops)
-          << " ops/s measured just before with " << l.set.clients
+          << " ops/s measured before and after it with " << l.set.clients
           << (l.set.clients == 1 ? " client" : " clients");
     else
         s << ", SET not measured (" << l.set.failure << ")";
     s << "; acquire " << p50_p99_text(l.acquire_ns) << "; release " << p50_p99_text(l.release_ns) << "; SET "
       << p50_p99_text(l.set.latency_ns);
     if (l.contention > 1) {
-        s << "; " << l.handoffs << " handoffs: from the UNLOCK sent to the next holder's token "
-          << p50_p99_text(l.handoff_ns);
+        s << "; " << l.released << " releases, " << l.handoffs
+          << " handoffs: from the UNLOCK sent to the next holder's token " << p50_p99_text(l.handoff_ns);
         if (const auto ratio = l.handoff_p99_ratio()) s << " (p99 " << format_ratio(*ratio) << " x SET p99)";
         s << ", from its acknowledgement " << p50_p99_text(l.handoff_after_ack_ns);
     }
@@ -508,7 +509,8 @@ std::string lock_table_html(const std::vector<EngineResult>& results) {
     std::ostringstream s;
     s << "<h2>Locks</h2>\n"
          "<p class=\"config\">Each client LOCKs and UNLOCKs (one log write each) with its own lease; SET is "
-         "measured on the same cluster just before, with one client per lock (as many writes in flight). A "
+         "measured on the same cluster before and after, with one client per lock (as many writes in "
+         "flight). A "
          "handoff runs from the UNLOCK to "
          "the token of a LOCK that was already waiting.</p>\n"
          "<table>\n<tr><th>engine</th><th>clients per lock</th><th>LOCK+UNLOCK ops/s</th><th>SET ops/s</th>"

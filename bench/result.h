@@ -137,16 +137,17 @@ struct LeaderChanges {
     std::optional<double> unavailable_ms_at(double percentile) const;
 };
 
-// The SET run that --workload lock measures on the same cluster just before the lock run, so
-// that the two figures come from one sitting; with one client per lock, so that it has as many
-// writes in flight at once as the lock run (whose waiters wait in a queue, not in the log).
+// The SET runs that --workload lock measures on the same cluster just before and just after the
+// lock run (both together here), so that the figures come from one sitting and neither has the
+// fresh cluster to itself; with one client per lock, so that SET has as many writes in flight at
+// once as the lock run (whose waiters wait in a queue, not in the log).
 struct SetReference {
     bool completed = false;
     std::string failure;
     int clients = 0;              // one per lock: as many writes in flight as the lock run has
-    double ops = 0;               // successful SETs per measured second
+    double ops = 0;               // successful SETs per measured second, over both runs
     LatencyHistogram latency_ns;  // of those SETs
-    std::uint64_t errors = 0;
+    std::uint64_t errors = 0;     // both runs
 };
 
 // What --workload lock measured (bench/load.h): each LOCK and UNLOCK is one log write, counted

@@ -43,6 +43,11 @@ constexpr auto kLeaseTtl = 10s;  // the issue's 10 s lease
 constexpr auto kLeftAtKill = 4s;
 // ...and its expiry is watched this often through a survivor.
 constexpr auto kPollEvery = 10ms;
+// The failover series: a lease of this TTL, kept alive every third of it, and a failover at most
+// this often, so that 100 of them span ten TTLs and more (the keep-alives have to carry it).
+constexpr auto kKeptLeaseTtl = 5s;
+constexpr auto kKeepAliveEvery = std::chrono::milliseconds(kKeptLeaseTtl) / 3;  // 1666 ms
+constexpr auto kFailoverEvery = 500ms;
 
 double ms_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
@@ -102,7 +107,7 @@ private:
     void run() {
         NodeId via = 1;
         auto last = Clock::now();  // the lease was granted (or renewed) just before
-        auto next = last + kLeaseTtl / 3;
+        auto next = last + kKeepAliveEvery;
         while (!stop_ && !lost_) {
             if (Clock::now() < next) {
                 std::this_thread::sleep_for(10ms);
@@ -113,7 +118,7 @@ private:
                 const auto now = Clock::now();
                 longest_gap_ms_ = std::max(longest_gap_ms_.load(), ms_between(last, now));
                 last = now;
-                next = now + kLeaseTtl / 3;
+                next = now + kKeepAliveEvery;
                 ++renewals_;
             } else if (v.str == "ERR lease not found") {
                 lost_ = true;
@@ -182,14 +187,16 @@ BOOST_DATA_TEST_CASE(a_lease_kept_alive_every_third_of_its_ttl_outlives_every_fa
     LocalCluster c(kServer, protocol, 3);
     c.start_all();
     BOOST_REQUIRE(c.write_until_ok(c.leader_or_first(kElection), "warm-up", "1", kElection));
-    const auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kLeaseTtl).count();
+    const auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kKeptLeaseTtl).count();
     const std::string lease = std::to_string(integer_reply(c, 1, {"LEASE", "GRANT", std::to_string(ttl_ms)}));
     const std::int64_t token = integer_reply(c, 1, {"LOCK", "failover-lock", lease});
 
     KeepAlive keep(c, lease);
     const int failovers = failovers_to_make();
     std::vector<double> unavailable_ms;
+    const auto started = Clock::now();
     for (int i = 0; i < failovers && !keep.lost(); ++i) {
+        std::this_thread::sleep_until(started + i * kFailoverEvery);
         const NodeId leader = c.leader_or_first(kElection);
         const NodeId survivor = c.another_running(leader);
         const auto killed_at = Clock::now();
@@ -205,6 +212,7 @@ BOOST_DATA_TEST_CASE(a_lease_kept_alive_every_third_of_its_ttl_outlives_every_fa
                                        << c.log_tail(leader));
     }
     keep.stop();
+    const auto took = Clock::now() - started;
 
     BOOST_TEST(!keep.lost(), protocol << ": the cluster answered 'lease not found' to a keep-alive");
     const kv::RespValue ttl = command_until_answered(c, 1, {"LEASE", "TTL", lease}).first;
@@ -221,11 +229,12 @@ BOOST_DATA_TEST_CASE(a_lease_kept_alive_every_third_of_its_ttl_outlives_every_fa
                    : unavailable_ms[std::min(unavailable_ms.size() - 1,
                                              static_cast<std::size_t>(p / 100 * unavailable_ms.size()))];
     };
-    BOOST_TEST_MESSAGE(protocol << ": " << unavailable_ms.size() << " failovers (SIGKILL + restart of the "
-                                << (find_engine(protocol)->has_leader ? "leader" : "node 1")
-                                << "), lease lost: " << (keep.lost() ? "yes" : "no") << ", "
-                                << keep.renewals() << " keep-alives, longest gap between two "
-                                << whole_ms(keep.longest_gap_ms()) << " ms (TTL " << ttl_ms
-                                << " ms); kill to next write p50 " << whole_ms(at(50)) << " ms, max "
-                                << whole_ms(at(100)) << " ms; lock token unchanged");
+    BOOST_TEST_MESSAGE(
+        protocol << ": " << unavailable_ms.size() << " failovers (SIGKILL + restart of "
+                 << (find_engine(protocol)->has_leader ? "the leader" : "node 1")
+                 << "), lease lost: " << (keep.lost() ? "yes" : "no") << ", " << keep.renewals()
+                 << " keep-alives in " << std::chrono::duration_cast<std::chrono::seconds>(took).count()
+                 << " s, longest gap between two " << whole_ms(keep.longest_gap_ms()) << " ms (TTL " << ttl_ms
+                 << " ms); kill to next write p50 " << whole_ms(at(50)) << " ms, max " << whole_ms(at(100))
+                 << " ms; lock token unchanged");
 }
