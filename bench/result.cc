@@ -108,7 +108,7 @@ std::string RunConfig::line() const {
     else
         s << " closed loop";
     s << ", pipeline " << pipeline << ", target " << target << "; ";
-    if (!workload.empty() && workload != "set") s << "workload " << workload << ", SET run beside it: ";
+    if (!workload.empty() && workload != "set") s << "workload " << workload << ", SET before and after it: ";
     s << value_size_bytes << "-byte values, " << keys << " keys, read ratio " << read_ratio << "; "
       << duration_s << " s measured after " << warmup_s << " s warmup; durability: " << durability << "; "
       << cores << " cores; seed " << seed;

@@ -1272,7 +1272,7 @@ BOOST_AUTO_TEST_CASE(lock_run_in_json_table_and_html) {
         table);
     BOOST_TEST(table.find("(p99 1.5") != std::string::npos, table);
     BOOST_TEST(table.find("0 tokens given while another client held the lock") != std::string::npos, table);
-    BOOST_TEST(table.find("workload lock, 4 clients per lock, SET run beside it") != std::string::npos,
+    BOOST_TEST(table.find("workload lock, 4 clients per lock, SET before and after it") != std::string::npos,
                table);
 
     const auto html = format_html(results, config);
