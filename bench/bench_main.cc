@@ -187,6 +187,10 @@ int main(int argc, char** argv) {
     config.value_size_bytes = o.value_size_bytes;
     config.keys = o.keys;
     config.read_ratio = o.read_ratio;
+    config.workload = o.workload == WorkloadKind::set
+                          ? "set"
+                          : "lock, " + std::to_string(o.lock_contention) +
+                                (o.lock_contention == 1 ? " client per lock" : " clients per lock");
     config.duration_s = o.duration_s;
     config.warmup_s = o.warmup_s;
     config.durability = durability_text(spawn, o.unsafe_no_fsync);

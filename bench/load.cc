@@ -40,6 +40,11 @@ constexpr int kMaxStaleWaits = 30;
 // Bytes asked of the socket per read.
 constexpr std::size_t kReadChunkBytes = 16 * 1024;
 constexpr std::chrono::milliseconds kTlsHandshakeTimeout{5000};
+// --workload lock: each client's lease outlives the run by this much (no keep-alives needed).
+constexpr auto kLockLeaseSlack = 60s;
+
+// What a request is, for the lock workload's bookkeeping and the per-kind figures.
+enum class Op { set, get, lease_grant, lock, unlock };
 
 // One TCP connection of one client, with its requests in flight (their intended send times,
 // oldest first: RESP answers in order). At most `pipeline` are in flight.
@@ -54,10 +59,12 @@ struct Connection {
     asio::experimental::channel<void(boost::system::error_code)> wake;
     asio::steady_timer due;
     kv::RespReplyParser parser;
-    // A request in flight: when it was (meant to be) sent, and whether it is a write.
+    // A request in flight: when it was (meant to be) sent, and what it is.
     struct Sent {
         Clock::time_point intended;
-        bool write = true;
+        Op op = Op::set;
+
+        bool write() const { return op != Op::get; }
     };
     std::deque<Sent> inflight;
     std::string out;
@@ -90,7 +97,25 @@ struct Client {
     Connection* conn = nullptr;  // while connected (for the end-of-run abort)
     NodeId lost = kNoNode;       // the node this client last lost (--target leader skips it)
     asio::steady_timer backoff;
+    // --workload lock: this client's index, the lock it takes, its lease ("" until granted), and
+    // the token while it holds the lock ("" when not).
+    int index = 0;
+    std::size_t lock = 0;
+    std::string lease;
+    std::string token;
 };
+
+// --workload lock: one lock's state as the clients' replies tell it, for the handoff figures.
+struct LockState {
+    int holder = -1;  // the client that last got the token and has not sent UNLOCK yet
+    // The release being timed: its UNLOCK's send time, and when it was acknowledged.
+    std::optional<Clock::time_point> release_sent;
+    std::optional<Clock::time_point> release_acked;
+};
+
+int lock_count(const Workload& w) {
+    return (w.clients + w.lock_contention - 1) / w.lock_contention;
+}
 
 std::int64_t to_ns(Clock::duration d) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
@@ -130,10 +155,15 @@ private:
     awaitable<void> progress_loop();
     awaitable<void> watch_interrupt();
 
-    // Appends one request; true if it is a write (SET).
-    bool append_request(Client& c, std::string& out);
-    void on_reply(Connection& conn, const Connection::Sent& sent, const kv::RespValue& reply,
+    // Appends one request, sent (or meant to be) at `intended`, and says what it is.
+    Op append_request(Client& c, std::string& out, Clock::time_point intended);
+    Op append_lock_request(Client& c, std::string& out, Clock::time_point intended);
+    void on_reply(Client& c, Connection& conn, const Connection::Sent& sent, const kv::RespValue& reply,
                   Clock::time_point now);
+    // --workload lock: the client's state after a reply; false if the reply is not a success.
+    bool on_lock_reply(Client& c, const Connection::Sent& sent, const kv::RespValue& reply,
+                       Clock::time_point now);
+    void on_granted(Client& c, const Connection::Sent& sent, Clock::time_point now);
     void record_by_phase(const Connection::Sent& sent, std::uint64_t latency_ns);
     void count_error(const std::string& kind, Clock::time_point when);
 
@@ -175,6 +205,10 @@ private:
     // --transfer-leader-at and the like: every successful write of the measured run.
     bool leader_change_fault_ = false;
     std::vector<WriteSample> write_samples_;
+    // --workload lock: names "ballot-bench:lock:<run>:<i>", the locks' states, and the figures.
+    std::string lock_prefix_;
+    std::vector<LockState> locks_;
+    LockRun lock_run_;
 };
 
 // Runs a fault on the fault thread into `out`; an exception becomes the result's problem.
@@ -188,7 +222,8 @@ void run_fault(std::optional<Result>& out, const char* what, Fault fault) {
     }
 }
 
-bool Run::append_request(Client& c, std::string& out) {
+Op Run::append_request(Client& c, std::string& out, Clock::time_point intended) {
+    if (w_.kind == WorkloadKind::lock) return append_lock_request(c, out, intended);
     // Keys "key:000000001234" as redis-benchmark names them, uniform over the key space.
     char key[32];
     const int len = std::snprintf(key, sizeof key, "key:%012llu",
@@ -205,7 +240,72 @@ bool Run::append_request(Client& c, std::string& out) {
         kv::append_bulk(out, k);
         kv::append_bulk(out, value_);
     }
-    return !read;
+    return read ? Op::get : Op::set;
+}
+
+Op Run::append_lock_request(Client& c, std::string& out, Clock::time_point intended) {
+    if (c.lease.empty()) {
+        const auto ttl =
+            std::chrono::duration<double>(w_.warmup_s + w_.duration_s) + kDrainGrace + kLockLeaseSlack;
+        kv::append_command(
+            out, {"LEASE", "GRANT",
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count())});
+        return Op::lease_grant;
+    }
+    const std::string name = lock_prefix_ + std::to_string(c.lock);
+    if (c.token.empty()) {
+        kv::append_command(out, {"LOCK", name, c.lease});
+        return Op::lock;
+    }
+    LockState& lock = locks_[c.lock];
+    lock.holder = -1;
+    lock.release_sent = intended;
+    lock.release_acked.reset();
+    kv::append_command(out, {"UNLOCK", name, c.token});
+    return Op::unlock;
+}
+
+// A token for `c`: a handoff if the lock was being released and this LOCK was already waiting.
+void Run::on_granted(Client& c, const Connection::Sent& sent, Clock::time_point now) {
+    LockState& lock = locks_[c.lock];
+    if (lock.holder != -1 && lock.holder != c.index) ++lock_run_.overlapping_grants;
+    lock.holder = c.index;
+    if (lock.release_sent && sent.intended < *lock.release_sent && measured(*lock.release_sent)) {
+        ++lock_run_.handoffs;
+        lock_run_.handoff_ns.record(static_cast<std::uint64_t>(to_ns(now - *lock.release_sent)));
+        const auto after_ack = lock.release_acked ? now - *lock.release_acked : Clock::duration::zero();
+        lock_run_.handoff_after_ack_ns.record(static_cast<std::uint64_t>(to_ns(after_ack)));
+    }
+    lock.release_sent.reset();
+    lock.release_acked.reset();
+}
+
+bool Run::on_lock_reply(Client& c, const Connection::Sent& sent, const kv::RespValue& reply,
+                        Clock::time_point now) {
+    LockState& lock = locks_[c.lock];
+    const bool ok = !reply.is_error();
+    switch (sent.op) {
+        case Op::lease_grant:
+            if (ok && reply.type == kv::RespValue::Type::integer) c.lease = std::to_string(reply.integer);
+            return ok;
+        case Op::lock:
+            if (ok && reply.type == kv::RespValue::Type::integer) {
+                c.token = std::to_string(reply.integer);
+                on_granted(c, sent, now);
+                return true;
+            }
+            if (reply.str == "ERR lease not found") c.lease.clear();
+            return false;
+        case Op::unlock:
+            // Answered or refused, the client no longer holds the lock by this token.
+            c.token.clear();
+            if (ok && lock.release_sent == sent.intended) lock.release_acked = now;
+            return ok;
+        case Op::set:
+        case Op::get:
+            break;
+    }
+    return ok;
 }
 
 void Run::count_error(const std::string& kind, Clock::time_point when) {
@@ -215,7 +315,7 @@ void Run::count_error(const std::string& kind, Clock::time_point when) {
 }
 
 void Run::record_by_phase(const Connection::Sent& sent, std::uint64_t latency_ns) {
-    if (!follower_fault_ || !sent.write) return;
+    if (!follower_fault_ || !sent.write()) return;
     switch (marks_.phase_at(sent.intended)) {
         case FaultPhase::before_kill:
             write_by_phase_[0].record(latency_ns);
@@ -231,23 +331,32 @@ void Run::record_by_phase(const Connection::Sent& sent, std::uint64_t latency_ns
     }
 }
 
-void Run::on_reply(Connection& conn, const Connection::Sent& sent, const kv::RespValue& reply,
+void Run::on_reply(Client& c, Connection& conn, const Connection::Sent& sent, const kv::RespValue& reply,
                    Clock::time_point now) {
     const auto intended = sent.intended;
-    if (reply.is_error()) {
+    const bool lock_failed = w_.kind == WorkloadKind::lock && !on_lock_reply(c, sent, reply, now);
+    if (reply.is_error() || lock_failed) {
         const std::string code(reply.error_code());
-        count_error(code.empty() ? "error" : code, intended);
+        count_error(!reply.is_error() ? "unexpected reply" : code.empty() ? "error" : code, intended);
         // The node cannot serve us now (no quorum, a timeout, still loading): finish what is in
         // flight here and move on to the next node.
         conn.closing = true;
         return;
     }
+    if (sent.op == Op::lease_grant) return;  // the lock workload's setup, not measured
     ++ok_total_;
     if (measured(intended)) {
         const auto latency_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_ns(now - intended)));
         latency_.record(latency_ns);
         record_by_phase(sent, latency_ns);
-        if (leader_change_fault_ && sent.write)
+        if (sent.op == Op::lock) {
+            ++lock_run_.acquired;
+            lock_run_.acquire_ns.record(latency_ns);
+        } else if (sent.op == Op::unlock) {
+            ++lock_run_.released;
+            lock_run_.release_ns.record(latency_ns);
+        }
+        if (leader_change_fault_ && sent.write())
             write_samples_.push_back(
                 {std::chrono::duration<double, std::milli>(intended - measure_start_).count(),
                  std::chrono::duration<double, std::milli>(now - measure_start_).count()});
@@ -286,8 +395,7 @@ awaitable<void> Run::writer(Client& c, Connection& conn) {
                 intended = c.next_intended;
                 c.next_intended += c.interval;
             }
-            const bool write = append_request(c, conn.out);
-            conn.inflight.push_back({intended, write});
+            conn.inflight.push_back({intended, append_request(c, conn.out, intended)});
         }
         auto [ec, written] = co_await conn.stream.write_all(asio::buffer(conn.out));
         (void)written;
@@ -305,7 +413,6 @@ awaitable<void> Run::writer(Client& c, Connection& conn) {
 }
 
 awaitable<void> Run::reader(Client& c, Connection& conn) {
-    (void)c;
     kv::RespValue reply;
     for (;;) {
         if (conn.inflight.empty() && (conn.writer_done || conn.dead)) break;
@@ -328,7 +435,7 @@ awaitable<void> Run::reader(Client& c, Connection& conn) {
             }
             const auto sent = conn.inflight.front();
             conn.inflight.pop_front();
-            on_reply(conn, sent, reply, now);
+            on_reply(c, conn, sent, reply, now);
         }
         if (conn.closing || conn.dead)
             conn.interrupt();
@@ -430,7 +537,7 @@ awaitable<void> Run::client_loop(Client& c) {
             // Whatever is still in flight will never be answered on this connection.
             for (const auto& sent : conn.inflight) {
                 if (aborted_) {
-                    if (measured(sent.intended)) ++unfinished_;
+                    if (measured(sent.intended) && sent.op != Op::lock) ++unfinished_;
                 } else {
                     count_error("connection lost", sent.intended);
                 }
@@ -523,6 +630,12 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
     value_.resize(w_.value_size_bytes);
     for (std::size_t i = 0; i < value_.size(); ++i) value_[i] = static_cast<char>('a' + i % 26);
     timeline_.ok_per_ms.assign(static_cast<std::size_t>(std::ceil(w_.duration_s * 1000)), 0);
+    if (w_.kind == WorkloadKind::lock) {
+        lock_prefix_ = "ballot-bench:lock:" + std::to_string(Clock::now().time_since_epoch().count()) + ":";
+        lock_run_.contention = w_.lock_contention;
+        lock_run_.locks = lock_count(w_);
+        locks_.assign(static_cast<std::size_t>(lock_run_.locks), LockState{});
+    }
 
     run_start_ = Clock::now();
     measure_start_ =
@@ -537,6 +650,8 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
         auto c =
             std::make_unique<Client>(io_, w_.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(i));
         c->node = w_.target == Target::all ? static_cast<std::size_t>(i) % endpoints_.size() : 0;
+        c->index = i;
+        c->lock = static_cast<std::size_t>(i / w_.lock_contention);
         if (open_loop()) {
             // Each client's share of the rate, staggered so the clients do not fire together.
             const std::chrono::duration<double> period(static_cast<double>(w_.clients) / *w_.rate_ops);
@@ -598,6 +713,7 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
     result.errors = errors_;
     result.unfinished = unfinished_;
     result.timeline = timeline_;
+    if (w_.kind == WorkloadKind::lock) result.lock = lock_run_;
     if (kill) {
         Failover f;
         f.killed = kill->killed;
@@ -638,6 +754,8 @@ Workload Workload::from(const Options& o) {
     w.value_size_bytes = o.value_size_bytes;
     w.keys = o.keys;
     w.read_ratio = o.read_ratio;
+    w.kind = o.workload;
+    w.lock_contention = o.lock_contention;
     w.warmup_s = o.warmup_s;
     w.duration_s = o.duration_s;
     w.seed = o.seed;
@@ -684,8 +802,39 @@ EngineResult run_load(const std::string& label, const Workload& workload, const 
             endpoints.push_back(found.begin()->endpoint());
         }
     }
-    Run run(label, workload, std::move(endpoints), nodes, progress, interrupted);
-    return run.execute(fault);
+    if (workload.kind == WorkloadKind::set) {
+        Run run(label, workload, std::move(endpoints), nodes, progress, interrupted);
+        return run.execute(fault);
+    }
+    // --workload lock: SET before and after the locks on the same nodes (so neither has the fresh
+    // cluster to itself), one row. SET runs with one client per lock: as many writes in flight at
+    // once as the lock run has (a lock's waiters wait in its queue, not in the log).
+    Workload set = workload;
+    set.kind = WorkloadKind::set;
+    set.clients = lock_count(workload);
+    EngineResult before =
+        Run(label + " SET", set, endpoints, nodes, progress, interrupted).execute(std::nullopt);
+    if (!before.completed) {
+        before.engine = label;
+        return before;
+    }
+    EngineResult r = Run(label + " lock", workload, endpoints, nodes, progress, interrupted).execute(fault);
+    r.engine = label;
+    if (!r.completed) return r;
+    EngineResult after =
+        Run(label + " SET", set, std::move(endpoints), nodes, progress, interrupted).execute(std::nullopt);
+    if (!after.completed) {
+        after.engine = label;
+        return after;
+    }
+    SetReference& reference = r.lock->set;
+    reference.completed = true;
+    reference.clients = set.clients;
+    reference.ops = static_cast<double>(before.ok + after.ok) / (before.duration_s + after.duration_s);
+    reference.latency_ns = before.latency_ns;
+    reference.latency_ns.merge(after.latency_ns);
+    reference.errors = before.error_count() + after.error_count();
+    return r;
 }
 
 }  // namespace ballot::bench

@@ -11,6 +11,15 @@
 // wait is in its latency: a stall shows as the stall it is instead of as one slow request
 // (the "coordinated omission" that Gil Tene describes in "How NOT to Measure Latency").
 //
+// --workload lock: each client grants itself one lease (LEASE GRANT, not measured), then loops
+// LOCK name lease -> token, UNLOCK name token, each one a log write, closed loop, one at a time.
+// With --lock-contention N, clients i*N..i*N+N-1 share lock i, so a LOCK waits in the lock's
+// queue and is answered when a release hands the lock over. A handoff is timed from the UNLOCK
+// (sent, and acknowledged) to the token of a waiter whose LOCK was sent before that UNLOCK. The
+// SET workload is run on the same nodes before and after it, for the same seconds with one
+// client per lock (as many writes in flight as the lock run has), for the ratios.
+// A LOCK still queued when the run ends is not "unfinished": in a contended run one always is.
+//
 // Errors (-ERR, -TRYAGAIN, -CLUSTERDOWN, ..., lost connections) are counted by kind; the client
 // then moves to the next node after a short backoff.
 #pragma once
@@ -41,6 +50,8 @@ struct Workload {
     std::size_t value_size_bytes = 100;
     std::uint64_t keys = 10000;
     double read_ratio = 0;
+    WorkloadKind kind = WorkloadKind::set;
+    int lock_contention = 1;
     double warmup_s = 2;
     double duration_s = 10;
     std::uint64_t seed = 1;
@@ -85,7 +96,8 @@ struct FaultPlan {
     std::function<LeaderChanges(std::chrono::steady_clock::time_point measure_start)> change_leader;
 };
 
-// Runs the workload against `nodes` and returns the row for `label`. Never throws for what the
+// Runs the workload against `nodes` and returns the row for `label` (--workload lock: SET, the
+// locks, SET again, in one row). Never throws for what the
 // servers do; a target that cannot be resolved comes back with completed = false. When
 // `*interrupted` becomes true (a signal handler sets it) the run stops within 100 ms and comes
 // back with completed = false.

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -64,6 +65,14 @@ const Spec kSpecs[] = {
     {"value-size", "BYTES", false, "bytes per SET value (default: 100)"},
     {"keys", "N", false, "size of the key space; keys are chosen uniformly (default: 10000)"},
     {"read-ratio", "R", false, "fraction of requests that are GET, 0-1 (default: 0)"},
+    {"workload", "set|lock", false, "set: SET (GET with --read-ratio) on random keys; lock: each client takes "
+                                    "a lease, then LOCKs and UNLOCKs a lock (one log write each) over and "
+                                    "over, and the report gives acquire and release latency and lock "
+                                    "throughput against SET throughput measured on the same cluster before "
+                                    "and after, with one client per lock (default: set)"},
+    {"lock-contention", "N", false, "with --workload lock: N clients share each lock (1: each client its own "
+                                    "lock, uncontended); with more, the report gives the handoff latency from "
+                                    "an UNLOCK to the next holder's LOCK reply (default: 1)"},
     {"rate", "OPS", false, "open loop at OPS requests per second in total; latency is measured from each "
                            "request's intended send time, so a stall is not hidden (default: closed loop)"},
     {"target", "all|leader", false, "all: clients spread over every node; leader: every client on the leader "
@@ -270,6 +279,28 @@ std::string check_port_base(long long base, int nodes) {
     return "";
 }
 
+// What --workload lock cannot be combined with: each client runs LOCK then UNLOCK one after the
+// other (the UNLOCK needs the token), in closed loop, on a cluster left alone. Empty if fine.
+std::string check_lock_workload(const Options& o, const std::function<bool(const char*)>& has) {
+    if (o.workload != WorkloadKind::lock) {
+        return has("lock-contention") ? "--lock-contention applies to --workload lock only" : "";
+    }
+    for (const char* option : {"rate", "baseline", "fail-leader-at", "fail-follower-for",
+                               "transfer-leader-at", "transfer-leader-every", "remove-leader-at"}) {
+        if (has(option))
+            return std::string("--") + option +
+                   " cannot be used with --workload lock (closed loop, no faults, Ballot clusters only)";
+    }
+    if (o.pipeline > 1) return "--workload lock runs --pipeline 1 (an UNLOCK needs its LOCK's token)";
+    if (o.read_ratio > 0) return "--read-ratio applies to --workload set only";
+    if (o.sweep && o.sweep->parameter == Sweep::Parameter::rate)
+        return "--sweep rate=... is open loop, and --workload lock runs closed loop (sweep clients instead)";
+    if (o.lock_contention > o.clients)
+        return "--lock-contention " + std::to_string(o.lock_contention) + " is more than --clients " +
+               std::to_string(o.clients) + " (each lock is shared by that many clients)";
+    return "";
+}
+
 }  // namespace
 
 Options Options::at_sweep_point(double value) const {
@@ -409,6 +440,18 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         result.error = std::string("--") + name + ": '" + text(name) + "' is not a number";
         return false;
     };
+    // One of two words, e.g. --target all|leader.
+    auto one_of = [&]<typename Choice>(const char* name, const std::pair<const char*, Choice>(&words)[2],
+                                       Choice& out) {
+        for (const auto& [word, choice] : words) {
+            if (text(name) != word) continue;
+            out = choice;
+            return true;
+        }
+        result.error = std::string("--") + name + " must be '" + words[0].first + "' or '" + words[1].first +
+                       "' (got '" + text(name) + "')";
+        return false;
+    };
 
     Options o;
     long long v = 0;
@@ -481,6 +524,16 @@ ParseResult parse_options(const std::vector<std::string>& args) {
             return fail("--read-ratio must be between 0 and 1 (got " + text("read-ratio") + ")");
         o.read_ratio = d;
     }
+    if (has("workload") &&
+        !one_of("workload", {{"set", WorkloadKind::set}, {"lock", WorkloadKind::lock}}, o.workload))
+        return result;
+    if (has("lock-contention")) {
+        if (!integer("lock-contention", v)) return result;
+        if (v < 1 || v > kMaxClients)
+            return fail("--lock-contention must be between 1 and " + std::to_string(kMaxClients) + " (got " +
+                        text("lock-contention") + ")");
+        o.lock_contention = static_cast<int>(v);
+    }
     if (has("rate")) {
         if (!number("rate", d)) return result;
         if (!(d > 0 && d <= kMaxRateOps))
@@ -488,15 +541,8 @@ ParseResult parse_options(const std::vector<std::string>& args) {
                         text("rate") + ")");
         o.rate_ops = d;
     }
-    if (has("target")) {
-        const auto t = text("target");
-        if (t == "all")
-            o.target = Target::all;
-        else if (t == "leader")
-            o.target = Target::leader;
-        else
-            return fail("--target must be 'all' or 'leader' (got '" + t + "')");
-    }
+    if (has("target") && !one_of("target", {{"all", Target::all}, {"leader", Target::leader}}, o.target))
+        return result;
     if (has("node")) {
         std::set<NodeId> ids;
         std::set<std::string> addresses;
@@ -613,6 +659,7 @@ ParseResult parse_options(const std::vector<std::string>& args) {
         if (auto conflict = check_sweep(o, has("clients"), has("rate")); !conflict.empty())
             return fail(conflict);
     }
+    if (auto error = check_lock_workload(o, has); !error.empty()) return fail(error);
 
     result.options = std::move(o);
     return result;

@@ -25,6 +25,10 @@ struct Endpoint {
 
 enum class Target { all, leader };
 
+// --workload: SET (and GET, --read-ratio) on random keys; or lock: each client takes a lease and
+// LOCKs and UNLOCKs a lock again and again (bench/load.h says how it is measured).
+enum class WorkloadKind { set, lock };
+
 // --transfer-leader-at/--transfer-leader-every (MEMBER TRANSFER to the next voter) or
 // --remove-leader-at (MEMBER REMOVE of the leader), bench/transfer.h.
 enum class LeaderAction { transfer, remove };
@@ -57,6 +61,10 @@ struct Options {
     std::size_t value_size_bytes = 100;
     std::uint64_t keys = 10000;
     double read_ratio = 0;
+    WorkloadKind workload = WorkloadKind::set;
+    // --lock-contention: clients per lock in the lock workload; 1 is uncontended (each client its
+    // own lock), more measures the handoff from one holder to the next waiter.
+    int lock_contention = 1;
     // Open loop at this many requests per second in total; closed loop when absent.
     std::optional<double> rate_ops = std::nullopt;
     Target target = Target::all;

@@ -135,6 +135,45 @@ std::string leader_changes_text(const LeaderChanges& c) {
     return s.str();
 }
 
+std::string format_ratio(double ratio) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", ratio);
+    return buf;
+}
+
+std::string p50_p99_text(const LatencyHistogram& h) {
+    if (!h.count()) return "-";
+    return "p50 " + format_ms(ns_to_ms(h.value_at_percentile(50))) + " ms, p99 " +
+           format_ms(ns_to_ms(h.value_at_percentile(99))) + " ms";
+}
+
+// "lock workload, 1 client per lock (64 locks): 1520 LOCK+UNLOCK ops/s (760 acquire+release
+// cycles/s), 0.95 x SET's 1600 ops/s measured before and after it with 64 clients; acquire p50 .. ms, p99 ..
+// ms; release
+// ...; SET p50 .., p99 .." and, contended, the handoffs.
+std::string lock_text(const LockRun& l, double lock_ops) {
+    std::ostringstream s;
+    s << "lock workload, " << l.contention << (l.contention == 1 ? " client" : " clients") << " per lock ("
+      << l.locks << (l.locks == 1 ? " lock" : " locks") << "): " << format_ops(lock_ops)
+      << " LOCK+UNLOCK ops/s (" << format_ops(lock_ops / 2) << " acquire+release cycles/s)";
+    if (const auto ratio = l.ops_ratio(lock_ops))
+        s << ", " << format_ratio(*ratio) << " x SET's " << format_ops(l.set.ops)
+          << " ops/s measured before and after it with " << l.set.clients
+          << (l.set.clients == 1 ? " client" : " clients");
+    else
+        s << ", SET not measured (" << l.set.failure << ")";
+    s << "; acquire " << p50_p99_text(l.acquire_ns) << "; release " << p50_p99_text(l.release_ns) << "; SET "
+      << p50_p99_text(l.set.latency_ns);
+    if (l.contention > 1) {
+        s << "; " << l.released << " releases, " << l.handoffs
+          << " handoffs: from the UNLOCK sent to the next holder's token " << p50_p99_text(l.handoff_ns);
+        if (const auto ratio = l.handoff_p99_ratio()) s << " (p99 " << format_ratio(*ratio) << " x SET p99)";
+        s << ", from its acknowledgement " << p50_p99_text(l.handoff_after_ack_ns);
+    }
+    s << "; " << l.overlapping_grants << " tokens given while another client held the lock";
+    return s.str();
+}
+
 // The lines printed under the table for one row: its note, read path, errors, faults. A note
 // that several rows share (a sweep's points of one engine) is listed once.
 void add_row_notes(const EngineResult& r, std::vector<std::string>& notes) {
@@ -150,6 +189,7 @@ void add_row_notes(const EngineResult& r, std::vector<std::string>& notes) {
     if (r.failover) add(r.display_name() + ": " + failover_text(*r.failover));
     if (r.follower) add(r.display_name() + ": " + follower_text(*r.follower));
     if (r.leader_changes) add(r.display_name() + ": " + leader_changes_text(*r.leader_changes));
+    if (r.lock) add(r.display_name() + ": " + lock_text(*r.lock, r.throughput_ops()));
 }
 
 bool any_read_path(const std::vector<EngineResult>& results) {
@@ -393,7 +433,7 @@ void write_follower(Json& j, const FollowerCatchup& f) {
     j.end_object();
 }
 
-void write_optional_ms(Json& j, const std::string& key, std::optional<double> ms) {
+void write_optional_number(Json& j, const std::string& key, std::optional<double> ms) {
     j.key(key);
     if (ms)
         j.value(*ms);
@@ -409,9 +449,9 @@ void write_leader_changes(Json& j, const LeaderChanges& c) {
     j.field("ok", static_cast<std::uint64_t>(c.ok()));
     write_text_or_null(j, "problem", c.problem);
     j.key("unavailable_ms").begin_object();
-    write_optional_ms(j, "p50", c.unavailable_ms_at(50));
-    write_optional_ms(j, "p99", c.unavailable_ms_at(99));
-    write_optional_ms(j, "max", c.unavailable_ms_at(100));
+    write_optional_number(j, "p50", c.unavailable_ms_at(50));
+    write_optional_number(j, "p99", c.unavailable_ms_at(99));
+    write_optional_number(j, "max", c.unavailable_ms_at(100));
     j.end_object();
     write_phase(j, "write_latency_during_ms", c.write_during_ns);
     j.key("changes").begin_array();
@@ -424,14 +464,74 @@ void write_leader_changes(Json& j, const LeaderChanges& c) {
         j.field("how", change.how);
         j.field("reply", change.reply);
         j.field("reply_ms", change.reply_ms);
-        write_optional_ms(j, "unavailable_ms", change.unavailable_ms);
+        write_optional_number(j, "unavailable_ms", change.unavailable_ms);
         j.field("window_ms", change.window_ms);
         j.field("writes", change.writes);
-        write_optional_ms(j, "write_p99_ms", change.write_p99_ms);
+        write_optional_number(j, "write_p99_ms", change.write_p99_ms);
         j.end_object();
     }
     j.end_array();
     j.end_object();
+}
+
+void write_lock(Json& j, const LockRun& l, double lock_ops) {
+    j.begin_object();
+    j.field("clients_per_lock", l.contention);
+    j.field("locks", l.locks);
+    j.field("acquired", l.acquired);
+    j.field("released", l.released);
+    j.field("lock_ops_per_s", lock_ops);
+    j.field("cycles_per_s", lock_ops / 2);
+    write_phase(j, "acquire_latency_ms", l.acquire_ns);
+    write_phase(j, "release_latency_ms", l.release_ns);
+    j.field("handoffs", l.handoffs);
+    write_phase(j, "handoff_from_unlock_sent_ms", l.handoff_ns);
+    write_phase(j, "handoff_from_unlock_acknowledged_ms", l.handoff_after_ack_ns);
+    j.field("overlapping_grants", l.overlapping_grants);
+    j.key("set").begin_object();
+    j.field("completed", l.set.completed);
+    write_text_or_null(j, "failure", l.set.failure);
+    j.field("clients", l.set.clients);
+    j.field("ops_per_s", l.set.ops);
+    write_phase(j, "latency_ms", l.set.latency_ns);
+    j.field("errors", l.set.errors);
+    j.end_object();
+    write_optional_number(j, "lock_ops_over_set_ops", l.ops_ratio(lock_ops));
+    write_optional_number(j, "handoff_p99_over_set_p99", l.handoff_p99_ratio());
+    j.end_object();
+}
+
+// The --workload lock figures side by side, one row per engine.
+std::string lock_table_html(const std::vector<EngineResult>& results) {
+    const bool any =
+        std::any_of(results.begin(), results.end(), [](const EngineResult& r) { return r.lock.has_value(); });
+    if (!any) return "";
+    std::ostringstream s;
+    s << "<h2>Locks</h2>\n"
+         "<p class=\"config\">Each client LOCKs and UNLOCKs (one log write each) with its own lease; SET is "
+         "measured on the same cluster before and after, with one client per lock (as many writes in "
+         "flight). A "
+         "handoff runs from the UNLOCK to "
+         "the token of a LOCK that was already waiting.</p>\n"
+         "<table>\n<tr><th>engine</th><th>clients per lock</th><th>LOCK+UNLOCK ops/s</th><th>SET ops/s</th>"
+         "<th>lock / SET</th><th>acquire p99 ms</th><th>release p99 ms</th><th>SET p99 ms</th>"
+         "<th>handoffs</th><th>handoff p99 ms</th><th>handoff p99 / SET p99</th></tr>\n";
+    auto p99 = [](const LatencyHistogram& h) {
+        return h.count() ? format_ms(ns_to_ms(h.value_at_percentile(99))) : std::string("-");
+    };
+    auto ratio = [](std::optional<double> v) { return v ? format_ratio(*v) : std::string("-"); };
+    for (const auto& r : results) {
+        if (!r.lock) continue;
+        const auto& l = *r.lock;
+        s << "<tr><td>" << escape_html(r.display_name()) << "</td><td>" << l.contention << "</td><td>"
+          << format_ops(r.throughput_ops()) << "</td><td>" << format_ops(l.set.ops) << "</td><td>"
+          << ratio(l.ops_ratio(r.throughput_ops())) << "</td><td>" << p99(l.acquire_ns) << "</td><td>"
+          << p99(l.release_ns) << "</td><td>" << p99(l.set.latency_ns) << "</td><td>" << l.handoffs
+          << "</td><td>" << p99(l.handoff_ns) << "</td><td>" << ratio(l.handoff_p99_ratio())
+          << "</td></tr>\n";
+    }
+    s << "</table>\n";
+    return s.str();
 }
 
 // The --fail-follower-for figures side by side, one row per engine that had the fault.
@@ -533,6 +633,7 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
     j.field("value_size_bytes", static_cast<std::uint64_t>(config.value_size_bytes));
     j.field("keys", config.keys);
     j.field("read_ratio", config.read_ratio);
+    j.field("workload", config.workload.empty() ? std::string("set") : config.workload);
     j.field("duration_s", config.duration_s);
     j.field("warmup_s", config.warmup_s);
     j.field("durability", config.durability);
@@ -627,6 +728,11 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
             j.null();
         else
             write_leader_changes(j, *r.leader_changes);
+        j.key("lock");
+        if (!r.lock)
+            j.null();
+        else
+            write_lock(j, *r.lock, r.throughput_ops());
         j.end_object();
     }
     j.end_array();
@@ -702,6 +808,7 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
     }
 
     s << follower_table_html(results);
+    s << lock_table_html(results);
 
     // A sweep's rows are many runs of each engine: their time series would be a tangle, so only
     // the curve above is drawn (the JSON keeps every run's percentiles and per-second series).

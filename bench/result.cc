@@ -107,15 +107,28 @@ std::string RunConfig::line() const {
         s << " open loop at " << *rate_ops << " ops/s";
     else
         s << " closed loop";
-    s << ", pipeline " << pipeline << ", target " << target << "; " << value_size_bytes << "-byte values, "
-      << keys << " keys, read ratio " << read_ratio << "; " << duration_s << " s measured after " << warmup_s
-      << " s warmup; durability: " << durability << "; " << cores << " cores; seed " << seed;
+    s << ", pipeline " << pipeline << ", target " << target << "; ";
+    if (!workload.empty() && workload != "set") s << "workload " << workload << ", SET before and after it: ";
+    s << value_size_bytes << "-byte values, " << keys << " keys, read ratio " << read_ratio << "; "
+      << duration_s << " s measured after " << warmup_s << " s warmup; durability: " << durability << "; "
+      << cores << " cores; seed " << seed;
     if (!link_delay.empty()) s << "; link delay " << link_delay << " one way on every peer link";
     if (tls) s << "; TLS on client and peer connections";
     if (!sweep.empty()) s << "; sweep " << sweep;
     if (!machine.empty()) s << "; machine " << machine;
     if (!version.empty()) s << "; " << version;
     return s.str();
+}
+
+std::optional<double> LockRun::ops_ratio(double lock_ops) const {
+    if (!set.completed || set.ops <= 0) return std::nullopt;
+    return lock_ops / set.ops;
+}
+
+std::optional<double> LockRun::handoff_p99_ratio() const {
+    if (!set.completed || handoff_ns.count() == 0 || set.latency_ns.count() == 0) return std::nullopt;
+    return static_cast<double>(handoff_ns.value_at_percentile(99)) /
+           static_cast<double>(set.latency_ns.value_at_percentile(99));
 }
 
 std::size_t LeaderChanges::ok() const {

@@ -137,6 +137,46 @@ struct LeaderChanges {
     std::optional<double> unavailable_ms_at(double percentile) const;
 };
 
+// The SET runs that --workload lock measures on the same cluster just before and just after the
+// lock run (both together here), so that the figures come from one sitting and neither has the
+// fresh cluster to itself; with one client per lock, so that SET has as many writes in flight at
+// once as the lock run (whose waiters wait in a queue, not in the log).
+struct SetReference {
+    bool completed = false;
+    std::string failure;
+    int clients = 0;              // one per lock: as many writes in flight as the lock run has
+    double ops = 0;               // successful SETs per measured second, over both runs
+    LatencyHistogram latency_ns;  // of those SETs
+    std::uint64_t errors = 0;     // both runs
+};
+
+// What --workload lock measured (bench/load.h): each LOCK and UNLOCK is one log write, counted
+// in the row's ops/s and latency; these are the figures by kind.
+struct LockRun {
+    int contention = 1;           // clients per lock
+    int locks = 0;                // locks the clients were spread over
+    std::uint64_t acquired = 0;   // LOCKs answered with a token (measured seconds)
+    std::uint64_t released = 0;   // UNLOCKs answered +OK
+    LatencyHistogram acquire_ns;  // LOCK sent -> token (waiting in the queue included)
+    LatencyHistogram release_ns;  // UNLOCK sent -> +OK
+    // A handoff: a release of a lock for which another client's LOCK was already waiting (sent
+    // before the UNLOCK), and that waiter's token.
+    std::uint64_t handoffs = 0;
+    LatencyHistogram handoff_ns;            // UNLOCK sent -> the next holder's token
+    LatencyHistogram handoff_after_ack_ns;  // UNLOCK acknowledged -> the next holder's token (0 if
+                                            // the token came first: both follow from one apply)
+    // A token received while another client held the lock by the replies it had had: never
+    // expected (each release wakes exactly one waiter).
+    std::uint64_t overlapping_grants = 0;
+    SetReference set;
+
+    // Lock operations (LOCK and UNLOCK) per second over SET's, in the same sitting; nullopt
+    // without a SET figure.
+    std::optional<double> ops_ratio(double lock_ops) const;
+    // Handoff p99 (from the UNLOCK sent) over SET p99; nullopt without both.
+    std::optional<double> handoff_p99_ratio() const;
+};
+
 // Which run of a --sweep a row is: e.g. clients = 16.
 struct SweepPoint {
     std::string parameter;  // "clients" or "rate"
@@ -173,6 +213,7 @@ struct EngineResult {
     std::optional<Failover> failover;
     std::optional<FollowerCatchup> follower;
     std::optional<LeaderChanges> leader_changes;
+    std::optional<LockRun> lock;  // --workload lock
 
     // The label shown in tables: a reference row that is not replicated says so, a sweep's row
     // names its point.
@@ -196,6 +237,7 @@ struct RunConfig {
     std::size_t value_size_bytes = 0;
     std::uint64_t keys = 0;
     double read_ratio = 0;
+    std::string workload;  // "set", or e.g. "lock, 1 client per lock"
     double duration_s = 0;
     double warmup_s = 0;
     std::string durability;  // "log fsync'ed before every acknowledgement"

@@ -420,6 +420,30 @@ BOOST_AUTO_TEST_CASE(a_rate_sweep_is_open_loop_at_each_rate) {
     BOOST_TEST(at.clients == 32);
 }
 
+BOOST_AUTO_TEST_CASE(the_lock_workload_uncontended_and_contended) {
+    const auto set = parse({});
+    BOOST_TEST_REQUIRE(set.options.has_value());
+    BOOST_TEST((set.options->workload == WorkloadKind::set));
+    BOOST_TEST(set.options->lock_contention == 1);
+
+    const auto lock = parse({"--workload", "lock"});
+    BOOST_TEST_REQUIRE(lock.options.has_value(), lock.error);
+    BOOST_TEST((lock.options->workload == WorkloadKind::lock));
+    BOOST_TEST(lock.options->lock_contention == 1);
+
+    const auto contended =
+        parse({"--workload=lock", "--clients", "1000", "--lock-contention", "1000", "--pipeline", "1"});
+    BOOST_TEST_REQUIRE(contended.options.has_value(), contended.error);
+    BOOST_TEST(contended.options->lock_contention == 1000);
+    const Workload w = Workload::from(*contended.options);
+    BOOST_TEST((w.kind == WorkloadKind::lock));
+    BOOST_TEST(w.lock_contention == 1000);
+
+    const auto help = parse({"--help"}).help;
+    BOOST_TEST(help.find("--workload set|lock") != std::string::npos);
+    BOOST_TEST(help.find("--lock-contention N") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(version_is_asked_for_not_an_error) {
     const auto r = parse({"--version"});
     BOOST_TEST(r.version);
@@ -552,6 +576,18 @@ BOOST_AUTO_TEST_CASE(every_bad_option_gives_one_error_line) {
         {{"--remove-leader-at", "1", "--nodes", "2"}, "--nodes 3 or more"},
         {{"--transfer-leader-at", "1", "--nodes", "1"}, "--nodes 2 or more"},
         {{"--node", "127.0.0.1:7001:1", "--transfer-leader-every", "1"}, "--transfer-leader-every"},
+        {{"--workload", "mixed"}, "--workload must be 'set' or 'lock'"},
+        {{"--lock-contention", "4"}, "--lock-contention applies to --workload lock only"},
+        {{"--workload", "lock", "--lock-contention", "0"}, "--lock-contention must be between 1"},
+        {{"--workload", "lock", "--lock-contention", "two"}, "--lock-contention: 'two' is not an integer"},
+        {{"--workload", "lock", "--clients", "8", "--lock-contention", "9"}, "more than --clients 8"},
+        {{"--workload", "lock", "--pipeline", "2"}, "--pipeline 1"},
+        {{"--workload", "lock", "--rate", "100"}, "--rate cannot be used with --workload lock"},
+        {{"--workload", "lock", "--read-ratio", "0.5"}, "--read-ratio applies to --workload set only"},
+        {{"--workload", "lock", "--baseline", "redis"}, "--baseline cannot be used with --workload lock"},
+        {{"--workload", "lock", "--fail-leader-at", "1"}, "--fail-leader-at cannot be used"},
+        {{"--workload", "lock", "--transfer-leader-every", "1"}, "--transfer-leader-every cannot be used"},
+        {{"--workload", "lock", "--sweep", "rate=10,20"}, "sweep clients instead"},
     };
     for (const auto& [args, mention] : cases) {
         std::string joined;
@@ -1159,6 +1195,107 @@ BOOST_AUTO_TEST_CASE(a_refused_transfer_is_reported_with_the_engines_reason) {
     row.leader_changes = c;
     BOOST_TEST(format_table({row}, synthetic_config()).find("1 of 3 made, 0 answered OK") !=
                std::string::npos);
+}
+
+namespace {
+
+// A contended lock run beside its SET run: 100 LOCK+UNLOCK ops/s against 160 SET ops/s (0.625),
+// handoff p99 6 ms against SET p99 4 ms (1.5).
+LockRun synthetic_lock_run() {
+    LockRun l;
+    l.contention = 4;
+    l.locks = 2;
+    l.acquired = 500;
+    l.released = 500;
+    for (int i = 0; i < 500; ++i) {
+        l.acquire_ns.record(20'000'000);
+        l.release_ns.record(3'000'000);
+    }
+    l.handoffs = 100;
+    for (int i = 0; i < 100; ++i) {
+        l.handoff_ns.record(6'000'000);
+        l.handoff_after_ack_ns.record(500'000);
+    }
+    l.set.completed = true;
+    l.set.clients = 2;
+    l.set.ops = 160;
+    for (int i = 0; i < 100; ++i) l.set.latency_ns.record(4'000'000);
+    return l;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(lock_ratios_need_both_figures) {
+    LockRun l = synthetic_lock_run();
+    BOOST_TEST(*l.ops_ratio(100) == 0.625);
+    BOOST_TEST(std::abs(*l.handoff_p99_ratio() - 1.5) < 0.02);  // histogram buckets: < 1% each
+    l.handoff_ns = LatencyHistogram{};
+    BOOST_TEST(!l.handoff_p99_ratio().has_value());
+    l.set.completed = false;
+    BOOST_TEST(!l.ops_ratio(100).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(lock_run_in_json_table_and_html) {
+    auto results = synthetic_results();
+    results[0].lock = synthetic_lock_run();
+    RunConfig config = synthetic_config();
+    config.workload = "lock, 4 clients per lock";
+    const auto tree = parse_json(format_json(results, config));
+    BOOST_TEST(get<std::string>(tree, "config/workload") == "lock, 4 clients per lock");
+    std::vector<boost::property_tree::ptree> rows;
+    for (const auto& [key, row] : tree.get_child("results")) rows.push_back(row);
+    BOOST_TEST(get<std::string>(rows[1], "lock") == "null");
+    const auto& l = rows[0].get_child("lock");
+    BOOST_TEST(get<int>(l, "clients_per_lock") == 4);
+    BOOST_TEST(get<int>(l, "locks") == 2);
+    BOOST_TEST(get<int>(l, "acquired") == 500);
+    BOOST_TEST(get<int>(l, "handoffs") == 100);
+    BOOST_TEST(get<int>(l, "overlapping_grants") == 0);
+    BOOST_TEST(get<int>(l, "handoff_from_unlock_sent_ms/count") == 100);
+    BOOST_TEST(std::abs(get<double>(l, "handoff_from_unlock_sent_ms/p99") - 6.0) < 0.06);
+    BOOST_TEST(std::abs(get<double>(l, "release_latency_ms/p50") - 3.0) < 0.03);
+    BOOST_TEST(get<int>(l, "set/clients") == 2);
+    BOOST_TEST(get<double>(l, "set/ops_per_s") == 160.0);
+    const double lock_ops = results[0].throughput_ops();
+    BOOST_TEST(get<double>(l, "lock_ops_per_s") == lock_ops);
+    BOOST_TEST(std::abs(get<double>(l, "lock_ops_over_set_ops") - lock_ops / 160) < 1e-6);
+    BOOST_TEST(std::abs(get<double>(l, "handoff_p99_over_set_p99") - 1.5) < 0.02);
+
+    const auto table = format_table(results, config);
+    BOOST_TEST(table.find("raft: lock workload, 4 clients per lock (2 locks): ") != std::string::npos, table);
+    BOOST_TEST(
+        table.find("x SET's 160 ops/s measured before and after it with 2 clients") != std::string::npos,
+        table);
+    BOOST_TEST(
+        table.find("500 releases, 100 handoffs: from the UNLOCK sent to the next holder's token p50 6.") !=
+            std::string::npos,
+        table);
+    BOOST_TEST(table.find("(p99 1.5") != std::string::npos, table);
+    BOOST_TEST(table.find("0 tokens given while another client held the lock") != std::string::npos, table);
+    BOOST_TEST(table.find("workload lock, 4 clients per lock, SET before and after it") != std::string::npos,
+               table);
+
+    const auto html = format_html(results, config);
+    BOOST_TEST(html.find("<h2>Locks</h2>") != std::string::npos);
+    BOOST_TEST(html.find("<th>handoff p99 / SET p99</th>") != std::string::npos);
+    BOOST_TEST(count_of(html, "<td>1.5") == 1u, html);
+    BOOST_TEST(format_html(synthetic_results(), synthetic_config()).find("<h2>Locks</h2>") ==
+               std::string::npos);
+}
+
+// Uncontended: no handoff is claimed, and the table says what the ratio is against.
+BOOST_AUTO_TEST_CASE(an_uncontended_lock_run_reports_no_handoffs) {
+    auto row = synthetic_results()[0];
+    LockRun l = synthetic_lock_run();
+    l.contention = 1;
+    l.locks = 64;
+    l.handoffs = 0;
+    l.handoff_ns = LatencyHistogram{};
+    l.handoff_after_ack_ns = LatencyHistogram{};
+    row.lock = l;
+    const auto table = format_table({row}, synthetic_config());
+    BOOST_TEST(table.find("1 client per lock (64 locks)") != std::string::npos, table);
+    BOOST_TEST(table.find("handoffs") == std::string::npos, table);
 }
 
 BOOST_AUTO_TEST_CASE(a_follower_that_never_caught_up) {
