@@ -7,7 +7,9 @@ namespace ballot::paxos {
 
 const EngineTraits& engine_traits() {
     static const EngineTraits traits{
-        "paxos", "basic Paxos", /*has_leader=*/false,
+        "paxos",
+        "basic Paxos",
+        /*has_leader=*/false,
         [](const EngineConfig& config, RecoveredState recovered) -> std::unique_ptr<Engine> {
             return std::make_unique<Paxos>(config, std::move(recovered));
         },

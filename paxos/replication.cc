@@ -25,7 +25,9 @@ void Paxos::on(NodeId, const Learn& m) {
 }
 
 void Paxos::learn(Index slot, std::string value) {
-    if (learner_.learn(slot, value)) proposer_.on_chosen(slot, value);
+    if (!learner_.learn(slot, value)) return;
+    proposer_.on_chosen(slot, value);
+    follow_chosen_prefix();  // membership.cc: configurations chosen in the prefix
 }
 
 // ---------------------------------------------------------------- the proposer's side
@@ -36,9 +38,9 @@ void Paxos::learn(Index slot, std::string value) {
 void Proposer::accept(Instance& i) {
     if (i.accepted.is_zero()) i.value = i.own.value_or(std::string{});
     i.phase = Phase::accepting;
-    i.answered = members_.tally();
+    i.answered = configs_.at(i.slot).tally();
     i.deadline = now_ + tuning_.attempt_timeout_ticks;
-    broadcast(Accept{i.slot, i.ballot, i.value});
+    to_acceptors(i.slot, Accept{i.slot, i.ballot, i.value});
 }
 
 std::optional<std::string> Proposer::on_accepted(NodeId from, const Accepted& m) {
@@ -54,7 +56,7 @@ std::optional<std::string> Proposer::on_accepted(NodeId from, const Accepted& m)
 // §2.3: a majority accepted (slot, ballot): the value is chosen. Tell every other learner; the
 // caller tells ours, which ends this instance through on_chosen().
 std::string Proposer::announce(Instance& i) {
-    broadcast(Learn{i.slot, i.value}, /*to_self=*/false);
+    to_learners(i.slot, Learn{i.slot, i.value});
     return i.value;
 }
 
@@ -74,7 +76,7 @@ void Proposer::on_chosen(Index slot, const std::string& value) {
     if (held_.erase(value)) drop_chosen(value);
     // Someone else's value won the slot: our command must still be chosen somewhere, so it goes
     // first in line for the next free slot.
-    if (own) queued_.push_front(std::move(*own));
+    if (own) requeue(std::move(*own));
 }
 
 void Proposer::drop_chosen(const std::string& command) {

@@ -960,6 +960,7 @@ public:
     struct Snapshot {
         Index index = 0;
         std::map<Index, std::string> state;
+        ballot::Bytes meta;  // the engine's bytes kept with it (its configuration history)
     };
     struct Node {
         std::unique_ptr<px::Paxos> engine;
@@ -1033,9 +1034,8 @@ public:
     void snapshot(NodeId id) {
         Node& n = node(id);
         if (n.applied == 0 || (n.snapshot && n.snapshot->index >= n.applied)) return;  // nothing new
-        BOOST_REQUIRE(n.engine->snapshot_metadata(n.applied).empty());
-        n.snapshot = Snapshot{n.applied, n.state};
-        n.engine->snapshot_made(SnapshotMeta{n.applied, {}});
+        n.snapshot = Snapshot{n.applied, n.state, n.engine->snapshot_metadata(n.applied)};
+        n.engine->snapshot_made(SnapshotMeta{n.applied, n.snapshot->meta});
         collect();
     }
     // Ends the oldest transfer from `from` to `to`: installed at `to` (ok) or failed.
@@ -1051,7 +1051,7 @@ public:
             n.snapshot = s;
             n.state = s.state;
             n.applied = s.index;
-            n.engine->snapshot_installed(SnapshotMeta{s.index, {}});
+            n.engine->snapshot_installed(SnapshotMeta{s.index, s.meta});
             ++installs_;
             collect();
         }
@@ -1087,7 +1087,7 @@ public:
         n.state.clear();
         n.applied = 0;
         if (n.snapshot) {
-            recovered.snapshot = SnapshotMeta{n.snapshot->index, {}};
+            recovered.snapshot = SnapshotMeta{n.snapshot->index, n.snapshot->meta};
             n.state = n.snapshot->state;
             n.applied = n.snapshot->index;
         }
