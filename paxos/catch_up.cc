@@ -74,7 +74,8 @@ void Paxos::fetch_chosen(Index known, Index horizon) {
 
 // The peer after `after` in id order, wrapping around (kNoNode: no peers).
 NodeId Paxos::next_peer(NodeId after) const {
-    const std::vector<NodeId>& peers = configs_.newest().peers();  // ascending
+    const std::vector<NodeId>& known = configs_.newest().peers();  // ascending
+    const std::vector<NodeId>& peers = known.empty() ? contacts_ : known;
     if (peers.empty()) return kNoNode;
     auto it = std::upper_bound(peers.begin(), peers.end(), after);
     return it != peers.end() ? *it : peers.front();

@@ -52,6 +52,9 @@ Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::option
       next_read_round_(Rng(~config.seed).next()),
       persisted_trim_(recovered.metadata.trim),
       compacted_(recovered.metadata.trim) {
+    if (config.join)
+        for (NodeId id : config.members)
+            if (id != config.id) contacts_.push_back(id);
     // A snapshot restored into the state machine: the learner starts at it (snapshots.cc).
     if (snapshot) {
         const bool leftovers =

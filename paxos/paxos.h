@@ -169,6 +169,9 @@ private:
         std::uint64_t request_id = 0;  // the runtime's (0: an automatic promotion, nobody waits)
         std::string entry;             // the command carrying the entry, as proposed
     };
+    // A node started with --join, while it knows no configuration (not added yet, or restarted
+    // before relearning it): the peers it was told of (--node), whom it asks instead.
+    std::vector<NodeId> contacts_;
     std::optional<OwnChange> change_;         // this node's change, until chosen or re-derived
     std::vector<ForwardedRefusal> refusals_;  // the batch's Ready::refusals
     std::set<Index> void_slots_;              // chosen void entries not handed out yet: no-ops

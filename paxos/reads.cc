@@ -31,6 +31,9 @@ std::uint64_t Paxos::query_highest_accepted() {
         r.answered.push_back(m->tally());
         asked.insert(m->voters().begin(), m->voters().end());
     }
+    // Knowing no configuration (membership.cc, --join), the probe asks the contacts how far the log
+    // extends, so that a restarted joined node finds what to relearn; such a round reads nothing.
+    if (asked.empty()) asked.insert(contacts_.begin(), contacts_.end());
     for (NodeId to : asked) send(to, ReadQuery{round});
     return round;
 }
@@ -47,6 +50,7 @@ void Paxos::on(NodeId from, const ReadReply& m) {
     auto it = read_rounds_.find(m.round);
     if (it == read_rounds_.end()) return;
     ReadRound& round = it->second;
+    if (round.answered.empty()) proposer_.observe(m.highest_accepted);  // asked the contacts
     bool counted = false;
     for (VoteTally& t : round.answered) counted = t.record(from, true) || counted;
     if (!counted) return;  // a duplicate, or not a voter asked
