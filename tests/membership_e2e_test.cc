@@ -91,7 +91,7 @@ BOOST_DATA_TEST_CASE(member_list_info_and_refusals, bdata::make(engine_names()),
     auto unknown = c.command(via, {"MEMBER", "REMOVE", "9"});
     BOOST_TEST_MESSAGE(protocol << ": MEMBER REMOVE 9 -> " << unknown.str);
     BOOST_TEST((unknown.is_error() && unknown.error_code() == "ERR"), unknown.str);
-    if (protocol != "raft") {
+    if (protocol == "multipaxos") {  // changes its members only in Raft and basic Paxos so far
         auto add = c.command(via, {"MEMBER", "ADD", "4", "127.0.0.1:1"});
         BOOST_TEST_MESSAGE(protocol << ": MEMBER ADD 4 -> " << add.str);
         BOOST_TEST((add.is_error() && add.error_code() == "ERR"), add.str);
@@ -105,7 +105,7 @@ BOOST_DATA_TEST_CASE(member_list_info_and_refusals, bdata::make(engine_names()),
 
 BOOST_DATA_TEST_CASE(an_engine_that_cannot_join_refuses_join_at_startup, bdata::make(engine_names()),
                      protocol) {
-    if (protocol == "raft") return;  // Raft joins: below
+    if (protocol == "raft" || protocol == "paxos") return;  // they join: below
     LocalCluster c(kServer, protocol, 2);
     std::vector<std::string> args{"--protocol", protocol, "--id", "2", "--join", "--data-dir", c.data_dir(2)};
     for (auto& a : c.node_args()) args.push_back(a);
@@ -163,6 +163,44 @@ BOOST_AUTO_TEST_CASE(raft_adds_a_joining_node_promotes_it_and_removes_it) {
     // stops replicating to it (etcd's removed members likewise may not learn it): shown, not required.
     auto info4 = c.info(4);
     BOOST_TEST_MESSAGE("INFO of node 4 after MEMBER REMOVE: role " << info4["role"]);
+}
+
+// Basic Paxos has no leader: any voter takes a change, which governs α slots after the slot that
+// chose it (paxos/README.md "Membership change"). The lowest-id voter promotes the new learner.
+BOOST_AUTO_TEST_CASE(paxos_adds_a_joining_node_promotes_it_and_removes_another) {
+    LocalCluster c(kServer, "paxos", 4);
+    const auto bootstrap = c.node_args({1, 2, 3});
+    for (NodeId id : {1, 2, 3}) c.start_with(id, bootstrap, {});
+    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "before", "1", kLiveness), c.log_tail(1));
+    c.start_with(4, c.node_args({1, 4}), {"--join"});
+
+    auto passing = [](auto& v) {
+        return !v.is_error() || !(v.str.ends_with("try again") || v.str.starts_with("TRYAGAIN"));
+    };
+    auto add = until(c, 2, {"MEMBER", "ADD", "4", c.address(4)}, passing);
+    BOOST_REQUIRE_MESSAGE(add.str == "OK", add.str << "\n" << c.log_tail(2));
+    const std::vector<std::string> four{voter(c, 1), voter(c, 2), voter(c, 3), voter(c, 4)};
+    auto listed = until(c, 1, {"MEMBER", "LIST"},
+                        [&](auto& v) { return v.elements.size() == 4 && v.elements[3].str == voter(c, 4); });
+    BOOST_REQUIRE_MESSAGE(listed.elements.size() == 4u, c.log_tail(4));
+    BOOST_TEST(member_list(c, 1) == four, boost::test_tools::per_element());
+
+    // The new voter takes writes, and serves what was written before it came.
+    BOOST_TEST(c.write_until_ok(4, "after", "4", kLiveness));
+    BOOST_TEST(c.read_eventually(4, "before", kLiveness).str == "1");
+    BOOST_TEST(c.read_eventually(1, "after", kLiveness).str == "4");
+    BOOST_TEST(c.command(1, {"MEMBER", "PROMOTE", "4"}).error_code() == "ERR");
+    BOOST_TEST(c.command(1, {"MEMBER", "TRANSFER", "2"}).str == "ERR basic Paxos has no leader");
+
+    auto removed = until(c, 2, {"MEMBER", "REMOVE", "3"}, passing);
+    BOOST_REQUIRE_MESSAGE(removed.str == "OK", removed.str << "\n" << c.log_tail(2));
+    const std::vector<std::string> three{voter(c, 1), voter(c, 2), voter(c, 4)};
+    BOOST_TEST(until(c, 1, {"MEMBER", "LIST"}, [&](auto& v) {
+                   return v.elements.size() == 3;
+               }).elements.size() == 3u);
+    BOOST_TEST(member_list(c, 1) == three, boost::test_tools::per_element());
+    BOOST_TEST(c.write_until_ok(4, "after-remove", "3", kLiveness));
+    BOOST_TEST(c.read_eventually(1, "after-remove", kLiveness).str == "3");
 }
 
 // SPEC: a member that lost its data dir is replaced by MEMBER REMOVE, wiping the dir, and MEMBER
