@@ -27,8 +27,9 @@ const Membership& Configurations::at(Index slot) const {
 
 std::vector<const Membership*> Configurations::governing(Index first, Index last) const {
     std::vector<const Membership*> out;
-    for (auto it = std::prev(steps_.upper_bound(first)); it != steps_.end() && it->first <= last; ++it)
-        out.push_back(&it->second);
+    auto it = steps_.upper_bound(first);
+    if (it != steps_.begin()) --it;
+    for (; it != steps_.end() && it->first <= last; ++it) out.push_back(&it->second);
     return out;
 }
 
@@ -65,7 +66,8 @@ Configurations::Effect Configurations::chosen(Index slot, std::string_view value
 std::vector<ConfigStep> Configurations::relevant_after(Index x) const {
     BALLOT_ASSERT(x <= through_, "paxos: a snapshot's configurations are known");
     std::vector<ConfigStep> out;
-    auto first = std::prev(steps_.upper_bound(x + 1));
+    auto first = steps_.upper_bound(x + 1);
+    if (first != steps_.begin()) --first;
     for (auto it = first; it != steps_.end(); ++it) {
         const Index chosen_in = chosen_in_.at(it->first);
         if (it != first && chosen_in > x) break;  // chosen after the snapshot: not part of its state
@@ -75,16 +77,21 @@ std::vector<ConfigStep> Configurations::relevant_after(Index x) const {
 }
 
 void Configurations::reset(Index x, const std::vector<ConfigStep>& steps) {
+    // A snapshot this node's prefix already covers teaches nothing: its history is a prefix of ours
+    // (the same chosen values, the same decisions), and ours may hold steps chosen after it.
+    if (x <= through_) return;
     if (!steps.empty()) {
         steps_.clear();
         chosen_in_.clear();
         for (const ConfigStep& s : steps) add(s.from, s.chosen_in, s.config);
     }
-    through_ = std::max(through_, x);
+    through_ = x;
 }
 
 void Configurations::forget_through(Index slot) {
-    auto governing = std::prev(steps_.upper_bound(slot + 1));
+    auto governing = steps_.upper_bound(slot + 1);
+    if (governing == steps_.begin()) return;
+    --governing;
     for (auto it = steps_.begin(); it != governing;) {
         chosen_in_.erase(it->first);
         it = steps_.erase(it);

@@ -99,10 +99,24 @@ void Paxos::settle_change(bool chosen, const std::string& why) {
     change_.reset();
 }
 
+// Whether the configuration `entry_command` results in is the newest one: the change was made
+// (this entry, or the same change by another node), though this node did not see it chosen.
+bool Paxos::made(const std::string& entry_command) const {
+    const std::optional<ConfigEntry> entry = config_entry_of(entry_command);
+    return entry && entry->config == configuration();
+}
+
 void Paxos::settle_dropped_changes() {
     for (const std::string& dropped : proposer_.take_dropped_changes())
         if (change_ && dropped == change_->entry)
-            settle_change(false, "the membership change lost its slot to another value; try again");
+            settle_change(made(dropped), "the membership change lost its slot to another value; try again");
+}
+
+// A snapshot was installed: this node's change, if no longer in hand, may have been chosen in a slot
+// the snapshot covers, which it will never see handed out.
+void Paxos::settle_covered_change() {
+    if (change_ && !proposer_.holds(change_->entry))
+        settle_change(made(change_->entry), "the membership change's slot is in a snapshot; try again");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -107,6 +107,8 @@ private:
     void follow_chosen_prefix();
     void settle_change(bool chosen, const std::string& why);
     void settle_dropped_changes();
+    void settle_covered_change();
+    bool made(const std::string& entry_command) const;
     bool reachable(NodeId id) const;
     void tick_auto_promotion();
     void note_progress(NodeId peer, Index known);
