@@ -58,6 +58,21 @@ kv::RespValue until(LocalCluster& c, NodeId via, const std::vector<std::string>&
     return v;
 }
 
+// An answer that will not change by asking again: not a passing refusal ("...; try again") and not
+// TRYAGAIN (no quorum answer yet, right after a kill).
+bool settled(const kv::RespValue& v) {
+    return !v.is_error() || !(v.str.ends_with("try again") || v.str.starts_with("TRYAGAIN"));
+}
+
+// Nodes 1-3 bootstrap a cluster and take a write; node 4 starts with --join, knowing node 1 and
+// itself, and takes no part until it is added.
+void start_three_and_a_joining_fourth(LocalCluster& c) {
+    const auto bootstrap = c.node_args({1, 2, 3});
+    for (NodeId id : {1, 2, 3}) c.start_with(id, bootstrap, {});
+    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "before", "1", kLiveness), c.log_tail(1));
+    c.start_with(4, c.node_args({1, 4}), {"--join"});
+}
+
 bool starts_with(const std::string& s, const std::string& prefix) {
     return s.rfind(prefix, 0) == 0;
 }
@@ -117,12 +132,7 @@ BOOST_DATA_TEST_CASE(an_engine_that_cannot_join_refuses_join_at_startup, bdata::
 
 BOOST_AUTO_TEST_CASE(raft_adds_a_joining_node_promotes_it_and_removes_it) {
     LocalCluster c(kServer, "raft", 4);
-    const auto bootstrap = c.node_args({1, 2, 3});
-    for (NodeId id : {1, 2, 3}) c.start_with(id, bootstrap, {});
-    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "before", "1", kLiveness), c.log_tail(1));
-
-    // Node 4 knows one member and itself; it takes no part until it is added.
-    c.start_with(4, c.node_args({1, 4}), {"--join"});
+    start_three_and_a_joining_fourth(c);
     auto joining = c.info(4);
     for (int i = 0; i < 50 && joining.empty(); ++i, std::this_thread::sleep_for(100ms)) joining = c.info(4);
     BOOST_TEST_MESSAGE("INFO of node 4 before MEMBER ADD: role " << joining["role"]);
@@ -169,15 +179,8 @@ BOOST_AUTO_TEST_CASE(raft_adds_a_joining_node_promotes_it_and_removes_it) {
 // chose it (paxos/README.md "Membership change"). The lowest-id voter promotes the new learner.
 BOOST_AUTO_TEST_CASE(paxos_adds_a_joining_node_promotes_it_and_removes_another) {
     LocalCluster c(kServer, "paxos", 4);
-    const auto bootstrap = c.node_args({1, 2, 3});
-    for (NodeId id : {1, 2, 3}) c.start_with(id, bootstrap, {});
-    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "before", "1", kLiveness), c.log_tail(1));
-    c.start_with(4, c.node_args({1, 4}), {"--join"});
-
-    auto passing = [](auto& v) {
-        return !v.is_error() || !(v.str.ends_with("try again") || v.str.starts_with("TRYAGAIN"));
-    };
-    auto add = until(c, 2, {"MEMBER", "ADD", "4", c.address(4)}, passing);
+    start_three_and_a_joining_fourth(c);
+    auto add = until(c, 2, {"MEMBER", "ADD", "4", c.address(4)}, settled);
     BOOST_REQUIRE_MESSAGE(add.str == "OK", add.str << "\n" << c.log_tail(2));
     const std::vector<std::string> four{voter(c, 1), voter(c, 2), voter(c, 3), voter(c, 4)};
     auto listed = until(c, 1, {"MEMBER", "LIST"},
@@ -192,7 +195,7 @@ BOOST_AUTO_TEST_CASE(paxos_adds_a_joining_node_promotes_it_and_removes_another) 
     BOOST_TEST(c.command(1, {"MEMBER", "PROMOTE", "4"}).error_code() == "ERR");
     BOOST_TEST(c.command(1, {"MEMBER", "TRANSFER", "2"}).str == "ERR basic Paxos has no leader");
 
-    auto removed = until(c, 2, {"MEMBER", "REMOVE", "3"}, passing);
+    auto removed = until(c, 2, {"MEMBER", "REMOVE", "3"}, settled);
     BOOST_REQUIRE_MESSAGE(removed.str == "OK", removed.str << "\n" << c.log_tail(2));
     const std::vector<std::string> three{voter(c, 1), voter(c, 2), voter(c, 4)};
     BOOST_TEST(until(c, 1, {"MEMBER", "LIST"}, [&](auto& v) {
@@ -221,15 +224,12 @@ BOOST_AUTO_TEST_CASE(raft_replaces_a_wiped_member_under_the_same_id) {
     // while the transport still knew node 2 down and the majority was already the new
     // configuration's: the driver now counts the configuration's voters, driver_test
     // known_down_counts_only_voters_of_the_applied_configuration.)
-    auto passing = [](auto& v) {
-        return !v.is_error() || !(v.str.ends_with("try again") || v.str.starts_with("TRYAGAIN"));
-    };
-    auto removed = until(c, leader, {"MEMBER", "REMOVE", std::to_string(lost)}, passing);
+    auto removed = until(c, leader, {"MEMBER", "REMOVE", std::to_string(lost)}, settled);
     BOOST_REQUIRE_MESSAGE(removed.str == "OK", removed.str);
     BOOST_TEST(member_list(c, leader).size() == 2u);
 
     c.start_with(lost, c.node_args(), {"--join"});
-    auto added = until(c, leader, {"MEMBER", "ADD", std::to_string(lost), c.address(lost)}, passing);
+    auto added = until(c, leader, {"MEMBER", "ADD", std::to_string(lost), c.address(lost)}, settled);
     BOOST_REQUIRE_MESSAGE(added.str == "OK", added.str);
     until(c, leader, {"MEMBER", "LIST"}, [&](auto& v) {
         for (auto& e : v.elements)
