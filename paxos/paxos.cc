@@ -175,7 +175,8 @@ std::optional<std::string> Paxos::transfer_leadership(std::uint64_t /*request_id
 
 EngineStatus Paxos::status() const {
     EngineStatus s;
-    s.role = Role::proposer;
+    // A learner, a removed node or one not added yet only learns (README "Membership change").
+    s.role = configs_.newest().self_is_voter() ? Role::proposer : Role::follower;
     s.leader = kNoNode;
     s.epoch = Epoch::ballot(std::max(proposer_.highest_ballot(), acceptor_.highest_promise()));
     s.commit_index = learner_.commit_index();
