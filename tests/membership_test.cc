@@ -98,6 +98,20 @@ NodeId settled_leader(EngineCluster& c) {
     return leader;
 }
 
+// The node to propose changes on once five writes are chosen everywhere: the leader (Raft), or
+// node 1 (basic Paxos: any voter proposes).
+NodeId settled_proposer(EngineCluster& c, const std::string& protocol) {
+    if (protocol != "paxos") return settled_leader(c);
+    for (int i = 0; i < 5; ++i) c.propose(1, "w" + std::to_string(i));
+    c.stabilize();
+    BOOST_REQUIRE(c.run_until(
+        [&] { return c.committed_data(std::min<NodeId>(3, static_cast<NodeId>(c.size()))).size() == 5; }));
+    return 1;
+}
+
+// The engines that change their members (Multi-Paxos refuses changes so far).
+const char* const kChangingEngines[] = {"raft", "paxos"};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_joining_node_learns_the_log_as_a_learner_and_is_promoted_when_caught_up) {
@@ -228,9 +242,13 @@ BOOST_AUTO_TEST_CASE(a_forward_to_a_node_that_does_not_lead_is_refused_as_passin
 }
 
 BOOST_AUTO_TEST_CASE(the_last_voter_cannot_be_removed) {
-    EngineCluster c("raft", 1, 4, small_timeouts());
-    const NodeId leader = settled_leader(c);
-    BOOST_TEST(*change_on_leader(c, remove(leader)) == "node 1 is the last voter");
+    for (const char* protocol : kChangingEngines) {
+        EngineCluster c(protocol, 1, 4, small_timeouts());
+        const NodeId via = settled_proposer(c, protocol);
+        BOOST_TEST(
+            *c.engine(via).propose_config_change(1, request(remove(via))) == "node 1 is the last voter",
+            protocol);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_removed_leader_steps_down_and_the_rest_elect_and_commit) {
@@ -347,19 +365,29 @@ BOOST_AUTO_TEST_CASE(multipaxos_ignores_a_take_over_from_anyone_but_its_leader) 
     BOOST_TEST((c.status(a).role == Role::candidate));
 }
 
+// Raft finds it in its log at once; basic Paxos, which persists no chosen values, relearns it
+// from its peers with the log (a joined node asks its --node contacts until it knows one).
 BOOST_AUTO_TEST_CASE(a_restarted_node_keeps_the_configuration_it_applied) {
-    EngineCluster c("raft", 3, 6, small_timeouts());
-    settled_leader(c);
-    const NodeId n4 = c.add_joining_node();
-    BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
-    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
-    for (NodeId id : {NodeId{1}, n4}) {
-        const Configuration before = c.engine(id).configuration();
-        c.crash(id);
-        c.restart(id);
-        BOOST_TEST(c.engine(id).configuration() == before, "node " << id);
+    for (const char* protocol : kChangingEngines) {
+        BOOST_TEST_CONTEXT("protocol " << protocol) {
+            EngineCluster c(protocol, 3, 6, small_timeouts());
+            const NodeId via = settled_proposer(c, protocol);
+            const NodeId n4 = c.add_joining_node();
+            BOOST_REQUIRE(!c.engine(via).propose_config_change(1, request(add(n4))).has_value());
+            c.collect();
+            BOOST_REQUIRE(
+                all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+            for (NodeId id : {NodeId{1}, n4}) {
+                const Configuration before = c.engine(id).configuration();
+                c.crash(id);
+                c.restart(id);
+                const int ticks = std::string(protocol) == "raft" ? 0 : 500;
+                BOOST_TEST(c.run_until([&] { return c.engine(id).configuration() == before; }, ticks),
+                           "node " << id);
+            }
+            check_all(c);
+        }
     }
-    check_all(c);
 }
 
 // The 2015 single-server change bug (Ongaro, raft-dev), in its apply-time form. Voters 1-4 and a
@@ -435,13 +463,6 @@ namespace {
 
 constexpr ballot::Index kAlpha = ballot::paxos::kAlpha;
 
-// Five writes through node 1, chosen everywhere.
-void settled_paxos(EngineCluster& c) {
-    for (int i = 0; i < 5; ++i) c.propose(1, "w" + std::to_string(i));
-    c.stabilize();
-    BOOST_REQUIRE(c.run_until([&] { return c.committed_data(3).size() == 5; }));
-}
-
 // The slot in which `id` saw a configuration entry whose configuration satisfies `ok` handed out.
 ballot::Index config_slot(EngineCluster& c, NodeId id, const std::function<bool(const Configuration&)>& ok) {
     for (const ballot::Committed& e : c.committed(id))
@@ -461,7 +482,7 @@ bool write_through(EngineCluster& c, NodeId via, NodeId id, const std::string& p
 
 BOOST_AUTO_TEST_CASE(paxos_adds_a_learner_promotes_it_and_removes_a_voter_with_writes_between) {
     EngineCluster c("paxos", 3, 21, small_timeouts());
-    settled_paxos(c);
+    settled_proposer(c, "paxos");
     const NodeId n4 = c.add_joining_node();
     BOOST_TEST(c.engine(n4).configuration().empty());
     // Any voter proposes; the learner is added to be promoted once it has caught up.
@@ -493,7 +514,7 @@ BOOST_AUTO_TEST_CASE(paxos_adds_a_learner_promotes_it_and_removes_a_voter_with_w
 // asked to accept nothing below p + α, on any node, and in slots from p + α on it is.
 BOOST_AUTO_TEST_CASE(paxos_a_configuration_governs_only_from_alpha_slots_after_its_slot) {
     EngineCluster c("paxos", 3, 22, small_timeouts());
-    settled_paxos(c);
+    settled_proposer(c, "paxos");
     const NodeId n4 = c.add_joining_node();
     ballot::Index lowest_prepare_to_n4 = 0;
     c.trace = [&](const std::string& line) {
@@ -526,7 +547,7 @@ BOOST_AUTO_TEST_CASE(paxos_a_configuration_governs_only_from_alpha_slots_after_i
 
 BOOST_AUTO_TEST_CASE(paxos_changes_are_refused_with_a_reason) {
     EngineCluster c("paxos", 3, 23, small_timeouts());
-    settled_paxos(c);
+    settled_proposer(c, "paxos");
     auto propose = [&](NodeId on, const ConfigChange& change, std::uint64_t seq) {
         auto refused = c.engine(on).propose_config_change(seq, request(change, seq));
         c.collect();
@@ -570,7 +591,7 @@ void run_paxos_concurrent_changes(bool guard) {
     EngineCluster c("paxos", 3, 24, config);
     c.add_joining_node();  // 4 and 5, to be added
     c.add_joining_node();
-    settled_paxos(c);
+    settled_proposer(c, "paxos");
     c.propose(1, "w5");
     c.stabilize();
     BOOST_REQUIRE(c.run_until([&] { return c.committed_data(2).size() == 6; }));
@@ -616,7 +637,7 @@ BOOST_AUTO_TEST_CASE(paxos_window_and_gap_filling_with_a_pending_change_and_rest
     EngineConfig config = small_timeouts();
     config.max_inflight_messages = 1;
     EngineCluster c("paxos", 3, 25, config);
-    settled_paxos(c);
+    settled_proposer(c, "paxos");
     const NodeId n4 = c.add_joining_node();
     BOOST_REQUIRE(!c.engine(1).propose_config_change(1, request(add(n4, true))).has_value());
     c.collect();
