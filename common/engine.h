@@ -153,9 +153,6 @@ void validate_engine_config(const EngineConfig& config, std::string_view engine)
 // The configuration `config` starts with: its members, all voters, with their addresses; none for
 // a joining node. Throws std::invalid_argument on a repeated id or address.
 Configuration bootstrap_configuration(const EngineConfig& config);
-// For an engine that cannot join a running cluster yet: throws std::invalid_argument if
-// config.join is set.
-void refuse_join(const EngineConfig& config, std::string_view engine);
 
 struct Envelope {
     NodeId to = kNoNode;

@@ -6,11 +6,6 @@
 
 namespace ballot {
 
-void refuse_join(const EngineConfig& config, std::string_view engine) {
-    if (config.join)
-        throw std::invalid_argument(std::string(engine) + ": --join is not supported by this engine yet");
-}
-
 Configuration bootstrap_configuration(const EngineConfig& c) {
     if (c.join) return Configuration();
     std::vector<Member> members;

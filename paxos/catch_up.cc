@@ -24,6 +24,7 @@ void Paxos::use_window() {
     fetch_chosen(known, horizon);
     fill_gaps(known);
     proposer_.start_queued();
+    settle_dropped_changes();  // membership.cc
 }
 
 // The first slot above the chosen prefix and above every trim point heard of (those are chosen,
@@ -73,7 +74,8 @@ void Paxos::fetch_chosen(Index known, Index horizon) {
 
 // The peer after `after` in id order, wrapping around (kNoNode: no peers).
 NodeId Paxos::next_peer(NodeId after) const {
-    const std::vector<NodeId>& peers = members_.peers();  // ascending
+    const std::vector<NodeId>& known = configs_.newest().peers();  // ascending
+    const std::vector<NodeId>& peers = known.empty() ? contacts_ : known;
     if (peers.empty()) return kNoNode;
     auto it = std::upper_bound(peers.begin(), peers.end(), after);
     return it != peers.end() ? *it : peers.front();
@@ -83,7 +85,8 @@ NodeId Paxos::next_peer(NodeId after) const {
 // chosen values are facts, the same this node would put in a Learn. Its trim point rides along,
 // so that an asker whose slots are compacted here fetches a snapshot (snapshots.cc).
 void Paxos::on(NodeId from, const ChosenRequest& m) {
-    if (from == members_.self()) return;
+    if (from == configs_.self()) return;
+    note_progress(from, m.from - 1);  // membership.cc: a learner asking is not caught up
     send(from, ChosenValues{m.from, acceptor_.trim_point(), learner_.commit_index(),
                             learner_.chosen_from(m.from, config_.max_message_bytes)});
 }
@@ -132,8 +135,8 @@ void Paxos::fill_gaps(Index known) {
 // slots per second). Staggered, the lowest live voter fills, its Learns keep the others' prefixes
 // growing, and a later one steps in only while the earlier ones are silent.
 std::uint64_t Paxos::gap_wait_ticks() const {
-    const std::vector<NodeId>& voters = members_.voters();  // ascending
-    const auto rank = std::lower_bound(voters.begin(), voters.end(), members_.self()) - voters.begin();
+    const std::vector<NodeId>& voters = configs_.newest().voters();  // ascending
+    const auto rank = std::lower_bound(voters.begin(), voters.end(), configs_.self()) - voters.begin();
     return tuning_.gap_timeout_ticks * static_cast<std::uint64_t>(rank + 1);
 }
 
@@ -146,7 +149,7 @@ void Paxos::probe() {
 
 bool Proposer::fill(Index slot) {
     if (instances_.count(slot) || slot <= floor_) return true;
-    if (instances_.size() >= tuning_.max_inflight_slots) return false;
+    if (instances_.size() >= tuning_.max_inflight_slots || !may_run(slot)) return false;
     start(slot, std::nullopt);
     return true;
 }
@@ -160,7 +163,7 @@ void Proposer::skip_through(Index slot) {
         if (it->second.own) lost.push_back(std::move(*it->second.own));
         it = instances_.erase(it);
     }
-    for (auto it = lost.rbegin(); it != lost.rend(); ++it) queued_.push_front(std::move(*it));
+    for (auto it = lost.rbegin(); it != lost.rend(); ++it) requeue(std::move(*it));
 }
 
 }  // namespace ballot::paxos

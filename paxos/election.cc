@@ -13,7 +13,7 @@ namespace ballot::paxos {
 // §2.2 phase 1(b), at this node's acceptor.
 void Paxos::on(NodeId from, const Prepare& m) {
     proposer_.observe(m.slot);
-    if (from == members_.self()) proposer_.on_round_durable(m.ballot.round);
+    if (from == configs_.self()) proposer_.on_round_durable(m.ballot.round);
     // A slot this node knows is decided: say so rather than promise (how laggards catch up).
     if (const std::string* v = learner_.chosen(m.slot))
         send(from, Learn{m.slot, *v});
@@ -37,15 +37,15 @@ void Proposer::prepare(Instance& i) {
     round_ = std::max(round_, std::max(i.ballot, i.preempted_by).round + 1);
     i.ballot = Ballot{round_, id_};
     i.phase = Phase::preparing;
-    i.answered = members_.tally();
+    i.answered = configs_.at(i.slot).tally();  // a majority of config(slot)'s voters
     i.accepted = Ballot{};
     i.value.clear();
-    i.reported = members_.tally();
+    i.reported = configs_.at(i.slot).tally();
     i.deadline = now_ + tuning_.attempt_timeout_ticks;
     round_used_ = std::max(round_used_, round_);
     highest_ballot_ = std::max(highest_ballot_, i.ballot);
     // §2.5: the round must be durable before a Prepare carrying it leaves (Proposer::after_persist).
-    broadcast(Prepare{i.slot, i.ballot});
+    to_acceptors(i.slot, Prepare{i.slot, i.ballot});
 }
 
 std::optional<std::string> Proposer::on_promise(NodeId from, const Promise& m) {
@@ -57,7 +57,7 @@ std::optional<std::string> Proposer::on_promise(NodeId from, const Promise& m) {
     if (m.accepted > i.accepted) {
         i.accepted = m.accepted;
         i.value = m.value;
-        i.reported = members_.tally();
+        i.reported = configs_.at(i.slot).tally();
     }
     if (!m.accepted.is_zero() && m.accepted == i.accepted) i.reported.record(from, true);
     // §2.2: a value is chosen once a single proposal with it has been accepted by a majority. If a

@@ -15,6 +15,15 @@ void Paxos::check_invariants() const {
     acceptor_.check_invariants();
     learner_.check_invariants();
     proposer_.check_invariants();
+    configs_.check_invariants();
+    // Membership change (membership.cc): configurations follow the chosen prefix at once, and only
+    // void entries not handed out yet are remembered.
+    BALLOT_ASSERT(configs_.through() == learner_.commit_index(),
+                  "paxos: configurations are followed through the chosen prefix (" +
+                      std::to_string(configs_.through()) + " of " + std::to_string(learner_.commit_index()) +
+                      ")");
+    BALLOT_ASSERT(void_slots_.empty() || *void_slots_.begin() > learner_.emitted(),
+                  "paxos: a void entry is handed out as a no-op once");
     // §2.5: the highest round put in a Prepare is persisted before that Prepare leaves.
     BALLOT_ASSERT(persisted_round_ <= proposer_.round_used(), "paxos: the persisted round was used");
     BALLOT_ASSERT(learner_.highest_chosen() < proposer_.next_slot(),
@@ -27,8 +36,7 @@ void Paxos::check_invariants() const {
         BALLOT_ASSERT(learner_.chosen(slot) != nullptr, "paxos: the catch-up cursor passed slot " +
                                                             std::to_string(slot) + ", not known chosen");
     for (NodeId peer : {fetch_.asked, fetch_.next, heard_from_})
-        BALLOT_ASSERT(peer == kNoNode || (peer != members_.self() && members_.contains(peer)),
-                      "paxos: chosen values are asked of a peer");
+        BALLOT_ASSERT(peer == kNoNode || peer != configs_.self(), "paxos: chosen values are asked of a peer");
     BALLOT_ASSERT(fetch_.from == 0 || fetch_.deadline <= now_ + tuning_.chosen_timeout_ticks,
                   "paxos: a bulk request in flight expires");
     // Snapshots and compaction (snapshots.cc, README "Snapshots and compaction").
@@ -51,6 +59,25 @@ void Paxos::check_invariants() const {
     }
     for (const auto& [peer, t] : peer_trims_)
         BALLOT_ASSERT(proposer_.floor() >= t, "paxos: no instance runs at or below a peer's trim point");
+}
+
+// Consecutive configurations differ by one server (the single-server rule, which the guard keeps:
+// a change made to a configuration that no longer governs would undo another), each governs from α
+// slots after the slot that chose it, and none beyond what the known prefix allows.
+void Configurations::check_invariants() const {
+    for (auto it = steps_.begin(); it != steps_.end(); ++it) {
+        const Index chosen = chosen_in_.at(it->first);
+        BALLOT_ASSERT(chosen == 0 || it->first == chosen + kAlpha,
+                      "paxos: a configuration governs from alpha slots after its entry");
+        BALLOT_ASSERT(chosen <= through_,
+                      "paxos: a configuration in the history was chosen in the known prefix");
+        if (it == steps_.begin()) continue;
+        const Configuration& prev = std::prev(it)->second.configuration();
+        BALLOT_ASSERT(prev.empty() || single_server_change(prev, it->second.configuration()),
+                      "paxos: the configuration chosen in slot " + std::to_string(chosen) + " (" +
+                          it->second.configuration().str() + ") differs from the one before (" + prev.str() +
+                          ") by one server");
+    }
 }
 
 void Acceptor::check_invariants() const {
@@ -110,6 +137,9 @@ void Proposer::check_invariants() const {
         BALLOT_ASSERT(i.slot == slot, "proposer: an instance knows its slot" + where());
         BALLOT_ASSERT(slot < next_slot_, "proposer: slots in hand are below next_slot" + where());
         BALLOT_ASSERT(slot > floor_, "proposer: never Paxos at or below a trim point" + where());
+        // α-reconfiguration (configurations.h): slot t's instance runs only once config(t) is known.
+        BALLOT_ASSERT(configs_.known(slot),
+                      "proposer: config(slot) is known for every slot in hand" + where());
         BALLOT_ASSERT(i.ballot.node == id_ && i.ballot.round >= 1,
                       "proposer: an attempt uses its own ballot" + where());
         // §2.5: a proposer never reuses a proposal number, so its round is never below one it used.

@@ -13,7 +13,6 @@ namespace {
 // Paxos adds none of its own: Tuning::from clamps every knob it derives to at least one tick.
 const EngineConfig& validated(const EngineConfig& config) {
     validate_engine_config(config, "paxos");
-    refuse_join(config, "paxos");
     return config;
 }
 
@@ -45,19 +44,22 @@ Paxos::Paxos(const EngineConfig& config, RecoveredState recovered, const Tuning&
 Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::optional<SnapshotMeta> snapshot,
              const Tuning& tuning)
     : config_(validated(config)),
-      members_(config.id, config.members),
+      configs_(config.id, bootstrap_configuration(config)),
       tuning_(tuning),
       acceptor_(recovered.records, checked_trim(recovered, snapshot)),
-      proposer_(members_, tuning, recovered.metadata.round, config.seed, outbox_),
+      proposer_(configs_, tuning, recovered.metadata.round, config.seed, outbox_),
       persisted_round_(recovered.metadata.round),
       next_read_round_(Rng(~config.seed).next()),
       persisted_trim_(recovered.metadata.trim),
       compacted_(recovered.metadata.trim) {
+    if (config.join)
+        for (NodeId id : config.members)
+            if (id != config.id) contacts_.push_back(id);
     // A snapshot restored into the state machine: the learner starts at it (snapshots.cc).
     if (snapshot) {
         const bool leftovers =
             !recovered.records.empty() && recovered.records.front().slot <= persisted_trim_;
-        recover_snapshot(snapshot->last_included_index, leftovers);
+        recover_snapshot(*snapshot, leftovers);
     }
     // Restart: the acceptor's state came back from disk, and so did what this node knew chosen
     // (each slot record's chosen mark; the learner ignores slots the snapshot covers). Learned
@@ -67,6 +69,7 @@ Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::option
     // none of them reports chosen (catch_up.cc).
     for (const SlotRecord& r : recovered.records)
         if (r.chosen && r.slot > persisted_trim_) learner_.learn(r.slot, *r.chosen);
+    follow_chosen_prefix();  // the configurations chosen in it (membership.cc)
     proposer_.observe(acceptor_.highest_slot());
     probe();
 }
@@ -79,6 +82,7 @@ void Paxos::tick() {
     expire_reads();
     expire_transfers();  // snapshots.cc
     request_snapshot();
+    tick_auto_promotion();  // membership.cc
     if (now_ >= next_probe_) probe();
     use_window();
 }
@@ -88,10 +92,13 @@ void Paxos::tick() {
 // grouped by concern file: election.cc, replication.cc, reads.cc, snapshots.cc, catch_up.cc).
 bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
     auto messages = decode(payload);
-    if (!messages || !members_.contains(from)) return false;
+    if (!messages || !accepts_from(from)) return false;
     for (const Message& m : *messages)
         if (!plausible(from, m)) return false;
-    if (from != members_.self()) heard_from_ = from;
+    if (from != configs_.self()) {
+        heard_from_ = from;
+        last_heard_[from] = now_;
+    }
     for (const Message& m : *messages) std::visit([&](const auto& msg) { on(from, msg); }, m);
     use_window();  // catch_up.cc
     return true;
@@ -102,14 +109,17 @@ bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
 bool Paxos::plausible(NodeId from, const Message& m) const {
     if (auto* p = std::get_if<Prepare>(&m)) return p->ballot.node == from;
     if (auto* p = std::get_if<Accept>(&m)) return p->ballot.node == from;
-    if (auto* p = std::get_if<Promise>(&m)) return p->ballot.node == members_.self();
-    if (auto* p = std::get_if<Accepted>(&m)) return p->ballot.node == members_.self();
-    if (auto* p = std::get_if<Nack>(&m)) return p->ballot.node == members_.self();
-    if (auto* p = std::get_if<Trimmed>(&m)) return p->ballot.node == members_.self();
+    if (auto* p = std::get_if<Promise>(&m)) return p->ballot.node == configs_.self();
+    if (auto* p = std::get_if<Accepted>(&m)) return p->ballot.node == configs_.self();
+    if (auto* p = std::get_if<Nack>(&m)) return p->ballot.node == configs_.self();
+    if (auto* p = std::get_if<Trimmed>(&m)) return p->ballot.node == configs_.self();
     return true;
 }
 
 ProposeResult Paxos::propose(std::string command) {
+    // Learners and removed nodes never propose (README "Membership change"): the runtime retries,
+    // and the client's own retry may go to a voter.
+    if (!configs_.newest().self_is_voter()) return ProposeResult::no_leader;
     ProposeResult result = proposer_.propose(std::move(command));
     use_window();
     return result;
@@ -126,7 +136,7 @@ bool Paxos::has_ready() const {
     const Index trim = acceptor_.trim_point();
     return !outbox_.empty() || acceptor_.has_unsaved() || proposer_.round_used() > persisted_round_ ||
            trim > persisted_trim_ || trim > compacted_ || learner_.has_committed() || !reads_ready_.empty() ||
-           !snapshot_to_.empty();
+           !snapshot_to_.empty() || !refusals_.empty();
 }
 
 Ready Paxos::take_ready() {
@@ -155,6 +165,12 @@ Ready Paxos::take_ready() {
     outbox_.take_packed(ready.messages, config_.max_message_bytes,
                         [](const Message& m, Bytes& out) { encode(m, out); });
     ready.committed = learner_.take_committed();
+    // A void configuration entry (configurations.h) is handed out as the no-op it is: the state
+    // machine must not answer its change as made.
+    for (Committed& c : ready.committed)
+        if (void_slots_.erase(c.index)) c.data.clear();
+    ready.refusals = std::move(refusals_);
+    refusals_.clear();
     ready.snapshot_to = std::move(snapshot_to_);
     snapshot_to_.clear();
     ready.reads = std::move(reads_ready_);
@@ -163,18 +179,14 @@ Ready Paxos::take_ready() {
     return ready;
 }
 
-std::optional<std::string> Paxos::propose_config_change(std::uint64_t /*request_id*/,
-                                                        std::string /*request*/) {
-    return std::string("membership change is not built for basic Paxos yet");
-}
-
 std::optional<std::string> Paxos::transfer_leadership(std::uint64_t /*request_id*/, NodeId /*target*/) {
     return std::string("basic Paxos has no leader");
 }
 
 EngineStatus Paxos::status() const {
     EngineStatus s;
-    s.role = Role::proposer;
+    // A learner, a removed node or one not added yet only learns (README "Membership change").
+    s.role = configs_.newest().self_is_voter() ? Role::proposer : Role::follower;
     s.leader = kNoNode;
     s.epoch = Epoch::ballot(std::max(proposer_.highest_ballot(), acceptor_.highest_promise()));
     s.commit_index = learner_.commit_index();

@@ -14,6 +14,8 @@
 //   catch_up.cc       bulk catch-up (chosen values from a peer), gap filling with no-ops (§3),
 //                     and the probe that finds unknown slots
 //   snapshots.cc      snapshots and compaction: the acceptor trim, who needs a snapshot, installs
+//   membership.cc     membership change by α-reconfiguration: proposing a change, following the
+//                     chosen prefix's configurations (configurations.h), promoting learners
 //   messages.h/.cc    the wire, and which message waits for the disk (after_persist)
 //   persist.h/.cc     what is durable (§2.5): per-slot acceptor records, the proposer's round
 //   invariants.cc     every role's check_invariants()
@@ -22,13 +24,14 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "common/engine.h"
-#include "common/membership.h"
 #include "common/outbox.h"
 #include "common/quorum.h"
 #include "paxos/acceptor.h"
+#include "paxos/configurations.h"
 #include "paxos/learner.h"
 #include "paxos/proposer.h"
 #include "paxos/tuning.h"
@@ -54,9 +57,10 @@ public:
     void snapshot_installed(const SnapshotMeta& meta) override;
     void snapshot_sent(NodeId to, Index index, bool ok) override;
 
-    // Membership change is built for Raft so far; this engine refuses it with a reason, and keeps
-    // its bootstrap configuration (README "Membership").
-    const Configuration& configuration() const override { return members_.configuration(); }
+    // Membership change by α-reconfiguration (membership.cc; README "Membership change"). The
+    // configuration is the newest one chosen in the known prefix: it governs from α slots after
+    // its entry (Configurations::newest_from), and the proposer of the change fills those at once.
+    const Configuration& configuration() const override { return configs_.newest().configuration(); }
     std::optional<std::string> propose_config_change(std::uint64_t request_id, std::string request) override;
     std::optional<std::string> transfer_leadership(std::uint64_t request_id, NodeId target) override;
 
@@ -71,12 +75,14 @@ private:
     // One quorum query serving every read() made before it was sent.
     struct ReadRound {
         std::vector<std::uint64_t> read_ids;
-        VoteTally answered;
+        std::vector<VoteTally> answered;  // a majority of each configuration asked (README "Reads")
         Index highest_accepted = 0;
         std::uint64_t deadline = 0;
     };
 
-    // Dispatch: a message is acted on only if its sender is a member and it is plausible.
+    // Dispatch: a message is acted on only if its sender is a member (of a configuration still in
+    // the history; anyone while this node knows none: --join) and it is plausible.
+    bool accepts_from(NodeId from) const;
     bool plausible(NodeId from, const Message& m) const;
     // One handler per message type, by concern file.
     void on(NodeId from, const Prepare& m);  // election.cc
@@ -94,6 +100,18 @@ private:
 
     void learn(Index slot, std::string value);  // replication.cc
 
+    // Membership change (membership.cc).
+    std::optional<std::string> refuse_change_now() const;
+    std::optional<std::string> refuse_unreachable(const Configuration& next) const;
+    std::optional<std::string> place_change(std::uint64_t request_id, const std::string& request);
+    void follow_chosen_prefix();
+    void settle_change(bool chosen, const std::string& why);
+    void settle_dropped_changes();
+    void settle_covered_change();
+    bool made(const std::string& entry_command) const;
+    bool reachable(NodeId id) const;
+    void tick_auto_promotion();
+    void note_progress(NodeId peer, Index known);
     void use_window();  // catch_up.cc
     Index first_unknown();
     void watch_progress(Index known, Index horizon);
@@ -103,7 +121,7 @@ private:
     void probe();
     NodeId next_peer(NodeId after) const;
 
-    void recover_snapshot(Index snapshot, bool leftovers);  // snapshots.cc
+    void recover_snapshot(const SnapshotMeta& snapshot, bool leftovers);  // snapshots.cc
     void heard_trim(NodeId from, Index trim);
     void request_snapshot();
     void compact();
@@ -115,8 +133,8 @@ private:
     // Queues `m` for `to` under the persist-before-send rule of its type (messages.h).
     void send(NodeId to, Message m);
 
-    EngineConfig config_;  // never its id or members: ask members_
-    Membership members_;
+    EngineConfig config_;     // never its id or members: ask configs_
+    Configurations configs_;  // which configuration governs which slot
     Tuning tuning_;
     Outbox<Message> outbox_;  // messages of the batch being built, in the order they were made
 
@@ -147,6 +165,23 @@ private:
     };
     ChosenFetch fetch_;
     NodeId heard_from_ = kNoNode;  // the peer whose message arrived last: up a moment ago
+
+    // Membership change (README "Membership change").
+    struct OwnChange {
+        std::uint64_t request_id = 0;  // the runtime's (0: an automatic promotion, nobody waits)
+        std::string entry;             // the command carrying the entry, as proposed
+    };
+    // A node started with --join, while it knows no configuration (not added yet, or restarted
+    // before relearning it): the peers it was told of (--node), whom it asks instead.
+    std::vector<NodeId> contacts_;
+    std::optional<OwnChange> change_;         // this node's change, until chosen or re-derived
+    std::vector<ForwardedRefusal> refusals_;  // the batch's Ready::refusals
+    std::set<Index> void_slots_;              // chosen void entries not handed out yet: no-ops
+    std::map<NodeId, std::uint64_t> last_heard_;
+    // Auto promotion: a learner's known prefix as its requests show it, and how long it has stayed
+    // caught up (ticks).
+    std::map<NodeId, std::uint32_t> caught_up_ticks_;
+    std::map<NodeId, bool> lagging_;  // a request since the last tick showed it far behind
 
     // Reads (README "Reads").
     std::map<std::uint64_t, ReadRound> read_rounds_;

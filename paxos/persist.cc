@@ -70,4 +70,51 @@ std::optional<SlotRecord> decode_record(Index slot, std::span<const std::uint8_t
     return s;
 }
 
+Bytes encode_snapshot_metadata(const std::vector<ConfigStep>& steps) {
+    Bytes out;
+    Writer w(out);
+    w.u8(kSnapshotMetadataVersion);
+    w.u32(static_cast<std::uint32_t>(steps.size()));
+    for (const ConfigStep& s : steps) {
+        w.u64(s.from);
+        w.u64(s.chosen_in);
+        Bytes config;
+        encode_configuration(s.config, config);
+        w.str(std::string_view(reinterpret_cast<const char*>(config.data()), config.size()));
+    }
+    return out;
+}
+
+std::optional<std::vector<ConfigStep>> decode_snapshot_metadata(std::span<const std::uint8_t> bytes,
+                                                                std::string* why) {
+    std::vector<ConfigStep> steps;
+    if (bytes.empty()) return steps;  // written before membership change: the bootstrap one rules
+    Reader r(bytes);
+    if (r.u8() != kSnapshotMetadataVersion) r.fail("unknown snapshot metadata version");
+    const std::uint32_t n = r.count(8 + 8 + 4);
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        ConfigStep s;
+        s.from = r.u64();
+        s.chosen_in = r.u64();
+        const std::string config_bytes = r.str();
+        if (!r.ok()) break;
+        std::string config_why;
+        auto config = decode_configuration(
+            std::span(reinterpret_cast<const std::uint8_t*>(config_bytes.data()), config_bytes.size()),
+            config_why);
+        if (!config) {
+            if (why)
+                *why = "snapshot's configuration " + std::to_string(i) + " does not decode: " + config_why;
+            return std::nullopt;
+        }
+        if (s.from == 0 || (!steps.empty() && s.from <= steps.back().from))
+            r.fail("configuration steps out of order");
+        s.config = std::move(*config);
+        steps.push_back(std::move(s));
+    }
+    if (r.ok() && n == 0) r.fail("no configuration in the snapshot metadata");
+    if (!finish(r, why)) return std::nullopt;
+    return steps;
+}
+
 }  // namespace ballot::paxos

@@ -14,6 +14,14 @@
 //                 or with another one (2: this acceptor missed the deciding ballot). Without it
 //                 the record is byte for byte what it was before chosen values were kept.
 //
+// With every snapshot of the state machine through X the runtime keeps the configuration history
+// still relevant at and after X (README "Membership change"): the step governing X + 1 and every
+// later step chosen at or below X (configurations.h).
+//
+//     snapshot    empty (written before membership change: the bootstrap configuration rules)
+//                 | u8 version (1) | u32 count | count x (u64 first slot governed | u64 slot
+//                   chosen in (0: bootstrap) | u32 length + configuration, common/configuration.h)
+//
 // Every decoder is bounds-checked and validating (common/codec.h); bytes that do not decode are
 // corruption, which the log store reports at their file and offset.
 #pragma once
@@ -28,6 +36,7 @@
 #include "common/engine.h"
 #include "common/persisted_format.h"
 #include "common/types.h"
+#include "paxos/configurations.h"
 
 namespace ballot::paxos {
 
@@ -63,6 +72,13 @@ std::optional<Metadata> decode_metadata(std::span<const std::uint8_t> bytes, std
 LogRecord encode_record(const SlotRecord& s);
 std::optional<SlotRecord> decode_record(Index slot, std::span<const std::uint8_t> bytes,
                                         std::string* why = nullptr);
+
+inline constexpr std::uint8_t kSnapshotMetadataVersion = 1;
+Bytes encode_snapshot_metadata(const std::vector<ConfigStep>& steps);
+// The steps, oldest first (none: metadata written before membership change); std::nullopt (and
+// `why`, if given) if the bytes are not what encode_snapshot_metadata writes.
+std::optional<std::vector<ConfigStep>> decode_snapshot_metadata(std::span<const std::uint8_t> bytes,
+                                                                std::string* why = nullptr);
 
 // What the store recovered, decoded (common/persisted_format.h: decode_recovered): empty metadata
 // is a fresh node; `records` are the acceptor's slots, ascending by slot.

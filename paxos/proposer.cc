@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "common/command.h"
+
 namespace ballot::paxos {
 
-Proposer::Proposer(const Membership& members, const Tuning& tuning, std::uint64_t persisted_round,
+Proposer::Proposer(const Configurations& configs, const Tuning& tuning, std::uint64_t persisted_round,
                    std::uint64_t seed, Outbox<Message>& out)
-    : members_(members),
-      id_(members.self()),
+    : configs_(configs),
+      id_(configs.self()),
       tuning_(tuning),
       rng_(seed),
       out_(out),
@@ -32,7 +34,7 @@ ProposeResult Proposer::propose(std::string command) {
 // full of new commands for ever while the hole blocks every learner (§3: commands above a gap
 // cannot be executed until it is filled).
 void Proposer::start_queued() {
-    while (!queued_.empty() && instances_.size() < tuning_.max_inflight_slots) {
+    while (!queued_.empty() && instances_.size() < tuning_.max_inflight_slots && may_run(next_slot_)) {
         std::string command = std::move(queued_.front());
         queued_.pop_front();
         start(next_slot_, std::move(command));
@@ -65,10 +67,30 @@ bool Proposer::after_persist(const Message& m) const {
     return paxos::after_persist(m);
 }
 
-void Proposer::broadcast(const Message& m, bool to_self) {
+bool Proposer::may_run(Index slot) const {
+    return configs_.known(slot) && configs_.at(slot).self_is_voter();
+}
+
+void Proposer::to_acceptors(Index slot, const Message& m) {
     const bool wait = after_persist(m);
-    for (NodeId to : members_.members())
-        if (to != id_ || to_self) out_.send(to, m, wait);
+    for (NodeId to : configs_.at(slot).voters()) out_.send(to, m, wait);
+}
+
+void Proposer::to_learners(Index slot, const Message& m) {
+    const bool wait = after_persist(m);
+    std::vector<NodeId> to = configs_.at(slot).peers();
+    for (NodeId id : configs_.newest().peers())
+        if (std::find(to.begin(), to.end(), id) == to.end()) to.push_back(id);
+    for (NodeId id : to) out_.send(id, m, wait);
+}
+
+void Proposer::requeue(std::string own) {
+    if (is_config_entry(peek_command_payload(own))) {
+        held_.erase(own);
+        dropped_changes_.push_back(std::move(own));
+        return;
+    }
+    queued_.push_front(std::move(own));
 }
 
 }  // namespace ballot::paxos

@@ -17,13 +17,14 @@
 #include <optional>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "common/engine.h"
-#include "common/membership.h"
 #include "common/outbox.h"
 #include "common/quorum.h"
 #include "common/random.h"
+#include "paxos/configurations.h"
 #include "paxos/messages.h"
 #include "paxos/tuning.h"
 
@@ -31,8 +32,10 @@ namespace ballot::paxos {
 
 class Proposer {
 public:
-    // `members` and `out` are the engine's, and outlive the proposer.
-    Proposer(const Membership& members, const Tuning& tuning, std::uint64_t persisted_round,
+    // `configs` and `out` are the engine's, and outlive the proposer. Slot t's instance asks the
+    // voters of config(t) (configurations.h), and runs only once config(t) is known and this node
+    // is one of them (a learner or a removed node never proposes).
+    Proposer(const Configurations& configs, const Tuning& tuning, std::uint64_t persisted_round,
              std::uint64_t seed, Outbox<Message>& out);
 
     // Queues a command; start_queued() places it in a slot once the window has room. A command
@@ -55,6 +58,15 @@ public:
     // Slots at or below it are trimmed somewhere: no instance runs there.
     Index floor() const { return floor_; }
     bool working_on(Index slot) const { return instances_.count(slot) != 0; }
+    // This node may run an instance for `slot`: config(slot) is known and has it as a voter.
+    bool may_run(Index slot) const;
+    // Whether `command` is queued or in flight as this node's own.
+    bool holds(const std::string& command) const { return held_.count(command) != 0; }
+    // Configuration entries of this node's that ended without being chosen (lost their slot to
+    // another value, or were skipped by a trim): never requeued as they are, since each was made to
+    // the configuration of its time and a later slot may be governed by another (README
+    // "Membership change"); the engine re-derives the change.
+    std::vector<std::string> take_dropped_changes() { return std::exchange(dropped_changes_, {}); }
 
     // Phase 1 (election.cc).
     // Returns the chosen value when a majority's promises report the same accepted proposal: that
@@ -115,10 +127,15 @@ private:
     void drop_chosen(const std::string& command);
     // Whether `m` waits for this batch's fsync (messages.h; a Prepare's answer depends on state).
     bool after_persist(const Message& m) const;
-    // To every member (this node too unless `to_self` is false).
-    void broadcast(const Message& m, bool to_self = true);
+    // To every voter of config(slot), this node too: a Prepare or an Accept.
+    void to_acceptors(Index slot, const Message& m);
+    // To every other member of config(slot) and of the newest configuration (learners too).
+    void to_learners(Index slot, const Message& m);
+    // `own`, an instance's command that did not win its slot, goes first in line again; a
+    // configuration entry is dropped instead (take_dropped_changes).
+    void requeue(std::string own);
 
-    const Membership& members_;
+    const Configurations& configs_;
     NodeId id_;
     Tuning tuning_;
     Rng rng_;
@@ -136,6 +153,7 @@ private:
     // retried copies that each took a slot of their own crowded out new commands).
     std::unordered_set<std::string> held_;
     std::map<Index, Instance> instances_;  // bounded by Tuning::max_inflight_slots
+    std::vector<std::string> dropped_changes_;
 };
 
 }  // namespace ballot::paxos

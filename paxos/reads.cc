@@ -16,12 +16,25 @@ void Paxos::read(std::uint64_t read_id) {
     read_rounds_[open_read_round_].read_ids.push_back(read_id);
 }
 
+// Across configurations (README "Membership change", reads): a write this node does not know of
+// sits in a slot above its chosen prefix, governed by a configuration it knows (every slot up to
+// its prefix + α) or by one a single change further, whose majorities meet those of the newest
+// one. So the query asks a majority of the voters of every configuration governing a slot from
+// the first unknown one to the prefix + α; on_reply refuses an answer beyond that range.
 std::uint64_t Paxos::query_highest_accepted() {
     std::uint64_t round = next_read_round_++;
     ReadRound& r = read_rounds_[round];
-    r.answered = members_.tally();
     r.deadline = now_ + tuning_.read_timeout_ticks;
-    for (NodeId to : members_.members()) send(to, ReadQuery{round});
+    std::set<NodeId> asked;
+    for (const Membership* m : configs_.governing(learner_.commit_index() + 1, configs_.through() + kAlpha)) {
+        if (m->voters().empty()) continue;  // none known yet (--join): such a round never completes
+        r.answered.push_back(m->tally());
+        asked.insert(m->voters().begin(), m->voters().end());
+    }
+    // Knowing no configuration (membership.cc, --join), the probe asks the contacts how far the log
+    // extends, so that a restarted joined node finds what to relearn; such a round reads nothing.
+    if (asked.empty()) asked.insert(contacts_.begin(), contacts_.end());
+    for (NodeId to : asked) send(to, ReadQuery{round});
     return round;
 }
 
@@ -37,11 +50,19 @@ void Paxos::on(NodeId from, const ReadReply& m) {
     auto it = read_rounds_.find(m.round);
     if (it == read_rounds_.end()) return;
     ReadRound& round = it->second;
-    if (!round.answered.record(from, true)) return;
+    if (round.answered.empty()) proposer_.observe(m.highest_accepted);  // asked the contacts
+    bool counted = false;
+    for (VoteTally& t : round.answered) counted = t.record(from, true) || counted;
+    if (!counted) return;  // a duplicate, or not a voter asked
     round.highest_accepted = std::max(round.highest_accepted, m.highest_accepted);
-    if (!round.answered.won()) return;
-    for (std::uint64_t id : round.read_ids)
-        reads_ready_.push_back(ReadState{id, round.highest_accepted, true});
+    if (round.answered.empty() || !std::all_of(round.answered.begin(), round.answered.end(),
+                                               [](const VoteTally& t) { return t.won(); }))
+        return;
+    // Beyond the prefix + α a configuration two changes away may govern (README "Membership
+    // change"): the read fails, the runtime asks again once this node has caught up.
+    const Index index = std::max(round.highest_accepted, learner_.commit_index());
+    const bool ok = index <= configs_.through() + kAlpha;
+    for (std::uint64_t id : round.read_ids) reads_ready_.push_back(ReadState{id, ok ? index : 0, ok});
     // Slots up to the read index are in use: gap filling sees them through.
     proposer_.observe(round.highest_accepted);
     read_rounds_.erase(it);

@@ -28,6 +28,7 @@ void Paxos::learn(Index slot, std::string value) {
     if (!learner_.learn(slot, value)) return;
     acceptor_.rewrite(slot);  // with its chosen mark (take_ready)
     proposer_.on_chosen(slot, value);
+    follow_chosen_prefix();  // membership.cc: configurations chosen in the prefix
 }
 
 // ---------------------------------------------------------------- the proposer's side
@@ -38,9 +39,9 @@ void Paxos::learn(Index slot, std::string value) {
 void Proposer::accept(Instance& i) {
     if (i.accepted.is_zero()) i.value = i.own.value_or(std::string{});
     i.phase = Phase::accepting;
-    i.answered = members_.tally();
+    i.answered = configs_.at(i.slot).tally();
     i.deadline = now_ + tuning_.attempt_timeout_ticks;
-    broadcast(Accept{i.slot, i.ballot, i.value});
+    to_acceptors(i.slot, Accept{i.slot, i.ballot, i.value});
 }
 
 std::optional<std::string> Proposer::on_accepted(NodeId from, const Accepted& m) {
@@ -56,7 +57,7 @@ std::optional<std::string> Proposer::on_accepted(NodeId from, const Accepted& m)
 // §2.3: a majority accepted (slot, ballot): the value is chosen. Tell every other learner; the
 // caller tells ours, which ends this instance through on_chosen().
 std::string Proposer::announce(Instance& i) {
-    broadcast(Learn{i.slot, i.value}, /*to_self=*/false);
+    to_learners(i.slot, Learn{i.slot, i.value});
     return i.value;
 }
 
@@ -76,7 +77,7 @@ void Proposer::on_chosen(Index slot, const std::string& value) {
     if (held_.erase(value)) drop_chosen(value);
     // Someone else's value won the slot: our command must still be chosen somewhere, so it goes
     // first in line for the next free slot.
-    if (own) queued_.push_front(std::move(*own));
+    if (own) requeue(std::move(*own));
 }
 
 void Proposer::drop_chosen(const std::string& command) {

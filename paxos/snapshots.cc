@@ -14,6 +14,7 @@
 
 #include "common/assert.h"
 #include "paxos/paxos.h"
+#include "paxos/persist.h"
 
 namespace ballot::paxos {
 
@@ -30,10 +31,27 @@ Index trailing_trim(Index x, Index trailing) {
 
 // ---------------------------------------------------------------- the runtime's calls
 
-// Basic Paxos keeps nothing with a snapshot (a later issue adds the configuration).
-Bytes Paxos::snapshot_metadata(Index) const {
-    return {};
+// The configuration history still relevant at and after the snapshot (README "Membership
+// change"): what a node restarting from it, or installing it, needs to know config(t) for every
+// slot t up to index + α.
+Bytes Paxos::snapshot_metadata(Index index) const {
+    return encode_snapshot_metadata(configs_.relevant_after(index));
 }
+
+namespace {
+
+// The configuration history a snapshot carries; std::invalid_argument if it does not decode (a
+// corrupt file the runtime's checksum did not catch, or another engine's).
+std::vector<ConfigStep> config_history(const SnapshotMeta& meta) {
+    std::string why;
+    auto steps = decode_snapshot_metadata(meta.engine_metadata, &why);
+    if (!steps)
+        throw std::invalid_argument("paxos: the metadata of the snapshot through " +
+                                    std::to_string(meta.last_included_index) + " does not decode: " + why);
+    return *steps;
+}
+
+}  // namespace
 
 void Paxos::snapshot_made(const SnapshotMeta& meta) {
     const Index x = meta.last_included_index;
@@ -42,6 +60,7 @@ void Paxos::snapshot_made(const SnapshotMeta& meta) {
                                                " is within the committed prefix handed out (" +
                                                std::to_string(learner_.emitted()) + ")");
     snapshot_index_ = x;
+    configs_.forget_through(x);  // the history before it is in the snapshot's metadata
     trim_goal_ = std::max(trim_goal_, trailing_trim(x, config_.snapshot_trailing));
     compact();
 }
@@ -53,7 +72,9 @@ void Paxos::snapshot_installed(const SnapshotMeta& meta) {
     const Index x = meta.last_included_index;
     if (x <= snapshot_index_) return;
     snapshot_index_ = x;
+    configs_.reset(x, config_history(meta));
     learner_.install(x);
+    follow_chosen_prefix();     // what was learned above it (membership.cc)
     proposer_.skip_through(x);  // chosen, and the learner no longer takes them: no instance there
     fill_next_ = std::max(fill_next_, x + 1);
     trim_goal_ = std::max(trim_goal_, x);
@@ -79,9 +100,11 @@ void Paxos::snapshot_sent(NodeId to, Index index, bool /*ok*/) {
 // Restart with a snapshot through X already in the state machine: commit and applied start at X,
 // and the next Committed handed out is X+1. Acceptor records above the persisted trim point are
 // kept, those at or below it were dropped (Acceptor's constructor); `leftovers` says some were on
-// disk, and are deleted again.
-void Paxos::recover_snapshot(Index x, bool leftovers) {
+// disk, and are deleted again. The configuration history comes with the snapshot.
+void Paxos::recover_snapshot(const SnapshotMeta& meta, bool leftovers) {
+    const Index x = meta.last_included_index;
     snapshot_index_ = x;
+    configs_.reset(x, config_history(meta));
     learner_.install(x);
     proposer_.skip_through(x);
     fill_next_ = x + 1;
@@ -128,7 +151,7 @@ void Paxos::on(NodeId from, const Trimmed& m) {
 // Everything at or below `trim` is chosen (a peer trims only what its snapshot covers): no phase 1
 // or 2 there any more, and if this node lacks some of it, only a snapshot can bring it.
 void Paxos::heard_trim(NodeId from, Index trim) {
-    if (from == members_.self()) return;  // this node's own trim point is at or below its commit
+    if (from == configs_.self()) return;  // this node's own trim point is at or below its commit
     Index& known = peer_trims_[from];
     if (trim <= known) return;
     known = trim;
@@ -167,7 +190,8 @@ void Paxos::request_snapshot() {
 // A peer lacks slots this node has trimmed: the runtime streams it this node's latest snapshot
 // (at most one transfer per peer). A peer that lacks nothing trimmed here relearns through Paxos.
 void Paxos::on(NodeId from, const SnapshotRequest& m) {
-    if (from == members_.self() || acceptor_.trim_point() <= m.have || transfers_.count(from)) return;
+    note_progress(from, m.have);  // membership.cc
+    if (from == configs_.self() || acceptor_.trim_point() <= m.have || transfers_.count(from)) return;
     transfers_[from] = Transfer{snapshot_index_, now_ + config_.snapshot_retry_ticks};
     snapshot_to_.push_back(from);
 }

@@ -1,8 +1,8 @@
 // Membership change on bare engines (tests/support/engine_cluster.h): single-server changes,
 // learners, a removed leader, restarts, and the 2015 single-server change bug with its guard off.
-// Raft and Multi-Paxos (α-reconfiguration, multipaxos/configs.h; the engine-independent tests loop
-// over both); basic Paxos refuses changes (its README says so), which the last test checks.
-// Leadership transfer: Raft and Multi-Paxos.
+// Raft, Multi-Paxos and basic Paxos (α-reconfiguration: multipaxos/configs.h, paxos/configurations.h;
+// the engine-independent tests loop over the engines, the paxos_* cases at the end are basic
+// Paxos's own). Leadership transfer: Raft and Multi-Paxos.
 #define BOOST_TEST_MODULE membership
 #include <boost/test/unit_test.hpp>
 #include <string>
@@ -15,6 +15,7 @@
 #include "engines/registry.h"
 #include "multipaxos/configs.h"
 #include "multipaxos/messages.h"
+#include "paxos/configurations.h"
 #include "raft/messages.h"
 #include "tests/support/engine_cluster.h"
 
@@ -77,6 +78,23 @@ void check_all(EngineCluster& c) {
         if (c.is_up(id)) c.engine(id).check_invariants();
 }
 
+// Runs on with every node's invariants checked: true if one fails on a configuration that moved
+// by two servers at once (the single-server rule broken, as without the 2015 guard).
+bool catches_a_two_server_move(EngineCluster& c) {
+    try {
+        c.run_until(
+            [&] {
+                check_all(c);
+                return false;
+            },
+            200);
+    } catch (const ballot::InvariantViolation& e) {
+        BOOST_TEST_MESSAGE("caught: " << e.what());
+        return std::string(e.what()).find("by one server") != std::string::npos;
+    }
+    return false;
+}
+
 // A leader that has committed its no-op (the guard) and a few writes.
 NodeId settled_leader(EngineCluster& c) {
     const NodeId leader = c.elect();
@@ -86,6 +104,20 @@ NodeId settled_leader(EngineCluster& c) {
     c.run_until([&] { return c.committed_data(leader).size() == 5; });
     return leader;
 }
+
+// The node to propose changes on once five writes are chosen everywhere: the leader (Raft), or
+// node 1 (basic Paxos: any voter proposes).
+NodeId settled_proposer(EngineCluster& c, const std::string& protocol) {
+    if (protocol != "paxos") return settled_leader(c);
+    for (int i = 0; i < 5; ++i) c.propose(1, "w" + std::to_string(i));
+    c.stabilize();
+    BOOST_REQUIRE(c.run_until(
+        [&] { return c.committed_data(std::min<NodeId>(3, static_cast<NodeId>(c.size()))).size() == 5; }));
+    return 1;
+}
+
+// Every engine changes its members (basic Paxos through any voter: settled_proposer).
+const char* const kChangingEngines[] = {"raft", "multipaxos", "paxos"};
 
 }  // namespace
 
@@ -227,10 +259,12 @@ BOOST_AUTO_TEST_CASE(a_forward_to_a_node_that_does_not_lead_is_refused_as_passin
 }
 
 BOOST_AUTO_TEST_CASE(the_last_voter_cannot_be_removed) {
-    FOR_EACH_LEADER_ENGINE {
+    for (const char* protocol : kChangingEngines) {
         EngineCluster c(protocol, 1, 4, small_timeouts());
-        const NodeId leader = settled_leader(c);
-        BOOST_TEST(*change_on_leader(c, remove(leader)) == "node 1 is the last voter");
+        const NodeId via = settled_proposer(c, protocol);
+        BOOST_TEST(
+            *c.engine(via).propose_config_change(1, request(remove(via))) == "node 1 is the last voter",
+            protocol);
     }
 }
 
@@ -351,20 +385,29 @@ BOOST_AUTO_TEST_CASE(multipaxos_ignores_a_take_over_from_anyone_but_its_leader) 
     BOOST_TEST((c.status(a).role == Role::candidate));
 }
 
+// Raft and Multi-Paxos find it on disk at once; basic Paxos from the chosen marks it persisted,
+// or, for slots it had not marked, by relearning them from its peers (a joined node asks its
+// --node contacts until it knows one).
 BOOST_AUTO_TEST_CASE(a_restarted_node_keeps_the_configuration_it_applied) {
-    FOR_EACH_LEADER_ENGINE {
-        EngineCluster c(protocol, 3, 6, small_timeouts());
-        settled_leader(c);
-        const NodeId n4 = c.add_joining_node();
-        BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
-        BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
-        for (NodeId id : {NodeId{1}, n4}) {
-            const Configuration before = c.engine(id).configuration();
-            c.crash(id);
-            c.restart(id);
-            BOOST_TEST(c.engine(id).configuration() == before, "node " << id);
+    for (const char* protocol : kChangingEngines) {
+        BOOST_TEST_CONTEXT("protocol " << protocol) {
+            EngineCluster c(protocol, 3, 6, small_timeouts());
+            const NodeId via = settled_proposer(c, protocol);
+            const NodeId n4 = c.add_joining_node();
+            BOOST_REQUIRE(!c.engine(via).propose_config_change(1, request(add(n4))).has_value());
+            c.collect();
+            BOOST_REQUIRE(
+                all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+            for (NodeId id : {NodeId{1}, n4}) {
+                const Configuration before = c.engine(id).configuration();
+                c.crash(id);
+                c.restart(id);
+                const int ticks = std::string(protocol) == "raft" ? 0 : 500;
+                BOOST_TEST(c.run_until([&] { return c.engine(id).configuration() == before; }, ticks),
+                           "node " << id);
+            }
+            check_all(c);
         }
-        check_all(c);
     }
 }
 
@@ -415,19 +458,7 @@ void deliver_until_it_leads(EngineCluster& c, NodeId heir) {
 
 // Without the guard both changes are decided, and the invariants catch the two-server move.
 void expect_a_two_server_move(EngineCluster& c) {
-    bool caught = false;
-    try {
-        c.run_until(
-            [&] {
-                check_all(c);
-                return false;
-            },
-            200);
-    } catch (const ballot::InvariantViolation& e) {
-        caught = std::string(e.what()).find("by one server") != std::string::npos;
-        BOOST_TEST_MESSAGE("caught: " << e.what());
-    }
-    BOOST_TEST(caught);
+    BOOST_TEST(catches_a_two_server_move(c));
 }
 
 void run_2015_scenario(bool guard) {
@@ -457,33 +488,223 @@ BOOST_AUTO_TEST_CASE(without_that_guard_the_configuration_moves_by_two_servers) 
     run_2015_scenario(/*guard=*/false);
 }
 
-BOOST_AUTO_TEST_CASE(basic_paxos_refuses_changes_for_now) {
-    {
-        EngineCluster c("paxos", 3, 8, small_timeouts());
-        auto refused = c.engine(1).propose_config_change(1, request(add(4)));
-        BOOST_TEST(refused.has_value());
-        BOOST_TEST(c.engine(1).configuration().voters() == (std::vector<NodeId>{1, 2, 3}));
-    }
-    // Basic Paxos has no leader to hand over.
+BOOST_AUTO_TEST_CASE(basic_paxos_has_no_leader_to_hand_over) {
     EngineCluster c("paxos", 3, 8, small_timeouts());
     BOOST_TEST(c.engine(1).transfer_leadership(1, 2).has_value());
 }
 
 // ---------------------------------------------------------------------------------------------
-// Multi-Paxos: α-reconfiguration (multipaxos/configs.h, README "Membership change")
+// Basic Paxos: α-reconfiguration (paxos/README.md "Membership change"). No leader: any voter
+// proposes a change, which governs the slots from α after the slot that chose it.
 
 namespace {
 
-using ballot::multipaxos::kAlpha;
+constexpr ballot::Index kPaxosAlpha = ballot::paxos::kAlpha;
 
-// The slot in which `id` committed the configuration command that made a configuration
-// satisfying `ok` (0: none).
+// The slot in which `id` saw a configuration entry whose configuration satisfies `ok` handed out.
 ballot::Index config_slot(EngineCluster& c, NodeId id, const std::function<bool(const Configuration&)>& ok) {
     for (const ballot::Committed& e : c.committed(id))
         if (auto entry = ballot::config_entry_of(e.data); entry && ok(entry->config)) return e.index;
     return 0;
 }
 
+// Writes `n` commands through `via` and waits until `id` has them all.
+bool write_through(EngineCluster& c, NodeId via, NodeId id, const std::string& prefix, int n) {
+    const std::size_t before = c.committed_data(id).size();
+    for (int i = 0; i < n; ++i) c.propose(via, prefix + std::to_string(i));
+    c.stabilize();
+    return c.run_until([&] { return c.committed_data(id).size() >= before + n; });
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(paxos_adds_a_learner_promotes_it_and_removes_a_voter_with_writes_between) {
+    EngineCluster c("paxos", 3, 21, small_timeouts());
+    settled_proposer(c, "paxos");
+    const NodeId n4 = c.add_joining_node();
+    BOOST_TEST(c.engine(n4).configuration().empty());
+    // Any voter proposes; the learner is added to be promoted once it has caught up.
+    BOOST_REQUIRE(!c.engine(2).propose_config_change(1, request(add(n4, /*auto_promote=*/true))).has_value());
+    c.collect();
+    BOOST_TEST(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    BOOST_TEST(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.is_voter(n4); }));
+    BOOST_TEST(write_through(c, n4, 1, "as-voter-", 5));  // the new voter proposes too
+    // Remove voter 3 through node 1; the rest go on without it.
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.is_voter(n4); }));
+    c.run_until([] { return false; }, 3 * 60);  // every voter hears every other (the probe)
+    const auto refused = c.engine(1).propose_config_change(2, request(remove(3), 2));
+    BOOST_REQUIRE_MESSAGE(!refused.has_value(), refused.value_or(""));
+    c.collect();
+    BOOST_TEST(all_apply(c, {1, 2, n4}, [&](const Configuration& k) { return !k.contains(3); }));
+    BOOST_TEST(c.engine(1).configuration().voters() == (std::vector<NodeId>{1, 2, n4}));
+    c.crash(3);
+    BOOST_TEST(write_through(c, 2, n4, "after-", 5));
+    // Every node handed out the same log (EngineCluster checks it at every index), n4 included.
+    BOOST_TEST(c.committed_data(n4) == c.committed_data(1));
+    // A removed node proposes nothing any more.
+    c.restart(3);
+    BOOST_TEST(c.run_until([&] { return !c.engine(3).configuration().contains(3); }, 500));
+    BOOST_TEST((c.propose(3, "from-the-removed") == ballot::ProposeResult::no_leader));
+    check_all(c);
+}
+
+// config(t) is what slot t's instance asks: a voter promoted by the entry chosen in slot p is
+// asked to accept nothing below p + α, on any node, and in slots from p + α on it is.
+BOOST_AUTO_TEST_CASE(paxos_a_configuration_governs_only_from_alpha_slots_after_its_slot) {
+    EngineCluster c("paxos", 3, 22, small_timeouts());
+    settled_proposer(c, "paxos");
+    const NodeId n4 = c.add_joining_node();
+    ballot::Index lowest_prepare_to_n4 = 0;
+    c.trace = [&](const std::string& line) {
+        const std::string to = " -> n" + std::to_string(n4) + " ";
+        auto at = line.find(to);
+        if (at == std::string::npos) return;
+        for (const char* kind : {"Prepare slot=", "Accept slot="}) {
+            auto k = line.find(kind, at);
+            if (k == std::string::npos) continue;
+            const ballot::Index slot = std::stoull(line.substr(k + std::string(kind).size()));
+            if (lowest_prepare_to_n4 == 0 || slot < lowest_prepare_to_n4) lowest_prepare_to_n4 = slot;
+        }
+    };
+    BOOST_REQUIRE(!c.engine(1).propose_config_change(1, request(add(n4))).has_value());
+    c.collect();
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    BOOST_REQUIRE(!c.engine(3).propose_config_change(1, request(promote(n4), 2)).has_value());
+    c.collect();
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.is_voter(n4); }));
+    const ballot::Index p = config_slot(c, 1, [&](const Configuration& k) { return k.is_voter(n4); });
+    BOOST_REQUIRE(p != 0);
+    // The slots before it governs were filled at once by the proposer of the change.
+    BOOST_TEST(c.run_until([&] { return c.status(1).commit_index >= p + kPaxosAlpha - 1; }, 500));
+    BOOST_TEST(write_through(c, 2, n4, "w", 3));
+    BOOST_TEST_MESSAGE("promotion chosen in slot "
+                       << p << "; lowest slot n4 was asked to accept in: " << lowest_prepare_to_n4);
+    BOOST_TEST(lowest_prepare_to_n4 >= p + kPaxosAlpha);
+    check_all(c);
+}
+
+BOOST_AUTO_TEST_CASE(paxos_changes_are_refused_with_a_reason) {
+    EngineCluster c("paxos", 3, 23, small_timeouts());
+    settled_proposer(c, "paxos");
+    auto propose = [&](NodeId on, const ConfigChange& change, std::uint64_t seq) {
+        auto refused = c.engine(on).propose_config_change(seq, request(change, seq));
+        c.collect();
+        return refused.value_or("");
+    };
+    BOOST_TEST(propose(1, promote(9), 1) == "node 9 is not a member");
+    BOOST_TEST(propose(1, add(2), 2) == "node 2 is already a member");
+    BOOST_TEST(propose(1, promote(2), 3) == "node 2 is already a voter");
+    // Basic Paxos has no leader to hand over.
+    BOOST_TEST(*c.engine(1).transfer_leadership(1, 2) == "basic Paxos has no leader");
+    // One at a time: this node's own change, then (on any node) a change chosen and not governing.
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(propose(1, add(n4), 4).empty());
+    BOOST_TEST(propose(1, add(5), 5).find("still in progress") != std::string::npos);
+    BOOST_REQUIRE(c.run_until([&] { return c.engine(2).configuration().contains(n4); }, 100));
+    if (c.status(2).commit_index + 1 < kPaxosAlpha)  // not governing yet
+        BOOST_TEST(propose(2, add(5), 6).find("still in progress (chosen in slot") != std::string::npos);
+    // A learner proposes nothing.
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    BOOST_TEST(propose(n4, promote(n4), 7).find("is not a voter") != std::string::npos);
+    BOOST_TEST((c.propose(n4, "from-a-learner") == ballot::ProposeResult::no_leader));
+    // Removing a voter while another is unreachable would leave one reachable voter of two.
+    const ballot::Index added = config_slot(c, 1, [&](const Configuration& k) { return k.contains(n4); });
+    BOOST_REQUIRE(added != 0);
+    BOOST_REQUIRE(c.run_until([&] { return c.status(1).commit_index >= added + kPaxosAlpha - 1; }, 500));
+    c.crash(3);
+    c.run_until([] { return false; }, 3 * 60);  // its last message ages past two probe intervals
+    const std::string unreachable = propose(1, remove(2), 8);
+    BOOST_TEST(unreachable.find("reachable") != std::string::npos, unreachable);
+}
+
+// The basic Paxos form of the 2015 single-server change bug. There is no leader term to wait for:
+// the guard is that a change is made to the configuration governing the slot it is chosen in
+// (Configurations::chosen). Node 1 proposes "add 4" in slot 7; node 2, before it knows slot 7,
+// proposes "add 5" in slot 8, made to the configuration of slot 6. With the guard, the second is
+// void (a no-op everywhere) and node 2 is told to try again, which it does on top of the first.
+// Without it, the second undoes the first: the configuration moves by two servers (4 out, 5 in).
+void run_paxos_concurrent_changes(bool guard) {
+    EngineConfig config = small_timeouts();
+    config.unsafe_skip_config_change_guard = !guard;
+    EngineCluster c("paxos", 3, 24, config);
+    c.add_joining_node();  // 4 and 5, to be added
+    c.add_joining_node();
+    settled_proposer(c, "paxos");
+    c.propose(1, "w5");
+    c.stabilize();
+    BOOST_REQUIRE(c.run_until([&] { return c.committed_data(2).size() == 6; }));
+    BOOST_REQUIRE(!c.engine(1).propose_config_change(1, request(add(4))).has_value());
+    c.collect();
+    // Node 2 hears node 1's Prepare for slot 7 (so its own next slot is 8), nothing else yet.
+    auto to_2 = c.take_if([](const ballot::test::InFlight& m) { return m.from == 1 && m.to == 2; });
+    BOOST_REQUIRE(!to_2.empty());
+    for (const auto& m : to_2) c.deliver(m);
+    BOOST_REQUIRE(!c.engine(2).propose_config_change(2, request(add(5), 2)).has_value());
+    c.collect();
+    if (guard) {
+        BOOST_REQUIRE(c.run_until([&] { return !c.refusals(2).empty(); }, 200));
+        BOOST_TEST(c.refusals(2)[0].request_id == 2u);
+        BOOST_TEST(c.refusals(2)[0].why.ends_with("; try again"), c.refusals(2)[0].why);
+        BOOST_TEST(c.engine(2).configuration().contains(4));
+        BOOST_TEST(!c.engine(2).configuration().contains(5));
+        // Asked again (as the runtime does), the change is made on top of the first one, once
+        // that one governs.
+        BOOST_REQUIRE(c.run_until([&] { return c.status(2).commit_index >= 7 + kPaxosAlpha - 1; }, 500));
+        BOOST_REQUIRE(!c.engine(2).propose_config_change(3, request(add(5), 2)).has_value());
+        c.collect();
+        BOOST_TEST(
+            all_apply(c, {1, 2, 3}, [](const Configuration& k) { return k.contains(4) && k.contains(5); }));
+        check_all(c);
+        return;
+    }
+    BOOST_TEST(catches_a_two_server_move(c));
+}
+
+BOOST_AUTO_TEST_CASE(paxos_a_change_made_to_a_configuration_that_no_longer_governs_is_void) {
+    run_paxos_concurrent_changes(/*guard=*/true);
+}
+
+BOOST_AUTO_TEST_CASE(paxos_without_that_guard_the_configuration_moves_by_two_servers) {
+    run_paxos_concurrent_changes(/*guard=*/false);
+}
+
+// A proposer with a window of one and a change pending: new commands wait for config(t) only
+// beyond the prefix + α, the slots before the change governs are filled, and a restarted node keeps
+// the configuration (it relearns it from the chosen values).
+BOOST_AUTO_TEST_CASE(paxos_window_and_gap_filling_with_a_pending_change_and_restarts) {
+    EngineConfig config = small_timeouts();
+    config.max_inflight_messages = 1;
+    EngineCluster c("paxos", 3, 25, config);
+    settled_proposer(c, "paxos");
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!c.engine(1).propose_config_change(1, request(add(n4, true))).has_value());
+    c.collect();
+    for (int i = 0; i < 100000 && !c.engine(2).configuration().contains(n4) && !c.in_flight().empty(); ++i) {
+        ballot::test::InFlight m = std::move(c.in_flight().front());
+        c.in_flight().pop_front();
+        c.deliver(m);
+    }
+    BOOST_REQUIRE(c.engine(2).configuration().contains(n4));  // chosen, not governing yet
+    BOOST_REQUIRE(c.status(2).commit_index < kPaxosAlpha);
+    for (int i = 0; i < 3; ++i) c.propose(2, "pending-" + std::to_string(i));  // above the fill
+    BOOST_TEST(all_apply(
+        c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.is_voter(n4); }, 5000));
+    BOOST_TEST(c.run_until([&] { return c.committed_data(n4).size() >= 8; }, 2000));
+    for (NodeId id : {NodeId{2}, n4}) {
+        const Configuration before = c.engine(id).configuration();
+        c.crash(id);
+        c.restart(id);
+        BOOST_TEST(c.run_until([&] { return c.engine(id).configuration() == before; }, 2000), "node " << id);
+    }
+    BOOST_TEST(write_through(c, n4, 2, "after-restart-", 2));
+    check_all(c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-Paxos: α-reconfiguration (multipaxos/configs.h, README "Membership change")
+
+namespace {
+constexpr ballot::Index kMultiPaxosAlpha = ballot::multipaxos::kAlpha;
 }  // namespace
 
 // A configuration chosen in slot s governs from s + α: no node reports (or uses) it while its
@@ -504,14 +725,14 @@ BOOST_AUTO_TEST_CASE(multipaxos_a_configuration_chosen_in_s_governs_from_s_plus_
         c.deliver(m);
         for (NodeId id = 1; id <= 3; ++id) {
             if (s == 0) s = config_slot(c, id, has_n4);
-            const bool governs = s != 0 && c.status(id).commit_index + 1 >= s + kAlpha;
+            const bool governs = s != 0 && c.status(id).commit_index + 1 >= s + kMultiPaxosAlpha;
             if (has_n4(c.engine(id).configuration()) != governs) early = true;
         }
     }
     BOOST_REQUIRE(s != 0);
     BOOST_TEST(!early);
     // Only messages, no ticks and no writes: the leader's no-ops filled s + 1 .. s + α - 1.
-    BOOST_TEST(c.status(leader).commit_index == s + kAlpha - 1);
+    BOOST_TEST(c.status(leader).commit_index == s + kMultiPaxosAlpha - 1);
     BOOST_TEST(all_apply(c, {1, 2, 3, n4}, has_n4));
     check_all(c);
 }
@@ -526,12 +747,12 @@ BOOST_AUTO_TEST_CASE(multipaxos_proposes_at_most_alpha_slots_past_the_chosen_pre
     c.isolate(a);
     c.isolate(b);  // nothing can be chosen
     const ballot::Index commit = c.status(leader).commit_index;
-    for (int i = 0; i < 3 * static_cast<int>(kAlpha); ++i)
+    for (int i = 0; i < 3 * static_cast<int>(kMultiPaxosAlpha); ++i)
         BOOST_REQUIRE((c.propose(leader, "q" + std::to_string(i)) == ballot::ProposeResult::accepted));
     c.stabilize();
-    BOOST_TEST(c.status(leader).log_last_index == commit + kAlpha);
+    BOOST_TEST(c.status(leader).log_last_index == commit + kMultiPaxosAlpha);
     c.heal();
-    BOOST_TEST(c.run_until([&] { return c.committed_data(leader).size() == 5 + 3 * kAlpha; }));
+    BOOST_TEST(c.run_until([&] { return c.committed_data(leader).size() == 5 + 3 * kMultiPaxosAlpha; }));
     check_all(c);
 }
 
@@ -603,7 +824,7 @@ BOOST_AUTO_TEST_CASE(multipaxos_phase1_extends_to_a_configuration_it_adopts) {
     NodeId l2 = kNoNode;
     BOOST_REQUIRE(c.run_until([&] { return (l2 = c.leader()) != kNoNode && l2 != l1; }));
     // It decides the old configuration's slots, then stops at s + α.
-    BOOST_REQUIRE(c.run_until([&] { return c.status(l2).commit_index == s + kAlpha - 1; }, 50));
+    BOOST_REQUIRE(c.run_until([&] { return c.status(l2).commit_index == s + kMultiPaxosAlpha - 1; }, 50));
     BOOST_TEST(c.engine(l2).configuration().is_voter(n4));
     c.propose(l2, "needs-the-new-majority");
     for (int i = 0; i < 5; ++i) {
@@ -611,7 +832,7 @@ BOOST_AUTO_TEST_CASE(multipaxos_phase1_extends_to_a_configuration_it_adopts) {
         c.stabilize();
     }
     for (NodeId id = 1; id <= 3; ++id)
-        BOOST_TEST(c.status(id).log_last_index < s + kAlpha, "node " << id << " holds nothing at s + α");
+        BOOST_TEST(c.status(id).log_last_index < s + kMultiPaxosAlpha, "node " << id << " holds nothing at s + α");
     // Node 4 is back: its promise completes the new majority, and the write is chosen.
     c.heal();
     c.isolate(l1);

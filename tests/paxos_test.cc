@@ -18,8 +18,12 @@
 #include <string>
 #include <utility>
 
+#include "common/command.h"
+#include "common/configuration.h"
 #include "common/random.h"
+#include "paxos/configurations.h"
 #include "paxos/messages.h"
+#include "paxos/persist.h"
 #include "tests/support/engine_cluster.h"
 #include "tests/support/trace_text.h"
 
@@ -1023,6 +1027,7 @@ public:
     struct Snapshot {
         Index index = 0;
         std::map<Index, std::string> state;
+        ballot::Bytes meta;  // the engine's bytes kept with it (its configuration history)
     };
     struct Node {
         std::unique_ptr<px::Paxos> engine;
@@ -1096,9 +1101,8 @@ public:
     void snapshot(NodeId id) {
         Node& n = node(id);
         if (n.applied == 0 || (n.snapshot && n.snapshot->index >= n.applied)) return;  // nothing new
-        BOOST_REQUIRE(n.engine->snapshot_metadata(n.applied).empty());
-        n.snapshot = Snapshot{n.applied, n.state};
-        n.engine->snapshot_made(SnapshotMeta{n.applied, {}});
+        n.snapshot = Snapshot{n.applied, n.state, n.engine->snapshot_metadata(n.applied)};
+        n.engine->snapshot_made(SnapshotMeta{n.applied, n.snapshot->meta});
         collect();
     }
     // Ends the oldest transfer from `from` to `to`: installed at `to` (ok) or failed.
@@ -1114,7 +1118,7 @@ public:
             n.snapshot = s;
             n.state = s.state;
             n.applied = s.index;
-            n.engine->snapshot_installed(SnapshotMeta{s.index, {}});
+            n.engine->snapshot_installed(SnapshotMeta{s.index, s.meta});
             ++installs_;
             collect();
         }
@@ -1150,7 +1154,7 @@ public:
         n.state.clear();
         n.applied = 0;
         if (n.snapshot) {
-            recovered.snapshot = SnapshotMeta{n.snapshot->index, {}};
+            recovered.snapshot = SnapshotMeta{n.snapshot->index, n.snapshot->meta};
             n.state = n.snapshot->state;
             n.applied = n.snapshot->index;
         }
@@ -1891,4 +1895,59 @@ BOOST_AUTO_TEST_CASE(lagging_node_learns_above_the_trim_point_in_bulk_while_the_
     BOOST_TEST(c.node(3).applied == 15u);
     BOOST_TEST((c.node(3).state == c.node(1).state));
     BOOST_TEST(!prepared, "n3 ran phase 1");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership change: the configuration history a snapshot carries (README "Membership change";
+// the engine-level scenarios are in tests/membership_test.cc, the paxos_* cases).
+
+namespace {
+
+// A configuration entry as the engine puts it in a slot: `change` made to `base`.
+std::string entry_command(const Configuration& base, const ConfigChange& change) {
+    return encode_command(Command{7, 1, 0, encode_config_entry(ConfigEntry{change, base.with(change)})});
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(snapshot_metadata_carries_the_configurations_relevant_after_it) {
+    const Configuration c0 = Configuration::of_voters({1, 2, 3});
+    const ConfigChange add4{ConfigChange::Kind::add_learner, 4, "127.0.0.1:7004", false};
+    const Configuration c1 = c0.with(add4);
+    px::Configurations configs(1, c0);
+    for (Index slot = 1; slot <= 9; ++slot)
+        BOOST_TEST((configs.chosen(slot, slot == 5 ? entry_command(c0, add4) : "w", true) ==
+                    (slot == 5 ? px::Configurations::Effect::applied : px::Configurations::Effect::none)));
+    BOOST_TEST(configs.at(5 + px::kAlpha - 1).configuration() == c0);
+    BOOST_TEST(configs.at(5 + px::kAlpha).configuration() == c1);
+    BOOST_TEST(configs.change_pending());
+    // A snapshot through 4 holds none of the change; one through 5 holds it, still pending.
+    BOOST_TEST(configs.relevant_after(4).size() == 1u);
+    const std::vector<px::ConfigStep> at5 = configs.relevant_after(5);
+    BOOST_REQUIRE(at5.size() == 2u);
+    BOOST_TEST((at5[1] == px::ConfigStep{5 + px::kAlpha, 5, c1}));
+    // Encoded and decoded as the runtime keeps it; a node installing it knows config(t) as before.
+    auto decoded = px::decode_snapshot_metadata(px::encode_snapshot_metadata(at5));
+    BOOST_REQUIRE(decoded.has_value());
+    BOOST_TEST((*decoded == at5));
+    px::Configurations installed(4, Configuration{});
+    installed.reset(5, *decoded);
+    BOOST_TEST(installed.at(6).configuration() == c0);
+    BOOST_TEST(installed.newest().configuration() == c1);
+    BOOST_TEST(installed.newest_from() == 5 + px::kAlpha);
+    // A second change made to c0 in slot 7, while the first is pending, is void (the guard).
+    const ConfigChange add5{ConfigChange::Kind::add_learner, 5, "127.0.0.1:7005", false};
+    px::Configurations again(1, c0);
+    for (Index slot = 1; slot <= 6; ++slot)
+        again.chosen(slot, slot == 5 ? entry_command(c0, add4) : "w", true);
+    BOOST_TEST((again.chosen(7, entry_command(c0, add5), true) == px::Configurations::Effect::void_entry));
+    BOOST_TEST((again.newest().configuration() == c1));
+    // Snapshots written before membership change (no bytes) still load; garbage does not.
+    BOOST_TEST(px::decode_snapshot_metadata({})->empty());
+    std::string why;
+    const Bytes garbage{1, 5, 0, 0, 0, 9};
+    BOOST_TEST(!px::decode_snapshot_metadata(garbage, &why).has_value());
+    BOOST_TEST(!why.empty());
+    const Bytes other_version{2, 0, 0, 0, 0};
+    BOOST_TEST(!px::decode_snapshot_metadata(other_version).has_value());
 }
