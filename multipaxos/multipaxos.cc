@@ -76,7 +76,7 @@ bool MultiPaxos::plausible(NodeId from, const Message& message) const {
 
 ProposeResult MultiPaxos::propose(std::string command) {
     if (transfer_target_ != kNoNode) return ProposeResult::no_leader;  // paused: transfer.cc
-    if (leader_) return leader_->propose(std::move(command));  // candidate: no_leader
+    if (leader_) return leader_->propose(std::move(command));          // candidate: no_leader
     if (known_leader_ == kNoNode) return ProposeResult::no_leader;
     send(known_leader_, Forward{std::move(command)});
     return ProposeResult::accepted;
@@ -132,7 +132,8 @@ Ready MultiPaxos::take_ready() {
 
 bool MultiPaxos::has_ready() const {
     return !outbox_.empty() || !reads_done_.empty() || acceptor_.has_unsaved() || learner_.has_committed() ||
-           (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty() || !refusals_.empty();
+           (leader_ && leader_->has_unsent()) || compact_below_ || !snapshot_to_.empty() ||
+           !refusals_.empty();
 }
 
 std::optional<std::string> MultiPaxos::propose_config_change(std::uint64_t /*request_id*/,
@@ -154,6 +155,10 @@ EngineStatus MultiPaxos::status() const {
                         : s.log_last_index == 0 ? 0
                                                 : std::max<Index>(1, acceptor_.first_slot());
     s.snapshot_index = snapshot_index_;
+    if (active_leader()) {
+        s.peers = leader_->peer_progress();
+        for (PeerProgress& p : s.peers) p.snapshotting = transfers_.count(p.id) > 0;
+    }
     return s;
 }
 
