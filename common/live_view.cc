@@ -363,6 +363,16 @@ struct LiveViewServer::Impl : std::enable_shared_from_this<Impl> {
         return res;
     }
 
+    // Why `ids` are not all other members of this node's configuration (nullopt: they are).
+    std::optional<std::string> not_peers(const std::set<NodeId>& ids) const {
+        const Configuration config = node.configuration();
+        for (NodeId id : ids) {
+            if (id == node.options().cluster.self) return "node " + std::to_string(id) + " is this node";
+            if (!config.contains(id)) return "node " + std::to_string(id) + " is not a member";
+        }
+        return std::nullopt;
+    }
+
     Response admin_reply(const Request& req, std::string_view path, Grant grant) {
         if (req.method() == http::verb::options) {
             Response res = make_response(req, http::status::no_content, "text/plain", "");
@@ -398,6 +408,7 @@ struct LiveViewServer::Impl : std::enable_shared_from_this<Impl> {
         if (path == "/admin/partition") {
             auto peers = peer_ids(req);
             if (!peers) return error_response(req, http::status::bad_request, "expected ?peers=ID[,ID...]");
+            if (auto why = not_peers(*peers)) return error_response(req, http::status::bad_request, *why);
             node.partition(*peers);
             return ok("cut off from " + id_list({node.partitioned().begin(), node.partitioned().end()}));
         }

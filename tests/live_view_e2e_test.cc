@@ -578,6 +578,8 @@ BOOST_DATA_TEST_CASE(admin_actions_crash_restart_and_partition_a_node, bdata::ma
         if (id != cut) others += (others.empty() ? "" : ",") + std::to_string(id);
     BOOST_TEST(post_admin(c, cut, "partition?peers=" + others).rfind("200", 0) == 0u);
     BOOST_TEST(post_admin(c, cut, "partition?peers=x").rfind("400", 0) == 0u);
+    BOOST_TEST(post_admin(c, cut, "partition?peers=" + std::to_string(cut)).rfind("400", 0) == 0u);
+    BOOST_TEST(post_admin(c, cut, "partition?peers=9").rfind("400", 0) == 0u);
     const NodeId other = cut == 1 ? 2 : 1;
     if (has_leader) {
         auto new_leader = status_until(c, other, [&](const json::object& s) {
