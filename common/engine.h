@@ -264,6 +264,26 @@ inline std::string read_id_str(std::uint64_t id) {
     return text;
 }
 
+// A leader's view of one peer's replication (SPEC "Live view": "per-peer replication progress on
+// a leader"), as the engine holds it; the live view draws it as lag bars. Each engine fills the
+// fields it keeps and leaves the others at their zero value:
+//   Raft         Figure 2's matchIndex and nextIndex, the Progress state (probe, replicate,
+//                snapshot; raft/progress.h), AppendEntries in flight and whether sending is paused.
+//   Multi-Paxos  the highest slot the peer acknowledged (Accepted) in this leader's ballot, the
+//                next slot to send it, the chosen prefix it reported, Accepts in flight.
+//   basic Paxos  no leader and no replication state per peer: only what a node was told (the
+//                trim point a peer announced) and whether a snapshot transfer to it is in flight.
+struct PeerProgress {
+    NodeId id = kNoNode;
+    Index match_index = 0;  // highest index known held by the peer (0: none, or not tracked)
+    Index next_index = 0;   // next index the leader sends it (0: not tracked)
+    Index chosen = 0;       // Multi-Paxos: the chosen prefix the peer reported; basic Paxos: its trim point
+    std::string state;  // the engine's own word for the flow state ("replicate", "probe"...); may be empty
+    std::size_t inflight = 0;   // replication messages sent and not acknowledged
+    bool paused = false;        // nothing more may be sent to it now (window full, probe outstanding)
+    bool snapshotting = false;  // a snapshot transfer to it is in flight
+};
+
 // What INFO shows and what the runtime needs to know about the engine's view of the cluster.
 struct EngineStatus {
     Role role = Role::follower;
@@ -273,6 +293,9 @@ struct EngineStatus {
     Index log_first_index = 0;  // the first index the engine still holds (rises with compaction)
     Index log_last_index = 0;
     Index snapshot_index = 0;  // the engine's latest durable snapshot (0: none)
+    // One entry per other member, in id order, while this node leads (Raft, Multi-Paxos); basic
+    // Paxos reports what it knows of each peer whatever its role. Empty otherwise.
+    std::vector<PeerProgress> peers;
 };
 
 // What an engine found on disk at startup: what its persisted metadata and records add up to.

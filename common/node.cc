@@ -116,18 +116,20 @@ std::map<NodeId, tcp::endpoint> peer_endpoints(asio::io_context& io, const Confi
 // Adapts the Transport to the driver's Network.
 class Node::TransportNetwork final : public Network {
 public:
-    explicit TransportNetwork(Transport& t) : transport_(t) {}
+    TransportNetwork(Transport& t, const std::set<NodeId>& cut_off) : transport_(t), cut_off_(cut_off) {}
     void send(NodeId to, Bytes payload) override {
-        if (joining_) return;  // common/membership_guard.h: a new data dir says nothing yet
+        if (joining_) return;            // common/membership_guard.h: a new data dir says nothing yet
+        if (cut_off_.count(to)) return;  // partitioned by the live view's admin action
         transport_.send(to, payload);
     }
     void send_bulk(NodeId to, Bytes payload) override {
-        if (joining_) return;
+        if (joining_ || cut_off_.count(to)) return;
         transport_.send_bulk(to, payload);  // a dropped chunk is retransmitted by the snapshot layer
     }
     bool joining_ = false;
-    bool reachable(NodeId peer) const override { return transport_.connected(peer); }
+    bool reachable(NodeId peer) const override { return !cut_off_.count(peer) && transport_.connected(peer); }
     bool known_unreachable(NodeId peer) const override {
+        if (cut_off_.count(peer)) return true;
         for (const PeerLink& link : transport_.links())
             if (link.id == peer) return link.known_down;
         return false;  // not (yet) a peer of the transport: nothing known
@@ -135,10 +137,18 @@ public:
 
 private:
     Transport& transport_;
+    const std::set<NodeId>& cut_off_;  // Node::partitioned_
 };
 
 Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machine)
-    : io_(io), options_(std::move(options)), tick_timer_(io) {
+    : io_(io), options_(std::move(options)), state_machine_(state_machine), tick_timer_(io) {
+    open();
+}
+
+// Everything a process start builds from the data dir: the store, snapshots, membership guard,
+// transport and driver with a freshly recovered engine. Run again by restart() after crash().
+void Node::open() {
+    StateMachine& state_machine = state_machine_;
     LogStoreOptions store_options;
     store_options.engine = options_.protocol;
     store_options.durability = options_.durability;
@@ -218,19 +228,19 @@ Node::Node(asio::io_context& io, NodeOptions options, StateMachine& state_machin
     transport_ = std::make_unique<Transport>(
         io_, self, options_.protocol, peers, transport_options,
         [this](NodeId from, std::span<const std::uint8_t> payload) {
-            if (stopped_ || network_->joining_) return true;
+            if (stopped_ || network_->joining_ || cut_off(from)) return true;
             bool ok = fail_stop([&] { return driver_->receive(from, payload); });
             schedule_pump();
             return ok;
         },
         [this](NodeId from, std::span<const std::uint8_t> payload) {
-            if (stopped_ || network_->joining_) return true;
+            if (stopped_ || network_->joining_ || cut_off(from)) return true;
             bool ok = fail_stop([&] { return driver_->receive_bulk(from, payload); });
             schedule_pump();
             return ok;
         },
         log_at);
-    network_ = std::make_unique<TransportNetwork>(*transport_);
+    network_ = std::make_unique<TransportNetwork>(*transport_, partitioned_);
     // A --join node does not wait for every peer to meet it (common/membership_guard.h).
     network_->joining_ = !guard_->joined() && !options_.join;
     if (network_->joining_)
@@ -422,8 +432,9 @@ NodeHealth Node::health() const {
     NodeHealth h;
     h.joining = network_->joining_;
     for (const PeerLink& link : transport_->links()) {
-        if (link.connected) h.connected.push_back(link.id);
-        if (link.known_down) h.down.push_back(link.id);
+        const bool cut = cut_off(link.id);  // a partition shows as the peer being down
+        if (link.connected && !cut) h.connected.push_back(link.id);
+        if (link.known_down || cut) h.down.push_back(link.id);
         if (!link.refused_because.empty()) h.refused_by[link.id] = link.refused_because;
         if (h.joining && !link.connected) h.waiting_for.push_back(link.id);
     }
@@ -501,6 +512,77 @@ void Node::publish_state() {
     if (status == last_published_status_) return;
     live_events_.publish(state_event_json(options_.cluster.self, status, unix_time_ms()));
     last_published_status_ = std::move(status);
+}
+
+}  // namespace ballot
+
+namespace ballot {
+
+// ---- the live view's admin actions (common/live_view.h) ----
+
+void Node::set_crash_hooks(std::function<void()> on_crash, std::function<void()> before_restart) {
+    on_crash_ = std::move(on_crash);
+    before_restart_ = std::move(before_restart);
+}
+
+// As if the process were killed: the engine stops, every connection drops, waiting requests fail,
+// and nothing volatile survives (restart() rebuilds it all from the data dir). What the last
+// batches handed to storage are fsync'ed first, as FileStorage::close() finishes its queue: an
+// in-process crash cannot lose the page cache, which a power cut could.
+void Node::crash() {
+    if (stopped_) return;
+    spdlog::warn("admin: crashing this node (engine stopped, connections dropped)");
+    stop();
+    crashed_ = true;
+    if (on_crash_) on_crash_();
+    publish_state();  // the live view's readers see it crashed
+}
+
+void Node::restart() {
+    if (!crashed_) return;
+    spdlog::warn("admin: restarting this node from {}", options_.data_dir);
+    // The crashed incarnation goes first: its store must release the data dir's lock.
+    driver_.reset();
+    network_.reset();
+    transport_.reset();
+    guard_.reset();
+    snapshot_worker_.reset();
+    snapshot_dir_.reset();
+    storage_.reset();
+    followed_configuration_.reset();
+    last_reported_state_.reset();
+    last_published_status_.clear();
+    last_announced_mark_ = 0;
+    created_at_ = std::chrono::steady_clock::now();
+    if (before_restart_) before_restart_();  // an empty state machine, as in a new process
+    try {
+        open();
+    } catch (const NodeOpenError& e) {
+        // What a real restart would do with a data dir it cannot open: one line and exit 1.
+        spdlog::critical("cannot restart: {}", e.message);
+        spdlog::default_logger()->flush();
+        std::_Exit(1);
+    }
+    const NodeAddress& me = options_.cluster.self_address();
+    crashed_ = false;
+    stopped_ = false;
+    start(listen_on(io_, resolve(io_, me.host, me.peer_port())));
+}
+
+void Node::partition(const std::set<NodeId>& peers) {
+    partitioned_ = peers;
+    partitioned_.erase(options_.cluster.self);
+    spdlog::warn("admin: cut off from peers {{{}}} both ways",
+                 id_list({partitioned_.begin(), partitioned_.end()}));
+}
+
+void Node::heal() {
+    if (!partitioned_.empty()) spdlog::warn("admin: partition healed");
+    partitioned_.clear();
+}
+
+bool Node::cut_off(NodeId peer) const {
+    return partitioned_.count(peer) > 0;
 }
 
 }  // namespace ballot

@@ -5,9 +5,11 @@
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -62,6 +64,8 @@ struct NodeOptions {
     // --http HOST:PORT: where this node serves its live view (common/live_view.h); port 0: off.
     std::string http_host;
     std::uint16_t http_port = 0;
+    // --http-admin: the live view's admin actions (crash, restart, partition) are allowed.
+    bool http_admin = false;
     // --tls-cert-file and co (common/tls.h, peer_tls): mutual TLS with every peer; null: plaintext.
     std::shared_ptr<boost::asio::ssl::context> peer_tls;
 };
@@ -139,7 +143,27 @@ public:
     // made only while someone subscribes.
     LiveEvents& live_events() { return live_events_; }
 
+    // ---- the live view's admin actions (--http-admin; common/live_view.h) ----
+    // crash(): as if the process were killed: stops the engine, the transport and the timers,
+    // fails every waiting request, drops every peer connection and calls `on_crash` (the client
+    // front end drops its connections). The node's objects stay, stopped, so status() shows the
+    // state it died with. restart(): after crash(), calls `before_restart` (the state machine is
+    // emptied, as a new process's is) and rebuilds everything from the data dir, as a process
+    // start does; a data dir that cannot be opened then ends the process (exit 1), as at start.
+    void set_crash_hooks(std::function<void()> on_crash, std::function<void()> before_restart);
+    void crash();
+    void restart();
+    bool crashed() const { return crashed_; }
+    // Cuts this node off from `peers` in both directions (nothing sent to them, nothing taken
+    // from them; they show as down) until heal(). Survives crash() and restart(), as a network
+    // partition would.
+    void partition(const std::set<NodeId>& peers);
+    void heal();
+    const std::set<NodeId>& partitioned() const { return partitioned_; }
+
 private:
+    void open();
+    bool cut_off(NodeId peer) const;
     void schedule_pump();
     void schedule_tick();
     void report_state_changes();
@@ -152,6 +176,11 @@ private:
 
     boost::asio::io_context& io_;
     NodeOptions options_;
+    StateMachine& state_machine_;
+    bool crashed_ = false;
+    std::set<NodeId> partitioned_;
+    std::function<void()> on_crash_;
+    std::function<void()> before_restart_;
     std::unique_ptr<FileStorage> storage_;
     std::unique_ptr<PosixSnapshotDir> snapshot_dir_;
     std::unique_ptr<ThreadSnapshotWorker> snapshot_worker_;

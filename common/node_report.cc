@@ -52,9 +52,9 @@ std::vector<MemberReport> member_reports(const NodeReport& r, const Node& node, 
     for (const Member& m : config.members()) {
         std::string unused;
         const auto address = parse_node_address(m.address + ":" + std::to_string(m.id), unused);
-        out.push_back(MemberReport{m.id, m.address, address ? member_http_address(o, *address) : std::string(),
-                                   member_role(r, h, o.cluster.self, leader, m.id, own_role),
-                                   member_role_name(m.role)});
+        out.push_back(MemberReport{
+            m.id, m.address, address ? member_http_address(o, *address) : std::string(),
+            member_role(r, h, o.cluster.self, leader, m.id, own_role), member_role_name(m.role)});
     }
     return out;
 }
@@ -63,7 +63,8 @@ std::vector<MemberReport> member_reports(const NodeReport& r, const Node& node, 
 std::string members_text(const std::vector<MemberReport>& members, const char* membership) {
     std::string out;
     for (auto& m : members)
-        if (m.membership == membership) out += (out.empty() ? "" : ",") + std::to_string(m.id) + "@" + m.address;
+        if (m.membership == membership)
+            out += (out.empty() ? "" : ",") + std::to_string(m.id) + "@" + m.address;
     return out;
 }
 
@@ -78,6 +79,21 @@ std::string json_members(const std::vector<MemberReport>& members) {
         out += "{\"id\":" + std::to_string(m.id) + ",\"address\":" + json_string(m.address) +
                ",\"http_address\":" + json_string(m.http_address) + ",\"role\":" + json_string(m.role) +
                ",\"membership\":" + json_string(m.membership) + "}";
+    }
+    return out + "]";
+}
+
+// /status's "replication": one object per peer, with the fields every engine shares (what an
+// engine does not track is 0, "" or false; common/engine.h, PeerProgress).
+std::string json_replication(const std::vector<PeerProgress>& peers) {
+    std::string out = "[";
+    for (const PeerProgress& p : peers) {
+        if (out.size() > 1) out += ",";
+        out += "{\"id\":" + std::to_string(p.id) + ",\"match_index\":" + std::to_string(p.match_index) +
+               ",\"next_index\":" + std::to_string(p.next_index) + ",\"chosen\":" + std::to_string(p.chosen) +
+               ",\"state\":" + json_string(p.state) + ",\"inflight\":" + std::to_string(p.inflight) +
+               ",\"paused\":" + (p.paused ? "true" : "false") +
+               ",\"snapshotting\":" + (p.snapshotting ? "true" : "false") + "}";
     }
     return out + "]";
 }
@@ -129,9 +145,12 @@ NodeReport node_report(const Node& node) {
         r.has_leader = o.engine->has_leader;
     }
     if (o.http_port != 0) r.http_address = o.http_host + ":" + std::to_string(o.http_port);
-    const std::string role = role_text(h, s.engine.role, o.join);
+    r.http_admin = o.http_admin;
+    // Crashed by the live view's admin action: what it shows is the state it died with.
+    const std::string role = node.crashed() ? "crashed" : role_text(h, s.engine.role, o.join);
     const Configuration config = node.configuration();
     r.members = member_reports(r, node, config, h, s.engine.leader, role);
+    r.replication = s.engine.peers;
 
     auto text = [&](const std::string& k, const std::string& v) { r.fields.push_back({k, v, Kind::text}); };
     auto number = [&](const std::string& k, auto v) {
@@ -179,6 +198,8 @@ NodeReport node_report(const Node& node) {
     ids("waiting_for", h.waiting_for);
     ids("connected_peers", h.connected);
     ids("unreachable_peers", h.down);
+    // Cut off by the live view's admin action (Node::partition).
+    ids("partitioned_peers", {node.partitioned().begin(), node.partitioned().end()});
     text("data_dir", o.data_dir);
     number("uptime_in_seconds", node.uptime_seconds());
     return r;
@@ -193,9 +214,11 @@ std::string info_text(const NodeReport& report) {
 std::string status_json(const NodeReport& report) {
     std::string out = "{";
     for (auto& f : report.fields) out += json_string(f.key) + ":" + json_value(report, f) + ",";
+    out += "\"replication\":" + json_replication(report.replication) + ",";
     out += "\"title\":" + json_string(report.title) +
            ",\"has_leader\":" + (report.has_leader ? "true" : "false") +
-           ",\"http_address\":" + json_string(report.http_address) + "}";
+           ",\"http_address\":" + json_string(report.http_address) +
+           ",\"http_admin\":" + (report.http_admin ? "true" : "false") + "}";
     return out;
 }
 

@@ -34,16 +34,19 @@ struct MemberReport {
 struct NodeReport {
     std::vector<ReportField> fields;  // in INFO's order
     std::vector<MemberReport> members;
+    // Per-peer replication progress (EngineStatus::peers): /status's "replication" list.
+    std::vector<PeerProgress> replication;
     std::string title;         // the engine's name for people ("Multi-Paxos")
     bool has_leader = true;    // EngineTraits::has_leader
     std::string http_address;  // this node's --http HOST:PORT; empty without
+    bool http_admin = false;   // --http-admin: the live view's admin actions are on
 };
 
 NodeReport node_report(const Node& node);
 
 // INFO's body: "# Ballot" and one `key:value` line per field, CRLF-terminated.
 std::string info_text(const NodeReport& report);
-// /status: one JSON object (fields, then "title", "has_leader", "http_address").
+// /status: one JSON object (fields, then "replication", "title", "has_leader", "http_address", "http_admin").
 std::string status_json(const NodeReport& report);
 
 // A member's live-view address by the --http rule (README "Live view"): every member serves its

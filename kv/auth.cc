@@ -1,10 +1,5 @@
 #include "kv/auth.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
-#include <algorithm>
-#include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,14 +10,6 @@
 namespace ballot::kv {
 
 namespace {
-
-using Digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
-
-Digest digest(std::string_view s) {
-    Digest d{};
-    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
-    return d;
-}
 
 const std::string kWrongPass = "WRONGPASS invalid username-password pair or user is disabled.";
 
@@ -51,12 +38,6 @@ std::optional<Access> access_of(const AuthConfig& config, std::string_view user,
 }
 
 }  // namespace
-
-bool secrets_equal(std::string_view a, std::string_view b) {
-    // Equal-length digests, so the comparison's time depends on neither content nor length.
-    const Digest da = digest(a), db = digest(b);
-    return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
-}
 
 AuthState initial_auth(const AuthConfig& config) {
     AuthState s;
@@ -88,12 +69,6 @@ std::string authenticate(const AuthConfig& config, AuthState& state,
     state.granted = *granted;
     state.user = user;
     return {};
-}
-
-std::chrono::milliseconds failed_auth_delay(unsigned failures) {
-    constexpr std::chrono::milliseconds first{100}, most{5000};
-    const unsigned doublings = std::min(failures == 0 ? 0u : failures - 1, 6u);
-    return std::min(most, first * (1 << doublings));
 }
 
 std::string read_secret_file(const std::string& option, const std::string& path) {

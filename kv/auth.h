@@ -8,8 +8,7 @@
 //
 // Unauthenticated clients get -NOAUTH for everything but PING AUTH HELLO (and QUIT); a client
 // short of the admin secret gets -NOPERM for admin commands; a wrong password gets -WRONGPASS.
-// Secrets are compared in constant time (OpenSSL's CRYPTO_memcmp over SHA-256 digests, so
-// neither the content nor the length leaks through timing).
+// Secrets are compared in constant time (common/secret.h).
 #pragma once
 
 #include <chrono>
@@ -18,12 +17,14 @@
 #include <string_view>
 #include <vector>
 
+#include "common/secret.h"
 #include "kv/kv_commands.h"
 
 namespace ballot::kv {
 
-// True if `a` and `b` are equal; takes the same time whatever they hold.
-bool secrets_equal(std::string_view a, std::string_view b);
+// Constant-time comparison and the delay after a wrong password, shared with the live view.
+using ballot::failed_auth_delay;
+using ballot::secrets_equal;
 
 // The secrets a node was started with; nullopt: that check is off.
 struct AuthConfig {
@@ -49,10 +50,6 @@ std::string permission_error(const AuthConfig& config, const AuthState& state, c
 // is raised), else Redis's error reply; a wrong password also counts a failure in `state`.
 std::string authenticate(const AuthConfig& config, AuthState& state,
                          const std::vector<std::string>& user_and_pass);
-
-// How long to hold the reply to the n-th wrong password of a connection (n >= 1): 100 ms,
-// doubling, at most 5 s. Slows guessing down without blocking anything else.
-std::chrono::milliseconds failed_auth_delay(unsigned failures);
 
 // A secret file's content, one trailing newline (LF or CRLF) removed. Throws
 // std::runtime_error naming `option` and `path` if it is missing, unreadable or empty.

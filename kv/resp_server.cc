@@ -700,6 +700,10 @@ void RespServer::stop() {
     boost::system::error_code ignored;
     if (impl_->acceptor) impl_->acceptor->close(ignored);
     impl_->watchdog_timer.cancel();
+    close_connections();
+}
+
+void RespServer::close_connections() {
     for (auto& w : impl_->sessions)
         if (auto s = w.lock()) s->close();
 }

@@ -51,6 +51,8 @@ public:
     void start(boost::asio::ip::tcp::acceptor listening);
     // Stops accepting and closes every connection.
     void stop();
+    // Closes every connection and goes on accepting (the node crashed: common/node.h).
+    void close_connections();
 
     struct Impl;
 

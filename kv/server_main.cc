@@ -67,7 +67,7 @@ std::string usage() {
            "                     [--restore-from SNAPSHOT-FILE] [--link-delay MS[:JITTER_MS]] [--version]\n"
            "                     [--requirepass-file FILE] [--admin-pass-file FILE] [--max-clients N]\n"
            "                     [--client-idle-timeout-s S] [--client-partial-request-timeout-ms MS]\n"
-           "                     [--http HOST:PORT]\n"
+           "                     [--http HOST:PORT [--http-admin]]\n"
            "                     [--tls-cert-file FILE --tls-key-file FILE --tls-ca-cert-file FILE]\n";
 }
 
@@ -180,6 +180,8 @@ ServerArgs parse_args(int argc, char** argv) {
         "the cluster CA (PEM): peers must present a certificate it signed, naming node-ID")(
         "http", po::value<std::string>(),
         "HOST:PORT: serve the live view (a page, /status JSON, /events) here; off by default")(
+        "http-admin", po::bool_switch(),
+        "allow the live view's admin actions (crash, restart, partition this node); for local labs")(
         "version", "print the version and exit");
     po::variables_map vm;
     try {
@@ -263,12 +265,9 @@ ServerArgs parse_args(int argc, char** argv) {
         *file = vm[option].as<std::string>();
         if (file->empty()) throw UsageError{"--" + std::string(option) + ": expected a file"};
     }
-    // SPEC "Security": with a password set the live view must require it, and it cannot yet; so
-    // it does not run at all rather than show the cluster to anyone who can reach it.
-    if (a.node.http_port != 0 && !a.requirepass_file.empty())
-        throw UsageError{
-            "--http cannot be used with --requirepass-file yet: the live view has no "
-            "authentication; leave out --http on a cluster with a password"};
+    a.node.http_admin = vm["http-admin"].as<bool>();
+    if (a.node.http_admin && a.node.http_port == 0)
+        throw UsageError{"--http-admin needs --http HOST:PORT: the admin actions are the live view's"};
     a.max_clients = parse_number("max-clients", vm["max-clients"].as<std::string>(), 1);
     a.client_idle_timeout_s =
         parse_number("client-idle-timeout-s", vm["client-idle-timeout-s"].as<std::string>(), 0);
@@ -440,11 +439,17 @@ int main(int argc, char** argv) {
     kv::RespServer server(io, *node, store, resp_options);
     server.start(std::move(listeners->clients));
     node->start(std::move(listeners->peers));
-    LiveViewServer live_view(io, *node);
+    LiveViewServer live_view(io, *node, {resp_options.auth.data_password, resp_options.auth.admin_password});
+    // The live view's crash and restart (--http-admin): clients lose their connections as they
+    // would if the process died, and the restarted node starts from an empty store, as a new
+    // process does, before it recovers the data dir.
+    node->set_crash_hooks([&server] { server.close_connections(); },
+                          [&store] { store.restore(kv::KvStore().snapshot()); });
     if (listeners->http) {
         live_view.start(std::move(*listeners->http));
-        spdlog::info("live view on http://{}:{}/ (/status, /events)", args.node.http_host,
-                     args.node.http_port);
+        spdlog::info("live view on http://{}:{}/ (/status, /events){}{}", args.node.http_host,
+                     args.node.http_port, resp_options.auth.data_password ? ", password required" : "",
+                     args.node.http_admin ? ", admin actions ON (--http-admin)" : "");
     }
 
     asio::signal_set signals(io, SIGTERM, SIGINT);

@@ -146,6 +146,9 @@ public:
     void abandon();
 
     void check_invariants() const;
+    // Each peer's replication in this ballot, for status() (the live view's lag bars): the highest
+    // slot it acknowledged, the next to send it, its reported chosen prefix, Accepts in flight.
+    std::vector<PeerProgress> peer_progress() const;
 
 private:
     enum class Phase { one, two };
@@ -163,6 +166,7 @@ private:
         Index next = 1;                       // first slot not yet sent in this ballot
         std::deque<InflightAccept> inflight;  // bounded by max_inflight_messages
         Index chosen = 0;                     // its reported chosen prefix
+        Index accepted = 0;                   // the highest slot it acknowledged (Accepted) in this ballot
         std::uint64_t heard_tick = 0;
         std::uint64_t read_ack = 0;  // highest read round it acknowledged
         Index catchup_end = 0;       // last slot of the Chosen message in flight

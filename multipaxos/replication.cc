@@ -151,6 +151,7 @@ void Leader::on_accepted(NodeId from, const Accepted& m, std::uint64_t now) {
     Peer& peer = known->second;
     peer.heard_tick = now;
     Index highest = m.slots.empty() ? 0 : m.slots.back();
+    peer.accepted = std::max(peer.accepted, highest);
     while (!peer.inflight.empty() && peer.inflight.front().last_slot <= highest) peer.inflight.pop_front();
     send_accepts(from, peer, now);
     catch_up(from, peer, m.chosen, m.behind, now);
@@ -220,6 +221,22 @@ void Leader::retransmit(std::uint64_t now) {
         peer.next = from;
         send_accepts(id, peer, now);
     }
+}
+
+std::vector<PeerProgress> Leader::peer_progress() const {
+    std::vector<PeerProgress> out;
+    for (const auto& [id, peer] : peers_) {
+        PeerProgress pp;
+        pp.id = id;
+        pp.match_index = peer.accepted;
+        pp.next_index = peer.next;
+        pp.chosen = peer.chosen;
+        pp.state = peer.catchup_end > 0 ? "catch-up" : "replicate";
+        pp.inflight = peer.inflight.size();
+        pp.paused = peer.inflight.size() >= config_.max_inflight_messages;
+        out.push_back(std::move(pp));
+    }
+    return out;
 }
 
 }  // namespace ballot::multipaxos

@@ -194,7 +194,24 @@ EngineStatus Paxos::status() const {
     // Slots at or below the trim point are gone (past the last one if every slot seen is trimmed).
     s.log_first_index = s.log_last_index > 0 ? acceptor_.trim_point() + 1 : 0;
     s.snapshot_index = snapshot_index_;
+    s.peers = peer_knowledge();
     return s;
+}
+
+// Basic Paxos keeps no replication state per peer (every slot runs both phases with a majority,
+// whoever proposes): all a node knows of the others is the trim point each announced and the
+// snapshot transfers it is making. The live view shows that much and no lag bars.
+std::vector<PeerProgress> Paxos::peer_knowledge() const {
+    std::vector<PeerProgress> out;
+    for (NodeId id : members_.voters()) {
+        if (id == members_.self()) continue;
+        PeerProgress pp;
+        pp.id = id;
+        if (auto it = peer_trims_.find(id); it != peer_trims_.end()) pp.chosen = it->second;
+        pp.snapshotting = transfers_.count(id) > 0;
+        out.push_back(std::move(pp));
+    }
+    return out;
 }
 
 std::string Paxos::describe(std::span<const std::uint8_t> payload) const {

@@ -70,6 +70,9 @@ public:
     void check_invariants() const override;  // invariants.cc
 
 private:
+    // What this node knows of each other voter (status().peers): the trim points peers announced, transfers
+    // in flight.
+    std::vector<PeerProgress> peer_knowledge() const;
     Paxos(const EngineConfig& config, const Recovered& recovered, std::optional<SnapshotMeta> snapshot,
           const Tuning& tuning);
     // One quorum query serving every read() made before it was sent.

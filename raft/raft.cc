@@ -169,7 +169,29 @@ EngineStatus Raft::status() const {
     s.log_first_index = log_.empty() ? 0 : log_.first_index();
     s.log_last_index = log_.last_index();
     s.snapshot_index = snapshot_index_;
+    if (role_ == Role::leader) s.peers = peer_progress();
     return s;
+}
+
+// Figure 2's nextIndex[] and matchIndex[] with the flow control around them (raft/progress.h), for
+// the live view's lag bars.
+std::vector<PeerProgress> Raft::peer_progress() const {
+    std::vector<PeerProgress> out;
+    for (const auto& [id, p] : progress_) {
+        if (id == id_) continue;
+        PeerProgress pp;
+        pp.id = id;
+        pp.match_index = p.matchIndex;
+        pp.next_index = p.nextIndex;
+        pp.state = p.state() == Progress::State::probe       ? "probe"
+                   : p.state() == Progress::State::replicate ? "replicate"
+                                                             : "snapshot";
+        pp.inflight = p.inflight();
+        pp.paused = p.paused();
+        pp.snapshotting = transfers_.count(id) > 0;
+        out.push_back(std::move(pp));
+    }
+    return out;
 }
 
 std::string Raft::describe(std::span<const std::uint8_t> payload) const {

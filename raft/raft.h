@@ -193,6 +193,9 @@ private:
     // A leader applying its own removal hands over to the voter with the longest log.
     void hand_over_on_removal();
 
+    // Leader: each peer's Progress as status() reports it (the live view's lag bars).
+    std::vector<PeerProgress> peer_progress() const;
+
     // ---- invariants.cc ----
     void check_leader_invariants() const;
     void check_snapshot_invariants() const;

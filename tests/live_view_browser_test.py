@@ -7,8 +7,12 @@ protocol (on a pipe: --remote-debugging-pipe, so no WebSocket library is needed)
   - every member appears with the role its own /status gives (and a leader, where the engine
     has one),
   - events arrive (the page's event counter grows while a client writes),
+  - a leader's card shows a lag bar per peer (engines with a leader),
+  - the admin buttons work (the servers run with --http-admin): clicking Crash on node 3's card
+    shows it crashed, clicking Restart brings it back,
   - the page logs no console error and throws no exception,
-then saves a screenshot per engine: <build>/live_view/<engine>.png.
+then saves screenshots per engine: <build>/live_view/<engine>.png, and <engine>-crashed.png with
+node 3 crashed.
 
 Usage: live_view_browser_test.py BALLOT_SERVER_BINARY OUTPUT_DIR [ENGINE...]
 Exit 0: passed; 1: failed; 77: skipped (no chromium: scripts/setup.sh installs Debian's).
@@ -68,7 +72,7 @@ class Cluster:
             log = open(os.path.join(root, f"{engine}-n{i}.log"), "w")
             args = [server, "--protocol", engine, "--id", str(i), "--data-dir",
                     os.path.join(root, f"{engine}-n{i}"), "--http",
-                    f"127.0.0.1:{self.http_port(i)}"] + nodes
+                    f"127.0.0.1:{self.http_port(i)}", "--http-admin"] + nodes
             self.procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT))
 
     def http_port(self, i):
@@ -190,6 +194,7 @@ class Browser:
 PAGE_STATE = """JSON.stringify({
   roles: Object.fromEntries([...document.querySelectorAll('.node')].map(
       e => [e.id, e.dataset.role])),
+  lag_bars: document.querySelectorAll('.progress .bar').length,
   events: Number(document.getElementById('events-count').textContent),
   cluster: document.getElementById('cluster').textContent})"""
 
@@ -202,6 +207,14 @@ def wait_for(what, check, timeout=LIVENESS_S):
             return value
         time.sleep(0.2)
     raise AssertionError("timed out waiting for " + what)
+
+
+def click_admin(browser, node, action):
+    """Clicks an admin button on a node's card, as a person would (the card is redrawn often, so
+    the button is looked up when it is clicked)."""
+    selector = f'button[data-node="{node}"][data-action="{action}"]'
+    wait_for(f"the {action} button of node {node}",
+             lambda: browser.evaluate(f"(b => b ? (b.click(), true) : false)(document.querySelector('{selector}'))"))
 
 
 def check_engine(server, chromium, engine, out_dir, root):
@@ -233,9 +246,23 @@ def check_engine(server, chromium, engine, out_dir, root):
             cluster.write(f"key{i}", f"value{i}")
         state = wait_for("events to arrive on the page",
                          lambda: (s := json.loads(browser.evaluate(PAGE_STATE))) and s["events"] > before and s)
+        if settled()[0]["has_leader"]:
+            wait_for("a lag bar per peer on the leader's card",
+                     lambda: json.loads(browser.evaluate(PAGE_STATE))["lag_bars"] == 2)
         time.sleep(1)  # let the messages of the last writes be drawn in the screenshot
         shot = os.path.join(out_dir, engine + ".png")
         browser.screenshot(shot)
+
+        click_admin(browser, 3, "crash")
+        wait_for("node 3 shown crashed",
+                 lambda: json.loads(browser.evaluate(PAGE_STATE))["roles"].get("node-3") == "crashed")
+        cluster.write("while-crashed", "1")
+        time.sleep(1)
+        browser.screenshot(os.path.join(out_dir, engine + "-crashed.png"))
+        click_admin(browser, 3, "restart")
+        wait_for("node 3 back after Restart",
+                 lambda: json.loads(browser.evaluate(PAGE_STATE))["roles"].get("node-3") not in
+                 (None, "crashed", "down"))
         errors = browser.errors()
         if errors:
             raise AssertionError("console errors: " + "; ".join(errors))

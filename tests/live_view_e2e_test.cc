@@ -13,12 +13,14 @@
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/src.hpp>  // header-only Boost.JSON, for this test alone
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <random>
@@ -58,9 +60,11 @@ struct HttpReply {
     std::string body;
 };
 
+using Headers = std::vector<std::pair<http::field, std::string>>;
+
 // One request on a fresh connection; nullopt if the node does not answer.
 std::optional<HttpReply> http_request(std::uint16_t port, http::verb method, const std::string& target,
-                                      const std::string& raw = {}) {
+                                      const std::string& raw = {}, const Headers& headers = {}) {
     try {
         asio::io_context io;
         beast::tcp_stream stream(io);
@@ -71,6 +75,7 @@ std::optional<HttpReply> http_request(std::uint16_t port, http::verb method, con
         } else {
             http::request<http::empty_body> req{method, target, 11};
             req.set(http::field::host, "127.0.0.1");
+            for (auto& [field, value] : headers) req.set(field, value);
             http::write(stream, req);
         }
         beast::flat_buffer buffer;
@@ -82,8 +87,16 @@ std::optional<HttpReply> http_request(std::uint16_t port, http::verb method, con
     }
 }
 
-std::optional<json::object> get_status(std::uint16_t port) {
-    auto reply = http_request(port, http::verb::get, "/status");
+// An Authorization header for HTTP basic auth.
+Headers basic_auth(const std::string& user, const std::string& password) {
+    const std::string plain = user + ":" + password;
+    std::string encoded(beast::detail::base64::encoded_size(plain.size()), '\0');
+    encoded.resize(beast::detail::base64::encode(encoded.data(), plain.data(), plain.size()));
+    return {{http::field::authorization, "Basic " + encoded}};
+}
+
+std::optional<json::object> get_status(std::uint16_t port, const Headers& headers = {}) {
+    auto reply = http_request(port, http::verb::get, "/status", {}, headers);
     if (!reply || reply->status != 200) return std::nullopt;
     return json::parse(reply->body).as_object();
 }
@@ -114,13 +127,16 @@ int free_consecutive(int low, int high, const std::function<bool(int)>& free) {
 // ephemeral ports, so that tests running side by side do not take each other's ports.
 class LiveCluster : public LocalCluster {
 public:
-    explicit LiveCluster(const std::string& protocol)
+    explicit LiveCluster(const std::string& protocol, const std::vector<std::string>& extra_args = {})
         : LocalCluster(kServer, protocol, 3, {},
                        free_consecutive(20000, 45000,
                                         [](int p) { return can_bind(p) && can_bind(p + kPeerPortOffset); })),
           http_base_(free_consecutive(61000, 65535, can_bind)) {
-        for (NodeId id = 1; id <= 3; ++id)
-            set_node_extra_args(id, {"--http", "127.0.0.1:" + std::to_string(http_port(id))});
+        for (NodeId id = 1; id <= 3; ++id) {
+            std::vector<std::string> args{"--http", "127.0.0.1:" + std::to_string(http_port(id))};
+            args.insert(args.end(), extra_args.begin(), extra_args.end());
+            set_node_extra_args(id, args);
+        }
     }
     std::uint16_t http_port(NodeId id) const { return static_cast<std::uint16_t>(http_base_ + id - 1); }
 
@@ -130,13 +146,13 @@ private:
 
 // Every node's /status once each answers, none is still joining (common/membership_guard.h) and,
 // where the engine has leaders, one says leader.
-std::vector<json::object> wait_for_settled(LiveCluster& c, bool has_leader) {
+std::vector<json::object> wait_for_settled(LiveCluster& c, bool has_leader, const Headers& headers = {}) {
     const auto deadline = Clock::now() + kLiveness;
     std::vector<json::object> all;
     while (Clock::now() < deadline) {
         all.clear();
         for (NodeId id = 1; id <= static_cast<NodeId>(c.size()); ++id)
-            if (auto s = get_status(c.http_port(id))) all.push_back(*s);
+            if (auto s = get_status(c.http_port(id), headers)) all.push_back(*s);
         auto some = [&](const char* role) {
             return std::any_of(all.begin(), all.end(), [&](auto& s) { return text(s, "role") == role; });
         };
@@ -247,6 +263,76 @@ BOOST_DATA_TEST_CASE(status_has_the_spec_fields_and_finds_every_member, bdata::m
     }
 }
 
+// SPEC "per-peer replication progress on a leader": once a write is committed, the leader's
+// /status lists each other member with a match at the commit point (Raft: matchIndex and
+// nextIndex = matchIndex + 1 in replicate; Multi-Paxos: the acknowledged slot and the next to
+// send); followers list nobody. Basic Paxos has no leader and no per-peer replication state: every
+// node lists its peers with nothing tracked but what they told it (common/engine.h, PeerProgress).
+BOOST_DATA_TEST_CASE(status_reports_replication_progress_per_peer, bdata::make(engine_names()), protocol) {
+    LiveCluster c(protocol);
+    c.start_all();
+    const bool has_leader = find_engine(protocol)->has_leader;
+    BOOST_REQUIRE(wait_for_settled(c, has_leader).size() == 3);
+    BOOST_REQUIRE(c.write_until_ok(1, "progress", "1", kLiveness));
+
+    auto peers_of = [](const json::object& s) {
+        std::vector<std::uint64_t> ids;
+        for (const json::value& v : s.at("replication").as_array())
+            ids.push_back(number(v.as_object(), "id"));
+        return ids;
+    };
+    // Every peer caught up with the commit point (polled: the last acknowledgement may be on its way).
+    auto caught_up = [&](const json::object& s) {
+        const auto commit = number(s, "commit_index");
+        for (const json::value& v : s.at("replication").as_array()) {
+            const json::object& p = v.as_object();
+            if (number(p, "match_index") < commit || number(p, "next_index") <= number(p, "match_index"))
+                return false;
+            if (protocol == "raft" &&
+                (text(p, "state") != "replicate" || number(p, "next_index") != commit + 1))
+                return false;
+        }
+        return true;
+    };
+    const auto deadline = Clock::now() + kLiveness;
+    std::optional<json::object> leader;
+    while (Clock::now() < deadline && has_leader) {
+        for (NodeId id = 1; id <= 3; ++id) {
+            auto s = get_status(c.http_port(id));
+            if (!s) continue;
+            const bool leads = text(*s, "role") == "leader";
+            if (!leads) BOOST_TEST(s->at("replication").as_array().empty(), json::serialize(*s));
+            if (leads && caught_up(*s)) leader = s;
+        }
+        if (leader) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    if (has_leader) {
+        BOOST_REQUIRE_MESSAGE(leader, "no leader reported every peer caught up");
+        const auto self = number(*leader, "id");
+        std::vector<std::uint64_t> others;
+        for (std::uint64_t id = 1; id <= 3; ++id)
+            if (id != self) others.push_back(id);
+        BOOST_TEST(peers_of(*leader) == others, json::serialize(*leader));
+        for (const json::value& v : leader->at("replication").as_array()) {
+            const json::object& p = v.as_object();
+            for (const char* key : {"inflight", "paused", "snapshotting", "state", "chosen"})
+                BOOST_TEST(p.contains(key), key << " missing in " << json::serialize(p));
+            BOOST_TEST(!p.at("snapshotting").as_bool());
+        }
+        return;
+    }
+    for (NodeId id = 1; id <= 3; ++id) {
+        auto s = get_status(c.http_port(id));
+        BOOST_REQUIRE(s);
+        BOOST_TEST(peers_of(*s).size() == 2u, json::serialize(*s));
+        for (const json::value& v : s->at("replication").as_array()) {
+            BOOST_TEST(number(v.as_object(), "match_index") == 0u);  // not tracked by basic Paxos
+            BOOST_TEST(number(v.as_object(), "next_index") == 0u);
+        }
+    }
+}
+
 BOOST_DATA_TEST_CASE(events_carry_messages_both_ways_and_the_commit_a_write_causes,
                      bdata::make(engine_names()), protocol) {
     LiveCluster c(protocol);
@@ -300,6 +386,12 @@ BOOST_AUTO_TEST_CASE(anything_else_gets_a_clear_error) {
     auto post = http_request(port, http::verb::post, "/status");
     BOOST_REQUIRE(post);
     BOOST_TEST(post->status == 405u);
+    // Admin actions are off without --http-admin, and the answer says how to turn them on.
+    auto crash = http_request(port, http::verb::post, "/admin/crash");
+    BOOST_REQUIRE(crash);
+    BOOST_TEST(crash->status == 403u);
+    BOOST_TEST(crash->body.find("--http-admin") != std::string::npos, crash->body);
+    BOOST_TEST(text(*get_status(port), "role") != "crashed");
     auto garbage = http_request(port, http::verb::get, "", "NOT HTTP AT ALL\r\n\r\n");
     BOOST_REQUIRE(garbage);
     BOOST_TEST(garbage->status == 400u);
@@ -317,12 +409,11 @@ BOOST_AUTO_TEST_CASE(http_flag_errors_are_reported_like_the_other_ports) {
     BOOST_TEST(WEXITSTATUS(bad_status) == 2);
     BOOST_TEST(bad_err.find("--http 127.0.0.1:99999") != std::string::npos, bad_err);
 
-    // Not beside a password: the live view cannot ask for it yet (SPEC "Security").
-    auto [auth_status, auth_err] = LocalCluster::run_server(
-        kServer, {"--protocol", "raft", "--id", "1", "--node", node, "--data-dir", dir, "--http",
-                  "127.0.0.1:1", "--requirepass-file", "/nonexistent"});
-    BOOST_TEST(WEXITSTATUS(auth_status) == 2);
-    BOOST_TEST(auth_err.find("--http cannot be used with --requirepass-file") != std::string::npos, auth_err);
+    // Admin actions belong to the live view.
+    auto [admin_status, admin_err] = LocalCluster::run_server(
+        kServer, {"--protocol", "raft", "--id", "1", "--node", node, "--data-dir", dir, "--http-admin"});
+    BOOST_TEST(WEXITSTATUS(admin_status) == 2);
+    BOOST_TEST(admin_err.find("--http-admin needs --http") != std::string::npos, admin_err);
 
     // A port in use: exit 1 naming it, and no data dir left behind.
     asio::io_context io;
@@ -333,4 +424,177 @@ BOOST_AUTO_TEST_CASE(http_flag_errors_are_reported_like_the_other_ports) {
     BOOST_TEST(WEXITSTATUS(busy_status) == 1);
     BOOST_TEST(busy_err.find("cannot serve the live view on " + busy) != std::string::npos, busy_err);
     BOOST_TEST(!std::filesystem::exists(dir));
+}
+
+namespace {
+
+std::string write_secret(const std::string& name, const std::string& secret) {
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              ("ballot-live-view-" + name + "-" + std::to_string(::getpid())))
+                                 .string();
+    std::ofstream(path) << secret << "\n";
+    return path;
+}
+
+// The token the node wrote into the page it served (web/live_view.html, meta ballot-token).
+std::string page_token(const std::string& page) {
+    const std::string marker = "<meta name=\"ballot-token\" content=\"";
+    const auto at = page.find(marker);
+    if (at == std::string::npos) return {};
+    const auto begin = at + marker.size();
+    return page.substr(begin, page.find('"', begin) - begin);
+}
+
+}  // namespace
+
+// SPEC "Security": with --requirepass-file every path needs the password (basic auth, any user
+// but admin; or the page's token), a wrong one is a logged 401; admin actions need the admin
+// secret (403 with the data password, 401 without), and never from another web site.
+BOOST_AUTO_TEST_CASE(a_password_protects_the_live_view_and_the_admin_secret_its_actions) {
+    const std::string data = "data-pw", admin = "admin-pw";
+    LiveCluster c("raft", {"--requirepass-file", write_secret("data", data), "--admin-pass-file",
+                           write_secret("admin", admin), "--http-admin"});
+    c.set_password(data);
+    c.start_all();
+    BOOST_REQUIRE(wait_for_settled(c, true, basic_auth("default", data)).size() == 3);
+    const std::uint16_t port = c.http_port(1);
+
+    for (const char* path : {"/", "/status", "/events"}) {
+        auto none = http_request(port, http::verb::get, path);
+        BOOST_REQUIRE(none);
+        BOOST_TEST(none->status == 401u, path);
+        auto wrong = http_request(port, http::verb::get, path, {}, basic_auth("default", "guess"));
+        BOOST_REQUIRE(wrong);
+        BOOST_TEST(wrong->status == 401u, path);
+    }
+    BOOST_TEST(get_status(port, basic_auth("default", data)).has_value());
+    BOOST_TEST(get_status(port, basic_auth("anyone", data)).has_value());
+    BOOST_TEST(get_status(port, basic_auth("admin", admin)).has_value());
+    BOOST_TEST(!get_status(port, basic_auth("admin", data)).has_value());
+    // Logged like RESP's wrong AUTH, with the address.
+    const auto logged = Clock::now() + kLiveness;
+    while (Clock::now() < logged && c.log_tail(1, 200).find("wrong password") == std::string::npos)
+        std::this_thread::sleep_for(50ms);
+    const std::string log = c.log_tail(1, 200);
+    BOOST_TEST(log.find("live view client 127.0.0.1:") != std::string::npos, log);
+
+    // The page carries the token; the token opens every member's live view, and nothing else does.
+    auto page = http_request(port, http::verb::get, "/", {}, basic_auth("default", data));
+    BOOST_REQUIRE(page);
+    BOOST_TEST(page->status == 200u);
+    const std::string token = page_token(page->body);
+    BOOST_REQUIRE(token.size() == 64u);
+    BOOST_TEST(page->body.find(data) == std::string::npos);
+    for (NodeId id = 1; id <= 3; ++id) {
+        auto with = http_request(c.http_port(id), http::verb::get, "/status?token=" + token);
+        BOOST_REQUIRE(with);
+        BOOST_TEST(with->status == 200u);
+    }
+    auto bad_token = http_request(port, http::verb::get, "/status?token=" + std::string(64, '0'));
+    BOOST_REQUIRE(bad_token);
+    BOOST_TEST(bad_token->status == 401u);
+
+    // Admin actions: 401 without credentials, 403 with the data password, 200 with the admin secret,
+    // 403 from a foreign web page even with it.
+    auto anonymous = http_request(port, http::verb::post, "/admin/heal");
+    BOOST_REQUIRE(anonymous);
+    BOOST_TEST(anonymous->status == 401u);
+    auto data_user = http_request(port, http::verb::post, "/admin/heal", {}, basic_auth("default", data));
+    BOOST_REQUIRE(data_user);
+    BOOST_TEST(data_user->status == 403u);
+    auto by_token = http_request(port, http::verb::post, "/admin/heal?token=" + token);
+    BOOST_REQUIRE(by_token);
+    BOOST_TEST(by_token->status == 403u);
+    auto admin_user = http_request(port, http::verb::post, "/admin/heal", {}, basic_auth("admin", admin));
+    BOOST_REQUIRE(admin_user);
+    BOOST_TEST(admin_user->status == 200u, admin_user->body);
+    Headers foreign = basic_auth("admin", admin);
+    foreign.emplace_back(http::field::origin, "http://evil.example");
+    auto cross_site = http_request(port, http::verb::post, "/admin/crash", {}, foreign);
+    BOOST_REQUIRE(cross_site);
+    BOOST_TEST(cross_site->status == 403u);
+    BOOST_TEST(text(*get_status(port, basic_auth("default", data)), "role") != "crashed");
+}
+
+namespace {
+
+std::string post_admin(LiveCluster& c, NodeId id, const std::string& action) {
+    auto reply = http_request(c.http_port(id), http::verb::post, "/admin/" + action);
+    if (!reply) return "no answer";
+    return std::to_string(reply->status) + " " + reply->body;
+}
+
+// Polls `id`'s /status until `wanted` holds; the last status seen (or nullopt).
+std::optional<json::object> status_until(LiveCluster& c, NodeId id,
+                                         const std::function<bool(const json::object&)>& wanted) {
+    const auto deadline = Clock::now() + kLiveness;
+    std::optional<json::object> last;
+    while (Clock::now() < deadline) {
+        last = get_status(c.http_port(id));
+        if (last && wanted(*last)) return last;
+        std::this_thread::sleep_for(50ms);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+// The lab bench (--http-admin): a crashed node drops out, the cluster keeps serving, and restarted
+// in-process it recovers from its data dir and catches up; a partitioned leader is replaced, and
+// healed the cluster is whole again. Basic Paxos has no leader: a partitioned proposer is left
+// behind while the others write, and catches up once healed.
+BOOST_DATA_TEST_CASE(admin_actions_crash_restart_and_partition_a_node, bdata::make(engine_names()),
+                     protocol) {
+    LiveCluster c(protocol, {"--http-admin"});
+    c.start_all();
+    const bool has_leader = find_engine(protocol)->has_leader;
+    auto all = wait_for_settled(c, has_leader);
+    BOOST_REQUIRE(all.size() == 3);
+    NodeId leader = 0;
+    for (auto& s : all)
+        if (text(s, "role") == "leader") leader = static_cast<NodeId>(number(s, "id"));
+    const NodeId victim = has_leader ? (leader == 3 ? 2 : 3) : 3;
+    const NodeId survivor = has_leader ? leader : 1;
+    BOOST_REQUIRE(c.write_until_ok(survivor, "before", "1", kLiveness));
+
+    // Crash: the node says so, and the others serve writes without it.
+    BOOST_TEST(post_admin(c, victim, "crash").rfind("200", 0) == 0u);
+    BOOST_TEST(text(*get_status(c.http_port(victim)), "role") == "crashed");
+    BOOST_TEST(post_admin(c, victim, "crash").rfind("200", 0) == 0u);  // again: already crashed
+    BOOST_REQUIRE(c.write_until_ok(survivor, "while-down", "2", kLiveness));
+    BOOST_TEST(c.running(victim));  // the process lives on: only the node crashed
+
+    // Restart: it recovers from its data dir and catches up with what it missed.
+    BOOST_TEST(post_admin(c, victim, "restart").rfind("200", 0) == 0u);
+    BOOST_TEST(post_admin(c, victim, "restart").rfind("409", 0) == 0u);  // not crashed any more
+    auto back = status_until(c, victim, [](const json::object& s) { return text(s, "role") != "crashed"; });
+    BOOST_REQUIRE(back);
+    BOOST_TEST(c.read_eventually(victim, "while-down", kLiveness).str == "2");
+
+    // Partition: cut `cut` off from both others; the others go on without it.
+    const NodeId cut = has_leader ? leader : 1;
+    std::string others;
+    for (NodeId id = 1; id <= 3; ++id)
+        if (id != cut) others += (others.empty() ? "" : ",") + std::to_string(id);
+    BOOST_TEST(post_admin(c, cut, "partition?peers=" + others).rfind("200", 0) == 0u);
+    BOOST_TEST(post_admin(c, cut, "partition?peers=x").rfind("400", 0) == 0u);
+    BOOST_TEST(post_admin(c, cut, "partition?peers=" + std::to_string(cut)).rfind("400", 0) == 0u);
+    BOOST_TEST(post_admin(c, cut, "partition?peers=9").rfind("400", 0) == 0u);
+    const NodeId other = cut == 1 ? 2 : 1;
+    if (has_leader) {
+        auto new_leader = status_until(c, other, [&](const json::object& s) {
+            const auto id = number(s, "leader_id");
+            return id != 0 && id != cut;
+        });
+        BOOST_TEST(new_leader.has_value(), "no new leader while " << cut << " is cut off");
+    }
+    BOOST_REQUIRE(c.write_until_ok(other, "while-cut", "3", kLiveness));
+    auto cut_status = get_status(c.http_port(cut));
+    BOOST_REQUIRE(cut_status);
+    BOOST_TEST(cut_status->at("partitioned_peers").as_array().size() == 2u);
+
+    // Heal: the cut-off node learns what it missed.
+    BOOST_TEST(post_admin(c, cut, "heal").rfind("200", 0) == 0u);
+    BOOST_TEST(c.read_eventually(cut, "while-cut", kLiveness).str == "3");
+    BOOST_TEST(wait_for_settled(c, has_leader).size() == 3u);
 }
