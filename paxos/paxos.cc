@@ -203,8 +203,8 @@ EngineStatus Paxos::status() const {
 // snapshot transfers it is making. The live view shows that much and no lag bars.
 std::vector<PeerProgress> Paxos::peer_knowledge() const {
     std::vector<PeerProgress> out;
-    for (NodeId id : members_.voters()) {
-        if (id == members_.self()) continue;
+    const Membership& members = configs_.newest();
+    for (NodeId id : members.peers()) {
         PeerProgress pp;
         pp.id = id;
         if (auto it = peer_trims_.find(id); it != peer_trims_.end()) pp.chosen = it->second;

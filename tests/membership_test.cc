@@ -832,7 +832,8 @@ BOOST_AUTO_TEST_CASE(multipaxos_phase1_extends_to_a_configuration_it_adopts) {
         c.stabilize();
     }
     for (NodeId id = 1; id <= 3; ++id)
-        BOOST_TEST(c.status(id).log_last_index < s + kMultiPaxosAlpha, "node " << id << " holds nothing at s + α");
+        BOOST_TEST(c.status(id).log_last_index < s + kMultiPaxosAlpha,
+                   "node " << id << " holds nothing at s + α");
     // Node 4 is back: its promise completes the new majority, and the write is chosen.
     c.heal();
     c.isolate(l1);
