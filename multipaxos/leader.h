@@ -167,6 +167,7 @@ private:
         std::deque<InflightAccept> inflight;  // bounded by max_inflight_messages
         Index chosen = 0;                     // its reported chosen prefix
         Index accepted = 0;                   // the highest slot it acknowledged (Accepted) in this ballot
+        Index told_chosen = 0;                // the chosen prefix last sent to it (Accept, Heartbeat)
         std::uint64_t heard_tick = 0;
         std::uint64_t read_ack = 0;  // highest read round it acknowledged
         Index catchup_end = 0;       // last slot of the Chosen message in flight
@@ -196,6 +197,7 @@ private:
     void fill_window();
     bool accepted_by(const Pending& p, NodeId id) const;
     void send_accepts(NodeId id, Peer& peer, std::uint64_t now);
+    void tell_chosen(NodeId id, Peer& peer);  // the chosen point, if no Accept is bringing it
     void retransmit(std::uint64_t now);
     void catch_up(NodeId id, Peer& peer, Index chosen, bool behind, std::uint64_t now);
     void heartbeat_all();

@@ -71,13 +71,28 @@ void Leader::flush(std::uint64_t now) {
         own_next_ = next_slot_;
         if (!own.proposals.empty()) out_.send(members_.self(), std::move(own));
     }
-    for (auto& [id, peer] : peers_) send_accepts(id, peer, now);
+    for (auto& [id, peer] : peers_) {
+        send_accepts(id, peer, now);
+        tell_chosen(id, peer);
+    }
     // A read round starts when reads wait for one and none is in flight (reads batch per round).
     if (!reads_.empty() && reads_.back().seq > read_seq_ && confirmed_seq_ == read_seq_) {
         ++read_seq_;
         heartbeat_all();
         confirm_reads();  // a cluster of one confirms at once
     }
+}
+
+// A follower answers a client whose write it passed on here only once it learns the slot chosen,
+// which Accept and Heartbeat tell it (the chosen point they carry). Under load the next Accept
+// does; a peer with no Accept in flight and none to send would otherwise wait for the next
+// heartbeat: a one-client write through a Multi-Paxos follower took 50 ms (heartbeat_ticks),
+// against 1 ms through a Raft follower, whose leader sends its new commit index at once likewise.
+void Leader::tell_chosen(NodeId id, Peer& peer) {
+    const Index chosen = learner_.commit_index();
+    if (peer.told_chosen >= chosen || !peer.inflight.empty()) return;
+    out_.send(id, Heartbeat{ballot_, chosen, read_seq_});
+    peer.told_chosen = chosen;
 }
 
 // Pipelining (PMMC §4: many commanders at once), bounded: Accepts of at most max_message_bytes,
@@ -99,6 +114,7 @@ void Leader::send_accepts(NodeId id, Peer& peer, std::uint64_t now) {
         peer.next = it == pending_.end() ? next_slot_ : it->first;
         if (m.proposals.empty()) break;
         peer.inflight.push_back(InflightAccept{m.proposals.back().slot, now});
+        peer.told_chosen = std::max(peer.told_chosen, m.chosen);
         out_.send(id, std::move(m));
     }
 }
@@ -161,7 +177,10 @@ void Leader::on_accepted(NodeId from, const Accepted& m, std::uint64_t now) {
 
 void Leader::heartbeat_all() {
     heartbeat_elapsed_ = 0;
-    for (auto& [id, peer] : peers_) out_.send(id, Heartbeat{ballot_, learner_.commit_index(), read_seq_});
+    for (auto& [id, peer] : peers_) {
+        out_.send(id, Heartbeat{ballot_, learner_.commit_index(), read_seq_});
+        peer.told_chosen = learner_.commit_index();
+    }
 }
 
 void MultiPaxos::on(NodeId from, const Heartbeat& m) {

@@ -344,7 +344,12 @@ BOOST_AUTO_TEST_CASE(highest_ballot_wins_when_reports_disagree) {
     c.stabilize();
     BOOST_REQUIRE_EQUAL(c.status(second).role, ballot::Role::leader);
     BOOST_REQUIRE(c.propose(second, "y") == ProposeResult::accepted);
-    c.stabilize();
+    // Everything but the Heartbeat that would tell the witness the new chosen point.
+    while (!c.in_flight().empty()) {
+        const InFlight m = c.in_flight().front();
+        c.in_flight().pop_front();
+        if (!(m.to == witness && is<mp::Heartbeat>(m)) && c.linked(m.from, m.to)) c.deliver(m);
+    }
     BOOST_REQUIRE(c.committed_data(second) == std::vector<std::string>{"y"});  // chosen in b2...
     BOOST_REQUIRE(c.committed(witness).empty());                               // ...known only to it
     c.crash(second);
