@@ -171,6 +171,10 @@ void Leader::on_accepted(NodeId from, const Accepted& m, std::uint64_t now) {
     while (!peer.inflight.empty() && peer.inflight.front().last_slot <= highest) peer.inflight.pop_front();
     send_accepts(from, peer, now);
     catch_up(from, peer, m.chosen, m.behind, now);
+    // Now, not at the next flush: a late acceptor's Accepted chooses nothing new, so nothing else
+    // may make the engine ready before the next tick (the follower that passed the write on is
+    // often the late one).
+    tell_chosen(from, peer);
 }
 
 // ---------------------------------------------------------------- heartbeats and retransmission
