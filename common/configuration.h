@@ -81,6 +81,11 @@ public:
     std::optional<std::string> refuse(const ConfigChange& change) const;
     // The configuration after `change`; `change` must not be refused.
     Configuration with(const ConfigChange& change) const;
+    // etcd's strict reconfiguration check, which every engine makes before it proposes a change
+    // to this (new) configuration: why it is refused when only `reachable` of its voters are
+    // reachable and it needs `quorum` of them (nullopt: enough are). A change that could never
+    // take effect would stall the cluster behind it.
+    std::optional<std::string> refuse_unreachable(std::size_t reachable, std::size_t quorum) const;
 
     // True if `next` is this configuration with exactly one server added, removed or changed in role.
     friend bool single_server_change(const Configuration& prev, const Configuration& next);

@@ -514,10 +514,6 @@ void Node::publish_state() {
     last_published_status_ = std::move(status);
 }
 
-}  // namespace ballot
-
-namespace ballot {
-
 // ---- the live view's admin actions (common/live_view.h) ----
 
 void Node::set_crash_hooks(std::function<void()> on_crash, std::function<void()> before_restart) {

@@ -83,12 +83,8 @@ std::optional<std::string> MultiPaxos::place_config_change(std::string request) 
     BALLOT_ASSERT(entry.has_value(), "the command made from a request carries its configuration");
     // Refuse a change that would leave fewer reachable voters than its quorum (etcd's strict
     // reconfiguration check, as Raft): it could never govern, and would stall the cluster behind it.
-    const std::size_t voters = entry->config.voters().size();
-    const std::size_t quorum = voters / 2 + 1;
     const std::size_t reachable = leader_->reachable_voters(entry->config, now_);
-    if (reachable < quorum)
-        return "only " + std::to_string(reachable) + " of the " + std::to_string(voters) +
-               " voters it leaves are reachable, fewer than its quorum of " + std::to_string(quorum);
+    if (auto refused = entry->config.refuse_unreachable(reachable, voter_quorum(entry->config))) return refused;
     if (leader_->propose(std::move(*command)) != ProposeResult::accepted)
         return std::string("the leader is overloaded; try again");
     change_placed_ = true;

@@ -66,10 +66,7 @@ std::optional<std::string> Paxos::refuse_unreachable(const Configuration& next) 
     for (NodeId voter : next.voters()) reachable_voters += reachable(voter) ? 1 : 0;
     const std::size_t quorum =
         std::max(next.voters().size() / 2 + 1, configs_.newest().configuration().voters().size() / 2 + 1);
-    if (reachable_voters >= quorum) return std::nullopt;
-    return "only " + std::to_string(reachable_voters) + " of the " + std::to_string(next.voters().size()) +
-           " voters it leaves are reachable, fewer than the quorum of " + std::to_string(quorum) +
-           " it needs";
+    return next.refuse_unreachable(reachable_voters, quorum);
 }
 
 std::optional<std::string> Paxos::propose_config_change(std::uint64_t request_id, std::string request) {

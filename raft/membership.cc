@@ -97,10 +97,7 @@ std::optional<std::string> Raft::place_config_change(std::string request) {
                              ticks_ - pr->second.last_heard_tick < config_.election_timeout_max_ticks))
             ++reachable;
     }
-    const std::size_t quorum = next.voters().size() / 2 + 1;
-    if (reachable < quorum)
-        return "only " + std::to_string(reachable) + " of the " + std::to_string(next.voters().size()) +
-               " voters it leaves are reachable, fewer than its quorum of " + std::to_string(quorum);
+    if (auto refused = next.refuse_unreachable(reachable, next.voters().size() / 2 + 1)) return refused;
     log_.append(currentTerm, std::move(*command));
     append_pending_ = true;
     pending_config_index_ = log_.last_index();
