@@ -78,10 +78,12 @@ bool Configuration::is_voter(NodeId id) const {
     return m != nullptr && m->role == MemberRole::voter;
 }
 
-std::optional<std::string> Configuration::refuse_unreachable(std::size_t reachable, std::size_t quorum) const {
+std::optional<std::string> Configuration::refuse_unreachable(std::size_t reachable,
+                                                             std::size_t quorum) const {
     if (reachable >= quorum) return std::nullopt;
     return "only " + std::to_string(reachable) + " of the " + std::to_string(voters().size()) +
-           " voters it leaves are reachable, fewer than the quorum of " + std::to_string(quorum) + " it needs";
+           " voters it leaves are reachable, fewer than the quorum of " + std::to_string(quorum) +
+           " it needs";
 }
 
 std::optional<std::string> Configuration::refuse(const ConfigChange& change) const {

@@ -84,7 +84,8 @@ std::optional<std::string> MultiPaxos::place_config_change(std::string request) 
     // Refuse a change that would leave fewer reachable voters than its quorum (etcd's strict
     // reconfiguration check, as Raft): it could never govern, and would stall the cluster behind it.
     const std::size_t reachable = leader_->reachable_voters(entry->config, now_);
-    if (auto refused = entry->config.refuse_unreachable(reachable, voter_quorum(entry->config))) return refused;
+    if (auto refused = entry->config.refuse_unreachable(reachable, voter_quorum(entry->config)))
+        return refused;
     if (leader_->propose(std::move(*command)) != ProposeResult::accepted)
         return std::string("the leader is overloaded; try again");
     change_placed_ = true;
