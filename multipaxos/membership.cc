@@ -136,7 +136,9 @@ void Leader::track_peers(std::uint64_t now) {
     for (NodeId id : ids) {
         if (id == members_.self() || peers_.count(id) > 0) continue;
         Peer& peer = peers_[id];
-        peer.next = learner_.commit_index() + 1;
+        // Never past the slots this leader assigned: a leader in phase 1 that installed a snapshot
+        // knows a chosen prefix beyond them (begin_phase2 moves every peer on from there).
+        peer.next = std::min(learner_.commit_index() + 1, next_slot_);
         peer.heard_tick = now;  // taken as reachable for a timeout from now, as Raft's new peers
     }
     std::erase_if(peers_,

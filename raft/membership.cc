@@ -109,7 +109,12 @@ void Raft::tick_auto_promotion() {
         if (!m.auto_promote) continue;
         const Progress& pr = progress_.at(m.id);
         std::uint32_t& ticks = caught_up_ticks_[m.id];
-        ticks = pr.matchIndex + kPromotionLagEntries >= log_.last_index() ? ticks + 1 : 0;
+        // Near the leader, and holding the entry of the configuration in force, which made it a
+        // member: with a short log "near" alone holds of a learner that has nothing yet, which
+        // as a voter would not even know the voters whose elections it must answer.
+        const bool caught_up = pr.matchIndex + kPromotionLagEntries >= log_.last_index() &&
+                               pr.matchIndex >= configs_.rbegin()->first;
+        ticks = caught_up ? ticks + 1 : 0;
         if (ticks < config_.election_timeout_max_ticks || refuse_change_now()) continue;
         // An engine-made command carries no client session (client id 0): nobody waits for it.
         const ConfigChange promote{ConfigChange::Kind::promote, m.id, "", false};

@@ -35,7 +35,8 @@ Raft::Raft(const EngineConfig& config, RecoveredState recovered)
         throw std::invalid_argument("raft: recovered log holds an entry of term " +
                                     std::to_string(log_.last_term()) + " but currentTerm is only " +
                                     std::to_string(currentTerm));
-    recover_configuration(persisted.metadata.commit);
+    commit_hint_ = persisted.metadata.commit;
+    recover_configuration(commit_hint_);
     // Everyone starts as a follower (§5.2); commitIndex is volatile and is learned again from the
     // leader, so the runtime re-applies the log from after its snapshot (from index 1 without one)
     // as entries become known committed.
@@ -69,7 +70,12 @@ bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
     // change can elect. What a non-voter says never counts towards a quorum (Membership::tally).
     if (!decoded || from == kNoNode) return false;
     // (A TimeoutNow from our leader too: a leader that applied its own removal hands over with one.)
-    if (!members_.contains(from) && !std::holds_alternative<AppendEntries>(*decoded) &&
+    // A node that knows no configuration yet (--join, nothing applied: after a restart it learns
+    // its configuration again from the log) cannot tell a member from anyone and answers all:
+    // refusing would leave a cluster that counts it as a voter without its vote (the candidates
+    // count only their own voters' answers, so answering is always safe).
+    if (!members_.configuration().empty() && !members_.contains(from) &&
+        !std::holds_alternative<AppendEntries>(*decoded) &&
         !(std::holds_alternative<TimeoutNow>(*decoded) && from == leader_))
         return false;
     if (from == id_) {
@@ -141,7 +147,8 @@ Ready Raft::take_ready() {
     }
     // After the committed entries: applying a configuration asks for the commit hint to be durable
     // before the runtime applies it (membership.cc).
-    if (hard_state_dirty_) rd.metadata = encode_metadata(HardState{currentTerm, votedFor, commitIndex});
+    commit_hint_ = std::max(commit_hint_, commitIndex);
+    if (hard_state_dirty_) rd.metadata = encode_metadata(HardState{currentTerm, votedFor, commit_hint_});
     hard_state_dirty_ = false;
     outbox_.take(rd.messages, [](const Message& m) { return encode(m); });
     rd.reads = std::move(reads_);

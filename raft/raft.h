@@ -277,6 +277,11 @@ private:
 
     // ---- the batch being built for take_ready() ----
     bool hard_state_dirty_ = false;
+    // The commit hint persisted with the hard state: the highest index known committed, here or
+    // by the hint recovered at start. Never commitIndex alone, which is volatile: after a restart
+    // it is 0 until the leader says more, and a vote cast meanwhile would write a hint that no
+    // longer covers the configuration entries applied before the crash (recover_configuration).
+    Index commit_hint_ = 0;
     Outbox<Message> outbox_;
     std::vector<ReadState> reads_;
     std::vector<NodeId> snapshot_to_;

@@ -7,6 +7,7 @@
 //   BALLOT_SIM_ENGINE=raft BALLOT_SIM_SEED=42 build/tests/simulation_test   replay one run
 //   BALLOT_SIM_TRACE=1 ...                               with a step trace on stderr
 //   BALLOT_SIM_KEEP_SLOW_DISKS=1 ...                     slow disks stay slow while liveness is judged
+//   BALLOT_SIM_RECONFIG=1 ...                            membership changes in every seed (1 in 2 without)
 #define BOOST_TEST_MODULE simulation
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -59,6 +60,8 @@ SimOptions options_for(const std::string& engine, std::uint64_t seed) {
     o.engine = engine;
     o.seed = seed;
     o.keep_slow_disks = env_string("BALLOT_SIM_KEEP_SLOW_DISKS").value_or("0") != "0";
+    if (env_string("BALLOT_SIM_RECONFIG").value_or("0") != "0")
+        o.configure = [](SimConfig& c) { c.add_reconfiguration(); };
     return o;
 }
 
@@ -180,6 +183,26 @@ BOOST_AUTO_TEST_CASE(every_engine_survives_its_seeds) {
     }
 }
 
+// Membership changes under faults (tests/sim/membership_operator.h): spares added, promoted,
+// removed and wiped, voters replaced, beside every fault of the seed. Raft only for now: Multi-Paxos
+// and basic Paxos still fail this liveness phase on some seeds (issue 12's notes name them);
+// BALLOT_SIM_RECONFIG=1 runs every engine's soak this way.
+BOOST_AUTO_TEST_CASE(raft_survives_membership_changes) {
+    if (env_number("BALLOT_SIM_SEED") || !has_engine("raft")) return;
+    const std::uint64_t count = env_number("BALLOT_SIM_SEEDS") ? 0 : kDefaultSeeds / 5;
+    std::uint64_t changes = 0;
+    for (std::uint64_t seed = 1; seed <= count; ++seed) {
+        SimOptions options = options_for("raft", seed);
+        options.configure = [](SimConfig& c) { c.add_reconfiguration(); };
+        SimReport r = run_simulation(options);
+        changes += r.configs.changes;
+        if (!r.ok()) BOOST_ERROR(r.summary());
+    }
+    BOOST_TEST_MESSAGE("raft: " << count << " seeds with membership changes, " << changes
+                                << " configuration changes committed");
+    BOOST_TEST((count == 0 || changes >= count), "the operator made too few changes to test anything");
+}
+
 // Seeds from soaks that once failed, re-run by every default test run. A seed replays its failure
 // exactly only while the simulator and the engines make the same choices; after later changes it
 // is still a run with the same configuration (tests/sim/sim_config.cc draws it from the seed
@@ -191,6 +214,7 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
         const char* engine;
         std::uint64_t seed;
         const char* what;
+        bool reconfigure = false;  // with membership changes (SimConfig::add_reconfiguration)
     };
     const Regression regressions[] = {
         {"paxos", 58234584,
@@ -205,10 +229,21 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
         {"paxos", 91000110,
          "after a whole-cluster crash, five nodes relearned a 1,997-slot log by filling every slot on "
          "fsyncs of up to 14 ms (paxos/persist.h: a slot record keeps the learner's chosen mark)"},
+        {"raft", 7,
+         "two restarted voters recovered their configuration only through a commit hint a vote had "
+         "rewritten to 0 after an earlier restart, and could not elect (raft.h: commit_hint_)",
+         true},
+        {"raft", 8,
+         "a learner promoted while its log was empty knew no configuration, refused every vote "
+         "request, and the cluster that counted it could not elect (membership.cc: caught up means "
+         "holding the configuration's entry; raft.cc: a node that knows no configuration answers all)",
+         true},
     };
     for (const Regression& r : regressions) {
         if (!has_engine(r.engine)) continue;
-        SimReport report = run_simulation(options_for(r.engine, r.seed));
+        SimOptions options = options_for(r.engine, r.seed);
+        if (r.reconfigure) options.configure = [](SimConfig& c) { c.add_reconfiguration(); };
+        SimReport report = run_simulation(options);
         BOOST_TEST(report.ok(),
                    r.engine << " seed " << r.seed << " (" << r.what << "): " << report.summary());
     }
@@ -267,6 +302,37 @@ BOOST_AUTO_TEST_CASE(a_disk_that_lies_about_fsync_is_caught) {
             }
         }
         BOOST_TEST(caught_at != 0, engine << ": a lying disk went unnoticed in " << kSeeds << " seeds");
+    }
+}
+
+namespace {
+
+Command config_command(const ConfigChange& change, const Configuration& config) {
+    return Command{7, 1, 1, encode_config_entry(ConfigEntry{change, config})};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(config_checker_allows_one_server_at_a_time_and_nothing_more) {
+    const Configuration three = Configuration::of_voters({1, 2, 3});
+    const ConfigChange add4{ConfigChange::Kind::add_learner, 4, "sim-4:7004", false};
+    const Configuration four = three.with(add4);
+    const ConfigChange add5{ConfigChange::Kind::add_learner, 5, "sim-5:7005", false};
+    const Configuration five = four.with(add5);  // two servers more than `three`
+    for (const std::string engine : {"raft", "multipaxos", "paxos"}) {
+        Violations v;
+        ConfigChecker checker(engine, three, v);
+        checker.on_apply(2, config_command(add4, four));
+        checker.on_apply(3, config_command(add4, four));  // the same change chosen twice: a repeat
+        BOOST_TEST(!v.any(), engine);
+        BOOST_TEST(checker.current() == four);
+        Violations v2;
+        ConfigChecker skipped(engine, three, v2);
+        skipped.on_apply(2, config_command(add5, five));  // 1,2,3 -> 1,2,3,4,5 in one entry
+        // Basic Paxos's guard voids an entry not made to the configuration in force; the others
+        // must never commit one.
+        BOOST_TEST(v2.any() == (engine != "paxos"), engine);
+        BOOST_TEST(skipped.current() == three, engine);
     }
 }
 

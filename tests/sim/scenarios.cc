@@ -21,6 +21,8 @@ void calm(SimConfig& c) {
     c.replay_per_10k = 0;
     c.slow_link_per_10k = 0;
     c.stale_leader_every_ms = 0;
+    c.spares = 0;  // no membership operator: a scenario scripts its own faults
+    c.membership_every_ms = 0;
     c.delay_max_us = std::min(c.delay_max_us, c.delay_min_us + 4000);
     std::fill(c.disk_slowness.begin(), c.disk_slowness.end(), 1);
     c.tick_us = 10 * kMs;
@@ -180,7 +182,7 @@ Recording record_run(const WatchedRun& run) {
     header.seed = run.seed;
     header.scenario = run.scenario;
     header.scenario_summary = scenario->summary;
-    header.nodes = report.config.nodes;
+    header.nodes = report.config.all_nodes();
     header.end_us = report.simulated_ms * kMs;
     header.config = report.config.describe();
     header.result = report.summary();

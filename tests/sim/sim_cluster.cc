@@ -29,7 +29,8 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
       trace_(std::move(trace)),
       engine_invariants_(make_engine_invariants(engine_)),
       snapshot_rng_(Rng(rng).next() ^ 0x5A5A5A5Aull) {
-    for (int i = 1; i <= config_.nodes; ++i) members_.push_back(static_cast<NodeId>(i));
+    for (int i = 1; i <= config_.all_nodes(); ++i) all_nodes_.push_back(static_cast<NodeId>(i));
+    for (int i = 1; i <= config_.nodes; ++i) bootstrap_.push_back(static_cast<NodeId>(i));
     NetworkFaults faults;
     faults.delay_min_us = config_.delay_min_us;
     faults.delay_max_us = config_.delay_max_us;
@@ -46,31 +47,37 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
     faults.slow_link_max_us = config_.slow_link_max_us;
     faults.cut_spares_percent = config_.cut_spares_percent;
     network_ = std::make_unique<SimNetwork>(
-        queue_, rng_, members_, faults,
+        queue_, rng_, all_nodes_, faults,
         [this](NodeId from, NodeId to, const Bytes& p) { deliver(from, to, p); },
         [this](NodeId id) { return is_up(id); }, [this](NodeId id) { return node(id).incarnation; });
     if (trace_) network_->trace = trace_;
     network_->set_bulk_deliver([this](NodeId from, NodeId to, const Bytes& p) { deliver_bulk(from, to, p); });
-    nodes_.resize(members_.size());
-    for (NodeId id : members_) {
+    nodes_.resize(all_nodes_.size());
+    for (NodeId id : all_nodes_) {
         Node& n = node(id);
         n.id = id;
-        const std::uint64_t slowness = config_.disk_slowness.at(id - 1);
-        n.disk = std::make_unique<SimDisk>(
-            id, queue_, rng_, DiskTiming{config_.flush_min_us * slowness, config_.flush_max_us * slowness},
-            this);
-        if (sabotage_ == Sabotage::lying_fsync) n.disk->start_lying();
-        n.disk->set_gate([this, id](std::function<void()> action) { on_node(id, std::move(action)); });
-        n.snapshots = std::make_unique<SimSnapshotDir>("node-" + std::to_string(id) + "/snapshots");
-        n.snapshot_worker = std::make_unique<SimSnapshotWorker>(
-            queue_, snapshot_rng_.next(), config_.snapshot_job_min_us * slowness,
-            config_.snapshot_job_max_us * slowness,
-            [this, id](std::function<void()> action) { on_node(id, std::move(action)); });
+        n.in_service = id <= static_cast<NodeId>(config_.nodes);
+        n.joins = !n.in_service;
+        make_storage(n);
     }
     applied_log_.on_new = [this](NodeId id, Index index, const std::string& data, bool first) {
         if (engine_invariants_)
             engine_invariants_->on_apply(id, index, data, first, view_of(node(id), false), violations_);
     };
+}
+
+void SimCluster::make_storage(Node& n) {
+    const NodeId id = n.id;
+    const std::uint64_t slowness = config_.disk_slowness.at(id - 1);
+    n.disk = std::make_unique<SimDisk>(
+        id, queue_, rng_, DiskTiming{config_.flush_min_us * slowness, config_.flush_max_us * slowness}, this);
+    if (sabotage_ == Sabotage::lying_fsync) n.disk->start_lying();
+    n.disk->set_gate([this, id](std::function<void()> action) { on_node(id, std::move(action)); });
+    n.snapshots = std::make_unique<SimSnapshotDir>("node-" + std::to_string(id) + "/snapshots");
+    n.snapshot_worker = std::make_unique<SimSnapshotWorker>(
+        queue_, snapshot_rng_.next(), config_.snapshot_job_min_us * slowness,
+        config_.snapshot_job_max_us * slowness,
+        [this, id](std::function<void()> action) { on_node(id, std::move(action)); });
 }
 
 SimCluster::~SimCluster() {
@@ -88,7 +95,14 @@ void SimCluster::set_recorder(Recorder* recorder) {
 }
 
 void SimCluster::start() {
-    for (NodeId id : members_) restart(id);
+    for (NodeId id : members()) restart(id);
+}
+
+std::vector<NodeId> SimCluster::members() const {
+    std::vector<NodeId> out;
+    for (const Node& n : nodes_)
+        if (n.in_service) out.push_back(n.id);
+    return out;
 }
 
 bool SimCluster::is_up(NodeId id) const {
@@ -177,10 +191,11 @@ Sabotage SimCluster::state_machine_sabotage(NodeId id) const {
 
 void SimCluster::restart(NodeId id) {
     Node& n = node(id);
-    if (n.up) return;
+    if (n.up || !n.in_service) return;
     EngineConfig config = config_.engine;
     config.id = id;
-    config.members = members_;
+    config.members = bootstrap_;
+    config.join = n.joins;
     config.seed = rng_.next();
     n.kv = std::make_unique<kv::KvStore>();
     n.sm = std::make_unique<RecordingStateMachine>(
@@ -338,7 +353,9 @@ void SimCluster::deliver(NodeId from, NodeId to, const Bytes& payload) {
     guarded(to, [&] {
         // Refused: it does not decode (the engine's codec disagrees with itself) or it proves the
         // sender broke the protocol (e.g. a second Raft leader in one term). Both are bugs here.
-        if (!n.driver->receive(from, payload))
+        // Or the sender is in no configuration the receiver knows (a removed node, a node not added
+        // yet, §4.2.3): the transport drops such a connection, and nothing is wrong.
+        if (!n.driver->receive(from, payload) && n.driver->configuration().contains(from))
             violations_.add("node " + std::to_string(to) + " refused a message from node " +
                             std::to_string(from) + " (" + std::to_string(payload.size()) + " bytes, " +
                             role_name(n.driver->status().engine.role) +
@@ -429,6 +446,50 @@ void SimCluster::transfer_leadership(NodeId leader, NodeId target) {
             trace("node " + std::to_string(leader) + " transfer to " + std::to_string(target) + ": " +
                   (o.status == Outcome::Status::ok ? std::string("done") : "not done (" + o.reply + ")"));
         });
+        n.driver->pump();
+    });
+}
+
+// ---------------------------------------------------------------- membership change
+
+std::string SimCluster::address_of(NodeId id) {
+    return "sim-" + std::to_string(id) + ":" + std::to_string(7000 + id);
+}
+
+void SimCluster::decommission(NodeId id) {
+    Node& n = node(id);
+    if (n.up) crash(id, false);
+    n.in_service = false;
+    trace("DECOMMISSION node " + std::to_string(id));
+}
+
+void SimCluster::wipe(NodeId id) {
+    Node& n = node(id);
+    BALLOT_ASSERT(!n.up && !n.in_service, "sim: only a stopped node out of service is wiped");
+    retired_disks_.push_back(std::move(n.disk));
+    retired_snapshot_dirs_.push_back(std::move(n.snapshots));
+    retired_snapshot_workers_.push_back(std::move(n.snapshot_worker));
+    retired_snapshot_workers_.back()->crash();
+    make_storage(n);
+    n.joins = true;
+    n.last_snapshot_index = 0;
+    trace("WIPE node " + std::to_string(id) + ": its data dir is gone");
+    if (engine_invariants_) engine_invariants_->on_crash(id, n.disk->durable(), violations_);
+}
+
+void SimCluster::commission(NodeId id) {
+    Node& n = node(id);
+    n.in_service = true;
+    trace("COMMISSION node " + std::to_string(id) + " (started with --join)");
+    restart(id);
+}
+
+void SimCluster::change_membership(NodeId via, const ConfigChange& change, Completion done) {
+    const std::uint64_t incarnation = node(via).incarnation;
+    on_node(via, [this, via, incarnation, change, done = std::move(done)]() mutable {
+        Node& n = node(via);
+        if (!n.up || n.incarnation != incarnation) return;  // crashed meanwhile: no answer, ever
+        n.driver->submit_config_change(std::nullopt, change, std::move(done));
         n.driver->pump();
     });
 }
@@ -558,14 +619,16 @@ std::string SimCluster::describe_nodes() const {
     for (const Node& n : nodes_) {
         out << "    node " << n.id << ": ";
         if (!n.up) {
-            out << "down";
+            out << (n.in_service ? "down" : "down, out of service");
         } else {
             DriverStatus s = n.driver->status();
             out << s.engine.role << " (leader " << s.engine.leader << ", " << s.engine.epoch.name() << ' '
                 << s.engine.epoch.str() << "), commit " << s.engine.commit_index << ", applied "
                 << s.applied_index << ", log " << s.engine.log_first_index << ".." << s.engine.log_last_index
                 << ", pending writes " << s.pending_writes << ", reads " << s.pending_reads
-                << (s.storage_failed ? ", STORAGE FAILED" : "");
+                << (s.storage_failed ? ", STORAGE FAILED" : "") << ", configuration "
+                << (n.driver->configuration().empty() ? std::string("(none)")
+                                                      : n.driver->configuration().str());
         }
         out << "; durable: " << n.disk->durable().records.size() << " log records, "
             << n.disk->durable().metadata.size() << " bytes of metadata\n";

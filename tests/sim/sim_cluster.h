@@ -45,13 +45,19 @@ public:
                Violations& violations, Sabotage sabotage, Trace trace);
     ~SimCluster() override;
 
-    // Starts every node from an empty disk.
+    // Starts every node of the bootstrap configuration from an empty disk (the spares stay off).
     void start();
     // Reports messages, faults, disk writes and fsyncs, and every node's status after each step
     // (ballot-sim's diagram). Set before start().
     void set_recorder(Recorder* recorder);
 
-    const std::vector<NodeId>& members() const { return members_; }
+    // The nodes in service: the bootstrap configuration, plus the spares the membership operator
+    // added, less those it removed or wiped (membership_operator.h). Faults strike these, and the
+    // liveness phase restarts them. Ascending.
+    std::vector<NodeId> members() const;
+    // Every node id the run may use, spares included.
+    const std::vector<NodeId>& all_nodes() const { return all_nodes_; }
+    bool in_service(NodeId id) const { return node(id).in_service; }
     bool is_up(NodeId id) const;
     void crash(NodeId id, bool torn);
     void restart(NodeId id);
@@ -77,6 +83,21 @@ public:
     // (term/ballot and commit index never decrease within an incarnation), and the engine's
     // cluster-wide checker.
     void check_step();
+
+    // ---- membership change (tests/sim/membership_operator.h) ----
+    // The node stops (a crash) and is out of service: nothing restarts it.
+    void decommission(NodeId id);
+    // The node's data dir is lost: it gets an empty disk and no snapshots. Only while it is down
+    // and out of service (the identity guard keeps a wiped node out of a cluster that still counts
+    // it, SPEC "Membership change"; the simulator has no transport, so it never starts one).
+    void wipe(NodeId id);
+    // A wiped node is started with --join and is in service from now on.
+    void commission(NodeId id);
+    // MEMBER ADD / PROMOTE / REMOVE as a client sends it to `via` (the runtime's path,
+    // Driver::submit_config_change), answered by `done` unless `via` crashes first.
+    void change_membership(NodeId via, const ConfigChange& change, Completion done);
+    // The address the simulator gives a node ("sim-4:7004"; the bootstrap configuration has none).
+    static std::string address_of(NodeId id);
 
     // MEMBER TRANSFER as an operator sends it: `leader` is asked to hand leadership to `target`
     // (the runtime's path, Driver::transfer_leadership). The outcome is only traced: a refusal or
@@ -116,6 +137,8 @@ public:
 private:
     struct Node {
         NodeId id = kNoNode;
+        bool in_service = false;
+        bool joins = false;  // started with --join (a spare, or a node wiped and added again)
         std::unique_ptr<SimDisk> disk;
         std::unique_ptr<SimSnapshotDir> snapshots;  // survives crashes, like the disk
         std::unique_ptr<SimSnapshotWorker> snapshot_worker;
@@ -133,6 +156,8 @@ private:
         std::multimap<Index, std::function<void(const std::optional<std::string>&)>> blocked;
     };
 
+    // A fresh disk, snapshot directory and snapshot worker (at start, and when wiped).
+    void make_storage(Node& n);
     Node& node(NodeId id) { return nodes_.at(id - 1); }
     const Node& node(NodeId id) const { return nodes_.at(id - 1); }
     NodeView view_of(const Node& n, bool with_status) const;
@@ -165,8 +190,13 @@ private:
     Sabotage sabotage_;
     Trace trace_;
     Recorder* recorder_ = nullptr;
-    std::vector<NodeId> members_;
+    std::vector<NodeId> bootstrap_;  // the --node list of a node that does not join
+    std::vector<NodeId> all_nodes_;
     std::vector<Node> nodes_;
+    // Storage of wiped nodes: events already queued (a flush, a snapshot job) still refer to it.
+    std::vector<std::unique_ptr<SimDisk>> retired_disks_;
+    std::vector<std::unique_ptr<SimSnapshotDir>> retired_snapshot_dirs_;
+    std::vector<std::unique_ptr<SimSnapshotWorker>> retired_snapshot_workers_;
     std::unique_ptr<SimNetwork> network_;
     AppliedLog applied_log_;
     std::unique_ptr<EngineInvariants> engine_invariants_;

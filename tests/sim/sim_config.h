@@ -14,7 +14,12 @@ namespace ballot::sim {
 struct SimConfig {
     std::uint64_t seed = 0;
 
-    int nodes = 3;    // 3 or 5
+    int nodes = 3;  // 3 or 5: the bootstrap configuration, ids 1..nodes
+    // Membership change (membership_operator.h; 0: never): spare servers, ids nodes + 1 ..
+    // nodes + spares, that start outside the cluster and that the operator adds (with --join),
+    // promotes, removes and wipes; one change about every membership_every_ms.
+    int spares = 0;
+    std::uint64_t membership_every_ms = 0;
     int clients = 3;  // concurrent clients, one outstanding operation each
     int keys = 5;     // few keys, so operations conflict often
 
@@ -27,7 +32,7 @@ struct SimConfig {
     // clock rate (percent; 100 is true time): engines must be safe however fast each clock runs.
     std::uint64_t tick_us = 10000;
     std::uint64_t tick_jitter_us = 500;
-    std::vector<std::uint32_t> clock_rate_percent;  // per node, index id - 1
+    std::vector<std::uint32_t> clock_rate_percent;  // per node (spares too), index id - 1
     // Per node, how many times slower than the cluster's fsync its disk is during the safety
     // phase (1: the same). A fault like the others: healed for the liveness phase.
     std::vector<std::uint32_t> disk_slowness;
@@ -117,6 +122,10 @@ struct SimConfig {
     std::uint64_t give_up_ms = 12000;
 
     static SimConfig from_seed(std::uint64_t seed);
+    // Turns membership change on (spares and an operator), decided by the seed alone: a run forced
+    // to reconfigure (BALLOT_SIM_RECONFIG=1) is the run its seed draws when it draws reconfiguration.
+    void add_reconfiguration();
+    int all_nodes() const { return nodes + spares; }
     std::string describe() const;
 };
 

@@ -30,25 +30,32 @@ std::string tests_dir() {
     return "build/tests";
 }
 
-// The liveness phase, in two stages: every client gets a new write acknowledged; then every node
-// serves a read barrier and has applied everything applied anywhere when the stage began.
+// The liveness phase, in two stages: every client gets a new write acknowledged, and the
+// membership change in progress completes; then every voter serves a read barrier, and every
+// member (learners too) has applied everything applied anywhere when the stage began.
 class LivenessProbe {
 public:
-    LivenessProbe(SimCluster& cluster, EventQueue& queue, Workload& workload)
-        : cluster_(cluster), queue_(queue), workload_(workload) {}
+    LivenessProbe(SimCluster& cluster, EventQueue& queue, Workload& workload, const MembershipOperator& op,
+                  const ConfigChecker& committed)
+        : cluster_(cluster), queue_(queue), workload_(workload), operator_(op), committed_(committed) {}
 
     // True once the cluster has shown it is live.
     bool satisfied() {
         if (!catching_up_) {
-            if (!workload_.every_client_acknowledged_since_liveness()) return false;
+            if (!workload_.every_client_acknowledged_since_liveness() || !operator_.idle()) return false;
+            const Configuration* config = &committed_.current();
             catching_up_ = true;
             workload_.stop();
             target_ = cluster_.highest_applied();
-            for (NodeId id : cluster_.members()) barrier(id);
+            members_ = config->ids();
+            for (NodeId id : config->voters()) {
+                ++barriers_;
+                barrier(id);
+            }
             return false;
         }
-        if (served_.size() < cluster_.members().size()) return false;
-        for (NodeId id : cluster_.members())
+        if (served_.size() < barriers_) return false;
+        for (NodeId id : members_)
             if (cluster_.applied(id) < target_) return false;
         return true;
     }
@@ -56,10 +63,11 @@ public:
     std::string explain() const {
         std::ostringstream out;
         if (!catching_up_) {
-            out << "not every client got a new write acknowledged";
+            out << (operator_.idle() ? "not every client got a new write acknowledged"
+                                     : operator_.describe_progress());
         } else {
-            out << "every client got a write acknowledged, but not every node caught up to index " << target_
-                << " and served a read barrier (served:";
+            out << "every client got a write acknowledged, but not every member caught up to index "
+                << target_ << " and every voter served a read barrier (served:";
             for (NodeId id : served_) out << ' ' << id;
             out << ")";
         }
@@ -80,8 +88,12 @@ private:
     SimCluster& cluster_;
     EventQueue& queue_;
     Workload& workload_;
+    const MembershipOperator& operator_;
+    const ConfigChecker& committed_;
     bool catching_up_ = false;
     Index target_ = 0;
+    std::vector<NodeId> members_;
+    std::size_t barriers_ = 0;
     std::set<NodeId> served_;
 };
 
@@ -148,6 +160,14 @@ std::string SimReport::summary() const {
             << " handoffs), " << locks.fenced_applied << " fenced writes applied, " << locks.fenced_refused
             << " refused, " << locks.leases_expired << " leases expired";
     }
+    if (config.spares > 0) {
+        const MembershipStats& m = membership;
+        out << "\n  membership: " << m.adds << " adds, " << m.promotions << " promotions, " << m.removals
+            << " removals (" << m.leader_removals << " of the leader), " << m.replacements
+            << " replacements; " << m.completed << " completed; " << m.requests << " MEMBER commands sent, "
+            << m.refused << " refused or unanswered; in the log: " << configs.changes << " changes, "
+            << configs.repeats << " repeats, " << configs.voided << " voided";
+    }
     if (!ok()) {
         out << "\n  at " << format_time(failed_at_us) << ": " << failure << "\n  replay: " << replay_command()
             << "  (add BALLOT_SIM_TRACE=1 for a step trace on stderr)\n  watch it: " << render_command();
@@ -190,10 +210,14 @@ SimReport run_simulation(const SimOptions& options) {
         workload.on_first_apply(c, reply);
         lock_workload.on_first_apply(c, reply);
     };
-    cluster.on_first_apply_state = [&locks](Index index, const Command& c, const std::string& reply,
-                                            const std::vector<WaiterEvent>& events,
-                                            const kv::KvStore& store) {
+    std::vector<NodeId> bootstrap;
+    for (int id = 1; id <= config.nodes; ++id) bootstrap.push_back(static_cast<NodeId>(id));
+    ConfigChecker configs(options.engine, Configuration::of_voters(bootstrap), violations);
+    cluster.on_first_apply_state = [&locks, &configs](Index index, const Command& c, const std::string& reply,
+                                                      const std::vector<WaiterEvent>& events,
+                                                      const kv::KvStore& store) {
         locks.on_apply(index, c, reply, events, KvLockView(store));
+        configs.on_apply(index, c);
     };
     // The fault injector's notes go to the recording too ("isolate leader 2", "heal the network").
     std::function<void(const std::string&)> note = trace;
@@ -203,7 +227,8 @@ SimReport run_simulation(const SimOptions& options) {
             recorder->note(line);
         };
     Nemesis nemesis(config, queue, rng, cluster, note);
-    LivenessProbe probe(cluster, queue, workload);
+    MembershipOperator membership(config, queue, cluster, configs, note);
+    LivenessProbe probe(cluster, queue, workload, membership, configs);
 
     cluster.start();
     workload.start();
@@ -212,8 +237,10 @@ SimReport run_simulation(const SimOptions& options) {
     if (!scenario.note) scenario.note = [](const std::string&) {};
     if (options.script)
         options.script(scenario);
-    else
+    else {
         nemesis.start();
+        membership.start();
+    }
 
     const std::uint64_t liveness_start_us = config.safety_ms * 1000;
     const std::uint64_t deadline_us = liveness_start_us + config.liveness_limit_ms * 1000;
@@ -221,6 +248,7 @@ SimReport run_simulation(const SimOptions& options) {
     queue.at(liveness_start_us, [&] {
         liveness = true;
         nemesis.stop(!options.keep_slow_disks);
+        membership.stop_starting();
         // A mild network from now on: no loss, duplication, long tail or replay. Messages already
         // in flight (some late by seconds) still arrive: a correct engine converges regardless.
         NetworkFaults mild;
@@ -286,6 +314,8 @@ SimReport run_simulation(const SimOptions& options) {
     report.lock_workload = lock_workload.stats();
     report.locks = locks.stats();
     report.faults = nemesis.stats();
+    report.membership = membership.stats();
+    report.configs = configs.stats();
     report.cluster = cluster.stats();
     report.messages_sent = cluster.network().sent();
     report.messages_dropped = cluster.network().dropped();

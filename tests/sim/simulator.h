@@ -22,9 +22,11 @@
 #include <optional>
 #include <string>
 
+#include "tests/sim/config_invariants.h"
 #include "tests/sim/linearizability.h"
 #include "tests/sim/lock_invariants.h"
 #include "tests/sim/lock_workload.h"
+#include "tests/sim/membership_operator.h"
 #include "tests/sim/nemesis.h"
 #include "tests/sim/recorder.h"
 #include "tests/sim/recording_state_machine.h"
@@ -78,6 +80,8 @@ struct SimReport {
     LockWorkloadStats lock_workload;
     LockCheckStats locks;
     FaultStats faults;
+    MembershipStats membership;
+    ConfigCheckStats configs;
     ClusterStats cluster;
     std::uint64_t messages_sent = 0;
     std::uint64_t messages_dropped = 0;
