@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <initializer_list>
 #include <optional>
+#include <vector>
 
 #include "tests/sim/scenarios.h"
 
@@ -70,10 +71,6 @@ void then_when(ScenarioContext& ctx, bool watch, std::string what, std::function
          std::move(ready), std::move(then));
 }
 
-void cut_from(ScenarioContext& ctx, NodeId from, std::initializer_list<NodeId> to) {
-    for (NodeId id : to) ctx.cluster.network().cut(from, id);
-}
-
 // Every link between `center` and each of `leaves` open, every other link cut both ways (the
 // links of crashed nodes too, for when they restart). A leaf hears only the center, so only the
 // center can gather a majority of (pre-)votes, whatever the nodes' election timeouts: this is
@@ -97,12 +94,42 @@ void star(ScenarioContext& ctx, NodeId center, std::initializer_list<NodeId> lea
 // from the nodes that must not get it by cutting its links to them as soon as it is elected,
 // before its first AppendEntries can arrive.
 
+// Once `leader` is elected, cuts its links to `keep_from` at once (its first AppendEntries must
+// not get there), notes what it does (`step` is the figure's letter), and goes on with `then`.
+void on_election(ScenarioContext& ctx, std::string step, NodeId leader, std::vector<NodeId> keep_from,
+                 std::string what, std::function<void()> then) {
+    then_when(
+        ctx, true, node_name(leader) + " leads", [&ctx, leader] { return leads(ctx, leader); },
+        [&ctx, step, leader, keep_from, what, then] {
+            for (NodeId id : keep_from) ctx.cluster.network().cut(leader, id);
+            ctx.note("figure-8 " + step + ": " + node_name(leader) + " leads " + epoch_of(ctx, leader) +
+                     what);
+            then();
+        });
+}
+
+// Once `ready`, notes `what` and crashes `id` (what it had not made durable is lost), then `then`.
+void crash_once(ScenarioContext& ctx, std::string waiting_for, std::function<bool()> ready, NodeId id,
+                std::string what, std::function<void()> then) {
+    then_when(ctx, false, std::move(waiting_for), std::move(ready), [&ctx, id, what, then] {
+        ctx.note(what);
+        ctx.cluster.crash(id, /*torn=*/false);
+        then();
+    });
+}
+
+// Restarts `id` at the center of a star with `leaves` (so that only it can be elected), noting why.
+void restart_to_win(ScenarioContext& ctx, NodeId id, std::initializer_list<NodeId> leaves,
+                    const std::string& why) {
+    ctx.cluster.restart(id);
+    ctx.note(why);
+    star(ctx, id, leaves);
+}
+
 void figure_8_d(ScenarioContext& ctx) {
-    ctx.cluster.restart(5);
-    ctx.note(
-        "figure-8 (d): n5 restarts. n3, whose log ends in term 4, is cut off; n5, whose log ends in "
-        "term 3, can win the votes of n2 (its log ends in term 2) and n4 (term 1)");
-    star(ctx, 5, {2, 4});
+    restart_to_win(ctx, 5, {2, 4},
+                   "figure-8 (d): n5 restarts. n3, whose log ends in term 4, is cut off; n5, whose log ends "
+                   "in term 3, can win the votes of n2 (its log ends in term 2) and n4 (term 1)");
     then_when(
         ctx, false, "n5 leads and commits index 3",
         [&ctx] { return leads(ctx, 5) && commit_index(ctx, 5) >= 3; },
@@ -118,34 +145,30 @@ void figure_8_d(ScenarioContext& ctx) {
 }
 
 void figure_8_c(ScenarioContext& ctx) {
-    ctx.cluster.restart(1);
-    ctx.note(
-        "figure-8 (c): n1 restarts; links only between n1 and n2, n3 (n4 cut off): n1, whose log "
-        "ends in term 2, can win their votes");
-    star(ctx, 1, {2, 3});
-    then_when(
-        ctx, true, "n1 leads", [&ctx] { return leads(ctx, 1); },
-        [&ctx] {
-            cut_from(ctx, 1, {2});
-            ctx.note("figure-8 (c): n1 leads " + epoch_of(ctx, 1) +
-                     " and appends its no-op at index 3; it is cut from n2 (which holds index 2) so that "
-                     "the no-op cannot reach a majority; n3 gets index 2 and 3");
-            then_when(
-                ctx, false, "n3 holds index 3", [&ctx] { return holds(ctx, 3, 3); },
+    restart_to_win(ctx, 1, {2, 3},
+                   "figure-8 (c): n1 restarts; links only between n1 and n2, n3 (n4 cut off): n1, whose "
+                   "log ends in term 2, can win their votes");
+    on_election(ctx, "(c)", 1, {2},
+                " and appends its no-op at index 3; it is cut from n2 (which holds index 2) so that the "
+                "no-op cannot reach a majority; n3 is sent index 2 and 3",
                 [&ctx] {
-                    ctx.note(
-                        "figure-8 (c): index 2 of term 2 is on n1, n2 and n3, a majority, and n1 does not "
-                        "commit "
-                        "it (commit index " +
-                        std::to_string(commit_index(ctx, 1)) +
-                        "): a leader counts replicas only of entries of its own term (§5.4.2)");
-                    ctx.queue.after(60 * kMs, [&ctx] {
-                        ctx.note("figure-8 (d): n1 crashes before its no-op of index 3 reaches a majority");
-                        ctx.cluster.crash(1, /*torn=*/false);
-                        figure_8_d(ctx);
-                    });
+                    then_when(
+                        ctx, false, "n3 holds index 3", [&ctx] { return holds(ctx, 3, 3); },
+                        [&ctx] {
+                            ctx.note(
+                                "figure-8 (c): index 2 of term 2 is on n1, n2 and n3, a majority, and n1 "
+                                "does not commit it (commit index " +
+                                std::to_string(commit_index(ctx, 1)) +
+                                "): a leader counts replicas only of entries of its own term (§5.4.2)");
+                            // A heartbeat round later (its commit point, still 0, in the diagram).
+                            const std::uint64_t crash_us = ctx.queue.now_us() + 60 * kMs;
+                            crash_once(
+                                ctx, "60 ms have passed",
+                                [&ctx, crash_us] { return ctx.queue.now_us() >= crash_us; }, 1,
+                                "figure-8 (d): n1 crashes before its no-op of index 3 reaches a majority",
+                                [&ctx] { figure_8_d(ctx); });
+                        });
                 });
-        });
 }
 
 void figure_8_b(ScenarioContext& ctx) {
@@ -153,21 +176,14 @@ void figure_8_b(ScenarioContext& ctx) {
         "figure-8 (b): n2 is cut off; links only between n5 and n3, n4: n5 can win their votes (all "
         "three logs end at index 1)");
     star(ctx, 5, {3, 4});
-    then_when(
-        ctx, true, "n5 leads", [&ctx] { return leads(ctx, 5); },
-        [&ctx] {
-            cut_from(ctx, 5, {3, 4});
-            ctx.note("figure-8 (b): n5 leads " + epoch_of(ctx, 5) +
-                     " and appends its no-op at index 2, a different entry at index 2; cut from n3 and n4 at "
-                     "once, it stays on n5 alone");
-            then_when(
-                ctx, false, "n5's index 2 is durable", [&ctx] { return holds(ctx, 5, 2); },
+    on_election(ctx, "(b)", 5, {3, 4},
+                " and appends its no-op at index 2, a different entry at index 2; cut from n3 and n4 at "
+                "once, it stays on n5 alone",
                 [&ctx] {
-                    ctx.note("figure-8 (b): n5 crashes");
-                    ctx.cluster.crash(5, /*torn=*/false);
-                    figure_8_c(ctx);
+                    crash_once(
+                        ctx, "n5's index 2 is durable", [&ctx] { return holds(ctx, 5, 2); }, 5,
+                        "figure-8 (b): n5 crashes", [&ctx] { figure_8_c(ctx); });
                 });
-        });
 }
 
 void figure_8_a(ScenarioContext& ctx) {
@@ -175,20 +191,14 @@ void figure_8_a(ScenarioContext& ctx) {
         "figure-8 (a): links only between n1 and the others: n2 loses its majority (check-quorum) "
         "and n1 is elected");
     star(ctx, 1, {2, 3, 4, 5});
-    then_when(
-        ctx, true, "n1 leads", [&ctx] { return leads(ctx, 1); },
-        [&ctx] {
-            cut_from(ctx, 1, {3, 4, 5});
-            ctx.note("figure-8 (a): n1 leads " + epoch_of(ctx, 1) +
-                     " and appends its no-op at index 2; cut from n3, n4, n5 at once, it reaches n2 only");
-            then_when(
-                ctx, false, "n1 and n2 hold index 2", [&ctx] { return holds(ctx, 1, 2) && holds(ctx, 2, 2); },
-                [&ctx] {
-                    ctx.note("figure-8 (a): n1 crashes; index 2 of term 2 is on n1 and n2 only");
-                    ctx.cluster.crash(1, /*torn=*/false);
-                    figure_8_b(ctx);
+    on_election(ctx, "(a)", 1, {3, 4, 5},
+                " and appends its no-op at index 2; cut from n3, n4, n5 at once, it reaches n2 only", [&ctx] {
+                    crash_once(
+                        ctx, "n1 and n2 hold index 2",
+                        [&ctx] { return holds(ctx, 1, 2) && holds(ctx, 2, 2); }, 1,
+                        "figure-8 (a): n1 crashes; index 2 of term 2 is on n1 and n2 only",
+                        [&ctx] { figure_8_b(ctx); });
                 });
-        });
 }
 
 bool all_committed(ScenarioContext& ctx, Index index) {

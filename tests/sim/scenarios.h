@@ -10,11 +10,12 @@
 //                       (Raft) or phase-1 proposers (Paxos) at once; pauses at 650 ms end a tie
 //   slow-disk           the leader's fsyncs take 20-60 ms from ~500 ms to 1500 ms
 //   figure-8            Raft only: the paper's Figure 8 (§5.4.2), step by step (figure_scenarios.h)
-//   hole-filled         Multi-Paxos: a new leader fills a hole with a no-op (figure_scenarios.h)
+//   hole-filled         Multi-Paxos only: a new leader fills a hole with no-ops (figure_scenarios.h)
 //
 // The scripted scenarios also calm the network (no loss, duplication, long tail, late replay or
 // slow links), fix the timing knobs (10 ms ticks, 150-300 ms election timeouts) and run two
 // clients, so that what the diagram shows is the scenario. The liveness phase starts at 3 s.
+// figure-8 and hole-filled pin more (the cluster size, the clients, delays; figure_scenarios.cc).
 #pragma once
 
 #include <string>
