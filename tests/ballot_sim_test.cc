@@ -42,6 +42,51 @@ bool starts_with(const std::string& text, const std::string& prefix) {
     return text.rfind(prefix, 0) == 0;
 }
 
+// The window of seed 1 that docs/runs/ draws for a scenario of the figures.
+Recording record_figure(const std::string& engine, const std::string& scenario, std::uint64_t from_ms,
+                        std::uint64_t until_ms) {
+    WatchedRun run;
+    run.engine = engine;
+    run.seed = 1;
+    run.scenario = scenario;
+    run.from_ms = from_ms;
+    run.until_ms = until_ms;
+    return record_run(run);
+}
+
+bool delivered(const Recording& r, std::size_t message) {
+    for (const RecordedArrival& a : r.arrivals)
+        if (a.message == message && a.delivered) return true;
+    return false;
+}
+
+// The nodes that `from`'s messages starting with `prefix` reached.
+std::set<NodeId> delivered_to(const Recording& r, NodeId from, const std::string& prefix) {
+    std::set<NodeId> out;
+    for (std::size_t i = 0; i < r.messages.size(); ++i)
+        if (r.messages[i].from == from && starts_with(r.messages[i].what, prefix) && delivered(r, i))
+            out.insert(r.messages[i].to);
+    return out;
+}
+
+// The slots of a list a message describes after `key`: "slots=[8..10]", "slots=[8,10]",
+// "accepted=[8@1.3,9@1.3]" (a list cut short, ",...+3", gives the slots shown).
+std::vector<Index> slots_in(const std::string& what, const std::string& key) {
+    std::vector<Index> out;
+    const std::size_t open = what.find(key + "[");
+    if (open == std::string::npos) return out;
+    const std::size_t begin = open + key.size() + 1;
+    std::istringstream items(what.substr(begin, what.find(']', begin) - begin));
+    for (std::string item; std::getline(items, item, ',');) {
+        if (item.empty() || item[0] == '.') continue;
+        const std::size_t range = item.find("..");
+        const Index first = std::stoull(item);
+        const Index last = range == std::string::npos ? first : std::stoull(item.substr(range + 2));
+        for (Index slot = first; slot <= last; ++slot) out.push_back(slot);
+    }
+    return out;
+}
+
 // Exit status of a ballot-sim command line (output to a scratch file).
 int run_tool(const std::string& args) {
     const std::string command = std::string(BALLOT_BIN_DIR) + "/ballot-sim " + args + " >/dev/null 2>&1";
@@ -193,6 +238,109 @@ BOOST_AUTO_TEST_CASE(slow_disk_makes_the_leaders_fsyncs_longer) {
     BOOST_TEST(longest_during > 5 * longest_before);
 }
 
+// figure-8 (Raft §5.4.2, Figure 8) on the seed docs/runs/ draws: each term's leader is the one the
+// figure names; the term-2 entry at index 2 reaches a majority (n1 and n2 in term 2, n3 in term
+// 4) and is overwritten by n5's of term 3, and no node commits index 2 before n5 leads term 5.
+BOOST_AUTO_TEST_CASE(figure_8_overwrites_an_old_term_entry_that_was_on_a_majority) {
+    const Recording r = record_figure("raft", "figure-8", 0, 2500);
+    BOOST_TEST(r.passed, r.result);
+    BOOST_TEST(r.nodes == 5);
+    for (const RecordedMark* m : marks_of(r, RecordedMark::Kind::note))
+        BOOST_TEST(m->text.find("gave up") == std::string::npos, m->text);
+    std::map<std::string, NodeId> leader_of;  // "term 2" -> its leader
+    std::map<std::string, std::uint64_t> elected_at;
+    for (const RecordedMark* m : marks_of(r, RecordedMark::Kind::role))
+        if (starts_with(m->text, "leader, ")) {
+            leader_of[m->text.substr(8)] = m->node;
+            elected_at[m->text.substr(8)] = m->at_us;
+        }
+    const std::map<std::string, NodeId> figure = {
+        {"term 1", 2}, {"term 2", 1}, {"term 3", 5}, {"term 4", 1}, {"term 5", 5}};
+    BOOST_TEST((leader_of == figure));
+
+    // (a) n1 sends index 2 in term 2 to n2 only; (c) in term 4 it brings it to n3.
+    BOOST_TEST(delivered_to(r, 1, "AppendEntries term=2 prev=(1,1) entries=[2..") == std::set<NodeId>{2});
+    BOOST_TEST(delivered_to(r, 1, "AppendEntries term=4 prev=(1,1) entries=[2..") == std::set<NodeId>{3});
+    // (b) n5's index 2 of term 3 reaches no one in term 3.
+    BOOST_TEST(delivered_to(r, 5, "AppendEntries term=3 prev=(1,1) entries=[2..").empty());
+    // (d) n2 and n3 had index 2 of term 2 when n5 of term 5 replaced it.
+    std::set<NodeId> conflicted;
+    for (NodeId from : {2, 3})
+        if (!delivered_to(r, from, "AppendEntriesResponse term=5 reject prev=2 conflict=(2,2)").empty())
+            conflicted.insert(from);
+    BOOST_TEST((conflicted == std::set<NodeId>{2, 3}));
+    // Index 2 is committed by no one before n5 leads term 5 (§5.4.2: n1 of term 4 may not).
+    for (const RecordedMark* m : marks_of(r, RecordedMark::Kind::commit)) {
+        const Index to = std::stoull(m->text.substr(m->text.rfind(' ') + 1));
+        if (to >= 2) BOOST_TEST(m->at_us > elected_at["term 5"], m->text << " on n" << m->node);
+    }
+}
+
+// hole-filled (Multi-Paxos) on the seed docs/runs/ draws: the old leader's Accepts of some slots
+// reach no one (the hole), a later slot's reaches a follower, which accepts it; the leader
+// crashes; the new leader's Promises report the later slot and nothing in the hole, its Accepts
+// cover the hole (with no-ops: a slot no Promise reports gets one, PMMC), and it commits past it.
+BOOST_AUTO_TEST_CASE(hole_filled_shows_a_new_leader_filling_a_hole_below_a_chosen_slot) {
+    const Recording r = record_figure("multipaxos", "hole-filled", 400, 1300);
+    BOOST_TEST(r.passed, r.result);
+    for (const RecordedMark* m : marks_of(r, RecordedMark::Kind::note))
+        BOOST_TEST(m->text.find("gave up") == std::string::npos, m->text);
+    auto crashes = marks_of(r, RecordedMark::Kind::crash);
+    BOOST_REQUIRE(crashes.size() == 1u);
+    const NodeId old_leader = crashes.front()->node;
+    const std::uint64_t crash_us = crashes.front()->at_us;
+    std::string old_ballot, new_ballot;
+    NodeId new_leader = kNoNode;
+    std::uint64_t elected_us = 0;
+    for (const RecordedMark* m : marks_of(r, RecordedMark::Kind::role)) {
+        if (!starts_with(m->text, "leader, ballot ")) continue;
+        if (m->at_us < crash_us && m->node == old_leader) old_ballot = m->text.substr(15);
+        if (m->at_us > crash_us && new_leader == kNoNode)
+            new_leader = m->node, new_ballot = m->text.substr(15), elected_us = m->at_us;
+    }
+    BOOST_REQUIRE(!old_ballot.empty());
+    BOOST_REQUIRE(new_leader != kNoNode);
+
+    // The old leader's slots: those whose Accept reached a follower, and those whose never did.
+    std::set<Index> sent, arrived;
+    for (std::size_t i = 0; i < r.messages.size(); ++i) {
+        const RecordedMessage& m = r.messages[i];
+        if (m.from != old_leader || !starts_with(m.what, "Accept ballot=" + old_ballot + " ")) continue;
+        for (Index slot : slots_in(m.what, "slots=")) {
+            sent.insert(slot);
+            if (delivered(r, i)) arrived.insert(slot);
+        }
+    }
+    std::set<Index> hole;
+    for (Index slot : sent)
+        if (!arrived.contains(slot)) hole.insert(slot);
+    BOOST_REQUIRE(!hole.empty());
+    const Index above = *arrived.rbegin();
+    BOOST_TEST(above > *hole.rbegin());
+
+    // Phase 1 of the new leader (the Promises that elected it; the old leader's, after its
+    // restart, still reports the hole accepted at the old ballot): the slot above, nothing in the
+    // hole.
+    std::set<Index> reported;
+    for (const RecordedMessage& m : r.messages)
+        if (m.to == new_leader && m.sent_us <= elected_us &&
+            starts_with(m.what, "Promise ballot=" + new_ballot + " "))
+            for (Index slot : slots_in(m.what, "accepted=")) reported.insert(slot);
+    BOOST_TEST(reported.contains(above));
+    for (Index slot : hole) BOOST_TEST(!reported.contains(slot), "slot " << slot << " was reported");
+    // Phase 2: its Accepts cover the hole, and it commits past it.
+    std::set<Index> proposed;
+    for (const RecordedMessage& m : r.messages)
+        if (m.from == new_leader && starts_with(m.what, "Accept ballot=" + new_ballot + " "))
+            for (Index slot : slots_in(m.what, "slots=")) proposed.insert(slot);
+    for (Index slot : hole) BOOST_TEST(proposed.contains(slot), "slot " << slot << " not proposed");
+    bool committed_past = false;
+    for (const RecordedMark* m : marks_of(r, RecordedMark::Kind::commit))
+        if (m->node == new_leader && m->at_us > crash_us)
+            committed_past = committed_past || std::stoull(m->text.substr(m->text.rfind(' ') + 1)) >= above;
+    BOOST_TEST(committed_past);
+}
+
 BOOST_AUTO_TEST_CASE(same_flags_same_bytes) {
     for (const char* engine : {"raft", "paxos"}) {
         const std::string a = render_diagram(record(engine, "leader-crash"));
@@ -239,6 +387,7 @@ BOOST_AUTO_TEST_CASE(bad_flags_exit_2_and_a_good_run_writes_the_page) {
     BOOST_TEST(run_tool("--protocol raft --seed 1 --from-ms 500 --until-ms 400 --out " + out) == 2);
     BOOST_TEST(run_tool("--protocol raft --seed 1 --until-ms 999999 --out " + out) == 2);  // too wide
     BOOST_TEST(run_tool("--protocol raft --seed 1 --bogus --out " + out) == 2);
+    BOOST_TEST(run_tool("--protocol paxos --seed 1 --scenario figure-8 --out " + out) == 2);  // Raft's
     BOOST_TEST(run_tool("--protocol raft --seed 1 --out /nonexistent-dir/x.html") == 1);
     std::filesystem::remove(out);
     BOOST_TEST(run_tool("--protocol raft --seed 1 --scenario leader-crash --until-ms 1000 --out " + out) ==

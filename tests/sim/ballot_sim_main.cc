@@ -89,8 +89,10 @@ std::string check(const po::variables_map& vm, Flags& f) {
     if (std::find(engines.begin(), engines.end(), f.run.engine) == engines.end())
         return "--protocol " + f.run.engine + ": no such engine (" + join_engines() + ")";
     f.run.scenario = vm["scenario"].as<std::string>();
-    if (!find_scenario(f.run.scenario))
-        return "--scenario " + f.run.scenario + ": no such scenario (" + scenario_names() + ")";
+    const Scenario* scenario = find_scenario(f.run.scenario);
+    if (!scenario) return "--scenario " + f.run.scenario + ": no such scenario (" + scenario_names() + ")";
+    if (std::string why = refuse_engine(*scenario, f.run.engine); !why.empty())
+        return "--scenario " + f.run.scenario + ": " + why;
     std::string error;
     auto seed = number_flag(vm, "seed", error);
     auto from = number_flag(vm, "from-ms", error);

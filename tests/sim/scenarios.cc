@@ -4,15 +4,12 @@
 #include <stdexcept>
 
 #include "engines/registry.h"
+#include "tests/sim/figure_scenarios.h"
 
 namespace ballot::sim {
 
-namespace {
-
 constexpr std::uint64_t kMs = 1000;
-constexpr std::uint64_t kPollUs = 5 * kMs;
 
-// The network and timing every scripted scenario runs with (see scenarios.h).
 void calm(SimConfig& c) {
     c.safety_ms = 3000;
     c.tail_per_10k = 0;
@@ -38,7 +35,6 @@ std::string node_name(NodeId id) {
     return "n" + std::to_string(id);
 }
 
-// The node that leads with the highest term or ballot (a deposed leader may not know it yet).
 NodeId current_leader(SimCluster& cluster) {
     NodeId best = kNoNode;
     Epoch best_epoch;
@@ -48,6 +44,20 @@ NodeId current_leader(SimCluster& cluster) {
     }
     return best;
 }
+
+void when(ScenarioContext& ctx, std::uint64_t every_us, std::uint64_t give_up_us, std::string what,
+          std::function<bool()> ready, std::function<void()> then) {
+    if (ready()) return then();
+    if (ctx.queue.now_us() >= give_up_us) return ctx.note("scenario: gave up waiting until " + what);
+    ctx.queue.after(every_us, [&ctx, every_us, give_up_us, what = std::move(what), ready = std::move(ready),
+                               then = std::move(then)]() mutable {
+        when(ctx, every_us, give_up_us, std::move(what), std::move(ready), std::move(then));
+    });
+}
+
+namespace {
+
+constexpr std::uint64_t kPollUs = 5 * kMs;
 
 // Calls `then` with the leader from `not_before_us` on, as soon as there is one; at `give_up_us`
 // with node 1 instead (basic Paxos has no leader: every node proposes).
@@ -128,16 +138,25 @@ void scripted(SimConfig& c) {
 const std::vector<Scenario>& scenarios() {
     static const std::vector<Scenario> all = {
         {"seed", "whatever the seed's random fault injector does (the run simulation_test makes)",
-         [](SimConfig&) {}, nullptr},
+         [](SimConfig&) {}, nullptr, ""},
         {"leader-crash", "the leader crashes at ~600 ms and restarts 700 ms later: a new election", scripted,
-         leader_crash},
+         leader_crash, ""},
         {"partition", "the leader is cut off from every other node at ~600 ms, healed 800 ms later", scripted,
-         partition},
+         partition, ""},
         {"duelling-proposers",
          "every node times out at once: several candidates or phase-1 proposers at ~200 ms",
-         duelling_configure, duelling},
+         duelling_configure, duelling, ""},
         {"slow-disk", "the leader's fsyncs take 20-60 ms (a slow disk) from ~500 ms to 1500 ms", scripted,
-         slow_disk},
+         slow_disk, ""},
+        {"figure-8",
+         "Raft only: Figure 8 of the Raft paper (§5.4.2) with five nodes, forced by cuts and crashes: an "
+         "entry of an old term on a majority is overwritten, never committed",
+         figure_8_configure, figure_8, "raft"},
+        {"hole-filled",
+         "Multi-Paxos only: a later slot is chosen while earlier Accepts are cut, the leader crashes, and "
+         "the "
+         "new leader's phase 1 fills the hole with no-ops",
+         hole_filled_configure, hole_filled, "multipaxos"},
     };
     return all;
 }
@@ -154,6 +173,11 @@ std::string scenario_names() {
     return out;
 }
 
+std::string refuse_engine(const Scenario& scenario, const std::string& engine) {
+    if (scenario.only_engine.empty() || scenario.only_engine == engine) return "";
+    return "scenario " + scenario.name + " is written for " + scenario.only_engine + " only, not " + engine;
+}
+
 void apply_scenario(const Scenario& scenario, SimOptions& options) {
     options.configure = scenario.configure;
     options.script = scenario.script;
@@ -166,6 +190,8 @@ Recording record_run(const WatchedRun& run) {
     const auto& engines = engine_names();
     if (std::find(engines.begin(), engines.end(), run.engine) == engines.end())
         throw std::invalid_argument("no engine " + run.engine);
+    if (std::string why = refuse_engine(*scenario, run.engine); !why.empty())
+        throw std::invalid_argument(why);
     Recorder recorder(run.from_ms * kMs, run.until_ms * kMs);
     SimOptions options;
     options.engine = run.engine;

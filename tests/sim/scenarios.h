@@ -9,10 +9,13 @@
 //   duelling-proposers  every node times out at the same instant (~200 ms): several candidates
 //                       (Raft) or phase-1 proposers (Paxos) at once; pauses at 650 ms end a tie
 //   slow-disk           the leader's fsyncs take 20-60 ms from ~500 ms to 1500 ms
+//   figure-8            Raft only: the paper's Figure 8 (§5.4.2), step by step (figure_scenarios.h)
+//   hole-filled         Multi-Paxos only: a new leader fills a hole with no-ops (figure_scenarios.h)
 //
 // The scripted scenarios also calm the network (no loss, duplication, long tail, late replay or
 // slow links), fix the timing knobs (10 ms ticks, 150-300 ms election timeouts) and run two
 // clients, so that what the diagram shows is the scenario. The liveness phase starts at 3 s.
+// figure-8 and hole-filled pin more (the cluster size, the clients, delays; figure_scenarios.cc).
 #pragma once
 
 #include <string>
@@ -28,6 +31,7 @@ struct Scenario {
     std::string summary;  // one line, for --help and the page
     std::function<void(SimConfig&)> configure;
     std::function<void(ScenarioContext&)> script;  // empty for "seed"
+    std::string only_engine;                       // the one engine it is written for (empty: any)
 };
 
 const std::vector<Scenario>& scenarios();
@@ -35,8 +39,24 @@ const std::vector<Scenario>& scenarios();
 const Scenario* find_scenario(std::string_view name);
 // "seed, leader-crash, ..."
 std::string scenario_names();
+// Empty if `scenario` can run `engine`; otherwise why not, for the user.
+std::string refuse_engine(const Scenario& scenario, const std::string& engine);
 // Sets `options` to run `scenario`.
 void apply_scenario(const Scenario& scenario, SimOptions& options);
+
+// For the scripts (here and in figure_scenarios.cc).
+//
+// The calm network and fixed timing every scripted scenario runs with (above).
+void calm(SimConfig& c);
+// "n3"
+std::string node_name(NodeId id);
+// The node that leads with the highest term or ballot (a deposed leader may not know it yet);
+// kNoNode if none does.
+NodeId current_leader(SimCluster& cluster);
+// Checks `ready` every `every_us` from now and calls `then` once it holds; at `give_up_us` it
+// notes that `what` never happened and gives up (the rest of the script does not run).
+void when(ScenarioContext& ctx, std::uint64_t every_us, std::uint64_t give_up_us, std::string what,
+          std::function<bool()> ready, std::function<void()> then);
 
 // One run for ballot-sim: `engine` from `seed` under `scenario`, recorded over [from_ms, until_ms).
 struct WatchedRun {
