@@ -98,7 +98,12 @@ void MultiPaxos::tick_auto_promotion() {
     for (const Member& m : configs_.latest().members()) {
         if (!m.auto_promote || m.role != MemberRole::learner) continue;
         std::uint32_t& ticks = caught_up_ticks_[m.id];
-        ticks = leader_->peer_chosen(m.id) + kPromotionLagSlots >= learner_.commit_index() ? ticks + 1 : 0;
+        // Near the leader, and knowing the slot of the newest configuration's command, which made
+        // it a member: with a short log "near" alone holds of a learner that has learned nothing.
+        const Index peer_chosen = leader_->peer_chosen(m.id);
+        const bool caught_up = peer_chosen + kPromotionLagSlots >= learner_.commit_index() &&
+                               peer_chosen + kAlpha >= configs_.latest_from();
+        ticks = caught_up ? ticks + 1 : 0;
         if (ticks < config_.election_timeout_max_ticks || refuse_change_now()) continue;
         // An engine-made command carries no client session (client id 0): nobody waits for it.
         const ConfigChange promote{ConfigChange::Kind::promote, m.id, "", false};

@@ -2,12 +2,18 @@
 
 #include <utility>
 
+#include "multipaxos/configs.h"
 #include "paxos/configurations.h"
 
 namespace ballot::sim {
 
 ConfigChecker::ConfigChecker(const std::string& engine, Configuration bootstrap, Violations& violations)
-    : voids_(engine == "paxos"), current_(std::move(bootstrap)), violations_(violations) {}
+    : voids_(engine == "paxos"),
+      alpha_(engine == "paxos"        ? paxos::kAlpha
+             : engine == "multipaxos" ? multipaxos::kAlpha
+                                      : 1),
+      current_(std::move(bootstrap)),
+      violations_(violations) {}
 
 void ConfigChecker::on_apply(Index index, const Command& command) {
     if (!is_config_entry(command.payload)) return;
@@ -36,7 +42,7 @@ void ConfigChecker::on_apply(Index index, const Command& command) {
     }
     ++stats_.changes;
     current_ = entry->config;
-    current_governs_from_ = index + paxos::kAlpha;
+    current_governs_from_ = index + alpha_;
 }
 
 }  // namespace ballot::sim

@@ -39,12 +39,18 @@ public:
     void on_apply(Index index, const Command& command);
 
     const Configuration& current() const { return current_; }
+    // The first index the current configuration governs: the index after its entry (Raft: it
+    // rules once applied), or its slot + α (the Paxos engines: Lamport's α-reconfiguration). Until
+    // the applied prefix reaches it, the configuration before still decides, and the nodes it
+    // removed are still needed for its quorums.
+    Index current_governs_from() const { return current_governs_from_; }
     const ConfigCheckStats& stats() const { return stats_; }
 
 private:
-    bool voids_;  // the engine's guard voids entries (basic Paxos)
+    bool voids_;   // the engine's guard voids entries (basic Paxos)
+    Index alpha_;  // between a configuration's entry and the first index it governs (Raft: 1)
     Configuration current_;
-    Index current_governs_from_ = 1;  // basic Paxos: the first slot the current configuration governs
+    Index current_governs_from_ = 1;
     Violations& violations_;
     ConfigCheckStats stats_;
 };

@@ -64,6 +64,8 @@ void MembershipOperator::schedule_next() {
 
 // Picks an operation the committed configuration allows, uniformly among the kinds that are.
 void MembershipOperator::begin() {
+    // Not while a change (the leader's auto-promotion, say) is committed but does not govern yet.
+    if (cluster_.highest_applied() + 1 < committed_.current_governs_from()) return;
     const Configuration* c = &committed_.current();
     std::vector<NodeId> spares;
     for (NodeId id : cluster_.all_nodes())
@@ -157,7 +159,10 @@ void MembershipOperator::drive() {
     if (!op_) return;
     queue_.after(kPollUs, [this] { drive(); });
     const Configuration* c = &committed_.current();
-    while (op_->steps[op_->next].done(*c)) {
+    // A change is done once it governs: a node it removes is not stopped, and the next change not
+    // begun, while the configuration before it still decides (the Paxos engines: α slots on).
+    const bool governs = cluster_.highest_applied() + 1 >= committed_.current_governs_from();
+    while (governs && op_->steps[op_->next].done(*c)) {
         Step& step = op_->steps[op_->next];
         trace("\"" + op_->name + "\": " + describe(step.change) + " is in the committed configuration " +
               c->str());

@@ -12,7 +12,8 @@
 //            --join.
 //
 // One operation at a time, as an operator works: each change is sent to a node in service and
-// sent again (to another, perhaps) until the committed configuration shows it; a refusal, a
+// sent again (to another, perhaps) until the committed configuration shows it and it governs (the
+// Paxos engines: α slots after its own; README "Membership change"); a refusal, a
 // timeout or a node that crashed with the request are all part of the game. Nothing about the
 // outcome is asserted here: the invariants (config_invariants.h, the engines' own, the applied log,
 // linearizability) judge the run, and the liveness phase requires that the operation in progress

@@ -38,7 +38,9 @@ private:
     std::shared_ptr<SimSnapshotDir::Inode> inode_;
 };
 
-std::error_code not_found() { return std::make_error_code(std::errc::no_such_file_or_directory); }
+std::error_code not_found() {
+    return std::make_error_code(std::errc::no_such_file_or_directory);
+}
 
 }  // namespace
 

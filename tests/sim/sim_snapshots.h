@@ -58,7 +58,8 @@ private:
 class SimSnapshotWorker final : public SnapshotWorker {
 public:
     using Gate = std::function<void(std::function<void()>)>;
-    SimSnapshotWorker(EventQueue& queue, std::uint64_t seed, std::uint64_t min_us, std::uint64_t max_us, Gate gate)
+    SimSnapshotWorker(EventQueue& queue, std::uint64_t seed, std::uint64_t min_us, std::uint64_t max_us,
+                      Gate gate)
         : queue_(queue), rng_(seed), min_us_(min_us), max_us_(max_us), gate_(std::move(gate)) {}
 
     void run(std::function<void()> work, std::function<void()> done) override;
