@@ -90,6 +90,8 @@ BOOST_DATA_TEST_CASE(member_list_info_and_refusals, bdata::make(engine_names()),
     auto info = c.info(via);
     BOOST_TEST(info.at("members") == "1@" + c.address(1) + ",2@" + c.address(2) + ",3@" + c.address(3));
     BOOST_TEST(info.at("learners") == "");
+    // The Paxos engines' bootstrap configuration governs from slot 1; Raft has no such point.
+    BOOST_TEST(info.at("config_governs_from") == (protocol == "raft" ? "0" : "1"));
 
     // Arguments, checked as Redis checks a container command's.
     BOOST_TEST(c.command(via, {"MEMBER"}).str == "ERR wrong number of arguments for 'member' command");
