@@ -1,7 +1,8 @@
 // Membership change from a client (SPEC "Membership change, learners, leadership transfer"), run
 // against real ballot-server processes as an operator would run it:
 // - every engine: MEMBER LIST and INFO show the configuration, MEMBER's arguments are checked as
-//   Redis checks them, and what an engine refuses is answered -ERR with the engine's reason;
+//   Redis checks them (MEMBER ADD's address resolved and compared with the members'), and what an
+//   engine refuses is answered -ERR with the engine's reason;
 // - an engine that cannot join a running cluster refuses --join at startup with its reason;
 // - Raft: a fourth node started with --join is added (a learner promoted by the leader once caught
 //   up), serves reads and writes, and is removed again; MEMBER works through a follower;
@@ -103,6 +104,15 @@ BOOST_DATA_TEST_CASE(member_list_info_and_refusals, bdata::make(engine_names()),
     BOOST_TEST(starts_with(c.command(via, {"MEMBER", "REMOVE", "0"}).str, "ERR invalid node id '0'"));
     BOOST_TEST(starts_with(c.command(via, {"MEMBER", "ADD", "4", "nohost"}).str, "ERR invalid address"));
     BOOST_TEST(c.command(via, {"MEMBER", "ADD", "4", "127.0.0.1:1", "VOTER"}).str == "ERR syntax error");
+    // The address is resolved before anything is proposed: node 1's under another name, or a name
+    // that does not resolve, is refused naming both addresses / the name.
+    const std::string localhost_1 = "localhost:" + std::to_string(c.port(1));
+    auto same = c.command(via, {"MEMBER", "ADD", "4", localhost_1});
+    BOOST_TEST(same.str == "ERR MEMBER ADD 4 " + localhost_1 + " and node 1's address " + c.address(1) +
+                               " are one address (both are " + c.address(1) +
+                               "): give each member its own HOST:PORT");
+    BOOST_TEST(starts_with(c.command(via, {"MEMBER", "ADD", "4", "no-such-host.invalid:7999"}).str,
+                           "ERR cannot resolve host no-such-host.invalid ("));
 
     // Refusals: at once, -ERR with the engine's reason.
     auto unknown = c.command(via, {"MEMBER", "REMOVE", "9"});
