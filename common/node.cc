@@ -559,6 +559,7 @@ void Node::restart() {
     snapshot_dir_.reset();
     storage_.reset();
     followed_configuration_.reset();
+    followed_members_.clear();
     last_reported_state_.reset();
     last_published_status_.clear();
     last_announced_mark_ = 0;

@@ -120,6 +120,16 @@ NodeId settled_proposer(EngineCluster& c, const std::string& protocol) {
 // Every engine changes its members (basic Paxos through any voter: settled_proposer).
 const char* const kChangingEngines[] = {"raft", "multipaxos", "paxos"};
 
+// Once `c` has settled, a fourth node started to join and its addition proposed (not chosen yet):
+// the new node's id.
+NodeId propose_adding_a_fourth(EngineCluster& c, const std::string& protocol) {
+    const NodeId via = settled_proposer(c, protocol);
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!c.engine(via).propose_config_change(1, request(add(n4))).has_value());
+    c.collect();
+    return n4;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_joining_node_learns_the_log_as_a_learner_and_is_promoted_when_caught_up) {
@@ -393,10 +403,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_node_keeps_the_configuration_it_applied) {
     for (const char* protocol : kChangingEngines) {
         BOOST_TEST_CONTEXT("protocol " << protocol) {
             EngineCluster c(protocol, 3, 6, small_timeouts());
-            const NodeId via = settled_proposer(c, protocol);
-            const NodeId n4 = c.add_joining_node();
-            BOOST_REQUIRE(!c.engine(via).propose_config_change(1, request(add(n4))).has_value());
-            c.collect();
+            const NodeId n4 = propose_adding_a_fourth(c, protocol);
             BOOST_REQUIRE(
                 all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
             for (NodeId id : {NodeId{1}, n4}) {
@@ -743,10 +750,7 @@ BOOST_AUTO_TEST_CASE(every_engine_reports_a_configuration_as_soon_as_its_entry_i
     for (const std::string protocol : kChangingEngines) {
         BOOST_TEST_CONTEXT("protocol " << protocol) {
             EngineCluster c(protocol, 3, 26, small_timeouts());
-            const NodeId proposer = settled_proposer(c, protocol);
-            const NodeId n4 = c.add_joining_node();
-            BOOST_REQUIRE(!c.engine(proposer).propose_config_change(1, request(add(n4))).has_value());
-            c.collect();
+            const NodeId n4 = propose_adding_a_fourth(c, protocol);
             const ballot::Index alpha = protocol == "paxos"        ? kPaxosAlpha
                                         : protocol == "multipaxos" ? kMultiPaxosAlpha
                                                                    : 0;
