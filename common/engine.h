@@ -368,8 +368,8 @@ public:
     virtual const Configuration& configuration() const = 0;
     // The members the runtime keeps connections with: configuration()'s, and the members of an
     // older configuration that still governs a slot not known chosen (Multi-Paxos: a voter whose
-    // removal is chosen is an acceptor of the slots before the removal governs, and the leader it
-    // hands over from talks to the others until then).
+    // removal is chosen is an acceptor of the slots before the removal governs, and, if it leads,
+    // leads until then).
     virtual std::vector<Member> members_to_connect() const { return configuration().members(); }
     // Places a single-server change in the log. `request`: an encoded Command (stamped by the
     // runtime like any write) whose payload is encode_config_request(change). The change is made

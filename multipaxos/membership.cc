@@ -6,10 +6,10 @@
 //     (refuse_change_now), makes the command (the change and the whole new configuration) and
 //     queues it like any command, or answers a forwarded one with its refusal (ForwardRefused)
 //   chosen in slot s and delivered -> the learner records that it governs from s + α on; the leader
-//     fills the slots up to s + α - 1 with no-ops so that it does at once (replication.cc)
-//   delivered -> configuration() reports it at once (INFO, MEMBER LIST: the committed
-//     configuration, as Raft and basic Paxos report theirs), and the runtime connects to a member
-//     it adds (members_to_connect)
+//     fills the slots up to s + α - 1 with no-ops so that it does at once (replication.cc).
+//     configuration() reports it from now on (INFO, MEMBER LIST: the committed configuration, as
+//     Raft and basic Paxos report theirs), and the runtime connects to a member it adds
+//     (members_to_connect)
 //   every slot up to s + α - 1 chosen -> refresh_membership(): the new configuration governs the
 //     next slot; quorums are counted over it, the runtime lets go of a member it removed, and a
 //     leader it removed steps down (handing over with TakeOver)
