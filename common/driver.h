@@ -209,6 +209,8 @@ public:
     void transfer_leadership(NodeId target, Completion done);
     // The configuration the engine has applied (Engine::configuration).
     const Configuration& configuration() const { return engine_->configuration(); }
+    // Whom the runtime keeps connections with (Engine::members_to_connect).
+    std::vector<Member> members_to_connect() const { return engine_->members_to_connect(); }
 
     // Takes engine output and acts on it (persist, send, apply, release reads).
     void pump();

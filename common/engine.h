@@ -293,6 +293,11 @@ struct EngineStatus {
     Index log_first_index = 0;  // the first index the engine still holds (rises with compaction)
     Index log_last_index = 0;
     Index snapshot_index = 0;  // the engine's latest durable snapshot (0: none)
+    // The first slot configuration() governs, for the Paxos engines (α-reconfiguration: a
+    // configuration chosen in slot s governs from s + α on; 1 for the bootstrap one; 0 while none
+    // is known). 0 for Raft, where a configuration rules from the moment it is applied. Reported
+    // (INFO `config_governs_from`), never used by the runtime.
+    Index config_governs_from = 0;
     // One entry per other member, in id order, while this node leads (Raft, Multi-Paxos); basic
     // Paxos reports what it knows of each peer whatever its role. Empty otherwise.
     std::vector<PeerProgress> peers;
@@ -356,8 +361,16 @@ public:
     // ---- membership (common/configuration.h; SPEC "Membership change, learners, leadership
     // transfer") ----
     // The configuration this engine has applied: the latest configuration entry it handed out in
-    // `committed` (or found in a snapshot or at restart), the bootstrap one before any.
+    // `committed` (or found in a snapshot or at restart), the bootstrap one before any. What INFO,
+    // MEMBER LIST and /status report (SPEC: "the committed configuration"), on every engine alike.
+    // In the Paxos engines it may not govern yet (EngineStatus::config_governs_from): their quorums
+    // are counted over the configuration governing each slot, which the engine keeps to itself.
     virtual const Configuration& configuration() const = 0;
+    // The members the runtime keeps connections with: configuration()'s, and the members of an
+    // older configuration that still governs a slot not known chosen (Multi-Paxos: a voter whose
+    // removal is chosen is an acceptor of the slots before the removal governs, and, if it leads,
+    // leads until then).
+    virtual std::vector<Member> members_to_connect() const { return configuration().members(); }
     // Places a single-server change in the log. `request`: an encoded Command (stamped by the
     // runtime like any write) whose payload is encode_config_request(change). The change is made
     // when its entry is applied, and the runtime's write completes then, as any write does.

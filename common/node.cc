@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -90,13 +91,13 @@ tcp::endpoint resolve(asio::io_context& io, const std::string& host, std::uint16
     return results.begin()->endpoint();
 }
 
-// The peer endpoints of `config`'s members other than `self`. An address that does not parse or
-// resolve (it was checked when it was added, but DNS may have changed) is logged and left out: that
-// member is not dialed until the configuration changes again.
-std::map<NodeId, tcp::endpoint> peer_endpoints(asio::io_context& io, const Configuration& config,
+// The peer endpoints of `members` other than `self`. An address that does not parse or resolve (it
+// was checked when it was added, but DNS may have changed) is logged and left out: that member is
+// not dialed until the configuration changes again.
+std::map<NodeId, tcp::endpoint> peer_endpoints(asio::io_context& io, const std::vector<Member>& members,
                                                NodeId self) {
     std::map<NodeId, tcp::endpoint> peers;
-    for (const Member& m : config.members()) {
+    for (const Member& m : members) {
         if (m.id == self) continue;
         std::string error;
         auto address = parse_host_port(m.address, m.id, error);
@@ -109,6 +110,19 @@ std::map<NodeId, tcp::endpoint> peer_endpoints(asio::io_context& io, const Confi
             spdlog::warn("member {} at '{}' cannot be reached: {}", m.id, m.address, error);
     }
     return peers;
+}
+
+// Gives a member that an engine holds without an address (one that keeps only ids) its --node
+// address. Whether any was missing.
+bool fill_addresses(std::vector<Member>& members, const ClusterConfig& cluster) {
+    bool filled = false;
+    for (Member& m : members) {
+        if (!m.address.empty()) continue;
+        for (const NodeAddress& a : cluster.members)
+            if (a.id == m.id) m.address = a.str();
+        filled = true;
+    }
+    return filled;
 }
 
 }  // namespace
@@ -362,22 +376,28 @@ void Node::schedule_pump() {
     });
 }
 
-// The transport talks with the members of the applied configuration (SPEC "Membership change"):
-// checked after every pump (a configuration entry is applied there) and tick. A member whose
-// removal is applied is forgotten by the membership guard, so the id can be added back later
-// with a new data dir. An empty configuration (a --join node not added yet) changes nothing: the
-// --node list stays its peers.
+// The transport talks with the members the engine names (Engine::members_to_connect: those of
+// the applied configuration, and in Multi-Paxos a removed voter's until its removal governs; SPEC
+// "Membership change"): checked after every pump (a configuration entry is applied there) and
+// tick. A member the engine lets go of is forgotten by the membership guard, so the id can be
+// added back later with a new data dir. An empty configuration (a --join node not added yet)
+// changes nothing: the --node list stays its peers.
 void Node::follow_configuration() {
     const Configuration& applied = driver_->configuration();
-    if (applied.empty() || applied == followed_configuration_) return;
-    const Configuration now = configuration();
-    if (followed_configuration_) {
-        for (NodeId id : followed_configuration_->ids())
-            if (!now.contains(id) && id != options_.cluster.self) guard_->forget(id);
-        spdlog::info("configuration: {}", now.str());
+    if (applied.empty()) return;
+    if (applied != followed_configuration_) {
+        if (followed_configuration_) spdlog::info("configuration: {}", configuration().str());
+        followed_configuration_ = applied;
     }
-    transport_->set_peers(peer_endpoints(io_, now, options_.cluster.self));
-    followed_configuration_ = applied;
+    std::vector<Member> members = driver_->members_to_connect();
+    fill_addresses(members, options_.cluster);
+    if (members == followed_members_) return;
+    for (const Member& before : followed_members_)
+        if (before.id != options_.cluster.self &&
+            std::none_of(members.begin(), members.end(), [&](const Member& m) { return m.id == before.id; }))
+            guard_->forget(before.id);
+    transport_->set_peers(peer_endpoints(io_, members, options_.cluster.self));
+    followed_members_ = std::move(members);
 }
 
 void Node::submit(std::optional<Stamp> stamp, std::string payload, Completion done) {
@@ -389,14 +409,7 @@ void Node::submit(std::optional<Stamp> stamp, std::string payload, Completion do
 Configuration Node::configuration() const {
     const Configuration& applied = driver_->configuration();
     std::vector<Member> members = applied.members();
-    bool filled = false;
-    for (Member& m : members) {
-        if (!m.address.empty()) continue;
-        for (const NodeAddress& a : options_.cluster.members)
-            if (a.id == m.id) m.address = a.str();
-        filled = true;
-    }
-    return filled ? Configuration(std::move(members)) : applied;
+    return fill_addresses(members, options_.cluster) ? Configuration(std::move(members)) : applied;
 }
 
 void Node::submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done) {
@@ -546,6 +559,7 @@ void Node::restart() {
     snapshot_dir_.reset();
     storage_.reset();
     followed_configuration_.reset();
+    followed_members_.clear();
     last_reported_state_.reset();
     last_published_status_.clear();
     last_announced_mark_ = 0;

@@ -196,8 +196,10 @@ private:
     std::optional<std::tuple<Role, NodeId, Epoch>> last_reported_state_;
     LiveEvents live_events_;
     std::string last_published_status_;  // the live view's last state event (publish_state)
-    // The configuration the transport's peers were last set from (follow_configuration).
+    // The configuration last logged, and the members the transport's peers were last set from
+    // (follow_configuration).
     std::optional<Configuration> followed_configuration_;
+    std::vector<Member> followed_members_;
     std::vector<std::pair<LogLevel, std::string>> opening_log_;  // logged by start()
     std::uint64_t incarnation_ = 0;  // random per process start (common/membership_guard.h)
     std::uint64_t boot_mark_ = 0;    // the high-water mark this process started from

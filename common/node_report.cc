@@ -178,6 +178,9 @@ NodeReport node_report(const Node& node) {
     // under "members" (each with its membership); INFO lists voters and learners apart.
     r.fields.push_back({"members", members_text(r.members, "voter"), Kind::members});
     text("learners", members_text(r.members, "learner"));
+    // Basic Paxos and Multi-Paxos report a configuration from the slot it is chosen in, s; it
+    // governs (its voters are the acceptors) from slot s + α on. 0: Raft, where it rules once applied.
+    number("config_governs_from", s.engine.config_governs_from);
     number("pending_writes", s.pending_writes);
     number("pending_reads", s.pending_reads);
     text("storage", s.storage_failed ? s.storage_error : "ok");

@@ -147,6 +147,7 @@ struct Request {
     CommandKind kind = CommandKind::write;
     // MEMBER ADD/PROMOTE/REMOVE (a write placed by the engine) or MEMBER TRANSFER, instead of payload.
     std::optional<ConfigChange> change;
+    bool address_checked = false;  // MEMBER ADD's (check_member_address), before it is proposed
     NodeId transfer_to = kNoNode;
     std::string lock_name;  // LOCK's or ELECT's, which may leave the client waiting for the lock
 };
@@ -589,6 +590,9 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
     }
 
     void start(const std::shared_ptr<Session>& s, Request request) {
+        if (request.change && request.change->kind == ConfigChange::Kind::add_learner &&
+            !request.address_checked)
+            return check_address_then_start(s, std::move(request));
         s->in_flight_kind = request.kind;
         ++s->in_flight;
         if (!request.lock_name.empty()) s->blocked = true;
@@ -624,6 +628,32 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
                 finished(session);
             });
         }
+    }
+
+    // MEMBER ADD: its address is resolved and compared with the members' (check_member_address)
+    // before anything is proposed. Nothing behind it on this connection starts meanwhile, so the
+    // connection's requests still reach the log in their order.
+    void check_address_then_start(const std::shared_ptr<Session>& s, Request request) {
+        s->in_flight_kind = CommandKind::write;
+        ++s->in_flight;
+        s->blocked = true;
+        std::weak_ptr<Session> weak = s;
+        const ConfigChange add = *request.change;
+        asio::co_spawn(io, check_member_address(add, node.configuration()),
+                       [me = shared_from_this(), weak, request = std::move(request)](
+                           std::exception_ptr failed, std::string refused) mutable {
+                           auto session = weak.lock();
+                           if (!session) return;
+                           session->blocked = false;
+                           if (failed) refused = "ERR cannot check the address of MEMBER ADD; try again";
+                           if (!refused.empty()) {
+                               session->finish(request.slot, error_reply(refused));
+                               return me->finished(session);
+                           }
+                           --session->in_flight;  // start() counts it again
+                           request.address_checked = true;
+                           me->start(session, std::move(request));
+                       });
     }
 
     // A LOCK or ELECT the state machine queued as `waiter`: the client waits, with nothing behind

@@ -20,11 +20,9 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
-#include <map>
 #include <optional>
-#include <set>
-#include <sstream>
 
+#include "common/address_check.h"
 #include "common/cluster_config.h"
 #include "common/engine.h"
 #include "common/link_delay.h"
@@ -110,28 +108,18 @@ std::string node_flag(const NodeAddress& m) {
 }
 
 // Every HOST must resolve now, before anything is started or created; and no two members may
-// share an address under two names (localhost and 127.0.0.1): that node would dial itself.
+// share an address under two names (localhost and 127.0.0.1): that node would dial itself
+// (common/address_check.h).
 void check_addresses(const ClusterConfig& cluster) {
     asio::io_context probe;
     asio::ip::tcp::resolver resolver(probe);
-    std::map<asio::ip::tcp::endpoint, const NodeAddress*> seen;
+    AddressClashes clashes;
     for (auto& m : cluster.members) {
         boost::system::error_code ec;
         auto results = resolver.resolve(m.host, std::to_string(m.client_port), ec);
-        if (ec)
-            throw UsageError{node_flag(m) + ": cannot resolve host " + m.host + " (" + ec.message() + ")"};
-        std::set<asio::ip::tcp::endpoint> endpoints;
-        for (auto& r : results) endpoints.insert(r.endpoint());
-        for (auto& endpoint : endpoints) {
-            auto [it, fresh] = seen.emplace(endpoint, &m);
-            if (!fresh) {
-                std::ostringstream where;
-                where << endpoint;
-                throw UsageError{node_flag(*it->second) + " and " + node_flag(m) +
-                                 " are one address (both are " + where.str() +
-                                 "): give each member its own HOST:PORT"};
-            }
-        }
+        if (ec) throw UsageError{node_flag(m) + ": " + cannot_resolve(m.host, ec)};
+        if (auto clash = clashes.add(node_flag(m), results))
+            throw UsageError{*clash + ": give each member its own HOST:PORT"};
     }
 }
 

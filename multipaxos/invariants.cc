@@ -12,11 +12,12 @@ void MultiPaxos::check_invariants() const {
     learner_.check_invariants();
     if (leader_) leader_->check_invariants();
     BALLOT_ASSERT(!(active_leader() && known_leader_ != kNoNode), "multipaxos: a leader follows no other");
-    // Membership (membership.cc): what governs the first unchosen slot is what the node reports and
-    // uses; a leader is a voter of it; one change at a time, each a single-server change.
+    // Membership (membership.cc): what governs the first unchosen slot is what the node uses (it
+    // reports the latest); a leader is a voter of it; one change at a time, each a single-server
+    // change.
     const Configuration& governing = configs_.at(learner_.commit_index() + 1);
     BALLOT_ASSERT(governing.empty() || governing == members_.configuration(),
-                  "multipaxos: the configuration reported is the one governing the next slot");
+                  "multipaxos: the configuration used is the one governing the next slot");
     BALLOT_ASSERT(!leader_ || members_.self_is_voter(), "multipaxos: a leader is a voter of what governs");
     BALLOT_ASSERT(
         configs_.entries().size() < 2 || configs_.latest_from() <= learner_.commit_index() + 1 + kAlpha,

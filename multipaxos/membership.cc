@@ -6,10 +6,13 @@
 //     (refuse_change_now), makes the command (the change and the whole new configuration) and
 //     queues it like any command, or answers a forwarded one with its refusal (ForwardRefused)
 //   chosen in slot s and delivered -> the learner records that it governs from s + α on; the leader
-//     fills the slots up to s + α - 1 with no-ops so that it does at once (replication.cc)
+//     fills the slots up to s + α - 1 with no-ops so that it does at once (replication.cc).
+//     configuration() reports it from now on (INFO, MEMBER LIST: the committed configuration, as
+//     Raft and basic Paxos report theirs), and the runtime connects to a member it adds
+//     (members_to_connect)
 //   every slot up to s + α - 1 chosen -> refresh_membership(): the new configuration governs the
-//     next slot; it is what configuration() reports, whom the runtime talks to, and a leader it
-//     removed steps down (handing over with TakeOver)
+//     next slot; quorums are counted over it, the runtime lets go of a member it removed, and a
+//     leader it removed steps down (handing over with TakeOver)
 //   a learner to promote that has caught up -> tick_auto_promotion() proposes its promotion
 //
 // One change at a time: a change chosen but not yet governing still counts as in flight. And the
@@ -134,6 +137,16 @@ void MultiPaxos::refresh_membership() {
     NodeId heir = active_leader() ? leader_->best_successor() : kNoNode;
     if (heir != kNoNode) send(heir, TakeOver{leader_->ballot()});
     step_down();
+}
+
+// The members of every configuration governing a slot not known chosen: the one governing now
+// until the latest governs, then the latest alone. The latest's entry of a member in both.
+std::vector<Member> MultiPaxos::members_to_connect() const {
+    std::vector<Member> members = configs_.latest().members();
+    for (const Member& m : members_.configuration().members())
+        if (!configs_.latest().contains(m.id)) members.push_back(m);
+    std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
+    return members;
 }
 
 void Leader::track_peers(std::uint64_t now) {

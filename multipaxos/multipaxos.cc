@@ -187,6 +187,7 @@ EngineStatus MultiPaxos::status() const {
                         : s.log_last_index == 0 ? 0
                                                 : std::max<Index>(1, acceptor_.first_slot());
     s.snapshot_index = snapshot_index_;
+    s.config_governs_from = configs_.latest_from();
     if (active_leader()) {
         s.peers = leader_->peer_progress();
         for (PeerProgress& p : s.peers) p.snapshotting = transfers_.count(p.id) > 0;

@@ -77,10 +77,12 @@ public:
     Ready take_ready() override;
     bool has_ready() const override;
 
-    // The configuration governing the first slot not known chosen (README "Membership change"):
-    // a change chosen in slot s is reported from when every slot up to s + α - 1 is chosen.
+    // The configuration of the latest configuration command delivered (README "Membership
+    // change"): reported from slot s, where it is chosen, although it governs only from s + α on
+    // (status().config_governs_from). Quorums use members_, what governs the first unchosen slot.
     // Changes: membership.cc. Leadership transfer: transfer.cc.
-    const Configuration& configuration() const override { return members_.configuration(); }
+    const Configuration& configuration() const override { return configs_.latest(); }
+    std::vector<Member> members_to_connect() const override;  // membership.cc
     std::optional<std::string> propose_config_change(std::uint64_t request_id, std::string request) override;
     std::optional<std::string> transfer_leadership(std::uint64_t request_id, NodeId target) override;
 

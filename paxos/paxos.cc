@@ -194,6 +194,7 @@ EngineStatus Paxos::status() const {
     // Slots at or below the trim point are gone (past the last one if every slot seen is trimmed).
     s.log_first_index = s.log_last_index > 0 ? acceptor_.trim_point() + 1 : 0;
     s.snapshot_index = snapshot_index_;
+    s.config_governs_from = configuration().empty() ? 0 : configs_.newest_from();
     s.peers = peer_knowledge();
     return s;
 }

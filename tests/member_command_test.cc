@@ -1,8 +1,12 @@
-// MEMBER's arguments (kv/member_command.h) and what the KV store answers for a membership
-// change's log entry (SPEC "Membership change": +OK, once per client request).
+// MEMBER's arguments (kv/member_command.h), MEMBER ADD's address check, and what the KV store
+// answers for a membership change's log entry (SPEC "Membership change": +OK, once per client
+// request).
 #define BOOST_TEST_MODULE member_command
 #include "kv/member_command.h"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "common/command.h"
@@ -23,6 +27,16 @@ ConfigChange change_of(const std::vector<std::string>& args) {
     MemberRequest r = parse_member(args);
     BOOST_REQUIRE(std::holds_alternative<ConfigChange>(r));
     return std::get<ConfigChange>(r);
+}
+
+// check_member_address's answer for MEMBER ADD `id` `address` to `config`, run to completion.
+std::string address_refusal(NodeId id, const std::string& address, const Configuration& config) {
+    boost::asio::io_context io;
+    auto answer = boost::asio::co_spawn(
+        io, check_member_address(ConfigChange{ConfigChange::Kind::add_learner, id, address, true}, config),
+        boost::asio::use_future);
+    io.run();
+    return answer.get();
 }
 
 }  // namespace
@@ -71,4 +85,31 @@ BOOST_AUTO_TEST_CASE(an_applied_config_entry_is_answered_ok_once_per_request) {
     BOOST_TEST(store.size() == 0u);              // no key touched
     // An engine's own change (no client session) is answered to nobody and changes nothing.
     BOOST_TEST(store.apply(3, Command{0, 0, 0, entry}) == "+OK\r\n");
+}
+
+// Issue 12: localhost:7001 is 127.0.0.1:7001, and a node added under the other name would be a
+// member that dials itself. MEMBER ADD resolves its address and compares it with every member's
+// before anything is proposed (localhost and IP literals resolve without DNS).
+BOOST_AUTO_TEST_CASE(member_add_refuses_an_address_a_member_has_under_another_name) {
+    const Configuration three({Member{1, "127.0.0.1:7001", MemberRole::voter, false},
+                               Member{2, "127.0.0.1:7002", MemberRole::voter, false},
+                               Member{3, "localhost:7003", MemberRole::learner, false}});
+    BOOST_TEST(
+        address_refusal(4, "localhost:7001", three) ==
+        "ERR MEMBER ADD 4 localhost:7001 and node 1's address 127.0.0.1:7001 are one address (both are "
+        "127.0.0.1:7001): give each member its own HOST:PORT");
+    const std::string learner = address_refusal(4, "127.0.0.1:7003", three);
+    BOOST_TEST(learner.find("node 3's address localhost:7003") != std::string::npos, learner);
+    // Another port, or the same address under the member's own id (the engine says "already a
+    // member"), is not a clash.
+    BOOST_TEST(address_refusal(4, "localhost:7004", three) == "");
+    BOOST_TEST(address_refusal(1, "localhost:7001", three) == "");
+}
+
+BOOST_AUTO_TEST_CASE(member_add_refuses_an_address_that_does_not_resolve_or_parse) {
+    const Configuration one({Member{1, "127.0.0.1:7001", MemberRole::voter, false}});
+    const std::string unknown = address_refusal(4, "no-such-host.invalid:7004", one);
+    BOOST_TEST(unknown.starts_with("ERR cannot resolve host no-such-host.invalid ("), unknown);
+    BOOST_TEST(unknown.ends_with("): MEMBER ADD needs an address every member can reach"), unknown);
+    BOOST_TEST(address_refusal(4, "localhost", one).starts_with("ERR invalid address 'localhost': "));
 }

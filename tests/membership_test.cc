@@ -5,6 +5,7 @@
 // Paxos's own). Leadership transfer: Raft and Multi-Paxos.
 #define BOOST_TEST_MODULE membership
 #include <boost/test/unit_test.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,16 @@ NodeId settled_proposer(EngineCluster& c, const std::string& protocol) {
 
 // Every engine changes its members (basic Paxos through any voter: settled_proposer).
 const char* const kChangingEngines[] = {"raft", "multipaxos", "paxos"};
+
+// Once `c` has settled, a fourth node started to join and its addition proposed (not chosen yet):
+// the new node's id.
+NodeId propose_adding_a_fourth(EngineCluster& c, const std::string& protocol) {
+    const NodeId via = settled_proposer(c, protocol);
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!c.engine(via).propose_config_change(1, request(add(n4))).has_value());
+    c.collect();
+    return n4;
+}
 
 }  // namespace
 
@@ -392,10 +403,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_node_keeps_the_configuration_it_applied) {
     for (const char* protocol : kChangingEngines) {
         BOOST_TEST_CONTEXT("protocol " << protocol) {
             EngineCluster c(protocol, 3, 6, small_timeouts());
-            const NodeId via = settled_proposer(c, protocol);
-            const NodeId n4 = c.add_joining_node();
-            BOOST_REQUIRE(!c.engine(via).propose_config_change(1, request(add(n4))).has_value());
-            c.collect();
+            const NodeId n4 = propose_adding_a_fourth(c, protocol);
             BOOST_REQUIRE(
                 all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
             for (NodeId id : {NodeId{1}, n4}) {
@@ -707,34 +715,72 @@ namespace {
 constexpr ballot::Index kMultiPaxosAlpha = ballot::multipaxos::kAlpha;
 }  // namespace
 
-// A configuration chosen in slot s governs from s + α: no node reports (or uses) it while its
-// chosen prefix is below s + α - 1, every node does after, and the leader's no-ops make that
-// happen without a single client write.
+// A configuration chosen in slot s governs from s + α: no node uses it (the leader's Accepts go to
+// the voters of the configuration governing each slot, which check_invariants asserts) while its
+// chosen prefix is below s + α - 1, and the leader's no-ops get every node there without a single
+// client write. What a node reports is the committed configuration, from slot s on (every engine
+// reports its configuration as it hands the entry out: each_engine_reports_a_configuration_...).
 BOOST_AUTO_TEST_CASE(multipaxos_a_configuration_chosen_in_s_governs_from_s_plus_alpha) {
     EngineCluster c("multipaxos", 3, 21, small_timeouts());
     const NodeId leader = settled_leader(c);
     const NodeId n4 = c.add_joining_node();
     BOOST_REQUIRE(!change_on_leader(c, add(n4)).has_value());
     const auto has_n4 = [&](const Configuration& k) { return k.contains(n4); };
-    ballot::Index s = 0;
-    bool early = false;
-    // Delivered one message at a time, checking every node after each.
+    // Delivered one message at a time, every node's invariants checked after each.
     for (int i = 0; i < 100000 && !c.in_flight().empty(); ++i) {
         ballot::test::InFlight m = std::move(c.in_flight().front());
         c.in_flight().pop_front();
         c.deliver(m);
-        for (NodeId id = 1; id <= 3; ++id) {
-            if (s == 0) s = config_slot(c, id, has_n4);
-            const bool governs = s != 0 && c.status(id).commit_index + 1 >= s + kMultiPaxosAlpha;
-            if (has_n4(c.engine(id).configuration()) != governs) early = true;
-        }
+        check_all(c);
     }
+    const ballot::Index s = config_slot(c, leader, has_n4);
     BOOST_REQUIRE(s != 0);
-    BOOST_TEST(!early);
     // Only messages, no ticks and no writes: the leader's no-ops filled s + 1 .. s + α - 1.
     BOOST_TEST(c.status(leader).commit_index == s + kMultiPaxosAlpha - 1);
     BOOST_TEST(all_apply(c, {1, 2, 3, n4}, has_n4));
     check_all(c);
+}
+
+// INFO, MEMBER LIST and /status show Engine::configuration(): on every engine the committed
+// configuration. Checked after every message: a node reports an added member as soon as it has
+// handed out the entry that adds it (slot s), and the Paxos engines say it governs from s + α on
+// (EngineStatus::config_governs_from), Raft 0 (it rules once applied). Multi-Paxos used to report
+// a configuration only once it governed, α slots later than basic Paxos and Raft.
+BOOST_AUTO_TEST_CASE(every_engine_reports_a_configuration_as_soon_as_its_entry_is_handed_out) {
+    for (const std::string protocol : kChangingEngines) {
+        BOOST_TEST_CONTEXT("protocol " << protocol) {
+            EngineCluster c(protocol, 3, 26, small_timeouts());
+            const NodeId n4 = propose_adding_a_fourth(c, protocol);
+            const ballot::Index alpha = protocol == "paxos"        ? kPaxosAlpha
+                                        : protocol == "multipaxos" ? kMultiPaxosAlpha
+                                                                   : 0;
+            const auto has_n4 = [&](const Configuration& k) { return k.contains(n4); };
+            std::set<NodeId> reported, late, wrong_governs_from;
+            auto check = [&] {
+                for (NodeId id = 1; id <= 3; ++id) {
+                    const ballot::Index s = config_slot(c, id, has_n4);
+                    if (s == 0) continue;  // not handed out here yet
+                    reported.insert(id);
+                    if (!has_n4(c.engine(id).configuration())) late.insert(id);
+                    if (c.status(id).config_governs_from != (alpha == 0 ? 0 : s + alpha))
+                        wrong_governs_from.insert(id);
+                }
+            };
+            for (int i = 0; i < 100000 && reported.size() < 3 && !c.in_flight().empty(); ++i) {
+                ballot::test::InFlight m = std::move(c.in_flight().front());
+                c.in_flight().pop_front();
+                c.deliver(m);
+                check();
+            }
+            BOOST_REQUIRE(all_apply(c, {1, 2, 3}, has_n4));
+            check();
+            BOOST_TEST(reported.size() == 3u);
+            BOOST_TEST(late.empty(),
+                       "nodes that handed out the addition but did not report it: " << late.size());
+            BOOST_TEST(wrong_governs_from.empty());
+            check_all(c);
+        }
+    }
 }
 
 // The pipeline window is α: with thousands of writes queued, a leader proposes only up to α slots
