@@ -42,6 +42,9 @@ void ConfigChecker::on_apply(Index index, const Command& command) {
     }
     ++stats_.changes;
     current_ = entry->config;
+    if (trace)
+        trace("CONFIG index " + std::to_string(index) + ": " + describe(entry->change) + " -> " +
+              current_.str());
     current_governs_from_ = index + alpha_;
 }
 

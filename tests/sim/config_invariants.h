@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/command.h"
@@ -45,6 +46,8 @@ public:
     // removed are still needed for its quorums.
     Index current_governs_from() const { return current_governs_from_; }
     const ConfigCheckStats& stats() const { return stats_; }
+    // Told of every entry that takes effect ("index 160: add learner 4@... -> 1 voter,...").
+    std::function<void(const std::string&)> trace;
 
 private:
     bool voids_;   // the engine's guard voids entries (basic Paxos)

@@ -67,6 +67,14 @@ void MembershipOperator::begin() {
     // Not while a change (the leader's auto-promotion, say) is committed but does not govern yet.
     if (cluster_.highest_applied() + 1 < committed_.current_governs_from()) return;
     const Configuration* c = &committed_.current();
+    // A node the committed configuration no longer holds, though no operation removed it: a late
+    // copy of an old request did (a MEMBER REMOVE answered "not done" whose forwarded copy a slow
+    // link delivered after the operator had added the node again). The operator retires it.
+    for (NodeId id : cluster_.members())
+        if (!c->contains(id)) {
+            trace("node " + name(id) + " left the configuration behind the operator's back; it is retired");
+            retire(id);
+        }
     std::vector<NodeId> spares;
     for (NodeId id : cluster_.all_nodes())
         if (!cluster_.in_service(id) && !c->contains(id)) spares.push_back(id);

@@ -19,6 +19,10 @@
 // linearizability) judge the run, and the liveness phase requires that the operation in progress
 // completes once the faults are healed.
 //
+// A request answered "not done" may still take effect later, when a copy its node forwarded to the
+// leader arrives late (SPEC: any node accepts any command and forwards it); a node such a copy
+// removes is retired when the next operation begins.
+//
 // The voters never drop below three, so the liveness phase always has a quorum of nodes in service
 // (a wiped voter is out of service until it is added again).
 #pragma once

@@ -43,21 +43,20 @@ public:
     bool satisfied() {
         if (!catching_up_) {
             if (!workload_.every_client_acknowledged_since_liveness() || !operator_.idle()) return false;
-            const Configuration* config = &committed_.current();
             catching_up_ = true;
             workload_.stop();
             target_ = cluster_.highest_applied();
-            members_ = config->ids();
-            for (NodeId id : config->voters()) {
-                ++barriers_;
-                barrier(id);
-            }
-            return false;
         }
-        if (served_.size() < barriers_) return false;
-        for (NodeId id : members_)
-            if (cluster_.applied(id) < target_) return false;
-        return true;
+        // The committed configuration as it is now: a late copy of an old MEMBER request may still
+        // change it (membership_operator.h).
+        const Configuration& config = committed_.current();
+        bool done = true;
+        for (NodeId id : config.voters()) {
+            if (asked_.insert(id).second) barrier(id);
+            done = done && served_.contains(id);
+        }
+        for (NodeId id : config.ids()) done = done && cluster_.applied(id) >= target_;
+        return done;
     }
 
     std::string explain() const {
@@ -92,8 +91,7 @@ private:
     const ConfigChecker& committed_;
     bool catching_up_ = false;
     Index target_ = 0;
-    std::vector<NodeId> members_;
-    std::size_t barriers_ = 0;
+    std::set<NodeId> asked_;  // voters asked for a read barrier
     std::set<NodeId> served_;
 };
 
@@ -213,6 +211,7 @@ SimReport run_simulation(const SimOptions& options) {
     std::vector<NodeId> bootstrap;
     for (int id = 1; id <= config.nodes; ++id) bootstrap.push_back(static_cast<NodeId>(id));
     ConfigChecker configs(options.engine, Configuration::of_voters(bootstrap), violations);
+    configs.trace = trace;
     cluster.on_first_apply_state = [&locks, &configs](Index index, const Command& c, const std::string& reply,
                                                       const std::vector<WaiterEvent>& events,
                                                       const kv::KvStore& store) {
