@@ -231,15 +231,22 @@ void Raft::track_configured_peers() {
 
 const Configuration& Raft::configuration_at(Index index) const {
     auto it = configs_.upper_bound(index);
-    BALLOT_ASSERT(it != configs_.begin(),
-                  "a configuration is known at every index since the latest snapshot");
+    if (it == configs_.begin()) {
+        // A node started with --join knows no configuration before the first entry it applied
+        // (the bootstrap one is not in the log), and it may snapshot below it: that snapshot
+        // carries none, and whoever loads it learns the configuration from the log after it
+        // (simulator seed 2102 with membership changes stopped a joined node here).
+        static const Configuration none;
+        return none;
+    }
     return std::prev(it)->second;
 }
 
 void Raft::forget_configurations_below(Index index) {
-    // Keep the one that rules at `index`, the new snapshot's.
-    auto ruling = std::prev(configs_.upper_bound(index));
-    configs_.erase(configs_.begin(), ruling);
+    // Keep the one that rules at `index`, the new snapshot's (none known: keep them all).
+    auto ruling = configs_.upper_bound(index);
+    if (ruling == configs_.begin()) return;
+    configs_.erase(configs_.begin(), std::prev(ruling));
 }
 
 void Raft::recover_configuration(Index commit_hint) {

@@ -63,19 +63,19 @@ void Raft::tick() {
 
 bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
     std::optional<Message> decoded = decode(payload);
-    // From members of the configuration this node has applied, and a leader's AppendEntries from
-    // anyone: that leader may be a voter added by an entry not applied here yet, and a joining node
-    // knows nobody (membership.cc). Refusing the rest (a removed node's vote requests, §4.2.3) is
-    // safe: refusing to vote or to answer never breaks safety, and the members that applied the
-    // change can elect. What a non-voter says never counts towards a quorum (Membership::tally).
+    // From members of the configuration this node has applied, except a leader's AppendEntries
+    // and a candidate's RequestVote (and PreVote), taken from anyone: the configuration applied
+    // here may be far behind the cluster's (a leader or candidate added by an entry this node has
+    // not applied yet; a joining node knows nobody, membership.cc), and refusing them left a cluster
+    // that counts this node as a voter without a leader (simulator seed 2226 with membership
+    // changes). Answering is always safe: a candidate counts only its own voters' answers
+    // (Membership::tally), and a removed server cannot disrupt with its vote requests because of
+    // PreVote and the leader stickiness of §4.2.3, not because of this filter. (A TimeoutNow from
+    // our leader too: a leader that applied its own removal hands over with one.) A node that knows
+    // no configuration yet cannot tell a member from anyone and takes everything.
     if (!decoded || from == kNoNode) return false;
-    // (A TimeoutNow from our leader too: a leader that applied its own removal hands over with one.)
-    // A node that knows no configuration yet (--join, nothing applied: after a restart it learns
-    // its configuration again from the log) cannot tell a member from anyone and answers all:
-    // refusing would leave a cluster that counts it as a voter without its vote (the candidates
-    // count only their own voters' answers, so answering is always safe).
     if (!members_.configuration().empty() && !members_.contains(from) &&
-        !std::holds_alternative<AppendEntries>(*decoded) &&
+        !std::holds_alternative<AppendEntries>(*decoded) && !std::holds_alternative<RequestVote>(*decoded) &&
         !(std::holds_alternative<TimeoutNow>(*decoded) && from == leader_))
         return false;
     if (from == id_) {

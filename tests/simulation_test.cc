@@ -238,6 +238,22 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "request, and the cluster that counted it could not elect (membership.cc: caught up means "
          "holding the configuration's entry; raft.cc: a node that knows no configuration answers all)",
          true},
+        {"raft", 2226,
+         "a voter whose applied configuration was far behind refused the vote requests of a voter it "
+         "did not know yet, and no candidate could win (raft.cc: vote requests are taken from anyone)",
+         true},
+        {"raft", 2102,
+         "a joined node snapshotted below the first configuration entry it applied and stopped on "
+         "the 'a configuration is known at every index' assertion (membership.cc: configuration_at)",
+         true},
+        {"multipaxos", 3,
+         "a replaced node relearning the log met its old identity's configurations first and refused "
+         "the leader's Chosen (multipaxos.cc: admitted)",
+         true},
+        {"multipaxos", 12,
+         "a node that knew no configuration refused Polls, and the cluster that counted it could not "
+         "elect (multipaxos.cc: admitted)",
+         true},
     };
     for (const Regression& r : regressions) {
         if (!has_engine(r.engine)) continue;

@@ -65,7 +65,7 @@ void MembershipOperator::schedule_next() {
 // Picks an operation the committed configuration allows, uniformly among the kinds that are.
 void MembershipOperator::begin() {
     // Not while a change (the leader's auto-promotion, say) is committed but does not govern yet.
-    if (cluster_.highest_applied() + 1 < committed_.current_governs_from()) return;
+    if (!settled()) return;
     const Configuration* c = &committed_.current();
     // A node the committed configuration no longer holds, though no operation removed it: a late
     // copy of an old request did (a MEMBER REMOVE answered "not done" whose forwarded copy a slow
@@ -156,6 +156,20 @@ void MembershipOperator::begin_replace(const Configuration& c) {
     op_ = std::move(op);
 }
 
+// The committed configuration governs, and a majority of its voters know every index before the
+// one it governs from is chosen (they applied it). Only then may a node it removed be stopped: a new
+// leader recovers from its own chosen prefix on, and below the point the new configuration governs
+// that takes a quorum of the OLD one (the Paxos engines: α slots), whose removed members may be all
+// that know what was chosen there (multipaxos seed 1021: a removed node and a wiped one were).
+bool MembershipOperator::settled() const {
+    const Configuration& c = committed_.current();
+    const Index through = committed_.current_governs_from() - 1;
+    std::size_t know = 0;
+    for (NodeId id : c.voters())
+        if (cluster_.applied(id) >= through) ++know;
+    return know >= c.voters().size() / 2 + 1;
+}
+
 void MembershipOperator::retire(NodeId id) {
     cluster_.decommission(id);
     cluster_.wipe(id);
@@ -167,9 +181,9 @@ void MembershipOperator::drive() {
     if (!op_) return;
     queue_.after(kPollUs, [this] { drive(); });
     const Configuration* c = &committed_.current();
-    // A change is done once it governs: a node it removes is not stopped, and the next change not
-    // begun, while the configuration before it still decides (the Paxos engines: α slots on).
-    const bool governs = cluster_.highest_applied() + 1 >= committed_.current_governs_from();
+    // A change is done once it is settled (settled()): a node it removes is not stopped, and the next change
+    // not begun, while the configuration before it still decides (the Paxos engines: α slots on).
+    const bool governs = settled();
     while (governs && op_->steps[op_->next].done(*c)) {
         Step& step = op_->steps[op_->next];
         trace("\"" + op_->name + "\": " + describe(step.change) + " is in the committed configuration " +

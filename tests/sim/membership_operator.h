@@ -12,8 +12,9 @@
 //            --join.
 //
 // One operation at a time, as an operator works: each change is sent to a node in service and
-// sent again (to another, perhaps) until the committed configuration shows it and it governs (the
-// Paxos engines: α slots after its own; README "Membership change"); a refusal, a
+// sent again (to another, perhaps) until the committed configuration shows it and it is settled: a
+// majority of its voters have applied everything up to where it governs (the Paxos engines: α
+// slots after its own; README "Membership change"); a refusal, a
 // timeout or a node that crashed with the request are all part of the game. Nothing about the
 // outcome is asserted here: the invariants (config_invariants.h, the engines' own, the applied log,
 // linearizability) judge the run, and the liveness phase requires that the operation in progress
@@ -95,6 +96,7 @@ private:
     void send(const Step& step);
     // After a removal step: the removed node is stopped and wiped, a spare again.
     void retire(NodeId id);
+    bool settled() const;
 
     NodeId pick(const std::vector<NodeId>& from) { return from[rng_.between(0, from.size() - 1)]; }
     void trace(const std::string& line) const;

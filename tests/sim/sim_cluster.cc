@@ -283,7 +283,10 @@ void SimCluster::fail_next_flush(NodeId id) {
 void SimCluster::heal_disks(bool restore_speed) {
     for (Node& n : nodes_) {
         n.disk->disarm();
-        if (restore_speed) n.disk->set_timing(DiskTiming{config_.flush_min_us, config_.flush_max_us});
+        if (!restore_speed) continue;
+        n.disk->set_timing(DiskTiming{config_.flush_min_us, config_.flush_max_us});
+        // The snapshot jobs ran on the same slow disk (make_storage): they heal with it.
+        n.snapshot_worker->set_timing(config_.snapshot_job_min_us, config_.snapshot_job_max_us);
     }
 }
 

@@ -67,6 +67,11 @@ public:
     // destroying one may act (a SnapshotWriter deletes its temporary file), which a dead process
     // cannot; they go with this worker, at the end of the run.
     void crash();
+    // From now on each job takes min_us to max_us (a slow disk healed, SimCluster::heal_disks).
+    void set_timing(std::uint64_t min_us, std::uint64_t max_us) {
+        min_us_ = min_us;
+        max_us_ = max_us;
+    }
 
 private:
     struct Job {
