@@ -40,6 +40,7 @@ void MembershipOperator::start() {
     if (config_.membership_every_ms == 0 || config_.spares == 0) return;
     starting_ = true;
     schedule_next();
+    watch();
 }
 
 void MembershipOperator::stop_starting() {
@@ -66,15 +67,8 @@ void MembershipOperator::schedule_next() {
 void MembershipOperator::begin() {
     // Not while a change (the leader's auto-promotion, say) is committed but does not govern yet.
     if (!settled()) return;
+    reconcile();
     const Configuration* c = &committed_.current();
-    // A node the committed configuration no longer holds, though no operation removed it: a late
-    // copy of an old request did (a MEMBER REMOVE answered "not done" whose forwarded copy a slow
-    // link delivered after the operator had added the node again). The operator retires it.
-    for (NodeId id : cluster_.members())
-        if (!c->contains(id)) {
-            trace("node " + name(id) + " left the configuration behind the operator's back; it is retired");
-            retire(id);
-        }
     std::vector<NodeId> spares;
     for (NodeId id : cluster_.all_nodes())
         if (!cluster_.in_service(id) && !c->contains(id)) spares.push_back(id);
@@ -168,6 +162,34 @@ bool MembershipOperator::settled() const {
     for (NodeId id : c.voters())
         if (cluster_.applied(id) >= through) ++know;
     return know >= c.voters().size() / 2 + 1;
+}
+
+// A late copy of an old request may change the configuration behind the operator's back: a
+// MEMBER REMOVE answered "not done" whose forwarded copy a slow link delivered after the operator
+// had added the node again (raft seed 1157), or an old MEMBER ADD arriving after the node was
+// removed and wiped (raft seed 3259). As an operator who reads MEMBER LIST would, it retires a node
+// in service the configuration no longer holds, and starts (with --join, its data dir wiped when
+// it was retired) a member that is out of service.
+void MembershipOperator::reconcile() {
+    if (op_ || !settled()) return;
+    const Configuration& c = committed_.current();
+    for (NodeId id : cluster_.all_nodes()) {
+        if (cluster_.in_service(id) && !c.contains(id)) {
+            trace("node " + name(id) + " left the configuration behind the operator's back; it is retired");
+            retire(id);
+        } else if (!cluster_.in_service(id) && c.contains(id)) {
+            trace("node " + name(id) + " joined the configuration behind the operator's back; it is started");
+            cluster_.commission(id);
+        }
+    }
+}
+
+// While the run lasts (the liveness phase too, when no operation starts): reconcile().
+void MembershipOperator::watch() {
+    queue_.after(4 * kPollUs, [this] {
+        reconcile();
+        watch();
+    });
 }
 
 void MembershipOperator::retire(NodeId id) {

@@ -21,8 +21,9 @@
 // completes once the faults are healed.
 //
 // A request answered "not done" may still take effect later, when a copy its node forwarded to the
-// leader arrives late (SPEC: any node accepts any command and forwards it); a node such a copy
-// removes is retired when the next operation begins.
+// leader arrives late (SPEC: any node accepts any command and forwards it); the operator follows
+// the committed configuration (reconcile()): a node such a copy removes is retired, one it adds
+// is started with --join.
 //
 // The voters never drop below three, so the liveness phase always has a quorum of nodes in service
 // (a wiped voter is out of service until it is added again).
@@ -97,6 +98,8 @@ private:
     // After a removal step: the removed node is stopped and wiped, a spare again.
     void retire(NodeId id);
     bool settled() const;
+    void reconcile();
+    void watch();
 
     NodeId pick(const std::vector<NodeId>& from) { return from[rng_.between(0, from.size() - 1)]; }
     void trace(const std::string& line) const;
