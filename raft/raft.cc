@@ -68,14 +68,19 @@ bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
     // here may be far behind the cluster's (a leader or candidate added by an entry this node has
     // not applied yet; a joining node knows nobody, membership.cc), and refusing them left a cluster
     // that counts this node as a voter without a leader (simulator seed 2226 with membership
-    // changes). Answering is always safe: a candidate counts only its own voters' answers
-    // (Membership::tally), and a removed server cannot disrupt with its vote requests because of
-    // PreVote and the leader stickiness of §4.2.3, not because of this filter. (A TimeoutNow from
-    // our leader too: a leader that applied its own removal hands over with one.) A node that knows
-    // no configuration yet cannot tell a member from anyone and takes everything.
+    // changes). A candidate counts only its own voters' answers (Membership::tally), and a removed
+    // server cannot disrupt with its vote requests because of PreVote and the leader stickiness of
+    // §4.2.3, not because of this filter. (A TimeoutNow from our leader too: a leader that applied
+    // its own removal hands over with one.) But a node that knows no configuration yet (--join,
+    // nothing applied) votes for nobody: a replaced node relearning the log applies the
+    // configurations of its old identity first and takes itself for a voter; with the votes of new
+    // nodes that know nothing it elected itself in a configuration long gone and overwrote committed
+    // entries (simulator seed 5416). Identities in the configuration are the real fix (SPEC
+    // "Membership change"; issue 12).
     if (!decoded || from == kNoNode) return false;
-    if (!members_.configuration().empty() && !members_.contains(from) &&
-        !std::holds_alternative<AppendEntries>(*decoded) && !std::holds_alternative<RequestVote>(*decoded) &&
+    const bool vote_request =
+        std::holds_alternative<RequestVote>(*decoded) && !members_.configuration().empty();
+    if (!members_.contains(from) && !std::holds_alternative<AppendEntries>(*decoded) && !vote_request &&
         !(std::holds_alternative<TimeoutNow>(*decoded) && from == leader_))
         return false;
     if (from == id_) {

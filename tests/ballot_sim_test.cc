@@ -241,6 +241,33 @@ BOOST_AUTO_TEST_CASE(slow_disk_makes_the_leaders_fsyncs_longer) {
 // figure-8 (Raft §5.4.2, Figure 8) on the seed docs/runs/ draws: each term's leader is the one the
 // figure names; the term-2 entry at index 2 reaches a majority (n1 and n2 in term 2, n3 in term
 // 4) and is overwritten by n5's of term 3, and no node commits index 2 before n5 leads term 5.
+BOOST_AUTO_TEST_CASE(member_change_adds_a_voter_and_removes_the_leader) {
+    for (const char* engine : {"raft", "multipaxos", "paxos"}) {
+        BOOST_TEST_CONTEXT(engine) {
+            const Recording r = record_figure(engine, "member-change", 0, 13000);
+            BOOST_TEST(r.passed, r.result);
+            const NodeId joiner = static_cast<NodeId>(r.nodes);  // the spare: the highest id
+            std::uint64_t voter_at = 0, removed_at = 0;
+            for (const RecordedMark* m : marks_of(r, RecordedMark::Kind::note)) {
+                if (m->text.find("is a voter; MEMBER REMOVE") != std::string::npos) voter_at = m->at_us;
+                if (m->text == "scenario: MEMBER REMOVE answered +OK") removed_at = m->at_us;
+            }
+            BOOST_TEST(voter_at > 0);
+            BOOST_TEST(removed_at > voter_at);
+            // The joiner has a lane of its own and takes part: it persists what it is sent.
+            bool joiner_persisted = false;
+            for (const RecordedMark* m : marks_of(r, RecordedMark::Kind::persist))
+                joiner_persisted = joiner_persisted || m->node == joiner;
+            BOOST_TEST(joiner_persisted);
+            if (std::string(engine) == "paxos") continue;  // no leader to hand over
+            bool new_leader = false;
+            for (const RecordedMark* m : marks_of(r, RecordedMark::Kind::role))
+                new_leader = new_leader || (m->at_us > voter_at && starts_with(m->text, "leader"));
+            BOOST_TEST(new_leader);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(figure_8_overwrites_an_old_term_entry_that_was_on_a_majority) {
     const Recording r = record_figure("raft", "figure-8", 0, 2500);
     BOOST_TEST(r.passed, r.result);

@@ -234,9 +234,14 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "rewritten to 0 after an earlier restart, and could not elect (raft.h: commit_hint_)",
          true},
         {"raft", 8,
-         "a learner promoted while its log was empty knew no configuration, refused every vote "
+         "a learner promoted while its log was empty knew no configuration and refused every vote "
          "request, and the cluster that counted it could not elect (membership.cc: caught up means "
-         "holding the configuration's entry; raft.cc: a node that knows no configuration answers all)",
+         "holding the configuration's entry)",
+         true},
+        {"raft", 5416,
+         "a replaced node relearning the log took itself for a voter of its old identity's "
+         "configuration and was elected with the vote of a new node that knew none, overwriting a "
+         "committed entry (raft.cc: a node that knows no configuration votes for nobody)",
          true},
         {"raft", 2226,
          "a voter whose applied configuration was far behind refused the vote requests of a voter it "

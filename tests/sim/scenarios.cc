@@ -133,6 +133,49 @@ void scripted(SimConfig& c) {
     calm(c);
 }
 
+// A new server joins and the leader leaves (SPEC "Membership change"): the spare is
+// started with --join at ~500 ms and added as a learner that the leader promotes once it has caught
+// up; once it is a voter, the leader is removed and hands over (basic Paxos: node 1 stands in for
+// it and is removed). Long enough for the Paxos engines' α slots (tests/sim/README.md).
+void member_change_configure(SimConfig& c) {
+    calm(c);
+    c.add_reconfiguration();
+    c.spares = 1;
+    c.membership_every_ms = 0;  // no random operator: the script is the operator
+    c.safety_ms = 10000;
+}
+
+void member_change(ScenarioContext& ctx) {
+    const NodeId joiner = static_cast<NodeId>(ctx.config.nodes + 1);
+    with_leader(ctx, 500 * kMs, 900 * kMs, [&ctx, joiner](NodeId leader) {
+        ctx.note("scenario: " + node_name(joiner) + " starts with --join; MEMBER ADD " +
+                 std::to_string(joiner) + " to " + node_name(leader) +
+                 " (a learner, promoted once caught up)");
+        ctx.cluster.commission(joiner);
+        const ConfigChange add{ConfigChange::Kind::add_learner, joiner, SimCluster::address_of(joiner), true};
+        ctx.cluster.change_membership(leader, add, [&ctx](const Outcome& o) {
+            ctx.note(std::string("scenario: MEMBER ADD answered ") +
+                     (o.status == Outcome::Status::ok ? "+OK" : o.reply));
+        });
+        // A voter in the configuration that governs (the Paxos engines: α slots after the promotion's
+        // own, which its proposer fills): only then does the next change begin.
+        auto voter = [&ctx, joiner, leader] {
+            const std::optional<Configuration> c = ctx.cluster.configuration_of(leader);
+            const std::optional<EngineStatus> s = ctx.cluster.status(leader);
+            return c && s && c->is_voter(joiner) && s->commit_index + 1 >= s->config_governs_from;
+        };
+        when(ctx, kPollUs, 9000 * kMs, node_name(joiner) + " promoted", voter, [&ctx, joiner, leader] {
+            ctx.note("scenario: " + node_name(joiner) + " is a voter; MEMBER REMOVE " +
+                     std::to_string(leader) + " (a leader hands over and steps down)");
+            const ConfigChange remove{ConfigChange::Kind::remove, leader, {}, false};
+            ctx.cluster.change_membership(leader, remove, [&ctx](const Outcome& o) {
+                ctx.note(std::string("scenario: MEMBER REMOVE answered ") +
+                         (o.status == Outcome::Status::ok ? "+OK" : o.reply));
+            });
+        });
+    });
+}
+
 }  // namespace
 
 const std::vector<Scenario>& scenarios() {
@@ -148,6 +191,10 @@ const std::vector<Scenario>& scenarios() {
          duelling_configure, duelling, ""},
         {"slow-disk", "the leader's fsyncs take 20-60 ms (a slow disk) from ~500 ms to 1500 ms", scripted,
          slow_disk, ""},
+        {"member-change",
+         "a new server joins (a learner, promoted once caught up), then the leader is removed and hands "
+         "over",
+         member_change_configure, member_change, ""},
         {"figure-8",
          "Raft only: Figure 8 of the Raft paper (§5.4.2) with five nodes, forced by cuts and crashes: an "
          "entry of an old term on a majority is overwritten, never committed",

@@ -9,6 +9,8 @@
 //   duelling-proposers  every node times out at the same instant (~200 ms): several candidates
 //                       (Raft) or phase-1 proposers (Paxos) at once; pauses at 650 ms end a tie
 //   slow-disk           the leader's fsyncs take 20-60 ms from ~500 ms to 1500 ms
+//   member-change       a new server joins (--join, learner, promoted) at ~500 ms; then the
+//                       leader is removed and hands over
 //   figure-8            Raft only: the paper's Figure 8 (§5.4.2), step by step (figure_scenarios.h)
 //   hole-filled         Multi-Paxos only: a new leader fills a hole with no-ops (figure_scenarios.h)
 //

@@ -459,6 +459,12 @@ std::string SimCluster::address_of(NodeId id) {
     return "sim-" + std::to_string(id) + ":" + std::to_string(7000 + id);
 }
 
+std::optional<Configuration> SimCluster::configuration_of(NodeId id) const {
+    const Node& n = node(id);
+    if (!n.up) return std::nullopt;
+    return n.driver->configuration();
+}
+
 void SimCluster::decommission(NodeId id) {
     Node& n = node(id);
     if (n.up) crash(id, false);

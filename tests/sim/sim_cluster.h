@@ -85,6 +85,8 @@ public:
     void check_step();
 
     // ---- membership change (tests/sim/membership_operator.h) ----
+    // The configuration `id` has applied (nullopt while it is down).
+    std::optional<Configuration> configuration_of(NodeId id) const;
     // The node stops (a crash) and is out of service: nothing restarts it.
     void decommission(NodeId id);
     // The node's data dir is lost: it gets an empty disk and no snapshots. Only while it is down
