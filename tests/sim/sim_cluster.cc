@@ -95,7 +95,12 @@ void SimCluster::set_recorder(Recorder* recorder) {
 }
 
 void SimCluster::start() {
-    for (NodeId id : members()) restart(id);
+    for (NodeId id : all_nodes_) {
+        if (in_service(id))
+            restart(id);
+        else if (recorder_)
+            recorder_->crashed(id, "a spare: not running until it is added (--join)");
+    }
 }
 
 std::vector<NodeId> SimCluster::members() const {
@@ -490,7 +495,9 @@ void SimCluster::commission(NodeId id) {
     Node& n = node(id);
     n.in_service = true;
     trace("COMMISSION node " + std::to_string(id) + " (started with --join)");
+    const bool first_start = n.incarnation == 0;
     restart(id);
+    if (first_start && recorder_) recorder_->restarted(id, "started with --join");
 }
 
 void SimCluster::change_membership(NodeId via, const ConfigChange& change, Completion done) {
