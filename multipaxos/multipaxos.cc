@@ -64,24 +64,22 @@ bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
     return true;
 }
 
-// From a member of a configuration that governs now or will (configs.h), with two exceptions.
-// A leader's Accept, Heartbeat and Chosen from anyone, as Raft takes AppendEntries from anyone: the
+// From a member of a configuration that governs now or will (configs.h), except a leader's
+// Accept, Heartbeat and Chosen, taken from anyone, as Raft takes AppendEntries from anyone: the
 // configurations this node knows may be far behind (a replaced node relearning the log meets the
 // configurations of its old identity long before the one that added the leader; refusing its
 // Chosen left it stuck there, simulator seed 3 with membership changes), and taking a value
 // learned chosen, or answering an Accept, is safe from anyone: an acceptor's answers depend only
-// on ballots, and what a non-voter says never counts. And a node that is in no configuration it
-// knows (a --join node whose addition it has not learned yet) also answers a Prepare or a Poll
-// from anyone: a cluster that counts it as a voter needs its answers to elect (simulator seed 12).
-// The rest (a removed node's Prepare, which would disrupt the leader) is refused. Also a TakeOver
-// from the leader this node follows, which a leader whose removal took effect sends.
+// on ballots, and what a non-voter says never counts. A Prepare or a Poll only from a member: a
+// node that knows no configuration yet promises nobody, for the reason Raft's votes for nobody
+// (raft.cc, simulator seed 5416: a replaced node relearning the log takes itself for a voter of its
+// old identity's configuration, and promises from nodes that know nothing would complete its
+// phase 1). Also a TakeOver from the leader this node follows, which a leader whose removal took
+// effect sends.
 bool MultiPaxos::admitted(NodeId from, const Message& m) const {
     if (members_.contains(from) || configs_.latest().contains(from)) return true;
     if (std::holds_alternative<Accept>(m) || std::holds_alternative<Heartbeat>(m) ||
         std::holds_alternative<Chosen>(m))
-        return true;
-    if (!configs_.latest().contains(members_.self()) &&
-        (std::holds_alternative<Prepare>(m) || std::holds_alternative<Poll>(m)))
         return true;
     return std::holds_alternative<TakeOver>(m) && from == known_leader_;
 }
