@@ -84,6 +84,12 @@ std::optional<std::string> MultiPaxos::place_config_change(std::string request) 
     if (!command) return why;
     const std::optional<ConfigEntry> entry = config_entry_of(*command);
     BALLOT_ASSERT(entry.has_value(), "the command made from a request carries its configuration");
+    // A learner is promoted only once it has caught up, as in Raft (raft/membership.cc).
+    if (entry->change.kind == ConfigChange::Kind::promote && !learner_caught_up(entry->change.id))
+        return "node " + std::to_string(entry->change.id) +
+               " has not caught up with the leader yet (it knows " +
+               std::to_string(leader_->peer_chosen(entry->change.id)) + " chosen of " +
+               std::to_string(learner_.commit_index()) + "); try again";
     // Refuse a change that would leave fewer reachable voters than its quorum (etcd's strict
     // reconfiguration check, as Raft): it could never govern, and would stall the cluster behind it.
     const std::size_t reachable = leader_->reachable_voters(entry->config, now_);
@@ -96,17 +102,20 @@ std::optional<std::string> MultiPaxos::place_config_change(std::string request) 
     return std::nullopt;
 }
 
+// Near the leader, and knowing the slot of the newest configuration's command, which made it a
+// member: with a short log "near" alone holds of a learner that has learned nothing.
+bool MultiPaxos::learner_caught_up(NodeId id) const {
+    const Index peer_chosen = leader_->peer_chosen(id);
+    return peer_chosen + kPromotionLagSlots >= learner_.commit_index() &&
+           peer_chosen + kAlpha >= configs_.latest_from();
+}
+
 void MultiPaxos::tick_auto_promotion() {
     if (!active_leader()) return;
     for (const Member& m : configs_.latest().members()) {
         if (!m.auto_promote || m.role != MemberRole::learner) continue;
         std::uint32_t& ticks = caught_up_ticks_[m.id];
-        // Near the leader, and knowing the slot of the newest configuration's command, which made
-        // it a member: with a short log "near" alone holds of a learner that has learned nothing.
-        const Index peer_chosen = leader_->peer_chosen(m.id);
-        const bool caught_up = peer_chosen + kPromotionLagSlots >= learner_.commit_index() &&
-                               peer_chosen + kAlpha >= configs_.latest_from();
-        ticks = caught_up ? ticks + 1 : 0;
+        ticks = learner_caught_up(m.id) ? ticks + 1 : 0;
         if (ticks < config_.election_timeout_max_ticks || refuse_change_now()) continue;
         // An engine-made command carries no client session (client id 0): nobody waits for it.
         const ConfigChange promote{ConfigChange::Kind::promote, m.id, "", false};

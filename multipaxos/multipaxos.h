@@ -164,6 +164,7 @@ private:
     std::optional<std::string> refuse_change_now() const;
     std::optional<std::string> place_config_change(std::string request);
     void tick_auto_promotion();
+    bool learner_caught_up(NodeId id) const;
     void refresh_membership();
 
     // snapshots.cc: recovery, transfers, compaction.

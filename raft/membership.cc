@@ -88,6 +88,16 @@ std::optional<std::string> Raft::place_config_change(std::string request) {
     const std::optional<ConfigEntry> entry = config_entry_of(*command);
     BALLOT_ASSERT(entry.has_value(), "the entry made from a request carries its configuration");
     const Configuration& next = entry->config;
+    // A learner is promoted only once it has caught up (etcd refuses to promote a learner not in
+    // sync with the leader): a voter with an empty log may know no configuration after a restart,
+    // and then votes for nobody (raft.cc), which stalled a cluster that counted it (simulator seed
+    // 5225 with membership changes).
+    if (entry->change.kind == ConfigChange::Kind::promote &&
+        !learner_caught_up(progress_.at(entry->change.id)))
+        return "node " + std::to_string(entry->change.id) +
+               " has not caught up with the leader yet (it holds " +
+               std::to_string(progress_.at(entry->change.id).matchIndex) + " of " +
+               std::to_string(log_.last_index()) + "); try again";
     // Refuse a change that would leave fewer reachable voters than its quorum (etcd's strict
     // reconfiguration check): it could never commit, and would stall the cluster behind it.
     std::size_t reachable = 0;
@@ -104,17 +114,20 @@ std::optional<std::string> Raft::place_config_change(std::string request) {
     return std::nullopt;
 }
 
+// Near the leader, and holding the entry of the configuration in force, which made it a member:
+// with a short log "near" alone holds of a learner that has nothing yet, which as a voter would not
+// even know the voters whose elections it must answer (simulator seed 8).
+bool Raft::learner_caught_up(const Progress& pr) const {
+    return pr.matchIndex + kPromotionLagEntries >= log_.last_index() &&
+           pr.matchIndex >= configs_.rbegin()->first;
+}
+
 void Raft::tick_auto_promotion() {
     for (const Member& m : members_.configuration().members()) {
         if (!m.auto_promote) continue;
         const Progress& pr = progress_.at(m.id);
         std::uint32_t& ticks = caught_up_ticks_[m.id];
-        // Near the leader, and holding the entry of the configuration in force, which made it a
-        // member: with a short log "near" alone holds of a learner that has nothing yet, which
-        // as a voter would not even know the voters whose elections it must answer.
-        const bool caught_up = pr.matchIndex + kPromotionLagEntries >= log_.last_index() &&
-                               pr.matchIndex >= configs_.rbegin()->first;
-        ticks = caught_up ? ticks + 1 : 0;
+        ticks = learner_caught_up(pr) ? ticks + 1 : 0;
         if (ticks < config_.election_timeout_max_ticks || refuse_change_now()) continue;
         // An engine-made command carries no client session (client id 0): nobody waits for it.
         const ConfigChange promote{ConfigChange::Kind::promote, m.id, "", false};

@@ -187,6 +187,7 @@ private:
     void on(NodeId from, ForwardRefused&& m);
     // Leader: a learner added to be promoted has caught up: propose its promotion.
     void tick_auto_promotion();
+    bool learner_caught_up(const Progress& pr) const;
     // Leader, dissertation §3.10: the transfer target's log matches ours: tell it to campaign now.
     void maybe_send_timeout_now(NodeId peer);
     void tick_transfer();

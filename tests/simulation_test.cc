@@ -238,6 +238,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "request, and the cluster that counted it could not elect (membership.cc: caught up means "
          "holding the configuration's entry)",
          true},
+        {"raft", 5225,
+         "MEMBER PROMOTE made a voter of a learner with an empty log; restarted, it knew no "
+         "configuration, voted for nobody, and the cluster could not elect (membership.cc: a learner "
+         "is promoted only once it has caught up)",
+         true},
         {"raft", 5416,
          "a replaced node relearning the log took itself for a voter of its old identity's "
          "configuration and was elected with the vote of a new node that knew none, overwriting a "
