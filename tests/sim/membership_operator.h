@@ -25,8 +25,9 @@
 // the committed configuration (reconcile()): a node such a copy removes is retired, one it adds
 // is started with --join.
 //
-// The voters never drop below three, so the liveness phase always has a quorum of nodes in service
-// (a wiped voter is out of service until it is added again).
+// A voter is removed only while more than three remain, and replaced only while at least three do
+// (its removal leaves two for as long as the replacement takes), so the nodes in service always
+// hold a quorum in the liveness phase (a wiped voter is out of service until it is added again).
 #pragma once
 
 #include <cstdint>
