@@ -13,6 +13,7 @@
 #include "common/version.h"
 #include "kv/connection_commands.h"
 #include "kv/kv_commands.h"
+#include "kv/member_address_check.h"
 #include "kv/member_command.h"
 
 namespace ballot::kv {

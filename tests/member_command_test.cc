@@ -11,6 +11,7 @@
 
 #include "common/command.h"
 #include "kv/kv_store.h"
+#include "kv/member_address_check.h"
 
 using namespace ballot;
 using namespace ballot::kv;
