@@ -27,8 +27,12 @@ void Raft::tick_election() {
     // timeout, then it assumes there is no viable leader and begins an election." A candidate
     // whose election timed out (a split vote) starts another one the same way.
     if (++election_elapsed_ < randomized_election_timeout_) return;
-    // Only a voter campaigns: a learner, a joining node and a removed one wait for a leader.
+    // Only a voter campaigns: a learner, a joining node and a removed one wait for a leader. But
+    // it no longer has one: heard_from_leader_recently() must not stay true for ever, or it refuses
+    // every PreVote, and a node whose applied configuration is behind (it takes itself for a learner
+    // while the cluster counts it a voter) left the voters without a leader (simulator seed 6296).
     if (!members_.self_is_voter()) {
+        leader_ = kNoNode;
         reset_election_timer();
         return;
     }

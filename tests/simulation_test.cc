@@ -243,6 +243,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "configuration, voted for nobody, and the cluster could not elect (membership.cc: a learner "
          "is promoted only once it has caught up)",
          true},
+        {"raft", 6296,
+         "a voter whose applied configuration was behind took itself for a learner, kept its old "
+         "leader for ever and refused every PreVote (election.cc: a non-voter's timer forgets the "
+         "leader)",
+         true},
         {"raft", 5416,
          "a replaced node relearning the log took itself for a voter of its old identity's "
          "configuration and was elected with the vote of a new node that knew none, overwriting a "
