@@ -321,7 +321,7 @@ Node::~Node() {
 
 void Node::start(tcp::acceptor peer_listener) {
     transport_->start(std::move(peer_listener));
-    follow_configuration();
+    follow_configuration(/*on_tick=*/true);
     for (auto& [level, line] : opening_log_) log_at(level, line);
     opening_log_.clear();
     next_tick_ = std::chrono::steady_clock::now();
@@ -357,7 +357,7 @@ void Node::schedule_tick() {
         if (now - next_tick_ > std::chrono::seconds(1)) next_tick_ = now;  // after a long stall (SIGSTOP)
         fail_stop([&] { driver_->tick(); });
         schedule_pump();
-        follow_configuration();
+        follow_configuration(/*on_tick=*/true);
         finish_joining();
         announce_mark();
         report_state_changes();
@@ -372,7 +372,7 @@ void Node::schedule_pump() {
         pump_scheduled_ = false;
         if (stopped_) return;
         fail_stop([&] { driver_->pump(); });
-        follow_configuration();
+        follow_configuration(/*on_tick=*/false);
     });
 }
 
@@ -382,13 +382,18 @@ void Node::schedule_pump() {
 // tick. A member the engine lets go of is forgotten by the membership guard, so the id can be
 // added back later with a new data dir. An empty configuration (a --join node not added yet)
 // changes nothing: the --node list stays its peers.
-void Node::follow_configuration() {
+void Node::follow_configuration(bool on_tick) {
     const Configuration& applied = driver_->configuration();
     if (applied.empty()) return;
-    if (applied != followed_configuration_) {
+    const bool changed = applied != followed_configuration_;
+    if (changed) {
         if (followed_configuration_) spdlog::info("configuration: {}", configuration().str());
         followed_configuration_ = applied;
     }
+    // The members to connect may also change with no new configuration (in Multi-Paxos a removal
+    // starts to govern): asked of the engine once per tick, not after every pump, and at once
+    // whenever the configuration changes.
+    if (!changed && !on_tick) return;
     std::vector<Member> members = driver_->members_to_connect();
     fill_addresses(members, options_.cluster);
     if (members == followed_members_) return;

@@ -170,7 +170,7 @@ private:
     void install_trace();
     void publish_state();
     void finish_joining();
-    void follow_configuration();
+    void follow_configuration(bool on_tick);
     void announce_mark();
     std::uint64_t high_water_mark() const;
 

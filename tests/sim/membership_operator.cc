@@ -73,7 +73,7 @@ void MembershipOperator::begin() {
     for (NodeId id : cluster_.all_nodes())
         if (!cluster_.in_service(id) && !c->contains(id)) spares.push_back(id);
     std::vector<std::function<void()>> kinds;
-    if (!spares.empty()) kinds.push_back([&] { begin_add(*c, spares); });
+    if (!spares.empty()) kinds.push_back([&] { begin_add(spares); });
     if (!c->learners().empty()) kinds.push_back([&] { begin_promote(*c); });
     if (!c->learners().empty() || c->voters().size() > kMinVoters) kinds.push_back([&] { begin_remove(*c); });
     if (c->voters().size() >= kMinVoters) kinds.push_back([&] { begin_replace(*c); });
@@ -84,7 +84,7 @@ void MembershipOperator::begin() {
     queue_.after(kPollUs, [this] { drive(); });
 }
 
-void MembershipOperator::begin_add(const Configuration&, const std::vector<NodeId>& spares) {
+void MembershipOperator::begin_add(const std::vector<NodeId>& spares) {
     const NodeId id = pick(spares);
     ++stats_.adds;
     const bool auto_promote = rng_.chance(1, 2);

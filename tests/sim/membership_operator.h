@@ -90,7 +90,7 @@ private:
 
     void schedule_next();
     void begin();
-    void begin_add(const Configuration& c, const std::vector<NodeId>& spares);
+    void begin_add(const std::vector<NodeId>& spares);
     void begin_promote(const Configuration& c);
     void begin_remove(const Configuration& c);
     void begin_replace(const Configuration& c);
