@@ -28,15 +28,13 @@ std::variant<Promise, Nack> Acceptor::on_prepare(const Prepare& m, Index chosen)
     p.from_slot = m.from_slot;
     p.chosen = chosen;
     p.trimmed = trimmed_;
-    std::size_t bytes = kHeaderBytes;
+    // Bounded report: always at least one value, so every page makes progress.
+    MessageBudget budget(max_message_bytes_);
     for (auto it = accepted_.lower_bound(m.from_slot); it != accepted_.end(); ++it) {
-        std::size_t size = encoded_size(it->second);
-        // Bounded report: always at least one value, so every page makes progress.
-        if (!p.accepted.empty() && bytes + size > max_message_bytes_) {
+        if (!budget.take(it->second)) {
             p.next_slot = it->first;
             break;
         }
-        bytes += size;
         p.accepted.push_back(it->second);
     }
     return p;

@@ -25,13 +25,11 @@ void Leader::catch_up(NodeId id, Peer& peer, Index chosen, bool behind, std::uin
 
 std::vector<Entry> Learner::chosen_from(Index first, std::size_t max_bytes) const {
     std::vector<Entry> out;
-    std::size_t bytes = kHeaderBytes;
+    MessageBudget budget(max_bytes);
     for (Index slot = first; slot <= commit_index_; ++slot) {
         const Entry* e = acceptor_.accepted(slot);
         BALLOT_ASSERT(e != nullptr, "learner: a chosen slot has a value (slot " + std::to_string(slot) + ")");
-        std::size_t size = encoded_size(*e);
-        if (!out.empty() && bytes + size > max_bytes) break;
-        bytes += size;
+        if (!budget.take(*e)) break;
         out.push_back(*e);
     }
     return out;

@@ -27,8 +27,8 @@ namespace ballot::multipaxos {
 // α: the bound on slots in flight, and the distance between choosing a configuration and its
 // governing. A protocol constant, never a per-node setting: every node must agree on which slots a
 // chosen configuration governs. Large enough that the window never throttles a loaded leader
-// (ballot-bench keeps a few hundred writes in flight), small enough that the leader fills the
-// slots between a change and its effect with no-ops in one Accept of about 20 KiB.
+// (ballot-bench keeps a few hundred writes in flight). The leader fills the slots between a change
+// and its effect with no-ops in one Accept, where the run is one item (messages.h).
 inline constexpr Index kAlpha = 1024;
 
 // A majority of `c`'s voters (without building the list of them: asked per slot).

@@ -1,6 +1,7 @@
 #include "multipaxos/messages.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "common/codec.h"
 #include "common/engine.h"
@@ -9,13 +10,56 @@ namespace ballot::multipaxos {
 
 namespace {
 
-// An entry on the wire: u64 slot | u64 ballot (packed) | u32 length + value.
-constexpr std::size_t kMinEntryBytes = 8 + 8 + 4;
+// Lists of slots travel as items, each one slot or a run of no-ops (messages.h, kMaxSlotsPerMessage):
+//     entry     u64 first slot | u32 slots | u64 ballot (packed) | u32 length + value
+//     proposal  u64 first slot | u32 slots | u32 length + value
+//     slot run  u64 first slot | u32 slots                            (Accepted)
+// `slots` > 1 only for a no-op (an empty value): the same no-op, in one ballot, in every slot from
+// the first on. A list is a u32 count of items, then the items.
+constexpr std::size_t kEntryItemBytes = 8 + 4 + 8 + 4;
+constexpr std::size_t kProposalItemBytes = 8 + 4 + 4;
+constexpr std::size_t kSlotRunBytes = 8 + 4;
+constexpr std::size_t kHeaderBytes = 64;  // a generous bound on a message's fixed fields
 
-void write_entry(Writer& w, const Entry& e) {
-    w.u64(e.index);
-    w.u64(e.ballot);
-    w.str(e.data);
+// Whether `b`, next in its list, joins the item of `a` (the same rule as MessageBudget's).
+bool continues_run(const Entry& a, const Entry& b) {
+    return a.data.empty() && b.data.empty() && b.index == a.index + 1 && b.ballot == a.ballot;
+}
+bool continues_run(const Proposal& a, const Proposal& b) {
+    return a.value.empty() && b.value.empty() && b.slot == a.slot + 1;
+}
+bool continues_run(Index a, Index b) {
+    return b == a + 1;
+}
+
+// How many elements of `list`, from `i`, make one item.
+template <typename T>
+std::uint32_t item_length(const std::vector<T>& list, std::size_t i) {
+    std::size_t n = 1;
+    while (i + n < list.size() && n < kMaxSlotsPerMessage && continues_run(list[i + n - 1], list[i + n])) ++n;
+    return static_cast<std::uint32_t>(n);
+}
+
+// The count of items, then each item as `write_item(first element, slots)` writes it.
+template <typename T, typename WriteItem>
+void write_items(Writer& w, const std::vector<T>& list, WriteItem write_item) {
+    std::uint32_t items = 0;
+    for (std::size_t i = 0; i < list.size(); i += item_length(list, i)) ++items;
+    w.u32(items);
+    for (std::size_t i = 0; i < list.size();) {
+        const std::uint32_t slots = item_length(list, i);
+        write_item(list[i], slots);
+        i += slots;
+    }
+}
+
+void write_entries(Writer& w, const std::vector<Entry>& entries) {
+    write_items(w, entries, [&](const Entry& e, std::uint32_t slots) {
+        w.u64(e.index);
+        w.u32(slots);
+        w.u64(e.ballot);
+        w.str(e.data);
+    });
 }
 
 // The first byte of every message. Values are part of the wire format: never renumber.
@@ -40,10 +84,6 @@ enum class Type : std::uint8_t {
     forward_change = 18,
 };
 
-// Smallest encoded Proposal (slot, empty value) and slot number, for Reader::count.
-constexpr std::size_t kMinProposalBytes = 8 + 4;
-constexpr std::size_t kSlotBytes = 8;
-
 // ---------------------------------------------------------------- encoding
 
 struct Encoder {
@@ -62,18 +102,17 @@ struct Encoder {
         w.u64(m.next_slot);
         w.u64(m.chosen);
         w.u64(m.trimmed);
-        w.u32(static_cast<std::uint32_t>(m.accepted.size()));
-        for (const Entry& e : m.accepted) write_entry(w, e);
+        write_entries(w, m.accepted);
     }
     void operator()(const Accept& m) {
         w.u8(static_cast<std::uint8_t>(Type::accept));
         ballot(m.ballot);
         w.u64(m.chosen);
-        w.u32(static_cast<std::uint32_t>(m.proposals.size()));
-        for (const Proposal& p : m.proposals) {
+        write_items(w, m.proposals, [&](const Proposal& p, std::uint32_t slots) {
             w.u64(p.slot);
+            w.u32(slots);
             w.str(p.value);
-        }
+        });
     }
     void operator()(const Accepted& m) {
         w.u8(static_cast<std::uint8_t>(Type::accepted));
@@ -81,8 +120,10 @@ struct Encoder {
         w.u64(m.chosen);
         w.boolean(m.behind);
         w.u64(m.trimmed);
-        w.u32(static_cast<std::uint32_t>(m.slots.size()));
-        for (Index s : m.slots) w.u64(s);
+        write_items(w, m.slots, [&](Index first, std::uint32_t slots) {
+            w.u64(first);
+            w.u32(slots);
+        });
     }
     void operator()(const Nack& m) {
         w.u8(static_cast<std::uint8_t>(Type::nack));
@@ -105,8 +146,7 @@ struct Encoder {
     void operator()(const Chosen& m) {
         w.u8(static_cast<std::uint8_t>(Type::chosen));
         ballot(m.ballot);
-        w.u32(static_cast<std::uint32_t>(m.values.size()));
-        for (const Entry& e : m.values) write_entry(w, e);
+        write_entries(w, m.values);
     }
     void operator()(const Forward& m) {
         w.u8(static_cast<std::uint8_t>(Type::forward));
@@ -171,20 +211,36 @@ void check_slot(Reader& r, Index slot, Index previous) {
     if (slot <= previous) r.fail("slots not increasing");
 }
 
+// The slots of one item, `first` and the `slots` - 1 after it: checked against the previous item
+// and the message's budget of slots (`total` so far), before anything is expanded. The last one.
+Index read_run(Reader& r, Index first, std::uint32_t slots, Index previous, std::size_t& total) {
+    check_slot(r, first, previous);
+    if (slots == 0) r.fail("an item of no slots");
+    if (slots > kMaxSlotsPerMessage - total) r.fail("more slots than one message may hold");
+    if (!r.ok()) return previous;
+    if (first > std::numeric_limits<Index>::max() - (slots - 1)) r.fail("slot out of range");
+    total += slots;
+    return first + (slots - 1);
+}
+
 std::vector<Entry> read_entries(Reader& r, Index min_slot) {
-    std::uint32_t n = r.count(kMinEntryBytes);
+    std::uint32_t n = r.count(kEntryItemBytes);
     std::vector<Entry> out;
     out.reserve(n);
     Index previous = min_slot - 1;
+    std::size_t total = 0;
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        Entry e;
-        e.index = r.u64();
-        e.ballot = r.u64();
-        e.data = r.str();
-        check_slot(r, e.index, previous);
-        if (Ballot::unpack(e.ballot).node == kNoNode) r.fail("value without a ballot");
-        previous = e.index;
-        out.push_back(std::move(e));
+        const Index first = r.u64();
+        const std::uint32_t slots = r.u32();
+        const std::uint64_t ballot = r.u64();
+        std::string data = r.str();
+        const Index last = read_run(r, first, slots, previous, total);
+        if (slots > 1 && !data.empty()) r.fail("a run of slots that are not no-ops");
+        if (Ballot::unpack(ballot).node == kNoNode) r.fail("value without a ballot");
+        if (!r.ok()) break;
+        for (Index s = first; s < last; ++s) out.push_back(Entry{s, ballot, {}});
+        out.push_back(Entry{last, ballot, std::move(data)});
+        previous = last;
     }
     return out;
 }
@@ -218,17 +274,21 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             Accept m;
             m.ballot = read_ballot(r);
             m.chosen = r.u64();
-            std::uint32_t n = r.count(kMinProposalBytes);
+            std::uint32_t n = r.count(kProposalItemBytes);
             if (r.ok() && n == 0) r.fail("Accept without proposals");
             m.proposals.reserve(n);
             Index previous = 0;
+            std::size_t total = 0;
             for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-                Proposal p;
-                p.slot = r.u64();
-                p.value = r.str();
-                check_slot(r, p.slot, previous);
-                previous = p.slot;
-                m.proposals.push_back(std::move(p));
+                const Index first = r.u64();
+                const std::uint32_t slots = r.u32();
+                std::string value = r.str();
+                const Index last = read_run(r, first, slots, previous, total);
+                if (slots > 1 && !value.empty()) r.fail("a run of slots that are not no-ops");
+                if (!r.ok()) break;
+                for (Index s = first; s < last; ++s) m.proposals.push_back(Proposal{s, {}});
+                m.proposals.push_back(Proposal{last, std::move(value)});
+                previous = last;
             }
             return m;
         }
@@ -239,14 +299,16 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             m.behind = r.boolean();
             m.trimmed = r.u64();
             if (m.trimmed > m.chosen) r.fail("trim point above the chosen prefix");
-            std::uint32_t n = r.count(kSlotBytes);
+            std::uint32_t n = r.count(kSlotRunBytes);
             m.slots.reserve(n);
             Index previous = m.trimmed;  // nothing at or below the trim point is acknowledged
+            std::size_t total = 0;
             for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-                Index s = r.u64();
-                check_slot(r, s, previous);
-                previous = s;
-                m.slots.push_back(s);
+                const Index first = r.u64();
+                const Index last = read_run(r, first, r.u32(), previous, total);
+                if (!r.ok()) break;
+                for (Index s = first; s <= last; ++s) m.slots.push_back(s);
+                previous = last;
             }
             return m;
         }
@@ -454,11 +516,26 @@ std::string describe(const Message& m) {
     return std::visit(Describer{}, m);
 }
 
-std::size_t encoded_size(const Proposal& p) {
-    return kMinProposalBytes + p.value.size();
+MessageBudget::MessageBudget(std::size_t max_bytes) : max_bytes_(max_bytes), bytes_(kHeaderBytes) {}
+
+bool MessageBudget::take(Index slot, std::uint64_t ballot, std::size_t value_bytes, std::size_t item_bytes) {
+    const bool noop = value_bytes == 0;
+    const bool joins_run = slots_ > 0 && last_noop_ && noop && slot == last_slot_ + 1 && ballot == last_ballot_;
+    const std::size_t cost = joins_run ? 0 : item_bytes + value_bytes;
+    if (slots_ > 0 && (bytes_ + cost > max_bytes_ || slots_ == kMaxSlotsPerMessage)) return false;
+    bytes_ += cost;
+    ++slots_;
+    last_slot_ = slot;
+    last_ballot_ = ballot;
+    last_noop_ = noop;
+    return true;
 }
-std::size_t encoded_size(const Entry& e) {
-    return kMinEntryBytes + e.data.size();
+
+bool MessageBudget::take(const Entry& e) {
+    return take(e.index, e.ballot, e.data.size(), kEntryItemBytes);
+}
+bool MessageBudget::take(const Proposal& p) {
+    return take(p.slot, 0, p.value.size(), kProposalItemBytes);
 }
 
 }  // namespace ballot::multipaxos

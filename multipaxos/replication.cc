@@ -100,14 +100,13 @@ void Leader::tell_chosen(NodeId id, Peer& peer) {
 void Leader::send_accepts(NodeId id, Peer& peer, std::uint64_t now) {
     while (peer.inflight.size() < config_.max_inflight_messages && peer.next < next_slot_) {
         Accept m{ballot_, learner_.commit_index(), {}};
-        std::size_t bytes = kHeaderBytes;
+        MessageBudget budget(config_.max_message_bytes);
         auto it = pending_.lower_bound(peer.next);
         for (; it != pending_.end(); ++it) {
             // Only to the acceptors of the slot: the voters of the configuration governing it.
             if (accepted_by(it->second, id) || !configs_.at(it->first).is_voter(id)) continue;
             Proposal p{it->first, it->second.value};
-            if (!m.proposals.empty() && bytes + encoded_size(p) > config_.max_message_bytes) break;
-            bytes += encoded_size(p);
+            if (!budget.take(p)) break;
             it->second.sent_tick = now;
             m.proposals.push_back(std::move(p));
         }

@@ -872,6 +872,67 @@ BOOST_AUTO_TEST_CASE(reads_are_confirmed_by_a_quorum_and_never_by_an_isolated_le
     check_invariants(c);
 }
 
+// ---------------------------------------------------------------- the wire
+
+// The α no-ops after a configuration change travel as one item per run (messages.h,
+// kMaxSlotsPerMessage): lists come back slot for slot, a run of 1024 costs about what one slot
+// does, a page of a report holds the whole run, and malformed runs are refused.
+BOOST_AUTO_TEST_CASE(no_op_runs_travel_as_one_item) {
+    const Ballot b{3, 2};
+    const Ballot older{2, 1};
+    std::vector<Entry> entries{{4, b.packed(), "x"}};
+    for (Index s = 5; s <= 1028; ++s) entries.push_back(Entry{s, b.packed(), ""});
+    entries.push_back(Entry{1029, older.packed(), ""});  // another ballot: another item
+    entries.push_back(Entry{1031, b.packed(), ""});      // not adjacent: another item
+    entries.push_back(Entry{1032, b.packed(), "y"});
+
+    auto chosen = mp::decode(mp::encode(mp::Chosen{b, entries}));
+    BOOST_REQUIRE(chosen.has_value());
+    BOOST_TEST((std::get<mp::Chosen>(*chosen).values == entries));
+    auto promise = mp::decode(mp::encode(mp::Promise{b, 4, 0, 2, entries}));
+    BOOST_REQUIRE(promise.has_value());
+    BOOST_TEST((std::get<mp::Promise>(*promise).accepted == entries));
+    BOOST_TEST(mp::encode(mp::Chosen{b, entries}).size() < 200u);  // 5 items, not 1028
+
+    mp::Accept accept{b, 2, {}};
+    std::vector<Index> slots;
+    for (const Entry& e : entries) {
+        accept.proposals.push_back(mp::Proposal{e.index, e.data});
+        slots.push_back(e.index);
+    }
+    auto accept_back = mp::decode(mp::encode(accept));
+    BOOST_REQUIRE(accept_back.has_value());
+    const auto& proposals = std::get<mp::Accept>(*accept_back).proposals;
+    BOOST_REQUIRE_EQUAL(proposals.size(), accept.proposals.size());
+    for (std::size_t i = 0; i < proposals.size(); ++i) {
+        BOOST_TEST(proposals[i].slot == accept.proposals[i].slot);
+        BOOST_TEST(proposals[i].value == accept.proposals[i].value);
+    }
+    BOOST_TEST(mp::encode(accept).size() < 200u);
+    auto accepted = mp::decode(mp::encode(mp::Accepted{b, 2, false, slots}));
+    BOOST_REQUIRE(accepted.has_value());
+    BOOST_TEST((std::get<mp::Accepted>(*accepted).slots == slots));
+
+    // The budget a page is built with: the run costs nothing past its first slot.
+    mp::MessageBudget budget(120);
+    std::size_t taken = 0;
+    while (taken < entries.size() && budget.take(entries[taken])) ++taken;
+    BOOST_TEST(taken == 1025u);  // "x" and the run of 1024; the other ballot's no-op would not fit
+
+    // Chosen{b, {one item}}: type | ballot | count | slot | slots (offset 21) | ballot | value.
+    auto item_with = [&](Entry e, std::uint32_t slots) {
+        Bytes out = mp::encode(mp::Chosen{b, {std::move(e)}});
+        for (int i = 0; i < 4; ++i) out[21 + i] = static_cast<std::uint8_t>(slots >> (8 * i));
+        return out;
+    };
+    BOOST_TEST(mp::decode(item_with(Entry{4, b.packed(), ""}, 3)).has_value());
+    BOOST_TEST(!mp::decode(item_with(Entry{4, b.packed(), ""}, 0)).has_value());    // no slots
+    BOOST_TEST(!mp::decode(item_with(Entry{4, b.packed(), "v"}, 2)).has_value());   // a run of a value
+    BOOST_TEST(!mp::decode(item_with(Entry{4, b.packed(), ""}, 0xffffffff)).has_value());  // too many
+    BOOST_TEST(!mp::decode(item_with(Entry{4, b.packed(), ""}, mp::kMaxSlotsPerMessage + 1)).has_value());
+    BOOST_TEST(!mp::decode(item_with(Entry{~Index{0} - 1, b.packed(), ""}, 3)).has_value());  // past the last slot
+}
+
 // ---------------------------------------------------------------- hostile input
 
 BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
