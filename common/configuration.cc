@@ -11,7 +11,8 @@ namespace ballot {
 
 namespace {
 
-constexpr std::uint8_t kConfigurationVersion = 1;
+// Version 2 adds each member's identity; version 1 (written before identities) still loads, with none.
+constexpr std::uint8_t kConfigurationVersion = 2;
 constexpr std::size_t kMaxAddressBytes = 300;  // HOST:PORT; a DNS name is at most 253 bytes
 
 bool valid_kind(std::uint8_t kind) {
@@ -78,6 +79,16 @@ bool Configuration::is_voter(NodeId id) const {
     return m != nullptr && m->role == MemberRole::voter;
 }
 
+bool Configuration::is_voter(const SelfId& self) const {
+    const Member* m = find(self.id);
+    return m != nullptr && m->role == MemberRole::voter && self.is(*m);
+}
+
+bool Configuration::names_another(const SelfId& self) const {
+    const Member* m = find(self.id);
+    return m != nullptr && !self.is(*m);
+}
+
 std::optional<std::string> Configuration::refuse_unreachable(std::size_t reachable,
                                                              std::size_t quorum) const {
     if (reachable >= quorum) return std::nullopt;
@@ -115,11 +126,12 @@ Configuration Configuration::with(const ConfigChange& change) const {
     std::vector<Member> members = members_;
     switch (change.kind) {
         case ConfigChange::Kind::add_learner:
-            members.push_back(Member{change.id, change.address, MemberRole::learner, change.auto_promote});
+            members.push_back(
+                Member{change.id, change.address, MemberRole::learner, change.auto_promote, change.identity});
             break;
         case ConfigChange::Kind::promote:
             for (Member& m : members)
-                if (m.id == change.id) m = Member{m.id, m.address, MemberRole::voter, false};
+                if (m.id == change.id) m = Member{m.id, m.address, MemberRole::voter, false, m.identity};
             break;
         case ConfigChange::Kind::remove:
             std::erase_if(members, [&](const Member& m) { return m.id == change.id; });
@@ -161,21 +173,25 @@ void encode_configuration(const Configuration& config, Bytes& out) {
         w.str(m.address);
         w.u8(static_cast<std::uint8_t>(m.role));
         w.boolean(m.auto_promote);
+        w.u64(m.identity);
     }
 }
 
 std::optional<Configuration> decode_configuration(std::span<const std::uint8_t> bytes, std::string& why) {
     Reader r(bytes);
-    if (r.u8() != kConfigurationVersion) {
+    const std::uint8_t version = r.u8();
+    if (version != 1 && version != kConfigurationVersion) {
         why = "unknown configuration version";
         return std::nullopt;
     }
-    std::vector<Member> members(r.count(8 + 4 + 1 + 1));
+    const bool identities = version >= 2;
+    std::vector<Member> members(r.count(8 + 4 + 1 + 1 + (identities ? 8 : 0)));
     for (Member& m : members) {
         m.id = r.u64();
         m.address = r.str();
         const std::uint8_t role = r.u8();
         m.auto_promote = r.boolean();
+        if (identities) m.identity = r.u64();
         if (!valid_role(role)) r.fail("unknown member role");
         if (m.address.size() > kMaxAddressBytes) r.fail("address too long");
         m.role = static_cast<MemberRole>(role);
@@ -229,11 +245,15 @@ bool change_shows_in(const ConfigChange& change, const Configuration& config) {
     return false;
 }
 
+// A request also carries the new member's identity (an entry's configuration holds it).
 std::optional<ConfigChange> decode_config_request(std::string_view payload) {
     Reader r(payload.data(), payload.size());
     if (r.u8() != kConfigRequestTag) return std::nullopt;
     auto change = read_change(r);
-    if (!r.finish()) return std::nullopt;
+    const std::uint64_t identity = r.u64();
+    if (!r.finish() || !change) return std::nullopt;
+    if (identity != 0 && change->kind != ConfigChange::Kind::add_learner) return std::nullopt;
+    change->identity = identity;
     return change;
 }
 
@@ -244,6 +264,7 @@ std::string encode_config_request(const ConfigChange& change) {
     Writer w(out);
     w.u8(kConfigRequestTag);
     write_change(w, change);
+    w.u64(change.identity);
     return std::string(out.begin(), out.end());
 }
 
@@ -272,6 +293,7 @@ std::optional<ConfigEntry> decode_config_entry(std::string_view payload) {
                                  reinterpret_cast<const std::uint8_t*>(payload.data()) + used, r.remaining()),
                              why);
     if (!config || !change_shows_in(*change, *config)) return std::nullopt;
+    if (change->kind == ConfigChange::Kind::add_learner) change->identity = config->find(change->id)->identity;
     return ConfigEntry{std::move(*change), std::move(*config)};
 }
 

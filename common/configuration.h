@@ -43,8 +43,29 @@ struct Member {
     // A learner added by `MEMBER ADD` without LEARNER: the leader promotes it by itself once it has
     // caught up. Kept in the configuration so a new leader carries on where the old one stopped.
     bool auto_promote = false;
+    // The data dir identity of the node added (SPEC: "Node identities are part of the
+    // configuration"); 0 where none was recorded: the bootstrap configuration, made from --node.
+    std::uint64_t identity = 0;
 
     friend bool operator==(const Member&, const Member&) = default;
+};
+
+// Which node a configuration's entries are, for the node itself. A node that lost its data dir
+// and was added back under the same id (the replacement procedure: MEMBER REMOVE, wipe, MEMBER
+// ADD, --join) relearns the log from the start, and meets the entries of its old identity long
+// before its own: were it to take their voter's role, it would vote, promise and accept with
+// none of the promises its old data dir made, and campaign with a log far behind (the simulator
+// found both, two replaced nodes electing each other and overwriting committed entries: Raft
+// seed 21259, Multi-Paxos seed 272). So an entry is this node's only if its identity is this
+// node's; an entry with none (the bootstrap configuration) only if this node did not join.
+struct SelfId {
+    NodeId id = kNoNode;
+    std::uint64_t identity = 0;  // this data dir's; 0: unknown, and every entry with the id is it
+    bool joined = false;         // it was started with --join (EngineConfig::join)
+
+    bool is(const Member& m) const {
+        return m.id == id && (identity == 0 || m.identity == identity || (m.identity == 0 && !joined));
+    }
 };
 
 // One single-server change (SPEC: MEMBER ADD / PROMOTE / REMOVE).
@@ -52,8 +73,9 @@ struct ConfigChange {
     enum class Kind : std::uint8_t { add_learner = 1, promote = 2, remove = 3 };
     Kind kind = Kind::add_learner;
     NodeId id = kNoNode;
-    std::string address;        // add_learner only
-    bool auto_promote = false;  // add_learner only
+    std::string address;         // add_learner only
+    bool auto_promote = false;   // add_learner only
+    std::uint64_t identity = 0;  // add_learner only: the new member's data dir (Member::identity)
 
     friend bool operator==(const ConfigChange&, const ConfigChange&) = default;
 };
@@ -75,6 +97,10 @@ public:
     bool contains(NodeId id) const { return find(id) != nullptr; }
     bool is_voter(NodeId id) const;
     bool empty() const { return members_.empty(); }
+    // Whether `self` is a voter of this configuration, and whether it names self's id for another
+    // data dir (SelfId): then this node is none of its members.
+    bool is_voter(const SelfId& self) const;
+    bool names_another(const SelfId& self) const;
 
     // Why `change` cannot be made to this configuration (nullopt: it can): an id already a member
     // or an address already used (add), an unknown id, promoting a voter, removing the last voter.

@@ -108,6 +108,11 @@ struct EngineConfig {
     // leader adds it; it learns the configuration from the log or a snapshot. Until then it never
     // campaigns, proposes or votes.
     bool join = false;
+    // This data dir's identity (common/membership_guard.h), as configurations name the members
+    // MEMBER ADD added (common/configuration.h, SelfId): an entry of this id for another data dir
+    // is not this node. 0: unknown, and every entry of this id is this node.
+    std::uint64_t identity = 0;
+    SelfId self() const { return SelfId{id, identity, join}; }
 
     // Raft §5.2 / Multi-Paxos leader failure detection: a follower that hears nothing from a
     // leader for a random time in [min, max] starts an election (Raft) or phase 1 (Multi-Paxos).

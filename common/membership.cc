@@ -6,8 +6,14 @@
 
 namespace ballot {
 
-Membership::Membership(NodeId self, Configuration config)
-    : self_(self), config_(std::move(config)), members_(config_.ids()), voters_(config_.voters()) {
+Membership::Membership(NodeId self, Configuration config) : Membership(SelfId{self}, std::move(config)) {}
+
+Membership::Membership(SelfId self, Configuration config)
+    : self_(self.id),
+      self_id_(self),
+      config_(std::move(config)),
+      members_(config_.ids()),
+      voters_(config_.voters()) {
     for (NodeId m : members_)
         if (m != self_) peers_.push_back(m);
     for (NodeId m : voters_)

@@ -20,13 +20,16 @@ namespace ballot {
 class Membership {
 public:
     // `self` need not be a member: a node started with --join is in no configuration until it is
-    // added, and a removed node is in none any more.
+    // added, and a removed node is in none any more. With a SelfId, an entry of self's id made for
+    // another data dir is not self (common/configuration.h, SelfId): self is then no voter.
     Membership(NodeId self, Configuration config);
+    Membership(SelfId self, Configuration config);
     // Every member a voter. Throws std::invalid_argument, saying why, if self is not among them, a
     // member is kNoNode (0) or appears twice.
     Membership(NodeId self, const std::vector<NodeId>& voters);
 
     NodeId self() const { return self_; }
+    const SelfId& self_id() const { return self_id_; }
     const Configuration& configuration() const { return config_; }
     const std::vector<NodeId>& members() const { return members_; }  // ascending, self included if a member
     const std::vector<NodeId>& peers() const { return peers_; }      // every other member, learners too
@@ -34,7 +37,13 @@ public:
     const std::vector<NodeId>& voter_peers() const { return voter_peers_; }  // voters but self
     bool contains(NodeId id) const { return config_.contains(id); }
     bool is_voter(NodeId id) const { return config_.is_voter(id); }
-    bool self_is_voter() const { return is_voter(self_); }
+    bool self_is_voter() const { return config_.is_voter(self_id_); }
+    // Whether the configuration names this node's id for another data dir (a replaced node
+    // relearning the log, before it meets its own addition): it takes no voter's part then, as a
+    // node that knows no configuration does not.
+    bool names_another_self() const { return config_.names_another(self_id_); }
+    // Whether `c` has this node (as self_id() says) for a voter.
+    bool self_is_voter_of(const Configuration& c) const { return c.is_voter(self_id_); }
     std::size_t size() const { return voters_.size(); }  // voters: what quorums are made of
 
     // A majority of the voters: any two share a voter (PMS §2.1; Raft §5.2). Across a single-server
@@ -50,6 +59,7 @@ public:
 
 private:
     NodeId self_;
+    SelfId self_id_;
     Configuration config_;
     std::vector<NodeId> members_;
     std::vector<NodeId> peers_;

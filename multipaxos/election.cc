@@ -26,7 +26,7 @@ void MultiPaxos::on_election_timeout() {
 // A voter of the configuration that governs now and of the latest one chosen: a learner never
 // leads, and a node whose removal is chosen stops campaigning even before the removal governs.
 bool MultiPaxos::may_lead() const {
-    return members_.self_is_voter() && configs_.latest().is_voter(members_.self());
+    return members_.self_is_voter() && members_.self_is_voter_of(configs_.latest());
 }
 
 bool MultiPaxos::hears_a_leader() const {
@@ -57,6 +57,7 @@ void MultiPaxos::start_poll() {
 // an active leader for the minimum election timeout and is not an active leader itself, as Raft's
 // PreVote (dissertation §9.6). It changes nothing here: no promise, no timer, no ballot noted.
 void MultiPaxos::on(NodeId from, const Poll& m) {
+    if (!knows_itself()) return;  // multipaxos.cc, admitted
     send(from, PollReply{m.ballot, !hears_a_leader()});
 }
 
@@ -156,6 +157,7 @@ void Leader::resend_pages(std::uint64_t now) {
 // Phase 1b (acceptor). Granting a promise also restarts the election timer: a proposer is at
 // work, and starting a rival phase 1 now would only duel with it.
 void MultiPaxos::on(NodeId from, const Prepare& m) {
+    if (!knows_itself()) return;  // it promises nothing in its old identity's name (multipaxos.cc, admitted)
     note_ballot(m.ballot);
     auto reply = acceptor_.on_prepare(m, learner_.commit_index());
     if (std::holds_alternative<Promise>(reply) && from != members_.self()) {

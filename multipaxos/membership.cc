@@ -134,7 +134,7 @@ void MultiPaxos::refresh_membership() {
     const Configuration& governing = configs_.at(learner_.commit_index() + 1);
     governing_since_ = since;
     if (!governing.empty() && governing != members_.configuration())
-        members_ = Membership(members_.self(), governing);
+        members_ = Membership(members_.self_id(), governing);
     configs_seen_from_ = configs_.latest_from();
     std::erase_if(caught_up_ticks_, [&](const auto& e) { return !configs_.latest().contains(e.first); });
     if (!leader_) return;

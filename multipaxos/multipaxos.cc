@@ -18,7 +18,7 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, I
                        ConfigHistory configs)
     : config_((validate_engine_config(config, "multipaxos"), config)),
       configs_(std::move(configs)),
-      members_(config.id, Configuration()),
+      members_(config.self(), Configuration()),
       rng_(config.seed),
       acceptor_(config.max_message_bytes, recovered, trimmed),
       learner_(acceptor_, configs_, recovered.metadata.commit, snapshot),
@@ -78,8 +78,10 @@ bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
 // knows governs. But a node that knows no configuration yet promises nobody, for the reason
 // Raft's votes for nobody (raft.cc, simulator seed 5416: a replaced node relearning the log takes
 // itself for a voter of its old identity's configuration, and promises from nodes that know
-// nothing would complete its phase 1). Also a TakeOver from the leader this node follows, which a
-// leader whose removal took effect sends.
+// nothing would complete its phase 1); nor, with identities in the configuration, a node one of
+// whose configurations still to govern names its id for another data dir (knows_itself: such a
+// Prepare or Poll is taken and left unanswered, on(Prepare), on(Poll)). Also a
+// TakeOver from the leader this node follows, which a leader whose removal took effect sends.
 bool MultiPaxos::admitted(NodeId from, const Message& m) const {
     if (members_.contains(from) || configs_.latest().contains(from)) return true;
     if (std::holds_alternative<Accept>(m) || std::holds_alternative<Heartbeat>(m) ||
@@ -87,6 +89,16 @@ bool MultiPaxos::admitted(NodeId from, const Message& m) const {
         return true;
     if (std::holds_alternative<Prepare>(m) || std::holds_alternative<Poll>(m)) return !configs_.empty();
     return std::holds_alternative<TakeOver>(m) && from == known_leader_;
+}
+
+// A replaced node relearning the log (common/configuration.h, SelfId) meets the configurations of
+// its old identity first; until none of those governs a slot it does not know chosen, a promise
+// from it would be counted as its old identity's, which it cannot keep (simulator seed 272).
+bool MultiPaxos::knows_itself() const {
+    if (configs_.empty()) return false;
+    for (const Configuration* c : configs_.governing_from(learner_.commit_index() + 1))
+        if (c->names_another(members_.self_id())) return false;
+    return true;
 }
 
 // A ballot is its proposer's: a Prepare, Accept, Heartbeat, Chosen or Poll in another node's

@@ -171,6 +171,7 @@ private:
     static Index recovered_snapshot(const RecoveredState& recovered);
     // The configuration history a node starts with: its recovered snapshot's, else the bootstrap one.
     static ConfigHistory recovered_configs(const EngineConfig& config, const RecoveredState& recovered);
+    bool knows_itself() const;
     static Index recovered_trim_point(const Recovered& recovered, Index snapshot);
     void on(NodeId from, const SnapshotRequest& m);
     Index transfer_floor() const;

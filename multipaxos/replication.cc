@@ -66,7 +66,7 @@ void Leader::flush(std::uint64_t now) {
     if (own_next_ < next_slot_) {
         Accept own{ballot_, learner_.commit_index(), {}};
         for (auto it = pending_.lower_bound(own_next_); it != pending_.end(); ++it)
-            if (configs_.at(it->first).is_voter(members_.self()))
+            if (members_.self_is_voter_of(configs_.at(it->first)))
                 own.proposals.push_back(Proposal{it->first, it->second.value});
         own_next_ = next_slot_;
         if (!own.proposals.empty()) out_.send(members_.self(), std::move(own));
@@ -127,6 +127,18 @@ bool Leader::accepted_by(const Pending& p, NodeId id) const {
 // Phase 2b (acceptor), then the learner's rule (2): the chosen point of the ballot just accepted.
 void MultiPaxos::on(NodeId from, const Accept& m) {
     note_ballot(m.ballot);
+    // A node that joined (--join) accepts only in slots it knows it is an acceptor of. A replaced
+    // node relearning the log meets configurations that name its id for its old data dir, whose
+    // promises died with the disk (common/configuration.h, SelfId): a leader that still counts
+    // that acceptor must not get this node's vote for it. A leader sends Accepts to voters only,
+    // and promotes a learner only once it knows the configuration that made it a voter.
+    auto mine = [&](const Proposal& p) { return members_.self_is_voter_of(configs_.at(p.slot)); };
+    if (config_.join && !std::all_of(m.proposals.begin(), m.proposals.end(), mine)) {
+        Accept own{m.ballot, m.chosen, {}};
+        std::copy_if(m.proposals.begin(), m.proposals.end(), std::back_inserter(own.proposals), mine);
+        if (own.proposals.empty()) return;
+        return on(from, own);
+    }
     auto reply = acceptor_.on_accept(m, learner_);
     if (auto* accepted = std::get_if<Accepted>(&reply)) {
         if (from != members_.self()) {

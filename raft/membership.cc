@@ -214,7 +214,7 @@ void Raft::use_configuration(Index index, Configuration config) {
     // bootstrap configuration is not in the log): that one is where its history starts.
     if (members_.configuration().empty()) configs_.clear();
     configs_[index] = config;
-    members_ = Membership(id_, std::move(config));
+    members_ = Membership(members_.self_id(), std::move(config));
     std::erase_if(caught_up_ticks_, [&](const auto& entry) { return !members_.contains(entry.first); });
     if (members_.self_is_voter()) {
         if (role_ == Role::leader) track_configured_peers();

@@ -24,7 +24,7 @@ const EngineConfig& validated(const EngineConfig& config) {
 Raft::Raft(const EngineConfig& config, RecoveredState recovered)
     : config_(validated(config)),
       id_(config.id),
-      members_(config.id, bootstrap_configuration(config)),
+      members_(config.self(), bootstrap_configuration(config)),
       rng_(config.seed),
       forwarded_reads_(config.max_pending_proposals) {
     Recovered persisted = decode_recovered<&decode_metadata, &decode_record>(recovered, "raft");
@@ -75,11 +75,13 @@ bool Raft::step(NodeId from, std::span<const std::uint8_t> payload) {
     // nothing applied) votes for nobody: a replaced node relearning the log applies the
     // configurations of its old identity first and takes itself for a voter; with the votes of new
     // nodes that know nothing it elected itself in a configuration long gone and overwrote committed
-    // entries (simulator seed 5416). Identities in the configuration are the real fix (SPEC
-    // "Membership change"; issue 12).
+    // entries (simulator seed 5416). Nor does a node whose configuration names its id for another
+    // data dir: the same replaced node, with identities in the configuration (common/
+    // configuration.h, SelfId), until it applies its own addition (simulator seed 21259).
     if (!decoded || from == kNoNode) return false;
     const bool vote_request =
         std::holds_alternative<RequestVote>(*decoded) && !members_.configuration().empty();
+    if (vote_request && members_.names_another_self()) return true;  // taken, and left unanswered
     if (!members_.contains(from) && !std::holds_alternative<AppendEntries>(*decoded) && !vote_request &&
         !(std::holds_alternative<TimeoutNow>(*decoded) && from == leader_))
         return false;

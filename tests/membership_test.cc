@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "common/codec.h"
 #include "common/command.h"
 #include "common/configuration.h"
 #include "common/engine.h"
@@ -131,6 +132,58 @@ NodeId propose_adding_a_fourth(EngineCluster& c, const std::string& protocol) {
 }
 
 }  // namespace
+
+// Identities in the configuration (common/configuration.h, SelfId): MEMBER ADD records the new
+// member's data dir; an entry of a node's id made for another data dir is not that node, and a node
+// that joined is none of the bootstrap configuration's entries (which carry no identity). Entries
+// keep their identities through the log (configuration version 2); version 1 still loads.
+BOOST_AUTO_TEST_CASE(a_configuration_names_each_added_member_by_its_data_dir) {
+    using ballot::SelfId;
+    const Configuration boot = Configuration::of_voters({1, 2, 3});
+    ConfigChange add4 = add(4);
+    add4.identity = 44;
+    std::string why;
+    auto entry_command = ballot::make_config_entry_command(request(add4), boot, why);
+    BOOST_REQUIRE_MESSAGE(entry_command.has_value(), why);
+    auto entry = ballot::config_entry_of(*entry_command);
+    BOOST_REQUIRE(entry.has_value());
+    BOOST_TEST(entry->change.identity == 44u);
+    BOOST_TEST(entry->config.find(4)->identity == 44u);
+    const Configuration with4 = entry->config.with(promote(4));
+    BOOST_TEST(with4.find(4)->identity == 44u);  // a promotion keeps it
+
+    BOOST_TEST(boot.is_voter(SelfId{3, 33, false}));      // a bootstrap member
+    BOOST_TEST(!boot.names_another(SelfId{3, 33, false}));
+    BOOST_TEST(!boot.is_voter(SelfId{3, 99, true}));      // its replacement, relearning the log
+    BOOST_TEST(boot.names_another(SelfId{3, 99, true}));
+    BOOST_TEST(with4.is_voter(SelfId{4, 44, true}));
+    BOOST_TEST(with4.names_another(SelfId{4, 45, true}));  // 4 replaced again: a new data dir
+    BOOST_TEST(with4.is_voter(SelfId{4, 0, true}));         // identity unknown: not checked
+    BOOST_TEST(!with4.names_another(SelfId{5, 55, true}));  // not named at all
+
+    // A request for anything but an addition carries no identity.
+    ConfigChange odd = promote(4);
+    odd.identity = 7;
+    BOOST_TEST(!ballot::make_config_entry_command(request(odd), with4, why).has_value());
+
+    // Version 1 (before identities): u8 1 | u32 count | u64 id | u32 length + address | u8 role | bool.
+    ballot::Bytes v1;
+    ballot::Writer w(v1);
+    w.u8(1);
+    w.u32(1);
+    w.u64(1);
+    w.str("127.0.0.1:7001");
+    w.u8(static_cast<std::uint8_t>(MemberRole::voter));
+    w.boolean(false);
+    auto old = ballot::decode_configuration(v1, why);
+    BOOST_REQUIRE_MESSAGE(old.has_value(), why);
+    BOOST_TEST(old->find(1)->identity == 0u);
+    ballot::Bytes v2;
+    ballot::encode_configuration(with4, v2);
+    auto back = ballot::decode_configuration(v2, why);
+    BOOST_REQUIRE_MESSAGE(back.has_value(), why);
+    BOOST_TEST((*back == with4));
+}
 
 BOOST_AUTO_TEST_CASE(a_joining_node_learns_the_log_as_a_learner_and_is_promoted_when_caught_up) {
     FOR_EACH_LEADER_ENGINE {

@@ -281,6 +281,19 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "a voter whose chosen prefix was far behind refused the Prepare of a voter added since, and "
          "the two voters of three that were up never elected (multipaxos.cc: admitted)",
          true},
+        {"raft", 21259,
+         "two replaced nodes relearning the log took themselves for their old identities' voters and "
+         "elected one of them, whose log lacked committed entries (common/configuration.h: SelfId)",
+         true},
+        {"multipaxos", 272,
+         "two replaced nodes relearning the log took themselves for their old identities' acceptors; "
+         "one ran phase 1 with the other's promise and chose over chosen slots (common/configuration.h: "
+         "SelfId)",
+         true},
+        {"multipaxos", 31849,
+         "a replaced learner relearning the log polled and ran phase 1 as its old identity's voter "
+         "(common/configuration.h: SelfId)",
+         true},
     };
     for (const Regression& r : regressions) {
         if (!has_engine(r.engine)) continue;

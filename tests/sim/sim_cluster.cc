@@ -69,6 +69,7 @@ SimCluster::SimCluster(std::string engine, const SimConfig& config, EventQueue& 
 void SimCluster::make_storage(Node& n) {
     const NodeId id = n.id;
     const std::uint64_t slowness = config_.disk_slowness.at(id - 1);
+    n.identity = ++identities_made_;  // a counter, not rng_: the seeds keep their draws
     n.disk = std::make_unique<SimDisk>(
         id, queue_, rng_, DiskTiming{config_.flush_min_us * slowness, config_.flush_max_us * slowness}, this);
     if (sabotage_ == Sabotage::lying_fsync) n.disk->start_lying();
@@ -201,6 +202,7 @@ void SimCluster::restart(NodeId id) {
     config.id = id;
     config.members = bootstrap_;
     config.join = n.joins;
+    config.identity = n.identity;
     config.seed = rng_.next();
     n.kv = std::make_unique<kv::KvStore>();
     n.sm = std::make_unique<RecordingStateMachine>(
@@ -500,7 +502,10 @@ void SimCluster::commission(NodeId id) {
     if (first_start && recorder_) recorder_->restarted(id, "started with --join");
 }
 
-void SimCluster::change_membership(NodeId via, const ConfigChange& change, Completion done) {
+// MEMBER ADD names the identity of the data dir the new member runs on now, as the runtime's
+// MEMBER ADD learns it from the node at that address (common/configuration.h, Member::identity).
+void SimCluster::change_membership(NodeId via, ConfigChange change, Completion done) {
+    if (change.kind == ConfigChange::Kind::add_learner) change.identity = node(change.id).identity;
     const std::uint64_t incarnation = node(via).incarnation;
     on_node(via, [this, via, incarnation, change, done = std::move(done)]() mutable {
         Node& n = node(via);

@@ -97,7 +97,7 @@ public:
     void commission(NodeId id);
     // MEMBER ADD / PROMOTE / REMOVE as a client sends it to `via` (the runtime's path,
     // Driver::submit_config_change), answered by `done` unless `via` crashes first.
-    void change_membership(NodeId via, const ConfigChange& change, Completion done);
+    void change_membership(NodeId via, ConfigChange change, Completion done);
     // The address the simulator gives a node ("sim-4:7004"; the bootstrap configuration has none).
     static std::string address_of(NodeId id);
 
@@ -141,6 +141,7 @@ private:
         NodeId id = kNoNode;
         bool in_service = false;
         bool joins = false;  // started with --join (a spare, or a node wiped and added again)
+        std::uint64_t identity = 0;  // its data dir's (common/configuration.h, SelfId): new with each disk
         std::unique_ptr<SimDisk> disk;
         std::unique_ptr<SimSnapshotDir> snapshots;  // survives crashes, like the disk
         std::unique_ptr<SimSnapshotWorker> snapshot_worker;
@@ -195,6 +196,7 @@ private:
     std::vector<NodeId> bootstrap_;  // the --node list of a node that does not join
     std::vector<NodeId> all_nodes_;
     std::vector<Node> nodes_;
+    std::uint64_t identities_made_ = 0;  // data dir identities handed out (make_storage)
     // Storage of wiped nodes: events already queued (a flush, a snapshot job) still refer to it.
     std::vector<std::unique_ptr<SimDisk>> retired_disks_;
     std::vector<std::unique_ptr<SimSnapshotDir>> retired_snapshot_dirs_;
