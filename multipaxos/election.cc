@@ -200,6 +200,12 @@ bool Leader::on_promise(NodeId from, const Promise& m, std::uint64_t now) {
         // Proposed already (after a majority of its configuration reported): a later report
         // changes nothing, and comes from a node that is no acceptor of that slot or was not needed.
         if (active() && e.index < next_slot_) continue;
+        // Nor one for a slot whose configuration a majority has reported on in full: what they
+        // reported is all P2c asks this leader to propose there, and nothing reported later can
+        // have been chosen. Adopting it anyway re-proposed a deposed leader's configuration change
+        // made to a configuration since replaced, here the same addition a second time, and the
+        // history stopped being one change at a time (simulator seed 41141 with membership changes).
+        if (active() && covers(configs_.at(e.index))) continue;
         // PMS §2.2 P2c: adopt, per slot, the value accepted in the highest ballot.
         reported_last_ = std::max(reported_last_, e.index);
         auto [it, fresh] = reported_.try_emplace(e.index, e);

@@ -290,6 +290,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "one ran phase 1 with the other's promise and chose over chosen slots (common/configuration.h: "
          "SelfId)",
          true},
+        {"multipaxos", 41141,
+         "a late phase 1 report, after a majority had reported, made the new leader re-propose a "
+         "deposed leader's addition of a member already added, and the configuration history "
+         "stopped being one change at a time (election.cc: on_promise)",
+         true},
         {"multipaxos", 31849,
          "a replaced learner relearning the log polled and ran phase 1 as its old identity's voter "
          "(common/configuration.h: SelfId)",
