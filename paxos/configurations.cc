@@ -6,7 +6,10 @@
 
 namespace ballot::paxos {
 
-Configurations::Configurations(NodeId self, Configuration bootstrap) : self_(self) {
+Configurations::Configurations(NodeId self, Configuration bootstrap)
+    : Configurations(SelfId{self}, std::move(bootstrap)) {}
+
+Configurations::Configurations(SelfId self, Configuration bootstrap) : self_(self) {
     add(1, 0, std::move(bootstrap));
 }
 

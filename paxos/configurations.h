@@ -51,9 +51,13 @@ class Configurations {
 public:
     // `bootstrap` governs from slot 1 (empty for a node started with --join: it knows no
     // configuration until it learns one, and never proposes until then).
+    // With a SelfId, an entry of this node's id made for another data dir is not this node
+    // (common/configuration.h): a replaced node relearning the log is no acceptor of its old
+    // identity's slots.
     Configurations(NodeId self, Configuration bootstrap);
+    Configurations(SelfId self, Configuration bootstrap);
 
-    NodeId self() const { return self_; }
+    NodeId self() const { return self_.id; }
     // Every configuration entry chosen at or below this slot has been taken into account.
     Index through() const { return through_; }
     // config(slot) is known: every slot <= slot - kAlpha is known chosen.
@@ -95,7 +99,7 @@ public:
 private:
     void add(Index from, Index chosen_in, Configuration config);
 
-    NodeId self_;
+    SelfId self_;
     Index through_ = 0;
     std::map<Index, Membership> steps_;  // by the first slot each governs
     std::map<Index, Index> chosen_in_;   // by the same key: the slot its entry was chosen in

@@ -17,7 +17,7 @@ void Paxos::on(NodeId from, const Prepare& m) {
     // A slot this node knows is decided: say so rather than promise (how laggards catch up).
     if (const std::string* v = learner_.chosen(m.slot))
         send(from, Learn{m.slot, *v});
-    else
+    else if (acceptor_of(m.slot))
         send(from, acceptor_.on_prepare(m));  // a Promise or Nack: durable before it leaves
 }
 

@@ -150,6 +150,15 @@ void Paxos::follow_chosen_prefix() {
 // Messages from members of any configuration in the history: a slot still governed by an older
 // one needs its voters' answers. A node that knows none (--join, not added yet) hears anyone: the
 // first Learn it gets comes from the proposers of the cluster that added it.
+// A node that joined (--join) answers as an acceptor only in slots it knows it is an acceptor of:
+// a replaced node relearning the log meets configurations that name its id for its old data dir,
+// whose promises died with the disk (common/configuration.h, SelfId), and a proposer that still
+// counts that acceptor must not get this node's answer for it. Proposers ask voters only, and a
+// learner is promoted only once it has caught up.
+bool Paxos::acceptor_of(Index slot) const {
+    return !config_.join || (configs_.known(slot) && configs_.at(slot).self_is_voter());
+}
+
 bool Paxos::accepts_from(NodeId from) const {
     return configs_.knows(from) || configs_.newest().configuration().empty();
 }

@@ -44,7 +44,7 @@ Paxos::Paxos(const EngineConfig& config, RecoveredState recovered, const Tuning&
 Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::optional<SnapshotMeta> snapshot,
              const Tuning& tuning)
     : config_(validated(config)),
-      configs_(config.id, bootstrap_configuration(config)),
+      configs_(config.self(), bootstrap_configuration(config)),
       tuning_(tuning),
       acceptor_(recovered.records, checked_trim(recovered, snapshot)),
       proposer_(configs_, tuning, recovered.metadata.round, config.seed, outbox_),

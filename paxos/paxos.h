@@ -87,6 +87,9 @@ private:
     // the history; anyone while this node knows none: --join) and it is plausible.
     bool accepts_from(NodeId from) const;
     bool plausible(NodeId from, const Message& m) const;
+    // Whether this node answers Prepare and Accept for `slot` (membership.cc: a --join node only
+    // where it knows itself the acceptor, common/configuration.h SelfId).
+    bool acceptor_of(Index slot) const;
     // One handler per message type, by concern file.
     void on(NodeId from, const Prepare& m);  // election.cc
     void on(NodeId from, const Promise& m);

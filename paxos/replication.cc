@@ -13,7 +13,7 @@ namespace ballot::paxos {
 // §2.2 phase 2(b), at this node's acceptor.
 void Paxos::on(NodeId from, const Accept& m) {
     proposer_.observe(m.slot);
-    send(from, acceptor_.on_accept(m));  // an Accepted or Nack: durable before it leaves
+    if (acceptor_of(m.slot)) send(from, acceptor_.on_accept(m));  // an Accepted or Nack: durable before it leaves
 }
 
 void Paxos::on(NodeId from, const Accepted& m) {
