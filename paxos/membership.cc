@@ -156,7 +156,12 @@ void Paxos::follow_chosen_prefix() {
 // counts that acceptor must not get this node's answer for it. Proposers ask voters only, and a
 // learner is promoted only once it has caught up.
 bool Paxos::acceptor_of(Index slot) const {
-    return !config_.join || (configs_.known(slot) && configs_.at(slot).self_is_voter());
+    if (!config_.join) return true;
+    if (!configs_.known(slot)) return false;
+    // governing(), not at(): a slot below the history this node holds (it began at a snapshot)
+    // has no configuration here, and this node is no acceptor it knows of there.
+    const std::vector<const Membership*> governing = configs_.governing(slot, slot);
+    return !governing.empty() && governing.front()->self_is_voter();
 }
 
 bool Paxos::accepts_from(NodeId from) const {
