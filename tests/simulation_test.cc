@@ -295,6 +295,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "deposed leader's addition of a member already added, and the configuration history "
          "stopped being one change at a time (election.cc: on_promise)",
          true},
+        {"multipaxos", 60045,
+         "a late retry of an earlier MEMBER ADD re-added a replaced node under the identity of a data "
+         "dir wiped since: a voter no process is, and the operator then took another voter down "
+         "(tests/sim/membership_operator.cc: a ghost member is replaced first)",
+         true},
         {"multipaxos", 31849,
          "a replaced learner relearning the log polled and ran phase 1 as its old identity's voter "
          "(common/configuration.h: SelfId)",

@@ -94,6 +94,8 @@ private:
     void begin_promote(const Configuration& c);
     void begin_remove(const Configuration& c);
     void begin_replace(const Configuration& c);
+    void replace(NodeId id, const std::string& why);
+    bool ghost(const Configuration& c, NodeId id) const;
     void drive();
     void send(const Step& step);
     // After a removal step: the removed node is stopped and wiped, a spare again.

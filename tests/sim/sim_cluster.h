@@ -58,6 +58,7 @@ public:
     // Every node id the run may use, spares included.
     const std::vector<NodeId>& all_nodes() const { return all_nodes_; }
     bool in_service(NodeId id) const { return node(id).in_service; }
+    std::uint64_t identity_of(NodeId id) const { return node(id).identity; }  // its data dir's now
     bool is_up(NodeId id) const;
     void crash(NodeId id, bool torn);
     void restart(NodeId id);
