@@ -300,6 +300,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "dir wiped since: a voter no process is, and the operator then took another voter down "
          "(tests/sim/membership_operator.cc: a ghost member is replaced first)",
          true},
+        {"multipaxos", 70254,
+         "a replacement's MEMBER ADD found the member there already as a ghost (a late retry of an "
+         "earlier addition) and was refused for ever (membership_operator.cc: the ghost is removed "
+         "first)",
+         true},
         {"multipaxos", 31849,
          "a replaced learner relearning the log polled and ran phase 1 as its old identity's voter "
          "(common/configuration.h: SelfId)",

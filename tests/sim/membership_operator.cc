@@ -240,6 +240,13 @@ void MembershipOperator::drive() {
         }
         if (op_->steps[op_->next].before) op_->steps[op_->next].before();
     }
+    // The member it is adding is there already, as a ghost (begin()): it is removed first.
+    const ConfigChange& next = op_->steps[op_->next].change;
+    if (governs && !op_->waiting && next.kind == ConfigChange::Kind::add_learner && ghost(*c, next.id)) {
+        const NodeId id = next.id;
+        replace(id, "a late MEMBER ADD named a data dir since wiped");
+        trace("begins \"" + op_->name + "\" in configuration " + c->str());
+    }
     if (!op_->waiting) send(op_->steps[op_->next]);
 }
 
