@@ -23,13 +23,16 @@ void MultiPaxos::check_invariants() const {
         configs_.entries().size() < 2 || configs_.latest_from() <= learner_.commit_index() + 1 + kAlpha,
         "multipaxos: a configuration is known only once chosen (it governs within α of the prefix)");
     const Configuration* previous = nullptr;
-    std::string keys;
-    for (const auto& [from, c] : configs_.entries()) keys += std::to_string(from) + " ";
+    auto history = [&] {  // for the message only: built when the check fails
+        std::string keys;
+        for (const auto& [from, c] : configs_.entries()) keys += std::to_string(from) + " ";
+        return keys;
+    };
     for (const auto& [from, c] : configs_.entries()) {
         BALLOT_ASSERT(!previous || single_server_change(*previous, c),
                       "multipaxos: each configuration differs from the previous one by one server (" +
                           (previous ? previous->str() : std::string()) + " -> " + c.str() + " at slot " +
-                          std::to_string(from) + "; history from " + keys + ")");
+                          std::to_string(from) + "; history from " + history() + ")");
         previous = &c;
     }
     BALLOT_ASSERT(forwarded_reads_.size() <= forwarded_reads_.limit(),
