@@ -28,6 +28,12 @@ const Membership& Configurations::at(Index slot) const {
     return std::prev(it)->second;
 }
 
+const Membership* Configurations::find(Index slot) const {
+    if (!known(slot)) return nullptr;
+    auto it = steps_.upper_bound(slot);
+    return it == steps_.begin() ? nullptr : &std::prev(it)->second;
+}
+
 std::vector<const Membership*> Configurations::governing(Index first, Index last) const {
     std::vector<const Membership*> out;
     auto it = steps_.upper_bound(first);

@@ -62,6 +62,9 @@ public:
     Index through() const { return through_; }
     // config(slot) is known: every slot <= slot - kAlpha is known chosen.
     bool known(Index slot) const { return slot >= 1 && slot <= through_ + kAlpha; }
+    // config(slot) if it is known and in the history this node holds (which begins at a snapshot
+    // for a node that started from one), else nullptr.
+    const Membership* find(Index slot) const;
     // config(slot); `slot` must be known.
     const Membership& at(Index slot) const;
     // The configuration of the newest entry taken into account (what MEMBER LIST shows).

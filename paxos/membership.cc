@@ -157,11 +157,10 @@ void Paxos::follow_chosen_prefix() {
 // learner is promoted only once it has caught up.
 bool Paxos::acceptor_of(Index slot) const {
     if (!config_.join) return true;
-    if (!configs_.known(slot)) return false;
-    // governing(), not at(): a slot below the history this node holds (it began at a snapshot)
-    // has no configuration here, and this node is no acceptor it knows of there.
-    const std::vector<const Membership*> governing = configs_.governing(slot, slot);
-    return !governing.empty() && governing.front()->self_is_voter();
+    // find(), not at(): a slot below the history this node holds (it began at a snapshot) has no
+    // configuration here, and this node is no acceptor it knows of there.
+    const Membership* config = configs_.find(slot);
+    return config != nullptr && config->self_is_voter();
 }
 
 bool Paxos::accepts_from(NodeId from) const {
