@@ -120,6 +120,7 @@ private:
     void watch_progress(Index known, Index horizon);
     void fetch_chosen(Index known, Index horizon);
     void fill_gaps(Index known);
+    void yield_filling(NodeId from, Index slot, const std::string& value);
     std::uint64_t gap_wait_ticks() const;
     void probe();
     NodeId next_peer(NodeId after) const;

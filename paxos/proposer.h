@@ -55,6 +55,10 @@ public:
     // or below it ends; its command, which may or may not have won, is requeued first in line (if
     // it did win, the state machine discards the second copy, as for a client's retry).
     void skip_through(Index slot);  // catch_up.cc
+    // Gap filling yields to another filler (README "Gap filling"): every no-op instance in hand
+    // ends. Abandoning a proposal is always safe (§2.2: a proposer may abandon a proposal at any
+    // time); the other filler decides those slots, or this node fills them again after its wait.
+    void abandon_fills();  // catch_up.cc
     // Slots at or below it are trimmed somewhere: no instance runs there.
     Index floor() const { return floor_; }
     bool working_on(Index slot) const { return instances_.count(slot) != 0; }
