@@ -122,9 +122,12 @@ void Paxos::fill_gaps(Index known) {
     // Never a slot at or below a trim point heard of: it is chosen, and an acceptor that trimmed it
     // can no longer take part (README "Snapshots and compaction"); a snapshot brings it instead.
     // first_unknown() starts above them.
+    // While a change waits to govern (it governs once every slot before s + α is decided), the
+    // slots up to there may be filled with a wider window (Tuning::max_inflight_fills).
+    const bool wide = configs_.change_pending();
     Index slot = std::max(fill_next_, known + 1);
     for (; slot <= fill_until_; ++slot)
-        if (!learner_.chosen(slot) && !proposer_.fill(slot)) break;  // the window is full
+        if (!learner_.chosen(slot) && !proposer_.fill(slot, wide)) break;  // the window is full
     fill_next_ = slot;
 }
 
@@ -166,9 +169,11 @@ void Paxos::probe() {
     if (open_read_round_ == 0) open_read_round_ = query_highest_accepted();
 }
 
-bool Proposer::fill(Index slot) {
+bool Proposer::fill(Index slot, bool wide) {
     if (instances_.count(slot) || slot <= floor_) return true;
-    if (instances_.size() >= tuning_.max_inflight_slots || !may_run(slot)) return false;
+    const std::size_t window =
+        wide ? std::max(tuning_.max_inflight_slots, tuning_.max_inflight_fills) : tuning_.max_inflight_slots;
+    if (instances_.size() >= window || !may_run(slot)) return false;
     start(slot, std::nullopt);
     return true;
 }
