@@ -108,6 +108,7 @@ private:
     std::optional<std::string> refuse_unreachable(const Configuration& next) const;
     std::optional<std::string> place_change(std::uint64_t request_id, const std::string& request);
     void follow_chosen_prefix();
+    void reserve_pending_change();
     void settle_change(bool chosen, const std::string& why);
     void settle_dropped_changes();
     void settle_covered_change();
