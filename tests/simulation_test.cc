@@ -237,6 +237,14 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "a window of one slot filled a change's α-range one instance at a time, ~25 s "
          "(paxos/tuning.h: max_inflight_fills while a change is pending)",
          true},
+        {"paxos", 492,
+         "every node restarted from a snapshot past a pending change's slot, none knew its α-range "
+         "in use, nobody filled it and it never governed (paxos/membership.cc: reserve_pending_change)",
+         true},
+        {"paxos", 289,
+         "a window of one slot; an added learner's change still pending 20 s after the heal, every "
+         "node's log empty above its snapshot (passes since reserve_pending_change)",
+         true},
         {"raft", 7,
          "two restarted voters recovered their configuration only through a commit hint a vote had "
          "rewritten to 0 after an earlier restart, and could not elect (raft.h: commit_hint_)",
