@@ -122,10 +122,32 @@ void Paxos::fill_gaps(Index known) {
     // Never a slot at or below a trim point heard of: it is chosen, and an acceptor that trimmed it
     // can no longer take part (README "Snapshots and compaction"); a snapshot brings it instead.
     // first_unknown() starts above them.
+    // While a change waits to govern (it governs once every slot before s + α is decided), the
+    // slots up to there may be filled with a wider window (Tuning::max_inflight_fills).
+    const bool wide = configs_.change_pending();
     Index slot = std::max(fill_next_, known + 1);
     for (; slot <= fill_until_; ++slot)
-        if (!learner_.chosen(slot) && !proposer_.fill(slot)) break;  // the window is full
+        if (!learner_.chosen(slot) && !proposer_.fill(slot, wide)) break;  // the window is full
     fill_next_ = slot;
+}
+
+// Two nodes filling the same slots duel: both run phase 1 in the same slots in the same order,
+// each Prepare preempts the other's Accepts, and the backoffs only slow both (simulator seed 4
+// with membership changes: after a change chosen in slot s every node sees slots up to s + α - 1
+// in use, each one's prefix stalled once for its wait during the faults, and all five filled the
+// α-range together, about 1,500 Nacks a second, ~60 slots a second). So one filler goes on: a
+// node that learns a no-op it was about to fill from a lower-id peer yields to it, abandoning
+// its own no-op instances and waiting again (gap_wait_ticks) before it fills. The lower one's
+// Learns keep this node's prefix growing, so it steps in again only if they stop (the filler
+// crashed or was cut off). Yielding only to a lower id makes the choice asymmetric: of any two
+// fillers that hear each other, the higher one stops and the lower one does not.
+void Paxos::yield_filling(NodeId from, Index slot, const std::string& value) {
+    if (from == configs_.self() || from > configs_.self() || !value.empty()) return;
+    if (slot > fill_until_ || learner_.chosen(slot)) return;  // not a slot this node is filling
+    fill_until_ = 0;
+    fill_next_ = 1;  // the slots abandoned are filled again, should it come to that
+    behind_since_ = now_;
+    proposer_.abandon_fills();
 }
 
 // How long a stalled prefix waits before this node fills: gap_timeout_ticks times its rank among
@@ -147,11 +169,17 @@ void Paxos::probe() {
     if (open_read_round_ == 0) open_read_round_ = query_highest_accepted();
 }
 
-bool Proposer::fill(Index slot) {
+bool Proposer::fill(Index slot, bool wide) {
     if (instances_.count(slot) || slot <= floor_) return true;
-    if (instances_.size() >= tuning_.max_inflight_slots || !may_run(slot)) return false;
+    const std::size_t window =
+        wide ? std::max(tuning_.max_inflight_slots, tuning_.max_inflight_fills) : tuning_.max_inflight_slots;
+    if (instances_.size() >= window || !may_run(slot)) return false;
     start(slot, std::nullopt);
     return true;
+}
+
+void Proposer::abandon_fills() {
+    std::erase_if(instances_, [](const auto& e) { return !e.second.own; });
 }
 
 void Proposer::skip_through(Index slot) {

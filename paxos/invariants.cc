@@ -125,7 +125,8 @@ void Learner::check_invariants() const {
 void Proposer::check_invariants() const {
     BALLOT_ASSERT(round_durable_ <= round_used_, "proposer: only rounds used are known durable");
     BALLOT_ASSERT(round_used_ <= round_, "proposer: the next round is at least the highest used");
-    BALLOT_ASSERT(instances_.size() <= tuning_.max_inflight_slots, "proposer: instances within the window");
+    BALLOT_ASSERT(instances_.size() <= std::max(tuning_.max_inflight_slots, tuning_.max_inflight_fills),
+                  "proposer: instances within the window (gap fills: the fill window)");
     BALLOT_ASSERT(queued_.size() <= tuning_.max_pending_proposals, "proposer: queued commands bounded");
     BALLOT_ASSERT(next_slot_ > floor_, "proposer: new commands go above every trim point heard of");
     std::size_t own_in_flight = 0;

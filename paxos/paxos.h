@@ -111,6 +111,7 @@ private:
     std::optional<std::string> refuse_unreachable(const Configuration& next) const;
     std::optional<std::string> place_change(std::uint64_t request_id, const std::string& request);
     void follow_chosen_prefix();
+    void reserve_pending_change();
     void settle_change(bool chosen, const std::string& why);
     void settle_dropped_changes();
     void settle_covered_change();
@@ -123,6 +124,7 @@ private:
     void watch_progress(Index known, Index horizon);
     void fetch_chosen(Index known, Index horizon);
     void fill_gaps(Index known);
+    void yield_filling(NodeId from, Index slot, const std::string& value);
     std::uint64_t gap_wait_ticks() const;
     void probe();
     NodeId next_peer(NodeId after) const;

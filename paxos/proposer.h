@@ -47,7 +47,8 @@ public:
     void start_queued();
     // Gap filling: runs Paxos for `slot` with a no-op, which learns whatever was chosen or
     // accepted there. False if the window is full (this slot already in hand counts as done).
-    bool fill(Index slot);  // catch_up.cc
+    // `wide`: a change is waiting to govern, and fills may use Tuning::max_inflight_fills.
+    bool fill(Index slot, bool wide);  // catch_up.cc
     // Some node has used `slot`: new commands go above it.
     void observe(Index slot) { next_slot_ = std::max(next_slot_, slot + 1); }
     // Some acceptor has trimmed every slot up to `slot` (README "Snapshots and compaction"): they
@@ -55,6 +56,10 @@ public:
     // or below it ends; its command, which may or may not have won, is requeued first in line (if
     // it did win, the state machine discards the second copy, as for a client's retry).
     void skip_through(Index slot);  // catch_up.cc
+    // Gap filling yields to another filler (README "Gap filling"): every no-op instance in hand
+    // ends. Abandoning a proposal is always safe (§2.2: a proposer may abandon a proposal at any
+    // time); the other filler decides those slots, or this node fills them again after its wait.
+    void abandon_fills();  // catch_up.cc
     // Slots at or below it are trimmed somewhere: no instance runs there.
     Index floor() const { return floor_; }
     bool working_on(Index slot) const { return instances_.count(slot) != 0; }
@@ -152,7 +157,7 @@ private:
     // Every command queued or in flight as an instance's `own`, each held once (README "Livelock":
     // retried copies that each took a slot of their own crowded out new commands).
     std::unordered_set<std::string> held_;
-    std::map<Index, Instance> instances_;  // bounded by Tuning::max_inflight_slots
+    std::map<Index, Instance> instances_;  // bounded by max_inflight_slots (fills: max_inflight_fills)
     std::vector<std::string> dropped_changes_;
 };
 

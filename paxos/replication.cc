@@ -20,7 +20,8 @@ void Paxos::on(NodeId from, const Accepted& m) {
     if (auto chosen = proposer_.on_accepted(from, m)) learn(m.slot, std::move(*chosen));
 }
 
-void Paxos::on(NodeId, const Learn& m) {
+void Paxos::on(NodeId from, const Learn& m) {
+    yield_filling(from, m.slot, m.value);  // catch_up.cc
     learn(m.slot, m.value);
 }
 

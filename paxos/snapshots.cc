@@ -75,6 +75,7 @@ void Paxos::snapshot_installed(const SnapshotMeta& meta) {
     configs_.reset(x, config_history(meta));
     learner_.install(x);
     follow_chosen_prefix();     // what was learned above it (membership.cc)
+    reserve_pending_change();   // a change the snapshot covers that does not govern yet
     proposer_.skip_through(x);  // chosen, and the learner no longer takes them: no instance there
     fill_next_ = std::max(fill_next_, x + 1);
     trim_goal_ = std::max(trim_goal_, x);
@@ -107,6 +108,7 @@ void Paxos::recover_snapshot(const SnapshotMeta& meta, bool leftovers) {
     configs_.reset(x, config_history(meta));
     learner_.install(x);
     proposer_.skip_through(x);
+    reserve_pending_change();  // membership.cc: a change the snapshot covers that does not govern yet
     fill_next_ = x + 1;
     if (leftovers) compacted_ = 0;
     // A crash between the snapshot and its compaction: compact now.

@@ -13,6 +13,14 @@ struct Tuning {
     // at most one request outstanding per peer, so this also bounds unanswered messages per peer;
     // a larger window lets one proposer keep many slots' two round trips overlapping.
     std::size_t max_inflight_slots = 256;
+    // While a membership change is chosen and not yet governing, gap filling may run this many
+    // no-op instances at once, even past max_inflight_slots (README "Membership change"): the
+    // change governs only once the α - 1 slots after it are decided, and meanwhile no command
+    // above them can be handed out. With a window of one slot that was 1,023 sequential instances
+    // (two round trips and two fsyncs each), about 25 s on the simulator (seed 5 with membership
+    // changes). No-op instances carry no client data and batch into one payload per peer, so the
+    // bound still caps the messages in flight. 256: the default window, α / 4.
+    std::size_t max_inflight_fills = 256;
     // Commands waiting for room in the window; propose() answers `overloaded` beyond this.
     std::size_t max_pending_proposals = 65536;
 

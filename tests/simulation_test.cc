@@ -229,6 +229,22 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
         {"paxos", 91000110,
          "after a whole-cluster crash, five nodes relearned a 1,997-slot log by filling every slot on "
          "fsyncs of up to 14 ms (paxos/persist.h: a slot record keeps the learner's chosen mark)"},
+        {"paxos", 4,
+         "after a change, all five nodes filled its α-range with no-ops and duelled in every slot "
+         "(paxos/catch_up.cc: a filler yields to a lower-id one)",
+         true},
+        {"paxos", 5,
+         "a window of one slot filled a change's α-range one instance at a time, ~25 s "
+         "(paxos/tuning.h: max_inflight_fills while a change is pending)",
+         true},
+        {"paxos", 492,
+         "every node restarted from a snapshot past a pending change's slot, none knew its α-range "
+         "in use, nobody filled it and it never governed (paxos/membership.cc: reserve_pending_change)",
+         true},
+        {"paxos", 289,
+         "a window of one slot; an added learner's change still pending 20 s after the heal, every "
+         "node's log empty above its snapshot (passes since reserve_pending_change)",
+         true},
         {"raft", 7,
          "two restarted voters recovered their configuration only through a commit hint a vote had "
          "rewritten to 0 after an earlier restart, and could not elect (raft.h: commit_hint_)",
