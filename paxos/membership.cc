@@ -161,6 +161,10 @@ void Paxos::reserve_pending_change() {
 // Messages from members of any configuration in the history: a slot still governed by an older
 // one needs its voters' answers. A node that knows none (--join, not added yet) hears anyone: the
 // first Learn it gets comes from the proposers of the cluster that added it.
+bool Paxos::accepts_from(NodeId from) const {
+    return configs_.knows(from) || configs_.newest().configuration().empty();
+}
+
 // A node that joined (--join) answers as an acceptor only in slots it knows it is an acceptor of:
 // a replaced node relearning the log meets configurations that name its id for its old data dir,
 // whose promises died with the disk (common/configuration.h, SelfId), and a proposer that still
@@ -172,10 +176,6 @@ bool Paxos::acceptor_of(Index slot) const {
     // configuration here, and this node is no acceptor it knows of there.
     const Membership* config = configs_.find(slot);
     return config != nullptr && config->self_is_voter();
-}
-
-bool Paxos::accepts_from(NodeId from) const {
-    return configs_.knows(from) || configs_.newest().configuration().empty();
 }
 
 // ---------------------------------------------------------------------------------------------

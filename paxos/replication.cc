@@ -13,7 +13,8 @@ namespace ballot::paxos {
 // §2.2 phase 2(b), at this node's acceptor.
 void Paxos::on(NodeId from, const Accept& m) {
     proposer_.observe(m.slot);
-    if (acceptor_of(m.slot)) send(from, acceptor_.on_accept(m));  // an Accepted or Nack: durable before it leaves
+    // An Accepted or Nack: durable before it leaves. Only where this node is the acceptor (membership.cc).
+    if (acceptor_of(m.slot)) send(from, acceptor_.on_accept(m));
 }
 
 void Paxos::on(NodeId from, const Accepted& m) {
