@@ -1,6 +1,7 @@
 #include "common/configuration.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <stdexcept>
 
@@ -160,6 +161,11 @@ std::string Configuration::str() const {
         out += " ";
         out += member_role_name(m.role);
         if (m.auto_promote) out += "(promote when caught up)";
+        if (m.identity != 0) {
+            char dir[32];
+            std::snprintf(dir, sizeof dir, " [data dir %016llx]", static_cast<unsigned long long>(m.identity));
+            out += dir;
+        }
     }
     return out.empty() ? "(none)" : out;
 }

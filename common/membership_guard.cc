@@ -75,17 +75,27 @@ std::string hex(std::uint64_t v) {
 
 }  // namespace
 
-MembershipGuard::MembershipGuard(std::string dir, std::uint64_t fresh_identity, Durability durability)
+// IDENTITY's body: u64 identity, then u8 1 if the dir was created by a start with --join, else 0
+// (absent in dirs written before it was recorded).
+MembershipGuard::MembershipGuard(std::string dir, std::uint64_t fresh_identity, Durability durability, bool join)
     : dir_(std::move(dir)), durability_(durability) {
     if (auto body = read_checked(dir_ + "/IDENTITY")) {
         Reader r(*body);
         identity_ = r.u64();
+        if (r.remaining() == 1) {
+            const std::uint8_t origin = r.u8();
+            if (origin > 1) throw std::runtime_error(dir_ + "/IDENTITY: corrupt (bad origin at byte offset 16)");
+            created_by_join_ = origin == 1;
+        }
         if (!r.finish() || identity_ == 0)
             throw std::runtime_error(dir_ + "/IDENTITY: corrupt (bad identity at byte offset 8)");
     } else {
         identity_ = fresh_identity;
+        created_by_join_ = join;
         Bytes b;
-        Writer(b).u64(identity_);
+        Writer w(b);
+        w.u64(identity_);
+        w.boolean(join);
         write_atomically(dir_, "IDENTITY", b, durability_);
     }
     if (auto body = read_checked(dir_ + "/JOINED")) joined_ = true;
@@ -120,6 +130,24 @@ bool MembershipGuard::has_taken_part(const std::string& dir) {
 
 void MembershipGuard::admit(NodeId peer, const DataDirClaim& claim, AdmitDone done) {
     std::unique_lock lock(mutex_);
+    if (auto configured = configured_.find(peer); configured != configured_.end() && configured->second != 0) {
+        const std::uint64_t named = configured->second;
+        if (claim.identity != named) {
+            Verdict refusal = std::string(kNotConfigured) + ": node " + std::to_string(peer) + " presents data dir " +
+                              hex(claim.identity) + ", but the configuration names data dir " + hex(named) +
+                              " for it: this data dir was replaced or never added; start node " +
+                              std::to_string(peer) + " on data dir " + hex(named) +
+                              ", or replace it (MEMBER REMOVE, a wiped dir started with --join, MEMBER ADD)";
+            lock.unlock();
+            done(std::move(refusal));
+            return;
+        }
+        // The configuration replaced the data dir remembered: this node missed the removal.
+        if (auto known = peers_.find(peer); known != peers_.end() && known->second.identity != named) {
+            peers_.erase(known);
+            dirty_ = true;
+        }
+    }
     if (auto known = peers_.find(peer); known != peers_.end()) {
         Verdict verdict = check_known(peer, known->second, claim);
         lock.unlock();
@@ -184,6 +212,11 @@ void MembershipGuard::note_mark(NodeId peer, std::uint64_t incarnation, std::uin
     it->second.mark = mark;
     dirty_ = true;
     wake_.notify_one();
+}
+
+void MembershipGuard::follow_configuration(std::map<NodeId, std::uint64_t> identities) {
+    std::lock_guard lock(mutex_);
+    configured_ = std::move(identities);
 }
 
 void MembershipGuard::forget(NodeId peer) {

@@ -40,7 +40,18 @@
 // the life of that process, however many records it writes on its own. Detection window: see README.md,
 // "Backing up a node safely".
 //
-// Files in the data dir: IDENTITY (this dir's id), PEERS (peer id -> remembered identity,
+// The configuration names the identity of every member added by MEMBER ADD (SPEC "Node identities
+// are part of the configuration"; a bootstrap member's entry names none). The runtime passes those
+// to follow_configuration(), and they rule over what was remembered: a peer presenting another
+// identity is refused (the old data dir of a replaced member stays refused, even where this node
+// never met it), and a remembered identity the configuration no longer names is replaced by the
+// configuration's (this node missed the removal, e.g. it caught up from a snapshot).
+//
+// IDENTITY also records whether the dir was created by a start with --join (created_by_join): a
+// node that came in through MEMBER ADD stays one across restarts with or without the flag, so its
+// engine never takes a bootstrap entry of its id for its own (common/configuration.h, SelfId).
+//
+// Files in the data dir: IDENTITY (this dir's id and how it was created), PEERS (peer id -> remembered identity,
 // incarnation and mark) and JOINED, each a small checksummed file replaced atomically (write
 // temp, fsync, rename, fsync dir).
 #pragma once
@@ -77,8 +88,9 @@ public:
     // Loads (creating if absent) the data dir's identity and the remembered peers. Throws
     // std::runtime_error naming the file if either exists but is corrupt or cannot be written.
     // `durability`: unsafe_no_fsync (--unsafe-no-fsync, common/durability.h) skips the fsyncs.
+    // `join`: this start has --join, recorded in IDENTITY if the dir is created now.
     explicit MembershipGuard(std::string dir, std::uint64_t fresh_identity,
-                             Durability durability = Durability::fsync);
+                             Durability durability = Durability::fsync, bool join = false);
     // Writes the last marks learned, then stops the background writer.
     ~MembershipGuard();
     MembershipGuard(const MembershipGuard&) = delete;
@@ -88,6 +100,9 @@ public:
     static bool has_taken_part(const std::string& dir);
 
     std::uint64_t identity() const { return identity_; }
+    // Whether this dir was created by a start with --join; nullopt for a dir whose IDENTITY
+    // predates the record.
+    std::optional<bool> created_by_join() const { return created_by_join_; }
 
     // False until every peer has met this data dir; see the file comment.
     bool joined() const { return joined_; }
@@ -105,6 +120,7 @@ public:
     static constexpr const char* kIdentityDiffers = "data dir identity differs from the one remembered";
     static constexpr const char* kStaleCopy = "data dir older than the one remembered";
     static constexpr const char* kTwoClaimants = "two data dirs claim one node id";
+    static constexpr const char* kNotConfigured = "data dir identity differs from the configuration's";
     using AdmitDone = std::function<void(Verdict)>;
 
     // Called at each handshake; never writes or fsyncs on the calling thread. `done` is called
@@ -124,6 +140,9 @@ public:
     // a new data dir (the replacement procedure: remove, wipe, add, --join), is admitted as a
     // newcomer. Until then the transport refuses the id as "not a member" whatever it presents.
     void forget(NodeId peer);
+    // The identities the applied configuration names, by member (0: none, a bootstrap member),
+    // replacing the last ones given; see the file comment.
+    void follow_configuration(std::map<NodeId, std::uint64_t> identities);
     // A connected peer's mark grew: remembered now, written to PEERS within kSaveIntervalMs.
     void note_mark(NodeId peer, std::uint64_t incarnation, std::uint64_t mark);
     // The remembered mark of `peer` (0 if unknown).
@@ -151,12 +170,14 @@ private:
     std::string dir_;
     Durability durability_;
     std::uint64_t identity_ = 0;
+    std::optional<bool> created_by_join_;
     std::atomic<bool> joined_ = false;  // read on the I/O thread, set by the writer
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::map<NodeId, Remembered> peers_;    // guarded by mutex_: admitted, identity durable
     std::map<NodeId, Newcomer> newcomers_;  // guarded by mutex_: first seen, not durable yet
+    std::map<NodeId, std::uint64_t> configured_;  // guarded by mutex_: follow_configuration's
     bool dirty_ = false;                    // guarded by mutex_: a mark grew
     bool stopping_ = false;                 // guarded by mutex_
     bool join_requested_ = false;           // guarded by mutex_

@@ -193,11 +193,12 @@ void Node::open() {
     incarnation_ = fresh_session_id();
     boot_mark_ = high_water_mark();
     try {
-        guard_ =
-            std::make_unique<MembershipGuard>(options_.data_dir, fresh_session_id(), options_.durability);
+        guard_ = std::make_unique<MembershipGuard>(options_.data_dir, fresh_session_id(), options_.durability,
+                                                   options_.join);
     } catch (const std::runtime_error& e) {
         throw NodeOpenError{e.what()};
     }
+    follow_data_dir_origin();
 
     const NodeId self = options_.cluster.self;
     EngineConfig config;
@@ -205,6 +206,7 @@ void Node::open() {
     config.members = options_.cluster.ids();
     for (const NodeAddress& m : options_.cluster.members) config.addresses[m.id] = m.str();
     config.join = options_.join;
+    config.identity = guard_->identity();
     config.election_timeout_min_ticks = to_ticks(options_.election_timeout_min_ms, options_.tick_ms);
     config.election_timeout_max_ticks = to_ticks(options_.election_timeout_max_ms, options_.tick_ms);
     config.heartbeat_ticks = to_ticks(options_.heartbeat_ms, options_.tick_ms);
@@ -291,6 +293,22 @@ void Node::open() {
     });
     live_events_.set_on_active_changed([this](bool) { install_trace(); });
     install_trace();
+}
+
+// A data dir created by a start with --join came in through MEMBER ADD, and one created without it
+// was a bootstrap member; that stays so, whatever later command lines say, because the engine
+// tells its own configuration entries from those of a data dir its id had before by it
+// (common/configuration.h, SelfId: a joiner never takes a bootstrap entry for its own). A dir
+// written before the origin was recorded goes by the flag.
+void Node::follow_data_dir_origin() {
+    const std::optional<bool> by_join = guard_->created_by_join();
+    if (!by_join || *by_join == options_.join) return;
+    opening_log_.emplace_back(LogLevel::warn,
+                              *by_join ? "data dir " + options_.data_dir +
+                                             " was created with --join: this node runs as one that joined"
+                                       : "--join ignored: data dir " + options_.data_dir +
+                                             " was created as a bootstrap member of its cluster");
+    options_.join = *by_join;
 }
 
 // The driver's trace hook serves --trace and the live view's subscribers (common/live_events.h).
@@ -389,6 +407,10 @@ void Node::follow_configuration(bool on_tick) {
     if (changed) {
         if (followed_configuration_) spdlog::info("configuration: {}", configuration().str());
         followed_configuration_ = applied;
+        // The membership guard admits the data dirs the configuration names (common/membership_guard.h).
+        std::map<NodeId, std::uint64_t> identities;
+        for (const Member& m : applied.members()) identities[m.id] = m.identity;
+        guard_->follow_configuration(std::move(identities));
     }
     // The members to connect may also change with no new configuration (in Multi-Paxos a removal
     // starts to govern): asked of the engine once per tick, not after every pump, and at once
@@ -417,6 +439,10 @@ Configuration Node::configuration() const {
     return fill_addresses(members, options_.cluster) ? Configuration(std::move(members)) : applied;
 }
 
+std::uint64_t Node::data_dir_identity() const {
+    return guard_->identity();
+}
+
 void Node::submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done) {
     if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
     fail_stop([&] { driver_->submit_config_change(stamp, change, std::move(done)); });
@@ -427,6 +453,11 @@ void Node::transfer_leadership(NodeId target, Completion done) {
     if (stopped_) return done(Outcome{Outcome::Status::timeout, {}});
     fail_stop([&] { driver_->transfer_leadership(target, std::move(done)); });
     schedule_pump();
+}
+
+void Node::probe_peer(const tcp::endpoint& at, NodeId expected, std::function<void(PeerProbe)> done) {
+    if (stopped_) return done(PeerProbe{0, "this node is stopping"});
+    transport_->probe(at, expected, std::move(done));
 }
 
 void Node::read(Completion done) {

@@ -22,6 +22,7 @@
 #include "common/link_delay.h"
 #include "common/live_events.h"
 #include "common/state_machine.h"
+#include "common/transport.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -33,7 +34,6 @@ class FileStorage;
 class MembershipGuard;
 class PosixSnapshotDir;
 class ThreadSnapshotWorker;
-class Transport;
 
 struct NodeOptions {
     std::string protocol;  // the engine's name: recorded in the data dir, sent in the handshake
@@ -126,9 +126,14 @@ public:
     // Driver::transfer_leadership).
     void submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done);
     void transfer_leadership(NodeId target, Completion done);
+    // Asks the node at peer port `at` for its data dir identity (Transport::probe), for MEMBER ADD
+    // to name the node it adds; `done` runs on this node's io_context.
+    void probe_peer(const boost::asio::ip::tcp::endpoint& at, NodeId expected, std::function<void(PeerProbe)> done);
     // The configuration this node's engine has applied (MEMBER LIST, INFO), with the --node
     // address of any member the engine holds without one (an engine that keeps only ids).
     Configuration configuration() const;
+    // This data dir's identity (common/membership_guard.h; INFO data_dir_identity).
+    std::uint64_t data_dir_identity() const;
 
     DriverStatus status() const;
     NodeHealth health() const;
@@ -170,6 +175,7 @@ private:
     void install_trace();
     void publish_state();
     void finish_joining();
+    void follow_data_dir_origin();
     void follow_configuration(bool on_tick);
     void announce_mark();
     std::uint64_t high_water_mark() const;

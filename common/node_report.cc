@@ -68,6 +68,21 @@ std::string members_text(const std::vector<MemberReport>& members, const char* m
     return out;
 }
 
+std::string hex16(std::uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+// "4:00ab...,5:..." for the members whose configuration entry names a data dir (those added by
+// MEMBER ADD; a bootstrap member's names none).
+std::string identities_text(const Configuration& config) {
+    std::string out;
+    for (const Member& m : config.members())
+        if (m.identity != 0) out += (out.empty() ? "" : ",") + std::to_string(m.id) + ":" + hex16(m.identity);
+    return out;
+}
+
 std::string json_ids(const std::string& info_list) {
     return "[" + info_list + "]";  // INFO's "1,2" is JSON's list body already
 }
@@ -204,6 +219,10 @@ NodeReport node_report(const Node& node) {
     // Cut off by the live view's admin action (Node::partition).
     ids("partitioned_peers", {node.partitioned().begin(), node.partitioned().end()});
     text("data_dir", o.data_dir);
+    // The data dir's identity (common/membership_guard.h), and the ones the configuration names:
+    // a member is admitted by its peers only with the data dir its entry names.
+    text("data_dir_identity", hex16(node.data_dir_identity()));
+    text("member_identities", identities_text(config));
     number("uptime_in_seconds", node.uptime_seconds());
     return r;
 }

@@ -327,6 +327,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             co_return kNoNode;
         }
         const Hello& h = *hello;
+        if (!dialer && h.from == kNoNode) {
+            co_await answer_probe(stream);
+            co_return kNoNode;
+        }
         std::string why;
         if (h.protocol == protocol && h.to == self && !dialer && h.from < self && !is_member(h.from) &&
             options.admit_unlisted && options.admit_unlisted())
@@ -378,6 +382,58 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         }
         deadline.cancel();
         co_return h.from;
+    }
+
+    // A probe (Hello from node 0): this node's own Hello, whatever the probe asked, so that the
+    // prober sees which node and protocol answer at the address. The identity is no secret: every
+    // handshake shows it.
+    awaitable<void> answer_probe(Stream& stream) {
+        say(LogLevel::debug, "answering a data dir identity probe from " + remote_text(stream));
+        Bytes reply = encode_hello(Hello{protocol, self, kNoNode, options.identity, my_marks(), {}});
+        co_await stream.write_all(asio::buffer(reply));
+        stream.close();
+    }
+
+    // Transport::probe's dialer side.
+    static awaitable<PeerProbe> probe(std::shared_ptr<Impl> me, tcp::endpoint at, NodeId expected) {
+        const std::string where = at.address().to_string() + ":" + std::to_string(at.port());
+        auto failed = [&](const std::string& why) { return PeerProbe{0, why}; };
+        tcp::socket socket(me->io);
+        std::optional<Stream> stream;
+        asio::steady_timer deadline(me->io);
+        bool timed_out = false;
+        deadline.expires_after(std::chrono::milliseconds(me->options.handshake_timeout_ms));
+        deadline.async_wait([&](boost::system::error_code ec) {
+            if (ec) return;
+            timed_out = true;
+            boost::system::error_code ignored;
+            if (stream) stream->close();
+            else socket.close(ignored);
+        });
+        auto [ec] = co_await socket.async_connect(at, tuple_awaitable);
+        if (ec) co_return failed(timed_out ? "no answer from " + where : "cannot connect to " + where + ": " + ec.message());
+        stream.emplace(me->stream_for(std::move(socket)));
+        if (!co_await me->tls_handshake(*stream, expected))
+            co_return failed("the TLS handshake with " + where + " failed");
+        Bytes hello = encode_hello(Hello{me->protocol, kNoNode, expected, me->options.identity, me->my_marks(), {}});
+        auto [write_ec, n] = co_await stream->write_all(asio::buffer(hello));
+        std::optional<Hello> reply;
+        if (!write_ec) reply = decode_hello(co_await read_frame(*stream, 4096));
+        deadline.cancel();
+        const std::string mismatch = reply ? me->certificate_refusal(*stream, reply->from) : "";
+        stream->close();
+        if (!reply)
+            co_return failed(timed_out ? "no answer from " + where : "no Ballot node answered at " + where);
+        auto wrong = [&](const std::string& why) { return PeerProbe{0, why, true}; };
+        if (reply->protocol != me->protocol)
+            co_return wrong("the node at " + where + " runs --protocol " + reply->protocol + ", this cluster " +
+                            me->protocol);
+        if (reply->from != expected)
+            co_return wrong("the node at " + where + " is node " + std::to_string(reply->from) + ", not node " +
+                            std::to_string(expected));
+        if (!mismatch.empty()) co_return wrong(mismatch);
+        if (reply->identity == 0) co_return wrong("the node at " + where + " has no data dir identity");
+        co_return PeerProbe{reply->identity, {}, true};
     }
 
     static awaitable<void> accept_loop(std::shared_ptr<Impl> me) {
@@ -746,6 +802,14 @@ std::size_t Transport::connected_peers() const {
 
 bool Transport::connected(NodeId peer) const {
     return impl_->live_connection(peer) != nullptr;
+}
+
+void Transport::probe(const tcp::endpoint& at, NodeId expected, std::function<void(PeerProbe)> done) {
+    asio::co_spawn(impl_->io, Impl::probe(impl_, at, expected),
+                   [done = std::move(done)](std::exception_ptr escaped, PeerProbe answer) {
+                       if (escaped) answer = PeerProbe{0, "the probe failed unexpectedly"};
+                       done(std::move(answer));
+                   });
 }
 
 std::vector<PeerLink> Transport::links() const {

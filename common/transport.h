@@ -3,7 +3,8 @@
 // One connection per peer pair, used in both directions: the node with the lower id dials, the
 // higher id accepts (so two nodes never race to open two connections). The dialer reconnects
 // with exponential backoff; the acceptor waits for it. Each connection starts with a Hello frame
-// each way that names the cluster protocol and both ids; anything unexpected closes it.
+// each way that names the cluster protocol and both ids; anything unexpected closes it. A Hello
+// from node 0 is a probe (probe()): the acceptor answers with its own Hello and closes.
 //
 // Frames: u32 length (of what follows), u8 frame version, payload. The versions:
 //   1  a control frame: the engine's own encoding, handed to the Handler (and the Hello frames);
@@ -128,6 +129,15 @@ struct TransportOptions {
     std::function<void(NodeId, std::uint64_t incarnation, std::uint64_t mark)> on_mark;
 };
 
+// What the node at a peer address says of itself when asked (Transport::probe): MEMBER ADD
+// learns the data dir identity of the node it adds this way, so that the configuration names it
+// (SPEC "Membership change": node identities are part of the configuration).
+struct PeerProbe {
+    std::uint64_t identity = 0;  // 0: not learned, and `error` says why
+    std::string error;
+    bool answered = false;  // a node answered (another id or protocol): asking again changes nothing
+};
+
 // One peer's link as the transport knows it (Transport::links()).
 struct PeerLink {
     NodeId id = kNoNode;
@@ -180,6 +190,13 @@ public:
     bool connected(NodeId peer) const;
     // Every peer's link, by id.
     std::vector<PeerLink> links() const;
+    // Dials `at` (a peer port), asks the node there for its data dir identity, and calls `done`
+    // on the io_context with the answer: the identity if the node is `expected` and runs this
+    // protocol, else why not (nothing listening, another node or protocol, a failed TLS
+    // handshake, no answer within handshake_timeout_ms). Any node answers: the probe passes no
+    // frame to the engine and admits no one (with TLS, the prober's certificate must still be
+    // the cluster CA's). Its one connection is closed once answered.
+    void probe(const boost::asio::ip::tcp::endpoint& at, NodeId expected, std::function<void(PeerProbe)> done);
     // The address the peer port is bound to (after start(); useful with port 0).
     boost::asio::ip::tcp::endpoint local_endpoint() const;
 

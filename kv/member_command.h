@@ -7,8 +7,9 @@
 //   MEMBER TRANSFER ID                  hand leadership to ID
 //
 // parse_member() checks the arguments as Redis checks a container command's (unknown subcommand,
-// wrong number of arguments for 'member|add'); check_member_address() (kv/member_address_check.h)
-// resolves MEMBER ADD's address; kv/resp_server.cc runs what they return.
+// wrong number of arguments for 'member|add'); check_member_add() (kv/member_address_check.h)
+// resolves MEMBER ADD's address and asks the new node for its identity; kv/resp_server.cc runs
+// what they return.
 #pragma once
 
 #include <string>

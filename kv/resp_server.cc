@@ -148,7 +148,7 @@ struct Request {
     CommandKind kind = CommandKind::write;
     // MEMBER ADD/PROMOTE/REMOVE (a write placed by the engine) or MEMBER TRANSFER, instead of payload.
     std::optional<ConfigChange> change;
-    bool address_checked = false;  // MEMBER ADD's (check_member_address), before it is proposed
+    bool address_checked = false;  // MEMBER ADD's (check_member_add), before it is proposed
     NodeId transfer_to = kNoNode;
     std::string lock_name;  // LOCK's or ELECT's, which may leave the client waiting for the lock
 };
@@ -631,28 +631,34 @@ struct RespServer::Impl : std::enable_shared_from_this<RespServer::Impl> {
         }
     }
 
-    // MEMBER ADD: its address is resolved and compared with the members' (check_member_address)
-    // before anything is proposed. Nothing behind it on this connection starts meanwhile, so the
-    // connection's requests still reach the log in their order.
+    // MEMBER ADD: its address is resolved and compared with the members', and the node there asked
+    // for its data dir identity, which the change carries (check_member_add), before anything is
+    // proposed. Nothing behind it on this connection starts meanwhile, so the connection's requests
+    // still reach the log in their order.
     void check_address_then_start(const std::shared_ptr<Session>& s, Request request) {
         s->in_flight_kind = CommandKind::write;
         ++s->in_flight;
         s->blocked = true;
         std::weak_ptr<Session> weak = s;
         const ConfigChange add = *request.change;
-        asio::co_spawn(io, check_member_address(add, node.configuration()),
+        ProbePeer probe = [me = shared_from_this()](const asio::ip::tcp::endpoint& at, NodeId id,
+                                                    std::function<void(PeerProbe)> done) {
+            me->node.probe_peer(at, id, std::move(done));
+        };
+        asio::co_spawn(io, check_member_add(add, node.configuration(), std::move(probe)),
                        [me = shared_from_this(), weak, request = std::move(request)](
-                           std::exception_ptr failed, std::string refused) mutable {
+                           std::exception_ptr failed, MemberAddCheck check) mutable {
                            auto session = weak.lock();
                            if (!session) return;
                            session->blocked = false;
-                           if (failed) refused = "ERR cannot check the address of MEMBER ADD; try again";
-                           if (!refused.empty()) {
-                               session->finish(request.slot, error_reply(refused));
+                           if (failed) check.refusal = "ERR cannot check the address of MEMBER ADD; try again";
+                           if (!check.refusal.empty()) {
+                               session->finish(request.slot, error_reply(check.refusal));
                                return me->finished(session);
                            }
                            --session->in_flight;  // start() counts it again
                            request.address_checked = true;
+                           request.change->identity = check.identity;
                            me->start(session, std::move(request));
                        });
     }

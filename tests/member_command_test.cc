@@ -1,4 +1,4 @@
-// MEMBER's arguments (kv/member_command.h), MEMBER ADD's address check, and what the KV store
+// MEMBER's arguments (kv/member_command.h), MEMBER ADD's checks, and what the KV store
 // answers for a membership change's log entry (SPEC "Membership change": +OK, once per client
 // request).
 #define BOOST_TEST_MODULE member_command
@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -30,14 +31,32 @@ ConfigChange change_of(const std::vector<std::string>& args) {
     return std::get<ConfigChange>(r);
 }
 
-// check_member_address's answer for MEMBER ADD `id` `address` to `config`, run to completion.
-std::string address_refusal(NodeId id, const std::string& address, const Configuration& config) {
+// What check_member_add asked the node at the address (the probe's arguments), and answered.
+struct Probed {
+    std::optional<boost::asio::ip::tcp::endpoint> at;
+    NodeId id = kNoNode;
+    int times = 0;
+};
+
+// check_member_add's answer for MEMBER ADD `id` `address` to `config`, run to completion; the node
+// at the address answers the probe with `found`.
+MemberAddCheck check_add(NodeId id, const std::string& address, const Configuration& config,
+                         PeerProbe found = PeerProbe{0x5EED, {}, true}, Probed* probed = nullptr) {
     boost::asio::io_context io;
+    ProbePeer probe = [&](const boost::asio::ip::tcp::endpoint& at, NodeId asked,
+                          std::function<void(PeerProbe)> done) {
+        if (probed) *probed = Probed{at, asked, probed->times + 1};
+        boost::asio::post(io, [done = std::move(done), found] { done(found); });
+    };
     auto answer = boost::asio::co_spawn(
-        io, check_member_address(ConfigChange{ConfigChange::Kind::add_learner, id, address, true}, config),
+        io, check_member_add(ConfigChange{ConfigChange::Kind::add_learner, id, address, true}, config, probe),
         boost::asio::use_future);
     io.run();
     return answer.get();
+}
+
+std::string address_refusal(NodeId id, const std::string& address, const Configuration& config) {
+    return check_add(id, address, config).refusal;
 }
 
 }  // namespace
@@ -105,6 +124,41 @@ BOOST_AUTO_TEST_CASE(member_add_refuses_an_address_a_member_has_under_another_na
     // member"), is not a clash.
     BOOST_TEST(address_refusal(4, "localhost:7004", three) == "");
     BOOST_TEST(address_refusal(1, "localhost:7001", three) == "");
+}
+
+// SPEC "Node identities are part of the configuration": MEMBER ADD asks the node at the address
+// (its peer port, client port + 10000) for its data dir identity, and the change carries it; a node
+// that does not answer as that id is not added, and the reply says what to do.
+BOOST_AUTO_TEST_CASE(member_add_learns_the_identity_of_the_node_it_adds) {
+    const Configuration one({Member{1, "127.0.0.1:7001", MemberRole::voter, false}});
+    Probed probed;
+    MemberAddCheck found = check_add(4, "localhost:7004", one, PeerProbe{0xABC, {}, true}, &probed);
+    BOOST_TEST(found.refusal.empty(), found.refusal);
+    BOOST_TEST(found.identity == 0xABCu);
+    BOOST_REQUIRE(probed.at.has_value());
+    BOOST_TEST(probed.at->address().to_string() == "127.0.0.1");
+    BOOST_TEST(probed.at->port() == 17004);
+    BOOST_TEST(probed.id == 4u);
+    BOOST_TEST(probed.times == 1);
+
+    // Nothing listens there: asked again for a while (the node may be starting), then refused.
+    probed = Probed{};
+    MemberAddCheck absent = check_add(
+        4, "127.0.0.1:7004", one, PeerProbe{0, "cannot connect to 127.0.0.1:17004: Connection refused"}, &probed);
+    BOOST_TEST(probed.times == 1 + static_cast<int>(kProbePatienceMs / kProbeRetryMs));
+    BOOST_TEST(absent.identity == 0u);
+    BOOST_TEST(absent.refusal ==
+               "ERR cannot learn the data dir identity of node 4 at 127.0.0.1:7004 (peer port 17004): cannot "
+               "connect to 127.0.0.1:17004: Connection refused; start the new node with --join first, then "
+               "MEMBER ADD it");
+
+    // Another node answers there: no point asking again.
+    probed = Probed{};
+    MemberAddCheck other =
+        check_add(4, "127.0.0.1:7004", one, PeerProbe{0, "the node at 127.0.0.1:17004 is node 5, not node 4", true},
+                  &probed);
+    BOOST_TEST(probed.times == 1);
+    BOOST_TEST(other.refusal.find("is node 5, not node 4; start the new node") != std::string::npos, other.refusal);
 }
 
 BOOST_AUTO_TEST_CASE(member_add_refuses_an_address_that_does_not_resolve_or_parse) {

@@ -3,6 +3,8 @@
 #define BOOST_TEST_MODULE membership_guard
 #include "common/membership_guard.h"
 
+#include "common/crc32c.h"
+
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +57,62 @@ BOOST_AUTO_TEST_CASE(a_peer_is_remembered_and_a_changed_identity_refused_across_
     BOOST_TEST(refusal->find("node 2") != std::string::npos);
     BOOST_TEST(refusal->find("lost or replaced its state") != std::string::npos);
     BOOST_TEST(!again.admit_and_wait(3, 800).has_value());
+}
+
+// A dir created by a start with --join stays a joiner's whatever later starts say; a dir whose
+// IDENTITY predates the record (8 bytes of identity) loads with the origin unknown.
+BOOST_AUTO_TEST_CASE(identity_records_whether_the_dir_was_created_by_a_join) {
+    TempDir joined, bootstrap, old;
+    auto origin = [](const std::string& dir, bool join) -> std::string {
+        std::optional<bool> by_join = MembershipGuard(dir, 7, Durability::fsync, join).created_by_join();
+        return by_join ? (*by_join ? "join" : "bootstrap") : "unknown";
+    };
+    BOOST_TEST(origin(joined.path, true) == "join");
+    BOOST_TEST(origin(joined.path, false) == "join");
+    BOOST_TEST(origin(bootstrap.path, false) == "bootstrap");
+    BOOST_TEST(origin(bootstrap.path, true) == "bootstrap");
+    {
+        MembershipGuard g(old.path, 11);
+    }
+    // Rewrite IDENTITY as the older format did: magic, crc32c, u64 identity.
+    const std::uint8_t body[8] = {11, 0, 0, 0, 0, 0, 0, 0};
+    std::ofstream out(old.path + "/IDENTITY", std::ios::binary | std::ios::trunc);
+    const std::uint32_t magic = 0x44494C42, crc = crc32c(std::span<const std::uint8_t>(body, 8));
+    out.write(reinterpret_cast<const char*>(&magic), 4);
+    out.write(reinterpret_cast<const char*>(&crc), 4);
+    out.write(reinterpret_cast<const char*>(body), 8);
+    out.close();
+    MembershipGuard g(old.path, 12);
+    BOOST_TEST(g.identity() == 11u);
+    BOOST_TEST(!g.created_by_join().has_value());
+}
+
+// The configuration's identities rule (SPEC "Node identities are part of the configuration"): a
+// data dir it does not name for the member is refused, even one never met; one it names replaces
+// a remembered identity this node missed the removal of; a member it names none for (bootstrap)
+// is remembered on first contact as before.
+BOOST_AUTO_TEST_CASE(the_configurations_identities_rule_over_what_was_remembered) {
+    TempDir d;
+    MembershipGuard g(d.path, 1);
+    BOOST_TEST(!g.admit_and_wait(2, 700).has_value());  // a bootstrap member, remembered
+    g.follow_configuration({{1, 0}, {2, 0}, {3, 900}});
+    auto never_added = g.admit_and_wait(3, 901);
+    BOOST_REQUIRE(never_added.has_value());
+    BOOST_TEST(never_added->rfind(MembershipGuard::kNotConfigured, 0) == 0, *never_added);
+    BOOST_TEST(never_added->find("names data dir 0000000000000384") != std::string::npos, *never_added);
+    BOOST_TEST(!g.admit_and_wait(3, 900).has_value());
+    BOOST_TEST(g.admit_and_wait(2, 701).has_value());  // no identity configured: remembered rules
+
+    // Node 2 was replaced by data dir 702 while this node was away (it caught up by a snapshot).
+    g.follow_configuration({{1, 0}, {2, 702}, {3, 900}});
+    BOOST_TEST(!g.admit_and_wait(2, 702).has_value());
+    auto old_dir = g.admit_and_wait(2, 700);
+    BOOST_REQUIRE(old_dir.has_value());
+    BOOST_TEST(old_dir->rfind(MembershipGuard::kNotConfigured, 0) == 0, *old_dir);
+    // and the new identity is what is remembered from now on
+    g.follow_configuration({{1, 0}, {2, 0}, {3, 900}});
+    BOOST_TEST(!g.admit_and_wait(2, 702).has_value());
+    BOOST_TEST(g.admit_and_wait(2, 700).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(damaged_files_are_named_not_replaced) {

@@ -543,3 +543,71 @@ BOOST_AUTO_TEST_CASE(a_joining_node_admits_an_unlisted_lower_id_only_while_allow
     n4.stop();
     io.poll();
 }
+
+// MEMBER ADD learns the data dir identity of the node it adds by a probe (Transport::probe): the
+// node at the address answers with its own Hello and admits no one, and the prober says plainly
+// when the address holds another node, another protocol, or nothing that answers.
+BOOST_AUTO_TEST_CASE(a_probe_learns_the_identity_of_the_node_at_an_address_and_admits_no_one) {
+    asio::io_context io;
+    Inbox inbox1, inbox4, inbox9;
+    LogLines log1, log4, log9;
+    int admitted = 0;
+    TransportOptions joining;
+    joining.identity = 0xABCDEF;
+    joining.admit_unlisted = [] { return true; };
+    joining.admit = [&](NodeId, std::uint64_t, const HelloMarks&, TransportOptions::AdmitDone done) {
+        ++admitted;
+        done(std::nullopt);
+    };
+    Transport n4(io, 4, kProtocol, {}, joining, inbox4.control(), inbox4.bulk(), log4.sink());
+    n4.start({kLoopback, 0});
+    TransportOptions prober;
+    prober.identity = 0x111;
+    prober.handshake_timeout_ms = 300;
+    Transport n1(io, 1, kProtocol, {}, prober, inbox1.control(), inbox1.bulk(), log1.sink());
+    n1.start({kLoopback, 0});
+    Transport n9(io, 9, "paxos", {}, TransportOptions{}, inbox9.control(), inbox9.bulk(), log9.sink());
+    n9.start({kLoopback, 0});
+
+    auto ask = [&](const tcp::endpoint& at, NodeId expected) {
+        std::optional<PeerProbe> answer;
+        n1.probe(at, expected, [&](PeerProbe p) { answer = std::move(p); });
+        BOOST_REQUIRE(run_until(io, [&] { return answer.has_value(); }));
+        return *answer;
+    };
+    PeerProbe found = ask(n4.local_endpoint(), 4);
+    BOOST_TEST(found.identity == 0xABCDEFu);
+    BOOST_TEST(found.error.empty(), found.error);
+    BOOST_TEST(admitted == 0);
+    BOOST_TEST(n4.links().empty());  // the prober was not admitted as a peer
+    BOOST_TEST(inbox4.arrivals.empty());
+
+    PeerProbe other = ask(n4.local_endpoint(), 5);
+    BOOST_TEST(other.identity == 0u);
+    BOOST_TEST(other.error.find("is node 4, not node 5") != std::string::npos, other.error);
+
+    PeerProbe protocol = ask(n9.local_endpoint(), 9);
+    BOOST_TEST(protocol.identity == 0u);
+    BOOST_TEST(protocol.error.find("runs --protocol paxos") != std::string::npos, protocol.error);
+
+    tcp::endpoint vacant;
+    {
+        tcp::acceptor taken(io, {kLoopback, 0});
+        vacant = taken.local_endpoint();
+    }  // closed: nothing listens there now
+    PeerProbe nobody = ask(vacant, 4);
+    BOOST_TEST(nobody.identity == 0u);
+    BOOST_TEST(nobody.error.find("cannot connect to 127.0.0.1:") != std::string::npos, nobody.error);
+
+    tcp::acceptor silent(io, {kLoopback, 0});
+    tcp::socket held(io);
+    silent.async_accept(held, [](boost::system::error_code) {});
+    PeerProbe mute = ask(silent.local_endpoint(), 4);
+    BOOST_TEST(mute.identity == 0u);
+    BOOST_TEST(mute.error.find("no answer from") != std::string::npos, mute.error);
+
+    n1.stop();
+    n4.stop();
+    n9.stop();
+    io.poll();
+}
