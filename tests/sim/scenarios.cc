@@ -228,6 +228,8 @@ std::string refuse_engine(const Scenario& scenario, const std::string& engine) {
 void apply_scenario(const Scenario& scenario, SimOptions& options) {
     options.configure = scenario.configure;
     options.script = scenario.script;
+    // A scripted scenario is the story it tells: membership changes only where it adds them.
+    if (scenario.configure || scenario.script) options.reconfigure = false;
 }
 
 Recording record_run(const WatchedRun& run) {

@@ -121,9 +121,12 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
         c.lock_ttl_max_ms = c.lock_ttl_min_ms + rng.between(100, 3000);
         c.lock_pause_percent = rng.between(2, 15);
     }
-    // Membership change: only when a run asks for it (add_reconfiguration), for now. Multi-Paxos
-    // and basic Paxos do not yet pass its liveness phase (issue 12's notes list the seeds).
+    // Membership change: decided apart (draws_reconfiguration, add_reconfiguration).
     return c;
+}
+
+bool SimConfig::draws_reconfiguration(std::uint64_t seed) {
+    return Rng(seed ^ 0x5EC0F16C3E3B3E3Bull).chance(1, 2);
 }
 
 void SimConfig::add_reconfiguration() {

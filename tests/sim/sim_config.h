@@ -125,6 +125,10 @@ struct SimConfig {
     // Turns membership change on (spares and an operator), decided by the seed alone: a run forced
     // to reconfigure (BALLOT_SIM_RECONFIG=1) is the run its seed draws when it draws reconfiguration.
     void add_reconfiguration();
+    // Whether a run of `seed` has membership changes when nothing forces it either way
+    // (SimOptions::reconfigure): one run in two, drawn from a stream of its own, so the seed's
+    // other draws are the same either way.
+    static bool draws_reconfiguration(std::uint64_t seed);
     int all_nodes() const { return nodes + spares; }
     std::string describe() const;
 };

@@ -114,8 +114,13 @@ const char* to_string(SimReport::Result result) {
 }
 
 std::string SimReport::replay_command() const {
-    return "BALLOT_SIM_ENGINE=" + engine + " BALLOT_SIM_SEED=" + std::to_string(seed) + " " + tests_dir() +
-           "/simulation_test";
+    // A run whose membership changes were forced against its seed's draw says so.
+    const bool reconfigured = config.spares > 0;
+    const std::string forced = reconfigured == SimConfig::draws_reconfiguration(seed)
+                                   ? ""
+                                   : std::string("BALLOT_SIM_RECONFIG=") + (reconfigured ? "1 " : "0 ");
+    return forced + "BALLOT_SIM_ENGINE=" + engine + " BALLOT_SIM_SEED=" + std::to_string(seed) + " " +
+           tests_dir() + "/simulation_test";
 }
 
 std::string SimReport::render_command() const {
@@ -178,6 +183,8 @@ SimReport run_simulation(const SimOptions& options) {
     report.engine = options.engine;
     report.seed = options.seed;
     report.config = SimConfig::from_seed(options.seed);
+    if (options.reconfigure.value_or(SimConfig::draws_reconfiguration(options.seed)))
+        report.config.add_reconfiguration();
     if (options.configure) options.configure(report.config);
     if (options.safety_ms) report.config.safety_ms = *options.safety_ms;
     const SimConfig& config = report.config;

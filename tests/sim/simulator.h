@@ -58,6 +58,9 @@ struct SimOptions {
     // instead of the random nemesis (which then injects nothing; it still heals everything when
     // the liveness phase begins).
     std::function<void(SimConfig&)> configure;
+    // Membership changes (SimConfig::add_reconfiguration), applied before `configure`: nullopt as
+    // the seed draws them (SimConfig::draws_reconfiguration, one run in two), or forced on or off.
+    std::optional<bool> reconfigure;
     std::function<void(ScenarioContext&)> script;
     LinearizabilityOptions linearizability;
 };
