@@ -29,9 +29,21 @@ bool MultiPaxos::may_lead() const {
     return members_.self_is_voter() && members_.self_is_voter_of(configs_.latest());
 }
 
-bool MultiPaxos::hears_a_leader() const {
-    if (active_leader()) return true;  // it steps down once it has not heard a majority (tick)
-    return leader_heard_tick_ && now_ < *leader_heard_tick_ + config_.election_timeout_min_ticks;
+// The leader this node follows, or a candidate whose phase 1 is at work: a poll is refused while
+// one was heard within the minimum election timeout. A candidate's report may take many pages
+// ("A long phase 1 is not a failed one", README): the acceptors it still asks restart their timers
+// as they promise, but one whose report is complete hears nothing more until phase 2, times out,
+// and would depose the candidate with a poll the others grant; the next candidate pages through
+// the same reports, and so on (simulator seed 40790: one slot per page, two candidates in turn
+// for 20 s). A candidate itself refuses while its phase 1 runs: it times out when that stops
+// making progress. The candidate's own poll, once its phase 1 stopped, is granted: it disturbs no
+// one but itself.
+bool MultiPaxos::hears_a_leader(NodeId poller) const {
+    if (active_leader() || leader_) return true;  // an active leader steps down once it has not heard a majority (tick)
+    auto recent = [&](const std::optional<std::uint64_t>& tick) {
+        return tick && now_ < *tick + config_.election_timeout_min_ticks;
+    };
+    return recent(leader_heard_tick_) || (promised_to_ != poller && recent(promised_tick_));
 }
 
 // PMS §2.4 makes progress depend on a single distinguished proposer; a node that merely cannot
@@ -58,7 +70,7 @@ void MultiPaxos::start_poll() {
 // PreVote (dissertation §9.6). It changes nothing here: no promise, no timer, no ballot noted.
 void MultiPaxos::on(NodeId from, const Poll& m) {
     if (!knows_itself()) return;  // multipaxos.cc, admitted
-    send(from, PollReply{m.ballot, !hears_a_leader()});
+    send(from, PollReply{m.ballot, !hears_a_leader(from)});
 }
 
 void MultiPaxos::on(NodeId from, const PollReply& m) {
@@ -163,6 +175,8 @@ void MultiPaxos::on(NodeId from, const Prepare& m) {
     if (std::holds_alternative<Promise>(reply) && from != members_.self()) {
         if (m.ballot > known_leader_ballot_) known_leader_ = kNoNode;  // it can no longer lead
         polling_ = false;  // another proposer is at work: our own poll round is moot
+        promised_tick_ = now_;
+        promised_to_ = from;
         reset_election_timer();
     }
     std::visit([&](auto& r) { send(from, std::move(r)); }, reply);

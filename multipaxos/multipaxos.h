@@ -127,7 +127,7 @@ private:
     void on(NodeId from, const Promise& m);
     void on(NodeId from, const Nack& m);
     void on_election_timeout();
-    bool hears_a_leader() const;
+    bool hears_a_leader(NodeId poller) const;
     void start_poll();
     void reset_election_timer();
     void start_phase1();
@@ -200,6 +200,10 @@ private:
     // When this node last heard from the leader it follows (an admitted Accept, Heartbeat or
     // Chosen of that ballot); nullopt: never since start.
     std::optional<std::uint64_t> leader_heard_tick_;
+    // When this node last promised another node's Prepare (a candidate at work), and to whom;
+    // nullopt: never.
+    std::optional<std::uint64_t> promised_tick_;
+    NodeId promised_to_ = kNoNode;
 
     // The poll before phase 1 (README "Disruptive nodes"): the ballot it would try, and who agreed.
     bool polling_ = false;

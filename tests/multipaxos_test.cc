@@ -403,6 +403,36 @@ BOOST_AUTO_TEST_CASE(follower_never_delivers_a_value_of_another_ballot) {
 // Two nodes start phase 1 at the same moment; messages arrive in a random order and some are
 // lost. Preempted proposers back off a random time; one leader emerges and every command is
 // chosen once, in the same slot everywhere (the cluster checks that on every commit).
+// A candidate at work is heard as a leader is (README "Disruptive nodes"): an acceptor that promised
+// its Prepare refuses polls for the minimum election timeout, and so does the candidate itself.
+// Otherwise a voter whose report was complete, hearing nothing more until phase 2, deposed a
+// candidate paging through the others' reports, and the next candidate the same (seed 40790).
+BOOST_AUTO_TEST_CASE(a_candidate_at_work_is_not_deposed_by_a_poll) {
+    EngineCluster c("multipaxos", 3, 1, small_config());
+    make_candidate(c, 1);
+    for (InFlight& m : c.take_if([](const InFlight& m) { return m.from == 1 && m.to == 2 && is<mp::Prepare>(m); }))
+        c.deliver(m);
+    BOOST_REQUIRE_EQUAL(c.take_if([](const InFlight& m) { return m.from == 2 && is<mp::Promise>(m); }).size(), 1u);
+
+    Ballot next{engine(c, 1).status().epoch.round + 10, 3};
+    auto poll_reply = [&](NodeId to) {
+        BOOST_REQUIRE(c.deliver(InFlight{3, to, mp::encode(mp::Poll{next})}));
+        auto replies = c.take_if([&](const InFlight& m) { return m.from == to && is<mp::PollReply>(m); });
+        BOOST_REQUIRE_EQUAL(replies.size(), 1u);
+        return std::get<mp::PollReply>(*decoded(replies.front())).granted;
+    };
+    BOOST_TEST(!poll_reply(2));  // it promised the candidate a moment ago
+    BOOST_TEST(!poll_reply(1));  // the candidate, its phase 1 running
+    // The candidate itself, polling again once its phase 1 stopped, is granted.
+    BOOST_REQUIRE(c.deliver(InFlight{1, 2, mp::encode(mp::Poll{Ballot{next.round, 1}})}));
+    auto own = c.take_if([](const InFlight& m) { return m.from == 2 && is<mp::PollReply>(m); });
+    BOOST_REQUIRE_EQUAL(own.size(), 1u);
+    BOOST_TEST(std::get<mp::PollReply>(*decoded(own.front())).granted);
+    for (std::uint32_t i = 0; i < small_config().election_timeout_min_ticks; ++i) pass_time(c, 2);
+    next.round += 1;
+    BOOST_TEST(poll_reply(2));  // nothing heard for the minimum election timeout
+}
+
 BOOST_AUTO_TEST_CASE(dueling_proposers_resolve_by_backoff_across_seeds) {
     int seeds_with_duel = 0;
     for (std::uint64_t seed = 1; seed <= 50; ++seed) {
