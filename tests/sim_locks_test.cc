@@ -127,6 +127,37 @@ BOOST_AUTO_TEST_CASE(a_real_store_passes_every_lock_invariant) {
     BOOST_TEST(!log.checker.held_between("job", 1, 10, 12));
 }
 
+// One apply, two causes: the clock passes the holder's lease (the lock goes to the waiter), then the
+// command revokes the waiter's own lease (it loses the lock again). The handoff came first; the
+// checker once took it for the revoke's and reported a lock handed to an ended lease (seed 51768).
+BOOST_AUTO_TEST_CASE(an_expiry_and_a_revoke_in_one_apply_are_told_apart) {
+    Log log;
+    const std::string holder = log.lease(500);
+    const std::string waiter = log.lease(5000);
+    log.run({"LOCK", "job", holder});  // token 1
+    BOOST_TEST(kv::KvStore::queued_waiter(log.run({"LOCK", "job", waiter, "WAIT", "9000"})).has_value());
+    log.now_ms = 1600;  // the holder's lease is due at this index, before the command
+    BOOST_TEST(log.run({"LEASE", "REVOKE", waiter}) == "+OK\r\n");
+    BOOST_TEST(!log.violations.any(), log.all());
+    BOOST_TEST(log.checker.stats().handoffs == 1u);
+
+    // The same events with the holder's lease still alive: only the revoke could have freed the
+    // lock, so the waiter got it from the command that ended its lease, which the store never does.
+    Log wrong;
+    const std::string h = wrong.lease(5000);
+    const std::string w = wrong.lease(5000);
+    wrong.run({"LOCK", "job", h});  // token 1
+    const Index queued = *kv::KvStore::queued_waiter(wrong.run({"LOCK", "job", w, "WAIT", "9000"}));
+    ++wrong.seq;
+    Command revoke{7, wrong.seq, wrong.seq, test::payload({"LEASE", "REVOKE", w})};
+    revoke.time_ms = wrong.now_ms;
+    wrong.events.clear();
+    wrong.store.apply(++wrong.index, revoke);
+    wrong.events = {{queued, ":2\r\n"}};
+    wrong.checker.on_apply(wrong.index, revoke, "+OK\r\n", wrong.events, wrong.view);
+    BOOST_TEST(wrong.reported("was handed the lock with lease " + w + " (ended)"), wrong.all());
+}
+
 BOOST_AUTO_TEST_CASE(a_token_that_does_not_increase_is_caught) {
     Log log;
     const std::string a = log.lease(5000);

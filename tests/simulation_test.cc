@@ -312,6 +312,15 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "earlier addition) and was refused for ever (membership_operator.cc: the ghost is removed "
          "first)",
          true},
+        {"raft", 51768,
+         "a lease's expiry handed a lock to a waiter whose lease the same entry's LEASE REVOKE then "
+         "ended; the lock checker took the handoff for the revoke's (tests/sim/lock_invariants.cc: "
+         "caused_by_command)"},
+        {"multipaxos", 40790,
+         "a voter whose phase 1 report was complete timed out and deposed a candidate paging through "
+         "the others' reports one slot at a time, and so on for 20 s (multipaxos/election.cc: a "
+         "candidate at work is heard as a leader)",
+         true},
         {"multipaxos", 31849,
          "a replaced learner relearning the log polled and ran phase 1 as its old identity's voter "
          "(common/configuration.h: SelfId)",

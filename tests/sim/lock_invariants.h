@@ -126,6 +126,7 @@ private:
     bool executed(const Command& command, const std::string& reply);
     void apply_command(const Command& command, const std::string& reply,
                        const std::vector<WaiterEvent>& events, std::vector<WaiterEvent>& after);
+    bool caused_by_command(const WaiterEvent& e) const;
     void lease_command(kv::Op op, const std::vector<std::string>& args, const std::string& reply);
     void lock_command(const std::vector<std::string>& args, bool elect, const std::string& reply);
     void unlock_command(const std::string& name, std::uint64_t token, const std::string& reply);
