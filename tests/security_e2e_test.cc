@@ -3,15 +3,22 @@
 // answers, -WRONGPASS logged with the client's address, -NOPERM for admin commands with the data
 // password, the admin secret, HELLO AUTH, ballot-client --pass-file, a slow-loris client closed
 // after the partial-request timeout, and --max-clients refusing one connection too many while the
-// others go on being served. TLS is tested in tests/tls_e2e_test.cc.
+// others go on being served (20 on every engine, and the default 10,000 on one). TLS is tested in tests/tls_e2e_test.cc.
 #define BOOST_TEST_MODULE security_e2e
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -124,7 +131,7 @@ BOOST_DATA_TEST_CASE(passwords_gate_every_command_in_redis_words, bdata::make(en
     // Before AUTH: PING answers, everything else gets -NOAUTH.
     auto client = anonymous(c, 1);
     BOOST_TEST(client->command({"PING"}).str == "PONG");
-    for (const std::vector<std::string> command :
+    for (const std::vector<std::string>& command :
          {std::vector<std::string>{"GET", "warm-up"}, {"SET", "k", "v"}, {"BGSAVE"}, {"CLIENT", "LIST"}})
         BOOST_TEST(is_error(client->command(command), "NOAUTH Authentication required."), command[0]);
 
@@ -248,4 +255,62 @@ BOOST_AUTO_TEST_CASE(an_idle_client_is_closed_after_the_idle_timeout) {
     BOOST_TEST(idle.receive_until_closed() == "");
     BOOST_TEST(idle.closed);
     BOOST_TEST(log_shows(c, 1, "idle for more than 1000 ms", kCloseBound), c.log_tail(1));
+}
+
+// SPEC "Security": at the default --max-clients (10,000), connection 10,001 gets the max-clients
+// error while the first 10,000 are still served. It needs about 10,100 file descriptors on each
+// side: the test raises its soft limit to the hard one (the server inherits it) and, where the
+// hard limit is lower, says so and checks nothing (the 20-client case above runs on every engine).
+BOOST_AUTO_TEST_CASE(ten_thousand_and_one_connections_at_the_default_limit) {
+    constexpr std::size_t kDefaultMaxClients = 10000;
+    rlimit files{};
+    BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &files) == 0);
+    if (files.rlim_max < kDefaultMaxClients + 200) {
+        BOOST_TEST_MESSAGE("skipped: the hard limit on open files is " << files.rlim_max << ", below 10,200");
+        return;
+    }
+    files.rlim_cur = files.rlim_max;
+    BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &files) == 0);
+
+    LocalCluster c(kServer, "raft", 1);
+    c.start_all();
+    BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "warm-up", "1", kElection), c.log_tail(1));
+    const sockaddr_in to{AF_INET, htons(c.port(1)), {htonl(INADDR_LOOPBACK)}, {}};
+    auto open_one = [&] {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        BOOST_REQUIRE(fd >= 0);
+        BOOST_REQUIRE_MESSAGE(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0,
+                              "connect: " << std::strerror(errno));
+        timeval wait{10, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+        return fd;
+    };
+    // One PING each, answered: the node has accepted the connection and serves it.
+    const std::string ping = "*1\r\n$4\r\nPING\r\n";
+    auto answers_ping = [&](int fd) {
+        if (::write(fd, ping.data(), ping.size()) != static_cast<ssize_t>(ping.size())) return false;
+        char reply[16];
+        const ssize_t n = ::read(fd, reply, sizeof reply);
+        return n == 7 && std::string(reply, 7) == "+PONG\r\n";
+    };
+    std::vector<int> fds;
+    fds.reserve(kDefaultMaxClients);
+    std::size_t served = 0;
+    for (std::size_t i = 0; i < kDefaultMaxClients; ++i) {
+        fds.push_back(open_one());
+        served += answers_ping(fds.back());
+    }
+    BOOST_TEST(served == kDefaultMaxClients);
+
+    const int extra = open_one();
+    std::string refused;
+    char buffer[256];
+    for (ssize_t n; (n = ::read(extra, buffer, sizeof buffer)) > 0;) refused.append(buffer, static_cast<std::size_t>(n));
+    ::close(extra);
+    BOOST_TEST(refused == "-ERR max number of clients reached\r\n");
+
+    served = 0;
+    for (int fd : fds) served += answers_ping(fd);
+    BOOST_TEST(served == kDefaultMaxClients);
+    for (int fd : fds) ::close(fd);
 }
