@@ -22,6 +22,7 @@ enum Type : std::uint8_t {
     kSnapshotRequest = 10,
     kChosenRequest = 11,
     kChosenValues = 12,
+    kForward = 13,
 };
 
 // How many messages of one payload describe() spells out before eliding the rest.
@@ -115,6 +116,12 @@ std::optional<Message> decode_one(Reader& r) {
             m.have = r.u64();
             return m;
         }
+        case kForward: {
+            Forward m;
+            m.command = r.str();
+            if (m.command.empty()) r.fail("empty forwarded command");
+            return m;
+        }
         case kChosenRequest: {
             ChosenRequest m;
             m.from = read_slot(r);
@@ -199,6 +206,9 @@ void encode(const Message& message, Bytes& out) {
     } else if (auto* m = std::get_if<ChosenRequest>(&message)) {
         w.u8(kChosenRequest);
         w.u64(m->from);
+    } else if (auto* m = std::get_if<Forward>(&message)) {
+        w.u8(kForward);
+        w.str(m->command);
     } else if (auto* m = std::get_if<ChosenValues>(&message)) {
         w.u8(kChosenValues);
         w.u64(m->first);
@@ -260,6 +270,7 @@ std::string describe(const Message& message) {
         return "SnapshotRequest have=" + std::to_string(m->have);
     if (auto* m = std::get_if<ChosenRequest>(&message))
         return "ChosenRequest from=" + std::to_string(m->from);
+    if (auto* m = std::get_if<Forward>(&message)) return "Forward bytes=" + std::to_string(m->command.size());
     if (auto* m = std::get_if<ChosenValues>(&message))
         return "ChosenValues " + slot_range(m->first, m->values.size()) + " trim=" + std::to_string(m->trim) +
                " commit=" + std::to_string(m->commit);

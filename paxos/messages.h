@@ -106,8 +106,15 @@ struct ChosenValues {
     std::vector<std::string> values;
 };
 
+// A node that is not a voter (a learner) hands a client's command to a voter, which proposes it as
+// its own (README "Membership change": only voters propose). The command carries its client's stamp,
+// so a retry that reaches two voters is applied once.
+struct Forward {
+    std::string command;  // an encoded Command, never empty (empty is a no-op)
+};
+
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Learn, ReadQuery, ReadReply, Trimmed,
-                             SnapshotRequest, ChosenRequest, ChosenValues>;
+                             SnapshotRequest, ChosenRequest, ChosenValues, Forward>;
 
 // The persist-before-send rule (common/outbox.h), per message type. §2.5: "an acceptor records its
 // intended response in stable storage before actually sending the response", and a proposer
@@ -128,6 +135,7 @@ using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Learn, Re
 //   SnapshotRequest           false: a request promises nothing.
 //   ChosenRequest             false: a request promises nothing.
 //   ChosenValues              false: like Learn, chosen values promise nothing.
+//   Forward                   false: a command handed on promises nothing.
 bool after_persist(const Message& m);
 
 // A generous bound on the fixed fields of a ChosenValues, and what one value adds to it: the

@@ -117,9 +117,8 @@ bool Paxos::plausible(NodeId from, const Message& m) const {
 }
 
 ProposeResult Paxos::propose(std::string command) {
-    // Learners and removed nodes never propose (README "Membership change"): the runtime retries,
-    // and the client's own retry may go to a voter.
-    if (!configs_.newest().self_is_voter()) return ProposeResult::no_leader;
+    // Learners never propose (README "Membership change"): they hand the command to a voter.
+    if (!configs_.newest().self_is_voter()) return forward(std::move(command));
     ProposeResult result = proposer_.propose(std::move(command));
     use_window();
     return result;

@@ -103,6 +103,8 @@ private:
     void on(NodeId from, const SnapshotRequest& m);
     void on(NodeId from, const ChosenRequest& m);  // catch_up.cc
     void on(NodeId from, const ChosenValues& m);
+    void on(NodeId from, const Forward& m);  // replication.cc
+    ProposeResult forward(std::string command);
 
     void learn(Index slot, std::string value);  // replication.cc
 
@@ -173,6 +175,7 @@ private:
     };
     ChosenFetch fetch_;
     NodeId heard_from_ = kNoNode;  // the peer whose message arrived last: up a moment ago
+    std::uint64_t forwarded_ = 0;  // commands a learner handed on: whose turn is next (forward)
 
     // Membership change (README "Membership change").
     struct OwnChange {

@@ -33,6 +33,25 @@ void Paxos::learn(Index slot, std::string value) {
     follow_chosen_prefix();  // membership.cc: configurations chosen in the prefix
 }
 
+// A learner's client command (README "Membership change": only voters propose). Each voter in
+// turn, so that a voter that is down or cut off costs one retry (the runtime retries after its
+// retry interval, and the stamp keeps a command reaching two voters from applying twice). A node
+// not added yet, or removed, is in nobody's configuration: its peers do not talk to it.
+ProposeResult Paxos::forward(std::string command) {
+    const Membership& newest = configs_.newest();
+    const std::vector<NodeId>& voters = newest.voter_peers();
+    if (!newest.contains(newest.self()) || newest.names_another_self() || voters.empty())
+        return ProposeResult::no_leader;
+    send(voters[forwarded_++ % voters.size()], Forward{std::move(command)});
+    return ProposeResult::accepted;
+}
+
+// A command handed on by a learner: proposed as this voter's own. Dropped if this node is no
+// voter (any more) or its queue is full: the learner's runtime retries.
+void Paxos::on(NodeId, const Forward& m) {
+    if (configs_.newest().self_is_voter()) proposer_.propose(m.command);
+}
+
 // ---------------------------------------------------------------- the proposer's side
 
 // §2.2 phase 2(a), once a majority has promised: propose "v, where v is the value of the

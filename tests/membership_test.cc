@@ -18,6 +18,7 @@
 #include "multipaxos/configs.h"
 #include "multipaxos/messages.h"
 #include "paxos/configurations.h"
+#include "paxos/messages.h"
 #include "raft/messages.h"
 #include "tests/support/engine_cluster.h"
 
@@ -633,6 +634,34 @@ BOOST_AUTO_TEST_CASE(paxos_adds_a_learner_promotes_it_and_removes_a_voter_with_w
     check_all(c);
 }
 
+// A basic Paxos learner proposes nothing itself: it hands a client's command to a voter (Forward),
+// each voter in turn, and the command is chosen like any other (paxos/README.md "Who proposes").
+// Before, the learner answered no_leader until the client gave up (simulator seed 200750).
+BOOST_AUTO_TEST_CASE(paxos_a_learner_hands_its_clients_commands_to_the_voters) {
+    EngineCluster c("paxos", 3, 23, small_timeouts());
+    settled_proposer(c, "paxos");
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(!c.engine(2).propose_config_change(1, request(add(n4, /*auto_promote=*/false))).has_value());
+    c.collect();
+    BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
+    BOOST_REQUIRE(!c.engine(n4).configuration().is_voter(n4));
+    std::set<NodeId> handed_to;
+    const std::size_t before = c.committed_data(1).size();
+    for (int i = 0; i < 6; ++i)
+        BOOST_TEST((c.propose(n4, "via-learner-" + std::to_string(i)) == ballot::ProposeResult::accepted));
+    c.collect();
+    for (const ballot::test::InFlight& m : c.in_flight())
+        if (auto decoded = ballot::paxos::decode(m.payload); m.from == n4 && decoded)
+            for (const auto& message : *decoded)
+                if (std::holds_alternative<ballot::paxos::Forward>(message)) handed_to.insert(m.to);
+    c.stabilize();
+    BOOST_TEST(c.run_until([&] { return c.committed_data(1).size() >= before + 6; }));
+    BOOST_TEST(c.run_until([&] { return c.committed_data(n4).size() >= before + 6; }));
+    BOOST_TEST((handed_to == std::set<NodeId>{1, 2, 3}));
+    BOOST_TEST(!c.engine(n4).configuration().is_voter(n4));  // still a learner: it proposed nothing itself
+    check_all(c);
+}
+
 // config(t) is what slot t's instance asks: a voter promoted by the entry chosen in slot p is
 // asked to accept nothing below p + α, on any node, and in slots from p + α on it is.
 BOOST_AUTO_TEST_CASE(paxos_a_configuration_governs_only_from_alpha_slots_after_its_slot) {
@@ -688,10 +717,9 @@ BOOST_AUTO_TEST_CASE(paxos_changes_are_refused_with_a_reason) {
     BOOST_REQUIRE(c.run_until([&] { return c.engine(2).configuration().contains(n4); }, 100));
     if (c.status(2).commit_index + 1 < kPaxosAlpha)  // not governing yet
         BOOST_TEST(propose(2, add(5), 6).find("still in progress (chosen in slot") != std::string::npos);
-    // A learner proposes nothing.
+    // A learner proposes no change (its commands it hands to a voter).
     BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
     BOOST_TEST(propose(n4, promote(n4), 7).find("is not a voter") != std::string::npos);
-    BOOST_TEST((c.propose(n4, "from-a-learner") == ballot::ProposeResult::no_leader));
     // Removing a voter while another is unreachable would leave one reachable voter of two.
     const ballot::Index added = config_slot(c, 1, [&](const Configuration& k) { return k.contains(n4); });
     BOOST_REQUIRE(added != 0);

@@ -158,6 +158,7 @@ BOOST_AUTO_TEST_CASE(messages_round_trip_and_describe) {
         px::ChosenRequest{5},
         px::ChosenValues{5, 2, 9, {"a", ""}},
         px::ChosenValues{5, 2, 9, {}},
+        px::Forward{"cmd"},
     };
     Bytes batch;
     for (auto& m : all) px::encode(m, batch);
@@ -178,6 +179,8 @@ BOOST_AUTO_TEST_CASE(messages_round_trip_and_describe) {
     BOOST_TEST(px::describe(all[12]) == "ChosenRequest from=5");
     BOOST_TEST(px::describe(all[13]) == "ChosenValues slots=5-6 trim=2 commit=9");
     BOOST_TEST(px::describe(all[14]) == "ChosenValues from=5 none trim=2 commit=9");
+    BOOST_TEST(px::describe(all[15]) == "Forward bytes=3");
+    BOOST_TEST(std::get<px::Forward>((*back)[15]).command == "cmd");
     BOOST_TEST(std::get<px::ChosenValues>((*back)[13]).values == strings({"a", ""}));
     // Neither snapshot message nor bulk catch-up promises anything that waits for the disk
     // (messages.h).
@@ -204,6 +207,7 @@ BOOST_AUTO_TEST_CASE(describe_shows_no_raw_numbers_and_nothing_is_a_heartbeat) {
         px::SnapshotRequest{11},
         px::ChosenRequest{5},
         px::ChosenValues{5, 2, 9, {"a", ""}},
+        px::Forward{"cmd"},
     };
     EngineCluster c("paxos", 3, 1);
     for (const px::Message& m : all) {
@@ -949,6 +953,7 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
         {"refusal of another node's ballot", encode({px::Trimmed{5, Ballot{1, 1}, 9}})},
         {"trim above the highest accepted", encode({px::ReadReply{1, 3, 4}})},
         {"chosen values asked from slot 0", encode({px::ChosenRequest{0}})},
+        {"an empty forwarded command", encode({px::Forward{""}})},
         {"chosen values from slot 0", encode({px::ChosenValues{0, 0, 0, {"x"}}})},
         {"chosen values past the last slot", encode({px::ChosenValues{~Index{0}, 0, 0, {"x", "y"}}})},
         {"more chosen values than bytes", chosen_values_claiming_a_billion},
