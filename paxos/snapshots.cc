@@ -77,6 +77,9 @@ void Paxos::snapshot_installed(const SnapshotMeta& meta) {
     follow_chosen_prefix();     // what was learned above it (membership.cc)
     reserve_pending_change();   // a change the snapshot covers that does not govern yet
     proposer_.skip_through(x);  // chosen, and the learner no longer takes them: no instance there
+    // This node's own change, chosen in a slot the snapshot covers, is never handed out here: it
+    // settles now, or its MEMBER command, and every later one here, waited for ever (seed 201096).
+    settle_covered_change();  // membership.cc
     fill_next_ = std::max(fill_next_, x + 1);
     trim_goal_ = std::max(trim_goal_, x);
     compact();

@@ -316,6 +316,16 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "a lease's expiry handed a lock to a waiter whose lease the same entry's LEASE REVOKE then "
          "ended; the lock checker took the handoff for the revoke's (tests/sim/lock_invariants.cc: "
          "caused_by_command)"},
+        {"paxos", 200750,
+         "three learners of seven nodes answered their clients' writes with nothing until the clients "
+         "gave up, and one client picked learners for the whole liveness phase (paxos/replication.cc: "
+         "a learner hands a command to a voter)",
+         true},
+        {"paxos", 201096,
+         "a voter's own change was chosen in a slot a snapshot it installed covered, never settled, "
+         "and every later MEMBER command there answered 'still in progress' (paxos/snapshots.cc: "
+         "settle_covered_change)",
+         true},
         {"multipaxos", 40790,
          "a voter whose phase 1 report was complete timed out and deposed a candidate paging through "
          "the others' reports one slot at a time, and so on for 20 s (multipaxos/election.cc: a "
