@@ -101,6 +101,8 @@ std::optional<Message> decode_one(Reader& r) {
             m.highest_accepted = r.u64();
             m.trim = r.u64();
             if (m.trim > m.highest_accepted) r.fail("trim point above the highest accepted slot");
+            m.identity = r.u64();
+            m.joined = r.boolean();
             return m;
         }
         case kTrimmed: {
@@ -195,6 +197,8 @@ void encode(const Message& message, Bytes& out) {
         w.u64(m->round);
         w.u64(m->highest_accepted);
         w.u64(m->trim);
+        w.u64(m->identity);
+        w.boolean(m->joined);
     } else if (auto* m = std::get_if<Trimmed>(&message)) {
         w.u8(kTrimmed);
         w.u64(m->slot);

@@ -70,6 +70,11 @@ struct ReadReply {
     std::uint64_t round = 0;
     Index highest_accepted = 0;  // at least `trim`: trimmed slots were chosen (README "Reads")
     Index trim = 0;              // the replier's trim point, so a probe finds who compacted what
+    // The replier's data dir (common/configuration.h, SelfId): its answer counts for a
+    // configuration only where that configuration names this data dir as the voter. A node
+    // replaced under the same id is another acceptor, which never accepted what the old one did.
+    std::uint64_t identity = 0;
+    bool joined = false;
 };
 
 // Snapshots (README "Snapshots and compaction"). The acceptor refuses a Prepare or Accept for a

@@ -79,6 +79,7 @@ private:
     struct ReadRound {
         std::vector<std::uint64_t> read_ids;
         std::vector<VoteTally> answered;  // a majority of each configuration asked (README "Reads")
+        std::vector<Configuration> asked;  // those configurations, in the same order
         Index highest_accepted = 0;
         std::uint64_t deadline = 0;
     };

@@ -29,6 +29,7 @@ std::uint64_t Paxos::query_highest_accepted() {
     for (const Membership* m : configs_.governing(learner_.commit_index() + 1, configs_.through() + kAlpha)) {
         if (m->voters().empty()) continue;  // none known yet (--join): such a round never completes
         r.answered.push_back(m->tally());
+        r.asked.push_back(m->configuration());
         asked.insert(m->voters().begin(), m->voters().end());
     }
     // Knowing no configuration (membership.cc, --join), the probe asks the contacts how far the log
@@ -42,7 +43,9 @@ std::uint64_t Paxos::query_highest_accepted() {
 // trim point rides along: the probe is how a restarted or lagging node finds that the slots it
 // lacks are only to be had in a snapshot (snapshots.cc).
 void Paxos::on(NodeId from, const ReadQuery& m) {
-    send(from, ReadReply{m.round, acceptor_.highest_accepted_slot(), acceptor_.trim_point()});
+    const SelfId self = config_.self();
+    send(from, ReadReply{m.round, acceptor_.highest_accepted_slot(), acceptor_.trim_point(), self.identity,
+                         self.joined});
 }
 
 void Paxos::on(NodeId from, const ReadReply& m) {
@@ -51,8 +54,14 @@ void Paxos::on(NodeId from, const ReadReply& m) {
     if (it == read_rounds_.end()) return;
     ReadRound& round = it->second;
     if (round.answered.empty()) proposer_.observe(m.highest_accepted);  // asked the contacts
+    // An answer counts for a configuration only from the acceptor it names: the same data dir. A
+    // node replaced under the same id (or this node itself, relearning the log after it joined)
+    // answers for an acceptor that never accepted what the old one did; counted, its low answers
+    // served a read far behind the writes already acknowledged (simulator seed 210086).
+    const SelfId replier{from, m.identity, m.joined};
     bool counted = false;
-    for (VoteTally& t : round.answered) counted = t.record(from, true) || counted;
+    for (std::size_t i = 0; i < round.answered.size(); ++i)
+        if (round.asked[i].is_voter(replier)) counted = round.answered[i].record(from, true) || counted;
     if (!counted) return;  // a duplicate, or not a voter asked
     round.highest_accepted = std::max(round.highest_accepted, m.highest_accepted);
     if (round.answered.empty() || !std::all_of(round.answered.begin(), round.answered.end(),

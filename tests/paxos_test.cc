@@ -893,6 +893,40 @@ BOOST_AUTO_TEST_CASE(read_index_covers_writes_the_reader_never_heard_of) {
     BOOST_TEST(c.committed_data(3) == strings({"a", "b"}));
 }
 
+// An answer counts only from the acceptor the configuration names (README "Reads" across
+// membership changes): a data dir that joined under a bootstrap member's id (the member was
+// replaced) never accepted what the old one did, and its low answer must not complete a quorum.
+// Seed 210086: a replaced node relearning the log counted itself and another replaced node as
+// two voters of an old configuration and served a read 25,000 slots behind.
+BOOST_AUTO_TEST_CASE(a_read_counts_only_answers_from_the_data_dirs_the_configuration_names) {
+    EngineCluster c("paxos", 3, 15);
+    c.isolate(3);
+    c.propose(1, "a");
+    c.stabilize();
+    c.heal();
+    c.read(3, 1);
+    c.collect();
+    // Node 1, which accepted slot 1, answers as a data dir that joined: not the acceptor the
+    // bootstrap configuration names for id 1.
+    for (InFlight& query :
+         c.take_if([](const InFlight& m) { return m.from == 3 && m.to != 2 && carries<px::ReadQuery>(m); }))
+        c.deliver(query);
+    for (InFlight& reply : c.take_if([](const InFlight& m) { return m.to == 3 && carries<px::ReadReply>(m); })) {
+        auto answer = all_of<px::ReadReply>(reply).front();
+        if (reply.from == 1) {
+            answer.identity = 0xAB;
+            answer.joined = true;
+        }
+        BOOST_REQUIRE(c.deliver(InFlight{reply.from, reply.to, encode({answer})}));
+    }
+    BOOST_TEST(c.reads(3).empty());  // itself and an impostor: no majority of {1, 2, 3}
+    // Node 2's genuine answer completes it, at or above the slot node 1 accepted.
+    deliver<px::ReadQuery>(c, 3, 2);
+    deliver<px::ReadReply>(c, 2, 3);
+    BOOST_REQUIRE_EQUAL(c.reads(3).size(), 1u);
+    BOOST_TEST(c.reads(3)[0].ok);
+}
+
 BOOST_AUTO_TEST_CASE(read_without_a_majority_fails_after_timeout) {
     EngineConfig base;
     base.election_timeout_min_ticks = 10;

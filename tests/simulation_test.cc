@@ -326,6 +326,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "and every later MEMBER command there answered 'still in progress' (paxos/snapshots.cc: "
          "settle_covered_change)",
          true},
+        {"paxos", 210086,
+         "a replaced node relearning the log counted itself and another replaced node as two voters "
+         "of an old configuration and served a stale read (paxos/reads.cc: an answer counts only "
+         "from the data dir the configuration names)",
+         true},
         {"multipaxos", 40790,
          "a voter whose phase 1 report was complete timed out and deposed a candidate paging through "
          "the others' reports one slot at a time, and so on for 20 s (multipaxos/election.cc: a "
