@@ -21,7 +21,7 @@ void Paxos::use_window() {
     const Index known = first_unknown() - 1;
     const Index horizon = proposer_.next_slot() - 1;  // the highest slot known in use
     watch_progress(known, horizon);
-    fetch_chosen(known, horizon);
+    fetch_chosen(fetch_base(known), horizon);
     fill_gaps(known);
     proposer_.start_queued();
     settle_dropped_changes();  // membership.cc
@@ -44,9 +44,26 @@ void Paxos::watch_progress(Index known, Index horizon) {
     in_use_then_ = horizon;
 }
 
+// Where bulk catch-up asks from. Above a trim point heard of (first_unknown): a snapshot brings the
+// slots at or below it (request_snapshot). But if none has come for snapshot_retry_ticks, from the
+// first slot this node does not know chosen: a peer that has not trimmed those slots still holds
+// them. Before, when the one peer whose trim point this node had heard went down, it installed an
+// older snapshot from another and never asked for the 1,000 chosen slots between the two, which
+// that other peer held (simulator seed 210620).
+Index Paxos::fetch_base(Index known) {
+    const Index prefix = learner_.commit_index();
+    if (prefix >= proposer_.floor()) {
+        below_trim_since_.reset();
+        return known;
+    }
+    if (!below_trim_since_) below_trim_since_ = now_;
+    return now_ - *below_trim_since_ >= config_.snapshot_retry_ticks ? prefix : known;
+}
+
 // Bulk catch-up: once the known prefix has not grown for chosen_wait_ticks, ask a peer for the
-// chosen values from the first unknown slot on: the peer heard from last, which was up a moment
-// ago (the likeliest cause of a stall is a proposer that crashed, and asking it would only wait).
+// chosen values from the first unknown slot on (fetch_base): the peer heard from last, which was up
+// a moment ago (the likeliest cause of a stall is a proposer that crashed, and asking it would
+// only wait).
 // While its answers teach something and it knows more, ask it again at once (one page per round
 // trip, each within max_message_bytes). One request is in flight at a time. An unanswered one is
 // taken as lost after chosen_timeout_ticks and the next peer in id order is asked; after an answer
@@ -94,14 +111,15 @@ void Paxos::on(NodeId from, const ChosenRequest& m) {
 // Every value is learned whoever sent it and whenever (a late or repeated answer too): a chosen
 // value stays chosen (§2.3). Only the answer awaited moves the request on.
 void Paxos::on(NodeId from, const ChosenValues& m) {
-    const Index before = first_unknown() - 1;
+    const Index before = first_unknown() - 1, prefix_before = learner_.commit_index();
     heard_trim(from, m.trim);  // snapshots.cc
     for (std::size_t i = 0; i < m.values.size(); ++i) learn(m.first + i, m.values[i]);
     if (from != fetch_.asked || m.first != fetch_.from) return;
     fetch_.from = 0;
-    const Index known = first_unknown() - 1;
-    fetch_.more = known > before && m.commit > known;
-    if (known > before) {
+    const Index known = first_unknown() - 1, prefix = learner_.commit_index();
+    const bool taught = known > before || prefix > prefix_before;  // above a trim point, or below it
+    fetch_.more = taught && m.commit > prefix;
+    if (taught) {
         fetch_.next = fetch_.more ? from : kNoNode;
         return;
     }

@@ -1907,6 +1907,31 @@ BOOST_AUTO_TEST_CASE(chosen_request_for_compacted_slots_falls_back_to_a_snapshot
     }
 }
 
+// Below a trim point heard of, and no snapshot for snapshot_retry_ticks (the peer that trimmed is
+// down): the slots are asked for from the prefix, of a peer that may not have trimmed them.
+// Before, a node asked only above the trim point for ever (simulator seed 210620).
+BOOST_AUTO_TEST_CASE(no_snapshot_in_time_and_the_slots_below_the_trim_point_are_asked_of_the_peers) {
+    EngineConfig config = bare_config();
+    config.snapshot_retry_ticks = 40;
+    px::Paxos p(config, RecoveredState{});
+    p.take_ready();
+    BOOST_TEST(p.step(2, encode({px::Learn{12, "l"}})));
+    p.take_ready();
+    BOOST_TEST(p.step(3, encode({px::ChosenValues{1, 8, 12, {}}})));  // n3 trimmed through 8, then died
+    std::vector<Index> asked_from;
+    for (int t = 0; t < 200; ++t) {
+        p.tick();
+        for (const px::ChosenRequest& r : only<px::ChosenRequest>(messages_of(p.take_ready())))
+            asked_from.push_back(r.from);
+    }
+    BOOST_REQUIRE(!asked_from.empty());
+    BOOST_TEST(asked_from.front() == 9u);  // first above the trim point, while a snapshot may come
+    BOOST_TEST((std::find(asked_from.begin(), asked_from.end(), Index{1}) != asked_from.end()));
+    // n2 never trimmed: its answer brings the prefix up without any snapshot.
+    BOOST_TEST(p.step(2, encode({px::ChosenValues{1, 0, 12, {"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"}}})));
+    BOOST_TEST(p.take_ready().committed.size() == 12u);
+}
+
 // The same on a cluster that compacts: n3 missed 15 slots, n1 and n2 snapshotted through 10 and
 // trimmed through 8. n3 hears their trim point from its probe, asks for a snapshot and for the
 // chosen values above the trim point, and is caught up the moment the snapshot is installed,

@@ -331,6 +331,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "of an old configuration and served a stale read (paxos/reads.cc: an answer counts only "
          "from the data dir the configuration names)",
          true},
+        {"paxos", 210620,
+         "the one peer whose trim point a node had heard went down; the node installed an older "
+         "snapshot from another and never asked for the slots between, which that peer held "
+         "(paxos/catch_up.cc: fetch_base)",
+         true},
         {"multipaxos", 40790,
          "a voter whose phase 1 report was complete timed out and deposed a candidate paging through "
          "the others' reports one slot at a time, and so on for 20 s (multipaxos/election.cc: a "
