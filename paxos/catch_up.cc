@@ -101,11 +101,20 @@ NodeId Paxos::next_peer(NodeId after) const {
 // The chosen values this node knows from m.from on, contiguous. Nothing is promised or written:
 // chosen values are facts, the same this node would put in a Learn. Its trim point rides along,
 // so that an asker whose slots are compacted here fetches a snapshot (snapshots.cc).
+// Several pages, each a message within max_message_bytes (Tuning::chosen_pages_per_request),
+// travel in one payload; the asker takes the first as its answer and learns from every one.
 void Paxos::on(NodeId from, const ChosenRequest& m) {
     if (from == configs_.self()) return;
     note_progress(from, m.from - 1);  // membership.cc: a learner asking is not caught up
-    send(from, ChosenValues{m.from, acceptor_.trim_point(), learner_.commit_index(),
-                            learner_.chosen_from(m.from, config_.max_message_bytes)});
+    Index first = m.from;
+    for (std::uint32_t page = 0; page < tuning_.chosen_pages_per_request; ++page) {
+        std::vector<std::string> values = learner_.chosen_from(first, config_.max_message_bytes);
+        const std::size_t n = values.size();
+        if (n == 0 && page > 0) break;
+        send(from, ChosenValues{first, acceptor_.trim_point(), learner_.commit_index(), std::move(values)});
+        if (n == 0) break;
+        first += n;
+    }
 }
 
 // Every value is learned whoever sent it and whenever (a late or repeated answer too): a chosen

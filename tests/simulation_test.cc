@@ -336,6 +336,10 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "snapshot from another and never asked for the slots between, which that peer held "
          "(paxos/catch_up.cc: fetch_base)",
          true},
+        {"paxos", 220045,
+         "a node replaced after the liveness phase began relearned a 13,859-slot log one 120-byte "
+         "page per round trip (paxos/tuning.h: chosen_pages_per_request)",
+         true},
         {"multipaxos", 40790,
          "a voter whose phase 1 report was complete timed out and deposed a candidate paging through "
          "the others' reports one slot at a time, and so on for 20 s (multipaxos/election.cc: a "
