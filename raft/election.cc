@@ -89,8 +89,7 @@ void Raft::become_pre_candidate() {
     reset_election_timer();
     votes_ = members_.tally();
     votes_.record(id_, true);
-    for (NodeId peer : members_.voter_peers())
-        send(peer, RequestVote{true, currentTerm + 1, log_.last_index(), log_.last_term()});
+    for (NodeId peer : members_.voter_peers()) send(peer, vote_request(true, currentTerm + 1));
     if (votes_.won()) become_candidate();  // a one-node cluster
 }
 
@@ -106,8 +105,7 @@ void Raft::become_candidate(bool transfer) {
     votes_ = members_.tally();
     votes_.record(id_, true);
     // They leave after persist (messages.h): a crash must not let us vote twice in this term.
-    for (NodeId peer : members_.voter_peers())
-        send(peer, RequestVote{false, currentTerm, log_.last_index(), log_.last_term(), transfer});
+    for (NodeId peer : members_.voter_peers()) send(peer, vote_request(false, currentTerm, transfer));
     if (votes_.won()) become_leader();
 }
 
@@ -144,7 +142,26 @@ void Raft::on(NodeId from, const TimeoutNow& m) {
 // ---------------------------------------------------------------------------------------------
 // Vote requests (Figure 2, "RequestVote RPC, Receiver implementation")
 
+RequestVote Raft::vote_request(bool pre_vote, std::uint64_t term, bool transfer) const {
+    const std::uint64_t commit_term = log_.term_at(commitIndex).value_or(0);
+    const Index commit = commit_term != 0 ? commitIndex : 0;  // below the log (compacted): say none
+    return RequestVote{pre_vote, term, log_.last_index(), log_.last_term(), transfer, commit, commit_term};
+}
+
+// A candidate's commitIndex is a fact about its log: if ours holds the same entry there, our log is
+// the same up to it (Log Matching, §5.3) and all of it is committed. Learned from any candidate, of
+// any term, before the vote is judged. Configurations take effect when applied: a voter that never
+// heard that a removal committed still counted the removed voter, and with it down the two
+// voters left, a majority of the new configuration, could not elect (the other one's log was
+// shorter, so it was refused; simulator seed 110749). Learning the commit from the other's vote
+// request applies the removal, and the longer log wins in the new configuration.
+void Raft::learn_commit(Index commit, std::uint64_t commit_term) {
+    if (commit <= commitIndex || !log_.matches(commit, commit_term)) return;
+    commitIndex = commit;
+}
+
 void Raft::on(NodeId from, const RequestVote& m) {
+    learn_commit(m.commit, m.commit_term);
     if (m.pre_vote)
         handle_pre_vote(from, m);
     else

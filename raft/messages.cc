@@ -27,6 +27,11 @@ RequestVote read_request_vote(Reader& r, bool pre_vote) {
     if (m.term == 0) r.fail("vote request for term 0");
     if (m.last_log_term > m.term) r.fail("candidate's last entry is from a later term");
     check_position(r, m.last_log_index, m.last_log_term);
+    m.commit = r.u64();
+    m.commit_term = r.u64();
+    check_position(r, m.commit, m.commit_term);
+    if (m.commit > m.last_log_index || m.commit_term > m.last_log_term)
+        r.fail("candidate's commit index beyond its last entry");
     return m;
 }
 
@@ -129,6 +134,8 @@ Bytes encode(const Message& message) {
         w.u64(m->term);
         w.u64(m->last_log_index);
         w.u64(m->last_log_term);
+        w.u64(m->commit);
+        w.u64(m->commit_term);
     } else if (auto* m = std::get_if<RequestVoteResponse>(&message)) {
         put(w, m->pre_vote ? MessageType::pre_vote_response : MessageType::request_vote_response);
         w.u64(m->term);
@@ -266,7 +273,8 @@ std::string describe(const Message& message) {
         return std::string(m->pre_vote   ? "PreVote"
                            : m->transfer ? "RequestVote(transfer)"
                                          : "RequestVote") +
-               " term=" + std::to_string(m->term) + " last=" + position(m->last_log_index, m->last_log_term);
+               " term=" + std::to_string(m->term) + " last=" + position(m->last_log_index, m->last_log_term) +
+               (m->commit != 0 ? " commit=" + position(m->commit, m->commit_term) : "");
     }
     if (auto* m = std::get_if<RequestVoteResponse>(&message)) {
         return std::string(m->pre_vote ? "PreVoteResponse" : "RequestVoteResponse") +

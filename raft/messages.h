@@ -52,6 +52,11 @@ struct RequestVote {
     Index last_log_index = 0;
     std::uint64_t last_log_term = 0;
     bool transfer = false;
+    // The candidate's commitIndex and the term of its entry there (0, 0: none). A voter whose log
+    // holds that entry holds the same log up to it (Log Matching, §5.3), all of it committed: it
+    // learns so (Raft::learn_commit). Not in Figure 2; see README "Membership change".
+    Index commit = 0;
+    std::uint64_t commit_term = 0;
 };
 
 // `term`: the voter's currentTerm, so a stale candidate updates itself (Figure 2). A granted

@@ -110,6 +110,8 @@ private:
     void on(NodeId from, const TimeoutNow& m);
     void become_leader();
     void handle_request_vote(NodeId from, const RequestVote& m);
+    RequestVote vote_request(bool pre_vote, std::uint64_t term, bool transfer = false) const;
+    void learn_commit(Index commit, std::uint64_t commit_term);
     void handle_pre_vote(NodeId from, const RequestVote& m);
     void reset_election_timer();
     bool heard_from_leader_recently() const;

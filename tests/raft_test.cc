@@ -690,6 +690,39 @@ BOOST_AUTO_TEST_CASE(prevote_partitioned_node_does_not_disrupt_leader) {
     BOOST_TEST(c.committed_data(cut_off) == std::vector<std::string>{"a"});
 }
 
+// A vote request carries the candidate's commitIndex and that entry's term: a voter whose log holds
+// the same entry there learns that it, and everything before it, is committed (Log Matching, §5.3),
+// whatever the request's fate. Configurations take effect when applied, so a voter that never
+// heard that a removal committed could not elect with the voters left (simulator seed 110749).
+BOOST_AUTO_TEST_CASE(a_voter_learns_the_commit_index_from_a_vote_request) {
+    EngineCluster c("raft", 3, 23, small_timeouts());
+    trace_if_asked(c);
+    const NodeId leader = c.elect();
+    BOOST_REQUIRE(leader != kNoNode);
+    c.propose(leader, "a");
+    c.stabilize();
+    const NodeId f = some_follower(c, leader);
+    const NodeId other = 6 - leader - f;
+    // "x" reaches f's log, and nothing tells f it committed.
+    c.propose(leader, "x");
+    c.collect();
+    for (InFlight& m : c.take_if([&](const InFlight& m) { return m.from == leader && m.to == f; })) c.deliver(m);
+    c.in_flight().clear();
+    const Index x = c.status(f).log_last_index;
+    const std::uint64_t term = hard_state(c, leader).term;
+    BOOST_REQUIRE(c.status(f).commit_index < x);
+    BOOST_REQUIRE(c.committed_data(f) == std::vector<std::string>{"a"});
+    // A commit index f's log does not hold (one past its last entry): nothing learned.
+    BOOST_TEST(c.deliver(InFlight{other, f, raft::encode(raft::RequestVote{true, term + 1, x + 1, term, false, x + 1, term})}));
+    BOOST_TEST(c.status(f).commit_index < x);
+    // The entry f holds: committed, handed to its state machine, though the pre-vote is refused
+    // (f heard its leader a moment ago).
+    BOOST_TEST(c.deliver(InFlight{other, f, raft::encode(raft::RequestVote{true, term + 1, x, term, false, x, term})}));
+    BOOST_TEST(c.status(f).commit_index == x);
+    BOOST_TEST((c.committed_data(f) == std::vector<std::string>{"a", "x"}));
+    check_invariants(c);
+}
+
 BOOST_AUTO_TEST_CASE(vote_request_ignored_while_the_leader_is_heard) {
     // Dissertation §4.2.3: a server that heard from a leader within the minimum election timeout
     // ignores a RequestVote, even of a higher term, so a server that cannot see the leader cannot

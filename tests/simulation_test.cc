@@ -340,6 +340,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "a node replaced after the liveness phase began relearned a 13,859-slot log one 120-byte "
          "page per round trip (paxos/tuning.h: chosen_pages_per_request)",
          true},
+        {"raft", 110749,
+         "the two voters left of a new configuration could not elect: one had never applied the "
+         "removal it held in its log, the other refused it for its shorter log (raft/election.cc: "
+         "learn_commit from vote requests)",
+         true},
         {"multipaxos", 40790,
          "a voter whose phase 1 report was complete timed out and deposed a candidate paging through "
          "the others' reports one slot at a time, and so on for 20 s (multipaxos/election.cc: a "
