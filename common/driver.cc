@@ -84,7 +84,10 @@ void Driver::track_leadership(const EngineStatus& s) {
     std::pair<NodeId, Epoch> leadership{s.leader, s.epoch};
     if (leadership == leadership_) return;
     leadership_ = leadership;
-    for (auto& [key, w] : writes_) w.retry_tick = now_tick_;
+    for (auto& [key, w] : writes_) {
+        w.retry_tick = now_tick_;
+        w.retry_wait_ticks = 0;  // a fresh start with the new leader, past any stall check
+    }
 }
 
 // Without client traffic, time must still move in the log while something waits to expire.
@@ -260,12 +263,20 @@ void Driver::read(Completion done) {
 }
 
 // Requests past their deadline fail; requests due for a retry are proposed (or read) again.
+//
+// A write is proposed again only once the log has stalled here: nothing applied for the write's
+// retry wait. While entries are applied it is most likely queued behind them, and another copy
+// would only lengthen that queue: with a backlog longer than the retry wait, every write went out
+// two to four times, the leader took in entries faster than it could replicate them, and the
+// backlog never drained (a retry storm; simulator seed raft 100087). A proposal that was lost
+// (a forwarded one dropped with its connection) waits for the deadline, and its client retries;
+// one lost with its leader goes out at once to the next (track_leadership).
 void Driver::expire_and_retry() {
     std::vector<std::pair<RequestKey, Outcome>> settled;
     for (auto& [key, w] : writes_) {
         if (now_tick_ >= w.deadline_tick)
             settled.emplace_back(key, expired(w));
-        else if (now_tick_ >= w.retry_tick)
+        else if (now_tick_ >= w.retry_tick && now_tick_ >= applied_at_tick_ + w.retry_wait_ticks)
             if (auto outcome = propose(w)) settled.emplace_back(key, std::move(*outcome));
     }
     for (auto& [key, outcome] : settled) complete_write(key, outcome);
@@ -458,6 +469,7 @@ void Driver::apply(const Committed& e) {
                                                      std::to_string(e.index) + " after " +
                                                      std::to_string(applied_index_) + ")");
     applied_index_ = e.index;
+    applied_at_tick_ = now_tick_;
     if (!e.data.empty()) {
         auto command = decode_command(e.data);
         if (!command) {
@@ -513,6 +525,7 @@ bool Driver::snapshot_host_install(const SnapshotMeta& meta, std::string_view pa
                   "an installed snapshot moves the state forward");
     if (!state_machine_.restore(payload)) return false;
     applied_index_ = meta.last_included_index;
+    applied_at_tick_ = now_tick_;
     installed_through_ = meta.last_included_index;
     cluster_clock_.restart(state_machine_.cluster_time_ms(), now_ms());
     engine_->snapshot_installed(meta);

@@ -367,6 +367,9 @@ private:
     std::string storage_error_;
 
     Index applied_index_ = 0;
+    // The tick of the last apply (an entry or an installed snapshot): the retry timer waits for
+    // the log to stall before it proposes a write again (expire_and_retry).
+    std::uint64_t applied_at_tick_ = 0;
     // The highest snapshot installed from a peer: committed entries at or below it that are
     // still on their way to apply() are skipped (the state machine already holds them).
     Index installed_through_ = 0;

@@ -492,6 +492,32 @@ BOOST_FIXTURE_TEST_CASE(a_change_refused_until_the_deadline_returns_the_last_rea
     BOOST_TEST(outcomes[0].reply.ends_with("; try again"));
 }
 
+// A write waiting while the log moves is queued behind the entries being applied: another copy
+// would only lengthen the queue (a retry storm kept a backlog from ever draining in the simulator,
+// seed raft 100087). It goes out again once the log has stalled for its retry wait.
+BOOST_FIXTURE_TEST_CASE(a_write_waiting_while_the_log_moves_is_not_proposed_again, Fixture) {
+    driver->tick();  // the driver learns who leads (a new leader sends everything pending at once)
+    engine->swallow = true;  // "a" waits, as if queued behind a leader's backlog
+    driver->submit(std::nullopt, "a", record());
+    driver->pump();
+    engine->swallow = false;
+    for (int i = 0; i < 5; ++i) {  // other writes are applied at every tick
+        driver->submit(std::nullopt, "b" + std::to_string(i), record());
+        driver->pump();
+        disk.complete();
+        driver->tick();
+    }
+    BOOST_TEST(engine->proposals == 1 + 5);  // "a" was due at tick 3, but the log moved
+    BOOST_TEST(outcomes.size() == 5u);
+    for (int i = 0; i < 3; ++i) driver->tick();  // the log stalls for retry_ticks
+    BOOST_TEST(engine->proposals == 1 + 5 + 1);
+    driver->pump();
+    BOOST_REQUIRE(!disk.pending.empty());
+    disk.complete();
+    BOOST_REQUIRE(outcomes.size() == 6u);
+    BOOST_TEST((outcomes[5].status == Outcome::Status::ok));
+}
+
 BOOST_FIXTURE_TEST_CASE(a_placed_change_is_never_proposed_again, Fixture) {
     engine->swallow = true;  // placed, then lost with its leader
     driver->submit_config_change(std::nullopt, kAddFour, record());

@@ -345,6 +345,12 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "removal it held in its log, the other refused it for its shorter log (raft/election.cc: "
          "learn_commit from vote requests)",
          true},
+        {"raft", 100087,
+         "with one 120-byte entry per AppendEntries and one in flight, the backlog at healing was 9 s "
+         "long; every waiting write was proposed again two to four times, the leader took in entries "
+         "faster than it replicated them, and no write finished in time (common/driver.cc: a write is "
+         "proposed again only once the log stalls)",
+         true},
         {"multipaxos", 40790,
          "a voter whose phase 1 report was complete timed out and deposed a candidate paging through "
          "the others' reports one slot at a time, and so on for 20 s (multipaxos/election.cc: a "
