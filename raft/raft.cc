@@ -37,9 +37,15 @@ Raft::Raft(const EngineConfig& config, RecoveredState recovered)
                                     std::to_string(currentTerm));
     commit_hint_ = persisted.metadata.commit;
     recover_configuration(commit_hint_);
-    // Everyone starts as a follower (§5.2); commitIndex is volatile and is learned again from the
-    // leader, so the runtime re-applies the log from after its snapshot (from index 1 without one)
-    // as entries become known committed.
+    // Everyone starts as a follower (§5.2). commitIndex is volatile in Figure 2, but the hint is a
+    // fact: every entry through it was committed, and a log never loses or replaces a committed
+    // entry it holds (the store may drop a damaged tail: hence the min). So commitIndex starts
+    // there (as etcd's HardState.Commit), the runtime re-applies the log from after its snapshot
+    // through it at once, and vote requests carry it (learn_commit): a node that applied a change
+    // before the whole cluster restarted tells it to a voter that never learned it committed,
+    // instead of both waiting for ever on the configuration before it (simulator seed raft 131822:
+    // a removal committed, its leader stopped before the last voter heard, then a full crash).
+    commitIndex = std::max(commitIndex, std::min(commit_hint_, log_.last_index()));
     reset_election_timer();
 }
 

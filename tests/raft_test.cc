@@ -723,6 +723,45 @@ BOOST_AUTO_TEST_CASE(a_voter_learns_the_commit_index_from_a_vote_request) {
     check_invariants(c);
 }
 
+// The commit hint a node persisted with its hard state is a fact: after a restart its commitIndex
+// starts there, and it re-applies its log through it at once, cut off from everyone; its vote
+// requests then carry it to voters that never learned it (simulator seed raft 131822: a voter that
+// had applied a removal and one that had not both restarted, and neither could elect).
+BOOST_AUTO_TEST_CASE(a_restarted_node_starts_from_its_persisted_commit_hint) {
+    EngineCluster c("raft", 3, 24, small_timeouts());
+    trace_if_asked(c);
+    const NodeId leader = c.elect();
+    BOOST_REQUIRE(leader != kNoNode);
+    c.propose(leader, "a");
+    c.propose(leader, "b");
+    c.stabilize();
+    // A new term makes the followers write their hard state, with the commit index they know.
+    c.crash(leader);
+    const NodeId next = c.elect();
+    BOOST_REQUIRE(next != kNoNode);
+    c.stabilize();
+    const NodeId f = 6 - leader - next;
+    const Index hint = hard_state(c, f).commit;
+    BOOST_REQUIRE(hint >= 3u);  // the first leader's no-op, "a" and "b"
+    c.crash(f);
+    c.isolate(f);
+    c.restart(f);
+    BOOST_TEST(c.status(f).commit_index == hint);
+    BOOST_TEST((c.committed_data(f) == std::vector<std::string>{"a", "b"}));
+    // Left alone it campaigns, and its pre-vote tells the commit index.
+    std::optional<raft::RequestVote> asked;
+    for (int i = 0; i < 200 && !asked; ++i) {
+        c.tick(f);
+        c.collect();
+        for (const InFlight& m : c.take_if([&](const InFlight& m) { return m.from == f; }))
+            if (auto decoded = raft::decode(m.payload))
+                if (auto* vote = std::get_if<raft::RequestVote>(&*decoded)) asked = *vote;
+    }
+    BOOST_REQUIRE(asked.has_value());
+    BOOST_TEST(asked->commit == hint);
+    check_invariants(c);
+}
+
 BOOST_AUTO_TEST_CASE(vote_request_ignored_while_the_leader_is_heard) {
     // Dissertation §4.2.3: a server that heard from a leader within the minimum election timeout
     // ignores a RequestVote, even of a higher term, so a server that cannot see the leader cannot
