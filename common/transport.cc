@@ -128,6 +128,7 @@ struct Connection {
     std::size_t bulk_bytes = 0;
     bool unsent_limited = false;  // TCP_NOTSENT_LOWAT is set (bulk frames are queued)
     bool closed = false;
+    bool dialed_by_lower = true;  // the lower id of the pair dialed it (the usual way round)
     // The link delay stage (--link-delay): frames not yet due, in send order (so in due order).
     DelayLine delay_line;
     std::deque<DelayedFrame> delayed;
@@ -194,11 +195,11 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         for (auto& [id, peer] : peers) start_dialing(id);
     }
 
-    // The lower id dials; one dial_loop per peer at a time.
+    // One dial_loop per peer at a time (the higher id's waits for the lower to dial first).
     void start_dialing(NodeId id) {
         Peer& peer = peers.at(id);
         if (!peer.backoff) peer.backoff = std::make_unique<asio::steady_timer>(io);
-        if (self > id || peer.dialing || stopped || !acceptor) return;
+        if (peer.dialing || stopped || !acceptor) return;
         peer.dialing = true;
         asio::co_spawn(io, dial_loop(shared_from_this(), id), rethrow_escaped);
     }
@@ -332,8 +333,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             co_return kNoNode;
         }
         std::string why;
-        if (h.protocol == protocol && h.to == self && !dialer && h.from < self && !is_member(h.from) &&
-            options.admit_unlisted && options.admit_unlisted())
+        if (h.protocol == protocol && h.to == self && !dialer && !is_member(h.from) && options.admit_unlisted &&
+            options.admit_unlisted())
             admit_unlisted(h.from);
         if (h.protocol != protocol)
             why = "peer runs --protocol " + h.protocol + ", this node runs " + protocol;
@@ -343,8 +344,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             why = "node " + std::to_string(h.from) + " is not a member";
         else if (dialer && h.from != expected_peer)
             why = "expected node " + std::to_string(expected_peer) + ", got " + std::to_string(h.from);
-        else if (!dialer && h.from > self)
-            why = "node " + std::to_string(h.from) + " dialed, but the lower id dials";
+        else if (!dialer && h.from > self && connected_to(h.from))
+            why = "node " + std::to_string(h.from) + " dialed, but this node's connection with it is up";
         else
             why = certificate_refusal(stream, h.from);
         if (!why.empty()) {
@@ -454,10 +455,17 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         Stream stream = me->stream_for(std::move(socket));
         NodeId peer = co_await me->handshake(stream, kNoNode);
         if (peer == kNoNode || me->stopped) co_return;
-        co_await me->run(std::make_shared<Connection>(std::move(stream), peer, me->options.link_delay));
+        auto connection = std::make_shared<Connection>(std::move(stream), peer, me->options.link_delay);
+        connection->dialed_by_lower = peer < me->self;
+        co_await me->run(std::move(connection));
     }
 
-    // A lower-id node this one does not know dialed it, and options.admit_unlisted allowed it.
+    bool connected_to(NodeId id) const {
+        auto it = peers.find(id);
+        return it != peers.end() && it->second.connection && !it->second.connection->closed;
+    }
+
+    // A node this one does not know dialed it, and options.admit_unlisted allowed it.
     void admit_unlisted(NodeId id) {
         Peer& peer = peers[id];
         peer.member = true;
@@ -475,6 +483,13 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         std::uint32_t backoff_ms = me->options.connect_backoff_min_ms;
         Peer& peer = me->peers.at(peer_id);  // entries are never erased
         while (!me->stopped && peer.member) {
+            if (me->self > peer_id) {
+                // The higher id: only after reverse_dial_after_ms with no connection (the lower's).
+                peer.backoff->expires_after(std::chrono::milliseconds(me->options.reverse_dial_after_ms));
+                co_await peer.backoff->async_wait(tuple_awaitable);
+                if (me->stopped || !peer.member) break;
+                if (me->connected_to(peer_id)) continue;
+            }
             tcp::socket socket(me->io);
             asio::steady_timer deadline(me->io);
             deadline.expires_after(std::chrono::milliseconds(me->options.handshake_timeout_ms));
@@ -494,8 +509,9 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
                 Stream stream = me->stream_for(std::move(socket));
                 if (co_await me->handshake(stream, peer_id) == peer_id && !me->stopped) {
                     backoff_ms = me->options.connect_backoff_min_ms;
-                    co_await me->run(
-                        std::make_shared<Connection>(std::move(stream), peer_id, me->options.link_delay));
+                    auto connection = std::make_shared<Connection>(std::move(stream), peer_id, me->options.link_delay);
+                    connection->dialed_by_lower = me->self < peer_id;
+                    co_await me->run(std::move(connection));
                     ran = true;
                 }
             }
@@ -516,7 +532,14 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             c->close();
             co_return;
         }
-        if (peer.connection) peer.connection->close();  // a newer connection replaces an old one
+        if (peer.connection && !peer.connection->closed) {
+            // Both ends dialed at once: each keeps the connection the lower id dialed.
+            if (peer.connection->dialed_by_lower && !c->dialed_by_lower) {
+                c->close();
+                co_return;
+            }
+            peer.connection->close();  // a newer connection replaces an old one
+        }
         peer.connection = c;
         peer.failed = false;
         peer.refusal.clear();  // it admitted this node

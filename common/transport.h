@@ -1,8 +1,12 @@
 // Peer-to-peer transport over TCP, written with Boost.Asio C++20 coroutines.
 //
 // One connection per peer pair, used in both directions: the node with the lower id dials, the
-// higher id accepts (so two nodes never race to open two connections). The dialer reconnects
-// with exponential backoff; the acceptor waits for it. Each connection starts with a Hello frame
+// higher id accepts (so two nodes rarely race to open two connections). The dialer reconnects
+// with exponential backoff. The higher id dials too, but only once it has had no connection with
+// the lower for reverse_dial_after_ms: the lower may not know it (a node started with --join
+// knows one member; a member that was away does not know those added since), and a lower id that
+// does not know a member never dials it. When both ends dial at once, both keep the connection
+// the lower id dialed. Each connection starts with a Hello frame
 // each way that names the cluster protocol and both ids; anything unexpected closes it. A Hello
 // from node 0 is a probe (probe()): the acceptor answers with its own Hello and closes.
 //
@@ -30,7 +34,7 @@
 // What the transport knows of each peer's link is there for operators and for failing requests
 // fast (common/node.h): connected; known down (its connection closed, a dial failed, or a
 // handshake with it failed); or unknown (not heard from since start: a higher id waits to be
-// dialed). And the reason the peer gave when it last refused this node at the handshake
+// dialed, at first). And the reason the peer gave when it last refused this node at the handshake
 // (common/membership_guard.h), until it admits this node. The reason travels in the Hello's
 // refusal field, at most kMaxRefusalBytes, and is kept with control characters replaced, since
 // it comes from another process.
@@ -104,6 +108,9 @@ struct TransportOptions {
     // connect costs one RST, so a short cap is cheap.
     std::uint32_t connect_backoff_max_ms = 200;
     std::uint32_t handshake_timeout_ms = 3000;
+    // How long the higher id of a pair waits for the lower to dial before it dials itself, and
+    // then between its attempts (see the header comment).
+    std::uint32_t reverse_dial_after_ms = 1000;
     // One-way delay (and jitter) added to every frame sent to a peer: WAN emulation for the
     // bench, off unless ballot-server is given --link-delay (see the header comment).
     LinkDelay link_delay;

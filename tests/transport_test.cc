@@ -544,6 +544,65 @@ BOOST_AUTO_TEST_CASE(a_joining_node_admits_an_unlisted_lower_id_only_while_allow
     io.poll();
 }
 
+// A node started with --join knows one member, and a lower id never dials a node it does not
+// know: the higher id dials it, once it has waited reverse_dial_after_ms for the lower to (a
+// Multi-Paxos leader 4 and a replaced node 3 that knew only node 1 never met otherwise).
+BOOST_AUTO_TEST_CASE(a_higher_id_dials_a_lower_one_that_does_not_know_it) {
+    asio::io_context io;
+    Inbox inbox3, inbox4;
+    LogLines log3, log4;
+    TransportOptions options;
+    options.reverse_dial_after_ms = 50;
+    TransportOptions joining = options;
+    joining.admit_unlisted = [] { return true; };
+    Transport n3(io, 3, kProtocol, {}, joining, inbox3.control(), inbox3.bulk(), log3.sink());
+    n3.start({kLoopback, 0});
+    Transport n4(io, 4, kProtocol, {{3, n3.local_endpoint()}}, options, inbox4.control(), inbox4.bulk(),
+                 log4.sink());
+    n4.start({kLoopback, 0});
+    BOOST_REQUIRE(run_until(io, [&] { return n3.connected(4) && n4.connected(3); }));
+    BOOST_TEST(log3.contains("node 4 dialed this joining node: admitting it as a peer"));
+    n4.send(3, text("entries"));
+    n3.send(4, text("ack"));
+    BOOST_REQUIRE(run_until(io, [&] { return inbox3.count(false) == 1 && inbox4.count(false) == 1; }));
+    n3.stop();
+    n4.stop();
+    io.poll();
+}
+
+// Both ends dial at once (the higher id's wait is 0 here): each keeps the connection the lower id
+// dialed, so frames flow both ways on one connection and none is lost to a duplicate's closing.
+BOOST_AUTO_TEST_CASE(when_both_ends_dial_both_keep_the_lower_ids_connection) {
+    asio::io_context io;
+    Inbox inbox1, inbox2;
+    LogLines log1, log2;
+    TransportOptions options;
+    options.reverse_dial_after_ms = 0;
+    tcp::acceptor a1(io, {kLoopback, 0}), a2(io, {kLoopback, 0});
+    const tcp::endpoint e1 = a1.local_endpoint(), e2 = a2.local_endpoint();
+    Transport n1(io, 1, kProtocol, {{2, e2}}, options, inbox1.control(), inbox1.bulk(), log1.sink());
+    Transport n2(io, 2, kProtocol, {{1, e1}}, options, inbox2.control(), inbox2.bulk(), log2.sink());
+    n1.start(std::move(a1));
+    n2.start(std::move(a2));
+    BOOST_REQUIRE(run_until(io, [&] { return n1.connected(2) && n2.connected(1); }));
+    // Let any second connection finish its handshake and be settled.
+    const auto settle = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    run_until(io, [&] { return std::chrono::steady_clock::now() > settle; });
+    BOOST_REQUIRE(n1.connected(2) && n2.connected(1));
+    for (std::uint32_t i = 0; i < 100; ++i) {
+        n1.send(2, numbered(i, 8));
+        n2.send(1, numbered(i, 8));
+    }
+    BOOST_REQUIRE(run_until(io, [&] { return inbox1.count(false) == 100 && inbox2.count(false) == 100; }));
+    for (std::uint32_t i = 0; i < 100; ++i) {
+        BOOST_TEST(seq_of(inbox1.arrivals[i].payload) == i);
+        BOOST_TEST(seq_of(inbox2.arrivals[i].payload) == i);
+    }
+    n1.stop();
+    n2.stop();
+    io.poll();
+}
+
 // MEMBER ADD learns the data dir identity of the node it adds by a probe (Transport::probe): the
 // node at the address answers with its own Hello and admits no one, and the prober says plainly
 // when the address holds another node, another protocol, or nothing that answers.
