@@ -239,8 +239,11 @@ void Node::open() {
         guard_->note_mark(peer, incarnation, mark);
     };
     // A --join node knows only some members from --node, and the leader that adds it may not be one
-    // of them: until it has a configuration, it lets any lower-id node of its protocol dial it.
+    // of them: until it has a configuration, it lets any node of its protocol dial it.
     transport_options.admit_unlisted = [this] { return options_.join && driver_->configuration().empty(); };
+    // And a member that was away admits a node added since, which it does not know yet, if that
+    // node has applied more of the log (TransportOptions::applied_index).
+    transport_options.applied_index = [this] { return driver_->applied_index(); };
     transport_ = std::make_unique<Transport>(
         io_, self, options_.protocol, peers, transport_options,
         [this](NodeId from, std::span<const std::uint8_t> payload) {

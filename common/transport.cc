@@ -45,6 +45,7 @@ struct Hello {
     std::uint64_t identity = 0;  // the sender's data dir identity
     HelloMarks marks;            // and its high-water marks
     std::string refusal;         // non-empty: the acceptor refuses the dialer, and says why
+    Index applied = 0;           // how much of the log the sender has applied
 };
 
 Bytes encode_hello(const Hello& h) {
@@ -59,6 +60,7 @@ Bytes encode_hello(const Hello& h) {
     w.u64(h.marks.boot_mark);
     w.u64(h.marks.mark);
     w.str(h.refusal);
+    w.u64(h.applied);
     Bytes frame;
     put_frame_header(frame, payload.size());
     frame.insert(frame.end(), payload.begin(), payload.end());
@@ -79,6 +81,7 @@ std::optional<Hello> decode_hello(const std::optional<Bytes>& frame) {
     h.marks.boot_mark = r.u64();
     h.marks.mark = r.u64();
     h.refusal = r.str();
+    h.applied = r.u64();
     if (!r.finish() || !magic_ok) return std::nullopt;
     return h;
 }
@@ -173,6 +176,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     std::mt19937_64 jitter_rng{std::random_device{}()};  // --link-delay's jitter draws
 
     HelloMarks my_marks() const { return options.marks ? options.marks() : HelloMarks{}; }
+    Index my_applied() const { return options.applied_index ? options.applied_index() : 0; }
 
     void say(LogLevel level, const std::string& line) {
         if (log) log(level, line);
@@ -318,7 +322,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         bool dialer = expected_peer != kNoNode;
         if (dialer) {
             Bytes hello =
-                encode_hello(Hello{protocol, self, expected_peer, options.identity, my_marks(), {}});
+                encode_hello(Hello{protocol, self, expected_peer, options.identity, my_marks(), {}, my_applied()});
             auto [ec, n] = co_await stream.write_all(asio::buffer(hello));
             if (ec) co_return kNoNode;
         }
@@ -333,9 +337,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             co_return kNoNode;
         }
         std::string why;
-        if (h.protocol == protocol && h.to == self && !dialer && !is_member(h.from) && options.admit_unlisted &&
-            options.admit_unlisted())
-            admit_unlisted(h.from);
+        if (h.protocol == protocol && h.to == self && !dialer && !is_member(h.from)) admit_unlisted(h);
         if (h.protocol != protocol)
             why = "peer runs --protocol " + h.protocol + ", this node runs " + protocol;
         else if (h.to != self)
@@ -364,7 +366,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         if (options.admit) refusal = co_await admit(h);
         if (refusal) say(LogLevel::error, "refusing node " + std::to_string(h.from) + ": " + *refusal);
         Bytes reply = encode_hello(Hello{protocol, self, h.from, options.identity, my_marks(),
-                                         bounded_reason(refusal.value_or(""))});
+                                         bounded_reason(refusal.value_or("")), my_applied()});
         auto [ec, n] = co_await stream.write_all(asio::buffer(reply));
         if (ec || refusal) {
             note_failed(h.from);
@@ -390,7 +392,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     // handshake shows it.
     awaitable<void> answer_probe(Stream& stream) {
         say(LogLevel::debug, "answering a data dir identity probe from " + remote_text(stream));
-        Bytes reply = encode_hello(Hello{protocol, self, kNoNode, options.identity, my_marks(), {}});
+        Bytes reply = encode_hello(Hello{protocol, self, kNoNode, options.identity, my_marks(), {}, my_applied()});
         co_await stream.write_all(asio::buffer(reply));
         stream.close();
     }
@@ -416,7 +418,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         stream.emplace(me->stream_for(std::move(socket)));
         if (!co_await me->tls_handshake(*stream, expected))
             co_return failed("the TLS handshake with " + where + " failed");
-        Bytes hello = encode_hello(Hello{me->protocol, kNoNode, expected, me->options.identity, me->my_marks(), {}});
+        Bytes hello = encode_hello(Hello{me->protocol, kNoNode, expected, me->options.identity, me->my_marks(), {}, me->my_applied()});
         auto [write_ec, n] = co_await stream->write_all(asio::buffer(hello));
         std::optional<Hello> reply;
         if (!write_ec) reply = decode_hello(co_await read_frame(*stream, 4096));
@@ -465,13 +467,23 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         return it != peers.end() && it->second.connection && !it->second.connection->closed;
     }
 
-    // A node this one does not know dialed it, and options.admit_unlisted allowed it.
-    void admit_unlisted(NodeId id) {
-        Peer& peer = peers[id];
+    // A node this one does not know dialed it: admitted (as a peer with no address, never dialed)
+    // while options.admit_unlisted allows it, or if it has applied more of the log than this node
+    // (TransportOptions::applied_index); else the handshake refuses it as not a member.
+    void admit_unlisted(const Hello& h) {
+        std::string why;
+        if (options.admit_unlisted && options.admit_unlisted())
+            why = "dialed this joining node";
+        else if (h.applied > my_applied())
+            why = "is not in this node's configuration but has applied more of the log (" +
+                  std::to_string(h.applied) + " > " + std::to_string(my_applied()) +
+                  "): it may be in a newer one";
+        else
+            return;
+        Peer& peer = peers[h.from];
         peer.member = true;
         if (!peer.backoff) peer.backoff = std::make_unique<asio::steady_timer>(io);
-        say(LogLevel::info,
-            "node " + std::to_string(id) + " dialed this joining node: admitting it as a peer");
+        say(LogLevel::info, "node " + std::to_string(h.from) + " " + why + ": admitting it as a peer");
     }
 
     bool is_member(NodeId id) const {

@@ -7,7 +7,9 @@
 // knows one member; a member that was away does not know those added since), and a lower id that
 // does not know a member never dials it. When both ends dial at once, both keep the connection
 // the lower id dialed. Each connection starts with a Hello frame
-// each way that names the cluster protocol and both ids; anything unexpected closes it. A Hello
+// each way that names the cluster protocol, both ids and how much of the log the sender has
+// applied (a member that was away admits a peer it does not know yet but that is ahead of it:
+// TransportOptions::applied_index); anything unexpected closes it. A Hello
 // from node 0 is a probe (probe()): the acceptor answers with its own Hello and closes.
 //
 // Frames: u32 length (of what follows), u8 frame version, payload. The versions:
@@ -127,6 +129,15 @@ struct TransportOptions {
     // with no address, never dialed) instead of refusing it as "not a member". For a node started
     // with --join, until it learns a configuration (common/node.h).
     std::function<bool()> admit_unlisted;
+    // How much of the log this node has applied, sent in every Hello. A node that was away holds
+    // an old configuration and does not know the members added since; one of them that dials it
+    // having applied more of the log than it has (so it may be in a configuration this node has
+    // not reached yet) is admitted, as with admit_unlisted, instead of being refused as "not a
+    // member": else a Raft follower that was down while its leader was added never hears from that
+    // leader, and never catches up. Safe: Raft takes AppendEntries and vote requests from servers
+    // outside its configuration (Ongaro's dissertation §4.1), and a Paxos acceptor's promise binds
+    // only itself; the membership guard still checks the identity it presents. Unset: 0.
+    std::function<Index()> applied_index;
     // Mutual TLS (common/tls.h, peer_tls; --tls-cert-file and co): every connection runs a TLS
     // handshake first, each side verifying the other's certificate against the CA, then the Hello
     // exchange inside it; a peer whose certificate does not name the id its Hello claims

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -215,6 +216,45 @@ BOOST_DATA_TEST_CASE(adds_a_node_then_removes_the_leader,
     BOOST_TEST(c.write_until_ok(next, "after-leader-removed", "3", kLiveness));
     BOOST_TEST(c.read_eventually(survivor, "before", kLiveness).str == "1");
     BOOST_TEST(c.read_eventually(survivor, "promoted", kLiveness).str == "4");
+}
+
+// A member that was down while node 4 was added does not know node 4 when it comes back; with
+// node 4 leading, it would hear only from followers (nothing, in Raft) and never catch up, were it
+// to refuse node 4 as "not a member". It admits node 4 since node 4 has applied more of the log
+// (common/transport.h, applied_index), and learns the configuration and the writes it missed.
+BOOST_DATA_TEST_CASE(a_member_that_was_away_catches_up_from_a_leader_added_meanwhile,
+                     bdata::make(std::vector<std::string>{"raft", "multipaxos"}), protocol) {
+    LocalCluster c(kServer, protocol, 4);
+    start_three_and_a_joining_fourth(c);
+    const NodeId leader = c.wait_for_leader(kLiveness);
+    BOOST_REQUIRE(leader != 0);
+    const NodeId away = leader == 2 ? 3 : 2;
+    c.signal(away, SIGKILL);
+    auto add = until(c, leader, {"MEMBER", "ADD", "4", c.address(4)},
+                     [](auto& v) { return !v.is_error() || !v.str.ends_with("try again"); });
+    BOOST_REQUIRE_MESSAGE(add.str == "OK", add.str << "\n" << c.log_tail(leader));
+    auto promoted = until(c, leader, {"MEMBER", "LIST"},
+                          [&](auto& v) { return v.elements.size() == 4 && v.elements[3].str == voter(c, 4); });
+    BOOST_REQUIRE_MESSAGE(promoted.elements.size() == 4u, c.log_tail(leader));
+    auto transfer = until(c, leader, {"MEMBER", "TRANSFER", "4"},
+                          [](auto& v) { return !v.is_error() || !v.str.ends_with("try again"); });
+    BOOST_REQUIRE_MESSAGE(transfer.str == "OK", transfer.str << "\n" << c.log_tail(leader));
+    BOOST_REQUIRE_MESSAGE(c.info(4)["role"] == "leader", c.log_tail(4));
+    BOOST_REQUIRE(c.write_until_ok(4, "while-away", "4", kLiveness));
+
+    c.start_with(away, c.node_args({1, 2, 3}), {});
+    auto learned = until(c, away, {"MEMBER", "LIST"}, [](auto& v) { return v.elements.size() == 4; });
+    BOOST_TEST(learned.elements.size() == 4u, c.log_tail(away));
+    BOOST_TEST(c.info(4)["role"] == "leader");  // caught up from node 4, not from a new leader
+    const std::string admitted = "node 4 is not in this node's configuration but has applied more of the log";
+    std::ifstream log(c.log_path(away));
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    BOOST_TEST(text.find(admitted) != std::string::npos);
+    // Node 4 now counts on it: stop another, and the quorum of four needs the one that was away.
+    const NodeId other = 6 - leader - away;  // the third of nodes 1-3
+    BOOST_TEST_MESSAGE(protocol << ": node " << away << " was away; stopping node " << other);
+    c.signal(other, SIGKILL);
+    BOOST_TEST(c.write_until_ok(4, "after", "5", kLiveness), c.log_tail(away));
 }
 
 // Basic Paxos has no leader: any voter takes a change, which governs α slots after the slot that

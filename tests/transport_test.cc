@@ -144,6 +144,7 @@ Bytes hello(NodeId from, NodeId to) {
     w.u64(to);
     for (int i = 0; i < 4; ++i) w.u64(0);  // identity, incarnation, boot mark, mark
     w.str("");                             // no refusal
+    w.u64(0);                              // applied
     return frame(1, payload);
 }
 
@@ -540,6 +541,35 @@ BOOST_AUTO_TEST_CASE(a_joining_node_admits_an_unlisted_lower_id_only_while_allow
     BOOST_REQUIRE(run_until(io, [&] { return n4.connected(1) && n1.connected(4); }));
     BOOST_TEST(n4.links().size() == 1u);
     n1.stop();
+    n4.stop();
+    io.poll();
+}
+
+// A member that was away holds an old configuration: a node added since dials it (here the
+// higher id, after its reverse-dial wait) and is admitted only if it has applied more of the log,
+// i.e. it may be in a configuration this member has not reached yet.
+BOOST_AUTO_TEST_CASE(a_member_admits_an_unknown_node_only_if_it_has_applied_more) {
+    asio::io_context io;
+    Inbox inbox2, inbox4;
+    LogLines log2, log4;
+    Index applied2 = 50, applied4 = 50;
+    TransportOptions away, added;
+    away.applied_index = [&] { return applied2; };
+    added.applied_index = [&] { return applied4; };
+    added.reverse_dial_after_ms = 20;
+    Transport n2(io, 2, kProtocol, {}, away, inbox2.control(), inbox2.bulk(), log2.sink());
+    n2.start({kLoopback, 0});
+    Transport n4(io, 4, kProtocol, {{2, n2.local_endpoint()}}, added, inbox4.control(), inbox4.bulk(),
+                 log4.sink());
+    n4.start({kLoopback, 0});
+    BOOST_REQUIRE(run_until(io, [&] { return log2.contains("node 4 is not a member"); }));
+    BOOST_TEST(!n2.connected(4));
+    applied4 = 51;  // node 4 applied its own addition, which node 2 has not
+    BOOST_REQUIRE(run_until(io, [&] { return n2.connected(4) && n4.connected(2); }));
+    BOOST_TEST(log2.contains("node 4 is not in this node's configuration but has applied more of the log (51 > 50)"));
+    n4.send(2, text("entries"));
+    BOOST_REQUIRE(run_until(io, [&] { return inbox2.count(false) == 1; }));
+    n2.stop();
     n4.stop();
     io.poll();
 }
