@@ -114,9 +114,9 @@ void check_serving(LocalCluster& c, NodeId id, const std::string& key) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(clients_talk_tls_and_a_plaintext_client_is_dropped) {
-    Certs certs("clients");
-    TlsCluster t("raft", certs);
+BOOST_DATA_TEST_CASE(clients_talk_tls_and_a_plaintext_client_is_dropped, bdata::make(engine_names()), protocol) {
+    Certs certs("clients-" + protocol);
+    TlsCluster t(protocol, certs);
     LocalCluster& c = t.c;
     const std::string port = std::to_string(c.port(1));
 
