@@ -53,8 +53,14 @@ std::vector<NodeId> ConfigHistory::members_from(Index slot) const {
     return ids;
 }
 
-void ConfigHistory::chosen(Index slot, const Configuration& config) {
-    by_first_slot_[slot + kAlpha] = config;
+bool ConfigHistory::chosen(Index slot, const ConfigEntry& entry, bool guard) {
+    if (guard && !empty()) {
+        const Configuration& newest = latest();
+        if (latest_from() > slot || newest.refuse(entry.change) || newest.with(entry.change) != entry.config)
+            return false;
+    }
+    by_first_slot_[slot + kAlpha] = entry.config;
+    return true;
 }
 
 Bytes ConfigHistory::encode_after(Index last_slot) const {

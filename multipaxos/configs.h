@@ -55,8 +55,18 @@ public:
     // Every member of a configuration governing some slot >= `slot`.
     std::vector<NodeId> members_from(Index slot) const;
 
-    // A configuration command was chosen (and delivered) in `slot`: `config` governs from slot + α.
-    void chosen(Index slot, const Configuration& config);
+    // A configuration command was chosen (and delivered, in slot order) in `slot`. It takes effect
+    // (true: its configuration governs from slot + α) only if it was made to the latest
+    // configuration while that one governed `slot`; else it is void (false), as in basic Paxos
+    // (paxos/configurations.h). A leader makes every change it places so (membership.cc), but a
+    // change another leader placed earlier in a higher slot, at a lower ballot that the newer
+    // leader's phase-1 quorum never saw, may still be chosen later by a third leader that adopts
+    // it: made to a configuration that a change in a lower slot has replaced since, it would be a
+    // second server changed at once (simulator seed 141502 with membership changes). Every node
+    // decides it alike from the chosen prefix. A history that knows nothing (a --join node not
+    // added yet) takes the first entry as it is; `guard` false takes every entry as it is
+    // (EngineConfig::unsafe_skip_config_change_guard: the regression test only).
+    bool chosen(Index slot, const ConfigEntry& entry, bool guard);
 
     // Snapshot metadata (README "Snapshots and compaction"): the configurations that govern the
     // slots after `last_slot` and that commands chosen through `last_slot` made.

@@ -7,8 +7,13 @@
 
 namespace ballot::multipaxos {
 
-Learner::Learner(Acceptor& acceptor, ConfigHistory& configs, Index commit_hint, Index base)
-    : acceptor_(acceptor), configs_(configs), commit_index_(base), delivered_(base), base_(base) {
+Learner::Learner(Acceptor& acceptor, ConfigHistory& configs, Index commit_hint, Index base, bool void_stale_changes)
+    : acceptor_(acceptor),
+      configs_(configs),
+      void_stale_changes_(void_stale_changes),
+      commit_index_(base),
+      delivered_(base),
+      base_(base) {
     // Deliver again, from the slot after the snapshot (slot 1 without one), everything the hint
     // says is chosen: the runtime rebuilds its state machine by re-applying. A slot missing from
     // disk (a torn last record was cut off) ends the prefix; the rest is learned again from the leader.
@@ -28,8 +33,12 @@ void Learner::deliver(const Entry& e) {
                                                  std::to_string(delivered_) + ")");
     BALLOT_ASSERT(e.index <= commit_index_, "learner: delivers only within the chosen prefix");
     delivered_ = e.index;
-    // PMMC's replica: a reconfiguration decided in slot s governs from s + α (configs.h).
-    if (auto entry = config_entry_of(e.data)) configs_.chosen(e.index, entry->config);
+    // PMMC's replica: a reconfiguration decided in slot s governs from s + α (configs.h). A void
+    // one is handed out as the no-op it is: the state machine must not answer its change as made.
+    if (auto entry = config_entry_of(e.data); entry && !configs_.chosen(e.index, *entry, void_stale_changes_)) {
+        committed_.push_back(Entry{e.index, e.ballot, {}});
+        return;
+    }
     committed_.push_back(e);
 }
 

@@ -40,8 +40,9 @@ public:
     // contiguous, since a slot at or below it must be on disk to be delivered. `base`: the
     // recovered snapshot's last slot (0: none), chosen and applied already; delivery starts after it.
     // `configs`: the configuration history as of `base`, which the learner extends with every
-    // configuration command it delivers (multipaxos/configs.h).
-    Learner(Acceptor& acceptor, ConfigHistory& configs, Index commit_hint, Index base);
+    // configuration command it delivers (multipaxos/configs.h), and hands a void one out as a
+    // no-op unless `void_stale_changes` is false (ConfigHistory::chosen's `guard`).
+    Learner(Acceptor& acceptor, ConfigHistory& configs, Index commit_hint, Index base, bool void_stale_changes);
 
     Index commit_index() const { return commit_index_; }
     // The highest slot known chosen (>= commit_index; higher while a gap remains).
@@ -77,6 +78,7 @@ private:
 
     Acceptor& acceptor_;
     ConfigHistory& configs_;
+    bool void_stale_changes_;
     Index commit_index_ = 0;
     std::set<Index> chosen_above_;  // chosen slots > commit_index_ (a gap lies before them)
     // The highest chosen point heard from a leader, and its ballot, for rule (2).

@@ -21,7 +21,7 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, I
       members_(config.self(), Configuration()),
       rng_(config.seed),
       acceptor_(config.max_message_bytes, recovered, trimmed),
-      learner_(acceptor_, configs_, recovered.metadata.commit, snapshot),
+      learner_(acceptor_, configs_, recovered.metadata.commit, snapshot, !config.unsafe_skip_config_change_guard),
       forwarded_reads_(config.max_pending_proposals) {
     highest_seen_ = acceptor_.promised();
     commit_at_last_take_ = learner_.commit_index();

@@ -1033,3 +1033,34 @@ BOOST_AUTO_TEST_CASE(multipaxos_snapshots_carry_the_configuration_history) {
     recovered.snapshot->engine_metadata = {7, 7, 7};
     BOOST_CHECK_THROW(ballot::make_engine("multipaxos", config, recovered), std::invalid_argument);
 }
+
+// Multi-Paxos slots are decided independently: a change a deposed leader placed in a higher slot
+// may be chosen after a change its successor placed in a lower one (simulator seed 141502). Made to
+// the configuration the lower one replaced, it is void on every node: a history changes one server
+// at a time, and a change governs only once no other is pending.
+BOOST_AUTO_TEST_CASE(multipaxos_voids_a_change_not_made_to_the_configuration_in_force) {
+    using ballot::ConfigEntry;
+    using ballot::multipaxos::ConfigHistory;
+    using ballot::multipaxos::kAlpha;
+    const Configuration base = Configuration::of_voters({1, 2, 3});
+    const ConfigChange add4{ConfigChange::Kind::add_learner, 4, "127.0.0.1:7004", false, 44};
+    const ConfigChange remove3{ConfigChange::Kind::remove, 3, "", false, 0};
+    const ConfigEntry addition{add4, base.with(add4)};
+    const ConfigEntry removal{remove3, base.with(remove3)};  // made to `base`, as the addition was
+
+    ConfigHistory guarded(base);
+    BOOST_TEST(guarded.chosen(10, addition, true));
+    BOOST_TEST(!guarded.chosen(12, removal, true));  // made to a replaced configuration
+    BOOST_TEST(guarded.latest() == addition.config);
+    BOOST_TEST(guarded.latest_from() == 10 + kAlpha);
+    // Made to the newest configuration, but before that one governs: still one change at a time.
+    const ConfigEntry removal_after{remove3, addition.config.with(remove3)};
+    BOOST_TEST(!guarded.chosen(12, removal_after, true));
+    BOOST_TEST(guarded.chosen(10 + kAlpha, removal_after, true));
+    BOOST_TEST(guarded.latest() == removal_after.config);
+
+    ConfigHistory unguarded(base);  // EngineConfig::unsafe_skip_config_change_guard
+    BOOST_TEST(unguarded.chosen(10, addition, false));
+    BOOST_TEST(unguarded.chosen(12, removal, false));
+    BOOST_TEST(unguarded.latest() == removal.config);
+}

@@ -312,6 +312,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "earlier addition) and was refused for ever (membership_operator.cc: the ghost is removed "
          "first)",
          true},
+        {"multipaxos", 141502,
+         "a cut-off leader placed a promotion in slot 6396 while its successor placed an addition in "
+         "6394; a third leader adopted the promotion, and both were chosen: two servers changed at once "
+         "(multipaxos/configs.cc: a change not made to the configuration in force at its slot is void)",
+         true},
         {"raft", 51768,
          "a lease's expiry handed a lock to a waiter whose lease the same entry's LEASE REVOKE then "
          "ended; the lock checker took the handoff for the revoke's (tests/sim/lock_invariants.cc: "

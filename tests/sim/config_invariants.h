@@ -10,7 +10,9 @@
 //  - basic Paxos only: an entry that does not take effect is one its guard voids (paxos/README.md
 //    "Membership change": the change was not made to the newest configuration, or that one did not
 //    govern the entry's slot yet); every node decides that from the chosen prefix, and so does
-//    this checker. Raft and Multi-Paxos void nothing: any other entry is a violation.
+//    this checker. Raft voids nothing, and Multi-Paxos hands a void entry out as a no-op
+//    (multipaxos/configs.h, ConfigHistory::chosen), so this checker never sees one: for them any
+//    other entry is a violation.
 //
 // With the generic invariants (one value per index on every node, linearizability) this covers
 // "no two configurations both deciding one slot": a slot decided twice is a slot with two values.
