@@ -16,6 +16,9 @@ struct Ballot {
 
     static constexpr int kNodeBits = 16;  // node ids must be < 65536 (checked by the config)
     static constexpr std::uint64_t kMaxNode = (std::uint64_t{1} << kNodeBits) - 1;
+    // Rounds fill the other 48 bits. A peer's ballot with a round above this is malformed, so a
+    // proposer that outbids it (round + 1) never overflows into a smaller ballot.
+    static constexpr std::uint64_t kMaxRound = std::uint64_t{1} << 46;
 
     std::uint64_t packed() const { return (round << kNodeBits) | (node & kMaxNode); }
     static Ballot unpack(std::uint64_t p) { return Ballot{p >> kNodeBits, p & kMaxNode}; }

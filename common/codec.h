@@ -50,6 +50,9 @@ public:
     std::uint8_t u8() { return get_le<std::uint8_t>(); }
     std::uint32_t u32() { return get_le<std::uint32_t>(); }
     std::uint64_t u64() { return get_le<std::uint64_t>(); }
+    // A log position or a term (Raft's terms, the Paxos engines' rounds): bounded (types.h).
+    Index index() { return at_most(u64(), kMaxIndex, "log position out of range"); }
+    std::uint64_t term() { return at_most(u64(), kMaxTerm, "term out of range"); }
     bool boolean() {
         std::uint8_t v = u8();
         if (v > 1) fail("boolean out of range");
@@ -90,6 +93,10 @@ public:
     }
 
 private:
+    std::uint64_t at_most(std::uint64_t v, std::uint64_t max, const char* why) {
+        if (v > max) fail(why);
+        return v;
+    }
     bool need(std::size_t n) {
         if (!ok()) return false;
         if (n > remaining()) {

@@ -17,6 +17,12 @@ inline constexpr NodeId kNoNode = 0;
 // 0 means "before the log".
 using Index = std::uint64_t;
 
+// No log gets near this position, nor any cluster near this term or round (at a million a second,
+// 146,000 years). A peer frame naming a larger one is malformed (Reader::index, Reader::term), so
+// the engines' arithmetic on them (+1, +alpha, +n) can never wrap around.
+inline constexpr Index kMaxIndex = Index{1} << 62;
+inline constexpr std::uint64_t kMaxTerm = std::uint64_t{1} << 62;
+
 using Bytes = std::vector<std::uint8_t>;
 
 // One engine-encoded record of the durable log, at position `index` (>= 1). The log store keeps

@@ -1,7 +1,6 @@
 #include "multipaxos/messages.h"
 
 #include <algorithm>
-#include <limits>
 
 #include "common/codec.h"
 #include "common/engine.h"
@@ -202,6 +201,7 @@ struct Encoder {
 Ballot read_ballot(Reader& r) {
     Ballot b = Ballot::unpack(r.u64());
     if (r.ok() && b.node == kNoNode) r.fail("ballot without a node");
+    if (b.round > Ballot::kMaxRound) r.fail("ballot round out of range");
     return b;
 }
 
@@ -218,7 +218,7 @@ Index read_run(Reader& r, Index first, std::uint32_t slots, Index previous, std:
     if (slots == 0) r.fail("an item of no slots");
     if (slots > kMaxSlotsPerMessage - total) r.fail("more slots than one message may hold");
     if (!r.ok()) return previous;
-    if (first > std::numeric_limits<Index>::max() - (slots - 1)) r.fail("slot out of range");
+    if (first > kMaxIndex - (slots - 1)) r.fail("slot out of range");
     total += slots;
     return first + (slots - 1);
 }
@@ -230,13 +230,14 @@ std::vector<Entry> read_entries(Reader& r, Index min_slot) {
     Index previous = min_slot - 1;
     std::size_t total = 0;
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        const Index first = r.u64();
+        const Index first = r.index();
         const std::uint32_t slots = r.u32();
         const std::uint64_t ballot = r.u64();
         std::string data = r.str();
         const Index last = read_run(r, first, slots, previous, total);
         if (slots > 1 && !data.empty()) r.fail("a run of slots that are not no-ops");
         if (Ballot::unpack(ballot).node == kNoNode) r.fail("value without a ballot");
+        if (Ballot::unpack(ballot).round > Ballot::kMaxRound) r.fail("ballot round out of range");
         if (!r.ok()) break;
         for (Index s = first; s < last; ++s) out.push_back(Entry{s, ballot, {}});
         out.push_back(Entry{last, ballot, std::move(data)});
@@ -250,17 +251,17 @@ std::optional<Message> decode_body(Type type, Reader& r) {
         case Type::prepare: {
             Prepare m;
             m.ballot = read_ballot(r);
-            m.from_slot = r.u64();
+            m.from_slot = r.index();
             if (m.from_slot == 0) r.fail("from_slot 0");
             return m;
         }
         case Type::promise: {
             Promise m;
             m.ballot = read_ballot(r);
-            m.from_slot = r.u64();
-            m.next_slot = r.u64();
-            m.chosen = r.u64();
-            m.trimmed = r.u64();
+            m.from_slot = r.index();
+            m.next_slot = r.index();
+            m.chosen = r.index();
+            m.trimmed = r.index();
             if (m.from_slot == 0) r.fail("from_slot 0");
             // An acceptor trims only chosen slots, and reports only slots above its trim point.
             if (m.trimmed > m.chosen) r.fail("trim point above the chosen prefix");
@@ -273,14 +274,14 @@ std::optional<Message> decode_body(Type type, Reader& r) {
         case Type::accept: {
             Accept m;
             m.ballot = read_ballot(r);
-            m.chosen = r.u64();
+            m.chosen = r.index();
             std::uint32_t n = r.count(kProposalItemBytes);
             if (r.ok() && n == 0) r.fail("Accept without proposals");
             m.proposals.reserve(n);
             Index previous = 0;
             std::size_t total = 0;
             for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-                const Index first = r.u64();
+                const Index first = r.index();
                 const std::uint32_t slots = r.u32();
                 std::string value = r.str();
                 const Index last = read_run(r, first, slots, previous, total);
@@ -295,16 +296,16 @@ std::optional<Message> decode_body(Type type, Reader& r) {
         case Type::accepted: {
             Accepted m;
             m.ballot = read_ballot(r);
-            m.chosen = r.u64();
+            m.chosen = r.index();
             m.behind = r.boolean();
-            m.trimmed = r.u64();
+            m.trimmed = r.index();
             if (m.trimmed > m.chosen) r.fail("trim point above the chosen prefix");
             std::uint32_t n = r.count(kSlotRunBytes);
             m.slots.reserve(n);
             Index previous = m.trimmed;  // nothing at or below the trim point is acknowledged
             std::size_t total = 0;
             for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-                const Index first = r.u64();
+                const Index first = r.index();
                 const Index last = read_run(r, first, r.u32(), previous, total);
                 if (!r.ok()) break;
                 for (Index s = first; s <= last; ++s) m.slots.push_back(s);
@@ -322,7 +323,7 @@ std::optional<Message> decode_body(Type type, Reader& r) {
         case Type::heartbeat: {
             Heartbeat m;
             m.ballot = read_ballot(r);
-            m.chosen = r.u64();
+            m.chosen = r.index();
             m.read_seq = r.u64();
             return m;
         }
@@ -330,7 +331,7 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             HeartbeatAck m;
             m.ballot = read_ballot(r);
             m.read_seq = r.u64();
-            m.chosen = r.u64();
+            m.chosen = r.index();
             m.behind = r.boolean();
             return m;
         }
@@ -348,7 +349,7 @@ std::optional<Message> decode_body(Type type, Reader& r) {
         case Type::read_reply: {
             ReadReply m;
             m.read_id = r.u64();
-            m.index = r.u64();
+            m.index = r.index();
             m.ok = r.boolean();
             return m;
         }
@@ -361,7 +362,7 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             return m;
         }
         case Type::snapshot_request:
-            return SnapshotRequest{r.u64()};
+            return SnapshotRequest{r.index()};
         case Type::take_over:
             return TakeOver{read_ballot(r)};
         case Type::forward_transfer: {

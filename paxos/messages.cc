@@ -1,7 +1,5 @@
 #include "paxos/messages.h"
 
-#include <limits>
-
 #include "common/codec.h"
 #include "common/engine.h"
 
@@ -29,11 +27,13 @@ enum Type : std::uint8_t {
 constexpr std::size_t kDescribeMax = 8;
 
 Ballot read_ballot(Reader& r) {
-    return Ballot::unpack(r.u64());
+    Ballot b = Ballot::unpack(r.u64());
+    if (b.round > Ballot::kMaxRound) r.fail("ballot round out of range");
+    return b;
 }
 
 Index read_slot(Reader& r) {
-    Index slot = r.u64();
+    Index slot = r.index();
     if (slot == 0) r.fail("slot 0");
     return slot;
 }
@@ -98,8 +98,8 @@ std::optional<Message> decode_one(Reader& r) {
         case kReadReply: {
             ReadReply m;
             m.round = r.u64();
-            m.highest_accepted = r.u64();
-            m.trim = r.u64();
+            m.highest_accepted = r.index();
+            m.trim = r.index();
             if (m.trim > m.highest_accepted) r.fail("trim point above the highest accepted slot");
             m.identity = r.u64();
             m.joined = r.boolean();
@@ -109,13 +109,13 @@ std::optional<Message> decode_one(Reader& r) {
             Trimmed m;
             m.slot = read_slot(r);
             m.ballot = read_proposal(r);
-            m.trim = r.u64();
+            m.trim = r.index();
             if (m.trim < m.slot) r.fail("trimmed slot above the trim point");
             return m;
         }
         case kSnapshotRequest: {
             SnapshotRequest m;
-            m.have = r.u64();
+            m.have = r.index();
             return m;
         }
         case kForward: {
@@ -132,10 +132,10 @@ std::optional<Message> decode_one(Reader& r) {
         case kChosenValues: {
             ChosenValues m;
             m.first = read_slot(r);
-            m.trim = r.u64();
-            m.commit = r.u64();
+            m.trim = r.index();
+            m.commit = r.index();
             const std::uint32_t n = r.count(sizeof(std::uint32_t));  // each value: its length at least
-            if (r.ok() && n > std::numeric_limits<Index>::max() - m.first)
+            if (r.ok() && n > kMaxIndex - m.first)
                 r.fail("values past the last slot");
             for (std::uint32_t i = 0; i < n && r.ok(); ++i) m.values.push_back(r.str());
             return m;

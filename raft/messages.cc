@@ -1,7 +1,5 @@
 #include "raft/messages.h"
 
-#include <limits>
-
 #include "common/codec.h"
 #include "common/engine.h"
 
@@ -21,14 +19,14 @@ void check_position(Reader& r, Index index, std::uint64_t term) {
 RequestVote read_request_vote(Reader& r, bool pre_vote) {
     RequestVote m;
     m.pre_vote = pre_vote;
-    m.term = r.u64();
-    m.last_log_index = r.u64();
-    m.last_log_term = r.u64();
+    m.term = r.term();
+    m.last_log_index = r.index();
+    m.last_log_term = r.term();
     if (m.term == 0) r.fail("vote request for term 0");
     if (m.last_log_term > m.term) r.fail("candidate's last entry is from a later term");
     check_position(r, m.last_log_index, m.last_log_term);
-    m.commit = r.u64();
-    m.commit_term = r.u64();
+    m.commit = r.index();
+    m.commit_term = r.term();
     check_position(r, m.commit, m.commit_term);
     if (m.commit > m.last_log_index || m.commit_term > m.last_log_term)
         r.fail("candidate's commit index beyond its last entry");
@@ -38,7 +36,7 @@ RequestVote read_request_vote(Reader& r, bool pre_vote) {
 RequestVoteResponse read_vote_response(Reader& r, bool pre_vote) {
     RequestVoteResponse m;
     m.pre_vote = pre_vote;
-    m.term = r.u64();
+    m.term = r.term();
     m.vote_granted = r.boolean();
     if (m.vote_granted && m.term == 0) r.fail("vote granted for term 0");
     return m;
@@ -53,22 +51,22 @@ void write_entry(Writer& w, const Entry& e) {
 
 Entry read_entry(Reader& r) {
     Entry e;
-    e.index = r.u64();
-    e.term = r.u64();
+    e.index = r.index();
+    e.term = r.term();
     e.data = r.str();
     return e;
 }
 
 AppendEntries read_append_entries(Reader& r) {
     AppendEntries m;
-    m.term = r.u64();
-    m.prev_log_index = r.u64();
-    m.prev_log_term = r.u64();
+    m.term = r.term();
+    m.prev_log_index = r.index();
+    m.prev_log_term = r.term();
     if (m.term == 0) r.fail("AppendEntries in term 0");
     if (m.prev_log_term > m.term) r.fail("previous entry from a later term");
     check_position(r, m.prev_log_index, m.prev_log_term);
     std::uint32_t n = r.count(kMinEntryBytes);
-    if (n > 0 && m.prev_log_index > std::numeric_limits<Index>::max() - n) r.fail("entry index overflow");
+    if (n > 0 && m.prev_log_index > kMaxIndex - n) r.fail("entry index overflow");
     m.entries.reserve(r.ok() ? n : 0);
     std::uint64_t previous_term = m.prev_log_term;
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
@@ -80,20 +78,20 @@ AppendEntries read_append_entries(Reader& r) {
         previous_term = e.term;
         m.entries.push_back(std::move(e));
     }
-    m.leader_commit = r.u64();
+    m.leader_commit = r.index();
     m.read_context = r.u64();
     return m;
 }
 
 AppendEntriesResponse read_append_response(Reader& r) {
     AppendEntriesResponse m;
-    m.term = r.u64();
-    m.request_term = r.u64();
+    m.term = r.term();
+    m.request_term = r.term();
     m.success = r.boolean();
-    m.match_index = r.u64();
-    m.rejected_index = r.u64();
-    m.conflict_term = r.u64();
-    m.conflict_index = r.u64();
+    m.match_index = r.index();
+    m.rejected_index = r.index();
+    m.conflict_term = r.term();
+    m.conflict_index = r.index();
     m.read_context = r.u64();
     if (m.term == 0) r.fail("AppendEntries response in term 0");
     // The follower adopts any later term it is sent, so it answers in the request's term or later.
@@ -206,7 +204,7 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string
             break;
         }
         case MessageType::timeout_now:
-            m = TimeoutNow{r.u64()};
+            m = TimeoutNow{r.term()};
             if (std::get<TimeoutNow>(*m).term == 0) r.fail("TimeoutNow for term 0");
             break;
         case MessageType::request_vote_response:
@@ -230,7 +228,7 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload, std::string
         case MessageType::read_index_response: {
             ReadIndexResponse resp;
             resp.read_id = r.u64();
-            resp.read_index = r.u64();
+            resp.read_index = r.index();
             resp.ok = r.boolean();
             m = resp;
             break;

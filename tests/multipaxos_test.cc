@@ -1032,6 +1032,12 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     bad.push_back(mp::encode(mp::Promise{b, 1, 0, 4, {Entry{3, b.packed(), "trimmed"}}, 3}));
     bad.push_back(mp::encode(mp::Accepted{b, 2, false, {}, 3}));
     bad.push_back(mp::encode(mp::Accepted{b, 4, false, {3, 5}, 3}));
+    // Positions and rounds no cluster reaches (kMaxIndex, Ballot::kMaxRound): +1 on them would wrap.
+    bad.push_back(mp::encode(mp::Prepare{b, kMaxIndex + 1}));
+    bad.push_back(mp::encode(mp::Heartbeat{b, ~Index{0}, 1}));
+    bad.push_back(mp::encode(mp::Accept{b, 3, {{kMaxIndex + 1, "far"}}}));
+    bad.push_back(mp::encode(mp::Prepare{Ballot{Ballot::kMaxRound + 1, b.node}, 4}));
+    bad.push_back(mp::encode(mp::SnapshotRequest{~Index{0}}));
 
     auto snapshot = [&] {
         EngineStatus s = c.status(target);

@@ -991,6 +991,13 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
         {"chosen values from slot 0", encode({px::ChosenValues{0, 0, 0, {"x"}}})},
         {"chosen values past the last slot", encode({px::ChosenValues{~Index{0}, 0, 0, {"x", "y"}}})},
         {"more chosen values than bytes", chosen_values_claiming_a_billion},
+        // Positions and rounds no cluster reaches (kMaxIndex, Ballot::kMaxRound): the engine's +1
+        // on them would wrap (peer_fuzz: a trim point of 2^64-1 left next_slot below the floor).
+        {"trim point past the last position", encode({px::Trimmed{5, Ballot{1, 2}, ~Index{0}}})},
+        {"slot past the last position", encode({px::Prepare{kMaxIndex + 1, Ballot{9, 1}}})},
+        {"round past the last round", encode({px::Prepare{5, Ballot{Ballot::kMaxRound + 1, 1}}})},
+        {"highest accepted past the last position", encode({px::ReadReply{1, ~Index{0}, 4}})},
+        {"snapshot asked past the last position", encode({px::SnapshotRequest{~Index{0}}})},
     };
     Rng rng(14);
     for (int i = 0; i < 200; ++i) {

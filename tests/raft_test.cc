@@ -1202,6 +1202,18 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_effect) {
         expect_rejected(raft::encode(ae), leader, "misnumbered entries");
         ae.entries = {Entry{2, 4, "future"}};
         expect_rejected(raft::encode(ae), leader, "entry from a later term");
+        // Positions and terms no cluster reaches (kMaxIndex, kMaxTerm): +1 on them would wrap.
+        ae.entries = {};
+        ae.leader_commit = ~Index{0};
+        expect_rejected(raft::encode(ae), leader, "commit index past the last position");
+        ae.leader_commit = 0;
+        ae.term = ballot::kMaxTerm + 1;
+        expect_rejected(raft::encode(ae), leader, "term past the last term");
+        raft::RequestVote rv;
+        rv.term = 3;
+        rv.last_log_index = ballot::kMaxIndex + 1;
+        rv.last_log_term = 3;
+        expect_rejected(raft::encode(rv), leader, "last log index past the last position");
     }
     // Random bytes, with a plausible type byte first.
     ballot::Rng rng(42);
