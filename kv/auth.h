@@ -4,7 +4,7 @@
 //   --requirepass-file  the data password: user "default" (AUTH pass, AUTH default pass,
 //                       HELLO 2 AUTH default pass); without it a connection needs no AUTH
 //   --admin-pass-file   the admin secret: user "admin" (AUTH admin pass), for the commands the
-//                       command table marks Access::admin (BGSAVE, and MEMBER/DEBUG-like ones)
+//                       command table marks Access::admin (MEMBER, BGSAVE)
 //
 // Unauthenticated clients get -NOAUTH for everything but PING AUTH HELLO (and QUIT); a client
 // short of the admin secret gets -NOPERM for admin commands; a wrong password gets -WRONGPASS.
