@@ -278,6 +278,7 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
         std::vector<double> ops;  // requests per second, per bin
         const Failover* failover;
         const FollowerCatchup* follower;
+        const LeaderChanges* changes;
         double duration_s;
     };
     double span_s = 0;
@@ -291,7 +292,8 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
         const auto& r = results[i];
         if (!r.completed) continue;
         Line l{legend_entry(r, i), r.timeline.ops_per_bin(r.duration_s, bin_ms),
-               r.failover ? &*r.failover : nullptr, r.follower ? &*r.follower : nullptr, r.duration_s};
+               r.failover ? &*r.failover : nullptr, r.follower ? &*r.follower : nullptr,
+               r.leader_changes ? &*r.leader_changes : nullptr, r.duration_s};
         for (auto v : l.ops) peak = std::max(peak, v);
         lines.push_back(std::move(l));
     }
@@ -373,6 +375,21 @@ std::string throughput_chart_svg(const std::vector<EngineResult>& results) {
             s += text(kLeft + 6, lane_y + 17 + 9, label, "start", fill);
         }
         ++nth;
+    }
+    // Leadership changes (--transfer-leader-*, --remove-leader-at): a tick in the engine's lane
+    // where each command was sent, and on a lane below the ticks, what they cost.
+    for (const auto& l : lines) {
+        if (!l.changes || l.changes->changes.empty()) continue;
+        const LeaderChanges& c = *l.changes;
+        const double lane_y = kTop + 6 + 17 * nth;
+        for (const LeaderChange& change : c.changes)
+            if (change.at_s >= 0 && change.at_s <= span_s)
+                s += line(px(change.at_s), lane_y, px(change.at_s), lane_y + 10, l.legend.color, 2);
+        std::string label = l.legend.label + ": " + std::to_string(c.changes.size()) + " " + c.command;
+        if (const auto p99 = c.unavailable_ms_at(99))
+            label += ", unavailable p99 " + format_tick(std::round(*p99)) + " ms";
+        s += text(kLeft + 6, lane_y + 17 + 9, label, "start", " fill=\"" + l.legend.color + "\"");
+        nth += 2;
     }
 
     std::vector<LegendEntry> entries;

@@ -3,7 +3,8 @@
 //   (-log10(1 - p), so 90%, 99%, 99.9%, 99.99% are equally spaced), y is latency in ms on a log
 //   scale — the HdrHistogram plot, which shows the tail instead of hiding it in an average;
 // - throughput over time, one line per engine, with each engine's fail-leader unavailability
-//   window shaded, and each --fail-follower-for outage and catch-up drawn as bars; at least
+//   window shaded, each --fail-follower-for outage and catch-up drawn as bars, and a tick for
+//   each leadership change (--transfer-leader-*, --remove-leader-at) sent; at least
 //   about 20 points however short the run (bins of 100 ms to 1 s, throughput_bin_ms);
 // - for a --sweep, throughput (x) against latency (y, log scale), one curve per engine for p50
 //   and one for p99, a point per swept value: the plot consensus papers show.

@@ -199,11 +199,12 @@ bool any_read_path(const std::vector<EngineResult>& results) {
 
 // The caption under the throughput-over-time chart: only what the chart shows.
 std::string throughput_caption(const std::vector<EngineResult>& results) {
-    bool failover = false, follower = false;
+    bool failover = false, follower = false, changes = false;
     double span_s = 0;
     for (const auto& r : results) {
         failover = failover || r.failover.has_value();
         follower = follower || r.follower.has_value();
+        changes = changes || (r.leader_changes && !r.leader_changes->changes.empty());
         if (r.completed) span_s = std::max(span_s, r.duration_s);
     }
     const std::uint32_t bin_ms = throughput_bin_ms(span_s);
@@ -211,6 +212,7 @@ std::string throughput_caption(const std::vector<EngineResult>& results) {
                     (bin_ms == 1000 ? std::string("1 s") : std::to_string(bin_ms) + " ms");
     if (failover) s += "; a shaded band is the unavailability window after a leader kill (dashed line)";
     if (follower) s += "; a pale bar is a follower down, a solid one its catch-up after the restart";
+    if (changes) s += "; a tick is a leadership change (MEMBER TRANSFER or REMOVE) sent to the leader";
     return s + ".";
 }
 
@@ -567,6 +569,34 @@ std::string follower_table_html(const std::vector<EngineResult>& results) {
     return s.str();
 }
 
+// The --transfer-leader-*/--remove-leader-at figures side by side, one row per engine that had them.
+std::string leader_changes_table_html(const std::vector<EngineResult>& results) {
+    std::ostringstream s;
+    bool any = false;
+    for (const auto& r : results) any = any || r.leader_changes.has_value();
+    if (!any) return "";
+    s << "<h2>Leadership changes</h2>\n"
+         "<p class=\"config\">Each command sent to the node reporting role:leader while the load went on. "
+         "Unavailable: from the change to the first success of a write sent at its worst moment; the "
+         "write p99 is of the writes in progress meanwhile.</p>\n"
+         "<table>\n<tr><th>engine</th><th>command</th><th>made</th><th>answered OK</th>"
+         "<th>unavailable p50 ms</th><th>p99 ms</th><th>max ms</th><th>write p99 during ms</th>"
+         "<th>problem</th></tr>\n";
+    for (const auto& r : results) {
+        if (!r.leader_changes) continue;
+        const auto& c = *r.leader_changes;
+        auto ms = [](std::optional<double> v) { return v ? format_ms(*v) : std::string("-"); };
+        s << "<tr><td>" << escape_html(r.display_name()) << "</td><td>" << escape_html(c.command) << "</td><td>"
+          << c.changes.size() << " of " << c.asked << "</td><td>" << c.ok() << "</td><td>"
+          << ms(c.unavailable_ms_at(50)) << "</td><td>" << ms(c.unavailable_ms_at(99)) << "</td><td>"
+          << ms(c.unavailable_ms_at(100)) << "</td><td>"
+          << (c.write_during_ns.count() ? format_ms(ns_to_ms(c.write_during_ns.value_at_percentile(99))) : "-")
+          << "</td><td>" << escape_html(c.problem) << "</td></tr>\n";
+    }
+    s << "</table>\n";
+    return s.str();
+}
+
 }  // namespace
 
 std::string format_ms(double ms) {
@@ -808,6 +838,7 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
     }
 
     s << follower_table_html(results);
+    s << leader_changes_table_html(results);
     s << lock_table_html(results);
 
     // A sweep's rows are many runs of each engine: their time series would be a tangle, so only

@@ -1172,6 +1172,20 @@ BOOST_AUTO_TEST_CASE(leader_transfers_in_json_and_table) {
     BOOST_TEST(table.find("raft: MEMBER TRANSFER: 3 of 3 made, 3 answered OK; unavailable p50 42.0 ms, p99 "
                           "42.0 ms, max 42.0 ms; write p99 during them 42.") != std::string::npos,
                table);
+
+    const auto html = format_html(results, synthetic_config());
+    BOOST_TEST(html.find("<h2>Leadership changes</h2>") != std::string::npos);
+    BOOST_TEST(html.find("<td>raft</td><td>MEMBER TRANSFER</td><td>3 of 3</td><td>3</td><td>42.0</td>"
+                         "<td>42.0</td><td>42.0</td><td>42.") != std::string::npos,
+               html);
+    // The throughput chart has a tick per transfer and says what they cost; the caption says so.
+    BOOST_TEST(html.find("raft: 3 MEMBER TRANSFER, unavailable p99 42 ms") != std::string::npos);
+    BOOST_TEST(html.find("a tick is a leadership change") != std::string::npos);
+    // Without them there is no such section, tick or caption.
+    const auto plain = format_html(synthetic_results(), synthetic_config());
+    BOOST_TEST(plain.find("Leadership changes") == std::string::npos);
+    BOOST_TEST(plain.find("MEMBER TRANSFER") == std::string::npos);
+    BOOST_TEST(plain.find("a tick is") == std::string::npos);
 }
 
 // Multi-Paxos and basic Paxos refuse transfers today: the first -ERR ends the series, and the
