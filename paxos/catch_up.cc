@@ -89,10 +89,18 @@ void Paxos::fetch_chosen(Index known, Index horizon) {
     send(to, ChosenRequest{fetch_.from});
 }
 
-// The peer after `after` in id order, wrapping around (kNoNode: no peers).
+// The peer after `after` in id order, wrapping around (kNoNode: no peers): the newest
+// configuration's, and whoever told this node chosen values lately without being in it (a node
+// added while this one was away, accepts_from in membership.cc), which can answer when every peer
+// this node knows was removed.
 NodeId Paxos::next_peer(NodeId after) const {
     const std::vector<NodeId>& known = configs_.newest().peers();  // ascending
-    const std::vector<NodeId>& peers = known.empty() ? contacts_ : known;
+    std::vector<NodeId> peers = known.empty() ? contacts_ : known;
+    for (const auto& [id, at] : last_heard_)
+        if (id != configs_.self() && reachable(id) && !std::binary_search(known.begin(), known.end(), id))
+            peers.push_back(id);
+    std::sort(peers.begin(), peers.end());
+    peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
     if (peers.empty()) return kNoNode;
     auto it = std::upper_bound(peers.begin(), peers.end(), after);
     return it != peers.end() ? *it : peers.front();

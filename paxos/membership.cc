@@ -160,9 +160,16 @@ void Paxos::reserve_pending_change() {
 
 // Messages from members of any configuration in the history: a slot still governed by an older
 // one needs its voters' answers. A node that knows none (--join, not added yet) hears anyone: the
-// first Learn it gets comes from the proposers of the cluster that added it.
-bool Paxos::accepts_from(NodeId from) const {
-    return configs_.knows(from) || configs_.newest().configuration().empty();
+// first Learn it gets comes from the proposers of the cluster that added it. And chosen values
+// (Learn, ChosenValues) from anyone: a chosen value stays chosen whoever tells it (§2.3). A member
+// that was away while every peer it knew was replaced learns the rest of the log from the nodes
+// that replaced them, whom it does not know yet (simulator seed 151248: node 3, back at slot 590
+// with nodes 1, 2 and 4 long removed, dropped every message of nodes 5 and 6 for 20 s).
+bool Paxos::accepts_from(NodeId from, const std::vector<Message>& messages) const {
+    if (configs_.knows(from) || configs_.newest().configuration().empty()) return true;
+    return std::all_of(messages.begin(), messages.end(), [](const Message& m) {
+        return std::holds_alternative<Learn>(m) || std::holds_alternative<ChosenValues>(m);
+    });
 }
 
 // A node that joined (--join) answers as an acceptor only in slots it knows it is an acceptor of:

@@ -92,7 +92,7 @@ void Paxos::tick() {
 // grouped by concern file: election.cc, replication.cc, reads.cc, snapshots.cc, catch_up.cc).
 bool Paxos::step(NodeId from, std::span<const std::uint8_t> payload) {
     auto messages = decode(payload);
-    if (!messages || !accepts_from(from)) return false;
+    if (!messages || !accepts_from(from, *messages)) return false;
     for (const Message& m : *messages)
         if (!plausible(from, m)) return false;
     if (from != configs_.self()) {

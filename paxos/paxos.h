@@ -85,8 +85,9 @@ private:
     };
 
     // Dispatch: a message is acted on only if its sender is a member (of a configuration still in
-    // the history; anyone while this node knows none: --join) and it is plausible.
-    bool accepts_from(NodeId from) const;
+    // the history; anyone while this node knows none: --join), or it only tells chosen values, and
+    // it is plausible.
+    bool accepts_from(NodeId from, const std::vector<Message>& messages) const;
     bool plausible(NodeId from, const Message& m) const;
     // Whether this node answers Prepare and Accept for `slot` (membership.cc: a --join node only
     // where it knows itself the acceptor, common/configuration.h SelfId).

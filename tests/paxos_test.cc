@@ -1012,6 +1012,11 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
     }
     BOOST_TEST(!n2.step(9, prepare), "non-member sender");
     BOOST_TEST(!n2.has_ready());
+    // A chosen value from a non-member is still a fact (membership.cc accepts_from), but nothing
+    // else may ride along with it.
+    BOOST_TEST(!n2.step(9, encode({px::Learn{2, "x"}, px::Prepare{5, Ballot{9, 9}}})),
+               "a Learn with a Prepare from a non-member");
+    BOOST_TEST(!n2.has_ready());
 
     const EngineStatus after = n2.status();
     BOOST_TEST(after.epoch.str() == before.epoch.str());
@@ -1025,6 +1030,21 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_state_change) {
     c.stabilize();
     BOOST_TEST(c.committed_data(3) == strings({"a", "b"}));
     check_invariants(c);
+}
+
+// A member that was away while every peer it knew was replaced learns from the nodes that replaced
+// them (membership.cc accepts_from; simulator seed 151248): a chosen value is a fact whoever tells
+// it (§2.3).
+BOOST_AUTO_TEST_CASE(a_chosen_value_is_learned_from_a_node_in_no_configuration_it_knows) {
+    EngineCluster c("paxos", 3, 14);
+    c.propose(1, "a");
+    c.stabilize();
+    px::Paxos& n2 = dynamic_cast<px::Paxos&>(c.engine(2));
+    const Index commit = n2.status().commit_index;
+    BOOST_TEST(n2.step(9, encode({px::Learn{commit + 1, ""}})));
+    BOOST_TEST(n2.status().commit_index == commit + 1);
+    BOOST_TEST(n2.step(9, encode({px::ChosenValues{commit + 2, 0, commit + 2, {""}}})));
+    BOOST_TEST(n2.status().commit_index == commit + 2);
 }
 
 // The checks every engine makes of its configuration (common/engine.h, validate_engine_config),

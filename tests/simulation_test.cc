@@ -341,6 +341,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "snapshot from another and never asked for the slots between, which that peer held "
          "(paxos/catch_up.cc: fetch_base)",
          true},
+        {"paxos", 151248,
+         "a member back at slot 590, whose peers 1, 2 and 4 had all been removed, dropped every "
+         "message of nodes 5 and 6, which it did not know, and never relearned the log "
+         "(paxos/membership.cc: accepts_from takes chosen values from anyone)",
+         true},
         {"paxos", 220045,
          "a node replaced after the liveness phase began relearned a 13,859-slot log one 120-byte "
          "page per round trip (paxos/tuning.h: chosen_pages_per_request)",
