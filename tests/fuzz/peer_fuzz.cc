@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 1) return 0;
     const auto& names = engine_names();
     const std::string& protocol = names[data[0] % names.size()];
-    NodeId from = 1 + (data[0] / names.size()) % 4;  // 4 is not a member: must be refused
+    // 4 is not a member: refused, but for what any node may tell (basic Paxos: chosen values).
+    NodeId from = 1 + (data[0] / names.size()) % 4;
     EngineConfig config;
     config.id = 1;
     config.members = {1, 2, 3};
