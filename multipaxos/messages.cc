@@ -232,12 +232,10 @@ std::vector<Entry> read_entries(Reader& r, Index min_slot) {
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
         const Index first = r.index();
         const std::uint32_t slots = r.u32();
-        const std::uint64_t ballot = r.u64();
+        const std::uint64_t ballot = read_ballot(r).packed();  // the one a value was accepted in
         std::string data = r.str();
         const Index last = read_run(r, first, slots, previous, total);
         if (slots > 1 && !data.empty()) r.fail("a run of slots that are not no-ops");
-        if (Ballot::unpack(ballot).node == kNoNode) r.fail("value without a ballot");
-        if (Ballot::unpack(ballot).round > Ballot::kMaxRound) r.fail("ballot round out of range");
         if (!r.ok()) break;
         for (Index s = first; s < last; ++s) out.push_back(Entry{s, ballot, {}});
         out.push_back(Entry{last, ballot, std::move(data)});
