@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cerrno>
 #include <cstdio>
@@ -85,16 +86,28 @@ std::string join(const std::string& dir, const std::string& name) {
     return (std::filesystem::path(dir) / name).string();
 }
 
-// Writes all of `bytes` at the file's end, retrying short writes and EINTR.
-std::error_code write_all(int fd, std::span<const std::uint8_t> bytes) {
+// Writes all of `bytes` at byte `offset` of the file, retrying short writes and EINTR.
+std::error_code write_all_at(int fd, std::span<const std::uint8_t> bytes, std::uint64_t offset) {
     while (!bytes.empty()) {
-        ssize_t n = ::write(fd, bytes.data(), bytes.size());
+        ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
         if (n < 0) {
             if (errno == EINTR) continue;
             return errno_code();
         }
         if (n == 0) return std::make_error_code(std::errc::io_error);  // never for a regular file
         bytes = bytes.subspan(static_cast<std::size_t>(n));
+        offset += static_cast<std::uint64_t>(n);
+    }
+    return {};
+}
+
+// Writes zeros over bytes [from, to) of the file.
+std::error_code write_zeros(int fd, std::uint64_t from, std::uint64_t to) {
+    static const std::array<std::uint8_t, 64 * 1024> zeros{};
+    while (from < to) {
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), to - from));
+        if (auto ec = write_all_at(fd, std::span(zeros.data(), n), from)) return ec;
+        from += n;
     }
     return {};
 }
@@ -206,6 +219,8 @@ private:
 struct Scan {
     enum class Stop {
         clean,    // every byte was a valid header or record
+        unused,   // valid records, then only zeros from `offset` on: space preallocated ahead of
+                  // the writes (LogStoreOptions::preallocate_bytes), fine in the last segment
         torn,     // a crash mid-write: fine in the last segment, from `offset` on
         corrupt,  // never fine
     };
@@ -355,8 +370,11 @@ Scan scan_segment(std::span<const std::uint8_t> bytes, std::uint64_t number, con
                 bad = "record runs past the end of the file";
             else if (record_checksum(cursor.salt_crc, pos,
                                      bytes.subspan(pos + kSequenceAt, 8 + 1 + length)) != checksum)
-                bad = all_zero(rest) ? "zero-filled tail" : "checksum mismatch";
+                bad = "checksum mismatch";
         }
+        // Zeros from here to the end: the room preallocated for the next writes, not a tear (no
+        // record is all zeros: its sequence and type are at least 1).
+        if (type == 0 && all_zero(rest)) return {Scan::Stop::unused, pos, what, "zero-filled tail"};
         if (!bad.empty()) {
             if (valid_record_after(bytes, pos + 1, cursor)) return corrupt(pos, what, bad);
             return torn(pos, what, bad);
@@ -499,7 +517,7 @@ std::error_code write_format(const std::string& dir, int dir_fd, const std::stri
     std::string path = join(dir, kFormatFile), tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return errno_code();
-    std::error_code ec = write_all(fd, format_file(engine));
+    std::error_code ec = write_all_at(fd, format_file(engine), 0);
     if (!ec) ec = sync_file(fd, durability);
     ::close(fd);
     if (!ec && ::rename(tmp.c_str(), path.c_str()) != 0) ec = errno_code();
@@ -608,16 +626,42 @@ std::error_code LogStore::write_durably(std::span<std::uint8_t> records) {
 std::error_code LogStore::append_durably(std::span<std::uint8_t> records) {
     // A batch never straddles segments, so a segment only ever ends between batches.
     if (active_bytes_ > kSegmentHeaderBytes && active_bytes_ + records.size() > options_.segment_bytes) {
+        if (auto ec = seal_active_segment()) return ec;
         if (auto ec = start_segment(active_segment_ + 1, false)) return ec;
     }
     std::uint64_t sequence = seal(records);
-    if (auto ec = write_all(active_fd_, records)) return ec;
+    if (auto ec = write_all_at(active_fd_, records, active_bytes_)) return ec;
     active_bytes_ += records.size();
     segments_.back().bytes = active_bytes_;
-    // fdatasync also writes the new file size, which is all the metadata an append needs.
+    if (auto ec = preallocate()) return ec;
+    // fdatasync also writes the new file size when the file grew, which is all the metadata an
+    // append needs; within the preallocated room it writes the data alone.
     if (auto ec = sync_data(active_fd_, options_.durability)) return ec;
     next_sequence_ = sequence;
     note_durable(records);
+    return {};
+}
+
+// Keeps at least a quarter of LogStoreOptions::preallocate_bytes of zeros past the last record,
+// written (not fallocate'd: an unwritten extent needs its metadata written when first used) and
+// made durable by the fdatasync that follows, and never past the segment size.
+std::error_code LogStore::preallocate() {
+    const std::uint64_t room = options_.preallocate_bytes;
+    if (room == 0 || active_bytes_ + room / 4 <= active_allocated_) return {};
+    const std::uint64_t to = std::min(active_bytes_ + room, std::max(active_bytes_, options_.segment_bytes));
+    if (to <= active_allocated_) return {};
+    if (auto ec = write_zeros(active_fd_, std::max(active_bytes_, active_allocated_), to)) return ec;
+    active_allocated_ = to;
+    return {};
+}
+
+// Before the next segment starts: cuts the active segment's unused room away (durably), so only
+// the last segment ever ends in zeros.
+std::error_code LogStore::seal_active_segment() {
+    if (active_allocated_ <= active_bytes_) return {};
+    if (::ftruncate(active_fd_, static_cast<off_t>(active_bytes_)) != 0) return errno_code();
+    if (auto ec = sync_file(active_fd_, options_.durability)) return ec;
+    active_allocated_ = active_bytes_;
     return {};
 }
 
@@ -738,12 +782,12 @@ std::error_code LogStore::fail(std::error_code ec) {
 std::error_code LogStore::start_segment(std::uint64_t number, bool replace) {
     std::string path = join(dir_, segment_file_name(number));
     // O_EXCL: a segment we did not expect to exist must never be overwritten.
-    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (replace ? O_TRUNC : O_EXCL);
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (replace ? O_TRUNC : O_EXCL);
     int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) return errno_code();
     std::uint64_t salt = random_salt();
     Bytes header = segment_header(number, salt);
-    std::error_code ec = write_all(fd, header);
+    std::error_code ec = write_all_at(fd, header, 0);
     if (!ec) ec = sync_file(fd, options_.durability);
     // The directory entry must be durable too, or a crash could lose the whole file.
     if (!ec) ec = sync_file(dir_fd_, options_.durability);
@@ -754,7 +798,7 @@ std::error_code LogStore::start_segment(std::uint64_t number, bool replace) {
     if (active_fd_ >= 0) ::close(active_fd_);
     active_fd_ = fd;
     active_segment_ = number;
-    active_bytes_ = header.size();
+    active_bytes_ = active_allocated_ = header.size();
     active_salt_crc_ = salt_crc(salt);
     if (replace) segments_.pop_back();  // the torn one, empty of records
     segments_.push_back(Segment{number, active_bytes_, 0});
@@ -849,7 +893,7 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
         replay.end_segment(bytes.size());
         bool last = i + 1 == numbers.size();
         if (scan.stop == Scan::Stop::corrupt) return failed(corrupt_error(path, scan));
-        if (scan.stop == Scan::Stop::torn && !last) {
+        if ((scan.stop == Scan::Stop::torn || scan.stop == Scan::Stop::unused) && !last) {
             scan.reason += ", in a segment that is not the last";
             return failed(corrupt_error(path, scan));
         }
@@ -891,7 +935,10 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
     }
     std::optional<std::uint64_t> cut_at;
     if (last_scan.stop == Scan::Stop::torn) cut_at = last_scan.offset;
-    if (auto e = store.open_last_segment(cut_at, cursor.salt_crc)) return failed(std::move(*e));
+    // Preallocated room stays, and the next record goes where the zeros begin.
+    const std::uint64_t allocated = store.segments_.back().bytes;
+    if (last_scan.stop == Scan::Stop::unused) store.segments_.back().bytes = last_scan.offset;
+    if (auto e = store.open_last_segment(cut_at, allocated, cursor.salt_crc)) return failed(std::move(*e));
     // A crash may have come between a compaction and the deletions it allowed: finish them.
     if ((ec = store.delete_compacted_segments()))
         return failed(io_error(dir, "cannot delete the log segments compaction emptied", ec));
@@ -899,7 +946,7 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
 }
 
 std::optional<StoreError> LogStore::open_last_segment(std::optional<std::uint64_t> cut_at,
-                                                      std::uint32_t salt_crc) {
+                                                      std::uint64_t allocated, std::uint32_t salt_crc) {
     Segment& last = segments_.back();
     std::string path = join(dir_, segment_file_name(last.number));
     if (cut_at == 0u) {
@@ -907,11 +954,12 @@ std::optional<StoreError> LogStore::open_last_segment(std::optional<std::uint64_
         if (auto ec = start_segment(last.number, true)) return io_error(path, "cannot rewrite", ec);
         return std::nullopt;
     }
-    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return io_error(path, "cannot open for writing", errno_code());
     active_fd_ = fd;
     active_segment_ = last.number;
     active_bytes_ = last.bytes;
+    active_allocated_ = allocated;
     active_salt_crc_ = salt_crc;
     if (cut_at) {
         // Cut the torn record away for good before anything is appended after it.
@@ -919,7 +967,7 @@ std::optional<StoreError> LogStore::open_last_segment(std::optional<std::uint64_
             return io_error(path, "cannot truncate the torn tail", errno_code());
         if (auto ec = sync_file(fd, options_.durability))
             return io_error(path, "cannot truncate the torn tail", ec);
-        active_bytes_ = last.bytes = *cut_at;
+        active_bytes_ = active_allocated_ = last.bytes = *cut_at;
     }
     return std::nullopt;
 }

@@ -71,13 +71,18 @@
 // Every batch is appended with one write() and made durable with one fdatasync() (group commit:
 // the runtime puts as many Ready batches as are waiting into one call). A batch never straddles
 // two segments, and a new segment file is fsync'ed together with its directory before any record
-// goes into it.
+// goes into it. With LogStoreOptions::preallocate_bytes the last segment runs on in zeros past its
+// last record, written ahead so that most fdatasyncs have no file size to write; a segment's room
+// is cut away (ftruncate + fsync) before the next one starts, so only the last one ends in zeros.
 //
 // Recovery (SPEC "Behaviour under faults"). A crash in the middle of a write can only damage the
 // end of what was being appended, so a bad record in the last segment (cut short, running past
 // the end of the file, or failing its checksum) that no valid record follows is the torn tail:
 // it is cut away (ftruncate + fsync) and reported, since it was never acknowledged and the node
-// catches up from its peers. A segment cut short inside its header, or empty, is rewritten.
+// catches up from its peers. Zeros from some record boundary to the end of the last segment are
+// not a tear but the room preallocated for the next writes (no record is all zeros: its sequence
+// and type are at least 1): they are kept and the next write goes where they begin.
+// A segment cut short inside its header, or empty, is rewritten.
 // Anything else that is not exactly what this code writes (a bad record with a valid record after
 // it, an unknown type, a payload that does not decode, engine bytes its codec rejects, a sequence
 // out of order, a bad segment header, a missing segment, a missing prefix of segments without a
@@ -120,6 +125,13 @@ struct LogStoreOptions {
     // A new segment is started before a batch that would take the active one past this size.
     // Bigger segments mean fewer files; smaller ones mean cheaper compaction later on.
     std::uint64_t segment_bytes = 64ull << 20;
+    // Zeros written ahead of the last record, refilled when under a quarter is left (0: none).
+    // fdatasync of an append that grows the file must also write the inode (its size): two
+    // writes to the disk. Within room already written and made durable it writes only the data:
+    // on this project's 2-core VM, 110 us per 2 KiB write + fdatasync instead of 165 us, and half
+    // the system time. The runtime uses kDefaultPreallocateBytes; the zeros are not a tear (see
+    // recovery below). log_bytes() counts records, not this room.
+    std::uint64_t preallocate_bytes = 0;
     // The engine's checks of its metadata and log record bytes, run on every one replayed; a
     // failure is corruption at that record. Unset checks accept any bytes (store-only tests).
     PersistedCodec codec;
@@ -163,6 +175,8 @@ public:
     // state and entries ({term, vote, commit}; {index, term, promise, data}). 3: this file, with
     // engine-encoded metadata and log records.
     static constexpr std::uint32_t kFormatVersion = 3;
+    // The runtime's LogStoreOptions::preallocate_bytes.
+    static constexpr std::uint64_t kDefaultPreallocateBytes = 1ull << 20;
 
     // Opens (creating if needed) the store in `dir`, takes its lock and replays every segment.
     static OpenResult open(const std::string& dir, Options options = {});
@@ -187,7 +201,8 @@ public:
     std::uint64_t durable_sequence() const { return next_sequence_ - 1; }
     // The highest durable compaction point (0: none): replay returns no log record below it.
     Index compacted_below() const { return compacted_below_; }
-    // Bytes of the log on disk: the sum of the sizes of its segment files.
+    // Bytes of the log on disk: the sum of the sizes of its segment files, less the last one's
+    // preallocated room.
     std::uint64_t log_bytes() const;
 
     const std::string& dir() const { return dir_; }
@@ -223,7 +238,13 @@ private:
     std::error_code delete_compacted_segments();
     // Makes the last segment found by open() the active one: rewrites its header if the crash
     // came while it was being created (`cut_at` 0), or cuts a torn tail away at `cut_at`.
-    std::optional<StoreError> open_last_segment(std::optional<std::uint64_t> cut_at, std::uint32_t salt_crc);
+    // `allocated`: the segment's file size, zeros past its records included.
+    std::optional<StoreError> open_last_segment(std::optional<std::uint64_t> cut_at, std::uint64_t allocated,
+                                                std::uint32_t salt_crc);
+    // Writes zeros ahead of the active segment's last record (LogStoreOptions::preallocate_bytes).
+    std::error_code preallocate();
+    // Cuts the active segment's preallocated room away, durably, before a new segment starts.
+    std::error_code seal_active_segment();
 
     std::string dir_;
     Options options_;
@@ -231,7 +252,8 @@ private:
     int dir_fd_ = -1;
     int active_fd_ = -1;
     std::uint64_t active_segment_ = 0;
-    std::uint64_t active_bytes_ = 0;     // size of the active segment, header included
+    std::uint64_t active_bytes_ = 0;     // bytes of the active segment in use, header included
+    std::uint64_t active_allocated_ = 0; // its file size: active_bytes_ plus preallocated zeros
     std::uint32_t active_salt_crc_ = 0;  // CRC32C of the active segment's salt: every checksum's seed
     std::uint64_t next_sequence_ = 1;
     std::error_code failed_;

@@ -165,6 +165,7 @@ void Node::open() {
     StateMachine& state_machine = state_machine_;
     LogStoreOptions store_options;
     store_options.engine = options_.protocol;
+    store_options.preallocate_bytes = LogStore::kDefaultPreallocateBytes;
     store_options.durability = options_.durability;
     // A dir that has taken part cannot have lost its log (common/membership_guard.h).
     store_options.expect_existing_log = MembershipGuard::has_taken_part(options_.data_dir);

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "bench/local_cluster.h"
 #include "common/engine.h"
@@ -184,16 +185,22 @@ BOOST_DATA_TEST_CASE(sigterm_exits_0_and_corrupt_log_refuses_to_start, bdata::ma
     BOOST_TEST(WIFEXITED(status));
     BOOST_TEST(WEXITSTATUS(status) == 0);
 
-    // Flip a byte in the middle of node 3's first segment: not a torn tail, so it must refuse.
+    // Flip a byte in the middle of node 3's first segment's records (the zeros preallocated after
+    // them are not records): not a torn tail, so it must refuse.
     std::string segment = c.data_dir(3) + "/log-0000000001.seg";
-    auto size = std::filesystem::file_size(segment);
-    BOOST_REQUIRE(size > 200);
+    std::string bytes;
+    {
+        std::ifstream in(segment, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const auto records_end = bytes.find_last_not_of('\0') + 1;
+    BOOST_REQUIRE(records_end > 200);
     {
         std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
-        f.seekp(static_cast<std::streamoff>(size / 2));
+        f.seekp(static_cast<std::streamoff>(records_end / 2));
         char byte = 0;
         f.read(&byte, 1);
-        f.seekp(static_cast<std::streamoff>(size / 2));
+        f.seekp(static_cast<std::streamoff>(records_end / 2));
         byte = static_cast<char>(byte ^ 0x5a);
         f.write(&byte, 1);
     }

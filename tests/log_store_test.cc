@@ -535,18 +535,166 @@ BOOST_AUTO_TEST_CASE(torn_message_names_file_and_offset) {
     BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) == log.last_record_at);
 }
 
-BOOST_AUTO_TEST_CASE(zero_filled_tail_is_torn) {
-    // Some file systems show a file extended by a crash, but never written, as zeros.
+BOOST_AUTO_TEST_CASE(zero_filled_tail_is_room_for_the_next_writes) {
+    // Some file systems show a file extended by a crash, but never written, as zeros; and the
+    // store preallocates zeros itself (LogStoreOptions::preallocate_bytes). Neither holds a
+    // record: nothing is dropped, the zeros stay, and the next record goes where they begin.
     TempDir tmp;
     ThreeBatchLog log = make_three_batch_log(tmp.path());
     Bytes bytes = read_file(seg(tmp.path(), 1));
     std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(log.last_record_at), bytes.end(), 0);
     bytes.resize(bytes.size() + 4096, 0);
     write_file(seg(tmp.path(), 1), bytes);
-    std::uint64_t torn = 0;
-    RecoveredState state = recover(tmp.path(), {}, &torn);
-    BOOST_TEST(torn == bytes.size() - log.last_record_at);
-    BOOST_TEST(state.records == log.model_before_last.list(), boost::test_tools::per_element());
+    {
+        RecoveredState state;
+        std::uint64_t torn = 1;
+        auto store = open_ok(tmp.path(), {}, &state, &torn);
+        BOOST_TEST(torn == 0u);
+        BOOST_TEST(state.records == log.model_before_last.list(), boost::test_tools::per_element());
+        BOOST_TEST(store->log_bytes() == log.last_record_at);
+        write(*store, entries_batch({entry(4, 3, "after")}));
+    }
+    BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) == bytes.size());  // written in place
+    Model expected = log.model_before_last;
+    expected.apply(entries_batch({entry(4, 3, "after")}));
+    BOOST_TEST(recover(tmp.path()).records == expected.list(), boost::test_tools::per_element());
+}
+
+// ---- preallocated room (LogStoreOptions::preallocate_bytes) ----
+
+namespace {
+LogStore::Options preallocating(std::uint64_t segment_bytes = 64ull << 20) {
+    LogStore::Options options = checked_options();
+    options.preallocate_bytes = 4096;
+    options.segment_bytes = segment_bytes;
+    return options;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(preallocated_room_is_written_ahead_and_reused_after_a_restart) {
+    TempDir tmp;
+    Model model;
+    std::uint64_t used = 0;
+    {
+        auto store = open_ok(tmp.path(), preallocating());
+        for (Index i = 1; i <= 10; ++i) {
+            Ready b = entries_batch({entry(i, 1, std::string(100, 'p'))});
+            write(*store, b);
+            model.apply(b);
+            // Never less than a quarter of the room left after a write.
+            BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) >= store->log_bytes() + 1024);
+        }
+        used = store->log_bytes();
+    }
+    const std::uint64_t size = fs::file_size(seg(tmp.path(), 1));
+    BOOST_TEST(size > used);
+    for (int restart = 0; restart < 2; ++restart) {
+        RecoveredState state;
+        std::uint64_t torn = 1;
+        auto store = open_ok(tmp.path(), preallocating(), &state, &torn);
+        BOOST_TEST(torn == 0u);
+        BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
+        BOOST_TEST(store->log_bytes() == used);
+        Ready b = entries_batch({entry(11 + restart, 1, "after a restart")});
+        write(*store, b);
+        model.apply(b);
+        used = store->log_bytes();
+    }
+    BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) == size);  // the new records went into the room
+    BOOST_TEST(recover(tmp.path()).records == model.list(), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(only_the_last_segment_keeps_preallocated_room) {
+    TempDir tmp;
+    Model model;
+    auto store = open_ok(tmp.path(), preallocating(/*segment_bytes=*/2048));
+    for (Index i = 1; i <= 40; ++i) {
+        Ready b = entries_batch({entry(i, 1, std::string(100, 'q'))});
+        write(*store, b);
+        model.apply(b);
+    }
+    BOOST_REQUIRE(store->active_segment() > 3u);
+    std::uint64_t records = 0;
+    for (std::uint64_t n = store->first_segment(); n < store->active_segment(); ++n) {
+        BOOST_TEST_CONTEXT("segment " << n) {
+            // Cut to its records: its last one is valid and nothing follows.
+            const std::uint64_t size = fs::file_size(seg(tmp.path(), n));
+            BOOST_TEST(size <= 2048u);
+            BOOST_TEST(read_file(seg(tmp.path(), n)).back() == 'q');
+            records += size;
+        }
+    }
+    const std::uint64_t last = fs::file_size(seg(tmp.path(), store->active_segment()));
+    BOOST_TEST(last == 2048u);  // the room never runs past the segment size
+    BOOST_TEST(store->log_bytes() < records + last);
+    store.reset();
+    BOOST_TEST(recover(tmp.path(), preallocating(2048)).records == model.list(), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_record_torn_inside_the_preallocated_room_is_cut_away) {
+    TempDir tmp;
+    std::string original = tmp.sub("original");
+    Model model;
+    std::uint64_t used = 0;
+    {
+        auto store = open_ok(original, preallocating());
+        for (Index i = 1; i <= 3; ++i) {
+            Ready b = entries_batch({entry(i, 1, std::string(100, 't'))});
+            write(*store, b);
+            model.apply(b);
+        }
+        used = store->log_bytes();
+    }
+    // The next batch, as write_durably() would have written it, cut at every length: a crash
+    // before its fdatasync, with the rest of the room still zeros.
+    std::string written = tmp.sub("written");
+    {
+        copy_dir(original, written);
+        auto store = open_ok(written, preallocating());
+        write(*store, entries_batch({entry(4, 1, std::string(100, 'u'))}));
+    }
+    const Bytes full = read_file(seg(written, 1));
+    const Bytes before = read_file(seg(original, 1));
+    BOOST_REQUIRE(full.size() == before.size());
+    std::uint64_t record_end = used;
+    while (full[record_end] != 0 || full[record_end + 1] != 0) ++record_end;  // 'u' x 100 ends it
+    std::string dir = tmp.sub("copy");
+    for (std::uint64_t keep = used + 1; keep < record_end; keep += 7) {
+        BOOST_TEST_CONTEXT("torn record of " << keep - used << " bytes") {
+            copy_dir(original, dir);
+            Bytes bytes = before;
+            std::copy(full.begin() + static_cast<std::ptrdiff_t>(used), full.begin() + static_cast<std::ptrdiff_t>(keep),
+                      bytes.begin() + static_cast<std::ptrdiff_t>(used));
+            write_file(seg(dir, 1), bytes);
+            RecoveredState state;
+            std::uint64_t torn = 0;
+            {
+                auto store = open_ok(dir, preallocating(), &state, &torn);
+                BOOST_TEST(store->log_bytes() == used);
+                write(*store, entries_batch({entry(4, 2, "after")}));
+            }
+            BOOST_TEST(torn == before.size() - used);  // the tear and the room after it
+            BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
+            Model expected = model;
+            expected.apply(entries_batch({entry(4, 2, "after")}));
+            BOOST_TEST(recover(dir, preallocating()).records == expected.list(), boost::test_tools::per_element());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(zeros_at_the_end_of_a_segment_that_is_not_the_last_are_corruption) {
+    TempDir tmp;
+    {
+        auto store = open_ok(tmp.path(), preallocating(512));
+        for (Index i = 1; i <= 6; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 'z'))}));
+        BOOST_REQUIRE(store->active_segment() >= 2u);
+    }
+    Bytes first = read_file(seg(tmp.path(), 1));
+    first.resize(first.size() + 100, 0);
+    write_file(seg(tmp.path(), 1), first);
+    StoreError e = open_fails(tmp.path(), preallocating(512));
+    BOOST_TEST(e.kind == StoreError::Kind::corrupt);
+    BOOST_TEST(e.reason.find("not the last") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(every_bit_flip_in_the_last_record_is_truncated) {
