@@ -319,11 +319,15 @@ Outcome::Status Driver::unavailable_status() const {
 
 // Counted over the voters of the applied configuration (quorums are made of voters only: a
 // learner down changes nothing), asking the network about each (Network::known_unreachable).
+// Asked for every client request: counts in place, allocating nothing.
 bool Driver::quorum_known_lost() const {
-    const std::vector<NodeId> voters = engine_->configuration().voters();
-    std::size_t down = 0;
-    for (NodeId v : voters) down += (v != self_ && network_.known_unreachable(v)) ? 1 : 0;
-    return !voters.empty() && voters.size() - down < voters.size() / 2 + 1;
+    std::size_t voters = 0, down = 0;
+    for (const Member& m : engine_->configuration().members()) {
+        if (m.role != MemberRole::voter) continue;
+        ++voters;
+        down += (m.id != self_ && network_.known_unreachable(m.id)) ? 1 : 0;
+    }
+    return voters > 0 && voters - down < voters / 2 + 1;
 }
 
 void Driver::complete_write(const RequestKey& key, const Outcome& outcome) {

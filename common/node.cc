@@ -144,9 +144,7 @@ public:
     bool reachable(NodeId peer) const override { return !cut_off_.count(peer) && transport_.connected(peer); }
     bool known_unreachable(NodeId peer) const override {
         if (cut_off_.count(peer)) return true;
-        for (const PeerLink& link : transport_.links())
-            if (link.id == peer) return link.known_down;
-        return false;  // not (yet) a peer of the transport: nothing known
+        return transport_.known_down(peer);  // false for one not (yet) a peer: nothing known
     }
 
 private:

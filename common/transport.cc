@@ -847,6 +847,12 @@ void Transport::probe(const tcp::endpoint& at, NodeId expected, std::function<vo
                    });
 }
 
+bool Transport::known_down(NodeId peer) const {
+    auto it = impl_->peers.find(peer);
+    if (it == impl_->peers.end() || !it->second.member) return false;
+    return it->second.failed && !connected(peer);
+}
+
 std::vector<PeerLink> Transport::links() const {
     std::vector<PeerLink> out;
     for (auto& [id, peer] : impl_->peers) {

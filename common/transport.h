@@ -206,6 +206,9 @@ public:
     void announce_mark();
     std::size_t connected_peers() const;
     bool connected(NodeId peer) const;
+    // links()'s known_down of one peer (false for one the transport does not know), without
+    // building the list: asked for every client request (Driver::quorum_known_lost).
+    bool known_down(NodeId peer) const;
     // Every peer's link, by id.
     std::vector<PeerLink> links() const;
     // Dials `at` (a peer port), asks the node there for its data dir identity, and calls `done`
