@@ -2,6 +2,15 @@
 // thread; the write and fdatasync happen on one dedicated background thread, so an fsync never
 // blocks the io_context that serves peers and clients; completion is posted back to the
 // io_context.
+//
+// Or, when the runtime asks (set_flush_on_runtime_thread: a Raft or Multi-Paxos follower), on
+// the runtime's own thread, in a handler posted to `io` after the ones already queued. A
+// follower's turn is: take the leader's entries, make them durable, answer; it has little else to
+// do meanwhile, and a hand-off to the background thread and back costs it about four context
+// switches per batch. Measured on this project's 2-core VM with redis-benchmark -c 32 through
+// a Raft leader: 16,500 -> 18,000 SETs/s (five runs each, alternated). A leader keeps the
+// background thread: it must read client requests and acknowledgements while its fsync runs (all
+// flushes inline made the same run 20% slower).
 #pragma once
 
 #include <atomic>
@@ -12,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -44,6 +54,11 @@ public:
     // them all), so at most kMaxQueuedFlushes buffers are ever waiting.
     void flush(std::function<void(std::error_code)> done) override;
 
+    // Runtime thread. Whether later flushes run on the runtime's thread (above). A flush runs
+    // there only if the background thread has none in hand, so the store is never touched by
+    // both threads at once, and flushes still complete in the order they were asked for.
+    void set_flush_on_runtime_thread(bool on) { flush_inline_ = on; }
+
     // Runtime thread. Finishes the flushes already requested (their `done` are still posted),
     // stops the background thread and closes the store, releasing the data dir's lock. Later
     // flushes fail with operation_canceled. Idempotent.
@@ -67,15 +82,25 @@ private:
     };
 
     void run();  // the background thread
+    // Runtime thread: writes the inline job, if close() has not taken it, and calls its `done`.
+    void run_inline();
+    // Writes `job` durably and updates the atomics below: on the background thread, or on the
+    // runtime thread when no background job is in hand.
+    std::error_code write_job(Job& job);
 
     boost::asio::io_context& io_;
     Bytes pending_;        // runtime thread only
     bool closed_ = false;  // runtime thread only
+    bool flush_inline_ = false;  // runtime thread only: set_flush_on_runtime_thread
+    // Runtime thread only: a flush posted to run on the runtime thread and not run yet (later
+    // flushes join it). Shared with the posted handler, which finds it empty once close() ran it.
+    std::shared_ptr<std::optional<Job>> inline_job_ = std::make_shared<std::optional<Job>>();
 
     std::mutex mutex_;
     std::condition_variable wake_;
     // Guarded by mutex_: flushes requested but not yet taken by the background thread.
     std::deque<Job> queued_;
+    bool writing_ = false;  // the background thread holds a job it has not finished writing
     bool stopping_ = false;
 
     std::unique_ptr<LogStore> store_;  // background thread only, until close() joins it

@@ -548,6 +548,10 @@ void Node::announce_mark() {
 void Node::report_state_changes() {
     publish_state();
     EngineStatus s = driver_->status().engine;
+    // A follower (Raft, Multi-Paxos; a basic Paxos learner) fsyncs on this thread, a leader or
+    // proposer on the storage thread (common/file_storage.h): at most a tick late after a change
+    // of role, which costs only a little speed.
+    storage_->set_flush_on_runtime_thread(s.role == Role::follower);
     std::tuple<Role, NodeId, Epoch> now{s.role, s.leader, s.epoch};
     if (now == last_reported_state_) return;
     last_reported_state_ = now;

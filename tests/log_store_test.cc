@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 #include <fstream>
@@ -1409,6 +1410,60 @@ BOOST_AUTO_TEST_CASE(file_storage_close_finishes_the_flush_in_flight) {
     }
     BOOST_REQUIRE(result.has_value());
     BOOST_TEST(!*result);
+}
+
+BOOST_AUTO_TEST_CASE(file_storage_on_the_runtime_thread_flushes_in_turn_with_the_handlers_queued) {
+    TempDir tmp;
+    Model model;
+    {
+        boost::asio::io_context io;
+        FileStorage storage(io, open_ok(tmp.path()));
+        storage.set_flush_on_runtime_thread(true);
+        std::vector<std::string> order;
+        boost::asio::post(io, [&] { order.push_back("queued before"); });
+        Ready a;
+        a.metadata = meta(HardState{5, 2, 0});
+        a.records = {entry(1, 5, "a")};
+        storage.write(a);
+        model.apply(a);
+        storage.flush([&](std::error_code ec) { order.push_back(ec ? ec.message() : "first"); });
+        // Asked for before the first ran: joins it, one write and fdatasync for both.
+        Ready b = entries_batch({entry(2, 5, "b")});
+        storage.write(b);
+        model.apply(b);
+        storage.flush([&](std::error_code ec) { order.push_back(ec ? ec.message() : "second"); });
+        // Queued after the flush: it finds both durable and answered, on this very thread.
+        boost::asio::post(io, [&] {
+            order.push_back("queued after, durable through " + std::to_string(storage.durable_sequence()));
+        });
+        BOOST_TEST(storage.durable_sequence() == 0u);
+        io.run();
+        BOOST_TEST(order == (std::vector<std::string>{"queued before", "first", "second",
+                                                      "queued after, durable through 3"}),
+                   boost::test_tools::per_element());
+    }
+    RecoveredState state = recover(tmp.path());
+    BOOST_TEST(hard_state_of(state) == (HardState{5, 2, 0}));
+    BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(file_storage_close_writes_a_flush_waiting_for_the_runtime_thread) {
+    TempDir tmp;
+    boost::asio::io_context io;
+    std::vector<std::error_code> results;
+    {
+        FileStorage storage(io, open_ok(tmp.path()));
+        storage.set_flush_on_runtime_thread(true);
+        storage.write(entries_batch({entry(1, 1, "durable before exit")}));
+        storage.flush([&](std::error_code ec) { results.push_back(ec); });
+        storage.close();  // before io ran the flush's handler
+        BOOST_TEST(
+            recover(tmp.path()).records == (std::vector<LogRecord>{entry(1, 1, "durable before exit")}),
+            boost::test_tools::per_element());
+    }
+    io.run();  // the posted handler outlives the storage: it must find nothing left to do
+    BOOST_REQUIRE(results.size() == 1u);
+    BOOST_TEST(!results[0]);
 }
 
 BOOST_AUTO_TEST_CASE(file_storage_reports_errors_with_errno_and_stays_failed) {
