@@ -77,10 +77,20 @@ void FileStorage::run() {
         lock.lock();
         writing_ = false;
         lock.unlock();
-        boost::asio::post(io_, [done = std::move(job.done), ec, work = std::move(job.work)]() mutable {
-            for (auto& d : done) d(ec);
-        });
+        post_done(std::move(job), ec);
     }
+}
+
+void FileStorage::post_done(Job job, std::error_code ec) {
+    boost::asio::post(io_, [done = std::move(job.done), ec, work = std::move(job.work)]() mutable {
+        for (auto& d : done) d(ec);
+    });
+}
+
+FileStorage::Job FileStorage::take_inline_job() {
+    Job job = std::move(**inline_job_);
+    inline_job_->reset();
+    return job;
 }
 
 std::error_code FileStorage::write_job(Job& job) {
@@ -91,8 +101,7 @@ std::error_code FileStorage::write_job(Job& job) {
 }
 
 void FileStorage::run_inline() {
-    Job job = std::move(**inline_job_);
-    inline_job_->reset();
+    Job job = take_inline_job();
     std::error_code ec = write_job(job);
     for (auto& d : job.done) d(ec);
 }
@@ -102,12 +111,9 @@ void FileStorage::close() {
     closed_ = true;
     if (*inline_job_) {
         // Finished like a background flush: written now, `done` posted.
-        Job job = std::move(**inline_job_);
-        inline_job_->reset();
-        std::error_code ec = write_job(job);
-        boost::asio::post(io_, [done = std::move(job.done), ec, work = std::move(job.work)]() mutable {
-            for (auto& d : done) d(ec);
-        });
+        Job job = take_inline_job();
+        const std::error_code ec = write_job(job);
+        post_done(std::move(job), ec);
     }
     {
         std::lock_guard lock(mutex_);

@@ -87,6 +87,10 @@ private:
     // Writes `job` durably and updates the atomics below: on the background thread, or on the
     // runtime thread when no background job is in hand.
     std::error_code write_job(Job& job);
+    // Posts `job.done(ec)` to the io_context (holding the io_context's work until it has run).
+    void post_done(Job job, std::error_code ec);
+    // Runtime thread: the inline job, leaving none behind.
+    Job take_inline_job();
 
     boost::asio::io_context& io_;
     Bytes pending_;        // runtime thread only

@@ -857,8 +857,7 @@ std::vector<PeerLink> Transport::links() const {
     std::vector<PeerLink> out;
     for (auto& [id, peer] : impl_->peers) {
         if (!peer.member) continue;
-        bool up = connected(id);
-        out.push_back(PeerLink{id, up, !up && peer.failed, peer.refusal});
+        out.push_back(PeerLink{id, connected(id), known_down(id), peer.refusal});
     }
     return out;
 }
