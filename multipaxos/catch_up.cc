@@ -13,6 +13,7 @@ namespace ballot::multipaxos {
 // compaction"), and no Chosen goes while the peer still lacks it: it could not deliver them.
 void Leader::catch_up(NodeId id, Peer& peer, Index chosen, bool behind, std::uint64_t now) {
     peer.chosen = chosen;
+    out_.peer_learned(id, chosen);
     if (!behind || chosen >= learner_.commit_index()) return;
     if (chosen < acceptor_.trimmed()) return out_.send_snapshot(id);
     if (chosen < peer.catchup_end && now < peer.catchup_tick + retry_ticks_) return;  // one on its way

@@ -51,6 +51,8 @@ void MultiPaxos::check_invariants() const {
         BALLOT_ASSERT(compacted_below_ <= t.slot + 1,
                       "multipaxos: compaction never passes a transfer in flight");
     }
+    if (std::optional<Index> needs = catch_up_holds_.floor())
+        BALLOT_ASSERT(compacted_below_ <= *needs, "multipaxos: compaction never passes a catching-up peer");
 }
 
 void Acceptor::check_invariants() const {

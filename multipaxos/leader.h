@@ -74,6 +74,9 @@ public:
     virtual void send_snapshot(NodeId to) = 0;
     // `from` trimmed slots this node does not know chosen: ask it for its snapshot (snapshots.cc).
     virtual void need_snapshot(NodeId from) = 0;
+    // `id` reported it has learned every slot through `chosen`: a catch-up hold on it follows
+    // (snapshots.cc).
+    virtual void peer_learned(NodeId id, Index chosen) = 0;
 };
 
 class Leader {

@@ -50,6 +50,7 @@
 #include <optional>
 
 #include "common/ballot.h"
+#include "common/catch_up_holds.h"
 #include "common/engine.h"
 #include "common/forwarded_requests.h"
 #include "common/membership.h"
@@ -110,6 +111,7 @@ private:
     void read_done(ReadState rs) override;
     void send_snapshot(NodeId to) override;
     void need_snapshot(NodeId from) override;
+    void peer_learned(NodeId id, Index chosen) override;
 
     // Refuses a message that no honest member sends (a ballot that is not its sender's).
     bool plausible(NodeId from, const Message& m) const;
@@ -245,6 +247,10 @@ private:
     Index compacted_below_ = 1;           // the last compact_below handed out (1: nothing compacted)
     std::optional<Index> compact_below_;  // to hand out in the next Ready
     std::map<NodeId, Transfer> transfers_;
+    // Leader: peers that installed its snapshot and now learn the slots after it from Chosen
+    // messages; compaction keeps those slots for at most snapshot_retry_ticks
+    // (common/catch_up_holds.h), so one outage takes one snapshot even when ours moved on.
+    CatchUpHolds catch_up_holds_;
     std::vector<NodeId> snapshot_to_;                       // transfers asked since the last take_ready()
     std::optional<std::uint64_t> snapshot_requested_tick_;  // the last SnapshotRequest this node sent
 };

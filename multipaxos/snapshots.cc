@@ -6,7 +6,9 @@
 // instance up to the trim point is deleted and later requests for it are answered "trimmed"), and
 // PMMC's replicas keep only their state and slot_in/slot_out. What the trim point changes:
 //   - compaction: snapshot_made(X) trims through X - snapshot_trailing, never past what a peer
-//     receiving this node's snapshot will need next (a transfer of S in flight keeps S + 1);
+//     receiving this node's snapshot will need next (a transfer of S in flight keeps S + 1), nor,
+//     on a leader, past what a peer that installed it has not learned yet (catch-up holds, for
+//     at most snapshot_retry_ticks);
 //   - a peer whose first missing slot is trimmed is sent the snapshot (Ready::snapshot_to) instead
 //     of Chosen values (catch_up.cc), at most one transfer per peer, again if the transfer fails or
 //     is not reported within snapshot_retry_ticks;
@@ -125,6 +127,7 @@ void MultiPaxos::snapshot_installed(const SnapshotMeta& meta) {
     acceptor_.trim_through(x);
     if (leader_) leader_->snapshot_installed(x);
     transfers_.clear();  // their floors are gone; their reports, if any, are ignored
+    catch_up_holds_.clear();
     compact_goal_ = std::max(compact_goal_, x + 1);
     compact();
     refresh_membership();
@@ -136,7 +139,13 @@ void MultiPaxos::snapshot_sent(NodeId to, Index index, bool ok) {
     auto it = transfers_.find(to);
     if (it == transfers_.end()) return;  // not asked for, or already taken as lost
     transfers_.erase(it);
-    if (ok && leader_) leader_->snapshot_delivered(to, index);
+    if (ok && leader_) {
+        leader_->snapshot_delivered(to, index);
+        // It learns the slots after `index` from this leader's Chosen messages: keep them until it
+        // has (or snapshot_retry_ticks pass), even if a newer snapshot of ours would let them go;
+        // unless they are gone already (this node installed a later snapshot meanwhile).
+        if (index + 1 >= compacted_below_) catch_up_holds_.start(to, index, config_.snapshot_retry_ticks);
+    }
     compact();
 }
 
@@ -154,7 +163,20 @@ void MultiPaxos::expire_transfers() {
     bool expired = std::erase_if(transfers_, [&](const auto& t) {
                        return now_ >= t.second.asked_tick + config_.snapshot_retry_ticks;
                    }) > 0;
+    // Catch-up holds serve the leader's peers: one that expired, or all of them once this node
+    // no longer leads, stop holding compaction back.
+    if (catch_up_holds_.tick()) expired = true;
+    if (!leader_ && !catch_up_holds_.empty()) {
+        catch_up_holds_.clear();
+        expired = true;
+    }
     if (expired) compact();
+}
+
+void MultiPaxos::peer_learned(NodeId id, Index chosen) {
+    if (catch_up_holds_.empty()) return;
+    catch_up_holds_.progressed(id, chosen);
+    if (catch_up_holds_.release_caught_up(compact_goal_)) compact();
 }
 
 // A reply from `from` carried a trim point above this node's chosen prefix. Asked at most once per
@@ -174,10 +196,12 @@ void MultiPaxos::on(NodeId from, const SnapshotRequest& m) {
 
 // ---------------------------------------------------------------- compaction
 
-// A peer receiving snapshot S next needs slot S + 1 from this node's log (engine.h).
+// A peer receiving snapshot S next needs slot S + 1 from this node's log (engine.h), and one that
+// installed it still needs the slots it has not learned (catch-up holds).
 Index MultiPaxos::transfer_floor() const {
     Index floor = compact_goal_;
     for (const auto& [id, t] : transfers_) floor = std::min(floor, t.slot + 1);
+    if (std::optional<Index> needs = catch_up_holds_.floor()) floor = std::min(floor, *needs);
     return floor;
 }
 

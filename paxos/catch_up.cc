@@ -114,6 +114,7 @@ NodeId Paxos::next_peer(NodeId after) const {
 void Paxos::on(NodeId from, const ChosenRequest& m) {
     if (from == configs_.self()) return;
     note_progress(from, m.from - 1);  // membership.cc: a learner asking is not caught up
+    catch_up_progressed(from, m.from - 1);  // snapshots.cc
     Index first = m.from;
     for (std::uint32_t page = 0; page < tuning_.chosen_pages_per_request; ++page) {
         std::vector<std::string> values = learner_.chosen_from(first, config_.max_message_bytes);

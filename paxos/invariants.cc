@@ -57,6 +57,8 @@ void Paxos::check_invariants() const {
                                            ")");
         BALLOT_ASSERT(t.index <= snapshot_index_, "paxos: a transfer sends a snapshot this node made");
     }
+    if (std::optional<Index> needs = catch_up_holds_.floor())
+        BALLOT_ASSERT(trim < *needs, "paxos: never compacted past what a catching-up peer fetches next");
     for (const auto& [peer, t] : peer_trims_)
         BALLOT_ASSERT(proposer_.floor() >= t, "paxos: no instance runs at or below a peer's trim point");
 }

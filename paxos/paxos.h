@@ -27,6 +27,7 @@
 #include <set>
 #include <vector>
 
+#include "common/catch_up_holds.h"
 #include "common/engine.h"
 #include "common/outbox.h"
 #include "common/quorum.h"
@@ -139,6 +140,7 @@ private:
     void request_snapshot();
     void compact();
     void expire_transfers();
+    void catch_up_progressed(NodeId peer, Index have);
 
     void expire_reads();  // reads.cc
     std::uint64_t query_highest_accepted();
@@ -217,6 +219,9 @@ private:
     Index persisted_trim_;                  // the trim point in the metadata as last handed out
     Index compacted_;                       // compact_below - 1 as last handed out
     std::map<NodeId, Transfer> transfers_;  // at most one per peer
+    // Peers that installed this node's snapshot and now fetch the chosen slots after it from here:
+    // compaction keeps those for at most snapshot_retry_ticks (common/catch_up_holds.h).
+    CatchUpHolds catch_up_holds_;
     std::vector<NodeId> snapshot_to_;       // the batch's Ready::snapshot_to
     std::map<NodeId, Index> peer_trims_;    // the highest trim point each peer has told us of
     std::uint64_t next_snapshot_request_ = 0;

@@ -83,6 +83,8 @@ void Paxos::snapshot_installed(const SnapshotMeta& meta) {
     fill_next_ = std::max(fill_next_, x + 1);
     trim_goal_ = std::max(trim_goal_, x);
     compact();
+    // The peer that sent it keeps the slots after it for us (its catch-up hold): fetch them there.
+    if (asked_ != kNoNode) fetch_.next = asked_;
     next_snapshot_request_ = now_;  // still behind a peer's trim point? ask again at once
     request_snapshot();
     use_window();
@@ -92,11 +94,22 @@ void Paxos::snapshot_installed(const SnapshotMeta& meta) {
 // is asked for again by the peer (request_snapshot) while it still needs it. A report older than
 // the transfer in flight (one that expired and was asked for again) ends nothing; one at or above
 // it does (the runtime may have streamed a newer snapshot than the one current when asked).
-void Paxos::snapshot_sent(NodeId to, Index index, bool /*ok*/) {
+void Paxos::snapshot_sent(NodeId to, Index index, bool ok) {
     auto it = transfers_.find(to);
     if (it == transfers_.end() || index < it->second.index) return;
     transfers_.erase(it);
+    // The peer fetches the slots after `index` from this node next (it asks the peer that sent
+    // its snapshot first, snapshot_installed): keep them until it has (or snapshot_retry_ticks
+    // pass), even if a newer snapshot of ours would let them go.
+    if (ok && index >= acceptor_.trim_point()) catch_up_holds_.start(to, index, config_.snapshot_retry_ticks);
     compact();
+}
+
+// `peer` holds every chosen slot through `have` (its ChosenRequest or SnapshotRequest says so).
+void Paxos::catch_up_progressed(NodeId peer, Index have) {
+    if (catch_up_holds_.empty()) return;
+    catch_up_holds_.progressed(peer, have);
+    if (catch_up_holds_.release_caught_up(trim_goal_ + 1)) compact();
 }
 
 // ---------------------------------------------------------------- recovery
@@ -122,10 +135,13 @@ void Paxos::recover_snapshot(const SnapshotMeta& meta, bool leftovers) {
 // ---------------------------------------------------------------- compaction
 
 // Trims to the goal, but never past a snapshot in flight to a peer (SPEC: "a snapshot being sent
-// is never compacted away under the transfer"): that peer will next need the slot after it.
+// is never compacted away under the transfer"): that peer will next need the slot after it; nor
+// past what a peer that installed it has not fetched yet (catch-up holds).
 void Paxos::compact() {
     Index target = trim_goal_;
     for (const auto& [peer, t] : transfers_) target = std::min(target, t.index);
+    // A peer that installed our snapshot next fetches the slot after what it has.
+    if (std::optional<Index> needs = catch_up_holds_.floor()) target = std::min(target, *needs - 1);
     if (target <= acceptor_.trim_point()) return;
     acceptor_.trim(target);
     learner_.trim(std::min(target, learner_.emitted()));
@@ -144,6 +160,7 @@ void Paxos::expire_transfers() {
         it = transfers_.erase(it);
         expired = true;
     }
+    if (catch_up_holds_.tick()) expired = true;
     if (expired) compact();
 }
 
@@ -196,6 +213,7 @@ void Paxos::request_snapshot() {
 // (at most one transfer per peer). A peer that lacks nothing trimmed here relearns through Paxos.
 void Paxos::on(NodeId from, const SnapshotRequest& m) {
     note_progress(from, m.have);  // membership.cc
+    catch_up_progressed(from, m.have);
     if (from == configs_.self() || acceptor_.trim_point() <= m.have || transfers_.count(from)) return;
     transfers_[from] = Transfer{snapshot_index_, now_ + config_.snapshot_retry_ticks};
     snapshot_to_.push_back(from);

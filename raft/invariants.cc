@@ -106,6 +106,8 @@ void Raft::check_snapshot_invariants() const {
         BALLOT_ASSERT(transfer.elapsed_ticks < config_.snapshot_retry_ticks,
                       "a transfer not reported within snapshot_retry_ticks is retried");
     }
+    if (std::optional<Index> needs = catch_up_holds_.floor())
+        BALLOT_ASSERT(log_.base_index() < *needs, "never compacted past what a catching-up follower needs");
     if (role_ == Role::leader) {
         for (const auto& [id, pr] : progress_)
             BALLOT_ASSERT(pr.state() != Progress::State::snapshot || transfers_.contains(id),

@@ -29,6 +29,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/catch_up_holds.h"
 #include "common/engine.h"
 #include "common/forwarded_requests.h"
 #include "common/membership.h"
@@ -151,9 +152,13 @@ private:
     void send_snapshot(NodeId to);
     void tick_snapshot_transfers();
     void snapshot_transfer_ended(NodeId to, Index index, bool ok);
-    // Compacts the log through min(`through`, what transfers in flight still need), if that is
-    // past its base.
+    // Compacts the log through min(`through`, what transfers in flight and catch-up holds still
+    // need), if that is past its base.
     void compact_log(Index through);
+    // Where compaction goes with nobody to wait for: snapshot_trailing entries below the snapshot.
+    Index trailing_compaction_point() const;
+    // Leader: `from` acknowledged entries through `match`; a catch-up hold on it follows, or ends.
+    void catch_up_progressed(NodeId from, Index match);
     // A snapshot we heard of (made, installed, recovered) moves currentTerm to its term if later.
     void adopt_snapshot_term(std::uint64_t term);
 
@@ -264,6 +269,10 @@ private:
         std::uint32_t elapsed_ticks = 0;
     };
     std::map<NodeId, SnapshotTransfer> transfers_;
+    // Leader: followers that installed our snapshot and now catch up from the log. Compaction keeps
+    // the entries each still needs, for at most snapshot_retry_ticks (common/catch_up_holds.h), so
+    // that one outage takes one snapshot even when ours moved on during the transfer.
+    CatchUpHolds catch_up_holds_;
 
     // ---- membership change (membership.cc) ----
     // Configurations applied since the latest snapshot, by the index that made them rule (the

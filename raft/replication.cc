@@ -208,6 +208,7 @@ void Raft::on(NodeId from, const AppendEntriesResponse& m) {
     if (m.success) {
         // Figure 2: "If successful: update nextIndex and matchIndex for follower".
         if (pr.on_success(m.match_index)) maybe_commit();
+        catch_up_progressed(from, pr.matchIndex);
         maybe_send_timeout_now(from);
         // §7: a follower waiting for a snapshot that now matches where our log still reaches (it
         // installed one, perhaps from another leader) needs it no more.

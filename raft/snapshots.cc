@@ -5,8 +5,9 @@
 // installed snapshot does to the log.
 //
 //   the node's own snapshot      snapshot_metadata(X) -> the term of X; snapshot_made(X) ->
-//                                compact, keeping snapshot_trailing entries below X and every
-//                                entry a transfer in flight will need next
+//                                compact, keeping snapshot_trailing entries below X, every
+//                                entry a transfer in flight will need next, and what a follower
+//                                that installed our snapshot still needs (catch-up holds)
 //   a follower needs one         send_append() finds nextIndex - 1 compacted away ->
 //                                send_snapshot(): Ready::snapshot_to, Progress in snapshot state;
 //                                snapshot_sent() or snapshot_retry_ticks end it
@@ -116,7 +117,11 @@ void Raft::snapshot_made(const SnapshotMeta& meta) {
     snapshot_index_ = x;
     // Keep snapshot_trailing entries at and below X for followers a little behind, who then catch
     // up from the log rather than by a snapshot (etcd keeps 5,000, hashicorp/raft TrailingLogs).
-    compact_log(x > config_.snapshot_trailing ? x - config_.snapshot_trailing : 0);
+    compact_log(trailing_compaction_point());
+}
+
+Index Raft::trailing_compaction_point() const {
+    return snapshot_index_ > config_.snapshot_trailing ? snapshot_index_ - config_.snapshot_trailing : 0;
 }
 
 void Raft::compact_log(Index through) {
@@ -124,6 +129,9 @@ void Raft::compact_log(Index through) {
     // must find it in our log, or it would need another snapshot, forever if sending one takes
     // longer than the log lasts (consul#9609, cockroach#8629, hashicorp/raft#212).
     for (const auto& [peer, transfer] : transfers_) through = std::min(through, transfer.index);
+    // A follower that installed our snapshot next needs the entry after its match: keep the log
+    // from its match on (its base term is the consistency check of that entry).
+    if (std::optional<Index> needs = catch_up_holds_.floor()) through = std::min(through, *needs - 1);
     BALLOT_ASSERT(through <= snapshot_index_, "never compact past the latest durable snapshot");
     if (through > log_.base_index()) log_.compact(through);
 }
@@ -171,6 +179,20 @@ void Raft::tick_snapshot_transfers() {
     for (auto& [peer, transfer] : transfers_)
         if (++transfer.elapsed_ticks >= config_.snapshot_retry_ticks) lost.push_back(peer);
     for (NodeId peer : lost) snapshot_transfer_ended(peer, 0, false);
+    // Catch-up holds serve a leader's followers; one that expired (or a deposed leader's) lets
+    // compaction go on.
+    bool released = catch_up_holds_.tick();
+    if (role_ != Role::leader && !catch_up_holds_.empty()) {
+        catch_up_holds_.clear();
+        released = true;
+    }
+    if (released) compact_log(trailing_compaction_point());
+}
+
+void Raft::catch_up_progressed(NodeId from, Index match) {
+    if (catch_up_holds_.empty()) return;
+    catch_up_holds_.progressed(from, match);
+    if (catch_up_holds_.release_caught_up(trailing_compaction_point() + 1)) compact_log(trailing_compaction_point());
 }
 
 void Raft::snapshot_transfer_ended(NodeId to, Index index, bool ok) {
@@ -179,12 +201,16 @@ void Raft::snapshot_transfer_ended(NodeId to, Index index, bool ok) {
         Progress& pr = progress_.at(to);
         // ok: the follower durably holds everything through `index` (a snapshot holds only
         // committed entries, which are in our log too): it matches us there.
-        pr.on_snapshot_sent(index, ok && index <= log_.last_index());
+        const bool holds_it = ok && index <= log_.last_index();
+        pr.on_snapshot_sent(index, holds_it);
+        // It goes on from index + 1, from our log: keep that from compaction until it catches up
+        // (or snapshot_retry_ticks pass), even if a newer snapshot of ours would let it go. Not if
+        // it is gone already (a late report of a transfer taken as lost): it needs another.
+        if (holds_it && !log_.compacted(index)) catch_up_holds_.start(to, index, config_.snapshot_retry_ticks);
         if (!send_append(to) && behind_on_commit(pr)) commit_news_ = true;
     }
-    // The transfer no longer holds compaction back.
-    compact_log(snapshot_index_ > config_.snapshot_trailing ? snapshot_index_ - config_.snapshot_trailing
-                                                            : 0);
+    // The transfer no longer holds compaction back (its catch-up hold, if any, takes over).
+    compact_log(trailing_compaction_point());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1512,29 +1512,65 @@ BOOST_AUTO_TEST_CASE(failed_and_unreported_transfers_are_asked_again) {
     BOOST_REQUIRE(c.run_until([&] { return c.applied_data(3) == c.applied_data(l); }));
 }
 
-// A transfer of snapshot S in flight keeps slot S + 1 on disk whatever later snapshots allow: the
-// peer needs it next. Its report lifts the floor.
-BOOST_AUTO_TEST_CASE(compaction_never_passes_a_transfer_in_flight) {
-    SnapCluster c(3, snap_config(2));
+// The leader's transfer of snapshot S to n3 is under way while it makes snapshot X > S (writes go
+// on; n3 hears none of them).
+struct SlowTransfer {
+    NodeId leader = kNoNode;
+    Index s = 0;
+    Index x = 0;
+};
+
+SlowTransfer slow_transfer(SnapCluster& c) {
+    SlowTransfer t;
     BOOST_REQUIRE(c.commit(commands("c", 3), {1, 2, 3}));
     c.isolate(3);
     BOOST_REQUIRE(c.commit(commands("d", 10), {1, 2}));
-    NodeId l = c.leader();
-    Index s = c.snapshot(l);
+    t.leader = c.leader();
+    t.s = c.snapshot(t.leader);
     c.heal();
     c.run(20);
-    BOOST_REQUIRE(c.node(l).asked == std::vector<NodeId>{3});  // snapshot s in flight to 3
-
+    BOOST_REQUIRE(c.node(t.leader).asked == std::vector<NodeId>{3});  // snapshot s in flight to 3
+    c.isolate(3);
     BOOST_REQUIRE(c.commit(commands("e", 10), {1, 2}));
-    Index x = c.snapshot(l);
-    BOOST_REQUIRE(x > s + 3);
-    BOOST_TEST(c.node(l).compactions.back() == s + 1);  // not x - 1
-    BOOST_TEST(c.node(l).records.count(s + 1) == 1u);
-    BOOST_TEST(c.status(l).log_first_index == s + 1);
+    t.x = c.snapshot(t.leader);
+    BOOST_REQUIRE(t.x > t.s + 3);
+    return t;
+}
 
-    c.transfer(l, 3, true, s);                          // 3 installs s and needs s + 1 on
-    BOOST_TEST(c.node(l).compactions.back() == x - 1);  // the floor is gone
+// A transfer of snapshot S in flight keeps slot S + 1 on disk whatever later snapshots allow: the
+// peer needs it next. After a good report the peer's catch-up hold keeps what it has not learned,
+// until it has learned it.
+BOOST_AUTO_TEST_CASE(compaction_never_passes_a_transfer_in_flight) {
+    SnapCluster c(3, snap_config(2));
+    const SlowTransfer t = slow_transfer(c);
+    const NodeId l = t.leader;
+    BOOST_TEST(c.node(l).compactions.back() == t.s + 1);  // not x - 1
+    BOOST_TEST(c.node(l).records.count(t.s + 1) == 1u);
+    BOOST_TEST(c.status(l).log_first_index == t.s + 1);
+
+    c.heal();
+    c.transfer(l, 3, true, t.s);                          // 3 installs s and needs s + 1 on
+    BOOST_TEST(c.node(l).compactions.back() == t.s + 1);  // held for its catch-up
+    BOOST_TEST(c.node(l).records.count(t.s + 1) == 1u);
     BOOST_REQUIRE(c.run_until([&] { return c.applied_data(3) == c.applied_data(l); }));
+    // It learned everything: the hold is gone and compaction reaches the trailing point.
+    BOOST_REQUIRE(c.run_until([&] { return c.node(l).compactions.back() == t.x - 1; }));
+    BOOST_TEST(c.node(l).records.count(t.s + 1) == 0u);
+    BOOST_TEST(c.installs == 1u);  // one outage, one snapshot
+}
+
+// A peer that installed the leader's snapshot and then learns nothing (it went away again) holds
+// compaction back for snapshot_retry_ticks at most: it cannot pin the log, and its memory, for ever.
+BOOST_AUTO_TEST_CASE(a_catch_up_hold_expires) {
+    SnapCluster c(3, snap_config(2));
+    const SlowTransfer t = slow_transfer(c);
+    const NodeId l = t.leader;
+    c.transfer(l, 3, true, t.s);  // installed, but 3 hears nothing after it
+    BOOST_TEST(c.node(l).compactions.back() == t.s + 1);
+    c.run(90);
+    BOOST_TEST(c.node(l).compactions.back() == t.s + 1);  // still within snapshot_retry_ticks (100)
+    c.run(20);
+    BOOST_TEST(c.node(l).compactions.back() == t.x - 1);  // expired
 }
 
 // Restart with a snapshot: the state machine holds it, so the engine hands out nothing at or below

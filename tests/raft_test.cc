@@ -1519,6 +1519,8 @@ public:
     }
 
     // ---- the runtime's part of §7 ----
+    // `id`'s latest snapshot.
+    Snapshot latest_snapshot(NodeId id) { return *node(id).snapshot; }
     // Snapshots the state machine at its applied index, makes it "durable", tells the engine.
     Index take_snapshot(NodeId id) {
         Node& n = node(id);
@@ -1531,10 +1533,12 @@ public:
     }
     // Ends the transfer `from` was asked to make to `to`: with ok, `to` installs `from`'s latest
     // snapshot (if it moves its state machine forward, as the runtime checks) before `from` hears.
-    void transfer(NodeId from, NodeId to, bool ok = true) {
+    void transfer(NodeId from, NodeId to, bool ok = true) { transfer(from, to, *node(from).snapshot, ok); }
+    // The same, sending `sent`: the snapshot `from` had when the transfer started (a later one was
+    // made while it ran).
+    void transfer(NodeId from, NodeId to, const Snapshot& sent, bool ok = true) {
         BOOST_REQUIRE_MESSAGE(node(from).pending_transfers.erase(to) == 1,
                               "n" << from << " was not asked to send n" << to << " a snapshot");
-        const Snapshot sent = *node(from).snapshot;
         Node& receiver = node(to);
         ok = ok && receiver.up;
         if (ok && applied_index(to) < sent.meta.last_included_index) {
@@ -1794,36 +1798,80 @@ BOOST_AUTO_TEST_CASE(failed_or_unreported_snapshot_transfer_is_asked_for_again) 
     BOOST_TEST(data_of(c.state(lagging)) == data_of(c.state(leader)));
 }
 
-// consul#9609, cockroach#8629: never compact past a snapshot in flight, or the follower that
-// installs it needs another one. A later snapshot compacts only down to S + 1 until the transfer
-// of S is reported; then all the way.
-BOOST_AUTO_TEST_CASE(compaction_never_passes_a_transfer_in_flight) {
-    SnapshotCluster c(3, snapshot_config(0));
-    const NodeId leader = c.elect();
-    BOOST_REQUIRE(leader != kNoNode);
-    const NodeId lagging = leader == 3 ? 2 : 3;
-    c.isolate(lagging);
-    for (int i = 1; i <= 10; ++i) c.propose(leader, "v" + std::to_string(i));
+// A leader whose transfer of snapshot S to `lagging` is under way while it makes snapshot X2 > S
+// (writes go on; the follower hears none of them).
+struct SlowTransfer {
+    NodeId leader = kNoNode;
+    NodeId lagging = kNoNode;
+    Index s = 0;
+    Snapshot sent;  // S, what the runtime streams
+    Index x2 = 0;
+};
+
+SlowTransfer slow_transfer(SnapshotCluster& c) {
+    SlowTransfer t;
+    t.leader = c.elect();
+    BOOST_REQUIRE(t.leader != kNoNode);
+    t.lagging = t.leader == 3 ? 2 : 3;
+    c.isolate(t.lagging);
+    for (int i = 1; i <= 10; ++i) c.propose(t.leader, "v" + std::to_string(i));
     c.stabilize();
-    const Index s = c.take_snapshot(leader);
+    t.s = c.take_snapshot(t.leader);
+    t.sent = c.latest_snapshot(t.leader);
     c.heal();
     c.run_ticks(10);  // the entries it was sent are found lost (Progress::kLostAfterIntervals)
-    BOOST_REQUIRE(c.transfer_pending(leader, lagging));
-
-    c.isolate(lagging);  // the transfer is slow; writes go on, another snapshot is made
-    for (int i = 11; i <= 30; ++i) c.propose(leader, "v" + std::to_string(i));
+    BOOST_REQUIRE(c.transfer_pending(t.leader, t.lagging));
+    c.isolate(t.lagging);
+    for (int i = 11; i <= 30; ++i) c.propose(t.leader, "v" + std::to_string(i));
     c.stabilize();
-    const Index x2 = c.take_snapshot(leader);
-    BOOST_REQUIRE(x2 > s + 10);
-    BOOST_TEST(c.compacted_below(leader) == s + 1);
-    BOOST_TEST(c.status(leader).log_first_index == s + 1);  // S + 1 is still there
+    t.x2 = c.take_snapshot(t.leader);
+    BOOST_REQUIRE(t.x2 > t.s + 10);
+    return t;
+}
+
+// consul#9609, cockroach#8629: never compact past a snapshot in flight, or the follower that
+// installs it needs another one. A later snapshot compacts only down to S + 1 until the transfer
+// is reported; then, the runtime having sent the latest snapshot, all the way.
+BOOST_AUTO_TEST_CASE(compaction_never_passes_a_transfer_in_flight) {
+    SnapshotCluster c(3, snapshot_config(0));
+    const SlowTransfer t = slow_transfer(c);
+    BOOST_TEST(c.compacted_below(t.leader) == t.s + 1);
+    BOOST_TEST(c.status(t.leader).log_first_index == t.s + 1);  // S + 1 is still there
 
     c.heal();
-    c.transfer(leader, lagging);  // the runtime sent the latest snapshot, x2
-    BOOST_TEST(c.compacted_below(leader) == x2 + 1);
-    c.propose(leader, "after");
+    c.transfer(t.leader, t.lagging);  // the runtime sent the latest snapshot, x2
+    BOOST_TEST(c.compacted_below(t.leader) == t.x2 + 1);
+    c.propose(t.leader, "after");
     c.stabilize();
-    BOOST_TEST(data_of(c.state(lagging)) == data_of(c.state(leader)));
+    BOOST_TEST(data_of(c.state(t.lagging)) == data_of(c.state(t.leader)));
+}
+
+// The transfer sent S, the snapshot the leader had when it started; X2, made meanwhile, would let
+// the leader compact past S + 1, which the follower needs next. Its catch-up hold keeps the log
+// from there until the follower has caught up (one outage, one snapshot), and then ends.
+BOOST_AUTO_TEST_CASE(a_follower_catches_up_from_the_log_after_installing_an_older_snapshot) {
+    SnapshotCluster c(3, snapshot_config(0));
+    const SlowTransfer t = slow_transfer(c);
+    c.heal();
+    c.transfer(t.leader, t.lagging, t.sent);
+    BOOST_TEST(c.compacted_below(t.leader) == t.s + 1);  // held for its catch-up
+    c.stabilize();
+    BOOST_TEST(data_of(c.state(t.lagging)) == data_of(c.state(t.leader)));
+    BOOST_TEST(c.asks(t.leader, t.lagging) == 1);           // no second snapshot
+    BOOST_TEST(c.compacted_below(t.leader) == t.x2 + 1);  // caught up: the hold is gone
+}
+
+// A follower that installed the leader's snapshot and then went away again holds compaction back
+// for snapshot_retry_ticks at most: it cannot pin the leader's log, and its memory, for ever.
+BOOST_AUTO_TEST_CASE(a_catch_up_hold_expires) {
+    SnapshotCluster c(3, snapshot_config(0));
+    const SlowTransfer t = slow_transfer(c);
+    c.transfer(t.leader, t.lagging, t.sent);  // installed; it hears nothing after it
+    BOOST_TEST(c.compacted_below(t.leader) == t.s + 1);
+    c.run_ticks(45);
+    BOOST_TEST(c.compacted_below(t.leader) == t.s + 1);  // within snapshot_retry_ticks (50)
+    c.run_ticks(10);
+    BOOST_TEST(c.compacted_below(t.leader) == t.x2 + 1);  // expired
 }
 
 // Figure 13 rule 6: "If existing log entry has same index and term as snapshot's last included
