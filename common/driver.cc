@@ -524,10 +524,10 @@ void Driver::snapshot_host_made(const SnapshotMeta& meta, std::uint64_t bytes) {
     if (on_snapshot_made_) on_snapshot_made_(meta.last_included_index, bytes);
 }
 
-bool Driver::snapshot_host_install(const SnapshotMeta& meta, std::string_view payload) {
+bool Driver::snapshot_host_install(const SnapshotMeta& meta, SnapshotDecoder& decoded) {
     BALLOT_ASSERT(meta.last_included_index > std::max(applied_index_, committed_taken_),
                   "an installed snapshot moves the state forward");
-    if (!state_machine_.restore(payload)) return false;
+    if (!state_machine_.adopt(decoded)) return false;
     applied_index_ = meta.last_included_index;
     applied_at_tick_ = now_tick_;
     installed_through_ = meta.last_included_index;

@@ -325,7 +325,10 @@ private:
     Index snapshot_host_has_through() const override { return std::max(applied_index_, committed_taken_); }
     Bytes snapshot_host_engine_metadata(Index index) override { return engine_->snapshot_metadata(index); }
     void snapshot_host_made(const SnapshotMeta& meta, std::uint64_t bytes) override;
-    bool snapshot_host_install(const SnapshotMeta& meta, std::string_view payload) override;
+    std::unique_ptr<SnapshotDecoder> snapshot_host_decoder() const override {
+        return state_machine_.snapshot_decoder();
+    }
+    bool snapshot_host_install(const SnapshotMeta& meta, SnapshotDecoder& decoded) override;
     void snapshot_host_sent(NodeId to, Index index, bool ok) override {
         engine_->snapshot_sent(to, index, ok);
     }

@@ -26,6 +26,8 @@ constexpr std::size_t kFixedHeaderBytes = 8 + 4 + 8 + 4 + 4;
 constexpr std::size_t kFooterBytes = 8 + 8 + 4 + 4;
 // How much a scan reads at a time.
 constexpr std::size_t kScanChunk = 1u << 20;
+// The pieces a state machine's decoder is fed: what a restore holds of the file at a time.
+constexpr std::size_t kDecodePieceBytes = 256u << 10;
 
 std::error_code errno_code() {
     return {errno, std::generic_category()};
@@ -317,6 +319,24 @@ std::string read_snapshot_payload(SnapshotDir& dir, const std::string& name, std
         payload += part;
     }
     return {};
+}
+
+std::string decode_snapshot_file(SnapshotDir& dir, const std::string& name, SnapshotDecoder& decoder,
+                                 bool& malformed) {
+    malformed = false;
+    std::string error;
+    auto reader = SnapshotReader::open(dir, name, error);
+    if (!reader) return error;
+    std::string part;
+    bool decodes = true;
+    while (!reader->done()) {
+        error = reader->next(kDecodePieceBytes, part);
+        if (!error.empty()) return error;  // a checksum mismatch at the end too: the decoder's state is dropped
+        decodes = decodes && decoder.feed(part);
+    }
+    if (decodes && decoder.finish()) return {};
+    malformed = true;
+    return dir.path() + "/" + name + ": not a state machine snapshot this build can read";
 }
 
 // ---- SnapshotReader ----

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "common/durability.h"
+#include "common/state_machine.h"
 #include "common/types.h"
 
 namespace ballot {
@@ -175,8 +176,16 @@ private:
 };
 
 // Reads the whole payload of snapshot file `name` into `payload`, checksums verified to the end.
-// Empty string: ok; otherwise why not (naming the file). For restoring a state machine.
+// Empty string: ok; otherwise why not (naming the file).
 [[nodiscard]] std::string read_snapshot_payload(SnapshotDir& dir, const std::string& name, std::string& payload);
+
+// Feeds the payload of snapshot file `name` to `decoder` a piece at a time (a state machine's,
+// common/state_machine.h), checksums verified to the end, and finishes it. Empty string: the
+// decoder holds the snapshot; otherwise why not (naming the file), with `malformed` set if the
+// file was sound but its payload is not a snapshot the decoder can read. For restoring a state
+// machine without holding the payload in memory.
+[[nodiscard]] std::string decode_snapshot_file(SnapshotDir& dir, const std::string& name, SnapshotDecoder& decoder,
+                                               bool& malformed);
 
 struct RejectedSnapshot {
     std::string name;

@@ -38,13 +38,15 @@ SnapshotRecovery recover_snapshot(SnapshotDir& dir, StateMachine& state_machine,
                                                                        " and the log instead"));
     }
     if (!chosen) return out;
-    std::string payload;
-    if (std::string e = read_snapshot_payload(dir, chosen->name, payload); !e.empty()) {
-        out.error = e + "; refusing to start";
-        return out;
+    // Decoded a piece at a time: a restart holds the state it builds, not the file beside it too.
+    std::unique_ptr<SnapshotDecoder> decoder = state_machine.snapshot_decoder();
+    bool malformed = false;
+    std::string e = decode_snapshot_file(dir, chosen->name, *decoder, malformed);
+    if (e.empty() && !state_machine.adopt(*decoder)) {
+        e = dir.path() + "/" + chosen->name + ": not a state machine snapshot this build can read";
     }
-    if (!state_machine.restore(payload)) {
-        out.error = dir.path() + "/" + chosen->name + ": not a state machine snapshot this build can read; refusing to start";
+    if (!e.empty()) {
+        out.error = e + "; refusing to start";
         return out;
     }
     out.latest = *chosen;

@@ -13,7 +13,10 @@ struct Snapshotter::WriteJob {
     std::unique_ptr<SnapshotWriter> writer;
     std::string error;
     std::uint64_t payload_bytes = 0;
-    std::string payload;  // receiving only: the whole committed file, read back for the install
+    // Receiving only: the committed file read back into the state machine's decoder, a piece at a
+    // time on the worker; `malformed`: the file is sound but the decoder refused it.
+    std::unique_ptr<SnapshotDecoder> decoder;
+    bool malformed = false;
 
     void start() { writer = SnapshotWriter::start(*dir, meta, error); }
     void append(std::string_view bytes) {
@@ -399,18 +402,20 @@ void Snapshotter::on_chunk_written(NodeId from, std::uint64_t transfer) {
 }
 
 // The whole file is written: make it durable and renamed (the commit point of the install), then
-// read it back, checksums verified end to end, for the state machine.
+// read it back, checksums verified end to end, into the state machine's decoder, on the worker:
+// this thread goes on applying, and only swaps the decoded state in (install).
 void Snapshotter::finish_incoming(NodeId from) {
     Incoming* in = incoming_.at(from).get();
     if (in->finishing) return;
     in->finishing = true;
     std::uint64_t transfer = in->transfer;
+    in->job->decoder = host_.snapshot_host_decoder();
     io_.worker->run(
         [job = in->job] {
             job->commit();
             if (job->error.empty())
-                job->error = read_snapshot_payload(*job->dir, snapshot_file_name(job->meta.last_included_index),
-                                                   job->payload);
+                job->error = decode_snapshot_file(*job->dir, snapshot_file_name(job->meta.last_included_index),
+                                                  *job->decoder, job->malformed);
         },
         [this, from, transfer] { install(from, transfer); });
 }
@@ -421,7 +426,7 @@ void Snapshotter::install(NodeId from, std::uint64_t transfer) {
     std::shared_ptr<WriteJob> job = it->second->job;
     const SnapshotMeta& meta = job->meta;
     Index index = meta.last_included_index;
-    if (!job->error.empty()) {
+    if (!job->error.empty() && !job->malformed) {
         log(LogLevel::error, "snapshot from n" + std::to_string(from) + ": " + job->error);
         return end_incoming(from, SnapshotAckFrame::Status::restart);
     }
@@ -432,7 +437,7 @@ void Snapshotter::install(NodeId from, std::uint64_t transfer) {
             discard(making_->job);
             making_.reset();
         }
-        if (!host_.snapshot_host_install(meta, job->payload)) {
+        if (job->malformed || !host_.snapshot_host_install(meta, *job->decoder)) {
             log(LogLevel::error, "snapshot " + info.name + " from n" + std::to_string(from) +
                                      " does not decode as a state machine snapshot; deleted");
             io_.worker->run([dir = io_.dir, name = info.name] { (void)dir->remove(name); }, nullptr);
@@ -443,7 +448,7 @@ void Snapshotter::install(NodeId from, std::uint64_t transfer) {
         log(LogLevel::info, "installed snapshot " + info.name + " from n" + std::to_string(from));
     }
     note_latest(info);
-    job->payload.clear();
+    job->decoder.reset();
     incoming_.erase(it);
     ack(from, transfer, index, info.payload_bytes, SnapshotAckFrame::Status::done);
     host_.snapshot_host_pump();

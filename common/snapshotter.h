@@ -63,9 +63,13 @@ public:
     virtual Index snapshot_host_has_through() const = 0;
     virtual Bytes snapshot_host_engine_metadata(Index index) = 0;
     virtual void snapshot_host_made(const SnapshotMeta& meta, std::uint64_t bytes) = 0;
-    // Restores the state machine from a complete, checked payload and tells the engine. False if
-    // the state machine refuses the bytes (nothing changed then).
-    virtual bool snapshot_host_install(const SnapshotMeta& meta, std::string_view payload) = 0;
+    // A decoder for the state machine's snapshots (StateMachine::snapshot_decoder), which the
+    // worker feeds a received file to.
+    virtual std::unique_ptr<SnapshotDecoder> snapshot_host_decoder() const = 0;
+    // Replaces the state machine's state with a snapshot `decoded` holds whole (read from a
+    // complete, checked file) and tells the engine. False if the state machine refuses it
+    // (nothing changed then).
+    virtual bool snapshot_host_install(const SnapshotMeta& meta, SnapshotDecoder& decoded) = 0;
     virtual void snapshot_host_sent(NodeId to, Index index, bool ok) = 0;
     virtual void snapshot_host_send_bulk(NodeId to, const SnapshotFrame& frame) = 0;
     virtual void snapshot_host_log(LogLevel level, const std::string& line) = 0;

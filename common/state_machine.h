@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,20 @@ namespace ballot {
 struct SnapshotChunk {
     std::string bytes;
     bool last = false;  // the snapshot is complete with this chunk (which may be empty)
+};
+
+// Reads the bytes of a snapshot in order, a piece at a time, into a state of its own, which the
+// state machine that made the decoder then adopts whole (StateMachine::adopt). A decoder touches
+// nothing of that state machine, so the runtime feeds it on its worker thread while apply() goes
+// on: installing or loading a snapshot holds one piece of the file at a time, never the whole
+// payload beside the state built from it, and the runtime thread only swaps the finished state in.
+class SnapshotDecoder {
+public:
+    virtual ~SnapshotDecoder() = default;
+    // The next bytes. False once what was fed is malformed (and from then on).
+    virtual bool feed(std::string_view bytes) = 0;
+    // Every byte was fed. False if the snapshot is incomplete or malformed.
+    virtual bool finish() = 0;
 };
 
 class StateMachine {
@@ -74,6 +89,15 @@ public:
     // Replaces the whole state with a complete snapshot (the concatenation of its chunks).
     // False, with the state unchanged, if the bytes are malformed. Discards an open snapshot.
     virtual bool restore(std::string_view snapshot) = 0;
+
+    // A decoder for a snapshot of this state machine (SnapshotDecoder), safe to use on another
+    // thread. The default keeps the bytes and restore()s them in adopt(); the KV store decodes as
+    // the bytes come.
+    virtual std::unique_ptr<SnapshotDecoder> snapshot_decoder() const;
+    // Replaces the whole state with what `decoded`, one of this state machine's decoders that
+    // finished, holds. False, with the state unchanged, if it is malformed. Discards an open
+    // snapshot.
+    virtual bool adopt(SnapshotDecoder& decoded);
 };
 
 }  // namespace ballot

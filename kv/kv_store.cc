@@ -8,18 +8,12 @@
 #include "common/codec.h"
 #include "common/configuration.h"
 #include "kv/glob.h"
+#include "kv/kv_snapshot_format.h"
 #include "kv/resp.h"
 
 namespace ballot::kv {
 
 namespace {
-
-// Version 2 adds each key's deadline and lease and the time section, version 3 the locks; versions 1
-// and 2 still load.
-constexpr std::uint8_t kSnapshotV1 = 1;
-constexpr std::uint8_t kSnapshotV2 = 2;
-constexpr std::uint8_t kSnapshotVersion = 3;
-constexpr std::size_t kMinPairBytes = 4 + 4;
 
 // Redis's error texts (server.c shared objects and t_string.c).
 constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
@@ -446,49 +440,6 @@ std::optional<Index> KvStore::snapshot_index(std::string_view snapshot) {
     const Index index = r.u64();
     if (!r.ok()) return std::nullopt;
     return index;
-}
-
-bool KvStore::restore(std::string_view snapshot) {
-    Reader r(snapshot.data(), snapshot.size());
-    const std::uint8_t version = r.u8();
-    if (version < kSnapshotV1 || version > kSnapshotVersion) r.fail("unknown snapshot version");
-    const bool timed = version >= kSnapshotV2;  // version 1: no time, every key persistent
-    const bool locks = version >= kSnapshotVersion;
-    const Index applied = r.u64();
-    const std::uint32_t n = r.count(kMinPairBytes);
-    Map data;
-    data.reserve(std::max<std::size_t>(n, limits_.expected_keys));
-    TimeState time;
-    // The canonical snapshot lists keys in strictly ascending order (snapshot_chunk walks
-    // order_), so the index is built by appending at its end: O(1) per key instead of a search,
-    // and a file out of order (or with a key twice) is refused rather than trusted.
-    std::set<const Map::value_type*, ByKey> order;
-    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        std::string key = r.str();
-        std::string value = r.str();
-        KeyMeta meta;
-        if (timed) meta = KeyMeta{r.u64(), r.u64()};
-        if (!r.ok()) break;
-        if (!order.empty() && !(std::string_view((*order.rbegin())->first) < key)) {
-            r.fail("keys not in ascending order");
-            break;
-        }
-        if (!meta.empty()) time.meta.emplace(key, meta);
-        auto it = data.emplace(std::move(key), std::move(value)).first;  // new: keys ascend
-        order.emplace_hint(order.end(), &*it);
-    }
-    Sessions sessions(limits_.sessions);
-    if (!r.ok() || !sessions.decode(r)) return false;
-    if (timed && !decode_time(r, time)) return false;
-    if (locks && !decode_locks(r, time)) return false;
-    if (!r.finish()) return false;
-    open_.reset();
-    data_ = std::move(data);
-    order_ = std::move(order);  // points into the nodes moved with data: they never move
-    sessions_ = std::move(sessions);
-    time_ = std::move(time);
-    applied_index_ = applied;
-    return true;
 }
 
 }  // namespace ballot::kv

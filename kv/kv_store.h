@@ -165,6 +165,10 @@ public:
     bool snapshot_open() const override { return open_ != nullptr; }
     // Replaces the state with a snapshot; false (state unchanged) if the bytes are malformed.
     bool restore(std::string_view snapshot) override;
+    // Decodes a snapshot as its bytes come, on any thread, into a new state that adopt() swaps in
+    // (StateMachine::snapshot_decoder; kv_snapshot_decoder.cc). restore() is the two at once.
+    std::unique_ptr<SnapshotDecoder> snapshot_decoder() const override;
+    bool adopt(SnapshotDecoder& decoded) override;
 
     // The applied index a snapshot was taken at, read from its header; nullopt if the bytes do not
     // start like a snapshot.
@@ -265,6 +269,9 @@ private:
     bool lease_due(std::uint64_t lease) const;
     void encode_locks(Writer& w) const;
 
+    // A snapshot being decoded (kv_snapshot_decoder.cc).
+    class Decoder;
+
     // The snapshot being produced by snapshot_chunk().
     struct OpenSnapshot {
         Index index = 0;
@@ -310,7 +317,7 @@ private:
     Index applied_index_ = 0;
 
     // Cluster time: the clock, keys' meta and their deadlines in expiry order, leases. One struct,
-    // so that restore() builds a whole new one and swaps it in.
+    // so that a snapshot's decoder builds a whole new one and adopt() swaps it in.
     struct TimeState {
         std::uint64_t clock_ms = 0;
         std::unordered_map<std::string, KeyMeta, KeyHash, std::equal_to<>> meta;
