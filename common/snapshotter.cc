@@ -448,7 +448,9 @@ void Snapshotter::install(NodeId from, std::uint64_t transfer) {
         log(LogLevel::info, "installed snapshot " + info.name + " from n" + std::to_string(from));
     }
     note_latest(info);
-    job->decoder.reset();
+    // The decoder holds the state the install replaced (StateMachine::adopt): freed on the worker.
+    io_.worker->run([dropped = std::shared_ptr<SnapshotDecoder>(std::move(job->decoder))]() mutable { dropped.reset(); },
+                    nullptr);
     incoming_.erase(it);
     ack(from, transfer, index, info.payload_bytes, SnapshotAckFrame::Status::done);
     host_.snapshot_host_pump();

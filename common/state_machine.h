@@ -96,7 +96,8 @@ public:
     virtual std::unique_ptr<SnapshotDecoder> snapshot_decoder() const;
     // Replaces the whole state with what `decoded`, one of this state machine's decoders that
     // finished, holds. False, with the state unchanged, if it is malformed. Discards an open
-    // snapshot.
+    // snapshot. The decoder may keep the state it replaced (the KV's does: a swap), for its owner
+    // to free off the runtime thread.
     virtual bool adopt(SnapshotDecoder& decoded);
 };
 

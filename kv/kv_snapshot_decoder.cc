@@ -5,6 +5,7 @@
 // and one record, not N bytes more; and the runtime thread, which keeps applying meanwhile, only
 // swaps the finished state in (adopt).
 #include <algorithm>
+#include <utility>
 
 #include "common/assert.h"
 #include "kv/kv_snapshot_format.h"
@@ -143,23 +144,26 @@ private:
     std::set<const Map::value_type*, ByKey> order_;  // into data_'s nodes, which move with it
     TimeState time_;
     std::optional<Sessions> sessions_;  // set by a finish() that succeeded
+    bool adopted_ = false;              // then the members above hold the state it replaced
 };
 
 std::unique_ptr<SnapshotDecoder> KvStore::snapshot_decoder() const {
     return std::make_unique<Decoder>(limits_);
 }
 
+// Swaps, not moves: the decoder leaves with the state it replaced, so that its owner frees that on
+// another thread (the Snapshotter hands it to the worker) and this thread does O(1) work.
 bool KvStore::adopt(SnapshotDecoder& decoded) {
     auto* d = dynamic_cast<Decoder*>(&decoded);
     BALLOT_ASSERT(d != nullptr, "KvStore::adopt takes a decoder a KvStore made");
-    if (!d->sessions_) return false;  // not finished, or malformed
+    if (!d->sessions_ || d->adopted_) return false;  // not finished, malformed, or adopted already
     open_.reset();
-    data_ = std::move(d->data_);
-    order_ = std::move(d->order_);  // points into the nodes moved with data: they never move
-    sessions_ = std::move(*d->sessions_);
-    time_ = std::move(d->time_);
+    std::swap(data_, d->data_);
+    std::swap(order_, d->order_);  // points into the nodes swapped with data: they never move
+    std::swap(sessions_, *d->sessions_);
+    std::swap(time_, d->time_);
     applied_index_ = d->applied_;
-    d->sessions_.reset();  // adopted once
+    d->adopted_ = true;
     return true;
 }
 
