@@ -50,8 +50,15 @@ public:
         if (on_restore) on_restore(inner_.applied_index());
         return true;
     }
+    // The runtime loads snapshots through these: the inner state machine's own decoder.
+    std::unique_ptr<SnapshotDecoder> snapshot_decoder() const override { return inner_.snapshot_decoder(); }
+    bool adopt(SnapshotDecoder& decoded) override {
+        if (!inner_.adopt(decoded)) return false;
+        if (on_restore) on_restore(inner_.applied_index());
+        return true;
+    }
 
-    // Called after every successful restore with the index the state machine now holds.
+    // Called after every successful restore or adopt with the index the state machine now holds.
     std::function<void(Index)> on_restore;
 
 private:
