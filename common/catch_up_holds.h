@@ -38,8 +38,6 @@ public:
         if (it != holds_.end()) it->second.needs = std::max(it->second.needs, index + 1);
     }
 
-    // The peer no longer needs this node's log (removed, or sent a snapshot again).
-    void release(NodeId peer) { holds_.erase(peer); }
     void clear() { holds_.clear(); }
 
     // Ends every hold whose peer needs nothing below `ordinary_floor` (the first index the node
@@ -62,7 +60,6 @@ public:
         return lowest;
     }
 
-    bool holds(NodeId peer) const { return holds_.count(peer) > 0; }
     bool empty() const { return holds_.empty(); }
 
 private:
