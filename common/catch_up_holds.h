@@ -32,20 +32,19 @@ public:
     }
 
     // `peer` now holds everything through `index` (an acknowledgement, a request from `index` + 1
-    // on): its hold moves up. No effect on a peer with no hold.
-    void progressed(NodeId peer, Index index) {
+    // on): its hold moves up, and ends once the peer needs nothing below `ordinary_floor` (the
+    // first index the node would keep without holds: the peer is back among those the trailing
+    // entries serve). Returns true if the hold ended. No effect on a peer with no hold.
+    bool progressed(NodeId peer, Index index, Index ordinary_floor) {
         auto it = holds_.find(peer);
-        if (it != holds_.end()) it->second.needs = std::max(it->second.needs, index + 1);
+        if (it == holds_.end()) return false;
+        it->second.needs = std::max(it->second.needs, index + 1);
+        if (it->second.needs < ordinary_floor) return false;
+        holds_.erase(it);
+        return true;
     }
 
     void clear() { holds_.clear(); }
-
-    // Ends every hold whose peer needs nothing below `ordinary_floor` (the first index the node
-    // would keep without holds): it is back among the peers the trailing entries serve. Returns
-    // true if one ended.
-    bool release_caught_up(Index ordinary_floor) {
-        return std::erase_if(holds_, [&](const auto& h) { return h.second.needs >= ordinary_floor; }) > 0;
-    }
 
     // One tick. Returns true if a hold expired (compaction may move on).
     bool tick() {

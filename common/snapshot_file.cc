@@ -322,8 +322,8 @@ std::string read_snapshot_payload(SnapshotDir& dir, const std::string& name, std
 }
 
 std::string decode_snapshot_file(SnapshotDir& dir, const std::string& name, SnapshotDecoder& decoder,
-                                 bool& malformed) {
-    malformed = false;
+                                 bool* malformed) {
+    if (malformed) *malformed = false;
     std::string error;
     auto reader = SnapshotReader::open(dir, name, error);
     if (!reader) return error;
@@ -335,7 +335,7 @@ std::string decode_snapshot_file(SnapshotDir& dir, const std::string& name, Snap
         decodes = decodes && decoder.feed(part);
     }
     if (decodes && decoder.finish()) return {};
-    malformed = true;
+    if (malformed) *malformed = true;
     return dir.path() + "/" + name + ": not a state machine snapshot this build can read";
 }
 

@@ -181,11 +181,11 @@ private:
 
 // Feeds the payload of snapshot file `name` to `decoder` a piece at a time (a state machine's,
 // common/state_machine.h), checksums verified to the end, and finishes it. Empty string: the
-// decoder holds the snapshot; otherwise why not (naming the file), with `malformed` set if the
-// file was sound but its payload is not a snapshot the decoder can read. For restoring a state
-// machine without holding the payload in memory.
+// decoder holds the snapshot; otherwise why not (naming the file), with `*malformed` (if given)
+// set if the file was sound but its payload is not a snapshot the decoder can read. For restoring
+// a state machine without holding the payload in memory.
 [[nodiscard]] std::string decode_snapshot_file(SnapshotDir& dir, const std::string& name, SnapshotDecoder& decoder,
-                                               bool& malformed);
+                                               bool* malformed = nullptr);
 
 struct RejectedSnapshot {
     std::string name;

@@ -40,8 +40,7 @@ SnapshotRecovery recover_snapshot(SnapshotDir& dir, StateMachine& state_machine,
     if (!chosen) return out;
     // Decoded a piece at a time: a restart holds the state it builds, not the file beside it too.
     std::unique_ptr<SnapshotDecoder> decoder = state_machine.snapshot_decoder();
-    bool malformed = false;
-    std::string e = decode_snapshot_file(dir, chosen->name, *decoder, malformed);
+    std::string e = decode_snapshot_file(dir, chosen->name, *decoder);
     if (e.empty() && !state_machine.adopt(*decoder)) {
         e = dir.path() + "/" + chosen->name + ": not a state machine snapshot this build can read";
     }

@@ -415,7 +415,7 @@ void Snapshotter::finish_incoming(NodeId from) {
             job->commit();
             if (job->error.empty())
                 job->error = decode_snapshot_file(*job->dir, snapshot_file_name(job->meta.last_included_index),
-                                                  *job->decoder, job->malformed);
+                                                  *job->decoder, &job->malformed);
         },
         [this, from, transfer] { install(from, transfer); });
 }

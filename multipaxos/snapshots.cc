@@ -174,9 +174,7 @@ void MultiPaxos::expire_transfers() {
 }
 
 void MultiPaxos::peer_learned(NodeId id, Index chosen) {
-    if (catch_up_holds_.empty()) return;
-    catch_up_holds_.progressed(id, chosen);
-    if (catch_up_holds_.release_caught_up(compact_goal_)) compact();
+    if (catch_up_holds_.progressed(id, chosen, compact_goal_)) compact();
 }
 
 // A reply from `from` carried a trim point above this node's chosen prefix. Asked at most once per

@@ -107,9 +107,7 @@ void Paxos::snapshot_sent(NodeId to, Index index, bool ok) {
 
 // `peer` holds every chosen slot through `have` (its ChosenRequest or SnapshotRequest says so).
 void Paxos::catch_up_progressed(NodeId peer, Index have) {
-    if (catch_up_holds_.empty()) return;
-    catch_up_holds_.progressed(peer, have);
-    if (catch_up_holds_.release_caught_up(trim_goal_ + 1)) compact();
+    if (catch_up_holds_.progressed(peer, have, trim_goal_ + 1)) compact();
 }
 
 // ---------------------------------------------------------------- recovery

@@ -190,9 +190,8 @@ void Raft::tick_snapshot_transfers() {
 }
 
 void Raft::catch_up_progressed(NodeId from, Index match) {
-    if (catch_up_holds_.empty()) return;
-    catch_up_holds_.progressed(from, match);
-    if (catch_up_holds_.release_caught_up(trailing_compaction_point() + 1)) compact_log(trailing_compaction_point());
+    if (catch_up_holds_.progressed(from, match, trailing_compaction_point() + 1))
+        compact_log(trailing_compaction_point());
 }
 
 void Raft::snapshot_transfer_ended(NodeId to, Index index, bool ok) {

@@ -264,7 +264,7 @@ BOOST_AUTO_TEST_CASE(round_trip_of_a_kv_snapshot_streamed_in_chunks) {
     kv::KvStore decoded;
     std::unique_ptr<SnapshotDecoder> decoder = decoded.snapshot_decoder();
     bool malformed = true;
-    BOOST_TEST_REQUIRE(decode_snapshot_file(dir, "snapshot-500", *decoder, malformed) == "");
+    BOOST_TEST_REQUIRE(decode_snapshot_file(dir, "snapshot-500", *decoder, &malformed) == "");
     BOOST_TEST(!malformed);
     BOOST_TEST_REQUIRE(decoded.adopt(*decoder));
     BOOST_TEST(decoded.snapshot() == store.snapshot());
@@ -278,14 +278,14 @@ BOOST_AUTO_TEST_CASE(decoding_a_file_tells_a_damaged_file_from_a_foreign_payload
     kv::KvStore store;
     bool malformed = false;
     std::unique_ptr<SnapshotDecoder> foreign = store.snapshot_decoder();
-    std::string error = decode_snapshot_file(dir, "snapshot-9", *foreign, malformed);
+    std::string error = decode_snapshot_file(dir, "snapshot-9", *foreign, &malformed);
     BOOST_TEST(malformed);
     BOOST_TEST(error.find("snapshot-9: not a state machine snapshot") != std::string::npos, error);
     BOOST_TEST(!store.adopt(*foreign));
 
     dir.bytes("snapshot-9")[40] ^= 1;
     std::unique_ptr<SnapshotDecoder> damaged = store.snapshot_decoder();
-    error = decode_snapshot_file(dir, "snapshot-9", *damaged, malformed);
+    error = decode_snapshot_file(dir, "snapshot-9", *damaged, &malformed);
     BOOST_TEST(!malformed);
     BOOST_TEST(error.find("checksum") != std::string::npos, error);
 }
