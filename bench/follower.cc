@@ -193,10 +193,12 @@ SnapshotSeen CatchupObserver::snapshot(std::string& evidence) const {
     return SnapshotSeen::unknown;
 }
 
-FollowerCatchup fail_follower(LocalCluster& cluster, double down_s, FaultMarks& marks,
+FollowerCatchup fail_follower(LocalCluster& cluster, const FollowerFault& fault, FaultMarks& marks,
                               const std::atomic<bool>* interrupted) {
+    const double down_s = fault.down_s;
     FollowerCatchup f;
     f.down_s = down_s;
+    f.slow_disk_factor = fault.slow_disk_factor;
     f.catchup_bound_s = static_cast<double>(kCatchupBound.count());
     f.killed = choose_follower(cluster, f.how, f.rss_node);
     const EngineTraits* engine = find_engine(cluster.protocol());
@@ -229,7 +231,11 @@ FollowerCatchup fail_follower(LocalCluster& cluster, double down_s, FaultMarks& 
     const auto restarted_at = Clock::now();
     marks.restart_ns = FaultMarks::now_ns();
     try {
-        cluster.start(f.killed);
+        if (fault.slow_disk_factor > 1)
+            cluster.start_with(f.killed, cluster.node_args(),
+                               {"--slow-disk-factor", std::to_string(fault.slow_disk_factor)});
+        else
+            cluster.start(f.killed);
     } catch (const std::exception& e) {
         f.problem = "could not restart n" + std::to_string(f.killed) + ": " + e.what();
         return f;
@@ -260,6 +266,17 @@ FollowerCatchup fail_follower(LocalCluster& cluster, double down_s, FaultMarks& 
         if (Clock::now() > next + kCatchupPollInterval) next = Clock::now();
     }
 
+    // Its installs until the run ends, the load still on (see fail_follower in follower.h).
+    if (observer.caught_up() && f.problem.empty()) {
+        const auto watch_from = Clock::now();
+        for (auto next = watch_from; next < fault.run_end; next += kCatchupPollInterval) {
+            if (!sleep_until(std::min(next, fault.run_end), interrupted) || cluster.reap(f.killed)) break;
+            observer.observe(std::chrono::duration<double, std::milli>(Clock::now() - restarted_at).count(),
+                             cluster.info(f.killed));
+            f.watched_after_catch_up_s = std::chrono::duration<double>(Clock::now() - watch_from).count();
+            if (Clock::now() > next + kCatchupPollInterval) next = Clock::now();
+        }
+    }
     f.catch_up_ms = observer.catch_up_ms();
     f.applied_index_last = observer.applied_index();
     f.snapshot = observer.snapshot(f.snapshot_evidence);

@@ -118,7 +118,16 @@ private:
 // waits `down_s` while the load goes on, restarts it, and polls until it has caught up, it
 // exits, kCatchupBound passes or `*interrupted` is set. kill_at_s/restart_at_s and the latency
 // histograms are left for the load to fill in from `marks`.
-FollowerCatchup fail_follower(LocalCluster& cluster, double down_s, FaultMarks& marks,
+// Once caught up, the follower's installs are watched until `run_end` (the end of the measured
+// run, the load still on): a follower whose disk cannot keep up falls behind again and needs
+// another snapshot, and that belongs to the same outage. `slow_disk_factor` > 1 restarts it with
+// --slow-disk-factor (--slow-follower-disk).
+struct FollowerFault {
+    double down_s = 0;
+    std::uint32_t slow_disk_factor = 1;
+    std::chrono::steady_clock::time_point run_end;
+};
+FollowerCatchup fail_follower(LocalCluster& cluster, const FollowerFault& fault, FaultMarks& marks,
                               const std::atomic<bool>* interrupted);
 
 }  // namespace ballot::bench

@@ -15,6 +15,7 @@
 
 #include "bench/transfer.h"
 #include "common/cluster_config.h"
+#include "common/durability.h"
 #include "engines/registry.h"
 #include "kv/auth.h"
 
@@ -32,6 +33,8 @@ constexpr long long kMaxValueSizeBytes = 1024 * 1024;
 constexpr double kMaxDurationS = 24 * 3600;
 constexpr double kMaxRateOps = 10'000'000;
 constexpr long long kMaxFollowerDownS = 3600;
+// --slow-follower-disk: ballot-server's own bound on --slow-disk-factor.
+constexpr long long kMaxSlowFollowerDisk = kMaxSlowDiskFactor;
 // --transfer-leader-every: enough for a long soak, few enough to keep the report readable.
 constexpr std::size_t kMaxLeaderChanges = 10000;
 // --port-base: above the privileged ports; the peer port of the last node (10000 above its
@@ -89,6 +92,10 @@ const Spec kSpecs[] = {
                                             "whether it took a snapshot, elections during the catch-up, "
                                             "write p99 before the kill and during the catch-up, and the "
                                             "leader's RSS; --duration must be at least SECONDS+5"},
+    {"slow-follower-disk", "FACTOR", false, "with --fail-follower-for: restart the follower with "
+                                            "--slow-disk-factor FACTOR, so that every fsync it makes takes "
+                                            "FACTOR times as long (2-1000), and report how many snapshots "
+                                            "it needed to catch up with a disk that slow (default: off)"},
     {"transfer-leader-at", "SECONDS[,SECONDS...]", false, "send MEMBER TRANSFER to the leader (found by INFO) "
                                                           "naming the next voter at these seconds into the "
                                                           "measured run, one after the other, and report each "
@@ -599,6 +606,15 @@ ParseResult parse_options(const std::vector<std::string>& args) {
                         format_number(kFollowerCatchupMinS) + " s of catch-up under load; got " +
                         format_number(o.duration_s) + ")");
         o.fail_follower_for_s = static_cast<int>(v);
+    }
+    if (has("slow-follower-disk")) {
+        if (!o.fail_follower_for_s)
+            return fail("--slow-follower-disk needs --fail-follower-for: it is the restarted follower's disk");
+        if (!integer("slow-follower-disk", v)) return result;
+        if (v < 2 || v > kMaxSlowFollowerDisk)
+            return fail("--slow-follower-disk must be a whole number between 2 and " +
+                        std::to_string(kMaxSlowFollowerDisk) + " (got " + text("slow-follower-disk") + ")");
+        o.slow_follower_disk = static_cast<std::uint32_t>(v);
     }
     if (auto error = parse_leader_changes(given, o); !error.empty()) return fail(error);
     if (has("server-arg")) {

@@ -79,6 +79,9 @@ struct Options {
     // down this many seconds while the load goes on, then restarted on its data dir; the report
     // gives its catch-up (bench/follower.h).
     std::optional<int> fail_follower_for_s = std::nullopt;
+    // --slow-follower-disk: with --fail-follower-for, the follower is restarted with
+    // --slow-disk-factor this (every fsync this many times as long; common/durability.h). 1: off.
+    std::uint32_t slow_follower_disk = 1;
     // Seconds into the measured run (increasing) at which the leader is asked to change
     // (`leader_action`); empty: never.
     std::vector<double> change_leader_at_s;

@@ -92,6 +92,7 @@ std::string follower_text(const FollowerCatchup& f) {
     std::ostringstream s;
     s << "killed " << f.how << " at " << format_seconds(f.kill_at_s) << " s for " << f.down_s << " s";
     if (f.restart_at_s > 0) s << ", restarted at " << format_seconds(f.restart_at_s) << " s";
+    if (f.slow_disk_factor > 1) s << " with a disk " << f.slow_disk_factor << "x slower (--slow-disk-factor)";
     s << ": ";
     if (f.catch_up_ms) {
         s << "caught up in " << format_ms(*f.catch_up_ms) << " ms to index " << f.target_index;
@@ -104,6 +105,8 @@ std::string follower_text(const FollowerCatchup& f) {
     }
     s << "; snapshot: " << snapshot_word(f.snapshot);
     if (!f.snapshot_evidence.empty()) s << " (" << f.snapshot_evidence << ")";
+    if (f.watched_after_catch_up_s > 0)
+        s << " by the end of the run, " << format_seconds(f.watched_after_catch_up_s) << " s after the catch-up";
     if (f.elections)
         s << "; " << *f.elections << " elections, " << f.leader_changes << " leader changes";
     else
@@ -403,6 +406,7 @@ void write_follower(Json& j, const FollowerCatchup& f) {
     j.field("how", f.how);
     j.field("kill_at_s", f.kill_at_s);
     j.field("down_s", f.down_s);
+    j.field("slow_disk_factor", static_cast<std::uint64_t>(f.slow_disk_factor));
     j.key("restart_at_s");
     if (f.restart_at_s > 0)
         j.value(f.restart_at_s);
@@ -421,6 +425,7 @@ void write_follower(Json& j, const FollowerCatchup& f) {
     j.field("applied_index_last", static_cast<std::uint64_t>(f.applied_index_last));
     j.field("snapshot", snapshot_word(f.snapshot));
     j.field("snapshot_evidence", f.snapshot_evidence);
+    j.field("watched_after_catch_up_s", f.watched_after_catch_up_s);
     write_optional(j, "elections", f.elections);
     j.field("leader_changes", f.leader_changes);
     j.field("rss_node", static_cast<std::uint64_t>(f.rss_node));
@@ -556,7 +561,8 @@ std::string follower_table_html(const std::vector<EngineResult>& results) {
             return h.count() ? format_ms(ns_to_ms(h.value_at_percentile(99))) : std::string("-");
         };
         s << "<tr><td>" << escape_html(r.display_name()) << "</td><td>n" << f.killed << "</td><td>"
-          << f.down_s << "</td><td>"
+          << f.down_s << (f.slow_disk_factor > 1 ? " (disk " + std::to_string(f.slow_disk_factor) + "x slower)" : "")
+          << "</td><td>"
           << (f.catch_up_ms ? format_ms(*f.catch_up_ms)
                             : escape_html(f.problem.empty() ? "not caught up" : "failed"))
           << "</td><td>" << snapshot_word(f.snapshot) << "</td><td>"

@@ -71,6 +71,8 @@ struct FollowerCatchup {
     double kill_at_s = 0;
     double restart_at_s = 0;
     double down_s = 0;  // as asked
+    // --slow-follower-disk: the follower was restarted with --slow-disk-factor this (1: no).
+    std::uint32_t slow_disk_factor = 1;
     // Empty when the follower was restarted and followed; else what went wrong (it did not
     // start again, the run was interrupted, ...).
     std::string problem;
@@ -86,6 +88,9 @@ struct FollowerCatchup {
 
     SnapshotSeen snapshot = SnapshotSeen::unknown;
     std::string snapshot_evidence;  // e.g. "INFO snapshots_installed:1"
+    // How long its installs were still watched after the catch-up, until the run ended (the
+    // evidence above covers that time too).
+    double watched_after_catch_up_s = 0;
 
     // Terms (Raft) or ballot rounds (Multi-Paxos) started on the survivors from the kill until
     // the catch-up, and changes of the leader they report; nullopt for an engine with no leader.

@@ -184,10 +184,16 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
             fault =
                 FaultPlan{*o.fail_leader_at_s, [&cluster] { return kill_leader(cluster); }, nullptr, nullptr};
         if (o.fail_follower_for_s) {
-            const double down_s = *o.fail_follower_for_s;
+            FollowerFault follower{static_cast<double>(*o.fail_follower_for_s), o.slow_follower_disk, {}};
+            const double after_kill_s = o.duration_s - kFollowerKillAtS;
             fault = FaultPlan{kFollowerKillAtS, nullptr,
-                              [&cluster, down_s, interrupted = context.interrupted](FaultMarks& marks) {
-                                  return fail_follower(cluster, down_s, marks, interrupted);
+                              [&cluster, follower, after_kill_s,
+                               interrupted = context.interrupted](FaultMarks& marks) mutable {
+                                  // Called at the kill, kFollowerKillAtS into the measured run.
+                                  follower.run_end = std::chrono::steady_clock::now() +
+                                                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                         std::chrono::duration<double>(after_kill_s));
+                                  return fail_follower(cluster, follower, marks, interrupted);
                               },
                               nullptr};
         }

@@ -1,5 +1,6 @@
 // How Ballot makes a file's bytes durable, in one place: every fsync and fdatasync of the log
 // store, the snapshot files and the membership guard's files goes through here.
+// (So is the slow-disk fault below.)
 //
 // Durability::unsafe_no_fsync is `ballot-server --unsafe-no-fsync` (etcd's name for the same
 // switch). It skips the fsync and fdatasync calls and nothing else: records are still written in
@@ -10,6 +11,7 @@
 // can stand beside in-memory systems on equal terms; never use it for data you keep.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <system_error>
 
@@ -29,5 +31,17 @@ std::error_code sync_data(int fd, Durability durability);
 // How many fsync and fdatasync calls this process has made through the two functions above: lets
 // tests check that unsafe_no_fsync really makes none.
 std::uint64_t sync_calls_made();
+
+// `ballot-server --slow-disk-factor N`, a fault for ballot-bench --slow-follower-disk: every fsync
+// and fdatasync above takes N times as long as the disk took, the extra time spent sleeping in
+// the thread that called it. With the page cache in between, the cost of a write lands on the
+// sync that makes it durable, so this models a disk N times slower for everything Ballot waits
+// on (log appends, snapshot files, the guard's files). Process-wide, like the disk it stands
+// for: set once at start, before any thread syncs. 1 (the default) adds nothing.
+inline constexpr std::uint32_t kMaxSlowDiskFactor = 1000;
+void set_slow_disk_factor(std::uint32_t factor);
+std::uint32_t slow_disk_factor();
+// The sleep added after a sync that took `took` under `factor`: (factor - 1) × took.
+std::chrono::nanoseconds slow_disk_delay(std::chrono::nanoseconds took, std::uint32_t factor);
 
 }  // namespace ballot

@@ -201,6 +201,8 @@ NodeReport node_report(const Node& node) {
     text("storage", s.storage_failed ? s.storage_error : "ok");
     // --unsafe-no-fsync: acknowledged writes may be lost in a machine crash (common/durability.h).
     number("unsafe_no_fsync", o.durability == Durability::unsafe_no_fsync ? 1 : 0);
+    // --slow-disk-factor: every fsync held this many times as long (1: off; common/durability.h).
+    number("slow_disk_factor", slow_disk_factor());
     // Snapshots (SPEC "Snapshots and log compaction"): the latest durable one, made here or
     // installed from a peer (0 before any), and counts since this process started.
     number("snapshot_index", s.snapshot_index);

@@ -58,7 +58,7 @@ std::string usage() {
            " --id ID\n"
            "                     --node HOST:PORT:ID --node HOST:PORT:ID --node HOST:PORT:ID [--join]\n"
            "                     [--data-dir DIR] [--log-level trace|debug|info|warn|error]\n"
-           "                     [--trace] [--trace-heartbeats] [--unsafe-no-fsync]\n"
+           "                     [--trace] [--trace-heartbeats] [--unsafe-no-fsync] [--slow-disk-factor N]\n"
            "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms "
            "N]\n"
            "                     [--max-bulk-bytes N] [--snapshot-entries N] [--snapshot-trailing N]\n"
@@ -100,6 +100,7 @@ struct ServerArgs {
     std::uint32_t client_idle_timeout_s = 0;
     std::uint32_t partial_request_timeout_ms = 10000;
     TlsFiles tls;  // all three or none (checked here); loaded at start
+    std::uint32_t slow_disk_factor = 1;  // --slow-disk-factor (common/durability.h)
 };
 
 // "--node HOST:PORT:ID" as the operator wrote it.
@@ -138,6 +139,8 @@ ServerArgs parse_args(int argc, char** argv) {
         "--trace shows heartbeats and their acks too (implies --trace)")(
         "unsafe-no-fsync", po::bool_switch(),
         "UNSAFE, for benchmarks only: never fsync; a machine crash may lose acknowledged writes")(
+        "slow-disk-factor", po::value<std::string>()->default_value("1"),
+        "FAULT, for benchmarks only: every fsync takes N times as long as the disk took (1-1000; 1: off)")(
         "election-timeout-ms", po::value<std::string>()->default_value("300-600"), "MIN-MAX")(
         "heartbeat-ms", po::value<std::string>()->default_value("50"), "leader heartbeat interval")(
         "request-timeout-ms", po::value<std::string>()->default_value("3000"), "client request timeout")(
@@ -211,6 +214,10 @@ ServerArgs parse_args(int argc, char** argv) {
     a.node.trace_heartbeats = vm["trace-heartbeats"].as<bool>();
     a.node.trace = vm["trace"].as<bool>() || a.node.trace_heartbeats;
     if (vm["unsafe-no-fsync"].as<bool>()) a.node.durability = Durability::unsafe_no_fsync;
+    a.slow_disk_factor = parse_number("slow-disk-factor", vm["slow-disk-factor"].as<std::string>(), 1);
+    if (a.slow_disk_factor > kMaxSlowDiskFactor)
+        throw UsageError{"--slow-disk-factor " + vm["slow-disk-factor"].as<std::string>() + ": must be at most " +
+                         std::to_string(kMaxSlowDiskFactor)};
 
     std::string election = vm["election-timeout-ms"].as<std::string>();
     auto dash = election.find('-');
@@ -384,6 +391,11 @@ int main(int argc, char** argv) {
         spdlog::warn(
             "UNSAFE: --unsafe-no-fsync: nothing is fsync'ed; a crash of this machine may lose "
             "acknowledged writes and votes, and break consensus safety. For benchmarks only.");
+    set_slow_disk_factor(args.slow_disk_factor);
+    if (args.slow_disk_factor > 1)
+        spdlog::warn("FAULT: --slow-disk-factor {}: every fsync is held {} times as long as the disk took. For "
+                     "benchmarks only.",
+                     args.slow_disk_factor, args.slow_disk_factor);
 
     asio::io_context io(1);
     const NodeAddress& me = args.node.cluster.self_address();

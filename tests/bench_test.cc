@@ -351,6 +351,11 @@ BOOST_AUTO_TEST_CASE(fail_follower_for_and_server_args) {
     const auto later = parse({"--duration=30", "--nodes", "5", "--fail-follower-for=20"});
     BOOST_TEST_REQUIRE(later.options.has_value(), later.error);
     BOOST_TEST(*later.options->fail_follower_for_s == 20);
+    BOOST_TEST(later.options->slow_follower_disk == 1u);  // off unless asked
+    // --slow-follower-disk: the restarted follower's fsyncs, FACTOR times as long.
+    const auto slow = parse({"--slow-follower-disk", "40", "--fail-follower-for", "10", "--duration", "15"});
+    BOOST_TEST_REQUIRE(slow.options.has_value(), slow.error);
+    BOOST_TEST(slow.options->slow_follower_disk == 40u);
 }
 
 BOOST_AUTO_TEST_CASE(leader_transfers_and_a_leader_removal) {
@@ -524,6 +529,10 @@ BOOST_AUTO_TEST_CASE(every_bad_option_gives_one_error_line) {
         {{"--fail-follower-for", "3", "--fail-leader-at", "1"}, "cannot be combined"},
         {{"--fail-follower-for", "3", "--nodes", "2"}, "--nodes 3 or more"},
         {{"--fail-follower-for", "3", "--nodes", "1"}, "--nodes 3 or more"},
+        {{"--slow-follower-disk", "40"}, "--slow-follower-disk needs --fail-follower-for"},
+        {{"--slow-follower-disk", "1", "--fail-follower-for", "3", "--duration", "8"}, "between 2 and 1000"},
+        {{"--slow-follower-disk", "1001", "--fail-follower-for", "3", "--duration", "8"}, "between 2 and 1000"},
+        {{"--slow-follower-disk", "x", "--fail-follower-for", "3", "--duration", "8"}, "not an integer"},
         {{"--node", "127.0.0.1:7001:1", "--fail-follower-for", "3"}, "--fail-follower-for"},
         {{"--node", "127.0.0.1:7001:1", "--server-arg", "--heartbeat-ms=20"}, "--server-arg"},
         {{"--server-arg", ""}, "--server-arg must not be empty"},
@@ -1060,6 +1069,19 @@ BOOST_AUTO_TEST_CASE(follower_catchup_in_json_table_and_html) {
     BOOST_TEST(html.find("<h2>Follower catch-up</h2>") != std::string::npos);
     BOOST_TEST(html.find("<td>multipaxos</td><td>n3</td><td>10</td><td>840</td><td>yes</td><td>0</td>") !=
                std::string::npos);
+    BOOST_TEST(get<int>(f, "slow_disk_factor") == 1);
+    BOOST_TEST(table.find("slower") == std::string::npos);
+    // --slow-follower-disk: the text, the JSON and the table say how slow the restarted disk was.
+    results.back().follower->slow_disk_factor = 40;
+    results.back().follower->watched_after_catch_up_s = 3.5;
+    const std::string slow_table = format_table(results, synthetic_config());
+    BOOST_TEST(slow_table.find("restarted at 12.000 s with a disk 40x slower") != std::string::npos, slow_table);
+    BOOST_TEST(slow_table.find("(INFO snapshots_installed:1) by the end of the run, 3.500 s after the catch-up") !=
+                   std::string::npos,
+               slow_table);
+    BOOST_TEST(get<int>(parse_json(format_json(results, synthetic_config())).get_child("results").back().second,
+                        "follower_catchup/slow_disk_factor") == 40);
+    BOOST_TEST(format_html(results, synthetic_config()).find("<td>10 (disk 40x slower)</td>") != std::string::npos);
     // The throughput chart draws the outage and the catch-up.
     BOOST_TEST(html.find("multipaxos: n3 down, then caught up in 840 ms") != std::string::npos);
     // Without the fault there is no such section.

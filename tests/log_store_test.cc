@@ -364,6 +364,23 @@ BOOST_AUTO_TEST_CASE(round_trip_hard_state_truncate_replace_sparse) {
     BOOST_TEST(indices == (std::vector<Index>{1, 2, 6, 7, 8, 10}), boost::test_tools::per_element());
 }
 
+// --slow-disk-factor (common/durability.h): the sleep after a sync is (factor - 1) times what the
+// sync took, nothing at factor 1 or for a sync that took no time, and the factor is kept within
+// 1..kMaxSlowDiskFactor whatever is set.
+BOOST_AUTO_TEST_CASE(slow_disk_delay_is_the_factor_less_one_times_the_sync) {
+    using std::chrono::microseconds;
+    BOOST_TEST(slow_disk_delay(microseconds(200), 40).count() == microseconds(7800).count() * 1000);
+    BOOST_TEST(slow_disk_delay(microseconds(200), 2).count() == microseconds(200).count() * 1000);
+    BOOST_TEST(slow_disk_delay(microseconds(200), 1).count() == 0);
+    BOOST_TEST(slow_disk_delay(microseconds(0), 40).count() == 0);
+    BOOST_TEST(slow_disk_factor() == 1u);  // the default
+    set_slow_disk_factor(0);
+    BOOST_TEST(slow_disk_factor() == 1u);
+    set_slow_disk_factor(kMaxSlowDiskFactor + 1);
+    BOOST_TEST(slow_disk_factor() == kMaxSlowDiskFactor);
+    set_slow_disk_factor(1);
+}
+
 // --unsafe-no-fsync (common/durability.h): the store makes no fsync or fdatasync at all, through
 // new segments, rolls and compaction, and still reads back everything it wrote after a clean
 // close. The count is this process's; nothing else in it syncs meanwhile.

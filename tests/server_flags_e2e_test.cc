@@ -3,6 +3,8 @@
 //   arrives ("n2 <- n1 ..."), ballots as ROUND.NODE and never a raw 64-bit number, and leaves
 //   heartbeats out unless --trace-heartbeats asks for them (issue 14);
 // - --unsafe-no-fsync warns loudly at start and INFO says unsafe_no_fsync:1 (issue 15).
+// - --slow-disk-factor (the fault ballot-bench --slow-follower-disk gives a follower) warns at
+//   start, shows in INFO, and leaves a node that is slower but otherwise a member like any other.
 // The time bounds are behaviour bounds, not speed targets.
 #define BOOST_TEST_MODULE server_flags_e2e
 #include <boost/test/data/test_case.hpp>
@@ -125,4 +127,29 @@ BOOST_DATA_TEST_CASE(unsafe_no_fsync_warns_and_info_says_so, bdata::make(engine_
     c.start(1);
     const kv::RespValue v = c.read_eventually(1, "fast", kLiveness);
     BOOST_TEST(v.str == "unsafe");
+}
+
+BOOST_DATA_TEST_CASE(slow_disk_factor_warns_shows_in_info_and_the_node_keeps_up,
+                     bdata::make(engine_names()), protocol) {
+    LocalCluster c(kServer, protocol, 3);
+    c.set_node_extra_args(3, {"--slow-disk-factor", "40"});
+    c.start_all();
+    BOOST_REQUIRE(c.write_until_ok(1, "slow", "disk", kLiveness));
+    BOOST_TEST(c.info(1)["slow_disk_factor"] == "1");
+    BOOST_TEST(c.info(3)["slow_disk_factor"] == "40");
+    BOOST_TEST(log_shows(c, 3, "FAULT: --slow-disk-factor 40"), c.log_tail(3));
+    // Slower, not broken: node 3 applies what the cluster committed, and serves it.
+    const std::string committed = c.info(1)["commit_index"];
+    BOOST_REQUIRE(!committed.empty());
+    const auto deadline = std::chrono::steady_clock::now() + kLiveness;
+    std::uint64_t applied = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        const std::string a = c.info(3)["applied_index"];
+        applied = a.empty() ? 0 : std::stoull(a);
+        if (applied >= std::stoull(committed)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    BOOST_TEST(applied >= std::stoull(committed), "node 3 applied " << applied << " of " << committed);
+    const kv::RespValue v = c.read_eventually(3, "slow", kLiveness);
+    BOOST_TEST(v.str == "disk");
 }

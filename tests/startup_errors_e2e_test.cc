@@ -360,6 +360,18 @@ const std::vector<Case> kCases = {
      },
      2,
      {"--max-clients 0", "must be at least 1"}},
+    {"slow_disk_factor_zero",
+     [](Setup& s) {
+         return with(raft(s, 1, "d"), {"--slow-disk-factor", "0"});
+     },
+     2,
+     {"--slow-disk-factor 0", "must be at least 1"}},
+    {"slow_disk_factor_too_large",
+     [](Setup& s) {
+         return with(raft(s, 1, "d"), {"--slow-disk-factor", "1001"});
+     },
+     2,
+     {"--slow-disk-factor 1001", "must be at most 1000"}},
     {"client_port_in_use",
      [](Setup& s) {
          s.hold_port(s.ports[0]);
