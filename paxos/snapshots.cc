@@ -91,12 +91,13 @@ void Paxos::snapshot_installed(const SnapshotMeta& meta) {
 }
 
 // The serving side's bookkeeping only: the transfer no longer holds compaction back. A failed one
-// is asked for again by the peer (request_snapshot) while it still needs it. A report older than
-// the transfer in flight (one that expired and was asked for again) ends nothing; one at or above
-// it does (the runtime may have streamed a newer snapshot than the one current when asked).
+// is asked for again by the peer (request_snapshot) while it still needs it. Any report ends the
+// transfer to that peer, whatever snapshot it names: the runtime sends one per peer at a time and
+// ignores an ask while it still sends, so the report of a transfer taken as lost and asked for
+// again is the only one that will come (and a newer snapshot than asked for may be what it sent).
 void Paxos::snapshot_sent(NodeId to, Index index, bool ok) {
     auto it = transfers_.find(to);
-    if (it == transfers_.end() || index < it->second.index) return;
+    if (it == transfers_.end()) return;
     transfers_.erase(it);
     // The peer fetches the slots after `index` from this node next (it asks the peer that sent
     // its snapshot first, snapshot_installed): keep them until it has (or snapshot_retry_ticks

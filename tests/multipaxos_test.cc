@@ -1573,6 +1573,26 @@ BOOST_AUTO_TEST_CASE(a_catch_up_hold_expires) {
     BOOST_TEST(c.node(l).compactions.back() == t.x - 1);  // expired
 }
 
+// The runtime sends one snapshot per peer at a time and ignores an ask for a peer it still sends
+// to (common/snapshotter.cc). A slow transfer of S taken as lost is asked for again (now X), the
+// runtime goes on with S, and S's report is the only one to come: it ends the transfer, and n3,
+// which then needs X, is asked for at once, not after another snapshot_retry_ticks.
+BOOST_AUTO_TEST_CASE(the_report_of_a_transfer_taken_as_lost_ends_the_one_asked_for_after_it) {
+    SnapCluster c(3, snap_config(2));
+    const SlowTransfer t = slow_transfer(c);
+    const NodeId l = t.leader;
+    c.run(110);  // the transfer of s is never reported: taken as lost after snapshot_retry_ticks (100)
+    c.heal();
+    BOOST_REQUIRE(c.run_until([&] { return c.node(l).asked.size() == 2u; }));  // ignored by the runtime
+    c.transfer(l, 3, true, t.s);  // the transfer of s ends: 3 holds s, and s + 1 is compacted
+    BOOST_REQUIRE(c.node(l).records.count(t.s + 1) == 0u);
+    c.run(20);
+    BOOST_TEST(c.node(l).asked.size() == 3u);  // asked at once
+    c.transfer(l, 3, true, t.x);
+    BOOST_REQUIRE(c.run_until([&] { return c.applied_data(3) == c.applied_data(l); }));
+    BOOST_TEST(c.installs == 2u);
+}
+
 // Restart with a snapshot: the state machine holds it, so the engine hands out nothing at or below
 // it again (the harness throws if it did) and drops what it covers.
 BOOST_AUTO_TEST_CASE(restart_with_a_snapshot_delivers_only_after_it) {

@@ -1597,6 +1597,38 @@ BOOST_AUTO_TEST_CASE(install_moves_commit_and_trims_acceptor_state) {
     }
 }
 
+// The runtime sends one snapshot per peer at a time and ignores an ask for a peer it is still
+// sending to (common/snapshotter.cc). So when a slow transfer of X1 is taken as lost
+// (snapshot_retry_ticks) and asked for again after a newer snapshot X2, the runtime goes on with
+// X1, and X1's report is the only one that will come: it ends the transfer, or the peer, which
+// next needs X2, would be refused for another snapshot_retry_ticks.
+BOOST_AUTO_TEST_CASE(the_report_of_a_transfer_taken_as_lost_ends_the_one_asked_for_after_it) {
+    RecoveredState rec;
+    rec.metadata = px::encode_metadata(px::Metadata{3, 10, 8});
+    rec.snapshot = SnapshotMeta{10, {}};
+    EngineConfig config = bare_config();
+    config.snapshot_retry_ticks = 50;
+    config.snapshot_trailing = 0;  // X2 trims through 12: n3 can only get 11 and 12 by snapshot
+    px::Paxos p(config, rec);
+    p.take_ready();
+    const Bytes request = encode({px::SnapshotRequest{0}});
+    BOOST_TEST(p.step(3, request));
+    BOOST_TEST(p.take_ready().snapshot_to == std::vector<NodeId>{3});  // X1 = 10
+    for (int i = 0; i < 50; ++i) p.tick();                             // taken as lost
+    BOOST_TEST(p.step(2, encode({px::Learn{11, "k"}, px::Learn{12, "l"}})));
+    p.take_ready();
+    p.snapshot_made(SnapshotMeta{12, {}});  // X2
+    p.take_ready();
+    BOOST_TEST(p.step(3, request));
+    BOOST_TEST(p.take_ready().snapshot_to == std::vector<NodeId>{3});  // asked again: the runtime ignores it
+
+    p.snapshot_sent(3, 10, true);  // X1's transfer ends after all
+    p.take_ready();
+    BOOST_TEST(p.step(3, encode({px::SnapshotRequest{10}})));  // n3 holds X1 and needs X2
+    BOOST_TEST(p.take_ready().snapshot_to == std::vector<NodeId>{3});
+    p.check_invariants();
+}
+
 // Restart with RecoveredState::snapshot: commit and applied start at X, records at or below the
 // persisted trim point (a crash before the compaction ran) are dropped and deleted again, the
 // compaction the snapshot allows happens now, and records above are the acceptor's state.
