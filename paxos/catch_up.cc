@@ -111,9 +111,10 @@ NodeId Paxos::next_peer(NodeId after) const {
 // so that an asker whose slots are compacted here fetches a snapshot (snapshots.cc).
 // Several pages, each a message within max_message_bytes (Tuning::chosen_pages_per_request),
 // travel in one payload; the asker takes the first as its answer and learns from every one. The
-// pages of one answer stop at max_inflight_bytes of values, the bound on what a node queues for one
-// peer: sixteen full pages (16 MiB) built at once for a restarted peer took this node's RSS up by
-// 70 MiB and its clients' p99 to 160 ms (ballot-bench --fail-follower-for 60).
+// pages of one answer stop at max_inflight_bytes of values as encoded, the bound on what a node
+// queues for one peer: sixteen full pages (16 MiB) built at once for a restarted peer took this
+// node's RSS up by 70 MiB and its clients' p99 to 160 ms (ballot-bench --fail-follower-for 60).
+// Encoded, so that a run of no-ops (empty values, four bytes each) is bounded too.
 void Paxos::on(NodeId from, const ChosenRequest& m) {
     if (from == configs_.self()) return;
     note_progress(from, m.from - 1);  // membership.cc: a learner asking is not caught up
@@ -125,7 +126,7 @@ void Paxos::on(NodeId from, const ChosenRequest& m) {
         std::vector<std::string> values = learner_.chosen_from(first, config_.max_message_bytes);
         const std::size_t n = values.size();
         if (n == 0 && page > 0) break;
-        for (const std::string& v : values) bytes += v.size();
+        for (const std::string& v : values) bytes += chosen_value_bytes(v);  // a no-op counts too
         send(from, ChosenValues{first, acceptor_.trim_point(), learner_.commit_index(), std::move(values)});
         if (n == 0) break;
         first += n;

@@ -1993,6 +1993,25 @@ BOOST_AUTO_TEST_CASE(a_chosen_request_is_answered_with_several_pages_in_one_payl
     BOOST_TEST(next >= 5u + 16u);  // at least a value a page, 16 pages
 }
 
+// The pages of one answer stop once max_inflight_bytes of values, as encoded, are queued: a run of
+// no-ops (empty values, a length each) is bounded too, not only real values.
+BOOST_AUTO_TEST_CASE(a_chosen_request_answer_stops_at_max_inflight_bytes_even_for_no_ops) {
+    EngineConfig config = bare_config();
+    config.max_message_bytes = px::kChosenValuesHeaderBytes + 40;  // ten no-ops a page
+    config.max_inflight_bytes = 100;
+    px::Paxos p(config, RecoveredState{});
+    p.take_ready();
+    for (Index slot = 1; slot <= 200; ++slot) BOOST_TEST(p.step(2, encode({px::Learn{slot, ""}})));
+    p.take_ready();
+    BOOST_TEST(p.step(3, encode({px::ChosenRequest{1}})));
+    const std::vector<px::ChosenValues> pages = only<px::ChosenValues>(messages_of(p.take_ready()));
+    std::size_t bytes = 0;
+    for (const px::ChosenValues& page : pages)
+        for (const std::string& v : page.values) bytes += px::chosen_value_bytes(v);
+    BOOST_TEST(pages.size() == 3u);  // 40 + 40 + 40 bytes: the third reaches 100
+    BOOST_TEST(bytes == 120u);
+}
+
 // Below a trim point heard of, and no snapshot for snapshot_retry_ticks (the peer that trimmed is
 // down): the slots are asked for from the prefix, of a peer that may not have trimmed them.
 // Before, a node asked only above the trim point for ever (simulator seed 210620).
