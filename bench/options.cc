@@ -626,6 +626,11 @@ ParseResult parse_options(const std::vector<std::string>& args) {
                     return fail("--server-arg " + arg + ": ballot-bench sets " + flag +
                                 " of the servers it starts itself");
             }
+            // The restarted follower would get the flag twice, which ballot-server refuses.
+            if (o.slow_follower_disk > 1 &&
+                (arg == "--slow-disk-factor" || arg.rfind("--slow-disk-factor=", 0) == 0))
+                return fail("--server-arg " + arg +
+                            " cannot be combined with --slow-follower-disk, which sets the follower's");
             o.server_args.push_back(arg);
         }
     }

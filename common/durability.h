@@ -1,6 +1,6 @@
 // How Ballot makes a file's bytes durable, in one place: every fsync and fdatasync of the log
-// store, the snapshot files and the membership guard's files goes through here.
-// (So is the slow-disk fault below.)
+// store, the snapshot files and the membership guard's files goes through here, and so the
+// slow-disk fault below lives here too.
 //
 // Durability::unsafe_no_fsync is `ballot-server --unsafe-no-fsync` (etcd's name for the same
 // switch). It skips the fsync and fdatasync calls and nothing else: records are still written in
