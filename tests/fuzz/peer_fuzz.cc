@@ -102,7 +102,7 @@ private:
         for (auto& n : nodes_) n.engine->check_invariants();
     }
 
-    // An honest run delivers at most ~15 KiB (raft, the longest warm-up).
+    // 8x what an honest run delivers at most (about 14 KiB: raft, 40 warm-up ticks).
     static constexpr std::size_t kBudgetBytes = 128 << 10;
     std::size_t delivered_bytes_ = 0;
     struct Message {
