@@ -1,6 +1,7 @@
 // Catch-up of lagging learners (README "Learning and catch-up"; PMMC's "decision" messages): a
 // peer that reports it is behind gets the chosen values it lacks, one bounded Chosen message at a
-// time, and learns them.
+// time, and learns them. A node that does not know itself yet also learns from any peer that asks
+// it for a promise (ChosenRequest, ChosenValues).
 #include "common/assert.h"
 #include "multipaxos/multipaxos.h"
 
@@ -47,6 +48,34 @@ void MultiPaxos::on(NodeId from, const Chosen& m) {
     if (!m.values.empty()) acceptor_.promise_at_least(m.ballot);
     follow(m.ballot);
     send(from, HeartbeatAck{m.ballot, 0, learner_.commit_index(), learner_.behind()});
+}
+
+// Learning from a peer, leader or not (messages.h, ChosenRequest; PMS §2.3). Asked by a node that
+// left a Poll or Prepare unanswered because it does not know itself yet: its answer then waits
+// on the chosen values that name its new identity, and the node that asked may be the only one
+// that knows them.
+void MultiPaxos::ask_for_chosen(NodeId from) {
+    send(from, ChosenRequest{learner_.commit_index()});
+}
+
+// One bounded batch from the first slot the peer lacks; a slot trimmed here is served by the
+// snapshot, as in the leader's catch-up.
+void MultiPaxos::on(NodeId from, const ChosenRequest& m) {
+    if (m.have >= learner_.commit_index()) return;
+    if (m.have < acceptor_.trimmed()) {
+        if (snapshot_index_ > m.have) send_snapshot(from);
+        return;
+    }
+    send(from, ChosenValues{learner_.chosen_from(m.have + 1, config_.max_message_bytes)});
+}
+
+// Values chosen, whoever sends them. The next batch is asked for only while this node still does
+// not know itself and this one taught it something: so the exchange ends when it can answer
+// again, or when the peer has nothing more to give.
+void MultiPaxos::on(NodeId from, const ChosenValues& m) {
+    const Index before = learner_.commit_index();
+    for (const Entry& e : m.values) learner_.learn(e.index, Ballot::unpack(e.ballot), e.data);
+    if (learner_.commit_index() > before && !knows_itself()) ask_for_chosen(from);
 }
 
 }  // namespace ballot::multipaxos

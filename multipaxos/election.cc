@@ -69,7 +69,7 @@ void MultiPaxos::start_poll() {
 // an active leader for the minimum election timeout and is not an active leader itself, as Raft's
 // PreVote (dissertation §9.6). It changes nothing here: no promise, no timer, no ballot noted.
 void MultiPaxos::on(NodeId from, const Poll& m) {
-    if (!knows_itself()) return;  // multipaxos.cc, admitted
+    if (!knows_itself()) return ask_for_chosen(from);  // multipaxos.cc, admitted; catch_up.cc
     send(from, PollReply{m.ballot, !hears_a_leader(from)});
 }
 
@@ -169,7 +169,8 @@ void Leader::resend_pages(std::uint64_t now) {
 // Phase 1b (acceptor). Granting a promise also restarts the election timer: a proposer is at
 // work, and starting a rival phase 1 now would only duel with it.
 void MultiPaxos::on(NodeId from, const Prepare& m) {
-    if (!knows_itself()) return;  // it promises nothing in its old identity's name (multipaxos.cc, admitted)
+    // It promises nothing in its old identity's name (multipaxos.cc, admitted), but learns on.
+    if (!knows_itself()) return ask_for_chosen(from);
     note_ballot(m.ballot);
     auto reply = acceptor_.on_prepare(m, learner_.commit_index());
     if (std::holds_alternative<Promise>(reply) && from != members_.self()) {

@@ -81,6 +81,8 @@ enum class Type : std::uint8_t {
     forward_transfer = 16,
     forward_refused = 17,
     forward_change = 18,
+    chosen_request = 19,
+    chosen_values = 20,
 };
 
 // ---------------------------------------------------------------- encoding
@@ -192,6 +194,14 @@ struct Encoder {
         w.u8(static_cast<std::uint8_t>(Type::forward_change));
         w.u64(m.request_id);
         w.str(m.request);
+    }
+    void operator()(const ChosenRequest& m) {
+        w.u8(static_cast<std::uint8_t>(Type::chosen_request));
+        w.u64(m.have);
+    }
+    void operator()(const ChosenValues& m) {
+        w.u8(static_cast<std::uint8_t>(Type::chosen_values));
+        write_entries(w, m.values);
     }
 };
 
@@ -382,6 +392,14 @@ std::optional<Message> decode_body(Type type, Reader& r) {
             m.request = r.str();
             return m;
         }
+        case Type::chosen_request:
+            return ChosenRequest{r.index()};
+        case Type::chosen_values: {
+            ChosenValues m;
+            m.values = read_entries(r, 1);
+            if (r.ok() && m.values.empty()) r.fail("ChosenValues without values");
+            return m;
+        }
     }
     return std::nullopt;
 }
@@ -484,6 +502,12 @@ struct Describer {
         return "ForwardChange id=" + std::to_string(m.request_id) +
                " bytes=" + std::to_string(m.request.size());
     }
+    std::string operator()(const ChosenRequest& m) const {
+        return "ChosenRequest have=" + std::to_string(m.have);
+    }
+    std::string operator()(const ChosenValues& m) const {
+        return "ChosenValues slots=" + slot_list(slots_of(m.values));
+    }
 };
 
 }  // namespace
@@ -504,7 +528,7 @@ std::optional<Message> decode(std::span<const std::uint8_t> payload) {
     Reader r(payload);
     std::uint8_t type = r.u8();
     if (!r.ok() || type < static_cast<std::uint8_t>(Type::prepare) ||
-        type > static_cast<std::uint8_t>(Type::forward_change))
+        type > static_cast<std::uint8_t>(Type::chosen_values))
         return std::nullopt;
     std::optional<Message> m = decode_body(static_cast<Type>(type), r);
     if (!m || !r.finish()) return std::nullopt;

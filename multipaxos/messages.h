@@ -10,6 +10,7 @@
 //                                      read counter that confirms linearizable reads
 //     Chosen                           catch-up: chosen values a lagging learner lacks
 //     SnapshotRequest                  "send me your snapshot": what it lacks is compacted away
+//     ChosenRequest -> ChosenValues    a learner asks any peer, leader or not, for chosen values
 //     Forward, ReadRequest, ReadReply  a follower hands a command or a read to the leader
 //     Poll      -> PollReply           before phase 1: has a majority also lost the leader?
 //     TakeOver                         leadership transfer: "run phase 1 now"
@@ -124,6 +125,24 @@ struct SnapshotRequest {
     Index have = 0;
 };
 
+// A node that cannot answer a Poll or a Prepare because it does not know itself yet (a replaced
+// node relearning the log, whose known configurations still name its id for its old identity:
+// multipaxos.cc, knows_itself) asks the sender for the chosen values after `have`, its chosen
+// prefix. Any node that knows them answers, leader or not: a value chosen is a fact, and learners
+// may learn it from one another (PMS §2.3). Catch-up from the leader alone is not enough: when the
+// other live voter cannot lead without this node's promise, there is no leader to learn from, and
+// the cluster would wait for ever (simulator seed 128767405 with membership changes).
+struct ChosenRequest {
+    Index have = 0;
+};
+
+// The answer: values chosen in contiguous slots from have + 1, each with a ballot it was accepted
+// in, at most max_message_bytes of them. A replier that has trimmed slot have + 1 sends its
+// snapshot instead (README "Snapshots and compaction").
+struct ChosenValues {
+    std::vector<Entry> values;
+};
+
 // A follower hands a client command to the leader.
 struct Forward {
     std::string command;
@@ -168,7 +187,7 @@ using ballot::ForwardTransfer;
 
 using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat, HeartbeatAck, Chosen,
                              Forward, ReadRequest, ReadReply, Poll, PollReply, SnapshotRequest, TakeOver,
-                             ForwardTransfer, ForwardRefused, ForwardChange>;
+                             ForwardTransfer, ForwardRefused, ForwardChange, ChosenRequest, ChosenValues>;
 
 // The persist-before-send rule, per message type (common/engine.h, common/outbox.h): true when
 // the message reveals or relies on state that must survive a crash first, so the runtime sends it
@@ -180,8 +199,8 @@ using Message = std::variant<Prepare, Promise, Accept, Accepted, Nack, Heartbeat
 // The others rely on nothing local that is not yet durable: an Accept's ballot was promised
 // durably before any peer could promise it (Prepare above), and a lost own acceptance only makes
 // the leader's vote missing, never wrong; chosen points and Chosen values are facts established
-// by other nodes' durable votes; heartbeats, polls, forwards and read replies carry no votes, and
-// a SnapshotRequest only asks.
+// by other nodes' durable votes, and so are ChosenValues; heartbeats, polls, forwards and read
+// replies carry no votes, and a SnapshotRequest or ChosenRequest only asks.
 bool after_persist(const Message& m);
 
 Bytes encode(const Message& m);

@@ -65,7 +65,7 @@ bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
 }
 
 // From a member of a configuration that governs now or will (configs.h), except a leader's
-// Accept, Heartbeat and Chosen, taken from anyone, as Raft takes AppendEntries from anyone: the
+// Accept, Heartbeat and Chosen, and a peer's ChosenValues, taken from anyone, as Raft takes AppendEntries from anyone: the
 // configurations this node knows may be far behind (a replaced node relearning the log meets the
 // configurations of its old identity long before the one that added the leader; refusing its
 // Chosen left it stuck there, simulator seed 3 with membership changes), and taking a value
@@ -85,7 +85,7 @@ bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
 bool MultiPaxos::admitted(NodeId from, const Message& m) const {
     if (members_.contains(from) || configs_.latest().contains(from)) return true;
     if (std::holds_alternative<Accept>(m) || std::holds_alternative<Heartbeat>(m) ||
-        std::holds_alternative<Chosen>(m))
+        std::holds_alternative<Chosen>(m) || std::holds_alternative<ChosenValues>(m))
         return true;
     if (std::holds_alternative<Prepare>(m) || std::holds_alternative<Poll>(m)) return !configs_.empty();
     return std::holds_alternative<TakeOver>(m) && from == known_leader_;

@@ -149,6 +149,9 @@ private:
 
     // catch_up.cc: chosen values for a lagging learner.
     void on(NodeId from, const Chosen& m);
+    void on(NodeId from, const ChosenRequest& m);
+    void on(NodeId from, const ChosenValues& m);
+    void ask_for_chosen(NodeId from);
 
     // transfer.cc: leadership transfer.
     void on(NodeId from, const TakeOver& m);

@@ -996,6 +996,8 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
         mp::SnapshotRequest{3},
         mp::Promise{b, 1, 0, 4, {Entry{5, b.packed(), "v"}}, 3},
         mp::Accepted{b, 4, false, {5}, 3},
+        mp::ChosenRequest{3},
+        mp::ChosenValues{{Entry{4, b.packed(), "four"}, Entry{5, b.packed(), ""}}},
     };
     for (auto& m : valid) {
         Bytes full = mp::encode(m);
@@ -1038,6 +1040,10 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_refused_without_state_change) {
     bad.push_back(mp::encode(mp::Accept{b, 3, {{kMaxIndex + 1, "far"}}}));
     bad.push_back(mp::encode(mp::Prepare{Ballot{Ballot::kMaxRound + 1, b.node}, 4}));
     bad.push_back(mp::encode(mp::SnapshotRequest{~Index{0}}));
+    bad.push_back(mp::encode(mp::ChosenRequest{~Index{0}}));
+    bad.push_back(mp::encode(mp::ChosenValues{}));  // an answer without values is never sent
+    bad.push_back(mp::encode(mp::ChosenValues{{Entry{4, 0, "no ballot"}}}));
+    bad.push_back(mp::encode(mp::ChosenValues{{Entry{5, b.packed(), "a"}, Entry{4, b.packed(), "b"}}}));
 
     auto snapshot = [&] {
         EngineStatus s = c.status(target);
@@ -1591,6 +1597,39 @@ BOOST_AUTO_TEST_CASE(the_report_of_a_transfer_taken_as_lost_ends_the_one_asked_f
     c.transfer(l, 3, true, t.x);
     BOOST_REQUIRE(c.run_until([&] { return c.applied_data(3) == c.applied_data(l); }));
     BOOST_TEST(c.installs == 2u);
+}
+
+// A node that cannot answer a Poll or a Prepare because it does not know itself yet asks the
+// sender for chosen values (messages.h, ChosenRequest), and the sender may be no leader: the other
+// live voter, which cannot lead without it. Any node answers: one bounded ChosenValues from the
+// first slot asked for, its snapshot for a slot it has trimmed, nothing when the asker has all it
+// knows. The learner takes the values and follows nobody for them.
+BOOST_AUTO_TEST_CASE(any_node_answers_a_chosen_request_from_its_log_or_its_snapshot) {
+    SnapCluster c(3, snap_config(2));
+    BOOST_REQUIRE(c.commit(commands("c", 3), {1, 2, 3}));
+    c.isolate(3);
+    BOOST_REQUIRE(c.commit(commands("d", 10), {1, 2}));
+    const NodeId l = c.leader();
+    const NodeId f = l == 1 ? 2 : 1;  // a follower that knows everything chosen
+    c.crash(l);
+    c.heal();
+    c.stabilize();
+    const Index have = c.applied_index(3);
+    BOOST_REQUIRE(have < c.applied_index(f));
+
+    c.deliver(InFlight{3, f, mp::encode(mp::ChosenRequest{have})});
+    BOOST_REQUIRE_EQUAL(queued<mp::ChosenValues>(c, f, 3), 1u);
+    c.stabilize();
+    BOOST_TEST(c.applied_data(3) == c.applied_data(f));
+    BOOST_TEST(c.status(3).leader == kNoNode);
+    BOOST_TEST(c.status(f).role != ballot::Role::leader);
+
+    c.deliver(InFlight{3, f, mp::encode(mp::ChosenRequest{c.applied_index(f)})});  // has it all
+    BOOST_TEST(c.in_flight().empty());
+    c.snapshot(f);  // trims all but the last two slots
+    c.deliver(InFlight{3, f, mp::encode(mp::ChosenRequest{have})});
+    BOOST_TEST(c.in_flight().empty());
+    BOOST_TEST((c.node(f).asked == std::vector<NodeId>{3}));  // its snapshot instead
 }
 
 // Restart with a snapshot: the state machine holds it, so the engine hands out nothing at or below

@@ -375,6 +375,11 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "a replaced learner relearning the log polled and ran phase 1 as its old identity's voter "
          "(common/configuration.h: SelfId)",
          true},
+        {"multipaxos", 128767405,
+         "a replaced voter restarted from a snapshot inside its old identity's α-range and so left "
+         "polls unanswered; the only other live voter could not lead without it, and it learned only "
+         "from a leader (multipaxos/catch_up.cc: ChosenRequest, learning from any peer)",
+         true},
     };
     for (const Regression& r : regressions) {
         if (!has_engine(r.engine)) continue;
