@@ -98,6 +98,18 @@ std::optional<std::string> Configuration::refuse_unreachable(std::size_t reachab
            " it needs";
 }
 
+namespace {
+
+// A promote or remove made for another data dir than the member now under that id (ConfigChange::
+// member_identity).
+std::optional<std::string> replaced_since(const ConfigChange& change, const Member& m) {
+    if (!change.member_identity || *change.member_identity == m.identity) return std::nullopt;
+    return "node " + std::to_string(change.id) +
+           " is not the member this request was made for: it was replaced since (another data dir)";
+}
+
+}  // namespace
+
 std::optional<std::string> Configuration::refuse(const ConfigChange& change) const {
     const std::string node = "node " + std::to_string(change.id);
     if (change.id == kNoNode) return std::string("node id 0 is reserved for 'no node'");
@@ -113,10 +125,12 @@ std::optional<std::string> Configuration::refuse(const ConfigChange& change) con
             return std::nullopt;
         case ConfigChange::Kind::promote:
             if (m == nullptr) return node + " is not a member";
+            if (auto replaced = replaced_since(change, *m)) return replaced;
             if (m->role == MemberRole::voter) return node + " is already a voter";
             return std::nullopt;
         case ConfigChange::Kind::remove:
             if (m == nullptr) return node + " is not a member";
+            if (auto replaced = replaced_since(change, *m)) return replaced;
             if (m->role == MemberRole::voter && voters().size() == 1) return node + " is the last voter";
             return std::nullopt;
     }
@@ -251,19 +265,25 @@ bool change_shows_in(const ConfigChange& change, const Configuration& config) {
     return false;
 }
 
-// A request also carries the new member's identity (an entry's configuration holds it).
+}  // namespace
+
+// A request also carries the new member's identity (an entry's configuration holds it), and, for a
+// promote or remove, optionally the identity of the member it means:
+//     tag | change | u64 identity [| u64 member identity]
 std::optional<ConfigChange> decode_config_request(std::string_view payload) {
     Reader r(payload.data(), payload.size());
     if (r.u8() != kConfigRequestTag) return std::nullopt;
     auto change = read_change(r);
     const std::uint64_t identity = r.u64();
+    std::optional<std::uint64_t> member_identity;
+    if (r.ok() && r.remaining() > 0) member_identity = r.u64();
     if (!r.finish() || !change) return std::nullopt;
-    if (identity != 0 && change->kind != ConfigChange::Kind::add_learner) return std::nullopt;
+    const bool adds = change->kind == ConfigChange::Kind::add_learner;
+    if ((identity != 0 && !adds) || (member_identity && adds)) return std::nullopt;
     change->identity = identity;
+    change->member_identity = member_identity;
     return change;
 }
-
-}  // namespace
 
 std::string encode_config_request(const ConfigChange& change) {
     Bytes out;
@@ -271,6 +291,7 @@ std::string encode_config_request(const ConfigChange& change) {
     w.u8(kConfigRequestTag);
     write_change(w, change);
     w.u64(change.identity);
+    if (change.member_identity) w.u64(*change.member_identity);
     return std::string(out.begin(), out.end());
 }
 

@@ -76,6 +76,13 @@ struct ConfigChange {
     std::string address;         // add_learner only
     bool auto_promote = false;   // add_learner only
     std::uint64_t identity = 0;  // add_learner only: the new member's data dir (Member::identity)
+    // promote and remove: the identity of the member the request means (Member::identity, 0 for a
+    // bootstrap member), as the node that took the request knew it (Driver::submit_config_change).
+    // Refused once the id names another data dir: a request made before a replacement, retried or
+    // delivered late, would otherwise remove or promote the replacement (simulator seed 733100660
+    // with membership changes: a forwarded "remove 3" meant for the node whose disk died arrived
+    // again 7 s later and removed its replacement, which left two voters, one of them dead).
+    std::optional<std::uint64_t> member_identity;
 
     friend bool operator==(const ConfigChange&, const ConfigChange&) = default;
 };
@@ -151,6 +158,8 @@ struct ConfigEntry {
 };
 
 std::string encode_config_request(const ConfigChange& change);
+// The change a request's payload holds; nullopt if the bytes are not one.
+std::optional<ConfigChange> decode_config_request(std::string_view payload);
 std::string encode_config_entry(const ConfigEntry& entry);
 bool is_config_entry(std::string_view payload);
 // nullopt unless `payload` is exactly one well-formed entry whose configuration is `change` made

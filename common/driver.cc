@@ -133,8 +133,13 @@ void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion 
     submit_command(stamp, std::move(payload), std::move(done), false);
 }
 
+// A promote or remove names the member as this node knows it now (ConfigChange::member_identity),
+// so that the request, however late it is placed, never applies to a replacement under the same id.
 void Driver::submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done) {
-    submit_command(stamp, encode_config_request(change), std::move(done), true);
+    ConfigChange request = change;
+    if (request.kind != ConfigChange::Kind::add_learner && !request.member_identity)
+        if (const Member* m = engine_->configuration().find(request.id)) request.member_identity = m->identity;
+    submit_command(stamp, encode_config_request(request), std::move(done), true);
 }
 
 void Driver::submit_command(std::optional<Stamp> stamp, std::string payload, Completion done,

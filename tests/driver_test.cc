@@ -457,6 +457,30 @@ BOOST_FIXTURE_TEST_CASE(a_change_is_a_stamped_request_completed_when_its_entry_i
     BOOST_TEST(machine.applied.size() == 1u);
 }
 
+// A promote or remove names the member as this node knows it (ConfigChange::member_identity): a
+// bootstrap member by identity 0, an added one by its data dir; a stranger by nothing (the engine
+// refuses it as not a member).
+BOOST_FIXTURE_TEST_CASE(a_promote_or_remove_names_the_member_as_this_node_knows_it, Fixture) {
+    engine->config = Configuration::of_voters({1, 2, 3}).with(
+        ConfigChange{ConfigChange::Kind::add_learner, 4, "127.0.0.1:7004", false, 44});
+    auto requested = [&](std::size_t i) {
+        auto command = decode_command(engine->config_requests.at(i));
+        BOOST_REQUIRE(command.has_value());
+        auto change = decode_config_request(command->payload);
+        BOOST_REQUIRE(change.has_value());
+        return *change;
+    };
+    driver->submit_config_change(Stamp{9, 1, 1}, ConfigChange{ConfigChange::Kind::remove, 3}, record());
+    driver->submit_config_change(Stamp{9, 2, 1}, ConfigChange{ConfigChange::Kind::promote, 4}, record());
+    driver->submit_config_change(Stamp{9, 3, 1}, ConfigChange{ConfigChange::Kind::remove, 5}, record());
+    driver->submit_config_change(Stamp{9, 4, 1}, kAddFour, record());
+    BOOST_REQUIRE(engine->config_requests.size() == 4u);
+    BOOST_TEST((requested(0).member_identity == std::optional<std::uint64_t>{0}));
+    BOOST_TEST((requested(1).member_identity == std::optional<std::uint64_t>{44}));
+    BOOST_TEST(!requested(2).member_identity.has_value());
+    BOOST_TEST(!requested(3).member_identity.has_value());
+}
+
 BOOST_FIXTURE_TEST_CASE(a_definitive_refusal_is_answered_at_once_with_the_engine_reason, Fixture) {
     engine->config_answers = {std::string("not the leader: node 2 leads")};
     driver->submit_config_change(std::nullopt, kAddFour, record());

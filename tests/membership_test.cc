@@ -186,6 +186,42 @@ BOOST_AUTO_TEST_CASE(a_configuration_names_each_added_member_by_its_data_dir) {
     BOOST_TEST((*back == with4));
 }
 
+// A promote or remove made for one data dir is refused once the id names another (ConfigChange::
+// member_identity): late or retried, it would otherwise remove or promote the replacement.
+BOOST_AUTO_TEST_CASE(a_request_made_for_a_replaced_member_is_refused) {
+    const Configuration boot = Configuration::of_voters({1, 2, 3});
+    ConfigChange remove3 = remove(3);
+    remove3.member_identity = 0;  // bootstrap node 3, as the node that took the request knew it
+    BOOST_TEST(!boot.refuse(remove3).has_value());
+
+    ConfigChange add3 = add(3, true);
+    add3.identity = 66;  // its replacement
+    const Configuration replaced = boot.with(remove(3)).with(add3).with(promote(3));
+    const auto refused = replaced.refuse(remove3);
+    BOOST_REQUIRE(refused.has_value());
+    BOOST_TEST(*refused == "node 3 is not the member this request was made for: it was replaced since (another data dir)");
+    ConfigChange promote3 = promote(3);
+    promote3.member_identity = 0;
+    BOOST_TEST(boot.with(remove(3)).with(add3).refuse(promote3).has_value());
+    remove3.member_identity = 66;  // made for the replacement
+    BOOST_TEST(!replaced.refuse(remove3).has_value());
+    BOOST_TEST(!replaced.refuse(remove(3)).has_value());  // none named (an engine's own promotion)
+
+    // Through the request codec and make_config_entry_command, as a leader places it.
+    remove3.member_identity = 0;
+    std::string why;
+    BOOST_TEST(!ballot::make_config_entry_command(request(remove3), replaced, why).has_value());
+    BOOST_TEST(why == *refused);
+    BOOST_TEST(ballot::make_config_entry_command(request(remove3), boot, why).has_value());
+    auto back = ballot::decode_config_request(ballot::encode_config_request(remove3));
+    BOOST_REQUIRE(back.has_value());
+    BOOST_TEST((*back == remove3));
+    // Only a promote or remove names a member that way.
+    ConfigChange odd = add(5);
+    odd.member_identity = 0;
+    BOOST_TEST(!ballot::decode_config_request(ballot::encode_config_request(odd)).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_joining_node_learns_the_log_as_a_learner_and_is_promoted_when_caught_up) {
     FOR_EACH_LEADER_ENGINE {
         EngineCluster c(protocol, 3, 1, small_timeouts());
