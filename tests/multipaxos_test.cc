@@ -26,6 +26,7 @@
 #include "common/random.h"
 #include "multipaxos/messages.h"
 #include "tests/support/engine_cluster.h"
+#include "tests/support/snapshot_cluster.h"
 #include "tests/support/trace_text.h"
 
 namespace ballot {
@@ -1190,236 +1191,46 @@ BOOST_AUTO_TEST_CASE(every_message_reads_without_raw_numbers_and_only_heartbeats
 // ---------------------------------------------------------------- snapshots and compaction
 
 // README "Snapshots and compaction". The shared in-memory cluster plays no snapshot part, so these
-// tests run bare engines in a small harness that does what the runtime does with a snapshot
-// (common/engine.h "SNAPSHOTS"): it keeps each node's disk (metadata, records, compact_below) and
-// its state machine (everything applied, in order), takes a snapshot of the state machine when a
-// test says so, and streams one to a peer when a test says so, reporting the end with
-// snapshot_sent. Like EngineCluster it throws if a node applies out of order or two nodes apply
-// different values at one slot, and it checks every engine's invariants after every input.
+// tests run bare engines on the harness that does what the runtime does with a snapshot
+// (tests/support/snapshot_cluster.h, common/engine.h "SNAPSHOTS"): it keeps each node's disk
+// (metadata, records, compact_below) and its state machine (everything applied, in order), takes
+// a snapshot of the state machine when a test says so, and streams one to a peer, one per peer at
+// a time, when the engine asks, reporting the end with snapshot_sent when the test says so. Like
+// EngineCluster it throws if a node applies out of order or two nodes apply different values at
+// one slot, and it checks every engine's invariants after every input.
 namespace {
 
-class SnapCluster {
-public:
-    struct Node {
-        std::unique_ptr<mp::MultiPaxos> engine;
-        bool up = true;
-        Bytes metadata;
-        std::map<Index, Bytes> records;
-        std::vector<Committed> applied;  // the state machine
-        std::optional<SnapshotMeta> snapshot;
-        std::vector<Committed> snapshot_state;           // the state machine as of `snapshot`
-        std::map<Index, std::vector<Committed>> states;  // every snapshot taken or installed
-        std::vector<Index> compactions;                  // every compact_below handed out, in order
-        std::vector<NodeId> asked;                       // every Ready::snapshot_to entry, in order
-        std::size_t served = 0;                          // how many of `asked` serve_transfers() ended
-    };
+using ballot::test::SnapshotCluster;
 
-    SnapCluster(int n, EngineConfig base) : base_(std::move(base)), nodes_(static_cast<std::size_t>(n)) {
-        for (NodeId id = 1; id <= static_cast<NodeId>(n); ++id) node(id).engine = make(id, RecoveredState{});
-    }
+// Nodes 1..n of Multi-Paxos on the snapshot harness, seeded as these tests always were.
+SnapshotCluster mp_cluster(int n, EngineConfig config) {
+    return SnapshotCluster("multipaxos", n, std::move(config),
+                           [](NodeId id, std::uint64_t built) { return 1000 + id + 17 * built; });
+}
 
-    Node& node(NodeId id) { return nodes_.at(id - 1); }
-    mp::MultiPaxos& engine(NodeId id) { return *node(id).engine; }
-    EngineStatus status(NodeId id) { return engine(id).status(); }
-    std::deque<InFlight>& in_flight() { return in_flight_; }
-    Index applied_index(NodeId id) { return node(id).applied.empty() ? 0 : node(id).applied.back().index; }
-    std::vector<std::string> applied_data(NodeId id) {
-        std::vector<std::string> out;
-        for (const Committed& e : node(id).applied)
-            if (!e.data.empty()) out.push_back(e.data);
-        return out;
-    }
-
-    void collect() {
-        for (bool more = true; more;) {
-            more = false;
-            for (NodeId id = 1; id <= nodes_.size(); ++id) {
-                Node& n = node(id);
-                if (!n.up || !n.engine->has_ready()) continue;
-                Ready r = n.engine->take_ready();
-                persist(n, r);
-                apply(id, r.committed);
-                n.asked.insert(n.asked.end(), r.snapshot_to.begin(), r.snapshot_to.end());
-                for (Envelope& m : r.messages) {
-                    if (m.to == id) {
-                        n.engine->step(id, m.payload);
-                        more = true;
-                    } else {
-                        in_flight_.push_back(InFlight{id, m.to, std::move(m.payload)});
-                    }
-                }
-                if (n.engine->has_ready()) more = true;
-            }
+// Proposes each command on the leader and runs until every node in `nodes` applied all of them.
+bool commit(SnapshotCluster& c, const std::vector<std::string>& cmds, const std::vector<NodeId>& nodes) {
+    NodeId l = c.elect(2000);
+    if (l == kNoNode) return false;
+    for (const std::string& cmd : cmds) c.engine(l).propose(cmd);
+    c.collect();
+    return c.run_until([&] {
+        for (NodeId id : nodes) {
+            auto data = c.applied_data(id);
+            for (const std::string& cmd : cmds)
+                if (std::find(data.begin(), data.end(), cmd) == data.end()) return false;
         }
-        for (Node& n : nodes_)
-            if (n.up) n.engine->check_invariants();
-    }
+        return true;
+    });
+}
 
-    // Delivers queued messages, dropping those to a down node or across a cut, until quiet.
-    void stabilize() {
-        for (int i = 0; i < 100000 && !in_flight_.empty(); ++i) {
-            InFlight m = std::move(in_flight_.front());
-            in_flight_.pop_front();
-            if (!node(m.to).up || cut_.count(m.from) || cut_.count(m.to)) continue;
-            if (observe) observe(m);
-            node(m.to).engine->step(m.from, m.payload);
-            collect();
-        }
+// Ends every transfer in flight, and those asked for meanwhile, each failing one time in `fail_in`.
+void serve_transfers(SnapshotCluster& c, Rng& rng, std::uint64_t fail_in) {
+    while (!c.transfers().empty()) {
+        const NodeId from = c.transfers().front().from, to = c.transfers().front().to;
+        c.end_transfer(from, to, !rng.chance(1, fail_in));
     }
-    void tick(NodeId id) {
-        if (node(id).up) node(id).engine->tick();
-        collect();
-    }
-    void run(int ticks) {
-        for (int t = 0; t < ticks; ++t) {
-            for (NodeId id = 1; id <= nodes_.size(); ++id) tick(id);
-            stabilize();
-        }
-    }
-    bool run_until(const std::function<bool()>& done, int max_ticks = 2000) {
-        for (int t = 0; t < max_ticks; ++t) {
-            if (done()) return true;
-            run(1);
-        }
-        return done();
-    }
-    NodeId leader() {
-        for (NodeId id = 1; id <= nodes_.size(); ++id)
-            if (node(id).up && !cut_.count(id) && status(id).role == ballot::Role::leader) return id;
-        return kNoNode;
-    }
-    NodeId elect() {
-        run_until([&] { return leader() != kNoNode; });
-        return leader();
-    }
-    // Proposes each command on the leader and runs until every node in `nodes` applied all of them.
-    bool commit(const std::vector<std::string>& cmds, const std::vector<NodeId>& nodes) {
-        NodeId l = elect();
-        if (l == kNoNode) return false;
-        for (const std::string& cmd : cmds) engine(l).propose(cmd);
-        collect();
-        return run_until([&] {
-            for (NodeId id : nodes) {
-                auto data = applied_data(id);
-                for (const std::string& cmd : cmds)
-                    if (std::find(data.begin(), data.end(), cmd) == data.end()) return false;
-            }
-            return true;
-        });
-    }
-
-    // Delivers one message now (if its receiver is up and no cut is in the way).
-    void deliver(const InFlight& m) {
-        if (!node(m.to).up || cut_.count(m.from) || cut_.count(m.to)) return;
-        node(m.to).engine->step(m.from, m.payload);
-        collect();
-    }
-    // Ends every transfer asked for and not yet ended, each failing one time in `fail_in`.
-    void serve_transfers(Rng& rng, std::uint64_t fail_in) {
-        for (NodeId id = 1; id <= nodes_.size(); ++id) {
-            Node& n = node(id);
-            while (n.served < n.asked.size()) {
-                NodeId to = n.asked[n.served++];
-                if (n.up) transfer(id, to, !rng.chance(1, fail_in));
-            }
-        }
-    }
-
-    std::size_t installs = 0;  // snapshots installed by transfer()
-
-    // Called with every message delivered (for counting what was sent to whom).
-    std::function<void(const InFlight&)> observe;
-
-    void isolate(NodeId id) { cut_.insert(id); }
-    void heal() { cut_.clear(); }
-    void crash(NodeId id) { node(id).up = false; }
-    void restart(NodeId id) {
-        Node& n = node(id);
-        n.engine = make(id, recovered(id));
-        n.applied = n.snapshot_state;  // the runtime restores the snapshot into the state machine
-        n.up = true;
-        collect();
-    }
-    RecoveredState recovered(NodeId id) {
-        Node& n = node(id);
-        RecoveredState r;
-        r.metadata = n.metadata;
-        for (auto& [index, bytes] : n.records) r.records.push_back(LogRecord{index, bytes});
-        r.snapshot = n.snapshot;
-        return r;
-    }
-
-    // The runtime's snapshot of `id`'s state machine through what it has applied.
-    Index snapshot(NodeId id) {
-        Node& n = node(id);
-        Index x = applied_index(id);
-        n.snapshot = SnapshotMeta{x, n.engine->snapshot_metadata(x)};
-        n.snapshot_state = n.applied;
-        n.states[x] = n.applied;
-        n.engine->snapshot_made(*n.snapshot);
-        collect();
-        return x;
-    }
-    // The transfer `from` asked for to `to` ends: `from`'s snapshot through `x` (0: its latest)
-    // installed at `to` (ok), or failed. A snapshot that would not move `to`'s state machine
-    // forward is not installed (the runtime refuses it) but reported as held.
-    void transfer(NodeId from, NodeId to, bool ok = true, Index x = 0) {
-        Node& src = node(from);
-        if (x == 0) x = src.snapshot->last_included_index;
-        if (ok && node(to).up && applied_index(to) < x) {
-            Node& dst = node(to);
-            dst.snapshot = SnapshotMeta{x, {}};
-            dst.snapshot_state = src.states.at(x);
-            dst.states[x] = dst.snapshot_state;
-            dst.applied = dst.snapshot_state;
-            dst.engine->snapshot_installed(*dst.snapshot);
-            ++installs;
-            collect();
-        }
-        src.engine->snapshot_sent(to, x, ok);
-        collect();
-    }
-
-private:
-    std::unique_ptr<mp::MultiPaxos> make(NodeId id, RecoveredState r) {
-        EngineConfig c = base_;
-        c.id = id;
-        c.members.clear();
-        for (NodeId m = 1; m <= nodes_.size(); ++m) c.members.push_back(m);
-        c.seed = 1000 + id + 17 * restarts_++;
-        return std::make_unique<mp::MultiPaxos>(c, std::move(r));
-    }
-    void persist(Node& n, const Ready& r) {
-        if (r.metadata) n.metadata = *r.metadata;
-        if (r.truncate_from) n.records.erase(n.records.lower_bound(*r.truncate_from), n.records.end());
-        if (r.compact_below) {
-            n.records.erase(n.records.begin(), n.records.lower_bound(*r.compact_below));
-            n.compactions.push_back(*r.compact_below);
-        }
-        for (const LogRecord& e : r.records) n.records[e.index] = e.bytes;
-    }
-    void apply(NodeId id, const std::vector<Committed>& entries) {
-        Node& n = node(id);
-        for (const Committed& e : entries) {
-            Index expected = applied_index(id) + 1;
-            if (e.index != expected)
-                throw std::logic_error("n" + std::to_string(id) + " applied slot " + std::to_string(e.index) +
-                                       " but expected " + std::to_string(expected));
-            auto [it, fresh] = chosen_.emplace(e.index, e.data);
-            if (!fresh && it->second != e.data)
-                throw std::logic_error("safety violation: two values applied at slot " +
-                                       std::to_string(e.index));
-            n.applied.push_back(e);
-        }
-    }
-
-    EngineConfig base_;
-    std::vector<Node> nodes_;
-    std::deque<InFlight> in_flight_;
-    std::set<NodeId> cut_;
-    std::map<Index, std::string> chosen_;
-    std::uint64_t restarts_ = 0;
-};
+}
 
 EngineConfig snap_config(Index trailing) {
     EngineConfig c = small_config();
@@ -1430,7 +1241,7 @@ EngineConfig snap_config(Index trailing) {
 
 // Messages of type T from `from` to `to` waiting in the queue.
 template <typename T>
-std::size_t queued(SnapCluster& c, NodeId from, NodeId to) {
+std::size_t queued(SnapshotCluster& c, NodeId from, NodeId to) {
     return static_cast<std::size_t>(
         std::count_if(c.in_flight().begin(), c.in_flight().end(),
                       [&](const InFlight& m) { return m.from == from && m.to == to && is<T>(m); }));
@@ -1441,80 +1252,81 @@ std::size_t queued(SnapCluster& c, NodeId from, NodeId to) {
 // snapshot_made(X) lets the acceptor trim through X - snapshot_trailing (libpaxos3's acceptor
 // trim): compact_below keeps `trailing` slots below the snapshot, and status() shows both points.
 BOOST_AUTO_TEST_CASE(compaction_keeps_the_trailing_slots_below_the_snapshot) {
-    SnapCluster c(3, snap_config(4));
-    BOOST_REQUIRE(c.commit(commands("c", 12), {1, 2, 3}));
+    SnapshotCluster c = mp_cluster(3, snap_config(4));
+    BOOST_REQUIRE(commit(c, commands("c", 12), {1, 2, 3}));
     NodeId l = c.leader();
-    for (NodeId id : {1, 2, 3}) BOOST_TEST(c.node(id).compactions.empty());  // nothing without a snapshot
+    for (NodeId id : {1, 2, 3}) BOOST_TEST(c.compactions(id).empty());  // nothing without a snapshot
 
-    Index x = c.snapshot(l);
+    Index x = c.take_snapshot(l);
     BOOST_REQUIRE(x >= 12u);
-    BOOST_REQUIRE_EQUAL(c.node(l).compactions.size(), 1u);
-    BOOST_TEST(c.node(l).compactions.back() == x - 4 + 1);
-    BOOST_TEST(c.node(l).records.begin()->first == x - 3);  // the trailing slots x-3..x stay
-    BOOST_TEST(c.node(l).records.count(x) == 1u);
+    BOOST_REQUIRE_EQUAL(c.compactions(l).size(), 1u);
+    BOOST_TEST(c.compactions(l).back() == x - 4 + 1);
+    BOOST_TEST(c.records(l).begin()->first == x - 3);  // the trailing slots x-3..x stay
+    BOOST_TEST(c.records(l).count(x) == 1u);
     EngineStatus s = c.status(l);
     BOOST_TEST(s.snapshot_index == x);
     BOOST_TEST(s.log_first_index == x - 3);
     BOOST_TEST(s.commit_index >= x);
     // The cluster goes on choosing, and the compacted node serves as before.
-    BOOST_REQUIRE(c.commit(commands("after", 3), {1, 2, 3}));
+    BOOST_REQUIRE(commit(c, commands("after", 3), {1, 2, 3}));
 }
 
 // A peer whose first missing slot was compacted away gets the snapshot (Ready::snapshot_to), once
 // while the transfer is in flight, and no Chosen values it could not deliver; once it installed the
 // snapshot, catch-up resumes with Chosen values after it.
 BOOST_AUTO_TEST_CASE(a_peer_behind_the_trim_point_gets_the_snapshot_then_chosen_values) {
-    SnapCluster c(3, snap_config(2));
-    BOOST_REQUIRE(c.commit(commands("c", 5), {1, 2, 3}));
+    SnapshotCluster c = mp_cluster(3, snap_config(2));
+    BOOST_REQUIRE(commit(c, commands("c", 5), {1, 2, 3}));
     c.isolate(3);
-    BOOST_REQUIRE(c.commit(commands("d", 20), {1, 2}));
+    BOOST_REQUIRE(commit(c, commands("d", 20), {1, 2}));
     NodeId l = c.leader();
-    Index x = c.snapshot(l);
+    Index x = c.take_snapshot(l);
     BOOST_REQUIRE(c.status(l).log_first_index == x - 1);
-    BOOST_REQUIRE(c.commit(commands("e", 5), {1, 2}));  // after the snapshot: served from the log
+    BOOST_REQUIRE(commit(c, commands("e", 5), {1, 2}));  // after the snapshot: served from the log
 
     std::size_t chosen_to_3 = 0;
     c.observe = [&](const InFlight& m) { chosen_to_3 += (m.from == l && m.to == 3 && is<mp::Chosen>(m)); };
     c.heal();
     c.run(30);
-    BOOST_TEST((c.node(l).asked == std::vector<NodeId>{3}));  // one transfer in flight, asked once
+    BOOST_TEST((c.asked(l) == std::vector<NodeId>{3}));  // one transfer in flight, asked once
     BOOST_TEST(chosen_to_3 == 0u);
     BOOST_TEST(c.applied_index(3) < x);
 
-    c.transfer(l, 3);
+    c.end_transfer(l, 3);
     EngineStatus s = c.status(3);
     BOOST_TEST(s.snapshot_index == x);
     BOOST_TEST(s.commit_index >= x);
     BOOST_TEST(s.log_first_index == x + 1);  // an install trims everything through it
-    BOOST_TEST((c.node(3).records.empty() || c.node(3).records.begin()->first > x));
+    BOOST_TEST((c.records(3).empty() || c.records(3).begin()->first > x));
     BOOST_REQUIRE(c.run_until([&] { return c.applied_data(3) == c.applied_data(l); }));
     BOOST_TEST(chosen_to_3 > 0u);  // the slots after the snapshot came as Chosen values
-    BOOST_REQUIRE(c.commit(commands("f", 3), {1, 2, 3}));
+    BOOST_REQUIRE(commit(c, commands("f", 3), {1, 2, 3}));
 }
 
 // snapshot_sent(!ok) and a transfer never reported within snapshot_retry_ticks are both asked
 // for again while the peer still lacks the trimmed slots.
 BOOST_AUTO_TEST_CASE(failed_and_unreported_transfers_are_asked_again) {
-    SnapCluster c(3, snap_config(0));
-    BOOST_REQUIRE(c.commit(commands("c", 3), {1, 2, 3}));
+    SnapshotCluster c = mp_cluster(3, snap_config(0));
+    BOOST_REQUIRE(commit(c, commands("c", 3), {1, 2, 3}));
     c.isolate(3);
-    BOOST_REQUIRE(c.commit(commands("d", 10), {1, 2}));
+    BOOST_REQUIRE(commit(c, commands("d", 10), {1, 2}));
     NodeId l = c.leader();
-    c.snapshot(l);
+    c.take_snapshot(l);
     c.heal();
     c.run(20);
-    BOOST_REQUIRE(c.node(l).asked == std::vector<NodeId>{3});
+    BOOST_REQUIRE(c.asked(l) == std::vector<NodeId>{3});
 
-    c.transfer(l, 3, /*ok=*/false);
+    c.end_transfer(l, 3, /*ok=*/false);
     c.run(20);
-    BOOST_TEST(c.node(l).asked == (std::vector<NodeId>{3, 3}));  // asked again after the failure
+    BOOST_TEST(c.asked(l) == (std::vector<NodeId>{3, 3}));  // asked again after the failure
 
     c.run(50);  // the second transfer is never reported...
-    BOOST_TEST(c.node(l).asked.size() == 2u);
+    BOOST_TEST(c.asked(l).size() == 2u);
     c.run(60);  // ...and is taken as lost after snapshot_retry_ticks (100)
-    BOOST_TEST(c.node(l).asked.size() == 3u);
+    BOOST_TEST(c.asked(l).size() == 3u);
+    BOOST_TEST(c.transferring(l, 3));  // the runtime ignores that ask: it still sends the second
 
-    c.transfer(l, 3);
+    c.end_transfer(l, 3);
     BOOST_REQUIRE(c.run_until([&] { return c.applied_data(3) == c.applied_data(l); }));
 }
 
@@ -1526,20 +1338,21 @@ struct SlowTransfer {
     Index x = 0;
 };
 
-SlowTransfer slow_transfer(SnapCluster& c) {
+SlowTransfer slow_transfer(SnapshotCluster& c) {
     SlowTransfer t;
-    BOOST_REQUIRE(c.commit(commands("c", 3), {1, 2, 3}));
+    BOOST_REQUIRE(commit(c, commands("c", 3), {1, 2, 3}));
     c.isolate(3);
-    BOOST_REQUIRE(c.commit(commands("d", 10), {1, 2}));
+    BOOST_REQUIRE(commit(c, commands("d", 10), {1, 2}));
     t.leader = c.leader();
-    t.s = c.snapshot(t.leader);
+    t.s = c.take_snapshot(t.leader);
     c.heal();
     c.run(20);
-    BOOST_REQUIRE(c.node(t.leader).asked == std::vector<NodeId>{3});  // snapshot s in flight to 3
+    BOOST_REQUIRE(c.asked(t.leader) == std::vector<NodeId>{3});  // snapshot s in flight to 3
     c.isolate(3);
-    BOOST_REQUIRE(c.commit(commands("e", 10), {1, 2}));
-    t.x = c.snapshot(t.leader);
+    BOOST_REQUIRE(commit(c, commands("e", 10), {1, 2}));
+    t.x = c.take_snapshot(t.leader);
     BOOST_REQUIRE(t.x > t.s + 3);
+    BOOST_REQUIRE(c.sending(t.leader, 3) == t.s);  // the runtime streams what it had when asked
     return t;
 }
 
@@ -1547,36 +1360,36 @@ SlowTransfer slow_transfer(SnapCluster& c) {
 // peer needs it next. After a good report the peer's catch-up hold keeps what it has not learned,
 // until it has learned it.
 BOOST_AUTO_TEST_CASE(compaction_never_passes_a_transfer_in_flight) {
-    SnapCluster c(3, snap_config(2));
+    SnapshotCluster c = mp_cluster(3, snap_config(2));
     const SlowTransfer t = slow_transfer(c);
     const NodeId l = t.leader;
-    BOOST_TEST(c.node(l).compactions.back() == t.s + 1);  // not x - 1
-    BOOST_TEST(c.node(l).records.count(t.s + 1) == 1u);
+    BOOST_TEST(c.compactions(l).back() == t.s + 1);  // not x - 1
+    BOOST_TEST(c.records(l).count(t.s + 1) == 1u);
     BOOST_TEST(c.status(l).log_first_index == t.s + 1);
 
     c.heal();
-    c.transfer(l, 3, true, t.s);                          // 3 installs s and needs s + 1 on
-    BOOST_TEST(c.node(l).compactions.back() == t.s + 1);  // held for its catch-up
-    BOOST_TEST(c.node(l).records.count(t.s + 1) == 1u);
+    c.end_transfer(l, 3);                            // 3 installs s and needs s + 1 on
+    BOOST_TEST(c.compactions(l).back() == t.s + 1);  // held for its catch-up
+    BOOST_TEST(c.records(l).count(t.s + 1) == 1u);
     BOOST_REQUIRE(c.run_until([&] { return c.applied_data(3) == c.applied_data(l); }));
     // It learned everything: the hold is gone and compaction reaches the trailing point.
-    BOOST_REQUIRE(c.run_until([&] { return c.node(l).compactions.back() == t.x - 1; }));
-    BOOST_TEST(c.node(l).records.count(t.s + 1) == 0u);
-    BOOST_TEST(c.installs == 1u);  // one outage, one snapshot
+    BOOST_REQUIRE(c.run_until([&] { return c.compactions(l).back() == t.x - 1; }));
+    BOOST_TEST(c.records(l).count(t.s + 1) == 0u);
+    BOOST_TEST(c.installs() == 1u);  // one outage, one snapshot
 }
 
 // A peer that installed the leader's snapshot and then learns nothing (it went away again) holds
 // compaction back for snapshot_retry_ticks at most: it cannot pin the log, and its memory, for ever.
 BOOST_AUTO_TEST_CASE(a_catch_up_hold_expires) {
-    SnapCluster c(3, snap_config(2));
+    SnapshotCluster c = mp_cluster(3, snap_config(2));
     const SlowTransfer t = slow_transfer(c);
     const NodeId l = t.leader;
-    c.transfer(l, 3, true, t.s);  // installed, but 3 hears nothing after it
-    BOOST_TEST(c.node(l).compactions.back() == t.s + 1);
+    c.end_transfer(l, 3);  // s installed, but 3 hears nothing after it
+    BOOST_TEST(c.compactions(l).back() == t.s + 1);
     c.run(90);
-    BOOST_TEST(c.node(l).compactions.back() == t.s + 1);  // still within snapshot_retry_ticks (100)
+    BOOST_TEST(c.compactions(l).back() == t.s + 1);  // still within snapshot_retry_ticks (100)
     c.run(20);
-    BOOST_TEST(c.node(l).compactions.back() == t.x - 1);  // expired
+    BOOST_TEST(c.compactions(l).back() == t.x - 1);  // expired
 }
 
 // The runtime sends one snapshot per peer at a time and ignores an ask for a peer it still sends
@@ -1584,19 +1397,21 @@ BOOST_AUTO_TEST_CASE(a_catch_up_hold_expires) {
 // runtime goes on with S, and S's report is the only one to come: it ends the transfer, and n3,
 // which then needs X, is asked for at once, not after another snapshot_retry_ticks.
 BOOST_AUTO_TEST_CASE(the_report_of_a_transfer_taken_as_lost_ends_the_one_asked_for_after_it) {
-    SnapCluster c(3, snap_config(2));
+    SnapshotCluster c = mp_cluster(3, snap_config(2));
     const SlowTransfer t = slow_transfer(c);
     const NodeId l = t.leader;
     c.run(110);  // the transfer of s is never reported: taken as lost after snapshot_retry_ticks (100)
     c.heal();
-    BOOST_REQUIRE(c.run_until([&] { return c.node(l).asked.size() == 2u; }));  // ignored by the runtime
-    c.transfer(l, 3, true, t.s);  // the transfer of s ends: 3 holds s, and s + 1 is compacted
-    BOOST_REQUIRE(c.node(l).records.count(t.s + 1) == 0u);
+    BOOST_REQUIRE(c.run_until([&] { return c.asked(l).size() == 2u; }));  // ignored by the runtime
+    BOOST_TEST(c.sending(l, 3) == t.s);                                   // which goes on with s
+    c.end_transfer(l, 3);  // the transfer of s ends: 3 holds s, and s + 1 is compacted
+    BOOST_REQUIRE(c.records(l).count(t.s + 1) == 0u);
     c.run(20);
-    BOOST_TEST(c.node(l).asked.size() == 3u);  // asked at once
-    c.transfer(l, 3, true, t.x);
+    BOOST_TEST(c.asked(l).size() == 3u);  // asked at once
+    BOOST_TEST(c.sending(l, 3) == t.x);
+    c.end_transfer(l, 3);
     BOOST_REQUIRE(c.run_until([&] { return c.applied_data(3) == c.applied_data(l); }));
-    BOOST_TEST(c.installs == 2u);
+    BOOST_TEST(c.installs() == 2u);
 }
 
 // A node that cannot answer a Poll or a Prepare because it does not know itself yet asks the
@@ -1605,10 +1420,10 @@ BOOST_AUTO_TEST_CASE(the_report_of_a_transfer_taken_as_lost_ends_the_one_asked_f
 // first slot asked for, its snapshot for a slot it has trimmed, nothing when the asker has all it
 // knows. The learner takes the values and follows nobody for them.
 BOOST_AUTO_TEST_CASE(any_node_answers_a_chosen_request_from_its_log_or_its_snapshot) {
-    SnapCluster c(3, snap_config(2));
-    BOOST_REQUIRE(c.commit(commands("c", 3), {1, 2, 3}));
+    SnapshotCluster c = mp_cluster(3, snap_config(2));
+    BOOST_REQUIRE(commit(c, commands("c", 3), {1, 2, 3}));
     c.isolate(3);
-    BOOST_REQUIRE(c.commit(commands("d", 10), {1, 2}));
+    BOOST_REQUIRE(commit(c, commands("d", 10), {1, 2}));
     const NodeId l = c.leader();
     const NodeId f = l == 1 ? 2 : 1;  // a follower that knows everything chosen
     c.crash(l);
@@ -1626,26 +1441,26 @@ BOOST_AUTO_TEST_CASE(any_node_answers_a_chosen_request_from_its_log_or_its_snaps
 
     c.deliver(InFlight{3, f, mp::encode(mp::ChosenRequest{c.applied_index(f)})});  // has it all
     BOOST_TEST(c.in_flight().empty());
-    c.snapshot(f);  // trims all but the last two slots
+    c.take_snapshot(f);  // trims all but the last two slots
     c.deliver(InFlight{3, f, mp::encode(mp::ChosenRequest{have})});
     BOOST_TEST(c.in_flight().empty());
-    BOOST_TEST((c.node(f).asked == std::vector<NodeId>{3}));  // its snapshot instead
+    BOOST_TEST((c.asked(f) == std::vector<NodeId>{3}));  // its snapshot instead
 }
 
 // Restart with a snapshot: the state machine holds it, so the engine hands out nothing at or below
 // it again (the harness throws if it did) and drops what it covers.
 BOOST_AUTO_TEST_CASE(restart_with_a_snapshot_delivers_only_after_it) {
-    SnapCluster c(3, snap_config(1000));  // no compaction: the records below stay on disk
-    BOOST_REQUIRE(c.commit(commands("c", 8), {1, 2, 3}));
-    Index x = c.snapshot(2);
-    BOOST_REQUIRE(c.node(2).records.count(1) == 1u);
+    SnapshotCluster c = mp_cluster(3, snap_config(1000));  // no compaction: the records below stay on disk
+    BOOST_REQUIRE(commit(c, commands("c", 8), {1, 2, 3}));
+    Index x = c.take_snapshot(2);
+    BOOST_REQUIRE(c.records(2).count(1) == 1u);
     c.crash(2);
     c.restart(2);
     EngineStatus s = c.status(2);
     BOOST_TEST(s.snapshot_index == x);
     BOOST_TEST(s.commit_index >= x);
     BOOST_TEST(c.applied_index(2) >= x);
-    BOOST_REQUIRE(c.commit(commands("after", 3), {1, 2, 3}));
+    BOOST_REQUIRE(commit(c, commands("after", 3), {1, 2, 3}));
 }
 
 // Recovery by hand: what the trim point becomes, and the recovered state it refuses.
@@ -1698,14 +1513,14 @@ BOOST_AUTO_TEST_CASE(recovery_drops_what_the_snapshot_covers_and_refuses_inconsi
 // snapshot and neither wins nor proposes anything until it has installed it. Counting the promise
 // would fill the trimmed slots with no-ops over chosen values (the harness would throw).
 BOOST_AUTO_TEST_CASE(a_candidate_behind_a_promisers_trim_point_fetches_the_snapshot_first) {
-    SnapCluster c(3, snap_config(0));
-    BOOST_REQUIRE(c.commit(commands("c", 3), {1, 2, 3}));
+    SnapshotCluster c = mp_cluster(3, snap_config(0));
+    BOOST_REQUIRE(commit(c, commands("c", 3), {1, 2, 3}));
     c.isolate(3);
-    BOOST_REQUIRE(c.commit(commands("d", 10), {1, 2}));
+    BOOST_REQUIRE(commit(c, commands("d", 10), {1, 2}));
     NodeId l = c.leader();
     NodeId o = l == 1 ? 2 : 1;
-    Index x = c.snapshot(o);
-    c.snapshot(l);
+    Index x = c.take_snapshot(o);
+    c.take_snapshot(l);
     BOOST_REQUIRE(c.status(o).log_first_index == x + 1);
     c.crash(l);
     c.heal();
@@ -1721,10 +1536,10 @@ BOOST_AUTO_TEST_CASE(a_candidate_behind_a_promisers_trim_point_fetches_the_snaps
     }
     BOOST_TEST(c.status(3).role != ballot::Role::leader);
     BOOST_TEST(accepts_from_3 == 0u);
-    BOOST_REQUIRE(!c.node(o).asked.empty());
-    BOOST_TEST(c.node(o).asked.front() == 3u);  // 3 asked o for its snapshot
+    BOOST_REQUIRE(!c.asked(o).empty());
+    BOOST_TEST(c.asked(o).front() == 3u);  // 3 asked o for its snapshot
 
-    c.transfer(o, 3);
+    c.end_transfer(o, 3);
     BOOST_TEST(c.status(3).commit_index >= x);
     for (int i = 0; i < 200 && c.status(3).role != ballot::Role::leader; ++i) {
         c.tick(3);
@@ -1741,11 +1556,11 @@ BOOST_AUTO_TEST_CASE(a_candidate_behind_a_promisers_trim_point_fetches_the_snaps
 // An Accept at or below an acceptor's trim point is neither stored nor acknowledged, and the
 // Accepted carries the trim point.
 BOOST_AUTO_TEST_CASE(an_accept_at_or_below_the_trim_point_is_not_acknowledged) {
-    SnapCluster c(3, snap_config(0));
-    BOOST_REQUIRE(c.commit(commands("c", 5), {1, 2, 3}));
+    SnapshotCluster c = mp_cluster(3, snap_config(0));
+    BOOST_REQUIRE(commit(c, commands("c", 5), {1, 2, 3}));
     NodeId l = c.leader();
     NodeId o = l == 1 ? 2 : 1;
-    Index x = c.snapshot(o);
+    Index x = c.take_snapshot(o);
     Ballot b = c.engine(o).status().epoch.kind == Epoch::Kind::ballot
                    ? Ballot{c.engine(o).status().epoch.round, c.engine(o).status().epoch.node}
                    : Ballot{};
@@ -1758,7 +1573,7 @@ BOOST_AUTO_TEST_CASE(an_accept_at_or_below_the_trim_point_is_not_acknowledged) {
     const auto& accepted = std::get<mp::Accepted>(*reply);
     BOOST_TEST(accepted.trimmed == x);
     BOOST_TEST((accepted.slots == std::vector<Index>{x + 1}));
-    BOOST_TEST(c.node(o).records.count(x) == 0u);
+    BOOST_TEST(c.records(o).count(x) == 0u);
 }
 
 // Random schedules with snapshots: random delivery order, loss, crashes and restarts, partitions,
@@ -1771,7 +1586,7 @@ BOOST_AUTO_TEST_CASE(random_schedules_with_snapshots_stay_safe_and_converge) {
         BOOST_TEST_CONTEXT("seed " << seed) {
             Rng rng(seed);
             const NodeId n = seed % 2 ? 3 : 5;
-            SnapCluster c(static_cast<int>(n), snap_config(3));
+            SnapshotCluster c = mp_cluster(static_cast<int>(n), snap_config(3));
             int proposed = 0;
             for (int step = 0; step < 3000; ++step) {
                 auto& q = c.in_flight();
@@ -1789,10 +1604,10 @@ BOOST_AUTO_TEST_CASE(random_schedules_with_snapshots_stay_safe_and_converge) {
                     c.collect();
                 } else if (roll < 96) {
                     NodeId id = static_cast<NodeId>(rng.between(1, n));
-                    if (c.node(id).up && c.applied_index(id) > 0) c.snapshot(id);
+                    if (c.is_up(id) && c.applied_index(id) > 0) c.take_snapshot(id);
                 } else if (roll < 97) {
                     NodeId id = static_cast<NodeId>(rng.between(1, n));
-                    if (c.node(id).up) {
+                    if (c.is_up(id)) {
                         c.crash(id);
                     } else {
                         c.restart(id);
@@ -1801,16 +1616,16 @@ BOOST_AUTO_TEST_CASE(random_schedules_with_snapshots_stay_safe_and_converge) {
                     c.heal();
                     if (rng.chance(1, 2)) c.isolate(static_cast<NodeId>(rng.between(1, n)));
                 } else {
-                    c.serve_transfers(rng, 4);
+                    serve_transfers(c, rng, 4);
                 }
             }
             c.heal();
             for (NodeId id = 1; id <= n; ++id)
-                if (!c.node(id).up) c.restart(id);
+                if (!c.is_up(id)) c.restart(id);
             Rng never(seed);
             NodeId l = kNoNode;
             bool converged = c.run_until([&] {
-                c.serve_transfers(never, 1000000);  // the runtime serves every transfer asked for
+                serve_transfers(c, never, 1000000);  // the runtime serves every transfer asked for
                 if (l == kNoNode || c.leader() != l) {
                     l = c.leader();
                     if (l == kNoNode) return false;
@@ -1824,8 +1639,8 @@ BOOST_AUTO_TEST_CASE(random_schedules_with_snapshots_stay_safe_and_converge) {
                 return true;
             });
             BOOST_TEST(converged);
-            for (NodeId id = 1; id <= n; ++id) compactions += c.node(id).compactions.size();
-            installs += c.installs;
+            for (NodeId id = 1; id <= n; ++id) compactions += c.compactions(id).size();
+            installs += c.installs();
         }
     }
     BOOST_TEST_MESSAGE("compactions " << compactions << ", installs " << installs);

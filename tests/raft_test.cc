@@ -21,6 +21,7 @@
 #include "common/random.h"
 #include "raft/messages.h"
 #include "tests/support/engine_cluster.h"
+#include "tests/support/snapshot_cluster.h"
 #include "tests/support/trace_text.h"
 
 using ballot::Bytes;
@@ -1413,242 +1414,46 @@ BOOST_AUTO_TEST_CASE(same_seed_same_trace) {
 
 // ---------------------------------------------------------------------------------------------
 // Extended paper §7 (log compaction) and Figure 13 (InstallSnapshot), on a cluster of bare
-// engines that plays the runtime's part, which EngineCluster does not model: it compacts what
-// Ready::compact_below says, keeps a state machine (the committed commands, in order) to
-// snapshot, and carries the snapshot transfers Ready::snapshot_to asks for when the test says so.
+// engines that plays the runtime's part, which EngineCluster does not model
+// (tests/support/snapshot_cluster.h): it compacts what Ready::compact_below says, keeps a state
+// machine (the committed commands, in order) to snapshot, and carries the snapshot transfers
+// Ready::snapshot_to asks for, one per peer at a time, when the test says so.
 
 namespace {
 
 using ballot::Committed;
 using ballot::SnapshotMeta;
+using ballot::test::Snapshot;
+using ballot::test::SnapshotCluster;
+using ballot::test::Transfer;
 
-struct Snapshot {
-    SnapshotMeta meta;
-    std::vector<Committed> state;  // what the state machine had applied through meta's index
-};
+// Nodes 1..n of Raft on the snapshot harness, seeded as these tests always were.
+SnapshotCluster raft_cluster(int n, EngineConfig config) {
+    SnapshotCluster c("raft", n, std::move(config),
+                      [](NodeId id, std::uint64_t built) { return 7919 * id + built; });
+    if (std::getenv("BALLOT_TRACE") != nullptr)
+        c.trace = [](const std::string& line) { BOOST_TEST_MESSAGE(line); };
+    return c;
+}
 
-class SnapshotCluster {
-public:
-    SnapshotCluster(int n, EngineConfig base) : base_(std::move(base)) {
-        base_.members.clear();
-        for (int i = 1; i <= n; ++i) base_.members.push_back(static_cast<NodeId>(i));
-        nodes_.resize(static_cast<std::size_t>(n));
-        for (NodeId id = 1; id <= static_cast<NodeId>(n); ++id) {
-            node(id).id = id;
-            node(id).engine = std::make_unique<raft::Raft>(config_for(id), ballot::RecoveredState{});
-        }
-    }
+// Proposes on `id`, which must take the command.
+void propose(SnapshotCluster& c, NodeId id, std::string command) {
+    BOOST_REQUIRE(c.propose(id, std::move(command)) == ProposeResult::accepted);
+}
 
-    raft::Raft& engine(NodeId id) { return *node(id).engine; }
-    ballot::EngineStatus status(NodeId id) { return engine(id).status(); }
-
-    // ---- inputs ----
-    void tick_all() {
-        for (auto& n : nodes_)
-            if (n.up) n.engine->tick();
-        collect();
-    }
-    void propose(NodeId id, std::string command) {
-        BOOST_REQUIRE(engine(id).propose(std::move(command)) == ProposeResult::accepted);
-        collect();
-    }
-    // Proposes if `id` is up (whatever the engine answers).
-    void try_propose(NodeId id, std::string command) {
-        if (!node(id).up) return;
-        engine(id).propose(std::move(command));
-        collect();
-    }
-    // Delivers queued messages until none are left, dropping those to a crashed node, across an
-    // isolated one, or that `drop` says the network loses.
-    void stabilize(const std::function<bool(const InFlight&)>& drop = {}) {
-        for (int i = 0; i < 100000 && !queue_.empty(); ++i) {
-            InFlight m = std::move(queue_.front());
-            queue_.pop_front();
-            if (!node(m.to).up || isolated_.contains(m.from) || isolated_.contains(m.to) || (drop && drop(m)))
-                continue;
-            if (const auto decoded = raft::decode(m.payload)) {
+// Counts, from the moment it is attached, the AppendEntries with entries delivered to each node
+// and the rejections (AppendEntriesResponse !success) each node sent that were delivered.
+struct AppendCounts {
+    std::map<NodeId, int> entries_to, rejections_from;
+    explicit AppendCounts(SnapshotCluster& c) {
+        c.observe = [this](const InFlight& m) {
+            const auto decoded = raft::decode(m.payload);
+            if (const auto* ae = as_append(decoded); ae && !ae->entries.empty()) ++entries_to[m.to];
+            if (decoded)
                 if (auto* r = std::get_if<raft::AppendEntriesResponse>(&*decoded); r && !r->success)
-                    ++node(m.from).rejections_sent;
-            }
-            if (std::getenv("BALLOT_TRACE") != nullptr)
-                BOOST_TEST_MESSAGE("n" << m.from << " -> n" << m.to << " "
-                                       << engine(m.to).describe(m.payload));
-            engine(m.to).step(m.from, m.payload);
-            collect();
-        }
+                    ++rejections_from[m.from];
+        };
     }
-    void run_ticks(int ticks) {
-        for (int i = 0; i < ticks; ++i) {
-            tick_all();
-            stabilize();
-        }
-    }
-    NodeId elect() {
-        for (int i = 0; i < 1000 && leader() == kNoNode; ++i) run_ticks(1);
-        return leader();
-    }
-    NodeId leader() {
-        NodeId best = kNoNode;
-        for (auto& n : nodes_)
-            if (n.up && n.engine->status().role == ballot::Role::leader &&
-                (best == kNoNode || n.engine->status().epoch > status(best).epoch))
-                best = n.id;
-        return best;
-    }
-    void isolate(NodeId id) { isolated_.insert(id); }
-    bool reachable(NodeId from, NodeId to) {
-        return node(from).up && node(to).up && !isolated_.contains(from) && !isolated_.contains(to);
-    }
-    bool is_up(NodeId id) { return node(id).up; }
-    void heal() { isolated_.clear(); }
-    void crash(NodeId id) {
-        node(id).up = false;
-        node(id).engine.reset();
-        node(id).pending_transfers.clear();
-    }
-    void restart(NodeId id) {
-        Node& n = node(id);
-        ballot::RecoveredState recovered;
-        recovered.metadata = n.metadata;
-        for (const auto& [index, bytes] : n.records) recovered.records.push_back({index, bytes});
-        if (n.snapshot) recovered.snapshot = n.snapshot->meta;
-        n.state = n.snapshot ? n.snapshot->state : std::vector<Committed>{};  // restored from the file
-        n.engine = std::make_unique<raft::Raft>(config_for(id), std::move(recovered));
-        n.up = true;
-        collect();
-    }
-
-    // ---- the runtime's part of §7 ----
-    // `id`'s latest snapshot.
-    Snapshot latest_snapshot(NodeId id) { return *node(id).snapshot; }
-    // Snapshots the state machine at its applied index, makes it "durable", tells the engine.
-    Index take_snapshot(NodeId id) {
-        Node& n = node(id);
-        const Index x = n.state.empty() ? 0 : n.state.back().index;
-        const SnapshotMeta meta{x, n.engine->snapshot_metadata(x)};
-        n.snapshot = Snapshot{meta, n.state};
-        n.engine->snapshot_made(meta);
-        collect();
-        return x;
-    }
-    // Ends the transfer `from` was asked to make to `to`: with ok, `to` installs `from`'s latest
-    // snapshot (if it moves its state machine forward, as the runtime checks) before `from` hears.
-    void transfer(NodeId from, NodeId to, bool ok = true) { transfer(from, to, *node(from).snapshot, ok); }
-    // The same, sending `sent`: the snapshot `from` had when the transfer started (a later one was
-    // made while it ran).
-    void transfer(NodeId from, NodeId to, const Snapshot& sent, bool ok = true) {
-        BOOST_REQUIRE_MESSAGE(node(from).pending_transfers.erase(to) == 1,
-                              "n" << from << " was not asked to send n" << to << " a snapshot");
-        Node& receiver = node(to);
-        ok = ok && receiver.up;
-        if (ok && applied_index(to) < sent.meta.last_included_index) {
-            receiver.snapshot = sent;
-            receiver.state = sent.state;
-            receiver.engine->snapshot_installed(sent.meta);
-            collect();
-        }
-        engine(from).snapshot_sent(to, sent.meta.last_included_index, ok);
-        collect();
-    }
-    // The runtime's report of a transfer is lost: the engine never hears of it.
-    void lose_transfer_report(NodeId from, NodeId to) { node(from).pending_transfers.erase(to); }
-    std::set<NodeId> pending_transfers(NodeId from) { return node(from).pending_transfers; }
-    // Transfers asked for and not ended, and how many times each peer was asked for in all.
-    bool transfer_pending(NodeId from, NodeId to) { return node(from).pending_transfers.contains(to); }
-    int asks(NodeId from, NodeId to) { return node(from).asks[to]; }
-
-    // ---- observations ----
-    const std::vector<Committed>& state(NodeId id) { return node(id).state; }
-    Index applied_index(NodeId id) { return state(id).empty() ? 0 : state(id).back().index; }
-    const std::map<Index, Bytes>& records(NodeId id) { return node(id).records; }
-    Index compacted_below(NodeId id) { return node(id).compacted_below; }
-    int entries_sent_to(NodeId id) { return entries_sent_to_[id]; }
-    int rejections_sent(NodeId id) { return node(id).rejections_sent; }
-    std::optional<Snapshot>& snapshot(NodeId id) { return node(id).snapshot; }
-
-    void collect() {
-        for (bool more = true; more;) {
-            more = false;
-            for (auto& n : nodes_) {
-                if (!n.up || !n.engine->has_ready()) continue;
-                ballot::Ready r = n.engine->take_ready();
-                persist(n, r);
-                apply(n, r.committed);
-                for (NodeId to : r.snapshot_to) {
-                    ++n.asks[to];
-                    n.pending_transfers.insert(to);
-                }
-                for (auto& m : r.messages) {
-                    if (m.to == n.id) {
-                        n.engine->step(n.id, m.payload);
-                        continue;
-                    }
-                    const auto decoded = raft::decode(m.payload);
-                    if (const auto* ae = as_append(decoded); ae && !ae->entries.empty())
-                        ++entries_sent_to_[m.to];
-                    queue_.push_back(InFlight{n.id, m.to, std::move(m.payload)});
-                }
-                more = more || n.engine->has_ready();
-            }
-        }
-        for (auto& n : nodes_)
-            if (n.up) n.engine->check_invariants();
-    }
-
-private:
-    struct Node {
-        NodeId id = kNoNode;
-        bool up = true;
-        std::unique_ptr<raft::Raft> engine;
-        Bytes metadata;
-        std::map<Index, Bytes> records;
-        Index compacted_below = 0;
-        std::optional<Snapshot> snapshot;  // the latest durable one
-        std::vector<Committed> state;      // the state machine
-        std::set<NodeId> pending_transfers;
-        std::map<NodeId, int> asks;
-        int rejections_sent = 0;
-    };
-
-    Node& node(NodeId id) { return nodes_.at(id - 1); }
-    EngineConfig config_for(NodeId id) {
-        EngineConfig c = base_;
-        c.id = id;
-        c.seed = 7919 * id + restarts_++;
-        return c;
-    }
-
-    void persist(Node& n, const ballot::Ready& r) {
-        if (r.metadata) n.metadata = *r.metadata;
-        if (r.truncate_from) n.records.erase(n.records.lower_bound(*r.truncate_from), n.records.end());
-        if (r.compact_below) {
-            BOOST_REQUIRE_MESSAGE(*r.compact_below >= n.compacted_below, "compact_below only rises");
-            BOOST_REQUIRE_MESSAGE(n.snapshot && *r.compact_below <= n.snapshot->meta.last_included_index + 1,
-                                  "compact_below never passes the latest durable snapshot + 1");
-            n.records.erase(n.records.begin(), n.records.lower_bound(*r.compact_below));
-            n.compacted_below = *r.compact_below;
-        }
-        for (const ballot::LogRecord& e : r.records) n.records[e.index] = e.bytes;
-    }
-
-    void apply(Node& n, const std::vector<Committed>& committed) {
-        for (const Committed& e : committed) {
-            BOOST_REQUIRE_MESSAGE(e.index == applied_index(n.id) + 1, "n" << n.id << " handed out index "
-                                                                          << e.index << " after "
-                                                                          << applied_index(n.id));
-            auto [it, fresh] = chosen_.emplace(e.index, e.data);
-            BOOST_REQUIRE_MESSAGE(fresh || it->second == e.data, "two values committed at index " << e.index);
-            n.state.push_back(e);
-        }
-    }
-
-    EngineConfig base_;
-    std::uint64_t restarts_ = 0;
-    std::vector<Node> nodes_;
-    std::deque<InFlight> queue_;
-    std::set<NodeId> isolated_;
-    std::map<Index, std::string> chosen_;
-    std::map<NodeId, int> entries_sent_to_;
 };
 
 EngineConfig snapshot_config(Index trailing) {
@@ -1656,13 +1461,6 @@ EngineConfig snapshot_config(Index trailing) {
     c.snapshot_trailing = trailing;
     c.snapshot_retry_ticks = 50;
     return c;
-}
-
-std::vector<std::string> data_of(const std::vector<Committed>& state) {
-    std::vector<std::string> out;
-    for (const Committed& e : state)
-        if (!e.data.empty()) out.push_back(e.data);
-    return out;
 }
 
 // A bare follower (node 2 of 3) holding entries 1..`count` of `term` from leader 1, `commit` of
@@ -1692,10 +1490,10 @@ SnapshotMeta snapshot_meta(Index index, std::uint64_t term) {
 // it may delete all log entries up through the last included index". We keep snapshot_trailing
 // of them for followers a little behind.
 BOOST_AUTO_TEST_CASE(compaction_keeps_the_trailing_entries_below_the_snapshot) {
-    SnapshotCluster c(3, snapshot_config(5));
+    SnapshotCluster c = raft_cluster(3, snapshot_config(5));
     const NodeId leader = c.elect();
     BOOST_REQUIRE(leader != kNoNode);
-    for (int i = 1; i <= 20; ++i) c.propose(leader, "v" + std::to_string(i));
+    for (int i = 1; i <= 20; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
     BOOST_REQUIRE(c.applied_index(leader) == 21u);       // the no-op and 20 commands
     BOOST_TEST(c.records(leader).begin()->first == 1u);  // nothing compacted before a snapshot
@@ -1711,13 +1509,13 @@ BOOST_AUTO_TEST_CASE(compaction_keeps_the_trailing_entries_below_the_snapshot) {
     // A follower compacts on its own snapshot alone, and the log goes on as before.
     const NodeId follower = leader == 1 ? 2 : 1;
     BOOST_TEST(c.compacted_below(follower) == 0u);
-    for (int i = 21; i <= 30; ++i) c.propose(leader, "v" + std::to_string(i));
+    for (int i = 21; i <= 30; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
     const Index y = c.take_snapshot(follower);
     BOOST_TEST(y == 31u);
     BOOST_TEST(c.status(follower).log_first_index == y - 5 + 1);
     BOOST_TEST(c.status(follower).snapshot_index == y);
-    BOOST_TEST(data_of(c.state(follower)).size() == 30u);
+    BOOST_TEST(c.applied_data(follower).size() == 30u);
 }
 
 // §7: "the leader must occasionally send snapshots to followers that lag behind": a follower that
@@ -1725,41 +1523,40 @@ BOOST_AUTO_TEST_CASE(compaction_keeps_the_trailing_entries_below_the_snapshot) {
 // in flight it gets heartbeats it never rejects (so it neither probes endlessly nor starts an
 // election) and no entries; once the transfer is reported it continues from the log after it.
 BOOST_AUTO_TEST_CASE(lagging_follower_gets_a_snapshot_then_the_log_after_it) {
-    SnapshotCluster c(3, snapshot_config(5));
+    SnapshotCluster c = raft_cluster(3, snapshot_config(5));
     const NodeId leader = c.elect();
     BOOST_REQUIRE(leader != kNoNode);
     const NodeId lagging = leader == 3 ? 2 : 3;
-    c.propose(leader, "before");
+    propose(c, leader, "before");
     c.stabilize();
     c.isolate(lagging);
-    for (int i = 1; i <= 30; ++i) c.propose(leader, "v" + std::to_string(i));
+    for (int i = 1; i <= 30; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
     const Index x = c.take_snapshot(leader);
     BOOST_REQUIRE(c.status(leader).log_first_index > c.applied_index(lagging) + 1);
     c.heal();
     const auto term = c.status(leader).epoch;
-    const int entries_before = c.entries_sent_to(lagging);
-    const int rejections_before = c.rejections_sent(lagging);
-    c.run_ticks(45);  // over two maximum election timeouts, within snapshot_retry_ticks (50)
-    BOOST_TEST(c.transfer_pending(leader, lagging));
+    // Counted as delivered: from here on, everything sent to it arrives.
+    AppendCounts counts(c);
+    c.run(45);  // over two maximum election timeouts, within snapshot_retry_ticks (50)
+    BOOST_TEST(c.transferring(leader, lagging));
     BOOST_TEST(c.asks(leader, lagging) == 1);
-    BOOST_TEST(c.entries_sent_to(lagging) == entries_before);  // nothing it cannot use
-    BOOST_TEST(c.rejections_sent(lagging) - rejections_before <=
-               1);  // at most the probe that found it behind
+    BOOST_TEST(counts.entries_to[lagging] == 0);       // nothing it cannot use
+    BOOST_TEST(counts.rejections_from[lagging] <= 1);  // at most the probe that found it behind
     BOOST_TEST(c.leader() == leader);
     BOOST_TEST((c.status(lagging).epoch == term));
     BOOST_TEST(c.status(lagging).leader == leader);  // it hears the heartbeats: no election timeout
     BOOST_TEST((c.status(lagging).role == ballot::Role::follower));
     BOOST_TEST(c.status(lagging).commit_index < x);
 
-    c.transfer(leader, lagging);  // installed there, then reported to the leader
+    c.end_transfer(leader, lagging);  // installed there, then reported to the leader
     BOOST_TEST(c.status(lagging).snapshot_index == x);
     BOOST_TEST(c.status(lagging).commit_index >= x);
-    for (int i = 31; i <= 35; ++i) c.propose(leader, "v" + std::to_string(i));
+    for (int i = 31; i <= 35; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
     // Entries after X came from the log (handed out from X + 1 on: the harness checks the order).
     BOOST_TEST(c.applied_index(lagging) == c.applied_index(leader));
-    BOOST_TEST(data_of(c.state(lagging)) == data_of(c.state(leader)));
+    BOOST_TEST(c.applied_data(lagging) == c.applied_data(leader));
     BOOST_TEST(c.records(lagging).begin()->first == x + 1);
     BOOST_TEST(c.asks(leader, lagging) == 1);
 }
@@ -1767,35 +1564,35 @@ BOOST_AUTO_TEST_CASE(lagging_follower_gets_a_snapshot_then_the_log_after_it) {
 // A failed transfer (snapshot_sent !ok) is asked for again once the follower answers a heartbeat;
 // one never reported is taken as lost after snapshot_retry_ticks and asked for again.
 BOOST_AUTO_TEST_CASE(failed_or_unreported_snapshot_transfer_is_asked_for_again) {
-    SnapshotCluster c(3, snapshot_config(0));
+    SnapshotCluster c = raft_cluster(3, snapshot_config(0));
     const NodeId leader = c.elect();
     BOOST_REQUIRE(leader != kNoNode);
     const NodeId lagging = leader == 3 ? 2 : 3;
     c.isolate(lagging);
-    for (int i = 1; i <= 10; ++i) c.propose(leader, "v" + std::to_string(i));
+    for (int i = 1; i <= 10; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
     c.take_snapshot(leader);
     c.heal();
-    c.run_ticks(10);  // the entries it was sent are found lost (Progress::kLostAfterIntervals)
-    BOOST_REQUIRE(c.transfer_pending(leader, lagging));
+    c.run(10);  // the entries it was sent are found lost (Progress::kLostAfterIntervals)
+    BOOST_REQUIRE(c.transferring(leader, lagging));
     BOOST_REQUIRE(c.asks(leader, lagging) == 1);
 
-    c.transfer(leader, lagging, /*ok=*/false);
-    BOOST_TEST(!c.transfer_pending(leader, lagging));
-    c.run_ticks(small_timeouts().heartbeat_ticks + 1);  // a heartbeat answered: ask again
-    BOOST_TEST(c.transfer_pending(leader, lagging));
+    c.end_transfer(leader, lagging, /*ok=*/false);
+    BOOST_TEST(!c.transferring(leader, lagging));
+    c.run(small_timeouts().heartbeat_ticks + 1);  // a heartbeat answered: ask again
+    BOOST_TEST(c.transferring(leader, lagging));
     BOOST_TEST(c.asks(leader, lagging) == 2);
 
     // Never reported: asked again after snapshot_retry_ticks (50), not before.
-    c.run_ticks(45);
+    c.run(45);
     BOOST_TEST(c.asks(leader, lagging) == 2);
-    c.run_ticks(10);
+    c.run(10);
     BOOST_TEST(c.asks(leader, lagging) == 3);
 
-    c.transfer(leader, lagging);
-    c.propose(leader, "after");
+    c.end_transfer(leader, lagging);
+    propose(c, leader, "after");
     c.stabilize();
-    BOOST_TEST(data_of(c.state(lagging)) == data_of(c.state(leader)));
+    BOOST_TEST(c.applied_data(lagging) == c.applied_data(leader));
 }
 
 // A leader whose transfer of snapshot S to `lagging` is under way while it makes snapshot X2 > S
@@ -1804,7 +1601,6 @@ struct SlowTransfer {
     NodeId leader = kNoNode;
     NodeId lagging = kNoNode;
     Index s = 0;
-    Snapshot sent;  // S, what the runtime streams
     Index x2 = 0;
 };
 
@@ -1814,15 +1610,15 @@ SlowTransfer slow_transfer(SnapshotCluster& c) {
     BOOST_REQUIRE(t.leader != kNoNode);
     t.lagging = t.leader == 3 ? 2 : 3;
     c.isolate(t.lagging);
-    for (int i = 1; i <= 10; ++i) c.propose(t.leader, "v" + std::to_string(i));
+    for (int i = 1; i <= 10; ++i) propose(c, t.leader, "v" + std::to_string(i));
     c.stabilize();
     t.s = c.take_snapshot(t.leader);
-    t.sent = c.latest_snapshot(t.leader);
     c.heal();
-    c.run_ticks(10);  // the entries it was sent are found lost (Progress::kLostAfterIntervals)
-    BOOST_REQUIRE(c.transfer_pending(t.leader, t.lagging));
+    c.run(10);  // the entries it was sent are found lost (Progress::kLostAfterIntervals)
+    BOOST_REQUIRE(c.transferring(t.leader, t.lagging));
+    BOOST_REQUIRE(c.sending(t.leader, t.lagging) == t.s);  // S, what the runtime streams
     c.isolate(t.lagging);
-    for (int i = 11; i <= 30; ++i) c.propose(t.leader, "v" + std::to_string(i));
+    for (int i = 11; i <= 30; ++i) propose(c, t.leader, "v" + std::to_string(i));
     c.stabilize();
     t.x2 = c.take_snapshot(t.leader);
     BOOST_REQUIRE(t.x2 > t.s + 10);
@@ -1831,46 +1627,54 @@ SlowTransfer slow_transfer(SnapshotCluster& c) {
 
 // consul#9609, cockroach#8629: never compact past a snapshot in flight, or the follower that
 // installs it needs another one. A later snapshot compacts only down to S + 1 until the transfer
-// is reported; then, the runtime having sent the latest snapshot, all the way.
+// is reported; then, if it failed, all the way, and the next transfer sends the latest snapshot.
 BOOST_AUTO_TEST_CASE(compaction_never_passes_a_transfer_in_flight) {
-    SnapshotCluster c(3, snapshot_config(0));
+    SnapshotCluster c = raft_cluster(3, snapshot_config(0));
     const SlowTransfer t = slow_transfer(c);
     BOOST_TEST(c.compacted_below(t.leader) == t.s + 1);
     BOOST_TEST(c.status(t.leader).log_first_index == t.s + 1);  // S + 1 is still there
 
     c.heal();
-    c.transfer(t.leader, t.lagging);  // the runtime sent the latest snapshot, x2
+    // The runtime streams the snapshot it had when asked (Snapshotter::send_to), S, never X2
+    // (this test used to report X2 sent by the transfer of S). So the transfer of S fails here:
+    // nothing holds the log any more, and the transfer asked for next carries X2.
+    c.end_transfer(t.leader, t.lagging, /*ok=*/false);
     BOOST_TEST(c.compacted_below(t.leader) == t.x2 + 1);
-    c.propose(t.leader, "after");
+    c.run(small_timeouts().heartbeat_ticks + 1);  // a heartbeat answered: asked again
+    BOOST_REQUIRE(c.transferring(t.leader, t.lagging));
+    BOOST_TEST(c.sending(t.leader, t.lagging) == t.x2);
+    c.end_transfer(t.leader, t.lagging);
+    BOOST_TEST(c.compacted_below(t.leader) == t.x2 + 1);
+    propose(c, t.leader, "after");
     c.stabilize();
-    BOOST_TEST(data_of(c.state(t.lagging)) == data_of(c.state(t.leader)));
+    BOOST_TEST(c.applied_data(t.lagging) == c.applied_data(t.leader));
 }
 
 // The transfer sent S, the snapshot the leader had when it started; X2, made meanwhile, would let
 // the leader compact past S + 1, which the follower needs next. Its catch-up hold keeps the log
 // from there until the follower has caught up (one outage, one snapshot), and then ends.
 BOOST_AUTO_TEST_CASE(a_follower_catches_up_from_the_log_after_installing_an_older_snapshot) {
-    SnapshotCluster c(3, snapshot_config(0));
+    SnapshotCluster c = raft_cluster(3, snapshot_config(0));
     const SlowTransfer t = slow_transfer(c);
     c.heal();
-    c.transfer(t.leader, t.lagging, t.sent);
+    c.end_transfer(t.leader, t.lagging);
     BOOST_TEST(c.compacted_below(t.leader) == t.s + 1);  // held for its catch-up
     c.stabilize();
-    BOOST_TEST(data_of(c.state(t.lagging)) == data_of(c.state(t.leader)));
-    BOOST_TEST(c.asks(t.leader, t.lagging) == 1);           // no second snapshot
+    BOOST_TEST(c.applied_data(t.lagging) == c.applied_data(t.leader));
+    BOOST_TEST(c.asks(t.leader, t.lagging) == 1);         // no second snapshot
     BOOST_TEST(c.compacted_below(t.leader) == t.x2 + 1);  // caught up: the hold is gone
 }
 
 // A follower that installed the leader's snapshot and then went away again holds compaction back
 // for snapshot_retry_ticks at most: it cannot pin the leader's log, and its memory, for ever.
 BOOST_AUTO_TEST_CASE(a_catch_up_hold_expires) {
-    SnapshotCluster c(3, snapshot_config(0));
+    SnapshotCluster c = raft_cluster(3, snapshot_config(0));
     const SlowTransfer t = slow_transfer(c);
-    c.transfer(t.leader, t.lagging, t.sent);  // installed; it hears nothing after it
+    c.end_transfer(t.leader, t.lagging);  // installed; it hears nothing after it
     BOOST_TEST(c.compacted_below(t.leader) == t.s + 1);
-    c.run_ticks(45);
+    c.run(45);
     BOOST_TEST(c.compacted_below(t.leader) == t.s + 1);  // within snapshot_retry_ticks (50)
-    c.run_ticks(10);
+    c.run(10);
     BOOST_TEST(c.compacted_below(t.leader) == t.x2 + 1);  // expired
 }
 
@@ -2018,55 +1822,55 @@ BOOST_AUTO_TEST_CASE(recovery_from_a_snapshot_drops_the_records_it_covers) {
 // node of a new cluster starts so; they elect a leader (the snapshot's term is adopted, and its
 // last included entry is what elections compare, §5.4.1) and go on from the snapshot.
 BOOST_AUTO_TEST_CASE(cluster_restored_from_a_backup_elects_and_goes_on) {
-    SnapshotCluster c(3, snapshot_config(5));
+    SnapshotCluster c = raft_cluster(3, snapshot_config(5));
     const NodeId leader = c.elect();
     BOOST_REQUIRE(leader != kNoNode);
-    for (int i = 1; i <= 10; ++i) c.propose(leader, "v" + std::to_string(i));
+    for (int i = 1; i <= 10; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
     c.take_snapshot(leader);
     const Snapshot backup = *c.snapshot(leader);
 
-    SnapshotCluster restored(3, snapshot_config(5));
+    SnapshotCluster restored = raft_cluster(3, snapshot_config(5));
     for (NodeId id = 1; id <= 3; ++id) {
         restored.crash(id);
-        restored.snapshot(id) = backup;  // the same file in every new data dir, nothing else
+        restored.put_snapshot(id, backup);  // the same file in every new data dir, nothing else
         restored.restart(id);
         BOOST_TEST(restored.status(id).commit_index == backup.meta.last_included_index);
         BOOST_TEST(restored.status(id).epoch.round >= 1u);
     }
     const NodeId new_leader = restored.elect();
     BOOST_REQUIRE(new_leader != kNoNode);
-    restored.propose(new_leader, "after restore");
+    propose(restored, new_leader, "after restore");
     restored.stabilize();
     for (NodeId id = 1; id <= 3; ++id) {
-        BOOST_TEST(data_of(restored.state(id)).size() == 11u);
-        BOOST_TEST(data_of(restored.state(id)).back() == "after restore");
+        BOOST_TEST(restored.applied_data(id).size() == 11u);
+        BOOST_TEST(restored.applied_data(id).back() == "after restore");
     }
 }
 
 // A follower that restarts after compacting goes on from its snapshot: the next entry it hands
 // out is the one after it, and a leader that compacted past it sends it a snapshot.
 BOOST_AUTO_TEST_CASE(restart_after_compaction_goes_on_from_the_snapshot) {
-    SnapshotCluster c(3, snapshot_config(2));
+    SnapshotCluster c = raft_cluster(3, snapshot_config(2));
     const NodeId leader = c.elect();
     BOOST_REQUIRE(leader != kNoNode);
     const NodeId follower = leader == 1 ? 2 : 1;
-    for (int i = 1; i <= 10; ++i) c.propose(leader, "v" + std::to_string(i));
+    for (int i = 1; i <= 10; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
     const Index x = c.take_snapshot(follower);
     c.crash(follower);
-    for (int i = 11; i <= 20; ++i) c.propose(leader, "v" + std::to_string(i));
+    for (int i = 11; i <= 20; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
     c.take_snapshot(leader);
     c.restart(follower);
     BOOST_TEST(c.status(follower).commit_index == x);
     BOOST_TEST(c.status(follower).snapshot_index == x);
     BOOST_TEST(c.status(follower).log_last_index == x);  // the records it kept below X are dropped
-    c.run_ticks(10);
-    BOOST_REQUIRE(c.transfer_pending(leader, follower));
-    c.transfer(leader, follower);
+    c.run(10);
+    BOOST_REQUIRE(c.transferring(leader, follower));
+    c.end_transfer(leader, follower);
     c.stabilize();
-    BOOST_TEST(data_of(c.state(follower)) == data_of(c.state(leader)));
+    BOOST_TEST(c.applied_data(follower) == c.applied_data(leader));
 }
 
 // Everything above at once, under faults, across seeds: snapshots taken at random nodes and
@@ -2082,7 +1886,7 @@ BOOST_AUTO_TEST_CASE(snapshots_under_faults_across_seeds) {
         ballot::Rng rng(seed * 31 + 7);
         EngineConfig config = snapshot_config(rng.between(0, 4));
         config.snapshot_retry_ticks = 40;
-        SnapshotCluster c(5, config);
+        SnapshotCluster c = raft_cluster(5, config);
         auto lossy = [&](const InFlight&) { return rng.chance(1, 20); };
         for (int tick = 0; tick < 600; ++tick) {
             if (tick % 30 == 0) {
@@ -2109,25 +1913,22 @@ BOOST_AUTO_TEST_CASE(snapshots_under_faults_across_seeds) {
             }
             c.tick_all();
             if (const NodeId leader = c.leader(); leader != kNoNode && rng.chance(1, 2))
-                c.try_propose(leader, "s" + std::to_string(seed) + "-" + std::to_string(tick));
+                c.propose(leader, "s" + std::to_string(seed) + "-" + std::to_string(tick));
             if (rng.chance(1, 8)) {
                 const NodeId at = rng.between(1, 5);
                 if (c.is_up(at) && c.applied_index(at) > c.status(at).snapshot_index) c.take_snapshot(at);
             }
-            for (NodeId from = 1; from <= 5; ++from) {
-                for (NodeId to : c.pending_transfers(from)) {
-                    if (!rng.chance(1, 4)) continue;  // still streaming
-                    if (rng.chance(1, 10)) {
-                        c.lose_transfer_report(from, to);
-                        continue;
-                    }
-                    const bool ok = c.reachable(from, to) && rng.chance(3, 4);
-                    installs += ok && c.applied_index(to) < c.snapshot(from)->meta.last_included_index;
-                    c.transfer(from, to, ok);
+            for (const Transfer& t : std::vector<Transfer>(c.transfers())) {
+                if (!rng.chance(1, 4)) continue;  // still streaming
+                if (rng.chance(1, 10)) {
+                    c.lose_transfer_report(t.from, t.to);
+                    continue;
                 }
+                c.end_transfer(t.from, t.to, c.reachable(t.from, t.to) && rng.chance(3, 4));
             }
             c.stabilize(lossy);
         }
+        installs += c.installs();
         // The faults stop: every node ends with the same state machine, whatever it takes (log
         // or snapshots, reported at once).
         c.heal();
@@ -2135,14 +1936,13 @@ BOOST_AUTO_TEST_CASE(snapshots_under_faults_across_seeds) {
             if (!c.is_up(id)) c.restart(id);
         auto converged = [&] {
             for (NodeId id = 1; id <= 5; ++id)
-                if (data_of(c.state(id)).empty() || data_of(c.state(id)).back() != "final") return false;
+                if (c.applied_data(id).empty() || c.applied_data(id).back() != "final") return false;
             return true;
         };
         for (int t = 0; t < 400 && !converged(); ++t) {
-            c.run_ticks(1);
-            for (NodeId from = 1; from <= 5; ++from)
-                for (NodeId to : c.pending_transfers(from)) c.transfer(from, to);
-            if (t % 40 == 0 && c.leader() != kNoNode) c.try_propose(c.leader(), "final");
+            c.run(1);
+            for (const Transfer& t : std::vector<Transfer>(c.transfers())) c.end_transfer(t.from, t.to);
+            if (t % 40 == 0 && c.leader() != kNoNode) c.propose(c.leader(), "final");
         }
         BOOST_REQUIRE_MESSAGE(converged(), "seed " << seed << ": the cluster did not converge");
         for (NodeId id = 2; id <= 5; ++id)
