@@ -138,7 +138,8 @@ void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion 
 void Driver::submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done) {
     ConfigChange request = change;
     if (request.kind != ConfigChange::Kind::add_learner && !request.member_identity)
-        if (const Member* m = engine_->configuration().find(request.id)) request.member_identity = m->identity;
+        if (const Member* m = engine_->configuration().find(request.id))
+            request.member_identity = m->identity;
     submit_command(stamp, encode_config_request(request), std::move(done), true);
 }
 

@@ -62,10 +62,7 @@ void MultiPaxos::ask_for_chosen(NodeId from) {
 // snapshot, as in the leader's catch-up.
 void MultiPaxos::on(NodeId from, const ChosenRequest& m) {
     if (m.have >= learner_.commit_index()) return;
-    if (m.have < acceptor_.trimmed()) {
-        if (snapshot_index_ > m.have) send_snapshot(from);
-        return;
-    }
+    if (m.have < acceptor_.trimmed()) return on(from, SnapshotRequest{m.have});
     send(from, ChosenValues{learner_.chosen_from(m.have + 1, config_.max_message_bytes)});
 }
 

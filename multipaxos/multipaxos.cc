@@ -65,10 +65,11 @@ bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
 }
 
 // From a member of a configuration that governs now or will (configs.h), except a leader's
-// Accept, Heartbeat and Chosen, and a peer's ChosenValues, taken from anyone, as Raft takes AppendEntries from anyone: the
-// configurations this node knows may be far behind (a replaced node relearning the log meets the
-// configurations of its old identity long before the one that added the leader; refusing its
-// Chosen left it stuck there, simulator seed 3 with membership changes), and taking a value
+// Accept, Heartbeat and Chosen, and a peer's ChosenValues, taken from anyone, as Raft takes
+// AppendEntries from anyone: the configurations this node knows may be far behind (a replaced
+// node relearning the log meets the configurations of its old identity long before the one that
+// added the leader; refusing its Chosen left it stuck there, simulator seed 3 with membership
+// changes), and taking a value
 // learned chosen, or answering an Accept, is safe from anyone: an acceptor's answers depend only
 // on ballots, and what a non-voter says never counts. So are a Prepare and a Poll, from anyone,
 // as Raft takes vote requests (raft.cc): a voter whose chosen prefix is far behind does not know

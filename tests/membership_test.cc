@@ -199,7 +199,8 @@ BOOST_AUTO_TEST_CASE(a_request_made_for_a_replaced_member_is_refused) {
     const Configuration replaced = boot.with(remove(3)).with(add3).with(promote(3));
     const auto refused = replaced.refuse(remove3);
     BOOST_REQUIRE(refused.has_value());
-    BOOST_TEST(*refused == "node 3 is not the member this request was made for: it was replaced since (another data dir)");
+    BOOST_TEST(*refused ==
+               "node 3 is not the member this request was made for: it was replaced since (another data dir)");
     ConfigChange promote3 = promote(3);
     promote3.member_identity = 0;
     BOOST_TEST(boot.with(remove(3)).with(add3).refuse(promote3).has_value());
