@@ -82,7 +82,7 @@ struct ConfigChange {
     // delivered late, would otherwise remove or promote the replacement (simulator seed 733100660
     // with membership changes: a forwarded "remove 3" meant for the node whose disk died arrived
     // again 7 s later and removed its replacement, which left two voters, one of them dead).
-    std::optional<std::uint64_t> member_identity;
+    std::optional<std::uint64_t> member_identity = std::nullopt;
 
     friend bool operator==(const ConfigChange&, const ConfigChange&) = default;
 };

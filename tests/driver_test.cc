@@ -470,9 +470,12 @@ BOOST_FIXTURE_TEST_CASE(a_promote_or_remove_names_the_member_as_this_node_knows_
         BOOST_REQUIRE(change.has_value());
         return *change;
     };
-    driver->submit_config_change(Stamp{9, 1, 1}, ConfigChange{ConfigChange::Kind::remove, 3}, record());
-    driver->submit_config_change(Stamp{9, 2, 1}, ConfigChange{ConfigChange::Kind::promote, 4}, record());
-    driver->submit_config_change(Stamp{9, 3, 1}, ConfigChange{ConfigChange::Kind::remove, 5}, record());
+    const ConfigChange remove3{ConfigChange::Kind::remove, 3, "", false};
+    const ConfigChange promote4{ConfigChange::Kind::promote, 4, "", false};
+    const ConfigChange remove5{ConfigChange::Kind::remove, 5, "", false};
+    driver->submit_config_change(Stamp{9, 1, 1}, remove3, record());
+    driver->submit_config_change(Stamp{9, 2, 1}, promote4, record());
+    driver->submit_config_change(Stamp{9, 3, 1}, remove5, record());
     driver->submit_config_change(Stamp{9, 4, 1}, kAddFour, record());
     BOOST_REQUIRE(engine->config_requests.size() == 4u);
     BOOST_TEST((requested(0).member_identity == std::optional<std::uint64_t>{0}));
