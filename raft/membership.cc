@@ -73,7 +73,8 @@ std::optional<std::string> Raft::propose_config_change(std::uint64_t request_id,
 void Raft::on(NodeId from, ForwardChange&& m) {
     std::optional<std::string> refused =
         role_ == Role::leader ? place_config_change(std::move(m.request)) : no_longer_leader(id_);
-    if (refused) send(from, ForwardRefused{m.request_id, std::move(*refused)});
+    if (refused) return send(from, ForwardRefused{m.request_id, std::move(*refused)});
+    note_forwarded(from);
 }
 
 void Raft::on(NodeId /*from*/, ForwardRefused&& m) {

@@ -39,9 +39,13 @@ public:
     // quorum of voters that answered within an election timeout, raft/membership.cc).
     std::uint64_t last_heard_tick = 0;
     // The highest commit index the follower was sent in a form it can apply (followers apply
-    // min(leaderCommit, last index the message proved to match)): when commitIndex or matchIndex
-    // moves past it, the follower hears the news without waiting for the next heartbeat.
+    // min(leaderCommit, last index the message proved to match)).
     Index commit_sent = 0;
+    // The last entry appended for a command or change this follower forwarded (Propose,
+    // ForwardChange): its client waits until the follower applies it, so while it is above
+    // commit_sent the follower hears every new commitIndex at once (Raft::flush_leader). Every
+    // other follower learns it from the next AppendEntries, heartbeat or ReadIndex round.
+    Index forwarded_through = 0;
     // §6.4 ReadIndex: the highest read context the follower has echoed in this term.
     std::uint64_t read_context_acked = 0;
 

@@ -131,7 +131,7 @@ ProposeResult Raft::propose(std::string command) {
     return ProposeResult::no_leader;  // an election is under way
 }
 
-void Raft::on(NodeId /*from*/, Propose&& m) {
+void Raft::on(NodeId from, Propose&& m) {
     // A proposal forwarded to a node that is no longer the leader (or whose backlog is full) is
     // dropped: the forwarding node's client times out and retries, and the command envelope's
     // client id and sequence number make the retry safe.
@@ -141,6 +141,11 @@ void Raft::on(NodeId /*from*/, Propose&& m) {
         return;
     log_.append(currentTerm, std::move(m.command));
     append_pending_ = true;
+    note_forwarded(from);
+}
+
+void Raft::note_forwarded(NodeId from) {
+    if (auto it = progress_.find(from); it != progress_.end()) it->second.forwarded_through = log_.last_index();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -128,6 +128,8 @@ private:
     void send_heartbeat(NodeId to);
     Index heartbeat_index(const Progress& pr) const;
     bool behind_on_commit(const Progress& pr) const;
+    bool waits_for_commit(const Progress& pr) const;
+    void note_forwarded(NodeId from);
     void flush_leader();
     Index next_index_hint(const AppendEntriesResponse& m) const;
     void maybe_commit();

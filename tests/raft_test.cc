@@ -106,6 +106,17 @@ void run_ticks(EngineCluster& c, int ticks) {
     }
 }
 
+// One heartbeat interval: by its end every follower the leader reaches knows its commitIndex.
+// Sooner, only a follower sent new entries or waiting for a command it forwarded hears it
+// (raft/README.md, "Who hears a new commitIndex when").
+template <class Cluster>
+void heartbeat_interval(Cluster& c) {
+    for (std::uint32_t i = 0; i < small_timeouts().heartbeat_ticks; ++i) {
+        c.tick_all();
+        c.stabilize();
+    }
+}
+
 // §5.3 Log Matching, checked over what every node has on disk: if two logs hold an entry with the
 // same index and term, they are identical in all entries up through that index.
 void check_log_matching(EngineCluster& c) {
@@ -356,6 +367,8 @@ BOOST_AUTO_TEST_CASE(replication_to_all) {
         if (i % 3 == 0) c.stabilize();
     }
     c.stabilize();
+    BOOST_TEST(c.committed_data(leader) == commands);
+    heartbeat_interval(c);
     for (NodeId id = 1; id <= 5; ++id) BOOST_TEST(c.committed_data(id) == commands, "node " << id);
     check_invariants(c);
 }
@@ -380,6 +393,8 @@ BOOST_AUTO_TEST_CASE(proposals_between_batches_share_one_append_entries) {
     }
     BOOST_TEST(appends == 2);  // one per follower
     c.stabilize();
+    BOOST_TEST(c.committed_data(leader).size() == 10u);
+    heartbeat_interval(c);
     BOOST_TEST(c.committed_data(some_follower(c, leader)).size() == 10u);
 }
 
@@ -474,6 +489,7 @@ BOOST_AUTO_TEST_CASE(leader_crash_new_leader_keeps_committed_entries) {
     BOOST_TEST(new_leader != old_leader);
     c.propose(new_leader, "d");
     c.stabilize();
+    heartbeat_interval(c);
     const std::vector<std::string> expected{"a", "b", "c", "d"};
     for (NodeId id = 1; id <= 5; ++id)
         if (id != old_leader) BOOST_TEST(c.committed_data(id) == expected, "node " << id);
@@ -564,6 +580,7 @@ Figure8 build_figure_8_c(EngineCluster& c) {
     c.heal();
     c.propose(1, "first");
     c.stabilize();
+    heartbeat_interval(c);
     BOOST_REQUIRE(c.committed_data(5) == std::vector<std::string>{"first"});
 
     // (a) S1 replicates x only to S2, then crashes.
@@ -736,6 +753,7 @@ BOOST_AUTO_TEST_CASE(a_restarted_node_starts_from_its_persisted_commit_hint) {
     c.propose(leader, "a");
     c.propose(leader, "b");
     c.stabilize();
+    heartbeat_interval(c);
     // A new term makes the followers write their hard state, with the commit index they know.
     c.crash(leader);
     const NodeId next = c.elect();
@@ -1027,8 +1045,41 @@ BOOST_AUTO_TEST_CASE(proposal_forwarded_from_follower_commits) {
     const NodeId follower = some_follower(c, leader);
     BOOST_TEST((c.propose(follower, "via-follower") == ProposeResult::accepted));
     c.stabilize();
+    heartbeat_interval(c);
     for (NodeId id = 1; id <= 3; ++id)
         BOOST_TEST(c.committed_data(id) == std::vector<std::string>{"via-follower"}, "node " << id);
+}
+
+// A follower's client waits until the follower applies the command it forwarded, so the leader
+// tells that follower of each commit step at once. The other follower, which no client waits on,
+// hears it with the next heartbeat, as Figure 2 has it: at one client on the leader, telling it
+// at once was two messages more per write (issue 15).
+BOOST_AUTO_TEST_CASE(only_a_follower_waiting_for_its_forwarded_command_hears_the_commit_at_once) {
+    EngineCluster c("raft", 3, 14, small_timeouts());
+    trace_if_asked(c);
+    const NodeId leader = c.elect();
+    BOOST_REQUIRE(leader != kNoNode);
+    heartbeat_interval(c);
+    const NodeId forwarder = some_follower(c, leader);
+    const NodeId other = 6 - leader - forwarder;
+    const std::vector<std::string> one{"via-follower"};
+    BOOST_REQUIRE(c.propose(forwarder, "via-follower") == ProposeResult::accepted);
+    c.stabilize();  // no tick: no heartbeat is due
+    BOOST_TEST(c.committed_data(leader) == one);
+    BOOST_TEST(c.committed_data(forwarder) == one);
+    BOOST_TEST(c.committed_data(other).empty());
+
+    // A write made on the leader: no follower waits for it, so only the leader knows it committed.
+    // Its entries told the other follower the commit index they were sent with (the first write).
+    BOOST_REQUIRE(c.propose(leader, "on-leader") == ProposeResult::accepted);
+    c.stabilize();
+    const std::vector<std::string> two{"via-follower", "on-leader"};
+    BOOST_TEST(c.committed_data(leader) == two);
+    BOOST_TEST(c.committed_data(forwarder) == one);
+    BOOST_TEST(c.committed_data(other) == one);
+
+    heartbeat_interval(c);
+    for (NodeId id = 1; id <= 3; ++id) BOOST_TEST(c.committed_data(id) == two, "node " << id);
 }
 
 BOOST_AUTO_TEST_CASE(proposal_with_no_leader_returns_no_leader) {
@@ -1231,6 +1282,7 @@ BOOST_AUTO_TEST_CASE(hostile_payloads_are_rejected_without_effect) {
     // Still a working cluster.
     c.propose(leader, "b");
     c.stabilize();
+    heartbeat_interval(c);
     BOOST_TEST(c.committed_data(follower) == (std::vector<std::string>{"a", "b"}));
 }
 
@@ -1511,6 +1563,7 @@ BOOST_AUTO_TEST_CASE(compaction_keeps_the_trailing_entries_below_the_snapshot) {
     BOOST_TEST(c.compacted_below(follower) == 0u);
     for (int i = 21; i <= 30; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
+    heartbeat_interval(c);
     const Index y = c.take_snapshot(follower);
     BOOST_TEST(y == 31u);
     BOOST_TEST(c.status(follower).log_first_index == y - 5 + 1);
@@ -1554,6 +1607,7 @@ BOOST_AUTO_TEST_CASE(lagging_follower_gets_a_snapshot_then_the_log_after_it) {
     BOOST_TEST(c.status(lagging).commit_index >= x);
     for (int i = 31; i <= 35; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
+    heartbeat_interval(c);
     // Entries after X came from the log (handed out from X + 1 on: the harness checks the order).
     BOOST_TEST(c.applied_index(lagging) == c.applied_index(leader));
     BOOST_TEST(c.applied_data(lagging) == c.applied_data(leader));
@@ -1592,6 +1646,7 @@ BOOST_AUTO_TEST_CASE(failed_or_unreported_snapshot_transfer_is_asked_for_again) 
     c.end_transfer(leader, lagging);
     propose(c, leader, "after");
     c.stabilize();
+    heartbeat_interval(c);
     BOOST_TEST(c.applied_data(lagging) == c.applied_data(leader));
 }
 
@@ -1647,6 +1702,7 @@ BOOST_AUTO_TEST_CASE(compaction_never_passes_a_transfer_in_flight) {
     BOOST_TEST(c.compacted_below(t.leader) == t.x2 + 1);
     propose(c, t.leader, "after");
     c.stabilize();
+    heartbeat_interval(c);
     BOOST_TEST(c.applied_data(t.lagging) == c.applied_data(t.leader));
 }
 
@@ -1842,6 +1898,7 @@ BOOST_AUTO_TEST_CASE(cluster_restored_from_a_backup_elects_and_goes_on) {
     BOOST_REQUIRE(new_leader != kNoNode);
     propose(restored, new_leader, "after restore");
     restored.stabilize();
+    heartbeat_interval(restored);
     for (NodeId id = 1; id <= 3; ++id) {
         BOOST_TEST(restored.applied_data(id).size() == 11u);
         BOOST_TEST(restored.applied_data(id).back() == "after restore");
@@ -1857,6 +1914,7 @@ BOOST_AUTO_TEST_CASE(restart_after_compaction_goes_on_from_the_snapshot) {
     const NodeId follower = leader == 1 ? 2 : 1;
     for (int i = 1; i <= 10; ++i) propose(c, leader, "v" + std::to_string(i));
     c.stabilize();
+    heartbeat_interval(c);
     const Index x = c.take_snapshot(follower);
     c.crash(follower);
     for (int i = 11; i <= 20; ++i) propose(c, leader, "v" + std::to_string(i));
