@@ -103,7 +103,9 @@ public:
     bool settled() const;
 
     // ---- phase 2 (PMMC: Commander), replication.cc ----
-    ProposeResult propose(std::string value);
+    // `origin`: the follower that forwarded the command (its client waits until it learns the slot
+    // chosen), or kNoNode for this node's own.
+    ProposeResult propose(std::string value, NodeId origin = kNoNode);
     void on_accepted(NodeId from, const Accepted& m, std::uint64_t now);
     void on_heartbeat_ack(NodeId from, const HeartbeatAck& m, std::uint64_t now);
 
@@ -156,6 +158,10 @@ public:
 private:
     enum class Phase { one, two };
 
+    struct Queued {  // a command waiting for a slot
+        std::string value;
+        NodeId origin = kNoNode;  // see propose()
+    };
     struct Pending {  // a proposal awaiting a majority
         std::string value;
         std::vector<NodeId> accepted_by;
@@ -171,6 +177,9 @@ private:
         Index chosen = 0;                     // its reported chosen prefix
         Index accepted = 0;                   // the highest slot it acknowledged (Accepted) in this ballot
         Index told_chosen = 0;                // the chosen prefix last sent to it (Accept, Heartbeat)
+        // The highest slot a client of this peer waits for it to learn chosen: the slot given to a
+        // command it forwarded, or the index of a read it forwarded (tell_chosen).
+        Index waits_through = 0;
         std::uint64_t heard_tick = 0;
         std::uint64_t read_ack = 0;  // highest read round it acknowledged
         Index catchup_end = 0;       // last slot of the Chosen message in flight
@@ -200,7 +209,7 @@ private:
     void fill_window();
     bool accepted_by(const Pending& p, NodeId id) const;
     void send_accepts(NodeId id, Peer& peer, std::uint64_t now);
-    void tell_chosen(NodeId id, Peer& peer);  // the chosen point, if no Accept is bringing it
+    void tell_chosen(NodeId id, Peer& peer);  // the chosen point, to a peer waiting for it
     void retransmit(std::uint64_t now);
     void catch_up(NodeId id, Peer& peer, Index chosen, bool behind, std::uint64_t now);
     void heartbeat_all();
@@ -226,7 +235,7 @@ private:
 
     // phase 2
     Index next_slot_ = 1;               // the next slot to propose in
-    std::deque<std::string> queued_;    // commands waiting for a slot (the α window)
+    std::deque<Queued> queued_;         // commands waiting for a slot (the α window)
     Index own_next_ = 1;                // first slot not yet handed to the own acceptor
     std::map<Index, Pending> pending_;  // proposed, not yet known chosen
     std::map<NodeId, Peer> peers_;

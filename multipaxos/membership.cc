@@ -55,7 +55,7 @@ std::optional<std::string> MultiPaxos::propose_config_change(std::uint64_t reque
 
 void MultiPaxos::on(NodeId from, const ForwardChange& m) {
     std::optional<std::string> refused =
-        active_leader() ? place_config_change(m.request) : forwarded_to_a_non_leader();
+        active_leader() ? place_config_change(m.request, from) : forwarded_to_a_non_leader();
     if (refused) send(from, ForwardRefused{m.request_id, std::move(*refused)});
 }
 
@@ -77,7 +77,7 @@ std::optional<std::string> MultiPaxos::refuse_change_now() const {
     return std::nullopt;
 }
 
-std::optional<std::string> MultiPaxos::place_config_change(std::string request) {
+std::optional<std::string> MultiPaxos::place_config_change(std::string request, NodeId origin) {
     if (auto refused = refuse_change_now()) return refused;
     std::string why;
     std::optional<std::string> command = make_config_entry_command(request, configs_.latest(), why);
@@ -95,7 +95,7 @@ std::optional<std::string> MultiPaxos::place_config_change(std::string request) 
     const std::size_t reachable = leader_->reachable_voters(entry->config, now_);
     if (auto refused = entry->config.refuse_unreachable(reachable, voter_quorum(entry->config)))
         return refused;
-    if (leader_->propose(std::move(*command)) != ProposeResult::accepted)
+    if (leader_->propose(std::move(*command), origin) != ProposeResult::accepted)
         return std::string("the leader is overloaded; try again");
     change_placed_ = true;
     change_placed_from_ = configs_.latest_from();

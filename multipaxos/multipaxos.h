@@ -167,7 +167,8 @@ private:
     bool may_lead() const;  // election.cc
     bool change_in_flight() const;
     std::optional<std::string> refuse_change_now() const;
-    std::optional<std::string> place_config_change(std::string request);
+    // `origin`: the follower that forwarded the request (ForwardChange), or kNoNode.
+    std::optional<std::string> place_config_change(std::string request, NodeId origin = kNoNode);
     void tick_auto_promotion();
     bool learner_caught_up(NodeId id) const;
     void refresh_membership();

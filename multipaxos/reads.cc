@@ -20,6 +20,10 @@ Index Leader::read_index() const {
 void Leader::read(NodeId origin, std::uint64_t read_id, std::uint64_t now) {
     PendingRead r{origin, read_id, read_index(), read_seq_ + 1, now + config_.election_timeout_max_ticks};
     if (!active() || reads_.size() >= config_.max_pending_proposals) return finish_read(r, false);
+    // The follower answers its client once it has applied the read index, which may be above the
+    // chosen point it knows (tell_chosen).
+    if (auto peer = peers_.find(origin); peer != peers_.end())
+        peer->second.waits_through = std::max(peer->second.waits_through, r.index);
     reads_.push_back(r);
 }
 

@@ -10,10 +10,10 @@ namespace ballot::multipaxos {
 // ---------------------------------------------------------------- proposing
 
 // A command waits in the queue until the α window lets it have a slot (fill_window).
-ProposeResult Leader::propose(std::string value) {
+ProposeResult Leader::propose(std::string value, NodeId origin) {
     if (!active()) return ProposeResult::no_leader;
     if (pending_.size() + queued_.size() >= config_.max_pending_proposals) return ProposeResult::overloaded;
-    queued_.push_back(std::move(value));
+    queued_.push_back(Queued{std::move(value), origin});
     return ProposeResult::accepted;
 }
 
@@ -39,7 +39,9 @@ void Leader::fill_window() {
             value = std::move(it->second.data);
             reported_.erase(it);
         } else if (t > std::max({reported_last_, learner_.highest_chosen(), configs_.latest_from() - 1})) {
-            value = std::move(queued_.front());
+            value = std::move(queued_.front().value);
+            if (auto origin = peers_.find(queued_.front().origin); origin != peers_.end())
+                origin->second.waits_through = t;
             queued_.pop_front();
         }
         pending_[t] = Pending{std::move(value), {}, 0};
@@ -48,8 +50,8 @@ void Leader::fill_window() {
 
 // A forwarded command is proposed if this node leads; otherwise it is dropped, and the
 // follower's runtime retries it (commands are deduplicated by their stamp).
-void MultiPaxos::on(NodeId, const Forward& m) {
-    if (active_leader() && transfer_target_ == kNoNode) leader_->propose(m.command);  // not while paused
+void MultiPaxos::on(NodeId from, const Forward& m) {
+    if (active_leader() && transfer_target_ == kNoNode) leader_->propose(m.command, from);  // not while paused
 }
 
 bool Leader::has_unsent() const {
@@ -86,11 +88,16 @@ void Leader::flush(std::uint64_t now) {
 // A follower answers a client whose write it passed on here only once it learns the slot chosen,
 // which Accept and Heartbeat tell it (the chosen point they carry). Under load the next Accept
 // does; a peer with no Accept in flight and none to send would otherwise wait for the next
-// heartbeat: a one-client write through a Multi-Paxos follower took 50 ms (heartbeat_ticks),
-// against 1 ms through a Raft follower, whose leader sends its new commit index at once likewise.
+// heartbeat: a one-client write through a Multi-Paxos follower took 50 ms (heartbeat_ticks).
+// So a peer whose client waits for a slot it has not been told is chosen (a write or a read it
+// forwarded: Peer::waits_through) hears each new chosen point at once. Every other peer hears it
+// with its next Accept or heartbeat: telling every peer at once was, at one client on the leader,
+// two messages and two answers per write that nobody waited for (issue 15; the same rule as
+// Raft::waits_for_commit).
 void Leader::tell_chosen(NodeId id, Peer& peer) {
     const Index chosen = learner_.commit_index();
     if (peer.told_chosen >= chosen || !peer.inflight.empty()) return;
+    if (peer.waits_through <= peer.told_chosen) return;  // nobody waits on it
     out_.send(id, Heartbeat{ballot_, chosen, read_seq_});
     peer.told_chosen = chosen;
 }

@@ -169,7 +169,10 @@ BOOST_AUTO_TEST_CASE(a_later_window_starts_each_lane_in_its_state) {
         bool down = false, has_state = false;
         for (const RecordedMark& m : r.marks) {
             if (m.node != id) continue;
-            if (m.at_us == r.from_us && m.kind == RecordedMark::Kind::role) has_state = true;
+            // Its role, or down (a crashed node, or a spare not started yet) when the window opens.
+            if (m.at_us == r.from_us &&
+                (m.kind == RecordedMark::Kind::role || m.kind == RecordedMark::Kind::crash))
+                has_state = true;
             if (m.kind == RecordedMark::Kind::crash) down = true;
             if (m.kind == RecordedMark::Kind::restart) down = false;
             if (m.kind == RecordedMark::Kind::role)

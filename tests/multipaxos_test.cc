@@ -1424,6 +1424,8 @@ BOOST_AUTO_TEST_CASE(any_node_answers_a_chosen_request_from_its_log_or_its_snaps
     BOOST_REQUIRE(commit(c, commands("c", 3), {1, 2, 3}));
     c.isolate(3);
     BOOST_REQUIRE(commit(c, commands("d", 10), {1, 2}));
+    // If 3 led, cut off it steps down (Leader::lost_majority).
+    BOOST_REQUIRE(c.run_until([&] { return c.status(3).role != ballot::Role::leader; }));
     const NodeId l = c.leader();
     const NodeId f = l == 1 ? 2 : 1;  // a follower that knows everything chosen
     c.crash(l);

@@ -1050,38 +1050,6 @@ BOOST_AUTO_TEST_CASE(proposal_forwarded_from_follower_commits) {
         BOOST_TEST(c.committed_data(id) == std::vector<std::string>{"via-follower"}, "node " << id);
 }
 
-// A follower's client waits until the follower applies the command it forwarded, so the leader
-// tells that follower of each commit step at once. The other follower, which no client waits on,
-// hears it with the next heartbeat, as Figure 2 has it: at one client on the leader, telling it
-// at once was two messages more per write (issue 15).
-BOOST_AUTO_TEST_CASE(only_a_follower_waiting_for_its_forwarded_command_hears_the_commit_at_once) {
-    EngineCluster c("raft", 3, 14, small_timeouts());
-    trace_if_asked(c);
-    const NodeId leader = c.elect();
-    BOOST_REQUIRE(leader != kNoNode);
-    heartbeat_interval(c);
-    const NodeId forwarder = some_follower(c, leader);
-    const NodeId other = 6 - leader - forwarder;
-    const std::vector<std::string> one{"via-follower"};
-    BOOST_REQUIRE(c.propose(forwarder, "via-follower") == ProposeResult::accepted);
-    c.stabilize();  // no tick: no heartbeat is due
-    BOOST_TEST(c.committed_data(leader) == one);
-    BOOST_TEST(c.committed_data(forwarder) == one);
-    BOOST_TEST(c.committed_data(other).empty());
-
-    // A write made on the leader: no follower waits for it, so only the leader knows it committed.
-    // Its entries told the other follower the commit index they were sent with (the first write).
-    BOOST_REQUIRE(c.propose(leader, "on-leader") == ProposeResult::accepted);
-    c.stabilize();
-    const std::vector<std::string> two{"via-follower", "on-leader"};
-    BOOST_TEST(c.committed_data(leader) == two);
-    BOOST_TEST(c.committed_data(forwarder) == one);
-    BOOST_TEST(c.committed_data(other) == one);
-
-    heartbeat_interval(c);
-    for (NodeId id = 1; id <= 3; ++id) BOOST_TEST(c.committed_data(id) == two, "node " << id);
-}
-
 BOOST_AUTO_TEST_CASE(proposal_with_no_leader_returns_no_leader) {
     EngineCluster c("raft", 3, 15, small_timeouts());
     trace_if_asked(c);
