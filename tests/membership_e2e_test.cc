@@ -77,6 +77,11 @@ void start_three_and_a_joining_fourth(LocalCluster& c) {
     BOOST_REQUIRE_MESSAGE(c.write_until_ok(1, "before", "1", kLiveness), c.log_tail(1));
     // Node 4 knows one member and itself; it takes no part until it is added.
     c.start_with(4, c.node_args({1, 4}), {"--join"});
+    // MEMBER ADD asks node 4 for its data dir identity on its peer port, which is bound before it
+    // answers clients (kv/server_main.cc): a PONG means the ADD can reach it.
+    const auto deadline = Clock::now() + kLiveness;
+    while (c.command(4, {"PING"}).is_error() && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    BOOST_REQUIRE_MESSAGE(!c.command(4, {"PING"}).is_error(), c.log_tail(4));
 }
 
 }  // namespace
