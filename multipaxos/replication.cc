@@ -51,7 +51,8 @@ void Leader::fill_window() {
 // A forwarded command is proposed if this node leads; otherwise it is dropped, and the
 // follower's runtime retries it (commands are deduplicated by their stamp).
 void MultiPaxos::on(NodeId from, const Forward& m) {
-    if (active_leader() && transfer_target_ == kNoNode) leader_->propose(m.command, from);  // not while paused
+    if (active_leader() && transfer_target_ == kNoNode)  // not while paused
+        leader_->propose(m.command, from);
 }
 
 bool Leader::has_unsent() const {

@@ -145,7 +145,8 @@ void Raft::on(NodeId from, Propose&& m) {
 }
 
 void Raft::note_forwarded(NodeId from) {
-    if (auto it = progress_.find(from); it != progress_.end()) it->second.forwarded_through = log_.last_index();
+    if (auto it = progress_.find(from); it != progress_.end())
+        it->second.forwarded_through = log_.last_index();
 }
 
 // ---------------------------------------------------------------------------------------------
