@@ -64,25 +64,25 @@ bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
     return true;
 }
 
-// From a member of a configuration that governs now or will (configs.h), except a leader's
-// Accept, Heartbeat and Chosen, and a peer's ChosenValues, taken from anyone, as Raft takes
-// AppendEntries from anyone: the configurations this node knows may be far behind (a replaced
-// node relearning the log meets the configurations of its old identity long before the one that
-// added the leader; refusing its Chosen left it stuck there, simulator seed 3 with membership
-// changes), and taking a value
-// learned chosen, or answering an Accept, is safe from anyone: an acceptor's answers depend only
-// on ballots, and what a non-voter says never counts. So are a Prepare and a Poll, from anyone,
-// as Raft takes vote requests (raft.cc): a voter whose chosen prefix is far behind does not know
-// the voter that was added since, and refusing its Prepare left the two voters of three that were
-// up without a leader for ever (simulator seeds 305 and 558 with membership changes); a promise
-// binds only this acceptor, and the proposer counts it only if this node is a voter of what it
-// knows governs. But a node that knows no configuration yet promises nobody, for the reason
-// Raft's votes for nobody (raft.cc, simulator seed 5416: a replaced node relearning the log takes
-// itself for a voter of its old identity's configuration, and promises from nodes that know
+// From a member of a configuration that governs now or will (configs.h), except a leader's Accept,
+// Heartbeat and Chosen, and a peer's ChosenValues, taken from anyone, as Raft takes AppendEntries
+// from anyone: the configurations this node knows may be far behind (a replaced node relearning
+// the log meets the configurations of its old identity long before the one that added the leader;
+// refusing its Chosen left it stuck there, simulator seed 3 with membership changes), and taking a
+// value learned chosen, or answering an Accept, is safe from anyone: an acceptor's answers depend
+// only on ballots, and what a non-voter says never counts. So are a Prepare and a Poll, from
+// anyone, as Raft takes vote requests (raft.cc): a voter whose chosen prefix is far behind does
+// not know the voter that was added since, and refusing its Prepare left the two voters of three
+// that were up without a leader for ever (simulator seeds 305 and 558 with membership changes); a
+// promise binds only this acceptor, and the proposer counts it only if this node is a voter of
+// what it knows governs. But a node that knows no configuration yet promises nobody, for the
+// reason Raft's votes for nobody (raft.cc, simulator seed 5416: a replaced node relearning the log
+// takes itself for a voter of its old identity's configuration, and promises from nodes that know
 // nothing would complete its phase 1); nor, with identities in the configuration, a node one of
 // whose configurations still to govern names its id for another data dir (knows_itself: such a
-// Prepare or Poll is taken and left unanswered, on(Prepare), on(Poll)). Also a
-// TakeOver from the leader this node follows, which a leader whose removal took effect sends.
+// Prepare or Poll is taken and answered with a ChosenRequest, not a promise or a vote;
+// on(Prepare), on(Poll), catch_up.cc). Also a TakeOver from the leader this node follows, which a
+// leader whose removal took effect sends.
 bool MultiPaxos::admitted(NodeId from, const Message& m) const {
     if (members_.contains(from) || configs_.latest().contains(from)) return true;
     if (std::holds_alternative<Accept>(m) || std::holds_alternative<Heartbeat>(m) ||

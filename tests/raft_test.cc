@@ -98,23 +98,12 @@ bool run_until(EngineCluster& c, const std::function<bool()>& done,
     return done();
 }
 
-// Ticks and stabilizes `ticks` times.
-void run_ticks(EngineCluster& c, int ticks) {
-    for (int i = 0; i < ticks; ++i) {
-        c.tick_all();
-        c.stabilize();
-    }
-}
-
 // One heartbeat interval: by its end every follower the leader reaches knows its commitIndex.
 // Sooner, only a follower sent new entries or waiting for a command it forwarded hears it
 // (raft/README.md, "Who hears a new commitIndex when").
 template <class Cluster>
 void heartbeat_interval(Cluster& c) {
-    for (std::uint32_t i = 0; i < small_timeouts().heartbeat_ticks; ++i) {
-        c.tick_all();
-        c.stabilize();
-    }
+    c.run(static_cast<int>(small_timeouts().heartbeat_ticks));
 }
 
 // §5.3 Log Matching, checked over what every node has on disk: if two logs hold an entry with the
@@ -220,7 +209,7 @@ BOOST_AUTO_TEST_CASE(single_leader_elected) {
     trace_if_asked(c);
     const NodeId leader = c.elect();
     BOOST_REQUIRE(leader != kNoNode);
-    run_ticks(c, 50);  // and it stays leader: heartbeats hold off new elections
+    c.run(50);  // and it stays leader: heartbeats hold off new elections
     BOOST_TEST(c.leader() == leader);
     for (NodeId id = 1; id <= 3; ++id) {
         BOOST_TEST(c.status(id).role == (id == leader ? ballot::Role::leader : ballot::Role::follower));
@@ -693,14 +682,14 @@ BOOST_AUTO_TEST_CASE(prevote_partitioned_node_does_not_disrupt_leader) {
     const NodeId cut_off = some_follower(c, leader);
 
     c.isolate(cut_off);
-    run_ticks(c, 200);  // ten election timeouts and more
+    c.run(200);  // ten election timeouts and more
     // It keeps asking for pre-votes, in vain, and never bumps its term.
     BOOST_TEST(c.status(cut_off).role == ballot::Role::pre_candidate);
     BOOST_TEST(hard_state(c, cut_off).term == term);
     BOOST_TEST(c.leader() == leader);
 
     c.heal();
-    run_ticks(c, 20);
+    c.run(20);
     BOOST_TEST(c.leader() == leader);
     BOOST_TEST(hard_state(c, leader).term == term);
     BOOST_TEST(c.status(cut_off).role == ballot::Role::follower);
@@ -1422,9 +1411,9 @@ BOOST_AUTO_TEST_CASE(same_seed_same_trace) {
         const NodeId leader = c.elect();
         c.propose(leader, "a");
         c.isolate(leader);
-        run_ticks(c, 40);
+        c.run(40);
         c.heal();
-        run_ticks(c, 30);
+        c.run(30);
         return trace;
     };
     const auto first = run(21);

@@ -147,6 +147,13 @@ std::size_t EngineCluster::stabilize(std::size_t max_messages) {
     return delivered;
 }
 
+void EngineCluster::run(int ticks) {
+    for (int i = 0; i < ticks; ++i) {
+        tick_all();
+        stabilize();
+    }
+}
+
 bool EngineCluster::run_until(const std::function<bool()>& done, int max_ticks) {
     for (int i = 0; i < max_ticks; ++i) {
         if (done()) return true;

@@ -68,6 +68,8 @@ public:
     // Delivers queued messages (dropping those across a cut link) until none are left or
     // `max_messages` were delivered. Returns the number delivered.
     std::size_t stabilize(std::size_t max_messages = 100000);
+    // tick_all() and stabilize(), `ticks` times.
+    void run(int ticks);
     // Ticks every node and stabilizes, up to `max_ticks` times, until `done()` holds.
     // Returns true if it held.
     bool run_until(const std::function<bool()>& done, int max_ticks = 10000);
