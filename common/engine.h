@@ -306,7 +306,7 @@ struct EngineStatus {
     Index config_governs_from = 0;
     // One entry per other member, in id order, while this node leads (Raft, Multi-Paxos); basic
     // Paxos reports what it knows of each peer whatever its role. Empty otherwise.
-    std::vector<PeerProgress> peers;
+    std::vector<PeerProgress> peers = {};
 };
 
 // What an engine found on disk at startup: what its persisted metadata and records add up to.
@@ -318,7 +318,7 @@ struct RecoveredState {
     Index compacted_below = 0;
     // The latest valid snapshot, already restored into the state machine (whose applied index is
     // its last_included_index). Records at or below it may remain; the engine drops them.
-    std::optional<SnapshotMeta> snapshot;
+    std::optional<SnapshotMeta> snapshot = std::nullopt;
 };
 
 // An engine's checks of its own persisted bytes, run by the log store on every record it replays
