@@ -57,7 +57,7 @@
 //     EngineConfig::snapshot_trailing entries below its latest snapshot for lagging peers, and
 //     never letting go of an entry a peer receiving a snapshot will need next (a transfer in
 //     flight for snapshot X keeps X+1 on, and after it ends well, what that peer has not caught
-//     up on yet, for at most snapshot_retry_ticks: common/catch_up_holds.h). The store deletes
+//     up on yet, while it gains on this node: common/catch_up_holds.h). The store deletes
 //     the records below, and the segment files that then hold nothing live.
 //   - When a peer needs what was compacted away, the engine names it in Ready::snapshot_to. The
 //     runtime streams its latest durable snapshot to that peer (one transfer per peer, chunks on

@@ -142,8 +142,9 @@ void MultiPaxos::snapshot_sent(NodeId to, Index index, bool ok) {
     if (ok && leader_) {
         leader_->snapshot_delivered(to, index);
         // It learns the slots after `index` from this leader's Chosen messages: keep them until it
-        // has (or snapshot_retry_ticks pass), even if a newer snapshot of ours would let them go;
-        // unless they are gone already (this node installed a later snapshot meanwhile).
+        // has (or gains nothing on us for snapshot_retry_ticks), even if a newer snapshot of ours
+        // would let them go; unless they are gone already (this node installed a later snapshot
+        // meanwhile).
         if (index + 1 >= compacted_below_) catch_up_holds_.start(to, index, config_.snapshot_retry_ticks);
     }
     compact();
@@ -174,7 +175,7 @@ void MultiPaxos::expire_transfers() {
 }
 
 void MultiPaxos::peer_learned(NodeId id, Index chosen) {
-    if (catch_up_holds_.progressed(id, chosen, compact_goal_)) compact();
+    if (catch_up_holds_.progressed(id, chosen, learner_.commit_index(), config_.snapshot_trailing)) compact();
 }
 
 // A reply from `from` carried a trim point above this node's chosen prefix. Asked at most once per

@@ -100,15 +100,15 @@ void Paxos::snapshot_sent(NodeId to, Index index, bool ok) {
     if (it == transfers_.end()) return;
     transfers_.erase(it);
     // The peer fetches the slots after `index` from this node next (it asks the peer that sent
-    // its snapshot first, snapshot_installed): keep them until it has (or snapshot_retry_ticks
-    // pass), even if a newer snapshot of ours would let them go.
+    // its snapshot first, snapshot_installed): keep them until it has (or it gains nothing on us
+    // for snapshot_retry_ticks), even if a newer snapshot of ours would let them go.
     if (ok && index >= acceptor_.trim_point()) catch_up_holds_.start(to, index, config_.snapshot_retry_ticks);
     compact();
 }
 
 // `peer` holds every chosen slot through `have` (its ChosenRequest or SnapshotRequest says so).
 void Paxos::catch_up_progressed(NodeId peer, Index have) {
-    if (catch_up_holds_.progressed(peer, have, trim_goal_ + 1)) compact();
+    if (catch_up_holds_.progressed(peer, have, learner_.commit_index(), config_.snapshot_trailing)) compact();
 }
 
 // ---------------------------------------------------------------- recovery

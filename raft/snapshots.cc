@@ -190,7 +190,7 @@ void Raft::tick_snapshot_transfers() {
 }
 
 void Raft::catch_up_progressed(NodeId from, Index match) {
-    if (catch_up_holds_.progressed(from, match, trailing_compaction_point() + 1))
+    if (catch_up_holds_.progressed(from, match, commitIndex, config_.snapshot_trailing))
         compact_log(trailing_compaction_point());
 }
 
@@ -203,8 +203,9 @@ void Raft::snapshot_transfer_ended(NodeId to, Index index, bool ok) {
         const bool holds_it = ok && index <= log_.last_index();
         pr.on_snapshot_sent(index, holds_it);
         // It goes on from index + 1, from our log: keep that from compaction until it catches up
-        // (or snapshot_retry_ticks pass), even if a newer snapshot of ours would let it go. Not if
-        // it is gone already (a late report of a transfer taken as lost): it needs another.
+        // (or stops gaining on us for snapshot_retry_ticks), even if a newer snapshot of ours would
+        // let it go. Not if it is gone already (a late report of a transfer taken as lost): it
+        // needs another.
         if (holds_it && !log_.compacted(index)) catch_up_holds_.start(to, index, config_.snapshot_retry_ticks);
         if (!send_append(to) && behind_on_commit(pr)) commit_news_ = true;
     }

@@ -1,12 +1,13 @@
 // Tests for the protocol-neutral kit every engine is built from: common/membership.h,
-// common/outbox.h, common/forwarded_requests.h, common/persisted_format.h and
-// validate_engine_config (common/engine_config.cc).
+// common/outbox.h, common/forwarded_requests.h, common/persisted_format.h,
+// common/catch_up_holds.h and validate_engine_config (common/engine_config.cc).
 #define BOOST_TEST_MODULE engine_kit
 #include <boost/test/unit_test.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "common/catch_up_holds.h"
 #include "common/codec.h"
 #include "common/engine.h"
 #include "common/forwarded_requests.h"
@@ -235,4 +236,94 @@ BOOST_AUTO_TEST_CASE(decode_recovered_decodes_all_or_names_the_first_bad_record)
     BOOST_TEST(
         throws_with([&] { decode_recovered<&decode_toy_metadata, &decode_toy_record>(bad_meta, "toy"); },
                     "toy: persisted metadata does not decode: truncated"));
+}
+
+namespace {
+
+// The lowest index a hold keeps, 0 for none.
+Index floor_of(const CatchUpHolds& holds) {
+    return holds.floor().value_or(0);
+}
+
+void tick_n(CatchUpHolds& holds, int n) {
+    for (int i = 0; i < n; ++i)
+        BOOST_TEST_REQUIRE(!holds.tick(), "a hold expired at tick " << i + 1 << " of " << n);
+}
+
+}  // namespace
+
+// A hold keeps the first index the peer needs, follows the peer up, and ends once the peer is within
+// `trailing` entries of this node's commit index, not merely above the node's current compaction
+// floor: the next snapshot, at up to the commit index, would compact past a peer that is not.
+BOOST_AUTO_TEST_CASE(catch_up_hold_follows_the_peer_and_ends_within_the_trailing_entries) {
+    CatchUpHolds holds;
+    BOOST_TEST(floor_of(holds) == 0u);
+    holds.start(2, 100, 10);
+    holds.start(3, 50, 10);
+    BOOST_TEST(floor_of(holds) == 51u);
+    BOOST_TEST(!holds.progressed(3, 80, 900, 500));  // moved up; lag 820 > 500
+    BOOST_TEST(floor_of(holds) == 81u);
+    BOOST_TEST(!holds.progressed(4, 900, 900, 500));  // no hold: no effect
+    BOOST_TEST(!holds.progressed(3, 399, 900, 500));  // lag 501
+    BOOST_TEST(holds.progressed(3, 400, 900, 500));   // lag 500: ended
+    BOOST_TEST(floor_of(holds) == 101u);
+    holds.start(2, 90, 10);  // an older report lowers nothing
+    BOOST_TEST(floor_of(holds) == 101u);
+    BOOST_TEST(holds.progressed(2, 1000, 900, 0));  // past the commit index: lag 0
+    BOOST_TEST(holds.empty());
+}
+
+// A peer that reports nothing for `ticks` ticks (it went away again) loses its hold, and so does one
+// whose reports do not gain on this node: the same index again, an older one, or progress slower
+// than this node's commit index moves.
+BOOST_AUTO_TEST_CASE(catch_up_hold_expires_unless_the_peer_gains) {
+    CatchUpHolds holds;
+    holds.start(2, 100, 10);
+    BOOST_TEST(!holds.progressed(2, 150, 1000, 10));  // lag 850: the lowest yet, renewed
+    tick_n(holds, 5);
+    BOOST_TEST(!holds.progressed(2, 150, 1000, 10));  // the same index again
+    BOOST_TEST(!holds.progressed(2, 120, 1000, 10));  // an older one
+    BOOST_TEST(!holds.progressed(2, 200, 1100, 10));  // moved up 50 while 100 more committed
+    BOOST_TEST(floor_of(holds) == 201u);              // it still moves the hold up
+    tick_n(holds, 4);
+    BOOST_TEST(holds.tick());  // 10 ticks since its lag was lowest
+    BOOST_TEST(holds.empty());
+    BOOST_TEST(floor_of(holds) == 0u);
+}
+
+// A peer that keeps closing in keeps its hold for as long as it takes, past any fixed deadline: a
+// follower on a slow disk still replaying the log when `ticks` ticks have passed finishes from the
+// log, not from a second snapshot.
+BOOST_AUTO_TEST_CASE(catch_up_hold_renews_while_the_peer_gains) {
+    CatchUpHolds holds;
+    holds.start(2, 100, 10);
+    Index committed = 10'000;
+    Index acked = 100;
+    for (int round = 0; round < 50; ++round) {  // 450 ticks, 45 times the first deadline
+        tick_n(holds, 9);
+        committed += 100;  // the writes go on...
+        acked += 150;      // ...and the peer learns faster
+        BOOST_TEST_REQUIRE(!holds.progressed(2, acked, committed, 10));
+    }
+    BOOST_TEST(floor_of(holds) == acked + 1);
+    tick_n(holds, 9);
+    BOOST_TEST(holds.tick());  // then silence: expired 10 ticks after the last gain
+}
+
+// What a hold keeps is bounded by the peer's lag, not by time: a peer that reports often but falls
+// behind (slower than the writes) renews nothing, however much it moves up.
+BOOST_AUTO_TEST_CASE(catch_up_hold_of_a_peer_slower_than_the_writes_expires) {
+    CatchUpHolds holds;
+    holds.start(2, 100, 10);
+    BOOST_TEST(!holds.progressed(2, 110, 200, 10));  // lag 90
+    Index committed = 200;
+    Index acked = 110;
+    for (int t = 1; t < 10; ++t) {
+        committed += 20;
+        acked += 10;
+        BOOST_TEST(!holds.progressed(2, acked, committed, 10));
+        BOOST_TEST_REQUIRE(!holds.tick(), "expired early, at tick " << t);
+    }
+    BOOST_TEST(holds.tick());
+    BOOST_TEST(holds.empty());
 }
