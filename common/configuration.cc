@@ -104,6 +104,9 @@ namespace {
 // member_identity).
 std::optional<std::string> replaced_since(const ConfigChange& change, const Member& m) {
     if (!change.member_identity || *change.member_identity == m.identity) return std::nullopt;
+    if (*change.member_identity == ConfigChange::kNotAMember)
+        return "node " + std::to_string(change.id) +
+               " was not a member when this request was made: it joined since (send it again to act on it)";
     return "node " + std::to_string(change.id) +
            " is not the member this request was made for: it was replaced since (another data dir)";
 }
@@ -177,7 +180,8 @@ std::string Configuration::str() const {
         if (m.auto_promote) out += "(promote when caught up)";
         if (m.identity != 0) {
             char dir[32];
-            std::snprintf(dir, sizeof dir, " [data dir %016llx]", static_cast<unsigned long long>(m.identity));
+            std::snprintf(dir, sizeof dir, " [data dir %016llx]",
+                          static_cast<unsigned long long>(m.identity));
             out += dir;
         }
     }
@@ -295,11 +299,26 @@ std::string encode_config_request(const ConfigChange& change) {
     return std::string(out.begin(), out.end());
 }
 
+// An entry keeps the identity a promote or remove was made for (ConfigChange::member_identity),
+// so that the engines that void entries when they apply them (basic Paxos, Multi-Paxos: one
+// placed against an older configuration than the one it lands in) refuse one that reaches the log
+// after its member was replaced or a newcomer took the id. The field goes between the change and the
+// configuration, marked by a byte no configuration version takes, so entries written before it decode as
+// before:
+//     tag | change | [kMemberIdentityMark | u64 member identity] | configuration
+namespace {
+constexpr std::uint8_t kMemberIdentityMark = 0x80;
+}  // namespace
+
 std::string encode_config_entry(const ConfigEntry& entry) {
     Bytes out;
     Writer w(out);
     w.u8(kConfigEntryTag);
     write_change(w, entry.change);
+    if (entry.change.member_identity) {
+        w.u8(kMemberIdentityMark);
+        w.u64(*entry.change.member_identity);
+    }
     encode_configuration(entry.config, out);
     return std::string(out.begin(), out.end());
 }
@@ -313,6 +332,12 @@ std::optional<ConfigEntry> decode_config_entry(std::string_view payload) {
     if (r.u8() != kConfigEntryTag) return std::nullopt;
     auto change = read_change(r);
     if (!change) return std::nullopt;
+    if (r.remaining() > 0 &&
+        static_cast<std::uint8_t>(payload[payload.size() - r.remaining()]) == kMemberIdentityMark) {
+        (void)r.u8();
+        change->member_identity = r.u64();
+        if (!r.ok() || change->kind == ConfigChange::Kind::add_learner) return std::nullopt;
+    }
     const std::size_t used = payload.size() - r.remaining();
     std::string why;
     auto config =
@@ -320,7 +345,8 @@ std::optional<ConfigEntry> decode_config_entry(std::string_view payload) {
                                  reinterpret_cast<const std::uint8_t*>(payload.data()) + used, r.remaining()),
                              why);
     if (!config || !change_shows_in(*change, *config)) return std::nullopt;
-    if (change->kind == ConfigChange::Kind::add_learner) change->identity = config->find(change->id)->identity;
+    if (change->kind == ConfigChange::Kind::add_learner)
+        change->identity = config->find(change->id)->identity;
     return ConfigEntry{std::move(*change), std::move(*config)};
 }
 

@@ -82,7 +82,13 @@ struct ConfigChange {
     // delivered late, would otherwise remove or promote the replacement (simulator seed 733100660
     // with membership changes: a forwarded "remove 3" meant for the node whose disk died arrived
     // again 7 s later and removed its replacement, which left two voters, one of them dead).
+    // kNotAMember if that node knew no member under the id: refused once one is there (basic Paxos
+    // seed 55000209: a node that had already learned of node 2's removal took a retried "remove 2"
+    // and placed it once the replacement had joined, and it removed the replacement). The entry
+    // keeps it too (encode_config_entry), for the engines that check entries again when they
+    // apply them.
     std::optional<std::uint64_t> member_identity = std::nullopt;
+    static constexpr std::uint64_t kNotAMember = ~std::uint64_t{0};  // never a data dir's identity
 
     friend bool operator==(const ConfigChange&, const ConfigChange&) = default;
 };

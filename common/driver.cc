@@ -134,12 +134,14 @@ void Driver::submit(std::optional<Stamp> stamp, std::string payload, Completion 
 }
 
 // A promote or remove names the member as this node knows it now (ConfigChange::member_identity),
-// so that the request, however late it is placed, never applies to a replacement under the same id.
+// or that it knows none, so that the request, however late it is placed, never applies to a
+// replacement or newcomer under the same id.
 void Driver::submit_config_change(std::optional<Stamp> stamp, const ConfigChange& change, Completion done) {
     ConfigChange request = change;
-    if (request.kind != ConfigChange::Kind::add_learner && !request.member_identity)
-        if (const Member* m = engine_->configuration().find(request.id))
-            request.member_identity = m->identity;
+    if (request.kind != ConfigChange::Kind::add_learner && !request.member_identity) {
+        const Member* m = engine_->configuration().find(request.id);
+        request.member_identity = m ? m->identity : ConfigChange::kNotAMember;
+    }
     submit_command(stamp, encode_config_request(request), std::move(done), true);
 }
 

@@ -48,12 +48,13 @@ std::uint32_t to_ticks(std::uint32_t ms, std::uint32_t tick_ms) {
     return std::max<std::uint32_t>(1, (ms + tick_ms - 1) / tick_ms);
 }
 
-// A fresh, non-zero id for this process start: commands this node stamps must never collide
-// with those of its previous incarnations (their seqs restart at 1).
+// A fresh id for this process start: commands this node stamps must never collide with those of its
+// previous incarnations (their seqs restart at 1). Never 0, nor ConfigChange::kNotAMember: a new
+// data dir takes one as its identity.
 std::uint64_t fresh_session_id() {
     std::random_device rd;
     std::uint64_t id = 0;
-    while (id == 0) id = (std::uint64_t{rd()} << 32) ^ rd();
+    while (id == 0 || id == ConfigChange::kNotAMember) id = (std::uint64_t{rd()} << 32) ^ rd();
     return id;
 }
 

@@ -153,12 +153,12 @@ BOOST_AUTO_TEST_CASE(a_configuration_names_each_added_member_by_its_data_dir) {
     const Configuration with4 = entry->config.with(promote(4));
     BOOST_TEST(with4.find(4)->identity == 44u);  // a promotion keeps it
 
-    BOOST_TEST(boot.is_voter(SelfId{3, 33, false}));      // a bootstrap member
+    BOOST_TEST(boot.is_voter(SelfId{3, 33, false}));  // a bootstrap member
     BOOST_TEST(!boot.names_another(SelfId{3, 33, false}));
-    BOOST_TEST(!boot.is_voter(SelfId{3, 99, true}));      // its replacement, relearning the log
+    BOOST_TEST(!boot.is_voter(SelfId{3, 99, true}));  // its replacement, relearning the log
     BOOST_TEST(boot.names_another(SelfId{3, 99, true}));
     BOOST_TEST(with4.is_voter(SelfId{4, 44, true}));
-    BOOST_TEST(with4.names_another(SelfId{4, 45, true}));  // 4 replaced again: a new data dir
+    BOOST_TEST(with4.names_another(SelfId{4, 45, true}));   // 4 replaced again: a new data dir
     BOOST_TEST(with4.is_voter(SelfId{4, 0, true}));         // identity unknown: not checked
     BOOST_TEST(!with4.names_another(SelfId{5, 55, true}));  // not named at all
 
@@ -199,8 +199,9 @@ BOOST_AUTO_TEST_CASE(a_request_made_for_a_replaced_member_is_refused) {
     const Configuration replaced = boot.with(remove(3)).with(add3).with(promote(3));
     const auto refused = replaced.refuse(remove3);
     BOOST_REQUIRE(refused.has_value());
-    BOOST_TEST(*refused ==
-               "node 3 is not the member this request was made for: it was replaced since (another data dir)");
+    BOOST_TEST(
+        *refused ==
+        "node 3 is not the member this request was made for: it was replaced since (another data dir)");
     ConfigChange promote3 = promote(3);
     promote3.member_identity = 0;
     BOOST_TEST(boot.with(remove(3)).with(add3).refuse(promote3).has_value());
@@ -217,10 +218,61 @@ BOOST_AUTO_TEST_CASE(a_request_made_for_a_replaced_member_is_refused) {
     auto back = ballot::decode_config_request(ballot::encode_config_request(remove3));
     BOOST_REQUIRE(back.has_value());
     BOOST_TEST((*back == remove3));
+    // A request made where the id named no member is refused once one has joined under it.
+    ConfigChange remove4 = remove(4);
+    remove4.member_identity = ConfigChange::kNotAMember;
+    BOOST_TEST(*boot.refuse(remove4) == "node 4 is not a member");
+    ConfigChange add4 = add(4);
+    add4.identity = 77;
+    BOOST_TEST(
+        *boot.with(add4).refuse(remove4) ==
+        "node 4 was not a member when this request was made: it joined since (send it again to act on it)");
     // Only a promote or remove names a member that way.
     ConfigChange odd = add(5);
     odd.member_identity = 0;
     BOOST_TEST(!ballot::decode_config_request(ballot::encode_config_request(odd)).has_value());
+}
+
+// The entry a request becomes keeps the identity it was made for, so that an engine that checks
+// entries again when it applies them (basic Paxos and Multi-Paxos void one placed against an older
+// configuration) refuses a "remove 2" made for the first node 2 that reaches the log after the
+// replacement joined. Entries written before the field decode as before.
+BOOST_AUTO_TEST_CASE(an_entry_keeps_the_member_identity_its_request_was_made_for) {
+    const Configuration boot = Configuration::of_voters({1, 2, 3});
+    ConfigChange remove2 = remove(2);
+    remove2.member_identity = 0;  // bootstrap node 2
+    std::string why;
+    const auto command = ballot::make_config_entry_command(request(remove2), boot, why);
+    BOOST_REQUIRE(command.has_value());
+    const auto entry = ballot::config_entry_of(*command);
+    BOOST_REQUIRE(entry.has_value());
+    BOOST_TEST(entry->change.member_identity.value_or(99) == 0u);
+    BOOST_TEST((entry->config == boot.with(remove2)));
+
+    // What an engine checks when the entry lands in a configuration where node 2 was replaced:
+    ConfigChange add2 = add(2, true);
+    add2.identity = 66;
+    const Configuration replaced = boot.with(remove(2)).with(add2).with(promote(2));
+    BOOST_TEST((replaced.with(entry->change) == entry->config));  // the same result...
+    BOOST_TEST(replaced.refuse(entry->change).has_value());       // ...but not the same member
+
+    // Round trips, with and without the field; an add never carries it.
+    const ballot::ConfigEntry unnamed{remove(2), boot.with(remove(2))};
+    for (const auto& e : {*entry, unnamed}) {
+        const auto back = ballot::decode_config_entry(ballot::encode_config_entry(e));
+        BOOST_REQUIRE(back.has_value());
+        BOOST_TEST((*back == e));
+    }
+    ballot::ConfigEntry odd{add(5), boot.with(add(5))};
+    odd.change.member_identity = 0;
+    BOOST_TEST(!ballot::decode_config_entry(ballot::encode_config_entry(odd)).has_value());
+    // An entry as written before the field (tag, change, configuration) names no member identity.
+    BOOST_TEST(!ballot::decode_config_entry(ballot::encode_config_entry(unnamed))->change.member_identity);
+    // No prefix of a named entry decodes.
+    const std::string named = ballot::encode_config_entry(*entry);
+    for (std::size_t n = 0; n < named.size(); ++n)
+        BOOST_TEST(!ballot::decode_config_entry(named.substr(0, n)).has_value(),
+                   "prefix of " << n << " bytes");
 }
 
 BOOST_AUTO_TEST_CASE(a_joining_node_learns_the_log_as_a_learner_and_is_promoted_when_caught_up) {
@@ -678,7 +730,8 @@ BOOST_AUTO_TEST_CASE(paxos_a_learner_hands_its_clients_commands_to_the_voters) {
     EngineCluster c("paxos", 3, 23, small_timeouts());
     settled_proposer(c, "paxos");
     const NodeId n4 = c.add_joining_node();
-    BOOST_REQUIRE(!c.engine(2).propose_config_change(1, request(add(n4, /*auto_promote=*/false))).has_value());
+    BOOST_REQUIRE(
+        !c.engine(2).propose_config_change(1, request(add(n4, /*auto_promote=*/false))).has_value());
     c.collect();
     BOOST_REQUIRE(all_apply(c, {1, 2, 3, n4}, [&](const Configuration& k) { return k.contains(n4); }));
     BOOST_REQUIRE(!c.engine(n4).configuration().is_voter(n4));

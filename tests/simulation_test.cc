@@ -385,6 +385,10 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "and removed its replacement, leaving two voters, one of them dead (common/configuration.h: "
          "ConfigChange::member_identity)",
          true},
+        {"paxos", 55000209,
+         "a retried \"remove 2\" taken by a node that already knew node 2 removed named no member; "
+         "placed once the replacement had joined, it removed the replacement, and with node 1's disk "
+         "dead nothing could be chosen again (common/configuration.h: ConfigChange::kNotAMember)"},
     };
     for (const Regression& r : regressions) {
         if (!has_engine(r.engine)) continue;
