@@ -126,8 +126,15 @@ struct Connection {
     // Expires when the first delayed frame is due; cancelled when a frame enters an empty line.
     asio::steady_timer delay_timer;
     NodeId peer;
-    Bytes queue;             // control frames, framed, waiting for the writer
-    std::deque<Bytes> bulk;  // bulk frames, each framed, written one per socket write
+    Bytes queue;  // control frames, framed, waiting for the writer
+    // Bulk frames, each framed, written one per socket write; each goes once every control frame
+    // queued before it has been handed to the socket (`after`: control_writes then).
+    struct BulkFrame {
+        Bytes frame;
+        std::uint64_t after = 0;
+    };
+    std::deque<BulkFrame> bulk;
+    std::uint64_t control_writes = 0;  // socket writes of control frames so far
     std::size_t bulk_bytes = 0;
     bool unsent_limited = false;  // TCP_NOTSENT_LOWAT is set (bulk frames are queued)
     bool closed = false;
@@ -636,19 +643,30 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         }
     }
 
-    // Sends what is queued: every control frame first, all in one write; then at most one bulk
-    // frame per write, so a control frame queued meanwhile goes next (see the header comment).
+    // Sends what is queued: every control frame queued, all in one write, then one bulk frame,
+    // and so on: a control frame waits for at most one bulk frame (see the header comment), and
+    // a bulk frame for at most one write of control frames, the one that carries every control
+    // frame queued before it (so no frame overtakes one sent before it). Control frames first
+    // whenever both waited starved the bulk lane under steady control traffic: a Multi-Paxos
+    // follower on a slow disk, answering Accepts, sent no snapshot acknowledgement for 5 s, and
+    // the leader took the transfer as lost and sent a second snapshot.
     static awaitable<void> writer(std::shared_ptr<Impl> me, std::shared_ptr<Connection> c) {
         Bytes writing;
+        bool bulk_turn = false;  // the last write was of control frames
         while (!c->closed) {
             me->limit_unsent(*c, !c->bulk.empty());
-            if (!c->queue.empty()) {
-                writing.clear();
-                std::swap(writing, c->queue);
-            } else if (!c->bulk.empty()) {
-                writing = std::move(c->bulk.front());
+            const bool bulk_ready =
+                !c->bulk.empty() && (c->bulk.front().after <= c->control_writes || c->queue.empty());
+            if (bulk_ready && (bulk_turn || c->queue.empty())) {
+                writing = std::move(c->bulk.front().frame);
                 c->bulk.pop_front();
                 c->bulk_bytes -= writing.size();
+                bulk_turn = false;
+            } else if (!c->queue.empty()) {
+                writing.clear();
+                std::swap(writing, c->queue);
+                ++c->control_writes;
+                bulk_turn = true;
             } else {
                 co_await c->wake.async_wait(tuple_awaitable);
                 continue;
@@ -729,7 +747,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     static void enter_lane(Connection& c, Bytes frame, bool bulk) {
         bool was_idle = c.idle();
         if (bulk) {
-            c.bulk.push_back(std::move(frame));
+            // Behind the control frames queued now: the next control write carries them.
+            c.bulk.push_back({std::move(frame), c.control_writes + (c.queue.empty() ? 0 : 1)});
         } else {
             c.delayed_control_bytes -= frame.size();
             c.queue.insert(c.queue.end(), frame.begin(), frame.end());

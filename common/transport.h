@@ -25,9 +25,10 @@
 // - Control (send, announce_mark): a bounded per-peer queue (max_queue_bytes); the writer sends
 //   everything queued with one socket write. Frames arrive in order while the connection lives.
 // - Bulk (send_bulk): its own bounded per-peer queue (max_bulk_queue_bytes) of whole frames. The
-//   writer sends every queued control frame before any bulk frame, and at most one bulk frame
-//   per socket write, so a control frame queued behind bulk traffic waits in this process for at
-//   most the rest of one bulk frame. Bulk frames to one peer arrive in order on a connection,
+//   writer takes turns: every queued control frame in one socket write, then one bulk frame, and
+//   so on, so a control frame queued behind bulk traffic waits in this process for at most the
+//   rest of one bulk frame, and steady control traffic cannot starve the bulk lane (a snapshot
+//   acknowledgement once waited 5 s for it). Bulk frames to one peer arrive in order on a connection,
 //   but may be dropped: when the bulk queue is full, and whatever is queued when the connection
 //   closes. The snapshot layer above retransmits or restarts its transfer.
 // Sending never blocks. Frames to a peer that is not connected, or whose queue is full, are

@@ -202,6 +202,40 @@ BOOST_AUTO_TEST_CASE(a_control_frame_overtakes_the_queued_bulk_frames) {
         if (a.bulk) BOOST_TEST(seq_of(a.payload) == expected++);
 }
 
+// The other way round: a bulk frame is not starved by control frames that keep coming (a
+// follower answering a stream of Accepts while it acknowledges snapshot chunks), and it overtakes
+// none queued before it. A control frame is queued on every turn of the io loop, so there is always
+// one waiting when a write ends; the bulk frame, queued with the 10th, goes right after the write
+// that carries the 10th, not once the stream stops.
+BOOST_AUTO_TEST_CASE(steady_control_traffic_does_not_starve_the_bulk_lane) {
+    Pair p;
+    constexpr std::uint32_t kStream = 2000;
+    constexpr std::uint32_t kBulkWith = 10;
+    std::uint32_t sent = 0;
+    std::function<void()> send_one = [&] {
+        if (sent == kStream) return;
+        p.n1->send(2, numbered(sent, 100));
+        if (sent == kBulkWith) BOOST_TEST(p.n1->send_bulk(2, numbered(7, 1000)));
+        ++sent;
+        asio::post(p.io, send_one);
+    };
+    send_one();
+    BOOST_REQUIRE(run_until(p.io, [&] { return p.inbox2.arrivals.size() == kStream + 1; }));
+    std::optional<std::size_t> bulk_at;
+    std::uint32_t expected = 0;
+    for (std::size_t i = 0; i < p.inbox2.arrivals.size(); ++i) {
+        const Arrival& a = p.inbox2.arrivals[i];
+        if (a.bulk)
+            bulk_at = i;
+        else
+            BOOST_TEST(seq_of(a.payload) == expected++);  // control order is kept
+    }
+    BOOST_REQUIRE(bulk_at.has_value());
+    BOOST_TEST_MESSAGE("the bulk frame arrived after " << *bulk_at << " control frames");
+    BOOST_TEST(*bulk_at > kBulkWith);    // after every control frame sent before it
+    BOOST_TEST(*bulk_at < kStream / 2);  // not starved until the stream stopped
+}
+
 BOOST_AUTO_TEST_CASE(a_full_bulk_queue_drops_new_frames_and_leaves_control_frames_alone) {
     TransportOptions options;
     options.max_bulk_queue_bytes = 3 * (1000 + 5);
@@ -566,7 +600,8 @@ BOOST_AUTO_TEST_CASE(a_member_admits_an_unknown_node_only_if_it_has_applied_more
     BOOST_TEST(!n2.connected(4));
     applied4 = 51;  // node 4 applied its own addition, which node 2 has not
     BOOST_REQUIRE(run_until(io, [&] { return n2.connected(4) && n4.connected(2); }));
-    BOOST_TEST(log2.contains("node 4 is not in this node's configuration but has applied more of the log (51 > 50)"));
+    BOOST_TEST(log2.contains(
+        "node 4 is not in this node's configuration but has applied more of the log (51 > 50)"));
     n4.send(2, text("entries"));
     BOOST_REQUIRE(run_until(io, [&] { return inbox2.count(false) == 1; }));
     n2.stop();
