@@ -12,7 +12,14 @@ namespace ballot::multipaxos {
 // next goes when it acknowledges this one, or after retry_ticks if that was lost. A first missing
 // slot this node has trimmed is served by its snapshot instead (README "Snapshots and
 // compaction"), and no Chosen goes while the peer still lacks it: it could not deliver them.
+//
+// A report below the snapshot a transfer delivered to the peer was made before the install (the
+// installed snapshot is durable, so the peer's prefix never falls below it again), and can arrive
+// after the transfer's acknowledgement (a reply held for an fsync on a slow disk, or one lost
+// and resent): acting on it would send a second snapshot (ballot-bench --fail-follower-for 60
+// --slow-follower-disk 200: one 137 ms after the first).
 void Leader::catch_up(NodeId id, Peer& peer, Index chosen, bool behind, std::uint64_t now) {
+    if (chosen < peer.installed) return;
     peer.chosen = chosen;
     out_.peer_learned(id, chosen);
     if (!behind || chosen >= learner_.commit_index()) return;

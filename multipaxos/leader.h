@@ -175,6 +175,7 @@ private:
         Index next = 1;                       // first slot not yet sent in this ballot
         std::deque<InflightAccept> inflight;  // bounded by max_inflight_messages
         Index chosen = 0;                     // its reported chosen prefix
+        Index installed = 0;                  // the latest snapshot a transfer from us delivered
         Index accepted = 0;                   // the highest slot it acknowledged (Accepted) in this ballot
         Index told_chosen = 0;                // the chosen prefix last sent to it (Accept, Heartbeat)
         // The highest slot a client of this peer waits for it to learn chosen: the slot given to a

@@ -218,6 +218,7 @@ void Leader::snapshot_delivered(NodeId to, Index slot) {
     auto it = peers_.find(to);
     if (it == peers_.end()) return;
     it->second.chosen = std::max(it->second.chosen, slot);
+    it->second.installed = std::max(it->second.installed, slot);
     it->second.catchup_end = 0;  // the next acknowledgement gets Chosen values after the snapshot
 }
 

@@ -1378,6 +1378,27 @@ BOOST_AUTO_TEST_CASE(compaction_never_passes_a_transfer_in_flight) {
     BOOST_TEST(c.installs() == 1u);  // one outage, one snapshot
 }
 
+// A report the peer made before its install (its prefix then below the snapshot) can arrive after
+// the transfer's acknowledgement. It asks for no second snapshot: the installed one is durable, so
+// the peer's prefix never falls below it again.
+BOOST_AUTO_TEST_CASE(a_report_sent_before_the_install_asks_for_no_second_snapshot) {
+    SnapshotCluster c = mp_cluster(3, snap_config(2));
+    const SlowTransfer t = slow_transfer(c);
+    const NodeId l = t.leader;
+    const Index before = c.status(3).commit_index;
+    BOOST_REQUIRE(before < t.s);
+    c.heal();
+    c.end_transfer(l, 3);
+    const int asks = c.asks(l, 3);
+    const Epoch e = c.status(l).epoch;
+    const Ballot b{e.round, e.node};
+    BOOST_REQUIRE(c.deliver(InFlight{3, l, mp::encode(mp::HeartbeatAck{b, 0, before, true})}));
+    c.stabilize();
+    BOOST_TEST(c.asks(l, 3) == asks);
+    BOOST_REQUIRE(c.run_until([&] { return c.applied_data(3) == c.applied_data(l); }));
+    BOOST_TEST(c.installs() == 1u);
+}
+
 // A peer that installed the leader's snapshot and then learns nothing (it went away again) holds
 // compaction back for snapshot_retry_ticks at most: it cannot pin the log, and its memory, for ever.
 BOOST_AUTO_TEST_CASE(a_catch_up_hold_expires) {
