@@ -79,16 +79,18 @@ bool MultiPaxos::step(NodeId from, std::span<const std::uint8_t> payload) {
 // reason Raft's votes for nobody (raft.cc, simulator seed 5416: a replaced node relearning the log
 // takes itself for a voter of its old identity's configuration, and promises from nodes that know
 // nothing would complete its phase 1); nor, with identities in the configuration, a node one of
-// whose configurations still to govern names its id for another data dir (knows_itself: such a
-// Prepare or Poll is taken and answered with a ChosenRequest, not a promise or a vote;
-// on(Prepare), on(Poll), catch_up.cc). Also a TakeOver from the leader this node follows, which a
+// whose configurations still to govern names its id for another data dir. Both take such a
+// Prepare or Poll and answer it with a ChosenRequest, not a promise or a vote (knows_itself;
+// on(Prepare), on(Poll), catch_up.cc): a joined voter restarted with no chosen prefix (so no
+// configuration) once left every Poll unanswered, and the only other live voter could not lead
+// without it (simulator seed 56000557). Also a TakeOver from the leader this node follows, which a
 // leader whose removal took effect sends.
 bool MultiPaxos::admitted(NodeId from, const Message& m) const {
     if (members_.contains(from) || configs_.latest().contains(from)) return true;
     if (std::holds_alternative<Accept>(m) || std::holds_alternative<Heartbeat>(m) ||
         std::holds_alternative<Chosen>(m) || std::holds_alternative<ChosenValues>(m))
         return true;
-    if (std::holds_alternative<Prepare>(m) || std::holds_alternative<Poll>(m)) return !configs_.empty();
+    if (std::holds_alternative<Prepare>(m) || std::holds_alternative<Poll>(m)) return true;
     return std::holds_alternative<TakeOver>(m) && from == known_leader_;
 }
 

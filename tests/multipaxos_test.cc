@@ -434,6 +434,25 @@ BOOST_AUTO_TEST_CASE(a_candidate_at_work_is_not_deposed_by_a_poll) {
     BOOST_TEST(poll_reply(2));  // nothing heard for the minimum election timeout
 }
 
+// A node that knows no configuration (a joined node with no chosen prefix yet, as after a restart
+// that kept no chosen mark) answers a Poll or a Prepare with a ChosenRequest, never a vote or a
+// promise, and learns from the asker. It once dropped them: a joined voter restarted so left every
+// Poll unanswered, and the only other live voter could not lead without it (simulator seed
+// 56000557).
+BOOST_AUTO_TEST_CASE(a_node_that_knows_no_configuration_asks_a_poller_for_the_chosen_values) {
+    EngineCluster c("multipaxos", 3, 1, small_config());
+    const NodeId n4 = c.add_joining_node();
+    BOOST_REQUIRE(c.engine(n4).configuration().empty());
+    const Ballot b{engine(c, 1).status().epoch.round + 10, 1};
+    for (const mp::Message& m : {mp::Message{mp::Poll{b}}, mp::Message{mp::Prepare{b, 1}}}) {
+        c.deliver(InFlight{1, n4, mp::encode(m)});
+        auto out = c.take_if([&](const InFlight& x) { return x.from == n4; });
+        BOOST_REQUIRE_EQUAL(out.size(), 1u);
+        BOOST_TEST(out.front().to == 1u);
+        BOOST_TEST(is<mp::ChosenRequest>(out.front()));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(dueling_proposers_resolve_by_backoff_across_seeds) {
     int seeds_with_duel = 0;
     for (std::uint64_t seed = 1; seed <= 50; ++seed) {

@@ -389,6 +389,10 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "a retried \"remove 2\" taken by a node that already knew node 2 removed named no member; "
          "placed once the replacement had joined, it removed the replacement, and with node 1's disk "
          "dead nothing could be chosen again (common/configuration.h: ConfigChange::kNotAMember)"},
+        {"multipaxos", 56000557,
+         "a joined voter restarted with no chosen prefix, so no configuration, dropped every Poll; "
+         "with the third voter's disk dead, the only other live voter could not lead without it "
+         "(multipaxos/multipaxos.cc: admitted, a Poll or Prepare is answered with a ChosenRequest)"},
     };
     for (const Regression& r : regressions) {
         if (!has_engine(r.engine)) continue;
