@@ -8,6 +8,7 @@
 // applies, and after every event each node's status (check_step()).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -152,6 +153,8 @@ private:
         std::unique_ptr<RecordingStateMachine> sm;
         std::unique_ptr<Driver> driver;
         std::uint64_t paused_until_us = 0;
+        // What came for the process while it was paused, in arrival order (on_node).
+        std::deque<std::function<void()>> deferred;
         std::optional<EngineStatus> last_status;  // after the previous step, this incarnation
         Index last_snapshot_index = 0;            // checked against the cluster's record (below)
         Index last_applied = 0;                   // within this incarnation: never goes back
@@ -169,6 +172,7 @@ private:
     void schedule_tick(NodeId id, std::uint64_t incarnation);
     // Runs `action` on the node's thread: now, or when the node resumes if it is paused.
     void on_node(NodeId id, std::function<void()> action);
+    void run_deferred(NodeId id);
     // Runs a call into the node's driver. A broken invariant (common/assert.h) stops the node, as
     // it stops the real process (common/node.cc), and is reported as a violation.
     void guarded(NodeId id, const std::function<void()>& call);
