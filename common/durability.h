@@ -28,6 +28,16 @@ std::error_code sync_file(int fd, Durability durability);
 // fdatasync(fd): the file's bytes, and its size, are durable. Under unsafe_no_fsync, nothing.
 std::error_code sync_data(int fd, Durability durability);
 
+// Write-behind for a big file written in one go (a snapshot): waits until the writeback the
+// kernel already started for bytes [0, end) is done, then starts writeback of the rest of them
+// (sync_file_range WAIT_BEFORE | WRITE; RocksDB's bytes_per_sync does the same). It promises no
+// durability (no metadata, no cache flush; the file's fsync still does that). What it buys: a
+// file written this way every MiB or so never has more than about two MiB in flight, so its
+// final fsync is short, and the log's fdatasyncs (of this node, and of any node sharing the
+// disk) wait behind a MiB of it, not behind the whole file. Under unsafe_no_fsync, nothing. Not
+// counted by sync_calls_made(); slowed by --slow-disk-factor like a sync.
+std::error_code write_behind(int fd, std::uint64_t end, Durability durability);
+
 // How many fsync and fdatasync calls this process has made through the two functions above: lets
 // tests check that unsafe_no_fsync really makes none.
 std::uint64_t sync_calls_made();

@@ -3,6 +3,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 namespace ballot {
 
 ThreadSnapshotWorker::ThreadSnapshotWorker(boost::asio::io_context& io)
@@ -30,6 +35,15 @@ void ThreadSnapshotWorker::stop() {
 }
 
 void ThreadSnapshotWorker::loop() {
+    // Background work yields the CPU to the request path: this thread (and only it: on Linux a
+    // thread has its own nice value) runs kWorkerNice below the thread that started it (Linux
+    // caps the value at 19). RocksDB lowers its compaction threads' priority for the same reason.
+    // Lowering one's own priority needs no privilege; were it refused, the worker would run at
+    // the runtime's priority, as it did before, so the result is not checked.
+    const auto self = static_cast<id_t>(::gettid());
+    errno = 0;
+    const int inherited = ::getpriority(PRIO_PROCESS, self);
+    if (errno == 0) (void)::setpriority(PRIO_PROCESS, self, inherited + kWorkerNice);
     for (;;) {
         Job job;
         {

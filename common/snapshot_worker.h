@@ -30,6 +30,13 @@ public:
 // The real one: a thread of its own, completions posted to the node's io_context.
 class ThreadSnapshotWorker final : public SnapshotWorker {
 public:
+    // How far below the runtime's CPU priority the worker thread runs, in nice steps (nice 0 is
+    // the default, 19 the lowest priority). The worker decodes the snapshots peers send and writes
+    // and fsyncs every snapshot file; at the runtime's priority that work competed with the
+    // request path for the CPU and raised write p99 while a follower caught up
+    // (ballot-bench --fail-follower-for).
+    static constexpr int kWorkerNice = 10;
+
     explicit ThreadSnapshotWorker(boost::asio::io_context& io);
     // stop()
     ~ThreadSnapshotWorker() override;
