@@ -81,6 +81,6 @@ BOOST_AUTO_TEST_CASE(the_worker_thread_yields_the_cpu_to_the_runtime) {
     // Raised to kWorkerNice, or to the lowest priority when the runtime's is already close to it;
     // never left at the runtime's own.
     BOOST_TEST(worker_nice == std::min(runtime_nice + ThreadSnapshotWorker::kWorkerNice, 19));
-    BOOST_TEST(worker_nice > runtime_nice);
+    if (runtime_nice < 19) BOOST_TEST(worker_nice > runtime_nice);  // a test run under nice 19 has no room below
     BOOST_TEST(nice_of_this_thread() == runtime_nice);  // the runtime's thread is left as it was
 }
