@@ -226,6 +226,7 @@ NodeReport node_report(const Node& node) {
     text("data_dir_identity", hex16(node.data_dir_identity()));
     text("member_identities", identities_text(config));
     number("uptime_in_seconds", node.uptime_seconds());
+    text("mem_allocator", mem_allocator());
     return r;
 }
 

@@ -1,5 +1,9 @@
 #include "common/version.h"
 
+#include <dlfcn.h>
+
+#include <cstddef>
+
 #include "ballot_git_commit.h"  // generated at build time (cmake/git_commit.cmake)
 
 namespace ballot {
@@ -8,6 +12,18 @@ std::string project_version() { return BALLOT_VERSION; }
 
 std::string version_line(const std::string& binary) {
     return binary + " " + BALLOT_VERSION + " (" + BALLOT_GIT_COMMIT + ")";
+}
+
+// Asked of the running process rather than of the build: jemalloc's mallctl() is there only when
+// jemalloc is linked in (or preloaded), and it knows its own version.
+std::string mem_allocator() {
+    using Mallctl = int (*)(const char*, void*, std::size_t*, void*, std::size_t);
+    auto mallctl = reinterpret_cast<Mallctl>(::dlsym(RTLD_DEFAULT, "mallctl"));
+    if (!mallctl) return "libc";
+    const char* version = nullptr;
+    std::size_t size = sizeof(version);
+    if (mallctl("version", &version, &size, nullptr, 0) != 0 || !version) return "jemalloc";
+    return std::string("jemalloc-") + version;
 }
 
 }  // namespace ballot

@@ -8,6 +8,7 @@ packages=(
   libspdlog-dev
   libedit-dev          # ballot-client's line editing and history
   libssl-dev           # OpenSSL: TLS (common/tls.cc) and constant-time password comparison (kv/auth.cc)
+  libjemalloc-dev      # ballot-server's allocator (kv/CMakeLists.txt)
   openssl              # the openssl command: scripts/make-certs.sh (TLS tests, ballot-bench --tls)
   redis-tools          # redis-cli / redis-benchmark: end-to-end tests and the bench baseline
   redis-server         # the bench's optional --baseline redis reference row
