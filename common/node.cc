@@ -276,6 +276,7 @@ void Node::open() {
     d.retry_ticks = config.election_timeout_max_ticks;
     d.read_retry_ticks = std::max<std::uint32_t>(1, config.heartbeat_ticks / 2);
     d.snapshot_entries = options_.snapshot_entries;
+    d.snapshot_make_bytes_per_tick = static_cast<std::size_t>((options_.snapshot_rate_mib << 20) * options_.tick_ms / 1000);
     d.tick_ms = options_.tick_ms;
     // Cluster time counts this process's steady clock (common/cluster_clock.h): never the wall
     // clock, which may jump.

@@ -59,6 +59,8 @@ struct NodeOptions {
     // --snapshot-entries (0: only on BGSAVE) and --snapshot-trailing (SPEC defaults).
     std::uint64_t snapshot_entries = 100000;
     std::uint64_t snapshot_trailing = 10000;
+    // --snapshot-rate: MiB per second a snapshot is serialized at, at most (0: unpaced).
+    std::uint64_t snapshot_rate_mib = 25;
     // --link-delay: WAN emulation on every peer frame this node sends (common/link_delay.h).
     LinkDelay link_delay;
     // --http HOST:PORT: where this node serves its live view (common/live_view.h); port 0: off.

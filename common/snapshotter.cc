@@ -1,5 +1,7 @@
 #include "common/snapshotter.h"
 
+#include <algorithm>
+
 #include "common/driver.h"
 #include "common/random.h"
 
@@ -104,6 +106,8 @@ void Snapshotter::note_latest(const SnapshotFileInfo& info) {
 
 void Snapshotter::tick(std::uint64_t now_tick) {
     now_ = now_tick;
+    make_budget_ = options_.snapshot_make_bytes_per_tick;
+    feed_making();
     std::uint64_t timeout = options_.snapshot_transfer_timeout_ticks;
     std::vector<NodeId> silent;
     for (auto& [peer, out] : outgoing_)
@@ -162,14 +166,17 @@ bool Snapshotter::start_making(Index applied) {
     return true;
 }
 
-// Produces the next chunks while fewer than two are waiting for the disk: the state machine's
-// work is spread between apply batches, and at most two chunks are in memory.
+// Produces the next chunks while fewer than two are waiting for the disk and this tick's budget
+// lasts: the state machine's work is spread between apply batches and over ticks, and at most two
+// chunks are in memory. A chunk may overdraw the budget; the next tick starts afresh.
 void Snapshotter::feed_making() {
     Making* m = making_.get();
     if (!m) return;
-    while (!m->produced_last && m->in_flight < 2) {
+    const bool paced = options_.snapshot_make_bytes_per_tick > 0;
+    while (!m->produced_last && m->in_flight < 2 && (!paced || make_budget_ > 0)) {
         if (!state_machine_.snapshot_open()) return fail_making("the state machine dropped the snapshot");
-        SnapshotChunk chunk = state_machine_.snapshot_chunk(options_.snapshot_chunk_bytes);
+        SnapshotChunk chunk = state_machine_.snapshot_chunk(options_.snapshot_make_chunk_bytes);
+        if (paced) make_budget_ -= std::min(make_budget_, chunk.bytes.size());
         m->produced_last = chunk.last;
         ++m->in_flight;
         io_.worker->run([job = m->job, bytes = std::move(chunk.bytes)] { job->append(bytes); },

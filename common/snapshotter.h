@@ -6,8 +6,11 @@
 //  point-in-time view (StateMachine::begin_snapshot, copy-on-write in the KV) and hands it out in
 //  chunks between apply batches; the worker appends each chunk to `snapshot-<index>.tmp`, then
 //  fsyncs, renames and fsyncs the directory (common/snapshot_file.h). At most two chunks are
-//  waiting for the disk at any time, so memory stays bounded and writes go on meanwhile. Once the
-//  file is durable the engine hears snapshot_made() and may compact its log.
+//  waiting for the disk at any time, so memory stays bounded and writes go on meanwhile, and at
+//  most `snapshot_make_bytes_per_tick` are serialized per tick: the serializing runs on the
+//  runtime's thread, and unpaced it took that thread from the writes for as long as the worker
+//  kept up (RocksDB and CockroachDB rate-limit their background writes for the same reason).
+//  Once the file is durable the engine hears snapshot_made() and may compact its log.
 //
 //  SENDING. When the engine names a peer in Ready::snapshot_to, its latest durable snapshot file
 //  streams to that peer on the bulk lane (Network::send_bulk) in chunks of `snapshot_chunk_bytes`,
@@ -142,6 +145,9 @@ private:
     SnapshotHost& host_;
     const DriverOptions& options_;
     std::uint64_t now_ = 0;
+    // What making may still serialize this tick (snapshot_make_bytes_per_tick; refilled, never
+    // saved up, at each tick).
+    std::size_t make_budget_ = 0;
 
     std::optional<SnapshotFileInfo> latest_;  // the newest durable snapshot on this node
     Index last_attempt_ = 0;                  // index of the last snapshot started (made or failed)

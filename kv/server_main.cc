@@ -62,6 +62,7 @@ std::string usage() {
            "                     [--election-timeout-ms MIN-MAX] [--heartbeat-ms N] [--request-timeout-ms "
            "N]\n"
            "                     [--max-bulk-bytes N] [--snapshot-entries N] [--snapshot-trailing N]\n"
+           "                     [--snapshot-rate MIB_PER_S]\n"
            "                     [--restore-from SNAPSHOT-FILE] [--link-delay MS[:JITTER_MS]] [--version]\n"
            "                     [--requirepass-file FILE] [--admin-pass-file FILE] [--max-clients N]\n"
            "                     [--client-idle-timeout-s S] [--client-partial-request-timeout-ms MS]\n"
@@ -150,6 +151,8 @@ ServerArgs parse_args(int argc, char** argv) {
         "snapshot the state machine after this many entries applied (0: only on BGSAVE)")(
         "snapshot-trailing", po::value<std::string>()->default_value("10000"),
         "log entries kept below the latest snapshot for lagging peers")(
+        "snapshot-rate", po::value<std::string>()->default_value("25"),
+        "MiB per second a snapshot is made at, at most, so that making one never holds up writes (0: no limit)")(
         "restore-from", po::value<std::string>(),
         "build a NEW data dir from this snapshot file (a backup), then start as usual")(
         "link-delay", po::value<std::string>(),
@@ -238,6 +241,7 @@ ServerArgs parse_args(int argc, char** argv) {
         parse_whole<std::uint64_t>("snapshot-entries", vm["snapshot-entries"].as<std::string>(), 0);
     a.node.snapshot_trailing =
         parse_whole<std::uint64_t>("snapshot-trailing", vm["snapshot-trailing"].as<std::string>(), 0);
+    a.node.snapshot_rate_mib = parse_number("snapshot-rate", vm["snapshot-rate"].as<std::string>(), 0);
     if (vm.count("link-delay")) {
         auto delay = parse_link_delay(vm["link-delay"].as<std::string>(), error);
         if (!delay) throw UsageError{error};

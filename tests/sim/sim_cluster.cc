@@ -261,6 +261,8 @@ void SimCluster::restart(NodeId id) {
     options.snapshot_entries = config_.snapshot_entries;
     options.snapshot_chunk_bytes = config_.snapshot_chunk_bytes;
     options.snapshot_window = config_.snapshot_window;
+    options.snapshot_make_chunk_bytes = config_.snapshot_chunk_bytes;
+    options.snapshot_make_bytes_per_tick = config_.snapshot_make_bytes_per_tick;
     options.tick_ms = static_cast<std::uint32_t>(std::max<std::uint64_t>(1, config_.tick_us / 1000));
     n.driver =
         std::make_unique<Driver>(id, std::move(engine), *n.disk, network_->endpoint(id), *n.sm, options,

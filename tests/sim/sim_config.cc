@@ -121,6 +121,11 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
         c.lock_ttl_max_ms = c.lock_ttl_min_ms + rng.between(100, 3000);
         c.lock_pause_percent = rng.between(2, 15);
     }
+    // Paced snapshot making in half the seeds that snapshot; drawn last for the same reason. A
+    // few chunks per tick at most, so that a snapshot stays open across many ticks, elections,
+    // installs and crashes while writes go on.
+    if (c.snapshot_entries != 0 && rng.chance(1, 2))
+        c.snapshot_make_bytes_per_tick = c.snapshot_chunk_bytes * rng.between(1, 3);
     // Membership change: decided apart (draws_reconfiguration, add_reconfiguration).
     return c;
 }
@@ -168,7 +173,7 @@ std::string SimConfig::describe() const {
         << ", pending proposals <= " << engine.max_pending_proposals << ", request timeout "
         << request_timeout_ticks << " ticks; snapshot every " << snapshot_entries << " entries (0: never), "
         << engine.snapshot_trailing << " trailing, chunks of " << snapshot_chunk_bytes << " bytes, window "
-        << snapshot_window << ", jobs " << snapshot_job_min_us << "-" << snapshot_job_max_us
+        << snapshot_window << ", making paced at " << snapshot_make_bytes_per_tick << " bytes a tick (0: unpaced), jobs " << snapshot_job_min_us << "-" << snapshot_job_max_us
         << " us, retry after " << engine.snapshot_retry_ticks << " ticks; " << lock_clients
         << " lock clients (leases of " << lock_ttl_min_ms << "-" << lock_ttl_max_ms << " ms, pause "
         << lock_pause_percent << "%); clock rates %";

@@ -94,9 +94,11 @@ struct SimConfig {
     // snapshot_chunk_bytes, snapshot_window unacknowledged, each worker job taking
     // snapshot_job_min_us to snapshot_job_max_us. Small numbers, so that a run makes many
     // snapshots, compacts often, and sends lagging nodes snapshots in many chunks.
+    // Making is paced at snapshot_make_bytes_per_tick (0: unpaced), as --snapshot-rate does.
     std::uint64_t snapshot_entries = 0;
     std::size_t snapshot_chunk_bytes = 1024;
     std::size_t snapshot_window = 2;
+    std::size_t snapshot_make_bytes_per_tick = 0;
     std::uint64_t snapshot_job_min_us = 100;
     std::uint64_t snapshot_job_max_us = 5000;
     std::uint32_t torn_write_percent = 50;  // of crashes with a write in flight
