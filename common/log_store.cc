@@ -616,6 +616,8 @@ void LogStore::encode(const Ready& batch, Bytes& out) {
 
 std::error_code LogStore::write_durably(std::span<std::uint8_t> records) {
     if (failed_) return failed_;
+    if (reaper_)
+        if (auto ec = reaper_->error()) return fail(ec);
     if (records.empty()) return {};
     raise_low_compaction_points(records);
     if (auto ec = append_durably(records)) return fail(ec);
@@ -742,7 +744,17 @@ std::error_code LogStore::delete_compacted_segments() {
     }
 
     // Oldest first, each unlink made durable before the next: a crash in between leaves a
-    // suffix of the segments, which replay accepts because the compaction point survives.
+    // suffix of the segments, which replay accepts because the compaction point survives. The
+    // reaper does the same off this thread (common/segment_reaper.h).
+    if (reaper_) {
+        std::vector<std::string> paths;
+        for (std::size_t i = 0; i < doomed; ++i) {
+            paths.push_back(join(dir_, segment_file_name(segments_.front().number)));
+            segments_.pop_front();
+        }
+        reaper_->remove(std::move(paths));
+        return {};
+    }
     for (std::size_t i = 0; i < doomed; ++i) {
         std::string path = join(dir_, segment_file_name(segments_.front().number));
         if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errno_code();
@@ -750,6 +762,10 @@ std::error_code LogStore::delete_compacted_segments() {
         segments_.pop_front();
     }
     return {};
+}
+
+void LogStore::wait_for_deletions() {
+    if (reaper_) reaper_->drain();
 }
 
 std::uint64_t LogStore::log_bytes() const {
@@ -808,9 +824,12 @@ std::error_code LogStore::start_segment(std::uint64_t number, bool replace) {
 // ---- opening and recovery ----
 
 LogStore::LogStore(std::string dir, Options options, int lock_fd, int dir_fd)
-    : dir_(std::move(dir)), options_(options), lock_fd_(lock_fd), dir_fd_(dir_fd) {}
+    : dir_(std::move(dir)), options_(options), lock_fd_(lock_fd), dir_fd_(dir_fd) {
+    if (options_.delete_in_background) reaper_ = std::make_unique<SegmentReaper>(dir_fd_, options_.durability);
+}
 
 LogStore::~LogStore() {
+    reaper_.reset();  // deletes what it was given, with the directory still open and locked
     if (active_fd_ >= 0) ::close(active_fd_);
     if (dir_fd_ >= 0) ::close(dir_fd_);
     if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock

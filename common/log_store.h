@@ -110,6 +110,7 @@
 
 #include "common/durability.h"
 #include "common/engine.h"
+#include "common/segment_reaper.h"
 #include "common/types.h"
 
 namespace ballot {
@@ -138,6 +139,10 @@ struct LogStoreOptions {
     // Durability::unsafe_no_fsync (--unsafe-no-fsync, common/durability.h): every fsync and
     // fdatasync below is skipped; the order of writes, checksums and renames stay as they are.
     Durability durability = Durability::fsync;
+    // Segments compaction emptied are unlinked on a thread of the store's own
+    // (common/segment_reaper.h) instead of inside write_durably(), in the same order and with
+    // the same directory fsyncs. The runtime sets it; wait_for_deletions() waits for them.
+    bool delete_in_background = false;
 };
 
 // Why open() failed. message() is the one line ballot-server prints before exiting 1.
@@ -209,6 +214,9 @@ public:
     std::uint64_t first_segment() const { return segments_.empty() ? 0 : segments_.front().number; }
     std::uint64_t active_segment() const { return active_segment_; }
     bool failed() const { return static_cast<bool>(failed_); }
+    // With delete_in_background: returns once every segment compaction emptied so far is
+    // deleted (at once otherwise).
+    void wait_for_deletions();
 
     ~LogStore();
     LogStore(const LogStore&) = delete;
@@ -258,6 +266,7 @@ private:
     std::uint64_t next_sequence_ = 1;
     std::error_code failed_;
 
+    std::unique_ptr<SegmentReaper> reaper_;  // delete_in_background only
     std::deque<Segment> segments_;  // every segment on disk, oldest first; back() is the active one
     // The latest durable metadata record (its bytes and the segment holding it; 0: none), and the
     // highest durable compaction point (and its segment; 0: no compaction recorded): the two

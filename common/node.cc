@@ -166,6 +166,8 @@ void Node::open() {
     store_options.engine = options_.protocol;
     store_options.preallocate_bytes = LogStore::kDefaultPreallocateBytes;
     store_options.durability = options_.durability;
+    // Compaction's unlinks off the write path (common/segment_reaper.h).
+    store_options.delete_in_background = true;
     // A dir that has taken part cannot have lost its log (common/membership_guard.h).
     store_options.expect_existing_log = MembershipGuard::has_taken_part(options_.data_dir);
     // The engine's own decoders check every persisted record as it is replayed, so bytes it

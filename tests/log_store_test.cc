@@ -970,11 +970,11 @@ struct CompactedLog {
     static constexpr std::uint64_t kFirstKept = 10;
 };
 
-CompactedLog make_compacted_log(const TempDir& tmp) {
+CompactedLog make_compacted_log(const TempDir& tmp, LogStoreOptions options = small_segments()) {
     CompactedLog log;
     log.before = tmp.sub("before");
     log.dir = tmp.sub("after");
-    auto store = open_ok(log.dir, small_segments());
+    auto store = open_ok(log.dir, options);
     Ready first = entries_batch({entry(1, 1, std::string(100, 'r'))});
     first.metadata = meta(HardState{7, 2, 0});
     write(*store, first);
@@ -991,8 +991,10 @@ CompactedLog make_compacted_log(const TempDir& tmp) {
     BOOST_REQUIRE(log.bytes_before == segment_bytes_in(log.dir));
     write(*store, compaction(CompactedLog::kCompactBelow));
     log.model.apply(compaction(CompactedLog::kCompactBelow));
-    // Deleted as soon as the compaction is durable, not at the next open.
+    // Deleted as soon as the compaction is durable, not at the next open (in the background:
+    // dropped from the store at once, the files once the reaper got to them).
     BOOST_TEST(store->first_segment() == CompactedLog::kFirstKept);
+    store->wait_for_deletions();
     BOOST_TEST(!fs::exists(seg(log.dir, CompactedLog::kFirstKept - 1)));
     BOOST_TEST(store->log_bytes() == segment_bytes_in(log.dir));
     return log;
@@ -1058,6 +1060,40 @@ BOOST_AUTO_TEST_CASE(compacted_segments_are_deleted_oldest_first_and_the_rest_re
     auto store = open_ok(log.dir, small_segments(), &state);
     BOOST_TEST(state.records == log.model.list(), boost::test_tools::per_element());
     BOOST_TEST(store->durable_sequence() == sequence + 1);
+}
+
+BOOST_AUTO_TEST_CASE(deleted_in_the_background_the_same_segments_go_and_the_rest_replays) {
+    TempDir tmp;
+    LogStoreOptions background = small_segments();
+    background.delete_in_background = true;
+    CompactedLog log = make_compacted_log(tmp, background);
+    std::vector<std::uint64_t> expected;
+    {
+        RecoveredState state;
+        auto store = open_ok(log.dir, background, &state);
+        for (std::uint64_t n = CompactedLog::kFirstKept; n <= store->active_segment(); ++n) expected.push_back(n);
+        BOOST_TEST(segments_in(log.dir) == expected, boost::test_tools::per_element());
+        BOOST_TEST(hard_state_of(state) == (HardState{7, 2, 0}));  // carried out of segment 1
+        BOOST_TEST(state.records == log.model.list(), boost::test_tools::per_element());
+    }
+    // A store closed right after a compaction deletes what it queued before it closes.
+    {
+        auto store = open_ok(log.dir, background);
+        for (Index i = 41; i <= 52; ++i) {
+            Ready b = entries_batch({entry(i, 1, std::string(100, 'r'))});
+            write(*store, b);
+            log.model.apply(b);
+        }
+        write(*store, compaction(45));
+        log.model.apply(compaction(45));
+        BOOST_TEST(store->first_segment() > CompactedLog::kFirstKept);
+        expected.clear();
+        for (std::uint64_t n = store->first_segment(); n <= store->active_segment(); ++n) expected.push_back(n);
+    }
+    BOOST_TEST(segments_in(log.dir) == expected, boost::test_tools::per_element());
+    RecoveredState state = recover(log.dir, small_segments());
+    BOOST_TEST(state.records == log.model.list(), boost::test_tools::per_element());
+    BOOST_TEST(hard_state_of(state) == (HardState{7, 2, 0}));
 }
 
 BOOST_AUTO_TEST_CASE(metadata_survives_the_deletion_of_its_segment) {
