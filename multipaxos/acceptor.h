@@ -32,6 +32,7 @@
 
 #include "common/ballot.h"
 #include "common/engine.h"
+#include "common/graveyard.h"
 #include "multipaxos/messages.h"
 
 namespace ballot::multipaxos {
@@ -77,6 +78,8 @@ public:
     // Deletes every record at or below `slot` (all chosen, covered by a durable snapshot), also
     // from what is not yet handed to the disk: the runtime deletes before it writes (engine.h).
     void trim_through(Index slot);
+    // Frees a tick's share of what trimming buried (common/graveyard.h).
+    void collect_garbage() { graveyard_.collect(); }
     Index last_slot() const { return accepted_.empty() ? 0 : accepted_.rbegin()->first; }
 
     // What changed since the last call, to be made durable by the runtime.
@@ -92,6 +95,7 @@ private:
 
     std::size_t max_message_bytes_;
     Ballot promised_;
+    Graveyard graveyard_;              // trimmed records, freed a tick at a time
     std::map<Index, Entry> accepted_;  // slot -> {slot, packed ballot, value}, all above trimmed_
     Index trimmed_ = 0;
     bool promise_changed_ = false;

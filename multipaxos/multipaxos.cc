@@ -39,6 +39,7 @@ MultiPaxos::MultiPaxos(const EngineConfig& config, const Recovered& recovered, I
 
 void MultiPaxos::tick() {
     ++now_;
+    acceptor_.collect_garbage();
     if (leader_) leader_->tick(now_);  // candidate: re-asks for lost pages; leader: heartbeats
     expire_transfers();
     tick_transfer();

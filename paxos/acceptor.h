@@ -11,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "common/graveyard.h"
 #include "common/types.h"
 #include "paxos/messages.h"
 #include "paxos/persist.h"
@@ -31,6 +32,8 @@ public:
     // durable snapshot covers them. From now on this acceptor refuses them (Trimmed), for ever:
     // README "Snapshots and compaction" argues why no phase-1 majority can then miss a chosen value.
     void trim(Index through);
+    // Frees a tick's share of what trimming buried (common/graveyard.h).
+    void collect_garbage() { graveyard_.collect(); }
     // Every slot at or below it is trimmed (0: none).
     Index trim_point() const { return trim_; }
 
@@ -61,6 +64,7 @@ private:
         std::string value;
     };
 
+    Graveyard graveyard_;  // trimmed slots, freed a tick at a time
     std::map<Index, Slot> slots_;
     std::set<Index> unsaved_;
     Index highest_accepted_slot_ = 0;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/graveyard.h"
 #include "common/types.h"
 
 namespace ballot::paxos {
@@ -27,6 +28,8 @@ public:
     // A snapshot through `through` was installed: every slot up to it is chosen and applied, and
     // the next one handed out is the first above it (never one at or below it).
     void install(Index through);
+    // Frees a tick's share of what trim and install buried (common/graveyard.h).
+    void collect_garbage() { graveyard_.collect(); }
     // Every slot at or below is chosen and covered by a snapshot; their values are forgotten.
     Index base() const { return base_; }
     // The chosen prefix handed out so far.
@@ -52,6 +55,9 @@ public:
     void check_invariants() const;  // invariants.cc
 
 private:
+    // Drops the values through `through` (trim, install).
+    void drop_through(Index through);
+    Graveyard graveyard_;  // trimmed values, freed a tick at a time
     std::map<Index, std::string> chosen_;
     Index commit_index_ = 0;
     Index emitted_ = 0;

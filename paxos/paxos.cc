@@ -78,6 +78,8 @@ Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::option
 
 void Paxos::tick() {
     ++now_;
+    acceptor_.collect_garbage();
+    learner_.collect_garbage();
     proposer_.tick();
     expire_reads();
     expire_transfers();  // snapshots.cc

@@ -114,7 +114,7 @@ std::optional<Index> RaftLog::first_conflict(const std::vector<Entry>& entries) 
 void RaftLog::compact(Index index) {
     BALLOT_ASSERT(index > base_index_ && index <= last_index(), "compaction within the log");
     base_term_ = at(index).term;
-    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
+    compact_front(entries_, static_cast<std::size_t>(index - base_index_), graveyard_);
     base_index_ = index;
     compacted_below_ = index + 1;
     if (unstable_from_ && *unstable_from_ <= index) unstable_from_ = index + 1;
@@ -122,7 +122,14 @@ void RaftLog::compact(Index index) {
 
 void RaftLog::reset(Index index, std::uint64_t term) {
     BALLOT_ASSERT(index > base_index_ && term >= 1, "a new base is a later log position");
-    if (!entries_.empty()) truncate_from(first_index());
+    if (!entries_.empty()) {
+        // truncate_from(first_index()), with the entries (a whole log, at an install) freed a
+        // tick at a time.
+        const Index first = first_index();
+        graveyard_.bury(std::move(entries_));
+        entries_.clear();
+        truncated_from_ = std::min(truncated_from_.value_or(first), first);
+    }
     base_index_ = index;
     base_term_ = term;
     compacted_below_ = index + 1;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "common/graveyard.h"
 #include "common/types.h"
 #include "raft/persist.h"
 
@@ -100,6 +101,8 @@ public:
     // last_index()), which becomes the new base, and tells the store (compact_below = index + 1).
     // Figure 13 rule 6 is compact(last included index) when the entry there matches.
     void compact(Index index);
+    // Frees a tick's share of what compaction buried (common/graveyard.h).
+    void collect_garbage() { graveyard_.collect(); }
     // Figure 13 rule 7: "discard the entire log". The log becomes empty after a new base
     // (index, term), index > base_index(); the store deletes every record it holds (those above
     // the old base by truncation, those up to `index` by compaction).
@@ -130,6 +133,7 @@ private:
 
     Index base_index_ = 0;
     std::uint64_t base_term_ = 0;
+    Graveyard graveyard_;         // compacted entries, freed a tick at a time
     std::vector<Entry> entries_;  // entries_[i] holds index base_index_ + 1 + i
     std::optional<Index> truncated_from_;
     std::optional<Index> compacted_below_;

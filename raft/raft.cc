@@ -54,6 +54,7 @@ Raft::Raft(const EngineConfig& config, RecoveredState recovered)
 
 void Raft::tick() {
     ++ticks_;
+    log_.collect_garbage();
     expire_forwarded_reads();
     tick_snapshot_transfers();
     if (role_ != Role::leader) {
