@@ -28,42 +28,44 @@ public:
     // entries in a fraction of a second, at well under a millisecond a tick.
     static constexpr std::size_t kPerTick = 4096;
 
-    // Takes `c` (any container whose front elements can be erased) to destroy piecewise.
+    // Takes `c` (a vector, or any container whose front elements can be erased) to destroy
+    // piecewise.
     template <typename Container>
     void bury(Container&& c) {
         if (c.empty()) return;
         auto held = std::make_shared<std::decay_t<Container>>(std::forward<Container>(c));
-        graves_.push_back([held](std::size_t budget) {
-            auto& x = *held;
-            const std::size_t n = std::min(budget, static_cast<std::size_t>(x.size()));
-            if constexpr (requires { x.pop_back(); }) {
-                for (std::size_t i = 0; i < n; ++i) x.pop_back();  // a vector: from the back, nothing moves
-            } else {
-                x.erase(x.begin(), std::next(x.begin(), static_cast<std::ptrdiff_t>(n)));
-            }
-            return n;
-        });
-        sizes_.push_back(held->size());
+        const std::size_t size = held->size();
+        graves_.push_back({[held](std::size_t n) {
+                               auto& x = *held;
+                               if constexpr (requires { x.pop_back(); }) {
+                                   for (std::size_t i = 0; i < n; ++i) x.pop_back();  // nothing moves
+                               } else {
+                                   x.erase(x.begin(), std::next(x.begin(), static_cast<std::ptrdiff_t>(n)));
+                               }
+                           },
+                           size});
     }
 
     // Destroys up to `budget` buried elements, oldest burial first.
     void collect(std::size_t budget = kPerTick) {
         while (budget > 0 && !graves_.empty()) {
-            const std::size_t done = graves_.front()(budget);
-            budget -= done;
-            sizes_.front() -= done;
-            if (sizes_.front() == 0) {
-                graves_.pop_front();
-                sizes_.pop_front();
-            }
+            Grave& g = graves_.front();
+            const std::size_t n = std::min(budget, g.left);
+            g.destroy(n);
+            g.left -= n;
+            budget -= n;
+            if (g.left == 0) graves_.pop_front();
         }
     }
 
     bool empty() const { return graves_.empty(); }
 
 private:
-    std::deque<std::function<std::size_t(std::size_t)>> graves_;
-    std::deque<std::size_t> sizes_;
+    struct Grave {
+        std::function<void(std::size_t)> destroy;  // the next n elements
+        std::size_t left = 0;
+    };
+    std::deque<Grave> graves_;
 };
 
 // Erases the elements of the ordered map `m` before `keep_from`. A short prefix is erased in
@@ -83,6 +85,14 @@ void compact_front(Map& m, typename Map::iterator keep_from, std::size_t prefix_
     m = std::move(kept);
 }
 
+// compact_front for a map keyed by slot or log index: erases every element at or below
+// `through`.
+template <typename Map>
+void compact_through(Map& m, typename Map::key_type through, Graveyard& graveyard) {
+    if (m.empty() || m.begin()->first > through) return;
+    compact_front(m, m.upper_bound(through), static_cast<std::size_t>(through - m.begin()->first + 1), graveyard);
+}
+
 // The same for a vector: the elements from `keep_from` on move to a fresh vector, the old one
 // (the trimmed elements, and moved-from husks) is buried.
 template <typename T>
@@ -96,6 +106,18 @@ void compact_front(std::vector<T>& v, std::size_t keep_from, Graveyard& graveyar
                         std::make_move_iterator(v.end()));
     graveyard.bury(std::move(v));
     v = std::move(kept);
+}
+
+// Cuts `v` to its first `keep` elements; a long tail is moved out and buried rather than
+// destroyed here (a Raft follower's whole log, at an install).
+template <typename T>
+void truncate_back(std::vector<T>& v, std::size_t keep, Graveyard& graveyard) {
+    if (keep >= v.size()) return;
+    if (v.size() - keep > Graveyard::kPerTick) {
+        graveyard.bury(std::vector<T>(std::make_move_iterator(v.begin() + static_cast<std::ptrdiff_t>(keep)),
+                                      std::make_move_iterator(v.end())));
+    }
+    v.resize(keep);
 }
 
 }  // namespace ballot

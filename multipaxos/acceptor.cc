@@ -111,8 +111,7 @@ void Acceptor::store_chosen(Index slot, Ballot ballot, const std::string& data) 
 void Acceptor::trim_through(Index slot) {
     if (slot <= trimmed_) return;
     trimmed_ = slot;
-    if (!accepted_.empty() && accepted_.begin()->first <= slot)
-        compact_front(accepted_, accepted_.upper_bound(slot), slot - accepted_.begin()->first + 1, graveyard_);
+    compact_through(accepted_, slot, graveyard_);
     std::erase_if(unsaved_, [&](const Entry& e) { return e.index <= slot; });
 }
 

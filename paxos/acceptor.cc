@@ -64,8 +64,7 @@ Message Acceptor::on_accept(const Accept& m) {
 void Acceptor::trim(Index through) {
     if (through <= trim_) return;
     trim_ = through;
-    if (!slots_.empty() && slots_.begin()->first <= through)
-        compact_front(slots_, slots_.upper_bound(through), through - slots_.begin()->first + 1, graveyard_);
+    compact_through(slots_, through, graveyard_);
     unsaved_.erase(unsaved_.begin(), unsaved_.upper_bound(through));  // never rewritten after compaction
     highest_accepted_slot_ = std::max(highest_accepted_slot_, through);
 }

@@ -17,22 +17,17 @@ bool Learner::learn(Index slot, std::string value) {
 void Learner::trim(Index through) {
     BALLOT_ASSERT(through <= emitted_, "learner: trims only what it handed out");
     if (through <= base_) return;
-    drop_through(through);
+    compact_through(chosen_, through, graveyard_);
     base_ = through;
 }
 
 void Learner::install(Index through) {
     if (through <= base_) return;
-    drop_through(through);
+    compact_through(chosen_, through, graveyard_);
     base_ = through;
     emitted_ = std::max(emitted_, through);
     commit_index_ = std::max(commit_index_, through);
     while (chosen_.count(commit_index_ + 1)) ++commit_index_;  // what was learned above it
-}
-
-void Learner::drop_through(Index through) {
-    if (!chosen_.empty() && chosen_.begin()->first <= through)
-        compact_front(chosen_, chosen_.upper_bound(through), through - chosen_.begin()->first + 1, graveyard_);
 }
 
 const std::string* Learner::chosen(Index slot) const {

@@ -55,8 +55,6 @@ public:
     void check_invariants() const;  // invariants.cc
 
 private:
-    // Drops the values through `through` (trim, install).
-    void drop_through(Index through);
     Graveyard graveyard_;  // trimmed values, freed a tick at a time
     std::map<Index, std::string> chosen_;
     Index commit_index_ = 0;

@@ -122,14 +122,7 @@ void RaftLog::compact(Index index) {
 
 void RaftLog::reset(Index index, std::uint64_t term) {
     BALLOT_ASSERT(index > base_index_ && term >= 1, "a new base is a later log position");
-    if (!entries_.empty()) {
-        // truncate_from(first_index()), with the entries (a whole log, at an install) freed a
-        // tick at a time.
-        const Index first = first_index();
-        graveyard_.bury(std::move(entries_));
-        entries_.clear();
-        truncated_from_ = std::min(truncated_from_.value_or(first), first);
-    }
+    if (!entries_.empty()) truncate_from(first_index());
     base_index_ = index;
     base_term_ = term;
     compacted_below_ = index + 1;
@@ -146,7 +139,7 @@ void RaftLog::discard_persisted(bool at_or_below_base, bool above_base) {
 
 void RaftLog::truncate_from(Index index) {
     BALLOT_ASSERT(index > base_index_ && index <= last_index(), "truncation within the log");
-    entries_.resize(index - base_index_ - 1);
+    truncate_back(entries_, static_cast<std::size_t>(index - base_index_ - 1), graveyard_);
     truncated_from_ = std::min(truncated_from_.value_or(index), index);
 }
 

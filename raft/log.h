@@ -101,7 +101,7 @@ public:
     // last_index()), which becomes the new base, and tells the store (compact_below = index + 1).
     // Figure 13 rule 6 is compact(last included index) when the entry there matches.
     void compact(Index index);
-    // Frees a tick's share of what compaction buried (common/graveyard.h).
+    // Frees a tick's share of what compaction and truncation buried (common/graveyard.h).
     void collect_garbage() { graveyard_.collect(); }
     // Figure 13 rule 7: "discard the entire log". The log becomes empty after a new base
     // (index, term), index > base_index(); the store deletes every record it holds (those above

@@ -89,3 +89,35 @@ BOOST_AUTO_TEST_CASE(burials_are_freed_oldest_first_within_the_budget) {
     graveyard.collect(50);
     BOOST_TEST(graveyard.empty());
 }
+
+BOOST_AUTO_TEST_CASE(compact_through_erases_every_key_at_or_below_the_point) {
+    Graveyard graveyard;
+    std::map<std::uint64_t, int> m;
+    for (std::uint64_t k = 101; k <= 10'100; ++k) m.emplace(k, 0);
+    compact_through(m, std::uint64_t{50}, graveyard);  // below the first key: nothing
+    BOOST_TEST(m.size() == 10'000u);
+    compact_through(m, std::uint64_t{9'100}, graveyard);
+    BOOST_TEST(m.size() == 1'000u);
+    BOOST_TEST(m.begin()->first == 9'101u);
+    BOOST_TEST(!graveyard.empty());  // 9,000 trimmed: more than a tick's worth, buried
+}
+
+BOOST_AUTO_TEST_CASE(a_long_tail_cut_from_a_vector_is_buried_and_the_head_stays) {
+    Counted::alive = 0;
+    {
+        Graveyard graveyard;
+        std::vector<Counted> v;
+        for (int i = 0; i < 6'000; ++i) v.emplace_back(i);
+        truncate_back(v, 100, graveyard);
+        BOOST_REQUIRE(v.size() == 100u);
+        BOOST_TEST(v.back().value == 99);
+        BOOST_TEST(Counted::alive == 6'000);  // 100 kept, 5,900 buried
+        graveyard.collect();
+        graveyard.collect();
+        BOOST_TEST(Counted::alive == 100);
+        truncate_back(v, 90, graveyard);  // a short tail goes at once
+        BOOST_TEST(Counted::alive == 90);
+        BOOST_TEST(graveyard.empty());
+    }
+    BOOST_TEST(Counted::alive == 0);
+}

@@ -17,6 +17,7 @@
 
 #include "kv/kv_commands.h"
 #include "kv/kv_store.h"
+#include "tests/support/temp_dir.h"
 
 using namespace ballot;
 using namespace ballot::kv;
@@ -25,17 +26,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // A fresh directory under /tmp, removed at the end of the test.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/ballot-restore-XXXXXX";
-        BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("ballot-restore") {}
 };
 
 std::string read_file(const fs::path& p) {

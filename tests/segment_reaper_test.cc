@@ -9,31 +9,27 @@
 
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "tests/support/temp_dir.h"
 
 using namespace ballot;
 namespace fs = std::filesystem;
 
 namespace {
 
+// A temporary directory, open (the reaper fsyncs it).
 struct Dir {
-    fs::path path;
+    test::TempDir temp{"ballot-segment-reaper"};
+    const fs::path& path = temp.path;
     int fd = -1;
     Dir() {
-        char tmpl[] = "/tmp/ballot-segment-reaper-XXXXXX";
-        BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-        fd = ::open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         BOOST_REQUIRE(fd >= 0);
     }
-    ~Dir() {
-        ::close(fd);
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
+    ~Dir() { ::close(fd); }
     std::string file(const std::string& name) {
         std::ofstream(path / name) << "segment";
         return (path / name).string();

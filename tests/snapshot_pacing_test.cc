@@ -6,16 +6,15 @@
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <deque>
-#include <filesystem>
 #include <functional>
 #include <string>
 
 #include "common/driver.h"
 #include "common/snapshot_file.h"
 #include "common/snapshotter.h"
+#include "tests/support/temp_dir.h"
 
 using namespace ballot;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -92,24 +91,11 @@ public:
     void snapshot_host_pump() override {}
 };
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/ballot-snapshot-pacing-XXXXXX";
-        BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-};
-
 struct Fixture {
     static constexpr std::size_t kStateBytes = 10'000;
     static constexpr std::size_t kChunk = 1'000;
 
-    TempDir temp;
+    test::TempDir temp{"ballot-snapshot-pacing"};
     PosixSnapshotDir dir{temp.path.string(), Durability::unsafe_no_fsync};
     HeldWorker worker;
     SizedStateMachine state{kStateBytes};
