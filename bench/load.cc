@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/snapshot_windows.h"
 #include "common/random.h"
 #include "common/tls.h"
 #include "kv/resp.h"
@@ -154,6 +155,10 @@ private:
     awaitable<void> control();
     awaitable<void> progress_loop();
     awaitable<void> watch_interrupt();
+    awaitable<void> watch_snapshots(std::size_t node);
+    double ms_since_measure_start(Clock::time_point t) const {
+        return std::chrono::duration<double, std::milli>(t - measure_start_).count();
+    }
 
     // Appends one request, sent (or meant to be) at `intended`, and says what it is.
     Op append_request(Client& c, std::string& out, Clock::time_point intended);
@@ -202,9 +207,19 @@ private:
     bool follower_fault_ = false;
     FaultMarks marks_;
     LatencyHistogram write_by_phase_[3];
-    // --transfer-leader-at and the like: every successful write of the measured run.
+    // --transfer-leader-at and the like, and the snapshot windows: every successful write of the
+    // measured run.
     bool leader_change_fault_ = false;
     std::vector<WriteSample> write_samples_;
+    // Workload::watch_snapshots: one poller per node, each with its timer and (while connected)
+    // its connection, stopped by control() when the measured seconds end.
+    struct SnapshotPoller {
+        explicit SnapshotPoller(asio::io_context& io) : timer(io) {}
+        asio::steady_timer timer;
+        Connection* conn = nullptr;
+    };
+    std::vector<std::unique_ptr<SnapshotPoller>> snapshot_pollers_;
+    SnapshotWindowTracker snapshot_windows_;
     // --workload lock: names "ballot-bench:lock:<run>:<i>", the locks' states, and the figures.
     std::string lock_prefix_;
     std::vector<LockState> locks_;
@@ -356,10 +371,8 @@ void Run::on_reply(Client& c, Connection& conn, const Connection::Sent& sent, co
             ++lock_run_.released;
             lock_run_.release_ns.record(latency_ns);
         }
-        if (leader_change_fault_ && sent.write())
-            write_samples_.push_back(
-                {std::chrono::duration<double, std::milli>(intended - measure_start_).count(),
-                 std::chrono::duration<double, std::milli>(now - measure_start_).count()});
+        if ((leader_change_fault_ || w_.watch_snapshots) && sent.write())
+            write_samples_.push_back({ms_since_measure_start(intended), ms_since_measure_start(now)});
     }
     if (measured(now)) {
         ++ok_measured_;
@@ -566,6 +579,10 @@ awaitable<void> Run::control() {
         if (c->conn) c->conn->interrupt();
         c->backoff.cancel();
     }
+    for (auto& poller : snapshot_pollers_) {
+        poller->timer.cancel();
+        if (poller->conn) poller->conn->abort();
+    }
     if (!aborted_ && live_clients_ > 0) {
         drained_.expires_at(measure_end_ + kDrainGrace);
         co_await drained_.async_wait(kUse);
@@ -580,6 +597,37 @@ awaitable<void> Run::control() {
     finished_ = true;
     progress_timer_.cancel();
     watch_timer_.cancel();
+}
+
+// Workload::watch_snapshots: node `node`'s INFO every kSnapshotPollInterval, from the start of
+// the run (a snapshot under way when measurement begins is then known) until the measured
+// seconds end, on a connection of its own; a node that cannot be reached is tried again after
+// kReconnectBackoff (--fail-follower-for kills one).
+awaitable<void> Run::watch_snapshots(std::size_t node) {
+    SnapshotPoller& poller = *snapshot_pollers_[node];
+    const NodeId id = nodes_[node].id;
+    const std::vector<std::string> info_command = {"INFO"};
+    while (!stopping_ && !aborted_) {
+        Connection conn(io_, w_);
+        auto [ec] = co_await conn.stream.socket().async_connect(endpoints_[node], kUse);
+        if (!ec) ec = co_await conn.stream.handshake(asio::ssl::stream_base::client, kTlsHandshakeTimeout);
+        if (!ec && !w_.password.empty() && !co_await authenticate(conn)) ec = asio::error::access_denied;
+        poller.conn = &conn;
+        while (!ec && !stopping_ && !aborted_) {
+            const auto sent = Clock::now();
+            const auto reply = co_await exchange(conn, info_command);
+            if (!reply || reply->type != kv::RespValue::Type::bulk) break;
+            snapshot_windows_.observe(id, ms_since_measure_start(sent), ms_since_measure_start(Clock::now()),
+                                      parse_info(reply->str));
+            poller.timer.expires_at(sent + kSnapshotPollInterval);
+            co_await poller.timer.async_wait(kUse);
+        }
+        poller.conn = nullptr;
+        if (stopping_ || aborted_) break;
+        snapshot_windows_.unreachable(id, ms_since_measure_start(Clock::now()));
+        poller.timer.expires_after(kReconnectBackoff);
+        co_await poller.timer.async_wait(kUse);
+    }
 }
 
 // Polls the interrupt flag (a signal handler can only set an atomic) and ends the run early.
@@ -666,6 +714,12 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
     asio::co_spawn(io_, control(), rethrow);
     asio::co_spawn(io_, progress_loop(), rethrow);
     asio::co_spawn(io_, watch_interrupt(), rethrow);
+    if (w_.watch_snapshots) {
+        for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+            snapshot_pollers_.push_back(std::make_unique<SnapshotPoller>(io_));
+            asio::co_spawn(io_, watch_snapshots(i), rethrow);
+        }
+    }
 
     std::optional<KillReport> kill;
     std::optional<FollowerCatchup> follower;
@@ -736,6 +790,11 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
         follower->write_down_ns = write_by_phase_[1];
         follower->write_catchup_ns = write_by_phase_[2];
         result.follower = std::move(follower);
+    }
+    if (w_.watch_snapshots && snapshot_windows_.nodes_watched() > 0) {
+        const double duration_ms = w_.duration_s * 1000;
+        result.snapshots = split_by_snapshot_windows(write_samples_, snapshot_windows_.finish(duration_ms),
+                                                     duration_ms, snapshot_windows_.nodes_watched());
     }
     if (leader_changes) {
         analyse_leader_changes(std::move(write_samples_), *leader_changes);

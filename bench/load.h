@@ -59,6 +59,9 @@ struct Workload {
     std::string password;  // AUTH on every connection when not empty
     // TLS on every connection (common/tls.h, client_tls); null: plaintext.
     std::shared_ptr<boost::asio::ssl::context> tls;
+    // Poll every node's INFO for snapshot_in_progress and file write latency by it
+    // (bench/snapshot_windows.h): set for Ballot nodes, not for a redis baseline.
+    bool watch_snapshots = false;
 
     static Workload from(const Options& o);
 };

@@ -326,7 +326,9 @@ std::string usage() {
          "Compares the consensus engines under the same load. With no options: for each engine, start a\n"
          "local 3-node cluster of ballot-server processes (free loopback ports, fresh data dirs, log\n"
          "fsync'ed before every acknowledgement), warm up, run the workload, stop the cluster; then print\n"
-         "one table and write bench-results/<timestamp>.json and .html.\n"
+         "one table and write bench-results/<timestamp>.json and .html. Ballot nodes are polled for\n"
+         "INFO snapshot_in_progress every 10 ms, and write p99 is reported while some node was making a\n"
+         "snapshot and while none was.\n"
          "\n"
          "Options:\n";
     for (const auto& spec : kSpecs) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "bench/charts.h"
+#include "bench/snapshot_windows.h"
 
 namespace ballot::bench {
 
@@ -144,6 +145,24 @@ std::string format_ratio(double ratio) {
     return buf;
 }
 
+// "write p99 3.10 ms (4,120 writes) while some node was making a snapshot, 2.00 ms (412,000) while
+// none was: 1.55 x; 12 snapshots on 3 nodes, some node making one 2.310 s of the 10 s"
+std::string snapshots_text(const SnapshotLatency& l, double duration_s) {
+    std::ostringstream s;
+    if (l.windows == 0) {
+        s << "no snapshot was made during the measured run (" << l.nodes_watched << " nodes watched)";
+        return s.str();
+    }
+    s << "write p99 " << p99_text(l.write_inside_ns) << " (" << l.write_inside_ns.count()
+      << " writes) while some node was making a snapshot, " << p99_text(l.write_outside_ns) << " ("
+      << l.write_outside_ns.count() << ") while none was";
+    if (const auto ratio = l.p99_ratio()) s << ": " << format_ratio(*ratio) << " x";
+    s << "; " << l.windows << (l.windows == 1 ? " snapshot" : " snapshots") << " on " << l.nodes_watched
+      << " nodes, some node making one " << format_seconds(l.inside_ms / 1000) << " s of the " << duration_s
+      << " s (INFO snapshot_in_progress polled every " << kSnapshotPollInterval.count() << " ms)";
+    return s.str();
+}
+
 std::string p50_p99_text(const LatencyHistogram& h) {
     if (!h.count()) return "-";
     return "p50 " + format_ms(ns_to_ms(h.value_at_percentile(50))) + " ms, p99 " +
@@ -192,6 +211,7 @@ void add_row_notes(const EngineResult& r, std::vector<std::string>& notes) {
     if (r.failover) add(r.display_name() + ": " + failover_text(*r.failover));
     if (r.follower) add(r.display_name() + ": " + follower_text(*r.follower));
     if (r.leader_changes) add(r.display_name() + ": " + leader_changes_text(*r.leader_changes));
+    if (r.snapshots) add(r.display_name() + ": " + snapshots_text(*r.snapshots, r.duration_s));
     if (r.lock) add(r.display_name() + ": " + lock_text(*r.lock, r.throughput_ops()));
 }
 
@@ -448,6 +468,20 @@ void write_optional_number(Json& j, const std::string& key, std::optional<double
         j.null();
 }
 
+void write_snapshots(Json& j, const SnapshotLatency& l) {
+    j.begin_object();
+    j.field("nodes_watched", static_cast<std::uint64_t>(l.nodes_watched));
+    j.field("snapshots", l.windows);
+    j.field("some_node_making_s", l.inside_ms / 1000);
+    j.field("poll_interval_ms", static_cast<std::uint64_t>(kSnapshotPollInterval.count()));
+    j.key("write_latency_ms").begin_object();
+    write_phase(j, "while_making", l.write_inside_ns);
+    write_phase(j, "while_not", l.write_outside_ns);
+    j.end_object();
+    write_optional_number(j, "p99_ratio", l.p99_ratio());
+    j.end_object();
+}
+
 void write_leader_changes(Json& j, const LeaderChanges& c) {
     j.begin_object();
     j.field("command", c.command);
@@ -541,6 +575,11 @@ std::string lock_table_html(const std::vector<EngineResult>& results) {
     return s.str();
 }
 
+// A table cell's p99 in ms, "-" without values.
+std::string p99_cell(const LatencyHistogram& h) {
+    return h.count() ? format_ms(ns_to_ms(h.value_at_percentile(99))) : std::string("-");
+}
+
 // The --fail-follower-for figures side by side, one row per engine that had the fault.
 std::string follower_table_html(const std::vector<EngineResult>& results) {
     std::ostringstream s;
@@ -557,9 +596,6 @@ std::string follower_table_html(const std::vector<EngineResult>& results) {
     for (const auto& r : results) {
         if (!r.follower) continue;
         const auto& f = *r.follower;
-        auto p99 = [](const LatencyHistogram& h) {
-            return h.count() ? format_ms(ns_to_ms(h.value_at_percentile(99))) : std::string("-");
-        };
         s << "<tr><td>" << escape_html(r.display_name()) << "</td><td>n" << f.killed << "</td><td>"
           << f.down_s << (f.slow_disk_factor > 1 ? " (disk " + std::to_string(f.slow_disk_factor) + "x slower)" : "")
           << "</td><td>"
@@ -567,9 +603,37 @@ std::string follower_table_html(const std::vector<EngineResult>& results) {
                             : escape_html(f.problem.empty() ? "not caught up" : "failed"))
           << "</td><td>" << snapshot_word(f.snapshot) << "</td><td>"
           << (f.elections ? std::to_string(*f.elections) : std::string("n/a")) << "</td><td>"
-          << p99(f.write_before_ns) << "</td><td>" << p99(f.write_catchup_ns) << "</td><td>"
+          << p99_cell(f.write_before_ns) << "</td><td>" << p99_cell(f.write_catchup_ns) << "</td><td>"
           << format_mib(f.rss_before_bytes) << "</td><td>" << format_mib(f.rss_at_restart_bytes)
           << "</td><td>" << format_mib(f.rss_max_bytes) << "</td></tr>\n";
+    }
+    s << "</table>\n";
+    return s.str();
+}
+
+// Write latency while some node was making a snapshot and while none was, one row per engine
+// whose nodes were watched.
+std::string snapshots_table_html(const std::vector<EngineResult>& results) {
+    std::ostringstream s;
+    bool any = false;
+    for (const auto& r : results) any = any || r.snapshots.has_value();
+    if (!any) return "";
+    s << "<h2>Writes while a snapshot is made</h2>\n"
+         "<p class=\"config\">Every node's INFO snapshot_in_progress polled every "
+      << kSnapshotPollInterval.count()
+      << " ms; a write is inside when it was sent while some node was making a snapshot (each window "
+         "widened to the polls that bound it).</p>\n"
+         "<table>\n<tr><th>engine</th><th>snapshots</th><th>some node making s</th><th>writes inside</th>"
+         "<th>p99 inside ms</th><th>writes outside</th><th>p99 outside ms</th><th>inside / outside</th></tr>\n";
+    for (const auto& r : results) {
+        if (!r.snapshots) continue;
+        const auto& l = *r.snapshots;
+        const auto ratio = l.p99_ratio();
+        s << "<tr><td>" << escape_html(r.display_name()) << "</td><td>" << l.windows << "</td><td>"
+          << format_seconds(l.inside_ms / 1000) << "</td><td>" << l.write_inside_ns.count() << "</td><td>"
+          << p99_cell(l.write_inside_ns) << "</td><td>" << l.write_outside_ns.count() << "</td><td>"
+          << p99_cell(l.write_outside_ns) << "</td><td>" << (ratio ? format_ratio(*ratio) + " x" : std::string("-"))
+          << "</td></tr>\n";
     }
     s << "</table>\n";
     return s.str();
@@ -764,6 +828,11 @@ std::string format_json(const std::vector<EngineResult>& results, const RunConfi
             j.null();
         else
             write_leader_changes(j, *r.leader_changes);
+        j.key("snapshots");
+        if (!r.snapshots)
+            j.null();
+        else
+            write_snapshots(j, *r.snapshots);
         j.key("lock");
         if (!r.lock)
             j.null();
@@ -845,6 +914,7 @@ std::string format_html(const std::vector<EngineResult>& results, const RunConfi
 
     s << follower_table_html(results);
     s << leader_changes_table_html(results);
+    s << snapshots_table_html(results);
     s << lock_table_html(results);
 
     // A sweep's rows are many runs of each engine: their time series would be a tangle, so only

@@ -131,6 +131,12 @@ std::optional<double> LockRun::handoff_p99_ratio() const {
            static_cast<double>(set.latency_ns.value_at_percentile(99));
 }
 
+std::optional<double> SnapshotLatency::p99_ratio() const {
+    if (write_inside_ns.count() == 0 || write_outside_ns.count() == 0) return std::nullopt;
+    return static_cast<double>(write_inside_ns.value_at_percentile(99)) /
+           static_cast<double>(write_outside_ns.value_at_percentile(99));
+}
+
 std::size_t LeaderChanges::ok() const {
     return static_cast<std::size_t>(
         std::count_if(changes.begin(), changes.end(), [](const LeaderChange& c) { return c.reply == "OK"; }));

@@ -26,6 +26,14 @@ struct Timeline {
     std::vector<double> ops_per_bin(double duration_s, std::uint32_t bin_ms) const;
 };
 
+// One successful write of the measured run: when it was sent and answered, in milliseconds from
+// the start of measurement (kept for the analyses that file writes by when they were sent:
+// bench/transfer.h, bench/snapshot_windows.h).
+struct WriteSample {
+    double sent_ms = 0;
+    double done_ms = 0;
+};
+
 // The gap in service around a leader crash.
 struct UnavailabilityWindow {
     // Milliseconds from the start of measurement.
@@ -108,6 +116,19 @@ struct FollowerCatchup {
     LatencyHistogram write_before_ns;   // before the kill
     LatencyHistogram write_down_ns;     // while the follower was down
     LatencyHistogram write_catchup_ns;  // from the restart until the follower caught up
+};
+
+// Write latency while some node was making a snapshot, and while none was (bench/snapshot_windows.h
+// says how the windows are found). Issue 11's target: p99 inside within 2x of p99 outside.
+struct SnapshotLatency {
+    std::size_t nodes_watched = 0;   // nodes whose INFO reported snapshot_in_progress
+    std::uint64_t windows = 0;       // snapshots seen being made, over all nodes
+    double inside_ms = 0;            // how much of the measured run some node spent making one
+    LatencyHistogram write_inside_ns;   // writes sent while some node was making a snapshot
+    LatencyHistogram write_outside_ns;  // writes sent while none was
+
+    // p99 inside over p99 outside; nullopt without writes on both sides.
+    std::optional<double> p99_ratio() const;
 };
 
 // One leadership change the bench asked for (bench/transfer.h says how each figure is measured).
@@ -219,6 +240,8 @@ struct EngineResult {
     std::optional<FollowerCatchup> follower;
     std::optional<LeaderChanges> leader_changes;
     std::optional<LockRun> lock;  // --workload lock
+    // Set when the nodes were watched for snapshots (Ballot nodes; not a redis baseline).
+    std::optional<SnapshotLatency> snapshots;
 
     // The label shown in tables: a reference row that is not replicated says so, a sweep's row
     // names its point.

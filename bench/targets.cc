@@ -165,6 +165,7 @@ EngineResult bench_engine(const BenchContext& context, const std::string& protoc
         LocalCluster cluster(o.server, protocol, o.nodes, server_args, o.port_base);
         cluster.set_password(o.password);
         Workload workload = Workload::from(o);
+        workload.watch_snapshots = true;
         std::optional<ThrowawayCerts> certs;
         if (o.tls) {
             certs.emplace(o.nodes);
@@ -230,6 +231,7 @@ EngineResult bench_existing(const BenchContext& context) {
     std::string last_error;
     bool reached = false;
     bool replicated = true;
+    bool ballot = false;  // its INFO names a protocol: a Ballot node, watched for snapshots
     for (const auto& n : o.existing) {
         try {
             kv::RespClient client;
@@ -246,6 +248,7 @@ EngineResult bench_existing(const BenchContext& context) {
             const auto info = parse_info(reply.str);
             if (info.count("protocol")) {
                 label = info.at("protocol") + " (existing)";
+                ballot = true;
             } else if (info.count("redis_version")) {
                 label = "redis " + info.at("redis_version") + " (existing)";
                 note += "; a plain RESP server, durability as configured there";
@@ -263,8 +266,9 @@ EngineResult bench_existing(const BenchContext& context) {
         failed.failure = "no --node answered: " + last_error;
         return failed;
     }
-    EngineResult r =
-        run_load(label, Workload::from(o), o.existing, context.progress, std::nullopt, context.interrupted);
+    Workload workload = Workload::from(o);
+    workload.watch_snapshots = ballot;
+    EngineResult r = run_load(label, workload, o.existing, context.progress, std::nullopt, context.interrupted);
     r.note = note;
     r.replicated = replicated;
     return r;

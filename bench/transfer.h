@@ -31,13 +31,6 @@
 
 namespace ballot::bench {
 
-// One successful write of the measured run: when it was sent and answered, in milliseconds from
-// the start of measurement.
-struct WriteSample {
-    double sent_ms = 0;
-    double done_ms = 0;
-};
-
 // Fills every change's unavailable_ms, window, write p99 and write count from `samples` (any
 // order), and the changes' merged write histogram (write_during_ns).
 void analyse_leader_changes(std::vector<WriteSample> samples, LeaderChanges& changes);

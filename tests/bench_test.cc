@@ -20,6 +20,7 @@
 #include "bench/options.h"
 #include "bench/report.h"
 #include "bench/result.h"
+#include "bench/snapshot_windows.h"
 #include "bench/transfer.h"
 
 using namespace ballot;
@@ -819,6 +820,113 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------- reports
 
+BOOST_AUTO_TEST_SUITE(snapshot_windows)
+
+namespace {
+
+std::map<std::string, std::string> snapshot_info(bool making, std::uint64_t made) {
+    return {{"snapshot_in_progress", making ? "1" : "0"}, {"snapshots_made", std::to_string(made)}};
+}
+
+// A poll sent at `at_ms` and answered 1 ms later.
+void poll(SnapshotWindowTracker& t, NodeId node, double at_ms, bool making, std::uint64_t made) {
+    t.observe(node, at_ms, at_ms + 1, snapshot_info(making, made));
+}
+
+}  // namespace
+
+// The window holds the real one: from the last poll that saw the node idle (sent) to the first
+// that saw it idle again (answered).
+BOOST_AUTO_TEST_CASE(a_window_runs_from_the_last_idle_poll_to_the_next_idle_answer) {
+    SnapshotWindowTracker t;
+    poll(t, 1, 0, false, 0);
+    poll(t, 1, 10, false, 0);
+    poll(t, 1, 20, true, 0);
+    poll(t, 1, 30, true, 0);
+    poll(t, 1, 40, false, 1);
+    poll(t, 1, 50, false, 1);
+    const auto windows = t.finish(100);
+    BOOST_TEST_REQUIRE(windows.size() == 1u);
+    BOOST_TEST(windows[0].node == 1u);
+    BOOST_TEST(windows[0].start_ms == 10.0);
+    BOOST_TEST(windows[0].end_ms == 41.0);
+    BOOST_TEST(t.nodes_watched() == 1u);
+}
+
+// A snapshot made entirely between two polls shows only as a rise of snapshots_made.
+BOOST_AUTO_TEST_CASE(a_snapshot_between_two_polls_is_found_by_its_count) {
+    SnapshotWindowTracker t;
+    poll(t, 2, 0, false, 4);
+    poll(t, 2, 10, false, 5);
+    poll(t, 2, 20, false, 5);
+    const auto windows = t.finish(100);
+    BOOST_TEST_REQUIRE(windows.size() == 1u);
+    BOOST_TEST(windows[0].start_ms == 0.0);
+    BOOST_TEST(windows[0].end_ms == 11.0);
+}
+
+// Killed while making one: the window ends at the failed poll; restarted, its count starts from
+// 0 again, which is no snapshot; one still open when the run ends is closed there.
+BOOST_AUTO_TEST_CASE(a_node_killed_restarted_or_still_making_at_the_end) {
+    SnapshotWindowTracker t;
+    poll(t, 3, 0, false, 7);
+    poll(t, 3, 10, true, 7);
+    t.unreachable(3, 25);
+    poll(t, 3, 500, false, 0);
+    poll(t, 3, 510, false, 0);
+    poll(t, 3, 520, true, 0);
+    auto windows = t.finish(600);
+    BOOST_TEST_REQUIRE(windows.size() == 2u);
+    std::sort(windows.begin(), windows.end(),
+              [](const SnapshotWindow& a, const SnapshotWindow& b) { return a.start_ms < b.start_ms; });
+    BOOST_TEST(windows[0].start_ms == 0.0);
+    BOOST_TEST(windows[0].end_ms == 25.0);
+    BOOST_TEST(windows[1].start_ms == 510.0);
+    BOOST_TEST(windows[1].end_ms == 600.0);
+}
+
+// A node whose INFO has no snapshot_in_progress (a redis-server, an older node) is not watched.
+BOOST_AUTO_TEST_CASE(a_node_without_the_field_is_not_watched) {
+    SnapshotWindowTracker t;
+    t.observe(1, 0, 1, {{"redis_version", "7.0.15"}});
+    t.observe(1, 10, 11, {});
+    BOOST_TEST(t.nodes_watched() == 0u);
+    BOOST_TEST(t.finish(100).empty());
+}
+
+// Writes are filed by send time against the union of the windows (two nodes overlapping count
+// once), clipped to the measured run.
+BOOST_AUTO_TEST_CASE(writes_are_split_by_send_time_against_the_windows_union) {
+    const std::vector<SnapshotWindow> windows = {
+        {1, 100, 200}, {2, 150, 250}, {3, 900, 1200}, {1, -50, -10}};
+    std::vector<WriteSample> writes;
+    for (double t : {50.0, 99.0, 100.0, 180.0, 249.0, 250.0, 950.0, 999.0}) writes.push_back({t, t + 2});
+    writes.push_back({120, 140});  // the slow one, inside
+    const auto l = split_by_snapshot_windows(writes, windows, 1000, 3);
+    BOOST_TEST(l.nodes_watched == 3u);
+    BOOST_TEST(l.windows == 3u);  // the one before the run does not count
+    BOOST_TEST(l.inside_ms == 250.0);  // 100..250 and 900..1000
+    BOOST_TEST(l.write_inside_ns.count() == 6u);   // 100, 120, 180, 249, 950, 999
+    BOOST_TEST(l.write_outside_ns.count() == 3u);  // 50, 99, 250
+    BOOST_TEST(l.write_inside_ns.max() == 20'000'000u);
+    BOOST_TEST(l.write_outside_ns.max() == 2'000'000u);
+    BOOST_TEST_REQUIRE(l.p99_ratio().has_value());
+    BOOST_TEST(*l.p99_ratio() == 10.0, boost::test_tools::tolerance(0.01));
+}
+
+BOOST_AUTO_TEST_CASE(no_ratio_without_writes_on_both_sides) {
+    const std::vector<WriteSample> writes = {{10, 12}, {20, 21}};
+    const auto none = split_by_snapshot_windows(writes, {}, 1000, 3);
+    BOOST_TEST(none.windows == 0u);
+    BOOST_TEST(none.write_outside_ns.count() == 2u);
+    BOOST_TEST(!none.p99_ratio().has_value());
+    const auto all = split_by_snapshot_windows(writes, {{1, 0, 1000}}, 1000, 3);
+    BOOST_TEST(all.write_inside_ns.count() == 2u);
+    BOOST_TEST(!all.p99_ratio().has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(reports)
 
 namespace {
@@ -1211,6 +1319,46 @@ BOOST_AUTO_TEST_CASE(leader_transfers_in_json_and_table) {
     BOOST_TEST(plain.find("Leadership changes") == std::string::npos);
     BOOST_TEST(plain.find("MEMBER TRANSFER") == std::string::npos);
     BOOST_TEST(plain.find("a tick is") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(snapshot_latency_in_json_table_and_html) {
+    auto results = synthetic_results();
+    SnapshotLatency l;
+    l.nodes_watched = 3;
+    l.windows = 4;
+    l.inside_ms = 1500;
+    for (int i = 0; i < 100; ++i) l.write_inside_ns.record(6'000'000);
+    for (int i = 0; i < 100; ++i) l.write_outside_ns.record(2'000'000);
+    results[0].snapshots = l;
+    const auto tree = parse_json(format_json(results, synthetic_config()));
+    std::vector<boost::property_tree::ptree> rows;
+    for (const auto& [key, row] : tree.get_child("results")) rows.push_back(row);
+    BOOST_TEST(get<std::string>(rows[1], "snapshots") == "null");
+    const auto& s = rows[0].get_child("snapshots");
+    BOOST_TEST(get<int>(s, "nodes_watched") == 3);
+    BOOST_TEST(get<int>(s, "snapshots") == 4);
+    BOOST_TEST(get<double>(s, "some_node_making_s") == 1.5);
+    BOOST_TEST(get<int>(s, "write_latency_ms/while_making/count") == 100);
+    BOOST_TEST(get<double>(s, "write_latency_ms/while_not/p99") == 2.0, boost::test_tools::tolerance(0.01));
+    BOOST_TEST(get<double>(s, "p99_ratio") == 3.0, boost::test_tools::tolerance(0.01));
+
+    const auto table = format_table(results, synthetic_config());
+    BOOST_TEST(table.find("raft: write p99 6.0") != std::string::npos, table);
+    BOOST_TEST(table.find("while none was: 3.00 x; 4 snapshots on 3 nodes, some node making one 1.500 s") !=
+                   std::string::npos,
+               table);
+
+    const auto html = format_html(results, synthetic_config());
+    BOOST_TEST(html.find("<h2>Writes while a snapshot is made</h2>") != std::string::npos);
+    BOOST_TEST(html.find("<td>raft</td><td>4</td><td>1.500</td><td>100</td>") != std::string::npos, html);
+    BOOST_TEST(html.find("<td>3.00 x</td>") != std::string::npos);
+    BOOST_TEST(format_html(synthetic_results(), synthetic_config()).find("while a snapshot") == std::string::npos);
+
+    results[0].snapshots = SnapshotLatency{};
+    results[0].snapshots->nodes_watched = 3;
+    BOOST_TEST(format_table(results, synthetic_config())
+                       .find("raft: no snapshot was made during the measured run (3 nodes watched)") !=
+               std::string::npos);
 }
 
 // Multi-Paxos and basic Paxos refuse transfers today: the first -ERR ends the series, and the
