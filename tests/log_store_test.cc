@@ -5,7 +5,6 @@
 #include "common/log_store.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include "common/file_storage.h"
 #include "common/random.h"
 #include "engines/registry.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -53,25 +53,6 @@ std::ostream& boost_test_print_type(std::ostream& os, StoreError::Kind kind) {
 namespace {
 
 using namespace ballot;
-
-// A fresh directory under /tmp, removed with everything in it at the end of the test.
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "ballot-log-store-XXXXXX").string();
-        BOOST_REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    std::string path() const { return path_.string(); }
-    std::string sub(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    fs::path path_;
-};
 
 std::string seg(const std::string& dir, std::uint64_t number) {
     return (fs::path(dir) / segment_file_name(number)).string();
@@ -320,8 +301,8 @@ BOOST_AUTO_TEST_CASE(crc32c_paths_agree_and_extend) {
 // ---------------------------------------------------------------- round trips
 
 BOOST_AUTO_TEST_CASE(new_dir_is_empty_and_created) {
-    TempDir tmp;
-    std::string dir = tmp.sub("a/b/node-1");
+    test::TempDir tmp("ballot-log-store");
+    std::string dir = (tmp.path / "a/b/node-1").string();
     std::uint64_t torn = 99;
     RecoveredState state = recover(dir, {}, &torn);
     BOOST_TEST(hard_state_of(state) == HardState{});
@@ -334,8 +315,8 @@ BOOST_AUTO_TEST_CASE(new_dir_is_empty_and_created) {
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_hard_state_truncate_replace_sparse) {
-    TempDir tmp;
-    std::string dir = tmp.path();
+    test::TempDir tmp("ballot-log-store");
+    std::string dir = tmp.path.string();
     Model model;
     {
         auto store = open_ok(dir);
@@ -385,14 +366,14 @@ BOOST_AUTO_TEST_CASE(slow_disk_delay_is_the_factor_less_one_times_the_sync) {
 // new segments, rolls and compaction, and still reads back everything it wrote after a clean
 // close. The count is this process's; nothing else in it syncs meanwhile.
 BOOST_AUTO_TEST_CASE(unsafe_no_fsync_never_syncs_and_still_recovers_after_a_clean_close) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     LogStore::Options unsafe = checked_options();
     unsafe.durability = Durability::unsafe_no_fsync;
     unsafe.segment_bytes = 512;  // several segments, so rolls and deletions happen too
     Model model;
     const std::uint64_t syncs_before = sync_calls_made();
     {
-        auto store = open_ok(tmp.sub("unsafe"), unsafe);
+        auto store = open_ok((tmp.path / "unsafe").string(), unsafe);
         for (Index i = 1; i <= 40; ++i) {
             Ready batch = entries_batch({entry(i, 1, "value-" + std::to_string(i))});
             batch.metadata = meta(HardState{1, 1, i});
@@ -402,7 +383,7 @@ BOOST_AUTO_TEST_CASE(unsafe_no_fsync_never_syncs_and_still_recovers_after_a_clea
         }
         BOOST_TEST(store->first_segment() > 1u);  // compaction deleted segments
     }
-    RecoveredState state = recover(tmp.sub("unsafe"), unsafe);
+    RecoveredState state = recover((tmp.path / "unsafe").string(), unsafe);
     BOOST_TEST(sync_calls_made() == syncs_before);
     BOOST_TEST(hard_state_of(state) == (HardState{1, 1, 40}));
     BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
@@ -411,7 +392,7 @@ BOOST_AUTO_TEST_CASE(unsafe_no_fsync_never_syncs_and_still_recovers_after_a_clea
     LogStore::Options safe = unsafe;
     safe.durability = Durability::fsync;
     {
-        auto store = open_ok(tmp.sub("safe"), safe);
+        auto store = open_ok((tmp.path / "safe").string(), safe);
         write(*store, entries_batch({entry(1, 1, "one")}));
     }
     BOOST_TEST(sync_calls_made() > syncs_before);
@@ -446,8 +427,8 @@ BOOST_AUTO_TEST_CASE(encode_appends_records_in_order) {
 }
 
 BOOST_AUTO_TEST_CASE(many_batches_roll_across_small_segments_and_reopen) {
-    TempDir tmp;
-    std::string dir = tmp.path();
+    test::TempDir tmp("ballot-log-store");
+    std::string dir = tmp.path.string();
     LogStore::Options options;
     options.segment_bytes = 2048;
     Model model;
@@ -492,12 +473,12 @@ BOOST_AUTO_TEST_CASE(many_batches_roll_across_small_segments_and_reopen) {
 }
 
 BOOST_AUTO_TEST_CASE(a_batch_larger_than_a_segment_gets_a_segment_of_its_own) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     LogStore::Options options;
     options.segment_bytes = 256;
     Model model;
     {
-        auto store = open_ok(tmp.path(), options);
+        auto store = open_ok(tmp.path.string(), options);
         for (Index i = 1; i <= 3; ++i) {
             Ready b = entries_batch({entry(i, 1, std::string(1000, 'x')), entry(100 + i, 1, "small")});
             write(*store, b);
@@ -505,16 +486,16 @@ BOOST_AUTO_TEST_CASE(a_batch_larger_than_a_segment_gets_a_segment_of_its_own) {
             BOOST_TEST(store->active_segment() == i);
         }
     }
-    BOOST_TEST(recover(tmp.path(), options).records == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(recover(tmp.path.string(), options).records == model.list(), boost::test_tools::per_element());
 }
 
 // ---------------------------------------------------------------- torn tails
 
 BOOST_AUTO_TEST_CASE(torn_last_record_is_cut_at_every_byte) {
-    TempDir tmp;
-    std::string original = tmp.sub("original");
+    test::TempDir tmp("ballot-log-store");
+    std::string original = (tmp.path / "original").string();
     ThreeBatchLog log = make_three_batch_log(original);
-    std::string dir = tmp.sub("copy");
+    std::string dir = (tmp.path / "copy").string();
     for (std::uint64_t keep = log.last_record_at; keep < log.size; ++keep) {
         BOOST_TEST_CONTEXT("last record cut to " << keep - log.last_record_at << " bytes") {
             copy_dir(original, dir);
@@ -541,41 +522,41 @@ BOOST_AUTO_TEST_CASE(torn_last_record_is_cut_at_every_byte) {
 }
 
 BOOST_AUTO_TEST_CASE(torn_message_names_file_and_offset) {
-    TempDir tmp;
-    ThreeBatchLog log = make_three_batch_log(tmp.path());
-    fs::resize_file(seg(tmp.path(), 1), log.size - 5);
-    OpenResult r = LogStore::open(tmp.path());
+    test::TempDir tmp("ballot-log-store");
+    ThreeBatchLog log = make_three_batch_log(tmp.path.string());
+    fs::resize_file(seg(tmp.path.string(), 1), log.size - 5);
+    OpenResult r = LogStore::open(tmp.path.string());
     BOOST_REQUIRE(r.ok());
     BOOST_TEST(r.torn_bytes_dropped == log.size - 5 - log.last_record_at);
     BOOST_TEST_MESSAGE(r.torn_message);
-    BOOST_TEST(r.torn_message.find(seg(tmp.path(), 1)) == 0u);
+    BOOST_TEST(r.torn_message.find(seg(tmp.path.string(), 1)) == 0u);
     BOOST_TEST(r.torn_message.find("byte offset " + std::to_string(log.last_record_at)) != std::string::npos);
-    BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) == log.last_record_at);
+    BOOST_TEST(fs::file_size(seg(tmp.path.string(), 1)) == log.last_record_at);
 }
 
 BOOST_AUTO_TEST_CASE(zero_filled_tail_is_room_for_the_next_writes) {
     // Some file systems show a file extended by a crash, but never written, as zeros; and the
     // store preallocates zeros itself (LogStoreOptions::preallocate_bytes). Neither holds a
     // record: nothing is dropped, the zeros stay, and the next record goes where they begin.
-    TempDir tmp;
-    ThreeBatchLog log = make_three_batch_log(tmp.path());
-    Bytes bytes = read_file(seg(tmp.path(), 1));
+    test::TempDir tmp("ballot-log-store");
+    ThreeBatchLog log = make_three_batch_log(tmp.path.string());
+    Bytes bytes = read_file(seg(tmp.path.string(), 1));
     std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(log.last_record_at), bytes.end(), 0);
     bytes.resize(bytes.size() + 4096, 0);
-    write_file(seg(tmp.path(), 1), bytes);
+    write_file(seg(tmp.path.string(), 1), bytes);
     {
         RecoveredState state;
         std::uint64_t torn = 1;
-        auto store = open_ok(tmp.path(), {}, &state, &torn);
+        auto store = open_ok(tmp.path.string(), {}, &state, &torn);
         BOOST_TEST(torn == 0u);
         BOOST_TEST(state.records == log.model_before_last.list(), boost::test_tools::per_element());
         BOOST_TEST(store->log_bytes() == log.last_record_at);
         write(*store, entries_batch({entry(4, 3, "after")}));
     }
-    BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) == bytes.size());  // written in place
+    BOOST_TEST(fs::file_size(seg(tmp.path.string(), 1)) == bytes.size());  // written in place
     Model expected = log.model_before_last;
     expected.apply(entries_batch({entry(4, 3, "after")}));
-    BOOST_TEST(recover(tmp.path()).records == expected.list(), boost::test_tools::per_element());
+    BOOST_TEST(recover(tmp.path.string()).records == expected.list(), boost::test_tools::per_element());
 }
 
 // ---- preallocated room (LogStoreOptions::preallocate_bytes) ----
@@ -590,26 +571,26 @@ LogStore::Options preallocating(std::uint64_t segment_bytes = 64ull << 20) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(preallocated_room_is_written_ahead_and_reused_after_a_restart) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     Model model;
     std::uint64_t used = 0;
     {
-        auto store = open_ok(tmp.path(), preallocating());
+        auto store = open_ok(tmp.path.string(), preallocating());
         for (Index i = 1; i <= 10; ++i) {
             Ready b = entries_batch({entry(i, 1, std::string(100, 'p'))});
             write(*store, b);
             model.apply(b);
             // Never less than a quarter of the room left after a write.
-            BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) >= store->log_bytes() + 1024);
+            BOOST_TEST(fs::file_size(seg(tmp.path.string(), 1)) >= store->log_bytes() + 1024);
         }
         used = store->log_bytes();
     }
-    const std::uint64_t size = fs::file_size(seg(tmp.path(), 1));
+    const std::uint64_t size = fs::file_size(seg(tmp.path.string(), 1));
     BOOST_TEST(size > used);
     for (int restart = 0; restart < 2; ++restart) {
         RecoveredState state;
         std::uint64_t torn = 1;
-        auto store = open_ok(tmp.path(), preallocating(), &state, &torn);
+        auto store = open_ok(tmp.path.string(), preallocating(), &state, &torn);
         BOOST_TEST(torn == 0u);
         BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
         BOOST_TEST(store->log_bytes() == used);
@@ -618,14 +599,14 @@ BOOST_AUTO_TEST_CASE(preallocated_room_is_written_ahead_and_reused_after_a_resta
         model.apply(b);
         used = store->log_bytes();
     }
-    BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) == size);  // the new records went into the room
-    BOOST_TEST(recover(tmp.path()).records == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(fs::file_size(seg(tmp.path.string(), 1)) == size);  // the new records went into the room
+    BOOST_TEST(recover(tmp.path.string()).records == model.list(), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(only_the_last_segment_keeps_preallocated_room) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     Model model;
-    auto store = open_ok(tmp.path(), preallocating(/*segment_bytes=*/2048));
+    auto store = open_ok(tmp.path.string(), preallocating(/*segment_bytes=*/2048));
     for (Index i = 1; i <= 40; ++i) {
         Ready b = entries_batch({entry(i, 1, std::string(100, 'q'))});
         write(*store, b);
@@ -636,22 +617,23 @@ BOOST_AUTO_TEST_CASE(only_the_last_segment_keeps_preallocated_room) {
     for (std::uint64_t n = store->first_segment(); n < store->active_segment(); ++n) {
         BOOST_TEST_CONTEXT("segment " << n) {
             // Cut to its records: its last one is valid and nothing follows.
-            const std::uint64_t size = fs::file_size(seg(tmp.path(), n));
+            const std::uint64_t size = fs::file_size(seg(tmp.path.string(), n));
             BOOST_TEST(size <= 2048u);
-            BOOST_TEST(read_file(seg(tmp.path(), n)).back() == 'q');
+            BOOST_TEST(read_file(seg(tmp.path.string(), n)).back() == 'q');
             records += size;
         }
     }
-    const std::uint64_t last = fs::file_size(seg(tmp.path(), store->active_segment()));
+    const std::uint64_t last = fs::file_size(seg(tmp.path.string(), store->active_segment()));
     BOOST_TEST(last == 2048u);  // the room never runs past the segment size
     BOOST_TEST(store->log_bytes() < records + last);
     store.reset();
-    BOOST_TEST(recover(tmp.path(), preallocating(2048)).records == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(recover(tmp.path.string(), preallocating(2048)).records == model.list(),
+               boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_record_torn_inside_the_preallocated_room_is_cut_away) {
-    TempDir tmp;
-    std::string original = tmp.sub("original");
+    test::TempDir tmp("ballot-log-store");
+    std::string original = (tmp.path / "original").string();
     Model model;
     std::uint64_t used = 0;
     {
@@ -665,7 +647,7 @@ BOOST_AUTO_TEST_CASE(a_record_torn_inside_the_preallocated_room_is_cut_away) {
     }
     // The next batch, as write_durably() would have written it, cut at every length: a crash
     // before its fdatasync, with the rest of the room still zeros.
-    std::string written = tmp.sub("written");
+    std::string written = (tmp.path / "written").string();
     {
         copy_dir(original, written);
         auto store = open_ok(written, preallocating());
@@ -676,7 +658,7 @@ BOOST_AUTO_TEST_CASE(a_record_torn_inside_the_preallocated_room_is_cut_away) {
     BOOST_REQUIRE(full.size() == before.size());
     std::uint64_t record_end = used;
     while (full[record_end] != 0 || full[record_end + 1] != 0) ++record_end;  // 'u' x 100 ends it
-    std::string dir = tmp.sub("copy");
+    std::string dir = (tmp.path / "copy").string();
     for (std::uint64_t keep = used + 1; keep < record_end; keep += 7) {
         BOOST_TEST_CONTEXT("torn record of " << keep - used << " bytes") {
             copy_dir(original, dir);
@@ -701,26 +683,26 @@ BOOST_AUTO_TEST_CASE(a_record_torn_inside_the_preallocated_room_is_cut_away) {
 }
 
 BOOST_AUTO_TEST_CASE(zeros_at_the_end_of_a_segment_that_is_not_the_last_are_corruption) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     {
-        auto store = open_ok(tmp.path(), preallocating(512));
+        auto store = open_ok(tmp.path.string(), preallocating(512));
         for (Index i = 1; i <= 6; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 'z'))}));
         BOOST_REQUIRE(store->active_segment() >= 2u);
     }
-    Bytes first = read_file(seg(tmp.path(), 1));
+    Bytes first = read_file(seg(tmp.path.string(), 1));
     first.resize(first.size() + 100, 0);
-    write_file(seg(tmp.path(), 1), first);
-    StoreError e = open_fails(tmp.path(), preallocating(512));
+    write_file(seg(tmp.path.string(), 1), first);
+    StoreError e = open_fails(tmp.path.string(), preallocating(512));
     BOOST_TEST(e.kind == StoreError::Kind::corrupt);
     BOOST_TEST(e.reason.find("not the last") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(every_bit_flip_in_the_last_record_is_truncated) {
-    TempDir tmp;
-    std::string original = tmp.sub("original");
+    test::TempDir tmp("ballot-log-store");
+    std::string original = (tmp.path / "original").string();
     ThreeBatchLog log = make_three_batch_log(original);
     Bytes bytes = read_file(seg(original, 1));
-    std::string dir = tmp.sub("copy");
+    std::string dir = (tmp.path / "copy").string();
     // Every bit, the length field included: a bad length must not hide the record's torn-ness.
     for (std::uint64_t at = log.last_record_at; at < log.size; ++at) {
         for (int bit = 0; bit < 8; ++bit) {
@@ -741,11 +723,11 @@ BOOST_AUTO_TEST_CASE(every_bit_flip_in_the_last_record_is_truncated) {
 // ---------------------------------------------------------------- corruption
 
 BOOST_AUTO_TEST_CASE(every_bit_flip_in_an_earlier_record_refuses_to_start) {
-    TempDir tmp;
-    std::string original = tmp.sub("original");
+    test::TempDir tmp("ballot-log-store");
+    std::string original = (tmp.path / "original").string();
     ThreeBatchLog log = make_three_batch_log(original);
     Bytes bytes = read_file(seg(original, 1));
-    std::string dir = tmp.sub("copy");
+    std::string dir = (tmp.path / "copy").string();
     // The second batch's record, followed by the intact third one.
     for (std::uint64_t at = log.second_record_at; at < log.last_record_at; ++at) {
         for (int bit = 0; bit < 8; ++bit) {
@@ -766,20 +748,20 @@ BOOST_AUTO_TEST_CASE(every_bit_flip_in_an_earlier_record_refuses_to_start) {
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_record_message_names_file_and_offset) {
-    TempDir tmp;
-    ThreeBatchLog log = make_three_batch_log(tmp.path());
-    Bytes bytes = read_file(seg(tmp.path(), 1));
+    test::TempDir tmp("ballot-log-store");
+    ThreeBatchLog log = make_three_batch_log(tmp.path.string());
+    Bytes bytes = read_file(seg(tmp.path.string(), 1));
     bytes[log.second_record_at + 20] ^= 0x10;  // inside the payload
-    write_file(seg(tmp.path(), 1), bytes);
-    StoreError e = open_fails(tmp.path());
-    BOOST_TEST(e.message() == seg(tmp.path(), 1) + ": corrupt record at byte offset " +
+    write_file(seg(tmp.path.string(), 1), bytes);
+    StoreError e = open_fails(tmp.path.string());
+    BOOST_TEST(e.message() == seg(tmp.path.string(), 1) + ": corrupt record at byte offset " +
                                   std::to_string(log.second_record_at) +
                                   " (checksum mismatch); refusing to start");
 }
 
 BOOST_AUTO_TEST_CASE(damage_in_a_segment_that_is_not_the_last_refuses_to_start) {
-    TempDir tmp;
-    std::string original = tmp.sub("original");
+    test::TempDir tmp("ballot-log-store");
+    std::string original = (tmp.path / "original").string();
     LogStore::Options options;
     options.segment_bytes = 512;
     {
@@ -787,7 +769,7 @@ BOOST_AUTO_TEST_CASE(damage_in_a_segment_that_is_not_the_last_refuses_to_start) 
         for (Index i = 1; i <= 20; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 'z'))}));
         BOOST_REQUIRE(store->active_segment() >= 3u);
     }
-    std::string dir = tmp.sub("copy");
+    std::string dir = (tmp.path / "copy").string();
     std::uint64_t size = fs::file_size(seg(original, 2));
 
     // Torn at its end: only the last segment may have a torn tail.
@@ -806,51 +788,51 @@ BOOST_AUTO_TEST_CASE(damage_in_a_segment_that_is_not_the_last_refuses_to_start) 
 }
 
 BOOST_AUTO_TEST_CASE(valid_checksum_but_unknown_type_or_bad_payload_refuses_to_start) {
-    TempDir tmp;
-    ThreeBatchLog log = make_three_batch_log(tmp.path());
-    Bytes good = read_file(seg(tmp.path(), 1));
+    test::TempDir tmp("ballot-log-store");
+    ThreeBatchLog log = make_three_batch_log(tmp.path.string());
+    Bytes good = read_file(seg(tmp.path.string(), 1));
     auto append_record = [&](std::uint8_t type, Bytes payload) {
         Bytes bytes = good;
         Bytes record = format2_record(segment_salt(good), good.size(), 6, type, payload);  // 5 records before
         bytes.insert(bytes.end(), record.begin(), record.end());
-        write_file(seg(tmp.path(), 1), bytes);
+        write_file(seg(tmp.path.string(), 1), bytes);
     };
     append_record(9, Bytes(8, 1));
-    StoreError e = open_fails(tmp.path());
+    StoreError e = open_fails(tmp.path.string());
     BOOST_TEST(e.offset == log.size);
     BOOST_TEST(e.message().find("unknown record type 9") != std::string::npos);
 
     append_record(static_cast<std::uint8_t>(LogStore::RecordType::truncate), Bytes(7, 1));
-    e = open_fails(tmp.path());
+    e = open_fails(tmp.path.string());
     BOOST_TEST(e.offset == log.size);
     BOOST_TEST(e.message().find("does not decode") != std::string::npos);
 
     append_record(static_cast<std::uint8_t>(LogStore::RecordType::record), Bytes(8, 0));
-    e = open_fails(tmp.path());
+    e = open_fails(tmp.path.string());
     BOOST_TEST(e.offset == log.size);
     BOOST_TEST(e.message().find("log record at index 0") != std::string::npos);
 
     // The engine's bytes are the engine's to judge: metadata its codec rejects is corruption
     // at its offset, and the store itself accepts any bytes when no codec is given.
     append_record(static_cast<std::uint8_t>(LogStore::RecordType::metadata), Bytes(23, 1));
-    e = open_fails(tmp.path());
+    e = open_fails(tmp.path.string());
     BOOST_TEST(e.offset == log.size);
     BOOST_TEST(e.message().find("engine metadata does not decode: expected 24 bytes, got 23") !=
                std::string::npos);
-    BOOST_TEST(recover(tmp.path()).metadata == Bytes(23, 1));
+    BOOST_TEST(recover(tmp.path.string()).metadata == Bytes(23, 1));
 
     Bytes bad_record;
     Writer(bad_record).u64(4);
     Writer(bad_record).u64(1);  // a term, then nothing: the sample codec wants a promise and data
     append_record(static_cast<std::uint8_t>(LogStore::RecordType::record), bad_record);
-    e = open_fails(tmp.path());
+    e = open_fails(tmp.path.string());
     BOOST_TEST(e.offset == log.size);
     BOOST_TEST(e.message().find("engine log record at index 4 does not decode") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(bad_segment_headers_refuse_to_start) {
-    TempDir tmp;
-    std::string original = tmp.sub("original");
+    test::TempDir tmp("ballot-log-store");
+    std::string original = (tmp.path / "original").string();
     LogStore::Options options;
     options.segment_bytes = 512;
     {
@@ -858,7 +840,7 @@ BOOST_AUTO_TEST_CASE(bad_segment_headers_refuse_to_start) {
         for (Index i = 1; i <= 10; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 'h'))}));
         BOOST_REQUIRE(store->active_segment() >= 2u);
     }
-    std::string dir = tmp.sub("copy");
+    std::string dir = (tmp.path / "copy").string();
     auto damaged = [&](std::uint64_t number, std::size_t at) {
         copy_dir(original, dir);
         Bytes bytes = read_file(seg(dir, number));
@@ -883,8 +865,8 @@ BOOST_AUTO_TEST_CASE(bad_segment_headers_refuse_to_start) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_segments_refuse_to_start) {
-    TempDir tmp;
-    std::string original = tmp.sub("original");
+    test::TempDir tmp("ballot-log-store");
+    std::string original = (tmp.path / "original").string();
     LogStore::Options options;
     options.segment_bytes = 512;
     {
@@ -892,7 +874,7 @@ BOOST_AUTO_TEST_CASE(missing_segments_refuse_to_start) {
         for (Index i = 1; i <= 10; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 'm'))}));
         BOOST_REQUIRE(store->active_segment() >= 3u);
     }
-    std::string dir = tmp.sub("copy");
+    std::string dir = (tmp.path / "copy").string();
     copy_dir(original, dir);
     fs::remove(seg(dir, 2));
     StoreError middle = open_fails(dir);
@@ -906,25 +888,25 @@ BOOST_AUTO_TEST_CASE(missing_segments_refuse_to_start) {
 }
 
 BOOST_AUTO_TEST_CASE(empty_or_half_created_last_segment_is_rewritten) {
-    TempDir tmp;
-    ThreeBatchLog log = make_three_batch_log(tmp.path());
+    test::TempDir tmp("ballot-log-store");
+    ThreeBatchLog log = make_three_batch_log(tmp.path.string());
     for (std::uint64_t cut : {0u, 10u}) {
         BOOST_TEST_CONTEXT("new segment cut to " << cut << " bytes") {
             // A crash while segment 2 was being created.
-            Bytes header = read_file(seg(tmp.path(), 1));
+            Bytes header = read_file(seg(tmp.path.string(), 1));
             header.resize(cut);
-            write_file(seg(tmp.path(), 2), header);
+            write_file(seg(tmp.path.string(), 2), header);
             std::uint64_t torn = 0;
             {
                 RecoveredState state;
-                auto store = open_ok(tmp.path(), {}, &state, &torn);
+                auto store = open_ok(tmp.path.string(), {}, &state, &torn);
                 BOOST_TEST(torn == cut);
                 BOOST_TEST(state.records == log.model_all.list(), boost::test_tools::per_element());
                 BOOST_TEST(store->active_segment() == 2u);
                 write(*store, entries_batch({entry(5, 2, "five")}));
             }
-            BOOST_TEST(recover(tmp.path()).records.back() == entry(5, 2, "five"));
-            fs::remove(seg(tmp.path(), 2));
+            BOOST_TEST(recover(tmp.path.string()).records.back() == entry(5, 2, "five"));
+            fs::remove(seg(tmp.path.string(), 2));
         }
     }
 }
@@ -970,10 +952,10 @@ struct CompactedLog {
     static constexpr std::uint64_t kFirstKept = 10;
 };
 
-CompactedLog make_compacted_log(const TempDir& tmp, LogStoreOptions options = small_segments()) {
+CompactedLog make_compacted_log(const test::TempDir& tmp, LogStoreOptions options = small_segments()) {
     CompactedLog log;
-    log.before = tmp.sub("before");
-    log.dir = tmp.sub("after");
+    log.before = (tmp.path / "before").string();
+    log.dir = (tmp.path / "after").string();
     auto store = open_ok(log.dir, options);
     Ready first = entries_batch({entry(1, 1, std::string(100, 'r'))});
     first.metadata = meta(HardState{7, 2, 0});
@@ -1003,10 +985,10 @@ CompactedLog make_compacted_log(const TempDir& tmp, LogStoreOptions options = sm
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(compaction_drops_records_below_the_point_at_replay) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     Model model;
     {
-        auto store = open_ok(tmp.path(), checked_options());
+        auto store = open_ok(tmp.path.string(), checked_options());
         std::vector<Ready> batches(4);
         batches[0].metadata = meta(HardState{1, 1, 0});
         for (Index i = 1; i <= 10; ++i) batches[0].records.push_back(entry(i, 1, "v" + std::to_string(i)));
@@ -1024,7 +1006,7 @@ BOOST_AUTO_TEST_CASE(compaction_drops_records_below_the_point_at_replay) {
         BOOST_TEST(store->active_segment() == 1u);  // nothing to delete: one segment, the active one
     }
     RecoveredState state;
-    auto store = open_ok(tmp.path(), checked_options(), &state);
+    auto store = open_ok(tmp.path.string(), checked_options(), &state);
     BOOST_TEST(hard_state_of(state) == (HardState{1, 1, 0}));
     BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
     BOOST_REQUIRE(!state.records.empty());
@@ -1033,7 +1015,7 @@ BOOST_AUTO_TEST_CASE(compaction_drops_records_below_the_point_at_replay) {
 }
 
 BOOST_AUTO_TEST_CASE(compacted_segments_are_deleted_oldest_first_and_the_rest_replays) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     CompactedLog log = make_compacted_log(tmp);
     std::uint64_t sequence = 0;
     {
@@ -1063,7 +1045,7 @@ BOOST_AUTO_TEST_CASE(compacted_segments_are_deleted_oldest_first_and_the_rest_re
 }
 
 BOOST_AUTO_TEST_CASE(deleted_in_the_background_the_same_segments_go_and_the_rest_replays) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     LogStoreOptions background = small_segments();
     background.delete_in_background = true;
     CompactedLog log = make_compacted_log(tmp, background);
@@ -1097,7 +1079,7 @@ BOOST_AUTO_TEST_CASE(deleted_in_the_background_the_same_segments_go_and_the_rest
 }
 
 BOOST_AUTO_TEST_CASE(metadata_survives_the_deletion_of_its_segment) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     CompactedLog log = make_compacted_log(tmp);
     BOOST_REQUIRE(!fs::exists(seg(log.dir, 1)));  // where the only metadata record was written
     RecoveredState state = recover(log.dir, small_segments());
@@ -1107,11 +1089,11 @@ BOOST_AUTO_TEST_CASE(metadata_survives_the_deletion_of_its_segment) {
 BOOST_AUTO_TEST_CASE(the_compaction_point_survives_the_deletion_of_its_segment) {
     // The compaction record sits in a segment whose records are all below it: once that segment
     // is no longer the active one, it goes too, and the point must go on living in a later one.
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     Model model;
     std::uint64_t compaction_segment = 0;
     {
-        auto store = open_ok(tmp.path(), small_segments());
+        auto store = open_ok(tmp.path.string(), small_segments());
         for (Index i = 1; i <= 9; ++i) {
             Ready b = entries_batch({entry(i, 1, std::string(100, 'p'))});
             write(*store, b);
@@ -1128,17 +1110,17 @@ BOOST_AUTO_TEST_CASE(the_compaction_point_survives_the_deletion_of_its_segment) 
         }
         BOOST_TEST(store->first_segment() > compaction_segment);
     }
-    BOOST_TEST(!fs::exists(seg(tmp.path(), compaction_segment)));
+    BOOST_TEST(!fs::exists(seg(tmp.path.string(), compaction_segment)));
     RecoveredState state;
-    auto store = open_ok(tmp.path(), small_segments(), &state);
+    auto store = open_ok(tmp.path.string(), small_segments(), &state);
     BOOST_TEST(store->compacted_below() == 10u);
     BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_crash_between_deletions_leaves_a_dir_that_opens_and_finishes_them) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     CompactedLog log = make_compacted_log(tmp);
-    std::string dir = tmp.sub("crashed");
+    std::string dir = (tmp.path / "crashed").string();
     // A crash after the metadata was carried forward and before deletion k: segments k..9 are
     // still there (they are never written once they are not the active one, so the copies taken
     // before the compaction are what the disk held).
@@ -1158,7 +1140,7 @@ BOOST_AUTO_TEST_CASE(a_crash_between_deletions_leaves_a_dir_that_opens_and_finis
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_segment_in_a_compacted_log_refuses_to_start) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     CompactedLog log = make_compacted_log(tmp);
     fs::remove(seg(log.dir, CompactedLog::kFirstKept + 2));
     StoreError e = open_fails(log.dir, small_segments());
@@ -1168,7 +1150,7 @@ BOOST_AUTO_TEST_CASE(a_missing_segment_in_a_compacted_log_refuses_to_start) {
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_prefix_without_a_compaction_refuses_to_start) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     CompactedLog log = make_compacted_log(tmp);
     // The log as it was before the compaction, its first segments gone: nothing explains it.
     for (std::uint64_t n = 1; n <= 3; ++n) fs::remove(seg(log.before, n));
@@ -1180,10 +1162,10 @@ BOOST_AUTO_TEST_CASE(a_missing_prefix_without_a_compaction_refuses_to_start) {
 }
 
 BOOST_AUTO_TEST_CASE(a_compaction_point_never_goes_down) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     std::uint64_t size = 0;
     {
-        auto store = open_ok(tmp.path(), checked_options());
+        auto store = open_ok(tmp.path.string(), checked_options());
         Ready b = entries_batch({entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c"), entry(4, 1, "d")});
         write(*store, b);
         write(*store, compaction(3));
@@ -1191,23 +1173,23 @@ BOOST_AUTO_TEST_CASE(a_compaction_point_never_goes_down) {
         // the durable point again rather than a log it could not open.
         write(*store, compaction(2));
         BOOST_TEST(store->compacted_below() == 3u);
-        size = fs::file_size(seg(tmp.path(), 1));
+        size = fs::file_size(seg(tmp.path.string(), 1));
     }
     RecoveredState state;
-    auto store = open_ok(tmp.path(), checked_options(), &state);
+    auto store = open_ok(tmp.path.string(), checked_options(), &state);
     BOOST_TEST(store->compacted_below() == 3u);
     BOOST_TEST(state.records.front().index == 3u);
     store.reset();
 
     // A lower point after a higher one on disk is corruption: the store never writes it.
-    Bytes bytes = read_file(seg(tmp.path(), 1));
+    Bytes bytes = read_file(seg(tmp.path.string(), 1));
     BOOST_REQUIRE(bytes.size() == size);
     Bytes payload;
     Writer(payload).u64(2);
     Bytes record = format2_record(segment_salt(bytes), bytes.size(), 7, 4, payload);  // 6 records before
     bytes.insert(bytes.end(), record.begin(), record.end());
-    write_file(seg(tmp.path(), 1), bytes);
-    StoreError e = open_fails(tmp.path());
+    write_file(seg(tmp.path.string(), 1), bytes);
+    StoreError e = open_fails(tmp.path.string());
     BOOST_TEST(e.offset == size);
     BOOST_TEST(e.message().find("compaction point 2 after 3") != std::string::npos, e.message());
 }
@@ -1215,8 +1197,8 @@ BOOST_AUTO_TEST_CASE(a_compaction_point_never_goes_down) {
 BOOST_AUTO_TEST_CASE(torn_tail_rules_are_unchanged_after_compaction) {
     // Compaction that deletes every segment but the active one: replay then starts at a record
     // whose sequence it cannot check against anything before it.
-    TempDir tmp;
-    std::string original = tmp.sub("original");
+    test::TempDir tmp("ballot-log-store");
+    std::string original = (tmp.path / "original").string();
     Model before_last;
     std::uint64_t last_record_at = 0, first_record_at = 0, size = 0;
     {
@@ -1242,7 +1224,7 @@ BOOST_AUTO_TEST_CASE(torn_tail_rules_are_unchanged_after_compaction) {
         first_record_at = LogStore::kSegmentHeaderBytes;
     }
     std::uint64_t active = segments_in(original).back();
-    std::string dir = tmp.sub("copy");
+    std::string dir = (tmp.path / "copy").string();
     for (std::uint64_t keep = last_record_at; keep < size; ++keep) {
         BOOST_TEST_CONTEXT("last record cut to " << keep - last_record_at << " bytes") {
             copy_dir(original, dir);
@@ -1266,8 +1248,8 @@ BOOST_AUTO_TEST_CASE(torn_tail_rules_are_unchanged_after_compaction) {
 }
 
 BOOST_AUTO_TEST_CASE(random_batches_with_compaction_match_the_model_and_stay_bounded_on_disk) {
-    TempDir tmp;
-    std::string dir = tmp.path();
+    test::TempDir tmp("ballot-log-store");
+    std::string dir = tmp.path.string();
     LogStore::Options options;
     options.segment_bytes = 2048;
     Model model;
@@ -1320,30 +1302,30 @@ BOOST_AUTO_TEST_CASE(random_batches_with_compaction_match_the_model_and_stay_bou
 // ---------------------------------------------------------------- lock and failures
 
 BOOST_AUTO_TEST_CASE(a_second_open_of_a_locked_dir_fails_clearly) {
-    TempDir tmp;
-    auto first = open_ok(tmp.path());
-    OpenResult second = LogStore::open(tmp.path());
+    test::TempDir tmp("ballot-log-store");
+    auto first = open_ok(tmp.path.string());
+    OpenResult second = LogStore::open(tmp.path.string());
     BOOST_REQUIRE(!second.ok());
     BOOST_TEST(second.error->kind == StoreError::Kind::locked);
     std::string message = second.error->message();
     BOOST_TEST_MESSAGE(message);
-    BOOST_TEST(message.find(tmp.path()) == 0u);
+    BOOST_TEST(message.find(tmp.path.string()) == 0u);
     BOOST_TEST(message.find("another ballot-server") != std::string::npos);
     first.reset();
-    BOOST_TEST(LogStore::open(tmp.path()).ok());
+    BOOST_TEST(LogStore::open(tmp.path.string()).ok());
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_write_fails_every_later_call) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     Model model;
     {
-        auto store = open_ok(tmp.path());
+        auto store = open_ok(tmp.path.string());
         Ready first = entries_batch({entry(1, 1, "kept")});
         write(*store, first);
         model.apply(first);
 
         // A real short write: the file-size limit lets part of the batch in, then EFBIG.
-        std::uint64_t size = fs::file_size(seg(tmp.path(), 1));
+        std::uint64_t size = fs::file_size(seg(tmp.path.string(), 1));
         rlimit saved{};
         BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
         auto saved_handler = ::signal(SIGXFSZ, SIG_IGN);
@@ -1363,45 +1345,45 @@ BOOST_AUTO_TEST_CASE(a_failed_write_fails_every_later_call) {
         BOOST_TEST(store->failed());
         BOOST_TEST(later == failed);
         BOOST_TEST(store->write_durably(small) == failed);  // with the limit gone, still failed
-        BOOST_TEST(fs::file_size(seg(tmp.path(), 1)) == size + 100);
+        BOOST_TEST(fs::file_size(seg(tmp.path.string(), 1)) == size + 100);
     }
     // The partial record is a torn tail: the next start drops it.
     std::uint64_t torn = 0;
-    RecoveredState state = recover(tmp.path(), {}, &torn);
+    RecoveredState state = recover(tmp.path.string(), {}, &torn);
     BOOST_TEST(torn == 100u);
     BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_segment_roll_fails_every_later_call) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     LogStore::Options options;
     options.segment_bytes = 256;
     Model model;
     {
-        auto store = open_ok(tmp.path(), options);
+        auto store = open_ok(tmp.path.string(), options);
         Ready first = entries_batch({entry(1, 1, std::string(200, 'r'))});
         write(*store, first);
         model.apply(first);
         // Something already sits where the next segment must go: the roll's O_EXCL create fails.
-        fs::create_directory(seg(tmp.path(), 2));
+        fs::create_directory(seg(tmp.path.string(), 2));
         Bytes records;
         LogStore::encode(entries_batch({entry(2, 1, std::string(200, 'r'))}), records);
         std::error_code ec = store->write_durably(records);
         BOOST_TEST(ec == std::error_code(EEXIST, std::generic_category()));
-        fs::remove(seg(tmp.path(), 2));
+        fs::remove(seg(tmp.path.string(), 2));
         BOOST_TEST(store->write_durably(records) == ec);
     }
-    BOOST_TEST(recover(tmp.path(), options).records == model.list(), boost::test_tools::per_element());
+    BOOST_TEST(recover(tmp.path.string(), options).records == model.list(), boost::test_tools::per_element());
 }
 
 // ---------------------------------------------------------------- FileStorage
 
 BOOST_AUTO_TEST_CASE(file_storage_flushes_via_io_context_and_data_survives) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     Model model;
     {
         boost::asio::io_context io;
-        FileStorage storage(io, open_ok(tmp.path()));
+        FileStorage storage(io, open_ok(tmp.path.string()));
         std::vector<int> order;
         std::vector<std::error_code> results;
 
@@ -1437,24 +1419,24 @@ BOOST_AUTO_TEST_CASE(file_storage_flushes_via_io_context_and_data_survives) {
         BOOST_TEST(order == (std::vector<int>{1, 2, 3}), boost::test_tools::per_element());
         for (const auto& ec : results) BOOST_TEST(!ec, ec.message());
     }
-    RecoveredState state = recover(tmp.path());
+    RecoveredState state = recover(tmp.path.string());
     BOOST_TEST(hard_state_of(state) == (HardState{3, 1, 0}));
     BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(file_storage_close_finishes_the_flush_in_flight) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     boost::asio::io_context io;
     std::optional<std::error_code> result;
     {
-        FileStorage storage(io, open_ok(tmp.path()));
+        FileStorage storage(io, open_ok(tmp.path.string()));
         storage.write(entries_batch({entry(1, 1, "durable before exit")}));
         storage.flush([&](std::error_code ec) { result = ec; });
         storage.close();  // SIGTERM: finish the fsync in flight, close
         // Closed: the lock is released, and the record is on disk, before io runs at all.
-        BOOST_TEST(
-            recover(tmp.path()).records == (std::vector<LogRecord>{entry(1, 1, "durable before exit")}),
-            boost::test_tools::per_element());
+        BOOST_TEST(recover(tmp.path.string()).records ==
+                       (std::vector<LogRecord>{entry(1, 1, "durable before exit")}),
+                   boost::test_tools::per_element());
         std::optional<std::error_code> late;
         storage.flush([&](std::error_code ec) { late = ec; });
         io.run();
@@ -1466,11 +1448,11 @@ BOOST_AUTO_TEST_CASE(file_storage_close_finishes_the_flush_in_flight) {
 }
 
 BOOST_AUTO_TEST_CASE(file_storage_on_the_runtime_thread_flushes_in_turn_with_the_handlers_queued) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     Model model;
     {
         boost::asio::io_context io;
-        FileStorage storage(io, open_ok(tmp.path()));
+        FileStorage storage(io, open_ok(tmp.path.string()));
         storage.set_flush_on_runtime_thread(true);
         std::vector<std::string> order;
         boost::asio::post(io, [&] { order.push_back("queued before"); });
@@ -1495,24 +1477,24 @@ BOOST_AUTO_TEST_CASE(file_storage_on_the_runtime_thread_flushes_in_turn_with_the
                                                       "queued after, durable through 3"}),
                    boost::test_tools::per_element());
     }
-    RecoveredState state = recover(tmp.path());
+    RecoveredState state = recover(tmp.path.string());
     BOOST_TEST(hard_state_of(state) == (HardState{5, 2, 0}));
     BOOST_TEST(state.records == model.list(), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(file_storage_close_writes_a_flush_waiting_for_the_runtime_thread) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     boost::asio::io_context io;
     std::vector<std::error_code> results;
     {
-        FileStorage storage(io, open_ok(tmp.path()));
+        FileStorage storage(io, open_ok(tmp.path.string()));
         storage.set_flush_on_runtime_thread(true);
         storage.write(entries_batch({entry(1, 1, "durable before exit")}));
         storage.flush([&](std::error_code ec) { results.push_back(ec); });
         storage.close();  // before io ran the flush's handler
-        BOOST_TEST(
-            recover(tmp.path()).records == (std::vector<LogRecord>{entry(1, 1, "durable before exit")}),
-            boost::test_tools::per_element());
+        BOOST_TEST(recover(tmp.path.string()).records ==
+                       (std::vector<LogRecord>{entry(1, 1, "durable before exit")}),
+                   boost::test_tools::per_element());
     }
     io.run();  // the posted handler outlives the storage: it must find nothing left to do
     BOOST_REQUIRE(results.size() == 1u);
@@ -1520,11 +1502,11 @@ BOOST_AUTO_TEST_CASE(file_storage_close_writes_a_flush_waiting_for_the_runtime_t
 }
 
 BOOST_AUTO_TEST_CASE(file_storage_reports_errors_with_errno_and_stays_failed) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     LogStore::Options options;
     options.segment_bytes = 256;
     boost::asio::io_context io;
-    FileStorage storage(io, open_ok(tmp.path(), options));
+    FileStorage storage(io, open_ok(tmp.path.string(), options));
     std::vector<std::error_code> results;
     auto done = [&](std::error_code ec) { results.push_back(ec); };
 
@@ -1532,12 +1514,12 @@ BOOST_AUTO_TEST_CASE(file_storage_reports_errors_with_errno_and_stays_failed) {
     storage.flush(done);
     io.run();
     io.restart();
-    fs::create_directory(seg(tmp.path(), 2));  // the next roll cannot create its segment
+    fs::create_directory(seg(tmp.path.string(), 2));  // the next roll cannot create its segment
     storage.write(entries_batch({entry(2, 1, std::string(200, 'f'))}));
     storage.flush(done);
     io.run();
     io.restart();
-    fs::remove(seg(tmp.path(), 2));
+    fs::remove(seg(tmp.path.string(), 2));
     storage.write(entries_batch({entry(3, 1, "f")}));
     storage.flush(done);
     io.run();
@@ -1555,8 +1537,8 @@ BOOST_AUTO_TEST_CASE(file_storage_reports_errors_with_errno_and_stays_failed) {
 // not take the client's bytes for one. Format 1 fell for it (the record below made the node
 // refuse to start); format 2 binds every checksum to the segment's salt and the record's offset.
 BOOST_AUTO_TEST_CASE(client_value_holding_well_formed_records_is_still_a_torn_tail) {
-    TempDir tmp;
-    std::string dir = tmp.path();
+    test::TempDir tmp("ballot-log-store");
+    std::string dir = tmp.path.string();
     Model before;
     Bytes hard_state_payload;
     Writer(hard_state_payload).u64(7), Writer(hard_state_payload).u64(1), Writer(hard_state_payload).u64(0);
@@ -1594,17 +1576,17 @@ BOOST_AUTO_TEST_CASE(client_value_holding_well_formed_records_is_still_a_torn_ta
 }
 
 BOOST_AUTO_TEST_CASE(records_are_numbered_without_gaps_across_segments_and_reopens) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     LogStore::Options options;
     options.segment_bytes = 512;
     {
-        auto store = open_ok(tmp.path(), options);
+        auto store = open_ok(tmp.path.string(), options);
         BOOST_TEST(store->durable_sequence() == 0u);
         for (Index i = 1; i <= 10; ++i) write(*store, entries_batch({entry(i, 1, std::string(100, 's'))}));
         BOOST_TEST(store->durable_sequence() == 10u);
         BOOST_TEST(store->active_segment() >= 3u);
     }
-    auto store = open_ok(tmp.path(), options);
+    auto store = open_ok(tmp.path.string(), options);
     BOOST_TEST(store->durable_sequence() == 10u);
     Ready both;
     both.metadata = meta(HardState{3, 1, 2});
@@ -1616,15 +1598,15 @@ BOOST_AUTO_TEST_CASE(records_are_numbered_without_gaps_across_segments_and_reope
 BOOST_AUTO_TEST_CASE(a_record_valid_but_out_of_sequence_refuses_to_start) {
     // E.g. a record replayed from elsewhere in the same segment: its checksum matches, its place
     // in the log does not.
-    TempDir tmp;
-    ThreeBatchLog log = make_three_batch_log(tmp.path());
-    Bytes bytes = read_file(seg(tmp.path(), 1));
+    test::TempDir tmp("ballot-log-store");
+    ThreeBatchLog log = make_three_batch_log(tmp.path.string());
+    Bytes bytes = read_file(seg(tmp.path.string(), 1));
     Bytes payload;
     Writer(payload).u64(9), Writer(payload).u64(9), Writer(payload).u64(0);
     Bytes record = format2_record(segment_salt(bytes), bytes.size(), 9, 1, payload);  // 6 expected
     bytes.insert(bytes.end(), record.begin(), record.end());
-    write_file(seg(tmp.path(), 1), bytes);
-    StoreError e = open_fails(tmp.path());
+    write_file(seg(tmp.path.string(), 1), bytes);
+    StoreError e = open_fails(tmp.path.string());
     BOOST_TEST(e.offset == log.size);
     BOOST_TEST(e.message().find("sequence 9, expected 6") != std::string::npos, e.message());
 }
@@ -1632,20 +1614,20 @@ BOOST_AUTO_TEST_CASE(a_record_valid_but_out_of_sequence_refuses_to_start) {
 // ---------------------------------------------------------------- FORMAT: which engine owns the dir
 
 BOOST_AUTO_TEST_CASE(a_dir_of_another_engine_is_refused_untouched) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     LogStore::Options raft;
     raft.engine = "raft";
     {
-        auto store = open_ok(tmp.path(), raft);
+        auto store = open_ok(tmp.path.string(), raft);
         write(*store, entries_batch({entry(1, 2, "raft's")}));
     }
-    BOOST_TEST(fs::is_regular_file(tmp.sub("FORMAT")));
-    fs::remove(tmp.sub("LOCK"));  // so that "untouched" also means "no LOCK created"
-    std::vector<std::string> listing = dir_listing(tmp.path());
-    Bytes segment = read_file(seg(tmp.path(), 1));
+    BOOST_TEST(fs::is_regular_file((tmp.path / "FORMAT").string()));
+    fs::remove((tmp.path / "LOCK").string());  // so that "untouched" also means "no LOCK created"
+    std::vector<std::string> listing = dir_listing(tmp.path.string());
+    Bytes segment = read_file(seg(tmp.path.string(), 1));
     LogStore::Options multipaxos;
     multipaxos.engine = "multipaxos";
-    OpenResult r = LogStore::open(tmp.path(), multipaxos);
+    OpenResult r = LogStore::open(tmp.path.string(), multipaxos);
     BOOST_REQUIRE(!r.ok());
     BOOST_TEST(r.error->kind == StoreError::Kind::foreign);
     std::string message = r.error->message();
@@ -1653,37 +1635,37 @@ BOOST_AUTO_TEST_CASE(a_dir_of_another_engine_is_refused_untouched) {
     BOOST_TEST(message.find("engine raft") != std::string::npos);
     BOOST_TEST(message.find("engine multipaxos") != std::string::npos);
     BOOST_TEST(message.find('\n') == std::string::npos);
-    BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
-    BOOST_TEST((read_file(seg(tmp.path(), 1)) == segment));
+    BOOST_TEST(dir_listing(tmp.path.string()) == listing, boost::test_tools::per_element());
+    BOOST_TEST((read_file(seg(tmp.path.string(), 1)) == segment));
     // Its own engine still opens it.
-    BOOST_TEST(recover(tmp.path(), raft).records.size() == 1u);
+    BOOST_TEST(recover(tmp.path.string(), raft).records.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_dir_of_format_1_is_refused_by_name) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     Bytes old_header;
     Writer w(old_header);
     for (char c : std::string("BALLOTLG")) w.u8(static_cast<std::uint8_t>(c));
     w.u32(1);
     w.u64(1);
     w.u32(crc32c(old_header));
-    write_file(seg(tmp.path(), 1), old_header);
-    std::vector<std::string> listing = dir_listing(tmp.path());
-    StoreError e = open_fails(tmp.path());
+    write_file(seg(tmp.path.string(), 1), old_header);
+    std::vector<std::string> listing = dir_listing(tmp.path.string());
+    StoreError e = open_fails(tmp.path.string());
     BOOST_TEST(e.kind == StoreError::Kind::foreign);
     BOOST_TEST_MESSAGE(e.message());
     BOOST_TEST(e.message().find("format 1") != std::string::npos);
-    BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
+    BOOST_TEST(dir_listing(tmp.path.string()) == listing, boost::test_tools::per_element());
 }
 
 // Format 2 stored Raft-shaped hard state and entries; this build stores engine-encoded bytes
 // (format 3). A format-2 dir of the same engine is refused by its FORMAT file, untouched.
 BOOST_AUTO_TEST_CASE(a_dir_of_format_2_is_refused_by_name) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     LogStore::Options raft;
     raft.engine = "raft";
     {
-        auto store = open_ok(tmp.path(), raft);
+        auto store = open_ok(tmp.path.string(), raft);
         write(*store, entries_batch({entry(1, 1, "x")}));
     }
     // Rewrite FORMAT as format 2 wrote it: magic, version, engine name, CRC32C.
@@ -1693,38 +1675,38 @@ BOOST_AUTO_TEST_CASE(a_dir_of_format_2_is_refused_by_name) {
     w.u32(2);
     w.str("raft");
     w.u32(crc32c(format));
-    write_file(tmp.sub("FORMAT"), format);
-    std::vector<std::string> listing = dir_listing(tmp.path());
-    Bytes segment = read_file(seg(tmp.path(), 1));
-    StoreError e = open_fails(tmp.path(), raft);
+    write_file((tmp.path / "FORMAT").string(), format);
+    std::vector<std::string> listing = dir_listing(tmp.path.string());
+    Bytes segment = read_file(seg(tmp.path.string(), 1));
+    StoreError e = open_fails(tmp.path.string(), raft);
     BOOST_TEST(e.kind == StoreError::Kind::foreign);
     BOOST_TEST_MESSAGE(e.message());
     BOOST_TEST(e.message().find("a data dir of format 2 (engine raft), this build reads format 3") !=
                std::string::npos);
-    BOOST_TEST(dir_listing(tmp.path()) == listing, boost::test_tools::per_element());
-    BOOST_TEST(read_file(seg(tmp.path(), 1)) == segment, boost::test_tools::per_element());
+    BOOST_TEST(dir_listing(tmp.path.string()) == listing, boost::test_tools::per_element());
+    BOOST_TEST(read_file(seg(tmp.path.string(), 1)) == segment, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_format_file_is_named) {
-    TempDir tmp;
-    open_ok(tmp.path());
-    Bytes format = read_file(tmp.sub("FORMAT"));
+    test::TempDir tmp("ballot-log-store");
+    open_ok(tmp.path.string());
+    Bytes format = read_file((tmp.path / "FORMAT").string());
     format[10] ^= 1;
-    write_file(tmp.sub("FORMAT"), format);
-    StoreError e = open_fails(tmp.path());
+    write_file((tmp.path / "FORMAT").string(), format);
+    StoreError e = open_fails(tmp.path.string());
     BOOST_TEST(e.kind == StoreError::Kind::corrupt);
-    BOOST_TEST(e.path == tmp.sub("FORMAT"));
+    BOOST_TEST(e.path == (tmp.path / "FORMAT").string());
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_log_is_refused_when_one_is_expected) {
-    TempDir tmp;
+    test::TempDir tmp("ballot-log-store");
     LogStore::Options options;
     options.expect_existing_log = true;
-    OpenResult r = LogStore::open(tmp.path(), options);
+    OpenResult r = LogStore::open(tmp.path.string(), options);
     BOOST_REQUIRE(!r.ok());
     BOOST_TEST(r.error->message().find("the log is missing") != std::string::npos, r.error->message());
-    BOOST_TEST(fs::is_empty(tmp.path()));  // nothing created: the next start refuses too
-    BOOST_TEST(!LogStore::open(tmp.path(), options).ok());
+    BOOST_TEST(fs::is_empty(tmp.path.string()));  // nothing created: the next start refuses too
+    BOOST_TEST(!LogStore::open(tmp.path.string(), options).ok());
 }
 
 // ---------------------------------------------------------------- engine-owned bytes
@@ -1735,19 +1717,19 @@ BOOST_AUTO_TEST_CASE(a_missing_log_is_refused_when_one_is_expected) {
 BOOST_AUTO_TEST_CASE(every_engine_refuses_bytes_it_did_not_write) {
     for (const std::string& engine : engine_names()) {
         BOOST_TEST_CONTEXT(engine) {
-            TempDir tmp;
+            test::TempDir tmp("ballot-log-store");
             LogStore::Options options;
             options.engine = engine;
             options.codec = find_engine(engine)->codec;
             {
-                auto store = open_ok(tmp.path(), options);
+                auto store = open_ok(tmp.path.string(), options);
                 Ready bad;
                 bad.records = {LogRecord{1, Bytes{1, 2, 3}}};  // three bytes: no engine's record
                 write(*store, bad);
             }
-            StoreError e = open_fails(tmp.path(), options);
+            StoreError e = open_fails(tmp.path.string(), options);
             BOOST_TEST(e.kind == StoreError::Kind::corrupt);
-            BOOST_TEST(e.path == seg(tmp.path(), 1));
+            BOOST_TEST(e.path == seg(tmp.path.string(), 1));
             BOOST_TEST(e.offset == LogStore::kSegmentHeaderBytes);
             BOOST_TEST(e.message().find("engine log record at index 1 does not decode") != std::string::npos);
 

@@ -3,8 +3,6 @@
 // taken with BGSAVE restored into a new cluster with --restore-from (README "Backup and
 // restore"). Run for every engine.
 #define BOOST_TEST_MODULE snapshot_commands_e2e
-#include <stdlib.h>
-
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -19,6 +17,7 @@
 #include "kv/kv_commands.h"
 #include "kv/kv_store.h"
 #include "kv/restore.h"
+#include "tests/support/temp_dir.h"
 
 using namespace ballot;
 using namespace std::chrono_literals;
@@ -105,16 +104,15 @@ BOOST_DATA_TEST_CASE(bgsave_lastsave_and_info_answer_on_every_engine, bdata::mak
 // only snapshot of its fresh data dir, and the cluster serves.
 BOOST_DATA_TEST_CASE(every_node_restored_from_one_file_starts_and_serves, bdata::make(engine_names()),
                      protocol) {
-    char tmpl[] = "/tmp/ballot-backup-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    const fs::path backup = fs::path(tmpl) / "backup.snap";
+    test::TempDir tmp("ballot-backup");
+    const fs::path backup = tmp.path / "backup.snap";
     {
         kv::KvStore store;
         for (Index i = 1; i <= 20; ++i)
             store.apply(
                 i, Command{0, 0, 0,
                            kv::encode_payload(kv::KvCommand{kv::Op::set, {"k" + std::to_string(i), "v"}})});
-        PosixSnapshotDir dir(tmpl);
+        PosixSnapshotDir dir(tmp.path.string());
         std::string error;
         // What the engine keeps with a snapshot (Engine::snapshot_metadata): Raft its last
         // included term as a u64 (raft/persist.h), the Paxos engines nothing.
@@ -123,7 +121,7 @@ BOOST_DATA_TEST_CASE(every_node_restored_from_one_file_starts_and_serves, bdata:
         BOOST_REQUIRE_MESSAGE(writer, error);
         BOOST_REQUIRE(writer->append(store.snapshot()).empty());
         BOOST_REQUIRE(writer->commit().empty());
-        fs::rename(fs::path(tmpl) / snapshot_file_name(20), backup);
+        fs::rename(tmp.path / snapshot_file_name(20), backup);
     }
     {
         LocalCluster c(kServer, protocol, 3, {"--restore-from", backup.string()});
@@ -137,17 +135,14 @@ BOOST_DATA_TEST_CASE(every_node_restored_from_one_file_starts_and_serves, bdata:
             BOOST_TEST(fs::file_size(restored) >= fs::file_size(backup));
         }
     }
-    std::error_code ignored;
-    fs::remove_all(tmpl, ignored);
 }
 
 // README "Backup and restore", step by step: BGSAVE, wait for LASTSAVE to change, copy the
 // newest snapshot file, start a new cluster (fresh data dirs, other ports) with every node
 // --restore-from that file: it serves every acknowledged write.
 BOOST_DATA_TEST_CASE(a_backup_taken_with_bgsave_builds_a_new_cluster, bdata::make(engine_names()), protocol) {
-    char tmpl[] = "/tmp/ballot-backup-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    const fs::path backup = fs::path(tmpl) / "backup.snap";
+    test::TempDir tmp("ballot-backup");
+    const fs::path backup = tmp.path / "backup.snap";
     const int kKeys = 100;
     Index snapshot_index = 0;
     {
@@ -198,6 +193,4 @@ BOOST_DATA_TEST_CASE(a_backup_taken_with_bgsave_builds_a_new_cluster, bdata::mak
             BOOST_TEST(std::stoull(b.info(n)["applied_index"]) >= snapshot_index, "n" << n);
         BOOST_TEST(b.write_until_ok(2, "after-restore", "1", kElection), b.log_tail(2));
     }
-    std::error_code ignored;
-    fs::remove_all(tmpl, ignored);
 }

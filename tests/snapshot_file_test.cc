@@ -7,7 +7,6 @@
 #include "common/snapshot_file.h"
 
 #include <boost/test/unit_test.hpp>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,6 +17,7 @@
 #include "common/random.h"
 #include "kv/kv_commands.h"
 #include "kv/kv_store.h"
+#include "tests/support/temp_dir.h"
 
 using namespace ballot;
 
@@ -183,20 +183,6 @@ std::string read_payload(SnapshotDir& dir, const std::string& name, std::string&
     }
     return all;
 }
-
-// A fresh directory under the system temp dir, deleted at the end.
-struct TempDir {
-    TempDir() {
-        std::string templ = (std::filesystem::temp_directory_path() / "ballot-snapfile-XXXXXX").string();
-        BOOST_REQUIRE(::mkdtemp(templ.data()) != nullptr);
-        path = templ;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string path;
-};
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -465,8 +451,8 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(posix)
 
 BOOST_AUTO_TEST_CASE(round_trip_keep_last_two_and_corruption_on_a_real_directory) {
-    TempDir tmp;
-    PosixSnapshotDir dir(tmp.path);
+    test::TempDir tmp("ballot-snapfile");
+    PosixSnapshotDir dir(tmp.path.string());
     for (Index i : {3, 5, 9}) BOOST_TEST_REQUIRE(write_snapshot(dir, i, 64 * 1024) == "");
     std::vector<std::string> names;
     BOOST_TEST_REQUIRE(!dir.list(names));
@@ -477,24 +463,24 @@ BOOST_AUTO_TEST_CASE(round_trip_keep_last_two_and_corruption_on_a_real_directory
     BOOST_TEST(error == "");
 
     // A torn temporary of a later snapshot is listed, never taken for a snapshot.
-    const std::string full9 = read_file(tmp.path + "/snapshot-9");
-    write_file(tmp.path + "/snapshot-12.tmp", full9.substr(0, full9.size() / 2));
+    const std::string full9 = read_file((tmp.path / "snapshot-9").string());
+    write_file((tmp.path / "snapshot-12.tmp").string(), full9.substr(0, full9.size() / 2));
     // A flipped byte in the newest one: refused, named, the older one is the latest.
     std::string flipped = full9;
     flipped[flipped.size() / 2] ^= 0x40;
-    write_file(tmp.path + "/snapshot-9", flipped);
-    write_file(tmp.path + "/unrelated-file", "x");
+    write_file((tmp.path / "snapshot-9").string(), flipped);
+    write_file((tmp.path / "unrelated-file").string(), "x");
     SnapshotScan scan = scan_snapshots(dir);
     BOOST_TEST(scan.error == "");
     BOOST_TEST((scan.temporaries == std::vector<std::string>{"snapshot-12.tmp"}));
     BOOST_TEST_REQUIRE(scan.rejected.size() == 1u);
-    BOOST_TEST(scan.rejected[0].why.find(tmp.path + "/snapshot-9") != std::string::npos,
+    BOOST_TEST(scan.rejected[0].why.find((tmp.path / "snapshot-9").string()) != std::string::npos,
                scan.rejected[0].why);
     BOOST_TEST_REQUIRE(scan.latest());
     BOOST_TEST(scan.latest()->name == "snapshot-5");
     BOOST_TEST((scan.latest()->meta == SnapshotMeta{5, blob("term 5")}));
     BOOST_TEST(remove_temporaries(dir, scan) == "");
-    BOOST_TEST(!std::filesystem::exists(tmp.path + "/snapshot-12.tmp"));
+    BOOST_TEST(!std::filesystem::exists(tmp.path / "snapshot-12.tmp"));
 }
 
 // A payload of several MiB, appended in uneven pieces, crosses the writer's write-behind points
@@ -502,8 +488,8 @@ BOOST_AUTO_TEST_CASE(round_trip_keep_last_two_and_corruption_on_a_real_directory
 // whole, and so does the same file made without fsync.
 BOOST_AUTO_TEST_CASE(a_payload_of_several_mib_written_in_uneven_pieces_reads_back_whole) {
     for (Durability durability : {Durability::fsync, Durability::unsafe_no_fsync}) {
-        TempDir tmp;
-        PosixSnapshotDir dir(tmp.path, durability);
+        test::TempDir tmp("ballot-snapfile");
+        PosixSnapshotDir dir(tmp.path.string(), durability);
         std::string payload;
         Rng random(7);
         while (payload.size() < (5u << 20) + 12345) payload += static_cast<char>('a' + random.between(0, 25));
@@ -522,16 +508,16 @@ BOOST_AUTO_TEST_CASE(a_payload_of_several_mib_written_in_uneven_pieces_reads_bac
 }
 
 BOOST_AUTO_TEST_CASE(an_aborted_or_abandoned_writer_leaves_no_temporary) {
-    TempDir tmp;
-    PosixSnapshotDir dir(tmp.path);
+    test::TempDir tmp("ballot-snapfile");
+    PosixSnapshotDir dir(tmp.path.string());
     std::string error;
     {
         auto writer = SnapshotWriter::start(dir, SnapshotMeta{7, {}}, error);
         BOOST_TEST_REQUIRE(writer);
         BOOST_TEST(writer->append(std::string_view("abc")) == "");
-        BOOST_TEST(std::filesystem::exists(tmp.path + "/snapshot-7.tmp"));
+        BOOST_TEST(std::filesystem::exists(tmp.path / "snapshot-7.tmp"));
     }  // destroyed uncommitted
-    BOOST_TEST(!std::filesystem::exists(tmp.path + "/snapshot-7.tmp"));
+    BOOST_TEST(!std::filesystem::exists(tmp.path / "snapshot-7.tmp"));
     BOOST_TEST(scan_snapshots(dir).valid.empty());
 }
 

@@ -25,6 +25,7 @@
 #include "common/snapshot_file.h"
 #include "kv/kv_commands.h"
 #include "kv/kv_store.h"
+#include "tests/support/temp_dir.h"
 
 using namespace ballot;
 using namespace std::chrono_literals;
@@ -407,9 +408,8 @@ const Case& find_case(const std::string& name) {
 
 BOOST_DATA_TEST_CASE(a_startup_failure_is_one_line_and_an_exit_code, bdata::make(case_names()), name) {
     const Case& c = find_case(name);
-    char tmpl[] = "/tmp/ballot-startup-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl));
-    Setup s{tmpl, pick_free_ports(3), {}, {}};
+    test::TempDir tmp("ballot-startup");
+    Setup s{tmp.path, pick_free_ports(3), {}, {}};
     s.write_file("file", "a file where a directory should be");
     std::vector<std::string> args = c.args(s);
 
@@ -435,5 +435,4 @@ BOOST_DATA_TEST_CASE(a_startup_failure_is_one_line_and_an_exit_code, bdata::make
         if (fs::exists(s.root / "old"))
             BOOST_TEST(!fs::exists(s.root / "old" / "snapshots"), name << ": wrote into the existing dir");
     }
-    fs::remove_all(s.root);
 }
