@@ -745,7 +745,7 @@ std::error_code LogStore::delete_compacted_segments() {
 
     // Oldest first, each unlink made durable before the next: a crash in between leaves a
     // suffix of the segments, which replay accepts because the compaction point survives. The
-    // reaper does the same off this thread (common/segment_reaper.h).
+    // reaper keeps that order and durability off this thread (common/segment_reaper.h).
     if (reaper_) {
         std::vector<std::string> paths;
         for (std::size_t i = 0; i < doomed; ++i) {
@@ -895,6 +895,9 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
     if (!state.has_format && (ec = write_format(dir, dir_fd, options.engine, options.durability)))
         return failed(io_error(join(dir, kFormatFile), "cannot write", ec));
 
+    // What a crash left of a segment the reaper had already renamed out of the log.
+    if ((ec = remove_doomed_segments(dir)))
+        return failed(io_error(dir, "cannot delete a compacted segment left by a crash", ec));
     std::vector<std::uint64_t> numbers;
     if ((ec = list_segments(dir, numbers))) return failed(io_error(dir, "cannot list the data dir", ec));
     if (auto gap = missing_segment(dir, numbers)) return failed(std::move(*gap));

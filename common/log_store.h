@@ -139,9 +139,10 @@ struct LogStoreOptions {
     // Durability::unsafe_no_fsync (--unsafe-no-fsync, common/durability.h): every fsync and
     // fdatasync below is skipped; the order of writes, checksums and renames stay as they are.
     Durability durability = Durability::fsync;
-    // Segments compaction emptied are unlinked on a thread of the store's own
-    // (common/segment_reaper.h) instead of inside write_durably(), in the same order and with
-    // the same directory fsyncs. The runtime sets it; wait_for_deletions() waits for them.
+    // Segments compaction emptied are deleted on a thread of the store's own
+    // (common/segment_reaper.h: renamed out of the log, shrunk a few MiB at a time, unlinked)
+    // instead of unlinked inside write_durably(), in the same order and with the same directory
+    // fsyncs. The runtime sets it; wait_for_deletions() waits for them.
     bool delete_in_background = false;
 };
 

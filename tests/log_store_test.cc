@@ -1078,6 +1078,23 @@ BOOST_AUTO_TEST_CASE(deleted_in_the_background_the_same_segments_go_and_the_rest
     BOOST_TEST(hard_state_of(state) == (HardState{7, 2, 0}));
 }
 
+// The reaper renames a segment out of the log before it shrinks and unlinks it
+// (common/segment_reaper.h): whatever a crash leaves under the doomed name, cut anywhere, is no
+// part of the log, and opening the store deletes it.
+BOOST_AUTO_TEST_CASE(a_segment_a_crash_left_half_deleted_is_removed_at_open_and_the_rest_replays) {
+    test::TempDir tmp("ballot-log-store");
+    CompactedLog log = make_compacted_log(tmp);
+    const std::string doomed = seg(log.dir, 1) + kDoomedSuffix;
+    std::ofstream(doomed, std::ios::binary) << std::string(1000, '\x5a');  // shrunk mid-record
+    const std::vector<std::uint64_t> before = segments_in(log.dir);
+    RecoveredState state;
+    auto store = open_ok(log.dir, small_segments(), &state);
+    BOOST_TEST(!fs::exists(doomed));
+    BOOST_TEST(segments_in(log.dir) == before, boost::test_tools::per_element());
+    BOOST_TEST(state.records == log.model.list(), boost::test_tools::per_element());
+    BOOST_TEST(hard_state_of(state) == (HardState{7, 2, 0}));
+}
+
 BOOST_AUTO_TEST_CASE(metadata_survives_the_deletion_of_its_segment) {
     test::TempDir tmp("ballot-log-store");
     CompactedLog log = make_compacted_log(tmp);

@@ -1,6 +1,7 @@
 // The background deletion of compacted log segments (common/segment_reaper.h): in order, a
-// missing file is no failure, and the first failure is kept and stops further deletion, so what
-// stays on disk is still a suffix.
+// missing file is no failure, the first failure is kept and stops further deletion, so what
+// stays on disk is still a suffix; a segment is renamed out of the log, shrunk in steps and
+// unlinked, and what a crash leaves of one is deleted by remove_doomed_segments.
 #define BOOST_TEST_MODULE segment_reaper
 #include "common/segment_reaper.h"
 
@@ -51,7 +52,7 @@ BOOST_AUTO_TEST_CASE(queued_files_are_deleted_and_a_missing_one_is_no_failure) {
 
 BOOST_AUTO_TEST_CASE(the_first_failure_is_kept_and_nothing_after_it_is_deleted) {
     Dir d;
-    fs::create_directory(d.path / "not-a-file");  // unlink() refuses a directory
+    fs::create_directory(d.path / "not-a-file");  // renamed, but cannot be opened for writing
     const std::string blocked = (d.path / "not-a-file").string();
     const std::string later = d.file("later.seg");
     SegmentReaper reaper(d.fd, Durability::fsync);
@@ -70,4 +71,34 @@ BOOST_AUTO_TEST_CASE(destroying_the_reaper_deletes_what_it_was_given_first) {
         reaper.remove(files);
     }
     for (const auto& f : files) BOOST_TEST(!fs::exists(f));
+}
+
+BOOST_AUTO_TEST_CASE(a_segment_of_many_shrink_steps_goes_and_leaves_nothing_behind) {
+    Dir d;
+    const std::string big = (d.path / "big.seg").string();
+    {
+        // Sparse: the size of several shrink steps without writing them.
+        std::ofstream(big) << "x";
+        fs::resize_file(big, 3 * SegmentReaper::kShrinkStepBytes + 12345);
+    }
+    const std::string small = d.file("small.seg");
+    SegmentReaper reaper(d.fd, Durability::fsync);
+    reaper.remove({big, small});
+    reaper.drain();
+    BOOST_TEST(!reaper.error());
+    std::string left;
+    for (const auto& item : fs::directory_iterator(d.path)) left += item.path().filename().string() + " ";
+    BOOST_TEST(left.empty(), "left behind: " << left);
+}
+
+BOOST_AUTO_TEST_CASE(what_a_crash_left_being_deleted_goes_and_nothing_else) {
+    Dir d;
+    const std::string doomed = d.file(std::string("log-0000000003.seg") + kDoomedSuffix);
+    const std::string live = d.file("log-0000000004.seg");
+    const std::string other = d.file("snapshot.deleting.not");  // the suffix must end the name
+    BOOST_TEST(!remove_doomed_segments(d.path.string()));
+    BOOST_TEST(!fs::exists(doomed));
+    BOOST_TEST(fs::exists(live));
+    BOOST_TEST(fs::exists(other));
+    BOOST_TEST(!remove_doomed_segments((d.path / "no-such-dir").string()));  // nothing to delete
 }
