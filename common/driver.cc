@@ -64,6 +64,7 @@ void Driver::tick() {
     else
         expire_and_retry();
     settle_transfers();
+    answer_changes_in_effect();
     maybe_propose_clock_tick(s);
     snapshots_.tick(now_tick_);
 }
@@ -282,10 +283,13 @@ void Driver::read(Completion done) {
 void Driver::expire_and_retry() {
     std::vector<std::pair<RequestKey, Outcome>> settled;
     for (auto& [key, w] : writes_) {
-        if (now_tick_ >= w.deadline_tick)
+        if (w.applied) {  // a change applied here, not in effect yet: committed, never proposed again
+            if (now_tick_ >= w.deadline_tick) settled.emplace_back(key, *w.applied);
+        } else if (now_tick_ >= w.deadline_tick) {
             settled.emplace_back(key, expired(w));
-        else if (now_tick_ >= w.retry_tick && now_tick_ >= applied_at_tick_ + w.retry_wait_ticks)
+        } else if (now_tick_ >= w.retry_tick && now_tick_ >= applied_at_tick_ + w.retry_wait_ticks) {
             if (auto outcome = propose(w)) settled.emplace_back(key, std::move(*outcome));
+        }
     }
     for (auto& [key, outcome] : settled) complete_write(key, outcome);
 
@@ -348,9 +352,10 @@ void Driver::complete_write(const RequestKey& key, const Outcome& outcome) {
 }
 
 void Driver::fail_all(Outcome::Status status) {
-    std::vector<RequestKey> keys;
-    for (auto& [key, w] : writes_) keys.push_back(key);
-    for (auto& key : keys) complete_write(key, Outcome{status, {}});
+    std::vector<std::pair<RequestKey, Outcome>> settled;
+    for (auto& [key, w] : writes_) settled.emplace_back(key, w.applied.value_or(Outcome{status, {}}));
+    for (auto& [key, outcome] : settled) complete_write(key, outcome);
+    changes_applied_.clear();
     auto reads = std::move(reads_);
     reads_.clear();
     reads_waiting_apply_.clear();
@@ -369,6 +374,20 @@ void Driver::pump() {
     } while (release_durable_batches());
     start_flush();
     snapshots_.maybe_start(applied_index_);
+    answer_changes_in_effect();
+}
+
+// The membership changes applied here, once their configuration is in effect: the runtime follows
+// it first, then the clients hear +OK.
+void Driver::answer_changes_in_effect() {
+    if (changes_applied_.empty() || !engine_->configuration_in_effect()) return;
+    if (before_change_answered_) before_change_answered_();
+    for (const RequestKey& key : std::exchange(changes_applied_, {})) {
+        auto it = writes_.find(key);
+        if (it == writes_.end() || !it->second.applied) continue;
+        Outcome answer = std::move(*it->second.applied);  // complete_write erases the entry
+        complete_write(key, answer);
+    }
 }
 
 bool Driver::request_snapshot() {
@@ -489,8 +508,15 @@ void Driver::apply(const Committed& e) {
         } else {
             cluster_clock_.on_applied(command->time_ms, now_ms());
             std::string reply = state_machine_.apply(e.index, *command);
-            complete_write(RequestKey{command->client_id, command->seq},
-                           Outcome{Outcome::Status::ok, std::move(reply)});
+            const RequestKey key{command->client_id, command->seq};
+            auto it = writes_.find(key);
+            if (it != writes_.end() && it->second.config_change) {
+                // Answered at the end of this pump, or once the change is in effect.
+                it->second.applied = Outcome{Outcome::Status::ok, std::move(reply)};
+                changes_applied_.push_back(key);
+            } else {
+                complete_write(key, Outcome{Outcome::Status::ok, std::move(reply)});
+            }
         }
     }
     release_reads_up_to_applied();

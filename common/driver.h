@@ -198,7 +198,9 @@ public:
     void read(Completion done);
     // A membership change (SPEC "Membership change, learners, leadership transfer"): a stamped write
     // whose payload is encode_config_request(change), placed by Engine::propose_config_change. It
-    // completes like any write once its entry is applied (the state machine answers it). A refusal
+    // completes like any write once its entry is applied (the state machine answers it), and the
+    // configuration it made is in effect (Engine::configuration_in_effect; at once but in
+    // Multi-Paxos), the runtime told first (set_before_change_answered). A refusal
     // completes it at once with `refused` and the engine's reason, except a passing one (a refusal
     // that ends in kRetryableRefusal: a change or transfer still under way, no leader, no entry of
     // this term committed yet), which is asked again until the request timeout and then returned.
@@ -228,6 +230,13 @@ public:
     // (the node notes the wall-clock time for LASTSAVE).
     void set_on_snapshot_made(std::function<void(Index index, std::uint64_t bytes)> callback) {
         on_snapshot_made_ = std::move(callback);
+    }
+
+    // Called on the runtime's thread just before a membership change submitted here is answered:
+    // the runtime follows the configuration now in effect (connections, the membership guard)
+    // before the client can act on the +OK (start a replacement under a removed id, say).
+    void set_before_change_answered(std::function<void()> callback) {
+        before_change_answered_ = std::move(callback);
     }
 
     DriverStatus status() const;
@@ -277,6 +286,9 @@ private:
         bool placed = false;          // or forwarded to the leader
         std::uint64_t change_id = 0;  // Engine::propose_config_change's request_id
         std::string last_refusal;     // the latest passing refusal, returned if the deadline comes first
+        // A change applied here whose configuration is not in effect yet: its answer, given once it
+        // is (answer_changes_in_effect), or at the deadline (it is committed either way).
+        std::optional<Outcome> applied;
     };
     struct PendingTransfer {
         std::uint64_t id = 0;  // Engine::transfer_leadership's request_id
@@ -322,6 +334,7 @@ private:
     void expire_and_retry();
     void settle_transfers();
     void complete_write(const RequestKey& key, const Outcome& outcome);
+    void answer_changes_in_effect();
     Outcome expired(const PendingWrite& w) const;
     Outcome::Status unavailable_status() const;
     void log(LogLevel level, const std::string& line) const;
@@ -358,6 +371,7 @@ private:
     std::uint64_t next_seq_ = 1;
     std::set<std::uint64_t> own_unanswered_;  // own seqs without a reply: acked_below = min
     std::unordered_map<RequestKey, PendingWrite, RequestKeyHash> writes_;
+    std::vector<RequestKey> changes_applied_;  // writes_ with `applied` set, waiting to be in effect
     // Read ids go to the engine, which may forward them to the leader and match the leader's reply
     // by id. Unique across this node's processes, so a reply meant for a previous process (still
     // in flight when this one started) can never answer one of this process's reads.
@@ -388,6 +402,7 @@ private:
     bool trace_heartbeats_ = false;
     std::function<void(LogLevel, const std::string&)> log_;
     std::function<void(Index, std::uint64_t)> on_snapshot_made_;
+    std::function<void()> before_change_answered_;
 };
 
 }  // namespace ballot

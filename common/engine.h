@@ -377,6 +377,13 @@ public:
     // removal is chosen is an acceptor of the slots before the removal governs, and, if it leads,
     // leads until then).
     virtual std::vector<Member> members_to_connect() const { return configuration().members(); }
+    // Whether configuration() is in full effect here: it governs the next slot, and
+    // members_to_connect() is its members alone. The runtime answers a membership change only then,
+    // so that what +OK says holds when the client reads it (a removed member let go, its id free
+    // for a new data dir). Multi-Paxos: once every slot below s + α is chosen (its leader fills
+    // them with no-ops at once). Raft, and basic Paxos (whose runtime connects to the newest
+    // configuration alone, and whose slots below s + α are chosen only as writes come): at apply.
+    virtual bool configuration_in_effect() const { return true; }
     // Places a single-server change in the log. `request`: an encoded Command (stamped by the
     // runtime like any write) whose payload is encode_config_request(change). The change is made
     // when its entry is applied, and the runtime's write completes then, as any write does.

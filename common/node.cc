@@ -292,6 +292,9 @@ void Node::open() {
         std::make_unique<Driver>(self, std::move(engine), *storage_, *network_, state_machine, d,
                                  SnapshotIo{snapshot_dir_.get(), snapshot_worker_.get(), snapshot.latest});
     driver_->set_log(log_at);
+    // A membership change is answered once the transport and the membership guard follow the
+    // configuration it made: after MEMBER REMOVE's +OK the id is free for a new data dir.
+    driver_->set_before_change_answered([this] { follow_configuration(/*on_tick=*/true); });
     driver_->set_on_snapshot_made([this](Index, std::uint64_t) {
         last_save_unix_ = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
@@ -402,8 +405,8 @@ void Node::schedule_pump() {
 
 // The transport talks with the members the engine names (Engine::members_to_connect: those of
 // the applied configuration, and in Multi-Paxos a removed voter's until its removal governs; SPEC
-// "Membership change"): checked after every pump (a configuration entry is applied there) and
-// tick. A member the engine lets go of is forgotten by the membership guard, so the id can be
+// "Membership change"): checked after every pump (a configuration entry is applied there), every
+// tick, and before a change submitted here is answered (Driver::set_before_change_answered). A member the engine lets go of is forgotten by the membership guard, so the id can be
 // added back later with a new data dir. An empty configuration (a --join node not added yet)
 // changes nothing: the --node list stays its peers.
 void Node::follow_configuration(bool on_tick) {

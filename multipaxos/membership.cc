@@ -11,8 +11,9 @@
 //     Raft and basic Paxos report theirs), and the runtime connects to a member it adds
 //     (members_to_connect)
 //   every slot up to s + α - 1 chosen -> refresh_membership(): the new configuration governs the
-//     next slot; quorums are counted over it, the runtime lets go of a member it removed, and a
-//     leader it removed steps down (handing over with TakeOver)
+//     next slot; quorums are counted over it, the runtime lets go of a member it removed, a
+//     leader it removed steps down (handing over with TakeOver), and the node the change was
+//     submitted at answers it (configuration_in_effect)
 //   a learner to promote that has caught up -> tick_auto_promotion() proposes its promotion
 //
 // One change at a time: a change chosen but not yet governing still counts as in flight. And the
@@ -156,6 +157,11 @@ std::vector<Member> MultiPaxos::members_to_connect() const {
         if (!configs_.latest().contains(m.id)) members.push_back(m);
     std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.id < b.id; });
     return members;
+}
+
+// The latest configuration governs the first unchosen slot: every slot below s + α is chosen.
+bool MultiPaxos::configuration_in_effect() const {
+    return configs_.latest().empty() || configs_.latest_from() <= learner_.commit_index() + 1;
 }
 
 void Leader::track_peers(std::uint64_t now) {

@@ -84,6 +84,7 @@ public:
     // Changes: membership.cc. Leadership transfer: transfer.cc.
     const Configuration& configuration() const override { return configs_.latest(); }
     std::vector<Member> members_to_connect() const override;  // membership.cc
+    bool configuration_in_effect() const override;            // membership.cc
     std::optional<std::string> propose_config_change(std::uint64_t request_id, std::string request) override;
     std::optional<std::string> transfer_leadership(std::uint64_t request_id, NodeId target) override;
 

@@ -41,6 +41,7 @@ public:
     Ready take_ready() override { return std::exchange(ready, Ready{}); }
     bool has_ready() const override { return !ready.empty(); }
     const Configuration& configuration() const override { return config; }
+    bool configuration_in_effect() const override { return in_effect; }
     // Answers the scripted refusals in turn, then places the change: commits it at once, or, with
     // `swallow`, never (as a leader that lost it).
     std::optional<std::string> propose_config_change(std::uint64_t request_id, std::string request) override {
@@ -90,6 +91,7 @@ public:
     bool read_ok = true;
     Index read_index = 0;
     Index committed_ahead = 0;  // entries status() reports committed beyond those handed out
+    bool in_effect = true;      // configuration_in_effect(): false as a Multi-Paxos change before s + α
     std::vector<std::pair<NodeId, Bytes>> stepped;
 };
 
@@ -544,6 +546,48 @@ BOOST_FIXTURE_TEST_CASE(a_write_waiting_while_the_log_moves_is_not_proposed_agai
     disk.complete();
     BOOST_REQUIRE(outcomes.size() == 6u);
     BOOST_TEST((outcomes[5].status == Outcome::Status::ok));
+}
+
+// Multi-Paxos: a change chosen in slot s governs from s + α on; until then a removed member still
+// takes part, and its id is not free for a new data dir. The change is answered once its
+// configuration is in effect, and the runtime follows the configuration before the client hears.
+BOOST_FIXTURE_TEST_CASE(a_change_is_answered_once_in_effect_and_the_runtime_follows_it_first, Fixture) {
+    std::vector<std::size_t> answered_before_follow;
+    driver->set_before_change_answered([&] { answered_before_follow.push_back(outcomes.size()); });
+    engine->in_effect = false;
+    driver->submit_config_change(Stamp{9, 1, 1}, kAddFour, record());
+    driver->submit(Stamp{9, 2, 2}, "a write", record());
+    driver->pump();
+    disk.complete();
+    BOOST_TEST(machine.applied.size() == 2u);
+    BOOST_REQUIRE(outcomes.size() == 1u);  // the plain write only
+    BOOST_TEST(outcomes[0].reply == "+applied a write\r\n");
+    driver->tick();
+    driver->tick();
+    BOOST_TEST(outcomes.size() == 1u);
+    BOOST_TEST(engine->config_requests.size() == 1u);  // applied: never proposed again
+    BOOST_TEST(answered_before_follow.empty());
+
+    engine->in_effect = true;
+    driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 2u);
+    BOOST_TEST((outcomes[1].status == Outcome::Status::ok));
+    BOOST_TEST(outcomes[1].reply == "+applied " + encode_config_request(kAddFour) + "\r\n");
+    BOOST_TEST(answered_before_follow == std::vector<std::size_t>{1});  // followed, then answered
+}
+
+// Committed and applied: if it is not in effect by the request timeout (this node cut off before
+// it learns the slots up to s + α), the client still hears the apply's answer, not a timeout.
+BOOST_FIXTURE_TEST_CASE(an_applied_change_not_in_effect_by_the_deadline_gets_its_answer, Fixture) {
+    engine->in_effect = false;
+    driver->submit_config_change(std::nullopt, kAddFour, record());
+    driver->pump();
+    disk.complete();
+    BOOST_TEST(outcomes.empty());
+    for (int i = 0; i < 10 && outcomes.empty(); ++i) driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::ok));
+    BOOST_TEST(outcomes[0].reply == "+applied " + encode_config_request(kAddFour) + "\r\n");
 }
 
 BOOST_FIXTURE_TEST_CASE(a_placed_change_is_never_proposed_again, Fixture) {

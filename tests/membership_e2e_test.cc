@@ -336,7 +336,7 @@ BOOST_DATA_TEST_CASE(replaces_a_wiped_member_under_the_same_id, bdata::make(engi
     BOOST_REQUIRE_MESSAGE(member_list(c, via).size() == 3u, c.log_tail(lost));
     BOOST_TEST(c.read_eventually(lost, "kept", kLiveness).str == "yes", c.log_tail(lost));
     BOOST_TEST(c.write_until_ok(lost, "through-the-new-one", "1", kLiveness));
-    BOOST_TEST(c.log_tail(via, 400).find("refusing node " + std::to_string(lost)) == std::string::npos);
+    BOOST_TEST(c.log_tail(via, 400).find("refusing node " + std::to_string(lost)) == std::string::npos, c.log_tail(via, 400));
 
     // The configuration names the new data dir.
     const std::string new_identity = c.info(lost)["data_dir_identity"];
