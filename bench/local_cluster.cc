@@ -48,10 +48,21 @@ std::string describe_exit_status(int status) {
     return "status " + std::to_string(status);
 }
 
+PortRange client_port_range() {
+    int ephemeral_low = 32768, ephemeral_high = 60999;  // Linux's default, if /proc does not say
+    std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low >> ephemeral_high;
+    const int high = ephemeral_low - 1 - static_cast<int>(kPeerPortOffset);
+    // A machine whose ephemeral range starts too low for that keeps the range ephemeral ports can
+    // take, as before.
+    if (high < 19000) return PortRange{20000, 45000};
+    return PortRange{16000, high};
+}
+
 std::vector<std::uint16_t> pick_free_ports(int count) {
     std::random_device rd;
     std::mt19937 rng(rd());
-    std::uniform_int_distribution<int> dist(20000, 45000);
+    const PortRange range = client_port_range();
+    std::uniform_int_distribution<int> dist(range.low, range.high);
     std::vector<std::uint16_t> ports;
     for (int attempt = 0; attempt < 10000 && static_cast<int>(ports.size()) < count; ++attempt) {
         auto p = static_cast<std::uint16_t>(dist(rng));

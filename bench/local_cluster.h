@@ -120,7 +120,16 @@ private:
 // A waitpid status in words: "exit code 2", "killed by signal 9".
 std::string describe_exit_status(int status);
 
-// Free loopback ports P such that P and P + 10000 can both be bound right now.
+// The client ports tests and the bench pick from (both ends included): from 16000 (the fixed
+// ports of the operator-procedures tests lie below, tests/CMakeLists.txt) up to where the peer
+// port (P + 10000) would enter Linux's ephemeral range (ip_local_port_range, 32768 by default). Every outgoing connection on the machine takes an ephemeral port, so a port picked
+// there can be taken between the pick and the server's bind (seen in CI: "Address already in use").
+struct PortRange {
+    int low = 0;
+    int high = 0;
+};
+PortRange client_port_range();
+// Free loopback ports P in client_port_range() such that P and P + 10000 can both be bound now.
 std::vector<std::uint16_t> pick_free_ports(int count);
 // base, base + 1, ..., base + count - 1, each checked as pick_free_ports checks them.
 std::vector<std::uint16_t> consecutive_free_ports(std::uint16_t base, int count);

@@ -115,7 +115,7 @@ const Spec kSpecs[] = {
                                                          "--rate for open loop) for each engine, and draw "
                                                          "throughput-latency curves (default: no sweep)"},
     {"port-base", "N", false, "spawned clusters listen on client ports N..N+nodes-1 and peer ports 10000 "
-                              "above them (default: random free ports in 20000-45000)"},
+                              "above them (default: random free ports in 16000-22767, below Linux's ephemeral ports)"},
     {"requirepass-file", "FILE", false, "start the servers with --requirepass-file FILE and AUTH every client "
                                         "with that password (with --node: just AUTH)"},
     {"tls", nullptr, false, "spawned clusters run TLS (clients and peers), with a throwaway CA and "

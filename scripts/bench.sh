@@ -15,7 +15,9 @@ clients=${BALLOT_BENCH_CLIENTS:-32}
 printf '%-11s %12s   (redis-benchmark -t set -c %s -d 100 -n %s, 3 nodes, fsync on)\n' engine "SET ops/s" "$clients" "$requests"
 for protocol in raft multipaxos paxos; do
   work=$(mktemp -d /tmp/ballot-bench-XXXXXX)
-  base=$((20000 + RANDOM % 20000))
+  # Client ports 16000-22701, peer ports 10000 above: below Linux's ephemeral ports (32768 on),
+  # which any outgoing connection may take between the pick and the bind (bench/local_cluster.h).
+  base=$((16000 + RANDOM % 6700))
   nodes=(--node 127.0.0.1:$base:1 --node 127.0.0.1:$((base + 1)):2 --node 127.0.0.1:$((base + 2)):3)
   pids=()
   for id in 1 2 3; do

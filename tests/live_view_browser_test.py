@@ -44,6 +44,18 @@ def free_port_block(low, high, offsets, count=3):
     raise RuntimeError("no free loopback ports")
 
 
+def client_port_range():
+    """bench/local_cluster.h client_port_range(): [low, high) for client ports whose peer port
+    (10000 above) stays below the ephemeral range, which outgoing connections take ports from."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    high = ephemeral_low - 1 - 10000
+    return (20000, 45000) if high < 19000 else (16000, high + 1)
+
+
 def can_bind(port):
     with socket.socket() as s:
         try:
@@ -57,12 +69,12 @@ def can_bind(port):
 class Cluster:
     """Three ballot-server processes; node i serves clients on base+i-1 (peers 10000 above) and
     its live view on http_base+i-1: one offset for all, the rule by which the page finds the
-    others. The live-view ports lie in 61000-65535, away from the ports LocalCluster's tests
-    pick (20000-55000) and from Linux's ephemeral ports, so that tests run side by side do not
-    take each other's ports."""
+    others. Client and peer ports are picked as LocalCluster picks them (bench/local_cluster.h
+    client_port_range: below Linux's ephemeral ports); the live-view ports lie in 61000-65535,
+    away from both, so that tests run side by side do not take each other's ports."""
 
     def __init__(self, server, engine, root):
-        self.base = free_port_block(20000, 45000, (0, 10000))
+        self.base = free_port_block(*client_port_range(), (0, 10000))
         self.http_base = free_port_block(61000, 65536, (0,))
         self.procs = []
         nodes = []

@@ -123,13 +123,14 @@ int free_consecutive(int low, int high, const std::function<bool(int)>& free) {
 
 // A 3-node cluster whose every node serves its live view (--http). Client ports are consecutive,
 // so one offset (the --http rule) maps each to its live-view port; those lie in 61000-65535,
-// away from the client and peer ports every LocalCluster picks (20000-55000) and from Linux's
-// ephemeral ports, so that tests running side by side do not take each other's ports.
+// away from the client and peer ports every LocalCluster picks (client_port_range(), below the
+// ephemeral ports) and from Linux's ephemeral ports, so that tests running side by side do not
+// take each other's ports.
 class LiveCluster : public LocalCluster {
 public:
     explicit LiveCluster(const std::string& protocol, const std::vector<std::string>& extra_args = {})
         : LocalCluster(kServer, protocol, 3, {},
-                       free_consecutive(20000, 45000,
+                       free_consecutive(client_port_range().low, client_port_range().high,
                                         [](int p) { return can_bind(p) && can_bind(p + kPeerPortOffset); })),
           http_base_(free_consecutive(61000, 65535, can_bind)) {
         for (NodeId id = 1; id <= 3; ++id) {
