@@ -465,15 +465,19 @@ void Driver::trace_line(bool sent, NodeId peer, std::string what, bool heartbeat
     if (trace_) trace_(TracedMessage{self_, peer, sent, heartbeat, std::move(what)});
 }
 
+// A flush may start while earlier ones are still on their way: the storage runs them in order (a
+// flush asked for while one is being written waits for it, and later ones join the waiting one),
+// so the next fsync starts the moment the previous ends, not after its completion has come back
+// to this thread and another pump has asked again.
 void Driver::start_flush() {
-    if (flushing_ || storage_failed_ || written_ == flushed_writes_) return;
-    flushing_ = true;
+    if (storage_failed_ || written_ == flush_requested_) return;
+    flush_requested_ = written_;
     std::uint64_t covered = written_;
     storage_.flush([this, covered](std::error_code ec) { on_flushed(covered, ec); });
 }
 
 void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
-    flushing_ = false;
+    if (storage_failed_) return;  // a later flush's completion after a failed one: nothing is released
     if (ec) {
         // Persist before you promise: nothing that depends on this data may leave, ever. The
         // page cache may have dropped it, so retrying the fsync proves nothing (fsyncgate).
@@ -485,7 +489,8 @@ void Driver::on_flushed(std::uint64_t covered_writes, std::error_code ec) {
         fail_all(Outcome::Status::storage_failed);
         return;
     }
-    flushed_writes_ = covered_writes;
+    // A flush covers every write issued before it was asked for (an fsync does).
+    flushed_writes_ = std::max(flushed_writes_, covered_writes);
     pump();
 }
 

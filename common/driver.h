@@ -385,7 +385,7 @@ private:
     std::deque<Batch> batches_;         // taken from the engine, not yet released (oldest first)
     std::uint64_t written_ = 0;         // storage writes issued
     std::uint64_t flushed_writes_ = 0;  // writes known durable
-    bool flushing_ = false;
+    std::uint64_t flush_requested_ = 0;  // writes a flush has been asked for (start_flush)
     bool storage_failed_ = false;
     std::string storage_error_;
 

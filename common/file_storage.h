@@ -49,9 +49,11 @@ public:
     // Runtime thread. Hands the pending buffer to the background thread; `done(ec)` runs on `io`
     // once it is durable (ec empty) or may not be (ec carries the errno; the store is then failed
     // and every later flush fails too). The io_context does not run out of work while a flush is
-    // in flight. The runtime keeps one flush in flight; should a second come while one is being
-    // written, it waits for it, and further ones join the waiting one (one write and fsync for
-    // them all), so at most kMaxQueuedFlushes buffers are ever waiting.
+    // in flight. The runtime asks for a flush whenever it has written something, with others still
+    // in flight (Driver::start_flush): one asked for while another is being written waits for it,
+    // and further ones join the waiting one (one write and fsync for them all), so at most
+    // kMaxQueuedFlushes buffers are ever waiting and the next fsync starts as the previous ends.
+    // Flushes complete in the order they were asked for.
     void flush(std::function<void(std::error_code)> done) override;
 
     // Runtime thread. Whether later flushes run on the runtime's thread (above). A flush runs

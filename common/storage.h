@@ -18,8 +18,10 @@ public:
     virtual void write(const Ready& batch) = 0;
 
     // Makes everything written so far durable (write + fsync). `done` is called later, on the
-    // runtime's thread, with an error if the data may not be durable. The runtime keeps at most
-    // one flush in flight; everything written meanwhile rides on the next one (group commit).
+    // runtime's thread, with an error if the data may not be durable. The runtime asks again
+    // whenever it has written more, with earlier flushes still in flight: a completion covers
+    // everything written before its flush was asked for, whichever completes first. FileStorage
+    // runs them in order and merges the waiting ones into one fsync (group commit).
     virtual void flush(std::function<void(std::error_code)> done) = 0;
 };
 
