@@ -9,7 +9,7 @@ if [[ -x "$dir/bin/ballot-bench" ]]; then
   exec "$dir/bin/ballot-bench" --server "$dir/bin/ballot-server" "$@"
 fi
 
-# Until ballot-bench exists: a plain write load with redis-benchmark against each engine.
+# A build without ballot-bench: a plain write load with redis-benchmark against each engine's leader.
 requests=${BALLOT_BENCH_REQUESTS:-50000}
 clients=${BALLOT_BENCH_CLIENTS:-32}
 printf '%-11s %12s   (redis-benchmark -t set -c %s -d 100 -n %s, 3 nodes, fsync on)\n' engine "SET ops/s" "$clients" "$requests"
