@@ -224,6 +224,7 @@ std::optional<Outcome> Driver::change_refused(PendingWrite& w, std::string why) 
 void Driver::forwarded_request_refused(ForwardedRefusal& refusal) {
     for (auto& [key, w] : writes_) {
         if (!w.config_change || w.change_id != refusal.request_id || !w.placed) continue;
+        if (w.applied) return;  // a late refusal of a copy: the change itself is committed
         if (auto outcome = change_refused(w, std::move(refusal.why))) complete_write(key, *outcome);
         return;
     }

@@ -603,6 +603,23 @@ BOOST_FIXTURE_TEST_CASE(an_applied_change_not_in_effect_by_the_deadline_gets_its
     BOOST_TEST(outcomes[0].reply == "+applied " + encode_config_request(kAddFour) + "\r\n");
 }
 
+// A refusal that comes back for a change already applied here (the leader refused a second copy,
+// forwarded after a passing refusal, as "already a member") does not replace its answer.
+BOOST_FIXTURE_TEST_CASE(a_late_refusal_of_an_applied_change_leaves_its_answer, Fixture) {
+    engine->in_effect = false;
+    driver->submit_config_change(std::nullopt, kAddFour, record());
+    driver->pump();
+    disk.complete();
+    BOOST_REQUIRE(engine->request_ids.size() == 1u);
+    engine->ready.refusals.push_back({engine->request_ids[0], "node 4 is already a member"});
+    driver->pump();
+    BOOST_TEST(outcomes.empty());
+    engine->in_effect = true;
+    driver->tick();
+    BOOST_REQUIRE(outcomes.size() == 1u);
+    BOOST_TEST((outcomes[0].status == Outcome::Status::ok));
+}
+
 BOOST_FIXTURE_TEST_CASE(a_placed_change_is_never_proposed_again, Fixture) {
     engine->swallow = true;  // placed, then lost with its leader
     driver->submit_config_change(std::nullopt, kAddFour, record());
