@@ -122,8 +122,9 @@ std::string describe_exit_status(int status);
 
 // The client ports tests and the bench pick from (both ends included): from 16000 (the fixed
 // ports of the operator-procedures tests lie below, tests/CMakeLists.txt) up to where the peer
-// port (P + 10000) would enter Linux's ephemeral range (ip_local_port_range, 32768 by default). Every outgoing connection on the machine takes an ephemeral port, so a port picked
-// there can be taken between the pick and the server's bind (seen in CI: "Address already in use").
+// port (P + 10000) would enter Linux's ephemeral range (ip_local_port_range, 32768 by default).
+// Every outgoing connection on the machine takes an ephemeral port, so a port picked there can
+// be taken between the pick and the server's bind (seen in CI: "Address already in use").
 struct PortRange {
     int low = 0;
     int high = 0;

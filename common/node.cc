@@ -406,9 +406,10 @@ void Node::schedule_pump() {
 // The transport talks with the members the engine names (Engine::members_to_connect: those of
 // the applied configuration, and in Multi-Paxos a removed voter's until its removal governs; SPEC
 // "Membership change"): checked after every pump (a configuration entry is applied there), every
-// tick, and before a change submitted here is answered (Driver::set_before_change_answered). A member the engine lets go of is forgotten by the membership guard, so the id can be
-// added back later with a new data dir. An empty configuration (a --join node not added yet)
-// changes nothing: the --node list stays its peers.
+// tick, and before a change submitted here is answered (Driver::set_before_change_answered). A
+// member the engine lets go of is forgotten by the membership guard, so the id can be added back
+// later with a new data dir. An empty configuration (a --join node not added yet) changes
+// nothing: the --node list stays its peers.
 void Node::follow_configuration(bool on_tick) {
     const Configuration& applied = driver_->configuration();
     if (applied.empty()) return;
