@@ -345,9 +345,12 @@ bool Driver::quorum_known_lost() const {
 
 void Driver::complete_write(const RequestKey& key, const Outcome& outcome) {
     auto it = writes_.find(key);
-    if (it == writes_.end()) return;
+    if (it != writes_.end()) complete_write(it, outcome);
+}
+
+void Driver::complete_write(Writes::iterator it, Outcome outcome) {
     std::vector<Completion> waiters = std::move(it->second.waiters);
-    if (it->second.own) own_unanswered_.erase(key.seq);
+    if (it->second.own) own_unanswered_.erase(it->first.seq);
     writes_.erase(it);
     for (auto& done : waiters) done(outcome);
 }
@@ -385,9 +388,7 @@ void Driver::answer_changes_in_effect() {
     if (before_change_answered_) before_change_answered_();
     for (const RequestKey& key : std::exchange(changes_applied_, {})) {
         auto it = writes_.find(key);
-        if (it == writes_.end() || !it->second.applied) continue;
-        Outcome answer = std::move(*it->second.applied);  // complete_write erases the entry
-        complete_write(key, answer);
+        if (it != writes_.end() && it->second.applied) complete_write(it, std::move(*it->second.applied));
     }
 }
 
@@ -514,14 +515,13 @@ void Driver::apply(const Committed& e) {
         } else {
             cluster_clock_.on_applied(command->time_ms, now_ms());
             std::string reply = state_machine_.apply(e.index, *command);
-            const RequestKey key{command->client_id, command->seq};
-            auto it = writes_.find(key);
+            auto it = writes_.find(RequestKey{command->client_id, command->seq});
             if (it != writes_.end() && it->second.config_change) {
                 // Answered at the end of this pump, or once the change is in effect.
                 it->second.applied = Outcome{Outcome::Status::ok, std::move(reply)};
-                changes_applied_.push_back(key);
-            } else {
-                complete_write(key, Outcome{Outcome::Status::ok, std::move(reply)});
+                changes_applied_.push_back(it->first);
+            } else if (it != writes_.end()) {
+                complete_write(it, Outcome{Outcome::Status::ok, std::move(reply)});
             }
         }
     }

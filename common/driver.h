@@ -290,6 +290,7 @@ private:
         // is (answer_changes_in_effect), or at the deadline (it is committed either way).
         std::optional<Outcome> applied;
     };
+    using Writes = std::unordered_map<RequestKey, PendingWrite, RequestKeyHash>;
     struct PendingTransfer {
         std::uint64_t id = 0;  // Engine::transfer_leadership's request_id
         NodeId target = kNoNode;
@@ -334,6 +335,9 @@ private:
     void expire_and_retry();
     void settle_transfers();
     void complete_write(const RequestKey& key, const Outcome& outcome);
+    // The same, for an entry already looked up. By value: the entry (which may hold the outcome)
+    // is erased before the waiters run.
+    void complete_write(Writes::iterator it, Outcome outcome);
     void answer_changes_in_effect();
     Outcome expired(const PendingWrite& w) const;
     Outcome::Status unavailable_status() const;
@@ -370,7 +374,7 @@ private:
     std::uint64_t last_clock_tick_ms_ = 0;                  // local time of the last clock tick proposed
     std::uint64_t next_seq_ = 1;
     std::set<std::uint64_t> own_unanswered_;  // own seqs without a reply: acked_below = min
-    std::unordered_map<RequestKey, PendingWrite, RequestKeyHash> writes_;
+    Writes writes_;
     std::vector<RequestKey> changes_applied_;  // writes_ with `applied` set, waiting to be in effect
     // Read ids go to the engine, which may forward them to the leader and match the leader's reply
     // by id. Unique across this node's processes, so a reply meant for a previous process (still
