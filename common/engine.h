@@ -304,6 +304,12 @@ struct EngineStatus {
     // is known). 0 for Raft, where a configuration rules from the moment it is applied. Reported
     // (INFO `config_governs_from`), never used by the runtime.
     Index config_governs_from = 0;
+    // Proposals this node abandoned because an acceptor had promised a higher ballot (a Nack),
+    // since the process started: basic Paxos's proposers contending for the same slots (one count
+    // per attempt of an instance), Multi-Paxos's would-be leaders (one per ballot given up). Raft
+    // has no such refusal (a leader that hears of a higher term steps down): always 0. Reported
+    // (INFO `proposals_preempted`, ballot-bench), never used by the runtime.
+    std::uint64_t proposals_preempted = 0;
     // One entry per other member, in id order, while this node leads (Raft, Multi-Paxos); basic
     // Paxos reports what it knows of each peer whatever its role. Empty otherwise.
     std::vector<PeerProgress> peers = {};

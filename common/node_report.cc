@@ -196,6 +196,9 @@ NodeReport node_report(const Node& node) {
     // Basic Paxos and Multi-Paxos report a configuration from the slot it is chosen in, s; it
     // governs (its voters are the acceptors) from slot s + α on. 0: Raft, where it rules once applied.
     number("config_governs_from", s.engine.config_governs_from);
+    // The Paxos engines: proposals given up because an acceptor promised a higher ballot (Nack),
+    // since start. Basic Paxos's proposers contend for slots; Raft has no such refusal (always 0).
+    number("proposals_preempted", s.engine.proposals_preempted);
     number("pending_writes", s.pending_writes);
     number("pending_reads", s.pending_reads);
     text("storage", s.storage_failed ? s.storage_error : "ok");

@@ -260,7 +260,9 @@ void Leader::begin_phase2(std::uint64_t now) {
 // before trying again, which is what separates dueling proposers.
 void MultiPaxos::on(NodeId, const Nack& m) {
     note_ballot(m.promised);
-    if (leader_ && m.ballot == leader_->ballot()) step_down();
+    if (!leader_ || m.ballot != leader_->ballot()) return;
+    ++preempted_;
+    step_down();
 }
 
 void MultiPaxos::step_down() {

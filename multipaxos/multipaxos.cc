@@ -207,6 +207,7 @@ EngineStatus MultiPaxos::status() const {
                                                 : std::max<Index>(1, acceptor_.first_slot());
     s.snapshot_index = snapshot_index_;
     s.config_governs_from = configs_.latest_from();
+    s.proposals_preempted = preempted_;
     if (active_leader()) {
         s.peers = leader_->peer_progress();
         for (PeerProgress& p : s.peers) p.snapshotting = transfers_.count(p.id) > 0;

@@ -199,6 +199,7 @@ private:
     std::unique_ptr<Leader> leader_;  // this node's ballot, while it is candidate or leader
 
     std::uint64_t now_ = 0;  // ticks since start
+    std::uint64_t preempted_ = 0;  // ballots given up on a Nack (EngineStatus::proposals_preempted)
     std::uint64_t election_elapsed_ = 0;
     std::uint64_t election_timeout_ = 0;
     NodeId known_leader_ = kNoNode;  // follower: whose Accepts and Heartbeats it follows

@@ -78,6 +78,7 @@ void Proposer::on_nack(const Nack& m) {
     Instance& i = it->second;
     if (i.phase == Phase::backing_off || m.ballot != i.ballot) return;
     i.preempted_by = std::max(i.preempted_by, m.promised);
+    ++preempted_;
     fail(i);
 }
 

@@ -196,6 +196,7 @@ EngineStatus Paxos::status() const {
     s.log_first_index = s.log_last_index > 0 ? acceptor_.trim_point() + 1 : 0;
     s.snapshot_index = snapshot_index_;
     s.config_governs_from = configuration().empty() ? 0 : configs_.newest_from();
+    s.proposals_preempted = proposer_.preempted();
     s.peers = peer_knowledge();
     return s;
 }

@@ -100,6 +100,8 @@ public:
     Ballot highest_ballot() const { return highest_ballot_; }
     // One above the highest slot this node has seen in use.
     Index next_slot() const { return next_slot_; }
+    // Attempts abandoned because an acceptor had promised a higher ballot (EngineStatus).
+    std::uint64_t preempted() const { return preempted_; }
 
     // Rounds never run below a ballot used, the window and queue are bounded, every instance's
     // ballot is its own. Throws InvariantViolation.
@@ -151,6 +153,7 @@ private:
     std::uint64_t round_used_;     // highest round sent in a Prepare
     std::uint64_t round_durable_;  // highest round known to be on disk
     Ballot highest_ballot_;
+    std::uint64_t preempted_ = 0;  // attempts ended by a Nack (preempted())
     Index next_slot_ = 1;
     Index floor_ = 0;
     std::deque<std::string> queued_;  // bounded by Tuning::max_pending_proposals

@@ -550,6 +550,32 @@ BOOST_AUTO_TEST_CASE(random_faults_never_choose_two_values) {
     }
 }
 
+// PMMC: a leader whose ballot an acceptor refuses (a higher promise) is preempted and stops; INFO
+// counts it (proposals_preempted), so a bench can show how often leaders were displaced.
+BOOST_AUTO_TEST_CASE(a_leader_refused_by_a_higher_promise_steps_down_and_counts_it) {
+    EngineCluster c("multipaxos", 3, 6, small_config());
+    const NodeId leader = c.elect();
+    BOOST_REQUIRE(leader != kNoNode);
+    const NodeId acceptor = other_than(c, {leader});
+    const NodeId rival = other_than(c, {leader, acceptor});
+    BOOST_TEST(c.status(leader).proposals_preempted == 0u);
+
+    make_candidate(c, rival);  // its phase 1 reaches only the acceptor, which promises it
+    for (auto& m : c.take_if([](const InFlight& m) { return is<mp::Prepare>(m); }))
+        if (m.to == acceptor) c.deliver(m);
+    c.in_flight().clear();
+
+    BOOST_REQUIRE(c.propose(leader, "y") == ProposeResult::accepted);
+    for (auto& m : c.take_if([&](const InFlight& m) { return m.to == acceptor && is<mp::Accept>(m); }))
+        c.deliver(m);
+    auto nacks = c.take_if([&](const InFlight& m) { return m.from == acceptor && is<mp::Nack>(m); });
+    BOOST_REQUIRE_EQUAL(nacks.size(), 1u);
+    c.deliver(nacks[0]);
+    BOOST_TEST(c.status(leader).proposals_preempted == 1u);
+    BOOST_TEST(c.status(leader).role != ballot::Role::leader);
+    BOOST_TEST(c.status(rival).proposals_preempted == 0u);
+}
+
 // ---------------------------------------------------------------- durability
 
 // PMS §2.2: an acceptor remembers its promise and its accepted values across a crash. Restarted,

@@ -833,6 +833,10 @@ BOOST_AUTO_TEST_CASE(dueling_proposers_livelock_without_backoff) {
             high = std::max(high, Ballot{net.at(id).status().epoch.round, id});
         }
         BOOST_TEST(high.round >= 100u, "seed " << seed);
+        // Every one of those rounds ended an attempt with a Nack (INFO proposals_preempted).
+        std::uint64_t preempted = 0;
+        for (NodeId id = 1; id <= 3; ++id) preempted += net.at(id).status().proposals_preempted;
+        BOOST_TEST(preempted >= 100u, "seed " << seed);
     }
 }
 
@@ -842,6 +846,9 @@ BOOST_AUTO_TEST_CASE(dueling_proposers_randomized_backoff_makes_progress) {
         int round = rounds_until_slot_1_chosen(net, 300);
         BOOST_TEST(round > 0, "seed " << seed);
         BOOST_TEST(round <= 20, "seed " << seed);
+        // The schedule refuses p's Accepts at least once before the backoff lets one side finish.
+        BOOST_TEST(net.at(1).status().proposals_preempted + net.at(2).status().proposals_preempted >= 1u,
+                   "seed " << seed);
         // The loser's command is not lost: it lands in a later slot.
         for (int i = 0; i < 200 && (net.committed[1].size() < 2 || net.committed[2].size() < 2); ++i) {
             net.deliver_while([](const InFlight&) { return true; });
