@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/info_counter.h"
 #include "bench/snapshot_windows.h"
 #include "common/random.h"
 #include "common/tls.h"
@@ -220,6 +221,7 @@ private:
     };
     std::vector<std::unique_ptr<SnapshotPoller>> snapshot_pollers_;
     SnapshotWindowTracker snapshot_windows_;
+    InfoCounterTotal preempted_{"proposals_preempted"};  // from the same INFO replies
     // --workload lock: names "ballot-bench:lock:<run>:<i>", the locks' states, and the figures.
     std::string lock_prefix_;
     std::vector<LockState> locks_;
@@ -617,8 +619,10 @@ awaitable<void> Run::watch_snapshots(std::size_t node) {
             const auto sent = Clock::now();
             const auto reply = co_await exchange(conn, info_command);
             if (!reply || reply->type != kv::RespValue::Type::bulk) break;
+            const auto info = parse_info(reply->str);
             snapshot_windows_.observe(id, ms_since_measure_start(sent), ms_since_measure_start(Clock::now()),
-                                      parse_info(reply->str));
+                                      info);
+            preempted_.observe(id, ms_since_measure_start(sent), info);
             poller.timer.expires_at(sent + kSnapshotPollInterval);
             co_await poller.timer.async_wait(kUse);
         }
@@ -796,6 +800,7 @@ EngineResult Run::execute(const std::optional<FaultPlan>& fault) {
         result.snapshots = split_by_snapshot_windows(write_samples_, snapshot_windows_.finish(duration_ms),
                                                      duration_ms, snapshot_windows_.nodes_watched());
     }
+    result.proposals_preempted = preempted_.total();
     if (leader_changes) {
         analyse_leader_changes(std::move(write_samples_), *leader_changes);
         result.leader_changes = std::move(leader_changes);

@@ -242,6 +242,10 @@ struct EngineResult {
     std::optional<LockRun> lock;  // --workload lock
     // Set when the nodes were watched for snapshots (Ballot nodes; not a redis baseline).
     std::optional<SnapshotLatency> snapshots;
+    // Proposals the nodes gave up because an acceptor had promised a higher ballot, over the
+    // measured run (INFO proposals_preempted, bench/info_counter.h): basic Paxos's proposers
+    // contending for slots, Multi-Paxos's leaders displaced. nullopt: no node reported it.
+    std::optional<std::uint64_t> proposals_preempted;
 
     // The label shown in tables: a reference row that is not replicated says so, a sweep's row
     // names its point.

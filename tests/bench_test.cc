@@ -16,6 +16,7 @@
 #include "bench/charts.h"
 #include "bench/follower.h"
 #include "bench/histogram.h"
+#include "bench/info_counter.h"
 #include "bench/load.h"
 #include "bench/options.h"
 #include "bench/report.h"
@@ -894,6 +895,24 @@ BOOST_AUTO_TEST_CASE(a_node_without_the_field_is_not_watched) {
     BOOST_TEST(t.finish(100).empty());
 }
 
+// proposals_preempted over the measured run: what each node added after its base (the last poll
+// sent before measurement began), a restarted node's new count included, summed over nodes.
+BOOST_AUTO_TEST_CASE(an_info_counter_sums_what_each_node_added_in_the_run) {
+    InfoCounterTotal t("proposals_preempted");
+    BOOST_TEST(!t.total().has_value());
+    auto info = [](const char* v) { return std::map<std::string, std::string>{{"proposals_preempted", v}}; };
+    t.observe(1, -500, info("40"));  // warmup
+    t.observe(1, -10, info("70"));   // the base
+    t.observe(1, 10, info("75"));
+    t.observe(1, 990, info("100"));                   // node 1: 30
+    t.observe(2, 5, info("8"));                       // first seen inside the run: the base
+    t.observe(2, 500, info("20"));                    // 12 ...
+    t.observe(2, 900, info("3"));                     // ... restarted: 3 more
+    t.observe(3, 10, {{"redis_version", "7.0.15"}});  // no such field
+    t.observe(3, 20, info("many"));                   // not a number
+    BOOST_TEST(t.total().value_or(0) == 45u);
+}
+
 // Writes are filed by send time against the union of the windows (two nodes overlapping count
 // once), clipped to the measured run.
 BOOST_AUTO_TEST_CASE(writes_are_split_by_send_time_against_the_windows_union) {
@@ -1319,6 +1338,23 @@ BOOST_AUTO_TEST_CASE(leader_transfers_in_json_and_table) {
     BOOST_TEST(plain.find("Leadership changes") == std::string::npos);
     BOOST_TEST(plain.find("MEMBER TRANSFER") == std::string::npos);
     BOOST_TEST(plain.find("a tick is") == std::string::npos);
+}
+
+// Shown under the table only when some proposal was preempted; always in the JSON when reported.
+BOOST_AUTO_TEST_CASE(preempted_proposals_in_json_and_table) {
+    auto results = synthetic_results();  // raft: 5,000 writes
+    results[0].proposals_preempted = 900;
+    const auto tree = parse_json(format_json(results, synthetic_config()));
+    std::vector<boost::property_tree::ptree> rows;
+    for (const auto& [key, row] : tree.get_child("results")) rows.push_back(row);
+    BOOST_TEST(get<int>(rows[0], "proposals_preempted") == 900);
+    BOOST_TEST(get<std::string>(rows[1], "proposals_preempted") == "null");
+    const auto table = format_table(results, synthetic_config());
+    BOOST_TEST(table.find("raft: 900 proposals preempted by a higher ballot (INFO proposals_preempted, all "
+                          "nodes): 18.0 per 100 writes") != std::string::npos,
+               table);
+    results[0].proposals_preempted = 0;
+    BOOST_TEST(format_table(results, synthetic_config()).find("preempted") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(snapshot_latency_in_json_table_and_html) {
