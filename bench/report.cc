@@ -197,7 +197,7 @@ std::string lock_text(const LockRun& l, double lock_ops) {
     return s.str();
 }
 
-// "4,512 proposals preempted by a higher ballot (INFO proposals_preempted, all nodes): 1.8 per
+// "4512 proposals preempted by a higher ballot (INFO proposals_preempted, all nodes): 1.8 per
 // 100 writes". Shown only when some were: Raft never counts any, Multi-Paxos only when leaders
 // change.
 std::string preempted_text(const EngineResult& r) {
