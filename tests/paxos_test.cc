@@ -1810,6 +1810,35 @@ BOOST_AUTO_TEST_CASE(a_chosen_request_answer_stops_at_max_inflight_bytes_even_fo
     BOOST_TEST(bytes == 120u);
 }
 
+// With the default sizes (1 MiB messages, 2 MiB in flight) an answer's pages hold at most
+// Tuning::chosen_answer_bytes of values each, 128 KiB, and the answer ends with the page that
+// reaches that much: the node asked builds the whole answer in one step, and its clients wait for
+// that step (tuning.h gives the p99 that 2 MiB answers cost).
+BOOST_AUTO_TEST_CASE(a_chosen_request_answer_stops_at_chosen_answer_bytes) {
+    const EngineConfig config = bare_config();
+    BOOST_REQUIRE(config.max_message_bytes > (128u << 10) && config.max_inflight_bytes > (128u << 10));
+    px::Paxos p(config, RecoveredState{});
+    p.take_ready();
+    const std::string value(1000, 'v');
+    for (Index slot = 1; slot <= 1000; ++slot) BOOST_TEST(p.step(2, encode({px::Learn{slot, value}})));
+    p.take_ready();
+    BOOST_TEST(p.step(3, encode({px::ChosenRequest{1}})));
+    const std::vector<px::ChosenValues> pages = only<px::ChosenValues>(messages_of(p.take_ready()));
+    BOOST_REQUIRE_EQUAL(pages.size(), 2u);  // the first falls just short of 128 KiB
+    Index next = 1;
+    std::size_t total = 0;
+    for (const px::ChosenValues& page : pages) {
+        BOOST_TEST(page.first == next);
+        std::size_t bytes = 0;
+        for (const std::string& v : page.values) bytes += px::chosen_value_bytes(v);
+        BOOST_TEST(bytes <= (128u << 10));
+        total += bytes;
+        next += page.values.size();
+    }
+    BOOST_TEST(total >= (128u << 10));
+    BOOST_TEST(next - 1 < 1000u);  // not the whole log
+}
+
 // Below a trim point heard of, and no snapshot for snapshot_retry_ticks (the peer that trimmed is
 // down): the slots are asked for from the prefix, of a peer that may not have trimmed them.
 // Before, a node asked only above the trim point for ever (simulator seed 210620).
