@@ -198,7 +198,8 @@ std::string lock_text(const LockRun& l, double lock_ops) {
 }
 
 // "4512 proposals preempted by a higher ballot (INFO proposals_preempted, all nodes): 1.8 per
-// 100 writes". Shown only when some were: Raft never counts any, Multi-Paxos only when leaders
+// 100 requests answered" (requests, not writes: the result counts reads and writes together).
+// Shown only when some were: Raft never counts any, Multi-Paxos only when leaders
 // change.
 std::string preempted_text(const EngineResult& r) {
     const std::uint64_t n = r.proposals_preempted.value_or(0);
@@ -207,7 +208,7 @@ std::string preempted_text(const EngineResult& r) {
       << " preempted by a higher ballot (INFO proposals_preempted, all nodes)";
     if (r.ok > 0)
         s << ": " << std::fixed << std::setprecision(1)
-          << 100.0 * static_cast<double>(n) / static_cast<double>(r.ok) << " per 100 writes";
+          << 100.0 * static_cast<double>(n) / static_cast<double>(r.ok) << " per 100 requests answered";
     return s.str();
 }
 

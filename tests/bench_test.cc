@@ -1351,7 +1351,7 @@ BOOST_AUTO_TEST_CASE(preempted_proposals_in_json_and_table) {
     BOOST_TEST(get<std::string>(rows[1], "proposals_preempted") == "null");
     const auto table = format_table(results, synthetic_config());
     BOOST_TEST(table.find("raft: 900 proposals preempted by a higher ballot (INFO proposals_preempted, all "
-                          "nodes): 18.0 per 100 writes") != std::string::npos,
+                          "nodes): 18.0 per 100 requests answered") != std::string::npos,
                table);
     results[0].proposals_preempted = 0;
     BOOST_TEST(format_table(results, synthetic_config()).find("preempted") == std::string::npos);
