@@ -111,23 +111,23 @@ NodeId Paxos::next_peer(NodeId after) const {
 // so that an asker whose slots are compacted here fetches a snapshot (snapshots.cc).
 // Several pages, each a message within max_message_bytes (Tuning::chosen_pages_per_request),
 // travel in one payload; the asker takes the first as its answer and learns from every one. The
-// pages of one answer stop at Tuning::chosen_answer_bytes of values as encoded, which also bounds
-// each page: the answer is built here in one step, and this node's clients wait for that step.
-// Sixteen full pages (16 MiB) built at once for a restarted peer took this node's RSS up by
-// 70 MiB and its clients' p99 to 160 ms (ballot-bench --fail-follower-for 60); answers of 2 MiB
-// still doubled their p99 for the catch-up (tuning.h). Encoded, so that a run of no-ops (empty
-// values, four bytes each) is bounded too.
+// pages of one answer stop at Tuning::chosen_answer_bytes of values as encoded (max_inflight_bytes
+// if less), which also bounds each page: the answer is built here in one step, and this node's
+// clients wait for that step. Sixteen full pages (16 MiB) built at once for a restarted peer took
+// this node's RSS up by 70 MiB and its clients' p99 to 160 ms (ballot-bench --fail-follower-for
+// 60); answers of 2 MiB still doubled their p99 for the catch-up (tuning.h). Encoded, so that a
+// run of no-ops (empty values, four bytes each) is bounded too.
 void Paxos::on(NodeId from, const ChosenRequest& m) {
     if (from == configs_.self()) return;
     note_progress(from, m.from - 1);  // membership.cc: a learner asking is not caught up
     catch_up_progressed(from, m.from - 1);  // snapshots.cc
     Index first = m.from;
     std::size_t bytes = 0;
-    // A page's bound is its message's (values and header), the answer's the values'.
+    // A page's bound is its message's (values and header), the answer's the values' (tuning.h).
     const std::size_t page_bytes =
         std::min(config_.max_message_bytes, tuning_.chosen_answer_bytes + kChosenValuesHeaderBytes);
-    for (std::uint32_t page = 0;
-         page < tuning_.chosen_pages_per_request && bytes < tuning_.chosen_answer_bytes; ++page) {
+    const std::size_t answer_bytes = std::min(tuning_.chosen_answer_bytes, config_.max_inflight_bytes);
+    for (std::uint32_t page = 0; page < tuning_.chosen_pages_per_request && bytes < answer_bytes; ++page) {
         std::vector<std::string> values = learner_.chosen_from(first, page_bytes);
         const std::size_t n = values.size();
         if (n == 0 && page > 0) break;
