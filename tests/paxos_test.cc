@@ -1839,6 +1839,23 @@ BOOST_AUTO_TEST_CASE(a_chosen_request_answer_stops_at_chosen_answer_bytes) {
     BOOST_TEST(next - 1 < 1000u);  // not the whole log
 }
 
+// A small max_inflight_bytes ends an answer after its first page, but does not make that page
+// small: pages of a few hundred bytes against 1 MiB messages relearned too slowly (simulator seeds
+// 224722860 and 224722877 with membership changes failed liveness).
+BOOST_AUTO_TEST_CASE(a_small_max_inflight_bytes_ends_the_answer_not_the_page) {
+    EngineConfig config = bare_config();
+    config.max_inflight_bytes = 300;
+    px::Paxos p(config, RecoveredState{});
+    p.take_ready();
+    for (Index slot = 1; slot <= 200; ++slot)
+        BOOST_TEST(p.step(2, encode({px::Learn{slot, "value-" + std::to_string(slot)}})));
+    p.take_ready();
+    BOOST_TEST(p.step(3, encode({px::ChosenRequest{1}})));
+    const std::vector<px::ChosenValues> pages = only<px::ChosenValues>(messages_of(p.take_ready()));
+    BOOST_REQUIRE_EQUAL(pages.size(), 1u);
+    BOOST_TEST(pages[0].values.size() == 200u);  // the whole log fits in one page of max_message_bytes
+}
+
 // Below a trim point heard of, and no snapshot for snapshot_retry_ticks (the peer that trimmed is
 // down): the slots are asked for from the prefix, of a peer that may not have trimmed them.
 // Before, a node asked only above the trim point for ever (simulator seed 210620).
