@@ -62,12 +62,12 @@ struct NodeOptions {
     // --snapshot-entries (0: only on BGSAVE) and --snapshot-trailing (SPEC defaults).
     std::uint64_t snapshot_entries = 100000;
     std::uint64_t snapshot_trailing = 10000;
-    // --snapshot-rate: MiB per second a snapshot is serialized at, at most (0: unpaced). Every
-    // node makes its snapshot at the same index, so on a shared disk three files are written back
-    // at once beside the logs' fdatasyncs: at 25 MiB/s, write p99 while a 14 MB snapshot was made
-    // was 1.6-2.6x the p99 while none was (ballot-bench --keys 100000, on a 2-core VM whose disk
-    // syncs slower under load), at 12 MiB/s 1.4-1.9x, with the same throughput (README
-    // "Snapshots").
+    // --snapshot-rate: MiB per second a snapshot is serialized at, at most (0: unpaced). At 25
+    // MiB/s, write p99 while a 14 MB snapshot was made was 1.6-2.6x the p99 while none was
+    // (ballot-bench --keys 100000, on a 2-core VM whose disk syncs slower under load); at 12 MiB/s
+    // 1.35-1.9x, with the same throughput. Every node snapshots at the same index, so likely the
+    // disk: three files written back at once beside the logs' fdatasyncs (README "Where each
+    // concept lives", the pacing paragraph).
     std::uint64_t snapshot_rate_mib = kDefaultSnapshotRateMib;
     // --link-delay: WAN emulation on every peer frame this node sends (common/link_delay.h).
     LinkDelay link_delay;

@@ -152,9 +152,9 @@ ServerArgs parse_args(int argc, char** argv) {
         "snapshot-trailing", po::value<std::string>()->default_value("10000"),
         "log entries kept below the latest snapshot for lagging peers")(
         "snapshot-rate", po::value<std::string>()->default_value(std::to_string(kDefaultSnapshotRateMib)),
-        "MiB per second a snapshot is made at, at most, so that making one never holds up writes (0: no "
-        "limit)")("restore-from", po::value<std::string>(),
-                  "build a NEW data dir from this snapshot file (a backup), then start as usual")(
+        "MiB/s a snapshot is made at, at most, so that making one never holds up writes (0: no limit)")(
+        "restore-from", po::value<std::string>(),
+        "build a NEW data dir from this snapshot file (a backup), then start as usual")(
         "link-delay", po::value<std::string>(),
         "MS[:JITTER_MS]: WAN emulation, hold every frame to a peer MS ms (+- uniform jitter) before sending")(
         "requirepass-file", po::value<std::string>(),
