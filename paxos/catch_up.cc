@@ -18,10 +18,11 @@ namespace ballot::paxos {
 // new command first, a window of one or two slots could stay full of new commands for ever and
 // the hole would never be retried (a livelock the simulator found, see README "Gap filling").
 void Paxos::use_window() {
+    reopen_unserved_trims();
     const Index known = first_unknown() - 1;
     const Index horizon = proposer_.next_slot() - 1;  // the highest slot known in use
     watch_progress(known, horizon);
-    fetch_chosen(fetch_base(known), horizon);
+    fetch_chosen(known, horizon);
     fill_gaps(known);
     proposer_.start_queued();
     settle_dropped_changes();  // membership.cc
@@ -44,24 +45,34 @@ void Paxos::watch_progress(Index known, Index horizon) {
     in_use_then_ = horizon;
 }
 
-// Where bulk catch-up asks from. Above a trim point heard of (first_unknown): a snapshot brings the
-// slots at or below it (request_snapshot). But if none has come for snapshot_retry_ticks, from the
-// first slot this node does not know chosen: a peer that has not trimmed those slots still holds
-// them. Before, when the one peer whose trim point this node had heard went down, it installed an
-// older snapshot from another and never asked for the 1,000 chosen slots between the two, which
-// that other peer held (simulator seed 210620).
-Index Paxos::fetch_base(Index known) {
+// A trim point heard of sends this node to a snapshot for the slots at or below it, and keeps
+// Paxos out of them (heard_trim, snapshots.cc). If no snapshot has come within
+// snapshot_retry_ticks, the peers that trimmed those slots are down, or gone for good: the one
+// node that had trimmed past its peers' prefixes lost its disk, and they, each missing a slot only
+// it had learned, asked it for a snapshot for ever while its replacement waited on that slot
+// (simulator seed 883705403). So this node forgets those trim points and relearns the slots above
+// its prefix like any others: it asks its peers for them (one that has not trimmed them holds them:
+// simulator seed 210620), and fills what none reports chosen by Paxos, whose phase 1 needs a
+// majority of acceptors that still hold the slot (an acceptor that trimmed it answers Trimmed,
+// whose trim point, heard again, sends this node back to a snapshot; README "Snapshots and
+// compaction").
+void Paxos::reopen_unserved_trims() {
     const Index prefix = learner_.commit_index();
     if (prefix >= proposer_.floor()) {
         below_trim_since_.reset();
-        return known;
+        return;
     }
     if (!below_trim_since_) below_trim_since_ = now_;
-    return now_ - *below_trim_since_ >= config_.snapshot_retry_ticks ? prefix : known;
+    if (now_ - *below_trim_since_ < config_.snapshot_retry_ticks) return;
+    std::erase_if(peer_trims_, [prefix](const auto& peer) { return peer.second > prefix; });
+    proposer_.reopen_above(prefix);  // this node's own trim point and snapshot are at or below it
+    unknown_ = prefix + 1;
+    fill_next_ = std::min(fill_next_, prefix + 1);
+    below_trim_since_.reset();
 }
 
 // Bulk catch-up: once the known prefix has not grown for chosen_wait_ticks, ask a peer for the
-// chosen values from the first unknown slot on (fetch_base): the peer heard from last, which was up
+// chosen values from the first unknown slot on: the peer heard from last, which was up
 // a moment ago (the likeliest cause of a stall is a proposer that crashed, and asking it would
 // only wait).
 // While its answers teach something and it knows more, ask it again at once (one page per round
@@ -107,8 +118,9 @@ NodeId Paxos::next_peer(NodeId after) const {
 }
 
 // The chosen values this node knows from m.from on, contiguous. Nothing is promised or written:
-// chosen values are facts, the same this node would put in a Learn. Its trim point rides along,
-// so that an asker whose slots are compacted here fetches a snapshot (snapshots.cc).
+// chosen values are facts, the same this node would put in a Learn. Where its values begin rides
+// along (forgotten_through, snapshots.cc), so that an asker whose slots are gone here fetches a
+// snapshot.
 // Several pages, each a message within max_message_bytes (Tuning::chosen_pages_per_request),
 // travel in one payload; the asker takes the first as its answer and learns from every one. The
 // pages of one answer stop at Tuning::chosen_answer_bytes of values as encoded (max_inflight_bytes
@@ -132,7 +144,7 @@ void Paxos::on(NodeId from, const ChosenRequest& m) {
         const std::size_t n = values.size();
         if (n == 0 && page > 0) break;
         for (const std::string& v : values) bytes += chosen_value_bytes(v);  // a no-op counts too
-        send(from, ChosenValues{first, acceptor_.trim_point(), learner_.commit_index(), std::move(values)});
+        send(from, ChosenValues{first, forgotten_through(), learner_.commit_index(), std::move(values)});
         if (n == 0) break;
         first += n;
     }
@@ -224,6 +236,10 @@ bool Proposer::fill(Index slot, bool wide) {
     if (instances_.size() >= window || !may_run(slot)) return false;
     start(slot, std::nullopt);
     return true;
+}
+
+void Proposer::reopen_above(Index slot) {
+    floor_ = std::min(floor_, slot);
 }
 
 void Proposer::abandon_fills() {

@@ -108,7 +108,7 @@ private:
     void on(NodeId from, const ChosenValues& m);
     void on(NodeId from, const Forward& m);  // replication.cc
     ProposeResult forward(std::string command);
-    Index fetch_base(Index known);  // catch_up.cc
+    void reopen_unserved_trims();  // catch_up.cc
 
     void learn(Index slot, std::string value);  // replication.cc
 
@@ -137,6 +137,7 @@ private:
 
     void recover_snapshot(const SnapshotMeta& snapshot, bool leftovers);  // snapshots.cc
     void heard_trim(NodeId from, Index trim);
+    Index forgotten_through() const;
     void request_snapshot();
     void compact();
     void expire_transfers();
@@ -181,7 +182,7 @@ private:
     ChosenFetch fetch_;
     NodeId heard_from_ = kNoNode;  // the peer whose message arrived last: up a moment ago
     std::uint64_t forwarded_ = 0;  // commands a learner handed on: whose turn is next (forward)
-    // Since when the chosen prefix has been below a trim point heard of (fetch_base).
+    // Since when the chosen prefix has been below a trim point heard of (reopen_unserved_trims).
     std::optional<std::uint64_t> below_trim_since_;
 
     // Membership change (README "Membership change").

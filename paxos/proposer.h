@@ -56,11 +56,15 @@ public:
     // or below it ends; its command, which may or may not have won, is requeued first in line (if
     // it did win, the state machine discards the second copy, as for a client's retry).
     void skip_through(Index slot);  // catch_up.cc
+    // The trim points above `slot` were heard of, but no snapshot covering them came (the peers that
+    // trimmed are down): instances may run above `slot` again (Paxos::reopen_unserved_trims).
+    void reopen_above(Index slot);  // catch_up.cc
     // Gap filling yields to another filler (README "Gap filling"): every no-op instance in hand
     // ends. Abandoning a proposal is always safe (§2.2: a proposer may abandon a proposal at any
     // time); the other filler decides those slots, or this node fills them again after its wait.
     void abandon_fills();  // catch_up.cc
-    // Slots at or below it are trimmed somewhere: no instance runs there.
+    // Slots at or below it are trimmed somewhere (as far as this node still counts on a snapshot
+    // for them): no instance runs there.
     Index floor() const { return floor_; }
     bool working_on(Index slot) const { return instances_.count(slot) != 0; }
     // This node may run an instance for `slot`: config(slot) is known and has it as a voter.

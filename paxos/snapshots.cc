@@ -165,6 +165,17 @@ void Paxos::expire_transfers() {
 
 // ---------------------------------------------------------------- peers' trim points
 
+// The slots at or below are gone here as far as a peer asking for chosen values is concerned: the
+// acceptor trimmed them, or the learner holds no values there (it starts at an installed snapshot,
+// or at the one a restart recovered, while the acceptor may keep the slots below for longer: a
+// transfer or catch-up hold, snapshot_trailing). This is what ChosenValues and ReadReply tell a
+// peer and what decides whether it gets a snapshot. Before, a restarted node said 1107, its
+// acceptor's trim point, but held no values through 1137, its snapshot: a peer at 1112 asked it
+// for slot 1113 for ever, told "none", and was never sent the snapshot (simulator seed 883706149).
+Index Paxos::forgotten_through() const {
+    return std::max(acceptor_.trim_point(), learner_.base());
+}
+
 void Paxos::on(NodeId from, const Trimmed& m) {
     heard_trim(from, m.trim);
 }
@@ -213,7 +224,7 @@ void Paxos::request_snapshot() {
 void Paxos::on(NodeId from, const SnapshotRequest& m) {
     note_progress(from, m.have);  // membership.cc
     catch_up_progressed(from, m.have);
-    if (from == configs_.self() || acceptor_.trim_point() <= m.have || transfers_.count(from)) return;
+    if (from == configs_.self() || forgotten_through() <= m.have || transfers_.count(from)) return;
     transfers_[from] = Transfer{snapshot_index_, now_ + config_.snapshot_retry_ticks};
     snapshot_to_.push_back(from);
 }

@@ -1881,6 +1881,76 @@ BOOST_AUTO_TEST_CASE(no_snapshot_in_time_and_the_slots_below_the_trim_point_are_
     BOOST_TEST(p.take_ready().committed.size() == 12u);
 }
 
+// The one node that learned a slot trimmed past it, told its peers its trim point, and lost its disk
+// before sending a snapshot: slot 6 was chosen by n1 and n3, n1 alone learned it (its Learns were
+// lost), and n1 snapshotted through 6 (no trailing slots). n2 and n3 wait snapshot_retry_ticks for
+// a snapshot that cannot come, forget n1's trim point, and recover slot 6 by phase 1, which finds
+// the value n3 accepted: the same value n1 applied. Before, neither ever ran Paxos at or below a
+// trim point heard of, and the cluster waited for n1 for ever (simulator seed 883705403).
+BOOST_AUTO_TEST_CASE(a_trim_point_whose_snapshot_never_comes_is_forgotten_and_the_slot_recovered_by_phase_1) {
+    SnapshotCluster c = paxos_cluster(3, /*trailing=*/0, 3);
+    for (int i = 1; i <= 5; ++i) c.propose(1, "c" + std::to_string(i));
+    BOOST_REQUIRE(c.run_until([&] { return c.applied_index(2) == 5 && c.applied_index(3) == 5; }, 500));
+    c.isolate(2);
+    c.propose(1, "only n1 learns this");
+    c.stabilize([](const InFlight& m) { return m.from == 1 && carries<px::Learn>(m); });
+    BOOST_REQUIRE_EQUAL(c.applied_index(1), 6u);
+    BOOST_REQUIRE_EQUAL(c.applied_index(3), 5u);
+    BOOST_REQUIRE_EQUAL(c.take_snapshot(1), 6u);
+    c.heal();
+    auto heard_n1_trim = [&](NodeId id) {
+        for (const PeerProgress& p : c.status(id).peers)
+            if (p.id == 1 && p.chosen == 6) return true;
+        return false;
+    };
+    BOOST_REQUIRE(c.run_until([&] { return heard_n1_trim(2) && heard_n1_trim(3); }, 500));
+    c.crash(1);  // for good: its disk died, with the only snapshot through 6
+    BOOST_REQUIRE_EQUAL(c.status(2).commit_index, 5u);
+    BOOST_REQUIRE_EQUAL(c.status(3).commit_index, 5u);
+    c.propose(2, "after");
+    BOOST_TEST(c.run_until([&] { return c.applied_index(2) >= 7 && c.applied_index(3) >= 7; }, 3000));
+    for (NodeId id : {2, 3}) {
+        BOOST_REQUIRE(c.state(id).size() >= 6u);
+        BOOST_TEST(c.state(id)[5].data == c.state(1)[5].data, "slot 6 at n" << id);
+        const std::vector<std::string> data = c.applied_data(id);
+        BOOST_TEST((std::find(data.begin(), data.end(), "after") != data.end()));
+    }
+}
+
+// A node restarted from a snapshot through 20 whose acceptor kept slots 16-20 (snapshot_trailing)
+// holds no chosen values through 20: its learner starts at the snapshot. It tells a peer asking
+// for slot 18 so (trim point 20, not its acceptor's 15) and sends it the snapshot. Before, it said
+// 15 and "none": the peer, a joined node that cannot run phase 1 there, asked for slot 18 for ever
+// and was never sent the snapshot (simulator seed 883706149).
+BOOST_AUTO_TEST_CASE(a_node_restarted_from_a_snapshot_says_its_values_begin_above_it) {
+    SnapshotCluster c = paxos_cluster(3, /*trailing=*/5, 4);
+    for (int i = 1; i <= 17; ++i) c.propose(1, "c" + std::to_string(i));
+    BOOST_REQUIRE(c.run_until([&] { return c.applied_index(2) == 17 && c.applied_index(3) == 17; }, 1000));
+    c.isolate(3);
+    for (int i = 18; i <= 20; ++i) c.propose(1, "c" + std::to_string(i));
+    BOOST_REQUIRE(c.run_until([&] { return c.applied_index(1) == 20 && c.applied_index(2) == 20; }, 1000));
+    for (NodeId id : {1, 2}) {
+        BOOST_REQUIRE_EQUAL(c.take_snapshot(id), 20u);
+        c.crash(id);
+        c.restart(id);
+        BOOST_REQUIRE_EQUAL(c.status(id).log_first_index, 16u);  // the acceptor kept 16-20
+    }
+    c.in_flight().clear();
+    BOOST_REQUIRE(c.engine(1).step(3, encode({px::ChosenRequest{18}})));
+    c.collect();
+    std::optional<px::ChosenValues> answer;
+    for (const InFlight& m : c.in_flight())
+        if (m.from == 1 && m.to == 3)
+            for (const px::ChosenValues& v : all_of<px::ChosenValues>(m)) answer = v;
+    BOOST_REQUIRE(answer.has_value());
+    BOOST_TEST(answer->values.empty());
+    BOOST_TEST(answer->trim == 20u);
+    c.in_flight().clear();
+    BOOST_REQUIRE(c.engine(1).step(3, encode({px::SnapshotRequest{17}})));
+    c.collect();
+    BOOST_TEST(c.sending(1, 3) == 20u);
+}
+
 // The same on a cluster that compacts: n3 missed 15 slots, n1 and n2 snapshotted through 10 and
 // trimmed through 8. n3 hears their trim point from its probe, asks for a snapshot and for the
 // chosen values above the trim point, and is caught up the moment the snapshot is installed,

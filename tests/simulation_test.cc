@@ -393,6 +393,14 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "a joined voter restarted with no chosen prefix, so no configuration, dropped every Poll; "
          "with the third voter's disk dead, the only other live voter could not lead without it "
          "(multipaxos/multipaxos.cc: admitted, a Poll or Prepare is answered with a ChosenRequest)"},
+        {"paxos", 883705403,
+         "the one node that had learned slot 2333 trimmed past it, told its peers, and lost its disk; "
+         "they waited for its snapshot for ever and never ran Paxos in the slot (paxos/catch_up.cc: "
+         "reopen_unserved_trims)"},
+        {"paxos", 883706149,
+         "two nodes restarted from a snapshot through 1137 said their values began at 1108, their "
+         "acceptors' trim point; a joined voter at 1112 asked them for 1113 for ever and was never "
+         "sent the snapshot (paxos/snapshots.cc: forgotten_through)"},
         {"raft", 831236751,
          "the simulator ran two snapshot worker jobs of a node out of order after overlapping pauses, "
          "so two chunks went into the file swapped and the node could not restart from it: a "
