@@ -164,11 +164,17 @@ void Paxos::reserve_pending_change() {
 // (Learn, ChosenValues) from anyone: a chosen value stays chosen whoever tells it (§2.3). A member
 // that was away while every peer it knew was replaced learns the rest of the log from the nodes
 // that replaced them, whom it does not know yet (simulator seed 151248: node 3, back at slot 590
-// with nodes 1, 2 and 4 long removed, dropped every message of nodes 5 and 6 for 20 s).
+// with nodes 1, 2 and 4 long removed, dropped every message of nodes 5 and 6 for 20 s). And a
+// request for chosen values from anyone: the answer is facts too, promises nothing, and hearing
+// the asker tells this node who is up, the one that may hold what it lacks (simulator seed
+// 884100497: node 1, back at slot 3431 knowing only voters 3 and 5, both dead, dropped every
+// message of the replaced node 2, the only node up that could send it the snapshot it needed,
+// and each waited for the other for 20 s).
 bool Paxos::accepts_from(NodeId from, const std::vector<Message>& messages) const {
     if (configs_.knows(from) || configs_.newest().configuration().empty()) return true;
     return std::all_of(messages.begin(), messages.end(), [](const Message& m) {
-        return std::holds_alternative<Learn>(m) || std::holds_alternative<ChosenValues>(m);
+        return std::holds_alternative<Learn>(m) || std::holds_alternative<ChosenValues>(m) ||
+               std::holds_alternative<ChosenRequest>(m);
     });
 }
 

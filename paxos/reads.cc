@@ -44,7 +44,7 @@ std::uint64_t Paxos::query_highest_accepted() {
 // lacks are only to be had in a snapshot (snapshots.cc).
 void Paxos::on(NodeId from, const ReadQuery& m) {
     const SelfId self = config_.self();
-    send(from, ReadReply{m.round, acceptor_.highest_accepted_slot(), forgotten_through(), self.identity,
+    send(from, ReadReply{m.round, acceptor_.highest_accepted_slot(), acceptor_.trim_point(), self.identity,
                          self.joined});
 }
 

@@ -168,10 +168,12 @@ void Paxos::expire_transfers() {
 // The slots at or below are gone here as far as a peer asking for chosen values is concerned: the
 // acceptor trimmed them, or the learner holds no values there (it starts at an installed snapshot,
 // or at the one a restart recovered, while the acceptor may keep the slots below for longer: a
-// transfer or catch-up hold, snapshot_trailing). This is what ChosenValues and ReadReply tell a
-// peer and what decides whether it gets a snapshot. Before, a restarted node said 1107, its
-// acceptor's trim point, but held no values through 1137, its snapshot: a peer at 1112 asked it
-// for slot 1113 for ever, told "none", and was never sent the snapshot (simulator seed 883706149).
+// transfer or catch-up hold, snapshot_trailing). This is what a ChosenValues tells a peer and what
+// decides whether it gets a snapshot. Before, a restarted node said 1107, its acceptor's trim
+// point, but held no values through 1137, its snapshot: a peer at 1112 asked it for slot 1113 for
+// ever, told "none", and was never sent the snapshot (simulator seed 883706149). A probe's
+// ReadReply still carries the acceptor's own trim point: it answers for the acceptor, whose
+// highest accepted slot is at least that (the codec refuses a reply with a trim point above it).
 Index Paxos::forgotten_through() const {
     return std::max(acceptor_.trim_point(), learner_.base());
 }

@@ -401,6 +401,14 @@ BOOST_AUTO_TEST_CASE(seeds_that_once_failed_stay_fixed) {
          "two nodes restarted from a snapshot through 1137 said their values began at 1108, their "
          "acceptors' trim point; a joined voter at 1112 asked them for 1113 for ever and was never "
          "sent the snapshot (paxos/snapshots.cc: forgotten_through)"},
+        {"paxos", 884100497,
+         "a member back at slot 3431 that knew only voters 3 and 5, both dead, dropped every message "
+         "of the replaced node 2, the only node up that could send it a snapshot, and each waited for "
+         "the other (paxos/membership.cc: accepts_from answers a ChosenRequest from anyone)"},
+        {"paxos", 884100004,
+         "a restarted node put its learner's start, above its highest accepted slot, in a ReadReply "
+         "as its trim point, which no peer could decode (paxos/reads.cc: a ReadReply carries the "
+         "acceptor's trim point; caught by the soak of the fix for seed 883706149)"},
         {"raft", 831236751,
          "the simulator ran two snapshot worker jobs of a node out of order after overlapping pauses, "
          "so two chunks went into the file swapped and the node could not restart from it: a "
