@@ -6,14 +6,14 @@
 
 namespace ballot::paxos {
 
-Acceptor::Acceptor(const std::vector<SlotRecord>& recovered, Index trim)
+Acceptor::Acceptor(std::vector<SlotRecord>& recovered, Index trim)
     : highest_accepted_slot_(trim), trim_(trim) {
-    for (const SlotRecord& r : recovered) {
+    for (SlotRecord& r : recovered) {
         if (r.slot <= trim_) continue;  // compacted away, but the crash came before the deletion
         Slot& s = slots_[r.slot];
         s.promised = r.promised;
         s.accepted = r.accepted;
-        s.value = r.value;
+        s.value = std::move(r.value);
         highest_promise_ = std::max(highest_promise_, s.promised);
         if (!s.accepted.is_zero()) highest_accepted_slot_ = std::max(highest_accepted_slot_, r.slot);
     }

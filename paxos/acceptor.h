@@ -22,8 +22,9 @@ class Acceptor {
 public:
     // Rebuilds the acceptor from the slot records it persisted (decoded by paxos/persist.h) and its
     // persisted trim point; records at or below the trim point (left by a crash between the
-    // metadata write and the compaction) are dropped.
-    Acceptor(const std::vector<SlotRecord>& recovered, Index trim);
+    // metadata write and the compaction) are dropped. Takes each record's accepted value (moved:
+    // a restart recovers about a hundred thousand of them), and leaves its chosen mark.
+    Acceptor(std::vector<SlotRecord>& recovered, Index trim);
 
     Message on_prepare(const Prepare& m);  // a Promise, a Nack, or Trimmed at or below the trim point
     Message on_accept(const Accept& m);    // an Accepted, a Nack, or Trimmed

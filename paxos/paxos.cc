@@ -41,7 +41,7 @@ Paxos::Paxos(const EngineConfig& config, RecoveredState recovered, const Tuning&
     : Paxos(config, decode_recovered<&decode_metadata, &decode_record>(recovered, "paxos"),
             recovered.snapshot, tuning) {}
 
-Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::optional<SnapshotMeta> snapshot,
+Paxos::Paxos(const EngineConfig& config, Recovered&& recovered, std::optional<SnapshotMeta> snapshot,
              const Tuning& tuning)
     : config_(validated(config)),
       configs_(config.self(), bootstrap_configuration(config)),
@@ -67,8 +67,8 @@ Paxos::Paxos(const EngineConfig& config, const Recovered& recovered, std::option
     // majority has accepted in (the probe), are known in use, so this node is behind until it
     // knows them: it asks its peers for the chosen values in bulk, and fills with no-ops only what
     // none of them reports chosen (catch_up.cc).
-    for (const SlotRecord& r : recovered.records)
-        if (r.chosen && r.slot > persisted_trim_) learner_.learn(r.slot, *r.chosen);
+    for (SlotRecord& r : recovered.records)
+        if (r.chosen && r.slot > persisted_trim_) learner_.learn(r.slot, std::move(*r.chosen));
     follow_chosen_prefix();  // the configurations chosen in it (membership.cc)
     proposer_.observe(acceptor_.highest_slot());
     probe();

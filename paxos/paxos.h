@@ -74,7 +74,7 @@ private:
     // What this node knows of each other voter (status().peers): the trim points peers announced, transfers
     // in flight.
     std::vector<PeerProgress> peer_knowledge() const;
-    Paxos(const EngineConfig& config, const Recovered& recovered, std::optional<SnapshotMeta> snapshot,
+    Paxos(const EngineConfig& config, Recovered&& recovered, std::optional<SnapshotMeta> snapshot,
           const Tuning& tuning);
     // One quorum query serving every read() made before it was sent.
     struct ReadRound {
