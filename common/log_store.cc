@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +137,49 @@ std::error_code read_whole_file(const std::string& path, Bytes& out) {
     ::close(fd);
     return {};
 }
+
+// A segment's bytes for the replay at open, mapped read-only rather than read into a buffer: a
+// 64 MiB segment read into a vector was zero-filled, then copied in, page by freshly faulted page,
+// before a single record was looked at (a fifth of a basic Paxos node's restart with 100,000
+// slots in its log). The replay copies out each record it keeps; the mapping ends with the
+// object, before anything truncates the file.
+class MappedSegment {
+public:
+    MappedSegment() = default;
+    MappedSegment(const MappedSegment&) = delete;
+    MappedSegment& operator=(const MappedSegment&) = delete;
+    ~MappedSegment() {
+        if (addr_ != nullptr) ::munmap(addr_, size_);
+    }
+
+    std::error_code open(const std::string& path) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return errno_code();
+        struct stat st {};
+        std::error_code ec;
+        if (::fstat(fd, &st) != 0) {
+            ec = errno_code();
+        } else if (st.st_size > 0) {
+            size_ = static_cast<std::size_t>(st.st_size);
+            void* addr = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (addr == MAP_FAILED) {
+                ec = errno_code();
+                size_ = 0;
+            } else {
+                addr_ = addr;
+                ::madvise(addr_, size_, MADV_SEQUENTIAL);  // a hint: read ahead, drop behind
+            }
+        }
+        ::close(fd);
+        return ec;
+    }
+
+    std::span<const std::uint8_t> bytes() const { return {static_cast<const std::uint8_t*>(addr_), size_}; }
+
+private:
+    void* addr_ = nullptr;
+    std::size_t size_ = 0;
+};
 
 Bytes segment_header(std::uint64_t number, std::uint64_t salt) {
     Bytes h;
@@ -905,14 +949,14 @@ OpenResult LogStore::open(const std::string& dir, Options options) {
     Replay replay;
     Cursor cursor;
     if (!numbers.empty() && numbers.front() != 1) cursor.next_sequence = 0;  // runs on from the first record
-    Bytes bytes;
     Scan last_scan;
     for (std::size_t i = 0; i < numbers.size(); ++i) {
         std::string path = join(dir, segment_file_name(numbers[i]));
-        if ((ec = read_whole_file(path, bytes))) return failed(io_error(path, "cannot read", ec));
+        MappedSegment segment;
+        if ((ec = segment.open(path))) return failed(io_error(path, "cannot read", ec));
         replay.begin_segment(numbers[i]);
-        Scan scan = scan_segment(bytes, numbers[i], options.codec, replay, cursor);
-        replay.end_segment(bytes.size());
+        Scan scan = scan_segment(segment.bytes(), numbers[i], options.codec, replay, cursor);
+        replay.end_segment(segment.bytes().size());
         bool last = i + 1 == numbers.size();
         if (scan.stop == Scan::Stop::corrupt) return failed(corrupt_error(path, scan));
         if ((scan.stop == Scan::Stop::torn || scan.stop == Scan::Stop::unused) && !last) {
