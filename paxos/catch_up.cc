@@ -29,7 +29,8 @@ void Paxos::use_window() {
 }
 
 // The first slot above the chosen prefix and above every trim point heard of (those are chosen,
-// and a snapshot brings them) that this node does not know chosen. Only ever moves up.
+// and a snapshot brings them) that this node does not know chosen. Only moves up, but for
+// reopen_unserved_trims, which sets it back to the prefix when it forgets trim points.
 Index Paxos::first_unknown() {
     unknown_ = std::max({unknown_, learner_.commit_index() + 1, proposer_.floor() + 1});
     while (learner_.chosen(unknown_)) ++unknown_;
