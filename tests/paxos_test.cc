@@ -1810,13 +1810,14 @@ BOOST_AUTO_TEST_CASE(a_chosen_request_answer_stops_at_max_inflight_bytes_even_fo
     BOOST_TEST(bytes == 120u);
 }
 
-// With the default sizes (1 MiB messages, 2 MiB in flight) an answer's pages hold at most
-// Tuning::chosen_answer_bytes of values each, 128 KiB, and the answer ends with the page that
-// reaches that much: the node asked builds the whole answer in one step, and its clients wait for
-// that step (tuning.h gives the p99 that 2 MiB answers cost).
+// With messages and bytes in flight larger than it (1 MiB and 2 MiB here) an answer's pages hold
+// at most Tuning::chosen_answer_bytes of values each, 128 KiB, and the answer ends with the page
+// that reaches that much: the node asked builds the whole answer in one step, and its clients wait
+// for that step (tuning.h gives the p99 that 2 MiB answers cost).
 BOOST_AUTO_TEST_CASE(a_chosen_request_answer_stops_at_chosen_answer_bytes) {
-    const EngineConfig config = bare_config();
-    BOOST_REQUIRE(config.max_message_bytes > (128u << 10) && config.max_inflight_bytes > (128u << 10));
+    EngineConfig config = bare_config();
+    config.max_message_bytes = 1 << 20;
+    config.max_inflight_bytes = 2 << 20;
     px::Paxos p(config, RecoveredState{});
     p.take_ready();
     const std::string value(1000, 'v');
