@@ -127,19 +127,18 @@ struct EngineConfig {
     std::uint64_t seed = 1;
 
     // Bounds on replication traffic, so a slow peer cannot make a leader buffer without limit.
-    std::size_t max_message_bytes = 128 << 10;  // entries per AppendEntries / Accept message
-    std::size_t max_inflight_messages = 256;    // unacknowledged replication messages per peer
+    std::size_t max_message_bytes = 1 << 20;  // entries per AppendEntries / Accept message
+    std::size_t max_inflight_messages = 256;  // unacknowledged replication messages per peer
     // ... and unacknowledged replication bytes per peer (etcd's MaxInflightBytes): a follower
     // catching up from far behind is sent full messages, and without this bound the leader would
-    // queue max_inflight_messages x max_message_bytes (32 MiB) for it at once. A message goes out
+    // queue max_inflight_messages x max_message_bytes (256 MiB) for it at once. A message goes out
     // while the bytes in flight are below the bound, so at least one always can.
-    // It is also about what such a follower receives and writes per round trip, and on a disk it
-    // shares with the nodes serving (three nodes on one machine, a VM's virtual disk) their syncs
-    // wait for those bytes too: with 1 MiB messages and 2 MiB in flight, a Raft catch-up held the
-    // write p99 above twice its level in 4 of 10 runs, with these bounds in 1 of 16 (README
-    // "Catching up without holding up the writes"). Normal replication carries far less per round
-    // trip than either bound.
-    std::size_t max_inflight_bytes = 256 << 10;
+    // It is also what such a follower receives and writes per round trip, which trades two things
+    // (README "Catching up without holding up the writes"): on a disk shared with the nodes
+    // serving, their syncs wait for those bytes too, and 256 KiB held a Raft catch-up's write p99
+    // within 2x more often than 2 MiB does; but a follower on a 40x slower disk then gained on the
+    // writes too slowly to keep its catch-up hold, and took 2 or 3 snapshots instead of 1.
+    std::size_t max_inflight_bytes = 2 << 20;
     // Bound on proposals a node holds while it has nowhere to send them (no leader known).
     std::size_t max_pending_proposals = 65536;
 
