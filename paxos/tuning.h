@@ -44,7 +44,7 @@ struct Tuning {
     // max_inflight_bytes, if that is less). Each page holds at most this much (or
     // max_message_bytes, if that is less), and the answer ends with the page that reaches it, so
     // an answer holds less than twice this. Pages are not cut to max_inflight_bytes as well: with
-    // the simulator's small ones (at most 10,000 bytes, against far larger messages), pages of that size
+    // the simulator's small ones (at most 10,000 bytes) against 1 MiB messages, pages of that size
     // relearned a log too slowly (seeds 224722860 and 224722877, membership changes, paxos).
     // The node asked builds the whole answer in one step on its runtime thread, the thread that
     // also serves its clients: this is how long one step of a peer's catch-up can hold them up.
