@@ -135,9 +135,12 @@ struct EngineConfig {
     // while the bytes in flight are below the bound, so at least one always can.
     // It is also what such a follower receives and writes per round trip, which trades two things
     // (README "Catching up without holding up the writes"): on a disk shared with the nodes
-    // serving, their syncs wait for those bytes too, and 256 KiB held a Raft catch-up's write p99
-    // within 2x more often than 2 MiB does; but a follower on a 40x slower disk then gained on the
-    // writes too slowly to keep its catch-up hold, and took 2 or 3 snapshots instead of 1.
+    // serving, their syncs wait for those bytes too, so a small window keeps the writes' latency;
+    // but a follower on a slow disk needs a large one to gain on the writes at all, or it loses its
+    // catch-up hold and needs another snapshot. Raft's window starts at initial_inflight_bytes (or
+    // max_inflight_bytes, if that is less) and grows to max_inflight_bytes while the follower does
+    // not gain (raft/progress.h).
+    std::size_t initial_inflight_bytes = 256 << 10;
     std::size_t max_inflight_bytes = 2 << 20;
     // Bound on proposals a node holds while it has nowhere to send them (no leader known).
     std::size_t max_pending_proposals = 65536;
@@ -291,6 +294,8 @@ struct PeerProgress {
     Index chosen = 0;       // Multi-Paxos: the chosen prefix the peer reported; basic Paxos: its trim point
     std::string state;  // the engine's own word for the flow state ("replicate", "probe"...); may be empty
     std::size_t inflight = 0;   // replication messages sent and not acknowledged
+    std::size_t inflight_bytes = 0;  // the entry bytes they carry (0: not tracked)
+    std::size_t window_bytes = 0;    // Raft: the peer's adaptive byte window now (0: none)
     bool paused = false;        // nothing more may be sent to it now (window full, probe outstanding)
     bool snapshotting = false;  // a snapshot transfer to it is in flight
 };

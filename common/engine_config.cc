@@ -38,6 +38,7 @@ void validate_engine_config(const EngineConfig& c, std::string_view engine) {
         fail(
             "max_message_bytes, max_inflight_messages, max_inflight_bytes and max_pending_proposals must be "
             "positive");
+    if (c.initial_inflight_bytes == 0) fail("initial_inflight_bytes must be positive");
 }
 
 }  // namespace ballot

@@ -107,6 +107,8 @@ std::string json_replication(const std::vector<PeerProgress>& peers) {
         out += "{\"id\":" + std::to_string(p.id) + ",\"match_index\":" + std::to_string(p.match_index) +
                ",\"next_index\":" + std::to_string(p.next_index) + ",\"chosen\":" + std::to_string(p.chosen) +
                ",\"state\":" + json_string(p.state) + ",\"inflight\":" + std::to_string(p.inflight) +
+               ",\"inflight_bytes\":" + std::to_string(p.inflight_bytes) +
+               ",\"window_bytes\":" + std::to_string(p.window_bytes) +
                ",\"paused\":" + (p.paused ? "true" : "false") +
                ",\"snapshotting\":" + (p.snapshotting ? "true" : "false") + "}";
     }

@@ -235,7 +235,7 @@ void Raft::use_configuration(Index index, Configuration config) {
 void Raft::track_configured_peers() {
     for (NodeId peer : members_.peers()) {
         auto [it, fresh] = progress_.try_emplace(peer, log_.last_index() + 1, config_.max_inflight_messages,
-                                                 config_.max_inflight_bytes);
+                                                 config_.initial_inflight_bytes, config_.max_inflight_bytes);
         // Taken as reachable for a timeout from now (a new leader has just had the votes of a
         // majority; etcd marks every follower RecentActive at becomeLeader likewise).
         if (fresh) it->second.last_heard_tick = ticks_;

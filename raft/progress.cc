@@ -4,15 +4,23 @@
 
 namespace ballot::raft {
 
-Progress::Progress(Index next_index, std::size_t max_inflight_messages, std::size_t max_inflight_bytes)
+Progress::Progress(Index next_index, std::size_t max_inflight_messages, std::size_t initial_inflight_bytes,
+                   std::size_t max_inflight_bytes)
     : nextIndex(std::max<Index>(next_index, 1)),
       max_inflight_messages_(std::max<std::size_t>(max_inflight_messages, 1)),
-      max_inflight_bytes_(std::max<std::size_t>(max_inflight_bytes, 1)) {}
+      initial_window_bytes_(
+          std::clamp<std::size_t>(initial_inflight_bytes, 1, std::max<std::size_t>(max_inflight_bytes, 1))),
+      max_window_bytes_(std::max<std::size_t>(max_inflight_bytes, 1)),
+      window_bytes_(initial_window_bytes_) {}
 
 bool Progress::paused() const {
     if (state_ == State::snapshot) return true;
     if (state_ == State::probe) return probe_sent_;
-    return inflight_.size() >= max_inflight_messages_ || inflight_bytes_ >= max_inflight_bytes_;
+    return inflight_.size() >= max_inflight_messages_ || inflight_bytes_ >= window_bytes_;
+}
+
+std::size_t Progress::message_bytes(std::size_t max_message_bytes) const {
+    return std::max<std::size_t>(1, std::min(max_message_bytes, window_bytes_ / 2));
 }
 
 void Progress::sent(Index last_index, std::size_t entry_bytes) {
@@ -31,6 +39,7 @@ void Progress::sent(Index last_index, std::size_t entry_bytes) {
 void Progress::push_inflight(Index last_index, std::size_t bytes) {
     inflight_.push_back(InFlight{last_index, interval_, bytes});
     inflight_bytes_ += bytes;
+    peak_inflight_bytes_ = std::max(peak_inflight_bytes_, inflight_bytes_);
 }
 
 void Progress::clear_inflight() {
@@ -67,8 +76,9 @@ bool Progress::on_success(Index match_index) {
     return advanced;
 }
 
-bool Progress::on_heartbeat_interval() {
+bool Progress::on_heartbeat_interval(Index last_index) {
     ++interval_;
+    adapt_window(last_index);
     if (state_ != State::replicate || inflight_.empty() ||
         inflight_.front().interval + kLostAfterIntervals > interval_)
         return false;
@@ -124,6 +134,21 @@ void Progress::on_snapshot_sent(Index index, bool ok) {
     nextIndex = matchIndex + 1;
     become_probe();
     probe_sent_ = true;  // resumes when the follower next answers (a heartbeat), and asks again
+}
+
+void Progress::adapt_window(Index last_index) {
+    const std::size_t peak = peak_inflight_bytes_;
+    peak_inflight_bytes_ = inflight_bytes_;  // the next interval starts with what is in flight now
+    if (state_ != State::replicate) {
+        lag_ = kMaxIndex;  // not streaming: nothing to judge the window by; the next interval starts afresh
+        return;
+    }
+    const Index lag = last_index > matchIndex ? last_index - matchIndex : 0;
+    if (peak >= window_bytes_ && lag >= lag_)
+        window_bytes_ = std::min(window_bytes_ * 2, max_window_bytes_);  // held back, and not gaining
+    else if (peak < window_bytes_ / 2)
+        window_bytes_ = std::max(window_bytes_ / 2, initial_window_bytes_);  // more than it needs
+    lag_ = lag;
 }
 
 void Progress::become_probe() {

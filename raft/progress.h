@@ -8,10 +8,23 @@
 //   replicate  the follower's log is known to match through matchIndex: the leader streams
 //              entries, advancing nextIndex optimistically as it sends, with at most
 //              max_inflight_messages unacknowledged messages and (etcd's MaxInflightBytes) no new
-//              message once max_inflight_bytes of entries are unacknowledged.
+//              message once a window of entry bytes is unacknowledged. The window adapts (below).
 //   snapshot   the follower needs entries the leader has compacted away (extended paper §7): a
 //              snapshot transfer is in flight (etcd's StateSnapshot). Nothing but heartbeats is
 //              sent until the transfer is reported, or the follower is found to match again.
+//
+// The byte window starts at initial_inflight_bytes and doubles, up to max_inflight_bytes, after
+// each heartbeat interval in which it filled and the follower did not gain on the leader (its lag,
+// the leader's last index minus matchIndex, was no lower than an interval before); it halves, down
+// to where it started, after an interval in which less than half of it was ever in flight. So a
+// follower whose disk is slow settles at the window it needs to keep pace (halving a window it
+// needed only two thirds of would have it grow back at once, and its lag swing). Messages carry at
+// most half of it, so two are in flight. What a follower far behind is sent per round trip is what it writes
+// between two syncs, and on a disk it shares with the nodes serving, their syncs wait for those bytes too: a
+// small window keeps the writes' latency while a follower on a healthy disk catches up, and a follower whose
+// disk is slow (whose acknowledgements come too late for a small window to outrun the writes) gets a large
+// one, so it still gains and keeps its catch-up hold (common/catch_up_holds.h; README "Catching up without
+// holding up the writes").
 //
 // Invariant: matchIndex < nextIndex.
 #pragma once
@@ -27,7 +40,8 @@ class Progress {
 public:
     enum class State { probe, replicate, snapshot };
 
-    Progress(Index next_index, std::size_t max_inflight_messages, std::size_t max_inflight_bytes);
+    Progress(Index next_index, std::size_t max_inflight_messages, std::size_t initial_inflight_bytes,
+             std::size_t max_inflight_bytes);
 
     // Figure 2 names: highest index known replicated on the follower; next index to send it.
     Index matchIndex = 0;
@@ -55,6 +69,10 @@ public:
     std::size_t max_inflight() const { return max_inflight_messages_; }
     // The entry bytes those messages carry.
     std::size_t inflight_bytes() const { return inflight_bytes_; }
+    // No new message once this many entry bytes are unacknowledged (the adaptive window).
+    std::size_t window_bytes() const { return window_bytes_; }
+    // The most entry bytes one AppendEntries may carry now: half the window, within `max_message_bytes`.
+    std::size_t message_bytes(std::size_t max_message_bytes) const;
     // Nothing more may be sent now: a probe is outstanding, the window is full, or a snapshot is
     // on its way.
     bool paused() const;
@@ -73,11 +91,11 @@ public:
     // busy with an fsync is not mistaken for a lost message; short next to an election timeout.
     static constexpr std::uint64_t kLostAfterIntervals = 3;
 
-    // One heartbeat interval has passed. Returns true if the oldest unacknowledged AppendEntries
-    // was sent kLostAfterIntervals intervals ago: it was most likely lost (the transport drops
-    // what it was sending when a connection breaks), so this falls back to probe from
-    // matchIndex + 1, and the caller resends.
-    bool on_heartbeat_interval();
+    // One heartbeat interval has passed; the leader's log ends at `last_index`. Adapts the window.
+    // Returns true if the oldest unacknowledged AppendEntries was sent kLostAfterIntervals
+    // intervals ago: it was most likely lost (the transport drops what it was sending when a
+    // connection breaks), so this falls back to probe from matchIndex + 1, and the caller resends.
+    bool on_heartbeat_interval(Index last_index);
 
     // A rejection of the AppendEntries whose prev_log_index was `rejected`, with the leader's
     // reading of the follower's hint as `next_hint`. Returns false for a stale rejection (one that
@@ -99,6 +117,7 @@ public:
 private:
     void become_probe();
     void become_replicate();
+    void adapt_window(Index last_index);
 
     State state_ = State::probe;
     bool probe_sent_ = false;     // probe: waiting for the answer to the outstanding probe
@@ -115,7 +134,11 @@ private:
     std::size_t inflight_bytes_ = 0;  // the sum of their bytes
     std::uint64_t interval_ = 0;      // heartbeat intervals elapsed
     std::size_t max_inflight_messages_;
-    std::size_t max_inflight_bytes_;
+    std::size_t initial_window_bytes_;     // what the window starts at, and goes back to
+    std::size_t max_window_bytes_;         // what it grows to at most (max_inflight_bytes)
+    std::size_t window_bytes_;             // the window now
+    std::size_t peak_inflight_bytes_ = 0;  // the most bytes in flight during this heartbeat interval
+    Index lag_ = kMaxIndex;                // the follower's lag at the last interval's end (none: max)
 };
 
 }  // namespace ballot::raft

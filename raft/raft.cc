@@ -214,6 +214,8 @@ std::vector<PeerProgress> Raft::peer_progress() const {
                    : p.state() == Progress::State::replicate ? "replicate"
                                                              : "snapshot";
         pp.inflight = p.inflight();
+        pp.inflight_bytes = p.inflight_bytes();
+        pp.window_bytes = p.window_bytes();
         pp.paused = p.paused();
         pp.snapshotting = transfers_.count(id) > 0;
         out.push_back(std::move(pp));

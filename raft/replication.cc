@@ -99,7 +99,8 @@ void Raft::tick_heartbeat() {
     heartbeat_elapsed_ = 0;
     for (NodeId peer : members_.peers()) {
         send_heartbeat(peer);
-        if (progress_.at(peer).on_heartbeat_interval()) send_append(peer);  // resend what was lost
+        if (progress_.at(peer).on_heartbeat_interval(log_.last_index()))
+            send_append(peer);  // resend what was lost
     }
 }
 
@@ -139,7 +140,7 @@ bool Raft::waits_for_commit(const Progress& pr) const {
 bool Raft::send_append(NodeId to) {
     // Figure 2, leaders: "If last log index >= nextIndex for a follower: send AppendEntries RPC
     // with log entries starting at nextIndex". In probe one message at a time (it may be an empty
-    // probe); in replicate as many as the window allows, each as large as max_message_bytes.
+    // probe); in replicate as many as the window allows, each as large as Progress::message_bytes.
     Progress& pr = progress_.at(to);
     bool sent = false;
     while (!pr.paused()) {
@@ -151,7 +152,7 @@ bool Raft::send_append(NodeId to) {
         m.term = currentTerm;
         m.prev_log_index = pr.nextIndex - 1;
         m.prev_log_term = *log_.term_at(m.prev_log_index);
-        m.entries = log_.slice(pr.nextIndex, config_.max_message_bytes);
+        m.entries = log_.slice(pr.nextIndex, pr.message_bytes(config_.max_message_bytes));
         if (m.entries.empty() && pr.state() == Progress::State::replicate) break;  // up to date
         m.leader_commit = commitIndex;
         m.read_context = read_context_;

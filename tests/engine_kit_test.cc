@@ -84,6 +84,8 @@ BOOST_AUTO_TEST_CASE(engine_config_is_validated_with_the_engine_named) {
         {"no heartbeat", [](EngineConfig& c) { c.heartbeat_ticks = 0; }, "heartbeat"},
         {"zero window", [](EngineConfig& c) { c.max_inflight_messages = 0; }, "must be positive"},
         {"zero byte window", [](EngineConfig& c) { c.max_inflight_bytes = 0; }, "must be positive"},
+        {"zero initial byte window", [](EngineConfig& c) { c.initial_inflight_bytes = 0; },
+         "must be positive"},
         {"zero message size", [](EngineConfig& c) { c.max_message_bytes = 0; }, "must be positive"},
     };
     for (const Case& c : table) {

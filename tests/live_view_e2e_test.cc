@@ -317,9 +317,13 @@ BOOST_DATA_TEST_CASE(status_reports_replication_progress_per_peer, bdata::make(e
         BOOST_TEST(peers_of(*leader) == others, json::serialize(*leader));
         for (const json::value& v : leader->at("replication").as_array()) {
             const json::object& p = v.as_object();
-            for (const char* key : {"inflight", "paused", "snapshotting", "state", "chosen"})
+            for (const char* key :
+                 {"inflight", "inflight_bytes", "window_bytes", "paused", "snapshotting", "state", "chosen"})
                 BOOST_TEST(p.contains(key), key << " missing in " << json::serialize(p));
             BOOST_TEST(!p.at("snapshotting").as_bool());
+            // Raft's adaptive window (raft/progress.h) is never empty; the Paxos engines have none.
+            const std::uint64_t window = p.at("window_bytes").to_number<std::uint64_t>();
+            BOOST_TEST((protocol == "raft" ? window > 0 : window == 0), json::serialize(p));
         }
         return;
     }

@@ -49,7 +49,12 @@ SimConfig SimConfig::from_seed(std::uint64_t seed) {
     // often, so flow control and back-pressure are exercised.
     if (rng.chance(2, 3)) c.engine.max_message_bytes = pick(rng, {120, 200, 300, 600, 1000, 4096});
     if (rng.chance(1, 2)) c.engine.max_inflight_messages = pick(rng, {1, 2, 4, 8, 16, 64});
-    if (rng.chance(1, 3)) c.engine.max_inflight_bytes = pick(rng, {1, 300, 2000, 10000});
+    if (rng.chance(1, 3)) {
+        c.engine.max_inflight_bytes = pick(rng, {1, 300, 2000, 10000});
+        // A quarter of it to start with (no draw of its own, so every seed keeps its scenario),
+        // so Raft's window grows and shrinks (raft/progress.h).
+        c.engine.initial_inflight_bytes = std::max<std::size_t>(1, c.engine.max_inflight_bytes / 4);
+    }
     if (rng.chance(1, 3)) c.engine.max_pending_proposals = rng.between(1, 64);
     c.request_timeout_ticks = static_cast<std::uint32_t>(rng.between(100, 400));
 
