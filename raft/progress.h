@@ -16,15 +16,14 @@
 // The byte window starts at initial_inflight_bytes and doubles, up to max_inflight_bytes, after
 // each heartbeat interval in which it filled and the follower did not gain on the leader (its lag,
 // the leader's last index minus matchIndex, was no lower than an interval before); it halves, down
-// to where it started, after an interval in which less than half of it was ever in flight. So a
-// follower whose disk is slow settles at the window it needs to keep pace (halving a window it
-// needed only two thirds of would have it grow back at once, and its lag swing). Messages carry at
-// most half of it, so two are in flight. What a follower far behind is sent per round trip is what it writes
-// between two syncs, and on a disk it shares with the nodes serving, their syncs wait for those bytes too: a
-// small window keeps the writes' latency while a follower on a healthy disk catches up, and a follower whose
-// disk is slow (whose acknowledgements come too late for a small window to outrun the writes) gets a large
-// one, so it still gains and keeps its catch-up hold (common/catch_up_holds.h; README "Catching up without
-// holding up the writes").
+// to where it started, after an interval in which less than half of it was ever in flight (a
+// window used more than half would fill again at once once halved). Messages carry at most half
+// of it, so two are in flight. What a follower far behind is sent per round trip is what it
+// writes between two syncs, and on a disk it shares with the serving nodes their syncs wait for
+// those bytes too: a small window keeps the writes' latency while a follower on a healthy disk
+// catches up, and a follower whose acknowledgements come too slowly for a small window to outrun
+// the writes (a slow disk) gets a large one, so it still gains and keeps its catch-up hold
+// (common/catch_up_holds.h; README "Catching up without holding up the writes").
 //
 // Invariant: matchIndex < nextIndex.
 #pragma once
