@@ -16,10 +16,13 @@ namespace asio = boost::asio;
 
 namespace {
 
-// `probe` as an awaitable.
+// `probe` as an awaitable. With use_awaitable the initiation runs only when the result is
+// co_awaited, after this function has returned: it must hold `at` and `id` by value (a reference
+// to them dangled, and a probe once asked for node 0 instead of the node being added). `probe`
+// belongs to the caller, which is suspended in that co_await until the answer comes.
 asio::awaitable<PeerProbe> ask(const ProbePeer& probe, const asio::ip::tcp::endpoint& at, NodeId id) {
     return asio::async_initiate<decltype(asio::use_awaitable), void(PeerProbe)>(
-        [&](auto handler) {
+        [&probe, at, id](auto handler) {
             auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
             probe(at, id, [waiting](PeerProbe answer) { std::move(*waiting)(std::move(answer)); });
         },
